@@ -1,0 +1,10 @@
+// One bind function per header group; module.cpp only calls them.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace pysim::bindings {
+void bind_systolic(pybind11::module_& m);
+void bind_kernels(pybind11::module_& m);
+void bind_scalesim(pybind11::module_& m);
+}  // namespace pysim::bindings

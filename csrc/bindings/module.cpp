@@ -1,0 +1,8 @@
+#include "bindings/bindings.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pysim C++ core: cycle-level unit models, functional kernels, compat accounting";
+  pysim::bindings::bind_systolic(m);
+  pysim::bindings::bind_kernels(m);
+  pysim::bindings::bind_scalesim(m);
+}

@@ -1,0 +1,27 @@
+#include "compat/scalesim.hpp"
+
+#include <algorithm>
+
+namespace pysim {
+
+ScaleSimFoldAverages scalesim_fold_averages(const SystolicSpec& spec, const GemmShape& shape) {
+  validate(spec);
+  validate(shape);
+  const FoldGeometry g = fold_geometry(spec, shape);
+  const int64_t R = spec.rows, C = spec.cols, T = g.t;
+  const int64_t cycles = spec.dataflow == Dataflow::OS ? T + R + C - 2 : 2 * R + 2 * C + T - 3;
+  const double pes = static_cast<double>(R * C);
+  double map_sum = 0.0, util_sum = 0.0;
+  for (int64_t fc = 0; fc < g.col_folds; ++fc) {
+    const int64_t cols_used = std::min(C, g.sc - fc * C);
+    for (int64_t fr = 0; fr < g.row_folds; ++fr) {
+      const int64_t used = std::min(R, g.sr - fr * R) * cols_used;
+      map_sum += static_cast<double>(used) / pes;
+      util_sum += static_cast<double>(used * T) / static_cast<double>(R * C * cycles);
+    }
+  }
+  const double folds = static_cast<double>(g.folds);
+  return {map_sum / folds * 100.0, util_sum / folds * 100.0};
+}
+
+}  // namespace pysim
