@@ -6,15 +6,36 @@
 namespace pysim {
 
 namespace {
+
+constexpr int64_t kMaxConvDim = (int64_t{1} << 31) - 1;
+
 void require(bool ok, const char* field, int64_t value, const char* allowed) {
   if (!ok) {
     throw std::invalid_argument(std::string(field) + " must be " + allowed + ", got " +
                                 std::to_string(value));
   }
 }
+
+int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) {
+    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
+  }
+  return out;
+}
+
 }  // namespace
 
 void validate(const Conv2dShape& c) {
+  const std::pair<const char*, int64_t> dims[] = {
+      {"batch", c.batch},       {"in_h", c.in_h},         {"in_w", c.in_w},
+      {"in_c", c.in_c},         {"filter_h", c.filter_h}, {"filter_w", c.filter_w},
+      {"filters", c.filters},   {"stride_h", c.stride_h}, {"stride_w", c.stride_w},
+      {"pad_h", c.pad_h},       {"pad_w", c.pad_w},       {"dilation_h", c.dilation_h},
+      {"dilation_w", c.dilation_w}};
+  for (const auto& [name, value] : dims) {
+    require(value <= kMaxConvDim, name, value, "<= 2^31 - 1");
+  }
   require(c.batch >= 1, "batch", c.batch, ">= 1");
   require(c.in_h >= 1, "in_h", c.in_h, ">= 1");
   require(c.in_w >= 1, "in_w", c.in_w, ">= 1");
@@ -46,8 +67,11 @@ int64_t conv_out_w(const Conv2dShape& c) {
 
 GemmShape conv2d_to_gemm(const Conv2dShape& c) {
   validate(c);
-  GemmShape g{c.batch * conv_out_h(c) * conv_out_w(c), c.filters,
-              c.filter_h * c.filter_w * c.in_c};
+  const int64_t m = checked_mul(checked_mul(c.batch, conv_out_h(c), "batch*out_h"),
+                                conv_out_w(c), "batch*out_h*out_w");
+  const int64_t k = checked_mul(checked_mul(c.filter_h, c.filter_w, "filter_h*filter_w"),
+                                c.in_c, "filter_h*filter_w*in_c");
+  GemmShape g{m, c.filters, k};
   validate(g);
   return g;
 }
