@@ -1,0 +1,41 @@
+"""Workload descriptions: tensors, ops, the validated op graph, and its YAML format.
+
+See docs/workloads.md for the YAML schema and how each op's MACs, vector work and bytes are
+counted.
+"""
+
+from pysim.workload.graph import Workload
+from pysim.workload.loader import dump_workload, load_workload, workload_from_dict
+from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, conv_out
+from pysim.workload.registry import OP_TYPES
+from pysim.workload.tensors import Tensor, packed_bytes
+from pysim.workload.vector_ops import (
+    ELEMENTWISE_OPS,
+    Elementwise,
+    ElementwiseKind,
+    LayerNorm,
+    Pool,
+    Softmax,
+)
+
+__all__ = [
+    "ELEMENTWISE_OPS",
+    "OP_TYPES",
+    "Conv2d",
+    "Elementwise",
+    "ElementwiseKind",
+    "Gemm",
+    "GemmView",
+    "LayerNorm",
+    "Matmul",
+    "Op",
+    "Pool",
+    "Softmax",
+    "Tensor",
+    "Workload",
+    "conv_out",
+    "dump_workload",
+    "load_workload",
+    "packed_bytes",
+    "workload_from_dict",
+]

@@ -1,0 +1,71 @@
+"""Reading and writing workload YAML files (schema: docs/workloads.md).
+
+`load_workload(path)` parses and validates a file into a `Workload`; every problem raises
+`pysim.errors.WorkloadError` naming the file, the path of the field (``ops[3].kernel``), the
+value and what is allowed. `dump_workload(workload, path)` writes one back so that
+``load_workload(path) == workload``.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pysim.errors import WorkloadError
+from pysim.workload.graph import Workload
+
+TOP_LEVEL_KEYS = ("name", "inputs", "ops")
+
+
+def workload_from_dict(data: Any, source: str | None = None) -> Workload:
+    """Build a Workload from plain data in the YAML schema (as `Workload.to_dict()` returns).
+    `source` names the file in error messages. Raises WorkloadError on any problem."""
+    where = f"{source}: " if source else ""
+    if not isinstance(data, dict):
+        raise WorkloadError(
+            f"{where}a workload must be a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, "
+            f"got {type(data).__name__}"
+        )
+    unknown = [k for k in data if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise WorkloadError(
+            f"{where}{unknown[0]}: unknown top-level key; allowed: {', '.join(TOP_LEVEL_KEYS)}"
+        )
+    for key in ("name", "ops"):
+        if key not in data:
+            raise WorkloadError(f"{where}{key}: is required")
+    inputs = data.get("inputs")
+    return Workload(
+        name=data["name"],
+        ops=data["ops"],
+        inputs=() if inputs is None else inputs,
+        source=source,
+    )
+
+
+def load_workload(path: str | PathLike[str]) -> Workload:
+    """Load and validate the workload YAML file at `path`.
+
+    Raises WorkloadError if the file cannot be read, is not YAML, or does not describe a valid
+    workload (the message names the file, the field, the value and what is allowed)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"{source}: cannot read workload file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise WorkloadError(f"{source}: not valid YAML{line}: {problem}") from None
+    return workload_from_dict(data, source)
+
+
+def dump_workload(workload: Workload, path: str | PathLike[str], header: str | None = None) -> None:
+    """Write `workload` as YAML to `path` (see `Workload.to_yaml`); `header` becomes comments."""
+    Path(path).write_text(workload.to_yaml(header), encoding="utf-8")

@@ -1,0 +1,304 @@
+"""Operators of a workload graph: the common `Op` interface and the ops that run on a MAC array.
+
+Every op names its activation `inputs` and its `output` tensor; its own parameters fix the
+shapes it expects to read and the shape it writes, so a graph can check that ops chain. Weight
+(and bias) tensors belong to the op that uses them and are named ``<op>.weight`` and
+``<op>.bias``. Bit widths: `weight_bits` for weights, `act_bits` for the activations read,
+`out_bits` for the activation written (defaults to `act_bits`); biases are `bias_bits` wide
+(32 by default: an int8 layer accumulates in int32). Layout is NHWC for images.
+
+MAC ops (`conv2d`, `gemm`, `matmul`) count `macs` exactly and lower to a GEMM for a MAC array
+through `gemm_view()`; their `vector_work()` is 0 (bias adds happen in the accumulators).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Strict, model_validator
+
+from pysim.workload.tensors import (
+    Bits,
+    DType,
+    Name,
+    NonNegPair,
+    PosInt,
+    PosPair,
+    Tensor,
+    packed_bytes,
+)
+
+StrictBool = Annotated[bool, Strict()]
+
+
+class OpFieldError(ValueError):
+    """A cross-field check of an op failed; `field` is the field to blame in the message."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class GemmView(NamedTuple):
+    """An op lowered to `count` independent GEMMs of (m x k) @ (k x n)."""
+
+    count: int
+    m: int
+    n: int
+    k: int
+
+    @property
+    def macs(self) -> int:
+        """count * m * n * k."""
+        return self.count * self.m * self.n * self.k
+
+
+class Op(BaseModel):
+    """Base of all ops. Subclasses set `type` (a Literal), the class variables below, and
+    implement `input_shapes()` and `output_shape`.
+
+    Class variables: `runs_on` is "mac" (a MAC array, see `gemm_view()`) or "vector" (a vector
+    unit, see `vector_work()`); `input_match` is "shape" when each input tensor must have exactly
+    the shape the op expects, or "elements" when only the element count must agree (the op views
+    its operands as matrices, and reshapes or transposes feeding it are free views); `shape_doc`
+names the parameters that set each input's shape, for error messages.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    runs_on: ClassVar[Literal["mac", "vector"]] = "vector"
+    input_match: ClassVar[Literal["shape", "elements"]] = "elements"
+    shape_doc: ClassVar[tuple[str, ...]] = ()
+
+    name: Name
+    type: str
+    inputs: tuple[Name, ...]
+    output: Name
+    weight_bits: Bits = 8
+    act_bits: Bits = 8
+    out_bits: Bits | None = None
+    dtype: DType = "int"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_output(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "output" not in data and "name" in data:
+            return {**data, "output": data["name"]}
+        return data
+
+    @model_validator(mode="after")
+    def _check_arity(self) -> Op:
+        want = self.arity()
+        if len(self.inputs) != want:
+            raise OpFieldError(
+                "inputs", f"a {self.type} op reads {want} tensor(s), got {len(self.inputs)}"
+            )
+        return self
+
+    # -- shapes ------------------------------------------------------------------------------
+    def arity(self) -> int:
+        """Number of activation input tensors the op reads."""
+        return 1
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shape the op expects for each of `inputs`, in order."""
+        raise NotImplementedError
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of the output tensor."""
+        raise NotImplementedError
+
+    # -- tensors and bytes -------------------------------------------------------------------
+    @property
+    def output_bits(self) -> int:
+        """Bits per element of the output: `out_bits`, or `act_bits` if not set."""
+        return self.act_bits if self.out_bits is None else self.out_bits
+
+    def output_tensor(self) -> Tensor:
+        """The activation tensor this op writes."""
+        return Tensor(
+            name=self.output,
+            shape=self.output_shape,
+            bits=self.output_bits,
+            dtype=self.dtype,
+            role="activation",
+        )
+
+    def weight_tensors(self) -> tuple[Tensor, ...]:
+        """Parameters of the op (weights, biases); empty for ops without any."""
+        return ()
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of all weight tensors of the op."""
+        return sum(t.bytes for t in self.weight_tensors())
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of the activation inputs, each ceil(elements * act_bits / 8)."""
+        return sum(packed_bytes(math.prod(s), self.act_bits) for s in self.input_shapes())
+
+    @property
+    def output_bytes(self) -> int:
+        """Bytes of the output: ceil(elements * output_bits / 8)."""
+        return packed_bytes(math.prod(self.output_shape), self.output_bits)
+
+    # -- work --------------------------------------------------------------------------------
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates; 0 for ops that do not run on a MAC array."""
+        view = self.gemm_view()
+        return 0 if view is None else view.macs
+
+    def gemm_view(self) -> GemmView | None:
+        """The op as `count` GEMMs (m, n, k) for a MAC array, or None for vector ops."""
+        return None
+
+    def vector_work(self) -> int:
+        """Elementary vector-unit operations (see docs/workloads.md); 0 for MAC ops."""
+        return 0
+
+    def _weight(self, suffix: str, shape: tuple[int, ...], bits: int) -> Tensor:
+        return Tensor(
+            name=f"{self.name}.{suffix}", shape=shape, bits=bits, dtype=self.dtype, role="weight"
+        )
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output size along one axis: floor((in + 2p - d(k-1) - 1) / s) + 1 (may be < 1)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+class Conv2d(Op):
+    """2-D convolution, NHWC input (batch, in_h, in_w, in_c), weight (out_c, kh, kw, in_c /
+    groups), output (batch, out_h, out_w, out_c). `groups` divides in_c and out_c (depthwise:
+    groups == in_c == out_c). Lowered by im2col to `groups` GEMMs with M = batch*out_h*out_w,
+    N = out_c/groups, K = kh*kw*in_c/groups."""
+
+    runs_on: ClassVar[Literal["mac", "vector"]] = "mac"
+    input_match: ClassVar[Literal["shape", "elements"]] = "shape"
+    shape_doc: ClassVar[tuple[str, ...]] = ("(batch, in_h, in_w, in_c)",)
+
+    type: Literal["conv2d"] = "conv2d"
+    batch: PosInt = 1
+    in_h: PosInt
+    in_w: PosInt
+    in_c: PosInt
+    out_c: PosInt
+    kernel: PosPair
+    stride: PosPair = (1, 1)
+    padding: NonNegPair = (0, 0)
+    dilation: PosPair = (1, 1)
+    groups: PosInt = 1
+    bias: StrictBool = False
+    bias_bits: Bits = 32
+
+    @model_validator(mode="after")
+    def _check_conv(self) -> Conv2d:
+        if self.in_c % self.groups or self.out_c % self.groups:
+            raise OpFieldError(
+                "groups",
+                f"groups must divide in_c={self.in_c} and out_c={self.out_c}, got {self.groups}",
+            )
+        for i, (axis, size) in enumerate((("height", self.in_h), ("width", self.in_w))):
+            k, p, d = self.kernel[i], self.padding[i], self.dilation[i]
+            if conv_out(size, k, self.stride[i], p, d) < 1:
+                raise OpFieldError(
+                    "kernel",
+                    f"dilated kernel {axis} {d * (k - 1) + 1} exceeds the padded input {axis} "
+                    f"{size + 2 * p}",
+                )
+        return self
+
+    @property
+    def out_h(self) -> int:
+        """Output height."""
+        return conv_out(self.in_h, self.kernel[0], self.stride[0], self.padding[0],
+                        self.dilation[0])
+
+    @property
+    def out_w(self) -> int:
+        """Output width."""
+        return conv_out(self.in_w, self.kernel[1], self.stride[1], self.padding[1],
+                        self.dilation[1])
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return ((self.batch, self.in_h, self.in_w, self.in_c),)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.out_h, self.out_w, self.out_c)
+
+    def weight_tensors(self) -> tuple[Tensor, ...]:
+        kh, kw = self.kernel
+        w = self._weight("weight", (self.out_c, kh, kw, self.in_c // self.groups),
+                         self.weight_bits)
+        return (w, self._weight("bias", (self.out_c,), self.bias_bits)) if self.bias else (w,)
+
+    def gemm_view(self) -> GemmView:
+        kh, kw = self.kernel
+        return GemmView(
+            count=self.groups,
+            m=self.batch * self.out_h * self.out_w,
+            n=self.out_c // self.groups,
+            k=kh * kw * self.in_c // self.groups,
+        )
+
+
+class Gemm(Op):
+    """Fully connected layer (YAML type `gemm` or its alias `linear`): input (m, k) @ weight
+    (k, n) [+ bias (n,)] -> output (m, n)."""
+
+    runs_on: ClassVar[Literal["mac", "vector"]] = "mac"
+    shape_doc: ClassVar[tuple[str, ...]] = ("(m, k)",)
+
+    type: Literal["gemm"] = "gemm"
+    m: PosInt
+    n: PosInt
+    k: PosInt
+    bias: StrictBool = False
+    bias_bits: Bits = 32
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return ((self.m, self.k),)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (self.m, self.n)
+
+    def weight_tensors(self) -> tuple[Tensor, ...]:
+        w = self._weight("weight", (self.k, self.n), self.weight_bits)
+        return (w, self._weight("bias", (self.n,), self.bias_bits)) if self.bias else (w,)
+
+    def gemm_view(self) -> GemmView:
+        return GemmView(count=1, m=self.m, n=self.n, k=self.k)
+
+
+class Matmul(Op):
+    """Batched product of two activations (attention's Q K^T and P V): inputs
+    (*batch, m, k) and (*batch, k, n) -> output (*batch, m, n); no weights. `batch` holds the
+    leading dimensions, e.g. (batch, heads)."""
+
+    runs_on: ClassVar[Literal["mac", "vector"]] = "mac"
+    shape_doc: ClassVar[tuple[str, ...]] = ("(*batch, m, k)", "(*batch, k, n)")
+
+    type: Literal["matmul"] = "matmul"
+    batch: tuple[PosInt, ...] = ()
+    m: PosInt
+    n: PosInt
+    k: PosInt
+
+    def arity(self) -> int:
+        return 2
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return ((*self.batch, self.m, self.k), (*self.batch, self.k, self.n))
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (*self.batch, self.m, self.n)
+
+    def gemm_view(self) -> GemmView:
+        return GemmView(count=math.prod(self.batch), m=self.m, n=self.n, k=self.k)

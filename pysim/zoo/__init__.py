@@ -1,0 +1,124 @@
+"""Model zoo: built-in workloads with parameters, built deterministically.
+
+``pysim.zoo.load("bert_base", seq_len=128)`` returns a validated Workload; `names()` lists the
+models and `describe()` gives each one's parameters with their defaults and a description.
+docs/workloads.md tabulates their MACs against published figures. ``python -m pysim.zoo DIR``
+writes the YAML files in workloads/ from the zoo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pysim.errors import WorkloadError
+from pysim.workload import Workload, dump_workload
+from pysim.zoo.cnn import mobilenet_v2, resnet18, resnet50
+from pysim.zoo.micro import gemm
+from pysim.zoo.transformer import bert_base
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    """A zoo entry: `build(**params)` returns the Workload; `description` says what it is."""
+
+    name: str
+    build: Callable[..., Workload]
+    description: str
+
+    def params(self) -> dict[str, Any]:
+        """Parameter name -> default value."""
+        return {p.name: p.default for p in inspect.signature(self.build).parameters.values()}
+
+
+_MODELS: dict[str, ZooModel] = {
+    m.name: m
+    for m in (
+        ZooModel("resnet18", resnet18, "ResNet-18 (torchvision), BN folded into convs"),
+        ZooModel("resnet50", resnet50, "ResNet-50 v1.5 (torchvision), BN folded into convs"),
+        ZooModel("mobilenet_v2", mobilenet_v2,
+                 "MobileNetV2 (torchvision), BN folded into convs, ReLU6"),
+        ZooModel("bert_base", bert_base,
+                 "BERT-base encoder: 12 layers, hidden 768, 12 heads, FFN 3072"),
+        ZooModel("gemm", gemm, "one (m x k) @ (k x n) GEMM, `bits`-wide operands"),
+    )
+}
+
+YAML_MODELS = ("resnet18", "resnet50", "mobilenet_v2", "bert_base")
+"""The models written to workloads/<name>.yaml (with default parameters)."""
+
+
+def names() -> tuple[str, ...]:
+    """Names of the zoo models."""
+    return tuple(_MODELS)
+
+
+def describe() -> list[tuple[str, dict[str, Any], str]]:
+    """(name, {parameter: default}, description) for each zoo model."""
+    return [(m.name, m.params(), m.description) for m in _MODELS.values()]
+
+
+def _check_param(model: str, key: str, value: Any, default: Any) -> None:
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        allowed = "an int >= 1"
+    else:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value) and value > 0)
+        allowed = "a number > 0"
+    if not ok:
+        raise WorkloadError(f"zoo model {model!r}: {key} must be {allowed}, got {value!r}")
+
+
+def load(name: str, **params: Any) -> Workload:
+    """Build zoo model `name` with `params` overriding its defaults (see `describe()`).
+
+    Raises WorkloadError if there is no such model (suggesting the nearest name), if a
+    parameter is unknown or out of range, or if the parameters give an invalid graph."""
+    model = _MODELS.get(name) if isinstance(name, str) else None
+    if model is None:
+        near = difflib.get_close_matches(str(name), list(_MODELS), n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise WorkloadError(f"no zoo model {name!r}; {hint}known: {', '.join(_MODELS)}")
+    defaults = model.params()
+    for key, value in params.items():
+        if key not in defaults:
+            raise WorkloadError(f"zoo model {name!r} has no parameter {key!r}; parameters: "
+                                f"{', '.join(f'{k}={v!r}' for k, v in defaults.items())}")
+        _check_param(name, key, value, defaults[key])
+    try:
+        return model.build(**params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{exc.title} {'.'.join(str(p) for p in e['loc'])}: "
+            f"{e['msg'].replace('Input should', 'must')}, got {e['input']!r}"
+            for e in exc.errors()
+        )
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise WorkloadError(f"zoo model {name!r} with {given}: {problems}") from None
+
+
+def write_yaml(directory: str | Path, models: tuple[str, ...] = YAML_MODELS) -> list[Path]:
+    """Write each of `models` (default parameters) to `directory`/<name>.yaml; returns paths."""
+    paths = []
+    for name in models:
+        wl = load(name)
+        path = Path(directory) / f"{name}.yaml"
+        header = (f"{name}: pysim.zoo.load({name!r}), written by `python -m pysim.zoo "
+                  f"workloads`.\nDo not edit by hand; tests check it equals the zoo model.\n"
+                  f"MACs: {wl.macs}; weight bytes: {wl.weight_bytes}. Schema: docs/workloads.md.")
+        dump_workload(wl, path, header)
+        paths.append(path)
+    return paths
+
+
+__all__ = ["YAML_MODELS", "ZooModel", "describe", "load", "names", "write_yaml"]

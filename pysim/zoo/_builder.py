@@ -1,0 +1,95 @@
+"""A small helper that builds a Workload op by op, tracking tensor shapes, for the zoo models.
+
+Each method appends one op named `name` whose output tensor is also called `name`, infers the
+op's input dimensions from the shape of the tensor it reads, and returns the output's name.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pysim.workload import (
+    Conv2d,
+    Elementwise,
+    Gemm,
+    LayerNorm,
+    Matmul,
+    Op,
+    Pool,
+    Softmax,
+    Tensor,
+    Workload,
+)
+
+
+class GraphBuilder:
+    """Builds the ops of workload `name`, all with `weight_bits` / `act_bits` wide data."""
+
+    def __init__(self, name: str, weight_bits: int = 8, act_bits: int = 8) -> None:
+        self.name = name
+        self.bits = {"weight_bits": weight_bits, "act_bits": act_bits}
+        self.inputs: list[Tensor] = []
+        self.ops: list[Op] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def _add(self, op: Op) -> str:
+        self.ops.append(op)
+        self.shapes[op.output] = op.output_shape
+        return op.output
+
+    def input(self, name: str, shape: tuple[int, ...]) -> str:
+        """Declare a graph input of `shape` (act_bits wide)."""
+        self.inputs.append(Tensor(name=name, shape=shape, bits=self.bits["act_bits"]))
+        self.shapes[name] = shape
+        return name
+
+    def conv(self, x: str, name: str, out_c: int, kernel: int, stride: int = 1,
+             groups: int = 1, bias: bool = True) -> str:
+        """Conv2d over NHWC `x`, 'same'-style padding kernel // 2."""
+        batch, in_h, in_w, in_c = self.shapes[x]
+        return self._add(Conv2d(
+            name=name, inputs=(x,), batch=batch, in_h=in_h, in_w=in_w, in_c=in_c, out_c=out_c,
+            kernel=(kernel, kernel), stride=(stride, stride), padding=(kernel // 2, kernel // 2),
+            groups=groups, bias=bias, **self.bits,
+        ))
+
+    def elementwise(self, op: str, xs: tuple[str, ...], name: str) -> str:
+        """Elementwise `op` over tensors `xs` of equal shape."""
+        return self._add(Elementwise(name=name, op=op, inputs=xs, shape=self.shapes[xs[0]],
+                                     **self.bits))
+
+    def pool(self, x: str, name: str, mode: str, kernel: int | None = None,
+             stride: int | None = None, padding: int = 0) -> str:
+        """Max/avg pool over NHWC `x`; no kernel means a global pool."""
+        batch, in_h, in_w, channels = self.shapes[x]
+        window = {} if kernel is None else {"kernel": kernel, "stride": stride or kernel,
+                                            "padding": padding}
+        return self._add(Pool(
+            name=name, inputs=(x,), mode=mode, batch=batch, in_h=in_h, in_w=in_w,
+            channels=channels, global_pool=kernel is None, **window, **self.bits,
+        ))
+
+    def gemm(self, x: str, name: str, n: int, k: int | None = None, bias: bool = True) -> str:
+        """Fully connected layer over `x` viewed as (elements / k, k); k defaults to the last
+        dimension of `x`."""
+        k = k or self.shapes[x][-1]
+        m = math.prod(self.shapes[x]) // k
+        return self._add(Gemm(name=name, inputs=(x,), m=m, n=n, k=k, bias=bias, **self.bits))
+
+    def matmul(self, a: str, b: str, name: str, batch: tuple[int, ...], m: int, n: int,
+               k: int) -> str:
+        """Batched (m x k) @ (k x n) of two activations."""
+        return self._add(Matmul(name=name, inputs=(a, b), batch=batch, m=m, n=n, k=k,
+                                **self.bits))
+
+    def softmax(self, x: str, name: str, rows: int, cols: int) -> str:
+        """Softmax over `rows` rows of `cols`."""
+        return self._add(Softmax(name=name, inputs=(x,), rows=rows, cols=cols, **self.bits))
+
+    def layernorm(self, x: str, name: str, rows: int, cols: int) -> str:
+        """LayerNorm with gamma and beta over `rows` rows of `cols`."""
+        return self._add(LayerNorm(name=name, inputs=(x,), rows=rows, cols=cols, **self.bits))
+
+    def build(self) -> Workload:
+        """The validated Workload."""
+        return Workload(name=self.name, ops=tuple(self.ops), inputs=tuple(self.inputs))
