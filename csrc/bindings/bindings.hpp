@@ -7,4 +7,5 @@ namespace pysim::bindings {
 void bind_systolic(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 void bind_scalesim(pybind11::module_& m);
+void bind_memory(pybind11::module_& m);
 }  // namespace pysim::bindings

@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_systolic(m);
   pysim::bindings::bind_kernels(m);
   pysim::bindings::bind_scalesim(m);
+  pysim::bindings::bind_memory(m);
 }
