@@ -1,0 +1,161 @@
+"""The hardware description: compute units, vector unit, scratchpads, DRAM, clock, technology
+node and energy table, as one validated, immutable pydantic model.
+
+Load one with ``pysim.config.load_hardware(path)``; the YAML schema is in
+docs/hardware_config.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pysim.config.energy_table import (
+    MAX_NODE_NM,
+    MIN_NODE_NM,
+    EnergyTable,
+    load_energy_table,
+)
+from pysim.config.memory import OPERANDS, Dram, Scratchpad
+from pysim.config.quantities import Float
+from pysim.config.units import Unit, VectorUnit
+from pysim.config.yaml_io import FieldError
+from pysim.errors import ConfigError
+
+
+class EnergyConfig(BaseModel):
+    """``table``: a built-in table name ("45nm") or the path of a YAML table (relative paths
+    resolve against the hardware YAML's folder when loaded from a file, else the working
+    directory). ``overrides``: entry name -> value in the entry's unit, replacing the table's
+    number after it is scaled to the hardware's technology node."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: str = "45nm"
+    overrides: dict[str, Float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _table_loads(self) -> EnergyConfig:
+        try:
+            table = load_energy_table(self.table)
+        except ConfigError as exc:
+            raise FieldError("table", self.table, f"cannot be loaded: {exc}") from None
+        for key, value in self.overrides.items():
+            if key not in table.entries:
+                known = sorted(table.entries)
+                raise FieldError(f"overrides.{key}", value,
+                                 f"is not an entry of the energy table; known: {known}")
+            if value < 0:
+                raise FieldError(f"overrides.{key}", value, "must be >= 0")
+        return self
+
+    def load_table(self) -> EnergyTable:
+        """The table as given (not scaled, no overrides)."""
+        return load_energy_table(self.table)
+
+
+class Hardware(BaseModel):
+    """A whole accelerator; every field is documented in docs/hardware_config.md.
+
+    ``clock_ghz`` > 0; ``technology_nm`` in 3..180 (energies are scaled to it); ``units`` the
+    compute units (``kind`` picks the model); ``vector`` the vector unit; ``scratchpads``
+    on-chip buffers that together hold input, weight and output exactly once; ``dram`` the
+    off-chip memory; ``energy`` the energy table and its overrides.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    clock_ghz: Float = Field(gt=0, le=100)
+    technology_nm: Float = Field(default=45.0, ge=MIN_NODE_NM, le=MAX_NODE_NM)
+    units: tuple[Unit, ...] = Field(min_length=1)
+    vector: VectorUnit
+    scratchpads: tuple[Scratchpad, ...] = Field(min_length=1)
+    dram: Dram
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Hardware:
+        for group in ("units", "scratchpads"):
+            names = [item.name for item in getattr(self, group)]
+            if len(set(names)) != len(names):
+                raise FieldError(group, names, "must have unique names")
+        owners = {role: [s.name for s in self.scratchpads if role in s.holds]
+                  for role in OPERANDS}
+        if any(len(names) != 1 for names in owners.values()):
+            raise FieldError(
+                "scratchpads", {role: names for role, names in owners.items()},
+                "must together hold each of input, weight and output exactly once (`holds`: one "
+                "scratchpad per operand, or one unified buffer holding all three)")
+        return self
+
+    # -- derived values ---------------------------------------------------------------------
+
+    @property
+    def clock_hz(self) -> float:
+        return self.clock_ghz * 1e9
+
+    def for_operand(self, role: str) -> Scratchpad:
+        """The scratchpad holding ``role`` ("input", "weight" or "output")."""
+        for scratchpad in self.scratchpads:
+            if role in scratchpad.holds:
+                return scratchpad
+        raise ValueError(f"role must be one of {OPERANDS}, got {role!r}")
+
+    def unit(self, name: str) -> Any:
+        """The compute unit called ``name``. Raises KeyError listing the names."""
+        for unit in self.units:
+            if unit.name == name:
+                return unit
+        raise KeyError(f"no unit named {name!r}; units: {[u.name for u in self.units]}")
+
+    @cached_property
+    def energy_table(self) -> EnergyTable:
+        """The energy table this hardware prices actions with: the configured table scaled
+        to ``technology_nm``, then ``energy.overrides`` applied, then bound to the DRAM's
+        ``energy_pj_per_bit``."""
+        table = self.energy.load_table().scaled_to(self.technology_nm)
+        return table.with_overrides(self.energy.overrides).bound_to_dram(
+            self.dram.energy_pj_per_bit)
+
+    @property
+    def sram_kib(self) -> float:
+        """Total on-chip scratchpad capacity in KiB."""
+        return sum(s.size_kib for s in self.scratchpads)
+
+    def leakage_mw(self) -> float:
+        """Static power (mW): all scratchpads plus all PEs of all units."""
+        pes = sum(unit.pes for unit in self.units)
+        return self.energy_table.leakage_mw(sram_kib=self.sram_kib, pes=pes)
+
+    # -- dict views and overrides -----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, resolved (DRAM preset values filled in), as plain YAML-able data."""
+        return self.model_dump(mode="json")
+
+    def flat_params(self) -> dict[str, Any]:
+        """``to_dict()`` flattened to dotted paths (``units.0.rows``, ``dram.channels``);
+        lists of plain values (``holds``, ``precisions``) stay tuples."""
+        from pysim.config.overrides import flatten
+
+        return flatten(self.to_dict())
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Hardware:
+        """A new, validated Hardware with the dotted paths in ``overrides`` set, e.g.
+        ``{"dram.bandwidth_gb_per_s": 12.8, "units.0.rows": 64}``. The result is what loading
+        the YAML edited at those paths would give (a changed DRAM preset brings its own
+        defaults for the fields the YAML did not set).
+
+        Raises ConfigError for an unknown path (listing the valid keys at that level) or a
+        value that does not validate.
+        """
+        from pysim.config.loader import hardware_from_dict
+        from pysim.config.overrides import apply_overrides
+
+        data = apply_overrides(self, overrides)
+        label = "overrides " + ", ".join(repr(k) for k in overrides)
+        return hardware_from_dict(data, source=label)

@@ -1,0 +1,201 @@
+"""Memories of a hardware description: on-chip scratchpads and the off-chip DRAM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from pysim.config.dram_presets import DRAM_PRESETS, PRESET_NAMES
+from pysim.config.quantities import BandwidthGBps, Float, Int, SizeKiB, lower
+from pysim.config.yaml_io import FieldError
+
+if TYPE_CHECKING:
+    from pysim.config.energy_table import EnergyTable
+
+Operand = Literal["input", "weight", "output"]
+OPERANDS: tuple[str, ...] = ("input", "weight", "output")
+
+
+class Scratchpad(BaseModel):
+    """An on-chip SRAM buffer of ``size_kib`` KiB in ``banks`` banks of ``ports_per_bank``
+    ports, ``word_bits`` wide per bank port, holding the operands named in ``holds``.
+
+    ``read_energy_pj`` / ``write_energy_pj`` (per word access) override the energy table's
+    ``sram_access_pj(size_bytes, word_bits)``. The size must be a whole number of bytes and
+    a multiple of ``banks * word_bits / 8``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    size_kib: SizeKiB = Field(gt=0)
+    banks: Int = Field(default=1, ge=1, le=4096)
+    ports_per_bank: Int = Field(default=1, ge=1, le=16)
+    word_bits: Int = Field(default=64, ge=8, le=1024)
+    double_buffered: bool = True
+    holds: tuple[Operand, ...] = Field(min_length=1)
+    read_energy_pj: Float | None = Field(default=None, ge=0)
+    write_energy_pj: Float | None = Field(default=None, ge=0)
+
+    @field_validator("word_bits")
+    @classmethod
+    def _whole_bytes(cls, value: int) -> int:
+        if value % 8:
+            raise ValueError("must be a multiple of 8")
+        return value
+
+    @field_validator("holds")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat an operand")
+        return value
+
+    @model_validator(mode="after")
+    def _size_fits(self) -> Scratchpad:
+        size_bytes = self.size_kib * 1024
+        if abs(size_bytes - round(size_bytes)) > 1e-6:
+            raise FieldError("size_kib", self.size_kib,
+                             f"must be a whole number of bytes ({size_bytes:g} bytes is not)")
+        row_bytes = self.banks * self.word_bits // 8
+        if round(size_bytes) % row_bytes:
+            raise FieldError(
+                "size_kib", self.size_kib,
+                f"must be a multiple of banks x word bytes ({self.banks} x "
+                f"{self.word_bits // 8} = {row_bytes} bytes); {round(size_bytes)} bytes is not")
+        return self
+
+    @property
+    def size_bytes(self) -> int:
+        return round(self.size_kib * 1024)
+
+    @property
+    def word_bytes(self) -> int:
+        return self.word_bits // 8
+
+    @property
+    def bank_bytes(self) -> int:
+        return self.size_bytes // self.banks
+
+    @property
+    def bytes_per_cycle(self) -> int:
+        """Peak access bandwidth: banks x ports_per_bank x word bytes per cycle."""
+        return self.banks * self.ports_per_bank * self.word_bytes
+
+    def read_pj(self, table: EnergyTable) -> float:
+        """Energy (pJ) of one word read: the override, else the table's SRAM model."""
+        if self.read_energy_pj is not None:
+            return self.read_energy_pj
+        return table.sram_access_pj(self.size_bytes, self.word_bits)
+
+    def write_pj(self, table: EnergyTable) -> float:
+        """Energy (pJ) of one word write: the override, else the table's SRAM model."""
+        if self.write_energy_pj is not None:
+            return self.write_energy_pj
+        return table.sram_access_pj(self.size_bytes, self.word_bits)
+
+
+def _preset_name(value: Any) -> Any:
+    value = lower(value)
+    return value.replace("-", "_") if isinstance(value, str) else value
+
+
+class Dram(BaseModel):
+    """Off-chip DRAM: a ``preset`` (see pysim/config/dram_presets.py) whose every field can be
+    overridden. After validation every field holds a value: the user's, else the preset's.
+
+    ``bandwidth_gb_per_s`` (1 GB/s = 1e9 B/s) is the bandwidth the engine uses. Left out, it
+    is the peak ``channels * bus_bits / 8 * data_rate_mtps / 1000``. Set, it caps that peak
+    (a sustained bandwidth, e.g. controller efficiency): it must be <= the peak, and the
+    engine uses it as given. A string with a unit is accepted ("12.8 GB/s", "102400 MB/s").
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: Annotated[str, BeforeValidator(_preset_name)]
+    # Field(default=None) = "from the preset"; filled in by _fill_from_preset.
+    channels: Int = Field(default=None, ge=1, le=1024)
+    banks_per_channel: Int = Field(default=None, ge=1, le=1024)
+    row_bytes: Int = Field(default=None, ge=1)
+    burst_bytes: Int = Field(default=None, ge=1)
+    bus_bits: Int = Field(default=None, ge=8, le=4096)
+    data_rate_mtps: Float = Field(default=None, gt=0)
+    t_rcd_ns: Float = Field(default=None, gt=0)
+    t_cl_ns: Float = Field(default=None, gt=0)
+    t_rp_ns: Float = Field(default=None, gt=0)
+    t_ras_ns: Float = Field(default=None, gt=0)
+    t_refi_ns: Float = Field(default=None, gt=0)
+    t_rfc_ns: Float = Field(default=None, gt=0)
+    energy_pj_per_bit: Float = Field(default=None, ge=0)
+    bandwidth_gb_per_s: BandwidthGBps = Field(default=None, gt=0)
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in DRAM_PRESETS:
+            raise ValueError(f"is not a known DRAM preset; known presets: {list(PRESET_NAMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_from_preset(self) -> Dram:
+        for key, value in DRAM_PRESETS[self.preset].fields().items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)  # frozen model: fill before anyone sees it
+        if self.bus_bits % 8:
+            raise FieldError("bus_bits", self.bus_bits, "must be a multiple of 8")
+        if self.burst_bytes % (self.bus_bits // 8):
+            raise FieldError("burst_bytes", self.burst_bytes,
+                             f"must be a multiple of the bus width "
+                             f"({self.bus_bits // 8} bytes)")
+        if self.row_bytes % self.burst_bytes:
+            raise FieldError("row_bytes", self.row_bytes,
+                             f"must be a multiple of burst_bytes ({self.burst_bytes})")
+        if self.t_ras_ns < self.t_rcd_ns:
+            raise FieldError("t_ras_ns", self.t_ras_ns,
+                             f"must be >= t_rcd_ns ({self.t_rcd_ns:g})")
+        if self.bandwidth_gb_per_s is None:
+            object.__setattr__(self, "bandwidth_gb_per_s", self.peak_bandwidth_gb_per_s)
+        return self
+
+    @property
+    def peak_bandwidth_gb_per_s(self) -> float:
+        """Pin bandwidth: channels x bus_bits / 8 x data_rate_mtps / 1000 (GB/s)."""
+        return self.channels * self.bus_bits / 8 * self.data_rate_mtps / 1000
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        """The bandwidth the engine uses, in bytes per second."""
+        return self.bandwidth_gb_per_s * 1e9
+
+    @property
+    def row_hit_latency_ns(self) -> float:
+        """Read to an open row: tCL."""
+        return self.t_cl_ns
+
+    @property
+    def row_miss_latency_ns(self) -> float:
+        """Read to a closed (precharged) bank: tRCD + tCL."""
+        return self.t_rcd_ns + self.t_cl_ns
+
+    @property
+    def row_conflict_latency_ns(self) -> float:
+        """Read to a bank with another row open: tRP + tRCD + tCL."""
+        return self.t_rp_ns + self.t_rcd_ns + self.t_cl_ns
+
+    @property
+    def burst_ns(self) -> float:
+        """Time one burst occupies a channel's data bus."""
+        return self.burst_bytes / (self.bus_bits / 8 * self.data_rate_mtps) * 1e3
+
+    @property
+    def refresh_fraction(self) -> float:
+        """Fraction of time a bank is busy refreshing: tRFC / tREFI."""
+        return self.t_rfc_ns / self.t_refi_ns
