@@ -18,6 +18,77 @@ def _cmd_gemm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_sets(items: list[str]) -> dict[str, str | float | int]:
+    out: dict[str, str | float | int] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. dram.bandwidth_gb_per_s=12.8), "
+                              f"got {item!r}")
+        out[key.strip()] = _number(value.strip())
+    return out
+
+
+def _number(text: str) -> str | float | int:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _load_workload_arg(text: str):  # noqa: ANN202 - returns pysim.Workload
+    from pysim import zoo
+    from pysim.workload import load_workload
+
+    if text.startswith("zoo:"):
+        name, _, params = text[4:].partition(":")
+        kwargs = _parse_sets([p for p in params.split(",") if p]) if params else {}
+        return zoo.load(name, **kwargs)
+    return load_workload(text)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pysim.config import load_hardware
+    from pysim.simulate import simulate
+
+    hw = load_hardware(args.hardware)
+    if args.set:
+        hw = hw.with_overrides(_parse_sets(args.set))
+    res = simulate(hw, _load_workload_arg(args.workload))
+    if args.csv:
+        res.layers.to_csv(args.csv, index=False)
+    if args.json:
+        print(res.to_json())
+        return 0
+    cols = ["op", "type", "unit", "cycles", "stall_cycles", "macs", "dram_read_bytes",
+            "dram_write_bytes", "energy_j"]
+    table = res.layers[cols].copy()
+    table["cycles"] = table["cycles"].round().astype("int64")
+    table["stall_cycles"] = table["stall_cycles"].round().astype("int64")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3e}"))
+    print()
+    print(f"hardware        {res.hardware}")
+    print(f"workload        {res.workload}  ({res.macs:,} MACs)")
+    print(f"latency         {res.latency_cycles:,} cycles = {res.latency_s * 1e3:.4f} ms")
+    print(f"energy          {res.energy_j * 1e3:.4f} mJ  " + ", ".join(
+        f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()))
+    print(f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B, "
+          f"compulsory {res.compulsory_dram_bytes:,} B")
+    print(f"utilization     {res.utilization:.1%}")
+    return 0
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from pysim import zoo
+
+    for name, params, description in zoo.describe():
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        print(f"{name:<14} {shown:<44} {description}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pysim", description="Hardware-software co-design simulator for DNN accelerators."
@@ -33,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     gemm.add_argument("--dataflow", default="os", choices=["os", "ws", "is"])
     gemm.add_argument("--timing", default="scalesim", choices=["scalesim", "pipelined"])
     gemm.set_defaults(func=_cmd_gemm)
+
+    run = sub.add_parser("run", help="simulate a workload on a hardware description")
+    run.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml)")
+    run.add_argument("workload", help="workload YAML, or zoo:NAME[:key=value,...]")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a hardware field by dotted path (repeatable)")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.add_argument("--csv", metavar="FILE", help="write the per-op table to a CSV file")
+    run.set_defaults(func=_cmd_run)
+
+    zoo_cmd = sub.add_parser("zoo", help="built-in workloads")
+    zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
+    zoo_list = zoo_sub.add_parser("list", help="list the zoo's workloads and their parameters")
+    zoo_list.set_defaults(func=_cmd_zoo)
 
     from pysim.scalesim import cli as scalesim_cli
 

@@ -1,0 +1,60 @@
+"""Prices one mapped op: every joule is a count from the mapping times an energy-table entry.
+
+Components (all in pJ here, J in results):
+- ``mac``: MACs x ``mac_pj(weight_bits, act_bits, acc_bits)``;
+- ``register_file``: PE register accesses (3 per MAC: two operands read, one accumulator
+  update) x ``rf_access_pj(bits)``;
+- ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
+  drains included) x the scratchpad's per-word energy (``read_pj`` / ``write_pj``: the table's
+  size- and width-scaled SRAM access energy unless the config overrides it);
+- ``dram``: bytes moved x 8 x ``dram_pj_per_bit``;
+- ``vector``: vector-unit operations x ``vector_op_pj(bits)``;
+- ``leakage``: the chip's static power (``hw.leakage_mw()``) x the run's latency, priced once
+  for the whole run by ``leakage_pj`` (ops overlap, so per-op durations would double count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pysim.mapping.planner import OpMapping
+
+COMPONENTS = ("mac", "register_file", "sram", "dram", "vector")
+
+
+@dataclass(frozen=True)
+class OpEnergy:
+    pj: dict[str, float]
+
+    @property
+    def total_pj(self) -> float:
+        return sum(self.pj.values())
+
+
+def price_op(hw: Any, op: OpMapping) -> OpEnergy:
+    """Dynamic energy of one op from its counts (leakage is priced per run)."""
+    table = hw.energy_table
+    spads = {s.name: s for s in hw.scratchpads}
+    pj = dict.fromkeys(COMPONENTS, 0.0)
+    if op.macs:
+        unit = hw.unit(op.unit)
+        acc_bits = getattr(unit, "mac_bits", 32)
+        pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits, acc_bits=acc_bits)
+        pj["register_file"] = op.rf_accesses * table.rf_access_pj(max(op.weight_bits,
+                                                                       op.act_bits))
+    for name, bits in op.sram_read_bits.items():
+        spad = spads[name]
+        pj["sram"] += bits / spad.word_bits * spad.read_pj(table)
+    for name, bits in op.sram_write_bits.items():
+        spad = spads[name]
+        pj["sram"] += bits / spad.word_bits * spad.write_pj(table)
+    pj["dram"] = (op.dram_read_bytes + op.dram_write_bytes) * 8 * table.dram_pj_per_bit()
+    if op.vector_ops:
+        pj["vector"] = op.vector_ops * table.vector_op_pj(hw.vector.bits)
+    return OpEnergy(pj)
+
+
+def leakage_pj(hw: Any, latency_cycles: float) -> float:
+    """Static energy of the whole chip over ``latency_cycles``."""
+    return hw.leakage_mw() * 1e-3 * (latency_cycles / hw.clock_hz) * 1e12

@@ -1,0 +1,56 @@
+"""Achieved DRAM bandwidth and access latency for an op's tile transfers.
+
+The transfers of a tile are runs of contiguous bytes (a tile row) separated by the tensor's row
+pitch. Their achieved bandwidth and latency come from the C++ DRAM model driven by that address
+stream (banks, row buffers, refresh; csrc/memory/dram.*), as a fraction of the preset's pin
+bandwidth, applied to the configured ``dram.bandwidth_gb_per_s``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from pysim import _core
+
+STREAM_RUNS = 64  # runs simulated per pattern: enough for steady-state row-buffer behaviour
+
+
+@lru_cache(maxsize=1024)
+def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> float:
+    spec = _core.DramSpec(**dict(dram_key))
+    runs = np.arange(STREAM_RUNS, dtype=np.int64)
+    addresses = runs * pitch_bytes
+    sizes = np.full(STREAM_RUNS, run_bytes, dtype=np.int64)
+    stats = _core.dram_simulate_stream(spec, addresses, sizes, np.zeros(STREAM_RUNS, bool))
+    return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s
+
+
+def dram_key(dram: Any) -> tuple:
+    """The DRAM model's parameters from a config ``dram`` section, hashable for caching."""
+    return (
+        ("channels", dram.channels),
+        ("banks_per_channel", dram.banks_per_channel),
+        ("row_bytes", dram.row_bytes),
+        ("burst_bytes", dram.burst_bytes),
+        ("bus_bits", dram.bus_bits),
+        ("data_rate_mtps", float(dram.data_rate_mtps)),
+        ("tRCD_ns", float(dram.t_rcd_ns)),
+        ("tCL_ns", float(dram.t_cl_ns)),
+        ("tRP_ns", float(dram.t_rp_ns)),
+        ("tRAS_ns", float(dram.t_ras_ns)),
+        ("tREFI_ns", float(dram.t_refi_ns)),
+        ("tRFC_ns", float(dram.t_rfc_ns)),
+    )
+
+
+def transfer_timing(hw: Any, run_bytes: int, pitch_bytes: int) -> tuple[float, float]:
+    """(bytes per clock cycle, latency in cycles) of transfers made of ``run_bytes`` runs.
+
+    The latency is that of a first access to a closed bank (tRCD + tCL); the bandwidth is the
+    configured one times the fraction of the pin bandwidth the DRAM model achieves."""
+    eff = _efficiency(dram_key(hw.dram), max(1, run_bytes), max(run_bytes, pitch_bytes))
+    bytes_per_s = hw.dram.bandwidth_bytes_per_s * eff
+    return bytes_per_s / hw.clock_hz, hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz

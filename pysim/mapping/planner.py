@@ -1,0 +1,230 @@
+"""Maps every op of a workload onto the hardware: unit, tiling, DRAM traffic, SRAM counts.
+
+The output is a list of ``OpMapping`` in execution order: everything the engine needs to time
+the op (compute cycles, DRAM bytes, steps) and everything the energy model needs to price it
+(MACs, SRAM and register-file accesses, vector operations), all as counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysim import _core
+from pysim.errors import ConfigError, WorkloadError
+from pysim.mapping.residency import plan_residency
+from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
+
+MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
+
+
+@dataclass(frozen=True)
+class OpMapping:
+    """One op's mapping and counts. Bytes are DRAM bytes; SRAM counts are in bits so any word
+    width can price them."""
+
+    index: int
+    name: str
+    op_type: str
+    unit: str
+    unit_kind: str
+    deps: tuple[int, ...]
+    macs: int
+    weight_bits: int
+    act_bits: int
+    compute_cycles: int
+    steps: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+    compulsory_read_bytes: int
+    compulsory_write_bytes: int
+    sram_read_bits: dict[str, int] = field(default_factory=dict)  # scratchpad name -> bits
+    sram_write_bits: dict[str, int] = field(default_factory=dict)
+    rf_accesses: int = 0
+    vector_ops: int = 0
+    tiling: str = ""
+    dataflow: str = ""
+    resident_inputs: tuple[str, ...] = ()
+    dram_run_bytes: int = 0  # contiguous bytes per DRAM run of a tile transfer
+    dram_pitch_bytes: int = 0  # distance between runs (the tensor's row pitch)
+
+
+def _roles(hw: Any) -> dict[str, Any]:
+    return {role: hw.for_operand(role) for role in ("input", "weight", "output")}
+
+
+def _capacity(hw: Any, reserved: int) -> tuple[Capacity, dict[str, Any]]:
+    spads = _roles(hw)
+    unified = len({s.name for s in spads.values()}) == 1
+    db = all(s.double_buffered for s in spads.values())
+    cap = Capacity(
+        input_bytes=max(0, spads["input"].size_bytes - reserved),
+        weight_bytes=spads["weight"].size_bytes,
+        output_bytes=spads["output"].size_bytes,
+        unified=unified,
+        double_buffered=db,
+    )
+    return cap, spads
+
+
+def _add(d: dict[str, int], key: str, bits: int) -> None:
+    d[key] = d.get(key, 0) + int(bits)
+
+
+def _pick_unit(hw: Any, op: Any) -> Any:
+    bits = max(op.weight_bits, op.act_bits)
+    for unit in hw.units:  # a unit runs any width up to its widest precision (sign-extended)
+        if bits <= max(unit.precisions):
+            return unit
+    raise WorkloadError(
+        f"op {op.name!r} needs {bits}-bit operands but no unit supports them "
+        f"(units: {', '.join(f'{u.name}: {list(u.precisions)}' for u in hw.units)})"
+    )
+
+
+def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
+    """DRAM bytes of one full pass over A. For a GEMM that is A itself; for a convolution the
+    patch matrix is built on chip, so one pass reads the input feature map (per group), plus
+    the halo rows that neighbouring row tiles share when M is tiled."""
+    im2col = (gm * gk * op.act_bits + 7) // 8
+    if op.type != "conv2d":
+        return im2col
+    per_group = op.input_bytes // op.groups
+    factor = 1.0
+    if mt < op.out_h * op.out_w:  # row tiles of one image: neighbours re-read the halo rows
+        span_h = op.dilation[0] * (op.kernel[0] - 1) + 1
+        rows = max(1, mt // op.out_w)
+        tiles_h = -(-op.out_h // rows)
+        factor = tiles_h * ((rows - 1) * op.stride[0] + span_h) / (op.in_h + 2 * op.padding[0])
+    return min(im2col, math.ceil(per_group * max(1.0, factor)))
+
+
+def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int) -> None:
+    array = unit.build()
+    spec = array.spec
+    view = op.gemm_view()
+    count, gm, gn, gk = view.count, view.m, view.n, view.k
+    a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
+    b_on_chip = len(op.inputs) > 1 and op.inputs[1] in on_chip
+    psum_bits = unit.mac_bits
+    b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
+    try:
+        t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
+                      array.rows, array.cols, 1, a_on_chip, burst)
+    except ValueError as exc:
+        sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
+        raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
+    a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk)
+                                   if op.type == "conv2d" else t.a_read_bytes)
+    # Weights (bias included) are re-read in full as often as the B operand is.
+    b_reads = 0 if b_on_chip else (
+        t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes)
+    cycles = rf = 0
+    for n_tiles, mt, nt, kt in tile_shapes(gm, gn, gk, t):
+        c = _core.systolic_cost(spec, _core.GemmShape(mt, nt, kt))
+        times = count * n_tiles
+        cycles += times * c.cycles
+        _add(m["sram_read_bits"], spads["input"].name, times * c.ifmap_reads * op.act_bits)
+        _add(m["sram_read_bits"], spads["weight"].name, times * c.filter_reads * b_bits)
+        _add(m["sram_write_bits"], spads["output"].name, times * c.ofmap_writes * psum_bits)
+        _add(m["sram_read_bits"], spads["output"].name, times * c.ofmap_reads * psum_bits)
+        rf += times * 3 * c.macs  # two operand registers read, one accumulator update
+    m.update(
+        compute_cycles=cycles,
+        dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
+        dram_write_bytes=count * t.c_write_bytes,
+        rf_accesses=rf,
+        tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
+        dataflow=array.dataflow,
+        steps_hint=_steps(count * t.tiles),
+        # A tile rows are contiguous runs of Kt elements, K elements apart (whole tile if Kt=K).
+        dram_run_bytes=((t.mt if t.kt == gk else 1) * t.kt * op.act_bits + 7) // 8,
+        dram_pitch_bytes=(gk * op.act_bits + 7) // 8,
+    )
+
+
+def _steps(tiles: int) -> int:
+    return max(1, min(MAX_STEPS, tiles))
+
+
+def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
+    """Map each op in execution order. Raises WorkloadError if an op has no unit to run on."""
+    ops = list(wl.ops)
+    producers = {op.output: i for i, op in enumerate(ops)}
+    consumers: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        for t in op.inputs:
+            consumers.setdefault(t, []).append(i)
+    graph_outputs = {op.output for op in ops if op.output not in consumers}
+    spads = _roles(hw)
+    budget = spads["input"].size_bytes // 4  # a quarter of the input scratchpad for reuse
+    order = [(op.output, tuple(op.inputs), wl.tensors[op.output].bytes) for op in ops]
+    res = plan_residency(order, consumers, graph_outputs, budget)
+    seen_inputs: set[str] = set()
+    out: list[OpMapping] = []
+    for i, op in enumerate(ops):
+        on_chip = res.resident_inputs[i]
+        cap, spads = _capacity(hw, res.resident_bytes_during[i])
+        deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))
+        m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
+        # Compulsory traffic: first read of graph inputs and of the op's weights.
+        comp_read = op.weight_bytes
+        for t in op.inputs:
+            if t not in producers and t not in seen_inputs:
+                comp_read += wl.tensors[t].bytes
+                seen_inputs.add(t)
+        comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
+        if op.gemm_view() is not None:
+            unit = _pick_unit(hw, op)
+            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes)
+            unit_name, unit_kind = unit.name, unit.kind
+        else:
+            vec = hw.vector
+            work = op.vector_work()
+            m["compute_cycles"] = math.ceil(work / vec.ops_per_cycle)
+            m["vector_ops"] = work
+            in_bytes = sum(wl.tensors[t].bytes for t in op.inputs if t not in on_chip)
+            m["dram_read_bytes"] = in_bytes + op.weight_bytes
+            m["dram_write_bytes"] = wl.tensors[op.output].bytes
+            all_in = sum(wl.tensors[t].bytes for t in op.inputs)
+            _add(m["sram_read_bits"], spads["input"].name, 8 * all_in)
+            _add(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
+            half = max(1, spads["input"].size_bytes // 2)
+            m["steps_hint"] = _steps(math.ceil((all_in + wl.tensors[op.output].bytes) / half))
+            m["dram_run_bytes"] = m["dram_pitch_bytes"] = max(1, all_in // m["steps_hint"])
+            unit_name, unit_kind = vec.name, "vector"
+        if not res.writes_output[i]:
+            m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
+        # DMA fills and drains touch the scratchpads too.
+        _add(m["sram_write_bits"], spads["input"].name, 8 * m["dram_read_bytes"])
+        _add(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
+        out.append(
+            OpMapping(
+                index=i,
+                name=op.name,
+                op_type=op.type,
+                unit=unit_name,
+                unit_kind=unit_kind,
+                deps=deps,
+                macs=op.macs,
+                weight_bits=op.weight_bits,
+                act_bits=op.act_bits,
+                compute_cycles=int(m["compute_cycles"]),
+                steps=m.pop("steps_hint"),
+                dram_read_bytes=int(m["dram_read_bytes"]),
+                dram_write_bytes=int(m["dram_write_bytes"]),
+                compulsory_read_bytes=int(comp_read),
+                compulsory_write_bytes=int(comp_write),
+                sram_read_bits=m["sram_read_bits"],
+                sram_write_bits=m["sram_write_bits"],
+                rf_accesses=int(m.get("rf_accesses", 0)),
+                vector_ops=int(m.get("vector_ops", 0)),
+                tiling=m.get("tiling", ""),
+                dataflow=m.get("dataflow", ""),
+                resident_inputs=tuple(sorted(on_chip)),
+                dram_run_bytes=int(m["dram_run_bytes"]),
+                dram_pitch_bytes=int(m["dram_pitch_bytes"]),
+            )
+        )
+    return out

@@ -1,0 +1,202 @@
+"""Scratchpad tiling of a GEMM and the DRAM traffic it implies.
+
+A GEMM C[M, N] = A[M, K] x B[K, N] is cut into tiles (Mt, Nt, Kt) that fit the scratchpads with
+double buffering, and walked by a three-deep loop nest over tile indices in one of six orders.
+Off-chip traffic follows the usual reuse analysis (as in Timeloop's and ZigZag's loop-nest
+models): a tile of an operand stays resident while only loops it does not depend on advance
+*inside* its innermost relevant loop; every loop it does not depend on *outside* that loop makes
+it be fetched again. For C, a reduction loop (k) outside its innermost relevant loop spills
+partial sums: they are written and read back at the accumulator width.
+
+Tensors are row-major in DRAM (A: M x K, B: K x N, C: M x N) and DRAM moves whole bursts, so a
+tile whose rows are shorter than a full tensor row costs each row rounded up to bursts. The search
+is exhaustive over a small candidate set per dimension, vectorised with NumPy, and picks the plan
+with the fewest DRAM bytes (ties: fewer tiles, then larger Kt).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import permutations
+
+import numpy as np
+
+ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Bytes available to each operand's tiles. ``unified`` means one scratchpad holds all
+    three and the sum must fit. ``double_buffered`` halves what one tile may take."""
+
+    input_bytes: int
+    weight_bytes: int
+    output_bytes: int
+    unified: bool
+    double_buffered: bool = True
+
+
+@dataclass(frozen=True)
+class GemmTiling:
+    """The chosen tiling of one GEMM and its DRAM traffic in bytes."""
+
+    mt: int
+    nt: int
+    kt: int
+    order: str  # loop order over tiles, outermost first, e.g. "mnk"
+    tiles: int
+    a_read_bytes: int
+    b_read_bytes: int
+    c_write_bytes: int
+    c_read_bytes: int  # partial sums read back
+    a_refetch: int  # how many times A is read in full
+    b_refetch: int
+    c_spills: int  # partial-sum round trips per output element
+
+    @property
+    def read_bytes(self) -> int:
+        return self.a_read_bytes + self.b_read_bytes + self.c_read_bytes
+
+    @property
+    def write_bytes(self) -> int:
+        return self.c_write_bytes
+
+
+def _candidates(dim: int, grain: int) -> np.ndarray:
+    """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``."""
+    out = {dim}
+    size = dim
+    while size > 1:
+        size = math.ceil(size / 2)
+        out.add(min(dim, max(1, math.ceil(size / grain) * grain)))
+    out.add(min(dim, grain))
+    return np.array(sorted(out), dtype=np.int64)
+
+
+def _nbytes(elements: np.ndarray | int, bits: int) -> np.ndarray | int:
+    return (elements * bits + 7) // 8
+
+
+def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: int) -> np.ndarray:
+    """Bytes DRAM moves to read (or write) a rows x cols row-major tensor once in tiles that
+    are ``tile_cols`` wide: whole rows are contiguous; narrower tiles pay each row's burst
+    rounding."""
+    whole = -(-_nbytes(rows * cols, bits) // burst) * burst
+    row_bytes = -(-_nbytes(tile_cols, bits) // burst) * burst
+    split = rows * row_bytes * -(-cols // tile_cols)
+    return np.where(tile_cols >= cols, whole, split)
+
+
+@lru_cache(maxsize=4096)
+def plan_gemm(
+    m: int,
+    n: int,
+    k: int,
+    a_bits: int,
+    b_bits: int,
+    c_bits: int,
+    psum_bits: int,
+    capacity: Capacity,
+    grain_m: int = 1,
+    grain_n: int = 1,
+    grain_k: int = 1,
+    a_on_chip: bool = False,
+    burst_bytes: int = 1,
+) -> GemmTiling:
+    """Pick the tiling of a GEMM with the least DRAM traffic.
+
+    ``burst_bytes`` is the DRAM access granularity. ``a_on_chip`` says A is already resident
+    (produced by the previous op and kept): it costs no DRAM reads and no scratchpad room beyond
+    what the caller reserved. Grains align tiles to the array (e.g. rows / columns) so tiles do
+    not waste folds.
+
+    Raises ValueError if not even the smallest tiles fit.
+    """
+    mt, nt, kt = np.meshgrid(
+        _candidates(m, grain_m), _candidates(n, grain_n), _candidates(k, grain_k), indexing="ij"
+    )
+    mt, nt, kt = mt.ravel(), nt.ravel(), kt.ravel()
+    a_tile = np.zeros_like(mt) if a_on_chip else _nbytes(mt * kt, a_bits)
+    b_tile = _nbytes(kt * nt, b_bits)
+    c_tile = _nbytes(mt * nt, psum_bits)
+    copies = 2 if capacity.double_buffered else 1
+    if capacity.unified:
+        fits = copies * (a_tile + b_tile + c_tile) <= capacity.input_bytes
+    else:
+        fits = (
+            (copies * a_tile <= capacity.input_bytes)
+            & (copies * b_tile <= capacity.weight_bytes)
+            & (copies * c_tile <= capacity.output_bytes)
+        )
+    if not fits.any():
+        raise ValueError(
+            f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads "
+            f"({capacity.input_bytes} / {capacity.weight_bytes} / {capacity.output_bytes} bytes)"
+        )
+    mt, nt, kt = mt[fits], nt[fits], kt[fits]
+    trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
+    ones = np.ones_like(mt)
+    a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
+    b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
+    c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
+    p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
+    best: tuple | None = None
+    for order in ORDERS:
+        pos = {d: order.index(d) for d in "mnk"}
+        # Full re-reads of an operand = product of trips of the loops it ignores that sit
+        # outside its innermost relevant loop.
+        refetch = {}
+        for name, dims, other in (("a", "mk", "n"), ("b", "kn", "m"), ("c", "mn", "k")):
+            inner = max(pos[d] for d in dims)
+            refetch[name] = trips[other] if pos[other] < inner else ones
+        a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
+        b_reads = b_pass * refetch["b"]
+        spills = refetch["c"] - 1
+        c_writes = c_pass + p_pass * spills
+        c_reads = p_pass * spills
+        total = a_reads + b_reads + c_writes + c_reads
+        tiles = trips["m"] * trips["n"] * trips["k"]
+        # Lexicographic: bytes, then tiles, then prefer long reductions per tile.
+        key = np.lexsort((-kt, tiles, total))
+        i = int(key[0])
+        cand = (int(total[i]), int(tiles[i]), -int(kt[i]))
+        if best is None or cand < best[0]:
+            best = (
+                cand,
+                GemmTiling(
+                    mt=int(mt[i]),
+                    nt=int(nt[i]),
+                    kt=int(kt[i]),
+                    order=order,
+                    tiles=int(tiles[i]),
+                    a_read_bytes=int(a_reads[i]),
+                    b_read_bytes=int(b_reads[i]),
+                    c_write_bytes=int(c_writes[i]),
+                    c_read_bytes=int(c_reads[i]),
+                    a_refetch=0 if a_on_chip else int(refetch["a"][i]),
+                    b_refetch=int(refetch["b"][i]),
+                    c_spills=int(spills[i]),
+                ),
+            )
+    assert best is not None
+    return best[1]
+
+
+def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
+    """The distinct tile shapes of a tiling with how often each occurs: (count, mt, nt, kt)."""
+    out = []
+    for mc, ms in _split(m, t.mt):
+        for nc, ns in _split(n, t.nt):
+            for kc, ks in _split(k, t.kt):
+                out.append((mc * nc * kc, ms, ns, ks))
+    return out
+
+
+def _split(dim: int, tile: int) -> list[tuple[int, int]]:
+    full, rest = divmod(dim, tile)
+    parts = [(full, tile)] if full else []
+    if rest:
+        parts.append((1, rest))
+    return parts

@@ -1,0 +1,81 @@
+"""Result of a simulation: totals and one row per op, all traceable to counts x costs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Result:
+    """Totals of one simulated workload on one hardware description.
+
+    Latency in cycles and seconds; energy in joules, with ``energy_breakdown_j`` mapping each
+    component (mac, register_file, sram, dram, vector, leakage) to its share, which sum to
+    ``energy_j``; off-chip traffic in bytes, with the compulsory part (first touch of each
+    graph input and weight, last write of each graph output) split out. ``layers`` has one row
+    per op with the same quantities and the mapping that produced them.
+    """
+
+    hardware: str
+    workload: str
+    clock_hz: float
+    latency_cycles: int
+    energy_breakdown_j: dict[str, float]
+    dram_read_bytes: int
+    dram_write_bytes: int
+    compulsory_dram_bytes: int
+    macs: int
+    layers: pd.DataFrame = field(repr=False, compare=False)
+    sim_events: int = 0
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency_cycles / self.clock_hz
+
+    @property
+    def energy_j(self) -> float:
+        return float(sum(self.energy_breakdown_j.values()))
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.dram_read_bytes + self.dram_write_bytes
+
+    @property
+    def edp(self) -> float:
+        """Energy-delay product in J*s."""
+        return self.energy_j * self.latency_s
+
+    @property
+    def utilization(self) -> float:
+        """MACs done over MACs the MAC units could have done in the run's latency."""
+        peak = self.layers.attrs.get("peak_macs_per_cycle", 0)
+        return self.macs / (self.latency_cycles * peak) if peak and self.latency_cycles else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "hardware": self.hardware,
+            "workload": self.workload,
+            "latency_cycles": self.latency_cycles,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "edp": self.edp,
+            "macs": self.macs,
+            "utilization": self.utilization,
+            "dram_read_bytes": self.dram_read_bytes,
+            "dram_write_bytes": self.dram_write_bytes,
+            "compulsory_dram_bytes": self.compulsory_dram_bytes,
+            "energy_breakdown_j": dict(self.energy_breakdown_j),
+            "sim_events": self.sim_events,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.summary()
+        out["layers"] = json.loads(self.layers.to_json(orient="records"))
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)

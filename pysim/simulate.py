@@ -1,0 +1,99 @@
+"""``simulate(hw, wl)``: load, map, run, price, Result."""
+
+from __future__ import annotations
+
+import math
+from os import PathLike
+from typing import Any
+
+import pandas as pd
+
+from pysim.config import Hardware, load_hardware
+from pysim.energy import COMPONENTS, leakage_pj, price_op
+from pysim.engine import StepPlan, run_plans
+from pysim.engine.dram import transfer_timing
+from pysim.mapping import map_workload
+from pysim.result import Result
+from pysim.workload import Workload, load_workload
+
+PJ = 1e-12
+
+
+def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Result:
+    """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files).
+
+    Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
+    no unit supports or a tile that fits no scratchpad.
+    """
+    # Load: validated, immutable descriptions.
+    if not isinstance(hw, Hardware):
+        hw = load_hardware(hw)
+    if not isinstance(wl, Workload):
+        wl = load_workload(wl)
+    # Map: unit, tiling, DRAM traffic and action counts of every op.
+    mappings = map_workload(hw, wl)
+    # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
+    timing = [transfer_timing(hw, m.dram_run_bytes, m.dram_pitch_bytes) for m in mappings]
+    plans = [
+        StepPlan(
+            name=m.name,
+            unit=m.unit,
+            deps=m.deps,
+            steps=m.steps,
+            compute_cycles=m.compute_cycles,
+            read_bytes=m.dram_read_bytes,
+            write_bytes=m.dram_write_bytes,
+            double_buffered=hw.for_operand("input").double_buffered,
+        )
+        for m in mappings
+    ]
+    timings = run_plans(plans, [t[0] for t in timing], [t[1] for t in timing])
+    latency = math.ceil(max((t.end_cycle for t in timings), default=0.0))
+    # Price: counts x energy-table entries; leakage over the whole run.
+    energies = [price_op(hw, m) for m in mappings]
+    breakdown = {c: sum(e.pj[c] for e in energies) * PJ for c in COMPONENTS}
+    breakdown["leakage"] = leakage_pj(hw, latency) * PJ
+    # Result: totals and one row per op.
+    layers = _layers_frame(mappings, timings, energies)
+    layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
+    return Result(
+        hardware=hw.name,
+        workload=wl.name,
+        clock_hz=hw.clock_hz,
+        latency_cycles=latency,
+        energy_breakdown_j=breakdown,
+        dram_read_bytes=sum(m.dram_read_bytes for m in mappings),
+        dram_write_bytes=sum(m.dram_write_bytes for m in mappings),
+        compulsory_dram_bytes=sum(m.compulsory_read_bytes + m.compulsory_write_bytes
+                                  for m in mappings),
+        macs=sum(m.macs for m in mappings),
+        layers=layers,
+        sim_events=sum(t.events for t in timings),
+    )
+
+
+def _layers_frame(mappings: list, timings: list, energies: list) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    for m, t, e in zip(mappings, timings, energies, strict=True):
+        row: dict[str, Any] = {
+            "op": m.name,
+            "type": m.op_type,
+            "unit": m.unit,
+            "dataflow": m.dataflow,
+            "start_cycle": t.start_cycle,
+            "end_cycle": t.end_cycle,
+            "cycles": t.cycles,
+            "compute_cycles": m.compute_cycles,
+            "stall_cycles": t.stall_cycles,
+            "macs": m.macs,
+            "vector_ops": m.vector_ops,
+            "dram_read_bytes": m.dram_read_bytes,
+            "dram_write_bytes": m.dram_write_bytes,
+            "compulsory_bytes": m.compulsory_read_bytes + m.compulsory_write_bytes,
+            "energy_j": e.total_pj * PJ,
+        }
+        row.update({f"{c}_j": e.pj[c] * PJ for c in COMPONENTS})
+        row.update({"steps": m.steps, "sim_events": t.events, "tiling": m.tiling,
+                    "resident_inputs": ",".join(m.resident_inputs)})
+        rows.append(row)
+    return pd.DataFrame(rows)
