@@ -33,7 +33,7 @@ def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Re
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     mappings = map_workload(hw, wl)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
-    timing = [transfer_timing(hw, m.dram_run_bytes, m.dram_pitch_bytes) for m in mappings]
+    timing = [transfer_timing(hw, m.dram_streams) for m in mappings]
     plans = [
         StepPlan(
             name=m.name,
@@ -84,6 +84,7 @@ def _layers_frame(mappings: list, timings: list, energies: list) -> pd.DataFrame
             "end_cycle": t.end_cycle,
             "cycles": t.cycles,
             "compute_cycles": m.compute_cycles,
+            "bank_stall_cycles": m.bank_stall_cycles,
             "stall_cycles": t.stall_cycles,
             "macs": m.macs,
             "vector_ops": m.vector_ops,

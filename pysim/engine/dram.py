@@ -46,11 +46,19 @@ def dram_key(dram: Any) -> tuple:
     )
 
 
-def transfer_timing(hw: Any, run_bytes: int, pitch_bytes: int) -> tuple[float, float]:
-    """(bytes per clock cycle, latency in cycles) of transfers made of ``run_bytes`` runs.
+def transfer_timing(hw: Any, streams: tuple[tuple[int, int, int], ...]) -> tuple[float, float]:
+    """(bytes per clock cycle, latency in cycles) of an op's DRAM traffic.
 
-    The latency is that of a first access to a closed bank (tRCD + tCL); the bandwidth is the
-    configured one times the fraction of the pin bandwidth the DRAM model achieves."""
-    eff = _efficiency(dram_key(hw.dram), max(1, run_bytes), max(run_bytes, pitch_bytes))
-    bytes_per_s = hw.dram.bandwidth_bytes_per_s * eff
+    ``streams`` holds (bytes, run bytes, pitch bytes) per operand. Each stream's bandwidth is the
+    configured one times the fraction of the pin bandwidth the DRAM model achieves for its
+    pattern; the op's is the byte-weighted harmonic mean (the time to move all its bytes). The
+    latency is that of a first access to a closed bank (tRCD + tCL)."""
+    key = dram_key(hw.dram)
+    total = sum(b for b, _, _ in streams)
+    seconds = sum(
+        b / (hw.dram.bandwidth_bytes_per_s * _efficiency(key, max(1, run), max(run, pitch)))
+        for b, run, pitch in streams
+        if b > 0
+    )
+    bytes_per_s = total / seconds if seconds > 0 else hw.dram.bandwidth_bytes_per_s
     return bytes_per_s / hw.clock_hz, hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz

@@ -13,6 +13,7 @@ from typing import Any
 
 from pysim import _core
 from pysim.errors import ConfigError, WorkloadError
+from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
 
@@ -33,7 +34,7 @@ class OpMapping:
     macs: int
     weight_bits: int
     act_bits: int
-    compute_cycles: int
+    compute_cycles: int  # on the unit, bank-conflict stalls included
     steps: int
     dram_read_bytes: int
     dram_write_bytes: int
@@ -43,11 +44,12 @@ class OpMapping:
     sram_write_bits: dict[str, int] = field(default_factory=dict)
     rf_accesses: int = 0
     vector_ops: int = 0
+    bank_stall_cycles: int = 0
     tiling: str = ""
     dataflow: str = ""
     resident_inputs: tuple[str, ...] = ()
-    dram_run_bytes: int = 0  # contiguous bytes per DRAM run of a tile transfer
-    dram_pitch_bytes: int = 0  # distance between runs (the tensor's row pitch)
+    # DRAM address streams: (bytes, contiguous run bytes, pitch between runs) per operand
+    dram_streams: tuple[tuple[int, int, int], ...] = ()
 
 
 def _roles(hw: Any) -> dict[str, Any]:
@@ -100,7 +102,18 @@ def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
     return min(im2col, math.ceil(per_group * max(1.0, factor)))
 
 
-def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int) -> None:
+def _fetch_stalls(array, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
+    """Bank-conflict stalls of one fold: the operand(s) streamed in from the array's edges."""
+    if array.dataflow == "os":  # A on the row edge and B on the column edge, K steps each
+        return (fold_fetch_stalls(spads["input"], array.rows, kt, op.act_bits)
+                + fold_fetch_stalls(spads["weight"], array.cols, kt, b_bits))
+    if array.dataflow == "ws":  # rows of A stream, M steps
+        return fold_fetch_stalls(spads["input"], array.rows, mt, op.act_bits)
+    return fold_fetch_stalls(spads["weight"], array.rows, nt, b_bits)  # IS: B streams
+
+
+def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
+                run_overhead: int) -> None:
     array = unit.build()
     spec = array.spec
     view = op.gemm_view()
@@ -111,7 +124,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
-                      array.rows, array.cols, 1, a_on_chip, burst)
+                      array.rows, array.cols, 1, a_on_chip, burst, run_overhead)
     except ValueError as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
@@ -120,10 +133,11 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # Weights (bias included) are re-read in full as often as the B operand is.
     b_reads = 0 if b_on_chip else (
         t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes)
-    cycles = rf = 0
+    cycles = rf = bank_stalls = 0
     for n_tiles, mt, nt, kt in tile_shapes(gm, gn, gk, t):
         c = _core.systolic_cost(spec, _core.GemmShape(mt, nt, kt))
         times = count * n_tiles
+        bank_stalls += times * c.folds * _fetch_stalls(array, spads, mt, nt, kt, op, b_bits)
         cycles += times * c.cycles
         _add(m["sram_read_bits"], spads["input"].name, times * c.ifmap_reads * op.act_bits)
         _add(m["sram_read_bits"], spads["weight"].name, times * c.filter_reads * b_bits)
@@ -131,16 +145,38 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         _add(m["sram_read_bits"], spads["output"].name, times * c.ofmap_reads * psum_bits)
         rf += times * 3 * c.macs  # two operand registers read, one accumulator update
     m.update(
-        compute_cycles=cycles,
+        compute_cycles=cycles + bank_stalls,
+        bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes,
         rf_accesses=rf,
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
         dataflow=array.dataflow,
         steps_hint=_steps(count * t.tiles),
-        # A tile rows are contiguous runs of Kt elements, K elements apart (whole tile if Kt=K).
-        dram_run_bytes=((t.mt if t.kt == gk else 1) * t.kt * op.act_bits + 7) // 8,
-        dram_pitch_bytes=(gk * op.act_bits + 7) // 8,
+        dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits),
+    )
+
+
+def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,
+             b_bits: int, psum_bits: int) -> tuple[tuple[int, int, int], ...]:
+    """Row-major tensors: a tile spanning whole rows is one run, else each tile row is one.
+    A convolution's input is read as whole NHWC rows (in_w x in_c)."""
+    def run(rows_in_tile: int, tile_cols: int, cols: int, bits: int) -> tuple[int, int]:
+        pitch = (cols * bits + 7) // 8
+        if tile_cols >= cols:
+            return pitch * rows_in_tile, pitch * rows_in_tile
+        return (tile_cols * bits + 7) // 8, pitch
+
+    if op.type == "conv2d":
+        row = (op.in_w * op.in_c // op.groups * op.act_bits + 7) // 8
+        a_run = (row, row)
+    else:
+        a_run = run(t.mt, t.kt, gk, op.act_bits)
+    c_run = run(t.mt, t.nt, gn, psum_bits)
+    return (
+        (count * a_reads, *a_run),
+        (count * b_reads, *run(t.kt, t.nt, gn, b_bits)),
+        (count * (t.c_write_bytes + t.c_read_bytes), *c_run),
     )
 
 
@@ -177,7 +213,10 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
         if op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
-            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes)
+            # A row opened per discontiguous run costs tRP + tRCD of bus time.
+            run_overhead = int((hw.dram.t_rp_ns + hw.dram.t_rcd_ns) * 1e-9
+                               * hw.dram.bandwidth_bytes_per_s)
+            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead)
             unit_name, unit_kind = unit.name, unit.kind
         else:
             vec = hw.vector
@@ -192,7 +231,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             _add(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
             half = max(1, spads["input"].size_bytes // 2)
             m["steps_hint"] = _steps(math.ceil((all_in + wl.tensors[op.output].bytes) / half))
-            m["dram_run_bytes"] = m["dram_pitch_bytes"] = max(1, all_in // m["steps_hint"])
+            chunk = max(1, (all_in + wl.tensors[op.output].bytes) // m["steps_hint"])
+            m["dram_streams"] = ((m["dram_read_bytes"] + m["dram_write_bytes"], chunk, chunk),)
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
@@ -220,11 +260,11 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 sram_write_bits=m["sram_write_bits"],
                 rf_accesses=int(m.get("rf_accesses", 0)),
                 vector_ops=int(m.get("vector_ops", 0)),
+                bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
                 tiling=m.get("tiling", ""),
                 dataflow=m.get("dataflow", ""),
                 resident_inputs=tuple(sorted(on_chip)),
-                dram_run_bytes=int(m["dram_run_bytes"]),
-                dram_pitch_bytes=int(m["dram_pitch_bytes"]),
+                dram_streams=m["dram_streams"],
             )
         )
     return out

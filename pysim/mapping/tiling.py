@@ -11,7 +11,8 @@ partial sums: they are written and read back at the accumulator width.
 Tensors are row-major in DRAM (A: M x K, B: K x N, C: M x N) and DRAM moves whole bursts, so a
 tile whose rows are shorter than a full tensor row costs each row rounded up to bursts. The search
 is exhaustive over a small candidate set per dimension, vectorised with NumPy, and picks the plan
-with the fewest DRAM bytes (ties: fewer tiles, then larger Kt).
+with the least DRAM cost: bytes plus, for every discontiguous run, ``run_overhead_bytes`` (the
+bytes the bus could have moved while a DRAM row is opened; ties: fewer tiles, then larger Kt).
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def _nbytes(elements: np.ndarray | int, bits: int) -> np.ndarray | int:
     return (elements * bits + 7) // 8
 
 
+def _pass_runs(rows: int, cols: int, tile_rows: np.ndarray, tile_cols: np.ndarray) -> np.ndarray:
+    """Discontiguous runs in one pass: a tile per run when tiles span whole rows, else one run
+    per tile row."""
+    return np.where(tile_cols >= cols, -(-rows // tile_rows), rows * -(-cols // tile_cols))
+
+
 def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: int) -> np.ndarray:
     """Bytes DRAM moves to read (or write) a rows x cols row-major tensor once in tiles that
     are ``tile_cols`` wide: whole rows are contiguous; narrower tiles pay each row's burst
@@ -104,10 +111,12 @@ def plan_gemm(
     grain_k: int = 1,
     a_on_chip: bool = False,
     burst_bytes: int = 1,
+    run_overhead_bytes: int = 0,
 ) -> GemmTiling:
     """Pick the tiling of a GEMM with the least DRAM traffic.
 
-    ``burst_bytes`` is the DRAM access granularity. ``a_on_chip`` says A is already resident
+    ``burst_bytes`` is the DRAM access granularity; ``run_overhead_bytes`` prices each
+    discontiguous run in the objective only (reported bytes are real bytes). ``a_on_chip`` says A is already resident
     (produced by the previous op and kept): it costs no DRAM reads and no scratchpad room beyond
     what the caller reserved. Grains align tiles to the array (e.g. rows / columns) so tiles do
     not waste folds.
@@ -142,6 +151,9 @@ def plan_gemm(
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
     c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
     p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
+    a_runs = _pass_runs(m, k, mt, kt)
+    b_runs = _pass_runs(k, n, kt, nt)
+    c_runs = _pass_runs(m, n, mt, nt)
     best: tuple | None = None
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
@@ -157,11 +169,14 @@ def plan_gemm(
         c_writes = c_pass + p_pass * spills
         c_reads = p_pass * spills
         total = a_reads + b_reads + c_writes + c_reads
+        runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
+                + c_runs * (1 + 2 * spills))
+        cost = total + run_overhead_bytes * runs
         tiles = trips["m"] * trips["n"] * trips["k"]
-        # Lexicographic: bytes, then tiles, then prefer long reductions per tile.
-        key = np.lexsort((-kt, tiles, total))
+        # Lexicographic: DRAM cost, then tiles, then prefer long reductions per tile.
+        key = np.lexsort((-kt, tiles, cost))
         i = int(key[0])
-        cand = (int(total[i]), int(tiles[i]), -int(kt[i]))
+        cand = (int(cost[i]), int(tiles[i]), -int(kt[i]))
         if best is None or cand < best[0]:
             best = (
                 cand,
