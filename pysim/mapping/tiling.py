@@ -117,9 +117,9 @@ def plan_gemm(
 
     ``burst_bytes`` is the DRAM access granularity; ``run_overhead_bytes`` prices each
     discontiguous run in the objective only (reported bytes are real bytes). ``a_on_chip``
-    says A is already resident (produced by the previous op and kept): it costs no DRAM reads and no scratchpad room beyond
-    what the caller reserved. Grains align tiles to the array (e.g. rows / columns) so tiles do
-    not waste folds.
+    says A is already resident (produced by the previous op and kept): it costs no DRAM reads
+    and no scratchpad room beyond what the caller reserved. Grains align tiles to the array
+    (e.g. rows / columns) so tiles do not waste folds.
 
     Raises ValueError if not even the smallest tiles fit.
     """
