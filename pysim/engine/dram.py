@@ -16,15 +16,20 @@ import numpy as np
 from pysim import _core
 
 STREAM_RUNS = 64  # runs simulated per pattern: enough for steady-state row-buffer behaviour
+STREAM_BYTES = 1 << 19  # ... but no more than this many bytes (a sequential stream converges)
+MAX_RUN = 1 << 16  # longer contiguous runs behave like this one
 
 
 @lru_cache(maxsize=1024)
 def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> float:
     spec = _core.DramSpec(**dict(dram_key))
-    runs = np.arange(STREAM_RUNS, dtype=np.int64)
+    if run_bytes >= pitch_bytes or run_bytes >= MAX_RUN:  # contiguous
+        run_bytes = pitch_bytes = min(run_bytes, MAX_RUN)
+    n = max(2, min(STREAM_RUNS, STREAM_BYTES // run_bytes))
+    runs = np.arange(n, dtype=np.int64)
     addresses = runs * pitch_bytes
-    sizes = np.full(STREAM_RUNS, run_bytes, dtype=np.int64)
-    stats = _core.dram_simulate_stream(spec, addresses, sizes, np.zeros(STREAM_RUNS, bool))
+    sizes = np.full(n, run_bytes, dtype=np.int64)
+    stats = _core.dram_simulate_stream(spec, addresses, sizes, np.zeros(n, bool))
     return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s
 
 

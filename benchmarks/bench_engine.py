@@ -1,0 +1,71 @@
+"""Time per design point of the whole simulator (map, DRAM model, SimPy engine, energy).
+
+Prints, per hardware config and workload: milliseconds per design point with warm caches (a
+sweep that revisits layer shapes) and cold (all memo caches cleared, as for a new hardware
+point), SimPy events per op, and microseconds per op. Target (issue 3): ResNet-50 on the
+TPU-v1-like config at <= 100 ms per design point on one core.
+
+    python benchmarks/bench_engine.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import pysim
+from pysim.engine.dram import _efficiency
+from pysim.mapping.bank_conflicts import _stalls
+from pysim.mapping.tiling import plan_gemm
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = [
+    ("tpu_v1", "resnet50", {}),
+    ("tpu_v1", "bert_base", {}),
+    ("edge_npu", "resnet50", {}),
+    ("edge_npu", "mobilenet_v2", {}),
+    ("eyeriss", "resnet18", {}),
+]
+
+
+def clear_caches() -> None:
+    plan_gemm.cache_clear()
+    _efficiency.cache_clear()
+    _stalls.cache_clear()
+
+
+def time_point(hw: pysim.Hardware, wl: pysim.Workload, repeat: int, cold: bool) -> float:
+    samples = []
+    for _ in range(repeat):
+        if cold:
+            clear_caches()
+        start = time.perf_counter()
+        pysim.simulate(hw, wl)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    header = (f"{'hardware':<10} {'workload':<13} {'ops':>4} {'warm ms':>8} {'cold ms':>8} "
+              f"{'events/op':>9} {'us/op':>7} {'latency ms':>11}")
+    print(header)
+    print("-" * len(header))
+    for hw_name, wl_name, params in CASES:
+        hw = pysim.load_hardware(ROOT / "configs" / f"{hw_name}.yaml")
+        wl = pysim.zoo.load(wl_name, **params)
+        res = pysim.simulate(hw, wl)  # warm-up
+        warm = time_point(hw, wl, args.repeat, cold=False)
+        cold = time_point(hw, wl, args.repeat, cold=True)
+        ops = len(wl.ops)
+        print(f"{hw_name:<10} {wl_name:<13} {ops:>4} {warm * 1e3:>8.1f} {cold * 1e3:>8.1f} "
+              f"{res.sim_events / ops:>9.1f} {warm / ops * 1e6:>7.0f} "
+              f"{res.latency_s * 1e3:>11.3f}")
+
+
+if __name__ == "__main__":
+    main()
