@@ -43,7 +43,7 @@ def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Re
             compute_cycles=m.compute_cycles,
             read_bytes=m.dram_read_bytes,
             write_bytes=m.dram_write_bytes,
-            double_buffered=hw.for_operand("input").double_buffered,
+            double_buffered=all(s.double_buffered for s in hw.scratchpads),
         )
         for m in mappings
     ]

@@ -57,17 +57,18 @@ def _roles(hw: Any) -> dict[str, Any]:
 
 
 def _capacity(hw: Any, reserved: int) -> tuple[Capacity, dict[str, Any]]:
+    """Tile room per scratchpad; ``reserved`` bytes of the input scratchpad hold tensors kept
+    on chip for later ops."""
     spads = _roles(hw)
-    unified = len({s.name for s in spads.values()}) == 1
-    db = all(s.double_buffered for s in spads.values())
-    cap = Capacity(
-        input_bytes=max(0, spads["input"].size_bytes - reserved),
-        weight_bytes=spads["weight"].size_bytes,
-        output_bytes=spads["output"].size_bytes,
-        unified=unified,
-        double_buffered=db,
+    input_spad = spads["input"].name
+    groups = tuple(
+        (tuple(r for r in ("input", "weight", "output") if r in s.holds),
+         max(0, s.size_bytes - (reserved if s.name == input_spad else 0)),
+         s.double_buffered)
+        for s in hw.scratchpads
+        if any(r in s.holds for r in ("input", "weight", "output"))
     )
-    return cap, spads
+    return Capacity(groups=groups), spads
 
 
 def _add(d: dict[str, int], key: str, bits: int) -> None:
@@ -89,9 +90,8 @@ def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
     """DRAM bytes of one full pass over A. For a GEMM that is A itself; for a convolution the
     patch matrix is built on chip, so one pass reads the input feature map (per group), plus
     the halo rows that neighbouring row tiles share when M is tiled."""
-    im2col = (gm * gk * op.act_bits + 7) // 8
     if op.type != "conv2d":
-        return im2col
+        return (gm * gk * op.act_bits + 7) // 8
     per_group = op.input_bytes // op.groups
     factor = 1.0
     if mt < op.out_h * op.out_w:  # row tiles of one image: neighbours re-read the halo rows
@@ -99,7 +99,8 @@ def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
         rows = max(1, mt // op.out_w)
         tiles_h = -(-op.out_h // rows)
         factor = tiles_h * ((rows - 1) * op.stride[0] + span_h) / (op.in_h + 2 * op.padding[0])
-    return min(im2col, math.ceil(per_group * max(1.0, factor)))
+    # The DMA reads whole input rows: every input byte at least once (so compulsory <= traffic).
+    return math.ceil(per_group * max(1.0, factor))
 
 
 def _fetch_stalls(array, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
@@ -213,9 +214,10 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
         if op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
-            # A row opened per discontiguous run costs tRP + tRCD of bus time.
-            run_overhead = int((hw.dram.t_rp_ns + hw.dram.t_rcd_ns) * 1e-9
-                               * hw.dram.bandwidth_bytes_per_s)
+            # A row opened per discontiguous run costs tRP + tRCD of pin time (the device's
+            # property: the mapping must not change when a sweep lowers the bandwidth).
+            run_overhead = int((hw.dram.t_rp_ns + hw.dram.t_rcd_ns)
+                               * hw.dram.peak_bandwidth_gb_per_s)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead)
             unit_name, unit_kind = unit.name, unit.kind
         else:

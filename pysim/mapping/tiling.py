@@ -29,14 +29,30 @@ ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
 
 @dataclass(frozen=True)
 class Capacity:
-    """Bytes available to each operand's tiles. ``unified`` means one scratchpad holds all
-    three and the sum must fit. ``double_buffered`` halves what one tile may take."""
+    """Bytes available to each operand's tiles.
 
-    input_bytes: int
-    weight_bytes: int
-    output_bytes: int
-    unified: bool
+    ``groups`` is the general form: one entry per scratchpad, ``(roles, bytes, double_buffered)``
+    with roles drawn from "input", "weight", "output"; the tiles of the roles a scratchpad holds
+    must fit it together, twice over when it is double-buffered. Without ``groups``, the three
+    byte fields describe either one scratchpad holding all three (``unified``, sized
+    ``input_bytes``) or three separate ones.
+    """
+
+    input_bytes: int = 0
+    weight_bytes: int = 0
+    output_bytes: int = 0
+    unified: bool = False
     double_buffered: bool = True
+    groups: tuple[tuple[tuple[str, ...], int, bool], ...] = ()
+
+    def resolved_groups(self) -> tuple[tuple[tuple[str, ...], int, bool], ...]:
+        if self.groups:
+            return self.groups
+        db = self.double_buffered
+        if self.unified:
+            return ((("input", "weight", "output"), self.input_bytes, db),)
+        return ((("input",), self.input_bytes, db), (("weight",), self.weight_bytes, db),
+                (("output",), self.output_bytes, db))
 
 
 @dataclass(frozen=True)
@@ -91,8 +107,10 @@ def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: i
     are ``tile_cols`` wide: whole rows are contiguous; narrower tiles pay each row's burst
     rounding."""
     whole = -(-_nbytes(rows * cols, bits) // burst) * burst
+    full, rest = cols // tile_cols, cols % tile_cols
     row_bytes = -(-_nbytes(tile_cols, bits) // burst) * burst
-    split = rows * row_bytes * -(-cols // tile_cols)
+    rest_bytes = np.where(rest > 0, -(-_nbytes(rest, bits) // burst) * burst, 0)
+    split = rows * (full * row_bytes + rest_bytes)
     return np.where(tile_cols >= cols, whole, split)
 
 
@@ -130,20 +148,14 @@ def plan_gemm(
     a_tile = np.zeros_like(mt) if a_on_chip else _nbytes(mt * kt, a_bits)
     b_tile = _nbytes(kt * nt, b_bits)
     c_tile = _nbytes(mt * nt, psum_bits)
-    copies = 2 if capacity.double_buffered else 1
-    if capacity.unified:
-        fits = copies * (a_tile + b_tile + c_tile) <= capacity.input_bytes
-    else:
-        fits = (
-            (copies * a_tile <= capacity.input_bytes)
-            & (copies * b_tile <= capacity.weight_bytes)
-            & (copies * c_tile <= capacity.output_bytes)
-        )
+    tile = {"input": a_tile, "weight": b_tile, "output": c_tile}
+    fits = np.ones_like(mt, dtype=bool)
+    for roles, size, double_buffered in capacity.resolved_groups():
+        need = sum(tile[r] for r in roles) * (2 if double_buffered else 1)
+        fits &= need <= size
     if not fits.any():
-        raise ValueError(
-            f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads "
-            f"({capacity.input_bytes} / {capacity.weight_bytes} / {capacity.output_bytes} bytes)"
-        )
+        sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
+        raise ValueError(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     ones = np.ones_like(mt)

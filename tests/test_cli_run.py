@@ -1,0 +1,138 @@
+"""``pysim run`` and ``pysim zoo list`` through ``pysim.cli.main``: the table, --set, --json,
+--csv, zoo: workloads, --help, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import pysim
+from pysim import zoo
+from pysim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EDGE = str(ROOT / "configs" / "edge_npu.yaml")
+TINY = str(ROOT / "workloads" / "tiny_cnn.yaml")
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_prints_table_and_summary(capsys):
+    code, out, err = _run(capsys, "run", EDGE, TINY)
+    assert code == 0, err
+    assert err == ""
+    res = pysim.simulate(EDGE, TINY)
+    for op in ("stem", "stem.relu", "conv", "add", "relu", "pool", "gap", "fc"):
+        assert any(line.split()[:1] == [op] for line in out.splitlines()), op
+    assert "hardware        edge_npu" in out
+    assert "workload        tiny_cnn  (2,801,824 MACs)" in out
+    assert f"latency         {res.latency_cycles:,} cycles" in out
+    assert (f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B"
+            in out)
+    assert "utilization" in out and "energy" in out
+
+
+def test_run_json_matches_the_api(capsys):
+    code, out, err = _run(capsys, "run", EDGE, TINY, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    res = pysim.simulate(EDGE, TINY)
+    assert data == json.loads(res.to_json())
+    assert data["macs"] == 2_801_824
+    assert len(data["layers"]) == 8
+
+
+def test_run_set_overrides_bandwidth(capsys):
+    code, out, err = _run(capsys, "run", EDGE, TINY, "--json")
+    base = json.loads(out)
+    code, out, err = _run(capsys, "run", EDGE, TINY, "--json",
+                          "--set", "dram.bandwidth_gb_per_s=6.4")
+    assert code == 0, err
+    slow = json.loads(out)
+    hw = pysim.load_hardware(EDGE).with_overrides({"dram.bandwidth_gb_per_s": 6.4})
+    assert slow == json.loads(pysim.simulate(hw, TINY).to_json())
+    assert slow["latency_cycles"] >= base["latency_cycles"]
+    # Repeatable: two overrides at once.
+    code, out, err = _run(capsys, "run", EDGE, TINY, "--json", "--set",
+                          "dram.bandwidth_gb_per_s=6.4", "--set", "clock_ghz=0.5")
+    assert code == 0, err
+    assert json.loads(out)["latency_s"] > slow["latency_s"]
+
+
+def test_run_csv_writes_the_per_op_table(capsys, tmp_path):
+    path = tmp_path / "layers.csv"
+    code, out, err = _run(capsys, "run", EDGE, TINY, "--csv", str(path))
+    assert code == 0, err
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    res = pysim.simulate(EDGE, TINY)
+    assert [r["op"] for r in rows] == list(res.layers["op"])
+    assert list(rows[0]) == list(res.layers.columns)
+    assert sum(int(r["dram_read_bytes"]) for r in rows) == res.dram_read_bytes
+    assert "latency" in out  # the table is still printed
+
+
+def test_run_zoo_workload_with_parameters(capsys):
+    code, out, err = _run(capsys, "run", EDGE, "zoo:bert_base:seq_len=32", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    wl = zoo.load("bert_base", seq_len=32)
+    assert data["macs"] == wl.macs
+    assert data["workload"] == wl.name
+    assert [layer["op"] for layer in data["layers"]] == [op.name for op in wl.ops]
+    code, out, err = _run(capsys, "run", EDGE, "zoo:gemm:m=64,n=32,k=16", "--json")
+    assert code == 0, err
+    assert json.loads(out)["macs"] == 64 * 32 * 16
+
+
+def test_zoo_list(capsys):
+    code, out, err = _run(capsys, "zoo", "list")
+    assert code == 0, err
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert names == list(zoo.names())
+    assert {"resnet18", "resnet50", "mobilenet_v2", "bert_base", "gemm"} <= set(names)
+    assert "seq_len=128" in out and "image_size=224" in out
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for sub in ("run", "zoo", "gemm", "scalesim"):
+        assert any(line.split()[:1] == [sub] for line in out.splitlines()), sub
+    # No subcommand: help, exit 0.
+    assert main([]) == 0
+    assert "run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "configs/missing.yaml", TINY], "missing.yaml"),
+        (["run", EDGE, "workloads/missing.yaml"], "missing.yaml"),
+        (["run", EDGE, TINY, "--set", "bandwidth"], "'bandwidth'"),
+        (["run", EDGE, TINY, "--set", "dram.bogus=3"], "dram.bogus"),
+        (["run", EDGE, TINY, "--set", "dram.bandwidth_gb_per_s=fast"], "'fast'"),
+        (["run", EDGE, "zoo:resnet99"], "resnet99"),
+        (["run", EDGE, "zoo:bert_base:seq_len=0"], "seq_len"),
+        (["run", EDGE, "zoo:bert_base:heads=4"], "heads"),
+    ],
+    ids=["missing-hw", "missing-wl", "set-no-equals", "set-unknown-key", "set-bad-value",
+         "zoo-unknown", "zoo-bad-param", "zoo-unknown-param"],
+)
+def test_errors_exit_2_with_one_line(capsys, argv, needle):
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("pysim run: error: ")
+    assert needle in lines[0]
