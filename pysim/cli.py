@@ -75,7 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"energy          {res.energy_j * 1e3:.4f} mJ  " + ", ".join(
         f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()))
     print(f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B, "
-          f"compulsory {res.compulsory_dram_bytes:,} B")
+          f"compulsory {res.compulsory_dram_bytes:,} B, row-hit rate "
+          f"{res.dram_row_hit_rate:.1%}")
     print(f"utilization     {res.utilization:.1%}")
     return 0
 

@@ -50,6 +50,13 @@ class Result:
         return self.energy_j * self.latency_s
 
     @property
+    def dram_row_hit_rate(self) -> float:
+        """Byte-weighted row-buffer hit rate of all DRAM traffic (from the DRAM model)."""
+        moved = self.layers["dram_read_bytes"] + self.layers["dram_write_bytes"]
+        total = moved.sum()
+        return float((moved * self.layers["dram_row_hit_rate"]).sum() / total) if total else 0.0
+
+    @property
     def utilization(self) -> float:
         """MACs done over MACs the MAC units could have done in the run's latency."""
         peak = self.layers.attrs.get("peak_macs_per_cycle", 0)
@@ -68,6 +75,7 @@ class Result:
             "dram_read_bytes": self.dram_read_bytes,
             "dram_write_bytes": self.dram_write_bytes,
             "compulsory_dram_bytes": self.compulsory_dram_bytes,
+            "dram_row_hit_rate": self.dram_row_hit_rate,
             "energy_breakdown_j": dict(self.energy_breakdown_j),
             "sim_events": self.sim_events,
         }

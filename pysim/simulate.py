@@ -47,7 +47,8 @@ def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Re
         )
         for m in mappings
     ]
-    timings = run_plans(plans, [t[0] for t in timing], [t[1] for t in timing])
+    timings = run_plans(plans, [t.bytes_per_cycle for t in timing],
+                        [t.latency_cycles for t in timing])
     latency = math.ceil(max((t.end_cycle for t in timings), default=0.0))
     # Price: counts x energy-table entries; leakage over the whole run.
     energies = [price_op(hw, m) for m in mappings]
@@ -55,6 +56,7 @@ def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Re
     breakdown["leakage"] = leakage_pj(hw, latency) * PJ
     # Result: totals and one row per op.
     layers = _layers_frame(mappings, timings, energies)
+    layers["dram_row_hit_rate"] = [t.row_hit_rate for t in timing]
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
     return Result(
         hardware=hw.name,

@@ -8,6 +8,7 @@ bandwidth, applied to the configured ``dram.bandwidth_gb_per_s``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,8 @@ MAX_RUN = 1 << 16  # longer contiguous runs behave like this one
 
 
 @lru_cache(maxsize=1024)
-def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> float:
+def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[float, float]:
+    """(achieved / pin bandwidth, row-hit rate) of a stream of runs of this shape."""
     spec = _core.DramSpec(**dict(dram_key))
     if run_bytes >= pitch_bytes or run_bytes >= MAX_RUN:  # contiguous
         run_bytes = pitch_bytes = min(run_bytes, MAX_RUN)
@@ -30,7 +32,7 @@ def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> float:
     addresses = runs * pitch_bytes
     sizes = np.full(n, run_bytes, dtype=np.int64)
     stats = _core.dram_simulate_stream(spec, addresses, sizes, np.zeros(n, bool))
-    return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s
+    return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s, stats.row_hit_rate
 
 
 def dram_key(dram: Any) -> tuple:
@@ -51,19 +53,30 @@ def dram_key(dram: Any) -> tuple:
     )
 
 
-def transfer_timing(hw: Any, streams: tuple[tuple[int, int, int], ...]) -> tuple[float, float]:
-    """(bytes per clock cycle, latency in cycles) of an op's DRAM traffic.
+@dataclass(frozen=True)
+class TransferTiming:
+    bytes_per_cycle: float  # achieved, over all of the op's streams
+    latency_cycles: float  # first access to a closed bank: tRCD + tCL
+    row_hit_rate: float  # byte-weighted over the op's streams
 
-    ``streams`` holds (bytes, run bytes, pitch bytes) per operand. Each stream's bandwidth is the
-    configured one times the fraction of the pin bandwidth the DRAM model achieves for its
-    pattern; the op's is the byte-weighted harmonic mean (the time to move all its bytes). The
-    latency is that of a first access to a closed bank (tRCD + tCL)."""
+
+def transfer_timing(hw: Any, streams: tuple[tuple[int, int, int], ...]) -> TransferTiming:
+    """DRAM timing of an op's traffic. ``streams`` holds (bytes, run bytes, pitch bytes) per
+    operand. Each stream's bandwidth is the configured one times the fraction of the pin
+    bandwidth the DRAM model achieves for its pattern; the op's is the byte-weighted harmonic
+    mean (the time to move all its bytes)."""
     key = dram_key(hw.dram)
-    total = sum(b for b, _, _ in streams)
-    seconds = sum(
-        b / (hw.dram.bandwidth_bytes_per_s * _efficiency(key, max(1, run), max(run, pitch)))
-        for b, run, pitch in streams
-        if b > 0
-    )
+    total = seconds = hits = 0.0
+    for nbytes, run, pitch in streams:
+        if nbytes <= 0:
+            continue
+        eff, hit_rate = _efficiency(key, max(1, run), max(run, pitch))
+        total += nbytes
+        seconds += nbytes / (hw.dram.bandwidth_bytes_per_s * eff)
+        hits += nbytes * hit_rate
     bytes_per_s = total / seconds if seconds > 0 else hw.dram.bandwidth_bytes_per_s
-    return bytes_per_s / hw.clock_hz, hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz
+    return TransferTiming(
+        bytes_per_cycle=bytes_per_s / hw.clock_hz,
+        latency_cycles=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
+        row_hit_rate=hits / total if total else 0.0,
+    )
