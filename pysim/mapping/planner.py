@@ -13,6 +13,7 @@ from typing import Any
 
 from pysim import _core
 from pysim.errors import ConfigError, WorkloadError
+from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
@@ -212,7 +213,15 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 comp_read += wl.tensors[t].bytes
                 seen_inputs.add(t)
         comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
-        if op.gemm_view() is not None:
+        if op.type == "attention":  # fused: its own tiling (pysim/mapping/attention.py)
+            unit = _pick_unit(hw, op)
+            room = next(size for roles, size, _ in cap.resolved_groups() if "input" in roles)
+            try:
+                map_attention(op, unit, hw, spads, room, on_chip, m, _add)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            unit_name, unit_kind = unit.name, unit.kind
+        elif op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
             # A row opened per discontiguous run costs tRP + tRCD of pin time (the device's
             # property: the mapping must not change when a sweep lowers the bandwidth).

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pysim.errors import WorkloadError
+from pysim.workload.attention import Attention
 from pysim.workload.ops import Conv2d, Gemm, Matmul, Op, OpFieldError
 from pysim.workload.tensors import Tensor
 from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, Softmax
@@ -20,6 +21,7 @@ OP_TYPES: dict[str, type[Op]] = {
     "gemm": Gemm,
     "linear": Gemm,
     "matmul": Matmul,
+    "attention": Attention,
     "elementwise": Elementwise,
     "softmax": Softmax,
     "layernorm": LayerNorm,
