@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from pysim import _core
 from pysim.config.quantities import Int, lower
+from pysim.units.base import TileCost
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
 
 Dataflow = Annotated[Literal["os", "ws", "is"], BeforeValidator(lower)]
@@ -69,6 +71,33 @@ class SystolicArrayUnit(_Model):
         """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config."""
         return SystolicArray(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
                              timing=self.timing)
+
+    # -- the MAC-unit interface (pysim/units/base.py) ------------------------------------------
+
+    def supports(self, op: Any) -> bool:
+        """Integer operands up to the widest precision (narrower ones run sign-extended)."""
+        return op.dtype == "int" and max(op.weight_bits, op.act_bits) <= max(self.precisions)
+
+    def grains(self) -> tuple[int, int, int]:
+        return self.rows, self.cols, 1
+
+    def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
+        spec = _core.SystolicSpec(self.rows, self.cols, self.dataflow, self.timing)
+        c = _core.systolic_cost(spec, _core.GemmShape(m, n, k))
+        return TileCost(c.cycles, c.folds, c.macs, c.ifmap_reads, c.filter_reads,
+                        c.ofmap_writes, c.ofmap_reads)
+
+    def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
+        """Per fold: OS streams A on the row edge and B on the column edge, K steps each; WS
+        streams rows of A (M steps); IS streams columns of B (N steps)."""
+        if self.dataflow == "os":
+            return (("input", self.rows, k), ("weight", self.cols, k))
+        if self.dataflow == "ws":
+            return (("input", self.rows, m),)
+        return (("weight", self.rows, n),)
+
+    def mac_pj(self, table: Any, op: Any) -> float:
+        return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
 
 
 # The one registry of unit kinds: kind -> model. Later: "bit_serial", "xnor", "tensor_core".

@@ -1,7 +1,8 @@
 """Prices one mapped op: every joule is a count from the mapping times an energy-table entry.
 
 Components (all in pJ here, J in results):
-- ``mac``: MACs x ``mac_pj(weight_bits, act_bits, acc_bits)``;
+- ``mac``: MACs x the unit's energy per MAC for the op's widths (``unit.mac_pj``: for the
+  systolic array ``mac_pj(weight_bits, act_bits, acc_bits)`` of the table);
 - ``register_file``: PE register accesses (3 per MAC: two operands read, one accumulator
   update) x ``rf_access_pj(bits)``;
 - ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
@@ -38,9 +39,7 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
     spads = {s.name: s for s in hw.scratchpads}
     pj = dict.fromkeys(COMPONENTS, 0.0)
     if op.macs:
-        unit = hw.unit(op.unit)
-        acc_bits = getattr(unit, "mac_bits", 32)
-        pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits, acc_bits=acc_bits)
+        pj["mac"] = op.macs * op.mac_pj
         pj["register_file"] = op.rf_accesses * table.rf_access_pj(max(op.weight_bits,
                                                                        op.act_bits))
     for name, bits in op.sram_read_bits.items():

@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pysim import _core
-
 
 def block_sizes(op: Any, capacity_bytes: int, act_bits: int, psum_bits: int,
                 double_buffered: bool) -> tuple[int, int]:
@@ -59,8 +57,6 @@ def visible_blocks(op: Any, br: int, bc: int) -> list[tuple[int, int, int]]:
 def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
                   on_chip: frozenset[str], m: dict, add: Any) -> None:
     """Fill ``m`` (the planner's per-op dict) for a fused attention op."""
-    array = unit.build()
-    spec = array.spec
     psum_bits = unit.mac_bits
     br, bc = block_sizes(op, capacity_bytes, op.act_bits, psum_bits,
                          spads["input"].double_buffered)
@@ -69,14 +65,14 @@ def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
     rescale = 0
     for n, rows, keys in visible_blocks(op, br, bc):
         for mm, nn, kk in ((rows, keys, op.head_dim), (rows, op.head_dim, keys)):
-            c = _core.systolic_cost(spec, _core.GemmShape(mm, nn, kk))
+            c = unit.tile_cost(mm, nn, kk, op)
             times = heads * n
             cycles += times * c.cycles
             rf += times * 3 * c.macs
-            add(m["sram_read_bits"], spads["input"].name, times * c.ifmap_reads * op.act_bits)
-            add(m["sram_read_bits"], spads["input"].name, times * c.filter_reads * op.act_bits)
-            add(m["sram_write_bits"], spads["output"].name, times * c.ofmap_writes * psum_bits)
-            add(m["sram_read_bits"], spads["output"].name, times * c.ofmap_reads * psum_bits)
+            add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
+            add(m["sram_read_bits"], spads["input"].name, times * c.weight_reads * op.act_bits)
+            add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
+            add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
         rescale += heads * n * rows * (op.head_dim + 2)  # O_i *= exp(m_old - m_new); m, l
     vector_ops = op.vector_work() + rescale
     vector_cycles = math.ceil(vector_ops / hw.vector.ops_per_cycle)
@@ -97,7 +93,7 @@ def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
         rf_accesses=rf,
         vector_ops=vector_ops,
         tiling=f"flash {heads} heads x Br={br} Bc={bc} ({row_blocks} row blocks)",
-        dataflow=array.dataflow,
+        dataflow=getattr(unit, "dataflow", ""),
         steps_hint=max(1, min(16, heads * row_blocks)),
         dram_streams=((reads, row, (op.heads * op.head_dim * op.act_bits + 7) // 8),
                       (op.output_bytes, row, (op.heads * op.head_dim * op.act_bits + 7) // 8)),

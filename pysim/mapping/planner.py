@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from pysim import _core
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
@@ -44,6 +43,7 @@ class OpMapping:
     sram_read_bits: dict[str, int] = field(default_factory=dict)  # scratchpad name -> bits
     sram_write_bits: dict[str, int] = field(default_factory=dict)
     rf_accesses: int = 0
+    mac_pj: float = 0.0  # energy of one MAC on the op's unit
     vector_ops: int = 0
     bank_stall_cycles: int = 0
     tiling: str = ""
@@ -77,13 +77,13 @@ def _add(d: dict[str, int], key: str, bits: int) -> None:
 
 
 def _pick_unit(hw: Any, op: Any) -> Any:
-    bits = max(op.weight_bits, op.act_bits)
-    for unit in hw.units:  # a unit runs any width up to its widest precision (sign-extended)
-        if bits <= max(unit.precisions):
+    for unit in hw.units:
+        if unit.supports(op):
             return unit
     raise WorkloadError(
-        f"op {op.name!r} needs {bits}-bit operands but no unit supports them "
-        f"(units: {', '.join(f'{u.name}: {list(u.precisions)}' for u in hw.units)})"
+        f"op {op.name!r} needs {op.dtype} operands of {op.weight_bits}-bit weights and "
+        f"{op.act_bits}-bit activations but no unit supports them (units: "
+        f"{', '.join(f'{u.name} ({u.kind}): {list(u.precisions)}' for u in hw.units)})"
     )
 
 
@@ -104,29 +104,25 @@ def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
     return math.ceil(per_group * max(1.0, factor))
 
 
-def _fetch_stalls(array, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
-    """Bank-conflict stalls of one fold: the operand(s) streamed in from the array's edges."""
-    if array.dataflow == "os":  # A on the row edge and B on the column edge, K steps each
-        return (fold_fetch_stalls(spads["input"], array.rows, kt, op.act_bits)
-                + fold_fetch_stalls(spads["weight"], array.cols, kt, b_bits))
-    if array.dataflow == "ws":  # rows of A stream, M steps
-        return fold_fetch_stalls(spads["input"], array.rows, mt, op.act_bits)
-    return fold_fetch_stalls(spads["weight"], array.rows, nt, b_bits)  # IS: B streams
+def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
+    """Bank-conflict stalls of one fold: the operand(s) streamed in from the unit's edges."""
+    bits = {"input": op.act_bits, "weight": b_bits}
+    return sum(fold_fetch_stalls(spads[role], lanes, steps, bits[role])
+               for role, lanes, steps in unit.fetch_streams(mt, nt, kt))
 
 
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
                 run_overhead: int) -> None:
-    array = unit.build()
-    spec = array.spec
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
     b_on_chip = len(op.inputs) > 1 and op.inputs[1] in on_chip
     psum_bits = unit.mac_bits
     b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
+    grain_m, grain_n, grain_k = unit.grains()
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
-                      array.rows, array.cols, 1, a_on_chip, burst, run_overhead)
+                      grain_m, grain_n, grain_k, a_on_chip, burst, run_overhead)
     except ValueError as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
@@ -137,14 +133,14 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes)
     cycles = rf = bank_stalls = 0
     for n_tiles, mt, nt, kt in tile_shapes(gm, gn, gk, t):
-        c = _core.systolic_cost(spec, _core.GemmShape(mt, nt, kt))
+        c = unit.tile_cost(mt, nt, kt, op)
         times = count * n_tiles
-        bank_stalls += times * c.folds * _fetch_stalls(array, spads, mt, nt, kt, op, b_bits)
+        bank_stalls += times * c.folds * _fetch_stalls(unit, spads, mt, nt, kt, op, b_bits)
         cycles += times * c.cycles
-        _add(m["sram_read_bits"], spads["input"].name, times * c.ifmap_reads * op.act_bits)
-        _add(m["sram_read_bits"], spads["weight"].name, times * c.filter_reads * b_bits)
-        _add(m["sram_write_bits"], spads["output"].name, times * c.ofmap_writes * psum_bits)
-        _add(m["sram_read_bits"], spads["output"].name, times * c.ofmap_reads * psum_bits)
+        _add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
+        _add(m["sram_read_bits"], spads["weight"].name, times * c.weight_reads * b_bits)
+        _add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
+        _add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
         rf += times * 3 * c.macs  # two operand registers read, one accumulator update
     m.update(
         compute_cycles=cycles + bank_stalls,
@@ -153,7 +149,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         dram_write_bytes=count * t.c_write_bytes,
         rf_accesses=rf,
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
-        dataflow=array.dataflow,
+        dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles),
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits),
     )
@@ -221,6 +217,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             unit_name, unit_kind = unit.name, unit.kind
+            m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         elif op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
             # A row opened per discontiguous run costs tRP + tRCD of pin time (the device's
@@ -229,6 +226,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                                * hw.dram.peak_bandwidth_gb_per_s)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead)
             unit_name, unit_kind = unit.name, unit.kind
+            m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         else:
             vec = hw.vector
             work = op.vector_work()
@@ -270,6 +268,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 sram_read_bits=m["sram_read_bits"],
                 sram_write_bits=m["sram_write_bits"],
                 rf_accesses=int(m.get("rf_accesses", 0)),
+                mac_pj=float(m.get("mac_pj", 0.0)),
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
                 tiling=m.get("tiling", ""),
