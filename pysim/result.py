@@ -50,6 +50,30 @@ class Result:
         return self.energy_j * self.latency_s
 
     @property
+    def bops(self) -> int:
+        """Bit operations: MACs x weight bits x activation bits, summed over ops."""
+        return int(self.layers["bops"].sum())
+
+    @property
+    def flop_equivalents(self) -> float:
+        """FLOPs under the binary-network convention (Rastegari et al., XNOR-Net, 2016;
+        Liu et al., Bi-Real Net, 2018): a float MAC counts 1, an integer MAC BOPs / 64 (so
+        int8 x int8 counts 1 and a 1-bit x 4-bit MAC 1/16)."""
+        L = self.layers
+        is_float = L["dtype"] == "float"
+        return float(L.loc[is_float, "macs"].sum() + L.loc[~is_float, "bops"].sum() / 64)
+
+    @property
+    def mac_share_by_precision(self) -> dict[str, float]:
+        """Share of MACs at each (weight, activation) precision, keyed like "w4a8"."""
+        L = self.layers[self.layers["macs"] > 0]
+        if L.empty:
+            return {}
+        keys = "w" + L["weight_bits"].astype(str) + "a" + L["act_bits"].astype(str)
+        shares = L.groupby(keys)["macs"].sum() / L["macs"].sum()
+        return {k: float(v) for k, v in shares.sort_index().items()}
+
+    @property
     def dram_row_hit_rate(self) -> float:
         """Byte-weighted row-buffer hit rate of all DRAM traffic (from the DRAM model)."""
         moved = self.layers["dram_read_bytes"] + self.layers["dram_write_bytes"]
@@ -71,6 +95,9 @@ class Result:
             "energy_j": self.energy_j,
             "edp": self.edp,
             "macs": self.macs,
+            "bops": self.bops,
+            "flop_equivalents": self.flop_equivalents,
+            "mac_share_by_precision": self.mac_share_by_precision,
             "utilization": self.utilization,
             "dram_read_bytes": self.dram_read_bytes,
             "dram_write_bytes": self.dram_write_bytes,

@@ -34,6 +34,7 @@ class OpMapping:
     macs: int
     weight_bits: int
     act_bits: int
+    dtype: str
     compute_cycles: int  # on the unit, bank-conflict stalls included
     steps: int
     dram_read_bytes: int
@@ -259,6 +260,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 macs=op.macs,
                 weight_bits=op.weight_bits,
                 act_bits=op.act_bits,
+                dtype=op.dtype,
                 compute_cycles=int(m["compute_cycles"]),
                 steps=m.pop("steps_hint"),
                 dram_read_bytes=int(m["dram_read_bytes"]),
