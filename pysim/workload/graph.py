@@ -81,13 +81,15 @@ def _check_chain(i: int, op: Op, j: int, tensor: Tensor, wrote: str, source: str
 class Workload:
     """A named DAG of `ops` (Op instances or dicts with a `type`) reading declared graph
     `inputs` (Tensors or dicts, role "input" or "weight"). `source` is the file it was loaded
-    from, used in error messages only (not compared). Raises WorkloadError if the graph is
-    malformed (see the module docstring)."""
+    from, used in error messages only (not compared). `unsupported` lists the nodes an
+    importer skipped, as (op type, node name, reason) (not compared; see docs/workloads.md,
+    "ONNX import"). Raises WorkloadError if the graph is malformed (see the module docstring)."""
 
     name: str
     ops: tuple[Op, ...]
     inputs: tuple[Tensor, ...] = ()
     source: str | None = field(default=None, compare=False)
+    unsupported: tuple[tuple[str, str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         src = self.source
@@ -145,6 +147,7 @@ class Workload:
                 consumers[name].append(ops[i].name)
         object.__setattr__(self, "ops", tuple(ops[i] for i in order))
         object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "unsupported", tuple(self.unsupported))
         object.__setattr__(self, "_tensors", MappingProxyType(
             {n: tensors[n] for n in [t.name for t in inputs] + [
                 t.name for i in order for t in (*ops[i].weight_tensors(), ops[i].output_tensor())
@@ -227,7 +230,7 @@ class Workload:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild (and re-validate) from the fields: the derived mappings do not pickle.
-        return (Workload, (self.name, self.ops, self.inputs, self.source))
+        return (Workload, (self.name, self.ops, self.inputs, self.source, self.unsupported))
 
     def __repr__(self) -> str:
         return (f"Workload(name={self.name!r}, ops={len(self.ops)}, macs={self.macs}, "

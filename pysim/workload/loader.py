@@ -46,12 +46,21 @@ def workload_from_dict(data: Any, source: str | None = None) -> Workload:
     )
 
 
-def load_workload(path: str | PathLike[str]) -> Workload:
-    """Load and validate the workload YAML file at `path`.
+def load_workload(path: str | PathLike[str], **onnx_options: Any) -> Workload:
+    """Load and validate the workload YAML file at `path`, or import an ONNX model (a path
+    ending in ``.onnx``; `onnx_options` are `batch`, `allow_unsupported`, `quantize_bits` and input
+    shapes, see `pysim.workload.onnx_import.load_onnx`).
 
     Raises WorkloadError if the file cannot be read, is not YAML, or does not describe a valid
     workload (the message names the file, the field, the value and what is allowed)."""
     source = str(path)
+    if source.lower().endswith(".onnx"):
+        from pysim.workload.onnx_import import load_onnx  # imports onnx only when needed
+
+        return load_onnx(path, **onnx_options)
+    if onnx_options:
+        raise WorkloadError(f"{source}: {', '.join(onnx_options)}: options of ONNX import; a "
+                            f"YAML workload takes none")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

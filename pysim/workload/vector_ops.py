@@ -42,6 +42,24 @@ ELEMENTWISE_OPS: dict[str, ElementwiseKind] = {
     ),
     "quantize": ElementwiseKind(1, 3, "* scale, round, clamp"),
     "dequantize": ElementwiseKind(1, 2, "- zero point, * scale"),
+    # For imported (ONNX) graphs and the LLM zoo models: docs/workloads.md, "ONNX import".
+    "div": ElementwiseKind(2, 1, "divide"),
+    "add_const": ElementwiseKind(1, 1, "add or subtract a constant (scalar or broadcast)"),
+    "mul_const": ElementwiseKind(1, 1, "multiply or divide by a constant (scalar or broadcast)"),
+    "max_const": ElementwiseKind(1, 1, "max or min with a constant"),
+    "pow": ElementwiseKind(1, 1, "x ** c (a square is one multiply)"),
+    "sqrt": ElementwiseKind(1, 1, "square root"),
+    "reciprocal": ElementwiseKind(1, 1, "c / x"),
+    "log": ElementwiseKind(1, 1, "log"),
+    "erf": ElementwiseKind(1, 1, "erf"),
+    "abs": ElementwiseKind(1, 1, "abs"),
+    "clip": ElementwiseKind(1, 2, "max(x, lo), min(., hi)"),
+    "leaky_relu": ElementwiseKind(1, 2, "alpha * x, max"),
+    "hard_sigmoid": ElementwiseKind(1, 4, "alpha * x, + beta, max(., 0), min(., 1)"),
+    "hard_swish": ElementwiseKind(1, 5, "hard_sigmoid (4), * x"),
+    "batchnorm": ElementwiseKind(1, 2, "* scale, + shift (inference, per channel)"),
+    "rope": ElementwiseKind(1, 3, "rotary embedding x*cos + rotate_half(x)*sin: 2 multiplies, "
+                            "1 add (cos/sin tables on chip)"),
 }
 """Known elementwise functions (the `op` field of an `elementwise` op)."""
 

@@ -21,8 +21,12 @@ from pydantic import ValidationError
 from pysim.errors import WorkloadError
 from pysim.workload import Workload, dump_workload
 from pysim.zoo.cnn import mobilenet_v2, resnet18, resnet50
+from pysim.zoo.llama import llama2_7b
 from pysim.zoo.micro import gemm
-from pysim.zoo.transformer import bert_base
+from pysim.zoo.moe import moe_ffn
+from pysim.zoo.prenorm import gpt2, vit_b16
+from pysim.zoo.transformer import bert_base, bert_large
+from pysim.zoo.vgg import vgg16
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,18 @@ _MODELS: dict[str, ZooModel] = {
         ZooModel("bert_base", bert_base,
                  "BERT-base encoder: 12 layers, hidden 768, 12 heads, FFN 3072"),
         ZooModel("gemm", gemm, "one (m x k) @ (k x n) GEMM, `bits`-wide operands"),
+        ZooModel("vgg16", vgg16, "VGG-16 (torchvision, no BN): 13 convs, 3 fully connected"),
+        ZooModel("vit_b16", vit_b16,
+                 "ViT-B/16: 16x16 patches + class token, 12 layers, hidden 768, 12 heads"),
+        ZooModel("bert_large", bert_large,
+                 "BERT-large encoder: 24 layers, hidden 1024, 16 heads, FFN 4096"),
+        ZooModel("gpt2", gpt2, "GPT-2 small (124M) prefill: 12 layers, hidden 768, LM head"),
+        ZooModel("llama2_7b", llama2_7b,
+                 "LLaMA-2-7B, phase 'prefill' (seq_len) or 'decode' (context_len, tokens, "
+                 "KV cache); kv_heads < 32 for grouped-query attention"),
+        ZooModel("moe_ffn", moe_ffn,
+                 "mixture-of-experts FFN layer: router + top_k of `experts` expert FFNs, "
+                 "sized by the tokens each receives"),
     )
 }
 

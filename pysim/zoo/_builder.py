@@ -43,13 +43,22 @@ class GraphBuilder:
         self.shapes[name] = shape
         return name
 
+    def weight(self, name: str, shape: tuple[int, ...]) -> str:
+        """Declare a weight tensor of `shape` (weight_bits wide) that ops read as an operand,
+        e.g. a matrix shared by the steps of a decode."""
+        self.inputs.append(Tensor(name=name, shape=shape, bits=self.bits["weight_bits"],
+                                  role="weight"))
+        self.shapes[name] = shape
+        return name
+
     def conv(self, x: str, name: str, out_c: int, kernel: int, stride: int = 1,
-             groups: int = 1, bias: bool = True) -> str:
-        """Conv2d over NHWC `x`, 'same'-style padding kernel // 2."""
+             groups: int = 1, bias: bool = True, padding: int | None = None) -> str:
+        """Conv2d over NHWC `x`, 'same'-style padding kernel // 2 unless `padding` is given."""
         batch, in_h, in_w, in_c = self.shapes[x]
+        pad = kernel // 2 if padding is None else padding
         return self._add(Conv2d(
             name=name, inputs=(x,), batch=batch, in_h=in_h, in_w=in_w, in_c=in_c, out_c=out_c,
-            kernel=(kernel, kernel), stride=(stride, stride), padding=(kernel // 2, kernel // 2),
+            kernel=(kernel, kernel), stride=(stride, stride), padding=(pad, pad),
             groups=groups, bias=bias, **self.bits,
         ))
 

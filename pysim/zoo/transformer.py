@@ -1,4 +1,4 @@
-"""Transformer encoders: BERT-base.
+"""Transformer encoders: BERT-base and BERT-large.
 
 The encoder only: the input is the sum of the token, position and segment embeddings (the
 lookups are not modelled), followed by the embedding LayerNorm and the encoder layers; no pooler
@@ -42,3 +42,8 @@ def _encoder(name: str, batch: int, seq_len: int, layers: int, hidden: int, head
 def bert_base(batch: int = 1, seq_len: int = 128) -> Workload:
     """BERT-base encoder: 12 layers, hidden 768, 12 heads of 64, feed-forward 3072."""
     return _encoder("bert_base", batch, seq_len, layers=12, hidden=768, heads=12, ffn=3072)
+
+
+def bert_large(batch: int = 1, seq_len: int = 128) -> Workload:
+    """BERT-large encoder: 24 layers, hidden 1024, 16 heads of 64, feed-forward 4096."""
+    return _encoder("bert_large", batch, seq_len, layers=24, hidden=1024, heads=16, ffn=4096)
