@@ -117,3 +117,17 @@ def test_bad_attention_fields(bad: dict, match: str) -> None:
               {"name": "v", "shape": [1, kv, H * max(1, op["head_dim"])]}]
     with pytest.raises(pysim.WorkloadError, match=match):
         workload_from_dict({"name": "bad", "inputs": inputs, "ops": [op]})
+
+
+def test_zoo_flash_option() -> None:
+    # BERT (no mask): the fused form has exactly the naive form's MACs
+    assert pysim.zoo.load("bert_base", seq_len=64, attention="flash").macs == \
+        pysim.zoo.load("bert_base", seq_len=64).macs
+    # GPT-2 (causal): the fused form skips the masked half of Q K^T and P V:
+    # per layer 2 x 12 heads x 64 x (S^2 - S (S + 1) / 2) fewer MACs
+    s = 32
+    naive = pysim.zoo.load("gpt2", seq_len=s).macs
+    flash = pysim.zoo.load("gpt2", seq_len=s, attention="flash").macs
+    assert naive - flash == 12 * 2 * 12 * 64 * (s * s - s * (s + 1) // 2)
+    with pytest.raises(pysim.WorkloadError, match="attention must be one of"):
+        pysim.zoo.load("llama2_7b", attention="fast")

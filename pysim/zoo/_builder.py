@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from pysim.errors import WorkloadError
 from pysim.workload import (
     Conv2d,
     Elementwise,
@@ -91,6 +92,16 @@ class GraphBuilder:
         return self._add(Matmul(name=name, inputs=(a, b), batch=batch, m=m, n=n, k=k,
                                 **self.bits))
 
+    def attention(self, q: str, k: str, v: str, name: str, batch: int, heads: int,
+                  q_len: int, kv_len: int, head_dim: int, kv_heads: int | None = None,
+                  causal: bool = False) -> str:
+        """Fused (Flash-style) attention of Q, K, V projections (pysim/workload/attention.py)."""
+        from pysim.workload.attention import Attention
+
+        return self._add(Attention(name=name, inputs=(q, k, v), batch=batch, heads=heads,
+                                   kv_heads=kv_heads, q_len=q_len, kv_len=kv_len,
+                                   head_dim=head_dim, causal=causal, **self.bits))
+
     def softmax(self, x: str, name: str, rows: int, cols: int) -> str:
         """Softmax over `rows` rows of `cols`."""
         return self._add(Softmax(name=name, inputs=(x,), rows=rows, cols=cols, **self.bits))
@@ -102,3 +113,14 @@ class GraphBuilder:
     def build(self) -> Workload:
         """The validated Workload."""
         return Workload(name=self.name, ops=tuple(self.ops), inputs=tuple(self.inputs))
+
+
+ATTENTION_FORMS = ("naive", "flash")
+
+
+def check_attention(model: str, attention: str) -> None:
+    """Raise WorkloadError unless ``attention`` is "naive" (matmul, softmax, matmul) or
+    "flash" (one fused attention op)."""
+    if attention not in ATTENTION_FORMS:
+        raise WorkloadError(f"zoo model {model!r}: attention must be one of "
+                            f"{ATTENTION_FORMS}, got {attention!r}")

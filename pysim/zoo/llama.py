@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from pysim.errors import WorkloadError
 from pysim.workload import Workload
-from pysim.zoo._builder import GraphBuilder
+from pysim.zoo._builder import GraphBuilder, check_attention
 
 HIDDEN, LAYERS, HEADS, HEAD_DIM, FFN, VOCAB = 4096, 32, 32, 128, 11008, 32000
 
@@ -40,16 +40,20 @@ KV = Callable[[str, str, str], tuple[str, str]]  # (layer prefix, k, v) -> tenso
 
 
 def _layer(g: GraphBuilder, x: str, p: str, batch: int, q_len: int, kv_len: int,
-           kv_heads: int, linear: Linear, kv: KV) -> str:
+           kv_heads: int, linear: Linear, kv: KV, attention: str = "naive") -> str:
     rows, group, kv_dim = batch * q_len, HEADS // kv_heads, kv_heads * HEAD_DIM
     h = g.layernorm(x, f"{p}.attn_norm", rows, HIDDEN)
     q = g.elementwise("rope", (linear(h, f"{p}.q_proj", HIDDEN, HIDDEN),), f"{p}.q_rope")
     k = g.elementwise("rope", (linear(h, f"{p}.k_proj", kv_dim, HIDDEN),), f"{p}.k_rope")
     v = linear(h, f"{p}.v_proj", kv_dim, HIDDEN)
     k, v = kv(p, k, v)
-    s = g.matmul(q, k, f"{p}.scores", (batch, kv_heads), group * q_len, kv_len, HEAD_DIM)
-    s = g.softmax(s, f"{p}.softmax", batch * HEADS * q_len, kv_len)
-    c = g.matmul(s, v, f"{p}.context", (batch, kv_heads), group * q_len, HEAD_DIM, kv_len)
+    if attention == "flash":  # fused, causal: each query sees the cache and itself
+        c = g.attention(q, k, v, f"{p}.attention", batch, HEADS, q_len, kv_len, HEAD_DIM,
+                        kv_heads=kv_heads, causal=True)
+    else:
+        s = g.matmul(q, k, f"{p}.scores", (batch, kv_heads), group * q_len, kv_len, HEAD_DIM)
+        s = g.softmax(s, f"{p}.softmax", batch * HEADS * q_len, kv_len)
+        c = g.matmul(s, v, f"{p}.context", (batch, kv_heads), group * q_len, HEAD_DIM, kv_len)
     x = g.elementwise("add", (linear(c, f"{p}.o_proj", HIDDEN, HIDDEN), x), f"{p}.attn_add")
     h = g.layernorm(x, f"{p}.ffn_norm", rows, HIDDEN)
     gate = g.elementwise("silu", (linear(h, f"{p}.gate_proj", FFN, HIDDEN),), f"{p}.silu")
@@ -57,19 +61,21 @@ def _layer(g: GraphBuilder, x: str, p: str, batch: int, q_len: int, kv_len: int,
     return g.elementwise("add", (linear(f, f"{p}.down_proj", HIDDEN, FFN), x), f"{p}.ffn_add")
 
 
-def _prefill(g: GraphBuilder, batch: int, seq_len: int, kv_heads: int) -> None:
+def _prefill(g: GraphBuilder, batch: int, seq_len: int, kv_heads: int,
+             attention: str) -> None:
     def linear(x: str, name: str, n: int, k: int) -> str:
         return g.gemm(x, name, n, k=k, bias=False)
 
     x = g.input("embeddings", (batch * seq_len, HIDDEN))
     for layer in range(LAYERS):
         x = _layer(g, x, f"layer{layer}", batch, seq_len, seq_len, kv_heads, linear,
-                   lambda p, k, v: (k, v))
+                   lambda p, k, v: (k, v), attention)
     x = g.layernorm(x, "norm", batch * seq_len, HIDDEN)
     linear(x, "lm_head", VOCAB, HIDDEN)
 
 
-def _decode(g: GraphBuilder, batch: int, context_len: int, tokens: int, kv_heads: int) -> None:
+def _decode(g: GraphBuilder, batch: int, context_len: int, tokens: int, kv_heads: int,
+            attention: str) -> None:
     def linear(x: str, name: str, n: int, k: int) -> str:
         weight = name.split(".", 1)[1] + ".weight"  # t3.layer0.q_proj -> layer0.q_proj.weight
         if weight not in g.shapes:
@@ -85,16 +91,19 @@ def _decode(g: GraphBuilder, batch: int, context_len: int, tokens: int, kv_heads
 
         x = g.input(f"t{step}.embedding", (batch, HIDDEN))
         for layer in range(LAYERS):
-            x = _layer(g, x, f"t{step}.layer{layer}", batch, 1, kv_len, kv_heads, linear, cache)
+            x = _layer(g, x, f"t{step}.layer{layer}", batch, 1, kv_len, kv_heads, linear, cache,
+                       attention)
         x = g.layernorm(x, f"t{step}.norm", batch, HIDDEN)
         linear(x, f"t{step}.lm_head", VOCAB, HIDDEN)
 
 
 def llama2_7b(batch: int = 1, phase: str = "prefill", seq_len: int = 512,
-              context_len: int = 512, tokens: int = 1, kv_heads: int = 32) -> Workload:
+              context_len: int = 512, tokens: int = 1, kv_heads: int = 32,
+              attention: str = "naive") -> Workload:
     """LLaMA-2-7B. phase="prefill": one pass over a `seq_len`-token prompt (logits at every
     position). phase="decode": `tokens` tokens generated one at a time after a context of
     `context_len` cached tokens. `kv_heads` (dividing 32) < 32 is grouped-query attention.
+    ``attention="flash"`` fuses Q K^T, softmax and P V into one causal attention op.
     Raises WorkloadError on an unknown phase or a kv_heads that does not divide 32."""
     if phase not in ("prefill", "decode"):
         raise WorkloadError(f"zoo model 'llama2_7b': phase must be 'prefill' or 'decode', "
@@ -102,9 +111,10 @@ def llama2_7b(batch: int = 1, phase: str = "prefill", seq_len: int = 512,
     if HEADS % kv_heads:
         raise WorkloadError(f"zoo model 'llama2_7b': kv_heads must divide {HEADS}, "
                             f"got {kv_heads}")
+    check_attention("llama2_7b", attention)
     g = GraphBuilder(f"llama2_7b_{phase}")
     if phase == "prefill":
-        _prefill(g, batch, seq_len, kv_heads)
+        _prefill(g, batch, seq_len, kv_heads, attention)
     else:
-        _decode(g, batch, context_len, tokens, kv_heads)
+        _decode(g, batch, context_len, tokens, kv_heads, attention)
     return g.build()

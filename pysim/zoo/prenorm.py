@@ -11,20 +11,24 @@ not modelled: the model reads the summed embeddings.
 from __future__ import annotations
 
 from pysim.workload import Workload
-from pysim.zoo._builder import GraphBuilder
+from pysim.zoo._builder import GraphBuilder, check_attention
 
 
 def prenorm_block(g: GraphBuilder, x: str, p: str, batch: int, seq: int, hidden: int,
-                  heads: int, ffn: int) -> str:
+                  heads: int, ffn: int, attention: str = "naive", causal: bool = False) -> str:
     """One pre-norm block over `x` (batch*seq, hidden); returns its output's name."""
     rows, head_dim = batch * seq, hidden // heads
     h = g.layernorm(x, f"{p}.ln_1", rows, hidden)
     q = g.gemm(h, f"{p}.query", hidden)
     k = g.gemm(h, f"{p}.key", hidden)
     v = g.gemm(h, f"{p}.value", hidden)
-    s = g.matmul(q, k, f"{p}.scores", (batch, heads), seq, seq, head_dim)
-    s = g.softmax(s, f"{p}.softmax", batch * heads * seq, seq)
-    c = g.matmul(s, v, f"{p}.context", (batch, heads), seq, head_dim, seq)
+    if attention == "flash":  # fused; a causal mask skips the masked scores
+        c = g.attention(q, k, v, f"{p}.attention", batch, heads, seq, seq, head_dim,
+                        causal=causal)
+    else:
+        s = g.matmul(q, k, f"{p}.scores", (batch, heads), seq, seq, head_dim)
+        s = g.softmax(s, f"{p}.softmax", batch * heads * seq, seq)
+        c = g.matmul(s, v, f"{p}.context", (batch, heads), seq, head_dim, seq)
     a = g.gemm(c, f"{p}.attn_out", hidden, k=hidden)
     x = g.elementwise("add", (a, x), f"{p}.attn_add")
     h = g.layernorm(x, f"{p}.ln_2", rows, hidden)
@@ -34,13 +38,16 @@ def prenorm_block(g: GraphBuilder, x: str, p: str, batch: int, seq: int, hidden:
     return g.elementwise("add", (f, x), f"{p}.ffn_add")
 
 
-def gpt2(batch: int = 1, seq_len: int = 1024) -> Workload:
+def gpt2(batch: int = 1, seq_len: int = 1024, attention: str = "naive") -> Workload:
     """GPT-2 small (124M) prefill of `seq_len` tokens: 12 layers, hidden 768, 12 heads,
-    feed-forward 3072, final LayerNorm and the (tied) 50257-way LM head on every position."""
+    feed-forward 3072, final LayerNorm and the (tied) 50257-way LM head on every position.
+    ``attention="flash"`` fuses attention into one causal op (masked scores skipped)."""
+    check_attention("gpt2", attention)
     g = GraphBuilder("gpt2")
     x = g.input("embeddings", (batch * seq_len, 768))
     for i in range(12):
-        x = prenorm_block(g, x, f"h{i}", batch, seq_len, 768, 12, 3072)
+        x = prenorm_block(g, x, f"h{i}", batch, seq_len, 768, 12, 3072, attention,
+                          causal=True)
     x = g.layernorm(x, "ln_f", batch * seq_len, 768)
     g.gemm(x, "lm_head", 50257, bias=False)
     return g.build()
