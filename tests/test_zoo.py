@@ -117,7 +117,7 @@ def test_names_and_describe():
     assert zoo.names()[:5] == ("resnet18", "resnet50", "mobilenet_v2", "bert_base", "gemm")
     assert {"vgg16", "vit_b16", "bert_large", "gpt2", "llama2_7b", "moe_ffn"} <= set(zoo.names())
     table = {name: (params, text) for name, params, text in zoo.describe()}
-    assert table["bert_base"][0] == {"batch": 1, "seq_len": 128}
+    assert table["bert_base"][0] == {"batch": 1, "seq_len": 128, "attention": "naive"}
     assert table["mobilenet_v2"][0] == {"batch": 1, "image_size": 224, "width_mult": 1.0}
     assert table["gemm"][0] == {"m": 1024, "n": 1024, "k": 1024, "bits": 8}
     assert all(text for _, text in table.values())

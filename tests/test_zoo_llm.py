@@ -217,7 +217,8 @@ def test_bad_parameters(name, params, match):
 def test_describe_lists_new_models():
     table = {name: params for name, params, _ in zoo.describe()}
     assert table["llama2_7b"] == {"batch": 1, "phase": "prefill", "seq_len": 512,
-                                  "context_len": 512, "tokens": 1, "kv_heads": 32}
+                                  "context_len": 512, "tokens": 1, "kv_heads": 32,
+                                  "attention": "naive"}
     assert table["moe_ffn"]["routing"] == "uniform"
     for name in ("vgg16", "vit_b16", "bert_large", "gpt2", "llama2_7b", "moe_ffn"):
         assert "batch" in table[name]
