@@ -91,12 +91,13 @@ def test_search_picks_the_same_configuration(
     )
 
 
-@pytest.mark.parametrize("name", ["v100", "a100", "h100"])
-@pytest.mark.parametrize("dtype", ["fp16", "int8", "fp8"])
+@pytest.mark.parametrize(
+    ("name", "dtype"),
+    [("v100", "fp16"), ("a100", "fp16"), ("a100", "int8"), ("h100", "fp16"), ("h100", "fp8"),
+     ("h100", "int8")],
+)
 def test_time_never_beats_peak_and_large_gemms_approach_it(name: str, dtype: str) -> None:
     p = gpu.preset(name)
-    if dtype not in p.supported_dtypes() and gpu.normalize_dtype(dtype) not in p.supported_dtypes():
-        pytest.skip(f"{name} has no {dtype}")
     c = p.gemm_cost(8192, 8192, 8192, dtype)
     peak_s = 2 * 8192**3 / (p.peak_tflops(dtype) * 1e12)
     assert c.time_s >= peak_s
