@@ -323,6 +323,11 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.ctas = g.tiles_m * g.tiles_n * t.split_k;
   g.waves = ceil_div(g.ctas, g.wave_ctas);
   if (g.waves > kMaxWaves) return fail("more than 2^20 waves of CTAs (the model's limit)");
+  int64_t issued = 0;  // whole-tile MACs, x64 headroom for the byte counts
+  if (__builtin_mul_overflow(g.ctas, t.bm * t.bn * t.bk, &issued) ||
+      __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
+    return fail("whole-tile counts overflow 64-bit integers");
+  }
   g.c_bytes_per_cta = t.bm * t.bn * (t.split_k > 1 ? kAccBytes : out_bytes);
   g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
   g.mma_cycles_per_instruction =
@@ -388,7 +393,7 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   c.waves = g.waves;
   c.wave_efficiency = static_cast<double>(g.ctas) / static_cast<double>(g.waves * g.wave_ctas);
   c.macs = gemm.m * gemm.n * gemm.k;
-  c.metadata_bytes = gemm.sparse ? gemm.m * ((gemm.k + 1) / 2) * kMetadataBits / 8 : 0;
+  c.metadata_bytes = gemm.sparse ? (gemm.m * ((gemm.k + 1) / 2) * kMetadataBits + 7) / 8 : 0;
   c.launch_s = spec.launch_overhead_us * 1e-6;
   if (c.split_k > 1) {  // a second kernel sums the fp32 partials and writes C
     const int64_t partials = c.split_k * gemm.m * gemm.n * kAccBytes;

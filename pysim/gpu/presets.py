@@ -80,7 +80,8 @@ class GpuPreset:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
-        if not self.launch_overhead_us >= 0:
+        value = self.launch_overhead_us
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
                 f"launch_overhead_us must be >= 0, got {self.launch_overhead_us!r}"
             )
