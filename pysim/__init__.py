@@ -6,7 +6,7 @@
     res.latency_s, res.energy_j, res.energy_breakdown_j, res.dram_read_bytes, res.layers
 """
 
-from pysim import _core, zoo
+from pysim import _core, gpu, sparse, zoo
 from pysim.config import Hardware, load_hardware
 from pysim.errors import ConfigError, WorkloadError
 from pysim.result import Result
@@ -27,8 +27,10 @@ __all__ = [
     "__version__",
     "_core",
     "dump_workload",
+    "gpu",
     "load_hardware",
     "load_workload",
     "simulate",
+    "sparse",
     "zoo",
 ]

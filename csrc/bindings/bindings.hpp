@@ -8,4 +8,6 @@ void bind_systolic(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 void bind_scalesim(pybind11::module_& m);
 void bind_memory(pybind11::module_& m);
+void bind_tensor_core(pybind11::module_& m);
+void bind_sparse(pybind11::module_& m);
 }  // namespace pysim::bindings

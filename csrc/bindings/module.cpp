@@ -6,4 +6,6 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_kernels(m);
   pysim::bindings::bind_scalesim(m);
   pysim::bindings::bind_memory(m);
+  pysim::bindings::bind_tensor_core(m);
+  pysim::bindings::bind_sparse(m);
 }

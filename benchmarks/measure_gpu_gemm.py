@@ -1,0 +1,123 @@
+"""Measure real GEMMs on a GPU and compare them with pysim's GEMM time model.
+
+Two modes:
+
+    python benchmarks/measure_gpu_gemm.py measure -o gemm_h100.csv   # on a machine with a GPU
+    python benchmarks/measure_gpu_gemm.py compare gemm_h100.csv --preset h100
+
+``measure`` times ``torch.matmul`` (cuBLAS) with CUDA events -- median of ``--repeat`` runs after
+warm-up, one kernel per call -- over a fixed list of shapes and dtypes (fp16, bf16, tf32, fp8 on
+GPUs that have it via ``torch._scaled_mm``) and writes one CSV row per case with the GPU's name.
+It needs PyTorch with CUDA; nothing in pysim's build or tests does. ``compare`` reads such a CSV
+and prints, per row, the model's time (``GpuPreset.gemm_time``) and its relative error, then
+the median and mean absolute error per dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+SHAPES = [
+    (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096),
+    (8192, 8192, 8192), (16384, 4096, 4096), (4096, 16384, 4096), (1, 8192, 8192),
+    (16, 8192, 8192), (128, 128, 65536), (8192, 1024, 8192), (768, 3072, 2048),
+]
+DTYPES = ("fp16", "bf16", "tf32", "fp8_e4m3")
+FIELDS = ("gpu", "dtype", "m", "n", "k", "time_s", "tflops")
+
+
+def measure(out: Path, repeat: int) -> None:  # pragma: no cover - needs a GPU
+    import torch
+
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA device")
+    name = torch.cuda.get_device_name(0)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    rows = []
+    for dtype in DTYPES:
+        for m, n, k in SHAPES:
+            try:
+                fn = _kernel(torch, dtype, m, n, k)
+            except (RuntimeError, AttributeError, TypeError) as err:
+                print(f"skip {dtype} {m}x{n}x{k}: {err}")
+                continue
+            for _ in range(3):
+                fn()
+            times = []
+            for _ in range(repeat):
+                start = torch.cuda.Event(enable_timing=True)
+                stop = torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                stop.record()
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(stop) * 1e-3)
+            t = statistics.median(times)
+            rows.append({"gpu": name, "dtype": dtype, "m": m, "n": n, "k": k, "time_s": t,
+                         "tflops": 2 * m * n * k / t / 1e12})
+            print(rows[-1])
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _kernel(torch: object, dtype: str, m: int, n: int, k: int):  # pragma: no cover
+    t = torch  # type: ignore[assignment]
+    dev = "cuda"
+    if dtype == "fp8_e4m3":
+        a = t.randn(m, k, device=dev).to(t.float8_e4m3fn)
+        b = t.randn(n, k, device=dev).to(t.float8_e4m3fn).t()  # column-major B for cuBLASLt
+        one = t.tensor(1.0, device=dev)
+        return lambda: t._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=t.bfloat16)
+    tdt = {"fp16": t.float16, "bf16": t.bfloat16, "tf32": t.float32}[dtype]
+    a = t.randn(m, k, device=dev, dtype=tdt)
+    b = t.randn(k, n, device=dev, dtype=tdt)
+    return lambda: t.matmul(a, b)
+
+
+def compare(path: Path, preset_name: str) -> list[dict[str, float | str]]:
+    """Rows of the CSV with the model's time and relative error ((model - measured) / measured)."""
+    from pysim import gpu
+
+    p = gpu.preset(preset_name)
+    out = []
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
+            measured = float(row["time_s"])
+            model = p.gemm_time(m, n, k, row["dtype"])
+            out.append({**row, "model_s": model, "error": (model - measured) / measured})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("-o", "--out", type=Path, required=True)
+    m.add_argument("--repeat", type=int, default=20)
+    c = sub.add_parser("compare")
+    c.add_argument("csv", type=Path)
+    c.add_argument("--preset", required=True)
+    args = parser.parse_args()
+    if args.mode == "measure":
+        measure(args.out, args.repeat)
+        return
+    rows = compare(args.csv, args.preset)
+    for r in rows:
+        print(f"{r['dtype']:9} {r['m']:>6}x{r['n']:>6}x{r['k']:>6} measured "
+              f"{float(r['time_s']) * 1e6:10.1f} us  model {float(r['model_s']) * 1e6:10.1f} us"
+              f"  error {float(r['error']) * 100:+6.1f} %")
+    for dtype in sorted({str(r["dtype"]) for r in rows}):
+        errs = [abs(float(r["error"])) for r in rows if r["dtype"] == dtype]
+        print(f"{dtype}: median |error| {statistics.median(errs) * 100:.1f} %, "
+              f"mean {statistics.mean(errs) * 100:.1f} % over {len(errs)} shapes")
+
+
+if __name__ == "__main__":
+    main()

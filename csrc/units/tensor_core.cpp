@@ -1,0 +1,520 @@
+#include "units/tensor_core.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+namespace pysim {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) {
+    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Rate {
+  int64_t dense = 0;  // MACs per SM per clock, 0 = no tensor-core support
+  bool sparse = false;
+};
+
+// Dense tensor-core MACs per SM per clock. Sources (docs/tensor_cores.md):
+//   Volta  V100 whitepaper (2017): 8 tensor cores/SM x 64 fp16 FMA/clk; fp16 only.
+//   Ampere A100 whitepaper (2020), Table 3: 4 TCs/SM x 256 fp16 FMA/clk = 1024/SM; tf32 half,
+//          int8 2x, int4 4x, binary 16x the fp16 rate; 2:4 sparsity 2x except binary.
+//   Hopper H100 whitepaper (2022), Table 3: 4 TCs/SM x 512 fp16 FMA/clk = 2048/SM; tf32 half,
+//          fp8 and int8 2x; 2:4 sparsity 2x; no int4 or binary tensor-core rate listed.
+Rate rate(GpuArch arch, TcDtype dtype) {
+  switch (arch) {
+    case GpuArch::Volta:
+      return dtype == TcDtype::FP16 ? Rate{512, false} : Rate{};
+    case GpuArch::Ampere:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {1024, true};
+        case TcDtype::TF32: return {512, true};
+        case TcDtype::INT8: return {2048, true};
+        case TcDtype::INT4: return {4096, true};
+        case TcDtype::B1: return {16384, false};
+        default: return {};
+      }
+    case GpuArch::Hopper:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {2048, true};
+        case TcDtype::TF32: return {1024, true};
+        case TcDtype::FP8_E4M3:
+        case TcDtype::FP8_E5M2:
+        case TcDtype::INT8: return {4096, true};
+        default: return {};
+      }
+  }
+  return {};
+}
+
+// Kernel shape per architecture, after CUTLASS's defaults: sm70 kernels double-buffer through
+// registers (2 stages), sm80 use cp.async with 3+ stages, sm90 TMA with 4+; a k-block is 64 B
+// of K (128 B on Hopper, its TMA swizzle width).
+int64_t pipeline_stages(GpuArch arch) {
+  return arch == GpuArch::Volta ? 2 : arch == GpuArch::Ampere ? 3 : 4;
+}
+int64_t k_block_bytes(GpuArch arch) { return arch == GpuArch::Hopper ? 128 : 64; }
+
+constexpr int64_t kMaxCtasPerSm = 32;  // resident thread blocks per SM, sm70..sm90
+constexpr int64_t kAccBytes = 4;       // fp32 / int32 accumulators
+constexpr int64_t kMetadataBits = 2;   // per kept value of a 2:4 (1:2) sparse A
+
+const CtaTile kTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                          {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1}};
+const int64_t kSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};  // split-K factors for skinny shapes
+
+const char* const kBoundNames[4] = {"compute", "smem", "l2", "hbm"};
+
+std::string tile_error(const CtaTile& t, const std::string& why) {
+  return "tile " + std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) +
+         " split_k=" + std::to_string(t.split_k) + ": " + why;
+}
+
+}  // namespace
+
+const TcDtype kAllDtypes[8] = {TcDtype::FP16,     TcDtype::BF16, TcDtype::TF32,
+                               TcDtype::FP8_E4M3, TcDtype::FP8_E5M2, TcDtype::INT8,
+                               TcDtype::INT4,     TcDtype::B1};
+
+const char* to_string(GpuArch arch) {
+  switch (arch) {
+    case GpuArch::Volta: return "volta";
+    case GpuArch::Ampere: return "ampere";
+    case GpuArch::Hopper: return "hopper";
+  }
+  return "?";
+}
+
+const char* to_string(TcDtype dtype) {
+  switch (dtype) {
+    case TcDtype::FP16: return "fp16";
+    case TcDtype::BF16: return "bf16";
+    case TcDtype::TF32: return "tf32";
+    case TcDtype::FP8_E4M3: return "fp8_e4m3";
+    case TcDtype::FP8_E5M2: return "fp8_e5m2";
+    case TcDtype::INT8: return "int8";
+    case TcDtype::INT4: return "int4";
+    case TcDtype::B1: return "b1";
+  }
+  return "?";
+}
+
+GpuArch parse_gpu_arch(const std::string& name) {
+  const std::string s = lower(name);
+  for (GpuArch a : {GpuArch::Volta, GpuArch::Ampere, GpuArch::Hopper}) {
+    if (s == to_string(a)) return a;
+  }
+  throw std::invalid_argument("arch must be one of 'volta', 'ampere', 'hopper', got '" + name +
+                              "'");
+}
+
+TcDtype parse_tc_dtype(const std::string& name) {
+  const std::string s = lower(name);
+  std::string known;
+  for (TcDtype d : kAllDtypes) {
+    if (s == to_string(d)) return d;
+    known += std::string(known.empty() ? "'" : ", '") + to_string(d) + "'";
+  }
+  throw std::invalid_argument("dtype must be one of " + known + ", got '" + name + "'");
+}
+
+int64_t tc_input_bits(TcDtype dtype) {
+  switch (dtype) {
+    case TcDtype::FP16:
+    case TcDtype::BF16: return 16;
+    case TcDtype::TF32: return 32;
+    case TcDtype::FP8_E4M3:
+    case TcDtype::FP8_E5M2:
+    case TcDtype::INT8: return 8;
+    case TcDtype::INT4: return 4;
+    case TcDtype::B1: return 1;
+  }
+  return 0;
+}
+
+int64_t tc_default_out_bytes(TcDtype dtype) {
+  switch (dtype) {
+    case TcDtype::FP16:
+    case TcDtype::BF16:
+    case TcDtype::FP8_E4M3:
+    case TcDtype::FP8_E5M2: return 2;
+    default: return 4;
+  }
+}
+
+bool tc_supports(GpuArch arch, TcDtype dtype) { return rate(arch, dtype).dense > 0; }
+bool tc_supports_sparse(GpuArch arch, TcDtype dtype) { return rate(arch, dtype).sparse; }
+
+std::vector<TcDtype> tc_supported_dtypes(GpuArch arch) {
+  std::vector<TcDtype> out;
+  for (TcDtype d : kAllDtypes) {
+    if (tc_supports(arch, d)) out.push_back(d);
+  }
+  return out;
+}
+
+void tc_require(GpuArch arch, TcDtype dtype, bool sparse) {
+  if (!tc_supports(arch, dtype)) {
+    std::string known;
+    for (TcDtype d : tc_supported_dtypes(arch)) {
+      known += std::string(known.empty() ? "'" : ", '") + to_string(d) + "'";
+    }
+    throw std::invalid_argument("dtype '" + std::string(to_string(dtype)) + "' has no " +
+                                to_string(arch) + " tensor-core support; supported: " + known);
+  }
+  if (sparse && !tc_supports_sparse(arch, dtype)) {
+    std::string known;
+    for (TcDtype d : kAllDtypes) {
+      if (tc_supports_sparse(arch, d)) {
+        known += std::string(known.empty() ? "'" : ", '") + to_string(d) + "'";
+      }
+    }
+    throw std::invalid_argument("sparse=True: " + std::string(to_string(arch)) +
+                                " tensor cores have no structured sparsity for dtype '" +
+                                to_string(dtype) + "'" +
+                                (known.empty() ? std::string(" (none at all)")
+                                               : "; sparse dtypes: " + known));
+  }
+}
+
+MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse) {
+  tc_require(arch, dtype, sparse);
+  MmaShape s{16, 8, 0};
+  if (arch == GpuArch::Volta) {
+    s = {8, 8, 4};  // HMMA.884 (PTX mma.sync.m8n8k4)
+  } else {
+    switch (dtype) {
+      case TcDtype::FP16:
+      case TcDtype::BF16: s.k = 16; break;
+      case TcDtype::TF32: s.k = 8; break;
+      case TcDtype::FP8_E4M3:
+      case TcDtype::FP8_E5M2:
+      case TcDtype::INT8: s.k = 32; break;
+      case TcDtype::INT4: s.k = 64; break;
+      case TcDtype::B1: s.k = 256; break;
+    }
+  }
+  if (sparse) s.k *= 2;
+  return s;
+}
+
+int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse) {
+  tc_require(arch, dtype, sparse);
+  return rate(arch, dtype).dense * (sparse ? 2 : 1);
+}
+
+void validate(const GpuSpec& s) {
+  auto positive = [](const char* field, double v) {
+    if (!(v > 0) || !std::isfinite(v)) {
+      throw std::invalid_argument(std::string(field) + " must be a finite number > 0, got " +
+                                  std::to_string(v));
+    }
+  };
+  if (s.sms < 1 || s.sms > 65536) {
+    throw std::invalid_argument("sms must be in 1..65536, got " + std::to_string(s.sms));
+  }
+  positive("clock_mhz", s.clock_mhz);
+  positive("register_file_bytes_per_sm", static_cast<double>(s.register_file_bytes_per_sm));
+  positive("smem_bytes_per_sm", static_cast<double>(s.smem_bytes_per_sm));
+  positive("hbm_bandwidth_gb_per_s", s.hbm_bandwidth_gb_per_s);
+  positive("l2_bandwidth_bytes_per_clk", s.l2_bandwidth_bytes_per_clk);
+  positive("smem_bandwidth_bytes_per_clk", s.smem_bandwidth_bytes_per_clk);
+  if (s.l2_bytes < 0) {
+    throw std::invalid_argument("l2_bytes must be >= 0, got " + std::to_string(s.l2_bytes));
+  }
+  if (!(s.launch_overhead_us >= 0) || !std::isfinite(s.launch_overhead_us)) {
+    throw std::invalid_argument("launch_overhead_us must be a finite number >= 0, got " +
+                                std::to_string(s.launch_overhead_us));
+  }
+}
+
+void validate(const TcGemm& g) {
+  const std::pair<const char*, int64_t> dims[] = {{"M", g.m}, {"N", g.n}, {"K", g.k}};
+  for (const auto& [name, value] : dims) {
+    if (value < 1) {
+      throw std::invalid_argument(std::string(name) + " must be >= 1, got " +
+                                  std::to_string(value));
+    }
+  }
+  checked_mul(checked_mul(checked_mul(g.m, g.n, "M*N"), g.k, "M*N*K"), 16, "M*N*K");
+  if (g.out_bytes < 0 || g.out_bytes > 8) {
+    throw std::invalid_argument("out_bytes must be in 0..8 (0: the dtype's default), got " +
+                                std::to_string(g.out_bytes));
+  }
+}
+
+namespace {
+
+// The geometry, or an empty one with *error set when the tile does not fit (no exceptions: the
+// candidate search tries many).
+TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
+                      std::string* error) {
+  const auto fail = [&](const std::string& why) {
+    *error = tile_error(t, why);
+    return TileGeometry{};
+  };
+  const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
+  if (t.bm < 1 || t.bn < 1 || t.bm > 1024 || t.bn > 1024 || t.bk < 1 || t.bk > 65536 ||
+      t.split_k < 1 || t.split_k > 65536) {
+    return fail("tile_m, tile_n must be in 1..1024, tile_k and split_k in 1..65536");
+  }
+  if (t.bm % mma.m || t.bn % mma.n || t.bk % mma.k) {
+    return fail("must be a multiple of the MMA shape m" + std::to_string(mma.m) + "n" +
+                std::to_string(mma.n) + "k" + std::to_string(mma.k));
+  }
+  const int64_t bits = tc_input_bits(gemm.dtype);
+  if ((t.bk * bits) % 64) return fail("bk must span whole 8-byte words");
+  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
+  TileGeometry g;
+  g.stages = pipeline_stages(spec.arch);
+  if (spec.arch == GpuArch::Hopper) {  // a warpgroup (4 warps) computes 64 rows x BN (wgmma)
+    g.warp_m = std::min<int64_t>(64, t.bm);
+    g.warp_n = t.bn;
+  } else {  // warps tile the CTA 2 x 2 (up to 64 x 64 each, as CUTLASS's defaults do)
+    g.warp_m = std::max(mma.m, std::min<int64_t>(64, t.bm / 2));
+    g.warp_n = std::max(mma.n, std::min<int64_t>(64, t.bn / 2));
+  }
+  if (t.bm % g.warp_m || t.bn % g.warp_n) return fail("does not divide into warp tiles");
+  g.tiles_m = ceil_div(gemm.m, t.bm);
+  g.tiles_n = ceil_div(gemm.n, t.bn);
+  g.k_blocks = ceil_div(gemm.k, t.bk);
+  g.k_blocks_per_split = ceil_div(g.k_blocks, t.split_k);
+  if ((t.split_k - 1) * g.k_blocks_per_split >= g.k_blocks) {
+    return fail("split_k leaves a K slice empty (K has " + std::to_string(g.k_blocks) +
+                " k-blocks)");
+  }
+  if (gemm.sparse) {  // kept values + 2-bit metadata per kept value
+    g.a_block_bytes = t.bm * (t.bk / 2) * (bits + kMetadataBits) / 8;
+  } else {
+    g.a_block_bytes = t.bm * t.bk * bits / 8;
+  }
+  g.b_block_bytes = t.bn * t.bk * bits / 8;
+  g.smem_bytes_per_cta = g.stages * (g.a_block_bytes + g.b_block_bytes);
+  const int64_t by_smem = spec.smem_bytes_per_sm / g.smem_bytes_per_cta;
+  // Accumulators plus operand fragments and addresses: twice the accumulator tile in registers.
+  const int64_t by_regs = spec.register_file_bytes_per_sm / (2 * t.bm * t.bn * kAccBytes);
+  g.ctas_per_sm = std::min({by_smem, by_regs, kMaxCtasPerSm});
+  if (g.ctas_per_sm < 1) {
+    return fail(by_smem < 1 ? "needs " + std::to_string(g.smem_bytes_per_cta) +
+                                  " B of shared memory, the SM has " +
+                                  std::to_string(spec.smem_bytes_per_sm)
+                            : "accumulators do not fit the register file");
+  }
+  g.wave_ctas = spec.sms * g.ctas_per_sm;
+  if (g.tiles_m > kMaxWaves * g.wave_ctas / g.tiles_n / t.split_k) {
+    return fail("more than 2^20 waves of CTAs (the model's limit)");
+  }
+  g.ctas = g.tiles_m * g.tiles_n * t.split_k;
+  g.waves = ceil_div(g.ctas, g.wave_ctas);
+  if (g.waves > kMaxWaves) return fail("more than 2^20 waves of CTAs (the model's limit)");
+  int64_t issued = 0;  // whole-tile MACs, x64 headroom for the byte counts
+  if (__builtin_mul_overflow(g.ctas, t.bm * t.bn * t.bk, &issued) ||
+      __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
+    return fail("whole-tile counts overflow 64-bit integers");
+  }
+  g.c_bytes_per_cta = t.bm * t.bn * (t.split_k > 1 ? kAccBytes : out_bytes);
+  g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
+  g.mma_cycles_per_instruction =
+      static_cast<double>(mma.m * mma.n * mma.k) /
+      static_cast<double>(tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse));
+  g.smem_read_bytes_per_block =
+      (t.bn / g.warp_n) * g.a_block_bytes + (t.bm / g.warp_m) * g.b_block_bytes;
+  g.l2_read_bytes_per_block = g.a_block_bytes + g.b_block_bytes;
+  // Accumulators staged through shared memory (written, then read back for coalesced stores).
+  g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * kAccBytes) /
+                              spec.smem_bandwidth_bytes_per_clk;
+  return g;
+}
+
+}  // namespace
+
+TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t) {
+  std::string error;
+  TileGeometry g = geometry(spec, gemm, t, &error);
+  if (!error.empty()) throw std::invalid_argument(error);
+  return g;
+}
+
+int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2_bytes) {
+  if (live <= l2_bytes || live == 0) return footprint;
+  const long double miss = static_cast<long double>(live - l2_bytes) / live;
+  return footprint + static_cast<int64_t>(static_cast<long double>(loads - footprint) * miss);
+}
+
+void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t bound_counts[4]) {
+  const double hz = spec.clock_mhz * 1e6;
+  const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
+  const double terms[4] = {w.mma_cycles / hz, w.smem_cycles / hz,
+                           static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
+                           static_cast<double>(w.hbm_bytes) / hbm};
+  int best = 0;
+  for (int i = 1; i < 4; ++i) {
+    if (terms[i] > terms[best]) best = i;
+  }
+  bound_counts[best] += 1;
+  c.compute_s += terms[0];
+  c.smem_s += terms[1];
+  c.l2_s += terms[2];
+  c.hbm_s += terms[3];
+  c.mainloop_s += terms[best];
+  c.epilogue_s += std::max(w.epilogue_cycles / hz, static_cast<double>(w.c_bytes) / hbm);
+  c.l2_read_bytes += w.l2_bytes;
+  c.hbm_read_bytes += w.hbm_bytes;
+  c.hbm_write_bytes += w.c_bytes;
+  c.smem_read_bytes += w.smem_bytes;
+  c.mma_instructions += w.mma_instructions;
+  c.issued_macs += w.issued_macs;
+  c.last_wave_ctas = w.ctas;
+}
+
+void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
+                 int64_t bound_counts[4], GemmCost& c) {
+  const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
+  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
+  c.stages = g.stages;
+  c.ctas = g.ctas;
+  c.ctas_per_sm = g.ctas_per_sm;
+  c.waves = g.waves;
+  c.wave_efficiency = static_cast<double>(g.ctas) / static_cast<double>(g.waves * g.wave_ctas);
+  c.macs = gemm.m * gemm.n * gemm.k;
+  c.metadata_bytes = gemm.sparse ? (gemm.m * ((gemm.k + 1) / 2) * kMetadataBits + 7) / 8 : 0;
+  c.launch_s = spec.launch_overhead_us * 1e-6;
+  if (c.split_k > 1) {  // a second kernel sums the fp32 partials and writes C
+    const int64_t partials = c.split_k * gemm.m * gemm.n * kAccBytes;
+    const int64_t out = gemm.m * gemm.n * out_bytes;
+    c.hbm_read_bytes += partials;
+    c.hbm_write_bytes += out;
+    c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;
+  }
+  c.time_s = c.launch_s + c.mainloop_s + c.epilogue_s + c.reduction_s;
+  c.tflops = 2.0 * static_cast<double>(c.macs) / c.time_s / 1e12;
+  const double peak = static_cast<double>(spec.sms) * spec.clock_mhz * 1e6 *
+                      static_cast<double>(
+                          tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse));
+  c.utilization = static_cast<double>(c.macs) / (c.time_s * peak);
+  int best = 0;
+  for (int i = 1; i < 4; ++i) {
+    if (bound_counts[i] > bound_counts[best]) best = i;
+  }
+  c.bound = kBoundNames[best];
+}
+
+namespace {
+
+GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
+                   const TileGeometry& g) {
+  GemmCost c;
+  c.tile_m = tile.bm;
+  c.tile_n = tile.bn;
+  c.tile_k = tile.bk;
+  c.split_k = tile.split_k;
+  int64_t bound_counts[4] = {0, 0, 0, 0};
+  const int64_t kbs = g.k_blocks_per_split;
+  const int64_t W = g.tiles_n, S = g.tiles_m * g.tiles_n;
+  const int64_t a_panel = kbs * g.a_block_bytes, b_panel = kbs * g.b_block_bytes;
+  for (int64_t w = 0; w < g.waves; ++w) {
+    const int64_t a = w * g.wave_ctas;
+    const int64_t n = std::min(g.wave_ctas, g.ctas - a);
+    const int64_t b = a + n;
+    const int64_t busiest = ceil_div(n, spec.sms);  // CTA j of the wave runs on SM j mod SMs
+    WaveTerms t;
+    t.ctas = n;
+    t.mma_instructions = n * kbs * g.mma_per_block;
+    t.issued_macs = n * kbs * tile.bm * tile.bn * tile.bk;
+    t.mma_cycles = static_cast<double>(busiest * kbs * g.mma_per_block) *
+                   g.mma_cycles_per_instruction;
+    t.smem_bytes = n * kbs * g.smem_read_bytes_per_block;
+    t.smem_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
+                    spec.smem_bandwidth_bytes_per_clk;
+    t.l2_bytes = n * kbs * g.l2_read_bytes_per_block;
+    // Distinct A panels (ks, tm) = distinct t / W; distinct B panels (ks, tn) per K slice.
+    const int64_t a_panels = (b - 1) / W - a / W + 1;
+    const int64_t ks0 = a / S, ks1 = (b - 1) / S;
+    int64_t b_panels = 0;
+    if (ks0 == ks1) {
+      b_panels = std::min(n, W);
+    } else {
+      b_panels = std::min((ks0 + 1) * S - a, W) + std::min(b - ks1 * S, W) +
+                 (ks1 - ks0 - 1) * W;
+    }
+    const int64_t footprint = a_panels * a_panel + b_panels * b_panel;
+    const int64_t live = (a_panels * g.a_block_bytes + b_panels * g.b_block_bytes) * g.stages;
+    t.hbm_bytes = l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
+    t.c_bytes = n * g.c_bytes_per_cta;
+    t.epilogue_cycles = static_cast<double>(busiest) * g.epilogue_cycles_per_cta;
+    add_wave(spec, t, c, bound_counts);
+  }
+  finish_cost(spec, gemm, g, bound_counts, c);
+  return c;
+}
+
+}  // namespace
+
+GemmCost gemm_cost_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile) {
+  validate(spec);
+  validate(gemm);
+  return cost_with(spec, gemm, tile, tile_geometry(spec, gemm, tile));
+}
+
+std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
+  validate(spec);
+  validate(gemm);
+  tc_require(spec.arch, gemm.dtype, gemm.sparse);
+  const int64_t bk = k_block_bytes(spec.arch) * 8 / tc_input_bits(gemm.dtype);
+  std::vector<CtaTile> out;
+  std::string error;
+  for (const CtaTile& base : kTiles) {
+    const CtaTile whole{base.bm, base.bn, bk, 1};
+    error.clear();
+    const TileGeometry g = geometry(spec, gemm, whole, &error);
+    if (!error.empty()) continue;  // does not fit this GPU / shape
+    out.push_back(whole);
+    // Split K only when the output tiles alone leave CTA slots of the first wave empty.
+    if (g.tiles_m * g.tiles_n >= g.wave_ctas) continue;
+    for (int64_t s : kSplits) {
+      if (s == 1) continue;
+      const CtaTile t{base.bm, base.bn, bk, s};
+      error.clear();
+      geometry(spec, gemm, t, &error);
+      if (error.empty()) out.push_back(t);
+    }
+  }
+  return out;
+}
+
+GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm) {
+  const std::vector<CtaTile> tiles = gemm_candidates(spec, gemm);
+  if (tiles.empty()) {
+    throw std::invalid_argument("no kernel configuration fits: M=" + std::to_string(gemm.m) +
+                                ", N=" + std::to_string(gemm.n) + ", K=" +
+                                std::to_string(gemm.k) + " needs more than 2^20 waves");
+  }
+  GemmCost best;
+  bool first = true;
+  std::string error;
+  for (const CtaTile& t : tiles) {
+    GemmCost c = cost_with(spec, gemm, t, geometry(spec, gemm, t, &error));
+    if (first || c.time_s < best.time_s) best = c;
+    first = false;
+  }
+  best.candidates = static_cast<int64_t>(tiles.size());
+  return best;
+}
+
+}  // namespace pysim

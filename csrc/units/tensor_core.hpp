@@ -1,0 +1,155 @@
+// GPU tensor cores: MMA instruction shapes and per-SM rates by architecture and dtype, and the
+// closed-form time of a whole GEMM kernel on a GPU (CTA tiling, waves, memory hierarchy).
+//
+// Rates are dense multiply-accumulates per SM per clock, from the NVIDIA architecture
+// whitepapers (Volta V100 2017, Ampere A100 2020, Hopper H100 2022); docs/tensor_cores.md has
+// the table with its sources. 2:4 structured sparsity (1:2 for tf32) doubles the rate where the
+// architecture has it (Ampere, Hopper).
+//
+// GEMM model (docs/tensor_cores.md derives it). A candidate kernel is a CTA tile BM x BN x BK
+// with split-K s. CTAs are launched in order t = (ks * tiles_m + tm) * tiles_n + tn and run in
+// waves of L = SMs x CTAs-per-SM, CTA j of a wave on SM j mod SMs. Per wave:
+//   mainloop = max(MMA cycles of the busiest SM / clock,
+//                  shared-memory operand reads of the busiest SM / (smem B/clk x clock),
+//                  L2->SM operand bytes / L2 bandwidth,
+//                  HBM bytes / HBM bandwidth)
+//   HBM bytes = distinct A and B panels the wave touches (L2 hits for the rest), growing towards
+//               all its loads when the k-blocks in flight exceed the L2 (see l2_miss_bytes)
+//   epilogue  = max(accumulator staging through shared memory, C tile stores / HBM bandwidth)
+// time = launch overhead + sum over waves (mainloop + epilogue) + split-K reduction pass.
+// Tiles are counted whole (ragged edge tiles load, multiply and store a full tile).
+// gemm_cost searches a small list of tiles and split-K factors, like a library heuristic, and
+// returns the fastest. tensor_core_reference.hpp steps the same kernel CTA by CTA.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pysim {
+
+enum class GpuArch { Volta, Ampere, Hopper };
+enum class TcDtype { FP16, BF16, TF32, FP8_E4M3, FP8_E5M2, INT8, INT4, B1 };
+
+struct MmaShape {
+  int64_t m = 0, n = 0, k = 0;
+};
+
+const char* to_string(GpuArch arch);
+const char* to_string(TcDtype dtype);
+GpuArch parse_gpu_arch(const std::string& name);  // "volta" | "ampere" | "hopper"
+TcDtype parse_tc_dtype(const std::string& name);  // "fp16" ... "b1" (see kAllDtypes)
+
+extern const TcDtype kAllDtypes[8];
+
+// Bits of one input element in memory (tf32 is stored as fp32).
+int64_t tc_input_bits(TcDtype dtype);
+// Default bytes of one output element: fp16/bf16 -> same type, fp8 -> bf16, others -> 32-bit.
+int64_t tc_default_out_bytes(TcDtype dtype);
+
+bool tc_supports(GpuArch arch, TcDtype dtype);
+bool tc_supports_sparse(GpuArch arch, TcDtype dtype);
+std::vector<TcDtype> tc_supported_dtypes(GpuArch arch);
+// Throw std::invalid_argument naming the architecture, the dtype and what it supports.
+void tc_require(GpuArch arch, TcDtype dtype, bool sparse);
+
+// Warp-level MMA instruction (PTX mma.sync / mma.sp) the architecture issues for the dtype;
+// sparse shapes have twice the K of the dense ones.
+MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse = false);
+// Tensor-core multiply-accumulates per SM per clock (dense; doubled when sparse).
+int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse = false);
+
+struct GpuSpec {
+  GpuArch arch = GpuArch::Ampere;
+  int64_t sms = 1;
+  double clock_mhz = 1000.0;  // tensor-core boost clock
+  int64_t register_file_bytes_per_sm = 65536 * 4;
+  int64_t smem_bytes_per_sm = 0;  // most shared memory a kernel may configure per SM
+  int64_t l2_bytes = 0;
+  double hbm_bandwidth_gb_per_s = 0.0;
+  double l2_bandwidth_bytes_per_clk = 0.0;    // whole chip
+  double smem_bandwidth_bytes_per_clk = 0.0;  // per SM
+  double launch_overhead_us = 0.0;
+};
+void validate(const GpuSpec& spec);
+
+struct TcGemm {
+  int64_t m = 1, n = 1, k = 1;
+  TcDtype dtype = TcDtype::FP16;
+  bool sparse = false;    // A (M x K) is 2:4 structured sparse along K (1:2 for tf32)
+  int64_t out_bytes = 0;  // 0: tc_default_out_bytes(dtype)
+};
+void validate(const TcGemm& gemm);
+
+// One kernel configuration; pipeline stages and warp tile follow from the architecture.
+struct CtaTile {
+  int64_t bm = 128, bn = 128, bk = 32;  // bk in elements
+  int64_t split_k = 1;
+};
+
+// Derived per-CTA quantities of one configuration (shared by the closed form and reference).
+struct TileGeometry {
+  int64_t stages = 0, warp_m = 0, warp_n = 0;
+  int64_t tiles_m = 0, tiles_n = 0, k_blocks = 0, k_blocks_per_split = 0;
+  int64_t ctas = 0, ctas_per_sm = 0, wave_ctas = 0, waves = 0;
+  int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
+  int64_t b_block_bytes = 0;  // one k-block of the B tile
+  int64_t smem_bytes_per_cta = 0;
+  int64_t c_bytes_per_cta = 0;           // C tile (fp32 partials when split-K)
+  int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
+  double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
+  int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block
+  int64_t l2_read_bytes_per_block = 0;   // L2 -> SM bytes of one CTA, one k-block
+  double epilogue_cycles_per_cta = 0;
+};
+
+struct GemmCost {
+  int64_t tile_m = 0, tile_n = 0, tile_k = 0, split_k = 1, stages = 0;
+  int64_t ctas = 0, ctas_per_sm = 0, waves = 0, last_wave_ctas = 0;
+  double wave_efficiency = 0;  // ctas / (waves x SMs x CTAs per SM)
+  int64_t macs = 0;            // useful M x N x K
+  int64_t issued_macs = 0;     // whole tiles
+  int64_t mma_instructions = 0;
+  int64_t smem_read_bytes = 0;
+  int64_t l2_read_bytes = 0;  // L2 -> SM operand loads
+  int64_t hbm_read_bytes = 0;
+  int64_t hbm_write_bytes = 0;
+  int64_t metadata_bytes = 0;  // sparse metadata read from HBM (part of hbm_read_bytes)
+  // Each sum over waves of one bound alone; mainloop_s sums the per-wave maxima.
+  double compute_s = 0, smem_s = 0, l2_s = 0, hbm_s = 0;
+  double mainloop_s = 0, epilogue_s = 0, reduction_s = 0, launch_s = 0, time_s = 0;
+  double tflops = 0;       // useful 2 x MACs / time
+  double utilization = 0;  // useful MACs / (time x peak MACs/s)
+  std::string bound;       // the mainloop term that bounds the most waves
+  int64_t candidates = 0;  // configurations evaluated (gemm_cost only)
+};
+
+// Library-heuristic candidates: every tile that fits, and split-K factors for a tile whose
+// output tiles do not fill one wave (skinny shapes).
+std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm);
+// Throws std::invalid_argument when the tile does not fit or does not divide into MMAs.
+TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile);
+// HBM bytes of a wave whose CTAs load `loads` bytes from the L2, `footprint` of them distinct.
+// The CTAs of a wave stream K in step, so a re-read hits when the L2 holds the k-blocks in flight
+// (`live` = distinct panels' k-blocks x pipeline stages); past that, hits fall to l2 / live.
+int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2_bytes);
+
+// Closed form: O(1) arithmetic per wave, no loop over CTAs or k-blocks. Configurations of more
+// than kMaxWaves waves are not modelled (gemm_candidates drops them; gemm_cost_tile throws).
+constexpr int64_t kMaxWaves = int64_t{1} << 20;
+GemmCost gemm_cost_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile);
+// The fastest candidate (ties: the first in gemm_candidates order).
+GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm);
+
+// Shared by the closed form and the reference: the kernel's totals from per-wave terms.
+struct WaveTerms {
+  int64_t ctas = 0;
+  double mma_cycles = 0, smem_cycles = 0, epilogue_cycles = 0;  // of the busiest SM
+  int64_t l2_bytes = 0, hbm_bytes = 0, c_bytes = 0;             // of the whole wave
+  int64_t smem_bytes = 0, mma_instructions = 0, issued_macs = 0;  // of the whole wave
+};
+void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& cost, int64_t bound_counts[4]);
+void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
+                 int64_t bound_counts[4], GemmCost& cost);
+
+}  // namespace pysim

@@ -1,0 +1,126 @@
+#include "units/tensor_core_reference.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pysim {
+
+namespace {
+
+constexpr int64_t kMaxSteps = int64_t{1} << 27;
+
+// Bytes of `rows` rows of a k-block of `bk` elements (sparse: half the values kept, each with
+// a 2-bit position index).
+int64_t block_bytes(int64_t rows, int64_t bk, int64_t bits, bool sparse) {
+  return sparse ? rows * (bk / 2) * (bits + 2) / 8 : rows * bk * bits / 8;
+}
+
+}  // namespace
+
+GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile) {
+  validate(spec);
+  validate(gemm);
+  const TileGeometry g = tile_geometry(spec, gemm, tile);  // shapes and occupancy only
+  const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
+  const int64_t bits = tc_input_bits(gemm.dtype);
+  const int64_t kbs = g.k_blocks_per_split;
+  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
+  const double steps = static_cast<double>(g.ctas) * static_cast<double>(kbs) *
+                       static_cast<double>(g.mma_per_block);
+  if (steps > static_cast<double>(kMaxSteps)) {
+    throw std::invalid_argument("gemm_simulate: " + std::to_string(static_cast<int64_t>(steps)) +
+                                " MMA instructions exceed the reference's budget of 2^27; "
+                                "use gemm_cost");
+  }
+  const int64_t rate = tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse);
+  const int64_t warps_m = tile.bm / g.warp_m, warps_n = tile.bn / g.warp_n;
+
+  GemmCost c;
+  c.tile_m = tile.bm;
+  c.tile_n = tile.bn;
+  c.tile_k = tile.bk;
+  c.split_k = tile.split_k;
+  int64_t bound_counts[4] = {0, 0, 0, 0};
+  std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms);
+  std::vector<int64_t> sm_ctas(spec.sms);
+  const int64_t wave_slots = spec.sms * g.ctas_per_sm;
+  int64_t t = 0;
+  while (t < g.ctas) {
+    std::fill(sm_mma.begin(), sm_mma.end(), 0.0);
+    std::fill(sm_smem.begin(), sm_smem.end(), 0.0);
+    std::fill(sm_epi.begin(), sm_epi.end(), 0.0);
+    std::fill(sm_ctas.begin(), sm_ctas.end(), 0);
+    std::set<std::pair<int64_t, int64_t>> a_panels, b_panels;
+    WaveTerms w;
+    for (int64_t slot = 0; slot < wave_slots && t < g.ctas; ++slot, ++t) {
+      const int64_t ks = t / (g.tiles_m * g.tiles_n);
+      const int64_t tm = (t / g.tiles_n) % g.tiles_m;
+      const int64_t tn = t % g.tiles_n;
+      const int64_t sm = slot % spec.sms;
+      if (++sm_ctas[sm] > g.ctas_per_sm) {
+        throw std::logic_error("gemm reference: SM " + std::to_string(sm) + " over-subscribed");
+      }
+      a_panels.insert({ks, tm});
+      b_panels.insert({ks, tn});
+      w.ctas += 1;
+      for (int64_t kb = 0; kb < kbs; ++kb) {
+        // Global -> shared: the CTA's A and B k-blocks come through the L2.
+        w.l2_bytes += block_bytes(tile.bm, tile.bk, bits, gemm.sparse) +
+                      block_bytes(tile.bn, tile.bk, bits, false);
+        for (int64_t wm = 0; wm < warps_m; ++wm) {
+          for (int64_t wn = 0; wn < warps_n; ++wn) {
+            const int64_t fetch = block_bytes(g.warp_m, tile.bk, bits, gemm.sparse) +
+                                  block_bytes(g.warp_n, tile.bk, bits, false);
+            w.smem_bytes += fetch;
+            sm_smem[sm] += static_cast<double>(fetch);
+            for (int64_t i = 0; i < g.warp_m; i += mma.m) {
+              for (int64_t j = 0; j < g.warp_n; j += mma.n) {
+                for (int64_t k = 0; k < tile.bk; k += mma.k) {
+                  w.mma_instructions += 1;
+                  w.issued_macs += mma.m * mma.n * mma.k;
+                  sm_mma[sm] += static_cast<double>(mma.m * mma.n * mma.k) /
+                                static_cast<double>(rate);
+                }
+              }
+            }
+          }
+        }
+      }
+      sm_epi[sm] += static_cast<double>(2 * tile.bm * tile.bn * 4);
+      w.c_bytes += tile.bm * tile.bn * (tile.split_k > 1 ? 4 : out_bytes);
+    }
+    w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
+    w.smem_cycles = *std::max_element(sm_smem.begin(), sm_smem.end()) /
+                    spec.smem_bandwidth_bytes_per_clk;
+    w.epilogue_cycles = *std::max_element(sm_epi.begin(), sm_epi.end()) /
+                        spec.smem_bandwidth_bytes_per_clk;
+    // One k-block of every distinct panel, then the whole K slice and the blocks in flight.
+    const int64_t per_block =
+        static_cast<int64_t>(a_panels.size()) * block_bytes(tile.bm, tile.bk, bits, gemm.sparse) +
+        static_cast<int64_t>(b_panels.size()) * block_bytes(tile.bn, tile.bk, bits, false);
+    w.hbm_bytes = l2_miss_bytes(per_block * kbs, w.l2_bytes, per_block * g.stages, spec.l2_bytes);
+    add_wave(spec, w, c, bound_counts);
+  }
+  finish_cost(spec, gemm, g, bound_counts, c);
+  return c;
+}
+
+GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm) {
+  const std::vector<CtaTile> tiles = gemm_candidates(spec, gemm);
+  if (tiles.empty()) throw std::invalid_argument("no kernel configuration fits this GEMM");
+  GemmCost best;
+  bool first = true;
+  for (const CtaTile& t : tiles) {
+    GemmCost c = gemm_simulate_tile(spec, gemm, t);
+    if (first || c.time_s < best.time_s) best = c;
+    first = false;
+  }
+  best.candidates = static_cast<int64_t>(tiles.size());
+  return best;
+}
+
+}  // namespace pysim

@@ -1,0 +1,40 @@
+"""Tensor-core dtype names: the canonical ones, their aliases, and the error for an unknown one."""
+
+from __future__ import annotations
+
+import difflib
+
+from pysim import _core
+
+DTYPES: tuple[str, ...] = tuple(_core.tc_dtypes())
+
+ALIASES: dict[str, str] = {
+    "float16": "fp16",
+    "half": "fp16",
+    "bfloat16": "bf16",
+    "fp8": "fp8_e4m3",
+    "e4m3": "fp8_e4m3",
+    "e5m2": "fp8_e5m2",
+    "float8_e4m3fn": "fp8_e4m3",
+    "float8_e5m2": "fp8_e5m2",
+    "s8": "int8",
+    "s4": "int4",
+    "int1": "b1",
+    "binary": "b1",
+}
+
+
+def normalize_dtype(dtype: object) -> str:
+    """The canonical name of a tensor-core dtype ("fp16", ..., "b1"); aliases accepted.
+
+    Raises ValueError naming the known dtypes (and the closest match) for an unknown one.
+    """
+    if not isinstance(dtype, str):
+        raise ValueError(f"dtype must be a string, one of {DTYPES}, got {dtype!r}")
+    key = dtype.strip().lower()
+    key = ALIASES.get(key, key)
+    if key in DTYPES:
+        return key
+    close = difflib.get_close_matches(key, [*DTYPES, *ALIASES], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}{hint}")
