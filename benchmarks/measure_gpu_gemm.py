@@ -5,12 +5,14 @@ Two modes:
     python benchmarks/measure_gpu_gemm.py measure -o gemm_h100.csv   # on a machine with a GPU
     python benchmarks/measure_gpu_gemm.py compare gemm_h100.csv --preset h100
 
-``measure`` times ``torch.matmul`` (cuBLAS) with CUDA events -- median of ``--repeat`` runs after
-warm-up, one kernel per call -- over a fixed list of shapes and dtypes (fp16, bf16, tf32, fp8 on
-GPUs that have it via ``torch._scaled_mm``) and writes one CSV row per case with the GPU's name.
-It needs PyTorch with CUDA; nothing in pysim's build or tests does. ``compare`` reads such a CSV
-and prints, per row, the model's time (``GpuPreset.gemm_time``) and its relative error, then
-the median and mean absolute error per dtype.
+``measure`` times ``torch.matmul`` (cuBLAS) with CUDA events over a fixed list of shapes and
+dtypes (fp16, bf16, tf32, fp8 on GPUs that have it via ``torch._scaled_mm``), two ways, and
+writes one CSV row per case and method with the GPU's name: ``eager`` is one call between two
+events (median of ``--repeat``; it includes the launch and the CPU-side dispatch gap), ``graph``
+replays a CUDA graph of 10 back-to-back calls and divides (kernel time alone). It needs PyTorch
+with CUDA; nothing in pysim's build or tests does. ``compare`` reads such a CSV and prints, per
+row, the model's time (``GpuPreset.gemm_time``; for ``graph`` rows less the model's launch
+overhead) and its relative error, then the median and mean absolute error per dtype and method.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ SHAPES = [
     (16, 8192, 8192), (128, 128, 65536), (8192, 1024, 8192), (768, 3072, 2048),
 ]
 DTYPES = ("fp16", "bf16", "tf32", "fp8_e4m3")
-FIELDS = ("gpu", "dtype", "m", "n", "k", "time_s", "tflops")
+FIELDS = ("gpu", "method", "dtype", "m", "n", "k", "time_s", "tflops")
+GRAPH_CALLS = 10
 
 
 def measure(out: Path, repeat: int) -> None:  # pragma: no cover - needs a GPU
@@ -57,13 +60,44 @@ def measure(out: Path, repeat: int) -> None:  # pragma: no cover - needs a GPU
                 torch.cuda.synchronize()
                 times.append(start.elapsed_time(stop) * 1e-3)
             t = statistics.median(times)
-            rows.append({"gpu": name, "dtype": dtype, "m": m, "n": n, "k": k, "time_s": t,
-                         "tflops": 2 * m * n * k / t / 1e12})
+            rows.append({"gpu": name, "method": "eager", "dtype": dtype, "m": m, "n": n, "k": k,
+                         "time_s": t, "tflops": 2 * m * n * k / t / 1e12})
+            print(rows[-1])
+            t = _graph_time(torch, fn, repeat)
+            rows.append({"gpu": name, "method": "graph", "dtype": dtype, "m": m, "n": n, "k": k,
+                         "time_s": t, "tflops": 2 * m * n * k / t / 1e12})
             print(rows[-1])
     with out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _graph_time(torch: object, fn, repeat: int) -> float:  # pragma: no cover - needs a GPU
+    """Per-call time of ``fn`` replayed GRAPH_CALLS times in a CUDA graph (median)."""
+    t = torch  # type: ignore[assignment]
+    stream = t.cuda.Stream()
+    stream.wait_stream(t.cuda.current_stream())
+    with t.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    t.cuda.current_stream().wait_stream(stream)
+    graph = t.cuda.CUDAGraph()
+    with t.cuda.graph(graph):
+        for _ in range(GRAPH_CALLS):
+            fn()
+    graph.replay()
+    t.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start = t.cuda.Event(enable_timing=True)
+        stop = t.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        stop.record()
+        t.cuda.synchronize()
+        times.append(start.elapsed_time(stop) * 1e-3 / GRAPH_CALLS)
+    return statistics.median(times)
 
 
 def _kernel(torch: object, dtype: str, m: int, n: int, k: int):  # pragma: no cover
@@ -91,6 +125,8 @@ def compare(path: Path, preset_name: str) -> list[dict[str, float | str]]:
             m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
             measured = float(row["time_s"])
             model = p.gemm_time(m, n, k, row["dtype"])
+            if row.get("method") == "graph":  # kernels back to back: no launch in between
+                model -= p.launch_overhead_us * 1e-6
             out.append({**row, "model_s": model, "error": (model - measured) / measured})
     return out
 
@@ -110,13 +146,17 @@ def main() -> None:
         return
     rows = compare(args.csv, args.preset)
     for r in rows:
-        print(f"{r['dtype']:9} {r['m']:>6}x{r['n']:>6}x{r['k']:>6} measured "
+        print(f"{r.get('method', 'eager'):6} {r['dtype']:9} "
+              f"{r['m']:>6}x{r['n']:>6}x{r['k']:>6} measured "
               f"{float(r['time_s']) * 1e6:10.1f} us  model {float(r['model_s']) * 1e6:10.1f} us"
               f"  error {float(r['error']) * 100:+6.1f} %")
-    for dtype in sorted({str(r["dtype"]) for r in rows}):
-        errs = [abs(float(r["error"])) for r in rows if r["dtype"] == dtype]
-        print(f"{dtype}: median |error| {statistics.median(errs) * 100:.1f} %, "
-              f"mean {statistics.mean(errs) * 100:.1f} % over {len(errs)} shapes")
+    for method in sorted({str(r.get("method", "eager")) for r in rows}):
+        for dtype in sorted({str(r["dtype"]) for r in rows}):
+            errs = [abs(float(r["error"])) for r in rows
+                    if r["dtype"] == dtype and r.get("method", "eager") == method]
+            if errs:
+                print(f"{method:6} {dtype:9}: median |error| {statistics.median(errs) * 100:.1f}"
+                      f" %, mean {statistics.mean(errs) * 100:.1f} % over {len(errs)} shapes")
 
 
 if __name__ == "__main__":
