@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scalesim_cli.add_arguments(scalesim)
     scalesim.set_defaults(func=scalesim_cli.run)
+    from pysim.sweep.cli import add_commands
+
+    add_commands(sub)  # sweep, plot
     return parser
 
 

@@ -1,0 +1,145 @@
+"""Silicon area per component (mm²) by technology node, so sweeps can trade area.
+
+``area_mm2(hw)`` returns ``{component name: mm²}`` for every compute unit, the vector unit and
+every scratchpad, plus ``"total"`` (their sum). It is a first-order model of the datapath and
+its buffers; I/O, PHYs, the host interface and control are left out (about a third of TPU v1's
+die). Sources and the scaling rule (docs/sweeps.md has the full derivation):
+
+SRAM (a scratchpad of B bits, P ports per bank)::
+
+    area = B * bitcell_um2(node) / ARRAY_EFFICIENCY * (1 + PORT_AREA * (P - 1))
+
+- ``SRAM_BITCELL_UM2``: published high-density 6T bitcells (IEDM/ISSCC technology papers):
+  Intel 90 nm 1.0, 65 nm 0.570, 45 nm 0.346 (Mistry et al., IEDM 2007), 32 nm 0.171, 22 nm
+  0.092, 14 nm 0.0588, 10 nm 0.0312; TSMC 28 nm 0.127, 16 nm FinFET 0.070, N7 0.027 (IEDM
+  2016), N5 0.021 (IEDM 2019). Log-log interpolation between nodes; above 90 nm, x node².
+- ``ARRAY_EFFICIENCY`` = 0.3: bitcells over macro area for a banked, wide-word scratchpad.
+  From the CACTI rule of thumb of ~600 F² per bit including periphery (D. J. Greaves, SoC
+  Design lecture notes, Cambridge, after CACTI 5): 600 x 45 nm² = 1.215 µm² against Intel's
+  0.346 µm² cell, i.e. 0.28.
+- ``PORT_AREA`` = 0.5: each extra port adds half the single-port area (an assumption; 8T
+  two-port cells are ~1.3-2x a 6T cell).
+
+Logic, at 45 nm, from Horowitz (ISSCC 2014) as tabulated by Han et al. (EIE, ISCA 2016,
+Table I): int add 8/16/32 bit 36/67/137 µm²; int multiply 8/32 bit 282/3495 µm²; fp16
+add/multiply 1360/1640 µm²; fp32 add/multiply 4184/7700 µm². A flip-flop bit is 4.52 µm²
+(DFF_X1, Nangate 45 nm Open Cell Library). Between points, power laws through neighbouring
+points (like pysim's energy table). A systolic PE is a multiplier at its widest precision, an
+adder at ``mac_bits`` and its registers (activation, weight — two for weight-stationary, the
+shadow weight being double-buffered — and partial sum); a vector lane is an fp multiplier and
+adder at ``bits`` and three registers. Logic area is multiplied by ``LAYOUT_OVERHEAD`` = 2 (an
+assumption: ~70 % standard-cell utilisation plus clock tree, pipeline control and wiring).
+
+Scaling from 45 nm: logic x (node / 45)² (ideal, optimistic below ~16 nm where wires and
+cell heights stop scaling); SRAM by the bitcell table above, which captures the slowdown.
+
+Sanity check against TPU v1 (Jouppi et al., ISCA 2017, 28 nm, die < 331 mm²; floor plan: the
+Unified Buffer 29 %, the matrix unit 24 %, the accumulators 6 %): configs/tpu_v1.yaml gives
+the 24 MiB Unified Buffer 85 mm² (published ~96), the accumulators 14 mm² (~20), the 256x256
+matrix unit 34 mm² (~79: the model's MAC lacks the TPU's 16-bit and signed/unsigned operand
+support and its real layout overheads, so it is ~2.3x small). tests/test_area.py pins these.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SRAM_BITCELL_UM2: dict[float, float] = {
+    90: 1.0, 65: 0.570, 45: 0.346, 32: 0.171, 28: 0.127, 22: 0.092, 16: 0.070, 14: 0.0588,
+    10: 0.0312, 7: 0.027, 5: 0.021,
+}
+"""Published 6T SRAM bitcell area (µm²) by node (nm); see the module docstring."""
+
+ARRAY_EFFICIENCY = 0.3
+PORT_AREA = 0.5
+LAYOUT_OVERHEAD = 2.0
+DFF_UM2_PER_BIT_45NM = 4.52
+REFERENCE_NODE_NM = 45.0
+
+# Horowitz (ISSCC 2014) areas at 45 nm, µm²: (x, area) points of each power law.
+_INT_ADD = ((8, 36.0), (16, 67.0), (32, 137.0))             # x = bits
+_INT_MULT = ((64, 282.0), (1024, 3495.0))                    # x = weight_bits * act_bits
+_FP_ADD = ((16, 1360.0), (32, 4184.0))                       # x = bits
+_FP_MULT = ((16, 1640.0), (32, 7700.0))                      # x = bits
+
+
+def _power_law(points: tuple[tuple[float, float], ...], x: float) -> float:
+    """y at x on the power law through the two neighbouring points (ends extended)."""
+    i = 0
+    while i < len(points) - 2 and x > points[i + 1][0]:
+        i += 1
+    (x0, y0), (x1, y1) = points[i], points[i + 1]
+    return y0 * (x / x0) ** (math.log(y1 / y0) / math.log(x1 / x0))
+
+
+def logic_scale(node_nm: float) -> float:
+    """Area factor of logic from 45 nm to ``node_nm``: (node / 45)²."""
+    return (node_nm / REFERENCE_NODE_NM) ** 2
+
+
+def sram_bitcell_um2(node_nm: float) -> float:
+    """6T SRAM bitcell area (µm²) at ``node_nm``: the table, log-log interpolated; above its
+    largest node, scaled as node²; below its smallest, held at the smallest node's cell."""
+    nodes = sorted(SRAM_BITCELL_UM2)
+    if node_nm >= nodes[-1]:
+        return SRAM_BITCELL_UM2[nodes[-1]] * (node_nm / nodes[-1]) ** 2
+    if node_nm <= nodes[0]:
+        return SRAM_BITCELL_UM2[nodes[0]]
+    hi = next(n for n in nodes if n >= node_nm)
+    lo = max(n for n in nodes if n <= node_nm)
+    if hi == lo:
+        return SRAM_BITCELL_UM2[hi]
+    t = math.log(node_nm / lo) / math.log(hi / lo)
+    return math.exp(math.log(SRAM_BITCELL_UM2[lo]) * (1 - t) + math.log(SRAM_BITCELL_UM2[hi]) * t)
+
+
+def sram_mm2(size_bytes: float, node_nm: float, ports: int = 1) -> float:
+    """Area (mm²) of ``size_bytes`` of SRAM at ``node_nm`` with ``ports`` ports per bank."""
+    bits = 8 * size_bytes
+    return (bits * sram_bitcell_um2(node_nm) / ARRAY_EFFICIENCY
+            * (1 + PORT_AREA * (ports - 1)) * 1e-6)
+
+
+def mac_pe_um2(weight_bits: int, act_bits: int, acc_bits: int = 32, weight_regs: int = 1,
+               node_nm: float = REFERENCE_NODE_NM) -> float:
+    """Area (µm²) of one integer MAC processing element: multiplier, accumulator adder and
+    registers (activation, ``weight_regs`` weights, partial sum), with the layout overhead."""
+    arithmetic = (_power_law(_INT_MULT, weight_bits * act_bits)
+                  + _power_law(_INT_ADD, acc_bits))
+    registers = DFF_UM2_PER_BIT_45NM * (act_bits + weight_regs * weight_bits + acc_bits)
+    return (arithmetic + registers) * LAYOUT_OVERHEAD * logic_scale(node_nm)
+
+
+def vector_lane_um2(bits: int, node_nm: float = REFERENCE_NODE_NM) -> float:
+    """Area (µm²) of one vector lane: an fp multiplier and adder at ``bits``, three
+    ``bits``-wide registers, with the layout overhead."""
+    arithmetic = _power_law(_FP_MULT, bits) + _power_law(_FP_ADD, bits)
+    return ((arithmetic + 3 * bits * DFF_UM2_PER_BIT_45NM) * LAYOUT_OVERHEAD
+            * logic_scale(node_nm))
+
+
+def unit_mm2(unit: Any, node_nm: float) -> float:
+    """Area (mm²) of a compute unit: ``pes`` MAC PEs at its widest precision."""
+    bits = max(getattr(unit, "precisions", (8,)))
+    acc = getattr(unit, "mac_bits", 32)
+    weight_regs = 2 if getattr(unit, "dataflow", "") == "ws" else 1
+    return unit.pes * mac_pe_um2(bits, bits, acc, weight_regs, node_nm) * 1e-6
+
+
+def area_mm2(hw: Any) -> dict[str, float]:
+    """Area (mm²) of each compute unit, the vector unit and each scratchpad of ``hw`` (keyed
+    by name; a name used twice gets its kind appended), and ``"total"``."""
+    node = hw.technology_nm
+    parts: list[tuple[str, str, float]] = [
+        (u.name, "unit", unit_mm2(u, node)) for u in hw.units]
+    parts.append((hw.vector.name, "vector",
+                   hw.vector.lanes * hw.vector.ops_per_lane_per_cycle
+                   * vector_lane_um2(hw.vector.bits, node) * 1e-6))
+    parts += [(s.name, "scratchpad", sram_mm2(s.size_bytes, node, s.ports_per_bank))
+              for s in hw.scratchpads]
+    names = [name for name, _, _ in parts]
+    out = {(name if names.count(name) == 1 else f"{name} ({kind})"): mm2
+           for name, kind, mm2 in parts}
+    out["total"] = sum(out.values())
+    return out

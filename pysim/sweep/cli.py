@@ -1,0 +1,128 @@
+"""``pysim sweep`` and ``pysim plot``: sweeps and their plots from a shell.
+
+    pysim sweep SPACE.yaml HW.yaml WL.yaml [WL ...] -o runs.parquet [--jobs N]
+                [--scheduler tcp://host:8786] [--random N --seed S]
+    pysim plot pareto runs.parquet --x latency_s --y energy_j -o pareto.png
+    pysim plot {energy,roofline,utilization} HW.yaml WL.yaml -o out.png
+
+SPACE.yaml maps dotted hardware paths to lists of values (``units.0.rows: [16, 32, 64]``);
+a range is ``{low: L, high: H}`` and needs ``--random N``. A workload is a YAML path or
+``zoo:NAME[:key=value,...]``, as for ``pysim run``. docs/sweeps.md has the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    """Add the ``sweep`` and ``plot`` subcommands to ``pysim``'s subparsers."""
+    sweep = sub.add_parser("sweep", help="simulate every point of a design space",
+                           description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("space", help="space YAML: dotted path -> list of values")
+    sweep.add_argument("hardware", help="base hardware YAML (e.g. configs/edge_npu.yaml)")
+    sweep.add_argument("workloads", nargs="+", metavar="workload",
+                       help="workload YAML, or zoo:NAME[:key=value,...] (one or more)")
+    sweep.add_argument("-o", "--out", required=True, metavar="FILE.parquet",
+                       help="Parquet file to write (and to resume from if it exists)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="local worker processes (default 1; -1: all cores)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler to run on, e.g. tcp://host:8786")
+    sweep.add_argument("--random", type=int, metavar="N",
+                       help="N random points of the space instead of the whole grid")
+    sweep.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
+
+    plot = sub.add_parser("plot", help="plot a sweep's Pareto front, or one run per op")
+    kinds = plot.add_subparsers(dest="plot_kind", metavar="KIND", required=True)
+    front = kinds.add_parser("pareto", help="Pareto scatter of a sweep's Parquet file")
+    front.add_argument("runs", help="Parquet file written by pysim sweep")
+    front.add_argument("--x", default="latency_s", help="column on x (default latency_s)")
+    front.add_argument("--y", default="energy_j", help="column on y (default energy_j)")
+    front.add_argument("--maximize", action="append", default=[], metavar="COLUMN",
+                       help="maximise this axis' column instead of minimising it")
+    front.add_argument("--workload", help="only rows of this workload")
+    front.add_argument("-o", "--out", required=True, metavar="FILE.png", help="image to write")
+    front.set_defaults(func=_cmd_plot_pareto)
+    for kind, text in (("energy", "energy per op, stacked by component"),
+                       ("roofline", "roofline with each MAC op placed"),
+                       ("utilization", "utilisation of each op's unit")):
+        p = kinds.add_parser(kind, help=text)
+        p.add_argument("hardware", help="hardware YAML")
+        p.add_argument("workload", help="workload YAML, or zoo:NAME[:key=value,...]")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a hardware field by dotted path (repeatable)")
+        p.add_argument("-o", "--out", required=True, metavar="FILE.png", help="image to write")
+        p.set_defaults(func=_cmd_plot_run, plot_kind=kind)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from pysim.cli import _load_workload_arg
+    from pysim.config import load_hardware
+    from pysim.sweep import Space, pareto, sweep
+
+    space = Space.from_yaml(args.space)
+    if args.random is not None:
+        space = space.random(args.random, seed=args.seed)
+    hw = load_hardware(args.hardware)
+    wls = [_load_workload_arg(w) for w in args.workloads]
+    df = sweep(hw, wls, space, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
+               progress=False if args.no_progress else None)
+    errors = int(df["error"].notna().sum())
+    print(f"wrote {args.out}: {len(df)} rows ({df.attrs['computed']} computed, "
+          f"{df.attrs['reused']} reused), {errors} invalid points")
+    cols = [*space.keys, "latency_s", "energy_j", "area_mm2"]
+    for name, rows in df.groupby("workload", sort=False):
+        front = pareto(rows, minimize=["latency_s", "energy_j"])
+        print(f"\n{name}: Pareto front of latency_s and energy_j ({len(front)} points)")
+        print(front[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if errors:
+        first = df.loc[df["error"].notna(), "error"].iloc[0]
+        print(f"\nfirst invalid point: {first}")
+    return 0
+
+
+def _cmd_plot_pareto(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pysim import plot
+
+    try:
+        df = pd.read_parquet(args.runs)
+    except FileNotFoundError:
+        raise OSError(f"{args.runs}: file not found") from None
+    if args.workload is not None:
+        if "workload" not in df.columns or args.workload not in set(df["workload"]):
+            known = sorted(set(df["workload"])) if "workload" in df.columns else []
+            raise ValueError(f"no rows of workload {args.workload!r}; workloads: {known}")
+        df = df[df["workload"] == args.workload]
+    ax = plot.pareto(df, x=args.x, y=args.y, maximize=args.maximize)
+    ax.figure.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_plot_run(args: argparse.Namespace) -> int:
+    from pysim import plot
+    from pysim.cli import _load_workload_arg, _parse_sets
+    from pysim.config import load_hardware
+    from pysim.simulate import simulate
+
+    hw = load_hardware(args.hardware)
+    if args.set:
+        hw = hw.with_overrides(_parse_sets(args.set))
+    res = simulate(hw, _load_workload_arg(args.workload))
+    if args.plot_kind == "energy":
+        ax = plot.energy_breakdown(res)
+    elif args.plot_kind == "roofline":
+        ax = plot.roofline(res, hw)
+    else:
+        ax = plot.utilization(res, hw)
+    ax.figure.savefig(args.out, dpi=120)
+    print(f"wrote {args.out}")
+    return 0

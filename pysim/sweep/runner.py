@@ -1,0 +1,306 @@
+"""``sweep(hw, wl, space)``: every point of a design space on every workload, in parallel, with
+checkpointing, into one DataFrame row per (point, workload).
+
+Where points run: in this process (``jobs=1``, the default), in a local process pool
+(``jobs=N``; ``-1`` for all cores), on any ``concurrent.futures.Executor`` (``executor=``,
+e.g. a Dask ``client.get_executor()``), or on a Dask scheduler by address (``scheduler=``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from pysim.config import Hardware, load_hardware
+from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, point_id
+from pysim.sweep.checkpoint import Checkpoint
+from pysim.sweep.space import Space
+from pysim.workload import Workload, load_workload
+
+SCHEDULER_TIMEOUT_S = 5.0
+"""How long ``scheduler=`` waits for the Dask scheduler before giving up."""
+
+
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread (a live thread makes fork unsafe)."""
+
+    monitor_interval = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (point, workload) pair and its row key."""
+
+    point: dict[str, Any]
+    workload: int
+    key: str
+
+
+def connect(address: str, timeout_s: float = SCHEDULER_TIMEOUT_S) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``. Raises ValueError
+    naming the address if it cannot be reached within ``timeout_s`` seconds."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - dask is a declared extra
+        raise ImportError("scheduler= needs dask[distributed]: pip install 'pysim[dse]'") from exc
+    if not isinstance(address, str) or not address:
+        raise ValueError(f"scheduler must be an address such as 'tcp://host:8786', "
+                         f"got {address!r}")
+    _probe(address, timeout_s)
+    try:
+        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError by cause
+        raise ValueError(f"cannot reach the Dask scheduler at {address!r} within {timeout_s:g} "
+                         f"s: {type(exc).__name__}: {exc}") from None
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """Fail fast on a TCP address nothing listens at (Dask's client would retry until its
+    timeout)."""
+    scheme, sep, rest = address.rpartition("://")
+    if sep and scheme != "tcp":
+        return
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"scheduler address must look like 'tcp://host:port', got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
+
+
+def _mp_context() -> Any:
+    """fork where it is safe (Linux, no other threads: fast, nothing re-imported), else
+    forkserver or spawn."""
+    methods = mp.get_all_start_methods()
+    if sys.platform == "linux" and "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def load_inputs(hw: Hardware | str | PathLike,
+                wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
+                ) -> tuple[Hardware, list[Workload]]:
+    """The hardware and the list of workloads (loading paths). Raises ValueError for two
+    workloads with one name (the ``workload`` column must tell rows apart)."""
+    if not isinstance(hw, Hardware):
+        hw = load_hardware(hw)
+    items = [wl] if isinstance(wl, (Workload, str, PathLike)) else list(wl)
+    if not items:
+        raise ValueError("no workload given")
+    wls = [w if isinstance(w, Workload) else load_workload(w) for w in items]
+    names = [w.name for w in wls]
+    if len(set(names)) != len(names):
+        raise ValueError(f"workloads must have distinct names, got {names}")
+    return hw, wls
+
+
+class Evaluator:
+    """Evaluates tasks where the caller asked, reusing and recording checkpointed rows.
+
+    Use as a context manager: leaving it (normally or by an exception) shuts down the pool it
+    started and writes the checkpoint's Parquet file with every row computed so far.
+    """
+
+    def __init__(self, hw: Hardware, workloads: list[Workload], space: Space, *,
+                 jobs: int | None = None, executor: Executor | None = None,
+                 scheduler: str | None = None, out: str | PathLike | None = None,
+                 progress: bool | None = None, desc: str = "sweep") -> None:
+        if sum(x is not None for x in (jobs, executor, scheduler)) > 1:
+            raise ValueError("pass at most one of jobs=, executor= and scheduler=")
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)
+                                 or not (jobs >= 1 or jobs == -1)):
+            raise ValueError(f"jobs must be an int >= 1, or -1 for all cores, got {jobs!r}")
+        if executor is not None and not callable(getattr(executor, "submit", None)):
+            raise ValueError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+        self.hw, self.workloads, self.space = hw, workloads, space
+        self.jobs = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else os.cpu_count() or 1) if jobs == -1 else (jobs or 1)
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.desc = desc
+        self.checkpoint = Checkpoint(out) if out is not None else None
+        self.cache: dict[str, dict[str, Any]] = self.checkpoint.load() if self.checkpoint else {}
+        self.client = connect(scheduler) if scheduler is not None else None
+        self.executor: Executor | None = (self.client.get_executor() if self.client is not None
+                                          else executor)
+        self._own_pool: ProcessPoolExecutor | None = None
+        self._hw_fp = fingerprint(hw.to_dict())
+        self._wl_fps = [fingerprint(w.to_dict()) for w in workloads]
+        self._blobs: tuple[bytes, list[bytes]] | None = None
+        self.computed = 0
+        self.reused = 0
+        self._keys: list[str] = []
+
+    # -- tasks and rows ----------------------------------------------------------------------
+
+    def task(self, point: dict[str, Any], workload: int) -> Task:
+        return Task(point, workload, point_id(point, self._wl_fps[workload], self._hw_fp))
+
+    def tasks(self, points: list[dict[str, Any]]) -> list[Task]:
+        """One task per point and workload, points outermost."""
+        return [self.task(p, j) for p in points for j in range(len(self.workloads))]
+
+    def _row(self, task: Task, metrics: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {k: _column_value(self.space, k, v) for k, v in task.point.items()}
+        row["workload"] = self.workloads[task.workload].name
+        row.update({m: metrics.get(m) for m in METRICS})
+        error = metrics.get("error")
+        row["point_id"] = task.key
+        row["error"] = error if isinstance(error, str) else None
+        return row
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, tasks: list[Task]) -> list[dict[str, Any]]:
+        """The row of every task (in order): from the checkpoint where present, else
+        computed."""
+        todo: dict[str, Task] = {}
+        for t in tasks:
+            if t.key not in self.cache and t.key not in todo:
+                todo[t.key] = t
+        self.reused += len({t.key for t in tasks}) - len(todo)
+        self._keys.extend(t.key for t in tasks)
+        if todo:
+            executor = self._executor_for(len(todo))
+            with _Bar(total=len(todo), desc=self.desc, unit="pt", disable=not self.progress,
+                      dynamic_ncols=True) as bar:
+                self._compute(list(todo.values()), executor, bar)
+        return [self._row(t, self.cache[t.key]) for t in tasks]
+
+    def _done(self, task: Task, metrics: dict[str, Any], bar: tqdm) -> None:
+        row = self._row(task, metrics)
+        self.cache[task.key] = row
+        if self.checkpoint is not None:
+            self.checkpoint.append(row)
+        self.computed += 1
+        bar.update()
+
+    def _executor_for(self, n_tasks: int) -> Executor | None:
+        """The executor to run ``n_tasks`` on; None: this process."""
+        if self.executor is not None:
+            return self.executor
+        if self.jobs > 1 and n_tasks > 1:
+            if self._own_pool is None:
+                self._own_pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                                     mp_context=_mp_context())
+            return self._own_pool
+        return None
+
+    def _compute(self, todo: list[Task], executor: Executor | None, bar: tqdm) -> None:
+        if executor is None:
+            for t in todo:
+                self._done(t, evaluate(self.hw, self.workloads[t.workload], t.point), bar)
+            return
+        if self._blobs is None:
+            self._blobs = (pickle.dumps(self.hw), [pickle.dumps(w) for w in self.workloads])
+        hw_blob, wl_blobs = self._blobs
+        futures = {executor.submit(evaluate_blobs, hw_blob, wl_blobs[t.workload], t.point): t
+                   for t in todo}
+        try:
+            for future in as_completed(futures):
+                self._done(futures[future], future.result(), bar)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    # -- the frame and the end --------------------------------------------------------------
+
+    def frame(self, rows: list[dict[str, Any]], leading: dict[str, list] | None = None,
+              ) -> pd.DataFrame:
+        """Rows as a DataFrame: ``leading`` columns, the space keys, workload, metrics,
+        point_id, error; with the counts of computed and reused rows in ``attrs``."""
+        columns: dict[str, Any] = dict(leading or {})
+        for key in self.space.keys:
+            kind = self.space.column_kind(key)
+            values = [r[key] for r in rows]
+            dtype = {"bool": "bool", "int": "int64", "float": "float64"}.get(kind, object)
+            columns[key] = pd.Series(values, dtype=dtype)
+        columns["workload"] = pd.Series([r["workload"] for r in rows], dtype=object)
+        for m in METRICS:
+            columns[m] = pd.Series([r[m] for r in rows], dtype="float64")
+        columns["point_id"] = pd.Series([r["point_id"] for r in rows], dtype=object)
+        columns["error"] = pd.Series([r["error"] for r in rows], dtype=object)
+        df = pd.DataFrame(columns)
+        df.attrs.update(computed=self.computed, reused=self.reused)
+        return df
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(None)
+
+    def close(self, frame: pd.DataFrame | None) -> None:
+        """Shut down the pool and client this evaluator started; write the checkpoint
+        (``frame`` first if given, then every other row known)."""
+        if self._own_pool is not None:
+            self._own_pool.shutdown(wait=True, cancel_futures=True)
+            self._own_pool = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.checkpoint is not None:
+            mine = set(frame["point_id"]) if frame is not None else set()
+            empty = frame if frame is not None else pd.DataFrame()
+            self.checkpoint.close(empty, (r for k, r in self.cache.items() if k not in mine))
+            self.checkpoint = None
+
+
+def _column_value(space: Space, key: str, value: Any) -> Any:
+    return str(value) if space.column_kind(key) == "mixed" else value
+
+
+def as_space(space: Space | dict) -> Space:
+    return space if isinstance(space, Space) else Space(space)
+
+
+def sweep(hw: Hardware | str | PathLike,
+          wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
+          space: Space | dict, *, jobs: int | None = None, executor: Executor | None = None,
+          scheduler: str | None = None, out: str | PathLike | None = None,
+          progress: bool | None = None) -> pd.DataFrame:
+    """Simulate every point of ``space`` (a ``Space`` or its dict) on ``hw`` for each workload
+    in ``wl`` (one, or a list); one row per (point, workload), points outermost.
+
+    Columns: one per space key (named by its dotted path), ``workload``, the metrics
+    (``pysim.sweep.METRICS``: latency_s, energy_j, edp, area_mm2, dram_bytes, utilization,
+    macs, ...; float64), ``point_id`` (a hash of the point, the workload and the base hardware)
+    and ``error`` (None, or why the point is invalid: a ConfigError or WorkloadError message;
+    its metrics are NaN). ``df.attrs["computed"]`` / ``["reused"]`` count the rows computed
+    now and those taken from ``out``.
+
+    ``jobs``: local worker processes (default 1: this process; -1: all cores). ``executor``:
+    any ``concurrent.futures.Executor`` (e.g. Dask's ``client.get_executor()``).
+    ``scheduler``: a Dask scheduler address to connect to. ``out``: a Parquet path to
+    checkpoint into and resume from (docs/sweeps.md). ``progress``: a tqdm bar (default: when
+    stderr is a terminal).
+
+    Raises ConfigError for a space key that is not a parameter of ``hw``, ValueError for an
+    empty space, a bad ``jobs`` or an unreachable scheduler: all before any point runs.
+    """
+    hw, wls = load_inputs(hw, wl)
+    space = as_space(space)
+    space.check(hw)
+    points = space.points()
+    with Evaluator(hw, wls, space, jobs=jobs, executor=executor, scheduler=scheduler, out=out,
+                   progress=progress) as ev:
+        tasks = ev.tasks(points)
+        df = ev.frame(ev.run(tasks))
+        ev.close(df)
+    return df
+
+
+__all__ = ["Evaluator", "Task", "as_space", "connect", "load_inputs", "sweep"]
