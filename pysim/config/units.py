@@ -31,7 +31,9 @@ class SystolicArrayUnit(_Model):
 
     ``rows``, ``cols`` in 1..4096; ``dataflow`` os/ws/is; ``timing`` scalesim/pipelined
     (docs/systolic_timing.md); ``precisions`` the operand widths in bits the PEs support
-    (default [8]); ``mac_bits`` the accumulator width in bits (default 32, >= every precision).
+    (default [8]); ``mac_bits`` the accumulator width in bits (default 32, >= every precision);
+    ``sparsity`` how the PEs treat zero operands: none, gating (no toggling: energy only) or
+    skipping (zeros skipped: cycles too; pysim/mapping/sparsity.py).
     """
 
     kind: Literal["systolic_array"]
@@ -42,6 +44,7 @@ class SystolicArrayUnit(_Model):
     timing: Timing = "pipelined"
     precisions: tuple[Bits, ...] = Field(default=(8,), min_length=1)
     mac_bits: Bits = 32
+    sparsity: Literal["none", "gating", "skipping"] = "none"
 
     @field_validator("precisions")
     @classmethod

@@ -15,6 +15,7 @@ from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.residency import plan_residency
+from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
 from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
 
 MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
@@ -129,20 +130,27 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
     a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk)
                                    if op.type == "conv2d" else t.a_read_bytes)
-    # Weights (bias included) are re-read in full as often as the B operand is.
-    b_reads = 0 if b_on_chip else (
-        t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes)
+    # Weights (bias included) are re-read in full as often as the B operand is; a unit with
+    # sparsity support reads them compressed (values + metadata).
+    ratio = weight_storage_ratio(op, unit)
+    b_reads = 0 if b_on_chip else math.ceil(ratio * (
+        t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes))
     cycles = rf = bank_stalls = 0
+    lanes = unit.grains()[1]
     for n_tiles, mt, nt, kt in tile_shapes(gm, gn, gk, t):
+        kt = effective_k(op, unit, kt, lanes)  # zeros skipped: a shorter reduction
         c = unit.tile_cost(mt, nt, kt, op)
         times = count * n_tiles
         bank_stalls += times * c.folds * _fetch_stalls(unit, spads, mt, nt, kt, op, b_bits)
         cycles += times * c.cycles
         _add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
-        _add(m["sram_read_bits"], spads["weight"].name, times * c.weight_reads * b_bits)
+        _add(m["sram_read_bits"], spads["weight"].name,
+             math.ceil(ratio * times * c.weight_reads * b_bits))
         _add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
         _add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
         rf += times * 3 * c.macs  # two operand registers read, one accumulator update
+    if getattr(unit, "sparsity", "none") == "gating":  # gated PEs leave registers untouched
+        rf = math.ceil(rf * mac_energy_factor(op, unit))
     m.update(
         compute_cycles=cycles + bank_stalls,
         bank_stall_cycles=bank_stalls,
@@ -227,7 +235,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                                * hw.dram.peak_bandwidth_gb_per_s)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead)
             unit_name, unit_kind = unit.name, unit.kind
-            m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
+            m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:
             vec = hw.vector
             work = op.vector_work()

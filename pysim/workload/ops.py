@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
 
+from pysim.workload.sparsity import Sparsity
 from pysim.workload.tensors import (
     Bits,
     DType,
@@ -79,6 +80,8 @@ names the parameters that set each input's shape, for error messages.
     act_bits: Bits = 8
     out_bits: Bits | None = None
     dtype: DType = "int"
+    weight_sparsity: Sparsity | None = None  # zeros of the weights (pysim/workload/sparsity.py)
+    act_sparsity: Sparsity | None = None  # zeros of the activations read
 
     @model_validator(mode="before")
     @classmethod

@@ -97,6 +97,9 @@ def _check_param(model: str, key: str, value: Any, default: Any) -> None:
 
 def load(name: str, **params: Any) -> Workload:
     """Build zoo model `name` with `params` overriding its defaults (see `describe()`).
+    Every model also takes ``sparsity`` (its weights: "N:M" such as "2:4", or a density in
+    (0, 1] for unstructured) and ``act_sparsity`` (a density), applied to every op with weights
+    (pysim/workload/sparsity.py).
 
     Raises WorkloadError if there is no such model (suggesting the nearest name), if a
     parameter is unknown or out of range, or if the parameters give an invalid graph."""
@@ -105,6 +108,8 @@ def load(name: str, **params: Any) -> Workload:
         near = difflib.get_close_matches(str(name), list(_MODELS), n=1, cutoff=0.5)
         hint = f"did you mean {near[0]!r}? " if near else ""
         raise WorkloadError(f"no zoo model {name!r}; {hint}known: {', '.join(_MODELS)}")
+    weights = params.pop("sparsity", None)
+    activations = params.pop("act_sparsity", None)
     defaults = model.params()
     for key, value in params.items():
         if key not in defaults:
@@ -112,7 +117,7 @@ def load(name: str, **params: Any) -> Workload:
                                 f"{', '.join(f'{k}={v!r}' for k, v in defaults.items())}")
         _check_param(name, key, value, defaults[key])
     try:
-        return model.build(**params)
+        wl = model.build(**params)
     except ValidationError as exc:
         problems = "; ".join(
             f"{exc.title} {'.'.join(str(p) for p in e['loc'])}: "
@@ -121,6 +126,11 @@ def load(name: str, **params: Any) -> Workload:
         )
         given = ", ".join(f"{k}={v!r}" for k, v in params.items())
         raise WorkloadError(f"zoo model {name!r} with {given}: {problems}") from None
+    if weights is None and activations is None:
+        return wl
+    from pysim.workload.sparsity import sparsify
+
+    return sparsify(wl, weights=weights, activations=activations)
 
 
 def write_yaml(directory: str | Path, models: tuple[str, ...] = YAML_MODELS) -> list[Path]:

@@ -1,0 +1,99 @@
+"""Sparsity through pysim.simulate: storage formats, gating, skipping, and the zoo models."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pysim
+from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
+from pysim.workload import workload_from_dict
+from pysim.workload.sparsity import Sparsity, sparsify
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gemm(m: int = 64, n: int = 256, k: int = 512):
+    return workload_from_dict({"name": "g", "inputs": [{"name": "x", "shape": [m, k]}],
+                               "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": m,
+                                        "n": n, "k": k}]})
+
+
+@pytest.fixture(scope="module")
+def edge() -> pysim.Hardware:
+    return pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
+
+
+def unit(edge: pysim.Hardware, mode: str):
+    return edge.with_overrides({"units.0.sparsity": mode}).units[0]
+
+
+def test_nm_skipping_shrinks_k_like_scalesim(edge: pysim.Hardware) -> None:
+    op = sparsify(gemm(), weights="2:4").ops[0]
+    assert effective_k(op, unit(edge, "skipping"), 512, 32) == 256
+    assert effective_k(op, unit(edge, "gating"), 512, 32) == 512  # gating: energy only
+    op = sparsify(gemm(), weights="1:4").ops[0]
+    assert effective_k(op, unit(edge, "skipping"), 512, 32) == 128
+
+
+def test_unstructured_skipping_pays_load_imbalance(edge: pysim.Hardware) -> None:
+    op = sparsify(gemm(), weights=0.2).ops[0]
+    k_eff = effective_k(op, unit(edge, "skipping"), 512, 32)
+    assert 512 * 0.2 < k_eff < 512  # the busiest of 32 columns sets the pace
+    z = math.sqrt(2 * math.log(32))
+    assert k_eff == math.ceil(512 * 0.2 + z * math.sqrt(512 * 0.2 * 0.8))
+
+
+def test_real_mask_load_imbalance_uses_the_busiest_column(edge: pysim.Hardware) -> None:
+    mask = np.zeros((512, 64), dtype=bool)
+    mask[:, ::2] = np.random.default_rng(0).random((512, 32)) < 0.1
+    mask[:128, 1::2] = True  # odd columns: 25 % dense, each group of 32 holds one
+    sp = Sparsity.from_mask(mask)
+    op = sparsify(gemm(n=64), weights=sp).ops[0]
+    assert effective_k(op, unit(edge, "skipping"), 512, 32) == 128
+    with pytest.raises(pysim.WorkloadError, match="mask has 64 columns"):
+        sparsify(gemm(n=32), weights=sp)
+
+
+def test_storage_and_energy_factors(edge: pysim.Hardware) -> None:
+    op = sparsify(gemm(), weights="2:4", activations=0.5).ops[0]
+    assert weight_storage_ratio(op, unit(edge, "none")) == 1.0
+    ratio = weight_storage_ratio(op, unit(edge, "skipping"))
+    # 2:4 keeps half the values plus 2 bits of metadata per kept 8-bit value
+    assert ratio == pytest.approx((0.5 * 8 + 0.5 * 2) / 8)
+    assert mac_energy_factor(op, unit(edge, "gating")) == pytest.approx(0.25)
+    assert mac_energy_factor(op, unit(edge, "none")) == 1.0
+
+
+@pytest.mark.parametrize("mode", ["gating", "skipping"])
+def test_sparse_weights_never_cost_more(edge: pysim.Hardware, mode: str) -> None:
+    hw = edge.with_overrides({"units.0.sparsity": mode})
+    dense = pysim.simulate(hw, pysim.zoo.load("resnet18"))
+    for density in (0.5, 0.2, 0.1):
+        sp = pysim.simulate(hw, pysim.zoo.load("resnet18", sparsity=density))
+        assert sp.energy_j < dense.energy_j
+        assert sp.latency_cycles <= dense.latency_cycles
+        assert sp.dram_bytes < dense.dram_bytes
+        dense = sp  # sparser is cheaper still
+
+
+def test_sparse_zoo_models(edge: pysim.Hardware) -> None:
+    bert = pysim.zoo.load("bert_base", seq_len=32, sparsity="2:4")
+    weighted = [op for op in bert.ops if op.weight_tensors() and op.gemm_view() is not None]
+    assert weighted and all(op.weight_sparsity.pattern == "nm" for op in weighted)
+    llama = pysim.zoo.load("llama2_7b", seq_len=8, sparsity="2:4")
+    assert any(op.weight_sparsity is not None for op in llama.ops)
+    hw = edge.with_overrides({"units.0.sparsity": "skipping"})
+    assert pysim.simulate(hw, bert).latency_cycles < pysim.simulate(
+        hw, pysim.zoo.load("bert_base", seq_len=32)).latency_cycles
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("4:2", "n < m"), (1.5, "less than or equal to 1"), (0, "greater than 0"), ("x", "sparsity"),
+])
+def test_bad_sparsity(spec, match) -> None:
+    with pytest.raises(pysim.WorkloadError, match=match):
+        pysim.zoo.load("gemm", m=8, n=8, k=8, sparsity=spec)
