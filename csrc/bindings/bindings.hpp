@@ -8,4 +8,7 @@ void bind_systolic(pybind11::module_& m);
 void bind_kernels(pybind11::module_& m);
 void bind_scalesim(pybind11::module_& m);
 void bind_memory(pybind11::module_& m);
+void bind_bit_serial(pybind11::module_& m);
+void bind_xnor(pybind11::module_& m);
+void bind_lowp_kernels(pybind11::module_& m);
 }  // namespace pysim::bindings

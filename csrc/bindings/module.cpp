@@ -6,4 +6,7 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_kernels(m);
   pysim::bindings::bind_scalesim(m);
   pysim::bindings::bind_memory(m);
+  pysim::bindings::bind_bit_serial(m);
+  pysim::bindings::bind_xnor(m);
+  pysim::bindings::bind_lowp_kernels(m);
 }
