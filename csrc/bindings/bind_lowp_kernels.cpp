@@ -55,7 +55,8 @@ int checked_threads(int threads) {
 void bind_lowp_kernels(py::module_& m) {
   m.def(
       "xnor_gemm",
-      [](const py::array& a_any, const py::array& b_any, int threads) -> py::array {
+      [](const py::array& a_any, const py::array& b_any, int threads,
+         const std::string& isa) -> py::array {
         require_matmul_shapes(a_any, b_any);
         require_dtype(a_any, py::dtype::of<int8_t>(), "a", "int8 (+-1 values)");
         require_dtype(b_any, py::dtype::of<int8_t>(), "b", "int8 (+-1 values)");
@@ -69,11 +70,11 @@ void bind_lowp_kernels(py::module_& m) {
         int32_t* op = out.mutable_data();
         {
           py::gil_scoped_release release;
-          xnor_gemm(ap, bp, m_, k, n, op, threads);
+          xnor_gemm(ap, bp, m_, k, n, op, threads, isa);
         }
         return out;
       },
-      py::arg("a"), py::arg("b"), py::arg("threads") = 0,
+      py::arg("a"), py::arg("b"), py::arg("threads") = 0, py::arg("isa") = "auto",
       "a @ b for int8 +-1 matrices by XNOR-popcount on 64-bit words -> int32.");
 
   m.def(
@@ -98,7 +99,8 @@ void bind_lowp_kernels(py::module_& m) {
 
   m.def(
       "xnor_gemm_packed",
-      [](const py::array& a_any, const py::array& b_any, int64_t k, int threads) -> py::array {
+      [](const py::array& a_any, const py::array& b_any, int64_t k, int threads,
+         const std::string& isa) -> py::array {
         require_2d(a_any, "a_packed");
         require_2d(b_any, "b_packed");
         require_dtype(a_any, py::dtype::of<uint64_t>(), "a_packed", "uint64");
@@ -127,11 +129,12 @@ void bind_lowp_kernels(py::module_& m) {
         int32_t* op = out.mutable_data();
         {
           py::gil_scoped_release release;
-          xnor_gemm_packed(ap, m_, bp, n, k, op, threads);
+          xnor_gemm_packed(ap, m_, bp, n, k, op, threads, isa);
         }
         return out;
       },
       py::arg("a_packed"), py::arg("b_packed"), py::arg("k"), py::arg("threads") = 0,
+      py::arg("isa") = "auto",
       "A @ B from packed rows of A (m x ceil(k/64)) and packed rows of B^T (n x ceil(k/64)), "
       "as pack_pm1 makes them -> int32 (m x n).");
 

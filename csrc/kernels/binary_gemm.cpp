@@ -92,12 +92,42 @@ PYSIM_AVX2 bool masks_avx2(const int8_t* p, int64_t len, uint64_t* plus) {
 }
 #endif
 
-MaskFn mask_fn() {
+MaskFn mask_fn(Isa isa) {
 #ifdef PYSIM_X86
-  if (cpu().isa == Isa::Avx512) return masks_avx512;
-  if (cpu().avx2) return masks_avx2;
+  if (isa == Isa::Avx512) return masks_avx512;
+  if (isa == Isa::Popcnt && cpu().avx2) return masks_avx2;
 #endif
+  (void)isa;
   return masks_portable;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512-vpopcntdq";
+    case Isa::Popcnt: return "popcnt";
+    case Isa::Portable: break;
+  }
+  return "portable";
+}
+
+// "auto" -> the widest kernel this CPU runs; a named kernel must be supported here.
+Isa resolve_isa(const std::string& name) {
+  const Isa best = cpu().isa;
+  if (name == "auto") return best;
+  const Isa wanted = name == "avx512-vpopcntdq" ? Isa::Avx512
+                     : name == "popcnt"         ? Isa::Popcnt
+                     : name == "portable"       ? Isa::Portable
+                                                : best;
+  if (name != isa_name(wanted)) {
+    throw std::invalid_argument(
+        "isa must be one of 'auto', 'avx512-vpopcntdq', 'popcnt', 'portable', got '" + name +
+        "'");
+  }
+  if (static_cast<int>(wanted) < static_cast<int>(best)) {
+    throw std::invalid_argument("isa '" + name + "' is not supported by this CPU (best: '" +
+                                isa_name(best) + "')");
+  }
+  return wanted;
 }
 
 [[noreturn]] void not_pm1(const char* name, int64_t r, int64_t c, int value) {
@@ -120,8 +150,7 @@ void transpose64(uint64_t t[64]) {
 
 // Rows of x (element (r, c) at x[r * rs + c], contiguous along c) -> out[r * W + w].
 void pack_contiguous_rows(const int8_t* x, int64_t rows, int64_t k, int64_t rs, uint64_t* out,
-                          const char* name, bool swap) {
-  const MaskFn masks = mask_fn();
+                          const char* name, bool swap, MaskFn masks) {
   const int64_t W = words_for(k);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t w = 0; w < W; ++w) {
@@ -144,8 +173,7 @@ void pack_contiguous_rows(const int8_t* x, int64_t rows, int64_t k, int64_t rs, 
 // kernel's layout), else out[j * W + w]. 64 x 64 blocks: masks, then a bit transpose. Errors
 // name x[j, k], or src[k, j] when swap.
 void pack_columns(const int8_t* src, int64_t k_rows, int64_t cols, int64_t rs, uint64_t* out,
-                  bool word_major, const char* name, bool swap) {
-  const MaskFn masks = mask_fn();
+                  bool word_major, const char* name, bool swap, MaskFn masks) {
   const int64_t W = words_for(k_rows);
   uint64_t tile[64];
   for (int64_t w = 0; w < W; ++w) {
@@ -298,11 +326,11 @@ void parallel_rows(int64_t m, int64_t work, int threads, Fn fn) {
 // Dispatch on packed operands; bt is n x W (packed columns of B), or word-major bw (W x n)
 // when word_major (the AVX-512 layout; pass it only when that kernel is selected).
 void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, bool word_major, int64_t n,
-                   int64_t k, int32_t* out, int threads) {
+                   int64_t k, int32_t* out, int threads, Isa isa) {
   const int64_t W = words_for(k);
   std::vector<uint64_t> bw;
 #ifdef PYSIM_X86
-  if (cpu().isa == Isa::Avx512 && !word_major) {
+  if (isa == Isa::Avx512 && !word_major) {
     bw.resize(static_cast<size_t>(W * n));
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t w = 0; w < W; ++w) bw[static_cast<size_t>(w * n + j)] = b[j * W + w];
@@ -315,7 +343,7 @@ void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, bool word_ma
     const uint64_t* ar = a + begin * W;
     int32_t* o = out + begin * n;
 #ifdef PYSIM_X86
-    switch (cpu().isa) {
+    switch (isa) {
       case Isa::Avx512: xnor_avx512(ar, end - begin, b, n, W, k, o); return;
       case Isa::Popcnt: xnor_popcnt(ar, end - begin, b, n, W, k, o); return;
       case Isa::Portable: break;
@@ -331,10 +359,10 @@ void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int6
               uint64_t* out, const char* name, bool transposed_name) {
   if (rows <= 0 || k <= 0) return;
   if (col_stride == 1) {
-    pack_contiguous_rows(x, rows, k, row_stride, out, name, transposed_name);
+    pack_contiguous_rows(x, rows, k, row_stride, out, name, transposed_name, mask_fn(cpu().isa));
   } else if (row_stride == 1) {
     // x is the transpose of a row-major k x rows matrix: pack that matrix's columns.
-    pack_columns(x, k, rows, col_stride, out, false, name, transposed_name);
+    pack_columns(x, k, rows, col_stride, out, false, name, transposed_name, mask_fn(cpu().isa));
   } else {
     const int64_t W = words_for(k);
     std::fill(out, out + rows * W, uint64_t{0});
@@ -351,34 +379,27 @@ void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int6
 }
 
 void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_words, int64_t n,
-                      int64_t k, int32_t* out, int threads) {
+                      int64_t k, int32_t* out, int threads, const std::string& isa) {
+  const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
-  xnor_dispatch(a_words, m, bt_words, false, n, k, out, threads);
+  xnor_dispatch(a_words, m, bt_words, false, n, k, out, threads, chosen);
 }
 
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
-               int threads) {
+               int threads, const std::string& isa) {
+  const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
   const int64_t W = words_for(k);
   std::vector<uint64_t> aw(static_cast<size_t>(m * W)), bw(static_cast<size_t>(n * W));
-  bool word_major = false;
-#ifdef PYSIM_X86
-  word_major = cpu().isa == Isa::Avx512;
-#endif
+  const bool word_major = chosen == Isa::Avx512;
   if (k > 0) {
-    pack_contiguous_rows(a, m, k, k, aw.data(), "a", false);
-    pack_columns(b, k, n, n, bw.data(), word_major, "b", true);
+    const MaskFn masks = mask_fn(chosen);
+    pack_contiguous_rows(a, m, k, k, aw.data(), "a", false, masks);
+    pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks);
   }
-  xnor_dispatch(aw.data(), m, bw.data(), word_major, n, k, out, threads);
+  xnor_dispatch(aw.data(), m, bw.data(), word_major, n, k, out, threads, chosen);
 }
 
-const char* xnor_gemm_isa() {
-  switch (cpu().isa) {
-    case Isa::Avx512: return "avx512-vpopcntdq";
-    case Isa::Popcnt: return "popcnt";
-    case Isa::Portable: break;
-  }
-  return "portable";
-}
+const char* xnor_gemm_isa() { return isa_name(cpu().isa); }
 
 }  // namespace pysim
