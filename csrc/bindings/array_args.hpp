@@ -5,11 +5,13 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pysim::bindings {
 
@@ -23,6 +25,11 @@ inline std::string shape_text(const py::array& x) {
     s += (i ? "x" : "") + std::to_string(x.shape(i));
   }
   return x.ndim() == 0 ? "a scalar" : s;
+}
+
+// The shape as Python prints it: "(2,)", "(3, 4)".
+inline std::string shape_tuple(const py::array& x) {
+  return py::str(py::tuple(py::cast(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()))));
 }
 
 inline void require_2d(const py::array& x, const char* name) {
@@ -68,7 +75,7 @@ inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array&
       if (p[i] > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         throw std::invalid_argument(std::string(name) + "[" + std::to_string(i / cols) + ", " +
                                     std::to_string(i % cols) + "] = " + std::to_string(p[i]) +
-                                    " is out of range for 32-bit integers");
+                                    " is out of range for every bit width up to 32");
       }
     }
   }

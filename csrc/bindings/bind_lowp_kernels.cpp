@@ -113,8 +113,8 @@ void bind_lowp_kernels(py::module_& m) {
         for (const auto& [name, arr] : ops) {
           if (arr->shape(1) != W) {
             throw std::invalid_argument(
-                std::string("mismatched packing: ") + name + " has " +
-                std::to_string(arr->shape(1)) + " words per row but k=" + std::to_string(k) +
+                std::string("mismatched packing: ") + name + " rows hold " +
+                std::to_string(arr->shape(1)) + " uint64 words but k=" + std::to_string(k) +
                 " needs ceil(k/64) = " + std::to_string(W));
           }
         }

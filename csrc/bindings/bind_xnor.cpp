@@ -94,7 +94,7 @@ void bind_xnor(py::module_& m) {
           if (t.ndim() != 1 || t.shape(0) != shape.n) {
             throw std::invalid_argument("thresholds must be 1-D with one value per output "
                                         "column (" + std::to_string(shape.n) + "), got shape " +
-                                        shape_text(t));
+                                        shape_tuple(t));
           }
           const char kind = t.dtype().kind();
           if (kind != 'i' && kind != 'u') {
