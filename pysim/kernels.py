@@ -24,7 +24,7 @@ __all__ = ["bitserial_gemm", "gemm", "isa", "pack_pm1", "xnor_gemm", "xnor_gemm_
 
 def _threads(threads: object) -> int:
     if not is_int(threads) or threads < 0:  # type: ignore[operator]
-        raise ValueError(f"threads must be an integer >= 0 (0: automatic), got {threads!r}")
+        raise ValueError(f"threads must be an integer >= 0 (0: all cores), got {threads!r}")
     return int(threads)  # type: ignore[arg-type]
 
 
@@ -34,12 +34,13 @@ def _isa(isa: object) -> str:
     return isa
 
 
-def xnor_gemm(a: np.ndarray, b: np.ndarray, *, threads: int = 0, isa: str = "auto") -> np.ndarray:
+def xnor_gemm(a: np.ndarray, b: np.ndarray, *, threads: int = 1, isa: str = "auto") -> np.ndarray:
     """a @ b for int8 matrices of +-1 values (a: m x k, b: k x n) -> int32 (m x n).
 
     Packs both operands into 64-bit words (any k; padding bits never count) and computes
     k - 2 popcount(a_row XOR b_col) with the widest popcount the CPU has (see ``isa()``).
-    ``threads``: 0 splits large products over all cores, n uses n threads. ``isa`` forces a
+    ``threads``: rows are split over that many threads (0: all cores, for large products only).
+    ``isa`` forces a
     popcount kernel ("avx512-vpopcntdq", "popcnt", "portable"; ValueError if this CPU lacks it).
     The result is the same either way.
     """
@@ -54,7 +55,7 @@ def pack_pm1(x: np.ndarray) -> np.ndarray:
 
 
 def xnor_gemm_packed(
-    a_packed: np.ndarray, b_packed: np.ndarray, k: int, *, threads: int = 0, isa: str = "auto"
+    a_packed: np.ndarray, b_packed: np.ndarray, k: int, *, threads: int = 1, isa: str = "auto"
 ) -> np.ndarray:
     """A @ B from ``pack_pm1(a)`` (m x ceil(k/64)) and ``pack_pm1(b.T)`` (n x ceil(k/64)) ->
     int32 (m x n). Raises ValueError on a mismatched packing: a word count other than

@@ -203,34 +203,41 @@ void pack_columns(const int8_t* src, int64_t k_rows, int64_t cols, int64_t rs, u
 
 // ---- XNOR-popcount kernels -------------------------------------------------------------------
 
-// Portable / POPCNT kernel: bt is n x W (packed columns of B). 1 x 4 register block.
+// Portable / POPCNT kernel: bt is n x W (packed columns of B). RxC register blocks of
+// popcount(a_i XOR b_j) sums; each loaded word of A and B is used C or R times.
+template <int R, int C>
+PYSIM_INLINE void xnor_scalar_block(const uint64_t* a, const uint64_t* bt, int64_t W, int64_t k,
+                                    int32_t* out, int64_t n) {
+  int64_t acc[R][C] = {};
+  for (int64_t w = 0; w < W; ++w) {
+    uint64_t x[R], y[C];
+    for (int r = 0; r < R; ++r) x[r] = a[r * W + w];
+    for (int c = 0; c < C; ++c) y[c] = bt[c * W + w];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[r][c] += __builtin_popcountll(x[r] ^ y[c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[r * n + c] = static_cast<int32_t>(k - 2 * acc[r][c]);
+  }
+}
+
 PYSIM_INLINE void xnor_scalar_body(const uint64_t* a, int64_t m, const uint64_t* bt, int64_t n,
                                    int64_t W, int64_t k, int32_t* out) {
-  for (int64_t i = 0; i < m; ++i) {
-    const uint64_t* ar = a + i * W;
-    int32_t* o = out + i * n;
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
-      const uint64_t *b0 = bt + j * W, *b1 = b0 + W, *b2 = b1 + W, *b3 = b2 + W;
-      int64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-      for (int64_t w = 0; w < W; ++w) {
-        const uint64_t x = ar[w];
-        c0 += __builtin_popcountll(x ^ b0[w]);
-        c1 += __builtin_popcountll(x ^ b1[w]);
-        c2 += __builtin_popcountll(x ^ b2[w]);
-        c3 += __builtin_popcountll(x ^ b3[w]);
-      }
-      o[j] = static_cast<int32_t>(k - 2 * c0);
-      o[j + 1] = static_cast<int32_t>(k - 2 * c1);
-      o[j + 2] = static_cast<int32_t>(k - 2 * c2);
-      o[j + 3] = static_cast<int32_t>(k - 2 * c3);
+      xnor_scalar_block<4, 4>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
     }
-    for (; j < n; ++j) {
-      const uint64_t* b0 = bt + j * W;
-      int64_t c0 = 0;
-      for (int64_t w = 0; w < W; ++w) c0 += __builtin_popcountll(ar[w] ^ b0[w]);
-      o[j] = static_cast<int32_t>(k - 2 * c0);
+    for (; j < n; ++j) xnor_scalar_block<4, 1>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
+  }
+  for (; i < m; ++i) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      xnor_scalar_block<1, 4>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
     }
+    for (; j < n; ++j) xnor_scalar_block<1, 1>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
   }
 }
 
