@@ -9,7 +9,7 @@ Prints two tables:
   2. closed-form cost() calls per second: BitSerialArray (three modes) and XnorArray against the
      SystolicArray, through the Python faces and through pysim._core directly.
 
-    python benchmarks/bench_low_precision.py [--repeat 7] [--size 1024]
+    python benchmarks/bench_low_precision.py [--repeat 15] [--size 1024]
 """
 
 from __future__ import annotations
@@ -57,21 +57,23 @@ def kernel_table(size: int, repeat: int) -> None:
     print(f"xnor_gemm popcount kernel: {kernels.isa()}; cores: {os.cpu_count()}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    header = f"{'kernel':<44} {'pysim ms':>9} {'reference':<30} {'ref ms':>9} {'speedup':>8}"
+    header = f"{'kernel':<48} {'pysim ms':>9} {'reference':<26} {'ref ms':>9} {'speedup':>8}"
     print(header)
     print("-" * len(header))
 
     def row(name: str, ours: float, ref_name: str, ref: float) -> None:
-        print(f"{name:<44} {ours * 1e3:>9.3f} {ref_name:<30} {ref * 1e3:>9.3f} "
+        print(f"{name:<48} {ours * 1e3:>9.3f} {ref_name:<26} {ref * 1e3:>9.3f} "
               f"{ref / ours:>7.1f}x")
 
     f32 = median_s(lambda: a32 @ b32, repeat)
     f64 = median_s(lambda: a64 @ b64, repeat)
+    f32_cast = median_s(lambda: a.astype(np.float32) @ b.astype(np.float32), repeat)
     cube = f"{size}^3"
-    for threads, label in ((1, "1 thread"), (0, "threads=0: all cores")):
+    for threads, label in ((1, "1 thread"), (0, "all cores")):
         ours = median_s(lambda t=threads: kernels.xnor_gemm(a, b, threads=t), repeat)
         row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "float32 matmul", f32)
         row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "float64 matmul", f64)
+        row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "int8 -> float32, matmul", f32_cast)
     isas = ("avx512-vpopcntdq", "popcnt", "portable")
     for isa in isas[isas.index(kernels.isa()) + 1:]:
         ours = median_s(lambda i=isa: kernels.xnor_gemm(a, b, isa=i), repeat)
@@ -130,7 +132,7 @@ def cost_table(repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--size", type=int, default=1024)
     args = parser.parse_args()
     kernel_table(args.size, args.repeat)
