@@ -25,6 +25,8 @@ def check_field(field: str, value: object, lo: int, hi: int) -> int:
 
 def check_bits(name: str, value: object) -> int:
     """A bit width in 1..32, else ValueError naming it."""
+    if type(value) is int and 1 <= value <= MAX_BITS:  # the common case, fast
+        return value
     if not is_int(value):
         raise ValueError(f"{name} must be an integer in 1..{MAX_BITS}, got {value!r}")
     if not 1 <= value <= MAX_BITS:  # type: ignore[operator]
