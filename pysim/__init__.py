@@ -8,19 +8,22 @@
 
 from typing import Any
 
-from pysim import _core, gpu, sparse, zoo
+from pysim import _core, gpu, kernels, sparse, zoo
 from pysim.area import area_mm2
 from pysim.config import Hardware, load_hardware
 from pysim.errors import ConfigError, WorkloadError
 from pysim.result import Result
 from pysim.simulate import simulate
 from pysim.sweep import Space, pareto, search, sweep
+from pysim.units.bit_serial import BitSerialArray
 from pysim.units.systolic_array import SystolicArray
+from pysim.units.xnor import XnorArray
 from pysim.workload import Tensor, Workload, dump_workload, load_workload
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BitSerialArray",
     "ConfigError",
     "Hardware",
     "Result",
@@ -29,11 +32,13 @@ __all__ = [
     "Tensor",
     "Workload",
     "WorkloadError",
+    "XnorArray",
     "__version__",
     "_core",
     "area_mm2",
     "dump_workload",
     "gpu",
+    "kernels",
     "load_hardware",
     "load_workload",
     "pareto",

@@ -8,4 +8,7 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_memory(m);
   pysim::bindings::bind_tensor_core(m);
   pysim::bindings::bind_sparse(m);
+  pysim::bindings::bind_bit_serial(m);
+  pysim::bindings::bind_xnor(m);
+  pysim::bindings::bind_lowp_kernels(m);
 }

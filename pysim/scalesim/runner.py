@@ -330,10 +330,7 @@ def simulate_layer(cfg: ScaleSimConfig, layer: Layer, layer_id: int = 0) -> Laye
     n_rows = cost.cycles  # demand rows; SCALE-Sim reports the last row's index
     total = n_rows - 1
     if total == 0:
-        raise WorkloadError(
-            f"layer {layer.name!r}: a 1-cycle layer on a 1x1 array; SCALE-Sim divides by "
-            f"Total Cycles = 0 here"
-        )
+        raise ValueError("a 1-cycle layer on a 1x1 array: SCALE-Sim divides by Total Cycles = 0")
     (if0, if1), (fi0, fi1), (of0, of1) = _sram_rows(df, g, layer, m, n, k)
 
     ifmap_reads, filter_reads = cost.ifmap_reads, cost.filter_reads

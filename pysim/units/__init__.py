@@ -1,0 +1,7 @@
+"""Hardware units: thin Python faces over the C++ models in ``pysim._core``."""
+
+from pysim.units.bit_serial import BitSerialArray
+from pysim.units.systolic_array import SystolicArray
+from pysim.units.xnor import XnorArray
+
+__all__ = ["BitSerialArray", "SystolicArray", "XnorArray"]

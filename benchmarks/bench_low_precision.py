@@ -1,0 +1,147 @@
+"""Speed of the low-precision kernels and of the new units' closed forms.
+
+Prints two tables:
+  1. kernels against their NumPy references on the same operands: xnor_gemm at 1024^3 against a
+     float +-1 matmul (target: at least 20x faster than float32), bitserial_gemm and gemm against
+     NumPy's integer matmul. NumPy's float matmul runs on OpenBLAS with its own threads; the
+     OPENBLAS_NUM_THREADS / OMP_NUM_THREADS settings in the environment change its speed (the
+     table prints them; nothing here changes them).
+  2. closed-form cost() calls per second (best of the repeats): BitSerialArray (three modes) and
+     XnorArray against the SystolicArray, through the Python faces and through pysim._core.
+
+    python benchmarks/bench_low_precision.py [--repeat 15] [--size 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import pysim
+from pysim import _core, kernels
+
+
+def median_s(fn: Callable[[], object], repeat: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def calls_per_s(fn: Callable[[], object], calls: int, repeat: int) -> float:
+    """Best of `repeat` batches: the least disturbed by other load on the machine."""
+    best = float("inf")
+    for _ in range(repeat + 1):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, time.perf_counter() - start)
+    return calls / best
+
+
+def kernel_table(size: int, repeat: int) -> None:
+    rng = np.random.default_rng(0)
+    pm1 = np.array([-1, 1], dtype=np.int8)
+    a = rng.choice(pm1, (size, size))
+    b = rng.choice(pm1, (size, size))
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert np.array_equal(kernels.xnor_gemm(a, b), (a32 @ b32).astype(np.int32))
+
+    print(f"xnor_gemm popcount kernel: {kernels.isa()}; cores: {os.cpu_count()}; "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    header = f"{'kernel':<48} {'pysim ms':>9} {'reference':<26} {'ref ms':>9} {'speedup':>8}"
+    print(header)
+    print("-" * len(header))
+
+    def row(name: str, ours: float, ref_name: str, ref: float) -> None:
+        print(f"{name:<48} {ours * 1e3:>9.3f} {ref_name:<26} {ref * 1e3:>9.3f} "
+              f"{ref / ours:>7.1f}x")
+
+    f32 = median_s(lambda: a32 @ b32, repeat)
+    f64 = median_s(lambda: a64 @ b64, repeat)
+    f32_cast = median_s(lambda: a.astype(np.float32) @ b.astype(np.float32), repeat)
+    cube = f"{size}^3"
+    for threads, label in ((1, "1 thread"), (0, "all cores")):
+        ours = median_s(lambda t=threads: kernels.xnor_gemm(a, b, threads=t), repeat)
+        row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "float32 matmul", f32)
+        row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "float64 matmul", f64)
+        row(f"xnor_gemm {cube} int8 +-1 ({label})", ours, "int8 -> float32, matmul", f32_cast)
+    isas = ("avx512-vpopcntdq", "popcnt", "portable")
+    for isa in isas[isas.index(kernels.isa()) + 1:]:
+        ours = median_s(lambda i=isa: kernels.xnor_gemm(a, b, isa=i), repeat)
+        row(f"xnor_gemm {cube} forced '{isa}'", ours, "float32 matmul", f32)
+    pa, pb = kernels.pack_pm1(a), kernels.pack_pm1(b.T)
+    ours = median_s(lambda: kernels.xnor_gemm_packed(pa, pb, size), repeat)
+    row(f"xnor_gemm_packed {cube} (packed once)", ours, "float32 matmul", f32)
+
+    n = 256
+    ai = rng.integers(-8, 7, (n, n), endpoint=True)
+    bi = rng.integers(-8, 7, (n, n), endpoint=True)
+    ours = median_s(lambda: kernels.bitserial_gemm(ai, bi, 4, 4), repeat)
+    ref = median_s(lambda: ai @ bi, repeat)
+    row(f"bitserial_gemm {n}^3 w4a4", ours, "int64 matmul", ref)
+    ours = median_s(lambda: kernels.bitserial_gemm(ai, bi, 8, 8), repeat)
+    row(f"bitserial_gemm {n}^3 w8a8 (same values)", ours, "int64 matmul", ref)
+
+    n = 512
+    a8 = rng.integers(-128, 127, (n, n), endpoint=True).astype(np.int8)
+    b8 = rng.integers(-128, 127, (n, n), endpoint=True).astype(np.int8)
+    ours = median_s(lambda: kernels.gemm(a8, b8), repeat)
+    ref = median_s(lambda: a8.astype(np.int32) @ b8.astype(np.int32), repeat)
+    row(f"gemm {n}^3 int8 -> int32", ours, "int32 matmul (astype)", ref)
+
+
+def cost_table(repeat: int) -> None:
+    calls = 5000
+    m, n, k = 3136, 64, 576  # a ResNet-50 conv2_x layer at batch 1
+    systolic = pysim.SystolicArray(32, 32, "ws", "pipelined")
+    units: list[tuple[str, Callable[[], object], Callable[[], object]]] = []
+    spec, shape = systolic.spec, _core.GemmShape(m, n, k)
+    units.append(("SystolicArray(32, 32, ws)", lambda: systolic.cost(m, n, k),
+                  lambda: _core.systolic_cost(spec, shape)))
+    for mode in ("bismo", "stripes", "bitfusion"):
+        arr = pysim.BitSerialArray(8, 256, 8, mode)
+        s = arr.spec
+        units.append((f"BitSerialArray(8, 256, 8, {mode}) w4a4",
+                      lambda a=arr: a.cost(m, n, k, 4, 4),
+                      lambda s=s: _core.bit_serial_cost(s, shape, 4, 4)))
+    xnor = pysim.XnorArray(32, 64)
+    xs = xnor.spec
+    units.append(("XnorArray(pe=32, simd=64)", lambda: xnor.cost(m, n, k),
+                  lambda: _core.xnor_cost(xs, shape, True)))
+
+    header = (f"{'closed-form cost()':<42} {'face calls/s':>13} {'_core calls/s':>14} "
+              f"{'vs systolic':>12}")
+    print(header)
+    print("-" * len(header))
+    base = None
+    for name, face, core in units:
+        f = calls_per_s(face, calls, repeat)
+        c = calls_per_s(core, calls, repeat)
+        base = base or f
+        print(f"{name:<42} {f:>13,.0f} {c:>14,.0f} {f / base:>11.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--size", type=int, default=1024)
+    args = parser.parse_args()
+    kernel_table(args.size, args.repeat)
+    print()
+    cost_table(args.repeat)
+
+
+if __name__ == "__main__":
+    main()

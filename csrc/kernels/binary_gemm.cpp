@@ -1,0 +1,412 @@
+#include "kernels/binary_gemm.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "units/bit_planes.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYSIM_X86 1
+#include <immintrin.h>
+#define PYSIM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
+#define PYSIM_AVX2 __attribute__((target("avx2")))
+#define PYSIM_POPCNT __attribute__((target("popcnt")))
+#endif
+
+#define PYSIM_INLINE inline __attribute__((always_inline))
+
+namespace pysim {
+
+namespace {
+
+using bits::kWordBits;
+using bits::words_for;
+
+enum class Isa { Avx512, Popcnt, Portable };
+
+struct CpuFeatures {
+  Isa isa = Isa::Portable;
+  bool avx2 = false;
+};
+
+const CpuFeatures& cpu() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c;
+#ifdef PYSIM_X86
+    __builtin_cpu_init();
+    c.avx2 = __builtin_cpu_supports("avx2");
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vpopcntdq")) {
+      c.isa = Isa::Avx512;
+    } else if (__builtin_cpu_supports("popcnt")) {
+      c.isa = Isa::Popcnt;
+    }
+#endif
+    return c;
+  }();
+  return f;
+}
+
+// ---- Packing ------------------------------------------------------------------------------
+// A mask builder reads len <= 64 contiguous int8 values: *plus gets bit i set where p[i] == +1;
+// it returns false if some value is neither +1 nor -1.
+using MaskFn = bool (*)(const int8_t* p, int64_t len, uint64_t* plus);
+
+bool masks_portable(const int8_t* p, int64_t len, uint64_t* plus) {
+  uint64_t pos = 0;
+  bool ok = true;
+  for (int64_t i = 0; i < len; ++i) {
+    pos |= uint64_t{p[i] == 1} << i;
+    ok &= p[i] == 1 || p[i] == -1;
+  }
+  *plus = pos;
+  return ok;
+}
+
+#ifdef PYSIM_X86
+PYSIM_AVX512 bool masks_avx512(const int8_t* p, int64_t len, uint64_t* plus) {
+  const __mmask64 lanes = len >= kWordBits ? ~__mmask64{0} : (__mmask64{1} << len) - 1;
+  const __m512i v = _mm512_maskz_loadu_epi8(lanes, p);
+  const __mmask64 pos = _mm512_mask_cmpeq_epi8_mask(lanes, v, _mm512_set1_epi8(1));
+  const __mmask64 neg = _mm512_mask_cmpeq_epi8_mask(lanes, v, _mm512_set1_epi8(-1));
+  *plus = pos;
+  return (pos | neg) == lanes;
+}
+
+PYSIM_AVX2 bool masks_avx2(const int8_t* p, int64_t len, uint64_t* plus) {
+  if (len < kWordBits) return masks_portable(p, len, plus);
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+  const __m256i one = _mm256_set1_epi8(1), minus = _mm256_set1_epi8(-1);
+  const auto pos_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, one)));
+  const auto pos_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, one)));
+  const auto neg_lo = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, minus)));
+  const auto neg_hi = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, minus)));
+  const uint64_t pos = uint64_t{pos_lo} | uint64_t{pos_hi} << 32;
+  const uint64_t neg = uint64_t{neg_lo} | uint64_t{neg_hi} << 32;
+  *plus = pos;
+  return (pos | neg) == ~uint64_t{0};
+}
+#endif
+
+MaskFn mask_fn(Isa isa) {
+#ifdef PYSIM_X86
+  if (isa == Isa::Avx512) return masks_avx512;
+  if (isa == Isa::Popcnt && cpu().avx2) return masks_avx2;
+#endif
+  (void)isa;
+  return masks_portable;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512-vpopcntdq";
+    case Isa::Popcnt: return "popcnt";
+    case Isa::Portable: break;
+  }
+  return "portable";
+}
+
+// "auto" -> the widest kernel this CPU runs; a named kernel must be supported here.
+Isa resolve_isa(const std::string& name) {
+  const Isa best = cpu().isa;
+  if (name == "auto") return best;
+  const Isa wanted = name == "avx512-vpopcntdq" ? Isa::Avx512
+                     : name == "popcnt"         ? Isa::Popcnt
+                     : name == "portable"       ? Isa::Portable
+                                                : best;
+  if (name != isa_name(wanted)) {
+    throw std::invalid_argument(
+        "isa must be one of 'auto', 'avx512-vpopcntdq', 'popcnt', 'portable', got '" + name +
+        "'");
+  }
+  if (static_cast<int>(wanted) < static_cast<int>(best)) {
+    throw std::invalid_argument("isa '" + name + "' is not supported by this CPU (best: '" +
+                                isa_name(best) + "')");
+  }
+  return wanted;
+}
+
+[[noreturn]] void not_pm1(const char* name, int64_t r, int64_t c, int value) {
+  throw std::invalid_argument(std::string(name) + "[" + std::to_string(r) + ", " +
+                              std::to_string(c) + "] = " + std::to_string(value) +
+                              " is not -1 or +1 (binary operands must be +-1)");
+}
+
+// Transpose a 64 x 64 bit matrix in place: bit c of t[r] <-> bit r of t[c].
+void transpose64(uint64_t t[64]) {
+  uint64_t m = 0x00000000FFFFFFFFull;
+  for (int j = 32; j != 0; j >>= 1, m ^= m << j) {
+    for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+      const uint64_t x = ((t[k] >> j) ^ t[k | j]) & m;
+      t[k | j] ^= x;
+      t[k] ^= x << j;
+    }
+  }
+}
+
+// Rows of x (element (r, c) at x[r * rs + c], contiguous along c) -> out[r * W + w].
+void pack_contiguous_rows(const int8_t* x, int64_t rows, int64_t k, int64_t rs, uint64_t* out,
+                          const char* name, bool swap, MaskFn masks) {
+  const int64_t W = words_for(k);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t w = 0; w < W; ++w) {
+      const int8_t* p = x + r * rs + w * kWordBits;
+      const int64_t len = std::min(kWordBits, k - w * kWordBits);
+      if (!masks(p, len, &out[r * W + w])) {
+        for (int64_t i = 0; i < len; ++i) {
+          if (p[i] != 1 && p[i] != -1) {
+            const int64_t c = w * kWordBits + i;
+            swap ? not_pm1(name, c, r, p[i]) : not_pm1(name, r, c, p[i]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Rows of x = src^T, src row-major (k_rows x cols, row stride rs, contiguous along columns):
+// output row j packs column j of src. Word-major when word_major (out[w * cols + j], the AVX-512
+// kernel's layout), else out[j * W + w]. 64 x 64 blocks: masks, then a bit transpose. Errors
+// name x[j, k], or src[k, j] when swap.
+void pack_columns(const int8_t* src, int64_t k_rows, int64_t cols, int64_t rs, uint64_t* out,
+                  bool word_major, const char* name, bool swap, MaskFn masks) {
+  const int64_t W = words_for(k_rows);
+  uint64_t tile[64];
+  for (int64_t w = 0; w < W; ++w) {
+    const int64_t kr = std::min(kWordBits, k_rows - w * kWordBits);
+    for (int64_t jb = 0; jb < cols; jb += kWordBits) {
+      const int64_t jn = std::min(kWordBits, cols - jb);
+      for (int64_t r = 0; r < 64; ++r) {
+        tile[r] = 0;
+        if (r >= kr) continue;
+        const int8_t* p = src + (w * kWordBits + r) * rs + jb;
+        if (!masks(p, jn, &tile[r])) {
+          for (int64_t i = 0; i < jn; ++i) {
+            if (p[i] != 1 && p[i] != -1) {
+              const int64_t kk = w * kWordBits + r, j = jb + i;
+              swap ? not_pm1(name, kk, j, p[i]) : not_pm1(name, j, kk, p[i]);
+            }
+          }
+        }
+      }
+      transpose64(tile);
+      for (int64_t c = 0; c < jn; ++c) {
+        out[word_major ? w * cols + jb + c : (jb + c) * W + w] = tile[c];
+      }
+    }
+  }
+}
+
+// ---- XNOR-popcount kernels -------------------------------------------------------------------
+
+// Portable / POPCNT kernel: bt is n x W (packed columns of B). RxC register blocks of
+// popcount(a_i XOR b_j) sums; each loaded word of A and B is used C or R times.
+template <int R, int C>
+PYSIM_INLINE void xnor_scalar_block(const uint64_t* a, const uint64_t* bt, int64_t W, int64_t k,
+                                    int32_t* out, int64_t n) {
+  int64_t acc[R][C] = {};
+  for (int64_t w = 0; w < W; ++w) {
+    uint64_t x[R], y[C];
+    for (int r = 0; r < R; ++r) x[r] = a[r * W + w];
+    for (int c = 0; c < C; ++c) y[c] = bt[c * W + w];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[r][c] += __builtin_popcountll(x[r] ^ y[c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[r * n + c] = static_cast<int32_t>(k - 2 * acc[r][c]);
+  }
+}
+
+PYSIM_INLINE void xnor_scalar_body(const uint64_t* a, int64_t m, const uint64_t* bt, int64_t n,
+                                   int64_t W, int64_t k, int32_t* out) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      xnor_scalar_block<4, 4>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
+    }
+    for (; j < n; ++j) xnor_scalar_block<4, 1>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
+  }
+  for (; i < m; ++i) {
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      xnor_scalar_block<1, 4>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
+    }
+    for (; j < n; ++j) xnor_scalar_block<1, 1>(a + i * W, bt + j * W, W, k, out + i * n + j, n);
+  }
+}
+
+void xnor_portable(const uint64_t* a, int64_t m, const uint64_t* bt, int64_t n, int64_t W,
+                   int64_t k, int32_t* out) {
+  xnor_scalar_body(a, m, bt, n, W, k, out);
+}
+
+#ifdef PYSIM_X86
+PYSIM_POPCNT void xnor_popcnt(const uint64_t* a, int64_t m, const uint64_t* bt, int64_t n,
+                              int64_t W, int64_t k, int32_t* out) {
+  xnor_scalar_body(a, m, bt, n, W, k, out);
+}
+
+// AVX-512 kernel: bw is word-major (bw[w * n + j]); R rows x up to 32 columns per block, each
+// zmm lane one column: broadcast a word of A, XOR with 8 columns' words, VPOPCNTQ, add.
+template <int R>
+PYSIM_AVX512 PYSIM_INLINE void xnor_avx512_block(const uint64_t* a, int64_t W,
+                                                 const uint64_t* bw, int64_t n, int64_t cols,
+                                                 int64_t k, int32_t* out, int64_t out_stride) {
+  __mmask8 lane[4];
+  for (int q = 0; q < 4; ++q) {
+    const int64_t c = std::clamp<int64_t>(cols - 8 * q, 0, 8);
+    lane[q] = static_cast<__mmask8>((1u << c) - 1);
+  }
+  __m512i acc[R][4];
+  for (int r = 0; r < R; ++r) {
+    for (int q = 0; q < 4; ++q) acc[r][q] = _mm512_setzero_si512();
+  }
+  for (int64_t w = 0; w < W; ++w) {
+    __m512i b[4];
+    for (int q = 0; q < 4; ++q) b[q] = _mm512_maskz_loadu_epi64(lane[q], bw + w * n + 8 * q);
+    for (int r = 0; r < R; ++r) {
+      const __m512i x = _mm512_set1_epi64(static_cast<long long>(a[r * W + w]));
+      for (int q = 0; q < 4; ++q) {
+        acc[r][q] = _mm512_add_epi64(acc[r][q], _mm512_popcnt_epi64(_mm512_xor_si512(x, b[q])));
+      }
+    }
+  }
+  const __m512i kk = _mm512_set1_epi64(k);
+  for (int r = 0; r < R; ++r) {
+    for (int q = 0; q < 4; ++q) {
+      const __m512i sum = _mm512_sub_epi64(kk, _mm512_add_epi64(acc[r][q], acc[r][q]));
+      _mm512_mask_cvtepi64_storeu_epi32(out + r * out_stride + 8 * q, lane[q], sum);
+    }
+  }
+}
+
+PYSIM_AVX512 void xnor_avx512(const uint64_t* a, int64_t m, const uint64_t* bw, int64_t n,
+                              int64_t W, int64_t k, int32_t* out) {
+  // Column blocks whose B words (W x NB) stay in L2 while every row of A streams past them.
+  const int64_t nb = std::max<int64_t>(32, (int64_t{1} << 15) / std::max<int64_t>(W, 1) / 32 * 32);
+  for (int64_t jb = 0; jb < n; jb += nb) {
+    const int64_t je = std::min(n, jb + nb);
+    for (int64_t i = 0; i < m; i += 4) {
+      const uint64_t* ar = a + i * W;
+      int32_t* o = out + i * n;
+      for (int64_t j = jb; j < je; j += 32) {
+        const int64_t cols = std::min<int64_t>(32, je - j);
+        switch (std::min<int64_t>(4, m - i)) {
+          case 4: xnor_avx512_block<4>(ar, W, bw + j, n, cols, k, o + j, n); break;
+          case 3: xnor_avx512_block<3>(ar, W, bw + j, n, cols, k, o + j, n); break;
+          case 2: xnor_avx512_block<2>(ar, W, bw + j, n, cols, k, o + j, n); break;
+          default: xnor_avx512_block<1>(ar, W, bw + j, n, cols, k, o + j, n); break;
+        }
+      }
+    }
+  }
+}
+#endif
+
+// Run fn(row_begin, row_end) over [0, m) on up to `threads` threads (0: one per hardware
+// thread, and only for products of at least 2^22 word operations). Rows are independent, so
+// the result does not depend on the split.
+template <class Fn>
+void parallel_rows(int64_t m, int64_t work, int threads, Fn fn) {
+  int64_t t = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  if (threads <= 0 && work < (int64_t{1} << 22)) t = 1;
+  t = std::min<int64_t>({t, 64, (m + 3) / 4});
+  if (t <= 1) {
+    fn(int64_t{0}, m);
+    return;
+  }
+  const int64_t chunk = ((m + t - 1) / t + 3) / 4 * 4;
+  std::vector<std::thread> pool;
+  for (int64_t begin = chunk; begin < m; begin += chunk) {
+    pool.emplace_back(fn, begin, std::min(m, begin + chunk));
+  }
+  fn(int64_t{0}, std::min(m, chunk));
+  for (auto& th : pool) th.join();
+}
+
+// Dispatch on packed operands; bt is n x W (packed columns of B), or word-major bw (W x n)
+// when word_major (the AVX-512 layout; pass it only when that kernel is selected).
+void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, bool word_major, int64_t n,
+                   int64_t k, int32_t* out, int threads, Isa isa) {
+  const int64_t W = words_for(k);
+  std::vector<uint64_t> bw;
+#ifdef PYSIM_X86
+  if (isa == Isa::Avx512 && !word_major) {
+    bw.resize(static_cast<size_t>(W * n));
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t w = 0; w < W; ++w) bw[static_cast<size_t>(w * n + j)] = b[j * W + w];
+    }
+    b = bw.data();
+  }
+#endif
+  const int64_t work = m * n * std::max<int64_t>(W, 1);
+  parallel_rows(m, work, threads, [&](int64_t begin, int64_t end) {
+    const uint64_t* ar = a + begin * W;
+    int32_t* o = out + begin * n;
+#ifdef PYSIM_X86
+    switch (isa) {
+      case Isa::Avx512: xnor_avx512(ar, end - begin, b, n, W, k, o); return;
+      case Isa::Popcnt: xnor_popcnt(ar, end - begin, b, n, W, k, o); return;
+      case Isa::Portable: break;
+    }
+#endif
+    xnor_portable(ar, end - begin, b, n, W, k, o);
+  });
+}
+
+}  // namespace
+
+void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int64_t col_stride,
+              uint64_t* out, const char* name, bool transposed_name) {
+  if (rows <= 0 || k <= 0) return;
+  if (col_stride == 1) {
+    pack_contiguous_rows(x, rows, k, row_stride, out, name, transposed_name, mask_fn(cpu().isa));
+  } else if (row_stride == 1) {
+    // x is the transpose of a row-major k x rows matrix: pack that matrix's columns.
+    pack_columns(x, k, rows, col_stride, out, false, name, transposed_name, mask_fn(cpu().isa));
+  } else {
+    const int64_t W = words_for(k);
+    std::fill(out, out + rows * W, uint64_t{0});
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < k; ++c) {
+        const int8_t v = x[r * row_stride + c * col_stride];
+        if (v != 1 && v != -1) {
+          transposed_name ? not_pm1(name, c, r, v) : not_pm1(name, r, c, v);
+        }
+        out[r * W + c / kWordBits] |= uint64_t{v == 1} << (c % kWordBits);
+      }
+    }
+  }
+}
+
+void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_words, int64_t n,
+                      int64_t k, int32_t* out, int threads, const std::string& isa) {
+  const Isa chosen = resolve_isa(isa);
+  if (m <= 0 || n <= 0) return;
+  xnor_dispatch(a_words, m, bt_words, false, n, k, out, threads, chosen);
+}
+
+void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
+               int threads, const std::string& isa) {
+  const Isa chosen = resolve_isa(isa);
+  if (m <= 0 || n <= 0) return;
+  const int64_t W = words_for(k);
+  std::vector<uint64_t> aw(static_cast<size_t>(m * W)), bw(static_cast<size_t>(n * W));
+  const bool word_major = chosen == Isa::Avx512;
+  if (k > 0) {
+    const MaskFn masks = mask_fn(chosen);
+    pack_contiguous_rows(a, m, k, k, aw.data(), "a", false, masks);
+    pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks);
+  }
+  xnor_dispatch(aw.data(), m, bw.data(), word_major, n, k, out, threads, chosen);
+}
+
+const char* xnor_gemm_isa() { return isa_name(cpu().isa); }
+
+}  // namespace pysim

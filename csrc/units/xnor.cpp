@@ -1,0 +1,61 @@
+#include "units/xnor.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "units/bit_planes.hpp"
+
+namespace pysim {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int64_t checked_mul(int64_t a, int64_t b, const char* what) {
+  int64_t out = 0;
+  if (__builtin_mul_overflow(a, b, &out)) {
+    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
+  }
+  return out;
+}
+
+void check_dim(const char* name, int64_t value, int64_t max) {
+  if (value < 1 || value > max) {
+    throw std::invalid_argument(std::string(name) + " must be in 1.." + std::to_string(max) +
+                                ", got " + std::to_string(value));
+  }
+}
+
+}  // namespace
+
+void validate(const XnorSpec& spec) {
+  check_dim("pe", spec.pe, kMaxXnorDim);
+  check_dim("simd", spec.simd, kMaxXnorDim);
+  check_dim("acc_bits", spec.acc_bits, 64);
+}
+
+XnorCost xnor_cost(const XnorSpec& spec, const GemmShape& shape, bool thresholded) {
+  validate(spec);
+  validate(shape);
+  const int64_t M = shape.m, N = shape.n, K = shape.k;
+  XnorCost c;
+  c.neuron_folds = ceil_div(N, spec.pe);
+  c.synapse_folds = ceil_div(K, spec.simd);
+  c.compute_cycles = checked_mul(checked_mul(M, c.neuron_folds, "cycle count"), c.synapse_folds,
+                                 "cycle count");
+  c.fill_cycles = bits::tree_levels(spec.simd) + 2;
+  c.cycles = c.compute_cycles + c.fill_cycles;
+  c.macs = M * N * K;
+  c.bit_ops = c.macs;
+  c.a_read_bits = checked_mul(checked_mul(M, K, "M*K"), c.neuron_folds, "input reads");
+  c.b_read_bits = c.macs;
+  c.out_writes = M * N;
+  c.out_write_bits = thresholded ? c.out_writes
+                                 : checked_mul(c.out_writes, spec.acc_bits, "output bits");
+  c.threshold_ops = thresholded ? c.out_writes : 0;
+  c.utilization = static_cast<double>(c.macs) /
+                  (static_cast<double>(c.cycles) * static_cast<double>(spec.pe * spec.simd));
+  return c;
+}
+
+}  // namespace pysim
