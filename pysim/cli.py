@@ -38,7 +38,8 @@ def _number(text: str) -> str | float | int:
     return text
 
 
-def _load_workload_arg(text: str):  # noqa: ANN202 - returns pysim.Workload
+def _load_workload_arg(text: str, args: argparse.Namespace | None = None):  # noqa: ANN202
+    """A workload from a path (YAML or ONNX) or ``zoo:NAME[:key=value,...]``."""
     from pysim import zoo
     from pysim.workload import load_workload
 
@@ -46,17 +47,32 @@ def _load_workload_arg(text: str):  # noqa: ANN202 - returns pysim.Workload
         name, _, params = text[4:].partition(":")
         kwargs = _parse_sets([p for p in params.split(",") if p]) if params else {}
         return zoo.load(name, **kwargs)
+    if text.endswith(".onnx") and args is not None:
+        dims = _parse_sets(getattr(args, "dim", []) or [])
+        return load_workload(text, batch=args.batch, quantize_bits=args.quantize_bits,
+                             allow_unsupported=args.allow_unsupported, **dims)
     return load_workload(text)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _load_hardware_arg(text: str, sets: list[str]):  # noqa: ANN202 - Hardware or GpuPreset
+    """A hardware YAML (with ``--set`` overrides) or ``gpu:NAME`` (a GPU preset)."""
+    if text.startswith("gpu:"):
+        from pysim import gpu
+
+        if sets:
+            raise ConfigError("--set applies to hardware YAML files, not to gpu: presets")
+        return gpu.preset(text[4:])
     from pysim.config import load_hardware
+
+    hw = load_hardware(text)
+    return hw.with_overrides(_parse_sets(sets)) if sets else hw
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from pysim.simulate import simulate
 
-    hw = load_hardware(args.hardware)
-    if args.set:
-        hw = hw.with_overrides(_parse_sets(args.set))
-    res = simulate(hw, _load_workload_arg(args.workload))
+    hw = _load_hardware_arg(args.hardware, args.set)
+    res = simulate(hw, _load_workload_arg(args.workload, args))
     if args.csv:
         res.layers.to_csv(args.csv, index=False)
     if args.json:
@@ -76,7 +92,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()))
     print(f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B, "
           f"compulsory {res.compulsory_dram_bytes:,} B, row-hit rate "
-          f"{res.dram_row_hit_rate:.1%}")
+          + ("n/a" if res.dram_row_hit_rate != res.dram_row_hit_rate
+             else f"{res.dram_row_hit_rate:.1%}"))
     print(f"utilization     {res.utilization:.1%}")
     return 0
 
@@ -107,8 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     gemm.set_defaults(func=_cmd_gemm)
 
     run = sub.add_parser("run", help="simulate a workload on a hardware description")
-    run.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml)")
-    run.add_argument("workload", help="workload YAML, or zoo:NAME[:key=value,...]")
+    run.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml) or gpu:NAME "
+                                      "(v100, a100, h100)")
+    run.add_argument("workload", help="workload YAML or ONNX file, or zoo:NAME[:key=value,...]")
+    run.add_argument("--batch", type=int, help="ONNX: value of a dynamic batch dimension")
+    run.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                     help="ONNX: value of a named dynamic dimension (repeatable)")
+    run.add_argument("--quantize-bits", type=int, help="ONNX: import float tensors as "
+                                                        "integers of this width")
+    run.add_argument("--allow-unsupported", action="store_true",
+                     help="ONNX: skip op types pysim cannot map (listed in the result)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a hardware field by dotted path (repeatable)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -75,7 +75,10 @@ class Result:
 
     @property
     def dram_row_hit_rate(self) -> float:
-        """Byte-weighted row-buffer hit rate of all DRAM traffic (from the DRAM model)."""
+        """Byte-weighted row-buffer hit rate of all DRAM traffic (from the DRAM model); NaN
+        when no DRAM model was run."""
+        if self.layers["dram_row_hit_rate"].isna().all():
+            return float("nan")  # no DRAM model behind this result (e.g. a GPU preset)
         moved = self.layers["dram_read_bytes"] + self.layers["dram_write_bytes"]
         total = moved.sum()
         return float((moved * self.layers["dram_row_hit_rate"]).sum() / total) if total else 0.0

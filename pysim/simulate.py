@@ -12,6 +12,8 @@ from pysim.config import Hardware, load_hardware
 from pysim.energy import COMPONENTS, leakage_pj, price_op
 from pysim.engine import StepPlan, run_plans
 from pysim.engine.dram import transfer_timing
+from pysim.gpu.presets import GpuPreset
+from pysim.gpu.simulate import simulate_gpu
 from pysim.mapping import map_workload
 from pysim.result import Result
 from pysim.workload import Workload, load_workload
@@ -19,17 +21,21 @@ from pysim.workload import Workload, load_workload
 PJ = 1e-12
 
 
-def simulate(hw: Hardware | str | PathLike, wl: Workload | str | PathLike) -> Result:
-    """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files).
+def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike) -> Result:
+    """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
+    GPU preset, ``pysim.gpu.preset("a100")``, runs the workload as GPU kernels:
+    pysim/gpu/simulate.py).
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports or a tile that fits no scratchpad.
     """
     # Load: validated, immutable descriptions.
-    if not isinstance(hw, Hardware):
-        hw = load_hardware(hw)
     if not isinstance(wl, Workload):
         wl = load_workload(wl)
+    if isinstance(hw, GpuPreset):
+        return simulate_gpu(hw, wl)
+    if not isinstance(hw, Hardware):
+        hw = load_hardware(hw)
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     mappings = map_workload(hw, wl)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.

@@ -470,3 +470,26 @@ def test_shape_inference_failure(tmp_path):
     path = save(tmp_path, nodes, [x], [zeros("W", (4, 3))], "bad_shapes")
     with pytest.raises(WorkloadError, match=f"{path}: ONNX shape inference failed"):
         pysim.load_workload(path)
+
+
+def test_cli_passes_onnx_options(tmp_path, capsys) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from pysim.cli import main
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = numpy_helper.from_array(np.zeros((8, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+                              "tiny", [x], [y], [w])
+    path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph), path)
+    assert main(["run", "configs/edge_npu.yaml", str(path)]) == 2
+    assert "dynamic" in capsys.readouterr().err
+    assert main(["run", "configs/edge_npu.yaml", str(path), "--batch", "2",
+                 "--quantize-bits", "8", "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["macs"] == 2 * 16 * 16 * 8 * 27

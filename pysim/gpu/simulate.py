@@ -1,0 +1,147 @@
+"""A GPU preset as the hardware of ``pysim.simulate``: one kernel per op, on one stream.
+
+MAC ops (GEMM, convolution via im2col, batched matmul, fused attention as its two GEMMs per
+head) run on the tensor cores and are timed by the GEMM model (``GpuPreset.gemm_cost``: CTA
+tiling, waves, shared-memory / L2 / HBM traffic, launch); a batched op of ``count`` GEMMs is one
+kernel: ``count x (time - launch) + launch``. The tensor-core dtype follows the op's number
+format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
+int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights pruned 2:4
+run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
+run on the CUDA cores as memory-bound kernels: (bytes read + written) / HBM bandwidth, or
+their vector work over the SMs' lanes if that is longer, plus a launch.
+
+Energy: MACs x the energy table's MAC energy for the dtype scaled to the GPU's process node;
+HBM bytes x pJ/bit of its HBM generation; shared-memory and L2 bytes as 64-bit SRAM accesses of
+those sizes; vector work x ``vector_op_pj``. Static power is not modelled (``leakage`` 0).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from pysim.config import DRAM_PRESETS, load_energy_table
+from pysim.energy import COMPONENTS
+from pysim.errors import WorkloadError
+from pysim.result import Result
+
+NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4}  # TSMC 12FFN, N7, 4N
+HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3"}
+LANES_PER_SM = 128  # FP32 CUDA cores per SM (Volta, Ampere, Hopper)
+
+
+def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
+    """The tensor-core dtype for ``op``'s operands on ``gpu``. Raises WorkloadError."""
+    bits = max(op.weight_bits, op.act_bits)
+    if op.dtype == "float":
+        table = {16: fp16_as, 32: "tf32", 8: "fp8_e4m3"}
+    else:
+        table = {8: "int8", 4: "int4", 1: "b1", 2: "int4", 3: "int4"}
+        if bits > 8:
+            table = {}
+    dtype = table.get(bits)
+    sparse = _sparse(op)
+    if dtype is None or dtype not in gpu.supported_dtypes():
+        raise WorkloadError(
+            f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
+            f"{gpu.full_name}; it supports {', '.join(gpu.supported_dtypes(sparse))}")
+    return dtype
+
+
+def _sparse(op: Any) -> bool:
+    sp = op.weight_sparsity
+    return sp is not None and sp.pattern == "nm" and (sp.n, sp.m) in ((2, 4), (1, 2))
+
+
+def _gemms(op: Any) -> list[tuple[int, int, int, int]]:
+    if op.type == "attention":
+        heads = op.batch * op.heads
+        return [(heads, op.q_len, op.kv_len, op.head_dim), (heads, op.q_len, op.head_dim,
+                                                              op.kv_len)]
+    view = op.gemm_view()
+    return [] if view is None else [(view.count, view.m, view.n, view.k)]
+
+
+def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
+    """Simulate workload ``wl`` on GPU preset ``gpu`` (see the module docstring)."""
+    table = load_energy_table("45nm").scaled_to(NODE_NM[gpu.arch])
+    pj_per_bit = DRAM_PRESETS[HBM[gpu.arch]].fields()["energy_pj_per_bit"]
+    smem_pj = table.sram_access_pj(gpu.shared_memory_kb_per_sm * 1024, 64) / 8  # per byte
+    l2_pj = table.sram_access_pj(gpu.l2_kb * 1024, 64) / 8
+    clock = gpu.boost_clock_mhz * 1e6
+    hbm = gpu.hbm_bandwidth_gb_per_s * 1e9
+    launch = gpu.launch_overhead_us * 1e-6
+    producers = {op.output for op in wl.ops}
+    consumers = {t for op in wl.ops for t in op.inputs}
+    rows, now = [], 0.0
+    for op in wl.ops:
+        pj = dict.fromkeys(COMPONENTS, 0.0)
+        reads = writes = 0
+        tiling = ""
+        gemms = _gemms(op)
+        if gemms:
+            dtype = tensor_dtype(op, gpu, fp16_as)
+            sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
+            seconds = launch
+            smem = l2 = 0
+            for count, m, n, k in gemms:
+                c = gpu.gemm_cost(n, m, k, dtype, sparse=True) if sparse else \
+                    gpu.gemm_cost(m, n, k, dtype)
+                seconds += count * (c.time_s - c.launch_s)
+                reads += count * c.hbm_read_bytes
+                writes += count * c.hbm_write_bytes
+                smem += count * c.smem_read_bytes
+                l2 += count * c.l2_read_bytes
+                tiling = (f"{dtype}{' 2:4' if sparse else ''} CTA {c.tile_m}x{c.tile_n}x"
+                          f"{c.tile_k} split-k {c.split_k}, {c.waves} wave(s)")
+            kind = "float" if op.dtype == "float" else "int"
+            pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits,
+                                               "fp" if kind == "float" else "int")
+            pj["sram"] = smem * smem_pj + l2 * l2_pj
+            unit = "tensor_cores"
+            if op.type == "attention":
+                pj["vector"] = op.vector_work() * table.vector_op_pj(16)
+        else:
+            reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
+            writes = op.output_bytes
+            lanes = gpu.sms * LANES_PER_SM
+            seconds = launch + max((reads + writes) / hbm, op.vector_work() / (lanes * clock))
+            pj["vector"] = op.vector_work() * table.vector_op_pj(16)
+            unit = "cuda_cores"
+        pj["dram"] = (reads + writes) * 8 * pj_per_bit
+        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in op.inputs
+                                     if t not in producers)
+        comp += op.output_bytes if op.output not in consumers else 0
+        cycles = seconds * clock
+        row = {"op": op.name, "type": op.type, "unit": unit, "dataflow": "",
+               "start_cycle": now, "end_cycle": now + cycles, "cycles": cycles,
+               "compute_cycles": cycles, "bank_stall_cycles": 0, "stall_cycles": 0.0,
+               "macs": op.macs, "weight_bits": op.weight_bits, "act_bits": op.act_bits,
+               "dtype": op.dtype, "bops": op.macs * op.weight_bits * op.act_bits,
+               "vector_ops": op.vector_work(), "dram_read_bytes": reads,
+               "dram_write_bytes": writes, "compulsory_bytes": comp,
+               "energy_j": sum(pj.values()) * 1e-12}
+        row.update({f"{c}_j": pj[c] * 1e-12 for c in COMPONENTS})
+        row.update({"steps": 1, "sim_events": 0, "tiling": tiling, "resident_inputs": "",
+                    "dram_row_hit_rate": math.nan})
+        rows.append(row)
+        now += cycles
+    layers = pd.DataFrame(rows)
+    layers.attrs["peak_macs_per_cycle"] = gpu.sms * gpu.macs_per_clk_per_sm("fp16") \
+        if "fp16" in gpu.supported_dtypes() else 0
+    breakdown = {c: float(layers[f"{c}_j"].sum()) for c in COMPONENTS}
+    breakdown["leakage"] = 0.0
+    return Result(
+        hardware=gpu.name,
+        workload=wl.name,
+        clock_hz=clock,
+        latency_cycles=math.ceil(now),
+        energy_breakdown_j=breakdown,
+        dram_read_bytes=int(layers["dram_read_bytes"].sum()),
+        dram_write_bytes=int(layers["dram_write_bytes"].sum()),
+        compulsory_dram_bytes=int(layers["compulsory_bytes"].sum()),
+        macs=int(layers["macs"].sum()),
+        layers=layers,
+    )

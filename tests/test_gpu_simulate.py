@@ -1,0 +1,63 @@
+"""A GPU preset as the hardware of pysim.simulate."""
+
+from __future__ import annotations
+
+import pytest
+
+import pysim
+from pysim.workload import workload_from_dict
+
+
+def fp16_gemm(m: int, n: int, k: int, **op_fields):
+    return workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [m, k], "bits": 16, "dtype": "float"}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": m, "n": n, "k": k,
+                 "weight_bits": 16, "act_bits": 16, "dtype": "float", **op_fields}]})
+
+
+@pytest.mark.parametrize("name", ["v100", "a100", "h100"])
+def test_one_gemm_equals_the_gemm_model(name: str) -> None:
+    gpu = pysim.gpu.preset(name)
+    res = pysim.simulate(gpu, fp16_gemm(2048, 1024, 512))
+    # equal up to the rounding of the latency to whole clock cycles
+    want = gpu.gemm_time(2048, 1024, 512, "fp16")
+    assert res.latency_s == pytest.approx(want, abs=1 / res.clock_hz)
+    cost = gpu.gemm_cost(2048, 1024, 512, "fp16")
+    assert res.dram_read_bytes == cost.hbm_read_bytes
+    assert res.energy_j == pytest.approx(sum(res.energy_breakdown_j.values()))
+    assert res.macs == 2048 * 1024 * 512
+
+
+def test_whole_networks_run_and_respect_the_roofline() -> None:
+    gpu = pysim.gpu.preset("a100")
+    for wl in (pysim.zoo.load("resnet50"), pysim.zoo.load("bert_base", seq_len=64)):
+        res = pysim.simulate(gpu, wl)
+        peak = gpu.peak_tflops("int8") * 1e12 / 2  # MACs per second
+        assert res.latency_s >= res.macs / peak
+        assert res.latency_s >= res.compulsory_dram_bytes / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+        assert len(res.layers) == len(wl.ops)
+        assert set(res.layers["unit"]) <= {"tensor_cores", "cuda_cores"}
+
+
+def test_2_4_sparse_weights_use_the_sparse_tensor_cores() -> None:
+    gpu = pysim.gpu.preset("a100")
+    dense = pysim.simulate(gpu, fp16_gemm(4096, 4096, 4096))
+    sparse = pysim.simulate(gpu, pysim.workload.sparsity.sparsify(
+        fp16_gemm(4096, 4096, 4096), weights="2:4"))
+    assert sparse.latency_s < dense.latency_s
+    assert "2:4" in sparse.layers["tiling"].iloc[0]
+
+
+def test_a_dtype_the_gpu_lacks_is_an_error() -> None:
+    with pytest.raises(pysim.WorkloadError, match="no tensor-core dtype on NVIDIA Tesla V100"):
+        pysim.simulate(pysim.gpu.preset("v100"), pysim.zoo.load("gemm", m=64, n=64, k=64))
+
+
+def test_cli_runs_a_gpu_preset(capsys) -> None:
+    from pysim.cli import main
+
+    assert main(["run", "gpu:h100", "zoo:gemm:m=256,n=256,k=256"]) == 0
+    out = capsys.readouterr().out
+    assert "tensor_cores" in out and "row-hit rate n/a" in out
+    assert main(["run", "gpu:h1000", "zoo:gemm"]) == 2
+    assert "did you mean 'h100'" in capsys.readouterr().err
