@@ -1,5 +1,7 @@
 #include "kernels/im2col.hpp"
 
+#include "common/checked.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -14,14 +16,6 @@ void require(bool ok, const char* field, int64_t value, const char* allowed) {
     throw std::invalid_argument(std::string(field) + " must be " + allowed + ", got " +
                                 std::to_string(value));
   }
-}
-
-int64_t checked_mul(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_mul_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
 }
 
 }  // namespace

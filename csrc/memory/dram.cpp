@@ -1,5 +1,7 @@
 #include "memory/dram.hpp"
 
+#include "common/checked.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,11 +13,6 @@ namespace pysim {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::min() / 4;  // "long ago", in beats
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 void require_at_least(const char* field, int64_t value, int64_t least) {
   if (value < least) {

@@ -1,5 +1,7 @@
 #include "memory/scratchpad.hpp"
 
+#include "common/checked.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,22 +13,6 @@
 namespace pysim {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// a * b, or std::invalid_argument when it would not fit in int64.
-int64_t checked_mul(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_mul_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
-}
 
 int64_t checked_add(int64_t a, int64_t b, const char* what) {
   int64_t out = 0;

@@ -1,31 +1,13 @@
 #include "units/systolic_array.hpp"
 
+#include "common/checked.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <limits>
 #include <stdexcept>
 
 namespace pysim {
-
-namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// a * b, or std::invalid_argument when it would not fit in int64.
-int64_t checked_mul(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_mul_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
 
 const char* to_string(Dataflow df) {
   switch (df) {

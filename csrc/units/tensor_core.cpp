@@ -1,5 +1,7 @@
 #include "units/tensor_core.hpp"
 
+#include "common/checked.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -8,21 +10,6 @@
 namespace pysim {
 
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-int64_t checked_mul(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_mul_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 struct Rate {
   int64_t dense = 0;  // MACs per SM per clock, 0 = no tensor-core support

@@ -1,32 +1,13 @@
 #include "units/xnor.hpp"
 
+#include "common/checked.hpp"
+
 #include <stdexcept>
 #include <string>
 
 #include "units/bit_planes.hpp"
 
 namespace pysim {
-
-namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-int64_t checked_mul(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_mul_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
-}
-
-void check_dim(const char* name, int64_t value, int64_t max) {
-  if (value < 1 || value > max) {
-    throw std::invalid_argument(std::string(name) + " must be in 1.." + std::to_string(max) +
-                                ", got " + std::to_string(value));
-  }
-}
-
-}  // namespace
 
 void validate(const XnorSpec& spec) {
   check_dim("pe", spec.pe, kMaxXnorDim);
