@@ -13,8 +13,9 @@ STUB = Path(pysim.__file__).with_name("_core.pyi")
 
 
 def test_stub_matches_the_extension(tmp_path: Path) -> None:
+    # run outside the repo: from its root, `python -m` would import the unbuilt source tree
     subprocess.run([sys.executable, "-m", "pybind11_stubgen", "pysim._core", "-o",
-                    str(tmp_path)], check=True, capture_output=True)
+                    str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
     fresh = (tmp_path / "pysim" / "_core.pyi").read_text()
     assert STUB.read_text() == fresh, "pysim/_core.pyi is stale: regenerate it (see docstring)"
 

@@ -45,7 +45,9 @@ def _lines(path: Path) -> int:
 def test_killed_sweep_resumes_computing_only_the_missing_points(tmp_path):
     out = tmp_path / "runs.parquet"
     journal = tmp_path / "runs.parquet.journal"
+    # cwd outside the repo: from its root, `python -c` would import the unbuilt source tree
     child = subprocess.Popen([sys.executable, "-c", CHILD.replace("OUT", repr(str(out)))],
+                             cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
