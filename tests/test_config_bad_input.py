@@ -189,7 +189,7 @@ def test_unknown_override_path_lists_valid_keys(hw: Any, path: str, level: str,
 @pytest.mark.parametrize(("path", "value", "field", "allowed"), [
     ("units.0.rows", -1, "units[0].rows", ">= 1"),
     ("units.0.rows", "x", "units[0].rows", "integer"),
-    ("units.0.kind", "bit_serial", "units[0]", "systolic_array"),
+    ("units.0.kind", "tensor_core", "units[0]", "systolic_array"),
     ("dram.bandwidth_gb_per_s", "1 parsec", "dram.bandwidth_gb_per_s", "GB/s"),
     ("scratchpads.0.size_kib", 0, "scratchpads[0].size_kib", "> 0"),
     ("dram.preset", "ddr9", "dram.preset", "hbm3"),

@@ -49,6 +49,9 @@ REQUIRED_ENTRIES = (
     "sram_leakage_mw_per_kib", "pe_leakage_mw",
 )
 KINDS = ("int", "fp")
+# Optional entries (a custom table may leave them out; the methods then derive them):
+# and_popcount_bit_pj (bit-serial units), xnor_popcount_bit_pj (XNOR / popcount units).
+XNOR_OVER_AND = 1.1  # ASSUMPTION: an XNOR2 gate in place of an AND2 beside the reducing adder
 
 
 def vdd_at(node_nm: float) -> float:
@@ -155,6 +158,22 @@ class EnergyTable(BaseModel):
         """One multiply-accumulate: ``mult_pj(weight_bits, act_bits, kind)`` plus
         ``add_pj(acc_bits, kind)``. mac_pj(8, 8) = int8 mult + int32 add = 0.3 pJ at 45 nm."""
         return self.mult_pj(weight_bits, act_bits, kind) + self.add_pj(acc_bits, kind)
+
+    def and_popcount_bit_pj(self) -> float:
+        """One 1 x 1-bit product of a bit-serial unit: an AND gate and its input to the
+        popcount / adder tree. The ``and_popcount_bit_pj`` entry, else int8_mult_pj / 64 (an
+        8 x 8 array multiplier's 64 AND partial products, each with its share of the
+        reduction tree)."""
+        if "and_popcount_bit_pj" in self.entries:
+            return self.value("and_popcount_bit_pj")
+        return self.value("int8_mult_pj") / 64
+
+    def xnor_popcount_bit_pj(self) -> float:
+        """One binary (+-1) MAC bit of an XNOR / popcount unit: an XNOR gate and its popcount-
+        tree input. The ``xnor_popcount_bit_pj`` entry, else 1.1 x ``and_popcount_bit_pj()``."""
+        if "xnor_popcount_bit_pj" in self.entries:
+            return self.value("xnor_popcount_bit_pj")
+        return XNOR_OVER_AND * self.and_popcount_bit_pj()
 
     def vector_op_pj(self, bits: int, kind: str = "fp") -> float:
         """One vector-lane operation (elementwise, softmax, layernorm, pooling step), taken

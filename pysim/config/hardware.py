@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -76,6 +76,9 @@ class Hardware(BaseModel):
     scratchpads: tuple[Scratchpad, ...] = Field(min_length=1)
     dram: Dram
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    # Which unit a MAC op runs on when several support it (pysim/mapping/planner.py,
+    # `_pick_unit`): the first listed, the fewest cycles, or the least MAC energy.
+    dispatch: Literal["first", "fastest", "lowest_energy"] = "first"
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardware:

@@ -1,6 +1,12 @@
 """Compute units of a hardware description: the ``units:`` list (one registry, keyed by
 ``kind``) and the vector unit.
 
+Kinds: ``systolic_array`` (int MAC PEs), ``bit_serial`` (BISMO / Stripes / Bit Fusion
+bit-serial dot-product units) and ``xnor`` (a FINN-style XNOR / popcount array for +-1 binary
+ops). Each implements the MAC-unit interface of ``pysim/units/base.py``; the mapper never asks
+which kind it has. docs/hardware_config.md lists the fields; docs/low_precision_units.md,
+"Integration", the cost mapping and the energy model of the low-precision kinds.
+
 To add a unit kind: write a model with ``kind: Literal["<kind>"]``, ``name``, a ``pes``
 property and a ``build()`` method, and add it to ``UNIT_KINDS``. The ``Unit`` union, the YAML
 loader and the "unknown kind" error all follow from that one dict.
@@ -8,6 +14,8 @@ loader and the "unknown kind" error all follow from that one dict.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -15,11 +23,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pysim import _core
 from pysim.config.quantities import Int, lower
 from pysim.units.base import TileCost
+from pysim.units.bit_serial import BitSerialArray
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
+from pysim.units.xnor import XnorArray
 
 Dataflow = Annotated[Literal["os", "ws", "is"], BeforeValidator(lower)]
 Timing = Annotated[Literal["scalesim", "pipelined"], BeforeValidator(lower)]
 Bits = Annotated[Int, Field(ge=1, le=64)]
+OperandBits = Annotated[Int, Field(ge=1, le=32)]  # what the low-precision closed forms take
+BitSerialMode = Annotated[Literal["bismo", "stripes", "bitfusion"], BeforeValidator(lower)]
 
 
 class _Model(BaseModel):
@@ -102,10 +114,228 @@ class SystolicArrayUnit(_Model):
     def mac_pj(self, table: Any, op: Any) -> float:
         return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
 
+    @property
+    def capability(self) -> str:
+        """What ops it runs, for error messages."""
+        widest = max(self.precisions)
+        return f"int operands up to {widest} bits (precisions {list(self.precisions)})"
 
-# The one registry of unit kinds: kind -> model. Later: "bit_serial", "xnor", "tensor_core".
+
+def operand_bits(op: Any) -> tuple[int, int]:
+    """(a_bits, b_bits) of the GEMM an op lowers to, as the mapper reads them: A is the
+    activation operand (``act_bits``); B is the weight operand (``weight_bits``) except for
+    ops whose two operands are both activations (``matmul``, ``attention``: ``act_bits``)."""
+    b_bits = op.act_bits if op.type in ("matmul", "attention") else op.weight_bits
+    return op.act_bits, b_bits
+
+
+# The unit models, built once per distinct config (a model is immutable and cheap to keep).
+_bit_serial_array = lru_cache(maxsize=64)(BitSerialArray)
+_xnor_array = lru_cache(maxsize=64)(XnorArray)
+
+
+def _reduction_k(op: Any) -> int:
+    """K of the op's GEMM view (for an attention op, its head_dim); the MAC energies of the
+    low-precision units amortise per-output work (accumulator updates, thresholds) over it."""
+    view = op.gemm_view()
+    if view is not None:
+        return int(view.k)
+    return int(getattr(op, "head_dim", 1))
+
+
+class BitSerialUnit(_Model):
+    """A bit-serial array of ``dm`` x ``dn`` dot-product units, ``dk`` lanes each
+    (``kind: bit_serial``; the model is ``pysim.units.BitSerialArray``).
+
+    ``mode`` bismo (cycles ~ w x a bits), stripes (~ a) or bitfusion (2-bit BitBricks);
+    ``precisions`` the operand widths in bits its control supports (default 1..8; each 1..32,
+    no repeats): an op runs here only if both its operand widths are listed, at exactly those
+    widths (no padding); ``acc_bits`` the accumulator / written result width (default 32,
+    >= the widest precision); ``sparsity`` none (zeros are not exploited).
+    """
+
+    kind: Literal["bit_serial"]
+    name: str = Field(min_length=1)
+    dm: Int = Field(ge=1, le=MAX_DIM)
+    dn: Int = Field(ge=1, le=MAX_DIM)
+    dk: Int = Field(ge=1, le=MAX_DIM)
+    mode: BitSerialMode = "bismo"
+    precisions: tuple[OperandBits, ...] = Field(default=(1, 2, 3, 4, 5, 6, 7, 8), min_length=1)
+    acc_bits: Bits = 32
+    sparsity: Literal["none"] = "none"
+
+    @field_validator("precisions")
+    @classmethod
+    def _unique_precisions(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("must not repeat a width")
+        return value
+
+    @field_validator("acc_bits")
+    @classmethod
+    def _wide_enough(cls, value: int, info: Any) -> int:
+        widest = max(info.data.get("precisions") or (0,))
+        if value < widest:
+            raise ValueError(f"must be >= the widest precision ({widest} bits)")
+        return value
+
+    @property
+    def pes(self) -> int:
+        """Dot-product units (dm x dn), for leakage."""
+        return self.dm * self.dn
+
+    @property
+    def mac_bits(self) -> int:
+        """Width of the partial sums the unit writes (the mapper's psum width)."""
+        return self.acc_bits
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        """Peak MACs per cycle at w8a8 (comparable with an int8 systolic array's), whatever
+        ``precisions`` holds: bismo dm dn dk / 64, stripes dm dn dk / 8, bitfusion dm dn dk."""
+        return self._array.peak_macs_per_cycle(8, 8)
+
+    @property
+    def capability(self) -> str:
+        return f"int operands of {list(self.precisions)} bits (both operands)"
+
+    def build(self) -> BitSerialArray:
+        """The unit model (``pysim.units.bit_serial.BitSerialArray``) for this config."""
+        return BitSerialArray(dm=self.dm, dn=self.dn, dk=self.dk, mode=self.mode,
+                              acc_bits=self.acc_bits)
+
+    @property
+    def _array(self) -> BitSerialArray:
+        return _bit_serial_array(self.dm, self.dn, self.dk, self.mode, self.acc_bits)
+
+    # -- the MAC-unit interface (pysim/units/base.py) ------------------------------------------
+
+    def supports(self, op: Any) -> bool:
+        """Integer ops whose two operand widths are both in ``precisions``."""
+        a_bits, b_bits = operand_bits(op)
+        return op.dtype == "int" and a_bits in self.precisions and b_bits in self.precisions
+
+    def grains(self) -> tuple[int, int, int]:
+        """An output tile is dm x dn; a DPU reduces K in chunks of dk (Bit Fusion: dk x pf;
+        dk is the grain that fits every width)."""
+        return self.dm, self.dn, self.dk
+
+    def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
+        """The closed form ``BitSerialArray.cost(m, n, k, a_bits, b_bits)``; operand bits
+        delivered to the DPUs become element reads (``a_read_bits / a_bits``: in bismo mode
+        every element is read once per bit plane of the other operand), the accumulators are
+        written once per output (``out_writes``, at ``acc_bits``) and never read back."""
+        a_bits, b_bits = operand_bits(op)
+        c = self._array.cost(m, n, k, a_bits, b_bits)
+        return TileCost(c.cycles, c.m_tiles * c.n_tiles, c.macs, c.a_read_bits // a_bits,
+                        c.b_read_bits // b_bits, c.out_writes, 0)
+
+    def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
+        """None: BISMO feeds each DPU row and column from its own operand buffer (dm + dn
+        buffers, one Dk-bit word per cycle each), so a fold's fetches never meet in a shared
+        bank; the scratchpad bank-conflict model does not apply."""
+        return ()
+
+    def mac_pj(self, table: Any, op: Any) -> float:
+        """One MAC at the op's widths: bit products x ``table.and_popcount_bit_pj()`` (a 1 x 1-bit
+        AND with its popcount / adder-tree input) plus the accumulator updates per MAC x
+        ``table.add_pj(acc_bits)``. Bit products per MAC: w x a (bismo, stripes), Bit Fusion's
+        2 x 2-bit BitBricks 4 ceil(w / 2) ceil(a / 2). Accumulator updates per MAC: each DPU
+        accumulates once per issue, ``k_steps x passes`` times per output over the op's K.
+        At dk = 64 in bismo mode, w8a8 costs int8_mult + int32_add, the int8 MAC of the
+        systolic array; w4a4 a quarter of that."""
+        a_bits, b_bits = operand_bits(op)
+        if self.mode == "bitfusion":
+            products = 4 * math.ceil(a_bits / 2) * math.ceil(b_bits / 2)
+        else:
+            products = a_bits * b_bits
+        k = _reduction_k(op)
+        c = self._array.cost(1, 1, k, a_bits, b_bits)
+        accumulates = c.k_steps * c.passes / k
+        return (products * table.and_popcount_bit_pj()
+                + accumulates * table.add_pj(self.acc_bits))
+
+
+class XnorUnit(_Model):
+    """A FINN-style XNOR / popcount array of ``pe`` processing elements with ``simd`` XNOR
+    lanes each (``kind: xnor``; the model is ``pysim.units.XnorArray``). Runs binary ops only:
+    1-bit (+-1) weights and 1-bit activations. ``acc_bits`` the width of an unthresholded sum
+    (default 32); ``sparsity`` none.
+    """
+
+    kind: Literal["xnor"]
+    name: str = Field(min_length=1)
+    pe: Int = Field(ge=1, le=MAX_DIM)
+    simd: Int = Field(default=64, ge=1, le=MAX_DIM)
+    acc_bits: Bits = 32
+    sparsity: Literal["none"] = "none"
+
+    @property
+    def pes(self) -> int:
+        """Processing elements (pe), for leakage."""
+        return self.pe
+
+    @property
+    def mac_bits(self) -> int:
+        """Width of the partial sums the unit writes (the mapper's psum width)."""
+        return self.acc_bits
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """pe x simd binary MACs (one XNOR-popcount bit each)."""
+        return self.pe * self.simd
+
+    @property
+    def capability(self) -> str:
+        return "binary ops only: 1-bit (+-1) weights and 1-bit activations"
+
+    def build(self) -> XnorArray:
+        """The unit model (``pysim.units.xnor.XnorArray``) for this config."""
+        return XnorArray(pe=self.pe, simd=self.simd, acc_bits=self.acc_bits)
+
+    @property
+    def _array(self) -> XnorArray:
+        return _xnor_array(self.pe, self.simd, self.acc_bits)
+
+    # -- the MAC-unit interface (pysim/units/base.py) ------------------------------------------
+
+    def supports(self, op: Any) -> bool:
+        """Integer ops with both operands 1 bit wide (+-1)."""
+        return op.dtype == "int" and operand_bits(op) == (1, 1)
+
+    def grains(self) -> tuple[int, int, int]:
+        """One input row at a time; pe output channels; simd lanes of K."""
+        return 1, self.pe, self.simd
+
+    def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
+        """The closed form ``XnorArray.cost(m, n, k, thresholded)``, thresholded when the op
+        writes 1-bit outputs. Operands are 1 bit, so bits read are elements read; a fold is
+        one (input row, neuron fold); sums stay in the PE accumulators (no output reads)."""
+        c = self._array.cost(m, n, k, op.output_bits == 1)
+        return TileCost(c.cycles, m * c.neuron_folds, c.macs, c.a_read_bits, c.b_read_bits,
+                        c.out_writes, 0)
+
+    def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
+        """None: as in FINN, each PE reads its weights from its own memory and the input slice
+        is broadcast from a stream buffer, so there is no shared-bank conflict to model."""
+        return ()
+
+    def mac_pj(self, table: Any, op: Any) -> float:
+        """One binary MAC: ``table.xnor_popcount_bit_pj()`` (an XNOR gate and its popcount-tree
+        input) plus the PE's accumulator updates (``synapse_folds`` per output) and, when the
+        op writes 1-bit outputs, its threshold comparison (one ``acc_bits`` add per output),
+        both amortised over the op's K."""
+        k = _reduction_k(op)
+        c = self._array.cost(1, 1, k, op.output_bits == 1)
+        per_output = c.synapse_folds + (1 if op.output_bits == 1 else 0)
+        return table.xnor_popcount_bit_pj() + per_output * table.add_pj(self.acc_bits) / k
+
+
+# The one registry of unit kinds: kind -> model. Later: "tensor_core".
 UNIT_KINDS: dict[str, type[_Model]] = {
     "systolic_array": SystolicArrayUnit,
+    "bit_serial": BitSerialUnit,
+    "xnor": XnorUnit,
 }
 
 Unit = Annotated[Union[tuple(UNIT_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007

@@ -78,15 +78,80 @@ def _add(d: dict[str, int], key: str, bits: int) -> None:
     d[key] = d.get(key, 0) + int(bits)
 
 
+def _capability(unit: Any) -> str:
+    """What a unit runs, for error messages."""
+    note = getattr(unit, "capability", None)
+    return note if isinstance(note, str) else f"precisions {list(unit.precisions)}"
+
+
+def _widths(op: Any) -> str:
+    return (f"{op.dtype} operands, {op.weight_bits}-bit weights and {op.act_bits}-bit "
+            f"activations")
+
+
+def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
+    """The figure ``policy`` minimises for ``op`` on ``unit``. fastest: the unit's closed-form
+    cycles for the op's whole GEMM view (count x tile_cost(m, n, k).cycles; an attention op
+    as its two GEMMs per head, Q K^T and P V, causal mask ignored); lowest_energy: MACs x the
+    unit's energy per MAC (x its sparsity factor). SRAM, DRAM and register traffic are left
+    out of both: they depend on the tiling, which depends on the unit."""
+    if policy == "lowest_energy":
+        return op.macs * unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
+    view = op.gemm_view()
+    if view is not None:
+        views = [(view.count, view.m, view.n, view.k)]
+    elif hasattr(op, "head_dim"):  # fused attention
+        heads = op.batch * op.heads
+        views = [(heads, op.q_len, op.kv_len, op.head_dim),
+                 (heads, op.q_len, op.head_dim, op.kv_len)]
+    else:  # no GEMM shape: MACs at the unit's peak rate
+        return op.macs / max(1e-9, float(unit.peak_macs_per_cycle))
+    return float(sum(count * unit.tile_cost(m, n, k, op).cycles for count, m, n, k in views))
+
+
 def _pick_unit(hw: Any, op: Any) -> Any:
-    for unit in hw.units:
-        if unit.supports(op):
-            return unit
-    raise WorkloadError(
-        f"op {op.name!r} needs {op.dtype} operands of {op.weight_bits}-bit weights and "
-        f"{op.act_bits}-bit activations but no unit supports them (units: "
-        f"{', '.join(f'{u.name} ({u.kind}): {list(u.precisions)}' for u in hw.units)})"
-    )
+    """The unit a MAC op runs on: the unit named by ``op.unit`` if set (WorkloadError if the
+    hardware has none of that name or it cannot run the op), else, among the units whose
+    ``supports(op)`` holds, the one ``hw.dispatch`` prefers: "first" (listed first),
+    "fastest" or "lowest_energy" (``_dispatch_score``; ties within 1e-9 go to the unit listed
+    first). No unit supports the op: WorkloadError naming it."""
+    pinned = getattr(op, "unit", None)
+    if pinned is not None:
+        unit = next((u for u in hw.units if u.name == pinned), None)
+        if unit is None:
+            units = ", ".join(f"{u.name} ({u.kind})" for u in hw.units)
+            what = (f"the vector unit {pinned!r}, which runs no MAC ops"
+                    if pinned == hw.vector.name else f"unit {pinned!r}, which {hw.name!r} lacks")
+            raise WorkloadError(f"op {op.name!r} is pinned to {what}; pin it to one of: {units}")
+        if not unit.supports(op):
+            binary = (" (a binary op: it needs a unit with 1-bit support, e.g. kind xnor)"
+                      if op.weight_bits == op.act_bits == 1 else "")
+            raise WorkloadError(
+                f"op {op.name!r} is pinned to unit {unit.name!r} ({unit.kind}), which cannot run "
+                f"it: the op has {_widths(op)}{binary}; {unit.name!r} supports "
+                f"{_capability(unit)}")
+        return unit
+    policy = getattr(hw, "dispatch", "first")
+    if policy == "first":
+        for unit in hw.units:
+            if unit.supports(op):
+                return unit
+        candidates = []
+    else:
+        candidates = [u for u in hw.units if u.supports(op)]
+    if not candidates:
+        raise WorkloadError(
+            f"op {op.name!r} needs {_widths(op)} but no unit supports them (units: "
+            f"{'; '.join(f'{u.name} ({u.kind}): {_capability(u)}' for u in hw.units)})"
+        )
+    if len(candidates) == 1:
+        return candidates[0]
+    best, best_score = candidates[0], math.inf
+    for unit in candidates:
+        score = _dispatch_score(hw, unit, op, policy)
+        if score < best_score * (1 - 1e-9):
+            best, best_score = unit, score
+    return best
 
 
 def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:

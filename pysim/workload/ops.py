@@ -64,6 +64,11 @@ class Op(BaseModel):
     the shape the op expects, or "elements" when only the element count must agree (the op views
     its operands as matrices, and reshapes or transposes feeding it are free views); `shape_doc`
 names the parameters that set each input's shape, for error messages.
+
+    `unit` (optional, default none) pins an op that runs on a MAC unit to the hardware unit of
+    that name, overriding the hardware's `dispatch` policy; mapping raises WorkloadError if that
+    unit does not support the op's precision (docs/low_precision_units.md, "Integration"). Ops
+    that run on the vector unit cannot be pinned.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -82,6 +87,9 @@ names the parameters that set each input's shape, for error messages.
     dtype: DType = "int"
     weight_sparsity: Sparsity | None = None  # zeros of the weights (pysim/workload/sparsity.py)
     act_sparsity: Sparsity | None = None  # zeros of the activations read
+    # Pin a MAC op to the hardware unit of this name instead of the hardware's `dispatch`
+    # policy; the mapper raises WorkloadError if that unit cannot run the op's precision.
+    unit: Name | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -96,6 +104,11 @@ names the parameters that set each input's shape, for error messages.
         if len(self.inputs) != want:
             raise OpFieldError(
                 "inputs", f"a {self.type} op reads {want} tensor(s), got {len(self.inputs)}"
+            )
+        if self.unit is not None and self.runs_on != "mac":
+            raise OpFieldError(
+                "unit", f"only ops that run on a MAC unit can be pinned to one; a {self.type} "
+                f"op runs on the vector unit, got unit {self.unit!r}"
             )
         return self
 

@@ -22,6 +22,7 @@ from pysim.errors import WorkloadError
 from pysim.workload import Workload, dump_workload
 from pysim.zoo.cnn import mobilenet_v2, resnet18, resnet50
 from pysim.zoo.llama import llama2_7b
+from pysim.zoo.lowp import binary_resnet18, finn_cnv, llama2_7b_linear, resnet18_precision
 from pysim.zoo.micro import gemm
 from pysim.zoo.moe import moe_ffn
 from pysim.zoo.prenorm import gpt2, vit_b16
@@ -64,6 +65,15 @@ _MODELS: dict[str, ZooModel] = {
         ZooModel("moe_ffn", moe_ffn,
                  "mixture-of-experts FFN layer: router + top_k of `experts` expert FFNs, "
                  "sized by the tokens each receives"),
+        ZooModel("finn_cnv", finn_cnv,
+                 "FINN's CNV W1A1 binarized network, 32x32 CIFAR-10 (first layer w1a8)"),
+        ZooModel("binary_resnet18", binary_resnet18,
+                 "ResNet-18 with binary (w1a1) convs; first conv and fc int8"),
+        ZooModel("resnet18_precision", resnet18_precision,
+                 "ResNet-18 with convs at `bits` (8, 4, 1 ...); first conv and fc int8"),
+        ZooModel("llama2_7b_linear", llama2_7b_linear,
+                 "LLaMA-2-7B linear layers (32 x q,k,v,o,gate,up,down), about int4_fraction "
+                 "of the MACs w4a8, the rest w8a8"),
     )
 }
 
