@@ -96,7 +96,7 @@ def edited(index: int, **fields: Any) -> dict[str, Any]:
     (1, {"dk": 0}, "units[1].dk", ">= 1"),
     (1, {"dm": 5000}, "units[1].dm", "<= 4096"),
     (1, {"dn": 2.5}, "units[1].dn", "integer"),
-    (1, {"sparsity": "skipping"}, "units[1].sparsity", "'none'"),
+    (1, {"sparsity": "sometimes"}, "units[1].sparsity", "'skipping'"),
     (1, {"rows": 8}, "units[1].rows", "not a known field"),
     (2, {"pe": 0}, "units[2].pe", ">= 1"),
     (2, {"simd": 5000}, "units[2].simd", "<= 4096"),

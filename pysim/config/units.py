@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -57,6 +57,9 @@ class SystolicArrayUnit(_Model):
     precisions: tuple[Bits, ...] = Field(default=(8,), min_length=1)
     mac_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
+
+    # PE register accesses per MAC: two operand registers read, one accumulator updated.
+    rf_accesses_per_mac: ClassVar[int] = 3
 
     @field_validator("precisions")
     @classmethod
@@ -151,7 +154,8 @@ class BitSerialUnit(_Model):
     ``precisions`` the operand widths in bits its control supports (default 1..8; each 1..32,
     no repeats): an op runs here only if both its operand widths are listed, at exactly those
     widths (no padding); ``acc_bits`` the accumulator / written result width (default 32,
-    >= the widest precision); ``sparsity`` none (zeros are not exploited).
+    >= the widest precision); ``sparsity`` none, gating or skipping (as for the systolic
+    array: zero weights gate the AND planes, or are skipped along K).
     """
 
     kind: Literal["bit_serial"]
@@ -162,7 +166,11 @@ class BitSerialUnit(_Model):
     mode: BitSerialMode = "bismo"
     precisions: tuple[OperandBits, ...] = Field(default=(1, 2, 3, 4, 5, 6, 7, 8), min_length=1)
     acc_bits: Bits = 32
-    sparsity: Literal["none"] = "none"
+    sparsity: Literal["none", "gating", "skipping"] = "none"
+
+    # Operand bits stream from the unit's own buffers into AND / popcount lanes; the
+    # per-bit energy (``and_popcount_bit_pj``) covers the datapath registers.
+    rf_accesses_per_mac: ClassVar[int] = 0
 
     @field_validator("precisions")
     @classmethod
@@ -268,7 +276,10 @@ class XnorUnit(_Model):
     pe: Int = Field(ge=1, le=MAX_DIM)
     simd: Int = Field(default=64, ge=1, le=MAX_DIM)
     acc_bits: Bits = 32
-    sparsity: Literal["none"] = "none"
+    sparsity: Literal["none"] = "none"  # +-1 operands have no zeros
+
+    # XNOR lanes and popcount trees; ``xnor_popcount_bit_pj`` covers their registers.
+    rf_accesses_per_mac: ClassVar[int] = 0
 
     @property
     def pes(self) -> int:

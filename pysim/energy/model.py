@@ -3,7 +3,8 @@
 Components (all in pJ here, J in results):
 - ``mac``: MACs x the unit's energy per MAC for the op's widths (``unit.mac_pj``: for the
   systolic array ``mac_pj(weight_bits, act_bits, acc_bits)`` of the table);
-- ``register_file``: PE register accesses (3 per MAC: two operands read, one accumulator
+- ``register_file``: PE register accesses (``unit.rf_accesses_per_mac`` per MAC: 3 on the
+  systolic array, two operands read and one accumulator
   update) x ``rf_access_pj(bits)``;
 - ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
   drains included) x the scratchpad's per-word energy (``read_pj`` / ``write_pj``: the table's

@@ -68,7 +68,7 @@ def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
             c = unit.tile_cost(mm, nn, kk, op)
             times = heads * n
             cycles += times * c.cycles
-            rf += times * 3 * c.macs
+            rf += times * unit.rf_accesses_per_mac * c.macs
             add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
             add(m["sram_read_bits"], spads["input"].name, times * c.weight_reads * op.act_bits)
             add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)

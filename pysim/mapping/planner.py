@@ -179,7 +179,7 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
 
 
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
-                run_overhead: int) -> None:
+                run_overhead: int, vector_ops_per_cycle: int) -> None:
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -213,7 +213,12 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
              math.ceil(ratio * times * c.weight_reads * b_bits))
         _add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
         _add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
-        rf += times * 3 * c.macs  # two operand registers read, one accumulator update
+        rf += times * unit.rf_accesses_per_mac * c.macs
+    # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
+    # unit alongside the array: the op takes the longer of the two.
+    dequant = op.dequant_work()
+    if dequant:
+        cycles = max(cycles, math.ceil(dequant / vector_ops_per_cycle))
     if getattr(unit, "sparsity", "none") == "gating":  # gated PEs leave registers untouched
         rf = math.ceil(rf * mac_energy_factor(op, unit))
     m.update(
@@ -222,6 +227,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes,
         rf_accesses=rf,
+        vector_ops=dequant,
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles),
@@ -298,7 +304,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             # property: the mapping must not change when a sweep lowers the bandwidth).
             run_overhead = int((hw.dram.t_rp_ns + hw.dram.t_rcd_ns)
                                * hw.dram.peak_bandwidth_gb_per_s)
-            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead)
+            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead,
+                        hw.vector.ops_per_cycle)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:

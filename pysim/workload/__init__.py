@@ -6,7 +6,7 @@ counted.
 
 from pysim.workload.graph import Workload
 from pysim.workload.loader import dump_workload, load_workload, workload_from_dict
-from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, conv_out
+from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, Quant, conv_out
 from pysim.workload.registry import OP_TYPES
 from pysim.workload.tensors import Tensor, packed_bytes
 from pysim.workload.vector_ops import (
@@ -29,6 +29,7 @@ __all__ = [
     "LayerNorm",
     "Matmul",
     "Op",
+    "Quant",
     "Pool",
     "Softmax",
     "Tensor",

@@ -55,6 +55,36 @@ class GemmView(NamedTuple):
         return self.count * self.m * self.n * self.k
 
 
+class Quant(BaseModel):
+    """Quantization granularity of an op's weights: one scale per tensor, per output channel,
+    or per group of ``group_size`` weights along the reduction (K) of each output channel, each
+    ``scale_bits`` wide (plus a zero point of the same width when ``zero_point``). The scales are
+    stored with the weights (``<op>.scales``: they count in weight bytes and DRAM traffic), and
+    dequantizing the accumulators costs vector-unit work (``Op.dequant_work``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    granularity: Literal["tensor", "channel", "group"] = "tensor"
+    group_size: PosInt = 128
+    scale_bits: Bits = 16
+    zero_point: StrictBool = False
+
+    def scale_shape(self, k: int, n: int) -> tuple[int, ...]:
+        """Shape of the scale tensor of a K x N weight."""
+        if self.granularity == "tensor":
+            return (1,)
+        if self.granularity == "channel":
+            return (n,)
+        return (math.ceil(k / self.group_size), n)
+
+    def dequant_ops(self, outputs: int, k: int) -> int:
+        """Vector operations to dequantize ``outputs`` accumulators of a K-long reduction: one
+        scale multiply per output (per group partial sum for group-wise), plus one zero-point
+        correction each when ``zero_point``."""
+        per = math.ceil(k / self.group_size) if self.granularity == "group" else 1
+        return outputs * per * (2 if self.zero_point else 1)
+
+
 class Op(BaseModel):
     """Base of all ops. Subclasses set `type` (a Literal), the class variables below, and
     implement `input_shapes()` and `output_shape`.
@@ -85,6 +115,7 @@ names the parameters that set each input's shape, for error messages.
     act_bits: Bits = 8
     out_bits: Bits | None = None
     dtype: DType = "int"
+    quant: Quant | None = None  # weight quantization granularity (scales, dequantization)
     weight_sparsity: Sparsity | None = None  # zeros of the weights (pysim/workload/sparsity.py)
     act_sparsity: Sparsity | None = None  # zeros of the activations read
     # Pin a MAC op to the hardware unit of this name instead of the hardware's `dispatch`
@@ -145,6 +176,22 @@ names the parameters that set each input's shape, for error messages.
     def weight_tensors(self) -> tuple[Tensor, ...]:
         """Parameters of the op (weights, biases); empty for ops without any."""
         return ()
+
+    def _scales(self, k: int, n: int) -> tuple[Tensor, ...]:
+        """The quantization scales (and zero points) of a K x N weight, if ``quant`` is set."""
+        if self.quant is None:
+            return ()
+        shape = self.quant.scale_shape(k, n)
+        if self.quant.zero_point:
+            shape = (2, *shape)
+        return (self._weight("scales", shape, self.quant.scale_bits),)
+
+    def dequant_work(self) -> int:
+        """Vector operations that dequantize the op's outputs (0 without ``quant``)."""
+        view = self.gemm_view()
+        if self.quant is None or view is None:
+            return 0
+        return view.count * self.quant.dequant_ops(view.m * view.n, view.k)
 
     @property
     def weight_bytes(self) -> int:
@@ -251,7 +298,9 @@ class Conv2d(Op):
         kh, kw = self.kernel
         w = self._weight("weight", (self.out_c, kh, kw, self.in_c // self.groups),
                          self.weight_bits)
-        return (w, self._weight("bias", (self.out_c,), self.bias_bits)) if self.bias else (w,)
+        scales = self._scales(kh * kw * self.in_c // self.groups, self.out_c)
+        bias = (self._weight("bias", (self.out_c,), self.bias_bits),) if self.bias else ()
+        return (w, *bias, *scales)
 
     def gemm_view(self) -> GemmView:
         kh, kw = self.kernel
@@ -286,7 +335,8 @@ class Gemm(Op):
 
     def weight_tensors(self) -> tuple[Tensor, ...]:
         w = self._weight("weight", (self.k, self.n), self.weight_bits)
-        return (w, self._weight("bias", (self.n,), self.bias_bits)) if self.bias else (w,)
+        bias = (self._weight("bias", (self.n,), self.bias_bits),) if self.bias else ()
+        return (w, *bias, *self._scales(self.k, self.n))
 
     def gemm_view(self) -> GemmView:
         return GemmView(count=1, m=self.m, n=self.n, k=self.k)
