@@ -119,12 +119,44 @@ def vector_lane_um2(bits: int, node_nm: float = REFERENCE_NODE_NM) -> float:
             * logic_scale(node_nm))
 
 
+def bit_lanes_um2(lanes: int, acc_bits: int, node_nm: float = REFERENCE_NODE_NM) -> float:
+    """Area (µm²) of a bit-level dot-product unit: ``lanes`` 1-bit products (an AND or XNOR,
+    priced as a 1 x 1 multiplier) reduced by a popcount tree (``lanes`` 1-bit adders), an
+    ``acc_bits`` accumulator, and registers for two operand bits per lane and the accumulator."""
+    arithmetic = (lanes * (_power_law(_INT_MULT, 1) + _power_law(_INT_ADD, 1))
+                  + _power_law(_INT_ADD, acc_bits))
+    registers = DFF_UM2_PER_BIT_45NM * (2 * lanes + acc_bits)
+    return (arithmetic + registers) * LAYOUT_OVERHEAD * logic_scale(node_nm)
+
+
+def _systolic_mm2(unit: Any, node_nm: float) -> float:
+    bits = max(unit.precisions)
+    weight_regs = 2 if unit.dataflow == "ws" else 1  # double-buffered stationary weights
+    return unit.pes * mac_pe_um2(bits, bits, unit.mac_bits, weight_regs, node_nm) * 1e-6
+
+
+def _bit_serial_mm2(unit: Any, node_nm: float) -> float:
+    # Bit Fusion's fusion units hold 16 BitBricks of 2 x 2 bits: 64 one-bit products each.
+    lanes = unit.dk * (64 if unit.mode == "bitfusion" else 1)
+    return unit.dm * unit.dn * bit_lanes_um2(lanes, unit.acc_bits, node_nm) * 1e-6
+
+
+def _xnor_mm2(unit: Any, node_nm: float) -> float:
+    return unit.pe * bit_lanes_um2(unit.simd, unit.acc_bits, node_nm) * 1e-6
+
+
+# unit kind -> its datapath area; one registry like pysim.config.units.UNIT_KINDS
+UNIT_AREA = {"systolic_array": _systolic_mm2, "bit_serial": _bit_serial_mm2,
+             "xnor": _xnor_mm2}
+
+
 def unit_mm2(unit: Any, node_nm: float) -> float:
-    """Area (mm²) of a compute unit: ``pes`` MAC PEs at its widest precision."""
-    bits = max(getattr(unit, "precisions", (8,)))
-    acc = getattr(unit, "mac_bits", 32)
-    weight_regs = 2 if getattr(unit, "dataflow", "") == "ws" else 1
-    return unit.pes * mac_pe_um2(bits, bits, acc, weight_regs, node_nm) * 1e-6
+    """Area (mm²) of a compute unit (``UNIT_AREA`` by its kind)."""
+    try:
+        return UNIT_AREA[unit.kind](unit, node_nm)
+    except KeyError:
+        raise ValueError(f"no area model for unit kind {unit.kind!r}; known: "
+                         f"{', '.join(UNIT_AREA)}") from None
 
 
 def area_mm2(hw: Any) -> dict[str, float]:

@@ -85,3 +85,16 @@ def test_pe_area_grows_with_precision_and_weight_buffering():
     assert mac_pe_um2(8, 8, node_nm=16) == pytest.approx(mac_pe_um2(8, 8) * (16 / 45) ** 2)
     # Horowitz: 8-bit multiply 282 µm², 32-bit add 137 µm² at 45 nm; registers 4.52 µm²/bit.
     assert mac_pe_um2(8, 8, 32) == pytest.approx((282 + 137 + 4.52 * 48) * 2)
+
+
+def test_bit_level_units_have_their_own_area_model():
+    import pysim
+    from pysim.area import bit_lanes_um2, mac_pe_um2
+
+    hw = pysim.load_hardware(ROOT / "configs" / "lowp_edge.yaml")
+    parts = pysim.area_mm2(hw)
+    xnor = next(u for u in hw.units if u.kind == "xnor")
+    assert parts[xnor.name] == pytest.approx(
+        xnor.pe * bit_lanes_um2(xnor.simd, xnor.acc_bits, hw.technology_nm) * 1e-6)
+    # a 64-lane 1-bit dot product is far smaller than 64 int8 MAC PEs
+    assert bit_lanes_um2(64, 32) < 64 * mac_pe_um2(8, 8) / 4
