@@ -59,18 +59,20 @@ class _Counter:
         return event
 
 
-def dma_load(env, plan, dram_bus, bytes_per_cycle, latency, free, full, count, busy):
-    """DMA read channel: fill a free buffer half for every step."""
-    per_step = plan.read_bytes / plan.steps
-    for _ in range(plan.steps):
-        yield count(free.get(1))
-        if per_step > 0:
+def dma_channel(env, steps, step_bytes, dram_bus, bytes_per_cycle, latency, take, give, count,
+                busy):
+    """A DMA channel: for each step, wait for a buffer half (``take``), move ``step_bytes``
+    over the DRAM bus, then hand the half on (``give``). The read channel takes free input
+    halves and fills them; the write channel takes finished output halves and frees them."""
+    for _ in range(steps):
+        yield count(take.get(1))
+        if step_bytes > 0:
             with dram_bus.request() as req:
                 yield count(req)
-                duration = latency + per_step / bytes_per_cycle
+                duration = latency + step_bytes / bytes_per_cycle
                 busy[0] += duration
                 yield count(env.timeout(duration))
-        yield count(full.put(1))
+        yield count(give.put(1))
 
 
 def compute_tiles(env, plan, free, full, out_free, out_full, count):
@@ -82,20 +84,6 @@ def compute_tiles(env, plan, free, full, out_free, out_full, count):
         yield count(env.timeout(per_step))
         yield count(free.put(1))
         yield count(out_full.put(1))
-
-
-def dma_store(env, plan, dram_bus, bytes_per_cycle, latency, out_free, out_full, count, busy):
-    """DMA write channel: drain each finished output half to DRAM."""
-    per_step = plan.write_bytes / plan.steps
-    for _ in range(plan.steps):
-        yield count(out_full.get(1))
-        if per_step > 0:
-            with dram_bus.request() as req:
-                yield count(req)
-                duration = latency + per_step / bytes_per_cycle
-                busy[0] += duration
-                yield count(env.timeout(duration))
-        yield count(out_free.put(1))
 
 
 def run_op(env, plan, unit, dram_bus, bytes_per_cycle, latency, deps_done, done, out):
@@ -113,11 +101,11 @@ def run_op(env, plan, unit, dram_bus, bytes_per_cycle, latency, deps_done, done,
         count = _Counter()
         busy = [0.0]
         procs = [
-            env.process(dma_load(env, plan, dram_bus, bytes_per_cycle, latency, free, full,
-                                 count, busy)),
+            env.process(dma_channel(env, plan.steps, plan.read_bytes / plan.steps, dram_bus,
+                                    bytes_per_cycle, latency, free, full, count, busy)),
             env.process(compute_tiles(env, plan, free, full, out_free, out_full, count)),
-            env.process(dma_store(env, plan, dram_bus, bytes_per_cycle, latency, out_free,
-                                  out_full, count, busy)),
+            env.process(dma_channel(env, plan.steps, plan.write_bytes / plan.steps, dram_bus,
+                                    bytes_per_cycle, latency, out_full, out_free, count, busy)),
         ]
         yield simpy.AllOf(env, procs)
         out.append(OpTiming(start, env.now, plan.compute_cycles, busy[0], count.n))
