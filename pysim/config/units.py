@@ -18,7 +18,14 @@ import math
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from pysim import _core
 from pysim.config.quantities import Int, lower
@@ -31,6 +38,20 @@ Dataflow = Annotated[Literal["os", "ws", "is"], BeforeValidator(lower)]
 Timing = Annotated[Literal["scalesim", "pipelined"], BeforeValidator(lower)]
 Bits = Annotated[Int, Field(ge=1, le=64)]
 OperandBits = Annotated[Int, Field(ge=1, le=32)]  # what the low-precision closed forms take
+
+
+def _distinct(value: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(value)) != len(value):
+        raise ValueError("must not repeat a width")
+    return value
+
+
+def _at_least_widest(value: int, info: Any) -> int:
+    """An accumulator must be as wide as the widest operand precision."""
+    widest = max(info.data.get("precisions") or (0,))
+    if value < widest:
+        raise ValueError(f"must be >= the widest precision ({widest} bits)")
+    return value
 BitSerialMode = Annotated[Literal["bismo", "stripes", "bitfusion"], BeforeValidator(lower)]
 
 
@@ -54,27 +75,16 @@ class SystolicArrayUnit(_Model):
     cols: Int = Field(ge=1, le=MAX_DIM)
     dataflow: Dataflow
     timing: Timing = "pipelined"
-    precisions: tuple[Bits, ...] = Field(default=(8,), min_length=1)
+    precisions: Annotated[tuple[Bits, ...], AfterValidator(_distinct)] = Field(
+        default=(8,), min_length=1)
     mac_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
 
     # PE register accesses per MAC: two operand registers read, one accumulator updated.
     rf_accesses_per_mac: ClassVar[int] = 3
 
-    @field_validator("precisions")
-    @classmethod
-    def _unique_precisions(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if len(set(value)) != len(value):
-            raise ValueError("must not repeat a width")
-        return value
-
-    @field_validator("mac_bits")
-    @classmethod
-    def _wide_enough(cls, value: int, info: Any) -> int:
-        widest = max(info.data.get("precisions") or (0,))
-        if value < widest:
-            raise ValueError(f"must be >= the widest precision ({widest} bits)")
-        return value
+    _wide_enough = field_validator("mac_bits")(classmethod(lambda cls, v, info:
+                                                            _at_least_widest(v, info)))
 
     @property
     def pes(self) -> int:
@@ -164,7 +174,8 @@ class BitSerialUnit(_Model):
     dn: Int = Field(ge=1, le=MAX_DIM)
     dk: Int = Field(ge=1, le=MAX_DIM)
     mode: BitSerialMode = "bismo"
-    precisions: tuple[OperandBits, ...] = Field(default=(1, 2, 3, 4, 5, 6, 7, 8), min_length=1)
+    precisions: Annotated[tuple[OperandBits, ...], AfterValidator(_distinct)] = Field(
+        default=(1, 2, 3, 4, 5, 6, 7, 8), min_length=1)
     acc_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
 
@@ -172,20 +183,8 @@ class BitSerialUnit(_Model):
     # per-bit energy (``and_popcount_bit_pj``) covers the datapath registers.
     rf_accesses_per_mac: ClassVar[int] = 0
 
-    @field_validator("precisions")
-    @classmethod
-    def _unique_precisions(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if len(set(value)) != len(value):
-            raise ValueError("must not repeat a width")
-        return value
-
-    @field_validator("acc_bits")
-    @classmethod
-    def _wide_enough(cls, value: int, info: Any) -> int:
-        widest = max(info.data.get("precisions") or (0,))
-        if value < widest:
-            raise ValueError(f"must be >= the widest precision ({widest} bits)")
-        return value
+    _wide_enough = field_validator("acc_bits")(classmethod(lambda cls, v, info:
+                                                            _at_least_widest(v, info)))
 
     @property
     def pes(self) -> int:
