@@ -496,6 +496,8 @@ void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n
   const int64_t chunk = row_chunk(m, t), tiles = (n + kWordBits - 1) / kWordBits;
   std::atomic<int64_t> arrived{0};
   std::atomic<bool> failed{false};
+  constexpr int64_t kClaim = 32;  // a multiple of the AVX-512 kernel's 4-row block
+  std::atomic<int64_t> next{0};
   run_threads(t, [&](int64_t id) {
     const int64_t r0 = std::min(m, id * chunk), r1 = std::min(m, r0 + chunk);
     const int64_t c0 = std::min(n, tiles * id / t * kWordBits);
@@ -510,7 +512,11 @@ void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n
     }
     arrived.fetch_add(1);
     while (arrived.load() < t) std::this_thread::yield();
-    if (!failed && r0 < r1) xnor_rows(aw.data(), r0, r1, bw.data(), n, W, k, out, chosen);
+    if (failed) return;
+    // Rows in blocks claimed one at a time, so a thread slowed by other load takes fewer.
+    for (int64_t i = next.fetch_add(kClaim); i < m; i = next.fetch_add(kClaim)) {
+      xnor_rows(aw.data(), i, std::min(m, i + kClaim), bw.data(), n, W, k, out, chosen);
+    }
   });
   if (failed) {  // throws, naming the first value that is not +-1
     pack_contiguous_rows(a, m, k, k, aw.data(), "a", false, masks);
