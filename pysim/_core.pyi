@@ -774,7 +774,7 @@ def xnor_cost(spec: XnorSpec, shape: GemmShape, thresholded: bool = True) -> Xno
     """
     Closed-form cost of a +-1 GEMM (O(1)).
     """
-def xnor_gemm(a: numpy.ndarray, b: numpy.ndarray, threads: typing.SupportsInt | typing.SupportsIndex = 1, isa: str = 'auto') -> numpy.ndarray:
+def xnor_gemm(a: numpy.ndarray, b: numpy.ndarray, threads: typing.SupportsInt | typing.SupportsIndex = 0, isa: str = 'auto') -> numpy.ndarray:
     """
     a @ b for int8 +-1 matrices by XNOR-popcount on 64-bit words -> int32.
     """
@@ -782,7 +782,7 @@ def xnor_gemm_isa() -> str:
     """
     The popcount kernel xnor_gemm uses on this machine.
     """
-def xnor_gemm_packed(a_packed: numpy.ndarray, b_packed: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex = 1, isa: str = 'auto') -> numpy.ndarray:
+def xnor_gemm_packed(a_packed: numpy.ndarray, b_packed: numpy.ndarray, k: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex = 0, isa: str = 'auto') -> numpy.ndarray:
     """
     A @ B from packed rows of A (m x ceil(k/64)) and packed rows of B^T (n x ceil(k/64)), as pack_pm1 makes them -> int32 (m x n).
     """

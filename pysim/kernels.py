@@ -34,7 +34,7 @@ def _isa(isa: object) -> str:
     return isa
 
 
-def xnor_gemm(a: np.ndarray, b: np.ndarray, *, threads: int = 1, isa: str = "auto") -> np.ndarray:
+def xnor_gemm(a: np.ndarray, b: np.ndarray, *, threads: int = 0, isa: str = "auto") -> np.ndarray:
     """a @ b for int8 matrices of +-1 values (a: m x k, b: k x n) -> int32 (m x n).
 
     Packs both operands into 64-bit words (any k; padding bits never count) and computes
@@ -55,7 +55,7 @@ def pack_pm1(x: np.ndarray) -> np.ndarray:
 
 
 def xnor_gemm_packed(
-    a_packed: np.ndarray, b_packed: np.ndarray, k: int, *, threads: int = 1, isa: str = "auto"
+    a_packed: np.ndarray, b_packed: np.ndarray, k: int, *, threads: int = 0, isa: str = "auto"
 ) -> np.ndarray:
     """A @ B from ``pack_pm1(a)`` (m x ceil(k/64)) and ``pack_pm1(b.T)`` (n x ceil(k/64)) ->
     int32 (m x n). Raises ValueError on a mismatched packing: a word count other than

@@ -74,7 +74,7 @@ void bind_lowp_kernels(py::module_& m) {
         }
         return out;
       },
-      py::arg("a"), py::arg("b"), py::arg("threads") = 1, py::arg("isa") = "auto",
+      py::arg("a"), py::arg("b"), py::arg("threads") = 0, py::arg("isa") = "auto",
       "a @ b for int8 +-1 matrices by XNOR-popcount on 64-bit words -> int32.");
 
   m.def(
@@ -133,7 +133,7 @@ void bind_lowp_kernels(py::module_& m) {
         }
         return out;
       },
-      py::arg("a_packed"), py::arg("b_packed"), py::arg("k"), py::arg("threads") = 1,
+      py::arg("a_packed"), py::arg("b_packed"), py::arg("k"), py::arg("threads") = 0,
       py::arg("isa") = "auto",
       "A @ B from packed rows of A (m x ceil(k/64)) and packed rows of B^T (n x ceil(k/64)), "
       "as pack_pm1 makes them -> int32 (m x n).");

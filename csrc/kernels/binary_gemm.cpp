@@ -1,6 +1,7 @@
 #include "kernels/binary_gemm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -51,6 +52,17 @@ const CpuFeatures& cpu() {
 }
 
 // ---- Packing ------------------------------------------------------------------------------
+// The AVX-512 kernel's layout of packed B columns: panels of kPanel columns, each panel W x kPanel
+// words (word w of column j at panel_at(j, w, W)), contiguous so that a panel stays in L1 while
+// rows of A stream past it; columns past n in the last panel are zero.
+constexpr int64_t kPanel = 32;
+PYSIM_INLINE int64_t panel_at(int64_t j, int64_t w, int64_t W) {
+  return (j / kPanel) * W * kPanel + w * kPanel + j % kPanel;
+}
+PYSIM_INLINE int64_t panel_words(int64_t n, int64_t W) {
+  return (n + kPanel - 1) / kPanel * kPanel * W;
+}
+
 // A mask builder reads len <= 64 contiguous int8 values: *plus gets bit i set where p[i] == +1;
 // it returns false if some value is neither +1 nor -1.
 using MaskFn = bool (*)(const int8_t* p, int64_t len, uint64_t* plus);
@@ -168,34 +180,103 @@ void pack_contiguous_rows(const int8_t* x, int64_t rows, int64_t k, int64_t rs, 
   }
 }
 
+#ifdef PYSIM_X86
+// One stage of the 64 x 64 bit transpose for pairs of lanes inside each zmm (distance j < 8
+// words): lane l pairs with lane l ^ j; `high` marks the lanes with bit j set.
+PYSIM_AVX512 PYSIM_INLINE __m512i transpose_stage_in(__m512i z, __m512i partner_idx,
+                                                     __mmask8 high, int j, uint64_t m) {
+  const __m512i p = _mm512_permutexvar_epi64(partner_idx, z);
+  const __m512i lo = _mm512_mask_blend_epi64(high, z, p);  // the lane with bit j clear
+  const __m512i hi = _mm512_mask_blend_epi64(high, p, z);  // the lane with bit j set
+  const __m512i x = _mm512_and_si512(
+      _mm512_xor_si512(_mm512_srli_epi64(lo, static_cast<unsigned>(j)), hi),
+      _mm512_set1_epi64(static_cast<long long>(m)));
+  return _mm512_xor_si512(
+      z, _mm512_mask_blend_epi64(high, _mm512_slli_epi64(x, static_cast<unsigned>(j)), x));
+}
+
+// A full 64 x 64 tile: 64 rows of 64 contiguous int8 at p + r * rs -> t[c] = column c's bits
+// (bit r set where p[r * rs + c] == +1), the same as masks then transpose64. Returns false if
+// some value is not +-1 (t is then unspecified).
+PYSIM_AVX512 bool pack_tile_avx512(const int8_t* p, int64_t rs, uint64_t t[64]) {
+  alignas(64) uint64_t rows[64];
+  const __m512i one = _mm512_set1_epi8(1);
+  __mmask64 bad = 0;
+  for (int r = 0; r < 64; ++r) {
+    const __m512i v = _mm512_loadu_si512(p + r * rs);
+    bad |= _mm512_cmpneq_epi8_mask(_mm512_abs_epi8(v), one);
+    rows[r] = ~static_cast<uint64_t>(_mm512_movepi8_mask(v));
+  }
+  __m512i z[8];
+  for (int q = 0; q < 8; ++q) z[q] = _mm512_load_si512(rows + 8 * q);
+  uint64_t m = 0x00000000FFFFFFFFull;
+  for (int j = 32; j >= 8; j >>= 1, m ^= m << j) {
+    const int d = j / 8;
+    for (int q = 0; q < 8; ++q) {
+      if (q & d) continue;
+      const __m512i x = _mm512_and_si512(
+          _mm512_xor_si512(_mm512_srli_epi64(z[q], static_cast<unsigned>(j)), z[q | d]),
+          _mm512_set1_epi64(static_cast<long long>(m)));
+      z[q | d] = _mm512_xor_si512(z[q | d], x);
+      z[q] = _mm512_xor_si512(z[q], _mm512_slli_epi64(x, static_cast<unsigned>(j)));
+    }
+  }
+  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  for (int j = 4; j >= 1; j >>= 1, m ^= m << j) {
+    const __m512i idx = _mm512_xor_si512(lanes, _mm512_set1_epi64(j));
+    const auto high = static_cast<__mmask8>(j == 4 ? 0xF0 : j == 2 ? 0xCC : 0xAA);
+    for (int q = 0; q < 8; ++q) z[q] = transpose_stage_in(z[q], idx, high, j, m);
+  }
+  for (int q = 0; q < 8; ++q) _mm512_storeu_si512(t + 8 * q, z[q]);
+  return bad == 0;
+}
+#endif
+
 // Rows of x = src^T, src row-major (k_rows x cols, row stride rs, contiguous along columns):
-// output row j packs column j of src. Word-major when word_major (out[w * cols + j], the AVX-512
-// kernel's layout), else out[j * W + w]. 64 x 64 blocks: masks, then a bit transpose. Errors
-// name x[j, k], or src[k, j] when swap.
+// output row j packs column j of src, for the columns [j0, j1) (j0 a multiple of 64; j1 = cols
+// or a multiple of 64). In panels when word_major (out[panel_at(j, w, W)], the AVX-512 kernel's
+// layout), else out[j * W + w]. 64 x 64 blocks: masks, then a bit transpose. Errors name
+// x[j, k], or src[k, j] when swap.
 void pack_columns(const int8_t* src, int64_t k_rows, int64_t cols, int64_t rs, uint64_t* out,
-                  bool word_major, const char* name, bool swap, MaskFn masks) {
+                  bool word_major, const char* name, bool swap, MaskFn masks, int64_t j0 = 0,
+                  int64_t j1 = -1) {
+  if (j1 < 0) j1 = cols;
   const int64_t W = words_for(k_rows);
-  uint64_t tile[64];
+  alignas(64) uint64_t tile[64];
   for (int64_t w = 0; w < W; ++w) {
     const int64_t kr = std::min(kWordBits, k_rows - w * kWordBits);
-    for (int64_t jb = 0; jb < cols; jb += kWordBits) {
-      const int64_t jn = std::min(kWordBits, cols - jb);
-      for (int64_t r = 0; r < 64; ++r) {
-        tile[r] = 0;
-        if (r >= kr) continue;
-        const int8_t* p = src + (w * kWordBits + r) * rs + jb;
-        if (!masks(p, jn, &tile[r])) {
-          for (int64_t i = 0; i < jn; ++i) {
-            if (p[i] != 1 && p[i] != -1) {
-              const int64_t kk = w * kWordBits + r, j = jb + i;
-              swap ? not_pm1(name, kk, j, p[i]) : not_pm1(name, j, kk, p[i]);
+    for (int64_t jb = j0; jb < j1; jb += kWordBits) {
+      const int64_t jn = std::min(kWordBits, j1 - jb);
+      bool done = false;
+#ifdef PYSIM_X86
+      // Full tiles on AVX-512: no per-row call, a vector transpose (a tile with values other
+      // than +-1 goes the long way below, which names the first of them).
+      if (masks == masks_avx512 && kr == kWordBits && jn == kWordBits) {
+        done = pack_tile_avx512(src + w * kWordBits * rs + jb, rs, tile);
+      }
+#endif
+      if (!done) {
+        for (int64_t r = 0; r < 64; ++r) {
+          tile[r] = 0;
+          if (r >= kr) continue;
+          const int8_t* p = src + (w * kWordBits + r) * rs + jb;
+          if (!masks(p, jn, &tile[r])) {
+            for (int64_t i = 0; i < jn; ++i) {
+              if (p[i] != 1 && p[i] != -1) {
+                const int64_t kk = w * kWordBits + r, j = jb + i;
+                swap ? not_pm1(name, kk, j, p[i]) : not_pm1(name, j, kk, p[i]);
+              }
             }
           }
         }
+        transpose64(tile);
       }
-      transpose64(tile);
-      for (int64_t c = 0; c < jn; ++c) {
-        out[word_major ? w * cols + jb + c : (jb + c) * W + w] = tile[c];
+      if (word_major) {  // jb is a multiple of 64, so of kPanel
+        for (int64_t c = 0; c < jn; c += kPanel) {
+          std::copy(tile + c, tile + std::min(jn, c + kPanel), out + panel_at(jb + c, w, W));
+        }
+      } else {
+        for (int64_t c = 0; c < jn; ++c) out[(jb + c) * W + w] = tile[c];
       }
     }
   }
@@ -252,24 +333,20 @@ PYSIM_POPCNT void xnor_popcnt(const uint64_t* a, int64_t m, const uint64_t* bt, 
   xnor_scalar_body(a, m, bt, n, W, k, out);
 }
 
-// AVX-512 kernel: bw is word-major (bw[w * n + j]); R rows x up to 32 columns per block, each
-// zmm lane one column: broadcast a word of A, XOR with 8 columns' words, VPOPCNTQ, add.
+// AVX-512 kernel: bp is one panel (W x kPanel words, see panel_at); R rows x the panel's 32
+// columns per block, each zmm lane one column: broadcast a word of A, XOR with 8 columns' words,
+// VPOPCNTQ, add. cols <= 32 columns of the block are stored.
 template <int R>
 PYSIM_AVX512 PYSIM_INLINE void xnor_avx512_block(const uint64_t* a, int64_t W,
-                                                 const uint64_t* bw, int64_t n, int64_t cols,
-                                                 int64_t k, int32_t* out, int64_t out_stride) {
-  __mmask8 lane[4];
-  for (int q = 0; q < 4; ++q) {
-    const int64_t c = std::clamp<int64_t>(cols - 8 * q, 0, 8);
-    lane[q] = static_cast<__mmask8>((1u << c) - 1);
-  }
+                                                 const uint64_t* bp, int64_t cols, int64_t k,
+                                                 int32_t* out, int64_t out_stride) {
   __m512i acc[R][4];
   for (int r = 0; r < R; ++r) {
     for (int q = 0; q < 4; ++q) acc[r][q] = _mm512_setzero_si512();
   }
   for (int64_t w = 0; w < W; ++w) {
     __m512i b[4];
-    for (int q = 0; q < 4; ++q) b[q] = _mm512_maskz_loadu_epi64(lane[q], bw + w * n + 8 * q);
+    for (int q = 0; q < 4; ++q) b[q] = _mm512_loadu_si512(bp + w * kPanel + 8 * q);
     for (int r = 0; r < R; ++r) {
       const __m512i x = _mm512_set1_epi64(static_cast<long long>(a[r * W + w]));
       for (int q = 0; q < 4; ++q) {
@@ -278,85 +355,96 @@ PYSIM_AVX512 PYSIM_INLINE void xnor_avx512_block(const uint64_t* a, int64_t W,
     }
   }
   const __m512i kk = _mm512_set1_epi64(k);
-  for (int r = 0; r < R; ++r) {
-    for (int q = 0; q < 4; ++q) {
+  for (int q = 0; q < 4; ++q) {
+    const int64_t c = std::clamp<int64_t>(cols - 8 * q, 0, 8);
+    const auto lane = static_cast<__mmask8>((1u << c) - 1);
+    for (int r = 0; r < R; ++r) {
       const __m512i sum = _mm512_sub_epi64(kk, _mm512_add_epi64(acc[r][q], acc[r][q]));
-      _mm512_mask_cvtepi64_storeu_epi32(out + r * out_stride + 8 * q, lane[q], sum);
+      _mm512_mask_cvtepi64_storeu_epi32(out + r * out_stride + 8 * q, lane, sum);
     }
   }
 }
 
-PYSIM_AVX512 void xnor_avx512(const uint64_t* a, int64_t m, const uint64_t* bw, int64_t n,
+PYSIM_AVX512 void xnor_avx512(const uint64_t* a, int64_t m, const uint64_t* bp, int64_t n,
                               int64_t W, int64_t k, int32_t* out) {
-  // Column blocks whose B words (W x NB) stay in L2 while every row of A streams past them.
-  const int64_t nb = std::max<int64_t>(32, (int64_t{1} << 15) / std::max<int64_t>(W, 1) / 32 * 32);
-  for (int64_t jb = 0; jb < n; jb += nb) {
-    const int64_t je = std::min(n, jb + nb);
+  // Panel outer (its W x 32 words stay in L1), rows of A inner.
+  for (int64_t j = 0; j < n; j += kPanel) {
+    const uint64_t* panel = bp + j * W;
+    const int64_t cols = std::min(kPanel, n - j);
     for (int64_t i = 0; i < m; i += 4) {
       const uint64_t* ar = a + i * W;
-      int32_t* o = out + i * n;
-      for (int64_t j = jb; j < je; j += 32) {
-        const int64_t cols = std::min<int64_t>(32, je - j);
-        switch (std::min<int64_t>(4, m - i)) {
-          case 4: xnor_avx512_block<4>(ar, W, bw + j, n, cols, k, o + j, n); break;
-          case 3: xnor_avx512_block<3>(ar, W, bw + j, n, cols, k, o + j, n); break;
-          case 2: xnor_avx512_block<2>(ar, W, bw + j, n, cols, k, o + j, n); break;
-          default: xnor_avx512_block<1>(ar, W, bw + j, n, cols, k, o + j, n); break;
-        }
+      int32_t* o = out + i * n + j;
+      switch (std::min<int64_t>(4, m - i)) {
+        case 4: xnor_avx512_block<4>(ar, W, panel, cols, k, o, n); break;
+        case 3: xnor_avx512_block<3>(ar, W, panel, cols, k, o, n); break;
+        case 2: xnor_avx512_block<2>(ar, W, panel, cols, k, o, n); break;
+        default: xnor_avx512_block<1>(ar, W, panel, cols, k, o, n); break;
       }
     }
   }
 }
 #endif
 
-// Run fn(row_begin, row_end) over [0, m) on up to `threads` threads (0: one per hardware
-// thread, and only for products of at least 2^22 word operations). Rows are independent, so
-// the result does not depend on the split.
-template <class Fn>
-void parallel_rows(int64_t m, int64_t work, int threads, Fn fn) {
+// Threads for a product of `work` word operations over m rows: `threads`, or 0 for one per
+// hardware thread when work >= 2^22 (else 1); at most 64 and one per 4 rows.
+int64_t thread_count(int64_t m, int64_t work, int threads) {
   int64_t t = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   if (threads <= 0 && work < (int64_t{1} << 22)) t = 1;
-  t = std::min<int64_t>({t, 64, (m + 3) / 4});
+  return std::max<int64_t>(1, std::min<int64_t>({t, 64, (m + 3) / 4}));
+}
+
+// Rows per thread: a multiple of 4 (the AVX-512 kernel's row block).
+int64_t row_chunk(int64_t m, int64_t t) { return ((m + t - 1) / t + 3) / 4 * 4; }
+
+// fn(id) for id in [0, t), id 0 on the calling thread.
+template <class Fn>
+void run_threads(int64_t t, Fn fn) {
   if (t <= 1) {
-    fn(int64_t{0}, m);
+    fn(int64_t{0});
     return;
   }
-  const int64_t chunk = ((m + t - 1) / t + 3) / 4 * 4;
   std::vector<std::thread> pool;
-  for (int64_t begin = chunk; begin < m; begin += chunk) {
-    pool.emplace_back(fn, begin, std::min(m, begin + chunk));
-  }
-  fn(int64_t{0}, std::min(m, chunk));
+  for (int64_t id = 1; id < t; ++id) pool.emplace_back(fn, id);
+  fn(int64_t{0});
   for (auto& th : pool) th.join();
 }
 
-// Dispatch on packed operands; bt is n x W (packed columns of B), or word-major bw (W x n)
-// when word_major (the AVX-512 layout; pass it only when that kernel is selected).
-void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, bool word_major, int64_t n,
-                   int64_t k, int32_t* out, int threads, Isa isa) {
+// Rows [begin, end) of the product on packed operands (b word-major for AVX-512, else n x W).
+void xnor_rows(const uint64_t* a, int64_t begin, int64_t end, const uint64_t* b, int64_t n,
+               int64_t W, int64_t k, int32_t* out, Isa isa) {
+  const uint64_t* ar = a + begin * W;
+  int32_t* o = out + begin * n;
+#ifdef PYSIM_X86
+  switch (isa) {
+    case Isa::Avx512: xnor_avx512(ar, end - begin, b, n, W, k, o); return;
+    case Isa::Popcnt: xnor_popcnt(ar, end - begin, b, n, W, k, o); return;
+    case Isa::Portable: break;
+  }
+#endif
+  (void)isa;
+  xnor_portable(ar, end - begin, b, n, W, k, o);
+}
+
+// Dispatch on packed operands; bt is n x W (packed columns of B). Rows are independent, so the
+// result does not depend on the thread split.
+void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, int64_t n, int64_t k,
+                   int32_t* out, int threads, Isa isa) {
   const int64_t W = words_for(k);
   std::vector<uint64_t> bw;
 #ifdef PYSIM_X86
-  if (isa == Isa::Avx512 && !word_major) {
-    bw.resize(static_cast<size_t>(W * n));
+  if (isa == Isa::Avx512) {
+    bw.resize(static_cast<size_t>(panel_words(n, W)));
     for (int64_t j = 0; j < n; ++j) {
-      for (int64_t w = 0; w < W; ++w) bw[static_cast<size_t>(w * n + j)] = b[j * W + w];
+      for (int64_t w = 0; w < W; ++w) bw[static_cast<size_t>(panel_at(j, w, W))] = b[j * W + w];
     }
     b = bw.data();
   }
 #endif
-  const int64_t work = m * n * std::max<int64_t>(W, 1);
-  parallel_rows(m, work, threads, [&](int64_t begin, int64_t end) {
-    const uint64_t* ar = a + begin * W;
-    int32_t* o = out + begin * n;
-#ifdef PYSIM_X86
-    switch (isa) {
-      case Isa::Avx512: xnor_avx512(ar, end - begin, b, n, W, k, o); return;
-      case Isa::Popcnt: xnor_popcnt(ar, end - begin, b, n, W, k, o); return;
-      case Isa::Portable: break;
-    }
-#endif
-    xnor_portable(ar, end - begin, b, n, W, k, o);
+  const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
+  const int64_t chunk = row_chunk(m, t);
+  run_threads(t, [&](int64_t id) {
+    const int64_t r0 = std::min(m, id * chunk), r1 = std::min(m, r0 + chunk);
+    if (r0 < r1) xnor_rows(a, r0, r1, b, n, W, k, out, isa);
   });
 }
 
@@ -389,7 +477,7 @@ void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_wor
                       int64_t k, int32_t* out, int threads, const std::string& isa) {
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
-  xnor_dispatch(a_words, m, bt_words, false, n, k, out, threads, chosen);
+  xnor_dispatch(a_words, m, bt_words, n, k, out, threads, chosen);
 }
 
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
@@ -397,14 +485,43 @@ void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
   const int64_t W = words_for(k);
-  std::vector<uint64_t> aw(static_cast<size_t>(m * W)), bw(static_cast<size_t>(n * W));
   const bool word_major = chosen == Isa::Avx512;
-  if (k > 0) {
-    const MaskFn masks = mask_fn(chosen);
+  std::vector<uint64_t> aw(static_cast<size_t>(m * W));
+  std::vector<uint64_t> bw(static_cast<size_t>(word_major ? panel_words(n, W) : n * W));
+  const MaskFn masks = mask_fn(chosen);
+  // One parallel region: each thread packs its own rows of A and a share of B's 64-column
+  // tiles, waits for the others (every row needs all of B), then computes its rows. A value
+  // that is not +-1 stops the work; the serial packing below then names the first one.
+  const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
+  const int64_t chunk = row_chunk(m, t), tiles = (n + kWordBits - 1) / kWordBits;
+  std::atomic<int64_t> arrived{0};
+  std::atomic<bool> failed{false};
+  constexpr int64_t kClaim = 32;  // a multiple of the AVX-512 kernel's 4-row block
+  std::atomic<int64_t> next{0};
+  run_threads(t, [&](int64_t id) {
+    const int64_t r0 = std::min(m, id * chunk), r1 = std::min(m, r0 + chunk);
+    const int64_t c0 = std::min(n, tiles * id / t * kWordBits);
+    const int64_t c1 = std::min(n, tiles * (id + 1) / t * kWordBits);
+    if (k > 0) {
+      try {
+        pack_contiguous_rows(a + r0 * k, r1 - r0, k, k, aw.data() + r0 * W, "a", false, masks);
+        if (c0 < c1) pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks, c0, c1);
+      } catch (...) {
+        failed = true;
+      }
+    }
+    arrived.fetch_add(1);
+    while (arrived.load() < t) std::this_thread::yield();
+    if (failed) return;
+    // Rows in blocks claimed one at a time, so a thread slowed by other load takes fewer.
+    for (int64_t i = next.fetch_add(kClaim); i < m; i = next.fetch_add(kClaim)) {
+      xnor_rows(aw.data(), i, std::min(m, i + kClaim), bw.data(), n, W, k, out, chosen);
+    }
+  });
+  if (failed) {  // throws, naming the first value that is not +-1
     pack_contiguous_rows(a, m, k, k, aw.data(), "a", false, masks);
     pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks);
   }
-  xnor_dispatch(aw.data(), m, bw.data(), word_major, n, k, out, threads, chosen);
 }
 
 const char* xnor_gemm_isa() { return isa_name(cpu().isa); }

@@ -27,11 +27,11 @@ void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int6
 // "avx512-vpopcntdq", "popcnt", "portable" to force one (std::invalid_argument if this CPU
 // cannot run it); every kernel gives the same result.
 void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_words, int64_t n,
-                      int64_t k, int32_t* out, int threads = 1, const std::string& isa = "auto");
+                      int64_t k, int32_t* out, int threads = 0, const std::string& isa = "auto");
 
 // a: m x k, b: k x n, row-major int8 +-1 (checked) -> out: m x n int32, equal to a @ b.
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
-               int threads = 1, const std::string& isa = "auto");
+               int threads = 0, const std::string& isa = "auto");
 
 // Name of the popcount kernel xnor_gemm dispatches to on this machine: "avx512-vpopcntdq",
 // "popcnt" or "portable".
