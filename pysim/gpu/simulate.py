@@ -73,8 +73,7 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
     clock = gpu.boost_clock_mhz * 1e6
     hbm = gpu.hbm_bandwidth_gb_per_s * 1e9
     launch = gpu.launch_overhead_us * 1e-6
-    producers = {op.output for op in wl.ops}
-    consumers = {t for op in wl.ops for t in op.inputs}
+    graph_outputs = set(wl.outputs)
     rows, now = [], 0.0
     for op in wl.ops:
         pj = dict.fromkeys(COMPONENTS, 0.0)
@@ -112,8 +111,8 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             unit = "cuda_cores"
         pj["dram"] = (reads + writes) * 8 * pj_per_bit
         comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in op.inputs
-                                     if t not in producers)
-        comp += op.output_bytes if op.output not in consumers else 0
+                                     if t not in wl.producers)
+        comp += op.output_bytes if op.output in graph_outputs else 0
         cycles = seconds * clock
         row = {"op": op.name, "type": op.type, "unit": unit, "dataflow": "",
                "start_cycle": now, "end_cycle": now + cycles, "cycles": cycles,

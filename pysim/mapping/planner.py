@@ -265,12 +265,11 @@ def _steps(tiles: int) -> int:
 def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
     """Map each op in execution order. Raises WorkloadError if an op has no unit to run on."""
     ops = list(wl.ops)
-    producers = {op.output: i for i, op in enumerate(ops)}
-    consumers: dict[str, list[int]] = {}
-    for i, op in enumerate(ops):
-        for t in op.inputs:
-            consumers.setdefault(t, []).append(i)
-    graph_outputs = {op.output for op in ops if op.output not in consumers}
+    index = {op.name: i for i, op in enumerate(ops)}
+    producers = {tensor: index[name] for tensor, name in wl.producers.items()}
+    consumers = {tensor: [index[name] for name in names]
+                 for tensor, names in wl.consumers.items()}
+    graph_outputs = set(wl.outputs)
     spads = _roles(hw)
     budget = spads["input"].size_bytes // 4  # a quarter of the input scratchpad for reuse
     order = [(op.output, tuple(op.inputs), wl.tensors[op.output].bytes) for op in ops]
