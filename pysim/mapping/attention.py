@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pysim.mapping.counts import add_tile_traffic
+
 
 def block_sizes(op: Any, capacity_bytes: int, act_bits: int, psum_bits: int,
                 double_buffered: bool) -> tuple[int, int]:
@@ -55,7 +57,7 @@ def visible_blocks(op: Any, br: int, bc: int) -> list[tuple[int, int, int]]:
 
 
 def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
-                  on_chip: frozenset[str], m: dict, add: Any) -> None:
+                  on_chip: frozenset[str], m: dict) -> None:
     """Fill ``m`` (the planner's per-op dict) for a fused attention op."""
     psum_bits = unit.mac_bits
     br, bc = block_sizes(op, capacity_bytes, op.act_bits, psum_bits,
@@ -69,10 +71,8 @@ def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
             times = heads * n
             cycles += times * c.cycles
             rf += times * unit.rf_accesses_per_mac * c.macs
-            add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
-            add(m["sram_read_bits"], spads["input"].name, times * c.weight_reads * op.act_bits)
-            add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
-            add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
+            add_tile_traffic(m, spads, c, times, op.act_bits, op.act_bits, psum_bits,
+                             b_role="input")  # K and V are activations
         rescale += heads * n * rows * (op.head_dim + 2)  # O_i *= exp(m_old - m_new); m, l
     vector_ops = op.vector_work() + rescale
     vector_cycles = math.ceil(vector_ops / hw.vector.ops_per_cycle)

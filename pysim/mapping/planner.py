@@ -14,6 +14,7 @@ from typing import Any
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
+from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
 from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
@@ -72,10 +73,6 @@ def _capacity(hw: Any, reserved: int) -> tuple[Capacity, dict[str, Any]]:
         if any(r in s.holds for r in ("input", "weight", "output"))
     )
     return Capacity(groups=groups), spads
-
-
-def _add(d: dict[str, int], key: str, bits: int) -> None:
-    d[key] = d.get(key, 0) + int(bits)
 
 
 def _capability(unit: Any) -> str:
@@ -208,11 +205,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         times = count * n_tiles
         bank_stalls += times * c.folds * _fetch_stalls(unit, spads, mt, nt, kt, op, b_bits)
         cycles += times * c.cycles
-        _add(m["sram_read_bits"], spads["input"].name, times * c.input_reads * op.act_bits)
-        _add(m["sram_read_bits"], spads["weight"].name,
-             math.ceil(ratio * times * c.weight_reads * b_bits))
-        _add(m["sram_write_bits"], spads["output"].name, times * c.output_writes * psum_bits)
-        _add(m["sram_read_bits"], spads["output"].name, times * c.output_reads * psum_bits)
+        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
         rf += times * unit.rf_accesses_per_mac * c.macs
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
     # unit alongside the array: the op takes the longer of the two.
@@ -292,7 +285,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit = _pick_unit(hw, op)
             room = next(size for roles, size, _ in cap.resolved_groups() if "input" in roles)
             try:
-                map_attention(op, unit, hw, spads, room, on_chip, m, _add)
+                map_attention(op, unit, hw, spads, room, on_chip, m)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             unit_name, unit_kind = unit.name, unit.kind
@@ -316,8 +309,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             m["dram_read_bytes"] = in_bytes + op.weight_bytes
             m["dram_write_bytes"] = wl.tensors[op.output].bytes
             all_in = sum(wl.tensors[t].bytes for t in op.inputs)
-            _add(m["sram_read_bits"], spads["input"].name, 8 * all_in)
-            _add(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
+            add_bits(m["sram_read_bits"], spads["input"].name, 8 * all_in)
+            add_bits(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
             half = max(1, spads["input"].size_bytes // 2)
             m["steps_hint"] = _steps(math.ceil((all_in + wl.tensors[op.output].bytes) / half))
             chunk = max(1, (all_in + wl.tensors[op.output].bytes) // m["steps_hint"])
@@ -326,8 +319,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
         # DMA fills and drains touch the scratchpads too.
-        _add(m["sram_write_bits"], spads["input"].name, 8 * m["dram_read_bytes"])
-        _add(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
+        add_bits(m["sram_write_bits"], spads["input"].name, 8 * m["dram_read_bytes"])
+        add_bits(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
         out.append(
             OpMapping(
                 index=i,
