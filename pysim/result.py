@@ -9,6 +9,31 @@ from typing import Any
 import pandas as pd
 
 
+def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: float,
+              end_cycle: float, compute_cycles: float, stall_cycles: float, macs: int,
+              weight_bits: int, act_bits: int, dtype: str, vector_ops: int,
+              dram_read_bytes: int, dram_write_bytes: int, compulsory_bytes: int,
+              energy_pj: dict[str, float], bank_stall_cycles: int = 0, steps: int = 1,
+              sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
+              dram_row_hit_rate: float = float("nan")) -> dict[str, Any]:
+    """One row of ``Result.layers``, every simulator path with the same columns; the derived
+    ones (cycles, bit operations, energy in J per component and in total) computed here."""
+    row: dict[str, Any] = {
+        "op": op, "type": type, "unit": unit, "dataflow": dataflow,
+        "start_cycle": start_cycle, "end_cycle": end_cycle, "cycles": end_cycle - start_cycle,
+        "compute_cycles": compute_cycles, "bank_stall_cycles": bank_stall_cycles,
+        "stall_cycles": stall_cycles, "macs": macs, "weight_bits": weight_bits,
+        "act_bits": act_bits, "dtype": dtype, "bops": macs * weight_bits * act_bits,
+        "vector_ops": vector_ops, "dram_read_bytes": dram_read_bytes,
+        "dram_write_bytes": dram_write_bytes, "compulsory_bytes": compulsory_bytes,
+        "energy_j": sum(energy_pj.values()) * 1e-12,
+    }
+    row.update({f"{c}_j": pj * 1e-12 for c, pj in energy_pj.items()})
+    row.update({"steps": steps, "sim_events": sim_events, "tiling": tiling,
+                "resident_inputs": resident_inputs, "dram_row_hit_rate": dram_row_hit_rate})
+    return row
+
+
 @dataclass(frozen=True)
 class Result:
     """Totals of one simulated workload on one hardware description.

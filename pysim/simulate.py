@@ -15,7 +15,7 @@ from pysim.engine.dram import transfer_timing
 from pysim.gpu.presets import GpuPreset
 from pysim.gpu.simulate import simulate_gpu
 from pysim.mapping import map_workload
-from pysim.result import Result
+from pysim.result import Result, layer_row
 from pysim.workload import Workload, load_workload
 
 PJ = 1e-12
@@ -61,8 +61,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
     breakdown = {c: sum(e.pj[c] for e in energies) * PJ for c in COMPONENTS}
     breakdown["leakage"] = leakage_pj(hw, latency) * PJ
     # Result: totals and one row per op.
-    layers = _layers_frame(mappings, timings, energies)
-    layers["dram_row_hit_rate"] = [t.row_hit_rate for t in timing]
+    layers = _layers_frame(mappings, timings, energies, timing)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
     return Result(
         hardware=hw.name,
@@ -80,33 +79,18 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
     )
 
 
-def _layers_frame(mappings: list, timings: list, energies: list) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for m, t, e in zip(mappings, timings, energies, strict=True):
-        row: dict[str, Any] = {
-            "op": m.name,
-            "type": m.op_type,
-            "unit": m.unit,
-            "dataflow": m.dataflow,
-            "start_cycle": t.start_cycle,
-            "end_cycle": t.end_cycle,
-            "cycles": t.cycles,
-            "compute_cycles": m.compute_cycles,
-            "bank_stall_cycles": m.bank_stall_cycles,
-            "stall_cycles": t.stall_cycles,
-            "macs": m.macs,
-            "weight_bits": m.weight_bits,
-            "act_bits": m.act_bits,
-            "dtype": m.dtype,
-            "bops": m.macs * m.weight_bits * m.act_bits,
-            "vector_ops": m.vector_ops,
-            "dram_read_bytes": m.dram_read_bytes,
-            "dram_write_bytes": m.dram_write_bytes,
-            "compulsory_bytes": m.compulsory_read_bytes + m.compulsory_write_bytes,
-            "energy_j": e.total_pj * PJ,
-        }
-        row.update({f"{c}_j": e.pj[c] * PJ for c in COMPONENTS})
-        row.update({"steps": m.steps, "sim_events": t.events, "tiling": m.tiling,
-                    "resident_inputs": ",".join(m.resident_inputs)})
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _layers_frame(mappings: list, timings: list, energies: list,
+                  transfers: list) -> pd.DataFrame:
+    return pd.DataFrame([
+        layer_row(op=m.name, type=m.op_type, unit=m.unit, dataflow=m.dataflow,
+                  start_cycle=t.start_cycle, end_cycle=t.end_cycle,
+                  compute_cycles=m.compute_cycles, bank_stall_cycles=m.bank_stall_cycles,
+                  stall_cycles=t.stall_cycles, macs=m.macs, weight_bits=m.weight_bits,
+                  act_bits=m.act_bits, dtype=m.dtype, vector_ops=m.vector_ops,
+                  dram_read_bytes=m.dram_read_bytes, dram_write_bytes=m.dram_write_bytes,
+                  compulsory_bytes=m.compulsory_read_bytes + m.compulsory_write_bytes,
+                  energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
+                  resident_inputs=",".join(m.resident_inputs),
+                  dram_row_hit_rate=x.row_hit_rate)
+        for m, t, e, x in zip(mappings, timings, energies, transfers, strict=True)
+    ])

@@ -25,7 +25,7 @@ import pandas as pd
 from pysim.config import DRAM_PRESETS, load_energy_table
 from pysim.energy import COMPONENTS
 from pysim.errors import WorkloadError
-from pysim.result import Result
+from pysim.result import Result, layer_row
 
 NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4}  # TSMC 12FFN, N7, 4N
 HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3"}
@@ -114,17 +114,12 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
                                      if t not in wl.producers)
         comp += op.output_bytes if op.output in graph_outputs else 0
         cycles = seconds * clock
-        row = {"op": op.name, "type": op.type, "unit": unit, "dataflow": "",
-               "start_cycle": now, "end_cycle": now + cycles, "cycles": cycles,
-               "compute_cycles": cycles, "bank_stall_cycles": 0, "stall_cycles": 0.0,
-               "macs": op.macs, "weight_bits": op.weight_bits, "act_bits": op.act_bits,
-               "dtype": op.dtype, "bops": op.macs * op.weight_bits * op.act_bits,
-               "vector_ops": op.vector_work(), "dram_read_bytes": reads,
-               "dram_write_bytes": writes, "compulsory_bytes": comp,
-               "energy_j": sum(pj.values()) * 1e-12}
-        row.update({f"{c}_j": pj[c] * 1e-12 for c in COMPONENTS})
-        row.update({"steps": 1, "sim_events": 0, "tiling": tiling, "resident_inputs": "",
-                    "dram_row_hit_rate": math.nan})
+        row = layer_row(op=op.name, type=op.type, unit=unit, dataflow="", start_cycle=now,
+                        end_cycle=now + cycles, compute_cycles=cycles, stall_cycles=0.0,
+                        macs=op.macs, weight_bits=op.weight_bits, act_bits=op.act_bits,
+                        dtype=op.dtype, vector_ops=op.vector_work(), dram_read_bytes=reads,
+                        dram_write_bytes=writes, compulsory_bytes=comp, energy_pj=pj,
+                        tiling=tiling)
         rows.append(row)
         now += cycles
     layers = pd.DataFrame(rows)
