@@ -51,7 +51,7 @@ inline void require_matmul_shapes(const py::array& a, const py::array& b) {
 
 inline void require_dtype(const py::array& x, const py::dtype& want, const char* name,
                           const char* what) {
-  if (!x.dtype().is(want)) {
+  if (!x.dtype().equal(want)) {
     throw std::invalid_argument(std::string(name) + " must have dtype " + what + ", got " +
                                 dtype_name(x));
   }
@@ -67,7 +67,7 @@ inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array&
     throw std::invalid_argument(std::string(name) + " must hold integers, got dtype " +
                                 dtype_name(x));
   }
-  if (x.dtype().is(py::dtype::of<uint64_t>())) {
+  if (x.dtype().equal(py::dtype::of<uint64_t>())) {
     const auto u = py::array_t<uint64_t, py::array::c_style>::ensure(x);
     const uint64_t* p = u.data();
     const py::ssize_t cols = x.shape(1);

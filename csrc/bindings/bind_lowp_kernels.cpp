@@ -32,8 +32,8 @@ py::array run_int_gemm(const py::array& a_any, const py::array& b_any) {
   return out;
 }
 
-bool is_int8(const py::array& x) { return x.dtype().is(py::dtype::of<int8_t>()); }
-bool is_int16(const py::array& x) { return x.dtype().is(py::dtype::of<int16_t>()); }
+bool is_int8(const py::array& x) { return x.dtype().equal(py::dtype::of<int8_t>()); }
+bool is_int16(const py::array& x) { return x.dtype().equal(py::dtype::of<int16_t>()); }
 
 void require_int8_or_int16(const py::array& x, const char* name) {
   if (!is_int8(x) && !is_int16(x)) {

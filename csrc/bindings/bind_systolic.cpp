@@ -120,14 +120,14 @@ void bind_systolic(py::module_& m) {
                                       std::to_string(b.shape(0)) + "x" +
                                       std::to_string(b.shape(1)));
         }
-        if (!a.dtype().is(b.dtype())) {
+        if (!a.dtype().equal(b.dtype())) {
           throw std::invalid_argument("operands must share a dtype, got " +
                                       std::string(py::str(a.dtype())) + " and " +
                                       std::string(py::str(b.dtype())));
         }
-        if (a.dtype().is(py::dtype::of<int8_t>())) return run_reference<int8_t, int32_t>(spec, a, b);
-        if (a.dtype().is(py::dtype::of<int16_t>())) return run_reference<int16_t, int64_t>(spec, a, b);
-        if (a.dtype().is(py::dtype::of<float>())) return run_reference<float, float>(spec, a, b);
+        if (a.dtype().equal(py::dtype::of<int8_t>())) return run_reference<int8_t, int32_t>(spec, a, b);
+        if (a.dtype().equal(py::dtype::of<int16_t>())) return run_reference<int16_t, int64_t>(spec, a, b);
+        if (a.dtype().equal(py::dtype::of<float>())) return run_reference<float, float>(spec, a, b);
         throw std::invalid_argument("dtype must be int8, int16 or float32, got " +
                                     std::string(py::str(a.dtype())));
       },
