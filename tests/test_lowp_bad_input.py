@@ -123,6 +123,23 @@ def test_xnor_gemm_rejects_non_pm1_values(value: int) -> None:
         kernels.pack_pm1(b.T)
 
 
+# Positions in full 64 x 64 tiles of b (the vectorised transpose paths) and in a partial one,
+# each checked with one and with two threads (the error comes out of the parallel packing).
+@pytest.mark.parametrize("value", [0, 3, -3, 127, -127, -128])
+@pytest.mark.parametrize("row, col", [(0, 0), (63, 63), (64, 64), (127, 100), (65, 191), (129, 3)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_xnor_gemm_names_a_bad_value_in_any_tile(value: int, row: int, col: int,
+                                                 threads: int) -> None:
+    b = np.ones((130, 192), I8)
+    b[row, col] = value
+    with pytest.raises(ValueError, match=rf"b\[{row}, {col}\] = {value} is not -1 or \+1"):
+        kernels.xnor_gemm(np.ones((8, 130), I8), b, threads=threads)
+    a = np.ones((192, 130), I8)
+    a[col, row] = value
+    with pytest.raises(ValueError, match=rf"a\[{col}, {row}\] = {value} is not -1 or \+1"):
+        kernels.xnor_gemm(a, np.ones((130, 8), I8), threads=threads)
+
+
 def test_xnor_conv_rejects_bad_pad_value_and_shapes() -> None:
     conv = _core.Conv2dShape(in_h=4, in_w=4, in_c=2, filter_h=3, filter_w=3, filters=2,
                              pad_h=1, pad_w=1)

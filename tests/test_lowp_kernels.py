@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -43,6 +46,48 @@ def test_xnor_gemm_large_threaded_equals_single_thread() -> None:
     ref = a.astype(np.int32) @ b.astype(np.int32)
     for threads in (0, 1, 2, 5):
         np.testing.assert_array_equal(kernels.xnor_gemm(a, b, threads=threads), ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 70), n=st.integers(64, 200), k=st.integers(64, 300),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_xnor_gemm_with_full_tiles_equals_numpy(m: int, n: int, k: int, threads: int,
+                                                seed: int) -> None:
+    """Shapes with whole 64 x 64 tiles of b, which the vectorised bit transposes pack."""
+    rng = np.random.default_rng(seed)
+    a, b = pm1(rng, (m, k)), pm1(rng, (k, n))
+    ref = a.astype(np.int32) @ b.astype(np.int32)
+    np.testing.assert_array_equal(kernels.xnor_gemm(a, b, threads=threads), ref)
+    np.testing.assert_array_equal(kernels.pack_pm1(b.T), kernels.pack_pm1(b.T.copy()))
+
+
+def test_xnor_gemm_from_many_python_threads_at_once() -> None:
+    """The GIL is released: concurrent calls share (or bypass) the worker pool safely."""
+    rng = np.random.default_rng(3)
+    cases = [(pm1(rng, (200, 300)), pm1(rng, (300, 150))) for _ in range(6)]
+    refs = [a.astype(np.int32) @ b.astype(np.int32) for a, b in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outs = list(pool.map(lambda ab: [kernels.xnor_gemm(*ab, threads=2) for _ in range(5)],
+                             cases))
+    for out, ref in zip(outs, refs, strict=True):
+        for o in out:
+            np.testing.assert_array_equal(o, ref)
+
+
+def _xnor_in_child(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return kernels.xnor_gemm(a, b, threads=2)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
+                    reason="the platform has no fork()")
+def test_xnor_gemm_after_fork_uses_a_fresh_pool() -> None:
+    """A forked child does not inherit the parent's worker threads; its calls must not hang."""
+    rng = np.random.default_rng(4)
+    a, b = pm1(rng, (256, 256)), pm1(rng, (256, 256))
+    ref = kernels.xnor_gemm(a, b, threads=2)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        out = pool.apply_async(_xnor_in_child, (a, b)).get(timeout=60)
+    np.testing.assert_array_equal(out, ref)
 
 
 def test_xnor_gemm_k1_and_all_equal_signs() -> None:

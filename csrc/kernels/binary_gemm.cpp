@@ -2,17 +2,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
+#include <utility>
 
+#include "common/worker_pool.hpp"
 #include "units/bit_planes.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PYSIM_X86 1
 #include <immintrin.h>
 #define PYSIM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
+#define PYSIM_AVX512_GFNI \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512vbmi,avx512vpopcntdq,gfni")))
 #define PYSIM_AVX2 __attribute__((target("avx2")))
 #define PYSIM_POPCNT __attribute__((target("popcnt")))
 #endif
@@ -31,6 +35,7 @@ enum class Isa { Avx512, Popcnt, Portable };
 struct CpuFeatures {
   Isa isa = Isa::Portable;
   bool avx2 = false;
+  bool gfni = false;  // GFNI and AVX-512 VBMI: the byte-shuffle bit transpose
 };
 
 const CpuFeatures& cpu() {
@@ -42,6 +47,7 @@ const CpuFeatures& cpu() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vpopcntdq")) {
       c.isa = Isa::Avx512;
+      c.gfni = __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi");
     } else if (__builtin_cpu_supports("popcnt")) {
       c.isa = Isa::Popcnt;
     }
@@ -160,9 +166,43 @@ void transpose64(uint64_t t[64]) {
   }
 }
 
+#ifdef PYSIM_X86
+// bad | ((v + 1) & ~2): a byte of the result is nonzero iff some v byte was not -1 or +1 (the
+// only bytes with v + 1 in {0, 2}). Two vector ops and no mask register per 64 values.
+PYSIM_AVX512 PYSIM_INLINE __m512i accumulate_not_pm1(__m512i bad, __m512i v) {
+  return _mm512_ternarylogic_epi64(bad, _mm512_add_epi8(v, _mm512_set1_epi8(1)),
+                                   _mm512_set1_epi8(~2), 0xF8);  // a | (b & c)
+}
+
+// The AVX-512 fast path of pack_contiguous_rows: no call per word. False if some value is not
+// +-1 (out is then unspecified).
+PYSIM_AVX512 bool pack_rows_avx512(const int8_t* x, int64_t rows, int64_t k, int64_t rs,
+                                   uint64_t* out) {
+  const int64_t W = words_for(k), full = k / kWordBits;
+  __m512i bad = _mm512_setzero_si512();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* p = x + r * rs;
+    uint64_t* o = out + r * W;
+    for (int64_t w = 0; w < full; ++w) {
+      const __m512i v = _mm512_loadu_si512(p + w * kWordBits);
+      bad = accumulate_not_pm1(bad, v);
+      _store_mask64(reinterpret_cast<__mmask64*>(o + w),
+                    _mm512_cmpgt_epi8_mask(v, _mm512_setzero_si512()));
+    }
+    if (full < W && !masks_avx512(p + full * kWordBits, k - full * kWordBits, o + full)) {
+      return false;
+    }
+  }
+  return _mm512_test_epi8_mask(bad, bad) == 0;
+}
+#endif
+
 // Rows of x (element (r, c) at x[r * rs + c], contiguous along c) -> out[r * W + w].
 void pack_contiguous_rows(const int8_t* x, int64_t rows, int64_t k, int64_t rs, uint64_t* out,
                           const char* name, bool swap, MaskFn masks) {
+#ifdef PYSIM_X86
+  if (masks == masks_avx512 && pack_rows_avx512(x, rows, k, rs, out)) return;
+#endif
   const int64_t W = words_for(k);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t w = 0; w < W; ++w) {
@@ -230,6 +270,81 @@ PYSIM_AVX512 bool pack_tile_avx512(const int8_t* p, int64_t rs, uint64_t t[64]) 
   for (int q = 0; q < 8; ++q) _mm512_storeu_si512(t + 8 * q, z[q]);
   return bad == 0;
 }
+
+// The same tile with GFNI: the 64 row masks as 8 zmm (zmm q: rows 8q..8q+7, a qword each) are
+// cut into 8 x 8 bit blocks (VPERMB gathers byte C of eight rows into one qword), each block is
+// transposed by one GF2P8AFFINEQB (matrix = the block, operand = the unit bytes 1 << p), and three
+// rounds of VPERMT2B gather byte q of every zmm into column c's word (t[c] byte q = rows 8q..8q+7).
+// ~60 shuffles per tile instead of ~200 shift/mask steps. Same contract as pack_tile_avx512.
+struct GfniTables {
+  alignas(64) uint8_t to_blocks[64];   // VPERMB: row l's byte C -> qword C, byte 7 - l
+  alignas(64) uint8_t unit_bytes[64];  // byte p of each qword = 1 << p
+  alignas(64) uint8_t round[3][2][64]; // VPERMT2B indices, by round and by output half
+};
+
+const GfniTables& gfni_tables() {
+  static const GfniTables t = [] {
+    GfniTables g{};
+    for (int d = 0; d < 64; ++d) {
+      const int qword = d / 8, l = 7 - d % 8;
+      g.to_blocks[d] = static_cast<uint8_t>(l * 8 + qword);
+      g.unit_bytes[d] = static_cast<uint8_t>(1u << (d % 8));
+    }
+    // Round 1: bytes of column cc (of 32 in half h) from zmm 2a, 2a+1 side by side.
+    // Round 2: 16 columns, 4 bytes each; round 3: 8 columns, 8 bytes each. Bit 6 of an index
+    // picks the second source.
+    for (int h = 0; h < 2; ++h) {
+      for (int d = 0; d < 64; ++d) {
+        g.round[0][h][d] = static_cast<uint8_t>((d % 2) * 64 + 32 * h + d / 2);
+        g.round[1][h][d] = static_cast<uint8_t>((d / 2 % 2) * 64 + 2 * (16 * h + d / 4) + d % 2);
+        g.round[2][h][d] = static_cast<uint8_t>((d / 4 % 2) * 64 + 4 * (8 * h + d / 8) + d % 4);
+      }
+    }
+    return g;
+  }();
+  return t;
+}
+
+PYSIM_AVX512_GFNI bool pack_tile_gfni(const int8_t* p, int64_t rs, uint64_t t[64]) {
+  const GfniTables& g = gfni_tables();
+  const __m512i to_blocks = _mm512_load_si512(g.to_blocks);
+  const __m512i unit_bytes = _mm512_load_si512(g.unit_bytes);
+  __m512i bad = _mm512_setzero_si512();
+  __m512i w[8];
+  for (int q = 0; q < 8; ++q) {
+    // Row 8q+l's mask into qword l in registers (a store of eight masks and a 64-byte reload
+    // would stall on store forwarding).
+    __m512i rows = _mm512_setzero_si512();
+    for (int l = 0; l < 8; ++l) {
+      const __m512i v = _mm512_loadu_si512(p + (8 * q + l) * rs);
+      bad = accumulate_not_pm1(bad, v);
+      const auto plus = static_cast<long long>(_cvtmask64_u64(_mm512_cmpgt_epi8_mask(v, _mm512_setzero_si512())));
+      rows = _mm512_mask_set1_epi64(rows, static_cast<__mmask8>(1u << l), plus);
+    }
+    const __m512i blocks = _mm512_permutexvar_epi8(to_blocks, rows);
+    w[q] = _mm512_gf2p8affine_epi64_epi8(unit_bytes, blocks, 0);  // w[q] byte c: column c
+  }
+  __m512i pairs[4][2], quads[2][2][2];
+  for (int a = 0; a < 4; ++a) {  // zmm 2a and 2a+1 -> columns 32h.., 2 bytes each
+    for (int h = 0; h < 2; ++h) pairs[a][h] = _mm512_permutex2var_epi8(w[2 * a], _mm512_load_si512(g.round[0][h]), w[2 * a + 1]);
+  }
+  for (int b = 0; b < 2; ++b) {  // -> columns 32h + 16h2.., 4 bytes each
+    for (int h = 0; h < 2; ++h) {
+      for (int h2 = 0; h2 < 2; ++h2) {
+        quads[b][h][h2] = _mm512_permutex2var_epi8(pairs[2 * b][h], _mm512_load_si512(g.round[1][h2]), pairs[2 * b + 1][h]);
+      }
+    }
+  }
+  for (int h = 0; h < 2; ++h) {  // -> columns 32h + 16h2 + 8h3.., 8 bytes (a word) each
+    for (int h2 = 0; h2 < 2; ++h2) {
+      for (int h3 = 0; h3 < 2; ++h3) {
+        _mm512_storeu_si512(t + 32 * h + 16 * h2 + 8 * h3,
+                            _mm512_permutex2var_epi8(quads[0][h][h2], _mm512_load_si512(g.round[2][h3]), quads[1][h][h2]));
+      }
+    }
+  }
+  return _mm512_test_epi8_mask(bad, bad) == 0;
+}
 #endif
 
 // Rows of x = src^T, src row-major (k_rows x cols, row stride rs, contiguous along columns):
@@ -243,16 +358,18 @@ void pack_columns(const int8_t* src, int64_t k_rows, int64_t cols, int64_t rs, u
   if (j1 < 0) j1 = cols;
   const int64_t W = words_for(k_rows);
   alignas(64) uint64_t tile[64];
-  for (int64_t w = 0; w < W; ++w) {
-    const int64_t kr = std::min(kWordBits, k_rows - w * kWordBits);
-    for (int64_t jb = j0; jb < j1; jb += kWordBits) {
-      const int64_t jn = std::min(kWordBits, j1 - jb);
+  // Column blocks outer: the block's W x 64 output words stay in L1 while w walks down B.
+  for (int64_t jb = j0; jb < j1; jb += kWordBits) {
+    const int64_t jn = std::min(kWordBits, j1 - jb);
+    for (int64_t w = 0; w < W; ++w) {
+      const int64_t kr = std::min(kWordBits, k_rows - w * kWordBits);
       bool done = false;
 #ifdef PYSIM_X86
       // Full tiles on AVX-512: no per-row call, a vector transpose (a tile with values other
       // than +-1 goes the long way below, which names the first of them).
       if (masks == masks_avx512 && kr == kWordBits && jn == kWordBits) {
-        done = pack_tile_avx512(src + w * kWordBits * rs + jb, rs, tile);
+        const int8_t* p = src + w * kWordBits * rs + jb;
+        done = cpu().gfni ? pack_tile_gfni(p, rs, tile) : pack_tile_avx512(p, rs, tile);
       }
 #endif
       if (!done) {
@@ -354,13 +471,18 @@ PYSIM_AVX512 PYSIM_INLINE void xnor_avx512_block(const uint64_t* a, int64_t W,
       }
     }
   }
-  const __m512i kk = _mm512_set1_epi64(k);
-  for (int q = 0; q < 4; ++q) {
-    const int64_t c = std::clamp<int64_t>(cols - 8 * q, 0, 8);
-    const auto lane = static_cast<__mmask8>((1u << c) - 1);
+  // k - 2 * count as int32: two accumulators' low dwords (counts <= k < 2^31) into one zmm,
+  // then 16 columns per store (cheaper than a narrowing store per accumulator).
+  const __m512i kk = _mm512_set1_epi32(static_cast<int>(k));
+  const __m512i low_dwords =
+      _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  for (int q = 0; q < 4; q += 2) {
+    const int64_t c = std::clamp<int64_t>(cols - 8 * q, 0, 16);
+    const auto lane = static_cast<__mmask16>((1u << c) - 1);
     for (int r = 0; r < R; ++r) {
-      const __m512i sum = _mm512_sub_epi64(kk, _mm512_add_epi64(acc[r][q], acc[r][q]));
-      _mm512_mask_cvtepi64_storeu_epi32(out + r * out_stride + 8 * q, lane, sum);
+      const __m512i count = _mm512_permutex2var_epi32(acc[r][q], low_dwords, acc[r][q + 1]);
+      _mm512_mask_storeu_epi32(out + r * out_stride + 8 * q, lane,
+                               _mm512_sub_epi32(kk, _mm512_add_epi32(count, count)));
     }
   }
 }
@@ -393,22 +515,6 @@ int64_t thread_count(int64_t m, int64_t work, int threads) {
   return std::max<int64_t>(1, std::min<int64_t>({t, 64, (m + 3) / 4}));
 }
 
-// Rows per thread: a multiple of 4 (the AVX-512 kernel's row block).
-int64_t row_chunk(int64_t m, int64_t t) { return ((m + t - 1) / t + 3) / 4 * 4; }
-
-// fn(id) for id in [0, t), id 0 on the calling thread.
-template <class Fn>
-void run_threads(int64_t t, Fn fn) {
-  if (t <= 1) {
-    fn(int64_t{0});
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t id = 1; id < t; ++id) pool.emplace_back(fn, id);
-  fn(int64_t{0});
-  for (auto& th : pool) th.join();
-}
-
 // Rows [begin, end) of the product on packed operands (b word-major for AVX-512, else n x W).
 void xnor_rows(const uint64_t* a, int64_t begin, int64_t end, const uint64_t* b, int64_t n,
                int64_t W, int64_t k, int32_t* out, Isa isa) {
@@ -425,27 +531,65 @@ void xnor_rows(const uint64_t* a, int64_t begin, int64_t end, const uint64_t* b,
   xnor_portable(ar, end - begin, b, n, W, k, o);
 }
 
-// Dispatch on packed operands; bt is n x W (packed columns of B). Rows are independent, so the
-// result does not depend on the thread split.
-void xnor_dispatch(const uint64_t* a, int64_t m, const uint64_t* b, int64_t n, int64_t k,
-                   int32_t* out, int threads, Isa isa) {
-  const int64_t W = words_for(k);
-  std::vector<uint64_t> bw;
-#ifdef PYSIM_X86
-  if (isa == Isa::Avx512) {
-    bw.resize(static_cast<size_t>(panel_words(n, W)));
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t w = 0; w < W; ++w) bw[static_cast<size_t>(panel_at(j, w, W))] = b[j * W + w];
+// Packed B for the chosen kernel: n x W words, or panels (see panel_at) for AVX-512. Not zeroed
+// (every word is written by the packing) except the last panel's columns past n.
+struct PackedB {
+  std::unique_ptr<uint64_t[]> words;
+  bool word_major;
+};
+
+PackedB allocate_b(int64_t n, int64_t W, Isa isa) {
+  const bool word_major = isa == Isa::Avx512;
+  PackedB b{std::unique_ptr<uint64_t[]>(new uint64_t[word_major ? panel_words(n, W) : n * W]),
+            word_major};
+  if (word_major) {
+    for (int64_t j = n; j % kPanel != 0; ++j) {
+      for (int64_t w = 0; w < W; ++w) b.words[panel_at(j, w, W)] = 0;
     }
-    b = bw.data();
   }
-#endif
+  return b;
+}
+
+// The product in one parallel region: prepare(id, t) packs thread id's share of the operands and
+// returns false or throws to stop (a value that is not +-1); a barrier (every row needs all of B); then
+// rows in blocks claimed one at a time, so a thread slowed by other load takes fewer. Rows are
+// independent, so the result does not depend on the split. False if some prepare failed.
+template <class Prepare>
+bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64_t n, int64_t k,
+                          int32_t* out, int threads, Isa isa, Prepare prepare) {
+  const int64_t W = words_for(k);
   const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
-  const int64_t chunk = row_chunk(m, t);
-  run_threads(t, [&](int64_t id) {
-    const int64_t r0 = std::min(m, id * chunk), r1 = std::min(m, r0 + chunk);
-    if (r0 < r1) xnor_rows(a, r0, r1, b, n, W, k, out, isa);
+  constexpr int64_t kClaim = 32;  // rows per claim: a multiple of the AVX-512 row block
+  std::atomic<int64_t> arrived{0}, next{0};
+  std::atomic<bool> failed{false};
+  parallel_for_ids(t, [&](int64_t id) {
+    bool prepared = false;
+    try {  // an exception here must not leave the others waiting at the barrier
+      prepared = prepare(id, t);
+    } catch (...) {
+    }
+    if (!prepared) failed = true;
+    arrived.fetch_add(1);
+    while (arrived.load() < t) std::this_thread::yield();
+    if (failed) return;
+    for (int64_t i = next.fetch_add(kClaim); i < m; i = next.fetch_add(kClaim)) {
+      xnor_rows(a, i, std::min(m, i + kClaim), b, n, W, k, out, isa);
+    }
   });
+  return !failed;
+}
+
+// This thread's share [c0, c1) of n columns in 64-column tiles (the packing's unit).
+std::pair<int64_t, int64_t> column_share(int64_t n, int64_t id, int64_t t) {
+  const int64_t tiles = (n + kWordBits - 1) / kWordBits;
+  return {std::min(n, tiles * id / t * kWordBits), std::min(n, tiles * (id + 1) / t * kWordBits)};
+}
+
+// Rows [r0, r1) for thread id of t: contiguous shares, a multiple of 4 rows each.
+std::pair<int64_t, int64_t> row_share(int64_t m, int64_t id, int64_t t) {
+  const int64_t chunk = ((m + t - 1) / t + 3) / 4 * 4;
+  const int64_t r0 = std::min(m, id * chunk);
+  return {r0, std::min(m, r0 + chunk)};
 }
 
 }  // namespace
@@ -477,7 +621,24 @@ void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_wor
                       int64_t k, int32_t* out, int threads, const std::string& isa) {
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
-  xnor_dispatch(a_words, m, bt_words, n, k, out, threads, chosen);
+  const int64_t W = words_for(k);
+  if (chosen != Isa::Avx512) {  // the scalar kernels read bt as it is
+    prepare_and_multiply(a_words, m, bt_words, n, k, out, threads, chosen,
+                         [](int64_t, int64_t) { return true; });
+    return;
+  }
+  // Each thread copies its share of B's columns into the AVX-512 kernel's panels.
+  const PackedB bp = allocate_b(n, W, chosen);
+  prepare_and_multiply(a_words, m, bp.words.get(), n, k, out, threads, chosen,
+                       [&](int64_t id, int64_t t) {
+                         const auto [c0, c1] = column_share(n, id, t);
+                         for (int64_t j = c0; j < c1; ++j) {
+                           for (int64_t w = 0; w < W; ++w) {
+                             bp.words[panel_at(j, w, W)] = bt_words[j * W + w];
+                           }
+                         }
+                         return true;
+                       });
 }
 
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
@@ -485,42 +646,25 @@ void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
   const int64_t W = words_for(k);
-  const bool word_major = chosen == Isa::Avx512;
-  std::vector<uint64_t> aw(static_cast<size_t>(m * W));
-  std::vector<uint64_t> bw(static_cast<size_t>(word_major ? panel_words(n, W) : n * W));
+  const std::unique_ptr<uint64_t[]> aw(new uint64_t[m * W]);
+  const PackedB bw = allocate_b(n, W, chosen);
   const MaskFn masks = mask_fn(chosen);
-  // One parallel region: each thread packs its own rows of A and a share of B's 64-column
-  // tiles, waits for the others (every row needs all of B), then computes its rows. A value
-  // that is not +-1 stops the work; the serial packing below then names the first one.
-  const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
-  const int64_t chunk = row_chunk(m, t), tiles = (n + kWordBits - 1) / kWordBits;
-  std::atomic<int64_t> arrived{0};
-  std::atomic<bool> failed{false};
-  constexpr int64_t kClaim = 32;  // a multiple of the AVX-512 kernel's 4-row block
-  std::atomic<int64_t> next{0};
-  run_threads(t, [&](int64_t id) {
-    const int64_t r0 = std::min(m, id * chunk), r1 = std::min(m, r0 + chunk);
-    const int64_t c0 = std::min(n, tiles * id / t * kWordBits);
-    const int64_t c1 = std::min(n, tiles * (id + 1) / t * kWordBits);
-    if (k > 0) {
-      try {
-        pack_contiguous_rows(a + r0 * k, r1 - r0, k, k, aw.data() + r0 * W, "a", false, masks);
-        if (c0 < c1) pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks, c0, c1);
-      } catch (...) {
-        failed = true;
-      }
-    }
-    arrived.fetch_add(1);
-    while (arrived.load() < t) std::this_thread::yield();
-    if (failed) return;
-    // Rows in blocks claimed one at a time, so a thread slowed by other load takes fewer.
-    for (int64_t i = next.fetch_add(kClaim); i < m; i = next.fetch_add(kClaim)) {
-      xnor_rows(aw.data(), i, std::min(m, i + kClaim), bw.data(), n, W, k, out, chosen);
-    }
-  });
-  if (failed) {  // throws, naming the first value that is not +-1
-    pack_contiguous_rows(a, m, k, k, aw.data(), "a", false, masks);
-    pack_columns(b, k, n, n, bw.data(), word_major, "b", true, masks);
+  // Each thread packs its own rows of A and a share of B's 64-column tiles. A value that is
+  // not +-1 stops the work; the serial packing below then names the first one.
+  const bool ok = prepare_and_multiply(
+      aw.get(), m, bw.words.get(), n, k, out, threads, chosen, [&](int64_t id, int64_t t) {
+        if (k <= 0) return true;
+        const auto [r0, r1] = row_share(m, id, t);
+        const auto [c0, c1] = column_share(n, id, t);
+        pack_contiguous_rows(a + r0 * k, r1 - r0, k, k, aw.get() + r0 * W, "a", false, masks);
+        if (c0 < c1) {
+          pack_columns(b, k, n, n, bw.words.get(), bw.word_major, "b", true, masks, c0, c1);
+        }
+        return true;
+      });
+  if (!ok) {  // throws, naming the first value that is not +-1
+    pack_contiguous_rows(a, m, k, k, aw.get(), "a", false, masks);
+    pack_columns(b, k, n, n, bw.words.get(), bw.word_major, "b", true, masks);
   }
 }
 
