@@ -20,6 +20,9 @@
 #ifndef _WIN32
 #include <unistd.h>
 #endif
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 namespace pysim {
 
@@ -137,8 +140,7 @@ Pool* g_pool = nullptr;
 Pool& pool() {
   std::lock_guard<std::mutex> lock(g_pool_mu);
   if (g_pool == nullptr || g_pool->pid() != current_pid()) {
-    const int64_t hw = std::max(1u, std::thread::hardware_concurrency());
-    g_pool = new Pool(std::min<int64_t>(hw, 64) - 1);
+    g_pool = new Pool(std::min<int64_t>(hardware_threads(), 64) - 1);
   }
   return *g_pool;
 }
@@ -156,6 +158,17 @@ void run_own_threads(int64_t threads, const std::function<void(int64_t)>& fn) {
 }
 
 }  // namespace
+
+int64_t hardware_threads() {
+  static const int64_t count = [] {
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max<int64_t>(1, CPU_COUNT(&set));
+#endif
+    return static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
+  return count;
+}
 
 void parallel_for_ids(int64_t threads, const std::function<void(int64_t)>& fn) {
   if (threads <= 1) {

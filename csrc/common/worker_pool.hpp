@@ -14,6 +14,10 @@ namespace pysim {
 // How long an idle worker spins before it blocks on a condition variable.
 inline constexpr int64_t kSpinMicros = 1000;
 
+// The hardware threads this process may run on (its CPU affinity mask where the OS has one,
+// else std::thread::hardware_concurrency()), read once: glibc reads it from /sys on every call.
+int64_t hardware_threads();
+
 // Runs fn(id) for every id in [0, threads): id 0 on the calling thread, the others on pool
 // workers. Returns when all have returned; rethrows the first exception one of them threw.
 // Safe to call from several threads at once (a call that finds the pool busy starts threads of

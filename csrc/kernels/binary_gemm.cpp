@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "common/worker_pool.hpp"
@@ -510,7 +511,7 @@ PYSIM_AVX512 void xnor_avx512(const uint64_t* a, int64_t m, const uint64_t* bp, 
 // Threads for a product of `work` word operations over m rows: `threads`, or 0 for one per
 // hardware thread when work >= 2^22 (else 1); at most 64 and one per 4 rows.
 int64_t thread_count(int64_t m, int64_t work, int threads) {
-  int64_t t = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  int64_t t = threads > 0 ? threads : hardware_threads();
   if (threads <= 0 && work < (int64_t{1} << 22)) t = 1;
   return std::max<int64_t>(1, std::min<int64_t>({t, 64, (m + 3) / 4}));
 }
@@ -550,16 +551,29 @@ PackedB allocate_b(int64_t n, int64_t W, Isa isa) {
   return b;
 }
 
+// Rows [begin, end) claimed from `next` by guided self-scheduling (Polychronopoulos & Kuck,
+// 1987): a claim is 1/(2t) of the rows left, in whole 4-row blocks, so claims start large (few
+// of them) and shrink to 4 rows at the end (the threads finish together); a thread slowed by
+// other load simply takes fewer. Empty when no rows are left.
+std::pair<int64_t, int64_t> claim_rows(std::atomic<int64_t>& next, int64_t m, int64_t t) {
+  int64_t begin = next.load();
+  int64_t size = 0;
+  do {
+    if (begin >= m) return {m, m};
+    size = std::max<int64_t>(4, (m - begin) / (2 * t) / 4 * 4);
+  } while (!next.compare_exchange_weak(begin, begin + size));
+  return {begin, std::min(m, begin + size)};
+}
+
 // The product in one parallel region: prepare(id, t) packs thread id's share of the operands and
-// returns false or throws to stop (a value that is not +-1); a barrier (every row needs all of B); then
-// rows in blocks claimed one at a time, so a thread slowed by other load takes fewer. Rows are
-// independent, so the result does not depend on the split. False if some prepare failed.
+// returns false or throws to stop (a value that is not +-1); a barrier (every row needs all of
+// B); then rows in claimed blocks (claim_rows). Rows are independent, so the result does not
+// depend on the split. False if some prepare failed.
 template <class Prepare>
 bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64_t n, int64_t k,
                           int32_t* out, int threads, Isa isa, Prepare prepare) {
   const int64_t W = words_for(k);
   const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
-  constexpr int64_t kClaim = 32;  // rows per claim: a multiple of the AVX-512 row block
   std::atomic<int64_t> arrived{0}, next{0};
   std::atomic<bool> failed{false};
   parallel_for_ids(t, [&](int64_t id) {
@@ -572,8 +586,8 @@ bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64
     arrived.fetch_add(1);
     while (arrived.load() < t) std::this_thread::yield();
     if (failed) return;
-    for (int64_t i = next.fetch_add(kClaim); i < m; i = next.fetch_add(kClaim)) {
-      xnor_rows(a, i, std::min(m, i + kClaim), b, n, W, k, out, isa);
+    for (auto [r0, r1] = claim_rows(next, m, t); r0 < r1; std::tie(r0, r1) = claim_rows(next, m, t)) {
+      xnor_rows(a, r0, r1, b, n, W, k, out, isa);
     }
   });
   return !failed;
