@@ -9,7 +9,7 @@ Prints two tables:
   2. closed-form cost() calls per second (best of the repeats): BitSerialArray (three modes) and
      XnorArray against the SystolicArray, through the Python faces and through pysim._core.
 
-    python benchmarks/bench_low_precision.py [--repeat 15] [--size 1024]
+    python benchmarks/bench_low_precision.py [--repeat 15] [--size 1024] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def calls_per_s(fn: Callable[[], object], calls: int, repeat: int) -> float:
     return calls / best
 
 
-def kernel_table(size: int, repeat: int) -> None:
+def kernel_table(size: int, repeat: int, rounds: int) -> None:
     rng = np.random.default_rng(0)
     pm1 = np.array([-1, 1], dtype=np.int8)
     a = rng.choice(pm1, (size, size))
@@ -90,7 +90,7 @@ def kernel_table(size: int, repeat: int) -> None:
         row(f"xnor_gemm {cube} forced '{isa}'", ours, "float32 matmul", f32)
     row(f"xnor_gemm_packed {cube} (packed once)", packed, "float32 matmul", f32)
 
-    paired_rounds(a, b, a32, b32, repeat)
+    paired_rounds(a, b, a32, b32, repeat, rounds)
 
     n = 256
     ai = rng.integers(-8, 7, (n, n), endpoint=True)
@@ -115,14 +115,16 @@ def paired_rounds(a: np.ndarray, b: np.ndarray, a32: np.ndarray, b32: np.ndarray
     times xnor_gemm (all cores) and the float32 matmul back to back and takes their ratio; the
     median over rounds is reported. Each round starts after `settle_s` of sleep, so that
     OpenBLAS's threads, which busy-wait after a call, have parked and leave the cores free."""
-    ratios = []
+    ours, ref = [], []
     for _ in range(rounds):
         time.sleep(settle_s)
-        ours = median_s(lambda: kernels.xnor_gemm(a, b), repeat)
-        ref = median_s(lambda: a32 @ b32, repeat)
-        ratios.append(ref / ours)
+        ours.append(median_s(lambda: kernels.xnor_gemm(a, b), repeat))
+        ref.append(median_s(lambda: a32 @ b32, repeat))
+    ratios = [r / o for o, r in zip(ours, ref, strict=True)]
     print(f"xnor_gemm (all cores) vs float32 matmul, {rounds} paired rounds: median "
-          f"{statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+          f"{statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x); "
+          f"median times {statistics.median(ours) * 1e3:.3f} ms vs "
+          f"{statistics.median(ref) * 1e3:.3f} ms")
 
 
 def cost_table(repeat: int) -> None:
@@ -160,8 +162,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="paired rounds for the headline xnor_gemm / float32 ratio")
     args = parser.parse_args()
-    kernel_table(args.size, args.repeat)
+    kernel_table(args.size, args.repeat, args.rounds)
     print()
     cost_table(args.repeat)
 
