@@ -8,7 +8,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +92,49 @@ def test_xnor_gemm_after_fork_uses_a_fresh_pool() -> None:
     with multiprocessing.get_context("fork").Pool(1) as pool:
         out = pool.apply_async(_xnor_in_child, (a, b)).get(timeout=60)
     np.testing.assert_array_equal(out, ref)
+
+
+FALLBACK_SCRIPT = """
+import numpy as np
+from pysim import kernels
+rng = np.random.default_rng(5)
+for m, k, n in [(70, 200, 130), (64, 64, 64), (3, 1000, 257), (5, 65, 1)]:
+    a = rng.choice(np.array([-1, 1], np.int8), (m, k))
+    b = rng.choice(np.array([-1, 1], np.int8), (k, n))
+    ref = a.astype(np.int32) @ b.astype(np.int32)
+    for threads in (1, 2):
+        assert np.array_equal(kernels.xnor_gemm(a, b, threads=threads), ref), (m, k, n)
+    packed = kernels.xnor_gemm_packed(kernels.pack_pm1(a), kernels.pack_pm1(b.T), k)
+    assert np.array_equal(packed, ref), (m, k, n)
+b = np.ones((130, 192), np.int8)
+b[127, 100] = 3
+try:
+    kernels.xnor_gemm(np.ones((4, 130), np.int8), b)
+except ValueError as err:
+    assert "b[127, 100] = 3 is not -1 or +1" in str(err), err
+else:
+    raise AssertionError("no error")
+print(kernels.isa())
+"""
+
+
+@pytest.mark.parametrize("disabled, isa", [
+    ("gfni", "avx512-vpopcntdq"),       # AVX-512 shift/mask bit transpose
+    ("avx512", "popcnt"),               # POPCNT kernel, AVX2 masks
+    ("avx512,avx2", "popcnt"),          # POPCNT kernel, portable masks
+    ("avx512 popcnt", "portable"),      # portable kernel
+])
+def test_fallback_paths_of_a_cpu_without_a_feature(disabled: str, isa: str,
+                                                  tmp_path: Path) -> None:
+    """PYSIM_DISABLE_CPU_FEATURES makes the extension take the paths a CPU lacking those
+    features takes (run in a fresh interpreter: the features are read once)."""
+    if ISAS.index(kernels.isa()) > ISAS.index(isa):
+        pytest.skip(f"this CPU has no {isa} kernel to fall back to")  # not an extension issue
+    env = {**os.environ, "PYSIM_DISABLE_CPU_FEATURES": disabled}
+    done = subprocess.run([sys.executable, "-c", FALLBACK_SCRIPT], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == isa
 
 
 def test_xnor_gemm_k1_and_all_equal_signs() -> None:

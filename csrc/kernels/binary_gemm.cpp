@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <utility>
 
 #include "common/worker_pool.hpp"
@@ -39,17 +39,33 @@ struct CpuFeatures {
   bool gfni = false;  // GFNI and AVX-512 VBMI: the byte-shuffle bit transpose
 };
 
+// True if `feature` is named in PYSIM_DISABLE_CPU_FEATURES (comma- or space-separated, read
+// once): how the tests reach the code paths a CPU without that feature takes.
+bool disabled(const char* feature) {
+  const char* env = std::getenv("PYSIM_DISABLE_CPU_FEATURES");
+  if (env == nullptr) return false;
+  const std::string list = env, name = feature;
+  for (size_t pos = 0; pos < list.size();) {
+    const size_t end = std::min(list.find_first_of(", ", pos), list.size());
+    if (list.compare(pos, end - pos, name) == 0) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 const CpuFeatures& cpu() {
   static const CpuFeatures f = [] {
     CpuFeatures c;
 #ifdef PYSIM_X86
     __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2");
+    c.avx2 = __builtin_cpu_supports("avx2") && !disabled("avx2");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vpopcntdq")) {
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vpopcntdq") &&
+        !disabled("avx512")) {
       c.isa = Isa::Avx512;
-      c.gfni = __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi");
-    } else if (__builtin_cpu_supports("popcnt")) {
+      c.gfni = __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi") &&
+               !disabled("gfni");
+    } else if (__builtin_cpu_supports("popcnt") && !disabled("popcnt")) {
       c.isa = Isa::Popcnt;
     }
 #endif
@@ -586,7 +602,9 @@ bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64
     arrived.fetch_add(1);
     while (arrived.load() < t) std::this_thread::yield();
     if (failed) return;
-    for (auto [r0, r1] = claim_rows(next, m, t); r0 < r1; std::tie(r0, r1) = claim_rows(next, m, t)) {
+    for (;;) {
+      const auto [r0, r1] = claim_rows(next, m, t);
+      if (r0 >= r1) break;
       xnor_rows(a, r0, r1, b, n, W, k, out, isa);
     }
   });
