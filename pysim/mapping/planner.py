@@ -305,10 +305,12 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             work = op.vector_work()
             m["compute_cycles"] = math.ceil(work / vec.ops_per_cycle)
             m["vector_ops"] = work
-            in_bytes = sum(wl.tensors[t].bytes for t in op.inputs if t not in on_chip)
+            frac = op.read_fraction()
+            in_bytes = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs
+                           if t not in on_chip)
             m["dram_read_bytes"] = in_bytes + op.weight_bytes
             m["dram_write_bytes"] = wl.tensors[op.output].bytes
-            all_in = sum(wl.tensors[t].bytes for t in op.inputs)
+            all_in = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs)
             add_bits(m["sram_read_bits"], spads["input"].name, 8 * all_in)
             add_bits(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
             half = max(1, spads["input"].size_bytes // 2)

@@ -4,6 +4,7 @@ See docs/workloads.md for the YAML schema and how each op's MACs, vector work an
 counted.
 """
 
+from pysim.workload.data_ops import REDUCE_OPS, Copy, Reduce
 from pysim.workload.graph import Workload
 from pysim.workload.loader import dump_workload, load_workload, workload_from_dict
 from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, Quant, conv_out
@@ -21,7 +22,9 @@ from pysim.workload.vector_ops import (
 __all__ = [
     "ELEMENTWISE_OPS",
     "OP_TYPES",
+    "REDUCE_OPS",
     "Conv2d",
+    "Copy",
     "Elementwise",
     "ElementwiseKind",
     "Gemm",
@@ -31,6 +34,7 @@ __all__ = [
     "Op",
     "Quant",
     "Pool",
+    "Reduce",
     "Softmax",
     "Tensor",
     "Workload",

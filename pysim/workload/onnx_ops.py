@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from onnx import NodeProto
 
+from pysim.workload.data_ops import Copy, Reduce
 from pysim.workload.onnx_graph import Importer, Unsupported, Val, attrs, canonical
 from pysim.workload.ops import Conv2d, Gemm, Matmul, conv_out
 from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, Softmax
@@ -326,6 +327,83 @@ def _gather(imp: Importer, node: NodeProto, name: str) -> None:
     imp.graph_input(node.output[0])
 
 
+# -- reductions and data movement ---------------------------------------------------------------
+def _reduce(mode: str) -> Handler:
+    """Reduce* over any axes (attribute or input, keepdims or not): `reduce` with rows = output
+    elements and cols = input elements / rows (cols = 1 when nothing is reduced)."""
+    def handle(imp: Importer, node: NodeProto, name: str) -> None:
+        x = _act(imp, node, 0)
+        xs, ys = imp.need_shape(node.input[0]), imp.need_shape(node.output[0])
+        rows = math.prod(ys)
+        imp.emit(Reduce(inputs=(x.tensor,), mode=mode, rows=rows,
+                        cols=math.prod(xs) // rows, out_shape=canonical(ys),
+                        **imp.out_fields(node, name, x.bits)), node.output[0])
+    return handle
+
+
+def _constant_bounds(imp: Importer, node: NodeProto) -> None:
+    for t in node.input[1:]:
+        if t and not imp.value(t).const:
+            raise Unsupported(f"{node.op_type} with bounds computed from activations (input "
+                              f"{t!r}) has no static shape")
+
+
+def _copy(imp: Importer, node: NodeProto, name: str, mode: str, out: int = 0) -> None:
+    """One `copy` of input 0 into output `out` (a slice, pad or broadcast)."""
+    x = _act(imp, node, 0)
+    ys = imp.need_shape(node.output[out])
+    if min(ys, default=1) < 1:
+        raise Unsupported(f"output {node.output[out]!r} is empty: {ys}")
+    fields = imp.out_fields(node, name, x.bits)
+    if out:
+        fields.update(name=imp.unique(f"{name}.{out}", imp.op_names),
+                      output=node.output[out], out_bits=imp.bits(node.output[out])[0])
+    imp.emit(Copy(mode=mode, inputs=(x.tensor,), shapes=(imp.layout(x),),
+                  out_shape=canonical(ys), **fields), node.output[out])
+
+
+def _concat(imp: Importer, node: NodeProto, name: str) -> None:
+    """Concat: a `copy` (concat) of the activation inputs at the widest of their widths;
+    constant inputs (a class token ...) are not read, their part of the output is filled."""
+    acts = [v for v in (imp.value(t) for t in node.input if t) if not v.const]
+    bits = max(v.bits for v in acts)
+    shapes = tuple(imp.layout(v) for v in acts)
+    inputs = tuple(imp.read(v, bits) for v in acts)
+    imp.emit(Copy(mode="concat", inputs=inputs, shapes=shapes,
+                  out_shape=canonical(imp.need_shape(node.output[0])),
+                  **imp.out_fields(node, name, bits)), node.output[0])
+
+
+def _slice(imp: Importer, node: NodeProto, name: str) -> None:
+    """Slice with constant bounds: a `copy` (slice) reading only the part it keeps."""
+    _constant_bounds(imp, node)
+    _copy(imp, node, name, "slice")
+
+
+def _split(imp: Importer, node: NodeProto, name: str) -> None:
+    """Split: one `copy` (slice) per output (`<name>.<i>` after the first)."""
+    _constant_bounds(imp, node)
+    for i, t in enumerate(node.output):
+        if t:
+            _copy(imp, node, name, "slice", i)
+
+
+def _widen(mode: str) -> Handler:
+    """Pad (constant, reflect or edge: one move or fill per output element), Expand, Tile."""
+    def handle(imp: Importer, node: NodeProto, name: str) -> None:
+        _constant_bounds(imp, node)
+        _copy(imp, node, name, mode)
+    return handle
+
+
+REDUCE_TYPES = {
+    "ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min",
+    "ReduceProd": "prod", "ReduceSumSquare": "sum_square", "ReduceL1": "l1", "ReduceL2": "l2",
+    "ReduceLogSumExp": "log_sum_exp",
+}
+"""ONNX reductions -> the `mode` of a pysim `reduce` op."""
+
+
 VIEW_OPS = ("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Dropout")
 """Shape-only ONNX ops: their output is their input, seen differently; no pysim op."""
 
@@ -349,6 +427,9 @@ HANDLERS: dict[str, Handler] = {
     "com.microsoft.SimplifiedLayerNormalization": _layernorm,
     "QuantizeLinear": _convert, "Cast": _convert, "DequantizeLinear": _dequantize,
     "Gather": _gather,
+    "Concat": _concat, "Slice": _slice, "Split": _split,
+    "Pad": _widen("pad"), "Expand": _widen("broadcast"), "Tile": _widen("broadcast"),
+    **{op: _reduce(mode) for op, mode in REDUCE_TYPES.items()},
     **{op: _binary for op in _BINARY},
     **{op: _unary(kind) for op, kind in UNARY_OPS.items()},
     **{op: _view for op in VIEW_OPS},

@@ -198,6 +198,10 @@ names the parameters that set each input's shape, for error messages.
         """Bytes of all weight tensors of the op."""
         return sum(t.bytes for t in self.weight_tensors())
 
+    def read_fraction(self) -> float:
+        """Share of each input tensor the op reads (1; less for a slice, see data_ops.Copy)."""
+        return 1.0
+
     @property
     def input_bytes(self) -> int:
         """Bytes of the activation inputs, each ceil(elements * act_bits / 8)."""

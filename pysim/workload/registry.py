@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from pysim.errors import WorkloadError
 from pysim.workload.attention import Attention
+from pysim.workload.data_ops import Copy, Reduce
 from pysim.workload.ops import Conv2d, Gemm, Matmul, Op, OpFieldError
 from pysim.workload.tensors import Tensor
 from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, Softmax
@@ -26,6 +27,8 @@ OP_TYPES: dict[str, type[Op]] = {
     "softmax": Softmax,
     "layernorm": LayerNorm,
     "pool": Pool,
+    "reduce": Reduce,
+    "copy": Copy,
 }
 """YAML op `type` -> op class; `linear` is an alias of `gemm`."""
 
