@@ -296,7 +296,7 @@ PYSIM_AVX512 bool pack_tile_avx512(const int8_t* p, int64_t rs, uint64_t t[64]) 
 struct GfniTables {
   alignas(64) uint8_t to_blocks[64];   // VPERMB: row l's byte C -> qword C, byte 7 - l
   alignas(64) uint8_t unit_bytes[64];  // byte p of each qword = 1 << p
-  alignas(64) uint8_t round[3][2][64]; // VPERMT2B indices, by round and by output half
+  alignas(64) uint8_t round[3][2][64];  // VPERMT2B indices, by round and by output half
 };
 
 const GfniTables& gfni_tables() {
@@ -335,20 +335,28 @@ PYSIM_AVX512_GFNI bool pack_tile_gfni(const int8_t* p, int64_t rs, uint64_t t[64
     for (int l = 0; l < 8; ++l) {
       const __m512i v = _mm512_loadu_si512(p + (8 * q + l) * rs);
       bad = accumulate_not_pm1(bad, v);
-      const auto plus = static_cast<long long>(_cvtmask64_u64(_mm512_cmpgt_epi8_mask(v, _mm512_setzero_si512())));
-      rows = _mm512_mask_set1_epi64(rows, static_cast<__mmask8>(1u << l), plus);
+      const __mmask64 plus = _mm512_cmpgt_epi8_mask(v, _mm512_setzero_si512());
+      rows = _mm512_mask_set1_epi64(rows, static_cast<__mmask8>(1u << l),
+                                    static_cast<long long>(_cvtmask64_u64(plus)));
     }
     const __m512i blocks = _mm512_permutexvar_epi8(to_blocks, rows);
     w[q] = _mm512_gf2p8affine_epi64_epi8(unit_bytes, blocks, 0);  // w[q] byte c: column c
   }
+  const auto indices = [&g](int r, int half) {  // a VPERMT2B index vector
+    return reinterpret_cast<const __m512i*>(g.round[r][half]);
+  };
   __m512i pairs[4][2], quads[2][2][2];
   for (int a = 0; a < 4; ++a) {  // zmm 2a and 2a+1 -> columns 32h.., 2 bytes each
-    for (int h = 0; h < 2; ++h) pairs[a][h] = _mm512_permutex2var_epi8(w[2 * a], _mm512_load_si512(g.round[0][h]), w[2 * a + 1]);
+    for (int h = 0; h < 2; ++h) {
+      pairs[a][h] = _mm512_permutex2var_epi8(w[2 * a], _mm512_load_si512(indices(0, h)),
+                                             w[2 * a + 1]);
+    }
   }
   for (int b = 0; b < 2; ++b) {  // -> columns 32h + 16h2.., 4 bytes each
     for (int h = 0; h < 2; ++h) {
       for (int h2 = 0; h2 < 2; ++h2) {
-        quads[b][h][h2] = _mm512_permutex2var_epi8(pairs[2 * b][h], _mm512_load_si512(g.round[1][h2]), pairs[2 * b + 1][h]);
+        quads[b][h][h2] = _mm512_permutex2var_epi8(
+            pairs[2 * b][h], _mm512_load_si512(indices(1, h2)), pairs[2 * b + 1][h]);
       }
     }
   }
@@ -356,7 +364,9 @@ PYSIM_AVX512_GFNI bool pack_tile_gfni(const int8_t* p, int64_t rs, uint64_t t[64
     for (int h2 = 0; h2 < 2; ++h2) {
       for (int h3 = 0; h3 < 2; ++h3) {
         _mm512_storeu_si512(t + 32 * h + 16 * h2 + 8 * h3,
-                            _mm512_permutex2var_epi8(quads[0][h][h2], _mm512_load_si512(g.round[2][h3]), quads[1][h][h2]));
+                            _mm512_permutex2var_epi8(quads[0][h][h2],
+                                                     _mm512_load_si512(indices(2, h3)),
+                                                     quads[1][h][h2]));
       }
     }
   }
@@ -508,9 +518,9 @@ PYSIM_AVX512 void xnor_avx512(const uint64_t* a, int64_t m, const uint64_t* bp, 
                               int64_t W, int64_t k, int32_t* out) {
   // Rows outer, panels inner: a 4-row block's words of A stay in L1 and its output is written
   // along the rows (sequential, so the prefetchers fetch the lines the stores need; panel-outer
-  // order wrote columns of the output, one page per row, and ran 35% slower once the output
-  // outgrew the L2). The panels stream from the L2, in groups of at most kGroupBytes so that a
-  // group stays there when B does not fit.
+  // order wrote columns of the output, one page per row, and ran up to 25% slower once the
+  // output outgrew the L2). The panels stream from the L2, in groups of at most kGroupBytes so
+  // that a group stays there when B does not fit.
   constexpr int64_t kGroupBytes = 256 * 1024;
   const int64_t panel_bytes = std::max<int64_t>(W, 1) * kPanel * 8;
   const int64_t group = std::max<int64_t>(1, kGroupBytes / panel_bytes) * kPanel;
