@@ -155,6 +155,20 @@ def test_slice_pad_expand_tile(tmp_path: Path) -> None:
     assert pysim.simulate(pysim.load_hardware(HW), wl).latency_cycles > 0
 
 
+@pytest.mark.parametrize("mode, taps", [("nearest", 1), ("linear", 4), ("cubic", 16)])
+def test_resize_upsampling_as_in_fpn_and_unet(tmp_path: Path, mode: str, taps: int) -> None:
+    """2x upsampling of (1, 8, 10, 12) over H and W: 2-D, so linear reads 4 taps, cubic 16."""
+    nodes = [h.make_node("Resize", ["x", "", "scales"], ["u"], name="up", mode=mode),
+             h.make_node("Relu", ["u"], ["y"], name="relu")]
+    x = h.make_tensor_value_info("x", T.FLOAT, [1, 8, 10, 12])
+    path = save(tmp_path, nodes, [x], [const("scales", [1.0, 1.0, 2.0, 2.0])], f"up_{mode}")
+    up = pysim.load_workload(path).op("up")
+    assert isinstance(up, Copy) and (up.mode, up.taps) == ("resize", taps)
+    assert up.shapes == ((1, 10, 12, 8),) and up.output_shape == (1, 20, 24, 8)
+    assert up.vector_work() == 20 * 24 * 8 * (2 * taps - 1)
+    assert up.read_fraction() == 1.0
+
+
 def test_slice_with_activation_bounds_is_unsupported(tmp_path: Path) -> None:
     nodes = [
         h.make_node("Shape", ["x"], ["shp"], name="shape"),
@@ -171,7 +185,8 @@ def test_slice_with_activation_bounds_is_unsupported(tmp_path: Path) -> None:
 
 
 def test_new_ops_listed() -> None:
-    for op in ("Concat", "Slice", "Split", "Pad", "Expand", "Tile", "ReduceMean", "ReduceSum",
+    for op in ("Concat", "Slice", "Split", "Pad", "Expand", "Tile", "Resize", "Upsample",
+               "ReduceMean", "ReduceSum",
                "ReduceMax", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"):
         assert op in SUPPORTED_OPS
 
@@ -190,6 +205,13 @@ GOOD = [
     {"name": "s", "type": "copy", "mode": "slice", "inputs": ["c"], "shapes": [[128, 1024]],
      "out_shape": [128, 512]},
 ]
+
+
+def test_downsampling_resize_reads_its_taps_only() -> None:
+    down = Copy(name="d", inputs=("x",), mode="resize", shapes=((1, 64, 64, 8),),
+                out_shape=(1, 16, 16, 8), taps=4)
+    assert down.read_fraction() == pytest.approx(16 * 16 * 4 / (64 * 64))
+    assert down.vector_work() == 16 * 16 * 8 * 7
 
 
 def test_reduce_and_copy_from_yaml_round_trip(tmp_path: Path) -> None:
@@ -229,6 +251,8 @@ def test_reduce_and_copy_from_yaml_round_trip(tmp_path: Path) -> None:
     ({"name": "c", "type": "copy", "mode": "concat", "inputs": ["x"],
       "shapes": [[128, 768], [128, 256]], "out_shape": [128, 1024]},
      r"ops\[0\]\.inputs .*a copy op reads 2 tensor\(s\), got 1"),
+    ({"name": "c", "type": "copy", "mode": "slice", "inputs": ["x"], "shapes": [[128, 768]],
+      "out_shape": [128, 7], "taps": 4}, r"ops\[0\]\.taps .*only a resize combines"),
     ({"name": "c", "type": "copy", "mode": "gather", "inputs": ["x"], "shapes": [[128, 768]],
       "out_shape": [128, 768]}, r"ops\[0\]\.mode"),
     ({"name": "c", "type": "copy", "mode": "slice", "inputs": ["x"], "shapes": [[100, 768]],

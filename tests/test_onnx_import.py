@@ -256,19 +256,19 @@ def test_batched_matmul_broadcast_and_constant_operand(tmp_path):
 
 
 def unsupported_model(tmp_path):
-    """conv -> custom FooBar -> Relu -> Einsum -> Relu; Resize(conv out, 2x) -> Relu."""
+    """conv -> custom FooBar -> Relu -> Einsum -> Relu; GridSample(conv out) to 16x16 -> Relu."""
     nodes = [
         h.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
         h.make_node("FooBar", ["c"], ["f"], name="foo", domain="custom.ops"),
         h.make_node("Relu", ["f"], ["r"], name="relu1"),
         h.make_node("Einsum", ["r"], ["e"], name="ein", equation="nchw->nchw"),
         h.make_node("Relu", ["e"], ["r3"], name="relu3"),
-        h.make_node("Resize", ["c", "", "scales"], ["cat"], name="cat", mode="nearest"),
+        h.make_node("GridSample", ["c", "grid"], ["cat"], name="cat"),
         h.make_node("Relu", ["cat"], ["out"], name="relu2"),
     ]
     x = h.make_tensor_value_info("x", T.FLOAT, [1, 4, 8, 8])
     return save(tmp_path, nodes, [x], [zeros("w", (4, 4, 3, 3)),
-                                       const("scales", [1.0, 1.0, 2.0, 2.0])], "unsup",
+                                       zeros("grid", (1, 16, 16, 2))], "unsup",
                 domains=("custom.ops",))
 
 
@@ -278,18 +278,19 @@ def test_unsupported_ops_listed_then_skipped(tmp_path):
         pysim.load_workload(path)
     msg = str(err.value)
     assert msg.startswith(f"{path}: 3 ONNX node(s) cannot be mapped")
-    assert "(op types: Einsum, Resize, custom.ops.FooBar)" in msg
+    assert "(op types: Einsum, GridSample, custom.ops.FooBar)" in msg
     for line in ("custom.ops.FooBar 'foo': op type not supported",
-                 "Einsum 'ein': op type not supported", "Resize 'cat': op type not supported"):
+                 "Einsum 'ein': op type not supported",
+                 "GridSample 'cat': op type not supported"):
         assert line in msg
     assert "allow_unsupported=True" in msg
     wl = pysim.load_workload(path, allow_unsupported=True)
     assert [(u.op_type, u.name) for u in wl.unsupported] == [
-        ("custom.ops.FooBar", "foo"), ("Einsum", "ein"), ("Resize", "cat")]
+        ("custom.ops.FooBar", "foo"), ("Einsum", "ein"), ("GridSample", "cat")]
     assert [op.name for op in wl.ops] == ["conv", "relu1", "relu3", "relu2"]
     assert wl.macs == 8 * 8 * 4 * 4 * 9
     # Skipped ops keep the chain when the output has the input's size (or an unknown one:
-    # FooBar, Einsum); otherwise (Resize) the output becomes a graph input of its own shape.
+    # FooBar, Einsum); otherwise (GridSample) the output becomes a graph input of its own shape.
     assert wl.op("relu1").inputs == ("c",) and wl.op("relu3").inputs == ("r",)
     assert wl.op("relu2").inputs == ("cat",) and wl.tensors["cat"].shape == (1, 16, 16, 4)
     assert pickle.loads(pickle.dumps(wl)).unsupported == wl.unsupported

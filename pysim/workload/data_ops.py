@@ -1,4 +1,5 @@
-"""Reductions and data movement on the vector unit: `reduce`, and `copy` (concat, slice, pad).
+"""Reductions and data movement on the vector unit: `reduce`, and `copy` (concat, slice, pad,
+broadcast, resize).
 
 Like the other vector ops (pysim/workload/vector_ops.py) they have no MACs; `vector_work()`
 counts elementary vector operations and the planner prices them on the hardware's vector unit.
@@ -86,18 +87,23 @@ class Copy(Op):
       parts not read from an input (a constant joined to an activation) are filled;
     - `slice`: part of one input (out_shape has at most its elements); only that part is read;
     - `pad`: one input inside a larger output, the border filled;
-    - `broadcast`: one input repeated to fill a larger output (ONNX Expand, Tile).
+    - `broadcast`: one input repeated to fill a larger output (ONNX Expand, Tile);
+    - `resize`: one input resampled to `out_shape`, each output element from `taps` input
+      elements (nearest 1, linear 2^d and cubic 4^d over d resized axes).
 
-    vector_work = output elements. A compiler that has producers write straight into the joined
-    buffer, or consumers read a slice in place, makes these free; pysim prices the explicit copy.
+    vector_work = output elements, times 2 taps - 1 for a resize (taps multiplies and taps - 1
+    adds; a nearest resize moves). A compiler that has producers write straight into the joined
+    buffer, or consumers read a slice in place, makes the other modes free; pysim prices the
+    explicit copy.
     """
 
     shape_doc: ClassVar[tuple[str, ...]] = ("shapes[i]",)
 
     type: Literal["copy"] = "copy"
-    mode: Literal["concat", "slice", "pad", "broadcast"]
+    mode: Literal["concat", "slice", "pad", "broadcast", "resize"]
     shapes: tuple[Shape, ...]
     out_shape: Shape
+    taps: PosInt = 1
 
     @model_validator(mode="after")
     def _check_sizes(self) -> Copy:
@@ -108,8 +114,12 @@ class Copy(Op):
         if self.mode != "concat" and len(self.shapes) != 1:
             raise OpFieldError("shapes", f"a {self.mode} reads one tensor, got "
                                f"{len(self.shapes)} shapes")
+        if self.taps != 1 and self.mode != "resize":
+            raise OpFieldError("taps", f"only a resize combines several inputs per output, "
+                               f"got taps {self.taps} for a {self.mode}")
         limits = {"concat": ("at least", out >= total), "slice": ("at most", out <= total),
-                  "pad": ("at least", out >= total), "broadcast": ("at least", out >= total)}
+                  "pad": ("at least", out >= total), "broadcast": ("at least", out >= total),
+                  "resize": ("any number of", True)}
         word, ok = limits[self.mode]
         if not ok:
             raise OpFieldError("out_shape", f"a {self.mode} writes {word} the {total} elements "
@@ -127,9 +137,9 @@ class Copy(Op):
         return self.out_shape
 
     def read_fraction(self) -> float:
-        """A slice reads only its part of the input."""
+        """A slice reads only its part of the input, a downsampling resize only its taps."""
         total = sum(math.prod(s) for s in self.shapes)
-        return min(1.0, math.prod(self.out_shape) / total)
+        return min(1.0, math.prod(self.out_shape) * self.taps / total)
 
     def vector_work(self) -> int:
-        return math.prod(self.out_shape)
+        return math.prod(self.out_shape) * (2 * self.taps - 1)

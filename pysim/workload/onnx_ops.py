@@ -348,8 +348,9 @@ def _constant_bounds(imp: Importer, node: NodeProto) -> None:
                               f"{t!r}) has no static shape")
 
 
-def _copy(imp: Importer, node: NodeProto, name: str, mode: str, out: int = 0) -> None:
-    """One `copy` of input 0 into output `out` (a slice, pad or broadcast)."""
+def _copy(imp: Importer, node: NodeProto, name: str, mode: str, out: int = 0,
+          taps: int = 1) -> None:
+    """One `copy` of input 0 into output `out` (a slice, pad, broadcast or resize)."""
     x = _act(imp, node, 0)
     ys = imp.need_shape(node.output[out])
     if min(ys, default=1) < 1:
@@ -359,7 +360,7 @@ def _copy(imp: Importer, node: NodeProto, name: str, mode: str, out: int = 0) ->
         fields.update(name=imp.unique(f"{name}.{out}", imp.op_names),
                       output=node.output[out], out_bits=imp.bits(node.output[out])[0])
     imp.emit(Copy(mode=mode, inputs=(x.tensor,), shapes=(imp.layout(x),),
-                  out_shape=canonical(ys), **fields), node.output[out])
+                  out_shape=canonical(ys), taps=taps, **fields), node.output[out])
 
 
 def _concat(imp: Importer, node: NodeProto, name: str) -> None:
@@ -396,6 +397,19 @@ def _widen(mode: str) -> Handler:
     return handle
 
 
+def _resize(imp: Importer, node: NodeProto, name: str) -> None:
+    """Resize, Upsample: a `copy` (resize) to ONNX's output shape; taps per output element by
+    `mode`: nearest 1, linear 2^d, cubic 4^d over the d axes whose size changes."""
+    _constant_bounds(imp, node)
+    xs, ys = imp.need_shape(node.input[0]), imp.need_shape(node.output[0])
+    mode = attrs(node).get("mode", b"nearest").decode()
+    per_axis = {"nearest": 1, "linear": 2, "bilinear": 2, "cubic": 4}.get(mode)
+    if per_axis is None:
+        raise Unsupported(f"resize mode {mode!r} (known: nearest, linear, cubic)")
+    taps = per_axis ** sum(a != b for a, b in zip(xs, ys, strict=True))
+    _copy(imp, node, name, "resize", taps=taps)
+
+
 REDUCE_TYPES = {
     "ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min",
     "ReduceProd": "prod", "ReduceSumSquare": "sum_square", "ReduceL1": "l1", "ReduceL2": "l2",
@@ -429,6 +443,7 @@ HANDLERS: dict[str, Handler] = {
     "Gather": _gather,
     "Concat": _concat, "Slice": _slice, "Split": _split,
     "Pad": _widen("pad"), "Expand": _widen("broadcast"), "Tile": _widen("broadcast"),
+    "Resize": _resize, "Upsample": _resize,
     **{op: _reduce(mode) for op, mode in REDUCE_TYPES.items()},
     **{op: _binary for op in _BINARY},
     **{op: _unary(kind) for op, kind in UNARY_OPS.items()},
