@@ -375,12 +375,6 @@ def _concat(imp: Importer, node: NodeProto, name: str) -> None:
                   **imp.out_fields(node, name, bits)), node.output[0])
 
 
-def _slice(imp: Importer, node: NodeProto, name: str) -> None:
-    """Slice with constant bounds: a `copy` (slice) reading only the part it keeps."""
-    _constant_bounds(imp, node)
-    _copy(imp, node, name, "slice")
-
-
 def _split(imp: Importer, node: NodeProto, name: str) -> None:
     """Split: one `copy` (slice) per output (`<name>.<i>` after the first)."""
     _constant_bounds(imp, node)
@@ -389,8 +383,10 @@ def _split(imp: Importer, node: NodeProto, name: str) -> None:
             _copy(imp, node, name, "slice", i)
 
 
-def _widen(mode: str) -> Handler:
-    """Pad (constant, reflect or edge: one move or fill per output element), Expand, Tile."""
+def _copy_of(mode: str) -> Handler:
+    """Slice (reading only the part it keeps), Pad (constant, reflect or edge: one move or fill
+    per output element), Expand, Tile: one `copy`; bounds, pads, shapes and repeats must be
+    constants."""
     def handle(imp: Importer, node: NodeProto, name: str) -> None:
         _constant_bounds(imp, node)
         _copy(imp, node, name, mode)
@@ -441,8 +437,8 @@ HANDLERS: dict[str, Handler] = {
     "com.microsoft.SimplifiedLayerNormalization": _layernorm,
     "QuantizeLinear": _convert, "Cast": _convert, "DequantizeLinear": _dequantize,
     "Gather": _gather,
-    "Concat": _concat, "Slice": _slice, "Split": _split,
-    "Pad": _widen("pad"), "Expand": _widen("broadcast"), "Tile": _widen("broadcast"),
+    "Concat": _concat, "Slice": _copy_of("slice"), "Split": _split,
+    "Pad": _copy_of("pad"), "Expand": _copy_of("broadcast"), "Tile": _copy_of("broadcast"),
     "Resize": _resize, "Upsample": _resize,
     **{op: _reduce(mode) for op, mode in REDUCE_TYPES.items()},
     **{op: _binary for op in _BINARY},
