@@ -19,6 +19,16 @@ namespace py = pybind11;
 
 inline std::string dtype_name(const py::array& x) { return py::str(x.dtype()); }
 
+// Whether x holds T, or a and b one dtype. By equality, never identity: an array that went
+// through pickle (multiprocessing, Dask) carries an equal but distinct dtype object.
+template <class T>
+bool has_dtype(const py::array& x) {
+  return x.dtype().equal(py::dtype::of<T>());
+}
+inline bool same_dtype(const py::array& a, const py::array& b) {
+  return a.dtype().equal(b.dtype());
+}
+
 inline std::string shape_text(const py::array& x) {
   std::string s;
   for (py::ssize_t i = 0; i < x.ndim(); ++i) {
@@ -67,7 +77,7 @@ inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array&
     throw std::invalid_argument(std::string(name) + " must hold integers, got dtype " +
                                 dtype_name(x));
   }
-  if (x.dtype().equal(py::dtype::of<uint64_t>())) {
+  if (has_dtype<uint64_t>(x)) {
     const auto u = py::array_t<uint64_t, py::array::c_style>::ensure(x);
     const uint64_t* p = u.data();
     const py::ssize_t cols = x.shape(1);

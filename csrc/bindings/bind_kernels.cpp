@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
 #include "kernels/im2col.hpp"
 
@@ -73,9 +74,9 @@ void bind_kernels(py::module_& m) {
                                       std::to_string(conv.in_w) + ", " +
                                       std::to_string(conv.in_c) + ")");
         }
-        if (x.dtype().equal(py::dtype::of<int8_t>())) return run_im2col<int8_t>(conv, x);
-        if (x.dtype().equal(py::dtype::of<int16_t>())) return run_im2col<int16_t>(conv, x);
-        if (x.dtype().equal(py::dtype::of<float>())) return run_im2col<float>(conv, x);
+        if (has_dtype<int8_t>(x)) return run_im2col<int8_t>(conv, x);
+        if (has_dtype<int16_t>(x)) return run_im2col<int16_t>(conv, x);
+        if (has_dtype<float>(x)) return run_im2col<float>(conv, x);
         throw std::invalid_argument("dtype must be int8, int16 or float32, got " +
                                     std::string(py::str(x.dtype())));
       },

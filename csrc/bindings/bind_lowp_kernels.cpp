@@ -32,11 +32,8 @@ py::array run_int_gemm(const py::array& a_any, const py::array& b_any) {
   return out;
 }
 
-bool is_int8(const py::array& x) { return x.dtype().equal(py::dtype::of<int8_t>()); }
-bool is_int16(const py::array& x) { return x.dtype().equal(py::dtype::of<int16_t>()); }
-
 void require_int8_or_int16(const py::array& x, const char* name) {
-  if (!is_int8(x) && !is_int16(x)) {
+  if (!has_dtype<int8_t>(x) && !has_dtype<int16_t>(x)) {
     throw std::invalid_argument(std::string(name) + " must have dtype int8 or int16, got " +
                                 dtype_name(x));
   }
@@ -172,11 +169,11 @@ void bind_lowp_kernels(py::module_& m) {
         require_matmul_shapes(a, b);
         require_int8_or_int16(a, "a");
         require_int8_or_int16(b, "b");
-        if (is_int8(a)) {
-          return is_int8(b) ? run_int_gemm<int8_t, int8_t>(a, b)
+        if (has_dtype<int8_t>(a)) {
+          return has_dtype<int8_t>(b) ? run_int_gemm<int8_t, int8_t>(a, b)
                             : run_int_gemm<int8_t, int16_t>(a, b);
         }
-        return is_int8(b) ? run_int_gemm<int16_t, int8_t>(a, b)
+        return has_dtype<int8_t>(b) ? run_int_gemm<int16_t, int8_t>(a, b)
                           : run_int_gemm<int16_t, int16_t>(a, b);
       },
       py::arg("a"), py::arg("b"),

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
 #include "kernels/sparse.hpp"
 
@@ -137,9 +138,9 @@ void bind_sparse(py::module_& m) {
   m.def(
       "csr_from_dense",
       [](const py::array& x) -> py::tuple {
-        if (x.dtype().equal(py::dtype::of<float>())) return run_csr_from_dense<float>(x);
-        if (x.dtype().equal(py::dtype::of<double>())) return run_csr_from_dense<double>(x);
-        if (x.dtype().equal(py::dtype::of<int8_t>())) return run_csr_from_dense<int8_t>(x);
+        if (has_dtype<float>(x)) return run_csr_from_dense<float>(x);
+        if (has_dtype<double>(x)) return run_csr_from_dense<double>(x);
+        if (has_dtype<int8_t>(x)) return run_csr_from_dense<int8_t>(x);
         bad_dtype(x);
       },
       py::arg("x"), "Dense 2-D array -> (indptr, indices, values) of its nonzeros.");
@@ -147,18 +148,18 @@ void bind_sparse(py::module_& m) {
       "csr_matmul",
       [](const py::array& indptr, const py::array& indices, const py::array& values,
          int64_t rows, int64_t cols, const py::array& b) -> py::array {
-        if (!values.dtype().equal(b.dtype())) {
+        if (!same_dtype(values, b)) {
           throw std::invalid_argument("values and b must share a dtype, got " +
                                       std::string(py::str(values.dtype())) + " and " +
                                       std::string(py::str(b.dtype())));
         }
-        if (b.dtype().equal(py::dtype::of<float>())) {
+        if (has_dtype<float>(b)) {
           return run_csr_matmul<float, float>(indptr, indices, values, rows, cols, b);
         }
-        if (b.dtype().equal(py::dtype::of<double>())) {
+        if (has_dtype<double>(b)) {
           return run_csr_matmul<double, double>(indptr, indices, values, rows, cols, b);
         }
-        if (b.dtype().equal(py::dtype::of<int8_t>())) {
+        if (has_dtype<int8_t>(b)) {
           return run_csr_matmul<int8_t, int32_t>(indptr, indices, values, rows, cols, b);
         }
         bad_dtype(b);
@@ -169,9 +170,9 @@ void bind_sparse(py::module_& m) {
   m.def(
       "nm_compress",
       [](const py::array& x, int64_t n, int64_t m_) -> py::tuple {
-        if (x.dtype().equal(py::dtype::of<float>())) return run_nm_compress<float>(x, n, m_);
-        if (x.dtype().equal(py::dtype::of<double>())) return run_nm_compress<double>(x, n, m_);
-        if (x.dtype().equal(py::dtype::of<int8_t>())) return run_nm_compress<int8_t>(x, n, m_);
+        if (has_dtype<float>(x)) return run_nm_compress<float>(x, n, m_);
+        if (has_dtype<double>(x)) return run_nm_compress<double>(x, n, m_);
+        if (has_dtype<int8_t>(x)) return run_nm_compress<int8_t>(x, n, m_);
         bad_dtype(x);
       },
       py::arg("x"), py::arg("n"), py::arg("m"),
@@ -181,18 +182,18 @@ void bind_sparse(py::module_& m) {
       "nm_matmul",
       [](const py::array& values, const py::array& index, int64_t n, int64_t m_, int64_t cols,
          const py::array& b) -> py::array {
-        if (!values.dtype().equal(b.dtype())) {
+        if (!same_dtype(values, b)) {
           throw std::invalid_argument("values and b must share a dtype, got " +
                                       std::string(py::str(values.dtype())) + " and " +
                                       std::string(py::str(b.dtype())));
         }
-        if (b.dtype().equal(py::dtype::of<float>())) {
+        if (has_dtype<float>(b)) {
           return run_nm_matmul<float, float>(values, index, n, m_, cols, b);
         }
-        if (b.dtype().equal(py::dtype::of<double>())) {
+        if (has_dtype<double>(b)) {
           return run_nm_matmul<double, double>(values, index, n, m_, cols, b);
         }
-        if (b.dtype().equal(py::dtype::of<int8_t>())) {
+        if (has_dtype<int8_t>(b)) {
           return run_nm_matmul<int8_t, int32_t>(values, index, n, m_, cols, b);
         }
         bad_dtype(b);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
 #include "units/systolic_array.hpp"
 #include "units/systolic_reference.hpp"
@@ -120,14 +121,14 @@ void bind_systolic(py::module_& m) {
                                       std::to_string(b.shape(0)) + "x" +
                                       std::to_string(b.shape(1)));
         }
-        if (!a.dtype().equal(b.dtype())) {
+        if (!same_dtype(a, b)) {
           throw std::invalid_argument("operands must share a dtype, got " +
                                       std::string(py::str(a.dtype())) + " and " +
                                       std::string(py::str(b.dtype())));
         }
-        if (a.dtype().equal(py::dtype::of<int8_t>())) return run_reference<int8_t, int32_t>(spec, a, b);
-        if (a.dtype().equal(py::dtype::of<int16_t>())) return run_reference<int16_t, int64_t>(spec, a, b);
-        if (a.dtype().equal(py::dtype::of<float>())) return run_reference<float, float>(spec, a, b);
+        if (has_dtype<int8_t>(a)) return run_reference<int8_t, int32_t>(spec, a, b);
+        if (has_dtype<int16_t>(a)) return run_reference<int16_t, int64_t>(spec, a, b);
+        if (has_dtype<float>(a)) return run_reference<float, float>(spec, a, b);
         throw std::invalid_argument("dtype must be int8, int16 or float32, got " +
                                     std::string(py::str(a.dtype())));
       },
