@@ -15,7 +15,7 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
               dram_read_bytes: int, dram_write_bytes: int, compulsory_bytes: int,
               energy_pj: dict[str, float], bank_stall_cycles: int = 0, steps: int = 1,
               sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
-              dram_row_hit_rate: float = float("nan")) -> dict[str, Any]:
+              dram_row_hit_rate: float = float("nan"), mapping: Any = None) -> dict[str, Any]:
     """One row of ``Result.layers``, every simulator path with the same columns; the derived
     ones (cycles, bit operations, energy in J per component and in total) computed here."""
     row: dict[str, Any] = {
@@ -30,7 +30,8 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
     }
     row.update({f"{c}_j": pj * 1e-12 for c, pj in energy_pj.items()})
     row.update({"steps": steps, "sim_events": sim_events, "tiling": tiling,
-                "resident_inputs": resident_inputs, "dram_row_hit_rate": dram_row_hit_rate})
+                "resident_inputs": resident_inputs, "dram_row_hit_rate": dram_row_hit_rate,
+                "mapping": mapping})
     return row
 
 
@@ -137,7 +138,11 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         out = self.summary()
-        out["layers"] = json.loads(self.layers.to_json(orient="records"))
+        layers = self.layers
+        if "mapping" in layers:  # typed mappings serialise as their one-line summary
+            layers = layers.assign(mapping=[None if m is None else str(m)
+                                            for m in layers["mapping"]])
+        out["layers"] = json.loads(layers.to_json(orient="records"))
         return out
 
     def to_json(self, indent: int | None = 2) -> str:

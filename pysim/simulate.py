@@ -91,6 +91,6 @@ def _layers_frame(mappings: list, timings: list, energies: list,
                   compulsory_bytes=m.compulsory_read_bytes + m.compulsory_write_bytes,
                   energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
                   resident_inputs=",".join(m.resident_inputs),
-                  dram_row_hit_rate=x.row_hit_rate)
+                  dram_row_hit_rate=x.row_hit_rate, mapping=m.mapping)
         for m, t, e, x in zip(mappings, timings, energies, transfers, strict=True)
     ])

@@ -35,7 +35,7 @@ def res(hw) -> pysim.Result:
 @pytest.fixture(scope="module")
 def df(hw):
     return sweep(hw, TINY, {"units.0.rows": [8, 16, 32], "units.0.cols": [16, 32],
-                            "scratchpads.0.size_kib": [2, 64, 256]})
+                            "scratchpads.0.size_kib": [0.5, 64, 256]})
 
 
 def _save(ax: Axes, path: Path) -> None:

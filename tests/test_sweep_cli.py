@@ -35,7 +35,7 @@ def test_sweep_writes_parquet_and_resumes(capsys, tmp_path, space):
     code, text, err = _run(capsys, "sweep", space, EDGE, TINY, "zoo:gemm:m=64,n=64,k=64",
                            "-o", out, "--jobs", "2", "--no-progress")
     assert code == 0, err
-    assert f"wrote {out}: 8 rows (8 computed, 0 reused), 4 invalid points" in text
+    assert f"wrote {out}: 8 rows (8 computed, 0 reused), 1 invalid point" in text
     assert "tiny_cnn: Pareto front" in text and "gemm: Pareto front" in text
     assert "first invalid point: ConfigError" in text
     df = pd.read_parquet(out)

@@ -57,6 +57,16 @@ class EnergyConfig(BaseModel):
         return load_energy_table(self.table)
 
 
+class MapperConfig(BaseModel):
+    """How the mapper chooses each op's tiling: ``objective`` latency (default: the op's
+    cycles as the engine runs it), energy, edp, or traffic (DRAM bytes only, the objective
+    before issue 11; kept for comparison)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    objective: Literal["latency", "energy", "edp", "traffic"] = "latency"
+
+
 class Hardware(BaseModel):
     """A whole accelerator; every field is documented in docs/hardware_config.md.
 
@@ -79,6 +89,7 @@ class Hardware(BaseModel):
     # Which unit a MAC op runs on when several support it (pysim/mapping/planner.py,
     # `_pick_unit`): the first listed, the fewest cycles, or the least MAC energy.
     dispatch: Literal["first", "fastest", "lowest_energy"] = "first"
+    mapper: MapperConfig = Field(default_factory=MapperConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardware:

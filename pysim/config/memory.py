@@ -135,6 +135,10 @@ class Dram(BaseModel):
     t_refi_ns: Float = Field(default=None, gt=0)
     t_rfc_ns: Float = Field(default=None, gt=0)
     energy_pj_per_bit: Float = Field(default=None, ge=0)
+    # Reads and writes priced apart (a write drives the on-die termination, a read the
+    # controller's); left out, each is energy_pj_per_bit.
+    read_energy_pj_per_bit: Float | None = Field(default=None, ge=0)
+    write_energy_pj_per_bit: Float | None = Field(default=None, ge=0)
     bandwidth_gb_per_s: BandwidthGBps = Field(default=None, gt=0)
 
     @field_validator("preset")
@@ -164,6 +168,20 @@ class Dram(BaseModel):
         if self.bandwidth_gb_per_s is None:
             object.__setattr__(self, "bandwidth_gb_per_s", self.peak_bandwidth_gb_per_s)
         return self
+
+    @property
+    def read_pj_per_bit(self) -> float:
+        """Energy per bit read: ``read_energy_pj_per_bit``, else ``energy_pj_per_bit``."""
+        if self.read_energy_pj_per_bit is not None:
+            return self.read_energy_pj_per_bit
+        return self.energy_pj_per_bit
+
+    @property
+    def write_pj_per_bit(self) -> float:
+        """Energy per bit written: ``write_energy_pj_per_bit``, else ``energy_pj_per_bit``."""
+        if self.write_energy_pj_per_bit is not None:
+            return self.write_energy_pj_per_bit
+        return self.energy_pj_per_bit
 
     @property
     def peak_bandwidth_gb_per_s(self) -> float:

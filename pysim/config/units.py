@@ -29,6 +29,7 @@ from pydantic import (
 
 from pysim import _core
 from pysim.config.quantities import Int, lower
+from pysim.mapping.tile_model import ClosedFormTiles, SystolicTiles
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
@@ -107,7 +108,18 @@ class SystolicArrayUnit(_Model):
         return op.dtype == "int" and max(op.weight_bits, op.act_bits) <= max(self.precisions)
 
     def grains(self) -> tuple[int, int, int]:
-        return self.rows, self.cols, 1
+        """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
+        the columns, WS K on the rows and N on the columns, IS K on the rows and M on the
+        columns (docs/systolic_timing.md); the streamed dimension has grain 1."""
+        if self.dataflow == "os":
+            return self.rows, self.cols, 1
+        if self.dataflow == "ws":
+            return 1, self.cols, self.rows
+        return self.cols, 1, self.rows
+
+    def tile_model(self, op: Any) -> SystolicTiles:
+        """The vectorised closed form the mapping search scores tilings with."""
+        return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
         spec = _core.SystolicSpec(self.rows, self.cols, self.dataflow, self.timing)
@@ -232,10 +244,17 @@ class BitSerialUnit(_Model):
         delivered to the DPUs become element reads (``a_read_bits / a_bits``: in bismo mode
         every element is read once per bit plane of the other operand), the accumulators are
         written once per output (``out_writes``, at ``acc_bits``) and never read back."""
-        a_bits, b_bits = operand_bits(op)
+        return self.tile_cost_of(m, n, k, operand_bits(op))
+
+    def tile_cost_of(self, m: int, n: int, k: int, key: tuple) -> TileCost:
+        """``tile_cost`` with the op reduced to its operand widths ``key = (a_bits, b_bits)``."""
+        a_bits, b_bits = key
         c = self._array.cost(m, n, k, a_bits, b_bits)
         return TileCost(c.cycles, c.m_tiles * c.n_tiles, c.macs, c.a_read_bits // a_bits,
                         c.b_read_bits // b_bits, c.out_writes, 0)
+
+    def tile_model(self, op: Any) -> ClosedFormTiles:
+        return ClosedFormTiles(self, operand_bits(op))
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """None: BISMO feeds each DPU row and column from its own operand buffer (dm + dn
@@ -321,9 +340,16 @@ class XnorUnit(_Model):
         """The closed form ``XnorArray.cost(m, n, k, thresholded)``, thresholded when the op
         writes 1-bit outputs. Operands are 1 bit, so bits read are elements read; a fold is
         one (input row, neuron fold); sums stay in the PE accumulators (no output reads)."""
-        c = self._array.cost(m, n, k, op.output_bits == 1)
+        return self.tile_cost_of(m, n, k, (op.output_bits == 1,))
+
+    def tile_cost_of(self, m: int, n: int, k: int, key: tuple) -> TileCost:
+        """``tile_cost`` with the op reduced to ``key = (thresholded,)``."""
+        c = self._array.cost(m, n, k, key[0])
         return TileCost(c.cycles, m * c.neuron_folds, c.macs, c.a_read_bits, c.b_read_bits,
                         c.out_writes, 0)
+
+    def tile_model(self, op: Any) -> ClosedFormTiles:
+        return ClosedFormTiles(self, (op.output_bits == 1,))
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """None: as in FINN, each PE reads its weights from its own memory and the input slice

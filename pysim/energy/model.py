@@ -9,7 +9,8 @@ Components (all in pJ here, J in results):
 - ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
   drains included) x the scratchpad's per-word energy (``read_pj`` / ``write_pj``: the table's
   size- and width-scaled SRAM access energy unless the config overrides it);
-- ``dram``: bytes moved x 8 x ``dram_pj_per_bit``;
+- ``dram``: bytes read x 8 x ``dram.read_pj_per_bit`` plus bytes written x 8 x
+  ``dram.write_pj_per_bit``;
 - ``vector``: vector-unit operations x ``vector_op_pj(bits)``;
 - ``leakage``: the chip's static power (``hw.leakage_mw()``) x the run's latency, priced once
   for the whole run by ``leakage_pj`` (ops overlap, so per-op durations would double count).
@@ -49,7 +50,8 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
     for name, bits in op.sram_write_bits.items():
         spad = spads[name]
         pj["sram"] += bits / spad.word_bits * spad.write_pj(table)
-    pj["dram"] = (op.dram_read_bytes + op.dram_write_bytes) * 8 * table.dram_pj_per_bit()
+    pj["dram"] = 8 * (op.dram_read_bytes * hw.dram.read_pj_per_bit
+                      + op.dram_write_bytes * hw.dram.write_pj_per_bit)
     if op.vector_ops:
         pj["vector"] = op.vector_ops * table.vector_op_pj(hw.vector.bits)
     return OpEnergy(pj)

@@ -11,13 +11,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.counts import add_bits, add_tile_traffic
+from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
-from pysim.mapping.tiling import Capacity, plan_gemm, tile_shapes
+from pysim.mapping.tiling import Capacity, Objective, plan_gemm, tile_shapes
 
 MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -51,6 +54,7 @@ class OpMapping:
     bank_stall_cycles: int = 0
     tiling: str = ""
     dataflow: str = ""
+    mapping: GemmMapping | None = None  # the MAC op's loop nest (print it)
     resident_inputs: tuple[str, ...] = ()
     # DRAM address streams: (bytes, contiguous run bytes, pitch between runs) per operand
     dram_streams: tuple[tuple[int, int, int], ...] = ()
@@ -175,8 +179,31 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
                for role, lanes, steps in unit.fetch_streams(mt, nt, kt))
 
 
+def objective_for(hw: Any, op: Any, unit: Any, spads: dict[str, Any]) -> Objective:
+    """The tiling objective of ``hw.mapper.objective`` with this hardware's prices: DRAM
+    bandwidth in bytes per cycle, DRAM and scratchpad energy per byte / bit, and the op's MAC
+    and register-file energy as the part no tiling changes."""
+    table = hw.energy_table
+    per_bit = []
+    for role in ("input", "weight", "output"):
+        s = spads[role]
+        per_bit += [s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits]
+    mac = op.macs * (unit.mac_pj(table, op) * mac_energy_factor(op, unit)
+                     + unit.rf_accesses_per_mac * table.rf_access_pj(
+                         max(op.weight_bits, op.act_bits)))
+    return Objective(
+        kind=hw.mapper.objective,
+        bytes_per_cycle=hw.dram.bandwidth_bytes_per_s / hw.clock_hz,
+        max_steps=MAX_STEPS,
+        dram_read_pj_per_byte=8 * hw.dram.read_pj_per_bit,
+        dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
+        sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
+        fixed_pj=mac,
+    )
+
+
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
-                run_overhead: int, vector_ops_per_cycle: int) -> None:
+                vector_ops_per_cycle: int, objective: Objective) -> None:
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -184,29 +211,36 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     psum_bits = unit.mac_bits
     b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
     grain_m, grain_n, grain_k = unit.grains()
+    # Weights (bias included) are re-read in full as often as the B operand is; a unit with
+    # sparsity support reads them compressed (values + metadata).
+    ratio = weight_storage_ratio(op, unit)
+    b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
+    a_pass = _a_fetch_bytes(op, gm, gm, gk) if op.type == "conv2d" else None
+    model = unit.tile_model(op)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
-                      grain_m, grain_n, grain_k, a_on_chip, burst, run_overhead)
+                      grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
+                      a_pass, b_pass)
     except ValueError as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
     a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk)
                                    if op.type == "conv2d" else t.a_read_bytes)
-    # Weights (bias included) are re-read in full as often as the B operand is; a unit with
-    # sparsity support reads them compressed (values + metadata).
-    ratio = weight_storage_ratio(op, unit)
-    b_reads = 0 if b_on_chip else math.ceil(ratio * (
-        t.b_refetch * op.weight_bytes // count if op.weight_bytes else t.b_read_bytes))
-    cycles = rf = bank_stalls = 0
-    lanes = unit.grains()[1]
-    for n_tiles, mt, nt, kt in tile_shapes(gm, gn, gk, t):
-        kt = effective_k(op, unit, kt, lanes)  # zeros skipped: a shorter reduction
-        c = unit.tile_cost(mt, nt, kt, op)
-        times = count * n_tiles
-        bank_stalls += times * c.folds * _fetch_stalls(unit, spads, mt, nt, kt, op, b_bits)
-        cycles += times * c.cycles
-        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
-        rf += times * unit.rf_accesses_per_mac * c.macs
+    b_reads = 0 if b_on_chip else (t.b_refetch * b_pass if b_pass is not None
+                                   else math.ceil(ratio * t.b_read_bytes))
+    # Tiles run back to back on the unit: their steady cycles add up and one fill / drain
+    # is exposed (pysim/mapping/tile_model.py); zero-skipping units walk a shorter K.
+    lanes = getattr(unit, "cols", grain_n)
+    shapes = tile_shapes(gm, gn, gk, t)
+    times = np.array([count * n_tiles for n_tiles, *_ in shapes], dtype=np.int64)
+    ms, ns, ks = (np.array([s[i] for s in shapes], dtype=np.int64) for i in (1, 2, 3))
+    ks = np.array([effective_k(op, unit, int(kt), lanes) for kt in ks], dtype=np.int64)
+    c = model.evaluate(ms, ns, ks)
+    cycles = int((times * c.steady).sum() + c.fill.max())
+    bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
+        unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
+    add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+    rf = int(unit.rf_accesses_per_mac * (times * c.macs).sum())
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
     # unit alongside the array: the op takes the longer of the two.
     dequant = op.dequant_work()
@@ -219,9 +253,14 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes,
+        fills={"input": count * a_reads, "weight": count * b_reads,
+               "output": count * t.c_read_bytes},
         rf_accesses=rf,
         vector_ops=dequant,
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
+        mapping=GemmMapping(count, gm, gn, gk, t.mt, t.nt, t.kt, t.order,
+                            getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
+                            objective.kind),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles),
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits),
@@ -292,12 +331,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         elif op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
-            # A row opened per discontiguous run costs tRP + tRCD of pin time (the device's
-            # property: the mapping must not change when a sweep lowers the bandwidth).
-            run_overhead = int((hw.dram.t_rp_ns + hw.dram.t_rcd_ns)
-                               * hw.dram.peak_bandwidth_gb_per_s)
-            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes, run_overhead,
-                        hw.vector.ops_per_cycle)
+            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
+                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, spads))
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:
@@ -320,8 +355,10 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
-        # DMA fills and drains touch the scratchpads too.
-        add_bits(m["sram_write_bits"], spads["input"].name, 8 * m["dram_read_bytes"])
+        # DMA fills write each operand's own scratchpad; drains read the output's.
+        fills = m.get("fills", {"input": m["dram_read_bytes"]})
+        for role, nbytes in fills.items():
+            add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
         add_bits(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
         out.append(
             OpMapping(
@@ -348,6 +385,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
                 tiling=m.get("tiling", ""),
+                mapping=m.get("mapping"),
                 dataflow=m.get("dataflow", ""),
                 resident_inputs=tuple(sorted(on_chip)),
                 dram_streams=m["dram_streams"],

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import permutations
+from itertools import permutations, product
 
 import numpy as np
+
+from pysim.mapping.tile_model import TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
 
@@ -71,6 +73,9 @@ class GemmTiling:
     a_refetch: int  # how many times A is read in full
     b_refetch: int
     c_spills: int  # partial-sum round trips per output element
+    compute_cycles: int = 0  # the objective's estimates (0 under the traffic objective)
+    latency_cycles: float = 0.0
+    energy_pj: float = 0.0
 
     @property
     def read_bytes(self) -> int:
@@ -114,6 +119,52 @@ def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: i
     return np.where(tile_cols >= cols, whole, split)
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What the tiling search minimises, and the prices it needs (hashable: a cache key).
+
+    ``kind``: "traffic" (DRAM bytes plus ``run_overhead_bytes`` per discontiguous run: the
+    pre-mapper objective, kept for tests and for comparison), "latency" (the op's cycles as
+    the engine runs it: compute and DRAM transfers overlapped over ``max_steps`` double-buffered
+    steps, ``max(C, D) + min(C, D) / steps``), "energy" (DRAM bytes, scratchpad accesses and
+    DMA fills priced per action, plus ``fixed_pj`` for what no tiling changes: MACs, register
+    files) or "edp" (energy x latency). Ties go to fewer DRAM bytes, then fewer tiles.
+    ``sram_pj_per_bit``: read and write energy per bit of the input, weight and output
+    scratchpads, in that order."""
+
+    kind: str = "traffic"
+    bytes_per_cycle: float = math.inf
+    max_steps: int = 16
+    dram_read_pj_per_byte: float = 0.0
+    dram_write_pj_per_byte: float = 0.0
+    sram_pj_per_bit: tuple[float, float, float, float, float, float] = (0.0,) * 6
+    fixed_pj: float = 0.0
+
+
+TRAFFIC = Objective()
+
+
+def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.ndarray,
+              kt: np.ndarray) -> tuple[np.ndarray, np.ndarray, TileArrays, np.ndarray]:
+    """Cycles of a whole GEMM per candidate tiling (tiles back to back: the sum of their
+    ``steady`` cycles plus the largest ``fill``), with the per-tile costs of the eight
+    full / ragged tile shapes and how often each occurs, stacked as (8, candidates)."""
+    parts = []
+    for dim, tile in ((m, mt), (n, nt), (k, kt)):
+        rest = dim % tile
+        ragged = ((rest > 0).astype(np.int64), np.where(rest, rest, tile))
+        parts.append(((dim // tile, tile), ragged))
+    counts, shapes = [], []
+    for (cm, sm), (cn, sn), (ck, sk) in product(*parts):
+        counts.append(cm * cn * ck)
+        shapes.append((sm, sn, sk))
+    count = np.stack(counts)
+    ms, ns, ks = (np.stack([s[i] for s in shapes]) for i in range(3))
+    cost = model.evaluate(ms, ns, ks)
+    cycles = (count * cost.steady).sum(axis=0) + np.where(count > 0, cost.fill, 0).max(axis=0)
+    return cycles, count, cost, (count * cost.folds).sum(axis=0)
+
+
 @lru_cache(maxsize=4096)
 def plan_gemm(
     m: int,
@@ -130,14 +181,22 @@ def plan_gemm(
     a_on_chip: bool = False,
     burst_bytes: int = 1,
     run_overhead_bytes: int = 0,
+    model: TileModel | None = None,
+    objective: Objective = TRAFFIC,
+    a_pass_bytes: int | None = None,
+    b_pass_bytes: int | None = None,
 ) -> GemmTiling:
-    """Pick the tiling of a GEMM with the least DRAM traffic.
+    """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
     ``burst_bytes`` is the DRAM access granularity; ``run_overhead_bytes`` prices each
-    discontiguous run in the objective only (reported bytes are real bytes). ``a_on_chip``
-    says A is already resident (produced by the previous op and kept): it costs no DRAM reads
-    and no scratchpad room beyond what the caller reserved. Grains align tiles to the array
-    (e.g. rows / columns) so tiles do not waste folds.
+    discontiguous run in the traffic objective only (reported bytes are real bytes).
+    ``a_on_chip`` says A is already resident (produced by the previous op and kept): it costs
+    no DRAM reads and no scratchpad room beyond what the caller reserved. Grains align tiles to
+    the unit's spatial unrolling (e.g. K on the rows and N on the columns of a weight-stationary
+    array) so tiles do not waste folds. ``model`` (the unit's tile model) prices compute and
+    scratchpad accesses; the latency, energy and EDP objectives need it. ``a_pass_bytes`` /
+    ``b_pass_bytes`` replace the bytes of one full pass over A / B (a convolution reads its
+    feature map, not the im2col matrix; compressed weights).
 
     Raises ValueError if not even the smallest tiles fit.
     """
@@ -158,14 +217,30 @@ def plan_gemm(
         raise ValueError(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
+    tiles = trips["m"] * trips["n"] * trips["k"]
     ones = np.ones_like(mt)
     a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
+    if a_pass_bytes is not None:
+        a_pass = np.full_like(mt, a_pass_bytes)
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
+    if b_pass_bytes is not None:
+        b_pass = np.full_like(mt, b_pass_bytes)
     c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
     p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
     a_runs = _pass_runs(m, k, mt, kt)
     b_runs = _pass_runs(k, n, kt, nt)
     c_runs = _pass_runs(m, n, mt, nt)
+    compute = sram_pj = np.zeros(len(mt))
+    if objective.kind != "traffic":
+        if model is None:
+            raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
+        compute, count, cost, _ = op_cycles(model, m, n, k, mt, nt, kt)
+        ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
+        sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
+                   + (count * cost.b_reads).sum(axis=0) * b_bits * rw
+                   + (count * cost.c_writes).sum(axis=0) * psum_bits * wo
+                   + (count * cost.c_reads).sum(axis=0) * psum_bits * ro)
+    steps = np.minimum(tiles, objective.max_steps)
     best: tuple | None = None
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
@@ -181,14 +256,26 @@ def plan_gemm(
         c_writes = c_pass + p_pass * spills
         c_reads = p_pass * spills
         total = a_reads + b_reads + c_writes + c_reads
-        runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
-                + c_runs * (1 + 2 * spills))
-        cost = total + run_overhead_bytes * runs
-        tiles = trips["m"] * trips["n"] * trips["k"]
-        # Lexicographic: DRAM cost, then tiles, then prefer long reductions per tile.
-        key = np.lexsort((-kt, tiles, cost))
+        if objective.kind == "traffic":
+            runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
+                    + c_runs * (1 + 2 * spills))
+            primary = total + run_overhead_bytes * runs
+            latency = energy = primary
+        else:
+            dram = total / objective.bytes_per_cycle
+            latency = np.maximum(compute, dram) + np.minimum(compute, dram) / steps
+            reads = a_reads + b_reads + c_reads
+            # DMA fills write each operand's scratchpad; drains read the output one.
+            fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
+            energy = (reads * objective.dram_read_pj_per_byte
+                      + c_writes * objective.dram_write_pj_per_byte
+                      + sram_pj + fills + objective.fixed_pj)
+            primary = {"latency": latency, "energy": energy,
+                       "edp": energy * latency}[objective.kind]
+        # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile.
+        key = np.lexsort((-kt, tiles, total, primary))
         i = int(key[0])
-        cand = (int(cost[i]), int(tiles[i]), -int(kt[i]))
+        cand = (float(primary[i]), int(total[i]), int(tiles[i]), -int(kt[i]))
         if best is None or cand < best[0]:
             best = (
                 cand,
@@ -205,6 +292,9 @@ def plan_gemm(
                     a_refetch=0 if a_on_chip else int(refetch["a"][i]),
                     b_refetch=int(refetch["b"][i]),
                     c_spills=int(spills[i]),
+                    compute_cycles=int(compute[i]),
+                    latency_cycles=float(latency[i]),
+                    energy_pj=float(energy[i]),
                 ),
             )
     assert best is not None

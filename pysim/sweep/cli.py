@@ -75,7 +75,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                progress=False if args.no_progress else None)
     errors = int(df["error"].notna().sum())
     print(f"wrote {args.out}: {len(df)} rows ({df.attrs['computed']} computed, "
-          f"{df.attrs['reused']} reused), {errors} invalid points")
+          f"{df.attrs['reused']} reused), {errors} invalid point{'' if errors == 1 else 's'}")
     cols = [*space.keys, "latency_s", "energy_j", "area_mm2"]
     for name, rows in df.groupby("workload", sort=False):
         front = pareto(rows, minimize=["latency_s", "energy_j"])

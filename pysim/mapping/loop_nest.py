@@ -1,0 +1,64 @@
+"""A MAC op's mapping as a typed object, printable as a loop nest (as Timeloop prints one).
+
+A GEMM view ``count x C[M, N] = A[M, K] x B[K, N]`` is cut into DRAM-level tiles
+``Mt x Nt x Kt`` walked in ``order`` (outermost first); inside a tile, the unit's spatial
+unrolling places two dimensions on its rows and columns (``spatial``: the tile grain of each
+dimension, e.g. K on the 256 rows and N on the 256 columns of a weight-stationary array) and
+streams the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_SPATIAL = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")}
+
+
+@dataclass(frozen=True)
+class GemmMapping:
+    count: int
+    m: int
+    n: int
+    k: int
+    mt: int
+    nt: int
+    kt: int
+    order: str  # DRAM-level loop order over tiles, outermost first, e.g. "nkm"
+    dataflow: str  # the unit's dataflow ("os", "ws", "is"), "" for units without one
+    grains: tuple[int, int, int]  # (m, n, k) spatial grains of the unit
+    objective: str
+
+    @property
+    def trips(self) -> dict[str, int]:
+        return {"m": -(-self.m // self.mt), "n": -(-self.n // self.nt),
+                "k": -(-self.k // self.kt)}
+
+    def loop_nest(self) -> str:
+        """The mapping as nested loops: DRAM-level tile loops, then the on-chip temporal and
+        spatial loops of one tile."""
+        rows = [(f"for g in [0:{self.count})", "independent GEMMs (groups, heads)")] \
+            if self.count > 1 else []
+        tile = {"m": self.mt, "n": self.nt, "k": self.kt}
+        rows += [(f"for {d}{d} in [0:{self.trips[d]})", f"DRAM -> buffers, {d} step {tile[d]}")
+                 for d in self.order]
+        if self.dataflow in _SPATIAL:
+            on_rows, on_cols, streamed = (d.lower() for d in _SPATIAL[self.dataflow])
+            grain = dict(zip("mnk", self.grains, strict=True))
+            rows += [(f"for {d}f in [0:{-(-tile[d] // grain[d])})", f"folds of {grain[d]}")
+                     for d in (on_cols, on_rows) if tile[d] > grain[d]]
+            rows.append((f"for {streamed} in [0:{tile[streamed]})",
+                         f"streamed through the array ({self.dataflow.upper()})"))
+            rows.append((f"spatial_for {on_rows} in [0:{grain[on_rows]}), "
+                         f"{on_cols} in [0:{grain[on_cols]})", "PE rows x columns"))
+        else:
+            gm, gn, gk = self.grains
+            rows.append((f"spatial_for m in [0:{gm}), n in [0:{gn}), k in [0:{gk})",
+                         "unit lanes"))
+        width = max(2 * i + len(code) for i, (code, _) in enumerate(rows)) + 2
+        lines = [f"{self} ({self.objective} objective)"]
+        lines += [f"{'  ' * i + code:<{width}}# {note}" for i, (code, note) in enumerate(rows)]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return (f"{self.count}x[{self.m},{self.n},{self.k}] tile {self.mt}x{self.nt}x{self.kt} "
+                f"order {self.order}")

@@ -1,0 +1,106 @@
+"""Vectorised per-tile cost of a MAC unit, for the mapping search and the planner alike.
+
+The search scores thousands of candidate tilings per op; calling the C++ closed form once per
+tile shape would cost milliseconds per op, so each unit offers a *tile model*: a hashable object
+whose ``evaluate(m, n, k)`` returns, for arrays of tile shapes, the cycles and the scratchpad
+accesses of one tile. The systolic array's is the closed form of
+``csrc/units/systolic_array.cpp`` in NumPy (tests hold the two equal on random shapes); the
+low-precision units' call their C++ closed form once per distinct shape.
+
+Cycles are split into ``steady`` and ``fill``: a tile's ``steady + fill`` is its cycles alone,
+and tiles issued back to back on a pipelined array overlap one tile's fill and drain with the
+next tile's folds (docs/systolic_timing.md, "pipelined"), so an op of several tiles takes the
+sum of their ``steady`` cycles plus one ``fill``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TileArrays:
+    """Per tile shape: cycles (``steady`` + ``fill``), folds, MACs and scratchpad accesses in
+    operand elements (A reads, B reads, partial-sum writes and read-backs)."""
+
+    steady: np.ndarray
+    fill: np.ndarray
+    folds: np.ndarray
+    macs: np.ndarray
+    a_reads: np.ndarray
+    b_reads: np.ndarray
+    c_writes: np.ndarray
+    c_reads: np.ndarray
+
+    @property
+    def cycles(self) -> np.ndarray:
+        return self.steady + self.fill
+
+
+class TileModel(Protocol):
+    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays: ...
+
+
+def _cdiv(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class SystolicTiles:
+    """SCALE-Sim's fold model of an R x C systolic array (docs/systolic_timing.md): the dataflow
+    places two GEMM dimensions on the rows and columns and streams the third."""
+
+    rows: int
+    cols: int
+    dataflow: str
+    timing: str
+
+    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays:
+        m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
+        r, c = self.rows, self.cols
+        sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
+        row_folds, col_folds = _cdiv(sr, r), _cdiv(sc, c)
+        folds = row_folds * col_folds
+        preload = 0 if self.dataflow == "os" else r
+        last = t + r + c - 2  # stream + skew fill + drain of one fold
+        if self.timing == "scalesim":  # every fold pays its own load, fill and drain
+            steady, fill = folds * (preload + last), np.zeros_like(folds)
+        else:  # the next fold issues max(T, R) cycles after the previous one
+            interval = np.maximum(t, r)
+            steady, fill = folds * interval, preload + last - interval
+        mk, kn, mn = m * k, k * n, m * n
+        if self.dataflow == "os":
+            a, b, cw, cr = col_folds * mk, row_folds * kn, mn, np.zeros_like(mn)
+        elif self.dataflow == "ws":
+            a, b, cw, cr = col_folds * mk, kn, row_folds * mn, (row_folds - 1) * mn
+        else:
+            a, b, cw, cr = mk, col_folds * kn, row_folds * mn, (row_folds - 1) * mn
+        return TileArrays(steady, fill, folds, m * n * k, a, b, cw, cr)
+
+
+@dataclass(frozen=True)
+class ClosedFormTiles:
+    """A unit whose closed form is only in C++: ``cost(m, n, k) -> TileCost`` once per distinct
+    shape. ``unit`` and ``key`` (the op's widths etc.) make the model hashable; tiles of these
+    units are not pipelined across (``fill`` is 0)."""
+
+    unit: Any
+    key: tuple
+
+    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays:
+        shapes = np.stack(np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (m, n, k))))
+        flat = shapes.reshape(3, -1)
+        uniq, inverse = np.unique(flat, axis=1, return_inverse=True)
+        rows = np.array([_as_row(self.unit.tile_cost_of(int(a), int(b), int(c), self.key))
+                         for a, b, c in uniq.T], dtype=np.int64).reshape(-1, 7)
+        cycles, folds, macs, a, b, cw, cr = rows[np.ravel(inverse)].T.reshape(
+            7, *shapes.shape[1:])
+        return TileArrays(cycles, np.zeros_like(cycles), folds, macs, a, b, cw, cr)
+
+
+def _as_row(cost: Any) -> tuple[int, ...]:
+    return (cost.cycles, cost.folds, cost.macs, cost.input_reads, cost.weight_reads,
+            cost.output_writes, cost.output_reads)
