@@ -50,6 +50,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
             read_bytes=m.dram_read_bytes,
             write_bytes=m.dram_write_bytes,
             double_buffered=all(s.double_buffered for s in hw.scratchpads),
+            prefetch_read_bytes=m.prefetch_read_bytes,
         )
         for m in mappings
     ]

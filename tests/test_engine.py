@@ -158,3 +158,37 @@ def test_events_reported_and_bounded(steps):
 def test_zero_steps_is_an_error_naming_the_op():
     with pytest.raises(ValueError, match="bad_op"):
         run_plans([plan("bad_op", steps=0)], 1.0, 1.0)
+
+
+def test_next_ops_weights_load_while_the_current_op_computes():
+    # a computes 1000 cycles; b (same unit, after a) reads 400 B of weights (10 + 100 cycles
+    # on the bus). The weights load during a's compute: b computes [1000, 1050).
+    a = plan("a", unit="mac", compute=1000.0)
+    b = StepPlan(name="b", unit="mac", deps=(0,), steps=1, compute_cycles=50.0, read_bytes=400,
+                 write_bytes=0, prefetch_read_bytes=400)
+    ta, tb = run_plans([a, b], 4.0, 10.0)
+    assert ta.end_cycle == pytest.approx(1000.0)
+    assert (tb.start_cycle, tb.end_cycle) == pytest.approx((1000.0, 1050.0))
+    assert tb.stall_cycles == pytest.approx(0.0)
+    # Bytes a producer writes wait for it: load [1000, 1110), compute [1110, 1160).
+    dependent = StepPlan(name="b", unit="mac", deps=(0,), steps=1, compute_cycles=50.0,
+                         read_bytes=400, write_bytes=0)
+    _, tb = run_plans([a, dependent], 4.0, 10.0)
+    assert tb.end_cycle == pytest.approx(1160.0)
+    # Half and half: 200 B early [0, 60), 200 B after a [1000, 1060), compute to 1110.
+    half = StepPlan(name="b", unit="mac", deps=(0,), steps=1, compute_cycles=50.0,
+                    read_bytes=400, write_bytes=0, prefetch_read_bytes=200)
+    _, tb = run_plans([a, half], 4.0, 10.0)
+    assert tb.end_cycle == pytest.approx(1110.0)
+
+
+def test_the_pipeline_runs_on_across_ops_on_one_unit():
+    # Two independent DRAM-bound ops on one unit, 2 steps each: the second op's first load
+    # follows the first op's last load on the bus without waiting for its stores to drain.
+    a = plan("a", unit="mac", steps=2, compute=20.0, read=800)
+    b = StepPlan(name="b", unit="mac", deps=(), steps=2, compute_cycles=20.0, read_bytes=800,
+                 write_bytes=0, prefetch_read_bytes=800)
+    ta, tb = run_plans([a, b], 4.0, 10.0)
+    # Loads of 110 cycles back to back: a [0, 220), b [220, 440); b's last compute ends 450.
+    assert tb.end_cycle == pytest.approx(450.0)
+    assert tb.end_cycle == pytest.approx(4 * 110.0 + 10.0)

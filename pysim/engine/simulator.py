@@ -1,12 +1,14 @@
 """Runs per-op step plans on SimPy resources that stand for the hardware.
 
-Each op is a sequence of *steps* (groups of scratchpad tiles; see pysim/mapping/planner.py). For
-every step a DMA read channel loads its inputs over the shared DRAM bus into one half of a
-double buffer, the op's compute unit processes it, and a DMA write channel stores its results
-over the same bus. With two buffer halves the load of step i+1 and the store of step i-1 overlap
-the compute of step i; when DRAM cannot keep up the unit waits (stall cycles). Ops wait for their
-producers (the workload DAG) and for their unit; ops on different units run concurrently and
-share the DRAM bus. Time is in clock cycles; nothing is stepped per cycle.
+Each op is a sequence of *steps* (groups of scratchpad tiles; see pysim/mapping/planner.py). Per
+unit, a DMA read channel loads each step over the shared DRAM bus into a free half of the unit's
+double-buffered input buffer, the unit computes it into a free half of its output buffer, and a
+DMA write channel stores the results over the same bus. The halves belong to the unit, not to an
+op, so the pipeline runs on across op boundaries: once an op's last step is loaded, the read
+channel goes on to the next op on the unit, fetching its first step's weights (and other bytes
+no producer writes) while the current op still computes; bytes produced by earlier ops wait for
+their producers. When DRAM cannot keep up the unit waits (stall cycles). Ops on different units
+run concurrently and share the DRAM bus. Time is in clock cycles; nothing is stepped per cycle.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import simpy
 @dataclass(frozen=True)
 class StepPlan:
     """What the engine needs of one op. Byte counts are totals over the op, spread evenly
-    over ``steps``; cycles are on the op's unit."""
+    over ``steps``; cycles are on the op's unit. ``prefetch_read_bytes`` (<= ``read_bytes``)
+    is the part of the reads no producer writes (weights, graph inputs): the first step's
+    share of it may load before the op's producers finish."""
 
     name: str
     unit: str
@@ -29,6 +33,7 @@ class StepPlan:
     read_bytes: int
     write_bytes: int
     double_buffered: bool = True
+    prefetch_read_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,68 +53,91 @@ class OpTiming:
         return max(0.0, self.cycles - self.compute_cycles)
 
 
-class _Counter:
-    """Counts the events an op's processes yield (reported as SimPy events per op)."""
+class _Unit:
+    """A unit's buffers and the hand-over events that chain its ops' channels in order."""
+
+    def __init__(self, env: simpy.Environment, halves: int) -> None:
+        self.free = simpy.Container(env, capacity=halves, init=halves)
+        self.full = simpy.Container(env, capacity=halves, init=0)
+        self.out_free = simpy.Container(env, capacity=halves, init=halves)
+        self.out_full = simpy.Container(env, capacity=halves, init=0)
+        done = env.event()
+        done.succeed()
+        self.reader = self.computer = self.writer = done  # the previous op's channels
+
+
+class _Op:
+    """One op's bookkeeping: when it was ready (its producers done and its unit free of the
+    previous op's compute), when it ended, DRAM bus time, events."""
 
     def __init__(self) -> None:
-        self.n = 0
+        self.ready = 0.0
+        self.end = 0.0
+        self.busy = 0.0
+        self.events = 0
 
-    def __call__(self, event: simpy.Event) -> simpy.Event:
-        self.n += 1
+    def count(self, event: simpy.Event) -> simpy.Event:
+        self.events += 1
         return event
 
-
-def dma_channel(env, steps, step_bytes, dram_bus, bytes_per_cycle, latency, take, give, count,
-                busy):
-    """A DMA channel: for each step, wait for a buffer half (``take``), move ``step_bytes``
-    over the DRAM bus, then hand the half on (``give``). The read channel takes free input
-    halves and fills them; the write channel takes finished output halves and frees them."""
-    for _ in range(steps):
-        yield count(take.get(1))
-        if step_bytes > 0:
-            with dram_bus.request() as req:
-                yield count(req)
-                duration = latency + step_bytes / bytes_per_cycle
-                busy[0] += duration
-                yield count(env.timeout(duration))
-        yield count(give.put(1))
+    def became_ready(self, now: float) -> None:
+        self.ready = max(self.ready, now)
 
 
-def compute_tiles(env, plan, free, full, out_free, out_full, count):
-    """The compute unit: process each loaded step into a free output half."""
+def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op):
+    with bus.request() as req:
+        yield op.count(req)
+        duration = latency + nbytes / bytes_per_cycle
+        op.busy += duration
+        yield op.count(env.timeout(duration))
+
+
+def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
+    """Load each step into a free input half. The first step's prefetchable bytes move as
+    soon as the previous op's reads are done and a half is free; the rest waits for the
+    op's producers."""
+    yield op.count(after)
+    per_step = plan.read_bytes / plan.steps
+    early = min(per_step, plan.prefetch_read_bytes / plan.steps)
+    for step in range(plan.steps):
+        yield op.count(unit.free.get(1))
+        pending = deps is not None and not deps.triggered
+        if step == 0 and pending and early > 0:
+            yield from _transfer(env, early, bus, bytes_per_cycle, latency, op)
+            yield op.count(deps)
+            if per_step - early > 0:
+                yield from _transfer(env, per_step - early, bus, bytes_per_cycle, latency, op)
+        else:
+            if step == 0 and pending:
+                yield op.count(deps)
+            if per_step > 0:
+                yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
+        yield op.count(unit.full.put(1))
+
+
+def computer(env, plan, unit, after, op):
+    """Process each loaded step into a free output half, after the previous op's compute."""
+    yield op.count(after)
+    op.became_ready(env.now)
     per_step = plan.compute_cycles / plan.steps
     for _ in range(plan.steps):
-        yield count(full.get(1))
-        yield count(out_free.get(1))
-        yield count(env.timeout(per_step))
-        yield count(free.put(1))
-        yield count(out_full.put(1))
+        yield op.count(unit.full.get(1))
+        yield op.count(unit.out_free.get(1))
+        yield op.count(env.timeout(per_step))
+        yield op.count(unit.free.put(1))
+        yield op.count(unit.out_full.put(1))
 
 
-def run_op(env, plan, unit, dram_bus, bytes_per_cycle, latency, deps_done, done, out):
-    """One op: wait for producers and the unit, then run its three channels to completion."""
-    if deps_done:
-        yield simpy.AllOf(env, deps_done)
-    with unit.request() as req:
-        yield req
-        start = env.now
-        halves = 2 if plan.double_buffered else 1
-        free = simpy.Container(env, capacity=halves, init=halves)
-        full = simpy.Container(env, capacity=halves, init=0)
-        out_free = simpy.Container(env, capacity=halves, init=halves)
-        out_full = simpy.Container(env, capacity=halves, init=0)
-        count = _Counter()
-        busy = [0.0]
-        procs = [
-            env.process(dma_channel(env, plan.steps, plan.read_bytes / plan.steps, dram_bus,
-                                    bytes_per_cycle, latency, free, full, count, busy)),
-            env.process(compute_tiles(env, plan, free, full, out_free, out_full, count)),
-            env.process(dma_channel(env, plan.steps, plan.write_bytes / plan.steps, dram_bus,
-                                    bytes_per_cycle, latency, out_full, out_free, count, busy)),
-        ]
-        yield simpy.AllOf(env, procs)
-        out.append(OpTiming(start, env.now, plan.compute_cycles, busy[0], count.n))
-    done.succeed()
+def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
+    """Store each computed step and free its output half, after the previous op's stores."""
+    yield op.count(after)
+    per_step = plan.write_bytes / plan.steps
+    for _ in range(plan.steps):
+        yield op.count(unit.out_full.get(1))
+        if per_step > 0:
+            yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
+        yield op.count(unit.out_free.put(1))
+    op.end = env.now
 
 
 def run_plans(
@@ -123,15 +151,26 @@ def run_plans(
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
     env = simpy.Environment()
-    dram_bus = simpy.Resource(env, capacity=1)
-    units = {p.unit: simpy.Resource(env, capacity=1) for p in plans}
-    done = [env.event() for _ in plans]
-    results: list[list[OpTiming]] = [[] for _ in plans]
+    bus = simpy.Resource(env, capacity=1)
+    halves = {p.unit: 2 if p.double_buffered else 1 for p in plans}
+    units = {name: _Unit(env, h) for name, h in halves.items()}
+    done: list[simpy.Event] = []
+    ops: list[_Op] = []
     for i, plan in enumerate(plans):
         if plan.steps < 1:
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
-        deps = [done[d] for d in plan.deps]
-        env.process(run_op(env, plan, units[plan.unit], dram_bus, bpc[i], lat[i], deps,
-                           done[i], results[i]))
+        unit, op = units[plan.unit], _Op()
+        deps = simpy.AllOf(env, [done[d] for d in plan.deps]) if plan.deps else None
+        read = env.process(reader(env, plan, unit, unit.reader, deps, bus, bpc[i], lat[i], op))
+        comp = env.process(computer(env, plan, unit, unit.computer, op))
+        write = env.process(writer(env, plan, unit, unit.writer, bus, bpc[i], lat[i], op))
+        unit.reader, unit.computer, unit.writer = read, comp, write
+        done.append(write)
+        ops.append(op)
     env.run()
-    return [r[0] for r in results]
+    out = []
+    for plan, op in zip(plans, ops, strict=True):
+        op.became_ready(max((ops[d].end for d in plan.deps), default=0.0))
+        out.append(OpTiming(min(op.ready, op.end), op.end, plan.compute_cycles, op.busy,
+                            op.events))
+    return out

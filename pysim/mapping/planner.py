@@ -45,6 +45,7 @@ class OpMapping:
     dram_read_bytes: int
     dram_write_bytes: int
     compulsory_read_bytes: int
+    prefetch_read_bytes: int  # reads no producer writes (weights, graph inputs)
     compulsory_write_bytes: int
     sram_read_bits: dict[str, int] = field(default_factory=dict)  # scratchpad name -> bits
     sram_write_bits: dict[str, int] = field(default_factory=dict)
@@ -344,6 +345,9 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             in_bytes = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs
                            if t not in on_chip)
             m["dram_read_bytes"] = in_bytes + op.weight_bytes
+            m["prefetch"] = op.weight_bytes + sum(
+                math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs
+                if t not in on_chip and t not in producers)
             m["dram_write_bytes"] = wl.tensors[op.output].bytes
             all_in = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs)
             add_bits(m["sram_read_bits"], spads["input"].name, 8 * all_in)
@@ -357,6 +361,12 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
         # DMA fills write each operand's own scratchpad; drains read the output's.
         fills = m.get("fills", {"input": m["dram_read_bytes"]})
+        if "prefetch" not in m:  # reads no producer writes may load before the producers end
+            independent = (op.inputs[0] not in producers if op.inputs else False,
+                           op.weight_bytes > 0 or (len(op.inputs) > 1
+                                                   and op.inputs[1] not in producers))
+            m["prefetch"] = (fills.get("input", 0) * independent[0]
+                             + fills.get("weight", 0) * independent[1])
         for role, nbytes in fills.items():
             add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
         add_bits(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
@@ -376,6 +386,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 steps=m.pop("steps_hint"),
                 dram_read_bytes=int(m["dram_read_bytes"]),
                 dram_write_bytes=int(m["dram_write_bytes"]),
+                prefetch_read_bytes=min(int(m["prefetch"]), int(m["dram_read_bytes"])),
                 compulsory_read_bytes=int(comp_read),
                 compulsory_write_bytes=int(comp_write),
                 sram_read_bits=m["sram_read_bits"],
