@@ -14,9 +14,9 @@ Published figures are fixtures, each with its source (paper, table / figure, pag
   and ISSCC 2016 paper 14.5 (AlexNet CONV1-CONV5, batch 4: 34.7 frames/s, 278 mW, and the
   per-layer table).
 
-pysim runs configs/tpu_v1.yaml and configs/eyeriss.yaml. The TPU sections are one
-compute-bound int8 GEMM (16384 x 2048 x 2048), a roofline sweep of int8 GEMMs over the batch
-(operational intensity), and the six applications. The paper gives no layer shapes, so the
+pysim runs configs/tpu_v1.yaml and configs/eyeriss.yaml. The TPU sections are compute-bound
+int8 GEMMs (16384 x 2048 x 2048 and 16384 x 4096 x 4096), a roofline sweep of int8 GEMMs over
+the batch (operational intensity), and the six applications. The paper gives no layer shapes, so the
 applications are *representative* stacks built from Table 1's layer counts, weight totals and
 batch sizes (labelled as such; CNN1 is not modelled). Eyeriss runs workloads/alexnet_conv.yaml
 (AlexNet's exact conv shapes, grouped CONV2 / CONV4 / CONV5, 16-bit, batch 4).
@@ -52,7 +52,8 @@ TPU_CONFIG = ROOT / "configs" / "tpu_v1.yaml"
 EYERISS_CONFIG = ROOT / "configs" / "eyeriss.yaml"
 ALEXNET = ROOT / "workloads" / "alexnet_conv.yaml"
 
-COMPUTE_BOUND_GEMM = (16384, 2048, 2048)  # m, n, k
+# m, n, k: the brief's GEMM, and one whose compulsory DRAM traffic leaves room for peak
+COMPUTE_BOUND_GEMMS = ((16384, 2048, 2048), (16384, 4096, 4096))
 COMPUTE_BOUND_TARGET = 0.85  # of peak (reported, not asserted)
 SWEEP_NK = 2048  # roofline sweep: C[M, 2048] = A[M, 2048] x W[2048, 2048], int8
 SWEEP_BATCHES = (16, 64, 128, 200, 512, 1024, 1350, 2048, 4096, 8192)
@@ -217,33 +218,31 @@ def tpu_report(fx: dict[str, Any]) -> str:
                      ["figure", "paper", "pysim", "ratio"], rows,
                      [f"source: {fx['peak']['source']}", f"source: {fx['roofline']['source']}"]))
 
-    m, n, k = COMPUTE_BOUND_GEMM
-    g = run(hw, gemm(m, n, k))
-    ideal = g.macs / (unit.rows * unit.cols)
-    dram_bound = min(peak, 2.0 * g.macs / (g.compulsory_bytes / (model_bw * 1e9)) / 1e12)
-    rows = [
-        ["int8 TOPS", fmt(peak * COMPUTE_BOUND_TARGET), fmt(g.tops, 2),
-         ratio(g.tops, peak * COMPUTE_BOUND_TARGET)],
-        ["% of 92 TOPS peak", fmt(100 * COMPUTE_BOUND_TARGET), fmt(100 * g.tops / peak),
-         ratio(g.tops, peak * COMPUTE_BOUND_TARGET)],
-        ["latency (ms)", fmt(2e3 * g.macs / (peak * COMPUTE_BOUND_TARGET * 1e12), 3),
-         fmt(g.latency_s * 1e3, 3), ratio(g.latency_s * 1e3,
-                                          2e3 * g.macs / (peak * COMPUTE_BOUND_TARGET * 1e12))],
-        ["array cycles / ideal", "1.00", fmt(g.compute_cycles / ideal, 2),
-         ratio(g.compute_cycles / ideal, 1.0)],
-        ["DRAM MB / compulsory", "1.00", fmt(g.dram_bytes / g.compulsory_bytes, 2),
-         ratio(g.dram_bytes / g.compulsory_bytes, 1.0)],
+    rows = []
+    notes = []
+    for m, n, k in COMPUTE_BOUND_GEMMS:
+        g = run(hw, gemm(m, n, k))
+        ideal = g.macs / (unit.rows * unit.cols)
+        target = peak * COMPUTE_BOUND_TARGET
+        # What 34 GB/s allows if pysim moved only the compulsory bytes (A, W, C once each).
+        dram_bound = min(peak, 2.0 * g.macs * model_bw / g.compulsory_bytes / 1000.0)
+        rows.append([f"{m} x {n} x {k}", fmt(target), fmt(g.tops, 2), fmt(100 * g.tops / peak),
+                     ratio(g.tops, target), fmt(g.latency_s * 1e3, 3),
+                     fmt(g.compute_cycles / ideal, 2), fmt(g.dram_bytes / 1e6, 1),
+                     fmt(g.compulsory_bytes / 1e6, 1), fmt(dram_bound, 1),
+                     g.tiling.split(" tile ")[-1]])
+    notes += [
+        "target: >= 85% of the 92 TOPS peak (reported, not asserted); ratio = pysim / target",
+        "array x ideal: pysim's array cycles / (MACs / 65536)",
+        "compulsory roof: min(92, 2 x MACs x 34 GB/s / compulsory bytes): pysim moves A, W "
+        "and C through DRAM, so for 2048 x 2048 layers even compulsory traffic caps the "
+        "GEMM below 85%; the 4096 x 4096 row is the same check with room to reach it",
     ]
     out.append(table(
-        f"TPU v1: compute-bound int8 GEMM {m} x {n} x {k} (target >= "
-        f"{100 * COMPUTE_BOUND_TARGET:.0f}% of peak)",
-        ["figure", "target", "pysim", "ratio"], rows,
-        [f"pysim tiling: {g.tiling}",
-         f"ideal array cycles {ideal:,.0f}; pysim array cycles {g.compute_cycles:,.0f}; "
-         f"total {g.cycles:,.0f}",
-         f"pysim DRAM {g.dram_bytes / 1e6:,.1f} MB, compulsory {g.compulsory_bytes / 1e6:,.1f} MB "
-         f"(A, W and C all cross DRAM in pysim): even at compulsory traffic, 34 GB/s caps this "
-         f"GEMM at {dram_bound:.1f} TOPS ({100 * dram_bound / peak:.0f}% of peak)"]))
+        "TPU v1: compute-bound int8 GEMMs (target >= 85% of peak)",
+        ["GEMM m x n x k", "target TOPS", "pysim TOPS", "% peak", "ratio", "ms",
+         "array x ideal", "DRAM MB", "compulsory MB", "compulsory roof", "pysim tile / order"],
+        rows, notes, left=(0, 10)))
 
     rows = []
     for batch in SWEEP_BATCHES:
