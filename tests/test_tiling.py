@@ -58,28 +58,36 @@ def _accesses(rows: int, cols: int, tile_rows: int, tile_cols: int, ir: np.ndarr
     return int((h * _round_up(_nbytes(w, bits), burst)).sum())
 
 
-def _walk(m, n, k, mt, nt, kt, order, a_bits, b_bits, c_bits, psum_bits, burst, a_on_chip):
-    """Explicit DRAM traffic of the loop nest: (A read, B read, C written, C read back)."""
+def _walk(m, n, k, mt, nt, kt, order, a_bits, b_bits, c_bits, psum_bits, burst, a_on_chip,
+          resident=""):
+    """Explicit DRAM traffic of the loop nest: (A read, B read, C written, C read back). An
+    operand named in ``resident`` ("A", "B", "C") stays in its buffer once fetched: each of
+    its tiles moves once (C: written once, never read back)."""
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     # Every iteration of the nest, outermost loop first, innermost varying fastest.
     grid = np.indices([trips[d] for d in order]).reshape(3, -1)
     idx = {d: grid[i] for i, d in enumerate(order)}
 
-    def needs_new_tile(r: str, c: str) -> np.ndarray:
-        """Iterations where the operand indexed by loops (r, c) needs a different tile."""
+    def needs_new_tile(r: str, c: str, kept: bool = False) -> np.ndarray:
+        """Iterations where the operand indexed by loops (r, c) needs a different tile (a
+        kept operand: a tile it never held before)."""
         key = np.stack([idx[r], idx[c]])
-        new = np.ones(key.shape[1], dtype=bool)
+        new = np.zeros(key.shape[1], dtype=bool)
+        if kept:
+            new[np.unique(key, axis=1, return_index=True)[1]] = True
+            return new
+        new[0] = True
         new[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
         return new
 
     a = 0
     if not a_on_chip:
-        sel = needs_new_tile("m", "k")
+        sel = needs_new_tile("m", "k", "A" in resident)
         a = _accesses(m, k, mt, kt, idx["m"][sel], idx["k"][sel], a_bits, burst)
-    sel = needs_new_tile("k", "n")
+    sel = needs_new_tile("k", "n", "B" in resident)
     b = _accesses(k, n, kt, nt, idx["k"][sel], idx["n"][sel], b_bits, burst)
-    # C: one visit per stretch of iterations on the same (m, n) tile.
-    sel = needs_new_tile("m", "n")
+    # C: one visit per stretch of iterations on the same (m, n) tile (kept: one in all).
+    sel = needs_new_tile("m", "n", "C" in resident)
     vm, vn = idx["m"][sel], idx["n"][sel]
     tile_id = vm * trips["n"] + vn
     first = np.zeros(tile_id.size, dtype=bool)
@@ -93,6 +101,32 @@ def _walk(m, n, k, mt, nt, kt, order, a_bits, b_bits, c_bits, psum_bits, burst, 
     c_written = c_bytes(last, c_bits) + c_bytes(~last, psum_bits)
     c_read = c_bytes(~first, psum_bits)
     return a, b, c_written, c_read
+
+
+def _footprints(p: dict, mt: int, nt: int, kt: int, order: str) -> dict[str, int]:
+    """Per operand that is refetched across a loop it ignores: the most bytes of its distinct
+    tiles touched within one trip of that loop (what its buffer holds to keep it)."""
+    m, n, k = p["m"], p["n"], p["k"]
+    tile, dim = {"m": mt, "n": nt, "k": kt}, {"m": m, "n": n, "k": k}
+    trips = {d: -(-dim[d] // tile[d]) for d in "mnk"}
+    grid = np.indices([trips[d] for d in order]).reshape(3, -1)
+    idx = {d: grid[i] for i, d in enumerate(order)}
+    out = {}
+    for name, (r, c), other, bits in (("A", "mk", "n", p["a_bits"]), ("B", "kn", "m",
+                                      p["b_bits"]), ("C", "mn", "k", p["psum_bits"])):
+        if order.index(other) > max(order.index(r), order.index(c)):
+            continue  # never refetched
+        outer = order[:order.index(other) + 1]
+        groups = np.stack([idx[d] for d in outer])
+        worst = 0
+        for g in np.unique(groups, axis=1).T:
+            sel = (g == groups.T).all(axis=1)
+            tiles = np.unique(np.stack([idx[r][sel], idx[c][sel]]), axis=1)
+            elems = sum(int(_extent(dim[r], tile[r], i) * _extent(dim[c], tile[c], j))
+                        for i, j in tiles.T)
+            worst = max(worst, _nbytes(elems, bits))
+        out[name] = worst
+    return out
 
 
 def _tile_bytes(mt, nt, kt, a_bits, b_bits, psum_bits, a_on_chip):
@@ -152,9 +186,10 @@ def _anything_fits(p: dict) -> bool:
                                             p["psum_bits"], p["a_on_chip"]))
 
 
-def _walk_plan(p: dict, mt: int, nt: int, kt: int, order: str) -> tuple[int, int, int, int]:
+def _walk_plan(p: dict, mt: int, nt: int, kt: int, order: str,
+               resident: str = "") -> tuple[int, int, int, int]:
     return _walk(p["m"], p["n"], p["k"], mt, nt, kt, order, p["a_bits"], p["b_bits"],
-                 p["c_bits"], p["psum_bits"], p["burst"], p["a_on_chip"])
+                 p["c_bits"], p["psum_bits"], p["burst"], p["a_on_chip"], resident)
 
 
 @SETTINGS
@@ -171,13 +206,19 @@ def test_chosen_tiles_fit_and_bytes_match_the_loop_nest(p):
     assert t.nt in _candidates(n, p["grains"][1])
     assert t.kt in _candidates(k, p["grains"][2])
     assert t.order in ORDERS
-    # (a) Every tile shape fits (the full-size one is the largest).
+    # (a) Every tile shape fits (the full-size one is the largest), and so do the footprints
+    # of the operands kept resident.
     shapes = tile_shapes(m, n, k, t)
     for _, mt, nt, kt in shapes:
         tile = _tile_bytes(mt, nt, kt, p["a_bits"], p["b_bits"], p["psum_bits"], p["a_on_chip"])
         assert _fits(p["capacity"], tile), (shapes, tile, p["capacity"])
+    foot = _footprints(p, t.mt, t.nt, t.kt, t.order)
+    kept = tuple(foot[x] if x in t.resident else b for x, b in zip(
+        "ABC", _tile_bytes(t.mt, t.nt, t.kt, p["a_bits"], p["b_bits"], p["psum_bits"],
+                           p["a_on_chip"]), strict=True))
+    assert _fits(p["capacity"], kept), (t, kept, p["capacity"])
     # (b) Reported traffic equals the explicit walk of the loop nest.
-    a, b, c_written, c_read = _walk_plan(p, t.mt, t.nt, t.kt, t.order)
+    a, b, c_written, c_read = _walk_plan(p, t.mt, t.nt, t.kt, t.order, t.resident)
     reported = {"A read": t.a_read_bytes, "B read": t.b_read_bytes,
                 "C written": t.c_write_bytes, "C read back": t.c_read_bytes}
     walked = {"A read": a, "B read": b, "C written": c_written, "C read back": c_read}
@@ -203,9 +244,16 @@ def _brute_force_min(p: dict) -> tuple[int, tuple[int, int, int, str]]:
         if not _fits(p["capacity"], tile):
             continue
         for order in ORDERS:
-            total = sum(_walk_plan(p, mt, nt, kt, order))
-            if best is None or total < best[0]:
-                best = (total, (mt, nt, kt, order))
+            foot = _footprints(p, mt, nt, kt, order)
+            for n_kept in range(len(foot) + 1):
+                for kept in itertools.combinations(sorted(foot), n_kept):
+                    need = tuple(foot[x] if x in kept else b
+                                 for x, b in zip("ABC", tile, strict=True))
+                    if p["a_on_chip"] and "A" in kept or not _fits(p["capacity"], need):
+                        continue
+                    total = sum(_walk_plan(p, mt, nt, kt, order, "".join(kept)))
+                    if best is None or total < best[0]:
+                        best = (total, (mt, nt, kt, order + " kept " + "".join(kept)))
     assert best is not None
     return best
 
@@ -222,7 +270,7 @@ def test_no_candidate_tiling_moves_fewer_bytes(p):
     if not _anything_fits(p):
         return
     t = _plan(p)
-    chosen = sum(_walk_plan(p, t.mt, t.nt, t.kt, t.order))
+    chosen = sum(_walk_plan(p, t.mt, t.nt, t.kt, t.order, t.resident))
     assert chosen == t.read_bytes + t.write_bytes
     best, (mt, nt, kt, order) = _brute_force_min(p)
     assert chosen <= best, (
@@ -235,7 +283,7 @@ def test_search_not_misled_by_ragged_tiles():
              capacity=Capacity(input_bytes=0, weight_bytes=8, output_bytes=32, unified=False),
              grains=(1, 4, 1), a_on_chip=True, burst=8)
     t = _plan(p)
-    chosen = sum(_walk_plan(p, t.mt, t.nt, t.kt, t.order))
+    chosen = sum(_walk_plan(p, t.mt, t.nt, t.kt, t.order, t.resident))
     best, plan = _brute_force_min(p)
     assert best == 56
     assert chosen == best, (

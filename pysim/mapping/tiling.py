@@ -76,6 +76,7 @@ class GemmTiling:
     compute_cycles: int = 0  # the objective's estimates (0 under the traffic objective)
     latency_cycles: float = 0.0
     energy_pj: float = 0.0
+    resident: str = ""  # operands ("A", "B", "C") whose buffer keeps them across a loop
 
     @property
     def read_bytes(self) -> int:
@@ -216,6 +217,7 @@ def plan_gemm(
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
         raise ValueError(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
+    a_tile, b_tile, c_tile = a_tile[fits], b_tile[fits], c_tile[fits]
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     tiles = trips["m"] * trips["n"] * trips["k"]
     ones = np.ones_like(mt)
@@ -241,62 +243,85 @@ def plan_gemm(
                    + (count * cost.c_writes).sum(axis=0) * psum_bits * wo
                    + (count * cost.c_reads).sum(axis=0) * psum_bits * ro)
     steps = np.minimum(tiles, objective.max_steps)
+    groups = capacity.resolved_groups()
+    extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
+    operands = (("a", "mk", "n", a_bits, a_tile), ("b", "kn", "m", b_bits, b_tile),
+                ("c", "mn", "k", psum_bits, c_tile))
+    inf = np.full(len(mt), np.inf)
     best: tuple | None = None
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
-        # Full re-reads of an operand = product of trips of the loops it ignores that sit
-        # outside its innermost relevant loop.
-        refetch = {}
-        for name, dims, other in (("a", "mk", "n"), ("b", "kn", "m"), ("c", "mn", "k")):
-            inner = max(pos[d] for d in dims)
-            refetch[name] = trips[other] if pos[other] < inner else ones
-        a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
-        b_reads = b_pass * refetch["b"]
-        spills = refetch["c"] - 1
-        c_writes = c_pass + p_pass * spills
-        c_reads = p_pass * spills
-        total = a_reads + b_reads + c_writes + c_reads
-        if objective.kind == "traffic":
-            runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
-                    + c_runs * (1 + 2 * spills))
-            primary = total + run_overhead_bytes * runs
-            latency = energy = primary
-        else:
-            dram = total / objective.bytes_per_cycle
-            latency = np.maximum(compute, dram) + np.minimum(compute, dram) / steps
-            reads = a_reads + b_reads + c_reads
-            # DMA fills write each operand's scratchpad; drains read the output one.
-            fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
-            energy = (reads * objective.dram_read_pj_per_byte
-                      + c_writes * objective.dram_write_pj_per_byte
-                      + sram_pj + fills + objective.fixed_pj)
-            primary = {"latency": latency, "energy": energy,
-                       "edp": energy * latency}[objective.kind]
-        # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile.
-        key = np.lexsort((-kt, tiles, total, primary))
-        i = int(key[0])
-        cand = (float(primary[i]), int(total[i]), int(tiles[i]), -int(kt[i]))
-        if best is None or cand < best[0]:
-            best = (
-                cand,
-                GemmTiling(
-                    mt=int(mt[i]),
-                    nt=int(nt[i]),
-                    kt=int(kt[i]),
-                    order=order,
-                    tiles=int(tiles[i]),
-                    a_read_bytes=int(a_reads[i]),
-                    b_read_bytes=int(b_reads[i]),
-                    c_write_bytes=int(c_writes[i]),
-                    c_read_bytes=int(c_reads[i]),
-                    a_refetch=0 if a_on_chip else int(refetch["a"][i]),
-                    b_refetch=int(refetch["b"][i]),
-                    c_spills=int(spills[i]),
-                    compute_cycles=int(compute[i]),
-                    latency_cycles=float(latency[i]),
-                    energy_pj=float(energy[i]),
-                ),
-            )
+        # Each operand is re-read once per trip of the loop it ignores when that loop sits
+        # outside its innermost relevant loop - unless its buffer keeps its footprint over
+        # the loops inside that one (Timeloop's / ZigZag's reuse at a level): then once.
+        options = {}
+        for name, dims, other, bits, tile_bytes in operands:
+            if pos[other] < max(pos[d] for d in dims) and not (name == "a" and a_on_chip):
+                span = [extent[d][1] if pos[d] > pos[other] else extent[d][0] for d in dims]
+                footprint = _nbytes(span[0] * span[1], bits)
+                options[name] = ((trips[other], tile_bytes, ""), (ones, footprint, name.upper()))
+            else:
+                options[name] = ((ones, tile_bytes, ""),)
+        for choice in product(options["a"], options["b"], options["c"]):
+            need = dict(zip(("input", "weight", "output"), (c[1] for c in choice), strict=True))
+            fits = np.ones(len(mt), dtype=bool)
+            if any(c[2] for c in choice):
+                for roles, size, double_buffered in groups:
+                    fits &= sum(need[r] for r in roles) * (2 if double_buffered else 1) <= size
+                if not fits.any():
+                    continue
+            refetch = {name: c[0] for name, c in zip("abc", choice, strict=True)}
+            resident = "".join(c[2] for c in choice)
+            a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
+            b_reads = b_pass * refetch["b"]
+            spills = refetch["c"] - 1
+            c_writes = c_pass + p_pass * spills
+            c_reads = p_pass * spills
+            total = a_reads + b_reads + c_writes + c_reads
+            if objective.kind == "traffic":
+                runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
+                        + c_runs * (1 + 2 * spills))
+                primary = total + run_overhead_bytes * runs
+                latency = energy = primary
+            else:
+                dram = total / objective.bytes_per_cycle
+                latency = np.maximum(compute, dram) + np.minimum(compute, dram) / steps
+                reads = a_reads + b_reads + c_reads
+                # DMA fills write each operand's scratchpad; drains read the output one.
+                fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
+                energy = (reads * objective.dram_read_pj_per_byte
+                          + c_writes * objective.dram_write_pj_per_byte
+                          + sram_pj + fills + objective.fixed_pj)
+                primary = {"latency": latency, "energy": energy,
+                           "edp": energy * latency}[objective.kind]
+            primary = np.where(fits, primary, inf)
+            # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile,
+            # and a plan that keeps less resident.
+            key = np.lexsort((-kt, tiles, total, primary))
+            i = int(key[0])
+            cand = (float(primary[i]), int(total[i]), int(tiles[i]), -int(kt[i]), len(resident))
+            if best is None or cand < best[0]:
+                best = (
+                    cand,
+                    GemmTiling(
+                        mt=int(mt[i]),
+                        nt=int(nt[i]),
+                        kt=int(kt[i]),
+                        order=order,
+                        tiles=int(tiles[i]),
+                        a_read_bytes=int(a_reads[i]),
+                        b_read_bytes=int(b_reads[i]),
+                        c_write_bytes=int(c_writes[i]),
+                        c_read_bytes=int(c_reads[i]),
+                        a_refetch=0 if a_on_chip else int(refetch["a"][i]),
+                        b_refetch=int(refetch["b"][i]),
+                        c_spills=int(spills[i]),
+                        compute_cycles=int(compute[i]),
+                        latency_cycles=float(latency[i]),
+                        energy_pj=float(energy[i]),
+                        resident=resident,
+                    ),
+                )
     assert best is not None
     return best[1]
 
