@@ -76,7 +76,8 @@ def timed(self):
     yield from out
 S.run = timed
 logging.disable(logging.WARNING)
-wl = spec["workload"] if isinstance(spec["workload"], list) else os.path.join(inputs, spec["workload"])
+wl = spec["workload"]
+wl = wl if isinstance(wl, list) else os.path.join(inputs, wl)
 t0 = time.perf_counter()
 _, _, out = get_hardware_performance_zigzag(
     wl, os.path.join(inputs, spec["hardware"]), os.path.join(inputs, spec["mapping"]),
@@ -87,6 +88,7 @@ cmes = [c for c, _ in out[0][1]]
 assert len(cmes) == len(search), (len(cmes), len(search))
 for cme, s in zip(cmes, search):
     L, hier = cme.layer, cme.accelerator.memory_hierarchy
+    pr = L.pr_layer_dim_sizes
     mem, acc, dram = {}, {}, {"read": 0.0, "write": 0.0}
     for op, energies in cme.mem_energy_breakdown.items():
         mop = cme.memory_operand_links.layer_to_mem_op(op)
@@ -103,7 +105,7 @@ for cme, s in zip(cmes, search):
         "loop_dims": {str(k): int(v) for k, v in L.layer_dim_sizes.data.items()},
         "dimension_relations": [str(r) for r in L.dimension_relations],
         "padding": {str(k): list(v) for k, v in L.padding.data.items()},
-        "pr_loop_sizes": {str(k): int(v) for k, v in (L.pr_layer_dim_sizes.data if L.pr_layer_dim_sizes else {}).items()},
+        "pr_loop_sizes": {str(k): int(v) for k, v in getattr(pr, "data", {}).items()},
         "precision": {str(k): int(v) for k, v in L.operand_precision.data.items()},
         "macs": int(L.total_mac_count),
         "spatial_mapping": str(cme.spatial_mapping), "temporal_mapping": str(cme.temporal_mapping),
@@ -142,7 +144,7 @@ def zigzag_live(python: str, accel: str, workload: str) -> dict[str, Any]:
         "workload": wl if isinstance(wl, str) else f"inline, SINGLE_LAYERS[{workload!r}]",
         "command": "get_hardware_performance_zigzag(workload, accelerator, mapping, "
                    "opt='latency', loma_show_progress_bar=False) [lpf_limit=6, loma, uneven]; "
-                   f"via: python benchmarks/validate_zigzag.py --zigzag-python PY --record",
+                   "via: python benchmarks/validate_zigzag.py --zigzag-python PY --record",
         **out,
     }
 
