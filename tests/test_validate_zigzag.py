@@ -1,0 +1,55 @@
+"""benchmarks/validate_zigzag.py from its recorded ZigZag fixtures (ZigZag not needed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import pysim
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "validate_zigzag.py"
+FIXTURES = sorted((ROOT / "tests" / "data" / "zigzag").glob("*.json"))
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("validate_zigzag", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(("accel", "mac", "rf_per_mac"),
+                         [("tpu_like", 0.04, 0.137), ("eyeriss_like", 0.5, 5.5)])
+def test_configs_carry_zigzag_energies(accel: str, mac: float, rf_per_mac: float) -> None:
+    table = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml"
+                                ).energy_table
+    assert table.mac_pj(8, 8, acc_bits=16) == pytest.approx(mac)
+    assert 3 * table.rf_access_pj(8) == pytest.approx(rf_per_mac, rel=1e-6)
+    assert table.leakage_mw(sram_kib=1024, pes=1024) == 0
+
+
+def test_fixtures_cover_both_accelerators() -> None:
+    names = {p.stem for p in FIXTURES}
+    for accel in ("tpu_like", "eyeriss_like"):
+        assert {f"{accel}__resnet18", f"{accel}__gemm_256x256x256"} <= names
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_fixture_layers_run_in_pysim(path: Path) -> None:
+    mod = _module()
+    rec = json.loads(path.read_text())
+    assert rec["zigzag_version"] == "3.9.1"
+    if path.stem.endswith("resnet18"):
+        assert len(rec["layers"]) == 21
+        assert mod.check_zoo_shapes(rec["layers"]) == []
+    accel = path.stem.split("__")[0]
+    hw = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml")
+    layer = rec["layers"][-1]
+    res, _ = mod.run_pysim(hw, layer, 1)
+    assert res.layers.iloc[0]["macs"] == layer["macs"]
+    assert layer["cycles"] > 0 and layer["energy_pj"] > layer["mac_energy_pj"] > 0
