@@ -192,3 +192,28 @@ def test_the_pipeline_runs_on_across_ops_on_one_unit():
     # Loads of 110 cycles back to back: a [0, 220), b [220, 440); b's last compute ends 450.
     assert tb.end_cycle == pytest.approx(450.0)
     assert tb.end_cycle == pytest.approx(4 * 110.0 + 10.0)
+
+
+def test_the_mapper_pipeline_model_is_the_engine_schedule():
+    # pysim/engine/pipeline.py scores tilings with the engine's schedule of one op: equal on
+    # random ops, and its lower bound never above it.
+    import random
+
+    import numpy as np
+
+    from pysim.engine.pipeline import lower_bound, op_cycles
+
+    rng = random.Random(7)
+    for _ in range(500):
+        steps = rng.choice([1, 2, 3, 5, 8, 16])
+        compute = rng.choice([0.0, rng.uniform(0, 2000)])
+        read, write = (rng.choice([0, rng.randint(1, 20000)]) for _ in range(2))
+        bpc, lat = rng.uniform(0.5, 64), rng.choice([0.0, rng.uniform(0, 30)])
+        db = rng.random() < 0.8
+        (t,) = run_plans([plan(steps=steps, compute=compute, read=read, write=write, db=db)],
+                         bpc, lat)
+        r = read / bpc + lat * steps if read else 0.0
+        w = write / bpc + lat * steps if write else 0.0
+        assert op_cycles(steps, compute, r, w, 2 if db else 1) == pytest.approx(t.end_cycle)
+        bound = float(lower_bound(np.array(steps), np.array(compute), np.array(r), np.array(w)))
+        assert bound <= t.end_cycle * (1 + 1e-9)

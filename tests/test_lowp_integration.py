@@ -256,12 +256,12 @@ def test_finn_cnv_on_lowp_edge() -> None:
 
 def test_binary_resnet18_is_faster_and_cheaper_than_int8() -> None:
     binary, int4, int8 = (run("resnet18_precision", bits=b) for b in (1, 4, 8))
-    # The binary network's MAC layers compute over 6x faster; end to end both networks are
+    # The binary network's MAC layers compute over 5x faster; end to end both networks are
     # held back by the same unfused vector ops (ReLU, pooling, adds), so the whole network is
     # about 2x faster.
     mac_cycles = [r.layers.loc[r.layers["macs"] > 0, "compute_cycles"].sum()
                   for r in (binary, int8)]
-    assert mac_cycles[0] < mac_cycles[1] / 6
+    assert mac_cycles[0] < mac_cycles[1] / 5
     assert binary.latency_s < 0.55 * int8.latency_s
     assert binary.energy_j < 0.5 * int8.energy_j
     assert binary.energy_j < int4.energy_j < int8.energy_j

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from pysim.engine.dram import dram_key
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
@@ -20,7 +22,7 @@ from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
-from pysim.mapping.tiling import Capacity, Objective, plan_gemm, tile_shapes
+from pysim.mapping.tiling import Capacity, Objective, _candidates, plan_gemm, tile_shapes
 
 MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -156,21 +158,46 @@ def _pick_unit(hw: Any, op: Any) -> Any:
     return best
 
 
-def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int) -> int:
+@lru_cache(maxsize=4096)
+def _touched(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
+             rows_per_tile: int) -> int:
+    """Input indices (0 .. size-1, padding excluded) that tiles of ``rows_per_tile`` output
+    rows touch, summed over the tiles covering the ``out`` outputs: a strided or dilated
+    kernel skips the indices no tap reads; neighbouring tiles both read their shared halo."""
+    taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
+    total = 0
+    for first in range(0, out, rows_per_tile):
+        v = taps[first:first + rows_per_tile].ravel()
+        total += np.unique(v[(v >= 0) & (v < size)]).size
+    return total
+
+
+def _conv_gathers_columns(op: Any, burst: int) -> bool:
+    """Whether the DMA reads only the input columns the kernel touches: the kernel skips
+    columns (stride > its span) and each touched group of pixels is at least a burst."""
+    span = op.dilation[1] * (op.kernel[1] - 1) + 1
+    group = (op.kernel[1] * op.in_c // op.groups * op.act_bits + 7) // 8
+    return op.stride[1] > span and op.dilation[1] == 1 and group >= burst
+
+
+def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int, burst: int = 1) -> int:
     """DRAM bytes of one full pass over A. For a GEMM that is A itself; for a convolution the
-    patch matrix is built on chip, so one pass reads the input feature map (per group), plus
-    the halo rows that neighbouring row tiles share when M is tiled."""
+    patch matrix is built on chip, so one pass reads the input rows the kernel touches (per
+    group; a strided or dilated kernel skips rows), each row whole unless the kernel also
+    skips columns in burst-sized groups, plus the halo rows that neighbouring row tiles share
+    when M is tiled."""
     if op.type != "conv2d":
         return (gm * gk * op.act_bits + 7) // 8
     per_group = op.input_bytes // op.groups
-    factor = 1.0
-    if mt < op.out_h * op.out_w:  # row tiles of one image: neighbours re-read the halo rows
-        span_h = op.dilation[0] * (op.kernel[0] - 1) + 1
-        rows = max(1, mt // op.out_w)
-        tiles_h = -(-op.out_h // rows)
-        factor = tiles_h * ((rows - 1) * op.stride[0] + span_h) / (op.in_h + 2 * op.padding[0])
-    # The DMA reads whole input rows: every input byte at least once (so compulsory <= traffic).
-    return math.ceil(per_group * max(1.0, factor))
+    image = op.out_h * op.out_w
+    rows = op.out_h if mt >= image else max(1, mt // op.out_w)
+    h = op.dilation[0], op.stride[0], op.padding[0]
+    touched_rows = _touched(op.in_h, op.out_h, op.kernel[0], h[1], h[2], h[0], rows)
+    cols = op.in_w
+    if _conv_gathers_columns(op, burst):
+        cols = _touched(op.in_w, op.out_w, op.kernel[1], op.stride[1], op.padding[1], 1,
+                        op.out_w)
+    return math.ceil(per_group * touched_rows * cols / (op.in_h * op.in_w))
 
 
 def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
@@ -200,6 +227,9 @@ def objective_for(hw: Any, op: Any, unit: Any, spads: dict[str, Any]) -> Objecti
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
         fixed_pj=mac,
+        transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
+        halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
+        dram_key=dram_key(hw.dram),
     )
 
 
@@ -216,16 +246,18 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # sparsity support reads them compressed (values + metadata).
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
-    a_pass = _a_fetch_bytes(op, gm, gm, gk) if op.type == "conv2d" else None
+    a_pass = (tuple((int(mt), _a_fetch_bytes(op, int(mt), gm, gk, burst))
+                    for mt in _candidates(gm, grain_m)) if op.type == "conv2d" else None)
+    a_run = _conv_a_run(op, burst)[0] if op.type == "conv2d" else None
     model = unit.tile_model(op)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
-                      a_pass, b_pass)
+                      a_pass, b_pass, a_run)
     except ValueError as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
-    a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk)
+    a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk, burst)
                                    if op.type == "conv2d" else t.a_read_bytes)
     b_reads = 0 if b_on_chip else (t.b_refetch * b_pass if b_pass is not None
                                    else math.ceil(ratio * t.b_read_bytes))
@@ -264,12 +296,13 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                             objective.kind),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles),
-        dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits),
+        dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
+                              burst),
     )
 
 
 def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,
-             b_bits: int, psum_bits: int) -> tuple[tuple[int, int, int], ...]:
+             b_bits: int, psum_bits: int, burst: int) -> tuple[tuple[int, int, int], ...]:
     """Row-major tensors: a tile spanning whole rows is one run, else each tile row is one.
     A convolution's input is read as whole NHWC rows (in_w x in_c)."""
     def run(rows_in_tile: int, tile_cols: int, cols: int, bits: int) -> tuple[int, int]:
@@ -278,17 +311,23 @@ def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads
             return pitch * rows_in_tile, pitch * rows_in_tile
         return (tile_cols * bits + 7) // 8, pitch
 
-    if op.type == "conv2d":
-        row = (op.in_w * op.in_c // op.groups * op.act_bits + 7) // 8
-        a_run = (row, row)
-    else:
-        a_run = run(t.mt, t.kt, gk, op.act_bits)
+    a_run = _conv_a_run(op, burst) if op.type == "conv2d" else run(t.mt, t.kt, gk, op.act_bits)
     c_run = run(t.mt, t.nt, gn, psum_bits)
     return (
         (count * a_reads, *a_run),
         (count * b_reads, *run(t.kt, t.nt, gn, b_bits)),
         (count * (t.c_write_bytes + t.c_read_bytes), *c_run),
     )
+
+
+def _conv_a_run(op: Any, burst: int) -> tuple[int, int]:
+    """(run, pitch) bytes of a convolution's input reads: whole NHWC rows (per group), or the
+    touched pixel groups of a row when the kernel skips columns."""
+    pixel = (op.in_c // op.groups * op.act_bits + 7) // 8
+    if _conv_gathers_columns(op, burst):
+        return op.kernel[1] * pixel, op.stride[1] * pixel
+    row = op.in_w * pixel
+    return row, row
 
 
 def _steps(tiles: int) -> int:
@@ -316,9 +355,12 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
         # Compulsory traffic: first read of graph inputs and of the op's weights.
         comp_read = op.weight_bytes
-        for t in op.inputs:
+        for j, t in enumerate(op.inputs):
             if t not in producers and t not in seen_inputs:
-                comp_read += wl.tensors[t].bytes
+                view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
+                comp_read += (view.count * _a_fetch_bytes(op, view.m, view.m, view.k,
+                                                          hw.dram.burst_bytes)
+                              if view is not None else wl.tensors[t].bytes)
                 seen_inputs.add(t)
         comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
         if op.type == "attention":  # fused: its own tiling (pysim/mapping/attention.py)

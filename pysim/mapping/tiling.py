@@ -24,9 +24,11 @@ from itertools import permutations, product
 
 import numpy as np
 
+from pysim.engine import pipeline
 from pysim.mapping.tile_model import TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
+MAX_SCHEDULES = 4096  # engine schedules scored per GEMM at most (the walk stops far sooner)
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,10 @@ class Objective:
 
     ``kind``: "traffic" (DRAM bytes plus ``run_overhead_bytes`` per discontiguous run: the
     pre-mapper objective, kept for tests and for comparison), "latency" (the op's cycles as
-    the engine runs it: compute and DRAM transfers overlapped over ``max_steps`` double-buffered
-    steps, ``max(C, D) + min(C, D) / steps``), "energy" (DRAM bytes, scratchpad accesses and
+    the engine runs it: S = min(tiles, ``max_steps``) steps in ``halves`` buffer halves,
+    loads and stores sharing the DRAM bus, each paying ``transfer_latency`` plus its bytes at
+    the bandwidth the DRAM model achieves for its stream; pysim/engine/pipeline.py), "energy"
+    (DRAM bytes, scratchpad accesses and
     DMA fills priced per action, plus ``fixed_pj`` for what no tiling changes: MACs, register
     files) or "edp" (energy x latency). Ties go to fewer DRAM bytes, then fewer tiles.
     ``sram_pj_per_bit``: read and write energy per bit of the input, weight and output
@@ -140,6 +144,9 @@ class Objective:
     dram_write_pj_per_byte: float = 0.0
     sram_pj_per_bit: tuple[float, float, float, float, float, float] = (0.0,) * 6
     fixed_pj: float = 0.0
+    transfer_latency: float = 0.0  # cycles each DMA transfer waits for DRAM (tRCD + tCL)
+    halves: int = 2  # buffer halves per operand (1: not double-buffered)
+    dram_key: tuple | None = None  # the DRAM model (engine/dram.py): each stream's efficiency
 
 
 TRAFFIC = Objective()
@@ -184,8 +191,9 @@ def plan_gemm(
     run_overhead_bytes: int = 0,
     model: TileModel | None = None,
     objective: Objective = TRAFFIC,
-    a_pass_bytes: int | None = None,
+    a_pass_bytes: tuple[tuple[int, int], ...] | None = None,
     b_pass_bytes: int | None = None,
+    a_run_bytes: int | None = None,
 ) -> GemmTiling:
     """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
@@ -195,9 +203,12 @@ def plan_gemm(
     no DRAM reads and no scratchpad room beyond what the caller reserved. Grains align tiles to
     the unit's spatial unrolling (e.g. K on the rows and N on the columns of a weight-stationary
     array) so tiles do not waste folds. ``model`` (the unit's tile model) prices compute and
-    scratchpad accesses; the latency, energy and EDP objectives need it. ``a_pass_bytes`` /
-    ``b_pass_bytes`` replace the bytes of one full pass over A / B (a convolution reads its
-    feature map, not the im2col matrix; compressed weights).
+    scratchpad accesses; the latency, energy and EDP objectives need it. ``a_pass_bytes``
+    replaces the bytes of one full pass over A by ``(mt, bytes)`` pairs for every candidate
+    ``mt`` (a convolution reads its feature map, not the im2col matrix, with halo rows that
+    depend on the row tile); ``b_pass_bytes`` the bytes of one pass over B (compressed
+    weights); ``a_run_bytes`` the contiguous
+    run A is read in (a convolution's input row), else A's tile rows.
 
     Raises ValueError if not even the smallest tiles fit.
     """
@@ -223,7 +234,8 @@ def plan_gemm(
     ones = np.ones_like(mt)
     a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
     if a_pass_bytes is not None:
-        a_pass = np.full_like(mt, a_pass_bytes)
+        by_mt = dict(a_pass_bytes)
+        a_pass = np.array([by_mt[x] for x in mt.tolist()], dtype=np.int64)
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
     if b_pass_bytes is not None:
         b_pass = np.full_like(mt, b_pass_bytes)
@@ -243,12 +255,27 @@ def plan_gemm(
                    + (count * cost.c_writes).sum(axis=0) * psum_bits * wo
                    + (count * cost.c_reads).sum(axis=0) * psum_bits * ro)
     steps = np.minimum(tiles, objective.max_steps)
+    # DRAM time per byte of each operand: a narrow tile reads short runs that the DRAM model
+    # (row buffers, banks) serves below the configured bandwidth.
+    slow = {"a": 1.0, "b": 1.0, "c": 1.0}
+    if objective.kind != "traffic" and objective.dram_key is not None:
+        from pysim.engine.dram import stream_efficiency
+
+        def run_shape(rows: int, cols: int, tile_rows: np.ndarray, tile_cols: np.ndarray,
+                      bits: int) -> tuple[np.ndarray, int]:
+            pitch = _nbytes(cols, bits)
+            return np.where(tile_cols >= cols, pitch * tile_rows, _nbytes(tile_cols, bits)), pitch
+
+        a_run = ((np.full_like(mt, a_run_bytes), a_run_bytes) if a_run_bytes is not None
+                 else run_shape(m, k, mt, kt, a_bits))
+        for name, (run, pitch) in (("a", a_run), ("b", run_shape(k, n, kt, nt, b_bits)),
+                                   ("c", run_shape(m, n, mt, nt, psum_bits))):
+            slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch)
     groups = capacity.resolved_groups()
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
     operands = (("a", "mk", "n", a_bits, a_tile), ("b", "kn", "m", b_bits, b_tile),
                 ("c", "mn", "k", psum_bits, c_tile))
-    inf = np.full(len(mt), np.inf)
-    best: tuple | None = None
+    pool = []  # per (order, kept operands): every candidate's figures, infeasible as inf
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
         # Each operand is re-read once per trip of the loop it ignores when that loop sits
@@ -271,59 +298,91 @@ def plan_gemm(
                 if not fits.any():
                     continue
             refetch = {name: c[0] for name, c in zip("abc", choice, strict=True)}
-            resident = "".join(c[2] for c in choice)
-            a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
-            b_reads = b_pass * refetch["b"]
-            spills = refetch["c"] - 1
-            c_writes = c_pass + p_pass * spills
-            c_reads = p_pass * spills
-            total = a_reads + b_reads + c_writes + c_reads
+            f = _Figures(order, "".join(c[2] for c in choice), refetch)
+            f.a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
+            f.b_reads = b_pass * refetch["b"]
+            f.spills = refetch["c"] - 1
+            f.c_writes = c_pass + p_pass * f.spills
+            f.c_reads = p_pass * f.spills
+            f.total = f.a_reads + f.b_reads + f.c_writes + f.c_reads
             if objective.kind == "traffic":
                 runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
-                        + c_runs * (1 + 2 * spills))
-                primary = total + run_overhead_bytes * runs
-                latency = energy = primary
+                        + c_runs * (1 + 2 * f.spills))
+                f.bound = f.total + run_overhead_bytes * runs
+                f.energy = f.bound
             else:
-                dram = total / objective.bytes_per_cycle
-                latency = np.maximum(compute, dram) + np.minimum(compute, dram) / steps
-                reads = a_reads + b_reads + c_reads
+                lat = objective.transfer_latency
+                reads = f.a_reads + f.b_reads + f.c_reads
+                f.bus_read = ((f.a_reads * slow["a"] + f.b_reads * slow["b"]
+                               + f.c_reads * slow["c"]) / objective.bytes_per_cycle
+                              + lat * steps * (reads > 0))
+                f.bus_write = f.c_writes * slow["c"] / objective.bytes_per_cycle + lat * steps
                 # DMA fills write each operand's scratchpad; drains read the output one.
-                fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
-                energy = (reads * objective.dram_read_pj_per_byte
-                          + c_writes * objective.dram_write_pj_per_byte
-                          + sram_pj + fills + objective.fixed_pj)
-                primary = {"latency": latency, "energy": energy,
-                           "edp": energy * latency}[objective.kind]
-            primary = np.where(fits, primary, inf)
-            # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile,
-            # and a plan that keeps less resident.
-            key = np.lexsort((-kt, tiles, total, primary))
-            i = int(key[0])
-            cand = (float(primary[i]), int(total[i]), int(tiles[i]), -int(kt[i]), len(resident))
-            if best is None or cand < best[0]:
-                best = (
-                    cand,
-                    GemmTiling(
-                        mt=int(mt[i]),
-                        nt=int(nt[i]),
-                        kt=int(kt[i]),
-                        order=order,
-                        tiles=int(tiles[i]),
-                        a_read_bytes=int(a_reads[i]),
-                        b_read_bytes=int(b_reads[i]),
-                        c_write_bytes=int(c_writes[i]),
-                        c_read_bytes=int(c_reads[i]),
-                        a_refetch=0 if a_on_chip else int(refetch["a"][i]),
-                        b_refetch=int(refetch["b"][i]),
-                        c_spills=int(spills[i]),
-                        compute_cycles=int(compute[i]),
-                        latency_cycles=float(latency[i]),
-                        energy_pj=float(energy[i]),
-                        resident=resident,
-                    ),
-                )
-    assert best is not None
-    return best[1]
+                fills = 8 * (f.a_reads * wi + f.b_reads * ww + f.c_reads * wo + f.c_writes * ro)
+                f.energy = (reads * objective.dram_read_pj_per_byte
+                            + f.c_writes * objective.dram_write_pj_per_byte
+                            + sram_pj + fills + objective.fixed_pj)
+                bound = pipeline.lower_bound(steps, compute, f.bus_read, f.bus_write)
+                f.bound = {"latency": bound, "energy": f.energy,
+                           "edp": f.energy * bound}[objective.kind]
+            f.bound = np.where(fits, f.bound, np.inf)
+            pool.append(f)
+    # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile, a plan
+    # that keeps less resident. The latency (and EDP) of a candidate is the engine's schedule
+    # of the op (pysim/engine/pipeline.py), a loop per candidate: branch and bound, walking
+    # the candidates by their lower bound until it passes the best schedule found.
+    n = len(mt)
+    bound = np.concatenate([f.bound for f in pool])
+    keys = (np.tile(-kt, len(pool)), np.tile(tiles, len(pool)),
+            np.concatenate([f.total for f in pool]), bound)
+    walk = np.lexsort(keys)
+    best: tuple | None = None
+    for flat in walk[:MAX_SCHEDULES]:
+        if not np.isfinite(bound[flat]) or best is not None and bound[flat] > best[0][0]:
+            break
+        f, i = pool[flat // n], int(flat % n)
+        if objective.kind == "traffic":
+            latency = exact = float(f.bound[i])
+        else:
+            latency = pipeline.op_cycles(int(steps[i]), float(compute[i]), float(f.bus_read[i]),
+                                float(f.bus_write[i]), objective.halves)
+            exact = {"latency": latency, "energy": float(f.energy[i]),
+                     "edp": float(f.energy[i]) * latency}[objective.kind]
+        cand = (exact, int(f.total[i]), int(tiles[i]), -int(kt[i]), len(f.resident))
+        if best is None or cand < best[0]:
+            best = (cand, f, i, latency)
+            if objective.kind in ("traffic", "energy"):
+                break  # the bound is exact
+    if best is None:
+        raise ValueError(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
+    _, f, i, latency = best
+    return GemmTiling(
+        mt=int(mt[i]),
+        nt=int(nt[i]),
+        kt=int(kt[i]),
+        order=f.order,
+        tiles=int(tiles[i]),
+        a_read_bytes=int(f.a_reads[i]),
+        b_read_bytes=int(f.b_reads[i]),
+        c_write_bytes=int(f.c_writes[i]),
+        c_read_bytes=int(f.c_reads[i]),
+        a_refetch=0 if a_on_chip else int(f.refetch["a"][i]),
+        b_refetch=int(f.refetch["b"][i]),
+        c_spills=int(f.spills[i]),
+        compute_cycles=int(compute[i]),
+        latency_cycles=latency,
+        energy_pj=float(f.energy[i]),
+        resident=f.resident,
+    )
+
+
+class _Figures:
+    """One (loop order, kept operands) slice of the search: arrays over the candidates."""
+
+    def __init__(self, order: str, resident: str, refetch: dict[str, np.ndarray]) -> None:
+        self.order, self.resident, self.refetch = order, resident, refetch
+        self.a_reads = self.b_reads = self.c_writes = self.c_reads = self.spills = np.empty(0)
+        self.total = self.bus_read = self.bus_write = self.energy = self.bound = np.empty(0)
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
