@@ -134,3 +134,22 @@ def test_weight_fills_are_charged_to_the_weight_buffer():
     per_word = 1000.0 - hw.scratchpads[1].write_pj(hw.energy_table)
     assert extra == pytest.approx(words * per_word, rel=1e-9)
     assert res.dram_read_bytes >= wl.weight_bytes
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "is"])
+def test_weights_held_per_pe_keep_partial_sums_in_the_array(dataflow):
+    # K = 1000 on 32 rows: 32 row folds. Holding 8 weights per PE, partial sums leave the
+    # array once per 8 row folds (4 times), not 32; cycles and operand reads do not change.
+    one = SystolicTiles(32, 16, dataflow, "pipelined")
+    deep = SystolicTiles(32, 16, dataflow, "pipelined", pe_weights=8)
+    a, b = one.evaluate(100, 50, 1000), deep.evaluate(100, 50, 1000)
+    assert (a.cycles, a.a_reads, a.b_reads) == (b.cycles, b.a_reads, b.b_reads)
+    assert a.c_writes == 32 * 100 * 50 and b.c_writes == 4 * 100 * 50
+    assert b.c_reads == 3 * 100 * 50
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(
+        {"units.0.dataflow": dataflow})
+    wl = pysim.zoo.load("gemm", m=256, n=256, k=1024)
+    base = pysim.simulate(hw, wl)
+    kept = pysim.simulate(hw.with_overrides({"units.0.pe_weights": 16}), wl)
+    assert kept.energy_breakdown_j["sram"] < base.energy_breakdown_j["sram"]
+    assert kept.latency_cycles == base.latency_cycles

@@ -183,6 +183,30 @@ def test_gemm_that_fits_on_chip_touches_dram_once(bias):
 # -- tiles fit the scratchpads ---------------------------------------------------------------
 
 
+def _conv_tile_bytes(op, mt: int, kt: int, burst: int) -> int:
+    """On-chip bytes of a convolution's A tile: the input rows (and, when a strided kernel
+    skips columns in burst-sized pixel groups, columns) touched by the tile's output rows, for
+    kt / K of the channels. Tiles start at multiples of their row count, as the DMA walks them."""
+    def touched(size, out, kernel, stride, pad, dil, starts, width):
+        return max(len({o * stride - pad + dil * t for o in range(s, min(out, s + width))
+                        for t in range(kernel)} & set(range(size))) for s in starts)
+
+    image = op.out_h * op.out_w
+    span_w = op.dilation[1] * (op.kernel[1] - 1) + 1
+    group = (op.kernel[1] * op.in_c // op.groups * op.act_bits + 7) // 8
+    gathers = op.stride[1] > span_w and op.dilation[1] == 1 and group >= burst
+    cols = (touched(op.in_w, op.out_w, op.kernel[1], op.stride[1], op.padding[1], 1, [0],
+                    op.out_w) if gathers else op.in_w)
+    h = (op.in_h, op.out_h, op.kernel[0], op.stride[0], op.padding[0], op.dilation[0])
+    if mt >= image:
+        rows = -(-mt // image) * touched(*h, [0], op.out_h)
+    else:
+        width = min(op.out_h, -(-mt // op.out_w) + (mt % op.out_w > 0))
+        rows = touched(*h, range(0, op.out_h, width), width)
+    k = op.kernel[0] * op.kernel[1] * op.in_c // op.groups
+    return math.ceil(kt * rows * cols * op.in_c // op.groups * op.act_bits / 8 / k)
+
+
 def _scratchpad_use(hw: pysim.Hardware, wl: pysim.Workload, res, double: bool) -> list[tuple]:
     """(op, scratchpad, bytes its tiles need, size) for every MAC op: each operand's tile (A
     Mt x Kt, B Kt x Nt, C Mt x Nt partial sums) in the scratchpad holding it, twice when
@@ -197,8 +221,11 @@ def _scratchpad_use(hw: pysim.Hardware, wl: pysim.Workload, res, double: bool) -
         op = wl.op(row["op"])
         b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
         resident = set(filter(None, row["resident_inputs"].split(",")))
+        a_bytes = (mt * kt * op.act_bits + 7) // 8
+        if op.type == "conv2d":  # the input rows the tile's output rows touch, not im2col
+            a_bytes = min(a_bytes, _conv_tile_bytes(op, mt, kt, hw.dram.burst_bytes))
         need = {
-            "input": 0 if op.inputs[0] in resident else (mt * kt * op.act_bits + 7) // 8,
+            "input": 0 if op.inputs[0] in resident else a_bytes,
             "weight": 0 if op.inputs[1:2] and op.inputs[1] in resident
             else (kt * nt * b_bits + 7) // 8,
             "output": (mt * nt * hw.unit(row["unit"]).mac_bits + 7) // 8,

@@ -67,7 +67,10 @@ class SystolicArrayUnit(_Model):
     (docs/systolic_timing.md); ``precisions`` the operand widths in bits the PEs support
     (default [8]); ``mac_bits`` the accumulator width in bits (default 32, >= every precision);
     ``sparsity`` how the PEs treat zero operands: none, gating (no toggling: energy only) or
-    skipping (zeros skipped: cycles too; pysim/mapping/sparsity.py).
+    skipping (zeros skipped: cycles too; pysim/mapping/sparsity.py); ``pe_weights`` the
+    weights each PE's register file holds (WS / IS, default 1 as in SCALE-Sim): a PE walks
+    them for each streamed operand with its partial sum in place, so partial sums leave the
+    array once per ``pe_weights`` row folds (pysim/mapping/tile_model.py).
     """
 
     kind: Literal["systolic_array"]
@@ -80,6 +83,7 @@ class SystolicArrayUnit(_Model):
         default=(8,), min_length=1)
     mac_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
+    pe_weights: Int = Field(default=1, ge=1, le=MAX_DIM)
 
     # PE register accesses per MAC: two operand registers read, one accumulator updated.
     rf_accesses_per_mac: ClassVar[int] = 3
@@ -119,13 +123,16 @@ class SystolicArrayUnit(_Model):
 
     def tile_model(self, op: Any) -> SystolicTiles:
         """The vectorised closed form the mapping search scores tilings with."""
-        return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing)
+        return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
         spec = _core.SystolicSpec(self.rows, self.cols, self.dataflow, self.timing)
         c = _core.systolic_cost(spec, _core.GemmShape(m, n, k))
-        return TileCost(c.cycles, c.folds, c.macs, c.ifmap_reads, c.filter_reads,
-                        c.ofmap_writes, c.ofmap_reads)
+        writes, reads = c.ofmap_writes, c.ofmap_reads
+        if self.pe_weights > 1:  # partial sums kept in the PEs (the tile model's rule)
+            t = self.tile_model(op).evaluate(m, n, k)
+            writes, reads = int(t.c_writes), int(t.c_reads)
+        return TileCost(c.cycles, c.folds, c.macs, c.ifmap_reads, c.filter_reads, writes, reads)
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """Per fold: OS streams A on the row edge and B on the column edge, K steps each; WS

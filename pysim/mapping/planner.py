@@ -22,7 +22,14 @@ from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
-from pysim.mapping.tiling import Capacity, Objective, _candidates, plan_gemm, tile_shapes
+from pysim.mapping.tiling import (
+    Capacity,
+    FeatureMapA,
+    Objective,
+    _candidates,
+    plan_gemm,
+    tile_shapes,
+)
 
 MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -172,6 +179,38 @@ def _touched(size: int, out: int, kernel: int, stride: int, pad: int, dilation: 
     return total
 
 
+@lru_cache(maxsize=4096)
+def _touched_most(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
+                  rows_per_tile: int) -> int:
+    """The most input indices any tile of ``rows_per_tile`` consecutive outputs touches."""
+    taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
+    most = 0
+    for first in range(0, out, rows_per_tile):
+        v = taps[first:first + rows_per_tile].ravel()
+        most = max(most, np.unique(v[(v >= 0) & (v < size)]).size)
+    return most
+
+
+def _feature_map(op: Any, gm: int, gk: int, grain_m: int, burst: int) -> FeatureMapA:
+    """A convolution's A for the tiling search, for every candidate row tile."""
+    image = op.out_h * op.out_w
+    pixel = op.in_c // op.groups * op.act_bits / 8
+    gathers = _conv_gathers_columns(op, burst)
+    cols = (_touched(op.in_w, op.out_w, op.kernel[1], op.stride[1], op.padding[1], 1, op.out_w)
+            if gathers else op.in_w)
+    h = (op.in_h, op.out_h, op.kernel[0], op.stride[0], op.padding[0], op.dilation[0])
+    passes, per_k = [], []
+    for mt in map(int, _candidates(gm, grain_m)):
+        passes.append((mt, _a_fetch_bytes(op, mt, gm, gk, burst)))
+        if mt >= image:  # whole images
+            rows = -(-mt // image) * _touched_most(*h, op.out_h)
+        else:  # a tile of mt pixels spans at most this many output rows
+            rows = _touched_most(*h, min(op.out_h, -(-mt // op.out_w) + (mt % op.out_w > 0)))
+        per_k.append((mt, rows * cols * pixel / gk))
+    run, pitch = _conv_a_run(op, burst)
+    return FeatureMapA(tuple(passes), tuple(per_k), run, pitch)
+
+
 def _conv_gathers_columns(op: Any, burst: int) -> bool:
     """Whether the DMA reads only the input columns the kernel touches: the kernel skips
     columns (stride > its span) and each touched group of pixels is at least a burst."""
@@ -246,14 +285,12 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # sparsity support reads them compressed (values + metadata).
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
-    a_pass = (tuple((int(mt), _a_fetch_bytes(op, int(mt), gm, gk, burst))
-                    for mt in _candidates(gm, grain_m)) if op.type == "conv2d" else None)
-    a_run = _conv_a_run(op, burst)[0] if op.type == "conv2d" else None
+    a_map = _feature_map(op, gm, gk, grain_m, burst) if op.type == "conv2d" else None
     model = unit.tile_model(op)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
-                      a_pass, b_pass, a_run)
+                      a_map, b_pass)
     except ValueError as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
@@ -295,7 +332,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                             getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
                             objective.kind),
         dataflow=getattr(unit, "dataflow", ""),
-        steps_hint=_steps(count * t.tiles),
+        steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
                               burst),
     )

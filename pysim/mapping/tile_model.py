@@ -57,6 +57,7 @@ class SystolicTiles:
     cols: int
     dataflow: str
     timing: str
+    pe_weights: int = 1  # weights each PE holds (WS / IS): partial sums stay in the PE
 
     def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
@@ -78,6 +79,12 @@ class SystolicTiles:
             a, b, cw, cr = col_folds * mk, kn, row_folds * mn, (row_folds - 1) * mn
         else:
             a, b, cw, cr = mk, col_folds * kn, row_folds * mn, (row_folds - 1) * mn
+        if self.pe_weights > 1 and self.dataflow != "os":
+            # A PE holding d weights walks them for each streamed operand, keeping the
+            # partial sum in its register: the same folds and cycles, but partial sums leave
+            # the array once per d row folds (ZigZag's TPU-like: 128 weights per PE).
+            psum_folds = _cdiv(sr, r * self.pe_weights)
+            cw, cr = psum_folds * mn, (psum_folds - 1) * mn
         return TileArrays(steady, fill, folds, m * n * k, a, b, cw, cr)
 
 
