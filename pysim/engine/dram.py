@@ -35,18 +35,15 @@ def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[floa
     return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s, stats.row_hit_rate
 
 
-def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: np.ndarray | int
-                      ) -> np.ndarray:
-    """Achieved / configured bandwidth of streams of ``run_bytes`` runs at ``pitch_bytes``
-    (arrays; one DRAM-model run per distinct shape, cached), as ``transfer_timing`` applies
-    it. The mapping search prices candidate tilings with it."""
-    runs, pitches = np.broadcast_arrays(np.maximum(1, np.asarray(run_bytes, np.int64)),
-                                        np.asarray(pitch_bytes, np.int64))
-    pitches = np.maximum(runs, pitches)
-    pairs, inverse = np.unique(np.stack([runs.ravel(), pitches.ravel()]), axis=1,
-                               return_inverse=True)
-    eff = np.array([_efficiency(key, int(r), int(p))[0] for r, p in pairs.T])
-    return eff[np.ravel(inverse)].reshape(runs.shape)
+def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int) -> np.ndarray:
+    """Achieved / configured bandwidth of streams of ``run_bytes`` runs (an array) at
+    ``pitch_bytes``, as ``transfer_timing`` applies it: one DRAM-model run per distinct
+    shape, cached. The mapping search prices candidate tilings with it."""
+    runs = np.maximum(1, np.asarray(run_bytes, np.int64))
+    uniq, inverse = np.unique(runs, return_inverse=True)
+    eff = np.array([_efficiency(key, int(r), max(1, int(r), int(pitch_bytes)))[0]
+                    for r in uniq.tolist()])
+    return eff[inverse.reshape(runs.shape)]
 
 
 def dram_key(dram: Any) -> tuple:

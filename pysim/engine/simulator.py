@@ -112,7 +112,7 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
                 yield op.count(deps)
             if per_step > 0:
                 yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
-        yield op.count(unit.full.put(1))
+        op.count(unit.full.put(1))  # never blocks: a half taken is a half given back
 
 
 def computer(env, plan, unit, after, op):
@@ -124,8 +124,8 @@ def computer(env, plan, unit, after, op):
         yield op.count(unit.full.get(1))
         yield op.count(unit.out_free.get(1))
         yield op.count(env.timeout(per_step))
-        yield op.count(unit.free.put(1))
-        yield op.count(unit.out_full.put(1))
+        op.count(unit.free.put(1))
+        op.count(unit.out_full.put(1))
 
 
 def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
@@ -136,7 +136,7 @@ def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
         yield op.count(unit.out_full.get(1))
         if per_step > 0:
             yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
-        yield op.count(unit.out_free.put(1))
+        op.count(unit.out_free.put(1))
     op.end = env.now
 
 

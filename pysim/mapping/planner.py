@@ -8,9 +8,9 @@ the op (compute cycles, DRAM bytes, steps) and everything the energy model needs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from pysim.mapping.tiling import (
     tile_shapes,
 )
 
-MAX_STEPS = 16  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
+MAX_STEPS = 8  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,32 @@ def _touched_most(size: int, out: int, kernel: int, stride: int, pad: int, dilat
     return most
 
 
-def _feature_map(op: Any, gm: int, gk: int, grain_m: int, burst: int) -> FeatureMapA:
+class ConvGeometry(NamedTuple):
+    """What the input-traffic rules read of a convolution (hashable: a cache key)."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    groups: int
+    act_bits: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out_h: int
+    out_w: int
+    input_bytes: int
+    type: str = "conv2d"
+
+    @classmethod
+    def of(cls, op: Any) -> ConvGeometry:
+        return cls(op.in_h, op.in_w, op.in_c, op.groups, op.act_bits, tuple(op.kernel),
+                   tuple(op.stride), tuple(op.padding), tuple(op.dilation), op.out_h, op.out_w,
+                   op.input_bytes)
+
+
+@lru_cache(maxsize=4096)
+def _feature_map(op: ConvGeometry, gm: int, gk: int, grain_m: int, burst: int) -> FeatureMapA:
     """A convolution's A for the tiling search, for every candidate row tile."""
     image = op.out_h * op.out_w
     pixel = op.in_c // op.groups * op.act_bits / 8
@@ -246,18 +271,14 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
                for role, lanes, steps in unit.fetch_streams(mt, nt, kt))
 
 
-def objective_for(hw: Any, op: Any, unit: Any, spads: dict[str, Any]) -> Objective:
+def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
     """The tiling objective of ``hw.mapper.objective`` with this hardware's prices: DRAM
-    bandwidth in bytes per cycle, DRAM and scratchpad energy per byte / bit, and the op's MAC
-    and register-file energy as the part no tiling changes."""
+    bandwidth in bytes per cycle, transfer latency, DRAM and scratchpad energy per byte / bit."""
     table = hw.energy_table
     per_bit = []
     for role in ("input", "weight", "output"):
         s = spads[role]
         per_bit += [s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits]
-    mac = op.macs * (unit.mac_pj(table, op) * mac_energy_factor(op, unit)
-                     + unit.rf_accesses_per_mac * table.rf_access_pj(
-                         max(op.weight_bits, op.act_bits)))
     return Objective(
         kind=hw.mapper.objective,
         bytes_per_cycle=hw.dram.bandwidth_bytes_per_s / hw.clock_hz,
@@ -265,11 +286,22 @@ def objective_for(hw: Any, op: Any, unit: Any, spads: dict[str, Any]) -> Objecti
         dram_read_pj_per_byte=8 * hw.dram.read_pj_per_bit,
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
-        fixed_pj=mac,
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),
     )
+
+
+def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
+    """``base`` for one op: under EDP its MAC and register-file energy (what no tiling
+    changes) scale the product; the other objectives do not need it (a constant offset)."""
+    if base.kind != "edp":
+        return base
+    table = hw.energy_table
+    mac = op.macs * (unit.mac_pj(table, op) * mac_energy_factor(op, unit)
+                     + unit.rf_accesses_per_mac * table.rf_access_pj(
+                         max(op.weight_bits, op.act_bits)))
+    return replace(base, fixed_pj=mac)
 
 
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
@@ -285,7 +317,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # sparsity support reads them compressed (values + metadata).
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
-    a_map = _feature_map(op, gm, gk, grain_m, burst) if op.type == "conv2d" else None
+    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, grain_m, burst)
+             if op.type == "conv2d" else None)
     model = unit.tile_model(op)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
@@ -385,6 +418,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
     res = plan_residency(order, consumers, graph_outputs, budget)
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
+    base = hardware_objective(hw, spads)
     for i, op in enumerate(ops):
         on_chip = res.resident_inputs[i]
         cap, spads = _capacity(hw, res.resident_bytes_during[i])
@@ -412,7 +446,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         elif op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
-                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, spads))
+                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, base))
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:

@@ -294,7 +294,7 @@ def plan_gemm(
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
     operands = (("a", "mk", "n", a_bits, a_tile), ("b", "kn", "m", b_bits, b_tile),
                 ("c", "mn", "k", psum_bits, c_tile))
-    pool = []  # per (order, kept operands): every candidate's figures, infeasible as inf
+    orders, kept, refetches, feasible = [], [], [], []  # one slice per (order, kept set)
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
         # Each operand is re-read once per trip of the loop it ignores when that loop sits
@@ -316,108 +316,101 @@ def plan_gemm(
                     fits &= sum(need[r] for r in roles) * (2 if double_buffered else 1) <= size
                 if not fits.any():
                     continue
-            refetch = {name: c[0] for name, c in zip("abc", choice, strict=True)}
-            f = _Figures(order, "".join(c[2] for c in choice), refetch)
-            f.a_reads = np.zeros_like(mt) if a_on_chip else a_pass * refetch["a"]
-            f.b_reads = b_pass * refetch["b"]
-            f.spills = refetch["c"] - 1
-            f.c_writes = c_pass + p_pass * f.spills
-            f.c_reads = p_pass * f.spills
-            f.total = f.a_reads + f.b_reads + f.c_writes + f.c_reads
-            if objective.kind == "traffic":
-                runs = ((0 if a_on_chip else a_runs * refetch["a"]) + b_runs * refetch["b"]
-                        + c_runs * (1 + 2 * f.spills))
-                f.bound = f.total + run_overhead_bytes * runs
-                f.energy = f.bound
-            else:
-                lat = objective.transfer_latency
-                reads = f.a_reads + f.b_reads + f.c_reads
-                f.bus_read = ((f.a_reads * slow["a"] + f.b_reads * slow["b"]
-                               + f.c_reads * slow["c"]) / objective.bytes_per_cycle
-                              + lat * steps * (reads > 0))
-                f.bus_write = f.c_writes * slow["c"] / objective.bytes_per_cycle + lat * steps
-                # DMA fills write each operand's scratchpad; drains read the output one.
-                fills = 8 * (f.a_reads * wi + f.b_reads * ww + f.c_reads * wo + f.c_writes * ro)
-                f.energy = (reads * objective.dram_read_pj_per_byte
-                            + f.c_writes * objective.dram_write_pj_per_byte
-                            + sram_pj + fills + objective.fixed_pj)
-                bound = pipeline.lower_bound(steps, compute, f.bus_read, f.bus_write)
-                f.bound = {"latency": bound, "energy": f.energy,
-                           "edp": f.energy * bound}[objective.kind]
-            f.bound = np.where(fits, f.bound, np.inf)
-            pool.append(f)
+            orders.append(order)
+            kept.append("".join(c[2] for c in choice))
+            refetches.append([c[0] for c in choice])
+            feasible.append(fits)
+    # Every slice at once, as (slices, candidates) arrays.
+    ra, rb, rc = (np.stack([r[j] for r in refetches]) for j in range(3))
+    a_reads = np.zeros_like(ra) if a_on_chip else a_pass * ra
+    b_reads = b_pass * rb
+    spills = rc - 1
+    c_writes = c_pass + p_pass * spills
+    c_reads = p_pass * spills
+    total = a_reads + b_reads + c_writes + c_reads
+    bus_read = bus_write = total
+    if objective.kind == "traffic":
+        runs = (0 if a_on_chip else a_runs * ra) + b_runs * rb + c_runs * (1 + 2 * spills)
+        bound = energy = (total + run_overhead_bytes * runs).astype(float)
+    else:
+        lat = objective.transfer_latency
+        reads = a_reads + b_reads + c_reads
+        bus_read = ((a_reads * slow["a"] + b_reads * slow["b"] + c_reads * slow["c"])
+                    / objective.bytes_per_cycle + lat * steps * (reads > 0))
+        bus_write = c_writes * slow["c"] / objective.bytes_per_cycle + lat * steps
+        # DMA fills write each operand's scratchpad; drains read the output one.
+        fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
+        energy = (reads * objective.dram_read_pj_per_byte
+                  + c_writes * objective.dram_write_pj_per_byte
+                  + sram_pj + fills + objective.fixed_pj)
+        fastest = pipeline.lower_bound(steps, compute, bus_read, bus_write)
+        bound = {"latency": fastest, "energy": energy, "edp": energy * fastest}[objective.kind]
+    bound = np.where(np.stack(feasible), bound, np.inf).ravel()
     # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile, a plan
     # that keeps less resident. The latency (and EDP) of a candidate is the engine's schedule
     # of the op (pysim/engine/pipeline.py), a loop per candidate: branch and bound, walking
     # the candidates by their lower bound until it passes the best schedule found.
     per_slice = len(mt)
-    bound = np.concatenate([f.bound for f in pool])
-    keys = (np.tile(-kt, len(pool)), np.tile(tiles, len(pool)),
-            np.concatenate([f.total for f in pool]), bound)
+    flat_total, flat_energy = total.ravel(), energy.ravel()
+    flat_read, flat_write = np.ravel(bus_read), np.ravel(bus_write)
+    keys = (np.tile(-kt, len(orders)), np.tile(tiles, len(orders)), flat_total, bound)
     walk = np.lexsort(keys)
+
+    def schedule(flat: int) -> float:
+        i = flat % per_slice
+        return pipeline.op_cycles(int(steps[i]), float(compute[i]), float(flat_read[flat]),
+                                  float(flat_write[flat]), objective.halves)
+
     best: tuple | None = None
-    for flat in walk[:MAX_SCHEDULES]:
+    for flat in walk[:MAX_SCHEDULES].tolist():
         if not np.isfinite(bound[flat]) or best is not None and bound[flat] > best[0][0]:
             break
-        f, i = pool[flat // per_slice], int(flat % per_slice)
-        energy = float(f.energy[i])
+        i, e = flat % per_slice, float(flat_energy[flat])
         if objective.kind == "traffic":
-            latency = exact = float(f.bound[i])
+            latency = exact = float(bound[flat])
         else:
-            latency = pipeline.op_cycles(int(steps[i]), float(compute[i]),
-                                         float(f.bus_read[i]), float(f.bus_write[i]),
-                                         objective.halves)
-            exact = {"latency": latency, "energy": energy, "edp": energy * latency}[
-                objective.kind]
-        cand = (exact, int(f.total[i]), int(tiles[i]), -int(kt[i]), len(f.resident))
+            latency = schedule(flat)
+            exact = {"latency": latency, "energy": e, "edp": e * latency}[objective.kind]
+        cand = (exact, int(flat_total[flat]), int(tiles[i]), -int(kt[i]),
+                len(kept[flat // per_slice]))
         if best is None or cand < best[0]:
-            best = (cand, f, i, latency)
+            best = (cand, flat, latency)
             if objective.kind in ("traffic", "energy"):
                 break  # the bound is exact
     if best is None:
         raise ValueError(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
-    _, f, i, latency = best
+    _, flat, latency = best
     if objective.kind == "latency":
         # Latencies within LATENCY_TIE of the fastest count as ties: the least energy among
         # them (a plan 0.003 % faster that sends partial sums through SRAM nine times as
         # often is no better). Walk them by energy; the first within the limit wins.
         limit = latency * (1 + LATENCY_TIE)
         near = np.nonzero(bound <= limit)[0]
-        energies = np.concatenate([g.energy for g in pool])[near]
-        for flat in near[np.lexsort((keys[2][near], energies))][:MAX_SCHEDULES]:
-            g, j = pool[flat // per_slice], int(flat % per_slice)
-            cycles = pipeline.op_cycles(int(steps[j]), float(compute[j]), float(g.bus_read[j]),
-                                        float(g.bus_write[j]), objective.halves)
+        for cand_flat in near[np.lexsort((flat_total[near], flat_energy[near]))][
+                :MAX_SCHEDULES].tolist():
+            cycles = schedule(cand_flat)
             if cycles <= limit:
-                f, i, latency = g, j, cycles
+                flat, latency = cand_flat, cycles
                 break
+    s, i = divmod(flat, per_slice)
     return GemmTiling(
         mt=int(mt[i]),
         nt=int(nt[i]),
         kt=int(kt[i]),
-        order=f.order,
+        order=orders[s],
         tiles=int(tiles[i]),
-        a_read_bytes=int(f.a_reads[i]),
-        b_read_bytes=int(f.b_reads[i]),
-        c_write_bytes=int(f.c_writes[i]),
-        c_read_bytes=int(f.c_reads[i]),
-        a_refetch=0 if a_on_chip else int(f.refetch["a"][i]),
-        b_refetch=int(f.refetch["b"][i]),
-        c_spills=int(f.spills[i]),
+        a_read_bytes=int(a_reads[s, i]),
+        b_read_bytes=int(b_reads[s, i]),
+        c_write_bytes=int(c_writes[s, i]),
+        c_read_bytes=int(c_reads[s, i]),
+        a_refetch=0 if a_on_chip else int(ra[s, i]),
+        b_refetch=int(rb[s, i]),
+        c_spills=int(spills[s, i]),
         compute_cycles=int(compute[i]),
         latency_cycles=latency,
-        energy_pj=float(f.energy[i]),
-        resident=f.resident,
+        energy_pj=float(flat_energy[flat]),
+        resident=kept[s],
     )
-
-
-class _Figures:
-    """One (loop order, kept operands) slice of the search: arrays over the candidates."""
-
-    def __init__(self, order: str, resident: str, refetch: dict[str, np.ndarray]) -> None:
-        self.order, self.resident, self.refetch = order, resident, refetch
-        self.a_reads = self.b_reads = self.c_writes = self.c_reads = self.spills = np.empty(0)
-        self.total = self.bus_read = self.bus_write = self.energy = self.bound = np.empty(0)
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
