@@ -153,3 +153,21 @@ def test_weights_held_per_pe_keep_partial_sums_in_the_array(dataflow):
     kept = pysim.simulate(hw.with_overrides({"units.0.pe_weights": 16}), wl)
     assert kept.energy_breakdown_j["sram"] < base.energy_breakdown_j["sram"]
     assert kept.latency_cycles == base.latency_cycles
+
+
+@SETTINGS
+@given(size=st.integers(1, 60), kernel=st.integers(1, 7), stride=st.integers(1, 5),
+       dilation=st.sampled_from([1, 2, 3]), pad=st.integers(0, 3), data=st.data())
+def test_tile_counts_equal_a_walk_of_the_taps(size, kernel, stride, dilation, pad, data):
+    from pysim.mapping.planner import _tile_counts
+
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    if out < 1:
+        return
+    rows = data.draw(st.integers(1, out))
+    expected = []
+    for first in range(0, out, rows):
+        taps = {o * stride - pad + dilation * t for o in range(first, min(out, first + rows))
+                for t in range(kernel)}
+        expected.append(len(taps & set(range(size))))
+    assert _tile_counts(size, out, kernel, stride, pad, dilation, rows).tolist() == expected

@@ -165,30 +165,42 @@ def _pick_unit(hw: Any, op: Any) -> Any:
     return best
 
 
+def _tile_counts(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
+                 rows_per_tile: int) -> np.ndarray:
+    """Input indices (0 .. size-1, padding excluded) each tile of ``rows_per_tile`` consecutive
+    outputs touches: a strided or dilated kernel skips the indices no tap reads; neighbouring
+    tiles both count their shared halo."""
+    starts = np.arange(0, out, rows_per_tile)
+    ends = np.minimum(starts + rows_per_tile, out) - 1
+    if dilation == 1 and stride <= kernel:  # the taps of consecutive outputs overlap: a range
+        lo = np.maximum(0, starts * stride - pad)
+        hi = np.minimum(size - 1, ends * stride - pad + kernel - 1)
+        return np.maximum(0, hi - lo + 1)
+    if dilation == 1:  # disjoint windows of `kernel` indices
+        first = np.arange(out) * stride - pad
+        per_row = np.maximum(0, np.minimum(size - 1, first + kernel - 1)
+                             - np.maximum(0, first) + 1)
+        return np.add.reduceat(per_row, starts)
+    taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
+    counts = []
+    for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
+        v = taps[first:last + 1].ravel()
+        counts.append(np.unique(v[(v >= 0) & (v < size)]).size)
+    return np.array(counts)
+
+
 @lru_cache(maxsize=4096)
 def _touched(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
              rows_per_tile: int) -> int:
-    """Input indices (0 .. size-1, padding excluded) that tiles of ``rows_per_tile`` output
-    rows touch, summed over the tiles covering the ``out`` outputs: a strided or dilated
-    kernel skips the indices no tap reads; neighbouring tiles both read their shared halo."""
-    taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
-    total = 0
-    for first in range(0, out, rows_per_tile):
-        v = taps[first:first + rows_per_tile].ravel()
-        total += np.unique(v[(v >= 0) & (v < size)]).size
-    return total
+    """Input indices the tiles covering ``out`` outputs touch, summed over the tiles."""
+    return int(_tile_counts(size, out, kernel, stride, pad, dilation, rows_per_tile).sum())
 
 
 @lru_cache(maxsize=4096)
 def _touched_most(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
                   rows_per_tile: int) -> int:
     """The most input indices any tile of ``rows_per_tile`` consecutive outputs touches."""
-    taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
-    most = 0
-    for first in range(0, out, rows_per_tile):
-        v = taps[first:first + rows_per_tile].ravel()
-        most = max(most, np.unique(v[(v >= 0) & (v < size)]).size)
-    return most
+    return int(_tile_counts(size, out, kernel, stride, pad, dilation, rows_per_tile).max())
 
 
 class ConvGeometry(NamedTuple):
