@@ -171,3 +171,26 @@ def test_tile_counts_equal_a_walk_of_the_taps(size, kernel, stride, dilation, pa
                 for t in range(kernel)}
         expected.append(len(taps & set(range(size))))
     assert _tile_counts(size, out, kernel, stride, pad, dilation, rows).tolist() == expected
+
+
+def test_pe_registers_priced_per_access():
+    regs = {"input": {"read_pj": 1.0, "write_pj": 1.5}, "weight": {"read_pj": 1.0, "write_pj": 0.0},
+            "output": {"read_pj": 1.5, "write_pj": 2.0}}
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(
+        {"units.0.registers": regs, "units.0.mac_energy_pj": 0.5})
+    wl = pysim.zoo.load("gemm", m=64, n=96, k=80)
+    res = pysim.simulate(hw, wl)
+    macs = 64 * 96 * 80
+    assert res.energy_breakdown_j["mac"] == pytest.approx(macs * 0.5e-12)
+    assert res.energy_breakdown_j["register_file"] == pytest.approx(macs * 7.0e-12)
+    # Each weight loaded into a PE is one weight-register write: at least every weight once.
+    regs["weight"]["write_pj"] = 1.0
+    loaded = pysim.simulate(hw.with_overrides({"units.0.registers": regs}), wl)
+    extra = (loaded.energy_breakdown_j["register_file"]
+             - res.energy_breakdown_j["register_file"]) * 1e12
+    assert extra >= 96 * 80 and extra == pytest.approx(round(extra))
+    # An operand with no register costs nothing: TPU-like inputs come straight from SRAM.
+    del regs["input"]
+    bare = pysim.simulate(hw.with_overrides({"units.0.registers": regs}), wl)
+    assert bare.energy_breakdown_j["register_file"] == pytest.approx(
+        loaded.energy_breakdown_j["register_file"] - macs * 2.5e-12)

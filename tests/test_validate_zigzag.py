@@ -26,11 +26,12 @@ def _module():
 @pytest.mark.parametrize(("accel", "mac", "rf_per_mac"),
                          [("tpu_like", 0.04, 0.137), ("eyeriss_like", 0.5, 7.0)])
 def test_configs_carry_zigzag_energies(accel: str, mac: float, rf_per_mac: float) -> None:
-    table = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml"
-                                ).energy_table
-    assert table.mac_pj(8, 8, acc_bits=16) == pytest.approx(mac)
-    assert 3 * table.rf_access_pj(8) == pytest.approx(rf_per_mac, rel=1e-6)
-    assert table.leakage_mw(sram_kib=1024, pes=1024) == 0
+    hw = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml")
+    unit = hw.units[0]
+    assert unit.mac_energy_pj == pytest.approx(mac)
+    # One MAC's register energy, no weight loaded: ZigZag's per-MAC register accesses.
+    assert unit.registers.pj(1, 0) == pytest.approx(rf_per_mac)
+    assert hw.energy_table.leakage_mw(sram_kib=1024, pes=1024) == 0
 
 
 def test_fixtures_cover_both_accelerators() -> None:

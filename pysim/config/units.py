@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from pysim import _core
-from pysim.config.quantities import Int, lower
+from pysim.config.quantities import Float, Int, lower
 from pysim.mapping.tile_model import ClosedFormTiles, SystolicTiles
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
@@ -60,6 +60,35 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class RegisterFile(_Model):
+    """One PE register (file) of an operand: energy per read and per write, pJ."""
+
+    read_pj: Float = Field(ge=0)
+    write_pj: Float = Field(ge=0)
+
+
+class PeRegisters(_Model):
+    """The registers each PE holds per operand, priced per access (Timeloop's / ZigZag's
+    innermost memory level). An operand left out has no register: it comes straight from its
+    buffer or neighbour (ZigZag's TPU-like inputs)."""
+
+    input: RegisterFile | None = None
+    weight: RegisterFile | None = None
+    output: RegisterFile | None = None
+
+    def pj(self, macs: float, weight_fills: float) -> float:
+        """Per MAC: the input written (shifted in) and read, the weight read, the partial sum
+        read and written; per weight loaded into a PE: one weight write."""
+        total = 0.0
+        if self.input is not None:
+            total += macs * (self.input.read_pj + self.input.write_pj)
+        if self.weight is not None:
+            total += macs * self.weight.read_pj + weight_fills * self.weight.write_pj
+        if self.output is not None:
+            total += macs * (self.output.read_pj + self.output.write_pj)
+        return total
+
+
 class SystolicArrayUnit(_Model):
     """An R x C systolic array of MAC PEs (``kind: systolic_array``).
 
@@ -70,7 +99,10 @@ class SystolicArrayUnit(_Model):
     skipping (zeros skipped: cycles too; pysim/mapping/sparsity.py); ``pe_weights`` the
     weights each PE's register file holds (WS / IS, default 1 as in SCALE-Sim): a PE walks
     them for each streamed operand with its partial sum in place, so partial sums leave the
-    array once per ``pe_weights`` row folds (pysim/mapping/tile_model.py).
+    array once per ``pe_weights`` row folds (pysim/mapping/tile_model.py); ``mac_energy_pj``
+    one MAC's energy (else the energy table's at the op's widths); ``registers`` each PE's
+    operand registers with their read / write energies (else ``rf_accesses_per_mac`` accesses
+    priced by the table's ``rf_access_pj``).
     """
 
     kind: Literal["systolic_array"]
@@ -84,6 +116,8 @@ class SystolicArrayUnit(_Model):
     mac_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
     pe_weights: Int = Field(default=1, ge=1, le=MAX_DIM)
+    mac_energy_pj: Float | None = Field(default=None, ge=0)
+    registers: PeRegisters | None = None
 
     # PE register accesses per MAC: two operand registers read, one accumulator updated.
     rf_accesses_per_mac: ClassVar[int] = 3
@@ -144,6 +178,9 @@ class SystolicArrayUnit(_Model):
         return (("weight", self.rows, n),)
 
     def mac_pj(self, table: Any, op: Any) -> float:
+        """``mac_energy_pj`` if set, else the table's MAC at the op's widths."""
+        if self.mac_energy_pj is not None:
+            return self.mac_energy_pj
         return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
 
     @property

@@ -4,8 +4,9 @@ Components (all in pJ here, J in results):
 - ``mac``: MACs x the unit's energy per MAC for the op's widths (``unit.mac_pj``: for the
   systolic array ``mac_pj(weight_bits, act_bits, acc_bits)`` of the table);
 - ``register_file``: PE register accesses (``unit.rf_accesses_per_mac`` per MAC: 3 on the
-  systolic array, two operands read and one accumulator
-  update) x ``rf_access_pj(bits)``;
+  systolic array, two operands read and one accumulator update) x ``rf_access_pj(bits)``, or,
+  for a unit that lists its PE ``registers``, each register's reads and writes at its own
+  energy (``OpMapping.rf_pj``);
 - ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
   drains included) x the scratchpad's per-word energy (``read_pj`` / ``write_pj``: the table's
   size- and width-scaled SRAM access energy unless the config overrides it);
@@ -42,8 +43,8 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
     pj = dict.fromkeys(COMPONENTS, 0.0)
     if op.macs:
         pj["mac"] = op.macs * op.mac_pj
-        pj["register_file"] = op.rf_accesses * table.rf_access_pj(max(op.weight_bits,
-                                                                       op.act_bits))
+        pj["register_file"] = op.rf_pj if op.rf_pj is not None else (
+            op.rf_accesses * table.rf_access_pj(max(op.weight_bits, op.act_bits)))
     for name, bits in op.sram_read_bits.items():
         spad = spads[name]
         pj["sram"] += bits / spad.word_bits * spad.read_pj(table)

@@ -59,6 +59,7 @@ class OpMapping:
     sram_read_bits: dict[str, int] = field(default_factory=dict)  # scratchpad name -> bits
     sram_write_bits: dict[str, int] = field(default_factory=dict)
     rf_accesses: int = 0
+    rf_pj: float | None = None  # register energy when the unit prices its PE registers
     mac_pj: float = 0.0  # energy of one MAC on the op's unit
     vector_ops: int = 0
     bank_stall_cycles: int = 0
@@ -355,7 +356,12 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
     add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
-    rf = int(unit.rf_accesses_per_mac * (times * c.macs).sum())
+    macs = int((times * c.macs).sum())
+    rf = int(unit.rf_accesses_per_mac * macs)
+    registers = getattr(unit, "registers", None)
+    if registers is not None:  # explicit PE registers: weights loaded = weights read out
+        m["rf_pj"] = registers.pj(macs * mac_energy_factor(op, unit),
+                                  math.ceil(ratio * (times * c.b_reads).sum()))
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
     # unit alongside the array: the op takes the longer of the two.
     dequant = op.dequant_work()
@@ -517,6 +523,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 sram_read_bits=m["sram_read_bits"],
                 sram_write_bits=m["sram_write_bits"],
                 rf_accesses=int(m.get("rf_accesses", 0)),
+                rf_pj=m.get("rf_pj"),
                 mac_pj=float(m.get("mac_pj", 0.0)),
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
