@@ -100,6 +100,23 @@ CASES: list[tuple[str, Edit, str, str, str]] = [
      "energy.overrides.int9_add_pj", "1", "int8_add_pj"),
     ("negative energy override", lambda d: d["energy"].update(overrides={"int8_add_pj": -1}),
      "energy.overrides.int8_add_pj", "-1", ">= 0"),
+    # The DRAM model's own limits are checked when the file loads, not inside a simulation.
+    ("refresh interval past the DRAM model's range",
+     lambda d: d["dram"].update(t_refi_ns=1e9), "dram.t_refi_ns", "1000000000",
+     "[0, 1e6] ns"),
+    ("refresh longer than its interval", lambda d: d["dram"].update(t_refi_ns=100),
+     "dram.t_refi_ns", "100", "must exceed t_rp_ns + t_rfc_ns"),
+    ("data rate below the DRAM model's range", lambda d: d["dram"].update(data_rate_mtps=0.5),
+     "dram.data_rate_mtps", "0.5", "[1, 1e5] MT/s"),
+    ("unknown mapper objective", lambda d: d.update(mapper={"objective": "speed"}),
+     "mapper.objective", "'speed'", "'latency'"),
+    ("zero weights per PE", lambda d: unit(d).update(pe_weights=0), "units[0].pe_weights",
+     "0", ">= 1"),
+    ("negative register energy", lambda d: unit(d).update(
+        registers={"weight": {"read_pj": -1, "write_pj": 0}}),
+     "units[0].registers.weight.read_pj", "-1", ">= 0"),
+    ("register without its energies", lambda d: unit(d).update(registers={"input": {}}),
+     "units[0].registers.input.read_pj", "missing", "required"),
 ]
 
 

@@ -167,7 +167,35 @@ class Dram(BaseModel):
                              f"must be >= t_rcd_ns ({self.t_rcd_ns:g})")
         if self.bandwidth_gb_per_s is None:
             object.__setattr__(self, "bandwidth_gb_per_s", self.peak_bandwidth_gb_per_s)
+        self._model_accepts()
         return self
+
+    def _model_accepts(self) -> None:
+        """The C++ DRAM model's own checks (time limits, refresh fitting its interval, ...)
+        run here, so a field that loads never fails later inside a simulation."""
+        import numpy as np
+
+        from pysim import _core
+
+        spec = {"channels": self.channels, "banks_per_channel": self.banks_per_channel,
+                "row_bytes": self.row_bytes, "burst_bytes": self.burst_bytes,
+                "bus_bits": self.bus_bits, "data_rate_mtps": float(self.data_rate_mtps)}
+        spec.update({f"t{name.upper()}_ns": float(getattr(self, f"t_{name}_ns"))
+                     for name in ("rcd", "cl", "rp", "ras", "refi", "rfc")})
+        try:
+            _core.dram_simulate_stream(_core.DramSpec(**spec), np.zeros(1, np.int64),
+                                       np.ones(1, np.int64), np.zeros(1, bool))
+        except ValueError as exc:
+            message = str(exc)
+            if message.startswith("tRP_ns + tRFC_ns"):
+                reason = (f"must exceed t_rp_ns + t_rfc_ns ({self.t_rp_ns:g} + "
+                          f"{self.t_rfc_ns:g} ns): a refresh must fit its interval")
+                raise FieldError("t_refi_ns", self.t_refi_ns, reason) from None
+            name = message.split()[0]
+            field = {f"t{n.upper()}_ns": f"t_{n}_ns" for n in
+                     ("rcd", "cl", "rp", "ras", "refi", "rfc")}.get(name, name)
+            reason = message[len(name):].split(", got")[0].strip()
+            raise FieldError(field, getattr(self, field, None), reason) from None
 
     @property
     def read_pj_per_bit(self) -> float:

@@ -25,6 +25,7 @@ from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storag
 from pysim.mapping.tiling import (
     Capacity,
     FeatureMapA,
+    NoTileFits,
     Objective,
     _candidates,
     plan_gemm,
@@ -337,7 +338,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
                       a_map, b_pass)
-    except ValueError as exc:
+    except NoTileFits as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
     a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk, burst)

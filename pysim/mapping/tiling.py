@@ -34,6 +34,10 @@ LATENCY_TIE = 1e-4
 MAX_SCHEDULES = 4096  # engine schedules scored per GEMM at most (the walk stops far sooner)
 
 
+class NoTileFits(ValueError):
+    """Not even the smallest candidate tiles of a GEMM fit the scratchpads."""
+
+
 @dataclass(frozen=True)
 class Capacity:
     """Bytes available to each operand's tiles.
@@ -222,7 +226,7 @@ def plan_gemm(
     a convolution's A as the DMA reads it (its feature map, not the im2col matrix);
     ``b_pass_bytes`` the bytes of one pass over B (compressed weights).
 
-    Raises ValueError if not even the smallest tiles fit.
+    Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
     mt, nt, kt = np.meshgrid(
         _candidates(m, grain_m), _candidates(n, grain_n), _candidates(k, grain_k), indexing="ij"
@@ -243,7 +247,7 @@ def plan_gemm(
         fits &= need <= size
     if not fits.any():
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
-        raise ValueError(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
+        raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
     a_tile, b_tile, c_tile = a_tile[fits], b_tile[fits], c_tile[fits]
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
@@ -378,7 +382,7 @@ def plan_gemm(
             if objective.kind in ("traffic", "energy"):
                 break  # the bound is exact
     if best is None:
-        raise ValueError(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
+        raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
     _, flat, latency = best
     if objective.kind == "latency":
         # Latencies within LATENCY_TIE of the fastest count as ties: the least energy among
