@@ -177,9 +177,10 @@ class Dram(BaseModel):
 
         from pysim import _core
 
-        spec = {"channels": self.channels, "banks_per_channel": self.banks_per_channel,
-                "row_bytes": self.row_bytes, "burst_bytes": self.burst_bytes,
-                "bus_bits": self.bus_bits, "data_rate_mtps": float(self.data_rate_mtps)}
+        spec: dict[str, Any] = {
+            "channels": self.channels, "banks_per_channel": self.banks_per_channel,
+            "row_bytes": self.row_bytes, "burst_bytes": self.burst_bytes,
+            "bus_bits": self.bus_bits, "data_rate_mtps": float(self.data_rate_mtps)}
         spec.update({f"t{name.upper()}_ns": float(getattr(self, f"t_{name}_ns"))
                      for name in ("rcd", "cl", "rp", "ras", "refi", "rfc")})
         try:

@@ -185,8 +185,8 @@ def _tile_counts(size: int, out: int, kernel: int, stride: int, pad: int, dilati
         return np.add.reduceat(per_row, starts)
     taps = np.arange(out)[:, None] * stride - pad + dilation * np.arange(kernel)[None, :]
     counts = []
-    for first, last in zip(starts.tolist(), ends.tolist(), strict=True):
-        v = taps[first:last + 1].ravel()
+    for lo_row, hi_row in zip(starts.tolist(), ends.tolist(), strict=True):
+        v = taps[lo_row:hi_row + 1].ravel()
         counts.append(np.unique(v[(v >= 0) & (v < size)]).size)
     return np.array(counts)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class TileArrays:
 
 
 class TileModel(Protocol):
-    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays: ...
+    def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays: ...
 
 
 def _cdiv(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
@@ -59,7 +60,7 @@ class SystolicTiles:
     timing: str
     pe_weights: int = 1  # weights each PE holds (WS / IS): partial sums stay in the PE
 
-    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays:
+    def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
         r, c = self.rows, self.cols
         sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
@@ -97,7 +98,7 @@ class ClosedFormTiles:
     unit: Any
     key: tuple
 
-    def evaluate(self, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> TileArrays:
+    def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         shapes = np.stack(np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (m, n, k))))
         flat = shapes.reshape(3, -1)
         uniq, inverse = np.unique(flat, axis=1, return_inverse=True)

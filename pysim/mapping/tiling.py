@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations, product
+from typing import Any
 
 import numpy as np
 
@@ -249,7 +250,7 @@ def plan_gemm(
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
         raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
-    a_tile, b_tile, c_tile = a_tile[fits], b_tile[fits], c_tile[fits]
+    a_tile, b_tile, c_tile = (np.asarray(x)[fits] for x in (a_tile, b_tile, c_tile))
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     tiles = trips["m"] * trips["n"] * trips["k"]
     ones = np.ones_like(mt)
@@ -280,13 +281,13 @@ def plan_gemm(
     steps = np.minimum(tiles * mt, objective.max_steps)
     # DRAM time per byte of each operand: a narrow tile reads short runs that the DRAM model
     # (row buffers, banks) serves below the configured bandwidth.
-    slow = {"a": 1.0, "b": 1.0, "c": 1.0}
+    slow: dict[str, Any] = {"a": 1.0, "b": 1.0, "c": 1.0}
     if objective.kind != "traffic" and objective.dram_key is not None:
         from pysim.engine.dram import stream_efficiency
 
         def run_shape(rows: int, cols: int, tile_rows: np.ndarray, tile_cols: np.ndarray,
                       bits: int) -> tuple[np.ndarray, int]:
-            pitch = _nbytes(cols, bits)
+            pitch = int(_nbytes(cols, bits))
             return np.where(tile_cols >= cols, pitch * tile_rows, _nbytes(tile_cols, bits)), pitch
 
         a_run = ((np.full_like(mt, a_map.run_bytes), a_map.pitch_bytes) if a_map is not None
@@ -304,7 +305,7 @@ def plan_gemm(
         # Each operand is re-read once per trip of the loop it ignores when that loop sits
         # outside its innermost relevant loop - unless its buffer keeps its footprint over
         # the loops inside that one (Timeloop's / ZigZag's reuse at a level): then once.
-        options = {}
+        options: dict[str, tuple[tuple[Any, Any, str], ...]] = {}
         for name, dims, other, bits, tile_bytes in operands:
             if pos[other] < max(pos[d] for d in dims) and not (name == "a" and a_on_chip):
                 span = [extent[d][1] if pos[d] > pos[other] else extent[d][0] for d in dims]
