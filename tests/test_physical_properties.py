@@ -9,27 +9,21 @@ so a failure prints a runnable counterexample: ``_simulate(Case(...))``.
 Properties (hypothesis, derandomised):
 
 (a) monotonicity: doubling a scratchpad, raising the DRAM bandwidth, lowering tRCD / tRP / tCL
-    or enlarging the array (rows or cols) never makes ``latency_cycles`` larger (relative
-    tolerance 1e-9); doubling a scratchpad never increases DRAM bytes when the mapper's
-    objective is pure traffic (its per-run overhead, (tRP + tRCD) x pin bandwidth in bytes,
-    truncates to 0), and raising the bandwidth never increases them (the mapping does not
-    depend on the bandwidth);
+    or enlarging the array (rows or cols) never makes ``latency_cycles`` larger than
+    ``LATENCY_TIE`` (the latency objective's tie width); doubling a scratchpad or raising the
+    bandwidth never increases DRAM bytes when the mapper's objective is ``traffic``;
 (b) energy adds up: ``energy_j`` is the sum of ``energy_breakdown_j`` and the per-op energies
     in ``layers`` sum to the total less leakage (per component too);
 (c) DRAM bytes >= compulsory bytes, in total and per op;
-(d) latency >= every bound. The engine (pysim/engine/simulator.py, ``run_op``) holds an op's
-    unit (a SimPy Resource of capacity 1) from the op's start to its end, and the op's compute
-    process runs its steps' ``compute_cycles / steps`` one after another, so ops on one unit
-    never overlap and each lasts at least its compute cycles: latency >= max over units of
-    the sum of that unit's ops' compute cycles. All transfers share one DRAM bus (capacity 1)
-    at an achieved rate <= the configured bandwidth (pysim/engine/dram.py): latency >= total
-    DRAM bytes / (bandwidth in bytes per cycle).
+(d) latency >= every bound: ops on one unit compute one after another (the engine's compute
+    channel of a unit runs its ops' steps in order), so latency >= max over units of the sum
+    of that unit's ops' compute cycles; all transfers share one DRAM bus at an achieved rate
+    <= the configured bandwidth: latency >= total DRAM bytes / (bandwidth in bytes per cycle).
 
-Failing properties are marked xfail (issue 11) with their minimal counterexample as an
-explicit ``@example``, so they fail fast and deterministically until the mapper is fixed:
-larger scratchpad never slower, larger scratchpad never more traffic (traffic objective),
-lower DRAM timing never slower, larger array never slower. Set PYSIM_PROPERTY_EXAMPLES for a
-longer search (the timing and traffic failures need about 3000 examples to show up).
+Two properties stay xfail with their minimal counterexample as an explicit ``@example``: lower
+DRAM timing never slower (the C++ DRAM model's refresh grid, not the mapper) and larger array
+never slower (the systolic timing model's fill and drain grow with the array). Set
+PYSIM_PROPERTY_EXAMPLES for a longer search.
 """
 
 from __future__ import annotations
@@ -277,8 +271,7 @@ def test_faster_dram_timing_never_slower(case, names, tenths):
     "(docs/systolic_timing.md), so the same tiling gets slower (a property of the model, "
     "not fixable in the mapper). (2) Mapper: tiling.py:_candidates (line 90) offers only "
     "multiples of the grain (rows / cols) or the full dimension, so a larger array removes "
-    "the small tiles a tight scratchpad needs, forcing partial-sum spills and refetches; "
-    "the DRAM-only objective does not weigh the cycles either"))
+    "the small tiles a tight scratchpad needs, forcing partial-sum spills and refetches"))
 @SETTINGS
 @given(case=cases(), dim=st.sampled_from(["rows", "cols"]), grow=st.integers(1, 64))
 @example(case=Case("edge_npu", (), ("gemm", 1, 1, 1)),
