@@ -3,7 +3,10 @@
 A unit config (``pysim.config.units``) implements:
 
 - ``supports(op) -> bool``: can it run the op's operand widths and number format;
-- ``grains() -> (m, n, k)``: tile sizes that waste no folds (tiles are multiples of these);
+- ``grains() -> (m, n, k)``: tile sizes that waste no folds (tiles are multiples of these): the
+  spatial unrolling, e.g. K on the rows and N on the columns of a weight-stationary array;
+- ``tile_model(op)``: a hashable model whose ``evaluate(m, n, k)`` prices arrays of tile
+  shapes at once (pysim/mapping/tile_model.py), for the mapping search;
 - ``tile_cost(m, n, k, op) -> TileCost``: cycles and SRAM operand accesses of one GEMM tile;
 - ``fetch_streams(m, n, k) -> ((role, lanes, steps), ...)``: what one fold reads from the
   scratchpads per cycle (for bank conflicts);
