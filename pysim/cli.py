@@ -68,6 +68,26 @@ def _load_hardware_arg(text: str, sets: list[str]):  # noqa: ANN202 - Hardware o
     return hw.with_overrides(_parse_sets(sets)) if sets else hw
 
 
+def _print_mappings(res, names: list[str]) -> int:  # noqa: ANN001 - a Result
+    """The loop nest of each named MAC op (``all``: every one). Exit 2 naming an unknown op."""
+    rows = res.layers[res.layers["mapping"].notna()] if "mapping" in res.layers else None
+    if rows is None or rows.empty:
+        print(f"{res.workload} on {res.hardware}: no op with a tiled mapping", file=sys.stderr)
+        return 2
+    wanted = list(rows["op"]) if names == ["all"] else names
+    known = set(rows["op"])
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        print(f"pysim run: error: --mapping {unknown[0]!r} is not a mapped MAC op of "
+              f"{res.workload}; ops: {', '.join(sorted(known)[:12])}"
+              + (", ..." if len(known) > 12 else ""), file=sys.stderr)
+        return 2
+    for name in wanted:
+        mapping = rows.loc[rows["op"] == name, "mapping"].iloc[0]
+        print(f"{name}: {mapping.loop_nest()}\n")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from pysim.simulate import simulate
 
@@ -78,6 +98,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(res.to_json())
         return 0
+    if args.mapping:
+        return _print_mappings(res, args.mapping)
     cols = ["op", "type", "unit", "cycles", "stall_cycles", "macs", "dram_read_bytes",
             "dram_write_bytes", "energy_j"]
     table = res.layers[cols].copy()
@@ -138,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a hardware field by dotted path (repeatable)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--csv", metavar="FILE", help="write the per-op table to a CSV file")
+    run.add_argument("--mapping", metavar="OP", action="append",
+                     help="print the loop nest the mapper chose for this MAC op ('all': every "
+                          "one) instead of the table (repeatable)")
     run.set_defaults(func=_cmd_run)
 
     zoo_cmd = sub.add_parser("zoo", help="built-in workloads")

@@ -136,3 +136,15 @@ def test_errors_exit_2_with_one_line(capsys, argv, needle):
     assert len(lines) == 1, err
     assert lines[0].startswith("pysim run: error: ")
     assert needle in lines[0]
+
+
+def test_run_prints_the_loop_nest_of_a_mapped_op(capsys):
+    tpu = str(ROOT / "configs" / "tpu_v1.yaml")
+    code = main(["run", tpu, "zoo:gemm:m=4096,n=1024,k=1024", "--mapping", "gemm"])
+    out = capsys.readouterr().out
+    assert code == 0
+    # weight-stationary: K on the 256 rows, N on the 256 columns, M streamed
+    assert "spatial_for k in [0:256), n in [0:256)" in out and "for m in [0:" in out
+    code = main(["run", tpu, "zoo:gemm:m=64,n=64,k=64", "--mapping", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and "'nope' is not a mapped MAC op" in err and "gemm" in err

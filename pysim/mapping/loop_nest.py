@@ -27,6 +27,7 @@ class GemmMapping:
     dataflow: str  # the unit's dataflow ("os", "ws", "is"), "" for units without one
     grains: tuple[int, int, int]  # (m, n, k) spatial grains of the unit
     objective: str
+    resident: str = ""  # operands ("A", "B", "C") their buffer keeps across the loop they ignore
 
     @property
     def trips(self) -> dict[str, int]:
@@ -39,8 +40,13 @@ class GemmMapping:
         rows = [(f"for g in [0:{self.count})", "independent GEMMs (groups, heads)")] \
             if self.count > 1 else []
         tile = {"m": self.mt, "n": self.nt, "k": self.kt}
-        rows += [(f"for {d}{d} in [0:{self.trips[d]})", f"DRAM -> buffers, {d} step {tile[d]}")
-                 for d in self.order]
+        ignores = {"A": "n", "B": "m", "C": "k"}
+        for d in self.order:
+            kept = [x for x in self.resident if ignores[x] == d]
+            note = f"DRAM -> buffers, {d} step {tile[d]}"
+            if kept:
+                note += f"; {', '.join(kept)} kept in its buffer across {d}"
+            rows.append((f"for {d}{d} in [0:{self.trips[d]})", note))
         if self.dataflow in _SPATIAL:
             on_rows, on_cols, streamed = (d.lower() for d in _SPATIAL[self.dataflow])
             grain = dict(zip("mnk", self.grains, strict=True))
@@ -48,8 +54,10 @@ class GemmMapping:
                      for d in (on_cols, on_rows) if tile[d] > grain[d]]
             rows.append((f"for {streamed} in [0:{tile[streamed]})",
                          f"streamed through the array ({self.dataflow.upper()})"))
-            rows.append((f"spatial_for {on_rows} in [0:{grain[on_rows]}), "
-                         f"{on_cols} in [0:{grain[on_cols]})", "PE rows x columns"))
+            used = {d: min(tile[d], grain[d]) for d in (on_rows, on_cols)}
+            rows.append((f"spatial_for {on_rows} in [0:{used[on_rows]}), "
+                         f"{on_cols} in [0:{used[on_cols]})",
+                         f"on {grain[on_rows]} PE rows x {grain[on_cols]} columns"))
         else:
             gm, gn, gk = self.grains
             rows.append((f"spatial_for m in [0:{gm}), n in [0:{gn}), k in [0:{gk})",

@@ -382,7 +382,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
         mapping=GemmMapping(count, gm, gn, gk, t.mt, t.nt, t.kt, t.order,
                             getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
-                            objective.kind),
+                            objective.kind, t.resident),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
