@@ -97,14 +97,46 @@ class Hardware(BaseModel):
             names = [item.name for item in getattr(self, group)]
             if len(set(names)) != len(names):
                 raise FieldError(group, names, "must have unique names")
+        by_name = {s.name: s for s in self.scratchpads}
+        for i, s in enumerate(self.scratchpads):
+            if s.backed_by is None:
+                continue
+            outer = by_name.get(s.backed_by)
+            if outer is None or outer is s:
+                others = sorted(n for n in by_name if n != s.name)
+                raise FieldError(f"scratchpads.{i}.backed_by", s.backed_by,
+                                 f"must name another scratchpad: one of {others}")
+            missing = [r for r in s.holds if r not in outer.holds]
+            if missing:
+                raise FieldError(f"scratchpads.{i}.backed_by", s.backed_by,
+                                 f"must hold what {s.name!r} holds; it lacks {missing}")
         owners = {role: [s.name for s in self.scratchpads if role in s.holds]
                   for role in OPERANDS}
-        if any(len(names) != 1 for names in owners.values()):
-            raise FieldError(
-                "scratchpads", {role: names for role, names in owners.items()},
-                "must together hold each of input, weight and output exactly once (`holds`: one "
-                "scratchpad per operand, or one unified buffer holding all three)")
+        for role, names in owners.items():
+            inner = [n for n in names
+                     if not any(by_name[o].backed_by == n for o in names if o != n)]
+            if len(names) == 0 or len(inner) != 1 or len(self._chain(role)) != len(names):
+                raise FieldError(
+                    "scratchpads", {r: n for r, n in owners.items()},
+                    "must together hold each of input, weight and output exactly once (`holds`: "
+                    "one scratchpad per operand, or one unified buffer holding all three), or "
+                    "in one chain of levels linked by `backed_by` (inner to outer)")
         return self
+
+    def _chain(self, role: str) -> tuple[Scratchpad, ...]:
+        holders = [s for s in self.scratchpads if role in s.holds]
+        backing = {s.backed_by for s in holders}
+        inner = [s for s in holders if s.name not in backing]
+        if len(inner) != 1:
+            return ()
+        chain = [inner[0]]
+        by_name = {s.name: s for s in holders}
+        while chain[-1].backed_by is not None and chain[-1].backed_by in by_name:
+            nxt = by_name[chain[-1].backed_by]
+            if nxt in chain:
+                return ()
+            chain.append(nxt)
+        return tuple(chain)
 
     # -- derived values ---------------------------------------------------------------------
 
@@ -113,11 +145,14 @@ class Hardware(BaseModel):
         return self.clock_ghz * 1e9
 
     def for_operand(self, role: str) -> Scratchpad:
-        """The scratchpad holding ``role`` ("input", "weight" or "output")."""
-        for scratchpad in self.scratchpads:
-            if role in scratchpad.holds:
-                return scratchpad
-        raise ValueError(f"role must be one of {OPERANDS}, got {role!r}")
+        """The innermost scratchpad holding ``role`` ("input", "weight" or "output")."""
+        return self.chain(role)[0]
+
+    def chain(self, role: str) -> tuple[Scratchpad, ...]:
+        """The scratchpads holding ``role``, innermost first (each ``backed_by`` the next)."""
+        if role not in OPERANDS:
+            raise ValueError(f"role must be one of {OPERANDS}, got {role!r}")
+        return self._chain(role)
 
     def unit(self, name: str) -> Any:
         """The compute unit called ``name``. Raises KeyError listing the names."""

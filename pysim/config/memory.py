@@ -29,7 +29,9 @@ class Scratchpad(BaseModel):
     ports, ``word_bits`` wide per bank port, holding the operands named in ``holds``.
 
     ``read_energy_pj`` / ``write_energy_pj`` (per word access) override the energy table's
-    ``sram_access_pj(size_bytes, word_bits)``. The size must be a whole number of bytes and
+    ``sram_access_pj(size_bytes, word_bits)``. ``backed_by`` names the next level out of this
+    one (another scratchpad that holds its operands too: TPU v1's accumulators drain into the
+    Unified Buffer) instead of DRAM. The size must be a whole number of bytes and
     a multiple of ``banks * word_bits / 8``.
     """
 
@@ -44,6 +46,7 @@ class Scratchpad(BaseModel):
     holds: tuple[Operand, ...] = Field(min_length=1)
     read_energy_pj: Float | None = Field(default=None, ge=0)
     write_energy_pj: Float | None = Field(default=None, ge=0)
+    backed_by: str | None = None
 
     @field_validator("word_bits")
     @classmethod

@@ -77,18 +77,19 @@ def _roles(hw: Any) -> dict[str, Any]:
 
 
 def _capacity(hw: Any, reserved: int) -> tuple[Capacity, dict[str, Any]]:
-    """Tile room per scratchpad; ``reserved`` bytes of the input scratchpad hold tensors kept
-    on chip for later ops."""
+    """Room per scratchpad (in ``hw.scratchpads`` order) for the tiles of the operands it
+    holds innermost, and the levels behind each operand's innermost one; ``reserved`` bytes of
+    the input scratchpad hold tensors kept on chip for later ops."""
     spads = _roles(hw)
-    input_spad = spads["input"].name
+    names = [s.name for s in hw.scratchpads]
     groups = tuple(
-        (tuple(r for r in ("input", "weight", "output") if r in s.holds),
-         max(0, s.size_bytes - (reserved if s.name == input_spad else 0)),
+        (tuple(r for r in ROLES if spads[r].name == s.name),
+         max(0, s.size_bytes - (reserved if s.name == spads["input"].name else 0)),
          s.double_buffered)
         for s in hw.scratchpads
-        if any(r in s.holds for r in ("input", "weight", "output"))
     )
-    return Capacity(groups=groups), spads
+    outer = tuple((r, names.index(o.name)) for r in ROLES for o in hw.chain(r)[1:])
+    return Capacity(groups=groups, outer=outer), spads
 
 
 def _capability(unit: Any) -> str:
@@ -285,6 +286,9 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
                for role, lanes, steps in unit.fetch_streams(mt, nt, kt))
 
 
+ROLES = ("input", "weight", "output")
+
+
 def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
     """The tiling objective of ``hw.mapper.objective`` with this hardware's prices: DRAM
     bandwidth in bytes per cycle, transfer latency, DRAM and scratchpad energy per byte / bit."""
@@ -300,6 +304,8 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
         dram_read_pj_per_byte=8 * hw.dram.read_pj_per_bit,
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
+        level_pj_per_bit=tuple((s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits)
+                               for s in hw.scratchpads),
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),
@@ -319,7 +325,8 @@ def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
 
 
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
-                vector_ops_per_cycle: int, objective: Objective) -> None:
+                vector_ops_per_cycle: int, objective: Objective,
+                hw_spads: tuple[Any, ...] = ()) -> None:
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -357,6 +364,16 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
     add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+    # An operand kept at an outer level is served from there in place of DRAM.
+    refills = dict(t.refill_bytes)
+    for name, g in t.kept_outer:
+        role = {"A": "input", "B": "weight", "C": "output"}[name]
+        outer, inner, nbytes = hw_spads[g].name, spads[role].name, 8 * count * refills.get(name, 0)
+        add_bits(m["sram_read_bits"], outer, nbytes)
+        add_bits(m["sram_write_bits"], inner, nbytes)
+        if name == "C":  # spilled out of the inner level, written there, then read back
+            add_bits(m["sram_read_bits"], inner, nbytes)
+            add_bits(m["sram_write_bits"], outer, nbytes)
     macs = int((times * c.macs).sum())
     rf = int(unit.rf_accesses_per_mac * macs)
     registers = getattr(unit, "registers", None)
@@ -465,7 +482,8 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         elif op.gemm_view() is not None:
             unit = _pick_unit(hw, op)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
-                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, base))
+                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, base),
+                        hw.scratchpads)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:
@@ -502,6 +520,13 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         for role, nbytes in fills.items():
             add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
         add_bits(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
+        # Levels behind an operand's innermost one pass its DRAM traffic on (written, read).
+        through = dict(fills)
+        through["output"] = through.get("output", 0) + m["dram_write_bytes"]
+        for role, nbytes in through.items():
+            for level in hw.chain(role)[1:]:
+                add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
+                add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
         out.append(
             OpMapping(
                 index=i,

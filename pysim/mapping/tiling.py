@@ -29,6 +29,8 @@ from pysim.engine import pipeline
 from pysim.mapping.tile_model import TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
+ROLES = ("input", "weight", "output")
+ROLE = {"a": "input", "b": "weight", "c": "output"}
 # Relative latency difference the latency objective treats as a tie (then energy decides):
 # bigger memories or more bandwidth are so never slower by more than this.
 LATENCY_TIE = 1e-4
@@ -45,8 +47,10 @@ class Capacity:
 
     ``groups`` is the general form: one entry per scratchpad, ``(roles, bytes, double_buffered)``
     with roles drawn from "input", "weight", "output"; the tiles of the roles a scratchpad holds
-    must fit it together, twice over when it is double-buffered. Without ``groups``, the three
-    byte fields describe either one scratchpad holding all three (``unified``, sized
+    innermost must fit it together, twice over when it is double-buffered. ``outer`` lists
+    ``(role, group index)`` for every level behind a role's innermost one (its memory
+    hierarchy, innermost first): a kept footprint may live there instead. Without ``groups``,
+    the three byte fields describe either one scratchpad holding all three (``unified``, sized
     ``input_bytes``) or three separate ones.
     """
 
@@ -56,6 +60,7 @@ class Capacity:
     unified: bool = False
     double_buffered: bool = True
     groups: tuple[tuple[tuple[str, ...], int, bool], ...] = ()
+    outer: tuple[tuple[str, int], ...] = ()
 
     def resolved_groups(self) -> tuple[tuple[tuple[str, ...], int, bool], ...]:
         if self.groups:
@@ -87,6 +92,10 @@ class GemmTiling:
     latency_cycles: float = 0.0
     energy_pj: float = 0.0
     resident: str = ""  # operands ("A", "B", "C") whose buffer keeps them across a loop
+    # (operand, group index) of those kept at an outer level, and the bytes that level serves
+    # the inner one in place of DRAM (re-reads of A / B; partial-sum spills of C, each way)
+    kept_outer: tuple[tuple[str, int], ...] = ()
+    refill_bytes: tuple[tuple[str, int], ...] = ()
 
     @property
     def read_bytes(self) -> int:
@@ -152,6 +161,8 @@ class Objective:
     dram_write_pj_per_byte: float = 0.0
     sram_pj_per_bit: tuple[float, float, float, float, float, float] = (0.0,) * 6
     fixed_pj: float = 0.0
+    # (read, write) pJ per bit of every capacity group, for traffic through outer levels
+    level_pj_per_bit: tuple[tuple[float, float], ...] = ()
     transfer_latency: float = 0.0  # cycles each DMA transfer waits for DRAM (tRCD + tCL)
     halves: int = 2  # buffer halves per operand (1: not double-buffered)
     dram_key: tuple | None = None  # the DRAM model (engine/dram.py): each stream's efficiency
@@ -299,34 +310,52 @@ def plan_gemm(
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
     operands = (("a", "mk", "n", a_bits, a_tile), ("b", "kn", "m", b_bits, b_tile),
                 ("c", "mn", "k", psum_bits, c_tile))
-    orders, kept, refetches, feasible = [], [], [], []  # one slice per (order, kept set)
+    # one slice per (order, kept set): its order, kept operands, those kept at outer levels,
+    # refetch trips from DRAM, trips served by an outer level, feasibility
+    orders, kept, outer_kept, refetches, served, feasible = [], [], [], [], [], []
+    footprints: dict[str, Any] = {}
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
         # Each operand is re-read once per trip of the loop it ignores when that loop sits
         # outside its innermost relevant loop - unless its buffer keeps its footprint over
         # the loops inside that one (Timeloop's / ZigZag's reuse at a level): then once.
-        options: dict[str, tuple[tuple[Any, Any, str], ...]] = {}
+        # (refetch trips, bytes in the innermost level, name if kept, outer group or -1)
+        options: dict[str, tuple[tuple[Any, Any, str, int], ...]] = {}
         for name, dims, other, bits, tile_bytes in operands:
             if pos[other] < max(pos[d] for d in dims) and not (name == "a" and a_on_chip):
                 span = [extent[d][1] if pos[d] > pos[other] else extent[d][0] for d in dims]
                 footprint = _nbytes(span[0] * span[1], bits)
-                options[name] = ((trips[other], tile_bytes, ""), (ones, footprint, name.upper()))
+                options[name] = ((trips[other], tile_bytes, "", -1),
+                                 (ones, footprint, name.upper(), -1),
+                                 *((ones, tile_bytes, name.upper(), g)
+                                   for role, g in capacity.outer if role == ROLE[name]))
+                footprints[name] = footprint
             else:
-                options[name] = ((ones, tile_bytes, ""),)
+                options[name] = ((ones, tile_bytes, "", -1),)
         for choice in product(options["a"], options["b"], options["c"]):
-            need = dict(zip(("input", "weight", "output"), (c[1] for c in choice), strict=True))
+            need = dict(zip(ROLES, (c[1] for c in choice), strict=True))
+            elsewhere = {g: 0 for g in range(len(groups))}  # kept footprints at outer levels
+            for name, c in zip("abc", choice, strict=True):
+                if c[3] >= 0:
+                    elsewhere[c[3]] = elsewhere[c[3]] + footprints[name]
             fits = np.ones(len(mt), dtype=bool)
             if any(c[2] for c in choice):
-                for roles, size, double_buffered in groups:
-                    fits &= sum(need[r] for r in roles) * (2 if double_buffered else 1) <= size
+                for g, (roles, size, double_buffered) in enumerate(groups):
+                    held = sum(need[r] for r in roles) + elsewhere[g]
+                    fits &= held * (2 if double_buffered else 1) <= size
                 if not fits.any():
                     continue
             orders.append(order)
             kept.append("".join(c[2] for c in choice))
+            outer_kept.append(tuple((n.upper(), c[3]) for n, c in zip("abc", choice, strict=True)
+                                    if c[3] >= 0))
             refetches.append([c[0] for c in choice])
+            served.append([np.where(c[3] >= 0, trips[o] - 1, 0) for c, o in
+                           zip(choice, "nmk", strict=True)])
             feasible.append(fits)
     # Every slice at once, as (slices, candidates) arrays.
     ra, rb, rc = (np.stack([r[j] for r in refetches]) for j in range(3))
+    sa, sb, sc = (np.stack([r[j] for r in served]) for j in range(3))
     a_reads = np.zeros_like(ra) if a_on_chip else a_pass * ra
     b_reads = b_pass * rb
     spills = rc - 1
@@ -348,6 +377,12 @@ def plan_gemm(
         energy = (reads * objective.dram_read_pj_per_byte
                   + c_writes * objective.dram_write_pj_per_byte
                   + sram_pj + fills + objective.fixed_pj)
+        if capacity.outer and objective.level_pj_per_bit:
+            energy = energy + _outer_level_pj(
+                capacity, objective.level_pj_per_bit, outer_kept,
+                {"input": a_reads, "weight": b_reads, "output": c_reads + c_writes},
+                {"a": a_pass * sa, "b": b_pass * sb, "c": p_pass * sc},
+                (wi, ww, wo), (ri, rw, ro))
         fastest = pipeline.lower_bound(steps, compute, bus_read, bus_write)
         bound = {"latency": fastest, "energy": energy, "edp": energy * fastest}[objective.kind]
     bound = np.where(np.stack(feasible), bound, np.inf).ravel()
@@ -415,7 +450,32 @@ def plan_gemm(
         latency_cycles=latency,
         energy_pj=float(flat_energy[flat]),
         resident=kept[s],
+        kept_outer=outer_kept[s],
+        refill_bytes=tuple((n, int(b[s, i])) for n, b in (
+            ("A", a_pass * sa), ("B", b_pass * sb), ("C", p_pass * sc)) if b[s, i] > 0),
     )
+
+
+def _outer_level_pj(capacity: Capacity, level_pj: tuple[tuple[float, float], ...],
+                    outer_kept: list[tuple[tuple[str, int], ...]],
+                    dram_bytes: dict[str, np.ndarray], refill: dict[str, np.ndarray],
+                    inner_write: tuple[float, float, float],
+                    inner_read: tuple[float, float, float]) -> np.ndarray:
+    """Energy at the levels behind each operand's innermost one: every DRAM byte of an operand
+    passes through them (written, then read on its way in or out), and an operand kept at an
+    outer level is served from there in place of DRAM (read there, written into the inner
+    level; partial sums both ways)."""
+    total = np.zeros_like(next(iter(dram_bytes.values())), dtype=float)
+    for role, g in capacity.outer:
+        total = total + 8 * dram_bytes[role] * sum(level_pj[g])
+    for s, pairs in enumerate(outer_kept):
+        for name, g in pairs:
+            j = "ABC".index(name)
+            per_bit = level_pj[g][0] + inner_write[j]
+            if name == "C":  # a spill is read out of the inner level, written there, read back
+                per_bit += level_pj[g][1] + inner_read[j]
+            total[s] = total[s] + 8 * refill[name.lower()][s] * per_bit
+    return total
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
