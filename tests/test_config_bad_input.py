@@ -117,6 +117,17 @@ CASES: list[tuple[str, Edit, str, str, str]] = [
      "units[0].registers.weight.read_pj", "-1", ">= 0"),
     ("register without its energies", lambda d: unit(d).update(registers={"input": {}}),
      "units[0].registers.input.read_pj", "missing", "required"),
+    ("backed by an unknown scratchpad", lambda d: spad(d).update(backed_by="l3"),
+     "scratchpads.0.backed_by", "'l3'", "another scratchpad"),
+    ("backed by itself", lambda d: spad(d).update(backed_by="unified"),
+     "scratchpads.0.backed_by", "'unified'", "another scratchpad"),
+    ("backing lacks an operand", lambda d: (d["scratchpads"].append(
+        {"name": "outer", "size_kib": 1024, "holds": ["input"]}),
+        spad(d).update(backed_by="outer")), "scratchpads.0.backed_by", "'outer'",
+     "lacks ['weight', 'output']"),
+    ("two levels not chained", lambda d: d["scratchpads"].append(
+        {"name": "outer", "size_kib": 1024, "holds": ["input", "weight", "output"]}),
+     "scratchpads", "'input': ['unified', 'outer']", "backed_by"),
 ]
 
 

@@ -194,3 +194,56 @@ def test_pe_registers_priced_per_access():
     bare = pysim.simulate(hw.with_overrides({"units.0.registers": regs}), wl)
     assert bare.energy_breakdown_j["register_file"] == pytest.approx(
         loaded.energy_breakdown_j["register_file"] - macs * 2.5e-12)
+
+
+def test_an_outer_level_serves_what_the_inner_one_cannot_keep():
+    # 1 KiB input and weight buffers backed by a 64 KiB one: A (kept across n) and B (kept
+    # across m) live there, so DRAM moves each operand once; the outer level serves the
+    # re-reads (A 3 more passes of 4 KiB, one per n tile after the first).
+    groups = ((("input",), 1024, True), (("weight",), 1024, True), (("output",), 4096, True),
+              ((), 65536, True))
+    alone = plan_gemm(64, 64, 64, 8, 8, 8, 32, Capacity(groups=groups), 1, 1, 1)
+    backed = plan_gemm(64, 64, 64, 8, 8, 8, 32,
+                       Capacity(groups=groups, outer=(("input", 3), ("weight", 3),
+                                                      ("output", 3))), 1, 1, 1)
+    assert alone.read_bytes + alone.write_bytes == 28672
+    assert backed.read_bytes + backed.write_bytes == 3 * 4096  # A, B, C once each
+    assert dict(backed.kept_outer) == {"A": 3, "B": 3}
+    refill = dict(backed.refill_bytes)
+    assert refill["A"] == 4096 * (64 // backed.nt - 1)
+
+
+@SETTINGS
+@given(m=st.integers(1, 96), n=st.integers(1, 96), k=st.integers(1, 96),
+       sizes=st.tuples(*[st.integers(64, 4096)] * 3), outer=st.integers(0, 1 << 16))
+def test_an_outer_level_never_adds_traffic(m, n, k, sizes, outer):
+    groups = tuple(((role,), size, True) for role, size in zip(
+        ("input", "weight", "output"), sizes, strict=True)) + (((), outer, True),)
+    try:
+        alone = plan_gemm(m, n, k, 8, 8, 8, 32, Capacity(groups=groups), 1, 1, 1)
+    except ValueError:
+        return
+    backed = plan_gemm(m, n, k, 8, 8, 8, 32, Capacity(groups=groups, outer=(
+        ("input", 3), ("weight", 3), ("output", 3))), 1, 1, 1)
+    assert backed.read_bytes + backed.write_bytes <= alone.read_bytes + alone.write_bytes
+
+
+def test_dram_traffic_passes_through_the_outer_levels():
+    # An accumulator backed by a unified buffer (TPU v1's shape): the results leave through
+    # the unified buffer, written and read there once each on their way to DRAM.
+    base = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    data = base.to_dict()
+    data["scratchpads"][0]["holds"] = ["input", "output"]
+    data["scratchpads"][2]["backed_by"] = "unified_buffer"
+    from pysim.config.loader import hardware_from_dict
+
+    chained = hardware_from_dict(data, source="test")
+    assert [s.name for s in chained.chain("output")] == ["accumulators", "unified_buffer"]
+    wl = pysim.zoo.load("gemm", m=512, n=512, k=512)
+    a, b = pysim.simulate(base, wl), pysim.simulate(chained, wl)
+    assert b.dram_write_bytes == a.dram_write_bytes
+    (m_a,), (m_b,) = (pysim.mapping.map_workload(h, wl) for h in (base, chained))
+    ub = "unified_buffer"
+    extra_w = m_b.sram_write_bits[ub] - m_a.sram_write_bits[ub]
+    extra_r = m_b.sram_read_bits[ub] - m_a.sram_read_bits[ub]
+    assert extra_w == extra_r == 8 * b.dram_write_bytes  # no partial sums reloaded here
