@@ -118,7 +118,8 @@ def test_flat_params_round_trips_through_with_overrides() -> None:
     flat = hw.flat_params()
     assert flat["units.0.rows"] == 256
     assert flat["dram.channels"] == 2 and flat["dram.banks_per_channel"] == 8
-    assert flat["scratchpads.0.holds"] == ("input",)
+    assert flat["scratchpads.0.holds"] == ("input", "output")
+    assert flat["scratchpads.2.backed_by"] == "unified_buffer"
     assert flat["dram.bandwidth_gb_per_s"] == 34.0
     top = {"name", "clock_ghz", "technology_nm", "dispatch"}
     assert all("." in key or key in top for key in flat)
