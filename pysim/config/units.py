@@ -102,7 +102,9 @@ class SystolicArrayUnit(_Model):
     array once per ``pe_weights`` row folds (pysim/mapping/tile_model.py); ``mac_energy_pj``
     one MAC's energy (else the energy table's at the op's widths); ``registers`` each PE's
     operand registers with their read / write energies (else ``rf_accesses_per_mac`` accesses
-    priced by the table's ``rf_access_pj``).
+    priced by the table's ``rf_access_pj``); ``arrays`` identical arrays side by side (1..256),
+    the dimension the dataflow maps to the columns split across them (a TPU v4 core's four
+    MXUs): the operand streamed along the rows is broadcast to every array.
     """
 
     kind: Literal["systolic_array"]
@@ -118,6 +120,7 @@ class SystolicArrayUnit(_Model):
     pe_weights: Int = Field(default=1, ge=1, le=MAX_DIM)
     mac_energy_pj: Float | None = Field(default=None, ge=0)
     registers: PeRegisters | None = None
+    arrays: Int = Field(default=1, ge=1, le=256)
 
     # PE register accesses per MAC: two operand registers read, one accumulator updated.
     rf_accesses_per_mac: ClassVar[int] = 3
@@ -127,12 +130,12 @@ class SystolicArrayUnit(_Model):
 
     @property
     def pes(self) -> int:
-        """Processing elements (rows x cols)."""
-        return self.rows * self.cols
+        """Processing elements (rows x cols x arrays)."""
+        return self.rows * self.cols * self.arrays
 
     @property
     def peak_macs_per_cycle(self) -> int:
-        return self.rows * self.cols
+        return self.rows * self.cols * self.arrays
 
     def build(self) -> SystolicArray:
         """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config."""
@@ -149,24 +152,27 @@ class SystolicArrayUnit(_Model):
         """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
         the columns, WS K on the rows and N on the columns, IS K on the rows and M on the
         columns (docs/systolic_timing.md); the streamed dimension has grain 1."""
+        cols = self.cols * self.arrays  # the column dimension is split across the arrays
         if self.dataflow == "os":
-            return self.rows, self.cols, 1
+            return self.rows, cols, 1
         if self.dataflow == "ws":
-            return 1, self.cols, self.rows
-        return self.cols, 1, self.rows
+            return 1, cols, self.rows
+        return cols, 1, self.rows
 
     def tile_model(self, op: Any) -> SystolicTiles:
         """The vectorised closed form the mapping search scores tilings with."""
-        return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights)
+        return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights,
+                             self.arrays)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
+        if self.pe_weights > 1 or self.arrays > 1:  # beyond the C++ model: the tile model
+            t = self.tile_model(op).evaluate(m, n, k)
+            return TileCost(int(t.cycles), int(t.folds), int(t.macs), int(t.a_reads),
+                            int(t.b_reads), int(t.c_writes), int(t.c_reads))
         spec = _core.SystolicSpec(self.rows, self.cols, self.dataflow, self.timing)
         c = _core.systolic_cost(spec, _core.GemmShape(m, n, k))
-        writes, reads = c.ofmap_writes, c.ofmap_reads
-        if self.pe_weights > 1:  # partial sums kept in the PEs (the tile model's rule)
-            t = self.tile_model(op).evaluate(m, n, k)
-            writes, reads = int(t.c_writes), int(t.c_reads)
-        return TileCost(c.cycles, c.folds, c.macs, c.ifmap_reads, c.filter_reads, writes, reads)
+        return TileCost(c.cycles, c.folds, c.macs, c.ifmap_reads, c.filter_reads,
+                        c.ofmap_writes, c.ofmap_reads)
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """Per fold: OS streams A on the row edge and B on the column edge, K steps each; WS

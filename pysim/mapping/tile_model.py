@@ -59,11 +59,15 @@ class SystolicTiles:
     dataflow: str
     timing: str
     pe_weights: int = 1  # weights each PE holds (WS / IS): partial sums stay in the PE
+    arrays: int = 1  # identical arrays side by side, the column dimension split across them
 
     def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
         r, c = self.rows, self.cols
         sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
+        # Several arrays run the column dimension's slices at once, each a tile of
+        # ceil(Sc / arrays) columns; the operand streamed along the rows is broadcast to all.
+        sc = _cdiv(sc, self.arrays)
         row_folds, col_folds = _cdiv(sr, r), _cdiv(sc, c)
         folds = row_folds * col_folds
         preload = 0 if self.dataflow == "os" else r
