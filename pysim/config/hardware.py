@@ -152,7 +152,11 @@ class Hardware(BaseModel):
         """The scratchpads holding ``role``, innermost first (each ``backed_by`` the next)."""
         if role not in OPERANDS:
             raise ValueError(f"role must be one of {OPERANDS}, got {role!r}")
-        return self._chain(role)
+        return self._chains[role]
+
+    @cached_property
+    def _chains(self) -> dict[str, tuple[Scratchpad, ...]]:
+        return {role: self._chain(role) for role in OPERANDS}
 
     def unit(self, name: str) -> Any:
         """The compute unit called ``name``. Raises KeyError listing the names."""

@@ -455,6 +455,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
+    chains = {role: hw.chain(role) for role in ROLES}
     for i, op in enumerate(ops):
         on_chip = res.resident_inputs[i]
         cap, spads = _capacity(hw, res.resident_bytes_during[i])
@@ -524,7 +525,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         through = dict(fills)
         through["output"] = through.get("output", 0) + m["dram_write_bytes"]
         for role, nbytes in through.items():
-            for level in hw.chain(role)[1:]:
+            for level in chains[role][1:]:
                 add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
                 add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
         out.append(

@@ -314,6 +314,9 @@ def plan_gemm(
     # refetch trips from DRAM, trips served by an outer level, feasibility
     orders, kept, outer_kept, refetches, served, feasible = [], [], [], [], [], []
     footprints: dict[str, Any] = {}
+    zeros = np.zeros_like(mt)
+    everywhere = np.ones(len(mt), dtype=bool)  # every candidate's tiles fit (filtered above)
+    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
         # Each operand is re-read once per trip of the loop it ignores when that loop sits
@@ -333,15 +336,19 @@ def plan_gemm(
             else:
                 options[name] = ((ones, tile_bytes, "", -1),)
         for choice in product(options["a"], options["b"], options["c"]):
-            need = dict(zip(ROLES, (c[1] for c in choice), strict=True))
-            elsewhere = {g: 0 for g in range(len(groups))}  # kept footprints at outer levels
-            for name, c in zip("abc", choice, strict=True):
-                if c[3] >= 0:
-                    elsewhere[c[3]] = elsewhere[c[3]] + footprints[name]
-            fits = np.ones(len(mt), dtype=bool)
-            if any(c[2] for c in choice):
-                for g, (roles, size, double_buffered) in enumerate(groups):
-                    held = sum(need[r] for r in roles) + elsewhere[g]
+            fits = everywhere
+            if any(c[2] for c in choice):  # the groups a kept footprint changes
+                need = dict(zip(ROLES, (c[1] for c in choice), strict=True))
+                changed: dict[int, Any] = {}
+                for name, c in zip("abc", choice, strict=True):
+                    if c[3] >= 0:
+                        changed[c[3]] = changed.get(c[3], 0) + footprints[name]
+                    elif c[2]:
+                        changed.setdefault(home[ROLE[name]], 0)
+                fits = np.ones(len(mt), dtype=bool)
+                for g, extra in changed.items():
+                    roles, size, double_buffered = groups[g]
+                    held = sum(need[r] for r in roles) + extra
                     fits &= held * (2 if double_buffered else 1) <= size
                 if not fits.any():
                     continue
@@ -350,7 +357,7 @@ def plan_gemm(
             outer_kept.append(tuple((n.upper(), c[3]) for n, c in zip("abc", choice, strict=True)
                                     if c[3] >= 0))
             refetches.append([c[0] for c in choice])
-            served.append([np.where(c[3] >= 0, trips[o] - 1, 0) for c, o in
+            served.append([trips[o] - 1 if c[3] >= 0 else zeros for c, o in
                            zip(choice, "nmk", strict=True)])
             feasible.append(fits)
     # Every slice at once, as (slices, candidates) arrays.
@@ -396,23 +403,29 @@ def plan_gemm(
     keys = (np.tile(-kt, len(orders)), np.tile(tiles, len(orders)), flat_total, bound)
     walk = np.lexsort(keys)
 
+    steps_l, compute_l = steps.tolist(), compute.tolist()
+    read_l, write_l = flat_read.tolist(), flat_write.tolist()
+
     def schedule(flat: int) -> float:
         i = flat % per_slice
-        return pipeline.op_cycles(int(steps[i]), float(compute[i]), float(flat_read[flat]),
-                                  float(flat_write[flat]), objective.halves)
+        return pipeline.op_cycles(int(steps_l[i]), float(compute_l[i]), read_l[flat],
+                                  write_l[flat], objective.halves)
 
+    bound_l, total_l, energy_l = bound.tolist(), flat_total.tolist(), flat_energy.tolist()
+    tiles_l, kt_l = tiles.tolist(), kt.tolist()
+    finite = int(np.isfinite(bound).sum())  # infeasible candidates sort last
     best: tuple | None = None
-    for flat in walk[:MAX_SCHEDULES].tolist():
-        if not np.isfinite(bound[flat]) or best is not None and bound[flat] > best[0][0]:
+    for flat in walk[:min(finite, MAX_SCHEDULES)].tolist():
+        if best is not None and bound_l[flat] > best[0][0]:
             break
-        i, e = flat % per_slice, float(flat_energy[flat])
+        i, e = flat % per_slice, energy_l[flat]
         if objective.kind == "traffic":
-            latency = exact = float(bound[flat])
+            latency = exact = bound_l[flat]
         else:
             latency = schedule(flat)
-            exact = {"latency": latency, "energy": e, "edp": e * latency}[objective.kind]
-        cand = (exact, int(flat_total[flat]), int(tiles[i]), -int(kt[i]),
-                len(kept[flat // per_slice]))
+            exact = latency if objective.kind == "latency" else (
+                e if objective.kind == "energy" else e * latency)
+        cand = (exact, total_l[flat], tiles_l[i], -kt_l[i], len(kept[flat // per_slice]))
         if best is None or cand < best[0]:
             best = (cand, flat, latency)
             if objective.kind in ("traffic", "energy"):
@@ -425,7 +438,8 @@ def plan_gemm(
         # them (a plan 0.003 % faster that sends partial sums through SRAM nine times as
         # often is no better). Walk them by energy; the first within the limit wins.
         limit = latency * (1 + LATENCY_TIE)
-        near = np.nonzero(bound <= limit)[0]
+        # only plans within the limit's bound and with less energy than the fastest can win
+        near = np.nonzero((bound <= limit) & (flat_energy < flat_energy[flat]))[0]
         for cand_flat in near[np.lexsort((flat_total[near], flat_energy[near]))][
                 :MAX_SCHEDULES].tolist():
             cycles = schedule(cand_flat)
@@ -464,18 +478,17 @@ def _outer_level_pj(capacity: Capacity, level_pj: tuple[tuple[float, float], ...
     """Energy at the levels behind each operand's innermost one: every DRAM byte of an operand
     passes through them (written, then read on its way in or out), and an operand kept at an
     outer level is served from there in place of DRAM (read there, written into the inner
-    level; partial sums both ways)."""
-    total = np.zeros_like(next(iter(dram_bytes.values())), dtype=float)
-    for role, g in capacity.outer:
-        total = total + 8 * dram_bytes[role] * sum(level_pj[g])
+    level; partial sums also read out of the inner level and written there)."""
+    through = sum(sum(level_pj[g]) * dram_bytes[role] for role, g in capacity.outer)
+    coef = np.zeros((len(outer_kept), 3))  # per slice and operand: pJ per bit served
     for s, pairs in enumerate(outer_kept):
         for name, g in pairs:
             j = "ABC".index(name)
-            per_bit = level_pj[g][0] + inner_write[j]
+            coef[s, j] = level_pj[g][0] + inner_write[j]
             if name == "C":  # a spill is read out of the inner level, written there, read back
-                per_bit += level_pj[g][1] + inner_read[j]
-            total[s] = total[s] + 8 * refill[name.lower()][s] * per_bit
-    return total
+                coef[s, j] += level_pj[g][1] + inner_read[j]
+    served = sum(coef[:, j:j + 1] * refill[n] for j, n in enumerate("abc"))
+    return 8 * (through + served)
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
