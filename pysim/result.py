@@ -42,8 +42,9 @@ class Result:
     Latency in cycles and seconds; energy in joules, with ``energy_breakdown_j`` mapping each
     component (mac, register_file, sram, dram, vector, leakage) to its share, which sum to
     ``energy_j``; off-chip traffic in bytes, with the compulsory part (first touch of each
-    graph input and weight, last write of each graph output) split out. ``layers`` has one row
-    per op with the same quantities and the mapping that produced them.
+    graph input and weight, last write of each graph output) split out; ``level_bytes`` the
+    bytes read and written at each memory level (every scratchpad, and DRAM). ``layers`` has
+    one row per op with the same quantities and the mapping that produced them.
     """
 
     hardware: str
@@ -57,6 +58,8 @@ class Result:
     macs: int
     layers: pd.DataFrame = field(repr=False, compare=False)
     sim_events: int = 0
+    # bytes read and written at every memory level: each scratchpad by name, and "dram"
+    level_bytes: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
 
     @property
     def latency_s(self) -> float:
@@ -142,6 +145,7 @@ class Result:
         if "mapping" in layers:  # typed mappings serialise as their one-line summary
             layers = layers.assign(mapping=[None if m is None else str(m)
                                             for m in layers["mapping"]])
+        out["level_bytes"] = {k: dict(v) for k, v in self.level_bytes.items()}
         out["layers"] = json.loads(layers.to_json(orient="records"))
         return out
 

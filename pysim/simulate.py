@@ -77,7 +77,22 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
         macs=sum(m.macs for m in mappings),
         layers=layers,
         sim_events=sum(t.events for t in timings),
+        level_bytes=_level_bytes(hw, mappings),
     )
+
+
+def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:
+    """Bytes read and written at each scratchpad (array operands, partial sums, DMA fills and
+    drains, traffic through outer levels) and at DRAM, over the whole run."""
+    out = {s.name: {"read": 0, "write": 0} for s in hw.scratchpads}
+    for m in mappings:
+        for name, bits in m.sram_read_bits.items():
+            out[name]["read"] += bits // 8
+        for name, bits in m.sram_write_bits.items():
+            out[name]["write"] += bits // 8
+    out["dram"] = {"read": sum(m.dram_read_bytes for m in mappings),
+                   "write": sum(m.dram_write_bytes for m in mappings)}
+    return out
 
 
 def _layers_frame(mappings: list, timings: list, energies: list,

@@ -274,3 +274,17 @@ def test_several_arrays_split_the_column_dimension(dataflow):
     c1 = base.layers["compute_cycles"].sum()
     c4 = quad.layers["compute_cycles"].sum()
     assert c4 < 0.3 * c1  # close to a quarter, the extra from per-tile fill and drain
+
+
+def test_traffic_is_reported_per_level():
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    res = pysim.simulate(hw, pysim.zoo.load("gemm", m=1024, n=512, k=512))
+    levels = res.level_bytes
+    assert set(levels) == {"unified_buffer", "weight_fifo", "accumulators", "dram"}
+    assert levels["dram"] == {"read": res.dram_read_bytes, "write": res.dram_write_bytes}
+    # Weights: filled from DRAM into the FIFO once each, read into the array at least once.
+    assert 512 * 512 <= levels["weight_fifo"]["write"] <= res.dram_read_bytes
+    assert levels["weight_fifo"]["read"] >= 512 * 512
+    # Results leave the accumulators through the unified buffer on their way to DRAM.
+    assert levels["unified_buffer"]["write"] >= res.dram_write_bytes
+    assert res.to_dict()["level_bytes"]["dram"]["write"] == res.dram_write_bytes
