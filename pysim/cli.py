@@ -116,6 +116,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"compulsory {res.compulsory_dram_bytes:,} B, row-hit rate "
           + ("n/a" if res.dram_row_hit_rate != res.dram_row_hit_rate
              else f"{res.dram_row_hit_rate:.1%}"))
+    if res.level_bytes:
+        print("levels          " + ", ".join(
+            f"{name} read {v['read'] / 1e6:.3g} MB write {v['write'] / 1e6:.3g} MB"
+            for name, v in res.level_bytes.items() if name != "dram"))
     print(f"utilization     {res.utilization:.1%}")
     return 0
 

@@ -288,3 +288,29 @@ def test_traffic_is_reported_per_level():
     # Results leave the accumulators through the unified buffer on their way to DRAM.
     assert levels["unified_buffer"]["write"] >= res.dram_write_bytes
     assert res.to_dict()["level_bytes"]["dram"]["write"] == res.dram_write_bytes
+
+
+def test_k_tiles_add_into_the_partial_sums_they_find():
+    # K = 2048 on TPU v1's weight FIFO (128 KiB per half: K tiles of at most 512 x 256): every
+    # K tile after a C tile's first reads that tile's partial sums back from the accumulators.
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    m, n, k = 256, 256, 2048
+    res = pysim.simulate(hw, pysim.zoo.load("gemm", m=m, n=n, k=k))
+    mapping = res.layers["mapping"].iloc[0]
+    k_tiles = -(-k // mapping.kt)
+    assert k_tiles > 1
+    psum_reads = res.level_bytes["accumulators"]["read"]
+    assert psum_reads >= (k_tiles - 1) * m * n * 4  # 32-bit partial sums
+
+
+def test_outputs_kept_on_chip_move_into_the_input_buffer():
+    # An MLP on TPU v1: each layer's result is kept for the next, so it is read out of the
+    # accumulators and written into the unified buffer instead of going to DRAM.
+    wl = pysim.workload.workload_from_dict({
+        "name": "two", "inputs": [{"name": "x", "shape": [256, 256]}],
+        "ops": [{"name": "a", "type": "gemm", "inputs": ["x"], "m": 256, "n": 256, "k": 256},
+                {"name": "b", "type": "gemm", "inputs": ["a"], "m": 256, "n": 256, "k": 256}]})
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    (first, second) = pysim.mapping.map_workload(hw, wl)
+    assert "a" in second.resident_inputs and first.dram_write_bytes == 0
+    assert first.sram_write_bits["unified_buffer"] >= 8 * 256 * 256

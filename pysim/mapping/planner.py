@@ -28,6 +28,7 @@ from pysim.mapping.tiling import (
     NoTileFits,
     Objective,
     _candidates,
+    accumulate_reads,
     plan_gemm,
     tile_shapes,
 )
@@ -364,6 +365,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
     add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+    add_bits(m["sram_read_bits"], spads["output"].name,
+             count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
     # An operand kept at an outer level is served from there in place of DRAM.
     refills = dict(t.refill_bytes)
     for name, g in t.kept_outer:
@@ -510,6 +513,11 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
+        if op.output in res.kept_outputs and spads["output"].name != spads["input"].name:
+            # kept for its consumers: moved from the output level into the input scratchpad
+            kept_bits = 8 * wl.tensors[op.output].bytes
+            add_bits(m["sram_read_bits"], spads["output"].name, kept_bits)
+            add_bits(m["sram_write_bits"], spads["input"].name, kept_bits)
         # DMA fills write each operand's own scratchpad; drains read the output's.
         fills = m.get("fills", {"input": m["dram_read_bytes"]})
         if "prefetch" not in m:  # reads no producer writes may load before the producers end

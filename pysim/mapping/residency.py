@@ -20,6 +20,7 @@ class Residency:
     resident_inputs: tuple[frozenset[str], ...]
     writes_output: tuple[bool, ...]
     resident_bytes_during: tuple[int, ...]  # scratchpad bytes held by kept tensors
+    kept_outputs: frozenset[str] = frozenset()  # op outputs placed in the kept area
 
 
 def plan_residency(
@@ -34,6 +35,7 @@ def plan_residency(
     evicted_at: dict[str, int] = {}
     resident_inputs: list[frozenset[str]] = []
     held: list[int] = []
+    kept: set[str] = set()
     for i, (out, ins, out_bytes) in enumerate(order):
         resident_inputs.append(frozenset(t for t in ins if t in resident))
         held.append(sum(resident.values()))
@@ -42,6 +44,7 @@ def plan_residency(
                 name, _ = resident.popitem(last=False)
                 evicted_at[name] = i
             resident[out] = out_bytes
+            kept.add(out)
         else:
             evicted_at[out] = i  # never kept
     writes = []
@@ -50,4 +53,4 @@ def plan_residency(
         gone = evicted_at.get(out)
         needed_after_eviction = gone is not None and any(c > gone for c in later)
         writes.append(out in graph_outputs or needed_after_eviction)
-    return Residency(tuple(resident_inputs), tuple(writes), tuple(held))
+    return Residency(tuple(resident_inputs), tuple(writes), tuple(held), frozenset(kept))

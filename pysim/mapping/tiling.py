@@ -205,6 +205,13 @@ def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.n
     return cycles, count, cost, (count * cost.folds).sum(axis=0)
 
 
+def accumulate_reads(m: int, n: int, k: int, kt: np.ndarray | int) -> np.ndarray | int:
+    """Partial sums read back from the output level when a K tile adds into the sums the
+    previous K tiles of the same C tile left there (the tile-level twin of the array's
+    per-fold read-back): (K tiles - 1) x M x N."""
+    return (-(-k // kt) - 1) * m * n
+
+
 @lru_cache(maxsize=4096)
 def plan_gemm(
     m: int,
@@ -283,10 +290,12 @@ def plan_gemm(
             raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
         compute, count, cost, _ = op_cycles(model, m, n, k, mt, nt, kt)
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
+        # ... and every K tile after a C tile's first adds into its partial sums: one read each
         sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
                    + (count * cost.b_reads).sum(axis=0) * b_bits * rw
                    + (count * cost.c_writes).sum(axis=0) * psum_bits * wo
-                   + (count * cost.c_reads).sum(axis=0) * psum_bits * ro)
+                   + ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt))
+                   * psum_bits * ro)
     # Engine steps: a tile streams its rows of A through the unit, so its load, compute and
     # store pipeline in row chunks, not only tile by tile (one tile is not load-then-compute).
     steps = np.minimum(tiles * mt, objective.max_steps)
