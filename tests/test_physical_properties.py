@@ -161,7 +161,7 @@ def cases(draw, workloads=WORKLOADS) -> Case:
     ones a failure does not need) and a random small workload."""
     config = draw(st.sampled_from(CONFIGS))
     hw = _base(config)
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
 
     def maybe(path: str, strategy) -> None:
         value = draw(st.one_of(st.none(), strategy))
@@ -181,6 +181,8 @@ def cases(draw, workloads=WORKLOADS) -> Case:
         out["dram.t_ras_ns"] = out["dram.t_rcd_ns"]  # validation: tRAS >= tRCD
     maybe("units.0.rows", st.integers(1, 64))
     maybe("units.0.cols", st.integers(1, 64))
+    maybe("units.0.arrays", st.integers(1, 4))  # unit 0 is a systolic array in every config
+    maybe("units.0.pe_weights", st.integers(1, 16))
     return Case(config, tuple(sorted(out.items())), draw(workloads))
 
 
