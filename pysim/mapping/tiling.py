@@ -316,62 +316,71 @@ def plan_gemm(
                                    ("c", run_shape(m, n, mt, nt, psum_bits))):
             slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch)
     groups = capacity.resolved_groups()
+    # Each operand is re-read once per trip of the loop it ignores when that loop sits outside
+    # its innermost relevant loop - unless a level of its chain keeps its footprint over the
+    # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
+    # (order, what is kept where) are described in plain Python, then gathered as arrays.
+    trip_rows = np.stack([ones, trips["m"], trips["n"], trips["k"]])  # index 0: no refetch
+    served_rows = trip_rows - 1  # trips an outer level serves in place of DRAM
+    dim_index = {"m": 1, "n": 2, "k": 3}
+    tile_of = {"a": a_tile, "b": b_tile, "c": c_tile}
+    bits_of = {"a": a_bits, "b": b_bits, "c": psum_bits}
+    dims_of = {"a": ("m", "k", "n"), "b": ("k", "n", "m"), "c": ("m", "n", "k")}
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
-    operands = (("a", "mk", "n", a_bits, a_tile), ("b", "kn", "m", b_bits, b_tile),
-                ("c", "mn", "k", psum_bits, c_tile))
-    # one slice per (order, kept set): its order, kept operands, those kept at outer levels,
-    # refetch trips from DRAM, trips served by an outer level, feasibility
-    orders, kept, outer_kept, refetches, served, feasible = [], [], [], [], [], []
-    footprints: dict[str, Any] = {}
-    zeros = np.zeros_like(mt)
-    everywhere = np.ones(len(mt), dtype=bool)  # every candidate's tiles fit (filtered above)
-    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
+    # per operand: row 0 its tile; rows 1-3 its footprint with the first, second or both of
+    # its dimensions spanning the whole tensor
+    held_rows = {}
+    for name, (d0, d1, _) in dims_of.items():
+        held_rows[name] = np.stack([np.broadcast_to(x, mt.shape) for x in [tile_of[name]] + [
+            _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
+                    * (extent[d1][1] if v & 2 else extent[d1][0]), bits_of[name])
+            for v in (1, 2, 3)]])
+    # per slice: its order; per operand (trip row of its DRAM re-reads, held row at its home
+    # level, outer group keeping it or -1, name if kept); per operand its footprint row
+    slices: list[tuple[str, tuple[tuple[int, int, int, str], ...], tuple[int, int, int]]] = []
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
-        # Each operand is re-read once per trip of the loop it ignores when that loop sits
-        # outside its innermost relevant loop - unless its buffer keeps its footprint over
-        # the loops inside that one (Timeloop's / ZigZag's reuse at a level): then once.
-        # (refetch trips, bytes in the innermost level, name if kept, outer group or -1)
-        options: dict[str, tuple[tuple[Any, Any, str, int], ...]] = {}
-        for name, dims, other, bits, tile_bytes in operands:
-            if pos[other] < max(pos[d] for d in dims) and not (name == "a" and a_on_chip):
-                span = [extent[d][1] if pos[d] > pos[other] else extent[d][0] for d in dims]
-                footprint = _nbytes(span[0] * span[1], bits)
-                options[name] = ((trips[other], tile_bytes, "", -1),
-                                 (ones, footprint, name.upper(), -1),
-                                 *((ones, tile_bytes, name.upper(), g)
-                                   for role, g in capacity.outer if role == ROLE[name]))
-                footprints[name] = footprint
+        options: dict[str, tuple[tuple[int, int, int, str], ...]] = {}
+        spans: dict[str, int] = {}
+        for name, (d0, d1, other) in dims_of.items():
+            spans[name] = 0
+            if pos[other] < max(pos[d0], pos[d1]) and not (name == "a" and a_on_chip):
+                spans[name] = (pos[d0] > pos[other]) + 2 * (pos[d1] > pos[other])
+                options[name] = ((dim_index[other], 0, -1, ""),
+                                 (0, spans[name], -1, name.upper()),
+                                 *((0, 0, g, name.upper()) for role, g in capacity.outer
+                                   if role == ROLE[name]))
             else:
-                options[name] = ((ones, tile_bytes, "", -1),)
+                options[name] = ((0, 0, -1, ""),)
         for choice in product(options["a"], options["b"], options["c"]):
-            fits = everywhere
-            if any(c[2] for c in choice):  # the groups a kept footprint changes
-                need = dict(zip(ROLES, (c[1] for c in choice), strict=True))
-                changed: dict[int, Any] = {}
-                for name, c in zip("abc", choice, strict=True):
-                    if c[3] >= 0:
-                        changed[c[3]] = changed.get(c[3], 0) + footprints[name]
-                    elif c[2]:
-                        changed.setdefault(home[ROLE[name]], 0)
-                fits = np.ones(len(mt), dtype=bool)
-                for g, extra in changed.items():
-                    roles, size, double_buffered = groups[g]
-                    held = sum(need[r] for r in roles) + extra
-                    fits &= held * (2 if double_buffered else 1) <= size
-                if not fits.any():
-                    continue
-            orders.append(order)
-            kept.append("".join(c[2] for c in choice))
-            outer_kept.append(tuple((n.upper(), c[3]) for n, c in zip("abc", choice, strict=True)
-                                    if c[3] >= 0))
-            refetches.append([c[0] for c in choice])
-            served.append([trips[o] - 1 if c[3] >= 0 else zeros for c, o in
-                           zip(choice, "nmk", strict=True)])
-            feasible.append(fits)
-    # Every slice at once, as (slices, candidates) arrays.
-    ra, rb, rc = (np.stack([r[j] for r in refetches]) for j in range(3))
-    sa, sb, sc = (np.stack([r[j] for r in served]) for j in range(3))
+            slices.append((order, choice, (spans["a"], spans["b"], spans["c"])))
+    n_slices = len(slices)
+    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
+    fits2 = np.ones((n_slices, len(mt)), dtype=bool)
+    held_at = [np.zeros((n_slices, len(mt)), dtype=np.int64) for _ in groups]
+    for j, name in enumerate("abc"):
+        inner_row = np.array([sl[1][j][1] for sl in slices])
+        inner = held_rows[name][inner_row]
+        if ROLE[name] in home:
+            held_at[home[ROLE[name]]] += inner
+        outer_g = np.array([sl[1][j][2] for sl in slices])
+        if (outer_g >= 0).any():
+            foot = held_rows[name][np.array([sl[2][j] for sl in slices])]
+            for g in set(outer_g[outer_g >= 0].tolist()):
+                held_at[g] += np.where((outer_g == g)[:, None], foot, 0)
+    for g, (_, size, double_buffered) in enumerate(groups):
+        fits2 &= held_at[g] * (2 if double_buffered else 1) <= size
+    keep = np.nonzero(fits2.any(axis=1))[0]
+    slices = [slices[i] for i in keep.tolist()]
+    feasible_rows = fits2[keep]
+    orders = [sl[0] for sl in slices]
+    kept = ["".join(c[3] for c in sl[1]) for sl in slices]
+    outer_kept = [tuple((n.upper(), c[2]) for n, c in zip("abc", sl[1], strict=True)
+                        if c[2] >= 0) for sl in slices]
+    ra, rb, rc = (trip_rows[np.array([sl[1][j][0] for sl in slices])] for j in range(3))
+    sa, sb, sc = (np.where(np.array([sl[1][j][2] >= 0 for sl in slices])[:, None],
+                           served_rows[dim_index[dims_of[x][2]]], 0)
+                  for j, x in enumerate("abc"))
     a_reads = np.zeros_like(ra) if a_on_chip else a_pass * ra
     b_reads = b_pass * rb
     spills = rc - 1
@@ -401,7 +410,7 @@ def plan_gemm(
                 (wi, ww, wo), (ri, rw, ro))
         fastest = pipeline.lower_bound(steps, compute, bus_read, bus_write)
         bound = {"latency": fastest, "energy": energy, "edp": energy * fastest}[objective.kind]
-    bound = np.where(np.stack(feasible), bound, np.inf).ravel()
+    bound = np.where(feasible_rows, bound, np.inf).ravel()
     # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile, a plan
     # that keeps less resident. The latency (and EDP) of a candidate is the engine's schedule
     # of the op (pysim/engine/pipeline.py), a loop per candidate: branch and bound, walking
