@@ -1,18 +1,22 @@
-"""Scratchpad tiling of a GEMM and the DRAM traffic it implies.
+"""The mapping search: tiles, loop order and kept operands of a GEMM, and the DRAM traffic,
+cycles and energy they imply.
 
-A GEMM C[M, N] = A[M, K] x B[K, N] is cut into tiles (Mt, Nt, Kt) that fit the scratchpads with
-double buffering, and walked by a three-deep loop nest over tile indices in one of six orders.
-Off-chip traffic follows the usual reuse analysis (as in Timeloop's and ZigZag's loop-nest
-models): a tile of an operand stays resident while only loops it does not depend on advance
-*inside* its innermost relevant loop; every loop it does not depend on *outside* that loop makes
-it be fetched again. For C, a reduction loop (k) outside its innermost relevant loop spills
-partial sums: they are written and read back at the accumulator width.
+A GEMM C[M, N] = A[M, K] x B[K, N] is cut into tiles (Mt, Nt, Kt), multiples of the unit's
+spatial grains, that fit the scratchpads with double buffering, and walked by a three-deep loop
+nest over tile indices in one of six orders. Off-chip traffic follows the reuse analysis of
+Timeloop's and ZigZag's loop-nest models: an operand is fetched again for every trip of the
+loop it does not depend on when that loop sits outside its innermost relevant loop, unless a
+level of its memory chain keeps its footprint over the loops inside (then once; C's partial
+sums otherwise spill, written and read back at the accumulator width). DRAM moves whole bursts,
+so a tile whose rows are shorter than a full tensor row pays each row's rounding.
 
-Tensors are row-major in DRAM (A: M x K, B: K x N, C: M x N) and DRAM moves whole bursts, so a
-tile whose rows are shorter than a full tensor row costs each row rounded up to bursts. The search
-is exhaustive over a small candidate set per dimension, vectorised with NumPy, and picks the plan
-with the least DRAM cost: bytes plus, for every discontiguous run, ``run_overhead_bytes`` (the
-bytes the bus could have moved while a DRAM row is opened; ties: fewer tiles, then larger Kt).
+Every (tile, order, kept operands) candidate is scored by the ``Objective``: ``latency`` is
+the engine's own schedule of the op (pysim/engine/pipeline.py) from the unit's tile model, each
+DRAM stream's achieved bandwidth and the transfer latency, found by branch and bound over an
+exact lower bound, ties within ``LATENCY_TIE`` broken by energy; ``energy`` and ``edp`` price
+DRAM, scratchpad and DMA traffic per action; ``traffic`` is DRAM bytes plus a row-open penalty
+(the objective before issue 11). The search is exhaustive over a small candidate set per
+dimension, vectorised with NumPy over candidates and slices.
 """
 
 from __future__ import annotations
