@@ -59,9 +59,10 @@ class GemmMapping:
                          f"{on_cols} in [0:{used[on_cols]})",
                          f"on {grain[on_rows]} PE rows x {grain[on_cols]} columns"))
         else:
-            gm, gn, gk = self.grains
-            rows.append((f"spatial_for m in [0:{gm}), n in [0:{gn}), k in [0:{gk})",
-                         "unit lanes"))
+            used = [min(t, g) for t, g in zip((self.mt, self.nt, self.kt), self.grains,
+                                               strict=True)]
+            rows.append((f"spatial_for m in [0:{used[0]}), n in [0:{used[1]}), "
+                         f"k in [0:{used[2]})", "unit lanes {} x {} x {}".format(*self.grains)))
         width = max(2 * i + len(code) for i, (code, _) in enumerate(rows)) + 2
         lines = [f"{self} ({self.objective} objective)"]
         lines += [f"{'  ' * i + code:<{width}}# {note}" for i, (code, note) in enumerate(rows)]
