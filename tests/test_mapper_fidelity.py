@@ -204,8 +204,7 @@ def test_an_outer_level_serves_what_the_inner_one_cannot_keep():
               ((), 65536, True))
     alone = plan_gemm(64, 64, 64, 8, 8, 8, 32, Capacity(groups=groups), 1, 1, 1)
     backed = plan_gemm(64, 64, 64, 8, 8, 8, 32,
-                       Capacity(groups=groups, outer=(("input", 3), ("weight", 3),
-                                                      ("output", 3))), 1, 1, 1)
+                       Capacity(groups=groups, outer=(("input", 3), ("weight", 3))), 1, 1, 1)
     assert alone.read_bytes + alone.write_bytes == 28672
     assert backed.read_bytes + backed.write_bytes == 3 * 4096  # A, B, C once each
     assert dict(backed.kept_outer) == {"A": 3, "B": 3}
@@ -314,3 +313,16 @@ def test_outputs_kept_on_chip_move_into_the_input_buffer():
     (first, second) = pysim.mapping.map_workload(hw, wl)
     assert "a" in second.resident_inputs and first.dram_write_bytes == 0
     assert first.sram_write_bits["unified_buffer"] >= 8 * 256 * 256
+
+
+def test_a_c_tile_too_big_for_the_innermost_level_lives_at_the_next():
+    # 1 KiB accumulators backed by 1 MiB: a 64 x 64 x 64 GEMM keeps its whole C (16 KiB of
+    # 32-bit partial sums) at the outer level instead of tiling it to fit 1 KiB.
+    groups = ((("input",), 1 << 20, True), (("weight",), 1 << 20, True),
+              (("output",), 1024, True), ((), 1 << 20, True))
+    alone = plan_gemm(64, 64, 64, 8, 8, 8, 32, Capacity(groups=groups), 1, 1, 1)
+    backed = plan_gemm(64, 64, 64, 8, 8, 8, 32,
+                       Capacity(groups=groups, outer=(("output", 3),)), 1, 1, 1)
+    assert alone.mt * alone.nt * 4 * 2 <= 1024  # tiled down to the accumulators
+    assert backed.c_level == 3 and backed.mt * backed.nt * 4 * 2 > 1024
+    assert backed.read_bytes + backed.write_bytes <= alone.read_bytes + alone.write_bytes

@@ -230,12 +230,17 @@ def _scratchpad_use(hw: pysim.Hardware, wl: pysim.Workload, res, double: bool) -
             else (kt * nt * b_bits + 7) // 8,
             "output": (mt * nt * hw.unit(row["unit"]).mac_bits + 7) // 8,
         }
+        holders = dict(spads)
+        mapping = row.get("mapping")
+        if mapping is not None and mapping.output_level:  # C's tile at an outer level
+            holders["output"] = next(s for s in hw.scratchpads
+                                     if s.name == mapping.output_level)
         use: dict[str, int] = {}
-        for role, spad in spads.items():
+        for role, spad in holders.items():
             use[spad.name] = use.get(spad.name, 0) + need[role] * (
                 2 if double and spad.double_buffered else 1)
         out.extend((op.name, spad.name, use[spad.name], spad.size_bytes)
-                   for spad in {s.name: s for s in spads.values()}.values())
+                   for spad in {s.name: s for s in holders.values()}.values())
     return out
 
 

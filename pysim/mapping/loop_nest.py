@@ -28,6 +28,7 @@ class GemmMapping:
     grains: tuple[int, int, int]  # (m, n, k) spatial grains of the unit
     objective: str
     resident: str = ""  # operands ("A", "B", "C") their buffer keeps across the loop they ignore
+    output_level: str = ""  # the scratchpad holding C's tile when not the innermost output level
 
     @property
     def trips(self) -> dict[str, int]:
@@ -64,7 +65,8 @@ class GemmMapping:
             rows.append((f"spatial_for m in [0:{used[0]}), n in [0:{used[1]}), "
                          f"k in [0:{used[2]})", "unit lanes {} x {} x {}".format(*self.grains)))
         width = max(2 * i + len(code) for i, (code, _) in enumerate(rows)) + 2
-        lines = [f"{self} ({self.objective} objective)"]
+        lines = [f"{self} ({self.objective} objective"
+                 + (f", C's tile in {self.output_level})" if self.output_level else ")")]
         lines += [f"{'  ' * i + code:<{width}}# {note}" for i, (code, note) in enumerate(rows)]
         return "\n".join(lines)
 

@@ -364,6 +364,9 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     cycles = int((times * c.steady).sum() + c.fill.max())
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
+    if t.c_level >= 0:  # C's tile lives at an outer level of its chain
+        spads = {**spads, "output": hw_spads[t.c_level]}
+        m["output_level"] = spads["output"].name
     add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
     add_bits(m["sram_read_bits"], spads["output"].name,
              count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
@@ -402,7 +405,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
         mapping=GemmMapping(count, gm, gn, gk, t.mt, t.nt, t.kt, t.order,
                             getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
-                            objective.kind, t.resident),
+                            objective.kind, t.resident,
+                            hw_spads[t.c_level].name if t.c_level >= 0 else ""),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
@@ -513,10 +517,11 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
-        if op.output in res.kept_outputs and spads["output"].name != spads["input"].name:
+        out_level = m.get("output_level", spads["output"].name)
+        if op.output in res.kept_outputs and out_level != spads["input"].name:
             # kept for its consumers: moved from the output level into the input scratchpad
             kept_bits = 8 * wl.tensors[op.output].bytes
-            add_bits(m["sram_read_bits"], spads["output"].name, kept_bits)
+            add_bits(m["sram_read_bits"], out_level, kept_bits)
             add_bits(m["sram_write_bits"], spads["input"].name, kept_bits)
         # DMA fills write each operand's own scratchpad; drains read the output's.
         fills = m.get("fills", {"input": m["dram_read_bytes"]})
@@ -526,14 +531,17 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                                                    and op.inputs[1] not in producers))
             m["prefetch"] = (fills.get("input", 0) * independent[0]
                              + fills.get("weight", 0) * independent[1])
+        level_of = {role: spads[role].name for role in ROLES}
+        level_of["output"] = m.get("output_level", level_of["output"])
         for role, nbytes in fills.items():
-            add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
-        add_bits(m["sram_read_bits"], spads["output"].name, 8 * m["dram_write_bytes"])
-        # Levels behind an operand's innermost one pass its DRAM traffic on (written, read).
+            add_bits(m["sram_write_bits"], level_of[role], 8 * nbytes)
+        add_bits(m["sram_read_bits"], level_of["output"], 8 * m["dram_write_bytes"])
+        # Levels behind an operand's own pass its DRAM traffic on (written, read).
         through = dict(fills)
         through["output"] = through.get("output", 0) + m["dram_write_bytes"]
         for role, nbytes in through.items():
-            for level in chains[role][1:]:
+            names = [level.name for level in chains[role]]
+            for level in chains[role][names.index(level_of[role]) + 1:]:
                 add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
                 add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
         out.append(

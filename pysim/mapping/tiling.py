@@ -100,6 +100,7 @@ class GemmTiling:
     # the inner one in place of DRAM (re-reads of A / B; partial-sum spills of C, each way)
     kept_outer: tuple[tuple[str, int], ...] = ()
     refill_bytes: tuple[tuple[str, int], ...] = ()
+    c_level: int = -1  # capacity group holding C's tile when not its innermost level
 
     @property
     def read_bytes(self) -> int:
@@ -265,9 +266,21 @@ def plan_gemm(
     c_tile = _nbytes(mt * nt, psum_bits)
     tile = {"input": a_tile, "weight": b_tile, "output": c_tile}
     fits = np.ones_like(mt, dtype=bool)
-    for roles, size, double_buffered in capacity.resolved_groups():
-        need = sum(tile[r] for r in roles) * (2 if double_buffered else 1)
+    # C's tile may live at any level of its chain: its innermost level does not bound it here
+    movable = {"output"} if any(role == "output" for role, _ in capacity.outer) else set()
+    groups = capacity.resolved_groups()
+    for roles, size, double_buffered in groups:
+        need = sum(tile[r] for r in roles if r not in movable) * (2 if double_buffered else 1)
         fits &= need <= size
+    if movable:  # ... but some level must hold it with what else lives there
+        home_of = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
+        anywhere = np.zeros_like(fits)
+        for g in [home_of["output"]] + [g for role, g in capacity.outer if role == "output"]:
+            roles, size, double_buffered = groups[g]
+            need = sum(tile[r] for r in roles) if "output" in roles else (
+                sum(tile[r] for r in roles) + tile["output"])
+            anywhere |= need * (2 if double_buffered else 1) <= size
+        fits &= anywhere
     if not fits.any():
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
         raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
@@ -288,7 +301,7 @@ def plan_gemm(
     a_runs = _pass_runs(m, k, mt, kt)
     b_runs = _pass_runs(k, n, kt, nt)
     c_runs = _pass_runs(m, n, mt, nt)
-    compute = sram_pj = np.zeros(len(mt))
+    compute = sram_pj = psum_w_bits = psum_r_bits = np.zeros(len(mt))
     if objective.kind != "traffic":
         if model is None:
             raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
@@ -296,10 +309,10 @@ def plan_gemm(
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
         # ... and every K tile after a C tile's first adds into its partial sums: one read each
         sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
-                   + (count * cost.b_reads).sum(axis=0) * b_bits * rw
-                   + (count * cost.c_writes).sum(axis=0) * psum_bits * wo
-                   + ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt))
-                   * psum_bits * ro)
+                   + (count * cost.b_reads).sum(axis=0) * b_bits * rw)
+        psum_w_bits = (count * cost.c_writes).sum(axis=0) * psum_bits
+        psum_r_bits = ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt)) \
+            * psum_bits
     # Engine steps: a tile streams its rows of A through the unit, so its load, compute and
     # store pipeline in row chunks, not only tile by tile (one tile is not load-then-compute).
     steps = np.minimum(tiles * mt, objective.max_steps)
@@ -341,7 +354,9 @@ def plan_gemm(
             for v in (1, 2, 3)]])
     # per slice: its order; per operand (trip row of its DRAM re-reads, held row at its home
     # level, outer group keeping it or -1, name if kept); per operand its footprint row
-    slices: list[tuple[str, tuple[tuple[int, int, int, str], ...], tuple[int, int, int]]] = []
+    slices: list[tuple[str, tuple[tuple[int, int, int, str], ...], tuple[int, int, int],
+                       int]] = []
+    output_outer = [g for role, g in capacity.outer if role == "output"]
     for order in ORDERS:
         pos = {d: order.index(d) for d in "mnk"}
         options: dict[str, tuple[tuple[int, int, int, str], ...]] = {}
@@ -357,14 +372,25 @@ def plan_gemm(
             else:
                 options[name] = ((0, 0, -1, ""),)
         for choice in product(options["a"], options["b"], options["c"]):
-            slices.append((order, choice, (spans["a"], spans["b"], spans["c"])))
+            slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), -1))
+        # C's tile (its partial sums) may also live at an outer level of its chain, when the
+        # innermost one is too small for it: kept there or not, no level behind it serves it.
+        for g in output_outer:
+            c_options = options["c"][:2] if len(options["c"]) > 1 else options["c"]
+            for choice in product(options["a"], options["b"], c_options):
+                slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), g))
     n_slices = len(slices)
     home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
     fits2 = np.ones((n_slices, len(mt)), dtype=bool)
     held_at = [np.zeros((n_slices, len(mt)), dtype=np.int64) for _ in groups]
+    c_level = np.array([sl[3] for sl in slices])
     for j, name in enumerate("abc"):
         inner_row = np.array([sl[1][j][1] for sl in slices])
         inner = held_rows[name][inner_row]
+        if name == "c" and (c_level >= 0).any():  # C's tile at an outer level
+            for g in set(c_level[c_level >= 0].tolist()):
+                held_at[g] += np.where((c_level == g)[:, None], inner, 0)
+            inner = np.where((c_level < 0)[:, None], inner, 0)
         if ROLE[name] in home:
             held_at[home[ROLE[name]]] += inner
         outer_g = np.array([sl[1][j][2] for sl in slices])
@@ -377,6 +403,7 @@ def plan_gemm(
     keep = np.nonzero(fits2.any(axis=1))[0]
     slices = [slices[i] for i in keep.tolist()]
     feasible_rows = fits2[keep]
+    c_level = c_level[keep]
     orders = [sl[0] for sl in slices]
     kept = ["".join(c[3] for c in sl[1]) for sl in slices]
     outer_kept = [tuple((n.upper(), c[2]) for n, c in zip("abc", sl[1], strict=True)
@@ -401,14 +428,19 @@ def plan_gemm(
         bus_read = ((a_reads * slow["a"] + b_reads * slow["b"] + c_reads * slow["c"])
                     / objective.bytes_per_cycle + lat * steps * (reads > 0))
         bus_write = c_writes * slow["c"] / objective.bytes_per_cycle + lat * steps
+        # C's level: the innermost output level, or the outer one its tile lives at
+        level_pj = objective.level_pj_per_bit
+        c_ro = np.array([ro if g < 0 else level_pj[g][0] for g in c_level.tolist()])[:, None]
+        c_wo = np.array([wo if g < 0 else level_pj[g][1] for g in c_level.tolist()])[:, None]
         # DMA fills write each operand's scratchpad; drains read the output one.
-        fills = 8 * (a_reads * wi + b_reads * ww + c_reads * wo + c_writes * ro)
+        fills = 8 * (a_reads * wi + b_reads * ww + c_reads * c_wo + c_writes * c_ro)
         energy = (reads * objective.dram_read_pj_per_byte
                   + c_writes * objective.dram_write_pj_per_byte
-                  + sram_pj + fills + objective.fixed_pj)
-        if capacity.outer and objective.level_pj_per_bit:
+                  + sram_pj + psum_w_bits * c_wo + psum_r_bits * c_ro + fills
+                  + objective.fixed_pj)
+        if capacity.outer and level_pj:
             energy = energy + _outer_level_pj(
-                capacity, objective.level_pj_per_bit, outer_kept,
+                capacity, level_pj, outer_kept, c_level,
                 {"input": a_reads, "weight": b_reads, "output": c_reads + c_writes},
                 {"a": a_pass * sa, "b": b_pass * sb, "c": p_pass * sc},
                 (wi, ww, wo), (ri, rw, ro))
@@ -487,13 +519,14 @@ def plan_gemm(
         energy_pj=float(flat_energy[flat]),
         resident=kept[s],
         kept_outer=outer_kept[s],
+        c_level=int(c_level[s]),
         refill_bytes=tuple((n, int(b[s, i])) for n, b in (
             ("A", a_pass * sa), ("B", b_pass * sb), ("C", p_pass * sc)) if b[s, i] > 0),
     )
 
 
 def _outer_level_pj(capacity: Capacity, level_pj: tuple[tuple[float, float], ...],
-                    outer_kept: list[tuple[tuple[str, int], ...]],
+                    outer_kept: list[tuple[tuple[str, int], ...]], c_level: np.ndarray,
                     dram_bytes: dict[str, np.ndarray], refill: dict[str, np.ndarray],
                     inner_write: tuple[float, float, float],
                     inner_read: tuple[float, float, float]) -> np.ndarray:
@@ -501,7 +534,16 @@ def _outer_level_pj(capacity: Capacity, level_pj: tuple[tuple[float, float], ...
     passes through them (written, then read on its way in or out), and an operand kept at an
     outer level is served from there in place of DRAM (read there, written into the inner
     level; partial sums also read out of the inner level and written there)."""
-    through = sum(sum(level_pj[g]) * dram_bytes[role] for role, g in capacity.outer)
+    through: Any = 0
+    past = {-1: 0}  # C's tile level -> how many of the output's outer levels it skips
+    outs = [g for role, g in capacity.outer if role == "output"]
+    past.update({g: i + 1 for i, g in enumerate(outs)})
+    for role, g in capacity.outer:
+        if role != "output":
+            through = through + sum(level_pj[g]) * dram_bytes[role]
+    for i, g in enumerate(outs):  # levels behind C's tile level pass its traffic on
+        behind = np.array([past[c] <= i for c in c_level.tolist()])[:, None]
+        through = through + np.where(behind, sum(level_pj[g]), 0.0) * dram_bytes["output"]
     coef = np.zeros((len(outer_kept), 3))  # per slice and operand: pJ per bit served
     for s, pairs in enumerate(outer_kept):
         for name, g in pairs:
