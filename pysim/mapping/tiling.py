@@ -465,25 +465,47 @@ def plan_gemm(
         return pipeline.op_cycles(int(steps_l[i]), float(compute_l[i]), read_l[flat],
                                   write_l[flat], objective.halves)
 
-    bound_l, total_l, energy_l = bound.tolist(), flat_total.tolist(), flat_energy.tolist()
-    tiles_l, kt_l = tiles.tolist(), kt.tolist()
+    kept_len = np.repeat(np.array([len(x) for x in kept]), per_slice)
     finite = int(np.isfinite(bound).sum())  # infeasible candidates sort last
+    if finite == 0:
+        raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
+
+    def first_of(idx: np.ndarray, primary: np.ndarray) -> int:
+        """The lexicographic winner among ``idx``: primary, DRAM bytes, tiles, long K, less
+        kept."""
+        i = idx % per_slice
+        order = np.lexsort((kept_len[idx], -kt[i], tiles[i], flat_total[idx], primary))
+        return int(idx[order[0]])
+
     best: tuple | None = None
-    for flat in walk[:min(finite, MAX_SCHEDULES)].tolist():
-        if best is not None and bound_l[flat] > best[0][0]:
-            break
-        i, e = flat % per_slice, energy_l[flat]
-        if objective.kind == "traffic":
-            latency = exact = bound_l[flat]
-        else:
-            latency = schedule(flat)
-            exact = latency if objective.kind == "latency" else (
-                e if objective.kind == "energy" else e * latency)
-        cand = (exact, total_l[flat], tiles_l[i], -kt_l[i], len(kept[flat // per_slice]))
-        if best is None or cand < best[0]:
-            best = (cand, flat, latency)
-            if objective.kind in ("traffic", "energy"):
-                break  # the bound is exact
+    if objective.kind in ("traffic", "energy"):  # the bound is exact
+        flat = first_of(walk[:finite], bound[walk[:finite]])
+        best = (None, flat, float(bound[flat]) if objective.kind == "traffic"
+                else schedule(flat))
+    else:
+        # Branch and bound in rounds: score every candidate whose bound is within the best
+        # schedule found so far (one engine schedule per distinct op shape), until none is left.
+        exact = np.full(len(bound), np.inf)
+        scored = np.zeros(len(bound), dtype=bool)
+        limit = bound[walk[0]]
+        while True:
+            todo = np.nonzero((bound <= limit) & ~scored)[0][:MAX_SCHEDULES]
+            if todo.size == 0:
+                break
+            shapes: dict[tuple, float] = {}
+            for flat in todo.tolist():
+                i = flat % per_slice
+                key = (steps_l[i], compute_l[i], read_l[flat], write_l[flat])
+                if key not in shapes:
+                    shapes[key] = schedule(flat)
+                exact[flat] = shapes[key]
+            scored[todo] = True
+            value = exact if objective.kind == "latency" else exact * flat_energy
+            limit = float(value[scored].min())
+        value = exact if objective.kind == "latency" else exact * flat_energy
+        ties = np.nonzero(scored & (value == limit))[0]
+        flat = first_of(ties, value[ties])
+        best = (None, flat, float(exact[flat]))
     if best is None:
         raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
     _, flat, latency = best
