@@ -252,10 +252,11 @@ def plan_gemm(
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
-    mt, nt, kt = np.meshgrid(
-        _candidates(m, grain_m), _candidates(n, grain_n), _candidates(k, grain_k), indexing="ij"
-    )
-    mt, nt, kt = mt.ravel(), nt.ravel(), kt.ravel()
+    cm, cn, ck = _candidates(m, grain_m), _candidates(n, grain_n), _candidates(k, grain_k)
+    # every (mt, nt, kt) combination, mt slowest (np.meshgrid's "ij" order, without its cost)
+    mt = np.repeat(cm, len(cn) * len(ck))
+    nt = np.tile(np.repeat(cn, len(ck)), len(cm))
+    kt = np.tile(ck, len(cm) * len(cn))
     a_tile = np.zeros_like(mt) if a_on_chip else _nbytes(mt * kt, a_bits)
     if a_map is not None and not a_on_chip:
         # A convolution's tile holds the input rows it touches, not the im2col patches.
