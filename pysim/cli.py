@@ -72,7 +72,8 @@ def _print_mappings(res, names: list[str]) -> int:  # noqa: ANN001 - a Result
     """The loop nest of each named MAC op (``all``: every one). Exit 2 naming an unknown op."""
     rows = res.layers[res.layers["mapping"].notna()] if "mapping" in res.layers else None
     if rows is None or rows.empty:
-        print(f"{res.workload} on {res.hardware}: no op with a tiled mapping", file=sys.stderr)
+        print(f"pysim run: error: --mapping: {res.workload} on {res.hardware} has no op with a "
+              "tiled mapping", file=sys.stderr)
         return 2
     wanted = list(rows["op"]) if names == ["all"] else names
     known = set(rows["op"])
