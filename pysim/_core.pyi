@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'pack_pm1', 'round_to_tf32', 'scalesim_fold_averages', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
+__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'pack_pm1', 'round_to_tf32', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
 class SystolicSpec:
     """
     An R x C systolic array with a dataflow and a timing mode.
@@ -714,6 +714,10 @@ def nm_matmul(values: numpy.ndarray, index: numpy.ndarray, n: typing.SupportsInt
     """
     N:M-compressed A (rows x cols) x dense b -> dense.
     """
+def op_pipeline_cycles(steps: typing.SupportsInt | typing.SupportsIndex, compute: typing.SupportsFloat | typing.SupportsIndex, read: typing.SupportsFloat | typing.SupportsIndex, write: typing.SupportsFloat | typing.SupportsIndex, halves: typing.SupportsInt | typing.SupportsIndex = 2) -> float:
+    """
+    Cycles from an op's first load to its last store as the SimPy engine runs it alone.
+    """
 def pack_pm1(x: numpy.ndarray) -> numpy.ndarray:
     """
     Pack the rows of an int8 +-1 matrix (rows x k) into uint64 words (rows x ceil(k/64)): bit k%64 of word k//64 is 1 for +1; padding bits are zero.
@@ -725,6 +729,10 @@ def round_to_tf32(x: typing.SupportsFloat | typing.SupportsIndex) -> float:
 def scalesim_fold_averages(spec: SystolicSpec, shape: GemmShape) -> tuple[float, float]:
     """
     SCALE-Sim 3.0.0's (Mapping Efficiency %, Compute Util %), summed fold by fold in its order so the floats match its reports bit for bit.
+    """
+def search_plans(kind: typing.SupportsInt | typing.SupportsIndex, prices: dict, candidates: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], refetch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], served: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], slice_pj: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], kept: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], fits: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> tuple[int, float, float]:
+    """
+    The mapping search's winner over every (slice, candidate): (slice x n + candidate or -1, latency cycles, energy pJ). Internal to pysim.mapping.tiling.plan_gemm.
     """
 def strided_conflict_stalls(spec: ScratchpadSpec, lanes: typing.SupportsInt | typing.SupportsIndex, stride_words: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

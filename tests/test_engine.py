@@ -217,3 +217,32 @@ def test_the_mapper_pipeline_model_is_the_engine_schedule():
         assert op_cycles(steps, compute, r, w, 2 if db else 1) == pytest.approx(t.end_cycle)
         bound = float(lower_bound(np.array(steps), np.array(compute), np.array(r), np.array(w)))
         assert bound <= t.end_cycle * (1 + 1e-9)
+
+
+def test_the_cpp_schedule_equals_the_python_one():
+    # csrc/mapping/search.cpp scores the mapping search's candidates with a C++ port of
+    # pysim/engine/pipeline.py: equal on random ops.
+    import random
+
+    from pysim import _core
+    from pysim.engine.pipeline import op_cycles
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        steps, halves = rng.choice([1, 2, 3, 5, 8, 16]), rng.choice([1, 2])
+        compute, read, write = (rng.choice([0.0, rng.uniform(0, 3000)]) for _ in range(3))
+        assert _core.op_pipeline_cycles(steps, compute, read, write, halves) == pytest.approx(
+            op_cycles(steps, compute, read, write, halves), rel=1e-12)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((0, 1.0, 1.0, 1.0, 2), "steps must be in 1..4096"),
+    ((2, 1.0, 1.0, 1.0, 3), "halves must be 1 or 2"),
+    ((2, float("nan"), 1.0, 1.0, 2), "finite and >= 0"),
+    ((2, 1.0, -1.0, 1.0, 2), "finite and >= 0"),
+])
+def test_the_cpp_schedule_refuses_bad_input(args, message):
+    from pysim import _core
+
+    with pytest.raises(ValueError, match=message):
+        _core.op_pipeline_cycles(*args)

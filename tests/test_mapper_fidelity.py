@@ -326,3 +326,24 @@ def test_a_c_tile_too_big_for_the_innermost_level_lives_at_the_next():
     assert alone.mt * alone.nt * 4 * 2 <= 1024  # tiled down to the accumulators
     assert backed.c_level == 3 and backed.mt * backed.nt * 4 * 2 > 1024
     assert backed.read_bytes + backed.write_bytes <= alone.read_bytes + alone.write_bytes
+
+
+def test_the_search_core_refuses_mismatched_arrays():
+    prices = dict.fromkeys(("bytes_per_cycle", "transfer_latency", "dram_read_pj_per_byte",
+                            "dram_write_pj_per_byte", "input_write_pj_per_bit",
+                            "weight_write_pj_per_bit", "input_through_pj_per_bit",
+                            "weight_through_pj_per_bit", "fixed_pj", "run_overhead_bytes",
+                            "latency_tie"), 1.0)
+    prices.update(halves=2, a_on_chip=False)
+    good = dict(candidates=np.ones((20, 4)), refetch=np.zeros((3, 2), np.int64),
+                served=np.zeros((3, 2), np.uint8), slice_pj=np.zeros((6, 2)),
+                kept=np.zeros(2, np.int64), fits=np.ones((2, 4), np.uint8))
+    flat, latency, _ = _core.search_plans(1, prices, **good)
+    assert 0 <= flat < 8 and latency > 0
+    for name, bad in (("candidates", np.ones((19, 4))), ("refetch", np.zeros((3, 3), np.int64)),
+                      ("fits", np.ones((2, 5), np.uint8)),
+                      ("refetch", np.full((3, 2), 7, np.int64))):
+        with pytest.raises(ValueError, match="candidates|refetch|fits"):
+            _core.search_plans(1, prices, **{**good, name: bad})
+    with pytest.raises(ValueError, match="kind"):
+        _core.search_plans(9, prices, **good)

@@ -12,5 +12,6 @@ void bind_tensor_core(pybind11::module_& m);
 void bind_sparse(pybind11::module_& m);
 void bind_bit_serial(pybind11::module_& m);
 void bind_xnor(pybind11::module_& m);
+void bind_mapping(pybind11::module_& m);
 void bind_lowp_kernels(pybind11::module_& m);
 }  // namespace pysim::bindings

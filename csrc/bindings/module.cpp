@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_bit_serial(m);
   pysim::bindings::bind_xnor(m);
   pysim::bindings::bind_lowp_kernels(m);
+  pysim::bindings::bind_mapping(m);
 }

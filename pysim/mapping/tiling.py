@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from pysim.engine import pipeline
+from pysim import _core
 from pysim.mapping.tile_model import TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
@@ -289,7 +289,6 @@ def plan_gemm(
     a_tile, b_tile, c_tile = (np.asarray(x)[fits] for x in (a_tile, b_tile, c_tile))
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     tiles = trips["m"] * trips["n"] * trips["k"]
-    ones = np.ones_like(mt)
     a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
     if a_map is not None:
         passes = dict(a_map.pass_bytes)
@@ -338,8 +337,6 @@ def plan_gemm(
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
     # (order, what is kept where) are described in plain Python, then gathered as arrays.
-    trip_rows = np.stack([ones, trips["m"], trips["n"], trips["k"]])  # index 0: no refetch
-    served_rows = trip_rows - 1  # trips an outer level serves in place of DRAM
     dim_index = {"m": 1, "n": 2, "k": 3}
     tile_of = {"a": a_tile, "b": b_tile, "c": c_tile}
     bits_of = {"a": a_bits, "b": b_bits, "c": psum_bits}
@@ -409,173 +406,86 @@ def plan_gemm(
     kept = ["".join(c[3] for c in sl[1]) for sl in slices]
     outer_kept = [tuple((n.upper(), c[2]) for n, c in zip("abc", sl[1], strict=True)
                         if c[2] >= 0) for sl in slices]
-    ra, rb, rc = (trip_rows[np.array([sl[1][j][0] for sl in slices])] for j in range(3))
-    sa, sb, sc = (np.where(np.array([sl[1][j][2] >= 0 for sl in slices])[:, None],
-                           served_rows[dim_index[dims_of[x][2]]], 0)
-                  for j, x in enumerate("abc"))
-    a_reads = np.zeros_like(ra) if a_on_chip else a_pass * ra
-    b_reads = b_pass * rb
+    # Each slice's prices: C's level (its own read / write energy per bit), what an outer
+    # level costs to serve each operand kept there, and the levels behind C's that its DRAM
+    # traffic passes through.
+    level_pj = objective.level_pj_per_bit
+    outer_on = bool(capacity.outer and level_pj) and objective.kind != "traffic"
+    inner_r = {"a": ri, "b": rw, "c": ro} if objective.kind != "traffic" else {}
+    inner_w = {"a": wi, "b": ww, "c": wo} if objective.kind != "traffic" else {}
+    outs = [g for role, g in capacity.outer if role == "output"]
+    slice_pj = np.zeros((6, len(slices)))
+    for j, sl in enumerate(slices):
+        g_c = sl[3]
+        if objective.kind != "traffic":
+            slice_pj[0, j] = ro if g_c < 0 else level_pj[g_c][0]
+            slice_pj[1, j] = wo if g_c < 0 else level_pj[g_c][1]
+        if not outer_on:
+            continue
+        for x, (_, _, g, _) in zip("abc", sl[1], strict=True):
+            if g >= 0:
+                pj = level_pj[g][0] + inner_w[x]
+                if x == "c":  # a spill is read out of the inner level, written there, read back
+                    pj += level_pj[g][1] + inner_r[x]
+                slice_pj[2 + "abc".index(x), j] = pj
+        behind = outs[outs.index(g_c) + 1:] if g_c >= 0 else outs
+        slice_pj[5, j] = sum(sum(level_pj[g]) for g in behind)
+    through = ({role: sum(sum(level_pj[g]) for r, g in capacity.outer if r == role)
+                for role in ("input", "weight")} if outer_on
+               else {"input": 0.0, "weight": 0.0})
+    refetch = np.array([[sl[1][j][0] for sl in slices] for j in range(3)], dtype=np.int64)
+    served = np.array([[sl[1][j][2] >= 0 for sl in slices] for j in range(3)], dtype=np.uint8)
+    rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
+            slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
+            trips["n"], trips["k"]]
+    candidates = np.stack([np.broadcast_to(np.asarray(r, np.float64), mt.shape) for r in rows])
+    prices = {
+        "bytes_per_cycle": min(objective.bytes_per_cycle, 1e300),
+        "transfer_latency": objective.transfer_latency,
+        "dram_read_pj_per_byte": objective.dram_read_pj_per_byte,
+        "dram_write_pj_per_byte": objective.dram_write_pj_per_byte,
+        "input_write_pj_per_bit": inner_w.get("a", 0.0),
+        "weight_write_pj_per_bit": inner_w.get("b", 0.0),
+        "input_through_pj_per_bit": through["input"],
+        "weight_through_pj_per_bit": through["weight"],
+        "fixed_pj": objective.fixed_pj, "run_overhead_bytes": float(run_overhead_bytes),
+        "latency_tie": LATENCY_TIE, "halves": objective.halves, "a_on_chip": a_on_chip,
+    }
+    kind = ("traffic", "latency", "energy", "edp").index(objective.kind)
+    flat, latency, energy = _core.search_plans(
+        kind, prices, candidates, refetch, served, slice_pj,
+        np.array([len(x) for x in kept], dtype=np.int64), feasible_rows.astype(np.uint8))
+    if flat < 0:
+        raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
+    s, i = divmod(flat, len(mt))
+    trip_of = {0: 1, 1: int(trips["m"][i]), 2: int(trips["n"][i]), 3: int(trips["k"][i])}
+    ra, rb, rc = (trip_of[int(refetch[j, s])] for j in range(3))
+    a_reads = 0 if a_on_chip else int(a_pass[i]) * ra
     spills = rc - 1
-    c_writes = c_pass + p_pass * spills
-    c_reads = p_pass * spills
-    total = a_reads + b_reads + c_writes + c_reads
-    bus_read = bus_write = total
-    if objective.kind == "traffic":
-        runs = (0 if a_on_chip else a_runs * ra) + b_runs * rb + c_runs * (1 + 2 * spills)
-        bound = energy = (total + run_overhead_bytes * runs).astype(float)
-    else:
-        lat = objective.transfer_latency
-        reads = a_reads + b_reads + c_reads
-        bus_read = ((a_reads * slow["a"] + b_reads * slow["b"] + c_reads * slow["c"])
-                    / objective.bytes_per_cycle + lat * steps * (reads > 0))
-        bus_write = c_writes * slow["c"] / objective.bytes_per_cycle + lat * steps
-        # C's level: the innermost output level, or the outer one its tile lives at
-        level_pj = objective.level_pj_per_bit
-        c_ro = np.array([ro if g < 0 else level_pj[g][0] for g in c_level.tolist()])[:, None]
-        c_wo = np.array([wo if g < 0 else level_pj[g][1] for g in c_level.tolist()])[:, None]
-        # DMA fills write each operand's scratchpad; drains read the output one.
-        fills = 8 * (a_reads * wi + b_reads * ww + c_reads * c_wo + c_writes * c_ro)
-        energy = (reads * objective.dram_read_pj_per_byte
-                  + c_writes * objective.dram_write_pj_per_byte
-                  + sram_pj + psum_w_bits * c_wo + psum_r_bits * c_ro + fills
-                  + objective.fixed_pj)
-        if capacity.outer and level_pj:
-            energy = energy + _outer_level_pj(
-                capacity, level_pj, outer_kept, c_level,
-                {"input": a_reads, "weight": b_reads, "output": c_reads + c_writes},
-                {"a": a_pass * sa, "b": b_pass * sb, "c": p_pass * sc},
-                (wi, ww, wo), (ri, rw, ro))
-        fastest = pipeline.lower_bound(steps, compute, bus_read, bus_write)
-        bound = {"latency": fastest, "energy": energy, "edp": energy * fastest}[objective.kind]
-    bound = np.where(feasible_rows, bound, np.inf).ravel()
-    # Lexicographic: the objective, then DRAM bytes, tiles, long reductions per tile, a plan
-    # that keeps less resident. The latency (and EDP) of a candidate is the engine's schedule
-    # of the op (pysim/engine/pipeline.py), a loop per candidate: branch and bound, walking
-    # the candidates by their lower bound until it passes the best schedule found.
-    per_slice = len(mt)
-    flat_total, flat_energy = total.ravel(), energy.ravel()
-    flat_read, flat_write = np.ravel(bus_read), np.ravel(bus_write)
-    keys = (np.tile(-kt, len(orders)), np.tile(tiles, len(orders)), flat_total, bound)
-    walk = np.lexsort(keys)
-
-    steps_l, compute_l = steps.tolist(), compute.tolist()
-    read_l, write_l = flat_read.tolist(), flat_write.tolist()
-
-    def schedule(flat: int) -> float:
-        i = flat % per_slice
-        return pipeline.op_cycles(int(steps_l[i]), float(compute_l[i]), read_l[flat],
-                                  write_l[flat], objective.halves)
-
-    kept_len = np.repeat(np.array([len(x) for x in kept]), per_slice)
-    finite = int(np.isfinite(bound).sum())  # infeasible candidates sort last
-    if finite == 0:
-        raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
-
-    def first_of(idx: np.ndarray, primary: np.ndarray) -> int:
-        """The lexicographic winner among ``idx``: primary, DRAM bytes, tiles, long K, less
-        kept."""
-        i = idx % per_slice
-        order = np.lexsort((kept_len[idx], -kt[i], tiles[i], flat_total[idx], primary))
-        return int(idx[order[0]])
-
-    best: tuple | None = None
-    if objective.kind in ("traffic", "energy"):  # the bound is exact
-        flat = first_of(walk[:finite], bound[walk[:finite]])
-        best = (None, flat, float(bound[flat]) if objective.kind == "traffic"
-                else schedule(flat))
-    else:
-        # Branch and bound in rounds: score every candidate whose bound is within the best
-        # schedule found so far (one engine schedule per distinct op shape), until none is left.
-        exact = np.full(len(bound), np.inf)
-        scored = np.zeros(len(bound), dtype=bool)
-        limit = bound[walk[0]]
-        while True:
-            todo = np.nonzero((bound <= limit) & ~scored)[0][:MAX_SCHEDULES]
-            if todo.size == 0:
-                break
-            shapes: dict[tuple, float] = {}
-            for flat in todo.tolist():
-                i = flat % per_slice
-                key = (steps_l[i], compute_l[i], read_l[flat], write_l[flat])
-                if key not in shapes:
-                    shapes[key] = schedule(flat)
-                exact[flat] = shapes[key]
-            scored[todo] = True
-            value = exact if objective.kind == "latency" else exact * flat_energy
-            limit = float(value[scored].min())
-        value = exact if objective.kind == "latency" else exact * flat_energy
-        ties = np.nonzero(scored & (value == limit))[0]
-        flat = first_of(ties, value[ties])
-        best = (None, flat, float(exact[flat]))
-    if best is None:
-        raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
-    _, flat, latency = best
-    if objective.kind == "latency":
-        # Latencies within LATENCY_TIE of the fastest count as ties: the least energy among
-        # them (a plan 0.003 % faster that sends partial sums through SRAM nine times as
-        # often is no better). Walk them by energy; the first within the limit wins.
-        limit = latency * (1 + LATENCY_TIE)
-        # only plans within the limit's bound and with less energy than the fastest can win
-        near = np.nonzero((bound <= limit) & (flat_energy < flat_energy[flat]))[0]
-        for cand_flat in near[np.lexsort((flat_total[near], flat_energy[near]))][
-                :MAX_SCHEDULES].tolist():
-            cycles = schedule(cand_flat)
-            if cycles <= limit:
-                flat, latency = cand_flat, cycles
-                break
-    s, i = divmod(flat, per_slice)
+    served_bytes = {"A": int(a_pass[i]) * (trip_of[2] - 1) * int(served[0, s]),
+                    "B": int(b_pass[i]) * (trip_of[1] - 1) * int(served[1, s]),
+                    "C": int(p_pass[i]) * (trip_of[3] - 1) * int(served[2, s])}
     return GemmTiling(
         mt=int(mt[i]),
         nt=int(nt[i]),
         kt=int(kt[i]),
         order=orders[s],
         tiles=int(tiles[i]),
-        a_read_bytes=int(a_reads[s, i]),
-        b_read_bytes=int(b_reads[s, i]),
-        c_write_bytes=int(c_writes[s, i]),
-        c_read_bytes=int(c_reads[s, i]),
-        a_refetch=0 if a_on_chip else int(ra[s, i]),
-        b_refetch=int(rb[s, i]),
-        c_spills=int(spills[s, i]),
+        a_read_bytes=a_reads,
+        b_read_bytes=int(b_pass[i]) * rb,
+        c_write_bytes=int(c_pass[i]) + int(p_pass[i]) * spills,
+        c_read_bytes=int(p_pass[i]) * spills,
+        a_refetch=0 if a_on_chip else ra,
+        b_refetch=rb,
+        c_spills=spills,
         compute_cycles=int(compute[i]),
-        latency_cycles=latency,
-        energy_pj=float(flat_energy[flat]),
+        latency_cycles=float(latency),
+        energy_pj=float(energy),
         resident=kept[s],
         kept_outer=outer_kept[s],
         c_level=int(c_level[s]),
-        refill_bytes=tuple((n, int(b[s, i])) for n, b in (
-            ("A", a_pass * sa), ("B", b_pass * sb), ("C", p_pass * sc)) if b[s, i] > 0),
+        refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
     )
-
-
-def _outer_level_pj(capacity: Capacity, level_pj: tuple[tuple[float, float], ...],
-                    outer_kept: list[tuple[tuple[str, int], ...]], c_level: np.ndarray,
-                    dram_bytes: dict[str, np.ndarray], refill: dict[str, np.ndarray],
-                    inner_write: tuple[float, float, float],
-                    inner_read: tuple[float, float, float]) -> np.ndarray:
-    """Energy at the levels behind each operand's innermost one: every DRAM byte of an operand
-    passes through them (written, then read on its way in or out), and an operand kept at an
-    outer level is served from there in place of DRAM (read there, written into the inner
-    level; partial sums also read out of the inner level and written there)."""
-    through: Any = 0
-    past = {-1: 0}  # C's tile level -> how many of the output's outer levels it skips
-    outs = [g for role, g in capacity.outer if role == "output"]
-    past.update({g: i + 1 for i, g in enumerate(outs)})
-    for role, g in capacity.outer:
-        if role != "output":
-            through = through + sum(level_pj[g]) * dram_bytes[role]
-    for i, g in enumerate(outs):  # levels behind C's tile level pass its traffic on
-        behind = np.array([past[c] <= i for c in c_level.tolist()])[:, None]
-        through = through + np.where(behind, sum(level_pj[g]), 0.0) * dram_bytes["output"]
-    coef = np.zeros((len(outer_kept), 3))  # per slice and operand: pJ per bit served
-    for s, pairs in enumerate(outer_kept):
-        for name, g in pairs:
-            j = "ABC".index(name)
-            coef[s, j] = level_pj[g][0] + inner_write[j]
-            if name == "C":  # a spill is read out of the inner level, written there, read back
-                coef[s, j] += level_pj[g][1] + inner_read[j]
-    served = sum(coef[:, j:j + 1] * refill[n] for j, n in enumerate("abc"))
-    return 8 * (through + served)
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:

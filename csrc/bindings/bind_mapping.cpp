@@ -1,0 +1,140 @@
+// The mapping search's numeric core (csrc/mapping/search.hpp) for pysim/mapping/tiling.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+
+#include "bindings/bindings.hpp"
+#include "mapping/search.hpp"
+
+namespace pysim::bindings {
+
+namespace py = pybind11;
+
+namespace {
+
+using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+void require_shape(const py::array& x, const char* name, py::ssize_t rows, py::ssize_t cols) {
+  const bool ok = cols < 0 ? (x.ndim() == 1 && x.shape(0) == rows)
+                           : (x.ndim() == 2 && x.shape(0) == rows && x.shape(1) == cols);
+  if (!ok) {
+    throw std::invalid_argument(std::string(name) + " must have shape (" +
+                                std::to_string(rows) +
+                                (cols < 0 ? ",)" : ", " + std::to_string(cols) + ")"));
+  }
+}
+
+}  // namespace
+
+void bind_mapping(py::module_& m) {
+  m.def(
+      "op_pipeline_cycles",
+      [](int64_t steps, double compute, double read, double write, int64_t halves) {
+        if (steps < 1 || steps > 4096) {
+          throw std::invalid_argument("steps must be in 1..4096, got " + std::to_string(steps));
+        }
+        if (halves < 1 || halves > 2) {
+          throw std::invalid_argument("halves must be 1 or 2, got " + std::to_string(halves));
+        }
+        if (!(compute >= 0) || !(read >= 0) || !(write >= 0) || !std::isfinite(compute) ||
+            !std::isfinite(read) || !std::isfinite(write)) {
+          throw std::invalid_argument("compute, read and write must be finite and >= 0");
+        }
+        return op_pipeline_cycles(steps, compute, read, write, halves);
+      },
+      py::arg("steps"), py::arg("compute"), py::arg("read"), py::arg("write"),
+      py::arg("halves") = 2,
+      "Cycles from an op's first load to its last store as the SimPy engine runs it alone.");
+
+  m.def(
+      "search_plans",
+      [](int kind, py::dict prices, F64 candidates, I64 refetch, U8 served, F64 slice_pj,
+         I64 kept, U8 fits) {
+        if (kind < 0 || kind > 3) {
+          throw std::invalid_argument("kind must be 0..3, got " + std::to_string(kind));
+        }
+        if (candidates.ndim() != 2 || candidates.shape(0) != 20) {
+          throw std::invalid_argument("candidates must have shape (20, n)");
+        }
+        const py::ssize_t n = candidates.shape(1);
+        const py::ssize_t count = kept.ndim() == 1 ? kept.shape(0) : -1;
+        if (count < 0) throw std::invalid_argument("kept must be 1-D");
+        require_shape(refetch, "refetch", 3, count);
+        require_shape(served, "served", 3, count);
+        require_shape(slice_pj, "slice_pj", 6, count);
+        require_shape(fits, "fits", count, n);
+        const int64_t* rf = refetch.data();
+        for (py::ssize_t j = 0; j < 3 * count; ++j) {
+          if (rf[j] < 0 || rf[j] > 3) throw std::invalid_argument("refetch rows must be 0..3");
+        }
+        PlanPrices p;
+        p.kind = static_cast<PlanObjective>(kind);
+        auto get = [&](const char* key) { return prices[key].cast<double>(); };
+        p.bytes_per_cycle = get("bytes_per_cycle");
+        p.transfer_latency = get("transfer_latency");
+        p.dram_read_pj_per_byte = get("dram_read_pj_per_byte");
+        p.dram_write_pj_per_byte = get("dram_write_pj_per_byte");
+        p.input_write_pj_per_bit = get("input_write_pj_per_bit");
+        p.weight_write_pj_per_bit = get("weight_write_pj_per_bit");
+        p.input_through_pj_per_bit = get("input_through_pj_per_bit");
+        p.weight_through_pj_per_bit = get("weight_through_pj_per_bit");
+        p.fixed_pj = get("fixed_pj");
+        p.run_overhead_bytes = get("run_overhead_bytes");
+        p.latency_tie = get("latency_tie");
+        p.halves = prices["halves"].cast<int64_t>();
+        p.a_on_chip = prices["a_on_chip"].cast<bool>();
+        if (!(p.bytes_per_cycle > 0)) throw std::invalid_argument("bytes_per_cycle must be > 0");
+        if (p.halves < 1 || p.halves > 2) throw std::invalid_argument("halves must be 1 or 2");
+        const double* c = candidates.data();
+        PlanCandidates cand;
+        cand.n = n;
+        const double** rows[] = {&cand.steps, &cand.compute, &cand.tiles, &cand.kt,
+                                 &cand.a_pass, &cand.b_pass, &cand.c_pass, &cand.p_pass,
+                                 &cand.slow_a, &cand.slow_b, &cand.slow_c, &cand.sram_ab,
+                                 &cand.psum_w_bits, &cand.psum_r_bits, &cand.a_runs,
+                                 &cand.b_runs, &cand.c_runs, &cand.trips_m, &cand.trips_n,
+                                 &cand.trips_k};
+        for (int r = 0; r < 20; ++r) *rows[r] = c + r * n;
+        for (py::ssize_t i = 0; i < n; ++i) {
+          if (!(cand.steps[i] >= 1 && cand.steps[i] <= 4096)) {
+            throw std::invalid_argument("steps must be in 1..4096");
+          }
+        }
+        PlanSlices sl;
+        sl.count = count;
+        sl.refetch_a = rf;
+        sl.refetch_b = rf + count;
+        sl.refetch_c = rf + 2 * count;
+        const uint8_t* sv = served.data();
+        sl.served_a = sv;
+        sl.served_b = sv + count;
+        sl.served_c = sv + 2 * count;
+        const double* pj = slice_pj.data();
+        sl.c_read_pj = pj;
+        sl.c_write_pj = pj + count;
+        sl.serve_a_pj = pj + 2 * count;
+        sl.serve_b_pj = pj + 3 * count;
+        sl.serve_c_pj = pj + 4 * count;
+        sl.c_through_pj = pj + 5 * count;
+        sl.kept = kept.data();
+        sl.fits = fits.data();
+        PlanChoice out;
+        {
+          py::gil_scoped_release release;
+          out = search_plans(p, cand, sl);
+        }
+        return std::make_tuple(out.flat, out.latency, out.energy);
+      },
+      py::arg("kind"), py::arg("prices"), py::arg("candidates"), py::arg("refetch"),
+      py::arg("served"), py::arg("slice_pj"), py::arg("kept"), py::arg("fits"),
+      "The mapping search's winner over every (slice, candidate): (slice x n + candidate or "
+      "-1, latency cycles, energy pJ). Internal to pysim.mapping.tiling.plan_gemm.");
+}
+
+}  // namespace pysim::bindings

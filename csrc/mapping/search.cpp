@@ -1,0 +1,202 @@
+#include "mapping/search.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <tuple>
+#include <vector>
+
+namespace pysim {
+
+double op_pipeline_cycles(int64_t steps, double compute, double read, double write,
+                          int64_t halves) {
+  const double c = compute / static_cast<double>(steps);
+  const double r = read / static_cast<double>(steps);
+  const double w = write / static_cast<double>(steps);
+  std::vector<double> load_end(steps, 0.0), comp_end(steps, 0.0), store_end(steps, 0.0);
+  double bus = 0.0;
+  int64_t loads = 0, comps = 0, stores = 0;
+  while (stores < steps) {
+    // Compute step i once it is loaded, step i-1 is computed and an output half is free.
+    while (comps < loads && (comps < halves || comps - halves < stores)) {
+      double ready = load_end[comps];
+      if (comps > 0) ready = std::max(ready, comp_end[comps - 1]);
+      if (comps >= halves) ready = std::max(ready, store_end[comps - halves]);
+      comp_end[comps] = ready + c;
+      ++comps;
+    }
+    bool can_load = loads < steps && (loads < halves || loads - halves < comps);
+    bool can_store = stores < comps;
+    double t_load = 0.0, t_store = 0.0;
+    if (can_load) {
+      t_load = loads ? load_end[loads - 1] : 0.0;
+      if (loads >= halves) t_load = std::max(t_load, comp_end[loads - halves]);
+    }
+    if (can_store) {
+      t_store = comp_end[stores];
+      if (stores > 0) t_store = std::max(t_store, store_end[stores - 1]);
+    }
+    if (!can_store || (can_load && t_load <= t_store)) {
+      if (r > 0) {
+        load_end[loads] = std::max(t_load, bus) + r;
+        bus = load_end[loads];
+      } else {
+        load_end[loads] = t_load;
+      }
+      ++loads;
+    } else {
+      if (w > 0) {
+        store_end[stores] = std::max(t_store, bus) + w;
+        bus = store_end[stores];
+      } else {
+        store_end[stores] = t_store;
+      }
+      ++stores;
+    }
+  }
+  return std::max(store_end[steps - 1], load_end[steps - 1]);
+}
+
+double op_pipeline_lower_bound(int64_t steps, double compute, double read, double write) {
+  const double s = static_cast<double>(steps);
+  const double r = read / s, c = compute / s, w = write / s;
+  return std::max(std::max(read + write, r + compute + w), std::max(read + c + w, r + c + write));
+}
+
+namespace {
+
+struct Figures {
+  double total = 0.0, bus_read = 0.0, bus_write = 0.0, energy = 0.0, bound = 0.0;
+};
+
+double trip(const PlanCandidates& c, int64_t row, int64_t i) {
+  switch (row) {
+    case 1: return c.trips_m[i];
+    case 2: return c.trips_n[i];
+    case 3: return c.trips_k[i];
+    default: return 1.0;
+  }
+}
+
+Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& sl, int64_t s,
+                int64_t i) {
+  Figures f;
+  const double ra = trip(c, sl.refetch_a[s], i), rb = trip(c, sl.refetch_b[s], i);
+  const double rc = trip(c, sl.refetch_c[s], i);
+  const double a_reads = p.a_on_chip ? 0.0 : c.a_pass[i] * ra;
+  const double b_reads = c.b_pass[i] * rb;
+  const double spills = rc - 1.0;
+  const double c_writes = c.c_pass[i] + c.p_pass[i] * spills;
+  const double c_reads = c.p_pass[i] * spills;
+  f.total = a_reads + b_reads + c_writes + c_reads;
+  if (p.kind == PlanObjective::Traffic) {
+    const double runs = (p.a_on_chip ? 0.0 : c.a_runs[i] * ra) + c.b_runs[i] * rb +
+                        c.c_runs[i] * (1.0 + 2.0 * spills);
+    f.bound = f.energy = f.total + p.run_overhead_bytes * runs;
+    return f;
+  }
+  const double reads = a_reads + b_reads + c_reads;
+  const double lat = p.transfer_latency * c.steps[i];
+  f.bus_read = (a_reads * c.slow_a[i] + b_reads * c.slow_b[i] + c_reads * c.slow_c[i]) /
+                   p.bytes_per_cycle + (reads > 0 ? lat : 0.0);
+  f.bus_write = c_writes * c.slow_c[i] / p.bytes_per_cycle + lat;
+  const double fills = 8.0 * (a_reads * p.input_write_pj_per_bit +
+                              b_reads * p.weight_write_pj_per_bit +
+                              c_reads * sl.c_write_pj[s] + c_writes * sl.c_read_pj[s]);
+  const double through = 8.0 * (p.input_through_pj_per_bit * a_reads +
+                                p.weight_through_pj_per_bit * b_reads +
+                                sl.c_through_pj[s] * (c_reads + c_writes));
+  const double served =
+      8.0 * ((sl.served_a[s] ? sl.serve_a_pj[s] * c.a_pass[i] * (c.trips_n[i] - 1.0) : 0.0) +
+             (sl.served_b[s] ? sl.serve_b_pj[s] * c.b_pass[i] * (c.trips_m[i] - 1.0) : 0.0) +
+             (sl.served_c[s] ? sl.serve_c_pj[s] * c.p_pass[i] * (c.trips_k[i] - 1.0) : 0.0));
+  f.energy = reads * p.dram_read_pj_per_byte + c_writes * p.dram_write_pj_per_byte +
+             c.sram_ab[i] + c.psum_w_bits[i] * sl.c_write_pj[s] +
+             c.psum_r_bits[i] * sl.c_read_pj[s] + fills + p.fixed_pj + through + served;
+  const double fastest = op_pipeline_lower_bound(static_cast<int64_t>(c.steps[i]),
+                                                  c.compute[i], f.bus_read, f.bus_write);
+  f.bound = p.kind == PlanObjective::Latency ? fastest
+            : p.kind == PlanObjective::Energy ? f.energy
+                                              : f.energy * fastest;
+  return f;
+}
+
+}  // namespace
+
+PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& sl) {
+  const int64_t n = c.n, total_count = sl.count * c.n;
+  std::vector<Figures> fig(static_cast<size_t>(total_count));
+  std::vector<int64_t> order;
+  order.reserve(static_cast<size_t>(total_count));
+  for (int64_t s = 0; s < sl.count; ++s) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t flat = s * n + i;
+      if (!sl.fits[flat]) continue;
+      fig[flat] = figures(p, c, sl, s, i);
+      order.push_back(flat);
+    }
+  }
+  PlanChoice out;
+  if (order.empty()) return out;
+  // Lexicographic: the objective's bound, DRAM bytes, tiles, long K per tile, less kept.
+  auto key = [&](int64_t flat, double primary) {
+    const int64_t i = flat % n;
+    return std::make_tuple(primary, fig[flat].total, c.tiles[i], -c.kt[i], sl.kept[flat / n]);
+  };
+  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+    return key(x, fig[x].bound) < key(y, fig[y].bound);
+  });
+  auto schedule = [&](int64_t flat) {
+    const int64_t i = flat % n;
+    return op_pipeline_cycles(static_cast<int64_t>(c.steps[i]), c.compute[i],
+                              fig[flat].bus_read, fig[flat].bus_write, p.halves);
+  };
+  if (p.kind == PlanObjective::Traffic || p.kind == PlanObjective::Energy) {
+    out.flat = order.front();  // the bound is exact
+    out.latency = p.kind == PlanObjective::Traffic ? fig[out.flat].bound : schedule(out.flat);
+    out.energy = fig[out.flat].energy;
+    return out;
+  }
+  // Branch and bound: walk by bound until it passes the best exact value found.
+  const double inf = std::numeric_limits<double>::infinity();
+  double best_value = inf, best_latency = 0.0;
+  int64_t best = -1;
+  for (int64_t flat : order) {
+    if (fig[flat].bound > best_value) break;
+    const double latency = schedule(flat);
+    const double value = p.kind == PlanObjective::Latency ? latency : latency * fig[flat].energy;
+    if (best < 0 || key(flat, value) < key(best, best_value)) {
+      best = flat;
+      best_value = value;
+      best_latency = latency;
+    }
+  }
+  if (p.kind == PlanObjective::Latency) {
+    // Latencies within latency_tie of the fastest tie: the least energy among them wins.
+    const double limit = best_latency * (1.0 + p.latency_tie);
+    std::vector<int64_t> near;
+    for (int64_t flat : order) {
+      if (fig[flat].bound > limit) break;
+      if (fig[flat].energy < fig[best].energy) near.push_back(flat);
+    }
+    std::sort(near.begin(), near.end(), [&](int64_t x, int64_t y) {
+      return std::make_tuple(fig[x].energy, fig[x].total) <
+             std::make_tuple(fig[y].energy, fig[y].total);
+    });
+    for (int64_t flat : near) {
+      const double latency = schedule(flat);
+      if (latency <= limit) {
+        best = flat;
+        best_latency = latency;
+        break;
+      }
+    }
+  }
+  out.flat = best;
+  out.latency = best_latency;
+  out.energy = fig[best].energy;
+  return out;
+}
+
+}  // namespace pysim

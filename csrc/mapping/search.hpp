@@ -1,0 +1,73 @@
+// The numeric core of the mapping search (pysim/mapping/tiling.py, plan_gemm): every candidate
+// tiling of a GEMM in every slice (loop order, what is kept where), priced by the objective,
+// and the winner by branch and bound over the engine's own schedule of the op. Python builds
+// the per-candidate and per-slice figures; this walks them without NumPy's per-call overhead.
+#pragma once
+
+#include <cstdint>
+
+namespace pysim {
+
+// Cycles from an op's first load to its last store as the SimPy engine runs it alone
+// (pysim/engine/pipeline.py): `steps` steps in `halves` buffer halves, loads and stores on one
+// bus (first come, first served; a load first on a tie), `read` / `write` the bus cycles of all
+// loads / stores (0: none at all).
+double op_pipeline_cycles(int64_t steps, double compute, double read, double write,
+                          int64_t halves);
+
+// What no schedule beats (pipeline.lower_bound).
+double op_pipeline_lower_bound(int64_t steps, double compute, double read, double write);
+
+enum class PlanObjective : int { Traffic = 0, Latency = 1, Energy = 2, Edp = 3 };
+
+struct PlanPrices {
+  PlanObjective kind = PlanObjective::Latency;
+  double bytes_per_cycle = 1.0;
+  double transfer_latency = 0.0;
+  double dram_read_pj_per_byte = 0.0;
+  double dram_write_pj_per_byte = 0.0;
+  double input_write_pj_per_bit = 0.0;   // DMA fills of A into its level
+  double weight_write_pj_per_bit = 0.0;  // and of B
+  double input_through_pj_per_bit = 0.0;   // A's bytes passing through its outer levels
+  double weight_through_pj_per_bit = 0.0;  // and B's
+  double fixed_pj = 0.0;
+  double run_overhead_bytes = 0.0;
+  double latency_tie = 0.0;
+  int64_t halves = 2;
+  bool a_on_chip = false;
+};
+
+// Per candidate i (n of them): steps, compute cycles, tiles, kt, one pass over A / B / C /
+// partial sums in bytes, the DRAM slowdown of A / B / C's streams, A and B's scratchpad energy,
+// partial-sum bits written / read, discontiguous runs per pass of A / B / C; and the trips of
+// the m, n, k loops.
+struct PlanCandidates {
+  int64_t n = 0;
+  const double *steps, *compute, *tiles, *kt, *a_pass, *b_pass, *c_pass, *p_pass;
+  const double *slow_a, *slow_b, *slow_c, *sram_ab, *psum_w_bits, *psum_r_bits;
+  const double *a_runs, *b_runs, *c_runs, *trips_m, *trips_n, *trips_k;
+};
+
+// Per slice s (count of them): the loop each operand is re-read across (0 none, 1 m, 2 n,
+// 3 k), whether an outer level serves A / B / C's re-reads, C's level's read / write pJ per
+// bit, the pJ per bit an outer level costs to serve A / B / C, the pJ per bit C's traffic
+// costs at the levels behind C's, the number of operands kept, and which candidates fit.
+struct PlanSlices {
+  int64_t count = 0;
+  const int64_t *refetch_a, *refetch_b, *refetch_c;
+  const uint8_t *served_a, *served_b, *served_c;
+  const double *c_read_pj, *c_write_pj, *serve_a_pj, *serve_b_pj, *serve_c_pj, *c_through_pj;
+  const int64_t* kept;
+  const uint8_t* fits;  // count x n, row-major
+};
+
+struct PlanChoice {
+  int64_t flat = -1;  // slice x n + candidate, or -1 when nothing fits
+  double latency = 0.0;
+  double energy = 0.0;
+};
+
+PlanChoice search_plans(const PlanPrices& prices, const PlanCandidates& cand,
+                        const PlanSlices& slices);
+
+}  // namespace pysim
