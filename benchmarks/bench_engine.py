@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pysim
 from pysim.engine.dram import _efficiency
-from pysim.engine.pipeline import op_cycles
 from pysim.mapping.bank_conflicts import _stalls
 from pysim.mapping.planner import _feature_map, _touched, _touched_most
 from pysim.mapping.tiling import plan_gemm
@@ -33,8 +32,7 @@ CASES = [
 
 
 def clear_caches() -> None:
-    for cached in (plan_gemm, _efficiency, _stalls, op_cycles, _feature_map, _touched,
-                   _touched_most):
+    for cached in (plan_gemm, _efficiency, _stalls, _feature_map, _touched, _touched_most):
         cached.cache_clear()
 
 

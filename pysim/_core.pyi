@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'pack_pm1', 'round_to_tf32', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
+__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'op_pipeline_lower_bound', 'pack_pm1', 'round_to_tf32', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
 class SystolicSpec:
     """
     An R x C systolic array with a dataflow and a timing mode.
@@ -716,7 +716,11 @@ def nm_matmul(values: numpy.ndarray, index: numpy.ndarray, n: typing.SupportsInt
     """
 def op_pipeline_cycles(steps: typing.SupportsInt | typing.SupportsIndex, compute: typing.SupportsFloat | typing.SupportsIndex, read: typing.SupportsFloat | typing.SupportsIndex, write: typing.SupportsFloat | typing.SupportsIndex, halves: typing.SupportsInt | typing.SupportsIndex = 2) -> float:
     """
-    Cycles from an op's first load to its last store as the SimPy engine runs it alone.
+    Cycles from an op's first load to its last store as the SimPy engine runs it alone: steps in `halves` buffer halves, loads and stores on one bus (first come, first served; a load first on a tie), `read` / `write` the bus cycles of all loads / stores.
+    """
+def op_pipeline_lower_bound(steps: typing.SupportsInt | typing.SupportsIndex, compute: typing.SupportsFloat | typing.SupportsIndex, read: typing.SupportsFloat | typing.SupportsIndex, write: typing.SupportsFloat | typing.SupportsIndex) -> float:
+    """
+    What no schedule of the op beats: the bus moves every byte; one load, all compute and one store run in sequence; every load precedes the last compute and store; the first load and compute precede every store.
     """
 def pack_pm1(x: numpy.ndarray) -> numpy.ndarray:
     """

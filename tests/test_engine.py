@@ -194,14 +194,12 @@ def test_the_pipeline_runs_on_across_ops_on_one_unit():
     assert tb.end_cycle == pytest.approx(4 * 110.0 + 10.0)
 
 
-def test_the_mapper_pipeline_model_is_the_engine_schedule():
-    # pysim/engine/pipeline.py scores tilings with the engine's schedule of one op: equal on
-    # random ops, and its lower bound never above it.
+def test_the_mapper_schedule_is_the_engine_schedule():
+    # csrc/mapping/search.cpp scores tilings with the engine's schedule of one op: equal to the
+    # SimPy engine on random ops, and its lower bound never above it.
     import random
 
-    import numpy as np
-
-    from pysim.engine.pipeline import lower_bound, op_cycles
+    from pysim import _core
 
     rng = random.Random(7)
     for _ in range(500):
@@ -214,25 +212,9 @@ def test_the_mapper_pipeline_model_is_the_engine_schedule():
                          bpc, lat)
         r = read / bpc + lat * steps if read else 0.0
         w = write / bpc + lat * steps if write else 0.0
-        assert op_cycles(steps, compute, r, w, 2 if db else 1) == pytest.approx(t.end_cycle)
-        bound = float(lower_bound(np.array(steps), np.array(compute), np.array(r), np.array(w)))
-        assert bound <= t.end_cycle * (1 + 1e-9)
-
-
-def test_the_cpp_schedule_equals_the_python_one():
-    # csrc/mapping/search.cpp scores the mapping search's candidates with a C++ port of
-    # pysim/engine/pipeline.py: equal on random ops.
-    import random
-
-    from pysim import _core
-    from pysim.engine.pipeline import op_cycles
-
-    rng = random.Random(11)
-    for _ in range(2000):
-        steps, halves = rng.choice([1, 2, 3, 5, 8, 16]), rng.choice([1, 2])
-        compute, read, write = (rng.choice([0.0, rng.uniform(0, 3000)]) for _ in range(3))
-        assert _core.op_pipeline_cycles(steps, compute, read, write, halves) == pytest.approx(
-            op_cycles(steps, compute, read, write, halves), rel=1e-12)
+        assert _core.op_pipeline_cycles(steps, compute, r, w, 2 if db else 1) == pytest.approx(
+            t.end_cycle)
+        assert _core.op_pipeline_lower_bound(steps, compute, r, w) <= t.end_cycle * (1 + 1e-9)
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -50,7 +50,22 @@ void bind_mapping(py::module_& m) {
       },
       py::arg("steps"), py::arg("compute"), py::arg("read"), py::arg("write"),
       py::arg("halves") = 2,
-      "Cycles from an op's first load to its last store as the SimPy engine runs it alone.");
+      "Cycles from an op's first load to its last store as the SimPy engine runs it alone: "
+      "steps in `halves` buffer halves, loads and stores on one bus (first come, first served; "
+      "a load first on a tie), `read` / `write` the bus cycles of all loads / stores.");
+
+  m.def(
+      "op_pipeline_lower_bound",
+      [](int64_t steps, double compute, double read, double write) {
+        if (steps < 1 || steps > 4096) {
+          throw std::invalid_argument("steps must be in 1..4096, got " + std::to_string(steps));
+        }
+        return op_pipeline_lower_bound(steps, compute, read, write);
+      },
+      py::arg("steps"), py::arg("compute"), py::arg("read"), py::arg("write"),
+      "What no schedule of the op beats: the bus moves every byte; one load, all compute and "
+      "one store run in sequence; every load precedes the last compute and store; the first "
+      "load and compute precede every store.");
 
   m.def(
       "search_plans",

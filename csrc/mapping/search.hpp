@@ -9,13 +9,13 @@
 namespace pysim {
 
 // Cycles from an op's first load to its last store as the SimPy engine runs it alone
-// (pysim/engine/pipeline.py): `steps` steps in `halves` buffer halves, loads and stores on one
+// (pysim/engine/simulator.py; tests hold the two equal): `steps` steps in `halves` buffer halves, loads and stores on one
 // bus (first come, first served; a load first on a tie), `read` / `write` the bus cycles of all
 // loads / stores (0: none at all).
 double op_pipeline_cycles(int64_t steps, double compute, double read, double write,
                           int64_t halves);
 
-// What no schedule beats (pipeline.lower_bound).
+// What no schedule of the op beats.
 double op_pipeline_lower_bound(int64_t steps, double compute, double read, double write);
 
 enum class PlanObjective : int { Traffic = 0, Latency = 1, Energy = 2, Edp = 3 };

@@ -23,6 +23,7 @@ from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
 from pysim.mapping.tiling import (
+    ROLES,
     Capacity,
     FeatureMapA,
     NoTileFits,
@@ -285,9 +286,6 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
     bits = {"input": op.act_bits, "weight": b_bits}
     return sum(fold_fetch_stalls(spads[role], lanes, steps, bits[role])
                for role, lanes, steps in unit.fetch_streams(mt, nt, kt))
-
-
-ROLES = ("input", "weight", "output")
 
 
 def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:

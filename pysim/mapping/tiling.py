@@ -11,7 +11,7 @@ sums otherwise spill, written and read back at the accumulator width). DRAM move
 so a tile whose rows are shorter than a full tensor row pays each row's rounding.
 
 Every (tile, order, kept operands) candidate is scored by the ``Objective``: ``latency`` is
-the engine's own schedule of the op (pysim/engine/pipeline.py) from the unit's tile model, each
+the engine's own schedule of the op (csrc/mapping/search.cpp) from the unit's tile model, each
 DRAM stream's achieved bandwidth and the transfer latency, found by branch and bound over an
 exact lower bound, ties within ``LATENCY_TIE`` broken by energy; ``energy`` and ``edp`` price
 DRAM, scratchpad and DMA traffic per action; ``traffic`` is DRAM bytes plus a row-open penalty
@@ -152,7 +152,7 @@ class Objective:
     pre-mapper objective, kept for tests and for comparison), "latency" (the op's cycles as
     the engine runs it: S = min(tiles, ``max_steps``) steps in ``halves`` buffer halves,
     loads and stores sharing the DRAM bus, each paying ``transfer_latency`` plus its bytes at
-    the bandwidth the DRAM model achieves for its stream; pysim/engine/pipeline.py), "energy"
+    the bandwidth the DRAM model achieves for its stream; csrc/mapping/search.cpp), "energy"
     (DRAM bytes, scratchpad accesses and
     DMA fills priced per action, plus ``fixed_pj`` for what no tiling changes: MACs, register
     files) or "edp" (energy x latency). Ties go to fewer DRAM bytes, then fewer tiles.
