@@ -190,6 +190,12 @@ def _no_larger(new: float, old: float) -> bool:
     return new <= old * (1 + REL)
 
 
+def _assert_no_larger(what: str, base: Case, changed: Case) -> None:
+    """``what`` (a Result attribute) of ``changed`` is no larger than of ``base``."""
+    old, new = getattr(_run(base), what), getattr(_run(changed), what)
+    assert _no_larger(new, old), _explain(what, base, changed, old, new)
+
+
 def _explain(what: str, base: Case, changed: Case, old: float, new: float) -> str:
     return (f"{what}: {old} -> {new}\n  base:    _simulate({base!r})\n"
             f"  changed: _simulate({changed!r})")
@@ -198,17 +204,20 @@ def _explain(what: str, base: Case, changed: Case, old: float, new: float) -> st
 # -- (a) monotonicity -------------------------------------------------------------------------
 
 
+def _doubled_scratchpad(case: Case, spad: int) -> Case:
+    """The case with scratchpad ``spad`` (modulo their count) twice as large."""
+    hw = _hw(case)
+    i = spad % len(hw.scratchpads)
+    return _with(case, **{f"scratchpads.{i}.size_kib": hw.scratchpads[i].size_kib * 2})
+
+
 @SETTINGS
 @given(case=cases(), spad=st.integers(0, 2))
 @example(case=Case("lowp_edge", (("scratchpads.0.size_kib", 8.25),), ("gemm", 33, 27, 21)),
          spad=0)  # 387 -> 390 cycles: tile 32x27x21 (2 steps) -> 33x27x21 (1 step)
 def test_larger_scratchpad_never_slower(case, spad):
-    hw = _hw(case)
-    i = spad % len(hw.scratchpads)
-    bigger = _with(case, **{f"scratchpads.{i}.size_kib": hw.scratchpads[i].size_kib * 2})
-    old, new = _run(case), _run(bigger)
-    assert _no_larger(new.latency_cycles, old.latency_cycles), _explain(
-        "latency_cycles", case, bigger, old.latency_cycles, new.latency_cycles)
+    bigger = _doubled_scratchpad(case, spad)
+    _assert_no_larger("latency_cycles", case, bigger)
 
 
 @SETTINGS
@@ -218,12 +227,8 @@ def test_larger_scratchpad_never_slower(case, spad):
          spad=1)  # 4865 -> 5462 B: conv c1 tile 169x7x150 -> 96x7x300, halo re-reads
 def test_larger_scratchpad_never_more_dram_traffic_under_traffic_objective(case, spad):
     case = _with(case, **{"mapper.objective": "traffic"})  # the search minimises DRAM bytes
-    hw = _hw(case)
-    i = spad % len(hw.scratchpads)
-    bigger = _with(case, **{f"scratchpads.{i}.size_kib": hw.scratchpads[i].size_kib * 2})
-    old, new = _run(case), _run(bigger)
-    assert _no_larger(new.dram_bytes, old.dram_bytes), _explain(
-        "dram_bytes", case, bigger, old.dram_bytes, new.dram_bytes)
+    bigger = _doubled_scratchpad(case, spad)
+    _assert_no_larger("dram_bytes", case, bigger)
 
 
 @SETTINGS
@@ -234,15 +239,11 @@ def test_more_dram_bandwidth_never_slower_nor_more_traffic(case, share):
     bw, peak = hw.dram.bandwidth_gb_per_s, hw.dram.peak_bandwidth_gb_per_s
     faster = _with(case, **{"dram.bandwidth_gb_per_s": min(peak, bw + (peak - bw) * share / 100)})
     assume(_hw(faster).dram.bandwidth_gb_per_s > bw)
-    old, new = _run(case), _run(faster)
-    assert _no_larger(new.latency_cycles, old.latency_cycles), _explain(
-        "latency_cycles", case, faster, old.latency_cycles, new.latency_cycles)
+    _assert_no_larger("latency_cycles", case, faster)
     # Under the latency objective more bandwidth may buy time with bytes; under the traffic
     # objective the mapping does not depend on bandwidth at all.
     case, faster = (_with(c, **{"mapper.objective": "traffic"}) for c in (case, faster))
-    old, new = _run(case), _run(faster)
-    assert _no_larger(new.dram_bytes, old.dram_bytes), _explain(
-        "dram_bytes", case, faster, old.dram_bytes, new.dram_bytes)
+    _assert_no_larger("dram_bytes", case, faster)
 
 
 @pytest.mark.xfail(strict=False, reason=(
@@ -262,9 +263,7 @@ def test_faster_dram_timing_never_slower(case, names, tenths):
     hw = _hw(case)
     faster = _with(case, **{f"dram.{t}": getattr(hw.dram, t) * tenths / 10
                             for t in sorted(names)})
-    old, new = _run(case), _run(faster)
-    assert _no_larger(new.latency_cycles, old.latency_cycles), _explain(
-        "latency_cycles", case, faster, old.latency_cycles, new.latency_cycles)
+    _assert_no_larger("latency_cycles", case, faster)
 
 
 @pytest.mark.xfail(strict=False, reason=(
@@ -283,9 +282,7 @@ def test_faster_dram_timing_never_slower(case, names, tenths):
 def test_larger_array_never_slower(case, dim, grow):
     hw = _hw(case)
     bigger = _with(case, **{f"units.0.{dim}": getattr(hw.units[0], dim) + grow})
-    old, new = _run(case), _run(bigger)
-    assert _no_larger(new.latency_cycles, old.latency_cycles), _explain(
-        "latency_cycles", case, bigger, old.latency_cycles, new.latency_cycles)
+    _assert_no_larger("latency_cycles", case, bigger)
 
 
 # -- (b) energy adds up, (c) traffic >= compulsory, (d) latency bounds -------------------------

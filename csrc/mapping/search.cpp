@@ -37,21 +37,17 @@ double op_pipeline_cycles(int64_t steps, double compute, double read, double wri
       t_store = comp_end[stores];
       if (stores > 0) t_store = std::max(t_store, store_end[stores - 1]);
     }
+    // A transfer of d cycles waits for the bus; one of no bytes takes neither bus nor time.
+    auto transfer = [&bus](double ready, double d) {
+      if (d <= 0) return ready;
+      bus = std::max(ready, bus) + d;
+      return bus;
+    };
     if (!can_store || (can_load && t_load <= t_store)) {
-      if (r > 0) {
-        load_end[loads] = std::max(t_load, bus) + r;
-        bus = load_end[loads];
-      } else {
-        load_end[loads] = t_load;
-      }
+      load_end[loads] = transfer(t_load, r);
       ++loads;
     } else {
-      if (w > 0) {
-        store_end[stores] = std::max(t_store, bus) + w;
-        bus = store_end[stores];
-      } else {
-        store_end[stores] = t_store;
-      }
+      store_end[stores] = transfer(t_store, w);
       ++stores;
     }
   }

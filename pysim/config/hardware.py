@@ -113,9 +113,8 @@ class Hardware(BaseModel):
         owners = {role: [s.name for s in self.scratchpads if role in s.holds]
                   for role in OPERANDS}
         for role, names in owners.items():
-            inner = [n for n in names
-                     if not any(by_name[o].backed_by == n for o in names if o != n)]
-            if len(names) == 0 or len(inner) != 1 or len(self._chain(role)) != len(names):
+            # one chain per operand: one innermost holder, every holder on its backed_by path
+            if not names or len(self._chain(role)) != len(names):
                 raise FieldError(
                     "scratchpads", {r: n for r, n in owners.items()},
                     "must together hold each of input, weight and output exactly once (`holds`: "

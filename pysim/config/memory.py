@@ -106,6 +106,9 @@ class Scratchpad(BaseModel):
         return table.sram_access_pj(self.size_bytes, self.word_bits)
 
 
+_TIMINGS = ("rcd", "cl", "rp", "ras", "refi", "rfc")  # t_<name>_ns fields, tNAME_ns in C++
+
+
 def _preset_name(value: Any) -> Any:
     value = lower(value)
     return value.replace("-", "_") if isinstance(value, str) else value
@@ -173,6 +176,14 @@ class Dram(BaseModel):
         self._model_accepts()
         return self
 
+    def model_key(self) -> tuple[tuple[str, Any], ...]:
+        """The C++ DRAM model's parameters (``_core.DramSpec``'s keywords), hashable for
+        caching."""
+        return (("channels", self.channels), ("banks_per_channel", self.banks_per_channel),
+                ("row_bytes", self.row_bytes), ("burst_bytes", self.burst_bytes),
+                ("bus_bits", self.bus_bits), ("data_rate_mtps", float(self.data_rate_mtps)),
+                *((f"t{n.upper()}_ns", float(getattr(self, f"t_{n}_ns"))) for n in _TIMINGS))
+
     def _model_accepts(self) -> None:
         """The C++ DRAM model's own checks (time limits, refresh fitting its interval, ...)
         run here, so a field that loads never fails later inside a simulation."""
@@ -180,14 +191,9 @@ class Dram(BaseModel):
 
         from pysim import _core
 
-        spec: dict[str, Any] = {
-            "channels": self.channels, "banks_per_channel": self.banks_per_channel,
-            "row_bytes": self.row_bytes, "burst_bytes": self.burst_bytes,
-            "bus_bits": self.bus_bits, "data_rate_mtps": float(self.data_rate_mtps)}
-        spec.update({f"t{name.upper()}_ns": float(getattr(self, f"t_{name}_ns"))
-                     for name in ("rcd", "cl", "rp", "ras", "refi", "rfc")})
         try:
-            _core.dram_simulate_stream(_core.DramSpec(**spec), np.zeros(1, np.int64),
+            _core.dram_simulate_stream(_core.DramSpec(**dict(self.model_key())),
+                                       np.zeros(1, np.int64),
                                        np.ones(1, np.int64), np.zeros(1, bool))
         except ValueError as exc:
             message = str(exc)
@@ -196,8 +202,7 @@ class Dram(BaseModel):
                           f"{self.t_rfc_ns:g} ns): a refresh must fit its interval")
                 raise FieldError("t_refi_ns", self.t_refi_ns, reason) from None
             name = message.split()[0]
-            field = {f"t{n.upper()}_ns": f"t_{n}_ns" for n in
-                     ("rcd", "cl", "rp", "ras", "refi", "rfc")}.get(name, name)
+            field = {f"t{n.upper()}_ns": f"t_{n}_ns" for n in _TIMINGS}.get(name, name)
             reason = message[len(name):].split(", got")[0].strip()
             raise FieldError(field, getattr(self, field, None), reason) from None
 

@@ -29,7 +29,7 @@ from pydantic import (
 
 from pysim import _core
 from pysim.config.quantities import Float, Int, lower
-from pysim.mapping.tile_model import ClosedFormTiles, SystolicTiles
+from pysim.mapping.tile_model import SPATIAL, ClosedFormTiles, SystolicTiles
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
@@ -152,12 +152,9 @@ class SystolicArrayUnit(_Model):
         """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
         the columns, WS K on the rows and N on the columns, IS K on the rows and M on the
         columns (docs/systolic_timing.md); the streamed dimension has grain 1."""
-        cols = self.cols * self.arrays  # the column dimension is split across the arrays
-        if self.dataflow == "os":
-            return self.rows, cols, 1
-        if self.dataflow == "ws":
-            return 1, cols, self.rows
-        return cols, 1, self.rows
+        on_rows, on_cols, _ = SPATIAL[self.dataflow]
+        grain = {on_rows: self.rows, on_cols: self.cols * self.arrays}  # columns split over arrays
+        return grain.get("m", 1), grain.get("n", 1), grain.get("k", 1)
 
     def tile_model(self, op: Any) -> SystolicTiles:
         """The vectorised closed form the mapping search scores tilings with."""

@@ -48,20 +48,7 @@ def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int) -> np
 
 def dram_key(dram: Any) -> tuple:
     """The DRAM model's parameters from a config ``dram`` section, hashable for caching."""
-    return (
-        ("channels", dram.channels),
-        ("banks_per_channel", dram.banks_per_channel),
-        ("row_bytes", dram.row_bytes),
-        ("burst_bytes", dram.burst_bytes),
-        ("bus_bits", dram.bus_bits),
-        ("data_rate_mtps", float(dram.data_rate_mtps)),
-        ("tRCD_ns", float(dram.t_rcd_ns)),
-        ("tCL_ns", float(dram.t_cl_ns)),
-        ("tRP_ns", float(dram.t_rp_ns)),
-        ("tRAS_ns", float(dram.t_ras_ns)),
-        ("tREFI_ns", float(dram.t_refi_ns)),
-        ("tRFC_ns", float(dram.t_rfc_ns)),
-    )
+    return dram.model_key()
 
 
 @dataclass(frozen=True)

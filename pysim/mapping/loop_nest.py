@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_SPATIAL = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"), "is": ("K", "M", "N")}
+from pysim.mapping.tile_model import SPATIAL
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class GemmMapping:
             if kept:
                 note += f"; {', '.join(kept)} kept in its buffer across {d}"
             rows.append((f"for {d}{d} in [0:{self.trips[d]})", note))
-        if self.dataflow in _SPATIAL:
-            on_rows, on_cols, streamed = (d.lower() for d in _SPATIAL[self.dataflow])
+        if self.dataflow in SPATIAL:
+            on_rows, on_cols, streamed = SPATIAL[self.dataflow]
             grain = dict(zip("mnk", self.grains, strict=True))
             rows += [(f"for {d}f in [0:{-(-tile[d] // grain[d])})", f"folds of {grain[d]}")
                      for d in (on_cols, on_rows) if tile[d] > grain[d]]

@@ -400,7 +400,6 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                "output": count * t.c_read_bytes},
         rf_accesses=rf,
         vector_ops=dequant,
-        tiling=f"{count}x[{gm},{gn},{gk}] tile {t.mt}x{t.nt}x{t.kt} order {t.order}",
         mapping=GemmMapping(count, gm, gn, gk, t.mt, t.nt, t.kt, t.order,
                             getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
                             objective.kind, t.resident,
@@ -460,7 +459,6 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
-    chains = {role: hw.chain(role) for role in ROLES}
     for i, op in enumerate(ops):
         on_chip = res.resident_inputs[i]
         cap, spads = _capacity(hw, res.resident_bytes_during[i])
@@ -515,11 +513,12 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
             m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
-        out_level = m.get("output_level", spads["output"].name)
-        if op.output in res.kept_outputs and out_level != spads["input"].name:
+        level_of = {role: spads[role].name for role in ROLES}  # where each operand lives
+        level_of["output"] = m.get("output_level", level_of["output"])
+        if op.output in res.kept_outputs and level_of["output"] != level_of["input"]:
             # kept for its consumers: moved from the output level into the input scratchpad
             kept_bits = 8 * wl.tensors[op.output].bytes
-            add_bits(m["sram_read_bits"], out_level, kept_bits)
+            add_bits(m["sram_read_bits"], level_of["output"], kept_bits)
             add_bits(m["sram_write_bits"], spads["input"].name, kept_bits)
         # DMA fills write each operand's own scratchpad; drains read the output's.
         fills = m.get("fills", {"input": m["dram_read_bytes"]})
@@ -529,8 +528,6 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                                                    and op.inputs[1] not in producers))
             m["prefetch"] = (fills.get("input", 0) * independent[0]
                              + fills.get("weight", 0) * independent[1])
-        level_of = {role: spads[role].name for role in ROLES}
-        level_of["output"] = m.get("output_level", level_of["output"])
         for role, nbytes in fills.items():
             add_bits(m["sram_write_bits"], level_of[role], 8 * nbytes)
         add_bits(m["sram_read_bits"], level_of["output"], 8 * m["dram_write_bytes"])
@@ -538,8 +535,9 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         through = dict(fills)
         through["output"] = through.get("output", 0) + m["dram_write_bytes"]
         for role, nbytes in through.items():
-            names = [level.name for level in chains[role]]
-            for level in chains[role][names.index(level_of[role]) + 1:]:
+            chain = hw.chain(role)
+            names = [level.name for level in chain]
+            for level in chain[names.index(level_of[role]) + 1:]:
                 add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
                 add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
         out.append(
@@ -568,7 +566,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 mac_pj=float(m.get("mac_pj", 0.0)),
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
-                tiling=m.get("tiling", ""),
+                tiling=m.get("tiling") or str(m.get("mapping") or ""),
                 mapping=m.get("mapping"),
                 dataflow=m.get("dataflow", ""),
                 resident_inputs=tuple(sorted(on_chip)),

@@ -45,6 +45,12 @@ class TileModel(Protocol):
     def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays: ...
 
 
+# Each dataflow's GEMM dimensions on the array's rows, on its columns, and streamed in time
+# (SCALE-Sim's fold model, docs/systolic_timing.md).
+SPATIAL: dict[str, tuple[str, str, str]] = {
+    "os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
+
+
 def _cdiv(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
     return -(-a // b)
 
@@ -64,7 +70,8 @@ class SystolicTiles:
     def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
         r, c = self.rows, self.cols
-        sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.dataflow]
+        dims = {"m": m, "n": n, "k": k}
+        sr, sc, t = (dims[d] for d in SPATIAL[self.dataflow])
         # Several arrays run the column dimension's slices at once, each a tile of
         # ceil(Sc / arrays) columns; the operand streamed along the rows is broadcast to all.
         sc = _cdiv(sc, self.arrays)

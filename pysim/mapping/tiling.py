@@ -150,7 +150,7 @@ class Objective:
 
     ``kind``: "traffic" (DRAM bytes plus ``run_overhead_bytes`` per discontiguous run: the
     pre-mapper objective, kept for tests and for comparison), "latency" (the op's cycles as
-    the engine runs it: S = min(tiles, ``max_steps``) steps in ``halves`` buffer halves,
+    the engine runs it: S = min(tiles x Mt row chunks, ``max_steps``) steps in ``halves`` halves,
     loads and stores sharing the DRAM bus, each paying ``transfer_latency`` plus its bytes at
     the bandwidth the DRAM model achieves for its stream; csrc/mapping/search.cpp), "energy"
     (DRAM bytes, scratchpad accesses and
@@ -190,7 +190,7 @@ class FeatureMapA:
 
 
 def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.ndarray,
-              kt: np.ndarray) -> tuple[np.ndarray, np.ndarray, TileArrays, np.ndarray]:
+              kt: np.ndarray) -> tuple[np.ndarray, np.ndarray, TileArrays]:
     """Cycles of a whole GEMM per candidate tiling (tiles back to back: the sum of their
     ``steady`` cycles plus the largest ``fill``), with the per-tile costs of the eight
     full / ragged tile shapes and how often each occurs, stacked as (8, candidates)."""
@@ -207,7 +207,7 @@ def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.n
     ms, ns, ks = (np.stack([s[i] for s in shapes]) for i in range(3))
     cost = model.evaluate(ms, ns, ks)
     cycles = (count * cost.steady).sum(axis=0) + np.where(count > 0, cost.fill, 0).max(axis=0)
-    return cycles, count, cost, (count * cost.folds).sum(axis=0)
+    return cycles, count, cost
 
 
 def accumulate_reads(m: int, n: int, k: int, kt: np.ndarray | int) -> np.ndarray | int:
@@ -270,13 +270,13 @@ def plan_gemm(
     # C's tile may live at any level of its chain: its innermost level does not bound it here
     movable = {"output"} if any(role == "output" for role, _ in capacity.outer) else set()
     groups = capacity.resolved_groups()
+    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}  # innermost level
     for roles, size, double_buffered in groups:
         need = sum(tile[r] for r in roles if r not in movable) * (2 if double_buffered else 1)
         fits &= need <= size
     if movable:  # ... but some level must hold it with what else lives there
-        home_of = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
         anywhere = np.zeros_like(fits)
-        for g in [home_of["output"]] + [g for role, g in capacity.outer if role == "output"]:
+        for g in [home["output"]] + [g for role, g in capacity.outer if role == "output"]:
             roles, size, double_buffered = groups[g]
             need = sum(tile[r] for r in roles) if "output" in roles else (
                 sum(tile[r] for r in roles) + tile["output"])
@@ -305,7 +305,7 @@ def plan_gemm(
     if objective.kind != "traffic":
         if model is None:
             raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
-        compute, count, cost, _ = op_cycles(model, m, n, k, mt, nt, kt)
+        compute, count, cost = op_cycles(model, m, n, k, mt, nt, kt)
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
         # ... and every K tile after a C tile's first adds into its partial sums: one read each
         sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
@@ -332,7 +332,6 @@ def plan_gemm(
         for name, (run, pitch) in (("a", a_run), ("b", run_shape(k, n, kt, nt, b_bits)),
                                    ("c", run_shape(m, n, mt, nt, psum_bits))):
             slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch)
-    groups = capacity.resolved_groups()
     # Each operand is re-read once per trip of the loop it ignores when that loop sits outside
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
@@ -378,7 +377,6 @@ def plan_gemm(
             for choice in product(options["a"], options["b"], c_options):
                 slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), g))
     n_slices = len(slices)
-    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
     fits2 = np.ones((n_slices, len(mt)), dtype=bool)
     held_at = [np.zeros((n_slices, len(mt)), dtype=np.int64) for _ in groups]
     c_level = np.array([sl[3] for sl in slices])
