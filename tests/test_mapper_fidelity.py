@@ -105,10 +105,20 @@ def test_mapping_is_part_of_the_result_and_serialises():
     res = pysim.simulate(hw, ROOT / "workloads" / "tiny_cnn.yaml")
     mac_rows = res.layers[res.layers["macs"] > 0]
     assert all(m is not None for m in mac_rows["mapping"])
-    assert all(str(m) == t for m, t in zip(mac_rows["mapping"], mac_rows["tiling"],
-                                           strict=True))
+    for mapping, macs in zip(mac_rows["mapping"], mac_rows["macs"], strict=True):
+        # the mapping covers the op's GEMM, its tiles fit inside it, and its loop nest walks
+        # every DRAM-level loop in its order with that loop's trip count
+        assert mapping.count * mapping.m * mapping.n * mapping.k == macs
+        assert mapping.mt <= mapping.m and mapping.nt <= mapping.n and mapping.kt <= mapping.k
+        nest = mapping.loop_nest().splitlines()
+        loops = [line.split()[1] for line in nest[1:] if line.strip().startswith("for ")]
+        assert [d for d in loops if len(d) == 2 and d[0] == d[1]] == [d * 2 for d in
+                                                                      mapping.order]
+        for d in mapping.order:
+            assert f"for {d}{d} in [0:{mapping.trips[d]})" in mapping.loop_nest()
     layers = res.to_dict()["layers"]
-    assert isinstance(layers[0]["mapping"], (str, type(None)))
+    first_mac = next(i for i, row in enumerate(layers) if row["macs"] > 0)
+    assert layers[first_mac]["mapping"] == str(mac_rows["mapping"].iloc[0])
 
 
 def test_dram_reads_and_writes_priced_apart():
