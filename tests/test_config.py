@@ -31,7 +31,8 @@ def test_shipped_configs_load_and_cover_every_operand(name: str) -> None:
     hw = load(name)
     assert hw.name == name
     assert {hw.for_operand(role).name for role in ("input", "weight", "output")}
-    assert isinstance(hw.units[0].build(), SystolicArray)
+    if hw.units[0].dataflow != "rs":  # row stationary: tests/test_row_stationary.py
+        assert isinstance(hw.units[0].build(), SystolicArray)
     assert hw.dram.bandwidth_gb_per_s <= hw.dram.peak_bandwidth_gb_per_s
     assert hw.leakage_mw() > 0
     assert hw.energy_table.technology_nm == hw.technology_nm

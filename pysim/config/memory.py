@@ -146,6 +146,10 @@ class Dram(BaseModel):
     read_energy_pj_per_bit: Float | None = Field(default=None, ge=0)
     write_energy_pj_per_bit: Float | None = Field(default=None, ge=0)
     bandwidth_gb_per_s: BandwidthGBps = Field(default=None, gt=0)
+    # A codec at the chip boundary stores activations in DRAM in their sparsity's format
+    # (an op's ``act_sparsity`` read, ``out_sparsity`` written) where that is smaller than
+    # dense: Eyeriss's run-length coder (Chen et al., JSSC 2017, Sec. V-A).
+    compress_activations: bool = False
 
     @field_validator("preset")
     @classmethod

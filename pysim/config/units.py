@@ -29,13 +29,20 @@ from pydantic import (
 
 from pysim import _core
 from pysim.config.quantities import Float, Int, lower
-from pysim.mapping.tile_model import SPATIAL, ClosedFormTiles, SystolicTiles
+from pysim.errors import ConfigError
+from pysim.mapping.tile_model import (
+    SPATIAL,
+    ClosedFormTiles,
+    ConvWindow,
+    RowStationaryTiles,
+    SystolicTiles,
+)
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
 from pysim.units.xnor import XnorArray
 
-Dataflow = Annotated[Literal["os", "ws", "is"], BeforeValidator(lower)]
+Dataflow = Annotated[Literal["os", "ws", "is", "rs"], BeforeValidator(lower)]
 Timing = Annotated[Literal["scalesim", "pipelined"], BeforeValidator(lower)]
 Bits = Annotated[Int, Field(ge=1, le=64)]
 OperandBits = Annotated[Int, Field(ge=1, le=32)]  # what the low-precision closed forms take
@@ -76,12 +83,15 @@ class PeRegisters(_Model):
     weight: RegisterFile | None = None
     output: RegisterFile | None = None
 
-    def pj(self, macs: float, weight_fills: float) -> float:
-        """Per MAC: the input written (shifted in) and read, the weight read, the partial sum
-        read and written; per weight loaded into a PE: one weight write."""
+    def pj(self, macs: float, weight_fills: float, input_fills: float | None = None) -> float:
+        """Per MAC: the input read, the weight read, the partial sum read and written; per
+        weight loaded into a PE: one weight write. Inputs are written once per MAC (shifted in,
+        as on a systolic array) unless ``input_fills`` counts their writes (a spad filled once
+        and read many times, as in row stationary)."""
         total = 0.0
         if self.input is not None:
-            total += macs * (self.input.read_pj + self.input.write_pj)
+            writes = macs if input_fills is None else input_fills
+            total += macs * self.input.read_pj + writes * self.input.write_pj
         if self.weight is not None:
             total += macs * self.weight.read_pj + weight_fills * self.weight.write_pj
         if self.output is not None:
@@ -92,7 +102,9 @@ class PeRegisters(_Model):
 class SystolicArrayUnit(_Model):
     """An R x C systolic array of MAC PEs (``kind: systolic_array``).
 
-    ``rows``, ``cols`` in 1..4096; ``dataflow`` os/ws/is; ``timing`` scalesim/pipelined
+    ``rows``, ``cols`` in 1..4096; ``dataflow`` os/ws/is, or rs (Eyeriss's row stationary:
+    filter rows on the PE rows, output rows on the columns; pysim/mapping/tile_model.py's
+    ``RowStationaryTiles``); ``timing`` scalesim/pipelined
     (docs/systolic_timing.md); ``precisions`` the operand widths in bits the PEs support
     (default [8]); ``mac_bits`` the accumulator width in bits (default 32, >= every precision);
     ``sparsity`` how the PEs treat zero operands: none, gating (no toggling: energy only) or
@@ -122,8 +134,12 @@ class SystolicArrayUnit(_Model):
     registers: PeRegisters | None = None
     arrays: Int = Field(default=1, ge=1, le=256)
 
-    # PE register accesses per MAC: two operand registers read, one accumulator updated.
-    rf_accesses_per_mac: ClassVar[int] = 3
+    @property
+    def rf_accesses_per_mac(self) -> int:
+        """PE register accesses per MAC: two operand registers read and one accumulator
+        updated; row stationary reads its filter, ifmap and psum spads and writes the psum
+        (Eyeriss's PE, Chen et al., JSSC 2017, Fig. 10), its spad fills counted apart."""
+        return 4 if self.dataflow == "rs" else 3
 
     _wide_enough = field_validator("mac_bits")(classmethod(lambda cls, v, info:
                                                             _at_least_widest(v, info)))
@@ -138,7 +154,11 @@ class SystolicArrayUnit(_Model):
         return self.rows * self.cols * self.arrays
 
     def build(self) -> SystolicArray:
-        """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config."""
+        """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config: the
+        C++ fold model of OS / WS / IS (row stationary has its tile model only)."""
+        if self.dataflow == "rs":
+            raise ConfigError(f"unit {self.name!r}: the C++ systolic model runs os, ws or is; "
+                              "a row-stationary array has only its tile model")
         return SystolicArray(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
                              timing=self.timing)
 
@@ -148,21 +168,28 @@ class SystolicArrayUnit(_Model):
         """Integer operands up to the widest precision (narrower ones run sign-extended)."""
         return op.dtype == "int" and max(op.weight_bits, op.act_bits) <= max(self.precisions)
 
-    def grains(self) -> tuple[int, int, int]:
+    def grains(self, op: Any = None) -> tuple[int, int, int]:
         """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
         the columns, WS K on the rows and N on the columns, IS K on the rows and M on the
-        columns (docs/systolic_timing.md); the streamed dimension has grain 1."""
+        columns (docs/systolic_timing.md); the streamed dimension has grain 1. Row stationary
+        takes whole output rows, ``cols`` of them (M), and whole filter planes (K)."""
+        if self.dataflow == "rs":
+            w = ConvWindow.of(op)
+            return w.out_w * self.cols, 1, w.kernel[0] * w.kernel[1]
         on_rows, on_cols, _ = SPATIAL[self.dataflow]
         grain = {on_rows: self.rows, on_cols: self.cols * self.arrays}  # columns split over arrays
         return grain.get("m", 1), grain.get("n", 1), grain.get("k", 1)
 
     def tile_model(self, op: Any) -> SystolicTiles:
         """The vectorised closed form the mapping search scores tilings with."""
+        if self.dataflow == "rs":
+            return RowStationaryTiles(self.rows, self.cols, self.pe_weights, self.arrays,
+                                      ConvWindow.of(op))
         return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights,
                              self.arrays)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
-        if self.pe_weights > 1 or self.arrays > 1:  # beyond the C++ model: the tile model
+        if self.pe_weights > 1 or self.arrays > 1 or self.dataflow == "rs":  # tile model only
             t = self.tile_model(op).evaluate(m, n, k)
             return TileCost(int(t.cycles), int(t.folds), int(t.macs), int(t.a_reads),
                             int(t.b_reads), int(t.c_writes), int(t.c_reads))
@@ -173,7 +200,10 @@ class SystolicArrayUnit(_Model):
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """Per fold: OS streams A on the row edge and B on the column edge, K steps each; WS
-        streams rows of A (M steps); IS streams columns of B (N steps)."""
+        streams rows of A (M steps); IS streams columns of B (N steps). Row stationary
+        multicasts rows over Eyeriss's NoC, not per-PE bank ports: no bank-conflict model."""
+        if self.dataflow == "rs":
+            return ()
         if self.dataflow == "os":
             return (("input", self.rows, k), ("weight", self.cols, k))
         if self.dataflow == "ws":
@@ -281,7 +311,7 @@ class BitSerialUnit(_Model):
         a_bits, b_bits = operand_bits(op)
         return op.dtype == "int" and a_bits in self.precisions and b_bits in self.precisions
 
-    def grains(self) -> tuple[int, int, int]:
+    def grains(self, op: Any = None) -> tuple[int, int, int]:
         """An output tile is dm x dn; a DPU reduces K in chunks of dk (Bit Fusion: dk x pf;
         dk is the grain that fits every width)."""
         return self.dm, self.dn, self.dk
@@ -379,7 +409,7 @@ class XnorUnit(_Model):
         """Integer ops with both operands 1 bit wide (+-1)."""
         return op.dtype == "int" and operand_bits(op) == (1, 1)
 
-    def grains(self) -> tuple[int, int, int]:
+    def grains(self, op: Any = None) -> tuple[int, int, int]:
         """One input row at a time; pe output channels; simd lanes of K."""
         return 1, self.pe, self.simd
 

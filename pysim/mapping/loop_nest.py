@@ -24,7 +24,7 @@ class GemmMapping:
     nt: int
     kt: int
     order: str  # DRAM-level loop order over tiles, outermost first, e.g. "nkm"
-    dataflow: str  # the unit's dataflow ("os", "ws", "is"), "" for units without one
+    dataflow: str  # the unit's dataflow ("os", "ws", "is", "rs"), "" without one
     grains: tuple[int, int, int]  # (m, n, k) spatial grains of the unit
     objective: str
     resident: str = ""  # operands ("A", "B", "C") their buffer keeps across the loop they ignore
@@ -59,6 +59,12 @@ class GemmMapping:
             rows.append((f"spatial_for {on_rows} in [0:{used[on_rows]}), "
                          f"{on_cols} in [0:{used[on_cols]})",
                          f"on {grain[on_rows]} PE rows x {grain[on_cols]} columns"))
+        elif self.dataflow == "rs":
+            rows.append((f"for m in [0:{self.mt}) by {self.grains[0]}, n in [0:{self.nt}), "
+                         f"k in [0:{self.kt}) by {self.grains[2]}",
+                         "row-stationary passes: strips of output rows x filters x channels"))
+            rows.append(("spatial_for r in [0:R), e in [0:E strip)",
+                         "filter rows on the PE rows, output rows on the columns (RS)"))
         else:
             used = [min(t, g) for t, g in zip((self.mt, self.nt, self.kt), self.grains,
                                                strict=True)]

@@ -21,7 +21,12 @@ from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.residency import plan_residency
-from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
+from pysim.mapping.sparsity import (
+    activation_storage_ratio,
+    effective_k,
+    mac_energy_factor,
+    weight_storage_ratio,
+)
 from pysim.mapping.tiling import (
     ROLES,
     Capacity,
@@ -325,14 +330,15 @@ def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
 
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
                 vector_ops_per_cycle: int, objective: Objective,
-                hw_spads: tuple[Any, ...] = ()) -> None:
+                hw_spads: tuple[Any, ...] = (), act_ratio: tuple[float, float] = (1.0, 1.0),
+                ) -> None:
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
     b_on_chip = len(op.inputs) > 1 and op.inputs[1] in on_chip
     psum_bits = unit.mac_bits
     b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
-    grain_m, grain_n, grain_k = unit.grains()
+    grain_m, grain_n, grain_k = unit.grains(op)
     # Weights (bias included) are re-read in full as often as the B operand is; a unit with
     # sparsity support reads them compressed (values + metadata).
     ratio = weight_storage_ratio(op, unit)
@@ -343,12 +349,13 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
-                      a_map, b_pass)
+                      a_map, b_pass, *act_ratio)
     except NoTileFits as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
-    a_reads = 0 if a_on_chip else (t.a_refetch * _a_fetch_bytes(op, t.mt, gm, gk, burst)
-                                   if op.type == "conv2d" else t.a_read_bytes)
+    a_reads = 0 if a_on_chip else (
+        t.a_refetch * math.ceil(act_ratio[0] * _a_fetch_bytes(op, t.mt, gm, gk, burst))
+        if op.type == "conv2d" else t.a_read_bytes)
     b_reads = 0 if b_on_chip else (t.b_refetch * b_pass if b_pass is not None
                                    else math.ceil(ratio * t.b_read_bytes))
     # Tiles run back to back on the unit: their steady cycles add up and one fill / drain
@@ -379,18 +386,29 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
             add_bits(m["sram_read_bits"], inner, nbytes)
             add_bits(m["sram_write_bits"], outer, nbytes)
     macs = int((times * c.macs).sum())
-    rf = int(unit.rf_accesses_per_mac * macs)
+    factor = mac_energy_factor(op, unit)  # gated / skipped zero operands
+    weight_fills = math.ceil(ratio * (times * c.b_reads).sum())  # weights loaded = read out
+    input_fills = None
+    if getattr(unit, "dataflow", "") == "rs":
+        # Eyeriss's PE (JSSC 2017, Sec. V-B): per MAC the ifmap spad is read, and a zero found
+        # there gates the filter spad read and the psum read and write; the spads are filled
+        # once per element delivered (a multicast counted once).
+        input_fills = int((times * c.a_reads).sum())
+        rf = math.ceil(macs * (1 + 3 * factor)) + input_fills + weight_fills
+    else:
+        rf = int(unit.rf_accesses_per_mac * macs)
+        if getattr(unit, "sparsity", "none") == "gating":  # gated PEs leave registers as is
+            rf = math.ceil(rf * factor)
     registers = getattr(unit, "registers", None)
-    if registers is not None:  # explicit PE registers: weights loaded = weights read out
-        m["rf_pj"] = registers.pj(macs * mac_energy_factor(op, unit),
-                                  math.ceil(ratio * (times * c.b_reads).sum()))
+    if registers is not None:
+        m["rf_pj"] = registers.pj(macs * factor, weight_fills, input_fills)
+        if input_fills is not None and registers.input is not None:  # the read that finds 0
+            m["rf_pj"] += macs * (1 - factor) * registers.input.read_pj
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
     # unit alongside the array: the op takes the longer of the two.
     dequant = op.dequant_work()
     if dequant:
         cycles = max(cycles, math.ceil(dequant / vector_ops_per_cycle))
-    if getattr(unit, "sparsity", "none") == "gating":  # gated PEs leave registers untouched
-        rf = math.ceil(rf * mac_energy_factor(op, unit))
     m.update(
         compute_cycles=cycles + bank_stalls,
         bank_stall_cycles=bank_stalls,
@@ -464,16 +482,21 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
         cap, spads = _capacity(hw, res.resident_bytes_during[i])
         deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))
         m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
+        # Activations crossing DRAM compressed (dram.compress_activations): read, written.
+        codec = hw.dram.compress_activations
+        act_ratio = (activation_storage_ratio(op.act_sparsity, op.act_bits, codec),
+                     activation_storage_ratio(op.out_sparsity, op.output_bits, codec))
+        out_stored = math.ceil(act_ratio[1] * wl.tensors[op.output].bytes)
         # Compulsory traffic: first read of graph inputs and of the op's weights.
         comp_read = op.weight_bytes
         for j, t in enumerate(op.inputs):
             if t not in producers and t not in seen_inputs:
                 view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
-                comp_read += (view.count * _a_fetch_bytes(op, view.m, view.m, view.k,
-                                                          hw.dram.burst_bytes)
-                              if view is not None else wl.tensors[t].bytes)
+                comp_read += math.ceil(act_ratio[0] * (
+                    view.count * _a_fetch_bytes(op, view.m, view.m, view.k, hw.dram.burst_bytes)
+                    if view is not None else wl.tensors[t].bytes))
                 seen_inputs.add(t)
-        comp_write = wl.tensors[op.output].bytes if op.output in graph_outputs else 0
+        comp_write = out_stored if op.output in graph_outputs else 0
         if op.type == "attention":  # fused: its own tiling (pysim/mapping/attention.py)
             unit = _pick_unit(hw, op)
             room = next(size for roles, size, _ in cap.resolved_groups() if "input" in roles)
@@ -487,7 +510,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             unit = _pick_unit(hw, op)
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(hw, op, unit, base),
-                        hw.scratchpads)
+                        hw.scratchpads, act_ratio)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
         else:
@@ -496,13 +519,13 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             m["compute_cycles"] = math.ceil(work / vec.ops_per_cycle)
             m["vector_ops"] = work
             frac = op.read_fraction()
-            in_bytes = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs
-                           if t not in on_chip)
+            in_bytes = sum(math.ceil(wl.tensors[t].bytes * frac * act_ratio[0])
+                           for t in op.inputs if t not in on_chip)
             m["dram_read_bytes"] = in_bytes + op.weight_bytes
             m["prefetch"] = op.weight_bytes + sum(
-                math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs
+                math.ceil(wl.tensors[t].bytes * frac * act_ratio[0]) for t in op.inputs
                 if t not in on_chip and t not in producers)
-            m["dram_write_bytes"] = wl.tensors[op.output].bytes
+            m["dram_write_bytes"] = out_stored
             all_in = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs)
             add_bits(m["sram_read_bits"], spads["input"].name, 8 * all_in)
             add_bits(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
@@ -512,7 +535,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
             m["dram_streams"] = ((m["dram_read_bytes"] + m["dram_write_bytes"], chunk, chunk),)
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
-            m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - wl.tensors[op.output].bytes)
+            m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - out_stored)
         level_of = {role: spads[role].name for role in ROLES}  # where each operand lives
         level_of["output"] = m.get("output_level", level_of["output"])
         if op.output in res.kept_outputs and level_of["output"] != level_of["input"]:

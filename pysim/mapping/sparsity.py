@@ -3,7 +3,10 @@
 - Storage: a unit that supports sparsity (gating or skipping) reads compressed weights: DRAM
   and weight-SRAM traffic scale by ``footprint(...).total_bytes / dense_bytes`` of the weight's
   format (values plus metadata, ``pysim.sparse.footprint``). A unit without support reads the
-  dense weights.
+  dense weights. Activations cross DRAM compressed when the DRAM interface has a codec
+  (``dram.compress_activations``): an op's input by its ``act_sparsity``, its output by its
+  ``out_sparsity``, each only where the format is smaller than dense (the codec is bypassed
+  otherwise, as Eyeriss bypasses its RLC for CONV1's dense image).
 - Energy: gating and skipping both keep zero operands from toggling the multiplier: MAC and
   register-file energy scale by weight density x activation density.
 - Cycles (skipping only): the reduction a PE walks shrinks. N:M (SCALE-Sim's layer-wise
@@ -32,8 +35,21 @@ def weight_storage_ratio(op: Any, unit: Any) -> float:
         return 1.0
     view = op.gemm_view()
     f = sparse.footprint(shape=(view.k, view.n), density=sp.density, format=sp.format,
+                         run_bits=sp.run_bits,
                          value_bits=op.weight_bits, n=sp.n, m=sp.m, block=sp.block)
     return f.total_bytes / f.dense_bytes
+
+
+def activation_storage_ratio(sp: Any, bits: int, codec: bool) -> float:
+    """DRAM bytes of an activation stored in its sparsity's format over its dense bytes: 1
+    without a codec, a sparsity or a format smaller than dense."""
+    if not codec or sp is None or sp.format == "dense":
+        return 1.0
+    elems = 4096 * sp.m * sp.block[1]  # a format's bytes over dense do not depend on size
+    f = sparse.footprint(shape=(1, elems), density=sp.density, format=sp.format,
+                         value_bits=bits, run_bits=sp.run_bits, n=sp.n, m=sp.m,
+                         block=(1, sp.block[1]))
+    return min(1.0, f.total_bytes / f.dense_bytes)
 
 
 def mac_energy_factor(op: Any, unit: Any) -> float:

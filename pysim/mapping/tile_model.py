@@ -15,6 +15,7 @@ sum of their ``steady`` cycles plus one ``fill``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -46,9 +47,11 @@ class TileModel(Protocol):
 
 
 # Each dataflow's GEMM dimensions on the array's rows, on its columns, and streamed in time
-# (SCALE-Sim's fold model, docs/systolic_timing.md).
+# (SCALE-Sim's fold model, docs/systolic_timing.md). Row stationary ("rs") is not a pair of
+# GEMM dimensions: it unrolls a convolution's filter rows and output rows (RowStationaryTiles).
 SPATIAL: dict[str, tuple[str, str, str]] = {
     "os": ("m", "n", "k"), "ws": ("k", "n", "m"), "is": ("k", "m", "n")}
+DATAFLOWS: tuple[str, ...] = (*SPATIAL, "rs")
 
 
 def _cdiv(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
@@ -123,3 +126,88 @@ class ClosedFormTiles:
 def _as_row(cost: Any) -> tuple[int, ...]:
     return (cost.cycles, cost.folds, cost.macs, cost.input_reads, cost.weight_reads,
             cost.output_writes, cost.output_reads)
+
+
+@dataclass(frozen=True)
+class ConvWindow:
+    """The convolution loops row stationary unrolls: filter rows x cols (R, S), output rows x
+    cols (E, F), stride and dilation. A GEMM is a 1 x 1 convolution over an M x 1 image
+    (``out_h`` 0: every row of M is one output row of width 1)."""
+
+    kernel: tuple[int, int] = (1, 1)
+    out_h: int = 0
+    out_w: int = 1
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+
+    @classmethod
+    def of(cls, op: Any) -> ConvWindow:
+        if getattr(op, "type", "") != "conv2d":
+            return cls()
+        return cls(tuple(op.kernel), op.out_h, op.out_w, tuple(op.stride), tuple(op.dilation))
+
+
+@dataclass(frozen=True)
+class RowStationaryTiles:
+    """Eyeriss's row-stationary dataflow on an R x C PE array (Y.-H. Chen, J. Emer, V. Sze,
+    ISCA 2016, Sec. V; Chen et al., JSSC 2017, Sec. III-B).
+
+    Each PE runs a 1-D convolution: one filter row (S weights, kept in its spad) over one
+    ifmap row, producing one row of F partial sums, S MACs per output. A *PE set* of R filter
+    rows x E output rows computes one 2-D convolution (one channel of one filter): ifmap rows
+    are shared diagonally, partial sums add up the R rows of a column. The set is fit onto the
+    array as Eyeriss does: E is cut into strips of at most ``cols`` output rows, and
+    ``floor(rows / R)`` strips or whole sets (other channels or filters) run stacked on the
+    rows at once, so AlexNet's CONV1 (R 11, E 55) keeps 151 PEs busy on average, CONV2 (5 x 27
+    as two stacked strips) 135 and CONV3-5 (four 3 x 13 sets) 156, the active-PE counts of
+    the JSSC paper's AlexNet table. A filter taller than the array is cut into row chunks.
+
+    Per PE, the spad's ``pe_weights`` words hold S x p x q weights: p filters share each
+    ifmap row read (ifmap reuse) and q channels accumulate in the psum register (psum reuse),
+    split evenly (p = q = sqrt(pe_weights / S), each at most the tile's extent). Scratchpad
+    accesses per tile: each ifmap element the tile touches once per p filters; each weight
+    once per strip; partial sums leave the array once per q x (stacked sets) channels.
+    Timing: passes x F x S cycles plus one set's fill (``timing`` does not apply)."""
+
+    rows: int
+    cols: int
+    pe_weights: int = 1
+    arrays: int = 1
+    window: ConvWindow = ConvWindow()
+
+    def set_shape(self) -> tuple[int, int, int]:
+        """(row chunks of a filter, rows per chunk, sets stacked on the rows)."""
+        r = self.window.kernel[0]
+        chunks = -(-r // self.rows)
+        height = -(-r // chunks)
+        return chunks, height, self.rows // height
+
+    def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
+        m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
+        w = self.window
+        r, s = w.kernel
+        chunks, height, stack = self.set_shape()
+        if w.out_h == 0:  # a GEMM: M rows of width 1
+            images, e, f = np.ones_like(m), m, 1
+        else:
+            image = w.out_h * w.out_w
+            images = _cdiv(m, image)
+            e, f = np.minimum(w.out_h, _cdiv(np.minimum(m, image), w.out_w)), w.out_w
+        strips = _cdiv(e, self.cols)
+        channels = _cdiv(k, r * s)
+        work = images * strips * channels * n * chunks  # 1-D convolutions of F outputs
+        passes = _cdiv(work, stack * self.arrays)
+        steady = passes * f * s
+        fill = np.full_like(steady, height + self.cols - 1)
+        pairs = max(1, self.pe_weights // s)
+        q = np.clip(int(math.isqrt(pairs)), 1, channels)
+        p = np.clip(pairs // q, 1, n)
+        in_rows = (e - 1) * w.stride[0] + (r - 1) * w.dilation[0] + 1
+        in_cols = (f - 1) * w.stride[1] + (s - 1) * w.dilation[1] + 1
+        a = images * in_rows * in_cols * channels * _cdiv(n, p)
+        b = k * n * strips
+        sets_summed = np.maximum(1, stack // strips)  # stacked sets hold other channels
+        psum_folds = _cdiv(channels * chunks, q * sets_summed)
+        mn = m * n
+        return TileArrays(steady, fill, passes, m * n * k, a, b, psum_folds * mn,
+                          (psum_folds - 1) * mn)

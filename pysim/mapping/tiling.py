@@ -237,6 +237,8 @@ def plan_gemm(
     objective: Objective = TRAFFIC,
     a_map: FeatureMapA | None = None,
     b_pass_bytes: int | None = None,
+    a_ratio: float = 1.0,
+    c_ratio: float = 1.0,
 ) -> GemmTiling:
     """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
@@ -248,7 +250,9 @@ def plan_gemm(
     array) so tiles do not waste folds. ``model`` (the unit's tile model) prices compute and
     scratchpad accesses; the latency, energy and EDP objectives need it. ``a_map`` describes
     a convolution's A as the DMA reads it (its feature map, not the im2col matrix);
-    ``b_pass_bytes`` the bytes of one pass over B (compressed weights).
+    ``b_pass_bytes`` the bytes of one pass over B (compressed weights); ``a_ratio`` and
+    ``c_ratio`` scale A's reads and C's final writes when activations cross DRAM compressed
+    (on chip they stay dense).
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
@@ -293,10 +297,14 @@ def plan_gemm(
     if a_map is not None:
         passes = dict(a_map.pass_bytes)
         a_pass = np.array([passes[x] for x in mt.tolist()], dtype=np.int64)
+    if a_ratio < 1.0:
+        a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
     if b_pass_bytes is not None:
         b_pass = np.full_like(mt, b_pass_bytes)
     c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
+    if c_ratio < 1.0:
+        c_pass = np.ceil(c_pass * c_ratio).astype(np.int64)
     p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
     a_runs = _pass_runs(m, k, mt, kt)
     b_runs = _pass_runs(k, n, kt, nt)

@@ -118,6 +118,7 @@ names the parameters that set each input's shape, for error messages.
     quant: Quant | None = None  # weight quantization granularity (scales, dequantization)
     weight_sparsity: Sparsity | None = None  # zeros of the weights (pysim/workload/sparsity.py)
     act_sparsity: Sparsity | None = None  # zeros of the activations read
+    out_sparsity: Sparsity | None = None  # zeros of the output written (a fused ReLU's)
     # Pin a MAC op to the hardware unit of this name instead of the hardware's `dispatch`
     # policy; the mapper raises WorkloadError if that unit cannot run the op's precision.
     unit: Name | None = None

@@ -35,6 +35,7 @@ class Sparsity(BaseModel):
     m: int = Field(default=4, ge=1)
     block: tuple[int, int] = (4, 4)
     format: Literal["dense", "bitmask", "csr", "rle", "nm", "block"] | None = None
+    run_bits: int = Field(default=4, ge=1, le=16)  # bits per run of the rle format
     column_density: tuple[float, ...] | None = None  # from a real mask: nonzeros per column
 
     @model_validator(mode="after")
