@@ -11,10 +11,12 @@ tRCD = tCL = tRP = 14.16 ns (17 clocks), tRAS = 32 ns (39 clocks), 16 banks (4 g
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import pysim
 from pysim import _core
 
 DDR4_2400 = dict(
@@ -242,3 +244,24 @@ def test_bad_spec_raises_value_error(overrides, match):
 def test_bad_streams_raise_value_error(addresses, sizes, is_write, match):
     with pytest.raises(ValueError, match=match):
         _core.dram_simulate_stream(ddr4(), addresses, sizes, is_write)
+
+
+def test_a_narrow_link_runs_at_its_own_rate_unless_the_dram_falls_below_it() -> None:
+    from pysim.engine.dram import stream_efficiency, transfer_timing
+
+    root = Path(__file__).resolve().parent.parent
+    hw = pysim.load_hardware(root / "configs" / "eyeriss.yaml")  # 0.48 GB/s to DDR3-1600
+    assert hw.dram.headroom == pytest.approx(12.8 / 0.48)
+    # short strided runs that DDR3 serves at a fraction of its pins still fill the link
+    streams = ((1 << 20, 64, 4096), (1 << 20, 4096, 4096))
+    timing = transfer_timing(hw, streams)
+    assert timing.bytes_per_cycle == pytest.approx(0.48e9 / 0.2e9)
+    key = hw.dram.model_key()
+    raw = stream_efficiency(key, np.array([8]), 1 << 16)[0]
+    assert raw < 1.0 / hw.dram.headroom  # 8-byte runs far apart: the DRAM itself is slower
+    assert stream_efficiency(key, np.array([8]), 1 << 16, hw.dram.headroom)[0] == \
+        pytest.approx(raw * hw.dram.headroom)
+    # at the pins (no cap), the achieved fraction applies as before
+    full = hw.with_overrides({"dram.bandwidth_gb_per_s": hw.dram.peak_bandwidth_gb_per_s})
+    assert full.dram.headroom == 1.0
+    assert transfer_timing(full, streams).bytes_per_cycle < 12.8e9 / 0.2e9

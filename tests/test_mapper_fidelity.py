@@ -357,3 +357,30 @@ def test_the_search_core_refuses_mismatched_arrays():
             _core.search_plans(1, prices, **{**good, name: bad})
     with pytest.raises(ValueError, match="kind"):
         _core.search_plans(9, prices, **good)
+
+
+def test_row_stationary_grains_and_loop_nest_follow_the_conv_window():
+    hw = pysim.load_hardware(ROOT / "configs" / "eyeriss.yaml")
+    wl = pysim.load_workload(ROOT / "workloads" / "alexnet_conv.yaml")
+    unit = hw.units[0]
+    conv3 = next(op for op in wl.ops if op.name == "CONV3")
+    # whole output rows, one 14-row strip of them (M), whole 3 x 3 filter planes (K)
+    assert unit.grains(conv3) == (13 * 14, 1, 9)
+    assert unit.grains() == (14, 1, 1)  # a GEMM: M rows of width 1, channels on the rows
+    with pytest.raises(pysim.ConfigError, match="row-stationary"):
+        unit.build()
+    res = pysim.simulate(hw, wl)
+    mapping = res.layers.set_index("op").at["CONV3", "mapping"]
+    assert mapping.dataflow == "rs" and mapping.kt % 9 == 0 and mapping.mt % 13 == 0
+    assert "filter rows on the PE rows, output rows on the columns" in mapping.loop_nest()
+
+
+def test_row_stationary_gemm_fills_the_array_with_channels():
+    # R = S = 1: a 12 x 14 array stacks 12 channels on its rows, 14 output rows on its columns
+    hw = pysim.load_hardware(ROOT / "configs" / "eyeriss.yaml")
+    wl = pysim.workload.workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [1400, 1200], "bits": 16}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 1400, "n": 64,
+                 "k": 1200, "weight_bits": 16, "act_bits": 16}]})
+    row = pysim.simulate(hw, wl).layers.iloc[0]
+    assert row["macs"] / row["compute_cycles"] == pytest.approx(168, rel=0.01)

@@ -183,6 +183,7 @@ def cases(draw, workloads=WORKLOADS) -> Case:
     maybe("units.0.cols", st.integers(1, 64))
     maybe("units.0.arrays", st.integers(1, 4))  # unit 0 is a systolic array in every config
     maybe("units.0.pe_weights", st.integers(1, 16))
+    maybe("units.0.dataflow", st.sampled_from(["os", "ws", "is", "rs"]))
     return Case(config, tuple(sorted(out.items())), draw(workloads))
 
 

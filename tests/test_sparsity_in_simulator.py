@@ -97,3 +97,52 @@ def test_sparse_zoo_models(edge: pysim.Hardware) -> None:
 def test_bad_sparsity(spec, match) -> None:
     with pytest.raises(pysim.WorkloadError, match=match):
         pysim.zoo.load("gemm", m=8, n=8, k=8, sparsity=spec)
+
+
+# -- activations crossing DRAM compressed (dram.compress_activations) ---------------------------
+
+
+def _rle(density: float) -> Sparsity:
+    return Sparsity(density=density, format="rle", run_bits=5)
+
+
+def test_activation_ratio_is_the_rle_footprint_and_never_above_dense() -> None:
+    from pysim.mapping.sparsity import activation_storage_ratio
+    from pysim.sparse import footprint
+
+    sp = _rle(0.25)
+    want = footprint(shape=(1, 4096 * 4 * 4), density=0.25, format="rle", value_bits=16,
+                     run_bits=5)
+    assert activation_storage_ratio(sp, 16, True) == pytest.approx(
+        want.total_bytes / want.dense_bytes)
+    # 16-bit value + 5-bit run per nonzero: about 21 / 16 x density
+    assert activation_storage_ratio(sp, 16, True) == pytest.approx(0.25 * 21 / 16, rel=0.02)
+    assert activation_storage_ratio(_rle(0.9999), 16, True) == 1.0  # codec bypassed
+    assert activation_storage_ratio(sp, 16, False) == 1.0  # no codec
+    assert activation_storage_ratio(None, 16, True) == 1.0
+
+
+def conv_layer(act: Sparsity | None = None, out: Sparsity | None = None):
+    op = {"name": "c", "type": "conv2d", "inputs": ["x"], "batch": 2, "in_h": 28, "in_w": 28,
+          "in_c": 64, "out_c": 64, "kernel": 3, "padding": 1, "weight_bits": 16,
+          "act_bits": 16, "act_sparsity": act, "out_sparsity": out}
+    return workload_from_dict({"name": "c", "inputs": [{"name": "x", "shape": [2, 28, 28, 64],
+                                                        "bits": 16}], "ops": [op]})
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "rs"])
+def test_compressed_activations_cut_dram_bytes_by_their_footprint(
+        edge: pysim.Hardware, dataflow: str) -> None:
+    hw = edge.with_overrides({"units.0.dataflow": dataflow, "units.0.precisions": [16]})
+    codec = hw.with_overrides({"dram.compress_activations": True})
+    dense = pysim.simulate(codec, conv_layer())
+    plain = pysim.simulate(hw, conv_layer(_rle(0.3), _rle(0.4)))
+    packed = pysim.simulate(codec, conv_layer(_rle(0.3), _rle(0.4)))
+    assert plain.dram_bytes == dense.dram_bytes  # sparsity alone moves nothing less
+    assert packed.dram_write_bytes < 0.6 * dense.dram_write_bytes  # 0.4 x 21 / 16 = 0.53
+    assert packed.dram_read_bytes < dense.dram_read_bytes
+    assert packed.compulsory_dram_bytes < dense.compulsory_dram_bytes
+    assert packed.dram_bytes >= packed.compulsory_dram_bytes
+    # the weights stay dense: what the reads save is at most the input's share
+    w = conv_layer().ops[0].weight_bytes
+    assert packed.dram_read_bytes >= w

@@ -230,6 +230,13 @@ class Dram(BaseModel):
         return self.channels * self.bus_bits / 8 * self.data_rate_mtps / 1000
 
     @property
+    def headroom(self) -> float:
+        """Pin over configured bandwidth when the configured one is narrower (a link or
+        controller cap), else 1: the DRAM's achieved fraction may fall this far before it,
+        not the cap, sets the rate (pysim/engine/dram.py)."""
+        return max(1.0, self.peak_bandwidth_gb_per_s / self.bandwidth_gb_per_s)
+
+    @property
     def bandwidth_bytes_per_s(self) -> float:
         """The bandwidth the engine uses, in bytes per second."""
         return self.bandwidth_gb_per_s * 1e9

@@ -3,7 +3,11 @@
 The transfers of a tile are runs of contiguous bytes (a tile row) separated by the tensor's row
 pitch. Their achieved bandwidth and latency come from the C++ DRAM model driven by that address
 stream (banks, row buffers, refresh; csrc/memory/dram.*), as a fraction of the preset's pin
-bandwidth, applied to the configured ``dram.bandwidth_gb_per_s``.
+bandwidth. The configured ``dram.bandwidth_gb_per_s`` caps it: a stream moves at
+``min(bandwidth, max(bandwidth, pin) x efficiency)``, so a link or controller narrower than the
+pins (Eyeriss's 0.48 GB/s link to a 12.8 GB/s DDR3) runs at its own rate unless the DRAM
+itself falls below it, while a bandwidth above the pins (more channels of the device) scales
+with the achieved fraction.
 """
 
 from __future__ import annotations
@@ -35,13 +39,17 @@ def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[floa
     return stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s, stats.row_hit_rate
 
 
-def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int) -> np.ndarray:
+def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
+                      headroom: float = 1.0) -> np.ndarray:
     """Achieved / configured bandwidth of streams of ``run_bytes`` runs (an array) at
     ``pitch_bytes``, as ``transfer_timing`` applies it: one DRAM-model run per distinct
-    shape, cached. The mapping search prices candidate tilings with it."""
+    shape, cached. ``headroom`` is the DRAM's pin bandwidth over the configured one when the
+    configured one is narrower (``Dram.headroom``). The mapping search prices candidate
+    tilings with it."""
     runs = np.maximum(1, np.asarray(run_bytes, np.int64))
     uniq, inverse = np.unique(runs, return_inverse=True)
-    eff = np.array([_efficiency(key, int(r), max(1, int(r), int(pitch_bytes)))[0]
+    eff = np.array([min(1.0, headroom * _efficiency(key, int(r), max(1, int(r),
+                                                                    int(pitch_bytes)))[0])
                     for r in uniq.tolist()])
     return eff[inverse.reshape(runs.shape)]
 
@@ -60,15 +68,16 @@ class TransferTiming:
 
 def transfer_timing(hw: Any, streams: tuple[tuple[int, int, int], ...]) -> TransferTiming:
     """DRAM timing of an op's traffic. ``streams`` holds (bytes, run bytes, pitch bytes) per
-    operand. Each stream's bandwidth is the configured one times the fraction of the pin
-    bandwidth the DRAM model achieves for its pattern; the op's is the byte-weighted harmonic
-    mean (the time to move all its bytes)."""
+    operand. Each stream's bandwidth is the fraction of the pin bandwidth the DRAM model
+    achieves for its pattern, capped by the configured bandwidth (module docstring); the op's
+    is the byte-weighted harmonic mean (the time to move all its bytes)."""
     key = dram_key(hw.dram)
     total = seconds = hits = 0.0
     for nbytes, run, pitch in streams:
         if nbytes <= 0:
             continue
         eff, hit_rate = _efficiency(key, max(1, run), max(1, run, pitch))
+        eff = min(1.0, hw.dram.headroom * eff)
         total += nbytes
         seconds += nbytes / (hw.dram.bandwidth_bytes_per_s * eff)
         hits += nbytes * hit_rate

@@ -313,6 +313,7 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),
+        dram_headroom=hw.dram.headroom,
     )
 
 

@@ -171,6 +171,7 @@ class Objective:
     transfer_latency: float = 0.0  # cycles each DMA transfer waits for DRAM (tRCD + tCL)
     halves: int = 2  # buffer halves per operand (1: not double-buffered)
     dram_key: tuple | None = None  # the DRAM model (engine/dram.py): each stream's efficiency
+    dram_headroom: float = 1.0  # pin / configured bandwidth when narrower (Dram.headroom)
 
 
 TRAFFIC = Objective()
@@ -339,7 +340,8 @@ def plan_gemm(
                  else run_shape(m, k, mt, kt, a_bits))
         for name, (run, pitch) in (("a", a_run), ("b", run_shape(k, n, kt, nt, b_bits)),
                                    ("c", run_shape(m, n, mt, nt, psum_bits))):
-            slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch)
+            slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch,
+                                                 objective.dram_headroom)
     # Each operand is re-read once per trip of the loop it ignores when that loop sits outside
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
