@@ -384,3 +384,40 @@ def test_row_stationary_gemm_fills_the_array_with_channels():
                  "k": 1200, "weight_bits": 16, "act_bits": 16}]})
     row = pysim.simulate(hw, wl).layers.iloc[0]
     assert row["macs"] / row["compute_cycles"] == pytest.approx(168, rel=0.01)
+
+
+def test_a_c_subtile_in_the_accumulators_saves_energy_not_cycles(monkeypatch):
+    # TPU v1: a 4096 x 256 int32 C tile (4 MiB) lives in the Unified Buffer behind the 4 MiB
+    # (double-buffered: 2 MiB) accumulators; the array walks it in sub-tiles they hold, so its
+    # per-fold partial sums hit the accumulators and each sub-tile reaches the UB once.
+    from pysim.mapping import planner
+
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    wl = pysim.workload.workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [16384, 2048]}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 16384, "n": 2048,
+                 "k": 2048}]})
+    res = pysim.simulate(hw, wl)
+    mapping = res.layers["mapping"].iloc[0]
+    assert mapping.output_level == "unified_buffer" and mapping.c_subtile
+    sm, sn = mapping.c_subtile
+    assert sm * sn * 4 <= 2 * 2**20 and sm < mapping.mt
+    assert f"C sub-tiles {sm}x{sn} kept in accumulators" in mapping.loop_nest()
+    monkeypatch.setattr(planner, "choose_c_subtile", lambda *a, **k: None)
+    whole = pysim.simulate(hw, wl)
+    assert res.latency_cycles == whole.latency_cycles
+    assert res.energy_j < whole.energy_j
+    ub = lambda r: sum(r.level_bytes["unified_buffer"].values())  # noqa: E731
+    assert ub(res) < ub(whole)
+
+
+def test_no_c_subtile_when_partial_sums_stay_in_the_pes():
+    # ZigZag's Eyeriss-like keeps partial sums in the PEs across 64 row folds (pe_weights):
+    # a sub-tile in sram_8KB would only add a drain, so the whole tile is walked.
+    hw = pysim.load_hardware(ROOT / "configs" / "validation" / "zigzag_eyeriss_like.yaml")
+    wl = pysim.workload.workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [196, 2304]}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 196, "n": 256,
+                 "k": 2304}]})
+    mapping = pysim.simulate(hw, wl).layers["mapping"].iloc[0]
+    assert mapping.output_level == "sram_1M" and mapping.c_subtile == ()

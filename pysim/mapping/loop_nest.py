@@ -29,6 +29,8 @@ class GemmMapping:
     objective: str
     resident: str = ""  # operands ("A", "B", "C") their buffer keeps across the loop they ignore
     output_level: str = ""  # the scratchpad holding C's tile when not the innermost output level
+    c_subtile: tuple[int, ...] = ()  # (m', n'): C's sub-tile at the innermost output level
+    inner_level: str = ""  # that level
 
     @property
     def trips(self) -> dict[str, int]:
@@ -48,6 +50,11 @@ class GemmMapping:
             if kept:
                 note += f"; {', '.join(kept)} kept in its buffer across {d}"
             rows.append((f"for {d}{d} in [0:{self.trips[d]})", note))
+        if self.c_subtile:
+            sm, sn = self.c_subtile
+            rows.append((f"for m' in [0:{-(-self.mt // sm)}), n' in [0:{-(-self.nt // sn)})",
+                         f"C sub-tiles {sm}x{sn} kept in {self.inner_level} across k"))
+            tile = {"m": sm, "n": sn, "k": self.kt}
         if self.dataflow in SPATIAL:
             on_rows, on_cols, streamed = SPATIAL[self.dataflow]
             grain = dict(zip("mnk", self.grains, strict=True))

@@ -27,6 +27,7 @@ from pysim.mapping.sparsity import (
     mac_energy_factor,
     weight_storage_ratio,
 )
+from pysim.mapping.subtile import SubTilePrices, choose_c_subtile
 from pysim.mapping.tiling import (
     ROLES,
     Capacity,
@@ -370,10 +371,21 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     cycles = int((times * c.steady).sum() + c.fill.max())
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
+    c_inner, sub = spads["output"], None
     if t.c_level >= 0:  # C's tile lives at an outer level of its chain
         spads = {**spads, "output": hw_spads[t.c_level]}
         m["output_level"] = spads["output"].name
-    add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+        sub = _c_subtile(unit, model, c, times, ms, ns, ks, (grain_m, grain_n), cap, c_inner,
+                         spads, hw_spads, objective, (op.act_bits, b_bits, psum_bits), ratio)
+    if sub is None:
+        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+    else:  # the array walks the tile in sub-tiles its innermost output level holds
+        c = sub.cost
+        add_tile_traffic(m, {**spads, "output": c_inner}, c, times, op.act_bits, b_bits,
+                         psum_bits, b_ratio=ratio)
+        drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
+        add_bits(m["sram_read_bits"], c_inner.name, drained)
+        add_bits(m["sram_write_bits"], spads["output"].name, drained)
     add_bits(m["sram_read_bits"], spads["output"].name,
              count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
     # An operand kept at an outer level is served from there in place of DRAM.
@@ -422,12 +434,37 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         mapping=GemmMapping(count, gm, gn, gk, t.mt, t.nt, t.kt, t.order,
                             getattr(unit, "dataflow", ""), (grain_m, grain_n, grain_k),
                             objective.kind, t.resident,
-                            hw_spads[t.c_level].name if t.c_level >= 0 else ""),
+                            hw_spads[t.c_level].name if t.c_level >= 0 else "",
+                            (sub.m, sub.n) if sub is not None else (),
+                            c_inner.name if sub is not None else ""),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
                               burst),
     )
+
+
+def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads, hw_spads,
+               objective: Objective, bits: tuple[int, int, int], b_ratio: float):
+    """C's sub-tile in its innermost output level (pysim/mapping/subtile.py), when that level
+    holds partial sums only; None when it holds other operands too or no sub-tile pays."""
+    groups = cap.resolved_groups()
+    home = next((g for g, (roles, _, _) in enumerate(groups) if "output" in roles), None)
+    if home is None or groups[home][0] != ("output",) or not objective.level_pj_per_bit:
+        return None
+    _, size, double_buffered = groups[home]
+    index = {sp.name: i for i, sp in enumerate(hw_spads)}
+    price = objective.level_pj_per_bit
+    registers = getattr(unit, "registers", None)
+    fill = registers.weight.write_pj if registers is not None and registers.weight else 0.0
+    prices = SubTilePrices(
+        a_read=price[index[spads["input"].name]][0],
+        b_read=price[index[spads["weight"].name]][0] * b_ratio,
+        inner_read=price[index[inner.name]][0], inner_write=price[index[inner.name]][1],
+        outer_read=price[index[spads["output"].name]][0],
+        outer_write=price[index[spads["output"].name]][1], weight_fill=fill * b_ratio)
+    return choose_c_subtile(model, whole, times, ms, ns, ks, grains,
+                            size // (2 if double_buffered else 1), bits, prices)
 
 
 def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,
