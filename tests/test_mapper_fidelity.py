@@ -421,3 +421,44 @@ def test_no_c_subtile_when_partial_sums_stay_in_the_pes():
                  "k": 2304}]})
     mapping = pysim.simulate(hw, wl).layers["mapping"].iloc[0]
     assert mapping.output_level == "sram_1M" and mapping.c_subtile == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(r=st.integers(1, 64), c=st.integers(1, 64), pair=st.sampled_from(["mn", "kn", "km"]),
+       m=st.integers(1, 300), n=st.integers(1, 300), k=st.integers(1, 300),
+       pe=st.integers(1, 8), arrays=st.integers(1, 3))
+def test_a_transposed_unrolling_moves_what_its_preset_moves(r, c, pair, m, n, k, pe, arrays):
+    # {rows: b, cols: a} on an R x C array reads and writes what preset {rows: a, cols: b}
+    # does on a C x R array (the same folds of each dimension); their timing differs only in
+    # which edge loads the stationary operand, so it is equal on a square array.
+    df = {"mn": "os", "kn": "ws", "km": "is"}[pair]
+    if arrays > 1:
+        c = r  # several arrays split the column dimension: compare like with like
+    preset = SystolicTiles(c, r, df, "pipelined", pe, 1).evaluate(m, n, k)
+    flipped = SystolicTiles(r, c, df, "pipelined", pe, 1, (pair[1], pair[0])).evaluate(m, n, k)
+    for field in ("folds", "macs", "a_reads", "b_reads", "c_writes", "c_reads"):
+        assert getattr(flipped, field) == getattr(preset, field), field
+    if r == c:
+        assert flipped.cycles == preset.cycles
+
+
+def test_spatial_unrolling_is_the_general_form_of_the_presets():
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")  # 32 x 32 WS
+    same = hw.with_overrides({"units.0.spatial": {"rows": "k", "cols": "n"}})
+    assert same.units[0].preset_layout and same.units[0].dataflow == "ws"
+    wl = ROOT / "workloads" / "tiny_cnn.yaml"
+    assert pysim.simulate(same, wl).latency_cycles == pysim.simulate(hw, wl).latency_cycles
+    flipped = hw.with_overrides({"units.0.spatial": {"rows": "n", "cols": "k"},
+                                 "units.0.cols": 16})
+    unit = flipped.units[0]
+    assert (unit.dataflow, unit.on_rows_cols, unit.grains()) == ("ws", ("n", "k"), (1, 32, 16))
+    assert unit.fetch_streams(64, 48, 40) == (("input", 16, 64),)  # A enters on the K edge
+    with pytest.raises(pysim.ConfigError, match="another spatial"):
+        unit.build()
+    res = pysim.simulate(flipped, wl)
+    mapping = res.layers["mapping"].dropna().iloc[1]
+    assert mapping.spatial == ("n", "k") and "spatial_for n in" in mapping.loop_nest()
+    for preset, fetch in (("os", (("input", 32, 40), ("weight", 32, 40))),
+                          ("ws", (("input", 32, 64),)), ("is", (("weight", 32, 48),))):
+        assert hw.with_overrides({"units.0.dataflow": preset}).units[0].fetch_streams(
+            64, 48, 40) == fetch

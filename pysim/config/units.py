@@ -25,17 +25,21 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 from pysim import _core
 from pysim.config.quantities import Float, Int, lower
+from pysim.config.yaml_io import FieldError
 from pysim.errors import ConfigError
 from pysim.mapping.tile_model import (
+    PRESET,
     SPATIAL,
     ClosedFormTiles,
     ConvWindow,
     RowStationaryTiles,
     SystolicTiles,
+    stationary,
 )
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
@@ -99,12 +103,32 @@ class PeRegisters(_Model):
         return total
 
 
+GemmDim = Annotated[Literal["m", "n", "k"], BeforeValidator(lower)]
+
+
+class SpatialUnrolling(_Model):
+    """Which GEMM dimension is unrolled over the array's rows and which over its columns
+    (ZigZag's ``spatial_mapping``, Timeloop's spatial constraints); the third is streamed.
+    The presets: OS = {rows: m, cols: n}, WS = {rows: k, cols: n}, IS = {rows: k, cols: m}."""
+
+    rows: GemmDim
+    cols: GemmDim
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SpatialUnrolling:
+        if self.rows == self.cols:
+            raise FieldError("cols", self.cols, f"must differ from rows ({self.rows!r})")
+        return self
+
+
 class SystolicArrayUnit(_Model):
     """An R x C systolic array of MAC PEs (``kind: systolic_array``).
 
     ``rows``, ``cols`` in 1..4096; ``dataflow`` os/ws/is, or rs (Eyeriss's row stationary:
     filter rows on the PE rows, output rows on the columns; pysim/mapping/tile_model.py's
-    ``RowStationaryTiles``); ``timing`` scalesim/pipelined
+    ``RowStationaryTiles``); ``spatial`` the general form of the first three, ``{rows: <m|n|k>,
+    cols: <m|n|k>}`` (the dataflow, if given, must name the operand it keeps in the PEs, and
+    may be left out); ``timing`` scalesim/pipelined
     (docs/systolic_timing.md); ``precisions`` the operand widths in bits the PEs support
     (default [8]); ``mac_bits`` the accumulator width in bits (default 32, >= every precision);
     ``sparsity`` how the PEs treat zero operands: none, gating (no toggling: energy only) or
@@ -123,7 +147,8 @@ class SystolicArrayUnit(_Model):
     name: str = Field(min_length=1)
     rows: Int = Field(ge=1, le=MAX_DIM)
     cols: Int = Field(ge=1, le=MAX_DIM)
-    dataflow: Dataflow
+    dataflow: Dataflow = None  # type: ignore[assignment]  # from ``spatial`` if left out
+    spatial: SpatialUnrolling | None = None
     timing: Timing = "pipelined"
     precisions: Annotated[tuple[Bits, ...], AfterValidator(_distinct)] = Field(
         default=(8,), min_length=1)
@@ -144,6 +169,45 @@ class SystolicArrayUnit(_Model):
     _wide_enough = field_validator("mac_bits")(classmethod(lambda cls, v, info:
                                                             _at_least_widest(v, info)))
 
+    @model_validator(mode="after")
+    def _spatial_matches_dataflow(self) -> SystolicArrayUnit:
+        if self.spatial is None:
+            if self.dataflow is None:
+                raise FieldError("dataflow", None, "is required (os, ws, is or rs) unless "
+                                 "spatial gives the unrolling")
+            return self
+        if self.dataflow == "rs":
+            raise FieldError("spatial", self.spatial.model_dump(), "does not apply to rs "
+                             "(row stationary unrolls filter rows and output rows)")
+        preset = PRESET[stationary(self.spatial.rows, self.spatial.cols)]
+        if self.dataflow is None:
+            object.__setattr__(self, "dataflow", preset)  # frozen: before anyone sees it
+        elif self.dataflow != preset:
+            kept = {"os": "C (outputs)", "ws": "B (weights)", "is": "A (inputs)"}[preset]
+            raise FieldError("dataflow", self.dataflow,
+                             f"must be {preset!r} (or left out): spatial {{rows: "
+                             f"{self.spatial.rows}, cols: {self.spatial.cols}}} keeps {kept} "
+                             "in the PEs")
+        return self
+
+    @property
+    def on_rows_cols(self) -> tuple[str, str]:
+        """(GEMM dimension on the rows, on the columns) of OS / WS / IS and ``spatial``."""
+        if self.spatial is not None:
+            return self.spatial.rows, self.spatial.cols
+        return SPATIAL[self.dataflow][0], SPATIAL[self.dataflow][1]
+
+    @property
+    def custom_spatial(self) -> tuple[str, ...]:
+        """``on_rows_cols`` when ``spatial`` lays the array out other than its preset, else
+        () (what the mapping records)."""
+        return () if self.dataflow == "rs" or self.preset_layout else self.on_rows_cols
+
+    @property
+    def preset_layout(self) -> bool:
+        """Whether the unrolling is its dataflow preset's (the C++ fold model's)."""
+        return self.dataflow != "rs" and self.on_rows_cols == SPATIAL[self.dataflow][:2]
+
     @property
     def pes(self) -> int:
         """Processing elements (rows x cols x arrays)."""
@@ -156,9 +220,10 @@ class SystolicArrayUnit(_Model):
     def build(self) -> SystolicArray:
         """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config: the
         C++ fold model of OS / WS / IS (row stationary has its tile model only)."""
-        if self.dataflow == "rs":
-            raise ConfigError(f"unit {self.name!r}: the C++ systolic model runs os, ws or is; "
-                              "a row-stationary array has only its tile model")
+        if not self.preset_layout:
+            raise ConfigError(f"unit {self.name!r}: the C++ systolic model lays out os, ws or "
+                              "is as SCALE-Sim does; a row-stationary array or another spatial "
+                              "unrolling has only its tile model")
         return SystolicArray(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
                              timing=self.timing)
 
@@ -176,20 +241,20 @@ class SystolicArrayUnit(_Model):
         if self.dataflow == "rs":
             w = ConvWindow.of(op)
             return w.out_w * self.cols, 1, w.kernel[0] * w.kernel[1]
-        on_rows, on_cols, _ = SPATIAL[self.dataflow]
+        on_rows, on_cols = self.on_rows_cols
         grain = {on_rows: self.rows, on_cols: self.cols * self.arrays}  # columns split over arrays
         return grain.get("m", 1), grain.get("n", 1), grain.get("k", 1)
 
-    def tile_model(self, op: Any) -> SystolicTiles:
+    def tile_model(self, op: Any) -> SystolicTiles | RowStationaryTiles:
         """The vectorised closed form the mapping search scores tilings with."""
         if self.dataflow == "rs":
             return RowStationaryTiles(self.rows, self.cols, self.pe_weights, self.arrays,
                                       ConvWindow.of(op))
         return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights,
-                             self.arrays)
+                             self.arrays, () if self.preset_layout else self.on_rows_cols)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
-        if self.pe_weights > 1 or self.arrays > 1 or self.dataflow == "rs":  # tile model only
+        if self.pe_weights > 1 or self.arrays > 1 or not self.preset_layout:  # tile model
             t = self.tile_model(op).evaluate(m, n, k)
             return TileCost(int(t.cycles), int(t.folds), int(t.macs), int(t.a_reads),
                             int(t.b_reads), int(t.c_writes), int(t.c_reads))
@@ -199,16 +264,24 @@ class SystolicArrayUnit(_Model):
                         c.ofmap_writes, c.ofmap_reads)
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
-        """Per fold: OS streams A on the row edge and B on the column edge, K steps each; WS
-        streams rows of A (M steps); IS streams columns of B (N steps). Row stationary
-        multicasts rows over Eyeriss's NoC, not per-PE bank ports: no bank-conflict model."""
+        """Per fold, the operands read from the scratchpads as they stream in: the one indexed
+        by the row dimension and the streamed one along the row edge (one word per row per
+        step), the one indexed by the column dimension and the streamed one along the column
+        edge (OS: A and B, K steps each; WS: rows of A, M steps; IS: columns of B, N steps);
+        partial sums are written, not fetched. Row stationary multicasts rows over Eyeriss's
+        NoC, not per-PE bank ports: no bank-conflict model."""
         if self.dataflow == "rs":
             return ()
-        if self.dataflow == "os":
-            return (("input", self.rows, k), ("weight", self.cols, k))
-        if self.dataflow == "ws":
-            return (("input", self.rows, m),)
-        return (("weight", self.rows, n),)
+        on_rows, on_cols = self.on_rows_cols
+        (streamed,) = set("mnk") - {on_rows, on_cols}
+        steps = {"m": m, "n": n, "k": k}[streamed]
+        out = []
+        for role, dims in (("input", "mk"), ("weight", "kn")):
+            if streamed in dims and on_rows in dims:
+                out.append((role, self.rows, steps))
+            elif streamed in dims and on_cols in dims:
+                out.append((role, self.cols, steps))
+        return tuple(out)
 
     def mac_pj(self, table: Any, op: Any) -> float:
         """``mac_energy_pj`` if set, else the table's MAC at the op's widths."""

@@ -31,6 +31,7 @@ class GemmMapping:
     output_level: str = ""  # the scratchpad holding C's tile when not the innermost output level
     c_subtile: tuple[int, ...] = ()  # (m', n'): C's sub-tile at the innermost output level
     inner_level: str = ""  # that level
+    spatial: tuple[str, ...] = ()  # (dimension on the rows, on the columns) if not the preset's
 
     @property
     def trips(self) -> dict[str, int]:
@@ -56,7 +57,8 @@ class GemmMapping:
                          f"C sub-tiles {sm}x{sn} kept in {self.inner_level} across k"))
             tile = {"m": sm, "n": sn, "k": self.kt}
         if self.dataflow in SPATIAL:
-            on_rows, on_cols, streamed = SPATIAL[self.dataflow]
+            on_rows, on_cols = self.spatial or SPATIAL[self.dataflow][:2]
+            (streamed,) = set("mnk") - {on_rows, on_cols}
             grain = dict(zip("mnk", self.grains, strict=True))
             rows += [(f"for {d}f in [0:{-(-tile[d] // grain[d])})", f"folds of {grain[d]}")
                      for d in (on_cols, on_rows) if tile[d] > grain[d]]
@@ -73,10 +75,10 @@ class GemmMapping:
             rows.append(("spatial_for r in [0:R), e in [0:E strip)",
                          "filter rows on the PE rows, output rows on the columns (RS)"))
         else:
-            used = [min(t, g) for t, g in zip((self.mt, self.nt, self.kt), self.grains,
-                                               strict=True)]
-            rows.append((f"spatial_for m in [0:{used[0]}), n in [0:{used[1]}), "
-                         f"k in [0:{used[2]})", "unit lanes {} x {} x {}".format(*self.grains)))
+            lanes = [min(t, g) for t, g in zip((self.mt, self.nt, self.kt), self.grains,
+                                                strict=True)]
+            rows.append((f"spatial_for m in [0:{lanes[0]}), n in [0:{lanes[1]}), "
+                         f"k in [0:{lanes[2]})", "unit lanes {} x {} x {}".format(*self.grains)))
         width = max(2 * i + len(code) for i, (code, _) in enumerate(rows)) + 2
         lines = [f"{self} ({self.objective} objective"
                  + (f", C's tile in {self.output_level})" if self.output_level else ")")]

@@ -436,7 +436,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                             objective.kind, t.resident,
                             hw_spads[t.c_level].name if t.c_level >= 0 else "",
                             (sub.m, sub.n) if sub is not None else (),
-                            c_inner.name if sub is not None else ""),
+                            c_inner.name if sub is not None else "",
+                            getattr(unit, "custom_spatial", ())),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,

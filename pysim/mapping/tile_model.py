@@ -58,10 +58,25 @@ def _cdiv(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
     return -(-a // b)
 
 
+def stationary(on_rows: str, on_cols: str) -> str:
+    """The operand a spatial unrolling keeps in the PEs: the one indexed by the two spatial
+    dimensions (A[m, k], B[k, n], C[m, n])."""
+    pair = {on_rows, on_cols}
+    return {frozenset("mk"): "a", frozenset("kn"): "b", frozenset("mn"): "c"}[frozenset(pair)]
+
+
+# The preset each stationary operand names (its spatial pair as SCALE-Sim lays it out).
+PRESET = {"c": "os", "b": "ws", "a": "is"}
+
+
 @dataclass(frozen=True)
 class SystolicTiles:
-    """SCALE-Sim's fold model of an R x C systolic array (docs/systolic_timing.md): the dataflow
-    places two GEMM dimensions on the rows and columns and streams the third."""
+    """SCALE-Sim's fold model of an R x C systolic array (docs/systolic_timing.md), for any
+    spatial unrolling of two GEMM dimensions over the rows and columns (``spatial``; default
+    the dataflow preset's): the operand indexed by both stays in the PEs, the one indexed by
+    the row dimension and the streamed one enters along the rows and is re-read once per
+    column fold, the one indexed by the column dimension and the streamed one once per row
+    fold; partial sums leave once per fold of the reduction dimension (K) unless C stays."""
 
     rows: int
     cols: int
@@ -69,38 +84,50 @@ class SystolicTiles:
     timing: str
     pe_weights: int = 1  # weights each PE holds (WS / IS): partial sums stay in the PE
     arrays: int = 1  # identical arrays side by side, the column dimension split across them
+    spatial: tuple[str, ...] = ()  # (dimension on the rows, on the columns); () = the preset
 
     def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
         r, c = self.rows, self.cols
+        on_rows, on_cols = self.spatial or SPATIAL[self.dataflow][:2]
+        (streamed,) = set("mnk") - {on_rows, on_cols}
         dims = {"m": m, "n": n, "k": k}
-        sr, sc, t = (dims[d] for d in SPATIAL[self.dataflow])
+        sr, sc, t = dims[on_rows], dims[on_cols], dims[streamed]
         # Several arrays run the column dimension's slices at once, each a tile of
         # ceil(Sc / arrays) columns; the operand streamed along the rows is broadcast to all.
         sc = _cdiv(sc, self.arrays)
         row_folds, col_folds = _cdiv(sr, r), _cdiv(sc, c)
         folds = row_folds * col_folds
-        preload = 0 if self.dataflow == "os" else r
+        still = stationary(on_rows, on_cols)
+        preload = 0 if still == "c" else r
         last = t + r + c - 2  # stream + skew fill + drain of one fold
         if self.timing == "scalesim":  # every fold pays its own load, fill and drain
             steady, fill = folds * (preload + last), np.zeros_like(folds)
         else:  # the next fold issues max(T, R) cycles after the previous one
             interval = np.maximum(t, r)
             steady, fill = folds * interval, preload + last - interval
-        mk, kn, mn = m * k, k * n, m * n
-        if self.dataflow == "os":
-            a, b, cw, cr = col_folds * mk, row_folds * kn, mn, np.zeros_like(mn)
-        elif self.dataflow == "ws":
-            a, b, cw, cr = col_folds * mk, kn, row_folds * mn, (row_folds - 1) * mn
-        else:
-            a, b, cw, cr = mk, col_folds * kn, row_folds * mn, (row_folds - 1) * mn
-        if self.pe_weights > 1 and self.dataflow != "os":
+        size = {"a": m * k, "b": k * n, "c": m * n}
+        index = {"a": "mk", "b": "kn", "c": "mn"}
+        times = {}
+        for x in "abc":
+            if x == still:
+                times[x] = np.ones_like(folds)
+            elif on_rows in index[x]:  # enters along the rows: once per column fold
+                times[x] = col_folds
+            else:  # along the columns: once per row fold
+                times[x] = row_folds
+        cw = times["c"] * size["c"]
+        cr = cw - size["c"] if still != "c" else np.zeros_like(cw)
+        if self.pe_weights > 1 and still != "c":
             # A PE holding d weights walks them for each streamed operand, keeping the
             # partial sum in its register: the same folds and cycles, but partial sums leave
-            # the array once per d row folds (ZigZag's TPU-like: 128 weights per PE).
-            psum_folds = _cdiv(sr, r * self.pe_weights)
-            cw, cr = psum_folds * mn, (psum_folds - 1) * mn
-        return TileArrays(steady, fill, folds, m * n * k, a, b, cw, cr)
+            # the array once per d folds of K (ZigZag's TPU-like: 128 weights per PE).
+            k_lanes = r if on_rows == "k" else c
+            psum_folds = _cdiv(dims["k"] if on_cols != "k" else _cdiv(k, self.arrays),
+                               k_lanes * self.pe_weights)
+            cw, cr = psum_folds * size["c"], (psum_folds - 1) * size["c"]
+        return TileArrays(steady, fill, folds, m * n * k, times["a"] * size["a"],
+                          times["b"] * size["b"], cw, cr)
 
 
 @dataclass(frozen=True)
