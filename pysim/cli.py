@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pysim.errors import ConfigError, WorkloadError
@@ -201,6 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, WorkloadError, ValueError, OSError) as exc:
         print(f"pysim {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"pysim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (MemoryError, RecursionError, OverflowError) as exc:  # input too large for us
+        print(f"pysim {args.command}: error: the input is too large to process "
+              f"({type(exc).__name__}: {str(exc)[:120]})", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line, not a traceback (PYSIM_TRACEBACK=1 shows it)
+        if os.environ.get("PYSIM_TRACEBACK"):
+            raise
+        print(f"pysim {args.command}: internal error ({type(exc).__name__}: "
+              f"{str(exc)[:200]}); please report it as a pysim bug with the command line "
+              "(PYSIM_TRACEBACK=1 prints the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
 
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.yaml"
-    with pytest.raises(ConfigError, match=rf"{path}: file not found"):
+    with pytest.raises(ConfigError, match=rf"{path}: cannot read file: not found"):
         load_hardware(path)
 
 

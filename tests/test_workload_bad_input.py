@@ -46,7 +46,7 @@ def test_missing_file(tmp_path):
 
 def test_not_yaml(tmp_path):
     msg = _error(tmp_path, "name: a\nops: [{name: c,\n  - 1\n")
-    assert re.search(r"not valid YAML \(line \d+, column \d+\): ", msg)
+    assert re.search(r"invalid YAML: line \d+, column \d+: ", msg)
 
 
 @pytest.mark.parametrize(

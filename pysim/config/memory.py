@@ -38,7 +38,7 @@ class Scratchpad(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    size_kib: SizeKiB = Field(gt=0)
+    size_kib: SizeKiB = Field(gt=0, le=1 << 30)  # at most 1 TiB on chip
     banks: Int = Field(default=1, ge=1, le=4096)
     ports_per_bank: Int = Field(default=1, ge=1, le=16)
     word_bits: Int = Field(default=64, ge=8, le=1024)

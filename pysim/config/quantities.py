@@ -13,11 +13,12 @@ Conversions (decimal prefixes are powers of 1000, binary ones powers of 1024):
 
 from __future__ import annotations
 
+import math
 import numbers
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AllowInfNan, BeforeValidator
 
 SIZE_TO_KIB = {"B": 1 / 1024, "KiB": 1.0, "MiB": 1024.0, "GiB": 1024.0**2}
 
@@ -43,7 +44,9 @@ def _reject_bool(value: Any) -> Any:
     if isinstance(value, numbers.Integral) and not isinstance(value, int):
         return int(value)  # NumPy integers from sweeps
     if isinstance(value, numbers.Real) and not isinstance(value, (int, float)):
-        return float(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
     return value
 
 
@@ -74,10 +77,12 @@ def _bandwidth(value: Any) -> Any:
     return parse_quantity(value, BANDWIDTH_TO_GB_PER_S, "a bandwidth")
 
 
+# Floats refuse NaN and infinities at load time (a NaN energy would print "nan mJ", an
+# infinite size fail later inside C++).
 Int = Annotated[int, BeforeValidator(_reject_bool)]
-Float = Annotated[float, BeforeValidator(_reject_bool)]
-SizeKiB = Annotated[float, BeforeValidator(_size_kib)]
-BandwidthGBps = Annotated[float, BeforeValidator(_bandwidth)]
+Float = Annotated[float, BeforeValidator(_reject_bool), AllowInfNan(False)]
+SizeKiB = Annotated[float, BeforeValidator(_size_kib), AllowInfNan(False)]
+BandwidthGBps = Annotated[float, BeforeValidator(_bandwidth), AllowInfNan(False)]
 
 
 def lower(value: Any) -> Any:

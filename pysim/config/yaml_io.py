@@ -9,10 +9,10 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from pysim.errors import ConfigError
+from pysim.yamlfile import excerpt, read_yaml
 
 
 class FieldError(ValueError):
@@ -24,45 +24,14 @@ class FieldError(ValueError):
         self.field, self.value = field, value
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode,
-                       deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     """The top-level mapping of the YAML file ``path``. Raises ConfigError naming the file
-    (and line) if it is missing, unreadable, not valid YAML or not a mapping."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: invalid YAML: {where}{problem}") from None
+    (and line) if it is missing, unreadable, not a regular file, too large, not valid YAML or
+    not a mapping (pysim/yamlfile.py)."""
+    data = read_yaml(path, ConfigError, "file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top level, "
-                          f"got {type(data).__name__} {data!r}")
+                          f"got {type(data).__name__} {excerpt(data)}")
     return data
 
 
@@ -156,6 +125,7 @@ def _describe(err: dict[str, Any], model: type[BaseModel], data: Any,
         "string_too_short": "must have at least {min_length} character(s)",
         "union_tag_invalid": "has unknown kind {tag!r}; known kinds: {expected_tags}",
         "union_tag_not_found": "needs a {discriminator} field",
+        "finite_number": "must be a finite number",
     }
     if kind in simple:
         ctx = {k: _num(v) for k, v in ctx.items()}

@@ -16,9 +16,9 @@ from os import PathLike
 from typing import Any
 
 import numpy as np
-import yaml
 
 from pysim.errors import ConfigError
+from pysim.yamlfile import read_yaml
 
 Scalar = bool | int | float | str
 Axis = list[Scalar] | tuple[float, float]
@@ -97,13 +97,7 @@ class Space:
     def from_yaml(cls, path: str | PathLike) -> Space:
         """Read a space from YAML: a mapping of dotted path -> list of values, or -> a mapping
         ``{low: L, high: H}`` for a range. Raises ConfigError for a missing or malformed file."""
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read space file: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        data = read_yaml(path, ConfigError, "space file")
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a space file is a mapping of dotted path -> list of "
                               f"values, got {type(data).__name__}")

@@ -12,10 +12,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pysim.errors import WorkloadError
 from pysim.workload.graph import Workload
+from pysim.yamlfile import read_yaml
 
 TOP_LEVEL_KEYS = ("name", "inputs", "ops")
 
@@ -61,17 +60,7 @@ def load_workload(path: str | PathLike[str], **onnx_options: Any) -> Workload:
     if onnx_options:
         raise WorkloadError(f"{source}: {', '.join(onnx_options)}: options of ONNX import; a "
                             f"YAML workload takes none")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(f"{source}: cannot read workload file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise WorkloadError(f"{source}: not valid YAML{line}: {problem}") from None
+    data = read_yaml(path, WorkloadError, "workload file")
     return workload_from_dict(data, source)
 
 
