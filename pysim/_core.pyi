@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'op_pipeline_lower_bound', 'pack_pm1', 'round_to_tf32', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
+__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'ConvWindowSpec', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'RowStationaryCost', 'RowStationarySpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'op_pipeline_lower_bound', 'pack_pm1', 'round_to_tf32', 'row_stationary_cost', 'row_stationary_reference', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
 class SystolicSpec:
     """
     An R x C systolic array with a dataflow and a timing mode.
@@ -612,6 +612,91 @@ class XnorCost:
     @property
     def utilization(self) -> float:
         ...
+class RowStationarySpec:
+    """
+    Eyeriss's row-stationary PE array: rows x cols PEs (1..4096 each), pe_weights filter-spad words per PE (1..4096) and arrays identical arrays (1..256).
+    """
+    def __init__(self, rows: typing.SupportsInt | typing.SupportsIndex, cols: typing.SupportsInt | typing.SupportsIndex, pe_weights: typing.SupportsInt | typing.SupportsIndex = 1, arrays: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def arrays(self) -> int:
+        ...
+    @property
+    def cols(self) -> int:
+        ...
+    @property
+    def pe_weights(self) -> int:
+        ...
+    @property
+    def rows(self) -> int:
+        ...
+class ConvWindowSpec:
+    """
+    The convolution loops row stationary unrolls (pysim.mapping.tile_model.ConvWindow): filter rows x cols, output rows x cols, stride, dilation (each >= 1). out_h 0 is a GEMM: a 1 x 1 convolution over an M x 1 image.
+    """
+    def __init__(self, kernel_h: typing.SupportsInt | typing.SupportsIndex = 1, kernel_w: typing.SupportsInt | typing.SupportsIndex = 1, out_h: typing.SupportsInt | typing.SupportsIndex = 0, out_w: typing.SupportsInt | typing.SupportsIndex = 1, stride_h: typing.SupportsInt | typing.SupportsIndex = 1, stride_w: typing.SupportsInt | typing.SupportsIndex = 1, dilation_h: typing.SupportsInt | typing.SupportsIndex = 1, dilation_w: typing.SupportsInt | typing.SupportsIndex = 1) -> None:
+        ...
+    def __repr__(self) -> str:
+        ...
+    @property
+    def dilation_h(self) -> int:
+        ...
+    @property
+    def dilation_w(self) -> int:
+        ...
+    @property
+    def kernel_h(self) -> int:
+        ...
+    @property
+    def kernel_w(self) -> int:
+        ...
+    @property
+    def out_h(self) -> int:
+        ...
+    @property
+    def out_w(self) -> int:
+        ...
+    @property
+    def stride_h(self) -> int:
+        ...
+    @property
+    def stride_w(self) -> int:
+        ...
+class RowStationaryCost:
+    """
+    Cycles (steady + fill), passes, MACs and array accesses of one row-stationary tile.
+    """
+    def to_dict(self) -> dict:
+        ...
+    @property
+    def cycles(self) -> int:
+        ...
+    @property
+    def fill(self) -> int:
+        ...
+    @property
+    def filter_reads(self) -> int:
+        ...
+    @property
+    def ifmap_reads(self) -> int:
+        ...
+    @property
+    def macs(self) -> int:
+        ...
+    @property
+    def passes(self) -> int:
+        ...
+    @property
+    def psum_reads(self) -> int:
+        ...
+    @property
+    def psum_writes(self) -> int:
+        ...
+    @property
+    def steady(self) -> int:
+        ...
 def bit_fusion_factor(a_bits: typing.SupportsInt | typing.SupportsIndex, b_bits: typing.SupportsInt | typing.SupportsIndex) -> int:
     """
     Bit Fusion products per fusion unit per cycle: floor(8/max(a,2)) * floor(8/max(b,2)) on the widths capped at 8.
@@ -729,6 +814,14 @@ def pack_pm1(x: numpy.ndarray) -> numpy.ndarray:
 def round_to_tf32(x: typing.SupportsFloat | typing.SupportsIndex) -> float:
     """
     fp32 -> tf32 (10-bit mantissa, round to nearest, ties away from zero).
+    """
+def row_stationary_cost(spec: RowStationarySpec, window: ConvWindowSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex) -> RowStationaryCost:
+    """
+    Closed-form cost of an m x n x k tile on the row-stationary array (O(1)); equals RowStationaryTiles.evaluate.
+    """
+def row_stationary_reference(spec: RowStationarySpec, window: ConvWindowSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex) -> RowStationaryCost:
+    """
+    Cycle-stepped reference of the same tile: steps every pass's PEs and walks the data movement; returns the counted cost. Raises ValueError for tiles over 2^32 PE updates.
     """
 def scalesim_fold_averages(spec: SystolicSpec, shape: GemmShape) -> tuple[float, float]:
     """

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_xnor(m);
   pysim::bindings::bind_lowp_kernels(m);
   pysim::bindings::bind_mapping(m);
+  pysim::bindings::bind_row_stationary(m);
 }
