@@ -12,11 +12,19 @@ For ``out="runs.parquet"``:
 - a new run reads both, keyed by ``point_id``, and computes only the points it does not find.
 
 The Parquet file is a cache keyed by ``point_id``: rows of other sweeps written to the same
-file are kept in it (the sweep returns only its own rows). One sweep at a time per file.
+file are kept in it (the sweep returns only its own rows).
+
+Safety: one sweep at a time per file, enforced by an exclusive lock on ``runs.parquet.lock``
+(``flock``, released when the sweep ends or its process dies; the small lock file stays; a
+second sweep on the path is refused with a message naming the holder's pid); temporary files
+left by a killed writer are removed under the lock; the journal and the temporary file are
+never opened through a symbolic link; the Parquet file is fsynced before the rename, and the
+folder after it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterable
@@ -25,18 +33,63 @@ from typing import IO, Any
 
 import pandas as pd
 
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows
+
+
+def _open_nofollow(path: Path, flags: int, what: str) -> int:
+    """``os.open`` that refuses a symbolic link at ``path``."""
+    try:
+        return os.open(path, flags | NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise ValueError(f"out: {what} {path} is a symbolic link; pysim does not write "
+                             "through one (remove it or pass another path)") from None
+        raise
+
 
 class Checkpoint:
-    """The journal and Parquet file of one output path."""
+    """The journal and Parquet file of one output path, held under its lock until ``close``."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.journal = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._fh: IO[str] | None = None
+        self._lock_fd: int | None = None
         if self.path.exists() and self.path.is_dir():
             raise ValueError(f"out must be a file path, {self.path} is a directory")
         if not self.path.parent.is_dir():
             raise ValueError(f"out: folder {self.path.parent} does not exist")
+        self._lock()
+        for stale in self.path.parent.glob(f"{self.path.name}.tmp-*"):
+            stale.unlink(missing_ok=True)  # a killed writer's: we hold the lock
+
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock
+            return
+        fd = _open_nofollow(self.lock_path, os.O_RDWR | os.O_CREAT, "lock file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(f"out: {self.path} is being written by another sweep (pid "
+                             f"{holder}); wait for it to finish or pass another path") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Give up the lock (``close`` does; a dead process's lock goes with it). The lock
+        file stays: removing it would let a waiting sweep lock an orphaned copy."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __del__(self) -> None:
+        self.release()
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Rows already computed, by point_id: the Parquet file's, then the journal's."""
@@ -52,6 +105,9 @@ class Checkpoint:
                                  f"written by pysim.sweep; move it away or pass another path")
             for record in frame.to_dict("records"):
                 rows[str(record["point_id"])] = _plain(record)
+        if self.journal.is_symlink():
+            raise ValueError(f"out: journal {self.journal} is a symbolic link; pysim does not "
+                             "read through one (remove it or pass another path)")
         if self.journal.exists():
             with open(self.journal, encoding="utf-8") as fh:
                 for line in fh:
@@ -67,7 +123,8 @@ class Checkpoint:
         """Append one finished row to the journal and flush it."""
         if self._fh is None:
             torn = _ends_torn(self.journal)
-            self._fh = open(self.journal, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            fd = _open_nofollow(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "journal")
+            self._fh = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - kept open
             if torn:
                 self._fh.write("\n")
         self._fh.write(json.dumps(row, default=_json_default) + "\n")
@@ -85,13 +142,33 @@ class Checkpoint:
             table = pd.concat([frame, pd.DataFrame(others)], ignore_index=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         try:
-            table.to_parquet(tmp, index=False)
+            fd = _open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "temporary file")
+            with open(fd, "wb") as fh:
+                table.to_parquet(fh, index=False)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
         finally:
-            if tmp.exists():
+            if tmp.exists() or tmp.is_symlink():
                 tmp.unlink()
         if self.journal.exists():
             self.journal.unlink()
+        self.release()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
 
 
 def _ends_torn(path: Path) -> bool:

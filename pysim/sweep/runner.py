@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -31,6 +32,27 @@ from pysim.workload import Workload, load_workload
 
 SCHEDULER_TIMEOUT_S = 5.0
 """How long ``scheduler=`` waits for the Dask scheduler before giving up."""
+RETRIES = 2
+"""How often a point whose worker process died is run again, alone, before it is recorded
+as failed."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: on Linux the kernel kills the worker when the process that started it
+    dies (``prctl(PR_SET_PDEATHSIG)``: the sweep's for forked workers, else the forkserver,
+    which ends with the sweep), so a kill -9 of the sweep leaves no worker behind. ``parent``
+    is the sweep's pid for forked workers, else 0."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if parent and os.getppid() != parent:  # a forked worker whose parent died before prctl
+        os._exit(1)
 
 
 class _Bar(tqdm):
@@ -117,7 +139,8 @@ class Evaluator:
     def __init__(self, hw: Hardware, workloads: list[Workload], space: Space, *,
                  jobs: int | None = None, executor: Executor | None = None,
                  scheduler: str | None = None, out: str | PathLike | None = None,
-                 progress: bool | None = None, desc: str = "sweep") -> None:
+                 progress: bool | None = None, desc: str = "sweep",
+                 retries: int = RETRIES) -> None:
         if sum(x is not None for x in (jobs, executor, scheduler)) > 1:
             raise ValueError("pass at most one of jobs=, executor= and scheduler=")
         if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)
@@ -125,14 +148,25 @@ class Evaluator:
             raise ValueError(f"jobs must be an int >= 1, or -1 for all cores, got {jobs!r}")
         if executor is not None and not callable(getattr(executor, "submit", None)):
             raise ValueError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
         self.hw, self.workloads, self.space = hw, workloads, space
+        self.retries = retries
         self.jobs = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                      else os.cpu_count() or 1) if jobs == -1 else (jobs or 1)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.desc = desc
-        self.checkpoint = Checkpoint(out) if out is not None else None
-        self.cache: dict[str, dict[str, Any]] = self.checkpoint.load() if self.checkpoint else {}
         self.client = connect(scheduler) if scheduler is not None else None
+        self.checkpoint = Checkpoint(out) if out is not None else None
+        try:
+            self.cache: dict[str, dict[str, Any]] = (self.checkpoint.load() if self.checkpoint
+                                                     else {})
+        except BaseException:
+            if self.checkpoint is not None:
+                self.checkpoint.release()
+            if self.client is not None:
+                self.client.close()
+            raise
         self.executor: Executor | None = (self.client.get_executor() if self.client is not None
                                           else executor)
         self._own_pool: ProcessPoolExecutor | None = None
@@ -193,10 +227,16 @@ class Evaluator:
             return self.executor
         if self.jobs > 1 and n_tasks > 1:
             if self._own_pool is None:
-                self._own_pool = ProcessPoolExecutor(max_workers=self.jobs,
-                                                     mp_context=_mp_context())
+                self._own_pool = self._pool(self.jobs)
             return self._own_pool
         return None
+
+    @staticmethod
+    def _pool(workers: int) -> ProcessPoolExecutor:
+        context = _mp_context()
+        parent = os.getpid() if context.get_start_method() == "fork" else 0
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_die_with_parent, initargs=(parent,))
 
     def _compute(self, todo: list[Task], executor: Executor | None, bar: tqdm) -> None:
         if executor is None:
@@ -208,13 +248,41 @@ class Evaluator:
         hw_blob, wl_blobs = self._blobs
         futures = {executor.submit(evaluate_blobs, hw_blob, wl_blobs[t.workload], t.point): t
                    for t in todo}
+        orphans: list[Task] = []  # their worker died (or shared the pool of one that did)
         try:
             for future in as_completed(futures):
-                self._done(futures[future], future.result(), bar)
+                try:
+                    metrics = future.result()
+                except BrokenProcessPool:
+                    orphans.append(futures[future])
+                    continue
+                self._done(futures[future], metrics, bar)
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
+        if orphans:
+            if executor is self._own_pool:  # a broken pool takes no more work
+                self._own_pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+                self._own_pool = None
+            for t in orphans:
+                self._done(t, self._isolated(t, hw_blob, wl_blobs[t.workload]), bar)
+
+    def _isolated(self, task: Task, hw_blob: bytes, wl_blob: bytes) -> dict[str, Any]:
+        """Run a task whose worker died alone in a fresh process, up to ``retries`` + 1
+        times; if every process dies, the row records it (NaN metrics and the error)."""
+        for _ in range(self.retries + 1):
+            pool = self._pool(1)
+            try:
+                return pool.submit(evaluate_blobs, hw_blob, wl_blob, task.point).result()
+            except BrokenProcessPool:
+                continue
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        row: dict[str, Any] = dict.fromkeys(METRICS, float("nan"))
+        row["error"] = (f"WorkerDied: the worker process running this point died "
+                        f"{self.retries + 1} time(s) (killed, or crashed)")
+        return row
 
     # -- the frame and the end --------------------------------------------------------------
 
@@ -271,7 +339,7 @@ def sweep(hw: Hardware | str | PathLike,
           wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
           space: Space | dict, *, jobs: int | None = None, executor: Executor | None = None,
           scheduler: str | None = None, out: str | PathLike | None = None,
-          progress: bool | None = None) -> pd.DataFrame:
+          progress: bool | None = None, retries: int = RETRIES) -> pd.DataFrame:
     """Simulate every point of ``space`` (a ``Space`` or its dict) on ``hw`` for each workload
     in ``wl`` (one, or a list); one row per (point, workload), points outermost.
 
@@ -285,8 +353,10 @@ def sweep(hw: Hardware | str | PathLike,
     ``jobs``: local worker processes (default 1: this process; -1: all cores). ``executor``:
     any ``concurrent.futures.Executor`` (e.g. Dask's ``client.get_executor()``).
     ``scheduler``: a Dask scheduler address to connect to. ``out``: a Parquet path to
-    checkpoint into and resume from (docs/sweeps.md). ``progress``: a tqdm bar (default: when
-    stderr is a terminal).
+    checkpoint into and resume from (docs/sweeps.md); one sweep at a time per path (a second is
+    refused). ``progress``: a tqdm bar (default: when stderr is a terminal). ``retries``: how
+    often a point whose local worker process died (killed, crashed) is run again alone before
+    its row records the failure (default 2).
 
     Raises ConfigError for a space key that is not a parameter of ``hw``, ValueError for an
     empty space, a bad ``jobs`` or an unreachable scheduler: all before any point runs.
@@ -296,7 +366,7 @@ def sweep(hw: Hardware | str | PathLike,
     space.check(hw)
     points = space.points()
     with Evaluator(hw, wls, space, jobs=jobs, executor=executor, scheduler=scheduler, out=out,
-                   progress=progress) as ev:
+                   progress=progress, retries=retries) as ev:
         tasks = ev.tasks(points)
         df = ev.frame(ev.run(tasks))
         ev.close(df)
