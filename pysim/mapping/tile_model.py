@@ -187,7 +187,8 @@ class RowStationaryTiles:
     ``floor(rows / R)`` strips or whole sets (other channels or filters) run stacked on the
     rows at once, so AlexNet's CONV1 (R 11, E 55) keeps 151 PEs busy on average, CONV2 (5 x 27
     as two stacked strips) 135 and CONV3-5 (four 3 x 13 sets) 156, as the JSSC paper's AlexNet
-    table (154, 135, 156 active PEs) has them. A filter taller than the array is cut into row chunks.
+    table (154, 135, 156 active PEs) has them. A filter taller than the array is cut into row
+    chunks.
 
     Per PE, the spad's ``pe_weights`` words hold S x p x q weights: p filters share each
     ifmap row read (ifmap reuse) and q channels accumulate in the psum register (psum reuse):
