@@ -100,21 +100,45 @@ RowStationaryCost row_stationary_cost(const RowStationarySpec& spec, const ConvW
   const Checked ck{m, n, k};
   const int64_t R = w.kernel_h, S = w.kernel_w;
   const RowStationarySets sets = row_stationary_sets(spec, w);
-  // The tile's images and output rows E of width F (a GEMM: m rows of width 1).
-  int64_t images = 1, E = m, F = 1;
+  // The tile's output rows: `whole` full images of E rows of width F and a partial one of
+  // `part` rows (a GEMM: no full image and m rows of width 1).
+  int64_t whole = 0, part = m, E = 0, F = 1;
   if (w.out_h > 0) {
     const int64_t image = w.out_h * w.out_w;  // validated
-    images = cdiv(m, image);
-    E = std::min(w.out_h, cdiv(std::min(m, image), w.out_w));
+    whole = m / image;
+    E = w.out_h;
     F = w.out_w;
+    part = cdiv(m % image, F);
   }
-  const int64_t strips = cdiv(E, spec.cols);
+  const int64_t strips_full = cdiv(E, spec.cols), strips_part = cdiv(part, spec.cols);
+  const int64_t strips = whole > 0 ? strips_full : strips_part;  // the tile's largest image
   const int64_t channels = cdiv(k, R * S);
+  // The ifmap rows (columns) outs output rows (columns) read: the span of their windows, or
+  // outs x taps when the stride skips rows between them. A term that overflows is larger than
+  // the other, so only both overflowing is an error.
+  const auto touched = [&](int64_t outs, int64_t stride, int64_t taps, int64_t dilation,
+                           const char* what) {
+    int64_t a = 0, b = 0, span = 0, each = 0;
+    const bool span_over = __builtin_mul_overflow(outs - 1, stride, &a) ||
+                           __builtin_mul_overflow(taps - 1, dilation, &b) ||
+                           __builtin_add_overflow(a, b, &span) ||
+                           __builtin_add_overflow(span, 1, &span);
+    const bool each_over = __builtin_mul_overflow(outs, taps, &each);
+    if (span_over && each_over) ck.overflow(what);
+    return span_over ? each : each_over ? span : std::min(span, each);
+  };
+  const char* rows_what = "ifmap rows (min((E-1) stride_h + (R-1) dilation_h + 1, E x R))";
+  const int64_t rows_full = whole > 0 ? touched(E, w.stride_h, R, w.dilation_h, rows_what) : 0;
+  const int64_t rows_part = part > 0 ? touched(part, w.stride_h, R, w.dilation_h, rows_what) : 0;
+  const int64_t in_cols = touched(F, w.stride_w, S, w.dilation_w,
+                                  "ifmap cols (min((F-1) stride_w + (S-1) dilation_w + 1, F x S))");
   // 1-D convolutions of F outputs, run stack x arrays at a time (ISCA 2016 Sec. V-B).
-  int64_t work = ck.mul(images, strips, "work units (images x strips x channels x N x chunks)");
-  work = ck.mul(work, channels, "work units (images x strips x channels x N x chunks)");
-  work = ck.mul(work, n, "work units (images x strips x channels x N x chunks)");
-  work = ck.mul(work, sets.chunks, "work units (images x strips x channels x N x chunks)");
+  const char* work_what =
+      "work units ((whole x strips_full + [part > 0] x strips_part) x channels x N x chunks)";
+  int64_t work = ck.add(ck.mul(whole, strips_full, work_what), strips_part, work_what);
+  work = ck.mul(work, channels, work_what);
+  work = ck.mul(work, n, work_what);
+  work = ck.mul(work, sets.chunks, work_what);
   RowStationaryCost c;
   c.passes = cdiv(work, sets.stack * spec.arrays);
   c.steady = ck.mul(ck.mul(c.passes, F, "steady cycles (passes x F x S)"), S,
@@ -127,18 +151,9 @@ RowStationaryCost row_stationary_cost(const RowStationarySpec& spec, const ConvW
   const int64_t pairs = std::max<int64_t>(1, spec.pe_weights / S);
   const int64_t q = std::min(std::max<int64_t>(isqrt(pairs), 1), channels);
   const int64_t p = std::min(std::max<int64_t>(pairs / q, 1), n);
-  // The ifmap rows and columns the tile's windows span.
-  const auto span = [&](int64_t outs, int64_t stride, int64_t taps, int64_t dilation,
-                        const char* what) {
-    return ck.add(ck.add(ck.mul(outs - 1, stride, what), ck.mul(taps - 1, dilation, what), what),
-                  1, what);
-  };
-  const int64_t in_rows = span(E, w.stride_h, R, w.dilation_h,
-                               "ifmap rows ((E-1) stride_h + (R-1) dilation_h + 1)");
-  const int64_t in_cols = span(F, w.stride_w, S, w.dilation_w,
-                               "ifmap cols ((F-1) stride_w + (S-1) dilation_w + 1)");
-  const char* a_what = "ifmap reads (images x in_rows x in_cols x channels x filter groups)";
-  int64_t a = ck.mul(images, in_rows, a_what);
+  const char* a_what =
+      "ifmap reads ((whole x rows_full + rows_part) x in_cols x channels x filter groups)";
+  int64_t a = ck.add(ck.mul(whole, rows_full, a_what), rows_part, a_what);
   a = ck.mul(a, in_cols, a_what);
   a = ck.mul(a, channels, a_what);
   c.ifmap_reads = ck.mul(a, cdiv(n, p), a_what);

@@ -8,16 +8,23 @@
 //   chunks = ceil(R / rows), height = ceil(R / chunks)    a filter taller than the array is
 //                                                           cut into even row chunks
 //   stack  = floor(rows / height)                          sets stacked on the rows
-//   strips = ceil(E / cols)                                E cut into strips of <= cols rows
-// A tile of m output positions (images of out_h x out_w, or a GEMM's m rows of width 1),
-// n filters and k = channels x R x S reduction elements is
-//   work   = images x strips x channels x n x chunks        1-D convolution units
+//   output rows cut into strips of <= cols rows, each image's own (below)
+// A tile of m output positions covers whole = m / (out_h x out_w) full images of E = out_h rows
+// and a partial image of part = ceil((m mod (out_h x out_w)) / out_w) rows (a GEMM, out_h 0:
+// whole = 0 and part = m rows of width F = 1); each image is cut into strips of its own:
+// strips_full = ceil(E / cols), strips_part = ceil(part / cols). With n filters and
+// k = channels x R x S reduction elements,
+//   work   = (whole x strips_full + [part > 0] x strips_part) x channels x n x chunks
+//                                                           1-D convolution units
 //   passes = ceil(work / (stack x arrays)),  steady = passes x F x S,  fill = height + cols - 1
+//   strips = strips_full if whole > 0 else strips_part      the tile's largest image
 // Spad reuse: the pe_weights words hold S x p x q weights, q = clip(isqrt(pe_weights / S), 1,
 // channels) channels accumulating in the psum register, p = clip((pe_weights / S) / q, 1, n)
 // filters sharing each ifmap read. Accesses per tile:
-//   ifmap  = images x in_rows x in_cols x channels x ceil(n / p)
-//            in_rows = (E - 1) stride_h + (R - 1) dilation_h + 1  (in_cols likewise with F, S)
+//   ifmap  = (whole x touched_rows(E) + [part > 0] x touched_rows(part)) x touched_cols(F)
+//            x channels x ceil(n / p)
+//            touched_rows(outs) = min((outs - 1) stride_h + (R - 1) dilation_h + 1, outs x R)
+//            (the span, or outs x R when the stride skips rows; touched_cols likewise, F, S)
 //   filter = k x n x strips                                  each weight once per strip
 //   psum   = ceil(channels x chunks / (q x max(1, stack / strips))) x m x n writes,
 //            m x n fewer reads                               stacked sets sum other channels

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pysim {
@@ -16,6 +17,50 @@ constexpr int64_t kPollEvery = int64_t{1} << 22;  // PE updates (or walk steps) 
 struct Unit {
   int64_t image, strip, filter, channel, chunk;
 };
+
+__extension__ typedef __int128 Index;  // an input row or column, up to 2 x 2^126
+
+// The ifmap rows (or columns) some windows touch: the distinct values of x * a + y * b for
+// output index x < nx read at tap y < ny (a: the stride, b: the dilation). Walks every (x, y)
+// once in increasing order of its index -- a merge of one increasing run per value of the
+// shorter of x and y, a heap of their heads -- and counts the values it has not just seen, so
+// memory stays O(min(nx, ny)). 128-bit indices: they may pass 2^63 where the count does not.
+template <class Tick>
+int64_t distinct_indices(int64_t a, int64_t nx, int64_t b, int64_t ny, Tick&& tick) {
+  if (nx > ny) {
+    std::swap(a, b);
+    std::swap(nx, ny);
+  }
+  struct Head {
+    Index index;
+    int64_t y;  // the run's position along the longer extent
+  };
+  const auto later = [](const Head& u, const Head& v) { return u.index > v.index; };
+  std::vector<Head> heads;
+  heads.reserve(static_cast<size_t>(nx));
+  for (int64_t x = 0; x < nx; ++x) heads.push_back({static_cast<Index>(x) * a, 0});
+  std::make_heap(heads.begin(), heads.end(), later);
+  int64_t count = 0, walked = 0;
+  Index last = -1;
+  while (!heads.empty()) {
+    std::pop_heap(heads.begin(), heads.end(), later);
+    Head& h = heads.back();
+    count += h.index != last;
+    last = h.index;
+    if (++h.y < ny) {
+      h.index += b;
+      std::push_heap(heads.begin(), heads.end(), later);
+    } else {
+      heads.pop_back();
+    }
+    if (++walked == 4096) {
+      tick(walked);
+      walked = 0;
+    }
+  }
+  tick(walked);
+  return count;
+}
 
 }  // namespace
 
@@ -49,17 +94,21 @@ RowStationaryCost row_stationary_reference(const RowStationarySpec& spec,
   const int64_t R = w.kernel_h, S = w.kernel_w, C = spec.cols;
   const int64_t F = gemm ? 1 : w.out_w, per_image = gemm ? m : w.out_h * w.out_w;
   const int64_t images = (m - 1) / per_image + 1;  // the image of the last position, plus one
-  // Output rows: all of them once an image is complete, else up to the last position's row.
-  const int64_t E = m > per_image ? w.out_h : (m - 1) / F + 1;
+  const int64_t last_row = (m - 1) % per_image / F;  // the last position's row in its image
   const int64_t channels = (k - 1) / (R * S) + 1;
   const auto position = [&](int64_t image, int64_t row, int64_t col) {
     return image * per_image + row * F + col;
   };
   // The set: filter rows cut into chunks of `height` PE rows, `stack` sets on each array's
-  // rows; output rows cut into strips of C columns.
+  // rows; each image's output rows (those holding one of the tile's positions: all of an
+  // image the tile passes, up to the last position's row of the last one) cut into strips of
+  // C columns.
   const RowStationarySets sets = row_stationary_sets(spec, w);
   const int64_t H = sets.height, chunks = sets.chunks;
-  const int64_t strips = (E + C - 1) / C;
+  const auto rows_of = [&](int64_t image) {
+    return image + 1 < images ? per_image / F : last_row + 1;
+  };
+  const auto strips_of = [&](int64_t image) { return (rows_of(image) + C - 1) / C; };
   const int64_t slots = sets.stack * spec.arrays;
   // Spad split (JSSC 2017 Sec. III-B): pe_weights / S filter rows per PE, as q channels x p
   // filters with q the largest square root that fits, at most the tile's channels.
@@ -67,86 +116,81 @@ RowStationaryCost row_stationary_reference(const RowStationarySpec& spec,
   int64_t q = 1;
   while ((q + 1) * (q + 1) <= rows_in_spad && q + 1 <= channels) ++q;
   const int64_t p = std::min(std::max<int64_t>(rows_in_spad / q, 1), n);
-  // Stacked sets not taken by the strip's own rows hold other channels of the same outputs.
-  const int64_t sets_summed = std::max<int64_t>(1, sets.stack / strips);
+  // Stacked sets not taken by the strips of the tile's largest image hold other channels of
+  // the same outputs.
+  int64_t most_strips = 0;
+  for (int64_t img = 0; img < images; ++img) most_strips = std::max(most_strips, strips_of(img));
+  const int64_t sets_summed = std::max<int64_t>(1, sets.stack / most_strips);
 
   RowStationaryCost c;
 
-  // Ifmap delivery: for each (image, channel) the buffer sends every row and column the
-  // windows of each group of p filters span once; the group's filters share it.
+  // Ifmap delivery: for each (image, channel) the buffer sends each group of p filters every
+  // ifmap row and column the windows of the image's strips touch, once (the group's filters
+  // share it; rows a stride skips between windows are not sent). PE (i, j) of a unit on strip
+  // `strip` and chunk `chunk` reads input row (strip C + j) stride_h + (chunk H + i)
+  // dilation_h: over the image's strips and chunks, every output row e < rows_of(image) at
+  // every filter row r < R. A PE streams its ifmap row under all F x S windows: input column
+  // f stride_w + s dilation_w.
+  const int64_t in_cols = distinct_indices(w.stride_w, F, w.dilation_w, S, tick);
   for (int64_t img = 0; img < images; ++img) {
+    const int64_t in_rows = distinct_indices(w.stride_h, rows_of(img), w.dilation_h, R, tick);
     for (int64_t ch = 0; ch < channels; ++ch) {
-      for (int64_t first = 0; first < n; first += p) {
-        int64_t lo = -1, hi = -1;
-        for (int64_t strip = 0; strip < strips; ++strip) {
-          for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-            for (int64_t i = 0; i < H && chunk * H + i < R; ++i) {
-              for (int64_t j = 0; j < C && strip * C + j < E; ++j) {
-                const int64_t row = (strip * C + j) * w.stride_h + (chunk * H + i) * w.dilation_h;
-                lo = lo < 0 ? row : std::min(lo, row);
-                hi = std::max(hi, row);
-              }
-            }
-          }
-        }
-        int64_t clo = -1, chi = -1;  // a PE streams its ifmap row under the F x S windows
-        for (int64_t f = 0; f < F; ++f) {
-          for (int64_t s = 0; s < S; ++s) {
-            const int64_t col = f * w.stride_w + s * w.dilation_w;
-            clo = clo < 0 ? col : std::min(clo, col);
-            chi = std::max(chi, col);
-          }
-        }
-        c.ifmap_reads += (hi - lo + 1) * (chi - clo + 1);
-        tick(strips * chunks * H * C + F * S);
-      }
+      for (int64_t first = 0; first < n; first += p) c.ifmap_reads += in_rows * in_cols;
+      tick((n + p - 1) / p);
     }
   }
 
-  // Work units, chunk innermost so one output's channel contributions follow each other.
-  const int64_t work = images * strips * n * channels * chunks;
-  const auto unit = [&](int64_t u) {
-    Unit x{};
-    x.chunk = u % chunks;
-    u /= chunks;
-    x.channel = u % channels;
-    u /= channels;
-    x.filter = u % n;
-    u /= n;
-    x.strip = u % strips;
-    x.image = u / strips;
-    return x;
+  // Work units, image by image (each cut into its own strips), chunk innermost so one
+  // output's channel contributions follow each other.
+  Unit next{};  // the next unit to hand out; next.image == images when none is left
+  int64_t strips_before = 0;  // the most strips of an image before next's: their sets ran
+  const auto advance = [&]() {
+    if (++next.chunk < chunks) return;
+    next.chunk = 0;
+    if (++next.channel < channels) return;
+    next.channel = 0;
+    if (++next.filter < n) return;
+    next.filter = 0;
+    if (++next.strip < strips_of(next.image)) return;
+    next.strip = 0;
+    strips_before = std::max(strips_before, strips_of(next.image));
+    ++next.image;
   };
   // Real outputs of a unit's strip (positions < m), the partial sums it leaves.
   const auto strip_outputs = [&](const Unit& x) {
     int64_t outs = 0;
-    for (int64_t j = 0; j < C && x.strip * C + j < E; ++j) {
+    for (int64_t j = 0; j < C && x.strip * C + j < rows_of(x.image); ++j) {
       for (int64_t f = 0; f < F; ++f) outs += position(x.image, x.strip * C + j, f) < m;
     }
     return outs;
   };
 
   const int64_t FS = F * S;
-  std::vector<Unit> in_pass;
-  in_pass.reserve(static_cast<size_t>(std::min(slots, work)));
+  std::vector<std::pair<Unit, bool>> in_pass;  // (unit, its set's weights are in the spads)
+  in_pass.reserve(static_cast<size_t>(std::min<int64_t>(slots, 4096)));
   int64_t pass = 0, last_mac_00 = -1, last_write = -1;
   int64_t pending = 0;   // channel contributions summed in the array since the last write-out
   bool written = false;  // the current output strip has left the array before
-  for (int64_t first = 0; first < work; first += slots, ++pass) {
+  for (; next.image < images; ++pass) {
     in_pass.clear();
-    for (int64_t u = first; u < std::min(work, first + slots); ++u) in_pass.push_back(unit(u));
+    while (next.image < images && static_cast<int64_t>(in_pass.size()) < slots) {
+      // A set (strip, filter, channel, chunk) an earlier image ran keeps its weights.
+      in_pass.emplace_back(next, next.strip < strips_before);
+      advance();
+    }
     // Passes issue back to back: PE (0, 0) of every set starts this pass's first MAC at
     // `start`, PE (i, j) i + j cycles later (filter rows move right, partial sums up).
     const int64_t start = pass * FS;
     for (int64_t t = 0; t < FS; ++t) {
       const int64_t f = t / S, s = t % S;
-      for (const Unit& x : in_pass) {
+      for (const auto& entry : in_pass) {
+        const Unit& x = entry.first;
         for (int64_t i = 0; i < H; ++i) {
           const int64_t r = x.chunk * H + i;
           const bool row_real = r < R && (x.channel * R + r) * S + s < k;
           for (int64_t j = 0; j < C; ++j) {
             const int64_t e = x.strip * C + j;
-            c.macs += row_real && e < E && position(x.image, e, f) < m;
+            c.macs += row_real && e < rows_of(x.image) && position(x.image, e, f) < m;
             const int64_t cycle = start + i + j + t;  // PE (i, j) runs i + j cycles behind
             // The column's partial sum of output f leaves the set's last row the cycle after
             // its last tap there.
@@ -158,8 +202,8 @@ RowStationaryCost row_stationary_reference(const RowStationarySpec& spec,
       tick(static_cast<int64_t>(in_pass.size()) * H * C);
     }
     // Data movement of the pass's units, in unit order.
-    for (const Unit& x : in_pass) {
-      if (x.image == 0) {  // a set's weights enter its spads when it first runs
+    for (const auto& [x, loaded] : in_pass) {
+      if (!loaded) {  // a set's weights enter its spads when it first runs
         for (int64_t i = 0; i < H && x.chunk * H + i < R; ++i) {
           for (int64_t s = 0; s < S; ++s) {
             c.filter_reads += (x.channel * R + x.chunk * H + i) * S + s < k;

@@ -186,15 +186,21 @@ class RowStationaryTiles:
     array as Eyeriss does: E is cut into strips of at most ``cols`` output rows, and
     ``floor(rows / R)`` strips or whole sets (other channels or filters) run stacked on the
     rows at once, so AlexNet's CONV1 (R 11, E 55) keeps 151 PEs busy on average, CONV2 (5 x 27
-    as two stacked strips) 135 and CONV3-5 (four 3 x 13 sets) 156, the active-PE counts of
-    the JSSC paper's AlexNet table. A filter taller than the array is cut into row chunks.
+    as two stacked strips) 135 and CONV3-5 (four 3 x 13 sets) 156, as the JSSC paper's AlexNet
+    table (154, 135, 156 active PEs) has them. A filter taller than the array is cut into row
+    chunks.
 
     Per PE, the spad's ``pe_weights`` words hold S x p x q weights: p filters share each
-    ifmap row read (ifmap reuse) and q channels accumulate in the psum register (psum reuse),
-    split evenly (p = q = sqrt(pe_weights / S), each at most the tile's extent). Scratchpad
-    accesses per tile: each ifmap element the tile touches once per p filters; each weight
-    once per strip; partial sums leave the array once per q x (stacked sets) channels.
-    Timing: passes x F x S cycles plus one set's fill (``timing`` does not apply)."""
+    ifmap row read (ifmap reuse) and q channels accumulate in the psum register (psum reuse):
+    q = floor(sqrt(pe_weights / S)), p = floor(pe_weights / S / q), each at least 1 (a spad
+    smaller than one filter row streams it) and at most the tile's extent. Scratchpad
+    accesses per tile: each ifmap element the tile's output rows read (the rows and columns
+    the windows touch: a stride that skips rows skips them) once per p filters; each weight
+    once per strip, a set keeping its weights across the images of a batch; partial sums
+    leave the array once per q x (stacked sets) channels. A tile may cover whole images and
+    part of one more; each is cut into strips of its own. Timing: passes x F x S cycles plus
+    one set's fill (``timing`` does not apply). CONV1's 151 busy PEs are the mean over its
+    four strips (the paper's 154 is one 11 x 14 strip's)."""
 
     rows: int
     cols: int
@@ -214,24 +220,36 @@ class RowStationaryTiles:
         w = self.window
         r, s = w.kernel
         chunks, height, stack = self.set_shape()
-        if w.out_h == 0:  # a GEMM: M rows of width 1
-            images, e, f = np.ones_like(m), m, 1
+        # The tile's output rows: `whole` full images of E rows and a partial one of `part`
+        # rows (a GEMM: one image of M rows of width 1).
+        if w.out_h == 0:
+            whole, part, e, f = np.zeros_like(m), m, 0, 1
         else:
             image = w.out_h * w.out_w
-            images = _cdiv(m, image)
-            e, f = np.minimum(w.out_h, _cdiv(np.minimum(m, image), w.out_w)), w.out_w
-        strips = _cdiv(e, self.cols)
+            whole, e, f = m // image, w.out_h, w.out_w
+            part = _cdiv(m % image, f)
+        some = (part > 0).astype(np.int64)
+        strips_e, strips_part = -(-e // self.cols), _cdiv(part, self.cols)
+        strips = np.where(whole > 0, strips_e, strips_part)  # of the tile's largest image
         channels = _cdiv(k, r * s)
-        work = images * strips * channels * n * chunks  # 1-D convolutions of F outputs
+        # 1-D convolutions of F outputs each, spread over the stacked set slots
+        work = (whole * strips_e + some * strips_part) * channels * n * chunks
         passes = _cdiv(work, stack * self.arrays)
         steady = passes * f * s
         fill = np.full_like(steady, height + self.cols - 1)
-        pairs = max(1, self.pe_weights // s)
+        pairs = max(1, self.pe_weights // s)  # a spad below one filter row streams it
         q = np.clip(int(math.isqrt(pairs)), 1, channels)
         p = np.clip(pairs // q, 1, n)
-        in_rows = (e - 1) * w.stride[0] + (r - 1) * w.dilation[0] + 1
-        in_cols = (f - 1) * w.stride[1] + (s - 1) * w.dilation[1] + 1
-        a = images * in_rows * in_cols * channels * _cdiv(n, p)
+
+        def touched(outs: Any, stride: int, taps: int, dilation: int) -> Any:
+            # input rows (columns) that outs output rows read: the span, or outs x taps when
+            # the stride skips rows between them
+            return np.minimum((outs - 1) * stride + (taps - 1) * dilation + 1, outs * taps)
+
+        in_cols = touched(f, w.stride[1], s, w.dilation[1])
+        rows_read = (whole * touched(e, w.stride[0], r, w.dilation[0])
+                     + some * touched(np.maximum(part, 1), w.stride[0], r, w.dilation[0]))
+        a = rows_read * in_cols * channels * _cdiv(n, p)
         b = k * n * strips
         sets_summed = np.maximum(1, stack // strips)  # stacked sets hold other channels
         psum_folds = _cdiv(channels * chunks, q * sets_summed)
