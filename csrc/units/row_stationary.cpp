@@ -4,6 +4,8 @@
 #include "units/systolic_array.hpp"  // kMaxArrayDim
 
 #include <algorithm>
+#include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -113,25 +115,26 @@ RowStationaryCost row_stationary_cost(const RowStationarySpec& spec, const ConvW
   const int64_t strips_full = cdiv(E, spec.cols), strips_part = cdiv(part, spec.cols);
   const int64_t strips = whole > 0 ? strips_full : strips_part;  // the tile's largest image
   const int64_t channels = cdiv(k, R * S);
-  // The ifmap rows (columns) outs output rows (columns) read: the span of their windows, or
-  // outs x taps when the stride skips rows between them. A term that overflows is larger than
-  // the other, so only both overflowing is an error.
+  // The ifmap rows (columns) outs output rows (columns) read: distinct indices e x stride +
+  // r x dilation. With g = gcd(stride, dilation), two reads share a row only when shifted by a
+  // multiple of (dilation / g, stride / g), so outs x taps less the pairs that repeat:
+  // outs x taps - max(0, outs - dilation / g) x max(0, taps - stride / g) (the span when both
+  // are 1; outs x taps when a stride skips rows). Exact (brute force in the tests).
   const auto touched = [&](int64_t outs, int64_t stride, int64_t taps, int64_t dilation,
                            const char* what) {
-    int64_t a = 0, b = 0, span = 0, each = 0;
-    const bool span_over = __builtin_mul_overflow(outs - 1, stride, &a) ||
-                           __builtin_mul_overflow(taps - 1, dilation, &b) ||
-                           __builtin_add_overflow(a, b, &span) ||
-                           __builtin_add_overflow(span, 1, &span);
-    const bool each_over = __builtin_mul_overflow(outs, taps, &each);
-    if (span_over && each_over) ck.overflow(what);
-    return span_over ? each : each_over ? span : std::min(span, each);
+    const int64_t g = std::gcd(stride, dilation);
+    const __int128 each = static_cast<__int128>(outs) * taps;
+    const __int128 repeat = static_cast<__int128>(std::max<int64_t>(0, outs - dilation / g)) *
+                            std::max<int64_t>(0, taps - stride / g);
+    const __int128 rows = each - repeat;
+    if (rows > std::numeric_limits<int64_t>::max()) ck.overflow(what);
+    return static_cast<int64_t>(rows);
   };
-  const char* rows_what = "ifmap rows (min((E-1) stride_h + (R-1) dilation_h + 1, E x R))";
+  const char* rows_what = "ifmap rows (distinct rows E output rows read)";
   const int64_t rows_full = whole > 0 ? touched(E, w.stride_h, R, w.dilation_h, rows_what) : 0;
   const int64_t rows_part = part > 0 ? touched(part, w.stride_h, R, w.dilation_h, rows_what) : 0;
   const int64_t in_cols = touched(F, w.stride_w, S, w.dilation_w,
-                                  "ifmap cols (min((F-1) stride_w + (S-1) dilation_w + 1, F x S))");
+                                  "ifmap cols (distinct columns F output columns read)");
   // 1-D convolutions of F outputs, run stack x arrays at a time (ISCA 2016 Sec. V-B).
   const char* work_what =
       "work units ((whole x strips_full + [part > 0] x strips_part) x channels x N x chunks)";

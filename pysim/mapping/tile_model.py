@@ -242,9 +242,13 @@ class RowStationaryTiles:
         p = np.clip(pairs // q, 1, n)
 
         def touched(outs: Any, stride: int, taps: int, dilation: int) -> Any:
-            # input rows (columns) that outs output rows read: the span, or outs x taps when
-            # the stride skips rows between them
-            return np.minimum((outs - 1) * stride + (taps - 1) * dilation + 1, outs * taps)
+            # distinct input rows (columns) e x stride + r x dilation that outs output rows
+            # read: two reads repeat a row only when shifted by a multiple of
+            # (dilation / g, stride / g), g = gcd(stride, dilation) (the span when both are 1,
+            # outs x taps when the stride skips rows)
+            g = math.gcd(stride, dilation)
+            return outs * taps - (np.maximum(0, outs - dilation // g)
+                                  * max(0, taps - stride // g))
 
         in_cols = touched(f, w.stride[1], s, w.dilation[1])
         rows_read = (whole * touched(e, w.stride[0], r, w.dilation[0])
