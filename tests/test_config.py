@@ -16,6 +16,7 @@ from pysim.config import (
     hardware_from_dict,
     load_hardware,
 )
+from pysim.units.row_stationary import RowStationaryArray
 from pysim.units.systolic_array import SystolicArray
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +32,8 @@ def test_shipped_configs_load_and_cover_every_operand(name: str) -> None:
     hw = load(name)
     assert hw.name == name
     assert {hw.for_operand(role).name for role in ("input", "weight", "output")}
-    if hw.units[0].dataflow != "rs":  # row stationary: tests/test_row_stationary.py
-        assert isinstance(hw.units[0].build(), SystolicArray)
+    want = RowStationaryArray if hw.units[0].dataflow == "rs" else SystolicArray
+    assert isinstance(hw.units[0].build(), want)
     assert hw.dram.bandwidth_gb_per_s <= hw.dram.peak_bandwidth_gb_per_s
     assert hw.leakage_mw() > 0
     assert hw.energy_table.technology_nm == hw.technology_nm

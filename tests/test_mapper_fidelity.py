@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import pysim
 from pysim import _core
-from pysim.mapping.tile_model import SystolicTiles
+from pysim.mapping.tile_model import ConvWindow, SystolicTiles
 from pysim.mapping.tiling import ORDERS, Capacity, Objective, _candidates, plan_gemm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,8 +367,11 @@ def test_row_stationary_grains_and_loop_nest_follow_the_conv_window():
     # whole output rows, one 14-row strip of them (M), whole 3 x 3 filter planes (K)
     assert unit.grains(conv3) == (13 * 14, 1, 9)
     assert unit.grains() == (14, 1, 1)  # a GEMM: M rows of width 1, channels on the rows
-    with pytest.raises(pysim.ConfigError, match="row-stationary"):
-        unit.build()
+    array = unit.build()  # the C++ row-stationary model, equal to the tile model
+    cost = array.cost(676, 16, 9 * 256, conv3_window := ConvWindow.of(conv3))
+    t = unit.tile_model(conv3).evaluate(676, 16, 9 * 256)
+    assert (cost.steady, cost.ifmap_reads) == (int(t.steady), int(t.a_reads))
+    assert conv3_window.kernel == (3, 3)
     res = pysim.simulate(hw, wl)
     mapping = res.layers.set_index("op").at["CONV3", "mapping"]
     assert mapping.dataflow == "rs" and mapping.kt % 9 == 0 and mapping.mt % 13 == 0

@@ -43,6 +43,7 @@ from pysim.mapping.tile_model import (
 )
 from pysim.units.base import TileCost
 from pysim.units.bit_serial import BitSerialArray
+from pysim.units.row_stationary import RowStationaryArray
 from pysim.units.systolic_array import MAX_DIM, SystolicArray
 from pysim.units.xnor import XnorArray
 
@@ -217,13 +218,16 @@ class SystolicArrayUnit(_Model):
     def peak_macs_per_cycle(self) -> int:
         return self.rows * self.cols * self.arrays
 
-    def build(self) -> SystolicArray:
-        """The unit model (``pysim.units.systolic_array.SystolicArray``) for this config: the
-        C++ fold model of OS / WS / IS (row stationary has its tile model only)."""
+    def build(self) -> SystolicArray | RowStationaryArray:
+        """The unit model for this config: ``pysim.units.SystolicArray`` (the C++ fold model
+        of OS / WS / IS as SCALE-Sim lays them out) or ``pysim.units.RowStationaryArray``
+        (row stationary). Another spatial unrolling has its tile model only (ConfigError)."""
+        if self.dataflow == "rs":
+            return RowStationaryArray(self.rows, self.cols, self.pe_weights, self.arrays)
         if not self.preset_layout:
             raise ConfigError(f"unit {self.name!r}: the C++ systolic model lays out os, ws or "
-                              "is as SCALE-Sim does; a row-stationary array or another spatial "
-                              "unrolling has only its tile model")
+                              "is as SCALE-Sim does; another spatial unrolling has only its "
+                              "tile model")
         return SystolicArray(rows=self.rows, cols=self.cols, dataflow=self.dataflow,
                              timing=self.timing)
 
