@@ -122,6 +122,10 @@ BAD_TOPOLOGIES = {
     "no_header": ("a, 8, 8, 3, 3, 1, 1, 1,\n", False, r":1: the first line looks like a layer"),
     "gemm_non_integer": ("Layer, M, N, K,\ng, 4, four, 4,\n", True, r":2: column 'N' = 'four'"),
     "gemm_too_few": ("Layer, M, N, K,\ng, 4, 4,\n", True, r":2: 3 columns, expected 4"),
+    "beyond_int64": ("Layer, M, N, K,\ng, 100000000000000000000, 4, 4,\n", True,
+                     r":2: column 'M' = 100000000000000000000 is too large; at most"),
+    "gemm_of_conv_beyond_int64": (CONV_HEADER + "a, 4611686018427387903, 4611686018427387903, "
+                                  "1, 1, 1, 1, 1,\n", False, r"its GEMM's M = .* is too large"),
 }
 
 

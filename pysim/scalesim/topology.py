@@ -60,6 +60,10 @@ class Layer:
                 f"layer {self.name!r}: filter {self.filter_h}x{self.filter_w} is larger than "
                 f"the ifmap {self.ifmap_h}x{self.ifmap_w}"
             )
+        for dim, value in (("M", self.m), ("N", self.n), ("K", self.k)):
+            if value > MAX_GEMM_DIM:
+                raise WorkloadError(f"layer {self.name!r}: its GEMM's {dim} = {value} is too "
+                                    f"large; at most {MAX_GEMM_DIM}")
 
     @property
     def ofmap_h(self) -> int:
@@ -167,6 +171,11 @@ def _fields(line: str) -> list[str]:
     return fields
 
 
+# Each dimension of a layer, and its GEMM view's M, N and K (products of them), fit the C++
+# models' signed 64-bit integers (which then check their own products for overflow).
+MAX_DIM = MAX_GEMM_DIM = (1 << 62) - 1
+
+
 def _parse_int(where: str, column: str, raw: str) -> int:
     try:
         value = int(raw)
@@ -174,6 +183,9 @@ def _parse_int(where: str, column: str, raw: str) -> int:
         raise WorkloadError(f"{where}: column '{column}' = {raw!r} is not an integer") from None
     if value <= 0:
         raise WorkloadError(f"{where}: column '{column}' = {value} must be a positive integer")
+    if value > MAX_DIM:
+        raise WorkloadError(f"{where}: column '{column}' = {value} is too large; at most "
+                            f"{MAX_DIM}")
     return value
 
 
