@@ -125,7 +125,10 @@ BAD_TOPOLOGIES = {
     "beyond_int64": ("Layer, M, N, K,\ng, 100000000000000000000, 4, 4,\n", True,
                      r":2: column 'M' = 100000000000000000000 is too large; at most"),
     "gemm_of_conv_beyond_int64": (CONV_HEADER + "a, 4611686018427387903, 4611686018427387903, "
-                                  "1, 1, 1, 1, 1,\n", False, r"its GEMM's M = .* is too large"),
+                                  "1, 1, 1, 1, 1,\n", False,
+                                  r":2: layer 'a': its GEMM's M = .* is too large"),
+    "depthwise_channels": (CONV_HEADER + "DP1, 8, 8, 3, 3, 1000000000, 1, 1,\n", False,
+                           r":2: column 'Channels' = 1000000000 of a depthwise layer"),
 }
 
 

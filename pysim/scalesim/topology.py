@@ -237,29 +237,43 @@ def parse_topology(text: str, source: str = "<topology>", gemm: bool = False) ->
             _parse_int(where, col, raw)
             for col, raw in zip(columns[1:], fields[1 : len(columns)], strict=True)
         ]
-        if gemm:
-            m, n, k = dims
-            layers.append(gemm_layer(name, m, n, k, lineno))
-            continue
-        h, w, fh, fw, ch, nf, stride = dims
-        for col, filt, size, size_col in (
-            ("Filter Height", fh, h, "IFMAP Height"),
-            ("Filter Width", fw, w, "IFMAP Width"),
-        ):
-            if filt > size:
-                raise WorkloadError(
-                    f"{where}: column '{col}' = {filt} is larger than '{size_col}' = {size} "
-                    f"(SCALE-Sim has no padding: give the padded ifmap size)"
-                )
-        if "DP" in name:  # depthwise: one single-channel layer per channel, as SCALE-Sim
-            layers.extend(
-                Layer(f"{name}Channel_{c}", h, w, fh, fw, 1, nf, stride, lineno) for c in range(ch)
-            )
-        else:
-            layers.append(Layer(name, h, w, fh, fw, ch, nf, stride, lineno))
+        try:
+            layers.extend(_layers(name, dims, gemm, lineno, where))
+        except WorkloadError as exc:
+            message = str(exc)
+            raise WorkloadError(message if message.startswith(where) else f"{where}: {message}"
+                                ) from None
     if not layers:
         raise WorkloadError(f"{source}: the topology file has a header but no layers")
     return layers
+
+
+MAX_DEPTHWISE_CHANNELS = 1 << 16  # a depthwise row becomes one layer per channel
+
+
+def _layers(name: str, dims: list[int], gemm: bool, lineno: int, where: str) -> list[Layer]:
+    """The layers of one topology row."""
+    if gemm:
+        m, n, k = dims
+        return [gemm_layer(name, m, n, k, lineno)]
+    h, w, fh, fw, ch, nf, stride = dims
+    for col, filt, size, size_col in (
+        ("Filter Height", fh, h, "IFMAP Height"),
+        ("Filter Width", fw, w, "IFMAP Width"),
+    ):
+        if filt > size:
+            raise WorkloadError(
+                f"{where}: column '{col}' = {filt} is larger than '{size_col}' = {size} "
+                f"(SCALE-Sim has no padding: give the padded ifmap size)"
+            )
+    if "DP" in name:  # depthwise: one single-channel layer per channel, as SCALE-Sim
+        if ch > MAX_DEPTHWISE_CHANNELS:
+            raise WorkloadError(f"{where}: column 'Channels' = {ch} of a depthwise layer "
+                                f"is too large; at most {MAX_DEPTHWISE_CHANNELS} (one "
+                                "layer per channel)")
+        return [Layer(f"{name}Channel_{c}", h, w, fh, fw, 1, nf, stride, lineno)
+                for c in range(ch)]
+    return [Layer(name, h, w, fh, fw, ch, nf, stride, lineno)]
 
 
 def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
