@@ -190,3 +190,26 @@ def test_bigger_l2_or_bandwidth_never_slower() -> None:
     assert p.replace(hbm_bandwidth_gb_per_s=1800.0).gemm_time(4096, 4096, 4096) <= base
     assert p.replace(l2_kb=p.l2_kb * 8).gemm_time(4096, 4096, 4096) <= base
     assert p.replace(l2_kb=4).gemm_time(4096, 4096, 4096) >= base
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "rows"),
+    [("a100", "fp16", 16), ("a100", "int8", 16), ("h100", "bf16", 16), ("h100", "fp8", 16),
+     ("v100", "fp16", 64)],
+)
+def test_decode_gemm_uses_the_narrowest_tile_that_exists(name: str, dtype: str, rows: int) -> None:
+    # CUTLASS has 16- and 32-wide tiles on sm80 / sm90 (tensor_core.cpp cites them), none
+    # narrower than 64 on sm70: a one-row GEMM is not padded to a 64- or 128-row tile where a
+    # narrower one fits, and pads less C than the 64-row tile would.
+    p = gpu.preset(name)
+    tiles = {t[:2] for t in p.gemm_candidates(1, 8192, 8192, dtype)}
+    assert min(bm for bm, _ in tiles) == rows
+    assert {(256, 64), (64, 256)} <= tiles
+    c = p.gemm_cost(1, 8192, 8192, dtype)
+    assert c.tile_m == rows
+    padded = p.gemm_cost(1, 8192, 8192, dtype, tile=(64, 128, c.tile_k, 1))
+    assert c.hbm_write_bytes <= padded.hbm_write_bytes
+    assert c.time_s <= padded.time_s
+    # and the N = 1 orientation (C^T of the same product) on the architectures that have it
+    if rows < 64:
+        assert p.gemm_cost(8192, 1, 8192, dtype).tile_n == rows

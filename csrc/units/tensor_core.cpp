@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 namespace pysim {
@@ -62,8 +63,54 @@ constexpr int64_t kMaxCtasPerSm = 32;  // resident thread blocks per SM, sm70..s
 constexpr int64_t kAccBytes = 4;       // fp32 / int32 accumulators
 constexpr int64_t kMetadataBits = 2;   // per kept value of a 2:4 (1:2) sparse A
 
-const CtaTile kTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
-                          {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1}};
+// CTA tiles (BM x BN) the candidate search tries, per architecture, after the tile shapes CUTLASS
+// instantiates (NVIDIA/cutlass, python/cutlass_library/generator.py and sm90_shapes.py, main
+// branch at 7107b05, August 2026). The six shapes the model started with come first, in their old order
+// (ties go to the first candidate), then:
+//   256x64, 64x256: GenerateSM70_TensorOp_884 and GenerateSM80_TensorOp_16816 list
+//     TileDescription([256, 64, 32], .., [4, 1, 1]) and ([64, 256, 32], .., [1, 4, 1]); on sm90
+//     they are wgmma m64n64 x MMA multiplier (4, 1, 4) and m64n256 x (1, 1, 4).
+//   Skinny tiles for decode-like GEMMs (M or N of 1..32), Ampere and Hopper only:
+//     sm80: GenerateSM80_TensorOp_16816_mixed_input_upcast_a / _upcast_b list [128, 32, 64]
+//       (warps [2, 2, 1]), [128, 16, 64] ([2, 1, 1]) and [256, 16, 32] ([2, 1, 1]);
+//     sm90: wgmma m64n16 and m64n32 (SM90_WGMMA_SHAPES_*_DENSE) x multipliers (1, 1, 4) and
+//       (2, 1, 4): 64x16, 64x32, 128x16, 128x32.
+//   CUTLASS puts the narrow side on N; cuBLAS, column-major, computes a row-major C = A x B as
+//   C^T = B^T x A^T, so a decode GEMM's few rows (M here) are its N. The list holds both
+//   orientations (narrow M first: the common case). The warp layout still follows the model's
+//   rule in geometry(), not CUTLASS's warp counts (docs/tensor_cores.md).
+// Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
+// kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
+constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                   {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                   {256, 64, 0, 1},  {64, 256, 0, 1}};
+constexpr CtaTile kAmpereTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                    {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
+                                    {16, 128, 0, 1},  {16, 256, 0, 1},  {128, 32, 0, 1},
+                                    {128, 16, 0, 1},  {256, 16, 0, 1}};
+constexpr CtaTile kHopperTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                    {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
+                                    {32, 64, 0, 1},   {16, 128, 0, 1},  {16, 64, 0, 1},
+                                    {128, 32, 0, 1},  {64, 32, 0, 1},   {128, 16, 0, 1},
+                                    {64, 16, 0, 1}};
+
+struct TileList {
+  const CtaTile* begin_ = nullptr;
+  const CtaTile* end_ = nullptr;
+  const CtaTile* begin() const { return begin_; }
+  const CtaTile* end() const { return end_; }
+};
+
+TileList tile_list(GpuArch arch) {
+  switch (arch) {
+    case GpuArch::Volta: return {std::begin(kVoltaTiles), std::end(kVoltaTiles)};
+    case GpuArch::Ampere: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
+    case GpuArch::Hopper: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
+  }
+  return {};
+}
 const int64_t kSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};  // split-K factors for skinny shapes
 
 const char* const kBoundNames[4] = {"compute", "smem", "l2", "hbm"};
@@ -466,7 +513,7 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
   const int64_t bk = k_block_bytes(spec.arch) * 8 / tc_input_bits(gemm.dtype);
   std::vector<CtaTile> out;
   std::string error;
-  for (const CtaTile& base : kTiles) {
+  for (const CtaTile& base : tile_list(spec.arch)) {
     const CtaTile whole{base.bm, base.bn, bk, 1};
     error.clear();
     const TileGeometry g = geometry(spec, gemm, whole, &error);

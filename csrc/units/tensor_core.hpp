@@ -124,8 +124,9 @@ struct GemmCost {
   int64_t candidates = 0;  // configurations evaluated (gemm_cost only)
 };
 
-// Library-heuristic candidates: every tile that fits, and split-K factors for a tile whose
-// output tiles do not fill one wave (skinny shapes).
+// Library-heuristic candidates: every tile of the architecture's list (tensor_core.cpp, after
+// CUTLASS's tile shapes) that fits, and split-K factors for a tile whose output tiles do not
+// fill one wave (skinny shapes).
 std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm);
 // Throws std::invalid_argument when the tile does not fit or does not divide into MMAs.
 TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile);
