@@ -6,7 +6,14 @@ tile, bound) and how long that estimate takes to compute, in microseconds, both 
 ``GpuPreset.gemm_time`` (with the Python argument checks). Then the step-level reference on a
 smaller GEMM, for scale, and a small table of predicted times across shapes and dtypes.
 
+``--batched`` prints instead, for per-head GEMMs (BERT-base attention at batch 8, a Llama-2-7B
+decode step), the time of ``count`` GEMMs as one strided-batched kernel (``gemm_cost(...,
+batch=count)``: the CTAs of all entries share the waves, one launch) next to the former rule of
+``pysim.gpu.simulate``, ``count x (time - launch) + launch`` (each GEMM alone, padded to whole
+tiles, waves never shared).
+
     python benchmarks/bench_gpu.py [--number 2000]
+    python benchmarks/bench_gpu.py --batched
 """
 
 from __future__ import annotations
@@ -21,6 +28,32 @@ SHAPES = [(4096, 4096, 4096), (8192, 8192, 8192), (1, 8192, 8192), (128, 128, 65
           (16384, 1024, 4096)]
 
 
+# (label, count, m, n, k): per-head GEMMs of one op
+BATCHED = [
+    ("BERT-base scores Q K^T, 8 x 12 heads", 96, 128, 128, 64),
+    ("BERT-base context P V, 8 x 12 heads", 96, 128, 64, 128),
+    ("Llama-2-7B decode Q K^T, 32 heads, 4096 keys", 32, 1, 4096, 128),
+    ("Llama-2-7B decode P V, 32 heads, 4096 keys", 32, 1, 128, 4096),
+]
+
+
+def batched_table(names: tuple[str, ...] = ("a100", "h100")) -> list[dict[str, object]]:
+    """Rows of the --batched table (fp16): former per-GEMM rule vs one batched kernel."""
+    rows = []
+    for name in names:
+        p = gpu.preset(name)
+        for label, count, m, n, k in BATCHED:
+            one = p.gemm_cost(m, n, k, "fp16")
+            bat = p.gemm_cost(m, n, k, "fp16", batch=count)
+            former = count * (one.time_s - one.launch_s) + one.launch_s
+            rows.append({"gpu": name, "op": label, "count": count, "shape": f"{m}x{n}x{k}",
+                         "former_us": former * 1e6, "batched_us": bat.time_s * 1e6,
+                         "speedup": former / bat.time_s,
+                         "tile": f"{bat.tile_m}x{bat.tile_n}x{bat.tile_k}/{bat.split_k}",
+                         "waves": bat.waves, "bound": bat.bound})
+    return rows
+
+
 def best_us(fn: object, number: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6  # type: ignore[arg-type]
 
@@ -28,7 +61,17 @@ def best_us(fn: object, number: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=2000, help="calls per timing sample")
+    parser.add_argument("--batched", action="store_true",
+                        help="batched per-head GEMMs: one batched kernel vs the former rule")
     args = parser.parse_args()
+    if args.batched:
+        print(f"{'gpu':5} {'op (fp16)':44} {'count':>5} {'M x N x K':>12} {'former_us':>9} "
+              f"{'batched_us':>10} {'speedup':>7} {'tile/split':>12} {'waves':>5} bound")
+        for r in batched_table():
+            print(f"{r['gpu']:5} {r['op']:44} {r['count']:5d} {r['shape']:>12} "
+                  f"{r['former_us']:9.1f} {r['batched_us']:10.1f} {r['speedup']:6.1f}x "
+                  f"{r['tile']:>12} {r['waves']:5d} {r['bound']}")
+        return
 
     print("4096^3 fp16 GEMM estimate")
     print(f"{'gpu':5} {'time_us':>9} {'TFLOPS':>7} {'tile':>14} {'bound':>8} "

@@ -3,8 +3,9 @@
 
 The reference launches every CTA onto an SM slot, walks its k-blocks and each warp's MMA
 instructions and operand fetches, and collects the distinct panels of each wave in sets; every
-count and time must equal the closed form for every candidate tile, on random shapes, with the
-L2 large enough or too small, dense or 2:4 sparse.
+count and time must equal the closed form for every candidate tile, on random shapes and
+batches (strided-batched kernels: the CTAs of every entry in one grid, waves shared across
+entries), with the L2 large enough or too small, dense or 2:4 sparse.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from pysim import gpu
 
 INT_FIELDS = (
-    "tile_m", "tile_n", "tile_k", "split_k", "stages", "ctas", "ctas_per_sm", "waves",
+    "tile_m", "tile_n", "tile_k", "split_k", "stages", "batch", "ctas", "ctas_per_sm", "waves",
     "last_wave_ctas", "macs", "issued_macs", "mma_instructions", "smem_read_bytes",
     "l2_read_bytes", "hbm_read_bytes", "hbm_write_bytes", "metadata_bytes", "bound",
 )
@@ -36,8 +37,11 @@ def assert_same(closed: object, stepped: object) -> None:
         assert c[f] == pytest.approx(s[f], rel=1e-12, abs=0), f
 
 
+Case = tuple[gpu.GpuPreset, int, int, int, str, bool, int]
+
+
 @st.composite
-def small_gemms(draw: st.DrawFn) -> tuple[gpu.GpuPreset, int, int, int, str, bool]:
+def small_gemms(draw: st.DrawFn) -> Case:
     name = draw(st.sampled_from(["v100", "a100", "h100"]))
     p = gpu.preset(name)
     # Few SMs and sometimes a tiny L2: many (partial) waves and the L2-miss regime.
@@ -50,21 +54,75 @@ def small_gemms(draw: st.DrawFn) -> tuple[gpu.GpuPreset, int, int, int, str, boo
     m = draw(st.integers(1, 700))
     n = draw(st.integers(1, 700))
     k = draw(st.integers(1, 1500))
-    return p, m, n, k, dtype, sparse
+    batch = draw(st.sampled_from([1, 1, 2, 3, 5]))
+    return p, m, n, k, dtype, sparse, batch
+
+
+@st.composite
+def batched_gemms(draw: st.DrawFn) -> Case:
+    """Small entries, large batches, 1-4 SMs: batches of more CTAs than a wave holds, waves that
+    mix entries and split one, ragged last waves."""
+    name = draw(st.sampled_from(["v100", "a100", "h100"]))
+    p = gpu.preset(name)
+    p = p.replace(sms=draw(st.integers(1, 4)), l2_kb=draw(st.sampled_from([p.l2_kb, 64, 4])))
+    dtype = draw(st.sampled_from(p.supported_dtypes()))
+    sparse = draw(st.booleans()) and dtype in p.supported_dtypes(sparse=True)
+    m = draw(st.integers(1, 160))
+    n = draw(st.integers(1, 160))
+    k = draw(st.integers(1, 300))
+    batch = draw(st.integers(1, 90))
+    return p, m, n, k, dtype, sparse, batch
+
+
+def check_every_candidate(case: Case) -> None:
+    p, m, n, k, dtype, sparse, batch = case
+    tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch)
+    assert tiles
+    for tile in tiles:
+        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch)
+        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch)
+        assert_same(closed, stepped)
 
 
 @settings(max_examples=60, deadline=None)
 @given(small_gemms())
-def test_closed_form_matches_reference_every_candidate(
-    case: tuple[gpu.GpuPreset, int, int, int, str, bool],
+def test_closed_form_matches_reference_every_candidate(case: Case) -> None:
+    check_every_candidate(case)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batched_gemms())
+def test_closed_form_matches_reference_on_large_batches(case: Case) -> None:
+    check_every_candidate(case)
+
+
+@pytest.mark.parametrize(
+    ("name", "sms", "l2_kb", "m", "n", "k", "dtype", "sparse", "batch", "tile"),
+    [
+        # 1 CTA per entry, 3 SMs: 50 entries are several waves, the last one ragged.
+        ("a100", 3, 40960, 100, 60, 200, "fp16", False, 50, (128, 128, 32, 1)),
+        # 6 CTAs per entry (2 x 3 tiles): waves cut entries in the middle; tiny L2.
+        ("h100", 2, 4, 250, 300, 500, "bf16", True, 37, (128, 128, 64, 1)),
+        # split-K inside each entry: (entry, K slice) pairs; V100 has 2 stages.
+        ("v100", 5, 64, 64, 64, 900, "fp16", False, 23, (64, 64, 32, 3)),
+        # skinny tiles, int8 2:4 sparse.
+        ("a100", 4, 64, 3, 500, 700, "int8", True, 41, (16, 128, 64, 1)),
+    ],
+)
+def test_reference_equality_with_batches_past_a_wave(
+    name: str, sms: int, l2_kb: int, m: int, n: int, k: int, dtype: str, sparse: bool,
+    batch: int, tile: tuple[int, int, int, int],
 ) -> None:
-    p, m, n, k, dtype, sparse = case
-    tiles = p.gemm_candidates(m, n, k, dtype, sparse)
-    assert tiles
-    for tile in tiles:
-        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile)
-        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile)
-        assert_same(closed, stepped)
+    p = gpu.preset(name).replace(sms=sms, l2_kb=l2_kb)
+    closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch)
+    wave = p.sms * closed.ctas_per_sm
+    per_entry = closed.ctas // batch
+    assert closed.ctas > wave and batch > wave // per_entry  # more entries than a wave holds
+    assert 0 < closed.last_wave_ctas < wave  # ragged last wave
+    assert closed.waves == math.ceil(closed.ctas / wave)
+    assert_same(closed, p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch))
+    assert_same(p.gemm_cost(m, n, k, dtype, sparse, batch=batch),
+                p.simulate_gemm(m, n, k, dtype, sparse, batch=batch))
 
 
 @pytest.mark.parametrize(
@@ -190,3 +248,205 @@ def test_bigger_l2_or_bandwidth_never_slower() -> None:
     assert p.replace(hbm_bandwidth_gb_per_s=1800.0).gemm_time(4096, 4096, 4096) <= base
     assert p.replace(l2_kb=p.l2_kb * 8).gemm_time(4096, 4096, 4096) <= base
     assert p.replace(l2_kb=4).gemm_time(4096, 4096, 4096) >= base
+
+
+# --- batched kernels (batch = B independent GEMMs of one shape in one grid) ------------------
+
+# Computed with gemm_cost at commit ba7b01e (main, before batching and before the CUTLASS skinny
+# / 256x64 tiles were added): batch = 1 must not move them. The searched shapes are ones whose
+# pick the new tiles do not change; the `tile=` rows pin configurations directly, among them the
+# 64x128 tile a 1 x 8192 x 8192 GEMM picked then (it now picks a 16-row tile: faster, see
+# docs/tensor_cores.md).
+BATCH1_BEFORE = [
+    ("a100", 4096, 4096, 4096, "fp16", False, None, (128, 64, 32, 1), 0.0004666588709943339,
+     204472320),
+    ("h100", 3000, 5000, 7000, "bf16", False, None, (256, 128, 64, 1), 0.000303453620813963,
+     342425600),
+    ("v100", 1000, 700, 300, "fp16", False, None, (64, 64, 32, 1), 1.0621598954248366e-05,
+     1105920),
+    ("a100", 128, 128, 65536, "int8", True, None, (64, 64, 64, 12), 1.5541139774399214e-05,
+     14524416),
+    ("h100", 300, 900, 1000, "fp8_e4m3", True, None, (64, 128, 128, 1), 5.014207650273224e-06,
+     1253376),
+    ("a100", 64, 64, 8192, "tf32", False, None, (64, 64, 16, 16), 1.122312511695693e-05,
+     4456448),
+    ("h100", 8192, 1024, 8192, "fp16", False, None, (256, 128, 64, 1), 0.00018090582909713725,
+     171966464),
+    ("h100", 1, 8192, 8192, "fp16", False, (64, 128, 64, 1), (64, 128, 64, 1),
+     4.469100895522389e-05, 135266304),
+    ("a100", 128, 128, 64, "fp16", False, (64, 64, 32, 1), (64, 64, 32, 1),
+     4.3631205673758865e-06, 32768),
+    ("a100", 64, 64, 8192, "tf32", True, (64, 64, 16, 16), (64, 64, 16, 16),
+     1.0542274053127141e-05, 3473408),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "m", "n", "k", "dtype", "sparse", "tile", "picked", "time_s", "hbm_read"),
+    BATCH1_BEFORE,
+)
+def test_batch_one_is_unchanged(
+    name: str, m: int, n: int, k: int, dtype: str, sparse: bool,
+    tile: tuple[int, int, int, int] | None, picked: tuple[int, int, int, int], time_s: float,
+    hbm_read: int,
+) -> None:
+    p = gpu.preset(name)
+    c = p.gemm_cost(m, n, k, dtype, sparse, tile=tile)
+    assert (c.tile_m, c.tile_n, c.tile_k, c.split_k) == picked
+    assert c.time_s == time_s
+    assert c.hbm_read_bytes == hbm_read
+    assert c.batch == 1
+    assert_same(c, p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=1))
+
+
+def test_batched_kernel_shares_waves_across_entries() -> None:
+    # BERT-base attention scores on an A100: 96 GEMMs of 128 x 128 x 64 (12 heads x batch 8).
+    p = gpu.preset("a100")
+    one = p.gemm_cost(128, 128, 64)
+    bat = p.gemm_cost(128, 128, 64, batch=96)
+    tile = (bat.tile_m, bat.tile_n, bat.tile_k, bat.split_k)
+    per_entry = p.gemm_cost(128, 128, 64, tile=tile)
+    assert bat.batch == 96 and bat.macs == 96 * 128 * 128 * 64
+    assert bat.ctas == 96 * per_entry.ctas
+    assert bat.waves == math.ceil(bat.ctas / (p.sms * bat.ctas_per_sm))
+    assert bat.waves < 96 * per_entry.waves  # entries share waves
+    assert bat.hbm_read_bytes == 96 * per_entry.hbm_read_bytes  # no panel is shared
+    assert bat.hbm_write_bytes == 96 * per_entry.hbm_write_bytes
+    assert bat.launch_s == one.launch_s  # one launch
+    old = 96 * (one.time_s - one.launch_s) + one.launch_s  # the former per-entry sum
+    assert bat.time_s < old / 2
+
+
+@pytest.mark.parametrize(
+    ("name", "m", "n", "k", "batch"),
+    [("a100", 2048, 512, 8192, 1), ("a100", 256, 512, 8192, 27), ("h100", 128, 128, 64, 96),
+     ("a100", 4096, 4096, 256, 8), ("v100", 64, 64, 8192, 216 * 64), ("h100", 768, 1536, 65536, 4),
+     ("a100", 1, 4096, 4096, 3)],
+)
+def test_batched_candidates_split_k_only_where_the_grid_leaves_slots(
+    name: str, m: int, n: int, k: int, batch: int
+) -> None:
+    # Split-K for a tile iff one entry's output tiles leave slots of a wave (the lone-GEMM rule)
+    # and the batched grid leaves slots of its last wave; the tile list itself does not depend
+    # on the batch.
+    p = gpu.preset(name)
+    cands = p.gemm_candidates(m, n, k, batch=batch)
+    whole = [t for t in cands if t[3] == 1]
+    assert whole == [t for t in p.gemm_candidates(m, n, k) if t[3] == 1]
+    for tile in whole:
+        c = p.gemm_cost(m, n, k, tile=tile, batch=batch)
+        wave = p.sms * c.ctas_per_sm
+        ragged = c.ctas // batch < wave and c.ctas % wave != 0
+        ragged = ragged and k > tile[2]  # and K has two k-blocks to split
+        assert any(t[:3] == tile[:3] and t[3] > 1 for t in cands) == ragged, tile
+    if name == "a100" and batch == 27:  # 27 x 8 CTAs of 128x128 = 216: one whole wave
+        assert [t for t in cands if t[:2] == (128, 128)] == [(128, 128, 32, 1)]
+
+
+@st.composite
+def per_head_gemms(draw: st.DrawFn) -> tuple[gpu.GpuPreset, int, int, int, str, bool, int]:
+    """Stock presets, per-head-sized GEMMs (each dimension up to 1024) in batches."""
+    p = gpu.preset(draw(st.sampled_from(["v100", "a100", "h100"])))
+    dtype = draw(st.sampled_from(p.supported_dtypes()))
+    sparse = draw(st.booleans()) and dtype in p.supported_dtypes(sparse=True)
+    m, n, k = (draw(st.integers(1, 1024)) for _ in range(3))
+    batch = draw(st.one_of(st.integers(2, 12), st.integers(2, 5000)))
+    return p, m, n, k, dtype, sparse, batch
+
+
+@settings(max_examples=150, deadline=None)
+@given(per_head_gemms())
+def test_batched_kernel_between_peak_and_separate_kernels(
+    case: tuple[gpu.GpuPreset, int, int, int, str, bool, int],
+) -> None:
+    p, m, n, k, dtype, sparse, batch = case
+    bat = p.gemm_cost(m, n, k, dtype, sparse, batch=batch)
+    one = p.gemm_cost(m, n, k, dtype, sparse)
+    # Never slower than the entries as separate kernels (each with its own best tile) ...
+    assert bat.time_s <= batch * one.time_s * (1 + 1e-12)
+    # ... nor faster than the same MACs at the tensor cores' peak.
+    peak_macs_per_s = p.peak_tflops(dtype, sparse) * 1e12 / 2
+    assert bat.time_s >= batch * m * n * k / peak_macs_per_s
+    assert bat.utilization <= 1.0
+    assert bat.macs == batch * m * n * k
+
+
+def test_batched_kernel_can_lose_to_separate_ones_on_a_ragged_tail() -> None:
+    # Not a law of the model (docs/tensor_cores.md): three 1887 x 1536 x 16384 GEMMs are 96
+    # CTAs of 256x128 each; alone, each is one wave of 96 on 132 SMs, limited by shared
+    # memory. Batched, two waves of 132 CTAs are limited by the L2 instead and a third of 24
+    # CTAs still takes a whole CTA time.
+    p = gpu.preset("h100")
+    one = p.gemm_cost(1887, 1536, 16384, "fp16", sparse=True)
+    bat = p.gemm_cost(1887, 1536, 16384, "fp16", sparse=True, batch=3)
+    assert (bat.ctas, bat.waves, bat.last_wave_ctas) == (288, 3, 24)
+    assert 1.1 < bat.time_s / (3 * one.time_s) < 1.3
+
+
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        (0, "batch must be >= 1, got 0"),
+        (-3, "batch must be >= 1, got -3"),
+        (2**62, "batch=4611686018427387904: batch x M x N x K overflows"),
+        (2**64, "batch must be < 2\\^63"),
+        (1.5, "batch must be a positive integer, got 1.5"),
+        (True, "batch must be a positive integer, got True"),
+        ("8", "batch must be a positive integer"),
+    ],
+)
+def test_bad_batch_raises_value_error(batch: object, match: str) -> None:
+    p = gpu.preset("a100")
+    for call in (
+        lambda: p.gemm_cost(128, 128, 64, batch=batch),
+        lambda: p.gemm_cost(128, 128, 64, tile=(128, 128, 32, 1), batch=batch),
+        lambda: p.simulate_gemm(128, 128, 64, batch=batch),
+        lambda: p.gemm_candidates(128, 128, 64, batch=batch),
+        lambda: p.gemm_time(128, 128, 64, batch=batch),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_bad_batch_in_the_core_bindings() -> None:
+    from pysim import _core
+
+    spec = gpu.preset("h100").spec
+    with pytest.raises(ValueError, match="^batch must be >= 1, got 0$"):
+        _core.gpu_gemm_cost(spec, 64, 64, 64, batch=0)
+    with pytest.raises(ValueError, match="^batch must be >= 1, got -1$"):
+        _core.gpu_gemm_simulate_tile(spec, 64, 64, 64, "fp16", False, 0, 64, 64, 64, batch=-1)
+    with pytest.raises(ValueError, match="batch=4611686018427387904: .* overflows"):
+        _core.gpu_gemm_candidates(spec, 64, 64, 64, batch=2**62)
+    # Within 64 bits but past the model's 2^20 waves: named, with the batch.
+    with pytest.raises(ValueError, match="batch=1099511627776 needs more than 2\\^20 waves"):
+        _core.gpu_gemm_cost(spec, 64, 64, 64, batch=2**40)
+    with pytest.raises(ValueError, match="batch=1099511627776: more than 2\\^20 waves"):
+        _core.gpu_gemm_cost_tile(spec, 64, 64, 64, "fp16", False, 0, 64, 64, 64, batch=2**40)
+    # Existing positional callers are unchanged: batch is keyword-only with default 1.
+    assert _core.gpu_gemm_cost(spec, 64, 64, 64, "fp16", False, 0).batch == 1
+    with pytest.raises(TypeError):
+        _core.gpu_gemm_cost(spec, 64, 64, 64, "fp16", False, 0, 2)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "rows"),
+    [("a100", "fp16", 16), ("a100", "int8", 16), ("h100", "bf16", 16), ("h100", "fp8", 16),
+     ("v100", "fp16", 64)],
+)
+def test_decode_gemm_uses_the_narrowest_tile_that_exists(name: str, dtype: str, rows: int) -> None:
+    # CUTLASS has 16- and 32-wide tiles on sm80 / sm90 (tensor_core.cpp cites them), none
+    # narrower than 64 on sm70: a one-row GEMM is not padded to a 64- or 128-row tile where a
+    # narrower one fits, and pads less C than the 64-row tile would.
+    p = gpu.preset(name)
+    tiles = {t[:2] for t in p.gemm_candidates(1, 8192, 8192, dtype)}
+    assert min(bm for bm, _ in tiles) == rows
+    assert {(256, 64), (64, 256)} <= tiles
+    c = p.gemm_cost(1, 8192, 8192, dtype)
+    assert c.tile_m == rows
+    padded = p.gemm_cost(1, 8192, 8192, dtype, tile=(64, 128, c.tile_k, 1))
+    assert c.hbm_write_bytes <= padded.hbm_write_bytes
+    assert c.time_s <= padded.time_s
+    # and the N = 1 orientation (C^T of the same product) on the architectures that have it
+    if rows < 64:
+        assert p.gemm_cost(8192, 1, 8192, dtype).tile_n == rows

@@ -61,3 +61,59 @@ def test_cli_runs_a_gpu_preset(capsys) -> None:
     assert "tensor_cores" in out and "row-hit rate n/a" in out
     assert main(["run", "gpu:h1000", "zoo:gemm"]) == 2
     assert "did you mean 'h100'" in capsys.readouterr().err
+
+
+F16 = {"weight_bits": 16, "act_bits": 16, "dtype": "float"}
+
+
+def batched_matmul(batch: list[int], m: int, n: int, k: int):
+    return workload_from_dict({
+        "name": "bmm",
+        "inputs": [{"name": "a", "shape": [*batch, m, k], "bits": 16, "dtype": "float"},
+                   {"name": "b", "shape": [*batch, k, n], "bits": 16, "dtype": "float"}],
+        "ops": [{"name": "mm", "type": "matmul", "inputs": ["a", "b"], "batch": batch, "m": m,
+                 "n": n, "k": k, **F16}]})
+
+
+@pytest.mark.parametrize("name", ["a100", "h100"])
+def test_a_batched_matmul_is_one_batched_kernel(name: str) -> None:
+    # BERT-base attention scores: batch 8 x 12 heads of 128 x 128 x 64, one launch.
+    gpu = pysim.gpu.preset(name)
+    res = pysim.simulate(gpu, batched_matmul([8, 12], 128, 128, 64))
+    cost = gpu.gemm_cost(128, 128, 64, "fp16", batch=96)
+    assert res.latency_s == pytest.approx(cost.time_s, abs=1 / res.clock_hz)
+    assert res.dram_read_bytes == cost.hbm_read_bytes
+    assert res.dram_write_bytes == cost.hbm_write_bytes
+    assert "batch 96" in res.layers["tiling"].iloc[0]
+    one = gpu.gemm_cost(128, 128, 64, "fp16")
+    old = 96 * (one.time_s - one.launch_s) + one.launch_s  # before: each GEMM alone
+    assert res.latency_s < old / 1.5
+
+
+def test_fused_attention_is_one_kernel_of_two_batched_gemms() -> None:
+    gpu = pysim.gpu.preset("a100")
+    wl = workload_from_dict({
+        "name": "attn",
+        "inputs": [{"name": x, "shape": [8, 128, 12 * 64], "bits": 16, "dtype": "float"}
+                   for x in ("q", "k", "v")],
+        "ops": [{"name": "attn", "type": "attention", "inputs": ["q", "k", "v"], "batch": 8,
+                 "heads": 12, "q_len": 128, "kv_len": 128, "head_dim": 64, **F16}]})
+    res = pysim.simulate(gpu, wl)
+    qk = gpu.gemm_cost(128, 128, 64, "fp16", batch=96)
+    pv = gpu.gemm_cost(128, 64, 128, "fp16", batch=96)
+    want = gpu.launch_overhead_us * 1e-6 + (qk.time_s - qk.launch_s) + (pv.time_s - pv.launch_s)
+    assert res.latency_s == pytest.approx(want, abs=1 / res.clock_hz)
+    assert res.dram_read_bytes == qk.hbm_read_bytes + pv.hbm_read_bytes
+
+
+def test_grouped_convolution_groups_are_one_batched_kernel() -> None:
+    gpu = pysim.gpu.preset("h100")
+    wl = workload_from_dict({
+        "name": "dw", "inputs": [{"name": "x", "shape": [1, 56, 56, 64], "bits": 16,
+                                  "dtype": "float"}],
+        "ops": [{"name": "conv", "type": "conv2d", "inputs": ["x"], "in_h": 56, "in_w": 56,
+                 "in_c": 64, "out_c": 64, "kernel": [3, 3], "padding": [1, 1], "groups": 8,
+                 **F16}]})
+    res = pysim.simulate(gpu, wl)
+    cost = gpu.gemm_cost(56 * 56, 8, 9 * 8, "fp16", batch=8)
+    assert res.latency_s == pytest.approx(cost.time_s, abs=1 / res.clock_hz)

@@ -17,8 +17,8 @@ namespace pysim::bindings {
 namespace {
 
 TcGemm make_gemm(int64_t m, int64_t n, int64_t k, const std::string& dtype, bool sparse,
-                 int64_t out_bytes) {
-  TcGemm g{m, n, k, parse_tc_dtype(dtype), sparse, out_bytes};
+                 int64_t out_bytes, int64_t batch) {
+  TcGemm g{m, n, k, parse_tc_dtype(dtype), sparse, out_bytes, batch};
   validate(g);
   return g;
 }
@@ -30,6 +30,7 @@ py::dict cost_dict(const GemmCost& c) {
   d["tile_k"] = c.tile_k;
   d["split_k"] = c.split_k;
   d["stages"] = c.stages;
+  d["batch"] = c.batch;
   d["ctas"] = c.ctas;
   d["ctas_per_sm"] = c.ctas_per_sm;
   d["waves"] = c.waves;
@@ -144,6 +145,7 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("tile_k", &GemmCost::tile_k)
       .def_readonly("split_k", &GemmCost::split_k)
       .def_readonly("stages", &GemmCost::stages)
+      .def_readonly("batch", &GemmCost::batch)
       .def_readonly("ctas", &GemmCost::ctas)
       .def_readonly("ctas_per_sm", &GemmCost::ctas_per_sm)
       .def_readonly("waves", &GemmCost::waves)
@@ -175,6 +177,7 @@ void bind_tensor_core(py::module_& m) {
         return "GemmCost(time_s=" + std::to_string(c.time_s) + ", tile=" +
                std::to_string(c.tile_m) + "x" + std::to_string(c.tile_n) + "x" +
                std::to_string(c.tile_k) + ", split_k=" + std::to_string(c.split_k) +
+               (c.batch != 1 ? ", batch=" + std::to_string(c.batch) : std::string()) +
                ", waves=" + std::to_string(c.waves) + ", bound='" + c.bound + "')";
       });
 
@@ -221,57 +224,60 @@ void bind_tensor_core(py::module_& m) {
   m.def(
       "gpu_gemm_cost",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes) {
-        return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes));
+         bool sparse, int64_t out_bytes, int64_t batch) {
+        return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
-      py::arg("sparse") = false, py::arg("out_bytes") = 0,
-      "Closed-form time of the fastest candidate configuration.");
+      py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
+      "Closed-form time of the fastest candidate configuration; batch: independent GEMMs of "
+      "this shape in one kernel (strided batched).");
   m.def(
       "gpu_gemm_cost_tile",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
-         int64_t split_k) {
-        return gemm_cost_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes),
+         int64_t split_k, int64_t batch) {
+        return gemm_cost_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch),
                               CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
-      py::arg("tile_k"), py::arg("split_k") = 1, "Closed-form time of one configuration.");
+      py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
+      "Closed-form time of one configuration.");
   m.def(
       "gpu_gemm_simulate",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes) {
-        return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes));
+         bool sparse, int64_t out_bytes, int64_t batch) {
+        return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
-      py::arg("sparse") = false, py::arg("out_bytes") = 0,
+      py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.",
       py::call_guard<py::gil_scoped_release>());
   m.def(
       "gpu_gemm_simulate_tile",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
-         int64_t split_k) {
-        return gemm_simulate_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes),
+         int64_t split_k, int64_t batch) {
+        return gemm_simulate_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch),
                                   CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
-      py::arg("tile_k"), py::arg("split_k") = 1, py::call_guard<py::gil_scoped_release>());
+      py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
+      py::call_guard<py::gil_scoped_release>());
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes) {
+         bool sparse, int64_t out_bytes, int64_t batch) {
         std::vector<py::tuple> out;
         for (const CtaTile& t : gemm_candidates(spec, make_gemm(m_, n, k, dtype, sparse,
-                                                                out_bytes))) {
+                                                                out_bytes, batch))) {
           out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k));
         }
         return out;
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
-      py::arg("sparse") = false, py::arg("out_bytes") = 0,
+      py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       "(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.");
 
   m.def("round_to_tf32", &round_to_tf32, py::arg("x"),

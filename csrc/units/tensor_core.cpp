@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 namespace pysim {
@@ -62,8 +63,54 @@ constexpr int64_t kMaxCtasPerSm = 32;  // resident thread blocks per SM, sm70..s
 constexpr int64_t kAccBytes = 4;       // fp32 / int32 accumulators
 constexpr int64_t kMetadataBits = 2;   // per kept value of a 2:4 (1:2) sparse A
 
-const CtaTile kTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
-                          {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1}};
+// CTA tiles (BM x BN) the candidate search tries, per architecture, after the tile shapes CUTLASS
+// instantiates (NVIDIA/cutlass, python/cutlass_library/generator.py and sm90_shapes.py, main
+// branch at 7107b05, August 2026). The six shapes the model started with come first, in their old order
+// (ties go to the first candidate), then:
+//   256x64, 64x256: GenerateSM70_TensorOp_884 and GenerateSM80_TensorOp_16816 list
+//     TileDescription([256, 64, 32], .., [4, 1, 1]) and ([64, 256, 32], .., [1, 4, 1]); on sm90
+//     they are wgmma m64n64 x MMA multiplier (4, 1, 4) and m64n256 x (1, 1, 4).
+//   Skinny tiles for decode-like GEMMs (M or N of 1..32), Ampere and Hopper only:
+//     sm80: GenerateSM80_TensorOp_16816_mixed_input_upcast_a / _upcast_b list [128, 32, 64]
+//       (warps [2, 2, 1]), [128, 16, 64] ([2, 1, 1]) and [256, 16, 32] ([2, 1, 1]);
+//     sm90: wgmma m64n16 and m64n32 (SM90_WGMMA_SHAPES_*_DENSE) x multipliers (1, 1, 4) and
+//       (2, 1, 4): 64x16, 64x32, 128x16, 128x32.
+//   CUTLASS puts the narrow side on N; cuBLAS, column-major, computes a row-major C = A x B as
+//   C^T = B^T x A^T, so a decode GEMM's few rows (M here) are its N. The list holds both
+//   orientations (narrow M first: the common case). The warp layout still follows the model's
+//   rule in geometry(), not CUTLASS's warp counts (docs/tensor_cores.md).
+// Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
+// kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
+constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                   {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                   {256, 64, 0, 1},  {64, 256, 0, 1}};
+constexpr CtaTile kAmpereTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                    {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
+                                    {16, 128, 0, 1},  {16, 256, 0, 1},  {128, 32, 0, 1},
+                                    {128, 16, 0, 1},  {256, 16, 0, 1}};
+constexpr CtaTile kHopperTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                    {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
+                                    {32, 64, 0, 1},   {16, 128, 0, 1},  {16, 64, 0, 1},
+                                    {128, 32, 0, 1},  {64, 32, 0, 1},   {128, 16, 0, 1},
+                                    {64, 16, 0, 1}};
+
+struct TileList {
+  const CtaTile* begin_ = nullptr;
+  const CtaTile* end_ = nullptr;
+  const CtaTile* begin() const { return begin_; }
+  const CtaTile* end() const { return end_; }
+};
+
+TileList tile_list(GpuArch arch) {
+  switch (arch) {
+    case GpuArch::Volta: return {std::begin(kVoltaTiles), std::end(kVoltaTiles)};
+    case GpuArch::Ampere: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
+    case GpuArch::Hopper: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
+  }
+  return {};
+}
 const int64_t kSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};  // split-K factors for skinny shapes
 
 const char* const kBoundNames[4] = {"compute", "smem", "l2", "hbm"};
@@ -240,6 +287,14 @@ void validate(const TcGemm& g) {
     }
   }
   checked_mul(checked_mul(checked_mul(g.m, g.n, "M*N"), g.k, "M*N*K"), 16, "M*N*K");
+  if (g.batch < 1) {
+    throw std::invalid_argument("batch must be >= 1, got " + std::to_string(g.batch));
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(g.m * g.n * g.k * 16, g.batch, &total)) {
+    throw std::invalid_argument("batch=" + std::to_string(g.batch) +
+                                ": batch x M x N x K overflows 64-bit integers");
+  }
   if (g.out_bytes < 0 || g.out_bytes > 8) {
     throw std::invalid_argument("out_bytes must be in 0..8 (0: the dtype's default), got " +
                                 std::to_string(g.out_bytes));
@@ -304,12 +359,19 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
                             : "accumulators do not fit the register file");
   }
   g.wave_ctas = spec.sms * g.ctas_per_sm;
-  if (g.tiles_m > kMaxWaves * g.wave_ctas / g.tiles_n / t.split_k) {
-    return fail("more than 2^20 waves of CTAs (the model's limit)");
+  g.batch = gemm.batch;
+  const auto too_many = [&] {
+    return fail("batch=" + std::to_string(gemm.batch) +
+                ": more than 2^20 waves of CTAs (the model's limit)");
+  };
+  int64_t slices = 0;  // (batch entry, K slice) pairs
+  if (__builtin_mul_overflow(gemm.batch, t.split_k, &slices) ||
+      g.tiles_m > kMaxWaves * g.wave_ctas / g.tiles_n / slices) {
+    return too_many();
   }
-  g.ctas = g.tiles_m * g.tiles_n * t.split_k;
+  g.ctas = g.tiles_m * g.tiles_n * slices;
   g.waves = ceil_div(g.ctas, g.wave_ctas);
-  if (g.waves > kMaxWaves) return fail("more than 2^20 waves of CTAs (the model's limit)");
+  if (g.waves > kMaxWaves) return too_many();
   int64_t issued = 0;  // whole-tile MACs, x64 headroom for the byte counts
   if (__builtin_mul_overflow(g.ctas, t.bm * t.bn * t.bk, &issued) ||
       __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
@@ -375,16 +437,18 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
   const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
   c.stages = g.stages;
+  c.batch = gemm.batch;
   c.ctas = g.ctas;
   c.ctas_per_sm = g.ctas_per_sm;
   c.waves = g.waves;
   c.wave_efficiency = static_cast<double>(g.ctas) / static_cast<double>(g.waves * g.wave_ctas);
-  c.macs = gemm.m * gemm.n * gemm.k;
-  c.metadata_bytes = gemm.sparse ? (gemm.m * ((gemm.k + 1) / 2) * kMetadataBits + 7) / 8 : 0;
+  c.macs = gemm.batch * gemm.m * gemm.n * gemm.k;
+  c.metadata_bytes =
+      gemm.sparse ? (gemm.batch * gemm.m * ((gemm.k + 1) / 2) * kMetadataBits + 7) / 8 : 0;
   c.launch_s = spec.launch_overhead_us * 1e-6;
-  if (c.split_k > 1) {  // a second kernel sums the fp32 partials and writes C
-    const int64_t partials = c.split_k * gemm.m * gemm.n * kAccBytes;
-    const int64_t out = gemm.m * gemm.n * out_bytes;
+  if (c.split_k > 1) {  // a second kernel sums the fp32 partials and writes C (every entry)
+    const int64_t partials = gemm.batch * c.split_k * gemm.m * gemm.n * kAccBytes;
+    const int64_t out = gemm.batch * gemm.m * gemm.n * out_bytes;
     c.hbm_read_bytes += partials;
     c.hbm_write_bytes += out;
     c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;
@@ -430,7 +494,9 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     t.smem_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
                     spec.smem_bandwidth_bytes_per_clk;
     t.l2_bytes = n * kbs * g.l2_read_bytes_per_block;
-    // Distinct A panels (ks, tm) = distinct t / W; distinct B panels (ks, tn) per K slice.
+    // A "slice" is a (batch entry, K slice) pair, index t / S = b * split_k + ks: entries share
+    // no panels, so a panel is (slice, tm) for A and (slice, tn) for B. Distinct A panels =
+    // distinct t / W; distinct B panels per slice, summed over the slices the wave spans.
     const int64_t a_panels = (b - 1) / W - a / W + 1;
     const int64_t ks0 = a / S, ks1 = (b - 1) / S;
     int64_t b_panels = 0;
@@ -466,14 +532,18 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
   const int64_t bk = k_block_bytes(spec.arch) * 8 / tc_input_bits(gemm.dtype);
   std::vector<CtaTile> out;
   std::string error;
-  for (const CtaTile& base : kTiles) {
+  for (const CtaTile& base : tile_list(spec.arch)) {
     const CtaTile whole{base.bm, base.bn, bk, 1};
     error.clear();
     const TileGeometry g = geometry(spec, gemm, whole, &error);
     if (!error.empty()) continue;  // does not fit this GPU / shape
     out.push_back(whole);
-    // Split K only when the output tiles alone leave CTA slots of the first wave empty.
-    if (g.tiles_m * g.tiles_n >= g.wave_ctas) continue;
+    // Split K only when the batched grid (g.ctas = batch x tiles_m x tiles_n here) leaves CTA
+    // slots of its last wave empty, and one entry's output tiles alone would not fill a wave
+    // (the rule a lone GEMM gets: batch = 1 needs only the second test). A batched grid of whole
+    // waves gains nothing from splitting K; a ragged one (say 1.1 waves) can, and without the
+    // offer a batched kernel could cost more than its entries run as separate split-K kernels.
+    if (g.tiles_m * g.tiles_n >= g.wave_ctas || g.ctas % g.wave_ctas == 0) continue;
     for (int64_t s : kSplits) {
       if (s == 1) continue;
       const CtaTile t{base.bm, base.bn, bk, s};
@@ -490,7 +560,8 @@ GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm) {
   if (tiles.empty()) {
     throw std::invalid_argument("no kernel configuration fits: M=" + std::to_string(gemm.m) +
                                 ", N=" + std::to_string(gemm.n) + ", K=" +
-                                std::to_string(gemm.k) + " needs more than 2^20 waves");
+                                std::to_string(gemm.k) + ", batch=" +
+                                std::to_string(gemm.batch) + " needs more than 2^20 waves");
   }
   GemmCost best;
   bool first = true;

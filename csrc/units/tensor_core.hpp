@@ -6,9 +6,13 @@
 // the table with its sources. 2:4 structured sparsity (1:2 for tf32) doubles the rate where the
 // architecture has it (Ampere, Hopper).
 //
-// GEMM model (docs/tensor_cores.md derives it). A candidate kernel is a CTA tile BM x BN x BK
-// with split-K s. CTAs are launched in order t = (ks * tiles_m + tm) * tiles_n + tn and run in
-// waves of L = SMs x CTAs-per-SM, CTA j of a wave on SM j mod SMs. Per wave:
+// GEMM model (docs/tensor_cores.md derives it). A kernel computes `batch` independent GEMMs of
+// one shape (strided batched; batch = 1: a plain GEMM). A candidate kernel is a CTA tile
+// BM x BN x BK with split-K s. The batch x s x tiles_m x tiles_n CTAs of all batch entries form
+// one grid, launched batch-major in order t = ((b * s + ks) * tiles_m + tm) * tiles_n + tn, and
+// run in waves of L = SMs x CTAs-per-SM, CTA j of a wave on SM j mod SMs: a wave may hold CTAs
+// of several batch entries, which share no operand panels (each entry's A and B panels count
+// separately; C is stored per entry). Per wave:
 //   mainloop = max(MMA cycles of the busiest SM / clock,
 //                  shared-memory operand reads of the busiest SM / (smem B/clk x clock),
 //                  L2->SM operand bytes / L2 bandwidth,
@@ -78,7 +82,10 @@ struct TcGemm {
   TcDtype dtype = TcDtype::FP16;
   bool sparse = false;    // A (M x K) is 2:4 structured sparse along K (1:2 for tf32)
   int64_t out_bytes = 0;  // 0: tc_default_out_bytes(dtype)
+  int64_t batch = 1;      // independent GEMMs of this shape in one kernel (strided batched)
 };
+// Throws std::invalid_argument (one line, naming the field and its value) on M, N, K or batch
+// < 1, batch x M x N x K past 64-bit integers, or out_bytes outside 0..8.
 void validate(const TcGemm& gemm);
 
 // One kernel configuration; pipeline stages and warp tile follow from the architecture.
@@ -91,6 +98,7 @@ struct CtaTile {
 struct TileGeometry {
   int64_t stages = 0, warp_m = 0, warp_n = 0;
   int64_t tiles_m = 0, tiles_n = 0, k_blocks = 0, k_blocks_per_split = 0;
+  int64_t batch = 1;  // GEMMs in the grid; ctas = batch x split_k x tiles_m x tiles_n
   int64_t ctas = 0, ctas_per_sm = 0, wave_ctas = 0, waves = 0;
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
   int64_t b_block_bytes = 0;  // one k-block of the B tile
@@ -105,9 +113,10 @@ struct TileGeometry {
 
 struct GemmCost {
   int64_t tile_m = 0, tile_n = 0, tile_k = 0, split_k = 1, stages = 0;
+  int64_t batch = 1;  // GEMMs the kernel computes (macs, bytes and times cover all of them)
   int64_t ctas = 0, ctas_per_sm = 0, waves = 0, last_wave_ctas = 0;
   double wave_efficiency = 0;  // ctas / (waves x SMs x CTAs per SM)
-  int64_t macs = 0;            // useful M x N x K
+  int64_t macs = 0;            // useful batch x M x N x K
   int64_t issued_macs = 0;     // whole tiles
   int64_t mma_instructions = 0;
   int64_t smem_read_bytes = 0;
@@ -124,8 +133,9 @@ struct GemmCost {
   int64_t candidates = 0;  // configurations evaluated (gemm_cost only)
 };
 
-// Library-heuristic candidates: every tile that fits, and split-K factors for a tile whose
-// output tiles do not fill one wave (skinny shapes).
+// Library-heuristic candidates: every tile of the architecture's list (tensor_core.cpp, after
+// CUTLASS's tile shapes) that fits, and split-K factors for a tile whose output tiles do not
+// fill one wave (skinny shapes) unless the batched grid of all entries fills whole waves.
 std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm);
 // Throws std::invalid_argument when the tile does not fit or does not divide into MMAs.
 TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile);

@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -54,18 +55,24 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     std::fill(sm_smem.begin(), sm_smem.end(), 0.0);
     std::fill(sm_epi.begin(), sm_epi.end(), 0.0);
     std::fill(sm_ctas.begin(), sm_ctas.end(), 0);
-    std::set<std::pair<int64_t, int64_t>> a_panels, b_panels;
+    // Panels are per batch entry: (entry, K slice, tile row) of A, (entry, K slice, tile column)
+    // of B; entries share nothing.
+    std::set<std::tuple<int64_t, int64_t, int64_t>> a_panels, b_panels;
     WaveTerms w;
     for (int64_t slot = 0; slot < wave_slots && t < g.ctas; ++slot, ++t) {
-      const int64_t ks = t / (g.tiles_m * g.tiles_n);
+      // Launch order: batch entry slowest, then K slice, tile row, tile column.
+      const int64_t per_entry = tile.split_k * g.tiles_m * g.tiles_n;
+      const int64_t entry = t / per_entry;
+      const int64_t ks = (t % per_entry) / (g.tiles_m * g.tiles_n);
       const int64_t tm = (t / g.tiles_n) % g.tiles_m;
       const int64_t tn = t % g.tiles_n;
       const int64_t sm = slot % spec.sms;
       if (++sm_ctas[sm] > g.ctas_per_sm) {
         throw std::logic_error("gemm reference: SM " + std::to_string(sm) + " over-subscribed");
       }
-      a_panels.insert({ks, tm});
-      b_panels.insert({ks, tn});
+      if (entry >= gemm.batch) throw std::logic_error("gemm reference: CTA past the last entry");
+      a_panels.insert({entry, ks, tm});
+      b_panels.insert({entry, ks, tn});
       w.ctas += 1;
       for (int64_t kb = 0; kb < kbs; ++kb) {
         // Global -> shared: the CTA's A and B k-blocks come through the L2.

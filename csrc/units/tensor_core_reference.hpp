@@ -1,12 +1,13 @@
 // Step-level reference of the GPU GEMM kernel model (tensor_core.hpp).
 //
-// Launches CTAs one at a time in launch order onto SM slots (CTA j of a wave on SM j mod SMs,
-// at most CTAs-per-SM on one SM), wave by wave; for every CTA walks its k-blocks, and in each
-// k-block every warp's MMA instructions and shared-memory operand fetches; collects the
-// distinct A panels (K slice, tile row) and B panels (K slice, tile column) each wave touches in
-// sets. Per-SM sums of MMA cycles, fetch bytes and epilogue cycles give the busiest SM of each
-// wave. The per-wave totals then go through the same bound rule as the closed form; the tests
-// hold the two equal on random shapes and every candidate tile.
+// Launches the CTAs of every batch entry (entry-major, as tensor_core.hpp orders them) one at
+// a time onto SM slots (CTA j of a wave on SM j mod SMs, at most CTAs-per-SM on one SM), wave by
+// wave; for every CTA walks its k-blocks, and in each k-block every warp's MMA instructions and
+// shared-memory operand fetches; collects the distinct A panels (entry, K slice, tile row) and B
+// panels (entry, K slice, tile column) each wave touches in sets. Per-SM sums of MMA cycles,
+// fetch bytes and epilogue cycles give the busiest SM of each wave. The per-wave totals then go
+// through the same bound rule as the closed form; the tests hold the two equal on random shapes,
+// batches and every candidate tile.
 #pragma once
 
 #include "units/tensor_core.hpp"

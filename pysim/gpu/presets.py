@@ -4,7 +4,8 @@ Every number carries its source (``GpuPreset.sources``; docs/tensor_cores.md has
 Peak rates are exact products: SMs x tensor-core MACs per SM per clock x 2 x clock. The GEMM
 time is the C++ closed form (``pysim._core.gpu_gemm_cost``): CTA tiles chosen by a small search
 like a library heuristic, waves over the SMs, MMA, shared-memory, L2 and HBM time per wave,
-epilogue, split-K reduction and launch overhead.
+epilogue, split-K reduction and launch overhead. ``batch=B`` costs one strided-batched kernel of
+B independent GEMMs of the shape: the CTAs of all B share one grid and its waves.
 """
 
 from __future__ import annotations
@@ -146,18 +147,23 @@ class GpuPreset:
         *,
         out_bytes: int | None = None,
         tile: tuple[int, int, int, int] | None = None,
+        batch: int = 1,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
         ``sparse``: A is 2:4 structured sparse along K (twice the MMA rate, half of A's values
         plus 2-bit metadata each). ``out_bytes``: bytes per C element (default: 2 for
         fp16/bf16/fp8, 4 otherwise). ``tile``: (tile_m, tile_n, tile_k, split_k) to cost one
-        configuration instead of searching. Raises ValueError on bad dims or dtype.
+        configuration instead of searching. ``batch``: the kernel computes ``batch``
+        independent GEMMs of this shape (strided batched, one launch; their CTAs share the
+        waves); MACs, bytes and times cover all of them. Raises ValueError on bad dims, batch
+        or dtype.
         """
         args = self._gemm_args(M, N, K, dtype, sparse, out_bytes)
+        b = _batch(batch)
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args)
-        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile))
+            return _core.gpu_gemm_cost(self.spec, *args, batch=b)
+        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b)
 
     def gemm_time(
         self,
@@ -168,9 +174,10 @@ class GpuPreset:
         sparse: bool = False,
         *,
         out_bytes: int | None = None,
+        batch: int = 1,
     ) -> float:
-        """Seconds for one GEMM kernel (see ``gemm_cost``)."""
-        return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes).time_s
+        """Seconds for one GEMM kernel (see ``gemm_cost``; ``batch`` GEMMs if batched)."""
+        return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes, batch=batch).time_s
 
     def simulate_gemm(
         self,
@@ -182,22 +189,28 @@ class GpuPreset:
         *,
         out_bytes: int | None = None,
         tile: tuple[int, int, int, int] | None = None,
+        batch: int = 1,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        For tests and small studies: raises ValueError past 2^27 stepped MMA instructions.
+        ``batch`` as in ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small
+        studies: raises ValueError past 2^27 stepped MMA instructions.
         """
         args = self._gemm_args(M, N, K, dtype, sparse, out_bytes)
+        b = _batch(batch)
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args)
-        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile))
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b)
+        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b)
 
     def gemm_candidates(
-        self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False
+        self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
+        batch: int = 1,
     ) -> list[tuple[int, int, int, int]]:
-        """(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates."""
+        """(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates
+        (split-K only where the output tiles of all ``batch`` entries do not fill one wave)."""
         args = self._gemm_args(M, N, K, dtype, sparse, None)
-        return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args)]
+        return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
+                                                            batch=_batch(batch))]
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -224,6 +237,20 @@ class GpuPreset:
         name = self._dtype(dtype)
         self.macs_per_clk_per_sm(name, bool(sparse))  # ValueError: unsupported on this GPU
         return (*dims, name, bool(sparse), int(out_bytes or 0))
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _batch(batch: object) -> int:
+    """``batch`` as a Python int >= 1 (the C++ side checks it against the shape's limits)."""
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if batch > _INT64_MAX:
+        raise ValueError(f"batch must be < 2^63, got {batch}")
+    return int(batch)
 
 
 def _tile(tile: object) -> tuple[int, int, int, int]:

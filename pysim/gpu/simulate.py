@@ -2,8 +2,12 @@
 
 MAC ops (GEMM, convolution via im2col, batched matmul, fused attention as its two GEMMs per
 head) run on the tensor cores and are timed by the GEMM model (``GpuPreset.gemm_cost``: CTA
-tiling, waves, shared-memory / L2 / HBM traffic, launch); a batched op of ``count`` GEMMs is one
-kernel: ``count x (time - launch) + launch``. The tensor-core dtype follows the op's number
+tiling, waves, shared-memory / L2 / HBM traffic, launch). An op of ``count`` > 1 equal GEMMs
+(a batched matmul over its leading dimensions, a grouped convolution's groups) is one strided-
+batched kernel, ``gemm_cost(..., batch=count)``: the CTAs of all ``count`` GEMMs share one grid
+and its waves, with one launch. Fused attention is one kernel too: its per-(batch, head) Q K^T
+and P V are two batched GEMMs of ``batch x heads`` entries each, timed without their own
+launches, plus the op's one launch. The tensor-core dtype follows the op's number
 format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
 int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights pruned 2:4
 run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
@@ -83,18 +87,20 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
         if gemms:
             dtype = tensor_dtype(op, gpu, fp16_as)
             sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
-            seconds = launch
+            seconds = launch  # one kernel per op (fused attention: both GEMMs in it)
             smem = l2 = 0
             for count, m, n, k in gemms:
-                c = gpu.gemm_cost(n, m, k, dtype, sparse=True) if sparse else \
-                    gpu.gemm_cost(m, n, k, dtype)
-                seconds += count * (c.time_s - c.launch_s)
-                reads += count * c.hbm_read_bytes
-                writes += count * c.hbm_write_bytes
-                smem += count * c.smem_read_bytes
-                l2 += count * c.l2_read_bytes
+                # count equal GEMMs: one strided-batched kernel (its CTAs share the waves)
+                c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count) if sparse else \
+                    gpu.gemm_cost(m, n, k, dtype, batch=count)
+                seconds += c.time_s - c.launch_s
+                reads += c.hbm_read_bytes
+                writes += c.hbm_write_bytes
+                smem += c.smem_read_bytes
+                l2 += c.l2_read_bytes
                 tiling = (f"{dtype}{' 2:4' if sparse else ''} CTA {c.tile_m}x{c.tile_n}x"
-                          f"{c.tile_k} split-k {c.split_k}, {c.waves} wave(s)")
+                          f"{c.tile_k} split-k {c.split_k}"
+                          f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
             kind = "float" if op.dtype == "float" else "int"
             pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits,
                                                "fp" if kind == "float" else "int")
