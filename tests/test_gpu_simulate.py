@@ -117,3 +117,38 @@ def test_grouped_convolution_groups_are_one_batched_kernel() -> None:
     res = pysim.simulate(gpu, wl)
     cost = gpu.gemm_cost(56 * 56, 8, 9 * 8, "fp16", batch=8)
     assert res.latency_s == pytest.approx(cost.time_s, abs=1 / res.clock_hz)
+
+
+def int8_gemm(m: int, n: int, k: int, **op_fields):
+    return workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [m, k], "bits": 8}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": m, "n": n, "k": k,
+                 "weight_bits": 8, "act_bits": 8, **op_fields}]})
+
+
+def test_an_int8_gemm_writes_its_output_at_its_own_width() -> None:
+    a100 = pysim.gpu.preset("a100")
+    wide = pysim.simulate(a100, int8_gemm(4096, 4096, 4096, out_bits=32))
+    narrow = pysim.simulate(a100, int8_gemm(4096, 4096, 4096))
+    assert narrow.dram_write_bytes == 4096 * 4096  # 1 byte per int8 output, not 4
+    assert wide.dram_write_bytes == 4 * narrow.dram_write_bytes
+
+
+def test_a_graph_input_read_twice_is_compulsory_once() -> None:
+    wl = workload_from_dict({
+        "name": "two", "inputs": [{"name": "x", "shape": [256, 256], "bits": 16}],
+        "ops": [{"name": f"fc{i}", "type": "gemm", "inputs": ["x"], "m": 256, "n": 256,
+                 "k": 256, "dtype": "float", "weight_bits": 16, "act_bits": 16}
+                for i in range(2)]})
+    res = pysim.simulate(pysim.gpu.preset("a100"), wl)
+    weights = 2 * 256 * 256 * 2
+    assert res.compulsory_dram_bytes == weights + 256 * 256 * 2 + 2 * 256 * 256 * 2
+
+
+def test_a_workload_larger_than_hbm_is_an_error_naming_the_sizes() -> None:
+    wl = pysim.zoo.load("llama2_7b", phase="decode", batch=256, context_len=4096)
+    with pytest.raises(pysim.WorkloadError, match=r"needs 262\.\d GiB of HBM on NVIDIA A100 .*"
+                       r"weights 6\.\d GiB, graph inputs 256\.\d GiB.*it has 80 GiB"):
+        pysim.simulate(pysim.gpu.preset("a100"), wl)
+    pysim.simulate(pysim.gpu.preset("a100"),
+                   pysim.zoo.load("llama2_7b", phase="decode", batch=32, context_len=4096))

@@ -59,6 +59,25 @@ def _sparse(op: Any) -> bool:
     return sp is not None and sp.pattern == "nm" and (sp.n, sp.m) in ((2, 4), (1, 2))
 
 
+def check_capacity(gpu: Any, wl: Any) -> None:
+    """Raise WorkloadError if the workload cannot live in the GPU's HBM: every weight, every
+    graph input (a KV cache is one) and the largest op's activations (its inputs and output)
+    held at once."""
+    declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
+    weights = sum(op.weight_bytes for op in wl.ops) + sum(t.bytes for t in declared
+                                                          if t.role == "weight")
+    inputs = sum(t.bytes for t in declared if t.role != "weight")
+    live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
+                + op.output_bytes for op in wl.ops), default=0)
+    need, have = weights + inputs + live, gpu.hbm_gb * 2**30
+    if need > have:
+        gib = 2**30
+        raise WorkloadError(
+            f"workload {wl.name!r} needs {need / gib:.1f} GiB of HBM on {gpu.full_name} "
+            f"(weights {weights / gib:.1f} GiB, graph inputs {inputs / gib:.1f} GiB, the "
+            f"largest op's activations {live / gib:.1f} GiB); it has {gpu.hbm_gb} GiB")
+
+
 def _gemms(op: Any) -> list[tuple[int, int, int, int]]:
     if op.type == "attention":
         heads = op.batch * op.heads
@@ -78,7 +97,9 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
     hbm = gpu.hbm_bandwidth_gb_per_s * 1e9
     launch = gpu.launch_overhead_us * 1e-6
     graph_outputs = set(wl.outputs)
+    check_capacity(gpu, wl)
     rows, now = [], 0.0
+    seen: set[str] = set()  # graph inputs already read once (compulsory once, as the mapper)
     for op in wl.ops:
         pj = dict.fromkeys(COMPONENTS, 0.0)
         reads = writes = 0
@@ -91,8 +112,12 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             smem = l2 = 0
             for count, m, n, k in gemms:
                 # count equal GEMMs: one strided-batched kernel (its CTAs share the waves)
-                c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count) if sparse else \
-                    gpu.gemm_cost(m, n, k, dtype, batch=count)
+                # C written at the op's output width (an int8 GEMM that requantizes writes
+                # 1 byte per element, not its 32-bit accumulators)
+                out_bytes = max(1, -(-op.output_bits // 8))
+                c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count,
+                                  out_bytes=out_bytes) if sparse else \
+                    gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes)
                 seconds += c.time_s - c.launch_s
                 reads += c.hbm_read_bytes
                 writes += c.hbm_write_bytes
@@ -116,8 +141,9 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             pj["vector"] = op.vector_work() * table.vector_op_pj(16)
             unit = "cuda_cores"
         pj["dram"] = (reads + writes) * 8 * pj_per_bit
-        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in op.inputs
-                                     if t not in wl.producers)
+        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in set(op.inputs)
+                                     if t not in wl.producers and t not in seen)
+        seen.update(t for t in op.inputs if t not in wl.producers)
         comp += op.output_bytes if op.output in graph_outputs else 0
         cycles = seconds * clock
         row = layer_row(op=op.name, type=op.type, unit=unit, dataflow="", start_cycle=now,
