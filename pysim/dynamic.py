@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pysim.energy import leakage_pj
 from pysim.errors import WorkloadError
 from pysim.simulate import simulate
 from pysim.workload import Workload, workload_from_dict
@@ -105,6 +104,9 @@ def simulate_early_exit(hw: Any, wl: Workload, exits: list[ExitPoint]) -> EarlyE
         last = order[e.after]
     full = simulate(hw, wl)
     layers = full.layers
+    # static power from the backbone's own result, so any hardware (a GPU preset models none)
+    leak_w = full.energy_breakdown_j.get("leakage", 0.0) / full.latency_s \
+        if full.latency_s > 0 else 0.0
     rows = []
     reach = 1.0
     head_latency = head_energy = 0.0
@@ -116,9 +118,9 @@ def simulate_early_exit(hw: Any, wl: Workload, exits: list[ExitPoint]) -> EarlyE
         end = float(layers.loc[order[e.after], "end_cycle"])
         done = layers["end_cycle"] <= end
         dynamic = float(layers.loc[done, "energy_j"].sum())
-        energy = dynamic + leakage_pj(hw, end) * 1e-12 + head_energy
+        energy = dynamic + leak_w * end / full.clock_hz + head_energy
         p = reach * e.probability
-        rows.append({"exit": e.after, "probability": p, "latency_s": end / hw.clock_hz
+        rows.append({"exit": e.after, "probability": p, "latency_s": end / full.clock_hz
                      + head_latency, "energy_j": energy, "head_latency_s": hres.latency_s,
                      "head_energy_j": hres.energy_j})
         reach -= p

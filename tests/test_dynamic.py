@@ -65,3 +65,16 @@ def test_examples_run(script: str, capsys) -> None:
     spec.loader.exec_module(module)
     module.main()
     assert "latency" in capsys.readouterr().out
+
+
+def test_early_exit_runs_on_a_gpu_preset() -> None:
+    # a GPU preset has no static-power model: the exits pay the backbone's leakage rate (0)
+    import pysim
+    from pysim.dynamic import ExitPoint, simulate_early_exit
+
+    wl = pysim.zoo.load("resnet18")
+    after = wl.ops[20].name
+    res = simulate_early_exit(pysim.gpu.preset("a100"), wl, [ExitPoint(after, 0.5)])
+    stats = res.stats()
+    assert 0 < stats["latency_s_p50"] < res.full.latency_s <= stats["latency_s_p99"]
+    assert res.outcomes["probability"].sum() == 1.0
