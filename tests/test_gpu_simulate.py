@@ -36,7 +36,7 @@ def test_whole_networks_run_and_respect_the_roofline() -> None:
         assert res.latency_s >= res.macs / peak
         assert res.latency_s >= res.compulsory_dram_bytes / (gpu.hbm_bandwidth_gb_per_s * 1e9)
         assert len(res.layers) == len(wl.ops)
-        assert set(res.layers["unit"]) <= {"tensor_cores", "cuda_cores"}
+        assert set(res.layers["unit"]) <= {"tensor_cores", "cuda_cores", "epilogue"}
 
 
 def test_2_4_sparse_weights_use_the_sparse_tensor_cores() -> None:
@@ -152,3 +152,54 @@ def test_a_workload_larger_than_hbm_is_an_error_naming_the_sizes() -> None:
         pysim.simulate(pysim.gpu.preset("a100"), wl)
     pysim.simulate(pysim.gpu.preset("a100"),
                    pysim.zoo.load("llama2_7b", phase="decode", batch=32, context_len=4096))
+
+
+def residual_block():
+    conv = {"type": "conv2d", "batch": 8, "in_h": 28, "in_w": 28, "in_c": 64, "out_c": 64,
+            "kernel": 3, "padding": 1}
+    return workload_from_dict({
+        "name": "block", "inputs": [{"name": "x", "shape": [8, 28, 28, 64]}],
+        "ops": [{"name": "c1", "inputs": ["x"], **conv},
+                {"name": "r1", "type": "elementwise", "op": "relu", "inputs": ["c1"],
+                 "shape": [8, 28, 28, 64]},
+                {"name": "c2", "inputs": ["r1"], **conv},
+                {"name": "add", "type": "elementwise", "op": "add", "inputs": ["c2", "x"],
+                 "shape": [8, 28, 28, 64]},
+                {"name": "out", "type": "elementwise", "op": "relu", "inputs": ["add"],
+                 "shape": [8, 28, 28, 64]}]})
+
+
+def test_elementwise_ops_run_in_their_gemms_epilogue() -> None:
+    from pysim.gpu.simulate import epilogue_chains
+
+    wl = residual_block()
+    assert epilogue_chains(wl) == {0: [1], 2: [3, 4]}  # c1 + relu; c2 + add x + relu
+    a100 = pysim.gpu.preset("a100")
+    fused = pysim.simulate(a100, wl).layers.set_index("op")
+    plain = pysim.simulate(a100.replace(fusion="none"), wl).layers.set_index("op")
+    act = 8 * 28 * 28 * 64  # int8 bytes of one activation
+    assert list(fused.loc[["r1", "add", "out"], "unit"]) == ["epilogue"] * 3
+    assert fused.loc[["r1", "add", "out"], "cycles"].sum() == 0
+    assert "epilogue add + relu saves" in fused.loc["c2", "tiling"]
+    # c2's epilogue reads the residual x; relu / add / relu no longer read or write anything
+    assert fused.loc["c2", "dram_read_bytes"] == plain.loc["c2", "dram_read_bytes"] + act
+    saved = plain["dram_read_bytes"].sum() + plain["dram_write_bytes"].sum() - (
+        fused["dram_read_bytes"].sum() + fused["dram_write_bytes"].sum())
+    assert saved == 2 * act + 4 * act  # r1: read + write; add: 2 reads + write, relu: read +
+    # write, less the residual the epilogue reads: 2 + (3 + 2 - 1) = 6 activations
+    assert fused["cycles"].sum() < plain["cycles"].sum()
+
+
+def test_a_tensor_with_two_readers_is_not_fused() -> None:
+    from pysim.gpu.simulate import epilogue_chains
+
+    wl = workload_from_dict({
+        "name": "two", "inputs": [{"name": "x", "shape": [64, 64]}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 64, "n": 64, "k": 64},
+                {"name": "a", "type": "elementwise", "op": "relu", "inputs": ["fc"],
+                 "shape": [64, 64]},
+                {"name": "b", "type": "elementwise", "op": "relu", "inputs": ["fc"],
+                 "shape": [64, 64]}]})
+    assert epilogue_chains(wl) == {}
+    with pytest.raises(pysim.ConfigError, match="fusion must be one of"):
+        pysim.gpu.preset("a100").replace(fusion="all")

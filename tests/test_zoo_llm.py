@@ -218,7 +218,19 @@ def test_describe_lists_new_models():
     table = {name: params for name, params, _ in zoo.describe()}
     assert table["llama2_7b"] == {"batch": 1, "phase": "prefill", "seq_len": 512,
                                   "context_len": 512, "tokens": 1, "kv_heads": 32,
-                                  "attention": "naive"}
+                                  "attention": "naive", "precision": "int8"}
     assert table["moe_ffn"]["routing"] == "uniform"
     for name in ("vgg16", "vit_b16", "bert_large", "gpt2", "llama2_7b", "moe_ffn"):
         assert "batch" in table[name]
+
+
+def test_llama_in_fp16_as_released() -> None:
+    wl = zoo.load("llama2_7b", phase="decode", context_len=64, precision="fp16")
+    weights = [t for t in wl.inputs if t.role == "weight"]
+    assert all(t.bits == 16 and t.dtype == "float" for t in weights)
+    assert {(op.dtype, op.act_bits) for op in wl.ops} == {("float", 16)}
+    int8 = zoo.load("llama2_7b", phase="decode", context_len=64)
+    assert sum(t.bytes for t in weights) == 2 * sum(t.bytes for t in int8.inputs
+                                                    if t.role == "weight")
+    with pytest.raises(WorkloadError, match="precision must be one of"):
+        zoo.load("llama2_7b", precision="fp8")

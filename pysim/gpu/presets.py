@@ -40,6 +40,9 @@ _LAUNCH = (
 )
 
 
+FUSION = ("epilogue", "none")
+
+
 @dataclass(frozen=True)
 class GpuPreset:
     """One GPU for the tensor-core model. Sizes in KB/GB as the datasheets quote them.
@@ -66,6 +69,10 @@ class GpuPreset:
     l2_bandwidth_bytes_per_clk: float
     smem_bandwidth_bytes_per_clk: float = 128.0
     launch_overhead_us: float = 4.0
+    # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
+    # activation, residual add, (de)quantization), as cuBLASLt, TensorRT and torch.compile
+    # fuse them; "none": each is its own kernel.
+    fusion: str = "epilogue"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +88,8 @@ class GpuPreset:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
+        if self.fusion not in FUSION:
+            raise ConfigError(f"fusion must be one of {FUSION}, got {self.fusion!r}")
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(

@@ -59,6 +59,32 @@ def _sparse(op: Any) -> bool:
     return sp is not None and sp.pattern == "nm" and (sp.n, sp.m) in ((2, 4), (1, 2))
 
 
+def epilogue_chains(wl: Any) -> dict[int, list[int]]:
+    """The elementwise ops each GEMM-like op's epilogue absorbs, by op index: while the op's
+    (or the last absorbed op's) output has one consumer, an elementwise op, that is not a graph
+    output and whose other inputs exist before the GEMM runs, that op is absorbed (conv ->
+    batchnorm -> add residual -> relu is one kernel, as cuBLASLt / TensorRT fuse them)."""
+    index = {op.name: i for i, op in enumerate(wl.ops)}
+    producer = {t: index[name] for t, name in wl.producers.items()}
+    outputs = set(wl.outputs)
+    chains: dict[int, list[int]] = {}
+    for i, op in enumerate(wl.ops):
+        if op.type == "attention" or op.gemm_view() is None:
+            continue
+        tensor, chain = op.output, []
+        while tensor not in outputs and len(wl.consumers.get(tensor, ())) == 1:
+            j = index[wl.consumers[tensor][0]]
+            nxt = wl.ops[j]
+            ready = all(producer.get(t, -1) < i for t in nxt.inputs if t != tensor)
+            if nxt.type != "elementwise" or not ready:
+                break
+            chain.append(j)
+            tensor = nxt.output
+        if chain:
+            chains[i] = chain
+    return chains
+
+
 def check_capacity(gpu: Any, wl: Any) -> None:
     """Raise WorkloadError if the workload cannot live in the GPU's HBM: every weight, every
     graph input (a KV cache is one) and the largest op's activations (its inputs and output)
@@ -100,21 +126,30 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
     check_capacity(gpu, wl)
     rows, now = [], 0.0
     seen: set[str] = set()  # graph inputs already read once (compulsory once, as the mapper)
-    for op in wl.ops:
+    chains = epilogue_chains(wl) if gpu.fusion == "epilogue" else {}
+    fused_into = {j: i for i, chain in chains.items() for j in chain}
+    for i, op in enumerate(wl.ops):
         pj = dict.fromkeys(COMPONENTS, 0.0)
         reads = writes = 0
         tiling = ""
         gemms = _gemms(op)
-        if gemms:
+        if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
+            seconds = 0.0
+            pj["vector"] = op.vector_work() * table.vector_op_pj(16)
+            unit = "epilogue"
+            tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
+        elif gemms:
             dtype = tensor_dtype(op, gpu, fp16_as)
             sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
             seconds = launch  # one kernel per op (fused attention: both GEMMs in it)
             smem = l2 = 0
+            chain = [wl.ops[j] for j in chains.get(i, [])]
+            # C written at the width of what the kernel stores: the op's output, or the last
+            # op its epilogue absorbs (an int8 GEMM that requantizes writes 1 byte, not 4)
+            out_bits = chain[-1].output_bits if chain else op.output_bits
+            out_bytes = max(1, -(-out_bits // 8))
             for count, m, n, k in gemms:
                 # count equal GEMMs: one strided-batched kernel (its CTAs share the waves)
-                # C written at the op's output width (an int8 GEMM that requantizes writes
-                # 1 byte per element, not its 32-bit accumulators)
-                out_bytes = max(1, -(-op.output_bits // 8))
                 c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count,
                                   out_bytes=out_bytes) if sparse else \
                     gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes)
@@ -126,6 +161,17 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
                 tiling = (f"{dtype}{' 2:4' if sparse else ''} CTA {c.tile_m}x{c.tile_n}x"
                           f"{c.tile_k} split-k {c.split_k}"
                           f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
+            if chain:  # the epilogue reads the absorbed ops' other inputs (a residual)
+                inside = {op.output, *(e.output for e in chain)}
+                extra = sum(wl.tensors[t].bytes for e in chain for t in e.inputs
+                            if t not in inside)
+                unfused = op.output_bytes + sum(
+                    sum(wl.tensors[t].bytes for t in e.inputs) + e.output_bytes for e in chain)
+                reads += extra
+                seconds += extra / hbm
+                saved = unfused - (chain[-1].output_bytes + extra)
+                names = " + ".join(str(getattr(e, "op", e.type)) for e in chain)
+                tiling += f"; epilogue {names} saves {saved:,} B"
             kind = "float" if op.dtype == "float" else "int"
             pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits,
                                                "fp" if kind == "float" else "int")

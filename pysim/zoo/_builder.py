@@ -7,6 +7,7 @@ op's input dimensions from the shape of the tensor it reads, and returns the out
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pysim.errors import WorkloadError
 from pysim.workload import (
@@ -24,11 +25,14 @@ from pysim.workload import (
 
 
 class GraphBuilder:
-    """Builds the ops of workload `name`, all with `weight_bits` / `act_bits` wide data."""
+    """Builds the ops of workload `name`, all with `weight_bits` / `act_bits` wide data of
+    number format `dtype` ("int" or "float")."""
 
-    def __init__(self, name: str, weight_bits: int = 8, act_bits: int = 8) -> None:
+    def __init__(self, name: str, weight_bits: int = 8, act_bits: int = 8,
+                 dtype: str = "int") -> None:
         self.name = name
-        self.bits = {"weight_bits": weight_bits, "act_bits": act_bits}
+        self.bits: dict[str, Any] = {"weight_bits": weight_bits, "act_bits": act_bits,
+                                     "dtype": dtype}
         self.inputs: list[Tensor] = []
         self.ops: list[Op] = []
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -40,7 +44,8 @@ class GraphBuilder:
 
     def input(self, name: str, shape: tuple[int, ...]) -> str:
         """Declare a graph input of `shape` (act_bits wide)."""
-        self.inputs.append(Tensor(name=name, shape=shape, bits=self.bits["act_bits"]))
+        self.inputs.append(Tensor(name=name, shape=shape, bits=self.bits["act_bits"],
+                                  dtype=self.bits["dtype"]))
         self.shapes[name] = shape
         return name
 
@@ -48,6 +53,7 @@ class GraphBuilder:
         """Declare a weight tensor of `shape` (weight_bits wide) that ops read as an operand,
         e.g. a matrix shared by the steps of a decode."""
         self.inputs.append(Tensor(name=name, shape=shape, bits=self.bits["weight_bits"],
+                                  dtype=self.bits["dtype"],
                                   role="weight"))
         self.shapes[name] = shape
         return name

@@ -99,12 +99,14 @@ def _decode(g: GraphBuilder, batch: int, context_len: int, tokens: int, kv_heads
 
 def llama2_7b(batch: int = 1, phase: str = "prefill", seq_len: int = 512,
               context_len: int = 512, tokens: int = 1, kv_heads: int = 32,
-              attention: str = "naive") -> Workload:
+              attention: str = "naive", precision: str = "int8") -> Workload:
     """LLaMA-2-7B. phase="prefill": one pass over a `seq_len`-token prompt (logits at every
     position). phase="decode": `tokens` tokens generated one at a time after a context of
     `context_len` cached tokens. `kv_heads` (dividing 32) < 32 is grouped-query attention.
     ``attention="flash"`` fuses Q K^T, softmax and P V into one causal attention op.
-    Raises WorkloadError on an unknown phase or a kv_heads that does not divide 32."""
+    ``precision``: "int8" (weights and activations) or "fp16" (as the model is released).
+    Raises WorkloadError on an unknown phase or precision or a kv_heads that does not divide
+    32."""
     if phase not in ("prefill", "decode"):
         raise WorkloadError(f"zoo model 'llama2_7b': phase must be 'prefill' or 'decode', "
                             f"got {phase!r}")
@@ -112,7 +114,12 @@ def llama2_7b(batch: int = 1, phase: str = "prefill", seq_len: int = 512,
         raise WorkloadError(f"zoo model 'llama2_7b': kv_heads must divide {HEADS}, "
                             f"got {kv_heads}")
     check_attention("llama2_7b", attention)
-    g = GraphBuilder(f"llama2_7b_{phase}")
+    formats = {"int8": (8, "int"), "fp16": (16, "float")}
+    if precision not in formats:
+        raise WorkloadError(f"zoo model 'llama2_7b': precision must be one of "
+                            f"{list(formats)}, got {precision!r}")
+    bits, dtype = formats[precision]
+    g = GraphBuilder(f"llama2_7b_{phase}", bits, bits, dtype)
     if phase == "prefill":
         _prefill(g, batch, seq_len, kv_heads, attention)
     else:

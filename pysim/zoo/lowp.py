@@ -24,7 +24,8 @@ class _Builder(GraphBuilder):
 
     def at(self, weight_bits: int, act_bits: int, out_bits: int | None = None,
            bias_bits: int | None = None) -> _Builder:
-        self.bits = {"weight_bits": weight_bits, "act_bits": act_bits}
+        self.bits = {"weight_bits": weight_bits, "act_bits": act_bits,
+                     "dtype": self.bits.get("dtype", "int")}
         if out_bits is not None and out_bits != act_bits:
             self.bits["out_bits"] = out_bits
         if bias_bits is not None:

@@ -1,0 +1,77 @@
+"""pysim's GPU presets against published whole-workload figures, side by side with ratios.
+
+    python benchmarks/validate_gpu.py
+
+Figures are fixtures with their sources (tests/data/gpu/published.yaml):
+
+- MLPerf Inference ResNet-50 Offline on one A100 (int8): images/s. pysim runs zoo:resnet50 at
+  batch 256, int8, with epilogue fusion (the preset's default, as TensorRT fuses conv + bias +
+  residual add + ReLU) and without it.
+- LLaMA-2-7B fp16 decode at batch 1 on an A100-80GB: the fraction of the HBM-bandwidth bound
+  (bytes moved / 2039 GB/s over the modelled time).
+
+GEMM kernels against measured cuBLAS timings are benchmarks/measure_gpu_gemm.py's. Runs in a
+few seconds; nothing here asserts (tests/test_gpu_published.py does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import pysim
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "data" / "gpu" / "published.yaml"
+RESNET_BATCH = 256
+
+
+def load_fixture() -> dict[str, Any]:
+    with open(FIXTURE, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def resnet50_images_per_s(fusion: str = "epilogue") -> float:
+    gpu = pysim.gpu.preset("a100").replace(fusion=fusion)
+    res = pysim.simulate(gpu, pysim.zoo.load("resnet50", batch=RESNET_BATCH))
+    return RESNET_BATCH / res.latency_s
+
+
+def llama_decode_fraction() -> tuple[float, float, float]:
+    """(fraction of the HBM bound, modelled ms per token, bound ms)."""
+    gpu = pysim.gpu.preset("a100")
+    res = pysim.simulate(gpu, pysim.zoo.load("llama2_7b", phase="decode", batch=1,
+                                             context_len=512, precision="fp16"))
+    bound = res.dram_bytes / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+    return bound / res.latency_s, res.latency_s * 1e3, bound * 1e3
+
+
+def report(fx: dict[str, Any]) -> str:
+    lines = ["pysim GPU presets against published figures", "=" * 43,
+             f"{'case':<44} {'published':>14} {'pysim':>9} {'ratio':>6}"]
+    lo, hi = fx["mlperf_resnet50_a100"]["images_per_s"]
+    mid = (lo + hi) / 2
+    for fusion in ("epilogue", "none"):
+        ips = resnet50_images_per_s(fusion)
+        lines.append(f"{'ResNet-50 int8 A100 images/s, fusion ' + fusion:<44} "
+                     f"{f'{lo:,}-{hi:,}':>14} {ips:>9,.0f} {ips / mid:>6.2f}")
+    frac, ms, bound = llama_decode_fraction()
+    lo, hi = fx["llama2_7b_decode_a100"]["fraction_of_hbm_bound"]
+    verdict = "in" if lo <= frac <= hi else "out"
+    lines.append(f"{'LLaMA-2-7B fp16 decode b1 A100, of HBM bound':<44} "
+                 f"{f'{lo:.2f}-{hi:.2f}':>14} {frac:>9.2f} {verdict:>6}")
+    lines.append(f"  decode: {ms:.2f} ms per token modelled, {bound:.2f} ms at the HBM bound")
+    for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100"):
+        lines.append(f"  source ({key}): {' '.join(fx[key]['source'].split())}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    print(report(load_fixture()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
