@@ -9,6 +9,7 @@ Figures are fixtures with their sources (tests/data/gpu/published.yaml):
   residual add + ReLU) and without it.
 - LLaMA-2-7B fp16 decode at batch 1 on an A100-80GB: the fraction of the HBM-bandwidth bound
   (bytes moved / 2039 GB/s over the modelled time).
+- FlashAttention-2 forward on an A100 (fp16, head dim 128, 16k tokens, 16 heads): TFLOPS.
 
 GEMM kernels against measured cuBLAS timings are benchmarks/measure_gpu_gemm.py's. Runs in a
 few seconds; nothing here asserts (tests/test_gpu_published.py does).
@@ -48,6 +49,24 @@ def llama_decode_fraction() -> tuple[float, float, float]:
     return bound / res.latency_s, res.latency_s * 1e3, bound * 1e3
 
 
+def flash_attention_tflops(seq: int = 16384, head_dim: int = 128, causal: bool = False,
+                           gpu: str = "a100") -> float:
+    """FlashAttention-2's benchmark shape: 16k tokens in all (batch = 16k / seq), hidden 2048."""
+    from pysim.workload import workload_from_dict
+
+    batch, heads = 16384 // seq, 2048 // head_dim
+    f16 = {"dtype": "float", "act_bits": 16, "weight_bits": 16}
+    wl = workload_from_dict({
+        "name": "fa2", "inputs": [{"name": x, "shape": [batch, seq, heads * head_dim],
+                                   "bits": 16, "dtype": "float"} for x in "qkv"],
+        "ops": [{"name": "attention", "type": "attention", "inputs": ["q", "k", "v"],
+                 "batch": batch, "heads": heads, "q_len": seq, "kv_len": seq,
+                 "head_dim": head_dim, "causal": causal, **f16}]})
+    res = pysim.simulate(pysim.gpu.preset(gpu), wl)
+    flops = 4 * batch * heads * seq * seq * head_dim / (2 if causal else 1)
+    return flops / res.latency_s / 1e12
+
+
 def report(fx: dict[str, Any]) -> str:
     lines = ["pysim GPU presets against published figures", "=" * 43,
              f"{'case':<44} {'published':>14} {'pysim':>9} {'ratio':>6}"]
@@ -63,7 +82,16 @@ def report(fx: dict[str, Any]) -> str:
     lines.append(f"{'LLaMA-2-7B fp16 decode b1 A100, of HBM bound':<44} "
                  f"{f'{lo:.2f}-{hi:.2f}':>14} {frac:>9.2f} {verdict:>6}")
     lines.append(f"  decode: {ms:.2f} ms per token modelled, {bound:.2f} ms at the HBM bound")
-    for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100"):
+    fa = fx["flash_attention2_a100"]["tflops"]
+    tflops = flash_attention_tflops()
+    lines.append(f"{'FlashAttention-2 fwd A100 d128 16k, TFLOPS':<44} {fa:>14} {tflops:>9.0f} "
+                 f"{tflops / fa:>6.2f}")
+    sweep = ", ".join(f"{n} {flash_attention_tflops(n):.0f}"
+                      for n in (512, 1024, 2048, 4096, 8192))
+    causal = ", ".join(f"{n} {flash_attention_tflops(n, causal=True):.0f}"
+                       for n in (512, 2048, 8192, 16384))
+    lines.append(f"  pysim TFLOPS by tokens, A100 d128: {sweep} (no mask); causal {causal}")
+    for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100", "flash_attention2_a100"):
         lines.append(f"  source ({key}): {' '.join(fx[key]['source'].split())}")
     return "\n".join(lines)
 

@@ -45,3 +45,8 @@ def test_llama_decode_in_the_hbm_bound_band(script) -> None:
 def test_report_prints(script) -> None:
     out = script.report(script.load_fixture())
     assert "ResNet-50 int8 A100" in out and "LLaMA-2-7B fp16 decode" in out
+
+
+def test_flash_attention_2_on_an_a100_within_a_fifth(script) -> None:
+    want = script.load_fixture()["flash_attention2_a100"]["tflops"]
+    assert 0.8 * want <= script.flash_attention_tflops() <= 1.2 * want

@@ -90,20 +90,46 @@ def test_a_batched_matmul_is_one_batched_kernel(name: str) -> None:
     assert res.latency_s < old / 1.5
 
 
-def test_fused_attention_is_one_kernel_of_two_batched_gemms() -> None:
-    gpu = pysim.gpu.preset("a100")
-    wl = workload_from_dict({
+def attention_workload(batch: int, heads: int, seq: int, d: int, causal: bool = False,
+                       kv_heads: int | None = None):
+    kvh = kv_heads or heads
+    return workload_from_dict({
         "name": "attn",
-        "inputs": [{"name": x, "shape": [8, 128, 12 * 64], "bits": 16, "dtype": "float"}
-                   for x in ("q", "k", "v")],
-        "ops": [{"name": "attn", "type": "attention", "inputs": ["q", "k", "v"], "batch": 8,
-                 "heads": 12, "q_len": 128, "kv_len": 128, "head_dim": 64, **F16}]})
-    res = pysim.simulate(gpu, wl)
-    qk = gpu.gemm_cost(128, 128, 64, "fp16", batch=96)
-    pv = gpu.gemm_cost(128, 64, 128, "fp16", batch=96)
-    want = gpu.launch_overhead_us * 1e-6 + (qk.time_s - qk.launch_s) + (pv.time_s - pv.launch_s)
-    assert res.latency_s == pytest.approx(want, abs=1 / res.clock_hz)
-    assert res.dram_read_bytes == qk.hbm_read_bytes + pv.hbm_read_bytes
+        "inputs": [{"name": "q", "shape": [batch, seq, heads * d], "bits": 16, "dtype": "float"},
+                   *({"name": x, "shape": [batch, seq, kvh * d], "bits": 16, "dtype": "float"}
+                     for x in ("k", "v"))],
+        "ops": [{"name": "attn", "type": "attention", "inputs": ["q", "k", "v"], "batch": batch,
+                 "heads": heads, "kv_heads": kvh, "q_len": seq, "kv_len": seq, "head_dim": d,
+                 "causal": causal, **F16}]})
+
+
+def test_fused_attention_keeps_scores_on_chip() -> None:
+    # FlashAttention-2: HBM sees Q, K, V and O once; S and P never leave the SM
+    gpu = pysim.gpu.preset("a100")
+    res = pysim.simulate(gpu, attention_workload(8, 12, 1024, 64))
+    qkvo = 4 * 8 * 1024 * 12 * 64 * 2
+    assert res.dram_read_bytes + res.dram_write_bytes == qkvo
+    assert "flash-attention-2 blocks 128x128" in res.layers.iloc[0]["tiling"]
+    # grouped-query heads read their group's K and V only
+    gqa = pysim.simulate(gpu, attention_workload(8, 12, 1024, 64, kv_heads=4))
+    assert gqa.dram_read_bytes == (12 + 2 * 4) * 8 * 1024 * 64 * 2
+
+
+@pytest.mark.parametrize("d", [64, 128])
+def test_fused_attention_rates_follow_flash_attention_2(d: int) -> None:
+    # the matmuls' share of each score's time, e.g. d 128 on an A100: 0.25 / (0.25 + 6 / 64)
+    from pysim.gpu.attention import block_sizes
+
+    gpu = pysim.gpu.preset("a100")
+    res = pysim.simulate(gpu, attention_workload(1, 2048 // d, 16384, d))
+    _, bc = block_sizes(d, 16384)
+    mma = 2 * d / 1024
+    share = mma / (mma + max(1 / 16, (4 + d / bc) / 64))
+    tflops = 4 * 16384**2 * 2048 / res.latency_s / 1e12
+    assert tflops == pytest.approx(share * gpu.peak_tflops("fp16"), rel=0.01)
+    # causal: half the scores, the diagonal blocks whole: nearly half the time at 16k
+    causal = pysim.simulate(gpu, attention_workload(1, 2048 // d, 16384, d, causal=True))
+    assert 0.5 < causal.latency_s / res.latency_s < 0.52
 
 
 def test_grouped_convolution_groups_are_one_batched_kernel() -> None:

@@ -1,13 +1,13 @@
 """A GPU preset as the hardware of ``pysim.simulate``: one kernel per op, on one stream.
 
-MAC ops (GEMM, convolution via im2col, batched matmul, fused attention as its two GEMMs per
-head) run on the tensor cores and are timed by the GEMM model (``GpuPreset.gemm_cost``: CTA
+MAC ops (GEMM, convolution via im2col, batched matmul) run on the tensor cores and are timed
+by the GEMM model (``GpuPreset.gemm_cost``: CTA
 tiling, waves, shared-memory / L2 / HBM traffic, launch). An op of ``count`` > 1 equal GEMMs
 (a batched matmul over its leading dimensions, a grouped convolution's groups) is one strided-
 batched kernel, ``gemm_cost(..., batch=count)``: the CTAs of all ``count`` GEMMs share one grid
-and its waves, with one launch. Fused attention is one kernel too: its per-(batch, head) Q K^T
-and P V are two batched GEMMs of ``batch x heads`` entries each, timed without their own
-launches, plus the op's one launch. The tensor-core dtype follows the op's number
+and its waves, with one launch. Fused attention (``type: attention``) is one FlashAttention-2
+kernel (pysim/gpu/attention.py): scores stay on chip, HBM sees Q, K, V and O once, causal
+masking skips the blocks past the diagonal. The tensor-core dtype follows the op's number
 format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
 int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights pruned 2:4
 run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
@@ -29,11 +29,12 @@ import pandas as pd
 from pysim.config import DRAM_PRESETS, load_energy_table
 from pysim.energy import COMPONENTS
 from pysim.errors import WorkloadError
+from pysim.gpu.attention import FP32_LANES_PER_SM, fused_attention_cost
 from pysim.result import Result, layer_row
 
 NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4}  # TSMC 12FFN, N7, 4N
 HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3"}
-LANES_PER_SM = 128  # FP32 CUDA cores per SM (Volta, Ampere, Hopper)
+# FP32 CUDA cores per SM (Volta V100 and Ampere GA100: 64; Hopper GH100: 128)
 
 
 def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
@@ -138,6 +139,19 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             pj["vector"] = op.vector_work() * table.vector_op_pj(16)
             unit = "epilogue"
             tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
+        elif op.type == "attention":  # one FlashAttention-2 kernel (pysim/gpu/attention.py)
+            dtype = tensor_dtype(op, gpu, fp16_as)
+            a = fused_attention_cost(gpu, op, dtype)
+            seconds, reads, writes = a.time_s, a.hbm_read_bytes, a.hbm_write_bytes
+            # K and V blocks stream L2 -> shared memory -> warps once per query block
+            streamed = a.issued_macs // op.head_dim // a.blocks[0] * op.act_bits // 8
+            pj["mac"] = op.macs * table.mac_pj(op.weight_bits, op.act_bits, "fp"
+                                               if op.dtype == "float" else "int")
+            pj["sram"] = streamed * (smem_pj + l2_pj)
+            pj["vector"] = op.vector_work() * table.vector_op_pj(16)
+            unit = "tensor_cores"
+            tiling = (f"{dtype} flash-attention-2 blocks {a.blocks[0]}x{a.blocks[1]}, "
+                      f"{a.ctas} CTAs, {a.bound}-bound")
         elif gemms:
             dtype = tensor_dtype(op, gpu, fp16_as)
             sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
@@ -182,7 +196,7 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
         else:
             reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
             writes = op.output_bytes
-            lanes = gpu.sms * LANES_PER_SM
+            lanes = gpu.sms * FP32_LANES_PER_SM[gpu.arch]
             seconds = launch + max((reads + writes) / hbm, op.vector_work() / (lanes * clock))
             pj["vector"] = op.vector_work() * table.vector_op_pj(16)
             unit = "cuda_cores"

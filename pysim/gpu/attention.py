@@ -1,0 +1,89 @@
+"""Fused attention as FlashAttention-2 runs it on a GPU (Dao, "FlashAttention-2: Faster
+Attention with Better Parallelism and Work Partitioning", ICLR 2024).
+
+One kernel; a CTA per query block of ``Br`` rows of one (batch, head) walks the key / value
+blocks of ``Bc`` rows: S = Q K_j^T on the tensor cores, the online softmax of S on the CUDA
+cores (running max, exp, running sum, O rescaled), O += P V_j on the tensor cores. S and P never
+leave the SM: HBM sees Q, K, V once and O once (the CTAs of a head share K and V in the L2).
+Causal attention skips the key blocks past the diagonal (it computes the diagonal blocks whole).
+Grouped-query heads read their group's K and V.
+
+Time per score element of a CTA, the three steps one after the other (FlashAttention-2 on
+Ampere issues a block's softmax after its Q K^T and before its P V; FlashAttention-3, Sec. 3.1):
+
+    2 d / (tensor-core MACs per clock per SM)                          (Q K^T and P V)
+  + max(1 / SFU ops per clock per SM,                                    (exp2)
+        (4 + d / Bc) / FP32 lanes per SM)          (max, scale-subtract, sum, convert; O rescale)
+
+so at head dim 128 on an A100 the matmuls are 0.25 / (0.25 + 0.094) = 73 % of the time, the
+paper's "up to 73 % of the theoretical maximum". The kernel takes the larger of its SMs' share
+of the CTA work (and its longest CTA) and the HBM time of Q, K, V and O, plus one launch.
+Block sizes are FlashAttention-2's for sm80 (csrc/flash_attn/src/flash_fwd_launch_template.h):
+Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; a query shorter than a block (decode)
+runs the split-KV kernel's 64-row blocks (its rows past the query are computed and dropped).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# Per SM (NVIDIA Volta / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes, special-function
+# (MUFU: exp2) results per clock.
+FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128}
+SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16}
+SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
+SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
+
+
+@dataclass(frozen=True)
+class AttentionCost:
+    time_s: float
+    compute_s: float  # the SMs' share of the CTA work (or the longest CTA)
+    hbm_s: float
+    hbm_read_bytes: int
+    hbm_write_bytes: int
+    issued_macs: int  # tensor-core MACs the CTAs issue (whole blocks)
+    blocks: tuple[int, int]  # (Br, Bc)
+    ctas: int
+    bound: str  # "compute" or "hbm"
+
+
+def block_sizes(head_dim: int, q_len: int) -> tuple[int, int]:
+    """(Br, Bc): FlashAttention-2's sm80 choice for this head dim (module docstring)."""
+    bc = 128 if head_dim <= 64 else 64
+    return (128 if q_len >= 128 else SPLITKV_BLOCK_M), bc
+
+
+def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
+    """Time and HBM traffic of attention op ``op`` as one FlashAttention-2 kernel on ``gpu``
+    with tensor-core ``dtype`` (both GEMMs)."""
+    d, nq, nk = op.head_dim, op.q_len, op.kv_len
+    br, bc = block_sizes(d, nq)
+    q_blocks, k_blocks = math.ceil(nq / br), math.ceil(nk / bc)
+    heads = op.batch * op.heads
+    if op.causal:  # query block i sees keys up to its last row (the diagonal block whole)
+        offset = nk - nq  # queries are the last nq positions of the keys
+        per_cta = [min(k_blocks, math.ceil((offset + min(nq, (i + 1) * br)) / bc))
+                   for i in range(q_blocks)]
+    else:
+        per_cta = [k_blocks] * q_blocks
+    clock = gpu.boost_clock_mhz * 1e6
+    mma = 2 * d / gpu.macs_per_clk_per_sm(dtype)
+    softmax = max(1 / SFU_PER_SM[gpu.arch],
+                  (SOFTMAX_FP32_OPS + d / bc) / FP32_LANES_PER_SM[gpu.arch])
+    per_block = br * bc * (mma + softmax) / clock  # seconds one key block takes a CTA's SM
+    work = heads * sum(per_cta) * per_block
+    compute = max(work / gpu.sms, max(per_cta) * per_block)
+    bits = op.act_bits
+    kv_elems = op.batch * nk * op.groups_kv_heads * d
+    reads = (op.batch * nq * op.heads * d + 2 * kv_elems) * bits // 8
+    writes = op.batch * nq * op.heads * d * op.output_bits // 8
+    hbm = (reads + writes) / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+    launch = gpu.launch_overhead_us * 1e-6
+    return AttentionCost(
+        time_s=launch + max(compute, hbm), compute_s=compute, hbm_s=hbm,
+        hbm_read_bytes=reads, hbm_write_bytes=writes,
+        issued_macs=heads * sum(per_cta) * br * bc * 2 * d, blocks=(br, bc),
+        ctas=heads * q_blocks, bound="compute" if compute >= hbm else "hbm")
