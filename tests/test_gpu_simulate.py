@@ -229,3 +229,24 @@ def test_a_tensor_with_two_readers_is_not_fused() -> None:
     assert epilogue_chains(wl) == {}
     with pytest.raises(pysim.ConfigError, match="fusion must be one of"):
         pysim.gpu.preset("a100").replace(fusion="all")
+
+
+def test_attention_gemms_in_their_own_formats() -> None:
+    # SageAttention2-style: Q K^T int8, P V fp8 on an H100; a quantizing pre-pass first
+    from pysim.gpu.attention import fused_attention_cost
+
+    gpu = pysim.gpu.preset("h100")
+    wl = attention_workload(2, 32, 8192, 128)
+    op = wl.ops[0]
+    sage = type(op).model_validate({**op.model_dump(),
+                                    "qk_format": {"dtype": "int", "bits": 8},
+                                    "pv_format": {"dtype": "float", "bits": 8}})
+    base, fast = fused_attention_cost(gpu, op, "fp16"), fused_attention_cost(gpu, sage, "fp16")
+    assert fast.dtypes == ("int8", "fp8_e4m3") and base.dtypes == ("fp16", "fp16")
+    assert fast.compute_s < 0.8 * base.compute_s and fast.prepass_s > 0
+    q = 2 * 8192 * 32 * 128  # elements of Q (and of K, and of V)
+    assert fast.hbm_read_bytes == 3 * q + 3 * q * 2  # the kernel's 8-bit Q K V + pre-pass reads
+    assert fast.hbm_write_bytes == q * 2 + 3 * q  # O in fp16 + the pre-pass's 8-bit copies
+    int4 = type(op).model_validate({**op.model_dump(), "qk_format": {"dtype": "int", "bits": 4}})
+    with pytest.raises(pysim.WorkloadError, match="Q K.T in 4-bit int has no tensor-core dtype"):
+        fused_attention_cost(gpu, int4, "fp16")

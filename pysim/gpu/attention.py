@@ -18,6 +18,12 @@ Ampere issues a block's softmax after its Q K^T and before its P V; FlashAttenti
 so at head dim 128 on an A100 the matmuls are 0.25 / (0.25 + 0.094) = 73 % of the time, the
 paper's "up to 73 % of the theoretical maximum". The kernel takes the larger of its SMs' share
 of the CTA work (and its longest CTA) and the HBM time of Q, K, V and O, plus one launch.
+Per-GEMM formats (the op's ``qk_format`` / ``pv_format``, SageAttention2, Zhang et al., ICML
+2025): Q K^T and P V each run at their own tensor-core rate; an integer Q K^T costs each score
+its dequantization (convert, times the Q and K block scales: 2 FP32 ops) and an 8-bit P V the
+conversion of P (1); a quantizing pre-pass reads Q, K (and V) at the op's width and writes them
+at the GEMMs' (a memory-bound kernel of its own, with its launch), and the attention kernel
+reads the narrow copies.
 Block sizes are FlashAttention-2's for sm80 (csrc/flash_attn/src/flash_fwd_launch_template.h):
 Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; a query shorter than a block (decode)
 runs the split-KV kernel's 64-row blocks (its rows past the query are computed and dropped).
@@ -29,12 +35,31 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pysim.errors import WorkloadError
+
 # Per SM (NVIDIA Volta / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes, special-function
 # (MUFU: exp2) results per clock.
 FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128}
 SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
+
+
+TC_DTYPES = {("int", 8): "int8", ("int", 4): "int4", ("int", 1): "b1", ("float", 16): "fp16",
+             ("float", 32): "tf32", ("float", 8): "fp8_e4m3"}
+
+
+def _gemm_dtype(gpu: Any, op: Any, fmt: Any, default: str, which: str) -> str:
+    """The tensor-core dtype of one of the op's GEMMs. Raises WorkloadError if the GPU lacks
+    it."""
+    if fmt is None:
+        return default
+    dtype = TC_DTYPES.get((fmt.dtype, fmt.bits))
+    if dtype is None or dtype not in gpu.supported_dtypes():
+        raise WorkloadError(f"op {op.name!r}: {which} in {fmt.bits}-bit {fmt.dtype} has no "
+                            f"tensor-core dtype on {gpu.full_name}; it supports "
+                            f"{', '.join(gpu.supported_dtypes())}")
+    return dtype
 
 
 @dataclass(frozen=True)
@@ -48,6 +73,8 @@ class AttentionCost:
     blocks: tuple[int, int]  # (Br, Bc)
     ctas: int
     bound: str  # "compute" or "hbm"
+    dtypes: tuple[str, str] = ("", "")  # (Q K^T, P V) tensor-core dtypes
+    prepass_s: float = 0.0  # the quantizing pre-pass (per-GEMM formats), launch included
 
 
 def block_sizes(head_dim: int, q_len: int) -> tuple[int, int]:
@@ -70,20 +97,39 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     else:
         per_cta = [k_blocks] * q_blocks
     clock = gpu.boost_clock_mhz * 1e6
-    mma = 2 * d / gpu.macs_per_clk_per_sm(dtype)
-    softmax = max(1 / SFU_PER_SM[gpu.arch],
-                  (SOFTMAX_FP32_OPS + d / bc) / FP32_LANES_PER_SM[gpu.arch])
+    qk = _gemm_dtype(gpu, op, op.qk_format, dtype, "Q K^T")
+    pv = _gemm_dtype(gpu, op, op.pv_format, dtype, "P V")
+    mma = d / gpu.macs_per_clk_per_sm(qk) + d / gpu.macs_per_clk_per_sm(pv)
+    fp32_ops = SOFTMAX_FP32_OPS + d / bc
+    if op.qk_format is not None and op.qk_format.dtype == "int":
+        fp32_ops += 2  # S to float, times the Q and K block scales
+    if op.pv_format is not None and op.pv_format.bits < 16:
+        fp32_ops += 1  # P to the narrow format
+    softmax = max(1 / SFU_PER_SM[gpu.arch], fp32_ops / FP32_LANES_PER_SM[gpu.arch])
     per_block = br * bc * (mma + softmax) / clock  # seconds one key block takes a CTA's SM
     work = heads * sum(per_cta) * per_block
     compute = max(work / gpu.sms, max(per_cta) * per_block)
-    bits = op.act_bits
+    q_elems = op.batch * nq * op.heads * d
     kv_elems = op.batch * nk * op.groups_kv_heads * d
-    reads = (op.batch * nq * op.heads * d + 2 * kv_elems) * bits // 8
-    writes = op.batch * nq * op.heads * d * op.output_bits // 8
-    hbm = (reads + writes) / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+    qk_bits = op.qk_format.bits if op.qk_format is not None else op.act_bits
+    pv_bits = op.pv_format.bits if op.pv_format is not None else op.act_bits
+    reads = (q_elems + kv_elems) * qk_bits // 8 + kv_elems * pv_bits // 8
+    writes = q_elems * op.output_bits // 8
+    bandwidth = gpu.hbm_bandwidth_gb_per_s * 1e9
+    hbm = (reads + writes) / bandwidth
     launch = gpu.launch_overhead_us * 1e-6
+    # the quantizing pre-pass: Q, K (and V) read at the op's width, written at the GEMMs'
+    pre_reads = pre_writes = 0
+    if qk_bits != op.act_bits:
+        pre_reads += (q_elems + kv_elems) * op.act_bits // 8
+        pre_writes += (q_elems + kv_elems) * qk_bits // 8
+    if pv_bits != op.act_bits:
+        pre_reads += kv_elems * op.act_bits // 8
+        pre_writes += kv_elems * pv_bits // 8
+    prepass = launch + (pre_reads + pre_writes) / bandwidth if pre_reads else 0.0
     return AttentionCost(
-        time_s=launch + max(compute, hbm), compute_s=compute, hbm_s=hbm,
-        hbm_read_bytes=reads, hbm_write_bytes=writes,
+        time_s=launch + max(compute, hbm) + prepass, compute_s=compute, hbm_s=hbm,
+        hbm_read_bytes=reads + pre_reads, hbm_write_bytes=writes + pre_writes,
         issued_macs=heads * sum(per_cta) * br * bc * 2 * d, blocks=(br, bc),
-        ctas=heads * q_blocks, bound="compute" if compute >= hbm else "hbm")
+        ctas=heads * q_blocks, bound="compute" if compute >= hbm else "hbm",
+        dtypes=(qk, pv), prepass_s=prepass)

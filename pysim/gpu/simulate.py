@@ -150,8 +150,12 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             pj["sram"] = streamed * (smem_pj + l2_pj)
             pj["vector"] = op.vector_work() * table.vector_op_pj(16)
             unit = "tensor_cores"
-            tiling = (f"{dtype} flash-attention-2 blocks {a.blocks[0]}x{a.blocks[1]}, "
-                      f"{a.ctas} CTAs, {a.bound}-bound")
+            formats = dtype if a.dtypes == (dtype, dtype) else "Q K^T {} / P V {}".format(
+                *a.dtypes)
+            tiling = (f"{formats} flash-attention-2 blocks {a.blocks[0]}x{a.blocks[1]}, "
+                      f"{a.ctas} CTAs, {a.bound}-bound"
+                      + (f", quantizing pre-pass {a.prepass_s * 1e6:.1f} us" if a.prepass_s
+                         else ""))
         elif gemms:
             dtype = tensor_dtype(op, gpu, fp16_as)
             sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)

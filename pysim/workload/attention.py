@@ -19,12 +19,37 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pysim.workload.ops import GemmView, Op, OpFieldError, StrictBool
 from pysim.workload.tensors import PosInt
 
 SCORE_OPS = 5  # per score element: scale, max, subtract, exp, sum
+
+
+class GemmFormat(BaseModel):
+    """The number format of one GEMM inside an attention op, where it differs from the op's
+    (SageAttention2, Zhang et al., ICML 2025: Q K^T in int4 with a scale per block of
+    ``scale_rows`` rows of Q and of K, P V in fp8 with fp32 accumulation). ``acc`` is the
+    accumulator: "fp32" / "fp16" for floats, "int32" for integers (default)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dtype: Literal["int", "float"]
+    bits: int = Field(ge=1, le=32)
+    acc: Literal["fp32", "fp16", "int32"] | None = None
+    scale_rows: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _acc_fits(self) -> GemmFormat:
+        if self.acc is not None and (self.acc == "int32") != (self.dtype == "int"):
+            raise ValueError(f"acc {self.acc!r} does not fit {self.dtype} operands "
+                             f"(int: int32; float: fp32 or fp16)")
+        return self
+
+    @property
+    def accumulator(self) -> str:
+        return self.acc or ("int32" if self.dtype == "int" else "fp32")
 
 
 class Attention(Op):
@@ -43,6 +68,10 @@ class Attention(Op):
     kv_len: PosInt
     head_dim: PosInt
     causal: StrictBool = False
+    # the two GEMMs' formats where they differ from the op's dtype / act_bits (GemmFormat);
+    # GPU kernels honour them (pysim/gpu/attention.py)
+    qk_format: GemmFormat | None = None
+    pv_format: GemmFormat | None = None
 
     @model_validator(mode="after")
     def _check_heads(self) -> Attention:
