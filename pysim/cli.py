@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from pysim import quantity_format as fmt
 from pysim.errors import ConfigError, WorkloadError
 
 
@@ -107,23 +108,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     table = res.layers[cols].copy()
     table["cycles"] = table["cycles"].round().astype("int64")
     table["stall_cycles"] = table["stall_cycles"].round().astype("int64")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3e}"))
+    shown = table if args.layers == "all" else table.nlargest(int(args.layers), "cycles",
+                                                               keep="first").sort_index()
+    table = shown.assign(dram_read_bytes=shown["dram_read_bytes"].map(fmt.nbytes),
+                         dram_write_bytes=shown["dram_write_bytes"].map(fmt.nbytes),
+                         energy_j=shown["energy_j"].map(fmt.joules))
+    print(table.rename(columns={"dram_read_bytes": "dram read", "dram_write_bytes":
+                                "dram write", "energy_j": "energy"}).to_string(index=False))
+    hidden = len(res.layers) - len(shown)
+    if hidden:
+        print(f"... {hidden} more ops (the {len(shown)} longest shown; --layers all for every "
+              "op)")
     print()
     print(f"hardware        {res.hardware}")
     print(f"workload        {res.workload}  ({res.macs:,} MACs)")
-    print(f"latency         {res.latency_cycles:,} cycles = {res.latency_s * 1e3:.4f} ms")
-    print(f"energy          {res.energy_j * 1e3:.4f} mJ  " + ", ".join(
+    print(f"latency         {fmt.seconds(res.latency_s)}  ({res.latency_cycles:,} cycles)")
+    print(f"energy          {fmt.joules(res.energy_j)}  " + ", ".join(
         f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()))
-    print(f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B, "
-          f"compulsory {res.compulsory_dram_bytes:,} B, row-hit rate "
-          + ("n/a" if res.dram_row_hit_rate != res.dram_row_hit_rate
-             else f"{res.dram_row_hit_rate:.1%}"))
+    print(f"DRAM            read {fmt.nbytes(res.dram_read_bytes)}, write "
+          f"{fmt.nbytes(res.dram_write_bytes)}, compulsory {fmt.nbytes(res.compulsory_dram_bytes)}"
+          ", row-hit rate " + ("n/a" if res.dram_row_hit_rate != res.dram_row_hit_rate
+                              else f"{res.dram_row_hit_rate:.1%}"))
     if res.level_bytes:
         print("levels          " + ", ".join(
-            f"{name} read {v['read'] / 1e6:.3g} MB write {v['write'] / 1e6:.3g} MB"
+            f"{name} read {fmt.nbytes(v['read'])} write {fmt.nbytes(v['write'])}"
             for name, v in res.level_bytes.items() if name != "dram"))
     print(f"utilization     {res.utilization:.1%}")
     return 0
+
+
+def _layers_arg(text: str) -> str:
+    if text == "all" or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"must be a count >= 1 or 'all', got {text!r}")
 
 
 def _cmd_zoo(args: argparse.Namespace) -> int:
@@ -139,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pysim", description="Hardware-software co-design simulator for DNN accelerators."
     )
+    from pysim import __version__
+
+    parser.add_argument("--version", action="version", version=f"pysim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gemm = sub.add_parser("gemm", help="cost of one GEMM on a systolic array")
@@ -166,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a hardware field by dotted path (repeatable)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--csv", metavar="FILE", help="write the per-op table to a CSV file")
+    run.add_argument("--layers", type=_layers_arg, default="20", metavar="N|all",
+                     help="print the N longest ops (default 20) or all of them")
     run.add_argument("--mapping", metavar="OP", action="append",
                      help="print the loop nest the mapper chose for this MAC op ('all': every "
                           "one) instead of the table (repeatable)")
@@ -199,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # `pysim run ... | head`: the reader left; leave quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
+        return 0
     except (ConfigError, WorkloadError, ValueError, OSError) as exc:
         print(f"pysim {args.command}: error: {exc}", file=sys.stderr)
         return 2

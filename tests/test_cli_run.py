@@ -33,10 +33,50 @@ def test_run_prints_table_and_summary(capsys):
         assert any(line.split()[:1] == [op] for line in out.splitlines()), op
     assert "hardware        edge_npu" in out
     assert "workload        tiny_cnn  (2,801,824 MACs)" in out
-    assert f"latency         {res.latency_cycles:,} cycles" in out
-    assert (f"DRAM            read {res.dram_read_bytes:,} B, write {res.dram_write_bytes:,} B"
-            in out)
-    assert "utilization" in out and "energy" in out
+    from pysim.quantity_format import joules, nbytes, seconds
+
+    assert f"latency         {seconds(res.latency_s)}  ({res.latency_cycles:,} cycles)" in out
+    assert (f"DRAM            read {nbytes(res.dram_read_bytes)}, write "
+            f"{nbytes(res.dram_write_bytes)}" in out)
+    assert f"energy          {joules(res.energy_j)}" in out and "utilization" in out
+
+
+def test_engineering_units_with_four_significant_digits():
+    from pysim.quantity_format import joules, nbytes, seconds
+
+    assert seconds(8.717e-6) == "8.717 us" and seconds(2.1e-3) == "2.100 ms"
+    assert seconds(54.869) == "54.87 s" and seconds(0) == "0 s"
+    assert joules(5.928e-7) == "592.8 nJ" and joules(0.0043) == "4.300 mJ"
+    assert nbytes(32) == "32 B" and nbytes(6136) == "5.992 KiB" and nbytes(0) == "0 B"
+    assert nbytes(3 * 2**30) == "3.000 GiB"
+
+
+def test_run_shows_the_longest_ops_and_all_on_request(capsys):
+    code, out, _ = _run(capsys, "run", EDGE, TINY, "--layers", "2")
+    assert code == 0 and "... 6 more ops (the 2 longest shown; --layers all" in out
+    rows = [line.split()[0] for line in out.splitlines()[1:3]]
+    assert rows == ["stem", "conv"]  # the two longest, in execution order
+    code, out, _ = _run(capsys, "run", EDGE, TINY, "--layers", "all")
+    assert "more ops" not in out
+    with pytest.raises(SystemExit):
+        _run(capsys, "run", EDGE, TINY, "--layers", "0")
+
+
+def test_version_and_a_closed_pipe(capsys):
+    import subprocess
+    import sys
+
+    with pytest.raises(SystemExit):
+        _run(capsys, "--version")
+    assert capsys.readouterr().out.startswith("pysim ")
+    # `pysim run ... | head -c 10`: the reader leaves early (the 110 KB of JSON overflow the
+    # pipe); pysim exits 0 without a message
+    tpu = Path(EDGE).parent / "tpu_v1.yaml"
+    proc = subprocess.run(f"{sys.executable} -m pysim.cli run {tpu} zoo:resnet50 --json "
+                          "| head -c 10; exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, cwd="/", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_run_json_matches_the_api(capsys):
