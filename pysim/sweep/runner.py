@@ -118,7 +118,7 @@ def load_inputs(hw: Hardware | str | PathLike,
     """The hardware and the list of workloads (loading paths). Raises ValueError for two
     workloads with one name (the ``workload`` column must tell rows apart)."""
     if not isinstance(hw, Hardware):
-        hw = load_hardware(hw)
+        hw = load_hardware(os.fspath(hw))
     items = [wl] if isinstance(wl, (Workload, str, PathLike)) else list(wl)
     if not items:
         raise ValueError("no workload given")
