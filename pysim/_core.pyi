@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'ConvWindowSpec', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'RowStationaryCost', 'RowStationarySpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'op_pipeline_lower_bound', 'pack_pm1', 'round_to_tf32', 'row_stationary_cost', 'row_stationary_reference', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
+__all__: list[str] = ['BankConflictStats', 'BitSerialCost', 'BitSerialSpec', 'Conv2dShape', 'ConvWindowSpec', 'DoubleBufferReport', 'DramSpec', 'DramStats', 'GemmCost', 'GemmShape', 'GpuSpec', 'RowStationaryCost', 'RowStationarySpec', 'ScratchpadSpec', 'SystolicCost', 'SystolicSpec', 'XnorCost', 'XnorSpec', 'bit_fusion_factor', 'bit_serial_cost', 'bit_serial_peak_macs_per_cycle', 'bit_serial_simulate_cycles', 'bit_serial_simulate_gemm', 'bitserial_gemm', 'conv2d_to_gemm', 'count_bank_conflicts', 'csr_from_dense', 'csr_matmul', 'double_buffer_occupancy', 'dram_map_address', 'dram_peak_bandwidth_gb_per_s', 'dram_simulate_stream', 'gpu_gemm_candidates', 'gpu_gemm_cost', 'gpu_gemm_cost_tile', 'gpu_gemm_simulate', 'gpu_gemm_simulate_tile', 'im2col', 'int_gemm', 'mma_b1', 'mma_float', 'mma_int', 'nm_compress', 'nm_matmul', 'op_pipeline_cycles', 'op_pipeline_lower_bound', 'pack_pm1', 'round_to_tf32', 'row_stationary_cost', 'row_stationary_reference', 'scalesim_fold_averages', 'search_plans', 'strided_conflict_stalls', 'systolic_cost', 'systolic_fetch_pattern', 'systolic_fetch_predicted_stalls', 'systolic_simulate_cycles', 'systolic_simulate_gemm', 'tc_archs', 'tc_default_acc', 'tc_dtypes', 'tc_input_bits', 'tc_macs_per_clk_per_sm', 'tc_mma_shape', 'tc_supported_accs', 'tc_supported_dtypes', 'tc_supports', 'xnor_cost', 'xnor_gemm', 'xnor_gemm_isa', 'xnor_gemm_packed', 'xnor_simulate_cycles', 'xnor_simulate_gemm']
 class SystolicSpec:
     """
     An R x C systolic array with a dataflow and a timing mode.
@@ -341,7 +341,7 @@ class GpuSpec:
     """
     A GPU for the tensor-core GEMM model (docs/tensor_cores.md).
     """
-    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex) -> None:
+    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex, fp32_acc_half_rate: bool = False) -> None:
         ...
     def __repr__(self) -> str:
         ...
@@ -350,6 +350,9 @@ class GpuSpec:
         ...
     @property
     def clock_mhz(self) -> float:
+        ...
+    @property
+    def fp32_acc_half_rate(self) -> bool:
         ...
     @property
     def hbm_bandwidth_gb_per_s(self) -> float:
@@ -756,23 +759,23 @@ def dram_simulate_stream(spec: DramSpec, addresses: typing.Any, sizes: typing.An
     """
     Time a stream of transfers (byte addresses, sizes in bytes, optional write flags; 1-D arrays of one length) through the DRAM; in order per channel, open page.
     """
-def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1) -> list[tuple]:
+def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> list[tuple]:
     """
     (tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.
     """
-def gpu_gemm_cost(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
+def gpu_gemm_cost(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
     """
-    Closed-form time of the fastest candidate configuration; batch: independent GEMMs of this shape in one kernel (strided batched).
+    Closed-form time of the fastest candidate configuration; batch: independent GEMMs of this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's default).
     """
-def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
+def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
     """
     Closed-form time of one configuration.
     """
-def gpu_gemm_simulate(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
+def gpu_gemm_simulate(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
     """
     Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.
     """
-def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
+def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
     ...
 def im2col(conv: Conv2dShape, x: numpy.ndarray) -> numpy.ndarray:
     """
@@ -858,26 +861,40 @@ def systolic_simulate_gemm(spec: SystolicSpec, a: numpy.ndarray, b: numpy.ndarra
     """
     Cycle-stepped reference with data: returns (output, cost, pe_updates). int8 -> int32, int16 -> int64, float32 -> float32 accumulation.
     """
+def tc_archs() -> list[str]:
+    """
+    GPU architectures the tensor-core model knows.
+    """
+def tc_default_acc(dtype: str) -> str:
+    """
+    The accumulator an input dtype uses by default (fp32 or int32).
+    """
 def tc_dtypes() -> list[str]:
     """
     Tensor-core input dtypes the model knows.
     """
 def tc_input_bits(dtype: str) -> int:
     ...
-def tc_macs_per_clk_per_sm(arch: str, dtype: str, sparse: bool = False) -> int:
+def tc_macs_per_clk_per_sm(arch: str, dtype: str, sparse: bool = False, acc: str | None = None, fp32_acc_half_rate: bool = False) -> int:
     """
-    Tensor-core MACs per SM per clock; ValueError where the architecture lacks the dtype.
+    Tensor-core MACs per SM per clock for (dtype, acc, sparse); fp32_acc_half_rate halves float inputs accumulating in fp32 (GeForce parts). ValueError where the architecture lacks the combination.
     """
 def tc_mma_shape(arch: str, dtype: str, sparse: bool = False) -> tuple[int, int, int]:
     """
     (m, n, k) of the warp-level MMA instruction.
     """
+def tc_supported_accs(arch: str, dtype: str) -> list[str]:
+    """
+    Accumulator dtypes the architecture's MMA offers for the input dtype (empty if none).
+    """
 def tc_supported_dtypes(arch: str) -> list[str]:
     """
     Dtypes the architecture's tensor cores run.
     """
-def tc_supports(arch: str, dtype: str, sparse: bool = False) -> bool:
-    ...
+def tc_supports(arch: str, dtype: str, sparse: bool = False, acc: str | None = None) -> bool:
+    """
+    Whether the architecture's tensor cores run the dtype (sparse, with accumulator acc).
+    """
 def xnor_cost(spec: XnorSpec, shape: GemmShape, thresholded: bool = True) -> XnorCost:
     """
     Closed-form cost of a +-1 GEMM (O(1)).

@@ -5,7 +5,8 @@ The reference launches every CTA onto an SM slot, walks its k-blocks and each wa
 instructions and operand fetches, and collects the distinct panels of each wave in sets; every
 count and time must equal the closed form for every candidate tile, on random shapes and
 batches (strided-batched kernels: the CTAs of every entry in one grid, waves shared across
-entries), with the L2 large enough or too small, dense or 2:4 sparse.
+entries), with the L2 large enough or too small, dense or 2:4 sparse, on every preset's
+architecture (Volta to Blackwell) and with every accumulator its MMA offers.
 """
 
 from __future__ import annotations
@@ -37,12 +38,19 @@ def assert_same(closed: object, stepped: object) -> None:
         assert c[f] == pytest.approx(s[f], rel=1e-12, abs=0), f
 
 
-Case = tuple[gpu.GpuPreset, int, int, int, str, bool, int]
+Case = tuple[gpu.GpuPreset, int, int, int, str, bool, int, "str | None"]
+
+PRESET_NAMES = list(gpu.PRESETS)  # every architecture, GeForce (half-rate fp32 acc) included
+
+
+def draw_acc(draw: st.DrawFn, p: gpu.GpuPreset, dtype: str) -> str | None:
+    """None (the dtype's default) or one of the accumulators the GPU's MMA offers for it."""
+    return draw(st.sampled_from([None, *p.supported_accs(dtype)]))
 
 
 @st.composite
 def small_gemms(draw: st.DrawFn) -> Case:
-    name = draw(st.sampled_from(["v100", "a100", "h100"]))
+    name = draw(st.sampled_from(PRESET_NAMES))
     p = gpu.preset(name)
     # Few SMs and sometimes a tiny L2: many (partial) waves and the L2-miss regime.
     p = p.replace(
@@ -55,14 +63,14 @@ def small_gemms(draw: st.DrawFn) -> Case:
     n = draw(st.integers(1, 700))
     k = draw(st.integers(1, 1500))
     batch = draw(st.sampled_from([1, 1, 2, 3, 5]))
-    return p, m, n, k, dtype, sparse, batch
+    return p, m, n, k, dtype, sparse, batch, draw_acc(draw, p, dtype)
 
 
 @st.composite
 def batched_gemms(draw: st.DrawFn) -> Case:
     """Small entries, large batches, 1-4 SMs: batches of more CTAs than a wave holds, waves that
     mix entries and split one, ragged last waves."""
-    name = draw(st.sampled_from(["v100", "a100", "h100"]))
+    name = draw(st.sampled_from(PRESET_NAMES))
     p = gpu.preset(name)
     p = p.replace(sms=draw(st.integers(1, 4)), l2_kb=draw(st.sampled_from([p.l2_kb, 64, 4])))
     dtype = draw(st.sampled_from(p.supported_dtypes()))
@@ -71,26 +79,26 @@ def batched_gemms(draw: st.DrawFn) -> Case:
     n = draw(st.integers(1, 160))
     k = draw(st.integers(1, 300))
     batch = draw(st.integers(1, 90))
-    return p, m, n, k, dtype, sparse, batch
+    return p, m, n, k, dtype, sparse, batch, draw_acc(draw, p, dtype)
 
 
 def check_every_candidate(case: Case) -> None:
-    p, m, n, k, dtype, sparse, batch = case
-    tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch)
+    p, m, n, k, dtype, sparse, batch, acc = case
+    tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc)
     assert tiles
     for tile in tiles:
-        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch)
-        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch)
+        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc)
+        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc)
         assert_same(closed, stepped)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(small_gemms())
 def test_closed_form_matches_reference_every_candidate(case: Case) -> None:
     check_every_candidate(case)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(batched_gemms())
 def test_closed_form_matches_reference_on_large_batches(case: Case) -> None:
     check_every_candidate(case)
@@ -150,14 +158,21 @@ def test_search_picks_the_same_configuration(
 
 
 @pytest.mark.parametrize(
-    ("name", "dtype"),
-    [("v100", "fp16"), ("a100", "fp16"), ("a100", "int8"), ("h100", "fp16"), ("h100", "fp8"),
-     ("h100", "int8")],
+    ("name", "dtype", "acc"),
+    [("v100", "fp16", None), ("a100", "fp16", None), ("a100", "int8", None),
+     ("h100", "fp16", None), ("h100", "fp8", None), ("h100", "int8", None),
+     ("a100_40gb", "bf16", None), ("h200", "fp8", "fp16"), ("b200", "fp16", None),
+     ("b200", "fp8", None), ("b200", "fp6_e3m2", None), ("b200", "fp4", None),
+     ("l40s", "fp8", None), ("rtx4090", "fp16", None), ("rtx4090", "fp16", "fp16"),
+     ("rtx4090", "int8", None), ("rtx3090", "fp16", "fp16"), ("rtx3090", "int4", None),
+     ("jetson_agx_orin", "int8", None)],
 )
-def test_time_never_beats_peak_and_large_gemms_approach_it(name: str, dtype: str) -> None:
+def test_time_never_beats_peak_and_large_gemms_approach_it(
+    name: str, dtype: str, acc: str | None
+) -> None:
     p = gpu.preset(name)
-    c = p.gemm_cost(8192, 8192, 8192, dtype)
-    peak_s = 2 * 8192**3 / (p.peak_tflops(dtype) * 1e12)
+    c = p.gemm_cost(8192, 8192, 8192, dtype, acc=acc)
+    peak_s = 2 * 8192**3 / (p.peak_tflops(dtype, acc=acc) * 1e12)
     assert c.time_s >= peak_s
     assert c.utilization <= 1.0
     assert c.utilization > 0.6, c.to_dict()
@@ -344,28 +359,26 @@ def test_batched_candidates_split_k_only_where_the_grid_leaves_slots(
 
 
 @st.composite
-def per_head_gemms(draw: st.DrawFn) -> tuple[gpu.GpuPreset, int, int, int, str, bool, int]:
+def per_head_gemms(draw: st.DrawFn) -> Case:
     """Stock presets, per-head-sized GEMMs (each dimension up to 1024) in batches."""
-    p = gpu.preset(draw(st.sampled_from(["v100", "a100", "h100"])))
+    p = gpu.preset(draw(st.sampled_from(PRESET_NAMES)))
     dtype = draw(st.sampled_from(p.supported_dtypes()))
     sparse = draw(st.booleans()) and dtype in p.supported_dtypes(sparse=True)
     m, n, k = (draw(st.integers(1, 1024)) for _ in range(3))
     batch = draw(st.one_of(st.integers(2, 12), st.integers(2, 5000)))
-    return p, m, n, k, dtype, sparse, batch
+    return p, m, n, k, dtype, sparse, batch, draw_acc(draw, p, dtype)
 
 
 @settings(max_examples=150, deadline=None)
 @given(per_head_gemms())
-def test_batched_kernel_between_peak_and_separate_kernels(
-    case: tuple[gpu.GpuPreset, int, int, int, str, bool, int],
-) -> None:
-    p, m, n, k, dtype, sparse, batch = case
-    bat = p.gemm_cost(m, n, k, dtype, sparse, batch=batch)
-    one = p.gemm_cost(m, n, k, dtype, sparse)
+def test_batched_kernel_between_peak_and_separate_kernels(case: Case) -> None:
+    p, m, n, k, dtype, sparse, batch, acc = case
+    bat = p.gemm_cost(m, n, k, dtype, sparse, batch=batch, acc=acc)
+    one = p.gemm_cost(m, n, k, dtype, sparse, acc=acc)
     # Never slower than the entries as separate kernels (each with its own best tile) ...
     assert bat.time_s <= batch * one.time_s * (1 + 1e-12)
     # ... nor faster than the same MACs at the tensor cores' peak.
-    peak_macs_per_s = p.peak_tflops(dtype, sparse) * 1e12 / 2
+    peak_macs_per_s = p.peak_tflops(dtype, sparse, acc) * 1e12 / 2
     assert bat.time_s >= batch * m * n * k / peak_macs_per_s
     assert bat.utilization <= 1.0
     assert bat.macs == batch * m * n * k
@@ -432,7 +445,8 @@ def test_bad_batch_in_the_core_bindings() -> None:
 @pytest.mark.parametrize(
     ("name", "dtype", "rows"),
     [("a100", "fp16", 16), ("a100", "int8", 16), ("h100", "bf16", 16), ("h100", "fp8", 16),
-     ("v100", "fp16", 64)],
+     ("v100", "fp16", 64), ("rtx3090", "int8", 16), ("jetson_agx_orin", "fp16", 16),
+     ("rtx4090", "fp8", 16), ("l40s", "bf16", 16), ("b200", "fp4", 16), ("b200", "fp16", 16)],
 )
 def test_decode_gemm_uses_the_narrowest_tile_that_exists(name: str, dtype: str, rows: int) -> None:
     # CUTLASS has 16- and 32-wide tiles on sm80 / sm90 (tensor_core.cpp cites them), none
@@ -450,3 +464,87 @@ def test_decode_gemm_uses_the_narrowest_tile_that_exists(name: str, dtype: str, 
     # and the N = 1 orientation (C^T of the same product) on the architectures that have it
     if rows < 64:
         assert p.gemm_cost(8192, 1, 8192, dtype).tile_n == rows
+
+
+# --- accumulators and the newer architectures ------------------------------------------------
+
+
+def test_geforce_fp16_accumulate_is_twice_as_fast_when_compute_bound() -> None:
+    # RTX 4090: 330 TFLOPS fp16 with fp16 accumulate, 165 with fp32 (Ada whitepaper).
+    p = gpu.preset("rtx4090")
+    f32 = p.gemm_cost(8192, 8192, 8192, "fp16")
+    f16 = p.gemm_cost(8192, 8192, 8192, "fp16", acc="fp16")
+    assert f32.to_dict() == p.gemm_cost(8192, 8192, 8192, "fp16", acc="fp32").to_dict()
+    assert f32.bound == "compute"
+    assert 1.6 < f32.time_s / f16.time_s <= 2.0
+    assert f32.tflops < 165.2 < f16.tflops < 330.3
+    # on a data-centre part the accumulator changes no rate
+    a100 = gpu.preset("a100")
+    tile = (128, 128, 32, 1)
+    d32 = a100.gemm_cost(4096, 4096, 4096, tile=tile)
+    d16 = a100.gemm_cost(4096, 4096, 4096, tile=tile, acc="fp16")
+    assert d16.compute_s == pytest.approx(d32.compute_s, rel=1e-12)  # waves differ, not the rate
+
+
+def test_fp16_accumulators_take_half_the_bytes() -> None:
+    # Registers (CTAs per SM), the epilogue's staging through shared memory and split-K's
+    # partials are accumulator-wide: 2 bytes in fp16, 4 in fp32.
+    p = gpu.preset("a100")
+    tile = (256, 128, 32, 1)
+    f32 = p.gemm_cost(4096, 4096, 4096, tile=tile)
+    f16 = p.gemm_cost(4096, 4096, 4096, tile=tile, acc="fp16")
+    assert (f32.ctas_per_sm, f16.ctas_per_sm) == (1, 2)  # 256 KB RF / (2 x 256 x 128 x 2 B)
+    split = (128, 128, 32, 8)
+    s32 = p.gemm_cost(128, 128, 65536, tile=split)
+    s16 = p.gemm_cost(128, 128, 65536, tile=split, acc="fp16")
+    partials = 8 * 128 * 128
+    assert s32.hbm_write_bytes - s16.hbm_write_bytes == 2 * partials  # 4 -> 2 B per partial
+    assert s32.hbm_read_bytes - s16.hbm_read_bytes == 2 * partials
+    assert s16.epilogue_s < s32.epilogue_s
+    assert_same(s16, p.simulate_gemm(128, 128, 65536, tile=split, acc="fp16"))
+
+
+def test_blackwell_mma_reads_each_operand_once_per_128_rows() -> None:
+    # tcgen05.mma computes up to 128 x BN per SM from shared memory (one A and one B panel per
+    # k-block), where a Hopper warpgroup covers 64 rows (B read twice for a 128-row tile).
+    m = n = k = 4096
+    tile = (128, 256, 64, 1)
+    b200 = gpu.preset("b200").gemm_cost(m, n, k, tile=tile)
+    h100 = gpu.preset("h100").gemm_cost(m, n, k, tile=tile)
+    a_block, b_block = 128 * 64 * 2, 256 * 64 * 2
+    kbs = k // 64
+    assert b200.smem_read_bytes == b200.ctas * kbs * (a_block + b_block)
+    assert h100.smem_read_bytes == h100.ctas * kbs * (a_block + 2 * b_block)
+    assert (b200.stages, h100.stages) == (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "dtype", "bk"),
+    [("b200", "fp16", 64), ("b200", "fp8", 128), ("b200", "fp6_e2m3", 128), ("b200", "fp4", 256),
+     ("b200", "tf32", 32), ("rtx4090", "fp8", 64), ("rtx3090", "int4", 128),
+     ("jetson_agx_orin", "bf16", 32), ("l40s", "tf32", 16)],
+)
+def test_k_block_per_architecture(name: str, dtype: str, bk: int) -> None:
+    # 128 B of K with TMA (Hopper, Blackwell; fp6 in one-byte containers in shared memory),
+    # 64 B with cp.async (Ampere, GA10x, GA10B, Ada)
+    p = gpu.preset(name)
+    assert {t[2] for t in p.gemm_candidates(1000, 1000, 1000, dtype)} == {bk}
+    c = p.gemm_cost(1000, 1000, 1000, dtype)
+    assert c.stages == (4 if p.arch == "blackwell" else 3)
+
+
+def test_resident_ctas_per_sm_follow_the_compute_capability() -> None:
+    # 16 resident blocks per SM on 8.6 / 8.7, 24 on 8.9, 32 on 8.0 / 9.0 / 10.0: a tiny tile
+    # with plenty of shared memory and registers hits the cap
+    tile = (16, 128, 32, 1)
+    caps = {"rtx3090": 16, "jetson_agx_orin": 16, "rtx4090": 24, "a100": 32}
+    for name, cap in caps.items():
+        c = gpu.preset(name).replace(shared_memory_kb_per_sm=1024, register_file_kb_per_sm=4096)
+        assert c.gemm_cost(4096, 4096, 4096, "fp16", tile=tile).ctas_per_sm == cap, name
+
+
+def test_new_presets_4096_cube_below_peak() -> None:
+    for name in ("a100_40gb", "h200", "b200", "l40s", "rtx4090", "rtx3090", "jetson_agx_orin"):
+        p = gpu.preset(name)
+        c = p.gemm_cost(4096, 4096, 4096, "fp16")
+        assert 0.3 < c.tflops / p.peak_tflops("fp16") <= 1.0, (name, c.to_dict())

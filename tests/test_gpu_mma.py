@@ -2,7 +2,7 @@
 
 Tolerances (stated, not tuned):
   int8 / int4 -> int32 and b1 popcount: bit-exact (int32 wrap-around included).
-  fp16 / bf16 / fp8 / tf32 with fp32 accumulation:
+  fp16 / bf16 / fp8 / fp6 / fp4 / tf32 with fp32 accumulation:
     * against a NumPy emulation of the same numerics (exact products, one fp32 rounding per
       instruction K step): within 1 ulp of fp32 (the emulation sums a step with NumPy's
       order, the C++ kernel sequentially; both in double);
@@ -27,7 +27,11 @@ FORMATS = {
     "bf16": ml_dtypes.bfloat16,
     "fp8_e4m3": ml_dtypes.float8_e4m3fn,
     "fp8_e5m2": ml_dtypes.float8_e5m2,
+    "fp6_e2m3": ml_dtypes.float6_e2m3fn,
+    "fp6_e3m2": ml_dtypes.float6_e3m2fn,
+    "fp4_e2m1": ml_dtypes.float4_e2m1fn,
 }
+FLOAT_DTYPES = ["fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "tf32"]
 
 
 def tf32(x: np.ndarray) -> np.ndarray:
@@ -56,7 +60,7 @@ def data(shape: tuple[int, int], seed: int, scale: float = 1.0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape) * scale
 
 
-@pytest.mark.parametrize("dtype", ["fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "tf32"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_mma_tile_matches_emulation_and_exact_product(dtype: str) -> None:
     m, n, k = gpu.MMA_SHAPES[dtype]
     a, b, c = data((m, k), 1), data((k, n), 2), data((m, n), 3).astype(np.float32)
@@ -71,7 +75,7 @@ def test_mma_tile_matches_emulation_and_exact_product(dtype: str) -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    dtype=st.sampled_from(["fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "tf32"]),
+    dtype=st.sampled_from(FLOAT_DTYPES),
     m=st.integers(1, 40),
     n=st.integers(1, 40),
     k=st.integers(1, 300),
@@ -123,6 +127,12 @@ def test_inputs_are_converted_like_ml_dtypes() -> None:
     assert np.isnan(e4m3[0, 1])  # past 448: NaN (e4m3fn has no inf), as ml_dtypes converts
     assert np.array_equal(gpu.to_input_format(x, "bf16"),
                           x.astype(ml_dtypes.bfloat16).astype(np.float32))
+    # fp6 / fp4 have no inf or NaN: past the range they saturate, as ml_dtypes converts.
+    assert gpu.to_input_format(x, "fp4")[0, 1] == 6.0
+    assert gpu.to_input_format(x, "fp6_e2m3")[0, 1] == 7.5
+    assert gpu.to_input_format(x, "fp6_e3m2")[0, 1] == 28.0
+    assert np.array_equal(gpu.to_input_format(x, "e2m1"),
+                          x.astype(ml_dtypes.float4_e2m1fn).astype(np.float32))
     # Already in the format: taken as is.
     h = x.astype(np.float16)
     assert np.array_equal(gpu.to_input_format(h, "fp16"), h.astype(np.float32))
@@ -193,3 +203,16 @@ def test_sparse_gemm_checks_pattern_and_equals_dense() -> None:
         gpu.gemm(rng.standard_normal((32, 64)), b, "fp16", sparse=True)
     t = sparse.prune_nm(rng.standard_normal((16, 32)), 1, 2)
     gpu.gemm(t, rng.standard_normal((32, 8)), "tf32", sparse=True)  # 1:2 for tf32
+
+
+def test_fp6_fp4_instruction_shapes() -> None:
+    # kind::f8f6f4 m16n8k32 for fp6, block-scaled kind::mxf4 m16n8k64 for fp4
+    assert gpu.MMA_SHAPES["fp6_e2m3"] == gpu.MMA_SHAPES["fp6_e3m2"] == (16, 8, 32)
+    assert gpu.MMA_SHAPES["fp4_e2m1"] == (16, 8, 64)
+    b200 = gpu.preset("b200")
+    assert b200.mma_shape("fp6") == (16, 8, 32)
+    assert b200.mma_shape("fp4") == (16, 8, 64)
+    assert b200.mma_shape("fp4", sparse=True) == (16, 8, 128)
+    a = np.ones((16, 64))
+    b = np.full((64, 8), 0.5)
+    assert np.array_equal(gpu.mma(a, b, dtype="fp4"), np.full((16, 8), 32.0, np.float32))

@@ -1,6 +1,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,11 +17,22 @@ namespace pysim::bindings {
 
 namespace {
 
+// None (or "default"): the dtype's usual accumulator (fp32 for floats, int32 for integers).
+TcAcc acc_of(const std::optional<std::string>& acc) {
+  return acc ? parse_tc_acc(*acc) : TcAcc::Default;
+}
+
 TcGemm make_gemm(int64_t m, int64_t n, int64_t k, const std::string& dtype, bool sparse,
-                 int64_t out_bytes, int64_t batch) {
-  TcGemm g{m, n, k, parse_tc_dtype(dtype), sparse, out_bytes, batch};
+                 int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc) {
+  TcGemm g{m, n, k, parse_tc_dtype(dtype), sparse, out_bytes, batch, acc_of(acc)};
   validate(g);
   return g;
+}
+
+std::vector<std::string> names(const std::vector<TcAcc>& accs) {
+  std::vector<std::string> out;
+  for (TcAcc a : accs) out.emplace_back(to_string(a));
+  return out;
 }
 
 py::dict cost_dict(const GemmCost& c) {
@@ -108,12 +120,13 @@ void bind_tensor_core(py::module_& m) {
                        int64_t register_file_bytes_per_sm, int64_t smem_bytes_per_sm,
                        int64_t l2_bytes, double hbm_bandwidth_gb_per_s,
                        double l2_bandwidth_bytes_per_clk, double smem_bandwidth_bytes_per_clk,
-                       double launch_overhead_us) {
+                       double launch_overhead_us, bool fp32_acc_half_rate) {
              GpuSpec s{parse_gpu_arch(arch),       sms,
                        clock_mhz,                  register_file_bytes_per_sm,
                        smem_bytes_per_sm,          l2_bytes,
                        hbm_bandwidth_gb_per_s,     l2_bandwidth_bytes_per_clk,
-                       smem_bandwidth_bytes_per_clk, launch_overhead_us};
+                       smem_bandwidth_bytes_per_clk, launch_overhead_us,
+                       fp32_acc_half_rate};
              validate(s);
              return s;
            }),
@@ -121,7 +134,7 @@ void bind_tensor_core(py::module_& m) {
            py::arg("register_file_bytes_per_sm"), py::arg("smem_bytes_per_sm"),
            py::arg("l2_bytes"), py::arg("hbm_bandwidth_gb_per_s"),
            py::arg("l2_bandwidth_bytes_per_clk"), py::arg("smem_bandwidth_bytes_per_clk"),
-           py::arg("launch_overhead_us"))
+           py::arg("launch_overhead_us"), py::arg("fp32_acc_half_rate") = false)
       .def_property_readonly("arch", [](const GpuSpec& s) { return to_string(s.arch); })
       .def_readonly("sms", &GpuSpec::sms)
       .def_readonly("clock_mhz", &GpuSpec::clock_mhz)
@@ -132,10 +145,11 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("l2_bandwidth_bytes_per_clk", &GpuSpec::l2_bandwidth_bytes_per_clk)
       .def_readonly("smem_bandwidth_bytes_per_clk", &GpuSpec::smem_bandwidth_bytes_per_clk)
       .def_readonly("launch_overhead_us", &GpuSpec::launch_overhead_us)
+      .def_readonly("fp32_acc_half_rate", &GpuSpec::fp32_acc_half_rate)
       .def("__repr__", [](const GpuSpec& s) {
         return "GpuSpec(arch='" + std::string(to_string(s.arch)) +
                "', sms=" + std::to_string(s.sms) + ", clock_mhz=" + std::to_string(s.clock_mhz) +
-               ")";
+               (s.fp32_acc_half_rate ? ", fp32_acc_half_rate=True" : "") + ")";
       });
 
   py::class_<GemmCost>(m, "GemmCost",
@@ -181,11 +195,27 @@ void bind_tensor_core(py::module_& m) {
                ", waves=" + std::to_string(c.waves) + ", bound='" + c.bound + "')";
       });
 
+  m.def("tc_archs", [] {
+    std::vector<std::string> out;
+    for (GpuArch a : kAllArchs) out.emplace_back(to_string(a));
+    return out;
+  }, "GPU architectures the tensor-core model knows.");
   m.def("tc_dtypes", [] {
     std::vector<std::string> out;
     for (TcDtype d : kAllDtypes) out.emplace_back(to_string(d));
     return out;
   }, "Tensor-core input dtypes the model knows.");
+  m.def(
+      "tc_supported_accs",
+      [](const std::string& arch, const std::string& dtype) {
+        return names(tc_supported_accs(parse_gpu_arch(arch), parse_tc_dtype(dtype)));
+      },
+      py::arg("arch"), py::arg("dtype"),
+      "Accumulator dtypes the architecture's MMA offers for the input dtype (empty if none).");
+  m.def(
+      "tc_default_acc",
+      [](const std::string& dtype) { return to_string(tc_default_acc(parse_tc_dtype(dtype))); },
+      py::arg("dtype"), "The accumulator an input dtype uses by default (fp32 or int32).");
   m.def(
       "tc_supported_dtypes",
       [](const std::string& arch) {
@@ -196,12 +226,15 @@ void bind_tensor_core(py::module_& m) {
       py::arg("arch"), "Dtypes the architecture's tensor cores run.");
   m.def(
       "tc_supports",
-      [](const std::string& arch, const std::string& dtype, bool sparse) {
+      [](const std::string& arch, const std::string& dtype, bool sparse,
+         const std::optional<std::string>& acc) {
         const GpuArch a = parse_gpu_arch(arch);
         const TcDtype d = parse_tc_dtype(dtype);
-        return sparse ? tc_supports_sparse(a, d) : tc_supports(a, d);
+        const bool base = sparse ? tc_supports_sparse(a, d) : tc_supports(a, d);
+        return base && tc_supports_acc(a, d, acc_of(acc));
       },
-      py::arg("arch"), py::arg("dtype"), py::arg("sparse") = false);
+      py::arg("arch"), py::arg("dtype"), py::arg("sparse") = false, py::arg("acc") = py::none(),
+      "Whether the architecture's tensor cores run the dtype (sparse, with accumulator acc).");
   m.def(
       "tc_mma_shape",
       [](const std::string& arch, const std::string& dtype, bool sparse) {
@@ -212,11 +245,16 @@ void bind_tensor_core(py::module_& m) {
       "(m, n, k) of the warp-level MMA instruction.");
   m.def(
       "tc_macs_per_clk_per_sm",
-      [](const std::string& arch, const std::string& dtype, bool sparse) {
-        return tc_macs_per_clk_per_sm(parse_gpu_arch(arch), parse_tc_dtype(dtype), sparse);
+      [](const std::string& arch, const std::string& dtype, bool sparse,
+         const std::optional<std::string>& acc, bool fp32_acc_half_rate) {
+        return tc_macs_per_clk_per_sm(parse_gpu_arch(arch), parse_tc_dtype(dtype), sparse,
+                                      acc_of(acc), fp32_acc_half_rate);
       },
-      py::arg("arch"), py::arg("dtype"), py::arg("sparse") = false,
-      "Tensor-core MACs per SM per clock; ValueError where the architecture lacks the dtype.");
+      py::arg("arch"), py::arg("dtype"), py::arg("sparse") = false, py::arg("acc") = py::none(),
+      py::arg("fp32_acc_half_rate") = false,
+      "Tensor-core MACs per SM per clock for (dtype, acc, sparse); fp32_acc_half_rate halves "
+      "float inputs accumulating in fp32 (GeForce parts). ValueError where the architecture "
+      "lacks the combination.");
   m.def(
       "tc_input_bits", [](const std::string& dtype) { return tc_input_bits(parse_tc_dtype(dtype)); },
       py::arg("dtype"));
@@ -224,60 +262,66 @@ void bind_tensor_core(py::module_& m) {
   m.def(
       "gpu_gemm_cost",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes, int64_t batch) {
-        return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch));
+         bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc) {
+        return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
+      py::arg("acc") = py::none(),
       "Closed-form time of the fastest candidate configuration; batch: independent GEMMs of "
-      "this shape in one kernel (strided batched).");
+      "this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's "
+      "default).");
   m.def(
       "gpu_gemm_cost_tile",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
-         int64_t split_k, int64_t batch) {
-        return gemm_cost_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch),
+         int64_t split_k, int64_t batch, const std::optional<std::string>& acc) {
+        return gemm_cost_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc),
                               CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
-      "Closed-form time of one configuration.");
+      py::arg("acc") = py::none(), "Closed-form time of one configuration.");
   m.def(
       "gpu_gemm_simulate",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes, int64_t batch) {
-        return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch));
+         bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc) {
+        return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
+      py::arg("acc") = py::none(),
       "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.",
       py::call_guard<py::gil_scoped_release>());
   m.def(
       "gpu_gemm_simulate_tile",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
-         int64_t split_k, int64_t batch) {
-        return gemm_simulate_tile(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch),
+         int64_t split_k, int64_t batch, const std::optional<std::string>& acc) {
+        return gemm_simulate_tile(spec,
+                                  make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc),
                                   CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
+      py::arg("acc") = py::none(),
       py::call_guard<py::gil_scoped_release>());
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
-         bool sparse, int64_t out_bytes, int64_t batch) {
+         bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc) {
         std::vector<py::tuple> out;
         for (const CtaTile& t : gemm_candidates(spec, make_gemm(m_, n, k, dtype, sparse,
-                                                                out_bytes, batch))) {
+                                                                out_bytes, batch, acc))) {
           out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k));
         }
         return out;
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
+      py::arg("acc") = py::none(),
       "(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.");
 
   m.def("round_to_tf32", &round_to_tf32, py::arg("x"),

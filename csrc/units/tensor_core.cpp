@@ -17,12 +17,27 @@ struct Rate {
   bool sparse = false;
 };
 
-// Dense tensor-core MACs per SM per clock. Sources (docs/tensor_cores.md):
+// Dense tensor-core MACs per SM per clock at the full rate (data-centre parts; fp16 accumulate
+// on GeForce ones). Sources (docs/tensor_cores.md has the table):
 //   Volta  V100 whitepaper (2017): 8 tensor cores/SM x 64 fp16 FMA/clk; fp16 only.
 //   Ampere A100 whitepaper (2020), Table 3: 4 TCs/SM x 256 fp16 FMA/clk = 1024/SM; tf32 half,
 //          int8 2x, int4 4x, binary 16x the fp16 rate; 2:4 sparsity 2x except binary.
+//   GA10x  GA102 whitepaper (2020), RTX 3090 column: 4 TCs/SM x 128 fp16 FMA/clk = 512/SM
+//          (142 TFLOPS fp16 with fp16 accumulate; 71 with fp32 accumulate, the GeForce half
+//          rate); tf32 half, int8 2x, int4 4x the fp16 rate; the A40 datasheet (GA102, data
+//          centre) has fp16 and bf16 with fp32 accumulate and tf32 at the full rate. No binary
+//          rate is listed.
+//   GA10b  Jetson AGX Orin technical brief (2022): 16 SMs, 64 TCs, 170 sparse int8 TOPS at
+//          1.3 GHz = 2048 int8 MACs/clk/SM, GA100's tensor core. fp16 / bf16 / tf32 follow
+//          GA100's ratios (the Orin documents give only int8); int4 and binary not listed.
+//   Ada    Ada Lovelace whitepaper (2022), RTX 4090 column: 512 fp16 MACs/clk/SM (330 TFLOPS
+//          with fp16 accumulate, 165 with fp32); fp8 and int8 2x, int4 4x, tf32 half; the
+//          L40S datasheet (data centre) has fp16 / bf16 / tf32 / fp8 at the full rate.
 //   Hopper H100 whitepaper (2022), Table 3: 4 TCs/SM x 512 fp16 FMA/clk = 2048/SM; tf32 half,
 //          fp8 and int8 2x; 2:4 sparsity 2x; no int4 or binary tensor-core rate listed.
+//   Blackwell HGX B200 datasheet (2024): fp16 2.25, tf32 1.1 (2.2 sparse), fp8 / fp6 / int8
+//          4.5, fp4 9 PFLOPS dense; with 148 SMs that is 4096 fp16 MACs/clk/SM (twice
+//          Hopper's), fp8 / fp6 / int8 2x, fp4 4x, tf32 half. No int4 or binary rate listed.
 Rate rate(GpuArch arch, TcDtype dtype) {
   switch (arch) {
     case GpuArch::Volta:
@@ -37,6 +52,34 @@ Rate rate(GpuArch arch, TcDtype dtype) {
         case TcDtype::B1: return {16384, false};
         default: return {};
       }
+    case GpuArch::Ga10x:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {512, true};
+        case TcDtype::TF32: return {256, true};
+        case TcDtype::INT8: return {1024, true};
+        case TcDtype::INT4: return {2048, true};
+        default: return {};
+      }
+    case GpuArch::Ga10b:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {1024, true};
+        case TcDtype::TF32: return {512, true};
+        case TcDtype::INT8: return {2048, true};
+        default: return {};
+      }
+    case GpuArch::Ada:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {512, true};
+        case TcDtype::TF32: return {256, true};
+        case TcDtype::FP8_E4M3:
+        case TcDtype::FP8_E5M2:
+        case TcDtype::INT8: return {1024, true};
+        case TcDtype::INT4: return {2048, true};
+        default: return {};
+      }
     case GpuArch::Hopper:
       switch (dtype) {
         case TcDtype::FP16:
@@ -47,21 +90,55 @@ Rate rate(GpuArch arch, TcDtype dtype) {
         case TcDtype::INT8: return {4096, true};
         default: return {};
       }
+    case GpuArch::Blackwell:
+      switch (dtype) {
+        case TcDtype::FP16:
+        case TcDtype::BF16: return {4096, true};
+        case TcDtype::TF32: return {2048, true};
+        case TcDtype::FP8_E4M3:
+        case TcDtype::FP8_E5M2:
+        case TcDtype::FP6_E2M3:
+        case TcDtype::FP6_E3M2:
+        case TcDtype::INT8: return {8192, true};
+        case TcDtype::FP4_E2M1: return {16384, true};
+        default: return {};
+      }
   }
   return {};
 }
 
-// Kernel shape per architecture, after CUTLASS's defaults: sm70 kernels double-buffer through
-// registers (2 stages), sm80 use cp.async with 3+ stages, sm90 TMA with 4+; a k-block is 64 B
-// of K (128 B on Hopper, its TMA swizzle width).
-int64_t pipeline_stages(GpuArch arch) {
-  return arch == GpuArch::Volta ? 2 : arch == GpuArch::Ampere ? 3 : 4;
+bool is_float(TcDtype dtype) {
+  return dtype != TcDtype::INT8 && dtype != TcDtype::INT4 && dtype != TcDtype::B1;
 }
-int64_t k_block_bytes(GpuArch arch) { return arch == GpuArch::Hopper ? 128 : 64; }
 
-constexpr int64_t kMaxCtasPerSm = 32;  // resident thread blocks per SM, sm70..sm90
-constexpr int64_t kAccBytes = 4;       // fp32 / int32 accumulators
-constexpr int64_t kMetadataBits = 2;   // per kept value of a 2:4 (1:2) sparse A
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += std::string(out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
+// Kernel shape per architecture, after CUTLASS's defaults: sm70 kernels double-buffer through
+// registers (2 stages), sm80 use cp.async with 3+ stages (and so do sm86 / sm87 / sm89, which
+// run the sm80 kernels: CUTLASS's GenerateSM80_* list min_cc 80, max_cc 1024, and
+// GenerateSM89_TensorOp_16832_fp8 keeps their 3-6 stage cp.async pipelines), sm90 TMA with 4+
+// and sm100 too; a k-block is 64 B of K (128 B with TMA, its swizzle width).
+bool tma_arch(GpuArch arch) { return arch == GpuArch::Hopper || arch == GpuArch::Blackwell; }
+int64_t pipeline_stages(GpuArch arch) {
+  return arch == GpuArch::Volta ? 2 : tma_arch(arch) ? 4 : 3;
+}
+int64_t k_block_bytes(GpuArch arch) { return tma_arch(arch) ? 128 : 64; }
+
+// Resident thread blocks per SM (CUDA C++ Programming Guide, technical specifications per
+// compute capability): 32 on 7.0, 8.0, 9.0 and 10.0; 16 on 8.6 and 8.7; 24 on 8.9.
+int64_t max_ctas_per_sm(GpuArch arch) {
+  switch (arch) {
+    case GpuArch::Ga10x:
+    case GpuArch::Ga10b: return 16;
+    case GpuArch::Ada: return 24;
+    default: return 32;
+  }
+}
+constexpr int64_t kMetadataBits = 2;  // per kept value of a 2:4 (1:2) sparse A
 
 // CTA tiles (BM x BN) the candidate search tries, per architecture, after the tile shapes CUTLASS
 // instantiates (NVIDIA/cutlass, python/cutlass_library/generator.py and sm90_shapes.py, main
@@ -81,6 +158,10 @@ constexpr int64_t kMetadataBits = 2;   // per kept value of a 2:4 (1:2) sparse A
 //   rule in geometry(), not CUTLASS's warp counts (docs/tensor_cores.md).
 // Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
 // kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
+// GA10x, GA10b and Ada run the sm80 kernels (max_cc 1024 in the generators above; sm89's fp8
+// generator lists the same shapes): Ampere's list. Blackwell takes Hopper's list: each tile is a
+// tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N 16..
+// 256) or its transpose, the 256-row ones from the 2-SM shapes (M 256 over an SM pair).
 constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
                                    {256, 64, 0, 1},  {64, 256, 0, 1}};
@@ -106,8 +187,12 @@ struct TileList {
 TileList tile_list(GpuArch arch) {
   switch (arch) {
     case GpuArch::Volta: return {std::begin(kVoltaTiles), std::end(kVoltaTiles)};
-    case GpuArch::Ampere: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
-    case GpuArch::Hopper: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
+    case GpuArch::Ampere:
+    case GpuArch::Ga10x:
+    case GpuArch::Ga10b:
+    case GpuArch::Ada: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
+    case GpuArch::Hopper:
+    case GpuArch::Blackwell: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
   }
   return {};
 }
@@ -122,15 +207,24 @@ std::string tile_error(const CtaTile& t, const std::string& why) {
 
 }  // namespace
 
-const TcDtype kAllDtypes[8] = {TcDtype::FP16,     TcDtype::BF16, TcDtype::TF32,
-                               TcDtype::FP8_E4M3, TcDtype::FP8_E5M2, TcDtype::INT8,
-                               TcDtype::INT4,     TcDtype::B1};
+const GpuArch kAllArchs[7] = {GpuArch::Volta, GpuArch::Ampere, GpuArch::Hopper,
+                              GpuArch::Ga10x, GpuArch::Ga10b,  GpuArch::Ada,
+                              GpuArch::Blackwell};
+
+const TcDtype kAllDtypes[11] = {TcDtype::FP16,     TcDtype::BF16,     TcDtype::TF32,
+                                TcDtype::FP8_E4M3, TcDtype::FP8_E5M2, TcDtype::FP6_E2M3,
+                                TcDtype::FP6_E3M2, TcDtype::FP4_E2M1, TcDtype::INT8,
+                                TcDtype::INT4,     TcDtype::B1};
 
 const char* to_string(GpuArch arch) {
   switch (arch) {
     case GpuArch::Volta: return "volta";
     case GpuArch::Ampere: return "ampere";
     case GpuArch::Hopper: return "hopper";
+    case GpuArch::Ga10x: return "ga10x";
+    case GpuArch::Ga10b: return "ga10b";
+    case GpuArch::Ada: return "ada";
+    case GpuArch::Blackwell: return "blackwell";
   }
   return "?";
 }
@@ -142,6 +236,9 @@ const char* to_string(TcDtype dtype) {
     case TcDtype::TF32: return "tf32";
     case TcDtype::FP8_E4M3: return "fp8_e4m3";
     case TcDtype::FP8_E5M2: return "fp8_e5m2";
+    case TcDtype::FP6_E2M3: return "fp6_e2m3";
+    case TcDtype::FP6_E3M2: return "fp6_e3m2";
+    case TcDtype::FP4_E2M1: return "fp4_e2m1";
     case TcDtype::INT8: return "int8";
     case TcDtype::INT4: return "int4";
     case TcDtype::B1: return "b1";
@@ -149,13 +246,32 @@ const char* to_string(TcDtype dtype) {
   return "?";
 }
 
+const char* to_string(TcAcc acc) {
+  switch (acc) {
+    case TcAcc::Default: return "default";
+    case TcAcc::FP32: return "fp32";
+    case TcAcc::FP16: return "fp16";
+    case TcAcc::INT32: return "int32";
+  }
+  return "?";
+}
+
 GpuArch parse_gpu_arch(const std::string& name) {
   const std::string s = lower(name);
-  for (GpuArch a : {GpuArch::Volta, GpuArch::Ampere, GpuArch::Hopper}) {
+  std::string known;
+  for (GpuArch a : kAllArchs) {
+    if (s == to_string(a)) return a;
+    known += std::string(known.empty() ? "'" : ", '") + to_string(a) + "'";
+  }
+  throw std::invalid_argument("arch must be one of " + known + ", got '" + name + "'");
+}
+
+TcAcc parse_tc_acc(const std::string& name) {
+  const std::string s = lower(name);
+  for (TcAcc a : {TcAcc::FP32, TcAcc::FP16, TcAcc::INT32, TcAcc::Default}) {
     if (s == to_string(a)) return a;
   }
-  throw std::invalid_argument("arch must be one of 'volta', 'ampere', 'hopper', got '" + name +
-                              "'");
+  throw std::invalid_argument("acc must be one of 'fp32', 'fp16', 'int32', got '" + name + "'");
 }
 
 TcDtype parse_tc_dtype(const std::string& name) {
@@ -176,6 +292,9 @@ int64_t tc_input_bits(TcDtype dtype) {
     case TcDtype::FP8_E4M3:
     case TcDtype::FP8_E5M2:
     case TcDtype::INT8: return 8;
+    case TcDtype::FP6_E2M3:
+    case TcDtype::FP6_E3M2: return 6;
+    case TcDtype::FP4_E2M1:
     case TcDtype::INT4: return 4;
     case TcDtype::B1: return 1;
   }
@@ -187,7 +306,10 @@ int64_t tc_default_out_bytes(TcDtype dtype) {
     case TcDtype::FP16:
     case TcDtype::BF16:
     case TcDtype::FP8_E4M3:
-    case TcDtype::FP8_E5M2: return 2;
+    case TcDtype::FP8_E5M2:
+    case TcDtype::FP6_E2M3:
+    case TcDtype::FP6_E3M2:
+    case TcDtype::FP4_E2M1: return 2;
     default: return 4;
   }
 }
@@ -227,6 +349,51 @@ void tc_require(GpuArch arch, TcDtype dtype, bool sparse) {
   }
 }
 
+TcAcc tc_default_acc(TcDtype dtype) { return is_float(dtype) ? TcAcc::FP32 : TcAcc::INT32; }
+
+TcAcc tc_resolve_acc(TcDtype dtype, TcAcc acc) {
+  return acc == TcAcc::Default ? tc_default_acc(dtype) : acc;
+}
+
+int64_t tc_acc_bytes(TcAcc acc) { return acc == TcAcc::FP16 ? 2 : 4; }
+
+// Accumulators of the MMA instructions (PTX ISA): mma.sync f16 inputs take .f16 or .f32 C / D
+// (sm_70+), bf16 and tf32 .f32 only; e4m3 / e5m2 .f16 or .f32 (mma.sync on sm_89, wgmma on
+// sm_90, tcgen05 kind::f8f6f4 on sm_100, which also takes fp6 with either); fp4 at its own rate
+// is the block-scaled kind::mxf4 MMA, .f32 only; integers .s32.
+std::vector<TcAcc> tc_supported_accs(GpuArch arch, TcDtype dtype) {
+  if (!tc_supports(arch, dtype)) return {};
+  switch (dtype) {
+    case TcDtype::FP16:
+    case TcDtype::FP8_E4M3:
+    case TcDtype::FP8_E5M2:
+    case TcDtype::FP6_E2M3:
+    case TcDtype::FP6_E3M2: return {TcAcc::FP32, TcAcc::FP16};
+    case TcDtype::BF16:
+    case TcDtype::TF32:
+    case TcDtype::FP4_E2M1: return {TcAcc::FP32};
+    default: return {TcAcc::INT32};
+  }
+}
+
+bool tc_supports_acc(GpuArch arch, TcDtype dtype, TcAcc acc) {
+  const TcAcc a = tc_resolve_acc(dtype, acc);
+  for (TcAcc s : tc_supported_accs(arch, dtype)) {
+    if (s == a) return true;
+  }
+  return false;
+}
+
+void tc_require(GpuArch arch, TcDtype dtype, bool sparse, TcAcc acc) {
+  tc_require(arch, dtype, sparse);
+  if (tc_supports_acc(arch, dtype, acc)) return;
+  std::vector<std::string> names;
+  for (TcAcc s : tc_supported_accs(arch, dtype)) names.emplace_back(to_string(s));
+  throw std::invalid_argument(std::string(to_string(arch)) + " tensor cores have no (" +
+                              to_string(dtype) + ", " + to_string(acc) + ") MMA: " +
+                              to_string(dtype) + " accumulates in " + quoted_list(names));
+}
+
 MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse) {
   tc_require(arch, dtype, sparse);
   MmaShape s{16, 8, 0};
@@ -239,7 +406,10 @@ MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse) {
       case TcDtype::TF32: s.k = 8; break;
       case TcDtype::FP8_E4M3:
       case TcDtype::FP8_E5M2:
+      case TcDtype::FP6_E2M3:  // kind::f8f6f4 m16n8k32
+      case TcDtype::FP6_E3M2:
       case TcDtype::INT8: s.k = 32; break;
+      case TcDtype::FP4_E2M1:  // kind::mxf4 m16n8k64
       case TcDtype::INT4: s.k = 64; break;
       case TcDtype::B1: s.k = 256; break;
     }
@@ -248,9 +418,18 @@ MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse) {
   return s;
 }
 
-int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse) {
-  tc_require(arch, dtype, sparse);
-  return rate(arch, dtype).dense * (sparse ? 2 : 1);
+int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse, TcAcc acc,
+                               bool fp32_acc_half_rate) {
+  tc_require(arch, dtype, sparse, acc);
+  const int64_t full = rate(arch, dtype).dense * (sparse ? 2 : 1);
+  const bool halved = fp32_acc_half_rate && is_float(dtype) &&
+                      tc_resolve_acc(dtype, acc) == TcAcc::FP32;
+  return halved ? full / 2 : full;
+}
+
+int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
+  return tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse, gemm.acc,
+                                spec.fp32_acc_half_rate);
 }
 
 void validate(const GpuSpec& s) {
@@ -325,8 +504,12 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
   TileGeometry g;
   g.stages = pipeline_stages(spec.arch);
+  g.acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
   if (spec.arch == GpuArch::Hopper) {  // a warpgroup (4 warps) computes 64 rows x BN (wgmma)
     g.warp_m = std::min<int64_t>(64, t.bm);
+    g.warp_n = t.bn;
+  } else if (spec.arch == GpuArch::Blackwell) {  // one tcgen05.mma of up to 128 rows x BN
+    g.warp_m = std::min<int64_t>(128, t.bm);
     g.warp_n = t.bn;
   } else {  // warps tile the CTA 2 x 2 (up to 64 x 64 each, as CUTLASS's defaults do)
     g.warp_m = std::max(mma.m, std::min<int64_t>(64, t.bm / 2));
@@ -350,8 +533,8 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.smem_bytes_per_cta = g.stages * (g.a_block_bytes + g.b_block_bytes);
   const int64_t by_smem = spec.smem_bytes_per_sm / g.smem_bytes_per_cta;
   // Accumulators plus operand fragments and addresses: twice the accumulator tile in registers.
-  const int64_t by_regs = spec.register_file_bytes_per_sm / (2 * t.bm * t.bn * kAccBytes);
-  g.ctas_per_sm = std::min({by_smem, by_regs, kMaxCtasPerSm});
+  const int64_t by_regs = spec.register_file_bytes_per_sm / (2 * t.bm * t.bn * g.acc_bytes);
+  g.ctas_per_sm = std::min({by_smem, by_regs, max_ctas_per_sm(spec.arch)});
   if (g.ctas_per_sm < 1) {
     return fail(by_smem < 1 ? "needs " + std::to_string(g.smem_bytes_per_cta) +
                                   " B of shared memory, the SM has " +
@@ -377,16 +560,16 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
       __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
     return fail("whole-tile counts overflow 64-bit integers");
   }
-  g.c_bytes_per_cta = t.bm * t.bn * (t.split_k > 1 ? kAccBytes : out_bytes);
+  g.c_bytes_per_cta = t.bm * t.bn * (t.split_k > 1 ? g.acc_bytes : out_bytes);
   g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
   g.mma_cycles_per_instruction =
       static_cast<double>(mma.m * mma.n * mma.k) /
-      static_cast<double>(tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse));
+      static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
   g.smem_read_bytes_per_block =
       (t.bn / g.warp_n) * g.a_block_bytes + (t.bm / g.warp_m) * g.b_block_bytes;
   g.l2_read_bytes_per_block = g.a_block_bytes + g.b_block_bytes;
   // Accumulators staged through shared memory (written, then read back for coalesced stores).
-  g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * kAccBytes) /
+  g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * g.acc_bytes) /
                               spec.smem_bandwidth_bytes_per_clk;
   return g;
 }
@@ -446,8 +629,8 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   c.metadata_bytes =
       gemm.sparse ? (gemm.batch * gemm.m * ((gemm.k + 1) / 2) * kMetadataBits + 7) / 8 : 0;
   c.launch_s = spec.launch_overhead_us * 1e-6;
-  if (c.split_k > 1) {  // a second kernel sums the fp32 partials and writes C (every entry)
-    const int64_t partials = gemm.batch * c.split_k * gemm.m * gemm.n * kAccBytes;
+  if (c.split_k > 1) {  // a second kernel sums the partials and writes C (every entry)
+    const int64_t partials = gemm.batch * c.split_k * gemm.m * gemm.n * g.acc_bytes;
     const int64_t out = gemm.batch * gemm.m * gemm.n * out_bytes;
     c.hbm_read_bytes += partials;
     c.hbm_write_bytes += out;
@@ -456,8 +639,7 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   c.time_s = c.launch_s + c.mainloop_s + c.epilogue_s + c.reduction_s;
   c.tflops = 2.0 * static_cast<double>(c.macs) / c.time_s / 1e12;
   const double peak = static_cast<double>(spec.sms) * spec.clock_mhz * 1e6 *
-                      static_cast<double>(
-                          tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse));
+                      static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
   c.utilization = static_cast<double>(c.macs) / (c.time_s * peak);
   int best = 0;
   for (int i = 1; i < 4; ++i) {
@@ -528,8 +710,11 @@ GemmCost gemm_cost_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& 
 std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
   validate(spec);
   validate(gemm);
-  tc_require(spec.arch, gemm.dtype, gemm.sparse);
-  const int64_t bk = k_block_bytes(spec.arch) * 8 / tc_input_bits(gemm.dtype);
+  tc_require(spec.arch, gemm.dtype, gemm.sparse, gemm.acc);
+  // fp6: CUTLASS unpacks kind::f8f6f4 sub-byte operands to one byte per element in shared
+  // memory (float_e2m3_unpacksmem_t), so a k-block holds k_block_bytes elements.
+  const int64_t bits = tc_input_bits(gemm.dtype);
+  const int64_t bk = bits == 6 ? k_block_bytes(spec.arch) : k_block_bytes(spec.arch) * 8 / bits;
   std::vector<CtaTile> out;
   std::string error;
   for (const CtaTile& base : tile_list(spec.arch)) {

@@ -2,9 +2,13 @@
 // closed-form time of a whole GEMM kernel on a GPU (CTA tiling, waves, memory hierarchy).
 //
 // Rates are dense multiply-accumulates per SM per clock, from the NVIDIA architecture
-// whitepapers (Volta V100 2017, Ampere A100 2020, Hopper H100 2022); docs/tensor_cores.md has
+// whitepapers and datasheets (Volta V100 2017, Ampere A100 2020, Ampere GA102 2020, Jetson AGX
+// Orin 2022, Hopper H100 2022, Ada Lovelace 2022, Blackwell B200 2024); docs/tensor_cores.md has
 // the table with its sources. 2:4 structured sparsity (1:2 for tf32) doubles the rate where the
-// architecture has it (Ampere, Hopper).
+// architecture has it (every architecture but Volta). A rate is keyed by (input dtype,
+// accumulator dtype, sparsity): the architecture's rate is the full one; a GPU whose
+// GpuSpec::fp32_acc_half_rate is set (GeForce parts) runs float inputs accumulating in fp32 at
+// half of it (the whitepapers' "with FP32 Accumulate" rows).
 //
 // GEMM model (docs/tensor_cores.md derives it). A kernel computes `batch` independent GEMMs of
 // one shape (strided batched; batch = 1: a plain GEMM). A candidate kernel is a CTA tile
@@ -32,8 +36,14 @@
 
 namespace pysim {
 
-enum class GpuArch { Volta, Ampere, Hopper };
-enum class TcDtype { FP16, BF16, TF32, FP8_E4M3, FP8_E5M2, INT8, INT4, B1 };
+// Ampere is GA100 (sm_80), Ga10x the GA102..GA107 parts (sm_86: GeForce RTX 30, A40, A10),
+// Ga10b Jetson Orin's GPU (sm_87), Ada AD10x (sm_89), Blackwell B200's GB100 (sm_100).
+enum class GpuArch { Volta, Ampere, Hopper, Ga10x, Ga10b, Ada, Blackwell };
+enum class TcDtype {
+  FP16, BF16, TF32, FP8_E4M3, FP8_E5M2, FP6_E2M3, FP6_E3M2, FP4_E2M1, INT8, INT4, B1
+};
+// Accumulator (C / D) type. Default: the input dtype's usual one (tc_default_acc).
+enum class TcAcc { Default, FP32, FP16, INT32 };
 
 struct MmaShape {
   int64_t m = 0, n = 0, k = 0;
@@ -41,10 +51,13 @@ struct MmaShape {
 
 const char* to_string(GpuArch arch);
 const char* to_string(TcDtype dtype);
-GpuArch parse_gpu_arch(const std::string& name);  // "volta" | "ampere" | "hopper"
+const char* to_string(TcAcc acc);  // "default", "fp32", "fp16", "int32"
+GpuArch parse_gpu_arch(const std::string& name);  // "volta" ... "blackwell" (see kAllArchs)
 TcDtype parse_tc_dtype(const std::string& name);  // "fp16" ... "b1" (see kAllDtypes)
+TcAcc parse_tc_acc(const std::string& name);      // "fp32" | "fp16" | "int32" | "default"
 
-extern const TcDtype kAllDtypes[8];
+extern const GpuArch kAllArchs[7];
+extern const TcDtype kAllDtypes[11];
 
 // Bits of one input element in memory (tf32 is stored as fp32).
 int64_t tc_input_bits(TcDtype dtype);
@@ -57,11 +70,29 @@ std::vector<TcDtype> tc_supported_dtypes(GpuArch arch);
 // Throw std::invalid_argument naming the architecture, the dtype and what it supports.
 void tc_require(GpuArch arch, TcDtype dtype, bool sparse);
 
+// fp32 for float inputs, int32 for int8 / int4 / b1.
+TcAcc tc_default_acc(TcDtype dtype);
+// `acc`, or the dtype's default for TcAcc::Default.
+TcAcc tc_resolve_acc(TcDtype dtype, TcAcc acc);
+// Bytes of one accumulator element (fp16: 2; fp32, int32: 4).
+int64_t tc_acc_bytes(TcAcc acc);
+// Accumulator types the architecture's MMA instructions offer for the dtype (empty where it
+// lacks the dtype): fp16 and fp8 (and Blackwell's fp6) accumulate in fp32 or fp16, bf16 / tf32 /
+// fp4 in fp32 only, integers in int32.
+std::vector<TcAcc> tc_supported_accs(GpuArch arch, TcDtype dtype);
+bool tc_supports_acc(GpuArch arch, TcDtype dtype, TcAcc acc);
+// tc_require, then throw std::invalid_argument (one line) naming the architecture, the
+// (dtype, acc) pair and the accumulators the dtype has.
+void tc_require(GpuArch arch, TcDtype dtype, bool sparse, TcAcc acc);
+
 // Warp-level MMA instruction (PTX mma.sync / mma.sp) the architecture issues for the dtype;
 // sparse shapes have twice the K of the dense ones.
 MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse = false);
-// Tensor-core multiply-accumulates per SM per clock (dense; doubled when sparse).
-int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse = false);
+// Tensor-core multiply-accumulates per SM per clock (dense; doubled when sparse), for the
+// accumulator `acc`; halved for a float input accumulating in fp32 when fp32_acc_half_rate
+// (GeForce parts). Throws std::invalid_argument where the architecture lacks the combination.
+int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse = false,
+                               TcAcc acc = TcAcc::Default, bool fp32_acc_half_rate = false);
 
 struct GpuSpec {
   GpuArch arch = GpuArch::Ampere;
@@ -74,6 +105,8 @@ struct GpuSpec {
   double l2_bandwidth_bytes_per_clk = 0.0;    // whole chip
   double smem_bandwidth_bytes_per_clk = 0.0;  // per SM
   double launch_overhead_us = 0.0;
+  // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
+  bool fp32_acc_half_rate = false;
 };
 void validate(const GpuSpec& spec);
 
@@ -83,10 +116,14 @@ struct TcGemm {
   bool sparse = false;    // A (M x K) is 2:4 structured sparse along K (1:2 for tf32)
   int64_t out_bytes = 0;  // 0: tc_default_out_bytes(dtype)
   int64_t batch = 1;      // independent GEMMs of this shape in one kernel (strided batched)
+  TcAcc acc = TcAcc::Default;  // accumulator: rate, register / epilogue / split-K partial bytes
 };
 // Throws std::invalid_argument (one line, naming the field and its value) on M, N, K or batch
 // < 1, batch x M x N x K past 64-bit integers, or out_bytes outside 0..8.
 void validate(const TcGemm& gemm);
+// The GEMM's tensor-core rate on this GPU: tc_macs_per_clk_per_sm for its dtype, sparsity and
+// accumulator, with the GPU's fp32_acc_half_rate.
+int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 
 // One kernel configuration; pipeline stages and warp tile follow from the architecture.
 struct CtaTile {
@@ -103,7 +140,8 @@ struct TileGeometry {
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
   int64_t b_block_bytes = 0;  // one k-block of the B tile
   int64_t smem_bytes_per_cta = 0;
-  int64_t c_bytes_per_cta = 0;           // C tile (fp32 partials when split-K)
+  int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
+  int64_t c_bytes_per_cta = 0;           // C tile (accumulator-width partials when split-K)
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
   double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
   int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block

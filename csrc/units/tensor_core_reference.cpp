@@ -37,7 +37,9 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                                 " MMA instructions exceed the reference's budget of 2^27; "
                                 "use gemm_cost");
   }
-  const int64_t rate = tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse);
+  const int64_t rate = tc_macs_per_clk_per_sm(spec, gemm);
+  // Accumulators (registers, epilogue staging, split-K partials): 2 bytes in fp16, else 4.
+  const int64_t acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
   const int64_t warps_m = tile.bm / g.warp_m, warps_n = tile.bn / g.warp_n;
 
   GemmCost c;
@@ -97,8 +99,8 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
           }
         }
       }
-      sm_epi[sm] += static_cast<double>(2 * tile.bm * tile.bn * 4);
-      w.c_bytes += tile.bm * tile.bn * (tile.split_k > 1 ? 4 : out_bytes);
+      sm_epi[sm] += static_cast<double>(2 * tile.bm * tile.bn * acc_bytes);
+      w.c_bytes += tile.bm * tile.bn * (tile.split_k > 1 ? acc_bytes : out_bytes);
     }
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
     w.smem_cycles = *std::max_element(sm_smem.begin(), sm_smem.end()) /

@@ -38,9 +38,16 @@ from typing import Any
 from pysim.errors import WorkloadError
 
 # Per SM (NVIDIA Volta / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes, special-function
-# (MUFU: exp2) results per clock.
-FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128}
-SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16}
+# (MUFU: exp2) results per clock. GA10x: GA102 whitepaper (128 FP32 lanes, half of them shared
+# with INT32; 4 SFUs per SM partition); GA10B: Jetson AGX Orin technical brief (2048 CUDA cores
+# in 16 SMs), its SM taken as GA10x's for the SFUs; Ada: Ada whitepaper (AD102 SM: 128 CUDA
+# cores, 4 SFUs per partition); Blackwell: 128 / 16 ASSUMED (NVIDIA publishes no B200 SM
+# diagram; the B200 datasheet's 75 TFLOPS FP32 is 148 SMs x 128 lanes x 2 x 1.98 GHz, and the
+# RTX Blackwell whitepaper's GB202 SM has 128 lanes and 4 SFUs per partition).
+FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128, "ga10x": 128, "ga10b": 128,
+                     "ada": 128, "blackwell": 128}
+SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16, "ada": 16,
+              "blackwell": 16}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 

@@ -1,7 +1,8 @@
 """Functional tensor-core MMA: what the hardware computes, number format by number format.
 
 Float inputs are converted to the input format with ml_dtypes / NumPy (round to nearest even;
-values past the format's range become inf, or NaN for fp8 e4m3, as ml_dtypes does); tf32 keeps
+values past the format's range become inf, or NaN for fp8 e4m3, as ml_dtypes does; fp6 and fp4,
+which have neither, saturate); tf32 keeps
 10 mantissa bits (round to nearest, ties away, as PTX ``cvt.rna.tf32.f32``). Products are exact
 and accumulate in fp32, rounded once per instruction K step. int8 / int4 accumulate exactly in
 int32 with wrap-around; b1 adds popcount(a AND b) or popcount(a XOR b). The C++ kernels are in
@@ -17,13 +18,17 @@ from pysim import _core
 from pysim.gpu.dtypes import normalize_dtype
 from pysim.sparse import check_nm
 
-# PTX mma.sync shapes (m, n, k) on sm_80 and later (Volta issues m8n8k4 for fp16).
+# PTX mma.sync shapes (m, n, k) on sm_80 and later (Volta issues m8n8k4 for fp16; fp6 is the
+# kind::f8f6f4 m16n8k32, fp4 the block-scaled kind::mxf4 m16n8k64).
 MMA_SHAPES: dict[str, tuple[int, int, int]] = {
     "fp16": (16, 8, 16),
     "bf16": (16, 8, 16),
     "tf32": (16, 8, 8),
     "fp8_e4m3": (16, 8, 32),
     "fp8_e5m2": (16, 8, 32),
+    "fp6_e2m3": (16, 8, 32),
+    "fp6_e3m2": (16, 8, 32),
+    "fp4_e2m1": (16, 8, 64),
     "int8": (16, 8, 32),
     "int4": (16, 8, 64),
     "b1": (16, 8, 256),
@@ -34,6 +39,11 @@ _FLOAT_FORMATS = {
     "bf16": ml_dtypes.bfloat16,
     "fp8_e4m3": ml_dtypes.float8_e4m3fn,
     "fp8_e5m2": ml_dtypes.float8_e5m2,
+    # OCP MX element formats: no inf or NaN, so ml_dtypes saturates values past the range to
+    # the largest finite one (and turns NaN into zero); block scale factors are not modelled
+    "fp6_e2m3": ml_dtypes.float6_e2m3fn,
+    "fp6_e3m2": ml_dtypes.float6_e3m2fn,
+    "fp4_e2m1": ml_dtypes.float4_e2m1fn,
     "tf32": np.float32,  # rounded to tf32 in C++
 }
 _INT_RANGES = {"int8": (-128, 127), "int4": (-8, 7)}
@@ -51,7 +61,8 @@ def to_input_format(x: object, dtype: str) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf" and arr.dtype not in (
         np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn),
-        np.dtype(ml_dtypes.float8_e5m2),
+        np.dtype(ml_dtypes.float8_e5m2), np.dtype(ml_dtypes.float6_e2m3fn),
+        np.dtype(ml_dtypes.float6_e3m2fn), np.dtype(ml_dtypes.float4_e2m1fn),
     ):
         raise ValueError(f"operands must be numeric arrays, got dtype {arr.dtype}")
     if name in _FLOAT_FORMATS:

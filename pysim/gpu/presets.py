@@ -1,7 +1,11 @@
-"""GPU presets (V100, A100, H100) and their tensor-core peak and GEMM-time models.
+"""GPU presets and their tensor-core peak and GEMM-time models: data-centre V100, A100 (80 and
+40 GB), H100, H200, B200, L40S; GeForce RTX 3090 and RTX 4090; Jetson AGX Orin 64 GB.
 
 Every number carries its source (``GpuPreset.sources``; docs/tensor_cores.md has the table).
-Peak rates are exact products: SMs x tensor-core MACs per SM per clock x 2 x clock. The GEMM
+Peak rates are exact products: SMs x tensor-core MACs per SM per clock x 2 x clock. A rate is
+keyed by (input dtype, accumulator, 2:4 sparsity): ``acc`` defaults to fp32 for float inputs and
+int32 for integers; GeForce parts (``fp32_acc_half_rate``) run float inputs accumulating in fp32
+at half the rate of fp16 accumulation, as their whitepapers' "with FP32 Accumulate" rows. The GEMM
 time is the C++ closed form (``pysim._core.gpu_gemm_cost``): CTA tiles chosen by a small search
 like a library heuristic, waves over the SMs, MMA, shared-memory, L2 and HBM time per wave,
 epilogue, split-K reduction and launch overhead. ``batch=B`` costs one strided-batched kernel of
@@ -23,13 +27,30 @@ from pysim import _core
 from pysim.errors import ConfigError
 from pysim.gpu.dtypes import normalize_dtype
 
-ARCHS = ("volta", "ampere", "hopper")
+ARCHS: tuple[str, ...] = tuple(_core.tc_archs())
+ACCS = ("fp32", "fp16", "int32")
+_ACC_ALIASES = {"float32": "fp32", "f32": "fp32", "float16": "fp16", "half": "fp16", "f16": "fp16",
+                "s32": "int32", "i32": "int32"}
 
 _V100_WP = "NVIDIA Tesla V100 GPU Architecture whitepaper (WP-08608-001_v1.1, 2017)"
 _A100_WP = "NVIDIA A100 Tensor Core GPU Architecture whitepaper (v1.0, 2020)"
 _A100_DS = "NVIDIA A100 80GB PCIe/SXM datasheet (2021)"
 _H100_WP = "NVIDIA H100 Tensor Core GPU Architecture whitepaper (v1.0x, 2022)"
 _H100_DS = "NVIDIA H100 Tensor Core GPU datasheet (2022/2023), SXM5 column"
+_H200_DS = "NVIDIA H200 Tensor Core GPU datasheet (2024), H200 SXM column"
+_A100_40_DS = "NVIDIA A100 Tensor Core GPU datasheet (2020, 40 GB), SXM column"
+_GA102_WP = ("NVIDIA Ampere GA102 GPU Architecture whitepaper (v2.0, 2020), Appendix A, "
+             "GeForce RTX 3090 column")
+_ADA_WP = ("NVIDIA Ada GPU Architecture whitepaper (v2.1, 2023), Appendix A, GeForce RTX 4090 "
+           "column")
+_L40S_DS = "NVIDIA L40S datasheet (2023)"
+_ORIN_TB = "NVIDIA Jetson AGX Orin Series Technical Brief (v1.2, 2022), Jetson AGX Orin 64GB"
+_B200_DS = ("NVIDIA HGX B200 specifications (GB200 NVL72 / HGX B200 datasheet, 2024/2025), "
+            "per-GPU HGX B200 column")
+_CUDA_CC = ("CUDA C++ Programming Guide, technical specifications per compute capability "
+            "(65536 32-bit registers per SM; maximum shared memory per SM)")
+_GEFORCE_ACC = ("GeForce: fp16 / bf16 / tf32 / fp8 accumulating in fp32 run at half the rate "
+                "of fp16 accumulation (the whitepaper's 'with FP32 Accumulate' rows)")
 _SMEM_BW = (
     "32 banks x 4 B per clock per SM (CUDA C++ Programming Guide, shared memory of compute "
     "capability 7.x-9.x)"
@@ -73,6 +94,8 @@ class GpuPreset:
     # activation, residual add, (de)quantization), as cuBLASLt, TensorRT and torch.compile
     # fuse them; "none": each is its own kernel.
     fusion: str = "epilogue"
+    # GeForce parts: float inputs accumulating in fp32 run at half the tensor-core rate.
+    fp32_acc_half_rate: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +113,10 @@ class GpuPreset:
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
         if self.fusion not in FUSION:
             raise ConfigError(f"fusion must be one of {FUSION}, got {self.fusion!r}")
+        if not isinstance(self.fp32_acc_half_rate, (bool, np.bool_)):
+            raise ConfigError(
+                f"fp32_acc_half_rate must be True or False, got {self.fp32_acc_half_rate!r}")
+        object.__setattr__(self, "fp32_acc_half_rate", bool(self.fp32_acc_half_rate))
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
@@ -117,6 +144,7 @@ class GpuPreset:
                 l2_bandwidth_bytes_per_clk=float(self.l2_bandwidth_bytes_per_clk),
                 smem_bandwidth_bytes_per_clk=float(self.smem_bandwidth_bytes_per_clk),
                 launch_overhead_us=float(self.launch_overhead_us),
+                fp32_acc_half_rate=bool(self.fp32_acc_half_rate),
             )
         except ValueError as err:
             raise ConfigError(f"GPU preset {self.name!r}: {err}") from None
@@ -127,21 +155,33 @@ class GpuPreset:
         """Dtypes this GPU's tensor cores run (with 2:4 sparsity if ``sparse``)."""
         return tuple(d for d in _core.tc_dtypes() if _core.tc_supports(self.arch, d, sparse))
 
+    def supported_accs(self, dtype: str) -> tuple[str, ...]:
+        """Accumulator dtypes this GPU's MMA offers for input ``dtype`` (the default first);
+        empty where the tensor cores lack ``dtype``."""
+        return tuple(_core.tc_supported_accs(self.arch, self._dtype(dtype)))
+
     def mma_shape(self, dtype: str, sparse: bool = False) -> tuple[int, int, int]:
         """(m, n, k) of the warp-level MMA instruction for ``dtype``. ValueError if unsupported."""
         return tuple(_core.tc_mma_shape(self.arch, self._dtype(dtype), bool(sparse)))
 
-    def macs_per_clk_per_sm(self, dtype: str, sparse: bool = False) -> int:
-        """Tensor-core MACs per SM per clock (doubled by 2:4 sparsity where supported)."""
-        return _core.tc_macs_per_clk_per_sm(self.arch, self._dtype(dtype), bool(sparse))
+    def macs_per_clk_per_sm(self, dtype: str, sparse: bool = False, acc: str | None = None) -> int:
+        """Tensor-core MACs per SM per clock for input ``dtype`` accumulating in ``acc`` (None:
+        fp32 for floats, int32 for integers), doubled by 2:4 sparsity where supported; halved
+        for float inputs accumulating in fp32 on GeForce parts (``fp32_acc_half_rate``).
 
-    def peak_tflops(self, dtype: str, sparse: bool = False) -> float:
+        Raises ValueError if the tensor cores lack ``dtype``, its sparse mode or the pair.
+        """
+        name = self._dtype(dtype)
+        return _core.tc_macs_per_clk_per_sm(self.arch, name, bool(sparse), self._acc(name, acc),
+                                            self.fp32_acc_half_rate)
+
+    def peak_tflops(self, dtype: str, sparse: bool = False, acc: str | None = None) -> float:
         """Peak tensor-core TFLOPS (TOPS for integer dtypes): SMs x MACs/clk x 2 x clock.
 
-        Raises ValueError if this architecture's tensor cores lack ``dtype`` (fp8 on A100) or
-        its sparse mode.
+        Raises ValueError if this architecture's tensor cores lack ``dtype`` (fp8 on A100), its
+        sparse mode, or the (dtype, acc) pair (bf16 accumulating in fp16).
         """
-        macs = self.macs_per_clk_per_sm(dtype, sparse)
+        macs = self.macs_per_clk_per_sm(dtype, sparse, acc)
         return self.sms * macs * 2 * self.boost_clock_mhz * 1e6 / 1e12
 
     # --- GEMM time --------------------------------------------------------------------------
@@ -157,6 +197,7 @@ class GpuPreset:
         out_bytes: int | None = None,
         tile: tuple[int, int, int, int] | None = None,
         batch: int = 1,
+        acc: str | None = None,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -165,14 +206,16 @@ class GpuPreset:
         fp16/bf16/fp8, 4 otherwise). ``tile``: (tile_m, tile_n, tile_k, split_k) to cost one
         configuration instead of searching. ``batch``: the kernel computes ``batch``
         independent GEMMs of this shape (strided batched, one launch; their CTAs share the
-        waves); MACs, bytes and times cover all of them. Raises ValueError on bad dims, batch
-        or dtype.
+        waves); MACs, bytes and times cover all of them. ``acc``: the accumulator ("fp32",
+        "fp16", "int32"; None: fp32 for floats, int32 for integers) sets the rate and the
+        accumulator bytes in registers, epilogue and split-K partials. Raises ValueError on bad
+        dims, batch, dtype or (dtype, acc) pair.
         """
-        args = self._gemm_args(M, N, K, dtype, sparse, out_bytes)
+        args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args, batch=b)
-        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b)
+            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a)
+        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b, acc=a)
 
     def gemm_time(
         self,
@@ -184,9 +227,11 @@ class GpuPreset:
         *,
         out_bytes: int | None = None,
         batch: int = 1,
+        acc: str | None = None,
     ) -> float:
         """Seconds for one GEMM kernel (see ``gemm_cost``; ``batch`` GEMMs if batched)."""
-        return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes, batch=batch).time_s
+        return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes, batch=batch,
+                              acc=acc).time_s
 
     def simulate_gemm(
         self,
@@ -199,36 +244,57 @@ class GpuPreset:
         out_bytes: int | None = None,
         tile: tuple[int, int, int, int] | None = None,
         batch: int = 1,
+        acc: str | None = None,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        ``batch`` as in ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small
-        studies: raises ValueError past 2^27 stepped MMA instructions.
+        ``batch`` and ``acc`` as in ``gemm_cost`` (the CTAs of every entry are stepped). For
+        tests and small studies: raises ValueError past 2^27 stepped MMA instructions.
         """
-        args = self._gemm_args(M, N, K, dtype, sparse, out_bytes)
+        args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args, batch=b)
-        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b)
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a)
+        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b, acc=a)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
-        batch: int = 1,
+        batch: int = 1, acc: str | None = None,
     ) -> list[tuple[int, int, int, int]]:
         """(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates
         (split-K only where the output tiles of all ``batch`` entries do not fill one wave)."""
-        args = self._gemm_args(M, N, K, dtype, sparse, None)
+        args, a = self._gemm_args(M, N, K, dtype, sparse, None, acc)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
-                                                            batch=_batch(batch))]
+                                                            batch=_batch(batch), acc=a)]
 
     # --- helpers ----------------------------------------------------------------------------
 
     def _dtype(self, dtype: str) -> str:
         return normalize_dtype(dtype)
 
+    def _acc(self, dtype: str, acc: object) -> str | None:
+        """``acc`` as a canonical name ("fp32", "fp16", "int32"; None stays None: the dtype's
+        default). Raises ValueError for an unknown name or a pair this GPU lacks, naming the GPU,
+        the pair and the accumulators ``dtype`` has here."""
+        if acc is None:
+            return None
+        if not isinstance(acc, str):
+            raise ValueError(f"acc must be a string, one of {ACCS}, got {acc!r}")
+        key = acc.strip().lower()
+        key = _ACC_ALIASES.get(key, key)
+        if key not in ACCS:
+            raise ValueError(f"unknown acc {acc!r}; known: {', '.join(ACCS)}")
+        accs = self.supported_accs(dtype)
+        if accs and key not in accs:  # (an unsupported dtype: the C++ side names it)
+            raise ValueError(
+                f"{self.full_name} ({self.arch}) has no ({dtype}, {key}) tensor-core MMA; "
+                f"{dtype} accumulates in {', '.join(accs)} here")
+        return key
+
     def _gemm_args(
-        self, M: int, N: int, K: int, dtype: str, sparse: bool, out_bytes: int | None
-    ) -> tuple[int, int, int, str, bool, int]:
+        self, M: int, N: int, K: int, dtype: str, sparse: bool, out_bytes: int | None,
+        acc: object = None,
+    ) -> tuple[tuple[int, int, int, str, bool, int], str | None]:
         dims = []
         for name, value in (("M", M), ("N", N), ("K", K)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -244,8 +310,9 @@ class GpuPreset:
         if not isinstance(sparse, (bool, np.bool_)):
             raise ValueError(f"sparse must be True or False, got {sparse!r}")
         name = self._dtype(dtype)
-        self.macs_per_clk_per_sm(name, bool(sparse))  # ValueError: unsupported on this GPU
-        return (*dims, name, bool(sparse), int(out_bytes or 0))
+        a = self._acc(name, acc)
+        self.macs_per_clk_per_sm(name, bool(sparse), a)  # ValueError: unsupported on this GPU
+        return (*dims, name, bool(sparse), int(out_bytes or 0)), a
 
 
 _INT64_MAX = 2**63 - 1
@@ -346,15 +413,239 @@ PRESETS: dict[str, GpuPreset] = {
             "launch_overhead_us": _LAUNCH,
         },
     ),
+    "a100_40gb": GpuPreset(
+        name="a100_40gb",
+        full_name="NVIDIA A100 SXM4 40 GB",
+        arch="ampere",
+        sms=108,
+        boost_clock_mhz=1410.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=164,
+        l2_kb=40960,
+        hbm_gb=40,
+        hbm_bandwidth_gb_per_s=1555.0,
+        l2_bandwidth_bytes_per_clk=5120.0,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
+            "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
+            + _A100_40_DS + ": fp16 312, tf32 156, int8 624, int4 1248 TOPS, 2x sparse",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _A100_40_DS + " (40 GB HBM2, 1555 GB/s); "
+            + _A100_WP + ", Table 1 (1555 GB/s)",
+            "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "h200": GpuPreset(
+        name="h200",
+        full_name="NVIDIA H200 SXM 141 GB",
+        arch="hopper",
+        sms=132,
+        boost_clock_mhz=1830.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=228,
+        l2_kb=51200,
+        hbm_gb=141,
+        hbm_bandwidth_gb_per_s=4800.0,
+        l2_bandwidth_bytes_per_clk=5120.0,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
+            "figures equal the H100 SXM's (the same GH100, 132 SMs at the 1830 MHz tensor "
+            "clock); " + _H100_WP + ", Table 3",
+            "tensor-core rate": _H200_DS + ": fp16 1979, tf32 989, fp8 3958, int8 3958 TOPS "
+            "with sparsity (half without); 2048 fp16 MACs/clk/SM as H100",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3 "
+            "(GH100, as H100 SXM5; the H200 datasheet lists none of them)",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
+            "(an ESTIMATE, as h100)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "b200": GpuPreset(
+        name="b200",
+        full_name="NVIDIA B200 (HGX B200, 1000 W)",
+        arch="blackwell",
+        sms=148,
+        boost_clock_mhz=1856.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=228,
+        l2_kb=129024,
+        hbm_gb=180,
+        hbm_bandwidth_gb_per_s=7700.0,
+        l2_bandwidth_bytes_per_clk=10240.0,
+        sources={
+            "sms": "148 SMs (two dies of 74 enabled SMs): not in NVIDIA's datasheets; "
+            "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (2025), "
+            "consistent with " + _B200_DS + " FP32 75 TFLOPS = 148 x 128 x 2 x 1.98 GHz",
+            "boost_clock_mhz": "1856 MHz: the clock at which 148 SMs x 4096 fp16 MACs/clk give "
+            "the datasheet's 2.25 PFLOPS dense fp16 (NVIDIA publishes neither the tensor clock "
+            "nor the per-SM rate; an ESTIMATE; the FP32 figure implies 1.98 GHz, as H100's "
+            "tensor figures use 1830 of its 1980 MHz)",
+            "tensor_cores_per_sm": "4 per SM (5th generation), as Hopper: an ASSUMPTION, "
+            "the rate is per SM",
+            "tensor-core rate": _B200_DS + ": fp4 9 (18 sparse), fp8 / fp6 4.5 (9), int8 4.5 "
+            "(9) POPS, fp16 / bf16 2.25 (4.5), tf32 2.2 sparse (1.1 dense) PFLOPS: 4096 fp16 "
+            "MACs/clk/SM, twice Hopper's (GB200's 5 / 2.5 PFLOPS fp16 / tf32 sparse fix tf32 at "
+            "half fp16: the B200 tf32 figure is 2.25 truncated to 2.2)",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 10.0: 256 KB, "
+            "228 KB",
+            "l2_kb": "126 MB: not in NVIDIA's datasheets; measured, Chips and Cheese (2025), "
+            "as above",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _B200_DS + " (180 GB HBM3e, 7.7 TB/s per GPU; "
+            "the first B200 announcement said 192 GB, 8 TB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; twice A100's 5120 B/clk (two dies, "
+            "each with its L2) assumed (an ESTIMATE)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW + "; assumed unchanged on 10.0",
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "l40s": GpuPreset(
+        name="l40s",
+        full_name="NVIDIA L40S 48 GB",
+        arch="ada",
+        sms=142,
+        boost_clock_mhz=2520.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=100,
+        l2_kb=98304,
+        hbm_gb=48,
+        hbm_bandwidth_gb_per_s=864.0,
+        l2_bandwidth_bytes_per_clk=2048.0,
+        sources={
+            "sms, tensor_cores_per_sm": _L40S_DS + ": 18,176 CUDA cores (142 SMs x 128), 568 "
+            "tensor cores (4 per SM)",
+            "boost_clock_mhz": "2520 MHz: " + _L40S_DS + " FP32 91.6 TFLOPS = 18,176 x 2 x "
+            "2.52 GHz, and its sparse tensor figures (733 fp16, 1466 fp8) = 142 SMs x MACs/clk "
+            "x 2 x 2 x 2.52 GHz",
+            "tensor-core rate": _L40S_DS + ": tf32 183 (366 sparse), fp16 / bf16 362.05 (733), "
+            "fp8 733 (1466): data-centre part, fp32 accumulate at the full rate (the dense fp16 "
+            "figure, 362.05, is not half its sparse 733: the model gives 366.4); int8 / int4 "
+            "not listed (the architecture's rates from " + _ADA_WP + ")",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.9: 256 KB, "
+            "100 KB",
+            "l2_kb": "not in the L40S datasheet; 96 MB, AD102's full L2 (" + _ADA_WP + "), as "
+            "measured on the L40 (same board, 142 SMs: Basaran & Alpay, arXiv 2606.22588); "
+            "TechPowerUp's database says 48 MB (an ESTIMATE)",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _L40S_DS + " (48 GB GDDR6, 864 GB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
+            "ESTIMATE)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "rtx4090": GpuPreset(
+        name="rtx4090",
+        full_name="NVIDIA GeForce RTX 4090",
+        arch="ada",
+        sms=128,
+        boost_clock_mhz=2520.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=100,
+        l2_kb=73728,
+        hbm_gb=24,
+        hbm_bandwidth_gb_per_s=1008.0,
+        l2_bandwidth_bytes_per_clk=2048.0,
+        fp32_acc_half_rate=True,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _ADA_WP + " (128 SMs, 2520 "
+            "MHz, 512 tensor cores, 72 MB L2)",
+            "tensor-core rate": _ADA_WP + ": fp16 330.3 (660.6 sparse) with fp16 accumulate, "
+            "165.2 (330.4) with fp32; bf16 165.2; tf32 82.6; fp8 660.6 with fp16 accumulate; "
+            "int8 660.6 TOPS, int4 1321.2 TOPS",
+            "fp32_acc_half_rate": _GEFORCE_ACC + "; fp8 with fp32 accumulate taken at half "
+            "as the other float inputs (330.3 TFLOPS; see docs/tensor_cores.md)",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.9: 256 KB, "
+            "100 KB",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _ADA_WP + " (24 GB GDDR6X, 1008 GB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
+            "ESTIMATE)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "rtx3090": GpuPreset(
+        name="rtx3090",
+        full_name="NVIDIA GeForce RTX 3090",
+        arch="ga10x",
+        sms=82,
+        boost_clock_mhz=1695.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=100,
+        l2_kb=6144,
+        hbm_gb=24,
+        hbm_bandwidth_gb_per_s=936.0,
+        l2_bandwidth_bytes_per_clk=2048.0,
+        fp32_acc_half_rate=True,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _GA102_WP + " (82 SMs, 1695 "
+            "MHz, 328 tensor cores, 6144 KB L2)",
+            "tensor-core rate": _GA102_WP + ": fp16 142 (284 sparse) with fp16 accumulate, 71 "
+            "(142) with fp32; bf16 71; tf32 35.6 (71); int8 284 (568) TOPS, int4 568 (1136)",
+            "fp32_acc_half_rate": _GEFORCE_ACC,
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.6: 256 KB, "
+            "100 KB",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _GA102_WP + " (24 GB GDDR6X, 936 GB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
+            "ESTIMATE)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
+    "jetson_agx_orin": GpuPreset(
+        name="jetson_agx_orin",
+        full_name="NVIDIA Jetson AGX Orin 64 GB (GPU)",
+        arch="ga10b",
+        sms=16,
+        boost_clock_mhz=1300.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=164,
+        l2_kb=4096,
+        hbm_gb=64,
+        hbm_bandwidth_gb_per_s=204.8,
+        l2_bandwidth_bytes_per_clk=512.0,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _ORIN_TB + ": 2048 CUDA cores "
+            "in 16 SMs, 64 tensor cores, GPU maximum frequency 1.3 GHz, 4 MB L2",
+            "tensor-core rate": _ORIN_TB + ": 170 sparse int8 TOPS (GPU) = 16 x 2048 x 2 x 2 x "
+            "1.3 GHz, GA100's per-SM rate; fp16 / bf16 / tf32 DERIVED with GA100's ratios (the "
+            "Orin documents give only int8); int4 and binary not listed, so refused",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.7: 256 KB, "
+            "164 KB",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _ORIN_TB + ": 64 GB 256-bit LPDDR5, 204.8 GB/s "
+            "(shared with the CPU; modelled as the GPU's own)",
+            "l2_bandwidth_bytes_per_clk": "not published; 32 B/clk per SM assumed (an "
+            "ESTIMATE)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+        },
+    ),
 }
+
+_PRESET_ALIASES = {"a100_80gb": "a100", "h100_sxm": "h100", "h200_sxm": "h200",
+                   "rtx_4090": "rtx4090", "rtx_3090": "rtx3090", "orin": "jetson_agx_orin",
+                   "agx_orin": "jetson_agx_orin"}
 
 
 def preset(name: str) -> GpuPreset:
-    """The preset for "v100", "a100" or "h100" (any case).
+    """The preset called ``name`` (any case; "-" or " " for "_"): v100, a100, h100, a100_40gb,
+    h200, b200, l40s, rtx4090, rtx3090, jetson_agx_orin (``PRESETS``).
 
     Raises ValueError naming the known presets (and the closest match) for an unknown name.
     """
-    key = str(name).strip().lower() if isinstance(name, str) else None
+    key = None
+    if isinstance(name, str):
+        key = name.strip().lower().replace("-", "_").replace(" ", "_")
+        key = _PRESET_ALIASES.get(key, key)
     if key in PRESETS:
         return PRESETS[key]
     close = difflib.get_close_matches(str(key or name), list(PRESETS), n=1)

@@ -34,6 +34,12 @@ from pysim.result import Result, layer_row
 
 NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4}  # TSMC 12FFN, N7, 4N
 HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3"}
+# GA10x (Samsung 8N, GDDR6X), GA10B (Samsung 8 nm, LPDDR5), Ada (TSMC 4N, GDDR6 / GDDR6X),
+# Blackwell (TSMC 4NP, HBM3e). pysim.config has no GDDR6 / GDDR6X / LPDDR5 / HBM3e preset: the
+# nearest one stands in for the energy per bit (lpddr4_3200, 5 pJ/bit; hbm3), an estimate.
+NODE_NM.update({"ga10x": 8, "ga10b": 8, "ada": 4, "blackwell": 4})
+HBM.update({"ga10x": "lpddr4_3200", "ga10b": "lpddr4_3200", "ada": "lpddr4_3200",
+            "blackwell": "hbm3"})
 # FP32 CUDA cores per SM (Volta V100 and Ampere GA100: 64; Hopper GH100: 128)
 
 
