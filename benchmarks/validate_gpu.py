@@ -10,6 +10,7 @@ Figures are fixtures with their sources (tests/data/gpu/published.yaml):
 - LLaMA-2-7B fp16 decode at batch 1 on an A100-80GB: the fraction of the HBM-bandwidth bound
   (bytes moved / 2039 GB/s over the modelled time).
 - FlashAttention-2 forward on an A100 (fp16, head dim 128, 16k tokens, 16 heads): TFLOPS.
+- SageAttention2 (Q K^T int4, P V fp8) over FlashAttention-2 on an RTX 4090: the speed-up.
 
 GEMM kernels against measured cuBLAS timings are benchmarks/measure_gpu_gemm.py's. Runs in a
 few seconds; nothing here asserts (tests/test_gpu_published.py does).
@@ -49,22 +50,34 @@ def llama_decode_fraction() -> tuple[float, float, float]:
     return bound / res.latency_s, res.latency_s * 1e3, bound * 1e3
 
 
+SAGE2 = {"qk_format": {"dtype": "int", "bits": 4}, "pv_format": {"dtype": "float", "bits": 8}}
+
+
 def flash_attention_tflops(seq: int = 16384, head_dim: int = 128, causal: bool = False,
-                           gpu: str = "a100") -> float:
-    """FlashAttention-2's benchmark shape: 16k tokens in all (batch = 16k / seq), hidden 2048."""
+                           gpu: str = "a100", hidden: int = 2048,
+                           formats: dict[str, Any] | None = None) -> float:
+    """FlashAttention-2's benchmark shape: 16k tokens in all (batch = 16k / seq), ``hidden``
+    / head_dim heads; ``formats`` the GEMMs' (SageAttention2's, SAGE2)."""
     from pysim.workload import workload_from_dict
 
-    batch, heads = 16384 // seq, 2048 // head_dim
+    batch, heads = 16384 // seq, hidden // head_dim
     f16 = {"dtype": "float", "act_bits": 16, "weight_bits": 16}
     wl = workload_from_dict({
         "name": "fa2", "inputs": [{"name": x, "shape": [batch, seq, heads * head_dim],
                                    "bits": 16, "dtype": "float"} for x in "qkv"],
         "ops": [{"name": "attention", "type": "attention", "inputs": ["q", "k", "v"],
                  "batch": batch, "heads": heads, "q_len": seq, "kv_len": seq,
-                 "head_dim": head_dim, "causal": causal, **f16}]})
+                 "head_dim": head_dim, "causal": causal, **f16, **(formats or {})}]})
     res = pysim.simulate(pysim.gpu.preset(gpu), wl)
     flops = 4 * batch * heads * seq * seq * head_dim / (2 if causal else 1)
     return flops / res.latency_s / 1e12
+
+
+def sage2_speedup(seq: int = 16384) -> float:
+    """SageAttention2 (int4 Q K^T, fp8 P V, its quantizing pre-pass included) over
+    FlashAttention-2 on an RTX 4090, head dim 128, 32 heads."""
+    base = flash_attention_tflops(seq, gpu="rtx4090", hidden=4096)
+    return flash_attention_tflops(seq, gpu="rtx4090", hidden=4096, formats=SAGE2) / base
 
 
 def report(fx: dict[str, Any]) -> str:
@@ -91,7 +104,16 @@ def report(fx: dict[str, Any]) -> str:
     causal = ", ".join(f"{n} {flash_attention_tflops(n, causal=True):.0f}"
                        for n in (512, 2048, 8192, 16384))
     lines.append(f"  pysim TFLOPS by tokens, A100 d128: {sweep} (no mask); causal {causal}")
-    for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100", "flash_attention2_a100"):
+    lo, hi = fx["sageattention2_rtx4090"]["band"]
+    speedup = sage2_speedup()
+    lines.append(f"{'SageAttention2 over FA2, RTX 4090 d128 16k':<44} "
+                 f"{f'{lo:.1f}-{hi:.1f}x':>14} {speedup:>8.2f}x {speedup / 3.0:>6.2f}")
+    lines.append("  pysim speed-up by tokens: " + ", ".join(
+        f"{n} {sage2_speedup(n):.2f}x" for n in (1024, 4096, 16384))
+        + f"; FA2 {flash_attention_tflops(gpu='rtx4090', hidden=4096):.0f} TFLOPS (fp16, fp32 "
+          "accumulation at half rate on GeForce)")
+    for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100", "flash_attention2_a100",
+                "sageattention2_rtx4090"):
         lines.append(f"  source ({key}): {' '.join(fx[key]['source'].split())}")
     return "\n".join(lines)
 

@@ -50,3 +50,8 @@ def test_report_prints(script) -> None:
 def test_flash_attention_2_on_an_a100_within_a_fifth(script) -> None:
     want = script.load_fixture()["flash_attention2_a100"]["tflops"]
     assert 0.8 * want <= script.flash_attention_tflops() <= 1.2 * want
+
+
+def test_sageattention2_over_flash_attention_2_on_an_rtx_4090(script) -> None:
+    lo, hi = script.load_fixture()["sageattention2_rtx4090"]["band"]
+    assert lo <= script.sage2_speedup() <= hi

@@ -106,7 +106,12 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     clock = gpu.boost_clock_mhz * 1e6
     qk = _gemm_dtype(gpu, op, op.qk_format, dtype, "Q K^T")
     pv = _gemm_dtype(gpu, op, op.pv_format, dtype, "P V")
-    mma = d / gpu.macs_per_clk_per_sm(qk) + d / gpu.macs_per_clk_per_sm(pv)
+    # each GEMM at its tensor-core rate for its accumulator (FlashAttention-2 accumulates
+    # in fp32: half rate on GeForce parts; a format may say otherwise)
+    qk_acc = op.qk_format.acc if op.qk_format is not None else None
+    pv_acc = op.pv_format.acc if op.pv_format is not None else None
+    mma = (d / gpu.macs_per_clk_per_sm(qk, acc=qk_acc)
+           + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc))
     fp32_ops = SOFTMAX_FP32_OPS + d / bc
     if op.qk_format is not None and op.qk_format.dtype == "int":
         fp32_ops += 2  # S to float, times the Q and K block scales
