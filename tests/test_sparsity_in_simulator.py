@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pysim
 from pysim.mapping.sparsity import effective_k, mac_energy_factor, weight_storage_ratio
@@ -146,3 +148,18 @@ def test_compressed_activations_cut_dram_bytes_by_their_footprint(
     # the weights stay dense: what the reads save is at most the input's share
     w = conv_layer().ops[0].weight_bytes
     assert packed.dram_read_bytes >= w
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(d_in=st.floats(0.05, 1.0), d_out=st.floats(0.05, 1.0), denser=st.floats(0.0, 0.5),
+       dataflow=st.sampled_from(["ws", "rs"]))
+def test_a_codec_never_moves_more_and_denser_activations_never_less(
+        edge: pysim.Hardware, d_in: float, d_out: float, denser: float, dataflow: str) -> None:
+    hw = edge.with_overrides({"units.0.dataflow": dataflow, "units.0.precisions": [16]})
+    codec = hw.with_overrides({"dram.compress_activations": True})
+    sparse = conv_layer(_rle(d_in), _rle(d_out))
+    dense_more = conv_layer(_rle(min(1.0, d_in + denser)), _rle(min(1.0, d_out + denser)))
+    off, on = pysim.simulate(hw, sparse), pysim.simulate(codec, sparse)
+    assert on.dram_bytes <= off.dram_bytes
+    assert pysim.simulate(codec, dense_more).dram_bytes >= on.dram_bytes
+    assert on.dram_bytes >= on.compulsory_dram_bytes
