@@ -405,6 +405,9 @@ class GemmCost:
     def ctas_per_sm(self) -> int:
         ...
     @property
+    def dequant_s(self) -> float:
+        ...
+    @property
     def epilogue_s(self) -> float:
         ...
     @property
@@ -759,23 +762,23 @@ def dram_simulate_stream(spec: DramSpec, addresses: typing.Any, sizes: typing.An
     """
     Time a stream of transfers (byte addresses, sizes in bytes, optional write flags; 1-D arrays of one length) through the DRAM; in order per channel, open page.
     """
-def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> list[tuple]:
+def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0) -> list[tuple]:
     """
     (tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.
     """
-def gpu_gemm_cost(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
+def gpu_gemm_cost(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
     """
     Closed-form time of the fastest candidate configuration; batch: independent GEMMs of this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's default).
     """
-def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
+def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
     """
     Closed-form time of one configuration.
     """
-def gpu_gemm_simulate(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
+def gpu_gemm_simulate(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
     """
     Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.
     """
-def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None) -> GemmCost:
+def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
     ...
 def im2col(conv: Conv2dShape, x: numpy.ndarray) -> numpy.ndarray:
     """

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pysim import gpu
+from pysim import _core, gpu
 
 INT_FIELDS = (
     "tile_m", "tile_n", "tile_k", "split_k", "stages", "batch", "ctas", "ctas_per_sm", "waves",
@@ -25,8 +25,8 @@ INT_FIELDS = (
     "l2_read_bytes", "hbm_read_bytes", "hbm_write_bytes", "metadata_bytes", "bound",
 )
 FLOAT_FIELDS = (
-    "wave_efficiency", "compute_s", "smem_s", "l2_s", "hbm_s", "mainloop_s", "epilogue_s",
-    "reduction_s", "launch_s", "time_s", "tflops", "utilization",
+    "wave_efficiency", "compute_s", "dequant_s", "smem_s", "l2_s", "hbm_s", "mainloop_s",
+    "epilogue_s", "reduction_s", "launch_s", "time_s", "tflops", "utilization",
 )
 
 
@@ -82,14 +82,43 @@ def batched_gemms(draw: st.DrawFn) -> Case:
     return p, m, n, k, dtype, sparse, batch, draw_acc(draw, p, dtype)
 
 
-def check_every_candidate(case: Case) -> None:
+def check_every_candidate(case: Case, widths: dict[str, int | None] | None = None) -> None:
+    """Closed form == reference on every candidate; ``widths``: a_bits / b_bits / b_group."""
     p, m, n, k, dtype, sparse, batch, acc = case
+    q = widths or {}
     tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc)
     assert tiles
     for tile in tiles:
-        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc)
-        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc)
+        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
+        stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
         assert_same(closed, stepped)
+    if q:
+        assert_same(p.gemm_cost(m, n, k, dtype, sparse, batch=batch, acc=acc, **q),
+                    p.simulate_gemm(m, n, k, dtype, sparse, batch=batch, acc=acc, **q))
+
+
+def draw_widths(draw: st.DrawFn, dtype: str, k: int) -> dict[str, int | None]:
+    """Storage widths of A and B (None: the dtype's) and, for a narrow B, its scale group."""
+    width = _core.tc_input_bits(dtype)
+    bits = [None, *(b for b in (1, 2, 4, 8, 16, 32) if b <= width)]
+    a_bits, b_bits = draw(st.sampled_from(bits)), draw(st.sampled_from(bits))
+    group = None
+    if b_bits is not None and b_bits < width:
+        group = draw(st.sampled_from([None, 16, 32, 64, 128, 1024, k]))
+    return {"a_bits": a_bits, "b_bits": b_bits, "b_group": group}
+
+
+@st.composite
+def quantized_gemms(draw: st.DrawFn) -> tuple[Case, dict[str, int | None]]:
+    """small_gemms with narrow stored operands (weight-only quantization) and B scales."""
+    case = draw(small_gemms())
+    return case, draw_widths(draw, case[4], case[3])
+
+
+@st.composite
+def quantized_batched_gemms(draw: st.DrawFn) -> tuple[Case, dict[str, int | None]]:
+    case = draw(batched_gemms())
+    return case, draw_widths(draw, case[4], case[3])
 
 
 @settings(max_examples=100, deadline=None)
@@ -102,6 +131,22 @@ def test_closed_form_matches_reference_every_candidate(case: Case) -> None:
 @given(batched_gemms())
 def test_closed_form_matches_reference_on_large_batches(case: Case) -> None:
     check_every_candidate(case)
+
+
+@settings(max_examples=100, deadline=None)
+@given(quantized_gemms())
+def test_closed_form_matches_reference_with_storage_widths(
+    drawn: tuple[Case, dict[str, int | None]],
+) -> None:
+    check_every_candidate(*drawn)
+
+
+@settings(max_examples=40, deadline=None)
+@given(quantized_batched_gemms())
+def test_closed_form_matches_reference_with_storage_widths_batched(
+    drawn: tuple[Case, dict[str, int | None]],
+) -> None:
+    check_every_candidate(*drawn)
 
 
 @pytest.mark.parametrize(

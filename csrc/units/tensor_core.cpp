@@ -457,6 +457,34 @@ void validate(const GpuSpec& s) {
   }
 }
 
+int64_t tc_fp32_lanes_per_sm(GpuArch arch) {
+  switch (arch) {
+    case GpuArch::Volta:
+    case GpuArch::Ampere: return 64;
+    case GpuArch::Ga10x:
+    case GpuArch::Ga10b:
+    case GpuArch::Ada:
+    case GpuArch::Hopper:
+    case GpuArch::Blackwell: return 128;
+  }
+  return 64;
+}
+
+int64_t tc_a_bits(const TcGemm& g) { return g.a_bits ? g.a_bits : tc_input_bits(g.dtype); }
+int64_t tc_b_bits(const TcGemm& g) { return g.b_bits ? g.b_bits : tc_input_bits(g.dtype); }
+
+int64_t tc_b_scale_bytes(const TcGemm& g, int64_t cols, int64_t bk) {
+  return g.b_group > 0 ? ceil_div(2 * cols * bk, g.b_group) : 0;
+}
+
+int64_t tc_dequant_elements(const TcGemm& g, int64_t bm, int64_t bn, int64_t bk) {
+  const int64_t width = tc_input_bits(g.dtype);
+  int64_t n = 0;
+  if (tc_a_bits(g) < width) n += bm * (g.sparse ? bk / 2 : bk);
+  if (tc_b_bits(g) < width) n += bn * bk;
+  return n;
+}
+
 void validate(const TcGemm& g) {
   const std::pair<const char*, int64_t> dims[] = {{"M", g.m}, {"N", g.n}, {"K", g.k}};
   for (const auto& [name, value] : dims) {
@@ -477,6 +505,35 @@ void validate(const TcGemm& g) {
   if (g.out_bytes < 0 || g.out_bytes > 8) {
     throw std::invalid_argument("out_bytes must be in 0..8 (0: the dtype's default), got " +
                                 std::to_string(g.out_bytes));
+  }
+  const int64_t width = tc_input_bits(g.dtype);
+  const std::pair<const char*, int64_t> widths[] = {{"a_bits", g.a_bits}, {"b_bits", g.b_bits}};
+  for (const auto& [name, v] : widths) {
+    const bool known = v == 0 || v == 1 || v == 2 || v == 4 || v == 8 || v == 16 || v == 32 ||
+                       v == width;
+    if (!known) {
+      throw std::invalid_argument(std::string(name) + " must be 0 (the dtype's width) or one of "
+                                  "1, 2, 4, 8, 16, 32, got " + std::to_string(v));
+    }
+    if (v > width) {
+      throw std::invalid_argument(std::string(name) + "=" + std::to_string(v) +
+                                  " is wider than the " + to_string(g.dtype) + " MMA input (" +
+                                  std::to_string(width) + " bits)");
+    }
+  }
+  if (g.b_group != 0) {
+    const bool pow2 = g.b_group >= 16 && g.b_group <= 65536 && (g.b_group & (g.b_group - 1)) == 0;
+    if (g.b_group < 0 || !(pow2 || g.b_group == g.k)) {
+      throw std::invalid_argument("b_group must be 0 (no scales), a power of two in 16..65536 "
+                                  "or K (one scale per column), got " +
+                                  std::to_string(g.b_group));
+    }
+    if (tc_b_bits(g) >= width) {
+      throw std::invalid_argument("b_group=" + std::to_string(g.b_group) +
+                                  " needs b_bits below the " + to_string(g.dtype) +
+                                  " MMA input width (" + std::to_string(width) +
+                                  " bits): scales belong to quantized weights");
+    }
   }
 }
 
@@ -502,6 +559,7 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   const int64_t bits = tc_input_bits(gemm.dtype);
   if ((t.bk * bits) % 64) return fail("bk must span whole 8-byte words");
   const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
+  const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
   TileGeometry g;
   g.stages = pipeline_stages(spec.arch);
   g.acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
@@ -525,11 +583,15 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
                 " k-blocks)");
   }
   if (gemm.sparse) {  // kept values + 2-bit metadata per kept value
-    g.a_block_bytes = t.bm * (t.bk / 2) * (bits + kMetadataBits) / 8;
+    g.a_block_bytes = t.bm * (t.bk / 2) * (a_bits + kMetadataBits) / 8;
   } else {
-    g.a_block_bytes = t.bm * t.bk * bits / 8;
+    g.a_block_bytes = t.bm * t.bk * a_bits / 8;
   }
-  g.b_block_bytes = t.bn * t.bk * bits / 8;
+  const int64_t b_values = t.bn * t.bk * b_bits / 8;
+  g.b_block_bytes = b_values + tc_b_scale_bytes(gemm, t.bn, t.bk);
+  g.dequant_cycles_per_block =
+      static_cast<double>(tc_dequant_elements(gemm, t.bm, t.bn, t.bk) * kDequantOpsPerElement) /
+      static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   g.smem_bytes_per_cta = g.stages * (g.a_block_bytes + g.b_block_bytes);
   const int64_t by_smem = spec.smem_bytes_per_sm / g.smem_bytes_per_cta;
   // Accumulators plus operand fragments and addresses: twice the accumulator tile in registers.
@@ -565,8 +627,10 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.mma_cycles_per_instruction =
       static_cast<double>(mma.m * mma.n * mma.k) /
       static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
+  // Each warp reads its rows of A and its columns of B (with those columns' scales).
   g.smem_read_bytes_per_block =
-      (t.bn / g.warp_n) * g.a_block_bytes + (t.bm / g.warp_m) * g.b_block_bytes;
+      (t.bn / g.warp_n) * g.a_block_bytes +
+      (t.bm / g.warp_m) * (b_values + (t.bn / g.warp_n) * tc_b_scale_bytes(gemm, g.warp_n, t.bk));
   g.l2_read_bytes_per_block = g.a_block_bytes + g.b_block_bytes;
   // Accumulators staged through shared memory (written, then read back for coalesced stores).
   g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * g.acc_bytes) /
@@ -592,7 +656,7 @@ int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2
 void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t bound_counts[4]) {
   const double hz = spec.clock_mhz * 1e6;
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const double terms[4] = {w.mma_cycles / hz, w.smem_cycles / hz,
+  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / hz, w.smem_cycles / hz,
                            static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
                            static_cast<double>(w.hbm_bytes) / hbm};
   int best = 0;
@@ -601,6 +665,7 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
   }
   bound_counts[best] += 1;
   c.compute_s += terms[0];
+  c.dequant_s += w.dequant_cycles / hz;
   c.smem_s += terms[1];
   c.l2_s += terms[2];
   c.hbm_s += terms[3];
@@ -672,6 +737,7 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     t.issued_macs = n * kbs * tile.bm * tile.bn * tile.bk;
     t.mma_cycles = static_cast<double>(busiest * kbs * g.mma_per_block) *
                    g.mma_cycles_per_instruction;
+    t.dequant_cycles = static_cast<double>(busiest * kbs) * g.dequant_cycles_per_block;
     t.smem_bytes = n * kbs * g.smem_read_bytes_per_block;
     t.smem_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
                     spec.smem_bandwidth_bytes_per_clk;

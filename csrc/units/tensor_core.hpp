@@ -25,6 +25,21 @@
 //               all its loads when the k-blocks in flight exceed the L2 (see l2_miss_bytes)
 //   epilogue  = max(accumulator staging through shared memory, C tile stores / HBM bandwidth)
 // time = launch overhead + sum over waves (mainloop + epilogue) + split-K reduction pass.
+//
+// Operand storage widths (weight-only quantization, W4A16 / W8A16 as in AWQ / GPTQ / Marlin):
+// TcGemm::a_bits / b_bits store A / B narrower than the MMA's input (0: the dtype's width), and
+// every byte count of an operand (its k-blocks in HBM, L2 and shared memory, the shared-memory
+// footprint that sets occupancy) uses the storage width. b_group > 0 adds B's fp16 scales, one
+// per (group of b_group K elements, column): a k-block of B carries
+// ceil(2 x columns x BK / b_group) scale bytes (tc_b_scale_bytes), amortised over the k-blocks
+// one group spans. An operand stored narrower than the MMA input is dequantized in the main
+// loop on the CUDA cores, each element of each k-block once per CTA: per CTA per k-block
+//   dequant cycles = elements x kDequantOpsPerElement / tc_fp32_lanes_per_sm(arch)
+// Combination rule: the SM's compute term is MMA cycles + dequant cycles, i.e.
+//   mainloop = max(MMA + dequant, smem, L2, HBM),
+// because the dequantizing ALU instructions issue from the same warps (schedulers) as the MMAs
+// and serialise with them, while cp.async / TMA loads overlap both: a memory-bound decode GEMM
+// hides the dequant, a compute-bound one pays it in full.
 // Tiles are counted whole (ragged edge tiles load, multiply and store a full tile).
 // gemm_cost searches a small list of tiles and split-K factors, like a library heuristic, and
 // returns the fastest. tensor_core_reference.hpp steps the same kernel CTA by CTA.
@@ -44,6 +59,13 @@ enum class TcDtype {
 };
 // Accumulator (C / D) type. Default: the input dtype's usual one (tc_default_acc).
 enum class TcAcc { Default, FP32, FP16, INT32 };
+
+// FP32 lanes (CUDA cores) per SM: 64 on Volta and Ampere GA100, 128 on GA10x, GA10B, Ada,
+// Hopper and Blackwell (the architecture whitepapers).
+int64_t tc_fp32_lanes_per_sm(GpuArch arch);
+// CUDA-core operations to dequantize one stored operand element in the main loop: unpack /
+// convert to the MMA type, then the scale FMA (int4 / int8 -> fp16 / bf16, as Marlin does).
+constexpr int64_t kDequantOpsPerElement = 2;
 
 struct MmaShape {
   int64_t m = 0, n = 0, k = 0;
@@ -117,9 +139,23 @@ struct TcGemm {
   int64_t out_bytes = 0;  // 0: tc_default_out_bytes(dtype)
   int64_t batch = 1;      // independent GEMMs of this shape in one kernel (strided batched)
   TcAcc acc = TcAcc::Default;  // accumulator: rate, register / epilogue / split-K partial bytes
+  // Storage widths of A and B in memory (0: tc_input_bits(dtype)); narrower than the MMA input
+  // means dequantized in the main loop. b_group: K elements sharing one fp16 scale of B (0: none).
+  int64_t a_bits = 0, b_bits = 0, b_group = 0;
 };
+// Bits of one stored A / B element: a_bits / b_bits, or the dtype's input width when 0.
+int64_t tc_a_bits(const TcGemm& gemm);
+int64_t tc_b_bits(const TcGemm& gemm);
+// Bytes of B's scales in one k-block of `cols` columns and `bk` K elements:
+// ceil(2 x cols x bk / b_group), 0 when b_group is 0.
+int64_t tc_b_scale_bytes(const TcGemm& gemm, int64_t cols, int64_t bk);
+// Stored operand elements of one CTA k-block (A: kept values when sparse) that are dequantized.
+int64_t tc_dequant_elements(const TcGemm& gemm, int64_t bm, int64_t bn, int64_t bk);
 // Throws std::invalid_argument (one line, naming the field and its value) on M, N, K or batch
-// < 1, batch x M x N x K past 64-bit integers, or out_bytes outside 0..8.
+// < 1, batch x M x N x K past 64-bit integers, out_bytes outside 0..8, a_bits / b_bits not 0 or
+// one of 1, 2, 4, 8, 16, 32 (or the dtype's own width) or wider than the MMA input, or b_group
+// not 0, a power of two in 16..65536 or K itself (per-channel scales), or b_group without a B
+// narrower than the MMA input.
 void validate(const TcGemm& gemm);
 // The GEMM's tensor-core rate on this GPU: tc_macs_per_clk_per_sm for its dtype, sparsity and
 // accumulator, with the GPU's fp32_acc_half_rate.
@@ -138,7 +174,8 @@ struct TileGeometry {
   int64_t batch = 1;  // GEMMs in the grid; ctas = batch x split_k x tiles_m x tiles_n
   int64_t ctas = 0, ctas_per_sm = 0, wave_ctas = 0, waves = 0;
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
-  int64_t b_block_bytes = 0;  // one k-block of the B tile
+  int64_t b_block_bytes = 0;  // one k-block of the B tile (values at b_bits + its scales)
+  double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
   int64_t smem_bytes_per_cta = 0;
   int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
   int64_t c_bytes_per_cta = 0;           // C tile (accumulator-width partials when split-K)
@@ -162,7 +199,9 @@ struct GemmCost {
   int64_t hbm_read_bytes = 0;
   int64_t hbm_write_bytes = 0;
   int64_t metadata_bytes = 0;  // sparse metadata read from HBM (part of hbm_read_bytes)
-  // Each sum over waves of one bound alone; mainloop_s sums the per-wave maxima.
+  // Each sum over waves of one bound alone; mainloop_s sums the per-wave maxima. compute_s is
+  // the SM's MMA + dequant term; dequant_s its dequant part alone (0 without narrow operands).
+  double dequant_s = 0;
   double compute_s = 0, smem_s = 0, l2_s = 0, hbm_s = 0;
   double mainloop_s = 0, epilogue_s = 0, reduction_s = 0, launch_s = 0, time_s = 0;
   double tflops = 0;       // useful 2 x MACs / time
@@ -193,6 +232,7 @@ GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm);
 struct WaveTerms {
   int64_t ctas = 0;
   double mma_cycles = 0, smem_cycles = 0, epilogue_cycles = 0;  // of the busiest SM
+  double dequant_cycles = 0;  // of the busiest SM; adds to mma_cycles (compute term)
   int64_t l2_bytes = 0, hbm_bytes = 0, c_bytes = 0;             // of the whole wave
   int64_t smem_bytes = 0, mma_instructions = 0, issued_macs = 0;  // of the whole wave
 };

@@ -27,7 +27,15 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   validate(gemm);
   const TileGeometry g = tile_geometry(spec, gemm, tile);  // shapes and occupancy only
   const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
-  const int64_t bits = tc_input_bits(gemm.dtype);
+  const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
+  // B's k-blocks carry their columns' scales; narrow operands are dequantized per CTA k-block.
+  const auto b_bytes = [&](int64_t cols) {
+    return block_bytes(cols, tile.bk, b_bits, false) + tc_b_scale_bytes(gemm, cols, tile.bk);
+  };
+  const double dequant_per_block =
+      static_cast<double>(tc_dequant_elements(gemm, tile.bm, tile.bn, tile.bk) *
+                          kDequantOpsPerElement) /
+      static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   const int64_t kbs = g.k_blocks_per_split;
   const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
   const double steps = static_cast<double>(g.ctas) * static_cast<double>(kbs) *
@@ -48,7 +56,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   c.tile_k = tile.bk;
   c.split_k = tile.split_k;
   int64_t bound_counts[4] = {0, 0, 0, 0};
-  std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms);
+  std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms), sm_deq(spec.sms);
   std::vector<int64_t> sm_ctas(spec.sms);
   const int64_t wave_slots = spec.sms * g.ctas_per_sm;
   int64_t t = 0;
@@ -56,6 +64,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     std::fill(sm_mma.begin(), sm_mma.end(), 0.0);
     std::fill(sm_smem.begin(), sm_smem.end(), 0.0);
     std::fill(sm_epi.begin(), sm_epi.end(), 0.0);
+    std::fill(sm_deq.begin(), sm_deq.end(), 0.0);
     std::fill(sm_ctas.begin(), sm_ctas.end(), 0);
     // Panels are per batch entry: (entry, K slice, tile row) of A, (entry, K slice, tile column)
     // of B; entries share nothing.
@@ -78,12 +87,12 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       w.ctas += 1;
       for (int64_t kb = 0; kb < kbs; ++kb) {
         // Global -> shared: the CTA's A and B k-blocks come through the L2.
-        w.l2_bytes += block_bytes(tile.bm, tile.bk, bits, gemm.sparse) +
-                      block_bytes(tile.bn, tile.bk, bits, false);
+        w.l2_bytes += block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) + b_bytes(tile.bn);
+        sm_deq[sm] += dequant_per_block;
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
-            const int64_t fetch = block_bytes(g.warp_m, tile.bk, bits, gemm.sparse) +
-                                  block_bytes(g.warp_n, tile.bk, bits, false);
+            const int64_t fetch =
+                block_bytes(g.warp_m, tile.bk, a_bits, gemm.sparse) + b_bytes(g.warp_n);
             w.smem_bytes += fetch;
             sm_smem[sm] += static_cast<double>(fetch);
             for (int64_t i = 0; i < g.warp_m; i += mma.m) {
@@ -103,14 +112,16 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       w.c_bytes += tile.bm * tile.bn * (tile.split_k > 1 ? acc_bytes : out_bytes);
     }
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
+    w.dequant_cycles = *std::max_element(sm_deq.begin(), sm_deq.end());
     w.smem_cycles = *std::max_element(sm_smem.begin(), sm_smem.end()) /
                     spec.smem_bandwidth_bytes_per_clk;
     w.epilogue_cycles = *std::max_element(sm_epi.begin(), sm_epi.end()) /
                         spec.smem_bandwidth_bytes_per_clk;
     // One k-block of every distinct panel, then the whole K slice and the blocks in flight.
     const int64_t per_block =
-        static_cast<int64_t>(a_panels.size()) * block_bytes(tile.bm, tile.bk, bits, gemm.sparse) +
-        static_cast<int64_t>(b_panels.size()) * block_bytes(tile.bn, tile.bk, bits, false);
+        static_cast<int64_t>(a_panels.size()) *
+            block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) +
+        static_cast<int64_t>(b_panels.size()) * b_bytes(tile.bn);
     w.hbm_bytes = l2_miss_bytes(per_block * kbs, w.l2_bytes, per_block * g.stages, spec.l2_bytes);
     add_wave(spec, w, c, bound_counts);
   }

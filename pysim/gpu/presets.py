@@ -198,6 +198,9 @@ class GpuPreset:
         tile: tuple[int, int, int, int] | None = None,
         batch: int = 1,
         acc: str | None = None,
+        a_bits: int | None = None,
+        b_bits: int | None = None,
+        b_group: int | None = None,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -208,14 +211,23 @@ class GpuPreset:
         independent GEMMs of this shape (strided batched, one launch; their CTAs share the
         waves); MACs, bytes and times cover all of them. ``acc``: the accumulator ("fp32",
         "fp16", "int32"; None: fp32 for floats, int32 for integers) sets the rate and the
-        accumulator bytes in registers, epilogue and split-K partials. Raises ValueError on bad
-        dims, batch, dtype or (dtype, acc) pair.
+        accumulator bytes in registers, epilogue and split-K partials.
+
+        Weight-only quantization (W4A16 / W8A16, AWQ / GPTQ / Marlin kernels): ``a_bits`` /
+        ``b_bits`` store A / B at that many bits per element in HBM, L2 and shared memory
+        (None: the dtype's width; 1, 2, 4, 8, 16 or 32, at most the dtype's). An operand
+        narrower than the MMA input is dequantized in the main loop on the CUDA cores (2 ops
+        per element per CTA k-block, added to the MMA term). ``b_group``: K elements sharing
+        one fp16 scale per column of B (a power of two in 16..65536, or K; None: no scales);
+        the scales add to B's traffic. Raises ValueError on bad dims, batch, dtype, (dtype,
+        acc) pair, widths or group (naming the field).
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
+        q = _widths(a_bits, b_bits, b_group)
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a)
-        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b, acc=a)
+            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q)
+        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b, acc=a, **q)
 
     def gemm_time(
         self,
@@ -228,10 +240,13 @@ class GpuPreset:
         out_bytes: int | None = None,
         batch: int = 1,
         acc: str | None = None,
+        a_bits: int | None = None,
+        b_bits: int | None = None,
+        b_group: int | None = None,
     ) -> float:
         """Seconds for one GEMM kernel (see ``gemm_cost``; ``batch`` GEMMs if batched)."""
         return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes, batch=batch,
-                              acc=acc).time_s
+                              acc=acc, a_bits=a_bits, b_bits=b_bits, b_group=b_group).time_s
 
     def simulate_gemm(
         self,
@@ -245,17 +260,23 @@ class GpuPreset:
         tile: tuple[int, int, int, int] | None = None,
         batch: int = 1,
         acc: str | None = None,
+        a_bits: int | None = None,
+        b_bits: int | None = None,
+        b_group: int | None = None,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        ``batch`` and ``acc`` as in ``gemm_cost`` (the CTAs of every entry are stepped). For
-        tests and small studies: raises ValueError past 2^27 stepped MMA instructions.
+        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group`` as in ``gemm_cost`` (the CTAs
+        of every entry are stepped). For tests and small studies: raises ValueError past 2^27
+        stepped MMA instructions.
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
+        q = _widths(a_bits, b_bits, b_group)
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a)
-        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b, acc=a)
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q)
+        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b, acc=a,
+                                            **q)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
@@ -316,6 +337,20 @@ class GpuPreset:
 
 
 _INT64_MAX = 2**63 - 1
+
+
+def _widths(a_bits: object, b_bits: object, b_group: object) -> dict[str, int]:
+    """The storage-width keywords of the C++ GEMM model (None -> 0: the dtype's width / no
+    scales); the C++ side checks the values against the dtype and K."""
+    out = {}
+    for name, value in (("a_bits", a_bits), ("b_bits", b_bits), ("b_group", b_group)):
+        if value is None:
+            out[name] = 0
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        out[name] = min(int(value), _INT64_MAX)
+    return out
 
 
 def _batch(batch: object) -> int:

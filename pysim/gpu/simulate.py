@@ -9,7 +9,10 @@ and its waves, with one launch. Fused attention (``type: attention``) is one Fla
 kernel (pysim/gpu/attention.py): scores stay on chip, HBM sees Q, K, V and O once, causal
 masking skips the blocks past the diagonal. The tensor-core dtype follows the op's number
 format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
-int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights pruned 2:4
+int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights narrower
+than that dtype (W4A16: float, act_bits 16, weight_bits 4) are read at their own width and
+dequantized in the kernel's main loop (``weight_storage``; with ``quant`` groups, their fp16
+scales are read too). Weights pruned 2:4
 run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
 run on the CUDA cores as memory-bound kernels: (bytes read + written) / HBM bandwidth, or
 their vector work over the SMs' lanes if that is longer, plus a launch.
@@ -26,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from pysim import _core
 from pysim.config import DRAM_PRESETS, load_energy_table
 from pysim.energy import COMPONENTS
 from pysim.errors import WorkloadError
@@ -59,6 +63,25 @@ def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
             f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
             f"{gpu.full_name}; it supports {', '.join(gpu.supported_dtypes(sparse))}")
     return dtype
+
+
+def weight_storage(op: Any, dtype: str, k: int) -> tuple[int | None, int | None]:
+    """(storage bits, scale group) of a MAC op's weight operand for ``gemm_cost``: (None, None)
+    unless the weights are narrower than the tensor-core dtype's input (weight-only
+    quantization: W4A16 runs fp16 MMAs on 4-bit weights, dequantized in the main loop). Bits
+    round up to 1, 2, 4 or 8; the group is the op's ``quant`` group size (a power of two in
+    16..65536, else the nearest one below, at least 16), K for per-channel scales, None for a
+    per-tensor scale or no ``quant``."""
+    width = _core.tc_input_bits(dtype)
+    bits = next(b for b in (1, 2, 4, 8, 16, 32) if b >= op.weight_bits)
+    if bits >= width:
+        return None, None
+    quant = getattr(op, "quant", None)
+    if quant is None or quant.granularity == "tensor":
+        return bits, None
+    if quant.granularity == "channel" or quant.group_size >= k:
+        return bits, k
+    return bits, max(16, min(65536, 1 << (quant.group_size.bit_length() - 1)))
 
 
 def _sparse(op: Any) -> bool:
@@ -173,16 +196,20 @@ def simulate_gpu(gpu: Any, wl: Any, fp16_as: str = "fp16") -> Result:
             out_bits = chain[-1].output_bits if chain else op.output_bits
             out_bytes = max(1, -(-out_bits // 8))
             for count, m, n, k in gemms:
-                # count equal GEMMs: one strided-batched kernel (its CTAs share the waves)
+                # count equal GEMMs: one strided-batched kernel (its CTAs share the waves);
+                # weights narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
+                wbits, group = weight_storage(op, dtype, k)
                 c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count,
-                                  out_bytes=out_bytes) if sparse else \
-                    gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes)
+                                  out_bytes=out_bytes, a_bits=wbits) if sparse else \
+                    gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes,
+                                  b_bits=wbits, b_group=group)
                 seconds += c.time_s - c.launch_s
                 reads += c.hbm_read_bytes
                 writes += c.hbm_write_bytes
                 smem += c.smem_read_bytes
                 l2 += c.l2_read_bytes
-                tiling = (f"{dtype}{' 2:4' if sparse else ''} CTA {c.tile_m}x{c.tile_n}x"
+                tiling = (f"{dtype}{' 2:4' if sparse else ''}"
+                          f"{f' w{wbits}' if wbits else ''} CTA {c.tile_m}x{c.tile_n}x"
                           f"{c.tile_k} split-k {c.split_k}"
                           f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
             if chain:  # the epilogue reads the absorbed ops' other inputs (a residual)
