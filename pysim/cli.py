@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     gemm.add_argument("--rows", type=int, default=32, help="array rows (default 32)")
     gemm.add_argument("--cols", type=int, default=32, help="array columns (default 32)")
     gemm.add_argument("--dataflow", default="os", choices=["os", "ws", "is"])
-    gemm.add_argument("--timing", default="scalesim", choices=["scalesim", "pipelined"])
+    gemm.add_argument("--timing", default="pipelined", choices=["scalesim", "pipelined"],
+                      help="pipelined (default, as the shipped configs) or scalesim "
+                           "(SCALE-Sim 3.0.0's fold model)")
     gemm.set_defaults(func=_cmd_gemm)
 
     run = sub.add_parser("run", help="simulate a workload on a hardware description")

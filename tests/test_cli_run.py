@@ -188,3 +188,11 @@ def test_run_prints_the_loop_nest_of_a_mapped_op(capsys):
     code = main(["run", tpu, "zoo:gemm:m=64,n=64,k=64", "--mapping", "nope"])
     err = capsys.readouterr().err
     assert code == 2 and "'nope' is not a mapped MAC op" in err and "gemm" in err
+
+
+def test_cli_gemm_times_as_the_readme_python_line(capsys):
+    # one default timing across the README: `pysim gemm` and SystolicArray(timing="pipelined")
+    code, out, _ = _run(capsys, "gemm", "256", "128", "256", "--rows", "32", "--cols", "32",
+                        "--dataflow", "ws")
+    want = pysim.SystolicArray(rows=32, cols=32, dataflow="ws", timing="pipelined")
+    assert code == 0 and f"cycles  {want.cost(m=256, n=128, k=256).cycles}" in out
