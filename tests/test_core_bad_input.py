@@ -201,17 +201,20 @@ def test_empty_operands(a_shape: tuple[int, int], b_shape: tuple[int, int], fiel
 
 def test_reference_budget_exceeded() -> None:
     # OS 10000^3 on 4096x4096: F = 3 * 3 = 9 folds of 10000 + 8190 = 18190 -> 163710 cycles;
-    # x 2^24 PEs = 2.7e12 PE updates > 2^34.
-    with pytest.raises(ValueError, match=r"163710 cycles on a 4096x4096 array exceeds .* 2\^34"):
+    # x (2^24 PEs + 8192 edge ports) = 2.7e12 PE steps > 2^29.
+    with pytest.raises(ValueError,
+                       match=r"163710 cycles on a 4096x4096 array: PE steps .* exceeds the limit "
+                             r"of 2\^29; the reference model's budget; use cost\(\)"):
         _core.systolic_simulate_cycles(S(4096, 4096), G(10000, 10000, 10000))
-    with pytest.raises(ValueError, match=r"exceeds the reference model's budget"):
+    with pytest.raises(ValueError,
+                       match=r"exceeds the limit of 2\^29; the reference model's budget"):
         pysim.SystolicArray(4096, 4096).simulate_cycles(10000, 10000, 10000)
 
 
 def test_reference_budget_checked_before_data_is_touched() -> None:
-    # One fold on 4096x4096 OS: 1 + 8190 = 8191 cycles x 2^24 PEs > 2^34.
+    # One fold on 4096x4096 OS: 1 + 8190 = 8191 cycles x 2^24 PEs > 2^29.
     a, b = np.ones((3000, 1), np.int8), np.ones((1, 3000), np.int8)
-    with pytest.raises(ValueError, match=r"8191 cycles on a 4096x4096 array exceeds"):
+    with pytest.raises(ValueError, match=r"8191 cycles on a 4096x4096 array: PE steps"):
         _core.systolic_simulate_gemm(S(4096, 4096), a, b)
 
 

@@ -238,7 +238,7 @@ def test_bad_spec_raises_value_error(overrides, match):
         ([[0]], [[64]], None, "addresses must be 1-D"),
         ([0], [64], [0.5], "is_write must hold booleans or integers"),
         ([2**62], [2**62], None, "overflows 64-bit integers"),
-        ([0], [2**40], None, "more than 2\\^32 bursts"),
+        ([0], [2**40], None, "more than 2\\^28 bursts"),
     ],
 )
 def test_bad_streams_raise_value_error(addresses, sizes, is_write, match):

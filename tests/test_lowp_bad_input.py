@@ -301,9 +301,11 @@ def test_unknown_mode(mode: str) -> None:
 
 
 def test_reference_budget_points_to_cost() -> None:
-    with pytest.raises(ValueError, match=r"budget of 2\^34 DPU updates; use cost\(\)"):
+    with pytest.raises(ValueError, match=r"DPUs: steps .* exceeds the limit of 2\^32; "
+                                         r"the reference model's budget; use cost\(\)"):
         pysim.BitSerialArray(1, 1, 1).simulate_cycles(10**5, 10**5, 10**5, 32, 32)
-    with pytest.raises(ValueError, match=r"budget of 2\^34 PE updates; use cost\(\)"):
+    with pytest.raises(ValueError, match=r"PEs: steps .* exceeds the limit of 2\^32; "
+                                         r"the reference model's budget; use cost\(\)"):
         pysim.XnorArray(1, 1).simulate_cycles(10**6, 10**6, 10**6)
 
 

@@ -4,6 +4,7 @@ message, never a traceback."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -154,6 +155,19 @@ def test_oversized_layer_is_a_workload_error_naming_the_layer(tmp_path: Path) ->
     cfg = load_config(ROOT / "tests/data/scalesim/cases/gemm_8x16_os/config.cfg")
     with pytest.raises(WorkloadError, match=r"layer 0 \(line 2, 'big'\): .*overflow"):
         run(cfg, load_topology(path, gemm=True))
+
+
+def test_layer_with_too_many_folds_is_refused_at_once(tmp_path: Path) -> None:
+    """`big, 100000000, 100000000, 1,`: 7.8e13 folds on an 8 x 16 array; the per-fold averages
+    looped over them with the GIL held (never returning, deaf to Ctrl-C)."""
+    path = tmp_path / "big.csv"
+    path.write_text("Layer, M, N, K,\nbig, 100000000, 100000000, 1,\n")
+    cfg = load_config(ROOT / "tests/data/scalesim/cases/gemm_8x16_os/config.cfg")
+    start = time.monotonic()
+    with pytest.raises(WorkloadError, match=r"layer 0 \(line 2, 'big'\): .*folds .* exceeds the "
+                                            r"limit of 2\^32"):
+        run(cfg, load_topology(path, gemm=True))
+    assert time.monotonic() - start < 1.0
 
 
 def _cli(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:

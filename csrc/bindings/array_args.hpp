@@ -13,9 +13,31 @@
 #include <string>
 #include <vector>
 
+#include "common/budget.hpp"
+
 namespace pysim::bindings {
 
 namespace py = pybind11;
+
+// What every binding asks of an array before C++ reads it through a T*: C-contiguous, aligned
+// for T (NPY_ARRAY_ALIGNED: a view at an odd byte offset, e.g. np.frombuffer(buf, offset=1),
+// is not) and in native byte order (the dtype is T's). NumPy copies an array that is not; one
+// that is passes through without a copy.
+inline constexpr int kAlignedFlag = 0x0100;  // NPY_ARRAY_ALIGNED
+inline constexpr int kCArrayFlags = py::array::c_style | py::array::forcecast | kAlignedFlag;
+template <class T>
+using CArray = py::array_t<T, kCArrayFlags>;
+
+// x (already checked to hold T, or a dtype that casts to T) as a C-contiguous aligned array.
+template <class T>
+CArray<T> as_c_array(const py::handle& x, const char* name) {
+  CArray<T> out = CArray<T>::ensure(x);
+  if (!out) {
+    throw std::invalid_argument(std::string("could not read ") + name +
+                                " as a contiguous aligned array");
+  }
+  return out;
+}
 
 inline std::string dtype_name(const py::array& x) { return py::str(x.dtype()); }
 
@@ -69,8 +91,7 @@ inline void require_dtype(const py::array& x, const py::dtype& want, const char*
 
 // An integer matrix as a C-contiguous int64 array. Accepts the signed and unsigned integer
 // dtypes; a uint64 value beyond int64 is reported (it is out of every bit range here).
-inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array& x,
-                                                                const char* name) {
+inline CArray<int64_t> as_int64_matrix(const py::array& x, const char* name) {
   require_2d(x, name);
   const char kind = x.dtype().kind();
   if (kind != 'i' && kind != 'u') {
@@ -78,7 +99,7 @@ inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array&
                                 dtype_name(x));
   }
   if (has_dtype<uint64_t>(x)) {
-    const auto u = py::array_t<uint64_t, py::array::c_style>::ensure(x);
+    const auto u = as_c_array<uint64_t>(x, name);
     const uint64_t* p = u.data();
     const py::ssize_t cols = x.shape(1);
     for (py::ssize_t i = 0; i < u.size(); ++i) {
@@ -89,9 +110,15 @@ inline py::array_t<int64_t, py::array::c_style> as_int64_matrix(const py::array&
       }
     }
   }
-  auto out = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(x);
-  if (!out) throw std::invalid_argument(std::string("could not read ") + name + " as int64");
-  return out;
+  return as_c_array<int64_t>(x, name);
+}
+
+// A rows x cols result of item_bytes per element, against the output budget
+// (common/budget.hpp), checked before anything is allocated.
+inline void require_output(const char* what, int64_t rows, int64_t cols, int64_t item_bytes) {
+  require_output_bytes(std::string(what) + " (" + std::to_string(rows) + " x " +
+                           std::to_string(cols) + ")",
+                       static_cast<double>(rows) * static_cast<double>(cols), item_bytes);
 }
 
 }  // namespace pysim::bindings

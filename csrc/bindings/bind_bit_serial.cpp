@@ -5,6 +5,7 @@
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "units/bit_serial.hpp"
 #include "units/bit_serial_reference.hpp"
 
@@ -88,10 +89,15 @@ void bind_bit_serial(py::module_& m) {
   m.def("bit_serial_peak_macs_per_cycle", &bit_serial_peak_macs_per_cycle, py::arg("spec"),
         py::arg("a_bits"), py::arg("b_bits"),
         "Peak MACs per cycle at these widths (binary ops/s at 1x1 bit = 2 * this * clock).");
-  m.def("bit_serial_simulate_cycles", &bit_serial_simulate_cycles, py::arg("spec"),
-        py::arg("shape"), py::arg("a_bits"), py::arg("b_bits"),
-        "Cycle-stepped reference run without data; returns the counted cost.",
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "bit_serial_simulate_cycles",
+      [](const BitSerialSpec& spec, const GemmShape& shape, int64_t a_bits, int64_t b_bits) {
+        return without_gil([&](const Poll& poll) {
+          return bit_serial_simulate_cycles(spec, shape, a_bits, b_bits, poll);
+        });
+      },
+      py::arg("spec"), py::arg("shape"), py::arg("a_bits"), py::arg("b_bits"),
+      "Cycle-stepped reference run without data; returns the counted cost.");
   m.def(
       "bit_serial_simulate_gemm",
       [](const BitSerialSpec& spec, const py::array& a_any, const py::array& b_any,
@@ -101,12 +107,12 @@ void bind_bit_serial(py::module_& m) {
         const auto b = as_int64_matrix(b_any, "b");
         const GemmShape shape{a.shape(0), b.shape(1), a.shape(1)};
         validate(shape);
-        BitSerialRun run;
-        {
-          py::gil_scoped_release release;
-          run = bit_serial_simulate(spec, shape, a_bits, b_bits, a.data(), b.data(), a_signed,
-                                    b_signed);
-        }
+        const int64_t* ap = a.data();
+        const int64_t* bp = b.data();
+        const BitSerialRun run = without_gil([&](const Poll& poll) {
+          return bit_serial_simulate(spec, shape, a_bits, b_bits, ap, bp, a_signed, b_signed,
+                                     poll);
+        });
         py::array_t<int64_t> out({shape.m, shape.n});
         std::copy(run.out.begin(), run.out.end(), out.mutable_data());
         return py::make_tuple(out, run.cost, run.dpu_updates);

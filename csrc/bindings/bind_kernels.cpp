@@ -5,6 +5,7 @@
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "kernels/im2col.hpp"
 
 namespace py = pybind11;
@@ -15,15 +16,16 @@ namespace {
 
 template <class T>
 py::array run_im2col(const Conv2dShape& conv, const py::array& x_any) {
-  const auto x = py::array_t<T, py::array::c_style>::ensure(x_any);
-  if (!x) throw std::invalid_argument("could not read x as a contiguous array");
+  check_im2col_output(conv, static_cast<int64_t>(sizeof(T)));  // before any allocation
+  const auto x = as_c_array<T>(x_any, "x");
   const GemmShape g = conv2d_to_gemm(conv);
   py::array_t<T> out({g.m, g.k});
-  {
-    py::gil_scoped_release release;
-    const std::vector<T> cols = im2col<T>(conv, x.data());
-    std::copy(cols.begin(), cols.end(), out.mutable_data());
-  }
+  const T* xp = x.data();
+  T* op = out.mutable_data();
+  without_gil([&](const Poll& poll) {
+    im2col_into<T>(conv, xp, op, poll);
+    return 0;
+  });
   return out;
 }
 

@@ -1,9 +1,13 @@
 #include <pybind11/numpy.h>
 
+#include <algorithm>
 #include <string>
+
+#include "common/budget.hpp"
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "kernels/binary_gemm.hpp"
 #include "kernels/bitserial_gemm.hpp"
 #include "kernels/int_gemm.hpp"
@@ -15,21 +19,42 @@ namespace pysim::bindings {
 
 namespace {
 
+// Work budgets of the GEMM kernels (about 5 s each on a 2-core VM; csrc/README.md).
+constexpr int64_t kMaxIntGemmMacs = int64_t{1} << 36;        // ~0.07 ns each (AVX2)
+constexpr int64_t kMaxXnorGemmWordOps = int64_t{1} << 31;    // ~2 ns each (portable, 1 thread)
+constexpr int64_t kMaxBitserialWordOps = int64_t{1} << 33;   // ~0.55 ns each
+
+// m x n outputs of k-long dot products: the output bytes and the work, before allocating.
+void require_gemm_budget(const char* name, int64_t m, int64_t n, double work, int64_t limit,
+                         const char* unit, int64_t out_bytes) {
+  require_output((std::string(name) + ": output").c_str(), m, n, out_bytes);
+  require_within(std::string(name) + ": " + unit, work, limit);
+}
+
 template <class TA, class TB>
 py::array run_int_gemm(const py::array& a_any, const py::array& b_any) {
-  const auto a = py::array_t<TA, py::array::c_style>::ensure(a_any);
-  const auto b = py::array_t<TB, py::array::c_style>::ensure(b_any);
-  if (!a || !b) throw std::invalid_argument("could not read operands as contiguous arrays");
-  const int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
+  const int64_t m = a_any.shape(0), k = a_any.shape(1), n = b_any.shape(1);
+  require_gemm_budget("int_gemm", m, n,
+                      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k),
+                      kMaxIntGemmMacs, "multiply-adds (m x n x k)", 4);
+  const auto a = as_c_array<TA>(a_any, "a");
+  const auto b = as_c_array<TB>(b_any, "b");
   py::array_t<int32_t> out({m, n});
   const TA* ap = a.data();
   const TB* bp = b.data();
   int32_t* op = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    int_gemm<TA, TB>(ap, bp, m, k, n, op);
-  }
+  without_gil([&](const Poll& poll) {
+    int_gemm<TA, TB>(ap, bp, m, k, n, op, poll);
+    return 0;
+  });
   return out;
+}
+
+void require_xnor_budget(const char* name, int64_t m, int64_t n, int64_t k) {
+  require_gemm_budget(name, m, n,
+                      static_cast<double>(m) * static_cast<double>(n) *
+                          static_cast<double>(std::max<int64_t>(1, bits::words_for(k))),
+                      kMaxXnorGemmWordOps, "word operations (m x n x ceil(k / 64))", 4);
 }
 
 void require_int8_or_int16(const py::array& x, const char* name) {
@@ -58,17 +83,18 @@ void bind_lowp_kernels(py::module_& m) {
         require_dtype(a_any, py::dtype::of<int8_t>(), "a", "int8 (+-1 values)");
         require_dtype(b_any, py::dtype::of<int8_t>(), "b", "int8 (+-1 values)");
         checked_threads(threads);
-        const auto a = py::array_t<int8_t, py::array::c_style>::ensure(a_any);
-        const auto b = py::array_t<int8_t, py::array::c_style>::ensure(b_any);
-        const int64_t m_ = a.shape(0), k = a.shape(1), n = b.shape(1);
+        const int64_t m_ = a_any.shape(0), k = a_any.shape(1), n = b_any.shape(1);
+        require_xnor_budget("xnor_gemm", m_, n, k);
+        const auto a = as_c_array<int8_t>(a_any, "a");
+        const auto b = as_c_array<int8_t>(b_any, "b");
         py::array_t<int32_t> out({m_, n});
         const int8_t* ap = a.data();
         const int8_t* bp = b.data();
         int32_t* op = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          xnor_gemm(ap, bp, m_, k, n, op, threads, isa);
-        }
+        without_gil([&](const Poll& poll) {
+          xnor_gemm(ap, bp, m_, k, n, op, threads, isa, poll);
+          return 0;
+        });
         return out;
       },
       py::arg("a"), py::arg("b"), py::arg("threads") = 0, py::arg("isa") = "auto",
@@ -85,7 +111,7 @@ void bind_lowp_kernels(py::module_& m) {
         uint64_t* op = out.mutable_data();
         const int64_t rs = x.strides(0), cs = x.strides(1);  // int8: bytes = elements
         {
-          py::gil_scoped_release release;
+          GilRelease release;
           pack_pm1(xp, rows, k, rs, cs, op, "x");
         }
         return out;
@@ -115,19 +141,20 @@ void bind_lowp_kernels(py::module_& m) {
                 " needs ceil(k/64) = " + std::to_string(W));
           }
         }
-        const auto a = py::array_t<uint64_t, py::array::c_style>::ensure(a_any);
-        const auto b = py::array_t<uint64_t, py::array::c_style>::ensure(b_any);
-        const int64_t m_ = a.shape(0), n = b.shape(0);
+        const int64_t m_ = a_any.shape(0), n = b_any.shape(0);
+        require_xnor_budget("xnor_gemm_packed", m_, n, k);
+        const auto a = as_c_array<uint64_t>(a_any, "a_packed");
+        const auto b = as_c_array<uint64_t>(b_any, "b_packed");
         bits::check_padding(a.data(), m_, k, "a_packed");
         bits::check_padding(b.data(), n, k, "b_packed");
         py::array_t<int32_t> out({m_, n});
         const uint64_t* ap = a.data();
         const uint64_t* bp = b.data();
         int32_t* op = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          xnor_gemm_packed(ap, m_, bp, n, k, op, threads, isa);
-        }
+        without_gil([&](const Poll& poll) {
+          xnor_gemm_packed(ap, m_, bp, n, k, op, threads, isa, poll);
+          return 0;
+        });
         return out;
       },
       py::arg("a_packed"), py::arg("b_packed"), py::arg("k"), py::arg("threads") = 0,
@@ -145,17 +172,23 @@ void bind_lowp_kernels(py::module_& m) {
         bits::validate_bits(a_bits, "a_bits");
         bits::validate_bits(b_bits, "b_bits");
         require_matmul_shapes(a_any, b_any);
+        const int64_t m_ = a_any.shape(0), k = a_any.shape(1), n = b_any.shape(1);
+        require_gemm_budget("bitserial_gemm", m_, n,
+                            static_cast<double>(m_) * static_cast<double>(n) *
+                                static_cast<double>(std::max<int64_t>(1, bits::words_for(k))) *
+                                static_cast<double>(a_bits * b_bits),
+                            kMaxBitserialWordOps,
+                            "word operations (m x n x ceil(k / 64) x a_bits x b_bits)", 8);
         const auto a = as_int64_matrix(a_any, "a");
         const auto b = as_int64_matrix(b_any, "b");
-        const int64_t m_ = a.shape(0), k = a.shape(1), n = b.shape(1);
         py::array_t<int64_t> out({m_, n});
         const int64_t* ap = a.data();
         const int64_t* bp = b.data();
         int64_t* op = out.mutable_data();
-        {
-          py::gil_scoped_release release;
-          bitserial_gemm(ap, bp, m_, k, n, a_bits, b_bits, a_signed, b_signed, op);
-        }
+        without_gil([&](const Poll& poll) {
+          bitserial_gemm(ap, bp, m_, k, n, a_bits, b_bits, a_signed, b_signed, op, poll);
+          return 0;
+        });
         return out;
       },
       py::arg("a"), py::arg("b"), py::arg("a_bits"), py::arg("b_bits"),

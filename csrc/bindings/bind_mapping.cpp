@@ -7,7 +7,9 @@
 #include <string>
 #include <tuple>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "mapping/search.hpp"
 
 namespace pysim::bindings {
@@ -16,9 +18,10 @@ namespace py = pybind11;
 
 namespace {
 
-using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
-using I64 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
-using U8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+// C-contiguous and aligned (array_args.hpp): NumPy copies a misaligned or strided argument.
+using F64 = CArray<double>;
+using I64 = CArray<int64_t>;
+using U8 = CArray<uint8_t>;
 
 void require_shape(const py::array& x, const char* name, py::ssize_t rows, py::ssize_t cols) {
   const bool ok = cols < 0 ? (x.ndim() == 1 && x.shape(0) == rows)
@@ -141,7 +144,7 @@ void bind_mapping(py::module_& m) {
         sl.fits = fits.data();
         PlanChoice out;
         {
-          py::gil_scoped_release release;
+          GilRelease release;
           out = search_plans(p, cand, sl);
         }
         return std::make_tuple(out.flat, out.latency, out.energy);

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "memory/dram.hpp"
 #include "memory/scratchpad.hpp"
 
@@ -18,10 +20,8 @@ namespace {
 // obj as a 1-D contiguous array of T, accepting only the NumPy kinds listed ("iu" = integers).
 // An empty sequence is accepted whatever its dtype (np.asarray([]) is float64).
 template <class T>
-py::array_t<T, py::array::c_style | py::array::forcecast> as_1d(const py::object& obj,
-                                                                const char* name,
-                                                                const std::string& kinds,
-                                                                const char* kinds_text) {
+CArray<T> as_1d(const py::object& obj, const char* name, const std::string& kinds,
+                const char* kinds_text) {
   const py::array any = py::module_::import("numpy").attr("asarray")(obj);
   if (any.ndim() != 1) {
     throw std::invalid_argument(std::string(name) + " must be 1-D, got ndim=" +
@@ -31,7 +31,7 @@ py::array_t<T, py::array::c_style | py::array::forcecast> as_1d(const py::object
     throw std::invalid_argument(std::string(name) + " must hold " + kinds_text + ", got dtype " +
                                 std::string(py::str(any.dtype())));
   }
-  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(any);
+  return as_c_array<T>(any, name);
 }
 
 py::array_t<int64_t> to_numpy(const std::vector<int64_t>& v) {
@@ -141,8 +141,8 @@ void bind_scratchpad(py::module_& m) {
         const int64_t* op = o.data();
         const auto na = static_cast<std::size_t>(a.size());
         const auto no = static_cast<std::size_t>(o.size());
-        py::gil_scoped_release release;
-        return count_bank_conflicts(spec, ap, na, op, no);
+        return without_gil(
+            [&](const Poll& poll) { return count_bank_conflicts(spec, ap, na, op, no, poll); });
       },
       py::arg("spec"), py::arg("addresses"), py::arg("cycle_offsets"),
       "Bank conflicts of byte addresses requested per cycle, in CSR form: cycle c requests "
@@ -152,12 +152,10 @@ void bind_scratchpad(py::module_& m) {
       "systolic_fetch_pattern",
       [](const ScratchpadSpec& spec, int64_t lanes, int64_t elements, int64_t row_pitch_words,
          int64_t base_address, int64_t element_bytes, bool skewed) {
-        AccessPattern p;
-        {
-          py::gil_scoped_release release;
-          p = systolic_operand_fetch(spec, make_fetch(lanes, elements, row_pitch_words,
-                                                      base_address, element_bytes, skewed));
-        }
+        const SystolicFetch fetch =
+            make_fetch(lanes, elements, row_pitch_words, base_address, element_bytes, skewed);
+        const AccessPattern p = without_gil(
+            [&](const Poll& poll) { return systolic_operand_fetch(spec, fetch, poll); });
         return py::make_tuple(to_numpy(p.addresses), to_numpy(p.cycle_offsets));
       },
       py::arg("spec"), py::arg("lanes"), py::arg("elements"), py::arg("row_pitch_words"),
@@ -347,7 +345,7 @@ void bind_dram(py::module_& m) {
                                       std::to_string(a.size()) + " and " +
                                       std::to_string(s.size()));
         }
-        py::array_t<bool, py::array::c_style | py::array::forcecast> w;
+        CArray<bool> w;
         const bool* wp = nullptr;
         if (!is_write.is_none()) {
           w = as_1d<bool>(is_write, "is_write", "biu", "booleans or integers");
@@ -361,8 +359,8 @@ void bind_dram(py::module_& m) {
         const int64_t* ap = a.data();
         const int64_t* sp = s.data();
         const auto n = static_cast<std::size_t>(a.size());
-        py::gil_scoped_release release;
-        return simulate_stream(spec, ap, sp, wp, n);
+        return without_gil(
+            [&](const Poll& poll) { return simulate_stream(spec, ap, sp, wp, n, poll); });
       },
       py::arg("spec"), py::arg("addresses"), py::arg("sizes"), py::arg("is_write") = py::none(),
       "Time a stream of transfers (byte addresses, sizes in bytes, optional write flags; "

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "units/row_stationary.hpp"
 #include "units/row_stationary_reference.hpp"
 
@@ -103,17 +104,11 @@ void bind_row_stationary(py::module_& m) {
       "row_stationary_reference",
       [](const RowStationarySpec& spec, const ConvWindowSpec& window, int64_t m_, int64_t n,
          int64_t k) {
-        RowStationaryCost c;
-        {
-          py::gil_scoped_release release;
-          // Ctrl-C: take the GIL back now and then and let Python run its signal handlers; a
-          // raised KeyboardInterrupt unwinds the run as error_already_set.
-          c = row_stationary_reference(spec, window, m_, n, k, [] {
-            py::gil_scoped_acquire acquire;
-            if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-          });
-        }
-        return c;
+        // Ctrl-C: the poll takes the GIL back now and then and lets Python run its signal
+        // handlers; a raised KeyboardInterrupt unwinds the run as error_already_set.
+        return without_gil([&](const Poll& poll) {
+          return row_stationary_reference(spec, window, m_, n, k, poll);
+        });
       },
       py::arg("spec"), py::arg("window"), py::arg("m"), py::arg("n"), py::arg("k"),
       "Cycle-stepped reference of the same tile: steps every pass's PEs and walks the data "

@@ -3,8 +3,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/budget.hpp"
+
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "kernels/sparse.hpp"
 
 namespace py = pybind11;
@@ -13,18 +16,16 @@ namespace pysim::bindings {
 
 namespace {
 
-template <class T>
-using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+// Multiply-adds a sparse x dense product may take (~0.15 ns each: about 3 s).
+constexpr int64_t kMaxSparseMacs = int64_t{1} << 34;
 
 template <class T>
-Arr<T> ensure(const py::array& x, const char* name, int ndim) {
+CArray<T> ensure(const py::array& x, const char* name, int ndim) {
   if (x.ndim() != ndim) {
     throw std::invalid_argument(std::string(name) + " must be " + std::to_string(ndim) +
                                 "-D, got ndim=" + std::to_string(x.ndim()));
   }
-  Arr<T> out = Arr<T>::ensure(x);
-  if (!out) throw std::invalid_argument(std::string("could not read ") + name + " as an array");
-  return out;
+  return as_c_array<T>(x, name);
 }
 
 template <class T>
@@ -39,7 +40,7 @@ py::tuple run_csr_from_dense(const py::array& x_any) {
   const auto x = ensure<T>(x_any, "x", 2);
   CsrMatrix<T> csr;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     csr = csr_from_dense<T>(x.shape(0), x.shape(1), x.data());
   }
   py::array_t<int64_t> indptr(static_cast<py::ssize_t>(csr.indptr.size()));
@@ -60,8 +61,10 @@ py::array run_csr_matmul(const py::array& indptr_any, const py::array& indices_a
   const auto values = ensure<T>(values_any, "values", 1);
   const auto b = ensure<T>(b_any, "b", 2);
   if (rows < 0 || cols < 0) throw std::invalid_argument("shape must be non-negative");
-  if (indptr.size() != rows + 1) {
-    throw std::invalid_argument("indptr must have rows + 1 = " + std::to_string(rows + 1) +
+  // indptr.size() - 1, not rows + 1: rows = 2^63 - 1 must not overflow.
+  if (indptr.size() - 1 != rows) {
+    throw std::invalid_argument("indptr must have rows + 1 = " +
+                                std::to_string(static_cast<uint64_t>(rows) + 1) +
                                 " entries, got " + std::to_string(indptr.size()));
   }
   if (indices.size() != values.size()) {
@@ -75,13 +78,22 @@ py::array run_csr_matmul(const py::array& indptr_any, const py::array& indices_a
                                 std::to_string(b.shape(0)));
   }
   const int64_t n = b.shape(1);
+  require_output("csr_matmul: output", rows, n, sizeof(Acc));
+  require_within("csr_matmul: multiply-adds ((nnz + rows) x b's columns)",
+                 (static_cast<double>(values.size()) + static_cast<double>(rows)) *
+                     static_cast<double>(n),
+                 kMaxSparseMacs);
   py::array_t<Acc> out({rows, n});
   Acc* op = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    csr_matmul<T, Acc>(rows, cols, indptr.data(), indices.data(), values.data(), values.size(),
-                       b.data(), n, op);
-  }
+  const int64_t* ip = indptr.data();
+  const int64_t* xp = indices.data();
+  const T* vp = values.data();
+  const int64_t nnz = values.size();
+  const T* bp = b.data();
+  without_gil([&](const Poll& poll) {
+    csr_matmul<T, Acc>(rows, cols, ip, xp, vp, nnz, bp, n, op, poll);
+    return 0;
+  });
   return out;
 }
 
@@ -90,7 +102,7 @@ py::tuple run_nm_compress(const py::array& x_any, int64_t n, int64_t m) {
   const auto x = ensure<T>(x_any, "x", 2);
   NmCompressed<T> c;
   {
-    py::gil_scoped_release release;
+    GilRelease release;
     c = nm_compress<T>(x.shape(0), x.shape(1), x.data(), n, m);
   }
   const py::ssize_t kept = c.rows == 0 ? 0 : static_cast<py::ssize_t>(c.values.size()) / c.rows;
@@ -118,12 +130,20 @@ py::array run_nm_matmul(const py::array& values_any, const py::array& index_any,
                                 std::to_string(b.shape(0)));
   }
   const int64_t ncols = b.shape(1);
+  require_output("nm_matmul: output", rows, ncols, sizeof(Acc));
+  require_within("nm_matmul: multiply-adds (rows x (kept + 1) x b's columns)",
+                 static_cast<double>(rows) * static_cast<double>(kept + 1) *
+                     static_cast<double>(ncols),
+                 kMaxSparseMacs);
   py::array_t<Acc> out({rows, ncols});
   Acc* op = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    nm_matmul<T, Acc>(rows, cols, n, m, values.data(), index.data(), b.data(), ncols, op);
-  }
+  const T* vp = values.data();
+  const uint8_t* xp = index.data();
+  const T* bp = b.data();
+  without_gil([&](const Poll& poll) {
+    nm_matmul<T, Acc>(rows, cols, n, m, vp, xp, bp, ncols, op, poll);
+    return 0;
+  });
   return out;
 }
 

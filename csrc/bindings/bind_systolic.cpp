@@ -6,6 +6,7 @@
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "units/systolic_array.hpp"
 #include "units/systolic_reference.hpp"
 
@@ -17,15 +18,13 @@ namespace {
 
 template <class T, class Acc>
 py::tuple run_reference(const SystolicSpec& spec, const py::array& a_any, const py::array& b_any) {
-  const auto a = py::array_t<T, py::array::c_style>::ensure(a_any);
-  const auto b = py::array_t<T, py::array::c_style>::ensure(b_any);
-  if (!a || !b) throw std::invalid_argument("could not read operands as contiguous arrays");
+  const auto a = as_c_array<T>(a_any, "a");
+  const auto b = as_c_array<T>(b_any, "b");
   const GemmShape shape{a.shape(0), b.shape(1), a.shape(1)};
-  ReferenceRun<Acc> run;
-  {
-    py::gil_scoped_release release;
-    run = simulate_cycles<T, Acc>(spec, shape, a.data(), b.data());
-  }
+  const T* ap = a.data();
+  const T* bp = b.data();
+  const ReferenceRun<Acc> run = without_gil(
+      [&](const Poll& poll) { return simulate_cycles<T, Acc>(spec, shape, ap, bp, poll); });
   py::array_t<Acc> out({shape.m, shape.n});
   std::copy(run.out.begin(), run.out.end(), out.mutable_data());
   return py::make_tuple(out, run.cost, run.pe_updates);
@@ -101,11 +100,10 @@ void bind_systolic(py::module_& m) {
         "Closed-form cost of a GEMM on the array (O(1)).");
   m.def("systolic_simulate_cycles",
         [](const SystolicSpec& spec, const GemmShape& shape) {
-          return simulate_cycles(spec, shape);
+          return without_gil([&](const Poll& poll) { return simulate_cycles(spec, shape, poll); });
         },
         py::arg("spec"), py::arg("shape"),
-        "Cycle-stepped reference run without data; returns the counted cost.",
-        py::call_guard<py::gil_scoped_release>());
+        "Cycle-stepped reference run without data; returns the counted cost.");
   m.def(
       "systolic_simulate_gemm",
       [](const SystolicSpec& spec, const py::array& a, const py::array& b) -> py::tuple {

@@ -6,6 +6,7 @@
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "kernels/binary_gemm.hpp"
 #include "units/bit_planes.hpp"
 #include "units/xnor.hpp"
@@ -74,10 +75,14 @@ void bind_xnor(py::module_& m) {
 
   m.def("xnor_cost", &xnor_cost, py::arg("spec"), py::arg("shape"),
         py::arg("thresholded") = true, "Closed-form cost of a +-1 GEMM (O(1)).");
-  m.def("xnor_simulate_cycles", &xnor_simulate_cycles, py::arg("spec"), py::arg("shape"),
-        py::arg("thresholded") = true,
-        "Cycle-stepped reference run without data; returns the counted cost.",
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "xnor_simulate_cycles",
+      [](const XnorSpec& spec, const GemmShape& shape, bool thresholded) {
+        return without_gil(
+            [&](const Poll& poll) { return xnor_simulate_cycles(spec, shape, thresholded, poll); });
+      },
+      py::arg("spec"), py::arg("shape"), py::arg("thresholded") = true,
+      "Cycle-stepped reference run without data; returns the counted cost.");
   m.def(
       "xnor_simulate_gemm",
       [](const XnorSpec& spec, const py::array& a_any, const py::array& b_any,
@@ -87,7 +92,8 @@ void bind_xnor(py::module_& m) {
         require_dtype(b_any, py::dtype::of<int8_t>(), "b", "int8 (+-1 values)");
         const GemmShape shape{a_any.shape(0), b_any.shape(1), a_any.shape(1)};
         validate(shape);
-        py::array_t<int64_t, py::array::c_style | py::array::forcecast> thr;
+        check_xnor_budget(spec, shape, !thresholds.is_none(), true);  // before allocating
+        CArray<int64_t> thr;
         const int64_t* thr_ptr = nullptr;
         if (!thresholds.is_none()) {
           const py::array t = py::module_::import("numpy").attr("asarray")(thresholds);
@@ -101,7 +107,7 @@ void bind_xnor(py::module_& m) {
             throw std::invalid_argument("thresholds must hold integers, got dtype " +
                                         dtype_name(t));
           }
-          thr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
+          thr = as_c_array<int64_t>(t, "thresholds");
           thr_ptr = thr.data();
         }
         const int64_t W = bits::words_for(shape.k);
@@ -109,14 +115,15 @@ void bind_xnor(py::module_& m) {
         std::vector<uint64_t> bw(static_cast<size_t>(shape.n * W));
         const auto* a = static_cast<const int8_t*>(a_any.data());
         const auto* b = static_cast<const int8_t*>(b_any.data());
-        XnorRun run;
-        {
-          py::gil_scoped_release release;
+        const int64_t as0 = a_any.strides(0), as1 = a_any.strides(1);
+        const int64_t bs0 = b_any.strides(0), bs1 = b_any.strides(1);
+        const XnorRun run = without_gil([&](const Poll& poll) {
           // int8 strides in bytes are strides in elements.
-          pack_pm1(a, shape.m, shape.k, a_any.strides(0), a_any.strides(1), aw.data(), "a");
-          pack_pm1(b, shape.n, shape.k, b_any.strides(1), b_any.strides(0), bw.data(), "b", true);
-          run = xnor_simulate(spec, shape, aw.data(), bw.data(), thr_ptr, thr_ptr != nullptr);
-        }
+          pack_pm1(a, shape.m, shape.k, as0, as1, aw.data(), "a");
+          pack_pm1(b, shape.n, shape.k, bs1, bs0, bw.data(), "b", true);
+          return xnor_simulate(spec, shape, aw.data(), bw.data(), thr_ptr, thr_ptr != nullptr,
+                               poll);
+        });
         py::array_t<int32_t> out({shape.m, shape.n});
         std::copy(run.out.begin(), run.out.end(), out.mutable_data());
         return py::make_tuple(out, run.cost, run.pe_updates);

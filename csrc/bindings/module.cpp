@@ -1,7 +1,9 @@
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "pysim C++ core: cycle-level unit models, functional kernels, compat accounting";
+  pysim::bindings::remember_main_thread();
   pysim::bindings::bind_systolic(m);
   pysim::bindings::bind_kernels(m);
   pysim::bindings::bind_scalesim(m);

@@ -9,12 +9,26 @@
 
 namespace pysim {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// ceil(a / b) for a >= 0, b >= 1, without forming a + b - 1 (which overflows for a or b near
+// 2^63). Other signs: the quotient rounded toward +infinity.
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  const int64_t q = a / b, r = a % b;
+  return q + ((r != 0) && ((r > 0) == (b > 0)) ? 1 : 0);
+}
 
 // a * b, or std::invalid_argument when it would not fit in int64.
 inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
   int64_t out = 0;
   if (__builtin_mul_overflow(a, b, &out)) {
+    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
+  }
+  return out;
+}
+
+// a + b, or std::invalid_argument when it would not fit in int64.
+inline int64_t checked_add(int64_t a, int64_t b, const char* what) {
+  int64_t out = 0;
+  if (__builtin_add_overflow(a, b, &out)) {
     throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
   }
   return out;

@@ -591,29 +591,36 @@ PackedB allocate_b(int64_t n, int64_t W, Isa isa) {
 // Rows [begin, end) claimed from `next` by guided self-scheduling (Polychronopoulos & Kuck,
 // 1987): a claim is 1/(2t) of the rows left, in whole 4-row blocks, so claims start large (few
 // of them) and shrink to 4 rows at the end (the threads finish together); a thread slowed by
-// other load simply takes fewer. Empty when no rows are left.
-std::pair<int64_t, int64_t> claim_rows(std::atomic<int64_t>& next, int64_t m, int64_t t) {
+// other load simply takes fewer. At most `cap` rows (a whole number of 4-row blocks). Empty when
+// no rows are left.
+std::pair<int64_t, int64_t> claim_rows(std::atomic<int64_t>& next, int64_t m, int64_t t,
+                                       int64_t cap) {
   int64_t begin = next.load();
   int64_t size = 0;
   do {
     if (begin >= m) return {m, m};
-    size = std::max<int64_t>(4, (m - begin) / (2 * t) / 4 * 4);
+    size = std::min(cap, std::max<int64_t>(4, (m - begin) / (2 * t) / 4 * 4));
   } while (!next.compare_exchange_weak(begin, begin + size));
   return {begin, std::min(m, begin + size)};
 }
 
 // The product in one parallel region: prepare(id, t) packs thread id's share of the operands and
 // returns false or throws to stop (a value that is not +-1); a barrier (every row needs all of
-// B); then rows in claimed blocks (claim_rows). Rows are independent, so the result does not
-// depend on the split. False if some prepare failed.
+// B); then rows in claimed blocks (claim_rows). t is the team parallel_for_ids started (fewer
+// threads than asked for when the OS refuses some). Rows are independent, so the result does
+// not depend on the split. False if some prepare failed. With a poll, claims are capped at
+// ~2^25 word operations and id 0 (the calling thread) polls before each of its claims; a poll
+// that throws stops every thread at its next claim and the exception leaves the call.
 template <class Prepare>
 bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64_t n, int64_t k,
-                          int32_t* out, int threads, Isa isa, Prepare prepare) {
+                          int32_t* out, int threads, Isa isa, Prepare prepare, const Poll& poll) {
   const int64_t W = words_for(k);
-  const int64_t t = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
+  const int64_t asked = thread_count(m, m * n * std::max<int64_t>(W, 1), threads);
+  const int64_t cap =
+      poll ? std::max<int64_t>(4, (int64_t{1} << 25) / (n * std::max<int64_t>(W, 1)) / 4 * 4) : m;
   std::atomic<int64_t> arrived{0}, next{0};
   std::atomic<bool> failed{false};
-  parallel_for_ids(t, [&](int64_t id) {
+  parallel_for_ids(asked, [&](int64_t id, int64_t t) {
     bool prepared = false;
     try {  // an exception here must not leave the others waiting at the barrier
       prepared = prepare(id, t);
@@ -624,7 +631,15 @@ bool prepare_and_multiply(const uint64_t* a, int64_t m, const uint64_t* b, int64
     while (arrived.load() < t) std::this_thread::yield();
     if (failed) return;
     for (;;) {
-      const auto [r0, r1] = claim_rows(next, m, t);
+      if (id == 0 && poll) {
+        try {
+          poll();
+        } catch (...) {
+          next.store(m);  // the others stop at their next claim
+          throw;
+        }
+      }
+      const auto [r0, r1] = claim_rows(next, m, t, cap);
       if (r0 >= r1) break;
       xnor_rows(a, r0, r1, b, n, W, k, out, isa);
     }
@@ -671,13 +686,15 @@ void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int6
 }
 
 void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_words, int64_t n,
-                      int64_t k, int32_t* out, int threads, const std::string& isa) {
+                      int64_t k, int32_t* out, int threads, const std::string& isa,
+                      const Poll& poll) {
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
   const int64_t W = words_for(k);
   if (chosen != Isa::Avx512) {  // the scalar kernels read bt as it is
-    prepare_and_multiply(a_words, m, bt_words, n, k, out, threads, chosen,
-                         [](int64_t, int64_t) { return true; });
+    prepare_and_multiply(
+        a_words, m, bt_words, n, k, out, threads, chosen, [](int64_t, int64_t) { return true; },
+        poll);
     return;
   }
   // Each thread copies its share of B's columns into the AVX-512 kernel's panels.
@@ -691,11 +708,12 @@ void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_wor
                            }
                          }
                          return true;
-                       });
+                       },
+                       poll);
 }
 
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
-               int threads, const std::string& isa) {
+               int threads, const std::string& isa, const Poll& poll) {
   const Isa chosen = resolve_isa(isa);
   if (m <= 0 || n <= 0) return;
   const int64_t W = words_for(k);
@@ -714,7 +732,8 @@ void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n
           pack_columns(b, k, n, n, bw.words.get(), bw.word_major, "b", true, masks, c0, c1);
         }
         return true;
-      });
+      },
+      poll);
   if (!ok) {  // throws, naming the first value that is not +-1
     pack_contiguous_rows(a, m, k, k, aw.get(), "a", false, masks);
     pack_columns(b, k, n, n, bw.words.get(), bw.word_major, "b", true, masks);

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/budget.hpp"
+
 namespace pysim {
 
 // Pack a rows x k matrix of int8 +-1 values, element (r, c) at x[r * row_stride + c * col_stride]
@@ -26,12 +28,15 @@ void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int6
 // the result does not depend on it. isa: "auto" (the widest kernel this CPU runs), or
 // "avx512-vpopcntdq", "popcnt", "portable" to force one (std::invalid_argument if this CPU
 // cannot run it); every kernel gives the same result.
+// poll, when given, is called on the calling thread between blocks of ~2^25 word operations
+// (it may throw to stop the product; out is then partial).
 void xnor_gemm_packed(const uint64_t* a_words, int64_t m, const uint64_t* bt_words, int64_t n,
-                      int64_t k, int32_t* out, int threads = 0, const std::string& isa = "auto");
+                      int64_t k, int32_t* out, int threads = 0, const std::string& isa = "auto",
+                      const Poll& poll = nullptr);
 
 // a: m x k, b: k x n, row-major int8 +-1 (checked) -> out: m x n int32, equal to a @ b.
 void xnor_gemm(const int8_t* a, const int8_t* b, int64_t m, int64_t k, int64_t n, int32_t* out,
-               int threads = 0, const std::string& isa = "auto");
+               int threads = 0, const std::string& isa = "auto", const Poll& poll = nullptr);
 
 // Name of the popcount kernel xnor_gemm dispatches to on this machine: "avx512-vpopcntdq",
 // "popcnt" or "portable".

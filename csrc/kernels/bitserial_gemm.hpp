@@ -8,11 +8,15 @@
 
 #include <cstdint>
 
+#include "common/budget.hpp"
+
 namespace pysim {
 
 // a: m x k, b: k x n, row-major int64 -> out: m x n int64. Throws std::invalid_argument if a
-// bit width is outside 1..32 or a value outside its width's range (naming the element).
+// bit width is outside 1..32 or a value outside its width's range (naming the element). poll,
+// when given, is called between blocks of about 2^24 plane-pair words (it may throw to stop).
 void bitserial_gemm(const int64_t* a, const int64_t* b, int64_t m, int64_t k, int64_t n,
-                    int64_t a_bits, int64_t b_bits, bool a_signed, bool b_signed, int64_t* out);
+                    int64_t a_bits, int64_t b_bits, bool a_signed, bool b_signed, int64_t* out,
+                    const Poll& poll = nullptr);
 
 }  // namespace pysim

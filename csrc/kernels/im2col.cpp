@@ -1,6 +1,9 @@
 #include "kernels/im2col.hpp"
 
+#include "common/budget.hpp"
 #include "common/checked.hpp"
+
+#include <algorithm>
 
 #include <stdexcept>
 #include <string>
@@ -70,15 +73,39 @@ GemmShape conv2d_to_gemm(const Conv2dShape& c) {
   return g;
 }
 
+void check_im2col_output(const Conv2dShape& c, int64_t item_bytes) {
+  const GemmShape g = conv2d_to_gemm(c);
+  require_within("im2col output (M x K = " + std::to_string(g.m) + " x " + std::to_string(g.k) +
+                     " elements of " + std::to_string(item_bytes) + " bytes; pad_h = " +
+                     std::to_string(c.pad_h) + ", pad_w = " + std::to_string(c.pad_w) + ")",
+                 static_cast<double>(g.m) * static_cast<double>(g.k) *
+                     static_cast<double>(item_bytes),
+                 kMaxIm2colBytes, "bytes");
+}
+
 template <class T>
 std::vector<T> im2col(const Conv2dShape& c, const T* x) {
+  check_im2col_output(c, static_cast<int64_t>(sizeof(T)));
+  const GemmShape g = conv2d_to_gemm(c);
+  std::vector<T> out(static_cast<size_t>(g.m * g.k));
+  im2col_into(c, x, out.data());
+  return out;
+}
+
+template <class T>
+void im2col_into(const Conv2dShape& c, const T* x, T* out, const Poll& poll) {
   const GemmShape g = conv2d_to_gemm(c);
   const int64_t oh = conv_out_h(c), ow = conv_out_w(c);
-  std::vector<T> out(static_cast<size_t>(g.m * g.k), T{});
+  Ticker ticker(poll);
+  for (int64_t r = 0; r < g.m; r += 4096) {  // zero in blocks of rows, polling between them
+    std::fill(out + r * g.k, out + std::min(g.m, r + 4096) * g.k, T{});
+    ticker.tick(4096 * g.k);
+  }
   for (int64_t b = 0; b < c.batch; ++b) {
     for (int64_t oy = 0; oy < oh; ++oy) {
       for (int64_t ox = 0; ox < ow; ++ox) {
-        T* row = out.data() + ((b * oh + oy) * ow + ox) * g.k;
+        ticker.tick(g.k);
+        T* row = out + ((b * oh + oy) * ow + ox) * g.k;
         for (int64_t fy = 0; fy < c.filter_h; ++fy) {
           const int64_t iy = oy * c.stride_h - c.pad_h + fy * c.dilation_h;
           if (iy < 0 || iy >= c.in_h) continue;
@@ -93,11 +120,13 @@ std::vector<T> im2col(const Conv2dShape& c, const T* x) {
       }
     }
   }
-  return out;
 }
 
 template std::vector<int8_t> im2col<int8_t>(const Conv2dShape&, const int8_t*);
 template std::vector<int16_t> im2col<int16_t>(const Conv2dShape&, const int16_t*);
 template std::vector<float> im2col<float>(const Conv2dShape&, const float*);
+template void im2col_into<int8_t>(const Conv2dShape&, const int8_t*, int8_t*, const Poll&);
+template void im2col_into<int16_t>(const Conv2dShape&, const int16_t*, int16_t*, const Poll&);
+template void im2col_into<float>(const Conv2dShape&, const float*, float*, const Poll&);
 
 }  // namespace pysim

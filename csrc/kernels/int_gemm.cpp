@@ -75,26 +75,41 @@ __attribute__((target("avx2"))) void gemm_avx2(const TA* a, const TB* b, int64_t
 }  // namespace
 
 template <class TA, class TB>
-void int_gemm(const TA* a, const TB* b, int64_t m, int64_t k, int64_t n, int32_t* out) {
+void int_gemm(const TA* a, const TB* b, int64_t m, int64_t k, int64_t n, int32_t* out,
+              const Poll& poll) {
   if (m <= 0 || n <= 0) return;
   // int32 and uint32 share size and alignment; the bits are NumPy's wrapped int32 result.
   auto* c = reinterpret_cast<uint32_t*>(out);
-#ifdef PYSIM_X86
-  if (__builtin_cpu_supports("avx2")) {
-    gemm_avx2(a, b, m, k, n, c);
-    return;
+  // Rows are independent: with a poll, blocks of rows of ~2^26 MACs (4 rows at least, a whole
+  // register block), the poll between them.
+  int64_t block = m;
+  if (poll) {
+    const int64_t per_row = std::max<int64_t>(1, k) * n;
+    block = std::max<int64_t>(4, (int64_t{1} << 26) / per_row / 4 * 4);
   }
+#ifdef PYSIM_X86
+  const bool avx2 = __builtin_cpu_supports("avx2");
 #endif
-  gemm_portable(a, b, m, k, n, c);
+  for (int64_t r0 = 0; r0 < m; r0 += block) {
+    if (poll && r0 > 0) poll();
+    const int64_t rows = std::min(block, m - r0);
+#ifdef PYSIM_X86
+    if (avx2) {
+      gemm_avx2(a + r0 * k, b, rows, k, n, c + r0 * n);
+      continue;
+    }
+#endif
+    gemm_portable(a + r0 * k, b, rows, k, n, c + r0 * n);
+  }
 }
 
 template void int_gemm<int8_t, int8_t>(const int8_t*, const int8_t*, int64_t, int64_t, int64_t,
-                                       int32_t*);
+                                       int32_t*, const Poll&);
 template void int_gemm<int8_t, int16_t>(const int8_t*, const int16_t*, int64_t, int64_t, int64_t,
-                                        int32_t*);
+                                        int32_t*, const Poll&);
 template void int_gemm<int16_t, int8_t>(const int16_t*, const int8_t*, int64_t, int64_t, int64_t,
-                                        int32_t*);
+                                        int32_t*, const Poll&);
 template void int_gemm<int16_t, int16_t>(const int16_t*, const int16_t*, int64_t, int64_t,
-                                         int64_t, int32_t*);
+                                         int64_t, int32_t*, const Poll&);
 
 }  // namespace pysim

@@ -77,8 +77,10 @@ void validate_csr(int64_t rows, int64_t cols, const int64_t* indptr, const int64
 
 template <class T, class Acc>
 void csr_matmul(int64_t rows, int64_t cols, const int64_t* indptr, const int64_t* indices,
-                const T* values, int64_t nnz, const T* b, int64_t n, Acc* out) {
+                const T* values, int64_t nnz, const T* b, int64_t n, Acc* out,
+                const Poll& poll) {
   validate_csr(rows, cols, indptr, indices, nnz);
+  Ticker ticker(poll);
   for (int64_t r = 0; r < rows; ++r) {
     Acc* o = out + r * n;
     for (int64_t j = 0; j < n; ++j) o[j] = Acc{};
@@ -86,7 +88,9 @@ void csr_matmul(int64_t rows, int64_t cols, const int64_t* indptr, const int64_t
       const T v = values[p];
       const T* brow = b + indices[p] * n;
       for (int64_t j = 0; j < n; ++j) o[j] = add<Acc>(o[j], mul<Acc>(v, brow[j]));
+      ticker.tick(n);
     }
+    ticker.tick(n + 1);
   }
 }
 
@@ -153,10 +157,12 @@ NmCompressed<T> nm_compress(int64_t rows, int64_t cols, const T* x, int64_t n, i
 
 template <class T, class Acc>
 void nm_matmul(int64_t rows, int64_t cols, int64_t n, int64_t m, const T* values,
-               const uint8_t* index, const T* b, int64_t ncols, Acc* out) {
+               const uint8_t* index, const T* b, int64_t ncols, Acc* out, const Poll& poll) {
   validate_nm(n, m, cols);
   const int64_t groups = cols / m;
+  Ticker ticker(poll);
   for (int64_t r = 0; r < rows; ++r) {
+    ticker.tick(ncols + 1);
     Acc* o = out + r * ncols;
     for (int64_t j = 0; j < ncols; ++j) o[j] = Acc{};
     for (int64_t g = 0; g < groups; ++g) {
@@ -174,6 +180,7 @@ void nm_matmul(int64_t rows, int64_t cols, int64_t n, int64_t m, const T* values
         const T v = values[slot];
         const T* brow = b + (g * m + pos) * ncols;
         for (int64_t j = 0; j < ncols; ++j) o[j] = add<Acc>(o[j], mul<Acc>(v, brow[j]));
+        ticker.tick(ncols);
       }
     }
   }
@@ -182,10 +189,10 @@ void nm_matmul(int64_t rows, int64_t cols, int64_t n, int64_t m, const T* values
 #define PYSIM_SPARSE_INSTANTIATE(T, Acc)                                                       \
   template CsrMatrix<T> csr_from_dense<T>(int64_t, int64_t, const T*);                         \
   template void csr_matmul<T, Acc>(int64_t, int64_t, const int64_t*, const int64_t*, const T*, \
-                                   int64_t, const T*, int64_t, Acc*);                          \
+                                   int64_t, const T*, int64_t, Acc*, const Poll&);             \
   template NmCompressed<T> nm_compress<T>(int64_t, int64_t, const T*, int64_t, int64_t);       \
   template void nm_matmul<T, Acc>(int64_t, int64_t, int64_t, int64_t, const T*,                \
-                                  const uint8_t*, const T*, int64_t, Acc*);
+                                  const uint8_t*, const T*, int64_t, Acc*, const Poll&);
 
 PYSIM_SPARSE_INSTANTIATE(float, float)
 PYSIM_SPARSE_INSTANTIATE(double, double)

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/budget.hpp"
+
 namespace pysim {
 
 template <class T>
@@ -28,10 +30,12 @@ CsrMatrix<T> csr_from_dense(int64_t rows, int64_t cols, const T* x);
 void validate_csr(int64_t rows, int64_t cols, const int64_t* indptr, const int64_t* indices,
                   int64_t nnz);
 
-// out (rows x n) = A (CSR, rows x cols) x b (cols x n, row-major).
+// out (rows x n) = A (CSR, rows x cols) x b (cols x n, row-major). poll, when given, is called
+// every few million multiply-adds (it may throw to stop; out is then partial).
 template <class T, class Acc>
 void csr_matmul(int64_t rows, int64_t cols, const int64_t* indptr, const int64_t* indices,
-                const T* values, int64_t nnz, const T* b, int64_t n, Acc* out);
+                const T* values, int64_t nnz, const T* b, int64_t n, Acc* out,
+                const Poll& poll = nullptr);
 
 template <class T>
 struct NmCompressed {
@@ -50,6 +54,7 @@ NmCompressed<T> nm_compress(int64_t rows, int64_t cols, const T* x, int64_t n, i
 // index >= m or indices not increasing within a group.
 template <class T, class Acc>
 void nm_matmul(int64_t rows, int64_t cols, int64_t n, int64_t m, const T* values,
-               const uint8_t* index, const T* b, int64_t ncols, Acc* out);
+               const uint8_t* index, const T* b, int64_t ncols, Acc* out,
+               const Poll& poll = nullptr);
 
 }  // namespace pysim

@@ -38,8 +38,16 @@ struct Bank {
   int64_t act = kNever;       // last ACT
   int64_t last_rd = kNever;   // last column command
   int64_t ready = 0;          // earliest ACT (after a refresh)
+  int64_t epoch = 0;          // the channel's refresh count when the bank was last brought up to date
 };
 
+// A refresh closes every bank of its channel and holds them until it is done. Rather than visit
+// them all (4096 banks, a refresh every few bursts, made a stream of 100 bursts run for
+// minutes), the channel counts its refreshes (epoch) and remembers what the refresh needs of the
+// banks opened since the last one: a bank whose epoch lags is closed, ready at the last
+// refresh's end (take()). Exact: between refreshes no bank closes, and a bank's act and last_rd
+// only grow, so the maxima over the banks touched since the last refresh are the maxima over
+// the open banks the eager loop took.
 struct Channel {
   int64_t cmd = 0;            // the previous burst's column command (in-order issue)
   int64_t last_rd = kNever;   // last column command on any bank
@@ -47,7 +55,22 @@ struct Channel {
   int64_t next_refresh = 0;
   int64_t refreshes = 0;
   int64_t bursts = 0;
+  int64_t epoch = 0;          // refreshes so far
+  int64_t refresh_done = 0;   // end of the last refresh: the closed banks' earliest ACT
+  bool any_open = false;      // a bank opened since the last refresh
+  int64_t open_act_end = kNever;  // max over those banks of act + tRAS
+  int64_t open_rd_end = kNever;   // max over those banks of last_rd + burst
   std::vector<Bank> banks;
+
+  Bank& take(int64_t index) {
+    Bank& bank = banks[static_cast<std::size_t>(index)];
+    if (bank.epoch != epoch) {
+      bank.epoch = epoch;
+      bank.open_row = -1;
+      bank.ready = refresh_done;
+    }
+    return bank;
+  }
 };
 
 // Timings in beats (half clocks).
@@ -55,27 +78,31 @@ struct Beats {
   int64_t burst, rcd, cl, rp, ras, refi, rfc;
 };
 
+// The refreshes due before the channel's next command: the first precharges the open banks
+// (after their tRAS and last burst), then tRFC; each following one starts where the previous
+// ended, tRFC long, tREFI after the one before, until the channel is ahead of the schedule
+// again: n = (cmd - next_refresh) / (tREFI - tRFC) + 1 of them (tRFC < tREFI: validate).
 void refresh(Channel& ch, const Beats& b) {
+  if (ch.cmd < ch.next_refresh) return;
   const int64_t start = std::max(ch.cmd, ch.next_refresh);
-  int64_t pre = start;
-  bool any_open = false;
-  for (const Bank& bank : ch.banks) {
-    if (bank.open_row < 0) continue;
-    any_open = true;
-    pre = std::max({pre, bank.act + b.ras, bank.last_rd + b.burst});
-  }
-  const int64_t done = (any_open ? pre + b.rp : start) + b.rfc;
-  for (Bank& bank : ch.banks) {
-    bank.open_row = -1;
-    bank.ready = done;
-  }
-  ch.cmd = done;
+  const int64_t pre = std::max({start, ch.open_act_end, ch.open_rd_end});
+  ch.cmd = (ch.any_open ? pre + b.rp : start) + b.rfc;
   ch.next_refresh += b.refi;
   ++ch.refreshes;
+  if (ch.cmd >= ch.next_refresh) {
+    const int64_t n = (ch.cmd - ch.next_refresh) / (b.refi - b.rfc) + 1;
+    ch.cmd += n * b.rfc;
+    ch.next_refresh += n * b.refi;
+    ch.refreshes += n;
+  }
+  ++ch.epoch;
+  ch.refresh_done = ch.cmd;
+  ch.any_open = false;
+  ch.open_act_end = ch.open_rd_end = kNever;
 }
 
 template <class Get>
-DramStats run(const DramSpec& spec, std::size_t n, Get get) {
+DramStats run(const DramSpec& spec, std::size_t n, Get get, const Poll& poll) {
   validate(spec);
   const DramClocks ck = dram_clocks(spec);
   const Beats b{ck.burst_beats, 2 * ck.rcd, 2 * ck.cl, 2 * ck.rp, 2 * ck.ras, 2 * ck.refi,
@@ -83,7 +110,7 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get) {
   const bool refresh_on = b.refi > 0;
 
   // Validate everything before simulating anything.
-  int64_t total_bursts = 0;
+  int64_t total_bursts = 0, total_bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const Transfer t = get(i);
     if (t.address < 0) {
@@ -99,12 +126,16 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get) {
       throw std::invalid_argument("addresses[" + std::to_string(i) + "] + sizes[" +
                                   std::to_string(i) + "] overflows 64-bit integers");
     }
-    total_bursts += (end - 1) / spec.burst_bytes - t.address / spec.burst_bytes + 1;
-    if (total_bursts > kMaxDramBursts) {
-      throw std::invalid_argument("the stream needs more than 2^32 bursts (" +
-                                  std::to_string(total_bursts) + " by transfer " +
-                                  std::to_string(i) + "); split it into several calls");
+    // Each term <= 2^63 / 1 and the sum stays <= 2^28 + 2^63: compare before adding.
+    const int64_t bursts = (end - 1) / spec.burst_bytes - t.address / spec.burst_bytes + 1;
+    if (bursts > kMaxDramBursts - total_bursts) {
+      throw std::invalid_argument(
+          "the stream needs more than " + limit_text(kMaxDramBursts) + " bursts (" +
+          figure_text(static_cast<double>(total_bursts) + static_cast<double>(bursts)) +
+          " by transfer " + std::to_string(i) + "); split it into several calls");
     }
+    total_bursts += bursts;
+    total_bytes = checked_add(total_bytes, t.bytes, "the stream's total bytes");
   }
 
   std::vector<Channel> channels(static_cast<std::size_t>(spec.channels));
@@ -115,6 +146,7 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get) {
 
   DramStats s;
   double latency_beats_sum = 0.0;
+  Ticker ticker(poll);
   for (std::size_t i = 0; i < n; ++i) {
     const Transfer t = get(i);
     s.bytes += t.bytes;
@@ -124,8 +156,8 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get) {
     for (int64_t g = t.address / spec.burst_bytes; g <= g_end; ++g) {
       const DramLocation loc = dram_map_address(spec, g * spec.burst_bytes);
       Channel& ch = channels[static_cast<std::size_t>(loc.channel)];
-      while (refresh_on && ch.cmd >= ch.next_refresh) refresh(ch, b);
-      Bank& bank = ch.banks[static_cast<std::size_t>(loc.bank)];
+      if (refresh_on) refresh(ch, b);
+      Bank& bank = ch.take(loc.bank);
       const int64_t t0 = ch.cmd;
       int64_t first = 0, rd = 0;
       if (bank.open_row == loc.row) {
@@ -147,8 +179,12 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get) {
       }
       const int64_t data_end = std::max(rd + b.cl, ch.bus_free) + b.burst;
       bank.last_rd = ch.last_rd = ch.cmd = rd;
+      ch.any_open = true;
+      ch.open_act_end = std::max(ch.open_act_end, bank.act + b.ras);
+      ch.open_rd_end = std::max(ch.open_rd_end, rd + b.burst);
       ch.bus_free = data_end;
       ++ch.bursts;
+      ticker.tick();
       first_cmd = std::min(first_cmd, first);
       last_data = std::max(last_data, data_end);
     }
@@ -318,15 +354,19 @@ DramLocation dram_map_address(const DramSpec& spec, int64_t address) {
   return loc;
 }
 
-DramStats simulate_stream(const DramSpec& spec, const std::vector<Transfer>& transfers) {
-  return run(spec, transfers.size(), [&](std::size_t i) { return transfers[i]; });
+DramStats simulate_stream(const DramSpec& spec, const std::vector<Transfer>& transfers,
+                          const Poll& poll) {
+  return run(spec, transfers.size(), [&](std::size_t i) { return transfers[i]; }, poll);
 }
 
 DramStats simulate_stream(const DramSpec& spec, const int64_t* addresses, const int64_t* sizes,
-                          const bool* is_write, std::size_t n) {
-  return run(spec, n, [&](std::size_t i) {
-    return Transfer{addresses[i], sizes[i], is_write != nullptr && is_write[i]};
-  });
+                          const bool* is_write, std::size_t n, const Poll& poll) {
+  return run(
+      spec, n,
+      [&](std::size_t i) {
+        return Transfer{addresses[i], sizes[i], is_write != nullptr && is_write[i]};
+      },
+      poll);
 }
 
 }  // namespace pysim

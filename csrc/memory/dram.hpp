@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "common/budget.hpp"
+
 namespace pysim {
 
 enum class DramField { Row, Bank, Channel, Column };
@@ -87,8 +89,9 @@ struct DramClocks {
   int64_t rcd = 0, cl = 0, rp = 0, ras = 0, refi = 0, rfc = 0;
 };
 
-// A total of more bursts than this in one call is refused (it would run for minutes).
-constexpr int64_t kMaxDramBursts = int64_t{1} << 32;
+// A total of more bursts than this in one call is refused before anything runs (2^28 bursts
+// take 3-7 s on a 2-core VM).
+constexpr int64_t kMaxDramBursts = int64_t{1} << 28;
 
 const char* to_string(DramField field);
 // "row:bank:column:channel" and so on.
@@ -104,10 +107,13 @@ DramClocks dram_clocks(const DramSpec& spec);
 double dram_peak_bandwidth_gb_per_s(const DramSpec& spec);
 DramLocation dram_map_address(const DramSpec& spec, int64_t address);
 
-// Deterministic, O(bursts). Throws std::invalid_argument on bad input.
-DramStats simulate_stream(const DramSpec& spec, const std::vector<Transfer>& transfers);
+// Deterministic, O(bursts + channels x banks): a refresh is O(1) (banks close lazily) and a run
+// of back-to-back refreshes is counted in closed form. Throws std::invalid_argument on bad
+// input. poll, when given, is called every few million bursts (it may throw to stop).
+DramStats simulate_stream(const DramSpec& spec, const std::vector<Transfer>& transfers,
+                          const Poll& poll = nullptr);
 // The same over parallel arrays (is_write may be null: all reads).
 DramStats simulate_stream(const DramSpec& spec, const int64_t* addresses, const int64_t* sizes,
-                          const bool* is_write, std::size_t n);
+                          const bool* is_write, std::size_t n, const Poll& poll = nullptr);
 
 }  // namespace pysim

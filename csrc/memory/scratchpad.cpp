@@ -1,6 +1,7 @@
 #include "memory/scratchpad.hpp"
 
 #include "common/checked.hpp"
+#include "common/budget.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,14 +14,6 @@
 namespace pysim {
 
 namespace {
-
-int64_t checked_add(int64_t a, int64_t b, const char* what) {
-  int64_t out = 0;
-  if (__builtin_add_overflow(a, b, &out)) {
-    throw std::invalid_argument(std::string(what) + " overflows 64-bit integers");
-  }
-  return out;
-}
 
 int64_t block_bytes_of(const ScratchpadSpec& spec) {
   return spec.block_bytes > 0 ? spec.block_bytes : spec.size_bytes / spec.banks;
@@ -97,7 +90,7 @@ int64_t bank_of(const ScratchpadSpec& spec, int64_t address) {
 
 BankConflictStats count_bank_conflicts(const ScratchpadSpec& spec, const int64_t* addresses,
                                        std::size_t n_addresses, const int64_t* cycle_offsets,
-                                       std::size_t n_offsets) {
+                                       std::size_t n_offsets, const Poll& poll) {
   validate(spec);
   if (n_offsets < 1) {
     throw std::invalid_argument("cycle_offsets must have cycles + 1 >= 1 entries, got 0");
@@ -135,8 +128,10 @@ BankConflictStats count_bank_conflicts(const ScratchpadSpec& spec, const int64_t
   std::vector<int64_t> load(static_cast<std::size_t>(spec.banks), 0);
   std::vector<int64_t> words;
   std::vector<int64_t> touched;
+  Ticker ticker(poll);
   for (std::size_t c = 0; c + 1 < n_offsets; ++c) {
     const int64_t lo = cycle_offsets[c], hi = cycle_offsets[c + 1];
+    ticker.tick(1 + hi - lo);
     if (lo == hi) continue;
     words.clear();
     for (int64_t i = lo; i < hi; ++i) words.push_back(addresses[i] / spec.word_bytes);
@@ -208,23 +203,41 @@ void validate_fetch(const ScratchpadSpec& spec, const SystolicFetch& f) {
 
 }  // namespace
 
-AccessPattern systolic_operand_fetch(const ScratchpadSpec& spec, const SystolicFetch& f) {
+void check_fetch_pattern_size(const ScratchpadSpec& spec, const SystolicFetch& f) {
   validate_fetch(spec, f);
+  const int64_t cycles = f.skewed ? f.elements + f.lanes - 1 : f.elements;
+  require_output_bytes("systolic_fetch_pattern: addresses (lanes x elements = " +
+                           std::to_string(f.lanes) + " x " + std::to_string(f.elements) + ")",
+                       static_cast<double>(f.lanes) * static_cast<double>(f.elements), 8);
+  require_output_bytes("systolic_fetch_pattern: cycle_offsets (" + std::to_string(cycles) +
+                           " cycles + 1)",
+                       static_cast<double>(cycles) + 1.0, 8);
+}
+
+AccessPattern systolic_operand_fetch(const ScratchpadSpec& spec, const SystolicFetch& f,
+                                     const Poll& poll) {
+  check_fetch_pattern_size(spec, f);
+  Ticker ticker(poll);
   const int64_t eb = element_bytes_of(spec, f);
-  const int64_t pitch_bytes = f.row_pitch_words * spec.word_bytes;
+  // One lane never steps to a second row (its pitch may be anything); more: validate_fetch
+  // checked (lanes - 1) x pitch x word_bytes.
+  const int64_t pitch_bytes = f.lanes > 1 ? f.row_pitch_words * spec.word_bytes : 0;
   const int64_t cycles = f.skewed ? f.elements + f.lanes - 1 : f.elements;
   AccessPattern p;
-  p.addresses.reserve(
-      static_cast<std::size_t>(checked_mul(f.lanes, f.elements, "lanes * elements")));
+  p.addresses.reserve(static_cast<std::size_t>(f.lanes * f.elements));
   p.cycle_offsets.reserve(static_cast<std::size_t>(cycles + 1));
   p.cycle_offsets.push_back(0);
   for (int64_t t = 0; t < cycles; ++t) {
-    for (int64_t l = 0; l < f.lanes; ++l) {
+    // The lanes active at cycle t: all of them unskewed; skewed, those with 0 <= t - l < E.
+    // O(lanes x elements + cycles) in all, not O(cycles x lanes).
+    const int64_t l0 = f.skewed ? std::max<int64_t>(0, t - f.elements + 1) : 0;
+    const int64_t l1 = f.skewed ? std::min(f.lanes - 1, t) : f.lanes - 1;
+    for (int64_t l = l0; l <= l1; ++l) {
       const int64_t e = f.skewed ? t - l : t;
-      if (e < 0 || e >= f.elements) continue;
       p.addresses.push_back(f.base_address + l * pitch_bytes + e * eb);
     }
     p.cycle_offsets.push_back(static_cast<int64_t>(p.addresses.size()));
+    ticker.tick(l1 - l0 + 2);
   }
   return p;
 }
@@ -262,17 +275,15 @@ int64_t systolic_fetch_predicted_stalls(const ScratchpadSpec& spec, const Systol
                        "predicted stalls");
   }
   // Cycle t: lanes max(0, t - E + 1) .. min(L - 1, t) read words base + t + l * (pitch - 1).
-  // The stall of n active lanes depends on n only; count the cycles with each n.
+  // The stall of n active lanes depends on n only; count the cycles with each n: the active
+  // lanes ramp up 1 .. s - 1, stay at s = min(L, E) for L + E - 1 - 2 (s - 1) cycles and ramp
+  // down s - 1 .. 1. O(min(L, E)) calls, not O(L + E) cycles.
   const int64_t L = f.lanes, E = f.elements, d = f.row_pitch_words - 1;
-  int64_t total = 0;
-  int64_t last_n = -1, last_stall = 0;
-  for (int64_t t = 0; t < E + L - 1; ++t) {
-    const int64_t n = std::min(L - 1, t) - std::max<int64_t>(0, t - E + 1) + 1;
-    if (n != last_n) {
-      last_stall = strided_conflict_stalls(spec, n, d);
-      last_n = n;
-    }
-    total += last_stall;
+  const int64_t s = std::min(L, E);
+  int64_t total = checked_mul(L + E - 1 - 2 * (s - 1), strided_conflict_stalls(spec, s, d),
+                              "predicted stalls");
+  for (int64_t n = 1; n < s; ++n) {
+    total = checked_add(total, 2 * strided_conflict_stalls(spec, n, d), "predicted stalls");
   }
   return total;
 }

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/budget.hpp"
+
 namespace pysim {
 
 enum class Interleave { Word, Block };
@@ -84,17 +86,23 @@ void validate(const ScratchpadSpec& spec);
 int64_t bank_of(const ScratchpadSpec& spec, int64_t address);
 
 // Count bank conflicts of a CSR address stream. O(requests log requests_per_cycle).
-// Throws std::invalid_argument on an address outside [0, size_bytes) or bad offsets.
+// Throws std::invalid_argument on an address outside [0, size_bytes) or bad offsets. poll, when
+// given, is called every few million requests (it may throw to stop).
 BankConflictStats count_bank_conflicts(const ScratchpadSpec& spec, const int64_t* addresses,
                                        std::size_t n_addresses, const int64_t* cycle_offsets,
-                                       std::size_t n_offsets);
+                                       std::size_t n_offsets, const Poll& poll = nullptr);
 BankConflictStats count_bank_conflicts(const ScratchpadSpec& spec,
                                        const std::vector<int64_t>& addresses,
                                        const std::vector<int64_t>& cycle_offsets);
 BankConflictStats count_bank_conflicts(const ScratchpadSpec& spec, const AccessPattern& pattern);
 
-// The per-cycle addresses of a systolic edge fetch (see SystolicFetch).
-AccessPattern systolic_operand_fetch(const ScratchpadSpec& spec, const SystolicFetch& fetch);
+// The per-cycle addresses of a systolic edge fetch (see SystolicFetch), O(lanes x elements +
+// cycles). Throws std::invalid_argument before allocating when the addresses or the cycle
+// offsets would exceed kMaxOutputBytes (2^27 of each): check_fetch_pattern_size. poll, when
+// given, is called every few million addresses (it may throw to stop).
+AccessPattern systolic_operand_fetch(const ScratchpadSpec& spec, const SystolicFetch& fetch,
+                                     const Poll& poll = nullptr);
+void check_fetch_pattern_size(const ScratchpadSpec& spec, const SystolicFetch& fetch);
 
 // Closed form: stall cycles of one cycle in which `lanes` requesters read distinct words
 // w0 + l * stride_words (l = 0..lanes-1). Word interleave: banks are hit with period

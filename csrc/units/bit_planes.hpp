@@ -17,7 +17,8 @@ namespace pysim::bits {
 constexpr int64_t kWordBits = 64;
 constexpr int64_t kMaxBits = 32;  // widest operand any low-precision unit or kernel accepts
 
-inline int64_t words_for(int64_t k) { return (k + kWordBits - 1) / kWordBits; }
+// ceil(k / 64) for k >= 0, without forming k + 63 (k near 2^63 would overflow).
+inline int64_t words_for(int64_t k) { return k / kWordBits + (k % kWordBits > 0 ? 1 : 0); }
 
 inline int64_t popcount64(uint64_t x) { return __builtin_popcountll(x); }
 
@@ -110,7 +111,7 @@ inline void check_padding(const uint64_t* words, int64_t rows, int64_t k, const 
 // ceil(log2(n)) for n >= 1: the levels of a binary adder / popcount tree over n inputs.
 inline int64_t tree_levels(int64_t n) {
   int64_t levels = 0;
-  while ((int64_t{1} << levels) < n) ++levels;
+  while (levels < 63 && (int64_t{1} << levels) < n) ++levels;  // 1 << 63 would overflow
   return levels;
 }
 

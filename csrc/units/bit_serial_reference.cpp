@@ -1,6 +1,7 @@
 #include "units/bit_serial_reference.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -9,9 +10,6 @@
 namespace pysim {
 
 namespace {
-
-// Guard against runs that would take minutes: the reference is for tests and small studies.
-constexpr int64_t kMaxDpuUpdates = int64_t{1} << 34;
 
 // One issue in flight: which tile and step it belongs to and every DPU's partial result.
 struct Issue {
@@ -86,19 +84,36 @@ struct Operands {
 
 BitSerialRun bit_serial_simulate(const BitSerialSpec& spec, const GemmShape& shape,
                                  int64_t a_bits, int64_t b_bits, const int64_t* a,
-                                 const int64_t* b, bool a_signed, bool b_signed) {
+                                 const int64_t* b, bool a_signed, bool b_signed,
+                                 const Poll& poll) {
   const BitSerialCost expect = bit_serial_cost(spec, shape, a_bits, b_bits);  // validates
   if ((a == nullptr) != (b == nullptr)) {
     throw std::invalid_argument("bit_serial_simulate: pass both operands or neither");
   }
-  const double updates = static_cast<double>(expect.compute_cycles) *
-                         static_cast<double>(spec.dm * spec.dn);
-  if (updates > static_cast<double>(kMaxDpuUpdates)) {
-    throw std::invalid_argument(
-        "simulate_cycles: " + std::to_string(expect.compute_cycles) + " issues on " +
-        std::to_string(spec.dm) + "x" + std::to_string(spec.dn) +
-        " DPUs exceed the reference model's budget of 2^34 DPU updates; use cost()");
+  {
+    const double lanes = static_cast<double>(spec.dk) *
+                         static_cast<double>(expect.products_per_lane);
+    double lane_work = 1.0;  // timing only
+    if (a != nullptr) {
+      switch (spec.mode) {
+        case BitSerialMode::Bismo: lane_work = 4.0 * (std::ceil(lanes / 64.0) + 1.0); break;
+        case BitSerialMode::Stripes: lane_work = lanes; break;
+        case BitSerialMode::BitFusion: lane_work = lanes * 16.0; break;  // <= 4 x 4 bricks
+      }
+    }
+    const double updates = static_cast<double>(expect.compute_cycles) *
+                           static_cast<double>(spec.dm) * static_cast<double>(spec.dn);
+    require_within("simulate_cycles: " + std::to_string(expect.compute_cycles) + " issues on " +
+                       std::to_string(spec.dm) + "x" + std::to_string(spec.dn) +
+                       " DPUs: steps (10 x cycles + DPU updates x lane work)",
+                   10.0 * static_cast<double>(expect.cycles) + updates * lane_work,
+                   kMaxBitSerialSteps, "", "the reference model's budget; use cost()");
+    if (a != nullptr) {
+      require_output_bytes("bit_serial_simulate: output (M x N)",
+                           static_cast<double>(shape.m) * static_cast<double>(shape.n), 8);
+    }
   }
+  Ticker ticker(poll);
   const BitSerialMode mode = spec.mode;
   const int64_t M = shape.m, N = shape.n, K = shape.k, Dm = spec.dm, Dn = spec.dn;
   const int64_t pf = expect.products_per_lane, lanes_k = spec.dk * pf;
@@ -230,7 +245,9 @@ BitSerialRun bit_serial_simulate(const BitSerialSpec& spec, const GemmShape& sha
       }
       run.dpu_updates += Dm * Dn;
       ++issued;
+      ticker.tick(with_data ? Dm * Dn * lanes_k : Dm * Dn);
     }
+    ticker.tick(10);
   }
   c.cycles = last_write + 1;
   c.compute_cycles = issued;
@@ -243,8 +260,9 @@ BitSerialRun bit_serial_simulate(const BitSerialSpec& spec, const GemmShape& sha
 }
 
 BitSerialCost bit_serial_simulate_cycles(const BitSerialSpec& spec, const GemmShape& shape,
-                                         int64_t a_bits, int64_t b_bits) {
-  return bit_serial_simulate(spec, shape, a_bits, b_bits, nullptr, nullptr, true, true).cost;
+                                         int64_t a_bits, int64_t b_bits, const Poll& poll) {
+  return bit_serial_simulate(spec, shape, a_bits, b_bits, nullptr, nullptr, true, true, poll)
+      .cost;
 }
 
 }  // namespace pysim

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/budget.hpp"
 #include "units/bit_serial.hpp"
 
 namespace pysim {
@@ -31,14 +32,23 @@ struct BitSerialRun {
   int64_t dpu_updates = 0;   // DPU issues performed (compute_cycles x Dm x Dn)
 };
 
+// Budget: steps = 10 x cycles (a cycle's own bookkeeping) + DPU updates x the lane work of one
+// (1 timing only; with data: 4 x (K-chunk words + 1) for bismo, the chunk's lanes for stripes,
+// lanes x BitBrick pairs for bitfusion), about 1 ns each. More than kMaxBitSerialSteps, or an
+// M x N output past kMaxOutputBytes, throws std::invalid_argument before anything runs (use
+// bit_serial_cost()). poll, when given, is called every few million steps (it may throw).
+inline constexpr int64_t kMaxBitSerialSteps = int64_t{1} << 32;
+
 // a: M x K row-major, b: K x N row-major, values within the bit ranges (checked; std::
 // invalid_argument names the first one outside). Pass nullptr for both to step the timing only.
 BitSerialRun bit_serial_simulate(const BitSerialSpec& spec, const GemmShape& shape,
                                  int64_t a_bits, int64_t b_bits, const int64_t* a,
-                                 const int64_t* b, bool a_signed, bool b_signed);
+                                 const int64_t* b, bool a_signed, bool b_signed,
+                                 const Poll& poll = nullptr);
 
 // Timing-only run (no operands, no output).
 BitSerialCost bit_serial_simulate_cycles(const BitSerialSpec& spec, const GemmShape& shape,
-                                         int64_t a_bits, int64_t b_bits);
+                                         int64_t a_bits, int64_t b_bits,
+                                         const Poll& poll = nullptr);
 
 }  // namespace pysim

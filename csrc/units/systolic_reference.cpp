@@ -1,15 +1,14 @@
 #include "units/systolic_reference.hpp"
 
 #include <algorithm>
+
+#include "common/checked.hpp"
 #include <stdexcept>
 #include <string>
 
 namespace pysim {
 
 namespace {
-
-// Guard against runs that would take minutes: the reference is for tests and small studies.
-constexpr int64_t kMaxPeUpdates = int64_t{1} << 34;
 
 struct Token {
   int32_t fold = -1;  // -1: empty register
@@ -49,21 +48,43 @@ struct GemmData {
   T B(int64_t k, int64_t n) const { return b ? b[k * s.n + n] : T{}; }
 };
 
-void check_budget(const SystolicSpec& spec, const SystolicCost& expected) {
-  const double updates = static_cast<double>(expected.cycles) *
-                         static_cast<double>(spec.rows * spec.cols);
-  if (updates > static_cast<double>(kMaxPeUpdates)) {
-    throw std::invalid_argument(
-        "simulate_cycles: " + std::to_string(expected.cycles) + " cycles on a " +
-        std::to_string(spec.rows) + "x" + std::to_string(spec.cols) +
-        " array exceeds the reference model's budget of 2^34 PE updates; use cost()");
+// The most folds in flight at once: ScaleSim starts a fold when the previous one is done (its
+// stationary tile loads meanwhile: 2 for WS / IS); Pipelined every max(T, R) cycles, each
+// running T + R + C - 2 cycles (+ R preload for WS / IS).
+int64_t folds_in_flight(const SystolicSpec& spec, const FoldGeometry& g) {
+  const int64_t R = spec.rows, C = spec.cols;
+  const int64_t preload = spec.dataflow == Dataflow::OS ? 0 : R;
+  int64_t a = preload > 0 ? 2 : 1;
+  if (spec.timing == TimingMode::Pipelined) {
+    a = ceil_div(g.t + R + C - 2 + preload, std::max(g.t, R)) + 1;
+  }
+  return std::min(a, g.folds);
+}
+
+void check_budget(const SystolicSpec& spec, const GemmShape& shape, const SystolicCost& expected,
+                  bool with_data) {
+  const FoldGeometry g = fold_geometry(spec, shape);
+  const double pes = static_cast<double>(spec.rows * spec.cols);
+  const double ports = static_cast<double>(spec.rows + spec.cols);
+  const double steps = static_cast<double>(expected.cycles) *
+                       (pes + ports * static_cast<double>(folds_in_flight(spec, g)));
+  const std::string run = "simulate_cycles: " + std::to_string(expected.cycles) +
+                          " cycles on a " + std::to_string(spec.rows) + "x" +
+                          std::to_string(spec.cols) + " array";
+  require_within(run + ": PE steps (cycles x (PEs + edge ports x folds in flight))", steps,
+                 kMaxReferenceSteps, "", "the reference model's budget; use cost()");
+  require_within(run + ": folds", static_cast<double>(g.folds), kMaxReferenceFolds, "",
+                 "the reference model's budget; use cost()");
+  if (with_data) {
+    require_output_bytes("simulate_cycles: output (M x N)",
+                         static_cast<double>(shape.m) * static_cast<double>(shape.n), 8);
   }
 }
 
 // Output stationary: A enters from the left (row i, skew i), B from the top (column j, skew j);
 // PE(i, j) accumulates C[m, n] and writes it on column j's output port when its K-th MAC is done.
 template <class T, class Acc>
-ReferenceRun<Acc> run_os(const SystolicSpec& spec, const GemmData<T>& d) {
+ReferenceRun<Acc> run_os(const SystolicSpec& spec, const GemmData<T>& d, const Poll& poll) {
   const FoldGeometry g = fold_geometry(spec, d.s);
   const int64_t R = spec.rows, C = spec.cols, K = d.s.k, M = d.s.m, N = d.s.n;
   const bool with_data = d.a != nullptr;
@@ -80,6 +101,8 @@ ReferenceRun<Acc> run_os(const SystolicSpec& spec, const GemmData<T>& d) {
   start[0] = 0;
   const int64_t interval = std::max(K, R);
   int64_t folds_done = 0, first_active = 0, last_write = -1;
+  int64_t unstarted = 1;  // Pipelined: the first fold without a start cycle
+  Ticker ticker(poll);
 
   for (int64_t t = 0; folds_done < g.folds; ++t) {
     while (first_active < g.folds && start[first_active] >= 0 &&
@@ -159,15 +182,13 @@ ReferenceRun<Acc> run_os(const SystolicSpec& spec, const GemmData<T>& d) {
       }
     }
     run.pe_updates += R * C;
-    // Pipelined issue: the next fold starts max(K, R) cycles after this one.
-    if (spec.timing == TimingMode::Pipelined) {
-      for (int64_t f = 1; f < g.folds; ++f) {
-        if (start[f] < 0 && start[f - 1] >= 0) {
-          start[f] = start[f - 1] + interval;
-          break;
-        }
-      }
+    // Pipelined issue: the next fold starts max(K, R) cycles after this one (one fold's start
+    // is fixed per cycle, in order).
+    if (spec.timing == TimingMode::Pipelined && unstarted < g.folds) {
+      start[unstarted] = start[unstarted - 1] + interval;
+      ++unstarted;
     }
+    ticker.tick(R * C + R + C);
   }
   c.cycles = last_write + 1;
   return run;
@@ -179,7 +200,8 @@ ReferenceRun<Acc> run_os(const SystolicSpec& spec, const GemmData<T>& d) {
 // Stationary tiles are written into per-PE shadow registers by a load bus that reaches PE(i, j)
 // at cycle start - R + i + j, and swapped in when the fold's first streamed operand arrives.
 template <class T, class Acc>
-ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d) {
+ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d,
+                                 const Poll& poll) {
   const FoldGeometry g = fold_geometry(spec, d.s);
   const bool ws = spec.dataflow == Dataflow::WS;
   const int64_t R = spec.rows, C = spec.cols, T_ = g.t, M = d.s.m, N = d.s.n;
@@ -199,6 +221,8 @@ ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d)
   start[0] = R;
   const int64_t interval = std::max(T_, R);
   int64_t folds_done = 0, first_active = 0, last_write = -1;
+  int64_t unstarted = 1;  // Pipelined: the first fold without a start cycle
+  Ticker ticker(poll);
 
   for (int64_t t = 0; folds_done < g.folds; ++t) {
     while (first_active < g.folds && start[first_active] >= 0 &&
@@ -290,14 +314,11 @@ ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d)
       }
     }
     run.pe_updates += R * C;
-    if (spec.timing == TimingMode::Pipelined) {
-      for (int64_t f = 1; f < g.folds; ++f) {
-        if (start[f] < 0 && start[f - 1] >= 0) {
-          start[f] = start[f - 1] + interval;
-          break;
-        }
-      }
+    if (spec.timing == TimingMode::Pipelined && unstarted < g.folds) {
+      start[unstarted] = start[unstarted - 1] + interval;
+      ++unstarted;
     }
+    ticker.tick(R * C + R + C);
   }
   c.cycles = last_write + 1;
   return run;
@@ -307,15 +328,15 @@ ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d)
 
 template <class T, class Acc>
 ReferenceRun<Acc> simulate_cycles(const SystolicSpec& spec, const GemmShape& shape, const T* a,
-                                  const T* b) {
+                                  const T* b, const Poll& poll) {
   const SystolicCost expected = systolic_cost(spec, shape);  // validates
-  check_budget(spec, expected);
+  check_budget(spec, shape, expected, a != nullptr);
   if ((a == nullptr) != (b == nullptr)) {
     throw std::invalid_argument("simulate_cycles: pass both operands or neither");
   }
   const GemmData<T> d{a, b, shape};
-  ReferenceRun<Acc> run = spec.dataflow == Dataflow::OS ? run_os<T, Acc>(spec, d)
-                                                        : run_stationary<T, Acc>(spec, d);
+  ReferenceRun<Acc> run = spec.dataflow == Dataflow::OS ? run_os<T, Acc>(spec, d, poll)
+                                                        : run_stationary<T, Acc>(spec, d, poll);
   SystolicCost& c = run.cost;
   c.row_folds = expected.row_folds;
   c.col_folds = expected.col_folds;
@@ -326,17 +347,20 @@ ReferenceRun<Acc> simulate_cycles(const SystolicSpec& spec, const GemmShape& sha
   return run;
 }
 
-SystolicCost simulate_cycles(const SystolicSpec& spec, const GemmShape& shape) {
-  return simulate_cycles<int8_t, int32_t>(spec, shape, nullptr, nullptr).cost;
+SystolicCost simulate_cycles(const SystolicSpec& spec, const GemmShape& shape,
+                             const Poll& poll) {
+  return simulate_cycles<int8_t, int32_t>(spec, shape, nullptr, nullptr, poll).cost;
 }
 
 template ReferenceRun<int32_t> simulate_cycles<int8_t, int32_t>(const SystolicSpec&,
                                                                 const GemmShape&, const int8_t*,
-                                                                const int8_t*);
+                                                                const int8_t*, const Poll&);
 template ReferenceRun<int64_t> simulate_cycles<int16_t, int64_t>(const SystolicSpec&,
                                                                  const GemmShape&,
-                                                                 const int16_t*, const int16_t*);
+                                                                 const int16_t*, const int16_t*,
+                                                                 const Poll&);
 template ReferenceRun<float> simulate_cycles<float, float>(const SystolicSpec&, const GemmShape&,
-                                                           const float*, const float*);
+                                                           const float*, const float*,
+                                                           const Poll&);
 
 }  // namespace pysim

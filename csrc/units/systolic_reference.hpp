@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/budget.hpp"
 #include "units/systolic_array.hpp"
 
 namespace pysim {
@@ -24,12 +25,20 @@ struct ReferenceRun {
   int64_t pe_updates = 0;  // PE register updates performed (cycles x R x C)
 };
 
+// Budget: the run steps cycles x (R x C PEs + (R + C) edge ports x the folds in flight) PE
+// steps (about 11 ns each for OS, 3 ns for WS / IS); more than kMaxReferenceSteps, or more than
+// kMaxReferenceFolds folds, throws std::invalid_argument before stepping anything (use
+// systolic_cost()). poll, when given, is called every few million steps (it may throw to stop).
+inline constexpr int64_t kMaxReferenceSteps = int64_t{1} << 29;
+inline constexpr int64_t kMaxReferenceFolds = int64_t{1} << 24;
+
 // a: M x K row-major, b: K x N row-major. Pass nullptr for both to step the timing only.
 template <class T, class Acc>
 ReferenceRun<Acc> simulate_cycles(const SystolicSpec& spec, const GemmShape& shape, const T* a,
-                                  const T* b);
+                                  const T* b, const Poll& poll = nullptr);
 
 // Timing-only run (operands are zeros, no output kept).
-SystolicCost simulate_cycles(const SystolicSpec& spec, const GemmShape& shape);
+SystolicCost simulate_cycles(const SystolicSpec& spec, const GemmShape& shape,
+                             const Poll& poll = nullptr);
 
 }  // namespace pysim

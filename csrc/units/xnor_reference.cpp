@@ -1,6 +1,7 @@
 #include "units/xnor_reference.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -9,8 +10,6 @@
 namespace pysim {
 
 namespace {
-
-constexpr int64_t kMaxPeUpdates = int64_t{1} << 34;
 
 // One issue in flight: the input vector and neuron fold it belongs to and every PE's popcount.
 struct Issue {
@@ -23,8 +22,26 @@ struct Issue {
 
 }  // namespace
 
+void check_xnor_budget(const XnorSpec& spec, const GemmShape& shape, bool thresholded,
+                       bool with_data) {
+  const XnorCost expect = xnor_cost(spec, shape, thresholded);  // validates
+  const double updates = static_cast<double>(expect.compute_cycles) *
+                         static_cast<double>(spec.pe);
+  const double work = with_data ? 4.0 * (std::ceil(static_cast<double>(spec.simd) / 64.0) + 1.0)
+                                : 1.0;
+  require_within("simulate_cycles: " + std::to_string(expect.compute_cycles) + " cycles on " +
+                     std::to_string(spec.pe) + " PEs: steps (10 x cycles + PE updates x work)",
+                 10.0 * static_cast<double>(expect.cycles) + updates * work, kMaxXnorSteps, "",
+                 "the reference model's budget; use cost()");
+  if (with_data) {
+    require_output_bytes("xnor_simulate: output (M x N)",
+                         static_cast<double>(shape.m) * static_cast<double>(shape.n), 4);
+  }
+}
+
 XnorRun xnor_simulate(const XnorSpec& spec, const GemmShape& shape, const uint64_t* a_words,
-                      const uint64_t* b_words, const int64_t* thresholds, bool thresholded) {
+                      const uint64_t* b_words, const int64_t* thresholds, bool thresholded,
+                      const Poll& poll) {
   const XnorCost expect = xnor_cost(spec, shape, thresholded);  // validates
   if ((a_words == nullptr) != (b_words == nullptr)) {
     throw std::invalid_argument("xnor_simulate: pass both operands or neither");
@@ -33,14 +50,8 @@ XnorRun xnor_simulate(const XnorSpec& spec, const GemmShape& shape, const uint64
   if (with_data && thresholded != (thresholds != nullptr)) {
     throw std::invalid_argument("xnor_simulate: thresholded runs with data need thresholds");
   }
-  const double updates = static_cast<double>(expect.compute_cycles) *
-                         static_cast<double>(spec.pe);
-  if (updates > static_cast<double>(kMaxPeUpdates)) {
-    throw std::invalid_argument(
-        "simulate_cycles: " + std::to_string(expect.compute_cycles) + " cycles on " +
-        std::to_string(spec.pe) +
-        " PEs exceed the reference model's budget of 2^34 PE updates; use cost()");
-  }
+  check_xnor_budget(spec, shape, thresholded, with_data);
+  Ticker ticker(poll);
   const int64_t M = shape.m, N = shape.n, K = shape.k, PE = spec.pe, SIMD = spec.simd;
   const int64_t W = bits::words_for(K);
   if (with_data) {
@@ -122,7 +133,9 @@ XnorRun xnor_simulate(const XnorSpec& spec, const GemmShape& shape, const uint64
       }
       run.pe_updates += PE;
       ++issued;
+      ticker.tick(PE);
     }
+    ticker.tick(10);
   }
   c.cycles = last_write + 1;
   c.compute_cycles = issued;
@@ -134,8 +147,9 @@ XnorRun xnor_simulate(const XnorSpec& spec, const GemmShape& shape, const uint64
   return run;
 }
 
-XnorCost xnor_simulate_cycles(const XnorSpec& spec, const GemmShape& shape, bool thresholded) {
-  return xnor_simulate(spec, shape, nullptr, nullptr, nullptr, thresholded).cost;
+XnorCost xnor_simulate_cycles(const XnorSpec& spec, const GemmShape& shape, bool thresholded,
+                              const Poll& poll) {
+  return xnor_simulate(spec, shape, nullptr, nullptr, nullptr, thresholded, poll).cost;
 }
 
 }  // namespace pysim

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/budget.hpp"
 #include "units/xnor.hpp"
 
 namespace pysim {
@@ -27,10 +28,21 @@ struct XnorRun {
 // (bit k of row r = 1 for +1); padding bits past K must be zero (checked). thresholds: N values,
 // or nullptr for plain sums. Pass nullptr for a_words and b_words to step the timing only
 // (thresholded then says whether threshold units run).
+// Budget: steps = 10 x cycles + PE updates x (1, or with data 4 x (SIMD words + 1)), about
+// 1 ns each; more than kMaxXnorSteps, or an M x N output past kMaxOutputBytes, throws
+// std::invalid_argument before anything runs (use xnor_cost()). poll, when given, is called
+// every few million steps (it may throw to stop the run).
+inline constexpr int64_t kMaxXnorSteps = int64_t{1} << 32;
 XnorRun xnor_simulate(const XnorSpec& spec, const GemmShape& shape, const uint64_t* a_words,
-                      const uint64_t* b_words, const int64_t* thresholds, bool thresholded);
+                      const uint64_t* b_words, const int64_t* thresholds, bool thresholded,
+                      const Poll& poll = nullptr);
+
+// Throws what xnor_simulate would throw over its budget (with_data: the run reads operands).
+void check_xnor_budget(const XnorSpec& spec, const GemmShape& shape, bool thresholded,
+                       bool with_data);
 
 // Timing-only run.
-XnorCost xnor_simulate_cycles(const XnorSpec& spec, const GemmShape& shape, bool thresholded);
+XnorCost xnor_simulate_cycles(const XnorSpec& spec, const GemmShape& shape, bool thresholded,
+                              const Poll& poll = nullptr);
 
 }  // namespace pysim
