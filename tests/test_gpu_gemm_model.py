@@ -89,7 +89,15 @@ def check_every_candidate(case: Case, widths: dict[str, int | None] | None = Non
     tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc)
     assert tiles
     for tile in tiles:
-        closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
+        # the candidates are the dtype-width ones: with B's scales a tile may no longer fit
+        # (both models refuse it alike)
+        try:
+            closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
+        except ValueError as exc:
+            assert q and "shared memory" in str(exc), exc
+            with pytest.raises(ValueError, match="shared memory"):
+                p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
+            continue
         stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile, batch=batch, acc=acc, **q)
         assert_same(closed, stepped)
     if q:
