@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import WorkloadError
+from pysim.gpu.dtypes import for_operands
 
 # Per SM (NVIDIA Volta / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes, special-function
 # (MUFU: exp2) results per clock. GA10x: GA102 whitepaper (128 FP32 lanes, half of them shared
@@ -52,16 +53,12 @@ SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, 
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 
 
-TC_DTYPES = {("int", 8): "int8", ("int", 4): "int4", ("int", 1): "b1", ("float", 16): "fp16",
-             ("float", 32): "tf32", ("float", 8): "fp8_e4m3"}
-
-
 def _gemm_dtype(gpu: Any, op: Any, fmt: Any, default: str, which: str) -> str:
     """The tensor-core dtype of one of the op's GEMMs. Raises WorkloadError if the GPU lacks
     it."""
     if fmt is None:
         return default
-    dtype = TC_DTYPES.get((fmt.dtype, fmt.bits))
+    dtype = for_operands(fmt.dtype, fmt.bits)
     if dtype is None or dtype not in gpu.supported_dtypes():
         raise WorkloadError(f"op {op.name!r}: {which} in {fmt.bits}-bit {fmt.dtype} has no "
                             f"tensor-core dtype on {gpu.full_name}; it supports "

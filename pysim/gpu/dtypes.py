@@ -46,3 +46,12 @@ def normalize_dtype(dtype: object) -> str:
     close = difflib.get_close_matches(key, [*DTYPES, *ALIASES], n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}{hint}")
+
+
+def for_operands(number_format: str, bits: int, fp16_as: str = "fp16") -> str | None:
+    """The tensor-core dtype that runs ``bits``-wide ``number_format`` ("int" / "float")
+    operands: 16-bit floats as ``fp16_as`` (fp16 or bf16), 32 as tf32, 8 as fp8 e4m3; 8-bit
+    integers as int8, 2- to 4-bit as int4, 1-bit as b1; None where no MMA takes them."""
+    if number_format == "float":
+        return {16: fp16_as, 32: "tf32", 8: "fp8_e4m3"}.get(bits)
+    return {8: "int8", 4: "int4", 3: "int4", 2: "int4", 1: "b1"}.get(bits)

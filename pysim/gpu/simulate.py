@@ -34,6 +34,7 @@ from pysim.config import DRAM_PRESETS, load_energy_table
 from pysim.energy import COMPONENTS
 from pysim.errors import WorkloadError
 from pysim.gpu.attention import FP32_LANES_PER_SM, fused_attention_cost
+from pysim.gpu.dtypes import for_operands
 from pysim.result import Result, layer_row
 
 NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4}  # TSMC 12FFN, N7, 4N
@@ -50,13 +51,7 @@ HBM.update({"ga10x": "lpddr4_3200", "ga10b": "lpddr4_3200", "ada": "lpddr4_3200"
 def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
     """The tensor-core dtype for ``op``'s operands on ``gpu``. Raises WorkloadError."""
     bits = max(op.weight_bits, op.act_bits)
-    if op.dtype == "float":
-        table = {16: fp16_as, 32: "tf32", 8: "fp8_e4m3"}
-    else:
-        table = {8: "int8", 4: "int4", 1: "b1", 2: "int4", 3: "int4"}
-        if bits > 8:
-            table = {}
-    dtype = table.get(bits)
+    dtype = for_operands(op.dtype, bits, fp16_as)
     sparse = _sparse(op)
     if dtype is None or dtype not in gpu.supported_dtypes():
         raise WorkloadError(
