@@ -372,6 +372,59 @@ def _tile(tile: object) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in tile)  # type: ignore[return-value]
 
 
+_A100 = GpuPreset(
+    name="a100",
+    full_name="NVIDIA A100 SXM4 80 GB",
+    arch="ampere",
+    sms=108,
+    boost_clock_mhz=1410.0,
+    tensor_cores_per_sm=4,
+    register_file_kb_per_sm=256,
+    shared_memory_kb_per_sm=164,
+    l2_kb=40960,
+    hbm_gb=80,
+    hbm_bandwidth_gb_per_s=2039.0,
+    l2_bandwidth_bytes_per_clk=5120.0,
+    sources={
+        "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
+        "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
+        "Table 3: fp16 312, tf32 156, int8 624, int4 1248, binary 4992 TOPS, 2x sparse",
+        "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
+        "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
+        "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
+        "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+        "launch_overhead_us": _LAUNCH,
+    },
+)
+
+_H100 = GpuPreset(
+    name="h100",
+    full_name="NVIDIA H100 SXM5 80 GB",
+    arch="hopper",
+    sms=132,
+    boost_clock_mhz=1830.0,
+    tensor_cores_per_sm=4,
+    register_file_kb_per_sm=256,
+    shared_memory_kb_per_sm=228,
+    l2_kb=51200,
+    hbm_gb=80,
+    hbm_bandwidth_gb_per_s=3350.0,
+    l2_bandwidth_bytes_per_clk=5120.0,
+    sources={
+        "sms, tensor_cores_per_sm": _H100_WP + ", Table 3 (H100 SXM5)",
+        "boost_clock_mhz": "1830 MHz: the clock of the datasheet's tensor-core figures "
+        "(989.4 TFLOPS fp16 = 132 x 4096 x 1.83 GHz); the FP32/FP64 figures use 1980 MHz",
+        "tensor-core rate": _H100_WP + ": 512 fp16 FMA/clk per tensor core, 4 per SM; "
+        + _H100_DS + ": fp16 989, tf32 495, fp8 1979, int8 1979 TOPS, 2x sparse",
+        "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3",
+        "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
+        "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
+        "(an ESTIMATE)",
+        "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+        "launch_overhead_us": _LAUNCH,
+    },
+)
+
 PRESETS: dict[str, GpuPreset] = {
     "v100": GpuPreset(
         name="v100",
@@ -397,70 +450,15 @@ PRESETS: dict[str, GpuPreset] = {
             "launch_overhead_us": _LAUNCH,
         },
     ),
-    "a100": GpuPreset(
-        name="a100",
-        full_name="NVIDIA A100 SXM4 80 GB",
-        arch="ampere",
-        sms=108,
-        boost_clock_mhz=1410.0,
-        tensor_cores_per_sm=4,
-        register_file_kb_per_sm=256,
-        shared_memory_kb_per_sm=164,
-        l2_kb=40960,
-        hbm_gb=80,
-        hbm_bandwidth_gb_per_s=2039.0,
-        l2_bandwidth_bytes_per_clk=5120.0,
-        sources={
-            "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
-            "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
-            "Table 3: fp16 312, tf32 156, int8 624, int4 1248, binary 4992 TOPS, 2x sparse",
-            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
-            "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
-            "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
-            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
-            "launch_overhead_us": _LAUNCH,
-        },
-    ),
-    "h100": GpuPreset(
-        name="h100",
-        full_name="NVIDIA H100 SXM5 80 GB",
-        arch="hopper",
-        sms=132,
-        boost_clock_mhz=1830.0,
-        tensor_cores_per_sm=4,
-        register_file_kb_per_sm=256,
-        shared_memory_kb_per_sm=228,
-        l2_kb=51200,
-        hbm_gb=80,
-        hbm_bandwidth_gb_per_s=3350.0,
-        l2_bandwidth_bytes_per_clk=5120.0,
-        sources={
-            "sms, tensor_cores_per_sm": _H100_WP + ", Table 3 (H100 SXM5)",
-            "boost_clock_mhz": "1830 MHz: the clock of the datasheet's tensor-core figures "
-            "(989.4 TFLOPS fp16 = 132 x 4096 x 1.83 GHz); the FP32/FP64 figures use 1980 MHz",
-            "tensor-core rate": _H100_WP + ": 512 fp16 FMA/clk per tensor core, 4 per SM; "
-            + _H100_DS + ": fp16 989, tf32 495, fp8 1979, int8 1979 TOPS, 2x sparse",
-            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3",
-            "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
-            "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
-            "(an ESTIMATE)",
-            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
-            "launch_overhead_us": _LAUNCH,
-        },
-    ),
-    "a100_40gb": GpuPreset(
+    "a100": _A100,
+    "h100": _H100,
+    # the 80 GB part's chip with the 40 GB part's memory
+    "a100_40gb": dataclasses.replace(
+        _A100,
         name="a100_40gb",
         full_name="NVIDIA A100 SXM4 40 GB",
-        arch="ampere",
-        sms=108,
-        boost_clock_mhz=1410.0,
-        tensor_cores_per_sm=4,
-        register_file_kb_per_sm=256,
-        shared_memory_kb_per_sm=164,
-        l2_kb=40960,
         hbm_gb=40,
         hbm_bandwidth_gb_per_s=1555.0,
-        l2_bandwidth_bytes_per_clk=5120.0,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
             "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
@@ -473,19 +471,13 @@ PRESETS: dict[str, GpuPreset] = {
             "launch_overhead_us": _LAUNCH,
         },
     ),
-    "h200": GpuPreset(
+    # H100 SXM's GH100 with 141 GB of HBM3e
+    "h200": dataclasses.replace(
+        _H100,
         name="h200",
         full_name="NVIDIA H200 SXM 141 GB",
-        arch="hopper",
-        sms=132,
-        boost_clock_mhz=1830.0,
-        tensor_cores_per_sm=4,
-        register_file_kb_per_sm=256,
-        shared_memory_kb_per_sm=228,
-        l2_kb=51200,
         hbm_gb=141,
         hbm_bandwidth_gb_per_s=4800.0,
-        l2_bandwidth_bytes_per_clk=5120.0,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
             "figures equal the H100 SXM's (the same GH100, 132 SMs at the 1830 MHz tensor "
