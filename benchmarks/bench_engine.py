@@ -4,8 +4,8 @@ Prints, per hardware config and workload: milliseconds per design point with war
 sweep that revisits layer shapes) and cold (all memo caches cleared, as for a new hardware
 point), SimPy events per op, and microseconds per op. Targets (issue 11): ResNet-50 on
 tpu_v1 at <= 25 ms per design point warm and <= 60 ms cold, on one core. GPU presets
-("gpu:a100": BERT-base, LLaMA-2-7B decode) run the GPU kernels' closed forms (issue 12: no
-dearer than an accelerator config; they keep no memo, so warm and cold are alike).
+("gpu:a100": BERT-base, LLaMA-2-7B decode) take the same path (issue 12: no dearer than an
+accelerator config): their kernels' closed forms keep no memo, so warm and cold are alike.
 
     python benchmarks/bench_engine.py [--repeat 5]
 """

@@ -9,7 +9,7 @@ smaller GEMM, for scale, and a small table of predicted times across shapes and 
 ``--batched`` prints instead, for per-head GEMMs (BERT-base attention at batch 8, a Llama-2-7B
 decode step), the time of ``count`` GEMMs as one strided-batched kernel (``gemm_cost(...,
 batch=count)``: the CTAs of all entries share the waves, one launch) next to the former rule of
-``pysim.gpu.simulate``, ``count x (time - launch) + launch`` (each GEMM alone, padded to whole
+``pysim.simulate`` on a GPU, ``count x (time - launch) + launch`` (each GEMM alone, padded to whole
 tiles, waves never shared).
 
     python benchmarks/bench_gpu.py [--number 2000]

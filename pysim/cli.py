@@ -56,17 +56,17 @@ def _load_workload_arg(text: str, args: argparse.Namespace | None = None):  # no
     return load_workload(text)
 
 
-def _load_hardware_arg(text: str, sets: list[str]):  # noqa: ANN202 - Hardware or GpuPreset
-    """A hardware YAML (with ``--set`` overrides) or ``gpu:NAME`` (a GPU preset)."""
+def _load_hardware_arg(text: str, sets: list[str]):  # noqa: ANN202 - a Hardware
+    """A hardware YAML or ``gpu:NAME`` (a GPU preset's hardware, configs/gpu/NAME.yaml), with
+    ``--set`` overrides."""
     if text.startswith("gpu:"):
         from pysim import gpu
 
-        if sets:
-            raise ConfigError("--set applies to hardware YAML files, not to gpu: presets")
-        return gpu.preset(text[4:])
-    from pysim.config import load_hardware
+        hw = gpu.preset(text[4:]).hardware
+    else:
+        from pysim.config import load_hardware
 
-    hw = load_hardware(text)
+        hw = load_hardware(text)
     return hw.with_overrides(_parse_sets(sets)) if sets else hw
 
 

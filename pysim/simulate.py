@@ -13,7 +13,6 @@ from pysim.energy import COMPONENTS, leakage_pj, price_op
 from pysim.engine import StepPlan, run_plans
 from pysim.engine.dram import transfer_timing
 from pysim.gpu.presets import GpuPreset
-from pysim.gpu.simulate import simulate_gpu
 from pysim.mapping import map_workload
 from pysim.result import Result, layer_row
 from pysim.workload import Workload, load_workload
@@ -23,8 +22,9 @@ PJ = 1e-12
 
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
-    GPU preset, ``pysim.gpu.preset("a100")``, runs the workload as GPU kernels:
-    pysim/gpu/simulate.py).
+    GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
+    ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
+    ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result.
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports or a tile that fits no scratchpad.
@@ -33,7 +33,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
     if not isinstance(wl, Workload):
         wl = load_workload(wl)
     if isinstance(hw, GpuPreset):
-        return simulate_gpu(hw, wl)
+        hw = hw.hardware
     if not isinstance(hw, Hardware):
         hw = load_hardware(hw)
     # Map: unit, tiling, DRAM traffic and action counts of every op.
@@ -47,10 +47,12 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
             deps=m.deps,
             steps=m.steps,
             compute_cycles=m.compute_cycles,
-            read_bytes=m.dram_read_bytes,
-            write_bytes=m.dram_write_bytes,
+            # a GPU kernel's time holds its memory traffic: nothing moves around it
+            read_bytes=0 if m.in_kernel_traffic else m.dram_read_bytes,
+            write_bytes=0 if m.in_kernel_traffic else m.dram_write_bytes,
             double_buffered=all(s.double_buffered for s in hw.scratchpads),
-            prefetch_read_bytes=m.prefetch_read_bytes,
+            prefetch_read_bytes=0 if m.in_kernel_traffic else m.prefetch_read_bytes,
+            queue=m.queue,
         )
         for m in mappings
     ]
@@ -107,6 +109,7 @@ def _layers_frame(mappings: list, timings: list, energies: list,
                   compulsory_bytes=m.compulsory_read_bytes + m.compulsory_write_bytes,
                   energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
                   resident_inputs=",".join(m.resident_inputs),
-                  dram_row_hit_rate=x.row_hit_rate, mapping=m.mapping)
+                  dram_row_hit_rate=math.nan if m.in_kernel_traffic else x.row_hit_rate,
+                  mapping=m.mapping)
         for m, t, e, x in zip(mappings, timings, energies, transfers, strict=True)
     ])

@@ -17,7 +17,7 @@ import pysim
 from pysim import _core, gpu
 from pysim.config import DRAM_PRESETS
 from pysim.gpu.attention import FP32_LANES_PER_SM, SFU_PER_SM
-from pysim.gpu.simulate import HBM, NODE_NM
+from pysim.gpu.presets import HBM, NODE_NM
 
 # (preset, dtype, sparse, datasheet TFLOPS or TOPS)
 DATASHEET = [

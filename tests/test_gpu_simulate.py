@@ -173,7 +173,7 @@ def test_a_graph_input_read_twice_is_compulsory_once() -> None:
 
 def test_a_workload_larger_than_hbm_is_an_error_naming_the_sizes() -> None:
     wl = pysim.zoo.load("llama2_7b", phase="decode", batch=256, context_len=4096)
-    with pytest.raises(pysim.WorkloadError, match=r"needs 262\.\d GiB of HBM on NVIDIA A100 .*"
+    with pytest.raises(pysim.WorkloadError, match=r"needs 262\.\d GiB of DRAM on NVIDIA A100 .*"
                        r"weights 6\.\d GiB, graph inputs 256\.\d GiB.*it has 80 GiB"):
         pysim.simulate(pysim.gpu.preset("a100"), wl)
     pysim.simulate(pysim.gpu.preset("a100"),
@@ -196,7 +196,7 @@ def residual_block():
 
 
 def test_elementwise_ops_run_in_their_gemms_epilogue() -> None:
-    from pysim.gpu.simulate import epilogue_chains
+    from pysim.gpu.kernels import epilogue_chains
 
     wl = residual_block()
     assert epilogue_chains(wl) == {0: [1], 2: [3, 4]}  # c1 + relu; c2 + add x + relu
@@ -217,7 +217,7 @@ def test_elementwise_ops_run_in_their_gemms_epilogue() -> None:
 
 
 def test_a_tensor_with_two_readers_is_not_fused() -> None:
-    from pysim.gpu.simulate import epilogue_chains
+    from pysim.gpu.kernels import epilogue_chains
 
     wl = workload_from_dict({
         "name": "two", "inputs": [{"name": "x", "shape": [64, 64]}],

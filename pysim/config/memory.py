@@ -150,6 +150,9 @@ class Dram(BaseModel):
     # (an op's ``act_sparsity`` read, ``out_sparsity`` written) where that is smaller than
     # dense: Eyeriss's run-length coder (Chen et al., JSSC 2017, Sec. V-A).
     compress_activations: bool = False
+    # Capacity in GiB (a GPU's HBM): the workload's weights, graph inputs and largest op's
+    # activations must fit (a WorkloadError otherwise). Left out: not checked.
+    capacity_gib: Float | None = Field(default=None, gt=0, le=1 << 30)
 
     @field_validator("preset")
     @classmethod

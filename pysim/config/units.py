@@ -521,11 +521,86 @@ class XnorUnit(_Model):
         return table.xnor_popcount_bit_pj() + per_output * table.add_pj(self.acc_bits) / k
 
 
-# The one registry of unit kinds: kind -> model. Later: "tensor_core".
+class TensorCoreUnit(_Model):
+    """A GPU's streaming multiprocessors as one MAC unit (``kind: tensor_core``): ``sms`` SMs of
+    ``tensor_cores_per_sm`` MMA engines of architecture ``arch`` (their shapes and rates per
+    input dtype, accumulator and 2:4 sparsity: ``csrc/units/tensor_core.*``), each SM with its
+    register file and shared memory (KiB per SM; shared memory ``smem_bandwidth_bytes_per_clk``
+    bytes per clock per SM). The memory levels behind the SMs are the hardware's: the
+    outermost scratchpad is the L2 (its size, and banks x ports x word bytes per clock its
+    bandwidth), ``dram`` the HBM; the clock is the hardware's. An op runs as one kernel
+    (pysim/gpu/kernels.py): CTA tiling, waves, split-K and a ``launch_overhead_us`` launch;
+    ``fusion: epilogue`` runs the elementwise ops after a GEMM in its epilogue, as cuBLASLt,
+    TensorRT and torch.compile do; ``fp32_acc_half_rate`` halves the rate of float inputs
+    accumulating in fp32 (GeForce parts). ``description`` names the part.
+    """
+
+    kind: Literal["tensor_core"]
+    name: str = Field(min_length=1)
+    description: str = ""
+    arch: str
+    sms: Int = Field(ge=1, le=1024)
+    tensor_cores_per_sm: Int = Field(ge=1, le=64)
+    register_file_kib_per_sm: Int = Field(ge=1, le=1 << 20)
+    shared_memory_kib_per_sm: Int = Field(ge=1, le=1 << 20)
+    smem_bandwidth_bytes_per_clk: Float = Field(default=128.0, gt=0, le=1 << 20)
+    launch_overhead_us: Float = Field(default=4.0, ge=0, le=1e6)
+    fusion: Literal["epilogue", "none"] = "epilogue"
+    fp32_acc_half_rate: bool = False
+
+    # The MMA reads its operands from registers the kernel model prices with the shared
+    # memory; no PE register file of its own.
+    rf_accesses_per_mac: ClassVar[int] = 0
+    mac_bits: ClassVar[int] = 32
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str) -> str:
+        archs = tuple(_core.tc_archs())
+        key = value.strip().lower() if isinstance(value, str) else value
+        if key not in archs:
+            raise ValueError(f"must be one of {list(archs)}")
+        return key
+
+    @property
+    def pes(self) -> int:
+        """Tensor cores (for leakage)."""
+        return self.sms * self.tensor_cores_per_sm
+
+    def dtypes(self, sparse: bool = False) -> tuple[str, ...]:
+        """Tensor-core input dtypes of ``arch`` (with 2:4 sparsity if ``sparse``)."""
+        return tuple(d for d in _core.tc_dtypes() if _core.tc_supports(self.arch, d, sparse))
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """Dense fp16 MACs per clock over all SMs (int8 on a part without fp16)."""
+        dtype = "fp16" if "fp16" in self.dtypes() else self.dtypes()[0]
+        return self.sms * _core.tc_macs_per_clk_per_sm(self.arch, dtype, False, None,
+                                                       self.fp32_acc_half_rate)
+
+    @property
+    def capability(self) -> str:
+        return f"{self.arch} tensor-core dtypes {list(self.dtypes())}"
+
+    def supports(self, op: Any) -> bool:
+        """MAC ops whose operand format and width map to a tensor-core dtype of ``arch``
+        (pysim/gpu/dtypes.py's table)."""
+        from pysim.gpu.dtypes import for_operands
+
+        dtype = for_operands(op.dtype, max(op.weight_bits, op.act_bits))
+        return dtype is not None and dtype in self.dtypes()
+
+    def mac_pj(self, table: Any, op: Any) -> float:
+        """The energy table's MAC at the op's widths and number format."""
+        return table.mac_pj(op.weight_bits, op.act_bits, "fp" if op.dtype == "float" else "int")
+
+
+# The one registry of unit kinds: kind -> model.
 UNIT_KINDS: dict[str, type[_Model]] = {
     "systolic_array": SystolicArrayUnit,
     "bit_serial": BitSerialUnit,
     "xnor": XnorUnit,
+    "tensor_core": TensorCoreUnit,
 }
 
 Unit = Annotated[Union[tuple(UNIT_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007

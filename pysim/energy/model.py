@@ -9,7 +9,8 @@ Components (all in pJ here, J in results):
   energy (``OpMapping.rf_pj``);
 - ``sram``: scratchpad words read and written (bits / word_bits per scratchpad, DMA fills and
   drains included) x the scratchpad's per-word energy (``read_pj`` / ``write_pj``: the table's
-  size- and width-scaled SRAM access energy unless the config overrides it);
+  size- and width-scaled SRAM access energy unless the config overrides it), plus SRAM inside
+  the unit (``OpMapping.local_sram_pj``: a GPU SM's shared memory);
 - ``dram``: bytes read x 8 x ``dram.read_pj_per_bit`` plus bytes written x 8 x
   ``dram.write_pj_per_bit``;
 - ``vector``: vector-unit operations x ``vector_op_pj(bits)``;
@@ -45,6 +46,7 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
         pj["mac"] = op.macs * op.mac_pj
         pj["register_file"] = op.rf_pj if op.rf_pj is not None else (
             op.rf_accesses * table.rf_access_pj(max(op.weight_bits, op.act_bits)))
+    pj["sram"] = op.local_sram_pj
     for name, bits in op.sram_read_bits.items():
         spad = spads[name]
         pj["sram"] += bits / spad.word_bits * spad.read_pj(table)

@@ -34,6 +34,7 @@ class StepPlan:
     write_bytes: int
     double_buffered: bool = True
     prefetch_read_bytes: int = 0
+    queue: str = ""  # the buffers and channels it runs through ("": the unit's own)
 
 
 @dataclass(frozen=True)
@@ -152,14 +153,14 @@ def run_plans(
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
     env = simpy.Environment()
     bus = simpy.Resource(env, capacity=1)
-    halves = {p.unit: 2 if p.double_buffered else 1 for p in plans}
+    halves = {p.queue or p.unit: 2 if p.double_buffered else 1 for p in plans}
     units = {name: _Unit(env, h) for name, h in halves.items()}
     done: list[simpy.Event] = []
     ops: list[_Op] = []
     for i, plan in enumerate(plans):
         if plan.steps < 1:
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
-        unit, op = units[plan.unit], _Op()
+        unit, op = units[plan.queue or plan.unit], _Op()
         deps = simpy.AllOf(env, [done[d] for d in plan.deps]) if plan.deps else None
         read = env.process(reader(env, plan, unit, unit.reader, deps, bus, bpc[i], lat[i], op))
         comp = env.process(computer(env, plan, unit, unit.computer, op))

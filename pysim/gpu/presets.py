@@ -17,15 +17,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pysim import _core
 from pysim.errors import ConfigError
 from pysim.gpu.dtypes import normalize_dtype
+
+if TYPE_CHECKING:
+    from pysim.config import Hardware
+    from pysim.config.units import TensorCoreUnit
 
 ARCHS: tuple[str, ...] = tuple(_core.tc_archs())
 ACCS = ("fp32", "fp16", "int32")
@@ -62,6 +68,30 @@ _LAUNCH = (
 
 
 FUSION = ("epilogue", "none")
+
+# The process node each architecture is built in (energies are scaled to it) and the DRAM preset
+# that prices its off-chip bytes: TSMC 12FFN, N7, 4N; GA10x Samsung 8N (GDDR6X), GA10B Samsung
+# 8 nm (LPDDR5), Ada TSMC 4N (GDDR6 / GDDR6X), Blackwell TSMC 4NP (HBM3e). pysim.config has no
+# GDDR6 / GDDR6X / LPDDR5 / HBM3e preset: the nearest one stands in for the energy per bit
+# (lpddr4_3200, 5 pJ/bit; hbm3), an estimate.
+NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4, "ga10x": 8, "ga10b": 8, "ada": 4,
+           "blackwell": 4}
+HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3", "ga10x": "lpddr4_3200",
+       "ga10b": "lpddr4_3200", "ada": "lpddr4_3200", "blackwell": "hbm3"}
+L2_WORD_BITS = 64  # the L2 is priced per 64-bit access, as the shared memory
+
+
+def _l2_banks(size_bytes: int, bytes_per_clk: float) -> tuple[int, int]:
+    """(banks, ports per bank) of 64-bit words that give ``bytes_per_clk`` and divide
+    ``size_bytes`` (a hardware scratchpad's rule). Raises ConfigError if none does."""
+    words = bytes_per_clk / (L2_WORD_BITS // 8)
+    if words == int(words):
+        for ports in range(1, 17):
+            banks = int(words) // ports
+            if banks * ports == words and banks <= 4096 and size_bytes % (banks * 8) == 0:
+                return banks, ports
+    raise ConfigError(f"L2 of {size_bytes} bytes at {bytes_per_clk:g} B/clk is not a whole "
+                      "number of 64-bit banks (<= 4096) x ports (<= 16)")
 
 
 @dataclass(frozen=True)
@@ -128,6 +158,67 @@ class GpuPreset:
     def replace(self, **changes: object) -> GpuPreset:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # --- as a hardware description ------------------------------------------------------------
+
+    def hardware_dict(self) -> dict[str, object]:
+        """This GPU as hardware-description data (configs/gpu/<name>.yaml): a ``tensor_core``
+        unit for the SMs, the CUDA cores as the vector unit (FP32 lanes per SM x SMs), the L2
+        as the one scratchpad, the HBM as ``dram`` (its architecture's DRAM preset, with
+        enough channels for the datasheet bandwidth, which caps it; ``capacity_gib``)."""
+        from pysim.config import DRAM_PRESETS
+        from pysim.gpu.attention import FP32_LANES_PER_SM
+
+        banks, ports = _l2_banks(self.l2_kb * 1024, self.l2_bandwidth_bytes_per_clk)
+        dram = DRAM_PRESETS[HBM[self.arch]].fields()
+        per_channel = dram["bus_bits"] / 8 * dram["data_rate_mtps"] / 1000
+        return {
+            "name": self.name,
+            "clock_ghz": self.boost_clock_mhz / 1000,
+            "technology_nm": NODE_NM[self.arch],
+            "units": [{
+                "kind": "tensor_core", "name": "tensor_cores", "description": self.full_name,
+                "arch": self.arch, "sms": self.sms,
+                "tensor_cores_per_sm": self.tensor_cores_per_sm,
+                "register_file_kib_per_sm": self.register_file_kb_per_sm,
+                "shared_memory_kib_per_sm": self.shared_memory_kb_per_sm,
+                "smem_bandwidth_bytes_per_clk": self.smem_bandwidth_bytes_per_clk,
+                "launch_overhead_us": self.launch_overhead_us, "fusion": self.fusion,
+                "fp32_acc_half_rate": self.fp32_acc_half_rate,
+            }],
+            "vector": {"name": "cuda_cores", "lanes": self.sms * FP32_LANES_PER_SM[self.arch],
+                       "ops_per_lane_per_cycle": 1, "bits": 16},
+            "scratchpads": [{
+                "name": "l2", "size_kib": self.l2_kb, "banks": banks, "ports_per_bank": ports,
+                "word_bits": L2_WORD_BITS, "double_buffered": False,
+                "holds": ["input", "weight", "output"],
+            }],
+            "dram": {"preset": HBM[self.arch],
+                     "channels": math.ceil(self.hbm_bandwidth_gb_per_s / per_channel),
+                     "bandwidth_gb_per_s": self.hbm_bandwidth_gb_per_s,
+                     "capacity_gib": self.hbm_gb},
+        }
+
+    @functools.cached_property
+    def hardware(self) -> Hardware:
+        """This GPU as a ``pysim.Hardware`` (``hardware_dict``), what ``pysim.simulate`` runs."""
+        from pysim.config.loader import hardware_from_dict
+
+        return hardware_from_dict(self.hardware_dict(), source=f"GPU preset {self.name!r}")
+
+    @classmethod
+    def of(cls, hw: Hardware, unit: TensorCoreUnit | None = None) -> GpuPreset:
+        """The GEMM / attention kernel model of a hardware description's ``tensor_core`` unit
+        (``unit``, else its first): its SMs, the hardware's clock, its outermost scratchpad as
+        the L2 and its DRAM as the HBM. Raises ConfigError if the hardware has none."""
+        if unit is None:
+            unit = next((u for u in hw.units if u.kind == "tensor_core"), None)
+        if unit is None:
+            raise ConfigError(f"hardware {hw.name!r} has no tensor_core unit")
+        l2 = hw.chain("input")[-1]
+        return _kernel_model(hw.name, unit, round(hw.clock_ghz * 1000, 9), l2.size_bytes,
+                             float(l2.bytes_per_cycle), float(hw.dram.bandwidth_gb_per_s),
+                             hw.dram.capacity_gib)
 
     @functools.cached_property
     def spec(self) -> _core.GpuSpec:
@@ -334,6 +425,22 @@ class GpuPreset:
         a = self._acc(name, acc)
         self.macs_per_clk_per_sm(name, bool(sparse), a)  # ValueError: unsupported on this GPU
         return (*dims, name, bool(sparse), int(out_bytes or 0)), a
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: int,
+                  l2_bytes_per_clk: float, hbm_gb_per_s: float,
+                  capacity_gib: float | None) -> GpuPreset:
+    return GpuPreset(
+        name=name, full_name=unit.description or name, arch=unit.arch, sms=unit.sms,
+        boost_clock_mhz=clock_mhz, tensor_cores_per_sm=unit.tensor_cores_per_sm,
+        register_file_kb_per_sm=unit.register_file_kib_per_sm,
+        shared_memory_kb_per_sm=unit.shared_memory_kib_per_sm, l2_kb=l2_bytes // 1024,
+        hbm_gb=math.ceil(capacity_gib or 0), hbm_bandwidth_gb_per_s=hbm_gb_per_s,
+        l2_bandwidth_bytes_per_clk=l2_bytes_per_clk,
+        smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
+        launch_overhead_us=unit.launch_overhead_us, fusion=unit.fusion,
+        fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
 
 _INT64_MAX = 2**63 - 1

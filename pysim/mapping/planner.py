@@ -58,7 +58,7 @@ class OpMapping:
     weight_bits: int
     act_bits: int
     dtype: str
-    compute_cycles: int  # on the unit, bank-conflict stalls included
+    compute_cycles: float  # on the unit, bank-conflict stalls included (whole on accelerators)
     steps: int
     dram_read_bytes: int
     dram_write_bytes: int
@@ -78,6 +78,13 @@ class OpMapping:
     resident_inputs: tuple[str, ...] = ()
     # DRAM address streams: (bytes, contiguous run bytes, pitch between runs) per operand
     dram_streams: tuple[tuple[int, int, int], ...] = ()
+    # The engine queue the op serializes on ("": its unit's own); GPU kernels share a stream.
+    queue: str = ""
+    # SRAM energy inside the unit (a GPU SM's shared memory), pJ, added to ``sram``.
+    local_sram_pj: float = 0.0
+    # Whether the DRAM bytes move inside the op's compute time (a GPU kernel, timed with its
+    # memory traffic) rather than by the engine's DMA around it.
+    in_kernel_traffic: bool = False
 
 
 def _roles(hw: Any) -> dict[str, Any]:
@@ -119,6 +126,11 @@ def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
     out of both: they depend on the tiling, which depends on the unit."""
     if policy == "lowest_energy":
         return op.macs * unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
+    if unit.kind == "tensor_core":  # the kernel's time (pysim/gpu/kernels.py)
+        from pysim.gpu.kernels import mac_kernel
+        from pysim.gpu.presets import GpuPreset
+
+        return mac_kernel(GpuPreset.of(hw, unit), op).seconds * hw.clock_hz
     view = op.gemm_view()
     if view is not None:
         views = [(view.count, view.m, view.n, view.k)]
@@ -502,7 +514,14 @@ def _steps(tiles: int) -> int:
 
 
 def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
-    """Map each op in execution order. Raises WorkloadError if an op has no unit to run on."""
+    """Map each op in execution order. Raises WorkloadError if an op has no unit to run on.
+    A GPU (every MAC unit a ``tensor_core``) maps each op to a kernel
+    (``pysim.gpu.kernels.map_kernels``)."""
+    from pysim.gpu.kernels import check_capacity, is_gpu, map_kernels
+
+    if is_gpu(hw):
+        return map_kernels(hw, wl)
+    check_capacity(hw, wl)
     ops = list(wl.ops)
     index = {op.name: i for i, op in enumerate(ops)}
     producers = {tensor: index[name] for tensor, name in wl.producers.items()}
@@ -536,8 +555,13 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                     if view is not None else wl.tensors[t].bytes))
                 seen_inputs.add(t)
         comp_write = out_stored if op.output in graph_outputs else 0
-        if op.type == "attention":  # fused: its own tiling (pysim/mapping/attention.py)
-            unit = _pick_unit(hw, op)
+        unit = _pick_unit(hw, op) if op.type == "attention" or op.gemm_view() is not None \
+            else None
+        if unit is not None and unit.kind == "tensor_core":
+            _map_on_tensor_cores(hw, unit, op, m)
+            unit_name, unit_kind = unit.name, unit.kind
+            m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
+        elif unit is not None and op.type == "attention":  # fused (pysim/mapping/attention.py)
             room = next(size for roles, size, _ in cap.resolved_groups() if "input" in roles)
             try:
                 map_attention(op, unit, hw, spads, room, on_chip, m)
@@ -545,8 +569,7 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 raise ConfigError(str(exc)) from None
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
-        elif op.gemm_view() is not None:
-            unit = _pick_unit(hw, op)
+        elif unit is not None:
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(hw, op, unit, base),
                         hw.scratchpads, act_ratio)
@@ -633,6 +656,28 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
                 dataflow=m.get("dataflow", ""),
                 resident_inputs=tuple(sorted(on_chip)),
                 dram_streams=m["dram_streams"],
+                local_sram_pj=float(m.get("local_sram_pj", 0.0)),
+                in_kernel_traffic=bool(m.get("in_kernel_traffic", False)),
             )
         )
     return out
+
+
+def _map_on_tensor_cores(hw: Any, unit: Any, op: Any, m: dict) -> None:
+    """A MAC op on a ``tensor_core`` unit of an accelerator (MMA engines next to other units):
+    one kernel of the GPU model (pysim/gpu/kernels.py) on the unit's SMs, the hardware's
+    outermost scratchpad as their L2 and its DRAM as their HBM; the kernel's time holds its
+    DRAM traffic."""
+    from pysim.gpu.kernels import mac_kernel, smem_pj_per_byte
+    from pysim.gpu.presets import GpuPreset
+
+    gpu = GpuPreset.of(hw, unit)
+    k = mac_kernel(gpu, op)
+    add_bits(m["sram_read_bits"], hw.chain("input")[-1].name, 8 * k.l2_bytes)
+    m.update(compute_cycles=math.ceil(k.seconds * hw.clock_hz), steps_hint=1,
+             dram_read_bytes=k.hbm_read_bytes, dram_write_bytes=k.hbm_write_bytes,
+             fills={"input": k.hbm_read_bytes}, tiling=k.tiling, in_kernel_traffic=True,
+             local_sram_pj=k.smem_bytes * smem_pj_per_byte(hw, gpu),
+             vector_ops=op.vector_work() if op.type == "attention" else 0,
+             dram_streams=((k.hbm_read_bytes + k.hbm_write_bytes, hw.dram.row_bytes,
+                            hw.dram.row_bytes),))

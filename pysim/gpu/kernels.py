@@ -1,0 +1,280 @@
+"""The mapping of a GPU (a hardware description whose MAC units are ``tensor_core``): one kernel
+per op, on one stream, as ``pysim.simulate`` maps, runs and prices every hardware.
+
+MAC ops (GEMM, convolution via im2col, batched matmul) run on the tensor cores and are timed
+by the GEMM model (``GpuPreset.gemm_cost``: CTA
+tiling, waves, shared-memory / L2 / HBM traffic, launch). An op of ``count`` > 1 equal GEMMs
+(a batched matmul over its leading dimensions, a grouped convolution's groups) is one strided-
+batched kernel, ``gemm_cost(..., batch=count)``: the CTAs of all ``count`` GEMMs share one grid
+and its waves, with one launch. Fused attention (``type: attention``) is one FlashAttention-2
+kernel (pysim/gpu/attention.py): scores stay on chip, HBM sees Q, K, V and O once, causal
+masking skips the blocks past the diagonal. The tensor-core dtype follows the op's number
+format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
+int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights narrower
+than that dtype (W4A16: float, act_bits 16, weight_bits 4) are read at their own width and
+dequantized in the kernel's main loop (``weight_storage``; with ``quant`` groups, their fp16
+scales are read too). Weights pruned 2:4
+run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
+run on the CUDA cores as memory-bound kernels: (bytes read + written) / HBM bandwidth, or
+their vector work over the SMs' lanes if that is longer, plus a launch.
+
+Each op becomes an ``OpMapping`` as on any hardware: its kernel time as compute cycles on the
+``tensor_core`` unit (or the vector unit, the CUDA cores), its HBM bytes as DRAM bytes moved
+inside the kernel (the engine runs the kernels one after another on the stream; their time
+already holds their memory traffic), its L2 bytes at the L2 scratchpad and its shared-memory
+bytes priced as 64-bit SRAM accesses of one SM's shared memory. Energy is then priced as on
+any hardware (pysim/energy/model.py): MACs x the table's MAC at the op's widths, scaled to the
+GPU's node; DRAM bytes x the HBM preset's pJ/bit; vector work x ``vector_op_pj``; static power
+over the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pysim import _core
+from pysim.errors import WorkloadError
+from pysim.gpu.attention import fused_attention_cost
+from pysim.gpu.dtypes import for_operands
+from pysim.gpu.presets import GpuPreset
+from pysim.mapping.planner import OpMapping
+
+STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
+
+
+def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
+    """The tensor-core dtype for ``op``'s operands on ``gpu``. Raises WorkloadError."""
+    bits = max(op.weight_bits, op.act_bits)
+    dtype = for_operands(op.dtype, bits, fp16_as)
+    sparse = _sparse(op)
+    if dtype is None or dtype not in gpu.supported_dtypes():
+        raise WorkloadError(
+            f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
+            f"{gpu.full_name}; it supports {', '.join(gpu.supported_dtypes(sparse))}")
+    return dtype
+
+
+def weight_storage(op: Any, dtype: str, k: int) -> tuple[int | None, int | None]:
+    """(storage bits, scale group) of a MAC op's weight operand for ``gemm_cost``: (None, None)
+    unless the weights are narrower than the tensor-core dtype's input (weight-only
+    quantization: W4A16 runs fp16 MMAs on 4-bit weights, dequantized in the main loop). Bits
+    round up to 1, 2, 4 or 8; the group is the op's ``quant`` group size (a power of two in
+    16..65536, else the nearest one below, at least 16), K for per-channel scales, None for a
+    per-tensor scale or no ``quant``."""
+    width = _core.tc_input_bits(dtype)
+    bits = next(b for b in (1, 2, 4, 8, 16, 32) if b >= op.weight_bits)
+    if bits >= width:
+        return None, None
+    quant = getattr(op, "quant", None)
+    if quant is None or quant.granularity == "tensor":
+        return bits, None
+    if quant.granularity == "channel" or quant.group_size >= k:
+        return bits, k
+    return bits, max(16, min(65536, 1 << (quant.group_size.bit_length() - 1)))
+
+
+def _sparse(op: Any) -> bool:
+    sp = op.weight_sparsity
+    return sp is not None and sp.pattern == "nm" and (sp.n, sp.m) in ((2, 4), (1, 2))
+
+
+def epilogue_chains(wl: Any) -> dict[int, list[int]]:
+    """The elementwise ops each GEMM-like op's epilogue absorbs, by op index: while the op's
+    (or the last absorbed op's) output has one consumer, an elementwise op, that is not a graph
+    output and whose other inputs exist before the GEMM runs, that op is absorbed (conv ->
+    batchnorm -> add residual -> relu is one kernel, as cuBLASLt / TensorRT fuse them)."""
+    index = {op.name: i for i, op in enumerate(wl.ops)}
+    producer = {t: index[name] for t, name in wl.producers.items()}
+    outputs = set(wl.outputs)
+    chains: dict[int, list[int]] = {}
+    for i, op in enumerate(wl.ops):
+        if op.type == "attention" or op.gemm_view() is None:
+            continue
+        tensor, chain = op.output, []
+        while tensor not in outputs and len(wl.consumers.get(tensor, ())) == 1:
+            j = index[wl.consumers[tensor][0]]
+            nxt = wl.ops[j]
+            ready = all(producer.get(t, -1) < i for t in nxt.inputs if t != tensor)
+            if nxt.type != "elementwise" or not ready:
+                break
+            chain.append(j)
+            tensor = nxt.output
+        if chain:
+            chains[i] = chain
+    return chains
+
+
+def check_capacity(hw: Any, wl: Any) -> None:
+    """Raise WorkloadError if the workload cannot live in the hardware's DRAM
+    (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
+    cache is one) and the largest op's activations (its inputs and output) held at once."""
+    capacity = hw.dram.capacity_gib
+    if capacity is None:
+        return
+    declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
+    weights = sum(op.weight_bytes for op in wl.ops) + sum(t.bytes for t in declared
+                                                          if t.role == "weight")
+    inputs = sum(t.bytes for t in declared if t.role != "weight")
+    live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
+                + op.output_bytes for op in wl.ops), default=0)
+    need, gib = weights + inputs + live, 2**30
+    if need > capacity * gib:
+        raise WorkloadError(
+            f"workload {wl.name!r} needs {need / gib:.1f} GiB of DRAM on {_label(hw)} "
+            f"(weights {weights / gib:.1f} GiB, graph inputs {inputs / gib:.1f} GiB, the "
+            f"largest op's activations {live / gib:.1f} GiB); it has {capacity:g} GiB "
+            "(dram.capacity_gib)")
+
+
+def _label(hw: Any) -> str:
+    unit = next((u for u in hw.units if u.kind == "tensor_core"), None)
+    return unit.description if unit is not None and unit.description else repr(hw.name)
+
+
+def _gemms(op: Any) -> list[tuple[int, int, int, int]]:
+    if op.type == "attention":
+        heads = op.batch * op.heads
+        return [(heads, op.q_len, op.kv_len, op.head_dim), (heads, op.q_len, op.head_dim,
+                                                              op.kv_len)]
+    view = op.gemm_view()
+    return [] if view is None else [(view.count, view.m, view.n, view.k)]
+
+
+
+
+def is_gpu(hw: Any) -> bool:
+    """Whether every MAC unit of ``hw`` is a ``tensor_core`` unit: the hardware runs ops as
+    kernels on a stream (``map_kernels``), its vector unit the SMs' CUDA cores."""
+    return all(u.kind == "tensor_core" for u in hw.units)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One MAC op's kernel on the tensor cores: seconds (launch included), HBM bytes read and
+    written, shared-memory and L2 bytes read, and what ``Result.layers["tiling"]`` says."""
+
+    seconds: float
+    hbm_read_bytes: int
+    hbm_write_bytes: int
+    smem_bytes: int
+    l2_bytes: int
+    tiling: str
+
+
+def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any = None,
+               fp16_as: str = "fp16") -> Kernel:
+    """The kernel of MAC op ``op`` (a GEMM view or fused attention) on ``gpu``'s tensor cores;
+    ``chain`` the elementwise ops its epilogue absorbs (``epilogue_chains``; their other
+    inputs are tensors of ``wl``). Raises WorkloadError for a dtype the tensor cores lack."""
+    dtype = tensor_dtype(op, gpu, fp16_as)
+    if op.type == "attention":  # one FlashAttention-2 kernel (pysim/gpu/attention.py)
+        a = fused_attention_cost(gpu, op, dtype)
+        # K and V blocks stream L2 -> shared memory -> warps once per query block
+        streamed = a.issued_macs // op.head_dim // a.blocks[0] * op.act_bits // 8
+        formats = dtype if a.dtypes == (dtype, dtype) else "Q K^T {} / P V {}".format(*a.dtypes)
+        tiling = (f"{formats} flash-attention-2 blocks {a.blocks[0]}x{a.blocks[1]}, "
+                  f"{a.ctas} CTAs, {a.bound}-bound"
+                  + (f", quantizing pre-pass {a.prepass_s * 1e6:.1f} us" if a.prepass_s
+                     else ""))
+        return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
+                      tiling)
+    sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
+    seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
+    reads = writes = smem = l2 = 0
+    chain = chain or []
+    # C written at the width of what the kernel stores: the op's output, or the last op its
+    # epilogue absorbs (an int8 GEMM that requantizes writes 1 byte, not 4)
+    out_bits = chain[-1].output_bits if chain else op.output_bits
+    out_bytes = max(1, -(-out_bits // 8))
+    tiling = ""
+    for count, m, n, k in _gemms(op):
+        # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
+        # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
+        wbits, group = weight_storage(op, dtype, k)
+        c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
+                          a_bits=wbits) if sparse else \
+            gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
+                          b_group=group)
+        seconds += c.time_s - c.launch_s
+        reads += c.hbm_read_bytes
+        writes += c.hbm_write_bytes
+        smem += c.smem_read_bytes
+        l2 += c.l2_read_bytes
+        tiling = (f"{dtype}{' 2:4' if sparse else ''}{f' w{wbits}' if wbits else ''} CTA "
+                  f"{c.tile_m}x{c.tile_n}x{c.tile_k} split-k {c.split_k}"
+                  f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
+    if chain:  # the epilogue reads the absorbed ops' other inputs (a residual)
+        inside = {op.output, *(e.output for e in chain)}
+        extra = sum(wl.tensors[t].bytes for e in chain for t in e.inputs if t not in inside)
+        unfused = op.output_bytes + sum(
+            sum(wl.tensors[t].bytes for t in e.inputs) + e.output_bytes for e in chain)
+        reads += extra
+        seconds += extra / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+        saved = unfused - (chain[-1].output_bytes + extra)
+        names = " + ".join(str(getattr(e, "op", e.type)) for e in chain)
+        tiling += f"; epilogue {names} saves {saved:,} B"
+    return Kernel(seconds, reads, writes, smem, l2, tiling)
+
+
+def smem_pj_per_byte(hw: Any, gpu: GpuPreset) -> float:
+    """One byte of one SM's shared memory, as a 64-bit SRAM access of its size."""
+    return hw.energy_table.sram_access_pj(gpu.shared_memory_kb_per_sm * 1024, 64) / 8
+
+
+def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
+    """Map every op of ``wl`` onto GPU ``hw`` as one kernel (see the module docstring), in
+    execution order. Raises WorkloadError for an op the tensor cores cannot run or a workload
+    larger than the DRAM."""
+    gpu = GpuPreset.of(hw)
+    unit = next(u for u in hw.units if u.kind == "tensor_core")
+    table = hw.energy_table
+    l2 = hw.chain("input")[-1]
+    smem_pj = smem_pj_per_byte(hw, gpu)
+    clock = hw.clock_hz
+    hbm = hw.dram.bandwidth_bytes_per_s
+    launch = gpu.launch_overhead_us * 1e-6
+    lanes = hw.vector.ops_per_cycle
+    check_capacity(hw, wl)
+    index = {op.name: i for i, op in enumerate(wl.ops)}
+    producer = {t: index[name] for t, name in wl.producers.items()}
+    graph_outputs = set(wl.outputs)
+    seen: set[str] = set()  # graph inputs already read once (compulsory once, as the mapper)
+    chains = epilogue_chains(wl) if gpu.fusion == "epilogue" else {}
+    fused_into = {j: i for i, chain in chains.items() for j in chain}
+    out = []
+    for i, op in enumerate(wl.ops):
+        reads = writes = smem = l2_bytes = 0
+        mac_pj = 0.0
+        vector_ops = op.vector_work()
+        tiling = ""
+        if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
+            seconds, name, kind = 0.0, "epilogue", "vector"
+            tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
+        elif op.type == "attention" or op.gemm_view() is not None:
+            k = mac_kernel(gpu, op, [wl.ops[j] for j in chains.get(i, [])], wl, fp16_as)
+            seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
+                                              k.tiling)
+            smem, l2_bytes = k.smem_bytes, k.l2_bytes
+            mac_pj = unit.mac_pj(table, op)
+            vector_ops = vector_ops if op.type == "attention" else 0  # the online softmax
+            name, kind = unit.name, unit.kind
+        else:  # a CUDA-core kernel: its bytes through HBM or its work over the lanes
+            reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
+            writes = op.output_bytes
+            seconds = launch + max((reads + writes) / hbm, vector_ops / (lanes * clock))
+            name, kind = hw.vector.name, "vector"
+        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in set(op.inputs)
+                                     if t not in wl.producers and t not in seen)
+        seen.update(t for t in op.inputs if t not in wl.producers)
+        out.append(OpMapping(
+            index=i, name=op.name, op_type=op.type, unit=name, unit_kind=kind,
+            deps=tuple(sorted({producer[t] for t in op.inputs if t in producer})),
+            macs=op.macs, weight_bits=op.weight_bits, act_bits=op.act_bits, dtype=op.dtype,
+            compute_cycles=seconds * clock, steps=1, dram_read_bytes=reads,
+            dram_write_bytes=writes, compulsory_read_bytes=comp, prefetch_read_bytes=0,
+            compulsory_write_bytes=op.output_bytes if op.output in graph_outputs else 0,
+            sram_read_bits={l2.name: 8 * l2_bytes} if l2_bytes else {}, mac_pj=mac_pj,
+            vector_ops=vector_ops, tiling=tiling, queue=STREAM, local_sram_pj=smem * smem_pj,
+            in_kernel_traffic=True))
+    return out
