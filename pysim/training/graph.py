@@ -385,16 +385,16 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
             da = Matmul(name=f"{op.name}.dA", inputs=(x, y), batch=op.batch, m=op.m, n=op.k,
                         k=op.n, act_bits=b.fmt[x].bits, out_bits=act.bits,
                         dtype=gemm_fmt.dtype)
-            b.give(a, _as_act(b, b.add(da, op.name, "backward", "dX", gemm_fmt)))
+            b.give(a, _as_act(b, b.add(da, op.name, "backward", "dX", _label(g, f))))
         if b.needs_grad(bb):  # dB = A^T dY
             x, y = _same_width(b, (aq, dyq), op.name)
-            is_param = bb in b.params
+            is_param = bb not in b.wl.producers and b.wl.tensors[bb].role == "weight"
             role: Role = "dW" if is_param else "dX"
             out_fmt = r.weight_grad if is_param else act
             db = Matmul(name=f"{op.name}.dB", inputs=(x, y), batch=op.batch, m=op.k, n=op.n,
                         k=op.m, act_bits=b.fmt[x].bits, out_bits=out_fmt.bits,
                         dtype=gemm_fmt.dtype)
-            out = b.add(db, op.name, "backward", role, gemm_fmt)
+            out = b.add(db, op.name, "backward", role, _label(f, g))
             b.fmt[out] = out_fmt
             if is_param:
                 b.param_grads.setdefault(bb, []).append(out)
@@ -406,7 +406,7 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     view = op.gemm_view()
     assert view is not None
     if b.needs_grad(x):
-        b.give(x, _dx(b, op, dyq, f, gemm_fmt, act))
+        b.give(x, _dx(b, op, dyq, f, _label(g, f), act))
     # dW = X^T dY (per group), the operands Hadamard-transformed first where the recipe says
     ops = (xq, dyq)
     if r.hadamard:
@@ -416,7 +416,7 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
                     count=view.count, x_shape=b.shape[xw], dy_shape=b.shape[dyw],
                     act_bits=b.fmt[xw].bits, out_bits=r.weight_grad.bits,
                     dtype=gemm_fmt.dtype)
-    b.add(dw, op.name, "backward", "dW", gemm_fmt)
+    b.add(dw, op.name, "backward", "dW", _label(f, g))
     b.fmt[dw.output] = r.weight_grad
     b.param_grads[op.name] = [dw.output]
     if getattr(op, "bias", False):
@@ -424,6 +424,13 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
         b.param_grads[op.name].append(
             b.vector(f"{op.name}.dbias", (dy,), (n,), op.name, "backward", "bias_grad",
                      r.weight_grad, per_in=1, what="bias gradient: column sums of dY"))
+
+
+def _label(a: Format, b: Format) -> Format:
+    """The format of a GEMM of operands ``a`` x ``b``, named for both where they differ."""
+    fmt = _gemm_dtype(a, b)
+    name = a.name if a.name == b.name else f"{a.name}x{b.name}"
+    return Format(name, fmt.dtype, fmt.bits)
 
 
 def _as_act(b: _Builder, tensor: str) -> str:

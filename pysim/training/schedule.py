@@ -28,7 +28,8 @@ from pysim.workload import Workload
 EpochRange = tuple[int, int] | str
 
 
-def _range(key: EpochRange) -> tuple[int, int]:
+def _range(given: EpochRange) -> tuple[int, int]:
+    key = given
     if isinstance(key, str):
         m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", key)
         if not m:
@@ -38,7 +39,7 @@ def _range(key: EpochRange) -> tuple[int, int]:
     if (not isinstance(key, tuple) or len(key) != 2
             or not all(isinstance(k, int) and not isinstance(k, bool) for k in key)
             or not 0 <= key[0] < key[1]):
-        raise WorkloadError(f"schedule: epoch range {key!r} must be (start, stop) with "
+        raise WorkloadError(f"schedule: epoch range {given!r} must be (start, stop) with "
                             f"0 <= start < stop")
     return key
 
