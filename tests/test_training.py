@@ -248,3 +248,13 @@ def test_weight_grad_reads_operands_at_their_own_shapes():
     g = graph(pysim.zoo.load("resnet18"), "mixed_bf16")
     dw = op(g, "conv1.dW")
     assert isinstance(dw, WeightGrad) and dw.x_shape == (1, 224, 224, 3)
+
+
+def test_cli_train_prints_the_step(capsys):
+    from pysim.cli import main
+
+    assert main(["train", "gpu:a100", "gemm", "--optimizer", "sgd"]) == 0
+    out = capsys.readouterr().out
+    assert "macs_dW" in out and "memory" in out
+    assert main(["train", "gpu:a100", "gemm", "--recipe", "fp8"]) == 2
+    assert "fp8_e4m3" in capsys.readouterr().err
