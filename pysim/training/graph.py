@@ -359,6 +359,9 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     r = b.recipe(op.name)
     f, g, act = r.forward, r.grad, b.base.activation
     sr = r.stochastic_rounding
+    if isinstance(op, Conv2d) and b.shape[dy] != op.output_shape:  # a convolution reads NHWC
+        dy = b.vector(f"{op.name}.dY_nhwc", (dy,), op.output_shape, op.name, "backward",
+                      "vector_backward", act, what="view the gradient as NHWC (a copy)")
     dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)
     gemm_fmt = _gemm_dtype(f, g)
     if isinstance(op, Attention):
