@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pysim.sweep.cli import add_commands
 
     add_commands(sub)  # sweep, plot
+    from pysim.training.cli import add_command as add_train
+
+    add_train(sub)  # train
     return parser
 
 

@@ -1,0 +1,30 @@
+"""Training on the simulated hardware (issue 15): `step` derives and simulates one training
+step of a workload, `run` a sequence of epochs under a precision schedule. docs/training.md
+has the model, its formulas and their sources."""
+
+from pysim.training.formats import FORMATS, RECIPES, Format, Recipe, get_format, get_recipe
+from pysim.training.graph import TrainingGraph, TrainOp, build_training_graph
+from pysim.training.optim import OPTIMIZERS, Optimizer, get_optimizer
+from pysim.training.schedule import RunReport, Schedule, run
+from pysim.training.step import Memory, TrainingStep, step
+
+__all__ = [
+    "FORMATS",
+    "OPTIMIZERS",
+    "RECIPES",
+    "Format",
+    "Memory",
+    "Optimizer",
+    "Recipe",
+    "RunReport",
+    "Schedule",
+    "TrainOp",
+    "TrainingGraph",
+    "TrainingStep",
+    "build_training_graph",
+    "get_format",
+    "get_optimizer",
+    "get_recipe",
+    "run",
+    "step",
+]

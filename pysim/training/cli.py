@@ -1,0 +1,38 @@
+"""``pysim train HW WL``: one simulated training step, printed as a table of its figures."""
+
+from __future__ import annotations
+
+import argparse
+
+from pysim.training.formats import RECIPES
+from pysim.training.optim import OPTIMIZERS
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:
+    """Register ``pysim train`` on the top-level subparsers."""
+    p = sub.add_parser("train", help="simulate one training step (pysim.training.step)")
+    p.add_argument("hardware", help="hardware YAML, or gpu:<preset> (e.g. gpu:a100)")
+    p.add_argument("workload", help="workload YAML / ONNX, or a zoo model name")
+    p.add_argument("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
+    p.add_argument("--recipe", default="mixed_bf16",
+                   help=f"one of {', '.join(RECIPES)} or fixed<N>")
+    p.add_argument("--checkpoint", action="store_true", help="activation checkpointing")
+    p.add_argument("--memory-gib", type=float, default=None,
+                   help="memory to check the peak against (default: a GPU's HBM)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pysim
+    from pysim import training
+
+    hw = (pysim.gpu.preset(args.hardware[4:]) if args.hardware.startswith("gpu:")
+          else args.hardware)
+    s = training.step(hw, args.workload, args.optimizer, args.recipe,
+                      checkpoint=args.checkpoint, memory_gib=args.memory_gib)
+    for key, value in s.summary().items():
+        print(f"{key:<20} {value}")
+    for phase, secs in s.time_by_phase_s().items():
+        print(f"{'time_' + phase + '_s':<20} {secs:.6g}")
+    print(f"{'memory':<20} {s.memory.describe()}")
+    return 0

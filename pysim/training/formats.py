@@ -1,0 +1,142 @@
+"""Number formats of a training step and the recipes that assign them to tensor roles.
+
+A training step touches tensors in several roles: the operands of the forward GEMM (X, W), of
+the input-gradient GEMM dX = dY W^T and of the weight-gradient GEMM dW = X^T dY; activations
+and their gradients between GEMMs; fp32 master weights, their gradients and the optimizer's
+states. A `Recipe` names the format of each role. The simulator prices an operand by its
+workload number format (``dtype`` "int" / "float" and ``bits``); the format's name (E4M3 vs
+E5M2) records the recipe and is reported, it does not change a MAC's cost.
+
+Recipes (``RECIPES``):
+
+- ``fp32``: everything fp32 (GPUs run it as tf32 tensor-core MMAs, pysim.gpu.dtypes).
+- ``mixed_fp16`` / ``mixed_bf16``: GEMMs and activations in 16 bits, fp32 master weights,
+  gradients and Adam states; fp16 with dynamic loss scaling (Micikevicius et al., "Mixed
+  Precision Training", ICLR 2018).
+- ``fp8``: forward GEMM operands E4M3, gradient operands E5M2, activations bf16, each GEMM
+  input cast to fp8 before it runs (Micikevicius et al., "FP8 Formats for Deep Learning",
+  2022; NVIDIA Transformer Engine's hybrid recipe).
+- ``fp4``: all three GEMMs in fp4 E2M1 with block scales, stochastic rounding of gradients and
+  a 16-point random Hadamard transform on the dW GEMM's inputs (NVIDIA, "Pretraining Large
+  Language Models with NVFP4", 2025; Tseng et al., "Training LLMs with MXFP4", 2025).
+- ``int8`` and ``fixed<N>`` (e.g. ``fixed6``): fixed-point GEMMs of N bits in every role with
+  fp32 master weights, as AdaPT's per-layer word lengths (Kummer et al., "AdaPT: Fast Training
+  of Deep Neural Networks with Adaptive Precision", 2021).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pysim.errors import WorkloadError
+
+
+@dataclass(frozen=True)
+class Format:
+    """A number format: ``name``, the workload ``dtype`` ("int" / "float") and ``bits``."""
+
+    name: str
+    dtype: Literal["int", "float"]
+    bits: int
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("fp32", "float", 32),
+    Format("tf32", "float", 32),  # stored as fp32; tensor cores read 19 bits
+    Format("bf16", "float", 16),
+    Format("fp16", "float", 16),
+    Format("fp8_e4m3", "float", 8),
+    Format("fp8_e5m2", "float", 8),
+    Format("fp6_e2m3", "float", 6),
+    Format("fp4_e2m1", "float", 4),
+    *(Format(f"int{b}", "int", b) for b in (16, 8, 4, 2)),
+)}
+"""Named formats; ``fixed<N>`` / ``int<N>`` for any N in 1..32 is a fixed-point format too."""
+
+
+def get_format(value: str | int | Format, field: str = "format") -> Format:
+    """The format named ``value`` (a FORMATS key, ``fixed<N>`` / ``int<N>``), or an int N as
+    N-bit fixed point (AdaPT's word length). Raises WorkloadError naming the allowed ones."""
+    if isinstance(value, Format):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1 <= value <= 32:
+            return Format(f"fixed{value}", "int", value)
+        raise WorkloadError(f"{field}: a fixed-point word length is 1..32 bits, got {value}")
+    if isinstance(value, str):
+        if value in FORMATS:
+            return FORMATS[value]
+        m = re.fullmatch(r"(?:fixed|int)(\d+)", value)
+        if m and 1 <= int(m.group(1)) <= 32:
+            return Format(value, "int", int(m.group(1)))
+    raise WorkloadError(f"{field}: unknown number format {value!r}; known: "
+                        f"{', '.join(FORMATS)}, fixed<N> / int<N> (N = 1..32) or an int N")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Formats of every tensor role in a training step.
+
+    ``forward``: both operands of the forward GEMM; ``grad``: the gradient operand dY of the
+    dX and dW GEMMs (their other operand, W or the saved X, stays in ``forward``);
+    ``activation``: activations and activation gradients between GEMMs, and every vector op;
+    ``master``: the weights the optimizer updates (fp32 master weights under mixed precision);
+    ``weight_grad``: accumulated weight gradients; ``state``: optimizer states.
+    ``loss_scale``: dynamic loss scaling (scale the loss gradient, unscale and check the
+    weight gradients for inf/NaN). ``stochastic_rounding``: gradient casts round
+    stochastically (one random number and an add per element more). ``hadamard``: block size
+    of the random Hadamard transform applied to the dW GEMM's inputs (0: none).
+    """
+
+    name: str
+    forward: Format
+    grad: Format
+    activation: Format
+    master: Format
+    weight_grad: Format
+    state: Format
+    loss_scale: bool = False
+    stochastic_rounding: bool = False
+    hadamard: int = 0
+
+    def with_layer_format(self, fmt: Format) -> Recipe:
+        """The recipe with forward and gradient GEMMs in ``fmt`` (a per-layer override)."""
+        return replace(self, forward=fmt, grad=fmt)
+
+
+_F = FORMATS
+
+
+def _mixed(name: str, half: str, loss_scale: bool) -> Recipe:
+    return Recipe(name, _F[half], _F[half], _F[half], _F["fp32"], _F["fp32"], _F["fp32"],
+                  loss_scale=loss_scale)
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("fp32", _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"]),
+    _mixed("mixed_fp16", "fp16", True),
+    _mixed("mixed_bf16", "bf16", False),
+    Recipe("fp8", _F["fp8_e4m3"], _F["fp8_e5m2"], _F["bf16"], _F["fp32"], _F["fp32"],
+           _F["fp32"]),
+    Recipe("fp4", _F["fp4_e2m1"], _F["fp4_e2m1"], _F["bf16"], _F["fp32"], _F["fp32"],
+           _F["fp32"], stochastic_rounding=True, hadamard=16),
+    Recipe("int8", _F["int8"], _F["int8"], _F["int8"], _F["fp32"], _F["fp32"], _F["fp32"]),
+)}
+"""Named recipes (see the module docstring); ``fixed<N>`` builds an N-bit fixed-point one."""
+
+
+def get_recipe(value: str | Recipe) -> Recipe:
+    """The recipe ``value`` (a RECIPES key or ``fixed<N>``). Raises WorkloadError."""
+    if isinstance(value, Recipe):
+        return value
+    if isinstance(value, str):
+        if value in RECIPES:
+            return RECIPES[value]
+        m = re.fullmatch(r"fixed(\d+)", value)
+        if m and 1 <= int(m.group(1)) <= 32:
+            fmt = get_format(value)
+            return Recipe(value, fmt, fmt, fmt, _F["fp32"], _F["fp32"], _F["fp32"])
+    raise WorkloadError(f"recipe: unknown training recipe {value!r}; known: "
+                        f"{', '.join(RECIPES)}, fixed<N> (N = 1..32)")

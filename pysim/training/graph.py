@@ -1,0 +1,593 @@
+"""Derive the training graph of a workload: forward, loss, backward, optimizer update.
+
+Each MAC op gives three GEMMs with its real shapes (Rumelhart et al. 1986; the GEMM forms of
+cuDNN's forward / dgrad / wgrad, Chetlur et al., "cuDNN", 2014):
+
+- forward Y = X W (M x K @ K x N);
+- dX = dY W^T (M x N @ N x K): for a stride-1 'same' convolution the transposed convolution
+  (dY convolved with the flipped kernel, padding d(k-1)-p, exactly the forward's MACs); for any
+  other convolution its GEMM form, dY (B*OH*OW x OC/g) @ W^T (OC/g x KH*KW*IC/g) per group,
+  followed by a col2im scatter-add of the columns into dX;
+- dW = X^T dY (K x M @ M x N) per group, the patch matrix gathered from the saved X.
+
+dX and dW each have exactly the forward's MACs. Vector ops get their backward rule (see
+`_vector_backward`), every graph output a softmax cross-entropy loss, every parameter an
+optimizer update. Each GEMM operand not already in its role's format is cast first (a
+`quantize` op: scale, round, clamp; one more op per element with stochastic rounding), the
+dW operands of a recipe with a Hadamard transform are transformed (log2(block) adds per
+element, a fast Walsh-Hadamard transform) and cast again.
+
+The graph is an ordinary `pysim.Workload`; `pysim.training.step` simulates it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pysim.errors import WorkloadError
+from pysim.training.formats import Format, Recipe
+from pysim.training.ops import AttentionBackward, VectorWork, WeightGrad
+from pysim.training.optim import LOSS_SCALE_OPS_PER_PARAM, Optimizer
+from pysim.workload import Conv2d, Gemm, Matmul, Op, Tensor, Workload
+from pysim.workload.attention import Attention
+
+Phase = Literal["forward", "recompute", "loss", "backward", "optimizer"]
+Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector",
+               "vector_backward", "grad_sum", "bias_grad", "loss", "optimizer"]
+
+CAST_OPS = 3  # scale, round, clamp (ELEMENTWISE_OPS["quantize"])
+LOSS_OPS = 6  # softmax cross-entropy: max, sub, exp, sum, log, and p - onehot
+STATS_BYTES = 4  # fp32 per saved statistic (layernorm mean / rstd, attention log-sum-exp)
+BACKWARD_RULES = ("conv2d", "gemm", "matmul", "attention", "elementwise", "softmax",
+                  "layernorm", "pool", "reduce", "copy")
+
+
+@dataclass(frozen=True)
+class TrainOp:
+    """What one op of the training graph is: its ``phase``, ``role``, the forward ``layer``
+    it belongs to and the ``format`` of its operands."""
+
+    name: str
+    layer: str
+    phase: Phase
+    role: Role
+    format: str
+
+
+@dataclass(frozen=True)
+class TrainingGraph:
+    """The derived graph and its bookkeeping: ``saved`` (tensor -> bytes kept from the forward
+    for the backward), ``params`` (layer -> parameter count), ``segments`` (checkpointed
+    segment -> bytes it saves) and ``boundary_bytes`` (tensors kept at segment boundaries)."""
+
+    workload: Workload
+    ops: tuple[TrainOp, ...]
+    saved: Mapping[str, int]
+    params: Mapping[str, int]
+    segment_saved: Mapping[str, int] = field(default_factory=dict)
+    boundary_bytes: int = 0
+    weight_copy_bytes: int = 0
+
+    def macs(self, role: str | None = None, phase: str | None = None) -> int:
+        """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
+        by_name = {o.name: o for o in self.ops}
+        return sum(op.macs for op in self.workload.ops
+                   if (role is None or by_name[op.name].role == role)
+                   and (phase is None or by_name[op.name].phase == phase))
+
+
+def segment_of(name: str) -> str:
+    """The block an op belongs to for checkpointing: its name up to the last dot."""
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+class _Builder:
+    """Accumulates the ops of a training graph (see `build_training_graph`)."""
+
+    def __init__(self, wl: Workload, recipes: Mapping[str, Recipe], base: Recipe,
+                 optimizer: Optimizer, input_grads: bool, checkpoint: bool) -> None:
+        self.wl, self.recipes, self.base, self.opt = wl, recipes, base, optimizer
+        self.input_grads, self.checkpoint = input_grads, checkpoint
+        self.ops: list[Op] = []
+        self.info: list[TrainOp] = []
+        self.inputs: list[Tensor] = []
+        self.shape: dict[str, tuple[int, ...]] = {}
+        self.fmt: dict[str, Format] = {}
+        self.casts: dict[tuple[str, str, str], str] = {}
+        self.saved: dict[str, int] = {}
+        self.saved_by: dict[str, str] = {}  # saved tensor -> segment that saved it
+        self.params: dict[str, int] = {}
+        self.grads: dict[str, list[str]] = {}
+        self.q: dict[str, str] = {}  # forward tensor -> its forward-format copy (for dW)
+        self.param_grads: dict[str, list[str]] = {}  # parameter -> its gradient tensors
+        self.weight_copy = 0
+
+    # -- plumbing ------------------------------------------------------------------------
+    def add(self, op: Op, layer: str, phase: Phase, role: Role, fmt: Format) -> str:
+        self.ops.append(op)
+        self.info.append(TrainOp(op.name, layer, phase, role, fmt.name))
+        self.shape[op.output] = op.output_shape
+        self.fmt[op.output] = fmt if op.runs_on == "mac" or role in ("cast", "hadamard") \
+            else self.fmt.get(op.output, fmt)
+        return op.output
+
+    def store(self, name: str, fmt: Format) -> None:
+        self.fmt[name] = fmt
+
+    def cast(self, tensor: str, to: Format, layer: str, phase: Phase,
+             stochastic: bool = False) -> str:
+        """``tensor`` in format ``to``: itself, or the output of a quantize op (cached)."""
+        have = self.fmt[tensor]
+        if have.bits == to.bits and have.dtype == to.dtype and not stochastic:
+            return tensor
+        key = (tensor, to.name, phase if phase == "recompute" else "")
+        if key in self.casts:
+            return self.casts[key]
+        name = f"{tensor}.to_{to.name}" + (".re" if phase == "recompute" else "")
+        shape = self.shape[tensor]
+        op = VectorWork(name=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
+                        ops_per_element=CAST_OPS + int(stochastic), act_bits=have.bits,
+                        out_bits=to.bits, dtype=to.dtype, what="cast")
+        self.casts[key] = self.add(op, layer, phase, "cast", to)
+        return name
+
+    def vector(self, name: str, inputs: tuple[str, ...], out_shape: tuple[int, ...],
+               layer: str, phase: Phase, role: Role, fmt: Format, per_out: int = 0,
+               per_in: int = 0, rows: int = 0, per_row: int = 0, what: str = "") -> str:
+        act = self.base.activation
+        ins = tuple(self.cast(t, act, layer, phase) for t in inputs)
+        op = VectorWork(name=name, inputs=ins, shapes=tuple(self.shape[t] for t in ins),
+                        out_shape=out_shape, ops_per_element=per_out, ops_per_input=per_in,
+                        rows=rows, ops_per_row=per_row, act_bits=act.bits, out_bits=fmt.bits,
+                        dtype=fmt.dtype, what=what)
+        out = self.add(op, layer, phase, role, fmt)
+        self.fmt[out] = fmt
+        return out
+
+    def needs_grad(self, tensor: str) -> bool:
+        if tensor in self.wl.producers:
+            return True
+        return self.input_grads or self.wl.tensors[tensor].role == "weight"
+
+    def grad(self, tensor: str, layer: str) -> str | None:
+        """The gradient of ``tensor``: its one contribution, or their sum."""
+        parts = self.grads.get(tensor, [])
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        act = self.base.activation
+        return self.vector(f"grad.{tensor}", tuple(parts), self.shape[tensor], layer,
+                           "backward", "grad_sum", act, per_out=len(parts) - 1,
+                           what="sum of gradient contributions")
+
+    def give(self, tensor: str, grad: str) -> None:
+        if self.needs_grad(tensor):
+            self.grads.setdefault(tensor, []).append(grad)
+
+    def save(self, tensor: str, segment: str, nbytes: int | None = None) -> None:
+        if tensor not in self.saved:
+            self.saved[tensor] = (nbytes if nbytes is not None else
+                                  (math.prod(self.shape[tensor]) * self.fmt[tensor].bits + 7)
+                                  // 8)
+            self.saved_by[tensor] = segment
+
+    def recipe(self, layer: str) -> Recipe:
+        return self.recipes.get(layer, self.base)
+
+
+def _copy_op(op: Op, **update: Any) -> Op:
+    data = {**op.model_dump(), **update}
+    data.pop("quant", None)
+    return type(op).model_validate(data)
+
+
+def _gemm_dtype(*fmts: Format) -> Format:
+    """The format a GEMM of these operands runs in: the widest, float if any is float."""
+    widest = max(fmts, key=lambda f: (f.bits, f.dtype == "float"))
+    dtype = "float" if any(f.dtype == "float" for f in fmts) else "int"
+    return Format(widest.name, dtype, widest.bits)  # type: ignore[arg-type]
+
+
+def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recipe],
+                         optimizer: Optimizer, input_grads: bool = False,
+                         checkpoint: bool = False) -> TrainingGraph:
+    """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
+    per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
+    keeps only each block's inputs and recomputes the block's forward before its backward.
+
+    Raises WorkloadError if an op has no backward rule."""
+    for op in wl.ops:
+        if op.type not in BACKWARD_RULES:
+            raise WorkloadError(f"op {op.name!r}: type {op.type!r} has no backward rule; "
+                                f"rules exist for: {', '.join(BACKWARD_RULES)}")
+    b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint)
+    act = base.activation
+    for t in wl.inputs:
+        fmt = base.master if t.role == "weight" else act
+        b.inputs.append(Tensor(name=t.name, shape=t.shape, bits=fmt.bits, dtype=fmt.dtype,
+                               role=t.role))
+        b.shape[t.name], b.fmt[t.name] = t.shape, fmt
+        if t.role == "weight":
+            b.params[t.name] = t.elements
+    for op in wl.ops:
+        _forward(b, op, "forward")
+    seg_saved: dict[str, int] = {}
+    boundary = 0
+    if checkpoint:
+        for t, n in b.saved.items():
+            seg_saved[b.saved_by[t]] = seg_saved.get(b.saved_by[t], 0) + n
+        boundary = _boundary_bytes(b)
+    for out in wl.outputs:
+        scale = int(base.loss_scale)
+        b.grads[out] = [b.vector(f"loss.{out}", (out,), b.shape[out], out, "loss", "loss", act,
+                                 per_out=LOSS_OPS + scale, what="softmax cross-entropy")]
+    by_segment: dict[str, list[Op]] = {}
+    for op in wl.ops:
+        by_segment.setdefault(segment_of(op.name), []).append(op)
+    done: set[str] = set()
+    for op in reversed(wl.ops):
+        seg = segment_of(op.name)
+        if checkpoint and seg not in done:
+            done.add(seg)
+            for fwd in by_segment[seg]:
+                _forward(b, fwd, "recompute")
+        _backward(b, op)
+    _optimizer(b)
+    graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
+    return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
+                         boundary, b.weight_copy)
+
+
+def _boundary_bytes(b: _Builder) -> int:
+    """Bytes of the tensors each checkpointed segment reads from outside itself."""
+    seen: set[str] = set()
+    total = 0
+    for op in b.wl.ops:
+        seg = segment_of(op.name)
+        for t in op.inputs:
+            src = b.wl.producers.get(t)
+            if src is not None and segment_of(src) != seg and t not in seen:
+                seen.add(t)
+                total += (math.prod(b.shape[t]) * b.fmt[t].bits + 7) // 8
+    return total
+
+
+def _src(b: _Builder, tensor: str, segment: str, recompute: bool) -> str:
+    """The tensor a (recomputed) forward op reads: a recomputed copy inside its segment."""
+    inside = tensor in b.wl.producers and segment_of(b.wl.producers[tensor]) == segment
+    return f"{tensor}.re" if recompute and inside else tensor
+
+
+def _forward(b: _Builder, op: Op, phase: Phase) -> None:
+    """Append the forward op ``op`` (in its layer's formats) and record what it saves."""
+    act = b.base.activation
+    re = phase == "recompute"
+    name = f"{op.name}.re" if re else op.name
+    out = f"{op.output}.re" if re else op.output
+    seg = segment_of(op.name)
+    if op.runs_on == "mac":
+        r = b.recipe(op.name)
+        f = r.forward
+        ins = tuple(b.cast(_src(b, t, seg, re), f, op.name, phase) for t in op.inputs)
+        update: dict[str, Any] = {"name": name, "output": out, "inputs": ins,
+                                  "act_bits": f.bits, "weight_bits": f.bits,
+                                  "out_bits": act.bits, "dtype": f.dtype}
+        if isinstance(op, Attention):
+            update["qk_format"] = update["pv_format"] = None
+        new = _copy_op(op, **update)
+        b.add(new, op.name, phase, "forward", f)
+        b.fmt[out] = act
+        if not re:
+            for t, q in zip(op.inputs, ins, strict=True):
+                b.q[t] = q
+                if b.needs_grad(t) or op.weight_tensors() or isinstance(op, Attention):
+                    b.save(q, seg)
+            if isinstance(op, Attention):
+                b.save(out, seg)
+                b.save(f"{op.name}.lse", seg, op.batch * op.heads * op.q_len * STATS_BYTES)
+            weights = [t for t in op.weight_tensors() if t.name.endswith(".weight")]
+            if weights:
+                count = sum(t.elements for t in op.weight_tensors()
+                            if not t.name.endswith(".scales"))
+                b.params[op.name] = count
+                w = weights[0]
+                if (r.master.bits, r.master.dtype) != (f.bits, f.dtype):
+                    master = f"{op.name}.master"
+                    b.inputs.append(Tensor(name=master, shape=w.shape, bits=r.master.bits,
+                                           dtype=r.master.dtype, role="weight"))
+                    b.shape[master], b.fmt[master] = w.shape, r.master
+                    cast = VectorWork(name=f"{op.name}.weight_cast", inputs=(master,),
+                                      shapes=(w.shape,), out_shape=w.shape,
+                                      ops_per_element=CAST_OPS, act_bits=r.master.bits,
+                                      out_bits=f.bits, dtype=f.dtype, what="weight cast")
+                    b.add(cast, op.name, phase, "weight_cast", f)
+                    b.weight_copy += (w.elements * f.bits + 7) // 8
+        return
+    ins = tuple(b.cast(_src(b, t, seg, re), act, op.name, phase) for t in op.inputs)
+    new = _copy_op(op, name=name, output=out, inputs=ins, act_bits=act.bits, out_bits=act.bits,
+                   weight_bits=act.bits, dtype=act.dtype)
+    b.add(new, op.name, phase, "vector", act)
+    b.fmt[out] = act
+    if re:
+        return
+    if op.weight_tensors():
+        b.params[op.name] = sum(t.elements for t in op.weight_tensors())
+    for t in _saved_by_vector_op(op):
+        b.save(t, seg)
+    if op.type == "layernorm":
+        b.save(f"{op.name}.stats", seg, 2 * op.rows * STATS_BYTES)  # type: ignore[attr-defined]
+
+
+SAVES_OUTPUT = ("relu", "relu6", "sigmoid", "tanh", "exp")
+NO_SAVE = ("add", "sub", "add_const", "mul_const", "quantize", "dequantize", "batchnorm",
+           "rope")
+
+
+def _saved_by_vector_op(op: Op) -> tuple[str, ...]:
+    """Tensors a vector op's backward reads: softmax its output, layernorm its input (and its
+    row statistics), relu-like functions their output, other nonlinear ones their inputs,
+    max pooling / max-min reductions their input; linear ops nothing."""
+    if op.type == "softmax":
+        return (op.output,)
+    if op.type == "layernorm":
+        return op.inputs
+    if op.type == "elementwise":
+        kind = op.op  # type: ignore[attr-defined]
+        if kind in NO_SAVE:
+            return ()
+        return (op.output,) if kind in SAVES_OUTPUT else op.inputs
+    if op.type == "pool":
+        return op.inputs if op.mode == "max" else ()  # type: ignore[attr-defined]
+    if op.type == "reduce":
+        return () if op.mode in ("sum", "mean") else op.inputs  # type: ignore[attr-defined]
+    return ()
+
+
+def _backward(b: _Builder, op: Op) -> None:
+    dy = b.grad(op.output, op.name)
+    if dy is None:
+        return
+    if op.runs_on == "mac":
+        _mac_backward(b, op, dy)
+    else:
+        _vector_backward(b, op, dy)
+
+
+def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
+    r = b.recipe(op.name)
+    f, g, act = r.forward, r.grad, b.base.activation
+    sr = r.stochastic_rounding
+    if isinstance(op, Conv2d) and b.shape[dy] != op.output_shape:  # a convolution reads NHWC
+        dy = b.vector(f"{op.name}.dY_nhwc", (dy,), op.output_shape, op.name, "backward",
+                      "vector_backward", act, what="view the gradient as NHWC (a copy)")
+    dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)
+    gemm_fmt = _gemm_dtype(f, g)
+    if isinstance(op, Attention):
+        ins = tuple(b.q[t] for t in op.inputs)
+        d = b.vector(f"{op.name}.bwd_d", (dy, op.output), (op.batch * op.heads * op.q_len,),
+                     op.name, "backward", "vector_backward", Format("fp32", "float", 32),
+                     per_in=1, what="D = rowsum(dO * O)")
+        del d  # read by the fused kernel; its bytes are in the step's memory
+        fmt = b.fmt[ins[0]]
+        bwd = AttentionBackward.of(op, f"{op.name}.bwd", ins, fmt.bits, fmt.dtype, act.bits)
+        out = b.add(bwd, op.name, "backward", "dX", fmt)
+        b.fmt[out] = act
+        for t, part in zip(op.inputs, ("q", "k", "v"), strict=True):
+            if b.needs_grad(t):
+                gt = b.vector(f"{op.name}.d{part}", (out,), b.shape[t], op.name, "backward",
+                              "vector_backward", act, per_out=1, what=f"d{part} of dQKV")
+                b.give(t, gt)
+        return
+    if isinstance(op, Matmul):
+        a, bb = op.inputs
+        aq, bq = b.q[a], b.q[bb]
+        if b.needs_grad(a):  # dA = dY B^T
+            x, y = _same_width(b, (dyq, bq), op.name)
+            da = Matmul(name=f"{op.name}.dA", inputs=(x, y), batch=op.batch, m=op.m, n=op.k,
+                        k=op.n, act_bits=b.fmt[x].bits, out_bits=act.bits,
+                        dtype=gemm_fmt.dtype)
+            b.give(a, _as_act(b, b.add(da, op.name, "backward", "dX", _label(g, f))))
+        if b.needs_grad(bb):  # dB = A^T dY
+            x, y = _same_width(b, (aq, dyq), op.name)
+            is_param = bb not in b.wl.producers and b.wl.tensors[bb].role == "weight"
+            role: Role = "dW" if is_param else "dX"
+            out_fmt = r.weight_grad if is_param else act
+            db = Matmul(name=f"{op.name}.dB", inputs=(x, y), batch=op.batch, m=op.k, n=op.n,
+                        k=op.m, act_bits=b.fmt[x].bits, out_bits=out_fmt.bits,
+                        dtype=gemm_fmt.dtype)
+            out = b.add(db, op.name, "backward", role, _label(f, g))
+            b.fmt[out] = out_fmt
+            if is_param:
+                b.param_grads.setdefault(bb, []).append(out)
+            else:
+                b.give(bb, out)
+        return
+    x = op.inputs[0]
+    xq = b.q[x]
+    view = op.gemm_view()
+    assert view is not None
+    if b.needs_grad(x):
+        b.give(x, _dx(b, op, dyq, f, _label(g, f), act))
+    # dW = X^T dY (per group), the operands Hadamard-transformed first where the recipe says
+    ops = (xq, dyq)
+    if r.hadamard:
+        ops = tuple(_hadamard(b, t, r, op.name) for t in ops)
+    xw, dyw = _same_width(b, ops, op.name)
+    dw = WeightGrad(name=f"{op.name}.dW", inputs=(xw, dyw), m=view.k, n=view.n, k=view.m,
+                    count=view.count, x_shape=b.shape[xw], dy_shape=b.shape[dyw],
+                    act_bits=b.fmt[xw].bits, out_bits=r.weight_grad.bits,
+                    dtype=gemm_fmt.dtype)
+    b.add(dw, op.name, "backward", "dW", _label(f, g))
+    b.fmt[dw.output] = r.weight_grad
+    b.param_grads[op.name] = [dw.output]
+    if getattr(op, "bias", False):
+        n = op.output_shape[-1]
+        b.param_grads[op.name].append(
+            b.vector(f"{op.name}.dbias", (dy,), (n,), op.name, "backward", "bias_grad",
+                     r.weight_grad, per_in=1, what="bias gradient: column sums of dY"))
+
+
+def _label(a: Format, b: Format) -> Format:
+    """The format of a GEMM of operands ``a`` x ``b``, named for both where they differ."""
+    fmt = _gemm_dtype(a, b)
+    name = a.name if a.name == b.name else f"{a.name}x{b.name}"
+    return Format(name, fmt.dtype, fmt.bits)
+
+
+def _as_act(b: _Builder, tensor: str) -> str:
+    b.fmt[tensor] = b.base.activation
+    return tensor
+
+
+def _same_width(b: _Builder, tensors: tuple[str, ...], layer: str) -> tuple[str, ...]:
+    """Cast the narrower of two GEMM operands up to the wider one's width (one MMA format)."""
+    fmt = _gemm_dtype(*(b.fmt[t] for t in tensors))
+    return tuple(t if b.fmt[t].bits == fmt.bits else b.cast(t, fmt, layer, "backward")
+                 for t in tensors)
+
+
+def _hadamard(b: _Builder, tensor: str, r: Recipe, layer: str) -> str:
+    """A block-``r.hadamard`` random Hadamard transform of ``tensor`` and its re-cast."""
+    shape = b.shape[tensor]
+    name = f"{tensor}.rht"
+    if name not in b.shape:
+        per = int(math.log2(r.hadamard)) + 1 + CAST_OPS + int(r.stochastic_rounding)
+        op = VectorWork(name=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
+                        ops_per_element=per, act_bits=b.fmt[tensor].bits,
+                        out_bits=b.fmt[tensor].bits, dtype=b.fmt[tensor].dtype,
+                        what=f"random Hadamard transform (block {r.hadamard}) and re-cast")
+        b.add(op, layer, "backward", "hadamard", b.fmt[tensor])
+    return name
+
+
+def _dx(b: _Builder, op: Op, dyq: str, f: Format, fmt: Format, act: Format) -> str:
+    """The input gradient of a Gemm / Conv2d (see the module docstring)."""
+    name = f"{op.name}.dX"
+    common = {"act_bits": b.fmt[dyq].bits, "weight_bits": f.bits, "out_bits": act.bits,
+              "dtype": fmt.dtype}
+    if isinstance(op, Gemm):
+        out = b.add(Gemm(name=name, inputs=(dyq,), m=op.m, n=op.k, k=op.n, **common),
+                    op.name, "backward", "dX", fmt)
+        return _as_act(b, out)
+    assert isinstance(op, Conv2d)
+    kh, kw = op.kernel
+    pads = tuple(op.dilation[i] * (op.kernel[i] - 1) - op.padding[i] for i in (0, 1))
+    same = (op.stride == (1, 1) and (op.out_h, op.out_w) == (op.in_h, op.in_w)
+            and min(pads) >= 0)
+    if same:  # the transposed convolution: flipped kernel over dY, exactly the forward's MACs
+        conv = Conv2d(name=name, inputs=(dyq,), batch=op.batch, in_h=op.out_h, in_w=op.out_w,
+                      in_c=op.out_c, out_c=op.in_c, kernel=op.kernel, padding=pads,
+                      dilation=op.dilation, groups=op.groups, **common)
+        return _as_act(b, b.add(conv, op.name, "backward", "dX", fmt))
+    cols = Conv2d(name=f"{name}.cols", inputs=(dyq,), batch=op.batch, in_h=op.out_h,
+                  in_w=op.out_w, in_c=op.out_c, out_c=kh * kw * op.in_c, kernel=(1, 1),
+                  groups=op.groups, **common)
+    out = _as_act(b, b.add(cols, op.name, "backward", "dX", fmt))
+    x_shape = op.input_shapes()[0]
+    return b.vector(name, (out,), x_shape, op.name, "backward", "vector_backward", act,
+                    per_in=1, what="col2im: scatter-add the columns into dX")
+
+
+def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
+    """Backward of a vector op; counts per element (elementary vector ops):
+
+    - elementwise f: f'(x) costs what f does (its ops_per_element), then one multiply by dY;
+      relu-like functions a compare-select; add: dY passes through; sub: one negate;
+      mul / div / max / min: one multiply (or select) per operand; quantize / dequantize:
+      straight-through (Bengio et al. 2013);
+    - softmax: dX = Y (dY - rowsum(dY Y)): 4 per element (Y saved);
+    - layernorm: dX = rstd (g dY - mean(g dY) - xhat mean(g dY xhat)): 9 per element, 2 per row
+      (X, mean and rstd saved); dgamma, dbeta: 3 per element;
+    - pool: max routes dY to the argmax (1 per input element), avg spreads dY / window (1);
+    - reduce: sum / mean broadcast (1 per input element), others 2 per input element;
+    - copy: the adjoint data movement, 1 per element moved (resize: 2 taps - 1).
+    """
+    act = b.base.activation
+    n = op.name
+
+    def give(t: str, per_out: int, *extra: str, what: str, per_row: int = 0,
+             rows: int = 0, j: int = 0) -> None:
+        if b.needs_grad(t):
+            g = b.vector(f"{n}.d{j}", (dy, *extra), b.shape[t], n, "backward",
+                         "vector_backward", act, per_out=per_out, per_row=per_row, rows=rows,
+                         what=what)
+            b.give(t, g)
+
+    if op.type == "elementwise":
+        from pysim.workload import ELEMENTWISE_OPS
+
+        kind = op.op  # type: ignore[attr-defined]
+        if kind in ("add", "quantize", "dequantize"):
+            for t in dict.fromkeys(op.inputs):
+                if b.needs_grad(t):
+                    b.give(t, dy)
+            return
+        if kind == "sub":
+            a, c = op.inputs
+            if b.needs_grad(a):
+                b.give(a, dy)
+            give(c, 1, what="-dY", j=1)
+            return
+        if ELEMENTWISE_OPS[kind].arity == 2:
+            a, c = op.inputs
+            give(a, 1, c, what=f"d/da {kind}")
+            give(c, 1, a, what=f"d/db {kind}", j=1)
+            return
+        saved = (op.output,) if kind in SAVES_OUTPUT else op.inputs
+        cost = 1 if kind in ("relu", "relu6", "clip", "max_const", "leaky_relu") \
+            else ELEMENTWISE_OPS[kind].ops_per_element
+        extra = () if kind in NO_SAVE else saved
+        give(op.inputs[0], cost + 1, *extra, what=f"{kind}'(x) * dY")
+        return
+    if op.type == "softmax":
+        give(op.inputs[0], 4, op.output, what="Y (dY - rowsum(dY Y))")
+        return
+    if op.type == "layernorm":
+        rows, cols = op.rows, op.cols  # type: ignore[attr-defined]
+        give(op.inputs[0], 9, op.inputs[0], what="layernorm dX", per_row=2, rows=rows)
+        if op.weight_tensors():
+            b.param_grads[n] = [b.vector(
+                f"{n}.dgamma", (dy, op.inputs[0]), (2, cols), n, "backward", "bias_grad",
+                b.recipe(n).weight_grad, per_in=1, what="dgamma, dbeta: column sums")]
+        return
+    if op.type in ("pool", "reduce", "copy"):
+        taps = getattr(op, "taps", 1)
+        per = 2 * taps - 1 if op.type == "copy" else (
+            2 if op.type == "reduce" and op.mode not in ("sum", "mean", "max", "min")  # type: ignore[attr-defined]
+            else 1)
+        keeps = _saved_by_vector_op(op)
+        for j, t in enumerate(op.inputs):
+            give(t, per, *keeps, what=f"{op.type} backward", j=j)
+        return
+    raise WorkloadError(f"op {n!r}: type {op.type!r} has no backward rule; rules exist for: "
+                        f"{', '.join(BACKWARD_RULES)}")
+
+
+def _optimizer(b: _Builder) -> None:
+    """One update op per parameter tensor: it reads the gradients, the master weights and the
+    optimizer states (declared as one ``<layer>.optimizer_in`` tensor of their bytes) and
+    writes the weights and states (one output of their bytes)."""
+    opt = b.opt
+    per = opt.ops_per_param + LOSS_SCALE_OPS_PER_PARAM * int(b.base.loss_scale)
+    for layer, count in b.params.items():
+        grads = b.param_grads.get(layer)
+        if not grads:
+            continue
+        r = b.recipe(layer)
+        bits = b.fmt[grads[0]].bits
+        grads = [g if b.fmt[g].bits == bits else b.cast(g, b.fmt[grads[0]], layer, "backward")
+                 for g in grads]
+        state_bits = count * (r.master.bits + opt.states * r.state.bits)
+        held = f"{layer}.optimizer_in"
+        elements = max(1, math.ceil(state_bits / bits))
+        b.inputs.append(Tensor(name=held, shape=(elements,), bits=bits,
+                               dtype=b.fmt[grads[0]].dtype, role="weight"))
+        b.shape[held], b.fmt[held] = (elements,), b.fmt[grads[0]]
+        ins = (*grads, held)
+        op = VectorWork(name=f"{layer}.update", inputs=ins, shapes=tuple(b.shape[t] for t in ins),
+                        out_shape=(elements,), ops_per_element=0, ops_per_row=per, rows=count,
+                        act_bits=bits, out_bits=bits, dtype=b.fmt[grads[0]].dtype,
+                        what=f"{opt.name} update of {count} parameters")
+        b.add(op, layer, "optimizer", "optimizer", r.master)

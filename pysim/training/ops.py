@@ -1,0 +1,112 @@
+"""Ops a training graph needs beyond the inference op set.
+
+- `VectorWork`: a vector-unit op reading tensors of any shapes and writing ``out_shape``,
+  with ``ops_per_element`` elementary vector ops per output element plus ``ops_per_input``
+  per input element (softmax / layernorm / activation backward, loss, optimizer update, casts,
+  Hadamard transforms, col2im). Priced like every vector op: its vector work and its bytes.
+- `WeightGrad`: the weight-gradient GEMM dW = X^T dY of a layer as ``count`` GEMMs of
+  (m x k) @ (k x n); it reads X and dY at their own shapes (a convolution's patch matrix is
+  gathered from X on the fly, as an implicit-GEMM weight-gradient kernel does), so it is a
+  `matmul` whose operands are viewed as matrices.
+- `AttentionBackward`: FlashAttention's backward (Dao, "FlashAttention-2", 2023, Alg. 2):
+  per (batch, head) it recomputes S = Q K^T and P from the saved log-sum-exp, then
+  dV = P^T dO, dP = dO V^T, dS = P * (dP - D), dQ = dS K, dK = dS^T Q: five GEMMs of the
+  forward's (pairs x head_dim) against the forward's two. It is priced as a fused attention
+  kernel whose head dimension is 5/2 the forward's (so its MACs are exactly 5 x pairs x
+  head_dim) and writes dQ, dK and dV side by side.
+
+These ops are not in the YAML registry (pysim.workload.registry): a training graph is built
+in memory by `pysim.training.step`, not loaded from a file.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from pysim.workload.attention import Attention
+from pysim.workload.ops import GemmView, Matmul, Op
+from pysim.workload.tensors import PosInt, Shape
+
+
+class VectorWork(Op):
+    """Vector work over tensors of ``shapes`` writing ``out_shape``: ``ops_per_element`` x
+    output elements + ``ops_per_input`` x input elements + ``ops_per_row`` x ``rows``."""
+
+    input_match: ClassVar[Literal["shape", "elements"]] = "elements"
+
+    type: Literal["vector_work"] = "vector_work"
+    shapes: tuple[Shape, ...]
+    out_shape: Shape
+    ops_per_element: int = Field(default=1, ge=0)
+    ops_per_input: int = Field(default=0, ge=0)
+    ops_per_row: int = Field(default=0, ge=0)
+    rows: int = Field(default=0, ge=0)
+    what: str = ""  # the backward rule or step it models, for reports
+
+    def arity(self) -> int:
+        return len(self.shapes)
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return self.shapes
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.out_shape
+
+    def vector_work(self) -> int:
+        inputs = sum(math.prod(s) for s in self.shapes)
+        return (self.ops_per_element * math.prod(self.out_shape) + self.ops_per_input * inputs
+                + self.ops_per_row * self.rows)
+
+
+class WeightGrad(Matmul):
+    """dW = X^T dY as ``count`` GEMMs (m = K, n = N, k = M of the forward's GEMM view),
+    reading X (``x_shape``) and dY (``dy_shape``) as they are laid out."""
+
+    x_shape: Shape
+    dy_shape: Shape
+    count: PosInt = 1
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return (self.x_shape, self.dy_shape)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (self.count * self.m, self.n)
+
+    def gemm_view(self) -> GemmView:
+        return GemmView(count=self.count, m=self.m, n=self.n, k=self.k)
+
+
+BACKWARD_GEMMS = 5  # GEMMs of FlashAttention's backward per forward's 2
+
+
+class AttentionBackward(Attention):
+    """FlashAttention backward of ``forward`` (an Attention op): reads Q, K, V (and dO, O and
+    the saved statistics, counted in ``extra_bytes`` of the step's memory), writes dQ|dK|dV."""
+
+    fwd_head_dim: PosInt
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        kv = (self.batch, self.kv_len, self.groups_kv_heads * self.fwd_head_dim)
+        return ((self.batch, self.q_len, self.heads * self.fwd_head_dim), kv, kv)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        q = self.q_len * self.heads * self.fwd_head_dim
+        kv = 2 * self.kv_len * self.groups_kv_heads * self.fwd_head_dim
+        return (self.batch, q + kv)
+
+    @classmethod
+    def of(cls, fwd: Attention, name: str, inputs: tuple[str, ...], bits: int,
+           dtype: str, out_bits: int) -> AttentionBackward:
+        head_dim = fwd.head_dim * BACKWARD_GEMMS // 2
+        if head_dim * 2 != fwd.head_dim * BACKWARD_GEMMS:
+            head_dim += 1  # odd head_dim: one MAC column more per GEMM
+        return cls(name=name, inputs=inputs, batch=fwd.batch, heads=fwd.heads,
+                   kv_heads=fwd.kv_heads, q_len=fwd.q_len, kv_len=fwd.kv_len,
+                   head_dim=head_dim, causal=fwd.causal, fwd_head_dim=fwd.head_dim,
+                   act_bits=bits, weight_bits=bits, out_bits=out_bits, dtype=dtype)  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""``pysim.training.step``: one training step of a workload on a hardware, simulated.
+
+The step's graph (pysim/training/graph.py) is an ordinary Workload run through the public
+``pysim.simulate``, so it runs on every hardware that does: accelerator configs and GPU presets
+alike. Its memory is accounted here, from the graph's bookkeeping:
+
+    persistent = master weights + low-precision weight copies + weight gradients
+                 + optimizer states
+    saved      = activations kept for the backward pass (each tensor once, in its stored
+                 format; with checkpointing: the blocks' boundary tensors + the largest block's
+                 saved activations, recomputed one block at a time, Chen et al., "Training Deep
+                 Nets with Sublinear Memory Cost", 2016)
+    working    = the largest op's inputs + output (the live tensors while it runs)
+    peak       = persistent + saved + working
+
+and checked against the hardware's memory: a GPU preset's HBM, else ``memory_gib``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pysim.errors import ConfigError, WorkloadError
+from pysim.result import Result
+from pysim.training.formats import Format, Recipe, get_format, get_recipe
+from pysim.training.graph import TrainingGraph, build_training_graph
+from pysim.training.optim import Optimizer, get_optimizer
+from pysim.workload import Workload
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes of each part of a training step's memory (see the module docstring)."""
+
+    master_weights: int
+    weight_copies: int
+    weight_grads: int
+    optimizer_states: int
+    saved_activations: int
+    working: int
+    capacity: int | None
+
+    @property
+    def persistent(self) -> int:
+        return self.master_weights + self.weight_copies + self.weight_grads + \
+            self.optimizer_states
+
+    @property
+    def peak(self) -> int:
+        return self.persistent + self.saved_activations + self.working
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k.replace('_', ' ')} {getattr(self, k) / GIB:.2f} GiB" for k in (
+            "master_weights", "weight_copies", "weight_grads", "optimizer_states",
+            "saved_activations", "working"))
+        return f"{self.peak / GIB:.2f} GiB ({parts})"
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """One simulated training step: the ``graph`` (with each op's phase, role and format),
+    the simulator's ``result`` over it, and the ``memory`` it needs."""
+
+    graph: TrainingGraph
+    result: Result
+    memory: Memory
+    recipe: Recipe
+    optimizer: Optimizer
+
+    @property
+    def latency_s(self) -> float:
+        return self.result.latency_s
+
+    @property
+    def energy_j(self) -> float:
+        return self.result.energy_j
+
+    @property
+    def macs(self) -> int:
+        return self.graph.workload.macs
+
+    def macs_by_role(self) -> dict[str, int]:
+        """MACs of the forward, dX, dW GEMMs and of recomputation."""
+        return {"forward": self.graph.macs("forward", "forward"), "dX": self.graph.macs("dX"),
+                "dW": self.graph.macs("dW"), "recompute": self.graph.macs(phase="recompute")}
+
+    def time_by_phase_s(self) -> dict[str, float]:
+        """Seconds of op time in each phase (ops may overlap, so these can exceed latency)."""
+        phase = {o.name: o.phase for o in self.graph.ops}
+        layers = self.result.layers
+        sums = layers.groupby(layers["op"].map(phase))["cycles"].sum()
+        return {str(k): float(v) / self.result.clock_hz for k, v in sums.items()}
+
+    def summary(self) -> dict[str, Any]:
+        return {"workload": self.graph.workload.name, "hardware": self.result.hardware,
+                "recipe": self.recipe.name, "optimizer": self.optimizer.name,
+                "latency_s": self.latency_s, "energy_j": self.energy_j, "macs": self.macs,
+                **{f"macs_{k}": v for k, v in self.macs_by_role().items()},
+                "peak_memory_bytes": self.memory.peak,
+                "capacity_bytes": self.memory.capacity}
+
+
+def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
+    """The hardware's memory: ``memory_gib`` if given, else a GPU preset's HBM (GiB as
+    pysim.gpu's capacity check counts it); None when neither is known (accelerator configs
+    describe DRAM timing, not capacity)."""
+    if memory_gib is not None:
+        if isinstance(memory_gib, bool) or not isinstance(memory_gib, (int, float)) \
+                or not memory_gib > 0:
+            raise ConfigError(f"memory_gib must be a number > 0, got {memory_gib!r}")
+        return int(memory_gib * GIB)
+    hbm = getattr(hw, "hbm_gb", None)
+    return int(hbm * GIB) if hbm else None
+
+
+def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
+                   recipes: Mapping[str, Recipe], capacity: int | None) -> Memory:
+    """The step's memory from its graph (see the module docstring)."""
+    def nbytes(count: int, fmt: Format) -> int:
+        return (count * fmt.bits + 7) // 8
+
+    master = grads = states = 0
+    for layer, count in graph.params.items():
+        r = recipes.get(layer, base)
+        master += nbytes(count, r.master)
+        grads += nbytes(count, r.weight_grad)
+        states += optimizer.states * nbytes(count, r.state)
+    if graph.segment_saved:
+        saved = graph.boundary_bytes + max(graph.segment_saved.values())
+    else:
+        saved = sum(graph.saved.values())
+    tensors = graph.workload.tensors
+    working = max(sum(tensors[t].bytes for t in set(op.inputs)) + op.output_bytes
+                  for op in graph.workload.ops)
+    return Memory(master, graph.weight_copy_bytes, grads, states, saved, working, capacity)
+
+
+def _layer_recipes(wl: Workload, base: Recipe,
+                   layer_formats: Mapping[str, str | int | Format] | None) -> dict[str, Recipe]:
+    """Per-layer recipes from ``{layer: format}``; layers are the workload's MAC ops."""
+    if not layer_formats:
+        return {}
+    if not isinstance(layer_formats, Mapping):
+        raise WorkloadError(f"layer_formats must be a mapping {{layer: format}}, got "
+                            f"{layer_formats!r}")
+    layers = [op.name for op in wl.ops if op.runs_on == "mac"]
+    out = {}
+    for layer, fmt in layer_formats.items():
+        if layer not in layers:
+            shown = ", ".join(layers[:8]) + (", ..." if len(layers) > 8 else "")
+            raise WorkloadError(f"layer_formats: {layer!r} is not a MAC layer of workload "
+                                f"{wl.name!r}; its layers: {shown}")
+        out[layer] = base.with_layer_format(get_format(fmt, f"layer_formats[{layer!r}]"))
+    return out
+
+
+def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
+         recipe: str | Recipe = "mixed_bf16", *,
+         layer_formats: Mapping[str, str | int | Format] | None = None,
+         checkpoint: bool = False, input_grads: bool = False,
+         memory_gib: float | None = None) -> TrainingStep:
+    """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
+    (anything ``pysim.simulate`` takes): forward, loss, backward, ``optimizer`` update
+    ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
+    in the formats of ``recipe`` (pysim.training.formats.RECIPES; default bf16 mixed
+    precision) with ``layer_formats`` overriding the GEMM format of single MAC layers
+    ({layer: format name or fixed-point bits}). ``checkpoint`` keeps only each block's
+    inputs and recomputes its forward in the backward pass; ``input_grads`` also computes the
+    gradient of the graph's inputs (off: no dX for the first layer, as frameworks skip it).
+    ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
+
+    Raises WorkloadError (one line) for an op with no backward rule, an unknown optimizer,
+    recipe, format or layer, a format the hardware lacks for a role, or a step that does not
+    fit the memory.
+    """
+    if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
+        from pysim import zoo
+        wl = zoo.load(wl)
+    elif not isinstance(wl, Workload):
+        from pysim.workload import load_workload
+        wl = load_workload(wl)
+    opt = get_optimizer(optimizer)
+    base = get_recipe(recipe)
+    recipes = _layer_recipes(wl, base, layer_formats)
+    graph = build_training_graph(wl, base, recipes, opt, input_grads=input_grads,
+                                 checkpoint=checkpoint)
+    memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib))
+    name = getattr(hw, "full_name", None) or getattr(hw, "name", str(hw))
+    if memory.capacity is not None and memory.peak > memory.capacity:
+        raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
+                            f"{name} has {memory.capacity / GIB:.2f} GiB; try checkpoint=True, "
+                            f"a narrower recipe or a smaller batch")
+    from pysim.simulate import simulate
+
+    try:
+        result = simulate(hw, graph.workload)
+    except (WorkloadError, ConfigError) as err:
+        raise type(err)(_explain(err, graph, name)) from None
+    return TrainingStep(graph, result, memory, base, opt)
+
+
+def _explain(err: Exception, graph: TrainingGraph, hw_name: str) -> str:
+    """The simulator's error about a training op, with the op's role, layer and format."""
+    text = str(err).splitlines()[0]
+    m = re.search(r"op '([^']+)'", text)
+    info = {o.name: o for o in graph.ops}.get(m.group(1)) if m else None
+    if info is None:
+        return text
+    return (f"{info.role} op of layer {info.layer!r} in format {info.format} cannot run on "
+            f"{hw_name}: {text}")
+
+
