@@ -159,3 +159,25 @@ def test_cli_runs_a_gpu_yaml_and_sets_its_fields(capsys) -> None:
     assert "tensor_cores" in capsys.readouterr().out
     assert main(["run", "gpu:h100", wl, "--set", "units.0.sms=66"]) == 0
     assert "tensor_cores" in capsys.readouterr().out
+
+
+def _gemm(bits: int, dtype: str) -> pysim.Workload:
+    return workload_from_dict({
+        "name": "g", "inputs": [{"name": "x", "shape": [8192, 8192], "bits": bits,
+                                 "dtype": dtype}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 8192, "n": 8192,
+                 "k": 8192, "weight_bits": bits, "act_bits": bits, "dtype": dtype}]})
+
+
+def test_narrow_formats_reach_their_tensor_core_dtypes() -> None:
+    b200 = pysim.gpu.preset("b200")
+    fp4, fp8 = pysim.simulate(b200, _gemm(4, "float")), pysim.simulate(b200, _gemm(8, "float"))
+    assert fp4.layers["tiling"].iloc[0].startswith("fp4_e2m1")
+    assert fp4.latency_s < 0.6 * fp8.latency_s  # twice the MMA rate, half the bytes
+    assert pysim.simulate(b200, _gemm(6, "float")).layers["tiling"].iloc[0].startswith("fp6")
+    # int6 runs sign-extended on the int8 MMA
+    int6 = pysim.simulate(pysim.gpu.preset("a100"), _gemm(6, "int"))
+    assert int6.layers["tiling"].iloc[0].startswith("int8")
+    with pytest.raises(pysim.WorkloadError, match="4-bit float operands have no tensor-core "
+                       "dtype on NVIDIA A100.*supports fp16"):
+        pysim.simulate(pysim.gpu.preset("a100"), _gemm(4, "float"))

@@ -50,8 +50,12 @@ def normalize_dtype(dtype: object) -> str:
 
 def for_operands(number_format: str, bits: int, fp16_as: str = "fp16") -> str | None:
     """The tensor-core dtype that runs ``bits``-wide ``number_format`` ("int" / "float")
-    operands: 16-bit floats as ``fp16_as`` (fp16 or bf16), 32 as tf32, 8 as fp8 e4m3; 8-bit
-    integers as int8, 2- to 4-bit as int4, 1-bit as b1; None where no MMA takes them."""
+    operands: 16-bit floats as ``fp16_as`` (fp16 or bf16), 32 as tf32, 8 as fp8 e4m3, 6 as fp6
+    e2m3 and 4 as fp4 e2m1 (Blackwell's OCP MX element formats); 5- to 8-bit integers as int8
+    and 2- to 4-bit as int4 (sign-extended, as the MMA takes them), 1-bit as b1; None where no
+    MMA takes them."""
     if number_format == "float":
-        return {16: fp16_as, 32: "tf32", 8: "fp8_e4m3"}.get(bits)
-    return {8: "int8", 4: "int4", 3: "int4", 2: "int4", 1: "b1"}.get(bits)
+        return {16: fp16_as, 32: "tf32", 8: "fp8_e4m3", 6: "fp6_e2m3", 4: "fp4_e2m1"}.get(bits)
+    if 5 <= bits <= 8:
+        return "int8"
+    return {4: "int4", 3: "int4", 2: "int4", 1: "b1"}.get(bits)
