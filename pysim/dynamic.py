@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from pysim.errors import WorkloadError
 from pysim.simulate import simulate
 from pysim.workload import Workload, workload_from_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -127,4 +129,6 @@ def simulate_early_exit(hw: Any, wl: Workload, exits: list[ExitPoint]) -> EarlyE
     rows.append({"exit": "final", "probability": reach, "latency_s": full.latency_s
                  + head_latency, "energy_j": full.energy_j + head_energy,
                  "head_latency_s": 0.0, "head_energy_j": 0.0})
+    import pandas as pd
+
     return EarlyExitResult(pd.DataFrame(rows), full)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 from os import PathLike
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware, load_hardware
 from pysim.energy import COMPONENTS, leakage_pj, price_op
@@ -16,6 +14,9 @@ from pysim.gpu.presets import GpuPreset
 from pysim.mapping import map_workload
 from pysim.result import Result, layer_row
 from pysim.workload import Workload, load_workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PJ = 1e-12
 
@@ -99,6 +100,8 @@ def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:
 
 def _layers_frame(mappings: list, timings: list, energies: list,
                   transfers: list) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame([
         layer_row(op=m.name, type=m.op_type, unit=m.unit, dataflow=m.dataflow,
                   start_cycle=t.start_cycle, end_cycle=t.end_cycle,

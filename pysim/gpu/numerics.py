@@ -11,7 +11,9 @@ csrc/kernels/mma.*; docs/tensor_cores.md states the model and how it differs fro
 
 from __future__ import annotations
 
-import ml_dtypes
+import functools
+from typing import Any
+
 import numpy as np
 
 from pysim import _core
@@ -34,18 +36,26 @@ MMA_SHAPES: dict[str, tuple[int, int, int]] = {
     "b1": (16, 8, 256),
 }
 
-_FLOAT_FORMATS = {
-    "fp16": np.float16,
-    "bf16": ml_dtypes.bfloat16,
-    "fp8_e4m3": ml_dtypes.float8_e4m3fn,
-    "fp8_e5m2": ml_dtypes.float8_e5m2,
-    # OCP MX element formats: no inf or NaN, so ml_dtypes saturates values past the range to
-    # the largest finite one (and turns NaN into zero); block scale factors are not modelled
-    "fp6_e2m3": ml_dtypes.float6_e2m3fn,
-    "fp6_e3m2": ml_dtypes.float6_e3m2fn,
-    "fp4_e2m1": ml_dtypes.float4_e2m1fn,
-    "tf32": np.float32,  # rounded to tf32 in C++
-}
+@functools.cache
+def _float_formats() -> dict[str, Any]:
+    """Input format -> NumPy scalar type; ml_dtypes (a second to import) loads on first use."""
+    import ml_dtypes
+
+    return {
+        "fp16": np.float16,
+        "bf16": ml_dtypes.bfloat16,
+        "fp8_e4m3": ml_dtypes.float8_e4m3fn,
+        "fp8_e5m2": ml_dtypes.float8_e5m2,
+        # OCP MX element formats: no inf or NaN, so ml_dtypes saturates values past the range
+        # to the largest finite one (and turns NaN into zero); block scale factors are not
+        # modelled
+        "fp6_e2m3": ml_dtypes.float6_e2m3fn,
+        "fp6_e3m2": ml_dtypes.float6_e3m2fn,
+        "fp4_e2m1": ml_dtypes.float4_e2m1fn,
+        "tf32": np.float32,  # rounded to tf32 in C++
+    }
+
+
 _INT_RANGES = {"int8": (-128, 127), "int4": (-8, 7)}
 _B1_OPS = ("xor", "and")
 
@@ -59,14 +69,12 @@ def to_input_format(x: object, dtype: str) -> np.ndarray:
     """
     name = normalize_dtype(dtype)
     arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf" and arr.dtype not in (
-        np.dtype(ml_dtypes.bfloat16), np.dtype(ml_dtypes.float8_e4m3fn),
-        np.dtype(ml_dtypes.float8_e5m2), np.dtype(ml_dtypes.float6_e2m3fn),
-        np.dtype(ml_dtypes.float6_e3m2fn), np.dtype(ml_dtypes.float4_e2m1fn),
-    ):
+    if arr.dtype.kind not in "biuf" and arr.dtype not in {
+        np.dtype(t) for t in _float_formats().values()
+    }:
         raise ValueError(f"operands must be numeric arrays, got dtype {arr.dtype}")
-    if name in _FLOAT_FORMATS:
-        fmt = _FLOAT_FORMATS[name]
+    if name in _float_formats():
+        fmt = _float_formats()[name]
         with np.errstate(over="ignore", invalid="ignore"):
             return arr.astype(fmt).astype(np.float32)
     if name in _INT_RANGES:
@@ -104,7 +112,7 @@ def _run(a: object, b: object, c: object, name: str, op: str) -> np.ndarray:
         if c.shape != shape:
             raise ValueError(f"c must have shape {shape}, got {c.shape}")
     k_step = MMA_SHAPES[name][2]
-    if name in _FLOAT_FORMATS:
+    if name in _float_formats():
         c32 = None if c is None else c.astype(np.float32)
         return _core.mma_float(a_in, b_in, c32, k_step, name == "tf32")
     c_int = None

@@ -29,9 +29,11 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows
 
@@ -93,6 +95,8 @@ class Checkpoint:
 
     def load(self) -> dict[str, dict[str, Any]]:
         """Rows already computed, by point_id: the Parquet file's, then the journal's."""
+        import pandas as pd
+
         rows: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             try:
@@ -139,6 +143,8 @@ class Checkpoint:
         others = list(others)
         table = frame
         if others:
+            import pandas as pd
+
             table = pd.concat([frame, pd.DataFrame(others)], ignore_index=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         try:
@@ -186,7 +192,7 @@ def _plain(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if hasattr(value, "item"):
             value = value.item()
-        if value is pd.NA:
+        if value is _pandas().NA:
             value = None
         out[key] = value
     return out
@@ -196,3 +202,9 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to the journal")
+
+
+def _pandas():  # noqa: ANN202 - the module, loaded on first use
+    import pandas as pd
+
+    return pd

@@ -9,9 +9,12 @@ scan against the front found so far (O(n * front * objectives)).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _names(arg: str | Sequence[str] | None, what: str) -> list[str]:
@@ -34,6 +37,8 @@ def pareto(df: pd.DataFrame, minimize: str | Sequence[str] | None = None,
     Raises ValueError if no objective is given, one is named twice, or a name is not a
     numeric column of ``df`` (naming it and listing the columns).
     """
+    import pandas as pd
+
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"pareto takes a pandas DataFrame, got {type(df).__name__}")
     lo, hi = _names(minimize, "minimize"), _names(maximize, "maximize")

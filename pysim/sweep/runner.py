@@ -19,9 +19,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from tqdm import tqdm
 
 from pysim.config import Hardware, load_hardware
@@ -29,6 +28,9 @@ from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, 
 from pysim.sweep.checkpoint import Checkpoint
 from pysim.sweep.space import Space
 from pysim.workload import Workload, load_workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEDULER_TIMEOUT_S = 5.0
 """How long ``scheduler=`` waits for the Dask scheduler before giving up."""
@@ -290,6 +292,8 @@ class Evaluator:
               ) -> pd.DataFrame:
         """Rows as a DataFrame: ``leading`` columns, the space keys, workload, metrics,
         point_id, error; with the counts of computed and reused rows in ``attrs``."""
+        import pandas as pd
+
         columns: dict[str, Any] = dict(leading or {})
         for key in self.space.keys:
             kind = self.space.column_kind(key)
@@ -322,6 +326,8 @@ class Evaluator:
             self.client = None
         if self.checkpoint is not None:
             mine = set(frame["point_id"]) if frame is not None else set()
+            import pandas as pd
+
             empty = frame if frame is not None else pd.DataFrame()
             self.checkpoint.close(empty, (r for k, r in self.cache.items() if k not in mine))
             self.checkpoint = None

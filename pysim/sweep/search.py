@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from os import PathLike
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware
 from pysim.sweep._worker import METRICS
 from pysim.sweep.runner import Evaluator, as_space, load_inputs
 from pysim.sweep.space import Space
 from pysim.workload import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DIRECTIONS = ("minimize", "maximize")
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pysim.errors import WorkloadError
 from pysim.training.formats import Format, get_format
 from pysim.training.step import TrainingStep, step
 from pysim.workload import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EpochRange = tuple[int, int] | str
 
@@ -129,4 +130,6 @@ def run(hw: Any, wl: Workload | str, epochs: int, steps_per_epoch: int,
                      "step_s": s.latency_s, "time_s": s.latency_s * steps_per_epoch,
                      "energy_j": s.energy_j * steps_per_epoch,
                      "peak_memory_bytes": s.memory.peak})
+    import pandas as pd
+
     return RunReport(pd.DataFrame(rows), tuple(cache.values()))
