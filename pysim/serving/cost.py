@@ -87,6 +87,10 @@ class CostModel:
     _cache: dict[tuple, Cost] = field(default_factory=dict, repr=False)
     _grid: list[int] = field(default_factory=list, repr=False)
 
+    def __repr__(self) -> str:
+        return (f"CostModel({getattr(self.hw, 'name', self.hw)!r}, {self.spec.name!r}, "
+                f"calls={self.calls}, hits={self.hits})")
+
     def __post_init__(self) -> None:
         self._grid = grid(self.exact_up_to, self.points_per_octave)
         if self.simulate is None:

@@ -5,8 +5,8 @@ times; TTFT = first token - arrival; TPOT = (last token - first token) / (output
 (the mean inter-token latency, ITL, of that request; vLLM's benchmark definitions);
 end-to-end = finish - arrival; the longest gap between two tokens; preemptions.
 Per iteration (``ServingResult.iterations``): start, seconds, prefill sequences and tokens,
-decode batch, tokens run, KV blocks used, running and queued sequences, joules, swap seconds,
-layers run.
+decode batch, tokens emitted, tokens run, KV blocks used, running and queued sequences,
+joules, swap seconds, layers run.
 Summary: percentiles, throughput over the makespan (first arrival to last finish), goodput
 (requests per second meeting both latency targets: DistServe, Zhong et al., OSDI 2024), KV
 utilisation, energy per output token (iterations only; idle power is not modelled), and the
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 ITERATION_COLUMNS = ("start_s", "seconds", "prefill_seqs", "prefill_tokens", "decode_batch",
-                     "tokens", "kv_blocks_used", "running", "queued", "energy_j", "swap_s",
-                     "layers")
+                     "emitted", "tokens", "kv_blocks_used", "running", "queued", "energy_j",
+                     "swap_s", "layers")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,9 @@ class ServeConfig:
     per iteration (chunked); ``block_size``: tokens per KV block (vLLM's 16);
     ``memory_gb``: device memory (default: the hardware's, e.g. a GPU preset's HBM);
     ``memory_fraction``: share usable (vLLM's gpu_memory_utilization, 0.9);
-    ``host_bandwidth_gb_per_s``: swap link (PCIe 4.0 x16 is 32 GB/s per direction)."""
+    ``host_bandwidth_gb_per_s``: swap link (PCIe 4.0 x16 is 32 GB/s per direction);
+    ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
+    keep running sequences room to grow."""
 
     scheduler: str = "continuous"
     max_batch: int = 256
@@ -63,6 +65,7 @@ class ServeConfig:
     kv_policy: KVPolicy = field(default_factory=FullCache)
     preemption: str = "recompute"
     host_bandwidth_gb_per_s: float = 32.0
+    watermark: float = 0.01
     routing: Routing = field(default_factory=Routing)
     exit_profile: ExitProfile | None = None
     seed: int = 0
@@ -79,6 +82,8 @@ class ServeConfig:
                 raise ConfigError(f"{name} must be an int >= 1, got {v!r}")
         if self.memory_gb is not None and not self.memory_gb > 0:
             raise ConfigError(f"memory_gb must be > 0, got {self.memory_gb!r}")
+        if not 0 <= self.watermark < 1:
+            raise ConfigError(f"watermark must be in [0, 1), got {self.watermark!r}")
         if not self.host_bandwidth_gb_per_s > 0:
             raise ConfigError(f"host_bandwidth_gb_per_s must be > 0, got "
                               f"{self.host_bandwidth_gb_per_s!r}")
@@ -166,7 +171,8 @@ def _decodes(st: _State, seqs: Sequence[_Seq]) -> list[_Seq]:
 
 def _admit(st: _State, seq: _Seq, now: float) -> bool:
     need = math.ceil(seq.prompt_len / st.cfg.block_size)
-    if need > st.pool.free + 1e-9 or len(st.running) >= st.cfg.max_batch:
+    keep = st.cfg.watermark * st.pool.total if st.running else 0.0
+    if need + keep > st.pool.free + 1e-9 or len(st.running) >= st.cfg.max_batch:
         return False
     st.pool.resize(seq.req.id, need)
     st.waiting.popleft()
@@ -294,12 +300,15 @@ def _finish(st: _State, seq: _Seq, now: float) -> None:
     st.in_system.append((now, -1))
 
 
-def _apply(st: _State, plan: _Plan, now: float) -> None:
+def _apply(st: _State, plan: _Plan, now: float) -> int:
+    """Advance the plan's sequences to ``now``; returns the tokens emitted."""
     static = plan.padded is not None
+    emitted = len(plan.decode)
     for seq, chunk in plan.prefill:
         seq.prefilled += chunk
         seq.context += chunk
         if seq.prefilled >= seq.prompt_len:
+            emitted += 1
             _emit(seq, now)
             if not static:
                 st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
@@ -313,10 +322,11 @@ def _apply(st: _State, plan: _Plan, now: float) -> None:
             for seq in st.static_rows:
                 _finish(st, seq, now)
             st.static_rows = []
-        return
+        return emitted
     for seq in [s for s, _ in plan.prefill] + plan.decode:
         if seq.generated >= seq.req.output_tokens and seq in st.running:
             _finish(st, seq, now)
+    return emitted
 
 
 def request_arrivals(env: simpy.Environment, st: _State,
@@ -347,9 +357,9 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
         seconds = c.seconds + plan.swap_s + st.swap_s
         start, done_before = env.now, len(st.finished)
         yield env.timeout(seconds)
-        _apply(st, plan, env.now)
+        emitted = _apply(st, plan, env.now)
         log.append((start, seconds, len(plan.prefill), sum(ch for _, ch in plan.prefill),
-                    shape.decode_batch, shape.tokens, st.pool.used, len(st.running),
+                    shape.decode_batch, emitted, shape.tokens, st.pool.used, len(st.running),
                     len(st.waiting) + len(st.swapped), c.joules, plan.swap_s + st.swap_s,
                     shape.layers if shape.layers is not None else st.spec.layers))
         if progress is not None and len(st.finished) > done_before:
