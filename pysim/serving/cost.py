@@ -11,10 +11,10 @@ between the two grid points around the requested size (multilinearly over attent
 (batch, q_len, kv_len)). The grid is every integer up to ``exact_up_to`` (default 16), then
 ``points_per_octave`` (default 8) points per doubling, about 9 % apart. Cost is close to
 piecewise linear in token count between such points (GEMM waves and tiles step by smaller
-amounts once M is large), so the interpolation error stays within a few per cent
-(tests/test_serving_cost.py bounds it against direct simulation). Decode attention is priced
-at the batch's mean cache length: its MACs and KV bytes are linear in each sequence's length,
-so the sum over sequences equals batch x mean.
+amounts once M is large); GEMM wave quantisation still leaves up to about 6 % between grid
+points (tests/test_serving_cost.py bounds it at 8 % against direct simulation). Decode
+attention is priced at the batch's mean cache length: its MACs and KV bytes are linear in
+each sequence's length, so the sum over sequences equals batch x mean.
 """
 
 from __future__ import annotations
