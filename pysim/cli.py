@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "one) instead of the table (repeatable)")
     run.set_defaults(func=_cmd_run)
 
+    from pysim.serving.cli import add_parser as add_serve
+
+    add_serve(sub)
+
     zoo_cmd = sub.add_parser("zoo", help="built-in workloads")
     zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
     zoo_list = zoo_sub.add_parser("list", help="list the zoo's workloads and their parameters")

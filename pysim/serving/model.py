@@ -1,0 +1,215 @@
+"""Decoder-only LLM architectures for serving, and the per-layer workloads their iterations
+are priced with.
+
+A serving iteration runs a batch of token rows through every layer. Its cost is split into
+pieces whose shapes the batch determines (Vidur, Agrawal et al., MLSys 2024, predicts the same
+split): per layer, the token-parallel block (norms, Q/K/V/O projections, rotary embeddings,
+residual adds) over all T tokens of the batch, the feed-forward over T tokens (or, for a
+mixture of experts, each expert over the tokens routed to it), and attention per sequence
+shape; once per iteration, the final norm and LM head over one row per sequence that emits a
+token. Each piece is one pysim workload of a single layer, simulated by ``pysim.simulate`` and
+multiplied by the layer count (every layer has the same shapes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from pysim.errors import WorkloadError
+from pysim.workload import Copy, Workload
+from pysim.zoo._builder import GraphBuilder
+
+PRECISIONS = {"fp16": (16, "float"), "int8": (8, "int")}
+ATTENTION_FORMS = ("flash", "naive")
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """A LLaMA-style decoder: RMSNorm (priced as a layernorm), rotary embeddings, grouped-query
+    attention with ``kv_heads`` K/V heads of ``head_dim``, a SwiGLU feed-forward of ``ffn``
+    hidden units, or ``experts`` of them with ``top_k`` routed per token (a fractional top_k is
+    an average over tokens: pysim/serving/dynamic.py). ``max_context`` is the longest prompt +
+    output the model accepts; ``precision`` "fp16" or "int8" sets weight, activation and
+    KV-cache width; ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul).
+    """
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    max_context: int
+    precision: str = "fp16"
+    attention: str = "flash"
+    experts: int = 1
+    top_k: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "vocab",
+                     "max_context", "experts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WorkloadError(f"model {self.name!r}: {name} must be an int >= 1, "
+                                    f"got {value!r}")
+        if self.heads % self.kv_heads:
+            raise WorkloadError(f"model {self.name!r}: kv_heads must divide heads "
+                                f"({self.heads}), got {self.kv_heads}")
+        if self.precision not in PRECISIONS:
+            raise WorkloadError(f"model {self.name!r}: precision must be one of "
+                                f"{list(PRECISIONS)}, got {self.precision!r}")
+        if self.attention not in ATTENTION_FORMS:
+            raise WorkloadError(f"model {self.name!r}: attention must be one of "
+                                f"{list(ATTENTION_FORMS)}, got {self.attention!r}")
+        if not (isinstance(self.top_k, (int, float)) and 1 <= self.top_k <= self.experts):
+            raise WorkloadError(f"model {self.name!r}: top_k must be in [1, experts="
+                                f"{self.experts}], got {self.top_k!r}")
+
+    def with_(self, **changes: object) -> LLMSpec:
+        """A copy with ``changes`` (validated again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def bytes_per_element(self) -> int:
+        return PRECISIONS[self.precision][0] // 8
+
+    @property
+    def kv_dim(self) -> int:
+        return self.kv_heads * self.head_dim
+
+    @property
+    def params(self) -> int:
+        """Parameter count: per layer two norms, Q/K/V/O, the (expert) FFNs and the router;
+        then the final norm, the token embedding and the (untied) LM head."""
+        q_dim = self.heads * self.head_dim
+        attn = self.hidden * (2 * q_dim + 2 * self.kv_dim)
+        ffn = self.experts * 3 * self.hidden * self.ffn
+        router = self.hidden * self.experts if self.experts > 1 else 0
+        return (self.layers * (2 * self.hidden + attn + ffn + router) + self.hidden
+                + 2 * self.vocab * self.hidden)
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.params * self.bytes_per_element
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """K and V of one token in every layer (vLLM, Kwon et al., SOSP 2023, section 3)."""
+        return 2 * self.layers * self.kv_dim * self.bytes_per_element
+
+    # --- one-layer workloads (token counts >= 1) -------------------------------------------
+
+    def _builder(self, name: str) -> GraphBuilder:
+        bits, dtype = PRECISIONS[self.precision]
+        return GraphBuilder(f"{self.name}.{name}", bits, bits, dtype)
+
+    def block_workload(self, tokens: int) -> Workload:
+        """One layer's token-parallel ops over ``tokens`` rows: norms, Q/K/V/O projections,
+        rotary embeddings and residual adds (attention and the FFN are priced apart)."""
+        g = self._builder(f"block_t{tokens}")
+        q_dim = self.heads * self.head_dim
+        x = g.input("x", (tokens, self.hidden))
+        h = g.layernorm(x, "attn_norm", tokens, self.hidden)
+        g.elementwise("rope", (g.gemm(h, "q_proj", q_dim, bias=False),), "q_rope")
+        g.elementwise("rope", (g.gemm(h, "k_proj", self.kv_dim, bias=False),), "k_rope")
+        g.gemm(h, "v_proj", self.kv_dim, bias=False)
+        c = g.input("context", (tokens, q_dim))
+        a = g.elementwise("add", (g.gemm(c, "o_proj", self.hidden, bias=False), x), "attn_add")
+        g.layernorm(a, "ffn_norm", tokens, self.hidden)
+        f = g.input("ffn_out", (tokens, self.hidden))
+        g.elementwise("add", (f, a), "ffn_add")
+        return g.build()
+
+    def ffn_workload(self, tokens: int) -> Workload:
+        """One (expert) SwiGLU feed-forward over ``tokens`` rows."""
+        g = self._builder(f"ffn_t{tokens}")
+        h = g.input("h", (tokens, self.hidden))
+        gate = g.elementwise("silu", (g.gemm(h, "gate_proj", self.ffn, bias=False),), "silu")
+        f = g.elementwise("mul", (gate, g.gemm(h, "up_proj", self.ffn, bias=False)), "swiglu")
+        g.gemm(f, "down_proj", self.hidden, bias=False)
+        return g.build()
+
+    def router_workload(self, tokens: int, assignments: int) -> Workload:
+        """One MoE layer's router (gemm + softmax over experts), the dispatch of ``tokens``
+        rows to ``assignments`` expert slots (a gather) and the weighted combine back."""
+        g = self._builder(f"router_t{tokens}_a{assignments}")
+        h = g.input("h", (tokens, self.hidden))
+        r = g.gemm(h, "router", self.experts, bias=False)
+        g.softmax(r, "router_softmax", tokens, self.experts)
+        g._add(Copy(name="dispatch", inputs=(h,), mode="broadcast",
+                    shapes=((tokens, self.hidden),), out_shape=(assignments, self.hidden),
+                    **g.bits))
+        e = g.input("expert_out", (assignments, self.hidden))
+        w = g.input("gates", (assignments, self.hidden))
+        g.elementwise("mul", (e, w), "combine")
+        return g.build()
+
+    def attention_workload(self, batch: int, q_len: int, kv_len: int) -> Workload:
+        """One layer's attention for ``batch`` sequences of ``q_len`` new tokens over
+        ``kv_len`` keys (the cache plus the new tokens): causal when q_len > 1."""
+        if q_len > kv_len:
+            raise WorkloadError(f"attention: q_len {q_len} > kv_len {kv_len}")
+        g = self._builder(f"attn_b{batch}_q{q_len}_kv{kv_len}")
+        q_dim = self.heads * self.head_dim
+        group = self.heads // self.kv_heads
+        q = g.input("q", (batch, q_len, q_dim))
+        k = g.input("k_cache", (batch, kv_len, self.kv_dim))
+        v = g.input("v_cache", (batch, kv_len, self.kv_dim))
+        if self.attention == "flash":
+            g.attention(q, k, v, "attention", batch, self.heads, q_len, kv_len, self.head_dim,
+                        kv_heads=self.kv_heads, causal=q_len > 1)
+        else:
+            s = g.matmul(q, k, "scores", (batch, self.kv_heads), group * q_len, kv_len,
+                         self.head_dim)
+            s = g.softmax(s, "softmax", batch * self.heads * q_len, kv_len)
+            g.matmul(s, v, "context", (batch, self.kv_heads), group * q_len, self.head_dim,
+                     kv_len)
+        return g.build()
+
+    def head_workload(self, rows: int) -> Workload:
+        """The final norm and LM head over ``rows`` rows (one per sequence emitting a
+        token)."""
+        g = self._builder(f"head_r{rows}")
+        x = g.input("x", (rows, self.hidden))
+        g.gemm(g.layernorm(x, "norm", rows, self.hidden), "lm_head", self.vocab, bias=False)
+        return g.build()
+
+
+# Architectures from the model cards / papers; context is the released maximum.
+MODELS: dict[str, LLMSpec] = {
+    # Touvron et al., "Llama 2", 2023, Table 1 and the released config.json.
+    "llama2_7b": LLMSpec("llama2_7b", layers=32, hidden=4096, heads=32, kv_heads=32,
+                         head_dim=128, ffn=11008, vocab=32000, max_context=4096),
+    "llama2_13b": LLMSpec("llama2_13b", layers=40, hidden=5120, heads=40, kv_heads=40,
+                          head_dim=128, ffn=13824, vocab=32000, max_context=4096),
+    # LLaMA-13B (Touvron et al. 2023, v1, 2048 context): the model of vLLM's Figure 12.
+    "llama_13b": LLMSpec("llama_13b", layers=40, hidden=5120, heads=40, kv_heads=40,
+                         head_dim=128, ffn=13824, vocab=32000, max_context=2048),
+    # TinyLlama-1.1B (Zhang et al. 2024): small enough for an edge accelerator.
+    "tinyllama_1b": LLMSpec("tinyllama_1b", layers=22, hidden=2048, heads=32, kv_heads=4,
+                            head_dim=64, ffn=5632, vocab=32000, max_context=2048),
+    # Mixtral-8x7B (Jiang et al., "Mixtral of Experts", 2024): 8 experts, top-2, GQA 8 heads.
+    "mixtral_8x7b": LLMSpec("mixtral_8x7b", layers=32, hidden=4096, heads=32, kv_heads=8,
+                            head_dim=128, ffn=14336, vocab=32000, max_context=32768,
+                            experts=8, top_k=2),
+}
+
+
+def model(name: str | LLMSpec, **changes: object) -> LLMSpec:
+    """The named architecture (see ``MODELS``) with ``changes`` (e.g. precision="int8").
+    Raises WorkloadError on an unknown name."""
+    if isinstance(name, LLMSpec):
+        return name.with_(**changes) if changes else name
+    if name not in MODELS:
+        raise WorkloadError(f"no serving model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name].with_(**changes) if changes else MODELS[name]
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+__all__ = ["MODELS", "LLMSpec", "ceil_div", "model", "math"]

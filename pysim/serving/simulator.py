@@ -1,0 +1,436 @@
+"""The serving loop as a SimPy simulation: arrivals, a scheduler, the KV-cache pool.
+
+Two processes share one ``_State``: ``request_arrivals`` puts each request in the waiting
+queue at its arrival time and wakes an idle engine; ``engine_iterations`` asks the scheduler
+for the next iteration's batch, holds for its cost (pysim/serving/cost.py) and then applies
+it: prefilled chunks, one token per decode sequence, finished requests leaving. Schedulers:
+
+- ``static``: when the engine is free, take up to ``max_batch`` waiting requests, reserve KV
+  for their whole prompt + output, pad the prompts to the longest, and decode until the
+  longest output is done; every request returns when the batch ends (the baseline of Orca,
+  Yu et al., OSDI 2022, and vLLM, section 6).
+- ``continuous``: iteration-level scheduling as vLLM does (Kwon et al., SOSP 2023, section
+  4.5): swapped-out sequences come back first; else waiting requests are admitted FCFS while
+  their prompts fit the free blocks, ``max_batch`` sequences and ``max_batched_tokens`` prompt
+  tokens, and run a prefill-only iteration; else every running sequence decodes one token.
+  When a decode needs a block and none is free, the most recently admitted sequence is
+  preempted: its blocks are freed and it is recomputed later (prompt + tokens so far as a
+  new prompt), or swapped to host memory at ``host_bandwidth_gb_per_s`` and back.
+- ``chunked``: Sarathi-Serve's stall-free batching (Agrawal et al., OSDI 2024): every
+  iteration runs all decodes plus prefill chunks up to ``token_budget`` tokens in total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from pysim.errors import ConfigError, WorkloadError
+from pysim.serving.cost import CostModel, IterationShape
+from pysim.serving.dynamic import ExitProfile, Routing
+from pysim.serving.kvcache import BlockPool, FullCache, KVPolicy, capacity_blocks
+from pysim.serving.metrics import ServingResult
+from pysim.serving.model import LLMSpec, model
+from pysim.serving.requests import Request
+
+SCHEDULERS = ("static", "continuous", "chunked")
+PREEMPTION = ("recompute", "swap")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Scheduler and memory settings (see the module docstring). ``max_batch``: sequences
+    per iteration (vLLM's max_num_seqs, 256); ``max_batched_tokens``: prompt tokens per
+    prefill iteration (continuous; vLLM's max_num_batched_tokens); ``token_budget``: tokens
+    per iteration (chunked); ``block_size``: tokens per KV block (vLLM's 16);
+    ``memory_gb``: device memory (default: the hardware's, e.g. a GPU preset's HBM);
+    ``memory_fraction``: share usable (vLLM's gpu_memory_utilization, 0.9);
+    ``host_bandwidth_gb_per_s``: swap link (PCIe 4.0 x16 is 32 GB/s per direction);
+    ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
+    keep running sequences room to grow."""
+
+    scheduler: str = "continuous"
+    max_batch: int = 256
+    max_batched_tokens: int = 4096
+    token_budget: int = 512
+    block_size: int = 16
+    memory_gb: float | None = None
+    memory_fraction: float = 0.9
+    kv_policy: KVPolicy = field(default_factory=FullCache)
+    preemption: str = "recompute"
+    host_bandwidth_gb_per_s: float = 32.0
+    watermark: float = 0.01
+    routing: Routing = field(default_factory=Routing)
+    exit_profile: ExitProfile | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        if self.preemption not in PREEMPTION:
+            raise ConfigError(f"preemption must be one of {PREEMPTION}, got "
+                              f"{self.preemption!r}")
+        for name in ("max_batch", "max_batched_tokens", "token_budget", "block_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be an int >= 1, got {v!r}")
+        if self.memory_gb is not None and not self.memory_gb > 0:
+            raise ConfigError(f"memory_gb must be > 0, got {self.memory_gb!r}")
+        if not 0 <= self.watermark < 1:
+            raise ConfigError(f"watermark must be in [0, 1), got {self.watermark!r}")
+        if not self.host_bandwidth_gb_per_s > 0:
+            raise ConfigError(f"host_bandwidth_gb_per_s must be > 0, got "
+                              f"{self.host_bandwidth_gb_per_s!r}")
+
+
+class _Seq:
+    """A request in flight. ``prompt_len``: tokens to prefill (prompt, plus tokens generated
+    before a recompute preemption); ``context``: tokens whose K/V are cached."""
+
+    __slots__ = ("req", "prompt_len", "prefilled", "context", "generated", "first_token_s",
+                 "last_token_s", "max_itl_s", "finish_s", "scheduled_s", "preemptions",
+                 "swapped_blocks")
+
+    def __init__(self, req: Request) -> None:
+        self.req = req
+        self.prompt_len = req.prompt_tokens
+        self.prefilled = self.context = self.generated = self.preemptions = 0
+        self.first_token_s = self.last_token_s = self.finish_s = self.scheduled_s = math.nan
+        self.max_itl_s = 0.0
+        self.swapped_blocks = 0.0
+
+
+@dataclass
+class _Plan:
+    prefill: list[tuple[_Seq, int]]
+    decode: list[_Seq]
+    swap_s: float = 0.0
+    padded: tuple[int, int] | None = None  # static: (rows, padded prompt) / decode rows
+
+
+class _State:
+    def __init__(self, spec: LLMSpec, cfg: ServeConfig, pool: BlockPool,
+                 block_bytes: int) -> None:
+        self.spec, self.cfg, self.pool, self.block_bytes = spec, cfg, pool, block_bytes
+        self.waiting: deque[_Seq] = deque()
+        self.swapped: deque[_Seq] = deque()
+        self.running: list[_Seq] = []
+        self.finished: list[_Seq] = []
+        self.static_rows: list[_Seq] = []
+        self.wakeup: simpy.Event | None = None
+        self.in_system: list[tuple[float, int]] = []
+        self.preemptions = 0
+        self.swap_s = 0.0
+
+    # blocks a sequence holds once its context is ``context`` tokens (after compression)
+    def blocks(self, seq: _Seq, context: int) -> float:
+        return self.cfg.kv_policy.blocks(context, seq.req.prompt_tokens, self.spec.layers,
+                                         self.cfg.block_size)
+
+    def preempt(self, seq: _Seq) -> None:
+        self.preemptions += 1
+        seq.preemptions += 1
+        held = self.pool.release(seq.req.id)
+        if self.cfg.preemption == "swap" and seq.prefilled >= seq.prompt_len:
+            seq.swapped_blocks = held
+            self.swap_s += held * self.block_bytes / (self.cfg.host_bandwidth_gb_per_s * 1e9)
+            self.swapped.append(seq)
+        else:  # recompute: everything so far becomes the prompt of a new prefill
+            seq.prompt_len = seq.req.prompt_tokens + seq.generated
+            seq.prefilled = seq.context = 0
+            self.waiting.appendleft(seq)
+
+
+def _make_room(st: _State, seq: _Seq, need: float) -> bool:
+    """Free blocks for ``seq`` to hold ``need`` by preempting the latest admitted sequences;
+    False when ``seq`` itself had to go."""
+    run = st.running
+    while need - st.pool.held.get(seq.req.id, 0.0) > st.pool.free + 1e-9:
+        victim = run.pop()
+        st.preempt(victim)
+        if victim is seq:
+            return False
+    st.pool.resize(seq.req.id, need)
+    return True
+
+
+def _decodes(st: _State, seqs: Sequence[_Seq]) -> list[_Seq]:
+    """Reserve each decoding sequence's next token's block, preempting where needed."""
+    out = []
+    for seq in list(seqs):
+        if seq in st.running and _make_room(st, seq, st.blocks(seq, seq.context + 1)):
+            out.append(seq)
+    return [s for s in out if s in st.running]
+
+
+def _admit(st: _State, seq: _Seq, now: float) -> bool:
+    need = math.ceil(seq.prompt_len / st.cfg.block_size)
+    keep = st.cfg.watermark * st.pool.total if st.running else 0.0
+    if need + keep > st.pool.free + 1e-9 or len(st.running) >= st.cfg.max_batch:
+        return False
+    st.pool.resize(seq.req.id, need)
+    st.waiting.popleft()
+    st.running.append(seq)
+    if math.isnan(seq.scheduled_s):
+        seq.scheduled_s = now
+    return True
+
+
+def _schedule_continuous(st: _State, now: float) -> _Plan | None:
+    cfg, plan = st.cfg, _Plan([], [])
+    while st.swapped and len(st.running) < cfg.max_batch \
+            and st.swapped[0].swapped_blocks <= st.pool.free + 1e-9:
+        seq = st.swapped.popleft()
+        st.pool.resize(seq.req.id, seq.swapped_blocks)
+        plan.swap_s += seq.swapped_blocks * st.block_bytes / (cfg.host_bandwidth_gb_per_s * 1e9)
+        st.running.append(seq)
+    if not st.swapped:
+        tokens = 0
+        while st.waiting and (not plan.prefill
+                              or tokens + st.waiting[0].prompt_len <= cfg.max_batched_tokens):
+            seq = st.waiting[0]
+            if not _admit(st, seq, now):
+                break
+            plan.prefill.append((seq, seq.prompt_len))
+            tokens += seq.prompt_len
+        if plan.prefill:
+            return plan
+    plan.decode = _decodes(st, st.running)
+    return plan if plan.decode or plan.swap_s else None
+
+
+def _schedule_chunked(st: _State, now: float) -> _Plan | None:
+    cfg, plan = st.cfg, _Plan([], [])
+    plan.decode = _decodes(st, [s for s in st.running if s.prefilled >= s.prompt_len])
+    budget = cfg.token_budget - len(plan.decode)
+    for seq in [s for s in st.running if s.prefilled < s.prompt_len]:
+        if budget <= 0:
+            break
+        chunk = min(budget, seq.prompt_len - seq.prefilled)
+        plan.prefill.append((seq, chunk))
+        budget -= chunk
+    while budget > 0 and st.waiting and _admit(st, st.waiting[0], now):
+        seq = st.running[-1]
+        chunk = min(budget, seq.prompt_len)
+        plan.prefill.append((seq, chunk))
+        budget -= chunk
+    return plan if plan.decode or plan.prefill else None
+
+
+def _schedule_static(st: _State, now: float) -> _Plan | None:
+    cfg = st.cfg
+    if st.static_rows:  # the batch decodes every row, finished or not, until all are done
+        longest = max(s.req.prompt_tokens for s in st.static_rows)
+        step = max(s.generated for s in st.static_rows)
+        return _Plan([], [s for s in st.static_rows if s.finish_s != s.finish_s
+                          and s.generated < s.req.output_tokens],
+                     padded=(len(st.static_rows), longest + step))
+    while st.waiting and len(st.running) < cfg.max_batch:
+        seq = st.waiting[0]
+        need = max(st.blocks(seq, seq.prompt_len + seq.req.output_tokens),
+                   math.ceil(seq.prompt_len / cfg.block_size))
+        if need > st.pool.free + 1e-9:
+            break
+        st.pool.resize(seq.req.id, need)
+        st.waiting.popleft()
+        st.running.append(seq)
+        seq.scheduled_s = now
+    if not st.running:
+        return None
+    st.static_rows = list(st.running)
+    longest = max(s.prompt_len for s in st.static_rows)
+    return _Plan([(s, s.prompt_len) for s in st.static_rows], [],
+                 padded=(len(st.static_rows), longest))
+
+
+SCHEDULE: dict[str, Callable[[_State, float], _Plan | None]] = {
+    "static": _schedule_static, "continuous": _schedule_continuous,
+    "chunked": _schedule_chunked}
+
+
+def _shape(st: _State, plan: _Plan, rng: np.random.Generator) -> IterationShape:
+    spec, cfg = st.spec, st.cfg
+    policy = cfg.kv_policy
+    if plan.padded is not None and plan.prefill:  # static prefill: rows padded to the longest
+        rows, length = plan.padded
+        prefills: tuple[tuple[int, int], ...] = ((length, length),) * rows
+        tokens, emitting, dec, kv = rows * length, rows, 0, 0.0
+    elif plan.padded is not None:
+        rows, length = plan.padded
+        kv = policy.kept(length + 1, length, spec.layers)
+        tokens, emitting, dec, prefills = rows, rows, rows, ()
+    else:
+        prefills = tuple((c, s.prefilled + c) for s, c in plan.prefill)
+        dec = len(plan.decode)
+        kv = sum(policy.kept(s.context + 1, s.req.prompt_tokens, spec.layers)
+                 for s in plan.decode) / dec if dec else 0.0
+        tokens = dec + sum(c for _, c in plan.prefill)
+        emitting = dec + sum(1 for s, c in plan.prefill if s.prefilled + c >= s.prompt_len)
+    experts: tuple[int, ...] = ()
+    if spec.experts > 1:
+        experts = cfg.routing.expert_tokens(tokens, spec.experts, spec.top_k, rng)
+    layers = None
+    if cfg.exit_profile is not None:
+        layers = cfg.exit_profile.depth(dec, bool(prefills), spec.layers, rng)
+    return IterationShape(tokens=tokens, emitting=emitting, decode_batch=dec,
+                          decode_kv_mean=kv, prefills=prefills, expert_tokens=experts,
+                          layers=layers)
+
+
+def _emit(seq: _Seq, now: float) -> None:
+    seq.generated += 1
+    if math.isnan(seq.first_token_s):
+        seq.first_token_s = now
+    else:
+        seq.max_itl_s = max(seq.max_itl_s, now - seq.last_token_s)
+    seq.last_token_s = now
+
+
+def _finish(st: _State, seq: _Seq, now: float) -> None:
+    seq.finish_s = now
+    st.pool.release(seq.req.id)
+    st.running.remove(seq)
+    st.finished.append(seq)
+    st.in_system.append((now, -1))
+
+
+def _apply(st: _State, plan: _Plan, now: float) -> int:
+    """Advance the plan's sequences to ``now``; returns the tokens emitted."""
+    static = plan.padded is not None
+    emitted = len(plan.decode)
+    for seq, chunk in plan.prefill:
+        seq.prefilled += chunk
+        seq.context += chunk
+        if seq.prefilled >= seq.prompt_len:
+            emitted += 1
+            _emit(seq, now)
+            if not static:
+                st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
+    for seq in plan.decode:
+        seq.context += 1
+        _emit(seq, now)
+        if not static:
+            st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
+    if static:
+        if all(s.generated >= s.req.output_tokens for s in st.static_rows):
+            for seq in st.static_rows:
+                _finish(st, seq, now)
+            st.static_rows = []
+        return emitted
+    for seq in [s for s, _ in plan.prefill] + plan.decode:
+        if seq.generated >= seq.req.output_tokens and seq in st.running:
+            _finish(st, seq, now)
+    return emitted
+
+
+def request_arrivals(env: simpy.Environment, st: _State,
+                     requests: Sequence[Request]) -> Any:
+    for req in requests:
+        if req.arrival_s > env.now:
+            yield env.timeout(req.arrival_s - env.now)
+        st.waiting.append(_Seq(req))
+        st.in_system.append((env.now, +1))
+        if st.wakeup is not None and not st.wakeup.triggered:
+            st.wakeup.succeed()
+
+
+def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total: int,
+                      log: list[tuple], rng: np.random.Generator,
+                      progress: Callable[[int], None] | None) -> Any:
+    schedule = SCHEDULE[st.cfg.scheduler]
+    while len(st.finished) < total:
+        st.swap_s = 0.0
+        plan = schedule(st, env.now)
+        if plan is None:
+            st.wakeup = env.event()
+            yield st.wakeup
+            continue
+        shape = _shape(st, plan, rng)
+        c = cost.iteration(shape) if shape.tokens else cost.iteration(
+            IterationShape(tokens=0, emitting=0)).scale(0)
+        seconds = c.seconds + plan.swap_s + st.swap_s
+        start, done_before = env.now, len(st.finished)
+        yield env.timeout(seconds)
+        emitted = _apply(st, plan, env.now)
+        log.append((start, seconds, len(plan.prefill), sum(ch for _, ch in plan.prefill),
+                    shape.decode_batch, emitted, shape.tokens, st.pool.used, len(st.running),
+                    len(st.waiting) + len(st.swapped), c.joules, plan.swap_s + st.swap_s,
+                    shape.layers if shape.layers is not None else st.spec.layers))
+        if progress is not None and len(st.finished) > done_before:
+            progress(len(st.finished) - done_before)
+
+
+def memory_bytes(hw: Any, memory_gb: float | None) -> float:
+    """Device memory: ``memory_gb`` if given, else the hardware's (a GPU preset's hbm_gb, or
+    a ``memory_gb`` / ``dram.capacity_gb`` field where the hardware has one). Raises
+    ConfigError when neither states it."""
+    if memory_gb is not None:
+        return memory_gb * 1e9
+    for path in ("hbm_gb", "memory_gb", "dram.capacity_gb"):
+        obj: Any = hw
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, (int, float)) and obj > 0:
+            return float(obj) * 1e9
+    name = getattr(hw, "name", type(hw).__name__)
+    raise ConfigError(f"hardware {name!r} states no memory capacity; pass memory_gb=")
+
+
+def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig,
+                    blocks: int) -> None:
+    if not requests:
+        raise WorkloadError("no requests to serve")
+    for r in requests:
+        if r.prompt_tokens + r.output_tokens > spec.max_context:
+            raise WorkloadError(
+                f"request {r.id}: prompt_tokens {r.prompt_tokens} + output_tokens "
+                f"{r.output_tokens} exceeds {spec.name}'s context of {spec.max_context}")
+        need = max(math.ceil(r.prompt_tokens / cfg.block_size), cfg.kv_policy.blocks(
+            r.prompt_tokens + r.output_tokens, r.prompt_tokens, spec.layers, cfg.block_size))
+        if need > blocks:
+            raise WorkloadError(
+                f"request {r.id}: needs {need:g} KV blocks of {cfg.block_size} tokens "
+                f"(prompt_tokens {r.prompt_tokens}, output_tokens {r.output_tokens}); the "
+                f"cache holds {blocks}")
+
+
+def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
+          config: ServeConfig | None = None, *, cost_model: CostModel | None = None,
+          progress: Callable[[int], None] | None = None, **settings: Any) -> ServingResult:
+    """Serve ``requests`` with model ``llm`` (a name in pysim.serving.MODELS or an LLMSpec)
+    on ``hw`` (anything ``pysim.simulate`` accepts). Settings: a ServeConfig, or its fields
+    as keywords. ``cost_model`` reuses a CostModel (and its cache) across runs; ``progress``
+    is called with the number of requests each iteration finishes.
+
+    Raises ConfigError on bad settings or a model that does not fit the memory, and
+    WorkloadError on a request longer than the model's context or the whole cache."""
+    cfg = config if config is not None else ServeConfig(**settings)
+    if config is not None and settings:
+        raise ConfigError("give a ServeConfig or keyword settings, not both")
+    spec = model(llm)
+    block_bytes = cfg.block_size * spec.kv_bytes_per_token
+    total = capacity_blocks(memory_bytes(hw, cfg.memory_gb), spec.weight_bytes,
+                            spec.kv_bytes_per_token, cfg.block_size, cfg.memory_fraction,
+                            where=f" ({spec.name} on {getattr(hw, 'name', 'the hardware')})")
+    _check_requests(requests, spec, cfg, total)
+    cost = cost_model if cost_model is not None else CostModel(hw, spec)
+    if cost.spec != spec:
+        raise ConfigError(f"cost_model prices {cost.spec.name}, not {spec.name}")
+    st = _State(spec, cfg, BlockPool(total), block_bytes)
+    env = simpy.Environment()
+    log: list[tuple] = []
+    ordered = sorted(requests, key=lambda r: (r.arrival_s, r.id))
+    env.process(request_arrivals(env, st, ordered))
+    env.process(engine_iterations(env, st, cost, len(ordered), log,
+                                  np.random.default_rng(cfg.seed), progress))
+    env.run()
+    return ServingResult.build(spec, cfg, total, st.finished, log, st.in_system, cost)
+
+
+__all__ = ["PREEMPTION", "SCHEDULERS", "ServeConfig", "memory_bytes", "serve"]
