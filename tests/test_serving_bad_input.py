@@ -70,7 +70,8 @@ def test_a_model_that_does_not_fit_states_the_sizes() -> None:
 
 def test_hardware_without_a_memory_size_asks_for_one() -> None:
     npu = pysim.load_hardware("configs/edge_npu.yaml")
-    with pytest.raises(ConfigError, match="states no memory capacity; pass memory_gb="):
+    with pytest.raises(ConfigError,
+                       match=r"states no memory capacity \(dram.capacity_gib\); pass memory_gb="):
         sv.serve(npu, "tinyllama_1b", [sv.Request(0, 0.0, 8, 8)])
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import simpy
 
 from pysim.errors import ConfigError, WorkloadError
+from pysim.gpu.presets import GpuPreset
 from pysim.serving.cost import CostModel, IterationShape
 from pysim.serving.dynamic import ExitProfile, Routing
 from pysim.serving.kvcache import BlockPool, FullCache, KVPolicy, capacity_blocks
@@ -367,19 +368,19 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
 
 
 def memory_bytes(hw: Any, memory_gb: float | None) -> float:
-    """Device memory: ``memory_gb`` if given, else the hardware's (a GPU preset's hbm_gb, or
-    a ``memory_gb`` / ``dram.capacity_gb`` field where the hardware has one). Raises
+    """Device memory in bytes: ``memory_gb`` (1e9 bytes) if given, else the hardware's DRAM
+    capacity (``dram.capacity_gib``; a GPU preset's is its HBM, configs/gpu/*.yaml). Raises
     ConfigError when neither states it."""
     if memory_gb is not None:
         return memory_gb * 1e9
-    for path in ("hbm_gb", "memory_gb", "dram.capacity_gb"):
-        obj: Any = hw
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
-        if isinstance(obj, (int, float)) and obj > 0:
-            return float(obj) * 1e9
+    if isinstance(hw, GpuPreset):
+        hw = hw.hardware
+    capacity = getattr(getattr(hw, "dram", None), "capacity_gib", None)
+    if isinstance(capacity, (int, float)) and capacity > 0:
+        return float(capacity) * 2**30
     name = getattr(hw, "name", type(hw).__name__)
-    raise ConfigError(f"hardware {name!r} states no memory capacity; pass memory_gb=")
+    raise ConfigError(f"hardware {name!r} states no memory capacity (dram.capacity_gib); "
+                      "pass memory_gb=")
 
 
 def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig,
