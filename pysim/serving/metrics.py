@@ -17,10 +17,12 @@ L = lambda x W.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ITERATION_COLUMNS = ("start_s", "seconds", "prefill_seqs", "prefill_tokens", "decode_batch",
                      "emitted", "tokens", "kv_blocks_used", "running", "queued", "energy_j",
@@ -81,6 +83,8 @@ class ServingResult:
             rows.append((r.id, r.arrival_s, r.prompt_tokens, r.output_tokens, s.scheduled_s,
                          s.first_token_s, s.finish_s, s.first_token_s - r.arrival_s, tpot,
                          s.finish_s - r.arrival_s, s.max_itl_s, s.preemptions))
+        import pandas as pd
+
         req = pd.DataFrame(rows, columns=["id", "arrival_s", "prompt_tokens", "output_tokens",
                                           "scheduled_s", "first_token_s", "finish_s", "ttft_s",
                                           "tpot_s", "e2e_s", "max_itl_s", "preemptions"])
