@@ -38,6 +38,9 @@ Unified Buffer 29 %, the matrix unit 24 %, the accumulators 6 %): configs/tpu_v1
 the 24 MiB Unified Buffer 85 mm² (published ~96), the accumulators 14 mm² (~20), the 256x256
 matrix unit 34 mm² (~79: the model's MAC lacks the TPU's 16-bit and signed/unsigned operand
 support and its real layout overheads, so it is ~2.3x small). tests/test_area.py pins these.
+A GPU (``tensor_core`` unit) counts its MMA datapath and on-SM SRAM only: configs/gpu/a100.yaml
+gives 96 mm² of the 826 mm² GA100 die (schedulers, L1 tags, FP64 and INT units, the NoC, PHYs
+and the host interface are not modelled), so compare GPU areas with each other, not with dies.
 """
 
 from __future__ import annotations
@@ -145,9 +148,25 @@ def _xnor_mm2(unit: Any, node_nm: float) -> float:
     return unit.pe * bit_lanes_um2(unit.simd, unit.acc_bits, node_nm) * 1e-6
 
 
+def _tensor_core_mm2(unit: Any, node_nm: float) -> float:
+    """The SMs' MMA datapath and their on-SM SRAM: the fp16 MACs per clock of all SMs (int8 on
+    a part without fp16), each an fp16 multiplier and an fp32 adder with the layout overhead
+    (no registers of their own: operands come from the register file), plus each SM's
+    register file and shared memory as SRAM. CUDA cores are the vector unit's; the L2 is a
+    scratchpad."""
+    from pysim import _core
+
+    dtype = "fp16" if "fp16" in unit.dtypes() else unit.dtypes()[0]
+    macs = unit.sms * _core.tc_macs_per_clk_per_sm(unit.arch, dtype, False, None, False)
+    mac_um2 = ((_power_law(_FP_MULT, 16) + _power_law(_FP_ADD, 32)) * LAYOUT_OVERHEAD
+               * logic_scale(node_nm))
+    sram = unit.sms * 1024 * (unit.register_file_kib_per_sm + unit.shared_memory_kib_per_sm)
+    return macs * mac_um2 * 1e-6 + sram_mm2(sram, node_nm)
+
+
 # unit kind -> its datapath area; one registry like pysim.config.units.UNIT_KINDS
 UNIT_AREA = {"systolic_array": _systolic_mm2, "bit_serial": _bit_serial_mm2,
-             "xnor": _xnor_mm2}
+             "xnor": _xnor_mm2, "tensor_core": _tensor_core_mm2}
 
 
 def unit_mm2(unit: Any, node_nm: float) -> float:

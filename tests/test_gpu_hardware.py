@@ -181,3 +181,18 @@ def test_narrow_formats_reach_their_tensor_core_dtypes() -> None:
     with pytest.raises(pysim.WorkloadError, match="4-bit float operands have no tensor-core "
                        "dtype on NVIDIA A100.*supports fp16"):
         pysim.simulate(pysim.gpu.preset("a100"), _gemm(4, "float"))
+
+
+def test_a_gpu_is_swept_and_plotted_like_any_hardware(tmp_path) -> None:
+    from pysim.cli import main
+
+    space = pysim.Space({"units.0.sms": [54, 108], "dram.bandwidth_gb_per_s": [1000.0, 2039.0]})
+    df = pysim.sweep(pysim.gpu.preset("a100"), pysim.zoo.load("gemm", m=2048, n=2048, k=2048),
+                     space, jobs=1, progress=False)
+    assert df["error"].isna().all() and len(df) == 4
+    fast = df[(df["units.0.sms"] == 108) & (df["dram.bandwidth_gb_per_s"] == 2039.0)]
+    assert fast["latency_s"].iloc[0] == df["latency_s"].min()
+    out = tmp_path / "roofline.png"
+    assert main(["plot", "roofline", "gpu:a100", "zoo:gemm:m=512,n=512,k=512",
+                 "-o", str(out)]) == 0
+    assert out.stat().st_size > 0

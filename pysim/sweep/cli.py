@@ -22,7 +22,8 @@ def add_commands(sub: Any) -> None:
                            description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sweep.add_argument("space", help="space YAML: dotted path -> list of values")
-    sweep.add_argument("hardware", help="base hardware YAML (e.g. configs/edge_npu.yaml)")
+    sweep.add_argument("hardware", help="base hardware YAML (e.g. configs/edge_npu.yaml), or "
+                       "gpu:NAME")
     sweep.add_argument("workloads", nargs="+", metavar="workload",
                        help="workload YAML, or zoo:NAME[:key=value,...] (one or more)")
     sweep.add_argument("-o", "--out", required=True, metavar="FILE.parquet",
@@ -53,7 +54,7 @@ def add_commands(sub: Any) -> None:
                        ("roofline", "roofline with each MAC op placed"),
                        ("utilization", "utilisation of each op's unit")):
         p = kinds.add_parser(kind, help=text)
-        p.add_argument("hardware", help="hardware YAML")
+        p.add_argument("hardware", help="hardware YAML, or gpu:NAME (configs/gpu/NAME.yaml)")
         p.add_argument("workload", help="workload YAML, or zoo:NAME[:key=value,...]")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a hardware field by dotted path (repeatable)")
@@ -62,14 +63,13 @@ def add_commands(sub: Any) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from pysim.cli import _load_workload_arg
-    from pysim.config import load_hardware
+    from pysim.cli import _load_hardware_arg, _load_workload_arg
     from pysim.sweep import Space, pareto, sweep
 
     space = Space.from_yaml(args.space)
     if args.random is not None:
         space = space.random(args.random, seed=args.seed)
-    hw = load_hardware(args.hardware)
+    hw = _load_hardware_arg(args.hardware, [])
     wls = [_load_workload_arg(w) for w in args.workloads]
     df = sweep(hw, wls, space, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
                progress=False if args.no_progress else None)
@@ -109,13 +109,10 @@ def _cmd_plot_pareto(args: argparse.Namespace) -> int:
 
 def _cmd_plot_run(args: argparse.Namespace) -> int:
     from pysim import plot
-    from pysim.cli import _load_workload_arg, _parse_sets
-    from pysim.config import load_hardware
+    from pysim.cli import _load_hardware_arg, _load_workload_arg
     from pysim.simulate import simulate
 
-    hw = load_hardware(args.hardware)
-    if args.set:
-        hw = hw.with_overrides(_parse_sets(args.set))
+    hw = _load_hardware_arg(args.hardware, args.set)
     res = simulate(hw, _load_workload_arg(args.workload))
     if args.plot_kind == "energy":
         ax = plot.energy_breakdown(res)

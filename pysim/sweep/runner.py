@@ -117,8 +117,13 @@ def _mp_context() -> Any:
 def load_inputs(hw: Hardware | str | PathLike,
                 wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
                 ) -> tuple[Hardware, list[Workload]]:
-    """The hardware and the list of workloads (loading paths). Raises ValueError for two
-    workloads with one name (the ``workload`` column must tell rows apart)."""
+    """The hardware (a GPU preset as its hardware description) and the list of workloads
+    (loading paths). Raises ValueError for two workloads with one name (the ``workload``
+    column must tell rows apart)."""
+    from pysim.gpu.presets import GpuPreset
+
+    if isinstance(hw, GpuPreset):
+        hw = hw.hardware
     if not isinstance(hw, Hardware):
         hw = load_hardware(os.fspath(hw))
     items = [wl] if isinstance(wl, (Workload, str, PathLike)) else list(wl)
