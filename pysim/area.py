@@ -133,9 +133,21 @@ def bit_lanes_um2(lanes: int, acc_bits: int, node_nm: float = REFERENCE_NODE_NM)
 
 
 def _systolic_mm2(unit: Any, node_nm: float) -> float:
-    bits = max(unit.precisions)
+    """Integer PEs at the widest of ``precisions``; a float array's PEs also hold an fp
+    multiplier at the widest float precision and an fp adder at ``float_acc_bits``, with
+    registers at those widths."""
     weight_regs = 2 if unit.dataflow == "ws" else 1  # double-buffered stationary weights
-    return unit.pes * mac_pe_um2(bits, bits, unit.mac_bits, weight_regs, node_nm) * 1e-6
+    um2 = 0.0
+    if unit.precisions:
+        bits = max(unit.precisions)
+        um2 += mac_pe_um2(bits, bits, unit.mac_bits, weight_regs, node_nm)
+    if unit.float_precisions:
+        bits, acc = max(unit.float_precisions), unit.float_acc_bits
+        arithmetic = _power_law(_FP_MULT, bits) + _power_law(_FP_ADD, acc)
+        registers = 0.0 if unit.precisions else DFF_UM2_PER_BIT_45NM * (
+            bits + weight_regs * bits + acc)
+        um2 += (arithmetic + registers) * LAYOUT_OVERHEAD * logic_scale(node_nm)
+    return unit.pes * um2 * 1e-6
 
 
 def _bit_serial_mm2(unit: Any, node_nm: float) -> float:

@@ -141,7 +141,11 @@ class SystolicArrayUnit(_Model):
     operand registers with their read / write energies (else ``rf_accesses_per_mac`` accesses
     priced by the table's ``rf_access_pj``); ``arrays`` identical arrays side by side (1..256),
     the dimension the dataflow maps to the columns split across them (a TPU v4 core's four
-    MXUs): the operand streamed along the rows is broadcast to every array.
+    MXUs): the operand streamed along the rows is broadcast to every array;
+    ``float_precisions`` the float operand widths the PEs also multiply (4..32 bits: fp8, bf16 /
+    fp16, fp32; default none), accumulating in ``float_acc_bits`` (default 32, fp32 as the
+    TPU's bf16 MXU and the tensor cores do); ``precisions`` may then be empty (a float-only
+    array).
     """
 
     kind: Literal["systolic_array"]
@@ -151,14 +155,32 @@ class SystolicArrayUnit(_Model):
     dataflow: Dataflow = None  # type: ignore[assignment]  # from ``spatial`` if left out
     spatial: SpatialUnrolling | None = None
     timing: Timing = "pipelined"
-    precisions: Annotated[tuple[Bits, ...], AfterValidator(_distinct)] = Field(
-        default=(8,), min_length=1)
+    precisions: Annotated[tuple[Bits, ...], AfterValidator(_distinct)] = Field(default=(8,))
     mac_bits: Bits = 32
     sparsity: Literal["none", "gating", "skipping"] = "none"
     pe_weights: Int = Field(default=1, ge=1, le=MAX_DIM)
     mac_energy_pj: Float | None = Field(default=None, ge=0)
     registers: PeRegisters | None = None
     arrays: Int = Field(default=1, ge=1, le=256)
+    float_precisions: Annotated[tuple[Annotated[Int, Field(ge=4, le=32)], ...],
+                                AfterValidator(_distinct)] = ()
+    float_acc_bits: Annotated[Int, Field(ge=8, le=32)] = 32
+
+    @model_validator(mode="after")
+    def _float_acc_wide_enough(self) -> SystolicArrayUnit:
+        if not self.precisions and not self.float_precisions:
+            raise FieldError("precisions", [], "must list a width unless float_precisions "
+                             "does (a float-only array)")
+        if self.float_precisions and self.float_acc_bits < max(self.float_precisions):
+            raise FieldError("float_acc_bits", self.float_acc_bits,
+                             f"must be >= the widest float precision "
+                             f"({max(self.float_precisions)} bits)")
+        return self
+
+    def psum_bits(self, op: Any) -> int:
+        """Width of the partial sums of ``op``: ``float_acc_bits`` for float ops, else
+        ``mac_bits``."""
+        return self.float_acc_bits if op.dtype == "float" else self.mac_bits
 
     @property
     def rf_accesses_per_mac(self) -> int:
@@ -234,8 +256,11 @@ class SystolicArrayUnit(_Model):
     # -- the MAC-unit interface (pysim/units/base.py) ------------------------------------------
 
     def supports(self, op: Any) -> bool:
-        """Integer operands up to the widest precision (narrower ones run sign-extended)."""
-        return op.dtype == "int" and max(op.weight_bits, op.act_bits) <= max(self.precisions)
+        """Integer operands up to the widest of ``precisions`` (narrower ones run
+        sign-extended); float operands up to the widest of ``float_precisions`` (a float MAC
+        array: fp8 / bf16 / fp16 multipliers accumulating in ``float_acc_bits``)."""
+        widths = self.float_precisions if op.dtype == "float" else self.precisions
+        return bool(widths) and max(op.weight_bits, op.act_bits) <= max(widths)
 
     def grains(self, op: Any = None) -> tuple[int, int, int]:
         """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
@@ -291,13 +316,21 @@ class SystolicArrayUnit(_Model):
         """``mac_energy_pj`` if set, else the table's MAC at the op's widths."""
         if self.mac_energy_pj is not None:
             return self.mac_energy_pj
+        if op.dtype == "float":  # a float multiply and a float_acc_bits float add
+            return table.mac_pj(op.weight_bits, op.act_bits, "fp", self.float_acc_bits)
         return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
 
     @property
     def capability(self) -> str:
         """What ops it runs, for error messages."""
-        widest = max(self.precisions)
-        return f"int operands up to {widest} bits (precisions {list(self.precisions)})"
+        parts = []
+        if self.precisions:
+            parts.append(f"int operands up to {max(self.precisions)} bits (precisions "
+                         f"{list(self.precisions)})")
+        if self.float_precisions:
+            parts.append(f"float operands up to {max(self.float_precisions)} bits "
+                         f"(float_precisions {list(self.float_precisions)})")
+        return "; ".join(parts)
 
 
 def operand_bits(op: Any) -> tuple[int, int]:
