@@ -156,6 +156,7 @@ def chrome_trace(res: Any) -> dict[str, Any]:
 def write_chrome_trace(res: Any, path: str | PathLike) -> None:
     """Write ``chrome_trace(res)`` to ``path`` as JSON (open it in the Perfetto UI or
     chrome://tracing)."""
+    trace = chrome_trace(res)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(chrome_trace(res), f, separators=(",", ":"), allow_nan=False)
+        json.dump(trace, f, separators=(",", ":"), allow_nan=False)
         f.write("\n")
