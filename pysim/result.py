@@ -169,6 +169,6 @@ class Result:
 
     def _repr_html_(self) -> str:
         """Compact notebook view: the totals and the longest ops."""
-        from pysim.report.html import summary_html
+        from pysim.report.page import summary_html
 
         return summary_html(self)

@@ -13,7 +13,7 @@ from pysim.report.trace import chrome_trace, write_chrome_trace
 def html(res: Any, *, title: str | None = None) -> str:
     """One self-contained HTML page of ``res`` (a Result): per-op table, latency and energy
     breakdowns, roofline, timeline, memory. Plots are inline PNGs (matplotlib, Agg)."""
-    from pysim.report.html import render
+    from pysim.report.page import render
 
     return render(res, title=title)
 

@@ -32,7 +32,7 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pysim.cli import _load_hardware_arg, _load_workload_arg
-    from pysim.report.html import render
+    from pysim.report.page import render
     from pysim.simulate import simulate
 
     hw = _load_hardware_arg(args.hardware, args.set)
