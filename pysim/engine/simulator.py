@@ -14,6 +14,7 @@ run concurrently and share the DRAM bus. Time is in clock cycles; nothing is ste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import simpy
 
@@ -37,13 +38,13 @@ class StepPlan:
     queue: str = ""  # the buffers and channels it runs through ("": the unit's own)
 
 
-@dataclass(frozen=True)
-class Interval:
+class Interval(NamedTuple):
     """One step of an op on one of its unit's channels, recorded when ``run_plans`` is asked
     to (``record=True``). ``kind`` is "read" or "write" (a DMA transfer: asked for the DRAM
     bus at ``start_cycle``, held it from ``bus_cycle`` to ``end_cycle``) or "compute" (the unit
     busy from ``start_cycle`` = ``bus_cycle`` to ``end_cycle``). A step whose reads wait for
-    the op's producers moves in two transfers, so it has two "read" intervals."""
+    the op's producers moves in two transfers, so it has two "read" intervals. (A named
+    tuple, not a dataclass: thousands are made per run, and this keeps recording cheap.)"""
 
     step: int
     kind: str
@@ -202,7 +203,7 @@ def run_plans(
     out = []
     for plan, op in zip(plans, ops, strict=True):
         op.became_ready(max((ops[d].end for d in plan.deps), default=0.0))
-        intervals = tuple(Interval(*x) for x in op.log) if op.log is not None else ()
+        intervals = tuple(map(Interval._make, op.log)) if op.log is not None else ()
         out.append(OpTiming(min(op.ready, op.end), op.end, plan.compute_cycles, op.busy,
                             op.events, intervals))
     return out
