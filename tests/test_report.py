@@ -214,3 +214,14 @@ def test_pysim_report_html_is_the_function() -> None:
     import pysim.report.page  # noqa: F401 - importing the module must not shadow the function
 
     assert callable(pysim.report.html)
+
+
+def test_help_lists_report(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert any(line.split()[:1] == ["report"] for line in capsys.readouterr().out.splitlines())
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "-o FILE" in out and "--trace" in out and "zoo:NAME" in out
