@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pysim.training.cli import add_command as add_train
 
     add_train(sub)  # train
+    from pysim.report.cli import add_command as add_report
+
+    add_report(sub)  # report
     return parser
 
 

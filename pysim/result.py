@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pysim.report.timeline import Timeline
 
 
 def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: float,
@@ -62,6 +64,8 @@ class Result:
     sim_events: int = 0
     # bytes read and written at every memory level: each scratchpad by name, and "dram"
     level_bytes: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
+    # the engine's steps, DMA transfers and stalls: simulate(hw, wl, trace=True), else None
+    timeline: Timeline | None = field(default=None, repr=False, compare=False)
 
     @property
     def latency_s(self) -> float:
@@ -153,3 +157,18 @@ class Result:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+    def to_chrome_trace(self, path: str | PathLike) -> None:
+        """Write the engine's timeline to ``path`` in the Trace Event Format (Perfetto,
+        chrome://tracing): a track per unit or queue, DMA channel and the DRAM bus, each op a
+        slice with its steps nested and stalls marked (pysim/report/trace.py). Raises
+        ValueError if the result was simulated without ``trace=True``."""
+        from pysim.report.trace import write_chrome_trace
+
+        write_chrome_trace(self, path)
+
+    def _repr_html_(self) -> str:
+        """Compact notebook view: the totals and the longest ops."""
+        from pysim.report.page import summary_html
+
+        return summary_html(self)

@@ -12,6 +12,7 @@ from pysim.engine import StepPlan, run_plans
 from pysim.engine.dram import transfer_timing
 from pysim.gpu.presets import GpuPreset
 from pysim.mapping import map_workload
+from pysim.report.timeline import Timeline
 from pysim.result import Result, layer_row
 from pysim.workload import Workload, load_workload
 
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
 PJ = 1e-12
 
 
-def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike) -> Result:
+def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
+             trace: bool = False) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
-    ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result.
+    ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result. With ``trace``
+    the engine records each step's DMA transfers and compute (``Result.timeline``, written by
+    ``Result.to_chrome_trace``); the figures are the same either way.
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports or a tile that fits no scratchpad.
@@ -58,7 +62,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
         for m in mappings
     ]
     timings = run_plans(plans, [t.bytes_per_cycle for t in timing],
-                        [t.latency_cycles for t in timing])
+                        [t.latency_cycles for t in timing], record=trace)
     latency = math.ceil(max((t.end_cycle for t in timings), default=0.0))
     # Price: counts x energy-table entries; leakage over the whole run.
     energies = [price_op(hw, m) for m in mappings]
@@ -67,6 +71,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
     # Result: totals and one row per op.
     layers = _layers_frame(mappings, timings, energies, timing)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
+    layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
     return Result(
         hardware=hw.name,
         workload=wl.name,
@@ -81,6 +86,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike)
         layers=layers,
         sim_events=sum(t.events for t in timings),
         level_bytes=_level_bytes(hw, mappings),
+        timeline=Timeline.from_engine(hw.clock_hz, plans, timings) if trace else None,
     )
 
 

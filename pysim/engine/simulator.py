@@ -14,6 +14,7 @@ run concurrently and share the DRAM bus. Time is in clock cycles; nothing is ste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import simpy
 
@@ -37,6 +38,22 @@ class StepPlan:
     queue: str = ""  # the buffers and channels it runs through ("": the unit's own)
 
 
+class Interval(NamedTuple):
+    """One step of an op on one of its unit's channels, recorded when ``run_plans`` is asked
+    to (``record=True``). ``kind`` is "read" or "write" (a DMA transfer: asked for the DRAM
+    bus at ``start_cycle``, held it from ``bus_cycle`` to ``end_cycle``) or "compute" (the unit
+    busy from ``start_cycle`` = ``bus_cycle`` to ``end_cycle``). A step whose reads wait for
+    the op's producers moves in two transfers, so it has two "read" intervals. (A named
+    tuple, not a dataclass: thousands are made per run, and this keeps recording cheap.)"""
+
+    step: int
+    kind: str
+    start_cycle: float
+    bus_cycle: float
+    end_cycle: float
+    nbytes: float
+
+
 @dataclass(frozen=True)
 class OpTiming:
     start_cycle: float
@@ -44,6 +61,7 @@ class OpTiming:
     compute_cycles: float
     dram_busy_cycles: float
     events: int
+    intervals: tuple[Interval, ...] = ()  # in the order they ended; empty unless recorded
 
     @property
     def cycles(self) -> float:
@@ -71,11 +89,12 @@ class _Op:
     """One op's bookkeeping: when it was ready (its producers done and its unit free of the
     previous op's compute), when it ended, DRAM bus time, events."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: bool = False) -> None:
         self.ready = 0.0
         self.end = 0.0
         self.busy = 0.0
         self.events = 0
+        self.log: list[tuple] | None = [] if record else None  # Interval fields, if recording
 
     def count(self, event: simpy.Event) -> simpy.Event:
         self.events += 1
@@ -85,12 +104,16 @@ class _Op:
         self.ready = max(self.ready, now)
 
 
-def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op):
+def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op, step=0, kind="read"):
+    asked = env.now
     with bus.request() as req:
         yield op.count(req)
+        granted = env.now
         duration = latency + nbytes / bytes_per_cycle
         op.busy += duration
         yield op.count(env.timeout(duration))
+    if op.log is not None:
+        op.log.append((step, kind, asked, granted, env.now, nbytes))
 
 
 def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
@@ -104,15 +127,16 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
         yield op.count(unit.free.get(1))
         pending = deps is not None and not deps.triggered
         if step == 0 and pending and early > 0:
-            yield from _transfer(env, early, bus, bytes_per_cycle, latency, op)
+            yield from _transfer(env, early, bus, bytes_per_cycle, latency, op, step)
             yield op.count(deps)
             if per_step - early > 0:
-                yield from _transfer(env, per_step - early, bus, bytes_per_cycle, latency, op)
+                yield from _transfer(env, per_step - early, bus, bytes_per_cycle, latency, op,
+                                     step)
         else:
             if step == 0 and pending:
                 yield op.count(deps)
             if per_step > 0:
-                yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
+                yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step)
         op.count(unit.full.put(1))  # never blocks: a half taken is a half given back
 
 
@@ -121,10 +145,13 @@ def computer(env, plan, unit, after, op):
     yield op.count(after)
     op.became_ready(env.now)
     per_step = plan.compute_cycles / plan.steps
-    for _ in range(plan.steps):
+    for step in range(plan.steps):
         yield op.count(unit.full.get(1))
         yield op.count(unit.out_free.get(1))
+        began = env.now
         yield op.count(env.timeout(per_step))
+        if op.log is not None:
+            op.log.append((step, "compute", began, began, env.now, 0.0))
         op.count(unit.free.put(1))
         op.count(unit.out_full.put(1))
 
@@ -133,10 +160,11 @@ def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
     """Store each computed step and free its output half, after the previous op's stores."""
     yield op.count(after)
     per_step = plan.write_bytes / plan.steps
-    for _ in range(plan.steps):
+    for step in range(plan.steps):
         yield op.count(unit.out_full.get(1))
         if per_step > 0:
-            yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op)
+            yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step,
+                                 "write")
         op.count(unit.out_free.put(1))
     op.end = env.now
 
@@ -145,9 +173,12 @@ def run_plans(
     plans: list[StepPlan],
     bytes_per_cycle: list[float] | float,
     latency_cycles: list[float] | float,
+    record: bool = False,
 ) -> list[OpTiming]:
     """Simulate the ops; ``bytes_per_cycle`` and ``latency_cycles`` are the DRAM bus's achieved
-    bandwidth and access latency per op (or one value for all). Returns one timing per op."""
+    bandwidth and access latency per op (or one value for all). Returns one timing per op;
+    with ``record`` each holds its steps' DMA transfers and compute as ``Interval``s (the
+    timing is the same either way)."""
     n = len(plans)
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
@@ -160,7 +191,7 @@ def run_plans(
     for i, plan in enumerate(plans):
         if plan.steps < 1:
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
-        unit, op = units[plan.queue or plan.unit], _Op()
+        unit, op = units[plan.queue or plan.unit], _Op(record)
         deps = simpy.AllOf(env, [done[d] for d in plan.deps]) if plan.deps else None
         read = env.process(reader(env, plan, unit, unit.reader, deps, bus, bpc[i], lat[i], op))
         comp = env.process(computer(env, plan, unit, unit.computer, op))
@@ -172,6 +203,7 @@ def run_plans(
     out = []
     for plan, op in zip(plans, ops, strict=True):
         op.became_ready(max((ops[d].end for d in plan.deps), default=0.0))
+        intervals = tuple(map(Interval._make, op.log)) if op.log is not None else ()
         out.append(OpTiming(min(op.ready, op.end), op.end, plan.compute_cycles, op.busy,
-                            op.events))
+                            op.events, intervals))
     return out
