@@ -358,7 +358,8 @@ def test_batch_one_is_unchanged(
     tile: tuple[int, int, int, int] | None, picked: tuple[int, int, int, int], time_s: float,
     hbm_read: int,
 ) -> None:
-    p = gpu.preset(name)
+    # pinned before sustained HBM bandwidth (hbm_efficiency) existed: the datasheet's
+    p = gpu.preset(name).replace(hbm_efficiency=1.0)
     c = p.gemm_cost(m, n, k, dtype, sparse, tile=tile)
     assert (c.tile_m, c.tile_n, c.tile_k, c.split_k) == picked
     assert c.time_s == time_s
@@ -428,8 +429,11 @@ def test_batched_kernel_between_peak_and_separate_kernels(case: Case) -> None:
     p, m, n, k, dtype, sparse, batch, acc = case
     bat = p.gemm_cost(m, n, k, dtype, sparse, batch=batch, acc=acc)
     one = p.gemm_cost(m, n, k, dtype, sparse, acc=acc)
-    # Never slower than the entries as separate kernels (each with its own best tile) ...
-    assert bat.time_s <= batch * one.time_s * (1 + 1e-12)
+    # Never slower than the entries as separate kernels (each with its own best tile), unless
+    # its waves mix entries whose panels overflow the L2 (more HBM bytes than the separate
+    # kernels read: Orin's 4 MB L2, tf32 513 x 513 x 529 x 4) ...
+    assert (bat.time_s <= batch * one.time_s * (1 + 1e-12)
+            or bat.hbm_read_bytes > batch * one.hbm_read_bytes)
     # ... nor faster than the same MACs at the tensor cores' peak.
     peak_macs_per_s = p.peak_tflops(dtype, sparse, acc) * 1e12 / 2
     assert bat.time_s >= batch * m * n * k / peak_macs_per_s

@@ -124,7 +124,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     pv_bits = op.pv_format.bits if op.pv_format is not None else op.act_bits
     reads = (q_elems + kv_elems) * qk_bits // 8 + kv_elems * pv_bits // 8
     writes = q_elems * op.output_bits // 8
-    bandwidth = gpu.hbm_bandwidth_gb_per_s * 1e9
+    bandwidth = gpu.hbm_sustained_gb_per_s * 1e9
     hbm = (reads + writes) / bandwidth
     launch = gpu.launch_overhead_us * 1e-6
     # the quantizing pre-pass: Q, K (and V) read at the op's width, written at the GEMMs'

@@ -143,6 +143,19 @@ def _gemms(op: Any) -> list[tuple[int, int, int, int]]:
 
 
 
+def first_launch_s(hw: Any) -> float:
+    """Seconds before a GPU stream's first kernel can start: one launch, which a run of
+    pieces (each simulated alone) pays once per piece, a whole model once (0 on hardware that
+    is not a GPU)."""
+    from pysim.config import Hardware
+
+    if isinstance(hw, GpuPreset):
+        return hw.launch_overhead_us * 1e-6
+    if isinstance(hw, Hardware) and is_gpu(hw):
+        return GpuPreset.of(hw).launch_overhead_us * 1e-6
+    return 0.0
+
+
 def is_gpu(hw: Any) -> bool:
     """Whether every MAC unit of ``hw`` is a ``tensor_core`` unit: the hardware runs ops as
     kernels on a stream (``map_kernels``), its vector unit the SMs' CUDA cores."""
@@ -160,6 +173,7 @@ class Kernel:
     smem_bytes: int
     l2_bytes: int
     tiling: str
+    launches: int = 1  # kernels the host issues (a split-K reduction, a quantizing pre-pass)
 
 
 def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any = None,
@@ -178,7 +192,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
                   + (f", quantizing pre-pass {a.prepass_s * 1e6:.1f} us" if a.prepass_s
                      else ""))
         return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
-                      tiling)
+                      tiling, 2 if a.prepass_s else 1)
     sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
     seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
     reads = writes = smem = l2 = 0
@@ -188,6 +202,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     out_bits = chain[-1].output_bits if chain else op.output_bits
     out_bytes = max(1, -(-out_bits // 8))
     tiling = ""
+    launches = 1
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
         # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
@@ -197,6 +212,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
             gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
                           b_group=group)
         seconds += c.time_s - c.launch_s
+        launches += c.split_k > 1  # the reduction kernel (its launch is in c.reduction_s)
         reads += c.hbm_read_bytes
         writes += c.hbm_write_bytes
         smem += c.smem_read_bytes
@@ -210,11 +226,11 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         unfused = op.output_bytes + sum(
             sum(wl.tensors[t].bytes for t in e.inputs) + e.output_bytes for e in chain)
         reads += extra
-        seconds += extra / (gpu.hbm_bandwidth_gb_per_s * 1e9)
+        seconds += extra / (gpu.hbm_sustained_gb_per_s * 1e9)
         saved = unfused - (chain[-1].output_bytes + extra)
         names = " + ".join(str(getattr(e, "op", e.type)) for e in chain)
         tiling += f"; epilogue {names} saves {saved:,} B"
-    return Kernel(seconds, reads, writes, smem, l2, tiling)
+    return Kernel(seconds, reads, writes, smem, l2, tiling, launches)
 
 
 def smem_pj_per_byte(hw: Any, gpu: GpuPreset) -> float:
@@ -243,18 +259,21 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     chains = epilogue_chains(wl) if gpu.fusion == "epilogue" else {}
     fused_into = {j: i for i, chain in chains.items() for j in chain}
     out = []
+    issued = ended = 0.0  # when the host has issued the kernels so far; when the GPU ran them
     for i, op in enumerate(wl.ops):
+        launches = 1
         reads = writes = smem = l2_bytes = 0
         mac_pj = 0.0
         vector_ops = op.vector_work()
         tiling = ""
         if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
-            seconds, name, kind = 0.0, "epilogue", "vector"
+            seconds, name, kind, launches = 0.0, "epilogue", "vector", 0
             tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
         elif op.type == "attention" or op.gemm_view() is not None:
             k = mac_kernel(gpu, op, [wl.ops[j] for j in chains.get(i, [])], wl, fp16_as)
             seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
                                               k.tiling)
+            launches = k.launches
             smem, l2_bytes = k.smem_bytes, k.l2_bytes
             mac_pj = unit.mac_pj(table, op)
             vector_ops = vector_ops if op.type == "attention" else 0  # the online softmax
@@ -264,6 +283,14 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             writes = op.output_bytes
             seconds = launch + max((reads + writes) / hbm, vector_ops / (lanes * clock))
             name, kind = hw.vector.name, "vector"
+        # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
+        # each once it is issued and the previous one has finished: launches hide behind
+        # longer kernels and show between short ones (as eager PyTorch and TensorRT run).
+        issued += launches * launch
+        start = max(ended, issued)
+        body = seconds - launches * launch
+        seconds = start + body - ended
+        ended = start + body
         comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in set(op.inputs)
                                      if t not in wl.producers and t not in seen)
         seen.update(t for t in op.inputs if t not in wl.producers)

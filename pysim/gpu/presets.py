@@ -65,6 +65,11 @@ _LAUNCH = (
     "~3-5 us per kernel launch on current drivers (NVIDIA Technical Blog, A. Gray, "
     "'Getting Started with CUDA Graphs', 2019); 4 us taken"
 )
+_HBM_EFFICIENCY = (
+    "0.86: the fastest streaming kernel of benchmarks/data/gemm_h200_cublas.csv (tf32 GEMV "
+    "1 x 8192 x 8192, 268 MB in 65.2 us: 4.12 of the H200's 4.8 TB/s, CUDA graph), taken for "
+    "every GPU (an ESTIMATE elsewhere; STREAM-like kernels reach 85-92 % of HBM peak)"
+)
 
 
 FUSION = ("epilogue", "none")
@@ -100,8 +105,10 @@ class GpuPreset:
 
     ``boost_clock_mhz`` is the clock the datasheet's tensor-core figures assume; bandwidths in
     GB/s (HBM) and bytes per clock (L2 for the chip, shared memory per SM);
-    ``launch_overhead_us`` is paid once per kernel. Build one with ``preset(name)`` and change
-    fields with ``replace(**changes)``.
+    ``launch_overhead_us`` is the host's cost of one launch (a kernel alone pays it; on a
+    stream it hides behind longer kernels: pysim/gpu/kernels.py); kernels move HBM bytes at
+    ``hbm_efficiency`` of ``hbm_bandwidth_gb_per_s`` (``hbm_sustained_gb_per_s``). Build one
+    with ``preset(name)`` and change fields with ``replace(**changes)``.
 
     Raises ConfigError if a field is out of range.
     """
@@ -120,6 +127,8 @@ class GpuPreset:
     l2_bandwidth_bytes_per_clk: float
     smem_bandwidth_bytes_per_clk: float = 128.0
     launch_overhead_us: float = 4.0
+    # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves (HBM_EFFICIENCY).
+    hbm_efficiency: float = 0.86
     # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
     # activation, residual add, (de)quantization), as cuBLASLt, TensorRT and torch.compile
     # fuse them; "none": each is its own kernel.
@@ -137,7 +146,7 @@ class GpuPreset:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
         for name in ("boost_clock_mhz", "hbm_bandwidth_gb_per_s", "l2_bandwidth_bytes_per_clk",
-                     "smem_bandwidth_bytes_per_clk"):
+                     "smem_bandwidth_bytes_per_clk", "hbm_efficiency"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
@@ -154,6 +163,11 @@ class GpuPreset:
             )
         object.__setattr__(self, "sources", types.MappingProxyType(dict(self.sources)))
         _ = self.spec  # the C++ side validates the rest (SM count range, sizes > 0)
+
+    @property
+    def hbm_sustained_gb_per_s(self) -> float:
+        """The HBM bandwidth kernels achieve: datasheet x ``hbm_efficiency`` (GB/s)."""
+        return self.hbm_bandwidth_gb_per_s * self.hbm_efficiency
 
     def replace(self, **changes: object) -> GpuPreset:
         """A copy with some fields changed (validated again)."""
@@ -193,9 +207,10 @@ class GpuPreset:
                 "word_bits": L2_WORD_BITS, "double_buffered": False,
                 "holds": ["input", "weight", "output"],
             }],
+            # the pins carry the datasheet bandwidth; kernels sustain hbm_efficiency of it
             "dram": {"preset": HBM[self.arch],
                      "channels": math.ceil(self.hbm_bandwidth_gb_per_s / per_channel),
-                     "bandwidth_gb_per_s": self.hbm_bandwidth_gb_per_s,
+                     "bandwidth_gb_per_s": round(self.hbm_sustained_gb_per_s, 6),
                      "capacity_gib": self.hbm_gb},
         }
 
@@ -231,7 +246,7 @@ class GpuPreset:
                 register_file_bytes_per_sm=int(self.register_file_kb_per_sm) * 1024,
                 smem_bytes_per_sm=int(self.shared_memory_kb_per_sm) * 1024,
                 l2_bytes=int(self.l2_kb) * 1024,
-                hbm_bandwidth_gb_per_s=float(self.hbm_bandwidth_gb_per_s),
+                hbm_bandwidth_gb_per_s=float(self.hbm_sustained_gb_per_s),
                 l2_bandwidth_bytes_per_clk=float(self.l2_bandwidth_bytes_per_clk),
                 smem_bandwidth_bytes_per_clk=float(self.smem_bandwidth_bytes_per_clk),
                 launch_overhead_us=float(self.launch_overhead_us),
@@ -437,6 +452,7 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         register_file_kb_per_sm=unit.register_file_kib_per_sm,
         shared_memory_kb_per_sm=unit.shared_memory_kib_per_sm, l2_kb=l2_bytes // 1024,
         hbm_gb=math.ceil(capacity_gib or 0), hbm_bandwidth_gb_per_s=hbm_gb_per_s,
+        hbm_efficiency=1.0,  # the hardware's dram bandwidth is the sustained one
         l2_bandwidth_bytes_per_clk=l2_bytes_per_clk,
         smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
         launch_overhead_us=unit.launch_overhead_us, fusion=unit.fusion,
@@ -501,6 +517,7 @@ _A100 = GpuPreset(
         "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
         "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
     },
 )
 
@@ -529,6 +546,7 @@ _H100 = GpuPreset(
         "(an ESTIMATE)",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
         "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
     },
 )
 
@@ -555,6 +573,7 @@ PRESETS: dict[str, GpuPreset] = {
             "l2_bandwidth_bytes_per_clk": _A100_WP + ", V100 vs A100 table: 2048 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "a100": _A100,
@@ -576,6 +595,7 @@ PRESETS: dict[str, GpuPreset] = {
             "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     # H100 SXM's GH100 with 141 GB of HBM3e
@@ -598,6 +618,7 @@ PRESETS: dict[str, GpuPreset] = {
             "(an ESTIMATE, as h100)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "b200": GpuPreset(
@@ -637,6 +658,7 @@ PRESETS: dict[str, GpuPreset] = {
             "each with its L2) assumed (an ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW + "; assumed unchanged on 10.0",
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "l40s": GpuPreset(
@@ -672,6 +694,7 @@ PRESETS: dict[str, GpuPreset] = {
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "rtx4090": GpuPreset(
@@ -703,6 +726,7 @@ PRESETS: dict[str, GpuPreset] = {
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "rtx3090": GpuPreset(
@@ -732,6 +756,7 @@ PRESETS: dict[str, GpuPreset] = {
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "jetson_agx_orin": GpuPreset(
@@ -761,6 +786,7 @@ PRESETS: dict[str, GpuPreset] = {
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
+        "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
 }

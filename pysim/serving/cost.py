@@ -86,6 +86,7 @@ class CostModel:
     hits: int = 0
     _cache: dict[tuple, Cost] = field(default_factory=dict, repr=False)
     _grid: list[int] = field(default_factory=list, repr=False)
+    _launch: float = field(default=0.0, repr=False)
 
     def __repr__(self) -> str:
         return (f"CostModel({getattr(self.hw, 'name', self.hw)!r}, {self.spec.name!r}, "
@@ -93,6 +94,9 @@ class CostModel:
 
     def __post_init__(self) -> None:
         self._grid = grid(self.exact_up_to, self.points_per_octave)
+        from pysim.gpu.kernels import first_launch_s
+
+        self._launch = first_launch_s(self.hw) if self.simulate is None else 0.0
         if self.simulate is None:
             from pysim.simulate import simulate
 
@@ -116,7 +120,10 @@ class CostModel:
         if cost is None:
             res = self.simulate(self.hw, build())  # type: ignore[misc]
             self.calls += 1
-            cost = self._cache[key] = Cost(float(res.latency_s), float(res.energy_j))
+            # a piece inside an iteration starts behind the previous one's kernels, not
+            # after a launch of its own (the iteration pays one: ``iteration``)
+            cost = self._cache[key] = Cost(float(res.latency_s) - self._launch,
+                                           float(res.energy_j))
         else:
             self.hits += 1
         return cost
@@ -171,7 +178,7 @@ class CostModel:
         for q_len, kv_len in shape.prefills:
             layer = layer + self.attention(1, q_len, kv_len)
         layers = spec.layers if shape.layers is None else shape.layers
-        return layer.scale(layers) + self.head(shape.emitting)
+        return layer.scale(layers) + self.head(shape.emitting) + Cost(self._launch, 0.0)
 
 
 __all__ = ["Cost", "CostModel", "IterationShape", "grid"]
