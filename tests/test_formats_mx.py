@@ -154,8 +154,8 @@ def test_mx_gemm_in_int64_equals_dequantized_product() -> None:
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((8, 96)), rng.standard_normal((96, 5))
     qa, qb = formats.quantize(a, "mxint8"), formats.quantize(b, "mxint8", formats.per_block(32, 0))
-    exact = formats.dequantize(qa).astype(np.float64) @ formats.dequantize(qb).astype(np.float64)
-    np.testing.assert_allclose(formats.gemm(qa, qb), exact, rtol=1e-6, atol=1e-6)
+    exact = formats.dequantize(qa, np.float64) @ formats.dequantize(qb, np.float64)
+    np.testing.assert_allclose(formats.gemm(qa, qb), exact, rtol=2**-23, atol=0)
     qf = formats.quantize(a, "mxfp4"), formats.quantize(b, "mxfp4", formats.per_block(32, 0))
     np.testing.assert_allclose(formats.gemm(*qf), formats.dequantize(qf[0]) @
                                formats.dequantize(qf[1]), rtol=1e-6)

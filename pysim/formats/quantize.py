@@ -149,14 +149,15 @@ def quantize(x: np.ndarray, fmt: str | Format, granularity: object = None, *,
                            x64.shape, rounding)
 
 
-def dequantize(q: QuantizedTensor) -> np.ndarray:
-    """The values ``q`` holds, as float32 of ``q.shape`` (element x scale, rounded once)."""
+def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """The values ``q`` holds, of ``q.shape``: element x scale, rounded once to ``dtype``
+    (float32; float64 gives them exactly)."""
     vals = elements.decode(q.codes, q.element)
     if q.scales is None or q.granularity is None:
-        return np.asarray(vals, dtype=np.float32).reshape(q.shape)
+        return np.asarray(vals, dtype=dtype).reshape(q.shape)
     to_blocks, from_blocks, _ = gr.layout(q.shape, q.granularity, "q")
     out = to_blocks(vals.astype(np.float64)) * q.scales.astype(np.float64)[..., None]
-    return np.ascontiguousarray(from_blocks(out.astype(np.float32)))
+    return np.ascontiguousarray(from_blocks(out.astype(dtype)))
 
 
 def _k_scales(q: QuantizedTensor, k_axis: int, k: int) -> tuple[np.ndarray, int] | None:
