@@ -16,7 +16,7 @@ import numpy as np
 
 from pysim.formats.registry import CodebookFormat, FloatFormat, IntFormat
 
-__all__ = ["decode", "encode"]
+__all__ = ["check_finite", "decode", "encode"]
 
 ROUNDINGS = ("nearest_even", "stochastic")
 
@@ -32,11 +32,12 @@ def _code_dtype(bits: int) -> type[np.unsignedinteger]:
     return np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32
 
 
-def _no_nan(x: np.ndarray, fmt_name: str, name: str) -> None:
+def check_finite(x: np.ndarray, fmt_name: str, name: str) -> None:
     bad = ~np.isfinite(x)
     if bad.any():
         i = np.unravel_index(int(np.argmax(bad)), x.shape)
-        raise ValueError(f"{name}{list(i)} = {x[i]}: format {fmt_name} has no NaN or inf; "
+        where = ", ".join(str(int(j)) for j in i)
+        raise ValueError(f"{name}[{where}] = {x[i]}: format {fmt_name} has no NaN or inf; "
                          "allowed: finite values")
 
 
@@ -47,7 +48,7 @@ def encode_float(x: np.ndarray, fmt: FloatFormat, *, rounding: str, saturate: bo
     give inf, "fn" (E4M3) NaN, as IEEE 754 and ml_dtypes do; "none" formats always saturate.
     NaN gives the format's NaN; raises ValueError for NaN into a format without one."""
     if fmt.specials == "none":
-        _no_nan(np.where(np.isinf(x), 0.0, x), fmt.name, name)
+        check_finite(np.where(np.isinf(x), 0.0, x), fmt.name, name)
     neg = np.signbit(x)
     a = np.abs(x)
     finite = np.isfinite(a)
@@ -103,7 +104,7 @@ def encode_int(x: np.ndarray, fmt: IntFormat, *, rounding: str,
                rng: np.random.Generator | None, name: str) -> np.ndarray:
     """Integer codes of float64 ``x`` (in units of 2^-frac_bits), saturated to qmin..qmax.
     Raises ValueError on NaN or inf."""
-    _no_nan(x, fmt.name, name)
+    check_finite(x, fmt.name, name)
     k = _round(np.ldexp(x, fmt.frac_bits), rounding, rng)
     if fmt.signed:
         dtype: type[np.integer] = np.int8 if fmt.bits <= 8 else np.int16
@@ -117,7 +118,7 @@ def encode_codebook(x: np.ndarray, fmt: CodebookFormat, *, rounding: str,
     """Index of the nearest code-book value (ties to the even index), or for "stochastic" one
     of the two neighbours with probability by distance (unbiased). Saturates at the ends;
     raises ValueError on NaN or inf."""
-    _no_nan(x, fmt.name, name)
+    check_finite(x, fmt.name, name)
     v = np.asarray(fmt.values, dtype=np.float64)
     t = np.clip(x, v[0], v[-1])
     lo = np.clip(np.searchsorted(v, t, side="right") - 1, 0, len(v) - 2)

@@ -136,6 +136,8 @@ def quantize(x: np.ndarray, fmt: str | Format, granularity: object = None, *,
                                 name=name)
         return QuantizedTensor(f, codes, None, None, None, x64.shape, rounding)
     assert sdt is not None
+    if sdt != "e8m0":  # an absmax scale needs finite values (E8M0 has NaN for such blocks)
+        elements.check_finite(x64, f"{f.name} with {sdt} scales", name)
     to_blocks, from_blocks, _ = gr.layout(x64.shape, gran, name)
     xb = to_blocks(x64)
     amax = np.max(np.abs(xb), axis=2, initial=0.0) if xb.size else np.zeros(xb.shape[:2])
