@@ -101,3 +101,11 @@ def test_non_real_input() -> None:
         formats.quantize(np.ones(2, complex), "fp16")
     with pytest.raises(ValueError, match=r"shape must be non-negative integers; got \[-1\]"):
         formats.storage_bits((-1,), "int8")
+
+
+def test_error_index_counts_over_the_whole_tensor() -> None:
+    """Large tensors are encoded in chunks; the index in the message is still the tensor's."""
+    x = np.zeros((3, 100_000))
+    x[2, 12345] = np.nan
+    with pytest.raises(ValueError, match=r"^x\[2, 12345\] = nan: format int8 has no NaN"):
+        formats.quantize(x, "int8")

@@ -93,7 +93,8 @@ def test_stochastic_rounding_is_deterministic_for_a_seed() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(x=hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e4, 1e4)),
+@given(x=hnp.arrays(np.float64, st.integers(1, 50),  # scales stay within fp32's range
+                    elements=st.floats(-1e4, 1e4).filter(lambda v: v == 0 or abs(v) > 1e-30)),
        bits=st.integers(2, 16))
 def test_integer_codes_are_rint_of_x_over_scale(x: np.ndarray, bits: int) -> None:
     q = formats.quantize(x, f"int{bits}", "tensor")
