@@ -159,8 +159,8 @@ def encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, *, roun
     if flat.size <= CHUNK:
         return _encode(flat, fmt, rounding, saturate, rng, name).reshape(x.shape)
     if not (isinstance(fmt, FloatFormat) and fmt.specials != "none"):
-        check_finite(np.where(np.isinf(flat), 0.0, flat) if isinstance(fmt, FloatFormat)
-                     else flat, fmt.name, name)  # error indices refer to the whole tensor
+        check_finite(np.where(np.isinf(x), 0.0, x) if isinstance(fmt, FloatFormat)
+                     else x, fmt.name, name)  # error indices refer to the whole tensor
     first = _encode(flat[:CHUNK], fmt, rounding, saturate, rng, name)
     out = np.empty(flat.size, dtype=first.dtype)
     out[:CHUNK] = first
