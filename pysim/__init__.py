@@ -40,7 +40,7 @@ def _find_core() -> None:
 
 _find_core()
 
-from pysim import _core, gpu, kernels, sparse, zoo  # noqa: E402
+from pysim import _core, formats, gpu, kernels, sparse, zoo  # noqa: E402
 from pysim.area import area_mm2  # noqa: E402
 from pysim.config import Hardware, load_hardware  # noqa: E402
 from pysim.errors import ConfigError, WorkloadError  # noqa: E402
@@ -69,6 +69,7 @@ __all__ = [
     "_core",
     "area_mm2",
     "dump_workload",
+    "formats",
     "gpu",
     "kernels",
     "load_hardware",

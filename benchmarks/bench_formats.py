@@ -1,0 +1,65 @@
+"""Quantize / dequantize throughput of pysim.formats beside ml_dtypes' astype (issue 14, Speed).
+
+GB/s counts the float32 input read (quantize) or float32 output written (dequantize): 4 bytes
+per element. ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no
+ml_dtypes equivalent and show "-" there.
+
+    python benchmarks/bench_formats.py [--elements 16777216] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import ml_dtypes
+import numpy as np
+
+from pysim import formats
+
+ML = {"bf16": ml_dtypes.bfloat16, "fp16": np.float16, "fp8_e4m3": ml_dtypes.float8_e4m3fn,
+      "fp8_e5m2": ml_dtypes.float8_e5m2, "fp6_e2m3": ml_dtypes.float6_e2m3fn,
+      "fp4_e2m1": ml_dtypes.float4_e2m1fn}
+CASES: list[tuple[str, object]] = [("bf16", None), ("fp16", None), ("fp8_e4m3", None),
+                                   ("fp8_e5m2", None), ("fp6_e2m3", None), ("fp4_e2m1", None),
+                                   ("int8", "tensor"), ("int4", "group:128"), ("nf4", None),
+                                   ("mxfp8_e4m3", None), ("mxfp4", None), ("mxint8", None)]
+
+
+def best_seconds(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--elements", type=int, default=1 << 24)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    cols = 4096
+    rows = max(args.elements // cols, 1)
+    x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
+    gb = x.nbytes / 1e9
+    print(f"{x.size} float32 elements ({x.nbytes / 2**20:.0f} MiB), best of {args.repeat}")
+    print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'dequantize':>11} "
+          f"{'ml astype':>10} {'ml back':>8}   (GB/s of float32)")
+    for name, gran in CASES:
+        q = formats.quantize(x, name, gran)
+        gq = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
+        gd = gb / best_seconds(lambda q=q: formats.dequantize(q), args.repeat)
+        ml, back = "-", "-"
+        if name in ML:
+            y = x.astype(ML[name])
+            ml = f"{gb / best_seconds(lambda t=ML[name]: x.astype(t), args.repeat):.2f}"
+            back = f"{gb / best_seconds(lambda y=y: y.astype(np.float32), args.repeat):.2f}"
+        label = str(q.granularity) if q.granularity else "none"
+        print(f"{name:<12} {label:<20} {gq:>9.2f} {gd:>11.2f} {ml:>10} {back:>8}")
+
+
+if __name__ == "__main__":
+    main()

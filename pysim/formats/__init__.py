@@ -1,0 +1,50 @@
+"""Number formats: integers, floats, NF4, OCP Microscaling (MX) blocks; functional quantize /
+dequantize / GEMM in each, and the storage a tensor takes in each (docs/formats.md).
+
+    from pysim import formats
+    formats.names()                                  # every format
+    q = formats.quantize(x, "mxfp4")                 # QuantizedTensor: codes, scales, metadata
+    formats.dequantize(q)                            # float32
+    formats.gemm(qa, qb)                             # a @ b in the operands' formats
+    formats.storage_bits((4096, 4096), "nf4").total_bytes
+"""
+
+from pysim.formats.granularity import Granularity, per_block, per_channel, per_group, per_tensor
+from pysim.formats.quantize import QuantizedTensor, dequantize, gemm, quantize
+from pysim.formats.registry import (
+    FORMATS,
+    NF4_CODEBOOK,
+    SCALE_DTYPES,
+    CodebookFormat,
+    FloatFormat,
+    Format,
+    IntFormat,
+    MXFormat,
+    get,
+    names,
+)
+from pysim.formats.storage import StorageBits, storage_bits
+
+__all__ = [
+    "FORMATS",
+    "NF4_CODEBOOK",
+    "SCALE_DTYPES",
+    "CodebookFormat",
+    "FloatFormat",
+    "Format",
+    "Granularity",
+    "IntFormat",
+    "MXFormat",
+    "QuantizedTensor",
+    "StorageBits",
+    "dequantize",
+    "gemm",
+    "get",
+    "names",
+    "per_block",
+    "per_channel",
+    "per_group",
+    "per_tensor",
+    "quantize",
+    "storage_bits",
+]
