@@ -231,3 +231,36 @@ def test_poisson_rate_and_duration() -> None:
     assert max(r.arrival_s for r in reqs) < 400.0
     gaps = np.diff([r.arrival_s for r in reqs])
     assert gaps.mean() == pytest.approx(0.2, rel=0.1)
+
+
+def _gb(blocks: int) -> float:
+    """memory_gb that leaves about ``blocks`` KV blocks of 16 tokens beside the weights."""
+    return (SPEC.weight_bytes + blocks * 16 * SPEC.kv_bytes_per_token) / 0.9 / 1e9
+
+
+@pytest.mark.parametrize("reservation", ["max", "pow2", "oracle"])
+def test_orca_reserves_at_admission_and_never_preempts(cost: sv.CostModel,
+                                                       reservation: str) -> None:
+    res = _run(cost, 6.0, scheduler="orca", reservation=reservation, memory_gb=_gb(1200))
+    assert res.summary().preemptions == 0
+    assert len(res.requests) == 150 and res.requests["output_tokens"].sum() > 0
+    # a request's whole reservation is held from admission to the end
+    assert (res.iterations["kv_blocks_used"] <= res.kv_blocks).all()
+
+
+def test_tighter_orca_reservations_admit_more_and_vllm_admits_most(cost: sv.CostModel) -> None:
+    # scarce memory: what each scheduler holds per request sets how many run at once
+    kw = dict(memory_gb=_gb(1200), n=120)
+    peak = {}
+    for label, chosen in {"max": dict(scheduler="orca", reservation="max"),
+                            "pow2": dict(scheduler="orca", reservation="pow2"),
+                            "oracle": dict(scheduler="orca", reservation="oracle"),
+                            "vllm": dict(scheduler="continuous")}.items():
+        res = _run(cost, 20.0, **chosen, **kw)
+        peak[label] = int(res.iterations["running"].max())
+    assert peak["max"] < peak["pow2"] <= peak["oracle"] <= peak["vllm"]
+
+
+def test_a_bad_reservation_names_the_choices() -> None:
+    with pytest.raises(pysim.ConfigError, match="reservation must be one of.*max.*pow2.*oracle"):
+        sv.ServeConfig(scheduler="orca", reservation="all")

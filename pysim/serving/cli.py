@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from pysim.errors import ConfigError
+from pysim.serving.simulator import SCHEDULERS
 
 
 def add_parser(sub: Any) -> None:
@@ -25,8 +26,8 @@ def add_parser(sub: Any) -> None:
                    help="uniform prompt length range (default 64 1024)")
     p.add_argument("--output-tokens", type=int, nargs=2, default=(16, 512),
                    metavar=("LO", "HI"), help="uniform output length range (default 16 512)")
-    p.add_argument("--scheduler", default="continuous",
-                   choices=["static", "continuous", "chunked"])
+    p.add_argument("--scheduler", default="continuous", choices=list(SCHEDULERS),
+                   help="static, continuous (vLLM), chunked (Sarathi) or orca (reserving)")
     p.add_argument("--max-batch", type=int, default=256)
     p.add_argument("--token-budget", type=int, default=512, help="chunked: tokens/iteration")
     p.add_argument("--block-size", type=int, default=16)

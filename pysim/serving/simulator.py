@@ -40,8 +40,12 @@ from pysim.serving.metrics import ServingResult
 from pysim.serving.model import LLMSpec, model
 from pysim.serving.requests import Request
 
-SCHEDULERS = ("static", "continuous", "chunked")
+SCHEDULERS = ("static", "continuous", "chunked", "orca")
 PREEMPTION = ("recompute", "swap")
+# What an Orca-style scheduler reserves per request at admission (the vLLM paper's Orca (Max),
+# (Pow2) and (Oracle) baselines, Kwon et al., SOSP 2023, Sec. 6.1): the model's whole context,
+# the next power of two of the request's length, or exactly its length.
+RESERVATIONS = ("max", "pow2", "oracle")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ class ServeConfig:
     ``memory_fraction``: share usable (vLLM's gpu_memory_utilization, 0.9);
     ``host_bandwidth_gb_per_s``: swap link (PCIe 4.0 x16 is 32 GB/s per direction);
     ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
-    keep running sequences room to grow."""
+    keep running sequences room to grow; ``reservation``: what the ``orca`` scheduler
+    (iteration-level batching, Yu et al., OSDI 2022, over a contiguous per-request KV cache)
+    reserves at admission, one of ``RESERVATIONS``."""
 
     scheduler: str = "continuous"
     max_batch: int = 256
@@ -67,6 +73,7 @@ class ServeConfig:
     preemption: str = "recompute"
     host_bandwidth_gb_per_s: float = 32.0
     watermark: float = 0.01
+    reservation: str = "max"
     routing: Routing = field(default_factory=Routing)
     exit_profile: ExitProfile | None = None
     seed: int = 0
@@ -74,6 +81,9 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
             raise ConfigError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        if self.reservation not in RESERVATIONS:
+            raise ConfigError(f"reservation must be one of {RESERVATIONS}, got "
+                              f"{self.reservation!r}")
         if self.preemption not in PREEMPTION:
             raise ConfigError(f"preemption must be one of {PREEMPTION}, got "
                               f"{self.preemption!r}")
@@ -250,9 +260,40 @@ def _schedule_static(st: _State, now: float) -> _Plan | None:
                  padded=(len(st.static_rows), longest))
 
 
+def _reserved_blocks(st: _State, seq: _Seq) -> int:
+    """The KV blocks an Orca-style scheduler reserves for ``seq`` (``ServeConfig.reservation``),
+    never less than the request needs nor more than the model's context."""
+    length = seq.req.prompt_tokens + seq.req.output_tokens
+    tokens = {"max": st.spec.max_context, "pow2": 1 << (length - 1).bit_length(),
+              "oracle": length}[st.cfg.reservation]
+    return math.ceil(max(length, min(tokens, st.spec.max_context)) / st.cfg.block_size)
+
+
+def _schedule_orca(st: _State, now: float) -> _Plan | None:
+    """Iteration-level batching with selective batching (Orca): each iteration decodes every
+    running sequence and prefills the newly admitted ones; a request is admitted when its
+    whole reservation fits, held until it finishes, so nothing is ever preempted."""
+    cfg, plan = st.cfg, _Plan([], [])
+    plan.decode = [s for s in st.running if s.prefilled >= s.prompt_len]
+    tokens = 0
+    while st.waiting and len(st.running) < cfg.max_batch and (
+            not plan.prefill or tokens + st.waiting[0].prompt_len <= cfg.max_batched_tokens):
+        seq = st.waiting[0]
+        need = _reserved_blocks(st, seq)
+        if need > st.pool.free + 1e-9:
+            break
+        st.pool.resize(seq.req.id, need)
+        st.waiting.popleft()
+        st.running.append(seq)
+        seq.scheduled_s = now
+        plan.prefill.append((seq, seq.prompt_len))
+        tokens += seq.prompt_len
+    return plan if plan.decode or plan.prefill else None
+
+
 SCHEDULE: dict[str, Callable[[_State, float], _Plan | None]] = {
     "static": _schedule_static, "continuous": _schedule_continuous,
-    "chunked": _schedule_chunked}
+    "chunked": _schedule_chunked, "orca": _schedule_orca}
 
 
 def _shape(st: _State, plan: _Plan, rng: np.random.Generator) -> IterationShape:
@@ -304,6 +345,7 @@ def _finish(st: _State, seq: _Seq, now: float) -> None:
 def _apply(st: _State, plan: _Plan, now: float) -> int:
     """Advance the plan's sequences to ``now``; returns the tokens emitted."""
     static = plan.padded is not None
+    grows = not static and st.cfg.scheduler != "orca"  # orca holds its reservation
     emitted = len(plan.decode)
     for seq, chunk in plan.prefill:
         seq.prefilled += chunk
@@ -311,12 +353,12 @@ def _apply(st: _State, plan: _Plan, now: float) -> int:
         if seq.prefilled >= seq.prompt_len:
             emitted += 1
             _emit(seq, now)
-            if not static:
+            if grows:
                 st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
     for seq in plan.decode:
         seq.context += 1
         _emit(seq, now)
-        if not static:
+        if grows:
             st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
     if static:
         if all(s.generated >= s.req.output_tokens for s in st.static_rows):
@@ -434,4 +476,4 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     return ServingResult.build(spec, cfg, total, st.finished, log, st.in_system, cost)
 
 
-__all__ = ["PREEMPTION", "SCHEDULERS", "ServeConfig", "memory_bytes", "serve"]
+__all__ = ["PREEMPTION", "RESERVATIONS", "SCHEDULERS", "ServeConfig", "memory_bytes", "serve"]
