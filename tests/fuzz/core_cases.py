@@ -385,7 +385,7 @@ def _c_bit_serial(rng: random.Random, w: list[bool]) -> Call:
     if rng.random() < 0.2:
         a = harray(rng, a.dtype, a.shape)
     check = None
-    if a.ndim == 2 and a.shape[1] == b.shape[0]:
+    if a.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype.kind in "iu":
         check = _equal(a.astype(np.int64) @ b.astype(np.int64))
     if fn == "bitserial_gemm":
         return Call(fn, _core.bitserial_gemm, (a, b, a_bits, b_bits, signed, signed),
