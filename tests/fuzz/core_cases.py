@@ -60,7 +60,10 @@ def _scratchpad(rng: random.Random, w: list[bool]) -> Any:
     banks = rng.choice([1, 2, 4, 8, 16, 32, 6]) if rng.random() < 0.9 else hint(rng, 1, 64, w)
     inter = hstr(rng, ["word", "block"], 0.05)
     block = hint(rng, 0, 256, w, 0.1) if inter == "block" else 0
-    return _core.ScratchpadSpec(hint(rng, 1024, 1 << 20, w, 0.1), banks,
+    size = hint(rng, 1024, 1 << 20, w, 0.5)
+    if rng.random() < 0.85 and isinstance(banks, int) and isinstance(word, int):
+        size = banks * word * rng.randint(1, 4096)  # a valid size, so the call gets further
+    return _core.ScratchpadSpec(size, banks,
                                 hint(rng, 1, 4, w, 0.1), word, inter, block, hbool(rng))
 
 
@@ -345,14 +348,15 @@ def _c_tc(rng: random.Random, w: list[bool]) -> Call:
     dtype = hstr(rng, list(_core.tc_dtypes()), 0.1)
     fn = rng.choice(["tc_supports", "tc_mma_shape", "tc_macs_per_clk_per_sm",
                      "tc_supported_accs", "tc_supported_dtypes", "tc_default_acc",
-                     "tc_input_bits"])
+                     "tc_input_bits", "tc_archs", "tc_dtypes"])
     args: tuple[Any, ...] = {
         "tc_supports": (arch, dtype, hbool(rng), rng.choice([None, "fp32", "int32", "x"])),
         "tc_mma_shape": (arch, dtype, hbool(rng)),
         "tc_macs_per_clk_per_sm": (arch, dtype, hbool(rng), rng.choice([None, "fp32", "fp16"]),
                                    hbool(rng)),
         "tc_supported_accs": (arch, dtype), "tc_supported_dtypes": (arch,),
-        "tc_default_acc": (dtype,), "tc_input_bits": (dtype,),
+        "tc_default_acc": (dtype,), "tc_input_bits": (dtype,), "tc_archs": (),
+        "tc_dtypes": (),
     }[fn]
     return Call(fn, getattr(_core, fn), args)
 
@@ -584,7 +588,8 @@ def _c_search_plans(rng: random.Random, w: list[bool]) -> Call:
     candidates = np.abs(harray(rng, np.float64, (20, cands)))
     return Call("search_plans", _core.search_plans, (
         rng.choice([0, 1, 2, 3, 4, -1]), prices, candidates,
-        harray(rng, np.int64, (3, slices)) % 4, harray(rng, np.uint8, (3, slices), "bits"),
+        np.abs(np.nan_to_num(harray(rng, np.int64, (3, slices)))) % 4,
+        harray(rng, np.uint8, (3, slices), "bits"),
         np.abs(harray(rng, np.float64, (6, slices))),
         np.full(slices, cands, np.int64) if rng.random() < 0.8 else harray(rng, np.int64,
                                                                               (slices,)),

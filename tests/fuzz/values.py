@@ -147,4 +147,8 @@ def describe(value: Any) -> str:
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return f"float({str(value)!r})"
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    if " object at 0x" in text:  # a spec without a repr: its fields
+        fields = {n: getattr(value, n) for n in dir(value)
+                  if not n.startswith("_") and not callable(getattr(value, n))}
+        return f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+    return text if len(text) <= 200 else text[:197] + "..."
