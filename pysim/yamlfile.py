@@ -49,7 +49,8 @@ def parse_yaml(text: str, source: str, error: type[Exception]) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split()).replace(
+            ' in "<unicode string>",', " at")  # a ReaderError (a NUL byte ...): one line
         raise error(f"{source}: invalid YAML: {where}{problem}") from None
     except RecursionError:
         raise error(f"{source}: invalid YAML: nested too deeply to parse") from None

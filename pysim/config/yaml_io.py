@@ -162,7 +162,8 @@ def format_validation_error(err: ValidationError, source: str | Path, model: typ
         if isinstance(original, FieldError):
             loc, value, show_value = (*loc, original.field), original.value, True
         where = format_loc(loc)
-        got = f", got {value!r}" if show_value else ""
+        shown = excerpt(value) if isinstance(value, str) else repr(value)  # a long string: cut
+        got = f", got {shown}" if show_value else ""
         lines.append(f"{where} {text}{got} ({source}: {where})")
     if len(lines) == 1:
         return ConfigError(lines[0])
