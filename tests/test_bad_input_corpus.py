@@ -159,10 +159,13 @@ def test_the_real_command_exits_2(tmp_path: Path, name: str) -> None:
     _check_message(name, err)
 
 
-@pytest.mark.parametrize("name", [c for c in EXPECTED if EXPECTED[c].get("known_issue")],
-                         ids=str)
-@pytest.mark.xfail(strict=True, reason="known issue (expected.yaml: known_issue)")
-def test_known_issues_still_fail(tmp_path: Path, name: str) -> None:
-    code, err = _cli_subprocess(name, tmp_path, timeout=20.0)
-    assert code == 2 and "Traceback" not in err, err
-    _check_message(name, err)
+KNOWN = [c for c in EXPECTED if EXPECTED[c].get("known_issue")]
+
+if KNOWN:  # none open today; a case marked known_issue in expected.yaml lands here
+
+    @pytest.mark.parametrize("name", KNOWN, ids=str)
+    @pytest.mark.xfail(strict=True, reason="known issue (expected.yaml: known_issue)")
+    def test_known_issues_still_fail(tmp_path: Path, name: str) -> None:
+        code, err = _cli_subprocess(name, tmp_path, timeout=20.0)
+        assert code == 2 and "Traceback" not in err, err
+        _check_message(name, err)

@@ -2,7 +2,7 @@
 point give a result that passes its check against NumPy or the closed form, or a clean error
 (ValueError, or pybind11's TypeError for an argument of the wrong type). The long run, in
 child processes that catch crashes and hangs, is ``python -m tests.fuzz`` (docs/reliability.md).
-The findings still open are strict xfails below: each passes once fixed."""
+The findings the fuzzer turned up are pinned below, fixed."""
 
 from __future__ import annotations
 
@@ -56,8 +56,6 @@ def test_same_seed_same_calls() -> None:
         [make_call(7, i).describe() for i in range(50)]
 
 
-@pytest.mark.xfail(strict=True, reason="op_pipeline_lower_bound does not validate its inputs "
-                                       "as op_pipeline_cycles does (finite, >= 0)")
 def test_lower_bound_refuses_what_cycles_refuses() -> None:
     for bad in (float("nan"), float("inf"), -1e9):
         with pytest.raises(ValueError):
@@ -66,8 +64,6 @@ def test_lower_bound_refuses_what_cycles_refuses() -> None:
             _core.op_pipeline_lower_bound(4, 10.0, 10.0, bad)
 
 
-@pytest.mark.xfail(strict=True, reason="finite inputs near DBL_MAX overflow to an infinite "
-                                       "cycle count instead of an error")
 def test_pipeline_cycles_finite_inputs_give_a_finite_answer_or_an_error() -> None:
     try:
         got = _core.op_pipeline_cycles(40, 8561.9, 1201.0, 1.7976931348623157e308, 1)
@@ -76,8 +72,6 @@ def test_pipeline_cycles_finite_inputs_give_a_finite_answer_or_an_error() -> Non
     assert math.isfinite(got)
 
 
-@pytest.mark.xfail(strict=True, reason="search_plans (internal) raises KeyError for a missing "
-                                       "price and RuntimeError for a non-number one")
 def test_search_plans_bad_prices_are_value_errors() -> None:
     e = np.zeros((0,), np.int64)
     args = (np.zeros((20, 1)), np.zeros((3, 0), np.int64), np.zeros((3, 0), np.uint8),
@@ -85,3 +79,11 @@ def test_search_plans_bad_prices_are_value_errors() -> None:
     for prices in ({}, {"bytes_per_cycle": None}):
         with pytest.raises(ValueError):
             _core.search_plans(0, prices, *args)
+
+
+def test_a_subnormal_gpu_clock_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"clock_mhz must be in 1\.\.100000"):
+        _core.GpuSpec(arch="ampere", sms=108, clock_mhz=5e-324, register_file_bytes_per_sm=1024,
+                      smem_bytes_per_sm=1024, l2_bytes=1024, hbm_bandwidth_gb_per_s=1.0,
+                      l2_bandwidth_bytes_per_clk=1.0, smem_bandwidth_bytes_per_clk=1.0,
+                      launch_overhead_us=0.0, fp32_acc_half_rate=False)

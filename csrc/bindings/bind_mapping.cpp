@@ -33,23 +33,36 @@ void require_shape(const py::array& x, const char* name, py::ssize_t rows, py::s
   }
 }
 
+// The pipeline's arguments: a step count the engine uses and finite, non-negative cycles.
+void check_pipeline_args(int64_t steps, double compute, double read, double write) {
+  if (steps < 1 || steps > 4096) {
+    throw std::invalid_argument("steps must be in 1..4096, got " + std::to_string(steps));
+  }
+  if (!(compute >= 0) || !(read >= 0) || !(write >= 0) || !std::isfinite(compute) ||
+      !std::isfinite(read) || !std::isfinite(write)) {
+    throw std::invalid_argument("compute, read and write must be finite and >= 0");
+  }
+}
+
+// Finite inputs whose sum overflows a double have no cycle count.
+double finite_cycles(double cycles) {
+  if (!std::isfinite(cycles)) {
+    throw std::invalid_argument("compute, read and write overflow a double when added");
+  }
+  return cycles;
+}
+
 }  // namespace
 
 void bind_mapping(py::module_& m) {
   m.def(
       "op_pipeline_cycles",
       [](int64_t steps, double compute, double read, double write, int64_t halves) {
-        if (steps < 1 || steps > 4096) {
-          throw std::invalid_argument("steps must be in 1..4096, got " + std::to_string(steps));
-        }
+        check_pipeline_args(steps, compute, read, write);
         if (halves < 1 || halves > 2) {
           throw std::invalid_argument("halves must be 1 or 2, got " + std::to_string(halves));
         }
-        if (!(compute >= 0) || !(read >= 0) || !(write >= 0) || !std::isfinite(compute) ||
-            !std::isfinite(read) || !std::isfinite(write)) {
-          throw std::invalid_argument("compute, read and write must be finite and >= 0");
-        }
-        return op_pipeline_cycles(steps, compute, read, write, halves);
+        return finite_cycles(op_pipeline_cycles(steps, compute, read, write, halves));
       },
       py::arg("steps"), py::arg("compute"), py::arg("read"), py::arg("write"),
       py::arg("halves") = 2,
@@ -60,10 +73,8 @@ void bind_mapping(py::module_& m) {
   m.def(
       "op_pipeline_lower_bound",
       [](int64_t steps, double compute, double read, double write) {
-        if (steps < 1 || steps > 4096) {
-          throw std::invalid_argument("steps must be in 1..4096, got " + std::to_string(steps));
-        }
-        return op_pipeline_lower_bound(steps, compute, read, write);
+        check_pipeline_args(steps, compute, read, write);
+        return finite_cycles(op_pipeline_lower_bound(steps, compute, read, write));
       },
       py::arg("steps"), py::arg("compute"), py::arg("read"), py::arg("write"),
       "What no schedule of the op beats: the bus moves every byte; one load, all compute and "
@@ -93,7 +104,20 @@ void bind_mapping(py::module_& m) {
         }
         PlanPrices p;
         p.kind = static_cast<PlanObjective>(kind);
-        auto get = [&](const char* key) { return prices[key].cast<double>(); };
+        // A missing or non-numeric price is bad input (ValueError), not a KeyError / cast error.
+        auto entry = [&](const char* key) -> py::object {
+          if (!prices.contains(key)) {
+            throw std::invalid_argument(std::string("prices lacks '") + key + "'");
+          }
+          return prices[key];
+        };
+        auto get = [&](const char* key) {
+          try {
+            return entry(key).cast<double>();
+          } catch (const py::cast_error&) {
+            throw std::invalid_argument(std::string("prices['") + key + "'] must be a number");
+          }
+        };
         p.bytes_per_cycle = get("bytes_per_cycle");
         p.transfer_latency = get("transfer_latency");
         p.dram_read_pj_per_byte = get("dram_read_pj_per_byte");
@@ -105,8 +129,13 @@ void bind_mapping(py::module_& m) {
         p.fixed_pj = get("fixed_pj");
         p.run_overhead_bytes = get("run_overhead_bytes");
         p.latency_tie = get("latency_tie");
-        p.halves = prices["halves"].cast<int64_t>();
-        p.a_on_chip = prices["a_on_chip"].cast<bool>();
+        try {
+          p.halves = entry("halves").cast<int64_t>();
+          p.a_on_chip = entry("a_on_chip").cast<bool>();
+        } catch (const py::cast_error&) {
+          throw std::invalid_argument("prices['halves'] must be an int and "
+                                      "prices['a_on_chip'] a bool");
+        }
         if (!(p.bytes_per_cycle > 0)) throw std::invalid_argument("bytes_per_cycle must be > 0");
         if (p.halves < 1 || p.halves > 2) throw std::invalid_argument("halves must be 1 or 2");
         const double* c = candidates.data();

@@ -443,6 +443,10 @@ void validate(const GpuSpec& s) {
     throw std::invalid_argument("sms must be in 1..65536, got " + std::to_string(s.sms));
   }
   positive("clock_mhz", s.clock_mhz);
+  if (s.clock_mhz < 1 || s.clock_mhz > 1e5) {  // 1 MHz .. 100 GHz: a subnormal clock is inf
+    throw std::invalid_argument("clock_mhz must be in 1..100000, got " +
+                                std::to_string(s.clock_mhz));
+  }
   positive("register_file_bytes_per_sm", static_cast<double>(s.register_file_bytes_per_sm));
   positive("smem_bytes_per_sm", static_cast<double>(s.smem_bytes_per_sm));
   positive("hbm_bandwidth_gb_per_s", s.hbm_bandwidth_gb_per_s);

@@ -25,6 +25,7 @@ from pysim.errors import WorkloadError
 from pysim.workload.ops import Op
 from pysim.workload.registry import located, parse_op, parse_tensor
 from pysim.workload.tensors import Tensor
+from pysim.yamlfile import excerpt
 
 
 def _where(source: str | None, index: int, op: Op, suffix: str = "") -> str:
@@ -37,7 +38,7 @@ def _writer(index: int | None, ops: tuple[Op, ...]) -> str:
 
 def _as_tuple(value: Any, what: str, source: str | None) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise WorkloadError(f"{located(source, what)}: must be a list, got {value!r}")
+        raise WorkloadError(f"{located(source, what)}: must be a list, got {excerpt(value)}")
     return tuple(value)
 
 

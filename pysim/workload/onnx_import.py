@@ -53,6 +53,12 @@ def load_onnx(path: str | PathLike[str], *, batch: int | None = None,
         raise WorkloadError(f"{source}: quantize_bits must be an int from 1 to 32, got "
                             f"{quantize_bits!r}")
     model = _read(path, source)
+    newest = onnx.defs.onnx_opset_version()
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx") and o.version > newest:
+            raise WorkloadError(f"{source}: opset_import ai.onnx version {o.version} is newer "
+                                f"than this onnx package knows (1..{newest}); export the model "
+                                "with an older opset or upgrade onnx")
     _set_input_dims(model, source, batch, input_shapes)
     try:
         model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
@@ -60,6 +66,10 @@ def load_onnx(path: str | PathLike[str], *, batch: int | None = None,
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WorkloadError(f"{source}: ONNX shape inference failed: {first}") from None
     imp = _import(model, quantize_bits, source)
+    if len(imp.unsupported) == 1 and not allow_unsupported:  # one line
+        u = imp.unsupported[0]
+        raise WorkloadError(f"{source}: ONNX node {u.op_type} {u.name!r} cannot be mapped to "
+                            f"a pysim op: {u.reason}; pass allow_unsupported=True to skip it")
     if imp.unsupported and not allow_unsupported:
         lines = "\n".join(f"  {u.op_type} {u.name!r}: {u.reason}" for u in imp.unsupported)
         kinds = ", ".join(sorted({u.op_type for u in imp.unsupported}))

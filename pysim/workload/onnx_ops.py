@@ -52,12 +52,20 @@ def _elementwise(imp: Importer, node: NodeProto, name: str, kind: str, x: Val) -
 # -- convolution and pooling -------------------------------------------------------------------
 def _fit(size: int, kernel: int, stride: int, dilations: tuple[int, ...], out: int,
          total: int) -> tuple[int, int]:
-    """(padding, dilation): symmetric padding nearest total/2 giving output size `out`."""
+    """(padding, dilation): symmetric padding nearest total/2 (the smaller on a tie), in
+    0..total + span, giving output size `out`. Solved, not searched: conv_out(pad) == out
+    exactly when 2 pad lies in [lo, lo + stride - 1], lo = (out - 1) stride + span - size, so
+    a huge dilation or padding costs nothing (a search over every pad once ran out of
+    memory)."""
     for dil in dilations:
         span = dil * (kernel - 1) + 1
-        for pad in sorted(range(total + span + 1), key=lambda p: (abs(2 * p - total), p)):
-            if conv_out(size, kernel, stride, pad, dil) == out:
-                return pad, dil
+        lo = (out - 1) * stride + span - size
+        first, last = max(0, -(-lo // 2)), min(total + span, (lo + stride - 1) // 2)
+        if first > last:
+            continue
+        pad = min(max(total // 2, first), last)  # nearest total / 2, the smaller on a tie
+        if conv_out(size, kernel, stride, pad, dil) == out:
+            return pad, dil
     raise Unsupported(f"no symmetric padding gives output size {out} from input {size} "
                       f"(kernel {kernel}, stride {stride}, total padding {total})")
 
@@ -92,6 +100,10 @@ def _conv(x_i: int, w_i: int, b_i: int | None) -> Handler:
         if len(xs) != 4 or len(w.shape or ()) != 4:
             raise Unsupported(f"only 2-D (NCHW) convolutions map to pysim, input shape {xs}")
         n, c, h, wd = xs
+        groups = attrs(node).get("group", 1)
+        if w.shape[1] * groups != c:  # type: ignore[index]
+            raise Unsupported(f"weight {node.input[w_i]!r} has {w.shape[1]} input channels "  # type: ignore[index]
+                              f"per group x group {groups}, the input has {c} channels")
         kernel = (w.shape[2], w.shape[3])  # type: ignore[index]
         stride, pad, dil = _window(node, xs, ys, kernel, dilate=True)
         fused = imp.fused_bias.get(node.output[0])
@@ -99,7 +111,7 @@ def _conv(x_i: int, w_i: int, b_i: int | None) -> Handler:
         op = Conv2d(
             inputs=(imp.read(x, x.bits, (n, h, wd, c)),), batch=n, in_h=h, in_w=wd, in_c=c,
             out_c=ys[1], kernel=kernel, stride=stride, padding=pad, dilation=dil,
-            groups=attrs(node).get("group", 1), bias=bias is not None,
+            groups=groups, bias=bias is not None,
             bias_bits=imp.bias_bits(bias), weight_bits=w.bits,
             **imp.out_fields(node, name, x.bits, (x, w)))
         _check_out(op.output_shape, ys)

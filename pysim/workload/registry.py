@@ -65,10 +65,10 @@ def validation_message(
         elif kind == "value_error" and cause is not None:
             text = str(cause)
             if not isinstance(cause, OpFieldError) and repr(err["input"]) not in text:
-                text += f", got {err['input']!r}"
+                text += f", got {_shown(err['input'])}"
         else:
             text = err["msg"].replace("Input should", "must").replace("a valid tuple", "a list")
-            text += f", got {err['input']!r}"
+            text += f", got {_shown(err['input'])}"
         lines.append(f"{where}: {text}")
     return "\n".join(lines)
 
@@ -114,3 +114,10 @@ def parse_tensor(data: Any, index: int, source: str | None = None) -> Tensor:
         return Tensor.model_validate(data)
     except ValidationError as exc:
         raise WorkloadError(validation_message(exc, path, source, Tensor)) from None
+
+
+def _shown(value: Any) -> str:
+    """A user's value for an error message, cut to an excerpt."""
+    from pysim.yamlfile import excerpt
+
+    return excerpt(value)
