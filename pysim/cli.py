@@ -7,7 +7,7 @@ import os
 import sys
 
 from pysim import quantity_format as fmt
-from pysim.errors import ConfigError, WorkloadError
+from pysim.errors import ConfigError, MissingExtra, WorkloadError
 
 
 def _cmd_gemm(args: argparse.Namespace) -> int:
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 0
-    except (ConfigError, WorkloadError, ValueError, OSError) as exc:
+    except (ConfigError, WorkloadError, ValueError, OSError, MissingExtra) as exc:
         print(f"pysim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from pysim.config import Hardware, load_hardware
+from pysim.errors import require
 from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, point_id
 from pysim.sweep.checkpoint import Checkpoint
 from pysim.sweep.space import Space
@@ -75,10 +76,7 @@ class Task:
 def connect(address: str, timeout_s: float = SCHEDULER_TIMEOUT_S) -> Any:
     """A ``distributed.Client`` connected to the scheduler at ``address``. Raises ValueError
     naming the address if it cannot be reached within ``timeout_s`` seconds."""
-    try:
-        from distributed import Client
-    except ImportError as exc:  # pragma: no cover - dask is a declared extra
-        raise ImportError("scheduler= needs dask[distributed]: pip install 'pysim[dse]'") from exc
+    Client = require("distributed", "a sweep on a Dask scheduler", "dask").Client
     if not isinstance(address, str) or not address:
         raise ValueError(f"scheduler must be an address such as 'tcp://host:8786', "
                          f"got {address!r}")

@@ -16,6 +16,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware
+from pysim.errors import require
 from pysim.sweep._worker import METRICS
 from pysim.sweep.runner import Evaluator, as_space, load_inputs
 from pysim.sweep.space import Space
@@ -69,10 +70,7 @@ def search(hw: Hardware | str | PathLike, wl: Workload | str | PathLike, space: 
     Raises ValueError for unknown objectives, ``n_trials`` < 1, ``population_size`` < 2 or
     a list of workloads; ConfigError for a space key that is not a parameter of ``hw``.
     """
-    try:
-        import optuna
-    except ImportError as exc:  # pragma: no cover - optuna is a declared extra
-        raise ImportError("pysim.search needs optuna: pip install 'pysim[dse]'") from exc
+    optuna = require("optuna", "pysim.search", "search")
     goals = _objectives(objectives)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be an int >= 1, got {n_trials!r}")

@@ -54,6 +54,9 @@ def load_workload(path: str | PathLike[str], **onnx_options: Any) -> Workload:
     workload (the message names the file, the field, the value and what is allowed)."""
     source = str(path)
     if source.lower().endswith(".onnx"):
+        from pysim.errors import require
+
+        require("onnx", f"{path}: ONNX import", "onnx")
         from pysim.workload.onnx_import import load_onnx  # imports onnx only when needed
 
         return load_onnx(path, **onnx_options)
