@@ -115,3 +115,42 @@ def test_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
     finally:
         if child.poll() is None:
             child.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_jobs_2_stops_on_a_signal_to_its_group_and_keeps_every_finished_row(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (or `timeout -s INT`: the signal twice, to the sweep and to its group) and
+    SIGTERM stop a `--jobs 2` sweep at once: exit 130, no worker left, every point the
+    journal had is in the Parquet file (issue 18: it used to hang)."""
+    import pandas as pd
+
+    space = tmp_path / "space.yaml"
+    space.write_text("units.0.rows: [8, 16, 32, 64, 128]\nscratchpads.0.size_kib: [64, 128, 256, "
+                     "512]\nclock_ghz: [0.5, 1.0, 2.0]\n")
+    out = tmp_path / "runs.parquet"
+    journal = tmp_path / "runs.parquet.journal"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pysim.cli", "sweep", str(space), str(EDGE), "zoo:bert_base",
+         "-o", str(out), "--jobs", "2", "--no-progress"], cwd=ROOT, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not journal.exists() or journal.read_text().count("\n") < 3:
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.02)
+        os.kill(child.pid, sig)
+        os.killpg(child.pid, sig)  # the group too, workers included, as a terminal does
+        started = time.monotonic()
+        code = child.wait(timeout=30)
+        assert time.monotonic() - started < 15
+        assert code == 130, child.stderr.read()
+        rows = pd.read_parquet(out)
+        assert len(rows) >= 3 and rows["error"].isna().all()
+        assert not journal.exists()
+        leftover = subprocess.run(["pgrep", "-g", str(child.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert not leftover, f"processes {leftover} outlived the sweep"
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)

@@ -71,6 +71,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         space = space.random(args.random, seed=args.seed)
     hw = _load_hardware_arg(args.hardware, [])
     wls = [_load_workload_arg(w) for w in args.workloads]
+    import signal
+
+    def _terminated(signum: int, frame: object) -> None:  # SIGTERM: stop as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminated)
     df = sweep(hw, wls, space, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
                progress=False if args.no_progress else None)
     errors = int(df["error"].notna().sum())

@@ -8,13 +8,14 @@ e.g. a Dask ``client.get_executor()``), or on a Dask scheduler by address (``sch
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -41,14 +42,20 @@ as failed."""
 
 
 def _die_with_parent(parent: int) -> None:
-    """Pool initializer: on Linux the kernel kills the worker when the process that started it
-    dies (``prctl(PR_SET_PDEATHSIG)``: the sweep's for forked workers, else the forkserver,
-    which ends with the sweep), so a kill -9 of the sweep leaves no worker behind. ``parent``
+    """Pool initializer: the worker ignores SIGINT, and on Linux the kernel kills it when the
+    process that started it dies (``prctl(PR_SET_PDEATHSIG)``: the sweep's for forked workers,
+    else the forkserver, which ends with the sweep), so a kill -9 of the sweep leaves no
+    worker behind. ``parent``
     is the sweep's pid for forked workers, else 0."""
+    import signal
+
+    # Ctrl-C reaches the whole process group: the sweep stops its workers itself (_stop_pool);
+    # a KeyboardInterrupt inside a worker would break the pool under the sweep instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler: _stop_pool's end
     if sys.platform != "linux":
         return
     import ctypes
-    import signal
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
@@ -56,6 +63,43 @@ def _die_with_parent(parent: int) -> None:
         return
     if parent and os.getppid() != parent:  # a forked worker whose parent died before prctl
         os._exit(1)
+
+
+@contextlib.contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored inside (in the main thread; elsewhere nothing changes)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Terminate a pool's workers (SIGTERM, then SIGKILL after ``grace_s``) and release it
+    without waiting on its queues: the points they were running are not recorded, every
+    finished one already is (the journal)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        proc.join(grace_s)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    # The pool's manager thread sees its workers gone and fails their futures (which must not
+    # be cancelled first: Python 3.11's terminate_broken raises on a cancelled one and the
+    # interpreter then hangs at exit); let it finish before releasing the pool.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(grace_s)
+    pool.shutdown(wait=False)
 
 
 class _Bar(tqdm):
@@ -263,8 +307,9 @@ class Evaluator:
                     continue
                 self._done(futures[future], metrics, bar)
         except BaseException:
-            for future in futures:
-                future.cancel()
+            if executor is not self._own_pool:  # our own pool is stopped by close(abort=True)
+                for future in futures:
+                    future.cancel()
             raise
         if orphans:
             if executor is self._own_pool:  # a broken pool takes no more work
@@ -316,13 +361,23 @@ class Evaluator:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.close(None)
+        self.close(None, abort=exc_type is not None)
 
-    def close(self, frame: pd.DataFrame | None) -> None:
+    def close(self, frame: pd.DataFrame | None, abort: bool = False) -> None:
         """Shut down the pool and client this evaluator started; write the checkpoint
-        (``frame`` first if given, then every other row known)."""
+        (``frame`` first if given, then every other row known). ``abort`` (an interrupt or
+        an error): stop the workers instead of waiting for their points (waiting on a pool
+        a KeyboardInterrupt cut into could hang for good). A second Ctrl-C or SIGTERM during
+        this bounded clean-up is ignored, so the finished rows reach the Parquet file."""
+        with _uninterruptible():
+            self._close(frame, abort)
+
+    def _close(self, frame: pd.DataFrame | None, abort: bool) -> None:
         if self._own_pool is not None:
-            self._own_pool.shutdown(wait=True, cancel_futures=True)
+            if abort:
+                _stop_pool(self._own_pool)
+            else:
+                self._own_pool.shutdown(wait=True, cancel_futures=True)
             self._own_pool = None
         if self.client is not None:
             self.client.close()
