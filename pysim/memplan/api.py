@@ -16,7 +16,7 @@ from pysim.memplan.baselines import BASELINES
 from pysim.memplan.graph import LifetimeGraph, MemPlanError, Timeline, graph_of
 from pysim.memplan.optimal import relax, solve
 from pysim.memplan.plan import Plan, replay
-from pysim.memplan.schedule import min_peak_order, peak_bytes
+from pysim.memplan.schedule import MinPeak, min_peak_order, peak_bytes
 
 PLANNERS = ("optimal", *BASELINES)
 ORDERS = ("given", "optimize", "min_peak")
@@ -49,23 +49,25 @@ class Budgets:
         return budget
 
 
-def budgets(workload: Any, include_weights: bool = False, alignment: int = 1) -> Budgets:
-    """Reference budgets of a Workload (or LifetimeGraph); see `Budgets`."""
+def budgets(workload: Any, include_weights: bool = False, alignment: int = 1,
+            min_peak: MinPeak | None = None) -> Budgets:
+    """Reference budgets of a Workload (or LifetimeGraph); see `Budgets`. `min_peak` reuses
+    a `min_peak_order` result of the same graph."""
     g = graph_of(workload, include_weights, alignment)
     m_r, op = g.m_r()
-    mp = min_peak_order(g)
+    mp = min_peak or min_peak_order(g)
     return Budgets(m_r, op, mp.peak_bytes, mp.exact, peak_bytes(g, g.check_order(None)))
 
 
 def _order(g: LifetimeGraph, order: str | Sequence[str], budget: int,
-           time_limit_s: float) -> tuple[tuple[int, ...], str]:
+           time_limit_s: float, mp: MinPeak | None) -> tuple[tuple[int, ...], str]:
     if isinstance(order, str):
         if order not in ORDERS:
             raise MemPlanError(f"order must be one of {ORDERS} or a list of op names, got "
                                f"{order!r}")
         if order == "given":
             return g.check_order(None), "given order"
-        mp = min_peak_order(g)
+        mp = mp or min_peak_order(g)
         if order == "min_peak":
             return mp.order, "minimum-peak order"
         # optimize: score the candidates by the relaxation's traffic at this budget
@@ -95,10 +97,12 @@ def plan(workload: Any, budget_bytes: int | str, include_weights: bool = False,
             or not time_limit_s > 0:
         raise MemPlanError(f"time_limit_s must be a number > 0 (seconds), got {time_limit_s!r}")
     g = graph_of(workload, include_weights, alignment)
+    mp = None
     if isinstance(budget_bytes, str):
-        budget_bytes = budgets(g).resolve(budget_bytes)
+        mp = min_peak_order(g) if budget_bytes in ("mid", "min_peak") else None
+        budget_bytes = budgets(g, min_peak=mp).resolve(budget_bytes)
     g.check_budget(budget_bytes)
-    idx, how = _order(g, order, budget_bytes, time_limit_s)
+    idx, how = _order(g, order, budget_bytes, time_limit_s, mp)
     tl = Timeline.of(g, idx)
     lower: int | None = None
     if planner == "optimal":

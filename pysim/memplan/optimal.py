@@ -113,40 +113,68 @@ def _orders(tl: Timeline, iv: Sequence[Interval]) -> list[list[int]]:
     ]
 
 
-def place(tl: Timeline, intervals: Sequence[Interval], budget_bytes: int) -> list[Piece] | None:
+def _hole(placed: list[tuple[int, int, int, int]], s: int, e: int, size: int,
+          budget: int) -> int | None:
+    """Best-fit offset for `size` bytes over steps s..e among `placed` (start, end, offset,
+    size) pieces: the smallest hole that fits, else above them all, else None."""
+    blocks = sorted((o, o + z) for ps, pe, o, z in placed if ps <= e and pe >= s)
+    cand, cand_room, top = None, None, 0
+    for a, b in blocks:
+        room = a - top
+        if room >= size and (cand_room is None or room < cand_room):
+            cand, cand_room = top, room
+        top = max(top, b)
+    if cand is None and top + size <= budget:
+        cand = top
+    return cand
+
+
+def place(tl: Timeline, intervals: Sequence[Interval], budget_bytes: int,
+          split: bool = False) -> list[Piece] | None:
     """Offsets for `intervals` within `budget_bytes` by best-fit over several orders, or None
-    if none of the orders fits. Deterministic."""
+    if none of the orders fits. With `split`, an interval that finds no hole is cut at its
+    required steps into the longest pieces that do (spilling in between), and the cheapest
+    of the orders is returned. Deterministic."""
     iv = list(intervals)
     if not iv:
         return []
-    size = np.array([tl.graph.tensors[t].bytes for t, _, _ in iv], dtype=np.int64)
-    start = np.array([s for _, s, _ in iv])
-    end = np.array([e for _, _, e in iv])
+    size = {t: tl.graph.tensors[t].bytes for t, _, _ in iv}
     best: list[Piece] | None = None
+    best_cost = None
     for order in _orders(tl, iv):
-        offset = np.full(len(iv), -1, dtype=np.int64)
-        ok = True
+        placed: list[tuple[int, int, int, int]] = []
+        pieces: list[Piece] = []
         for i in order:
-            mask = (offset >= 0) & (start <= end[i]) & (end >= start[i])
-            lo = offset[mask]
-            hi = lo + size[mask]
-            srt = np.argsort(lo, kind="stable")
-            lo, hi = lo[srt], hi[srt]
-            cand, cand_room, top = -1, None, 0
-            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):  # best-fit hole
-                room = a - top
-                if room >= size[i] and (cand_room is None or room < cand_room):
-                    cand, cand_room = top, room
-                top = max(top, b)
-            if cand < 0:
-                if top + size[i] > budget_bytes:
-                    ok = False
+            t, s, e = iv[i]
+            off = _hole(placed, s, e, size[t], budget_bytes)
+            if off is not None:
+                placed.append((s, e, off, size[t]))
+                pieces.append(Piece(t, s, e, off))
+                continue
+            if not split:
+                break
+            steps = [k for k in tl.required[t] if s <= k <= e]
+            j = 0
+            while j < len(steps):
+                last, off = None, None
+                for m in range(j, len(steps)):  # longest run from steps[j] that has a hole
+                    o = _hole(placed, steps[j], steps[m], size[t], budget_bytes)
+                    if o is None:
+                        break
+                    last, off = m, o
+                if last is None or off is None:
                     break
-                cand = top
-            offset[i] = cand
-        if ok:
-            best = [Piece(t, s, e, int(o)) for (t, s, e), o in zip(iv, offset, strict=True)]
-            break
+                placed.append((steps[j], steps[last], off, size[t]))
+                pieces.append(Piece(t, steps[j], steps[last], off))
+                j = last + 1
+            if j < len(steps):
+                break
+        else:
+            if not split:
+                return pieces
+            cost = traffic_of(tl, [(p.tensor, p.start, p.end) for p in pieces])
+            if best_cost is None or cost < best_cost:
+                best, best_cost = pieces, cost
     return best
 
 
@@ -292,40 +320,47 @@ def traffic_of(tl: Timeline, ivs: Sequence[Interval]) -> int:
 def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int = 3000
           ) -> Solved:
     """The pipeline of the module docstring, within about `time_limit_s` seconds."""
-    t0 = time.perf_counter()
+    deadline = time.perf_counter() + time_limit_s
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
     rel = relax(tl, budget_bytes, time_limit_s / 2)
     bound = rel.bound_bytes
     ivs = pieces_from_keep(tl, rel.keep)
     pieces = place(tl, ivs, budget_bytes)
     if pieces is not None:
         return Solved(pieces, bound, "relaxation + best-fit placement")
-    # Repair: relax at smaller budgets until the intervals place in the real one.
+    # Repair: split what does not place; relax at smaller budgets until it places.
     all_drop = pieces_from_keep(tl, {(gp.tensor, gp.index): False for gp in tl.gaps})
     best = place(tl, all_drop, budget_bytes)
     assert best is not None, "single-step pieces always place at or above M_R"
     best_cost, method = traffic_of(tl, all_drop), "drop every gap"
+
+    def consider(cand: list[Piece] | None, how: str) -> None:
+        nonlocal best, best_cost, method
+        if cand is None:
+            return
+        cost = traffic_of(tl, [(p.tensor, p.start, p.end) for p in cand])
+        if cost < best_cost:
+            best, best_cost, method = cand, cost, how
+
+    consider(place(tl, ivs, budget_bytes, split=True), "relaxation + split-on-fail placement")
     lo, hi = int(_step_needs(tl).max()), budget_bytes
-    while hi - lo > max(tl.graph.alignment, budget_bytes // 256) and \
-            time.perf_counter() - t0 < time_limit_s / 2:
+    while hi - lo > max(tl.graph.alignment, budget_bytes // 256) and left() > time_limit_s / 2:
         mid = (lo + hi) // 2
-        cand = pieces_from_keep(tl, relax(tl, mid, time_limit_s / 4).keep)
-        placed = place(tl, cand, budget_bytes)
-        if placed is None:
+        cand = pieces_from_keep(tl, relax(tl, mid, left() / 4).keep)
+        whole = place(tl, cand, budget_bytes)
+        consider(whole, f"relaxation at {mid} B + best-fit placement")
+        consider(place(tl, cand, budget_bytes, split=True),
+                 f"relaxation at {mid} B + split-on-fail placement")
+        if whole is None:
             hi = mid
-            continue
-        lo = mid
-        if traffic_of(tl, cand) < best_cost:
-            best, best_cost = placed, traffic_of(tl, cand)
-            method = f"relaxation at {mid} B + best-fit placement"
-    left = time_limit_s - (time.perf_counter() - t0)
-    if best_cost > bound and left > 0.05 and addressed_pairs(tl) <= max_pairs:
-        exact, lb = addressed(tl, budget_bytes, left)
+        else:
+            lo = mid
+    if best_cost > bound and left() > 0.05 and addressed_pairs(tl) <= max_pairs:
+        exact, lb = addressed(tl, budget_bytes, left())
         if lb is not None:
             bound = max(bound, lb)
-        if exact is not None:
-            ivs_e = [(p.tensor, p.start, p.end) for p in exact]
-            if traffic_of(tl, ivs_e) < best_cost:
-                best, best_cost, method = exact, traffic_of(tl, ivs_e), "addressed ILP"
-            elif best_cost <= bound:
-                method += " (addressed ILP bound)"
+        consider(exact, "addressed ILP")
     return Solved(best, min(bound, best_cost), method)

@@ -29,7 +29,7 @@ class MinPeak:
     exact: bool
 
 
-def min_peak_order(graph: LifetimeGraph, max_states: int = 200_000,
+def min_peak_order(graph: LifetimeGraph, max_states: int = 4_000,
                    beam: int | None = None) -> MinPeak:
     """The order of least peak (module docstring). Deterministic."""
     n = len(graph.ops)
