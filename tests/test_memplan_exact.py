@@ -14,7 +14,8 @@ import random
 import pytest
 
 from pysim.memplan import LifetimeGraph, Piece, Timeline, plan, replay
-from pysim.memplan.optimal import addressed, relax
+from pysim.memplan.optimal import addressed, relax, traffic_of
+from pysim.memplan.plan import pieces_from_keep
 
 
 def random_graph(seed: int, weights: bool = True) -> LifetimeGraph:
@@ -141,7 +142,17 @@ def test_optimal_matches_exhaustive_search(seed: int) -> None:
     g = random_graph(seed)
     budget = _budget(g, seed)
     p = plan(g, budget, planner="optimal", time_limit_s=5)
-    assert p.non_compulsory_bytes == brute_force(g, budget)
+    best = brute_force(g, budget)
+    assert p.non_compulsory_bytes == best
+    # the relaxation alone: a feasible per-step load, its stated cost, never above the optimum
+    tl = Timeline.of(g, tuple(range(len(g.ops))))
+    rel = relax(tl, budget)
+    ivs = pieces_from_keep(tl, rel.keep)
+    load = [0] * tl.steps
+    for t, s, e in ivs:
+        for k in range(s, e + 1):
+            load[k] += g.tensors[t].bytes
+    assert max(load) <= budget and traffic_of(tl, ivs) == rel.bytes <= best
     assert p.proven_optimal
     assert p.lower_bound_bytes is not None and p.lower_bound_bytes <= p.non_compulsory_bytes
 
