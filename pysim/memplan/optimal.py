@@ -21,6 +21,7 @@ reformulation for a fixed order instead:
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -114,10 +115,18 @@ def _orders(tl: Timeline, iv: Sequence[Interval]) -> list[list[int]]:
 
 
 def _hole(placed: list[tuple[int, int, int, int]], s: int, e: int, size: int,
-          budget: int) -> int | None:
-    """Best-fit offset for `size` bytes over steps s..e among `placed` (start, end, offset,
-    size) pieces: the smallest hole that fits, else above them all, else None."""
+          budget: int, from_top: bool = False) -> int | None:
+    """Offset for `size` bytes over steps s..e among `placed` (start, end, offset, size)
+    pieces: the smallest hole that fits (best fit), else above them all, else None. With
+    `from_top`, the highest place that fits instead (the other end of the scratchpad)."""
     blocks = sorted((o, o + z) for ps, pe, o, z in placed if ps <= e and pe >= s)
+    if from_top:
+        floor = budget  # blocks by falling end: [end, lowest start above) is free
+        for a, b in sorted(blocks, key=lambda ab: -ab[1]):
+            if floor - b >= size:
+                return floor - size
+            floor = min(floor, a)
+        return floor - size if floor >= size else None
     cand, cand_room, top = None, None, 0
     for a, b in blocks:
         room = a - top
@@ -141,12 +150,15 @@ def place(tl: Timeline, intervals: Sequence[Interval], budget_bytes: int,
     size = {t: tl.graph.tensors[t].bytes for t, _, _ in iv}
     best: list[Piece] | None = None
     best_cost = None
-    for order in _orders(tl, iv):
+    for order, two_ended in itertools.product(_orders(tl, iv), (False, True)):
         placed: list[tuple[int, int, int, int]] = []
         pieces: list[Piece] = []
         for i in order:
             t, s, e = iv[i]
-            off = _hole(placed, s, e, size[t], budget_bytes)
+            # two-ended: long-lived pieces from the top, single steps from the bottom, so
+            # residents do not cut the room the ops need in two
+            up = two_ended and e > s
+            off = _hole(placed, s, e, size[t], budget_bytes, up)
             if off is not None:
                 placed.append((s, e, off, size[t]))
                 pieces.append(Piece(t, s, e, off))
@@ -158,7 +170,8 @@ def place(tl: Timeline, intervals: Sequence[Interval], budget_bytes: int,
             while j < len(steps):
                 last, off = None, None
                 for m in range(j, len(steps)):  # longest run from steps[j] that has a hole
-                    o = _hole(placed, steps[j], steps[m], size[t], budget_bytes)
+                    o = _hole(placed, steps[j], steps[m], size[t], budget_bytes,
+                              two_ended and steps[m] > steps[j])
                     if o is None:
                         break
                     last, off = m, o

@@ -46,30 +46,39 @@ def min_peak_order(graph: LifetimeGraph, max_states: int = 4_000,
                 pred[i] |= 1 << index[p]
     size = {t: graph.tensors[t].bytes for t in users}
     tensors = [graph.ops[i].tensors for i in range(n)]
-    # state -> (peak so far, resident bytes, parent state, last op)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for v in range(n):
+        for u in range(n):
+            if pred[u] >> v & 1:
+                succ[v].append(u)
+    # state -> (peak so far, resident bytes, parent state, last op); ready ops per state
     layer: dict[int, tuple[int, int, int, int]] = {0: (0, 0, -1, -1)}
+    ready: dict[int, tuple[int, ...]] = {0: tuple(v for v in range(n) if not pred[v])}
     history: list[dict[int, tuple[int, int, int, int]]] = [layer]
     exact = True
     for _ in range(n):
         nxt: dict[int, tuple[int, int, int, int]] = {}
+        nready: dict[int, tuple[int, ...]] = {}
         for s, (pk, mem, _, _) in layer.items():
-            for v in range(n):
-                bit = 1 << v
-                if s & bit or pred[v] & ~s:
-                    continue
-                s2 = s | bit
+            for v in ready[s]:
+                s2 = s | 1 << v
                 new = sum(size[t] for t in tensors[v] if not users[t] & s)
                 done = sum(size[t] for t in tensors[v] if users[t] & ~s2 == 0)
                 cand = (max(pk, mem + new), mem + new - done, s, v)
                 old = nxt.get(s2)
                 if old is None or cand[:2] < old[:2]:
                     nxt[s2] = cand
+                if s2 not in nready:
+                    nready[s2] = tuple(sorted(
+                        [u for u in ready[s] if u != v]
+                        + [u for u in succ[v] if pred[u] & ~s2 == 0]))
         if len(nxt) > max_states or (not exact and len(nxt) > beam):
             exact = False
         if not exact and len(nxt) > beam:
             keep = sorted(nxt.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[:beam]
             nxt = dict(keep)
         layer = nxt
+        ready = {k: nready[k] for k in nxt}
         history.append(layer)
     (state, (pk, _, _, _)), = layer.items()
     order: list[int] = []
