@@ -183,3 +183,25 @@ def test_bad_graphs_are_refused() -> None:
         LifetimeGraph.from_edges("t", [("p0", [], "a")], {"a": 1}, alignment=0)
     with pytest.raises(MemPlanError, match="must be a pysim Workload"):
         plan("resnet50", 1 << 20)
+
+
+def test_cli_and_plot(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pysim.cli import main
+    from pysim.memplan.cli import parse_budget
+    from pysim.memplan.plot import memory
+
+    assert parse_budget("512KiB") == 512 * 1024 and parse_budget("mid") == "mid"
+    assert main(["memplan", "resnet18", "--budget", "mid", "--planners",
+                 "tflite_belady,optimal", "--time-limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "tflite_belady" in out and "optimal" in out
+    assert main(["memplan", "resnet18", "--budget", "1KiB"]) == 2
+    assert "below M_R" in capsys.readouterr().err
+    ops = [("p0", [], "a"), ("p1", ["a"], "b"), ("p2", ["b"], "c"), ("p3", ["a", "c"], "d")]
+    p = plan(LifetimeGraph.from_edges("t", ops, {"a": 4, "b": 3, "c": 5, "d": 1}), 10)
+    ax = memory(p, labels=True)
+    assert len(ax.patches) == len(p.pieces) == 5  # a spilled once: two pieces
+    ax.figure.savefig(tmp_path / "memory.png")
