@@ -6,6 +6,7 @@ scratchpad, with its proven lower bound; `compare` sets it against the baselines
 Belady, TFLite-Micro greedy, first-fit with Belady / LRU / FIFO). See docs/memplan.md.
 """
 
+from pysim.memplan import plot
 from pysim.memplan.api import BUDGET_NAMES, ORDERS, PLANNERS, Budgets, budgets, compare, plan
 from pysim.memplan.baselines import (
     BASELINES,
@@ -44,6 +45,7 @@ __all__ = [
     "compare",
     "min_peak_order",
     "peak_bytes",
+    "plot",
     "plan",
     "replay",
 ]
