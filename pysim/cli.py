@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scalesim_cli.add_arguments(scalesim)
     scalesim.set_defaults(func=scalesim_cli.run)
+    from pysim.memplan import cli as memplan_cli  # issue 13
+    memplan = sub.add_parser("memplan", help=memplan_cli.HELP, description=memplan_cli.__doc__)
+    memplan_cli.add_arguments(memplan)
+    memplan.set_defaults(func=memplan_cli.run)
     from pysim.sweep.cli import add_commands
 
     add_commands(sub)  # sweep, plot
