@@ -23,13 +23,15 @@ PJ = 1e-12
 
 
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
-             trace: bool = False) -> Result:
+             trace: bool = False, memory_plan: str | None = None) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
     ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result. With ``trace``
     the engine records each step's DMA transfers and compute (``Result.timeline``, written by
-    ``Result.to_chrome_trace``); the figures are the same either way.
+    ``Result.to_chrome_trace``); the figures are the same either way. ``memory_plan``
+    ("fifo" or "planned") overrides the hardware's ``mapper.residency``: which op outputs stay
+    on chip between their uses (``layers.attrs["residency"]`` says how it was chosen).
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports or a tile that fits no scratchpad.
@@ -41,8 +43,11 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         hw = hw.hardware
     if not isinstance(hw, Hardware):
         hw = load_hardware(hw)
+    if memory_plan is not None:
+        hw = hw.with_overrides({"mapper.residency": memory_plan})
     # Map: unit, tiling, DRAM traffic and action counts of every op.
-    mappings = map_workload(hw, wl)
+    notes: dict[str, str] = {}
+    mappings = map_workload(hw, wl, notes)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
     timing = [transfer_timing(hw, m.dram_streams) for m in mappings]
     plans = [
@@ -72,6 +77,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     layers = _layers_frame(mappings, timings, energies, timing)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
     layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
+    layers.attrs["residency"] = notes.get("residency", "kernels: none kept between ops")
     return Result(
         hardware=hw.name,
         workload=wl.name,

@@ -60,11 +60,17 @@ class EnergyConfig(BaseModel):
 class MapperConfig(BaseModel):
     """How the mapper chooses each op's tiling: ``objective`` latency (default: the op's
     cycles as the engine runs it), energy, edp, or traffic (DRAM bytes only, the objective
-    before issue 11; kept for comparison)."""
+    before issue 11; kept for comparison); and inter-layer reuse: ``residency``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     objective: Literal["latency", "energy", "edp", "traffic"] = "latency"
+    # Which op outputs stay in the kept quarter of the input scratchpad between their uses:
+    # "fifo" (kept after their producer, evicted oldest first) or "planned" (the optimal
+    # scratchpad planner, pysim.memplan; pysim/mapping/planned_residency.py), which falls back
+    # to fifo, saying so, where it cannot plan within ``residency_time_limit_s``.
+    residency: Literal["fifo", "planned"] = "fifo"
+    residency_time_limit_s: Float = Field(default=2.0, gt=0, le=3600)
 
 
 class Hardware(BaseModel):

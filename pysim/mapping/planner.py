@@ -20,6 +20,7 @@ from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.loop_nest import GemmMapping
+from pysim.mapping.planned_residency import plan_residency_optimal, reuse_traffic
 from pysim.mapping.residency import plan_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
@@ -513,10 +514,11 @@ def _steps(tiles: int) -> int:
     return max(1, min(MAX_STEPS, tiles))
 
 
-def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
+def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None) -> list[OpMapping]:
     """Map each op in execution order. Raises WorkloadError if an op has no unit to run on.
     A GPU (every MAC unit a ``tensor_core``) maps each op to a kernel
-    (``pysim.gpu.kernels.map_kernels``)."""
+    (``pysim.gpu.kernels.map_kernels``). ``notes`` (if given) receives ``"residency"``: how
+    inter-layer reuse was chosen (``mapper.residency``)."""
     from pysim.gpu.kernels import check_capacity, is_gpu, map_kernels
 
     if is_gpu(hw):
@@ -532,6 +534,22 @@ def map_workload(hw: Any, wl: Any) -> list[OpMapping]:
     budget = spads["input"].size_bytes // 4  # a quarter of the input scratchpad for reuse
     order = [(op.output, tuple(op.inputs), wl.tensors[op.output].bytes) for op in ops]
     res = plan_residency(order, consumers, graph_outputs, budget)
+    note = "fifo"
+    if hw.mapper.residency == "planned":
+        # the planner's model holds whole tensors while an op runs, the mapper streams them:
+        # keep whichever of the plan and FIFO leaves fewer bytes between ops
+        planned = plan_residency_optimal(wl, budget, hw.mapper.residency_time_limit_s)
+        note = planned.note
+        if planned.residency is not None:
+            mine, fifo = reuse_traffic(wl, planned.residency), reuse_traffic(wl, res)
+            if mine <= fifo:
+                res = planned.residency
+                note += f"; {fifo - mine:,} B less between ops than fifo"
+            else:
+                note = (f"fifo: {fifo:,} B between ops, the plan's {mine:,} B (it holds whole "
+                        f"tensors at their uses) [{planned.note}]")
+    if notes is not None:
+        notes["residency"] = note
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)

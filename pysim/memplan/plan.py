@@ -114,7 +114,8 @@ def replay(timeline: Timeline, pieces: Iterable[Piece], budget_bytes: int) -> Tr
     peak = 0
     for k, ps in enumerate(active):
         ps.sort(key=lambda p: p.offset)
-        for a, b in zip(ps, ps[1:], strict=False):
+        sized = [p for p in ps if g.tensors[p.tensor].bytes > 0]  # 0 B occupies nothing
+        for a, b in zip(sized, sized[1:], strict=False):
             if a.offset + g.tensors[a.tensor].bytes > b.offset:
                 raise PlanInvalid(f"step {k} (op {names[k]!r}): tensors {a.tensor!r} and "
                                   f"{b.tensor!r} overlap at offset {b.offset}")
