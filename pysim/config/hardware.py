@@ -66,10 +66,10 @@ class MapperConfig(BaseModel):
 
     objective: Literal["latency", "energy", "edp", "traffic"] = "latency"
     # Which op outputs stay in the kept quarter of the input scratchpad between their uses:
-    # "fifo" (kept after their producer, evicted oldest first) or "planned" (the optimal
-    # scratchpad planner, pysim.memplan; pysim/mapping/planned_residency.py), which falls back
-    # to fifo, saying so, where it cannot plan within ``residency_time_limit_s``.
-    residency: Literal["fifo", "planned"] = "fifo"
+    # "planned" (an optimal keep / drop plan, pysim/mapping/planned_residency.py; FIFO where
+    # the solver finds none within ``residency_time_limit_s``) or "fifo" (kept after their
+    # producer, evicted oldest first: the rule before issue 13).
+    residency: Literal["fifo", "planned"] = "planned"
     residency_time_limit_s: Float = Field(default=2.0, gt=0, le=3600)
 
 

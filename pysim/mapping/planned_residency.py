@@ -1,34 +1,38 @@
-"""Inter-layer reuse chosen by the scratchpad planner (pysim.memplan, issue 13) instead of the
-first-in first-out rule of pysim/mapping/residency.py (``mapper.residency: planned``).
+"""Inter-layer reuse chosen optimally (``mapper.residency: planned``, the default) instead of
+the first-in first-out rule of pysim/mapping/residency.py (issue 13).
 
-The kept area is the same quarter of the input scratchpad. Its lifetime graph holds the op
-outputs that fit it; an output larger than the area streams through DRAM (written by its
-producer, read by each consumer) and takes no room, as with the FIFO rule. The optimal planner
-(pysim/memplan/optimal.py) then decides, at the workload's order, which outputs stay in the area
-between their uses and which are written back and read again. Its plan becomes the mapper's
-``Residency``: an input is found on chip when a piece of its tensor runs from an earlier step
-through this op's; an output is written to DRAM unless the piece its producer starts covers
-every reader (a graph output always is); the bytes held during an op are its pieces that
-started before it. Where an op's kept tensors do not fit the area together, the op reads its
-largest inputs from DRAM (and, last, streams its output): the planner holds an op's tensors
-while it runs, the mapper only streams them.
+The model is the mapper's own: a kept area (a quarter of the input scratchpad) holds op
+outputs between their producer and later readers, as aggregate bytes (no addresses, as the FIFO
+rule); a reader finds its input either kept or reads it from DRAM, streaming it through its
+tiles without a place in the area. A tensor is kept from its producer through a prefix of its
+gaps (producer -> 1st reader -> 2nd reader ...): once dropped it is read from DRAM, and written
+there by its producer. The choice minimises the bytes moved between ops (each reader's DRAM
+read, each write-back) subject to the area at every step, by an integer program in the COSMA
+line (Li et al., arXiv 2311.18246: keep / drop per tensor and gap, capacity per step: a kept
+tensor fills the area from the end of its producer through its last kept reader) solved
+with ``scipy.optimize.milp`` (HiGHS). FIFO's choices are one point of this space, so the plan
+never moves more; the simulator still keeps FIFO if the solver stops without a solution.
+(``pysim.memplan`` plans a whole scratchpad with addresses, every tensor resident at its uses.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pysim.mapping.residency import Residency
 
 
 @dataclass(frozen=True)
 class PlannedResidency:
-    """The Residency, and what the planner reports about it (``None`` plan: none was made, and
-    ``note`` says why the FIFO rule ran instead)."""
+    """The Residency (None: none was found, ``note`` says why) and how it was found."""
 
     residency: Residency | None
     note: str
+    bytes_between_ops: int = 0
 
 
 def reuse_traffic(wl: Any, res: Residency) -> int:
@@ -43,63 +47,136 @@ def reuse_traffic(wl: Any, res: Residency) -> int:
 
 
 def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> PlannedResidency:
-    """Plan the kept area of ``budget_bytes`` for ``wl`` in its own order (see the module
-    docstring). When the planner cannot (an op whose kept tensors exceed the area, a budget of
-    0), the result has no residency and its note says why."""
-    from pysim.memplan.api import plan
-    from pysim.memplan.graph import LifetimeGraph, MemPlanError
+    """The kept area of ``budget_bytes`` planned for ``wl`` in its own order (see the module
+    docstring). Plans are cached by the graph's shape (a sweep revisits it at every point)."""
+    key = tuple((op.name, op.output, tuple(op.inputs), wl.tensors[op.output].bytes,
+                 tuple(wl.consumers.get(op.output, ()))) for op in wl.ops)
+    return _plan(_Graph(key, frozenset(wl.outputs), wl.name), int(budget_bytes),
+                 float(time_limit_s))
 
-    produced = set(wl.producers)
-    size = {t: wl.tensors[t].bytes for t in produced}
-    small = {t for t in produced if 0 < size[t] <= budget_bytes}
-    edges, sizes = [], {}
-    for op in wl.ops:
-        # The planner holds an op's tensors in the area while it runs; the mapper streams
-        # them. Where they do not fit together, the op reads its largest inputs from DRAM
-        # (the plan does not see those uses) and, last, streams its own output.
-        reads = sorted((t for t in dict.fromkeys(op.inputs) if t in small), key=size.get)
-        out_bytes = size[op.output] if op.output in small else 0
-        while reads and sum(size[t] for t in reads) + out_bytes > budget_bytes:
-            reads.pop()
-        out = op.output if op.output in small and out_bytes + sum(
-            size[t] for t in reads) <= budget_bytes else f"{op.name}#streamed"
-        edges.append((op.name, tuple(reads), out))
-        sizes[out] = size[op.output] if out == op.output else 0
-        for t in reads:
-            sizes[t] = size[t]
-    if budget_bytes <= 0:
-        return PlannedResidency(None, "fifo: the kept area is empty")
-    try:
-        graph = LifetimeGraph.from_edges(wl.name, edges, sizes, include_weights=False)
-        p = plan(graph, budget_bytes, order="given", planner="optimal",
-                 time_limit_s=time_limit_s)
-    except MemPlanError as exc:
-        return PlannedResidency(None, f"fifo: the planner cannot plan this kept area ({exc})")
-    pieces: dict[str, list[tuple[int, int]]] = {}
-    for piece in p.pieces:
-        pieces.setdefault(piece.tensor, []).append((piece.start, piece.end))
-    step = {op.name: i for i, op in enumerate(wl.ops)}
-    made = {op.output: i for i, op in enumerate(wl.ops)}
+
+@dataclass(frozen=True)
+class _Graph:
+    """What the plan reads of a workload, hashable: per op (name, output, inputs, output
+    bytes, consumer names), the graph outputs."""
+
+    ops_key: tuple[tuple[str, str, tuple[str, ...], int, tuple[str, ...]], ...]
+    outputs: frozenset[str]
+    name: str = field(compare=False, hash=False)
+
+    @property
+    def ops(self) -> list[Any]:
+        return [_Op(*o[:3]) for o in self.ops_key]
+
+    @property
+    def tensors(self) -> dict[str, Any]:
+        return {o[1]: _Tensor(o[3]) for o in self.ops_key}
+
+    @property
+    def consumers(self) -> dict[str, tuple[str, ...]]:
+        return {o[1]: o[4] for o in self.ops_key}
+
+    @property
+    def producers(self) -> dict[str, str]:
+        return {o[1]: o[0] for o in self.ops_key}
+
+
+@dataclass(frozen=True)
+class _Op:
+    name: str
+    output: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    bytes: int
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(wl: _Graph, budget_bytes: int, time_limit_s: float) -> PlannedResidency:
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    ops = wl.ops
+    n = len(ops)
+    step = {op.name: i for i, op in enumerate(ops)}
     outputs = set(wl.outputs)
+    tensors, consumers = wl.tensors, wl.consumers
+    # gaps of every keepable tensor: (tensor, j, first step occupied, last step occupied)
+    gaps: list[tuple[str, int, int, int]] = []
+    readers: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        t = op.output
+        size = tensors[t].bytes
+        reads = sorted({step[c] for c in consumers.get(t, ())})
+        if not reads or not 0 < size <= budget_bytes:
+            continue
+        readers[t] = reads
+        prev = i  # the output enters the area once its producer is done (as FIFO places it)
+        for j, r in enumerate(reads):
+            gaps.append((t, j, prev + 1, r))
+            prev = r
+    if not gaps:
+        res = Residency(tuple(frozenset() for _ in ops),
+                        tuple(op.output in outputs or bool(consumers.get(op.output))
+                              for op in ops), (0,) * n, frozenset())
+        return PlannedResidency(res, "planned (nothing fits the kept area)",
+                                reuse_traffic(wl, res))
+    size = np.array([tensors[t].bytes for t, *_ in gaps], dtype=float)
+    # Traffic = each dropped gap's reader reading from DRAM + a write-back for a non-output
+    # tensor whose last gap is dropped (keep-prefix: then its producer writes it). Minimising
+    # it maximises the bytes kept: every gap's size, plus the write-back on the last gap.
+    save = size.copy()
+    for k, (t, j, _, _) in enumerate(gaps):
+        if j == len(readers[t]) - 1 and t not in outputs:
+            save[k] += size[k]
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    ub: list[float] = []
+    r = 0
+    for k, (_, j, _, _) in enumerate(gaps):  # keep[t, j] <= keep[t, j - 1]
+        if j > 0:
+            rows += [r, r]
+            cols += [k, k - 1]
+            vals += [1.0, -1.0]
+            ub.append(0.0)
+            r += 1
+    occupancy: list[list[int]] = [[] for _ in range(n)]
+    for k, (_, _, lo, hi) in enumerate(gaps):
+        for s in range(lo, hi + 1):
+            occupancy[s].append(k)
+    for s in range(n):
+        if occupancy[s] and size[occupancy[s]].sum() > budget_bytes:
+            rows += [r] * len(occupancy[s])
+            cols += occupancy[s]
+            vals += [float(size[k]) for k in occupancy[s]]
+            ub.append(float(budget_bytes))
+            r += 1
+    constraints = []
+    if r:
+        a = coo_matrix((vals, (rows, cols)), shape=(r, len(gaps))).tocsr()
+        constraints.append(LinearConstraint(a, -np.inf, np.array(ub)))
+    sol = milp(-save, integrality=np.ones(len(gaps)), bounds=Bounds(0, 1),
+               constraints=constraints, options={"time_limit": time_limit_s})
+    if sol.x is None:
+        return PlannedResidency(None, f"fifo: the planner found no plan ({sol.message})")
+    keep = {(t, j) for k, (t, j, _, _) in enumerate(gaps) if sol.x[k] > 0.5}
     resident_inputs, writes, held, kept = [], [], [], set()
-    for i, op in enumerate(wl.ops):
+    for i, op in enumerate(ops):
         resident_inputs.append(frozenset(
-            t for t in op.inputs if any(s < i <= e for s, e in pieces.get(t, ()))))
-        held.append(sum(wl.tensors[t].bytes for t, spans in pieces.items()
-                        if any(s < i <= e for s, e in spans)))
-        out = op.output
-        spans = pieces.get(out, ())
-        if any(s == i and e > i for s, e in spans):
-            kept.add(out)
-        # Written to DRAM unless the producer's own piece covers every reader.
-        first = next(((s, e) for s, e in spans if s == made[out]), None)
-        readers = [step[name] for name in wl.consumers.get(out, ())]
-        covered = first is not None and all(first[0] < r <= first[1] for r in readers)
-        writes.append(out in outputs or not covered)
-    bound = p.lower_bound_bytes
-    how = "proven optimal" if bound is not None and p.non_compulsory_bytes <= bound else (
-        f"lower bound {bound:,} B" if bound is not None else "no bound")
-    note = (f"planned ({p.method}, {how}): {p.non_compulsory_bytes:,} B spilled and reloaded "
-            f"through a {budget_bytes:,} B kept area")
-    return PlannedResidency(Residency(tuple(resident_inputs), tuple(writes), tuple(held),
-                                      frozenset(kept)), note)
+            t for t in set(op.inputs) if t in readers and i in readers[t]
+            and (t, readers[t].index(i)) in keep))
+        # held at the op's start: the kept tensors in the area during it
+        held.append(int(sum(size[k] for k in occupancy[i] if (gaps[k][0], gaps[k][1]) in keep)))
+        t = op.output
+        if (t, 0) in keep:
+            kept.add(t)
+        all_kept = t in readers and (t, len(readers[t]) - 1) in keep
+        writes.append(t in outputs or (bool(consumers.get(t)) and not all_kept))
+    res = Residency(tuple(resident_inputs), tuple(writes), tuple(held), frozenset(kept))
+    moved = reuse_traffic(wl, res)
+    proven = "optimal" if sol.status == 0 else f"time limit, gap {sol.mip_gap or 0:.1%}"
+    return PlannedResidency(res, f"planned (keep / drop ILP, {proven}): {moved:,} B between "
+                                 f"ops through a {budget_bytes:,} B kept area", moved)
