@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pysim.errors import ConfigError
+
 
 def add_commands(sub: Any) -> None:
     """Add the ``sweep`` and ``plot`` subcommands to ``pysim``'s subparsers."""
@@ -70,6 +72,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.random is not None:
         space = space.random(args.random, seed=args.seed)
     hw = _load_hardware_arg(args.hardware, [])
+    try:  # a key the hardware lacks: name the space file
+        space.check(hw)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.space}: {exc}") from None
     wls = [_load_workload_arg(w) for w in args.workloads]
     import signal
 
