@@ -72,6 +72,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class _MacUnit(_Model):
+    """What every MAC-unit kind shares (pysim/units/base.py's interface)."""
+
+    def psum_bits(self, op: Any) -> int:
+        """Width of the partial sums the unit writes for ``op`` (the mapper's psum width):
+        its accumulator, ``mac_bits``."""
+        return self.mac_bits  # type: ignore[attr-defined, no-any-return]
+
+
 class RegisterFile(_Model):
     """One PE register (file) of an operand: energy per read and per write, pJ."""
 
@@ -122,7 +131,7 @@ class SpatialUnrolling(_Model):
         return self
 
 
-class SystolicArrayUnit(_Model):
+class SystolicArrayUnit(_MacUnit):
     """An R x C systolic array of MAC PEs (``kind: systolic_array``).
 
     ``rows``, ``cols`` in 1..4096; ``dataflow`` os/ws/is, or rs (Eyeriss's row stationary:
@@ -355,7 +364,7 @@ def _reduction_k(op: Any) -> int:
     return int(getattr(op, "head_dim", 1))
 
 
-class BitSerialUnit(_Model):
+class BitSerialUnit(_MacUnit):
     """A bit-serial array of ``dm`` x ``dn`` dot-product units, ``dk`` lanes each
     (``kind: bit_serial``; the model is ``pysim.units.BitSerialArray``).
 
@@ -469,7 +478,7 @@ class BitSerialUnit(_Model):
                 + accumulates * table.add_pj(self.acc_bits))
 
 
-class XnorUnit(_Model):
+class XnorUnit(_MacUnit):
     """A FINN-style XNOR / popcount array of ``pe`` processing elements with ``simd`` XNOR
     lanes each (``kind: xnor``; the model is ``pysim.units.XnorArray``). Runs binary ops only:
     1-bit (+-1) weights and 1-bit activations. ``acc_bits`` the width of an unthresholded sum
@@ -554,7 +563,7 @@ class XnorUnit(_Model):
         return table.xnor_popcount_bit_pj() + per_output * table.add_pj(self.acc_bits) / k
 
 
-class TensorCoreUnit(_Model):
+class TensorCoreUnit(_MacUnit):
     """A GPU's streaming multiprocessors as one MAC unit (``kind: tensor_core``): ``sms`` SMs of
     ``tensor_cores_per_sm`` MMA engines of architecture ``arch`` (their shapes and rates per
     input dtype, accumulator and 2:4 sparsity: ``csrc/units/tensor_core.*``), each SM with its
@@ -629,7 +638,7 @@ class TensorCoreUnit(_Model):
 
 
 # The one registry of unit kinds: kind -> model.
-UNIT_KINDS: dict[str, type[_Model]] = {
+UNIT_KINDS: dict[str, type[_MacUnit]] = {
     "systolic_array": SystolicArrayUnit,
     "bit_serial": BitSerialUnit,
     "xnor": XnorUnit,

@@ -59,7 +59,7 @@ def visible_blocks(op: Any, br: int, bc: int) -> list[tuple[int, int, int]]:
 def map_attention(op: Any, unit: Any, hw: Any, spads: dict, capacity_bytes: int,
                   on_chip: frozenset[str], m: dict) -> None:
     """Fill ``m`` (the planner's per-op dict) for a fused attention op."""
-    psum_bits = unit.psum_bits(op) if hasattr(unit, "psum_bits") else unit.mac_bits
+    psum_bits = unit.psum_bits(op)
     br, bc = block_sizes(op, capacity_bytes, op.act_bits, psum_bits,
                          spads["input"].double_buffered)
     heads = op.batch * op.heads

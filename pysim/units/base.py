@@ -11,6 +11,8 @@ A unit config (``pysim.config.units``) implements:
 - ``fetch_streams(m, n, k) -> ((role, lanes, steps), ...)``: what one fold reads from the
   scratchpads per cycle (for bank conflicts);
 - ``mac_pj(table, op) -> float``: energy of one of the op's MACs on this unit;
+- ``psum_bits(op) -> int``: the width of the op's partial sums (``mac_bits``; a systolic
+  array's float ops ``float_acc_bits``);
 - ``peak_macs_per_cycle`` and ``pes``.
 """
 
