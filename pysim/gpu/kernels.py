@@ -38,6 +38,7 @@ from pysim.errors import WorkloadError
 from pysim.gpu.attention import fused_attention_cost
 from pysim.gpu.dtypes import for_operands
 from pysim.gpu.presets import GpuPreset
+from pysim.mapping.capacity import check_capacity
 from pysim.mapping.planner import OpMapping
 
 STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
@@ -103,33 +104,6 @@ def epilogue_chains(wl: Any) -> dict[int, list[int]]:
         if chain:
             chains[i] = chain
     return chains
-
-
-def check_capacity(hw: Any, wl: Any) -> None:
-    """Raise WorkloadError if the workload cannot live in the hardware's DRAM
-    (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
-    cache is one) and the largest op's activations (its inputs and output) held at once."""
-    capacity = hw.dram.capacity_gib
-    if capacity is None:
-        return
-    declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
-    weights = sum(op.weight_bytes for op in wl.ops) + sum(t.bytes for t in declared
-                                                          if t.role == "weight")
-    inputs = sum(t.bytes for t in declared if t.role != "weight")
-    live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
-                + op.output_bytes for op in wl.ops), default=0)
-    need, gib = weights + inputs + live, 2**30
-    if need > capacity * gib:
-        raise WorkloadError(
-            f"workload {wl.name!r} needs {need / gib:.1f} GiB of DRAM on {_label(hw)} "
-            f"(weights {weights / gib:.1f} GiB, graph inputs {inputs / gib:.1f} GiB, the "
-            f"largest op's activations {live / gib:.1f} GiB); it has {capacity:g} GiB "
-            "(dram.capacity_gib)")
-
-
-def _label(hw: Any) -> str:
-    unit = next((u for u in hw.units if u.kind == "tensor_core"), None)
-    return unit.description if unit is not None and unit.description else repr(hw.name)
 
 
 def _gemms(op: Any) -> list[tuple[int, int, int, int]]:

@@ -18,6 +18,7 @@ from pysim.engine.dram import dram_key
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
+from pysim.mapping.capacity import check_capacity
 from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.planned_residency import plan_residency_optimal, reuse_traffic
@@ -519,7 +520,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None) -> list[
     A GPU (every MAC unit a ``tensor_core``) maps each op to a kernel
     (``pysim.gpu.kernels.map_kernels``). ``notes`` (if given) receives ``"residency"``: how
     inter-layer reuse was chosen (``mapper.residency``)."""
-    from pysim.gpu.kernels import check_capacity, is_gpu, map_kernels
+    from pysim.gpu.kernels import is_gpu, map_kernels
 
     if is_gpu(hw):
         return map_kernels(hw, wl)
