@@ -18,7 +18,7 @@ never moves more; the simulator still keeps FIFO if the solver stops without a s
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,82 +35,54 @@ class PlannedResidency:
     bytes_between_ops: int = 0
 
 
+# Per op in order: (output tensor, input tensors, output bytes); hashable, so plans are cached.
+Steps = tuple[tuple[str, tuple[str, ...], int], ...]
+
+
+def _steps(wl: Any) -> Steps:
+    return tuple((op.output, tuple(op.inputs), wl.tensors[op.output].bytes) for op in wl.ops)
+
+
 def reuse_traffic(wl: Any, res: Residency) -> int:
     """DRAM bytes a residency leaves between ops: each read of an op output not found on chip,
     and each op output written that is not a graph output (the mapper's own accounting)."""
-    outputs = set(wl.outputs)
-    reads = sum(wl.tensors[t].bytes for i, op in enumerate(wl.ops) for t in set(op.inputs)
-                if t in wl.producers and t not in res.resident_inputs[i])
-    writes = sum(wl.tensors[op.output].bytes for i, op in enumerate(wl.ops)
-                 if res.writes_output[i] and op.output not in outputs)
+    return _traffic(_steps(wl), frozenset(wl.outputs), res)
+
+
+def _traffic(steps: Steps, outputs: frozenset[str], res: Residency) -> int:
+    size = {out: nbytes for out, _, nbytes in steps}
+    reads = sum(size[t] for i, (_, ins, _) in enumerate(steps) for t in set(ins)
+                if t in size and t not in res.resident_inputs[i])
+    writes = sum(nbytes for i, (out, _, nbytes) in enumerate(steps)
+                 if res.writes_output[i] and out not in outputs)
     return reads + writes
 
 
 def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> PlannedResidency:
     """The kept area of ``budget_bytes`` planned for ``wl`` in its own order (see the module
     docstring). Plans are cached by the graph's shape (a sweep revisits it at every point)."""
-    key = tuple((op.name, op.output, tuple(op.inputs), wl.tensors[op.output].bytes,
-                 tuple(wl.consumers.get(op.output, ()))) for op in wl.ops)
-    return _plan(_Graph(key, frozenset(wl.outputs), wl.name), int(budget_bytes),
-                 float(time_limit_s))
-
-
-@dataclass(frozen=True)
-class _Graph:
-    """What the plan reads of a workload, hashable: per op (name, output, inputs, output
-    bytes, consumer names), the graph outputs."""
-
-    ops_key: tuple[tuple[str, str, tuple[str, ...], int, tuple[str, ...]], ...]
-    outputs: frozenset[str]
-    name: str = field(compare=False, hash=False)
-
-    @property
-    def ops(self) -> list[Any]:
-        return [_Op(*o[:3]) for o in self.ops_key]
-
-    @property
-    def tensors(self) -> dict[str, Any]:
-        return {o[1]: _Tensor(o[3]) for o in self.ops_key}
-
-    @property
-    def consumers(self) -> dict[str, tuple[str, ...]]:
-        return {o[1]: o[4] for o in self.ops_key}
-
-    @property
-    def producers(self) -> dict[str, str]:
-        return {o[1]: o[0] for o in self.ops_key}
-
-
-@dataclass(frozen=True)
-class _Op:
-    name: str
-    output: str
-    inputs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    bytes: int
+    return _plan(_steps(wl), frozenset(wl.outputs), int(budget_bytes), float(time_limit_s))
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(wl: _Graph, budget_bytes: int, time_limit_s: float) -> PlannedResidency:
+def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
+          time_limit_s: float) -> PlannedResidency:
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
-    ops = wl.ops
-    n = len(ops)
-    step = {op.name: i for i, op in enumerate(ops)}
-    outputs = set(wl.outputs)
-    tensors, consumers = wl.tensors, wl.consumers
+    n = len(steps)
+    nbytes = {out: b for out, _, b in steps}
+    read_at: dict[str, list[int]] = {}  # tensor -> the steps that read it, in order
+    for i, (_, ins, _) in enumerate(steps):
+        for t in dict.fromkeys(ins):
+            if t in nbytes:
+                read_at.setdefault(t, []).append(i)
     # gaps of every keepable tensor: (tensor, j, first step occupied, last step occupied)
     gaps: list[tuple[str, int, int, int]] = []
     readers: dict[str, list[int]] = {}
-    for i, op in enumerate(ops):
-        t = op.output
-        size = tensors[t].bytes
-        reads = sorted({step[c] for c in consumers.get(t, ())})
-        if not reads or not 0 < size <= budget_bytes:
+    for i, (t, _, b) in enumerate(steps):
+        reads = read_at.get(t, [])
+        if not reads or not 0 < b <= budget_bytes:
             continue
         readers[t] = reads
         prev = i  # the output enters the area once its producer is done (as FIFO places it)
@@ -118,12 +90,12 @@ def _plan(wl: _Graph, budget_bytes: int, time_limit_s: float) -> PlannedResidenc
             gaps.append((t, j, prev + 1, r))
             prev = r
     if not gaps:
-        res = Residency(tuple(frozenset() for _ in ops),
-                        tuple(op.output in outputs or bool(consumers.get(op.output))
-                              for op in ops), (0,) * n, frozenset())
+        res = Residency(tuple(frozenset() for _ in steps),
+                        tuple(out in outputs or out in read_at for out, _, _ in steps),
+                        (0,) * n, frozenset())
         return PlannedResidency(res, "planned (nothing fits the kept area)",
-                                reuse_traffic(wl, res))
-    size = np.array([tensors[t].bytes for t, *_ in gaps], dtype=float)
+                                _traffic(steps, outputs, res))
+    size = np.array([nbytes[t] for t, *_ in gaps], dtype=float)
     # Traffic = each dropped gap's reader reading from DRAM + a write-back for a non-output
     # tensor whose last gap is dropped (keep-prefix: then its producer writes it). Minimising
     # it maximises the bytes kept: every gap's size, plus the write-back on the last gap.
@@ -164,19 +136,18 @@ def _plan(wl: _Graph, budget_bytes: int, time_limit_s: float) -> PlannedResidenc
         return PlannedResidency(None, f"fifo: the planner found no plan ({sol.message})")
     keep = {(t, j) for k, (t, j, _, _) in enumerate(gaps) if sol.x[k] > 0.5}
     resident_inputs, writes, held, kept = [], [], [], set()
-    for i, op in enumerate(ops):
+    for i, (t, ins, _) in enumerate(steps):
         resident_inputs.append(frozenset(
-            t for t in set(op.inputs) if t in readers and i in readers[t]
-            and (t, readers[t].index(i)) in keep))
+            x for x in set(ins) if x in readers and i in readers[x]
+            and (x, readers[x].index(i)) in keep))
         # held at the op's start: the kept tensors in the area during it
         held.append(int(sum(size[k] for k in occupancy[i] if (gaps[k][0], gaps[k][1]) in keep)))
-        t = op.output
         if (t, 0) in keep:
             kept.add(t)
         all_kept = t in readers and (t, len(readers[t]) - 1) in keep
-        writes.append(t in outputs or (bool(consumers.get(t)) and not all_kept))
+        writes.append(t in outputs or (t in read_at and not all_kept))
     res = Residency(tuple(resident_inputs), tuple(writes), tuple(held), frozenset(kept))
-    moved = reuse_traffic(wl, res)
+    moved = _traffic(steps, outputs, res)
     proven = "optimal" if sol.status == 0 else f"time limit, gap {sol.mip_gap or 0:.1%}"
     return PlannedResidency(res, f"planned (keep / drop ILP, {proven}): {moved:,} B between "
                                  f"ops through a {budget_bytes:,} B kept area", moved)
