@@ -246,18 +246,26 @@ def _schedule_static(st: _State, now: float) -> _Plan | None:
         seq = st.waiting[0]
         need = max(st.blocks(seq, seq.prompt_len + seq.req.output_tokens),
                    math.ceil(seq.prompt_len / cfg.block_size))
-        if need > st.pool.free + 1e-9:
+        if not _admit_reserving(st, seq, need, now):
             break
-        st.pool.resize(seq.req.id, need)
-        st.waiting.popleft()
-        st.running.append(seq)
-        seq.scheduled_s = now
     if not st.running:
         return None
     st.static_rows = list(st.running)
     longest = max(s.prompt_len for s in st.static_rows)
     return _Plan([(s, s.prompt_len) for s in st.static_rows], [],
                  padded=(len(st.static_rows), longest))
+
+
+def _admit_reserving(st: _State, seq: _Seq, need: float, now: float) -> bool:
+    """Admit the first waiting sequence holding ``need`` blocks for its whole life (static
+    batching, Orca); False, admitting nothing, when they are not free."""
+    if need > st.pool.free + 1e-9:
+        return False
+    st.pool.resize(seq.req.id, need)
+    st.waiting.popleft()
+    st.running.append(seq)
+    seq.scheduled_s = now
+    return True
 
 
 def _reserved_blocks(st: _State, seq: _Seq) -> int:
@@ -279,13 +287,8 @@ def _schedule_orca(st: _State, now: float) -> _Plan | None:
     while st.waiting and len(st.running) < cfg.max_batch and (
             not plan.prefill or tokens + st.waiting[0].prompt_len <= cfg.max_batched_tokens):
         seq = st.waiting[0]
-        need = _reserved_blocks(st, seq)
-        if need > st.pool.free + 1e-9:
+        if not _admit_reserving(st, seq, _reserved_blocks(st, seq), now):
             break
-        st.pool.resize(seq.req.id, need)
-        st.waiting.popleft()
-        st.running.append(seq)
-        seq.scheduled_s = now
         plan.prefill.append((seq, seq.prompt_len))
         tokens += seq.prompt_len
     return plan if plan.decode or plan.prefill else None
