@@ -65,6 +65,9 @@ _LAUNCH = (
     "~3-5 us per kernel launch on current drivers (NVIDIA Technical Blog, A. Gray, "
     "'Getting Started with CUDA Graphs', 2019); 4 us taken"
 )
+# The fastest streaming kernel measured on the H200 (tests/test_gpu_hardware.py recomputes it
+# from benchmarks/data/gemm_h200_cublas.csv), rounded to two digits.
+HBM_EFFICIENCY = 0.86
 _HBM_EFFICIENCY = (
     "0.86: the fastest streaming kernel of benchmarks/data/gemm_h200_cublas.csv (tf32 GEMV "
     "1 x 8192 x 8192, 268 MB in 65.2 us: 4.12 of the H200's 4.8 TB/s, CUDA graph), taken for "
@@ -127,8 +130,8 @@ class GpuPreset:
     l2_bandwidth_bytes_per_clk: float
     smem_bandwidth_bytes_per_clk: float = 128.0
     launch_overhead_us: float = 4.0
-    # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves (HBM_EFFICIENCY).
-    hbm_efficiency: float = 0.86
+    # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves.
+    hbm_efficiency: float = HBM_EFFICIENCY
     # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
     # activation, residual add, (de)quantization), as cuBLASLt, TensorRT and torch.compile
     # fuse them; "none": each is its own kernel.
