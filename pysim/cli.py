@@ -152,6 +152,24 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_target_args(p: argparse.ArgumentParser) -> None:
+    """The hardware and workload arguments every simulating subcommand takes: a hardware YAML
+    or gpu:NAME with --set overrides, a workload YAML, ONNX file (and its options) or
+    zoo:NAME[:key=value,...]; read them with ``_load_hardware_arg`` / ``_load_workload_arg``."""
+    p.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml) or gpu:NAME "
+                                    "(configs/gpu/NAME.yaml)")
+    p.add_argument("workload", help="workload YAML or ONNX file, or zoo:NAME[:key=value,...]")
+    p.add_argument("--batch", type=int, help="ONNX: value of a dynamic batch dimension")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="ONNX: value of a named dynamic dimension (repeatable)")
+    p.add_argument("--quantize-bits", type=int, help="ONNX: import float tensors as "
+                                                      "integers of this width")
+    p.add_argument("--allow-unsupported", action="store_true",
+                   help="ONNX: skip op types pysim cannot map (listed in the result)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hardware field by dotted path (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pysim", description="Hardware-software co-design simulator for DNN accelerators."
@@ -174,18 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     gemm.set_defaults(func=_cmd_gemm)
 
     run = sub.add_parser("run", help="simulate a workload on a hardware description")
-    run.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml) or gpu:NAME "
-                                      "(v100, a100, h100)")
-    run.add_argument("workload", help="workload YAML or ONNX file, or zoo:NAME[:key=value,...]")
-    run.add_argument("--batch", type=int, help="ONNX: value of a dynamic batch dimension")
-    run.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
-                     help="ONNX: value of a named dynamic dimension (repeatable)")
-    run.add_argument("--quantize-bits", type=int, help="ONNX: import float tensors as "
-                                                        "integers of this width")
-    run.add_argument("--allow-unsupported", action="store_true",
-                     help="ONNX: skip op types pysim cannot map (listed in the result)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a hardware field by dotted path (repeatable)")
+    add_target_args(run)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--csv", metavar="FILE", help="write the per-op table to a CSV file")
     run.add_argument("--layers", type=_layers_arg, default="20", metavar="N|all",

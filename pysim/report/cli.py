@@ -11,22 +11,14 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     """Register ``pysim report`` on the top-level subparsers."""
     p = sub.add_parser("report", help="simulate and write one self-contained HTML report "
                                       "(per-op table, breakdowns, roofline, timeline, memory)")
-    p.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml) or gpu:NAME")
-    p.add_argument("workload", help="workload YAML or ONNX file, or zoo:NAME[:key=value,...]")
+    from pysim.cli import add_target_args
+
+    add_target_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="the HTML file to write (e.g. report.html)")
     p.add_argument("--trace", metavar="FILE",
                    help="also write the engine's timeline as a Chrome/Perfetto trace (JSON)")
     p.add_argument("--title", help="page title (default: WORKLOAD on HARDWARE)")
-    p.add_argument("--batch", type=int, help="ONNX: value of a dynamic batch dimension")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
-                   help="ONNX: value of a named dynamic dimension (repeatable)")
-    p.add_argument("--quantize-bits", type=int, help="ONNX: import float tensors as "
-                                                      "integers of this width")
-    p.add_argument("--allow-unsupported", action="store_true",
-                   help="ONNX: skip op types pysim cannot map")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hardware field by dotted path (repeatable)")
     p.set_defaults(func=run)
 
 
