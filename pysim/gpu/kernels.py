@@ -9,20 +9,24 @@ batched kernel, ``gemm_cost(..., batch=count)``: the CTAs of all ``count`` GEMMs
 and its waves, with one launch. Fused attention (``type: attention``) is one FlashAttention-2
 kernel (pysim/gpu/attention.py): scores stay on chip, HBM sees Q, K, V and O once, causal
 masking skips the blocks past the diagonal. The tensor-core dtype follows the op's number
-format: float 16 -> fp16 (or bf16), float 32 -> tf32, float 8 -> fp8 e4m3, int 8 -> int8,
-int 4 -> int4, 1-bit -> b1; one the architecture lacks is a WorkloadError. Weights narrower
+format (``pysim.gpu.dtypes.for_operands``: float 16 -> fp16 or bf16, 32 -> tf32, 8 -> fp8 e4m3,
+6 -> fp6 e2m3, 4 -> fp4 e2m1; int 5-8 -> int8, 2-4 -> int4, 1 -> b1); one the architecture
+lacks is a WorkloadError. Weights narrower
 than that dtype (W4A16: float, act_bits 16, weight_bits 4) are read at their own width and
 dequantized in the kernel's main loop (``weight_storage``; with ``quant`` groups, their fp16
 scales are read too). Weights pruned 2:4
 run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
-run on the CUDA cores as memory-bound kernels: (bytes read + written) / HBM bandwidth, or
-their vector work over the SMs' lanes if that is longer, plus a launch.
+run on the CUDA cores as memory-bound kernels: (bytes read + written) / sustained HBM
+bandwidth, or their vector work over the SMs' lanes if that is longer. The host issues the
+kernels asynchronously, one per launch overhead, and the GPU runs each once it is issued and
+the one before has finished, so a launch shows only behind shorter kernels.
 
-Each op becomes an ``OpMapping`` as on any hardware: its kernel time as compute cycles on the
-``tensor_core`` unit (or the vector unit, the CUDA cores), its HBM bytes as DRAM bytes moved
-inside the kernel (the engine runs the kernels one after another on the stream; their time
-already holds their memory traffic), its L2 bytes at the L2 scratchpad and its shared-memory
-bytes priced as 64-bit SRAM accesses of one SM's shared memory. Energy is then priced as on
+Each op becomes an ``OpMapping`` as on any hardware: the stream time it adds (its kernel, and
+any launch it waits for) as compute cycles on the ``tensor_core`` unit (or the vector unit, the
+CUDA cores), its HBM bytes as DRAM bytes moved inside the kernel (the engine runs the kernels
+one after another on the stream; their time already holds their memory traffic), its L2 bytes
+at the L2 scratchpad and its shared-memory bytes priced as 64-bit SRAM accesses of one SM's
+shared memory. Energy is then priced as on
 any hardware (pysim/energy/model.py): MACs x the table's MAC at the op's widths, scaled to the
 GPU's node; DRAM bytes x the HBM preset's pJ/bit; vector work x ``vector_op_pj``; static power
 over the run.
