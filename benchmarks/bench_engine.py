@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pysim
-from pysim.engine.dram import _efficiency
+from pysim.engine.dram import _efficiency, _spec
 from pysim.mapping.bank_conflicts import _stalls
 from pysim.mapping.planned_residency import _plan
 from pysim.mapping.planner import _feature_map, _touched, _touched_most
@@ -37,7 +37,7 @@ CASES = [
 
 
 def clear_caches() -> None:
-    for cached in (plan_gemm, _efficiency, _stalls, _feature_map, _touched, _touched_most,
+    for cached in (plan_gemm, _efficiency, _spec, _stalls, _feature_map, _touched, _touched_most,
                    _plan):
         cached.cache_clear()
 

@@ -174,7 +174,7 @@ def test_a_graph_input_read_twice_is_compulsory_once() -> None:
 def test_a_workload_larger_than_hbm_is_an_error_naming_the_sizes() -> None:
     wl = pysim.zoo.load("llama2_7b", phase="decode", batch=256, context_len=4096)
     with pytest.raises(pysim.WorkloadError, match=r"needs 262\.\d GiB of DRAM on NVIDIA A100 .*"
-                       r"weights 6\.\d GiB, graph inputs 256\.\d GiB.*it has 80 GiB"):
+                       r"weights 6\.\d+ GiB, graph inputs 256\.\d GiB.*it has 80 GiB"):
         pysim.simulate(pysim.gpu.preset("a100"), wl)
     pysim.simulate(pysim.gpu.preset("a100"),
                    pysim.zoo.load("llama2_7b", phase="decode", batch=32, context_len=4096))

@@ -282,7 +282,11 @@ def test_several_arrays_split_the_column_dimension(dataflow):
         4 * hw.units[0].peak_macs_per_cycle
     c1 = base.layers["compute_cycles"].sum()
     c4 = quad.layers["compute_cycles"].sum()
-    assert c4 < 0.3 * c1  # close to a quarter, the extra from per-tile fill and drain
+    # Faster, and about half the array cycles or fewer: under the latency objective the mapper may
+    # trade array time for DRAM time (IS: a 64-wide tile below the four arrays' 128 grain,
+    # 65630 array cycles but 98235 in all, against 32862 and 115388 with a 256-wide tile).
+    assert quad.latency_cycles < base.latency_cycles
+    assert c4 < 0.6 * c1
 
 
 def test_traffic_is_reported_per_level():

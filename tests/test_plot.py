@@ -34,8 +34,8 @@ def res(hw) -> pysim.Result:
 
 @pytest.fixture(scope="module")
 def df(hw):
-    return sweep(hw, TINY, {"units.0.rows": [8, 16, 32], "units.0.cols": [16, 32],
-                            "scratchpads.0.size_kib": [0.5, 64, 256]})
+    return sweep(hw, TINY, {"units.0.rows": [8, 16, 5000], "units.0.cols": [16, 32],
+                            "scratchpads.0.size_kib": [0.5, 64, 256]})  # 5000: invalid
 
 
 def _save(ax: Axes, path: Path) -> None:

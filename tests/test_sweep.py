@@ -120,12 +120,14 @@ def test_frame_has_space_columns_then_metrics_and_matches_simulate(hw, tiny):
 
 
 def test_invalid_points_give_rows_with_their_error(hw, tiny):
-    df = sweep(hw, tiny, {"scratchpads.0.size_kib": [1, 64], "units.0.rows": [32, 5000]})
-    errors = df.set_index(["scratchpads.0.size_kib", "units.0.rows"])["error"]
-    assert errors.loc[(64, 32)] is None
-    assert "does not fit the scratchpads" in errors.loc[(1, 32)]
-    assert errors.loc[(1, 5000)].startswith("ConfigError:")
-    assert "rows" in errors.loc[(64, 5000)] and "4096" in errors.loc[(64, 5000)]
+    # 1e-6 GiB of DRAM: valid, but the workload's weights and activations do not fit it
+    df = sweep(hw, tiny, {"dram.capacity_gib": [1e-6, 1], "units.0.rows": [32, 5000]})
+    errors = df.set_index(["dram.capacity_gib", "units.0.rows"])["error"]
+    assert errors.loc[(1, 32)] is None
+    assert errors.loc[(1e-6, 32)].startswith("WorkloadError:")
+    assert "dram.capacity_gib" in errors.loc[(1e-6, 32)]
+    assert errors.loc[(1e-6, 5000)].startswith("ConfigError:")
+    assert "rows" in errors.loc[(1, 5000)] and "4096" in errors.loc[(1, 5000)]
     assert df.loc[df["error"].notna(), list(METRICS)].isna().all().all()
 
 

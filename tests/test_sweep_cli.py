@@ -25,8 +25,8 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
 @pytest.fixture
 def space(tmp_path) -> Path:
     path = tmp_path / "space.yaml"
-    path.write_text("# rows x scratchpad\nunits.0.rows: [16, 32]\n"
-                    "scratchpads.0.size_kib: [2, 64]\n")
+    path.write_text("# rows x scratchpad (5000 rows: an invalid point)\n"
+                    "units.0.rows: [16, 5000]\nscratchpads.0.size_kib: [2, 64]\n")
     return path
 
 
@@ -35,7 +35,7 @@ def test_sweep_writes_parquet_and_resumes(capsys, tmp_path, space):
     code, text, err = _run(capsys, "sweep", space, EDGE, TINY, "zoo:gemm:m=64,n=64,k=64",
                            "-o", out, "--jobs", "2", "--no-progress")
     assert code == 0, err
-    assert f"wrote {out}: 8 rows (8 computed, 0 reused), 1 invalid point" in text
+    assert f"wrote {out}: 8 rows (8 computed, 0 reused), 4 invalid points" in text
     assert "tiny_cnn: Pareto front" in text and "gemm: Pareto front" in text
     assert "first invalid point: ConfigError" in text
     df = pd.read_parquet(out)

@@ -116,7 +116,7 @@ def test_the_file_keeps_rows_of_other_sweeps(tmp_path):
 
 def test_resume_from_a_random_sample_and_with_errors(tmp_path):
     out = tmp_path / "runs.parquet"
-    space = Space({"scratchpads.0.size_kib": [1, 2, 64, 128], "units.0.rows": [16, 32]})
+    space = Space({"scratchpads.0.size_kib": [1, 2, 64, 128], "units.0.rows": [16, 5000]})
     sample = space.random(5, seed=0)
     first = sweep(EDGE, TINY, sample, out=out)
     again = sweep(EDGE, TINY, sample, out=out)

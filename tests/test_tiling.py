@@ -260,11 +260,13 @@ def _brute_force_min(p: dict) -> tuple[int, tuple[int, int, int, str]]:
 
 # Power-of-two dimensions and grains: every candidate tile size divides its dimension, so no
 # tile is ragged (the case that test_search_not_misled_by_ragged_tiles pins).
-DIVISIBLE = gemm_problems(dims=st.sampled_from([1, 2, 4, 8, 16, 32]),
+DIVISIBLE = gemm_problems(dims=st.sampled_from([1, 2, 4, 8, 16]),
                           grains=st.sampled_from([1, 2, 4, 8]))
 
 
-@settings(SETTINGS, max_examples=200)
+# Dimensions up to 16 and 150 examples: the brute force walks every tile (sizes below the
+# grain included) x order x kept set.
+@settings(SETTINGS, max_examples=150)
 @given(DIVISIBLE)
 def test_no_candidate_tiling_moves_fewer_bytes(p):
     if not _anything_fits(p):

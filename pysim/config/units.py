@@ -306,19 +306,21 @@ class SystolicArrayUnit(_MacUnit):
         by the row dimension and the streamed one along the row edge (one word per row per
         step), the one indexed by the column dimension and the streamed one along the column
         edge (OS: A and B, K steps each; WS: rows of A, M steps; IS: columns of B, N steps);
-        partial sums are written, not fetched. Row stationary multicasts rows over Eyeriss's
-        NoC, not per-PE bank ports: no bank-conflict model."""
+        partial sums are written, not fetched. A tile narrower than the array feeds only its
+        own lanes (the others get zeros, no access). Row stationary multicasts rows over
+        Eyeriss's NoC, not per-PE bank ports: no bank-conflict model."""
         if self.dataflow == "rs":
             return ()
         on_rows, on_cols = self.on_rows_cols
         (streamed,) = set("mnk") - {on_rows, on_cols}
-        steps = {"m": m, "n": n, "k": k}[streamed]
+        extent = {"m": m, "n": n, "k": k}
+        steps = extent[streamed]
         out = []
         for role, dims in (("input", "mk"), ("weight", "kn")):
             if streamed in dims and on_rows in dims:
-                out.append((role, self.rows, steps))
+                out.append((role, min(self.rows, extent[on_rows]), steps))
             elif streamed in dims and on_cols in dims:
-                out.append((role, self.cols, steps))
+                out.append((role, min(self.cols, extent[on_cols]), steps))
         return tuple(out)
 
     def mac_pj(self, table: Any, op: Any) -> float:

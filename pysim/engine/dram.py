@@ -25,10 +25,15 @@ STREAM_BYTES = 1 << 19  # ... but no more than this many bytes (a sequential str
 MAX_RUN = 1 << 16  # longer contiguous runs behave like this one
 
 
+@lru_cache(maxsize=64)
+def _spec(dram_key: tuple) -> Any:
+    return _core.DramSpec(**dict(dram_key))
+
+
 @lru_cache(maxsize=1024)
 def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[float, float]:
     """(achieved / pin bandwidth, row-hit rate) of a stream of runs of this shape."""
-    spec = _core.DramSpec(**dict(dram_key))
+    spec = _spec(dram_key)
     if run_bytes >= pitch_bytes or run_bytes >= MAX_RUN:  # contiguous
         run_bytes = pitch_bytes = min(run_bytes, MAX_RUN)
     n = max(2, min(STREAM_RUNS, STREAM_BYTES // run_bytes))

@@ -24,9 +24,9 @@ def check_capacity(hw: Any, wl: Any) -> None:
     need, gib = weights + inputs + live, 2**30
     if need > capacity * gib:
         raise WorkloadError(
-            f"workload {wl.name!r} needs {need / gib:.1f} GiB of DRAM on {_label(hw)} "
-            f"(weights {weights / gib:.1f} GiB, graph inputs {inputs / gib:.1f} GiB, the "
-            f"largest op's activations {live / gib:.1f} GiB); it has {capacity:g} GiB "
+            f"workload {wl.name!r} needs {need / gib:.4g} GiB of DRAM on {_label(hw)} "
+            f"(weights {weights / gib:.4g} GiB, graph inputs {inputs / gib:.4g} GiB, the "
+            f"largest op's activations {live / gib:.4g} GiB); it has {capacity:g} GiB "
             "(dram.capacity_gib)")
 
 

@@ -32,6 +32,7 @@ class GemmMapping:
     c_subtile: tuple[int, ...] = ()  # (m', n'): C's sub-tile at the innermost output level
     inner_level: str = ""  # that level
     spatial: tuple[str, ...] = ()  # (dimension on the rows, on the columns) if not the preset's
+    folds: int = 0  # passes of the unit over the op's tiles (SCALE-Sim's folds), all tiles
 
     @property
     def trips(self) -> dict[str, int]:

@@ -383,6 +383,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     ks = np.array([effective_k(op, unit, int(kt), lanes) for kt in ks], dtype=np.int64)
     c = model.evaluate(ms, ns, ks)
     cycles = int((times * c.steady).sum() + c.fill.max())
+    folds = int((times * c.folds).sum())
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
     c_inner, sub = spads["output"], None
@@ -451,7 +452,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                             hw_spads[t.c_level].name if t.c_level >= 0 else "",
                             (sub.m, sub.n) if sub is not None else (),
                             c_inner.name if sub is not None else "",
-                            getattr(unit, "custom_spatial", ())),
+                            getattr(unit, "custom_spatial", ()),
+                            folds),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,

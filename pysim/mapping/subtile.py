@@ -56,8 +56,8 @@ def choose_c_subtile(model: TileModel, whole: TileArrays, times: np.ndarray, ms:
     """The cheapest sub-tile of C for tiles ``(ms, ns, ks)`` (each occurring ``times``), or
     None. ``whole`` is the model's cost of the whole tiles; ``bits`` = (A, B, partial sum)."""
     a_bits, b_bits, p_bits = bits
-    cm = _candidates(int(ms.max()), grains[0])
-    cn = _candidates(int(ns.max()), grains[1])
+    cm = _candidates(int(ms.max()), grains[0], below_grain=False)
+    cn = _candidates(int(ns.max()), grains[1], below_grain=False)
     sm, sn = np.repeat(cm, len(cn)), np.tile(cn, len(cm))
     fits = (sm * sn * p_bits + 7) // 8 <= capacity_bytes
     sm, sn = sm[fits], sn[fits]

@@ -111,15 +111,40 @@ class GemmTiling:
         return self.c_write_bytes
 
 
-def _candidates(dim: int, grain: int) -> np.ndarray:
-    """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``."""
+def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
+    """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``; and
+    below the grain, its halvings (a tile narrower than the array leaves PEs idle, but a
+    tight scratchpad may need it: without them a larger array, whose grain is larger, would
+    lose the small tiles a smaller one can use)."""
     out = {dim}
     size = dim
     while size > 1:
         size = math.ceil(size / 2)
         out.add(min(dim, max(1, math.ceil(size / grain) * grain)))
-    out.add(min(dim, grain))
+    size = min(dim, grain)
+    out.add(size)
+    while below_grain and size > max(1, grain // 8):
+        size = math.ceil(size / 2)
+        out.add(size)
     return np.array(sorted(out), dtype=np.int64)
+
+
+def _grain_versions(cm: np.ndarray, cn: np.ndarray, ck: np.ndarray,
+                    grains: tuple[int, int, int], dims: tuple[int, int, int]) -> list[np.ndarray]:
+    """Per dimension, for each (mt, nt, kt) of the candidate product (mt slowest), the index
+    of the same tile with that dimension widened to its grain (``min(dim, grain)``) when it is
+    narrower, else -1."""
+    sizes = (len(cm), len(cn), len(ck))
+    idx = np.indices(sizes).reshape(3, -1)
+    out = []
+    for d, cands in enumerate((cm, cn, ck)):
+        full = min(dims[d], grains[d])
+        at = int(np.searchsorted(cands, full))
+        widened = idx.copy()
+        widened[d] = at
+        flat = np.ravel_multi_index(tuple(widened), sizes)
+        out.append(np.where(cands[idx[d]] < full, flat, -1))
+    return out
 
 
 def _nbytes(elements: np.ndarray | int, bits: int) -> np.ndarray | int:
@@ -290,6 +315,10 @@ def plan_gemm(
     if not fits.any():
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
         raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
+    wider = _grain_versions(cm, cn, ck, (grain_m, grain_n, grain_k), (m, n, k))
+    at = np.full(len(mt), -1, dtype=np.int64)
+    at[fits] = np.arange(int(fits.sum()))
+    wider = [np.where(w >= 0, at[w], -1)[fits] for w in wider]
     mt, nt, kt = mt[fits], nt[fits], kt[fits]
     a_tile, b_tile, c_tile = (np.asarray(x)[fits] for x in (a_tile, b_tile, c_tile))
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
@@ -406,6 +435,12 @@ def plan_gemm(
                 held_at[g] += np.where((outer_g == g)[:, None], foot, 0)
     for g, (_, size, double_buffered) in enumerate(groups):
         fits2 &= held_at[g] * (2 if double_buffered else 1) <= size
+    # A tile narrower than the unit's grain in one dimension is dominated in every slice
+    # where its grain-wide version fits: as many folds per tile, more tiles, no fewer DRAM
+    # bytes. Only a scratchpad too tight for the wider tile (or its kept footprints) keeps it.
+    for w in wider:
+        narrow = np.nonzero(w >= 0)[0]
+        fits2[:, narrow] &= ~fits2[:, w[narrow]]
     keep = np.nonzero(fits2.any(axis=1))[0]
     slices = [slices[i] for i in keep.tolist()]
     feasible_rows = fits2[keep]
@@ -446,7 +481,9 @@ def plan_gemm(
     rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
             slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
             trips["n"], trips["k"]]
-    candidates = np.stack([np.broadcast_to(np.asarray(r, np.float64), mt.shape) for r in rows])
+    candidates = np.empty((len(rows), len(mt)))
+    for j, r in enumerate(rows):
+        candidates[j] = r
     prices = {
         "bytes_per_cycle": min(objective.bytes_per_cycle, 1e300),
         "transfer_latency": objective.transfer_latency,
