@@ -34,6 +34,7 @@ over the run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,23 @@ def weight_storage(op: Any, dtype: str, k: int) -> tuple[int | None, int | None]
     if quant.granularity == "channel" or quant.group_size >= k:
         return bits, k
     return bits, max(16, min(65536, 1 << (quant.group_size.bit_length() - 1)))
+
+
+def _format_scale_bytes(op: Any, counted: int) -> tuple[int, int]:
+    """HBM bytes of a number format's block / group scales (pysim/workload/number_formats.py)
+    that the kernel model does not count, read and written once each: the activations' and
+    the output's (one E8M0 per 32 MX elements), and the weights' at their real width in place
+    of the ``counted`` bytes of fp16 group scales ``gemm_cost`` charges a weight-only kernel
+    (MX: 1 byte per 32 weights, NF4: 4 per 64)."""
+    if op.weight_format is None and op.act_format is None and op.output_format is None:
+        return 0, 0
+    values_in = sum(-(-math.prod(s) * op.act_bits // 8) for s in op.input_shapes())
+    values_out = -(-math.prod(op.output_shape) * op.output_bits // 8)
+    reads = op.input_bytes - values_in
+    if op.weight_format is not None:
+        reads += sum(t.bytes for t in op.weight_tensors() if t.name.endswith(".scales"))
+        reads -= counted
+    return reads, op.output_bytes - values_out
 
 
 def _sparse(op: Any) -> bool:
@@ -181,10 +199,13 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     out_bytes = max(1, -(-out_bits // 8))
     tiling = ""
     launches = 1
+    fp16_scales = 0  # bytes of the weight-only kernels' fp16 group scales gemm_cost counts
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
         # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
         wbits, group = weight_storage(op, dtype, k)
+        if group and not sparse:
+            fp16_scales += count * 2 * n * -(-k // group)
         c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
                           a_bits=wbits) if sparse else \
             gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
@@ -198,6 +219,12 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         tiling = (f"{dtype}{' 2:4' if sparse else ''}{f' w{wbits}' if wbits else ''} CTA "
                   f"{c.tile_m}x{c.tile_n}x{c.tile_k} split-k {c.split_k}"
                   f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
+    scale_reads, scale_writes = _format_scale_bytes(op, fp16_scales)
+    if scale_reads or scale_writes:
+        reads += scale_reads
+        writes += scale_writes
+        seconds += (scale_reads + scale_writes) / (gpu.hbm_sustained_gb_per_s * 1e9)
+        tiling += f"; format scales {scale_reads + scale_writes:+,} B"
     if chain:  # the epilogue reads the absorbed ops' other inputs (a residual)
         inside = {op.output, *(e.output for e in chain)}
         extra = sum(wl.tensors[t].bytes for e in chain for t in e.inputs if t not in inside)

@@ -278,6 +278,7 @@ def plan_gemm(
     a convolution's A as the DMA reads it (its feature map, not the im2col matrix);
     ``b_pass_bytes`` the bytes of one pass over B (compressed weights); ``a_ratio`` and
     ``c_ratio`` scale A's reads and C's final writes when activations cross DRAM compressed
+    or carry a number format's scales
     (on chip they stay dense).
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
@@ -327,13 +328,13 @@ def plan_gemm(
     if a_map is not None:
         passes = dict(a_map.pass_bytes)
         a_pass = np.array([passes[x] for x in mt.tolist()], dtype=np.int64)
-    if a_ratio < 1.0:
+    if a_ratio != 1.0:
         a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
     if b_pass_bytes is not None:
         b_pass = np.full_like(mt, b_pass_bytes)
     c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
-    if c_ratio < 1.0:
+    if c_ratio != 1.0:
         c_pass = np.ceil(c_pass * c_ratio).astype(np.int64)
     p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
     a_runs = _pass_runs(m, k, mt, kt)

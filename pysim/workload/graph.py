@@ -70,6 +70,14 @@ def _check_chain(i: int, op: Op, j: int, tensor: Tensor, wrote: str, source: str
             f"elements (written by {wrote}), but {op.type} {op.name!r} expects shape "
             f"{expected} = {doc} = {math.prod(expected)} elements"
         )
+    if tensor.format != op.act_format:
+        fix = (f"set act_format: {tensor.format}" if tensor.format is not None
+               else f"give the tensor format {op.act_format!r}")
+        raise WorkloadError(
+            f"{_where(source, i, op, '.act_format')}: reads tensor {tensor.name!r} in format "
+            f"{tensor.format!r} (written by {wrote}), but act_format is {op.act_format!r}; "
+            f"{fix}"
+        )
     if tensor.bits != op.act_bits:
         raise WorkloadError(
             f"{_where(source, i, op, '.act_bits')}: reads tensor {tensor.name!r} of "
@@ -279,6 +287,8 @@ def _tensor_dict(t: Tensor) -> dict[str, Any]:
         d["dtype"] = t.dtype
     if t.role != "input":
         d["role"] = t.role
+    if t.format is not None:
+        d["format"] = t.format
     return d
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
 
+from pysim.workload.number_formats import FormatName, element_format, storage_bits
 from pysim.workload.sparsity import Sparsity
 from pysim.workload.tensors import (
     Bits,
@@ -27,6 +28,7 @@ from pysim.workload.tensors import (
     PosInt,
     PosPair,
     Tensor,
+    format_fields,
     packed_bytes,
 )
 
@@ -122,12 +124,51 @@ names the parameters that set each input's shape, for error messages.
     # Pin a MAC op to the hardware unit of this name instead of the hardware's `dispatch`
     # policy; the mapper raises WorkloadError if that unit cannot run the op's precision.
     unit: Name | None = None
+    # Number formats (pysim.formats names, pysim/workload/number_formats.py): they set the
+    # widths and dtype; block / group scales count in the tensors' bytes (weights: as
+    # `<op>.scales`, with their dequantization). `out_format` defaults to `act_format` unless
+    # `out_bits` is set.
+    weight_format: FormatName | None = None
+    act_format: FormatName | None = None
+    out_format: FormatName | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _default_output(cls, data: Any) -> Any:
         if isinstance(data, dict) and "output" not in data and "name" in data:
             return {**data, "output": data["name"]}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_formats(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        names = {k: data.get(k) for k in ("weight_format", "act_format", "out_format")}
+        if not any(isinstance(v, str) for v in names.values()):
+            return data
+        data = format_fields(data, "weight_format", "weight_bits", None, "")
+        data = format_fields(data, "act_format", "act_bits", None, "")
+        data = format_fields(data, "out_format", "out_bits", None, "")
+        kinds = {element_format(v).dtype for k, v in names.items()
+                 if isinstance(v, str) and k != "out_format"}
+        if kinds:
+            dtype = "float" if "float" in kinds else "int"
+            if data.get("dtype") not in (None, dtype):
+                given = ", ".join(f"{k} {v!r}" for k, v in names.items() if v)
+                raise ValueError(f"the op's formats ({given}) make it a {dtype} op, but dtype "
+                                 f"is {data['dtype']!r}; leave dtype out or set it to {dtype!r}")
+            data["dtype"] = dtype
+        w = names["weight_format"]
+        if isinstance(w, str) and element_format(w).group:
+            f = element_format(w)
+            scales = Quant(granularity="group", group_size=f.group, scale_bits=f.scale_bits)
+            given = data.get("quant")
+            if given is not None and Quant.model_validate(given) != scales:
+                raise ValueError(f"weight_format {w!r} brings its own scales (one "
+                                 f"{f.scale_bits}-bit scale per {f.group} weights along K); "
+                                 f"leave quant out, got {given!r}")
+            data["quant"] = scales
         return data
 
     @model_validator(mode="after")
@@ -164,8 +205,20 @@ names the parameters that set each input's shape, for error messages.
         """Bits per element of the output: `out_bits`, or `act_bits` if not set."""
         return self.act_bits if self.out_bits is None else self.out_bits
 
+    @property
+    def output_format(self) -> str | None:
+        """The output's number format: `out_format`, else `act_format` unless `out_bits` is
+        set."""
+        if self.out_format is not None:
+            return self.out_format
+        return self.act_format if self.out_bits is None else None
+
     def output_tensor(self) -> Tensor:
         """The activation tensor this op writes."""
+        fmt = self.output_format
+        if fmt is not None:
+            return Tensor(name=self.output, shape=self.output_shape, format=fmt,
+                          role="activation")
         return Tensor(
             name=self.output,
             shape=self.output_shape,
@@ -205,12 +258,18 @@ names the parameters that set each input's shape, for error messages.
 
     @property
     def input_bytes(self) -> int:
-        """Bytes of the activation inputs, each ceil(elements * act_bits / 8)."""
+        """Bytes of the activation inputs, each ceil(elements * act_bits / 8) (with
+        `act_format`: its values and scales)."""
+        if self.act_format is not None:
+            return sum(-(-storage_bits(s, self.act_format) // 8) for s in self.input_shapes())
         return sum(packed_bytes(math.prod(s), self.act_bits) for s in self.input_shapes())
 
     @property
     def output_bytes(self) -> int:
-        """Bytes of the output: ceil(elements * output_bits / 8)."""
+        """Bytes of the output: ceil(elements * output_bits / 8) (with a format: values and
+        scales)."""
+        if self.output_format is not None:
+            return -(-storage_bits(self.output_shape, self.output_format) // 8)
         return packed_bytes(math.prod(self.output_shape), self.output_bits)
 
     # -- work --------------------------------------------------------------------------------

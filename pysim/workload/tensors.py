@@ -9,7 +9,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
+
+from pysim.workload.number_formats import FormatName, element_format, storage_bits
 
 MAX_DIM = 2**31 - 1
 """Largest dimension, stride or padding accepted (products of them are Python ints)."""
@@ -52,10 +62,34 @@ def packed_bytes(elements: int, bits: int) -> int:
     return (elements * bits + 7) // 8
 
 
+def format_fields(data: object, fmt_key: str, bits_key: str, dtype_key: str | None,
+                  where: str) -> object:
+    """``data`` (a model's raw fields) with ``bits_key`` (and ``dtype_key``) filled from the
+    number format named by ``fmt_key``; a ValueError if either was given and disagrees."""
+    if not isinstance(data, dict) or data.get(fmt_key) is None:
+        return data
+    name = data[fmt_key]
+    if not isinstance(name, str):
+        return data  # the field's own validation names the type
+    f = element_format(name)
+    out = dict(data)
+    for key, value in ((bits_key, f.bits), (dtype_key, f.dtype)):
+        if key is None:
+            continue
+        if out.get(key) is not None and out[key] != value:
+            raise ValueError(f"{where}{fmt_key} {name!r} stores {f.bits}-bit {f.dtype} "
+                             f"elements, but {key} is {out[key]!r}; leave {key} out or set it "
+                             f"to {value!r}")
+        out[key] = value
+    return out
+
+
 class Tensor(BaseModel):
     """A named tensor: `shape` (ints >= 1), `bits` per element (1 to 32), `dtype` ("int" or
     "float") and `role` ("input" for graph inputs, "weight" for parameters, "activation" for
-    what an op produces)."""
+    what an op produces). `format` (optional) names its number format (pysim.formats:
+    ``fp8_e4m3``, ``mxfp4``, ``nf4``, ...): it sets `bits` and `dtype`, and its scales count in
+    `bytes` (pysim/workload/number_formats.py)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -64,6 +98,12 @@ class Tensor(BaseModel):
     bits: Bits = 8
     dtype: DType = "int"
     role: Role = "input"
+    format: FormatName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_format(cls, data: object) -> object:
+        return format_fields(data, "format", "bits", "dtype", "")
 
     @property
     def elements(self) -> int:
@@ -72,5 +112,7 @@ class Tensor(BaseModel):
 
     @property
     def bytes(self) -> int:
-        """Size in bytes, packed: ceil(elements * bits / 8)."""
+        """Size in bytes, packed: ceil(elements * bits / 8), plus a format's scales."""
+        if self.format is not None:
+            return -(-storage_bits(self.shape, self.format) // 8)
         return packed_bytes(self.elements, self.bits)

@@ -1,0 +1,78 @@
+"""Number formats on workload tensors and ops (``pysim.formats``' registry).
+
+A tensor or op names a format (``fp8_e4m3``, ``mxfp4``, ``nf4``, ``int4``, ...) and pysim takes its
+element width and kind from the registry, and for the scaled formats the storage of their scales:
+OCP Microscaling v1.0 (Section 5, Table 1) stores one 8-bit E8M0 scale per 32 elements, QLoRA's
+NF4 (Dettmers et al. 2023) one fp32 absmax per 64. Scales run along a tensor's last axis (the
+reduction axis of the GEMM that reads an activation: K of an (M, K) input, C of an NHWC image);
+a row shorter than a whole number of blocks is padded to one, as the MX spec pads a partial
+block. A weight's scales run along K too and are stored as its ``<op>.scales`` tensor
+(``Quant``), so they also cost their dequantization (``Op.dequant_work``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
+
+
+@dataclass(frozen=True)
+class ElementFormat:
+    """What the simulator needs of a format: ``bits`` per stored element, the MAC ``dtype``
+    ("int" for integers, ternary and MXINT8; "float" for floats, NF4 and the MX float formats),
+    and one ``scale_bits``-wide scale per ``group`` elements along the last axis (0: none)."""
+
+    name: str
+    bits: int
+    dtype: Literal["int", "float"]
+    group: int = 0
+    scale_bits: int = 0
+
+
+@cache
+def element_format(name: str) -> ElementFormat:
+    """The format ``name``; ValueError naming the known formats if there is none."""
+    from pysim.formats.quantize import _defaults
+    from pysim.formats.registry import SCALE_BITS, IntFormat, MXFormat, get
+
+    f = get(name)
+    gran, scale_dtype = _defaults(f, None, None, name)
+    is_int = isinstance(f, IntFormat) or (isinstance(f, MXFormat)
+                                         and isinstance(f.element, IntFormat))
+    group = gran.size if gran is not None else 0
+    return ElementFormat(f.name, f.bits, "int" if is_int else "float", group or 0,
+                         SCALE_BITS[scale_dtype] if scale_dtype else 0)
+
+
+def _known(name: str) -> str:
+    return element_format(name).name
+
+
+FormatName = Annotated[str, AfterValidator(_known)]
+"""A ``pysim.formats`` name (case-insensitive), normalised to the registry's spelling."""
+
+
+def storage_bits(shape: tuple[int, ...], name: str) -> int:
+    """Bits of a ``shape`` tensor in format ``name``: its values packed at the element width,
+    and its scales (rows x whole groups along the last axis) at the scale width."""
+    f = element_format(name)
+    elements = math.prod(shape)
+    bits = elements * f.bits
+    if f.group:
+        last = shape[-1]
+        bits += elements // last * -(-last // f.group) * f.scale_bits
+    return bits
+
+
+def storage_ratio(shape: tuple[int, ...], name: str | None) -> float:
+    """Stored bytes over the values' packed bytes (1 without a format or scales; MXFP4 over
+    a long row: 4.25 / 4)."""
+    if name is None or not element_format(name).group:
+        return 1.0
+    f = element_format(name)
+    values = math.prod(shape) * f.bits
+    return storage_bits(shape, name) / values
