@@ -153,7 +153,7 @@ def test_oversized_layer_is_a_workload_error_naming_the_layer(tmp_path: Path) ->
     path = tmp_path / "huge.csv"
     path.write_text("Layer, M, N, K,\nbig, 4000000000, 4000000000, 4000000000,\n")
     cfg = load_config(ROOT / "tests/data/scalesim/cases/gemm_8x16_os/config.cfg")
-    with pytest.raises(WorkloadError, match=r"layer 0 \(line 2, 'big'\): .*overflow"):
+    with pytest.raises(WorkloadError, match=r"huge.csv:2: layer 0 \('big'\): .*overflow"):
         run(cfg, load_topology(path, gemm=True))
 
 
@@ -164,7 +164,7 @@ def test_layer_with_too_many_folds_is_refused_at_once(tmp_path: Path) -> None:
     path.write_text("Layer, M, N, K,\nbig, 100000000, 100000000, 1,\n")
     cfg = load_config(ROOT / "tests/data/scalesim/cases/gemm_8x16_os/config.cfg")
     start = time.monotonic()
-    with pytest.raises(WorkloadError, match=r"layer 0 \(line 2, 'big'\): .*folds .* exceeds the "
+    with pytest.raises(WorkloadError, match=r"big.csv:2: layer 0 \('big'\): .*folds .* exceeds the "
                                             r"limit of 2\^32"):
         run(cfg, load_topology(path, gemm=True))
     assert time.monotonic() - start < 1.0
@@ -225,5 +225,5 @@ def test_zero_cycle_layer_is_a_workload_error(tmp_path: Path) -> None:
     cfg_path.write_text(cfg_with(ArrayHeight="1", ArrayWidth="1"))
     topo = tmp_path / "one.csv"
     topo.write_text("Layer, M, N, K,\ntiny, 1, 1, 1,\n")
-    with pytest.raises(WorkloadError, match=r"layer 0 \(line 2, 'tiny'\): .*Total Cycles = 0"):
+    with pytest.raises(WorkloadError, match=r"one.csv:2: layer 0 \('tiny'\): .*Total Cycles = 0"):
         run(load_config(cfg_path), load_topology(topo, gemm=True))

@@ -400,6 +400,9 @@ def run(
         except WorkloadError:
             raise
         except ValueError as exc:
+            if layer.source:
+                raise WorkloadError(f"{layer.source}:{layer.line}: layer {i} ({layer.name!r}): "
+                                    f"{exc}") from None
             where = f"line {layer.line}, " if layer.line else ""
             raise WorkloadError(f"layer {i} ({where}{layer.name!r}): {exc}") from None
         reports.append(report)

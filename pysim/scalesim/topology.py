@@ -16,7 +16,7 @@ GEMM rows: ``Layer, M, N, K,`` (optionally ``N:M``). As SCALE-Sim does (topology
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pysim.errors import WorkloadError
@@ -47,6 +47,7 @@ class Layer:
     filters: int
     stride: int
     line: int = 0  # line of the topology file it came from (0: built in code)
+    source: str = ""  # that file ("": built in code)
 
     def __post_init__(self) -> None:
         for field in ("ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "filters"):
@@ -285,4 +286,4 @@ def load_topology(path: str | Path, gemm: bool = False) -> list[Layer]:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise WorkloadError(f"{p}: not a text (UTF-8) file") from None
-    return parse_topology(text, str(p), gemm)
+    return [replace(layer, source=str(p)) for layer in parse_topology(text, str(p), gemm)]
