@@ -8,6 +8,7 @@ import sys
 
 from pysim import quantity_format as fmt
 from pysim.errors import ConfigError, MissingExtra, WorkloadError
+from pysim.progress import add_progress_arg
 
 
 def _cmd_gemm(args: argparse.Namespace) -> int:
@@ -95,7 +96,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pysim.simulate import simulate
 
     hw = _load_hardware_arg(args.hardware, args.set)
-    res = simulate(hw, _load_workload_arg(args.workload, args))
+    res = simulate(hw, _load_workload_arg(args.workload, args), progress=args.progress)
     if args.csv:
         res.layers.to_csv(args.csv, index=False)
     if args.json:
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a workload on a hardware description")
     add_target_args(run)
+    add_progress_arg(run)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.add_argument("--csv", metavar="FILE", help="write the per-op table to a CSV file")
     run.add_argument("--layers", type=_layers_arg, default="20", metavar="N|all",

@@ -23,7 +23,8 @@ PJ = 1e-12
 
 
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
-             trace: bool = False, memory_plan: str | None = None) -> Result:
+             trace: bool = False, memory_plan: str | None = None,
+             progress: bool | None = False) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
@@ -32,6 +33,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     ``Result.to_chrome_trace``); the figures are the same either way. ``memory_plan``
     ("fifo" or "planned") overrides the hardware's ``mapper.residency``: which op outputs stay
     on chip between their uses (``layers.attrs["residency"]`` says how it was chosen).
+    ``progress``: a bar over the ops as they are mapped (None: when stderr is a terminal).
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports or a tile that fits no scratchpad.
@@ -47,7 +49,13 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         hw = hw.with_overrides({"mapper.residency": memory_plan})
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     notes: dict[str, str] = {}
-    mappings = map_workload(hw, wl, notes)
+    if progress is False:
+        mappings = map_workload(hw, wl, notes)
+    else:
+        from pysim.progress import bar
+
+        with bar(len(wl.ops), f"mapping {wl.name}", "op", progress) as b:
+            mappings = map_workload(hw, wl, notes, tick=b.update)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
     timing = [transfer_timing(hw, m.dram_streams) for m in mappings]
     plans = [

@@ -8,6 +8,7 @@ the op (compute cycles, DRAM bytes, steps) and everything the energy model needs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -529,15 +530,21 @@ def _steps(tiles: int) -> int:
     return max(1, min(MAX_STEPS, tiles))
 
 
-def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None) -> list[OpMapping]:
+def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
+                 tick: Callable[[], Any] | None = None) -> list[OpMapping]:
     """Map each op in execution order. Raises WorkloadError if an op has no unit to run on.
     A GPU (every MAC unit a ``tensor_core``) maps each op to a kernel
     (``pysim.gpu.kernels.map_kernels``). ``notes`` (if given) receives ``"residency"``: how
-    inter-layer reuse was chosen (``mapper.residency``)."""
+    inter-layer reuse was chosen (``mapper.residency``); ``tick`` (if given) is called once
+    per op mapped (a progress bar)."""
     from pysim.gpu.kernels import is_gpu, map_kernels
 
     if is_gpu(hw):
-        return map_kernels(hw, wl)
+        out = map_kernels(hw, wl)
+        if tick is not None:
+            for _ in out:
+                tick()
+        return out
     check_capacity(hw, wl)
     ops = list(wl.ops)
     index = {op.name: i for i, op in enumerate(ops)}
@@ -566,6 +573,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None) -> list[
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
     for i, op in enumerate(ops):
+        if tick is not None:
+            tick()
         on_chip = res.resident_inputs[i]
         cap, spads = _capacity(hw, res.resident_bytes_during[i])
         deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))

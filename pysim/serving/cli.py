@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from pysim.errors import ConfigError
+from pysim.progress import add_progress_arg, bar
 from pysim.serving.simulator import SCHEDULERS
 
 
@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tpot-slo", type=float, help="goodput target for TPOT (s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", metavar="FILE", help="write the per-request table")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -68,17 +68,10 @@ def run(args: argparse.Namespace) -> int:
                           output_tokens=("uniform", *args.output_tokens), seed=args.seed)
     if not reqs:
         raise ConfigError("no requests arrive: raise --rate or --duration")
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(reqs), unit="req", file=sys.stderr, leave=False)
-    res = sv.serve(hw, spec, reqs, scheduler=args.scheduler, max_batch=args.max_batch,
-                   token_budget=args.token_budget, block_size=args.block_size,
-                   memory_gb=args.memory_gb, seed=args.seed,
-                   progress=bar.update if bar is not None else None)
-    if bar is not None:
-        bar.close()
+    with bar(len(reqs), "serving", "req", args.progress) as b:
+        res = sv.serve(hw, spec, reqs, scheduler=args.scheduler, max_batch=args.max_batch,
+                       token_budget=args.token_budget, block_size=args.block_size,
+                       memory_gb=args.memory_gb, seed=args.seed, progress=b.update)
     s = res.summary(args.ttft_slo, args.tpot_slo)
     print(f"{spec.name} on {getattr(hw, 'name', args.hardware)}, {args.scheduler}: "
           f"{s.requests} requests, KV cache {res.kv_blocks} blocks of {res.block_size} tokens")

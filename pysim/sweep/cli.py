@@ -16,6 +16,7 @@ import argparse
 from typing import Any
 
 from pysim.errors import ConfigError
+from pysim.progress import add_progress_arg
 
 
 def add_commands(sub: Any) -> None:
@@ -38,7 +39,7 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument("--random", type=int, metavar="N",
                        help="N random points of the space instead of the whole grid")
     sweep.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
-    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_arg(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
     plot = sub.add_parser("plot", help="plot a sweep's Pareto front, or one run per op")
@@ -84,7 +85,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _terminated)
     df = sweep(hw, wls, space, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
-               progress=False if args.no_progress else None)
+               progress=args.progress)
     errors = int(df["error"].notna().sum())
     print(f"wrote {args.out}: {len(df)} rows ({df.attrs['computed']} computed, "
           f"{df.attrs['reused']} reused), {errors} invalid point{'' if errors == 1 else 's'}")

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from pysim.config import Hardware, load_hardware
 from pysim.errors import require
+from pysim.progress import bar as progress_bar
 from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, point_id
 from pysim.sweep.checkpoint import Checkpoint
 from pysim.sweep.space import Space
@@ -100,12 +101,6 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     if manager is not None:
         manager.join(grace_s)
     pool.shutdown(wait=False)
-
-
-class _Bar(tqdm):
-    """A progress bar without tqdm's monitor thread (a live thread makes fork unsafe)."""
-
-    monitor_interval = 0
 
 
 @dataclass(frozen=True)
@@ -257,8 +252,7 @@ class Evaluator:
         self._keys.extend(t.key for t in tasks)
         if todo:
             executor = self._executor_for(len(todo))
-            with _Bar(total=len(todo), desc=self.desc, unit="pt", disable=not self.progress,
-                      dynamic_ncols=True) as bar:
+            with progress_bar(len(todo), self.desc, "pt", self.progress, leave=True) as bar:
                 self._compute(list(todo.values()), executor, bar)
         return [self._row(t, self.cache[t.key]) for t in tasks]
 
