@@ -2,13 +2,14 @@
 cycles and energy they imply.
 
 A GEMM C[M, N] = A[M, K] x B[K, N] is cut into tiles (Mt, Nt, Kt), multiples of the unit's
-spatial grains, that fit the scratchpads with double buffering, and walked by a three-deep loop
-nest over tile indices in one of six orders. Off-chip traffic follows the reuse analysis of
-Timeloop's and ZigZag's loop-nest models: an operand is fetched again for every trip of the
-loop it does not depend on when that loop sits outside its innermost relevant loop, unless a
-level of its memory chain keeps its footprint over the loops inside (then once; C's partial
-sums otherwise spill, written and read back at the accumulator width). DRAM moves whole bursts,
-so a tile whose rows are shorter than a full tensor row pays each row's rounding.
+spatial grains (or narrower, where a tight scratchpad needs it), that fit the scratchpads with
+double buffering, and walked by a three-deep loop nest over tile indices in one of six orders.
+Off-chip traffic follows the reuse analysis of Timeloop's and ZigZag's loop-nest models: an
+operand is fetched again for every trip of the loop it does not depend on when that loop sits
+outside its innermost relevant loop, unless a level of its memory chain keeps its footprint
+over the loops inside (then once; C's partial sums otherwise spill, written and read back at
+the accumulator width). DRAM moves whole bursts, so a tile whose rows are shorter than a full
+tensor row pays each row's rounding.
 
 Every (tile, order, kept operands) candidate is scored by the ``Objective``: ``latency`` is
 the engine's own schedule of the op (csrc/mapping/search.cpp) from the unit's tile model, each
@@ -113,9 +114,9 @@ class GemmTiling:
 
 def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``; and
-    below the grain, its halvings (a tile narrower than the array leaves PEs idle, but a
-    tight scratchpad may need it: without them a larger array, whose grain is larger, would
-    lose the small tiles a smaller one can use)."""
+    with ``below_grain`` the grain's halvings down to an eighth of it (a tile narrower than
+    the array leaves PEs idle, but a tight scratchpad may need it: without them a larger
+    array, whose grain is larger, would lose the small tiles a smaller one can use)."""
     out = {dim}
     size = dim
     while size > 1:
