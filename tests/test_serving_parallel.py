@@ -155,3 +155,17 @@ def test_unsplittable_models_and_links_are_refused() -> None:
     with pytest.raises(ConfigError, match="cost_model prices"):
         sv.serve(A100, SPEC, [sv.Request(0, 0.0, 8, 8)], cost_model=sv.CostModel(A100, SPEC),
                  parallel=ParallelConfig(tp=2))
+
+
+def test_cli_takes_parallel_and_speculative_flags(capsys) -> None:
+    from pysim.cli import main
+
+    argv = ["serve", "gpu:a100", "llama2_7b", "--rate", "2", "--duration", "2", "--seed", "1",
+            "--no-progress", "--prompt-tokens", "32", "64", "--output-tokens", "8", "16"]
+    assert main([*argv, "--tp", "2", "--pp", "2"]) == 0
+    assert "tp 2 x pp 2" in capsys.readouterr().out
+    assert main([*argv, "--draft", "llama_68m", "--gamma", "3", "--alpha", "0.5"]) == 0
+    assert "draft llama_68m gamma 3 alpha 0.5 (1.88 tokens/step expected)" in \
+        capsys.readouterr().out
+    assert main([*argv, "--draft", "llama_68m", "--alpha", "1.5"]) != 0
+    assert "speculative: alpha must be a number in [0, 1), got 1.5" in capsys.readouterr().err
