@@ -20,7 +20,7 @@ from pysim.config.energy_table import (
     load_energy_table,
 )
 from pysim.config.memory import OPERANDS, Dram, Scratchpad
-from pysim.config.quantities import Float
+from pysim.config.quantities import BandwidthGBps, Float
 from pysim.config.units import Unit, VectorUnit
 from pysim.config.yaml_io import FieldError
 from pysim.errors import ConfigError
@@ -73,6 +73,19 @@ class MapperConfig(BaseModel):
     residency_time_limit_s: Float = Field(default=2.0, gt=0, le=3600)
 
 
+class Interconnect(BaseModel):
+    """The link between this device and its peers in a multi-device group (NVLink on a GPU):
+    ``bandwidth_gb_per_s`` is what one device sends per direction while it receives as much
+    (GB/s, 1e9 B/s: half of NVIDIA's bidirectional NVLink figure), ``latency_us`` the time of
+    one step of a ring collective. Used by tensor / pipeline parallelism in pysim.serving
+    (docs/serving.md); a single-device simulation ignores it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bandwidth_gb_per_s: BandwidthGBps = Field(gt=0)
+    latency_us: Float = Field(default=0.0, ge=0, le=1e6)
+
+
 class Hardware(BaseModel):
     """A whole accelerator; every field is documented in docs/hardware_config.md.
 
@@ -96,6 +109,8 @@ class Hardware(BaseModel):
     # `_pick_unit`): the first listed, the fewest cycles, or the least MAC energy.
     dispatch: Literal["first", "fastest", "lowest_energy"] = "first"
     mapper: MapperConfig = Field(default_factory=MapperConfig)
+    # Optional: the device-to-device link (multi-device serving); None: a single device.
+    interconnect: Interconnect | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardware:
@@ -192,8 +207,10 @@ class Hardware(BaseModel):
     # -- dict views and overrides -----------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, resolved (DRAM preset values filled in), as plain YAML-able data."""
-        return self.model_dump(mode="json")
+        """Every field, resolved (DRAM preset values filled in), as plain YAML-able data
+        (``interconnect`` only where the hardware has one)."""
+        return self.model_dump(mode="json",
+                               exclude={"interconnect"} if self.interconnect is None else None)
 
     def flat_params(self) -> dict[str, Any]:
         """``to_dict()`` flattened to dotted paths (``units.0.rows``, ``dram.channels``);

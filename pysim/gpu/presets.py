@@ -68,6 +68,16 @@ _LAUNCH = (
 # The fastest streaming kernel measured on the H200 (tests/test_gpu_hardware.py recomputes it
 # from benchmarks/data/gemm_h200_cublas.csv), rounded to two digits.
 HBM_EFFICIENCY = 0.86
+# NVLink: NVIDIA quotes the bidirectional aggregate per GPU (A100 600 GB/s = 12 links x 25
+# GB/s x 2 directions); a GPU sends half of it while it receives the other half, so the
+# hardware description's ``interconnect.bandwidth_gb_per_s`` is half the datasheet figure.
+_NVLINK_DIRECTION = ("; bidirectional aggregate per GPU: the hardware description's "
+                     "interconnect.bandwidth_gb_per_s is half of it, per direction")
+# One step of a ring collective over NVLink: NCCL's own cost model, src/graph/tuning.cc, hwLat
+# [NVLINK][Ring][LL128] = 1.9 us (LL 0.47, Simple 3.4); NCCL's base latency is not added.
+NVLINK_LATENCY_US = 1.9
+_NVLINK_LATENCY = ("1.9 us per ring step: NCCL's tuning model (src/graph/tuning.cc), "
+                   "hwLat NVLink / Ring / LL128 (LL 0.47, Simple 3.4 us; an ESTIMATE)")
 _HBM_EFFICIENCY = (
     "0.86: the fastest streaming kernel of benchmarks/data/gemm_h200_cublas.csv (tf32 GEMV "
     "1 x 8192 x 8192, 268 MB in 65.2 us: 4.12 of the H200's 4.8 TB/s, CUDA graph), taken for "
@@ -138,6 +148,10 @@ class GpuPreset:
     fusion: str = "epilogue"
     # GeForce parts: float inputs accumulating in fp32 run at half the tensor-core rate.
     fp32_acc_half_rate: bool = False
+    # NVLink, as the datasheet quotes it: bidirectional aggregate per GPU (GB/s); None: none
+    # (PCIe only). ``nvlink_latency_us``: one ring-collective step over it.
+    nvlink_gb_per_s: float | None = None
+    nvlink_latency_us: float = NVLINK_LATENCY_US
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -159,6 +173,13 @@ class GpuPreset:
             raise ConfigError(
                 f"fp32_acc_half_rate must be True or False, got {self.fp32_acc_half_rate!r}")
         object.__setattr__(self, "fp32_acc_half_rate", bool(self.fp32_acc_half_rate))
+        nvl = self.nvlink_gb_per_s
+        if nvl is not None and (isinstance(nvl, bool) or not isinstance(nvl, (int, float))
+                                or not nvl > 0):
+            raise ConfigError(f"nvlink_gb_per_s must be a number > 0 or None, got {nvl!r}")
+        lat = self.nvlink_latency_us
+        if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not lat >= 0:
+            raise ConfigError(f"nvlink_latency_us must be >= 0, got {lat!r}")
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
@@ -182,14 +203,16 @@ class GpuPreset:
         """This GPU as hardware-description data (configs/gpu/<name>.yaml): a ``tensor_core``
         unit for the SMs, the CUDA cores as the vector unit (FP32 lanes per SM x SMs), the L2
         as the one scratchpad, the HBM as ``dram`` (its architecture's DRAM preset, with
-        enough channels for the datasheet bandwidth, which caps it; ``capacity_gib``)."""
+        enough channels for the datasheet bandwidth, which caps it; ``capacity_gib``), and
+        NVLink, where the GPU has it, as ``interconnect`` (per direction: half the datasheet's
+        bidirectional figure)."""
         from pysim.config import DRAM_PRESETS
         from pysim.gpu.attention import FP32_LANES_PER_SM
 
         banks, ports = _l2_banks(self.l2_kb * 1024, self.l2_bandwidth_bytes_per_clk)
         dram = DRAM_PRESETS[HBM[self.arch]].fields()
         per_channel = dram["bus_bits"] / 8 * dram["data_rate_mtps"] / 1000
-        return {
+        out: dict[str, object] = {
             "name": self.name,
             "clock_ghz": self.boost_clock_mhz / 1000,
             "technology_nm": NODE_NM[self.arch],
@@ -216,6 +239,10 @@ class GpuPreset:
                      "bandwidth_gb_per_s": round(self.hbm_sustained_gb_per_s, 6),
                      "capacity_gib": self.hbm_gb},
         }
+        if self.nvlink_gb_per_s is not None:
+            out["interconnect"] = {"bandwidth_gb_per_s": self.nvlink_gb_per_s / 2,
+                                   "latency_us": self.nvlink_latency_us}
+        return out
 
     @functools.cached_property
     def hardware(self) -> Hardware:
@@ -511,12 +538,15 @@ _A100 = GpuPreset(
     hbm_gb=80,
     hbm_bandwidth_gb_per_s=2039.0,
     l2_bandwidth_bytes_per_clk=5120.0,
+    nvlink_gb_per_s=600.0,
     sources={
         "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
         "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
         "Table 3: fp16 312, tf32 156, int8 624, int4 1248, binary 4992 TOPS, 2x sparse",
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
+        "nvlink_gb_per_s": _A100_DS + ": NVLink 600 GB/s (SXM)" + _NVLINK_DIRECTION,
+        "nvlink_latency_us": _NVLINK_LATENCY,
         "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
         "launch_overhead_us": _LAUNCH,
@@ -537,6 +567,7 @@ _H100 = GpuPreset(
     hbm_gb=80,
     hbm_bandwidth_gb_per_s=3350.0,
     l2_bandwidth_bytes_per_clk=5120.0,
+    nvlink_gb_per_s=900.0,
     sources={
         "sms, tensor_cores_per_sm": _H100_WP + ", Table 3 (H100 SXM5)",
         "boost_clock_mhz": "1830 MHz: the clock of the datasheet's tensor-core figures "
@@ -545,6 +576,8 @@ _H100 = GpuPreset(
         + _H100_DS + ": fp16 989, tf32 495, fp8 1979, int8 1979 TOPS, 2x sparse",
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
+        "nvlink_gb_per_s": _H100_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
+        "nvlink_latency_us": _NVLINK_LATENCY,
         "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
         "(an ESTIMATE)",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -595,6 +628,8 @@ PRESETS: dict[str, GpuPreset] = {
             "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
             "hbm_gb, hbm_bandwidth_gb_per_s": _A100_40_DS + " (40 GB HBM2, 1555 GB/s); "
             + _A100_WP + ", Table 1 (1555 GB/s)",
+            "nvlink_gb_per_s": _A100_40_DS + ": NVLink 600 GB/s" + _NVLINK_DIRECTION,
+            "nvlink_latency_us": _NVLINK_LATENCY,
             "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
@@ -617,6 +652,8 @@ PRESETS: dict[str, GpuPreset] = {
             "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3 "
             "(GH100, as H100 SXM5; the H200 datasheet lists none of them)",
             "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
+            "nvlink_gb_per_s": _H200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
+            "nvlink_latency_us": _NVLINK_LATENCY,
             "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
             "(an ESTIMATE, as h100)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -637,6 +674,7 @@ PRESETS: dict[str, GpuPreset] = {
         hbm_gb=180,
         hbm_bandwidth_gb_per_s=7700.0,
         l2_bandwidth_bytes_per_clk=10240.0,
+        nvlink_gb_per_s=1800.0,
         sources={
             "sms": "148 SMs (two dies of 74 enabled SMs): not in NVIDIA's datasheets; "
             "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (2025), "
@@ -657,6 +695,9 @@ PRESETS: dict[str, GpuPreset] = {
             "as above",
             "hbm_gb, hbm_bandwidth_gb_per_s": _B200_DS + " (180 GB HBM3e, 7.7 TB/s per GPU; "
             "the first B200 announcement said 192 GB, 8 TB/s)",
+            "nvlink_gb_per_s": _B200_DS + ": fifth-generation NVLink 1.8 TB/s per GPU"
+            + _NVLINK_DIRECTION,
+            "nvlink_latency_us": _NVLINK_LATENCY + "; the NVLink 4 figure assumed for NVLink 5",
             "l2_bandwidth_bytes_per_clk": "not published; twice A100's 5120 B/clk (two dies, "
             "each with its L2) assumed (an ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW + "; assumed unchanged on 10.0",

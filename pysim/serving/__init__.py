@@ -7,6 +7,10 @@ KV cache bounds what runs at once.
     res = sv.serve(pysim.gpu.preset("a100"), "llama2_7b", reqs, scheduler="continuous")
     res.summary().ttft_p99_s, res.requests, res.iterations
 
+Speculative decoding: ``serve(..., speculative=sv.SpeculativeConfig("llama_68m", 4, 0.8))``;
+several devices: ``serve(..., parallel=sv.ParallelConfig(tp=2, pp=1))``; plots (matplotlib,
+imported on use): ``pysim.serving.plot``.
+
 docs/serving.md has the model, its sources and the anchors.
 """
 
@@ -15,8 +19,10 @@ from pysim.serving.dynamic import ExitProfile, Routing
 from pysim.serving.kvcache import Cake, FullCache, HeavyHitter, RecentWindow, capacity_blocks
 from pysim.serving.metrics import ServingResult, Summary
 from pysim.serving.model import MODELS, LLMSpec, model
+from pysim.serving.parallel import Link, ParallelConfig
 from pysim.serving.requests import Request, load_trace, poisson, write_trace
 from pysim.serving.simulator import SCHEDULERS, ServeConfig, memory_bytes, serve
+from pysim.serving.speculative import SpeculativeConfig
 
 __all__ = [
     "MODELS",
@@ -29,11 +35,14 @@ __all__ = [
     "HeavyHitter",
     "IterationShape",
     "LLMSpec",
+    "Link",
+    "ParallelConfig",
     "RecentWindow",
     "Request",
     "Routing",
     "ServeConfig",
     "ServingResult",
+    "SpeculativeConfig",
     "Summary",
     "capacity_blocks",
     "load_trace",
@@ -43,3 +52,12 @@ __all__ = [
     "serve",
     "write_trace",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``pysim.serving.plot`` is imported on first use (matplotlib is slow to load)."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("pysim.serving.plot")
+    raise AttributeError(f"module 'pysim.serving' has no attribute {name!r}")

@@ -2,6 +2,8 @@
 
     pysim serve gpu:a100 llama2_7b --rate 4 --duration 600
     pysim serve gpu:h100 llama2_13b --trace tests/data/serving/small_trace.csv --scheduler chunked
+    pysim serve gpu:a100 llama2_70b --tp 4 --rate 2 --duration 120
+    pysim serve gpu:a100 llama2_7b --draft llama_68m --gamma 4 --alpha 0.8 --rate 1
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--precision", default="fp16", choices=["fp16", "int8"])
     p.add_argument("--ttft-slo", type=float, help="goodput target for TTFT (s)")
     p.add_argument("--tpot-slo", type=float, help="goodput target for TPOT (s)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel devices (Megatron)")
+    p.add_argument("--pp", type=int, default=1, help="pipeline-parallel stages (GPipe)")
+    p.add_argument("--micro-batches", type=int, help="pipeline micro-batches (default: --pp)")
+    p.add_argument("--draft", metavar="MODEL", help="speculative decoding's draft model")
+    p.add_argument("--gamma", type=int, default=4, help="draft tokens per step (with --draft)")
+    p.add_argument("--alpha", type=float, default=0.7,
+                   help="acceptance rate per draft token, in [0, 1) (with --draft)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", metavar="FILE", help="write the per-request table")
     add_progress_arg(p)
@@ -68,12 +77,20 @@ def run(args: argparse.Namespace) -> int:
                           output_tokens=("uniform", *args.output_tokens), seed=args.seed)
     if not reqs:
         raise ConfigError("no requests arrive: raise --rate or --duration")
+    parallel = sv.ParallelConfig(args.tp, args.pp, args.micro_batches)
+    speculative = (sv.SpeculativeConfig(args.draft, args.gamma, args.alpha)
+                   if args.draft else None)
     with bar(len(reqs), "serving", "req", args.progress) as b:
         res = sv.serve(hw, spec, reqs, scheduler=args.scheduler, max_batch=args.max_batch,
                        token_budget=args.token_budget, block_size=args.block_size,
-                       memory_gb=args.memory_gb, seed=args.seed, progress=b.update)
+                       memory_gb=args.memory_gb, seed=args.seed, parallel=parallel,
+                       speculative=speculative, progress=b.update)
     s = res.summary(args.ttft_slo, args.tpot_slo)
-    print(f"{spec.name} on {getattr(hw, 'name', args.hardware)}, {args.scheduler}: "
+    extra = f", tp {args.tp} x pp {args.pp}" if parallel.devices > 1 else ""
+    if speculative is not None:
+        extra += (f", draft {args.draft} gamma {args.gamma} alpha {args.alpha:g} "
+                  f"({speculative.expected_tokens:.2f} tokens/step expected)")
+    print(f"{spec.name} on {getattr(hw, 'name', args.hardware)}, {args.scheduler}{extra}: "
           f"{s.requests} requests, KV cache {res.kv_blocks} blocks of {res.block_size} tokens")
     rows = [("makespan", f"{s.makespan_s:.2f} s"),
             ("throughput", f"{s.throughput_tokens_per_s:.1f} tokens/s, "

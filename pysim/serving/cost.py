@@ -15,6 +15,13 @@ amounts once M is large); GEMM wave quantisation still leaves up to about 6 % be
 points (tests/test_serving_cost.py bounds it at 8 % against direct simulation). Decode
 attention is priced at the batch's mean cache length: its MACs and KV bytes are linear in
 each sequence's length, so the sum over sequences equals batch x mean.
+
+Several devices (``parallel``, pysim/serving/parallel.py): the pieces are those one
+tensor-parallel device runs (its shard of heads, FFN units and vocabulary), plus two ring
+all-reduces of the activations per layer and a gather of the logits over the hardware's
+interconnect; under pipeline parallelism one micro-batch's pieces are priced (tokens, decode
+sequences and prefill attention divided by the micro-batches) and the stages composed as
+GPipe's schedule. With tp = pp = 1 the cost is the single-device one, bit for bit.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pysim.serving.model import LLMSpec
+from pysim.serving.parallel import Link, ParallelConfig, require_link, shard, stage_layers
 from pysim.workload import Workload
 
 
@@ -50,7 +58,8 @@ class IterationShape:
     tokens + one per decode sequence); ``emitting``: sequences producing a token (LM head
     rows); ``decode_batch`` sequences decoding over ``decode_kv_mean`` keys on average;
     ``prefills``: (new tokens, keys) per prefill chunk; ``expert_tokens``: tokens per expert
-    (MoE only); ``layers``: layers run (early exit: fewer than the model's)."""
+    (MoE only); ``layers``: layers run (early exit: fewer than the model's);
+    ``decode_q_len``: new tokens per decode sequence (speculative verification: gamma + 1)."""
 
     tokens: int
     emitting: int
@@ -59,6 +68,11 @@ class IterationShape:
     prefills: tuple[tuple[int, int], ...] = ()
     expert_tokens: tuple[int, ...] = ()
     layers: float | None = None
+    decode_q_len: int = 1
+
+    @property
+    def sequences(self) -> int:
+        return self.decode_batch + len(self.prefills)
 
 
 def grid(exact_up_to: int = 16, points_per_octave: int = 8, limit: int = 1 << 22) -> list[int]:
@@ -73,12 +87,14 @@ def grid(exact_up_to: int = 16, points_per_octave: int = 8, limit: int = 1 << 22
 
 @dataclass
 class CostModel:
-    """Prices iterations of ``spec`` on ``hw`` (anything ``pysim.simulate`` accepts).
-    ``simulate`` may be replaced (tests use a closed-form stand-in). ``calls`` counts
-    simulations run, ``hits`` lookups answered from the cache."""
+    """Prices iterations of ``spec`` on ``hw`` (anything ``pysim.simulate`` accepts), over
+    ``parallel`` devices linked by the hardware's interconnect. ``simulate`` may be replaced
+    (tests use a closed-form stand-in). ``calls`` counts simulations run, ``hits`` lookups
+    answered from the cache. The pieces (``block``, ``ffn``, ...) are one device's."""
 
     hw: Any
     spec: LLMSpec
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
     exact_up_to: int = 16
     points_per_octave: int = 8
     simulate: Callable[[Any, Workload], Any] | None = None
@@ -87,12 +103,17 @@ class CostModel:
     _cache: dict[tuple, Cost] = field(default_factory=dict, repr=False)
     _grid: list[int] = field(default_factory=list, repr=False)
     _launch: float = field(default=0.0, repr=False)
+    _piece: LLMSpec = field(init=False, repr=False)
+    link: Link | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (f"CostModel({getattr(self.hw, 'name', self.hw)!r}, {self.spec.name!r}, "
                 f"calls={self.calls}, hits={self.hits})")
 
     def __post_init__(self) -> None:
+        self.parallel.check(self.spec)
+        self.link = require_link(self.hw, self.parallel)
+        self._piece = shard(self.spec, self.parallel.tp)
         self._grid = grid(self.exact_up_to, self.points_per_octave)
         from pysim.gpu.kernels import first_launch_s
 
@@ -142,43 +163,61 @@ class CostModel:
 
     def block(self, tokens: float) -> Cost:
         """One layer's token-parallel ops over ``tokens`` rows."""
-        return self._interp("block", (tokens,), self.spec.block_workload)
+        return self._interp("block", (tokens,), self._piece.block_workload)
 
     def ffn(self, tokens: float) -> Cost:
         """One layer's (one expert's) feed-forward over ``tokens`` rows; 0 tokens, no cost."""
-        return self._interp("ffn", (tokens,), self.spec.ffn_workload) if tokens > 0 else Cost()
+        return self._interp("ffn", (tokens,), self._piece.ffn_workload) if tokens > 0 else Cost()
 
     def router(self, tokens: float, assignments: float) -> Cost:
-        return self._interp("router", (tokens, assignments), self.spec.router_workload)
+        return self._interp("router", (tokens, assignments), self._piece.router_workload)
 
     def attention(self, batch: float, q_len: float, kv_len: float) -> Cost:
         """One layer's attention; kv_len is clamped to >= q_len at the grid points."""
         def build(b: int, q: int, kv: int) -> Workload:
-            return self.spec.attention_workload(b, q, max(q, kv))
+            return self._piece.attention_workload(b, q, max(q, kv))
         return self._interp("attn", (batch, q_len, kv_len), build)
 
     def head(self, rows: float) -> Cost:
-        return self._interp("head", (rows,), self.spec.head_workload) if rows > 0 else Cost()
+        return self._interp("head", (rows,), self._piece.head_workload) if rows > 0 else Cost()
 
     # --- an iteration ---------------------------------------------------------------------
 
     def iteration(self, shape: IterationShape) -> Cost:
-        """Seconds and joules of one iteration of ``shape``."""
-        spec = self.spec
-        layer = self.block(shape.tokens)
+        """Seconds and joules of one iteration of ``shape`` (joules: all devices)."""
+        spec, par = self.spec, self.parallel
+        m = par.micro_batches_for(shape.sequences)
+        f = 1.0 / m  # one micro-batch's share (1 without pipeline parallelism)
+        tokens = shape.tokens * f
+        layer = self.block(tokens)
         if spec.experts > 1:
             counts = shape.expert_tokens
-            layer = layer + self.router(shape.tokens, max(1, sum(counts)))
+            layer = layer + self.router(tokens, max(1.0, sum(counts) * f))
             for t in counts:
-                layer = layer + self.ffn(t)
+                layer = layer + self.ffn(t * f)
         else:
-            layer = layer + self.ffn(shape.tokens)
+            layer = layer + self.ffn(tokens)
         if shape.decode_batch:
-            layer = layer + self.attention(shape.decode_batch, 1, shape.decode_kv_mean)
+            layer = layer + self.attention(shape.decode_batch * f, shape.decode_q_len,
+                                           shape.decode_kv_mean)
         for q_len, kv_len in shape.prefills:
-            layer = layer + self.attention(1, q_len, kv_len)
+            layer = layer + self.attention(1, q_len, kv_len).scale(f)
+        head = self.head(shape.emitting * f)
         layers = spec.layers if shape.layers is None else shape.layers
-        return layer.scale(layers) + self.head(shape.emitting) + Cost(self._launch, 0.0)
+        if self.link is None:  # one device
+            return layer.scale(layers) + head + Cost(self._launch, 0.0)
+        act = tokens * spec.hidden * spec.bytes_per_element  # one micro-batch's activations
+        # Megatron: an all-reduce after attention and one after the FFN, in every layer
+        layer = layer + Cost(2 * self.link.allreduce_s(act, par.tp), 0.0)
+        logits = shape.emitting * f * spec.vocab * spec.bytes_per_element
+        head = head + Cost(self.link.allgather_s(logits, par.tp), 0.0)
+        stage = layer.scale(stage_layers(layers, par.pp))
+        p2p = self.link.p2p_s(act) if par.pp > 1 else 0.0
+        seconds = ((par.pp - 1) * (stage.seconds + p2p) + m * (stage.seconds + head.seconds)
+                   + self._launch)
+        # every device of every stage runs each micro-batch through its layers
+        joules = par.tp * m * (layer.joules * layers + head.joules)
+        return Cost(seconds, joules)
 
 
 __all__ = ["Cost", "CostModel", "IterationShape", "grid"]

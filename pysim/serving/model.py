@@ -188,6 +188,15 @@ MODELS: dict[str, LLMSpec] = {
     # LLaMA-13B (Touvron et al. 2023, v1, 2048 context): the model of vLLM's Figure 12.
     "llama_13b": LLMSpec("llama_13b", layers=40, hidden=5120, heads=40, kv_heads=40,
                          head_dim=128, ffn=13824, vocab=32000, max_context=2048),
+    # Llama 2 70B (Touvron et al. 2023, Table 1; config.json): grouped-query attention with
+    # 8 K/V heads; 138 GB of fp16 weights, more than one 80 GB GPU holds.
+    "llama2_70b": LLMSpec("llama2_70b", layers=80, hidden=8192, heads=64, kv_heads=8,
+                          head_dim=128, ffn=28672, vocab=32000, max_context=4096),
+    # LLaMA-68M (JackFram/llama-68m config.json: 2 layers, hidden 768, 12 heads, FFN 3072,
+    # the LLaMA tokenizer): the small speculative model SpecInfer (Miao et al., ASPLOS 2024)
+    # drafts for LLaMA-7B with; a draft for the llama2 models here.
+    "llama_68m": LLMSpec("llama_68m", layers=2, hidden=768, heads=12, kv_heads=12,
+                         head_dim=64, ffn=3072, vocab=32000, max_context=2048),
     # TinyLlama-1.1B (Zhang et al. 2024): small enough for an edge accelerator.
     "tinyllama_1b": LLMSpec("tinyllama_1b", layers=22, hidden=2048, heads=32, kv_heads=4,
                             head_dim=64, ffn=5632, vocab=32000, max_context=2048),

@@ -18,6 +18,11 @@ it: prefilled chunks, one token per decode sequence, finished requests leaving. 
   new prompt), or swapped to host memory at ``host_bandwidth_gb_per_s`` and back.
 - ``chunked``: Sarathi-Serve's stall-free batching (Agrawal et al., OSDI 2024): every
   iteration runs all decodes plus prefill chunks up to ``token_budget`` tokens in total.
+
+``speculative`` (pysim/serving/speculative.py): each decode step is gamma draft steps and one
+target verification over gamma + 1 tokens per sequence, which then advances by its accepted
+tokens + 1 (continuous and chunked schedulers). ``parallel`` (pysim/serving/parallel.py): the
+model over tp x pp devices; the KV cache gets their memory less the weights.
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ import simpy
 
 from pysim.errors import ConfigError, WorkloadError
 from pysim.gpu.presets import GpuPreset
-from pysim.serving.cost import CostModel, IterationShape
+from pysim.serving.cost import Cost, CostModel, IterationShape
 from pysim.serving.dynamic import ExitProfile, Routing
 from pysim.serving.kvcache import BlockPool, FullCache, KVPolicy, capacity_blocks
 from pysim.serving.metrics import ServingResult
 from pysim.serving.model import LLMSpec, model
+from pysim.serving.parallel import ParallelConfig, kv_bytes_per_token
 from pysim.serving.requests import Request
+from pysim.serving.speculative import SpeculativeConfig
 
 SCHEDULERS = ("static", "continuous", "chunked", "orca")
 PREEMPTION = ("recompute", "swap")
@@ -60,7 +67,9 @@ class ServeConfig:
     ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
     keep running sequences room to grow; ``reservation``: what the ``orca`` scheduler
     (iteration-level batching, Yu et al., OSDI 2022, over a contiguous per-request KV cache)
-    reserves at admission, one of ``RESERVATIONS``."""
+    reserves at admission, one of ``RESERVATIONS``; ``speculative``: a SpeculativeConfig
+    (draft model, gamma, alpha) or None; ``parallel``: a ParallelConfig (tp, pp,
+    micro-batches)."""
 
     scheduler: str = "continuous"
     max_batch: int = 256
@@ -77,6 +86,8 @@ class ServeConfig:
     routing: Routing = field(default_factory=Routing)
     exit_profile: ExitProfile | None = None
     seed: int = 0
+    speculative: SpeculativeConfig | None = None
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -98,6 +109,20 @@ class ServeConfig:
         if not self.host_bandwidth_gb_per_s > 0:
             raise ConfigError(f"host_bandwidth_gb_per_s must be > 0, got "
                               f"{self.host_bandwidth_gb_per_s!r}")
+        if not isinstance(self.parallel, ParallelConfig):
+            raise ConfigError(f"parallel must be a ParallelConfig, got {self.parallel!r}")
+        if self.speculative is not None:
+            if not isinstance(self.speculative, SpeculativeConfig):
+                raise ConfigError(f"speculative must be a SpeculativeConfig or None, got "
+                                  f"{self.speculative!r}")
+            if self.scheduler not in ("continuous", "chunked"):
+                raise ConfigError(f"speculative decoding needs scheduler 'continuous' or "
+                                  f"'chunked', got {self.scheduler!r}")
+
+    @property
+    def lookahead(self) -> int:
+        """KV slots a decode step writes per sequence: 1, or gamma + 1 when speculating."""
+        return 1 if self.speculative is None else self.speculative.gamma + 1
 
 
 class _Seq:
@@ -123,6 +148,7 @@ class _Plan:
     decode: list[_Seq]
     swap_s: float = 0.0
     padded: tuple[int, int] | None = None  # static: (rows, padded prompt) / decode rows
+    advance: Sequence[int] | None = None  # speculative: tokens each decode sequence gains
 
 
 class _State:
@@ -175,7 +201,8 @@ def _decodes(st: _State, seqs: Sequence[_Seq]) -> list[_Seq]:
     """Reserve each decoding sequence's next token's block, preempting where needed."""
     out = []
     for seq in list(seqs):
-        if seq in st.running and _make_room(st, seq, st.blocks(seq, seq.context + 1)):
+        if seq in st.running and _make_room(st, seq,
+                                            st.blocks(seq, seq.context + st.cfg.lookahead)):
             out.append(seq)
     return [s for s in out if s in st.running]
 
@@ -219,7 +246,7 @@ def _schedule_continuous(st: _State, now: float) -> _Plan | None:
 def _schedule_chunked(st: _State, now: float) -> _Plan | None:
     cfg, plan = st.cfg, _Plan([], [])
     plan.decode = _decodes(st, [s for s in st.running if s.prefilled >= s.prompt_len])
-    budget = cfg.token_budget - len(plan.decode)
+    budget = cfg.token_budget - len(plan.decode) * cfg.lookahead
     for seq in [s for s in st.running if s.prefilled < s.prompt_len]:
         if budget <= 0:
             break
@@ -312,11 +339,11 @@ def _shape(st: _State, plan: _Plan, rng: np.random.Generator) -> IterationShape:
         tokens, emitting, dec, prefills = rows, rows, rows, ()
     else:
         prefills = tuple((c, s.prefilled + c) for s, c in plan.prefill)
-        dec = len(plan.decode)
-        kv = sum(policy.kept(s.context + 1, s.req.prompt_tokens, spec.layers)
+        dec, q = len(plan.decode), cfg.lookahead  # q: tokens each decode verifies
+        kv = sum(policy.kept(s.context + q, s.req.prompt_tokens, spec.layers)
                  for s in plan.decode) / dec if dec else 0.0
-        tokens = dec + sum(c for _, c in plan.prefill)
-        emitting = dec + sum(1 for s, c in plan.prefill if s.prefilled + c >= s.prompt_len)
+        tokens = dec * q + sum(c for _, c in plan.prefill)
+        emitting = dec * q + sum(1 for s, c in plan.prefill if s.prefilled + c >= s.prompt_len)
     experts: tuple[int, ...] = ()
     if spec.experts > 1:
         experts = cfg.routing.expert_tokens(tokens, spec.experts, spec.top_k, rng)
@@ -325,7 +352,26 @@ def _shape(st: _State, plan: _Plan, rng: np.random.Generator) -> IterationShape:
         layers = cfg.exit_profile.depth(dec, bool(prefills), spec.layers, rng)
     return IterationShape(tokens=tokens, emitting=emitting, decode_batch=dec,
                           decode_kv_mean=kv, prefills=prefills, expert_tokens=experts,
-                          layers=layers)
+                          layers=layers, decode_q_len=cfg.lookahead if dec else 1)
+
+
+def _draft_cost(st: _State, plan: _Plan, draft: CostModel) -> Cost:
+    """The draft model's part of an iteration: it prefills the same prompt chunks as the
+    target, and proposes gamma tokens for every decode sequence (gamma decode steps over its
+    own full cache, one token longer each step)."""
+    gamma = st.cfg.lookahead - 1
+    total = Cost()
+    if plan.prefill:
+        total = total + draft.iteration(IterationShape(
+            tokens=sum(c for _, c in plan.prefill), emitting=0,
+            prefills=tuple((c, s.prefilled + c) for s, c in plan.prefill)))
+    dec = len(plan.decode)
+    if dec:
+        mean = sum(s.context for s in plan.decode) / dec
+        for i in range(gamma):
+            total = total + draft.iteration(IterationShape(
+                tokens=dec, emitting=dec, decode_batch=dec, decode_kv_mean=mean + 1 + i))
+    return total
 
 
 def _emit(seq: _Seq, now: float) -> None:
@@ -358,9 +404,13 @@ def _apply(st: _State, plan: _Plan, now: float) -> int:
             _emit(seq, now)
             if grows:
                 st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
-    for seq in plan.decode:
-        seq.context += 1
-        _emit(seq, now)
+    for i, seq in enumerate(plan.decode):
+        gain = 1 if plan.advance is None else min(int(plan.advance[i]),
+                                                  seq.req.output_tokens - seq.generated)
+        emitted += gain - 1
+        seq.context += gain
+        for _ in range(gain):
+            _emit(seq, now)
         if grows:
             st.pool.resize(seq.req.id, st.blocks(seq, seq.context))
     if static:
@@ -388,8 +438,12 @@ def request_arrivals(env: simpy.Environment, st: _State,
 
 def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total: int,
                       log: list[tuple], rng: np.random.Generator,
-                      progress: Callable[[int], None] | None) -> Any:
+                      progress: Callable[[int], None] | None,
+                      draft: CostModel | None = None) -> Any:
     schedule = SCHEDULE[st.cfg.scheduler]
+    spec_cfg = st.cfg.speculative
+    # acceptance draws have a stream of their own: the routing / exit draws stay as they were
+    accept_rng = np.random.default_rng([st.cfg.seed, 1])
     while len(st.finished) < total:
         st.swap_s = 0.0
         plan = schedule(st, env.now)
@@ -400,6 +454,9 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
         shape = _shape(st, plan, rng)
         c = cost.iteration(shape) if shape.tokens else cost.iteration(
             IterationShape(tokens=0, emitting=0)).scale(0)
+        if spec_cfg is not None and draft is not None:
+            c = c + _draft_cost(st, plan, draft)
+            plan.advance = spec_cfg.tokens(accept_rng, len(plan.decode)).tolist()
         seconds = c.seconds + plan.swap_s + st.swap_s
         start, done_before = env.now, len(st.finished)
         yield env.timeout(seconds)
@@ -433,12 +490,15 @@ def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig
     if not requests:
         raise WorkloadError("no requests to serve")
     for r in requests:
-        if r.prompt_tokens + r.output_tokens > spec.max_context:
-            raise WorkloadError(
-                f"request {r.id}: prompt_tokens {r.prompt_tokens} + output_tokens "
-                f"{r.output_tokens} exceeds {spec.name}'s context of {spec.max_context}")
+        for m in (spec,) if cfg.speculative is None else (spec, cfg.speculative.spec):
+            if r.prompt_tokens + r.output_tokens > m.max_context:
+                raise WorkloadError(
+                    f"request {r.id}: prompt_tokens {r.prompt_tokens} + output_tokens "
+                    f"{r.output_tokens} exceeds {m.name}'s context of {m.max_context}")
+        # a decode step holds its lookahead (speculation's gamma + 1 slots) until verified
         need = max(math.ceil(r.prompt_tokens / cfg.block_size), cfg.kv_policy.blocks(
-            r.prompt_tokens + r.output_tokens, r.prompt_tokens, spec.layers, cfg.block_size))
+            r.prompt_tokens + r.output_tokens + cfg.lookahead - 1, r.prompt_tokens,
+            spec.layers, cfg.block_size))
         if need > blocks:
             raise WorkloadError(
                 f"request {r.id}: needs {need:g} KV blocks of {cfg.block_size} tokens "
@@ -448,11 +508,13 @@ def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig
 
 def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
           config: ServeConfig | None = None, *, cost_model: CostModel | None = None,
+          draft_cost_model: CostModel | None = None,
           progress: Callable[[int], None] | None = None, **settings: Any) -> ServingResult:
     """Serve ``requests`` with model ``llm`` (a name in pysim.serving.MODELS or an LLMSpec)
     on ``hw`` (anything ``pysim.simulate`` accepts). Settings: a ServeConfig, or its fields
-    as keywords. ``cost_model`` reuses a CostModel (and its cache) across runs; ``progress``
-    is called with the number of requests each iteration finishes.
+    as keywords. ``cost_model`` reuses a CostModel (and its cache) across runs, as
+    ``draft_cost_model`` does for the speculative draft (one device); ``progress`` is called
+    with the number of requests each iteration finishes.
 
     Raises ConfigError on bad settings or a model that does not fit the memory, and
     WorkloadError on a request longer than the model's context or the whole cache."""
@@ -460,21 +522,37 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     if config is not None and settings:
         raise ConfigError("give a ServeConfig or keyword settings, not both")
     spec = model(llm)
-    block_bytes = cfg.block_size * spec.kv_bytes_per_token
-    total = capacity_blocks(memory_bytes(hw, cfg.memory_gb), spec.weight_bytes,
-                            spec.kv_bytes_per_token, cfg.block_size, cfg.memory_fraction,
-                            where=f" ({spec.name} on {getattr(hw, 'name', 'the hardware')})")
+    par = cfg.parallel
+    par.check(spec)
+    draft = cfg.speculative.spec if cfg.speculative is not None else None
+    # tp x pp devices pool their memory; the weights (and a draft's) are split across them
+    weights = spec.weight_bytes + (draft.weight_bytes if draft else 0)
+    kv_token = kv_bytes_per_token(spec, par.tp) + (draft.kv_bytes_per_token if draft else 0)
+    block_bytes = cfg.block_size * kv_token
+    where = f" ({spec.name} on {getattr(hw, 'name', 'the hardware')}"
+    if par.devices > 1:
+        where += f", tp {par.tp} x pp {par.pp} = {par.devices} devices"
+    total = capacity_blocks(memory_bytes(hw, cfg.memory_gb) * par.devices, weights,
+                            kv_token, cfg.block_size, cfg.memory_fraction, where=where + ")")
     _check_requests(requests, spec, cfg, total)
-    cost = cost_model if cost_model is not None else CostModel(hw, spec)
+    cost = cost_model if cost_model is not None else CostModel(hw, spec, parallel=par)
     if cost.spec != spec:
         raise ConfigError(f"cost_model prices {cost.spec.name}, not {spec.name}")
+    if cost.parallel != par:
+        raise ConfigError(f"cost_model prices {cost.parallel}, not {par}")
+    draft_cost = None
+    if draft is not None:
+        draft_cost = draft_cost_model if draft_cost_model is not None else CostModel(hw, draft)
+        if draft_cost.spec != draft:
+            raise ConfigError(f"draft_cost_model prices {draft_cost.spec.name}, not "
+                              f"{draft.name}")
     st = _State(spec, cfg, BlockPool(total), block_bytes)
     env = simpy.Environment()
     log: list[tuple] = []
     ordered = sorted(requests, key=lambda r: (r.arrival_s, r.id))
     env.process(request_arrivals(env, st, ordered))
     env.process(engine_iterations(env, st, cost, len(ordered), log,
-                                  np.random.default_rng(cfg.seed), progress))
+                                  np.random.default_rng(cfg.seed), progress, draft_cost))
     env.run()
     return ServingResult.build(spec, cfg, total, st.finished, log, st.in_system, cost)
 
