@@ -524,6 +524,15 @@ def test_misaligned_and_strided_arrays_are_copied() -> None:
     np.testing.assert_array_equal(
         _core.xnor_gemm_packed(misaligned(packed), misaligned(packed), 130),
         pm.astype(np.int32) @ pm.T.astype(np.int32))
+    # the tensor-core MMA kernels (UBSan found misaligned loads here in a fuzz run)
+    fa, fb, fc = (rng.standard_normal(s).astype(np.float32) for s in ((12, 6), (6, 14), (12, 14)))
+    np.testing.assert_array_equal(
+        _core.mma_float(misaligned(fa), misaligned(fb), misaligned(fc), 4, True),
+        _core.mma_float(fa, fb, fc, 4, True))
+    ia, ib = (rng.integers(-8, 8, s).astype(np.int8) for s in ((9, 16), (16, 7)))
+    ic = rng.integers(-100, 100, (9, 7)).astype(np.int32)
+    np.testing.assert_array_equal(_core.mma_int(ia, ib, misaligned(ic), 4),
+                                  _core.mma_int(ia, ib, ic, 4))
 
 
 # --- 5. im2col ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
 #include "kernels/mma.hpp"
 #include "units/tensor_core.hpp"
@@ -78,7 +79,7 @@ py::dict cost_dict(const GemmCost& c) {
 // A 2-D C-contiguous array of T (values converted by NumPy's safe-or-same-kind rules are the
 // caller's business: the Python layer hands over exactly T).
 template <class T>
-using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using Arr = CArray<T>;  // C-contiguous, aligned for T (NumPy copies one that is not)
 
 template <class T>
 Arr<T> as_2d(const py::array& x, const char* name) {
