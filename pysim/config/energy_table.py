@@ -50,8 +50,15 @@ REQUIRED_ENTRIES = (
 )
 KINDS = ("int", "fp")
 # Optional entries (a custom table may leave them out; the methods then derive them):
-# and_popcount_bit_pj (bit-serial units), xnor_popcount_bit_pj (XNOR / popcount units).
+# and_popcount_bit_pj (bit-serial units), xnor_popcount_bit_pj (XNOR / popcount units),
+# lmul_over_int_add (L-Mul multipliers), int8_shift_pj / int32_shift_pj (shift multipliers),
+# sign_select_bit_pj (ternary multipliers).
 XNOR_OVER_AND = 1.1  # ASSUMPTION: an XNOR2 gate in place of an AND2 beside the reducing adder
+# ShiftAddNet (You et al., NeurIPS 2020), Table 1, 45 nm ASIC unit energies: a FIX32 shift 0.13
+# pJ against a FIX32 add 0.1 pJ, a FIX8 shift 0.024 pJ against a FIX8 add 0.03 pJ (its adds
+# and multiplies are Horowitz's). pysim keeps the shift as these ratios to the table's own
+# adds, so that it scales with the table (to another node, or a custom table).
+SHIFT_OVER_ADD = {8: 0.024 / 0.03, 32: 0.13 / 0.1}
 
 
 def vdd_at(node_nm: float) -> float:
@@ -174,6 +181,47 @@ class EnergyTable(BaseModel):
         if "xnor_popcount_bit_pj" in self.entries:
             return self.value("xnor_popcount_bit_pj")
         return XNOR_OVER_AND * self.and_popcount_bit_pj()
+
+    # -- multiplication-free multipliers (docs/low_precision_units.md) ----------------------
+
+    def lmul_pj(self, bits: int) -> float:
+        """One L-Mul of two ``bits``-wide floats (Luo & Sun, arXiv:2410.00907, 2024): an
+        integer add of the operands' exponent-and-mantissa fields, ``bits - 1`` wide (the sign
+        is an XOR; the bias and the 2^-l(m) offset are one constant folded into the add), so
+        ``lmul_over_int_add`` x ``add_pj(bits - 1)``. The paper's gate-count argument: an m-bit
+        mantissa multiplier has O(m^2) gates, this adder O(e + m). ``lmul_over_int_add``: the
+        entry, else 1.0 (ASSUMPTION: the constant costs no second adder, a carry-save row at
+        most). fp16: 0.052 pJ against Horowitz's 1.1 pJ fp16 multiply (-95 %)."""
+        _check_bits("bits", bits)
+        if bits < 2:
+            raise ValueError(f"bits must be >= 2 for a float (sign, exponent), got {bits!r}")
+        ratio = self.value("lmul_over_int_add") if "lmul_over_int_add" in self.entries else 1.0
+        return ratio * self.add_pj(bits - 1, "int")
+
+    def shift_pj(self, bits: int) -> float:
+        """One barrel shift of a ``bits``-wide fixed-point operand (DeepShift / ShiftAddNet's
+        multiplier for power-of-two weights): power law through the ``int8_shift_pj`` and
+        ``int32_shift_pj`` entries, else through ShiftAddNet's 45 nm ratios to the table's adds
+        (``SHIFT_OVER_ADD``: 0.8 x int8_add_pj, 1.3 x int32_add_pj; 0.024 and 0.13 pJ at 45
+        nm)."""
+        _check_bits("bits", bits)
+        lo = (self.value("int8_shift_pj") if "int8_shift_pj" in self.entries
+              else SHIFT_OVER_ADD[8] * self.value("int8_add_pj"))
+        hi = (self.value("int32_shift_pj") if "int32_shift_pj" in self.entries
+              else SHIFT_OVER_ADD[32] * self.value("int32_add_pj"))
+        return loglog(float(bits), [(8.0, lo), (32.0, hi)])
+
+    def sign_select_pj(self, bits: int) -> float:
+        """The multiplier of a ternary weight (+1, -1; 0 gates the update): a conditional
+        negation of a ``bits``-wide operand, one XOR per bit with the +1 entering as the
+        adder's carry-in. ``sign_select_bit_pj`` x bits, the entry else ``and_popcount_bit_pj``
+        (ASSUMPTION: an XOR2 with its wire costs about what an AND2 and its share of a
+        reduction tree do, 0.003 pJ at 45 nm: 0.025 pJ for 8 bits, an eighth of an int8
+        multiply)."""
+        _check_bits("bits", bits)
+        per_bit = (self.value("sign_select_bit_pj") if "sign_select_bit_pj" in self.entries
+                   else self.and_popcount_bit_pj())
+        return per_bit * bits
 
     def vector_op_pj(self, bits: int, kind: str = "fp") -> float:
         """One vector-lane operation (elementwise, softmax, layernorm, pooling step), taken

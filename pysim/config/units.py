@@ -154,7 +154,12 @@ class SystolicArrayUnit(_MacUnit):
     ``float_precisions`` the float operand widths the PEs also multiply (4..32 bits: fp8, bf16 /
     fp16, fp32; default none), accumulating in ``float_acc_bits`` (default 32, fp32 as the
     TPU's bf16 MXU and the tensor cores do); ``precisions`` may then be empty (a float-only
-    array).
+    array). ``multiplier`` what each PE multiplies with (docs/low_precision_units.md,
+    "Multiplication-free MAC arrays"; the array's timing is the same for every one): ``exact``
+    (default), ``lmul`` (Luo & Sun's L-Mul: float ops, an integer add in place of the mantissa
+    product), ``shift`` (a barrel shifter: int ops whose weights are in a power-of-two format,
+    ``pow2``), ``ternary`` (a sign select: int ops with ``ternary`` weights; a zero weight
+    gates the accumulator update).
     """
 
     kind: Literal["systolic_array"]
@@ -174,6 +179,18 @@ class SystolicArrayUnit(_MacUnit):
     float_precisions: Annotated[tuple[Annotated[Int, Field(ge=4, le=32)], ...],
                                 AfterValidator(_distinct)] = ()
     float_acc_bits: Annotated[Int, Field(ge=8, le=32)] = 32
+    multiplier: Annotated[Literal["exact", "lmul", "shift", "ternary"],
+                          BeforeValidator(lower)] = "exact"
+
+    @model_validator(mode="after")
+    def _multiplier_has_operands(self) -> SystolicArrayUnit:
+        if self.multiplier == "lmul" and not self.float_precisions:
+            raise FieldError("multiplier", self.multiplier, "needs float_precisions (L-Mul "
+                             "multiplies floats; without them: exact, shift or ternary)")
+        if self.multiplier in ("shift", "ternary") and not self.precisions:
+            raise FieldError("multiplier", self.multiplier, "needs precisions (it takes "
+                             "integer activations; a float-only array: exact or lmul)")
+        return self
 
     @model_validator(mode="after")
     def _float_acc_wide_enough(self) -> SystolicArrayUnit:
@@ -267,7 +284,14 @@ class SystolicArrayUnit(_MacUnit):
     def supports(self, op: Any) -> bool:
         """Integer operands up to the widest of ``precisions`` (narrower ones run
         sign-extended); float operands up to the widest of ``float_precisions`` (a float MAC
-        array: fp8 / bf16 / fp16 multipliers accumulating in ``float_acc_bits``)."""
+        array: fp8 / bf16 / fp16 multipliers accumulating in ``float_acc_bits``). A
+        multiplication-free ``multiplier`` narrows that: ``lmul`` float ops only; ``shift``
+        int ops whose weights are a power-of-two format (``pow2``); ``ternary`` int ops with
+        ``ternary`` weights (both: ops with a weight operand, not matmul / attention)."""
+        if self.multiplier == "lmul" and op.dtype != "float":
+            return False
+        if self.multiplier in ("shift", "ternary") and not _mulfree_weights(self.multiplier, op):
+            return False
         widths = self.float_precisions if op.dtype == "float" else self.precisions
         return bool(widths) and max(op.weight_bits, op.act_bits) <= max(widths)
 
@@ -324,9 +348,24 @@ class SystolicArrayUnit(_MacUnit):
         return tuple(out)
 
     def mac_pj(self, table: Any, op: Any) -> float:
-        """``mac_energy_pj`` if set, else the table's MAC at the op's widths."""
+        """``mac_energy_pj`` if set, else the table's MAC at the op's widths: its multiply (by
+        ``multiplier``: below) and an accumulator add (``float_acc_bits`` fp for float ops,
+        else ``mac_bits`` int). Multipliers: ``lmul`` ``table.lmul_pj(max(w, a))``; ``shift``
+        ``table.shift_pj(act_bits)`` (the activation shifted); ``ternary``
+        ``table.sign_select_pj(act_bits)`` with the add scaled by the weights' density
+        (``weight_sparsity``; 1 when not given) unless ``sparsity`` already gates zeros."""
         if self.mac_energy_pj is not None:
             return self.mac_energy_pj
+        if self.multiplier == "lmul":
+            return (table.lmul_pj(max(op.weight_bits, op.act_bits))
+                    + table.add_pj(self.float_acc_bits, "fp"))
+        if self.multiplier == "shift":
+            return table.shift_pj(op.act_bits) + table.add_pj(self.mac_bits)
+        if self.multiplier == "ternary":
+            gated = 1.0
+            if self.sparsity == "none" and op.weight_sparsity is not None:
+                gated = op.weight_sparsity.density  # zero weights skip the update
+            return table.sign_select_pj(op.act_bits) + gated * table.add_pj(self.mac_bits)
         if op.dtype == "float":  # a float multiply and a float_acc_bits float add
             return table.mac_pj(op.weight_bits, op.act_bits, "fp", self.float_acc_bits)
         return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
@@ -341,7 +380,26 @@ class SystolicArrayUnit(_MacUnit):
         if self.float_precisions:
             parts.append(f"float operands up to {max(self.float_precisions)} bits "
                          f"(float_precisions {list(self.float_precisions)})")
-        return "; ".join(parts)
+        note = {"lmul": "float ops only (multiplier lmul)",
+                "shift": "int ops with power-of-two weights, weight_format pow2 (multiplier "
+                         "shift)",
+                "ternary": "int ops with ternary weights, weight_format ternary (multiplier "
+                           "ternary)"}.get(self.multiplier)
+        return "; ".join(parts) + (f"; {note}" if note else "")
+
+
+def _mulfree_weights(multiplier: str, op: Any) -> bool:
+    """Whether ``op``'s weights suit a ``shift`` / ``ternary`` multiplier: an int op with a
+    weight operand whose ``weight_format`` is a power-of-two format / ``ternary``."""
+    fmt = getattr(op, "weight_format", None)
+    if op.dtype != "int" or fmt is None or op.type in ("matmul", "attention"):
+        return False
+    if multiplier == "ternary":
+        return bool(fmt == "ternary")
+    from pysim.formats.registry import FloatFormat, get
+
+    f = get(fmt)
+    return isinstance(f, FloatFormat) and f.is_pow2
 
 
 def operand_bits(op: Any) -> tuple[int, int]:

@@ -7,9 +7,19 @@ dequantize / GEMM in each, and the storage a tensor takes in each (docs/formats.
     formats.dequantize(q)                            # float32
     formats.gemm(qa, qb)                             # a @ b in the operands' formats
     formats.storage_bits((4096, 4096), "nf4").total_bytes
+    formats.lmul(a, b, mbits=3)                      # L-Mul (pysim/formats/mulfree.py), and
+    formats.shift_gemm(a, sign, shift), formats.ternary_gemm(a, w)   # multiplication-free GEMMs
 """
 
 from pysim.formats.granularity import Granularity, per_block, per_channel, per_group, per_tensor
+from pysim.formats.mulfree import (
+    lmul,
+    lmul_gemm,
+    pow2_parts,
+    round_mantissa,
+    shift_gemm,
+    ternary_gemm,
+)
 from pysim.formats.quantize import QuantizedTensor, dequantize, gemm, quantize
 from pysim.formats.registry import (
     FORMATS,
@@ -40,11 +50,17 @@ __all__ = [
     "dequantize",
     "gemm",
     "get",
+    "lmul",
+    "lmul_gemm",
     "names",
     "per_block",
     "per_channel",
     "per_group",
     "per_tensor",
+    "pow2_parts",
     "quantize",
+    "round_mantissa",
+    "shift_gemm",
     "storage_bits",
+    "ternary_gemm",
 ]

@@ -10,6 +10,8 @@ MX v1.0 Section 6.3 subtracts to form a shared scale):
   values the encoding keeps: ``"ieee"`` (inf and NaN at the all-ones exponent: fp32, tf32, bf16,
   fp16, OCP FP8 E5M2), ``"fn"`` (no inf; only S.1111.111 is NaN: OCP FP8 E4M3) or ``"none"``
   (every code is finite: the MX FP6 / FP4 element types, MX v1.0 Section 5.3).
+  A float format without mantissa bits (``mbits`` 0) holds signed powers of two: ``pow2``
+  (DeepShift's weights, sign x 2^p, zero at the all-zeros exponent; ``is_pow2``).
 - ``CodebookFormat``: a 2^bits-entry table of values (NF4, QLoRA's NormalFloat).
 - ``MXFormat``: an OCP Microscaling block format: 32 elements of ``element`` sharing one E8M0
   scale (MX v1.0 Section 5, Table 1).
@@ -108,6 +110,12 @@ class FloatFormat:
     def emax(self) -> int:
         return self.max_code // (1 << self.mbits) - self.bias
 
+    @property
+    def is_pow2(self) -> bool:
+        """Whether every value is zero or a signed power of two (no mantissa bits): a product
+        with it is a shift (DeepShift, ShiftAddNet)."""
+        return self.mbits == 0
+
 
 @dataclass(frozen=True)
 class CodebookFormat:
@@ -176,6 +184,16 @@ def _floats() -> list[FloatFormat]:
         FloatFormat("fp6_e2m3", 2, 3, 1, "none"),  # MX v1.0 Section 5.3.2
         FloatFormat("fp6_e3m2", 3, 2, 3, "none"),
         FloatFormat("fp4_e2m1", 2, 1, 1, "none"),  # MX v1.0 Section 5.3.3
+        # Powers of two for shift weights: DeepShift (Elhoushi et al. 2019, "DeepShift: Towards
+        # Multiplication-Less Neural Networks", abstract: "only 5 bits (or less) to represent
+        # the weights") as sign x 2^p: 1 sign bit and a 4-bit exponent, bias 15, no mantissa.
+        # Exponent code 0 is zero (a subnormal with no mantissa bits); codes 1..15 are
+        # 2^-14 .. 2^0, so max_abs 1 (a weight scaled by its absmax maps to p <= 0, as
+        # DeepShift's right shifts). Every code is finite ("none"). Rounding is to the nearest
+        # value (the registry's rule; DeepShift-Q rounds log2|w|, i.e. splits at sqrt(2) 2^p
+        # where this splits at 1.5 x 2^p); ties go to the even significand: 1.5 x 2^p up to
+        # 2^(p+1), 2^-15 down to 0. Past 1 it saturates.
+        FloatFormat("pow2", 4, 0, 15, "none"),
     ]
 
 

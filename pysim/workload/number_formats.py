@@ -23,8 +23,9 @@ from pydantic import AfterValidator
 @dataclass(frozen=True)
 class ElementFormat:
     """What the simulator needs of a format: ``bits`` per stored element, the MAC ``dtype``
-    ("int" for integers, ternary and MXINT8; "float" for floats, NF4 and the MX float formats),
-    and one ``scale_bits``-wide scale per ``group`` elements along the last axis (0: none)."""
+    ("int" for integers, ternary, MXINT8 and power-of-two ``pow2``; "float" for floats, NF4
+    and the MX float formats), and one ``scale_bits``-wide scale per ``group`` elements along
+    the last axis (0: none)."""
 
     name: str
     bits: int
@@ -37,12 +38,15 @@ class ElementFormat:
 def element_format(name: str) -> ElementFormat:
     """The format ``name``; ValueError naming the known formats if there is none."""
     from pysim.formats.quantize import _defaults
-    from pysim.formats.registry import SCALE_BITS, IntFormat, MXFormat, get
+    from pysim.formats.registry import SCALE_BITS, FloatFormat, IntFormat, MXFormat, get
 
     f = get(name)
     gran, scale_dtype = _defaults(f, None, None, name)
     is_int = isinstance(f, IntFormat) or (isinstance(f, MXFormat)
                                          and isinstance(f.element, IntFormat))
+    # Power-of-two weights (``pow2``) multiply by a shift, an integer operation on fixed-point
+    # activations (DeepShift, ShiftAddNet); beside float activations the op is still float.
+    is_int = is_int or (isinstance(f, FloatFormat) and f.is_pow2)
     group = gran.size if gran is not None else 0
     return ElementFormat(f.name, f.bits, "int" if is_int else "float", group or 0,
                          SCALE_BITS[scale_dtype] if scale_dtype else 0)
