@@ -14,6 +14,7 @@ through `gemm_view()`; their `vector_work()` is 0 (bias adds happen in the accum
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
@@ -247,9 +248,9 @@ names the parameters that set each input's shape, for error messages.
             return 0
         return view.count * self.quant.dequant_ops(view.m * view.n, view.k)
 
-    @property
+    @cached_property
     def weight_bytes(self) -> int:
-        """Bytes of all weight tensors of the op."""
+        """Bytes of all weight tensors of the op (computed once: the op is immutable)."""
         return sum(t.bytes for t in self.weight_tensors())
 
     def read_fraction(self) -> float:
