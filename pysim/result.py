@@ -66,6 +66,27 @@ class Result:
     level_bytes: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
     # the engine's steps, DMA transfers and stalls: simulate(hw, wl, trace=True), else None
     timeline: Timeline | None = field(default=None, repr=False, compare=False)
+    # per tensor: (name, role, bytes, DRAM bytes read, written, compulsory), see ``tensors``
+    tensor_traffic: tuple[tuple[str, str, int, int, int, int], ...] = field(
+        default=(), repr=False, compare=False)
+
+    @property
+    def tensors(self) -> pd.DataFrame:
+        """One row per tensor that crossed DRAM: ``role`` (input, weight, activation),
+        ``bytes`` (its size), ``dram_read_bytes`` / ``dram_write_bytes`` (every op's traffic
+        of it: first reads, re-reads of tiles, partial-sum spills, the final write),
+        ``compulsory_bytes`` (first touch of a graph input or weight, last write of a graph
+        output) and ``non_compulsory_bytes`` (the rest: what a better mapping or scratchpad
+        plan could save), largest non-compulsory first. Its sums are the result's totals."""
+        import pandas as pd
+
+        df = pd.DataFrame(list(self.tensor_traffic),
+                          columns=["tensor", "role", "bytes", "dram_read_bytes",
+                                   "dram_write_bytes", "compulsory_bytes"])
+        df["non_compulsory_bytes"] = (df["dram_read_bytes"] + df["dram_write_bytes"]
+                                      - df["compulsory_bytes"])
+        return df.sort_values(["non_compulsory_bytes", "tensor"],
+                              ascending=[False, True]).reset_index(drop=True)
 
     @property
     def latency_s(self) -> float:

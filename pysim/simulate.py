@@ -101,7 +101,22 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         sim_events=sum(t.events for t in timings),
         level_bytes=_level_bytes(hw, mappings),
         timeline=Timeline.from_engine(hw.clock_hz, plans, timings) if trace else None,
+        tensor_traffic=_tensor_traffic(wl, mappings),
     )
+
+
+def _tensor_traffic(wl: Workload, mappings: list) -> tuple[tuple[str, str, int, int, int, int],
+                                                            ...]:
+    """Each tensor's DRAM bytes summed over the ops that move it (``Result.tensors``)."""
+    sums: dict[str, list[int]] = {}
+    for m in mappings:
+        for name, read, write, compulsory in m.tensor_traffic:
+            row = sums.setdefault(name, [0, 0, 0])
+            row[0] += read
+            row[1] += write
+            row[2] += compulsory
+    return tuple((name, wl.tensors[name].role, wl.tensors[name].bytes, *row)
+                 for name, row in sums.items() if any(row))
 
 
 def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:

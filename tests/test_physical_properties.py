@@ -15,7 +15,8 @@ Properties (hypothesis, derandomised):
     bandwidth never increases DRAM bytes when the mapper's objective is ``traffic``;
 (b) energy adds up: ``energy_j`` is the sum of ``energy_breakdown_j`` and the per-op energies
     in ``layers`` sum to the total less leakage (per component too);
-(c) DRAM bytes >= compulsory bytes, in total and per op;
+(c) DRAM bytes >= compulsory bytes, in total, per op and per tensor (``Result.tensors``, whose
+    rows sum to the totals);
 (d) latency >= every bound: ops on one unit compute one after another (the engine's compute
     channel of a unit runs its ops' steps in order), so latency >= max over units of the sum
     of that unit's ops' compute cycles; all transfers share one DRAM bus at an achieved rate
@@ -347,6 +348,12 @@ def test_dram_traffic_at_least_compulsory(case):
     moved = layers["dram_read_bytes"] + layers["dram_write_bytes"]
     short = layers[moved < layers["compulsory_bytes"]]
     assert short.empty, short[["op", "dram_read_bytes", "dram_write_bytes", "compulsory_bytes"]]
+    # ... and per tensor (Result.tensors), whose rows sum to the totals
+    tensors = res.tensors
+    assert tensors["dram_read_bytes"].sum() == res.dram_read_bytes
+    assert tensors["dram_write_bytes"].sum() == res.dram_write_bytes
+    assert tensors["compulsory_bytes"].sum() == res.compulsory_dram_bytes
+    assert (tensors["non_compulsory_bytes"] >= 0).all(), tensors
 
 
 @SETTINGS

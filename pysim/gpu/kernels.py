@@ -45,6 +45,7 @@ from pysim.gpu.dtypes import for_operands
 from pysim.gpu.presets import GpuPreset
 from pysim.mapping.capacity import check_capacity
 from pysim.mapping.planner import OpMapping
+from pysim.mapping.tensor_traffic import attribute
 
 STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
 
@@ -219,6 +220,10 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         tiling = (f"{dtype}{' 2:4' if sparse else ''}{f' w{wbits}' if wbits else ''} CTA "
                   f"{c.tile_m}x{c.tile_n}x{c.tile_k} split-k {c.split_k}"
                   f"{f', batch {count}' if count > 1 else ''}, {c.waves} wave(s)")
+    # the epilogue adds the bias, read once from HBM (gemm_cost counts A, B and C only)
+    bias = sum(t.bytes for t in op.weight_tensors() if t.name.endswith(".bias"))
+    reads += bias
+    seconds += bias / (gpu.hbm_sustained_gb_per_s * 1e9)
     scale_reads, scale_writes = _format_scale_bytes(op, fp16_scales)
     if scale_reads or scale_writes:
         reads += scale_reads
@@ -296,9 +301,9 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
         body = seconds - launches * launch
         seconds = start + body - ended
         ended = start + body
-        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in set(op.inputs)
-                                     if t not in wl.producers and t not in seen)
-        seen.update(t for t in op.inputs if t not in wl.producers)
+        first = [t for t in dict.fromkeys(op.inputs) if t not in wl.producers and t not in seen]
+        comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in first)
+        seen.update(first)
         out.append(OpMapping(
             index=i, name=op.name, op_type=op.type, unit=name, unit_kind=kind,
             deps=tuple(sorted({producer[t] for t in op.inputs if t in producer})),
@@ -308,5 +313,8 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             compulsory_write_bytes=op.output_bytes if op.output in graph_outputs else 0,
             sram_read_bits={l2.name: 8 * l2_bytes} if l2_bytes else {}, mac_pj=mac_pj,
             vector_ops=vector_ops, tiling=tiling, queue=STREAM, local_sram_pj=smem * smem_pj,
-            in_kernel_traffic=True))
+            in_kernel_traffic=True,
+            tensor_traffic=attribute(op, wl.tensors, int(reads), int(writes), None, frozenset(),
+                                     int(comp), int(op.output_bytes if op.output in graph_outputs
+                                                     else 0), first)))
     return out

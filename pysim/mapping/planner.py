@@ -31,6 +31,7 @@ from pysim.mapping.sparsity import (
     weight_storage_ratio,
 )
 from pysim.mapping.subtile import SubTilePrices, choose_c_subtile
+from pysim.mapping.tensor_traffic import attribute
 from pysim.mapping.tiling import (
     ROLES,
     Capacity,
@@ -89,6 +90,8 @@ class OpMapping:
     # Whether the DRAM bytes move inside the op's compute time (a GPU kernel, timed with its
     # memory traffic) rather than by the engine's DMA around it.
     in_kernel_traffic: bool = False
+    # (tensor, DRAM bytes read, written, compulsory) of the op (pysim/mapping/tensor_traffic.py)
+    tensor_traffic: tuple[tuple[str, int, int, int], ...] = ()
 
 
 def _roles(hw: Any) -> dict[str, Any]:
@@ -586,8 +589,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         out_stored = math.ceil(act_ratio[1] * wl.tensors[op.output].bytes)
         # Compulsory traffic: first read of graph inputs and of the op's weights.
         comp_read = op.weight_bytes
+        first_touch = []
         for j, t in enumerate(op.inputs):
             if t not in producers and t not in seen_inputs:
+                first_touch.append(t)
                 view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
                 comp_read += math.ceil(act_ratio[0] * (
                     view.count * _a_fetch_bytes(op, view.m, view.m, view.k, hw.dram.burst_bytes)
@@ -697,6 +702,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 dram_streams=m["dram_streams"],
                 local_sram_pj=float(m.get("local_sram_pj", 0.0)),
                 in_kernel_traffic=bool(m.get("in_kernel_traffic", False)),
+                tensor_traffic=attribute(op, wl.tensors, int(m["dram_read_bytes"]),
+                                         int(m["dram_write_bytes"]), m.get("fills"), on_chip,
+                                         int(comp_read), int(comp_write), first_touch),
             )
         )
     return out
