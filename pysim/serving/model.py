@@ -92,6 +92,14 @@ class LLMSpec:
                 + 2 * self.vocab * self.hidden)
 
     @property
+    def active_params(self) -> int:
+        """Parameters a token uses: ``params`` with ``top_k`` of the ``experts`` FFNs per layer
+        (Mixtral's count, Jiang et al. 2024, section 2: 12.9B active of 46.7B, the whole
+        embedding table included); ``params`` for a dense model."""
+        idle = (self.experts - self.top_k) * 3 * self.hidden * self.ffn * self.layers
+        return round(self.params - idle)
+
+    @property
     def weight_bytes(self) -> int:
         return self.params * self.bytes_per_element
 
@@ -200,6 +208,11 @@ MODELS: dict[str, LLMSpec] = {
     # TinyLlama-1.1B (Zhang et al. 2024): small enough for an edge accelerator.
     "tinyllama_1b": LLMSpec("tinyllama_1b", layers=22, hidden=2048, heads=32, kv_heads=4,
                             head_dim=64, ffn=5632, vocab=32000, max_context=2048),
+    # Llama 3.1 8B (Dubey et al., "The Llama 3 Herd of Models", 2024, Table 3; the released
+    # config.json: vocab 128256, max_position_embeddings 131072): GQA with 8 K/V heads and a
+    # 128K context, the long-context model of CAKE's code (antgroup/cakekv, llama3.1-8b-128k).
+    "llama3_1_8b": LLMSpec("llama3_1_8b", layers=32, hidden=4096, heads=32, kv_heads=8,
+                           head_dim=128, ffn=14336, vocab=128256, max_context=131072),
     # Mixtral-8x7B (Jiang et al., "Mixtral of Experts", 2024): 8 experts, top-2, GQA 8 heads.
     "mixtral_8x7b": LLMSpec("mixtral_8x7b", layers=32, hidden=4096, heads=32, kv_heads=8,
                             head_dim=128, ffn=14336, vocab=32000, max_context=32768,

@@ -1,0 +1,78 @@
+"""The serving anchors of docs/serving.md built as examples/serving/*.py (CAKE's decode
+speed-up at 128K, Mixtral-8x7B's decode rate): each pysim figure pinned to the band the doc
+states; each band is one a wrong model falls outside of (named beside each assert)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import pysim.serving as sv
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "serving"
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"serving_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _rows(name: str) -> Any:
+    return {(r.gpu, getattr(r, "budget", getattr(r, "precision", None))): r
+            for r in _script(name).compute()}
+
+
+def test_model_specs_match_their_papers() -> None:
+    mix = sv.model("mixtral_8x7b")
+    # Jiang et al. 2024, section 2: 46.7B parameters, 12.9B active
+    assert mix.params / 1e9 == pytest.approx(46.7, rel=0.005)
+    assert mix.active_params / 1e9 == pytest.approx(12.9, rel=0.005)
+    dense = sv.model("llama2_7b")
+    assert dense.active_params == dense.params
+    llama31 = sv.model("llama3_1_8b")
+    # Llama 3.1 8B: 8.03B parameters (model card), a 128K context, GQA 8 K/V heads
+    assert llama31.params / 1e9 == pytest.approx(8.03, rel=0.005)
+    assert llama31.max_context == 131072 and llama31.kv_bytes_per_token == 131072
+
+
+def test_cake_decode_speedup_at_128k() -> None:
+    rows = _rows("cake_decode")
+    a100, h100 = rows[("a100", 0.032)], rows[("h100", 0.032)]
+    # pysim 6.76x on an A100 at a 3.2 % budget (paper: > 10x). Band [6.0, 7.5]: no eviction
+    # gives 1.0, a decode step bound by HBM bytes alone 2.0, the attention kernels alone 31x
+    assert 6.0 <= a100.speedup <= 7.5
+    assert a100.kept_tokens == pytest.approx(0.032 * (131072 - 64), abs=1)
+    # H100: 5.25x (its faster HBM shrinks the weights' time less than the attention's)
+    assert 4.6 <= h100.speedup <= 5.9
+    for r in rows.values():
+        # the documented gap: pysim stays under the paper's 10x, above the HBM-bytes bound
+        assert r.hbm_bound_speedup < r.speedup < 10.0 < r.attention_speedup
+        assert r.hbm_bound_speedup == pytest.approx(2.0, abs=0.1)
+    # a smaller budget decodes faster (the 1,024-token budget of CAKE's scripts)
+    assert rows[("a100", 1024)].speedup > a100.speedup
+
+
+def test_mixtral_decode_rate() -> None:
+    mod = _script("mixtral_decode")
+    rows = _rows("mixtral_decode")
+    pub = rows[("a100", "int8")]
+    # published 81 tokens/s (Baseten, int8 TensorRT-LLM, one A100); pysim 123, ratio 1.52.
+    # Band [1.3, 1.75]: every expert read per token (46.7B) gives ~0.45, top-1 ~2.6
+    assert 1.3 <= pub.tokens_per_s / mod.PUBLISHED_TOKENS_PER_S <= 1.75
+    for r in rows.values():
+        # under the HBM bound, within pysim's sustained 0.86 of it; launches, the router and
+        # attention take the rest (0.69-0.77 here)
+        assert 0.6 <= r.efficiency <= 0.86
+    # two A100s in fp16 reach about one A100 in int8: the same bytes per device
+    assert rows[("a100", "fp16")].tokens_per_s == pytest.approx(pub.tokens_per_s, rel=0.1)
