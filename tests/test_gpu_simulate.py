@@ -250,3 +250,36 @@ def test_attention_gemms_in_their_own_formats() -> None:
     int4 = type(op).model_validate({**op.model_dump(), "qk_format": {"dtype": "int", "bits": 4}})
     with pytest.raises(pysim.WorkloadError, match="Q K.T in 4-bit int has no tensor-core dtype"):
         fused_attention_cost(gpu, int4, "fp16")
+
+
+def _decode_attention(batch: int, heads: int, kv_len: int, d: int):
+    return workload_from_dict({
+        "name": "decode_attn",
+        "inputs": [{"name": "q", "shape": [batch, 1, heads * d], "bits": 16, "dtype": "float"},
+                   *({"name": x, "shape": [batch, kv_len, heads * d], "bits": 16,
+                      "dtype": "float"} for x in ("k", "v"))],
+        "ops": [{"name": "attn", "type": "attention", "inputs": ["q", "k", "v"], "batch": batch,
+                 "heads": heads, "q_len": 1, "kv_len": kv_len, "head_dim": d, **F16}]}).ops[0]
+
+
+def test_split_kv_follows_flash_attention_2_heuristic() -> None:
+    from pysim.gpu.attention import num_splits
+
+    # FlashAttention-2's own example (flash_api.cpp): batch x heads = 48 on 108 SMs, 2 splits
+    assert num_splits(48, 108, 1000) == 2
+    assert num_splits(200, 216, 1000) == 1  # already fills 80 % of the SMs
+    assert num_splits(32, 216, 3) == 3  # no more splits than key blocks
+
+
+def test_long_context_decode_splits_the_keys_across_the_sms() -> None:
+    # one sequence, 32 heads, 128K keys: 32 CTAs would leave 76 of an A100's 108 SMs idle
+    from pysim.gpu.attention import fused_attention_cost
+
+    gpu = pysim.gpu.preset("a100")
+    cost = fused_attention_cost(gpu, _decode_attention(1, 32, 131072, 128), "fp16")
+    assert cost.splits > 1 and cost.ctas == 32 * cost.splits and cost.combine_s > 0
+    kv_seconds = 2 * 131072 * 32 * 128 * 2 / (gpu.hbm_sustained_gb_per_s * 1e9)
+    # within 2x of streaming the cache once (one CTA per head walking every key: ~6.7x)
+    assert cost.time_s < 2 * kv_seconds
+    full = fused_attention_cost(gpu, _decode_attention(64, 32, 4096, 128), "fp16")
+    assert full.splits == 1 and full.combine_s == 0.0  # 2048 CTAs fill the GPU

@@ -49,12 +49,13 @@ def test_model_specs_match_their_papers() -> None:
 def test_cake_decode_speedup_at_128k() -> None:
     rows = _rows("cake_decode")
     a100, h100 = rows[("a100", 0.032)], rows[("h100", 0.032)]
-    # pysim 6.76x on an A100 at a 3.2 % budget (paper: > 10x). Band [6.0, 7.5]: no eviction
-    # gives 1.0, a decode step bound by HBM bytes alone 2.0, the attention kernels alone 31x
-    assert 6.0 <= a100.speedup <= 7.5
+    # pysim 2.94x on an A100 at a 3.2 % budget (paper: > 10x). Band [2.5, 3.5]: no eviction
+    # gives 1.0, a decode step bound by HBM bytes alone 2.0, the attention kernels alone 26x;
+    # without split-KV (Flash-Decoding) the full cache walks 128K keys on 32 of 108 SMs: 6.8x
+    assert 2.5 <= a100.speedup <= 3.5
     assert a100.kept_tokens == pytest.approx(0.032 * (131072 - 64), abs=1)
-    # H100: 5.25x (its faster HBM shrinks the weights' time less than the attention's)
-    assert 4.6 <= h100.speedup <= 5.9
+    # H100: 2.13x (its faster HBM and SMs bring both runs closer to the bytes' bound)
+    assert 1.9 <= h100.speedup <= 2.5
     for r in rows.values():
         # the documented gap: pysim stays under the paper's 10x, above the HBM-bytes bound
         assert r.hbm_bound_speedup < r.speedup < 10.0 < r.attention_speedup

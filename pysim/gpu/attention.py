@@ -27,6 +27,15 @@ reads the narrow copies.
 Block sizes are FlashAttention-2's for sm80 (csrc/flash_attn/src/flash_fwd_launch_template.h):
 Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; a query shorter than a block (decode)
 runs the split-KV kernel's 64-row blocks (its rows past the query are computed and dropped).
+
+Split-KV (Flash-Decoding; FlashAttention-2's ``num_splits_heuristic``, csrc/flash_attn/
+flash_api.cpp): when the (batch, head, 64-row query block) CTAs fill less than 80 % of twice
+the SMs, the key range is cut into splits so that more CTAs run at once: the fewest splits
+(up to 128, of ``block_n``-key blocks: 256 up to head dim 64, 128 up to 128, else 64) whose
+wave efficiency is within 85 % of the best. Each split writes its partial O and log-sum-exp
+in fp32, and a second kernel combines them (its launch, reads and the write of O). Batch-1
+decode at long contexts is where it matters: 32 heads on 108 SMs would otherwise walk a
+128K-key cache on 32 SMs.
 """
 
 from __future__ import annotations
@@ -51,6 +60,27 @@ SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16,
               "blackwell": 16}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
+MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
+
+
+def num_splits(ctas: int, sms: int, key_blocks: int, max_splits: int = MAX_SPLITS) -> int:
+    """FlashAttention-2's split-KV heuristic (``num_splits_heuristic``): 1 when ``ctas``
+    already fill 80 % of ``sms`` (twice the SMs: two 128-thread CTAs each); else the fewest
+    eligible splits whose wave efficiency (waves / ceil(waves)) is at least 85 % of the best,
+    a split count being eligible when it changes the keys per split."""
+    if ctas >= 0.8 * sms:
+        return 1
+    top = min(max_splits, sms, key_blocks)
+    eligible = [n for n in range(1, top + 1)
+                if n == 1 or -(-key_blocks // n) != -(-key_blocks // (n - 1))]
+    eff = {n: (ctas * n / sms) / math.ceil(ctas * n / sms) for n in eligible}
+    best = max(eff.values(), default=0.0)
+    return next((n for n in eligible if eff[n] >= 0.85 * best), 1)
+
+
+def splitkv_block_n(head_dim: int) -> int:
+    """Keys per block of FlashAttention-2's split-KV kernel (set_params_splitkv)."""
+    return 256 if head_dim <= 64 else (128 if head_dim <= 128 else 64)
 
 
 def _gemm_dtype(gpu: Any, op: Any, fmt: Any, default: str, which: str) -> str:
@@ -79,6 +109,8 @@ class AttentionCost:
     bound: str  # "compute" or "hbm"
     dtypes: tuple[str, str] = ("", "")  # (Q K^T, P V) tensor-core dtypes
     prepass_s: float = 0.0  # the quantizing pre-pass (per-GEMM formats), launch included
+    splits: int = 1  # split-KV splits of the key range (Flash-Decoding)
+    combine_s: float = 0.0  # the kernel combining the splits' partial outputs, launch included
 
 
 def block_sizes(head_dim: int, q_len: int) -> tuple[int, int]:
@@ -117,7 +149,10 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     softmax = max(1 / SFU_PER_SM[gpu.arch], fp32_ops / FP32_LANES_PER_SM[gpu.arch])
     per_block = br * bc * (mma + softmax) / clock  # seconds one key block takes a CTA's SM
     work = heads * sum(per_cta) * per_block
-    compute = max(work / gpu.sms, max(per_cta) * per_block)
+    splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
+                        math.ceil(nk / splitkv_block_n(d)))
+    longest = max(math.ceil(n / splits) for n in per_cta)  # key blocks of the longest CTA
+    compute = max(work / gpu.sms, longest * per_block)
     q_elems = op.batch * nq * op.heads * d
     kv_elems = op.batch * nk * op.groups_kv_heads * d
     qk_bits = op.qk_format.bits if op.qk_format is not None else op.act_bits
@@ -136,9 +171,15 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         pre_reads += kv_elems * op.act_bits // 8
         pre_writes += kv_elems * pv_bits // 8
     prepass = launch + (pre_reads + pre_writes) / bandwidth if pre_reads else 0.0
+    combine = 0.0
+    if splits > 1:  # each split writes O and its log-sum-exp in fp32; a kernel sums them
+        partials = splits * op.batch * nq * op.heads * (d + 1) * 4
+        hbm = (reads + partials) / bandwidth
+        combine = launch + (partials + writes) / bandwidth
+        reads, writes = reads + partials, writes + partials
     return AttentionCost(
-        time_s=launch + max(compute, hbm) + prepass, compute_s=compute, hbm_s=hbm,
+        time_s=launch + max(compute, hbm) + prepass + combine, compute_s=compute, hbm_s=hbm,
         hbm_read_bytes=reads + pre_reads, hbm_write_bytes=writes + pre_writes,
         issued_macs=heads * sum(per_cta) * br * bc * 2 * d, blocks=(br, bc),
-        ctas=heads * q_blocks, bound="compute" if compute >= hbm else "hbm",
-        dtypes=(qk, pv), prepass_s=prepass)
+        ctas=heads * q_blocks * splits, bound="compute" if compute >= hbm else "hbm",
+        dtypes=(qk, pv), prepass_s=prepass, splits=splits, combine_s=combine)

@@ -187,9 +187,11 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         tiling = (f"{formats} flash-attention-2 blocks {a.blocks[0]}x{a.blocks[1]}, "
                   f"{a.ctas} CTAs, {a.bound}-bound"
                   + (f", quantizing pre-pass {a.prepass_s * 1e6:.1f} us" if a.prepass_s
-                     else ""))
+                     else "")
+                  + (f", split-KV {a.splits} ways (combine {a.combine_s * 1e6:.1f} us)"
+                     if a.splits > 1 else ""))
         return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
-                      tiling, 2 if a.prepass_s else 1)
+                      tiling, 1 + (a.prepass_s > 0) + (a.splits > 1))
     sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
     seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
     reads = writes = smem = l2 = 0
