@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 
 import pysim
-from pysim.cli import main
 from pysim.progress import wanted
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = str(ROOT / "configs" / "edge_npu.yaml")
 TINY = str(ROOT / "workloads" / "tiny_cnn.yaml")
-
-
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_simulate_draws_a_bar_over_the_ops_only_when_asked(capsys):
@@ -33,26 +26,26 @@ def test_simulate_draws_a_bar_over_the_ops_only_when_asked(capsys):
     assert loud.latency_cycles == quiet.latency_cycles and loud.energy_j == quiet.energy_j
 
 
-def test_run_takes_progress_and_no_progress(capsys):
-    code, out, err = _run(capsys, "run", EDGE, TINY, "--progress")
+def test_run_takes_progress_and_no_progress(cli):
+    code, out, err = cli("run", EDGE, TINY, "--progress")
     assert code == 0 and "mapping tiny_cnn" in err
-    code, out_quiet, err = _run(capsys, "run", EDGE, TINY, "--no-progress")
+    code, out_quiet, err = cli("run", EDGE, TINY, "--no-progress")
     assert code == 0 and err == "" and out_quiet == out
 
 
-def test_sweep_takes_progress(capsys, tmp_path):
+def test_sweep_takes_progress(cli, tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text("units.0.rows: [16, 32]\n")
-    code, _, err = _run(capsys, "sweep", str(space), EDGE, TINY, "-o",
+    code, _, err = cli("sweep", str(space), EDGE, TINY, "-o",
                         str(tmp_path / "runs.parquet"), "--progress")
     assert code == 0 and "2/2" in err
 
 
-def test_serve_takes_progress(capsys):
+def test_serve_takes_progress(cli):
     argv = ["serve", "gpu:a100", "llama2_7b", "--rate", "2", "--duration", "2", "--seed", "1"]
-    code, _, err = _run(capsys, *argv, "--progress")
+    code, _, err = cli(*argv, "--progress")
     assert code == 0 and "req" in err
-    code, _, err = _run(capsys, *argv, "--no-progress")
+    code, _, err = cli(*argv, "--no-progress")
     assert code == 0 and err == ""
 
 
