@@ -135,6 +135,16 @@ def test_timing_only_run_matches_closed_form(
     check_counts(s, m, n, k, _core.systolic_simulate_cycles(s, _core.GemmShape(m, n, k)))
 
 
+@pytest.mark.parametrize("dataflow", ["ws", "is"])
+def test_many_folds_in_linear_time(dataflow: str) -> None:
+    # 87,382 pipelined folds: the load bus once walked every fold with a start cycle, every
+    # cycle (quadratic: a fuzz run's 1M-deep K never finished); it stops at the first fold
+    # still to load, and this runs in a fraction of a second
+    s = spec(3, 9, dataflow, "pipelined")
+    check_counts(s, 1, 10, 262144, _core.systolic_simulate_cycles(s, _core.GemmShape(1, 10,
+                                                                                      262144)))
+
+
 # --- named rules ------------------------------------------------------------------------------
 
 

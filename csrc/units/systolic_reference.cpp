@@ -300,7 +300,8 @@ ReferenceRun<Acc> run_stationary(const SystolicSpec& spec, const GemmData<T>& d,
     // Load bus: the stationary tile of fold f reaches PE(i, j) at start[f] - R + i + j.
     for (int64_t f = first_active; f < g.folds && start[f] >= 0; ++f) {
       const int64_t base = t - (start[f] - R);
-      if (base < 0 || base > R + C - 2) continue;
+      if (base < 0) break;  // folds start in order: the later ones load later still
+      if (base > R + C - 2) continue;
       const auto [fr, fc] = fold_index(g, f);
       for (int64_t i = std::max<int64_t>(0, base - (C - 1)); i <= std::min(base, R - 1); ++i) {
         const int64_t j = base - i;
