@@ -257,7 +257,7 @@ names the parameters that set each input's shape, for error messages.
         """Share of each input tensor the op reads (1; less for a slice, see data_ops.Copy)."""
         return 1.0
 
-    @property
+    @cached_property
     def input_bytes(self) -> int:
         """Bytes of the activation inputs, each ceil(elements * act_bits / 8) (with
         `act_format`: its values and scales)."""
@@ -265,7 +265,7 @@ names the parameters that set each input's shape, for error messages.
             return sum(-(-storage_bits(s, self.act_format) // 8) for s in self.input_shapes())
         return sum(packed_bytes(math.prod(s), self.act_bits) for s in self.input_shapes())
 
-    @property
+    @cached_property
     def output_bytes(self) -> int:
         """Bytes of the output: ceil(elements * output_bits / 8) (with a format: values and
         scales)."""
