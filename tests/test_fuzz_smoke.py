@@ -87,3 +87,15 @@ def test_a_subnormal_gpu_clock_is_refused() -> None:
                       smem_bytes_per_sm=1024, l2_bytes=1024, hbm_bandwidth_gb_per_s=1.0,
                       l2_bandwidth_bytes_per_clk=1.0, smem_bandwidth_bytes_per_clk=1.0,
                       launch_overhead_us=0.0, fp32_acc_half_rate=False)
+
+
+@pytest.mark.parametrize("field", ["hbm_bandwidth_gb_per_s", "l2_bandwidth_bytes_per_clk",
+                                   "smem_bandwidth_bytes_per_clk"])
+def test_a_subnormal_gpu_bandwidth_is_refused(field: str) -> None:
+    # found by a fuzz run (seed 1): a bandwidth of 5e-324 passed "> 0" and timed kernels at inf
+    spec = dict(arch="ampere", sms=108, clock_mhz=1410.0, register_file_bytes_per_sm=1024,
+                smem_bytes_per_sm=1024, l2_bytes=1024, hbm_bandwidth_gb_per_s=1.0,
+                l2_bandwidth_bytes_per_clk=1.0, smem_bandwidth_bytes_per_clk=1.0,
+                launch_overhead_us=0.0, fp32_acc_half_rate=False)
+    with pytest.raises(ValueError, match=rf"{field} must be >= 0\.001, got 4\.94e-324"):
+        _core.GpuSpec(**{**spec, field: 5e-324})

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 #include <stdexcept>
 
@@ -449,9 +450,19 @@ void validate(const GpuSpec& s) {
   }
   positive("register_file_bytes_per_sm", static_cast<double>(s.register_file_bytes_per_sm));
   positive("smem_bytes_per_sm", static_cast<double>(s.smem_bytes_per_sm));
-  positive("hbm_bandwidth_gb_per_s", s.hbm_bandwidth_gb_per_s);
-  positive("l2_bandwidth_bytes_per_clk", s.l2_bandwidth_bytes_per_clk);
-  positive("smem_bandwidth_bytes_per_clk", s.smem_bandwidth_bytes_per_clk);
+  // Bandwidths at least 1e-3 (GB/s, bytes per clock): a subnormal one passes "> 0" but makes
+  // every transfer time inf.
+  auto bandwidth = [&positive](const char* field, double v) {
+    positive(field, v);
+    if (v < 1e-3) {
+      char got[32];
+      std::snprintf(got, sizeof(got), "%.3g", v);
+      throw std::invalid_argument(std::string(field) + " must be >= 0.001, got " + got);
+    }
+  };
+  bandwidth("hbm_bandwidth_gb_per_s", s.hbm_bandwidth_gb_per_s);
+  bandwidth("l2_bandwidth_bytes_per_clk", s.l2_bandwidth_bytes_per_clk);
+  bandwidth("smem_bandwidth_bytes_per_clk", s.smem_bandwidth_bytes_per_clk);
   if (s.l2_bytes < 0) {
     throw std::invalid_argument("l2_bytes must be >= 0, got " + std::to_string(s.l2_bytes));
   }
