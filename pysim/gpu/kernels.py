@@ -34,7 +34,6 @@ over the run.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,13 +88,11 @@ def _format_scale_bytes(op: Any, counted: int) -> tuple[int, int]:
     (MX: 1 byte per 32 weights, NF4: 4 per 64)."""
     if op.weight_format is None and op.act_format is None and op.output_format is None:
         return 0, 0
-    values_in = sum(-(-math.prod(s) * op.act_bits // 8) for s in op.input_shapes())
-    values_out = -(-math.prod(op.output_shape) * op.output_bits // 8)
-    reads = op.input_bytes - values_in
+    reads = op.input_bytes - op.input_value_bytes
     if op.weight_format is not None:
         reads += sum(t.bytes for t in op.weight_tensors() if t.name.endswith(".scales"))
         reads -= counted
-    return reads, op.output_bytes - values_out
+    return reads, op.output_bytes - op.output_value_bytes
 
 
 def _sparse(op: Any) -> bool:

@@ -43,7 +43,6 @@ from pysim.mapping.tiling import (
     plan_gemm,
     tile_shapes,
 )
-from pysim.workload.tensors import packed_bytes
 
 MAX_STEPS = 8  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -306,12 +305,6 @@ def _a_fetch_bytes(op: Any, mt: int, gm: int, gk: int, burst: int = 1) -> int:
     return math.ceil(per_group * touched_rows * cols / (op.in_h * op.in_w))
 
 
-def _format_ratio(stored: int, shapes: Any, bits: int) -> float:
-    """Stored bytes of tensors over their values' packed bytes (> 1 with a format's scales)."""
-    values = sum(packed_bytes(math.prod(s), bits) for s in shapes)
-    return stored / values if values else 1.0
-
-
 def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> int:
     """Bank-conflict stalls of one fold: the operand(s) streamed in from the unit's edges."""
     bits = {"input": op.act_bits, "weight": b_bits}
@@ -375,9 +368,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     model = unit.tile_model(op)
     # A number format's scales ride with the values through DRAM (a convolution's feature-map
     # passes count them already: op.input_bytes).
-    fmt_in = 1.0 if a_map is not None else _format_ratio(op.input_bytes, op.input_shapes(),
-                                                         op.act_bits)
-    fmt_out = _format_ratio(op.output_bytes, (op.output_shape,), op.output_bits)
+    fmt_in = 1.0 if a_map is not None else op.input_bytes / max(1, op.input_value_bytes)
+    fmt_out = op.output_bytes / max(1, op.output_value_bytes)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,

@@ -263,7 +263,17 @@ names the parameters that set each input's shape, for error messages.
         `act_format`: its values and scales)."""
         if self.act_format is not None:
             return sum(-(-storage_bits(s, self.act_format) // 8) for s in self.input_shapes())
+        return self.input_value_bytes
+
+    @cached_property
+    def input_value_bytes(self) -> int:
+        """``input_bytes`` without a format's scales: the values packed at ``act_bits``."""
         return sum(packed_bytes(math.prod(s), self.act_bits) for s in self.input_shapes())
+
+    @cached_property
+    def output_value_bytes(self) -> int:
+        """``output_bytes`` without a format's scales: the values packed at ``output_bits``."""
+        return packed_bytes(math.prod(self.output_shape), self.output_bits)
 
     @cached_property
     def output_bytes(self) -> int:
@@ -271,7 +281,7 @@ names the parameters that set each input's shape, for error messages.
         scales)."""
         if self.output_format is not None:
             return -(-storage_bits(self.output_shape, self.output_format) // 8)
-        return packed_bytes(math.prod(self.output_shape), self.output_bits)
+        return self.output_value_bytes
 
     # -- work --------------------------------------------------------------------------------
     @property
