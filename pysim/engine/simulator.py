@@ -1,4 +1,4 @@
-"""Runs per-op step plans on SimPy resources that stand for the hardware.
+"""Runs per-op step plans on a SimPy environment, with semaphores that stand for the hardware.
 
 Each op is a sequence of *steps* (groups of scratchpad tiles; see pysim/mapping/planner.py). Per
 unit, a DMA read channel loads each step over the shared DRAM bus into a free half of the unit's
@@ -13,10 +13,12 @@ run concurrently and share the DRAM bus. Time is in clock cycles; nothing is ste
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import simpy
+from simpy.events import Event
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,45 @@ class OpTiming:
         return max(0.0, self.cycles - self.compute_cycles)
 
 
+class _Slots:
+    """A counting semaphore served first come, first served: buffer halves, or the DRAM bus
+    (one slot). It does what ``simpy.Container`` (amount 1) and ``simpy.Resource`` do for the
+    engine, with a bare ``Event`` per wait and none per hand-back: those classes build two
+    event objects per hand-over and schedule both, which was half the engine's time."""
+
+    __slots__ = ("env", "count", "waiting")
+
+    def __init__(self, env: simpy.Environment, count: int) -> None:
+        self.env = env
+        self.count = count
+        self.waiting: deque[Event] = deque()
+
+    def get(self) -> Event:
+        """An event that fires once a slot is this caller's."""
+        event = Event(self.env)
+        if self.count > 0 and not self.waiting:
+            self.count -= 1
+            event.succeed()
+        else:
+            self.waiting.append(event)
+        return event
+
+    def put(self) -> None:
+        """Hand a slot back: to the longest waiter, if any."""
+        if self.waiting:
+            self.waiting.popleft().succeed()
+        else:
+            self.count += 1
+
+
 class _Unit:
     """A unit's buffers and the hand-over events that chain its ops' channels in order."""
 
     def __init__(self, env: simpy.Environment, halves: int) -> None:
-        self.free = simpy.Container(env, capacity=halves, init=halves)
-        self.full = simpy.Container(env, capacity=halves, init=0)
-        self.out_free = simpy.Container(env, capacity=halves, init=halves)
-        self.out_full = simpy.Container(env, capacity=halves, init=0)
+        self.free = _Slots(env, halves)
+        self.full = _Slots(env, 0)
+        self.out_free = _Slots(env, halves)
+        self.out_full = _Slots(env, 0)
         done = env.event()
         done.succeed()
         self.reader = self.computer = self.writer = done  # the previous op's channels
@@ -96,9 +129,14 @@ class _Op:
         self.events = 0
         self.log: list[tuple] | None = [] if record else None  # Interval fields, if recording
 
-    def count(self, event: simpy.Event) -> simpy.Event:
+    def count(self, event: Event) -> Event:
         self.events += 1
         return event
+
+    def hand_over(self, slots: _Slots) -> None:
+        """Give a slot back (an event of the model, though it needs no object)."""
+        self.events += 1
+        slots.put()
 
     def became_ready(self, now: float) -> None:
         self.ready = max(self.ready, now)
@@ -106,12 +144,12 @@ class _Op:
 
 def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op, step=0, kind="read"):
     asked = env.now
-    with bus.request() as req:
-        yield op.count(req)
-        granted = env.now
-        duration = latency + nbytes / bytes_per_cycle
-        op.busy += duration
-        yield op.count(env.timeout(duration))
+    yield op.count(bus.get())
+    granted = env.now
+    duration = latency + nbytes / bytes_per_cycle
+    op.busy += duration
+    yield op.count(env.timeout(duration))
+    bus.put()
     if op.log is not None:
         op.log.append((step, kind, asked, granted, env.now, nbytes))
 
@@ -124,7 +162,7 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
     per_step = plan.read_bytes / plan.steps
     early = min(per_step, plan.prefetch_read_bytes / plan.steps)
     for step in range(plan.steps):
-        yield op.count(unit.free.get(1))
+        yield op.count(unit.free.get())
         pending = deps is not None and not deps.triggered
         if step == 0 and pending and early > 0:
             yield from _transfer(env, early, bus, bytes_per_cycle, latency, op, step)
@@ -137,7 +175,7 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
                 yield op.count(deps)
             if per_step > 0:
                 yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step)
-        op.count(unit.full.put(1))  # never blocks: a half taken is a half given back
+        op.hand_over(unit.full)  # never blocks: a half taken is a half given back
 
 
 def computer(env, plan, unit, after, op):
@@ -146,14 +184,14 @@ def computer(env, plan, unit, after, op):
     op.became_ready(env.now)
     per_step = plan.compute_cycles / plan.steps
     for step in range(plan.steps):
-        yield op.count(unit.full.get(1))
-        yield op.count(unit.out_free.get(1))
+        yield op.count(unit.full.get())
+        yield op.count(unit.out_free.get())
         began = env.now
         yield op.count(env.timeout(per_step))
         if op.log is not None:
             op.log.append((step, "compute", began, began, env.now, 0.0))
-        op.count(unit.free.put(1))
-        op.count(unit.out_full.put(1))
+        op.hand_over(unit.free)
+        op.hand_over(unit.out_full)
 
 
 def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
@@ -161,11 +199,11 @@ def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
     yield op.count(after)
     per_step = plan.write_bytes / plan.steps
     for step in range(plan.steps):
-        yield op.count(unit.out_full.get(1))
+        yield op.count(unit.out_full.get())
         if per_step > 0:
             yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step,
                                  "write")
-        op.count(unit.out_free.put(1))
+        op.hand_over(unit.out_free)
     op.end = env.now
 
 
@@ -183,7 +221,7 @@ def run_plans(
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
     env = simpy.Environment()
-    bus = simpy.Resource(env, capacity=1)
+    bus = _Slots(env, 1)
     halves = {p.queue or p.unit: 2 if p.double_buffered else 1 for p in plans}
     units = {name: _Unit(env, h) for name, h in halves.items()}
     done: list[simpy.Event] = []
