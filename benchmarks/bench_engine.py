@@ -22,7 +22,7 @@ from pysim.engine.dram import _efficiency, _spec
 from pysim.mapping.bank_conflicts import _stalls
 from pysim.mapping.planned_residency import _plan
 from pysim.mapping.planner import _feature_map, _touched, _touched_most
-from pysim.mapping.tiling import plan_gemm
+from pysim.mapping.tiling import _slice_table, plan_gemm
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -38,7 +38,7 @@ CASES = [
 
 def clear_caches() -> None:
     for cached in (plan_gemm, _efficiency, _spec, _stalls, _feature_map, _touched, _touched_most,
-                   _plan):
+                   _plan, _slice_table):
         cached.cache_clear()
 
 

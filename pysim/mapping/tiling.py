@@ -244,6 +244,75 @@ def accumulate_reads(m: int, n: int, k: int, kt: np.ndarray | int) -> np.ndarray
     return (-(-k // kt) - 1) * m * n
 
 
+@dataclass(frozen=True)
+class _SliceTable:
+    """The slices of the search (a loop order, and per operand whether it is re-read from
+    DRAM, kept at its innermost level, or kept at an outer level of its chain), as arrays
+    over slices. They depend only on the hierarchy's shape, so they are built once per shape.
+    Per operand j (A, B, C): ``refetch[j]`` the trip row (0: none, 1-3: the m / n / k trips)
+    of its DRAM re-reads, ``inner_row[j]`` the held row at its home level (0: its tile, 1-3:
+    its footprint over the loops inside), ``outer_g[j]`` the outer group keeping it (-1:
+    none), ``foot_row[j]`` its footprint row; ``c_level`` the outer group holding C's tile."""
+
+    orders: tuple[str, ...]
+    kept: tuple[str, ...]  # "AB": the operands some level keeps
+    outer_kept: tuple[tuple[tuple[str, int], ...], ...]
+    kept_count: np.ndarray
+    refetch: np.ndarray
+    inner_row: np.ndarray
+    outer_g: np.ndarray
+    foot_row: np.ndarray
+    c_level: np.ndarray
+
+
+_DIMS_OF = {"a": ("m", "k", "n"), "b": ("k", "n", "m"), "c": ("m", "n", "k")}
+
+
+@lru_cache(maxsize=256)
+def _slice_table(outer: tuple[tuple[str, int], ...], a_on_chip: bool) -> _SliceTable:
+    dim_index = {"m": 1, "n": 2, "k": 3}
+    slices: list[tuple[str, tuple[tuple[int, int, int, str], ...], tuple[int, int, int],
+                       int]] = []
+    output_outer = [g for role, g in outer if role == "output"]
+    for order in ORDERS:
+        pos = {d: order.index(d) for d in "mnk"}
+        options: dict[str, tuple[tuple[int, int, int, str], ...]] = {}
+        spans: dict[str, int] = {}
+        for name, (d0, d1, other) in _DIMS_OF.items():
+            spans[name] = 0
+            if pos[other] < max(pos[d0], pos[d1]) and not (name == "a" and a_on_chip):
+                spans[name] = (pos[d0] > pos[other]) + 2 * (pos[d1] > pos[other])
+                options[name] = ((dim_index[other], 0, -1, ""),
+                                 (0, spans[name], -1, name.upper()),
+                                 *((0, 0, g, name.upper()) for role, g in outer
+                                   if role == ROLE[name]))
+            else:
+                options[name] = ((0, 0, -1, ""),)
+        for choice in product(options["a"], options["b"], options["c"]):
+            slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), -1))
+        # C's tile (its partial sums) may also live at an outer level of its chain, when the
+        # innermost one is too small for it: kept there or not, no level behind it serves it.
+        for g in output_outer:
+            c_options = options["c"][:2] if len(options["c"]) > 1 else options["c"]
+            for choice in product(options["a"], options["b"], c_options):
+                slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), g))
+    kept = tuple("".join(c[3] for c in sl[1]) for sl in slices)
+
+    def field(i: int) -> np.ndarray:
+        return np.array([[sl[1][j][i] for sl in slices] for j in range(3)], dtype=np.int64)
+
+    return _SliceTable(
+        orders=tuple(sl[0] for sl in slices),
+        kept=kept,
+        outer_kept=tuple(tuple((n.upper(), c[2]) for n, c in zip("abc", sl[1], strict=True)
+                               if c[2] >= 0) for sl in slices),
+        kept_count=np.array([len(x) for x in kept], dtype=np.int64),
+        refetch=field(0), inner_row=field(1), outer_g=field(2),
+        foot_row=np.array([[sl[2][j] for sl in slices] for j in range(3)], dtype=np.int64),
+        c_level=np.array([sl[3] for sl in slices], dtype=np.int64),
+    )
+
+
 @lru_cache(maxsize=4096)
 def plan_gemm(
     m: int,
@@ -377,62 +446,33 @@ def plan_gemm(
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
     # (order, what is kept where) are described in plain Python, then gathered as arrays.
-    dim_index = {"m": 1, "n": 2, "k": 3}
     tile_of = {"a": a_tile, "b": b_tile, "c": c_tile}
     bits_of = {"a": a_bits, "b": b_bits, "c": psum_bits}
-    dims_of = {"a": ("m", "k", "n"), "b": ("k", "n", "m"), "c": ("m", "n", "k")}
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
     # per operand: row 0 its tile; rows 1-3 its footprint with the first, second or both of
     # its dimensions spanning the whole tensor
     held_rows = {}
-    for name, (d0, d1, _) in dims_of.items():
+    for name, (d0, d1, _) in _DIMS_OF.items():
         held_rows[name] = np.stack([np.broadcast_to(x, mt.shape) for x in [tile_of[name]] + [
             _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
                     * (extent[d1][1] if v & 2 else extent[d1][0]), bits_of[name])
             for v in (1, 2, 3)]])
-    # per slice: its order; per operand (trip row of its DRAM re-reads, held row at its home
-    # level, outer group keeping it or -1, name if kept); per operand its footprint row
-    slices: list[tuple[str, tuple[tuple[int, int, int, str], ...], tuple[int, int, int],
-                       int]] = []
-    output_outer = [g for role, g in capacity.outer if role == "output"]
-    for order in ORDERS:
-        pos = {d: order.index(d) for d in "mnk"}
-        options: dict[str, tuple[tuple[int, int, int, str], ...]] = {}
-        spans: dict[str, int] = {}
-        for name, (d0, d1, other) in dims_of.items():
-            spans[name] = 0
-            if pos[other] < max(pos[d0], pos[d1]) and not (name == "a" and a_on_chip):
-                spans[name] = (pos[d0] > pos[other]) + 2 * (pos[d1] > pos[other])
-                options[name] = ((dim_index[other], 0, -1, ""),
-                                 (0, spans[name], -1, name.upper()),
-                                 *((0, 0, g, name.upper()) for role, g in capacity.outer
-                                   if role == ROLE[name]))
-            else:
-                options[name] = ((0, 0, -1, ""),)
-        for choice in product(options["a"], options["b"], options["c"]):
-            slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), -1))
-        # C's tile (its partial sums) may also live at an outer level of its chain, when the
-        # innermost one is too small for it: kept there or not, no level behind it serves it.
-        for g in output_outer:
-            c_options = options["c"][:2] if len(options["c"]) > 1 else options["c"]
-            for choice in product(options["a"], options["b"], c_options):
-                slices.append((order, choice, (spans["a"], spans["b"], spans["c"]), g))
-    n_slices = len(slices)
+    table = _slice_table(tuple(capacity.outer), a_on_chip)
+    n_slices = len(table.orders)
     fits2 = np.ones((n_slices, len(mt)), dtype=bool)
     held_at = [np.zeros((n_slices, len(mt)), dtype=np.int64) for _ in groups]
-    c_level = np.array([sl[3] for sl in slices])
+    c_level = table.c_level
     for j, name in enumerate("abc"):
-        inner_row = np.array([sl[1][j][1] for sl in slices])
-        inner = held_rows[name][inner_row]
+        inner = held_rows[name][table.inner_row[j]]
         if name == "c" and (c_level >= 0).any():  # C's tile at an outer level
             for g in set(c_level[c_level >= 0].tolist()):
                 held_at[g] += np.where((c_level == g)[:, None], inner, 0)
             inner = np.where((c_level < 0)[:, None], inner, 0)
         if ROLE[name] in home:
             held_at[home[ROLE[name]]] += inner
-        outer_g = np.array([sl[1][j][2] for sl in slices])
+        outer_g = table.outer_g[j]
         if (outer_g >= 0).any():
-            foot = held_rows[name][np.array([sl[2][j] for sl in slices])]
+            foot = held_rows[name][table.foot_row[j]]
             for g in set(outer_g[outer_g >= 0].tolist()):
                 held_at[g] += np.where((outer_g == g)[:, None], foot, 0)
     for g, (_, size, double_buffered) in enumerate(groups):
@@ -444,13 +484,9 @@ def plan_gemm(
         narrow = np.nonzero(w >= 0)[0]
         fits2[:, narrow] &= ~fits2[:, w[narrow]]
     keep = np.nonzero(fits2.any(axis=1))[0]
-    slices = [slices[i] for i in keep.tolist()]
     feasible_rows = fits2[keep]
     c_level = c_level[keep]
-    orders = [sl[0] for sl in slices]
-    kept = ["".join(c[3] for c in sl[1]) for sl in slices]
-    outer_kept = [tuple((n.upper(), c[2]) for n, c in zip("abc", sl[1], strict=True)
-                        if c[2] >= 0) for sl in slices]
+    outer_g = table.outer_g[:, keep]
     # Each slice's prices: C's level (its own read / write energy per bit), what an outer
     # level costs to serve each operand kept there, and the levels behind C's that its DRAM
     # traffic passes through.
@@ -459,27 +495,30 @@ def plan_gemm(
     inner_r = {"a": ri, "b": rw, "c": ro} if objective.kind != "traffic" else {}
     inner_w = {"a": wi, "b": ww, "c": wo} if objective.kind != "traffic" else {}
     outs = [g for role, g in capacity.outer if role == "output"]
-    slice_pj = np.zeros((6, len(slices)))
-    for j, sl in enumerate(slices):
-        g_c = sl[3]
-        if objective.kind != "traffic":
-            slice_pj[0, j] = ro if g_c < 0 else level_pj[g_c][0]
-            slice_pj[1, j] = wo if g_c < 0 else level_pj[g_c][1]
-        if not outer_on:
-            continue
-        for x, (_, _, g, _) in zip("abc", sl[1], strict=True):
-            if g >= 0:
-                pj = level_pj[g][0] + inner_w[x]
-                if x == "c":  # a spill is read out of the inner level, written there, read back
-                    pj += level_pj[g][1] + inner_r[x]
-                slice_pj[2 + "abc".index(x), j] = pj
-        behind = outs[outs.index(g_c) + 1:] if g_c >= 0 else outs
-        slice_pj[5, j] = sum(sum(level_pj[g]) for g in behind)
+    slice_pj = np.zeros((6, len(keep)))
+    if objective.kind != "traffic":
+        reads = np.array([ro] + [pj[0] for pj in level_pj])  # C at its inner level, or g
+        writes = np.array([wo] + [pj[1] for pj in level_pj])
+        slice_pj[0], slice_pj[1] = reads[c_level + 1], writes[c_level + 1]
+    if outer_on:
+        read_at = np.array([pj[0] for pj in level_pj] + [0.0])  # index -1: not served
+        write_at = np.array([pj[1] for pj in level_pj] + [0.0])
+        for j, x in enumerate("abc"):
+            g = outer_g[j]
+            pj = read_at[g] + inner_w[x]
+            if x == "c":  # a spill is read out of the inner level, written there, read back
+                pj += write_at[g] + inner_r[x]
+            slice_pj[2 + j] = np.where(g >= 0, pj, 0.0)
+        # the levels of C's chain behind the one holding C, which its DRAM traffic crosses
+        behind = {g_c: sum(sum(level_pj[g]) for g in (outs[outs.index(g_c) + 1:] if g_c >= 0
+                                                      else outs))
+                  for g_c in [-1, *outs]}
+        slice_pj[5] = [behind[g_c] for g_c in c_level.tolist()]
     through = ({role: sum(sum(level_pj[g]) for r, g in capacity.outer if r == role)
                 for role in ("input", "weight")} if outer_on
                else {"input": 0.0, "weight": 0.0})
-    refetch = np.array([[sl[1][j][0] for sl in slices] for j in range(3)], dtype=np.int64)
-    served = np.array([[sl[1][j][2] >= 0 for sl in slices] for j in range(3)], dtype=np.uint8)
+    refetch = table.refetch[:, keep]
+    served = (outer_g >= 0).astype(np.uint8)
     rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
             slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
             trips["n"], trips["k"]]
@@ -501,10 +540,11 @@ def plan_gemm(
     kind = ("traffic", "latency", "energy", "edp").index(objective.kind)
     flat, latency, energy = _core.search_plans(
         kind, prices, candidates, refetch, served, slice_pj,
-        np.array([len(x) for x in kept], dtype=np.int64), feasible_rows.astype(np.uint8))
+        table.kept_count[keep], feasible_rows.astype(np.uint8))
     if flat < 0:
         raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
     s, i = divmod(flat, len(mt))
+    chosen = int(keep[s])
     trip_of = {0: 1, 1: int(trips["m"][i]), 2: int(trips["n"][i]), 3: int(trips["k"][i])}
     ra, rb, rc = (trip_of[int(refetch[j, s])] for j in range(3))
     a_reads = 0 if a_on_chip else int(a_pass[i]) * ra
@@ -516,7 +556,7 @@ def plan_gemm(
         mt=int(mt[i]),
         nt=int(nt[i]),
         kt=int(kt[i]),
-        order=orders[s],
+        order=table.orders[chosen],
         tiles=int(tiles[i]),
         a_read_bytes=a_reads,
         b_read_bytes=int(b_pass[i]) * rb,
@@ -528,8 +568,8 @@ def plan_gemm(
         compute_cycles=int(compute[i]),
         latency_cycles=float(latency),
         energy_pj=float(energy),
-        resident=kept[s],
-        kept_outer=outer_kept[s],
+        resident=table.kept[chosen],
+        kept_outer=table.outer_kept[chosen],
         c_level=int(c_level[s]),
         refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
     )
