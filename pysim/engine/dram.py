@@ -53,10 +53,9 @@ def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
     tilings with it."""
     runs = np.maximum(1, np.asarray(run_bytes, np.int64))
     uniq, inverse = np.unique(runs, return_inverse=True)
-    eff = np.array([min(1.0, headroom * _efficiency(key, int(r), max(1, int(r),
-                                                                    int(pitch_bytes)))[0])
-                    for r in uniq.tolist()])
-    return eff[inverse.reshape(runs.shape)]
+    pitch = max(1, int(pitch_bytes))
+    eff = np.array([_efficiency(key, r, max(r, pitch))[0] for r in uniq.tolist()])
+    return np.minimum(1.0, headroom * eff)[inverse.reshape(runs.shape)]
 
 
 def dram_key(dram: Any) -> tuple:
