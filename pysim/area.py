@@ -26,7 +26,13 @@ add/multiply 1360/1640 µm²; fp32 add/multiply 4184/7700 µm². A flip-flop bit
 (DFF_X1, Nangate 45 nm Open Cell Library). Between points, power laws through neighbouring
 points (like pysim's energy table). A systolic PE is a multiplier at its widest precision, an
 adder at ``mac_bits`` and its registers (activation, weight — two for weight-stationary, the
-shadow weight being double-buffered — and partial sum); a vector lane is an fp multiplier and
+shadow weight being double-buffered — and partial sum); a multiplication-free PE
+(``multiplier``, docs/low_precision_units.md) has in place of its multiplier the logic that
+replaces it, from the same Nangate library's X1 cells (XOR2 1.596 µm², MUX2 1.862 µm²):
+L-Mul an integer adder ``bits - 1`` wide (the operands' exponent and mantissa fields, Luo &
+Sun 2024), a shift PE a barrel shifter (one MUX2 per activation bit per stage, a stage per
+shift-amount bit up to log2 of ``mac_bits``) and a sign select (an XOR2 per bit), a ternary
+PE the sign select alone; a vector lane is an fp multiplier and
 adder at ``bits`` and three registers. Logic area is multiplied by ``LAYOUT_OVERHEAD`` = 2 (an
 assumption: ~70 % standard-cell utilisation plus clock tree, pipeline control and wiring).
 
@@ -65,6 +71,8 @@ _INT_ADD = ((8, 36.0), (16, 67.0), (32, 137.0))             # x = bits
 _INT_MULT = ((64, 282.0), (1024, 3495.0))                    # x = weight_bits * act_bits
 _FP_ADD = ((16, 1360.0), (32, 4184.0))                       # x = bits
 _FP_MULT = ((16, 1640.0), (32, 7700.0))                      # x = bits
+XOR2_UM2_45NM = 1.596  # XOR2_X1, Nangate 45 nm Open Cell Library
+MUX2_UM2_45NM = 1.862  # MUX2_X1, same library
 
 
 def _power_law(points: tuple[tuple[float, float], ...], x: float) -> float:
@@ -104,11 +112,37 @@ def sram_mm2(size_bytes: float, node_nm: float, ports: int = 1) -> float:
             * (1 + PORT_AREA * (ports - 1)) * 1e-6)
 
 
+def int_multiplier_um2(weight_bits: int, act_bits: int, multiplier: str = "exact",
+                       acc_bits: int = 32) -> float:
+    """Area (µm², 45 nm, no layout overhead) of what multiplies an integer activation by a
+    weight: an array multiplier (``exact``; Horowitz), a barrel shifter of the activation by
+    a power-of-two weight's exponent plus a sign select (``shift``), or the sign select alone
+    (``ternary``: +1 / -1, a zero gating the update). Module docstring: the cells."""
+    if multiplier == "exact" or multiplier == "lmul":  # L-Mul replaces float products only
+        return _power_law(_INT_MULT, weight_bits * act_bits)
+    sign = act_bits * XOR2_UM2_45NM
+    if multiplier == "ternary":
+        return sign
+    if multiplier == "shift":
+        stages = max(1, min(weight_bits - 1, math.ceil(math.log2(acc_bits))))
+        return act_bits * stages * MUX2_UM2_45NM + sign
+    raise ValueError(f"multiplier must be exact, lmul, shift or ternary, got {multiplier!r}")
+
+
+def float_multiplier_um2(bits: int, multiplier: str = "exact") -> float:
+    """Area (µm², 45 nm, no layout overhead) of a ``bits``-wide float multiplier (Horowitz),
+    or of L-Mul's integer adder over the ``bits - 1`` exponent-and-mantissa bits."""
+    if multiplier == "lmul":
+        return _power_law(_INT_ADD, bits - 1)
+    return _power_law(_FP_MULT, bits)
+
+
 def mac_pe_um2(weight_bits: int, act_bits: int, acc_bits: int = 32, weight_regs: int = 1,
-               node_nm: float = REFERENCE_NODE_NM) -> float:
-    """Area (µm²) of one integer MAC processing element: multiplier, accumulator adder and
-    registers (activation, ``weight_regs`` weights, partial sum), with the layout overhead."""
-    arithmetic = (_power_law(_INT_MULT, weight_bits * act_bits)
+               node_nm: float = REFERENCE_NODE_NM, multiplier: str = "exact") -> float:
+    """Area (µm²) of one integer MAC processing element: multiplier (or what replaces it:
+    ``multiplier``), accumulator adder and registers (activation, ``weight_regs`` weights,
+    partial sum), with the layout overhead."""
+    arithmetic = (int_multiplier_um2(weight_bits, act_bits, multiplier, acc_bits)
                   + _power_law(_INT_ADD, acc_bits))
     registers = DFF_UM2_PER_BIT_45NM * (act_bits + weight_regs * weight_bits + acc_bits)
     return (arithmetic + registers) * LAYOUT_OVERHEAD * logic_scale(node_nm)
@@ -135,15 +169,16 @@ def bit_lanes_um2(lanes: int, acc_bits: int, node_nm: float = REFERENCE_NODE_NM)
 def _systolic_mm2(unit: Any, node_nm: float) -> float:
     """Integer PEs at the widest of ``precisions``; a float array's PEs also hold an fp
     multiplier at the widest float precision and an fp adder at ``float_acc_bits``, with
-    registers at those widths."""
+    registers at those widths; ``multiplier`` swaps the multiplier for what replaces it."""
     weight_regs = 2 if unit.dataflow == "ws" else 1  # double-buffered stationary weights
     um2 = 0.0
     if unit.precisions:
         bits = max(unit.precisions)
-        um2 += mac_pe_um2(bits, bits, unit.mac_bits, weight_regs, node_nm)
+        um2 += mac_pe_um2(bits, bits, unit.mac_bits, weight_regs, node_nm, unit.multiplier)
     if unit.float_precisions:
         bits, acc = max(unit.float_precisions), unit.float_acc_bits
-        arithmetic = _power_law(_FP_MULT, bits) + _power_law(_FP_ADD, acc)
+        arithmetic = (float_multiplier_um2(bits, unit.multiplier)
+                      + _power_law(_FP_ADD, acc))
         registers = 0.0 if unit.precisions else DFF_UM2_PER_BIT_45NM * (
             bits + weight_regs * bits + acc)
         um2 += (arithmetic + registers) * LAYOUT_OVERHEAD * logic_scale(node_nm)

@@ -98,3 +98,34 @@ def test_bit_level_units_have_their_own_area_model():
         xnor.pe * bit_lanes_um2(xnor.simd, xnor.acc_bits, hw.technology_nm) * 1e-6)
     # a 64-lane 1-bit dot product is far smaller than 64 int8 MAC PEs
     assert bit_lanes_um2(64, 32) < 64 * mac_pe_um2(8, 8) / 4
+
+
+def test_multiplication_free_pes_price_what_replaces_the_multiplier():
+    from pysim.area import MUX2_UM2_45NM, XOR2_UM2_45NM, float_multiplier_um2, int_multiplier_um2
+
+    # int8: an XOR2 per activation bit (ternary); plus min(7, log2 32) = 5 MUX2 stages (shift)
+    assert int_multiplier_um2(8, 8, "ternary") == pytest.approx(8 * XOR2_UM2_45NM)
+    assert int_multiplier_um2(8, 8, "shift", 32) == pytest.approx(
+        8 * 5 * MUX2_UM2_45NM + 8 * XOR2_UM2_45NM)
+    assert int_multiplier_um2(8, 8, "ternary") < int_multiplier_um2(8, 8, "shift") \
+        < int_multiplier_um2(8, 8, "exact") == pytest.approx(282)
+    # L-Mul: fp16's 15 exponent-and-mantissa bits added, against Horowitz's 1640 µm² multiply
+    assert float_multiplier_um2(16, "lmul") < 0.1 * float_multiplier_um2(16, "exact")
+    assert int_multiplier_um2(8, 8, "lmul") == int_multiplier_um2(8, 8, "exact")
+    with pytest.raises(ValueError, match="multiplier must be"):
+        int_multiplier_um2(8, 8, "log")
+
+
+@pytest.mark.parametrize(("multiplier", "overrides"), [
+    ("shift", {}), ("ternary", {}),
+    ("lmul", {"units.0.float_precisions": [16], "units.0.precisions": []}),
+])
+def test_multiplication_free_array_is_smaller_and_only_its_pes_change(multiplier, overrides):
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(overrides)
+    exact = area_mm2(hw)
+    free = area_mm2(hw.with_overrides({"units.0.multiplier": multiplier}))
+    unit = hw.units[0].name
+    assert free[unit] < exact[unit]
+    assert {k: v for k, v in free.items() if k not in (unit, "total")} == \
+        {k: v for k, v in exact.items() if k not in (unit, "total")}
+    assert free["total"] == pytest.approx(sum(v for k, v in free.items() if k != "total"))

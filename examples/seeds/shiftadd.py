@@ -85,6 +85,8 @@ def compute() -> dict[str, Any]:
         "split": {"mult": mults / ops, "shift": shifts / ops, "add": adds / ops},
         "shifted_mac_share": shifts / adds,
         "units": sorted(set(layers["unit"])),
+        "array_mm2": pysim.area_mm2(chip("exact"))["shift_array"],
+        "shift_array_mm2": pysim.area_mm2(chip("shift"))["shift_array"],
     }
 
 
@@ -107,6 +109,8 @@ def main() -> None:
           f"({100 * got['shifted_mac_share']:.1f} % of the MACs shift)")
     print(f"  latency ratio {got['latency_ratio']:.3f} (the same array timing; 5-bit weights "
           "move fewer bytes)")
+    print(f"  array area {got['array_mm2']:.3f} -> {got['shift_array_mm2']:.3f} mm² (pysim.area: "
+          "a barrel shifter and sign select per PE in place of the int8 multiplier)")
     print("Assumptions: attention matmuls and the patch embedding still multiply (ShiftAddViT "
           "makes attention additive on binary codes); every linear layer shifts (no MoE of "
           "multiply and shift experts); ShiftAddNet's 45 nm shift energies scaled to 16 nm.")
