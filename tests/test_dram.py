@@ -80,6 +80,28 @@ def test_default_mapping_spreads_bursts_over_channels_then_columns_then_banks():
     assert _core.dram_map_address(other, 8192) == {"channel": 1, "bank": 0, "row": 0, "column": 0}
 
 
+
+@pytest.mark.parametrize("mapping", ["row:bank:column:channel", "row:bank:channel:column",
+                                     "row:column:bank:channel", "row:column:channel:bank",
+                                     "row:channel:bank:column", "row:channel:column:bank"])
+def test_a_transfers_bursts_land_where_dram_map_address_puts_each(mapping):
+    """A transfer's bursts are located by carrying from one to the next (no division per
+    burst); cut into one-burst transfers, each located afresh, the stream schedules the same
+    bursts on the same banks: identical counts and times (only the per-transfer latency
+    differs). Odd channel and bank counts make every field carry."""
+    spec = ddr4(channels=3, banks_per_channel=6, row_bytes=1024, mapping=mapping)
+    rng = np.random.default_rng(7)
+    addresses = np.sort(rng.integers(0, 1 << 20, 40)) + rng.integers(0, 64, 40)
+    sizes = rng.integers(1, 5000, 40)
+    whole = _core.dram_simulate_stream(spec, addresses, sizes)
+    bursts = [g * 64 for a, n in zip(addresses.tolist(), sizes.tolist(), strict=True)
+              for g in range(a // 64, (a + n - 1) // 64 + 1)]
+    split = _core.dram_simulate_stream(spec, np.array(bursts, dtype=np.int64),
+                                       np.full(len(bursts), 64, dtype=np.int64))
+    for field in ("bursts", "row_hits", "row_misses", "row_conflicts", "refreshes", "time_ns",
+                  "channel_time_ns"):
+        assert getattr(whole, field) == getattr(split, field), field
+
 def test_single_burst_and_row_hit_latency():
     spec = ddr4(tREFI_ns=0)
     one = _core.dram_simulate_stream(spec, [0], [64])

@@ -3,6 +3,7 @@
 #include "common/checked.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -71,6 +72,58 @@ struct Channel {
     }
     return bank;
   }
+};
+
+// The location of consecutive bursts: the mapping's fields are the digits of the burst index
+// in a mixed radix (least significant: the mapping's last field; the row takes what is left),
+// so the next burst is the previous one's digits plus one with carries, as dram_map_address
+// would give it, without its three divisions per burst.
+class BurstCounter {
+ public:
+  explicit BurstCounter(const DramSpec& spec) {
+    for (int k = 3, d = 0; k >= 1; --k, ++d) {
+      field_[d] = spec.mapping[static_cast<std::size_t>(k)];
+      switch (field_[d]) {
+        case DramField::Channel: base_[d] = spec.channels; break;
+        case DramField::Bank: base_[d] = spec.banks_per_channel; break;
+        case DramField::Column: base_[d] = spec.row_bytes / spec.burst_bytes; break;
+        case DramField::Row: base_[d] = 1; break;  // parse_mapping puts the row first
+      }
+    }
+  }
+  void seek(int64_t burst) {
+    for (int d = 0; d < 3; ++d) {
+      digit_[d] = burst % base_[d];
+      burst /= base_[d];
+    }
+    row_ = burst;
+  }
+  void next() {
+    for (int d = 0; d < 3; ++d) {
+      if (++digit_[d] < base_[d]) return;
+      digit_[d] = 0;
+    }
+    ++row_;
+  }
+  DramLocation location() const {
+    DramLocation loc;
+    for (int d = 0; d < 3; ++d) {
+      switch (field_[d]) {
+        case DramField::Channel: loc.channel = digit_[d]; break;
+        case DramField::Bank: loc.bank = digit_[d]; break;
+        case DramField::Column: loc.column = digit_[d]; break;
+        case DramField::Row: break;
+      }
+    }
+    loc.row = row_;
+    return loc;
+  }
+
+ private:
+  std::array<DramField, 3> field_{};
+  std::array<int64_t, 3> base_{};
+  std::array<int64_t, 3> digit_{};
+  int64_t row_ = 0;
 };
 
 // Timings in beats (half clocks).
@@ -147,14 +200,16 @@ DramStats run(const DramSpec& spec, std::size_t n, Get get, const Poll& poll) {
   DramStats s;
   double latency_beats_sum = 0.0;
   Ticker ticker(poll);
+  BurstCounter bursts(spec);
   for (std::size_t i = 0; i < n; ++i) {
     const Transfer t = get(i);
     s.bytes += t.bytes;
     (t.write ? s.write_bytes : s.read_bytes) += t.bytes;
     int64_t first_cmd = std::numeric_limits<int64_t>::max(), last_data = 0;
     const int64_t g_end = (t.address + t.bytes - 1) / spec.burst_bytes;
-    for (int64_t g = t.address / spec.burst_bytes; g <= g_end; ++g) {
-      const DramLocation loc = dram_map_address(spec, g * spec.burst_bytes);
+    bursts.seek(t.address / spec.burst_bytes);
+    for (int64_t g = t.address / spec.burst_bytes; g <= g_end; ++g, bursts.next()) {
+      const DramLocation loc = bursts.location();
       Channel& ch = channels[static_cast<std::size_t>(loc.channel)];
       if (refresh_on) refresh(ch, b);
       Bank& bank = ch.take(loc.bank);
