@@ -1,8 +1,10 @@
 """Quantize / dequantize throughput of pysim.formats beside ml_dtypes' astype (issue 14, Speed).
 
 GB/s counts the float32 input read (quantize) or float32 output written (dequantize): 4 bytes
-per element. ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no
-ml_dtypes equivalent and show "-" there.
+per element. "quantize" runs the element encoding in C++ (csrc/kernels/quantize.cpp, from
+``elements.NATIVE_MIN`` elements), "numpy" the NumPy reference it matches bit for bit.
+ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no ml_dtypes
+equivalent and show "-" there.
 
     python benchmarks/bench_formats.py [--elements 16777216] [--repeat 3]
 """
@@ -17,6 +19,7 @@ import ml_dtypes
 import numpy as np
 
 from pysim import formats
+from pysim.formats import elements
 
 ML = {"bf16": ml_dtypes.bfloat16, "fp16": np.float16, "fp8_e4m3": ml_dtypes.float8_e4m3fn,
       "fp8_e5m2": ml_dtypes.float8_e5m2, "fp6_e2m3": ml_dtypes.float6_e2m3fn,
@@ -46,11 +49,14 @@ def main() -> None:
     x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
     gb = x.nbytes / 1e9
     print(f"{x.size} float32 elements ({x.nbytes / 2**20:.0f} MiB), best of {args.repeat}")
-    print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'dequantize':>11} "
+    print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'numpy':>7} {'dequantize':>11} "
           f"{'ml astype':>10} {'ml back':>8}   (GB/s of float32)")
     for name, gran in CASES:
         q = formats.quantize(x, name, gran)
         gq = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
+        native_min, elements.NATIVE_MIN = elements.NATIVE_MIN, 1 << 62
+        gn = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
+        elements.NATIVE_MIN = native_min
         gd = gb / best_seconds(lambda q=q: formats.dequantize(q), args.repeat)
         ml, back = "-", "-"
         if name in ML:
@@ -58,7 +64,7 @@ def main() -> None:
             ml = f"{gb / best_seconds(lambda t=ML[name]: x.astype(t), args.repeat):.2f}"
             back = f"{gb / best_seconds(lambda y=y: y.astype(np.float32), args.repeat):.2f}"
         label = str(q.granularity) if q.granularity else "none"
-        print(f"{name:<12} {label:<20} {gq:>9.2f} {gd:>11.2f} {ml:>10} {back:>8}")
+        print(f"{name:<12} {label:<20} {gq:>9.2f} {gn:>7.2f} {gd:>11.2f} {ml:>10} {back:>8}")
 
 
 if __name__ == "__main__":

@@ -15,4 +15,5 @@ void bind_xnor(pybind11::module_& m);
 void bind_mapping(pybind11::module_& m);
 void bind_lowp_kernels(pybind11::module_& m);
 void bind_row_stationary(pybind11::module_& m);
+void bind_formats(pybind11::module_& m);
 }  // namespace pysim::bindings

@@ -148,14 +148,43 @@ def _encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, roundi
 
 
 CHUNK = 1 << 16  # elements per pass: the temporaries stay in cache
+NATIVE_MIN = 1 << 12  # elements from which the C++ kernel runs (below: NumPy's is as fast)
+
+
+def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str,
+                   saturate: bool, rng: np.random.Generator | None, name: str) -> np.ndarray:
+    """The C++ kernel (csrc/kernels/quantize.cpp): the same codes as the NumPy functions, bit
+    for bit, with the same stochastic draws (one per element, in order)."""
+    from pysim import _core
+
+    if isinstance(fmt, FloatFormat):
+        if fmt.specials == "none" and np.isnan(flat).any():
+            check_finite(np.where(np.isinf(flat), 0.0, flat), fmt.name, name)
+    else:
+        check_finite(flat, fmt.name, name)
+    u = None if rounding == "nearest_even" else (
+        rng.random(flat.shape) if rng is not None else None)
+    if rounding != "nearest_even" and u is None:
+        raise ValueError("stochastic rounding needs a generator (rng)")
+    if isinstance(fmt, FloatFormat):
+        return _core.encode_float(flat, ebits=fmt.ebits, mbits=fmt.mbits, emin=fmt.emin,
+                                  max_code=fmt.max_code, specials=fmt.specials,
+                                  saturate=saturate, u=u)
+    return _core.encode_int(flat, bits=fmt.bits, signed=fmt.signed, frac_bits=fmt.frac_bits,
+                            qmin=fmt.qmin, qmax=fmt.qmax, u=u)
 
 
 def encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, *, rounding: str,
-           saturate: bool, rng: np.random.Generator | None, name: str) -> np.ndarray:
-    """Codes of float64 ``x`` in element format ``fmt`` (see the encode_* functions), in
-    chunks of CHUNK elements (stochastic draws follow the same order, so a seed still fixes
-    the result)."""
-    flat = np.ascontiguousarray(x).reshape(-1)
+           saturate: bool, rng: np.random.Generator | None, name: str,
+           native: bool | None = None) -> np.ndarray:
+    """Codes of float64 ``x`` in element format ``fmt`` (see the encode_* functions). Integer
+    and float formats of NATIVE_MIN elements or more run in C++ (``native``: force it on or
+    off); the rest in NumPy, in chunks of CHUNK elements (stochastic draws follow the same
+    order either way, so a seed fixes the result)."""
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    if isinstance(fmt, (FloatFormat, IntFormat)) and (
+            native if native is not None else flat.size >= NATIVE_MIN):
+        return _encode_native(flat, fmt, rounding, saturate, rng, name).reshape(x.shape)
     if flat.size <= CHUNK:
         return _encode(flat, fmt, rounding, saturate, rng, name).reshape(x.shape)
     if not (isinstance(fmt, FloatFormat) and fmt.specials != "none"):

@@ -1,0 +1,116 @@
+#include <pybind11/numpy.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "bindings/array_args.hpp"
+#include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
+#include "kernels/quantize.hpp"
+
+namespace py = pybind11;
+
+namespace pysim::bindings {
+
+namespace {
+
+FloatSpecials specials_of(const std::string& name) {
+  if (name == "ieee") return FloatSpecials::Ieee;
+  if (name == "fn") return FloatSpecials::Fn;
+  if (name == "none") return FloatSpecials::None;
+  throw std::invalid_argument("specials must be ieee, fn or none, got '" + name + "'");
+}
+
+// x as float64 (flattened), and the stochastic draws when given: one per element.
+struct Inputs {
+  CArray<double> x;
+  std::optional<CArray<double>> u;
+  int64_t n = 0;
+};
+
+Inputs inputs(const py::array& x_any, const std::optional<py::array>& u_any) {
+  Inputs in{as_c_array<double>(x_any, "x"), std::nullopt, 0};
+  in.n = static_cast<int64_t>(in.x.size());
+  if (u_any) {
+    in.u = as_c_array<double>(*u_any, "u");
+    if (static_cast<int64_t>(in.u->size()) != in.n) {
+      throw std::invalid_argument("u must hold one draw per element of x (" +
+                                  std::to_string(in.n) + "), got " +
+                                  std::to_string(in.u->size()));
+    }
+  }
+  return in;
+}
+
+template <class Code>
+py::array run_float(const Inputs& in, const FloatCodeFormat& f, bool saturate) {
+  py::array_t<Code> out(in.n);
+  const double* xp = in.x.data();
+  const double* up = in.u ? in.u->data() : nullptr;
+  Code* op = out.mutable_data();
+  const int64_t n = in.n;
+  without_gil([&](const Poll& poll) {
+    encode_float<Code>(xp, up, n, f, saturate, op, poll);
+    return 0;
+  });
+  return out;
+}
+
+template <class Code>
+py::array run_int(const Inputs& in, int frac_bits, int64_t qmin, int64_t qmax) {
+  py::array_t<Code> out(in.n);
+  const double* xp = in.x.data();
+  const double* up = in.u ? in.u->data() : nullptr;
+  Code* op = out.mutable_data();
+  const int64_t n = in.n;
+  without_gil([&](const Poll& poll) {
+    encode_int<Code>(xp, up, n, frac_bits, qmin, qmax, op, poll);
+    return 0;
+  });
+  return out;
+}
+
+}  // namespace
+
+void bind_formats(py::module_& m) {
+  m.def(
+      "encode_float",
+      [](const py::array& x, int ebits, int mbits, int emin, int64_t max_code,
+         const std::string& specials, bool saturate, const std::optional<py::array>& u) {
+        FloatCodeFormat f{ebits, mbits, emin, max_code, specials_of(specials)};
+        validate(f);
+        const Inputs in = inputs(x, u);
+        const int bits = 1 + ebits + mbits;
+        if (bits <= 8) return run_float<uint8_t>(in, f, saturate);
+        if (bits <= 16) return run_float<uint16_t>(in, f, saturate);
+        return run_float<uint32_t>(in, f, saturate);
+      },
+      py::arg("x"), py::kw_only(), py::arg("ebits"), py::arg("mbits"), py::arg("emin"),
+      py::arg("max_code"), py::arg("specials"), py::arg("saturate"), py::arg("u") = py::none(),
+      "Codes (uint8 / 16 / 32 by width, flattened) of float64 x in a binary float format "
+      "(pysim/formats/elements.py's encode_float, bit for bit); u: one uniform draw per "
+      "element for stochastic rounding, else nearest-even. NaN is the caller's to refuse "
+      "where the format has none.");
+  m.def(
+      "encode_int",
+      [](const py::array& x, int bits, bool is_signed, int frac_bits, int64_t qmin,
+         int64_t qmax, const std::optional<py::array>& u) {
+        if (bits < 1 || bits > 16) {
+          throw std::invalid_argument("bits must be in [1, 16], got " + std::to_string(bits));
+        }
+        const Inputs in = inputs(x, u);
+        if (is_signed) {
+          return bits <= 8 ? run_int<int8_t>(in, frac_bits, qmin, qmax)
+                           : run_int<int16_t>(in, frac_bits, qmin, qmax);
+        }
+        return bits <= 8 ? run_int<uint8_t>(in, frac_bits, qmin, qmax)
+                         : run_int<uint16_t>(in, frac_bits, qmin, qmax);
+      },
+      py::arg("x"), py::kw_only(), py::arg("bits"), py::arg("signed"), py::arg("frac_bits"),
+      py::arg("qmin"), py::arg("qmax"), py::arg("u") = py::none(),
+      "Integer codes (int8 / int16, or unsigned, by bits and signed; flattened) of finite "
+      "float64 x: round(x * 2^frac_bits) clamped to qmin..qmax (encode_int, bit for bit).");
+}
+
+}  // namespace pysim::bindings

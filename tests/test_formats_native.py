@@ -1,0 +1,93 @@
+"""The C++ element encoder (csrc/kernels/quantize.cpp, `_core.encode_float / encode_int`)
+against the NumPy reference in pysim/formats/elements.py: the same codes bit for bit for every
+integer and float format, both roundings (the same seeded draws), saturating or not, on ties,
+subnormals, overflow, signed zeros, inf and NaN; and its bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pysim import _core
+from pysim.formats import elements, registry
+
+FORMATS = [n for n in registry.names()
+           if isinstance(registry.get(n), (registry.FloatFormat, registry.IntFormat))]
+
+
+def _values(fmt: registry.FloatFormat | registry.IntFormat) -> np.ndarray:
+    """3 NumPy chunks and a bit (the reference draws per chunk) of magnitudes from far below
+    the format's smallest subnormal to far past its largest value, every tie between two
+    neighbouring codes near 1, and the special values the format can take."""
+    rng = np.random.default_rng(42)
+    n = 3 * elements.CHUNK + 17
+    x = rng.standard_normal(n) * 2.0 ** rng.integers(-40, 40, n)
+    ties = (np.arange(64) + 0.5) * 2.0 ** -(getattr(fmt, "mbits", 0) + 1)
+    special = [0.0, -0.0, 5e-324, -5e-324, 1e308, -1e308]
+    if isinstance(fmt, registry.FloatFormat) and fmt.specials != "none":
+        special += [np.nan, np.inf, -np.inf]
+    return np.concatenate([x, ties, -ties, special])
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+@pytest.mark.parametrize("saturate", [False, True])
+def test_native_codes_equal_numpy_bit_for_bit(name, rounding, saturate):
+    fmt = registry.get(name)
+    x = _values(fmt)
+    kw = dict(rounding=rounding, saturate=saturate, name="x")
+    ref = elements.encode(x, fmt, rng=np.random.default_rng(7), native=False, **kw)
+    got = elements.encode(x, fmt, rng=np.random.default_rng(7), native=True, **kw)
+    assert got.dtype == ref.dtype
+    assert got.shape == ref.shape
+    diff = np.flatnonzero(got != ref)
+    assert diff.size == 0, (name, x[diff[:5]], ref[diff[:5]], got[diff[:5]])
+
+
+def test_large_arrays_run_native_and_small_ones_numpy(monkeypatch):
+    calls = []
+    real = elements._encode_native
+    monkeypatch.setattr(elements, "_encode_native", lambda *a: calls.append(1) or real(*a))
+    fmt = registry.get("fp8_e4m3")
+    kw = dict(rounding="nearest_even", saturate=True, rng=None, name="x")
+    elements.encode(np.ones(elements.NATIVE_MIN - 1), fmt, **kw)
+    assert calls == []
+    elements.encode(np.ones((2, elements.NATIVE_MIN)), fmt, **kw)
+    assert calls == [1]
+
+
+def test_native_refuses_what_numpy_refuses_with_the_same_message():
+    x = np.zeros(10)
+    x[3] = np.nan
+    for fmt in (registry.get("int8"), registry.get("fp4_e2m1")):
+        kw = dict(rounding="nearest_even", saturate=True, rng=None, name="w")
+        with pytest.raises(ValueError) as ref:
+            elements.encode(x, fmt, native=False, **kw)
+        with pytest.raises(ValueError) as got:
+            elements.encode(x, fmt, native=True, **kw)
+        assert str(got.value) == str(ref.value)
+        assert "w[3]" in str(got.value)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"specials": "nan"}, "specials must be ieee, fn or none"),
+    ({"ebits": 0}, "ebits >= 1"),
+    ({"ebits": 20, "mbits": 20}, "at most 32 bits"),
+    ({"max_code": 1 << 20}, "max_code must be in"),
+    ({"emin": -5000}, "emin must be in"),
+    ({"u": np.zeros(3)}, "one draw per element"),
+])
+def test_encode_float_bad_arguments_are_clear_errors(kwargs, match):
+    args = dict(ebits=4, mbits=3, emin=-6, max_code=126, specials="fn", saturate=True)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        _core.encode_float(np.zeros(5), **args)
+
+
+def test_encode_int_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="bits must be in"):
+        _core.encode_int(np.zeros(2), bits=32, signed=True, frac_bits=0, qmin=-1, qmax=1)
+    with pytest.raises(ValueError, match="qmin must be <= qmax"):
+        _core.encode_int(np.zeros(2), bits=8, signed=True, frac_bits=0, qmin=5, qmax=1)
+    with pytest.raises(ValueError, match="frac_bits"):
+        _core.encode_int(np.zeros(2), bits=8, signed=True, frac_bits=99, qmin=-1, qmax=1)
