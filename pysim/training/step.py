@@ -142,12 +142,11 @@ def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
                    recipes: Mapping[str, Recipe], capacity: int | None,
                    comm_buffers: int = 0) -> Memory:
     """The step's memory from its graph (see the module docstring)."""
-    nbytes = _nbytes
     master = states = 0
     for layer, count in graph.params.items():
         r = recipes.get(layer, base)
-        master += nbytes(count, r.master)
-        states += optimizer.states * nbytes(count, r.state)
+        master += _nbytes(count, r.master)
+        states += optimizer.states * _nbytes(count, r.state)
     grads = sum(grad_bytes(graph, base, recipes).values())
     if graph.segment_saved:
         saved = graph.boundary_bytes + max(graph.segment_saved.values())
