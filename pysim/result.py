@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pysim.interconnect import CollectiveTiming
     from pysim.report.timeline import Timeline
 
 
@@ -69,6 +70,8 @@ class Result:
     # per tensor: (name, role, bytes, DRAM bytes read, written, compulsory), see ``tensors``
     tensor_traffic: tuple[tuple[str, str, int, int, int, int], ...] = field(
         default=(), repr=False, compare=False)
+    # transfers on the device-to-device link, simulate(..., collectives=...): when each ran
+    collectives: tuple[CollectiveTiming, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def tensors(self) -> pd.DataFrame:

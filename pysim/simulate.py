@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware, load_hardware
 from pysim.energy import COMPONENTS, leakage_pj, price_op
-from pysim.engine import StepPlan, run_plans
+from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.engine.dram import transfer_timing
+from pysim.errors import WorkloadError
 from pysim.gpu.presets import GpuPreset
+from pysim.interconnect import Collective, CollectiveTiming
 from pysim.mapping import map_workload
 from pysim.report.timeline import Timeline
 from pysim.result import Result, layer_row
@@ -24,7 +27,8 @@ PJ = 1e-12
 
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
              trace: bool = False, memory_plan: str | None = None,
-             progress: bool | None = False) -> Result:
+             progress: bool | None = False,
+             collectives: Sequence[Collective] = ()) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
@@ -34,9 +38,13 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     ("fifo" or "planned") overrides the hardware's ``mapper.residency``: which op outputs stay
     on chip between their uses (``layers.attrs["residency"]`` says how it was chosen).
     ``progress``: a bar over the ops as they are mapped (None: when stderr is a terminal).
+    ``collectives``: transfers on the device-to-device link that run beside the ops
+    (pysim.interconnect.Collective; data-parallel training's gradient all-reduces), timed in
+    ``Result.collectives``; the latency is the later of the last op's and the last
+    collective's end.
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
-    no unit supports or a tile that fits no scratchpad.
+    no unit supports, a tile that fits no scratchpad or a collective naming an unknown op.
     """
     # Load: validated, immutable descriptions.
     if not isinstance(wl, Workload):
@@ -74,9 +82,11 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         )
         for m in mappings
     ]
-    timings = run_plans(plans, [t.bytes_per_cycle for t in timing],
-                        [t.latency_cycles for t in timing], record=trace)
-    latency = math.ceil(max((t.end_cycle for t in timings), default=0.0))
+    links = _link_plans(collectives, plans, hw.clock_hz)
+    timings, link_timings = run_with_link(plans, links, [t.bytes_per_cycle for t in timing],
+                                          [t.latency_cycles for t in timing], record=trace)
+    latency = math.ceil(max([t.end_cycle for t in timings]
+                            + [t.end_cycle for t in link_timings], default=0.0))
     # Price: counts x energy-table entries; leakage over the whole run.
     energies = [price_op(hw, m) for m in mappings]
     breakdown = {c: sum(e.pj[c] for e in energies) * PJ for c in COMPONENTS}
@@ -102,7 +112,32 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         level_bytes=_level_bytes(hw, mappings),
         timeline=Timeline.from_engine(hw.clock_hz, plans, timings) if trace else None,
         tensor_traffic=_tensor_traffic(wl, mappings),
+        collectives=tuple(CollectiveTiming(c.name, c.nbytes, *t)
+                          for c, t in zip(collectives, link_timings, strict=True)),
     )
+
+
+def _link_plans(collectives: Sequence[Collective], plans: list[StepPlan],
+                clock_hz: float) -> list[LinkPlan]:
+    """The engine's form of ``collectives``: op names as plan indices, seconds as cycles."""
+    index = {p.name: i for i, p in enumerate(plans)}
+
+    def find(c: Collective, field: str) -> tuple[int, ...]:
+        names = getattr(c, field)
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise WorkloadError(f"collective {c.name!r}: {field} names {missing[0]!r}, "
+                                "which is not an op of the workload")
+        return tuple(index[n] for n in names)
+
+    out = []
+    for c in collectives:
+        if not (isinstance(c.seconds, (int, float)) and math.isfinite(c.seconds)
+                and c.seconds >= 0):
+            raise WorkloadError(f"collective {c.name!r}: seconds must be a finite number "
+                                f">= 0, got {c.seconds!r}")
+        out.append(LinkPlan(c.name, find(c, "after"), find(c, "before"), c.seconds * clock_hz))
+    return out
 
 
 def _tensor_traffic(wl: Workload, mappings: list) -> tuple[tuple[str, str, int, int, int, int],

@@ -36,7 +36,7 @@ def _run(name: str, **kwargs: Any) -> Any:
 
 def test_fixtures_name_their_source() -> None:
     lib = _script("_seedlib")
-    for name in ("bibert", "flattenquant", "ptq_llama2", "adapt"):
+    for name in ("bibert", "flattenquant", "ptq_llama2", "adapt", "ddp_resnet50"):
         fixture = lib.paper(name)
         assert fixture["paper"] if "paper" in fixture else fixture["source"]
         assert fixture.get("source") or fixture.get("source_savings")
@@ -117,6 +117,21 @@ def test_adapt_speedup_scales_with_the_word_length() -> None:
     assert 1.9 <= stripes["speedup"] <= 2.33
     # BISMO: cycles ~ w x a: (32 / 15)^2 = 4.55x
     assert bismo["mac_cycle_speedup"] == pytest.approx((32 / 15) ** 2, rel=0.03)
+
+
+def test_ddp_resnet50_scaling_in_band() -> None:
+    got = _run("ddp_resnet50")
+    fixture = _script("_seedlib").paper("ddp_resnet50")
+    assert fixture["images_per_s"][8] / fixture["images_per_s"][1] == \
+        pytest.approx(fixture["scaling_8"], abs=0.01)
+    # band [6.72, 8]: never super-linear; at or above NVIDIA's measured 6.72x, since pysim
+    # leaves out the input pipeline and NCCL's use of the SMs (a figure below it would mean
+    # the all-reduce alone costs more than everything that made the real step slower)
+    assert fixture["scaling_8"] <= got["scaling"] <= 8.0
+    # 25 MiB buckets hide most of the all-reduce behind the backward pass; one bucket hides none
+    assert got["buckets"] > 1 and got["exposed_ms"] < 0.5 * got["comm_ms"]
+    assert got["one_bucket_exposed_ms"] > got["exposed_ms"]
+    assert got["one_bucket_scaling"] < got["scaling"]
 
 
 # -- multiplication-free rows (L-Mul, ShiftAdd; fixtures lmul.yaml, shiftadd.yaml) ----------

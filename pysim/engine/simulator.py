@@ -9,6 +9,11 @@ channel goes on to the next op on the unit, fetching its first step's weights (a
 no producer writes) while the current op still computes; bytes produced by earlier ops wait for
 their producers. When DRAM cannot keep up the unit waits (stall cycles). Ops on different units
 run concurrently and share the DRAM bus. Time is in clock cycles; nothing is stepped per cycle.
+
+A device-to-device link (``LinkPlan``: a data-parallel gradient bucket's all-reduce) is one
+more resource: each collective asks for it once the ops it follows have ended and the
+collective before it has asked (launched in order), holds it for its cycles while the units
+go on computing, and the ops that wait for it (the optimizer update) start after it ends.
 """
 
 from __future__ import annotations
@@ -103,6 +108,26 @@ class _Slots:
             self.waiting.popleft().succeed()
         else:
             self.count += 1
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """A collective on the device-to-device link: it asks for the link once the ops
+    ``after`` (indices into the plans) have ended and the collective before it has asked,
+    then holds it ``cycles``; the ops ``before`` wait for it to end."""
+
+    name: str
+    after: tuple[int, ...]
+    before: tuple[int, ...]
+    cycles: float
+
+
+class LinkTiming(NamedTuple):
+    """When a collective was ready (its ``after`` ops ended), took the link and left it."""
+
+    ready_cycle: float
+    start_cycle: float
+    end_cycle: float
 
 
 class _Unit:
@@ -207,6 +232,23 @@ def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
     op.end = env.now
 
 
+def allreduce(env, link, plan, asked_before, deps, asked, finished, times, j):
+    """One collective: wait for its ops, ask for the link after the previous collective
+    asked (FIFO, so in launch order), hold it, record (ready, start, end)."""
+    if deps is not None:
+        yield deps
+    ready = env.now
+    yield asked_before
+    req = link.get()
+    asked.succeed()
+    yield req
+    start = env.now
+    yield env.timeout(plan.cycles)
+    link.put()
+    times[j] = LinkTiming(ready, start, env.now)
+    finished.succeed()
+
+
 def run_plans(
     plans: list[StepPlan],
     bytes_per_cycle: list[float] | float,
@@ -217,6 +259,18 @@ def run_plans(
     bandwidth and access latency per op (or one value for all). Returns one timing per op;
     with ``record`` each holds its steps' DMA transfers and compute as ``Interval``s (the
     timing is the same either way)."""
+    return run_with_link(plans, (), bytes_per_cycle, latency_cycles, record)[0]
+
+
+def run_with_link(
+    plans: list[StepPlan],
+    links: tuple[LinkPlan, ...] | list[LinkPlan],
+    bytes_per_cycle: list[float] | float,
+    latency_cycles: list[float] | float,
+    record: bool = False,
+) -> tuple[list[OpTiming], list[LinkTiming]]:
+    """``run_plans`` with collectives ``links`` on one device-to-device link (a SimPy
+    resource of capacity 1): returns the ops' timings and the collectives'."""
     n = len(plans)
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
@@ -226,22 +280,45 @@ def run_plans(
     units = {name: _Unit(env, h) for name, h in halves.items()}
     done: list[simpy.Event] = []
     ops: list[_Op] = []
+    # collectives' end events and which ops wait for them
+    link_done = [env.event() for _ in links]
+    waits: dict[int, list[int]] = {}
+    for j, lp in enumerate(links):
+        for i in lp.before:
+            waits.setdefault(i, []).append(j)
     for i, plan in enumerate(plans):
         if plan.steps < 1:
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
         unit, op = units[plan.queue or plan.unit], _Op(record)
-        deps = simpy.AllOf(env, [done[d] for d in plan.deps]) if plan.deps else None
+        events = [done[d] for d in plan.deps] + [link_done[j] for j in waits.get(i, ())]
+        deps = simpy.AllOf(env, events) if events else None
         read = env.process(reader(env, plan, unit, unit.reader, deps, bus, bpc[i], lat[i], op))
         comp = env.process(computer(env, plan, unit, unit.computer, op))
         write = env.process(writer(env, plan, unit, unit.writer, bus, bpc[i], lat[i], op))
         unit.reader, unit.computer, unit.writer = read, comp, write
         done.append(write)
         ops.append(op)
+    timed: list[LinkTiming | None] = [None] * len(links)
+    if links:
+        link = _Slots(env, 1)  # the device's port on the ring
+        asked_before = env.event()
+        asked_before.succeed()
+    for j, lp in enumerate(links):
+        deps = simpy.AllOf(env, [done[d] for d in lp.after]) if lp.after else None
+        asked = env.event()
+        env.process(allreduce(env, link, lp, asked_before, deps, asked, link_done[j], timed, j))
+        asked_before = asked
     env.run()
+    stuck = [lp.name for lp, t in zip(links, timed, strict=True) if t is None]
+    if stuck:
+        raise ValueError(f"collective {stuck[0]!r} never ran: an op it follows waits for it "
+                         "(directly or behind another op on its unit)")
+    link_end = [t.end_cycle for t in timed if t is not None]
     out = []
-    for plan, op in zip(plans, ops, strict=True):
+    for i, (plan, op) in enumerate(zip(plans, ops, strict=True)):
         op.became_ready(max((ops[d].end for d in plan.deps), default=0.0))
+        op.became_ready(max((link_end[j] for j in waits.get(i, ())), default=0.0))
         intervals = tuple(map(Interval._make, op.log)) if op.log is not None else ()
         out.append(OpTiming(min(op.ready, op.end), op.end, plan.compute_cycles, op.busy,
                             op.events, intervals))
-    return out
+    return out, [t for t in timed if t is not None]

@@ -9,7 +9,7 @@ every device. Two all-reduces of the T x hidden activations per layer (after att
 after the feed-forward) and a gather of the logits rows. Ring all-reduce of B bytes over tp
 devices: 2 (tp - 1) / tp x B / bandwidth + 2 (tp - 1) x latency (Patarasuk & Yuan, "Bandwidth
 optimal all-reduce algorithms", JPDC 2009: reduce-scatter then all-gather, tp - 1 steps each);
-an all-gather is half of it.
+an all-gather is half of it (pysim/interconnect.py, shared with data-parallel training).
 
 Pipeline parallel of degree ``pp`` (Huang et al., "GPipe", NeurIPS 2019): layers split into pp
 stages (the slowest holds ceil(layers / pp)), the iteration's sequences into m micro-batches
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import ConfigError
+from pysim.interconnect import Link, link_of
 from pysim.serving.model import LLMSpec
 
 
@@ -73,48 +74,6 @@ class ParallelConfig:
         if self.pp > spec.layers:
             raise ConfigError(f"parallel: pp {self.pp} exceeds {spec.name}'s {spec.layers} "
                               "layers")
-
-
-@dataclass(frozen=True)
-class Link:
-    """A device-to-device link: bytes per second one device sends per direction, and the
-    time of one ring step (seconds)."""
-
-    bytes_per_s: float
-    latency_s: float
-
-    def allreduce_s(self, nbytes: float, devices: int) -> float:
-        """Ring all-reduce of ``nbytes`` over ``devices``: 2 (n-1)/n x bytes / bandwidth
-        + 2 (n-1) x latency; 0 on one device."""
-        if devices <= 1:
-            return 0.0
-        n = devices
-        return 2 * (n - 1) / n * nbytes / self.bytes_per_s + 2 * (n - 1) * self.latency_s
-
-    def allgather_s(self, nbytes: float, devices: int) -> float:
-        """Ring all-gather of ``nbytes`` in total: (n-1)/n x bytes / bandwidth + (n-1) x
-        latency."""
-        if devices <= 1:
-            return 0.0
-        n = devices
-        return (n - 1) / n * nbytes / self.bytes_per_s + (n - 1) * self.latency_s
-
-    def p2p_s(self, nbytes: float) -> float:
-        """One point-to-point transfer of ``nbytes``."""
-        return nbytes / self.bytes_per_s + self.latency_s
-
-
-def link_of(hw: Any) -> Link | None:
-    """The hardware's ``interconnect`` (a GPU preset's NVLink, configs/gpu/*.yaml) as a Link;
-    None when it states none."""
-    from pysim.gpu.presets import GpuPreset
-
-    if isinstance(hw, GpuPreset):
-        hw = hw.hardware
-    ic = getattr(hw, "interconnect", None)
-    if ic is None:
-        return None
-    return Link(float(ic.bandwidth_gb_per_s) * 1e9, float(ic.latency_us) / 1e6)
 
 
 def require_link(hw: Any, par: ParallelConfig) -> Link | None:

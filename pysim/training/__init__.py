@@ -1,7 +1,9 @@
 """Training on the simulated hardware (issue 15): `step` derives and simulates one training
-step of a workload, `run` a sequence of epochs under a precision schedule. docs/training.md
-has the model, its formulas and their sources."""
+step of a workload (on one device or, ``data_parallel=N``, on N with gradient all-reduces
+overlapped with the backward pass), `run` a sequence of epochs under a precision schedule.
+docs/training.md has the model, its formulas and their sources."""
 
+from pysim.training.data_parallel import Bucket, DataParallel
 from pysim.training.formats import FORMATS, RECIPES, Format, Recipe, get_format, get_recipe
 from pysim.training.graph import TrainingGraph, TrainOp, build_training_graph
 from pysim.training.optim import OPTIMIZERS, Optimizer, get_optimizer
@@ -12,6 +14,8 @@ __all__ = [
     "FORMATS",
     "OPTIMIZERS",
     "RECIPES",
+    "Bucket",
+    "DataParallel",
     "Format",
     "Memory",
     "Optimizer",

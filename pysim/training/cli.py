@@ -19,6 +19,11 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", action="store_true", help="activation checkpointing")
     p.add_argument("--memory-gib", type=float, default=None,
                    help="memory to check the peak against (default: a GPU's HBM)")
+    p.add_argument("--data-parallel", type=int, default=1, metavar="N",
+                   help="devices, gradients all-reduced over the hardware's interconnect "
+                        "(default 1)")
+    p.add_argument("--bucket-mib", type=float, default=25.0,
+                   help="gradient bucket size for the all-reduce, MiB (default 25, as DDP)")
     p.set_defaults(func=run)
 
 
@@ -29,10 +34,13 @@ def run(args: argparse.Namespace) -> int:
     hw = (pysim.gpu.preset(args.hardware[4:]) if args.hardware.startswith("gpu:")
           else args.hardware)
     s = training.step(hw, args.workload, args.optimizer, args.recipe,
-                      checkpoint=args.checkpoint, memory_gib=args.memory_gib)
-    for key, value in s.summary().items():
-        print(f"{key:<20} {value}")
+                      checkpoint=args.checkpoint, memory_gib=args.memory_gib,
+                      data_parallel=args.data_parallel, bucket_mib=args.bucket_mib)
+    summary = s.summary()
+    w = max(20, *(len(k) + 1 for k in summary))
+    for key, value in summary.items():
+        print(f"{key:<{w}} {value}")
     for phase, secs in s.time_by_phase_s().items():
-        print(f"{'time_' + phase + '_s':<20} {secs:.6g}")
-    print(f"{'memory':<20} {s.memory.describe()}")
+        print(f"{'time_' + phase + '_s':<{w}} {secs:.6g}")
+    print(f"{'memory':<{w}} {s.memory.describe()}")
     return 0

@@ -13,7 +13,10 @@ alike. Its memory is accounted here, from the graph's bookkeeping:
     working    = the largest op's inputs + output (the live tensors while it runs)
     peak       = persistent + saved + working
 
-and checked against the hardware's memory: a GPU preset's HBM, else ``memory_gib``.
+and checked against the hardware's memory: a GPU preset's HBM, else ``memory_gib``. With
+``data_parallel`` > 1 the step runs on that many devices, its gradients all-reduced over the
+hardware's interconnect while the backward pass computes (pysim/training/data_parallel.py);
+persistent memory then also holds the all-reduce buckets (``comm_buffers``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from pysim.errors import ConfigError, WorkloadError
 from pysim.result import Result
+from pysim.training import data_parallel as dp
 from pysim.training.formats import Format, Recipe, get_format, get_recipe
 from pysim.training.graph import TrainingGraph, build_training_graph
 from pysim.training.optim import Optimizer, get_optimizer
@@ -44,20 +48,23 @@ class Memory:
     saved_activations: int
     working: int
     capacity: int | None
+    comm_buffers: int = 0  # data parallelism's all-reduce buckets (0 on one device)
 
     @property
     def persistent(self) -> int:
         return self.master_weights + self.weight_copies + self.weight_grads + \
-            self.optimizer_states
+            self.optimizer_states + self.comm_buffers
 
     @property
     def peak(self) -> int:
         return self.persistent + self.saved_activations + self.working
 
     def describe(self) -> str:
-        parts = ", ".join(f"{k.replace('_', ' ')} {getattr(self, k) / GIB:.2f} GiB" for k in (
-            "master_weights", "weight_copies", "weight_grads", "optimizer_states",
-            "saved_activations", "working"))
+        keys = ("master_weights", "weight_copies", "weight_grads", "optimizer_states",
+                "saved_activations", "working") + (("comm_buffers",) if self.comm_buffers
+                                                   else ())
+        parts = ", ".join(f"{k.replace('_', ' ')} {getattr(self, k) / GIB:.2f} GiB"
+                          for k in keys)
         return f"{self.peak / GIB:.2f} GiB ({parts})"
 
 
@@ -71,6 +78,7 @@ class TrainingStep:
     memory: Memory
     recipe: Recipe
     optimizer: Optimizer
+    data_parallel: dp.DataParallel | None = None  # None: one device
 
     @property
     def latency_s(self) -> float:
@@ -102,7 +110,8 @@ class TrainingStep:
                 "latency_s": self.latency_s, "energy_j": self.energy_j, "macs": self.macs,
                 **{f"macs_{k}": v for k, v in self.macs_by_role().items()},
                 "peak_memory_bytes": self.memory.peak,
-                "capacity_bytes": self.memory.capacity}
+                "capacity_bytes": self.memory.capacity,
+                **(self.data_parallel.summary() if self.data_parallel else {})}
 
 
 def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
@@ -118,18 +127,27 @@ def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
     return int(hbm * GIB) if hbm else None
 
 
-def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
-                   recipes: Mapping[str, Recipe], capacity: int | None) -> Memory:
-    """The step's memory from its graph (see the module docstring)."""
-    def nbytes(count: int, fmt: Format) -> int:
-        return (count * fmt.bits + 7) // 8
+def _nbytes(count: int, fmt: Format) -> int:
+    return (count * fmt.bits + 7) // 8
 
-    master = grads = states = 0
+
+def grad_bytes(graph: TrainingGraph, base: Recipe,
+               recipes: Mapping[str, Recipe]) -> dict[str, int]:
+    """Bytes of each layer's weight gradient, in its recipe's gradient format."""
+    return {layer: _nbytes(count, recipes.get(layer, base).weight_grad)
+            for layer, count in graph.params.items()}
+
+
+def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
+                   recipes: Mapping[str, Recipe], capacity: int | None,
+                   comm_buffers: int = 0) -> Memory:
+    """The step's memory from its graph (see the module docstring)."""
+    master = states = 0
     for layer, count in graph.params.items():
         r = recipes.get(layer, base)
-        master += nbytes(count, r.master)
-        grads += nbytes(count, r.weight_grad)
-        states += optimizer.states * nbytes(count, r.state)
+        master += _nbytes(count, r.master)
+        states += optimizer.states * _nbytes(count, r.state)
+    grads = sum(grad_bytes(graph, base, recipes).values())
     if graph.segment_saved:
         saved = graph.boundary_bytes + max(graph.segment_saved.values())
     else:
@@ -137,7 +155,8 @@ def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
     tensors = graph.workload.tensors
     working = max(sum(tensors[t].bytes for t in set(op.inputs)) + op.output_bytes
                   for op in graph.workload.ops)
-    return Memory(master, graph.weight_copy_bytes, grads, states, saved, working, capacity)
+    return Memory(master, graph.weight_copy_bytes, grads, states, saved, working, capacity,
+                  comm_buffers)
 
 
 def _layer_recipes(wl: Workload, base: Recipe,
@@ -163,7 +182,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          recipe: str | Recipe = "mixed_bf16", *,
          layer_formats: Mapping[str, str | int | Format] | None = None,
          checkpoint: bool = False, input_grads: bool = False,
-         memory_gib: float | None = None) -> TrainingStep:
+         memory_gib: float | None = None, data_parallel: int = 1,
+         bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
     (anything ``pysim.simulate`` takes): forward, loss, backward, ``optimizer`` update
     ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
@@ -173,11 +193,20 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     inputs and recomputes its forward in the backward pass; ``input_grads`` also computes the
     gradient of the graph's inputs (off: no dX for the first layer, as frameworks skip it).
     ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
+    ``data_parallel`` devices (1..65536) each run the step on their own batch (``wl``'s batch
+    is the per-device batch), the gradients all-reduced in ``bucket_mib``-MiB buckets over the
+    hardware's ``interconnect`` while the backward pass computes (PyTorch DDP's default 25
+    MiB); ``TrainingStep.data_parallel`` reports the communication. One device is exactly the
+    single-device step.
 
     Raises WorkloadError (one line) for an op with no backward rule, an unknown optimizer,
     recipe, format or layer, a format the hardware lacks for a role, or a step that does not
-    fit the memory.
+    fit the memory; ConfigError for a bad ``data_parallel`` or ``bucket_mib``, or
+    ``data_parallel`` > 1 on hardware that states no interconnect.
     """
+    devices = dp.check_devices(data_parallel)
+    bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
+    link = dp.require_link(_hardware(hw), devices) if devices > 1 else None
     if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
         from pysim import zoo
         wl = zoo.load(wl)
@@ -189,7 +218,10 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     recipes = _layer_recipes(wl, base, layer_formats)
     graph = build_training_graph(wl, base, recipes, opt, input_grads=input_grads,
                                  checkpoint=checkpoint)
-    memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib))
+    buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
+               if link is not None else [])
+    memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
+                            sum(b.nbytes for b in buckets))
     name = getattr(hw, "full_name", None) or getattr(hw, "name", str(hw))
     if memory.capacity is not None and memory.peak > memory.capacity:
         raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
@@ -197,11 +229,29 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
                             f"a narrower recipe or a smaller batch")
     from pysim.simulate import simulate
 
+    comms = dp.collectives(graph, buckets, link, devices) if link is not None else []
     try:
-        result = simulate(hw, graph.workload)
+        result = simulate(hw, graph.workload, collectives=comms)
     except (WorkloadError, ConfigError) as err:
         raise type(err)(_explain(err, graph, name)) from None
-    return TrainingStep(graph, result, memory, base, opt)
+    par = None
+    if link is not None:
+        spans = zip(result.layers["start_cycle"], result.layers["end_cycle"], strict=True)
+        exposed = dp.exposed_cycles(result.collectives, list(spans)) / result.clock_hz
+        par = dp.DataParallel(devices, bucket_bytes / dp.MIB, link, tuple(buckets),
+                              result.collectives, result.clock_hz, exposed)
+    return TrainingStep(graph, result, memory, base, opt, par)
+
+
+def _hardware(hw: Any) -> Any:
+    """``hw`` loaded where it is a path (a GPU preset or a Hardware as it is)."""
+    from os import PathLike
+
+    if isinstance(hw, (str, PathLike)):
+        from pysim.config import load_hardware
+
+        return load_hardware(hw)
+    return hw
 
 
 def _explain(err: Exception, graph: TrainingGraph, hw_name: str) -> str:
