@@ -34,6 +34,7 @@ over the run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -320,7 +321,10 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             vector_ops = vector_ops if op.type == "attention" else 0  # the online softmax
             name, kind = unit.name, unit.kind
         else:  # a CUDA-core kernel: its bytes through HBM or its work over the lanes
-            reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
+            # (a slice reads only its part of the input, as on an accelerator)
+            frac = op.read_fraction()
+            reads = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs) \
+                + op.weight_bytes
             writes = op.output_bytes
             seconds = launch + max((reads + writes) / hbm, vector_ops / (lanes * clock))
             name, kind = hw.vector.name, "vector"
