@@ -283,3 +283,14 @@ def test_long_context_decode_splits_the_keys_across_the_sms() -> None:
     assert cost.time_s < 2 * kv_seconds
     full = fused_attention_cost(gpu, _decode_attention(64, 32, 4096, 128), "fp16")
     assert full.splits == 1 and full.combine_s == 0.0  # 2048 CTAs fill the GPU
+
+
+def test_a_slice_on_the_cuda_cores_reads_only_its_part():
+    wl = workload_from_dict({"name": "s", "inputs": [{"name": "x", "shape": [64, 1024],
+                                                      "bits": 16, "dtype": "float"}],
+                             "ops": [{"name": "cut", "type": "copy", "mode": "slice",
+                                      "inputs": ["x"], "shapes": [[64, 1024]],
+                                      "out_shape": [64, 8], "act_bits": 16, "dtype": "float"}]})
+    res = pysim.simulate(pysim.gpu.preset("a100"), wl)
+    assert res.dram_read_bytes == 64 * 8 * 2  # as on an accelerator (Copy.read_fraction)
+    assert res.dram_write_bytes == 64 * 8 * 2

@@ -205,3 +205,27 @@ def test_shiftadd_vit_energy_and_operation_split() -> None:
     assert split["mult"] + split["shift"] == pytest.approx(split["add"], rel=1e-12)
     assert got["shifted_mac_share"] > 0.9  # attention matmuls and patch embedding multiply
     assert got["latency_ratio"] <= 1.0
+
+
+def test_llm_int8_prints_published_beside_simulated(capsys) -> None:
+    _script("llm_int8").main()
+    out = capsys.readouterr().out
+    assert "published" in out and "pysim/pub" in out and "not read here" in out
+
+
+def test_llm_int8_fixture_and_decode_ratio_in_band() -> None:
+    ref = _script("_seedlib").paper("llm_int8")
+    assert ref["source"] and ref["threshold"] == 6.0
+    pub = ref["ms_per_token"]
+    slow = [pub["int8_4xA100_80GB"][b] / pub["bf16_8xA100_80GB"][b] for b in ("batch_1", "batch_8")]
+    assert all(0.15 <= s - 1 <= 0.23 for s in slow)  # the blog's "15% to 23% slower"
+    got = _run("llm_int8")
+    # pysim's ideal kernels at decode: the int8 weights are half the fp16 bytes, plus the
+    # decomposition's six extra kernels: [0.5, 0.56]. Weights read at 16 bits (no int8 saving)
+    # would give ~1.0; dropping the extra kernels, exactly the 0.5 of the weight bytes.
+    for batch in (1, 8, 32):
+        assert 0.5 < got[batch]["ratio"] <= 0.56
+        assert got[batch]["ratio"] / got[batch]["published_ratio"] < 0.6  # the gap the doc names
+    # compute-bound (2048 tokens): int8 MMAs at twice the fp16 rate, the vector kernels on top
+    assert 0.5 < got[2048]["ratio"] < 0.65
+    assert got[1]["int8_weight_gb"] / got[1]["fp16_weight_gb"] == pytest.approx(0.5, abs=0.001)

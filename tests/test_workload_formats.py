@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 import pysim
 from pysim import gpu
+from pysim.gpu.kernels import mac_kernel
 from pysim.workload import workload_from_dict
 from pysim.workload.number_formats import element_format, storage_bits, storage_ratio
 from pysim.workload.tensors import Tensor
@@ -161,10 +162,44 @@ def test_float_formats_need_a_float_mac_array():
 def test_scales_cross_hbm_on_a_gpu(preset, weight_format, act_format):
     res = pysim.simulate(gpu.preset(preset), _gemm(weight_format, act_format))
     op = _gemm(weight_format, act_format).ops[0]
-    # the kernel writes a sub-byte output a byte per element (gemm_cost's out_bytes)
-    out_values = M * N * max(1, -(-op.output_bits // 8))
     assert res.dram_read_bytes == op.weight_bytes + op.input_bytes
-    assert res.dram_write_bytes == out_values + op.output_bytes - M * N * op.output_bits // 8
+    assert res.dram_write_bytes == op.output_bytes  # an mxfp4 C packed, two values a byte
+    assert _moved(res) == res.compulsory_dram_bytes
+
+
+@pytest.mark.parametrize(("preset", "fmt", "out"), [
+    ("a100", "int4", "int4"),  # Ampere's int4 MMAs
+    ("a100", "int8", "int4"),  # an int8 GEMM requantizing to int4
+    ("b200", "fp4_e2m1", "fp4_e2m1"),
+    ("b200", "fp6_e3m2", "fp6_e3m2"),  # 6 bits: three quarters of a byte
+    ("b200", "mxfp6_e2m3", "mxfp4"),
+])
+def test_a_sub_byte_output_crosses_hbm_at_its_real_width(preset, fmt, out):
+    wl = _gemm(fmt, fmt, out_format=out)
+    op, res = wl.ops[0], pysim.simulate(gpu.preset(preset), wl)
+    assert op.output_value_bytes == M * N * op.output_bits // 8
+    assert res.dram_write_bytes == op.output_bytes
+    assert _moved(res) == res.compulsory_dram_bytes  # one GEMM: each tensor moves once
+    rows = res.tensors
+    assert rows["dram_read_bytes"].sum() == res.dram_read_bytes
+    assert rows["dram_write_bytes"].sum() == res.dram_write_bytes
+    assert rows["compulsory_bytes"].sum() == res.compulsory_dram_bytes
+
+
+def test_a_packed_output_is_stored_faster_and_split_k_writes_it_packed():
+    h = gpu.preset("a100")
+    kernel = {out: mac_kernel(h, _gemm("int4", "int4", out_format=out).ops[0])
+              for out in ("int4", "int8")}
+    assert kernel["int4"].hbm_write_bytes * 2 == kernel["int8"].hbm_write_bytes
+    assert kernel["int4"].seconds <= kernel["int8"].seconds
+    op = {"name": "fc", "type": "gemm", "inputs": ["x"], "m": 16, "n": 256, "k": 16384,
+          "weight_format": "int4", "act_format": "int4", "out_format": "int4"}
+    wl = workload_from_dict({"name": "w", "inputs": [{"name": "x", "shape": [16, 16384],
+                                                      "format": "int4"}], "ops": [op]})
+    k = mac_kernel(h, wl.ops[0])
+    c = h.gemm_cost(16, 256, 16384, "int4", out_bytes=1)
+    assert c.split_k > 1  # partials in int32, then the reduction kernel stores C
+    assert k.hbm_write_bytes == c.hbm_write_bytes - 16 * 256 // 2
 
 
 def test_a_gpu_without_the_format_refuses_it():

@@ -13,7 +13,7 @@ nf4 ~ fp4, int8 slowest on a weight-only-dequantizing stack") and say why.
   ``dequantize`` op reading the narrow weight, writing 16 bits), then a bf16 GEMM reads it. The
   absmax scales are not read in this stack's model (pysim's elementwise op reads one tensor),
   an undercount of 0.5 bit per 4-bit weight. LLM.int8()'s outlier decomposition (int8 GEMM
-  plus an fp16 GEMM over outlier columns) is not modelled.
+  plus an fp16 GEMM over outlier columns) is not used here: examples/seeds/llm_int8.py.
 
 pysim's ops carry a width and a dtype, not a code book, so nf4 and fp4 are the same op here
 (the code-book lookup vs the bit-field decode differ by a few instructions, not modelled).

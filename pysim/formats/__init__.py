@@ -9,6 +9,8 @@ dequantize / GEMM in each, and the storage a tensor takes in each (docs/formats.
     formats.storage_bits((4096, 4096), "nf4").total_bytes
     formats.lmul(a, b, mbits=3)                      # L-Mul (pysim/formats/mulfree.py), and
     formats.shift_gemm(a, sign, shift), formats.ternary_gemm(a, w)   # multiplication-free GEMMs
+    from pysim.formats import llm_int8                # LLM.int8(): llm_int8_matmul(x, w),
+    llm_int8.decompose(wl, outlier_fraction=0.001)    # and the workload transform
 """
 
 from pysim.formats.granularity import Granularity, per_block, per_channel, per_group, per_tensor

@@ -8,6 +8,7 @@ from pysim.workload.data_ops import REDUCE_OPS, Copy, Reduce
 from pysim.workload.graph import Workload
 from pysim.workload.loader import dump_workload, load_workload, workload_from_dict
 from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, Quant, conv_out
+from pysim.workload.quant_ops import DequantAdd, RowQuantize
 from pysim.workload.registry import OP_TYPES
 from pysim.workload.tensors import Tensor, packed_bytes
 from pysim.workload.vector_ops import (
@@ -25,6 +26,7 @@ __all__ = [
     "REDUCE_OPS",
     "Conv2d",
     "Copy",
+    "DequantAdd",
     "Elementwise",
     "ElementwiseKind",
     "Gemm",
@@ -35,6 +37,7 @@ __all__ = [
     "Quant",
     "Pool",
     "Reduce",
+    "RowQuantize",
     "Softmax",
     "Tensor",
     "Workload",

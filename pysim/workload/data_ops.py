@@ -34,6 +34,7 @@ REDUCE_OPS: dict[str, ReduceKind] = {
     "prod": ReduceKind(1, 0, "multiply"),
     "sum_square": ReduceKind(2, 0, "multiply, add"),
     "l1": ReduceKind(2, 0, "abs, add"),
+    "absmax": ReduceKind(2, 0, "abs, compare-select (a row's scale for vector-wise int8)"),
     "l2": ReduceKind(2, 1, "multiply, add; a square root per output"),
     "log_sum_exp": ReduceKind(2, 1, "exp, add; a log per output"),
 }

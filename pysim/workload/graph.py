@@ -78,10 +78,13 @@ def _check_chain(i: int, op: Op, j: int, tensor: Tensor, wrote: str, source: str
             f"{tensor.format!r} (written by {wrote}), but act_format is {op.act_format!r}; "
             f"{fix}"
         )
-    if tensor.bits != op.act_bits:
+    bits = op.input_bits()[j]
+    if tensor.bits != bits:
+        expects = f"act_bits is {bits}" if bits == op.act_bits else \
+            f"{op.type} {op.name!r} reads inputs[{j}] at {bits} bits"
         raise WorkloadError(
             f"{_where(source, i, op, '.act_bits')}: reads tensor {tensor.name!r} of "
-            f"{tensor.bits} bits (written by {wrote}), but act_bits is {op.act_bits}; make them "
+            f"{tensor.bits} bits (written by {wrote}), but {expects}; make them "
             f"agree (an elementwise quantize op converts between widths)"
         )
 

@@ -195,6 +195,11 @@ names the parameters that set each input's shape, for error messages.
         """The shape the op expects for each of `inputs`, in order."""
         raise NotImplementedError
 
+    def input_bits(self) -> tuple[int, ...]:
+        """The bits per element the op expects for each of `inputs`, in order: `act_bits` for
+        every one (an op reading tensors of several widths overrides it)."""
+        return (self.act_bits,) * self.arity()
+
     @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of the output tensor."""
@@ -267,8 +272,10 @@ names the parameters that set each input's shape, for error messages.
 
     @cached_property
     def input_value_bytes(self) -> int:
-        """``input_bytes`` without a format's scales: the values packed at ``act_bits``."""
-        return sum(packed_bytes(math.prod(s), self.act_bits) for s in self.input_shapes())
+        """``input_bytes`` without a format's scales: the values packed at ``act_bits`` (each
+        input at its ``input_bits``)."""
+        return sum(packed_bytes(math.prod(s), b)
+                   for s, b in zip(self.input_shapes(), self.input_bits(), strict=True))
 
     @cached_property
     def output_value_bytes(self) -> int:

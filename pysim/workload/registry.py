@@ -14,6 +14,7 @@ from pysim.errors import WorkloadError
 from pysim.workload.attention import Attention
 from pysim.workload.data_ops import Copy, Reduce
 from pysim.workload.ops import Conv2d, Gemm, Matmul, Op, OpFieldError
+from pysim.workload.quant_ops import DequantAdd, RowQuantize
 from pysim.workload.tensors import Tensor
 from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, Softmax
 
@@ -29,6 +30,8 @@ OP_TYPES: dict[str, type[Op]] = {
     "pool": Pool,
     "reduce": Reduce,
     "copy": Copy,
+    "row_quantize": RowQuantize,
+    "dequant_add": DequantAdd,
 }
 """YAML op `type` -> op class; `linear` is an alias of `gemm`."""
 
