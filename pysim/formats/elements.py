@@ -152,16 +152,18 @@ NATIVE_MIN = 1 << 12  # elements from which the C++ kernel runs (below: NumPy's 
 
 
 def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str,
-                   saturate: bool, rng: np.random.Generator | None, name: str) -> np.ndarray:
+                   saturate: bool, rng: np.random.Generator | None, name: str,
+                   shape: tuple[int, ...]) -> np.ndarray:
     """The C++ kernel (csrc/kernels/quantize.cpp): the same codes as the NumPy functions, bit
-    for bit, with the same stochastic draws (one per element, in order)."""
+    for bit, with the same stochastic draws (one per element, in order). An error names the
+    element by its index in the tensor of ``shape``."""
     from pysim import _core
 
     if isinstance(fmt, FloatFormat):
         if fmt.specials == "none" and np.isnan(flat).any():
-            check_finite(np.where(np.isinf(flat), 0.0, flat), fmt.name, name)
+            check_finite(np.where(np.isinf(flat), 0.0, flat).reshape(shape), fmt.name, name)
     else:
-        check_finite(flat, fmt.name, name)
+        check_finite(flat.reshape(shape), fmt.name, name)
     u = None if rounding == "nearest_even" else (
         rng.random(flat.shape) if rng is not None else None)
     if rounding != "nearest_even" and u is None:
@@ -184,7 +186,8 @@ def encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, *, roun
     flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
     if isinstance(fmt, (FloatFormat, IntFormat)) and (
             native if native is not None else flat.size >= NATIVE_MIN):
-        return _encode_native(flat, fmt, rounding, saturate, rng, name).reshape(x.shape)
+        return _encode_native(flat, fmt, rounding, saturate, rng, name,
+                              x.shape).reshape(x.shape)
     if flat.size <= CHUNK:
         return _encode(flat, fmt, rounding, saturate, rng, name).reshape(x.shape)
     if not (isinstance(fmt, FloatFormat) and fmt.specials != "none"):

@@ -246,7 +246,11 @@ def _c_scratchpad(rng: random.Random, w: list[bool]) -> Call:
                 return None
             if stride == 0:  # every lane reads one word: one access, no conflict
                 return None if got == 0 else f"{got}, expected 0 (one shared word)"
-            d = spad.banks // math.gcd(stride, spad.banks)
+            step = stride
+            if str(spad.interleave) == "block":  # a stride of whole blocks walks the banks
+                block_words = max(1, spad.block_bytes // spad.word_bytes)
+                step = abs(stride) // block_words
+            d = spad.banks // math.gcd(step, spad.banks)
             want = -(-lanes // (d * spad.ports_per_bank)) - 1
             return None if got == want else f"{got}, closed form {want}"
         return Call("strided_conflict_stalls", _core.strided_conflict_stalls,
@@ -472,6 +476,46 @@ def _c_int_gemm(rng: random.Random, w: list[bool]) -> Call:
     return Call("int_gemm", _core.int_gemm, (a, b), check=check)
 
 
+def _c_encode(rng: random.Random, w: list[bool]) -> Call:
+    """The element encoders on a real format (checked bit for bit against the NumPy
+    reference where the input is one it accepts) or on hostile format fields."""
+    from pysim.formats import elements, registry
+
+    names = [n for n in registry.names()
+             if isinstance(registry.get(n), (registry.FloatFormat, registry.IntFormat))]
+    fmt = registry.get(rng.choice(names))
+    x = harray(rng, np.float64, (rng.randint(0, 300),))
+    u = harray(rng, np.float64, x.shape) if rng.random() < 0.3 else None
+    flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1) \
+        if x.dtype.kind == "f" and x.ndim == 1 else None
+    if isinstance(fmt, registry.FloatFormat):
+        kw = dict(ebits=fmt.ebits, mbits=fmt.mbits, emin=fmt.emin, max_code=fmt.max_code,
+                  specials=fmt.specials, saturate=hbool(rng), u=u)
+        if rng.random() < 0.15:
+            key = rng.choice(["ebits", "mbits", "emin", "max_code"])
+            kw[key] = hint(rng, -2000, 2000, w)
+        good = (flat is not None and u is None and kw["ebits"] == fmt.ebits
+                and kw["mbits"] == fmt.mbits and kw["emin"] == fmt.emin
+                and kw["max_code"] == fmt.max_code
+                and (fmt.specials != "none" or not np.isnan(flat).any()))
+        want = (elements.encode_float(flat, fmt, rounding="nearest_even",
+                                      saturate=bool(kw["saturate"]), rng=None, name="x")
+                if good else None)
+        return Call("encode_float", _core.encode_float, (x,), kwargs=kw,
+                    check=_equal(want) if want is not None else None)
+    kw = dict(bits=fmt.bits, signed=fmt.signed, frac_bits=fmt.frac_bits, qmin=fmt.qmin,
+              qmax=fmt.qmax, u=u)
+    if rng.random() < 0.15:
+        key = rng.choice(["bits", "frac_bits", "qmin", "qmax"])
+        kw[key] = hint(rng, -200, 200, w)
+    good = (flat is not None and u is None and np.isfinite(flat).all()
+            and all(kw[k] == getattr(fmt, k) for k in ("bits", "frac_bits", "qmin", "qmax")))
+    want = (elements.encode_int(flat, fmt, rounding="nearest_even", rng=None, name="x")
+            if good else None)
+    return Call("encode_int", _core.encode_int, (x,), kwargs=kw,
+                check=_equal(want) if want is not None else None)
+
+
 def _c_sparse(rng: random.Random, w: list[bool]) -> Call:
     rows, cols, n = rng.randint(1, 10), rng.choice([4, 8, 12, 16, 5]), rng.randint(1, 6)
     dt = rng.choice([np.float32, np.int8])
@@ -610,7 +654,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("gpu", _c_gpu, 2), ("tensor_core", _c_tc, 1), ("bit_serial", _c_bit_serial, 3),
     ("xnor", _c_xnor, 3), ("row_stationary", _c_row_stationary, 2), ("int_gemm", _c_int_gemm, 1),
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
-    ("search_plans", _c_search_plans, 1),
+    ("search_plans", _c_search_plans, 1), ("encode", _c_encode, 2),
 ]
 _WEIGHTED = [c for c in CASES for _ in range(c[2])]
 
