@@ -132,6 +132,9 @@ def test_ddp_resnet50_scaling_in_band() -> None:
     assert got["buckets"] > 1 and got["exposed_ms"] < 0.5 * got["comm_ms"]
     assert got["one_bucket_exposed_ms"] > got["exposed_ms"]
     assert got["one_bucket_scaling"] < got["scaling"]
+    # one GPU, with its batch norms' kernels simulated: within 25 % of NVIDIA's 2470 img/s
+    # (1.84x before they were; 1.18x now: docs/seed_systems.md says what is left)
+    assert 0.8 <= got["images_per_s_1"] / fixture["images_per_s"][1] <= 1.25
 
 
 # -- multiplication-free rows (L-Mul, ShiftAdd; fixtures lmul.yaml, shiftadd.yaml) ----------

@@ -258,3 +258,48 @@ def test_cli_train_prints_the_step(capsys):
     assert "macs_dW" in out and "memory" in out
     assert main(["train", "gpu:a100", "gemm", "--recipe", "fp8"]) == 2
     assert "fp8_e4m3" in capsys.readouterr().err
+
+
+# -- batch normalisation in training ---------------------------------------------------------
+
+def bn_net(batch: int = 2, size: int = 4, c: int = 3, f: int = 8) -> Workload:
+    return Workload("bn", [
+        Conv2d(name="conv", inputs=("x",), batch=batch, in_h=size, in_w=size, in_c=c, out_c=f,
+               kernel=(3, 3), padding=(1, 1)),
+        Elementwise(name="bn", op="batchnorm", inputs=("conv",), shape=(batch, size, size, f)),
+        Elementwise(name="relu", op="relu", inputs=("bn",), shape=(batch, size, size, f)),
+    ], [{"name": "x", "shape": (batch, size, size, c), "bits": 8}])
+
+
+def test_batchnorm_trains_with_batch_statistics_and_a_two_pass_backward():
+    g = graph(bn_net())
+    ops = {o.name: o for o in g.workload.ops}
+    roles = {o.name: (o.phase, o.role) for o in g.ops}
+    x = (2, 4, 4, 8)
+    # forward: the statistics (a pass over X), then the normalisation reading X and them
+    assert ops["bn.stats"].input_shapes() == (x,) and ops["bn.stats"].output_shape == (2, 8)
+    assert ops["bn"].inputs == ("conv", "bn.stats") and ops["bn"].output == "bn"
+    assert ops["bn"].vector_work() == 2 * 2 * 4 * 4 * 8
+    # backward: dgamma / dbeta (a pass over dY and X), then dX (a second pass)
+    assert roles["bn.dgamma"] == ("backward", "bias_grad")
+    assert set(ops["bn.dgamma"].inputs) >= {"conv", "bn.stats"}
+    assert {"conv", "bn.stats", "bn.dgamma"} <= set(ops["bn.d0"].inputs)
+    assert ops["bn.d0"].output_shape == x
+    # X and the statistics are saved; gamma and beta are updated
+    assert {"conv", "bn.stats"} <= set(g.saved)
+    assert g.params["bn"] == 2 * 8 and "bn.update" in ops
+    # the conv's dW reads the gradient that came through the batch norm
+    assert any(t.startswith("bn.d0") for o in g.workload.ops if o.name.startswith("conv.")
+               for t in o.inputs)
+
+
+def test_batchnorm_training_form_costs_more_than_folded_and_the_zoo_name_loads_it():
+    hw = pysim.gpu.preset("a100")
+    folded = training.step(hw, pysim.zoo.load("resnet18", batch=8), "sgd", "mixed_fp16")
+    kept = training.step(hw, pysim.zoo.load("resnet18", batch=8, batchnorm=True), "sgd",
+                         "mixed_fp16")
+    by_name = training.step(hw, "resnet18", "sgd", "mixed_fp16")
+    assert kept.macs == folded.macs  # the same GEMMs ...
+    assert kept.latency_s > folded.latency_s  # ... and the batch norms' memory-bound passes
+    assert kept.memory.saved_activations > folded.memory.saved_activations
+    assert any(o.name.endswith(".stats") for o in by_name.graph.workload.ops)

@@ -118,7 +118,8 @@ def test_names_and_describe():
     assert {"vgg16", "vit_b16", "bert_large", "gpt2", "llama2_7b", "moe_ffn"} <= set(zoo.names())
     table = {name: (params, text) for name, params, text in zoo.describe()}
     assert table["bert_base"][0] == {"batch": 1, "seq_len": 128, "attention": "naive"}
-    assert table["mobilenet_v2"][0] == {"batch": 1, "image_size": 224, "width_mult": 1.0}
+    assert table["mobilenet_v2"][0] == {"batch": 1, "image_size": 224, "width_mult": 1.0,
+                                        "batchnorm": False}
     assert table["gemm"][0] == {"m": 1024, "n": 1024, "k": 1024, "bits": 8}
     assert all(text for _, text in table.values())
 
@@ -162,3 +163,15 @@ def test_write_yaml(tmp_path):
     assert path.name == "gemm.yaml"
     assert load_workload(path) == zoo.load("gemm")
     assert path.read_text().startswith("# gemm: pysim.zoo.load('gemm')")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2"])
+def test_cnn_training_form_keeps_each_batch_norm_after_a_bias_free_conv(name):
+    folded, kept = zoo.load(name), zoo.load(name, batchnorm=True)
+    convs = [op for op in kept.ops if op.type == "conv2d"]
+    bns = [op for op in kept.ops if op.type == "elementwise" and op.op == "batchnorm"]
+    assert len(bns) == len(convs) and not any(op.bias for op in convs)
+    assert kept.macs == folded.macs
+    producer = {op.output: op for op in kept.ops}
+    assert all(producer[bn.inputs[0]].type == "conv2d" for bn in bns)
+    assert "layer1.0.bn1" in {op.name for op in bns} or name == "mobilenet_v2"

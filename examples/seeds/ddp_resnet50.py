@@ -7,9 +7,9 @@ master weights and gradients, loss scaling), SGD with momentum, DDP's 25 MiB gra
 all-reduced over NVLink (the a100 preset: 300 GB/s per direction, 1.9 us per ring step). The
 figure compared is the 8-GPU scaling (8-GPU over 1-GPU throughput); the absolute 1-GPU
 throughput is printed too, as the gap it leaves is the single-device model's, not the
-all-reduce's. pysim's zoo ResNet-50 has its batch norms folded into the convolutions, so their
-forward and backward passes (memory-bound, a sizeable share of a real step) are not simulated;
-neither is the input pipeline (DALI JPEG decoding on the CPUs).
+all-reduce's. The zoo ResNet-50 is loaded in its training form (``batchnorm=True``): each
+batch norm's statistics, normalisation and two-pass backward are memory-bound kernels of
+their own. The input pipeline (DALI JPEG decoding on the CPUs) is not simulated.
 
 Run: python examples/seeds/ddp_resnet50.py
 """
@@ -34,7 +34,7 @@ def compute(devices: int = 8) -> dict[str, Any]:
     ref = paper("ddp_resnet50")
     hw = pysim.gpu.preset(ref["gpu"])
     batch = ref["batch_per_gpu"]
-    wl = zoo.load("resnet50", batch=batch)
+    wl = zoo.load("resnet50", batch=batch, batchnorm=True)
     one = training.step(hw, wl, ref["optimizer"], "mixed_fp16")
     many = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices)
     lump = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices,

@@ -240,6 +240,29 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
                          boundary, b.weight_copy)
 
 
+def _batchnorm_forward(b: _Builder, op: Op, x: str, name: str, out: str, phase: Phase) -> None:
+    """Batch normalisation in training (Ioffe & Szegedy, ICML 2015, Algorithm 1): the batch's
+    per-channel mean and variance first (one pass over X: a sum and a sum of squares per
+    element), then Y = (X - mean) rstd gamma + beta (a second pass: X and the statistics
+    read, Y written; 2 per element once the per-channel scale and shift are formed). X and the
+    statistics are saved for the backward; gamma and beta (2 per channel) are parameters the
+    optimizer updates. (The statistics are held in the activation format: 2 per channel, their
+    width moves no measurable bytes.)"""
+    act = b.base.activation
+    channels = b.shape[x][-1]
+    stats = b.vector(f"{name}.stats", (x,), (2, channels), op.name, phase, "vector", act,
+                     per_in=2, what="batch statistics: per-channel sum and sum of squares")
+    y = VectorWork(name=name, output=out, inputs=(x, stats), shapes=(b.shape[x], (2, channels)),
+                   out_shape=b.shape[x], ops_per_element=2, act_bits=act.bits,
+                   out_bits=act.bits, dtype=act.dtype, what="(X - mean) rstd gamma + beta")
+    b.add(y, op.name, phase, "vector", act)
+    b.fmt[out] = act
+    if phase == "forward":
+        seg = segment_of(op.name)
+        b.save(x, seg)
+        b.save(stats, seg)
+        b.params[op.name] = 2 * channels
+
 def _boundary_bytes(b: _Builder) -> int:
     """Bytes of the tensors each checkpointed segment reads from outside itself."""
     seen: set[str] = set()
@@ -306,6 +329,9 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
                     b.weight_copy += (w.elements * f.bits + 7) // 8
         return
     ins = tuple(b.cast(_src(b, t, seg, re), act, op.name, phase) for t in op.inputs)
+    if op.type == "elementwise" and op.op == "batchnorm":  # type: ignore[attr-defined]
+        _batchnorm_forward(b, op, ins[0], name, out, phase)
+        return
     new = _copy_op(op, name=name, output=out, inputs=ins, act_bits=act.bits, out_bits=act.bits,
                    weight_bits=act.bits, dtype=act.dtype)
     b.add(new, op.name, phase, "vector", act)
@@ -519,6 +545,9 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
         from pysim.workload import ELEMENTWISE_OPS
 
         kind = op.op  # type: ignore[attr-defined]
+        if kind == "batchnorm":
+            _batchnorm_backward(b, op, dy)
+            return
         if kind in ("add", "quantize", "dequantize"):
             for t in dict.fromkeys(op.inputs):
                 if b.needs_grad(t):
@@ -563,6 +592,26 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
         return
     raise WorkloadError(f"op {n!r}: type {op.type!r} has no backward rule; rules exist for: "
                         f"{', '.join(BACKWARD_RULES)}")
+
+
+def _batchnorm_backward(b: _Builder, op: Op, dy: str) -> None:
+    """Training batch norm's backward (Ioffe & Szegedy 2015, Section 3): per channel
+    dbeta = sum(dY) and dgamma = sum(dY xhat), one pass over dY and X (xhat formed again from
+    the saved statistics: 4 per element), which are also the gradients of gamma and beta; then
+    dX = rstd gamma (dY - mean(dY) - xhat mean(dY xhat)), a second pass over dY and X (5 per
+    element), as cuDNN's and PyTorch's two-kernel backward do."""
+    n, x = op.name, op.inputs[0]
+    channels = b.shape[x][-1]
+    q = b.q.get(x, x)
+    dstats = b.vector(f"{n}.dgamma", (dy, q, f"{n}.stats"), (2, channels), n, "backward",
+                      "bias_grad", b.base.activation, per_in=4,
+                      what="dgamma, dbeta: per-channel sums")
+    b.param_grads[n] = [dstats]
+    if b.needs_grad(x):
+        g = b.vector(f"{n}.d0", (dy, q, f"{n}.stats", dstats), b.shape[x], n, "backward",
+                     "vector_backward", b.base.activation, per_out=5,
+                     what="batchnorm dX: rstd gamma (dY - mean(dY) - xhat mean(dY xhat))")
+        b.give(x, g)
 
 
 def _optimizer(b: _Builder) -> None:

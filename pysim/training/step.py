@@ -209,7 +209,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     link = dp.require_link(_hardware(hw), devices) if devices > 1 else None
     if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
         from pysim import zoo
-        wl = zoo.load(wl)
+        # a CNN's training form: its batch norms as ops, not folded into the convolutions
+        params = next((p for name, p, _ in zoo.describe() if name == wl), {})
+        wl = zoo.load(wl, **({"batchnorm": True} if "batchnorm" in params else {}))
     elif not isinstance(wl, Workload):
         from pysim.workload import load_workload
         wl = load_workload(wl)

@@ -46,10 +46,13 @@ class ZooModel:
 _MODELS: dict[str, ZooModel] = {
     m.name: m
     for m in (
-        ZooModel("resnet18", resnet18, "ResNet-18 (torchvision), BN folded into convs"),
-        ZooModel("resnet50", resnet50, "ResNet-50 v1.5 (torchvision), BN folded into convs"),
+        ZooModel("resnet18", resnet18, "ResNet-18 (torchvision), BN folded into convs "
+                 "(batchnorm=True: BN ops, the training form)"),
+        ZooModel("resnet50", resnet50, "ResNet-50 v1.5 (torchvision), BN folded into convs "
+                 "(batchnorm=True: BN ops, the training form)"),
         ZooModel("mobilenet_v2", mobilenet_v2,
-                 "MobileNetV2 (torchvision), BN folded into convs, ReLU6"),
+                 "MobileNetV2 (torchvision), BN folded into convs (batchnorm=True: BN ops), "
+                 "ReLU6"),
         ZooModel("bert_base", bert_base,
                  "BERT-base encoder: 12 layers, hidden 768, 12 heads, FFN 3072"),
         ZooModel("gemm", gemm, "one (m x k) @ (k x n) GEMM, `bits`-wide operands"),

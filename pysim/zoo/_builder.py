@@ -26,11 +26,13 @@ from pysim.workload import (
 
 class GraphBuilder:
     """Builds the ops of workload `name`, all with `weight_bits` / `act_bits` wide data of
-    number format `dtype` ("int" or "float")."""
+    number format `dtype` ("int" or "float"); `batchnorm`: CNN builders keep each batch norm
+    as an op (the training form) instead of folding it into its convolution."""
 
     def __init__(self, name: str, weight_bits: int = 8, act_bits: int = 8,
-                 dtype: str = "int") -> None:
+                 dtype: str = "int", batchnorm: bool = False) -> None:
         self.name = name
+        self.batchnorm = batchnorm
         self.bits: dict[str, Any] = {"weight_bits": weight_bits, "act_bits": act_bits,
                                      "dtype": dtype}
         self.inputs: list[Tensor] = []
