@@ -54,7 +54,7 @@ def adapt() -> None:
     # Schedule assumed: 10 epochs; every MAC layer in 8-bit fixed point for epochs 0-7, the
     # float32 recipe for the last 2 (AdaPT widens word lengths as training converges).
     hw = pysim.gpu.preset("a100")
-    wl = pysim.zoo.load("resnet18", batch=32)
+    wl = pysim.zoo.load("resnet18", batch=32, batchnorm=True)  # the training form
     base = training.run(hw, wl, 10, 100, None, optimizer="sgd", recipe="fp32")
     sched = training.run(hw, wl, 10, 100, {"0-8": {"*": 8}}, optimizer="sgd", recipe="fp32")
     row("AdaPT-style schedule speed-up, ResNet-18 A100", base.time_s / sched.time_s,
