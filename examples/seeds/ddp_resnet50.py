@@ -39,6 +39,7 @@ def compute(devices: int = 8) -> dict[str, Any]:
     many = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices)
     lump = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices,
                          bucket_mib=1e6)
+    tf32 = training.step(hw, wl, ref["optimizer"], "fp32")  # fp32 GEMMs run as TF32 MMAs
     d, d1 = many.data_parallel, lump.data_parallel
     assert d is not None and d1 is not None
     return {"devices": devices, "step_1_ms": one.latency_s * 1e3,
@@ -48,7 +49,9 @@ def compute(devices: int = 8) -> dict[str, Any]:
             "buckets": len(d.buckets), "grad_mb": d.grad_bytes / 1e6,
             "comm_ms": d.comm_s * 1e3, "exposed_ms": d.exposed_comm_s * 1e3,
             "one_bucket_exposed_ms": d1.exposed_comm_s * 1e3,
-            "one_bucket_scaling": devices * one.latency_s / lump.latency_s}
+            "one_bucket_scaling": devices * one.latency_s / lump.latency_s,
+            "tf32_images_per_s_1": batch / tf32.latency_s,
+            "amp_speedup": tf32.latency_s / one.latency_s}
 
 
 def main() -> None:
@@ -63,6 +66,11 @@ def main() -> None:
           f"{g['images_per_s_n'] / pub8:8.2f}")
     print(f"  {'8-GPU scaling':28}{g['scaling']:10.2f}{ref['scaling_8']:11.2f}"
           f"{g['scaling'] / ref['scaling_8']:8.2f}")
+    tf1 = ref["tf32_images_per_s"][1]
+    print(f"  {'1 GPU TF32, images/s':28}{g['tf32_images_per_s_1']:10.0f}{tf1:11.0f}"
+          f"{g['tf32_images_per_s_1'] / tf1:8.2f}")
+    print(f"  {'AMP over TF32, 1 GPU':28}{g['amp_speedup']:10.2f}{pub1 / tf1:11.2f}"
+          f"{g['amp_speedup'] * tf1 / pub1:8.2f}")
     print(f"  gradients {g['grad_mb']:.1f} MB in {g['buckets']} buckets: all-reduce "
           f"{g['comm_ms']:.3f} ms on the link, {g['exposed_ms']:.3f} ms exposed "
           f"(one bucket: {g['one_bucket_exposed_ms']:.3f} ms exposed, scaling "
