@@ -83,7 +83,8 @@ def batched_gemms(draw: st.DrawFn) -> Case:
 
 
 def check_every_candidate(case: Case, widths: dict[str, int | None] | None = None) -> None:
-    """Closed form == reference on every candidate; ``widths``: a_bits / b_bits / b_group."""
+    """Closed form == reference on every candidate; ``widths``: a_bits / b_bits / b_group /
+    out_bits."""
     p, m, n, k, dtype, sparse, batch, acc = case
     q = widths or {}
     tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc)
@@ -113,7 +114,9 @@ def draw_widths(draw: st.DrawFn, dtype: str, k: int) -> dict[str, int | None]:
     group = None
     if b_bits is not None and b_bits < width:
         group = draw(st.sampled_from([None, 16, 32, 64, 128, 1024, k]))
-    return {"a_bits": a_bits, "b_bits": b_bits, "b_group": group}
+    # a C packed below a byte (fp4 / int4 / fp6 outputs), or whole bytes
+    return {"a_bits": a_bits, "b_bits": b_bits, "b_group": group,
+            "out_bits": draw(st.sampled_from([None, None, 4, 6]))}
 
 
 @st.composite
@@ -605,3 +608,19 @@ def test_new_presets_4096_cube_below_peak() -> None:
         p = gpu.preset(name)
         c = p.gemm_cost(4096, 4096, 4096, "fp16")
         assert 0.3 < c.tflops / p.peak_tflops("fp16") <= 1.0, (name, c.to_dict())
+
+
+def test_packed_c_stores_its_bits_per_element() -> None:
+    """An fp4 / int4 C (out_bits 4) is stored two elements a byte, fp6 four in three bytes:
+    the CTAs' stores and, with split-K, the reduction's write; the rest is unchanged."""
+    p = gpu.preset("a100")
+    for tile in ((128, 128, 32, 1), (64, 64, 64, 4)):
+        byte = p.gemm_cost(512, 512, 2048, "int8", tile=tile, out_bytes=1)
+        four = p.gemm_cost(512, 512, 2048, "int8", tile=tile, out_bytes=1, out_bits=4)
+        six = p.gemm_cost(512, 512, 2048, "int8", tile=tile, out_bytes=1, out_bits=6)
+        assert byte.hbm_write_bytes - four.hbm_write_bytes == 512 * 512 // 2
+        assert byte.hbm_write_bytes - six.hbm_write_bytes == 512 * 512 // 4
+        assert four.hbm_read_bytes == byte.hbm_read_bytes
+        assert four.time_s <= six.time_s <= byte.time_s
+    with pytest.raises(ValueError, match="out_bits must be"):
+        p.gemm_cost(64, 64, 64, "int8", out_bits=65)

@@ -25,9 +25,9 @@ TcAcc acc_of(const std::optional<std::string>& acc) {
 
 TcGemm make_gemm(int64_t m, int64_t n, int64_t k, const std::string& dtype, bool sparse,
                  int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
-                 int64_t a_bits, int64_t b_bits, int64_t b_group) {
-  TcGemm g{m,     n,           k,      parse_tc_dtype(dtype), sparse, out_bytes, batch,
-           acc_of(acc), a_bits, b_bits, b_group};
+                 int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
+  TcGemm g{m,           n,      k,      parse_tc_dtype(dtype), sparse, out_bytes, batch,
+           acc_of(acc), a_bits, b_bits, b_group, out_bits};
   validate(g);
   return g;
 }
@@ -268,14 +268,14 @@ void bind_tensor_core(py::module_& m) {
       "gpu_gemm_cost",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
         return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group));
+                                           b_bits, b_group, out_bits));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0,
+      py::arg("b_group") = 0, py::arg("out_bits") = 0,
       "Closed-form time of the fastest candidate configuration; batch: independent GEMMs of "
       "this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's "
       "default).");
@@ -284,29 +284,29 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
         return gemm_cost_tile(spec,
                               make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                        b_bits, b_group),
+                                        b_bits, b_group, out_bits),
                               CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0, "Closed-form time of one configuration.");
+      py::arg("b_group") = 0, py::arg("out_bits") = 0, "Closed-form time of one configuration.");
   m.def(
       "gpu_gemm_simulate",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
         return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group));
+                                           b_bits, b_group, out_bits));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0,
+      py::arg("b_group") = 0, py::arg("out_bits") = 0,
       "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.",
       py::call_guard<py::gil_scoped_release>());
   m.def(
@@ -314,27 +314,27 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
         return gemm_simulate_tile(spec,
                                   make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group),
+                                           b_bits, b_group, out_bits),
                                   CtaTile{tile_m, tile_n, tile_k, split_k});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0,
+      py::arg("b_group") = 0, py::arg("out_bits") = 0,
       py::call_guard<py::gil_scoped_release>());
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
         std::vector<py::tuple> out;
         for (const CtaTile& t : gemm_candidates(spec, make_gemm(m_, n, k, dtype, sparse,
                                                                 out_bytes, batch, acc, a_bits,
-                                                                b_bits, b_group))) {
+                                                                b_bits, b_group, out_bits))) {
           out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k));
         }
         return out;
@@ -342,7 +342,7 @@ void bind_tensor_core(py::module_& m) {
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0,
+      py::arg("b_group") = 0, py::arg("out_bits") = 0,
       "(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.");
 
   m.def("round_to_tf32", &round_to_tf32, py::arg("x"),

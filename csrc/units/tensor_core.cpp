@@ -302,6 +302,16 @@ int64_t tc_input_bits(TcDtype dtype) {
   return 0;
 }
 
+int64_t tc_out_bits(const TcGemm& gemm) {
+  if (gemm.out_bits) return gemm.out_bits;
+  return 8 * (gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype));
+}
+
+int64_t tc_c_bytes(const TcGemm& gemm, int64_t elements) {
+  const int64_t bits = checked_mul(elements, tc_out_bits(gemm), "C bits");
+  return bits / 8 + (bits % 8 != 0);
+}
+
 int64_t tc_default_out_bytes(TcDtype dtype) {
   switch (dtype) {
     case TcDtype::FP16:
@@ -521,6 +531,10 @@ void validate(const TcGemm& g) {
     throw std::invalid_argument("out_bytes must be in 0..8 (0: the dtype's default), got " +
                                 std::to_string(g.out_bytes));
   }
+  if (g.out_bits < 0 || g.out_bits > 64) {
+    throw std::invalid_argument("out_bits must be in 0..64 (0: 8 x out_bytes), got " +
+                                std::to_string(g.out_bits));
+  }
   const int64_t width = tc_input_bits(g.dtype);
   const std::pair<const char*, int64_t> widths[] = {{"a_bits", g.a_bits}, {"b_bits", g.b_bits}};
   for (const auto& [name, v] : widths) {
@@ -573,7 +587,6 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   }
   const int64_t bits = tc_input_bits(gemm.dtype);
   if ((t.bk * bits) % 64) return fail("bk must span whole 8-byte words");
-  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
   const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
   TileGeometry g;
   g.stages = pipeline_stages(spec.arch);
@@ -637,7 +650,7 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
       __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
     return fail("whole-tile counts overflow 64-bit integers");
   }
-  g.c_bytes_per_cta = t.bm * t.bn * (t.split_k > 1 ? g.acc_bytes : out_bytes);
+  g.c_bytes_per_cta = t.split_k > 1 ? t.bm * t.bn * g.acc_bytes : tc_c_bytes(gemm, t.bm * t.bn);
   g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
   g.mma_cycles_per_instruction =
       static_cast<double>(mma.m * mma.n * mma.k) /
@@ -698,7 +711,6 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
 void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
                  int64_t bound_counts[4], GemmCost& c) {
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
   c.stages = g.stages;
   c.batch = gemm.batch;
   c.ctas = g.ctas;
@@ -711,7 +723,7 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   c.launch_s = spec.launch_overhead_us * 1e-6;
   if (c.split_k > 1) {  // a second kernel sums the partials and writes C (every entry)
     const int64_t partials = gemm.batch * c.split_k * gemm.m * gemm.n * g.acc_bytes;
-    const int64_t out = gemm.batch * gemm.m * gemm.n * out_bytes;
+    const int64_t out = tc_c_bytes(gemm, gemm.batch * gemm.m * gemm.n);
     c.hbm_read_bytes += partials;
     c.hbm_write_bytes += out;
     c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;

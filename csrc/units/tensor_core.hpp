@@ -142,7 +142,14 @@ struct TcGemm {
   // Storage widths of A and B in memory (0: tc_input_bits(dtype)); narrower than the MMA input
   // means dequantized in the main loop. b_group: K elements sharing one fp16 scale of B (0: none).
   int64_t a_bits = 0, b_bits = 0, b_group = 0;
+  // Bits of one stored C element when not whole bytes (0: 8 x out_bytes): an fp4 / int4 C packs
+  // two elements a byte, fp6 four in three bytes.
+  int64_t out_bits = 0;
 };
+// Bits of one stored C element: out_bits, else 8 x (out_bytes or the dtype's default).
+int64_t tc_out_bits(const TcGemm& gemm);
+// Bytes of `elements` stored C elements, packed: ceil(elements x tc_out_bits / 8).
+int64_t tc_c_bytes(const TcGemm& gemm, int64_t elements);
 // Bits of one stored A / B element: a_bits / b_bits, or the dtype's input width when 0.
 int64_t tc_a_bits(const TcGemm& gemm);
 int64_t tc_b_bits(const TcGemm& gemm);
@@ -152,7 +159,7 @@ int64_t tc_b_scale_bytes(const TcGemm& gemm, int64_t cols, int64_t bk);
 // Stored operand elements of one CTA k-block (A: kept values when sparse) that are dequantized.
 int64_t tc_dequant_elements(const TcGemm& gemm, int64_t bm, int64_t bn, int64_t bk);
 // Throws std::invalid_argument (one line, naming the field and its value) on M, N, K or batch
-// < 1, batch x M x N x K past 64-bit integers, out_bytes outside 0..8, a_bits / b_bits not 0 or
+// < 1, batch x M x N x K past 64-bit integers, out_bytes outside 0..8, out_bits outside 0..64, a_bits / b_bits not 0 or
 // one of 1, 2, 4, 8, 16, 32 (or the dtype's own width) or wider than the MMA input, or b_group
 // not 0, a power of two in 16..65536 or K itself (per-channel scales), or b_group without a B
 // narrower than the MMA input.

@@ -37,7 +37,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                           kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   const int64_t kbs = g.k_blocks_per_split;
-  const int64_t out_bytes = gemm.out_bytes ? gemm.out_bytes : tc_default_out_bytes(gemm.dtype);
+  const int64_t c_tile_bytes = tc_c_bytes(gemm, tile.bm * tile.bn);
   const double steps = static_cast<double>(g.ctas) * static_cast<double>(kbs) *
                        static_cast<double>(g.mma_per_block);
   if (steps > static_cast<double>(kMaxSteps)) {
@@ -109,7 +109,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
         }
       }
       sm_epi[sm] += static_cast<double>(2 * tile.bm * tile.bn * acc_bytes);
-      w.c_bytes += tile.bm * tile.bn * (tile.split_k > 1 ? acc_bytes : out_bytes);
+      w.c_bytes += tile.split_k > 1 ? tile.bm * tile.bn * acc_bytes : c_tile_bytes;
     }
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
     w.dequant_cycles = *std::max_element(sm_deq.begin(), sm_deq.end());

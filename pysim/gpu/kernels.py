@@ -46,7 +46,6 @@ from pysim.gpu.presets import GpuPreset
 from pysim.mapping.capacity import check_capacity
 from pysim.mapping.planner import OpMapping
 from pysim.mapping.tensor_traffic import attribute
-from pysim.workload.tensors import packed_bytes
 
 STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
 
@@ -95,27 +94,6 @@ def _format_scale_bytes(op: Any, counted: int) -> tuple[int, int]:
         reads += sum(t.bytes for t in op.weight_tensors() if t.name.endswith(".scales"))
         reads -= counted
     return reads, op.output_bytes - op.output_value_bytes
-
-
-def _packed_c(gpu: GpuPreset, c: Any, cost: Any, elements: int, out_bits: int,
-              out_bytes: int) -> tuple[float, int]:
-    """(seconds less launch, HBM bytes written) of GEMM ``c`` (``elements`` C elements over
-    its batch) with C stored packed at ``out_bits`` per element, not the ``out_bytes`` whole
-    bytes the kernel model stores (fp4 / int4 C is half a byte, fp6 three quarters, as
-    Op.output_value_bytes counts it). Without split-K the CTAs store C: the epilogue is
-    re-timed with the same tile (``cost(preset, tile)``) on a copy of ``gpu`` whose HBM is
-    out_bytes * 8 / out_bits faster, so each wave's store takes the packed bytes' time, and
-    the bytes scale by out_bits / (8 out_bytes) (whole: a CTA tile's rows are a multiple of
-    8). With split-K the reduction kernel stores C: the bytes saved, and their HBM time, come
-    off."""
-    body = c.time_s - c.launch_s
-    if c.split_k > 1:
-        saved = elements * out_bytes - packed_bytes(elements, out_bits)
-        return body - saved / (gpu.hbm_sustained_gb_per_s * 1e9), c.hbm_write_bytes - saved
-    faster = gpu.replace(hbm_efficiency=gpu.hbm_efficiency * 8 * out_bytes / out_bits)
-    packed = cost(faster, (c.tile_m, c.tile_n, c.tile_k, 1))
-    return (body - c.epilogue_s + packed.epilogue_s,
-            c.hbm_write_bytes * out_bits // (8 * out_bytes))
 
 
 def _sparse(op: Any) -> bool:
@@ -229,20 +207,15 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         wbits, group = weight_storage(op, dtype, k)
         if group and not sparse:
             fp16_scales += count * 2 * n * -(-k // group)
-        def cost(g: GpuPreset, tile: tuple[int, int, int, int] | None = None,
-                 dims: tuple[int, int, int, int] = (count, m, n, k),
-                 widths: tuple[int | None, int | None] = (wbits, group)) -> Any:
-            b, m_, n_, k_ = dims
-            if sparse:  # C^T = W^T X^T: the weight is the sparse A operand
-                return g.gemm_cost(n_, m_, k_, dtype, sparse=True, batch=b, out_bytes=out_bytes,
-                                   a_bits=widths[0], tile=tile)
-            return g.gemm_cost(m_, n_, k_, dtype, batch=b, out_bytes=out_bytes,
-                               b_bits=widths[0], b_group=widths[1], tile=tile)
-
-        c = cost(gpu)
+        # a C narrower than a byte (fp4 / int4 / fp6) is stored packed: out_bits per element
+        packed = out_bits if out_bits < 8 * out_bytes else None
+        if sparse:  # C^T = W^T X^T: the weight is the sparse A operand
+            c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
+                              a_bits=wbits, out_bits=packed)
+        else:
+            c = gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
+                              b_group=group, out_bits=packed)
         c_seconds, c_writes = c.time_s - c.launch_s, c.hbm_write_bytes
-        if out_bits < 8 * out_bytes:  # fp4 / int4 / fp6 C: packed, not a byte per element
-            c_seconds, c_writes = _packed_c(gpu, c, cost, count * m * n, out_bits, out_bytes)
         seconds += c_seconds
         launches += c.split_k > 1  # the reduction kernel (its launch is in c.reduction_s)
         reads += c.hbm_read_bytes

@@ -337,6 +337,7 @@ class GpuPreset:
         a_bits: int | None = None,
         b_bits: int | None = None,
         b_group: int | None = None,
+        out_bits: int | None = None,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -355,12 +356,15 @@ class GpuPreset:
         narrower than the MMA input is dequantized in the main loop on the CUDA cores (2 ops
         per element per CTA k-block, added to the MMA term). ``b_group``: K elements sharing
         one fp16 scale per column of B (a power of two in 16..65536, or K; None: no scales);
-        the scales add to B's traffic. Raises ValueError on bad dims, batch, dtype, (dtype,
-        acc) pair, widths or group (naming the field).
+        the scales add to B's traffic. ``out_bits``: bits per stored C element when C is
+        packed below a byte (4: fp4 / int4, two a byte; 6: fp6; None: 8 x ``out_bytes``); the
+        CTAs store (and split-K's reduction writes) ceil(elements x out_bits / 8) bytes.
+        Raises ValueError on bad dims, batch, dtype, (dtype, acc) pair, widths or group
+        (naming the field).
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
-        q = _widths(a_bits, b_bits, b_group)
+        q = _widths(a_bits, b_bits, b_group, out_bits)
         if tile is None:
             return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b, acc=a, **q)
@@ -379,10 +383,12 @@ class GpuPreset:
         a_bits: int | None = None,
         b_bits: int | None = None,
         b_group: int | None = None,
+        out_bits: int | None = None,
     ) -> float:
         """Seconds for one GEMM kernel (see ``gemm_cost``; ``batch`` GEMMs if batched)."""
         return self.gemm_cost(M, N, K, dtype, sparse, out_bytes=out_bytes, batch=batch,
-                              acc=acc, a_bits=a_bits, b_bits=b_bits, b_group=b_group).time_s
+                              acc=acc, a_bits=a_bits, b_bits=b_bits, b_group=b_group,
+                              out_bits=out_bits).time_s
 
     def simulate_gemm(
         self,
@@ -399,16 +405,17 @@ class GpuPreset:
         a_bits: int | None = None,
         b_bits: int | None = None,
         b_group: int | None = None,
+        out_bits: int | None = None,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group`` as in ``gemm_cost`` (the CTAs
-        of every entry are stepped). For tests and small studies: raises ValueError past 2^27
-        stepped MMA instructions.
+        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits`` as in
+        ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small studies:
+        raises ValueError past 2^27 stepped MMA instructions.
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
-        q = _widths(a_bits, b_bits, b_group)
+        q = _widths(a_bits, b_bits, b_group, out_bits)
         if tile is None:
             return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q)
         return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b, acc=a,
@@ -492,11 +499,13 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
 _INT64_MAX = 2**63 - 1
 
 
-def _widths(a_bits: object, b_bits: object, b_group: object) -> dict[str, int]:
+def _widths(a_bits: object, b_bits: object, b_group: object,
+            out_bits: object = None) -> dict[str, int]:
     """The storage-width keywords of the C++ GEMM model (None -> 0: the dtype's width / no
-    scales); the C++ side checks the values against the dtype and K."""
+    scales / whole-byte C); the C++ side checks the values against the dtype and K."""
     out = {}
-    for name, value in (("a_bits", a_bits), ("b_bits", b_bits), ("b_group", b_group)):
+    for name, value in (("a_bits", a_bits), ("b_bits", b_bits), ("b_group", b_group),
+                        ("out_bits", out_bits)):
         if value is None:
             out[name] = 0
             continue
