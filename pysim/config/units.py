@@ -159,7 +159,11 @@ class SystolicArrayUnit(_MacUnit):
     (default), ``lmul`` (Luo & Sun's L-Mul: float ops, an integer add in place of the mantissa
     product), ``shift`` (a barrel shifter: int ops whose weights are in a power-of-two format,
     ``pow2``), ``ternary`` (a sign select: int ops with ``ternary`` weights; a zero weight
-    gates the accumulator update).
+    gates the accumulator update). ``block_scales`` where a weight format's power-of-two block
+    scales (MX's E8M0, OCP MX v1.0 Section 6.3) are applied: ``vector`` (default: the vector
+    unit multiplies each block's partial sums by their scales, as for any group scale) or
+    ``datapath`` (the PE that closes a block shifts its partial sum by the scale's exponent, as
+    MX-native MACs do: no vector work, a shift per block per output in the MAC energy).
     """
 
     kind: Literal["systolic_array"]
@@ -181,6 +185,7 @@ class SystolicArrayUnit(_MacUnit):
     float_acc_bits: Annotated[Int, Field(ge=8, le=32)] = 32
     multiplier: Annotated[Literal["exact", "lmul", "shift", "ternary"],
                           BeforeValidator(lower)] = "exact"
+    block_scales: Annotated[Literal["vector", "datapath"], BeforeValidator(lower)] = "vector"
 
     @model_validator(mode="after")
     def _multiplier_has_operands(self) -> SystolicArrayUnit:

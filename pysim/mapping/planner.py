@@ -348,6 +348,19 @@ def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
     return replace(base, fixed_pj=mac)
 
 
+def datapath_scale_group(op: Any, unit: Any) -> int:
+    """The block size whose power-of-two scales ``unit`` applies in its datapath
+    (``block_scales: datapath`` and a weight format with E8M0 block scales: MX), else 0 (the
+    vector unit dequantizes, ``Op.dequant_work``)."""
+    quant = op.quant
+    if (getattr(unit, "block_scales", "vector") != "datapath" or op.weight_format is None
+            or quant is None or quant.granularity != "group"):
+        return 0
+    from pysim.workload.number_formats import element_format
+
+    return quant.group_size if element_format(op.weight_format).pow2_scales else 0
+
+
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
                 vector_ops_per_cycle: int, objective: Objective,
                 hw_spads: tuple[Any, ...] = (), act_ratio: tuple[float, float] = (1.0, 1.0),
@@ -441,8 +454,9 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         if input_fills is not None and registers.input is not None:  # the read that finds 0
             m["rf_pj"] += macs * (1 - factor) * registers.input.read_pj
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
-    # unit alongside the array: the op takes the longer of the two.
-    dequant = op.dequant_work()
+    # unit alongside the array: the op takes the longer of the two; MX block scales applied in
+    # the datapath cost no vector work (their shifts are in the MAC energy, map_workload).
+    dequant = 0 if datapath_scale_group(op, unit) else op.dequant_work()
     if dequant:
         cycles = max(cycles, math.ceil(dequant / vector_ops_per_cycle))
     m.update(
@@ -611,6 +625,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                         hw.scratchpads, act_ratio)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
+            if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
+                m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
         else:
             vec = hw.vector
             work = op.vector_work()

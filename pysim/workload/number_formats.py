@@ -25,13 +25,15 @@ class ElementFormat:
     """What the simulator needs of a format: ``bits`` per stored element, the MAC ``dtype``
     ("int" for integers, ternary, MXINT8 and power-of-two ``pow2``; "float" for floats, NF4
     and the MX float formats), and one ``scale_bits``-wide scale per ``group`` elements along
-    the last axis (0: none)."""
+    the last axis (0: none); ``pow2_scales`` when those scales are powers of two (MX's E8M0:
+    applying one is an exponent add, no multiply)."""
 
     name: str
     bits: int
     dtype: Literal["int", "float"]
     group: int = 0
     scale_bits: int = 0
+    pow2_scales: bool = False
 
 
 @cache
@@ -49,7 +51,8 @@ def element_format(name: str) -> ElementFormat:
     is_int = is_int or (isinstance(f, FloatFormat) and f.is_pow2)
     group = gran.size if gran is not None else 0
     return ElementFormat(f.name, f.bits, "int" if is_int else "float", group or 0,
-                         SCALE_BITS[scale_dtype] if scale_dtype else 0)
+                         SCALE_BITS[scale_dtype] if scale_dtype else 0,
+                         scale_dtype == "e8m0")
 
 
 def _known(name: str) -> str:
