@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from pysim import quantity_format as fmt
 from pysim.errors import ConfigError, MissingExtra, WorkloadError
@@ -171,16 +173,49 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
                    help="override a hardware field by dotted path (repeatable)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pysim", description="Hardware-software co-design simulator for DNN accelerators."
-    )
-    from pysim import __version__
+class _LazySubcommands(argparse._SubParsersAction):
+    """Subcommands listed by name and one-line help; a subcommand's module, and the arguments
+    it adds, load only when that subcommand is parsed. ``pysim --help`` so imports none of the
+    simulator, NumPy or pydantic."""
 
-    parser.add_argument("--version", action="version", version=f"pysim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaders: dict[str, Callable[[Any], None]] = {}
 
-    gemm = sub.add_parser("gemm", help="cost of one GEMM on a systolic array")
+    def add_lazy(self, name: str, help: str, loader: Callable[[Any], None]) -> None:  # noqa: A002
+        """List ``name`` with ``help``; ``loader(sub)`` adds its parser when it is chosen, by
+        ``sub.add_parser(name, ...)`` as on argparse's subparsers (other names it adds are
+        dropped)."""
+        self.add_parser(name, help=help)
+        self._loaders[name] = loader
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        name = values[0] if values else None
+        loader = self._loaders.pop(name, None) if isinstance(name, str) else None
+        if loader is not None:
+            listed = list(self._choices_actions)
+            del self._name_parser_map[name]
+            loader(_OnlyNamed(self, name))
+            self._choices_actions[:] = listed
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _OnlyNamed:
+    """Subparsers that keep only the parser of one name (a module adding ``sweep`` and ``plot``
+    together, when ``sweep`` is parsed)."""
+
+    def __init__(self, sub: _LazySubcommands, name: str) -> None:
+        self._sub, self._name = sub, name
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if name == self._name:
+            return self._sub.add_parser(name, **kwargs)
+        return argparse.ArgumentParser(prog=f"pysim {name}", add_help=False)
+
+
+def _add_gemm(sub: Any) -> None:
+    gemm = sub.add_parser("gemm", help=_HELP["gemm"])
     gemm.add_argument("m", type=int, help="rows of A and C (batch x output pixels)")
     gemm.add_argument("n", type=int, help="columns of B and C (filters)")
     gemm.add_argument("k", type=int, help="reduction length")
@@ -192,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "(SCALE-Sim 3.0.0's fold model)")
     gemm.set_defaults(func=_cmd_gemm)
 
-    run = sub.add_parser("run", help="simulate a workload on a hardware description")
+
+def _add_run(sub: Any) -> None:
+    run = sub.add_parser("run", help=_HELP["run"])
     add_target_args(run)
     add_progress_arg(run)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -204,37 +241,87 @@ def build_parser() -> argparse.ArgumentParser:
                           "one) instead of the table (repeatable)")
     run.set_defaults(func=_cmd_run)
 
-    from pysim.serving.cli import add_parser as add_serve
 
-    add_serve(sub)
+def _add_serve(sub: Any) -> None:
+    from pysim.serving.cli import add_parser
 
-    zoo_cmd = sub.add_parser("zoo", help="built-in workloads")
+    add_parser(sub)
+
+
+def _add_zoo(sub: Any) -> None:
+    zoo_cmd = sub.add_parser("zoo", help=_HELP["zoo"])
     zoo_sub = zoo_cmd.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
     zoo_list = zoo_sub.add_parser("list", help="list the zoo's workloads and their parameters")
     zoo_list.set_defaults(func=_cmd_zoo)
 
+
+def _add_scalesim(sub: Any) -> None:
     from pysim.scalesim import cli as scalesim_cli
 
-    scalesim = sub.add_parser(
-        "scalesim",
-        help="run a SCALE-Sim config and topology, write SCALE-Sim's report CSVs",
-        description=scalesim_cli.__doc__,
-    )
+    scalesim = sub.add_parser("scalesim", help=_HELP["scalesim"],
+                              description=scalesim_cli.__doc__)
     scalesim_cli.add_arguments(scalesim)
     scalesim.set_defaults(func=scalesim_cli.run)
+
+
+def _add_memplan(sub: Any) -> None:
     from pysim.memplan import cli as memplan_cli  # issue 13
+
     memplan = sub.add_parser("memplan", help=memplan_cli.HELP, description=memplan_cli.__doc__)
     memplan_cli.add_arguments(memplan)
     memplan.set_defaults(func=memplan_cli.run)
+
+
+def _add_sweep_or_plot(sub: Any) -> None:
     from pysim.sweep.cli import add_commands
 
     add_commands(sub)  # sweep, plot
-    from pysim.training.cli import add_command as add_train
 
-    add_train(sub)  # train
-    from pysim.report.cli import add_command as add_report
 
-    add_report(sub)  # report
+def _add_train(sub: Any) -> None:
+    from pysim.training.cli import add_command
+
+    add_command(sub)
+
+
+def _add_report(sub: Any) -> None:
+    from pysim.report.cli import add_command
+
+    add_command(sub)
+
+
+# Each subcommand: its line in `pysim --help` and what adds its parser when it is parsed.
+_HELP = {
+    "gemm": "cost of one GEMM on a systolic array",
+    "run": "simulate a workload on a hardware description",
+    "serve": "simulate LLM serving: requests, batching, KV cache",
+    "zoo": "built-in workloads",
+    "scalesim": "run a SCALE-Sim config and topology, write SCALE-Sim's report CSVs",
+    "memplan": "plan the scratchpad (spills, reloads, addresses) and compare planners",
+    "sweep": "simulate every point of a design space",
+    "plot": "plot a sweep's Pareto front, or one run per op",
+    "train": "simulate one training step (pysim.training.step)",
+    "report": "simulate and write one self-contained HTML report (per-op table, breakdowns, "
+              "roofline, timeline, memory)",
+}
+_LOADERS: dict[str, Callable[[Any], None]] = {
+    "gemm": _add_gemm, "run": _add_run, "serve": _add_serve, "zoo": _add_zoo,
+    "scalesim": _add_scalesim, "memplan": _add_memplan, "sweep": _add_sweep_or_plot,
+    "plot": _add_sweep_or_plot, "train": _add_train, "report": _add_report,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pysim`` parser: each subcommand's arguments are added when it is parsed."""
+    parser = argparse.ArgumentParser(
+        prog="pysim", description="Hardware-software co-design simulator for DNN accelerators."
+    )
+    from pysim import __version__
+
+    parser.add_argument("--version", action="version", version=f"pysim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazySubcommands)
+    for name, loader in _LOADERS.items():
+        sub.add_lazy(name, _HELP[name], loader)
     return parser
 
 

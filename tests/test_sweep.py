@@ -102,7 +102,7 @@ def test_space_from_yaml(tmp_path):
 def test_frame_has_space_columns_then_metrics_and_matches_simulate(hw, tiny):
     df = sweep(hw, tiny, SPACE)
     assert list(df.columns[:3]) == list(SPACE)
-    assert list(df.columns[3:]) == ["workload", *METRICS, "point_id", "error"]
+    assert list(df.columns[3:]) == ["workload", *METRICS, "point_id", "error", "sweep_id"]
     assert len(df) == 8 and df.attrs == {"computed": 8, "reused": 0}
     assert df["units.0.rows"].dtype == np.int64
     assert df["dram.bandwidth_gb_per_s"].dtype == np.float64

@@ -95,3 +95,75 @@ def test_errors_are_one_line_with_exit_code_2(capsys, tmp_path, space):
     code, text, err = _run(capsys, "plot", "pareto", out, "--workload", "bert", "-o",
                            tmp_path / "p.png")
     assert code == 2 and "no rows of workload 'bert'" in err
+
+
+def _sweep_id(text: str) -> str:
+    line = next(s for s in text.splitlines() if s.startswith("sweep id "))
+    return line.split()[2].rstrip(";")
+
+
+def test_each_sweep_in_a_file_is_plotted_by_its_id(cli, tmp_path):
+    # The documented "widen the space and resume" workflow: two sweeps in one file.
+    out, png = tmp_path / "runs.parquet", tmp_path / "pareto.png"
+    narrow, wide = tmp_path / "narrow.yaml", tmp_path / "wide.yaml"
+    narrow.write_text("clock_ghz: [0.5, 1.0]\n")
+    wide.write_text("clock_ghz: [0.5, 1.0, 2.0]\nunits.0.rows: [16, 32]\n")
+    code, text, err = cli("sweep", str(narrow), EDGE, TINY, "-o", str(out), "--no-progress")
+    assert code == 0, err
+    first = _sweep_id(text)
+    assert f"sweep id {first}\n" in text                    # the only sweep in the file
+    code, text, err = cli("sweep", str(wide), EDGE, TINY, "-o", str(out), "--no-progress")
+    assert code == 0, err
+    second = _sweep_id(text)
+    assert second != first and f"also holds sweep {first}" in text
+    assert f"--sweep {second}" in text
+
+    stored = pd.read_parquet(out)
+    assert len(stored) == 2 + 6 and set(stored["sweep_id"]) == {first, second}
+
+    code, text, err = cli("plot", "pareto", str(out), "-o", str(png))   # which one?
+    assert code == 2 and not png.exists()
+    assert err.count("\n") == 1 and "holds 2 sweeps" in err and "--sweep ID" in err
+    assert f"{first} (clock_ghz x2: 2 points on tiny_cnn)" in err
+    assert f"{second} (clock_ghz x3, units.0.rows x2: 6 points on tiny_cnn)" in err
+
+    for sweep_id in (first, second):
+        code, text, err = cli("plot", "pareto", str(out), "--sweep", sweep_id, "-o", str(png))
+        assert code == 0, err
+        assert text == f"wrote {png} (sweep {sweep_id})\n"
+        assert png.read_bytes()[:8] == PNG_MAGIC
+        png.unlink()
+
+    code, text, err = cli("plot", "pareto", str(out), "--sweep", "0badc0de", "-o", str(png))
+    assert code == 2 and err.count("\n") == 1 and not png.exists()
+    assert "no sweep '0badc0de'" in err and first in err and second in err
+
+
+def test_plot_one_sweep_labels_only_its_own_keys(tmp_path):
+    # The fix for 'clock_ghz=nan': a sweep's rows carry only its space's columns.
+    from pysim.sweep.stored import select
+
+    out = tmp_path / "runs.parquet"
+    a = pysim_sweep({"clock_ghz": [0.5, 1.0]}, out)
+    b = pysim_sweep({"units.0.rows": [16, 32]}, out)
+    stored = pd.read_parquet(out)
+    rows = select(stored, b["sweep_id"].iloc[0])
+    assert list(rows.columns[:2]) == ["units.0.rows", "workload"]
+    assert rows["units.0.rows"].dtype == "int64" and "clock_ghz" not in rows
+    assert list(select(stored, a["sweep_id"].iloc[0]).columns[:2]) == ["clock_ghz", "workload"]
+
+
+def pysim_sweep(space: dict, out: Path) -> pd.DataFrame:
+    from pysim.sweep import sweep
+
+    return sweep(EDGE, TINY, space, out=out)
+
+
+def test_a_file_from_before_sweep_ids_plots_whole(cli, tmp_path, space):
+    out, png = tmp_path / "runs.parquet", tmp_path / "pareto.png"
+    cli("sweep", str(space), EDGE, TINY, "-o", str(out), "--no-progress")
+    pd.read_parquet(out).drop(columns=["sweep_id", "sweep_space"]).to_parquet(out)
+    code, text, err = cli("plot", "pareto", str(out), "-o", str(png))
+    assert code == 0 and text == f"wrote {png}\n", err
+    code, text, err = cli("plot", "pareto", str(out), "--sweep", "abc", "-o", str(png))
+    assert code == 2 and "written before sweeps had ids" in err

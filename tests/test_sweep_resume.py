@@ -1,5 +1,6 @@
 """Checkpointing: a sweep killed midway loses no finished point, and re-running it computes
-only the missing points; the Parquet file is a cache keyed by point_id."""
+only the missing points; the Parquet file is a cache keyed by (sweep_id, point_id) that holds
+every sweep written to it, each with its id and space."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import pysim
 from pysim.sweep import Space, sweep
 from pysim.sweep import runner as sweep_runner
+from pysim.sweep.stored import select, sweeps
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "configs" / "edge_npu.yaml"
@@ -100,7 +102,7 @@ def test_an_exception_midway_keeps_the_finished_points(tmp_path, monkeypatch):
     assert df.attrs == {"computed": 2, "reused": 4}
 
 
-def test_the_file_keeps_rows_of_other_sweeps(tmp_path):
+def test_the_file_keeps_each_sweep_with_its_id_and_space(tmp_path):
     out = tmp_path / "runs.parquet"
     hw = pysim.load_hardware(EDGE)
     first = sweep(hw, TINY, {"clock_ghz": [0.5, 1.0]}, out=out, jobs=2)
@@ -108,10 +110,36 @@ def test_the_file_keeps_rows_of_other_sweeps(tmp_path):
     assert wider.attrs == {"computed": 1, "reused": 2}
     other = sweep(hw, TINY, {"units.0.rows": [16]}, out=out)
     assert len(other) == 1
+    again = sweep(hw, TINY, {"clock_ghz": [0.5, 1.0]}, out=out)   # the first sweep, resumed
+    assert again.attrs == {"computed": 0, "reused": 2}
+    ids = [df["sweep_id"].iloc[0] for df in (first, wider, other)]
+    assert len(set(ids)) == 3 and set(again["sweep_id"]) == {ids[0]}
+    assert all(len(i) == 8 and int(i, 16) >= 0 for i in ids)
     stored = pd.read_parquet(out)
-    assert len(stored) == 4
-    assert set(first["point_id"]) | set(wider["point_id"]) | set(other["point_id"]) == set(
-        stored["point_id"])
+    assert len(stored) == 2 + 3 + 1               # a point two sweeps share: a row in each
+    assert set(sweeps(stored)) == set(ids)
+    spaces = ({"clock_ghz": [0.5, 1.0]}, {"clock_ghz": [0.5, 1.0, 2.0]}, {"units.0.rows": [16]})
+    for df, space in zip((first, wider, other), spaces, strict=True):
+        sweep_id = df["sweep_id"].iloc[0]
+        assert sweeps(stored)[sweep_id] == {"space": space, "points": len(df),
+                                            "hardware": "edge_npu", "workloads": ["tiny_cnn"]}
+        mine = select(stored, sweep_id)              # the rows and columns the sweep returned
+        assert list(mine.columns) == list(df.columns)
+        pd.testing.assert_frame_equal(mine.sort_values("point_id", ignore_index=True),
+                                      df.sort_values("point_id", ignore_index=True),
+                                      check_dtype=False, check_exact=False, rtol=1e-12)
+    with pytest.raises(ValueError, match=f"no sweep 'abc'.*{ids[0]} \\(clock_ghz x2: 2 points"):
+        select(stored, "abc")
+
+
+def test_a_sampled_sweep_and_its_grid_are_two_sweeps(tmp_path):
+    space = Space({"units.0.rows": [8, 16, 32], "clock_ghz": [0.5, 1.0]})
+    grid = sweep(EDGE, TINY, space)
+    assert sweep(EDGE, TINY, space)["sweep_id"].iloc[0] == grid["sweep_id"].iloc[0]
+    sample = sweep(EDGE, TINY, space.random(3, seed=0))
+    other = sweep(EDGE, TINY, space.random(3, seed=1))
+    assert len({grid["sweep_id"].iloc[0], sample["sweep_id"].iloc[0],
+                other["sweep_id"].iloc[0]}) == 3
 
 
 def test_resume_from_a_random_sample_and_with_errors(tmp_path):

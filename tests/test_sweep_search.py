@@ -32,7 +32,7 @@ def found(hw) -> pd.DataFrame:
 def test_one_row_per_trial_like_a_sweep_frame(found):
     assert list(found["trial"]) == list(range(40))
     assert list(found.columns[1:5]) == list(SPACE)
-    assert list(found.columns[5:]) == ["workload", *METRICS, "point_id", "error"]
+    assert list(found.columns[5:]) == ["workload", *METRICS, "point_id", "error", "sweep_id"]
     assert found["clock_ghz"].between(0.5, 2.0).all()
     assert set(found["units.0.rows"]) <= {8, 16, 32, 64}
 

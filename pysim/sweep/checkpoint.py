@@ -9,10 +9,12 @@ For ``out="runs.parquet"``:
 - when the sweep ends (or is interrupted by an exception), the rows of ``runs.parquet`` (if
   any) and of the journal are written to ``runs.parquet.tmp-<pid>`` and moved over
   ``runs.parquet`` with ``os.replace`` (atomic), then the journal is removed;
-- a new run reads both, keyed by ``point_id``, and computes only the points it does not find.
+- a new run reads both and computes only the points (``point_id``) it does not find.
 
-The Parquet file is a cache keyed by ``point_id``: rows of other sweeps written to the same
-file are kept in it (the sweep returns only its own rows).
+A file holds one or more sweeps: each row carries its sweep's ``sweep_id`` and ``sweep_space``
+(the JSON description of that sweep's space), and rows are keyed by (``sweep_id``,
+``point_id``). Rows of other sweeps written to the same file are kept in it (the sweep returns
+only its own rows); a point two sweeps share is one row per sweep.
 
 Safety: one sweep at a time per file, enforced by an exclusive lock on ``runs.parquet.lock``
 (``flock``, released when the sweep ends or its process dies; the small lock file stays; a
@@ -36,6 +38,16 @@ if TYPE_CHECKING:
 
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows
+
+RowKey = tuple[str | None, str]
+"""A stored row's key: its sweep's id (None in a file written before sweeps had ids) and its
+point_id."""
+
+
+def row_key(row: dict[str, Any]) -> RowKey:
+    """The (sweep_id, point_id) of a stored row."""
+    sweep_id = row.get("sweep_id")
+    return (sweep_id if isinstance(sweep_id, str) else None, str(row["point_id"]))
 
 
 def _open_nofollow(path: Path, flags: int, what: str) -> int:
@@ -93,8 +105,8 @@ class Checkpoint:
     def __del__(self) -> None:
         self.release()
 
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Rows already computed, by point_id: the Parquet file's, then the journal's."""
+    def load(self) -> dict[RowKey, dict[str, Any]]:
+        """Rows already computed, by ``row_key``: the Parquet file's, then the journal's."""
         import pandas as pd
 
         rows: dict[str, dict[str, Any]] = {}
@@ -108,7 +120,8 @@ class Checkpoint:
                 raise ValueError(f"out: {self.path} has no point_id column: it was not "
                                  f"written by pysim.sweep; move it away or pass another path")
             for record in frame.to_dict("records"):
-                rows[str(record["point_id"])] = _plain(record)
+                plain = _plain(record)
+                rows[row_key(plain)] = plain
         if self.journal.is_symlink():
             raise ValueError(f"out: journal {self.journal} is a symbolic link; pysim does not "
                              "read through one (remove it or pass another path)")
@@ -120,7 +133,7 @@ class Checkpoint:
                     except json.JSONDecodeError:
                         continue  # a line torn by a kill
                     if isinstance(record, dict) and "point_id" in record:
-                        rows[str(record["point_id"])] = record
+                        rows[row_key(record)] = record
         return rows
 
     def append(self, row: dict[str, Any]) -> None:

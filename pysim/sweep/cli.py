@@ -2,12 +2,15 @@
 
     pysim sweep SPACE.yaml HW.yaml WL.yaml [WL ...] -o runs.parquet [--jobs N]
                 [--scheduler tcp://host:8786] [--random N --seed S]
-    pysim plot pareto runs.parquet --x latency_s --y energy_j -o pareto.png
+    pysim plot pareto runs.parquet --x latency_s --y energy_j -o pareto.png [--sweep ID]
     pysim plot {energy,roofline,utilization} HW.yaml WL.yaml -o out.png
 
 SPACE.yaml maps dotted hardware paths to lists of values (``units.0.rows: [16, 32, 64]``);
 a range is ``{low: L, high: H}`` and needs ``--random N``. A workload is a YAML path or
-``zoo:NAME[:key=value,...]``, as for ``pysim run``. docs/sweeps.md has the details.
+``zoo:NAME[:key=value,...]``, as for ``pysim run``. A file can hold several sweeps (a widened
+space resumed into it): ``pysim sweep`` prints the id of the one it wrote, and ``pysim plot
+pareto`` plots one of them (``--sweep ID``; a file of several needs it). docs/sweeps.md has the
+details.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def add_commands(sub: Any) -> None:
     front.add_argument("--maximize", action="append", default=[], metavar="COLUMN",
                        help="maximise this axis' column instead of minimising it")
     front.add_argument("--workload", help="only rows of this workload")
+    front.add_argument("--sweep", metavar="ID", help="the sweep to plot, by the id pysim sweep "
+                       "printed (needed when the file holds several)")
     front.add_argument("-o", "--out", required=True, metavar="FILE.png", help="image to write")
     front.set_defaults(func=_cmd_plot_pareto)
     for kind, text in (("energy", "energy per op, stacked by component"),
@@ -89,6 +94,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     errors = int(df["error"].notna().sum())
     print(f"wrote {args.out}: {len(df)} rows ({df.attrs['computed']} computed, "
           f"{df.attrs['reused']} reused), {errors} invalid point{'' if errors == 1 else 's'}")
+    _print_sweep_id(args.out, str(df["sweep_id"].iloc[0]))
     cols = [*space.keys, "latency_s", "energy_j", "area_mm2"]
     for name, rows in df.groupby("workload", sort=False):
         front = pareto(rows, minimize=["latency_s", "energy_j"])
@@ -100,23 +106,49 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_sweep_id(out: str, sweep_id: str) -> None:
+    """The id of the sweep just written, and the file's other sweeps if any."""
+    import pandas as pd
+
+    others = [i for i in dict.fromkeys(pd.read_parquet(out, columns=["sweep_id"])["sweep_id"])
+              if isinstance(i, str) and i != sweep_id]
+    also = (f"; {out} also holds sweep{'s' if len(others) > 1 else ''} {', '.join(others)} "
+            f"(pysim plot pareto {out} --sweep {sweep_id} plots this one)" if others else "")
+    print(f"sweep id {sweep_id}{also}")
+
+
 def _cmd_plot_pareto(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pysim import plot
+    from pysim.sweep.stored import describe, select, sweeps
 
     try:
         df = pd.read_parquet(args.runs)
     except FileNotFoundError:
         raise OSError(f"{args.runs}: file not found") from None
+    found = sweeps(df)
+    if args.sweep is not None:
+        try:
+            df = select(df, args.sweep)
+        except ValueError as exc:
+            raise ValueError(f"{args.runs}: {exc}") from None
+    elif len(found) > 1:
+        raise ValueError(f"{args.runs} holds {len(found)} sweeps; plot one with --sweep ID: "
+                         + "; ".join(describe(k, v) for k, v in found.items()))
+    elif found:
+        df = select(df, next(iter(found)))
+    chosen = args.sweep if args.sweep is not None else next(iter(found), None)
     if args.workload is not None:
         if "workload" not in df.columns or args.workload not in set(df["workload"]):
             known = sorted(set(df["workload"])) if "workload" in df.columns else []
             raise ValueError(f"no rows of workload {args.workload!r}; workloads: {known}")
         df = df[df["workload"] == args.workload]
     ax = plot.pareto(df, x=args.x, y=args.y, maximize=args.maximize)
+    if chosen is not None:
+        ax.set_title(f"{ax.get_title()} (sweep {chosen})", fontsize=10)
     ax.figure.savefig(args.out, dpi=120)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}" + (f" (sweep {chosen})" if chosen is not None else ""))
     return 0
 
 

@@ -9,13 +9,14 @@ e.g. a Dask ``client.get_executor()``), or on a Dask scheduler by address (``sch
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import pickle
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pysim.config import Hardware, load_hardware
 from pysim.errors import require
 from pysim.progress import bar as progress_bar
 from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, point_id
-from pysim.sweep.checkpoint import Checkpoint
+from pysim.sweep.checkpoint import Checkpoint, RowKey, row_key
 from pysim.sweep.space import Space
 from pysim.workload import Workload, load_workload
 
@@ -173,6 +174,29 @@ def load_inputs(hw: Hardware | str | PathLike,
     return hw, wls
 
 
+def describe_sweep(hw: Hardware, workloads: list[Workload], space: Space,
+                   settings: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The id of a sweep and the description stored with its rows (JSON): its space (as a
+    space file writes it), how many points it has, the hardware and workload names and
+    ``settings`` (what else defines it: a search's trials, seed, objectives). The id is 8 hex
+    digits of a hash of the space (with its sampled points), the base hardware, the workloads
+    and ``settings``: the same sweep run again (a resume) has the same id, a widened space
+    another one."""
+    described: dict[str, Any] = {
+        "space": space.to_dict(),
+        "points": len(space) if space.sampled or space.is_grid else None,
+        "hardware": hw.name,
+        "workloads": [w.name for w in workloads],
+    }
+    if settings:
+        described.update(settings)
+    identity = {"described": described, "hardware": fingerprint(hw.to_dict()),
+                "workloads": [fingerprint(w.to_dict()) for w in workloads],
+                "sampled": space.points() if space.sampled else None}
+    return fingerprint(identity)[:8], json.dumps(described, separators=(",", ":"),
+                                                 default=repr)
+
+
 class Evaluator:
     """Evaluates tasks where the caller asked, reusing and recording checkpointed rows.
 
@@ -184,7 +208,7 @@ class Evaluator:
                  jobs: int | None = None, executor: Executor | None = None,
                  scheduler: str | None = None, out: str | PathLike | None = None,
                  progress: bool | None = None, desc: str = "sweep",
-                 retries: int = RETRIES) -> None:
+                 retries: int = RETRIES, settings: Mapping[str, Any] | None = None) -> None:
         if sum(x is not None for x in (jobs, executor, scheduler)) > 1:
             raise ValueError("pass at most one of jobs=, executor= and scheduler=")
         if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)
@@ -203,8 +227,9 @@ class Evaluator:
         self.client = connect(scheduler) if scheduler is not None else None
         self.checkpoint = Checkpoint(out) if out is not None else None
         try:
-            self.cache: dict[str, dict[str, Any]] = (self.checkpoint.load() if self.checkpoint
-                                                     else {})
+            # every stored row (of any sweep), and the metrics of each point_id among them
+            self.stored: dict[RowKey, dict[str, Any]] = (self.checkpoint.load()
+                                                         if self.checkpoint else {})
         except BaseException:
             if self.checkpoint is not None:
                 self.checkpoint.release()
@@ -213,6 +238,8 @@ class Evaluator:
             raise
         self.executor: Executor | None = (self.client.get_executor() if self.client is not None
                                           else executor)
+        self.cache: dict[str, dict[str, Any]] = {k[1]: r for k, r in self.stored.items()}
+        self.sweep_id, self.sweep_space = describe_sweep(hw, workloads, space, settings)
         self._own_pool: ProcessPoolExecutor | None = None
         self._hw_fp = fingerprint(hw.to_dict())
         self._wl_fps = [fingerprint(w.to_dict()) for w in workloads]
@@ -237,6 +264,8 @@ class Evaluator:
         error = metrics.get("error")
         row["point_id"] = task.key
         row["error"] = error if isinstance(error, str) else None
+        row["sweep_id"] = self.sweep_id
+        row["sweep_space"] = self.sweep_space
         return row
 
     # -- running -------------------------------------------------------------------------------
@@ -259,6 +288,7 @@ class Evaluator:
     def _done(self, task: Task, metrics: dict[str, Any], bar: tqdm) -> None:
         row = self._row(task, metrics)
         self.cache[task.key] = row
+        self.stored[row_key(row)] = row
         if self.checkpoint is not None:
             self.checkpoint.append(row)
         self.computed += 1
@@ -333,7 +363,7 @@ class Evaluator:
     def frame(self, rows: list[dict[str, Any]], leading: dict[str, list] | None = None,
               ) -> pd.DataFrame:
         """Rows as a DataFrame: ``leading`` columns, the space keys, workload, metrics,
-        point_id, error; with the counts of computed and reused rows in ``attrs``."""
+        point_id, error, sweep_id; with the counts of computed and reused rows in ``attrs``."""
         import pandas as pd
 
         columns: dict[str, Any] = dict(leading or {})
@@ -347,6 +377,7 @@ class Evaluator:
             columns[m] = pd.Series([r[m] for r in rows], dtype="float64")
         columns["point_id"] = pd.Series([r["point_id"] for r in rows], dtype=object)
         columns["error"] = pd.Series([r["error"] for r in rows], dtype=object)
+        columns["sweep_id"] = pd.Series([self.sweep_id] * len(rows), dtype=object)
         df = pd.DataFrame(columns)
         df.attrs.update(computed=self.computed, reused=self.reused)
         return df
@@ -377,11 +408,15 @@ class Evaluator:
             self.client.close()
             self.client = None
         if self.checkpoint is not None:
-            mine = set(frame["point_id"]) if frame is not None else set()
             import pandas as pd
 
-            empty = frame if frame is not None else pd.DataFrame()
-            self.checkpoint.close(empty, (r for k, r in self.cache.items() if k not in mine))
+            if frame is None:
+                mine: set[RowKey] = set()
+                frame = pd.DataFrame()
+            else:
+                mine = {(self.sweep_id, str(k)) for k in frame["point_id"]}
+                frame = frame.assign(sweep_space=self.sweep_space)
+            self.checkpoint.close(frame, (r for k, r in self.stored.items() if k not in mine))
             self.checkpoint = None
 
 
@@ -403,16 +438,18 @@ def sweep(hw: Hardware | str | PathLike,
 
     Columns: one per space key (named by its dotted path), ``workload``, the metrics
     (``pysim.sweep.METRICS``: latency_s, energy_j, edp, area_mm2, dram_bytes, utilization,
-    macs, ...; float64), ``point_id`` (a hash of the point, the workload and the base hardware)
-    and ``error`` (None, or why the point is invalid: a ConfigError or WorkloadError message;
-    its metrics are NaN). ``df.attrs["computed"]`` / ``["reused"]`` count the rows computed
-    now and those taken from ``out``.
+    macs, ...; float64), ``point_id`` (a hash of the point, the workload and the base hardware),
+    ``error`` (None, or why the point is invalid: a ConfigError or WorkloadError message;
+    its metrics are NaN) and ``sweep_id`` (8 hex digits naming this sweep: a hash of the space,
+    the base hardware and the workloads; ``describe_sweep``). ``df.attrs["computed"]`` /
+    ``["reused"]`` count the rows computed now and those taken from ``out``.
 
     ``jobs``: local worker processes (default 1: this process; -1: all cores). ``executor``:
     any ``concurrent.futures.Executor`` (e.g. Dask's ``client.get_executor()``).
     ``scheduler``: a Dask scheduler address to connect to. ``out``: a Parquet path to
-    checkpoint into and resume from (docs/sweeps.md); one sweep at a time per path (a second is
-    refused). ``progress``: a tqdm bar (default: when stderr is a terminal). ``retries``: how
+    checkpoint into and resume from (docs/sweeps.md), which keeps the rows of other sweeps
+    written to it, each with its ``sweep_id`` and space; one sweep at a time per path (a second
+    is refused). ``progress``: a tqdm bar (default: when stderr is a terminal). ``retries``: how
     often a point whose local worker process died (killed, crashed) is run again alone before
     its row records the failure (default 2).
 
@@ -431,4 +468,4 @@ def sweep(hw: Hardware | str | PathLike,
     return df
 
 
-__all__ = ["Evaluator", "Task", "as_space", "connect", "load_inputs", "sweep"]
+__all__ = ["Evaluator", "Task", "as_space", "connect", "describe_sweep", "load_inputs", "sweep"]

@@ -90,8 +90,10 @@ def search(hw: Hardware | str | PathLike, wl: Workload | str | PathLike, space: 
         study = optuna.create_study(directions=list(goals.values()), sampler=sampler)
         rows: list[dict[str, Any]] = []
         numbers: list[int] = []
+        settings = {"search": {"n_trials": n_trials, "seed": seed, "objectives": goals,
+                               "population_size": population_size}}
         with Evaluator(hw, wls, space, jobs=jobs, executor=executor, scheduler=scheduler,
-                       out=out, progress=progress, desc="search") as ev:
+                       out=out, progress=progress, desc="search", settings=settings) as ev:
             while len(rows) < n_trials:
                 batch = [study.ask() for _ in range(min(population_size, n_trials - len(rows)))]
                 points = [{k: _suggest(t, k, axis) for k, axis in space.params.items()}

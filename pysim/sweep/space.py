@@ -158,6 +158,11 @@ class Space:
         return tuple(self.params)
 
     @property
+    def sampled(self) -> bool:
+        """True if the space is a list of drawn points (``random``), not its whole grid."""
+        return self._points is not None
+
+    @property
     def is_grid(self) -> bool:
         """True if every axis is a list of values (no ranges)."""
         return all(isinstance(v, list) for v in self.params.values())
@@ -183,6 +188,13 @@ class Space:
         self.grid_size  # noqa: B018 - raises for ranges
         return [dict(zip(self.params, combo, strict=True))
                 for combo in itertools.product(*self.params.values())]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The axes as a space file writes them: dotted path -> list of values, or -> ``{low:
+        L, high: H}`` for a range (``Space.from_yaml`` reads it back; sampled points are not
+        included)."""
+        return {k: list(v) if isinstance(v, list) else {"low": v[0], "high": v[1]}
+                for k, v in self.params.items()}
 
     def __iter__(self) -> Iterator[dict[str, Scalar]]:
         return iter(self.points())
