@@ -167,3 +167,21 @@ def test_a_file_from_before_sweep_ids_plots_whole(cli, tmp_path, space):
     assert code == 0 and text == f"wrote {png}\n", err
     code, text, err = cli("plot", "pareto", str(out), "--sweep", "abc", "-o", str(png))
     assert code == 2 and "written before sweeps had ids" in err
+
+
+def test_python_pareto_plot_takes_one_sweep_of_a_multi_sweep_frame(tmp_path):
+    from pysim.plot import pareto as plot_pareto
+
+    out = tmp_path / "runs.parquet"
+    a = pysim_sweep({"clock_ghz": [0.5, 1.0]}, out)
+    b = pysim_sweep({"units.0.rows": [16, 32]}, out)
+    stored = pd.read_parquet(out)
+    with pytest.raises(ValueError, match="holds 2 sweeps") as exc:
+        plot_pareto(stored)
+    assert a["sweep_id"].iloc[0] in str(exc.value) and b["sweep_id"].iloc[0] in str(exc.value)
+    ax = plot_pareto(stored, sweep=b["sweep_id"].iloc[0])
+    labels = " ".join(t.get_text() for t in ax.figure.texts + ax.texts)
+    assert "clock_ghz" not in labels
+    with pytest.raises(ValueError, match="no sweep 'nope'"):
+        plot_pareto(stored, sweep="nope")
+    plot_pareto(a)  # one sweep: as before

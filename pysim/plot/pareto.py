@@ -34,7 +34,7 @@ def _label_columns(df: pd.DataFrame) -> list[str]:
 def pareto(df: pd.DataFrame, front: pd.DataFrame | None = None, x: str = "latency_s",
            y: str = "energy_j", *, maximize: Sequence[str] = (), labels: Sequence[str] | None
            = None, max_labels: int = 15, logx: bool | None = None, logy: bool | None = None,
-           ax: Axes | None = None) -> Axes:
+           ax: Axes | None = None, sweep: str | None = None) -> Axes:
     """Scatter ``y`` against ``x`` for every row of ``df`` (a sweep frame), with the Pareto
     front drawn as a staircase of larger markers, each labelled with its design point.
 
@@ -43,11 +43,23 @@ def pareto(df: pd.DataFrame, front: pd.DataFrame | None = None, x: str = "latenc
     ``labels``: columns describing a design (default: the space keys, the columns before
     ``workload``); front points are numbered and listed beside the axes with those values
     (at most ``max_labels`` per front, evenly spread).
-    ``logx`` / ``logy``: log axes (default: when the values span more than 20x). Returns the
+    ``logx`` / ``logy``: log axes (default: when the values span more than 20x). ``sweep``:
+    the id of the sweep to plot when ``df`` holds several (a file a widened space was resumed
+    into; ``pysim.sweep.stored``), as ``pysim plot pareto --sweep`` takes it. Returns the
     Axes; ``ax.figure.savefig("pareto.png")`` writes it.
 
-    Raises ValueError if ``x`` or ``y`` is not a numeric column of ``df``.
+    Raises ValueError if ``x`` or ``y`` is not a numeric column of ``df``, or if ``df`` holds
+    several sweeps and ``sweep`` names none of them (the message lists each id and space).
     """
+    from pysim.sweep import stored
+
+    found = stored.sweeps(df)
+    if sweep is not None or len(found) > 1:
+        if sweep is None:
+            listed = "; ".join(stored.describe(k, v) for k, v in found.items())
+            raise ValueError(f"the frame holds {len(found)} sweeps; pass sweep= one of: "
+                             f"{listed}")
+        df = stored.select(df, sweep)
     for col in (x, y):
         if col not in df.columns:
             raise ValueError(f"column {col!r} not in the frame; columns: {list(df.columns)}")
