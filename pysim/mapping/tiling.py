@@ -453,12 +453,12 @@ def plan_gemm(
     # its dimensions spanning the whole tensor
     held_rows = {}
     for name, (d0, d1, _) in _DIMS_OF.items():
-        rows = np.empty((4, len(mt)), dtype=np.int64)
-        rows[0] = tile_of[name]
+        held = np.empty((4, len(mt)), dtype=np.int64)
+        held[0] = tile_of[name]
         for v in (1, 2, 3):
-            rows[v] = _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
+            held[v] = _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
                               * (extent[d1][1] if v & 2 else extent[d1][0]), bits_of[name])
-        held_rows[name] = rows
+        held_rows[name] = held
     table = _slice_table(tuple(capacity.outer), a_on_chip)
     n_slices = len(table.orders)
     fits2 = np.ones((n_slices, len(mt)), dtype=bool)
