@@ -192,7 +192,9 @@ def test_cli_and_plot(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     from pysim.cli import main
     from pysim.memplan.cli import parse_budget
     from pysim.memplan.plot import memory
+    from pysim.plot import memory as plot_memory
 
+    assert plot_memory is memory  # issue 13 names it pysim.plot.memory
     assert parse_budget("512KiB") == 512 * 1024 and parse_budget("mid") == "mid"
     assert main(["memplan", "resnet18", "--budget", "mid", "--planners",
                  "tflite_belady,optimal", "--time-limit", "2"]) == 0
