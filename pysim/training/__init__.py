@@ -6,6 +6,7 @@ docs/training.md has the model, its formulas and their sources."""
 from pysim.training.data_parallel import Bucket, DataParallel
 from pysim.training.formats import FORMATS, RECIPES, Format, Recipe, get_format, get_recipe
 from pysim.training.graph import TrainingGraph, TrainOp, build_training_graph
+from pysim.training.monarch import monarchize
 from pysim.training.optim import OPTIMIZERS, Optimizer, get_optimizer
 from pysim.training.schedule import RunReport, Schedule, run
 from pysim.training.step import Memory, TrainingStep, step
@@ -29,6 +30,7 @@ __all__ = [
     "get_format",
     "get_optimizer",
     "get_recipe",
+    "monarchize",
     "run",
     "step",
 ]

@@ -1,5 +1,5 @@
 """Reductions and data movement on the vector unit: `reduce`, and `copy` (concat, slice, pad,
-broadcast, resize).
+broadcast, resize, permute).
 
 Like the other vector ops (pysim/workload/vector_ops.py) they have no MACs; `vector_work()`
 counts elementary vector operations and the planner prices them on the hardware's vector unit.
@@ -90,7 +90,9 @@ class Copy(Op):
     - `pad`: one input inside a larger output, the border filled;
     - `broadcast`: one input repeated to fill a larger output (ONNX Expand, Tile);
     - `resize`: one input resampled to `out_shape`, each output element from `taps` input
-      elements (nearest 1, linear 2^d and cubic 4^d over d resized axes).
+      elements (nearest 1, linear 2^d and cubic 4^d over d resized axes);
+    - `permute`: one input's elements reordered into `out_shape` (as many elements): an axis
+      permutation made contiguous, such as a Monarch matrix's P (pysim/training/monarch.py).
 
     vector_work = output elements, times 2 taps - 1 for a resize (taps multiplies and taps - 1
     adds; a nearest resize moves). A compiler that has producers write straight into the joined
@@ -101,7 +103,7 @@ class Copy(Op):
     shape_doc: ClassVar[tuple[str, ...]] = ("shapes[i]",)
 
     type: Literal["copy"] = "copy"
-    mode: Literal["concat", "slice", "pad", "broadcast", "resize"]
+    mode: Literal["concat", "slice", "pad", "broadcast", "resize", "permute"]
     shapes: tuple[Shape, ...]
     out_shape: Shape
     taps: PosInt = 1
@@ -120,7 +122,7 @@ class Copy(Op):
                                f"got taps {self.taps} for a {self.mode}")
         limits = {"concat": ("at least", out >= total), "slice": ("at most", out <= total),
                   "pad": ("at least", out >= total), "broadcast": ("at least", out >= total),
-                  "resize": ("any number of", True)}
+                  "resize": ("any number of", True), "permute": ("exactly", out == total)}
         word, ok = limits[self.mode]
         if not ok:
             raise OpFieldError("out_shape", f"a {self.mode} writes {word} the {total} elements "
