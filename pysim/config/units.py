@@ -298,7 +298,7 @@ class SystolicArrayUnit(_MacUnit):
         if self.multiplier in ("shift", "ternary") and not _mulfree_weights(self.multiplier, op):
             return False
         widths = self.float_precisions if op.dtype == "float" else self.precisions
-        return bool(widths) and max(op.weight_bits, op.act_bits) <= max(widths)
+        return bool(widths) and max(operand_bits(op)) <= max(widths)
 
     def grains(self, op: Any = None) -> tuple[int, int, int]:
         """(m, n, k) tile grains from the spatial unrolling: OS holds M on the rows and N on
@@ -358,7 +358,13 @@ class SystolicArrayUnit(_MacUnit):
         else ``mac_bits`` int). Multipliers: ``lmul`` ``table.lmul_pj(max(w, a))``; ``shift``
         ``table.shift_pj(act_bits)`` (the activation shifted); ``ternary``
         ``table.sign_select_pj(act_bits)`` with the add scaled by the weights' density
-        (``weight_sparsity``; 1 when not given) unless ``sparsity`` already gates zeros."""
+        (``weight_sparsity``; 1 when not given) unless ``sparsity`` already gates zeros.
+        ``exact`` int ops with a 1-bit operand on an array whose ``precisions`` list 1 (PEs
+        that take binary codes, EcoFormer's hashes): the code selects the other operand or
+        its negation, ``table.sign_select_pj(other bits)`` plus the accumulator add, the
+        accumulate-only MAC of a multiplication-free array (Liu et al., NeurIPS 2022); a
+        1-bit operand on an array without 1 in ``precisions`` is multiplied sign-extended.
+        Widths: ``operand_bits(op)`` (a matmul's B at its ``b_bits``)."""
         if self.mac_energy_pj is not None:
             return self.mac_energy_pj
         if self.multiplier == "lmul":
@@ -371,9 +377,12 @@ class SystolicArrayUnit(_MacUnit):
             if self.sparsity == "none" and op.weight_sparsity is not None:
                 gated = op.weight_sparsity.density  # zero weights skip the update
             return table.sign_select_pj(op.act_bits) + gated * table.add_pj(self.mac_bits)
+        a_bits, b_bits = operand_bits(op)
         if op.dtype == "float":  # a float multiply and a float_acc_bits float add
-            return table.mac_pj(op.weight_bits, op.act_bits, "fp", self.float_acc_bits)
-        return table.mac_pj(op.weight_bits, op.act_bits, acc_bits=self.mac_bits)
+            return table.mac_pj(b_bits, a_bits, "fp", self.float_acc_bits)
+        if 1 in (a_bits, b_bits) and 1 in self.precisions:  # a binary code selects: no multiply
+            return table.sign_select_pj(max(a_bits, b_bits)) + table.add_pj(self.mac_bits)
+        return table.mac_pj(b_bits, a_bits, acc_bits=self.mac_bits)
 
     @property
     def capability(self) -> str:
@@ -410,8 +419,11 @@ def _mulfree_weights(multiplier: str, op: Any) -> bool:
 def operand_bits(op: Any) -> tuple[int, int]:
     """(a_bits, b_bits) of the GEMM an op lowers to, as the mapper reads them: A is the
     activation operand (``act_bits``); B is the weight operand (``weight_bits``) except for
-    ops whose two operands are both activations (``matmul``, ``attention``: ``act_bits``)."""
-    b_bits = op.act_bits if op.type in ("matmul", "attention") else op.weight_bits
+    ops whose two operands are both activations (``attention``: ``act_bits``; ``matmul``: its
+    ``input_bits()``, B at ``b_bits`` when set)."""
+    if op.type == "matmul":  # both activations; B may be narrower or wider (``b_bits``)
+        return op.input_bits()
+    b_bits = op.act_bits if op.type == "attention" else op.weight_bits
     return op.act_bits, b_bits
 
 

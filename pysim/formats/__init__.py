@@ -11,6 +11,8 @@ dequantize / GEMM in each, and the storage a tensor takes in each (docs/formats.
     formats.shift_gemm(a, sign, shift), formats.ternary_gemm(a, w)   # multiplication-free GEMMs
     from pysim.formats import llm_int8                # LLM.int8(): llm_int8_matmul(x, w),
     llm_int8.decompose(wl, outlier_fraction=0.001)    # and the workload transform
+    from pysim.formats import ecoformer               # EcoFormer's binary-hashing attention:
+    ecoformer.hash_attention(wl, bits=16)             # hashed_attention(hq, hk, v) and transform
 """
 
 from pysim.formats.granularity import Granularity, per_block, per_channel, per_group, per_tensor

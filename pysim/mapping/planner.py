@@ -370,7 +370,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
     b_on_chip = len(op.inputs) > 1 and op.inputs[1] in on_chip
     psum_bits = unit.psum_bits(op)
-    b_bits = op.act_bits if op.type == "matmul" else op.weight_bits
+    b_bits = op.input_bits()[1] if op.type == "matmul" else op.weight_bits  # B may differ
     grain_m, grain_n, grain_k = unit.grains(op)
     # Weights (bias included) are re-read in full as often as the B operand is; a unit with
     # sparsity support reads them compressed (values + metadata).

@@ -17,6 +17,7 @@ from pysim.workload.vector_ops import (
     ElementwiseKind,
     LayerNorm,
     Pool,
+    RowDivide,
     Softmax,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "Quant",
     "Pool",
     "Reduce",
+    "RowDivide",
     "RowQuantize",
     "Softmax",
     "Tensor",

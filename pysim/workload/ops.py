@@ -427,7 +427,7 @@ class Gemm(Op):
 class Matmul(Op):
     """Batched product of two activations (attention's Q K^T and P V): inputs
     (*batch, m, k) and (*batch, k, n) -> output (*batch, m, n); no weights. `batch` holds the
-    leading dimensions, e.g. (batch, heads)."""
+    leading dimensions, e.g. (batch, heads). The operands may differ in width (`b_bits`)."""
 
     runs_on: ClassVar[Literal["mac", "vector"]] = "mac"
     shape_doc: ClassVar[tuple[str, ...]] = ("(*batch, m, k)", "(*batch, k, n)")
@@ -437,12 +437,19 @@ class Matmul(Op):
     m: PosInt
     n: PosInt
     k: PosInt
+    # Width of the second operand (B) when it differs from A's `act_bits`: a mixed-width
+    # product, e.g. EcoFormer's 1-bit hash codes (act_bits 1) against 8-bit values (b_bits 8).
+    b_bits: Bits | None = None
 
     def arity(self) -> int:
         return 2
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return ((*self.batch, self.m, self.k), (*self.batch, self.k, self.n))
+
+    def input_bits(self) -> tuple[int, ...]:
+        """A at `act_bits`, B at `b_bits` (default `act_bits`)."""
+        return (self.act_bits, self.act_bits if self.b_bits is None else self.b_bits)
 
     @property
     def output_shape(self) -> tuple[int, ...]:

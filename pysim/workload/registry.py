@@ -16,7 +16,7 @@ from pysim.workload.data_ops import Copy, Reduce
 from pysim.workload.ops import Conv2d, Gemm, Matmul, Op, OpFieldError
 from pysim.workload.quant_ops import DequantAdd, RowQuantize
 from pysim.workload.tensors import Tensor
-from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, Softmax
+from pysim.workload.vector_ops import Elementwise, LayerNorm, Pool, RowDivide, Softmax
 
 OP_TYPES: dict[str, type[Op]] = {
     "conv2d": Conv2d,
@@ -32,6 +32,7 @@ OP_TYPES: dict[str, type[Op]] = {
     "copy": Copy,
     "row_quantize": RowQuantize,
     "dequant_add": DequantAdd,
+    "row_divide": RowDivide,
 }
 """YAML op `type` -> op class; `linear` is an alias of `gemm`."""
 

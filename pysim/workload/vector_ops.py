@@ -1,4 +1,4 @@
-"""Ops that run on a vector unit: elementwise, softmax, layernorm and pooling.
+"""Ops that run on a vector unit: elementwise, softmax, row_divide, layernorm and pooling.
 
 Their `vector_work()` counts elementary vector operations (one add, multiply, compare, exp,
 divide ... on one element); each op's docstring and docs/workloads.md list the count per
@@ -13,7 +13,7 @@ from typing import ClassVar, Literal, NamedTuple
 from pydantic import field_validator, model_validator
 
 from pysim.workload.ops import Op, OpFieldError, StrictBool, conv_out
-from pysim.workload.tensors import NonNegPair, PosInt, PosPair, Shape, Tensor
+from pysim.workload.tensors import Bits, NonNegPair, PosInt, PosPair, Shape, Tensor
 
 
 class ElementwiseKind(NamedTuple):
@@ -41,6 +41,7 @@ ELEMENTWISE_OPS: dict[str, ElementwiseKind] = {
         "*x, *0.5"
     ),
     "quantize": ElementwiseKind(1, 3, "* scale, round, clamp"),
+    "sign": ElementwiseKind(1, 1, "compare with 0: a binary (+-1) code, as a hash's sign"),
     "dequantize": ElementwiseKind(1, 2, "- zero point, * scale"),
     # For imported (ONNX) graphs and the LLM zoo models: docs/workloads.md, "ONNX import".
     "div": ElementwiseKind(2, 1, "divide"),
@@ -117,6 +118,45 @@ class Softmax(Op):
 
     def vector_work(self) -> int:
         return self.OPS_PER_ELEMENT * self.rows * self.cols
+
+
+class RowDivide(Op):
+    """Linear attention's normalisation (Katharopoulos et al., ICML 2020; EcoFormer, Liu et al.,
+    NeurIPS 2022): X (groups, rows, cols + 1) holds per row a numerator of ``cols`` values and
+    its denominator in the last column; the output (groups, rows, cols) is numerator /
+    denominator. With ``bias`` a second input (groups, cols) at ``bias_bits`` is added to
+    every numerator row of its group and a constant to each denominator first (EcoFormer's
+    offset kernel: the offset x the sum of V's rows, and x the key count).
+
+    vector_work per row: 1 reciprocal and ``cols`` multiplies; with ``bias`` ``cols`` + 1
+    adds more."""
+
+    shape_doc: ClassVar[tuple[str, ...]] = ("(groups, rows, cols + 1)", "(groups, cols)")
+
+    type: Literal["row_divide"] = "row_divide"
+    groups: PosInt = 1
+    rows: PosInt
+    cols: PosInt
+    bias: StrictBool = False
+    bias_bits: Bits = 32
+
+    def arity(self) -> int:
+        return 1 + self.bias
+
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        x = (self.groups, self.rows, self.cols + 1)
+        return (x, (self.groups, self.cols)) if self.bias else (x,)
+
+    def input_bits(self) -> tuple[int, ...]:
+        return (self.act_bits, self.bias_bits) if self.bias else (self.act_bits,)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return (self.groups, self.rows, self.cols)
+
+    def vector_work(self) -> int:
+        per_row = 1 + self.cols + (self.cols + 1 if self.bias else 0)
+        return self.groups * self.rows * per_row
 
 
 class LayerNorm(Op):
