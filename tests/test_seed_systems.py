@@ -265,3 +265,35 @@ def test_ecoformer_attention_saving_in_band() -> None:
     # paper's 0.73 is the whole model's arithmetic (its MLPs and embeddings unchanged) and falls
     # below; hashing priced as the quadratic form (no associativity) would save ~0
     assert 0.88 <= got["saving"] <= 0.95
+
+
+def test_flexq_fixture_names_its_source_and_the_bars_give_the_headline() -> None:
+    ref = _script("_seedlib").paper("flexq")
+    assert "2508.04405" in ref["paper"] and "0180eb1" in ref["source"]
+    assert ref["b1_passes"] == {"w6a6": 36, "w6a8": 48}
+    fig = ref["e2e_figure"]["llama_7b"]
+    ratios = [w8 / w6 for w8, w6 in zip(fig["w8a8_s"], fig["w6ax_s"], strict=True)]
+    # the README's "1.25-1.33x" (LLaMA-7B's bars 1.32-1.35; the abstract rounds to 1.33)
+    assert all(1.3 <= r <= 1.36 for r in ratios)
+
+
+def test_flexq_decode_speedup_over_w8a8_in_band(capsys) -> None:
+    got = _run("flexq")
+    # LLaMA-2-7B decode, batch 1, A100: HBM-bound, so W8A8 / W6Ax is about the bytes per
+    # token, 8/6 on the projections diluted by the fp16 LM head, FlexQ's group scales and
+    # the fp16 KV cache. Band [1.22, 1.334]: int6 held in int8 containers (the old mapping)
+    # gives 1.00; no ratio of bytes can exceed 8/6 = 1.333. pysim 1.29 at 128 tokens,
+    # falling with the KV length as the paper's bars do (1.35 -> 1.32).
+    for ctx, r in got["ratio"]["w6ax"].items():
+        assert 1.22 <= r <= 1.334, ctx
+    assert got["ratio"]["w6ax"][128] > got["ratio"]["w6ax"][1024]
+    # W6A6 and W6A8 alike at decode: the 6-bit weights set the time, not the passes
+    assert got["ratio"]["w6a6"][256] == pytest.approx(got["ratio"]["w6a8"][256], rel=0.01)
+    assert got["tiling"]["w6ax"].startswith("bit-plane w6a6: 36 b1 passes")
+    assert got["tiling"]["w8a8"].startswith("int8")
+    # fp16 / W6Ax: pysim 2.4-2.5 against the bars' 2.2-2.3 (FasterTransformer's fp16 is
+    # closer to its W8A8 than 2x); band [2.2, 2.6]
+    assert all(2.2 <= r <= 2.6 for r in got["fp16_ratio"].values())
+    _script("flexq").main()
+    out = capsys.readouterr().out
+    assert "NOT REPRODUCED" in out and "paper" in out

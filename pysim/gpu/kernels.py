@@ -10,8 +10,10 @@ and its waves, with one launch. Fused attention (``type: attention``) is one Fla
 kernel (pysim/gpu/attention.py): scores stay on chip, HBM sees Q, K, V and O once, causal
 masking skips the blocks past the diagonal. The tensor-core dtype follows the op's number
 format (``pysim.gpu.dtypes.for_operands``: float 16 -> fp16 or bf16, 32 -> tf32, 8 -> fp8 e4m3,
-6 -> fp6 e2m3, 4 -> fp4 e2m1; int 5-8 -> int8, 2-4 -> int4, 1 -> b1); one the architecture
-lacks is a WorkloadError. Weights narrower
+6 -> fp6 e2m3, 4 -> fp4 e2m1; int 8 -> int8, 2-4 -> int4, 1 -> b1); one the architecture
+lacks is a WorkloadError. Integer operands of 5-7 bits (W6A6, W6A8) have no MMA: they stay at
+their width in HBM and run as b1 bit-plane passes (FlexQ / ABQ-LLM) or int8 MMAs after
+unpacking, whichever is faster (pysim/gpu/bitplane.py). Weights narrower
 than that dtype (W4A16: float, act_bits 16, weight_bits 4) are read at their own width and
 dequantized in the kernel's main loop (``weight_storage``; with ``quant`` groups, their fp16
 scales are read too). Weights pruned 2:4
@@ -40,6 +42,7 @@ from typing import Any
 
 from pysim import _core
 from pysim.errors import WorkloadError
+from pysim.gpu import bitplane
 from pysim.gpu.attention import fused_attention_cost
 from pysim.gpu.dtypes import for_operands
 from pysim.gpu.presets import GpuPreset
@@ -176,7 +179,10 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     """The kernel of MAC op ``op`` (a GEMM view or fused attention) on ``gpu``'s tensor cores;
     ``chain`` the elementwise ops its epilogue absorbs (``epilogue_chains``; their other
     inputs are tensors of ``wl``). Raises WorkloadError for a dtype the tensor cores lack."""
-    dtype = tensor_dtype(op, gpu, fp16_as)
+    planes = bitplane.applies(op)  # int5-7 operands: b1 bit-plane passes or int8 unpacking
+    if planes:
+        bitplane.check_supported(op, gpu)
+    dtype = "int8" if planes else tensor_dtype(op, gpu, fp16_as)
     if op.type == "attention":  # one FlashAttention-2 kernel (pysim/gpu/attention.py)
         a = fused_attention_cost(gpu, op, dtype)
         # K and V blocks stream L2 -> shared memory -> warps once per query block
@@ -190,7 +196,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
                      if a.splits > 1 else ""))
         return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
                       tiling, 1 + (a.prepass_s > 0) + (a.splits > 1))
-    sparse = _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
+    sparse = not planes and _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
     seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
     reads = writes = smem = l2 = 0
     chain = chain or []
@@ -209,6 +215,16 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
             fp16_scales += count * 2 * n * -(-k // group)
         # a C narrower than a byte (fp4 / int4 / fp6) is stored packed: out_bits per element
         packed = out_bits if out_bits < 8 * out_bytes else None
+        if planes:  # pysim/gpu/bitplane.py: the faster of the two int6 kernels
+            p = bitplane.bitplane_gemm(gpu, op, m, n, k, count, out_bytes, packed)
+            seconds += p.time_s - p.launch_s
+            reads += p.hbm_read_bytes
+            writes += p.hbm_write_bytes
+            smem += p.smem_read_bytes
+            l2 += p.l2_read_bytes
+            launches += p.split_k > 1
+            tiling = p.tiling
+            continue
         if sparse:  # C^T = W^T X^T: the weight is the sparse A operand
             c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
                               a_bits=wbits, out_bits=packed)
