@@ -15,6 +15,7 @@ import pysim
 from pysim import training
 from pysim.interconnect import Collective, Link
 from pysim.workload import Elementwise, Gemm, Workload
+from tests.test_training_bad_input import one_line
 
 A100 = pysim.gpu.preset("a100")
 NPU = pysim.load_hardware("configs/edge_npu.yaml")  # states no interconnect
@@ -180,15 +181,6 @@ def test_a_collective_naming_an_unknown_op_or_waiting_on_itself_is_refused():
 
 
 # -- bad input ------------------------------------------------------------------------------------
-
-def one_line(call, *words):
-    with pytest.raises(ValueError) as err:
-        call()
-    text = str(err.value)
-    assert "\n" not in text, text
-    for w in words:
-        assert w in text, text
-
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "4", 65537, None])
 def test_bad_data_parallel_names_the_field(value):

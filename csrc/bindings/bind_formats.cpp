@@ -43,32 +43,36 @@ Inputs inputs(const py::array& x_any, const std::optional<py::array>& u_any) {
   return in;
 }
 
-template <class Code>
-py::array run_float(const Inputs& in, const FloatCodeFormat& f, bool saturate) {
+// The codes of in.x by encode(x, u, n, codes, poll), a kernel of quantize.hpp, run without the
+// GIL into a new array of Code.
+template <class Code, class Encode>
+py::array run_encode(const Inputs& in, Encode encode) {
   py::array_t<Code> out(in.n);
   const double* xp = in.x.data();
   const double* up = in.u ? in.u->data() : nullptr;
   Code* op = out.mutable_data();
   const int64_t n = in.n;
   without_gil([&](const Poll& poll) {
-    encode_float<Code>(xp, up, n, f, saturate, op, poll);
+    encode(xp, up, n, op, poll);
     return 0;
   });
   return out;
 }
 
 template <class Code>
-py::array run_int(const Inputs& in, int frac_bits, int64_t qmin, int64_t qmax) {
-  py::array_t<Code> out(in.n);
-  const double* xp = in.x.data();
-  const double* up = in.u ? in.u->data() : nullptr;
-  Code* op = out.mutable_data();
-  const int64_t n = in.n;
-  without_gil([&](const Poll& poll) {
-    encode_int<Code>(xp, up, n, frac_bits, qmin, qmax, op, poll);
-    return 0;
+py::array run_float(const Inputs& in, const FloatCodeFormat& f, bool saturate) {
+  return run_encode<Code>(in, [&](const double* x, const double* u, int64_t n, Code* codes,
+                                  const Poll& poll) {
+    encode_float<Code>(x, u, n, f, saturate, codes, poll);
   });
-  return out;
+}
+
+template <class Code>
+py::array run_int(const Inputs& in, int frac_bits, int64_t qmin, int64_t qmax) {
+  return run_encode<Code>(in, [&](const double* x, const double* u, int64_t n, Code* codes,
+                                  const Poll& poll) {
+    encode_int<Code>(x, u, n, frac_bits, qmin, qmax, codes, poll);
+  });
 }
 
 }  // namespace
