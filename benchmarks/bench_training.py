@@ -1,0 +1,110 @@
+"""Simulator time of a training step against a forward pass (issue 15's target: one
+``pysim.training.step`` costs no more than 3x one ``pysim.simulate`` of the same workload).
+
+Prints, per hardware, recipe and workload: the forward pass's and the training step's wall time
+(milliseconds, median of ``--repeat``), warm (memo caches kept, as a sweep or a schedule that
+revisits shapes) and cold (every memo cache cleared before each run, as for a new hardware
+point; bench_engine.py's `clear_caches`), their ratio, the op counts, and whether the ratio
+meets 3x. Both run the same workload: a CNN in its training form (``batchnorm=True``, the form
+``training.step`` loads for a zoo name), its forward in the workload's own formats.
+
+Cases: tpu_v1 as published (int8 MACs only, so the ``int8`` recipe: int8 GEMMs, fp32 master
+weights and Adam states on the vector unit); tpu_v1 with bf16 / fp32 PEs
+(``float_precisions: [16, 32]``, as TPU v2 onwards multiply bf16; no shipped accelerator
+config has float PEs) in ``mixed_bf16``; the a100 preset in ``mixed_bf16``.
+
+    python benchmarks/bench_training.py [--repeat 3] [--profile CASE]
+
+``--profile tpu_v1:resnet50`` (a row's hardware:workload) prints the cProfile of one warm
+training step instead of the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_engine import clear_caches
+
+import pysim
+from pysim import training
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 3.0  # issue 15: a training step costs no more than 3x a forward pass
+WORKLOADS = ("resnet50", "bert_base")
+
+
+def hardware() -> dict[str, tuple[Any, str]]:
+    """Each case's hardware and training recipe."""
+    tpu = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    return {"tpu_v1": (tpu, "int8"),
+            "tpu_v1+bf16": (tpu.with_overrides({"units.0.float_precisions": [16, 32]}),
+                            "mixed_bf16"),
+            "gpu:a100": (pysim.gpu.preset("a100"), "mixed_bf16")}
+
+
+def workload(name: str) -> pysim.Workload:
+    params = next(p for n, p, _ in pysim.zoo.describe() if n == name)
+    return pysim.zoo.load(name, **({"batchnorm": True} if "batchnorm" in params else {}))
+
+
+def median_s(run: Callable[[], object], repeat: int, cold: bool) -> float:
+    samples = []
+    for _ in range(repeat):
+        if cold:
+            clear_caches()
+        start = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", metavar="HW:WORKLOAD", default=None)
+    args = parser.parse_args()
+    cases = hardware()
+    if args.profile:
+        hw_name, wl_name = args.profile.rsplit(":", 1)
+        hw, recipe = cases[hw_name]
+        wl = workload(wl_name)
+        training.step(hw, wl, "adam", recipe)  # warm-up
+        prof = cProfile.Profile()
+        prof.runcall(training.step, hw, wl, "adam", recipe)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        return
+    header = (f"{'hardware':<12} {'recipe':<10} {'workload':<9} {'ops':>9} {'fwd ms':>7} "
+              f"{'step ms':>8} {'warm x':>6} {'cold fwd':>8} {'cold step':>9} {'cold x':>6}  "
+              f"target {TARGET:g}x")
+    print(header)
+    print("-" * len(header))
+    for hw_name, (hw, recipe) in cases.items():
+        for wl_name in WORKLOADS:
+            wl = workload(wl_name)
+
+            def forward(hw: Any = hw, wl: pysim.Workload = wl) -> object:
+                return pysim.simulate(hw, wl)
+
+            def train(hw: Any = hw, wl: pysim.Workload = wl, recipe: str = recipe) -> object:
+                return training.step(hw, wl, "adam", recipe)
+
+            step = train()  # warm-up (and the op count)
+            forward()
+            warm = [median_s(f, args.repeat, cold=False) for f in (forward, train)]
+            cold = [median_s(f, args.repeat, cold=True) for f in (forward, train)]
+            ops = f"{len(wl.ops)}/{len(step.graph.workload.ops)}"  # type: ignore[attr-defined]
+            ok = "met" if max(warm[1] / warm[0], cold[1] / cold[0]) <= TARGET else "MISSED"
+            print(f"{hw_name:<12} {recipe:<10} {wl_name:<9} {ops:>9} {warm[0] * 1e3:>7.1f} "
+                  f"{warm[1] * 1e3:>8.1f} {warm[1] / warm[0]:>6.2f} {cold[0] * 1e3:>8.1f} "
+                  f"{cold[1] * 1e3:>9.1f} {cold[1] / cold[0]:>6.2f}  {ok}")
+
+
+if __name__ == "__main__":
+    main()
