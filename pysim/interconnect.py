@@ -7,9 +7,12 @@ each, every step moving B / n bytes per device (Patarasuk & Yuan, "Bandwidth opt
 all-reduce algorithms for clusters of workstations", JPDC 2009; NCCL's ring; nccl-tests'
 doc/PERFORMANCE.md relates its bus bandwidth to the algorithm's by the same 2 (n - 1) / n):
 
-    t = 2 (n - 1) / n x B / bandwidth + 2 (n - 1) x latency
+    t = call + 2 (n - 1) / n x B / bandwidth + 2 (n - 1) x latency
 
 and each device sends (and receives) 2 (n - 1) / n x B bytes. An all-gather is half of it.
+``call`` is paid once per collective whatever the ring length: NCCL's launch and protocol
+set-up, the base latency its cost model adds before the per-step ones (src/graph/tuning.cc:
+latency = baseLat[algo][proto] + nsteps x hwLat[link][algo][proto]).
 
 ``Collective`` is one such transfer scheduled in ``pysim.simulate``'s engine: it waits for the
 ops that produce its bytes and holds the link while later ops keep computing.
@@ -23,31 +26,34 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Link:
-    """A device-to-device link: bytes per second one device sends per direction, and the
-    time of one ring step (seconds)."""
+    """A device-to-device link: bytes per second one device sends per direction, the time
+    of one ring step (seconds) and the fixed cost of one collective call (seconds, once per
+    call however many steps its ring takes)."""
 
     bytes_per_s: float
     latency_s: float
+    call_s: float = 0.0
 
     def allreduce_s(self, nbytes: float, devices: int) -> float:
-        """Ring all-reduce of ``nbytes`` over ``devices``: 2 (n-1)/n x bytes / bandwidth
-        + 2 (n-1) x latency; 0 on one device."""
+        """Ring all-reduce of ``nbytes`` over ``devices``: call + 2 (n-1)/n x bytes /
+        bandwidth + 2 (n-1) x latency; 0 on one device (no call)."""
         if devices <= 1:
             return 0.0
         n = devices
-        return 2 * (n - 1) / n * nbytes / self.bytes_per_s + 2 * (n - 1) * self.latency_s
+        return (self.call_s + 2 * (n - 1) / n * nbytes / self.bytes_per_s
+                + 2 * (n - 1) * self.latency_s)
 
     def allgather_s(self, nbytes: float, devices: int) -> float:
-        """Ring all-gather of ``nbytes`` in total: (n-1)/n x bytes / bandwidth + (n-1) x
-        latency."""
+        """Ring all-gather of ``nbytes`` in total: call + (n-1)/n x bytes / bandwidth +
+        (n-1) x latency; 0 on one device."""
         if devices <= 1:
             return 0.0
         n = devices
-        return (n - 1) / n * nbytes / self.bytes_per_s + (n - 1) * self.latency_s
+        return self.call_s + (n - 1) / n * nbytes / self.bytes_per_s + (n - 1) * self.latency_s
 
     def p2p_s(self, nbytes: float) -> float:
-        """One point-to-point transfer of ``nbytes``."""
-        return nbytes / self.bytes_per_s + self.latency_s
+        """One point-to-point transfer of ``nbytes``: call + bytes / bandwidth + latency."""
+        return self.call_s + nbytes / self.bytes_per_s + self.latency_s
 
 
 def allreduce_bytes_per_device(nbytes: float, devices: int) -> float:
@@ -65,7 +71,8 @@ def link_of(hw: Any) -> Link | None:
     ic = getattr(hw, "interconnect", None)
     if ic is None:
         return None
-    return Link(float(ic.bandwidth_gb_per_s) * 1e9, float(ic.latency_us) / 1e6)
+    return Link(float(ic.bandwidth_gb_per_s) * 1e9, float(ic.latency_us) / 1e6,
+                float(ic.call_overhead_us) / 1e6)
 
 
 @dataclass(frozen=True)

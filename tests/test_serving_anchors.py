@@ -73,7 +73,31 @@ def test_mixtral_decode_rate() -> None:
     assert 1.3 <= pub.tokens_per_s / mod.PUBLISHED_TOKENS_PER_S <= 1.75
     for r in rows.values():
         # under the HBM bound, within pysim's sustained 0.86 of it; launches, the router and
-        # attention take the rest (0.69-0.77 here)
+        # attention take the rest (0.66-0.77 here)
         assert 0.6 <= r.efficiency <= 0.86
     # two A100s in fp16 reach about one A100 in int8: the same bytes per device
     assert rows[("a100", "fp16")].tokens_per_s == pytest.approx(pub.tokens_per_s, rel=0.1)
+
+
+def test_tensor_parallel_llama2_70b_against_tensorrt_llm() -> None:
+    mod = _script("tp_llama70b")
+    pub = mod.published()
+    # the fixture is TensorRT-LLM's table (docs/source/performance.md @ 77d24b5), as cited
+    assert (pub["model"], pub["gpu"], pub["tp"], pub["precision"]) == (
+        "llama2_70b", "a100", 4, "fp16")
+    rows = {r.what: r for r in mod.compute()}
+    thr = [r for r in rows.values() if r.unit == "out tok/s/GPU"]
+    ttft = [r for r in rows.values() if r.unit == "TTFT ms"]
+    assert len(thr) == 3 and len(ttft) == 2
+    # pysim 1.14-1.17x the published per-GPU throughput. Band [1.0, 1.35]: pysim prices no
+    # scheduler / sampling overhead and its kernels sustain 0.86 of HBM; a free link (no
+    # all-reduce cost) gives 636 against 599 on the decode-heavy row (+6 %)
+    for r in thr:
+        assert 1.0 <= r.ratio <= 1.35, r
+    # first-token latency 0.57x (128 in) and 0.77x (2048 in): TensorRT-LLM v0.5's context
+    # phase ran below pysim's GEMM efficiency. Band [0.45, 0.9]
+    for r in ttft:
+        assert 0.45 <= r.ratio <= 0.9, r
+    # a longer prompt costs more, closer to compute-bound, so closer to the published figure
+    short, long = rows["batch 1, 128 in"], rows["batch 1, 2048 in"]
+    assert short.simulated < long.simulated and short.ratio < long.ratio

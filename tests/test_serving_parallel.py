@@ -57,6 +57,33 @@ def test_ring_allreduce_formula() -> None:
     nvlink = sv.parallel.link_of(A100)  # NVLink 600 GB/s bidirectional: 300 per direction
     assert nvlink is not None
     assert (nvlink.bytes_per_s, nvlink.latency_s) == pytest.approx((300e9, 1.9e-6), rel=1e-12)
+    # one kernel launch per collective call (the preset's launch_overhead_us, a floor)
+    assert nvlink.call_s == pytest.approx(A100.launch_overhead_us * 1e-6, rel=1e-12)
+
+
+def test_nccl_call_overhead_is_paid_once_per_call() -> None:
+    link = sv.parallel.link_of(A100)
+    assert link is not None
+    tiny = 2.0  # one fp16 value: the bytes' time is ~1e-11 s
+    # two devices: the call + 2 ring steps (reduce-scatter, all-gather): 4 + 2 x 1.9 us, NCCL's
+    # own LL prediction for a tiny all-reduce on two GPUs (6.6 + 2 x 0.6, tuning.cc)
+    assert link.allreduce_s(tiny, 2) == pytest.approx(7.8e-6, rel=1e-5)
+    # once per call, not per step: 4 + 14 x 1.9 on 8 devices (per step: 14 x 5.9 = 82.6)
+    assert link.allreduce_s(tiny, 8) == pytest.approx(4e-6 + 14 * 1.9e-6, rel=1e-5)
+    bare = Link(link.bytes_per_s, link.latency_s)
+    for n in (2, 4, 8):
+        assert link.allreduce_s(1e6, n) - bare.allreduce_s(1e6, n) == pytest.approx(4e-6)
+        assert link.allgather_s(1e6, n) - bare.allgather_s(1e6, n) == pytest.approx(4e-6)
+    assert link.p2p_s(1e6) - bare.p2p_s(1e6) == pytest.approx(4e-6)
+    assert link.allreduce_s(tiny, 1) == link.allgather_s(tiny, 1) == 0.0  # no call at all
+    # a hand-written interconnect states none unless told
+    hw = A100.hardware.with_overrides({"interconnect.call_overhead_us": 0.0})
+    assert sv.parallel.link_of(hw) == bare
+    # a preset can state its own (e.g. NCCL's LL128 base latency, 14 us)
+    nccl = sv.parallel.link_of(A100.replace(nccl_call_overhead_us=14.0))
+    assert nccl is not None and nccl.call_s == pytest.approx(14e-6)
+    with pytest.raises(ConfigError, match="nccl_call_overhead_us must be >= 0, got -1"):
+        A100.replace(nccl_call_overhead_us=-1.0)
 
 
 def test_tp_iteration_is_the_shards_pieces_plus_two_allreduces_per_layer() -> None:

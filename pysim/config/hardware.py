@@ -77,13 +77,16 @@ class Interconnect(BaseModel):
     """The link between this device and its peers in a multi-device group (NVLink on a GPU):
     ``bandwidth_gb_per_s`` is what one device sends per direction while it receives as much
     (GB/s, 1e9 B/s: half of NVIDIA's bidirectional NVLink figure), ``latency_us`` the time of
-    one step of a ring collective. Used by tensor / pipeline parallelism in pysim.serving
+    one step of a ring collective, ``call_overhead_us`` the fixed cost of one collective call
+    (kernel launch and protocol set-up, paid once per call whatever the ring length; default
+    0). Used by tensor / pipeline parallelism in pysim.serving
     (docs/serving.md); a single-device simulation ignores it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bandwidth_gb_per_s: BandwidthGBps = Field(gt=0)
     latency_us: Float = Field(default=0.0, ge=0, le=1e6)
+    call_overhead_us: Float = Field(default=0.0, ge=0, le=1e6)
 
 
 class Hardware(BaseModel):

@@ -78,6 +78,15 @@ _NVLINK_DIRECTION = ("; bidirectional aggregate per GPU: the hardware descriptio
 NVLINK_LATENCY_US = 1.9
 _NVLINK_LATENCY = ("1.9 us per ring step: NCCL's tuning model (src/graph/tuning.cc), "
                    "hwLat NVLink / Ring / LL128 (LL 0.47, Simple 3.4 us; an ESTIMATE)")
+# The fixed cost of one NCCL collective (kernel launch + protocol set-up), paid once per call:
+# taken as the preset's own kernel launch (``launch_overhead_us``), a FLOOR. NCCL's cost model
+# (NVIDIA/nccl src/graph/tuning.cc, commit 5067397) adds baseLat [Ring] = 6.6 / 14.0 / 8.4 us
+# (LL / LL128 / Simple); with the 1.9 us LL128 step, 4 + 2 x 1.9 = 7.8 us on two GPUs equals
+# its LL prediction for a tiny all-reduce (6.6 + 2 x 0.6), the protocol it picks there.
+_NCCL_CALL = ("the preset's launch_overhead_us (one kernel launch) per collective call, a "
+              "FLOOR: NCCL's tuning model (src/graph/tuning.cc) adds baseLat Ring 6.6 / 14.0 / "
+              "8.4 us (LL / LL128 / Simple); 4 + 2 x 1.9 us on two GPUs equals its LL "
+              "prediction for a tiny all-reduce, 6.6 + 2 x 0.6 (an ESTIMATE)")
 _HBM_EFFICIENCY = (
     "0.86: the fastest streaming kernel of benchmarks/data/gemm_h200_cublas.csv (tf32 GEMV "
     "1 x 8192 x 8192, 268 MB in 65.2 us: 4.12 of the H200's 4.8 TB/s, CUDA graph), taken for "
@@ -149,9 +158,12 @@ class GpuPreset:
     # GeForce parts: float inputs accumulating in fp32 run at half the tensor-core rate.
     fp32_acc_half_rate: bool = False
     # NVLink, as the datasheet quotes it: bidirectional aggregate per GPU (GB/s); None: none
-    # (PCIe only). ``nvlink_latency_us``: one ring-collective step over it.
+    # (PCIe only). ``nvlink_latency_us``: one ring-collective step over it;
+    # ``nccl_call_overhead_us``: the fixed cost of one collective call over it (None: one
+    # kernel launch, ``launch_overhead_us``).
     nvlink_gb_per_s: float | None = None
     nvlink_latency_us: float = NVLINK_LATENCY_US
+    nccl_call_overhead_us: float | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -177,9 +189,12 @@ class GpuPreset:
         if nvl is not None and (isinstance(nvl, bool) or not isinstance(nvl, (int, float))
                                 or not nvl > 0):
             raise ConfigError(f"nvlink_gb_per_s must be a number > 0 or None, got {nvl!r}")
-        lat = self.nvlink_latency_us
-        if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not lat >= 0:
-            raise ConfigError(f"nvlink_latency_us must be >= 0, got {lat!r}")
+        for name in ("nvlink_latency_us", "nccl_call_overhead_us"):
+            lat = getattr(self, name)
+            if name == "nccl_call_overhead_us" and lat is None:
+                continue
+            if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not lat >= 0:
+                raise ConfigError(f"{name} must be >= 0, got {lat!r}")
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
@@ -192,6 +207,14 @@ class GpuPreset:
     def hbm_sustained_gb_per_s(self) -> float:
         """The HBM bandwidth kernels achieve: datasheet x ``hbm_efficiency`` (GB/s)."""
         return self.hbm_bandwidth_gb_per_s * self.hbm_efficiency
+
+    @property
+    def call_overhead_us(self) -> float:
+        """The fixed cost of one collective call over NVLink (µs): ``nccl_call_overhead_us``,
+        else one kernel launch (``launch_overhead_us``)."""
+        if self.nccl_call_overhead_us is None:
+            return float(self.launch_overhead_us)
+        return float(self.nccl_call_overhead_us)
 
     def replace(self, **changes: object) -> GpuPreset:
         """A copy with some fields changed (validated again)."""
@@ -241,7 +264,8 @@ class GpuPreset:
         }
         if self.nvlink_gb_per_s is not None:
             out["interconnect"] = {"bandwidth_gb_per_s": self.nvlink_gb_per_s / 2,
-                                   "latency_us": self.nvlink_latency_us}
+                                   "latency_us": self.nvlink_latency_us,
+                                   "call_overhead_us": self.call_overhead_us}
         return out
 
     @functools.cached_property
@@ -556,6 +580,7 @@ _A100 = GpuPreset(
         "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
         "nvlink_gb_per_s": _A100_DS + ": NVLink 600 GB/s (SXM)" + _NVLINK_DIRECTION,
         "nvlink_latency_us": _NVLINK_LATENCY,
+        "nccl_call_overhead_us": _NCCL_CALL,
         "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
         "launch_overhead_us": _LAUNCH,
@@ -587,6 +612,7 @@ _H100 = GpuPreset(
         "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
         "nvlink_gb_per_s": _H100_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
         "nvlink_latency_us": _NVLINK_LATENCY,
+        "nccl_call_overhead_us": _NCCL_CALL,
         "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
         "(an ESTIMATE)",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -639,6 +665,7 @@ PRESETS: dict[str, GpuPreset] = {
             + _A100_WP + ", Table 1 (1555 GB/s)",
             "nvlink_gb_per_s": _A100_40_DS + ": NVLink 600 GB/s" + _NVLINK_DIRECTION,
             "nvlink_latency_us": _NVLINK_LATENCY,
+            "nccl_call_overhead_us": _NCCL_CALL,
             "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
@@ -663,6 +690,7 @@ PRESETS: dict[str, GpuPreset] = {
             "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
             "nvlink_gb_per_s": _H200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
             "nvlink_latency_us": _NVLINK_LATENCY,
+            "nccl_call_overhead_us": _NCCL_CALL,
             "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
             "(an ESTIMATE, as h100)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -707,6 +735,7 @@ PRESETS: dict[str, GpuPreset] = {
             "nvlink_gb_per_s": _B200_DS + ": fifth-generation NVLink 1.8 TB/s per GPU"
             + _NVLINK_DIRECTION,
             "nvlink_latency_us": _NVLINK_LATENCY + "; the NVLink 4 figure assumed for NVLink 5",
+            "nccl_call_overhead_us": _NCCL_CALL,
             "l2_bandwidth_bytes_per_clk": "not published; twice A100's 5120 B/clk (two dies, "
             "each with its L2) assumed (an ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW + "; assumed unchanged on 10.0",
