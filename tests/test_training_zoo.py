@@ -48,12 +48,6 @@ OPTIMIZER = {"llama2_7b": "sgd", "llama2_7b_linear": "sgd"}
 # Cases that cannot train, each with its one-line error: (model, hardware, recipe,
 # optimizer) -> words the error must contain.
 REFUSED: dict[tuple[str, str, str, str], tuple[str, ...]] = {
-    # GAP (docs/training.md, "Not yet modelled"): the step's own memory fits (63.15 GiB), but
-    # simulate's DRAM check over the training graph counts each weight once per op declaring
-    # it (the bf16 copy in the forward and dX GEMMs, the fp32 master as a graph input, a
-    # `.master` tensor and inside `.optimizer_in`): 99 GiB
-    ("llama2_7b", "gpu:a100", "mixed_bf16", "sgd"): ("99.43 GiB of DRAM", "dram.capacity_gib"),
-    ("llama2_7b_linear", "gpu:a100", "mixed_bf16", "sgd"): ("GiB of DRAM", "dram.capacity_gib"),
     ("llama2_7b", "gpu:a100", "mixed_bf16", "adam"): ("114.33 GiB", "80.00 GiB",
                                                       "optimizer states"),
     ("llama2_7b_linear", "gpu:a100", "mixed_bf16", "adam"): ("GiB", "checkpoint=True"),

@@ -16,8 +16,11 @@ def check_capacity(hw: Any, wl: Any) -> None:
     if capacity is None:
         return
     declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
-    weights = sum(op.weight_bytes for op in wl.ops) + sum(t.bytes for t in declared
-                                                          if t.role == "weight")
+    # each weight once, however many ops read it (a training graph's forward and dX GEMMs
+    # both declare the layer's weight)
+    held = {t.name: t.bytes for op in wl.ops for t in op.weight_tensors()}
+    held.update({t.name: t.bytes for t in declared if t.role == "weight"})
+    weights = sum(held.values())
     inputs = sum(t.bytes for t in declared if t.role != "weight")
     live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
                 + op.output_bytes for op in wl.ops), default=0)
