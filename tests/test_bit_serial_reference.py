@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import pysim
@@ -89,11 +89,16 @@ def test_one_bit_signed_planes_weigh_minus_one() -> None:
     m=st.integers(1, 200), n=st.integers(1, 200), k=st.integers(1, 2000),
     a_bits=st.integers(1, 16), b_bits=st.integers(1, 16),
 )
+@example(mode="bismo", dm=1, dn=1, dk=1, m=14, n=123, k=886, a_bits=16, b_bits=16)  # over budget
 def test_timing_only_reference_matches_cost(
     mode: str, dm: int, dn: int, dk: int, m: int, n: int, k: int, a_bits: int, b_bits: int
 ) -> None:
     arr = pysim.BitSerialArray(dm, dn, dk, mode)
-    got = arr.simulate_cycles(m, n, k, a_bits, b_bits)
+    try:
+        got = arr.simulate_cycles(m, n, k, a_bits, b_bits)
+    except ValueError as exc:  # past the reference's 2^32-step budget (a 1x1x1 BISMO array
+        assert "reference model's budget" in str(exc)  # at 16 x 16 bits): cost() only
+        assume(False)
     assert got.to_dict() == arr.cost(m, n, k, a_bits, b_bits).to_dict()
 
 
