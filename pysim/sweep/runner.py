@@ -175,13 +175,15 @@ def load_inputs(hw: Hardware | str | PathLike,
 
 
 def describe_sweep(hw: Hardware, workloads: list[Workload], space: Space,
-                   settings: Mapping[str, Any] | None = None) -> tuple[str, str]:
+                   settings: Mapping[str, Any] | None = None,
+                   fingerprints: tuple[str, list[str]] | None = None) -> tuple[str, str]:
     """The id of a sweep and the description stored with its rows (JSON): its space (as a
     space file writes it), how many points it has, the hardware and workload names and
     ``settings`` (what else defines it: a search's trials, seed, objectives). The id is 8 hex
     digits of a hash of the space (with its sampled points), the base hardware, the workloads
     and ``settings``: the same sweep run again (a resume) has the same id, a widened space
-    another one."""
+    another one. ``fingerprints``: the hardware's and the workloads' (``fingerprint``), when
+    the caller has them already."""
     described: dict[str, Any] = {
         "space": space.to_dict(),
         "points": len(space) if space.sampled or space.is_grid else None,
@@ -190,8 +192,9 @@ def describe_sweep(hw: Hardware, workloads: list[Workload], space: Space,
     }
     if settings:
         described.update(settings)
-    identity = {"described": described, "hardware": fingerprint(hw.to_dict()),
-                "workloads": [fingerprint(w.to_dict()) for w in workloads],
+    hw_fp, wl_fps = fingerprints or (fingerprint(hw.to_dict()),
+                                     [fingerprint(w.to_dict()) for w in workloads])
+    identity = {"described": described, "hardware": hw_fp, "workloads": wl_fps,
                 "sampled": space.points() if space.sampled else None}
     return fingerprint(identity)[:8], json.dumps(described, separators=(",", ":"),
                                                  default=repr)
@@ -239,10 +242,11 @@ class Evaluator:
         self.executor: Executor | None = (self.client.get_executor() if self.client is not None
                                           else executor)
         self.cache: dict[str, dict[str, Any]] = {k[1]: r for k, r in self.stored.items()}
-        self.sweep_id, self.sweep_space = describe_sweep(hw, workloads, space, settings)
         self._own_pool: ProcessPoolExecutor | None = None
         self._hw_fp = fingerprint(hw.to_dict())
         self._wl_fps = [fingerprint(w.to_dict()) for w in workloads]
+        self.sweep_id, self.sweep_space = describe_sweep(hw, workloads, space, settings,
+                                                         (self._hw_fp, self._wl_fps))
         self._blobs: tuple[bytes, list[bytes]] | None = None
         self.computed = 0
         self.reused = 0
