@@ -269,8 +269,8 @@ def run_with_link(
     latency_cycles: list[float] | float,
     record: bool = False,
 ) -> tuple[list[OpTiming], list[LinkTiming]]:
-    """``run_plans`` with collectives ``links`` on one device-to-device link (a SimPy
-    resource of capacity 1): returns the ops' timings and the collectives'."""
+    """``run_plans`` with collectives ``links`` on one device-to-device link (a one-slot
+    ``_Slots``, first come first served): returns the ops' timings and the collectives'."""
     n = len(plans)
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n

@@ -231,11 +231,10 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         else:
             c = gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
                               b_group=group, out_bits=packed)
-        c_seconds, c_writes = c.time_s - c.launch_s, c.hbm_write_bytes
-        seconds += c_seconds
+        seconds += c.time_s - c.launch_s
         launches += c.split_k > 1  # the reduction kernel (its launch is in c.reduction_s)
         reads += c.hbm_read_bytes
-        writes += c_writes
+        writes += c.hbm_write_bytes
         smem += c.smem_read_bytes
         l2 += c.l2_read_bytes
         tiling = (f"{dtype}{' 2:4' if sparse else ''}{f' w{wbits}' if wbits else ''} CTA "

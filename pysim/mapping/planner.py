@@ -43,6 +43,7 @@ from pysim.mapping.tiling import (
     plan_gemm,
     tile_shapes,
 )
+from pysim.workload.number_formats import element_format
 
 MAX_STEPS = 8  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -356,8 +357,6 @@ def datapath_scale_group(op: Any, unit: Any) -> int:
     if (getattr(unit, "block_scales", "vector") != "datapath" or op.weight_format is None
             or quant is None or quant.granularity != "group"):
         return 0
-    from pysim.workload.number_formats import element_format
-
     return quant.group_size if element_format(op.weight_format).pow2_scales else 0
 
 
