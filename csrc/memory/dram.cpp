@@ -74,10 +74,10 @@ struct Channel {
   }
 };
 
-// The location of consecutive bursts: the mapping's fields are the digits of the burst index
-// in a mixed radix (least significant: the mapping's last field; the row takes what is left),
-// so the next burst is the previous one's digits plus one with carries, as dram_map_address
-// would give it, without its three divisions per burst.
+// The location of a burst: the mapping's fields are the digits of the burst index in a mixed
+// radix (least significant: the mapping's last field; the row takes what is left). seek()
+// divides once; the next burst is the previous one's digits plus one with carries, with no
+// division per burst.
 class BurstCounter {
  public:
   explicit BurstCounter(const DramSpec& spec) {
@@ -387,26 +387,9 @@ double dram_peak_bandwidth_gb_per_s(const DramSpec& spec) {
 }
 
 DramLocation dram_map_address(const DramSpec& spec, int64_t address) {
-  int64_t g = address / spec.burst_bytes;
-  DramLocation loc;
-  for (int k = 3; k >= 1; --k) {  // least significant first; row takes what is left
-    switch (spec.mapping[static_cast<std::size_t>(k)]) {
-      case DramField::Channel: loc.channel = g % spec.channels; g /= spec.channels; break;
-      case DramField::Bank:
-        loc.bank = g % spec.banks_per_channel;
-        g /= spec.banks_per_channel;
-        break;
-      case DramField::Column: {
-        const int64_t cols = spec.row_bytes / spec.burst_bytes;
-        loc.column = g % cols;
-        g /= cols;
-        break;
-      }
-      case DramField::Row: break;
-    }
-  }
-  loc.row = g;
-  return loc;
+  BurstCounter burst(spec);
+  burst.seek(address / spec.burst_bytes);
+  return burst.location();
 }
 
 DramStats simulate_stream(const DramSpec& spec, const std::vector<Transfer>& transfers,
