@@ -115,6 +115,9 @@ CASES: list[tuple[str, Edit, str, str, str]] = [
      "[0, 1e6] ns"),
     ("refresh longer than its interval", lambda d: d["dram"].update(t_refi_ns=100),
      "dram.t_refi_ns", "100", "must exceed t_rp_ns + t_rfc_ns"),
+    ("no time left to open a row between refreshes", lambda d: d["dram"].update(
+        t_rp_ns=10, t_rfc_ns=100, t_rcd_ns=20, t_ras_ns=40, t_refi_ns=120),
+     "dram.t_refi_ns", "120", "must exceed t_rfc_ns + t_rp_ns + t_rcd_ns"),
     ("data rate below the DRAM model's range", lambda d: d["dram"].update(data_rate_mtps=0.5),
      "dram.data_rate_mtps", "0.5", "[1, 1e5] MT/s"),
     ("unknown mapper objective", lambda d: d.update(mapper={"objective": "speed"}),

@@ -181,6 +181,11 @@ class Dram(BaseModel):
         if self.bandwidth_gb_per_s is None:
             object.__setattr__(self, "bandwidth_gb_per_s", self.peak_bandwidth_gb_per_s)
         self._model_accepts()
+        if self.t_rfc_ns + self.t_rp_ns + self.t_rcd_ns >= self.t_refi_ns:
+            raise FieldError("t_refi_ns", self.t_refi_ns,
+                             f"must exceed t_rfc_ns + t_rp_ns + t_rcd_ns ({self.t_rfc_ns:g} + "
+                             f"{self.t_rp_ns:g} + {self.t_rcd_ns:g} ns): between refreshes a "
+                             f"bank must have time to open a row")
         return self
 
     def model_key(self) -> tuple[tuple[str, Any], ...]:
