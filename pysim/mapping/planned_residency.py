@@ -72,8 +72,10 @@ def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> P
 @functools.lru_cache(maxsize=256)
 def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
           time_limit_s: float) -> PlannedResidency:
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
     from scipy.sparse import coo_matrix
+
+    from pysim.milp import milp
 
     n = len(steps)
     nbytes = {out: b for out, _, b in steps}
