@@ -12,6 +12,7 @@ import pytest
 import pysim
 import pysim.serving as sv
 from pysim.errors import ConfigError
+from pysim.interconnect import NCCL_PROTOCOLS
 from pysim.serving.cost import Cost, IterationShape
 from pysim.serving.parallel import Link, ParallelConfig, shard
 
@@ -54,15 +55,19 @@ def test_ring_allreduce_formula() -> None:
         assert link.allreduce_s(nbytes, n) == pytest.approx(
             2 * (n - 1) / n * nbytes / 300e9 + 2 * (n - 1) * 1.9e-6, rel=1e-12)
     assert link.allreduce_s(nbytes, 1) == 0.0
-    nvlink = sv.parallel.link_of(A100)  # NVLink 600 GB/s bidirectional: 300 per direction
-    assert nvlink is not None
-    assert (nvlink.bytes_per_s, nvlink.latency_s) == pytest.approx((300e9, 1.9e-6), rel=1e-12)
+    # NVLink 600 GB/s bidirectional: 300 per direction; NCCL's protocols, no extra call cost
+    nvlink = sv.parallel.link_of(A100)
+    assert nvlink is not None and nvlink.protocols == NCCL_PROTOCOLS["nvlink"]
+    assert (nvlink.bytes_per_s, nvlink.call_s) == pytest.approx((300e9, 0.0), rel=1e-12)
+    ring = sv.parallel.link_of(A100.replace(collectives="ring"))
+    assert ring is not None and ring.protocols == ()
+    assert (ring.bytes_per_s, ring.latency_s) == pytest.approx((300e9, 1.9e-6), rel=1e-12)
     # one kernel launch per collective call (the preset's launch_overhead_us, a floor)
-    assert nvlink.call_s == pytest.approx(A100.launch_overhead_us * 1e-6, rel=1e-12)
+    assert ring.call_s == pytest.approx(A100.launch_overhead_us * 1e-6, rel=1e-12)
 
 
 def test_nccl_call_overhead_is_paid_once_per_call() -> None:
-    link = sv.parallel.link_of(A100)
+    link = sv.parallel.link_of(A100.replace(collectives="ring"))
     assert link is not None
     tiny = 2.0  # one fp16 value: the bytes' time is ~1e-11 s
     # two devices: the call + 2 ring steps (reduce-scatter, all-gather): 4 + 2 x 1.9 us, NCCL's
@@ -77,10 +82,11 @@ def test_nccl_call_overhead_is_paid_once_per_call() -> None:
     assert link.p2p_s(1e6) - bare.p2p_s(1e6) == pytest.approx(4e-6)
     assert link.allreduce_s(tiny, 1) == link.allgather_s(tiny, 1) == 0.0  # no call at all
     # a hand-written interconnect states none unless told
-    hw = A100.hardware.with_overrides({"interconnect.call_overhead_us": 0.0})
+    hw = A100.replace(collectives="ring").hardware.with_overrides(
+        {"interconnect.call_overhead_us": 0.0})
     assert sv.parallel.link_of(hw) == bare
     # a preset can state its own (e.g. NCCL's LL128 base latency, 14 us)
-    nccl = sv.parallel.link_of(A100.replace(nccl_call_overhead_us=14.0))
+    nccl = sv.parallel.link_of(A100.replace(collectives="ring", nccl_call_overhead_us=14.0))
     assert nccl is not None and nccl.call_s == pytest.approx(14e-6)
     with pytest.raises(ConfigError, match="nccl_call_overhead_us must be >= 0, got -1"):
         A100.replace(nccl_call_overhead_us=-1.0)
@@ -157,6 +163,7 @@ def test_throughput_grows_with_tp_less_than_linearly() -> None:
     assert thr[2] < 2 * thr[1] and thr[4] < 4 * thr[1]
     # a slow link (PCIe-like, 32 GB/s, 10 us per step) makes the all-reduce matter more
     slow = A100.hardware.with_overrides({"interconnect.bandwidth_gb_per_s": 32.0,
+                                         "interconnect.collectives": "ring",
                                          "interconnect.latency_us": 10.0})
     res = sv.serve(slow, SPEC, reqs, parallel=ParallelConfig(tp=4))
     assert res.summary().throughput_tokens_per_s < thr[4]

@@ -88,6 +88,18 @@ class Interconnect(BaseModel):
     bandwidth_gb_per_s: BandwidthGBps = Field(gt=0)
     latency_us: Float = Field(default=0.0, ge=0, le=1e6)
     call_overhead_us: Float = Field(default=0.0, ge=0, le=1e6)
+    # "ring": one protocol, ``latency_us`` per ring step; "nccl": NCCL's cost model, the
+    # fastest of its protocols per call over ``link`` (pysim/interconnect.py)
+    collectives: Literal["ring", "nccl"] = "ring"
+    link: Literal["nvlink", "pci"] = "nvlink"
+
+    @model_validator(mode="after")
+    def _latency_belongs_to_ring(self) -> Interconnect:
+        if self.collectives == "nccl" and self.latency_us:
+            raise FieldError("latency_us", self.latency_us,
+                             "applies to collectives: ring; with collectives: nccl each "
+                             "protocol's step latency comes from NCCL's model (leave it 0)")
+        return self
 
 
 class Hardware(BaseModel):

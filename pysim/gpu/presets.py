@@ -73,20 +73,14 @@ HBM_EFFICIENCY = 0.86
 # hardware description's ``interconnect.bandwidth_gb_per_s`` is half the datasheet figure.
 _NVLINK_DIRECTION = ("; bidirectional aggregate per GPU: the hardware description's "
                      "interconnect.bandwidth_gb_per_s is half of it, per direction")
-# One step of a ring collective over NVLink: NCCL's own cost model, src/graph/tuning.cc, hwLat
-# [NVLINK][Ring][LL128] = 1.9 us (LL 0.47, Simple 3.4); NCCL's base latency is not added.
+# One step of a ring collective over NVLink with ``collectives="ring"`` (one protocol): NCCL's
+# own cost model, src/graph/tuning.cc, hwLat [NVLINK][Ring][LL128] = 1.9 us.
 NVLINK_LATENCY_US = 1.9
-_NVLINK_LATENCY = ("1.9 us per ring step: NCCL's tuning model (src/graph/tuning.cc), "
-                   "hwLat NVLink / Ring / LL128 (LL 0.47, Simple 3.4 us; an ESTIMATE)")
-# The fixed cost of one NCCL collective (kernel launch + protocol set-up), paid once per call:
-# taken as the preset's own kernel launch (``launch_overhead_us``), a FLOOR. NCCL's cost model
-# (NVIDIA/nccl src/graph/tuning.cc, commit 5067397) adds baseLat [Ring] = 6.6 / 14.0 / 8.4 us
-# (LL / LL128 / Simple); with the 1.9 us LL128 step, 4 + 2 x 1.9 = 7.8 us on two GPUs equals
-# its LL prediction for a tiny all-reduce (6.6 + 2 x 0.6), the protocol it picks there.
-_NCCL_CALL = ("the preset's launch_overhead_us (one kernel launch) per collective call, a "
-              "FLOOR: NCCL's tuning model (src/graph/tuning.cc) adds baseLat Ring 6.6 / 14.0 / "
-              "8.4 us (LL / LL128 / Simple); 4 + 2 x 1.9 us on two GPUs equals its LL "
-              "prediction for a tiny all-reduce, 6.6 + 2 x 0.6 (an ESTIMATE)")
+# Collectives over NVLink as NCCL prices them (pysim/interconnect.py, NCCL_PROTOCOLS).
+_NCCL_MODEL = ("NCCL's own cost model (NVIDIA/nccl src/graph/tuning.cc, commit b647562, NCCL "
+               "2.19; pysim/interconnect.py): per call the fastest of LL / LL128 / Simple, "
+               "baseLat 6.6 / 14.0 / 8.4 us plus per ring step hwLat NVLink 0.6 / 1.9 / 3.4 "
+               "us, bandwidth 1/4 (at most 87.7 GB/s) / 0.92 / all of the link")
 _HBM_EFFICIENCY = (
     "0.86: the fastest streaming kernel of benchmarks/data/gemm_h200_cublas.csv (tf32 GEMV "
     "1 x 8192 x 8192, 268 MB in 65.2 us: 4.12 of the H200's 4.8 TB/s, CUDA graph), taken for "
@@ -164,6 +158,10 @@ class GpuPreset:
     nvlink_gb_per_s: float | None = None
     nvlink_latency_us: float = NVLINK_LATENCY_US
     nccl_call_overhead_us: float | None = None
+    # How collectives over NVLink are priced (``interconnect.collectives``): "nccl", NCCL's
+    # own cost model, the fastest of its protocols per call (pysim/interconnect.py); "ring",
+    # one protocol with ``nvlink_latency_us`` per step and ``call_overhead_us`` per call.
+    collectives: str = "nccl"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +187,8 @@ class GpuPreset:
         if nvl is not None and (isinstance(nvl, bool) or not isinstance(nvl, (int, float))
                                 or not nvl > 0):
             raise ConfigError(f"nvlink_gb_per_s must be a number > 0 or None, got {nvl!r}")
+        if self.collectives not in ("nccl", "ring"):
+            raise ConfigError(f"collectives must be 'nccl' or 'ring', got {self.collectives!r}")
         for name in ("nvlink_latency_us", "nccl_call_overhead_us"):
             lat = getattr(self, name)
             if name == "nccl_call_overhead_us" and lat is None:
@@ -210,11 +210,13 @@ class GpuPreset:
 
     @property
     def call_overhead_us(self) -> float:
-        """The fixed cost of one collective call over NVLink (µs): ``nccl_call_overhead_us``,
-        else one kernel launch (``launch_overhead_us``)."""
-        if self.nccl_call_overhead_us is None:
-            return float(self.launch_overhead_us)
-        return float(self.nccl_call_overhead_us)
+        """The fixed cost of one collective call over NVLink (µs) on top of the link model:
+        ``nccl_call_overhead_us``, else none with ``collectives="nccl"`` (NCCL's base
+        latencies include its launch) and one kernel launch (``launch_overhead_us``) with
+        ``"ring"``."""
+        if self.nccl_call_overhead_us is not None:
+            return float(self.nccl_call_overhead_us)
+        return 0.0 if self.collectives == "nccl" else float(self.launch_overhead_us)
 
     def replace(self, **changes: object) -> GpuPreset:
         """A copy with some fields changed (validated again)."""
@@ -263,9 +265,13 @@ class GpuPreset:
                      "capacity_gib": self.hbm_gb},
         }
         if self.nvlink_gb_per_s is not None:
-            out["interconnect"] = {"bandwidth_gb_per_s": self.nvlink_gb_per_s / 2,
-                                   "latency_us": self.nvlink_latency_us,
-                                   "call_overhead_us": self.call_overhead_us}
+            link: dict[str, object] = {"bandwidth_gb_per_s": self.nvlink_gb_per_s / 2}
+            if self.collectives == "nccl":
+                link.update(collectives="nccl", link="nvlink")
+            else:
+                link["latency_us"] = self.nvlink_latency_us
+            link["call_overhead_us"] = self.call_overhead_us
+            out["interconnect"] = link
         return out
 
     @functools.cached_property
@@ -579,8 +585,7 @@ _A100 = GpuPreset(
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
         "nvlink_gb_per_s": _A100_DS + ": NVLink 600 GB/s (SXM)" + _NVLINK_DIRECTION,
-        "nvlink_latency_us": _NVLINK_LATENCY,
-        "nccl_call_overhead_us": _NCCL_CALL,
+        "collectives": _NCCL_MODEL,
         "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
         "launch_overhead_us": _LAUNCH,
@@ -611,8 +616,7 @@ _H100 = GpuPreset(
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
         "nvlink_gb_per_s": _H100_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
-        "nvlink_latency_us": _NVLINK_LATENCY,
-        "nccl_call_overhead_us": _NCCL_CALL,
+        "collectives": _NCCL_MODEL,
         "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
         "(an ESTIMATE)",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -664,8 +668,7 @@ PRESETS: dict[str, GpuPreset] = {
             "hbm_gb, hbm_bandwidth_gb_per_s": _A100_40_DS + " (40 GB HBM2, 1555 GB/s); "
             + _A100_WP + ", Table 1 (1555 GB/s)",
             "nvlink_gb_per_s": _A100_40_DS + ": NVLink 600 GB/s" + _NVLINK_DIRECTION,
-            "nvlink_latency_us": _NVLINK_LATENCY,
-            "nccl_call_overhead_us": _NCCL_CALL,
+            "collectives": _NCCL_MODEL,
             "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
@@ -689,8 +692,7 @@ PRESETS: dict[str, GpuPreset] = {
             "(GH100, as H100 SXM5; the H200 datasheet lists none of them)",
             "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
             "nvlink_gb_per_s": _H200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
-            "nvlink_latency_us": _NVLINK_LATENCY,
-            "nccl_call_overhead_us": _NCCL_CALL,
+            "collectives": _NCCL_MODEL,
             "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
             "(an ESTIMATE, as h100)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -734,8 +736,7 @@ PRESETS: dict[str, GpuPreset] = {
             "the first B200 announcement said 192 GB, 8 TB/s)",
             "nvlink_gb_per_s": _B200_DS + ": fifth-generation NVLink 1.8 TB/s per GPU"
             + _NVLINK_DIRECTION,
-            "nvlink_latency_us": _NVLINK_LATENCY + "; the NVLink 4 figure assumed for NVLink 5",
-            "nccl_call_overhead_us": _NCCL_CALL,
+            "collectives": _NCCL_MODEL + "; NCCL 2.19's NVLink figures assumed for NVLink 5",
             "l2_bandwidth_bytes_per_clk": "not published; twice A100's 5120 B/clk (two dies, "
             "each with its L2) assumed (an ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW + "; assumed unchanged on 10.0",
