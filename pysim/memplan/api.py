@@ -137,9 +137,9 @@ def _joint(g: LifetimeGraph, budget: int, time_limit_s: float, mp: MinPeak, t0: 
     tl = Timeline.of(g, j.order)
     traffic = replay(tl, j.fixed.pieces, budget)
     rel = "-" if j.relaxation_bytes is None else f"{j.relaxation_bytes} B"
-    how = (f"{j.how}, joint ({j.orders_placed} orders placed, relaxation over all orders "
-           f"{rel})" if j.all_orders else f"{j.how} (above {JOINT_MAX_OPS} ops: window "
-           f"search; bound at this order)")
+    placed = f"{j.orders_placed} order{'s' if j.orders_placed != 1 else ''} placed"
+    how = (f"{j.how}, joint ({placed}, relaxation over all orders {rel})" if j.all_orders
+           else f"{j.how} (above {JOINT_MAX_OPS} ops: window search; bound at this order)")
     return Plan(g, "optimal", budget, tuple(g.ops[i].name for i in j.order),
                 tuple(sorted(j.fixed.pieces)), traffic, j.bound_bytes,
                 f"{j.fixed.method}; {how}", time.perf_counter() - t0,
