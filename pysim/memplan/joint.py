@@ -35,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ class _Model:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
-    def solve(self, time_limit_s: float) -> object:
+    def solve(self, time_limit_s: float) -> Any:  # scipy's OptimizeResult
         from scipy.optimize import Bounds, LinearConstraint, milp  # lazy: scipy
         from scipy.sparse import coo_matrix
 
@@ -207,7 +208,7 @@ def _tensor(m: _Model, g: LifetimeGraph, t: str, us: list[int], x: dict[tuple[in
         m.row([(s, 1.0), (r, -1.0)] + ([(r_s[-2][0], 1.0)] if k > lo else []), 0.0, np.inf)
         if prod is not None:  # never resident before its producer ran
             m.row([(r, 1.0)] + [(c, -v) for c, v in ran(prod, k)], -np.inf, 0.0)
-        if w is not None:  # a segment that does not start at the producer is a reload
+        if w is not None and prod is not None:  # a segment not at the producer: a reload
             m.row([(w, 1.0), (s, -1.0)] + ([(x[(prod, k)], 1.0)] if (prod, k) in x else []),
                   0.0, np.inf)
     segs = [(s, 1.0) for _, s in r_s]
