@@ -1,8 +1,9 @@
 """The user-facing calls: `budgets`, `plan` and `compare` on any workload.
 
 `plan` runs one pipeline: build the lifetime graph, fix the order (given, a user's, or chosen by
-scoring candidate orders with the aggregate relaxation), run the planner, replay the pieces in
-the independent checker, and return a `Plan` whose traffic comes from that replay.
+scoring candidate orders with the aggregate relaxation) or search it with the residency
+(`order="joint"`, pysim/memplan/joint.py), run the planner, replay the pieces in the
+independent checker, and return a `Plan` whose traffic comes from that replay.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from typing import Any
 
 from pysim.memplan.baselines import BASELINES
 from pysim.memplan.graph import LifetimeGraph, MemPlanError, Timeline, graph_of
-from pysim.memplan.optimal import relax, solve
+from pysim.memplan.joint import JOINT_MAX_OPS, plan_order, solve_joint
+from pysim.memplan.optimal import relax
 from pysim.memplan.plan import Plan, replay
 from pysim.memplan.schedule import MinPeak, min_peak_order, peak_bytes
 
 PLANNERS = ("optimal", *BASELINES)
-ORDERS = ("given", "optimize", "min_peak")
+ORDERS = ("given", "optimize", "min_peak", "joint")
 BUDGET_NAMES = ("m_r", "mid", "min_peak")
 
 
@@ -84,12 +86,15 @@ def plan(workload: Any, budget_bytes: int | str, include_weights: bool = False,
     """Plan the scratchpad for `workload` (a pysim Workload, or a LifetimeGraph, whose own
     weights/alignment then apply) in `budget_bytes` (bytes, or "m_r" / "mid" / "min_peak").
 
-    `order` is "given" (the workload's), "min_peak", "optimize" (candidate orders scored by
-    the aggregate relaxation) or a list of op names; `planner` one of PLANNERS. The optimal
+    `order` is "given" (the workload's), "min_peak", "optimize" (the given and minimum-peak
+    orders scored by the aggregate relaxation), "joint" (order and residency searched
+    together: exact over every order up to JOINT_MAX_OPS ops, a window search above; the
+    optimal planner only) or a list of op names; `planner` one of PLANNERS. The optimal
     planner keeps the best of its own plans and the baselines' as incumbents, reports the
-    proven lower bound for this order, and stops within about `time_limit_s` seconds with the
-    best plan so far and its gap. Raises MemPlanError if the budget is below M_R (naming the
-    op), the order is not topological, or a name is unknown."""
+    proven lower bound for this order (for every order with "joint" on a small graph:
+    `bound_scope`), and stops within about `time_limit_s` seconds with the best plan so far
+    and its gap. Raises MemPlanError if the budget is below M_R (naming the op), the order is
+    not topological, or a name is unknown."""
     t0 = time.perf_counter()
     if planner not in PLANNERS:
         raise MemPlanError(f"planner must be one of {PLANNERS}, got {planner!r}")
@@ -102,25 +107,43 @@ def plan(workload: Any, budget_bytes: int | str, include_weights: bool = False,
         mp = min_peak_order(g) if budget_bytes in ("mid", "min_peak") else None
         budget_bytes = budgets(g, min_peak=mp).resolve(budget_bytes)
     g.check_budget(budget_bytes)
+    if isinstance(order, str) and order == "joint":
+        if planner != "optimal":
+            raise MemPlanError(f"order='joint' searches orders with the optimal planner; "
+                               f"planner {planner!r} needs a fixed order")
+        return _joint(g, budget_bytes, time_limit_s, mp or min_peak_order(g), t0)
     idx, how = _order(g, order, budget_bytes, time_limit_s, mp)
     tl = Timeline.of(g, idx)
     lower: int | None = None
     if planner == "optimal":
-        solved = solve(tl, budget_bytes, time_limit_s)
-        pieces, lower, method = solved.pieces, solved.bound_bytes, solved.method
-        nc = replay(tl, pieces, budget_bytes).non_compulsory_bytes
-        if nc > lower:  # not proven optimal: the baselines are incumbents too
-            for name, cls in BASELINES.items():
-                alt = cls().run(tl, budget_bytes)
-                alt_nc = replay(tl, alt, budget_bytes).non_compulsory_bytes
-                if alt_nc < nc:
-                    pieces, nc, method = alt, alt_nc, f"{name} incumbent"
+        fixed = plan_order(tl, budget_bytes, time_limit_s)
+        pieces, lower, method = fixed.pieces, fixed.bound_bytes, fixed.method
     else:
         pieces, method = BASELINES[planner]().run(tl, budget_bytes), BASELINES[planner].__name__
     traffic = replay(tl, pieces, budget_bytes)
     names = tuple(g.ops[i].name for i in idx)
     return Plan(g, planner, budget_bytes, names, tuple(sorted(pieces)), traffic, lower,
                 f"{method}; {how}", time.perf_counter() - t0)
+
+
+def _joint(g: LifetimeGraph, budget: int, time_limit_s: float, mp: MinPeak, t0: float
+           ) -> Plan:
+    """`plan(..., order="joint")`: `solve_joint` seeded with the given and minimum-peak
+    orders."""
+    seeds = [("given order", g.check_order(None))]
+    if mp.order != seeds[0][1]:
+        seeds.append(("minimum-peak order", mp.order))
+    j = solve_joint(g, budget, max(0.05, time_limit_s - (time.perf_counter() - t0)), seeds)
+    tl = Timeline.of(g, j.order)
+    traffic = replay(tl, j.fixed.pieces, budget)
+    rel = "-" if j.relaxation_bytes is None else f"{j.relaxation_bytes} B"
+    placed = f"{j.orders_placed} order{'s' if j.orders_placed != 1 else ''} placed"
+    how = (f"{j.how}, joint ({placed}, relaxation over all orders {rel})" if j.all_orders
+           else f"{j.how} (above {JOINT_MAX_OPS} ops: window search; bound at this order)")
+    return Plan(g, "optimal", budget, tuple(g.ops[i].name for i in j.order),
+                tuple(sorted(j.fixed.pieces)), traffic, j.bound_bytes,
+                f"{j.fixed.method}; {how}", time.perf_counter() - t0,
+                "all orders" if j.all_orders else "order")
 
 
 def compare(workload: Any, budget_bytes: int | str, planners: Sequence[str] = PLANNERS,

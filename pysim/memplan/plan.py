@@ -128,10 +128,11 @@ def replay(timeline: Timeline, pieces: Iterable[Piece], budget_bytes: int) -> Tr
 class Plan:
     """A checked scratchpad plan. Traffic figures are recomputed from `pieces` by `replay`.
 
-    `lower_bound_bytes` bounds the non-compulsory traffic of any plan for this `order` and
-    budget (None for heuristics that give none); `proven_optimal` is True when the plan meets
-    it; `gap` is (plan - bound) / plan (0 when both are 0). `method` says how the plan was
-    found; `solve_time_s` is wall time."""
+    `lower_bound_bytes` bounds the non-compulsory traffic of any plan at this budget (None for
+    heuristics that give none): for this `order` when `bound_scope` is "order", for every
+    order of the graph when it is "all orders" (`order="joint"`); `proven_optimal` is True
+    when the plan meets it; `gap` is (plan - bound) / plan (0 when both are 0). `method` says
+    how the plan was found; `solve_time_s` is wall time."""
 
     graph: LifetimeGraph = field(repr=False)
     planner: str
@@ -142,6 +143,7 @@ class Plan:
     lower_bound_bytes: int | None
     method: str
     solve_time_s: float
+    bound_scope: str = "order"
 
     @property
     def non_compulsory_bytes(self) -> int:
@@ -206,7 +208,8 @@ class Plan:
         lb = "-" if self.lower_bound_bytes is None else f"{self.lower_bound_bytes}"
         gap = "-" if self.gap is None else f"{100 * self.gap:.1f}%"
         return (f"{self.graph.name} {self.planner} budget={self.budget_bytes} B: "
-                f"non-compulsory {self.non_compulsory_bytes} B (lower bound {lb}, gap {gap}, "
+                f"non-compulsory {self.non_compulsory_bytes} B (lower bound {lb} over "
+                f"{'this order' if self.bound_scope == 'order' else self.bound_scope}, gap {gap}, "
                 f"optimal {self.proven_optimal}), compulsory {self.compulsory_bytes} B, "
                 f"{self.method}, {self.solve_time_s:.3f} s")
 
