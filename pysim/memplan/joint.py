@@ -114,8 +114,10 @@ class _Model:
         self.row_hi.append(hi)
 
     def solve(self, time_limit_s: float) -> Any:  # scipy's OptimizeResult
-        from scipy.optimize import Bounds, LinearConstraint, milp  # lazy: scipy
+        from scipy.optimize import Bounds, LinearConstraint  # lazy: scipy
         from scipy.sparse import coo_matrix
+
+        from pysim.milp import milp
 
         a = coo_matrix((self.vals, (self.rows, self.cols)),
                        shape=(len(self.row_lo), len(self.cost))).tocsr()
