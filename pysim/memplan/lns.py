@@ -28,7 +28,7 @@ machine's speed unless the time limit cuts the search short.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -313,18 +313,19 @@ def _fit(tl: Timeline, lo: int, hi: int, off: Offsets, keep: Keeps, max_pairs: i
     return span(good)
 
 
-def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int) -> list[tuple[int, int]]:
-    """One pass: windows around the paid gaps first, then windows sliding left to right,
-    each overlapping the previous by half."""
-    out = [_fit(tl, c, c, off, keep, max_pairs) for c in _centres(tl, keep)]
+def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int
+             ) -> Iterator[tuple[int, int]]:
+    """One pass, lazily: windows around the paid gaps first, then windows sliding left to
+    right, each overlapping the previous by half."""
+    for c in _centres(tl, keep):
+        yield _fit(tl, c, c, off, keep, max_pairs)
     a = 0
     while True:
         a, b = _fit(tl, a, a, off, keep, max_pairs, grow="right")
-        out.append((a, b))
+        yield a, b
         if b >= tl.steps - 1:
             break
         a = max(a + 1, (a + b + 1) // 2)
-    return list(dict.fromkeys(out))
 
 
 def _centres(tl: Timeline, keep: Keeps) -> list[int]:
@@ -339,8 +340,19 @@ def _centres(tl: Timeline, keep: Keeps) -> list[int]:
     return list(dict.fromkeys(m for _, m in sorted(paid)))
 
 
+def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
+    """Whether a dropped gap touches [a, b] (else the window cannot gain)."""
+    for t, ks in keep.items():
+        req = tl.required[t]
+        if req[-1] < a or req[0] > b:
+            continue
+        if any(not k and req[j + 1] >= a and req[j] <= b for j, k in enumerate(ks)):
+            return True
+    return False
+
+
 def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, deadline: float,
-            max_pairs: int = 1000, node_limit: int = 2000) -> Outcome:
+            max_pairs: int = 1000, node_limit: int = 2000, min_pairs: int = 64) -> Outcome:
     """Large-neighbourhood search from the valid plan `pieces` (module docstring) until the
     plan meets `bound`, a pass with the largest windows (`max_pairs` order binaries) gains
     nothing, or `deadline` (time.perf_counter()). Windows start small (fast MILPs) and double
@@ -349,12 +361,16 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
     best_bytes = replay(tl, best, budget).non_compulsory_bytes
     off, keep = normalise(tl, best)
     windows = accepted = 0
-    pairs = min(64, max_pairs)
+    pairs = min(min_pairs, max_pairs)
     while best_bytes > bound and time.perf_counter() < deadline:
         gained = False
-        for a, b in _windows(tl, keep, off, pairs):
+        tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
+        for a, b in _windows(tl, keep, off, pairs):  # these is a smaller neighbourhood
             if time.perf_counter() >= deadline or best_bytes <= bound:
                 break
+            if any(x <= a and b <= y for x, y in tried) or not _pays(tl, keep, a, b):
+                continue
+            tried.append((a, b))
             windows += 1
             got = solve_window(tl, a, b, off, keep, budget, node_limit,
                                deadline - time.perf_counter())
@@ -369,6 +385,7 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
                 best, best_bytes, (off, keep) = cand, nc, got
                 accepted += 1
                 gained = True
+                tried.clear()
         if not gained:
             if pairs >= max_pairs:
                 break
