@@ -8,14 +8,13 @@ Pisinger & Ropke, "Large Neighborhood Search", 2010), here with an exact repair.
 The plan is held in the addressed ILP's variables (`optimal.addressed`): an offset per (tensor,
 required step) and a keep/drop choice per gap between consecutive required steps. In a window:
 
-- the offset of every required step inside [a, b] is free (continuous, within the budget);
-- every gap touching [a, b] (an end inside, or spanning it) gets a drop binary; a kept gap holds
-  one offset, so a gap with an end outside the window is pinned, when kept, to that end's
-  current offset: its piece is a fixed rectangle switched on or off. Such a rectangle is only
-  allowed where it clears everything fixed outside the window (checked before the solve);
-- pieces with a free offset lie inside the window in time, so they never meet a fixed piece
-  outside it: the pairwise big-M disjunctions (one order binary per time-overlapping pair, as
-  in 2-D strip packing) are only among the window's pieces.
+- every gap touching [a, b] (an end inside, or spanning it) gets a drop binary;
+- every current piece alive in [a, b] gets a free offset over its whole life (continuous,
+  within the budget; equal across its kept gaps), so a tensor spanning the window can move;
+- everything else is fixed: a fixed rectangle that a drop binary switches on (a dropped gap
+  between two fixed ends with one offset) must clear the fixed rest, and the pairwise big-M
+  disjunctions (one order binary per time-overlapping pair with a free offset, as in 2-D strip
+  packing) cover the free pieces against each other and against fixed ones.
 
 Any solution is therefore a valid plan once combined with the fixed rest; it is still replayed
 (`plan.replay`), and only a strict decrease of the replayed traffic is accepted. Windows over
