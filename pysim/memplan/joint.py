@@ -251,18 +251,12 @@ class Fixed:
 
 
 def plan_order(tl: Timeline, budget_bytes: int, time_limit_s: float) -> Fixed:
-    """`optimal.solve` at the order of `tl`, with the baselines' plans as incumbents when it
-    does not prove its plan optimal."""
-    solved = solve(tl, budget_bytes, time_limit_s)
-    pieces, method = solved.pieces, solved.method
-    nc = replay(tl, pieces, budget_bytes).non_compulsory_bytes
-    if nc > solved.bound_bytes:
-        for name, cls in BASELINES.items():
-            alt = cls().run(tl, budget_bytes)
-            alt_nc = replay(tl, alt, budget_bytes).non_compulsory_bytes
-            if alt_nc < nc:
-                pieces, nc, method = alt, alt_nc, f"{name} incumbent"
-    return Fixed(pieces, nc, min(solved.bound_bytes, nc), method)
+    """`optimal.solve` at the order of `tl`, the baselines' plans as incumbents (and LNS's
+    starting points) when the relaxation's intervals do not place."""
+    solved = solve(tl, budget_bytes, time_limit_s, incumbents=lambda: {
+        name: cls().run(tl, budget_bytes) for name, cls in BASELINES.items()})
+    nc = replay(tl, solved.pieces, budget_bytes).non_compulsory_bytes
+    return Fixed(solved.pieces, nc, min(solved.bound_bytes, nc), solved.method)
 
 
 @dataclass(frozen=True)

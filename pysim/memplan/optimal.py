@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pysim.memplan.graph import Timeline
-from pysim.memplan.plan import Piece, pieces_from_keep
+from pysim.memplan.lns import improve
+from pysim.memplan.plan import Piece, pieces_from_keep, replay
 
 Interval = tuple[str, int, int]  # tensor, first step, last step (inclusive)
 
@@ -334,9 +335,11 @@ def traffic_of(tl: Timeline, ivs: Sequence[Interval]) -> int:
                for t, c in count.items() if c > 1)
 
 
-def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int = 3000
-          ) -> Solved:
-    """The pipeline of the module docstring, within about `time_limit_s` seconds."""
+def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int = 3000,
+          incumbents: Callable[[], Mapping[str, Sequence[Piece]]] | None = None) -> Solved:
+    """The pipeline of the module docstring, within about `time_limit_s` seconds.
+    `incumbents` gives other valid plans (the baselines') by name, asked for only when the
+    relaxation's intervals do not place."""
     deadline = time.perf_counter() + time_limit_s
 
     def left() -> float:
@@ -364,7 +367,7 @@ def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int =
 
     consider(place(tl, ivs, budget_bytes, split=True), "relaxation + split-on-fail placement")
     lo, hi = int(_step_needs(tl).max()), budget_bytes
-    while hi - lo > max(tl.graph.alignment, budget_bytes // 256) and left() > time_limit_s / 2:
+    while hi - lo > max(tl.graph.alignment, budget_bytes // 256) and left() > time_limit_s * 3 / 4:
         mid = (lo + hi) // 2
         cand = pieces_from_keep(tl, relax(tl, mid, left() / 4).keep)
         whole = place(tl, cand, budget_bytes)
@@ -375,7 +378,18 @@ def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int =
             hi = mid
         else:
             lo = mid
-    if best_cost > bound and left() > 0.05 and addressed_pairs(tl) <= max_pairs:
+    for name, cand in (incumbents() if incumbents and best_cost > bound else {}).items():
+        cost = replay(tl, cand, budget_bytes).non_compulsory_bytes
+        if cost < best_cost:
+            best, best_cost, method = list(cand), cost, f"{name} incumbent"
+    small = addressed_pairs(tl) <= max_pairs
+    if best_cost > bound and left() > 0.05:  # LNS, leaving the exact ILP a share if small
+        out = improve(tl, best, budget_bytes, bound,
+                      deadline - (left() / 4 if small else 0.0))
+        if out.bytes < best_cost:
+            best, best_cost = out.pieces, out.bytes
+            method = f"{method} + LNS ({out.accepted} of {out.windows} windows improved)"
+    if best_cost > bound and left() > 0.05 and small:
         exact, lb = addressed(tl, budget_bytes, left())
         if lb is not None:
             bound = max(bound, lb)
