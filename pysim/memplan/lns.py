@@ -270,8 +270,10 @@ def solve_window(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps, budget
     if now == 0:
         return None
     row([(c, v) for c, v in enumerate(cost) if v], now - 1.0)
-    from scipy.optimize import Bounds, LinearConstraint, milp  # lazy: scipy
+    from scipy.optimize import Bounds, LinearConstraint  # lazy: scipy
     from scipy.sparse import coo_matrix
+
+    from pysim.milp import milp
 
     a_mat = coo_matrix((vals, (rows, cols)), shape=(len(ub), n)).tocsr()
     res = milp(cost, integrality=integ, bounds=Bounds(lo, hi),

@@ -86,8 +86,10 @@ def relax(tl: Timeline, budget_bytes: int, time_limit_s: float = 10.0) -> Relaxa
             vals += [1.0, -1.0]
             ub.append(0.0)
             r += 1
-    from scipy.optimize import Bounds, LinearConstraint, milp  # lazy: scipy
+    from scipy.optimize import Bounds, LinearConstraint  # lazy: scipy
     from scipy.sparse import coo_matrix
+
+    from pysim.milp import milp
 
     a = coo_matrix((vals, (rows, cols)), shape=(r, len(cost))).tocsr()
     res = milp(cost, integrality=np.ones(len(cost)), bounds=Bounds(0, 1),
@@ -278,8 +280,10 @@ def addressed(tl: Timeline, budget_bytes: int, time_limit_s: float
         sa, sb = g.tensors[ta].bytes, g.tensors[tb].bytes
         row([(oa, 1.0), (ob, -1.0), (z, big), *act], big - sa)  # z=1: a below b
         row([(ob, 1.0), (oa, -1.0), (z, -big), *act], -sb)  # z=0: b below a
-    from scipy.optimize import Bounds, LinearConstraint, milp  # lazy: scipy
+    from scipy.optimize import Bounds, LinearConstraint  # lazy: scipy
     from scipy.sparse import coo_matrix
+
+    from pysim.milp import milp
 
     a_mat = coo_matrix((vals, (rows, cols)), shape=(len(ub), n)).tocsr()
     res = milp(cost, integrality=integ, bounds=Bounds(lo, hi),
