@@ -91,3 +91,49 @@ def test_encode_int_bad_arguments_are_clear_errors():
         _core.encode_int(np.zeros(2), bits=8, signed=True, frac_bits=0, qmin=5, qmax=1)
     with pytest.raises(ValueError, match="frac_bits"):
         _core.encode_int(np.zeros(2), bits=8, signed=True, frac_bits=99, qmin=-1, qmax=1)
+
+
+PORTABLE_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_formats_native import FORMATS, _values
+from pysim import _core
+from pysim.formats import elements, registry
+assert _core.encode_isa() == "portable", _core.encode_isa()
+out = {{}}
+for name in FORMATS:
+    fmt = registry.get(name)
+    x = _values(fmt)
+    for rounding in ("nearest_even", "stochastic"):
+        out[f"{{name}}/{{rounding}}"] = elements.encode(
+            x, fmt, rounding=rounding, saturate=False, name="x",
+            rng=np.random.default_rng(7), native=True)
+np.savez({path!r}, **out)
+"""
+
+
+def test_the_portable_loops_give_the_vector_loops_codes(tmp_path):
+    """A CPU without AVX-512 (PYSIM_DISABLE_CPU_FEATURES=avx512, in a fresh interpreter: the
+    features are read once) runs the scalar loops: the same codes as the vectorised ones (and
+    so as NumPy, above) for every format and both roundings."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "portable.npz"
+    script = PORTABLE_SCRIPT.format(tests=str(Path(__file__).parent), path=str(path))
+    env = {**os.environ, "PYSIM_DISABLE_CPU_FEATURES": "avx512"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    portable = np.load(path)
+    for name in FORMATS:
+        fmt = registry.get(name)
+        x = _values(fmt)
+        for rounding in ("nearest_even", "stochastic"):
+            here = elements.encode(x, fmt, rounding=rounding, saturate=False, name="x",
+                                   rng=np.random.default_rng(7), native=True)
+            np.testing.assert_array_equal(portable[f"{name}/{rounding}"], here,
+                                          err_msg=f"{name} {rounding}")

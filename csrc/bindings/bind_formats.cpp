@@ -78,6 +78,9 @@ py::array run_int(const Inputs& in, int frac_bits, int64_t qmin, int64_t qmax) {
 }  // namespace
 
 void bind_formats(py::module_& m) {
+  m.def("encode_isa", &encode_isa,
+        "The loops encode_float / encode_int run: 'avx512' (vectorised) or 'portable' "
+        "(PYSIM_DISABLE_CPU_FEATURES=avx512 forces it).");
   m.def(
       "encode_float",
       [](const py::array& x, int ebits, int mbits, int emin, int64_t max_code,

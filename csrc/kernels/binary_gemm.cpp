@@ -9,11 +9,11 @@
 #include <thread>
 #include <utility>
 
+#include "common/cpu_features.hpp"
 #include "common/worker_pool.hpp"
 #include "units/bit_planes.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PYSIM_X86 1
+#ifdef PYSIM_X86
 #include <immintrin.h>
 #define PYSIM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
 #define PYSIM_AVX512_GFNI \
@@ -39,33 +39,19 @@ struct CpuFeatures {
   bool gfni = false;  // GFNI and AVX-512 VBMI: the byte-shuffle bit transpose
 };
 
-// True if `feature` is named in PYSIM_DISABLE_CPU_FEATURES (comma- or space-separated, read
-// once): how the tests reach the code paths a CPU without that feature takes.
-bool disabled(const char* feature) {
-  const char* env = std::getenv("PYSIM_DISABLE_CPU_FEATURES");
-  if (env == nullptr) return false;
-  const std::string list = env, name = feature;
-  for (size_t pos = 0; pos < list.size();) {
-    const size_t end = std::min(list.find_first_of(", ", pos), list.size());
-    if (list.compare(pos, end - pos, name) == 0) return true;
-    pos = end + 1;
-  }
-  return false;
-}
-
 const CpuFeatures& cpu() {
   static const CpuFeatures f = [] {
     CpuFeatures c;
 #ifdef PYSIM_X86
     __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2") && !disabled("avx2");
+    c.avx2 = __builtin_cpu_supports("avx2") && !cpu_feature_disabled("avx2");
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vpopcntdq") &&
-        !disabled("avx512")) {
+        !cpu_feature_disabled("avx512")) {
       c.isa = Isa::Avx512;
       c.gfni = __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi") &&
-               !disabled("gfni");
-    } else if (__builtin_cpu_supports("popcnt") && !disabled("popcnt")) {
+               !cpu_feature_disabled("gfni");
+    } else if (__builtin_cpu_supports("popcnt") && !cpu_feature_disabled("popcnt")) {
       c.isa = Isa::Popcnt;
     }
 #endif

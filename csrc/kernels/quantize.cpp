@@ -7,7 +7,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/cpu_features.hpp"
 #include "common/worker_pool.hpp"
+
+#ifdef PYSIM_X86
+// double <-> int64 in vector registers (vcvttpd2qq, vcvtqq2pd): the loops below vectorise
+#define PYSIM_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#endif
+#define PYSIM_INLINE inline __attribute__((always_inline))
 
 namespace pysim {
 
@@ -40,14 +47,14 @@ void for_blocks(int64_t n, const Poll& poll, Body body) {
 }
 
 // floor(log2 a) of a finite a >= 0 from its exponent field (0 and subnormals: -1023).
-inline int64_t floor_log2(double a) {
+PYSIM_INLINE int64_t floor_log2(double a) {
   uint64_t bits = 0;
   std::memcpy(&bits, &a, sizeof bits);
   return static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023;
 }
 
 // 2^p for -1022 <= p <= 1023, built from its exponent field (exact).
-inline double pow2(int64_t p) {
+PYSIM_INLINE double pow2(int64_t p) {
   const uint64_t bits = static_cast<uint64_t>(1023 + p) << 52;
   double out = 0.0;
   std::memcpy(&out, &bits, sizeof out);
@@ -56,17 +63,113 @@ inline double pow2(int64_t p) {
 
 // Round t to an integer: half to even (as np.rint), or floor(t + u) (stochastic). For
 // |t| < 2^52, (|t| + 2^52) - 2^52 is |t| rounded to nearest-even in the default rounding mode
-// (the addition rounds away the fraction), without a libm call.
-inline double round_t(double t, const double* u, int64_t i) {
-  if (u != nullptr) return std::floor(t + u[i]);
-  constexpr double kShift = 4503599627370496.0;  // 2^52
-  const double a = std::fabs(t);
-  if (!(a < kShift)) return t;  // already an integer (or not finite)
-  const double r = (a + kShift) - kShift;
-  return std::copysign(r, t);
+// (the addition rounds away the fraction), without a libm call. Branch-free, so the loops that
+// call it vectorise.
+template <bool kStochastic>
+PYSIM_INLINE double round_t(double t, const double* u, int64_t i) {
+  if constexpr (kStochastic) {
+    return std::floor(t + u[i]);
+  } else {
+    constexpr double kShift = 4503599627370496.0;  // 2^52
+    const double a = std::fabs(t);
+    const double r = a < kShift ? (a + kShift) - kShift : a;  // else already an integer
+    return std::copysign(r, t);
+  }
+}
+
+// What the float loop needs of a format, resolved once.
+struct FloatPlan {
+  int64_t emin, mbits, width, max_code;
+  int64_t past;  // the code of a magnitude past the largest finite value
+  int64_t qnan;  // the code of NaN
+};
+
+// codes[lo, hi) of x in the format of p: the body of encode_float, one element at a time with
+// no branch (selects), compiled once per instruction set.
+template <class Code, bool kStochastic>
+PYSIM_INLINE void float_codes(const double* __restrict x, const double* __restrict u, int64_t lo,
+                              int64_t hi, const FloatPlan& p, Code* __restrict codes) {
+  constexpr uint64_t kAbs = 0x7FFFFFFFFFFFFFFFull, kInf = 0x7FF0000000000000ull;
+  // in locals: a store through codes cannot be taken to change them, so the loop vectorises
+  const int64_t emin = p.emin, mbits = p.mbits, width = p.width, max_code = p.max_code;
+  const int64_t past = p.past, qnan = p.qnan;
+  for (int64_t i = lo; i < hi; ++i) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    const uint64_t abits = bits & kAbs;
+    const bool finite = abits < kInf;
+    const bool nan = abits > kInf;
+    const double a = finite ? std::fabs(x[i]) : 0.0;
+    const int64_t e = std::max(floor_log2(a), emin);
+    const double k = round_t<kStochastic>(a * pow2(mbits - e), u, i);
+    int64_t mag = ((e - emin) << mbits) + static_cast<int64_t>(k);
+    mag = mag > max_code ? past : mag;
+    mag = finite ? mag : (nan ? qnan : past);
+    const int64_t sign = static_cast<int64_t>(bits >> 63) << width;
+    codes[i] = static_cast<Code>(mag | sign);
+  }
+}
+
+template <class Code, bool kStochastic>
+PYSIM_INLINE void int_codes(const double* __restrict x, const double* __restrict u, int64_t lo,
+                            int64_t hi, double scale, double least, double most,
+                            Code* __restrict codes) {
+  for (int64_t i = lo; i < hi; ++i) {
+    const double k = round_t<kStochastic>(x[i] * scale, u, i);
+    codes[i] = static_cast<Code>(static_cast<int64_t>(std::min(std::max(k, least), most)));
+  }
+}
+
+// The loops compiled for the CPU's widest vectors and for any x86-64 / other CPU.
+template <class Code, bool kStochastic>
+void float_portable(const double* x, const double* u, int64_t lo, int64_t hi,
+                    const FloatPlan& p, Code* codes) {
+  float_codes<Code, kStochastic>(x, u, lo, hi, p, codes);
+}
+
+template <class Code, bool kStochastic>
+void int_portable(const double* x, const double* u, int64_t lo, int64_t hi, double scale,
+                  double least, double most, Code* codes) {
+  int_codes<Code, kStochastic>(x, u, lo, hi, scale, least, most, codes);
+}
+
+#ifdef PYSIM_X86
+template <class Code, bool kStochastic>
+PYSIM_AVX512 void float_avx512(const double* x, const double* u, int64_t lo, int64_t hi,
+                               const FloatPlan& p, Code* codes) {
+  float_codes<Code, kStochastic>(x, u, lo, hi, p, codes);
+}
+
+template <class Code, bool kStochastic>
+PYSIM_AVX512 void int_avx512(const double* x, const double* u, int64_t lo, int64_t hi,
+                             double scale, double least, double most, Code* codes) {
+  int_codes<Code, kStochastic>(x, u, lo, hi, scale, least, most, codes);
+}
+#endif
+
+template <class Code, bool kStochastic>
+void float_range(const double* x, const double* u, int64_t lo, int64_t hi, const FloatPlan& p,
+                 Code* codes) {
+#ifdef PYSIM_X86
+  if (cpu_has_avx512_dq()) return float_avx512<Code, kStochastic>(x, u, lo, hi, p, codes);
+#endif
+  float_portable<Code, kStochastic>(x, u, lo, hi, p, codes);
+}
+
+template <class Code, bool kStochastic>
+void int_range(const double* x, const double* u, int64_t lo, int64_t hi, double scale,
+               double least, double most, Code* codes) {
+#ifdef PYSIM_X86
+  if (cpu_has_avx512_dq()) {
+    return int_avx512<Code, kStochastic>(x, u, lo, hi, scale, least, most, codes);
+  }
+#endif
+  int_portable<Code, kStochastic>(x, u, lo, hi, scale, least, most, codes);
 }
 
 }  // namespace
+
+const char* encode_isa() { return cpu_has_avx512_dq() ? "avx512" : "portable"; }
 
 void validate(const FloatCodeFormat& f) {
   if (f.ebits < 1 || f.mbits < 0 || f.ebits + f.mbits + 1 > 32) {
@@ -100,22 +203,13 @@ void encode_float(const double* x, const double* u, int64_t n, const FloatCodeFo
   const int64_t qnan = f.specials == FloatSpecials::Fn || f.mbits == 0
                            ? top
                            : top - ((int64_t{1} << (f.mbits - 1)) - 1);
+  const FloatPlan plan{f.emin, f.mbits, width, f.max_code, past, qnan};
   for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
-  for (int64_t i = lo; i < hi; ++i) {
-    const double v = x[i];
-    const bool finite = std::isfinite(v);
-    const double a = finite ? std::fabs(v) : 0.0;
-    const int64_t e = std::max<int64_t>(floor_log2(a), f.emin);
-    const double k = round_t(a * pow2(f.mbits - e), u, i);
-    int64_t mag = ((e - f.emin) << f.mbits) + static_cast<int64_t>(k);
-    if (!finite) {
-      mag = std::isnan(v) ? qnan : past;
-    } else if (mag > f.max_code) {
-      mag = past;
+    if (u != nullptr) {
+      float_range<Code, true>(x, u, lo, hi, plan, codes);
+    } else {
+      float_range<Code, false>(x, u, lo, hi, plan, codes);
     }
-    const int64_t sign = std::signbit(v) ? (int64_t{1} << width) : 0;
-    codes[i] = static_cast<Code>(mag | sign);
-  }
   });
 }
 
@@ -134,9 +228,10 @@ void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int6
   // x * 2^frac_bits rounds once, as ldexp does (a power of two in range: -64..64)
   const double scale = std::ldexp(1.0, frac_bits);
   for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const double k = round_t(x[i] * scale, u, i);
-      codes[i] = static_cast<Code>(static_cast<int64_t>(std::min(std::max(k, least), most)));
+    if (u != nullptr) {
+      int_range<Code, true>(x, u, lo, hi, scale, least, most, codes);
+    } else {
+      int_range<Code, false>(x, u, lo, hi, scale, least, most, codes);
     }
   });
 }

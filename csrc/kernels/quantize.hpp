@@ -27,6 +27,9 @@ struct FloatCodeFormat {
 
 void validate(const FloatCodeFormat& f);  // throws std::invalid_argument
 
+// The loops the encoders run: "avx512" (vectorised, AVX-512 F/DQ/VL/BW) or "portable".
+const char* encode_isa();
+
 // codes[i] of x[i]. Past the largest finite value: saturate clamps to it; otherwise IEEE
 // formats give inf, E4M3 ("fn") NaN, formats without specials clamp. NaN gives the format's
 // quiet NaN (the caller refuses NaN for formats without one). u: nullptr for nearest-even.
