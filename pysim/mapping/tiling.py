@@ -127,6 +127,16 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     while below_grain and size > max(1, grain // 8):
         size = math.ceil(size / 2)
         out.add(size)
+    # A grain that is not a power of two (Eyeriss's 12 x 14 array, a 33-row one) also gets the
+    # powers of two: they fill whole DRAM bursts, and an array a few rows larger than a
+    # power-of-two one keeps the tiles the smaller used (a 33-row array otherwise tiles
+    # K = 133 as 66 + 66 + 1, each 66-byte run spilling into a second 64-byte burst).
+    if grain & (grain - 1):
+        p = 1
+        while p < dim:
+            if p >= (max(1, grain // 8) if below_grain else grain):
+                out.add(p)
+            p *= 2
     return np.array(sorted(out), dtype=np.int64)
 
 
