@@ -287,6 +287,10 @@ def _pipeline_allowance(res: pysim.Result, unit: str, d_rows: int, d_cols: int) 
 @example(case=Case("tpu_v1", (("units.0.cols", 9), ("units.0.dataflow", "os")),
                    ("gemm", 1, 130, 159)),
          dim="rows", grow=1)  # 4006 -> 6406: bank conflicts counted on 257 lanes, 1 in use
+@example(case=Case("edge_npu", (("dram.t_cl_ns", 1.0),), ("gemm", 1, 7, 133)),
+         dim="rows", grow=1)  # 299 -> 312: K tiles of 66 (the grain), no 64 among them
+@example(case=Case("edge_npu", (), ("gemm", 1, 1, 34)),
+         dim="rows", grow=1)  # 219 -> 227: the 32-wide K tile pruned as dominated by 33
 def test_larger_array_never_slower_than_its_pipeline_depth(case, dim, grow):
     """A larger array (rows or cols) is never slower, but for the fill and drain it adds to
     every fold: a longer pipeline is physics, not a mapping loss (issue 11)."""

@@ -490,11 +490,16 @@ def plan_gemm(
     for g, (_, size, double_buffered) in enumerate(groups):
         fits2 &= held_at[g] * (2 if double_buffered else 1) <= size
     # A tile narrower than the unit's grain in one dimension is dominated in every slice
-    # where its grain-wide version fits: as many folds per tile, more tiles, no fewer DRAM
-    # bytes. Only a scratchpad too tight for the wider tile (or its kept footprints) keeps it.
+    # where its grain-wide version fits: as many folds per tile, more tiles, and no fewer DRAM
+    # bytes, unless its runs fill fewer bursts (a 32-wide K tile reads 64 B per row where the
+    # 33-wide one reads 96): then both stay. Only a scratchpad too tight for the wider tile
+    # (or its kept footprints) keeps it otherwise.
     for w in wider:
         narrow = np.nonzero(w >= 0)[0]
-        fits2[:, narrow] &= ~fits2[:, w[narrow]]
+        wide = w[narrow]
+        no_more = ((a_pass[wide] <= a_pass[narrow]) & (b_pass[wide] <= b_pass[narrow])
+                   & (c_pass[wide] <= c_pass[narrow]) & (p_pass[wide] <= p_pass[narrow]))
+        fits2[:, narrow[no_more]] &= ~fits2[:, wide[no_more]]
     keep = np.nonzero(fits2.any(axis=1))[0]
     feasible_rows = fits2[keep]
     c_level = c_level[keep]
