@@ -291,6 +291,8 @@ def _pipeline_allowance(res: pysim.Result, unit: str, d_rows: int, d_cols: int) 
          dim="rows", grow=1)  # 299 -> 312: K tiles of 66 (the grain), no 64 among them
 @example(case=Case("edge_npu", (), ("gemm", 1, 1, 34)),
          dim="rows", grow=1)  # 219 -> 227: the 32-wide K tile pruned as dominated by 33
+@example(case=Case("edge_npu", (("scratchpads.0.size_kib", 7.25),), ("gemm", 41, 20, 129)),
+         dim="rows", grow=1)  # 1792 -> 1884: no 96-wide K tile (3 x 32) among 33's multiples
 def test_larger_array_never_slower_than_its_pipeline_depth(case, dim, grow):
     """A larger array (rows or cols) is never slower, but for the fill and drain it adds to
     every fold: a longer pipeline is physics, not a mapping loss (issue 11)."""

@@ -128,13 +128,22 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
         size = math.ceil(size / 2)
         out.add(size)
     # A grain that is not a power of two (Eyeriss's 12 x 14 array, a 33-row one) also gets the
-    # powers of two: they fill whole DRAM bursts, and an array a few rows larger than a
-    # power-of-two one keeps the tiles the smaller used (a 33-row array otherwise tiles
-    # K = 133 as 66 + 66 + 1, each 66-byte run spilling into a second 64-byte burst).
+    # powers of two and the halvings rounded to the largest power of two below it: the tiles
+    # of the power-of-two array it contains, which fill whole DRAM bursts (a 33-row array
+    # otherwise tiles K = 133 as 66 + 66 + 1, each 66-byte run spilling into a second 64-byte
+    # burst, and lacks the 96-wide K tiles of 129 a 32-row one uses).
     if grain & (grain - 1):
+        low = 1 << (grain.bit_length() - 1)
+        floor = max(1, grain // 8) if below_grain else grain
+        size = dim
+        while size > 1:
+            size = math.ceil(size / 2)
+            tile = min(dim, max(1, math.ceil(size / low) * low))
+            if tile >= floor:
+                out.add(tile)
         p = 1
         while p < dim:
-            if p >= (max(1, grain // 8) if below_grain else grain):
+            if p >= floor:
                 out.add(p)
             p *= 2
     return np.array(sorted(out), dtype=np.int64)
