@@ -127,25 +127,13 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     while below_grain and size > max(1, grain // 8):
         size = math.ceil(size / 2)
         out.add(size)
-    # A grain that is not a power of two (Eyeriss's 12 x 14 array, a 33-row one) also gets the
-    # powers of two and the halvings rounded to the largest power of two below it: the tiles
-    # of the power-of-two array it contains, which fill whole DRAM bursts (a 33-row array
+    # With ``below_grain``, a grain that is not a power of two (Eyeriss's 12 x 14 array, a
+    # 33-row one) also gets the candidates of the largest power-of-two grain below it: the
+    # tiles of the power-of-two array it contains, which fill whole DRAM bursts (a 33-row array
     # otherwise tiles K = 133 as 66 + 66 + 1, each 66-byte run spilling into a second 64-byte
     # burst, and lacks the 96-wide K tiles of 129 a 32-row one uses).
-    if grain & (grain - 1):
-        low = 1 << (grain.bit_length() - 1)
-        floor = max(1, grain // 8) if below_grain else grain
-        size = dim
-        while size > 1:
-            size = math.ceil(size / 2)
-            tile = min(dim, max(1, math.ceil(size / low) * low))
-            if tile >= floor:
-                out.add(tile)
-        p = 1
-        while p < dim:
-            if p >= floor:
-                out.add(p)
-            p *= 2
+    if below_grain and grain & (grain - 1):
+        out.update(_candidates(dim, 1 << (grain.bit_length() - 1)).tolist())
     return np.array(sorted(out), dtype=np.int64)
 
 
