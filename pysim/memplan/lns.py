@@ -155,7 +155,8 @@ def _overlapping(items: list[_Item]) -> list[tuple[int, int]]:
     """Pairs of items of different tensors that overlap in time, one of them movable (a free
     offset or a keep/drop decided here): a sweep by start."""
     order = sorted(range(len(items)), key=lambda i: (items[i].s, i))
-    pairs, open_ = [], []
+    pairs: list[tuple[int, int]] = []
+    open_: list[int] = []
     for i in order:
         open_ = [j for j in open_ if items[j].e >= items[i].s]
         mi = items[i].var is not None or items[i].dec

@@ -214,7 +214,8 @@ def _items(tl: Timeline) -> list[tuple[str, int, int, int, bool]]:
 
 def _pairs(items: list[tuple[str, int, int, int, bool]]) -> list[tuple[int, int]]:
     order = sorted(range(len(items)), key=lambda i: items[i][2])
-    pairs, open_ = [], []
+    pairs: list[tuple[int, int]] = []
+    open_: list[int] = []
     for i in order:
         s = items[i][2]
         open_ = [j for j in open_ if items[j][3] >= s]
@@ -357,8 +358,9 @@ def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int =
         return Solved(pieces, bound, "relaxation + best-fit placement")
     # Repair: split what does not place; relax at smaller budgets until it places.
     all_drop = pieces_from_keep(tl, {(gp.tensor, gp.index): False for gp in tl.gaps})
-    best = place(tl, all_drop, budget_bytes)
-    assert best is not None, "single-step pieces always place at or above M_R"
+    placed = place(tl, all_drop, budget_bytes)
+    assert placed is not None, "single-step pieces always place at or above M_R"
+    best: list[Piece] = placed
     best_cost, method = traffic_of(tl, all_drop), "drop every gap"
 
     def consider(cand: list[Piece] | None, how: str) -> None:
@@ -382,10 +384,10 @@ def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int =
             hi = mid
         else:
             lo = mid
-    for name, cand in (incumbents() if incumbents and best_cost > bound else {}).items():
-        cost = replay(tl, cand, budget_bytes).non_compulsory_bytes
+    for name, alt in (incumbents() if incumbents and best_cost > bound else {}).items():
+        cost = replay(tl, alt, budget_bytes).non_compulsory_bytes
         if cost < best_cost:
-            best, best_cost, method = list(cand), cost, f"{name} incumbent"
+            best, best_cost, method = list(alt), cost, f"{name} incumbent"
     small = addressed_pairs(tl) <= max_pairs
     if best_cost > bound and left() > 0.05:  # LNS, leaving the exact ILP a share if small
         out = improve(tl, best, budget_bytes, bound,
