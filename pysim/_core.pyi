@@ -762,13 +762,13 @@ def dram_simulate_stream(spec: DramSpec, addresses: typing.Any, sizes: typing.An
     """
     Time a stream of transfers (byte addresses, sizes in bytes, optional write flags; 1-D arrays of one length) through the DRAM; in order per channel, open page.
     """
-def encode_float(x: numpy.ndarray, *, ebits: typing.SupportsInt | typing.SupportsIndex, mbits: typing.SupportsInt | typing.SupportsIndex, emin: typing.SupportsInt | typing.SupportsIndex, max_code: typing.SupportsInt | typing.SupportsIndex, specials: str, saturate: bool, u: numpy.ndarray | None = None) -> numpy.ndarray:
+def encode_float(x: numpy.ndarray, *, ebits: typing.SupportsInt | typing.SupportsIndex, mbits: typing.SupportsInt | typing.SupportsIndex, emin: typing.SupportsInt | typing.SupportsIndex, max_code: typing.SupportsInt | typing.SupportsIndex, specials: str, saturate: bool, u: numpy.ndarray | None = None, scales: numpy.ndarray | None = None, block: typing.SupportsInt | typing.SupportsIndex = 1) -> numpy.ndarray:
     """
-    Codes (uint8 / 16 / 32 by width, flattened) of float64 x in a binary float format (pysim/formats/elements.py's encode_float, bit for bit); u: one uniform draw per element for stochastic rounding, else nearest-even. NaN is the caller's to refuse where the format has none.
+    Codes (uint8 / 16 / 32 by width, flattened) of float64 x in a binary float format (pysim/formats/elements.py's encode_float, bit for bit); u: one uniform draw per element for stochastic rounding, else nearest-even. scales: x is divided by one scale per `block` consecutive elements first (a NaN scale gives 0). NaN is the caller's to refuse where the format has none.
     """
-def encode_int(x: numpy.ndarray, *, bits: typing.SupportsInt | typing.SupportsIndex, signed: bool, frac_bits: typing.SupportsInt | typing.SupportsIndex, qmin: typing.SupportsInt | typing.SupportsIndex, qmax: typing.SupportsInt | typing.SupportsIndex, u: numpy.ndarray | None = None) -> numpy.ndarray:
+def encode_int(x: numpy.ndarray, *, bits: typing.SupportsInt | typing.SupportsIndex, signed: bool, frac_bits: typing.SupportsInt | typing.SupportsIndex, qmin: typing.SupportsInt | typing.SupportsIndex, qmax: typing.SupportsInt | typing.SupportsIndex, u: numpy.ndarray | None = None, scales: numpy.ndarray | None = None, block: typing.SupportsInt | typing.SupportsIndex = 1) -> numpy.ndarray:
     """
-    Integer codes (int8 / int16, or unsigned, by bits and signed; flattened) of finite float64 x: round(x * 2^frac_bits) clamped to qmin..qmax (encode_int, bit for bit).
+    Integer codes (int8 / int16, or unsigned, by bits and signed; flattened) of finite float64 x: round(x * 2^frac_bits) clamped to qmin..qmax (encode_int, bit for bit); scales as for encode_float.
     """
 def encode_isa() -> str:
     """

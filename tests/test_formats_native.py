@@ -137,3 +137,56 @@ def test_the_portable_loops_give_the_vector_loops_codes(tmp_path):
                                    rng=np.random.default_rng(7), native=True)
             np.testing.assert_array_equal(portable[f"{name}/{rounding}"], here,
                                           err_msg=f"{name} {rounding}")
+
+
+def _scaled_cases() -> list[tuple[str, object, str | None]]:
+    from pysim.formats import per_channel, per_group
+
+    return [("int8", "tensor", None), ("int8", "channel", None), ("int4", "group:128", None),
+            ("int8", "group:64", "fp16"), ("fp8_e4m3", "tensor", None),
+            ("fp4_e2m1", "block:32", "e8m0"), ("mxfp8_e4m3", None, None), ("mxfp4", None, None),
+            ("mxint8", None, None), ("mxfp6_e2m3", None, None),
+            # blocks that are not one contiguous array: NumPy divides (encode_scaled: None)
+            ("int8", per_channel(axis=1), None), ("int4", per_group(16, axis=0), None)]
+
+
+SCALED = _scaled_cases()
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), SCALED)
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+def test_scaled_quantize_in_cpp_equals_the_numpy_division(name, gran, sdt, rounding,
+                                                          monkeypatch):
+    """Scaled formats divide by their scales block by block in C++ (elements.encode_scaled)
+    where the blocks are one contiguous array: the codes and scales equal those of NumPy's
+    x / s bit for bit, NaN-scale blocks (MX blocks holding inf) included; layouts that are
+    not contiguous (channels along the last axis, groups along the first) fall back."""
+    from pysim.formats import quantize
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 256)) * 2.0 ** rng.integers(-8, 8, (64, 256))).astype(
+        np.float32)
+    if name.startswith("mx"):
+        x[5, 40] = np.inf  # its block's scale is NaN: the block is stored as zeros
+    kw = dict(rounding=rounding, seed=11 if rounding == "stochastic" else None)
+    if gran is not None:
+        kw["granularity"] = gran
+    if sdt is not None:
+        kw["scale_dtype"] = sdt
+    native = quantize(x, name, **kw)
+    monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
+    numpy_ = quantize(x, name, **kw)
+    np.testing.assert_array_equal(native.codes, numpy_.codes)
+    np.testing.assert_array_equal(native.scales, numpy_.scales)
+
+
+def test_encode_scaled_arguments_are_checked():
+    with pytest.raises(ValueError, match="block must be >= 1 and divide"):
+        _core.encode_int(np.zeros(10), bits=8, signed=True, frac_bits=0, qmin=-128, qmax=127,
+                         scales=np.ones(3), block=3)
+    with pytest.raises(ValueError, match="one scale per block of 5"):
+        _core.encode_int(np.zeros(10), bits=8, signed=True, frac_bits=0, qmin=-128, qmax=127,
+                         scales=np.ones(3), block=5)
+    got = _core.encode_int(np.array([2.0, 4.0, 6.0, 8.0]), bits=8, signed=True, frac_bits=0,
+                           qmin=-128, qmax=127, scales=np.array([2.0, np.nan]), block=2)
+    assert got.tolist() == [1, 2, 0, 0]

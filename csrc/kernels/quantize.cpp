@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/cpu_features.hpp"
 #include "common/worker_pool.hpp"
@@ -167,6 +168,33 @@ void int_range(const double* x, const double* u, int64_t lo, int64_t hi, double 
   int_portable<Code, kStochastic>(x, u, lo, hi, scale, least, most, codes);
 }
 
+// x[lo, hi) divided by their blocks' scales into out[0, hi - lo) (a NaN scale: 0), the IEEE
+// division NumPy's x / s does, so the codes stay bit for bit those of the NumPy path.
+void scale_chunk(const double* x, const BlockScales& sc, int64_t lo, int64_t hi, double* out) {
+  for (int64_t i = lo; i < hi;) {
+    const int64_t b = i / sc.block;
+    const int64_t end = std::min(hi, (b + 1) * sc.block);
+    const double s = sc.scales[b];
+    if (std::isnan(s)) {
+      std::fill(out + (i - lo), out + (end - lo), 0.0);
+    } else {
+      for (int64_t j = i; j < end; ++j) out[j - lo] = x[j] / s;
+    }
+    i = end;
+  }
+}
+
+// run(x, u, lo, hi, codes) over the chunk [lo, hi): on x itself, or on x / its scales in a
+// buffer the chunk's thread fills first (then the range is [0, hi - lo) of shifted pointers).
+template <class Code, class Run>
+void scaled_or_not(const double* x, const double* u, int64_t lo, int64_t hi,
+                   const BlockScales& sc, Code* codes, Run run) {
+  if (sc.scales == nullptr) return run(x, u, lo, hi, codes);
+  std::vector<double> buf(static_cast<size_t>(hi - lo));
+  scale_chunk(x, sc, lo, hi, buf.data());
+  run(buf.data(), u != nullptr ? u + lo : nullptr, int64_t{0}, hi - lo, codes + lo);
+}
+
 }  // namespace
 
 const char* encode_isa() { return cpu_has_avx512_dq() ? "avx512" : "portable"; }
@@ -189,7 +217,7 @@ void validate(const FloatCodeFormat& f) {
 
 template <class Code>
 void encode_float(const double* x, const double* u, int64_t n, const FloatCodeFormat& f,
-                  bool saturate, Code* codes, const Poll& poll) {
+                  bool saturate, Code* codes, const Poll& poll, const BlockScales& scales) {
   validate(f);
   const int width = f.ebits + f.mbits;
   const int64_t top = (int64_t{1} << width) - 1;
@@ -205,17 +233,20 @@ void encode_float(const double* x, const double* u, int64_t n, const FloatCodeFo
                            : top - ((int64_t{1} << (f.mbits - 1)) - 1);
   const FloatPlan plan{f.emin, f.mbits, width, f.max_code, past, qnan};
   for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
-    if (u != nullptr) {
-      float_range<Code, true>(x, u, lo, hi, plan, codes);
-    } else {
-      float_range<Code, false>(x, u, lo, hi, plan, codes);
-    }
+    scaled_or_not(x, u, lo, hi, scales, codes,
+                  [&](const double* xs, const double* us, int64_t a, int64_t b, Code* cs) {
+                    if (us != nullptr) {
+                      float_range<Code, true>(xs, us, a, b, plan, cs);
+                    } else {
+                      float_range<Code, false>(xs, us, a, b, plan, cs);
+                    }
+                  });
   });
 }
 
 template <class Code>
 void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int64_t qmin,
-                int64_t qmax, Code* codes, const Poll& poll) {
+                int64_t qmax, Code* codes, const Poll& poll, const BlockScales& scales) {
   if (frac_bits < -64 || frac_bits > 64) {
     throw std::invalid_argument("frac_bits must be in [-64, 64], got " +
                                 std::to_string(frac_bits));
@@ -228,27 +259,33 @@ void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int6
   // x * 2^frac_bits rounds once, as ldexp does (a power of two in range: -64..64)
   const double scale = std::ldexp(1.0, frac_bits);
   for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
-    if (u != nullptr) {
-      int_range<Code, true>(x, u, lo, hi, scale, least, most, codes);
-    } else {
-      int_range<Code, false>(x, u, lo, hi, scale, least, most, codes);
-    }
+    scaled_or_not(x, u, lo, hi, scales, codes,
+                  [&](const double* xs, const double* us, int64_t a, int64_t b, Code* cs) {
+                    if (us != nullptr) {
+                      int_range<Code, true>(xs, us, a, b, scale, least, most, cs);
+                    } else {
+                      int_range<Code, false>(xs, us, a, b, scale, least, most, cs);
+                    }
+                  });
   });
 }
 
 template void encode_float<uint8_t>(const double*, const double*, int64_t,
-                                    const FloatCodeFormat&, bool, uint8_t*, const Poll&);
+                                    const FloatCodeFormat&, bool, uint8_t*, const Poll&,
+                                    const BlockScales&);
 template void encode_float<uint16_t>(const double*, const double*, int64_t,
-                                     const FloatCodeFormat&, bool, uint16_t*, const Poll&);
+                                    const FloatCodeFormat&, bool, uint16_t*, const Poll&,
+                                    const BlockScales&);
 template void encode_float<uint32_t>(const double*, const double*, int64_t,
-                                     const FloatCodeFormat&, bool, uint32_t*, const Poll&);
-template void encode_int<int8_t>(const double*, const double*, int64_t, int, int64_t, int64_t,
-                                 int8_t*, const Poll&);
-template void encode_int<int16_t>(const double*, const double*, int64_t, int, int64_t, int64_t,
-                                  int16_t*, const Poll&);
-template void encode_int<uint8_t>(const double*, const double*, int64_t, int, int64_t, int64_t,
-                                  uint8_t*, const Poll&);
-template void encode_int<uint16_t>(const double*, const double*, int64_t, int, int64_t, int64_t,
-                                   uint16_t*, const Poll&);
+                                    const FloatCodeFormat&, bool, uint32_t*, const Poll&,
+                                    const BlockScales&);
+template void encode_int<int8_t>(const double*, const double*, int64_t, int, int64_t,
+                                 int64_t, int8_t*, const Poll&, const BlockScales&);
+template void encode_int<int16_t>(const double*, const double*, int64_t, int, int64_t,
+                                 int64_t, int16_t*, const Poll&, const BlockScales&);
+template void encode_int<uint8_t>(const double*, const double*, int64_t, int, int64_t,
+                                 int64_t, uint8_t*, const Poll&, const BlockScales&);
+template void encode_int<uint16_t>(const double*, const double*, int64_t, int, int64_t,
+                                 int64_t, uint16_t*, const Poll&, const BlockScales&);
 
 }  // namespace pysim

@@ -30,16 +30,25 @@ void validate(const FloatCodeFormat& f);  // throws std::invalid_argument
 // The loops the encoders run: "avx512" (vectorised, AVX-512 F/DQ/VL/BW) or "portable".
 const char* encode_isa();
 
+// Per-block scales: element i is divided by scales[i / block] before it is encoded (a NaN
+// scale makes it 0), as pysim.formats.quantize's x / s does; scales == nullptr: unscaled.
+struct BlockScales {
+  const double* scales = nullptr;
+  int64_t block = 1;
+};
+
 // codes[i] of x[i]. Past the largest finite value: saturate clamps to it; otherwise IEEE
 // formats give inf, E4M3 ("fn") NaN, formats without specials clamp. NaN gives the format's
 // quiet NaN (the caller refuses NaN for formats without one). u: nullptr for nearest-even.
 template <class Code>
 void encode_float(const double* x, const double* u, int64_t n, const FloatCodeFormat& f,
-                  bool saturate, Code* codes, const Poll& poll = nullptr);
+                  bool saturate, Code* codes, const Poll& poll = nullptr,
+                  const BlockScales& scales = {});
 
 // codes[i] = clamp(round(x[i] * 2^frac_bits), qmin, qmax); x finite (the caller checks).
 template <class Code>
 void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int64_t qmin,
-                int64_t qmax, Code* codes, const Poll& poll = nullptr);
+                int64_t qmax, Code* codes, const Poll& poll = nullptr,
+                const BlockScales& scales = {});
 
 }  // namespace pysim

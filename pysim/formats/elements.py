@@ -153,13 +153,18 @@ NATIVE_MIN = 1 << 12  # elements from which the C++ kernel runs (below: NumPy's 
 
 def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str,
                    saturate: bool, rng: np.random.Generator | None, name: str,
-                   shape: tuple[int, ...]) -> np.ndarray:
+                   shape: tuple[int, ...], scales: np.ndarray | None = None) -> np.ndarray:
     """The C++ kernel (csrc/kernels/quantize.cpp): the same codes as the NumPy functions, bit
     for bit, with the same stochastic draws (one per element, in order). An error names the
-    element by its index in the tensor of ``shape``."""
+    element by its index in the tensor of ``shape``. ``scales``: ``flat`` is divided by one
+    per ``flat.size // scales.size`` consecutive elements first (a NaN scale gives 0), the
+    caller's guarantee being that the quotients are finite (finite values over scales that
+    are finite and not 0)."""
     from pysim import _core
 
-    if isinstance(fmt, FloatFormat):
+    if scales is not None:
+        pass  # the quotients are finite: nothing for the checks below to find
+    elif isinstance(fmt, FloatFormat):
         if fmt.specials == "none" and np.isnan(flat).any():
             check_finite(np.where(np.isinf(flat), 0.0, flat).reshape(shape), fmt.name, name)
     else:
@@ -168,12 +173,31 @@ def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str
         rng.random(flat.shape) if rng is not None else None)
     if rounding != "nearest_even" and u is None:
         raise ValueError("stochastic rounding needs a generator (rng)")
+    block = flat.size // scales.size if scales is not None and scales.size else 1
     if isinstance(fmt, FloatFormat):
         return _core.encode_float(flat, ebits=fmt.ebits, mbits=fmt.mbits, emin=fmt.emin,
                                   max_code=fmt.max_code, specials=fmt.specials,
-                                  saturate=saturate, u=u)
+                                  saturate=saturate, u=u, scales=scales, block=block)
     return _core.encode_int(flat, bits=fmt.bits, signed=fmt.signed, frac_bits=fmt.frac_bits,
-                            qmin=fmt.qmin, qmax=fmt.qmax, u=u)
+                            qmin=fmt.qmin, qmax=fmt.qmax, u=u, scales=scales, block=block)
+
+
+def encode_scaled(xb: np.ndarray, s: np.ndarray, fmt: IntFormat | FloatFormat, *,
+                  rounding: str, saturate: bool, rng: np.random.Generator | None,
+                  name: str) -> np.ndarray | None:
+    """Codes of ``xb / s[..., None]`` (blocks ``xb`` of shape (R, G, S), float64 scales ``s``
+    of shape (R, G), finite and not 0 where not NaN; a NaN scale's block gives 0): what
+    ``encode`` makes of that quotient, bit for bit, with the division done in C++ block by
+    block instead of as a NumPy temporary. None where the C++ kernel does not apply (a
+    code-book format, fewer than NATIVE_MIN elements, blocks that are not one contiguous
+    array): the caller divides itself."""
+    if (not isinstance(fmt, (FloatFormat, IntFormat)) or xb.size < NATIVE_MIN
+            or not xb.flags.c_contiguous or xb.dtype != np.float64):
+        return None
+    flat = xb.reshape(-1)
+    return _encode_native(flat, fmt, rounding, saturate, rng, name, xb.shape,
+                          np.ascontiguousarray(s, dtype=np.float64).reshape(-1)
+                          ).reshape(xb.shape)
 
 
 def encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, *, rounding: str,

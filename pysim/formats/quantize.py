@@ -143,10 +143,14 @@ def quantize(x: np.ndarray, fmt: str | Format, granularity: object = None, *,
     amax = np.max(np.abs(xb), axis=2, initial=0.0) if xb.size else np.zeros(xb.shape[:2])
     s = gr.scales(np.where(np.isnan(xb).any(axis=2), np.nan, amax), elem, sdt, name)
     # MX v1.0 Section 6.3: P_i = quantize(V_i / X), normals saturated; a NaN-scale block's
-    # elements are don't-cares (its values decode as NaN), stored as zeros.
-    t = np.where(np.isnan(s)[..., None], 0.0, xb / s[..., None])
-    codes = from_blocks(elements.encode(t, elem, rounding=rounding, saturate=True, rng=rng,
-                                        name=name))
+    # elements are don't-cares (its values decode as NaN), stored as zeros. The C++ kernel
+    # divides block by block where it applies (elements.encode_scaled), else NumPy here.
+    codes_b = elements.encode_scaled(xb, s, elem, rounding=rounding, saturate=True, rng=rng,
+                                     name=name)
+    if codes_b is None:
+        t = np.where(np.isnan(s)[..., None], 0.0, xb / s[..., None])
+        codes_b = elements.encode(t, elem, rounding=rounding, saturate=True, rng=rng, name=name)
+    codes = from_blocks(codes_b)
     return QuantizedTensor(f, np.ascontiguousarray(codes), s.astype(np.float32), gran, sdt,
                            x64.shape, rounding)
 

@@ -504,6 +504,10 @@ def _c_encode(rng: random.Random, w: list[bool]) -> Call:
         want = (elements.encode_float(flat, fmt, rounding="nearest_even",
                                       saturate=bool(kw["saturate"]), rng=None, name="x")
                 if good else None)
+        if rng.random() < 0.2:  # per-block scales, well formed or not: a clear error or codes
+            kw.update(scales=harray(rng, np.float64, (rng.randint(0, 40),)),
+                      block=hint(rng, 1, 16, w))
+            want = None
         return Call("encode_float", _core.encode_float, (x,), kwargs=kw,
                     check=_equal(want) if want is not None else None)
     kw = dict(bits=fmt.bits, signed=fmt.signed, frac_bits=fmt.frac_bits, qmin=fmt.qmin,
@@ -515,6 +519,9 @@ def _c_encode(rng: random.Random, w: list[bool]) -> Call:
             and all(kw[k] == getattr(fmt, k) for k in ("bits", "frac_bits", "qmin", "qmax")))
     want = (elements.encode_int(flat, fmt, rounding="nearest_even", rng=None, name="x")
             if good else None)
+    if rng.random() < 0.2:
+        kw.update(scales=harray(rng, np.float64, (rng.randint(0, 40),)), block=hint(rng, 1, 16, w))
+        want = None
     return Call("encode_int", _core.encode_int, (x,), kwargs=kw,
                 check=_equal(want) if want is not None else None)
 
