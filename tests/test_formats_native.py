@@ -145,7 +145,7 @@ def _scaled_cases() -> list[tuple[str, object, str | None]]:
     return [("int8", "tensor", None), ("int8", "channel", None), ("int4", "group:128", None),
             ("int8", "group:64", "fp16"), ("fp8_e4m3", "tensor", None),
             ("fp4_e2m1", "block:32", "e8m0"), ("mxfp8_e4m3", None, None), ("mxfp4", None, None),
-            ("mxint8", None, None), ("mxfp6_e2m3", None, None),
+            ("mxint8", None, None), ("mxfp6_e2m3", None, None), ("nf4", None, None),
             # blocks that are not one contiguous array: NumPy divides (encode_scaled: None)
             ("int8", per_channel(axis=1), None), ("int4", per_group(16, axis=0), None)]
 
@@ -190,3 +190,34 @@ def test_encode_scaled_arguments_are_checked():
     got = _core.encode_int(np.array([2.0, 4.0, 6.0, 8.0]), bits=8, signed=True, frac_bits=0,
                            qmin=-128, qmax=127, scales=np.array([2.0, np.nan]), block=2)
     assert got.tolist() == [1, 2, 0, 0]
+
+
+CODEBOOKS = [n for n in registry.names() if isinstance(registry.get(n), registry.CodebookFormat)]
+
+
+@pytest.mark.parametrize("name", CODEBOOKS)
+@pytest.mark.parametrize("rounding", ["nearest_even", "stochastic"])
+def test_native_codebook_indices_equal_numpy_bit_for_bit(name, rounding):
+    """NF4's nearest code-book value in C++: every midpoint between neighbours (a tie, to the
+    even index), values past both ends, random values over the range, both roundings."""
+    fmt = registry.get(name)
+    v = np.asarray(fmt.values)
+    rng = np.random.default_rng(9)
+    x = np.concatenate([(v[:-1] + v[1:]) / 2, v, [-5.0, 5.0, -0.0],
+                        rng.uniform(-1.2, 1.2, 3 * elements.CHUNK + 11)])
+    kw = dict(rounding=rounding, saturate=False, name="x")
+    ref = elements.encode(x, fmt, rng=np.random.default_rng(7), native=False, **kw)
+    got = elements.encode(x, fmt, rng=np.random.default_rng(7), native=True, **kw)
+    np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError) as ref_err:
+        elements.encode(np.array([0.1, np.nan]), fmt, native=False, rng=None, **kw)
+    with pytest.raises(ValueError) as got_err:
+        elements.encode(np.array([0.1, np.nan]), fmt, native=True, rng=None, **kw)
+    assert str(got_err.value) == str(ref_err.value)
+
+
+def test_encode_codebook_refuses_a_table_out_of_order():
+    with pytest.raises(ValueError, match="strictly ascending"):
+        _core.encode_codebook(np.zeros(3), values=np.array([0.0, 1.0, 0.5]))
+    with pytest.raises(ValueError, match="2..256 values"):
+        _core.encode_codebook(np.zeros(3), values=np.array([0.0]))

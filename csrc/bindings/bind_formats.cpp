@@ -124,6 +124,24 @@ void bind_formats(py::module_& m) {
       "per `block` consecutive elements first (a NaN scale gives 0). NaN is the caller's to "
       "refuse where the format has none.");
   m.def(
+      "encode_codebook",
+      [](const py::array& x, const py::array& values, const std::optional<py::array>& u,
+         const std::optional<py::array>& scales, int64_t block) {
+        const Inputs in = inputs(x, u, scales, block);
+        const CArray<double> v = as_c_array<double>(values, "values");
+        const double* vp = v.data();
+        const int64_t nv = static_cast<int64_t>(v.size());
+        return run_encode<uint8_t>(in, [&](const double* xp, const double* up, int64_t n,
+                                           uint8_t* codes, const Poll& poll) {
+          encode_codebook(xp, up, n, vp, nv, codes, poll, in.block_scales());
+        });
+      },
+      py::arg("x"), py::kw_only(), py::arg("values"), py::arg("u") = py::none(),
+      py::arg("scales") = py::none(), py::arg("block") = 1,
+      "Code-book indices (uint8, flattened) of finite float64 x: the nearest of the sorted "
+      "`values`, ties to the even index, or stochastic with u (encode_codebook, bit for "
+      "bit); scales as for encode_float.");
+  m.def(
       "encode_int",
       [](const py::array& x, int bits, bool is_signed, int frac_bits, int64_t qmin,
          int64_t qmax, const std::optional<py::array>& u, const std::optional<py::array>& scales,

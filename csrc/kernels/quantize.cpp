@@ -270,6 +270,37 @@ void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int6
   });
 }
 
+void encode_codebook(const double* x, const double* u, int64_t n, const double* values,
+                     int64_t n_values, uint8_t* codes, const Poll& poll,
+                     const BlockScales& scales) {
+  if (n_values < 2 || n_values > 256) {
+    throw std::invalid_argument("a code book needs 2..256 values, got " +
+                                std::to_string(n_values));
+  }
+  for (int64_t j = 1; j < n_values; ++j) {
+    if (!(values[j - 1] < values[j])) {
+      throw std::invalid_argument("code-book values must be finite and strictly ascending");
+    }
+  }
+  const double* end = values + n_values;
+  for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
+    scaled_or_not(x, u, lo, hi, scales, codes,
+                  [&](const double* xs, const double* us, int64_t a, int64_t b, uint8_t* cs) {
+                    for (int64_t i = a; i < b; ++i) {
+                      const double t = std::min(std::max(xs[i], values[0]), end[-1]);
+                      // searchsorted(values, t, side="right") - 1, kept within 0..n - 2
+                      int64_t k = std::upper_bound(values, end, t) - values - 1;
+                      k = std::min(std::max<int64_t>(k, 0), n_values - 2);
+                      const double frac = (t - values[k]) / (values[k + 1] - values[k]);
+                      const bool up = us != nullptr
+                                          ? us[i] < frac
+                                          : frac > 0.5 || (frac == 0.5 && (k % 2) == 1);
+                      cs[i] = static_cast<uint8_t>(k + (up ? 1 : 0));
+                    }
+                  });
+  });
+}
+
 template void encode_float<uint8_t>(const double*, const double*, int64_t,
                                     const FloatCodeFormat&, bool, uint8_t*, const Poll&,
                                     const BlockScales&);

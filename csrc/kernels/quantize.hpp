@@ -51,4 +51,14 @@ void encode_int(const double* x, const double* u, int64_t n, int frac_bits, int6
                 int64_t qmax, Code* codes, const Poll& poll = nullptr,
                 const BlockScales& scales = {});
 
+// codes[i] = the index of the value of `values` (n_values of them, sorted ascending, at least
+// two) nearest x[i] clamped to their range: with t in [v[lo], v[lo + 1]] (lo the last value
+// <= t, at most n_values - 2) and frac = (t - v[lo]) / (v[lo + 1] - v[lo]), lo + 1 if
+// frac > 0.5 or frac == 0.5 with lo odd (ties to the even index), else lo; stochastic:
+// lo + (u[i] < frac). x finite (the caller checks). pysim/formats/elements.py's
+// encode_codebook, bit for bit.
+void encode_codebook(const double* x, const double* u, int64_t n, const double* values,
+                     int64_t n_values, uint8_t* codes, const Poll& poll = nullptr,
+                     const BlockScales& scales = {});
+
 }  // namespace pysim

@@ -151,7 +151,8 @@ CHUNK = 1 << 16  # elements per pass: the temporaries stay in cache
 NATIVE_MIN = 1 << 12  # elements from which the C++ kernel runs (below: NumPy's is as fast)
 
 
-def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str,
+def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat,
+                   rounding: str,
                    saturate: bool, rng: np.random.Generator | None, name: str,
                    shape: tuple[int, ...], scales: np.ndarray | None = None) -> np.ndarray:
     """The C++ kernel (csrc/kernels/quantize.cpp): the same codes as the NumPy functions, bit
@@ -174,6 +175,9 @@ def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str
     if rounding != "nearest_even" and u is None:
         raise ValueError("stochastic rounding needs a generator (rng)")
     block = flat.size // scales.size if scales is not None and scales.size else 1
+    if isinstance(fmt, CodebookFormat):
+        return _core.encode_codebook(flat, values=np.asarray(fmt.values, dtype=np.float64),
+                                     u=u, scales=scales, block=block)
     if isinstance(fmt, FloatFormat):
         return _core.encode_float(flat, ebits=fmt.ebits, mbits=fmt.mbits, emin=fmt.emin,
                                   max_code=fmt.max_code, specials=fmt.specials,
@@ -182,17 +186,17 @@ def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat, rounding: str
                             qmin=fmt.qmin, qmax=fmt.qmax, u=u, scales=scales, block=block)
 
 
-def encode_scaled(xb: np.ndarray, s: np.ndarray, fmt: IntFormat | FloatFormat, *,
+def encode_scaled(xb: np.ndarray, s: np.ndarray,
+                  fmt: IntFormat | FloatFormat | CodebookFormat, *,
                   rounding: str, saturate: bool, rng: np.random.Generator | None,
                   name: str) -> np.ndarray | None:
     """Codes of ``xb / s[..., None]`` (blocks ``xb`` of shape (R, G, S), float64 scales ``s``
     of shape (R, G), finite and not 0 where not NaN; a NaN scale's block gives 0): what
     ``encode`` makes of that quotient, bit for bit, with the division done in C++ block by
-    block instead of as a NumPy temporary. None where the C++ kernel does not apply (a
-    code-book format, fewer than NATIVE_MIN elements, blocks that are not one contiguous
-    array): the caller divides itself."""
-    if (not isinstance(fmt, (FloatFormat, IntFormat)) or xb.size < NATIVE_MIN
-            or not xb.flags.c_contiguous or xb.dtype != np.float64):
+    block instead of as a NumPy temporary. None where the C++ kernel does not apply (fewer
+    than NATIVE_MIN elements, blocks that are not one contiguous array): the caller divides
+    itself."""
+    if xb.size < NATIVE_MIN or not xb.flags.c_contiguous or xb.dtype != np.float64:
         return None
     flat = xb.reshape(-1)
     return _encode_native(flat, fmt, rounding, saturate, rng, name, xb.shape,
@@ -203,13 +207,12 @@ def encode_scaled(xb: np.ndarray, s: np.ndarray, fmt: IntFormat | FloatFormat, *
 def encode(x: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat, *, rounding: str,
            saturate: bool, rng: np.random.Generator | None, name: str,
            native: bool | None = None) -> np.ndarray:
-    """Codes of float64 ``x`` in element format ``fmt`` (see the encode_* functions). Integer
-    and float formats of NATIVE_MIN elements or more run in C++ (``native``: force it on or
-    off); the rest in NumPy, in chunks of CHUNK elements (stochastic draws follow the same
+    """Codes of float64 ``x`` in element format ``fmt`` (see the encode_* functions). Tensors
+    of NATIVE_MIN elements or more run in C++ (``native``: force it on or off); the rest in
+    NumPy, in chunks of CHUNK elements (stochastic draws follow the same
     order either way, so a seed fixes the result)."""
     flat = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    if isinstance(fmt, (FloatFormat, IntFormat)) and (
-            native if native is not None else flat.size >= NATIVE_MIN):
+    if native if native is not None else flat.size >= NATIVE_MIN:
         return _encode_native(flat, fmt, rounding, saturate, rng, name,
                               x.shape).reshape(x.shape)
     if flat.size <= CHUNK:

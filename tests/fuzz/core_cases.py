@@ -486,6 +486,21 @@ def _c_encode(rng: random.Random, w: list[bool]) -> Call:
     if rng.random() < 0.05:  # which loops run: takes no input, names one of two
         return Call("encode_isa", _core.encode_isa, (),
                     check=lambda got: None if got in ("avx512", "portable") else repr(got))
+    if rng.random() < 0.15:  # a code book (NF4's, or a hostile table)
+        nf4 = np.asarray(registry.get("nf4").values, dtype=np.float64)
+        values = nf4 if rng.random() < 0.7 else harray(rng, np.float64, (rng.randint(0, 20),))
+        x = harray(rng, np.float64, (rng.randint(0, 300),))
+        kw: dict[str, Any] = dict(values=values)
+        if rng.random() < 0.2:
+            kw.update(scales=harray(rng, np.float64, (rng.randint(0, 40),)),
+                      block=hint(rng, 1, 16, w))
+        want = None
+        if (values is nf4 and "scales" not in kw and x.dtype.kind == "f" and x.ndim == 1
+                and np.isfinite(x).all()):
+            want = elements.encode_codebook(x.astype(np.float64), registry.get("nf4"),
+                                            rounding="nearest_even", rng=None, name="x")
+        return Call("encode_codebook", _core.encode_codebook, (x,), kwargs=kw,
+                    check=_equal(want) if want is not None else None)
     fmt = registry.get(rng.choice(names))
     x = harray(rng, np.float64, (rng.randint(0, 300),))
     u = harray(rng, np.float64, x.shape) if rng.random() < 0.3 else None
