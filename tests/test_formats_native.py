@@ -221,3 +221,23 @@ def test_encode_codebook_refuses_a_table_out_of_order():
         _core.encode_codebook(np.zeros(3), values=np.array([0.0, 1.0, 0.5]))
     with pytest.raises(ValueError, match="2..256 values"):
         _core.encode_codebook(np.zeros(3), values=np.array([0.0]))
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), SCALED)
+def test_float32_dequantize_is_the_float64_product_rounded_once(name, gran, sdt):
+    """dequantize(q) to float32 multiplies in float32 where every element value is a float32
+    number: the same values as the exact float64 product rounded once, scales down to
+    E8M0's 2^-127 (float32 subnormals) included."""
+    from pysim.formats import dequantize, quantize
+
+    spread, tiny = (6, -8) if sdt == "fp16" else (60, -70)  # what fp16 scales can hold
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((64, 256)) * 2.0 ** rng.integers(-spread, spread, (64, 256))
+         ).astype(np.float32)
+    x[0, :64] *= 2.0 ** tiny  # tiny blocks: subnormal products
+    kw = {} if gran is None else {"granularity": gran}
+    if sdt is not None:
+        kw["scale_dtype"] = sdt
+    q = quantize(x, name, **kw)
+    exact = dequantize(q, np.float64)
+    np.testing.assert_array_equal(dequantize(q, np.float32), exact.astype(np.float32))
