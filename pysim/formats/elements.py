@@ -152,8 +152,7 @@ NATIVE_MIN = 1 << 12  # elements from which the C++ kernel runs (below: NumPy's 
 
 
 def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat | CodebookFormat,
-                   rounding: str,
-                   saturate: bool, rng: np.random.Generator | None, name: str,
+                   rounding: str, saturate: bool, rng: np.random.Generator | None, name: str,
                    shape: tuple[int, ...], scales: np.ndarray | None = None) -> np.ndarray:
     """The C++ kernel (csrc/kernels/quantize.cpp): the same codes as the NumPy functions, bit
     for bit, with the same stochastic draws (one per element, in order). An error names the
@@ -163,13 +162,11 @@ def _encode_native(flat: np.ndarray, fmt: IntFormat | FloatFormat | CodebookForm
     are finite and not 0)."""
     from pysim import _core
 
-    if scales is not None:
-        pass  # the quotients are finite: nothing for the checks below to find
-    elif isinstance(fmt, FloatFormat):
-        if fmt.specials == "none" and np.isnan(flat).any():
+    if scales is None:  # (with scales the quotients are finite: nothing for these to find)
+        if not isinstance(fmt, FloatFormat):
+            check_finite(flat.reshape(shape), fmt.name, name)
+        elif fmt.specials == "none" and np.isnan(flat).any():
             check_finite(np.where(np.isinf(flat), 0.0, flat).reshape(shape), fmt.name, name)
-    else:
-        check_finite(flat.reshape(shape), fmt.name, name)
     u = None if rounding == "nearest_even" else (
         rng.random(flat.shape) if rng is not None else None)
     if rounding != "nearest_even" and u is None:
