@@ -225,9 +225,9 @@ def test_encode_codebook_refuses_a_table_out_of_order():
 
 @pytest.mark.parametrize(("name", "gran", "sdt"), SCALED)
 def test_float32_dequantize_is_the_float64_product_rounded_once(name, gran, sdt):
-    """dequantize(q) to float32 multiplies in float32 where every element value is a float32
-    number: the same values as the exact float64 product rounded once, scales down to
-    E8M0's 2^-127 (float32 subnormals) included."""
+    """dequantize(q) to float32 multiplies in float32 (elements decode to float32 numbers):
+    the same values as the exact float64 product rounded once, scales down to E8M0's 2^-127
+    (float32 subnormals) and NF4's code book included."""
     from pysim.formats import dequantize, quantize
 
     spread, tiny = (6, -8) if sdt == "fp16" else (60, -70)  # what fp16 scales can hold

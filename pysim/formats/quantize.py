@@ -162,26 +162,15 @@ def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32) -> np.
     if q.scales is None or q.granularity is None:
         return np.asarray(vals, dtype=dtype).reshape(q.shape)
     to_blocks, from_blocks, _ = gr.layout(q.shape, q.granularity, "q")
-    if np.dtype(dtype) == np.float32 and _float32_exact(q.element):
-        # An element (at most 24 significant bits, in float32's range) times a float32 scale
+    if np.dtype(dtype) == np.float32:
+        # Elements decode to float32 numbers and scales are stored as float32: their product
         # is exact in float64 and rounded once to float32 below; a float32 multiply of the
-        # same two float32 numbers rounds that exact product once too (IEEE 754), with no
-        # float64 temporaries. (A code book's values need not be float32 numbers.)
-        out = to_blocks(vals.astype(np.float32)) * q.scales.astype(np.float32)[..., None]
+        # same two numbers rounds that exact product once too (IEEE 754), with no float64
+        # temporaries.
+        out = to_blocks(vals) * q.scales.astype(np.float32)[..., None]
         return np.ascontiguousarray(from_blocks(out))
     out = to_blocks(vals.astype(np.float64)) * q.scales.astype(np.float64)[..., None]
     return np.ascontiguousarray(from_blocks(out.astype(dtype)))
-
-
-def _float32_exact(elem: object) -> bool:
-    """Every value of element format ``elem`` is a float32 number: at most 24 significant
-    bits within float32's exponent range (int8 / int16 codes at any scale of 2^-64..2^64,
-    fp32 and narrower floats)."""
-    if isinstance(elem, IntFormat):
-        return elem.bits <= 24 and abs(elem.frac_bits) <= 64
-    if isinstance(elem, FloatFormat):
-        return elem.mbits <= 23 and elem.ebits <= 8
-    return False
 
 
 def _k_scales(q: QuantizedTensor, k_axis: int, k: int) -> tuple[np.ndarray, int] | None:
