@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pysim.memplan.graph import Timeline
-from pysim.memplan.plan import Piece, PlanInvalid, replay
+from pysim.memplan.plan import Piece, PlanInvalid, replay, time_overlaps
 
 Offsets = dict[str, list[int]]  # tensor -> offset at each required step
 Keeps = dict[str, list[bool]]  # tensor -> kept flag of each gap
@@ -154,16 +154,9 @@ def _neighbourhood(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps
 def _overlapping(items: list[_Item]) -> list[tuple[int, int]]:
     """Pairs of items of different tensors that overlap in time, one of them movable (a free
     offset or a keep/drop decided here): a sweep by start."""
-    order = sorted(range(len(items)), key=lambda i: (items[i].s, i))
-    pairs: list[tuple[int, int]] = []
-    open_: list[int] = []
-    for i in order:
-        open_ = [j for j in open_ if items[j].e >= items[i].s]
-        mi = items[i].var is not None or items[i].dec
-        pairs += [(j, i) for j in open_ if items[j].tensor != items[i].tensor
-                  and (mi or items[j].var is not None or items[j].dec)]
-        open_.append(i)
-    return pairs
+    movable = [it.var is not None or it.dec for it in items]
+    return [(j, i) for j, i in time_overlaps([(it.tensor, it.s, it.e) for it in items])
+            if movable[i] or movable[j]]
 
 
 def window_pairs(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps) -> int:

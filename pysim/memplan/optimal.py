@@ -30,7 +30,7 @@ import numpy as np
 
 from pysim.memplan.graph import Timeline
 from pysim.memplan.lns import improve
-from pysim.memplan.plan import Piece, pieces_from_keep, replay
+from pysim.memplan.plan import Piece, pieces_from_keep, replay, time_overlaps
 
 Interval = tuple[str, int, int]  # tensor, first step, last step (inclusive)
 
@@ -213,15 +213,7 @@ def _items(tl: Timeline) -> list[tuple[str, int, int, int, bool]]:
 
 
 def _pairs(items: list[tuple[str, int, int, int, bool]]) -> list[tuple[int, int]]:
-    order = sorted(range(len(items)), key=lambda i: items[i][2])
-    pairs: list[tuple[int, int]] = []
-    open_: list[int] = []
-    for i in order:
-        s = items[i][2]
-        open_ = [j for j in open_ if items[j][3] >= s]
-        pairs += [(j, i) for j in open_ if items[j][0] != items[i][0]]
-        open_.append(i)
-    return pairs
+    return time_overlaps([(t, s, e) for t, _, s, e, _ in items])
 
 
 def addressed(tl: Timeline, budget_bytes: int, time_limit_s: float

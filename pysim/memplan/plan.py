@@ -13,7 +13,7 @@ report their solver's objective as the traffic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +212,20 @@ class Plan:
                 f"{'this order' if self.bound_scope == 'order' else self.bound_scope}, gap {gap}, "
                 f"optimal {self.proven_optimal}), compulsory {self.compulsory_bytes} B, "
                 f"{self.method}, {self.solve_time_s:.3f} s")
+
+
+def time_overlaps(spans: Sequence[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """Index pairs (j, i) of ``spans`` (tensor, first step, last step) of different tensors
+    that overlap in time, j starting no later than i: a sweep by start. The addressed ILP
+    and LNS's windows each need one order binary per such pair (with a movable piece)."""
+    order = sorted(range(len(spans)), key=lambda i: (spans[i][1], i))
+    pairs: list[tuple[int, int]] = []
+    open_: list[int] = []
+    for i in order:
+        open_ = [j for j in open_ if spans[j][2] >= spans[i][1]]
+        pairs += [(j, i) for j in open_ if spans[j][0] != spans[i][0]]
+        open_.append(i)
+    return pairs
 
 
 def pieces_from_keep(timeline: Timeline, keep: Mapping[tuple[str, int], bool]) -> list[
