@@ -12,17 +12,15 @@ from hypothesis import strategies as st
 
 from pysim import _core
 from pysim.config.dram_presets import DRAM_PRESETS
+from pysim.config.memory import Dram
 from pysim.engine.dram import _efficiency, refresh_availability
 
 TIMINGS = ("t_rcd_ns", "t_cl_ns", "t_rp_ns")
 
 
-def _key(fields: dict) -> tuple:
-    return (("channels", fields["channels"]), ("banks_per_channel", fields["banks_per_channel"]),
-            ("row_bytes", fields["row_bytes"]), ("burst_bytes", fields["burst_bytes"]),
-            ("bus_bits", fields["bus_bits"]), ("data_rate_mtps", float(fields["data_rate_mtps"])),
-            *((f"t{n[2:-3].upper()}_ns", float(fields[n]))
-              for n in ("t_rcd_ns", "t_cl_ns", "t_rp_ns", "t_ras_ns", "t_refi_ns", "t_rfc_ns")))
+def _key(preset: str, fields: dict | None = None) -> tuple:
+    """The DRAM model's key of a preset with some fields changed, as the engine builds it."""
+    return Dram(preset=preset, **(fields or {})).model_key()
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
@@ -39,7 +37,7 @@ def test_faster_timings_never_lower_efficiency(preset, base, names, tenths, run,
     fields = {**DRAM_PRESETS[preset].fields(), **{k: v for k, v in base.items() if v}}
     faster = {**fields, **{t: fields[t] * tenths / 10 for t in names}}
     pitch = max(run, pitch_kib << 10)
-    slow, fast = (_efficiency(_key(f), run, pitch)[0] for f in (fields, faster))
+    slow, fast = (_efficiency(_key(preset, f), run, pitch)[0] for f in (fields, faster))
     assert fast >= slow * (1 - 1e-12), (slow, fast)
 
 
@@ -50,7 +48,7 @@ def test_expected_refresh_cost_matches_a_long_stream(preset, run, pitch):
     figure: within 4 %. The engine is the lower one: it charges tRP + tRCD per refresh to a
     row-hitting stream, while the in-order model gets part of it back (a refresh precharges
     every bank, and a bank the stream moves to next then needs no precharge of its own)."""
-    key = _key(DRAM_PRESETS[preset].fields())
+    key = _key(preset)
     n = (64 << 20) // pitch
     stats = _core.dram_simulate_stream(_core.DramSpec(**dict(key)),
                                        np.arange(n, dtype=np.int64) * pitch,
