@@ -170,6 +170,11 @@ class LifetimeGraph:
             raise MemPlanError(f"unknown op {name!r}; the graph has {len(self.ops)} ops, "
                                f"e.g. {[o.name for o in self.ops[:3]]}") from None
 
+    def predecessors(self) -> list[list[int]]:
+        """Direct predecessors of each op (the producers of its inputs), as sorted indices."""
+        return [sorted({self._index[p] for t in op.inputs
+                        if (p := self.tensors[t].producer) is not None}) for op in self.ops]
+
     def op_bytes(self, op: OpNode) -> int:
         """Bytes op `op` needs resident while it runs (inputs and output, aligned)."""
         return sum(self.tensors[t].bytes for t in op.tensors)

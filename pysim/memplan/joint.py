@@ -65,7 +65,7 @@ def spans(g: LifetimeGraph) -> list[tuple[int, int]]:
     """Steps each op can run at in any topological order: from its number of ancestors to the
     last step less its number of descendants."""
     n = len(g.ops)
-    preds = _preds(g)
+    preds = g.predecessors()
     anc: list[int] = [0] * n
     for i in range(n):  # g.ops is topological
         for p in preds[i]:
@@ -75,12 +75,6 @@ def spans(g: LifetimeGraph) -> list[tuple[int, int]]:
         for p in preds[i]:
             desc[p] |= desc[i] | 1 << i
     return [(bin(anc[i]).count("1"), n - 1 - bin(desc[i]).count("1")) for i in range(n)]
-
-
-def _preds(g: LifetimeGraph) -> list[list[int]]:
-    """Direct predecessors of each op (the producers of its inputs), sorted."""
-    return [sorted({g.op_index(p) for t in op.inputs
-                    if (p := g.tensors[t].producer) is not None}) for op in g.ops]
 
 
 class _Model:
@@ -147,7 +141,7 @@ def joint_relax(g: LifetimeGraph, budget_bytes: int, time_limit_s: float = 10.0,
         m.row([(x[(i, k)], 1.0) for k in range(span[i][0], span[i][1] + 1)], 1.0, 1.0)
     for k in range(n):  # each step runs one op
         m.row([(x[(i, k)], 1.0) for i in at_step[k]], 1.0, 1.0)
-    preds = _preds(g)
+    preds = g.predecessors()
     for b in range(n):  # cumulative precedence: b by step k only if a before k
         for a in preds[b]:
             for k in range(span[b][0], span[a][1] + 1):

@@ -34,16 +34,11 @@ def min_peak_order(graph: LifetimeGraph, max_states: int = 4_000,
     """The order of least peak (module docstring). Deterministic."""
     n = len(graph.ops)
     beam = beam or max(8, 300_000 // max(1, n * 4))
-    index = {op.name: i for i, op in enumerate(graph.ops)}
-    pred = [0] * n
+    pred = [sum(1 << p for p in ps) for ps in graph.predecessors()]  # as bit masks
     users: dict[str, int] = {}  # tensor -> mask of the ops that need it
     for i, op in enumerate(graph.ops):
         for t in op.tensors:
             users[t] = users.get(t, 0) | (1 << i)
-        for t in op.inputs:
-            p = graph.tensors[t].producer
-            if p is not None:
-                pred[i] |= 1 << index[p]
     size = {t: graph.tensors[t].bytes for t in users}
     tensors = [graph.ops[i].tensors for i in range(n)]
     succ: list[list[int]] = [[] for _ in range(n)]
