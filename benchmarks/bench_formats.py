@@ -4,7 +4,10 @@ GB/s counts the float32 input read (quantize) or float32 output written (dequant
 per element. "quantize" runs the element encoding in C++ (csrc/kernels/quantize.cpp, from
 ``elements.NATIVE_MIN`` elements), "numpy" the NumPy reference it matches bit for bit.
 ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no ml_dtypes
-equivalent and show "-" there.
+equivalent and show "-" there. The machine's memory bandwidth is measured first: a float32
+copy into a new array (NumPy's ``x.copy()``: read, write and the new pages' faults, what a
+kernel that returns a new array pays) and into an existing one, and a read-only reduction
+(``x.max()``); "/copy" is each kernel's GB/s over the new-array copy's.
 
     python benchmarks/bench_formats.py [--elements 16777216] [--repeat 3]
 """
@@ -49,8 +52,14 @@ def main() -> None:
     x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
     gb = x.nbytes / 1e9
     print(f"{x.size} float32 elements ({x.nbytes / 2**20:.0f} MiB), best of {args.repeat}")
-    print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'numpy':>7} {'dequantize':>11} "
-          f"{'ml astype':>10} {'ml back':>8}   (GB/s of float32)")
+    y = np.empty_like(x)
+    copy = gb / best_seconds(lambda: x.copy(), args.repeat)
+    into = gb / best_seconds(lambda: np.copyto(y, x), args.repeat)
+    read = gb / best_seconds(lambda: x.max(), args.repeat)
+    print(f"memory: copy to a new array {copy:.2f} GB/s, into an existing one {into:.2f}, "
+          f"read-only max {read:.2f} (GB/s of float32 read)")
+    print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'/copy':>6} {'numpy':>7} "
+          f"{'dequantize':>11} {'/copy':>6} {'ml astype':>10} {'ml back':>8}   (GB/s of float32)")
     for name, gran in CASES:
         q = formats.quantize(x, name, gran)
         gq = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
@@ -64,7 +73,8 @@ def main() -> None:
             ml = f"{gb / best_seconds(lambda t=ML[name]: x.astype(t), args.repeat):.2f}"
             back = f"{gb / best_seconds(lambda y=y: y.astype(np.float32), args.repeat):.2f}"
         label = str(q.granularity) if q.granularity else "none"
-        print(f"{name:<12} {label:<20} {gq:>9.2f} {gn:>7.2f} {gd:>11.2f} {ml:>10} {back:>8}")
+        print(f"{name:<12} {label:<20} {gq:>9.2f} {gq / copy:>6.2f} {gn:>7.2f} {gd:>11.2f} "
+              f"{gd / copy:>6.2f} {ml:>10} {back:>8}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include <pybind11/numpy.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -96,6 +97,50 @@ py::array run_int(const Inputs& in, int frac_bits, int64_t qmin, int64_t qmax) {
   });
 }
 
+InputType input_type(const py::array& x) {
+  const py::dtype dt = x.dtype();
+  const std::string name = py::str(dt);
+  if (dt.kind() == 'f' && dt.itemsize() == 4) return InputType::F32;
+  if (dt.kind() == 'f' && dt.itemsize() == 8) return InputType::F64;
+  if (dt.kind() == 'f' && dt.itemsize() == 2) return InputType::F16;
+  if (name == "bfloat16" && dt.itemsize() == 2) return InputType::BF16;
+  throw std::invalid_argument("x must be float16, bfloat16, float32 or float64, got " + name);
+}
+
+// x in its own dtype, C-contiguous, aligned and in native byte order (a copy if not).
+py::array c_array_as_is(const py::array& x, const char* name) {
+  if (x.dtype().byteorder() == '>') {
+    throw std::invalid_argument(std::string(name) + " must be in native byte order");
+  }
+  py::array out = py::array::ensure(x, py::array::c_style | kAlignedFlag);
+  if (!out) {
+    throw std::invalid_argument(std::string("could not read ") + name +
+                                " as a contiguous aligned array");
+  }
+  return out;
+}
+
+Reject reject_of(const std::string& name) {
+  if (name == "none") return Reject::None;
+  if (name == "nan") return Reject::NaN;
+  if (name == "nonfinite") return Reject::NonFinite;
+  throw std::invalid_argument("reject must be none, nan or nonfinite, got '" + name + "'");
+}
+
+ElementKind element_of(const std::string& name) {
+  if (name == "float") return ElementKind::Float;
+  if (name == "int") return ElementKind::Int;
+  if (name == "codebook") return ElementKind::Codebook;
+  throw std::invalid_argument("element must be float, int or codebook, got '" + name + "'");
+}
+
+ScaleKind scale_of(const std::string& name) {
+  if (name == "none") return ScaleKind::None;
+  if (name == "e8m0") return ScaleKind::E8M0;
+  if (name == "float") return ScaleKind::Float;
+  throw std::invalid_argument("scale must be none, e8m0 or float, got '" + name + "'");
+}
+
 }  // namespace
 
 void bind_formats(py::module_& m) {
@@ -163,6 +208,150 @@ void bind_formats(py::module_& m) {
       "Integer codes (int8 / int16, or unsigned, by bits and signed; flattened) of finite "
       "float64 x: round(x * 2^frac_bits) clamped to qmin..qmax (encode_int, bit for bit); "
       "scales as for encode_float.");
+  m.def(
+      "quantize_fused",
+      [](const py::array& x_any, int64_t block, const std::string& element, int ebits,
+         int mbits, int emin, int64_t max_code, const std::string& specials, bool saturate,
+         int bits, int frac_bits, int64_t qmin, int64_t qmax,
+         const std::optional<py::array>& values, const std::string& scale, int scale_ebits,
+         int scale_mbits, int scale_emin, int64_t scale_max_code,
+         const std::string& scale_specials, int emax, double max_abs,
+         const std::string& reject, const std::optional<py::array>& u_any) -> py::object {
+        const InputType in = input_type(x_any);
+        const py::array x = c_array_as_is(x_any, "x");
+        const int64_t n = static_cast<int64_t>(x.size());
+        ElementSpec e;
+        e.kind = element_of(element);
+        int code_bytes = 1;
+        std::optional<CArray<double>> v;
+        if (e.kind == ElementKind::Float) {
+          e.fmt = FloatCodeFormat{ebits, mbits, emin, max_code, specials_of(specials)};
+          validate(e.fmt);
+          const int width = 1 + ebits + mbits;
+          code_bytes = width <= 8 ? 1 : width <= 16 ? 2 : 4;
+          e.saturate = saturate;
+        } else if (e.kind == ElementKind::Int) {
+          if (bits < 1 || bits > 16) {
+            throw std::invalid_argument("bits must be in [1, 16], got " + std::to_string(bits));
+          }
+          code_bytes = bits <= 8 ? 1 : 2;
+          e.frac_bits = frac_bits;
+          e.qmin = qmin;
+          e.qmax = qmax;
+        } else {
+          if (!values) throw std::invalid_argument("a code book needs values");
+          v = as_c_array<double>(*values, "values");
+          e.values = v->data();
+          e.n_values = static_cast<int64_t>(v->size());
+        }
+        ScaleSpec sp;
+        sp.kind = scale_of(scale);
+        if (sp.kind == ScaleKind::Float) {
+          sp.fmt = FloatCodeFormat{scale_ebits, scale_mbits, scale_emin, scale_max_code,
+                                   specials_of(scale_specials)};
+          validate(sp.fmt);
+        }
+        sp.emax = emax;
+        sp.max_abs = max_abs;
+        if (sp.kind == ScaleKind::None) block = std::max<int64_t>(n, 1);
+        if (block < 1 || (n > 0 && n % block != 0)) {
+          throw std::invalid_argument("block must be >= 1 and divide the " +
+                                      std::to_string(n) + " elements of x, got " +
+                                      std::to_string(block));
+        }
+        std::optional<CArray<double>> u;
+        if (u_any) {
+          u = as_c_array<double>(*u_any, "u");
+          if (static_cast<int64_t>(u->size()) != n) {
+            throw std::invalid_argument("u must hold one draw per element of x (" +
+                                        std::to_string(n) + "), got " +
+                                        std::to_string(u->size()));
+          }
+        }
+        const Reject rj = reject_of(reject);
+        require_output_bytes("codes", static_cast<double>(n), code_bytes);
+        py::array codes = code_bytes == 1   ? py::array(py::array_t<uint8_t>(n))
+                          : code_bytes == 2 ? py::array(py::array_t<uint16_t>(n))
+                                            : py::array(py::array_t<uint32_t>(n));
+        const int64_t n_scales = sp.kind == ScaleKind::None || n == 0 ? 0 : n / block;
+        py::array_t<float> scales(n_scales);
+        const void* xp = x.data();
+        void* cp = codes.mutable_data();
+        float* sp_out = scales.mutable_data();
+        const double* up = u ? u->data() : nullptr;
+        const FusedStatus st = without_gil([&](const Poll& poll) {
+          return quantize_fused(xp, in, n, block, e, sp, rj, up, cp, code_bytes, sp_out, poll);
+        });
+        if (st != FusedStatus::Ok) return py::none();
+        return py::make_tuple(codes, sp.kind == ScaleKind::None ? py::object(py::none())
+                                                                 : py::object(scales));
+      },
+      py::arg("x"), py::kw_only(), py::arg("block"), py::arg("element"), py::arg("ebits") = 0,
+      py::arg("mbits") = 0, py::arg("emin") = 0, py::arg("max_code") = 0,
+      py::arg("specials") = "ieee", py::arg("saturate") = false, py::arg("bits") = 8,
+      py::arg("frac_bits") = 0, py::arg("qmin") = 0, py::arg("qmax") = 0,
+      py::arg("values") = py::none(), py::arg("scale") = "none", py::arg("scale_ebits") = 8,
+      py::arg("scale_mbits") = 23, py::arg("scale_emin") = -126,
+      py::arg("scale_max_code") = 2139095039, py::arg("scale_specials") = "ieee",
+      py::arg("emax") = 0, py::arg("max_abs") = 1.0, py::arg("reject") = "none",
+      py::arg("u") = py::none(),
+      "pysim.formats.quantize's path in one or two passes over x (float16, bfloat16, float32 "
+      "or float64, flattened, read in its own dtype): per block of `block` elements its "
+      "largest magnitude, its scale (scale: 'e8m0' MX v1.0 Section 6.3, 'float' absmax / "
+      "max_abs rounded to nearest even in the scale_* float format, 'none' unscaled), and the "
+      "codes of x / scale in the element format (element 'float' with ebits.. saturate, 'int' "
+      "with bits.. qmax, 'codebook' with values); bit for bit the NumPy path. Returns (codes "
+      "uint8 / 16 / 32 flattened, scales float32 or None), or None where the NumPy path "
+      "raises (a value `reject` names, a scale out of range): the caller reruns it for the "
+      "message. u: one draw per element for stochastic rounding.");
+  m.def(
+      "dequantize_fused",
+      [](const py::array& codes_any, const py::array& table_any,
+         const std::optional<py::array>& scales_any, int64_t block) -> py::object {
+        const char kind = codes_any.dtype().kind();
+        const int64_t width = static_cast<int64_t>(codes_any.dtype().itemsize());
+        if ((kind != 'u' && kind != 'i') || (width != 1 && width != 2)) {
+          throw std::invalid_argument("codes must be 8- or 16-bit integers, got dtype " +
+                                      dtype_name(codes_any));
+        }
+        const py::array codes = c_array_as_is(codes_any, "codes");
+        const CArray<float> table = as_c_array<float>(table_any, "table");
+        const int64_t n = static_cast<int64_t>(codes.size());
+        std::optional<CArray<float>> scales;
+        if (scales_any) {
+          if (block < 1 || (n > 0 && n % block != 0)) {
+            throw std::invalid_argument("block must be >= 1 and divide the " +
+                                        std::to_string(n) + " codes, got " +
+                                        std::to_string(block));
+          }
+          scales = as_c_array<float>(*scales_any, "scales");
+          if (static_cast<int64_t>(scales->size()) != n / block) {
+            throw std::invalid_argument("scales must hold one scale per block of " +
+                                        std::to_string(block) + " codes (" +
+                                        std::to_string(n / block) + "), got " +
+                                        std::to_string(scales->size()));
+          }
+        } else {
+          block = std::max<int64_t>(n, 1);
+        }
+        require_output_bytes("values", static_cast<double>(n), 4);
+        py::array_t<float> out(n);
+        const void* cp = codes.data();
+        const float* tp = table.data();
+        const int64_t tn = static_cast<int64_t>(table.size());
+        const float* spp = scales ? scales->data() : nullptr;
+        float* op = out.mutable_data();
+        const bool ok = without_gil([&](const Poll& poll) {
+          return dequantize_fused(cp, static_cast<int>(width), n, tp, tn, spp, block, op, poll);
+        });
+        if (!ok) return py::none();
+        return out;
+      },
+      py::arg("codes"), py::kw_only(), py::arg("table"), py::arg("scales") = py::none(),
+      py::arg("block") = 1,
+      "float32 values (flattened) table[codes] * scales[i // block] (a float32 product, as "
+      "NumPy's), codes 8- or 16-bit read as unsigned; scales None: table[codes]. None if a "
+      "code is not below len(table) (the NumPy path raises IndexError there).");
 }
 
 }  // namespace pysim::bindings

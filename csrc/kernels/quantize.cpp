@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -318,5 +319,624 @@ template void encode_int<uint8_t>(const double*, const double*, int64_t, int, in
                                  int64_t, uint8_t*, const Poll&, const BlockScales&);
 template void encode_int<uint16_t>(const double*, const double*, int64_t, int, int64_t,
                                  int64_t, uint16_t*, const Poll&, const BlockScales&);
+
+
+// ---------------------------------------------------------------------------- fused kernels
+
+namespace {
+
+constexpr uint64_t kQNaN64 = 0x7FF8000000000000ull;
+
+// The input dtypes: raw storage T, its bits, the magnitude mask, inf's magnitude bits, and the
+// exact double of a value.
+struct InF32 {
+  using T = float;
+  using Bits = uint32_t;
+  static constexpr Bits kAbs = 0x7FFFFFFFu, kInf = 0x7F800000u;
+  static PYSIM_INLINE Bits bits(T v) {
+    Bits b = 0;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  }
+  static PYSIM_INLINE double value(T v) { return static_cast<double>(v); }
+  static PYSIM_INLINE double from_bits(Bits b) {
+    float f = 0.0f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+  }
+};
+
+struct InF64 {
+  using T = double;
+  using Bits = uint64_t;
+  static constexpr Bits kAbs = 0x7FFFFFFFFFFFFFFFull, kInf = 0x7FF0000000000000ull;
+  static PYSIM_INLINE Bits bits(T v) {
+    Bits b = 0;
+    std::memcpy(&b, &v, sizeof b);
+    return b;
+  }
+  static PYSIM_INLINE double value(T v) { return v; }
+  static PYSIM_INLINE double from_bits(Bits b) {
+    double d = 0.0;
+    std::memcpy(&d, &b, sizeof d);
+    return d;
+  }
+};
+
+// IEEE binary16: the magnitude bits shifted into a float32's place and multiplied by 2^112
+// (127 - 15) give every finite value exactly, subnormals included; inf / NaN keep their
+// mantissa under an all-ones float32 exponent. Branch-free, so the loops vectorise.
+struct InF16 {
+  using T = uint16_t;
+  using Bits = uint16_t;
+  static constexpr Bits kAbs = 0x7FFF, kInf = 0x7C00;
+  static PYSIM_INLINE Bits bits(T v) { return v; }
+  static PYSIM_INLINE double value(T h) {
+    const uint32_t em = static_cast<uint32_t>(h & 0x7FFFu);
+    uint32_t b = em << 13;
+    float f = 0.0f;
+    std::memcpy(&f, &b, sizeof f);
+    f *= 0x1p112f;
+    std::memcpy(&b, &f, sizeof b);
+    b = em >= 0x7C00u ? ((em << 13) | 0x7F800000u) : b;
+    b |= static_cast<uint32_t>(h & 0x8000u) << 16;
+    std::memcpy(&f, &b, sizeof f);
+    return static_cast<double>(f);
+  }
+  static PYSIM_INLINE double from_bits(Bits b) { return value(b); }
+};
+
+// bfloat16: the top half of a float32.
+struct InBF16 {
+  using T = uint16_t;
+  using Bits = uint16_t;
+  static constexpr Bits kAbs = 0x7FFF, kInf = 0x7F80;
+  static PYSIM_INLINE Bits bits(T v) { return v; }
+  static PYSIM_INLINE double value(T h) {
+    const uint32_t b = static_cast<uint32_t>(h) << 16;
+    float f = 0.0f;
+    std::memcpy(&f, &b, sizeof f);
+    return static_cast<double>(f);
+  }
+  static PYSIM_INLINE double from_bits(Bits b) { return value(b); }
+};
+
+// Round t to an integer (round_t above, with the draw given as a value).
+template <bool kStochastic>
+PYSIM_INLINE double round_u(double t, double u) {
+  if constexpr (kStochastic) {
+    return std::floor(t + u);
+  } else {
+    constexpr double kShift = 4503599627370496.0;  // 2^52
+    const double a = std::fabs(t);
+    const double r = a < kShift ? (a + kShift) - kShift : a;
+    return std::copysign(r, t);
+  }
+}
+
+// The element encoders, one value at a time (float_codes / int_codes / encode_codebook's body).
+struct FloatEnc {
+  int64_t emin, mbits, width, max_code, past, qnan;
+  template <bool kStochastic>
+  PYSIM_INLINE int64_t code(double t, double u) const {
+    constexpr uint64_t kAbs = 0x7FFFFFFFFFFFFFFFull, kInf = 0x7FF0000000000000ull;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &t, sizeof bits);
+    const uint64_t abits = bits & kAbs;
+    const bool finite = abits < kInf;
+    const bool nan = abits > kInf;
+    const double a = finite ? std::fabs(t) : 0.0;
+    const int64_t e = std::max(floor_log2(a), emin);
+    const double k = round_u<kStochastic>(a * pow2(mbits - e), u);
+    int64_t mag = ((e - emin) << mbits) + static_cast<int64_t>(k);
+    mag = mag > max_code ? past : mag;
+    mag = finite ? mag : (nan ? qnan : past);
+    return mag | (static_cast<int64_t>(bits >> 63) << width);
+  }
+};
+
+struct IntEnc {
+  double scale, least, most;
+  template <bool kStochastic>
+  PYSIM_INLINE int64_t code(double t, double u) const {
+    const double k = round_u<kStochastic>(t * scale, u);
+    return static_cast<int64_t>(std::min(std::max(k, least), most));
+  }
+};
+
+struct BookEnc {
+  const double* values;
+  int64_t n_values;
+  template <bool kStochastic>
+  PYSIM_INLINE int64_t code(double x, double u) const {
+    const double* end = values + n_values;
+    const double t = std::min(std::max(x, values[0]), end[-1]);
+    int64_t k = std::upper_bound(values, end, t) - values - 1;
+    k = std::min(std::max<int64_t>(k, 0), n_values - 2);
+    const double frac = (t - values[k]) / (values[k + 1] - values[k]);
+    const bool up = kStochastic ? u < frac : frac > 0.5 || (frac == 0.5 && (k % 2) == 1);
+    return k + (up ? 1 : 0);
+  }
+};
+
+FloatEnc float_enc(const FloatCodeFormat& f, bool saturate) {
+  const int width = f.ebits + f.mbits;
+  const int64_t top = (int64_t{1} << width) - 1;
+  int64_t past = top;
+  if (saturate || f.specials == FloatSpecials::None) {
+    past = f.max_code;
+  } else if (f.specials == FloatSpecials::Ieee) {
+    past = top - ((int64_t{1} << f.mbits) - 1);
+  }
+  const int64_t qnan = f.specials == FloatSpecials::Fn || f.mbits == 0
+                           ? top
+                           : top - ((int64_t{1} << (f.mbits - 1)) - 1);
+  return FloatEnc{f.emin, f.mbits, width, f.max_code, past, qnan};
+}
+
+// The largest magnitude bits of x[lo, hi) (NaN above inf's, so one integer max finds it).
+template <class In>
+PYSIM_INLINE typename In::Bits max_bits(const typename In::T* __restrict x, int64_t lo,
+                                        int64_t hi) {
+  typename In::Bits m = 0;
+  for (int64_t i = lo; i < hi; ++i) {
+    const typename In::Bits b = In::bits(x[i]) & In::kAbs;
+    m = b > m ? b : m;
+  }
+  return m;
+}
+
+// codes[lo, hi) of x / s (kDiv) or x * s.
+template <class In, class Code, class Enc, bool kStochastic, bool kDiv>
+PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* __restrict u,
+                              int64_t lo, int64_t hi, double s, const Enc enc,
+                              Code* __restrict codes) {
+  for (int64_t i = lo; i < hi; ++i) {
+    const double v = In::value(x[i]);
+    const double t = kDiv ? v / s : v * s;
+    codes[i] = static_cast<Code>(enc.template code<kStochastic>(t, kStochastic ? u[i] : 0.0));
+  }
+}
+
+// A block's scale from its largest magnitude bits m: s (0: none), and whether x * mul (mul
+// = 1 / s, exact for a power of two) replaces x / s. Status Rejected / ScaleOutOfRange where
+// granularity.scales (or quantize's finite check) raises.
+struct BlockScale {
+  double s = 1.0;
+  double mul = 1.0;
+  bool div = false;
+  bool nan = false;
+};
+
+template <class In>
+PYSIM_INLINE FusedStatus block_scale(typename In::Bits m, const ScaleSpec& sp,
+                                     const FloatEnc& senc, BlockScale* out) {
+  const bool finite = m < In::kInf;
+  if (sp.kind == ScaleKind::E8M0) {
+    if (!finite) {
+      out->nan = true;
+      return FusedStatus::Ok;
+    }
+    const double amax = In::from_bits(m);
+    int64_t exp = -127;
+    if (amax != 0.0) exp = std::max<int64_t>(std::ilogb(amax) - sp.emax, -127);
+    if (exp > 127) return FusedStatus::ScaleOutOfRange;
+    out->s = pow2(exp);
+    out->mul = pow2(-exp);
+    out->div = false;
+    return FusedStatus::Ok;
+  }
+  if (!finite) return FusedStatus::Rejected;
+  const double amax = In::from_bits(m);
+  const double raw = amax == 0.0 ? 1.0 : amax / sp.max_abs;
+  const int64_t code = senc.code<false>(raw, 0.0);  // raw > 0: no sign bit
+  if (code > sp.fmt.max_code) return FusedStatus::ScaleOutOfRange;  // inf or NaN
+  const int64_t e = code >> sp.fmt.mbits, man = code & ((int64_t{1} << sp.fmt.mbits) - 1);
+  const double s = e == 0 ? std::ldexp(static_cast<double>(man), sp.fmt.emin - sp.fmt.mbits)
+                          : std::ldexp(static_cast<double>(man + (int64_t{1} << sp.fmt.mbits)),
+                                       static_cast<int>(e) - 1 + sp.fmt.emin - sp.fmt.mbits);
+  if (s == 0.0) return FusedStatus::ScaleOutOfRange;
+  out->s = s;
+  uint64_t sb = 0;
+  std::memcpy(&sb, &s, sizeof sb);
+  out->div = (sb & 0x000FFFFFFFFFFFFFull) != 0;  // not a power of two: divide
+  out->mul = out->div ? 1.0 : 1.0 / s;           // exact for a power of two
+  return FusedStatus::Ok;
+}
+
+// Everything a claim needs.
+template <class In, class Code, class Enc>
+struct FusedJob {
+  const typename In::T* x;
+  const double* u;
+  int64_t n, block;
+  Enc enc;
+  FloatEnc senc;
+  ScaleSpec sp;
+  Reject reject;
+  Code* codes;
+  float* scales;
+};
+
+template <class In, class Code, class Enc, bool kStochastic>
+PYSIM_INLINE void encode_scaled_span(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                                     const BlockScale& bs) {
+  if (bs.nan) {  // MX v1.0 Section 6.3: a NaN-scale block's elements are stored as zeros
+    for (int64_t i = lo; i < hi; ++i) {
+      j.codes[i] = static_cast<Code>(
+          j.enc.template code<kStochastic>(0.0, kStochastic ? j.u[i] : 0.0));
+    }
+  } else if (bs.div) {
+    encode_span<In, Code, Enc, kStochastic, true>(j.x, j.u, lo, hi, bs.s, j.enc, j.codes);
+  } else {
+    encode_span<In, Code, Enc, kStochastic, false>(j.x, j.u, lo, hi, bs.mul, j.enc, j.codes);
+  }
+}
+
+bool rejects(Reject r, bool nan, bool inf) {
+  return (r == Reject::NaN && nan) || (r == Reject::NonFinite && (nan || inf));
+}
+
+// Blocks [b0, b1) whole: each block's max, scale and codes while it is in cache. Unscaled
+// (ScaleKind::None): "blocks" are spans of the claim, checked then encoded.
+template <class In, class Code, class Enc, bool kStochastic>
+PYSIM_INLINE FusedStatus blocks_body(const FusedJob<In, Code, Enc>& j, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t lo = b * j.block, hi = std::min(j.n, lo + j.block);
+    const typename In::Bits m = max_bits<In>(j.x, lo, hi);
+    if (j.sp.kind == ScaleKind::None) {
+      if (rejects(j.reject, m > In::kInf, m == In::kInf)) return FusedStatus::Rejected;
+      encode_span<In, Code, Enc, kStochastic, false>(j.x, j.u, lo, hi, 1.0, j.enc, j.codes);
+      continue;
+    }
+    BlockScale bs;
+    const FusedStatus st = block_scale<In>(m, j.sp, j.senc, &bs);
+    if (st != FusedStatus::Ok) return st;
+    j.scales[b] = bs.nan ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(bs.s);
+    encode_scaled_span<In, Code, Enc, kStochastic>(j, lo, hi, bs);
+  }
+  return FusedStatus::Ok;
+}
+
+// [lo, hi) of a tensor of long blocks, split at block boundaries: the partial maxima into
+// maxima[block] (pass 1), or the codes with the blocks' scales (pass 2).
+template <class In, class Code, class Enc>
+PYSIM_INLINE void max_pieces(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                             std::atomic<uint64_t>* maxima) {
+  for (int64_t i = lo; i < hi;) {
+    const int64_t b = i / j.block, end = std::min(hi, (b + 1) * j.block);
+    const uint64_t m = max_bits<In>(j.x, i, end);
+    uint64_t seen = maxima[b].load(std::memory_order_relaxed);
+    while (m > seen && !maxima[b].compare_exchange_weak(seen, m)) {
+    }
+    i = end;
+  }
+}
+
+template <class In, class Code, class Enc, bool kStochastic>
+PYSIM_INLINE void encode_pieces(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                                const BlockScale* bss) {
+  for (int64_t i = lo; i < hi;) {
+    const int64_t b = i / j.block, end = std::min(hi, (b + 1) * j.block);
+    encode_scaled_span<In, Code, Enc, kStochastic>(j, i, end, bss[b]);
+    i = end;
+  }
+}
+
+// The three loops compiled for AVX-512 and for any CPU.
+template <class In, class Code, class Enc, bool kStochastic>
+FusedStatus blocks_portable(const FusedJob<In, Code, Enc>& j, int64_t b0, int64_t b1) {
+  return blocks_body<In, Code, Enc, kStochastic>(j, b0, b1);
+}
+template <class In, class Code, class Enc>
+void max_portable(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                  std::atomic<uint64_t>* maxima) {
+  max_pieces<In, Code, Enc>(j, lo, hi, maxima);
+}
+template <class In, class Code, class Enc, bool kStochastic>
+void pieces_portable(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                     const BlockScale* bss) {
+  encode_pieces<In, Code, Enc, kStochastic>(j, lo, hi, bss);
+}
+#ifdef PYSIM_X86
+template <class In, class Code, class Enc, bool kStochastic>
+PYSIM_AVX512 FusedStatus blocks_avx512(const FusedJob<In, Code, Enc>& j, int64_t b0,
+                                       int64_t b1) {
+  return blocks_body<In, Code, Enc, kStochastic>(j, b0, b1);
+}
+template <class In, class Code, class Enc>
+PYSIM_AVX512 void max_avx512(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                             std::atomic<uint64_t>* maxima) {
+  max_pieces<In, Code, Enc>(j, lo, hi, maxima);
+}
+template <class In, class Code, class Enc, bool kStochastic>
+PYSIM_AVX512 void pieces_avx512(const FusedJob<In, Code, Enc>& j, int64_t lo, int64_t hi,
+                                const BlockScale* bss) {
+  encode_pieces<In, Code, Enc, kStochastic>(j, lo, hi, bss);
+}
+#endif
+
+// body(lo, hi) over [0, units) in claims of `step` units on the worker pool (for_blocks with
+// a step of its own); stops early once stop() is true.
+template <class Body, class Stop>
+void for_claims(int64_t units, int64_t step, const Poll& poll, Body body, Stop stop) {
+  const int64_t claims = units / step + (units % step != 0 ? 1 : 0);
+  const int64_t team = std::min<int64_t>(hardware_threads(), claims);
+  std::atomic<int64_t> next{0};
+  parallel_for_ids(std::max<int64_t>(team, 1), [&](int64_t id, int64_t) {
+    for (;;) {
+      if (id == 0 && poll) {
+        try {
+          poll();
+        } catch (...) {
+          next.store(units);
+          throw;
+        }
+      }
+      if (stop()) break;
+      const int64_t lo = next.fetch_add(step);
+      if (lo >= units) break;
+      body(lo, std::min(units, lo + step));
+    }
+  });
+}
+
+template <class In, class Code, class Enc, bool kStochastic>
+FusedStatus run_fused(const FusedJob<In, Code, Enc>& j, const Poll& poll) {
+#ifdef PYSIM_X86
+  const bool wide = cpu_has_avx512_dq();
+#else
+  const bool wide = false;
+#endif
+  std::atomic<int> status{0};
+  auto stop = [&] { return status.load(std::memory_order_relaxed) != 0; };
+  auto fail = [&](FusedStatus st) {
+    int zero = 0;
+    if (st != FusedStatus::Ok) status.compare_exchange_strong(zero, static_cast<int>(st));
+  };
+  if (j.sp.kind == ScaleKind::None || j.block <= kBlock) {
+    // short blocks (or the unscaled tensor in spans of 4Ki): one pass
+    FusedJob<In, Code, Enc> jj = j;
+    if (j.sp.kind == ScaleKind::None) jj.block = int64_t{1} << 12;
+    const int64_t blocks = jj.n / jj.block + (jj.n % jj.block != 0 ? 1 : 0);
+    const int64_t step = std::max<int64_t>(1, kBlock / jj.block);
+    for_claims(blocks, step, poll, [&](int64_t b0, int64_t b1) {
+#ifdef PYSIM_X86
+      if (wide) return fail(blocks_avx512<In, Code, Enc, kStochastic>(jj, b0, b1));
+#endif
+      fail(blocks_portable<In, Code, Enc, kStochastic>(jj, b0, b1));
+    }, stop);
+    return static_cast<FusedStatus>(status.load());
+  }
+  // long blocks (per tensor, long channels): the maxima in one pass, the scales, the codes
+  const int64_t blocks = j.n / j.block;
+  std::vector<std::atomic<uint64_t>> maxima(static_cast<size_t>(blocks));
+  for (auto& m : maxima) m.store(0);
+  for_claims(j.n, kBlock, poll, [&](int64_t lo, int64_t hi) {
+#ifdef PYSIM_X86
+    if (wide) return max_avx512<In, Code, Enc>(j, lo, hi, maxima.data());
+#endif
+    max_portable<In, Code, Enc>(j, lo, hi, maxima.data());
+  }, stop);
+  std::vector<BlockScale> bss(static_cast<size_t>(blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    const auto m = static_cast<typename In::Bits>(maxima[static_cast<size_t>(b)].load());
+    const FusedStatus st = block_scale<In>(m, j.sp, j.senc, &bss[static_cast<size_t>(b)]);
+    if (st != FusedStatus::Ok) return st;
+    const BlockScale& bs = bss[static_cast<size_t>(b)];
+    j.scales[b] = bs.nan ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(bs.s);
+  }
+  for_claims(j.n, kBlock, poll, [&](int64_t lo, int64_t hi) {
+#ifdef PYSIM_X86
+    if (wide) return pieces_avx512<In, Code, Enc, kStochastic>(j, lo, hi, bss.data());
+#endif
+    pieces_portable<In, Code, Enc, kStochastic>(j, lo, hi, bss.data());
+  }, stop);
+  return FusedStatus::Ok;
+}
+
+template <class In, class Code, class Enc>
+FusedStatus fused_with(const void* x, int64_t n, int64_t block, const Enc& enc,
+                       const ScaleSpec& sp, Reject reject, const double* u, void* codes,
+                       float* scales, const Poll& poll) {
+  const FloatEnc senc = sp.kind == ScaleKind::Float ? float_enc(sp.fmt, false) : FloatEnc{};
+  const FusedJob<In, Code, Enc> j{static_cast<const typename In::T*>(x), u, n, block, enc,
+                                  senc, sp, reject, static_cast<Code*>(codes), scales};
+  return u != nullptr ? run_fused<In, Code, Enc, true>(j, poll)
+                      : run_fused<In, Code, Enc, false>(j, poll);
+}
+
+template <class In>
+FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec& e,
+                     const ScaleSpec& sp, Reject reject, const double* u, void* codes,
+                     int code_bytes, float* scales, const Poll& poll) {
+  const bool scaled = sp.kind != ScaleKind::None;
+  if (e.kind == ElementKind::Codebook) {
+    return fused_with<In, uint8_t>(x, n, block, BookEnc{e.values, e.n_values}, sp, reject, u,
+                                   codes, scales, poll);
+  }
+  if (e.kind == ElementKind::Int) {
+    const IntEnc enc{std::ldexp(1.0, e.frac_bits), static_cast<double>(e.qmin),
+                     static_cast<double>(e.qmax)};
+    if (code_bytes == 1) {
+      return fused_with<In, uint8_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
+    }
+    return fused_with<In, uint16_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
+  }
+  const FloatEnc enc = float_enc(e.fmt, scaled || e.saturate);
+  if (code_bytes == 1) {
+    return fused_with<In, uint8_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
+  }
+  if (code_bytes == 2) {
+    return fused_with<In, uint16_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
+  }
+  return fused_with<In, uint32_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
+}
+
+template <class Code>
+PYSIM_INLINE void dequant_body(const Code* __restrict c, const float* __restrict table,
+                               const float* __restrict scales, int64_t block, int64_t lo,
+                               int64_t hi, float* __restrict out) {
+  if (scales == nullptr) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = table[c[i]];
+    return;
+  }
+  for (int64_t i = lo; i < hi;) {
+    const int64_t b = i / block, end = std::min(hi, (b + 1) * block);
+    const float s = scales[b];
+    for (int64_t k = i; k < end; ++k) out[k] = table[c[k]] * s;
+    i = end;
+  }
+}
+
+template <class Code>
+PYSIM_INLINE Code max_code_of(const Code* __restrict c, int64_t lo, int64_t hi) {
+  Code m = 0;
+  for (int64_t i = lo; i < hi; ++i) m = c[i] > m ? c[i] : m;
+  return m;
+}
+
+template <class Code>
+bool dequant_portable(const Code* c, const float* table, int64_t table_size,
+                      const float* scales, int64_t block, int64_t lo, int64_t hi, float* out) {
+  if (static_cast<int64_t>(max_code_of(c, lo, hi)) >= table_size) return false;
+  dequant_body(c, table, scales, block, lo, hi, out);
+  return true;
+}
+#ifdef PYSIM_X86
+template <class Code>
+PYSIM_AVX512 bool dequant_avx512(const Code* c, const float* table, int64_t table_size,
+                                 const float* scales, int64_t block, int64_t lo, int64_t hi,
+                                 float* out) {
+  if (static_cast<int64_t>(max_code_of(c, lo, hi)) >= table_size) return false;
+  dequant_body(c, table, scales, block, lo, hi, out);
+  return true;
+}
+#endif
+
+template <class Code>
+bool dequant_run(const Code* c, int64_t n, const float* table, int64_t table_size,
+                 const float* scales, int64_t block, float* out, const Poll& poll) {
+  std::atomic<bool> bad{false};
+#ifdef PYSIM_X86
+  const bool wide = cpu_has_avx512_dq();
+#endif
+  for_claims(n, kBlock, poll, [&](int64_t lo, int64_t hi) {
+    bool ok = false;
+#ifdef PYSIM_X86
+    if (wide) {
+      ok = dequant_avx512(c, table, table_size, scales, block, lo, hi, out);
+    } else {
+      ok = dequant_portable(c, table, table_size, scales, block, lo, hi, out);
+    }
+#else
+    ok = dequant_portable(c, table, table_size, scales, block, lo, hi, out);
+#endif
+    if (!ok) bad.store(true);
+  }, [&] { return bad.load(std::memory_order_relaxed); });
+  return !bad.load();
+}
+
+}  // namespace
+
+FusedStatus quantize_fused(const void* x, InputType in, int64_t n, int64_t block,
+                           const ElementSpec& elem, const ScaleSpec& scale, Reject reject,
+                           const double* u, void* codes, int code_bytes, float* scales,
+                           const Poll& poll) {
+  if (n < 0) throw std::invalid_argument("n must be >= 0, got " + std::to_string(n));
+  if (block < 1 || (n > 0 && n % block != 0)) {
+    throw std::invalid_argument("block must be >= 1 and divide the " + std::to_string(n) +
+                                " elements of x, got " + std::to_string(block));
+  }
+  if (code_bytes != 1 && code_bytes != 2 && code_bytes != 4) {
+    throw std::invalid_argument("code_bytes must be 1, 2 or 4, got " +
+                                std::to_string(code_bytes));
+  }
+  if (elem.kind == ElementKind::Float) {
+    validate(elem.fmt);
+    const int need = elem.fmt.ebits + elem.fmt.mbits + 1 <= 8 ? 1
+                     : elem.fmt.ebits + elem.fmt.mbits + 1 <= 16 ? 2 : 4;
+    if (code_bytes < need) {
+      throw std::invalid_argument("code_bytes " + std::to_string(code_bytes) +
+                                  " is too narrow for a " +
+                                  std::to_string(elem.fmt.ebits + elem.fmt.mbits + 1) +
+                                  "-bit float format");
+    }
+  } else if (elem.kind == ElementKind::Int) {
+    if (elem.frac_bits < -64 || elem.frac_bits > 64) {
+      throw std::invalid_argument("frac_bits must be in [-64, 64], got " +
+                                  std::to_string(elem.frac_bits));
+    }
+    const int64_t lim = code_bytes == 1 ? 255 : 65535;
+    if (elem.qmin > elem.qmax || elem.qmin < -(lim + 1) / 2 || elem.qmax > lim ||
+        code_bytes == 4) {
+      throw std::invalid_argument("qmin..qmax must be an ascending range that fits " +
+                                  std::to_string(code_bytes) + "-byte codes (at most 2), got " +
+                                  std::to_string(elem.qmin) + ".." + std::to_string(elem.qmax));
+    }
+  } else {
+    if (elem.n_values < 2 || elem.n_values > 256) {
+      throw std::invalid_argument("a code book needs 2..256 values, got " +
+                                  std::to_string(elem.n_values));
+    }
+    for (int64_t k = 1; k < elem.n_values; ++k) {
+      if (!(elem.values[k - 1] < elem.values[k]) || !std::isfinite(elem.values[k]) ||
+          !std::isfinite(elem.values[0])) {
+        throw std::invalid_argument("code-book values must be finite and strictly ascending");
+      }
+    }
+    if (code_bytes != 1) throw std::invalid_argument("code-book codes are 1 byte");
+  }
+  if (scale.kind == ScaleKind::Float) {
+    validate(scale.fmt);
+    if (!(scale.max_abs > 0.0) || !std::isfinite(scale.max_abs)) {
+      throw std::invalid_argument("max_abs must be finite and > 0");
+    }
+  }
+  if (scale.kind == ScaleKind::E8M0 && (scale.emax < -1000 || scale.emax > 1000)) {
+    throw std::invalid_argument("emax must be in [-1000, 1000], got " +
+                                std::to_string(scale.emax));
+  }
+  // integer and code-book codes of NaN or inf are undefined: never encode them
+  if (elem.kind != ElementKind::Float && scale.kind == ScaleKind::None) {
+    reject = Reject::NonFinite;
+  }
+  if (n == 0) return FusedStatus::Ok;
+  switch (in) {
+    case InputType::F32:
+      return fused_in<InF32>(x, n, block, elem, scale, reject, u, codes, code_bytes, scales,
+                             poll);
+    case InputType::F64:
+      return fused_in<InF64>(x, n, block, elem, scale, reject, u, codes, code_bytes, scales,
+                             poll);
+    case InputType::F16:
+      return fused_in<InF16>(x, n, block, elem, scale, reject, u, codes, code_bytes, scales,
+                             poll);
+    case InputType::BF16:
+      return fused_in<InBF16>(x, n, block, elem, scale, reject, u, codes, code_bytes, scales,
+                              poll);
+  }
+  return FusedStatus::Ok;
+}
+
+bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float* table,
+                      int64_t table_size, const float* scales, int64_t block, float* out,
+                      const Poll& poll) {
+  if (block < 1 || (n > 0 && n % block != 0)) {
+    throw std::invalid_argument("block must be >= 1 and divide the " + std::to_string(n) +
+                                " codes, got " + std::to_string(block));
+  }
+  if (n == 0) return true;
+  if (code_bytes == 1) {
+    return dequant_run(static_cast<const uint8_t*>(codes), n, table, table_size, scales, block,
+                       out, poll);
+  }
+  if (code_bytes == 2) {
+    return dequant_run(static_cast<const uint16_t*>(codes), n, table, table_size, scales,
+                       block, out, poll);
+  }
+  throw std::invalid_argument("codes must be 1 or 2 bytes each, got " +
+                              std::to_string(code_bytes));
+}
 
 }  // namespace pysim

@@ -62,3 +62,60 @@ void encode_codebook(const double* x, const double* u, int64_t n, const double* 
                      const BlockScales& scales = {});
 
 }  // namespace pysim
+
+namespace pysim {
+
+// ---------------------------------------------------------------------------- fused kernels
+// quantize_fused / dequantize_fused: pysim.formats.quantize's whole scaled (or unscaled) path
+// in one or two streaming passes over the input in its own dtype (no float64 copy): the
+// NaN / inf check, the absmax of each block of `block` consecutive elements, its scale, the
+// division by it and the element encoding, on the worker pool with Ctrl-C polled between
+// claims. The values are those of the NumPy path bit for bit (x is converted to double
+// exactly; the scale is computed as pysim/formats/granularity.py's `scales`; x / s is the IEEE
+// double division, or the product with 1 / s where s is a power of two, which is the same
+// number). Anything the NumPy path would refuse is reported as a status, not thrown: the
+// caller reruns that path for its error message.
+
+enum class InputType { F32, F64, F16, BF16 };
+enum class ElementKind { Float, Int, Codebook };
+enum class ScaleKind { None, E8M0, Float };
+// What the input may hold without an error: anything; no NaN (a float format without NaN,
+// unscaled); only finite values (integers, code books, or float scale dtypes).
+enum class Reject { None, NaN, NonFinite };
+
+struct ElementSpec {
+  ElementKind kind = ElementKind::Float;
+  FloatCodeFormat fmt{};  // Float
+  bool saturate = false;  // Float, unscaled (scaled elements always saturate)
+  int frac_bits = 0;      // Int
+  int64_t qmin = 0, qmax = 0;
+  const double* values = nullptr;  // Codebook: sorted ascending, 2..256 of them
+  int64_t n_values = 0;
+};
+
+struct ScaleSpec {
+  ScaleKind kind = ScaleKind::None;
+  FloatCodeFormat fmt{};  // Float: the scale dtype (rounded to nearest even, no saturation)
+  int emax = 0;           // the element format's emax (E8M0)
+  double max_abs = 1.0;   // the element format's max_abs (Float)
+};
+
+enum class FusedStatus { Ok = 0, Rejected = 1, ScaleOutOfRange = 2 };
+
+// codes[i] (code_bytes 1, 2 or 4 per code, the bits of the code as the element dtype holds
+// them) of the n elements of x (of type `in`), scales[b] (float32) of each block of `block`
+// elements (ScaleKind::None: one block, no scales written). u: one uniform draw per element
+// for stochastic rounding, else nullptr.
+FusedStatus quantize_fused(const void* x, InputType in, int64_t n, int64_t block,
+                           const ElementSpec& elem, const ScaleSpec& scale, Reject reject,
+                           const double* u, void* codes, int code_bytes, float* scales,
+                           const Poll& poll = nullptr);
+
+// out[i] = table[codes[i]] * scales[i / block] in float32 (scales nullptr: table[codes[i]]);
+// codes of code_bytes 1 or 2, read as unsigned. False (out partly written) if a code is not
+// below table_size.
+bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float* table,
+                      int64_t table_size, const float* scales, int64_t block, float* out,
+                      const Poll& poll = nullptr);
+
+}  // namespace pysim

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -123,13 +125,92 @@ def quantize(x: np.ndarray, fmt: str | Format, granularity: object = None, *,
     if rounding == "stochastic" and (seed is None or isinstance(seed, bool)
                                      or not isinstance(seed, int | np.integer)):
         raise ValueError(f"{name}: rounding='stochastic' needs an integer seed; got {seed!r}")
-    rng = np.random.default_rng(seed) if rounding == "stochastic" else None
     xa = np.asarray(x)
     if not (np.issubdtype(xa.dtype, np.floating) or np.issubdtype(xa.dtype, np.integer)
             or xa.dtype.name in ("bfloat16", "float16")):
         raise ValueError(f"{name}: expected a real array, got dtype {xa.dtype}")
-    x64 = xa.astype(np.float64)
     gran, sdt = _defaults(f, granularity, scale_dtype, name)
+    fused = _quantize_fused(xa, f, gran, sdt, rounding, seed, saturate, name)
+    if fused is not None:
+        return fused
+    return _quantize_numpy(xa, f, gran, sdt, rounding, seed, saturate, name)
+
+
+# The input dtypes the fused kernel reads as they are (anything else is converted to float64).
+_FUSED_INPUTS = ("float16", "bfloat16", "float32", "float64")
+
+
+def _quantize_fused(xa: np.ndarray, f: Format, gran: gr.Granularity | None, sdt: str | None,
+                    rounding: str, seed: int | None, saturate: bool,
+                    name: str) -> QuantizedTensor | None:
+    """quantize in one C++ call (``_core.quantize_fused``: finite check, block absmax, scale,
+    division and encoding in one or two passes over ``xa`` in its own dtype, no float64 copy),
+    or None where it does not apply (fewer than ``elements.NATIVE_MIN`` elements, another
+    input dtype) or where the NumPy path raises (the caller reruns it for the message). The
+    blocks are those of ``gr.layout``: one contiguous array for the usual layouts, else a copy
+    in the input's dtype."""
+    from pysim import _core
+
+    if xa.size < elements.NATIVE_MIN or xa.dtype.name not in _FUSED_INPUTS:
+        return None
+    elem = f.element if isinstance(f, MXFormat) else f
+    kw: dict[str, Any] = {}
+    if isinstance(elem, FloatFormat):
+        kw.update(element="float", ebits=elem.ebits, mbits=elem.mbits, emin=elem.emin,
+                  max_code=elem.max_code, specials=elem.specials, saturate=saturate)
+        out_dtype: np.dtype = np.dtype(elements._code_dtype(elem.encoding_bits))
+        reject = "nan" if elem.specials == "none" else "none"
+    elif isinstance(elem, IntFormat):
+        kw.update(element="int", bits=elem.bits, frac_bits=elem.frac_bits, qmin=elem.qmin,
+                  qmax=elem.qmax)
+        out_dtype = np.dtype((np.int8 if elem.bits <= 8 else np.int16) if elem.signed
+                             else (np.uint8 if elem.bits <= 8 else np.uint16))
+        reject = "nonfinite"
+    else:
+        kw.update(element="codebook", values=np.asarray(elem.values, dtype=np.float64))
+        out_dtype = np.dtype(np.uint8)
+        reject = "nonfinite"
+    if gran is None:
+        xb = np.ascontiguousarray(xa).reshape(-1)
+        block, from_blocks, grid = xb.size, None, (1, 1)
+    else:
+        assert sdt is not None
+        try:
+            to_blocks, from_blocks, grid = gr.layout(xa.shape, gran, name)
+        except ValueError:
+            return None  # the NumPy path raises, after any check that comes first
+        blocks = np.ascontiguousarray(to_blocks(xa))
+        block, xb = blocks.shape[2], blocks.reshape(-1)
+        if sdt == "e8m0":
+            kw.update(scale="e8m0", emax=elem.emax)
+            reject = "none"  # a block holding NaN or inf has a NaN scale
+        else:
+            sfmt = get(sdt)
+            assert isinstance(sfmt, FloatFormat)
+            kw.update(scale="float", scale_ebits=sfmt.ebits, scale_mbits=sfmt.mbits,
+                      scale_emin=sfmt.emin, scale_max_code=sfmt.max_code,
+                      scale_specials=sfmt.specials, max_abs=float(elem.max_abs))
+            reject = "nonfinite"
+    u = np.random.default_rng(seed).random(xb.size) if rounding == "stochastic" else None
+    got = _core.quantize_fused(xb, block=block, reject=reject, u=u, **kw)
+    if got is None:
+        return None
+    codes, s = got
+    codes = codes.view(out_dtype)
+    if gran is None or from_blocks is None or s is None:
+        return QuantizedTensor(f, codes.reshape(xa.shape), None, None, None, xa.shape, rounding)
+    codes = np.ascontiguousarray(from_blocks(codes.reshape(*grid, block)))
+    return QuantizedTensor(f, codes, s.reshape(grid), gran, sdt, xa.shape, rounding)
+
+
+def _quantize_numpy(xa: np.ndarray, f: Format, gran: gr.Granularity | None, sdt: str | None,
+                    rounding: str, seed: int | None, saturate: bool,
+                    name: str) -> QuantizedTensor:
+    """quantize on a float64 copy, the absmax and scales in NumPy and the division block by
+    block in C++ where the blocks are one contiguous array (the reference the fused kernel
+    matches, and the path that raises for bad input)."""
+    rng = np.random.default_rng(seed) if rounding == "stochastic" else None
+    x64 = xa.astype(np.float64)
     elem = f.element if isinstance(f, MXFormat) else f
     if gran is None:
         codes = elements.encode(x64, elem, rounding=rounding, saturate=saturate, rng=rng,
@@ -158,6 +239,10 @@ def quantize(x: np.ndarray, fmt: str | Format, granularity: object = None, *,
 def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32) -> np.ndarray:
     """The values ``q`` holds, of ``q.shape``: element x scale, rounded once to ``dtype``
     (float32; float64 gives them exactly)."""
+    if np.dtype(dtype) == np.float32:
+        fused = _dequantize_fused(q)
+        if fused is not None:
+            return fused
     vals = elements.decode(q.codes, q.element)
     if q.scales is None or q.granularity is None:
         return np.asarray(vals, dtype=dtype).reshape(q.shape)
@@ -171,6 +256,54 @@ def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32) -> np.
         return np.ascontiguousarray(from_blocks(out))
     out = to_blocks(vals.astype(np.float64)) * q.scales.astype(np.float64)[..., None]
     return np.ascontiguousarray(from_blocks(out.astype(dtype)))
+
+
+@lru_cache(maxsize=64)
+def _decode_table(elem: IntFormat | FloatFormat | CodebookFormat, code_dtype: str) -> np.ndarray:
+    """float32 value of every code of ``code_dtype`` (8 or 16 bits), indexed by its bits read
+    as unsigned: ``elements.decode`` of each (a code book's and a narrow float's table stop at
+    their last code; a code past it is NumPy's IndexError)."""
+    dt = np.dtype(code_dtype)
+    table: np.ndarray
+    if isinstance(elem, CodebookFormat):
+        table = np.asarray(elem.values, dtype=np.float32)
+    elif isinstance(elem, FloatFormat):
+        table = elements.decode(np.arange(1 << elem.encoding_bits, dtype=dt), elem)
+    else:
+        bits = np.arange(1 << (8 * dt.itemsize), dtype=f"u{dt.itemsize}")
+        table = elements.decode(bits.view(dt), elem)
+    table = np.ascontiguousarray(table, dtype=np.float32)
+    table.flags.writeable = False
+    return table
+
+
+def _dequantize_fused(q: QuantizedTensor) -> np.ndarray | None:
+    """dequantize to float32 in one C++ pass (``_core.dequantize_fused``: the code's value from
+    a table times its block's scale, a float32 product as NumPy's, written straight into the
+    output), or None where it does not apply (fewer than ``elements.NATIVE_MIN`` codes, codes
+    wider than 16 bits, a code past the table): the NumPy path then runs."""
+    from pysim import _core
+
+    codes = q.codes
+    if (codes.size < elements.NATIVE_MIN or codes.dtype.kind not in "iu"
+            or codes.dtype.itemsize > 2 or codes.shape != q.shape):
+        return None
+    elem = q.element
+    if isinstance(elem, FloatFormat) and elem.encoding_bits > 16:
+        return None
+    table = _decode_table(elem, codes.dtype.str)
+    if q.scales is None or q.granularity is None:
+        out = _core.dequantize_fused(codes, table=table)
+        return None if out is None else out.reshape(q.shape)
+    to_blocks, from_blocks, grid = gr.layout(q.shape, q.granularity, "q")
+    cb = np.ascontiguousarray(to_blocks(codes))
+    scales = np.ascontiguousarray(q.scales, dtype=np.float32).reshape(-1)
+    if scales.size != grid[0] * grid[1]:
+        return None
+    out = _core.dequantize_fused(cb, table=table, scales=scales, block=cb.shape[2])
+    if out is None:
+        return None
+    return np.ascontiguousarray(from_blocks(out.reshape(cb.shape)))
 
 
 def _k_scales(q: QuantizedTensor, k_axis: int, k: int) -> tuple[np.ndarray, int] | None:

@@ -8,6 +8,7 @@ answer). Crashes and hangs are caught by the runner, which makes these calls in 
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from collections.abc import Callable
@@ -541,6 +542,108 @@ def _c_encode(rng: random.Random, w: list[bool]) -> Call:
                 check=_equal(want) if want is not None else None)
 
 
+def _c_fused(rng: random.Random, w: list[bool]) -> Call:
+    """quantize_fused / dequantize_fused on a real format and layout (checked bit for bit
+    against pysim.formats' NumPy path where the input is one it takes), hostile arrays or
+    fields otherwise."""
+    qz = importlib.import_module("pysim.formats.quantize")
+    from pysim.formats import registry
+
+    name = rng.choice(["int8", "int4", "fp8_e4m3", "fp4_e2m1", "bf16", "nf4", "mxfp4",
+                       "mxint8", "uint8"])
+    fmt = registry.get(name)
+    gran = rng.choice([None, "tensor", "group:8", "channel"])
+    sdt = rng.choice([None, "fp16", "e8m0", "fp8_e4m3"]) if gran else None
+    if isinstance(fmt, registry.MXFormat):
+        gran, sdt = None, None
+    if isinstance(fmt, registry.CodebookFormat) and gran is None:
+        gran = "group:8"  # (NF4's default groups of 64 do not divide these rows)
+    dt = rng.choice([np.float32, np.float64, np.float16])
+    x = harray(rng, dt, (rng.randint(0, 6), 32))
+    takes = x.dtype.kind == "f" and x.ndim == 2 and x.shape[1] == 32 and x.size > 0
+    refused = False  # the NumPy path raises: the kernel must answer None
+    try:
+        ref = qz._quantize_numpy(np.asarray(x, dtype=np.float64), fmt,
+                                 *qz._defaults(fmt, gran, sdt, "x"), "nearest_even", None,
+                                 False, "x") if takes else None
+    except ValueError:
+        ref, refused = None, True
+    if rng.random() < 0.4:  # dequantize: the codes of a real quantize, or hostile codes
+        if ref is not None and ref.codes.dtype.itemsize <= 2 and rng.random() < 0.8:
+            elem = ref.element
+            table = qz._decode_table(elem, ref.codes.dtype.str)
+            want = qz.dequantize(ref) if ref.codes.size else None
+            if ref.scales is None:
+                def same_bits(got: Any) -> str | None:  # NaN codes: compare the bits
+                    assert want is not None
+                    ok = np.array_equal(np.asarray(got).view(np.uint32),
+                                        want.reshape(-1).view(np.uint32))
+                    return None if ok else "values differ from NumPy's"
+                return Call("dequantize_fused", _core.dequantize_fused,
+                            (ref.codes.reshape(-1),), kwargs=dict(table=table),
+                            check=None if want is None else same_bits)
+            return Call("dequantize_fused", _core.dequantize_fused, (ref.codes.reshape(-1),),
+                        kwargs=dict(table=table, scales=ref.scales.reshape(-1),
+                                    block=ref.codes.size // max(ref.scales.size, 1)))
+        codes = harray(rng, rng.choice([np.uint8, np.int8, np.uint16]), (rng.randint(0, 64),))
+        kw: dict[str, Any] = dict(table=harray(rng, np.float32, (rng.randint(0, 300),)))
+        if rng.random() < 0.5:
+            kw.update(scales=harray(rng, np.float32, (rng.randint(0, 20),)),
+                      block=hint(rng, 1, 16, w))
+        return Call("dequantize_fused", _core.dequantize_fused, (codes,), kwargs=kw)
+    elem = fmt.element if isinstance(fmt, registry.MXFormat) else fmt
+    kw = {}
+    if isinstance(elem, registry.FloatFormat):
+        kw.update(element="float", ebits=elem.ebits, mbits=elem.mbits, emin=elem.emin,
+                  max_code=elem.max_code, specials=elem.specials, saturate=False,
+                  reject="nan" if elem.specials == "none" else "none")
+    elif isinstance(elem, registry.IntFormat):
+        kw.update(element="int", bits=elem.bits, frac_bits=elem.frac_bits, qmin=elem.qmin,
+                  qmax=elem.qmax, reject="nonfinite")
+    else:
+        kw.update(element="codebook", values=np.asarray(elem.values), reject="nonfinite")
+    check = None
+    block = x.size if x.size else 1
+    if isinstance(fmt, registry.MXFormat) or gran is not None:
+        s = "e8m0" if isinstance(fmt, registry.MXFormat) else (sdt or "fp32")
+        block = 32 if isinstance(fmt, registry.MXFormat) else {"tensor": max(x.size, 1),
+                                                               "group:8": 8,
+                                                               "channel": 32}[str(gran)]
+        if s == "e8m0":
+            kw.update(scale="e8m0", emax=elem.emax, reject="none")
+        else:
+            sf = registry.get(s)
+            assert isinstance(sf, registry.FloatFormat)
+            kw.update(scale="float", scale_ebits=sf.ebits, scale_mbits=sf.mbits,
+                      scale_emin=sf.emin, scale_max_code=sf.max_code,
+                      scale_specials=sf.specials, max_abs=float(elem.max_abs),
+                      reject="nonfinite")
+    if refused:
+        def check(got: Any) -> str | None:
+            return None if got is None else "codes for an input the NumPy path refuses"
+    elif ref is not None:
+        want_codes = np.ascontiguousarray(ref.codes).reshape(-1)
+
+        def check(got: Any) -> str | None:
+            if got is None:
+                return "None for an input the NumPy path takes"
+            if not np.array_equal(got[0].view(want_codes.dtype), want_codes):
+                return "codes differ from the NumPy path"
+            if ref.scales is not None and not np.array_equal(got[1], ref.scales.reshape(-1),
+                                                             equal_nan=True):
+                return "scales differ from the NumPy path"
+            return None
+    if rng.random() < 0.15:
+        key = rng.choice(["ebits", "mbits", "bits", "frac_bits", "qmax", "emax", "max_abs",
+                          "scale_mbits", "scale_max_code"])
+        kw[key] = hint(rng, -2000, 2000, w)
+        check = None
+    if rng.random() < 0.1:
+        block, check = hint(rng, 0, 40, w), None
+    return Call("quantize_fused", _core.quantize_fused, (x,), kwargs=dict(block=block, **kw),
+                check=check)
+
+
 def _c_sparse(rng: random.Random, w: list[bool]) -> Call:
     rows, cols, n = rng.randint(1, 10), rng.choice([4, 8, 12, 16, 5]), rng.randint(1, 6)
     dt = rng.choice([np.float32, np.int8])
@@ -680,6 +783,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("xnor", _c_xnor, 3), ("row_stationary", _c_row_stationary, 2), ("int_gemm", _c_int_gemm, 1),
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
     ("search_plans", _c_search_plans, 1), ("encode", _c_encode, 2),
+    ("fused", _c_fused, 2),
 ]
 _WEIGHTED = [c for c in CASES for _ in range(c[2])]
 

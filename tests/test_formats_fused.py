@@ -1,0 +1,194 @@
+"""The fused quantize / dequantize kernels (csrc/kernels/quantize.cpp, `_core.quantize_fused /
+dequantize_fused`: finite check, block absmax, scale, division and encoding in one or two
+passes over the input in its own dtype) against the NumPy path of pysim.formats: the same
+codes, scales and values bit for bit for float16 / bfloat16 / float32 / float64 input, every
+layout, both roundings, non-contiguous and unaligned input; and the same error messages."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from pysim import formats
+from pysim.formats import elements, per_channel, per_group
+from pysim.formats.quantize import _defaults, _quantize_numpy
+
+CASES = [("int8", "tensor", None), ("int8", "channel", None), ("int4", "group:128", None),
+         ("int8", "group:64", "fp16"), ("uint8", "tensor", "bf16"), ("fp8_e4m3", "tensor", None),
+         ("fp4_e2m1", "block:32", "e8m0"), ("int4", "group:32", "fp8_e4m3"),
+         ("mxfp8_e4m3", None, None), ("mxfp8_e5m2", None, None), ("mxfp4", None, None),
+         ("mxint8", None, None), ("mxfp6_e2m3", None, None), ("nf4", None, None),
+         ("nf4", "group:64", "e8m0"), ("int8", per_channel(axis=1), None),
+         ("int4", per_group(16, axis=0), None), ("bf16", None, None), ("fp16", None, None),
+         ("fp8_e5m2", None, None), ("fp6_e3m2", None, None), ("fp4_e2m1", None, None),
+         ("int8", None, None), ("fp32", None, None), ("tf32", None, None)]
+DTYPES = [np.float32, np.float16, ml_dtypes.bfloat16, np.float64]
+
+
+def _x(dtype, shape=(64, 256), specials=True):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape) * 2.0 ** rng.integers(-8, 8, shape)
+    x.flat[7] = 0.0
+    x.flat[8] = -0.0
+    x.flat[9] = 2.0 ** -20  # a float16 subnormal
+    return x.astype(dtype)
+
+
+def _both(monkeypatch, fn):
+    got = fn()
+    with monkeypatch.context() as m:
+        m.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
+        ref = fn()
+    return got, ref
+
+
+def _same(got, ref):
+    assert got.codes.dtype == ref.codes.dtype
+    assert got.codes.shape == ref.codes.shape
+    np.testing.assert_array_equal(got.codes, ref.codes)
+    if ref.scales is None:
+        assert got.scales is None
+    else:
+        assert got.scales.dtype == ref.scales.dtype == np.float32
+        np.testing.assert_array_equal(got.scales, ref.scales)
+    assert got.shape == ref.shape and got.granularity == ref.granularity
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_quantize_equals_numpy_bit_for_bit(name, gran, sdt, dtype, monkeypatch):
+    x = _x(dtype)
+    if name.startswith("mx"):
+        x[5, 40] = np.inf  # its block's scale is NaN: the block is stored as zeros
+        x[6, 3] = np.nan
+    kw = {"granularity": gran, "scale_dtype": sdt}
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, name, **kw))
+    _same(got, ref)
+    vals, vref = _both(monkeypatch, lambda: formats.dequantize(got))
+    assert vals.dtype == vref.dtype == np.float32
+    np.testing.assert_array_equal(vals.view(np.uint32), vref.view(np.uint32))
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), CASES[:16])
+def test_fused_stochastic_rounding_draws_as_numpy(name, gran, sdt, monkeypatch):
+    x = _x(np.float32)
+    kw = {"granularity": gran, "scale_dtype": sdt, "rounding": "stochastic", "seed": 5}
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, name, **kw))
+    _same(got, ref)
+
+
+@pytest.mark.parametrize("name", ["int8", "mxfp4", "nf4", "fp8_e4m3"])
+def test_non_contiguous_and_unaligned_input(name, monkeypatch):
+    base = _x(np.float32, (128, 512))
+    strided = base[::2, ::2]
+    transposed = base.T
+    buf = np.zeros(base.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(buf.data, dtype=np.float32, count=base.size, offset=1)
+    unaligned = unaligned.reshape(base.shape)
+    unaligned[...] = base
+    assert not unaligned.flags.aligned
+    gran = "tensor" if name == "fp8_e4m3" else None
+    for x in (strided, transposed, unaligned):
+        got, ref = _both(monkeypatch, lambda x=x: formats.quantize(x, name, gran))
+        _same(got, ref)
+        np.testing.assert_array_equal(
+            formats.quantize(np.ascontiguousarray(x), name, gran).codes, got.codes)
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), [
+    ("int8", None, None), ("int8", "tensor", None), ("int4", "group:128", "fp16"),
+    ("fp4_e2m1", None, None), ("nf4", None, None), ("fp8_e4m3", "channel", None)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_bad_values_raise_the_numpy_message(name, gran, sdt, bad, dtype, monkeypatch):
+    x = _x(dtype)
+    x[40, 200] = bad
+    if name == "fp4_e2m1" and np.isinf(bad):
+        formats.quantize(x, name)  # unscaled FP4 saturates inf; only NaN is refused
+        return
+    with pytest.raises(ValueError) as err:
+        formats.quantize(x, name, gran, scale_dtype=sdt, name="w")
+    # the path before the fused kernel (float64 copy, NumPy checks) raises the same message
+    f = formats.get(name)
+    with pytest.raises(ValueError) as ref:
+        _quantize_numpy(x, f, *_defaults(f, gran, sdt, "w"), "nearest_even", None,
+                           False, "w")
+    msgs = [str(err.value), str(ref.value)]
+    assert msgs[0] == msgs[1]
+    assert "\n" not in msgs[0]
+    assert "w[40, 200]" in msgs[0] or "w scale[" in msgs[0]
+
+
+def test_a_scale_out_of_range_raises_the_numpy_message(monkeypatch):
+    x = np.ones((8, 4096))
+    x[3, 5] = 1e300  # float64: an E8M0 exponent past 127
+    msgs = []
+    for big in (False, True):
+        with monkeypatch.context() as m:
+            if big:
+                m.setattr(elements, "NATIVE_MIN", 1 << 62)
+            with pytest.raises(ValueError) as err:
+                formats.quantize(x, "mxfp4")
+            msgs.append(str(err.value))
+    assert msgs[0] == msgs[1] and "e8m0" in msgs[0]
+    with pytest.raises(ValueError, match="cannot be represented in scale dtype fp16"):
+        formats.quantize(np.full((8, 4096), 1e10, np.float32), "int8", "tensor",
+                         scale_dtype="fp16")
+
+
+def test_long_blocks_take_two_passes(monkeypatch):
+    """Blocks longer than a claim (per tensor, long channels): maxima then codes."""
+    x = _x(np.float32, (4, 1 << 17))
+    x[2, 99999] = 1e4
+    for gran in ("tensor", "channel"):
+        got, ref = _both(monkeypatch, lambda g=gran: formats.quantize(x, "int8", g))
+        _same(got, ref)
+
+
+def test_dequantize_of_a_code_past_the_table_raises_as_numpy():
+    q = formats.quantize(_x(np.float32), "nf4")
+    bad = q.codes.copy()
+    bad[0, 0] = 200
+    q2 = formats.QuantizedTensor(q.fmt, bad, q.scales, q.granularity, q.scale_dtype, q.shape,
+                                 q.rounding)
+    with pytest.raises(IndexError):
+        formats.dequantize(q2)
+
+
+PORTABLE_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_formats_fused import CASES, DTYPES, _x
+from pysim import _core, formats
+assert _core.encode_isa() == "portable"
+out = {{}}
+for i, (name, gran, sdt) in enumerate(CASES):
+    for j, dt in enumerate(DTYPES):
+        q = formats.quantize(_x(dt), name, gran, scale_dtype=sdt)
+        out[f"{{i}}_{{j}}"] = q.codes
+        out[f"{{i}}_{{j}}_v"] = formats.dequantize(q).view(np.uint32)
+np.savez({path!r}, **out)
+"""
+
+
+def test_the_portable_loops_give_the_vector_loops_results(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "portable.npz"
+    script = PORTABLE_SCRIPT.format(tests=str(Path(__file__).parent), path=str(path))
+    env = {**os.environ, "PYSIM_DISABLE_CPU_FEATURES": "avx512"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    portable = np.load(path)
+    for i, (name, gran, sdt) in enumerate(CASES):
+        for j, dt in enumerate(DTYPES):
+            q = formats.quantize(_x(dt), name, gran, scale_dtype=sdt)
+            np.testing.assert_array_equal(portable[f"{i}_{j}"], q.codes, err_msg=name)
+            np.testing.assert_array_equal(portable[f"{i}_{j}_v"],
+                                          formats.dequantize(q).view(np.uint32), err_msg=name)
