@@ -444,16 +444,27 @@ struct IntEnc {
   }
 };
 
+// A code book of N values (0: any size, read through the pointer; 16: a 4-bit book such as
+// NF4, held by value so the count below unrolls and the element loop vectorises).
+template <int N>
 struct BookEnc {
   const double* values;
   int64_t n_values;
+  double book[N > 0 ? N : 1];
+  BookEnc(const double* v, int64_t n) : values(v), n_values(n), book{} {
+    for (int j = 0; j < N; ++j) book[j] = v[j];
+  }
   template <bool kStochastic>
   PYSIM_INLINE int64_t code(double x, double u) const {
-    const double* end = values + n_values;
-    const double t = std::min(std::max(x, values[0]), end[-1]);
-    int64_t k = std::upper_bound(values, end, t) - values - 1;
-    k = std::min(std::max<int64_t>(k, 0), n_values - 2);
-    const double frac = (t - values[k]) / (values[k + 1] - values[k]);
+    const double* v = N > 0 ? book : values;
+    const int64_t n = N > 0 ? N : n_values;
+    const double t = std::min(std::max(x, v[0]), v[n - 1]);
+    // searchsorted(values, t, side="right") - 1 within 0..n - 2 (encode_codebook's k): with
+    // t clamped to the book, the count of values[1..n - 2] at or below it, without the
+    // data-dependent branches of a binary search.
+    int64_t k = 0;
+    for (int64_t j = 1; j + 1 < n; ++j) k += v[j] <= t ? 1 : 0;
+    const double frac = (t - v[k]) / (v[k + 1] - v[k]);
     const bool up = kStochastic ? u < frac : frac > 0.5 || (frac == 0.5 && (k % 2) == 1);
     return k + (up ? 1 : 0);
   }
@@ -752,8 +763,12 @@ FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec&
                      int code_bytes, float* scales, const Poll& poll) {
   const bool scaled = sp.kind != ScaleKind::None;
   if (e.kind == ElementKind::Codebook) {
-    return fused_with<In, uint8_t>(x, n, block, BookEnc{e.values, e.n_values}, sp, reject, u,
-                                   codes, scales, poll);
+    if (e.n_values == 16) {
+      return fused_with<In, uint8_t>(x, n, block, BookEnc<16>(e.values, 16), sp, reject, u,
+                                     codes, scales, poll);
+    }
+    return fused_with<In, uint8_t>(x, n, block, BookEnc<0>(e.values, e.n_values), sp, reject,
+                                   u, codes, scales, poll);
   }
   if (e.kind == ElementKind::Int) {
     const IntEnc enc{std::ldexp(1.0, e.frac_bits), static_cast<double>(e.qmin),
