@@ -27,7 +27,7 @@ machine's speed unless the time limit cuts the search short.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,10 +289,11 @@ def solve_window(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps, budget
 
 
 # -- the search ---------------------------------------------------------------------------------
-def _fit(tl: Timeline, lo: int, hi: int, off: Offsets, keep: Keeps, max_pairs: int,
-         grow: str = "both") -> tuple[int, int]:
+def _fit(tl: Timeline, lo: int, hi: int, max_pairs: int,
+         pairs_of: Callable[[int, int], int], grow: str = "both") -> tuple[int, int]:
     """The widest window around [lo, hi] (growing on both sides, or to the right) that needs
-    at most `max_pairs` order binaries, by bisection on its width (the count only grows)."""
+    at most `max_pairs` order binaries (`pairs_of(a, b)`), by bisection on its width (the
+    count only grows)."""
     n = tl.steps
 
     def span(r: int) -> tuple[int, int]:
@@ -301,22 +302,31 @@ def _fit(tl: Timeline, lo: int, hi: int, off: Offsets, keep: Keeps, max_pairs: i
     good, bad = 0, n
     while bad - good > 1:
         mid = (good + bad) // 2
-        if window_pairs(tl, *span(mid), off, keep) <= max_pairs:
+        if pairs_of(*span(mid)) <= max_pairs:
             good = mid
         else:
             bad = mid
     return span(good)
 
 
-def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int
-             ) -> Iterator[tuple[int, int]]:
-    """One pass, lazily: windows around the paid gaps first, then windows sliding left to
-    right, each overlapping the previous by half."""
+def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
+             memo: dict[tuple[int, int], int]) -> Iterator[tuple[int, int]]:
+    """One pass, lazily: windows around the paid gaps first (`_centres`), then windows sliding
+    left to right, each overlapping the previous by half, up to the last paid gap (a window
+    past it cannot gain). `memo` caches `window_pairs` of this plan by window."""
+
+    def pairs_of(a: int, b: int) -> int:
+        if (a, b) not in memo:
+            memo[(a, b)] = window_pairs(tl, a, b, off, keep)
+        return memo[(a, b)]
+
     for c in _centres(tl, keep):
-        yield _fit(tl, c, c, off, keep, max_pairs)
+        yield _fit(tl, c, c, max_pairs, pairs_of)
+    last = max((tl.required[t][j + 1] for t, ks in keep.items()
+                for j, k in enumerate(ks) if not k), default=-1)
     a = 0
-    while True:
-        a, b = _fit(tl, a, a, off, keep, max_pairs, grow="right")
+    while a <= last:
+        a, b = _fit(tl, a, a, max_pairs, pairs_of, grow="right")
         yield a, b
         if b >= tl.steps - 1:
             break
@@ -357,10 +367,11 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
     off, keep = normalise(tl, best)
     windows = accepted = 0
     pairs = min(min_pairs, max_pairs)
-    while best_bytes > bound and time.perf_counter() < deadline:
-        gained = False
-        tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
-        for a, b in _windows(tl, keep, off, pairs):  # these is a smaller neighbourhood
+    memo: dict[tuple[int, int], int] = {}  # window -> order binaries, for this plan
+    tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
+    while best_bytes > bound and time.perf_counter() < deadline:  # these is a smaller
+        gained = False  # neighbourhood of the same plan
+        for a, b in _windows(tl, keep, off, pairs, memo):
             if time.perf_counter() >= deadline or best_bytes <= bound:
                 break
             if any(x <= a and b <= y for x, y in tried) or not _pays(tl, keep, a, b):
@@ -381,8 +392,10 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
                 accepted += 1
                 gained = True
                 tried.clear()
-        if not gained:
-            if pairs >= max_pairs:
-                break
+        if gained:
+            memo = {}  # the next pass fits its windows to the new plan
+        elif pairs >= max_pairs:
+            break
+        else:
             pairs = min(2 * pairs, max_pairs)
     return Outcome(best, best_bytes, windows, accepted)
