@@ -18,16 +18,18 @@ required step) and a keep/drop choice per gap between consecutive required steps
 
 Any solution is therefore a valid plan once combined with the fixed rest; it is still replayed
 (`plan.replay`), and only a strict decrease of the replayed traffic is accepted. Windows over
-the plan's paid gaps go first (largest bytes first), then windows slide across the timeline;
-the search stops when a full pass gains nothing, when the plan meets the lower bound, or at the
-deadline. Each window's MILP is capped by a node limit, so the result does not depend on the
-machine's speed unless the time limit cuts the search short.
+the plan's paid gaps go first: those the aggregate relaxation's optimum keeps (`target`), where
+the plan pays above the lower bound, then the others, each group largest tensor first; then
+windows slide across the timeline up to the last paid gap. The search stops when a full pass
+gains nothing, when the plan meets the lower bound, or at the deadline. Each window's MILP is
+capped by a node limit, so the result does not depend on the machine's speed unless the time
+limit cuts the search short.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,7 +312,8 @@ def _fit(tl: Timeline, lo: int, hi: int, max_pairs: int,
 
 
 def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
-             memo: dict[tuple[int, int], int]) -> Iterator[tuple[int, int]]:
+             memo: dict[tuple[int, int], int],
+             target: Mapping[tuple[str, int], bool] | None = None) -> Iterator[tuple[int, int]]:
     """One pass, lazily: windows around the paid gaps first (`_centres`), then windows sliding
     left to right, each overlapping the previous by half, up to the last paid gap (a window
     past it cannot gain). `memo` caches `window_pairs` of this plan by window."""
@@ -320,7 +323,7 @@ def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
             memo[(a, b)] = window_pairs(tl, a, b, off, keep)
         return memo[(a, b)]
 
-    for c in _centres(tl, keep):
+    for c in _centres(tl, keep, target):
         yield _fit(tl, c, c, max_pairs, pairs_of)
     last = max((tl.required[t][j + 1] for t, ks in keep.items()
                 for j, k in enumerate(ks) if not k), default=-1)
@@ -333,16 +336,20 @@ def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
         a = max(a + 1, (a + b + 1) // 2)
 
 
-def _centres(tl: Timeline, keep: Keeps) -> list[int]:
-    """Middles of the dropped gaps, largest tensor first (where the plan pays)."""
+def _centres(tl: Timeline, keep: Keeps,
+             target: Mapping[tuple[str, int], bool] | None = None) -> list[int]:
+    """Middles of the dropped gaps (where the plan pays), largest tensor first; with `target`
+    (a keep/drop choice that meets the lower bound: the relaxation's), the gaps the plan drops
+    but the target keeps come first: there the plan pays above the bound."""
     g = tl.graph
     paid = []
     for t, ks in keep.items():
         req = tl.required[t]
         for j, k in enumerate(ks):
             if not k:
-                paid.append((-g.tensors[t].bytes, (req[j] + req[j + 1]) // 2))
-    return list(dict.fromkeys(m for _, m in sorted(paid)))
+                above = target is not None and target.get((t, j), False)
+                paid.append((not above, -g.tensors[t].bytes, (req[j] + req[j + 1]) // 2))
+    return list(dict.fromkeys(m for _, _, m in sorted(paid)))
 
 
 def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
@@ -357,11 +364,13 @@ def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
 
 
 def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, deadline: float,
-            max_pairs: int = 1000, node_limit: int = 2000, min_pairs: int = 64) -> Outcome:
+            max_pairs: int = 1000, node_limit: int = 2000, min_pairs: int = 64,
+            target: Mapping[tuple[str, int], bool] | None = None) -> Outcome:
     """Large-neighbourhood search from the valid plan `pieces` (module docstring) until the
     plan meets `bound`, a pass with the largest windows (`max_pairs` order binaries) gains
     nothing, or `deadline` (time.perf_counter()). Windows start small (fast MILPs) and double
-    after a pass without gain."""
+    after a pass without gain. `target` (keep per (tensor, gap index), e.g. the aggregate
+    relaxation's optimum) orders the windows: gaps the plan drops and it keeps go first."""
     best = list(pieces)
     best_bytes = replay(tl, best, budget).non_compulsory_bytes
     off, keep = normalise(tl, best)
@@ -371,7 +380,7 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
     tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
     while best_bytes > bound and time.perf_counter() < deadline:  # these is a smaller
         gained = False  # neighbourhood of the same plan
-        for a, b in _windows(tl, keep, off, pairs, memo):
+        for a, b in _windows(tl, keep, off, pairs, memo, target):
             if time.perf_counter() >= deadline or best_bytes <= bound:
                 break
             if any(x <= a and b <= y for x, y in tried) or not _pays(tl, keep, a, b):
