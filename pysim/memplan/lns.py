@@ -293,13 +293,14 @@ def solve_window(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps, budget
 # -- the search ---------------------------------------------------------------------------------
 def _fit(tl: Timeline, lo: int, hi: int, max_pairs: int,
          pairs_of: Callable[[int, int], int], grow: str = "both") -> tuple[int, int]:
-    """The widest window around [lo, hi] (growing on both sides, or to the right) that needs
-    at most `max_pairs` order binaries (`pairs_of(a, b)`), by bisection on its width (the
-    count only grows)."""
+    """The widest window around [lo, hi] (growing on both sides, to the right or to the left)
+    that needs at most `max_pairs` order binaries (`pairs_of(a, b)`), by bisection on its
+    width (the count only grows)."""
     n = tl.steps
 
     def span(r: int) -> tuple[int, int]:
-        return (max(0, lo - r), min(n - 1, hi + r)) if grow == "both" else (lo, min(n - 1, hi + r))
+        return (max(0, lo - r) if grow != "right" else lo,
+                min(n - 1, hi + r) if grow != "left" else hi)
 
     good, bad = 0, n
     while bad - good > 1:
@@ -314,7 +315,7 @@ def _fit(tl: Timeline, lo: int, hi: int, max_pairs: int,
 def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
              memo: dict[tuple[int, int], int],
              target: Mapping[tuple[str, int], bool] | None = None) -> Iterator[tuple[int, int]]:
-    """One pass, lazily: windows around the paid gaps first (`_centres`), then windows sliding
+    """One pass, lazily: windows around the paid gaps first (`_anchors`), then windows sliding
     left to right, each overlapping the previous by half, up to the last paid gap (a window
     past it cannot gain). `memo` caches `window_pairs` of this plan by window."""
 
@@ -323,8 +324,8 @@ def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
             memo[(a, b)] = window_pairs(tl, a, b, off, keep)
         return memo[(a, b)]
 
-    for c in _centres(tl, keep, target):
-        yield _fit(tl, c, c, max_pairs, pairs_of)
+    for c, grow in _anchors(tl, keep, target):
+        yield _fit(tl, c, c, max_pairs, pairs_of, grow)
     last = max((tl.required[t][j + 1] for t, ks in keep.items()
                 for j, k in enumerate(ks) if not k), default=-1)
     a = 0
@@ -336,20 +337,27 @@ def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
         a = max(a + 1, (a + b + 1) // 2)
 
 
-def _centres(tl: Timeline, keep: Keeps,
-             target: Mapping[tuple[str, int], bool] | None = None) -> list[int]:
-    """Middles of the dropped gaps (where the plan pays), largest tensor first; with `target`
-    (a keep/drop choice that meets the lower bound: the relaxation's), the gaps the plan drops
-    but the target keeps come first: there the plan pays above the bound."""
+def _anchors(tl: Timeline, keep: Keeps, target: Mapping[tuple[str, int], bool] | None = None
+             ) -> list[tuple[int, str]]:
+    """Where the windows over the paid gaps grow from (step, "both" / "right" / "left"): the
+    middle of each dropped gap, largest tensor first. With `target` (a keep/drop choice that
+    meets the lower bound: the relaxation's), the gaps the plan drops but the target keeps come
+    first — there the plan pays above the bound —, then those gaps again from their ends
+    outwards (what stops one being kept may lie well before or after it), then the rest."""
     g = tl.graph
-    paid = []
+    above, rest = [], []
     for t, ks in keep.items():
         req = tl.required[t]
         for j, k in enumerate(ks):
             if not k:
-                above = target is not None and target.get((t, j), False)
-                paid.append((not above, -g.tensors[t].bytes, (req[j] + req[j + 1]) // 2))
-    return list(dict.fromkeys(m for _, _, m in sorted(paid)))
+                key = (-g.tensors[t].bytes, req[j], req[j + 1])
+                (above if target is not None and target.get((t, j), False) else rest).append(key)
+    above.sort()
+    rest.sort()
+    where = [((s + e) // 2, "both") for _, s, e in above]
+    where += [w for _, s, e in above for w in ((s, "right"), (e, "left"))]
+    where += [((s + e) // 2, "both") for _, s, e in rest]
+    return list(dict.fromkeys(where))
 
 
 def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
