@@ -345,7 +345,8 @@ def _anchors(tl: Timeline, keep: Keeps, target: Mapping[tuple[str, int], bool] |
     first — there the plan pays above the bound —, then those gaps again from their ends
     outwards (what stops one being kept may lie well before or after it), then the rest."""
     g = tl.graph
-    above, rest = [], []
+    above: list[tuple[int, int, int]] = []
+    rest: list[tuple[int, int, int]] = []
     for t, ks in keep.items():
         req = tl.required[t]
         for j, k in enumerate(ks):
