@@ -12,7 +12,10 @@ two reduction cells, 15 and 27 ops) and, by its window search, on the full DARTS
 M_R, so nothing moves there in any order.)
 
     python benchmarks/bench_memplan.py [--time-limit 5] [--models resnet50,darts_net]
+                                       [--budgets m_r,mid,min_peak]
                                        [--joint-time-limit 30] [--no-joint]
+
+(`--models darts_net --budgets m_r --no-joint` runs one row.)
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 
 import pysim
 from pysim.memplan import BASELINES, LifetimeGraph, budgets, min_peak_order, plan
+from pysim.memplan.api import BUDGET_NAMES
 from pysim.memplan.joint import JOINT_MAX_OPS
 from pysim.memplan.models import BENCH_MODELS, darts_net, googlenet, inception_block
 
@@ -50,7 +55,8 @@ def joint_cases() -> list[tuple[str, LifetimeGraph]]:
     ]
 
 
-def joint_table(time_limit: float, fixed_limit: float) -> None:
+def joint_table(time_limit: float, fixed_limit: float,
+                labels: Sequence[str] = BUDGET_NAMES) -> None:
     """Non-compulsory bytes of the optimal planner at the given order, the minimum-peak order,
     the better of the two (order="optimize") and order="joint", with the joint bound."""
     print(f"{'model':<16}{'ops':>4} {'budget':<9}{'bytes':>9}{'given':>9}{'min_peak':>9}"
@@ -59,7 +65,7 @@ def joint_table(time_limit: float, fixed_limit: float) -> None:
     for name, g in joint_cases():
         mp = min_peak_order(g)
         b = budgets(g, min_peak=mp)
-        for label in ("m_r", "mid", "min_peak"):
+        for label in labels:
             budget = b.resolve(label)
             fixed = {o: plan(g, budget, order=o, time_limit_s=fixed_limit)
                      for o in ("given", "min_peak", "optimize")}
@@ -91,7 +97,12 @@ def main() -> None:
                     help="seconds per joint (order + residency) plan")
     ap.add_argument("--no-joint", action="store_true", help="skip the joint planner's table")
     ap.add_argument("--models", default=",".join(BENCH_MODELS))
+    ap.add_argument("--budgets", default=",".join(BUDGET_NAMES),
+                    help=f"comma-separated subset of {','.join(BUDGET_NAMES)}")
     args = ap.parse_args()
+    labels = args.budgets.split(",")
+    if any(lb not in BUDGET_NAMES for lb in labels):
+        ap.error(f"--budgets takes {','.join(BUDGET_NAMES)}, got {args.budgets!r}")
     names = list(BASELINES)
     head = (f"{'model':<16}{'ops':>4} {'budget':<9}{'bytes':>9} "
             + "".join(f"{n:>14}" for n in names)
@@ -106,7 +117,7 @@ def main() -> None:
         mp = min_peak_order(g)
         b = budgets(g, min_peak=mp)
         mp_names = [g.ops[i].name for i in mp.order]
-        for label in ("m_r", "mid", "min_peak"):
+        for label in labels:
             budget = b.resolve(label)
             base = {n: plan(g, budget, planner=n).non_compulsory_bytes for n in names}
             opt = plan(g, budget, time_limit_s=args.time_limit)
@@ -152,7 +163,7 @@ def main() -> None:
           f"{len(zero_at_peak)} models; slowest optimal plan: {slowest:.2f} s")
     if not args.no_joint:
         print()
-        joint_table(args.joint_time_limit, args.time_limit)
+        joint_table(args.joint_time_limit, args.time_limit, labels)
 
 
 if __name__ == "__main__":

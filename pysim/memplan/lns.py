@@ -18,16 +18,18 @@ required step) and a keep/drop choice per gap between consecutive required steps
 
 Any solution is therefore a valid plan once combined with the fixed rest; it is still replayed
 (`plan.replay`), and only a strict decrease of the replayed traffic is accepted. Windows over
-the plan's paid gaps go first (largest bytes first), then windows slide across the timeline;
-the search stops when a full pass gains nothing, when the plan meets the lower bound, or at the
-deadline. Each window's MILP is capped by a node limit, so the result does not depend on the
-machine's speed unless the time limit cuts the search short.
+the plan's paid gaps go first: those the aggregate relaxation's optimum keeps (`target`), where
+the plan pays above the lower bound, then the others, each group largest tensor first; then
+windows slide across the timeline up to the last paid gap. The search stops when a full pass
+gains nothing, when the plan meets the lower bound, or at the deadline. Each window's MILP is
+capped by a node limit, so the result does not depend on the machine's speed unless the time
+limit cuts the search short.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,50 +291,74 @@ def solve_window(tl: Timeline, a: int, b: int, off: Offsets, keep: Keeps, budget
 
 
 # -- the search ---------------------------------------------------------------------------------
-def _fit(tl: Timeline, lo: int, hi: int, off: Offsets, keep: Keeps, max_pairs: int,
-         grow: str = "both") -> tuple[int, int]:
-    """The widest window around [lo, hi] (growing on both sides, or to the right) that needs
-    at most `max_pairs` order binaries, by bisection on its width (the count only grows)."""
+def _fit(tl: Timeline, lo: int, hi: int, max_pairs: int,
+         pairs_of: Callable[[int, int], int], grow: str = "both") -> tuple[int, int]:
+    """The widest window around [lo, hi] (growing on both sides, to the right or to the left)
+    that needs at most `max_pairs` order binaries (`pairs_of(a, b)`), by bisection on its
+    width (the count only grows)."""
     n = tl.steps
 
     def span(r: int) -> tuple[int, int]:
-        return (max(0, lo - r), min(n - 1, hi + r)) if grow == "both" else (lo, min(n - 1, hi + r))
+        return (max(0, lo - r) if grow != "right" else lo,
+                min(n - 1, hi + r) if grow != "left" else hi)
 
     good, bad = 0, n
     while bad - good > 1:
         mid = (good + bad) // 2
-        if window_pairs(tl, *span(mid), off, keep) <= max_pairs:
+        if pairs_of(*span(mid)) <= max_pairs:
             good = mid
         else:
             bad = mid
     return span(good)
 
 
-def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int
-             ) -> Iterator[tuple[int, int]]:
-    """One pass, lazily: windows around the paid gaps first, then windows sliding left to
-    right, each overlapping the previous by half."""
-    for c in _centres(tl, keep):
-        yield _fit(tl, c, c, off, keep, max_pairs)
+def _windows(tl: Timeline, keep: Keeps, off: Offsets, max_pairs: int,
+             memo: dict[tuple[int, int], int],
+             target: Mapping[tuple[str, int], bool] | None = None) -> Iterator[tuple[int, int]]:
+    """One pass, lazily: windows around the paid gaps first (`_anchors`), then windows sliding
+    left to right, each overlapping the previous by half, up to the last paid gap (a window
+    past it cannot gain). `memo` caches `window_pairs` of this plan by window."""
+
+    def pairs_of(a: int, b: int) -> int:
+        if (a, b) not in memo:
+            memo[(a, b)] = window_pairs(tl, a, b, off, keep)
+        return memo[(a, b)]
+
+    for c, grow in _anchors(tl, keep, target):
+        yield _fit(tl, c, c, max_pairs, pairs_of, grow)
+    last = max((tl.required[t][j + 1] for t, ks in keep.items()
+                for j, k in enumerate(ks) if not k), default=-1)
     a = 0
-    while True:
-        a, b = _fit(tl, a, a, off, keep, max_pairs, grow="right")
+    while a <= last:
+        a, b = _fit(tl, a, a, max_pairs, pairs_of, grow="right")
         yield a, b
         if b >= tl.steps - 1:
             break
         a = max(a + 1, (a + b + 1) // 2)
 
 
-def _centres(tl: Timeline, keep: Keeps) -> list[int]:
-    """Middles of the dropped gaps, largest tensor first (where the plan pays)."""
+def _anchors(tl: Timeline, keep: Keeps, target: Mapping[tuple[str, int], bool] | None = None
+             ) -> list[tuple[int, str]]:
+    """Where the windows over the paid gaps grow from (step, "both" / "right" / "left"): the
+    middle of each dropped gap, largest tensor first. With `target` (a keep/drop choice that
+    meets the lower bound: the relaxation's), the gaps the plan drops but the target keeps come
+    first — there the plan pays above the bound —, then those gaps again from their ends
+    outwards (what stops one being kept may lie well before or after it), then the rest."""
     g = tl.graph
-    paid = []
+    above: list[tuple[int, int, int]] = []
+    rest: list[tuple[int, int, int]] = []
     for t, ks in keep.items():
         req = tl.required[t]
         for j, k in enumerate(ks):
             if not k:
-                paid.append((-g.tensors[t].bytes, (req[j] + req[j + 1]) // 2))
-    return list(dict.fromkeys(m for _, m in sorted(paid)))
+                key = (-g.tensors[t].bytes, req[j], req[j + 1])
+                (above if target is not None and target.get((t, j), False) else rest).append(key)
+    above.sort()
+    rest.sort()
+    where = [((s + e) // 2, "both") for _, s, e in above]
+    where += [w for _, s, e in above for w in ((s, "right"), (e, "left"))]
+    where += [((s + e) // 2, "both") for _, s, e in rest]
+    return list(dict.fromkeys(where))
 
 
 def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
@@ -347,20 +373,23 @@ def _pays(tl: Timeline, keep: Keeps, a: int, b: int) -> bool:
 
 
 def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, deadline: float,
-            max_pairs: int = 1000, node_limit: int = 2000, min_pairs: int = 64) -> Outcome:
+            max_pairs: int = 1000, node_limit: int = 2000, min_pairs: int = 64,
+            target: Mapping[tuple[str, int], bool] | None = None) -> Outcome:
     """Large-neighbourhood search from the valid plan `pieces` (module docstring) until the
     plan meets `bound`, a pass with the largest windows (`max_pairs` order binaries) gains
     nothing, or `deadline` (time.perf_counter()). Windows start small (fast MILPs) and double
-    after a pass without gain."""
+    after a pass without gain. `target` (keep per (tensor, gap index), e.g. the aggregate
+    relaxation's optimum) orders the windows: gaps the plan drops and it keeps go first."""
     best = list(pieces)
     best_bytes = replay(tl, best, budget).non_compulsory_bytes
     off, keep = normalise(tl, best)
     windows = accepted = 0
     pairs = min(min_pairs, max_pairs)
-    while best_bytes > bound and time.perf_counter() < deadline:
-        gained = False
-        tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
-        for a, b in _windows(tl, keep, off, pairs):  # these is a smaller neighbourhood
+    memo: dict[tuple[int, int], int] = {}  # window -> order binaries, for this plan
+    tried: list[tuple[int, int]] = []  # since the last change: a window inside one of
+    while best_bytes > bound and time.perf_counter() < deadline:  # these is a smaller
+        gained = False  # neighbourhood of the same plan
+        for a, b in _windows(tl, keep, off, pairs, memo, target):
             if time.perf_counter() >= deadline or best_bytes <= bound:
                 break
             if any(x <= a and b <= y for x, y in tried) or not _pays(tl, keep, a, b):
@@ -381,8 +410,10 @@ def improve(tl: Timeline, pieces: Sequence[Piece], budget: int, bound: int, dead
                 accepted += 1
                 gained = True
                 tried.clear()
-        if not gained:
-            if pairs >= max_pairs:
-                break
+        if gained:
+            memo = {}  # the next pass fits its windows to the new plan
+        elif pairs >= max_pairs:
+            break
+        else:
             pairs = min(2 * pairs, max_pairs)
     return Outcome(best, best_bytes, windows, accepted)

@@ -383,7 +383,7 @@ def solve(tl: Timeline, budget_bytes: int, time_limit_s: float, max_pairs: int =
     small = addressed_pairs(tl) <= max_pairs
     if best_cost > bound and left() > 0.05:  # LNS, leaving the exact ILP a share if small
         out = improve(tl, best, budget_bytes, bound,
-                      deadline - (left() / 4 if small else 0.0))
+                      deadline - (left() / 4 if small else 0.0), target=rel.keep)
         if out.bytes < best_cost:
             best, best_cost = out.pieces, out.bytes
             method = f"{method} + LNS ({out.accepted} of {out.windows} windows improved)"
