@@ -110,6 +110,55 @@ class _Slots:
             self.count += 1
 
 
+class _Bus:
+    """The DRAM bus: one transfer at a time, first come first served, except that demand
+    transfers (an op's steps) go before prefetches (an op's first-step weights loaded while
+    its producers still run) and a demand request preempts a prefetch in flight, which
+    resumes with what it has left once no demand waits. A DMA engine arbitrates per burst,
+    so at the engine's tile granularity a demand load never waits behind a prefetch: a
+    prefetch only uses bus time no demand asks for (without this, a unit left idle by a
+    faster dispatch prefetched the next op's weights ahead of the running op's own loads, and
+    a second array could make a network slower)."""
+
+    __slots__ = ("env", "busy", "demand", "prefetch", "preempt")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.busy = False
+        self.demand: deque[Event] = deque()
+        self.prefetch: deque[Event] = deque()
+        self.preempt: Event | None = None  # fires to preempt the prefetch holding the bus
+
+    def get(self, prefetch: bool = False) -> Event:
+        """An event that fires once the bus is this caller's; a prefetch's fires with the
+        event that preempts it."""
+        event = Event(self.env)
+        if not self.busy:
+            self.busy = True
+            self._grant(event, prefetch)
+        elif prefetch:
+            self.prefetch.append(event)
+        else:
+            self.demand.append(event)
+            if self.preempt is not None and not self.preempt.triggered:
+                self.preempt.succeed()
+        return event
+
+    def put(self) -> None:
+        """Hand the bus over: to the longest-waiting demand, else prefetch, if any."""
+        if self.demand:
+            self._grant(self.demand.popleft(), False)
+        elif self.prefetch:
+            self._grant(self.prefetch.popleft(), True)
+        else:
+            self.busy = False
+            self.preempt = None
+
+    def _grant(self, event: Event, prefetch: bool) -> None:
+        self.preempt = Event(self.env) if prefetch else None
+        event.succeed(self.preempt)
+
+
 @dataclass(frozen=True)
 class LinkPlan:
     """A collective on the device-to-device link: it asks for the link once the ops
@@ -179,6 +228,24 @@ def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op, step=0, kind="read
         op.log.append((step, kind, asked, granted, env.now, nbytes))
 
 
+def _prefetch(env, nbytes, bus, bytes_per_cycle, latency, op, step=0):
+    """A prefetch: a transfer that yields the bus to any demand (``_Bus``) and resumes where
+    it stopped, so its bus time is the same in pieces (each logged as a read)."""
+    whole = latency + nbytes / bytes_per_cycle
+    op.busy += whole
+    left = whole
+    while left > 0:
+        asked = env.now
+        preempt = yield op.count(bus.get(prefetch=True))
+        granted = env.now
+        yield op.count(env.any_of((env.timeout(left), preempt)))
+        moved = env.now - granted
+        left = left - moved if preempt.triggered else 0.0
+        bus.put()
+        if op.log is not None:
+            op.log.append((step, "read", asked, granted, env.now, nbytes * moved / whole))
+
+
 def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
     """Load each step into a free input half. The first step's prefetchable bytes move as
     soon as the previous op's reads are done and a half is free; the rest waits for the
@@ -190,7 +257,7 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
         yield op.count(unit.free.get())
         pending = deps is not None and not deps.triggered
         if step == 0 and pending and early > 0:
-            yield from _transfer(env, early, bus, bytes_per_cycle, latency, op, step)
+            yield from _prefetch(env, early, bus, bytes_per_cycle, latency, op, step)
             yield op.count(deps)
             if per_step - early > 0:
                 yield from _transfer(env, per_step - early, bus, bytes_per_cycle, latency, op,
@@ -275,7 +342,7 @@ def run_with_link(
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
     env = simpy.Environment()
-    bus = _Slots(env, 1)
+    bus = _Bus(env)
     halves = {p.queue or p.unit: 2 if p.double_buffered else 1 for p in plans}
     units = {name: _Unit(env, h) for name, h in halves.items()}
     done: list[simpy.Event] = []
