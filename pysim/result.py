@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pysim.interconnect import CollectiveTiming
+    from pysim.mapping.kept_area import KeptBlock
     from pysim.report.timeline import Timeline
 
 
@@ -72,6 +73,8 @@ class Result:
         default=(), repr=False, compare=False)
     # transfers on the device-to-device link, simulate(..., collectives=...): when each ran
     collectives: tuple[CollectiveTiming, ...] = field(default=(), repr=False, compare=False)
+    # the op outputs kept on chip between ops, at their addresses: see ``kept_area``
+    kept_blocks: tuple[KeptBlock, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def tensors(self) -> pd.DataFrame:
@@ -90,6 +93,25 @@ class Result:
                                       - df["compulsory_bytes"])
         return df.sort_values(["non_compulsory_bytes", "tensor"],
                               ascending=[False, True]).reset_index(drop=True)
+
+    @property
+    def kept_area(self) -> pd.DataFrame:
+        """The op outputs kept on chip between ops (``mapper.residency: planned``), one row
+        each: ``tensor``, ``offset`` and ``bytes`` in the kept area (a quarter of the input
+        scratchpad), and the ops it stays through, ``first_op`` (the one after its producer)
+        to ``last_op`` (its last reader that finds it), with their step indices, and
+        ``spilled`` (readers after ``last_op`` read it from DRAM). Empty under
+        FIFO (aggregate bytes, no addresses) and on GPUs. ``pysim.plot.memory(res)`` draws
+        it."""
+        import pandas as pd
+
+        ops = list(self.layers["op"]) if "op" in self.layers else []
+        return pd.DataFrame(
+            [(b.tensor, b.offset, b.nbytes, ops[b.first_step] if ops else "",
+              ops[b.last_step] if ops else "", b.first_step, b.last_step, b.spilled)
+             for b in self.kept_blocks],
+            columns=["tensor", "offset", "bytes", "first_op", "last_op", "first_step",
+                     "last_step", "spilled"])
 
     @property
     def latency_s(self) -> float:

@@ -15,6 +15,7 @@ from pysim.errors import WorkloadError
 from pysim.gpu.presets import GpuPreset
 from pysim.interconnect import Collective, CollectiveTiming
 from pysim.mapping import map_workload
+from pysim.mapping.kept_area import KeptBlock
 from pysim.report.timeline import Timeline
 from pysim.result import Result, layer_row
 from pysim.workload import Workload, load_workload
@@ -57,13 +58,14 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         hw = hw.with_overrides({"mapper.residency": memory_plan})
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     notes: dict[str, str] = {}
+    placement: list[KeptBlock] = []
     if progress is False:
-        mappings = map_workload(hw, wl, notes)
+        mappings = map_workload(hw, wl, notes, placement=placement)
     else:
         from pysim.progress import bar
 
         with bar(len(wl.ops), f"mapping {wl.name}", "op", progress) as b:
-            mappings = map_workload(hw, wl, notes, tick=b.update)
+            mappings = map_workload(hw, wl, notes, tick=b.update, placement=placement)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
     timing = [transfer_timing(hw, m.dram_streams) for m in mappings]
     plans = [
@@ -114,6 +116,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         tensor_traffic=_tensor_traffic(wl, mappings),
         collectives=tuple(CollectiveTiming(c.name, c.nbytes, *t)
                           for c, t in zip(collectives, link_timings, strict=True)),
+        kept_blocks=tuple(placement),
     )
 
 

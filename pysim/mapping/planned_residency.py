@@ -18,11 +18,12 @@ never moves more; the simulator still keeps FIFO if the solver stops without a s
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from pysim.mapping.kept_area import KeptBlock, place
 from pysim.mapping.residency import Residency
 
 
@@ -33,6 +34,7 @@ class PlannedResidency:
     residency: Residency | None
     note: str
     bytes_between_ops: int = 0
+    aggregate_bytes: int = 0  # the keep / drop program's, before addresses (fragmentation)
 
 
 # The solve stops once the kept bytes are proven within this fraction of the optimum (ResNet-50's
@@ -100,8 +102,8 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
         res = Residency(tuple(frozenset() for _ in steps),
                         tuple(out in outputs or out in read_at for out, _, _ in steps),
                         (0,) * n, frozenset())
-        return PlannedResidency(res, "planned (nothing fits the kept area)",
-                                _traffic(steps, outputs, res))
+        moved = _traffic(steps, outputs, res)
+        return PlannedResidency(res, "planned (nothing fits the kept area)", moved, moved)
     size = np.array([nbytes[t] for t, *_ in gaps], dtype=float)
     # Traffic = each dropped gap's reader reading from DRAM + a write-back for a non-output
     # tensor whose last gap is dropped (keep-prefix: then its producer writes it). Minimising
@@ -143,12 +145,38 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     if sol.x is None:
         return PlannedResidency(None, f"fifo: the planner found no plan ({sol.message})")
     kept_gap = sol.x[:g_count] > 0.5
-    keep = {(t, j) for k, (t, j, _, _) in enumerate(gaps) if kept_gap[k]}
-    # held at each op's start: the kept tensors in the area during it
-    delta = np.zeros(n + 1)
-    np.add.at(delta, lo_of[kept_gap], size[kept_gap])
-    np.add.at(delta, hi_of[kept_gap] + 1, -size[kept_gap])
-    held = np.rint(np.cumsum(delta[:n])).astype(np.int64).tolist()
+    aggregate = _traffic(steps, outputs, _residency(
+        steps, outputs, readers, read_at, {(t, j) for k, (t, j, _, _) in enumerate(gaps)
+                                           if kept_gap[k]}, n, ()))
+    # Addresses (pysim/mapping/kept_area.py): each kept tensor's stay is gap 0's start through
+    # its last kept gap's end; a tensor that fragmentation leaves no gap for keeps less.
+    stays: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+    for k, (t, _, lo, hi) in enumerate(gaps):
+        if kept_gap[k]:
+            nb, first, ends = stays.get(t, (int(size[k]), lo, ()))
+            stays[t] = (nb, first, (*ends, hi))
+    placed, kept_count = place(stays, budget_bytes)
+    blocks = [replace(b, spilled=kept_count[b.tensor] < len(readers[b.tensor])) for b in placed]
+    keep = {(t, j) for t, c in kept_count.items() for j in range(c)}
+    res = _residency(steps, outputs, readers, read_at, keep, n, tuple(blocks))
+    moved = _traffic(steps, outputs, res)
+    proven = (f"within {MIP_REL_GAP:.1%} of optimal" if sol.status == 0
+              else f"time limit, gap {sol.mip_gap or 0:.2%}")
+    frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
+    return PlannedResidency(res, f"planned (keep / drop ILP, {proven}; addresses greedy by "
+                                 f"size{frag}): {moved:,} B between ops through a "
+                                 f"{budget_bytes:,} B kept area", moved, aggregate)
+
+
+def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[int]],
+               read_at: dict[str, list[int]], keep: set[tuple[str, int]], n: int,
+               blocks: tuple[KeptBlock, ...]) -> Residency:
+    """The Residency of a keep set (a prefix of each tensor's gaps) placed as ``blocks``
+    (held bytes per step are theirs: none without blocks, as for the traffic alone)."""
+    held = np.zeros(n + 1, dtype=np.int64)
+    for b in blocks:
+        held[b.first_step] += b.nbytes
+        held[b.last_step + 1] -= b.nbytes
     resident_inputs, writes, kept = [], [], set()
     for i, (t, ins, _) in enumerate(steps):
         resident_inputs.append(frozenset(
@@ -158,9 +186,5 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
             kept.add(t)
         all_kept = t in readers and (t, len(readers[t]) - 1) in keep
         writes.append(t in outputs or (t in read_at and not all_kept))
-    res = Residency(tuple(resident_inputs), tuple(writes), tuple(held), frozenset(kept))
-    moved = _traffic(steps, outputs, res)
-    proven = (f"within {MIP_REL_GAP:.1%} of optimal" if sol.status == 0
-              else f"time limit, gap {sol.mip_gap or 0:.2%}")
-    return PlannedResidency(res, f"planned (keep / drop ILP, {proven}): {moved:,} B between "
-                                 f"ops through a {budget_bytes:,} B kept area", moved)
+    return Residency(tuple(resident_inputs), tuple(writes),
+                     tuple(np.cumsum(held[:n]).tolist()), frozenset(kept), blocks)

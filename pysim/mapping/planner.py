@@ -21,6 +21,7 @@ from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.capacity import check_capacity
 from pysim.mapping.counts import add_bits, add_tile_traffic
+from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.planned_residency import plan_residency_optimal, reuse_traffic
 from pysim.mapping.residency import plan_residency
@@ -539,12 +540,14 @@ def _steps(tiles: int) -> int:
 
 
 def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
-                 tick: Callable[[], Any] | None = None) -> list[OpMapping]:
+                 tick: Callable[[], Any] | None = None,
+                 placement: list[KeptBlock] | None = None) -> list[OpMapping]:
     """Map each op in execution order. Raises WorkloadError if an op has no unit to run on.
     A GPU (every MAC unit a ``tensor_core``) maps each op to a kernel
     (``pysim.gpu.kernels.map_kernels``). ``notes`` (if given) receives ``"residency"``: how
-    inter-layer reuse was chosen (``mapper.residency``); ``tick`` (if given) is called once
-    per op mapped (a progress bar)."""
+    inter-layer reuse was chosen (``mapper.residency``); ``placement`` (if given) the kept
+    area's addresses (pysim/mapping/kept_area.py; none under FIFO); ``tick`` (if given) is
+    called once per op mapped (a progress bar)."""
     from pysim.gpu.kernels import is_gpu, map_kernels
 
     if is_gpu(hw):
@@ -577,6 +580,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 note = f"fifo: {fifo:,} B between ops [{planned.note}]"
     if notes is not None:
         notes["residency"] = note
+    if placement is not None:
+        placement.extend(res.placement)
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)

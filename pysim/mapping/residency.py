@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from pysim.mapping.kept_area import KeptBlock
+
 
 @dataclass(frozen=True)
 class Residency:
@@ -21,6 +23,8 @@ class Residency:
     writes_output: tuple[bool, ...]
     resident_bytes_during: tuple[int, ...]  # scratchpad bytes held by kept tensors
     kept_outputs: frozenset[str] = frozenset()  # op outputs placed in the kept area
+    # their addresses (the planned residency's; FIFO's area is aggregate bytes, none)
+    placement: tuple[KeptBlock, ...] = ()
 
 
 def plan_residency(

@@ -3,7 +3,9 @@
 `memory(plan)` draws what issue 13 asks of ``pysim.plot.memory``: one rectangle per piece
 (steps start..end, bytes offset..offset + size), a red bar at the end of each piece that spills
 (the tensor is needed again later) and a green one at the start of each reload; the budget is
-the dashed line.
+the dashed line. `memory(result)` draws a simulation's kept area the same way
+(``Result.kept_area``: the op outputs the mapper keeps between ops, at their addresses; a red
+bar where a tensor's stay ends before its last reader, which then reads it from DRAM).
 """
 
 from __future__ import annotations
@@ -13,25 +15,28 @@ from typing import Any
 from pysim.memplan.plan import Plan
 
 
-def memory(plan: Plan, ax: Any = None, labels: bool = False) -> Any:
-    """Draw `plan` on `ax` (a new figure's axes if None) and return the axes. `labels` writes
-    each tensor's name in its rectangle."""
+def memory(plan: Any, ax: Any = None, labels: bool = False) -> Any:
+    """Draw `plan` (a ``pysim.memplan.plan`` result, or a ``pysim.simulate`` Result's kept
+    area) on `ax` (a new figure's axes if None) and return the axes. `labels` writes each
+    tensor's name in its rectangle."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
+    if not isinstance(plan, Plan):
+        return _kept_area(plan, ax, labels)
     g = plan.graph
     last: dict[str, int] = {}
     first: dict[str, int] = {}
     for p in plan.pieces:
         last[p.tensor] = max(last.get(p.tensor, -1), p.end)
         first[p.tensor] = min(first.get(p.tensor, 1 << 60), p.start)
-    colors = plt.get_cmap("tab20").colors
+    cmap = plt.get_cmap("tab20")  # a ListedColormap: cmap(i) is its i-th colour
     for i, p in enumerate(plan.pieces):
         size = g.tensors[p.tensor].bytes
         ax.add_patch(Rectangle((p.start - 0.45, p.offset), p.end - p.start + 0.9, size,
-                               facecolor=colors[i % len(colors)], edgecolor="black",
+                               facecolor=cmap(i % cmap.N), edgecolor="black",
                                linewidth=0.3))
         if p.end < last[p.tensor]:  # spilled after this piece
             ax.plot([p.end + 0.45] * 2, [p.offset, p.offset + size], color="red", linewidth=2)
@@ -47,4 +52,39 @@ def memory(plan: Plan, ax: Any = None, labels: bool = False) -> Any:
     ax.set_ylabel("scratchpad address (bytes)")
     ax.set_title(f"{g.name}: {plan.planner}, {plan.non_compulsory_bytes} B non-compulsory "
                  f"(red: spill, green: reload)")
+    return ax
+
+
+def _kept_area(res: Any, ax: Any, labels: bool) -> Any:
+    """A simulation's kept area (``Result.kept_area``) on ``ax``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from pysim.errors import ConfigError
+
+    if not hasattr(res, "kept_area"):
+        raise ConfigError(f"pysim.plot.memory draws a pysim.memplan plan or a pysim.simulate "
+                          f"Result, got {type(res).__name__}")
+    area = res.kept_area
+    if area.empty:
+        raise ConfigError(f"{res.workload} on {res.hardware}: no kept area with addresses to "
+                          "draw (mapper.residency: fifo keeps aggregate bytes, GPUs keep none)")
+    ops = list(res.layers["op"])
+    cmap = plt.get_cmap("tab20")  # a ListedColormap: cmap(i) is its i-th colour
+    for i, b in enumerate(area.itertuples()):
+        ax.add_patch(Rectangle((b.first_step - 0.45, b.offset), b.last_step - b.first_step + 0.9,
+                               b.bytes, facecolor=cmap(i % cmap.N), edgecolor="black",
+                               linewidth=0.3))
+        if b.spilled:  # read from DRAM after this
+            ax.plot([b.last_step + 0.45] * 2, [b.offset, b.offset + b.bytes], color="red",
+                    linewidth=2)
+        if labels:
+            ax.text(b.first_step, b.offset + b.bytes / 2, b.tensor, fontsize=6, va="center")
+    top = int((area["offset"] + area["bytes"]).max())
+    ax.set_xlim(-1, len(ops))
+    ax.set_ylim(0, top * 1.05)
+    ax.set_xlabel("step (op in execution order)")
+    ax.set_ylabel("kept-area address (bytes)")
+    ax.set_title(f"{res.workload} on {res.hardware}: op outputs kept between ops "
+                 "(red: read from DRAM afterwards)")
     return ax

@@ -1,0 +1,148 @@
+"""Addresses in the simulator's kept area (pysim/mapping/kept_area.py): the planned residency's
+kept op outputs placed greedy by size (TFLite's offset planner), never overlapping, a stay cut
+short where fragmentation leaves no gap, reported in ``Result.kept_area`` and drawn by
+``pysim.plot.memory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pysim
+from pysim.errors import ConfigError
+from pysim.mapping.kept_area import KeptBlock, best_fit, place
+from pysim.mapping.planned_residency import plan_residency_optimal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _check(blocks: list[KeptBlock], budget: int) -> None:
+    for b in blocks:
+        assert b.offset >= 0 and b.offset + b.nbytes <= budget, b
+    for i, a in enumerate(blocks):
+        for b in blocks[i + 1:]:
+            overlap_t = a.first_step <= b.last_step and b.first_step <= a.last_step
+            overlap_a = a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes
+            assert not (overlap_t and overlap_a), (a, b)
+
+
+def test_best_fit_takes_the_smallest_gap_that_holds_it() -> None:
+    placed = [KeptBlock("a", 0, 10, 0, 5), KeptBlock("b", 30, 10, 0, 5),
+              KeptBlock("c", 45, 5, 0, 5)]
+    # gaps during 0..5: 10..30 (20 B), 40..45 (5 B), 50..100 (50 B)
+    assert best_fit(placed, 2, 3, 5, 100) == 40
+    assert best_fit(placed, 2, 3, 6, 100) == 10
+    assert best_fit(placed, 2, 3, 21, 100) == 50
+    assert best_fit(placed, 2, 3, 51, 100) is None
+    assert best_fit(placed, 6, 9, 100, 100) == 0  # nothing else lives then
+
+
+def test_fragmentation_cuts_a_stay_short_then_drops_it() -> None:
+    # a (60 B) and b (40 B) fill a 100 B area during steps 0..3; c (50 B) arrives at 2 and
+    # wants to stay through 6: b leaves at 3, a at 5, but never both together before 6 ...
+    stays = {"a": (60, 0, (5,)), "b": (40, 0, (3,)), "c": (50, 2, (4, 6))}
+    blocks, kept = place(stays, 100)
+    _check(blocks, 100)
+    # largest first: a at 0, c (50 B) overlaps a and b in time: the only gap above a is 40 B
+    assert kept == {"a": 1, "c": 0, "b": 1}
+    # with room to spare the whole stay is kept
+    blocks, kept = place(stays, 150)
+    _check(blocks, 150)
+    assert kept == {"a": 1, "b": 1, "c": 2}
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=200)
+@given(st.lists(st.tuples(st.integers(1, 64), st.integers(0, 20), st.integers(0, 6),
+                          st.integers(1, 3)), min_size=1, max_size=14),
+       st.integers(16, 200))
+def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
+    stays = {}
+    for i, (size, first, span, gaps) in enumerate(raw):
+        ends = tuple(first + span + 2 * g for g in range(gaps))
+        stays[f"t{i}"] = (size, first, ends)
+    blocks, kept = place(stays, budget)
+    _check(blocks, budget)
+    by_tensor = {b.tensor: b for b in blocks}
+    for t, (size, first, ends) in stays.items():
+        assert 0 <= kept[t] <= len(ends)
+        if kept[t]:
+            b = by_tensor[t]
+            assert (b.nbytes, b.first_step, b.last_step) == (size, first, ends[kept[t] - 1])
+        else:
+            assert t not in by_tensor
+    assert place(stays, budget) == (blocks, kept)  # deterministic
+
+
+def test_greedy_by_size_is_a_heuristic_and_what_it_misses_is_dropped() -> None:
+    # An address plan exists (t1 and t2 at 0, t0 and t3 at 2), but largest-first puts t0 at
+    # 0 and t1 at 2, then t2 at 0, and t3 (steps 2..5) meets t1 and then t2 at both
+    # addresses: no gap holds it for its whole stay, so it is dropped (its reader reads DRAM).
+    stays = {"t0": (2, 0, (1,)), "t1": (2, 1, (4,)), "t2": (2, 5, (7,)), "t3": (1, 2, (5,))}
+    blocks, kept = place(stays, 4)
+    _check(blocks, 4)
+    assert kept == {"t0": 1, "t1": 1, "t2": 1, "t3": 0}
+
+
+def test_the_planned_residency_reports_what_fragmentation_costs() -> None:
+    # ResNet-50's int8 training graph on tpu_v1: its saved activations fragment the 6 MiB area
+    from pysim.mapping.planned_residency import _steps
+    from pysim.training.formats import get_recipe
+    from pysim.training.graph import build_training_graph
+    from pysim.training.optim import get_optimizer
+
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    wl = build_training_graph(pysim.zoo.load("resnet50", batchnorm=True), get_recipe("int8"),
+                              {}, get_optimizer("adam")).workload
+    budget = next(s for s in hw.scratchpads if "input" in s.holds).size_bytes // 4
+    planned = plan_residency_optimal(wl, budget, 10.0)
+    res = planned.residency
+    assert res is not None
+    _check(list(res.placement), budget)
+    assert planned.bytes_between_ops > planned.aggregate_bytes
+    assert f"{planned.bytes_between_ops - planned.aggregate_bytes:,} B more for fragmentation" \
+        in planned.note
+    for i, held in enumerate(res.resident_bytes_during):
+        assert held == sum(b.nbytes for b in res.placement if b.first_step <= i <= b.last_step)
+        assert held <= budget
+    steps = _steps(wl)
+    for b in res.placement:  # each block's last step reads it, and finds it on chip
+        assert b.tensor in steps[b.last_step][1] and b.tensor in res.resident_inputs[b.last_step]
+
+
+@pytest.mark.parametrize("config,model", [("edge_npu", "resnet18"), ("lowp_edge", "mobilenet_v2"),
+                                          ("edge_npu", "bert_base")])
+def test_the_result_lists_the_kept_area_and_the_engine_agrees(config: str, model: str) -> None:
+    hw = pysim.load_hardware(ROOT / "configs" / f"{config}.yaml")
+    res = pysim.simulate(hw, pysim.zoo.load(model))
+    area = res.kept_area
+    assert not area.empty
+    budget = next(s for s in hw.scratchpads if "input" in s.holds).size_bytes // 4
+    _check([KeptBlock(r.tensor, r.offset, r.bytes, r.first_step, r.last_step)
+            for r in area.itertuples()], budget)
+    ops = list(res.layers["op"])
+    for r in area.itertuples():
+        assert ops[r.first_step] == r.first_op and ops[r.last_step] == r.last_op
+        # the last reader that finds it on chip reads none of it from DRAM
+        assert r.tensor in res.layers["resident_inputs"].iloc[r.last_step]
+    assert pysim.simulate(hw, pysim.zoo.load(model), memory_plan="fifo").kept_area.empty
+
+
+def test_plot_memory_draws_a_result_and_refuses_fifo(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
+    res = pysim.simulate(hw, pysim.zoo.load("resnet18"))
+    ax = pysim.plot.memory(res, labels=True)
+    assert len(ax.patches) == len(res.kept_area)
+    ax.figure.savefig(tmp_path / "kept.png")
+    assert (tmp_path / "kept.png").stat().st_size > 0
+    fifo = pysim.simulate(hw, pysim.zoo.load("resnet18"), memory_plan="fifo")
+    with pytest.raises(ConfigError, match="no kept area"):
+        pysim.plot.memory(fifo)
+    assert np.isfinite(area_top := float((res.kept_area["offset"] + res.kept_area["bytes"]).max()))
+    assert area_top <= hw.scratchpads[0].size_bytes
