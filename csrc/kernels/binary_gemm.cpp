@@ -14,7 +14,13 @@
 #include "units/bit_planes.hpp"
 
 #ifdef PYSIM_X86
+// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*(), which
+// -Wuninitialized then reports as used uninitialized (GCC bug 105593, fixed in GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #define PYSIM_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
 #define PYSIM_AVX512_GFNI \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512vbmi,avx512vpopcntdq,gfni")))

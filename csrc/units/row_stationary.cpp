@@ -13,6 +13,10 @@ namespace pysim {
 
 namespace {
 
+// GCC's and Clang's 128-bit integer (exact products of two int64 sizes); __extension__ keeps
+// -Wpedantic quiet about a type ISO C++ lacks.
+__extension__ typedef __int128 i128;
+
 // ceil(a / b) for a >= 0, b >= 1 without the a + b - 1 that could overflow.
 int64_t cdiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
@@ -123,10 +127,10 @@ RowStationaryCost row_stationary_cost(const RowStationarySpec& spec, const ConvW
   const auto touched = [&](int64_t outs, int64_t stride, int64_t taps, int64_t dilation,
                            const char* what) {
     const int64_t g = std::gcd(stride, dilation);
-    const __int128 each = static_cast<__int128>(outs) * taps;
-    const __int128 repeat = static_cast<__int128>(std::max<int64_t>(0, outs - dilation / g)) *
-                            std::max<int64_t>(0, taps - stride / g);
-    const __int128 rows = each - repeat;
+    const i128 each = static_cast<i128>(outs) * taps;
+    const i128 repeat = static_cast<i128>(std::max<int64_t>(0, outs - dilation / g)) *
+                        std::max<int64_t>(0, taps - stride / g);
+    const i128 rows = each - repeat;
     if (rows > std::numeric_limits<int64_t>::max()) ck.overflow(what);
     return static_cast<int64_t>(rows);
   };
