@@ -182,6 +182,28 @@ def test_next_ops_weights_load_while_the_current_op_computes():
     assert tb.end_cycle == pytest.approx(1110.0)
 
 
+def test_a_demand_load_preempts_a_prefetch_and_the_prefetch_resumes():
+    # a (unit u1) loads 4 steps of 400 B (110 cycles each), computing 200 per step; c (u2,
+    # after a) prefetches 4000 B of weights (1010 cycles) from cycle 0. a's first load asks
+    # first and runs [0, 110); the prefetch takes the idle bus at 110 and is preempted at 110,
+    # 220 ... by each of a's later loads (asked when a half frees: 110, 310, 510), so a ends
+    # as if alone; the prefetch resumes in the gaps, its 1010 cycles of bus time all counted.
+    a = plan("a", unit="u1", steps=4, compute=800.0, read=1600)
+    c = StepPlan(name="c", unit="u2", deps=(0,), steps=1, compute_cycles=10.0,
+                 read_bytes=4000, write_bytes=0, prefetch_read_bytes=4000)
+    alone = one(a)
+    ta, tc = run_plans([a, c], 4.0, 10.0)
+    assert ta.end_cycle == pytest.approx(alone.end_cycle)
+    assert tc.dram_busy_cycles == pytest.approx(10.0 + 4000 / 4.0)
+    # the bus was never idle while the prefetch waited: a's 4 loads + c's prefetch, back to
+    # back (440 + 1010 cycles), then c computes 10
+    assert tc.end_cycle == pytest.approx(4 * 110.0 + 1010.0 + 10.0)
+    # traced, the prefetch is several read intervals whose bytes add up to its 4000
+    _, tc = run_plans([a, c], 4.0, 10.0, record=True)
+    reads = [iv for iv in tc.intervals if iv.kind == "read"]
+    assert len(reads) > 1 and sum(iv.nbytes for iv in reads) == pytest.approx(4000.0)
+
+
 def test_the_pipeline_runs_on_across_ops_on_one_unit():
     # Two independent DRAM-bound ops on one unit, 2 steps each: the second op's first load
     # follows the first op's last load on the bus without waiting for its stores to drain.
