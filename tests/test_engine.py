@@ -184,10 +184,10 @@ def test_next_ops_weights_load_while_the_current_op_computes():
 
 def test_a_demand_load_preempts_a_prefetch_and_the_prefetch_resumes():
     # a (unit u1) loads 4 steps of 400 B (110 cycles each), computing 200 per step; c (u2,
-    # after a) prefetches 4000 B of weights (1010 cycles) from cycle 0. a's first load asks
-    # first and runs [0, 110); the prefetch takes the idle bus at 110 and is preempted at 110,
-    # 220 ... by each of a's later loads (asked when a half frees: 110, 310, 510), so a ends
-    # as if alone; the prefetch resumes in the gaps, its 1010 cycles of bus time all counted.
+    # after a) prefetches 4000 B of weights (1010 cycles), asked at cycle 0. a's loads run
+    # [0, 110), [110, 220), [310, 420), [510, 620) as if alone: each asks as a half frees
+    # (0, 110, 310, 510) and preempts the prefetch, which has the bus in between (220-310,
+    # 420-510) and from 620 on, its 1010 cycles of bus time all counted.
     a = plan("a", unit="u1", steps=4, compute=800.0, read=1600)
     c = StepPlan(name="c", unit="u2", deps=(0,), steps=1, compute_cycles=10.0,
                  read_bytes=4000, write_bytes=0, prefetch_read_bytes=4000)
