@@ -27,7 +27,22 @@ def load(name: str) -> Hardware:
     return load_hardware(CONFIGS / f"{name}.yaml")
 
 
-@pytest.mark.parametrize("name", ["tpu_v1", "eyeriss", "edge_npu"])
+@pytest.mark.parametrize("path", sorted([*CONFIGS.glob("*.yaml"), *CONFIGS.glob("gpu/*.yaml"),
+                                          *CONFIGS.glob("validation/*.yaml")]),
+                         ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_shipped_hardware_config_validates(path: Path) -> None:
+    hw = load_hardware(path)
+    assert hw.units and hw.leakage_mw() >= 0  # the ZigZag validation chips have none
+    assert {hw.for_operand(role).name for role in ("input", "weight", "output")}
+
+
+def test_the_top_level_configs_are_the_documented_ones() -> None:
+    assert sorted(p.stem for p in CONFIGS.glob("*.yaml")) == [
+        "edge_npu", "eyeriss", "lowp_edge", "lowp_float_edge", "tpu_v1"]
+
+
+@pytest.mark.parametrize("name", ["tpu_v1", "eyeriss", "edge_npu", "lowp_edge",
+                                  "lowp_float_edge"])
 def test_shipped_configs_load_and_cover_every_operand(name: str) -> None:
     hw = load(name)
     assert hw.name == name

@@ -129,3 +129,24 @@ def test_decode_table_is_read_only() -> None:
     table = elements._float_table(formats.get("fp8_e5m2"))
     with pytest.raises(ValueError):
         table[0] = 1.0
+
+
+@pytest.mark.parametrize(("name", "top"), [("fp4_e2m1", 6.0), ("fp6_e2m3", 7.5),
+                                           ("fp6_e3m2", 28.0)])
+@pytest.mark.parametrize("size", [2, 1 << 16])  # the NumPy path, the fused C++ kernel
+def test_inf_into_fp6_and_fp4_saturates_and_nan_is_refused(name: str, top: float,
+                                                            size: int) -> None:
+    """FP6 / FP4 have no inf or NaN (MX v1.0 Section 5.3.3): +-inf saturates to +-max normal,
+    as the MX reference code's clamp and ml_dtypes do (docs/formats.md); NaN has no value to
+    saturate to and is a ValueError naming the element, on both paths."""
+    from pysim.formats.elements import NATIVE_MIN
+
+    assert (size >= NATIVE_MIN) == (size > 2)
+    x = np.ones(size, np.float32)
+    x[0], x[1] = np.inf, -np.inf
+    got = formats.dequantize(formats.quantize(x, name))
+    assert got[:2].tolist() == [top, -top]
+    np.testing.assert_array_equal(got[:2], x[:2].astype(REFERENCE[name]).astype(np.float32))
+    x[1] = np.nan
+    with pytest.raises(ValueError, match=rf"^x\[1\] = nan: format {name} has no NaN or inf"):
+        formats.quantize(x, name)

@@ -703,15 +703,17 @@ class TensorCoreUnit(_MacUnit):
 
     def supports(self, op: Any) -> bool:
         """MAC ops whose operand format and width map to a tensor-core dtype of ``arch``
-        (pysim/gpu/dtypes.py's table)."""
-        from pysim.gpu.dtypes import for_operands
+        (pysim/gpu/dtypes.py's ``for_op``: NF4 weights on bf16 / fp16 / tf32 MMAs, NF4
+        activations on none)."""
+        from pysim.gpu.dtypes import for_op
 
-        dtype = for_operands(op.dtype, max(op.weight_bits, op.act_bits))
-        return dtype is not None and dtype in self.dtypes()
+        return for_op(op, self.dtypes()) is not None
 
     def mac_pj(self, table: Any, op: Any) -> float:
-        """The energy table's MAC at the op's widths and number format."""
-        return table.mac_pj(op.weight_bits, op.act_bits, "fp" if op.dtype == "float" else "int")
+        """The energy table's MAC at the op's widths and number format; an NF4 weight is
+        multiplied as what it is dequantized to, the activations' width (a bf16 MMA)."""
+        wbits = op.act_bits if getattr(op, "weight_format", None) == "nf4" else op.weight_bits
+        return table.mac_pj(wbits, op.act_bits, "fp" if op.dtype == "float" else "int")
 
 
 # The one registry of unit kinds: kind -> model.

@@ -80,8 +80,14 @@ def check_supported(op: Any, gpu: GpuPreset) -> None:
     if "b1" not in have and "int8" not in have:
         raise WorkloadError(
             f"op {op.name!r}: int{max(op.weight_bits, op.act_bits)} operands (w{op.weight_bits}"
-            f"a{op.act_bits}) need b1 (bit-plane passes) or int8 tensor cores; "
+            f"a{op.act_bits}{_formats(op)}) need b1 (bit-plane passes) or int8 tensor cores; "
             f"{gpu.full_name} supports {', '.join(have)}")
+
+
+def _formats(op: Any) -> str:
+    """", weight_format X, act_format Y" for the op's formats that are set, else ""."""
+    return "".join(f", {k} {v}" for k in ("weight_format", "act_format")
+                   if (v := getattr(op, k, None)))
 
 
 def bitplane_gemm(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int,

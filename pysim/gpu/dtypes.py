@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from pysim import _core
 
@@ -59,3 +60,35 @@ def for_operands(number_format: str, bits: int, fp16_as: str = "fp16") -> str | 
     if 5 <= bits <= 8:
         return "int8"
     return {4: "int4", 3: "int4", 2: "int4", 1: "b1"}.get(bits)
+
+
+# NF4 (QLoRA's 16-value NormalFloat code book) is no MMA input: bitsandbytes / QLoRA look each
+# 4-bit code up in the code book, scale it by its block's absmax and multiply in the compute
+# dtype (bf16 in QLoRA; fp16 where the activations are fp16 or the GPU has no bf16). So an NF4
+# weight runs as a weight-only GEMM on that dtype's MMAs, dequantized in the main loop.
+NF4_COMPUTE = ("bf16", "fp16")
+
+
+def nf4_compute_dtype(op: Any, supported: tuple[str, ...]) -> str | None:
+    """The MMA dtype an op with ``weight_format: nf4`` runs on: bf16 (fp16 with fp16
+    activations or where bf16 is missing) for 16-bit float activations, tf32 for 32-bit ones;
+    None for other activations (bitsandbytes computes in fp16 / bf16 / fp32) or where the GPU
+    has none of them."""
+    if op.act_bits == 32:
+        return "tf32" if "tf32" in supported else None
+    if op.act_bits != 16:
+        return None
+    order = ("fp16", "bf16") if getattr(op, "act_format", None) == "fp16" else NF4_COMPUTE
+    return next((d for d in order if d in supported), None)
+
+
+def for_op(op: Any, supported: tuple[str, ...], fp16_as: str = "fp16") -> str | None:
+    """The tensor-core dtype of MAC op ``op`` among ``supported``: ``nf4_compute_dtype`` for
+    NF4 weights, None for NF4 activations (no MMA multiplies a code book; NF4 is a weight
+    format), else ``for_operands`` at the wider operand's width."""
+    if getattr(op, "act_format", None) == "nf4":
+        return None
+    if getattr(op, "weight_format", None) == "nf4":
+        return nf4_compute_dtype(op, supported)
+    dtype = for_operands(op.dtype, max(op.weight_bits, op.act_bits), fp16_as)
+    return dtype if dtype in supported else None

@@ -44,7 +44,7 @@ from pysim import _core
 from pysim.errors import WorkloadError
 from pysim.gpu import bitplane
 from pysim.gpu.attention import fused_attention_cost
-from pysim.gpu.dtypes import for_operands
+from pysim.gpu.dtypes import for_op
 from pysim.gpu.presets import GpuPreset
 from pysim.mapping.capacity import check_capacity
 from pysim.mapping.planner import OpMapping
@@ -53,16 +53,37 @@ from pysim.mapping.tensor_traffic import attribute
 STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
 
 
+def _formats(op: Any) -> str:
+    """" (weight_format X, act_format Y)" for the op's formats that are set, else ""."""
+    named = [f"{k} {v}" for k, v in (("weight_format", getattr(op, "weight_format", None)),
+                                      ("act_format", getattr(op, "act_format", None))) if v]
+    return f" ({', '.join(named)})" if named else ""
+
+
 def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
-    """The tensor-core dtype for ``op``'s operands on ``gpu``. Raises WorkloadError."""
-    bits = max(op.weight_bits, op.act_bits)
-    dtype = for_operands(op.dtype, bits, fp16_as)
-    sparse = _sparse(op)
-    if dtype is None or dtype not in gpu.supported_dtypes():
+    """The tensor-core dtype for ``op``'s operands on ``gpu`` (``pysim.gpu.dtypes.for_op``:
+    NF4 weights on bf16 MMAs, dequantized in the main loop). Raises WorkloadError naming the
+    op, its formats and the GPU's dtypes."""
+    supported = tuple(gpu.supported_dtypes())
+    dtype = for_op(op, supported, fp16_as)
+    if dtype is not None:
+        return dtype
+    allowed = ", ".join(gpu.supported_dtypes(_sparse(op)))
+    if op.act_format == "nf4":
         raise WorkloadError(
-            f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
-            f"{gpu.full_name}; it supports {', '.join(gpu.supported_dtypes(sparse))}")
-    return dtype
+            f"op {op.name!r}: act_format nf4 is a 16-value code book that no tensor core "
+            f"multiplies; NF4 is a weight format (weight_format nf4 with bf16 / fp16 / fp32 "
+            f"activations: dequantized to the activations' dtype in the GEMM's main loop, as "
+            f"QLoRA / bitsandbytes run it); {gpu.full_name} supports {allowed}")
+    if op.weight_format == "nf4":
+        raise WorkloadError(
+            f"op {op.name!r}: weight_format nf4 is dequantized to bf16 / fp16 (16-bit float "
+            f"activations) or tf32 (32-bit) for the MMA, but the activations are "
+            f"{op.act_bits}-bit {op.act_format or op.dtype}; {gpu.full_name} supports {allowed}")
+    bits = max(op.weight_bits, op.act_bits)
+    raise WorkloadError(
+        f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
+        f"{gpu.full_name}{_formats(op)}; it supports {allowed}")
 
 
 def weight_storage(op: Any, dtype: str, k: int) -> tuple[int | None, int | None]:
