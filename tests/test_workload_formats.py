@@ -50,10 +50,10 @@ def test_element_formats(name, bits, dtype, group, scale_bits):
     assert (f.bits, f.dtype, f.group, f.scale_bits) == (bits, dtype, group, scale_bits)
 
 
-def test_storage_counts_scales_per_row_with_a_partial_block_padded():
+def test_storage_counts_scales_per_row_with_nf4s_partial_block_padded():
     assert storage_bits((4, 64), "mxfp4") == 4 * 64 * 4 + 4 * 2 * 8
-    assert storage_bits((2, 40), "mxfp8_e4m3") == 2 * 40 * 8 + 2 * 2 * 8  # 40 = 32 + 8: 2 blocks
     assert storage_bits((3, 128), "nf4") == 3 * 128 * 4 + 3 * 2 * 32
+    assert storage_bits((2, 80), "nf4") == 2 * 80 * 4 + 2 * 2 * 32  # 80 = 64 + 16: 2 blocks
     assert storage_bits((7, 9), "int4") == 7 * 9 * 4
     assert storage_ratio((1, 4096), "mxfp4") == pytest.approx(4.25 / 4)
     assert storage_ratio((1, 4096), None) == storage_ratio((1, 4096), "fp8_e5m2") == 1.0
@@ -76,6 +76,20 @@ def test_a_tensor_format_that_disagrees_or_is_unknown_is_refused():
         Tensor(name="x", shape=(4, 64), format="fp8_e4m3", dtype="int")
     with pytest.raises(ValidationError, match=r"format must be one of int1, .*mxint8; got 'fp5'"):
         Tensor(name="x", shape=(4, 64), format="fp5")
+
+
+def test_an_mx_tensor_or_op_needs_whole_blocks_of_32():
+    # OCP MX v1.0 Sec. 5: a block is 32 elements; pysim.formats.quantize refuses a partial one
+    with pytest.raises(ValidationError, match=r"tensor 'x' of format mxfp8_e4m3: its last axis "
+                       r"is 40, but mxfp8_e4m3 scales blocks of 32 .* allowed: a multiple of 32"):
+        Tensor(name="x", shape=(2, 40), format="mxfp8_e4m3")
+    Tensor(name="x", shape=(2, 40), format="nf4")  # NF4 pads its partial block of 64
+    op = {"name": "fc", "type": "linear", "inputs": ["x"], "m": 4, "n": 8, "k": 33}
+    for key in ("weight_format", "act_format"):
+        with pytest.raises(ValueError, match=rf"{key}.*reduction length K is 33, but mxfp4 "
+                           r"scales blocks of 32"):
+            workload_from_dict({"name": "w", "inputs": [{"name": "x", "shape": [4, 33]}],
+                                "ops": [{**op, key: "mxfp4"}]})
 
 
 # -- ops ---------------------------------------------------------------------------------------
@@ -147,7 +161,8 @@ def test_scales_cross_dram_on_an_accelerator():
 def test_float_formats_need_a_float_mac_array():
     wl = _gemm("mxfp4", "mxfp8_e4m3")
     with pytest.raises(pysim.WorkloadError, match=r"op 'fc' needs float operands, 4-bit weights "
-                       r"and 8-bit activations but no unit supports them"):
+                       r"and 8-bit activations \(weight_format mxfp4, act_format mxfp8_e4m3\) "
+                       r"but no unit supports them"):
         pysim.simulate(pysim.load_hardware(EDGE), wl)
     hw = pysim.load_hardware(EDGE).with_overrides({"units.0.float_precisions": [8, 16]})
     res = pysim.simulate(hw, wl)

@@ -122,8 +122,10 @@ def _capability(unit: Any) -> str:
 
 
 def _widths(op: Any) -> str:
+    named = ", ".join(f"{key} {getattr(op, key)}" for key in ("weight_format", "act_format")
+                      if getattr(op, key, None))
     return (f"{op.dtype} operands, {op.weight_bits}-bit weights and {op.act_bits}-bit "
-            f"activations")
+            f"activations" + (f" ({named})" if named else ""))
 
 
 def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:

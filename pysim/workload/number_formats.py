@@ -5,9 +5,12 @@ element width and kind from the registry, and for the scaled formats the storage
 OCP Microscaling v1.0 (Section 5, Table 1) stores one 8-bit E8M0 scale per 32 elements, QLoRA's
 NF4 (Dettmers et al. 2023) one fp32 absmax per 64. Scales run along a tensor's last axis (the
 reduction axis of the GEMM that reads an activation: K of an (M, K) input, C of an NHWC image);
-a row shorter than a whole number of blocks is padded to one, as the MX spec pads a partial
-block. A weight's scales run along K too and are stored as its ``<op>.scales`` tensor
-(``Quant``), so they also cost their dequantization (``Op.dequant_work``).
+an MX format needs that axis to be a whole number of its 32-element blocks (OCP MX v1.0
+Sec. 5: a block is k = 32 elements; ``pysim.formats.quantize`` and the MMA instructions that take
+MX operands refuse a partial one), while NF4 pads a row's partial last block of 64 (QLoRA's
+bitsandbytes blocks the flattened tensor). A weight's scales run along K too and are stored
+as its ``<op>.scales`` tensor (``Quant``), so they also cost their dequantization
+(``Op.dequant_work``).
 """
 
 from __future__ import annotations
@@ -61,6 +64,15 @@ def _known(name: str) -> str:
 
 FormatName = Annotated[str, AfterValidator(_known)]
 """A ``pysim.formats`` name (case-insensitive), normalised to the registry's spelling."""
+
+
+def check_blocks(name: str, length: int, what: str) -> None:
+    """ValueError if ``name`` is an MX format (E8M0 scales per 32 elements) and ``length``, the
+    axis its blocks run along, is not a whole number of blocks."""
+    f = element_format(name)
+    if f.pow2_scales and f.group and length % f.group:
+        raise ValueError(f"{what} is {length}, but {f.name} scales blocks of {f.group} along it "
+                         f"(OCP MX v1.0 Sec. 5: k = {f.group}); allowed: a multiple of {f.group}")
 
 
 def storage_bits(shape: tuple[int, ...], name: str) -> int:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
 
-from pysim.workload.number_formats import FormatName, element_format, storage_bits
+from pysim.workload.number_formats import FormatName, check_blocks, element_format, storage_bits
 from pysim.workload.sparsity import Sparsity
 from pysim.workload.tensors import (
     Bits,
@@ -179,6 +179,14 @@ names the parameters that set each input's shape, for error messages.
             raise OpFieldError(
                 "inputs", f"a {self.type} op reads {want} tensor(s), got {len(self.inputs)}"
             )
+        view = self.gemm_view() if self.runs_on == "mac" else None
+        for key in ("weight_format", "act_format"):
+            name = getattr(self, key)
+            if view is not None and name is not None:
+                try:
+                    check_blocks(name, view.k, "the op's reduction length K")
+                except ValueError as err:
+                    raise OpFieldError(key, str(err)) from None
         if self.unit is not None and self.runs_on != "mac":
             raise OpFieldError(
                 "unit", f"only ops that run on a MAC unit can be pinned to one; a {self.type} "

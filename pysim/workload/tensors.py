@@ -19,7 +19,12 @@ from pydantic import (
     model_validator,
 )
 
-from pysim.workload.number_formats import FormatName, element_format, storage_bits
+from pysim.workload.number_formats import (
+    FormatName,
+    check_blocks,
+    element_format,
+    storage_bits,
+)
 
 MAX_DIM = 2**31 - 1
 """Largest dimension, stride or padding accepted (products of them are Python ints)."""
@@ -104,6 +109,13 @@ class Tensor(BaseModel):
     @classmethod
     def _from_format(cls, data: object) -> object:
         return format_fields(data, "format", "bits", "dtype", "")
+
+    @model_validator(mode="after")
+    def _whole_blocks(self) -> Tensor:
+        if self.format is not None and self.shape:
+            check_blocks(self.format, self.shape[-1],
+                         f"tensor {self.name!r} of format {self.format}: its last axis")
+        return self
 
     @property
     def elements(self) -> int:
