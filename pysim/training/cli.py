@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pysim.training.formats import RECIPES
+from pysim.training.formats import RECIPES, ROLES
 from pysim.training.optim import OPTIMIZERS
 
 
@@ -16,6 +16,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", default="adam", help=f"one of {', '.join(OPTIMIZERS)}")
     p.add_argument("--recipe", default="mixed_bf16",
                    help=f"one of {', '.join(RECIPES)} or fixed<N>")
+    p.add_argument("--format", action="append", default=[], metavar="ROLE=FORMAT",
+                   help=f"set one role's format (repeatable); roles: {', '.join(ROLES)}, "
+                        "e.g. --format dW=bf16 --format state=bf16")
     p.add_argument("--checkpoint", action="store_true", help="activation checkpointing")
     p.add_argument("--memory-gib", type=float, default=None,
                    help="memory to check the peak against (default: a GPU's HBM)")
@@ -30,10 +33,18 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pysim
     from pysim import training
+    from pysim.errors import WorkloadError
 
     hw = (pysim.gpu.preset(args.hardware[4:]) if args.hardware.startswith("gpu:")
           else args.hardware)
-    s = training.step(hw, args.workload, args.optimizer, args.recipe,
+    formats = {}
+    for item in args.format:
+        role, sep, fmt = item.partition("=")
+        if not sep or not role or not fmt:
+            raise WorkloadError(f"--format {item!r}: write ROLE=FORMAT, e.g. dW=bf16; roles: "
+                                f"{', '.join(ROLES)}")
+        formats[role] = int(fmt) if fmt.isdigit() else fmt
+    s = training.step(hw, args.workload, args.optimizer, args.recipe, formats=formats or None,
                       checkpoint=args.checkpoint, memory_gib=args.memory_gib,
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib)
     summary = s.summary()

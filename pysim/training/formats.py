@@ -27,6 +27,7 @@ Recipes (``RECIPES``):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -80,7 +81,8 @@ class Recipe:
     """Formats of every tensor role in a training step.
 
     ``forward``: both operands of the forward GEMM; ``grad``: the gradient operand dY of the
-    dX and dW GEMMs (their other operand, W or the saved X, stays in ``forward``);
+    dX and dW GEMMs (their other operand, W or the saved X, stays in ``forward``), unless
+    ``grad_dx`` / ``grad_dw`` set it for one of them (`with_formats`: roles ``dX``, ``dW``);
     ``activation``: activations and activation gradients between GEMMs, and every vector op;
     ``master``: the weights the optimizer updates (fp32 master weights under mixed precision);
     ``weight_grad``: accumulated weight gradients; ``state``: optimizer states.
@@ -100,11 +102,50 @@ class Recipe:
     loss_scale: bool = False
     stochastic_rounding: bool = False
     hadamard: int = 0
+    grad_dx: Format | None = None
+    grad_dw: Format | None = None
+
+    @property
+    def dx_grad(self) -> Format:
+        """dY's format in the dX GEMM: ``grad_dx`` where set, else ``grad``."""
+        return self.grad_dx or self.grad
+
+    @property
+    def dw_grad(self) -> Format:
+        """dY's format in the dW GEMM: ``grad_dw`` where set, else ``grad``."""
+        return self.grad_dw or self.grad
 
     def with_layer_format(self, fmt: Format) -> Recipe:
         """The recipe with forward and gradient GEMMs in ``fmt`` (a per-layer override)."""
-        return replace(self, forward=fmt, grad=fmt)
+        return replace(self, forward=fmt, grad=fmt, grad_dx=None, grad_dw=None)
 
+    def with_formats(self, formats: Mapping[str, str | int | Format]) -> Recipe:
+        """The recipe with the roles in ``formats`` ({role: format name, Format or fixed-point
+        bits}) changed; roles are `ROLES`: ``dX`` / ``dW`` set dY's format in that GEMM alone
+        (``grad`` both), ``state`` the optimizer states'. Its name lists the changes. Raises
+        WorkloadError naming an unknown role or format."""
+        if not isinstance(formats, Mapping):
+            raise WorkloadError(f"formats must be a mapping {{role: format}}, got {formats!r}")
+        fields: dict[str, Format] = {}
+        for role, value in formats.items():
+            if role not in ROLES:
+                raise WorkloadError(f"formats: unknown role {role!r}; roles: {', '.join(ROLES)}")
+            fields[ROLES[role]] = get_format(value, f"formats[{role!r}]")
+        if not fields:
+            return self
+        if "grad" in fields:  # ``grad`` sets both GEMMs' dY unless dX / dW say otherwise
+            fields.setdefault("grad_dx", fields["grad"])
+            fields.setdefault("grad_dw", fields["grad"])
+        shown = ",".join(f"{role}={get_format(v).name}" for role, v in formats.items())
+        return replace(self, name=f"{self.name}[{shown}]", **fields)  # type: ignore[arg-type]
+
+
+ROLES: dict[str, str] = {
+    "forward": "forward", "grad": "grad", "dX": "grad_dx", "dW": "grad_dw",
+    "activation": "activation", "master": "master", "weight_grad": "weight_grad",
+    "state": "state",
+}
+"""Roles `Recipe.with_formats` sets, and the Recipe field each names."""
 
 _F = FORMATS
 

@@ -41,6 +41,13 @@ Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector
 CAST_OPS = 3  # scale, round, clamp (ELEMENTWISE_OPS["quantize"])
 LOSS_OPS = 6  # softmax cross-entropy: max, sub, exp, sum, log, and p - onehot
 STATS_BYTES = 4  # fp32 per saved statistic (layernorm mean / rstd, attention log-sum-exp)
+# Vector-op counts of the normalisations, each add, subtract, multiply, compare or select one
+# op (no fused multiply-add), as pysim.workload.LayerNorm counts its forward; checked against
+# a NumPy reference written from the math in tests/test_training_reference.py.
+LN_DX_OPS = 10  # xhat (2), g = dY gamma (1), sums of g and g xhat (3), rstd (g - m1 - xhat m2) (4)
+NORM_DGAMMA_OPS = 5  # xhat again (2), dY xhat (1), accumulate dgamma and dbeta (2)
+BN_STATS_OPS = 3  # sum, square, sum of squares
+BN_DX_OPS = 6  # xhat (2), dY - mean(dY) (1), xhat mean(dY xhat) (1), subtract (1), scale (1)
 BACKWARD_RULES = ("conv2d", "gemm", "matmul", "attention", "elementwise", "softmax",
                   "layernorm", "pool", "reduce", "copy")
 
@@ -242,16 +249,17 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
 
 def _batchnorm_forward(b: _Builder, op: Op, x: str, name: str, out: str, phase: Phase) -> None:
     """Batch normalisation in training (Ioffe & Szegedy, ICML 2015, Algorithm 1): the batch's
-    per-channel mean and variance first (one pass over X: a sum and a sum of squares per
-    element), then Y = (X - mean) rstd gamma + beta (a second pass: X and the statistics
-    read, Y written; 2 per element once the per-channel scale and shift are formed). X and the
-    statistics are saved for the backward; gamma and beta (2 per channel) are parameters the
-    optimizer updates. (The statistics are held in the activation format: 2 per channel, their
-    width moves no measurable bytes.)"""
+    per-channel mean and variance first (one pass over X: a sum, a square and a sum of
+    squares, 3 per element), then Y = (X - mean) rstd gamma + beta (a second pass: X and the
+    statistics read, Y written; 2 per element once the per-channel scale and shift are
+    formed). X and the statistics are saved for the backward; gamma and beta (2 per channel)
+    are parameters the optimizer updates. (The statistics are held in the activation format:
+    2 per channel, their width moves no measurable bytes.)"""
     act = b.base.activation
     channels = b.shape[x][-1]
     stats = b.vector(f"{name}.stats", (x,), (2, channels), op.name, phase, "vector", act,
-                     per_in=2, what="batch statistics: per-channel sum and sum of squares")
+                     per_in=BN_STATS_OPS,
+                     what="batch statistics: per-channel sum and sum of squares")
     y = VectorWork(name=name, output=out, inputs=(x, stats), shapes=(b.shape[x], (2, channels)),
                    out_shape=b.shape[x], ops_per_element=2, act_bits=act.bits,
                    out_bits=act.bits, dtype=act.dtype, what="(X - mean) rstd gamma + beta")
@@ -364,8 +372,8 @@ def _saved_by_vector_op(op: Op) -> tuple[str, ...]:
         if kind in NO_SAVE:
             return ()
         return (op.output,) if kind in SAVES_OUTPUT else op.inputs
-    if op.type == "pool":
-        return op.inputs if op.mode == "max" else ()  # type: ignore[attr-defined]
+    if op.type == "pool":  # max: X and Y, the argmax mask formed again from them (cuDNN)
+        return (*op.inputs, op.output) if op.mode == "max" else ()  # type: ignore[attr-defined]
     if op.type == "reduce":
         return () if op.mode in ("sum", "mean") else op.inputs  # type: ignore[attr-defined]
     return ()
@@ -383,14 +391,14 @@ def _backward(b: _Builder, op: Op) -> None:
 
 def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     r = b.recipe(op.name)
-    f, g, act = r.forward, r.grad, b.base.activation
+    f, g, gw, act = r.forward, r.dx_grad, r.dw_grad, b.base.activation
     sr = r.stochastic_rounding
     if isinstance(op, Conv2d) and b.shape[dy] != op.output_shape:  # a convolution reads NHWC
         dy = b.vector(f"{op.name}.dY_nhwc", (dy,), op.output_shape, op.name, "backward",
                       "vector_backward", act, what="view the gradient as NHWC (a copy)")
-    dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)
     gemm_fmt = _gemm_dtype(f, g)
     if isinstance(op, Attention):
+        b.cast(dy, g, op.name, "backward", stochastic=sr)
         ins = tuple(b.q[t] for t in op.inputs)
         d = b.vector(f"{op.name}.bwd_d", (dy, op.output), (op.batch * op.heads * op.q_len,),
                      op.name, "backward", "vector_backward", Format("fp32", "float", 32),
@@ -407,6 +415,7 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
                 b.give(t, gt)
         return
     if isinstance(op, Matmul):
+        dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)  # dY for the dX GEMM
         a, bb = op.inputs
         aq, bq = b.q[a], b.q[bb]
         if b.needs_grad(a):  # dA = dY B^T
@@ -416,14 +425,16 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
                         dtype=gemm_fmt.dtype)
             b.give(a, _as_act(b, b.add(da, op.name, "backward", "dX", _label(g, f))))
         if b.needs_grad(bb):  # dB = A^T dY
-            x, y = _same_width(b, (aq, dyq), op.name)
             is_param = bb not in b.wl.producers and b.wl.tensors[bb].role == "weight"
+            gb = gw if is_param else g
+            dyb = b.cast(dy, gb, op.name, "backward", stochastic=sr) if is_param else dyq
+            x, y = _same_width(b, (aq, dyb), op.name)
             role: Role = "dW" if is_param else "dX"
             out_fmt = r.weight_grad if is_param else act
             db = Matmul(name=f"{op.name}.dB", inputs=(x, y), batch=op.batch, m=op.k, n=op.n,
                         k=op.m, act_bits=b.fmt[x].bits, out_bits=out_fmt.bits,
-                        dtype=gemm_fmt.dtype)
-            out = b.add(db, op.name, "backward", role, _label(f, g))
+                        dtype=_gemm_dtype(f, gb).dtype)
+            out = b.add(db, op.name, "backward", role, _label(f, gb))
             b.fmt[out] = out_fmt
             if is_param:
                 b.param_grads.setdefault(bb, []).append(out)
@@ -435,17 +446,18 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     view = op.gemm_view()
     assert view is not None
     if b.needs_grad(x):
+        dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)  # dY for the dX GEMM
         b.give(x, _dx(b, op, dyq, f, _label(g, f), act))
     # dW = X^T dY (per group), the operands Hadamard-transformed first where the recipe says
-    ops = (xq, dyq)
+    ops = (xq, b.cast(dy, gw, op.name, "backward", stochastic=sr))
     if r.hadamard:
         ops = tuple(_hadamard(b, t, r, op.name) for t in ops)
     xw, dyw = _same_width(b, ops, op.name)
     dw = WeightGrad(name=f"{op.name}.dW", inputs=(xw, dyw), m=view.k, n=view.n, k=view.m,
                     count=view.count, x_shape=b.shape[xw], dy_shape=b.shape[dyw],
                     act_bits=b.fmt[xw].bits, out_bits=r.weight_grad.bits,
-                    dtype=gemm_fmt.dtype)
-    b.add(dw, op.name, "backward", "dW", _label(f, g))
+                    dtype=_gemm_dtype(f, gw).dtype)
+    b.add(dw, op.name, "backward", "dW", _label(f, gw))
     b.fmt[dw.output] = r.weight_grad
     b.param_grads[op.name] = [dw.output]
     if getattr(op, "bias", False):
@@ -524,9 +536,14 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
       mul / div / max / min: one multiply (or select) per operand; quantize / dequantize:
       straight-through (Bengio et al. 2013);
     - softmax: dX = Y (dY - rowsum(dY Y)): 4 per element (Y saved);
-    - layernorm: dX = rstd (g dY - mean(g dY) - xhat mean(g dY xhat)): 9 per element, 2 per row
-      (X, mean and rstd saved); dgamma, dbeta: 3 per element;
-    - pool: max routes dY to the argmax (1 per input element), avg spreads dY / window (1);
+    - layernorm: dX = rstd (g dY - mean(g dY) - xhat mean(g dY xhat)), g = gamma dY: 10 per
+      element (xhat formed again: 2), 2 per row (X, mean and rstd saved); dgamma, dbeta: 5 per
+      element (xhat again, dY xhat, two column sums: PyTorch's separate column-reduction
+      kernel);
+    - pool: per (window, tap) pair, max: compare X with the window's saved max Y and select dY
+      (2: the argmax mask formed again from the saved X and Y, as cuDNN's pooling backward
+      takes them), avg: dY / window accumulated (1); for non-overlapping windows 2 and 1 per
+      input element;
     - reduce: sum / mean broadcast (1 per input element), others 2 per input element;
     - copy: the adjoint data movement, 1 per element moved (resize: 2 taps - 1).
     """
@@ -575,13 +592,21 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
         return
     if op.type == "layernorm":
         rows, cols = op.rows, op.cols  # type: ignore[attr-defined]
-        give(op.inputs[0], 9, op.inputs[0], what="layernorm dX", per_row=2, rows=rows)
+        give(op.inputs[0], LN_DX_OPS, op.inputs[0], what="layernorm dX", per_row=2,
+             rows=rows)
         if op.weight_tensors():
             b.param_grads[n] = [b.vector(
                 f"{n}.dgamma", (dy, op.inputs[0]), (2, cols), n, "backward", "bias_grad",
-                b.recipe(n).weight_grad, per_in=1, what="dgamma, dbeta: column sums")]
+                b.recipe(n).weight_grad, rows=rows, per_row=NORM_DGAMMA_OPS * cols,
+                what="dgamma, dbeta: column sums of dY xhat and dY")]
         return
-    if op.type in ("pool", "reduce", "copy"):
+    if op.type == "pool":
+        taps = math.prod(op.window) * math.prod(op.output_shape)  # type: ignore[attr-defined]
+        per_tap = 2 if op.mode == "max" else 1  # type: ignore[attr-defined]
+        give(op.inputs[0], 0, *_saved_by_vector_op(op), rows=taps, per_row=per_tap,
+             what=f"{op.mode} pool backward")  # type: ignore[attr-defined]
+        return
+    if op.type in ("reduce", "copy"):
         taps = getattr(op, "taps", 1)
         per = 2 * taps - 1 if op.type == "copy" else (
             2 if op.type == "reduce" and op.mode not in ("sum", "mean", "max", "min")  # type: ignore[attr-defined]
@@ -597,19 +622,22 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
 def _batchnorm_backward(b: _Builder, op: Op, dy: str) -> None:
     """Training batch norm's backward (Ioffe & Szegedy 2015, Section 3): per channel
     dbeta = sum(dY) and dgamma = sum(dY xhat), one pass over dY and X (xhat formed again from
-    the saved statistics: 4 per element), which are also the gradients of gamma and beta; then
-    dX = rstd gamma (dY - mean(dY) - xhat mean(dY xhat)), a second pass over dY and X (5 per
-    element), as cuDNN's and PyTorch's two-kernel backward do."""
+    the saved statistics, dY xhat, two sums: 5 per element), which are also the gradients of
+    gamma and beta; then dX = rstd gamma (dY - mean(dY) - xhat mean(dY xhat)), a second pass
+    over dY and X (6 per element: xhat 2, subtract, multiply, subtract, scale), as cuDNN's
+    and PyTorch's two-kernel backward do."""
     n, x = op.name, op.inputs[0]
     channels = b.shape[x][-1]
     q = b.q.get(x, x)
+    positions = math.prod(b.shape[x]) // channels
     dstats = b.vector(f"{n}.dgamma", (dy, q, f"{n}.stats"), (2, channels), n, "backward",
-                      "bias_grad", b.base.activation, per_in=4,
-                      what="dgamma, dbeta: per-channel sums")
+                      "bias_grad", b.base.activation, rows=positions,
+                      per_row=NORM_DGAMMA_OPS * channels,
+                      what="dgamma, dbeta: per-channel sums of dY xhat and dY")
     b.param_grads[n] = [dstats]
     if b.needs_grad(x):
         g = b.vector(f"{n}.d0", (dy, q, f"{n}.stats", dstats), b.shape[x], n, "backward",
-                     "vector_backward", b.base.activation, per_out=5,
+                     "vector_backward", b.base.activation, per_out=BN_DX_OPS,
                      what="batchnorm dX: rstd gamma (dY - mean(dY) - xhat mean(dY xhat))")
         b.give(x, g)
 

@@ -5,8 +5,11 @@ epoch, Kummer et al., "AdaPT: Fast Training of Deep Neural Networks with Adaptiv
 
 A schedule maps epoch ranges to ``{layer: format}`` (a format name or a fixed-point word
 length in bits). A range is ``(start, stop)`` or the string ``"start-stop"``, epochs counted
-from 0, ``stop`` excluded; ``"*"`` as a layer means every MAC layer. Later ranges override
-earlier ones where they overlap; epochs no range covers train in the base recipe. Each distinct
+from 0, ``stop`` excluded, and must end by the run's last epoch (``stop <= epochs``);
+``"*"`` as a layer means every MAC layer. Later ranges override earlier ones where they
+overlap, layer by layer (so ``{"0-10": {"*": 8}, "5-10": {"fc": 16}}`` widens one layer for
+the last five epochs); epochs no range covers train in the base recipe. An empty schedule or
+an empty assignment is an error (``schedule=None`` trains every epoch in the recipe). Each distinct
 assignment is simulated once (a step is deterministic) and its time and energy multiplied by
 the steps per epoch.
 """
@@ -52,19 +55,34 @@ class Schedule:
     ranges: tuple[tuple[tuple[int, int], tuple[tuple[str, Format], ...]], ...]
 
     @classmethod
-    def of(cls, data: Mapping[EpochRange, Mapping[str, Any]] | None, wl: Workload) -> Schedule:
+    def of(cls, data: Mapping[EpochRange, Mapping[str, Any]] | None, wl: Workload,
+           epochs: int | None = None) -> Schedule:
+        """The schedule ``data`` for ``wl``; with ``epochs``, every range must end by then.
+        Raises WorkloadError (one line) on an empty schedule or assignment, a bad or too long
+        range, an unknown layer or format."""
         if data is None:
             return cls(())
         if not isinstance(data, Mapping):
             raise WorkloadError(f"schedule must be a mapping {{epoch_range: {{layer: bits}}}}, "
                                 f"got {data!r}")
+        if not data:
+            raise WorkloadError("schedule is empty: give at least one {epoch_range: {layer: "
+                                "format}}, or schedule=None to train every epoch in the recipe")
         layers = [op.name for op in wl.ops if op.runs_on == "mac"]
         out = []
         for key, assign in data.items():
             span = _range(key)
+            if epochs is not None and span[1] > epochs:
+                raise WorkloadError(
+                    f"schedule: epoch range {key!r} runs to epoch {span[1] - 1} but the run has "
+                    f"{epochs} epochs (0-{epochs - 1}); ranges are 'start-stop', 0-based, stop "
+                    f"excluded, with 0 <= start < stop <= {epochs}")
             if not isinstance(assign, Mapping):
                 raise WorkloadError(f"schedule[{key!r}] must map layers to formats, got "
                                     f"{assign!r}")
+            if not assign:
+                raise WorkloadError(f"schedule[{key!r}] is empty: map a layer (or '*') to a "
+                                    f"format, or leave the range out to train it in the recipe")
             fmts: dict[str, Format] = {}
             for layer, fmt in assign.items():
                 f = get_format(fmt, f"schedule[{key!r}][{layer!r}]")
@@ -117,7 +135,7 @@ def run(hw: Any, wl: Workload | str, epochs: int, steps_per_epoch: int,
     if isinstance(wl, str):
         from pysim import zoo
         wl = zoo.load(wl)
-    sched = Schedule.of(schedule, wl)
+    sched = Schedule.of(schedule, wl, epochs)
     cache: dict[tuple[tuple[str, str], ...], TrainingStep] = {}
     rows = []
     for epoch in range(epochs):

@@ -181,6 +181,7 @@ def _layer_recipes(wl: Workload, base: Recipe,
 def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          recipe: str | Recipe = "mixed_bf16", *,
          layer_formats: Mapping[str, str | int | Format] | None = None,
+         formats: Mapping[str, str | int | Format] | None = None,
          checkpoint: bool = False, input_grads: bool = False,
          memory_gib: float | None = None, data_parallel: int = 1,
          bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
@@ -189,7 +190,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
     in the formats of ``recipe`` (pysim.training.formats.RECIPES; default bf16 mixed
     precision) with ``layer_formats`` overriding the GEMM format of single MAC layers
-    ({layer: format name or fixed-point bits}). ``checkpoint`` keeps only each block's
+    ({layer: format name or fixed-point bits}) and ``formats`` changing the recipe's roles
+    ({role: format}, `Recipe.with_formats`: e.g. ``{"dW": "bf16", "state": "bf16"}``; ``dX`` /
+    ``dW`` set the gradient operand of one GEMM alone). ``checkpoint`` keeps only each block's
     inputs and recomputes its forward in the backward pass; ``input_grads`` also computes the
     gradient of the graph's inputs (off: no dX for the first layer, as frameworks skip it).
     ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
@@ -217,6 +220,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         wl = load_workload(wl)
     opt = get_optimizer(optimizer)
     base = get_recipe(recipe)
+    if formats is not None:
+        base = base.with_formats(formats)
     recipes = _layer_recipes(wl, base, layer_formats)
     graph = build_training_graph(wl, base, recipes, opt, input_grads=input_grads,
                                  checkpoint=checkpoint)
