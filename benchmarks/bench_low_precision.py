@@ -19,6 +19,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -146,6 +147,20 @@ def cost_table(repeat: int) -> None:
     xs = xnor.spec
     units.append(("XnorArray(pe=32, simd=64)", lambda: xnor.cost(m, n, k),
                   lambda: _core.xnor_cost(xs, shape, True)))
+
+    # The multiplication-free and float MAC arrays (configs/lowp_float_edge.yaml): the systolic
+    # array's timing closed form with their own MAC energy (SystolicArrayUnit.tile_cost and
+    # mac_pj, what the mapper calls per tile shape).
+    hw = pysim.load_hardware(Path(__file__).resolve().parents[1] / "configs"
+                             / "lowp_float_edge.yaml")
+    gemm = pysim.zoo.load("gemm", m=m, n=n, k=k, bits=8).ops[0]
+    for unit in hw.units:
+        if unit.kind != "systolic_array":
+            continue
+        us = _core.SystolicSpec(unit.rows, unit.cols, unit.dataflow, unit.timing)
+        units.append((f"{unit.name} ({unit.multiplier}, tile_cost + mac_pj)",
+                      lambda u=unit: (u.tile_cost(m, n, k, gemm), u.mac_pj(hw.energy_table, gemm)),
+                      lambda us=us: _core.systolic_cost(us, shape)))
 
     header = (f"{'closed-form cost()':<42} {'face calls/s':>13} {'_core calls/s':>14} "
               f"{'vs systolic':>12}")
