@@ -51,7 +51,7 @@ import pysim
 import pysim.serving as sv
 
 MODEL, GPU = "opt_13b", "a100_40gb"
-TARGET_S_PER_TOKEN = 0.2  # normalized latency; Fig. 12's curves are flat well below it
+TARGET_S_PER_TOKEN = 0.2  # normalized latency: a choice inside Fig. 12's latency axis
 DURATION_S = 3600.0  # seconds of arrivals at every rate: the paper's 1-hour traces
 TOLERANCE = 0.01  # bisection stops when the failing rate is within 1 % of the passing one
 SHAREGPT_MEANS = (161.31, 337.99)  # Fig. 11: mean input and output tokens
