@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import pysim
 import pysim.serving as sv
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "serving"
@@ -101,3 +102,59 @@ def test_tensor_parallel_llama2_70b_against_tensorrt_llm() -> None:
     # a longer prompt costs more, closer to compute-bound, so closer to the published figure
     short, long = rows["batch 1, 128 in"], rows["batch 1, 2048 in"]
     assert short.simulated < long.simulated and short.ratio < long.ratio
+
+
+def test_vllm_anchor_batched_requests_match_figure_13a() -> None:
+    """The Orca baselines' concurrency is set by what they reserve and how a buddy allocator
+    places it: pysim's average batch at overload against the vLLM paper's Fig. 13a (OPT-13B,
+    ShareGPT, 2 requests/s, where every Orca queue is full and vLLM is near its knee)."""
+    mod = _script("vllm_anchor")
+    cost = sv.CostModel(pysim.gpu.preset(mod.GPU), sv.model(mod.MODEL))
+    got = {k: mod.mean_batched(mod.SYSTEMS[k], cost, duration_s=60.0)
+           for k in mod.PUBLISHED_BATCHED}
+    ratio = {k: got[k] / mod.PUBLISHED_BATCHED[k] for k in got}
+    # 2,048-token reservations: 7 fit the 15,824 slots (buddy: 512 + 256 + 128 blocks)
+    assert 6.5 <= got["orca max"] <= 7.0
+    # pysim 9.4 (published 9.81) and 12.1 (13.62); exact, unrounded Oracle reservations
+    # batched 20.8 (ratio 1.53) and the old Pow2 of the whole length 10.0 before the buddy
+    assert 0.85 <= ratio["orca pow2"] <= 1.1
+    assert 0.8 <= ratio["orca oracle"] <= 1.1
+    # vLLM holds what its sequences have written: 32 (published 30.42 at 2 req/s)
+    assert 0.9 <= ratio["vllm"] <= 1.25
+    assert got["orca max"] < got["orca pow2"] < got["orca oracle"] < got["vllm"]
+
+
+def test_vllm_anchor_bisection_brackets_a_monotone_crossing() -> None:
+    """The bisection's bracket: deterministic, within the stated tolerance, and around a known
+    crossing (a stand-in latency, linear in the rate, that crosses 0.2 at 2.5 req/s)."""
+    mod = _script("vllm_anchor")
+
+    def measure(rate: float) -> float:
+        return 0.2 * rate / 2.5
+
+    c = mod.bisect_crossing(measure, 0.2, start=1.0, tolerance=0.01)
+    assert c.passing <= 2.5 < c.failing and c.failing / c.passing <= 1.01
+    assert [r for r, _ in c.probes[:3]] == [1.0, 2.0, 4.0]  # doubling to bracket it
+    assert c == mod.bisect_crossing(measure, 0.2, start=1.0, tolerance=0.01)
+    down = mod.bisect_crossing(measure, 0.2, start=8.0, tolerance=0.001)  # halving
+    assert down.passing <= 2.5 < down.failing <= 1.001 * down.passing
+
+
+def test_vllm_anchor_rate_at_equal_latency() -> None:
+    """vLLM's request rate over Orca's at a normalized latency of 0.2 s/token, bisected to
+    2 %, on 900 s traces (the paper's OPT-175B trace length; the 1-hour protocol of
+    examples/serving/vllm_anchor.py gives 3.10x and 1.87x)."""
+    mod = _script("vllm_anchor")
+    out = mod.compute(("vllm", "orca max", "orca oracle"), duration_s=900.0, tolerance=0.02,
+                      batched=False)
+    c = out["crossings"]
+    for x in c.values():
+        assert x.failing / x.passing <= 1.02
+    over_max = c["vllm"].rate / c["orca max"].rate
+    over_oracle = c["vllm"].rate / c["orca oracle"].rate
+    # pysim 3.1x; published 2.7-8x over Orca (Max) (Sec. 6.2, three OPT sizes; 13B the
+    # smallest gain) and the abstract's 2-4x. A fixed count of 600 requests, which let vLLM's
+    # queue build for only two minutes, gave 4.16x (4.91 vs 1.18 req/s)
+    assert 2.7 <= over_max <= 4.0, over_max
+    # pysim 1.9x; published 1.7-2.7x. Exact (no buddy) Oracle reservations gave 1.26x
+    assert 1.7 <= over_oracle <= 2.7, over_oracle

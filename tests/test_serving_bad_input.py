@@ -102,3 +102,58 @@ def test_bad_poisson_and_model() -> None:
         sv.model("llama9")
     with pytest.raises(WorkloadError, match="top_k must be in"):
         sv.model("mixtral_8x7b", top_k=9)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"arrival_s": -1.0}, r"request 7: arrival_s must be a finite number >= 0 \(seconds\), "
+                          r"got -1\.0"),
+    ({"arrival_s": float("nan")}, r"request 7: arrival_s must be a finite number >= 0 .*nan"),
+    ({"arrival_s": float("inf")}, r"request 7: arrival_s must be .*inf"),
+    ({"prompt_tokens": 0}, r"request 7: prompt_tokens must be an int >= 1, got 0"),
+    ({"output_tokens": 2.5}, r"request 7: output_tokens must be an int >= 1, got 2\.5"),
+    ({"prompt_tokens": True}, r"request 7: prompt_tokens must be an int >= 1, got True"),
+])
+def test_a_hand_built_request_is_validated(kw: dict, match: str) -> None:
+    fields = {"id": 7, "arrival_s": 0.0, "prompt_tokens": 10, "output_tokens": 5} | kw
+    with pytest.raises(WorkloadError, match=match):
+        sv.Request(**fields)
+
+
+def test_serve_refuses_what_is_not_a_request() -> None:
+    with pytest.raises(WorkloadError, match=r"requests\[1\] must be a pysim.serving.Request, "
+                                            r"got tuple"):
+        sv.serve(A100, "llama2_7b", [sv.Request(0, 0.0, 8, 8), (1, 0.0, 8, 8)])  # type: ignore
+
+
+def test_an_unsorted_trace_names_the_file_line_of_a_too_long_request(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    # the too-long request is on line 2 but arrives last: sorted, it is request 2
+    path.write_text("arrival_s,prompt_tokens,output_tokens\n9.0,4000,200\n0.0,10,5\n1.0,10,5\n")
+    reqs = sv.load_trace(path)
+    assert [r.source for r in reqs] == [f"{path}:3", f"{path}:4", f"{path}:2"]
+    with pytest.raises(WorkloadError, match=r"request 2 \(.*t\.csv:2\): prompt_tokens 4000 \+ "
+                                            r"output_tokens 200 exceeds llama2_7b's context"):
+        sv.serve(A100, "llama2_7b", reqs)
+
+
+def test_poisson_caps_the_expected_request_count_before_allocating() -> None:
+    with pytest.raises(WorkloadError, match=r"rate_per_s x duration_s \(--rate x --duration\) "
+                                            r"= 1e\+06 x 1e\+12 = 1e\+18 expected requests; "
+                                            r"at most 2,000,000"):
+        sv.poisson(1e6, duration_s=1e12)
+    with pytest.raises(WorkloadError, match=r"n must be an int in \[1, 2,000,000\], got 3000000"):
+        sv.poisson(1.0, n=3_000_000)
+    assert len(sv.poisson(1.0, n=5)) == 5
+
+
+def test_orca_reservation_larger_than_the_largest_buddy_chunk() -> None:
+    spec = sv.model("llama2_7b")  # 4,096-token context: Orca (Max) reserves 256 blocks
+    mem = (spec.weight_bytes + 180 * 16 * spec.kv_bytes_per_token) / 0.9 / 1e9
+    with pytest.raises(WorkloadError, match=r"request 0: orca \(reservation 'max'\) reserves "
+                                            r"256 KV blocks of 16 tokens; the buddy "
+                                            r"allocator's largest chunk is 128"):
+        sv.serve(A100, spec, [sv.Request(0, 0.0, 8, 8)], memory_gb=mem, scheduler="orca")
+    # without the buddy allocator the whole pool counts: 256 > 180 still refused
+    with pytest.raises(WorkloadError, match=r"reserves 256 KV blocks .* the cache holds 18\d"):
+        sv.serve(A100, spec, [sv.Request(0, 0.0, 8, 8)], memory_gb=mem, scheduler="orca",
+                 buddy=False)

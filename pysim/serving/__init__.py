@@ -15,18 +15,27 @@ docs/serving.md has the model, its sources and the anchors.
 """
 
 from pysim.serving.cost import Cost, CostModel, IterationShape
-from pysim.serving.dynamic import ExitProfile, Routing
-from pysim.serving.kvcache import Cake, FullCache, HeavyHitter, RecentWindow, capacity_blocks
+from pysim.serving.dynamic import ExitProfile, LayerSkip, Routing
+from pysim.serving.kvcache import (
+    BuddyAllocator,
+    Cake,
+    FullCache,
+    HeavyHitter,
+    RecentWindow,
+    capacity_blocks,
+)
 from pysim.serving.metrics import ServingResult, Summary
 from pysim.serving.model import MODELS, LLMSpec, model
 from pysim.serving.parallel import Link, ParallelConfig
-from pysim.serving.requests import Request, load_trace, poisson, write_trace
+from pysim.serving.requests import MAX_REQUESTS, Request, load_trace, poisson, write_trace
 from pysim.serving.simulator import SCHEDULERS, ServeConfig, memory_bytes, serve
 from pysim.serving.speculative import SpeculativeConfig
 
 __all__ = [
+    "MAX_REQUESTS",
     "MODELS",
     "SCHEDULERS",
+    "BuddyAllocator",
     "Cake",
     "Cost",
     "CostModel",
@@ -35,6 +44,7 @@ __all__ = [
     "HeavyHitter",
     "IterationShape",
     "LLMSpec",
+    "LayerSkip",
     "Link",
     "ParallelConfig",
     "RecentWindow",

@@ -4,6 +4,8 @@
     pysim serve gpu:h100 llama2_13b --trace tests/data/serving/small_trace.csv --scheduler chunked
     pysim serve gpu:a100 llama2_70b --tp 4 --rate 2 --duration 120
     pysim serve gpu:a100 llama2_7b --draft llama_68m --gamma 4 --alpha 0.8 --rate 1
+    pysim serve gpu:a100 llama2_7b --kv-policy h2o --kv-budget 0.2 --preemption swap
+    pysim serve gpu:h100 mixtral_8x7b --precision int8 --routing zipf:1.2 --skip 0.25
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any
 
 from pysim.errors import ConfigError
 from pysim.progress import add_progress_arg, bar
-from pysim.serving.simulator import SCHEDULERS
+from pysim.serving.simulator import PREEMPTION, RESERVATIONS, SCHEDULERS
+
+KV_POLICIES = ("full", "window", "h2o", "cake")
 
 
 def add_parser(sub: Any) -> None:
@@ -44,6 +48,30 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gamma", type=int, default=4, help="draft tokens per step (with --draft)")
     p.add_argument("--alpha", type=float, default=0.7,
                    help="acceptance rate per draft token, in [0, 1) (with --draft)")
+    p.add_argument("--kv-policy", default="full", metavar="POLICY",
+                   help="KV-cache policy: full, window (StreamingLLM: --kv-budget tokens "
+                        "recent + --kv-sink first), h2o (heavy hitters) or cake (layer-wise)")
+    p.add_argument("--kv-budget", metavar="B",
+                   help="cache budget per sequence: tokens (an int >= 1) or a fraction of the "
+                        "prompt in (0, 1] (h2o, cake); tokens only for window")
+    p.add_argument("--kv-sink", type=int, default=4, help="window: first tokens kept (4)")
+    p.add_argument("--preemption", default="recompute", metavar="MODE",
+                   help="when the cache is full: recompute or swap (to host memory)")
+    p.add_argument("--host-bandwidth", type=float, default=32.0, metavar="GB_PER_S",
+                   help="swap link bandwidth (PCIe 4.0 x16: 32)")
+    p.add_argument("--reservation", default="max", metavar="WHAT",
+                   help="orca scheduler's reservation per request: max, pow2 or oracle")
+    p.add_argument("--routing", default="uniform", metavar="ROUTING",
+                   help="MoE routing: uniform, zipf:S (share of expert i ~ 1/(i+1)^S) or "
+                        "trace:FILE (CSV of expert token counts per iteration, replayed)")
+    p.add_argument("--exit-after", metavar="L:P[,L:P...]",
+                   help="early exit: probability P that a decode token leaves after layer L "
+                        "(1-based), e.g. 16:0.3,24:0.2")
+    p.add_argument("--skip", metavar="P|L:P[,L:P...]",
+                   help="layer skipping: every layer's skip probability P, or per layer")
+    p.add_argument("--rebatch", action="store_true",
+                   help="with --exit-after / --skip: cost follows the mean depth, not the "
+                        "deepest token")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", metavar="FILE", help="write the per-request table")
     add_progress_arg(p)
@@ -64,11 +92,139 @@ def _hardware(text: str) -> Any:
     return pysim.load_hardware(text)
 
 
-def run(args: argparse.Namespace) -> int:
+def _bad(flag: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"{flag} {value!s}: {allowed}")
+
+
+def _choice(flag: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _bad(flag, value, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def _prob(flag: str, text: str) -> float:
+    try:
+        p = float(text)
+    except ValueError:
+        p = float("nan")
+    if not 0 <= p <= 1:
+        raise _bad(flag, text, "probabilities must be numbers in [0, 1]")
+    return p
+
+
+def _per_layer(flag: str, text: str, layers: int) -> list[float]:
+    """``L:P,L:P`` (1-based layers) as a list of ``layers`` probabilities."""
+    out = [0.0] * layers
+    for item in text.split(","):
+        layer, sep, prob = item.partition(":")
+        if not sep or not layer.strip().isdigit() or not 1 <= int(layer) <= layers:
+            raise _bad(flag, text, f"expected L:P[,L:P...] with layers L in 1..{layers}")
+        out[int(layer) - 1] = _prob(flag, prob)
+    return out
+
+
+def kv_policy(args: argparse.Namespace) -> Any:
+    """The KVPolicy of ``--kv-policy`` / ``--kv-budget`` / ``--kv-sink``."""
     import pysim.serving as sv
 
+    policy = _choice("--kv-policy", args.kv_policy, KV_POLICIES)
+    text = args.kv_budget
+    if policy == "full":
+        if text is not None:
+            raise _bad("--kv-budget", text, "needs --kv-policy window, h2o or cake")
+        return sv.FullCache()
+    if text is None:
+        raise ConfigError(f"--kv-policy {policy} needs --kv-budget (tokens, or a fraction of "
+                          f"the prompt in (0, 1])")
+    budget: int | float
+    try:
+        budget = int(text)
+    except ValueError:
+        try:
+            budget = float(text)
+        except ValueError:
+            budget = -1
+    if policy == "window":
+        if not isinstance(budget, int) or budget < 1:
+            raise _bad("--kv-budget", text, "window takes a token count, an int >= 1")
+        if args.kv_sink < 0:
+            raise _bad("--kv-sink", args.kv_sink, "must be an int >= 0")
+        return sv.RecentWindow(budget, sink=args.kv_sink)
+    if not ((isinstance(budget, int) and budget >= 1)
+            or (isinstance(budget, float) and 0 < budget <= 1)):
+        raise _bad("--kv-budget", text, "must be tokens (an int >= 1) or a fraction of the "
+                                         "prompt in (0, 1]")
+    return sv.HeavyHitter(budget) if policy == "h2o" else sv.Cake(budget)
+
+
+def routing(args: argparse.Namespace, spec: Any) -> Any:
+    """The Routing of ``--routing``."""
+    import pysim.serving as sv
+
+    text = args.routing
+    kind, _, arg = text.partition(":")
+    if text != "uniform" and spec.experts == 1:
+        raise _bad("--routing", text, f"applies to mixture-of-experts models; {spec.name} has "
+                                      f"one FFN")
+    if text == "uniform":
+        return sv.Routing()
+    if kind == "zipf":
+        try:
+            skew = float(arg)
+        except ValueError:
+            skew = float("nan")
+        if not 0 <= skew < float("inf"):
+            raise _bad("--routing", text, "zipf:S takes a finite skew S >= 0")
+        return sv.Routing(("zipf", skew))
+    if kind == "trace" and arg:
+        r = sv.Routing.from_csv(arg)
+        r.probabilities(spec.experts)  # the expert count must match the model's
+        return r
+    raise _bad("--routing", text, "must be uniform, zipf:S or trace:FILE")
+
+
+def depth_profile(args: argparse.Namespace, spec: Any) -> tuple[Any, Any]:
+    """(ExitProfile or None, LayerSkip or None) of ``--exit-after`` / ``--skip``."""
+    import pysim.serving as sv
+
+    if args.exit_after and args.skip:
+        raise ConfigError("--exit-after and --skip: give one (early exit or layer skipping)")
+    if args.rebatch and not (args.exit_after or args.skip):
+        raise ConfigError("--rebatch needs --exit-after or --skip")
+    if args.exit_after:
+        probs = _per_layer("--exit-after", args.exit_after, spec.layers)
+        if sum(probs) > 1 + 1e-9:
+            raise _bad("--exit-after", args.exit_after, "the exit probabilities must sum to "
+                                                        "at most 1")
+        return sv.ExitProfile(probs, rebatch=args.rebatch), None
+    if args.skip:
+        skip: float | list[float] = (_per_layer("--skip", args.skip, spec.layers)
+                                     if ":" in args.skip else _prob("--skip", args.skip))
+        return None, sv.LayerSkip(skip, rebatch=args.rebatch)
+    return None, None
+
+
+def run(args: argparse.Namespace) -> int:
+    import pysim.serving as sv
+    from pysim.serving.requests import MAX_REQUESTS
+
+    preemption = _choice("--preemption", args.preemption, PREEMPTION)
+    reservation = _choice("--reservation", args.reservation, RESERVATIONS)
+    if not args.host_bandwidth > 0 or args.host_bandwidth == float("inf"):
+        raise _bad("--host-bandwidth", args.host_bandwidth, "must be a finite number > 0")
+    policy = kv_policy(args)
+    if not args.trace:
+        for flag, v in (("--rate", args.rate), ("--duration", args.duration)):
+            if not 0 < v < float("inf"):
+                raise _bad(flag, v, "must be a finite number > 0")
+        if args.rate * args.duration > MAX_REQUESTS:
+            raise ConfigError(f"--rate {args.rate:g} x --duration {args.duration:g} = "
+                              f"{args.rate * args.duration:.3g} expected requests; at most "
+                              f"{MAX_REQUESTS:,}")
     hw = _hardware(args.hardware)
     spec = sv.model(args.model, precision=args.precision)
+    route = routing(args, spec)
+    exit_profile, skip = depth_profile(args, spec)
     if args.trace:
         reqs = sv.load_trace(args.trace)
     else:
@@ -84,9 +240,14 @@ def run(args: argparse.Namespace) -> int:
         res = sv.serve(hw, spec, reqs, scheduler=args.scheduler, max_batch=args.max_batch,
                        token_budget=args.token_budget, block_size=args.block_size,
                        memory_gb=args.memory_gb, seed=args.seed, parallel=parallel,
-                       speculative=speculative, progress=b.update)
+                       speculative=speculative, kv_policy=policy, preemption=preemption,
+                       host_bandwidth_gb_per_s=args.host_bandwidth, reservation=reservation,
+                       routing=route, exit_profile=exit_profile, layer_skip=skip,
+                       progress=b.update)
     s = res.summary(args.ttft_slo, args.tpot_slo)
     extra = f", tp {args.tp} x pp {args.pp}" if parallel.devices > 1 else ""
+    if args.kv_policy != "full":
+        extra += f", KV {args.kv_policy} {args.kv_budget}"
     if speculative is not None:
         extra += (f", draft {args.draft} gamma {args.gamma} alpha {args.alpha:g} "
                   f"({speculative.expected_tokens:.2f} tokens/step expected)")
@@ -115,4 +276,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parser", "run"]
+__all__ = ["KV_POLICIES", "add_parser", "depth_profile", "kv_policy", "routing", "run"]

@@ -192,5 +192,68 @@ class BlockPool:
         return blocks
 
 
-__all__ = ["BlockPool", "Cake", "FullCache", "HeavyHitter", "KVPolicy", "RecentWindow",
-           "capacity_blocks"]
+class BuddyAllocator:
+    """A binary buddy allocator over ``total`` KV blocks (Knuth, TAOCP vol. 1, 2.5): a request
+    is rounded up to a power of two of blocks and placed in the lowest-addressed free chunk of
+    that order, splitting a larger one if needed; a freed chunk merges with its free buddy.
+    The pool is first cut into power-of-two chunks (963 blocks: 512 + 256 + 128 + 64 + 2 + 1),
+    which never merge with each other, so free blocks can be too scattered to hold a request
+    (external fragmentation) as well as rounded up (internal). The vLLM paper assumes its Orca
+    baselines place KV caches this way (Kwon et al., SOSP 2023, Sec. 6.1)."""
+
+    def __init__(self, total: int) -> None:
+        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+            raise ConfigError(f"BuddyAllocator: total must be an int >= 1, got {total!r}")
+        self.total = total
+        self.free_lists: list[set[int]] = [set() for _ in range(total.bit_length())]
+        self._chunks: list[tuple[int, int]] = []  # (start, order) of the top-level chunks
+        start = 0
+        for order in reversed(range(total.bit_length())):
+            if total >> order & 1:
+                self.free_lists[order].add(start)
+                self._chunks.append((start, order))
+                start += 1 << order
+
+    @staticmethod
+    def order(blocks: int) -> int:
+        """The power of two (as an exponent) a request of ``blocks`` is rounded up to."""
+        return max(0, (int(blocks) - 1).bit_length())
+
+    def alloc(self, blocks: int) -> int | None:
+        """Offset of a chunk of 2^order(blocks) blocks, or None when none is free."""
+        k = self.order(blocks)
+        for o in range(k, len(self.free_lists)):
+            if self.free_lists[o]:
+                offset = min(self.free_lists[o])
+                self.free_lists[o].discard(offset)
+                while o > k:  # split, keeping the lower half
+                    o -= 1
+                    self.free_lists[o].add(offset + (1 << o))
+                return offset
+        return None
+
+    def _top_order(self, offset: int) -> int:
+        for start, order in self._chunks:
+            if start <= offset < start + (1 << order):
+                return order
+        raise ValueError(f"offset {offset} outside the pool")
+
+    def free(self, offset: int, blocks: int) -> None:
+        """Return the chunk ``alloc(blocks)`` gave at ``offset``, merging free buddies."""
+        k, top = self.order(blocks), self._top_order(offset)
+        while k < top:
+            buddy = offset ^ (1 << k)
+            if buddy not in self.free_lists[k]:
+                break
+            self.free_lists[k].discard(buddy)
+            offset = min(offset, buddy)
+            k += 1
+        self.free_lists[k].add(offset)
+
+    @property
+    def free_blocks(self) -> int:
+        return sum(len(f) << o for o, f in enumerate(self.free_lists))
+
+
+__all__ = ["BlockPool", "BuddyAllocator", "Cake", "FullCache", "HeavyHitter", "KVPolicy",
+           "RecentWindow", "capacity_blocks"]

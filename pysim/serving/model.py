@@ -22,6 +22,9 @@ from pysim.zoo._builder import GraphBuilder
 
 PRECISIONS = {"fp16": (16, "float"), "int8": (8, "int")}
 ATTENTION_FORMS = ("flash", "naive")
+# feed-forward forms: LLaMA's SwiGLU (gate, up, down: three matrices) or the GPT / OPT MLP
+# (fc1, ReLU, fc2: two matrices)
+FFN_FORMS = ("swiglu", "relu")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,9 @@ class LLMSpec:
     hidden units, or ``experts`` of them with ``top_k`` routed per token (a fractional top_k is
     an average over tokens: pysim/serving/dynamic.py). ``max_context`` is the longest prompt +
     output the model accepts; ``precision`` "fp16" or "int8" sets weight, activation and
-    KV-cache width; ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul).
+    KV-cache width; ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul);
+    ``ffn_form`` "swiglu" (three matrices) or "relu" (OPT's fc1 / ReLU / fc2, two);
+    ``tied_embeddings``: the LM head reuses the token embedding (OPT), so it is stored once.
     """
 
     name: str
@@ -47,6 +52,8 @@ class LLMSpec:
     attention: str = "flash"
     experts: int = 1
     top_k: float = 1.0
+    ffn_form: str = "swiglu"
+    tied_embeddings: bool = False
 
     def __post_init__(self) -> None:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "vocab",
@@ -64,6 +71,9 @@ class LLMSpec:
         if self.attention not in ATTENTION_FORMS:
             raise WorkloadError(f"model {self.name!r}: attention must be one of "
                                 f"{list(ATTENTION_FORMS)}, got {self.attention!r}")
+        if self.ffn_form not in FFN_FORMS:
+            raise WorkloadError(f"model {self.name!r}: ffn_form must be one of "
+                                f"{list(FFN_FORMS)}, got {self.ffn_form!r}")
         if not (isinstance(self.top_k, (int, float)) and 1 <= self.top_k <= self.experts):
             raise WorkloadError(f"model {self.name!r}: top_k must be in [1, experts="
                                 f"{self.experts}], got {self.top_k!r}")
@@ -81,22 +91,30 @@ class LLMSpec:
         return self.kv_heads * self.head_dim
 
     @property
+    def ffn_matrices(self) -> int:
+        """Weight matrices of hidden x ffn in one (expert) feed-forward: 3 SwiGLU, 2 ReLU."""
+        return 3 if self.ffn_form == "swiglu" else 2
+
+    @property
     def params(self) -> int:
         """Parameter count: per layer two norms, Q/K/V/O, the (expert) FFNs and the router;
-        then the final norm, the token embedding and the (untied) LM head."""
+        then the final norm, the token embedding and the LM head (once if tied). Biases and
+        learned position tables (OPT's, 0.1 % of OPT-13B) are not counted."""
         q_dim = self.heads * self.head_dim
         attn = self.hidden * (2 * q_dim + 2 * self.kv_dim)
-        ffn = self.experts * 3 * self.hidden * self.ffn
+        ffn = self.experts * self.ffn_matrices * self.hidden * self.ffn
         router = self.hidden * self.experts if self.experts > 1 else 0
+        tables = 1 if self.tied_embeddings else 2
         return (self.layers * (2 * self.hidden + attn + ffn + router) + self.hidden
-                + 2 * self.vocab * self.hidden)
+                + tables * self.vocab * self.hidden)
 
     @property
     def active_params(self) -> int:
         """Parameters a token uses: ``params`` with ``top_k`` of the ``experts`` FFNs per layer
         (Mixtral's count, Jiang et al. 2024, section 2: 12.9B active of 46.7B, the whole
         embedding table included); ``params`` for a dense model."""
-        idle = (self.experts - self.top_k) * 3 * self.hidden * self.ffn * self.layers
+        idle = ((self.experts - self.top_k) * self.ffn_matrices * self.hidden * self.ffn
+                * self.layers)
         return round(self.params - idle)
 
     @property
@@ -132,9 +150,13 @@ class LLMSpec:
         return g.build()
 
     def ffn_workload(self, tokens: int) -> Workload:
-        """One (expert) SwiGLU feed-forward over ``tokens`` rows."""
+        """One (expert) feed-forward over ``tokens`` rows: SwiGLU, or fc1 / ReLU / fc2."""
         g = self._builder(f"ffn_t{tokens}")
         h = g.input("h", (tokens, self.hidden))
+        if self.ffn_form == "relu":
+            a = g.elementwise("relu", (g.gemm(h, "fc1", self.ffn, bias=False),), "relu")
+            g.gemm(a, "fc2", self.hidden, bias=False)
+            return g.build()
         gate = g.elementwise("silu", (g.gemm(h, "gate_proj", self.ffn, bias=False),), "silu")
         f = g.elementwise("mul", (gate, g.gemm(h, "up_proj", self.ffn, bias=False)), "swiglu")
         g.gemm(f, "down_proj", self.hidden, bias=False)
@@ -193,9 +215,16 @@ MODELS: dict[str, LLMSpec] = {
                          head_dim=128, ffn=11008, vocab=32000, max_context=4096),
     "llama2_13b": LLMSpec("llama2_13b", layers=40, hidden=5120, heads=40, kv_heads=40,
                           head_dim=128, ffn=13824, vocab=32000, max_context=4096),
-    # LLaMA-13B (Touvron et al. 2023, v1, 2048 context): the model of vLLM's Figure 12.
+    # LLaMA-13B (Touvron et al. 2023, v1, 2048 context): vLLM's shared-prefix model (Fig. 16).
     "llama_13b": LLMSpec("llama_13b", layers=40, hidden=5120, heads=40, kv_heads=40,
                          head_dim=128, ffn=13824, vocab=32000, max_context=2048),
+    # OPT-13B (Zhang et al., "OPT", 2022, Table 1; facebook/opt-13b config.json: 40 layers,
+    # hidden 5120, 40 heads, ffn_dim 20480 with ReLU, vocab 50272, 2048 positions, the LM
+    # head tied to the embedding): the model of vLLM's Figure 12 / Table 1 (12.84B here;
+    # the 12.85B with biases and position table).
+    "opt_13b": LLMSpec("opt_13b", layers=40, hidden=5120, heads=40, kv_heads=40, head_dim=128,
+                       ffn=20480, vocab=50272, max_context=2048, ffn_form="relu",
+                       tied_embeddings=True),
     # Llama 2 70B (Touvron et al. 2023, Table 1; config.json): grouped-query attention with
     # 8 K/V heads; 138 GB of fp16 weights, more than one 80 GB GPU holds.
     "llama2_70b": LLMSpec("llama2_70b", layers=80, hidden=8192, heads=64, kv_heads=8,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
@@ -20,17 +21,42 @@ import numpy as np
 from pysim.errors import WorkloadError
 
 FIELDS = ("arrival_s", "prompt_tokens", "output_tokens")
+# The most requests ``poisson`` draws (rate x duration, or n): about 1 KB of Python objects
+# each through a run, so 2 GB, and half an hour at ~1,000 simulated requests per wall second.
+MAX_REQUESTS = 2_000_000
 
 
 @dataclass(frozen=True)
 class Request:
-    """One request: arrives at ``arrival_s``, brings ``prompt_tokens``, wants
-    ``output_tokens`` generated (the first by the prefill, the rest one per decode step)."""
+    """One request: arrives at ``arrival_s`` (a finite number >= 0), brings ``prompt_tokens``
+    (an int >= 1), wants ``output_tokens`` (an int >= 1) generated (the first by the prefill,
+    the rest one per decode step). ``source``: where it was read ("trace.csv:7"), named by
+    errors; not compared. Raises WorkloadError naming the request and field on a bad value."""
 
     id: int
     arrival_s: float
     prompt_tokens: int
     output_tokens: int
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        where = f"request {self.id}" + (f" ({self.source})" if self.source else "")
+        a = self.arrival_s
+        if isinstance(a, bool) or not isinstance(a, numbers.Real) or not math.isfinite(a) \
+                or a < 0:
+            raise WorkloadError(f"{where}: arrival_s must be a finite number >= 0 (seconds), "
+                                f"got {a!r}")
+        object.__setattr__(self, "arrival_s", float(a))
+        for name in ("prompt_tokens", "output_tokens"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise WorkloadError(f"{where}: {name} must be an int >= 1, got {v!r}")
+            object.__setattr__(self, name, int(v))
+
+    @property
+    def label(self) -> str:
+        """``request ID`` and, when read from a trace, its ``file:line``."""
+        return f"request {self.id}" + (f" ({self.source})" if self.source else "")
 
 
 def _lengths(spec: int | Sequence[int] | tuple[str, float, float], n: int,
@@ -72,6 +98,11 @@ def poisson(rate_per_s: float, *, n: int | None = None, duration_s: float | None
         assert duration_s is not None
         if not duration_s > 0:
             raise WorkloadError(f"duration_s must be > 0, got {duration_s!r}")
+        if rate_per_s * duration_s > MAX_REQUESTS:
+            raise WorkloadError(
+                f"rate_per_s x duration_s (--rate x --duration) = {rate_per_s:g} x "
+                f"{duration_s:g} = {rate_per_s * duration_s:.3g} expected requests; at most "
+                f"{MAX_REQUESTS:,} (lower the rate or the duration)")
         count = max(16, int(rate_per_s * duration_s * 1.5 + 10 * math.sqrt(rate_per_s
                                                                          * duration_s)))
         times = np.cumsum(rng.exponential(1.0 / rate_per_s, size=count))
@@ -80,8 +111,9 @@ def poisson(rate_per_s: float, *, n: int | None = None, duration_s: float | None
                 rng.exponential(1.0 / rate_per_s, size=count))])
         times = times[times < duration_s]
     else:
-        if n < 1:
-            raise WorkloadError(f"n must be >= 1, got {n}")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not \
+                1 <= n <= MAX_REQUESTS:
+            raise WorkloadError(f"n must be an int in [1, {MAX_REQUESTS:,}], got {n!r}")
         times = np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
     k = len(times)
     prompts = _lengths(prompt_tokens, k, rng, "prompt_tokens")
@@ -144,9 +176,10 @@ def load_trace(path: str | PathLike) -> list[Request]:
     if not rows:
         raise WorkloadError(f"trace {path}: no requests")
     parsed = [(_field(path, i, r, "arrival_s"), int(_field(path, i, r, "prompt_tokens")),
-               int(_field(path, i, r, "output_tokens"))) for i, r in rows]
+               int(_field(path, i, r, "output_tokens")), i) for i, r in rows]
     parsed.sort(key=lambda t: t[0])
-    return [Request(i, a, p, o) for i, (a, p, o) in enumerate(parsed)]
+    return [Request(k, a, p, o, source=f"{path}:{line}")
+            for k, (a, p, o, line) in enumerate(parsed)]
 
 
 def write_trace(requests: Sequence[Request], path: str | PathLike) -> Path:
@@ -160,4 +193,4 @@ def write_trace(requests: Sequence[Request], path: str | PathLike) -> Path:
     return path
 
 
-__all__ = ["FIELDS", "Request", "load_trace", "poisson", "write_trace"]
+__all__ = ["FIELDS", "MAX_REQUESTS", "Request", "load_trace", "poisson", "write_trace"]

@@ -39,8 +39,8 @@ import simpy
 from pysim.errors import ConfigError, WorkloadError
 from pysim.gpu.presets import GpuPreset
 from pysim.serving.cost import Cost, CostModel, IterationShape
-from pysim.serving.dynamic import ExitProfile, Routing
-from pysim.serving.kvcache import BlockPool, FullCache, KVPolicy, capacity_blocks
+from pysim.serving.dynamic import ExitProfile, LayerSkip, Routing
+from pysim.serving.kvcache import BlockPool, BuddyAllocator, FullCache, KVPolicy, capacity_blocks
 from pysim.serving.metrics import ServingResult
 from pysim.serving.model import LLMSpec, model
 from pysim.serving.parallel import ParallelConfig, kv_bytes_per_token
@@ -50,8 +50,11 @@ from pysim.serving.speculative import SpeculativeConfig
 SCHEDULERS = ("static", "continuous", "chunked", "orca")
 PREEMPTION = ("recompute", "swap")
 # What an Orca-style scheduler reserves per request at admission (the vLLM paper's Orca (Max),
-# (Pow2) and (Oracle) baselines, Kwon et al., SOSP 2023, Sec. 6.1): the model's whole context,
-# the next power of two of the request's length, or exactly its length.
+# (Pow2) and (Oracle) baselines, Kwon et al., SOSP 2023, Sec. 6.1): the model's whole context;
+# the prompt plus the next power of two of the output length ("over-reserves the space for
+# outputs by at most 2x. For example, if the true output length is 25, it reserves 32"); or the
+# prompt plus exactly the output length. With ``buddy`` (the paper's assumption) each
+# reservation is then placed by a buddy allocator, so rounded up to a power of two of blocks.
 RESERVATIONS = ("max", "pow2", "oracle")
 
 
@@ -67,8 +70,10 @@ class ServeConfig:
     ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
     keep running sequences room to grow; ``reservation``: what the ``orca`` scheduler
     (iteration-level batching, Yu et al., OSDI 2022, over a contiguous per-request KV cache)
-    reserves at admission, one of ``RESERVATIONS``; ``speculative``: a SpeculativeConfig
-    (draft model, gamma, alpha) or None; ``parallel``: a ParallelConfig (tp, pp,
+    reserves at admission, one of ``RESERVATIONS``; ``buddy``: orca places reservations with a
+    buddy allocator (kvcache.BuddyAllocator: power-of-two chunks, as the vLLM paper's Orca
+    baselines), else it counts exact block numbers against the pool; ``speculative``: a
+    SpeculativeConfig (draft model, gamma, alpha) or None; ``parallel``: a ParallelConfig (tp, pp,
     micro-batches)."""
 
     scheduler: str = "continuous"
@@ -83,8 +88,10 @@ class ServeConfig:
     host_bandwidth_gb_per_s: float = 32.0
     watermark: float = 0.01
     reservation: str = "max"
+    buddy: bool = True
     routing: Routing = field(default_factory=Routing)
     exit_profile: ExitProfile | None = None
+    layer_skip: LayerSkip | None = None
     seed: int = 0
     speculative: SpeculativeConfig | None = None
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
@@ -109,6 +116,17 @@ class ServeConfig:
         if not self.host_bandwidth_gb_per_s > 0:
             raise ConfigError(f"host_bandwidth_gb_per_s must be > 0, got "
                               f"{self.host_bandwidth_gb_per_s!r}")
+        if not isinstance(self.routing, Routing):
+            raise ConfigError(f"routing must be a Routing, got {self.routing!r}")
+        if self.exit_profile is not None and not isinstance(self.exit_profile, ExitProfile):
+            raise ConfigError(f"exit_profile must be an ExitProfile or None, got "
+                              f"{self.exit_profile!r}")
+        if self.layer_skip is not None and not isinstance(self.layer_skip, LayerSkip):
+            raise ConfigError(f"layer_skip must be a LayerSkip or None, got "
+                              f"{self.layer_skip!r}")
+        if self.exit_profile is not None and self.layer_skip is not None:
+            raise ConfigError("give exit_profile (early exit) or layer_skip (skipping inside "
+                              "the network), not both")
         if not isinstance(self.parallel, ParallelConfig):
             raise ConfigError(f"parallel must be a ParallelConfig, got {self.parallel!r}")
         if self.speculative is not None:
@@ -131,7 +149,7 @@ class _Seq:
 
     __slots__ = ("req", "prompt_len", "prefilled", "context", "generated", "first_token_s",
                  "last_token_s", "max_itl_s", "finish_s", "scheduled_s", "preemptions",
-                 "swapped_blocks")
+                 "swapped_blocks", "buddy_offset")
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -140,6 +158,7 @@ class _Seq:
         self.first_token_s = self.last_token_s = self.finish_s = self.scheduled_s = math.nan
         self.max_itl_s = 0.0
         self.swapped_blocks = 0.0
+        self.buddy_offset: int | None = None
 
 
 @dataclass
@@ -164,6 +183,9 @@ class _State:
         self.in_system: list[tuple[float, int]] = []
         self.preemptions = 0
         self.swap_s = 0.0
+        self.iteration = 0  # iterations run so far (a recorded routing replays by it)
+        self.buddy = (BuddyAllocator(pool.total) if cfg.scheduler == "orca" and cfg.buddy
+                      else None)
 
     # blocks a sequence holds once its context is ``context`` tokens (after compression)
     def blocks(self, seq: _Seq, context: int) -> float:
@@ -283,10 +305,18 @@ def _schedule_static(st: _State, now: float) -> _Plan | None:
                  padded=(len(st.static_rows), longest))
 
 
-def _admit_reserving(st: _State, seq: _Seq, need: float, now: float) -> bool:
+def _admit_reserving(st: _State, seq: _Seq, need: float, now: float,
+                     buddy: BuddyAllocator | None = None) -> bool:
     """Admit the first waiting sequence holding ``need`` blocks for its whole life (static
-    batching, Orca); False, admitting nothing, when they are not free."""
-    if need > st.pool.free + 1e-9:
+    batching, Orca); False, admitting nothing, when they are not free. With ``buddy`` the
+    blocks are a power-of-two chunk from that allocator."""
+    if buddy is not None:
+        offset = buddy.alloc(int(need))
+        if offset is None:
+            return False
+        seq.buddy_offset = offset
+        need = float(1 << buddy.order(int(need)))
+    elif need > st.pool.free + 1e-9:
         return False
     st.pool.resize(seq.req.id, need)
     st.waiting.popleft()
@@ -295,13 +325,15 @@ def _admit_reserving(st: _State, seq: _Seq, need: float, now: float) -> bool:
     return True
 
 
-def _reserved_blocks(st: _State, seq: _Seq) -> int:
-    """The KV blocks an Orca-style scheduler reserves for ``seq`` (``ServeConfig.reservation``),
-    never less than the request needs nor more than the model's context."""
-    length = seq.req.prompt_tokens + seq.req.output_tokens
-    tokens = {"max": st.spec.max_context, "pow2": 1 << (length - 1).bit_length(),
-              "oracle": length}[st.cfg.reservation]
-    return math.ceil(max(length, min(tokens, st.spec.max_context)) / st.cfg.block_size)
+def _reserved_blocks(spec: LLMSpec, cfg: ServeConfig, req: Request) -> int:
+    """The KV blocks an Orca-style scheduler reserves for ``req`` (``ServeConfig.reservation``),
+    never less than the request needs nor more than the model's context (before a buddy
+    allocator rounds it up)."""
+    prompt, out = req.prompt_tokens, req.output_tokens
+    length = prompt + out
+    tokens = {"max": spec.max_context, "pow2": prompt + (1 << (out - 1).bit_length()),
+              "oracle": length}[cfg.reservation]
+    return math.ceil(max(length, min(tokens, spec.max_context)) / cfg.block_size)
 
 
 def _schedule_orca(st: _State, now: float) -> _Plan | None:
@@ -314,7 +346,8 @@ def _schedule_orca(st: _State, now: float) -> _Plan | None:
     while st.waiting and len(st.running) < cfg.max_batch and (
             not plan.prefill or tokens + st.waiting[0].prompt_len <= cfg.max_batched_tokens):
         seq = st.waiting[0]
-        if not _admit_reserving(st, seq, _reserved_blocks(st, seq), now):
+        if not _admit_reserving(st, seq, _reserved_blocks(st.spec, st.cfg, seq.req), now,
+                                st.buddy):
             break
         plan.prefill.append((seq, seq.prompt_len))
         tokens += seq.prompt_len
@@ -346,10 +379,12 @@ def _shape(st: _State, plan: _Plan, rng: np.random.Generator) -> IterationShape:
         emitting = dec * q + sum(1 for s, c in plan.prefill if s.prefilled + c >= s.prompt_len)
     experts: tuple[int, ...] = ()
     if spec.experts > 1:
-        experts = cfg.routing.expert_tokens(tokens, spec.experts, spec.top_k, rng)
+        experts = cfg.routing.expert_tokens(tokens, spec.experts, spec.top_k, rng,
+                                            st.iteration)
     layers = None
-    if cfg.exit_profile is not None:
-        layers = cfg.exit_profile.depth(dec, bool(prefills), spec.layers, rng)
+    depth = cfg.exit_profile if cfg.exit_profile is not None else cfg.layer_skip
+    if depth is not None:
+        layers = depth.depth(dec, bool(prefills), spec.layers, rng)
     return IterationShape(tokens=tokens, emitting=emitting, decode_batch=dec,
                           decode_kv_mean=kv, prefills=prefills, expert_tokens=experts,
                           layers=layers, decode_q_len=cfg.lookahead if dec else 1)
@@ -385,7 +420,10 @@ def _emit(seq: _Seq, now: float) -> None:
 
 def _finish(st: _State, seq: _Seq, now: float) -> None:
     seq.finish_s = now
-    st.pool.release(seq.req.id)
+    held = st.pool.release(seq.req.id)
+    if st.buddy is not None and seq.buddy_offset is not None:
+        st.buddy.free(seq.buddy_offset, int(held))
+        seq.buddy_offset = None
     st.running.remove(seq)
     st.finished.append(seq)
     st.in_system.append((now, -1))
@@ -452,6 +490,7 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
             yield st.wakeup
             continue
         shape = _shape(st, plan, rng)
+        st.iteration += 1
         c = cost.iteration(shape) if shape.tokens else cost.iteration(
             IterationShape(tokens=0, emitting=0)).scale(0)
         if spec_cfg is not None and draft is not None:
@@ -489,11 +528,14 @@ def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig
                     blocks: int) -> None:
     if not requests:
         raise WorkloadError("no requests to serve")
-    for r in requests:
+    for i, r in enumerate(requests):
+        if not isinstance(r, Request):
+            raise WorkloadError(f"requests[{i}] must be a pysim.serving.Request, got "
+                                f"{type(r).__name__}")
         for m in (spec,) if cfg.speculative is None else (spec, cfg.speculative.spec):
             if r.prompt_tokens + r.output_tokens > m.max_context:
                 raise WorkloadError(
-                    f"request {r.id}: prompt_tokens {r.prompt_tokens} + output_tokens "
+                    f"{r.label}: prompt_tokens {r.prompt_tokens} + output_tokens "
                     f"{r.output_tokens} exceeds {m.name}'s context of {m.max_context}")
         # a decode step holds its lookahead (speculation's gamma + 1 slots) until verified
         need = max(math.ceil(r.prompt_tokens / cfg.block_size), cfg.kv_policy.blocks(
@@ -501,9 +543,19 @@ def _check_requests(requests: Sequence[Request], spec: LLMSpec, cfg: ServeConfig
             spec.layers, cfg.block_size))
         if need > blocks:
             raise WorkloadError(
-                f"request {r.id}: needs {need:g} KV blocks of {cfg.block_size} tokens "
+                f"{r.label}: needs {need:g} KV blocks of {cfg.block_size} tokens "
                 f"(prompt_tokens {r.prompt_tokens}, output_tokens {r.output_tokens}); the "
                 f"cache holds {blocks}")
+        if cfg.scheduler == "orca":
+            res = _reserved_blocks(spec, cfg, r)
+            room, how = blocks, "the cache holds"
+            if cfg.buddy:  # the largest power-of-two chunk of the pool
+                res, room, how = 1 << BuddyAllocator.order(res), 1 << (blocks.bit_length() - 1), \
+                    "the buddy allocator's largest chunk is"
+            if res > room:
+                raise WorkloadError(
+                    f"{r.label}: orca (reservation {cfg.reservation!r}) reserves {res} KV "
+                    f"blocks of {cfg.block_size} tokens; {how} {room} (raise memory_gb)")
 
 
 def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
