@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dis
+import linecache
 import os
+import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from pysim import quantity_format as fmt
@@ -325,6 +330,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE = Path(__file__).resolve().parent
+_RAISE = dis.opmap["RAISE_VARARGS"]
+
+
+def _innermost(tb: TracebackType | None) -> TracebackType | None:
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb
+
+
+def _raised_by_pysim(exc: BaseException) -> bool:
+    """Whether a plain ValueError was raised on purpose by pysim: by a ``raise`` statement in
+    the pysim package, or by a call into ``pysim._core`` from it (the bindings turn a refused
+    argument into ValueError naming the figure and the limit). Anything else -- NumPy's "array
+    is too big", ``int('x')``, ``math.log(-1)``, a library's own check -- got past pysim's
+    validation: a bug."""
+    tb = _innermost(exc.__traceback__)
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    try:
+        if not Path(code.co_filename).resolve().is_relative_to(_PACKAGE):
+            return False
+    except (OSError, ValueError):
+        return False
+    if tb.tb_lasti < len(code.co_code) and code.co_code[tb.tb_lasti] == _RAISE:
+        return True
+    # A C function raised it from this frame: which one, from the call's source text.
+    positions = list(code.co_positions())
+    index = tb.tb_lasti // 2
+    if index >= len(positions):
+        return False
+    line, end_line, col, end_col = positions[index]
+    if line is None or end_line is None or col is None or end_col is None:
+        return False
+    lines = [linecache.getline(code.co_filename, n) for n in range(line, end_line + 1)]
+    if not lines or not any(lines):
+        return False
+    lines[-1] = lines[-1][:end_col]
+    lines[0] = lines[0][col:]
+    callee = "".join(lines).split("(", 1)[0]
+    return re.search(r"\b_core\.\w+$", callee.strip()) is not None
+
+
+def _validation_line(exc: Any) -> str:
+    """A pydantic ValidationError in one line: the model, the first error's field, message and
+    value (an excerpt), and how many more there are."""
+    errors = exc.errors()
+    if not errors:
+        return str(exc).splitlines()[0]
+    first = errors[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or "(top level)"
+    value = repr(first.get("input"))
+    value = value if len(value) <= 60 else value[:57] + "..."
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{exc.title}: {field}: {first.get('msg', 'invalid')}, got {value}{more}"
+
+
+def user_error(exc: BaseException) -> str | None:
+    """The one-line message of an error in the user's input (exit 2), or None for an
+    exception that is a pysim bug (exit 1, a line asking for a bug report)."""
+    if isinstance(exc, (ConfigError, WorkloadError, MissingExtra)):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):  # a file given is not text
+        return (f"a file given is not UTF-8 text ({exc.reason} at byte {exc.start}: "
+                f"{exc.object[exc.start:exc.start + 1]!r})")
+    if isinstance(exc, OSError):  # a file cannot be read or written (str names it), disk full
+        return str(exc)
+    if type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic"):
+        return _validation_line(exc)
+    if type(exc) is ValueError:
+        return str(exc) if _raised_by_pysim(exc) else None
+    if isinstance(exc, ValueError) and type(exc).__module__.split(".")[0] == "pysim":
+        # pysim's own input errors (MemPlanError, NoTileFits, FieldError, ...); a plan the
+        # planners made that breaks a rule of the scratchpad (PlanInvalid) is a bug.
+        return None if type(exc).__name__ == "PlanInvalid" else str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -337,21 +421,22 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit
         return 0
-    except (ConfigError, WorkloadError, ValueError, OSError, MissingExtra) as exc:
-        print(f"pysim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"pysim {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (MemoryError, RecursionError, OverflowError) as exc:  # input too large for us
-        print(f"pysim {args.command}: error: the input is too large to process "
-              f"({type(exc).__name__}: {str(exc)[:120]})", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a bug: one line, not a traceback (PYSIM_TRACEBACK=1 shows it)
+    except Exception as exc:  # noqa: BLE001 - a user error (exit 2) or a bug (exit 1)
+        message = user_error(exc)
+        if message is not None:
+            print(f"pysim {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        # A bug -- an exception pysim did not raise on purpose, MemoryError, RecursionError
+        # and OverflowError included (pysim validates sizes before using them): one line, not
+        # a traceback (PYSIM_TRACEBACK=1 shows it).
         if os.environ.get("PYSIM_TRACEBACK"):
             raise
+        text = " ".join(str(exc).split())
         print(f"pysim {args.command}: internal error ({type(exc).__name__}: "
-              f"{str(exc)[:200]}); please report it as a pysim bug with the command line "
+              f"{text[:200]}); please report it as a pysim bug with the command line "
               "(PYSIM_TRACEBACK=1 prints the traceback)", file=sys.stderr)
         return 1
 

@@ -148,8 +148,10 @@ def test_jobs_2_stops_on_a_signal_to_its_group_and_keeps_every_finished_row(
         rows = pd.read_parquet(out)
         assert len(rows) >= 3 and rows["error"].isna().all()
         assert not journal.exists()
+        # Without LD_PRELOAD: pgrep with the ASan runtime preloaded (tests/sanitize.sh) hangs.
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         leftover = subprocess.run(["pgrep", "-g", str(child.pid)], capture_output=True,
-                                  text=True).stdout.split()
+                                  text=True, env=env, timeout=30).stdout.split()
         assert not leftover, f"processes {leftover} outlived the sweep"
     finally:
         if child.poll() is None:

@@ -4,7 +4,14 @@
 call and classifies it: ``ok`` (returned, and the answer passed its check against NumPy or the
 closed form where there is one), ``clean`` (ValueError, or the binding's TypeError for an
 argument of the wrong Python type given on purpose) or ``failure`` (anything else, or a wrong
-answer). Crashes and hangs are caught by the runner, which makes these calls in a child."""
+answer). Crashes and hangs are caught by the runner, which makes these calls in a child.
+
+A call into a loop that steps its work (the cycle-stepped references, SCALE-Sim's fold loop)
+carries ``work``: the native steps it takes if its budget accepts it (0 if the budget refuses
+it before starting), from the closed form and the budget's own formula (csrc/README.md). Those
+calls are 0.5 % of the draws and 98 % of the time (a call within its budget may take ~10 s by
+design); ``run_call(call, max_work)`` skips the ones over ``max_work`` steps, so a short run
+(the CI test) makes the rest in seconds. The outcome is then ``skipped``, counted apart."""
 
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     check: Check | None = None
     wrong_type: bool = False  # an argument of the wrong Python type was given on purpose
+    work: Callable[[], float] | None = None  # native steps if accepted (module docstring)
 
     def describe(self) -> str:
         parts = [describe(a) for a in self.args]
@@ -40,7 +48,7 @@ class Call:
 
 @dataclass
 class Outcome:
-    kind: str  # ok, clean, failure
+    kind: str  # ok, clean, failure, skipped (over run_call's max_work)
     detail: str = ""  # the exception type and message, or what was wrong
 
 
@@ -183,6 +191,20 @@ def _int_operands(a: np.ndarray, b: np.ndarray) -> bool:
             and a.shape[1] == b.shape[0])
 
 
+def _within(steps: float, budget: int) -> float:
+    """The steps of a call its budget accepts; 0 for one refused before it starts (cheap)."""
+    return float(steps) if steps <= budget else 0.0
+
+
+def _systolic_work(spec: Any, shape: Any) -> float:
+    """systolic_simulate_*: cycles x (PEs + edge ports x folds in flight) <= 2^29 and folds
+    <= 2^24 (csrc/units/systolic_reference.cpp, check_budget; one fold in flight assumed)."""
+    c = _core.systolic_cost(spec, shape)
+    if c.folds > 1 << 24:
+        return 0.0
+    return _within(c.cycles * (spec.rows * spec.cols + spec.rows + spec.cols), 1 << 29)
+
+
 # ------------------------------------------------------------------------ the cases
 
 def _c_spec(rng: random.Random, w: list[bool]) -> Call:
@@ -198,9 +220,15 @@ def _c_systolic_cost(rng: random.Random, w: list[bool]) -> Call:
     fn = rng.choice(["systolic_cost", "scalesim_fold_averages", "systolic_simulate_cycles"])
     spec, shape = _systolic(rng, w), _gemm(rng, w, 24)
     check = None
+    work: Callable[[], float] | None = None
     if fn == "systolic_simulate_cycles":
         check = _same_cost(lambda: _core.systolic_cost(spec, shape), ("cycles", "macs", "folds"))
-    return Call(fn, getattr(_core, fn), (spec, shape), check=check)
+        work = lambda: _systolic_work(spec, shape)  # noqa: E731
+    elif fn == "scalesim_fold_averages":  # row folds x column folds <= 2^32, one step each
+        def work() -> float:
+            c = _core.systolic_cost(spec, shape)
+            return _within(c.row_folds * c.col_folds, 1 << 32)
+    return Call(fn, getattr(_core, fn), (spec, shape), check=check, work=work)
 
 
 def _c_systolic_gemm(rng: random.Random, w: list[bool]) -> Call:
@@ -214,7 +242,7 @@ def _c_systolic_gemm(rng: random.Random, w: list[bool]) -> Call:
         acc = np.int32 if a.dtype == np.int8 else np.int64
         check = _equal(a.astype(acc) @ b.astype(acc))
     return Call("systolic_simulate_gemm", _core.systolic_simulate_gemm, (spec, a, b),
-                check=check)
+                check=check, work=lambda: _systolic_work(spec, _core.GemmShape(m, n, k)))
 
 
 def _c_conv(rng: random.Random, w: list[bool]) -> Call:
@@ -386,10 +414,16 @@ def _c_bit_serial(rng: random.Random, w: list[bool]) -> Call:
     if fn in ("bit_serial_cost", "bit_serial_simulate_cycles"):
         shape = _gemm(rng, w, 24)
         check = None
+        work: Callable[[], float] | None = None
         if fn == "bit_serial_simulate_cycles":
             check = _same_cost(lambda: _core.bit_serial_cost(spec, shape, a_bits, b_bits),
                                ("cycles", "macs", "bit_ops"))
-        return Call(fn, getattr(_core, fn), (spec, shape, a_bits, b_bits), check=check)
+
+            def work() -> float:  # 10 x cycles + DPU updates <= 2^32 (bit_serial_reference)
+                c = _core.bit_serial_cost(spec, shape, a_bits, b_bits)
+                return _within(10 * c.cycles + c.compute_cycles * spec.dm * spec.dn, 1 << 32)
+        return Call(fn, getattr(_core, fn), (spec, shape, a_bits, b_bits), check=check,
+                    work=work)
     m, k, n = rng.randint(1, 10), rng.randint(1, 10), rng.randint(1, 10)
     bits = max(1, min(a_bits, b_bits, 8)) if isinstance(a_bits, int) and \
         isinstance(b_bits, int) else 4
@@ -418,10 +452,15 @@ def _c_xnor(rng: random.Random, w: list[bool]) -> Call:
     if fn in ("xnor_cost", "xnor_simulate_cycles"):
         spec, shape, thr = _xnor(rng, w), _gemm(rng, w, 32), hbool(rng)
         check = None
+        work: Callable[[], float] | None = None
         if fn == "xnor_simulate_cycles":
             check = _same_cost(lambda: _core.xnor_cost(spec, shape, thr),
                                ("cycles", "macs", "bit_ops"))
-        return Call(fn, getattr(_core, fn), (spec, shape, thr), check=check)
+
+            def work() -> float:  # 10 x cycles + PE updates <= 2^32 (check_xnor_budget)
+                c = _core.xnor_cost(spec, shape, thr)
+                return _within(10 * c.cycles + c.compute_cycles * spec.pe, 1 << 32)
+        return Call(fn, getattr(_core, fn), (spec, shape, thr), check=check, work=work)
     m, k, n = rng.randint(1, 9), rng.randint(1, 140), rng.randint(1, 9)
     a, b = harray(rng, np.int8, (m, k), "pm1"), harray(rng, np.int8, (k, n), "pm1")
     ok = (a.ndim == b.ndim == 2 and a.dtype == b.dtype == np.int8 and a.shape[1] == b.shape[0]
@@ -461,10 +500,13 @@ def _c_row_stationary(rng: random.Random, w: list[bool]) -> Call:
     m, n, k = hint(rng, 1, 32, w), hint(rng, 1, 32, w), hint(rng, 1, 32, w)
     if rng.random() < 0.5:
         return Call("row_stationary_cost", _core.row_stationary_cost, (spec, window, m, n, k))
+    def work() -> float:  # cycles x PEs x arrays <= 2^32 PE updates (row_stationary_reference)
+        c = _core.row_stationary_cost(spec, window, m, n, k)
+        return _within(c.cycles * spec.rows * spec.cols * spec.arrays, 1 << 32)
     return Call("row_stationary_reference", _core.row_stationary_reference,
                 (spec, window, m, n, k),
                 check=_same_cost(lambda: _core.row_stationary_cost(spec, window, m, n, k),
-                                 ("cycles", "macs", "passes")))
+                                 ("cycles", "macs", "passes")), work=work)
 
 
 def _c_int_gemm(rng: random.Random, w: list[bool]) -> Call:
@@ -829,7 +871,24 @@ def classify(call: Call, exc: BaseException | None, result: Any = None) -> Outco
     return Outcome("failure", text)
 
 
-def run_call(call: Call) -> Outcome:
+def estimated_work(call: Call) -> float:
+    """The native steps ``call`` takes if accepted (0 when unknown or refused at once)."""
+    if call.work is None:
+        return 0.0
+    try:
+        return call.work()
+    except Exception:  # noqa: BLE001 - the closed form refuses it: so does the call, at once
+        return 0.0
+
+
+def run_call(call: Call, max_work: float | None = None) -> Outcome:
+    """Make the call and classify it; with ``max_work``, a call estimated to step more than
+    that is not made (``skipped``; module docstring)."""
+    if max_work is not None:
+        steps = estimated_work(call)
+        if steps > max_work:
+            return Outcome("skipped", f"about {steps:.3g} native steps > --max-work "
+                                      f"{max_work:.3g}")
     try:
         result = call.fn(*call.args, **call.kwargs)
     except Exception as exc:  # noqa: BLE001 - classified
@@ -837,8 +896,8 @@ def run_call(call: Call) -> Outcome:
     return classify(call, None, result)
 
 
-def run_index(seed: int, index: int) -> tuple[Call, Outcome]:
+def run_index(seed: int, index: int, max_work: float | None = None) -> tuple[Call, Outcome]:
     """Draw and run one call; an exception while drawing is classified like one while calling
     (a spec constructor is an entry point too)."""
     rng_call = make_call(seed, index)
-    return rng_call, run_call(rng_call)
+    return rng_call, run_call(rng_call, max_work)

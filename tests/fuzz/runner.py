@@ -1,10 +1,14 @@
 """Runs fuzz cases in child processes and tallies them.
 
 Core and API cases run in batches in a worker child (``python -m tests.fuzz.runner worker
-TARGET SEED START END``), which prints ``S i`` before case i and ``R i KIND DETAIL`` after
-it. The parent waits at most ``timeout`` seconds per case: no answer is a hang (the child is
-killed), an end of output without an answer a crash (a signal or an exit); either way the
-batch resumes at the next case in a fresh child. CLI cases are one subprocess each."""
+TARGET SEED START END [MAX_WORK]``), which prints ``S i`` before case i and ``R i KIND DETAIL``
+after it. The parent waits at most ``timeout`` seconds per case: no answer is a hang (the child
+is killed), an end of output without an answer a crash (a signal or an exit); either way the
+batch resumes at the next case in a fresh child. CLI cases are one subprocess each.
+
+A failure is one of: ``crash``, ``hang``, ``wrong`` (an accepted call whose answer fails its
+check, or an accepted config whose simulation is not finite) and ``unclear`` (any other
+exception, an unclear message, a traceback, a CLI exit code other than 0 and 2)."""
 
 from __future__ import annotations
 
@@ -32,10 +36,25 @@ class Failure:
     index: int
     what: str  # the call or case
     detail: str
+    kind: str = "unclear"  # crash, hang, wrong, unclear (the module docstring)
 
     def reproducer(self) -> str:
         return (f"python -m tests.fuzz --target {self.target} --seed {self.seed} "
                 f"--replay {self.index}")
+
+
+FAILURE_KINDS = ("wrong", "unclear", "crash", "hang")
+
+
+def failure_kind(detail: str) -> str:
+    """Which failure a child's or the CLI classifier's failure detail is."""
+    if detail.startswith(("wrong answer", "accepted, but")):
+        return "wrong"
+    if detail.startswith(("crash", "killed by signal")):
+        return "crash"
+    if detail.startswith(("hang", "no exit within")):
+        return "hang"
+    return "unclear"
 
 
 @dataclass
@@ -67,7 +86,7 @@ def describe_case(target: str, seed: int, index: int) -> str:
     return make_case(seed, index).describe()
 
 
-def worker(target: str, seed: int, start: int, end: int) -> None:
+def worker(target: str, seed: int, start: int, end: int, max_work: float | None = None) -> None:
     """The child's loop (see the module docstring)."""
     import warnings
 
@@ -83,7 +102,7 @@ def worker(target: str, seed: int, start: int, end: int) -> None:
         if target == "core":
             from tests.fuzz.core_cases import run_index
 
-            _, outcome = run_index(seed, i)
+            _, outcome = run_index(seed, i, max_work)
             kind, detail = outcome.kind, outcome.detail
         else:
             from tests.fuzz.api_cases import make_case, run_case
@@ -105,14 +124,17 @@ def _drain(stream: IO[str], chunks: list[str]) -> None:
 
 
 def run_batched(target: str, seed: int, calls: int, timeout: float, tally: Tally,
-                batch: int = 5000) -> None:
+                batch: int = 5000, max_work: float | None = None) -> None:
+    """Cases 0..calls-1 of ``target`` in worker children (the module docstring); core calls
+    estimated to step more than ``max_work`` are skipped (tests/fuzz/core_cases.py)."""
     start_time = time.monotonic()
     next_i = 0
     while next_i < calls:
         end = min(calls, next_i + batch)
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.fuzz.runner", "worker", target, str(seed),
-             str(next_i), str(end)], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+             str(next_i), str(end)] + ([repr(max_work)] if max_work is not None else []),
+            cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, start_new_session=True)
         assert proc.stdout is not None and proc.stderr is not None
         lines: queue.Queue[str | None] = queue.Queue()
@@ -127,10 +149,10 @@ def run_batched(target: str, seed: int, calls: int, timeout: float, tally: Tally
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 index = current if current is not None else next_i
-                tally.counts[(target, "failure")] += 1
+                tally.counts[(target, "hang")] += 1
                 tally.failures.append(Failure(target, seed, index,
                                               describe_case(target, seed, index),
-                                              f"hang: no answer within {timeout:g} s"))
+                                              f"hang: no answer within {timeout:g} s", "hang"))
                 next_i = index + 1
                 break
             if line is None:  # the child ended
@@ -139,10 +161,10 @@ def run_batched(target: str, seed: int, calls: int, timeout: float, tally: Tally
                     time.sleep(0.05)
                     err = "".join(err_chunks).strip().splitlines()
                     how = f"signal {-code}" if code < 0 else f"exit {code}"
-                    tally.counts[(target, "failure")] += 1
+                    tally.counts[(target, "crash")] += 1
                     tally.failures.append(Failure(
                         target, seed, current, describe_case(target, seed, current),
-                        f"crash ({how}); stderr: {err[-1][:200] if err else ''}"))
+                        f"crash ({how}); stderr: {err[-1][:200] if err else ''}", "crash"))
                     next_i = current + 1
                 elif code != 0:  # it failed outside any case (the harness itself)
                     raise RuntimeError(f"fuzz worker exited {code}: {''.join(err_chunks)[-2000:]}")
@@ -154,11 +176,13 @@ def run_batched(target: str, seed: int, calls: int, timeout: float, tally: Tally
                 current = int(rest)
             elif tag == "R":
                 index_text, kind, detail = rest.split(" ", 2)
-                tally.counts[(target, kind)] += 1
                 if kind == "failure":
+                    text = json.loads(detail)
+                    kind = failure_kind(text)
                     tally.failures.append(Failure(target, seed, int(index_text),
                                                   describe_case(target, seed, int(index_text)),
-                                                  json.loads(detail)))
+                                                  text, kind))
+                tally.counts[(target, kind)] += 1
                 current = None
     tally.seconds[target] = tally.seconds.get(target, 0.0) + time.monotonic() - start_time
 
@@ -170,9 +194,10 @@ def run_cli(seed: int, calls: int, timeout: float, tally: Tally) -> None:
     for i in range(calls):
         case = make_case(seed, i)
         kind, detail = run_cli_case(case, timeout, classify_cli)
-        tally.counts[("cli", kind)] += 1
         if kind == "failure":
-            tally.failures.append(Failure("cli", seed, i, case.describe(), detail))
+            kind = failure_kind(detail)
+            tally.failures.append(Failure("cli", seed, i, case.describe(), detail, kind))
+        tally.counts[("cli", kind)] += 1
     tally.seconds["cli"] = tally.seconds.get("cli", 0.0) + time.monotonic() - start_time
 
 
@@ -226,7 +251,8 @@ def replay(target: str, seed: int, index: int) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "worker":
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    if len(sys.argv) in (6, 7) and sys.argv[1] == "worker":
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+               float(sys.argv[6]) if len(sys.argv) == 7 else None)
     else:
-        sys.exit("usage: python -m tests.fuzz.runner worker TARGET SEED START END")
+        sys.exit("usage: python -m tests.fuzz.runner worker TARGET SEED START END [MAX_WORK]")

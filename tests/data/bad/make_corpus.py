@@ -1,7 +1,8 @@
 """Writes the malformed-input corpus in this folder (run from anywhere; deterministic).
 
 Each file is one bad input; expected.yaml gives, for each, what it is (hardware, workload,
-onnx, scalesim_cfg, scalesim_topology, space) and a fragment its error message must hold.
+onnx, scalesim_cfg, scalesim_topology, serving trace, space) and a fragment its error message
+must hold.
 tests/test_bad_input_corpus.py runs each through the API and the CLI."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ GEMM = ("name: g\ninputs:\n  - {name: a, shape: [64, 32], bits: 8}\nops:\n"
         "  - {name: mm, type: gemm, inputs: [a], m: 64, n: 16, k: 32}\n")
 CFG = (ROOT / "configs" / "scalesim" / "scale.cfg").read_text()
 TOPO_HEAD = "Layer, M, N, K,\n"
+TRACE_HEAD = "arrival_s,prompt_tokens,output_tokens\n"
 CONV_HEAD = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
              "Num Filter, Strides,\n")
 
@@ -95,6 +97,16 @@ def text_cases() -> dict[str, str | bytes]:
         "topo_binary.csv": b"\xff\xfe\x00\x01" * 64,
         "conv_filter_too_big.csv": CONV_HEAD + "c1, 8, 8, 9, 9, 3, 16, 1,\n",
         "conv_stride_zero.csv": CONV_HEAD + "c1, 32, 32, 3, 3, 3, 16, 0,\n",
+        # serving traces (pysim serve gpu:a100 llama2_7b --trace FILE)
+        "trace_negative_prompt.csv": TRACE_HEAD + "0.0,128,32\n0.05,-512,16\n",
+        "trace_missing_field.jsonl": ('{"arrival_s": 0.0, "prompt_tokens": 128, '
+                                      '"output_tokens": 32}\n'
+                                      '{"arrival_s": 0.05, "prompt_tokens": 512}\n'),
+        "trace_missing_column.csv": "arrival_s,prompt_tokens\n0.0,128\n",
+        "trace_nan_arrival.csv": TRACE_HEAD + "0.0,128,32\nnan,512,16\n",
+        "trace_not_json.jsonl": '{"arrival_s": 0.0, "prompt_tokens": 128, "output_tokens"\n',
+        "trace_prompt_too_long.csv": TRACE_HEAD + "0.0,128,32\n0.05,100000,16\n",
+        "trace_binary.csv": b"\xff\xfe\x00\x01" * 64,
         # sweep spaces (run with edge_npu and tiny_cnn)
         "space_not_mapping.yaml": "- units.0.rows\n",
         "space_empty_list.yaml": "units.0.rows: []\n",
