@@ -149,7 +149,10 @@ def load_trace(path: str | PathLike) -> list[Request]:
     if not path.is_file():
         raise WorkloadError(f"trace {path}: no such file")
     rows: list[tuple[int, dict]] = []
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise WorkloadError(f"trace {path}: not a text (UTF-8) file") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
         missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
