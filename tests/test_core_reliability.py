@@ -316,6 +316,9 @@ def cases():
     yield "csr_matmul", lambda: _core.csr_matmul(indptr, indices, values, 4096, 4096, dense)
     spad = _core.ScratchpadSpec(2**40, 16)
     yield "systolic_fetch_pattern", lambda: _core.systolic_fetch_pattern(spad, 2**13, 2**14, 2**11)
+    from pysim import gpu  # 14 candidate tiles of 6144^3, each within the budget: ~2 s
+    a100 = gpu.preset("a100").spec
+    yield "gpu_gemm_simulate", lambda: _core.gpu_gemm_simulate(a100, 6144, 6144, 6144, "fp16")
 
 
 out = {}
@@ -342,7 +345,7 @@ print(json.dumps(out))
 CTRL_C_CASES = ["scalesim_fold_averages", "systolic_simulate_cycles", "systolic_simulate_gemm",
                 "bit_serial_simulate_cycles", "xnor_simulate_cycles", "row_stationary_reference",
                 "dram_simulate_stream", "int_gemm", "xnor_gemm", "bitserial_gemm", "csr_matmul",
-                "systolic_fetch_pattern"]
+                "systolic_fetch_pattern", "gpu_gemm_simulate"]
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
+#include "bindings/gil.hpp"
 #include "kernels/mma.hpp"
 #include "units/tensor_core.hpp"
 #include "units/tensor_core_reference.hpp"
@@ -300,32 +301,32 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
-        return gemm_simulate(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group, out_bits));
+        const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
+                                      b_bits, b_group, out_bits);
+        return without_gil([&](const Poll& poll) { return gemm_simulate(spec, gemm, poll); });
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0,
-      "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.",
-      py::call_guard<py::gil_scoped_release>());
+      "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.");
   m.def(
       "gpu_gemm_simulate_tile",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
-        return gemm_simulate_tile(spec,
-                                  make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group, out_bits),
-                                  CtaTile{tile_m, tile_n, tile_k, split_k});
+        const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
+                                      b_bits, b_group, out_bits);
+        const CtaTile tile{tile_m, tile_n, tile_k, split_k};
+        return without_gil(
+            [&](const Poll& poll) { return gemm_simulate_tile(spec, gemm, tile, poll); });
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0, py::arg("out_bits") = 0,
-      py::call_guard<py::gil_scoped_release>());
+      py::arg("b_group") = 0, py::arg("out_bits") = 0);
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,

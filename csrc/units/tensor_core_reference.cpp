@@ -22,10 +22,28 @@ int64_t block_bytes(int64_t rows, int64_t bk, int64_t bits, bool sparse) {
 
 }  // namespace
 
-GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile) {
+namespace {
+
+// MMA instructions the reference steps for one configuration, against its budget.
+void require_steps(const TileGeometry& g) {
+  const double steps = static_cast<double>(g.ctas) * static_cast<double>(g.k_blocks_per_split) *
+                       static_cast<double>(g.mma_per_block);
+  if (steps > static_cast<double>(kMaxSteps)) {
+    throw std::invalid_argument("gemm_simulate: " + std::to_string(static_cast<int64_t>(steps)) +
+                                " MMA instructions exceed the reference's budget of 2^27; "
+                                "use gemm_cost");
+  }
+}
+
+}  // namespace
+
+GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
+                            const Poll& poll) {
   validate(spec);
   validate(gemm);
   const TileGeometry g = tile_geometry(spec, gemm, tile);  // shapes and occupancy only
+  require_steps(g);
+  Ticker ticker(poll);
   const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
   const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
   // B's k-blocks carry their columns' scales; narrow operands are dequantized per CTA k-block.
@@ -38,13 +56,6 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   const int64_t kbs = g.k_blocks_per_split;
   const int64_t c_tile_bytes = tc_c_bytes(gemm, tile.bm * tile.bn);
-  const double steps = static_cast<double>(g.ctas) * static_cast<double>(kbs) *
-                       static_cast<double>(g.mma_per_block);
-  if (steps > static_cast<double>(kMaxSteps)) {
-    throw std::invalid_argument("gemm_simulate: " + std::to_string(static_cast<int64_t>(steps)) +
-                                " MMA instructions exceed the reference's budget of 2^27; "
-                                "use gemm_cost");
-  }
   const int64_t rate = tc_macs_per_clk_per_sm(spec, gemm);
   // Accumulators (registers, epilogue staging, split-K partials): 2 bytes in fp16, else 4.
   const int64_t acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
@@ -86,6 +97,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       b_panels.insert({entry, ks, tn});
       w.ctas += 1;
       for (int64_t kb = 0; kb < kbs; ++kb) {
+        ticker.tick(g.mma_per_block);
         // Global -> shared: the CTA's A and B k-blocks come through the L2.
         w.l2_bytes += block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) + b_bytes(tile.bn);
         sm_deq[sm] += dequant_per_block;
@@ -129,13 +141,14 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   return c;
 }
 
-GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm) {
+GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm, const Poll& poll) {
   const std::vector<CtaTile> tiles = gemm_candidates(spec, gemm);
   if (tiles.empty()) throw std::invalid_argument("no kernel configuration fits this GEMM");
+  for (const CtaTile& t : tiles) require_steps(tile_geometry(spec, gemm, t));
   GemmCost best;
   bool first = true;
   for (const CtaTile& t : tiles) {
-    GemmCost c = gemm_simulate_tile(spec, gemm, t);
+    GemmCost c = gemm_simulate_tile(spec, gemm, t, poll);
     if (first || c.time_s < best.time_s) best = c;
     first = false;
   }

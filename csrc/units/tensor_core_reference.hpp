@@ -10,13 +10,17 @@
 // batches and every candidate tile.
 #pragma once
 
+#include "common/budget.hpp"
 #include "units/tensor_core.hpp"
 
 namespace pysim {
 
-// Throws std::invalid_argument when the run would step more than 2^27 MMA instructions.
-GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile);
-// The fastest of gemm_candidates, each stepped (ties: the first, as gemm_cost).
-GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm);
+// Throws std::invalid_argument when the run would step more than 2^27 MMA instructions; calls
+// poll (if any) every 2^22 of them.
+GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
+                            const Poll& poll = nullptr);
+// The fastest of gemm_candidates, each stepped (ties: the first, as gemm_cost). Every
+// candidate's budget is checked before any is stepped, so an over-budget one fails at once.
+GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm, const Poll& poll = nullptr);
 
 }  // namespace pysim
