@@ -74,11 +74,6 @@ def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> P
 @functools.lru_cache(maxsize=256)
 def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
           time_limit_s: float) -> PlannedResidency:
-    from scipy.optimize import Bounds, LinearConstraint
-    from scipy.sparse import coo_matrix
-
-    from pysim.milp import milp
-
     n = len(steps)
     nbytes = {out: b for out, _, b in steps}
     read_at: dict[str, list[int]] = {}  # tensor -> the steps that read it, in order
@@ -112,6 +107,51 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     for k, (t, j, _, _) in enumerate(gaps):
         if j == len(readers[t]) - 1 and t not in outputs:
             save[k] += size[k]
+    g_count = len(gaps)
+    lo_of = np.array([lo for _, _, lo, _ in gaps], dtype=np.int64)
+    hi_of = np.array([hi for *_, hi in gaps], dtype=np.int64)
+    load = np.zeros(n + 1)
+    np.add.at(load, lo_of, size)
+    np.add.at(load, hi_of + 1, -size)
+    kept_gap: np.ndarray | None
+    if np.cumsum(load[:n]).max() <= budget_bytes:  # every gap fits at once: keep them all
+        kept_gap = np.ones(g_count, dtype=bool)
+        how = "every gap fits at once: optimal, no program"
+    else:
+        kept_gap, proven = _solve(gaps, size, save, lo_of, hi_of, n, budget_bytes, time_limit_s)
+        if kept_gap is None:
+            return PlannedResidency(None, f"fifo: the planner found no plan ({proven})")
+        how = f"keep / drop ILP, {proven}"
+    aggregate = _traffic(steps, outputs, _residency(
+        steps, outputs, readers, read_at, {(t, j) for k, (t, j, _, _) in enumerate(gaps)
+                                           if kept_gap[k]}, n, ()))
+    # Addresses (pysim/mapping/kept_area.py): each kept tensor's stay is gap 0's start through
+    # its last kept gap's end; a tensor that fragmentation leaves no gap for keeps less.
+    stays: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+    for k, (t, _, lo, hi) in enumerate(gaps):
+        if kept_gap[k]:
+            nb, first, ends = stays.get(t, (int(size[k]), lo, ()))
+            stays[t] = (nb, first, (*ends, hi))
+    placed, kept_count = place(stays, budget_bytes)
+    blocks = [replace(b, spilled=kept_count[b.tensor] < len(readers[b.tensor])) for b in placed]
+    keep = {(t, j) for t, c in kept_count.items() for j in range(c)}
+    res = _residency(steps, outputs, readers, read_at, keep, n, tuple(blocks))
+    moved = _traffic(steps, outputs, res)
+    frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
+    return PlannedResidency(res, f"planned ({how}; addresses greedy by "
+                                 f"size{frag}): {moved:,} B between ops through a "
+                                 f"{budget_bytes:,} B kept area", moved, aggregate)
+
+
+def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.ndarray,
+           lo_of: np.ndarray, hi_of: np.ndarray, n: int, budget_bytes: int,
+           time_limit_s: float) -> tuple[np.ndarray | None, str]:
+    """The keep / drop program: which gaps stay kept (None: no solution), and its status."""
+    from scipy.optimize import Bounds, LinearConstraint
+    from scipy.sparse import coo_matrix
+
+    from pysim.milp import milp
+
     # Variables: keep[g] per gap (binary), then the kept bytes u[s] in the area during each
     # step (continuous, 0..budget). u[s] = u[s - 1] + gaps starting at s - gaps ending at
     # s - 1 is the capacity constraint in its running-sum form: O(gaps + steps) non-zeros
@@ -119,8 +159,6 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     # LLaMA-2-7B's training graph, 11,863 this way): the same polytope, which HiGHS presolves
     # and solves 1.4x (ResNet-50) to 5.5x (LLaMA-2-7B) faster.
     g_count = len(gaps)
-    lo_of = np.array([lo for _, _, lo, _ in gaps], dtype=np.int64)
-    hi_of = np.array([hi for *_, hi in gaps], dtype=np.int64)
     chain = np.array([k for k, (_, j, _, _) in enumerate(gaps) if j > 0], dtype=np.int64)
     ar = np.arange(g_count)
     u = g_count + np.arange(n)
@@ -143,29 +181,10 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
                constraints=[LinearConstraint(a, lower, upper)],
                options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP})
     if sol.x is None:
-        return PlannedResidency(None, f"fifo: the planner found no plan ({sol.message})")
-    kept_gap = sol.x[:g_count] > 0.5
-    aggregate = _traffic(steps, outputs, _residency(
-        steps, outputs, readers, read_at, {(t, j) for k, (t, j, _, _) in enumerate(gaps)
-                                           if kept_gap[k]}, n, ()))
-    # Addresses (pysim/mapping/kept_area.py): each kept tensor's stay is gap 0's start through
-    # its last kept gap's end; a tensor that fragmentation leaves no gap for keeps less.
-    stays: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-    for k, (t, _, lo, hi) in enumerate(gaps):
-        if kept_gap[k]:
-            nb, first, ends = stays.get(t, (int(size[k]), lo, ()))
-            stays[t] = (nb, first, (*ends, hi))
-    placed, kept_count = place(stays, budget_bytes)
-    blocks = [replace(b, spilled=kept_count[b.tensor] < len(readers[b.tensor])) for b in placed]
-    keep = {(t, j) for t, c in kept_count.items() for j in range(c)}
-    res = _residency(steps, outputs, readers, read_at, keep, n, tuple(blocks))
-    moved = _traffic(steps, outputs, res)
+        return None, str(sol.message)
     proven = (f"within {MIP_REL_GAP:.1%} of optimal" if sol.status == 0
               else f"time limit, gap {sol.mip_gap or 0:.2%}")
-    frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
-    return PlannedResidency(res, f"planned (keep / drop ILP, {proven}; addresses greedy by "
-                                 f"size{frag}): {moved:,} B between ops through a "
-                                 f"{budget_bytes:,} B kept area", moved, aggregate)
+    return sol.x[:g_count] > 0.5, proven
 
 
 def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[int]],
