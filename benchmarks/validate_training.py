@@ -15,19 +15,16 @@ explains the gaps):
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 
 SEEDS = Path(__file__).resolve().parent.parent / "examples" / "seeds"
 
 
-def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"seed_{name}", SEEDS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _script(name: str) -> SimpleNamespace:
+    """examples/seeds/<name>.py's globals (its compute() and main())."""
+    return SimpleNamespace(**runpy.run_path(str(SEEDS / f"{name}.py"), run_name=f"seed_{name}"))
 
 
 def row(name: str, ours: float, published: float, note: str) -> None:

@@ -5,28 +5,17 @@ outside of (named beside each assert)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-SEEDS = Path(__file__).resolve().parent.parent / "examples" / "seeds"
+from tests.example_scripts import load
 
 
 def _script(name: str) -> ModuleType:
-    sys.path.insert(0, str(SEEDS))
-    try:
-        spec = importlib.util.spec_from_file_location(f"seed_{name}", SEEDS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(SEEDS))
+    return load("seeds", name)
 
 
 @cache

@@ -4,10 +4,7 @@ states; each band is one a wrong model falls outside of (named beside each asser
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,17 +12,11 @@ import pytest
 
 import pysim
 import pysim.serving as sv
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "serving"
+from tests.example_scripts import load
 
 
 def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"serving_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load("serving", name)
 
 
 @cache
