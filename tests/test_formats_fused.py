@@ -174,18 +174,9 @@ np.savez({path!r}, **out)
 
 
 def test_the_portable_loops_give_the_vector_loops_results(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.portable_run import run_portable
 
-    path = tmp_path / "portable.npz"
-    script = PORTABLE_SCRIPT.format(tests=str(Path(__file__).parent), path=str(path))
-    env = {**os.environ, "PYSIM_DISABLE_CPU_FEATURES": "avx512"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    portable = np.load(path)
+    portable = run_portable(PORTABLE_SCRIPT, tmp_path)
     for i, (name, gran, sdt) in enumerate(CASES):
         for j, dt in enumerate(DTYPES):
             q = formats.quantize(_x(dt), name, gran, scale_dtype=sdt)

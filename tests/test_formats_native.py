@@ -117,18 +117,9 @@ def test_the_portable_loops_give_the_vector_loops_codes(tmp_path):
     """A CPU without AVX-512 (PYSIM_DISABLE_CPU_FEATURES=avx512, in a fresh interpreter: the
     features are read once) runs the scalar loops: the same codes as the vectorised ones (and
     so as NumPy, above) for every format and both roundings."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.portable_run import run_portable
 
-    path = tmp_path / "portable.npz"
-    script = PORTABLE_SCRIPT.format(tests=str(Path(__file__).parent), path=str(path))
-    env = {**os.environ, "PYSIM_DISABLE_CPU_FEATURES": "avx512"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    portable = np.load(path)
+    portable = run_portable(PORTABLE_SCRIPT, tmp_path)
     for name in FORMATS:
         fmt = registry.get(name)
         x = _values(fmt)
