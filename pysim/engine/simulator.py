@@ -131,7 +131,7 @@ class _Bus:
 
     def get(self, prefetch: bool = False) -> Event:
         """An event that fires once the bus is this caller's; a prefetch's fires with the
-        event that preempts it."""
+        event that ends its turn (``_prefetch``: False when a demand preempts it)."""
         event = Event(self.env)
         if not self.busy:
             self.busy = True
@@ -141,7 +141,7 @@ class _Bus:
         else:
             self.demand.append(event)
             if self.preempt is not None and not self.preempt.triggered:
-                self.preempt.succeed()
+                self.preempt.succeed(False)
         return event
 
     def put(self) -> None:
@@ -236,11 +236,13 @@ def _prefetch(env, nbytes, bus, bytes_per_cycle, latency, op, step=0):
     left = whole
     while left > 0:
         asked = env.now
-        preempt = yield op.count(bus.get(prefetch=True))
+        stop = yield op.count(bus.get(prefetch=True))  # fires False when a demand preempts
         granted = env.now
-        yield op.count(env.any_of((env.timeout(left), preempt)))
+        timer = op.count(env.timeout(left))  # ... or True when the transfer is done
+        timer.callbacks.append(lambda _, stop=stop: stop.triggered or stop.succeed(True))
+        done = yield stop
         moved = env.now - granted
-        left = left - moved if preempt.triggered else 0.0
+        left = 0.0 if done else left - moved
         bus.put()
         if op.log is not None:
             op.log.append((step, "read", asked, granted, env.now, nbytes * moved / whole))
