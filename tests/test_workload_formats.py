@@ -221,3 +221,22 @@ def test_a_gpu_without_the_format_refuses_it():
     with pytest.raises(pysim.WorkloadError, match=r"op 'fc': 4-bit float operands have no "
                        r"tensor-core dtype on NVIDIA H100"):
         pysim.simulate(gpu.preset("h100"), _gemm("mxfp4", "mxfp4"))
+
+
+def test_a_weight_formats_scales_ride_in_the_weight_scratchpad():
+    # MXINT8: one 8-bit E8M0 scale per 32 weights along K, so the weight buffer reads and is
+    # filled with 8.25 / 8 the bytes of int8 weights; on lowp_float_edge a 256 x 512 int8 weight
+    # (128 KiB) fills one half of the double-buffered 256 KiB weight buffer exactly, and with
+    # its scales it does not fit, so K is tiled
+    hw = pysim.load_hardware(ROOT / "configs" / "lowp_float_edge.yaml")
+
+    def run(fmt: str) -> pysim.Result:
+        op = {"name": "fc", "type": "linear", "inputs": ["x"], "m": 64, "n": 256, "k": 512,
+              "weight_format": fmt}
+        return pysim.simulate(hw, workload_from_dict(
+            {"name": "g", "inputs": [{"name": "x", "shape": [64, 512]}], "ops": [op]}))
+
+    plain, mx = run("int8"), run("mxint8")
+    assert mx.level_bytes["weight_buf"]["read"] == plain.level_bytes["weight_buf"]["read"] * 33 // 32
+    assert mx.level_bytes["weight_buf"]["write"] == plain.level_bytes["weight_buf"]["write"] * 33 // 32
+    assert plain.layers["mapping"].iloc[0].kt == 512 > mx.layers["mapping"].iloc[0].kt

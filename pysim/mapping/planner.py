@@ -44,7 +44,7 @@ from pysim.mapping.tiling import (
     plan_gemm,
     tile_shapes,
 )
-from pysim.workload.number_formats import element_format
+from pysim.workload.number_formats import element_format, storage_ratio
 
 MAX_STEPS = 8  # engine steps per op: tiles are grouped so one op costs O(100) SimPy events
 
@@ -385,10 +385,12 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # passes count them already: op.input_bytes).
     fmt_in = 1.0 if a_map is not None else op.input_bytes / max(1, op.input_value_bytes)
     fmt_out = op.output_bytes / max(1, op.output_value_bytes)
+    # ... and a weight format's scales (along K) ride in B's tiles and its scratchpad reads.
+    b_scales = storage_ratio((gn, gk), op.weight_format) if op.type != "matmul" else 1.0
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
-                      a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out)
+                      a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out, b_scales)
     except NoTileFits as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
@@ -416,11 +418,12 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         sub = _c_subtile(unit, model, c, times, ms, ns, ks, (grain_m, grain_n), cap, c_inner,
                          spads, hw_spads, objective, (op.act_bits, b_bits, psum_bits), ratio)
     if sub is None:
-        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits, b_ratio=ratio)
+        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits,
+                         b_ratio=ratio * b_scales)
     else:  # the array walks the tile in sub-tiles its innermost output level holds
         c = sub.cost
         add_tile_traffic(m, {**spads, "output": c_inner}, c, times, op.act_bits, b_bits,
-                         psum_bits, b_ratio=ratio)
+                         psum_bits, b_ratio=ratio * b_scales)
         drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
         add_bits(m["sram_read_bits"], c_inner.name, drained)
         add_bits(m["sram_write_bits"], spads["output"].name, drained)

@@ -342,6 +342,7 @@ def plan_gemm(
     b_pass_bytes: int | None = None,
     a_ratio: float = 1.0,
     c_ratio: float = 1.0,
+    b_scales: float = 1.0,
 ) -> GemmTiling:
     """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
@@ -356,7 +357,9 @@ def plan_gemm(
     ``b_pass_bytes`` the bytes of one pass over B (compressed weights); ``a_ratio`` and
     ``c_ratio`` scale A's reads and C's final writes when activations cross DRAM compressed
     or carry a number format's scales
-    (on chip they stay dense).
+    (on chip they stay dense). ``b_scales`` (>= 1) is B's stored bits over its values' bits
+    when a number format keeps block scales beside them (MXFP4 over a long K: 4.25 / 4): B's
+    tiles and scratchpad reads carry them.
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
@@ -372,6 +375,8 @@ def plan_gemm(
         on_chip = np.ceil(kt * np.array([per_k[x] for x in mt.tolist()])).astype(np.int64)
         a_tile = np.minimum(a_tile, on_chip)
     b_tile = _nbytes(kt * nt, b_bits)
+    if b_scales != 1.0:
+        b_tile = np.ceil(b_tile * b_scales).astype(np.int64)
     c_tile = _nbytes(mt * nt, psum_bits)
     tile = {"input": a_tile, "weight": b_tile, "output": c_tile}
     fits = np.ones_like(mt, dtype=bool)
@@ -425,7 +430,7 @@ def plan_gemm(
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
         # ... and every K tile after a C tile's first adds into its partial sums: one read each
         sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
-                   + (count * cost.b_reads).sum(axis=0) * b_bits * rw)
+                   + (count * cost.b_reads).sum(axis=0) * b_bits * b_scales * rw)
         psum_w_bits = (count * cost.c_writes).sum(axis=0) * psum_bits
         psum_r_bits = ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt)) \
             * psum_bits
