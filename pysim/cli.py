@@ -357,7 +357,11 @@ def _raised_by_pysim(exc: BaseException) -> bool:
         return False
     if tb.tb_lasti < len(code.co_code) and code.co_code[tb.tb_lasti] == _RAISE:
         return True
-    # A C function raised it from this frame: which one, from the call's source text.
+    # A C function raised it from this frame: which one, from the call's source text (code
+    # positions are Python 3.11's; on 3.10 a ValueError from pysim's own code counts as the
+    # user's, as it did before this check).
+    if not hasattr(code, "co_positions"):
+        return True
     positions = list(code.co_positions())
     index = tb.tb_lasti // 2
     if index >= len(positions):
