@@ -328,11 +328,12 @@ namespace {
 constexpr uint64_t kQNaN64 = 0x7FF8000000000000ull;
 
 // The input dtypes: raw storage T, its bits, the magnitude mask, inf's magnitude bits, and the
-// exact double of a value.
-struct InF32 {
-  using T = float;
-  using Bits = uint32_t;
-  static constexpr Bits kAbs = 0x7FFFFFFFu, kInf = 0x7F800000u;
+// exact double of a value. float32 and float64 are read as themselves.
+template <class F, class B, B kAbsBits, B kInfBits>
+struct InIeee {
+  using T = F;
+  using Bits = B;
+  static constexpr Bits kAbs = kAbsBits, kInf = kInfBits;
   static PYSIM_INLINE Bits bits(T v) {
     Bits b = 0;
     std::memcpy(&b, &v, sizeof b);
@@ -340,28 +341,13 @@ struct InF32 {
   }
   static PYSIM_INLINE double value(T v) { return static_cast<double>(v); }
   static PYSIM_INLINE double from_bits(Bits b) {
-    float f = 0.0f;
-    std::memcpy(&f, &b, sizeof f);
-    return f;
+    T v = 0;
+    std::memcpy(&v, &b, sizeof v);
+    return static_cast<double>(v);
   }
 };
-
-struct InF64 {
-  using T = double;
-  using Bits = uint64_t;
-  static constexpr Bits kAbs = 0x7FFFFFFFFFFFFFFFull, kInf = 0x7FF0000000000000ull;
-  static PYSIM_INLINE Bits bits(T v) {
-    Bits b = 0;
-    std::memcpy(&b, &v, sizeof b);
-    return b;
-  }
-  static PYSIM_INLINE double value(T v) { return v; }
-  static PYSIM_INLINE double from_bits(Bits b) {
-    double d = 0.0;
-    std::memcpy(&d, &b, sizeof d);
-    return d;
-  }
-};
+using InF32 = InIeee<float, uint32_t, 0x7FFFFFFFu, 0x7F800000u>;
+using InF64 = InIeee<double, uint64_t, 0x7FFFFFFFFFFFFFFFull, 0x7FF0000000000000ull>;
 
 // IEEE binary16: the magnitude bits shifted into a float32's place and multiplied by 2^112
 // (127 - 15) give every finite value exactly, subnormals included; inf / NaN keep their
