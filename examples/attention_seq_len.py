@@ -62,9 +62,11 @@ def why_decode_flash_is_slower(hw: pysim.Hardware) -> None:
         reads = res.layers[res.layers["dram_read_bytes"] > 0]
         hit = (reads["dram_row_hit_rate"] * reads["dram_read_bytes"]).sum() \
             / reads["dram_read_bytes"].sum()
+        element = res.layers["act_bits"].iloc[0] // 8  # bytes per K / V element
         print(f"  {form:<6} {res.dram_bytes:>9,} B, DRAM row hits {hit:.0%}, "
               f"{res.latency_s * 1e6:.1f} us: " + (
-                  "each head's K / V rows are 64-byte runs 768 B apart" if form == "flash" else
+                  f"each head's K / V rows are {HEAD_DIM * element}-byte runs "
+                  f"{HEADS * HEAD_DIM * element} B apart" if form == "flash" else
                   "each head's K^T / V read as a contiguous matrix (its GEMM view's layout)"))
 
 
