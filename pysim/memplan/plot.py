@@ -20,7 +20,6 @@ def memory(plan: Any, ax: Any = None, labels: bool = False) -> Any:
     area) on `ax` (a new figure's axes if None) and return the axes. `labels` writes each
     tensor's name in its rectangle."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
@@ -32,19 +31,9 @@ def memory(plan: Any, ax: Any = None, labels: bool = False) -> Any:
     for p in plan.pieces:
         last[p.tensor] = max(last.get(p.tensor, -1), p.end)
         first[p.tensor] = min(first.get(p.tensor, 1 << 60), p.start)
-    cmap = plt.get_cmap("tab20")  # a ListedColormap: cmap(i) is its i-th colour
     for i, p in enumerate(plan.pieces):
-        size = g.tensors[p.tensor].bytes
-        ax.add_patch(Rectangle((p.start - 0.45, p.offset), p.end - p.start + 0.9, size,
-                               facecolor=cmap(i % cmap.N), edgecolor="black",
-                               linewidth=0.3))
-        if p.end < last[p.tensor]:  # spilled after this piece
-            ax.plot([p.end + 0.45] * 2, [p.offset, p.offset + size], color="red", linewidth=2)
-        if p.start > first[p.tensor]:  # reloaded for this piece
-            ax.plot([p.start - 0.45] * 2, [p.offset, p.offset + size], color="green",
-                    linewidth=2)
-        if labels:
-            ax.text(p.start, p.offset + size / 2, p.tensor, fontsize=6, va="center")
+        _piece(ax, i, p.tensor, p.start, p.end, p.offset, g.tensors[p.tensor].bytes, labels,
+               spilled=p.end < last[p.tensor], reloaded=p.start > first[p.tensor])
     ax.axhline(plan.budget_bytes, color="black", linestyle="--", linewidth=1)
     ax.set_xlim(-1, len(plan.order))
     ax.set_ylim(0, plan.budget_bytes * 1.05)
@@ -57,8 +46,6 @@ def memory(plan: Any, ax: Any = None, labels: bool = False) -> Any:
 
 def _kept_area(res: Any, ax: Any, labels: bool) -> Any:
     """A simulation's kept area (``Result.kept_area``) on ``ax``."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     from pysim.errors import ConfigError
 
@@ -70,16 +57,9 @@ def _kept_area(res: Any, ax: Any, labels: bool) -> Any:
         raise ConfigError(f"{res.workload} on {res.hardware}: no kept area with addresses to "
                           "draw (mapper.residency: fifo keeps aggregate bytes, GPUs keep none)")
     ops = list(res.layers["op"])
-    cmap = plt.get_cmap("tab20")  # a ListedColormap: cmap(i) is its i-th colour
-    for i, b in enumerate(area.itertuples()):
-        ax.add_patch(Rectangle((b.first_step - 0.45, b.offset), b.last_step - b.first_step + 0.9,
-                               b.bytes, facecolor=cmap(i % cmap.N), edgecolor="black",
-                               linewidth=0.3))
-        if b.spilled:  # read from DRAM after this
-            ax.plot([b.last_step + 0.45] * 2, [b.offset, b.offset + b.bytes], color="red",
-                    linewidth=2)
-        if labels:
-            ax.text(b.first_step, b.offset + b.bytes / 2, b.tensor, fontsize=6, va="center")
+    for i, b in enumerate(area.itertuples()):  # spilled: later readers read it from DRAM
+        _piece(ax, i, b.tensor, b.first_step, b.last_step, b.offset, b.bytes, labels,
+               spilled=b.spilled, reloaded=False)
     top = int((area["offset"] + area["bytes"]).max())
     ax.set_xlim(-1, len(ops))
     ax.set_ylim(0, top * 1.05)
@@ -88,3 +68,21 @@ def _kept_area(res: Any, ax: Any, labels: bool) -> Any:
     ax.set_title(f"{res.workload} on {res.hardware}: op outputs kept between ops "
                  "(red: read from DRAM afterwards)")
     return ax
+
+
+def _piece(ax: Any, i: int, tensor: str, start: int, end: int, offset: int, size: int,
+           labels: bool, spilled: bool, reloaded: bool) -> None:
+    """One resident piece: a rectangle over steps start..end and bytes offset..offset + size,
+    a red bar at its end if it spills, a green one at its start if it was reloaded."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    cmap = plt.get_cmap("tab20")  # a ListedColormap: cmap(i) is its i-th colour
+    ax.add_patch(Rectangle((start - 0.45, offset), end - start + 0.9, size,
+                           facecolor=cmap(i % cmap.N), edgecolor="black", linewidth=0.3))
+    if spilled:
+        ax.plot([end + 0.45] * 2, [offset, offset + size], color="red", linewidth=2)
+    if reloaded:
+        ax.plot([start - 0.45] * 2, [offset, offset + size], color="green", linewidth=2)
+    if labels:
+        ax.text(start, offset + size / 2, tensor, fontsize=6, va="center")
