@@ -40,7 +40,7 @@ from pysim.workload import Workload, workload_from_dict
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 MAC_TYPES = ("conv2d", "gemm", "matmul")
-COMPONENTS = ("mac", "register_file", "sram", "dram", "vector", "leakage")
+COMPONENTS = ("mac", "register_file", "sram", "dram", "vector", "leakage", "clock", "control")
 
 
 def with_bits(wl: Workload, bits: int, name: str) -> Workload:
@@ -93,6 +93,8 @@ def main() -> None:
     bottom = np.zeros(len(names))
     for i, c in enumerate(COMPONENTS):
         values = at_base[f"energy_{c}_j"].to_numpy()
+        if not values.any():  # e.g. no clock-network or control energy in this config
+            continue
         right.bar(names, values, bottom=bottom, color=f"C{i}", label=c.replace("_", " "))
         bottom += values
     right.yaxis.set_major_formatter(EngFormatter(unit="J"))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pysim.energy import ON_CHIP
 from pysim.errors import WorkloadError
 from pysim.simulate import simulate
 from pysim.workload import Workload, workload_from_dict
@@ -106,9 +107,14 @@ def simulate_early_exit(hw: Any, wl: Workload, exits: list[ExitPoint]) -> EarlyE
         last = order[e.after]
     full = simulate(hw, wl)
     layers = full.layers
-    # static power from the backbone's own result, so any hardware (a GPU preset models none)
-    leak_w = full.energy_breakdown_j.get("leakage", 0.0) / full.latency_s \
-        if full.latency_s > 0 else 0.0
+    # the run-level parts from the backbone's own result, so any hardware (a GPU preset has
+    # none): leakage and clock power, and control per joule of on-chip energy and clock
+    parts = full.energy_breakdown_j
+    seconds = full.latency_s if full.latency_s > 0 else math.inf
+    clock_w = parts.get("clock", 0.0) / seconds
+    timed_w = parts.get("leakage", 0.0) / seconds + clock_w
+    base = sum(parts.get(c, 0.0) for c in ON_CHIP) + parts.get("clock", 0.0)
+    control_per_j = parts.get("control", 0.0) / base if base > 0 else 0.0
     rows = []
     reach = 1.0
     head_latency = head_energy = 0.0
@@ -120,7 +126,11 @@ def simulate_early_exit(hw: Any, wl: Workload, exits: list[ExitPoint]) -> EarlyE
         end = float(layers.loc[order[e.after], "end_cycle"])
         done = layers["end_cycle"] <= end
         dynamic = float(layers.loc[done, "energy_j"].sum())
-        energy = dynamic + leak_w * end / full.clock_hz + head_energy
+        # leakage and clock of the backbone's prefix up to the exit, control its share
+        on_chip = float(layers.loc[done, [f"{c}_j" for c in ON_CHIP]].to_numpy().sum())
+        timed = timed_w * end / full.clock_hz
+        energy = dynamic + timed + control_per_j * (on_chip + clock_w * end / full.clock_hz) \
+            + head_energy
         p = reach * e.probability
         rows.append({"exit": e.after, "probability": p, "latency_s": end / full.clock_hz
                      + head_latency, "energy_j": energy, "head_latency_s": hres.latency_s,

@@ -46,9 +46,10 @@ class Result:
     """Totals of one simulated workload on one hardware description.
 
     Latency in cycles and seconds; energy in joules, with ``energy_breakdown_j`` mapping each
-    component (mac, register_file, sram, dram, vector, leakage) to its share, which sum to
-    ``energy_j``; off-chip traffic in bytes, with the compulsory part (first touch of each
-    graph input and weight, last write of each graph output) split out; ``level_bytes`` the
+    component (mac, register_file, sram, dram, vector; leakage, clock, control per run) to its
+    share, which sum to ``energy_j``; off-chip traffic in bytes, with the compulsory part
+    (first touch of each graph input and weight, last write of each graph output) split out;
+    ``level_bytes`` the
     bytes read and written at each memory level (every scratchpad, and DRAM). ``layers`` has
     one row per op with the same quantities and the mapping that produced them.
     """

@@ -8,7 +8,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware, load_hardware
-from pysim.energy import COMPONENTS, leakage_pj, price_op
+from pysim.energy import COMPONENTS, ON_CHIP, overhead_pj, price_op
 from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.engine.dram import transfer_timing
 from pysim.errors import WorkloadError
@@ -89,10 +89,11 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
                                           [t.latency_cycles for t in timing], record=trace)
     latency = math.ceil(max([t.end_cycle for t in timings]
                             + [t.end_cycle for t in link_timings], default=0.0))
-    # Price: counts x energy-table entries; leakage over the whole run.
+    # Price: counts x energy-table entries; leakage, clock and control over the whole run.
     energies = [price_op(hw, m) for m in mappings]
-    breakdown = {c: sum(e.pj[c] for e in energies) * PJ for c in COMPONENTS}
-    breakdown["leakage"] = leakage_pj(hw, latency) * PJ
+    dynamic = {c: sum(e.pj[c] for e in energies) for c in COMPONENTS}
+    run = overhead_pj(hw, latency, sum(dynamic[c] for c in ON_CHIP))
+    breakdown = {c: pj * PJ for c, pj in (dynamic | run).items()}
     # Result: totals and one row per op.
     layers = _layers_frame(mappings, timings, energies, timing)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)

@@ -47,6 +47,12 @@ CASES: list[tuple[str, Edit, str, str, str]] = [
     ("bool for int", lambda d: unit(d).update(cols=True), "units[0].cols", "True", "number"),
     ("too large", lambda d: unit(d).update(rows=5000), "units[0].rows", "5000", "<= 4096"),
     ("zero clock", lambda d: d.update(clock_ghz=0), "clock_ghz", "got 0", "> 0"),
+    ("negative clock network", lambda d: d.setdefault("energy", {}).update(
+        clock_pj_per_cycle=-5), "energy.clock_pj_per_cycle", "-5", ">= 0"),
+    ("nan clock network", lambda d: d.setdefault("energy", {}).update(
+        clock_pj_per_cycle=float("nan")), "energy.clock_pj_per_cycle", "nan", "finite"),
+    ("control share of one", lambda d: d.setdefault("energy", {}).update(control_fraction=1),
+     "energy.control_fraction", "1", "< 1"),
     ("unknown kind", lambda d: unit(d).update(kind="dsp_slice"), "units[0]",
      "'dsp_slice'", "systolic_array"),
     ("no kind", lambda d: unit(d).pop("kind"), "units[0]", "'mac_array'", "kind"),

@@ -78,3 +78,18 @@ def test_early_exit_runs_on_a_gpu_preset() -> None:
     stats = res.stats()
     assert 0 < stats["latency_s_p50"] < res.full.latency_s <= stats["latency_s_p99"]
     assert res.outcomes["probability"].sum() == 1.0
+
+
+def test_an_exit_after_the_last_op_pays_the_whole_backbone_with_its_overheads() -> None:
+    # leakage, clock and control are run-level parts: an exit prices its prefix's share of
+    # them, so an exit after the backbone's last op pays what the full run pays
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(
+        {"energy.clock_pj_per_cycle": 400.0, "energy.control_fraction": 0.2})
+    wl = pysim.zoo.load("resnet18", image_size=64)
+    last = wl.ops[-1].name
+    res = simulate_early_exit(hw, wl, [ExitPoint(last, 1.0)])
+    parts = res.full.energy_breakdown_j
+    assert parts["clock"] > 0 and parts["control"] > 0
+    head = res.outcomes["head_energy_j"].iloc[0]
+    # (within the ceil of the run's last cycle)
+    assert res.outcomes["energy_j"].iloc[0] - head == pytest.approx(res.full.energy_j, rel=1e-6)

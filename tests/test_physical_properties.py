@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 
 import pysim
 from pysim import zoo
+from pysim.energy import ON_CHIP, RUN_COMPONENTS
 from pysim.errors import ConfigError
 from pysim.mapping.tiling import LATENCY_TIE
 from pysim.workload import workload_from_dict
@@ -224,6 +225,19 @@ def test_larger_scratchpad_never_slower(case, spad):
     _assert_no_larger("latency_cycles", case, bigger)
 
 
+@pytest.mark.xfail(strict=True, reason="known: the tiling search prices an op alone, the "
+                   "engine runs it after its producer with the weights prefetched (2 cycles)")
+def test_larger_scratchpad_never_slower_in_context():
+    """A counterexample the per-op search cannot see: with the weight scratchpad doubled, c2's
+    search picks K tiles of 96 over 54 (875 -> 870 cycles predicted for the op alone), but in
+    the run c2's weights are prefetched while c1 computes and the larger tiles end 1.4 cycles
+    later (1145 -> 1147 for the graph). Fixing it needs the search to price the op with the
+    prefetch the engine will give it."""
+    case = Case("lowp_edge", (("scratchpads.1.size_kib", 2.0), ("units.0.rows", 54)),
+                ("cnn", 4, 1, 18, 1, 1))
+    _assert_no_larger("latency_cycles", case, _doubled_scratchpad(case, 1))
+
+
 @SETTINGS
 @given(case=cases(), spad=st.integers(0, 2))
 @example(case=Case("eyeriss", (("scratchpads.1.size_kib", 1.96875),),
@@ -310,6 +324,8 @@ def test_larger_array_never_slower_than_its_pipeline_depth(case, dim, grow):
 @given(case=cases(), arrays=st.integers(1, 3))
 @example(case=Case("lowp_edge", (("units.0.cols", 1),), ("cnn", 4, 1, 10, 1, 1)),
          arrays=1)  # 1055 -> 1084 when fc's early weight load held the bus ahead of c1's
+@example(case=Case("tpu_v1", (("scratchpads.1.size_kib", 2.0),), ("gemm", 7, 33, 129)),
+         arrays=1)  # 2690 -> 2696 while two arrays' 512-column grain lost the 17-column tiles
 def test_more_arrays_never_slower(case, arrays):
     """More arrays side by side add no pipeline depth: never slower. (The second array
     makes the int8 array faster than the bit-serial one for c1 and c2, leaving the
@@ -324,18 +340,38 @@ def test_more_arrays_never_slower(case, arrays):
 # -- (b) energy adds up, (c) traffic >= compulsory, (d) latency bounds -------------------------
 
 
+@st.composite
+def with_overheads(draw) -> Case:
+    """A case with a clock network and a control share drawn too (each may be left out)."""
+    case = draw(cases())
+    out = dict(case.overrides)
+    for path, strategy in (("energy.clock_pj_per_cycle", st.integers(0, 2000).map(float)),
+                           ("energy.control_fraction", st.integers(0, 50).map(lambda x: x / 100))):
+        value = draw(st.one_of(st.none(), strategy))
+        if value is not None:
+            out[path] = value
+    return case._replace(overrides=tuple(sorted(out.items())))
+
+
 @SETTINGS
-@given(case=cases())
+@given(case=with_overheads())
 def test_energy_is_the_sum_of_its_parts(case):
     res = _run(case)
     parts = res.energy_breakdown_j
     assert all(v >= 0 for v in parts.values()), parts
     assert res.energy_j == pytest.approx(sum(parts.values()), rel=REL)
-    dynamic = res.energy_j - parts["leakage"]
+    dynamic = res.energy_j - sum(parts[c] for c in RUN_COMPONENTS)
     assert res.layers["energy_j"].sum() == pytest.approx(dynamic, rel=REL, abs=1e-18)
-    for comp in parts.keys() - {"leakage"}:
+    for comp in parts.keys() - set(RUN_COMPONENTS):
         assert res.layers[f"{comp}_j"].sum() == pytest.approx(parts[comp], rel=REL,
                                                               abs=1e-18), comp
+    # the run-level parts: the clock every cycle, control a fixed share of the on-chip energy
+    hw = _hardware(case.config, case.overrides)
+    assert parts["clock"] == pytest.approx(
+        hw.energy.clock_pj_per_cycle * res.latency_cycles * 1e-12, rel=REL)
+    on_chip = sum(parts[c] for c in ON_CHIP) + parts["clock"] + parts["control"]
+    assert parts["control"] == pytest.approx(hw.energy.control_fraction * on_chip, rel=REL,
+                                             abs=1e-18)
 
 
 @SETTINGS

@@ -144,9 +144,9 @@ def test_tpu_v1_runs_compute_bound_layers_near_peak(tpu: dict) -> None:
 
 
 def test_eyeriss_runs_alexnet_within_a_fifth_of_the_chip(eyeriss: dict) -> None:
-    # Issue 11: Eyeriss within 20 % -- frame rate and DRAM traffic (row stationary, the
-    # 0.48 GB/s link, run-length coded activations at the paper's measured zeros). Chip power is
-    # not (docs/validation.md: the clock network and NoC are not modelled).
+    # Issue 11: Eyeriss within 20 % -- frame rate, DRAM traffic (row stationary, the 0.48 GB/s
+    # link, run-length coded activations at the paper's measured zeros) and chip power (the
+    # actions, plus CNNergy's clock network and control share: configs/eyeriss.yaml).
     mod = _script()
     ax = eyeriss["alexnet"]
     wl = mod.alexnet_with_measured_zeros(pysim.load_workload(mod.ALEXNET), ax["layers"])
@@ -154,6 +154,11 @@ def test_eyeriss_runs_alexnet_within_a_fifth_of_the_chip(eyeriss: dict) -> None:
     fps = ax["batch"] / r.latency_s
     assert 0.8 <= fps / ax["frames_per_s"] <= 1.2, fps
     assert 0.8 <= r.dram_bytes / 1e6 / ax["total_dram_mb"] <= 1.2, r.dram_bytes
+    chip_mw = (r.energy_j - r.energy_breakdown_j["dram"]) / r.latency_s * 1e3
+    assert 0.8 <= chip_mw / ax["power_mw"] <= 1.2, chip_mw
+    # ... of which the clock network is CNNergy's 106.3 mW, whatever the run's length
+    clock_mw = r.energy_breakdown_j["clock"] / r.latency_s * 1e3
+    assert clock_mw == pytest.approx(106.3, rel=1e-3)
     # the PE-set folding: CONV3-5 keep 156 of 168 PEs busy while computing
     layers = r.layers.set_index("op")
     for name in ("CONV3", "CONV4", "CONV5"):

@@ -106,12 +106,14 @@ def test_slower_clock_never_faster(case, factor):
 def test_energy_breakdown_and_per_op_energy_add_up(case):
     res = _run(*case)
     breakdown = res.energy_breakdown_j
-    assert set(breakdown) == {"mac", "register_file", "sram", "dram", "vector", "leakage"}
+    assert set(breakdown) == {"mac", "register_file", "sram", "dram", "vector", "leakage",
+                              "clock", "control"}
     assert all(v >= 0 for v in breakdown.values()), breakdown
     assert res.energy_j > 0
     assert res.energy_j == pytest.approx(sum(breakdown.values()), rel=1e-12)
     per_op = res.layers["energy_j"].sum()
-    assert per_op + breakdown["leakage"] == pytest.approx(res.energy_j, rel=1e-9)
+    run = breakdown["leakage"] + breakdown["clock"] + breakdown["control"]
+    assert per_op + run == pytest.approx(res.energy_j, rel=1e-9)
     for comp in ("mac", "register_file", "sram", "dram", "vector"):
         assert res.layers[f"{comp}_j"].sum() == pytest.approx(breakdown[comp], rel=1e-9,
                                                               abs=1e-18), comp

@@ -30,12 +30,23 @@ class EnergyConfig(BaseModel):
     """``table``: a built-in table name ("45nm") or the path of a YAML table (relative paths
     resolve against the hardware YAML's folder when loaded from a file, else the working
     directory). ``overrides``: entry name -> value in the entry's unit, replacing the table's
-    number after it is scaled to the hardware's technology node."""
+    number after it is scaled to the hardware's technology node.
+
+    Two run-level overheads that no action count prices (both 0 unless the file sets them):
+    ``clock_pj_per_cycle``, the clock network's energy per cycle (C_clocked x Vdd^2: the
+    H-tree and every clocked flip-flop and SRAM periphery it drives), paid every cycle of the
+    run whatever the datapath does (zero gating does not stop it), and ``control_fraction``,
+    the share of the on-chip energy spent by control logic and the on-chip network besides
+    the clock, so ``control = f / (1 - f) x (on-chip dynamic + clock)``. Both after CNNergy
+    (Manasi, Snigdha, Sapatnekar, "NeuPart", IEEE TVLSI 2020), which models Eyeriss's clock
+    tree (106.3 mW at 200 MHz, 65 nm, 1 V) and 15 % other control that way."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     table: str = "45nm"
     overrides: dict[str, Float] = Field(default_factory=dict)
+    clock_pj_per_cycle: Float = Field(default=0.0, ge=0.0, le=1e9)
+    control_fraction: Float = Field(default=0.0, ge=0.0, lt=1.0)
 
     @model_validator(mode="after")
     def _table_loads(self) -> EnergyConfig:

@@ -308,9 +308,23 @@ class SystolicArrayUnit(_MacUnit):
         if self.dataflow == "rs":
             w = ConvWindow.of(op)
             return w.out_w * self.cols, 1, w.kernel[0] * w.kernel[1]
+        return self._grains_at(self.arrays)
+
+    def _grains_at(self, arrays: int) -> tuple[int, int, int]:
         on_rows, on_cols = self.on_rows_cols
-        grain = {on_rows: self.rows, on_cols: self.cols * self.arrays}  # columns split over arrays
+        grain = {on_rows: self.rows, on_cols: self.cols * arrays}  # columns split over arrays
         return grain.get("m", 1), grain.get("n", 1), grain.get("k", 1)
+
+    def fewer_array_grains(self, op: Any = None) -> tuple[tuple[int, int, int], ...]:
+        """The grains of this array with fewer arrays side by side (1 .. arrays - 1, at most
+        16 of them: every count up to 16, then powers of two), whose tile candidates the search
+        also tries: a unit with more arrays can run any tiling one with fewer runs, so its
+        search space contains theirs (more arrays are never slower; issue 11)."""
+        if self.dataflow == "rs" or self.arrays == 1:
+            return ()
+        counts = sorted({*range(1, min(self.arrays, 17)),
+                         *(1 << i for i in range(self.arrays.bit_length()))} - {self.arrays})
+        return tuple(self._grains_at(j) for j in counts if j < self.arrays)
 
     def tile_model(self, op: Any) -> SystolicTiles | RowStationaryTiles:
         """The vectorised closed form the mapping search scores tilings with."""

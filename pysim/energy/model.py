@@ -16,6 +16,10 @@ Components (all in pJ here, J in results):
 - ``vector``: vector-unit operations x ``vector_op_pj(bits)``;
 - ``leakage``: the chip's static power (``hw.leakage_mw()``) x the run's latency, priced once
   for the whole run by ``leakage_pj`` (ops overlap, so per-op durations would double count).
+- ``clock``: the clock network's ``energy.clock_pj_per_cycle`` x the run's latency, and
+- ``control``: ``energy.control_fraction`` f of the on-chip energy, f / (1 - f) x (on-chip
+  dynamic + clock), for control logic and the on-chip network: both run-level like leakage
+  (``overhead_pj``), after CNNergy's Eyeriss model (Manasi et al., NeuPart, TVLSI 2020).
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from typing import Any
 from pysim.mapping.planner import OpMapping
 
 COMPONENTS = ("mac", "register_file", "sram", "dram", "vector")
+"""Per-op dynamic components, priced by ``price_op``."""
+RUN_COMPONENTS = ("leakage", "clock", "control")
+"""Run-level components, priced once from the run's latency and its dynamic energy."""
+ON_CHIP = ("mac", "register_file", "sram", "vector")
+"""The dynamic components spent on the chip (all but DRAM): the base of ``control``."""
 
 
 @dataclass(frozen=True)
@@ -63,3 +72,13 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
 def leakage_pj(hw: Any, latency_cycles: float) -> float:
     """Static energy of the whole chip over ``latency_cycles``."""
     return hw.leakage_mw() * 1e-3 * (latency_cycles / hw.clock_hz) * 1e12
+
+
+def overhead_pj(hw: Any, latency_cycles: float, on_chip_pj: float) -> dict[str, float]:
+    """The run-level components for a run of ``latency_cycles`` whose on-chip dynamic energy
+    (``ON_CHIP`` components) is ``on_chip_pj``: leakage, clock and control, in pJ."""
+    energy = getattr(hw, "energy", None)  # a GpuPreset has no energy block: no overheads
+    clock = energy.clock_pj_per_cycle * latency_cycles if energy is not None else 0.0
+    f = energy.control_fraction if energy is not None else 0.0
+    return {"leakage": leakage_pj(hw, latency_cycles), "clock": clock,
+            "control": f / (1.0 - f) * (on_chip_pj + clock)}

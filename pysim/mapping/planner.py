@@ -39,8 +39,8 @@ from pysim.mapping.tiling import (
     FeatureMapA,
     NoTileFits,
     Objective,
-    _candidates,
     accumulate_reads,
+    candidate_tiles,
     plan_gemm,
     tile_shapes,
 )
@@ -261,8 +261,9 @@ class ConvGeometry(NamedTuple):
 
 
 @lru_cache(maxsize=4096)
-def _feature_map(op: ConvGeometry, gm: int, gk: int, grain_m: int, burst: int) -> FeatureMapA:
-    """A convolution's A for the tiling search, for every candidate row tile."""
+def _feature_map(op: ConvGeometry, gm: int, gk: int, mts: tuple[int, ...],
+                 burst: int) -> FeatureMapA:
+    """A convolution's A for the tiling search, for every candidate row tile ``mts``."""
     image = op.out_h * op.out_w
     pixel = op.in_c // op.groups * op.act_bits / 8
     gathers = _conv_gathers_columns(op, burst)
@@ -270,7 +271,7 @@ def _feature_map(op: ConvGeometry, gm: int, gk: int, grain_m: int, burst: int) -
             if gathers else op.in_w)
     h = (op.in_h, op.out_h, op.kernel[0], op.stride[0], op.padding[0], op.dilation[0])
     passes, per_k = [], []
-    for mt in map(int, _candidates(gm, grain_m)):
+    for mt in mts:
         passes.append((mt, _a_fetch_bytes(op, mt, gm, gk, burst)))
         if mt >= image:  # whole images
             rows = -(-mt // image) * _touched_most(*h, op.out_h)
@@ -352,6 +353,12 @@ def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
     return replace(base, fixed_pj=mac)
 
 
+def more_grains(unit: Any, op: Any) -> tuple[tuple[int, int, int], ...]:
+    """The grains of ``unit`` with fewer arrays side by side, if it has any (systolic arrays)."""
+    fewer = getattr(unit, "fewer_array_grains", None)
+    return fewer(op) if fewer is not None else ()
+
+
 def datapath_scale_group(op: Any, unit: Any) -> int:
     """The block size whose power-of-two scales ``unit`` applies in its datapath
     (``block_scales: datapath`` and a weight format with E8M0 block scales: MX), else 0 (the
@@ -378,7 +385,9 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # sparsity support reads them compressed (values + metadata).
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
-    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, grain_m, burst)
+    fewer = more_grains(unit, op)
+    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, tuple(map(int, candidate_tiles(
+        (gm, gn, gk), (grain_m, grain_n, grain_k), fewer)[0])), burst)
              if op.type == "conv2d" else None)
     model = unit.tile_model(op)
     # A number format's scales ride with the values through DRAM (a convolution's feature-map
@@ -390,7 +399,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
-                      a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out, b_scales)
+                      a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out, b_scales,
+                      fewer)
     except NoTileFits as exc:
         sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
         raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None

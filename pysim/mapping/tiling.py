@@ -137,6 +137,20 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     return np.array(sorted(out), dtype=np.int64)
 
 
+def candidate_tiles(dims: tuple[int, int, int], grains: tuple[int, int, int],
+                    more_grains: tuple[tuple[int, int, int], ...] = (),
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (m, n, k) tile sizes the search tries: ``_candidates`` of each dimension at its
+    grain, joined by those at every grain of ``more_grains``."""
+    out = []
+    for d, dim in enumerate(dims):
+        cands = _candidates(dim, grains[d])
+        for g in more_grains:
+            cands = np.union1d(cands, _candidates(dim, g[d]))
+        out.append(cands)
+    return out[0], out[1], out[2]
+
+
 def _grain_versions(cm: np.ndarray, cn: np.ndarray, ck: np.ndarray,
                     grains: tuple[int, int, int], dims: tuple[int, int, int]) -> list[np.ndarray]:
     """Per dimension, for each (mt, nt, kt) of the candidate product (mt slowest), the index
@@ -343,6 +357,7 @@ def plan_gemm(
     a_ratio: float = 1.0,
     c_ratio: float = 1.0,
     b_scales: float = 1.0,
+    more_grains: tuple[tuple[int, int, int], ...] = (),
 ) -> GemmTiling:
     """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
@@ -359,11 +374,12 @@ def plan_gemm(
     or carry a number format's scales
     (on chip they stay dense). ``b_scales`` (>= 1) is B's stored bits over its values' bits
     when a number format keeps block scales beside them (MXFP4 over a long K: 4.25 / 4): B's
-    tiles and scratchpad reads carry them.
+    tiles and scratchpad reads carry them. ``more_grains``: further (m, n, k) grains whose tile
+    candidates join the search's (a unit's grains with fewer arrays side by side).
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
-    cm, cn, ck = _candidates(m, grain_m), _candidates(n, grain_n), _candidates(k, grain_k)
+    cm, cn, ck = candidate_tiles((m, n, k), (grain_m, grain_n, grain_k), more_grains)
     # every (mt, nt, kt) combination, mt slowest (np.meshgrid's "ij" order, without its cost)
     mt = np.repeat(cm, len(cn) * len(ck))
     nt = np.tile(np.repeat(cn, len(ck)), len(cm))

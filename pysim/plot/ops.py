@@ -9,9 +9,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import EngFormatter, NullFormatter, PercentFormatter
 
+from pysim.energy.model import COMPONENTS, RUN_COMPONENTS
 from pysim.plot._style import new_axes
 
-COMPONENTS = ("mac", "register_file", "sram", "dram", "vector")
 COMPONENT_COLORS = {"mac": "#4C72B0", "register_file": "#8172B2", "sram": "#55A868",
                     "dram": "#C44E52", "vector": "#CCB974"}
 
@@ -61,10 +61,11 @@ def energy_breakdown(res: Any, *, top: int | None = None, ax: Axes | None = None
     _op_ticks(ax, [str(v) for v in layers["op"]])
     ax.yaxis.set_major_formatter(EngFormatter(unit="J"))
     ax.set_ylabel("dynamic energy per op")
-    leak = getattr(res, "energy_breakdown_j", {}).get("leakage")
+    parts = getattr(res, "energy_breakdown_j", {})
     shown = f"top {top} ops by energy" if top is not None else f"{n} ops"
-    leak_note = (f"; leakage {EngFormatter(unit='J', places=1)(leak)} over the run, not per op"
-                 if leak is not None else "")
+    run = [f"{c} {EngFormatter(unit='J', places=1)(parts[c])}" for c in RUN_COMPONENTS
+           if parts.get(c) or (c == "leakage" and c in parts)]
+    leak_note = f"; {', '.join(run)} over the run, not per op" if run else ""
     ax.set_title(f"Energy per op{suffix} ({shown}{leak_note})", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), title="component",
               title_fontsize=8)

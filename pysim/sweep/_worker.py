@@ -14,7 +14,8 @@ import math
 import pickle
 from typing import Any
 
-ENERGY_COMPONENTS = ("mac", "register_file", "sram", "dram", "vector", "leakage")
+ENERGY_COMPONENTS = (
+    "mac", "register_file", "sram", "dram", "vector", "leakage", "clock", "control")
 
 METRICS: tuple[str, ...] = (
     "latency_s",
