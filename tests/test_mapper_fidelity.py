@@ -4,6 +4,7 @@ and the TPU v1 config runs compute-bound work near its peak."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import product
 from pathlib import Path
 
@@ -473,3 +474,29 @@ def test_spatial_unrolling_is_the_general_form_of_the_presets():
                           ("ws", (("input", 32, 64),)), ("is", (("weight", 32, 48),))):
         assert hw.with_overrides({"units.0.dataflow": preset}).units[0].fetch_streams(
             64, 48, 40) == fetch
+
+
+def test_a_kept_output_is_neither_priced_nor_written():
+    # C stays on chip for its consumers (the residency plan): the search prices no final write
+    # (nor its DMA latency); the planner drops all of it, whatever bursts its tiles would write.
+    model = SystolicTiles(16, 16, "ws", "pipelined")
+    cap = Capacity(1 << 14, 1 << 14, 1 << 16)
+    args = (64, 200, 64, 8, 8, 8, 32, cap, 1, 16, 16, False, 64, 0, model)
+    obj = Objective(kind="latency", bytes_per_cycle=4.0, transfer_latency=30.0)
+    written = plan_gemm(*args, obj)
+    kept = plan_gemm(*args, replace(obj, c_kept=True))
+    assert kept.latency_cycles < written.latency_cycles
+    # the tiling still reports C's final write (the planner drops it) and says how much it is
+    assert 0 < kept.c_final_bytes <= kept.c_write_bytes
+    # (end to end: test_physical_properties' traffic example, where a kept output's 4-column
+    # tiles still wrote 3,648 B of bursts)
+
+
+def test_more_arrays_search_the_tiles_of_fewer():
+    # N = 33 on a weight-stationary array: one array (grain 256) tiles it 17 + 16; two
+    # (grain 512) would not offer 17 without the one-array candidates.
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml").with_overrides(
+        {"units.0.arrays": 2})
+    unit = hw.units[0]
+    assert unit.fewer_array_grains() == ((1, 256, 256),)
+    assert 17 not in _candidates(33, 512) and 17 in _candidates(33, 256)

@@ -132,9 +132,10 @@ void bind_mapping(py::module_& m) {
         try {
           p.halves = entry("halves").cast<int64_t>();
           p.a_on_chip = entry("a_on_chip").cast<bool>();
+          p.c_kept = prices.contains("c_kept") && prices["c_kept"].cast<bool>();  // optional
         } catch (const py::cast_error&) {
           throw std::invalid_argument("prices['halves'] must be an int and "
-                                      "prices['a_on_chip'] a bool");
+                                      "prices['a_on_chip'] and ['c_kept'] bools");
         }
         if (!(p.bytes_per_cycle > 0)) throw std::invalid_argument("bytes_per_cycle must be > 0");
         if (p.halves < 1 || p.halves > 2) throw std::invalid_argument("halves must be 1 or 2");

@@ -83,7 +83,7 @@ Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& 
   const double a_reads = p.a_on_chip ? 0.0 : c.a_pass[i] * ra;
   const double b_reads = c.b_pass[i] * rb;
   const double spills = rc - 1.0;
-  const double c_writes = c.c_pass[i] + c.p_pass[i] * spills;
+  const double c_writes = (p.c_kept ? 0.0 : c.c_pass[i]) + c.p_pass[i] * spills;
   const double c_reads = c.p_pass[i] * spills;
   f.total = a_reads + b_reads + c_writes + c_reads;
   if (p.kind == PlanObjective::Traffic) {
@@ -96,7 +96,7 @@ Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& 
   const double lat = p.transfer_latency * c.steps[i];
   f.bus_read = (a_reads * c.slow_a[i] + b_reads * c.slow_b[i] + c_reads * c.slow_c[i]) /
                    p.bytes_per_cycle + (reads > 0 ? lat : 0.0);
-  f.bus_write = c_writes * c.slow_c[i] / p.bytes_per_cycle + lat;
+  f.bus_write = c_writes > 0 ? c_writes * c.slow_c[i] / p.bytes_per_cycle + lat : 0.0;
   const double fills = 8.0 * (a_reads * p.input_write_pj_per_bit +
                               b_reads * p.weight_write_pj_per_bit +
                               c_reads * sl.c_write_pj[s] + c_writes * sl.c_read_pj[s]);

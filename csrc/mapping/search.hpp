@@ -35,6 +35,9 @@ struct PlanPrices {
   double latency_tie = 0.0;
   int64_t halves = 2;
   bool a_on_chip = false;
+  // C stays on chip for its consumers (planned inter-layer reuse): its final write never
+  // reaches DRAM and is not priced (partial-sum spills still are).
+  bool c_kept = false;
 };
 
 // Per candidate i (n of them): steps, compute cycles, tiles, kt, one pass over A / B / C /

@@ -341,9 +341,14 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
     )
 
 
-def objective_for(hw: Any, op: Any, unit: Any, base: Objective) -> Objective:
+def objective_for(hw: Any, op: Any, unit: Any, base: Objective,
+                  keeps_output: bool = False) -> Objective:
     """``base`` for one op: under EDP its MAC and register-file energy (what no tiling
-    changes) scale the product; the other objectives do not need it (a constant offset)."""
+    changes) scale the product; the other objectives do not need it (a constant offset).
+    ``keeps_output``: the output stays on chip for its consumers (the residency plan), so its
+    final write is neither DRAM traffic nor bus time."""
+    if keeps_output:
+        base = replace(base, c_kept=True)
     if base.kind != "edp":
         return base
     table = hw.energy_table
@@ -479,6 +484,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes,
+        # what a kept output saves: C's final write as the tiling writes it (whole bursts)
+        kept_write_bytes=count * (t.c_final_bytes if t.c_final_bytes >= 0 else t.c_write_bytes),
         fills={"input": count * a_reads, "weight": count * b_reads,
                "output": count * t.c_read_bytes},
         rf_accesses=rf,
@@ -640,7 +647,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         elif unit is not None:
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
-                        hw.vector.ops_per_cycle, objective_for(hw, op, unit, base),
+                        hw.vector.ops_per_cycle, objective_for(
+                            hw, op, unit, base, not res.writes_output[i]),
                         hw.scratchpads, act_ratio)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
@@ -668,7 +676,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             m["dram_streams"] = ((m["dram_read_bytes"] + m["dram_write_bytes"], chunk, chunk),)
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
-            m["dram_write_bytes"] = max(0, m["dram_write_bytes"] - out_stored)
+            m["dram_write_bytes"] = max(0, m["dram_write_bytes"]
+                                        - m.get("kept_write_bytes", out_stored))
         level_of = {role: spads[role].name for role in ROLES}  # where each operand lives
         level_of["output"] = m.get("output_level", level_of["output"])
         if op.output in res.kept_outputs and level_of["output"] != level_of["input"]:

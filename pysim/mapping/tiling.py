@@ -102,6 +102,7 @@ class GemmTiling:
     kept_outer: tuple[tuple[str, int], ...] = ()
     refill_bytes: tuple[tuple[str, int], ...] = ()
     c_level: int = -1  # capacity group holding C's tile when not its innermost level
+    c_final_bytes: int = -1  # C's final write (of c_write_bytes; -1: not given, all of it)
 
     @property
     def read_bytes(self) -> int:
@@ -219,6 +220,9 @@ class Objective:
     halves: int = 2  # buffer halves per operand (1: not double-buffered)
     dram_key: tuple | None = None  # the DRAM model (engine/dram.py): each stream's efficiency
     dram_headroom: float = 1.0  # pin / configured bandwidth when narrower (Dram.headroom)
+    # The op's output stays on chip for its consumers: its final write is not priced (the
+    # tiling's reported C writes still count it; the planner drops it afterwards).
+    c_kept: bool = False
 
 
 TRAFFIC = Objective()
@@ -571,6 +575,7 @@ def plan_gemm(
         "weight_through_pj_per_bit": through["weight"],
         "fixed_pj": objective.fixed_pj, "run_overhead_bytes": float(run_overhead_bytes),
         "latency_tie": LATENCY_TIE, "halves": objective.halves, "a_on_chip": a_on_chip,
+        "c_kept": objective.c_kept,
     }
     kind = ("traffic", "latency", "energy", "edp").index(objective.kind)
     flat, latency, energy = _core.search_plans(
@@ -607,6 +612,7 @@ def plan_gemm(
         kept_outer=table.outer_kept[chosen],
         c_level=int(c_level[s]),
         refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
+        c_final_bytes=int(c_pass[i]),
     )
 
 
