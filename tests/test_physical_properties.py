@@ -262,6 +262,12 @@ def test_more_dram_bandwidth_never_slower_nor_more_traffic(case, share):
 @example(case=Case("edge_npu", (("dram.t_rcd_ns", 1.0), ("dram.t_rp_ns", 1.0)),
                    ("gemm", 37, 2, 112)),
          names={"t_rp_ns"}, tenths=1)  # was 654 -> 655 cycles, refresh in the DRAM sample
+@example(case=Case("edge_npu", (("dram.bandwidth_gb_per_s", 0.128), ("units.0.rows", 1)),
+                   ("cnn", 9, 1, 7, 1, 1)),
+         names={"t_rcd_ns"}, tenths=1).xfail(raises=AssertionError, reason=(
+    "7397 -> 7447: fc, timed alone, is faster in two steps (1219 -> 1187 cycles); in the run "
+    "its weights load during c2's 5135 cycles, which one step hides whole (found at 3000 "
+    "draws; a search that priced the prefetch fixed it and broke other cases)"))
 def test_faster_dram_timing_never_slower(case, names, tenths):
     """The timings in ``names`` scaled by ``tenths`` / 10."""
     hw = _hw(case)
@@ -299,6 +305,12 @@ def _pipeline_allowance(res: pysim.Result, unit: str, d_rows: int, d_cols: int) 
          dim="rows", grow=1)  # 219 -> 227: the 32-wide K tile pruned as dominated by 33
 @example(case=Case("edge_npu", (("scratchpads.0.size_kib", 7.25),), ("gemm", 41, 20, 129)),
          dim="rows", grow=1)  # 1792 -> 1884: no 96-wide K tile (3 x 32) among 33's multiples
+@example(case=Case("edge_npu", (("clock_ghz", 0.1), ("scratchpads.0.size_kib", 5.25),
+                                ("units.0.rows", 42)), ("gemm", 37, 16, 97)),
+         dim="rows", grow=1).xfail(raises=AssertionError, reason=(
+    "367 -> 459: the 42-deep K tile that just fits 5.25 KiB is no candidate of a 43-row array "
+    "(its K tiles are 43's halvings and 32's), and the 43-deep one does not fit; a candidate "
+    "set holding every smaller array's would be unbounded (found at 3000 draws)"))
 def test_larger_array_never_slower_than_its_pipeline_depth(case, dim, grow):
     """A larger array (rows or cols) is never slower, but for the fill and drain it adds to
     every fold: a longer pipeline is physics, not a mapping loss (issue 11)."""
@@ -318,6 +330,14 @@ def test_larger_array_never_slower_than_its_pipeline_depth(case, dim, grow):
          arrays=1)  # 1055 -> 1084 when fc's early weight load held the bus ahead of c1's
 @example(case=Case("tpu_v1", (("scratchpads.1.size_kib", 2.0),), ("gemm", 7, 33, 129)),
          arrays=1)  # 2690 -> 2696 while two arrays' 512-column grain lost the 17-column tiles
+@example(case=Case("edge_npu", (), ("gemm", 1, 33, 1)),
+         arrays=1)  # 262 -> 286: 32 + 1 columns in two steps pruned as dominated by 33 in one
+@example(case=Case("lowp_edge", (("units.0.cols", 1),), ("cnn", 4, 1, 3, 1, 1)),
+         arrays=1).xfail(raises=AssertionError, reason=(
+    "816 -> 833: with two arrays the int8 array is the faster unit for c1 and c2 (111 vs 136 "
+    "cycles of compute), but in the run c2 takes 341 cycles there against 294 on the "
+    "bit-serial unit while fc's weights load beside it: dispatch is per op, by compute "
+    "(found at 3000 draws)"))
 def test_more_arrays_never_slower(case, arrays):
     """More arrays side by side add no pipeline depth: never slower. (The second array
     makes the int8 array faster than the bit-serial one for c1 and c2, leaving the

@@ -94,9 +94,15 @@ Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& 
   }
   const double reads = a_reads + b_reads + c_reads;
   const double lat = p.transfer_latency * c.steps[i];
-  f.bus_read = (a_reads * c.slow_a[i] + b_reads * c.slow_b[i] + c_reads * c.slow_c[i]) /
-                   p.bytes_per_cycle + (reads > 0 ? lat : 0.0);
-  f.bus_write = c_writes > 0 ? c_writes * c.slow_c[i] / p.bytes_per_cycle + lat : 0.0;
+  // As the engine times the op (engine/dram.py transfer_timing): every byte, read or written,
+  // at the op's one achieved bandwidth, the harmonic mean of its streams'.
+  const double moved = reads + c_writes;
+  const double per_byte =
+      moved > 0 ? (a_reads * c.slow_a[i] + b_reads * c.slow_b[i] +
+                   (c_reads + c_writes) * c.slow_c[i]) / p.bytes_per_cycle / moved
+                : 0.0;
+  f.bus_read = reads > 0 ? reads * per_byte + lat : 0.0;
+  f.bus_write = c_writes > 0 ? c_writes * per_byte + lat : 0.0;
   const double fills = 8.0 * (a_reads * p.input_write_pj_per_bit +
                               b_reads * p.weight_write_pj_per_bit +
                               c_reads * sl.c_write_pj[s] + c_writes * sl.c_read_pj[s]);

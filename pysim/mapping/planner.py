@@ -607,11 +607,15 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     seen_inputs: set[str] = set()
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
+    capacities: dict[int, tuple[Capacity, dict[str, Any]]] = {}  # by bytes kept on chip
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
         on_chip = res.resident_inputs[i]
-        cap, spads = _capacity(hw, res.resident_bytes_during[i])
+        reserved = res.resident_bytes_during[i]
+        if reserved not in capacities:
+            capacities[reserved] = _capacity(hw, reserved)
+        cap, spads = capacities[reserved]
         deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))
         m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
         # Activations crossing DRAM compressed (dram.compress_activations): read, written.

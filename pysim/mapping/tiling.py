@@ -113,6 +113,7 @@ class GemmTiling:
         return self.c_write_bytes
 
 
+@lru_cache(maxsize=8192)
 def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``; and
     with ``below_grain`` the grain's halvings down to an eighth of it (a tile narrower than
@@ -135,9 +136,12 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     # burst, and lacks the 96-wide K tiles of 129 a 32-row one uses).
     if below_grain and grain & (grain - 1):
         out.update(_candidates(dim, 1 << (grain.bit_length() - 1)).tolist())
-    return np.array(sorted(out), dtype=np.int64)
+    cands = np.array(sorted(out), dtype=np.int64)
+    cands.flags.writeable = False  # cached: shared by every caller
+    return cands
 
 
+@lru_cache(maxsize=4096)
 def candidate_tiles(dims: tuple[int, int, int], grains: tuple[int, int, int],
                     more_grains: tuple[tuple[int, int, int], ...] = (),
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,6 +152,7 @@ def candidate_tiles(dims: tuple[int, int, int], grains: tuple[int, int, int],
         cands = _candidates(dim, grains[d])
         for g in more_grains:
             cands = np.union1d(cands, _candidates(dim, g[d]))
+        cands.flags.writeable = False  # cached: shared by every caller
         out.append(cands)
     return out[0], out[1], out[2]
 
@@ -200,7 +205,8 @@ class Objective:
     pre-mapper objective, kept for tests and for comparison), "latency" (the op's cycles as
     the engine runs it: S = min(tiles x Mt row chunks, ``max_steps``) steps in ``halves`` halves,
     loads and stores sharing the DRAM bus, each paying ``transfer_latency`` plus its bytes at
-    the bandwidth the DRAM model achieves for its stream; csrc/mapping/search.cpp), "energy"
+    the op's one achieved bandwidth, the harmonic mean of what the DRAM model achieves for
+    each stream, as the engine times it; csrc/mapping/search.cpp), "energy"
     (DRAM bytes, scratchpad accesses and
     DMA fills priced per action, plus ``fixed_pj`` for what no tiling changes: MACs, register
     files) or "edp" (energy x latency). Ties go to fewer DRAM bytes, then fewer tiles.
@@ -514,13 +520,18 @@ def plan_gemm(
     # A tile narrower than the unit's grain in one dimension is dominated in every slice
     # where its grain-wide version fits: as many folds per tile, more tiles, and no fewer DRAM
     # bytes, unless its runs fill fewer bursts (a 32-wide K tile reads 64 B per row where the
-    # 33-wide one reads 96): then both stay. Only a scratchpad too tight for the wider tile
-    # (or its kept footprints) keeps it otherwise.
+    # 33-wide one reads 96), or, timed, its extra tiles give the engine more steps to overlap
+    # loads, compute and stores in (N = 33 on two 32-column arrays: 32 + 1 in two steps beats
+    # 33 in one): then both stay. Only a scratchpad too tight for the wider tile (or its kept
+    # footprints) keeps it otherwise.
+    timed = objective.kind != "traffic"
     for w in wider:
         narrow = np.nonzero(w >= 0)[0]
         wide = w[narrow]
         no_more = ((a_pass[wide] <= a_pass[narrow]) & (b_pass[wide] <= b_pass[narrow])
                    & (c_pass[wide] <= c_pass[narrow]) & (p_pass[wide] <= p_pass[narrow]))
+        if timed:
+            no_more &= steps[wide] >= steps[narrow]
         fits2[:, narrow[no_more]] &= ~fits2[:, wide[no_more]]
     keep = np.nonzero(fits2.any(axis=1))[0]
     feasible_rows = fits2[keep]
