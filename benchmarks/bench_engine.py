@@ -18,11 +18,7 @@ import time
 from pathlib import Path
 
 import pysim
-from pysim.engine.dram import _efficiency, _spec
-from pysim.mapping.bank_conflicts import _stalls
-from pysim.mapping.planned_residency import _plan
-from pysim.mapping.planner import _feature_map, _touched, _touched_most
-from pysim.mapping.tiling import _slice_table, plan_gemm
+from pysim.memo import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [
@@ -34,12 +30,6 @@ CASES = [
     ("gpu:a100", "bert_base", {}),
     ("gpu:a100", "llama2_7b", {"phase": "decode", "context_len": 1024, "precision": "fp16"}),
 ]
-
-
-def clear_caches() -> None:
-    for cached in (plan_gemm, _efficiency, _spec, _stalls, _feature_map, _touched, _touched_most,
-                   _plan, _slice_table):
-        cached.cache_clear()
 
 
 def time_point(hw: pysim.Hardware, wl: pysim.Workload, repeat: int, cold: bool) -> float:

@@ -30,10 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_engine import clear_caches
-
 import pysim
 from pysim import training
+from pysim.memo import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 3.0  # issue 15: a training step costs no more than 3x a forward pass

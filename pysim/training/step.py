@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pysim.errors import ConfigError, WorkloadError
@@ -114,6 +115,12 @@ class TrainingStep:
                 **(self.data_parallel.summary() if self.data_parallel else {})}
 
 
+def clear_caches() -> None:
+    """Forget the memoised training graphs (benchmarks time a cold step with this)."""
+    _training_graph.cache_clear()
+    _working_bytes.cache_clear()
+
+
 def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
     """The hardware's memory: ``memory_gib`` if given, else a GPU preset's HBM (GiB as
     pysim.gpu's capacity check counts it); None when neither is known (accelerator configs
@@ -152,11 +159,42 @@ def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
         saved = graph.boundary_bytes + max(graph.segment_saved.values())
     else:
         saved = sum(graph.saved.values())
-    tensors = graph.workload.tensors
-    working = max(sum(tensors[t].bytes for t in set(op.inputs)) + op.output_bytes
-                  for op in graph.workload.ops)
+    working = _working_bytes(_Same(graph))
     return Memory(master, graph.weight_copy_bytes, grads, states, saved, working, capacity,
                   comm_buffers)
+
+
+class _Same:
+    """A key that matches only the very same object (a workload's own hash walks every op)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+@lru_cache(maxsize=16)
+def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
+                    opt: Optimizer, input_grads: bool, checkpoint: bool) -> TrainingGraph:
+    """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
+    the same recipe again and again, and the graph (immutable) depends on neither."""
+    return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
+                                checkpoint=checkpoint)
+
+
+@lru_cache(maxsize=16)
+def _working_bytes(graph: _Same) -> int:
+    """The largest op's inputs + output: the live tensors while it runs."""
+    g = graph.obj
+    tensors = g.workload.tensors
+    return max(sum(tensors[t].bytes for t in set(op.inputs)) + op.output_bytes
+               for op in g.workload.ops)
 
 
 def _layer_recipes(wl: Workload, base: Recipe,
@@ -223,8 +261,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     if formats is not None:
         base = base.with_formats(formats)
     recipes = _layer_recipes(wl, base, layer_formats)
-    graph = build_training_graph(wl, base, recipes, opt, input_grads=input_grads,
-                                 checkpoint=checkpoint)
+    graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
+                            bool(input_grads), bool(checkpoint))
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
