@@ -12,6 +12,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pysim import simulate, zoo
 from pysim.config import load_hardware
 from pysim.config.yaml_io import format_validation_error
 from pysim.errors import ConfigError
@@ -245,7 +246,8 @@ def test_bad_override_value_is_a_config_error(hw: Any, path: str, value: Any, fi
     with pytest.raises(ConfigError) as info:
         hw.with_overrides({path: value})
     message = str(info.value)
-    assert f"(overrides {path!r}: {field})" in message and repr(value) in message
+    assert f"edge_npu.yaml with overrides {path!r}: {field})" in message
+    assert repr(value) in message
     assert allowed in message
 
 
@@ -286,3 +288,19 @@ def test_formatter_strips_union_tags_and_lists_fields_of_the_right_kind() -> Non
         _Holder.model_validate(bad)
     message = str(format_validation_error(info.value, "f.yaml", _Holder, bad, tags={"a", "b"}))
     assert "units[0] has unknown kind 'c'; known kinds: 'a', 'b'" in message
+
+
+def test_a_scratchpad_too_small_for_an_ops_smallest_tile_names_file_field_and_minimum(
+        tmp_path: Path) -> None:
+    # found when an op is mapped, not at load time (it depends on the workload), but reported
+    # as a field error all the same: the file, the field, the least size and the value
+    path = tmp_path / "tpu.yaml"
+    path.write_text((ROOT / "configs" / "tpu_v1.yaml").read_text())
+    hw = load_hardware(path).with_overrides({"scratchpads.1.size_kib": 1})
+    with pytest.raises(ConfigError) as info:
+        simulate(hw, zoo.load("resnet18"))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "scratchpads[1].size_kib must be >= 1.188 KiB for op 'conv1'" in message
+    assert "M=12544 N=64 K=147: weight, double-buffered), got 1 (" in message
+    assert f"{path} with overrides 'scratchpads.1.size_kib': scratchpads[1].size_kib)" in message

@@ -113,6 +113,9 @@ class Interconnect(BaseModel):
         return self
 
 
+SOURCE_KEY = "_pysim_source"  # Hardware.__dict__ key of its origin (loader.hardware_from_dict)
+
+
 class Hardware(BaseModel):
     """A whole accelerator; every field is documented in docs/hardware_config.md.
 
@@ -259,5 +262,15 @@ class Hardware(BaseModel):
         from pysim.config.overrides import apply_overrides
 
         data = apply_overrides(self, overrides)
-        label = "overrides " + ", ".join(repr(k) for k in overrides)
+        keys = [repr(k) for k in overrides]
+        shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+        base = self.source.split(" with overrides ")[0]  # the file, not a chain of edits
+        label = f"{base} with overrides {shown}"
         return hardware_from_dict(data, source=label)
+
+    @property
+    def source(self) -> str:
+        """Where this description came from: its YAML path, "<dict>", or either "with
+        overrides ..." (named in errors found after loading). Kept beside the fields, as a
+        cached property is, so equal descriptions from different files compare equal."""
+        return str(self.__dict__.get(SOURCE_KEY, "<dict>"))

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pysim.config.energy_table import BUILTIN_TABLES
-from pysim.config.hardware import Hardware
+from pysim.config.hardware import SOURCE_KEY, Hardware
 from pysim.config.units import UNIT_KINDS
 from pysim.config.yaml_io import format_validation_error, read_yaml_mapping
 from pysim.errors import ConfigError
@@ -36,6 +36,8 @@ def hardware_from_dict(data: dict[str, Any], source: str = "<dict>") -> Hardware
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
     try:
-        return Hardware.model_validate(data)
+        hw = Hardware.model_validate(data)
     except ValidationError as err:
         raise format_validation_error(err, source, Hardware, data, tags=UNIT_KINDS) from None
+    hw.__dict__[SOURCE_KEY] = source  # not a field: equality and hashing ignore it
+    return hw

@@ -378,7 +378,7 @@ def datapath_scale_group(op: Any, unit: Any) -> int:
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
                 vector_ops_per_cycle: int, objective: Objective,
                 hw_spads: tuple[Any, ...] = (), act_ratio: tuple[float, float] = (1.0, 1.0),
-                ) -> None:
+                source: str = "<dict>") -> None:
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -407,8 +407,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                       a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out, b_scales,
                       fewer)
     except NoTileFits as exc:
-        sizes = ", ".join(sorted({f"{s.name}: {s.size_kib:g} KiB" for s in spads.values()}))
-        raise ConfigError(f"op {op.name!r} does not fit the scratchpads ({sizes}): {exc}") from None
+        raise ConfigError(_too_small(op, view, cap, hw_spads, exc, source)) from None
     a_reads = 0 if a_on_chip else (
         t.a_refetch * math.ceil(act_ratio[0] * _a_fetch_bytes(op, t.mt, gm, gk, burst))
         if op.type == "conv2d" else t.a_read_bytes)
@@ -557,6 +556,30 @@ def _conv_a_run(op: Any, burst: int) -> tuple[int, int]:
     return row, row
 
 
+def _too_small(op: Any, view: Any, cap: Capacity, hw_spads: tuple[Any, ...], exc: NoTileFits,
+               source: str) -> str:
+    """One line for an op whose smallest tile fits no scratchpad: each scratchpad too small
+    for its share of that tile, as ``<field> must be >= <KiB> for op ..., got <KiB> (<source>:
+    <field>)``; the GEMM's own message if no one scratchpad is (only their combination)."""
+    lines = []
+    for i, ((roles, room, db), least) in enumerate(
+            zip(cap.resolved_groups(), exc.least, strict=False)):
+        if not roles or least <= room or i >= len(hw_spads):
+            continue
+        spad, field = hw_spads[i], f"scratchpads[{i}].size_kib"
+        kept = spad.size_bytes - room  # bytes holding tensors kept between ops
+        need_kib = (least + kept) / 1024
+        what = "+".join(roles) + (", double-buffered" if db else "")
+        held = f", {kept / 1024:g} KiB of it holding tensors kept between ops" if kept else ""
+        lines.append(f"{field} must be >= {need_kib:.4g} KiB for op {op.name!r} (the smallest "
+                     f"tile of its GEMM M={view.m} N={view.n} K={view.k}: {what}{held}), got "
+                     f"{spad.size_kib:g} ({source}: {field})")
+    if lines:
+        return "; ".join(lines)
+    sizes = ", ".join(f"{s.name}: {s.size_kib:g} KiB" for s in hw_spads)
+    return f"op {op.name!r} does not fit the scratchpads ({sizes}; {source}): {exc}"
+
+
 def _steps(tiles: int) -> int:
     return max(1, min(MAX_STEPS, tiles))
 
@@ -653,7 +676,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(
                             hw, op, unit, base, not res.writes_output[i]),
-                        hw.scratchpads, act_ratio)
+                        hw.scratchpads, act_ratio, getattr(hw, "source", "<dict>"))
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
             if group := datapath_scale_group(op, unit):  # a partial-sum shift per block

@@ -43,7 +43,13 @@ MAX_SCHEDULES = 4096  # engine schedules scored per GEMM at most (the walk stops
 
 
 class NoTileFits(ValueError):
-    """Not even the smallest candidate tiles of a GEMM fit the scratchpads."""
+    """Not even the smallest candidate tiles of a GEMM fit the scratchpads. ``least``: per
+    capacity group (scratchpad), the fewest bytes any candidate tile needs there (its
+    operands' tiles, doubled when double-buffered, C counted where it is innermost)."""
+
+    def __init__(self, message: str, least: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.least = least
 
 
 @dataclass(frozen=True)
@@ -423,7 +429,10 @@ def plan_gemm(
         fits &= anywhere
     if not fits.any():
         sizes = ", ".join(f"{'+'.join(r)}: {b} B" for r, b, _ in capacity.resolved_groups())
-        raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})")
+        least = tuple(int(np.min(sum(tile[r] for r in roles))) * (2 if db else 1) if roles else 0
+                      for roles, _, db in groups)
+        raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})",
+                         least)
     wider = _grain_versions(cm, cn, ck, (grain_m, grain_n, grain_k), (m, n, k))
     at = np.full(len(mt), -1, dtype=np.int64)
     at[fits] = np.arange(int(fits.sum()))
