@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 import pysim
 from pysim import gpu
+from pysim.config import hardware_from_dict
 from pysim.gpu.kernels import mac_kernel
 from pysim.workload import workload_from_dict
 from pysim.workload.number_formats import element_format, storage_bits, storage_ratio
@@ -240,3 +242,25 @@ def test_a_weight_formats_scales_ride_in_the_weight_scratchpad():
     for way in ("read", "write"):
         assert mx.level_bytes["weight_buf"][way] == plain.level_bytes["weight_buf"][way] * 33 // 32
     assert plain.layers["mapping"].iloc[0].kt == 512 > mx.layers["mapping"].iloc[0].kt
+
+
+def test_an_activation_formats_scales_ride_in_the_input_scratchpad():
+    # the same for A: MXINT8 activations carry one E8M0 scale per 32 values along K, so the
+    # array's reads of A from its scratchpad are 33 / 32 of int8's, and A's tiles hold them
+    data = yaml.safe_load((ROOT / "configs" / "lowp_float_edge.yaml").read_text())
+    act, weights = data["scratchpads"]
+    data["scratchpads"] = [{**act, "holds": ["input"]}, weights,
+                           {**act, "name": "out_buf", "holds": ["output"]}]
+    hw = hardware_from_dict(data)  # A alone in its scratchpad
+
+    def run(fmt: str) -> pysim.Result:
+        op = {"name": "fc", "type": "linear", "inputs": ["x"], "m": 64, "n": 256, "k": 512,
+              "weight_format": "int8", "act_format": fmt}
+        wl = workload_from_dict({"name": "g", "inputs": [
+            {"name": "x", "shape": [64, 512], "format": fmt}], "ops": [op]})
+        return pysim.simulate(hw, wl)
+
+    plain, mx = run("int8"), run("mxint8")
+    for way in ("read", "write"):  # the array's reads of A, and its DMA fills
+        assert mx.level_bytes["act_buf"][way] == plain.level_bytes["act_buf"][way] * 33 // 32
+    assert mx.dram_read_bytes > plain.dram_read_bytes  # their DRAM reads carry the scales too

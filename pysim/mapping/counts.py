@@ -13,10 +13,12 @@ def add_bits(counts: dict[str, int], scratchpad: str, bits: float) -> None:
 
 
 def add_tile_traffic(m: dict, spads: dict, cost: Any, times: Any, a_bits: int, b_bits: int,
-                     psum_bits: int, b_role: str = "weight", b_ratio: float = 1.0) -> None:
+                     psum_bits: int, b_role: str = "weight", b_ratio: float = 1.0,
+                     a_ratio: float = 1.0) -> None:
     """``times`` tiles of ``cost`` (a TileCost, or TileArrays with ``times`` per shape): A read
-    from the input scratchpad, B from ``b_role``'s (scaled by ``b_ratio`` for compressed
-    weights), partial sums written to and read back from the output scratchpad."""
+    from the input scratchpad (scaled by ``a_ratio`` when its format's block scales ride
+    with it), B from ``b_role``'s (scaled by ``b_ratio`` for compressed weights or block
+    scales), partial sums written to and read back from the output scratchpad."""
     def total(elements: Any) -> int:
         return int(np.sum(np.asarray(times, dtype=np.int64) * np.asarray(elements)))
 
@@ -26,7 +28,7 @@ def add_tile_traffic(m: dict, spads: dict, cost: Any, times: Any, a_bits: int, b
     else:
         b, cw, cr = cost.weight_reads, cost.output_writes, cost.output_reads
     reads, writes = m["sram_read_bits"], m["sram_write_bits"]
-    add_bits(reads, spads["input"].name, total(a) * a_bits)
+    add_bits(reads, spads["input"].name, math.ceil(a_ratio * total(a) * a_bits))
     add_bits(reads, spads[b_role].name, math.ceil(b_ratio * total(b) * b_bits))
     add_bits(writes, spads["output"].name, total(cw) * psum_bits)
     add_bits(reads, spads["output"].name, total(cr) * psum_bits)

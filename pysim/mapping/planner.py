@@ -399,13 +399,15 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # passes count them already: op.input_bytes).
     fmt_in = 1.0 if a_map is not None else op.input_bytes / max(1, op.input_value_bytes)
     fmt_out = op.output_bytes / max(1, op.output_value_bytes)
-    # ... and a weight format's scales (along K) ride in B's tiles and its scratchpad reads.
+    # ... and a format's scales (along K) ride in the tiles and scratchpad reads of B (the
+    # weight format) and of A (the activation format: MXFP8 activations).
     b_scales = storage_ratio((gn, gk), op.weight_format) if op.type != "matmul" else 1.0
+    a_scales = storage_ratio((gm, gk), op.act_format)
     try:
         t = plan_gemm(gm, gn, gk, op.act_bits, b_bits, op.output_bits, psum_bits, cap,
                       grain_m, grain_n, grain_k, a_on_chip, burst, 0, model, objective,
                       a_map, b_pass, act_ratio[0] * fmt_in, act_ratio[1] * fmt_out, b_scales,
-                      fewer)
+                      fewer, a_scales)
     except NoTileFits as exc:
         raise ConfigError(_too_small(op, view, cap, hw_spads, exc, source)) from None
     a_reads = 0 if a_on_chip else (
@@ -433,11 +435,11 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                          spads, hw_spads, objective, (op.act_bits, b_bits, psum_bits), ratio)
     if sub is None:
         add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits,
-                         b_ratio=ratio * b_scales)
+                         b_ratio=ratio * b_scales, a_ratio=a_scales)
     else:  # the array walks the tile in sub-tiles its innermost output level holds
         c = sub.cost
         add_tile_traffic(m, {**spads, "output": c_inner}, c, times, op.act_bits, b_bits,
-                         psum_bits, b_ratio=ratio * b_scales)
+                         psum_bits, b_ratio=ratio * b_scales, a_ratio=a_scales)
         drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
         add_bits(m["sram_read_bits"], c_inner.name, drained)
         add_bits(m["sram_write_bits"], spads["output"].name, drained)

@@ -374,6 +374,7 @@ def plan_gemm(
     c_ratio: float = 1.0,
     b_scales: float = 1.0,
     more_grains: tuple[tuple[int, int, int], ...] = (),
+    a_scales: float = 1.0,
 ) -> GemmTiling:
     """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
@@ -390,8 +391,10 @@ def plan_gemm(
     or carry a number format's scales
     (on chip they stay dense). ``b_scales`` (>= 1) is B's stored bits over its values' bits
     when a number format keeps block scales beside them (MXFP4 over a long K: 4.25 / 4): B's
-    tiles and scratchpad reads carry them. ``more_grains``: further (m, n, k) grains whose tile
-    candidates join the search's (a unit's grains with fewer arrays side by side).
+    tiles and scratchpad reads carry them; ``a_scales`` the same for A when an activation
+    format keeps block scales along K (MXFP8 activations). ``more_grains``: further (m, n, k)
+    grains whose tile candidates join the search's (a unit's grains with fewer arrays side by
+    side).
 
     Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
     """
@@ -406,6 +409,8 @@ def plan_gemm(
         per_k = dict(a_map.tile_bytes_per_k)
         on_chip = np.ceil(kt * np.array([per_k[x] for x in mt.tolist()])).astype(np.int64)
         a_tile = np.minimum(a_tile, on_chip)
+    if a_scales != 1.0:
+        a_tile = np.ceil(a_tile * a_scales).astype(np.int64)
     b_tile = _nbytes(kt * nt, b_bits)
     if b_scales != 1.0:
         b_tile = np.ceil(b_tile * b_scales).astype(np.int64)
@@ -464,7 +469,7 @@ def plan_gemm(
         compute, count, cost = op_cycles(model, m, n, k, mt, nt, kt)
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
         # ... and every K tile after a C tile's first adds into its partial sums: one read each
-        sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * ri
+        sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * a_scales * ri
                    + (count * cost.b_reads).sum(axis=0) * b_bits * b_scales * rw)
         psum_w_bits = (count * cost.c_writes).sum(axis=0) * psum_bits
         psum_r_bits = ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt)) \
