@@ -264,3 +264,13 @@ def test_an_activation_formats_scales_ride_in_the_input_scratchpad():
     for way in ("read", "write"):  # the array's reads of A, and its DMA fills
         assert mx.level_bytes["act_buf"][way] == plain.level_bytes["act_buf"][way] * 33 // 32
     assert mx.dram_read_bytes > plain.dram_read_bytes  # their DRAM reads carry the scales too
+
+
+def test_a_copied_op_recomputes_its_cached_sizes():
+    # sizes are cached on the (immutable) op; a copy with other fields must not inherit them
+    op = _gemm(None, None).ops[0]
+    assert op.weight_bytes == 256 * 512 and op.weight_sizes == (("fc.weight", 256 * 512),)
+    narrow = op.model_copy(update={"weight_bits": 4})
+    assert narrow.weight_bytes == 256 * 512 // 2
+    assert narrow.weight_sizes == (("fc.weight", 256 * 512 // 2),)
+    assert op.model_copy().weight_bytes == op.weight_bytes  # a plain copy keeps them

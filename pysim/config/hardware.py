@@ -224,6 +224,14 @@ class Hardware(BaseModel):
         return table.with_overrides(self.energy.overrides).bound_to_dram(
             self.dram.energy_pj_per_bit)
 
+    @cached_property
+    def scratchpad_pj_per_bit(self) -> dict[str, tuple[float, float]]:
+        """Scratchpad name -> (read, write) pJ per bit (``read_pj`` / ``write_pj`` of a word
+        over its bits), priced once: every op's energy and the tiling objective use them."""
+        table = self.energy_table
+        return {s.name: (s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits)
+                for s in self.scratchpads}
+
     @property
     def sram_kib(self) -> float:
         """Total on-chip scratchpad capacity in KiB."""

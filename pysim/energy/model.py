@@ -49,7 +49,7 @@ class OpEnergy:
 def price_op(hw: Any, op: OpMapping) -> OpEnergy:
     """Dynamic energy of one op from its counts (leakage is priced per run)."""
     table = hw.energy_table
-    spads = {s.name: s for s in hw.scratchpads}
+    per_bit = hw.scratchpad_pj_per_bit
     pj = dict.fromkeys(COMPONENTS, 0.0)
     if op.macs:
         pj["mac"] = op.macs * op.mac_pj
@@ -57,11 +57,9 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
             op.rf_accesses * table.rf_access_pj(max(op.weight_bits, op.act_bits)))
     pj["sram"] = op.local_sram_pj
     for name, bits in op.sram_read_bits.items():
-        spad = spads[name]
-        pj["sram"] += bits / spad.word_bits * spad.read_pj(table)
+        pj["sram"] += bits * per_bit[name][0]
     for name, bits in op.sram_write_bits.items():
-        spad = spads[name]
-        pj["sram"] += bits / spad.word_bits * spad.write_pj(table)
+        pj["sram"] += bits * per_bit[name][1]
     pj["dram"] = 8 * (op.dram_read_bytes * hw.dram.read_pj_per_bit
                       + op.dram_write_bytes * hw.dram.write_pj_per_bit)
     if op.vector_ops:

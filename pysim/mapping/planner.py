@@ -320,11 +320,10 @@ def _fetch_stalls(unit, spads, mt: int, nt: int, kt: int, op, b_bits: int) -> in
 def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
     """The tiling objective of ``hw.mapper.objective`` with this hardware's prices: DRAM
     bandwidth in bytes per cycle, transfer latency, DRAM and scratchpad energy per byte / bit."""
-    table = hw.energy_table
+    prices = hw.scratchpad_pj_per_bit
     per_bit = []
     for role in ("input", "weight", "output"):
-        s = spads[role]
-        per_bit += [s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits]
+        per_bit += list(prices[spads[role].name])
     return Objective(
         kind=hw.mapper.objective,
         bytes_per_cycle=hw.dram.bandwidth_bytes_per_s / hw.clock_hz,
@@ -332,8 +331,7 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
         dram_read_pj_per_byte=8 * hw.dram.read_pj_per_bit,
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
-        level_pj_per_bit=tuple((s.read_pj(table) / s.word_bits, s.write_pj(table) / s.word_bits)
-                               for s in hw.scratchpads),
+        level_pj_per_bit=tuple(prices[s.name] for s in hw.scratchpads),
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),

@@ -40,7 +40,7 @@ def attribute(op: Any, tensors: Mapping[str, Any], read_bytes: int, write_bytes:
     on chip) by size.
     ``first_touch``: the graph inputs this op reads first; the compulsory reads are the
     weights' bytes, the rest those inputs' (by size)."""
-    weights = [(t.name, t.bytes) for t in op.weight_tensors()]
+    weights = list(op.weight_sizes)
     reads: dict[str, int] = {}
 
     def add(into: dict[str, int], parts: Mapping[str, int]) -> None:
