@@ -860,7 +860,7 @@ def scalesim_fold_averages(spec: SystolicSpec, shape: GemmShape) -> tuple[float,
     """
     SCALE-Sim 3.0.0's (Mapping Efficiency %, Compute Util %), summed fold by fold in its order so the floats match its reports bit for bit.
     """
-def search_plans(kind: typing.SupportsInt | typing.SupportsIndex, prices: dict, candidates: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], refetch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], served: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], slice_pj: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], kept: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], fits: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]) -> tuple[int, float, float]:
+def search_plans(kind: typing.SupportsInt | typing.SupportsIndex, prices: dict, candidates: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], refetch: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], served: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], slice_pj: typing.Annotated[numpy.typing.ArrayLike, numpy.float64], kept: typing.Annotated[numpy.typing.ArrayLike, numpy.int64], fits: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8], port_cycles: typing.Annotated[numpy.typing.ArrayLike, numpy.float64] | None = None) -> tuple[int, float, float]:
     """
     The mapping search's winner over every (slice, candidate): (slice x n + candidate or -1, latency cycles, energy pJ). Internal to pysim.mapping.tiling.plan_gemm.
     """

@@ -234,7 +234,7 @@ def area_mm2(hw: Any) -> dict[str, float]:
     parts.append((hw.vector.name, "vector",
                    hw.vector.lanes * hw.vector.ops_per_lane_per_cycle
                    * vector_lane_um2(hw.vector.bits, node) * 1e-6))
-    parts += [(s.name, "scratchpad", sram_mm2(s.size_bytes, node, s.ports_per_bank))
+    parts += [(s.name, "scratchpad", sram_mm2(s.size_bytes, node, s.ports))
               for s in hw.scratchpads]
     names = [name for name, _, _ in parts]
     out = {(name if names.count(name) == 1 else f"{name} ({kind})"): mm2

@@ -19,7 +19,8 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
               end_cycle: float, compute_cycles: float, stall_cycles: float, macs: int,
               weight_bits: int, act_bits: int, dtype: str, vector_ops: int,
               dram_read_bytes: int, dram_write_bytes: int, compulsory_bytes: int,
-              energy_pj: dict[str, float], bank_stall_cycles: int = 0, steps: int = 1,
+              energy_pj: dict[str, float], bank_stall_cycles: int = 0,
+              port_stall_cycles: int = 0, steps: int = 1,
               sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
               dram_row_hit_rate: float = float("nan"), mapping: Any = None) -> dict[str, Any]:
     """One row of ``Result.layers``, every simulator path with the same columns; the derived
@@ -28,6 +29,7 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
         "op": op, "type": type, "unit": unit, "dataflow": dataflow,
         "start_cycle": start_cycle, "end_cycle": end_cycle, "cycles": end_cycle - start_cycle,
         "compute_cycles": compute_cycles, "bank_stall_cycles": bank_stall_cycles,
+        "port_stall_cycles": port_stall_cycles,
         "stall_cycles": stall_cycles, "macs": macs, "weight_bits": weight_bits,
         "act_bits": act_bits, "dtype": dtype, "bops": macs * weight_bits * act_bits,
         "vector_ops": vector_ops, "dram_read_bytes": dram_read_bytes,

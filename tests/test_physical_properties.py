@@ -209,6 +209,11 @@ def _explain(what: str, base: Case, changed: Case, old: float, new: float) -> st
 # -- (a) monotonicity -------------------------------------------------------------------------
 
 
+# A known counterexample, pinned as an expected failure (its reason is on the example).
+PINNED_CONTEXT = Case("lowp_edge", (("dram.t_rp_ns", 1.0), ("scratchpads.0.size_kib", 2.25),
+                                    ("units.0.dataflow", "rs")), ("cnn", 7, 9, 12, 3, 2))
+
+
 def _doubled_scratchpad(case: Case, spad: int) -> Case:
     """The case with scratchpad ``spad`` (modulo their count) twice as large."""
     hw = _hw(case)
@@ -223,13 +228,12 @@ def _doubled_scratchpad(case: Case, spad: int) -> Case:
 @example(case=Case("lowp_edge", (("scratchpads.1.size_kib", 2.0), ("units.0.rows", 54)),
                    ("cnn", 4, 1, 18, 1, 1)),
          spad=1)  # 1145 -> 1147 while the search priced c2's output write, kept on chip
-@example(case=Case("lowp_edge", (("dram.t_rp_ns", 1.0), ("scratchpads.0.size_kib", 2.25),
-                                 ("units.0.dataflow", "rs")), ("cnn", 7, 9, 12, 3, 2)),
-         spad=0).xfail(raises=AssertionError, reason=(
+@example(case=PINNED_CONTEXT, spad=0).xfail(raises=AssertionError, reason=(
     "966 -> 968: with room for it, c1 takes 81-deep K tiles (457.7 cycles alone, against "
     "458.2), whose DRAM-bound loads end 2.2 cycles later, and c2's loads wait for them (the "
     "read channel serves ops in order): an op timed alone, not in the run"))
 def test_larger_scratchpad_never_slower(case, spad):
+    assume(case != PINNED_CONTEXT)  # the pinned example above; generation looks elsewhere
     bigger = _doubled_scratchpad(case, spad)
     _assert_no_larger("latency_cycles", case, bigger)
 

@@ -1,8 +1,10 @@
 // The mapping search's numeric core (csrc/mapping/search.hpp) for pysim/mapping/tiling.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -84,7 +86,7 @@ void bind_mapping(py::module_& m) {
   m.def(
       "search_plans",
       [](int kind, py::dict prices, F64 candidates, I64 refetch, U8 served, F64 slice_pj,
-         I64 kept, U8 fits) {
+         I64 kept, U8 fits, std::optional<F64> port_cycles) {
         if (kind < 0 || kind > 3) {
           throw std::invalid_argument("kind must be 0..3, got " + std::to_string(kind));
         }
@@ -98,6 +100,15 @@ void bind_mapping(py::module_& m) {
         require_shape(served, "served", 3, count);
         require_shape(slice_pj, "slice_pj", 6, count);
         require_shape(fits, "fits", count, n);
+        if (port_cycles) {
+          require_shape(*port_cycles, "port_cycles", count, n);
+          const double* pc = port_cycles->data();
+          for (py::ssize_t j = 0; j < count * n; ++j) {
+            if (!(pc[j] >= 0) || !std::isfinite(pc[j])) {
+              throw std::invalid_argument("port_cycles must be finite and >= 0");
+            }
+          }
+        }
         const int64_t* rf = refetch.data();
         for (py::ssize_t j = 0; j < 3 * count; ++j) {
           if (rf[j] < 0 || rf[j] > 3) throw std::invalid_argument("refetch rows must be 0..3");
@@ -172,6 +183,7 @@ void bind_mapping(py::module_& m) {
         sl.c_through_pj = pj + 5 * count;
         sl.kept = kept.data();
         sl.fits = fits.data();
+        sl.port_cycles = port_cycles ? port_cycles->data() : nullptr;
         PlanChoice out;
         {
           GilRelease release;
@@ -181,6 +193,7 @@ void bind_mapping(py::module_& m) {
       },
       py::arg("kind"), py::arg("prices"), py::arg("candidates"), py::arg("refetch"),
       py::arg("served"), py::arg("slice_pj"), py::arg("kept"), py::arg("fits"),
+      py::arg("port_cycles") = py::none(),
       "The mapping search's winner over every (slice, candidate): (slice x n + candidate or "
       "-1, latency cycles, energy pJ). Internal to pysim.mapping.tiling.plan_gemm.");
 }

@@ -75,6 +75,12 @@ double trip(const PlanCandidates& c, int64_t row, int64_t i) {
   }
 }
 
+// The candidate's compute cycles, or its ports' cycles in this slice when they are longer.
+double compute_of(const PlanCandidates& c, const PlanSlices& sl, int64_t s, int64_t i) {
+  const double compute = c.compute[i];
+  return sl.port_cycles ? std::max(compute, sl.port_cycles[s * c.n + i]) : compute;
+}
+
 Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& sl, int64_t s,
                 int64_t i) {
   Figures f;
@@ -117,7 +123,8 @@ Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& 
              c.sram_ab[i] + c.psum_w_bits[i] * sl.c_write_pj[s] +
              c.psum_r_bits[i] * sl.c_read_pj[s] + fills + p.fixed_pj + through + served;
   const double fastest = op_pipeline_lower_bound(static_cast<int64_t>(c.steps[i]),
-                                                  c.compute[i], f.bus_read, f.bus_write);
+                                                  compute_of(c, sl, s, i), f.bus_read,
+                                                  f.bus_write);
   f.bound = p.kind == PlanObjective::Latency ? fastest
             : p.kind == PlanObjective::Energy ? f.energy
                                               : f.energy * fastest;
@@ -151,7 +158,7 @@ PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const Plan
   });
   auto schedule = [&](int64_t flat) {
     const int64_t i = flat % n;
-    return op_pipeline_cycles(static_cast<int64_t>(c.steps[i]), c.compute[i],
+    return op_pipeline_cycles(static_cast<int64_t>(c.steps[i]), compute_of(c, sl, flat / n, i),
                               fig[flat].bus_read, fig[flat].bus_write, p.halves);
   };
   if (p.kind == PlanObjective::Traffic || p.kind == PlanObjective::Energy) {

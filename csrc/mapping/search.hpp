@@ -62,6 +62,10 @@ struct PlanSlices {
   const double *c_read_pj, *c_write_pj, *serve_a_pj, *serve_b_pj, *serve_c_pj, *c_through_pj;
   const int64_t* kept;
   const uint8_t* fits;  // count x n, row-major
+  // count x n, row-major, or null: the fewest cycles the scratchpads' ports move the array's
+  // operand reads and partial sums in, with C where the slice keeps it; an op computes for at
+  // least that long
+  const double* port_cycles = nullptr;
 };
 
 struct PlanChoice {

@@ -25,8 +25,14 @@ OPERANDS: tuple[str, ...] = ("input", "weight", "output")
 
 
 class Scratchpad(BaseModel):
-    """An on-chip SRAM buffer of ``size_kib`` KiB in ``banks`` banks of ``ports_per_bank``
-    ports, ``word_bits`` wide per bank port, holding the operands named in ``holds``.
+    """An on-chip SRAM buffer of ``size_kib`` KiB in ``banks`` banks, ``word_bits`` wide per
+    bank port, holding the operands named in ``holds``. Each bank has ``ports_per_bank``
+    read-write ports plus ``read_ports_per_bank`` read-only and ``write_ports_per_bank``
+    write-only ones (CACTI's port kinds); every bank must be readable and writable. Per cycle a
+    bank serves at most one word per port: an op's reads and writes at this level (the unit's
+    operand fetches, DMA fills and drains, partial sums) take at least
+    ``ScratchpadPorts.cycles`` of them, which the engine charges as port stalls when they
+    exceed its compute.
 
     ``read_energy_pj`` / ``write_energy_pj`` (per word access) override the energy table's
     ``sram_access_pj(size_bytes, word_bits)``. ``backed_by`` names the next level out of this
@@ -40,7 +46,9 @@ class Scratchpad(BaseModel):
     name: str = Field(min_length=1)
     size_kib: SizeKiB = Field(gt=0, le=1 << 30)  # at most 1 TiB on chip
     banks: Int = Field(default=1, ge=1, le=4096)
-    ports_per_bank: Int = Field(default=1, ge=1, le=16)
+    ports_per_bank: Int = Field(default=1, ge=0, le=16)
+    read_ports_per_bank: Int = Field(default=0, ge=0, le=16)
+    write_ports_per_bank: Int = Field(default=0, ge=0, le=16)
     word_bits: Int = Field(default=64, ge=8, le=1024)
     double_buffered: bool = True
     holds: tuple[Operand, ...] = Field(min_length=1)
@@ -61,6 +69,16 @@ class Scratchpad(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("must not repeat an operand")
         return value
+
+    @model_validator(mode="after")
+    def _readable_and_writable(self) -> Scratchpad:
+        if self.read_ports < 1:
+            raise FieldError("read_ports_per_bank", self.read_ports_per_bank,
+                             "must be >= 1 when ports_per_bank is 0 (a bank nothing can read)")
+        if self.write_ports < 1:
+            raise FieldError("write_ports_per_bank", self.write_ports_per_bank,
+                             "must be >= 1 when ports_per_bank is 0 (a bank nothing can write)")
+        return self
 
     @model_validator(mode="after")
     def _size_fits(self) -> Scratchpad:
@@ -89,9 +107,33 @@ class Scratchpad(BaseModel):
         return self.size_bytes // self.banks
 
     @property
+    def read_ports(self) -> int:
+        """Ports per bank that can read: read-write plus read-only."""
+        return self.ports_per_bank + self.read_ports_per_bank
+
+    @property
+    def write_ports(self) -> int:
+        """Ports per bank that can write: read-write plus write-only."""
+        return self.ports_per_bank + self.write_ports_per_bank
+
+    @property
+    def ports(self) -> int:
+        """All ports per bank."""
+        return self.ports_per_bank + self.read_ports_per_bank + self.write_ports_per_bank
+
+    @property
     def bytes_per_cycle(self) -> int:
-        """Peak access bandwidth: banks x ports_per_bank x word bytes per cycle."""
-        return self.banks * self.ports_per_bank * self.word_bytes
+        """Peak access bandwidth: banks x all ports x word bytes per cycle."""
+        return self.banks * self.ports * self.word_bytes
+
+    def port_cycles(self, read_bits: float, write_bits: float) -> float:
+        """The fewest cycles in which the banks' ports move ``read_bits`` and ``write_bits``
+        (words spread evenly over the banks): reads on the read-capable ports, writes on the
+        write-capable ones, both together on all of them."""
+        reads, writes = read_bits / self.word_bits, write_bits / self.word_bits
+        return max(reads / (self.banks * self.read_ports),
+                   writes / (self.banks * self.write_ports),
+                   (reads + writes) / (self.banks * self.ports))
 
     def read_pj(self, table: EnergyTable) -> float:
         """Energy (pJ) of one word read: the override, else the table's SRAM model."""

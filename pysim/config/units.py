@@ -73,7 +73,14 @@ class _Model(BaseModel):
 
 
 class _MacUnit(_Model):
-    """What every MAC-unit kind shares (pysim/units/base.py's interface)."""
+    """What every MAC-unit kind shares (pysim/units/base.py's interface).
+
+    ``private_operand_buffers``: the unit's PEs read their operands from memories of their
+    own (BISMO's per-row and per-column operand buffers, FINN's per-PE weight memories), not
+    through the shared scratchpad's ports, which then carry only the DMA traffic that fills
+    them: the scratchpad port bound does not apply to its operand reads."""
+
+    private_operand_buffers: ClassVar[bool] = False
 
     def psum_bits(self, op: Any) -> int:
         """Width of the partial sums the unit writes for ``op`` (the mapper's psum width):
@@ -543,6 +550,8 @@ class BitSerialUnit(_MacUnit):
     def tile_model(self, op: Any) -> ClosedFormTiles:
         return ClosedFormTiles(self, operand_bits(op))
 
+    private_operand_buffers: ClassVar[bool] = True
+
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """None: BISMO feeds each DPU row and column from its own operand buffer (dm + dn
         buffers, one Dk-bit word per cycle each), so a fold's fetches never meet in a shared
@@ -637,6 +646,8 @@ class XnorUnit(_MacUnit):
 
     def tile_model(self, op: Any) -> ClosedFormTiles:
         return ClosedFormTiles(self, (op.output_bits == 1,))
+
+    private_operand_buffers: ClassVar[bool] = True
 
     def fetch_streams(self, m: int, n: int, k: int) -> tuple[tuple[str, int, int], ...]:
         """None: as in FINN, each PE reads its weights from its own memory and the input slice

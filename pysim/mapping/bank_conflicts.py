@@ -41,6 +41,6 @@ def _stalls(spad: tuple[int, int, int, int], lanes: int, elements: int, elem_byt
 def fold_fetch_stalls(scratchpad: Any, lanes: int, elements: int, elem_bits: int) -> int:
     """Stall cycles that one fold's fetch of ``elements`` steps of ``lanes`` operands adds."""
     elem_bytes = max(1, math.ceil(elem_bits / 8))
-    key = (scratchpad.size_bytes, scratchpad.banks, scratchpad.ports_per_bank,
+    key = (scratchpad.size_bytes, scratchpad.banks, scratchpad.read_ports,  # fetches read
            scratchpad.word_bytes)
     return _stalls(key, lanes, elements, elem_bytes)

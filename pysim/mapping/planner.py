@@ -78,6 +78,7 @@ class OpMapping:
     mac_pj: float = 0.0  # energy of one MAC on the op's unit
     vector_ops: int = 0
     bank_stall_cycles: int = 0
+    port_stall_cycles: int = 0  # cycles the op's scratchpad traffic outlasts its compute
     tiling: str = ""
     dataflow: str = ""
     mapping: GemmMapping | None = None  # the MAC op's loop nest (print it)
@@ -332,6 +333,9 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
         level_pj_per_bit=tuple(prices[s.name] for s in hw.scratchpads),
+        level_port_bits=tuple((float(s.banks * s.read_ports * s.word_bits),
+                               float(s.banks * s.write_ports * s.word_bits),
+                               float(s.banks * s.ports * s.word_bits)) for s in hw.scratchpads),
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),
@@ -347,6 +351,8 @@ def objective_for(hw: Any, op: Any, unit: Any, base: Objective,
     final write is neither DRAM traffic nor bus time."""
     if keeps_output:
         base = replace(base, c_kept=True)
+    if getattr(unit, "private_operand_buffers", False):  # its PEs do not read through ports
+        base = replace(base, level_port_bits=())
     if base.kind != "edp":
         return base
     table = hw.energy_table
@@ -580,6 +586,18 @@ def _too_small(op: Any, view: Any, cap: Capacity, hw_spads: tuple[Any, ...], exc
     return f"op {op.name!r} does not fit the scratchpads ({sizes}; {source}): {exc}"
 
 
+def port_stalls(m: dict[str, Any], scratchpads: tuple[Any, ...]) -> None:
+    """Cycles the op waits on scratchpad ports, added to its compute: every level's ports move
+    its reads and writes (operand fetches, DMA fills and drains, partial sums) in no fewer
+    than ``Scratchpad.port_cycles``; the op takes at least the longest of these."""
+    busy = max((s.port_cycles(m["sram_read_bits"].get(s.name, 0),
+                              m["sram_write_bits"].get(s.name, 0)) for s in scratchpads),
+               default=0.0)
+    stall = max(0, math.ceil(busy - 1e-9 - m["compute_cycles"]))
+    m["compute_cycles"] += stall
+    m["port_stall_cycles"] = stall
+
+
 def _steps(tiles: int) -> int:
     return max(1, min(MAX_STEPS, tiles))
 
@@ -732,6 +750,11 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             for level in chain[names.index(level_of[role]) + 1:]:
                 add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
                 add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
+        # a GPU kernel's time holds its own traffic; PEs with operand memories of their own
+        # do not read through the scratchpad's ports
+        if not m.get("in_kernel_traffic") and not getattr(unit, "private_operand_buffers",
+                                                          False):
+            port_stalls(m, hw.scratchpads)
         out.append(
             OpMapping(
                 index=i,
@@ -758,6 +781,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 mac_pj=float(m.get("mac_pj", 0.0)),
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
+                port_stall_cycles=int(m.get("port_stall_cycles", 0)),
                 tiling=m.get("tiling") or str(m.get("mapping") or ""),
                 mapping=m.get("mapping"),
                 dataflow=m.get("dataflow", ""),

@@ -235,6 +235,10 @@ class Objective:
     # The op's output stays on chip for its consumers: its final write is not priced (the
     # tiling's reported C writes still count it; the planner drops it afterwards).
     c_kept: bool = False
+    # (read, write, any) bits per cycle the ports of every capacity group move: the array's
+    # operand reads and partial sums at a level take at least their bits over these (empty:
+    # ports unbounded)
+    level_port_bits: tuple[tuple[float, float, float], ...] = ()
 
 
 TRAFFIC = Objective()
@@ -536,16 +540,20 @@ def plan_gemm(
     # bytes, unless its runs fill fewer bursts (a 32-wide K tile reads 64 B per row where the
     # 33-wide one reads 96), or, timed, its extra tiles give the engine more steps to overlap
     # loads, compute and stores in (N = 33 on two 32-column arrays: 32 + 1 in two steps beats
-    # 33 in one): then both stay. Only a scratchpad too tight for the wider tile (or its kept
-    # footprints) keeps it otherwise.
+    # 33 in one) or its runs stream faster from DRAM (M = 33 on two input-stationary arrays:
+    # 32-row runs fill whole bursts): then both stay. Only a scratchpad too tight for the
+    # wider tile (or its kept footprints) keeps it otherwise.
     timed = objective.kind != "traffic"
     for w in wider:
         narrow = np.nonzero(w >= 0)[0]
         wide = w[narrow]
         no_more = ((a_pass[wide] <= a_pass[narrow]) & (b_pass[wide] <= b_pass[narrow])
                    & (c_pass[wide] <= c_pass[narrow]) & (p_pass[wide] <= p_pass[narrow]))
-        if timed:
+        if timed:  # ... nor fewer steps to overlap in, nor slower DRAM streams
             no_more &= steps[wide] >= steps[narrow]
+            for x in "abc":
+                if isinstance(slow[x], np.ndarray):
+                    no_more &= slow[x][wide] <= slow[x][narrow]
         fits2[:, narrow[no_more]] &= ~fits2[:, wide[no_more]]
     keep = np.nonzero(fits2.any(axis=1))[0]
     feasible_rows = fits2[keep]
@@ -583,6 +591,15 @@ def plan_gemm(
                else {"input": 0.0, "weight": 0.0})
     refetch = table.refetch[:, keep]
     served = (outer_g >= 0).astype(np.uint8)
+    port = None
+    if objective.kind != "traffic" and len(objective.level_port_bits) == len(groups):
+        port = _port_cycles(objective.level_port_bits, groups, home, c_level, outer_g, refetch,
+                            trips, a_on_chip,
+                            (count * cost.a_reads).sum(axis=0) * a_bits * a_scales,
+                            (count * cost.b_reads).sum(axis=0) * b_bits * b_scales,
+                            psum_r_bits, psum_w_bits, a_pass, b_pass, c_pass, p_pass,
+                            (float(m * n * psum_bits) * trips["k"],
+                             accumulate_reads(m, n, k, kt) * float(psum_bits)), compute)
     rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
             slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
             trips["n"], trips["k"]]
@@ -605,7 +622,7 @@ def plan_gemm(
     kind = ("traffic", "latency", "energy", "edp").index(objective.kind)
     flat, latency, energy = _core.search_plans(
         kind, prices, candidates, refetch, served, slice_pj,
-        table.kept_count[keep], feasible_rows.astype(np.uint8))
+        table.kept_count[keep], feasible_rows.astype(np.uint8), port)
     if flat < 0:
         raise NoTileFits(f"no tiling of GEMM M={m} N={n} K={k} fits the scratchpads")
     s, i = divmod(flat, len(mt))
@@ -639,6 +656,73 @@ def plan_gemm(
         refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
         c_final_bytes=int(c_pass[i]),
     )
+
+
+def _port_cycles(rates: tuple[tuple[float, float, float], ...], groups: Any, home: dict[str, int],
+                 c_level: np.ndarray, outer_g: np.ndarray, refetch: np.ndarray,
+                 trips: dict[str, np.ndarray], a_on_chip: bool, a_bits: np.ndarray,
+                 b_bits: np.ndarray, psum_r: np.ndarray, psum_w: np.ndarray,
+                 a_pass: np.ndarray, b_pass: np.ndarray, c_pass: np.ndarray,
+                 p_pass: np.ndarray, c_sub: tuple[Any, Any],
+                 compute: np.ndarray) -> np.ndarray | None:
+    """Per (slice, candidate): the fewest cycles the levels' ports move what the op reads and
+    writes at each, as the planner counts it (pysim/mapping/counts.py, planner.py): the
+    array's operand reads and partial sums (C at its inner level or where the slice keeps
+    it), DMA fills of A and B and the drain of C, and the re-reads an outer level serves (A,
+    B) or the partial sums it holds between K tiles (C: out and back, both levels). A C tile
+    kept at an outer level is walked in sub-tiles its inner level holds (mapping/subtile.py):
+    ``c_sub`` = (bits each K tile's sub-tiles drain to it, bits its accumulation reads back).
+    ``rates``: (read, write, any) bits per cycle of each capacity group. None when no slice's
+    ports can outlast ``compute`` (every bit through the slowest port kind of any level)."""
+    rate_r, rate_w, rate_t = (np.array(x)[:, None] for x in zip(*rates, strict=True))
+    trip_of = {0: np.ones_like(a_pass), 1: trips["m"], 2: trips["n"], 3: trips["k"]}
+    drain, accumulate = c_sub
+    most = np.maximum(np.maximum(trips["m"], trips["n"]), trips["k"])
+    bound = (a_bits + b_bits + psum_r + psum_w + drain + accumulate
+             + 8.0 * (c_pass + 2 * (a_pass + b_pass) * most + 4 * p_pass * trips["k"]))
+    if (bound / min(rate_r.min(), rate_w.min()) <= compute).all():
+        return None
+    base_r = np.zeros((len(groups), len(a_pass)))
+    base_w = np.zeros_like(base_r)
+    base_r[home["input"]] += a_bits
+    base_r[home["weight"]] += b_bits
+    rows = np.vstack([c_level, outer_g, refetch]).T.tolist()  # one row per slice
+    index: dict[tuple[int, ...], int] = {}
+    which = [index.setdefault(tuple(row), len(index)) for row in rows]
+    table = np.empty((len(index), len(a_pass)))
+    for j, sig in enumerate(index):
+        cg = home["output"] if sig[0] < 0 else sig[0]
+        ga, gb, gc, ra, rb, _ = sig[1:]
+        r, w = base_r.copy(), base_w.copy()
+        r[cg] += 8.0 * c_pass  # the drain to DRAM
+        if sig[0] < 0:  # partial sums at C's inner level
+            r[cg] += psum_r
+            w[cg] += psum_w
+        else:  # in sub-tiles at the inner level, each leaving to C's level once per K tile
+            r[home["output"]] += psum_r - accumulate + drain
+            w[home["output"]] += psum_w
+            w[cg] += drain
+            r[cg] += accumulate
+        if not a_on_chip:
+            w[home["input"]] += 8.0 * a_pass * trip_of[ra]
+        w[home["weight"]] += 8.0 * b_pass * trip_of[rb]
+        if ga >= 0 and not a_on_chip:  # A's re-reads across N served by an outer level
+            served = 8.0 * a_pass * (trips["n"] - 1)
+            r[ga] += served
+            w[home["input"]] += served
+        if gb >= 0:  # B's across M
+            served = 8.0 * b_pass * (trips["m"] - 1)
+            r[gb] += served
+            w[home["weight"]] += served
+        if gc >= 0:  # C's partial sums between K tiles: out of C's level and back
+            spill = 8.0 * p_pass * (trips["k"] - 1)
+            r[gc] += spill
+            w[gc] += spill
+            r[cg] += spill
+            w[cg] += spill
+        table[j] = np.max(np.maximum(np.maximum(r / rate_r, w / rate_w), (r + w) / rate_t),
+                          axis=0)
+    return table[which]
 
 
 def tile_shapes(m: int, n: int, k: int, t: GemmTiling) -> list[tuple[int, int, int, int]]:
