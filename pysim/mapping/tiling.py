@@ -674,54 +674,59 @@ def _port_cycles(rates: tuple[tuple[float, float, float], ...], groups: Any, hom
     ``c_sub`` = (bits each K tile's sub-tiles drain to it, bits its accumulation reads back).
     ``rates``: (read, write, any) bits per cycle of each capacity group. None when no slice's
     ports can outlast ``compute`` (every bit through the slowest port kind of any level)."""
-    rate_r, rate_w, rate_t = (np.array(x)[:, None] for x in zip(*rates, strict=True))
     trip_of = {0: np.ones_like(a_pass), 1: trips["m"], 2: trips["n"], 3: trips["k"]}
     drain, accumulate = c_sub
     most = np.maximum(np.maximum(trips["m"], trips["n"]), trips["k"])
     bound = (a_bits + b_bits + psum_r + psum_w + drain + accumulate
              + 8.0 * (c_pass + 2 * (a_pass + b_pass) * most + 4 * p_pass * trips["k"]))
-    if (bound / min(rate_r.min(), rate_w.min()) <= compute).all():
+    if (bound / min(min(r, w) for r, w, _ in rates) <= compute).all():
         return None
-    base_r = np.zeros((len(groups), len(a_pass)))
-    base_w = np.zeros_like(base_r)
-    base_r[home["input"]] += a_bits
-    base_r[home["weight"]] += b_bits
+    n_groups, zero = len(groups), np.zeros(len(a_pass))
+    hi, hw_, ho = home["input"], home["weight"], home["output"]
+    fill_a = {code: 8.0 * a_pass * t for code, t in trip_of.items()}
+    fill_b = {code: 8.0 * b_pass * t for code, t in trip_of.items()}
+    served_a, served_b = 8.0 * a_pass * (trips["n"] - 1), 8.0 * b_pass * (trips["m"] - 1)
+    spill, drain8 = 8.0 * p_pass * (trips["k"] - 1), 8.0 * c_pass
     rows = np.vstack([c_level, outer_g, refetch]).T.tolist()  # one row per slice
     index: dict[tuple[int, ...], int] = {}
     which = [index.setdefault(tuple(row), len(index)) for row in rows]
     table = np.empty((len(index), len(a_pass)))
-    for j, sig in enumerate(index):
-        cg = home["output"] if sig[0] < 0 else sig[0]
-        ga, gb, gc, ra, rb, _ = sig[1:]
-        r, w = base_r.copy(), base_w.copy()
-        r[cg] += 8.0 * c_pass  # the drain to DRAM
-        if sig[0] < 0:  # partial sums at C's inner level
-            r[cg] += psum_r
-            w[cg] += psum_w
+    for j, (c_at, ga, gb, gc, ra, rb, _) in enumerate(index):
+        cg = ho if c_at < 0 else c_at
+        r: list[Any] = [zero] * n_groups  # per group; arrays added, never changed in place
+        w: list[Any] = [zero] * n_groups
+        r[hi] = r[hi] + a_bits
+        r[hw_] = r[hw_] + b_bits
+        r[cg] = r[cg] + drain8  # the drain to DRAM
+        if c_at < 0:  # partial sums at C's inner level
+            r[cg] = r[cg] + psum_r
+            w[cg] = w[cg] + psum_w
         else:  # in sub-tiles at the inner level, each leaving to C's level once per K tile
-            r[home["output"]] += psum_r - accumulate + drain
-            w[home["output"]] += psum_w
-            w[cg] += drain
-            r[cg] += accumulate
+            r[ho] = r[ho] + (psum_r - accumulate + drain)
+            w[ho] = w[ho] + psum_w
+            w[cg] = w[cg] + drain
+            r[cg] = r[cg] + accumulate
         if not a_on_chip:
-            w[home["input"]] += 8.0 * a_pass * trip_of[ra]
-        w[home["weight"]] += 8.0 * b_pass * trip_of[rb]
+            w[hi] = w[hi] + fill_a[ra]
+        w[hw_] = w[hw_] + fill_b[rb]
         if ga >= 0 and not a_on_chip:  # A's re-reads across N served by an outer level
-            served = 8.0 * a_pass * (trips["n"] - 1)
-            r[ga] += served
-            w[home["input"]] += served
+            r[ga] = r[ga] + served_a
+            w[hi] = w[hi] + served_a
         if gb >= 0:  # B's across M
-            served = 8.0 * b_pass * (trips["m"] - 1)
-            r[gb] += served
-            w[home["weight"]] += served
+            r[gb] = r[gb] + served_b
+            w[hw_] = w[hw_] + served_b
         if gc >= 0:  # C's partial sums between K tiles: out of C's level and back
-            spill = 8.0 * p_pass * (trips["k"] - 1)
-            r[gc] += spill
-            w[gc] += spill
-            r[cg] += spill
-            w[cg] += spill
-        table[j] = np.max(np.maximum(np.maximum(r / rate_r, w / rate_w), (r + w) / rate_t),
-                          axis=0)
+            for g in (gc, cg):
+                r[g] = r[g] + spill
+                w[g] = w[g] + spill
+        worst = zero
+        for g in range(n_groups):
+            if r[g] is zero and w[g] is zero:
+                continue
+            rr, ww, tt = rates[g]
+            worst = np.maximum(worst, np.maximum(np.maximum(r[g] / rr, w[g] / ww),
+                                                 (r[g] + w[g]) / tt))
+        table[j] = worst
     return table[which]
 
 
