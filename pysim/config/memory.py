@@ -24,6 +24,18 @@ Operand = Literal["input", "weight", "output"]
 OPERANDS: tuple[str, ...] = ("input", "weight", "output")
 
 
+def port_cycles(read_bits: Any, write_bits: Any, rates: tuple[float, float, float]) -> Any:
+    """The fewest cycles in which ports moving ``rates`` = (read, write, any) bits per cycle
+    move ``read_bits`` and ``write_bits`` (words spread evenly over the banks): reads on the
+    read-capable ports, writes on the write-capable ones, both together on all of them.
+    Numbers or NumPy arrays (the tiling search prices every candidate at once)."""
+    import numpy as np
+
+    read_rate, write_rate, any_rate = rates
+    return np.maximum(np.maximum(read_bits / read_rate, write_bits / write_rate),
+                      (read_bits + write_bits) / any_rate)
+
+
 class Scratchpad(BaseModel):
     """An on-chip SRAM buffer of ``size_kib`` KiB in ``banks`` banks, ``word_bits`` wide per
     bank port, holding the operands named in ``holds``. Each bank has ``ports_per_bank``
@@ -126,14 +138,18 @@ class Scratchpad(BaseModel):
         """Peak access bandwidth: banks x all ports x word bytes per cycle."""
         return self.banks * self.ports * self.word_bytes
 
+    @property
+    def port_bits_per_cycle(self) -> tuple[float, float, float]:
+        """(read, write, any) bits the banks' ports move per cycle: read-capable, write-capable
+        and all ports x banks x word bits."""
+        row = self.banks * self.word_bits
+        return (float(row * self.read_ports), float(row * self.write_ports),
+                float(row * self.ports))
+
     def port_cycles(self, read_bits: float, write_bits: float) -> float:
         """The fewest cycles in which the banks' ports move ``read_bits`` and ``write_bits``
-        (words spread evenly over the banks): reads on the read-capable ports, writes on the
-        write-capable ones, both together on all of them."""
-        reads, writes = read_bits / self.word_bits, write_bits / self.word_bits
-        return max(reads / (self.banks * self.read_ports),
-                   writes / (self.banks * self.write_ports),
-                   (reads + writes) / (self.banks * self.ports))
+        (``port_cycles`` at ``port_bits_per_cycle``)."""
+        return float(port_cycles(read_bits, write_bits, self.port_bits_per_cycle))
 
     def read_pj(self, table: EnergyTable) -> float:
         """Energy (pJ) of one word read: the override, else the table's SRAM model."""

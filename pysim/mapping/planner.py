@@ -333,9 +333,7 @@ def hardware_objective(hw: Any, spads: dict[str, Any]) -> Objective:
         dram_write_pj_per_byte=8 * hw.dram.write_pj_per_bit,
         sram_pj_per_bit=tuple(per_bit),  # type: ignore[arg-type]
         level_pj_per_bit=tuple(prices[s.name] for s in hw.scratchpads),
-        level_port_bits=tuple((float(s.banks * s.read_ports * s.word_bits),
-                               float(s.banks * s.write_ports * s.word_bits),
-                               float(s.banks * s.ports * s.word_bits)) for s in hw.scratchpads),
+        level_port_bits=tuple(s.port_bits_per_cycle for s in hw.scratchpads),
         transfer_latency=hw.dram.row_miss_latency_ns * 1e-9 * hw.clock_hz,
         halves=2 if all(s.double_buffered for s in hw.scratchpads) else 1,
         dram_key=dram_key(hw.dram),
@@ -694,7 +692,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(
                             hw, op, unit, base, not res.writes_output[i]),
-                        hw.scratchpads, act_ratio, getattr(hw, "source", "<dict>"))
+                        hw.scratchpads, act_ratio, hw.source)
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
             if group := datapath_scale_group(op, unit):  # a partial-sum shift per block

@@ -599,7 +599,7 @@ def plan_gemm(
                             (count * cost.b_reads).sum(axis=0) * b_bits * b_scales,
                             psum_r_bits, psum_w_bits, a_pass, b_pass, c_pass, p_pass,
                             (float(m * n * psum_bits) * trips["k"],
-                             accumulate_reads(m, n, k, kt) * float(psum_bits)), compute)
+                             accumulate_reads(m, n, k, kt) * float(psum_bits)))
     rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
             slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
             trips["n"], trips["k"]]
@@ -663,8 +663,7 @@ def _port_cycles(rates: tuple[tuple[float, float, float], ...], groups: Any, hom
                  trips: dict[str, np.ndarray], a_on_chip: bool, a_bits: np.ndarray,
                  b_bits: np.ndarray, psum_r: np.ndarray, psum_w: np.ndarray,
                  a_pass: np.ndarray, b_pass: np.ndarray, c_pass: np.ndarray,
-                 p_pass: np.ndarray, c_sub: tuple[Any, Any],
-                 compute: np.ndarray) -> np.ndarray | None:
+                 p_pass: np.ndarray, c_sub: tuple[Any, Any]) -> np.ndarray:
     """Per (slice, candidate): the fewest cycles the levels' ports move what the op reads and
     writes at each, as the planner counts it (pysim/mapping/counts.py, planner.py): the
     array's operand reads and partial sums (C at its inner level or where the slice keeps
@@ -672,15 +671,12 @@ def _port_cycles(rates: tuple[tuple[float, float, float], ...], groups: Any, hom
     B) or the partial sums it holds between K tiles (C: out and back, both levels). A C tile
     kept at an outer level is walked in sub-tiles its inner level holds (mapping/subtile.py):
     ``c_sub`` = (bits each K tile's sub-tiles drain to it, bits its accumulation reads back).
-    ``rates``: (read, write, any) bits per cycle of each capacity group. None when no slice's
-    ports can outlast ``compute`` (every bit through the slowest port kind of any level)."""
+    ``rates``: (read, write, any) bits per cycle of each capacity group
+    (``Scratchpad.port_bits_per_cycle``)."""
+    from pysim.config.memory import port_cycles  # pysim.config imports the mapping's units
+
     trip_of = {0: np.ones_like(a_pass), 1: trips["m"], 2: trips["n"], 3: trips["k"]}
     drain, accumulate = c_sub
-    most = np.maximum(np.maximum(trips["m"], trips["n"]), trips["k"])
-    bound = (a_bits + b_bits + psum_r + psum_w + drain + accumulate
-             + 8.0 * (c_pass + 2 * (a_pass + b_pass) * most + 4 * p_pass * trips["k"]))
-    if (bound / min(min(r, w) for r, w, _ in rates) <= compute).all():
-        return None
     n_groups, zero = len(groups), np.zeros(len(a_pass))
     hi, hw_, ho = home["input"], home["weight"], home["output"]
     fill_a = {code: 8.0 * a_pass * t for code, t in trip_of.items()}
@@ -723,9 +719,7 @@ def _port_cycles(rates: tuple[tuple[float, float, float], ...], groups: Any, hom
         for g in range(n_groups):
             if r[g] is zero and w[g] is zero:
                 continue
-            rr, ww, tt = rates[g]
-            worst = np.maximum(worst, np.maximum(np.maximum(r[g] / rr, w[g] / ww),
-                                                 (r[g] + w[g]) / tt))
+            worst = np.maximum(worst, port_cycles(r[g], w[g], rates[g]))
         table[j] = worst
     return table[which]
 
