@@ -24,12 +24,14 @@ namespace {
 
 constexpr int64_t kBlock = int64_t{1} << 16;  // elements a thread claims at a time
 
-// body(lo, hi) over [0, n) in claimed blocks on the worker pool (one thread below two blocks);
-// the calling thread polls before each of its claims, and a poll that throws stops the others
-// at their next claim. Elements are independent, so the split does not change the result.
-template <class Body>
-void for_blocks(int64_t n, const Poll& poll, Body body) {
-  const int64_t team = std::min<int64_t>(hardware_threads(), (n + kBlock - 1) / kBlock);
+// body(lo, hi) over [0, units) in claims of `step` units on the worker pool (one thread below
+// two claims); the calling thread polls before each of its claims, and a poll that throws
+// stops the others at their next claim; stops early once stop() is true. Units are
+// independent, so the split does not change the result.
+template <class Body, class Stop>
+void for_claims(int64_t units, int64_t step, const Poll& poll, Body body, Stop stop) {
+  const int64_t claims = units / step + (units % step != 0 ? 1 : 0);
+  const int64_t team = std::min<int64_t>(hardware_threads(), claims);
   std::atomic<int64_t> next{0};
   parallel_for_ids(std::max<int64_t>(team, 1), [&](int64_t id, int64_t) {
     for (;;) {
@@ -37,15 +39,22 @@ void for_blocks(int64_t n, const Poll& poll, Body body) {
         try {
           poll();
         } catch (...) {
-          next.store(n);
+          next.store(units);
           throw;
         }
       }
-      const int64_t lo = next.fetch_add(kBlock);
-      if (lo >= n) break;
-      body(lo, std::min(n, lo + kBlock));
+      if (stop()) break;
+      const int64_t lo = next.fetch_add(step);
+      if (lo >= units) break;
+      body(lo, std::min(units, lo + step));
     }
   });
+}
+
+// for_claims over [0, n) in blocks of kBlock elements, to the end.
+template <class Body>
+void for_blocks(int64_t n, const Poll& poll, Body body) {
+  for_claims(n, kBlock, poll, body, [] { return false; });
 }
 
 // floor(log2 a) of a finite a >= 0 from its exponent field (0 and subnormals: -1023).
@@ -652,31 +661,6 @@ PYSIM_AVX512 void pieces_avx512(const FusedJob<In, Code, Enc>& j, int64_t lo, in
   encode_pieces<In, Code, Enc, kStochastic>(j, lo, hi, bss);
 }
 #endif
-
-// body(lo, hi) over [0, units) in claims of `step` units on the worker pool (for_blocks with
-// a step of its own); stops early once stop() is true.
-template <class Body, class Stop>
-void for_claims(int64_t units, int64_t step, const Poll& poll, Body body, Stop stop) {
-  const int64_t claims = units / step + (units % step != 0 ? 1 : 0);
-  const int64_t team = std::min<int64_t>(hardware_threads(), claims);
-  std::atomic<int64_t> next{0};
-  parallel_for_ids(std::max<int64_t>(team, 1), [&](int64_t id, int64_t) {
-    for (;;) {
-      if (id == 0 && poll) {
-        try {
-          poll();
-        } catch (...) {
-          next.store(units);
-          throw;
-        }
-      }
-      if (stop()) break;
-      const int64_t lo = next.fetch_add(step);
-      if (lo >= units) break;
-      body(lo, std::min(units, lo + step));
-    }
-  });
-}
 
 template <class In, class Code, class Enc, bool kStochastic>
 FusedStatus run_fused(const FusedJob<In, Code, Enc>& j, const Poll& poll) {
