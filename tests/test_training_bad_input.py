@@ -3,12 +3,11 @@ allowed."""
 
 from __future__ import annotations
 
-import pytest
-
 import pysim
 from pysim import training
 from pysim.training.ops import VectorWork
 from pysim.workload import Gemm, Workload
+from tests.one_line import one_line
 
 
 def mlp() -> Workload:
@@ -17,15 +16,6 @@ def mlp() -> Workload:
 
 
 A100 = pysim.gpu.preset("a100")
-
-
-def one_line(call, *words):
-    with pytest.raises(ValueError) as err:
-        call()
-    text = str(err.value)
-    assert "\n" not in text, text
-    for w in words:
-        assert w in text, text
 
 
 def test_unknown_optimizer():

@@ -4,13 +4,12 @@ name) through `Recipe.with_formats`, `training.step(formats=...)` and ``pysim tr
 
 from __future__ import annotations
 
-import pytest
-
 import pysim
 from pysim import training
 from pysim.errors import WorkloadError
 from pysim.training.graph import build_training_graph
 from pysim.workload import Elementwise, Gemm, Workload
+from tests.one_line import one_line as check_one_line
 
 A100 = pysim.gpu.preset("a100")
 
@@ -24,12 +23,7 @@ def mlp() -> Workload:
 
 
 def one_line(call, *words):
-    with pytest.raises(WorkloadError) as err:
-        call()
-    text = str(err.value)
-    assert "\n" not in text, text
-    for w in words:
-        assert w in text, text
+    check_one_line(call, *words, error=WorkloadError)
 
 
 # -- schedules -------------------------------------------------------------------------------
