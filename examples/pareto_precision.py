@@ -35,12 +35,14 @@ from matplotlib.ticker import EngFormatter
 
 import pysim
 import pysim.plot
+from pysim.energy import COMPONENTS as PER_OP
+from pysim.energy import RUN_COMPONENTS
 from pysim.sweep import Space, pareto, sweep
 from pysim.workload import Workload, workload_from_dict
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 MAC_TYPES = ("conv2d", "gemm", "matmul")
-COMPONENTS = ("mac", "register_file", "sram", "dram", "vector", "leakage", "clock", "control")
+COMPONENTS = PER_OP + RUN_COMPONENTS  # every part of the energy breakdown
 
 
 def with_bits(wl: Workload, bits: int, name: str) -> Workload:

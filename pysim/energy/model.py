@@ -25,9 +25,10 @@ Components (all in pJ here, J in results):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pysim.mapping.planner import OpMapping
+if TYPE_CHECKING:  # the sweep worker imports the component names without the mapper
+    from pysim.mapping.planner import OpMapping
 
 COMPONENTS = ("mac", "register_file", "sram", "dram", "vector")
 """Per-op dynamic components, priced by ``price_op``."""
@@ -75,8 +76,7 @@ def leakage_pj(hw: Any, latency_cycles: float) -> float:
 def overhead_pj(hw: Any, latency_cycles: float, on_chip_pj: float) -> dict[str, float]:
     """The run-level components for a run of ``latency_cycles`` whose on-chip dynamic energy
     (``ON_CHIP`` components) is ``on_chip_pj``: leakage, clock and control, in pJ."""
-    energy = getattr(hw, "energy", None)  # a GpuPreset has no energy block: no overheads
-    clock = energy.clock_pj_per_cycle * latency_cycles if energy is not None else 0.0
-    f = energy.control_fraction if energy is not None else 0.0
+    clock = hw.energy.clock_pj_per_cycle * latency_cycles
+    f = hw.energy.control_fraction
     return {"leakage": leakage_pj(hw, latency_cycles), "clock": clock,
             "control": f / (1.0 - f) * (on_chip_pj + clock)}

@@ -14,8 +14,9 @@ import math
 import pickle
 from typing import Any
 
-ENERGY_COMPONENTS = (
-    "mac", "register_file", "sram", "dram", "vector", "leakage", "clock", "control")
+from pysim.energy.model import COMPONENTS, RUN_COMPONENTS
+
+ENERGY_COMPONENTS = COMPONENTS + RUN_COMPONENTS
 
 METRICS: tuple[str, ...] = (
     "latency_s",
