@@ -51,3 +51,18 @@ def test_the_clock_costs_the_same_power_at_any_frequency() -> None:
     watts = [r.energy_breakdown_j["clock"] / r.latency_s for r in (fast, slow)]
     assert watts[0] == pytest.approx(531.3e-12 * 0.2e9)
     assert watts[1] == pytest.approx(watts[0] / 2)
+
+
+def test_eyeriss_clock_energy_is_cnnergys_h_tree() -> None:
+    # configs/eyeriss.yaml's clock_pj_per_cycle is the H-tree model's C V^2, computed by
+    # benchmarks/eyeriss_clock_tree.py from CNNergy's capacitances, not fitted to the chip
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "eyeriss_clock_tree", ROOT / "benchmarks" / "eyeriss_clock_tree.py")
+    assert spec is not None and spec.loader is not None
+    tree = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tree)
+    hw = pysim.load_hardware(ROOT / "configs" / "eyeriss.yaml")
+    assert hw.energy.clock_pj_per_cycle == pytest.approx(tree.clock_pj_per_cycle_65nm(), abs=0.05)
+    assert tree.clock_watts_45nm() * (65 / 45) / 1.1**2 == pytest.approx(0.1063, rel=1e-3)
