@@ -29,11 +29,13 @@ def port_cycles(read_bits: Any, write_bits: Any, rates: tuple[float, float, floa
     move ``read_bits`` and ``write_bits`` (words spread evenly over the banks): reads on the
     read-capable ports, writes on the write-capable ones, both together on all of them.
     Numbers or NumPy arrays (the tiling search prices every candidate at once)."""
+    read_rate, write_rate, any_rate = rates
+    times = (read_bits / read_rate, write_bits / write_rate, (read_bits + write_bits) / any_rate)
+    if isinstance(read_bits, (int, float)) and isinstance(write_bits, (int, float)):
+        return max(times)  # the planner's per-op stall: no NumPy on the hot path
     import numpy as np
 
-    read_rate, write_rate, any_rate = rates
-    return np.maximum(np.maximum(read_bits / read_rate, write_bits / write_rate),
-                      (read_bits + write_bits) / any_rate)
+    return np.maximum(np.maximum(times[0], times[1]), times[2])
 
 
 class Scratchpad(BaseModel):
