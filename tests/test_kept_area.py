@@ -14,10 +14,19 @@ from hypothesis import strategies as st
 
 import pysim
 from pysim.errors import ConfigError
-from pysim.mapping.kept_area import KeptBlock, best_fit, place
+from pysim.mapping.kept_area import KeptBlock, Stay, best_fit, place
 from pysim.mapping.planned_residency import plan_residency_optimal
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def stays_of(table: dict[str, tuple[int, int, tuple[int, ...]]]) -> list[Stay]:
+    """Stays from tensor -> (bytes, first step, the last step of each gap)."""
+    return [Stay(t, nbytes, first, ends) for t, (nbytes, first, ends) in table.items()]
+
+
+def kept_by_name(kept: dict[Stay, int]) -> dict[str, int]:
+    return {s.tensor: count for s, count in kept.items()}
 
 
 def _check(blocks: list[KeptBlock], budget: int) -> None:
@@ -44,15 +53,28 @@ def test_best_fit_takes_the_smallest_gap_that_holds_it() -> None:
 def test_fragmentation_cuts_a_stay_short_then_drops_it() -> None:
     # a (60 B) and b (40 B) fill a 100 B area during steps 0..3; c (50 B) arrives at 2 and
     # wants to stay through 6: b leaves at 3, a at 5, but never both together before 6 ...
-    stays = {"a": (60, 0, (5,)), "b": (40, 0, (3,)), "c": (50, 2, (4, 6))}
+    stays = stays_of({"a": (60, 0, (5,)), "b": (40, 0, (3,)), "c": (50, 2, (4, 6))})
     blocks, kept = place(stays, 100)
     _check(blocks, 100)
     # largest first: a at 0, c (50 B) overlaps a and b in time: the only gap above a is 40 B
-    assert kept == {"a": 1, "c": 0, "b": 1}
+    assert kept_by_name(kept) == {"a": 1, "c": 0, "b": 1}
     # with room to spare the whole stay is kept
     blocks, kept = place(stays, 150)
     _check(blocks, 150)
-    assert kept == {"a": 1, "b": 1, "c": 2}
+    assert kept_by_name(kept) == {"a": 1, "b": 1, "c": 2}
+
+
+def test_a_reloaded_stay_is_a_block_of_its_own_at_its_own_address() -> None:
+    # a stays 0..2, is read from DRAM at 5 and kept from 6 through 8 (a reload); b holds
+    # the bottom of the area during 1..7, so a's second piece goes above it
+    stays = [Stay("a", 30, 0, (2,)), Stay("a", 30, 6, (8,), gap=2), Stay("b", 40, 1, (7,))]
+    blocks, kept = place(stays, 100)
+    _check(blocks, 100)
+    assert list(kept.values()) == [1, 1, 1]
+    pieces = [b for b in blocks if b.tensor == "a"]
+    assert [(b.first_step, b.last_step, b.reloaded) for b in pieces] == [(0, 2, False),
+                                                                         (6, 8, True)]
+    assert pieces[1].offset == 40
 
 
 @settings(derandomize=True, database=None, deadline=None, max_examples=200)
@@ -64,7 +86,8 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
     for i, (size, first, span, gaps) in enumerate(raw):
         ends = tuple(first + span + 2 * g for g in range(gaps))
         stays[f"t{i}"] = (size, first, ends)
-    blocks, kept = place(stays, budget)
+    blocks, kept_stays = place(stays_of(stays), budget)
+    kept = kept_by_name(kept_stays)
     _check(blocks, budget)
     by_tensor = {b.tensor: b for b in blocks}
     for t, (size, first, ends) in stays.items():
@@ -74,17 +97,18 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
             assert (b.nbytes, b.first_step, b.last_step) == (size, first, ends[kept[t] - 1])
         else:
             assert t not in by_tensor
-    assert place(stays, budget) == (blocks, kept)  # deterministic
+    assert place(stays_of(stays), budget) == (blocks, kept_stays)  # deterministic
 
 
 def test_greedy_by_size_is_a_heuristic_and_what_it_misses_is_dropped() -> None:
     # An address plan exists (t1 and t2 at 0, t0 and t3 at 2), but largest-first puts t0 at
     # 0 and t1 at 2, then t2 at 0, and t3 (steps 2..5) meets t1 and then t2 at both
     # addresses: no gap holds it for its whole stay, so it is dropped (its reader reads DRAM).
-    stays = {"t0": (2, 0, (1,)), "t1": (2, 1, (4,)), "t2": (2, 5, (7,)), "t3": (1, 2, (5,))}
+    stays = stays_of({"t0": (2, 0, (1,)), "t1": (2, 1, (4,)), "t2": (2, 5, (7,)),
+                      "t3": (1, 2, (5,))})
     blocks, kept = place(stays, 4)
     _check(blocks, 4)
-    assert kept == {"t0": 1, "t1": 1, "t2": 1, "t3": 0}
+    assert kept_by_name(kept) == {"t0": 1, "t1": 1, "t2": 1, "t3": 0}
 
 
 def test_the_planned_residency_reports_what_fragmentation_costs() -> None:

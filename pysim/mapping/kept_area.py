@@ -8,10 +8,11 @@ into pieces too small for the next one. ``place`` puts the kept tensors at addre
 TFLite's greedy-by-size offset planner (Pisarchyk & Lee, "Efficient Memory Management for Deep
 Neural Net Inference", arXiv 2001.03288, Sec. 4.2; tensorflow/lite/simple_planner's
 ``GreedyBySize``): largest first, each in the smallest gap among the tensors already placed
-that overlap it in time, else above them. A tensor that fits no gap keeps a shorter prefix of
-its stay (its later readers read it from DRAM, and its producer writes it there), and is
-dropped if even its first reader's gap does not fit: the plan stays feasible with addresses,
-at the price of the bytes the aggregate plan had kept.
+that overlap it in time, else above them. A tensor may stay in several pieces (a reload: a
+reader that read it from DRAM keeps it for later readers), each at its own address. A stay that
+fits no gap is cut short (its later readers read the tensor from DRAM, and its producer writes
+it there), and dropped if even its first gap does not fit: the plan stays feasible with
+addresses, at the price of the bytes the aggregate plan had kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 class KeptBlock:
     """One kept op output: ``nbytes`` at ``offset`` in the kept area, from ``first_step``
     (the op after its producer) through ``last_step`` (its last reader that finds it);
-    ``spilled``: later readers read it from DRAM (its producer wrote it there)."""
+    ``spilled``: later readers read it from DRAM (its producer wrote it there);
+    ``reloaded``: it entered the area after a reader that read it from DRAM, not after its
+    producer."""
 
     tensor: str
     offset: int
@@ -31,6 +34,20 @@ class KeptBlock:
     first_step: int
     last_step: int
     spilled: bool = False
+    reloaded: bool = False
+
+
+@dataclass(frozen=True)
+class Stay:
+    """A run of consecutive kept gaps of one tensor: in the area from ``first`` (the step
+    after its producer, or after the reader it is reloaded by: ``gap`` > 0) through the last
+    step of each gap in ``ends``."""
+
+    tensor: str
+    nbytes: int
+    first: int
+    ends: tuple[int, ...]
+    gap: int = 0  # the index of the run's first gap among the tensor's gaps
 
 
 def best_fit(placed: list[KeptBlock], first: int, last: int, nbytes: int,
@@ -50,22 +67,20 @@ def best_fit(placed: list[KeptBlock], first: int, last: int, nbytes: int,
     return best
 
 
-def place(stays: dict[str, tuple[int, int, tuple[int, ...]]],
-          budget: int) -> tuple[list[KeptBlock], dict[str, int]]:
-    """Addresses for the kept tensors. ``stays``: tensor -> (bytes, first step, the last step
-    of each kept gap in order: a prefix of its readers). Returns the blocks placed and, per
-    tensor, how many of its gaps stay kept (0: dropped). Largest first, ties by first step
-    then name, so the placement is deterministic."""
+def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
+    """Addresses for the kept stays. Returns the blocks placed and, per stay, how many of its
+    gaps stay kept (a prefix of them; 0: dropped). Largest first, ties by first step, then
+    name, so the placement is deterministic."""
     placed: list[KeptBlock] = []
-    kept: dict[str, int] = {}
-    for tensor in sorted(stays, key=lambda t: (-stays[t][0], stays[t][1], t)):
-        nbytes, first, ends = stays[tensor]
-        kept[tensor] = 0
-        for count in range(len(ends), 0, -1):  # the whole prefix, then shorter ones
-            offset = best_fit(placed, first, ends[count - 1], nbytes, budget)
+    kept: dict[Stay, int] = {}
+    for stay in sorted(stays, key=lambda s: (-s.nbytes, s.first, s.tensor, s.gap)):
+        kept[stay] = 0
+        for count in range(len(stay.ends), 0, -1):  # the whole run, then shorter ones
+            offset = best_fit(placed, stay.first, stay.ends[count - 1], stay.nbytes, budget)
             if offset is not None:
-                placed.append(KeptBlock(tensor, offset, nbytes, first, ends[count - 1]))
-                kept[tensor] = count
+                placed.append(KeptBlock(stay.tensor, offset, stay.nbytes, stay.first,
+                                        stay.ends[count - 1], reloaded=stay.gap > 0))
+                kept[stay] = count
                 break
     placed.sort(key=lambda b: (b.first_step, b.offset))
     return placed, kept

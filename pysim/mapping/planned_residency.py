@@ -2,16 +2,18 @@
 the first-in first-out rule of pysim/mapping/residency.py (issue 13).
 
 The model is the mapper's own: a kept area (a quarter of the input scratchpad) holds op
-outputs between their producer and later readers, as aggregate bytes (no addresses, as the FIFO
-rule); a reader finds its input either kept or reads it from DRAM, streaming it through its
-tiles without a place in the area. A tensor is kept from its producer through a prefix of its
-gaps (producer -> 1st reader -> 2nd reader ...): once dropped it is read from DRAM, and written
-there by its producer. The choice minimises the bytes moved between ops (each reader's DRAM
-read, each write-back) subject to the area at every step, by an integer program in the COSMA
-line (Li et al., arXiv 2311.18246: keep / drop per tensor and gap, capacity per step: a kept
-tensor fills the area from the end of its producer through its last kept reader) solved
-with ``scipy.optimize.milp`` (HiGHS). FIFO's choices are one point of this space, so the plan
-never moves more; the simulator still keeps FIFO if the solver stops without a solution.
+outputs between their producer and later readers; a reader finds its input either kept or
+reads it from DRAM, streaming it through its tiles without a place in the area. Each of a
+tensor's gaps (producer -> 1st reader -> 2nd reader ...) is kept or dropped on its own: a
+dropped gap's reader reads the tensor from DRAM, and a gap kept after a dropped one is a
+reload (that reader keeps what it read for the next one: COSMA's spill and reload, no extra
+DRAM read). A tensor some reader reads from DRAM is written there once by its producer (one
+write-back). The choice minimises the bytes moved between ops (each reader's DRAM read, each
+write-back) subject to the area at every step, by an integer program in the COSMA line (Li et
+al., arXiv 2311.18246: keep / drop per tensor and gap, capacity per step: a kept gap fills
+the area from the end of its producer, or reloading reader, through its reader) solved with
+``scipy.optimize.milp`` (HiGHS). FIFO's choices are one point of this space, so the plan never
+moves more; the simulator still keeps FIFO if the solver stops without a solution.
 (``pysim.memplan`` plans a whole scratchpad with addresses, every tensor resident at its uses.)
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pysim.mapping.kept_area import KeptBlock, place
+from pysim.mapping.kept_area import KeptBlock, Stay, place
 from pysim.mapping.residency import Residency
 
 
@@ -100,12 +102,14 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
         moved = _traffic(steps, outputs, res)
         return PlannedResidency(res, "planned (nothing fits the kept area)", moved, moved)
     size = np.array([nbytes[t] for t, *_ in gaps], dtype=float)
-    # Traffic = each dropped gap's reader reading from DRAM + a write-back for a non-output
-    # tensor whose last gap is dropped (keep-prefix: then its producer writes it). Minimising
-    # it maximises the bytes kept: every gap's size, plus the write-back on the last gap.
+    # Traffic = each dropped gap's reader reading from DRAM + one write-back for a non-output
+    # tensor with a dropped gap. Minimising it maximises the bytes kept: every kept gap's
+    # size, plus the write-back of a tensor with every gap kept (a one-gap tensor's is its
+    # gap's; a longer one's rides on a variable of its own, see _solve).
     save = size.copy()
-    for k, (t, j, _, _) in enumerate(gaps):
-        if j == len(readers[t]) - 1 and t not in outputs:
+    whole = [t for t in readers if t not in outputs and len(readers[t]) > 1]
+    for k, (t, *_) in enumerate(gaps):
+        if t not in outputs and len(readers[t]) == 1:
             save[k] += size[k]
     g_count = len(gaps)
     lo_of = np.array([lo for _, _, lo, _ in gaps], dtype=np.int64)
@@ -118,66 +122,82 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
         kept_gap = np.ones(g_count, dtype=bool)
         how = "every gap fits at once: optimal, no program"
     else:
-        kept_gap, proven = _solve(gaps, size, save, lo_of, hi_of, n, budget_bytes, time_limit_s)
+        kept_gap, proven = _solve(gaps, size, save, whole, nbytes, lo_of, hi_of, n,
+                                  budget_bytes, time_limit_s)
         if kept_gap is None:
             return PlannedResidency(None, f"fifo: the planner found no plan ({proven})")
         how = f"keep / drop ILP, {proven}"
     aggregate = _traffic(steps, outputs, _residency(
         steps, outputs, readers, read_at, {(t, j) for k, (t, j, _, _) in enumerate(gaps)
                                            if kept_gap[k]}, n, ()))
-    # Addresses (pysim/mapping/kept_area.py): each kept tensor's stay is gap 0's start through
-    # its last kept gap's end; a tensor that fragmentation leaves no gap for keeps less.
-    stays: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-    for k, (t, _, lo, hi) in enumerate(gaps):
-        if kept_gap[k]:
-            nb, first, ends = stays.get(t, (int(size[k]), lo, ()))
-            stays[t] = (nb, first, (*ends, hi))
+    # Addresses (pysim/mapping/kept_area.py): each run of consecutive kept gaps is one stay,
+    # from its first gap's start through its last gap's end; a stay that fragmentation leaves
+    # no room for keeps a shorter run.
+    stays: list[Stay] = []
+    for k, (t, j, lo, hi) in enumerate(gaps):
+        if not kept_gap[k]:
+            continue
+        if stays and stays[-1].tensor == t and stays[-1].gap + len(stays[-1].ends) == j:
+            stays[-1] = replace(stays[-1], ends=(*stays[-1].ends, hi))
+        else:
+            stays.append(Stay(t, int(size[k]), lo, (hi,), j))
     placed, kept_count = place(stays, budget_bytes)
-    blocks = [replace(b, spilled=kept_count[b.tensor] < len(readers[b.tensor])) for b in placed]
-    keep = {(t, j) for t, c in kept_count.items() for j in range(c)}
+    keep = {(st.tensor, st.gap + c) for st, count in kept_count.items() for c in range(count)}
+    blocks = [replace(b, spilled=b.last_step != readers[b.tensor][-1]) for b in placed]
     res = _residency(steps, outputs, readers, read_at, keep, n, tuple(blocks))
     moved = _traffic(steps, outputs, res)
     frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
+    reloads = sum(b.reloaded for b in blocks)
+    reloaded = f", {reloads} reloads" if reloads else ""
     return PlannedResidency(res, f"planned ({how}; addresses greedy by "
-                                 f"size{frag}): {moved:,} B between ops through a "
+                                 f"size{frag}{reloaded}): {moved:,} B between ops through a "
                                  f"{budget_bytes:,} B kept area", moved, aggregate)
 
 
 def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.ndarray,
-           lo_of: np.ndarray, hi_of: np.ndarray, n: int, budget_bytes: int,
+           whole: list[str], nbytes: dict[str, int], lo_of: np.ndarray, hi_of: np.ndarray,
+           n: int, budget_bytes: int,
            time_limit_s: float) -> tuple[np.ndarray | None, str]:
-    """The keep / drop program: which gaps stay kept (None: no solution), and its status."""
+    """The keep / drop program: which gaps stay kept (None: no solution), and its status.
+    ``whole``: the non-output tensors of several gaps, whose write-back is saved only when
+    every gap is kept."""
     from scipy.optimize import Bounds, LinearConstraint
     from scipy.sparse import coo_matrix
 
     from pysim.milp import milp
 
-    # Variables: keep[g] per gap (binary), then the kept bytes u[s] in the area during each
-    # step (continuous, 0..budget). u[s] = u[s - 1] + gaps starting at s - gaps ending at
-    # s - 1 is the capacity constraint in its running-sum form: O(gaps + steps) non-zeros
-    # where one row per step over the gaps spanning it has O(gaps x span) (414,265 on
-    # LLaMA-2-7B's training graph, 11,863 this way): the same polytope, which HiGHS presolves
-    # and solves 1.4x (ResNet-50) to 5.5x (LLaMA-2-7B) faster.
-    g_count = len(gaps)
-    chain = np.array([k for k, (_, j, _, _) in enumerate(gaps) if j > 0], dtype=np.int64)
+    # Variables: keep[g] per gap (binary), the kept bytes u[s] in the area during each step
+    # (continuous, 0..budget), then all[t] per tensor of ``whole`` (binary: every gap kept,
+    # no write-back; all[t] <= keep[g] for each of its gaps). u[s] = u[s - 1] + gaps starting
+    # at s - gaps ending at s - 1 is the capacity constraint in its running-sum form:
+    # O(gaps + steps) non-zeros where one row per step over the gaps spanning it has
+    # O(gaps x span) (414,265 on LLaMA-2-7B's training graph, 11,863 this way): the same
+    # polytope, which HiGHS presolves and solves 1.4x (ResNet-50) to 5.5x (LLaMA-2-7B) faster.
+    g_count, w_count = len(gaps), len(whole)
+    w_index = {t: i for i, t in enumerate(whole)}
+    of_whole = np.array([k for k, (t, *_) in enumerate(gaps) if t in w_index], dtype=np.int64)
+    w_col = g_count + n + np.array([w_index[gaps[k][0]] for k in of_whole], dtype=np.int64)
+    c_rows = len(of_whole)  # all[t] - keep[g] <= 0
     ar = np.arange(g_count)
     u = g_count + np.arange(n)
     rows = np.concatenate([
-        np.repeat(np.arange(len(chain)), 2),  # keep[t, j] - keep[t, j - 1] <= 0
-        len(chain) + np.arange(n), len(chain) + np.arange(1, n),  # u[s], -u[s - 1]
-        len(chain) + lo_of, len(chain) + hi_of[hi_of + 1 < n] + 1])  # starts, ends
-    cols = np.concatenate([np.stack([chain, chain - 1], axis=1).ravel(), u, u[:-1],
+        np.repeat(np.arange(c_rows), 2),
+        c_rows + np.arange(n), c_rows + np.arange(1, n),  # u[s], -u[s - 1]
+        c_rows + lo_of, c_rows + hi_of[hi_of + 1 < n] + 1])  # starts, ends
+    cols = np.concatenate([np.stack([w_col, of_whole], axis=1).ravel(), u, u[:-1],
                            ar, ar[hi_of + 1 < n]])
-    vals = np.concatenate([np.tile([1.0, -1.0], len(chain)), np.ones(n), -np.ones(n - 1),
+    vals = np.concatenate([np.tile([1.0, -1.0], c_rows), np.ones(n), -np.ones(n - 1),
                            -size, size[hi_of + 1 < n]])
-    a = coo_matrix((vals, (rows, cols)), shape=(len(chain) + n, g_count + n)).tocsr()
-    upper = np.concatenate([np.zeros(len(chain)), np.zeros(n)])
-    lower = np.concatenate([np.full(len(chain), -np.inf), np.zeros(n)])
+    a = coo_matrix((vals, (rows, cols)), shape=(c_rows + n, g_count + n + w_count)).tocsr()
+    upper = np.zeros(c_rows + n)
+    lower = np.concatenate([np.full(c_rows, -np.inf), np.zeros(n)])
     # Stops at a proven gap (MIP_REL_GAP), not a wall clock, so the plan is the same on any
     # machine; the time limit only caps a solve that would not get there (reported).
-    sol = milp(np.concatenate([-save, np.zeros(n)]),
-               integrality=np.concatenate([np.ones(g_count), np.zeros(n)]),
-               bounds=Bounds(0, np.concatenate([np.ones(g_count), np.full(n, budget_bytes)])),
+    sol = milp(np.concatenate([-save, np.zeros(n), -np.array([nbytes[t] for t in whole],
+                                                              dtype=float)]),
+               integrality=np.concatenate([np.ones(g_count), np.zeros(n), np.ones(w_count)]),
+               bounds=Bounds(0, np.concatenate([np.ones(g_count), np.full(n, budget_bytes),
+                                                np.ones(w_count)])),
                constraints=[LinearConstraint(a, lower, upper)],
                options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP})
     if sol.x is None:
@@ -190,7 +210,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
 def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[int]],
                read_at: dict[str, list[int]], keep: set[tuple[str, int]], n: int,
                blocks: tuple[KeptBlock, ...]) -> Residency:
-    """The Residency of a keep set (a prefix of each tensor's gaps) placed as ``blocks``
+    """The Residency of a keep set (any of each tensor's gaps) placed as ``blocks``
     (held bytes per step are theirs: none without blocks, as for the traffic alone)."""
     held = np.zeros(n + 1, dtype=np.int64)
     for b in blocks:
@@ -203,7 +223,7 @@ def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[in
             and (x, readers[x].index(i)) in keep))
         if (t, 0) in keep:
             kept.add(t)
-        all_kept = t in readers and (t, len(readers[t]) - 1) in keep
+        all_kept = t in readers and all((t, j) in keep for j in range(len(readers[t])))
         writes.append(t in outputs or (t in read_at and not all_kept))
     return Residency(tuple(resident_inputs), tuple(writes),
                      tuple(np.cumsum(held[:n]).tolist()), frozenset(kept), blocks)
