@@ -100,10 +100,12 @@ class Result:
     @property
     def kept_area(self) -> pd.DataFrame:
         """The op outputs kept on chip between ops (``mapper.residency: planned``), one row
-        each: ``tensor``, ``offset`` and ``bytes`` in the kept area (a quarter of the input
-        scratchpad), and the ops it stays through, ``first_op`` (the one after its producer)
-        to ``last_op`` (its last reader that finds it), with their step indices, and
-        ``spilled`` (readers after ``last_op`` read it from DRAM). Empty under
+        stay: ``tensor``, ``offset`` and ``bytes`` in the kept area (a quarter of the input
+        scratchpad), and the ops it stays through, ``first_op`` (the one after its producer,
+        or after the reader that reloaded it) to ``last_op`` (its last reader that finds it),
+        with their step indices, ``spilled`` (readers after ``last_op`` read it from DRAM)
+        and ``reloaded`` (the stay began with a reader's DRAM read, not its producer; a
+        tensor may have several stays). Empty under
         FIFO (aggregate bytes, no addresses) and on GPUs. ``pysim.plot.memory(res)`` draws
         it."""
         import pandas as pd
@@ -111,10 +113,11 @@ class Result:
         ops = list(self.layers["op"]) if "op" in self.layers else []
         return pd.DataFrame(
             [(b.tensor, b.offset, b.nbytes, ops[b.first_step] if ops else "",
-              ops[b.last_step] if ops else "", b.first_step, b.last_step, b.spilled)
+              ops[b.last_step] if ops else "", b.first_step, b.last_step, b.spilled,
+              b.reloaded)
              for b in self.kept_blocks],
             columns=["tensor", "offset", "bytes", "first_op", "last_op", "first_step",
-                     "last_step", "spilled"])
+                     "last_step", "spilled", "reloaded"])
 
     @property
     def latency_s(self) -> float:

@@ -170,3 +170,31 @@ def test_plot_memory_draws_a_result_and_refuses_fifo(tmp_path: Path) -> None:
         pysim.plot.memory(fifo)
     assert np.isfinite(area_top := float((res.kept_area["offset"] + res.kept_area["bytes"]).max()))
     assert area_top <= hw.scratchpads[0].size_bytes
+
+
+def test_a_reload_is_a_stay_of_its_own_in_the_result_and_the_engine_reads_it_once() -> None:
+    """The far-apart reader graph of tests/test_planned_residency.py at 64 KiB tensors on
+    edge_npu (a 128 KiB kept area: two tensors): a is kept for b, read from DRAM by f, which
+    keeps it for g (a reload, drawn green)."""
+    from pysim.workload import workload_from_dict
+
+    def ew(name: str, op: str, inputs: list[str]) -> dict:
+        return {"name": name, "type": "elementwise", "op": op, "inputs": inputs,
+                "shape": [256, 256]}
+    wl = workload_from_dict({
+        "name": "far", "inputs": [{"name": "x", "shape": [256, 256]}],
+        "ops": [ew("a", "relu", ["x"]), ew("b", "relu", ["a"]), ew("c", "relu", ["b"]),
+                ew("d", "add", ["c", "b"]), ew("e", "add", ["d", "c"]),
+                ew("f", "add", ["e", "a"]), ew("g", "add", ["f", "a"])]})
+    t = wl.tensors["a"].bytes
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
+    assert hw.scratchpads[0].size_bytes // 4 == 2 * t
+    res = pysim.simulate(hw, wl)
+    area = res.kept_area
+    a = area[area.tensor == "a"]
+    assert list(zip(a.first_op, a.last_op, a.spilled, a.reloaded, strict=True)) == [
+        ("b", "b", True, False), ("g", "g", False, True)]
+    layers = res.layers.set_index("op")
+    assert layers.loc["f", "dram_read_bytes"] == t  # a, from DRAM (e is kept)
+    assert layers.loc["g", "dram_read_bytes"] == 0  # a reloaded, f kept
+    assert layers.loc["a", "dram_write_bytes"] == t  # its one write-back

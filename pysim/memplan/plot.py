@@ -59,14 +59,14 @@ def _kept_area(res: Any, ax: Any, labels: bool) -> Any:
     ops = list(res.layers["op"])
     for i, b in enumerate(area.itertuples()):  # spilled: later readers read it from DRAM
         _piece(ax, i, b.tensor, b.first_step, b.last_step, b.offset, b.bytes, labels,
-               spilled=b.spilled, reloaded=False)
+               spilled=b.spilled, reloaded=b.reloaded)
     top = int((area["offset"] + area["bytes"]).max())
     ax.set_xlim(-1, len(ops))
     ax.set_ylim(0, top * 1.05)
     ax.set_xlabel("step (op in execution order)")
     ax.set_ylabel("kept-area address (bytes)")
     ax.set_title(f"{res.workload} on {res.hardware}: op outputs kept between ops "
-                 "(red: read from DRAM afterwards)")
+                 "(red: read from DRAM afterwards, green: reloaded)")
     return ax
 
 
