@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import pysim
 from pysim.errors import ConfigError
-from pysim.mapping.kept_area import KeptBlock, Stay, best_fit, place
+from pysim.mapping.kept_area import ORDERS, KeptBlock, Stay, _place_in, best_fit, place
 from pysim.mapping.planned_residency import plan_residency_optimal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,15 +100,22 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
     assert place(stays_of(stays), budget) == (blocks, kept_stays)  # deterministic
 
 
-def test_greedy_by_size_is_a_heuristic_and_what_it_misses_is_dropped() -> None:
+def test_greedy_by_size_misses_an_address_plan_that_another_order_finds() -> None:
     # An address plan exists (t1 and t2 at 0, t0 and t3 at 2), but largest-first puts t0 at
     # 0 and t1 at 2, then t2 at 0, and t3 (steps 2..5) meets t1 and then t2 at both
-    # addresses: no gap holds it for its whole stay, so it is dropped (its reader reads DRAM).
+    # addresses: no gap holds it for its whole stay, so greedy by size drops it (its reader
+    # reads DRAM). By first step (left-edge), t3 goes below t1 and t2 above it: all kept.
     stays = stays_of({"t0": (2, 0, (1,)), "t1": (2, 1, (4,)), "t2": (2, 5, (7,)),
                       "t3": (1, 2, (5,))})
-    blocks, kept = place(stays, 4)
+    blocks, kept = _place_in(sorted(stays, key=ORDERS[0]), 4)
     _check(blocks, 4)
     assert kept_by_name(kept) == {"t0": 1, "t1": 1, "t2": 1, "t3": 0}
+    blocks, kept = place(stays, 4)
+    _check(blocks, 4)
+    assert kept_by_name(kept) == {"t0": 1, "t1": 1, "t2": 1, "t3": 1}
+    # where greedy by size keeps everything, it is the placement
+    roomy = place(stays, 5)
+    assert roomy == _place_in(sorted(stays, key=ORDERS[0]), 5) and len(roomy[0]) == 4
 
 
 def test_the_planned_residency_reports_what_fragmentation_costs() -> None:

@@ -8,11 +8,12 @@ into pieces too small for the next one. ``place`` puts the kept tensors at addre
 TFLite's greedy-by-size offset planner (Pisarchyk & Lee, "Efficient Memory Management for Deep
 Neural Net Inference", arXiv 2001.03288, Sec. 4.2; tensorflow/lite/simple_planner's
 ``GreedyBySize``): largest first, each in the smallest gap among the tensors already placed
-that overlap it in time, else above them. A tensor may stay in several pieces (a reload: a
-reader that read it from DRAM keeps it for later readers), each at its own address. A stay that
-fits no gap is cut short (its later readers read the tensor from DRAM, and its producer writes
-it there), and dropped if even its first gap does not fit: the plan stays feasible with
-addresses, at the price of the bytes the aggregate plan had kept.
+that overlap it in time, else above them; where that cuts a stay short, the same best fit in
+other orders (by start, longest first, largest area), keeping the best. A tensor may stay in
+several pieces (a reload: a reader that read it from DRAM keeps it for later readers), each
+at its own address. A stay that fits no gap is cut short (its later readers read the tensor
+from DRAM, and its producer writes it there), and dropped if even its first gap does not fit:
+the plan stays feasible with addresses, at the price of the bytes the aggregate plan had kept.
 """
 
 from __future__ import annotations
@@ -67,13 +68,42 @@ def best_fit(placed: list[KeptBlock], first: int, last: int, nbytes: int,
     return best
 
 
+# Orders the stays are placed in, after pysim.memplan's placement heuristics: TFLite's greedy
+# by size first (ties by first step, name), then by first step (left-edge), longest stay
+# first, and largest bytes x steps first.
+ORDERS = (
+    lambda s: (-s.nbytes, s.first, s.tensor, s.gap),
+    lambda s: (s.first, -s.nbytes, s.tensor, s.gap),
+    lambda s: (s.first - s.ends[-1], -s.nbytes, s.tensor, s.gap),
+    lambda s: (-s.nbytes * (s.ends[-1] - s.first + 1), s.tensor, s.gap),
+)
+
+
 def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
     """Addresses for the kept stays. Returns the blocks placed and, per stay, how many of its
-    gaps stay kept (a prefix of them; 0: dropped). Largest first, ties by first step, then
-    name, so the placement is deterministic."""
+    gaps stay kept (a prefix of them; 0: dropped). Best fit in TFLite's greedy-by-size order;
+    if that cuts a stay short, the other ``ORDERS`` too, keeping the placement that keeps the
+    most bytes x gaps (the reads it saves; the first such order on a tie). Deterministic."""
+    best: tuple[list[KeptBlock], dict[Stay, int]] | None = None
+    best_kept = -1
+    whole = sum(s.nbytes * len(s.ends) for s in stays)
+    for order in ORDERS:
+        placed, kept = _place_in(sorted(stays, key=order), budget)
+        saved = sum(s.nbytes * count for s, count in kept.items())
+        if saved > best_kept:
+            best, best_kept = (placed, kept), saved
+        if saved == whole:
+            break
+    assert best is not None or not stays
+    return best if best is not None else ([], {})
+
+
+def _place_in(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
+    """Best fit of ``stays`` in the order given, each cut to the longest prefix of its gaps
+    that finds room."""
     placed: list[KeptBlock] = []
     kept: dict[Stay, int] = {}
-    for stay in sorted(stays, key=lambda s: (-s.nbytes, s.first, s.tensor, s.gap)):
+    for stay in stays:
         kept[stay] = 0
         for count in range(len(stay.ends), 0, -1):  # the whole run, then shorter ones
             offset = best_fit(placed, stay.first, stay.ends[count - 1], stay.nbytes, budget)
