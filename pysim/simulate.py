@@ -36,8 +36,9 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result. With ``trace``
     the engine records each step's DMA transfers and compute (``Result.timeline``, written by
     ``Result.to_chrome_trace``); the figures are the same either way. ``memory_plan``
-    ("fifo" or "planned") overrides the hardware's ``mapper.residency``: which op outputs stay
-    on chip between their uses (``layers.attrs["residency"]`` says how it was chosen).
+    ("planned", "fifo", "lru" or "belady") overrides the hardware's ``mapper.residency``:
+    which op outputs stay on chip between their uses (``layers.attrs["residency"]`` says how
+    it was chosen).
     ``progress``: a bar over the ops as they are mapped (None: when stderr is a terminal).
     ``collectives``: transfers on the device-to-device link that run beside the ops
     (pysim.interconnect.Collective; data-parallel training's gradient all-reduces), timed in

@@ -98,3 +98,43 @@ def test_resident_bytes_never_exceed_budget():
                 assert not res.writes_output[i - 1]
             else:
                 assert res.writes_output[i - 1]
+
+
+def test_belady_keeps_the_tensor_read_again_where_fifo_and_lru_evict_it():
+    # s is produced at 0 and read at 1 and 3; t at 1, read at 2. Room for two: u arrives at
+    # 2 and one must go. FIFO evicts s (oldest); so does LRU (s was last used at step 1, as
+    # t was produced then, and s comes first); Belady evicts t (read no more).
+    ops = [("s", ("x",), 10), ("t", ("s",), 10), ("u", ("t",), 10), ("v", ("u", "s"), 10)]
+    fifo = plan_residency(*_graph(ops), budget_bytes=20, policy="fifo")
+    lru = plan_residency(*_graph(ops), budget_bytes=20, policy="lru")
+    belady = plan_residency(*_graph(ops), budget_bytes=20, policy="belady")
+    assert fifo.resident_inputs[3] == lru.resident_inputs[3] == frozenset({"u"})
+    assert belady.resident_inputs[3] == frozenset({"u", "s"})
+    assert belady.writes_output == (False, False, False, True)
+
+
+def test_lru_refreshes_a_tensor_on_each_read():
+    # a is read at every step; b, c, d pass through. Room for two: FIFO evicts a when c
+    # arrives (a is oldest); LRU keeps a, just read, and evicts b.
+    ops = [("a", ("x",), 10), ("b", ("a",), 10), ("c", ("b", "a"), 10), ("d", ("c", "a"), 10)]
+    fifo = plan_residency(*_graph(ops), budget_bytes=20, policy="fifo")
+    lru = plan_residency(*_graph(ops), budget_bytes=20, policy="lru")
+    assert "a" not in fifo.resident_inputs[3] and fifo.writes_output[0]
+    assert lru.resident_inputs[3] == frozenset({"c", "a"}) and not lru.writes_output[0]
+
+
+def test_belady_does_not_keep_an_output_read_later_than_what_it_would_evict():
+    # b is read at step 3, far; room for one tensor, held by a (read at step 2, sooner):
+    # Belady keeps a and lets b go to DRAM, FIFO evicts a for b
+    ops = [("a", ("x",), 10), ("b", ("x",), 10), ("c", ("a",), 10), ("d", ("b", "c"), 10)]
+    fifo = plan_residency(*_graph(ops), budget_bytes=10, policy="fifo")
+    belady = plan_residency(*_graph(ops), budget_bytes=10, policy="belady")
+    assert fifo.resident_inputs[2] == frozenset() and fifo.writes_output[0]
+    assert belady.resident_inputs[2] == frozenset({"a"}) and belady.writes_output[1]
+
+
+def test_an_unknown_policy_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="policy must be one of fifo, lru, belady, got 'mru'"):
+        plan_residency(*_graph(CHAIN), budget_bytes=100, policy="mru")  # type: ignore[arg-type]

@@ -125,7 +125,7 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
         kept_gap, proven = _solve(gaps, size, save, whole, nbytes, lo_of, hi_of, n,
                                   budget_bytes, time_limit_s)
         if kept_gap is None:
-            return PlannedResidency(None, f"fifo: the planner found no plan ({proven})")
+            return PlannedResidency(None, f"the planner found no plan ({proven})")
         how = f"keep / drop ILP, {proven}"
     aggregate = _traffic(steps, outputs, _residency(
         steps, outputs, readers, read_at, {(t, j) for k, (t, j, _, _) in enumerate(gaps)

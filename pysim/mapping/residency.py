@@ -1,16 +1,23 @@
-"""Inter-layer reuse: which op outputs stay in the scratchpad for their consumers.
+"""Inter-layer reuse by an online rule: which op outputs stay in the scratchpad for their
+consumers.
 
 Ops run in the workload's topological order. After an op, its output is kept on chip if it fits
-in the residency budget (the part of the input scratchpad not needed for streaming tiles); older
-kept tensors are evicted first-in first-out to make room. A consumer finds its input either
-still resident (no DRAM read) or not (read from DRAM). A producer writes its output to DRAM
-unless every consumer runs while it is still resident; graph outputs are always written.
+in the residency budget (the part of the input scratchpad not needed for streaming tiles);
+kept tensors are evicted to make room by the ``policy``: ``fifo`` the oldest first (the
+mapper's rule before issue 13), ``lru`` the least recently produced or read first, ``belady``
+the one read again furthest in the future first, a tensor read no more before any (Belady,
+"A study of replacement algorithms for a virtual-storage computer", IBM Systems Journal 1966;
+COSMA's baselines, arXiv 2311.18246), and the new output is not kept when it is read later
+than every tensor it would evict. A consumer finds its input either still resident (no DRAM
+read) or not (read from DRAM). A producer writes its output to DRAM unless every consumer runs
+while it is still resident; graph outputs are always written.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Literal
 
 from pysim.mapping.kept_area import KeptBlock
 
@@ -27,15 +34,27 @@ class Residency:
     placement: tuple[KeptBlock, ...] = ()
 
 
+Policy = Literal["fifo", "lru", "belady"]
+POLICIES: tuple[Policy, ...] = ("fifo", "lru", "belady")
+
+
 def plan_residency(
     order: list[tuple[str, tuple[str, ...], int]],
     consumers: dict[str, list[int]],
     graph_outputs: set[str],
     budget_bytes: int,
+    policy: Policy = "fifo",
 ) -> Residency:
     """``order``: per op (output tensor, input tensors, output bytes), in execution order.
     ``consumers``: tensor -> indices of the ops that read it."""
-    resident: OrderedDict[str, int] = OrderedDict()
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    never = len(order)  # "next read" of a tensor read no more
+
+    def next_read(t: str, i: int) -> int:
+        return min((c for c in consumers.get(t, ()) if c > i), default=never)
+
+    resident: OrderedDict[str, int] = OrderedDict()  # oldest (fifo) / least recent (lru) first
     evicted_at: dict[str, int] = {}
     resident_inputs: list[frozenset[str]] = []
     held: list[int] = []
@@ -43,14 +62,36 @@ def plan_residency(
     for i, (out, ins, out_bytes) in enumerate(order):
         resident_inputs.append(frozenset(t for t in ins if t in resident))
         held.append(sum(resident.values()))
-        if 0 < out_bytes <= budget_bytes:
-            while resident and sum(resident.values()) + out_bytes > budget_bytes:
-                name, _ = resident.popitem(last=False)
-                evicted_at[name] = i
-            resident[out] = out_bytes
-            kept.add(out)
-        else:
+        if policy == "lru":
+            for t in ins:
+                if t in resident:
+                    resident.move_to_end(t)
+        if not 0 < out_bytes <= budget_bytes:
             evicted_at[out] = i  # never kept
+            continue
+        victims: list[str] = []
+        room = budget_bytes - sum(resident.values())
+        if policy == "belady":  # furthest next read first, while the new output's is nearer
+            mine = next_read(out, i)
+            for t in sorted(resident, key=lambda x: -next_read(x, i)):
+                if room >= out_bytes or next_read(t, i) <= mine:
+                    break
+                victims.append(t)
+                room += resident[t]
+        else:
+            for t in resident:
+                if room >= out_bytes:
+                    break
+                victims.append(t)
+                room += resident[t]
+        if room < out_bytes:
+            evicted_at[out] = i  # not kept: every candidate is read sooner
+            continue
+        for t in victims:
+            del resident[t]
+            evicted_at[t] = i
+        resident[out] = out_bytes
+        kept.add(out)
     writes = []
     for out, _, _ in order:
         later = consumers.get(out, [])
