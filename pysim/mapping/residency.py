@@ -15,6 +15,7 @@ while it is still resident; graph outputs are always written.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
@@ -50,18 +51,22 @@ def plan_residency(
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     never = len(order)  # "next read" of a tensor read no more
+    reads = {t: sorted(cs) for t, cs in consumers.items()} if policy == "belady" else {}
 
     def next_read(t: str, i: int) -> int:
-        return min((c for c in consumers.get(t, ()) if c > i), default=never)
+        cs = reads.get(t, ())
+        j = bisect_right(cs, i)
+        return cs[j] if j < len(cs) else never
 
     resident: OrderedDict[str, int] = OrderedDict()  # oldest (fifo) / least recent (lru) first
+    total = 0  # bytes resident
     evicted_at: dict[str, int] = {}
     resident_inputs: list[frozenset[str]] = []
     held: list[int] = []
     kept: set[str] = set()
     for i, (out, ins, out_bytes) in enumerate(order):
         resident_inputs.append(frozenset(t for t in ins if t in resident))
-        held.append(sum(resident.values()))
+        held.append(total)
         if policy == "lru":
             for t in ins:
                 if t in resident:
@@ -70,15 +75,16 @@ def plan_residency(
             evicted_at[out] = i  # never kept
             continue
         victims: list[str] = []
-        room = budget_bytes - sum(resident.values())
-        if policy == "belady":  # furthest next read first, while the new output's is nearer
+        room = budget_bytes - total
+        if room < out_bytes and policy == "belady":
+            # furthest next read first, while the new output's is nearer
             mine = next_read(out, i)
             for t in sorted(resident, key=lambda x: -next_read(x, i)):
                 if room >= out_bytes or next_read(t, i) <= mine:
                     break
                 victims.append(t)
                 room += resident[t]
-        else:
+        elif room < out_bytes:
             for t in resident:
                 if room >= out_bytes:
                     break
@@ -88,9 +94,10 @@ def plan_residency(
             evicted_at[out] = i  # not kept: every candidate is read sooner
             continue
         for t in victims:
-            del resident[t]
+            total -= resident.pop(t)
             evicted_at[t] = i
         resident[out] = out_bytes
+        total += out_bytes
         kept.add(out)
     writes = []
     for out, _, _ in order:
