@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from pysim.mapping.kept_area import KeptBlock, Stay, place
-from pysim.mapping.residency import Residency
+from pysim.mapping.residency import POLICIES, Residency, plan_residency
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,36 @@ def _traffic(steps: Steps, outputs: frozenset[str], res: Residency) -> int:
     writes = sum(nbytes for i, (out, _, nbytes) in enumerate(steps)
                  if res.writes_output[i] and out not in outputs)
     return reads + writes
+
+
+def choose_residency(wl: Any, budget_bytes: int, rule: str,
+                     time_limit_s: float) -> tuple[Residency, str]:
+    """The residency the mapper runs (``mapper.residency``) and the note that says how it was
+    chosen: an online rule by name, or ``planned``: the optimal plan, or the best online rule
+    (fifo, lru, belady; ties in that order) where the solver stops with a plan that moves
+    more, or with none. Cached by the graph's shape, as the plan is."""
+    return _choose(_steps(wl), frozenset(wl.outputs), int(budget_bytes), rule,
+                   float(time_limit_s))
+
+
+@functools.lru_cache(maxsize=256)
+def _choose(steps: Steps, outputs: frozenset[str], budget_bytes: int, rule: str,
+            time_limit_s: float) -> tuple[Residency, str]:
+    consumers: dict[str, list[int]] = {}
+    for i, (_, ins, _) in enumerate(steps):
+        for t in dict.fromkeys(ins):
+            consumers.setdefault(t, []).append(i)
+    order = list(steps)
+    if rule != "planned":
+        return plan_residency(order, consumers, set(outputs), budget_bytes, rule), rule
+    online = {p: plan_residency(order, consumers, set(outputs), budget_bytes, p)
+              for p in POLICIES}
+    moved = {p: _traffic(steps, outputs, r) for p, r in online.items()}
+    best = min(POLICIES, key=lambda p: moved[p])
+    planned = _plan(steps, outputs, budget_bytes, time_limit_s)
+    if planned.residency is not None and planned.bytes_between_ops <= moved[best]:
+        return planned.residency, f"{planned.note}; best online rule ({best}): {moved[best]:,} B"
+    return online[best], f"{best}: {moved[best]:,} B between ops [{planned.note}]"
 
 
 def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> PlannedResidency:

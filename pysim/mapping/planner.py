@@ -23,8 +23,7 @@ from pysim.mapping.capacity import check_capacity
 from pysim.mapping.counts import add_bits, add_tile_traffic
 from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.loop_nest import GemmMapping
-from pysim.mapping.planned_residency import plan_residency_optimal, reuse_traffic
-from pysim.mapping.residency import POLICIES, plan_residency
+from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
     effective_k,
@@ -621,27 +620,11 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     ops = list(wl.ops)
     index = {op.name: i for i, op in enumerate(ops)}
     producers = {tensor: index[name] for tensor, name in wl.producers.items()}
-    consumers = {tensor: [index[name] for name in names]
-                 for tensor, names in wl.consumers.items()}
     graph_outputs = set(wl.outputs)
     spads = _roles(hw)
     budget = spads["input"].size_bytes // 4  # a quarter of the input scratchpad for reuse
-    order = [(op.output, tuple(op.inputs), wl.tensors[op.output].bytes) for op in ops]
-    rule = hw.mapper.residency
-    if rule != "planned":
-        res = plan_residency(order, consumers, graph_outputs, budget, rule)
-        note = rule
-    else:  # the optimal plan, or the best online rule where the solver stops with a worse one
-        online = {p: plan_residency(order, consumers, graph_outputs, budget, p)
-                  for p in POLICIES}
-        moved = {p: reuse_traffic(wl, r) for p, r in online.items()}
-        best = min(POLICIES, key=lambda p: moved[p])  # ties: fifo, lru, belady
-        res = online[best]
-        planned = plan_residency_optimal(wl, budget, hw.mapper.residency_time_limit_s)
-        note = f"{best}: {moved[best]:,} B between ops [{planned.note}]"
-        if planned.residency is not None and planned.bytes_between_ops <= moved[best]:
-            res = planned.residency
-            note = f"{planned.note}; best online rule ({best}): {moved[best]:,} B"
+    res, note = choose_residency(wl, budget, hw.mapper.residency,
+                                 hw.mapper.residency_time_limit_s)
     if notes is not None:
         notes["residency"] = note
     if placement is not None:
