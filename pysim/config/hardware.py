@@ -77,10 +77,11 @@ class MapperConfig(BaseModel):
 
     objective: Literal["latency", "energy", "edp", "traffic"] = "latency"
     # Which op outputs stay in the kept quarter of the input scratchpad between their uses:
-    # "planned" (a keep / drop plan within 0.1 % of optimal, pysim/mapping/planned_residency.py;
-    # the best online rule where the solver finds no better plan within
-    # ``residency_time_limit_s``, a cap that only graphs of thousands of ops reach, which then
-    # depend on the machine's speed) or an online rule (pysim/mapping/residency.py): kept after
+    # "planned" (a keep / drop plan within 0.1 % of optimal or the root node's,
+    # pysim/mapping/planned_residency.py; the best online rule where the solver finds no better
+    # plan, or none within ``residency_time_limit_s``, a cap for solves too slow to reach
+    # either, which then depend on the machine's speed) or an online rule
+    # (pysim/mapping/residency.py): kept after
     # their producer, evicted oldest first ("fifo": the rule before issue 13), least recently
     # used first ("lru") or read again furthest in the future first ("belady").
     residency: Literal["fifo", "lru", "belady", "planned"] = "planned"
