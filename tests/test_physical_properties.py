@@ -414,6 +414,30 @@ def test_dram_traffic_at_least_compulsory(case):
 
 
 @SETTINGS
+@given(case=cases(), pattern=st.sampled_from([
+    "2:4", "1:4", 0.3, {"pattern": "block", "density": 0.5}, {"density": 0.2, "format": "csr"},
+    {"density": 0.6, "format": "rle"}]),
+       mode=st.sampled_from(["skipping", "gating", "none"]))
+def test_dram_traffic_at_least_compulsory_with_sparse_weights(case, pattern, mode):
+    """Weights a sparse unit reads compressed are compulsory at their compressed size (they
+    were counted dense, so a 2:4 GEMM on a skipping array moved less than "compulsory")."""
+    from pysim.workload.sparsity import sparsify
+
+    hw = _hw(case)
+    assume(hasattr(hw.units[0], "sparsity"))
+    hw = hw.with_overrides({"units.0.sparsity": mode})
+    try:
+        res = pysim.simulate(hw, sparsify(_workload(case.workload), weights=pattern))
+    except pysim.WorkloadError as exc:  # N:M over an N not a multiple of M: refused by name
+        assert "weight sparsity" in str(exc) and "\n" not in str(exc)
+        assume(False)
+    assert res.dram_read_bytes + res.dram_write_bytes >= res.compulsory_dram_bytes
+    tensors = res.tensors
+    assert tensors["compulsory_bytes"].sum() == res.compulsory_dram_bytes
+    assert (tensors["non_compulsory_bytes"] >= 0).all(), tensors
+
+
+@SETTINGS
 @given(case=cases())
 def test_latency_at_least_per_unit_compute_and_dram_time(case):
     hw, res = _hw(case), _run(case)

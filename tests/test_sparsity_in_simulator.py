@@ -163,3 +163,29 @@ def test_a_codec_never_moves_more_and_denser_activations_never_less(
     assert on.dram_bytes <= off.dram_bytes
     assert pysim.simulate(codec, dense_more).dram_bytes >= on.dram_bytes
     assert on.dram_bytes >= on.compulsory_dram_bytes
+
+
+def test_compressed_weights_are_compulsory_at_their_compressed_size(edge: pysim.Hardware) -> None:
+    """A 2:4 weight a skipping array reads compressed is stored so: its first read is the
+    compressed bytes (it was counted dense: 131,072 B "compulsory" against 81,920 read, a
+    negative non-compulsory share)."""
+    wl = sparsify(gemm(), weights="2:4")
+    dense_w = 512 * 256
+    for mode in ("skipping", "gating"):
+        res = pysim.simulate(edge.with_overrides({"units.0.sparsity": mode}), wl)
+        w = res.tensors.set_index("tensor").loc["fc.weight"]
+        ratio = weight_storage_ratio(wl.ops[0], unit(edge, mode))
+        assert w["compulsory_bytes"] == math.ceil(ratio * dense_w) < dense_w
+        assert w["non_compulsory_bytes"] >= 0
+        assert res.dram_read_bytes + res.dram_write_bytes >= res.compulsory_dram_bytes
+    res = pysim.simulate(edge, wl)  # no sparsity support: stored and read dense
+    assert res.tensors.set_index("tensor").loc["fc.weight", "compulsory_bytes"] == dense_w
+
+
+def test_a_pattern_the_weight_cannot_take_is_refused_naming_the_op(edge: pysim.Hardware) -> None:
+    wl = sparsify(gemm(m=4, n=2, k=8), weights="2:4")
+    with pytest.raises(pysim.WorkloadError) as err:
+        pysim.simulate(edge.with_overrides({"units.0.sparsity": "skipping"}), wl)
+    msg = str(err.value)
+    assert "\n" not in msg and "op 'fc'" in msg and "8 x 2 (K x N)" in msg, msg
+    assert "multiple of m = 4" in msg

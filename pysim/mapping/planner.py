@@ -675,6 +675,11 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         elif unit is not None:
+            # weights a sparse unit reads compressed are stored so: their first read is that
+            w_ratio = weight_storage_ratio(op, unit)
+            if w_ratio < 1.0:
+                comp_read += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
+                m["weight_ratio"] = w_ratio
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(
                             hw, op, unit, base, not res.writes_output[i]),
@@ -775,7 +780,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 in_kernel_traffic=bool(m.get("in_kernel_traffic", False)),
                 tensor_traffic=attribute(op, wl.tensors, int(m["dram_read_bytes"]),
                                          int(m["dram_write_bytes"]), m.get("fills"), on_chip,
-                                         int(comp_read), int(comp_write), first_touch),
+                                         int(comp_read), int(comp_write), first_touch,
+                                         m.get("weight_ratio", 1.0)),
             )
         )
     return out

@@ -34,9 +34,16 @@ def weight_storage_ratio(op: Any, unit: Any) -> float:
     if sp is None or _mode(unit) == "none" or sp.format == "dense":
         return 1.0
     view = op.gemm_view()
-    f = sparse.footprint(shape=(view.k, view.n), density=sp.density, format=sp.format,
-                         run_bits=sp.run_bits,
-                         value_bits=op.weight_bits, n=sp.n, m=sp.m, block=sp.block)
+    try:
+        f = sparse.footprint(shape=(view.k, view.n), density=sp.density, format=sp.format,
+                             run_bits=sp.run_bits,
+                             value_bits=op.weight_bits, n=sp.n, m=sp.m, block=sp.block)
+    except ValueError as exc:  # a pattern its K x N weight cannot take
+        from pysim.errors import WorkloadError
+
+        raise WorkloadError(f"op {op.name!r}: weight sparsity ({sp.pattern}, format "
+                            f"{sp.format}) on its {view.k} x {view.n} (K x N) weight: "
+                            f"{exc}") from None
     return f.total_bytes / f.dense_bytes
 
 

@@ -6,6 +6,7 @@ arXiv 2311.18246: compulsory vs non-compulsory off-chip traffic)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,13 +34,14 @@ def split(total: int, shares: Sequence[tuple[str, int]]) -> dict[str, int]:
 def attribute(op: Any, tensors: Mapping[str, Any], read_bytes: int, write_bytes: int,
               fills: Mapping[str, int] | None, on_chip: frozenset[str] | set[str],
               compulsory_read: int, compulsory_write: int, first_touch: Sequence[str],
-              ) -> tuple[tuple[str, int, int, int], ...]:
+              weight_ratio: float = 1.0) -> tuple[tuple[str, int, int, int], ...]:
     """``(tensor, DRAM bytes read, written, compulsory)`` of one op. ``fills``: a MAC op's
     reads by operand ("input": A, "weight": B, "output": partial sums read back), else the
     reads go to its weights (each up to its size) and the rest to the inputs it fetches (not
     on chip) by size.
     ``first_touch``: the graph inputs this op reads first; the compulsory reads are the
-    weights' bytes, the rest those inputs' (by size)."""
+    weights' bytes (``weight_ratio`` of them where a sparse unit reads them compressed), the
+    rest those inputs' (by size)."""
     weights = list(op.weight_sizes)
     reads: dict[str, int] = {}
 
@@ -62,7 +64,8 @@ def attribute(op: Any, tensors: Mapping[str, Any], read_bytes: int, write_bytes:
             reads[name] = min(size, left)
             left -= reads[name]
         add(reads, split(left, fetched or weights))
-    compulsory = {name: size for name, size in weights}
+    compulsory = ({name: size for name, size in weights} if weight_ratio >= 1.0 else
+                  split(math.ceil(weight_ratio * sum(size for _, size in weights)), weights))
     firsts = [(t, tensors[t].bytes) for t in dict.fromkeys(first_touch)]
     add(compulsory, split(max(0, compulsory_read - sum(compulsory.values())), firsts))
     add(compulsory, {op.output: compulsory_write})
