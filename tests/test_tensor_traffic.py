@@ -10,6 +10,7 @@ import pytest
 import pysim
 from pysim import gpu, zoo
 from pysim.mapping.tensor_traffic import split
+from pysim.workload import workload_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -61,3 +62,28 @@ def test_split_gives_whole_bytes_in_proportion():
     assert sum(split(1001, [("a", 3), ("b", 7), ("c", 11)]).values()) == 1001
     assert split(5, [("a", 0), ("b", 0)]) == {"a": 3, "b": 2}
     assert split(0, [("a", 4)]) == {"a": 0}
+
+
+def test_a_slice_of_a_graph_input_is_compulsory_for_the_part_it_reads() -> None:
+    """A slice reads a quarter of x: that quarter is x's compulsory read (it was the whole
+    tensor: 16 KiB compulsory against 4 KiB read, a negative non-compulsory share)."""
+    wl = workload_from_dict({"name": "s", "inputs": [{"name": "x", "shape": [64, 256]}], "ops": [
+        {"name": "sl", "type": "copy", "mode": "slice", "inputs": ["x"], "shapes": [[64, 256]],
+         "out_shape": [16, 256]},
+        {"name": "r", "type": "elementwise", "op": "relu", "inputs": ["sl"],
+         "shape": [16, 256]}]})
+    res = pysim.simulate(pysim.load_hardware(CONFIGS / "edge_npu.yaml"), wl)
+    x = res.tensors.set_index("tensor").loc["x"]
+    assert x["dram_read_bytes"] == x["compulsory_bytes"] == 16 * 256
+    assert x["non_compulsory_bytes"] == 0
+    assert res.dram_read_bytes + res.dram_write_bytes >= res.compulsory_dram_bytes
+
+
+@pytest.mark.parametrize("config", ["edge_npu", "tpu_v1", "lowp_edge", "eyeriss"])
+def test_every_zoo_model_moves_at_least_its_compulsory_bytes(config: str) -> None:
+    hw = pysim.load_hardware(CONFIGS / f"{config}.yaml")
+    for name in zoo.names():
+        res = pysim.simulate(hw, zoo.load(name))
+        assert res.dram_read_bytes + res.dram_write_bytes >= res.compulsory_dram_bytes, name
+        short = res.tensors[res.tensors["non_compulsory_bytes"] < 0]
+        assert short.empty, (name, short)

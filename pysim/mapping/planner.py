@@ -655,9 +655,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             if t not in producers and t not in seen_inputs:
                 first_touch.append(t)
                 view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
-                comp_read += math.ceil(act_ratio[0] * (
+                comp_read += math.ceil(act_ratio[0] * (  # what it reads (a slice: its part)
                     view.count * _a_fetch_bytes(op, view.m, view.m, view.k, hw.dram.burst_bytes)
-                    if view is not None else wl.tensors[t].bytes))
+                    if view is not None else wl.tensors[t].bytes * op.read_fraction()))
                 seen_inputs.add(t)
         comp_write = out_stored if op.output in graph_outputs else 0
         unit = _pick_unit(hw, op) if op.type == "attention" or op.gemm_view() is not None \
