@@ -140,6 +140,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if res.level_bytes:
         print("levels          " + ", ".join(
             f"{name} read {fmt.nbytes(v['read'])} write {fmt.nbytes(v['write'])}"
+            f" (transfers {fmt.nbytes(v['in'] + v['out'])}, compulsory "
+            f"{fmt.nbytes(v['compulsory'])})"
             for name, v in res.level_bytes.items() if name != "dram"))
     print(f"utilization     {res.utilization:.1%}")
     return 0

@@ -52,7 +52,10 @@ class Result:
     share, which sum to ``energy_j``; off-chip traffic in bytes, with the compulsory part
     (first touch of each graph input and weight, last write of each graph output) split out;
     ``level_bytes`` the
-    bytes read and written at each memory level (every scratchpad, and DRAM). ``layers`` has
+    bytes read and written at each memory level (every scratchpad, and DRAM), and per level
+    its transfers to and from other memories, ``in`` and ``out``, split into ``compulsory``
+    and ``non_compulsory`` bytes (pysim/mapping/level_flows.py; DRAM's split is the run's
+    compulsory bytes). ``layers`` has
     one row per op with the same quantities and the mapping that produced them.
     """
 

@@ -161,15 +161,31 @@ def _tensor_traffic(wl: Workload, mappings: list) -> tuple[tuple[str, str, int, 
 
 def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:
     """Bytes read and written at each scratchpad (array operands, partial sums, DMA fills and
-    drains, traffic through outer levels) and at DRAM, over the whole run."""
+    drains, traffic through outer levels) and at DRAM, over the whole run; and of each
+    level's transfers to and from other memories, bytes in and out and how many of them were
+    compulsory or not (pysim/mapping/level_flows.py; DRAM's: the run's compulsory bytes)."""
     out = {s.name: {"read": 0, "write": 0} for s in hw.scratchpads}
+    flows = {s.name: [0, 0, 0, 0] for s in hw.scratchpads}
     for m in mappings:
         for name, bits in m.sram_read_bits.items():
             out[name]["read"] += bits // 8
         for name, bits in m.sram_write_bits.items():
             out[name]["write"] += bits // 8
-    out["dram"] = {"read": sum(m.dram_read_bytes for m in mappings),
-                   "write": sum(m.dram_write_bytes for m in mappings)}
+        for name, (into, out_, must_in, must_out) in m.level_flows.items():
+            row = flows[name]
+            row[0] += into
+            row[1] += out_
+            row[2] += must_in
+            row[3] += must_out
+    for name, (into, out_, must_in, must_out) in flows.items():
+        moved, must = into // 8 + out_ // 8, (must_in + must_out) // 8
+        out[name].update({"in": into // 8, "out": out_ // 8, "compulsory": must,
+                          "non_compulsory": moved - must})
+    read = sum(m.dram_read_bytes for m in mappings)
+    write = sum(m.dram_write_bytes for m in mappings)
+    must = sum(m.compulsory_read_bytes + m.compulsory_write_bytes for m in mappings)
+    out["dram"] = {"read": read, "write": write, "compulsory": must,
+                   "non_compulsory": read + write - must}
     return out
 
 

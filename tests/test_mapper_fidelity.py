@@ -298,7 +298,17 @@ def test_traffic_is_reported_per_level():
     res = pysim.simulate(hw, pysim.zoo.load("gemm", m=1024, n=512, k=512))
     levels = res.level_bytes
     assert set(levels) == {"unified_buffer", "weight_fifo", "accumulators", "dram"}
-    assert levels["dram"] == {"read": res.dram_read_bytes, "write": res.dram_write_bytes}
+    moved = res.dram_read_bytes + res.dram_write_bytes
+    assert levels["dram"] == {"read": res.dram_read_bytes, "write": res.dram_write_bytes,
+                              "compulsory": res.compulsory_dram_bytes,
+                              "non_compulsory": moved - res.compulsory_dram_bytes}
+    # Transfers per level: the weights' one fill of the FIFO is compulsory, and so is each
+    # result's one drain from the accumulators into the unified buffer.
+    assert levels["weight_fifo"]["in"] == levels["weight_fifo"]["write"]
+    assert levels["weight_fifo"]["compulsory"] == 512 * 512
+    acc = levels["accumulators"]
+    assert acc["out"] >= acc["compulsory"] >= 1024 * 512
+    assert all(v["non_compulsory"] >= 0 for v in levels.values())
     # Weights: filled from DRAM into the FIFO once each, read into the array at least once.
     assert 512 * 512 <= levels["weight_fifo"]["write"] <= res.dram_read_bytes
     assert levels["weight_fifo"]["read"] >= 512 * 512

@@ -414,6 +414,28 @@ def test_dram_traffic_at_least_compulsory(case):
 
 
 @SETTINGS
+@given(case=cases())
+def test_every_level_moves_at_least_its_compulsory_bytes(case):
+    """Per memory level, transfers in and out each at least their compulsory part
+    (pysim/mapping/level_flows.py), over the run (a kept output's move, in its producer,
+    serves its reader's compulsory fill)."""
+    from pysim.mapping.planner import map_workload
+
+    hw, wl = _hw(case), _workload(case.workload)
+    sums: dict[str, list[int]] = {}
+    for m in map_workload(hw, wl):
+        for level, row in m.level_flows.items():
+            sums[level] = [a + b for a, b in zip(sums.get(level, [0, 0, 0, 0]), row,
+                                                 strict=True)]
+    for level, (into, out, must_in, must_out) in sums.items():
+        assert into >= must_in and out >= must_out, (level, sums[level])
+    res = _run(case)
+    for level, v in res.level_bytes.items():
+        assert v["non_compulsory"] >= 0, (level, v)
+    assert res.level_bytes["dram"]["compulsory"] == res.compulsory_dram_bytes
+
+
+@SETTINGS
 @given(case=cases(), pattern=st.sampled_from([
     "2:4", "1:4", 0.3, {"pattern": "block", "density": 0.5}, {"density": 0.2, "format": "csr"},
     {"density": 0.6, "format": "rle"}]),

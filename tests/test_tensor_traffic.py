@@ -87,3 +87,5 @@ def test_every_zoo_model_moves_at_least_its_compulsory_bytes(config: str) -> Non
         assert res.dram_read_bytes + res.dram_write_bytes >= res.compulsory_dram_bytes, name
         short = res.tensors[res.tensors["non_compulsory_bytes"] < 0]
         assert short.empty, (name, short)
+        for level, v in res.level_bytes.items():  # and per memory level
+            assert v["non_compulsory"] >= 0, (name, level, v)

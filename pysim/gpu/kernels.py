@@ -347,6 +347,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
         ended = start + body
         first = [t for t in dict.fromkeys(op.inputs) if t not in wl.producers and t not in seen]
         comp = op.weight_bytes + sum(wl.tensors[t].bytes for t in first)
+        comp_write = op.output_bytes if op.output in graph_outputs else 0
         seen.update(first)
         out.append(OpMapping(
             index=i, name=op.name, op_type=op.type, unit=name, unit_kind=kind,
@@ -354,11 +355,12 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             macs=op.macs, weight_bits=op.weight_bits, act_bits=op.act_bits, dtype=op.dtype,
             compute_cycles=seconds * clock, steps=1, dram_read_bytes=reads,
             dram_write_bytes=writes, compulsory_read_bytes=comp, prefetch_read_bytes=0,
-            compulsory_write_bytes=op.output_bytes if op.output in graph_outputs else 0,
+            compulsory_write_bytes=comp_write,
             sram_read_bits={l2.name: 8 * l2_bytes} if l2_bytes else {}, mac_pj=mac_pj,
+            # HBM traffic passes the L2 (pysim/mapping/level_flows.py)
+            level_flows={l2.name: (8 * int(reads), 8 * int(writes), 8 * comp, 8 * comp_write)},
             vector_ops=vector_ops, tiling=tiling, queue=STREAM, local_sram_pj=smem * smem_pj,
             in_kernel_traffic=True,
             tensor_traffic=attribute(op, wl.tensors, int(reads), int(writes), None, frozenset(),
-                                     int(comp), int(op.output_bytes if op.output in graph_outputs
-                                                     else 0), first)))
+                                     int(comp), int(comp_write), first)))
     return out

@@ -1,4 +1,6 @@
-"""Scratchpad access counts of a mapped op, in bits per scratchpad (priced by pysim/energy)."""
+"""Scratchpad access counts of a mapped op, in bits per scratchpad (priced by pysim/energy),
+and the transfers between memory levels among them (``transfer``; their compulsory part:
+pysim/mapping/level_flows.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,34 @@ import numpy as np
 
 def add_bits(counts: dict[str, int], scratchpad: str, bits: float) -> None:
     counts[scratchpad] = counts.get(scratchpad, 0) + int(bits)
+
+
+def flow(m: dict, level: str, into: float = 0, out: float = 0) -> None:
+    """Record ``into`` bits written into ``level`` by a transfer from another memory and
+    ``out`` bits read out of it by one into another (``m["flows"]``: level -> [in, out,
+    compulsory in, compulsory out], pysim/mapping/level_flows.py)."""
+    flows = m.get("flows")
+    if flows is None:
+        flows = m["flows"] = {}
+    row = flows.get(level)
+    if row is None:
+        row = flows[level] = [0, 0, 0, 0]
+    row[0] += int(into)
+    row[1] += int(out)
+
+
+def transfer(m: dict, src: str | None, dst: str | None, bits: float) -> None:
+    """``bits`` moved from scratchpad ``src`` to scratchpad ``dst`` (None: DRAM): read at the
+    one, written at the other, and recorded as a transfer out of and into them."""
+    bits = int(bits)
+    if src is not None:
+        reads = m["sram_read_bits"]
+        reads[src] = reads.get(src, 0) + bits
+        flow(m, src, out=bits)
+    if dst is not None:
+        writes = m["sram_write_bits"]
+        writes[dst] = writes.get(dst, 0) + bits
+        flow(m, dst, into=bits)
 
 
 def add_tile_traffic(m: dict, spads: dict, cost: Any, times: Any, a_bits: int, b_bits: int,

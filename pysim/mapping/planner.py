@@ -20,8 +20,9 @@ from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
 from pysim.mapping.capacity import check_capacity
-from pysim.mapping.counts import add_bits, add_tile_traffic
+from pysim.mapping.counts import add_bits, add_tile_traffic, flow, transfer
 from pysim.mapping.kept_area import KeptBlock
+from pysim.mapping.level_flows import add_compulsory, behind, chains
 from pysim.mapping.loop_nest import GemmMapping
 from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
@@ -72,6 +73,9 @@ class OpMapping:
     compulsory_write_bytes: int
     sram_read_bits: dict[str, int] = field(default_factory=dict)  # scratchpad name -> bits
     sram_write_bits: dict[str, int] = field(default_factory=dict)
+    # per scratchpad, bits: (in, out, compulsory in, compulsory out) of its transfers to and
+    # from other memories (pysim/mapping/level_flows.py)
+    level_flows: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     rf_accesses: int = 0
     rf_pj: float | None = None  # register energy when the unit prices its PE registers
     mac_pj: float = 0.0  # energy of one MAC on the op's unit
@@ -442,20 +446,19 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         add_tile_traffic(m, {**spads, "output": c_inner}, c, times, op.act_bits, b_bits,
                          psum_bits, b_ratio=ratio * b_scales, a_ratio=a_scales)
         drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
-        add_bits(m["sram_read_bits"], c_inner.name, drained)
-        add_bits(m["sram_write_bits"], spads["output"].name, drained)
-    add_bits(m["sram_read_bits"], spads["output"].name,
-             count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
+        transfer(m, c_inner.name, spads["output"].name, drained)
+    accumulated = count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits
+    add_bits(m["sram_read_bits"], spads["output"].name, accumulated)
+    if sub is not None:  # partial sums read back out of C's outer level
+        flow(m, spads["output"].name, out=accumulated)
     # An operand kept at an outer level is served from there in place of DRAM.
     refills = dict(t.refill_bytes)
     for name, g in t.kept_outer:
         role = {"A": "input", "B": "weight", "C": "output"}[name]
         outer, inner, nbytes = hw_spads[g].name, spads[role].name, 8 * count * refills.get(name, 0)
-        add_bits(m["sram_read_bits"], outer, nbytes)
-        add_bits(m["sram_write_bits"], inner, nbytes)
+        transfer(m, outer, inner, nbytes)
         if name == "C":  # spilled out of the inner level, written there, then read back
-            add_bits(m["sram_read_bits"], inner, nbytes)
-            add_bits(m["sram_write_bits"], outer, nbytes)
+            transfer(m, inner, outer, nbytes)
     macs = int((times * c.macs).sum())
     factor = mac_energy_factor(op, unit)  # gated / skipped zero operands
     weight_fills = math.ceil(ratio * (times * c.b_reads).sum())  # weights loaded = read out
@@ -629,7 +632,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         notes["residency"] = note
     if placement is not None:
         placement.extend(res.placement)
-    seen_inputs: set[str] = set()
+    seen_inputs: set[str] = set()  # tensors an op has read (the first reads are compulsory)
+    out_level: dict[str, str] = {}  # op output -> the level its producer leaves it in
+    chain_of = chains(hw)
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
     capacities: dict[int, tuple[Capacity, dict[str, Any]]] = {}  # by bytes kept on chip
@@ -650,15 +655,26 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         out_stored = math.ceil(act_ratio[1] * wl.tensors[op.output].bytes)
         # Compulsory traffic: first read of graph inputs and of the op's weights.
         comp_read = op.weight_bytes
+        comp_by_role = {"input": 0, "weight": op.weight_bytes}  # which level each fills
         first_touch = []
+        moved_in = 0  # op outputs its A brings into the input scratchpad from another level
         for j, t in enumerate(op.inputs):
-            if t not in producers and t not in seen_inputs:
+            if t in seen_inputs:
+                continue
+            seen_inputs.add(t)
+            made = t in producers
+            if made and (j > 0 or out_level[t] == spads["input"].name):
+                continue  # already where its reader reads it
+            view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
+            first = math.ceil(act_ratio[0] * (  # what it reads (a slice: its part)
+                view.count * _a_fetch_bytes(op, view.m, view.m, view.k, hw.dram.burst_bytes)
+                if view is not None else wl.tensors[t].bytes * op.read_fraction()))
+            if made:
+                moved_in += first
+            else:
                 first_touch.append(t)
-                view = op.gemm_view() if op.type == "conv2d" and j == 0 else None
-                comp_read += math.ceil(act_ratio[0] * (  # what it reads (a slice: its part)
-                    view.count * _a_fetch_bytes(op, view.m, view.m, view.k, hw.dram.burst_bytes)
-                    if view is not None else wl.tensors[t].bytes * op.read_fraction()))
-                seen_inputs.add(t)
+                comp_read += first
+                comp_by_role["input" if j == 0 else "weight"] += first
         comp_write = out_stored if op.output in graph_outputs else 0
         unit = _pick_unit(hw, op) if op.type == "attention" or op.gemm_view() is not None \
             else None
@@ -678,7 +694,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
-                comp_read += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
+                stored = math.ceil(w_ratio * op.weight_bytes)
+                comp_read += stored - op.weight_bytes
+                comp_by_role["weight"] += stored - op.weight_bytes
                 m["weight_ratio"] = w_ratio
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(
@@ -716,9 +734,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         level_of["output"] = m.get("output_level", level_of["output"])
         if op.output in res.kept_outputs and level_of["output"] != level_of["input"]:
             # kept for its consumers: moved from the output level into the input scratchpad
-            kept_bits = 8 * wl.tensors[op.output].bytes
-            add_bits(m["sram_read_bits"], level_of["output"], kept_bits)
-            add_bits(m["sram_write_bits"], spads["input"].name, kept_bits)
+            transfer(m, level_of["output"], spads["input"].name, 8 * wl.tensors[op.output].bytes)
         # DMA fills write each operand's own scratchpad; drains read the output's.
         fills = m.get("fills", {"input": m["dram_read_bytes"]})
         if "prefetch" not in m:  # reads no producer writes may load before the producers end
@@ -728,17 +744,21 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             m["prefetch"] = (fills.get("input", 0) * independent[0]
                              + fills.get("weight", 0) * independent[1])
         for role, nbytes in fills.items():
-            add_bits(m["sram_write_bits"], level_of[role], 8 * nbytes)
-        add_bits(m["sram_read_bits"], level_of["output"], 8 * m["dram_write_bytes"])
+            transfer(m, None, level_of[role], 8 * nbytes)
+        transfer(m, level_of["output"], None, 8 * m["dram_write_bytes"])
         # Levels behind an operand's own pass its DRAM traffic on (written, read).
         through = dict(fills)
         through["output"] = through.get("output", 0) + m["dram_write_bytes"]
         for role, nbytes in through.items():
-            chain = hw.chain(role)
-            names = [level.name for level in chain]
-            for level in chain[names.index(level_of[role]) + 1:]:
-                add_bits(m["sram_write_bits"], level.name, 8 * nbytes)
-                add_bits(m["sram_read_bits"], level.name, 8 * nbytes)
+            for level in behind(chain_of, role, level_of[role]):
+                transfer(m, None, level, 8 * nbytes)
+                transfer(m, level, None, 8 * nbytes)
+        # ... and the part of it all no capacity could save (pysim/mapping/level_flows.py)
+        out_level[op.output] = level_of["output"]
+        add_compulsory(m, chain_of, level_of, fills, comp_by_role, 8 * comp_write,
+                       8 * out_stored if (wl.consumers.get(op.output)
+                                          and level_of["output"] != level_of["input"]) else 0,
+                       8 * moved_in)
         # a GPU kernel's time holds its own traffic; PEs with operand memories of their own
         # do not read through the scratchpad's ports
         if not m.get("in_kernel_traffic") and not getattr(unit, "private_operand_buffers",
@@ -765,6 +785,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 compulsory_write_bytes=int(comp_write),
                 sram_read_bits=m["sram_read_bits"],
                 sram_write_bits=m["sram_write_bits"],
+                level_flows={k: (v[0], v[1], v[2], v[3]) for k, v in m.get("flows", {}).items()},
                 rf_accesses=int(m.get("rf_accesses", 0)),
                 rf_pj=m.get("rf_pj"),
                 mac_pj=float(m.get("mac_pj", 0.0)),
