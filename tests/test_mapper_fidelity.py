@@ -508,10 +508,13 @@ def test_a_kept_output_is_neither_priced_nor_written():
 
 
 def test_more_arrays_search_the_tiles_of_fewer():
-    # N = 33 on a weight-stationary array: one array (grain 256) tiles it 17 + 16; two
-    # (grain 512) would not offer 17 without the one-array candidates.
+    # N = 300 on a weight-stationary array: one array (grain 256) tiles it 256 + 44; two
+    # (grain 512, wider than N) would not offer 256 without the one-array candidates. (Every
+    # grain at least as wide as a dimension offers the same tiles of it: N = 33's halvings
+    # down to an eighth of 33.)
     hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml").with_overrides(
         {"units.0.arrays": 2})
     unit = hw.units[0]
     assert unit.fewer_array_grains() == ((1, 256, 256),)
-    assert 17 not in _candidates(33, 512) and 17 in _candidates(33, 256)
+    assert 256 not in _candidates(300, 512) and 256 in _candidates(300, 256)
+    assert list(_candidates(33, 512)) == list(_candidates(33, 256)) == [3, 5, 9, 17, 33]

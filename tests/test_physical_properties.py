@@ -315,6 +315,10 @@ def _pipeline_allowance(res: pysim.Result, unit: str, d_rows: int, d_cols: int) 
          dim="rows", grow=1)  # 219 -> 227: the 32-wide K tile pruned as dominated by 33
 @example(case=Case("edge_npu", (("scratchpads.0.size_kib", 7.25),), ("gemm", 41, 20, 129)),
          dim="rows", grow=1)  # 1792 -> 1884: no 96-wide K tile (3 x 32) among 33's multiples
+@example(case=Case("eyeriss", (("scratchpads.0.size_kib", 1.8984375), ("units.0.cols", 52)),
+                   ("cnn", 11, 1, 8, 1, 1)),
+         dim="cols", grow=42)  # 5843 -> 17347: a grain of 11 x 94 output rows halved M = 121
+# only down to an eighth of the grain (129), losing the 61-row tiles 52 columns have
 @example(case=Case("edge_npu", (("clock_ghz", 0.1), ("scratchpads.0.size_kib", 5.25),
                                 ("units.0.rows", 42)), ("gemm", 37, 16, 97)),
          dim="rows", grow=1).xfail(raises=AssertionError, reason=(

@@ -122,9 +122,11 @@ class GemmTiling:
 @lru_cache(maxsize=8192)
 def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
     """Tile sizes for one dimension: the full size and halvings, rounded up to ``grain``; and
-    with ``below_grain`` the grain's halvings down to an eighth of it (a tile narrower than
-    the array leaves PEs idle, but a tight scratchpad may need it: without them a larger
-    array, whose grain is larger, would lose the small tiles a smaller one can use)."""
+    with ``below_grain`` the halvings of ``min(dim, grain)`` down to an eighth of it (a tile
+    narrower than the array leaves PEs idle, but a tight scratchpad may need it: without
+    them a larger array, whose grain is larger, would lose the small tiles a smaller one can
+    use; an eighth of the dimension, not of the grain, where the grain is wider than it, so
+    every grain beyond the dimension has the same tiles)."""
     out = {dim}
     size = dim
     while size > 1:
@@ -132,7 +134,7 @@ def _candidates(dim: int, grain: int, below_grain: bool = True) -> np.ndarray:
         out.add(min(dim, max(1, math.ceil(size / grain) * grain)))
     size = min(dim, grain)
     out.add(size)
-    while below_grain and size > max(1, grain // 8):
+    while below_grain and size > max(1, min(dim, grain) // 8):
         size = math.ceil(size / 2)
         out.add(size)
     # With ``below_grain``, a grain that is not a power of two (Eyeriss's 12 x 14 array, a
