@@ -301,6 +301,6 @@ def test_a_scratchpad_too_small_for_an_ops_smallest_tile_names_file_field_and_mi
         simulate(hw, zoo.load("resnet18"))
     message = str(info.value)
     assert "\n" not in message
-    assert "scratchpads[1].size_kib must be >= 1.188 KiB for op 'conv1'" in message
-    assert "M=12544 N=64 K=147: weight, double-buffered), got 1 (" in message
+    assert "scratchpads[1].size_kib must be >= 2 KiB for op 'layer3.0.conv1'" in message
+    assert "M=196 N=256 K=1152: weight, double-buffered), got 1 (" in message
     assert f"{path} with overrides 'scratchpads.1.size_kib': scratchpads[1].size_kib)" in message
