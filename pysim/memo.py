@@ -1,4 +1,5 @@
-"""Every memo cache in pysim, cleared at once: a cold start for benchmarks.
+"""Every memo cache in pysim, cleared at once: a cold start for benchmarks; and the base of
+the frozen models that cache figures on themselves.
 
 pysim memoises pure functions of immutable inputs with ``functools.lru_cache`` (the tiling
 search per GEMM shape, the DRAM model per stream, tile candidates, a workload's training
@@ -9,6 +10,11 @@ list that misses the newest cache."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from typing_extensions import Self
 
 
 def clear_caches() -> int:
@@ -24,3 +30,17 @@ def clear_caches() -> int:
                 clear()
                 cleared += 1
     return cleared
+
+
+class CachedFigures(BaseModel):
+    """A frozen model with ``functools.cached_property`` figures (the mapper asks for them for
+    every op of every run): ``model_copy`` with changed fields drops them (pydantic copies
+    ``__dict__``, cached values included)."""
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            for name in [k for k in copied.__dict__ if k not in type(copied).model_fields]:
+                del copied.__dict__[name]
+        return copied

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -16,6 +16,7 @@ from pydantic import (
 from pysim.config.dram_presets import DRAM_PRESETS, PRESET_NAMES
 from pysim.config.quantities import BandwidthGBps, Float, Int, SizeKiB, lower
 from pysim.config.yaml_io import FieldError
+from pysim.memo import CachedFigures
 
 if TYPE_CHECKING:
     from pysim.config.energy_table import EnergyTable
@@ -38,7 +39,7 @@ def port_cycles(read_bits: Any, write_bits: Any, rates: tuple[float, float, floa
     return np.maximum(np.maximum(times[0], times[1]), times[2])
 
 
-class Scratchpad(BaseModel):
+class Scratchpad(CachedFigures):
     """An on-chip SRAM buffer of ``size_kib`` KiB in ``banks`` banks, ``word_bits`` wide per
     bank port, holding the operands named in ``holds``. Each bank has ``ports_per_bank``
     read-write ports plus ``read_ports_per_bank`` read-only and ``write_ports_per_bank``
@@ -140,7 +141,7 @@ class Scratchpad(BaseModel):
         """Peak access bandwidth: banks x all ports x word bytes per cycle."""
         return self.banks * self.ports * self.word_bytes
 
-    @property
+    @cached_property
     def port_bits_per_cycle(self) -> tuple[float, float, float]:
         """(read, write, any) bits the banks' ports move per cycle: read-capable, write-capable
         and all ports x banks x word bits."""
@@ -174,7 +175,7 @@ def _preset_name(value: Any) -> Any:
     return value.replace("-", "_") if isinstance(value, str) else value
 
 
-class Dram(BaseModel):
+class Dram(CachedFigures):
     """Off-chip DRAM: a ``preset`` (see pysim/config/dram_presets.py) whose every field can be
     overridden. After validation every field holds a value: the user's, else the preset's.
 
@@ -248,13 +249,17 @@ class Dram(BaseModel):
                              f"bank must have time to open a row")
         return self
 
-    def model_key(self) -> tuple[tuple[str, Any], ...]:
-        """The C++ DRAM model's parameters (``_core.DramSpec``'s keywords), hashable for
-        caching."""
+    @cached_property
+    def _model_key(self) -> tuple[tuple[str, Any], ...]:
         return (("channels", self.channels), ("banks_per_channel", self.banks_per_channel),
                 ("row_bytes", self.row_bytes), ("burst_bytes", self.burst_bytes),
                 ("bus_bits", self.bus_bits), ("data_rate_mtps", float(self.data_rate_mtps)),
                 *((f"t{n.upper()}_ns", float(getattr(self, f"t_{n}_ns"))) for n in _TIMINGS))
+
+    def model_key(self) -> tuple[tuple[str, Any], ...]:
+        """The C++ DRAM model's parameters (``_core.DramSpec``'s keywords), hashable for
+        caching (computed once: the engine asks for every op)."""
+        return self._model_key
 
     def _model_accepts(self) -> None:
         """The C++ DRAM model's own checks (time limits, refresh fitting its interval, ...)

@@ -14,13 +14,12 @@ through `gemm_view()`; their `vector_work()` is 0 (bias adds happen in the accum
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Strict, model_validator
-from typing_extensions import Self
 
+from pysim.memo import CachedFigures
 from pysim.workload.number_formats import FormatName, check_blocks, element_format, storage_bits
 from pysim.workload.sparsity import Sparsity
 from pysim.workload.tensors import (
@@ -90,7 +89,7 @@ class Quant(BaseModel):
         return outputs * per * (2 if self.zero_point else 1)
 
 
-class Op(BaseModel):
+class Op(CachedFigures):
     """Base of all ops. Subclasses set `type` (a Literal), the class variables below, and
     implement `input_shapes()` and `output_shape`.
 
@@ -273,16 +272,6 @@ names the parameters that set each input's shape, for error messages.
         """(name, bytes) of each weight tensor, computed once (building the tensors validates
         them; the mapper asks for every op of every run)."""
         return tuple((t.name, t.bytes) for t in self.weight_tensors())
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None,
-                   deep: bool = False) -> Self:
-        """pydantic's copy, without the cached figures of the original when fields change
-        (pydantic copies ``__dict__``, cached properties included)."""
-        copied = super().model_copy(update=update, deep=deep)
-        if update:
-            for name in [k for k in copied.__dict__ if k not in type(copied).model_fields]:
-                del copied.__dict__[name]
-        return copied
 
     def read_fraction(self) -> float:
         """Share of each input tensor the op reads (1; less for a slice, see data_ops.Copy)."""

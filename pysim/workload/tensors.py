@@ -7,10 +7,10 @@ A tensor is a named, shaped array of `bits`-wide integers or floats. Its size in
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from pysim.memo import CachedFigures
 from pysim.workload.number_formats import (
     FormatName,
     check_blocks,
@@ -89,7 +90,7 @@ def format_fields(data: object, fmt_key: str, bits_key: str, dtype_key: str | No
     return out
 
 
-class Tensor(BaseModel):
+class Tensor(CachedFigures):
     """A named tensor: `shape` (ints >= 1), `bits` per element (1 to 32), `dtype` ("int" or
     "float") and `role` ("input" for graph inputs, "weight" for parameters, "activation" for
     what an op produces). `format` (optional) names its number format (pysim.formats:
@@ -122,7 +123,7 @@ class Tensor(BaseModel):
         """Number of elements (product of the shape)."""
         return math.prod(self.shape)
 
-    @property
+    @cached_property
     def bytes(self) -> int:
         """Size in bytes, packed: ceil(elements * bits / 8), plus a format's scales."""
         if self.format is not None:
