@@ -126,10 +126,16 @@ GemmDim = Annotated[Literal["m", "n", "k"], BeforeValidator(lower)]
 class SpatialUnrolling(_Model):
     """Which GEMM dimension is unrolled over the array's rows and which over its columns
     (ZigZag's ``spatial_mapping``, Timeloop's spatial constraints); the third is streamed.
-    The presets: OS = {rows: m, cols: n}, WS = {rows: k, cols: n}, IS = {rows: k, cols: m}."""
+    The presets: OS = {rows: m, cols: n}, WS = {rows: k, cols: n}, IS = {rows: k, cols: m}.
+    ``arrays``: the dimension split over the unit's ``arrays`` (cores) side by side, each
+    taking its slice, the operands it does not index broadcast to all (default: the column
+    dimension, as a TPU v4 core's MXUs split N; the streamed one runs the arrays on different
+    rows of M, say, each holding the same weights; K leaves each array in use partial sums of
+    its slice, added across them: pysim/mapping/tile_model.py)."""
 
     rows: GemmDim
     cols: GemmDim
+    arrays: GemmDim | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> SpatialUnrolling:
@@ -259,10 +265,24 @@ class SystolicArrayUnit(_MacUnit):
         return SPATIAL[self.dataflow][0], SPATIAL[self.dataflow][1]
 
     @property
+    def split_dim(self) -> str:
+        """The GEMM dimension the ``arrays`` split (``spatial.arrays``; default the column
+        dimension)."""
+        if self.spatial is not None and self.spatial.arrays is not None:
+            return self.spatial.arrays
+        return self.on_rows_cols[1]
+
+    @property
     def custom_spatial(self) -> tuple[str, ...]:
-        """``on_rows_cols`` when ``spatial`` lays the array out other than its preset, else
-        () (what the mapping records)."""
-        return () if self.dataflow == "rs" or self.preset_layout else self.on_rows_cols
+        """``on_rows_cols`` when ``spatial`` lays the array out other than its preset, plus the
+        dimension split over several arrays when that is not the column one, else () (what the
+        mapping and the tile model record)."""
+        if self.dataflow == "rs":
+            return ()
+        on_rows, on_cols = self.on_rows_cols
+        if self.arrays > 1 and self.split_dim != on_cols:
+            return on_rows, on_cols, self.split_dim
+        return () if self.preset_layout else self.on_rows_cols
 
     @property
     def preset_layout(self) -> bool:
@@ -319,7 +339,8 @@ class SystolicArrayUnit(_MacUnit):
 
     def _grains_at(self, arrays: int) -> tuple[int, int, int]:
         on_rows, on_cols = self.on_rows_cols
-        grain = {on_rows: self.rows, on_cols: self.cols * arrays}  # columns split over arrays
+        grain = {on_rows: self.rows, on_cols: self.cols}
+        grain[self.split_dim] = grain.get(self.split_dim, 1) * arrays  # split over the arrays
         return grain.get("m", 1), grain.get("n", 1), grain.get("k", 1)
 
     def fewer_array_grains(self, op: Any = None) -> tuple[tuple[int, int, int], ...]:
@@ -339,7 +360,7 @@ class SystolicArrayUnit(_MacUnit):
             return RowStationaryTiles(self.rows, self.cols, self.pe_weights, self.arrays,
                                       ConvWindow.of(op))
         return SystolicTiles(self.rows, self.cols, self.dataflow, self.timing, self.pe_weights,
-                             self.arrays, () if self.preset_layout else self.on_rows_cols)
+                             self.arrays, self.custom_spatial)
 
     def tile_cost(self, m: int, n: int, k: int, op: Any) -> TileCost:
         if self.pe_weights > 1 or self.arrays > 1 or not self.preset_layout:  # tile model
@@ -365,6 +386,8 @@ class SystolicArrayUnit(_MacUnit):
         (streamed,) = set("mnk") - {on_rows, on_cols}
         extent = {"m": m, "n": n, "k": k}
         steps = extent[streamed]
+        if self.split_dim == streamed:  # each array streams its slice
+            steps = -(-steps // self.arrays)
         out = []
         for role, dims in (("input", "mk"), ("weight", "kn")):
             if streamed in dims and on_rows in dims:

@@ -31,7 +31,9 @@ class GemmMapping:
     output_level: str = ""  # the scratchpad holding C's tile when not the innermost output level
     c_subtile: tuple[int, ...] = ()  # (m', n'): C's sub-tile at the innermost output level
     inner_level: str = ""  # that level
-    spatial: tuple[str, ...] = ()  # (dimension on the rows, on the columns) if not the preset's
+    # (dimension on the rows, on the columns[, the one split over several arrays if not the
+    # columns']) if not the preset's
+    spatial: tuple[str, ...] = ()
     folds: int = 0  # passes of the unit over the op's tiles (SCALE-Sim's folds), all tiles
 
     @property
@@ -58,9 +60,17 @@ class GemmMapping:
                          f"C sub-tiles {sm}x{sn} kept in {self.inner_level} across k"))
             tile = {"m": sm, "n": sn, "k": self.kt}
         if self.dataflow in SPATIAL:
-            on_rows, on_cols = self.spatial or SPATIAL[self.dataflow][:2]
+            on_rows, on_cols = self.spatial[:2] or SPATIAL[self.dataflow][:2]
             (streamed,) = set("mnk") - {on_rows, on_cols}
             grain = dict(zip("mnk", self.grains, strict=True))
+            if len(self.spatial) > 2:  # a dimension split over several arrays
+                split = self.spatial[2]
+                arrays = grain[split] if split == streamed else 0
+                if arrays:
+                    rows.append((f"spatial_for {split}a in [0:{arrays})",
+                                 f"{split} split over {arrays} arrays"))
+                    tile = {**tile, split: -(-tile[split] // arrays)}
+                    grain = {**grain, split: 1}
             rows += [(f"for {d}f in [0:{-(-tile[d] // grain[d])})", f"folds of {grain[d]}")
                      for d in (on_cols, on_rows) if tile[d] > grain[d]]
             rows.append((f"for {streamed} in [0:{tile[streamed]})",

@@ -83,19 +83,27 @@ class SystolicTiles:
     dataflow: str
     timing: str
     pe_weights: int = 1  # weights each PE holds (WS / IS): partial sums stay in the PE
-    arrays: int = 1  # identical arrays side by side, the column dimension split across them
-    spatial: tuple[str, ...] = ()  # (dimension on the rows, on the columns); () = the preset
+    arrays: int = 1  # identical arrays side by side, a dimension split across them
+    # (dimension on the rows, on the columns[, the one split over the arrays if not the
+    # columns']); () = the preset, the columns split
+    spatial: tuple[str, ...] = ()
 
     def evaluate(self, m: ArrayLike, n: ArrayLike, k: ArrayLike) -> TileArrays:
         m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
         r, c = self.rows, self.cols
-        on_rows, on_cols = self.spatial or SPATIAL[self.dataflow][:2]
+        on_rows, on_cols = self.spatial[:2] or SPATIAL[self.dataflow][:2]
+        split = self.spatial[2] if len(self.spatial) > 2 else on_cols
         (streamed,) = set("mnk") - {on_rows, on_cols}
         dims = {"m": m, "n": n, "k": k}
-        sr, sc, t = dims[on_rows], dims[on_cols], dims[streamed]
-        # Several arrays run the column dimension's slices at once, each a tile of
-        # ceil(Sc / arrays) columns; the operand streamed along the rows is broadcast to all.
-        sc = _cdiv(sc, self.arrays)
+        # Several arrays run slices of the split dimension at once, each ceil(D / arrays) of
+        # it; an operand the split dimension does not index is broadcast to all.
+        each = dict(dims)
+        used = np.full_like(m, self.arrays)
+        if split == "k" and streamed != "k":  # K fills one array's lanes before the next:
+            lanes = r if on_rows == "k" else c  # a K that fits one needs no sum across them
+            used = np.minimum(self.arrays, _cdiv(k, lanes))
+        each[split] = _cdiv(dims[split], used)
+        sr, sc, t = each[on_rows], each[on_cols], each[streamed]
         row_folds, col_folds = _cdiv(sr, r), _cdiv(sc, c)
         folds = row_folds * col_folds
         still = stationary(on_rows, on_cols)
@@ -123,9 +131,13 @@ class SystolicTiles:
             # partial sum in its register: the same folds and cycles, but partial sums leave
             # the array once per d folds of K (ZigZag's TPU-like: 128 weights per PE).
             k_lanes = r if on_rows == "k" else c
-            psum_folds = _cdiv(dims["k"] if on_cols != "k" else _cdiv(k, self.arrays),
-                               k_lanes * self.pe_weights)
+            psum_folds = _cdiv(each["k"], k_lanes * self.pe_weights)
             cw, cr = psum_folds * size["c"], (psum_folds - 1) * size["c"]
+        if split == "k" and self.arrays > 1:
+            # each array in use sums its slice of K: every one's partial sums leave it, and
+            # all but the final value are read back to be added (C = sum over the arrays)
+            cw = np.minimum(used, k) * cw
+            cr = cw - size["c"]
         return TileArrays(steady, fill, folds, m * n * k, times["a"] * size["a"],
                           times["b"] * size["b"], cw, cr)
 
