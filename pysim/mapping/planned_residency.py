@@ -90,7 +90,8 @@ def _choose(steps: Steps, outputs: frozenset[str], budget_bytes: int, rule: str,
             consumers.setdefault(t, []).append(i)
     order = list(steps)
     if rule != "planned":
-        return plan_residency(order, consumers, set(outputs), budget_bytes, rule), rule
+        policy = next(p for p in POLICIES if p == rule)  # mapper.residency's online rules
+        return plan_residency(order, consumers, set(outputs), budget_bytes, policy), rule
     online = {p: plan_residency(order, consumers, set(outputs), budget_bytes, p)
               for p in POLICIES}
     moved = {p: _traffic(steps, outputs, r) for p, r in online.items()}
