@@ -183,16 +183,9 @@ def test_a_reload_is_a_stay_of_its_own_in_the_result_and_the_engine_reads_it_onc
     """The far-apart reader graph of tests/test_planned_residency.py at 64 KiB tensors on
     edge_npu (a 128 KiB kept area: two tensors): a is kept for b, read from DRAM by f, which
     keeps it for g (a reload, drawn green)."""
-    from pysim.workload import workload_from_dict
+    from tests.test_planned_residency import far_apart
 
-    def ew(name: str, op: str, inputs: list[str]) -> dict:
-        return {"name": name, "type": "elementwise", "op": op, "inputs": inputs,
-                "shape": [256, 256]}
-    wl = workload_from_dict({
-        "name": "far", "inputs": [{"name": "x", "shape": [256, 256]}],
-        "ops": [ew("a", "relu", ["x"]), ew("b", "relu", ["a"]), ew("c", "relu", ["b"]),
-                ew("d", "add", ["c", "b"]), ew("e", "add", ["d", "c"]),
-                ew("f", "add", ["e", "a"]), ew("g", "add", ["f", "a"])]})
+    wl = far_apart(256)
     t = wl.tensors["a"].bytes
     hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
     assert hw.scratchpads[0].size_bytes // 4 == 2 * t

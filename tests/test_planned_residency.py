@@ -121,19 +121,25 @@ def brute_force(wl: pysim.Workload, budget: int, itertools) -> int:  # noqa: ANN
     return best
 
 
+def far_apart(side: int) -> pysim.Workload:
+    """a is read by b, then by f and g; between them a ladder (d = c + b, e = d + c) keeps two
+    tensors alive: side x side int8 tensors."""
+    def ew(name: str, op: str, inputs: list[str]) -> dict:
+        return {"name": name, "type": "elementwise", "op": op, "inputs": inputs,
+                "shape": [side, side]}
+    return workload_from_dict({
+        "name": "far", "inputs": [{"name": "x", "shape": [side, side]}],
+        "ops": [ew("a", "relu", ["x"]), ew("b", "relu", ["a"]), ew("c", "relu", ["b"]),
+                ew("d", "add", ["c", "b"]), ew("e", "add", ["d", "c"]),
+                ew("f", "add", ["e", "a"]), ew("g", "add", ["f", "a"])]})
+
+
 def test_a_reload_serves_readers_far_apart() -> None:
     """a is read by b, then by f and g; in between a ladder (d = c + b, e = d + c) keeps two
     tensors alive in a two-tensor area. Dropping a over the ladder costs f's DRAM read and
     a's write-back (2 tensors' bytes); f then keeps what it read for g (a reload). A plan
     that keeps a prefix of each tensor's gaps pays 3 (g reads a from DRAM too)."""
-    def ew(name: str, op: str, inputs: list[str]) -> dict:
-        return {"name": name, "type": "elementwise", "op": op, "inputs": inputs,
-                "shape": [64, 64]}
-    wl = workload_from_dict({
-        "name": "far", "inputs": [{"name": "x", "shape": [64, 64]}],
-        "ops": [ew("a", "relu", ["x"]), ew("b", "relu", ["a"]), ew("c", "relu", ["b"]),
-                ew("d", "add", ["c", "b"]), ew("e", "add", ["d", "c"]),
-                ew("f", "add", ["e", "a"]), ew("g", "add", ["f", "a"])]})
+    wl = far_apart(64)
     t = 64 * 64
     planned = plan_residency_optimal(wl, 2 * t, 5.0)
     res = planned.residency
