@@ -284,6 +284,18 @@ def _memory_figure(res: Any) -> Figure:
     return fig
 
 
+def _levels_table(res: Any) -> str:
+    """Per memory level: bytes read and written, and its transfers to and from other
+    memories split into compulsory and non-compulsory bytes (pysim/mapping/level_flows.py)."""
+    rows = []
+    for name, v in res.level_bytes.items():
+        moved = v["read"] + v["write"] if name == "dram" else v["in"] + v["out"]
+        rows.append([name, fmt.nbytes(v["read"]), fmt.nbytes(v["write"]), fmt.nbytes(moved),
+                     fmt.nbytes(v["compulsory"]), fmt.nbytes(v["non_compulsory"])])
+    return _table(["level", "read", "written", "transfers", "compulsory", "non-compulsory"],
+                  rows, {1, 2, 3, 4, 5})
+
+
 def _section(sid: str, heading: str, body: str) -> str:
     return f'<section id="{sid}"><h2>{_esc(heading)}</h2>\n{body}\n</section>\n'
 
@@ -306,7 +318,7 @@ def render(res: Any, *, title: str | None = None) -> str:
             "and the shared DRAM bus. For the same timeline in the Perfetto UI: "
             "<code>res.to_chrome_trace(\"run.json\")</code>.</p>" if has_timeline else
             '<p class="note">Simulated without <code>trace=True</code>: op spans only.</p>'),
-        "memory": _png(_memory_figure(res)),
+        "memory": _png(_memory_figure(res)) + _levels_table(res),
     }
     nav = "".join(f'<a href="#{sid}">{_esc(h)}</a>' for sid, h in SECTIONS)
     sections = "".join(_section(sid, h, bodies[sid]) for sid, h in SECTIONS)
