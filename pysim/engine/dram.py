@@ -23,11 +23,22 @@ from pysim import _core
 STREAM_RUNS = 64  # runs simulated per pattern: enough for steady-state row-buffer behaviour
 STREAM_BYTES = 1 << 19  # ... but no more than this many bytes (a sequential stream converges)
 MAX_RUN = 1 << 16  # longer contiguous runs behave like this one
+_RUNS = np.arange(STREAM_RUNS, dtype=np.int64)  # run indices of a sample
+_READS = np.zeros(STREAM_RUNS, bool)  # a sample's runs are all reads
+_RUNS.flags.writeable = _READS.flags.writeable = False
 
 
 @lru_cache(maxsize=64)
 def _spec(dram_key: tuple) -> Any:
     return _core.DramSpec(**dict(dram_key))
+
+
+@lru_cache(maxsize=64)
+def _sampler(dram_key: tuple) -> tuple[Any, dict[str, Any]]:
+    """The DRAM model to sample streams with (refresh off: charged at its expected cost,
+    ``_efficiency``) and the timings, once per DRAM."""
+    timings = dict(dram_key)
+    return _spec(tuple((k, 0.0 if k == "tREFI_ns" else v) for k, v in dram_key)), timings
 
 
 @lru_cache(maxsize=1024)
@@ -39,15 +50,13 @@ def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[floa
     much longer, and where in it a refresh deadline happens to fall is an accident of the
     sample's length (simulated in the sample, a faster tRP could land a refresh mid-row and
     lower the figure by 0.1 %: not monotone in the timings)."""
-    timings = dict(dram_key)
-    spec = _spec(tuple((k, 0.0 if k == "tREFI_ns" else v) for k, v in dram_key))
+    spec, timings = _sampler(dram_key)
     if run_bytes >= pitch_bytes or run_bytes >= MAX_RUN:  # contiguous
         run_bytes = pitch_bytes = min(run_bytes, MAX_RUN)
     n = max(2, min(STREAM_RUNS, STREAM_BYTES // run_bytes))
-    runs = np.arange(n, dtype=np.int64)
-    addresses = runs * pitch_bytes
-    sizes = np.full(n, run_bytes, dtype=np.int64)
-    stats = _core.dram_simulate_stream(spec, addresses, sizes, np.zeros(n, bool))
+    addresses = _RUNS[:n] * pitch_bytes
+    stats = _core.dram_simulate_stream(spec, addresses, np.full(n, run_bytes, dtype=np.int64),
+                                       _READS[:n])
     eff = stats.achieved_bandwidth_gb_per_s / stats.peak_bandwidth_gb_per_s
     return eff * refresh_availability(timings, stats.row_hit_rate), stats.row_hit_rate
 
