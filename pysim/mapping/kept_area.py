@@ -94,8 +94,8 @@ def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, i
             best, best_kept = (placed, kept), saved
         if saved == whole:
             break
-    assert best is not None or not stays
-    return best if best is not None else ([], {})
+    assert best is not None  # ORDERS is not empty
+    return best
 
 
 def _place_in(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:

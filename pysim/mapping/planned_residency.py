@@ -12,8 +12,10 @@ write-back). The choice minimises the bytes moved between ops (each reader's DRA
 write-back) subject to the area at every step, by an integer program in the COSMA line (Li et
 al., arXiv 2311.18246: keep / drop per tensor and gap, capacity per step: a kept gap fills
 the area from the end of its producer, or reloading reader, through its reader) solved with
-``scipy.optimize.milp`` (HiGHS). FIFO's choices are one point of this space, so the plan never
-moves more; the simulator still keeps FIFO if the solver stops without a solution.
+``scipy.optimize.milp`` (HiGHS). The online rules' choices (FIFO, LRU, Belady:
+pysim/mapping/residency.py) are points of this space, so the plan never moves more; the
+mapper runs the best of them where the solver stops with a worse plan or none
+(``choose_residency``).
 (``pysim.memplan`` plans a whole scratchpad with addresses, every tensor resident at its uses.)
 """
 
