@@ -96,6 +96,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     run = overhead_pj(hw, latency, sum(dynamic[c] for c in ON_CHIP))
     breakdown = {c: pj * PJ for c, pj in (dynamic | run).items()}
     # Result: totals and one row per op.
+    levels = _level_bytes(hw, mappings)
     layers = _layers_frame(mappings, timings, energies, timing)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
     layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
@@ -106,14 +107,13 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         clock_hz=hw.clock_hz,
         latency_cycles=latency,
         energy_breakdown_j=breakdown,
-        dram_read_bytes=sum(m.dram_read_bytes for m in mappings),
-        dram_write_bytes=sum(m.dram_write_bytes for m in mappings),
-        compulsory_dram_bytes=sum(m.compulsory_read_bytes + m.compulsory_write_bytes
-                                  for m in mappings),
+        dram_read_bytes=levels["dram"]["read"],
+        dram_write_bytes=levels["dram"]["write"],
+        compulsory_dram_bytes=levels["dram"]["compulsory"],
         macs=sum(m.macs for m in mappings),
         layers=layers,
         sim_events=sum(t.events for t in timings),
-        level_bytes=_level_bytes(hw, mappings),
+        level_bytes=levels,
         timeline=Timeline.from_engine(hw.clock_hz, plans, timings) if trace else None,
         tensor_traffic=_tensor_traffic(wl, mappings),
         collectives=tuple(CollectiveTiming(c.name, c.nbytes, *t)

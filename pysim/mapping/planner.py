@@ -654,8 +654,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                      activation_storage_ratio(op.out_sparsity, op.output_bits, codec))
         out_stored = math.ceil(act_ratio[1] * wl.tensors[op.output].bytes)
         # Compulsory traffic: first read of graph inputs and of the op's weights.
-        comp_read = op.weight_bytes
-        comp_by_role = {"input": 0, "weight": op.weight_bytes}  # which level each fills
+        comp_by_role = {"input": 0, "weight": op.weight_bytes}  # by the level each fills
         first_touch = []
         moved_in = 0  # op outputs its A brings into the input scratchpad from another level
         for j, t in enumerate(op.inputs):
@@ -673,7 +672,6 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 moved_in += first
             else:
                 first_touch.append(t)
-                comp_read += first
                 comp_by_role["input" if j == 0 else "weight"] += first
         comp_write = out_stored if op.output in graph_outputs else 0
         unit = _pick_unit(hw, op) if op.type == "attention" or op.gemm_view() is not None \
@@ -694,9 +692,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
-                stored = math.ceil(w_ratio * op.weight_bytes)
-                comp_read += stored - op.weight_bytes
-                comp_by_role["weight"] += stored - op.weight_bytes
+                comp_by_role["weight"] += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
                 m["weight_ratio"] = w_ratio
             _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                         hw.vector.ops_per_cycle, objective_for(
@@ -755,6 +751,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 transfer(m, level, None, 8 * nbytes)
         # ... and the part of it all no capacity could save (pysim/mapping/level_flows.py)
         out_level[op.output] = level_of["output"]
+        comp_read = comp_by_role["input"] + comp_by_role["weight"]
         add_compulsory(m, chain_of, level_of, fills, comp_by_role, 8 * comp_write,
                        8 * out_stored if (wl.consumers.get(op.output)
                                           and level_of["output"] != level_of["input"]) else 0,
@@ -781,7 +778,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 dram_read_bytes=int(m["dram_read_bytes"]),
                 dram_write_bytes=int(m["dram_write_bytes"]),
                 prefetch_read_bytes=min(int(m["prefetch"]), int(m["dram_read_bytes"])),
-                compulsory_read_bytes=int(comp_read),
+                compulsory_read_bytes=comp_read,
                 compulsory_write_bytes=int(comp_write),
                 sram_read_bits=m["sram_read_bits"],
                 sram_write_bits=m["sram_write_bits"],
@@ -801,7 +798,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 in_kernel_traffic=bool(m.get("in_kernel_traffic", False)),
                 tensor_traffic=attribute(op, wl.tensors, int(m["dram_read_bytes"]),
                                          int(m["dram_write_bytes"]), m.get("fills"), on_chip,
-                                         int(comp_read), int(comp_write), first_touch,
+                                         comp_read, int(comp_write), first_touch,
                                          m.get("weight_ratio", 1.0)),
             )
         )
