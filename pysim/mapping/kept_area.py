@@ -18,7 +18,9 @@ the plan stays feasible with addresses, at the price of the bytes the aggregate 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,20 @@ def best_fit(placed: list[KeptBlock], first: int, last: int, nbytes: int,
     return best
 
 
-# Orders the stays are placed in, after pysim.memplan's placement heuristics: TFLite's greedy
-# by size first (ties by first step, name), then by first step (left-edge), longest stay
-# first, and largest bytes x steps first.
-ORDERS = (
-    lambda s: (-s.nbytes, s.first, s.tensor, s.gap),
-    lambda s: (s.first, -s.nbytes, s.tensor, s.gap),
-    lambda s: (s.first - s.ends[-1], -s.nbytes, s.tensor, s.gap),
-    lambda s: (-s.nbytes * (s.ends[-1] - s.first + 1), s.tensor, s.gap),
+# The orders a best-fit placer tries, as sort keys of (bytes, first step, last step, name):
+# TFLite's greedy by size (ties by first step, name), by first step (left edge), longest stay
+# first, largest bytes x steps first. The kept area's and pysim.memplan's placements both use
+# them.
+PLACEMENT_ORDERS: tuple[Callable[[int, int, int, Any], tuple], ...] = (
+    lambda size, first, last, name: (-size, first, name),
+    lambda size, first, last, name: (first, -size, name),
+    lambda size, first, last, name: (first - last, -size, name),
+    lambda size, first, last, name: (-size * (last - first + 1), name),
 )
+# ... over stays (their name: tensor, then the index of their first gap)
+ORDERS = tuple(
+    (lambda s, key=key: key(s.nbytes, s.first, s.ends[-1], (s.tensor, s.gap)))
+    for key in PLACEMENT_ORDERS)
 
 
 def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:

@@ -25,6 +25,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -108,14 +109,14 @@ def relax(tl: Timeline, budget_bytes: int, time_limit_s: float = 10.0) -> Relaxa
 
 # -- placement ----------------------------------------------------------------------------------
 def _orders(tl: Timeline, iv: Sequence[Interval]) -> list[list[int]]:
+    from pysim.mapping.kept_area import PLACEMENT_ORDERS  # the simulator's kept area's too
+
     size = [tl.graph.tensors[t].bytes for t, _, _ in iv]
     n = range(len(iv))
-    return [
-        sorted(n, key=lambda i: (-size[i], iv[i][1], iv[i][0])),  # greedy by size
-        sorted(n, key=lambda i: (iv[i][1], -size[i], iv[i][0])),  # by start
-        sorted(n, key=lambda i: (iv[i][1] - iv[i][2], -size[i], iv[i][0])),  # longest first
-        sorted(n, key=lambda i: (-size[i] * (iv[i][2] - iv[i][1] + 1), iv[i][0])),  # area
-    ]
+    def keyed(order: Callable[[int, int, int, Any], tuple]) -> Callable[[int], tuple]:
+        return lambda i: order(size[i], iv[i][1], iv[i][2], iv[i][0])
+
+    return [sorted(n, key=keyed(order)) for order in PLACEMENT_ORDERS]
 
 
 def _hole(placed: list[tuple[int, int, int, int]], s: int, e: int, size: int,
