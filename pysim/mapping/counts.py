@@ -31,14 +31,11 @@ def flow(m: dict, level: str, into: float = 0, out: float = 0) -> None:
 def transfer(m: dict, src: str | None, dst: str | None, bits: float) -> None:
     """``bits`` moved from scratchpad ``src`` to scratchpad ``dst`` (None: DRAM): read at the
     one, written at the other, and recorded as a transfer out of and into them."""
-    bits = int(bits)
     if src is not None:
-        reads = m["sram_read_bits"]
-        reads[src] = reads.get(src, 0) + bits
+        add_bits(m["sram_read_bits"], src, bits)
         flow(m, src, out=bits)
     if dst is not None:
-        writes = m["sram_write_bits"]
-        writes[dst] = writes.get(dst, 0) + bits
+        add_bits(m["sram_write_bits"], dst, bits)
         flow(m, dst, into=bits)
 
 
