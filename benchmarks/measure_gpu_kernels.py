@@ -257,6 +257,67 @@ def measure_env(run: Run) -> None:
     run.write("env", row)
 
 
+def measure_sustained(run: Run) -> None:
+    """GEMMs replayed back to back for ~2 s while a thread samples the SM clock, the power and
+    the clock-event (throttle) reasons through NVML every 20 ms: the clock under the power limit,
+    on random and on all-zero operands (toggling bits cost power) and at two sizes."""
+    import threading
+
+    cases = [("bf16", 8192, "randn"), ("bf16", 8192, "zeros"), ("bf16", 4096, "randn"),
+             ("fp16", 8192, "randn"), ("fp8_e4m3", 8192, "randn")]
+    if run.quick:
+        cases = [("fp16", 128, "randn")]
+    nvml: Any = None
+    if run.cuda:
+        import pynvml as nvml  # nvidia-ml-py
+
+        nvml.nvmlInit()
+        handle = nvml.nvmlDeviceGetHandleByIndex(0)
+        reasons_of = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
+            nvml.nvmlDeviceGetCurrentClocksThrottleReasons
+    for dtype, n, fill in cases:
+        def case(dtype: str = dtype, n: int = n, fill: str = fill) -> None:
+            fn = _gemm_fn(run, dtype, n, n, n)
+            if fill == "zeros":
+                for v in fn.__closure__ or ():  # the captured operands
+                    if isinstance(v.cell_contents, run.torch.Tensor):
+                        v.cell_contents.zero_()
+            per = run.time(fn)
+            samples: list[tuple[float, float, int]] = []
+            stop = threading.Event()
+
+            def sample() -> None:
+                while not stop.is_set():
+                    if nvml is not None:
+                        samples.append((
+                            nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+                            nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+                            reasons_of(handle)))
+                    time.sleep(0.02)
+            calls = max(1, int(2.0 / per))
+            th = threading.Thread(target=sample)
+            th.start()
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            run.sync()
+            wall = time.perf_counter() - start
+            stop.set()
+            th.join()
+            busy = samples[len(samples) // 4:] or samples  # past the ramp
+            reasons = 0
+            for _, _, r in busy:
+                reasons |= r
+            run.write("sustained", {
+                "dtype": dtype, "n": n, "fill": fill, "time_s": wall / calls,
+                "tflops": 2 * n**3 / (wall / calls) / 1e12, "short_run_time_s": per,
+                "sm_mhz_median": statistics.median(c for c, _, _ in busy) if busy else "",
+                "sm_mhz_min": min((c for c, _, _ in busy), default=""),
+                "power_w_median": statistics.median(p for _, p, _ in busy) if busy else "",
+                "clock_event_reasons": hex(reasons), "samples": len(busy)})
+        _guard(run, f"sustained {dtype} {n} {fill}", case)
+
+
 def _gemm_fn(run: Run, dtype: str, m: int, n: int, k: int, batch: int = 0) -> Callable[[], object]:
     t = run.torch
     dev = run.device
@@ -617,7 +678,8 @@ def measure_train(run: Run) -> None:
 
 
 SECTIONS: list[tuple[str, Callable[[Run], None]]] = [
-    ("env", measure_env), ("gemm", measure_gemm), ("bmm", measure_bmm), ("sdpa", measure_sdpa),
+    ("env", measure_env), ("gemm", measure_gemm), ("sustained", measure_sustained),
+    ("bmm", measure_bmm), ("sdpa", measure_sdpa),
     ("decode_attn", measure_decode_attn), ("llama_decode", measure_llama_decode),
     ("eltwise", measure_eltwise), ("cnn", measure_cnn), ("train", measure_train),
 ]
