@@ -5,14 +5,15 @@ Two modes:
     python benchmarks/measure_gpu_gemm.py measure -o gemm_h100.csv   # on a machine with a GPU
     python benchmarks/measure_gpu_gemm.py compare gemm_h100.csv --preset h100
 
-``measure`` times ``torch.matmul`` (cuBLAS) with CUDA events over a fixed list of shapes and
-dtypes (fp16, bf16, tf32, fp8 on GPUs that have it via ``torch._scaled_mm``), two ways, and
-writes one CSV row per case and method with the GPU's name: ``eager`` is one call between two
-events (median of ``--repeat``; it includes the launch and the CPU-side dispatch gap), ``graph``
-replays a CUDA graph of 10 back-to-back calls and divides (kernel time alone). It needs PyTorch
-with CUDA; nothing in pysim's build or tests does. ``compare`` reads such a CSV and prints, per
-row, the model's time (``GpuPreset.gemm_time``; for ``graph`` rows less the model's launch
-overhead) and its relative error, then the median and mean absolute error per dtype and method.
+``measure`` times ``torch.matmul`` (cuBLAS) with CUDA events over a fixed list of shapes and dtypes
+(fp16, bf16, tf32, fp8 on GPUs that have it via ``torch._scaled_mm``), two ways, and writes one CSV
+row per case and method with the GPU's name: ``eager`` is one call between two events (median of
+``--repeat``; it includes the launch and the CPU-side dispatch gap), ``graph`` replays a CUDA graph
+of 10 back-to-back calls and divides (kernel time alone). It needs PyTorch with CUDA; nothing in
+pysim's build or tests does. ``compare`` reads such a CSV and prints, per row, the model's time
+(``GpuPreset.gemm_cost``; for ``graph`` rows less the model's host launches, kept its device-side
+kernel and pipeline latency) and its relative error, then the median and mean absolute error per
+dtype and method.
 """
 
 from __future__ import annotations
@@ -124,9 +125,14 @@ def compare(path: Path, preset_name: str) -> list[dict[str, float | str]]:
         for row in csv.DictReader(f):
             m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
             measured = float(row["time_s"])
-            model = p.gemm_time(m, n, k, row["dtype"])
-            if row.get("method") == "graph":  # kernels back to back: no launch in between
-                model -= p.launch_overhead_us * 1e-6
+            # bmm.csv rows carry a batch: one strided-batched kernel
+            c = p.gemm_cost(m, n, k, row["dtype"], batch=int(row.get("batch") or 1))
+            model = c.time_s
+            # graph rows (and measure_gpu_kernels.py's files, which have no method column):
+            # kernels back to back, no host launch in between (a split-K GEMM is two kernels)
+            row.setdefault("method", "graph")
+            if row["method"] == "graph":
+                model -= c.launch_s * (2 if c.split_k > 1 else 1)
             out.append({**row, "model_s": model, "error": (model - measured) / measured})
     return out
 
@@ -146,7 +152,7 @@ def main() -> None:
         return
     rows = compare(args.csv, args.preset)
     for r in rows:
-        print(f"{r.get('method', 'eager'):6} {r['dtype']:9} "
+        print(f"{r.get('method', 'eager'):6} {r['dtype']:9} {r.get('batch', 1)!s:>5} x "
               f"{r['m']:>6}x{r['n']:>6}x{r['k']:>6} measured "
               f"{float(r['time_s']) * 1e6:10.1f} us  model {float(r['model_s']) * 1e6:10.1f} us"
               f"  error {float(r['error']) * 100:+6.1f} %")
@@ -156,7 +162,8 @@ def main() -> None:
                     if r["dtype"] == dtype and r.get("method", "eager") == method]
             if errs:
                 print(f"{method:6} {dtype:9}: median |error| {statistics.median(errs) * 100:.1f}"
-                      f" %, mean {statistics.mean(errs) * 100:.1f} % over {len(errs)} shapes")
+                      f" %, mean {statistics.mean(errs) * 100:.1f} %, max {max(errs) * 100:.1f}"
+                      f" % over {len(errs)} shapes")
 
 
 if __name__ == "__main__":

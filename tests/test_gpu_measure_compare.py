@@ -17,13 +17,37 @@ def test_compare_reports_relative_error(tmp_path: Path) -> None:
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    model = gpu.preset("a100").gemm_time(4096, 4096, 4096, "fp16")
+    p = gpu.preset("a100")
+    model = p.gemm_time(4096, 4096, 4096, "fp16")
     csv_path = tmp_path / "m.csv"
     csv_path.write_text(
-        "gpu,dtype,m,n,k,time_s,tflops\n"
-        f"NVIDIA A100-SXM4-80GB,fp16,4096,4096,4096,{model * 1.25},0\n"
+        "gpu,method,dtype,m,n,k,time_s,tflops\n"
+        f"NVIDIA A100-SXM4-80GB,eager,fp16,4096,4096,4096,{model * 1.25},0\n"
     )
     rows = mod.compare(csv_path, "a100")
     assert len(rows) == 1
     assert rows[0]["model_s"] == model
     assert rows[0]["error"] == pytest.approx(-0.2)
+
+
+def test_rows_without_a_method_are_kernel_times_less_every_host_launch(tmp_path: Path) -> None:
+    """measure_gpu_kernels.py's gemm.csv has no method column: CUDA-graph kernel times. The
+    model drops its host launches (two for a split-K GEMM: the reduction is a kernel too) and
+    keeps the device-side kernel and pipeline latency."""
+    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    p = gpu.preset("h200")
+    shapes = [(4096, 4096, 4096), (128, 128, 65536)]
+    csv_path = tmp_path / "k.csv"
+    csv_path.write_text("gpu,dtype,m,n,k,time_s,tflops\n" + "".join(
+        f"NVIDIA H200,fp16,{m},{n},{k},1e-5,0\n" for m, n, k in shapes))
+    rows = mod.compare(csv_path, "h200")
+    for row, (m, n, k) in zip(rows, shapes, strict=True):
+        c = p.gemm_cost(m, n, k, "fp16")
+        launches = 2 if c.split_k > 1 else 1
+        assert row["method"] == "graph"
+        assert row["model_s"] == pytest.approx(c.time_s - launches * c.launch_s)
+        assert row["model_s"] > c.latency_s > 0
+    assert p.gemm_cost(128, 128, 65536, "fp16").split_k > 1  # the second row is split-K

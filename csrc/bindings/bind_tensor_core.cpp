@@ -69,6 +69,7 @@ py::dict cost_dict(const GemmCost& c) {
   d["epilogue_s"] = c.epilogue_s;
   d["reduction_s"] = c.reduction_s;
   d["launch_s"] = c.launch_s;
+  d["latency_s"] = c.latency_s;
   d["time_s"] = c.time_s;
   d["tflops"] = c.tflops;
   d["utilization"] = c.utilization;
@@ -125,13 +126,22 @@ void bind_tensor_core(py::module_& m) {
                        int64_t register_file_bytes_per_sm, int64_t smem_bytes_per_sm,
                        int64_t l2_bytes, double hbm_bandwidth_gb_per_s,
                        double l2_bandwidth_bytes_per_clk, double smem_bandwidth_bytes_per_clk,
-                       double launch_overhead_us, bool fp32_acc_half_rate) {
-             GpuSpec s{parse_gpu_arch(arch),       sms,
-                       clock_mhz,                  register_file_bytes_per_sm,
-                       smem_bytes_per_sm,          l2_bytes,
-                       hbm_bandwidth_gb_per_s,     l2_bandwidth_bytes_per_clk,
-                       smem_bandwidth_bytes_per_clk, launch_overhead_us,
-                       fp32_acc_half_rate};
+                       double launch_overhead_us, bool fp32_acc_half_rate,
+                       double kernel_latency_us, double pipeline_latency_us) {
+             GpuSpec s;
+             s.arch = parse_gpu_arch(arch);
+             s.sms = sms;
+             s.clock_mhz = clock_mhz;
+             s.register_file_bytes_per_sm = register_file_bytes_per_sm;
+             s.smem_bytes_per_sm = smem_bytes_per_sm;
+             s.l2_bytes = l2_bytes;
+             s.hbm_bandwidth_gb_per_s = hbm_bandwidth_gb_per_s;
+             s.l2_bandwidth_bytes_per_clk = l2_bandwidth_bytes_per_clk;
+             s.smem_bandwidth_bytes_per_clk = smem_bandwidth_bytes_per_clk;
+             s.launch_overhead_us = launch_overhead_us;
+             s.kernel_latency_us = kernel_latency_us;
+             s.pipeline_latency_us = pipeline_latency_us;
+             s.fp32_acc_half_rate = fp32_acc_half_rate;
              validate(s);
              return s;
            }),
@@ -139,7 +149,8 @@ void bind_tensor_core(py::module_& m) {
            py::arg("register_file_bytes_per_sm"), py::arg("smem_bytes_per_sm"),
            py::arg("l2_bytes"), py::arg("hbm_bandwidth_gb_per_s"),
            py::arg("l2_bandwidth_bytes_per_clk"), py::arg("smem_bandwidth_bytes_per_clk"),
-           py::arg("launch_overhead_us"), py::arg("fp32_acc_half_rate") = false)
+           py::arg("launch_overhead_us"), py::arg("fp32_acc_half_rate") = false,
+           py::arg("kernel_latency_us") = 0.0, py::arg("pipeline_latency_us") = 0.0)
       .def_property_readonly("arch", [](const GpuSpec& s) { return to_string(s.arch); })
       .def_readonly("sms", &GpuSpec::sms)
       .def_readonly("clock_mhz", &GpuSpec::clock_mhz)
@@ -150,6 +161,8 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("l2_bandwidth_bytes_per_clk", &GpuSpec::l2_bandwidth_bytes_per_clk)
       .def_readonly("smem_bandwidth_bytes_per_clk", &GpuSpec::smem_bandwidth_bytes_per_clk)
       .def_readonly("launch_overhead_us", &GpuSpec::launch_overhead_us)
+      .def_readonly("kernel_latency_us", &GpuSpec::kernel_latency_us)
+      .def_readonly("pipeline_latency_us", &GpuSpec::pipeline_latency_us)
       .def_readonly("fp32_acc_half_rate", &GpuSpec::fp32_acc_half_rate)
       .def("__repr__", [](const GpuSpec& s) {
         return "GpuSpec(arch='" + std::string(to_string(s.arch)) +
@@ -187,6 +200,7 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("epilogue_s", &GemmCost::epilogue_s)
       .def_readonly("reduction_s", &GemmCost::reduction_s)
       .def_readonly("launch_s", &GemmCost::launch_s)
+      .def_readonly("latency_s", &GemmCost::latency_s)
       .def_readonly("time_s", &GemmCost::time_s)
       .def_readonly("tflops", &GemmCost::tflops)
       .def_readonly("utilization", &GemmCost::utilization)

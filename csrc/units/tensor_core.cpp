@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 namespace pysim {
 
@@ -480,6 +481,14 @@ void validate(const GpuSpec& s) {
     throw std::invalid_argument("launch_overhead_us must be a finite number >= 0, got " +
                                 std::to_string(s.launch_overhead_us));
   }
+  for (const auto& [name, value] : {std::pair<const char*, double>{"kernel_latency_us",
+                                                                  s.kernel_latency_us},
+                                    {"pipeline_latency_us", s.pipeline_latency_us}}) {
+    if (!(value >= 0) || !std::isfinite(value) || value > 1e6) {
+      throw std::invalid_argument(std::string(name) + " must be a finite number in 0..1e6, got " +
+                                  std::to_string(value));
+    }
+  }
 }
 
 int64_t tc_fp32_lanes_per_sm(GpuArch arch) {
@@ -728,7 +737,12 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
     c.hbm_write_bytes += out;
     c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;
   }
-  c.time_s = c.launch_s + c.mainloop_s + c.epilogue_s + c.reduction_s;
+  // Once per kernel: persistent kernels (CUTLASS's sm90 tile schedulers, cuBLAS) load a
+  // tile's first k-blocks while the previous tile's epilogue runs, so only the first fill and
+  // the last drain show.
+  c.latency_s = (spec.kernel_latency_us * static_cast<double>(c.split_k > 1 ? 2 : 1) +
+                 spec.pipeline_latency_us) * 1e-6;
+  c.time_s = c.launch_s + c.latency_s + c.mainloop_s + c.epilogue_s + c.reduction_s;
   c.tflops = 2.0 * static_cast<double>(c.macs) / c.time_s / 1e12;
   const double peak = static_cast<double>(spec.sms) * spec.clock_mhz * 1e6 *
                       static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));

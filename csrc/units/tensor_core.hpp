@@ -24,7 +24,8 @@
 //   HBM bytes = distinct A and B panels the wave touches (L2 hits for the rest), growing towards
 //               all its loads when the k-blocks in flight exceed the L2 (see l2_miss_bytes)
 //   epilogue  = max(accumulator staging through shared memory, C tile stores / HBM bandwidth)
-// time = launch overhead + sum over waves (mainloop + epilogue) + split-K reduction pass.
+// time = launch overhead + kernel latency + pipeline latency + sum over waves (mainloop +
+//        epilogue) + split-K reduction pass (a second kernel: its launch, kernel latency, bytes).
 //
 // Operand storage widths (weight-only quantization, W4A16 / W8A16 as in AWQ / GPTQ / Marlin):
 // TcGemm::a_bits / b_bits store A / B narrower than the MMA's input (0: the dtype's width), and
@@ -126,7 +127,13 @@ struct GpuSpec {
   double hbm_bandwidth_gb_per_s = 0.0;
   double l2_bandwidth_bytes_per_clk = 0.0;    // whole chip
   double smem_bandwidth_bytes_per_clk = 0.0;  // per SM
-  double launch_overhead_us = 0.0;
+  double launch_overhead_us = 0.0;  // host: issuing one kernel (hidden behind longer kernels)
+  // Device-side fixed times (docs/tensor_cores.md, "Kernel latency"): kernel_latency_us between
+  // back-to-back kernels of a stream (grid launch and drain, as a CUDA graph replays them);
+  // pipeline_latency_us once per GEMM kernel (barrier and descriptor set-up, the first
+  // k-blocks' load before the main loop streams, the last stores). Measured on an H200.
+  double kernel_latency_us = 0.0;
+  double pipeline_latency_us = 0.0;
   // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
   bool fp32_acc_half_rate = false;
 };
@@ -211,6 +218,9 @@ struct GemmCost {
   double dequant_s = 0;
   double compute_s = 0, smem_s = 0, l2_s = 0, hbm_s = 0;
   double mainloop_s = 0, epilogue_s = 0, reduction_s = 0, launch_s = 0, time_s = 0;
+  // Device-side fixed time: kernel latency per kernel (2 with a split-K reduction) + pipeline
+  // latency once. reduction_s holds the reduction's launch and bytes, not its latency.
+  double latency_s = 0;
   double tflops = 0;       // useful 2 x MACs / time
   double utilization = 0;  // useful MACs / (time x peak MACs/s)
   std::string bound;       // the mainloop term that bounds the most waves

@@ -696,7 +696,9 @@ class TensorCoreUnit(_MacUnit):
     bytes per clock per SM). The memory levels behind the SMs are the hardware's: the
     outermost scratchpad is the L2 (its size, and banks x ports x word bytes per clock its
     bandwidth), ``dram`` the HBM; the clock is the hardware's. An op runs as one kernel
-    (pysim/gpu/kernels.py): CTA tiling, waves, split-K and a ``launch_overhead_us`` launch;
+    (pysim/gpu/kernels.py): CTA tiling, waves, split-K and a ``launch_overhead_us`` launch
+    (host side; hidden behind longer kernels), ``kernel_latency_us`` between back-to-back
+    kernels and ``pipeline_latency_us`` once per GEMM kernel on the device (docs/tensor_cores.md);
     ``fusion: epilogue`` runs the elementwise ops after a GEMM in its epilogue, as cuBLASLt,
     TensorRT and torch.compile do; ``fp32_acc_half_rate`` halves the rate of float inputs
     accumulating in fp32 (GeForce parts). ``description`` names the part.
@@ -712,6 +714,9 @@ class TensorCoreUnit(_MacUnit):
     shared_memory_kib_per_sm: Int = Field(ge=1, le=1 << 20)
     smem_bandwidth_bytes_per_clk: Float = Field(default=128.0, gt=0, le=1 << 20)
     launch_overhead_us: Float = Field(default=4.0, ge=0, le=1e6)
+    # device-side fixed times (configs/gpu/h200.yaml has those measured on an H200)
+    kernel_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
+    pipeline_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
     fusion: Literal["epilogue", "none"] = "epilogue"
     fp32_acc_half_rate: bool = False
 

@@ -301,6 +301,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     clock = hw.clock_hz
     hbm = hw.dram.bandwidth_bytes_per_s
     launch = gpu.launch_overhead_us * 1e-6
+    latency = gpu.kernel_latency_us * 1e-6  # device side, between back-to-back kernels
     lanes = hw.vector.ops_per_cycle
     check_capacity(hw, wl)
     index = {op.name: i for i, op in enumerate(wl.ops)}
@@ -335,7 +336,8 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             reads = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs) \
                 + op.weight_bytes
             writes = op.output_bytes
-            seconds = launch + max((reads + writes) / hbm, vector_ops / (lanes * clock))
+            seconds = launch + latency + max((reads + writes) / hbm,
+                                             vector_ops / (lanes * clock))
             name, kind = hw.vector.name, "vector"
         # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
         # each once it is issued and the previous one has finished: launches hide behind

@@ -65,6 +65,20 @@ _LAUNCH = (
     "~3-5 us per kernel launch on current drivers (NVIDIA Technical Blog, A. Gray, "
     "'Getting Started with CUDA Graphs', 2019); 4 us taken"
 )
+# Device-side fixed times of a kernel (docs/tensor_cores.md, "Kernel latency"), measured on an
+# H200 (benchmarks/data/h200_kernels; tests/test_gpu_latency.py recomputes both): between
+# back-to-back kernels of a CUDA graph, a one-element kernel every 1.14-1.24 us (env.csv,
+# env_run2.csv: median 1.19); a GEMM kernel's pipeline fill and drain beyond that and its own
+# work, the median of the 64^3 and 128^3 fp16 / bf16 / fp8 GEMMs of two runs (one wave each)
+# less the kernel latency and the model's main loop and epilogue (2.22-2.83 us, median 2.51).
+# Rounded to 0.1 us.
+KERNEL_LATENCY_US = 1.2
+PIPELINE_LATENCY_US = 2.5
+_LATENCY = (
+    "measured on an H200 (benchmarks/data/h200_kernels, CUDA graph of back-to-back kernels): "
+    "kernel latency 1.2 us (a one-element kernel), pipeline latency 2.5 us (64^3 / 128^3 GEMMs "
+    "less the kernel latency and their work)"
+)
 # The fastest streaming kernel measured on the H200 (tests/test_gpu_hardware.py recomputes it
 # from benchmarks/data/gemm_h200_cublas.csv), rounded to two digits.
 HBM_EFFICIENCY = 0.86
@@ -143,6 +157,11 @@ class GpuPreset:
     l2_bandwidth_bytes_per_clk: float
     smem_bandwidth_bytes_per_clk: float = 128.0
     launch_overhead_us: float = 4.0
+    # Device-side fixed times: between back-to-back kernels of a stream, and once per GEMM
+    # kernel (set-up, first k-blocks' load latency, last stores); docs/tensor_cores.md.
+    # (measured on an H200 and set on the h200 preset; 0 elsewhere until measured there)
+    kernel_latency_us: float = 0.0
+    pipeline_latency_us: float = 0.0
     # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves.
     hbm_efficiency: float = HBM_EFFICIENCY
     # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
@@ -248,7 +267,9 @@ class GpuPreset:
                 "register_file_kib_per_sm": self.register_file_kb_per_sm,
                 "shared_memory_kib_per_sm": self.shared_memory_kb_per_sm,
                 "smem_bandwidth_bytes_per_clk": self.smem_bandwidth_bytes_per_clk,
-                "launch_overhead_us": self.launch_overhead_us, "fusion": self.fusion,
+                "launch_overhead_us": self.launch_overhead_us,
+                "kernel_latency_us": self.kernel_latency_us,
+                "pipeline_latency_us": self.pipeline_latency_us, "fusion": self.fusion,
                 "fp32_acc_half_rate": self.fp32_acc_half_rate,
             }],
             "vector": {"name": "cuda_cores", "lanes": self.sms * FP32_LANES_PER_SM[self.arch],
@@ -311,6 +332,8 @@ class GpuPreset:
                 smem_bandwidth_bytes_per_clk=float(self.smem_bandwidth_bytes_per_clk),
                 launch_overhead_us=float(self.launch_overhead_us),
                 fp32_acc_half_rate=bool(self.fp32_acc_half_rate),
+                kernel_latency_us=float(self.kernel_latency_us),
+                pipeline_latency_us=float(self.pipeline_latency_us),
             )
         except ValueError as err:
             raise ConfigError(f"GPU preset {self.name!r}: {err}") from None
@@ -522,7 +545,8 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         hbm_efficiency=1.0,  # the hardware's dram bandwidth is the sustained one
         l2_bandwidth_bytes_per_clk=l2_bytes_per_clk,
         smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
-        launch_overhead_us=unit.launch_overhead_us, fusion=unit.fusion,
+        launch_overhead_us=unit.launch_overhead_us, kernel_latency_us=unit.kernel_latency_us,
+        pipeline_latency_us=unit.pipeline_latency_us, fusion=unit.fusion,
         fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
 
@@ -682,6 +706,8 @@ PRESETS: dict[str, GpuPreset] = {
         full_name="NVIDIA H200 SXM 141 GB",
         hbm_gb=141,
         hbm_bandwidth_gb_per_s=4800.0,
+        kernel_latency_us=KERNEL_LATENCY_US,
+        pipeline_latency_us=PIPELINE_LATENCY_US,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
             "figures equal the H100 SXM's (the same GH100, 132 SMs at the 1830 MHz tensor "
@@ -697,7 +723,8 @@ PRESETS: dict[str, GpuPreset] = {
             "(an ESTIMATE, as h100)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
-        "hbm_efficiency": _HBM_EFFICIENCY,
+            "kernel_latency_us, pipeline_latency_us": _LATENCY,
+            "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
     "b200": GpuPreset(
