@@ -149,7 +149,7 @@ def _int8(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int, out_bytes
     at_width = count * (math.ceil(m * k * a / 8) + math.ceil(k * n * w / 8))
     reads = c.hbm_read_bytes - at_8 + at_width + scales
     main = max(c.compute_s + unpack_s, c.smem_s, c.l2_s, reads / hbm)
-    time = c.launch_s + main + c.epilogue_s + c.reduction_s
+    time = c.time_s - c.mainloop_s + main  # its launch, latency, epilogue, reduction kept
     tiling = (f"w{w}a{a} unpacked to int8 CTA {c.tile_m}x{c.tile_n}x{c.tile_k} "
               f"split-k {c.split_k}{f', batch {count}' if count > 1 else ''}, "
               f"{c.waves} wave(s)")
