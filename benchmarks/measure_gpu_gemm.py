@@ -45,26 +45,17 @@ def measure(out: Path, repeat: int) -> None:  # pragma: no cover - needs a GPU
     for dtype in DTYPES:
         for m, n, k in SHAPES:
             try:
-                fn = _kernel(torch, dtype, m, n, k)
+                fn = gemm_kernel(torch, dtype, m, n, k)
             except (RuntimeError, AttributeError, TypeError) as err:
                 print(f"skip {dtype} {m}x{n}x{k}: {err}")
                 continue
             for _ in range(3):
                 fn()
-            times = []
-            for _ in range(repeat):
-                start = torch.cuda.Event(enable_timing=True)
-                stop = torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                stop.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(stop) * 1e-3)
-            t = statistics.median(times)
+            t = event_time(torch, fn, repeat)
             rows.append({"gpu": name, "method": "eager", "dtype": dtype, "m": m, "n": n, "k": k,
                          "time_s": t, "tflops": 2 * m * n * k / t / 1e12})
             print(rows[-1])
-            t = _graph_time(torch, fn, repeat)
+            t = graph_time(torch, fn, repeat)
             rows.append({"gpu": name, "method": "graph", "dtype": dtype, "m": m, "n": n, "k": k,
                          "time_s": t, "tflops": 2 * m * n * k / t / 1e12})
             print(rows[-1])
@@ -74,8 +65,25 @@ def measure(out: Path, repeat: int) -> None:  # pragma: no cover - needs a GPU
         writer.writerows(rows)
 
 
-def _graph_time(torch: object, fn, repeat: int) -> float:  # pragma: no cover - needs a GPU
-    """Per-call time of ``fn`` replayed GRAPH_CALLS times in a CUDA graph (median)."""
+def event_time(torch: object, run, repeat: int, calls: int = 1) -> float:  # pragma: no cover
+    """Per-call time of ``run`` (``calls`` calls) between two CUDA events (median of
+    ``repeat``)."""
+    t = torch  # type: ignore[assignment]
+    times = []
+    for _ in range(repeat):
+        start = t.cuda.Event(enable_timing=True)
+        stop = t.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        stop.record()
+        t.cuda.synchronize()
+        times.append(start.elapsed_time(stop) * 1e-3 / calls)
+    return statistics.median(times)
+
+
+def graph_time(torch: object, fn, repeat: int,
+               calls: int = GRAPH_CALLS) -> float:  # pragma: no cover - needs a GPU
+    """Per-call time of ``fn`` replayed ``calls`` times in a CUDA graph (median)."""
     t = torch  # type: ignore[assignment]
     stream = t.cuda.Stream()
     stream.wait_stream(t.cuda.current_stream())
@@ -85,33 +93,33 @@ def _graph_time(torch: object, fn, repeat: int) -> float:  # pragma: no cover - 
     t.cuda.current_stream().wait_stream(stream)
     graph = t.cuda.CUDAGraph()
     with t.cuda.graph(graph):
-        for _ in range(GRAPH_CALLS):
+        for _ in range(calls):
             fn()
     graph.replay()
     t.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
-        start = t.cuda.Event(enable_timing=True)
-        stop = t.cuda.Event(enable_timing=True)
-        start.record()
-        graph.replay()
-        stop.record()
-        t.cuda.synchronize()
-        times.append(start.elapsed_time(stop) * 1e-3 / GRAPH_CALLS)
-    return statistics.median(times)
+    return event_time(t, graph.replay, repeat, calls)
 
 
-def _kernel(torch: object, dtype: str, m: int, n: int, k: int):  # pragma: no cover
+def gemm_kernel(torch: object, dtype: str, m: int, n: int, k: int, device: str = "cuda",
+                batch: int = 0):  # pragma: no cover
+    """One GEMM call through PyTorch: ``torch.matmul`` (cuBLAS; ``batch`` > 0: a strided
+    batch), ``torch._scaled_mm`` for fp8 e4m3, ``torch._int_mm`` for int8."""
     t = torch  # type: ignore[assignment]
-    dev = "cuda"
+    if dtype in ("fp8_e4m3", "int8") and batch:
+        raise ValueError(f"no batched {dtype} GEMM in torch")
     if dtype == "fp8_e4m3":
-        a = t.randn(m, k, device=dev).to(t.float8_e4m3fn)
-        b = t.randn(n, k, device=dev).to(t.float8_e4m3fn).t()  # column-major B for cuBLASLt
-        one = t.tensor(1.0, device=dev)
+        a = t.randn(m, k, device=device).to(t.float8_e4m3fn)
+        b = t.randn(n, k, device=device).to(t.float8_e4m3fn).t()  # column-major B (cuBLASLt)
+        one = t.tensor(1.0, device=device)
         return lambda: t._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=t.bfloat16)
+    if dtype == "int8":
+        a8 = t.randint(-8, 8, (m, k), device=device, dtype=t.int8)
+        b8 = t.randint(-8, 8, (n, k), device=device, dtype=t.int8).t()
+        return lambda: t._int_mm(a8, b8)
+    lead = (batch,) if batch else ()
     tdt = {"fp16": t.float16, "bf16": t.bfloat16, "tf32": t.float32}[dtype]
-    a = t.randn(m, k, device=dev, dtype=tdt)
-    b = t.randn(k, n, device=dev, dtype=tdt)
+    a = t.randn(*lead, m, k, device=device, dtype=tdt)
+    b = t.randn(*lead, k, n, device=device, dtype=tdt)
     return lambda: t.matmul(a, b)
 
 

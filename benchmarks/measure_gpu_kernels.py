@@ -30,7 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-GRAPH_CALLS = 10
+# the sibling script's CUDA timers and GEMM calls (benchmarks/ is this script's sys.path[0])
+from measure_gpu_gemm import GRAPH_CALLS, event_time, gemm_kernel, graph_time
 
 GEMM_SHAPES = [
     # the committed set (measure_gpu_gemm.py), to check it reproduces
@@ -135,32 +136,14 @@ class Run:
                 times.append(time.perf_counter() - s)
             return statistics.median(times)
         if graph:
-            stream = t.cuda.Stream()
-            stream.wait_stream(t.cuda.current_stream())
-            with t.cuda.stream(stream):
+            return graph_time(t, fn, self.repeat, calls)
+
+        def run() -> None:
+            for _ in range(calls):
                 fn()
-            t.cuda.current_stream().wait_stream(stream)
-            g = t.cuda.CUDAGraph()
-            with t.cuda.graph(g):
-                for _ in range(calls):
-                    fn()
-            run: Callable[[], object] = g.replay
-        else:
-            def run() -> None:
-                for _ in range(calls):
-                    fn()
         run()
         self.sync()
-        times = []
-        for _ in range(self.repeat):
-            start = t.cuda.Event(enable_timing=True)
-            stop = t.cuda.Event(enable_timing=True)
-            start.record()
-            run()
-            stop.record()
-            t.cuda.synchronize()
-            times.append(start.elapsed_time(stop) * 1e-3 / calls)
-        return statistics.median(times)
+        return event_time(t, run, self.repeat, calls)
 
     def kernels(self, fn: Callable[[], object]) -> str:
         """The CUDA kernels one call of ``fn`` launches, in order, ';'-joined."""
@@ -319,28 +302,7 @@ def measure_sustained(run: Run) -> None:
 
 
 def _gemm_fn(run: Run, dtype: str, m: int, n: int, k: int, batch: int = 0) -> Callable[[], object]:
-    t = run.torch
-    dev = run.device
-    lead = (batch,) if batch else ()
-    if dtype == "fp8_e4m3":
-        if batch:
-            raise ValueError("no batched fp8 GEMM in torch")
-        a = t.randn(m, k, device=dev).to(t.float8_e4m3fn)
-        b = t.randn(n, k, device=dev).to(t.float8_e4m3fn).t()  # column-major B for cuBLASLt
-        one = t.tensor(1.0, device=dev)
-        return lambda: t._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=t.bfloat16)
-    if dtype == "int8":
-        if batch:
-            raise ValueError("no batched int8 GEMM in torch")
-        a8 = t.randint(-8, 8, (m, k), device=dev, dtype=t.int8)
-        b8 = t.randint(-8, 8, (n, k), device=dev, dtype=t.int8).t()
-        return lambda: t._int_mm(a8, b8)
-    tdt = {"fp16": t.float16, "bf16": t.bfloat16, "tf32": t.float32}[dtype]
-    if run.device == "cpu" and tdt is not t.float32:
-        tdt = t.float32
-    a = t.randn(*lead, m, k, device=dev, dtype=tdt)
-    b = t.randn(*lead, k, n, device=dev, dtype=tdt)
-    return lambda: t.matmul(a, b)
+    return gemm_kernel(run.torch, dtype, m, n, k, device=run.device, batch=batch)
 
 
 def measure_gemm(run: Run) -> None:
