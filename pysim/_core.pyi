@@ -341,7 +341,7 @@ class GpuSpec:
     """
     A GPU for the tensor-core GEMM model (docs/tensor_cores.md).
     """
-    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex, fp32_acc_half_rate: bool = False, kernel_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, pipeline_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex, fp32_acc_half_rate: bool = False, kernel_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, pipeline_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, mma_clock_mhz: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
         ...
     def __repr__(self) -> str:
         ...
@@ -368,6 +368,9 @@ class GpuSpec:
         ...
     @property
     def launch_overhead_us(self) -> float:
+        ...
+    @property
+    def mma_clock_mhz(self) -> float:
         ...
     @property
     def pipeline_latency_us(self) -> float:
@@ -400,6 +403,12 @@ class GemmCost:
         ...
     @property
     def candidates(self) -> int:
+        ...
+    @property
+    def cluster_m(self) -> int:
+        ...
+    @property
+    def cluster_n(self) -> int:
         ...
     @property
     def compute_s(self) -> float:
@@ -793,13 +802,13 @@ def encode_isa() -> str:
     """
 def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0) -> list[tuple]:
     """
-    (tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.
+    (tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the search evaluates.
     """
 def gpu_gemm_cost(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
     """
     Closed-form time of the fastest candidate configuration; batch: independent GEMMs of this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's default).
     """
-def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
+def gpu_gemm_cost_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0, cluster_m: typing.SupportsInt | typing.SupportsIndex = 1, cluster_n: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
     """
     Closed-form time of one configuration.
     """
@@ -807,7 +816,7 @@ def gpu_gemm_simulate(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsInde
     """
     Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.
     """
-def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0) -> GemmCost:
+def gpu_gemm_simulate_tile(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str, sparse: bool, out_bytes: typing.SupportsInt | typing.SupportsIndex, tile_m: typing.SupportsInt | typing.SupportsIndex, tile_n: typing.SupportsInt | typing.SupportsIndex, tile_k: typing.SupportsInt | typing.SupportsIndex, split_k: typing.SupportsInt | typing.SupportsIndex = 1, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0, cluster_m: typing.SupportsInt | typing.SupportsIndex = 1, cluster_n: typing.SupportsInt | typing.SupportsIndex = 1) -> GemmCost:
     ...
 def im2col(conv: Conv2dShape, x: numpy.ndarray) -> numpy.ndarray:
     """

@@ -45,6 +45,8 @@ py::dict cost_dict(const GemmCost& c) {
   d["tile_n"] = c.tile_n;
   d["tile_k"] = c.tile_k;
   d["split_k"] = c.split_k;
+  d["cluster_m"] = c.cluster_m;
+  d["cluster_n"] = c.cluster_n;
   d["stages"] = c.stages;
   d["batch"] = c.batch;
   d["ctas"] = c.ctas;
@@ -127,7 +129,8 @@ void bind_tensor_core(py::module_& m) {
                        int64_t l2_bytes, double hbm_bandwidth_gb_per_s,
                        double l2_bandwidth_bytes_per_clk, double smem_bandwidth_bytes_per_clk,
                        double launch_overhead_us, bool fp32_acc_half_rate,
-                       double kernel_latency_us, double pipeline_latency_us) {
+                       double kernel_latency_us, double pipeline_latency_us,
+                       double mma_clock_mhz) {
              GpuSpec s;
              s.arch = parse_gpu_arch(arch);
              s.sms = sms;
@@ -141,6 +144,7 @@ void bind_tensor_core(py::module_& m) {
              s.launch_overhead_us = launch_overhead_us;
              s.kernel_latency_us = kernel_latency_us;
              s.pipeline_latency_us = pipeline_latency_us;
+             s.mma_clock_mhz = mma_clock_mhz;
              s.fp32_acc_half_rate = fp32_acc_half_rate;
              validate(s);
              return s;
@@ -150,7 +154,8 @@ void bind_tensor_core(py::module_& m) {
            py::arg("l2_bytes"), py::arg("hbm_bandwidth_gb_per_s"),
            py::arg("l2_bandwidth_bytes_per_clk"), py::arg("smem_bandwidth_bytes_per_clk"),
            py::arg("launch_overhead_us"), py::arg("fp32_acc_half_rate") = false,
-           py::arg("kernel_latency_us") = 0.0, py::arg("pipeline_latency_us") = 0.0)
+           py::arg("kernel_latency_us") = 0.0, py::arg("pipeline_latency_us") = 0.0,
+           py::arg("mma_clock_mhz") = 0.0)
       .def_property_readonly("arch", [](const GpuSpec& s) { return to_string(s.arch); })
       .def_readonly("sms", &GpuSpec::sms)
       .def_readonly("clock_mhz", &GpuSpec::clock_mhz)
@@ -163,6 +168,7 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("launch_overhead_us", &GpuSpec::launch_overhead_us)
       .def_readonly("kernel_latency_us", &GpuSpec::kernel_latency_us)
       .def_readonly("pipeline_latency_us", &GpuSpec::pipeline_latency_us)
+      .def_readonly("mma_clock_mhz", &GpuSpec::mma_clock_mhz)
       .def_readonly("fp32_acc_half_rate", &GpuSpec::fp32_acc_half_rate)
       .def("__repr__", [](const GpuSpec& s) {
         return "GpuSpec(arch='" + std::string(to_string(s.arch)) +
@@ -176,6 +182,8 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("tile_n", &GemmCost::tile_n)
       .def_readonly("tile_k", &GemmCost::tile_k)
       .def_readonly("split_k", &GemmCost::split_k)
+      .def_readonly("cluster_m", &GemmCost::cluster_m)
+      .def_readonly("cluster_n", &GemmCost::cluster_n)
       .def_readonly("stages", &GemmCost::stages)
       .def_readonly("batch", &GemmCost::batch)
       .def_readonly("ctas", &GemmCost::ctas)
@@ -211,6 +219,9 @@ void bind_tensor_core(py::module_& m) {
         return "GemmCost(time_s=" + std::to_string(c.time_s) + ", tile=" +
                std::to_string(c.tile_m) + "x" + std::to_string(c.tile_n) + "x" +
                std::to_string(c.tile_k) + ", split_k=" + std::to_string(c.split_k) +
+               (c.cluster_m * c.cluster_n != 1 ? ", cluster=" + std::to_string(c.cluster_m) +
+                                                     "x" + std::to_string(c.cluster_n)
+                                               : std::string()) +
                (c.batch != 1 ? ", batch=" + std::to_string(c.batch) : std::string()) +
                ", waves=" + std::to_string(c.waves) + ", bound='" + c.bound + "')";
       });
@@ -299,17 +310,19 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits, int64_t cluster_m,
+         int64_t cluster_n) {
         return gemm_cost_tile(spec,
                               make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
                                         b_bits, b_group, out_bits),
-                              CtaTile{tile_m, tile_n, tile_k, split_k});
+                              CtaTile{tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0, py::arg("out_bits") = 0, "Closed-form time of one configuration.");
+      py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("cluster_m") = 1,
+      py::arg("cluster_n") = 1, "Closed-form time of one configuration.");
   m.def(
       "gpu_gemm_simulate",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
@@ -329,10 +342,11 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
-         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits) {
+         int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits, int64_t cluster_m,
+         int64_t cluster_n) {
         const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
                                       b_bits, b_group, out_bits);
-        const CtaTile tile{tile_m, tile_n, tile_k, split_k};
+        const CtaTile tile{tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n};
         return without_gil(
             [&](const Poll& poll) { return gemm_simulate_tile(spec, gemm, tile, poll); });
       },
@@ -340,7 +354,8 @@ void bind_tensor_core(py::module_& m) {
       py::arg("sparse"), py::arg("out_bytes"), py::arg("tile_m"), py::arg("tile_n"),
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
-      py::arg("b_group") = 0, py::arg("out_bits") = 0);
+      py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("cluster_m") = 1,
+      py::arg("cluster_n") = 1);
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
@@ -350,7 +365,7 @@ void bind_tensor_core(py::module_& m) {
         for (const CtaTile& t : gemm_candidates(spec, make_gemm(m_, n, k, dtype, sparse,
                                                                 out_bytes, batch, acc, a_bits,
                                                                 b_bits, b_group, out_bits))) {
-          out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k));
+          out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k, t.cluster_m, t.cluster_n));
         }
         return out;
       },
@@ -358,7 +373,8 @@ void bind_tensor_core(py::module_& m) {
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0,
-      "(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates.");
+      "(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the "
+      "search evaluates.");
 
   m.def("round_to_tf32", &round_to_tf32, py::arg("x"),
         "fp32 -> tf32 (10-bit mantissa, round to nearest, ties away from zero).");

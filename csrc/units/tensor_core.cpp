@@ -161,7 +161,7 @@ constexpr int64_t kMetadataBits = 2;  // per kept value of a 2:4 (1:2) sparse A
 // Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
 // kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
 // GA10x, GA10b and Ada run the sm80 kernels (max_cc 1024 in the generators above; sm89's fp8
-// generator lists the same shapes): Ampere's list. Blackwell takes Hopper's list: each tile is a
+// generator lists the same shapes): Ampere's list. Blackwell takes Hopper's first 16: each tile is a
 // tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N 16..
 // 256) or its transpose, the 256-row ones from the 2-SM shapes (M 256 over an SM pair).
 constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
@@ -172,12 +172,26 @@ constexpr CtaTile kAmpereTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 12
                                     {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
                                     {16, 128, 0, 1},  {16, 256, 0, 1},  {128, 32, 0, 1},
                                     {128, 16, 0, 1},  {256, 16, 0, 1}};
-constexpr CtaTile kHopperTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
-                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
-                                    {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
-                                    {32, 64, 0, 1},   {16, 128, 0, 1},  {16, 64, 0, 1},
-                                    {128, 32, 0, 1},  {64, 32, 0, 1},   {128, 16, 0, 1},
-                                    {64, 16, 0, 1}};
+constexpr CtaTile kBlackwellTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
+                                       {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
+                                       {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
+                                       {32, 64, 0, 1},   {16, 128, 0, 1},  {16, 64, 0, 1},
+                                       {128, 32, 0, 1},  {64, 32, 0, 1},   {128, 16, 0, 1},
+                                       {64, 16, 0, 1}};
+// Hopper adds the tiles cuBLAS 12.x's nvjet kernels run on an H200 beyond that list
+// (benchmarks/data/h200_kernels/gemm.csv, the `kernels` column: nvjet_sm90_<types>_<tile>_
+// <BK>x<stages>_<cluster>): wgmma m64 x N multiples, 3-5 warp groups high. Their names are
+// in cuBLAS's column-major orientation (its M is this model's N), so both orientations are
+// listed, this model's M first.
+constexpr std::ptrdiff_t kCutlassTiles = 16;  // Hopper's list before the nvjet tiles
+constexpr CtaTile kHopperTiles[] = {
+    {256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1}, {128, 64, 0, 1}, {64, 128, 0, 1},
+    {64, 64, 0, 1},   {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1}, {32, 64, 0, 1},
+    {16, 128, 0, 1},  {16, 64, 0, 1},   {128, 32, 0, 1},  {64, 32, 0, 1},  {128, 16, 0, 1},
+    {64, 16, 0, 1},
+    {96, 192, 0, 1},  {192, 96, 0, 1},  {128, 192, 0, 1}, {192, 128, 0, 1}, {192, 192, 0, 1},
+    {128, 320, 0, 1}, {320, 128, 0, 1}, {256, 160, 0, 1}, {160, 256, 0, 1}, {64, 96, 0, 1},
+    {96, 64, 0, 1},   {48, 64, 0, 1},   {64, 48, 0, 1}};
 
 struct TileList {
   const CtaTile* begin_ = nullptr;
@@ -193,8 +207,8 @@ TileList tile_list(GpuArch arch) {
     case GpuArch::Ga10x:
     case GpuArch::Ga10b:
     case GpuArch::Ada: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
-    case GpuArch::Hopper:
-    case GpuArch::Blackwell: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
+    case GpuArch::Hopper: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
+    case GpuArch::Blackwell: return {std::begin(kBlackwellTiles), std::end(kBlackwellTiles)};
   }
   return {};
 }
@@ -459,6 +473,11 @@ void validate(const GpuSpec& s) {
     throw std::invalid_argument("clock_mhz must be in 1..100000, got " +
                                 std::to_string(s.clock_mhz));
   }
+  if (!(s.mma_clock_mhz == 0 || (s.mma_clock_mhz >= 1 && s.mma_clock_mhz <= s.clock_mhz))) {
+    throw std::invalid_argument("mma_clock_mhz must be 0 (the boost clock) or in 1..clock_mhz (" +
+                                std::to_string(s.clock_mhz) + "), got " +
+                                std::to_string(s.mma_clock_mhz));
+  }
   positive("register_file_bytes_per_sm", static_cast<double>(s.register_file_bytes_per_sm));
   positive("smem_bytes_per_sm", static_cast<double>(s.smem_bytes_per_sm));
   // Bandwidths at least 1e-3 (GB/s, bytes per clock): a subnormal one passes "> 0" but makes
@@ -598,7 +617,6 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   if ((t.bk * bits) % 64) return fail("bk must span whole 8-byte words");
   const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
   TileGeometry g;
-  g.stages = pipeline_stages(spec.arch);
   g.acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
   if (spec.arch == GpuArch::Hopper) {  // a warpgroup (4 warps) computes 64 rows x BN (wgmma)
     g.warp_m = std::min<int64_t>(64, t.bm);
@@ -611,8 +629,18 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
     g.warp_n = std::max(mma.n, std::min<int64_t>(64, t.bn / 2));
   }
   if (t.bm % g.warp_m || t.bn % g.warp_n) return fail("does not divide into warp tiles");
-  g.tiles_m = ceil_div(gemm.m, t.bm);
-  g.tiles_n = ceil_div(gemm.n, t.bn);
+  const int64_t cluster = t.cluster_m * t.cluster_n;
+  if (t.cluster_m < 1 || t.cluster_n < 1 || cluster > kMaxCluster) {
+    return fail("cluster_m x cluster_n must be 1..8 CTAs (the portable cluster size)");
+  }
+  if (cluster > 1 && !tma_arch(spec.arch)) {
+    return fail(std::string("thread-block clusters need TMA multicast (hopper, blackwell), not ") +
+                to_string(spec.arch));
+  }
+  if (cluster > spec.sms) return fail("a cluster of more CTAs than the GPU has SMs");
+  // The grid is padded to whole clusters (the padding CTAs count as whole tiles, as ragged ones).
+  g.tiles_m = ceil_div(ceil_div(gemm.m, t.bm), t.cluster_m) * t.cluster_m;
+  g.tiles_n = ceil_div(ceil_div(gemm.n, t.bn), t.cluster_n) * t.cluster_n;
   g.k_blocks = ceil_div(gemm.k, t.bk);
   g.k_blocks_per_split = ceil_div(g.k_blocks, t.split_k);
   if ((t.split_k - 1) * g.k_blocks_per_split >= g.k_blocks) {
@@ -629,10 +657,21 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.dequant_cycles_per_block =
       static_cast<double>(tc_dequant_elements(gemm, t.bm, t.bn, t.bk) * kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
-  g.smem_bytes_per_cta = g.stages * (g.a_block_bytes + g.b_block_bytes);
+  // sm90 / sm100 kernels size their pipeline to the shared memory (CUTLASS's
+  // StageCountAutoCarveout): up to the default depth, fewer (at least 2) for a tile too large.
+  const int64_t stage_bytes = g.a_block_bytes + g.b_block_bytes;
+  g.stages = pipeline_stages(spec.arch);
+  if (tma_arch(spec.arch) && g.stages * stage_bytes > spec.smem_bytes_per_sm) {
+    g.stages = std::max<int64_t>(2, spec.smem_bytes_per_sm / stage_bytes);
+  }
+  g.smem_bytes_per_cta = g.stages * stage_bytes;
   const int64_t by_smem = spec.smem_bytes_per_sm / g.smem_bytes_per_cta;
-  // Accumulators plus operand fragments and addresses: twice the accumulator tile in registers.
-  const int64_t by_regs = spec.register_file_bytes_per_sm / (2 * t.bm * t.bn * g.acc_bytes);
+  // Registers: mma.sync keeps the accumulators plus operand fragments and addresses, twice the
+  // accumulator tile; wgmma / tcgen05 read both operands from shared memory, so the accumulators
+  // plus a quarter (addresses, the producer warp group).
+  const int64_t reg_bytes = tma_arch(spec.arch) ? t.bm * t.bn * g.acc_bytes * 5 / 4
+                                                : 2 * t.bm * t.bn * g.acc_bytes;
+  const int64_t by_regs = spec.register_file_bytes_per_sm / reg_bytes;
   g.ctas_per_sm = std::min({by_smem, by_regs, max_ctas_per_sm(spec.arch)});
   if (g.ctas_per_sm < 1) {
     return fail(by_smem < 1 ? "needs " + std::to_string(g.smem_bytes_per_cta) +
@@ -640,7 +679,8 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
                                   std::to_string(spec.smem_bytes_per_sm)
                             : "accumulators do not fit the register file");
   }
-  g.wave_ctas = spec.sms * g.ctas_per_sm;
+  // A cluster's CTAs run at once on SMs of one GPC: whole clusters fill a wave.
+  g.wave_ctas = spec.sms / cluster * cluster * g.ctas_per_sm;
   g.batch = gemm.batch;
   const auto too_many = [&] {
     return fail("batch=" + std::to_string(gemm.batch) +
@@ -668,7 +708,8 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.smem_read_bytes_per_block =
       (t.bn / g.warp_n) * g.a_block_bytes +
       (t.bm / g.warp_m) * (b_values + (t.bn / g.warp_n) * tc_b_scale_bytes(gemm, g.warp_n, t.bk));
-  g.l2_read_bytes_per_block = g.a_block_bytes + g.b_block_bytes;
+  g.l2_read_bytes_per_block = tc_multicast_bytes(g.a_block_bytes, t.cluster_n) +
+                              tc_multicast_bytes(g.b_block_bytes, t.cluster_m);
   // Accumulators staged through shared memory (written, then read back for coalesced stores).
   g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * g.acc_bytes) /
                               spec.smem_bandwidth_bytes_per_clk;
@@ -684,6 +725,8 @@ TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTil
   return g;
 }
 
+int64_t tc_multicast_bytes(int64_t bytes, int64_t sharers) { return ceil_div(bytes, sharers); }
+
 int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2_bytes) {
   if (live <= l2_bytes || live == 0) return footprint;
   const long double miss = static_cast<long double>(live - l2_bytes) / live;
@@ -692,8 +735,9 @@ int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2
 
 void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t bound_counts[4]) {
   const double hz = spec.clock_mhz * 1e6;
+  const double mma_hz = (spec.mma_clock_mhz > 0 ? spec.mma_clock_mhz : spec.clock_mhz) * 1e6;
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / hz, w.smem_cycles / hz,
+  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / mma_hz, w.smem_cycles / hz,
                            static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
                            static_cast<double>(w.hbm_bytes) / hbm};
   int best = 0;
@@ -702,7 +746,7 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
   }
   bound_counts[best] += 1;
   c.compute_s += terms[0];
-  c.dequant_s += w.dequant_cycles / hz;
+  c.dequant_s += w.dequant_cycles / mma_hz;
   c.smem_s += terms[1];
   c.l2_s += terms[2];
   c.hbm_s += terms[3];
@@ -763,6 +807,8 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
   c.tile_n = tile.bn;
   c.tile_k = tile.bk;
   c.split_k = tile.split_k;
+  c.cluster_m = tile.cluster_m;
+  c.cluster_n = tile.cluster_n;
   int64_t bound_counts[4] = {0, 0, 0, 0};
   const int64_t kbs = g.k_blocks_per_split;
   const int64_t W = g.tiles_n, S = g.tiles_m * g.tiles_n;
@@ -824,12 +870,31 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
   const int64_t bk = bits == 6 ? k_block_bytes(spec.arch) : k_block_bytes(spec.arch) * 8 / bits;
   std::vector<CtaTile> out;
   std::string error;
-  for (const CtaTile& base : tile_list(spec.arch)) {
+  // cuBLAS runs tf32 on Hopper through sm90_xmma and sm80 CUTLASS kernels, neither with
+  // clusters nor with the nvjet tiles past the first 16 (h200_kernels/gemm.csv).
+  const bool tf32 = gemm.dtype == TcDtype::TF32;
+  const TileList tiles = tile_list(spec.arch);
+  const CtaTile* end = tf32 && spec.arch == GpuArch::Hopper ? tiles.begin() + kCutlassTiles
+                                                            : tiles.end();
+  for (const CtaTile* it = tiles.begin(); it != end; ++it) {
+    const CtaTile& base = *it;
     const CtaTile whole{base.bm, base.bn, bk, 1};
     error.clear();
     const TileGeometry g = geometry(spec, gemm, whole, &error);
     if (!error.empty()) continue;  // does not fit this GPU / shape
     out.push_back(whole);
+    // TMA architectures: the same tile in a 2 x 1 or 1 x 2 cluster (cuBLAS's nvjet kernels on
+    // an H200 run 1x2 and 2x1 clusters: benchmarks/data/h200_kernels/gemm.csv), where the grid
+    // has two tiles along the shared side.
+    if (tma_arch(spec.arch) && !tf32) {
+      for (const auto& [cm, cn] : {std::pair<int64_t, int64_t>{2, 1}, {1, 2}}) {
+        if ((cm > 1 && g.tiles_m < 2) || (cn > 1 && g.tiles_n < 2)) continue;
+        const CtaTile t{base.bm, base.bn, bk, 1, cm, cn};
+        error.clear();
+        geometry(spec, gemm, t, &error);
+        if (error.empty()) out.push_back(t);
+      }
+    }
     // Split K only when the batched grid (g.ctas = batch x tiles_m x tiles_n here) leaves CTA
     // slots of its last wave empty, and one entry's output tiles alone would not fill a wave
     // (the rule a lone GEMM gets: batch = 1 needs only the second test). A batched grid of whole

@@ -134,6 +134,9 @@ struct GpuSpec {
   // k-blocks' load before the main loop streams, the last stores). Measured on an H200.
   double kernel_latency_us = 0.0;
   double pipeline_latency_us = 0.0;
+  // The SM clock while the tensor cores bound a kernel, under the board's power limit (0: the
+  // boost clock): the compute term runs at it, the memory terms at clock_mhz. Measured.
+  double mma_clock_mhz = 0.0;
   // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
   bool fp32_acc_half_rate = false;
 };
@@ -176,15 +179,21 @@ void validate(const TcGemm& gemm);
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 
 // One kernel configuration; pipeline stages and warp tile follow from the architecture.
+// cluster_m x cluster_n: a thread-block cluster (Hopper, Blackwell): the cluster_n CTAs of a
+// cluster that share a tile row load their A k-block from the L2 once and multicast it (TMA
+// multicast), the cluster_m CTAs sharing a tile column likewise B; each CTA reads 1 / cluster_n of
+// A and 1 / cluster_m of B from the L2. 1 x 1: no cluster (every architecture).
 struct CtaTile {
   int64_t bm = 128, bn = 128, bk = 32;  // bk in elements
   int64_t split_k = 1;
+  int64_t cluster_m = 1, cluster_n = 1;
 };
 
 // Derived per-CTA quantities of one configuration (shared by the closed form and reference).
 struct TileGeometry {
   int64_t stages = 0, warp_m = 0, warp_n = 0;
-  int64_t tiles_m = 0, tiles_n = 0, k_blocks = 0, k_blocks_per_split = 0;
+  int64_t tiles_m = 0, tiles_n = 0, k_blocks = 0, k_blocks_per_split = 0;  // grid padded to
+                                                                           // whole clusters
   int64_t batch = 1;  // GEMMs in the grid; ctas = batch x split_k x tiles_m x tiles_n
   int64_t ctas = 0, ctas_per_sm = 0, wave_ctas = 0, waves = 0;
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
@@ -196,12 +205,14 @@ struct TileGeometry {
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
   double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
   int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block
-  int64_t l2_read_bytes_per_block = 0;   // L2 -> SM bytes of one CTA, one k-block
+  int64_t l2_read_bytes_per_block = 0;   // L2 -> SM bytes of one CTA, one k-block (its share
+                                         // of the cluster's multicast loads)
   double epilogue_cycles_per_cta = 0;
 };
 
 struct GemmCost {
   int64_t tile_m = 0, tile_n = 0, tile_k = 0, split_k = 1, stages = 0;
+  int64_t cluster_m = 1, cluster_n = 1;
   int64_t batch = 1;  // GEMMs the kernel computes (macs, bytes and times cover all of them)
   int64_t ctas = 0, ctas_per_sm = 0, waves = 0, last_wave_ctas = 0;
   double wave_efficiency = 0;  // ctas / (waves x SMs x CTAs per SM)
@@ -226,6 +237,12 @@ struct GemmCost {
   std::string bound;       // the mainloop term that bounds the most waves
   int64_t candidates = 0;  // configurations evaluated (gemm_cost only)
 };
+
+// Most CTAs in a thread-block cluster (CUDA's portable cluster size).
+constexpr int64_t kMaxCluster = 8;
+// L2 bytes one CTA reads of a k-block that `sharers` CTAs of its cluster receive by multicast:
+// its share, ceil(bytes / sharers).
+int64_t tc_multicast_bytes(int64_t bytes, int64_t sharers);
 
 // Library-heuristic candidates: every tile of the architecture's list (tensor_core.cpp, after
 // CUTLASS's tile shapes) that fits, and split-K factors for a tile whose output tiles do not

@@ -66,10 +66,15 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   c.tile_n = tile.bn;
   c.tile_k = tile.bk;
   c.split_k = tile.split_k;
+  c.cluster_m = tile.cluster_m;
+  c.cluster_n = tile.cluster_n;
   int64_t bound_counts[4] = {0, 0, 0, 0};
   std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms), sm_deq(spec.sms);
   std::vector<int64_t> sm_ctas(spec.sms);
-  const int64_t wave_slots = spec.sms * g.ctas_per_sm;
+  // Whole clusters fill a wave: the SMs past the last whole cluster stay idle.
+  const int64_t wave_slots =
+      spec.sms / (tile.cluster_m * tile.cluster_n) * tile.cluster_m * tile.cluster_n *
+      g.ctas_per_sm;
   int64_t t = 0;
   while (t < g.ctas) {
     std::fill(sm_mma.begin(), sm_mma.end(), 0.0);
@@ -98,8 +103,12 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       w.ctas += 1;
       for (int64_t kb = 0; kb < kbs; ++kb) {
         ticker.tick(g.mma_per_block);
-        // Global -> shared: the CTA's A and B k-blocks come through the L2.
-        w.l2_bytes += block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) + b_bytes(tile.bn);
+        // Global -> shared: the CTA's A and B k-blocks come through the L2, its share of each
+        // when the CTAs of its cluster row (A) or column (B) multicast them.
+        w.l2_bytes +=
+            tc_multicast_bytes(block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse),
+                               tile.cluster_n) +
+            tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {

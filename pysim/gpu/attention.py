@@ -132,7 +132,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
                    for i in range(q_blocks)]
     else:
         per_cta = [k_blocks] * q_blocks
-    clock = gpu.boost_clock_mhz * 1e6
+    clock = gpu.tensor_clock_mhz * 1e6  # tensor-core-bound: the power-limited clock
     qk = _gemm_dtype(gpu, op, op.qk_format, dtype, "Q K^T")
     pv = _gemm_dtype(gpu, op, op.pv_format, dtype, "P V")
     # each GEMM at its tensor-core rate for its accumulator (FlashAttention-2 accumulates

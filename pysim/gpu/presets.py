@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from pysim.config import Hardware
     from pysim.config.units import TensorCoreUnit
 
+# A kernel configuration: (tile_m, tile_n, tile_k, split_k) or with (cluster_m, cluster_n).
+Tile = tuple[int, ...]
+
 ARCHS: tuple[str, ...] = tuple(_core.tc_archs())
 ACCS = ("fp32", "fp16", "int32")
 _ACC_ALIASES = {"float32": "fp32", "f32": "fp32", "float16": "fp16", "half": "fp16", "f16": "fp16",
@@ -74,6 +77,17 @@ _LAUNCH = (
 # Rounded to 0.1 us.
 KERNEL_LATENCY_US = 1.2
 PIPELINE_LATENCY_US = 2.5
+# The SM clock of tensor-core-bound kernels under the H200's 700 W board limit
+# (benchmarks/data/h200_kernels/sustained.csv: 8192^3 / 4096^3 GEMMs on random operands back to
+# back for 2 s, NVML sampled every 20 ms: medians 1395 (fp16), 1470 (bf16 8192^3), 1500 MHz
+# (bf16 4096^3), the power-cap clock-event reason set; their median, as tests/test_gpu_latency.py
+# recomputes it). The datasheet's 1830 MHz holds only while the board is under its limit.
+MMA_CLOCK_MHZ = 1470.0
+_MMA_CLOCK = (
+    "measured on an H200 (benchmarks/data/h200_kernels/sustained.csv): the median SM clock of "
+    "back-to-back random-operand GEMMs at the 700 W power limit (1395-1500 MHz, median 1470); "
+    "the compute term of tensor-core-bound kernels runs at it"
+)
 _LATENCY = (
     "measured on an H200 (benchmarks/data/h200_kernels, CUDA graph of back-to-back kernels): "
     "kernel latency 1.2 us (a one-element kernel), pipeline latency 2.5 us (64^3 / 128^3 GEMMs "
@@ -162,6 +176,10 @@ class GpuPreset:
     # (measured on an H200 and set on the h200 preset; 0 elsewhere until measured there)
     kernel_latency_us: float = 0.0
     pipeline_latency_us: float = 0.0
+    # The SM clock while the tensor cores bound a kernel, under the board's power limit
+    # (measured; 0: the boost clock, where unmeasured): GEMMs' and fused attention's compute
+    # terms run at it, their memory terms at the boost clock.
+    mma_clock_mhz: float = 0.0
     # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves.
     hbm_efficiency: float = HBM_EFFICIENCY
     # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
@@ -214,6 +232,11 @@ class GpuPreset:
                 continue
             if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not lat >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {lat!r}")
+        mclk = self.mma_clock_mhz
+        if (isinstance(mclk, bool) or not isinstance(mclk, (int, float))
+                or not (mclk == 0 or 1 <= mclk <= self.boost_clock_mhz)):
+            raise ConfigError(f"mma_clock_mhz must be 0 (the boost clock) or in "
+                              f"1..boost_clock_mhz ({self.boost_clock_mhz}), got {mclk!r}")
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
@@ -226,6 +249,12 @@ class GpuPreset:
     def hbm_sustained_gb_per_s(self) -> float:
         """The HBM bandwidth kernels achieve: datasheet x ``hbm_efficiency`` (GB/s)."""
         return self.hbm_bandwidth_gb_per_s * self.hbm_efficiency
+
+    @property
+    def tensor_clock_mhz(self) -> float:
+        """The clock tensor-core-bound work runs at: ``mma_clock_mhz``, or the boost clock
+        where it is 0."""
+        return float(self.mma_clock_mhz or self.boost_clock_mhz)
 
     @property
     def call_overhead_us(self) -> float:
@@ -269,7 +298,8 @@ class GpuPreset:
                 "smem_bandwidth_bytes_per_clk": self.smem_bandwidth_bytes_per_clk,
                 "launch_overhead_us": self.launch_overhead_us,
                 "kernel_latency_us": self.kernel_latency_us,
-                "pipeline_latency_us": self.pipeline_latency_us, "fusion": self.fusion,
+                "pipeline_latency_us": self.pipeline_latency_us,
+                "mma_clock_mhz": self.mma_clock_mhz, "fusion": self.fusion,
                 "fp32_acc_half_rate": self.fp32_acc_half_rate,
             }],
             "vector": {"name": "cuda_cores", "lanes": self.sms * FP32_LANES_PER_SM[self.arch],
@@ -334,6 +364,7 @@ class GpuPreset:
                 fp32_acc_half_rate=bool(self.fp32_acc_half_rate),
                 kernel_latency_us=float(self.kernel_latency_us),
                 pipeline_latency_us=float(self.pipeline_latency_us),
+                mma_clock_mhz=float(self.mma_clock_mhz),
             )
         except ValueError as err:
             raise ConfigError(f"GPU preset {self.name!r}: {err}") from None
@@ -384,7 +415,7 @@ class GpuPreset:
         sparse: bool = False,
         *,
         out_bytes: int | None = None,
-        tile: tuple[int, int, int, int] | None = None,
+        tile: Tile | None = None,
         batch: int = 1,
         acc: str | None = None,
         a_bits: int | None = None,
@@ -396,12 +427,14 @@ class GpuPreset:
 
         ``sparse``: A is 2:4 structured sparse along K (twice the MMA rate, half of A's values
         plus 2-bit metadata each). ``out_bytes``: bytes per C element (default: 2 for
-        fp16/bf16/fp8, 4 otherwise). ``tile``: (tile_m, tile_n, tile_k, split_k) to cost one
-        configuration instead of searching. ``batch``: the kernel computes ``batch``
-        independent GEMMs of this shape (strided batched, one launch; their CTAs share the
-        waves); MACs, bytes and times cover all of them. ``acc``: the accumulator ("fp32",
-        "fp16", "int32"; None: fp32 for floats, int32 for integers) sets the rate and the
-        accumulator bytes in registers, epilogue and split-K partials.
+        fp16/bf16/fp8, 4 otherwise). ``tile``: (tile_m, tile_n, tile_k, split_k) or (...,
+        cluster_m, cluster_n) to cost one configuration instead of searching; a cluster (Hopper,
+        Blackwell) multicasts A across its cluster_n CTAs and B across its cluster_m.
+        ``batch``: the kernel computes ``batch`` independent GEMMs of this shape (strided
+        batched, one launch; their CTAs share the waves); MACs, bytes and times cover all of
+        them. ``acc``: the accumulator ("fp32", "fp16", "int32"; None: fp32 for floats, int32
+        for integers) sets the rate and the accumulator bytes in registers, epilogue and
+        split-K partials.
 
         Weight-only quantization (W4A16 / W8A16, AWQ / GPTQ / Marlin kernels): ``a_bits`` /
         ``b_bits`` store A / B at that many bits per element in HBM, L2 and shared memory
@@ -420,7 +453,8 @@ class GpuPreset:
         q = _widths(a_bits, b_bits, b_group, out_bits)
         if tile is None:
             return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q)
-        return _core.gpu_gemm_cost_tile(self.spec, *args, *_tile(tile), batch=b, acc=a, **q)
+        shape, cluster = _tile(tile)
+        return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q, **cluster)
 
     def gemm_time(
         self,
@@ -452,7 +486,7 @@ class GpuPreset:
         sparse: bool = False,
         *,
         out_bytes: int | None = None,
-        tile: tuple[int, int, int, int] | None = None,
+        tile: Tile | None = None,
         batch: int = 1,
         acc: str | None = None,
         a_bits: int | None = None,
@@ -471,15 +505,17 @@ class GpuPreset:
         q = _widths(a_bits, b_bits, b_group, out_bits)
         if tile is None:
             return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q)
-        return _core.gpu_gemm_simulate_tile(self.spec, *args, *_tile(tile), batch=b, acc=a,
-                                            **q)
+        shape, cluster = _tile(tile)
+        return _core.gpu_gemm_simulate_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
+                                            **cluster)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
         batch: int = 1, acc: str | None = None,
-    ) -> list[tuple[int, int, int, int]]:
-        """(tile_m, tile_n, tile_k, split_k) of every configuration the search evaluates
-        (split-K only where the output tiles of all ``batch`` entries do not fill one wave)."""
+    ) -> list[Tile]:
+        """(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the
+        search evaluates (split-K only where the output tiles of all ``batch`` entries do not fill
+        one wave; 2 x 1 and 1 x 2 clusters on Hopper and Blackwell)."""
         args, a = self._gemm_args(M, N, K, dtype, sparse, None, acc)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
                                                             batch=_batch(batch), acc=a)]
@@ -546,7 +582,8 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         l2_bandwidth_bytes_per_clk=l2_bytes_per_clk,
         smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
         launch_overhead_us=unit.launch_overhead_us, kernel_latency_us=unit.kernel_latency_us,
-        pipeline_latency_us=unit.pipeline_latency_us, fusion=unit.fusion,
+        pipeline_latency_us=unit.pipeline_latency_us, mma_clock_mhz=unit.mma_clock_mhz,
+        fusion=unit.fusion,
         fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
 
@@ -580,12 +617,16 @@ def _batch(batch: object) -> int:
     return int(batch)
 
 
-def _tile(tile: object) -> tuple[int, int, int, int]:
-    if not isinstance(tile, (tuple, list)) or len(tile) != 4 or not all(
+def _tile(tile: object) -> tuple[tuple[int, int, int, int], dict[str, int]]:
+    """A ``tile`` argument as the positional (tile_m, tile_n, tile_k, split_k) and the cluster
+    keywords of the ``_core`` tile functions."""
+    if not isinstance(tile, (tuple, list)) or len(tile) not in (4, 6) or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in tile
     ):
-        raise ValueError(f"tile must be (tile_m, tile_n, tile_k, split_k) integers, got {tile!r}")
-    return tuple(int(v) for v in tile)  # type: ignore[return-value]
+        raise ValueError("tile must be (tile_m, tile_n, tile_k, split_k[, cluster_m, cluster_n]) "
+                         f"integers, got {tile!r}")
+    v = [int(x) for x in tile] + ([1, 1] if len(tile) == 4 else [])
+    return (v[0], v[1], v[2], v[3]), {"cluster_m": v[4], "cluster_n": v[5]}
 
 
 _A100 = GpuPreset(
@@ -705,17 +746,22 @@ PRESETS: dict[str, GpuPreset] = {
         name="h200",
         full_name="NVIDIA H200 SXM 141 GB",
         hbm_gb=141,
+        l2_kb=61440,
         hbm_bandwidth_gb_per_s=4800.0,
         kernel_latency_us=KERNEL_LATENCY_US,
         pipeline_latency_us=PIPELINE_LATENCY_US,
+        mma_clock_mhz=MMA_CLOCK_MHZ,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
             "figures equal the H100 SXM's (the same GH100, 132 SMs at the 1830 MHz tensor "
             "clock); " + _H100_WP + ", Table 3",
             "tensor-core rate": _H200_DS + ": fp16 1979, tf32 989, fp8 3958, int8 3958 TOPS "
             "with sparsity (half without); 2048 fp16 MACs/clk/SM as H100",
-            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3 "
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _H100_WP + ", Table 3 "
             "(GH100, as H100 SXM5; the H200 datasheet lists none of them)",
+            "l2_kb": "60 MiB: measured, torch.cuda.get_device_properties().L2_cache_size = "
+            "62914560 on an H200 SXM (benchmarks/data/h200_kernels/env.csv); the H200 datasheet "
+            "lists none, H100 SXM5 enables 50 MB of GH100's 60",
             "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
             "nvlink_gb_per_s": _H200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
             "collectives": _NCCL_MODEL,
@@ -724,6 +770,7 @@ PRESETS: dict[str, GpuPreset] = {
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
             "kernel_latency_us, pipeline_latency_us": _LATENCY,
+            "mma_clock_mhz": _MMA_CLOCK,
             "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
