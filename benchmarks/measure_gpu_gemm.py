@@ -131,6 +131,8 @@ def compare(path: Path, preset_name: str) -> list[dict[str, float | str]]:
     out = []
     with path.open() as f:
         for row in csv.DictReader(f):
+            if "m" not in row:  # h200_kernels/sustained.csv: n^3 GEMMs back to back for 2 s
+                row.update(m=row["n"], k=row["n"])
             m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
             measured = float(row["time_s"])
             # bmm.csv rows carry a batch: one strided-batched kernel
@@ -160,8 +162,9 @@ def main() -> None:
         return
     rows = compare(args.csv, args.preset)
     for r in rows:
+        fill = f" {r['fill']}" if "fill" in r else ""  # sustained.csv: the operands' values
         print(f"{r.get('method', 'eager'):6} {r['dtype']:9} {r.get('batch', 1)!s:>5} x "
-              f"{r['m']:>6}x{r['n']:>6}x{r['k']:>6} measured "
+              f"{r['m']:>6}x{r['n']:>6}x{r['k']:>6}{fill} measured "
               f"{float(r['time_s']) * 1e6:10.1f} us  model {float(r['model_s']) * 1e6:10.1f} us"
               f"  error {float(r['error']) * 100:+6.1f} %")
     for method in sorted({str(r.get("method", "eager")) for r in rows}):

@@ -365,8 +365,9 @@ def test_batch_one_is_unchanged(
     tile: tuple[int, int, int, int] | None, picked: tuple[int, int, int, int], time_s: float,
     hbm_read: int,
 ) -> None:
-    # pinned before sustained HBM bandwidth (hbm_efficiency) existed: the datasheet's
-    p = gpu.preset(name).replace(hbm_efficiency=1.0)
+    # pinned before sustained HBM bandwidth (hbm_efficiency) and the power-limited tensor
+    # clock existed: the datasheet's
+    p = gpu.preset(name).replace(hbm_efficiency=1.0, mma_clock_mhz=0)
     c = p.gemm_cost(m, n, k, dtype, sparse, tile=tile)
     assert (c.tile_m, c.tile_n, c.tile_k, c.split_k) == picked
     assert c.time_s == time_s

@@ -135,7 +135,8 @@ struct GpuSpec {
   double kernel_latency_us = 0.0;
   double pipeline_latency_us = 0.0;
   // The SM clock while the tensor cores bound a kernel, under the board's power limit (0: the
-  // boost clock): the compute term runs at it, the memory terms at clock_mhz. Measured.
+  // boost clock; capped at clock_mhz): the compute term runs at it, the memory terms at
+  // clock_mhz. Measured.
   double mma_clock_mhz = 0.0;
   // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
   bool fp32_acc_half_rate = false;
