@@ -74,7 +74,7 @@ def main() -> None:
         return
 
     print("4096^3 fp16 GEMM estimate")
-    print(f"{'gpu':5} {'time_us':>9} {'TFLOPS':>7} {'tile':>14} {'bound':>8} "
+    print(f"{'gpu':5} {'time_us':>9} {'TFLOPS':>7} {'tile':>20} {'bound':>8} "
           f"{'cands':>5} {'core_us':>8} {'preset_us':>9}")
     for name, p in gpu.PRESETS.items():
         spec = p.spec
@@ -83,7 +83,9 @@ def main() -> None:
                        args.number)
         face = best_us(lambda p=p: p.gemm_time(4096, 4096, 4096, "fp16"), args.number)
         tile = f"{c.tile_m}x{c.tile_n}x{c.tile_k}/{c.split_k}"
-        print(f"{name:5} {c.time_s * 1e6:9.1f} {c.tflops:7.1f} {tile:>14} {c.bound:>8} "
+        if c.cluster_m * c.cluster_n > 1:  # a thread-block cluster (TMA multicast)
+            tile += f" c{c.cluster_m}x{c.cluster_n}"
+        print(f"{name:5} {c.time_s * 1e6:9.1f} {c.tflops:7.1f} {tile:>20} {c.bound:>8} "
               f"{c.candidates:5d} {core:8.2f} {face:9.2f}")
 
     p = gpu.preset("a100")
