@@ -161,8 +161,8 @@ constexpr int64_t kMetadataBits = 2;  // per kept value of a 2:4 (1:2) sparse A
 // Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
 // kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
 // GA10x, GA10b and Ada run the sm80 kernels (max_cc 1024 in the generators above; sm89's fp8
-// generator lists the same shapes): Ampere's list. Blackwell takes Hopper's first 16: each tile is a
-// tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N 16..
+// generator lists the same shapes): Ampere's list. Blackwell takes Hopper's first 16: each tile
+// is a tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N 16..
 // 256) or its transpose, the 256-row ones from the 2-SM shapes (M 256 over an SM pair).
 constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},

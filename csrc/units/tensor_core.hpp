@@ -17,10 +17,15 @@
 // run in waves of L = SMs x CTAs-per-SM, CTA j of a wave on SM j mod SMs: a wave may hold CTAs
 // of several batch entries, which share no operand panels (each entry's A and B panels count
 // separately; C is stored per entry). Per wave:
-//   mainloop = max(MMA cycles of the busiest SM / clock,
+//   mainloop = max(MMA cycles of the busiest SM / tensor clock,
 //                  shared-memory operand reads of the busiest SM / (smem B/clk x clock),
 //                  L2->SM operand bytes / L2 bandwidth,
 //                  HBM bytes / HBM bandwidth)
+//   tensor clock = GpuSpec::mma_clock_mhz (the SM clock under the board's power limit while
+//                  the tensor cores are busy, measured) or the boost clock
+//   L2->SM bytes: a CTA of a cluster_m x cluster_n cluster reads 1 / cluster_n of each A k-block
+//                 and 1 / cluster_m of each B k-block (TMA multicast to the cluster's row /
+//                 column); the grid is padded to whole clusters, a wave holds whole clusters
 //   HBM bytes = distinct A and B panels the wave touches (L2 hits for the rest), growing towards
 //               all its loads when the k-blocks in flight exceed the L2 (see l2_miss_bytes)
 //   epilogue  = max(accumulator staging through shared memory, C tile stores / HBM bandwidth)
