@@ -328,14 +328,14 @@ def test_bigger_l2_or_bandwidth_never_slower() -> None:
 # pick the new tiles do not change; the `tile=` rows pin configurations directly, among them the
 # 64x128 tile a 1 x 8192 x 8192 GEMM picked then (it now picks a 16-row tile: faster, see
 # docs/tensor_cores.md), and the H100 picks of then (Hopper's nvjet tiles and clusters now win
-# some of those searches).
+# some of those searches). The three with ragged edge tiles were re-pinned when C stores became
+# predicated (a CTA writes its tile's in-bounds elements only).
 BATCH1_BEFORE = [
     ("a100", 4096, 4096, 4096, "fp16", False, None, (128, 64, 32, 1), 0.0004666588709943339,
      204472320),
     ("h100", 3000, 5000, 7000, "bf16", False, (256, 128, 64, 1), (256, 128, 64, 1),
-     0.000303453620813963,
-     342425600),
-    ("v100", 1000, 700, 300, "fp16", False, None, (64, 64, 32, 1), 1.0621598954248366e-05,
+     0.0003030186118587391, 342425600),
+    ("v100", 1000, 700, 300, "fp16", False, None, (64, 64, 32, 1), 1.057516339869281e-05,
      1105920),
     ("a100", 128, 128, 65536, "int8", True, None, (64, 64, 64, 12), 1.5541139774399214e-05,
      14524416),
@@ -348,7 +348,7 @@ BATCH1_BEFORE = [
      0.00018090582909713725,
      171966464),
     ("h100", 1, 8192, 8192, "fp16", False, (64, 128, 64, 1), (64, 128, 64, 1),
-     4.469100895522389e-05, 135266304),
+     4.465778261479488e-05, 135266304),
     ("a100", 128, 128, 64, "fp16", False, (64, 64, 32, 1), (64, 64, 32, 1),
      4.3631205673758865e-06, 32768),
     ("a100", 64, 64, 8192, "tf32", True, (64, 64, 16, 16), (64, 64, 16, 16),
@@ -631,3 +631,22 @@ def test_packed_c_stores_its_bits_per_element() -> None:
         assert four.time_s <= six.time_s <= byte.time_s
     with pytest.raises(ValueError, match="out_bits must be"):
         p.gemm_cost(64, 64, 64, "int8", out_bits=65)
+
+
+@pytest.mark.parametrize(("name", "m", "n", "k", "dtype", "batch"), [
+    ("a100", 1, 8192, 8192, "fp16", 1), ("h200", 1000, 700, 300, "bf16", 1),
+    ("h100", 2048, 1, 1024, "fp16", 32), ("a100", 300, 900, 1000, "int8", 3),
+    ("h200", 3000, 5000, 7000, "fp8_e4m3", 1),
+])
+def test_c_stores_are_predicated_to_the_matrix(name: str, m: int, n: int, k: int, dtype: str,
+                                               batch: int) -> None:
+    # Ragged edge tiles multiply whole tiles but store only their in-bounds elements: C costs
+    # its own bytes whatever the tile (split-K: the partials, then C once more).
+    p = gpu.preset(name)
+    for tile in p.gemm_candidates(m, n, k, dtype, batch=batch):
+        c = p.gemm_cost(m, n, k, dtype, tile=tile, batch=batch)
+        out = batch * m * n * (2 if dtype in ("fp16", "bf16", "fp8_e4m3") else 4)
+        partials = batch * m * n * c.split_k * 4  # fp32 / int32 accumulators
+        expect = out if c.split_k == 1 else partials + out
+        assert c.hbm_write_bytes == expect, tile
+        assert c.issued_macs >= c.macs

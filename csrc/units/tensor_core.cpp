@@ -162,8 +162,8 @@ constexpr int64_t kMetadataBits = 2;  // per kept value of a 2:4 (1:2) sparse A
 // kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
 // GA10x, GA10b and Ada run the sm80 kernels (max_cc 1024 in the generators above; sm89's fp8
 // generator lists the same shapes): Ampere's list. Blackwell takes Hopper's first 16: each tile
-// is a tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N 16..
-// 256) or its transpose, the 256-row ones from the 2-SM shapes (M 256 over an SM pair).
+// is a tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N
+// 16..256) or its transpose, the 256-row ones from the 2-SM shapes (M 256 over an SM pair).
 constexpr CtaTile kVoltaTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
                                    {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
                                    {256, 64, 0, 1},  {64, 256, 0, 1}};
@@ -802,6 +802,19 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
 
 namespace {
 
+// In-bounds C elements the CTAs before launch index x store (per entry and K slice: M x N).
+// In a slice's row-major tile order the first j tile rows hold min(j x BM, M) rows, the first j
+// tile columns min(j x BN, N) columns.
+int64_t c_elements_before(const TcGemm& gemm, const CtaTile& tile, const TileGeometry& g,
+                          int64_t x) {
+  const int64_t per_slice = g.tiles_m * g.tiles_n;
+  const int64_t q = x / per_slice, r = x % per_slice;
+  const int64_t row = r / g.tiles_n, col = r % g.tiles_n;
+  const int64_t rows_in_row = std::clamp<int64_t>(gemm.m - row * tile.bm, 0, tile.bm);
+  return q * gemm.m * gemm.n + std::min(row * tile.bm, gemm.m) * gemm.n +
+         rows_in_row * std::min(col * tile.bn, gemm.n);
+}
+
 GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
                    const TileGeometry& g) {
   GemmCost c;
@@ -846,7 +859,11 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     const int64_t footprint = a_panels * a_panel + b_panels * b_panel;
     const int64_t live = (a_panels * g.a_block_bytes + b_panels * g.b_block_bytes) * g.stages;
     t.hbm_bytes = l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
-    t.c_bytes = n * g.c_bytes_per_cta;
+    // C stores are predicated: a CTA writes its tile's in-bounds elements only (none for the
+    // padding CTAs of a cluster-padded grid).
+    const int64_t elements =
+        c_elements_before(gemm, tile, g, b) - c_elements_before(gemm, tile, g, a);
+    t.c_bytes = tile.split_k > 1 ? elements * g.acc_bytes : tc_c_bytes(gemm, elements);
     t.epilogue_cycles = static_cast<double>(busiest) * g.epilogue_cycles_per_cta;
     add_wave(spec, t, c, bound_counts);
   }

@@ -46,7 +46,8 @@
 // because the dequantizing ALU instructions issue from the same warps (schedulers) as the MMAs
 // and serialise with them, while cp.async / TMA loads overlap both: a memory-bound decode GEMM
 // hides the dequant, a compute-bound one pays it in full.
-// Tiles are counted whole (ragged edge tiles load, multiply and store a full tile).
+// Tiles are counted whole (ragged edge tiles load and multiply a full tile); C stores are
+// predicated, so a wave writes only its tiles' in-bounds elements.
 // gemm_cost searches a small list of tiles and split-K factors, like a library heuristic, and
 // returns the fastest. tensor_core_reference.hpp steps the same kernel CTA by CTA.
 #pragma once
@@ -207,7 +208,8 @@ struct TileGeometry {
   double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
   int64_t smem_bytes_per_cta = 0;
   int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
-  int64_t c_bytes_per_cta = 0;           // C tile (accumulator-width partials when split-K)
+  int64_t c_bytes_per_cta = 0;  // a whole C tile (accumulator-width partials when split-K);
+                                // the stores are predicated to the tile's in-bounds part
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
   double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
   int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block

@@ -55,7 +55,6 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                           kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   const int64_t kbs = g.k_blocks_per_split;
-  const int64_t c_tile_bytes = tc_c_bytes(gemm, tile.bm * tile.bn);
   const int64_t rate = tc_macs_per_clk_per_sm(spec, gemm);
   // Accumulators (registers, epilogue staging, split-K partials): 2 bytes in fp16, else 4.
   const int64_t acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
@@ -86,6 +85,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     // of B; entries share nothing.
     std::set<std::tuple<int64_t, int64_t, int64_t>> a_panels, b_panels;
     WaveTerms w;
+    int64_t c_elements = 0;
     for (int64_t slot = 0; slot < wave_slots && t < g.ctas; ++slot, ++t) {
       // Launch order: batch entry slowest, then K slice, tile row, tile column.
       const int64_t per_entry = tile.split_k * g.tiles_m * g.tiles_n;
@@ -130,8 +130,11 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
         }
       }
       sm_epi[sm] += static_cast<double>(2 * tile.bm * tile.bn * acc_bytes);
-      w.c_bytes += tile.split_k > 1 ? tile.bm * tile.bn * acc_bytes : c_tile_bytes;
+      // predicated stores: the tile's in-bounds part of C (none for a padding CTA)
+      c_elements += std::clamp<int64_t>(gemm.m - tm * tile.bm, 0, tile.bm) *
+                    std::clamp<int64_t>(gemm.n - tn * tile.bn, 0, tile.bn);
     }
+    w.c_bytes = tile.split_k > 1 ? c_elements * acc_bytes : tc_c_bytes(gemm, c_elements);
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
     w.dequant_cycles = *std::max_element(sm_deq.begin(), sm_deq.end());
     w.smem_cycles = *std::max_element(sm_smem.begin(), sm_smem.end()) /
