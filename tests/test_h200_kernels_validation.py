@@ -1,0 +1,138 @@
+"""The ``h200`` preset against the kernels measured on a real H200
+(benchmarks/validate_h200_kernels.py, benchmarks/data/h200_kernels): every compared row is
+modelled, and each group's median ratio (model time / measured time) stays in a band of
++-20 % around what the model gave when the bands were set (2026-12, mma clock 1430 MHz):
+
+    sdpa flash fwd 0.66 | decode cudnn MHA 1.10, flash MHA 0.65, cudnn GQA 2.02, flash GQA 1.22
+    llama decode step 0.93 | cnn resnet 0.81, mobilenet_v2 3.13
+    eltwise streaming 0.87, norm/softmax 0.36
+
+Wide enough for small shifts of the GEMM tiles or clocks; a model broken by 2x leaves them.
+The GQA decode, MobileNetV2 and norm/softmax medians are known gaps (the script's docstring
+and report say why), pinned so that a fix shows up here as a band to move."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import pysim
+from pysim.gpu.attention import fused_attention_cost
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "benchmarks" / "data" / "h200_kernels"
+
+# (section, group): the median ratio observed when the bands were set
+OBSERVED = {
+    ("sdpa", "flash fwd"): 0.66,
+    ("decode", "cudnn MHA"): 1.10,
+    ("decode", "flash MHA"): 0.65,
+    ("decode", "cudnn GQA"): 2.02,
+    ("decode", "flash GQA"): 1.22,
+    ("llama", "decode step"): 0.93,
+    ("cnn", "resnet"): 0.81,
+    ("cnn", "mobilenet_v2"): 3.13,
+    ("eltwise", "streaming"): 0.87,
+    ("eltwise", "norm/softmax"): 0.36,
+}
+BAND = 0.20
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    path = ROOT / "benchmarks" / "validate_h200_kernels.py"
+    spec = importlib.util.spec_from_file_location("validate_h200_kernels", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["validate_h200_kernels"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rows(script: ModuleType) -> list[Any]:
+    return script.all_rows()
+
+
+def _csv_rows(name: str) -> int:
+    with (DATA / name).open(newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
+def test_every_csv_row_is_a_row(rows: list[Any]) -> None:
+    counts = {s: sum(r.section == s for r in rows) for s in ("sdpa", "decode", "llama", "cnn",
+                                                             "eltwise")}
+    assert counts == {"sdpa": _csv_rows("sdpa.csv"), "decode": _csv_rows("decode_attn.csv"),
+                      "llama": _csv_rows("llama_decode.csv"), "cnn": _csv_rows("cnn.csv"),
+                      "eltwise": _csv_rows("eltwise.csv")}
+
+
+def test_every_compared_row_has_a_finite_positive_model_figure(rows: list[Any]) -> None:
+    compared = [r for r in rows if r.compared]
+    # sdpa: the flash forward rows only (the other back ends and fwd_bwd are context)
+    assert sum(r.section == "sdpa" for r in compared) == 24
+    assert all(r.case.startswith("flash fwd ") for r in compared if r.section == "sdpa")
+    assert len(compared) == 24 + 48 + 4 + 5 + 32
+    for r in compared:
+        assert r.model_s is not None, (r.case, r.note)
+        assert math.isfinite(r.model_s) and r.model_s > 0, r.case
+        assert math.isfinite(r.measured_s) and r.measured_s > 0, r.case
+        assert r.ratio == pytest.approx(r.model_s / r.measured_s)
+
+
+def test_every_group_is_pinned(script: ModuleType, rows: list[Any]) -> None:
+    groups = {(s.section, s.group) for s in script.summarize(rows) if s.group != "all"}
+    assert groups == set(OBSERVED)
+
+
+@pytest.mark.parametrize(("section", "group"), list(OBSERVED))
+def test_median_ratio_in_its_band(script: ModuleType, rows: list[Any], section: str,
+                                  group: str) -> None:
+    (s,) = [s for s in script.summarize(rows) if (s.section, s.group) == (section, group)]
+    want = OBSERVED[(section, group)]
+    assert (1 - BAND) * want <= s.median_ratio <= (1 + BAND) * want, s
+
+
+def test_streaming_kernels_at_scale_near_the_sustained_bandwidth(rows: list[Any]) -> None:
+    """copy / add / relu / silu_mul over 128M elements (256 MiB+, past the L2): the model's
+    sustained HBM bandwidth against the measured streaming rate."""
+    big = [r for r in rows if r.section == "eltwise" and r.case.endswith("134,217,728")
+           and r.case.split()[0] in ("copy", "add", "relu", "silu_mul")]
+    assert len(big) == 4
+    for r in big:
+        assert 0.8 <= r.ratio <= 1.2, (r.case, r.ratio)
+
+
+def test_graph_rows_are_the_model_less_its_host_launches(script: ModuleType) -> None:
+    """The CUDA-graph preset (launch_overhead_us 0) gives a fused-attention kernel's cost less
+    one host launch per kernel (the split-KV combine is a kernel of its own)."""
+    h200 = pysim.gpu.preset("h200")
+    for args in [(1, 32, 32, 1, 16384, 128, False), (8, 32, 32, 1, 4096, 128, False),
+                 (4, 16, 16, 4096, 4096, 128, True)]:
+        op = script.attention_op(*args)
+        full = fused_attention_cost(h200, op, "fp16")
+        graph = fused_attention_cost(script.graph_gpu(), op, "fp16")
+        kernels = 1 + (full.splits > 1) + (full.prepass_s > 0)
+        assert graph.time_s == pytest.approx(full.time_s - kernels * h200.launch_overhead_us
+                                             * 1e-6, rel=1e-9)
+
+
+def test_fp16_workload_converts_every_op(script: ModuleType) -> None:
+    wl = script.fp16_workload(pysim.zoo.load("resnet18", batch=4, batchnorm=True))
+    assert all(op.dtype == "float" and op.act_bits == op.weight_bits == 16 for op in wl.ops)
+    assert all(t.dtype == "float" and t.bits == 16 for t in wl.inputs)
+
+
+def test_main_prints_one_section_and_its_summary(script: ModuleType,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert script.main(["--section", "llama"]) == 0
+    out = capsys.readouterr().out
+    assert "== llama" in out and "== sdpa" not in out
+    assert "llama    decode step" in out and "not modelled: 0 row(s)" in out
