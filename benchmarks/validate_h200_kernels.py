@@ -231,9 +231,7 @@ def llama_rows() -> list[Row]:
 # -- CNNs ---------------------------------------------------------------------------------------
 
 def fp16_workload(wl: Workload) -> Workload:
-    """``wl`` with every op and graph input in 16-bit float (the zoo's CNNs are int8).
-    (Rebuilt from the ops' fields: Workload.to_dict writes a conv's / pool's int batch as a
-    list, which fails for batch > 1.)"""
+    """``wl`` with every op and graph input in 16-bit float (the zoo's CNNs are int8)."""
     ops = []
     for op in wl.ops:
         d = op.model_dump()

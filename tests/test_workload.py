@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pysim
 from pysim.errors import WorkloadError
 from pysim.workload import (
     ELEMENTWISE_OPS,
@@ -304,6 +305,13 @@ def test_yaml_round_trip(tmp_path):
     assert load_workload(path) == wl
     assert workload_from_dict(wl.to_dict()) == wl
     assert wl.to_yaml() == load_workload(path).to_yaml()  # deterministic text
+
+
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "bert_base"])
+def test_a_batched_zoo_model_survives_a_round_trip(name):
+    # a convolution's, pooling's or attention's batch is an int, a matmul's a tuple
+    wl = pysim.zoo.load(name, batch=32)
+    assert workload_from_dict(wl.to_dict()) == wl
 
 
 def test_round_trip_keeps_non_default_fields(tmp_path):

@@ -302,5 +302,7 @@ def _op_dict(op: Op) -> dict[str, Any]:
     rest = op.model_dump(exclude_defaults=True, exclude={"name", "type", "inputs", "output"})
     for key in [k for k in rest if k not in _BITS_LAST] + [k for k in _BITS_LAST if k in rest]:
         value = rest[key]
-        d[key] = list(value) if key in ("shape", "batch") else _plain(value)
+        # shapes and a matmul's leading batch dimensions are tuples; other ops' batch an int
+        d[key] = list(value) if isinstance(value, tuple) and key in ("shape", "batch") \
+            else _plain(value)
     return d
