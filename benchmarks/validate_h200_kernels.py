@@ -32,11 +32,10 @@ whole model the stream without launches, as a graph runs it.
 
 Systematic gaps (2026-12, mma clock 1430 MHz): the model prices FlashAttention-2's dataflow at
 Hopper's wgmma rate, but FA2 issues Ampere's mma.sync and reaches 290-343 TFLOP/s (model
-0.46-0.78x the measured time), while cuDNN's sm90 kernel comes within 0.86-1.26x. For decode
-with GQA the model runs every query head as its own padded 64-row block, so it is compute-
-bound at 4x the work; FA2 and cuDNN pack a KV head's query group into one block (1.2-2.3x).
-MHA decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s
-(1.03-1.12x); FA2's non-split decode kernel at 2.4-2.7 TB/s (0.58-0.67x). MobileNetV2's
+0.46-0.78x the measured time), while cuDNN's sm90 kernel comes within 0.86-1.26x. Decode
+through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA 1.03-1.12x,
+GQA, a KV head's query group packed into one block as FlashAttention-2 packs it, 0.77-1.12x);
+FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). MobileNetV2's
 depthwise convolutions run as tensor-core grouped GEMMs (N = 1, K = 9, padded to tiles) in
 the model and on the CUDA cores in cuDNN (3.1x). LayerNorm / softmax are priced as streaming
 kernels; PyTorch's run at 1.2-2.7 TB/s. Kernels of 0.1-4 MiB take 2-7 us, the model's one-

@@ -294,3 +294,31 @@ def test_a_slice_on_the_cuda_cores_reads_only_its_part():
     res = pysim.simulate(pysim.gpu.preset("a100"), wl)
     assert res.dram_read_bytes == 64 * 8 * 2  # as on an accelerator (Copy.read_fraction)
     assert res.dram_write_bytes == 64 * 8 * 2
+
+
+@pytest.mark.parametrize("name", ["a100", "h200"])
+@pytest.mark.parametrize(("batch", "heads", "kv_heads", "kv_len"), [
+    (1, 32, 8, 131072), (64, 32, 8, 4096), (8, 64, 8, 2048), (4, 16, 1, 8192)])
+def test_one_token_gqa_decode_packs_the_group(name: str, batch: int, heads: int, kv_heads: int,
+                                              kv_len: int) -> None:
+    # FlashAttention-2's mha_fwd swaps a one-token query's group into the query length: a KV
+    # head's g query heads are the g rows of one block, so GQA decode costs what MHA over the
+    # KV heads with a g-token query costs (H200: cuDNN's and FA2's measured decode agree,
+    # benchmarks/validate_h200_kernels.py --section decode)
+    from pysim.gpu.attention import fused_attention_cost
+    from pysim.workload.attention import Attention
+
+    def op(q_len: int, h: int) -> Attention:
+        return Attention.model_validate({"name": "a", "inputs": ["q", "k", "v"], "batch": batch,
+                                         "heads": h, "kv_heads": kv_heads, "q_len": q_len,
+                                         "kv_len": kv_len, "head_dim": 128})
+
+    gpu = pysim.gpu.preset(name)
+    gqa = fused_attention_cost(gpu, op(1, heads), "fp16")
+    mha = fused_attention_cost(gpu, op(heads // kv_heads, kv_heads), "fp16")
+    assert (gqa.time_s, gqa.compute_s, gqa.ctas, gqa.splits) == (
+        mha.time_s, mha.compute_s, mha.ctas, mha.splits)
+    assert gqa.hbm_read_bytes == mha.hbm_read_bytes
+    # prefill is not packed: each query head's rows are its own blocks
+    pre = fused_attention_cost(gpu, op(256, heads), "fp16")
+    assert pre.ctas == batch * heads * 2 * pre.splits

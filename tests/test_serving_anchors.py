@@ -41,16 +41,17 @@ def test_model_specs_match_their_papers() -> None:
 def test_cake_decode_speedup_at_128k() -> None:
     rows = _rows("cake_decode")
     a100, h100 = rows[("a100", 0.032)], rows[("h100", 0.032)]
-    # pysim 2.94x on an A100 at a 3.2 % budget (paper: > 10x). Band [2.5, 3.5]: no eviction
-    # gives 1.0, a decode step bound by HBM bytes alone 2.0, the attention kernels alone 26x;
-    # without split-KV (Flash-Decoding) the full cache walks 128K keys on 32 of 108 SMs: 6.8x
-    assert 2.5 <= a100.speedup <= 3.5
+    # pysim 2.01x on an A100 at a 3.2 % budget (paper: > 10x). Band [1.8, 2.3]: no eviction
+    # gives 1.0, a decode step bound by HBM bytes alone 2.0, the attention kernels alone 22x;
+    # without split-KV (Flash-Decoding) the full cache walks 128K keys on 32 of 108 SMs: 6.8x;
+    # without GQA packing (a block per query head, 4x the attention work): 2.94x
+    assert 1.8 <= a100.speedup <= 2.3
     assert a100.kept_tokens == pytest.approx(0.032 * (131072 - 64), abs=1)
-    # H100: 2.13x (its faster HBM and SMs bring both runs closer to the bytes' bound)
-    assert 1.9 <= h100.speedup <= 2.5
+    assert 1.8 <= h100.speedup <= 2.3
     for r in rows.values():
-        # the documented gap: pysim stays under the paper's 10x, above the HBM-bytes bound
-        assert r.hbm_bound_speedup < r.speedup < 10.0 < r.attention_speedup
+        # the documented gap: pysim's decode sits at the HBM-bytes bound, under the paper's 10x
+        assert r.speedup == pytest.approx(r.hbm_bound_speedup, rel=0.05)
+        assert r.speedup < 10.0 < r.attention_speedup
         assert r.hbm_bound_speedup == pytest.approx(2.0, abs=0.1)
     # a smaller budget decodes faster (the 1,024-token budget of CAKE's scripts)
     assert rows[("a100", 1024)].speedup > a100.speedup
@@ -81,11 +82,13 @@ def test_tensor_parallel_llama2_70b_against_tensorrt_llm() -> None:
     thr = [r for r in rows.values() if r.unit == "out tok/s/GPU"]
     ttft = [r for r in rows.values() if r.unit == "TTFT ms"]
     assert len(thr) == 3 and len(ttft) == 2
-    # pysim 1.14-1.17x the published per-GPU throughput. Band [1.0, 1.35]: pysim prices no
-    # scheduler / sampling overhead and its kernels sustain 0.86 of HBM; a free link (no
-    # all-reduce cost) gives 636 against 599 on the decode-heavy row (+6 %)
+    # pysim 1.26-1.29x the published per-GPU throughput on the short-output rows, band
+    # [1.0, 1.4]: no scheduler / sampling overhead, kernels at 0.86 of HBM. The decode-heavy
+    # row 1.82x, band [1.5, 2.1]: pysim's decode packs LLaMA-2-70B's 8 query heads per KV head
+    # into one block (1.12x without: TensorRT-LLM v0.6's kernel presumably did not pack them)
     for r in thr:
-        assert 1.0 <= r.ratio <= 1.35, r
+        low, high = (1.5, 2.1) if r.what == "batch 240, 128 / 2048" else (1.0, 1.4)
+        assert low <= r.ratio <= high, r
     # first-token latency 0.57x (128 in) and 0.77x (2048 in): TensorRT-LLM v0.5's context
     # phase ran below pysim's GEMM efficiency. Band [0.45, 0.9]
     for r in ttft:

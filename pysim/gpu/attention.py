@@ -27,6 +27,10 @@ reads the narrow copies.
 Block sizes are FlashAttention-2's for sm80 (csrc/flash_attn/src/flash_fwd_launch_template.h):
 Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; a query shorter than a block (decode)
 runs the split-KV kernel's 64-row blocks (its rows past the query are computed and dropped).
+One-token decode with grouped-query heads packs a KV head's query group into the rows of one
+block (FlashAttention-2's ``mha_fwd``, csrc/flash_attn/flash_api.cpp: seqlen_q 1 and more query
+than KV heads swap the group into the query length), so a group of g heads is one CTA of g rows
+per KV head, not g CTAs of one row each.
 
 Split-KV (Flash-Decoding; FlashAttention-2's ``num_splits_heuristic``, csrc/flash_attn/
 flash_api.cpp): when the (batch, head, 64-row query block) CTAs fill less than 80 % of twice
@@ -123,10 +127,15 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     """Time and HBM traffic of attention op ``op`` as one FlashAttention-2 kernel on ``gpu``
     with tensor-core ``dtype`` (both GEMMs)."""
     d, nq, nk = op.head_dim, op.q_len, op.kv_len
+    heads = op.batch * op.heads
+    group = op.heads // op.groups_kv_heads
+    packed = nq == 1 and group > 1
+    if packed:  # one-token GQA decode: a KV head's query group as the rows of one block
+        nq, heads = group, op.batch * op.groups_kv_heads
     br, bc = block_sizes(d, nq)
     q_blocks, k_blocks = math.ceil(nq / br), math.ceil(nk / bc)
-    heads = op.batch * op.heads
-    if op.causal:  # query block i sees keys up to its last row (the diagonal block whole)
+    if op.causal and not packed:
+        # query block i sees keys up to its last row (the diagonal block whole)
         offset = nk - nq  # queries are the last nq positions of the keys
         per_cta = [min(k_blocks, math.ceil((offset + min(nq, (i + 1) * br)) / bc))
                    for i in range(q_blocks)]
@@ -153,7 +162,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
                         math.ceil(nk / splitkv_block_n(d)))
     longest = max(math.ceil(n / splits) for n in per_cta)  # key blocks of the longest CTA
     compute = max(work / gpu.sms, longest * per_block)
-    q_elems = op.batch * nq * op.heads * d
+    q_elems = op.batch * op.q_len * op.heads * d
     kv_elems = op.batch * nk * op.groups_kv_heads * d
     qk_bits = op.qk_format.bits if op.qk_format is not None else op.act_bits
     pv_bits = op.pv_format.bits if op.pv_format is not None else op.act_bits
@@ -176,7 +185,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     prepass = launch + latency + (pre_reads + pre_writes) / bandwidth if pre_reads else 0.0
     combine = 0.0
     if splits > 1:  # each split writes O and its log-sum-exp in fp32; a kernel sums them
-        partials = splits * op.batch * nq * op.heads * (d + 1) * 4
+        partials = splits * op.batch * op.q_len * op.heads * (d + 1) * 4
         hbm = (reads + partials) / bandwidth
         combine = launch + latency + (partials + writes) / bandwidth
         reads, writes = reads + partials, writes + partials
