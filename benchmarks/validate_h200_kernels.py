@@ -35,11 +35,10 @@ Hopper's wgmma rate, but FA2 issues Ampere's mma.sync and reaches 290-343 TFLOP/
 0.46-0.78x the measured time), while cuDNN's sm90 kernel comes within 0.86-1.26x. Decode
 through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA 1.03-1.12x,
 GQA, a KV head's query group packed into one block as FlashAttention-2 packs it, 0.77-1.12x);
-FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). MobileNetV2's
-depthwise convolutions run as tensor-core grouped GEMMs (N = 1, K = 9, padded to tiles) in
-the model and on the CUDA cores in cuDNN (3.1x). LayerNorm / softmax are priced as streaming
-kernels; PyTorch's run at 1.2-2.7 TB/s. Kernels of 0.1-4 MiB take 2-7 us, the model's one-
-element kernel latency 1.2 us plus the bytes.
+FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run 0.68-0.85x
+(cuDNN's convolutions below the model's GEMMs; depthwise ones on the CUDA cores on both
+sides). LayerNorm / softmax are priced as streaming kernels; PyTorch's run at 1.2-2.7 TB/s.
+Kernels of 0.1-4 MiB take 2-7 us, the model's one-element kernel latency 1.2 us plus the bytes.
 
 Nothing here asserts (tests/test_h200_kernels_validation.py pins the bands). Every case is
 simulated (none is skipped or subsampled); the whole run takes a few seconds.

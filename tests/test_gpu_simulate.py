@@ -322,3 +322,27 @@ def test_one_token_gqa_decode_packs_the_group(name: str, batch: int, heads: int,
     # prefill is not packed: each query head's rows are its own blocks
     pre = fused_attention_cost(gpu, op(256, heads), "fp16")
     assert pre.ctas == batch * heads * 2 * pre.splits
+
+
+def test_depthwise_convolutions_run_on_the_cuda_cores() -> None:
+    # MobileNetV2's 3x3 depthwise convolutions: one channel per group, a direct convolution on
+    # the CUDA cores as cuDNN runs it (bytes through HBM or MACs over the lanes), not 144
+    # tensor-core GEMMs of N = 1, K = 9 padded to MMA tiles
+    from pysim.gpu.kernels import cuda_core_macs_per_lane, is_depthwise
+
+    gpu = pysim.gpu.preset("h200")
+    wl = pysim.zoo.load("mobilenet_v2", batch=64)
+    res = pysim.simulate(gpu, wl)
+    layers = res.layers.set_index("op")
+    hz = gpu.boost_clock_mhz * 1e6
+    dw = [op for op in wl.ops if is_depthwise(op)]
+    assert len(dw) == 17
+    for op in dw:
+        row = layers.loc[op.name]
+        assert row["unit"] == "cuda_cores" and "depthwise" in row["tiling"]
+        bytes_ = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes + op.output_bytes
+        hbm = bytes_ / (gpu.hbm_sustained_gb_per_s * 1e9)
+        work = op.macs / (gpu.sms * 128 * cuda_core_macs_per_lane(op) * gpu.boost_clock_mhz * 1e6)
+        assert row["compute_cycles"] / hz >= max(hbm, work)
+    # a grouped convolution with several channels per group stays on the tensor cores
+    assert not any(is_depthwise(op) for op in pysim.zoo.load("resnet50").ops)

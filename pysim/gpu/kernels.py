@@ -17,7 +17,10 @@ unpacking, whichever is faster (pysim/gpu/bitplane.py). Weights narrower
 than that dtype (W4A16: float, act_bits 16, weight_bits 4) are read at their own width and
 dequantized in the kernel's main loop (``weight_storage``; with ``quant`` groups, their fp16
 scales are read too). Weights pruned 2:4
-run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Other ops
+run the sparse tensor cores (the weight is the sparse A operand of C^T = W^T X^T). Depthwise
+convolutions (one input channel per group) run on the CUDA cores as direct convolutions, as
+cuDNN runs them: their bytes through HBM or their MACs over the lanes (2 per lane per clock in
+fp16 / bf16, 4 in int8), whichever is longer. Other ops
 run on the CUDA cores as memory-bound kernels: (bytes read + written) / sustained HBM
 bandwidth, or their vector work over the SMs' lanes if that is longer. The host issues the
 kernels asynchronously, one per launch overhead, and the GPU runs each once it is issued and
@@ -149,6 +152,22 @@ def epilogue_chains(wl: Any) -> dict[int, list[int]]:
         if chain:
             chains[i] = chain
     return chains
+
+
+def is_depthwise(op: Any) -> bool:
+    """A convolution with one input channel per group (depthwise, and channel multipliers of
+    it): cuDNN runs it as a direct convolution on the CUDA cores, not as tensor-core GEMMs of
+    one-channel groups (N = out_c / groups, K = kh x kw: an MMA tile would be mostly padding)."""
+    return op.type == "conv2d" and op.groups > 1 and op.in_c == op.groups
+
+
+def cuda_core_macs_per_lane(op: Any) -> int:
+    """Multiply-accumulates one CUDA-core lane issues per clock at the op's widths: an FP32
+    FMA; two fp16 / bf16 ones (HFMA2); four 8-bit ones (DP4A, along kh x kw)."""
+    bits = max(op.act_bits, op.weight_bits)
+    if op.dtype == "float":
+        return 2 if bits <= 16 else 1
+    return 4 if bits <= 8 else 1
 
 
 def _gemms(op: Any) -> list[tuple[int, int, int, int]]:
@@ -321,6 +340,15 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
         if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
             seconds, name, kind, launches = 0.0, "epilogue", "vector", 0
             tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
+        elif is_depthwise(op):  # a direct convolution on the CUDA cores (is_depthwise)
+            reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
+            writes = op.output_bytes
+            vector_ops = op.macs
+            seconds = launch + latency + max(
+                (reads + writes) / hbm, op.macs / (lanes * cuda_core_macs_per_lane(op) * clock))
+            name, kind = hw.vector.name, "vector"
+            tiling = (f"depthwise direct convolution on the CUDA cores, "
+                      f"{cuda_core_macs_per_lane(op)} MACs per lane per clock")
         elif op.type == "attention" or op.gemm_view() is not None:
             k = mac_kernel(gpu, op, [wl.ops[j] for j in chains.get(i, [])], wl, fp16_as)
             seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
