@@ -1,4 +1,5 @@
-"""Load a script under examples/ as a module, as the tests that pin its figures need."""
+"""Load a script under examples/ or benchmarks/ as a module, as the tests that pin its figures
+need."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 def load(folder: str, name: str) -> ModuleType:
@@ -24,4 +26,14 @@ def load(folder: str, name: str) -> ModuleType:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(where))
+    return module
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as the module ``<name>``, registered in ``sys.modules``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
     return module

@@ -16,9 +16,7 @@ packed a KV head's query group into one block, as FlashAttention-2 does; MobileN
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +25,7 @@ import pytest
 
 import pysim
 from pysim.gpu.attention import fused_attention_cost
+from tests.example_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data" / "h200_kernels"
@@ -49,13 +48,7 @@ BAND = 0.20
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    path = ROOT / "benchmarks" / "validate_h200_kernels.py"
-    spec = importlib.util.spec_from_file_location("validate_h200_kernels", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["validate_h200_kernels"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("validate_h200_kernels")
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,14 @@ broken by 2x leaves every band."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.example_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CSV = ROOT / "benchmarks" / "data" / "h200_kernels" / "train.csv"
@@ -44,13 +44,7 @@ BAND = 0.20
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    path = ROOT / "benchmarks" / "validate_h200_training.py"
-    spec = importlib.util.spec_from_file_location("validate_h200_training", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["validate_h200_training"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("validate_h200_training")
 
 
 @pytest.fixture(scope="module")
