@@ -30,9 +30,10 @@ whole model the stream without launches, as a graph runs it.
   kernels (SiLU, then the product) on both sides, ``rmsnorm`` runs as a layernorm (pysim has no
   RMS norm op), ``copy`` as a copy op.
 
-Systematic gaps (2026-12, mma clock 1430 MHz): the model prices FlashAttention-2's dataflow at
-Hopper's wgmma rate, but FA2 issues Ampere's mma.sync and reaches 290-343 TFLOP/s (model
-0.46-0.78x the measured time), while cuDNN's sm90 kernel comes within 0.86-1.26x. Decode
+Systematic gaps (2026-12, mma clock 1430 MHz): FlashAttention-2 issues Ampere's mma.sync on
+Hopper, which the model prices at 2/3 of the wgmma rate (pysim/gpu/attention.py): its forward
+rows come out 0.61-0.97x the measured time (290-343 TFLOP/s measured); cuDNN's sm90 wgmma kernel
+runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x). Decode
 through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA 1.03-1.12x,
 GQA, a KV head's query group packed into one block as FlashAttention-2 packs it, 0.77-1.12x);
 FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run 0.68-0.85x

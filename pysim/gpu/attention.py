@@ -16,8 +16,10 @@ Ampere issues a block's softmax after its Q K^T and before its P V; FlashAttenti
         (4 + d / Bc) / FP32 lanes per SM)          (max, scale-subtract, sum, convert; O rescale)
 
 so at head dim 128 on an A100 the matmuls are 0.25 / (0.25 + 0.094) = 73 % of the time, the
-paper's "up to 73 % of the theoretical maximum". The kernel takes the larger of its SMs' share
-of the CTA work (and its longest CTA) and the HBM time of Q, K, V and O, plus one launch.
+paper's "up to 73 % of the theoretical maximum". The MMAs are FA2's mma.sync, which on Hopper
+reach about 2/3 of the wgmma rate (``MMA_SYNC_FRACTION``). The kernel takes the larger of its
+SMs' share of the CTA work (and its longest CTA) and the HBM time of Q, K, V and O, plus one
+launch.
 Per-GEMM formats (the op's ``qk_format`` / ``pv_format``, SageAttention2, Zhang et al., ICML
 2025): Q K^T and P V each run at their own tensor-core rate; an integer Q K^T costs each score
 its dequantization (convert, times the Q and K block scales: 2 FP32 ops) and an 8-bit P V the
@@ -62,6 +64,13 @@ FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128, "ga10x": 128, "ga
                      "ada": 128, "blackwell": 128}
 SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16, "ada": 16,
               "blackwell": 16}
+# FlashAttention-2 issues Ampere's warp-level mma.sync on every architecture after it. On Hopper
+# that instruction reaches about 2/3 of the tensor cores' wgmma peak (Shah et al.,
+# "FlashAttention-3", 2024, Sec. 2, after Luo et al.'s Hopper microbenchmarks), which is why
+# FA2 runs at about 35 % of an H100's peak (its abstract); on the H200 PyTorch's FA2 forward
+# measured 290-343 TFLOP/s (benchmarks/data/h200_kernels/sdpa.csv). Blackwell: not measured,
+# taken at the full rate.
+MMA_SYNC_FRACTION = {"hopper": 2 / 3}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
@@ -149,7 +158,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     qk_acc = op.qk_format.acc if op.qk_format is not None else None
     pv_acc = op.pv_format.acc if op.pv_format is not None else None
     mma = (d / gpu.macs_per_clk_per_sm(qk, acc=qk_acc)
-           + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc))
+           + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc)) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
     fp32_ops = SOFTMAX_FP32_OPS + d / bc
     if op.qk_format is not None and op.qk_format.dtype == "int":
         fp32_ops += 2  # S to float, times the Q and K block scales
