@@ -228,3 +228,23 @@ def test_bad_mma_clock_is_a_one_line_error(value: object) -> None:
                           hbm_bandwidth_gb_per_s=4000.0, l2_bandwidth_bytes_per_clk=5120.0,
                           smem_bandwidth_bytes_per_clk=128.0, launch_overhead_us=4.0,
                           mma_clock_mhz=float(value))  # type: ignore[arg-type]
+
+
+def test_int8_on_hopper_runs_cublas_sm80_kernels() -> None:
+    # h200_kernels/gemm.csv: every int8 GEMM ran cutlass_80_tensorop_i16832gemm_s8_* (Ampere's
+    # tiles and cp.async pipeline, mma.sync at 2/3 of the wgmma rate), none split K
+    h200 = gpu.preset("h200")
+    tiles = h200.gemm_candidates(128, 128, 65536, "int8")
+    assert {t[3] for t in tiles} == {1} and {t[4:] for t in tiles} == {(1, 1)}
+    assert {t[:2] for t in tiles} <= {t[:2] for t in gpu.preset("a100").gemm_candidates(
+        4096, 4096, 4096, "int8")}
+    assert all(t[2] == 64 for t in tiles)  # 64 B of K a k-block, not TMA's 128
+    c = h200.gemm_cost(8192, 8192, 8192, "int8")
+    mma = h200.macs_per_clk_per_sm("int8")
+    per_sm = c.compute_s * h200.tensor_clock_mhz * 1e6 / c.waves  # cycles of a wave
+    tile_cycles = c.tile_m * c.tile_n * 8192 / (mma * 2 / 3)
+    assert per_sm == pytest.approx(tile_cycles * c.ctas_per_sm, rel=1e-9)
+    with pytest.raises(ValueError, match="cuBLAS runs int8 on hopper through sm80"):
+        h200.gemm_cost(1024, 1024, 1024, "int8", tile=(128, 128, 64, 1, 2, 1))
+    # fp8 keeps Hopper's wgmma kernels
+    assert (2, 1) in {t[4:] for t in h200.gemm_candidates(4096, 4096, 4096, "fp8")}

@@ -231,7 +231,10 @@ def test_time_never_beats_peak_and_large_gemms_approach_it(
     peak_s = 2 * 8192**3 / (p.peak_tflops(dtype, acc=acc) * 1e12)
     assert c.time_s >= peak_s
     assert c.utilization <= 1.0
-    assert c.utilization > 0.6, c.to_dict()
+    # cuBLAS's int8 kernels on Hopper are sm80 mma.sync ones at 2/3 of the rate, here at the
+    # power-limited 1430 of 1830 MHz: the H200 measured 47 % of the int8 peak at 8192^3
+    floor = 0.4 if (p.arch, dtype) == ("hopper", "int8") else 0.6
+    assert c.utilization > floor, c.to_dict()
 
 
 def test_4096_cube_fp16_is_plausible() -> None:

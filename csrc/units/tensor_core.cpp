@@ -453,6 +453,18 @@ int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse, TcAcc a
   return halved ? full / 2 : full;
 }
 
+GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
+  return spec.arch == GpuArch::Hopper && gemm.dtype == TcDtype::INT8 ? GpuArch::Ampere
+                                                                     : spec.arch;
+}
+
+double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
+  const double rate = static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
+  return spec.arch == GpuArch::Hopper && tc_kernel_arch(spec, gemm) == GpuArch::Ampere
+             ? rate * kMmaSyncOnHopper
+             : rate;
+}
+
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
   return tc_macs_per_clk_per_sm(spec.arch, gemm.dtype, gemm.sparse, gemm.acc,
                                 spec.fp32_acc_half_rate);
@@ -617,10 +629,11 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
   TileGeometry g;
   g.acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
-  if (spec.arch == GpuArch::Hopper) {  // a warpgroup (4 warps) computes 64 rows x BN (wgmma)
+  const GpuArch karch = tc_kernel_arch(spec, gemm);  // the architecture the kernel targets
+  if (karch == GpuArch::Hopper) {  // a warpgroup (4 warps) computes 64 rows x BN (wgmma)
     g.warp_m = std::min<int64_t>(64, t.bm);
     g.warp_n = t.bn;
-  } else if (spec.arch == GpuArch::Blackwell) {  // one tcgen05.mma of up to 128 rows x BN
+  } else if (karch == GpuArch::Blackwell) {  // one tcgen05.mma of up to 128 rows x BN
     g.warp_m = std::min<int64_t>(128, t.bm);
     g.warp_n = t.bn;
   } else {  // warps tile the CTA 2 x 2 (up to 64 x 64 each, as CUTLASS's defaults do)
@@ -632,9 +645,13 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   if (t.cluster_m < 1 || t.cluster_n < 1 || cluster > kMaxCluster) {
     return fail("cluster_m x cluster_n must be 1..8 CTAs (the portable cluster size)");
   }
-  if (cluster > 1 && !tma_arch(spec.arch)) {
-    return fail(std::string("thread-block clusters need TMA multicast (hopper, blackwell), not ") +
-                to_string(spec.arch));
+  if (cluster > 1 && !tma_arch(karch)) {
+    return fail(cluster > 1 && tma_arch(spec.arch)
+                    ? std::string("no thread-block clusters: cuBLAS runs ") +
+                          to_string(gemm.dtype) + " on " + to_string(spec.arch) +
+                          " through sm80 (mma.sync) kernels"
+                    : std::string("thread-block clusters need TMA multicast (hopper, "
+                                  "blackwell), not ") + to_string(spec.arch));
   }
   if (cluster > spec.sms) return fail("a cluster of more CTAs than the GPU has SMs");
   // The grid is padded to whole clusters (the padding CTAs count as whole tiles, as ragged ones).
@@ -659,8 +676,8 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   // sm90 / sm100 kernels size their pipeline to the shared memory (CUTLASS's
   // StageCountAutoCarveout): up to the default depth, fewer (at least 2) for a tile too large.
   const int64_t stage_bytes = g.a_block_bytes + g.b_block_bytes;
-  g.stages = pipeline_stages(spec.arch);
-  if (tma_arch(spec.arch) && g.stages * stage_bytes > spec.smem_bytes_per_sm) {
+  g.stages = pipeline_stages(karch);
+  if (tma_arch(karch) && g.stages * stage_bytes > spec.smem_bytes_per_sm) {
     g.stages = std::max<int64_t>(2, spec.smem_bytes_per_sm / stage_bytes);
   }
   g.smem_bytes_per_cta = g.stages * stage_bytes;
@@ -668,7 +685,7 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   // Registers: mma.sync keeps the accumulators plus operand fragments and addresses, twice the
   // accumulator tile; wgmma / tcgen05 read both operands from shared memory, so the accumulators
   // plus a quarter (addresses, the producer warp group).
-  const int64_t reg_bytes = tma_arch(spec.arch) ? t.bm * t.bn * g.acc_bytes * 5 / 4
+  const int64_t reg_bytes = tma_arch(karch) ? t.bm * t.bn * g.acc_bytes * 5 / 4
                                                 : 2 * t.bm * t.bn * g.acc_bytes;
   const int64_t by_regs = spec.register_file_bytes_per_sm / reg_bytes;
   g.ctas_per_sm = std::min({by_smem, by_regs, max_ctas_per_sm(spec.arch)});
@@ -701,8 +718,7 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.c_bytes_per_cta = t.split_k > 1 ? t.bm * t.bn * g.acc_bytes : tc_c_bytes(gemm, t.bm * t.bn);
   g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
   g.mma_cycles_per_instruction =
-      static_cast<double>(mma.m * mma.n * mma.k) /
-      static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
+      static_cast<double>(mma.m * mma.n * mma.k) / tc_issue_macs_per_clk_per_sm(spec, gemm);
   // Each warp reads its rows of A and its columns of B (with those columns' scales).
   g.smem_read_bytes_per_block =
       (t.bn / g.warp_n) * g.a_block_bytes +
@@ -886,14 +902,15 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
   // fp6: CUTLASS unpacks kind::f8f6f4 sub-byte operands to one byte per element in shared
   // memory (float_e2m3_unpacksmem_t), so a k-block holds k_block_bytes elements.
   const int64_t bits = tc_input_bits(gemm.dtype);
-  const int64_t bk = bits == 6 ? k_block_bytes(spec.arch) : k_block_bytes(spec.arch) * 8 / bits;
+  const GpuArch karch = tc_kernel_arch(spec, gemm);
+  const int64_t bk = bits == 6 ? k_block_bytes(karch) : k_block_bytes(karch) * 8 / bits;
   std::vector<CtaTile> out;
   std::string error;
   // cuBLAS runs tf32 on Hopper through sm90_xmma and sm80 CUTLASS kernels, neither with
   // clusters nor with the nvjet tiles past the first 16 (h200_kernels/gemm.csv).
   const bool tf32 = gemm.dtype == TcDtype::TF32;
-  const TileList tiles = tile_list(spec.arch);
-  const CtaTile* end = tf32 && spec.arch == GpuArch::Hopper ? tiles.begin() + kCutlassTiles
+  const TileList tiles = tile_list(karch);
+  const CtaTile* end = tf32 && karch == GpuArch::Hopper ? tiles.begin() + kCutlassTiles
                                                             : tiles.end();
   for (const CtaTile* it = tiles.begin(); it != end; ++it) {
     const CtaTile& base = *it;
@@ -905,7 +922,7 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
     // TMA architectures: the same tile in a 2 x 1 or 1 x 2 cluster (cuBLAS's nvjet kernels on
     // an H200 run 1x2 and 2x1 clusters: benchmarks/data/h200_kernels/gemm.csv), where the grid
     // has two tiles along the shared side.
-    if (tma_arch(spec.arch) && !tf32) {
+    if (tma_arch(karch) && !tf32) {
       for (const auto& [cm, cn] : {std::pair<int64_t, int64_t>{2, 1}, {1, 2}}) {
         if ((cm > 1 && g.tiles_m < 2) || (cn > 1 && g.tiles_n < 2)) continue;
         const CtaTile t{base.bm, base.bn, bk, 1, cm, cn};
@@ -920,6 +937,9 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
     // waves gains nothing from splitting K; a ragged one (say 1.1 waves) can, and without the
     // offer a batched kernel could cost more than its entries run as separate split-K kernels.
     if (g.tiles_m * g.tiles_n >= g.wave_ctas || g.ctas % g.wave_ctas == 0) continue;
+    // ... and not for cuBLAS's sm80 int8 kernels on Hopper, none of which split K on the H200
+    // (36 shapes in h200_kernels/gemm.csv, 128 x 128 x 65536 included)
+    if (karch != spec.arch) continue;
     for (int64_t s : kSplits) {
       if (s == 1) continue;
       const CtaTile t{base.bm, base.bn, bk, s};

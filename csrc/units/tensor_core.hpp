@@ -123,6 +123,12 @@ MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse = false);
 int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse = false,
                                TcAcc acc = TcAcc::Default, bool fp32_acc_half_rate = false);
 
+// cuBLAS (12.x / 13.0) runs int8 GEMMs on Hopper through CUTLASS's sm80 kernels
+// (cutlass_80_tensorop_i16832gemm_s8_*, benchmarks/data/h200_kernels/gemm.csv): Ampere's tiles,
+// cp.async pipelines and warp layout, no clusters, and Ampere's warp-level mma.sync, which on
+// Hopper reaches about 2/3 of the wgmma rate (Shah et al., "FlashAttention-3", 2024, Sec. 2).
+constexpr double kMmaSyncOnHopper = 2.0 / 3.0;
+
 struct GpuSpec {
   GpuArch arch = GpuArch::Ampere;
   int64_t sms = 1;
@@ -184,6 +190,12 @@ void validate(const TcGemm& gemm);
 // The GEMM's tensor-core rate on this GPU: tc_macs_per_clk_per_sm for its dtype, sparsity and
 // accumulator, with the GPU's fp32_acc_half_rate.
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
+// The architecture whose kernels run the GEMM (its tiles, pipeline, warp layout, clusters):
+// the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper).
+GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm);
+// MACs per SM per clock those kernels issue: the rate, x kMmaSyncOnHopper for an sm80 kernel on
+// Hopper. The peak (utilization) stays the datasheet rate.
+double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 
 // One kernel configuration; pipeline stages and warp tile follow from the architecture.
 // cluster_m x cluster_n: a thread-block cluster (Hopper, Blackwell): the cluster_n CTAs of a

@@ -55,7 +55,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                           kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   const int64_t kbs = g.k_blocks_per_split;
-  const int64_t rate = tc_macs_per_clk_per_sm(spec, gemm);
+  const double rate = tc_issue_macs_per_clk_per_sm(spec, gemm);
   // Accumulators (registers, epilogue staging, split-K partials): 2 bytes in fp16, else 4.
   const int64_t acc_bytes = tc_acc_bytes(tc_resolve_acc(gemm.dtype, gemm.acc));
   const int64_t warps_m = tile.bm / g.warp_m, warps_n = tile.bn / g.warp_n;
@@ -121,8 +121,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                 for (int64_t k = 0; k < tile.bk; k += mma.k) {
                   w.mma_instructions += 1;
                   w.issued_macs += mma.m * mma.n * mma.k;
-                  sm_mma[sm] += static_cast<double>(mma.m * mma.n * mma.k) /
-                                static_cast<double>(rate);
+                  sm_mma[sm] += static_cast<double>(mma.m * mma.n * mma.k) / rate;
                 }
               }
             }
