@@ -39,7 +39,8 @@ GQA, a KV head's query group packed into one block as FlashAttention-2 packs it,
 FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run 0.68-0.85x
 (cuDNN's convolutions below the model's GEMMs; depthwise ones on the CUDA cores on both
 sides). LayerNorm / softmax are priced as streaming kernels; PyTorch's run at 1.2-2.7 TB/s.
-Kernels of 0.1-4 MiB take 2-7 us, the model's one-element kernel latency 1.2 us plus the bytes.
+Streaming kernels of 0.1-4 MiB take 2-3 us, the model's kernel and stream latencies (1.2 + 1.0
+us, both measured on this machine) plus the bytes.
 
 Nothing here asserts (tests/test_h200_kernels_validation.py pins the bands). Every case is
 simulated (none is skipped or subsampled); the whole run takes a few seconds.

@@ -13,7 +13,7 @@ import pytest
 import pysim
 from pysim import gpu
 from pysim.errors import ConfigError
-from pysim.gpu.presets import KERNEL_LATENCY_US, PIPELINE_LATENCY_US
+from pysim.gpu.presets import KERNEL_LATENCY_US, PIPELINE_LATENCY_US, STREAM_LATENCY_US
 from pysim.workload import workload_from_dict
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
@@ -96,6 +96,40 @@ def test_a_vector_kernel_pays_the_kernel_latency() -> None:
     with_latency = pysim.simulate(h200, wl).latency_s
     without = pysim.simulate(h200.replace(kernel_latency_us=0.0), wl).latency_s
     assert with_latency - without == pytest.approx(KERNEL_LATENCY_US * 1e-6)
+
+
+def test_stream_latency_is_the_h200_measurement() -> None:
+    # small add / ReLU / GELU kernels beyond their bytes at the sustained bandwidth, less the
+    # kernel latency (copy is a DMA memcpy, silu_mul two kernels)
+    h200 = gpu.preset("h200")
+    bw = h200.hbm_sustained_gb_per_s * 1e9
+    fixed = [float(r["time_s"]) * 1e6 - int(r["bytes"]) / bw * 1e6 for r in _rows("eltwise.csv")
+             if r["op"] in ("add", "relu", "gelu") and r["elements"] in ("65536", "1048576")]
+    assert len(fixed) == 6
+    assert round(statistics.median(fixed) - KERNEL_LATENCY_US, 1) == STREAM_LATENCY_US
+    assert h200.stream_latency_us == STREAM_LATENCY_US
+    assert gpu.preset("a100").stream_latency_us == 0
+
+
+def test_a_vector_kernel_pays_the_stream_latency_a_gemm_does_not() -> None:
+    wl = workload_from_dict({
+        "name": "mlp", "inputs": [{"name": "x", "shape": [64, 256]}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": 64, "n": 256, "k": 256},
+                {"name": "act", "type": "elementwise", "op": "relu", "inputs": ["fc"],
+                 "shape": [64, 256]}]})
+    h200 = gpu.preset("h200").replace(fusion="none")
+    layers = pysim.simulate(h200, wl).layers.set_index("op")
+    bare = pysim.simulate(h200.replace(stream_latency_us=0.0), wl).layers.set_index("op")
+    hz = h200.boost_clock_mhz * 1e6
+    assert (layers.loc["act", "compute_cycles"] - bare.loc["act", "compute_cycles"]) / hz == \
+        pytest.approx(STREAM_LATENCY_US * 1e-6)
+    assert layers.loc["fc", "compute_cycles"] == bare.loc["fc", "compute_cycles"]
+
+
+@pytest.mark.parametrize("value", [-1.0, math.nan, math.inf, True])
+def test_bad_stream_latency_is_a_one_line_error(value: object) -> None:
+    with pytest.raises(ConfigError, match="stream_latency_us must be a number in 0..1e6"):
+        gpu.preset("h200").replace(stream_latency_us=value)
 
 
 @pytest.mark.parametrize("field", ["kernel_latency_us", "pipeline_latency_us"])

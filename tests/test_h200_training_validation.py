@@ -4,11 +4,11 @@ is a row, modelled (finite, positive) or not modelled with a stated reason, and 
 (model step time / measured step time) stays in a band of +-20 % around what the model gave
 when the bands were set (2026-12, h200 preset with fusion "none", mma clock 1430 MHz):
 
-    gpt2_medium amp_bf16 b8x1024    0.56   (mixed_bf16, adamw; 44.3 vs 79.6 ms)
-    gpt_1.3b amp_bf16 b4x2048       0.71   (mixed_bf16, adamw; 136.8 vs 193.9 ms)
+    gpt2_medium amp_bf16 b8x1024    0.57   (mixed_bf16, adamw; 45.2 vs 79.6 ms)
+    gpt_1.3b amp_bf16 b4x2048       0.71   (mixed_bf16, adamw; 137.7 vs 193.9 ms)
     resnet50 fp32 b256              0.78   (PROXY: fp32 recipe, MMA clock scaled to FFMA rate)
     resnet50 tf32 b256              0.91   (fp32 recipe = tf32 MMAs, momentum)
-    resnet50 amp_fp16 b256          0.86   (mixed_fp16, momentum)
+    resnet50 amp_fp16 b256          0.87   (mixed_fp16, momentum)
 
 The decoders' gaps are known and pinned so that a fix shows up here as a band to move: pysim's
 FlashAttention-2 forward and backward (mma.sync at 2/3 of Hopper's wgmma rate) take about 60 %
@@ -33,11 +33,11 @@ TRAIN_CSV = ROOT / "benchmarks" / "data" / "h200_kernels" / "train.csv"
 
 # case -> model / measured step time observed when the bands were set (2026-12)
 OBSERVED = {
-    "gpt2_medium amp_bf16 b8x1024": 0.56,
+    "gpt2_medium amp_bf16 b8x1024": 0.57,
     "gpt_1.3b amp_bf16 b4x2048": 0.71,
     "resnet50 fp32 b256": 0.78,
     "resnet50 tf32 b256": 0.91,
-    "resnet50 amp_fp16 b256": 0.86,
+    "resnet50 amp_fp16 b256": 0.87,
 }
 BAND = 0.20
 

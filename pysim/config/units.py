@@ -698,7 +698,8 @@ class TensorCoreUnit(_MacUnit):
     bandwidth), ``dram`` the HBM; the clock is the hardware's. An op runs as one kernel
     (pysim/gpu/kernels.py): CTA tiling, waves, split-K and a ``launch_overhead_us`` launch
     (host side; hidden behind longer kernels), ``kernel_latency_us`` between back-to-back
-    kernels and ``pipeline_latency_us`` once per GEMM kernel on the device (docs/tensor_cores.md);
+    kernels and ``pipeline_latency_us`` once per GEMM kernel on the device (docs/tensor_cores.md),
+    ``stream_latency_us`` once per CUDA-core kernel (its memory round trip);
     ``mma_clock_mhz`` (0: the hardware's clock) the SM clock of tensor-core-bound kernels under
     the board's power limit;
     ``fusion: epilogue`` runs the elementwise ops after a GEMM in its epilogue, as cuBLASLt,
@@ -719,6 +720,8 @@ class TensorCoreUnit(_MacUnit):
     # device-side fixed times (configs/gpu/h200.yaml has those measured on an H200)
     kernel_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
     pipeline_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
+    # a CUDA-core kernel's memory round trip beyond kernel_latency_us (first loads, last stores)
+    stream_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
     # the SM clock of tensor-core-bound kernels under the board's power limit (0: the clock)
     mma_clock_mhz: Float = Field(default=0.0, ge=0, le=1e5)
     fusion: Literal["epilogue", "none"] = "epilogue"

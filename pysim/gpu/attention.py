@@ -183,6 +183,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     # every kernel (the attention one, a quantizing pre-pass, a split-KV combine) also pays
     # the device-side kernel latency; the attention kernel its pipeline's fill and drain
     latency = gpu.kernel_latency_us * 1e-6
+    stream = gpu.stream_latency_us * 1e-6  # the streaming kernels' memory round trip
     # the quantizing pre-pass: Q, K (and V) read at the op's width, written at the GEMMs'
     pre_reads = pre_writes = 0
     if qk_bits != op.act_bits:
@@ -191,12 +192,13 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     if pv_bits != op.act_bits:
         pre_reads += kv_elems * op.act_bits // 8
         pre_writes += kv_elems * pv_bits // 8
-    prepass = launch + latency + (pre_reads + pre_writes) / bandwidth if pre_reads else 0.0
+    prepass = (launch + latency + stream + (pre_reads + pre_writes) / bandwidth if pre_reads
+               else 0.0)
     combine = 0.0
     if splits > 1:  # each split writes O and its log-sum-exp in fp32; a kernel sums them
         partials = splits * op.batch * op.q_len * op.heads * (d + 1) * 4
         hbm = (reads + partials) / bandwidth
-        combine = launch + latency + (partials + writes) / bandwidth
+        combine = launch + latency + stream + (partials + writes) / bandwidth
         reads, writes = reads + partials, writes + partials
     return AttentionCost(
         time_s=launch + latency + gpu.pipeline_latency_us * 1e-6 + max(compute, hbm) + prepass

@@ -321,6 +321,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     hbm = hw.dram.bandwidth_bytes_per_s
     launch = gpu.launch_overhead_us * 1e-6
     latency = gpu.kernel_latency_us * 1e-6  # device side, between back-to-back kernels
+    stream = gpu.stream_latency_us * 1e-6  # a CUDA-core kernel's first loads and last stores
     lanes = hw.vector.ops_per_cycle
     check_capacity(hw, wl)
     index = {op.name: i for i, op in enumerate(wl.ops)}
@@ -344,7 +345,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
             writes = op.output_bytes
             vector_ops = op.macs
-            seconds = launch + latency + max(
+            seconds = launch + latency + stream + max(
                 (reads + writes) / hbm, op.macs / (lanes * cuda_core_macs_per_lane(op) * clock))
             name, kind = hw.vector.name, "vector"
             tiling = (f"depthwise direct convolution on the CUDA cores, "
@@ -364,8 +365,8 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             reads = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs) \
                 + op.weight_bytes
             writes = op.output_bytes
-            seconds = launch + latency + max((reads + writes) / hbm,
-                                             vector_ops / (lanes * clock))
+            seconds = launch + latency + stream + max((reads + writes) / hbm,
+                                                      vector_ops / (lanes * clock))
             name, kind = hw.vector.name, "vector"
         # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
         # each once it is issued and the previous one has finished: launches hide behind

@@ -84,6 +84,12 @@ PIPELINE_LATENCY_US = 2.5
 # as tests/test_gpu_clusters.py recomputes it). The datasheet's 1830 MHz holds only while the
 # board is under its limit (all-zero operands: 413 W at 1725 MHz).
 MMA_CLOCK_MHZ = 1430.0
+# A CUDA-core (streaming) kernel's memory round trip beyond the kernel latency: its first loads'
+# latency and its last stores' drain, which a GEMM's pipeline latency already holds. Measured on
+# the H200 (benchmarks/data/h200_kernels/eltwise.csv; tests/test_gpu_latency.py recomputes it):
+# add, ReLU and GELU over 65,536 and 1,048,576 fp16 elements take 1.2-2.6 us beyond their bytes
+# at the sustained bandwidth, median 2.19; less the 1.19 us kernel latency; rounded to 0.1 us.
+STREAM_LATENCY_US = 1.0
 _MMA_CLOCK = (
     "measured on an H200 (benchmarks/data/h200_kernels/sustained.csv): the median SM clock of "
     "back-to-back random-operand GEMMs at the 700 W power limit (1320-1500 MHz, median 1430); "
@@ -177,6 +183,9 @@ class GpuPreset:
     # (measured on an H200 and set on the h200 preset; 0 elsewhere until measured there)
     kernel_latency_us: float = 0.0
     pipeline_latency_us: float = 0.0
+    # A CUDA-core kernel's memory round trip beyond kernel_latency_us (first loads, last
+    # stores); a GEMM's pipeline_latency_us holds its own. Measured on the h200; 0 elsewhere.
+    stream_latency_us: float = 0.0
     # The SM clock while the tensor cores bound a kernel, under the board's power limit
     # (measured; 0: the boost clock, where unmeasured; capped at the boost clock): GEMMs' and
     # fused attention's compute terms run at it, their memory terms at the boost clock.
@@ -233,6 +242,10 @@ class GpuPreset:
                 continue
             if isinstance(lat, bool) or not isinstance(lat, (int, float)) or not lat >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {lat!r}")
+        lat = self.stream_latency_us
+        if (isinstance(lat, bool) or not isinstance(lat, (int, float))
+                or not (0 <= lat <= 1e6)):
+            raise ConfigError(f"stream_latency_us must be a number in 0..1e6, got {lat!r}")
         mclk = self.mma_clock_mhz
         if (isinstance(mclk, bool) or not isinstance(mclk, (int, float))
                 or not (mclk == 0 or 1 <= mclk <= 1e5)):
@@ -300,6 +313,7 @@ class GpuPreset:
                 "launch_overhead_us": self.launch_overhead_us,
                 "kernel_latency_us": self.kernel_latency_us,
                 "pipeline_latency_us": self.pipeline_latency_us,
+                "stream_latency_us": self.stream_latency_us,
                 "mma_clock_mhz": self.mma_clock_mhz, "fusion": self.fusion,
                 "fp32_acc_half_rate": self.fp32_acc_half_rate,
             }],
@@ -584,7 +598,8 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         l2_bandwidth_bytes_per_clk=l2_bytes_per_clk,
         smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
         launch_overhead_us=unit.launch_overhead_us, kernel_latency_us=unit.kernel_latency_us,
-        pipeline_latency_us=unit.pipeline_latency_us, mma_clock_mhz=unit.mma_clock_mhz,
+        pipeline_latency_us=unit.pipeline_latency_us, stream_latency_us=unit.stream_latency_us,
+        mma_clock_mhz=unit.mma_clock_mhz,
         fusion=unit.fusion,
         fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
@@ -754,6 +769,7 @@ PRESETS: dict[str, GpuPreset] = {
         hbm_bandwidth_gb_per_s=4800.0,
         kernel_latency_us=KERNEL_LATENCY_US,
         pipeline_latency_us=PIPELINE_LATENCY_US,
+        stream_latency_us=STREAM_LATENCY_US,
         mma_clock_mhz=MMA_CLOCK_MHZ,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
@@ -774,6 +790,9 @@ PRESETS: dict[str, GpuPreset] = {
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
             "kernel_latency_us, pipeline_latency_us": _LATENCY,
+            "stream_latency_us": "measured on an H200 (benchmarks/data/h200_kernels/eltwise.csv): "
+            "add, ReLU and GELU kernels of 65,536 and 1,048,576 fp16 elements take a median 2.19 "
+            "us beyond their bytes, 1.0 us more than the kernel latency",
             "mma_clock_mhz": _MMA_CLOCK,
             "hbm_efficiency": _HBM_EFFICIENCY,
         },
