@@ -248,3 +248,22 @@ def test_int8_on_hopper_runs_cublas_sm80_kernels() -> None:
         h200.gemm_cost(1024, 1024, 1024, "int8", tile=(128, 128, 64, 1, 2, 1))
     # fp8 keeps Hopper's wgmma kernels
     assert (2, 1) in {t[4:] for t in h200.gemm_candidates(4096, 4096, 4096, "fp8")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.integers(1, 6000), n=st.integers(1, 6000), k=st.integers(1, 8192),
+       dtype=st.sampled_from(["fp16", "bf16", "fp8", "int8", "tf32"]),
+       batch=st.sampled_from([1, 3]), factor=st.floats(1.0, 4.0))
+def test_faster_clocks_and_bandwidths_are_never_slower(m: int, n: int, k: int, dtype: str,
+                                                       batch: int, factor: float) -> None:
+    # every candidate's time is a max of terms each falling with its rate, and the search
+    # takes the least of the same candidates: more HBM or L2 bandwidth, or a faster tensor
+    # clock (up to the boost clock), never makes a GEMM slower
+    h200 = gpu.preset("h200")
+    base = h200.gemm_time(m, n, k, dtype, batch=batch)
+    for faster in (h200.replace(hbm_bandwidth_gb_per_s=h200.hbm_bandwidth_gb_per_s * factor),
+                   h200.replace(l2_bandwidth_bytes_per_clk=h200.l2_bandwidth_bytes_per_clk
+                                * factor),
+                   h200.replace(mma_clock_mhz=min(1830.0, h200.mma_clock_mhz * factor)),
+                   h200.replace(l2_kb=int(h200.l2_kb * factor))):
+        assert faster.gemm_time(m, n, k, dtype, batch=batch) <= base * (1 + 1e-12)
