@@ -10,6 +10,8 @@ Figures are fixtures with their sources (tests/data/gpu/published.yaml):
 - LLaMA-2-7B fp16 decode at batch 1 on an A100-80GB: the fraction of the HBM-bandwidth bound
   (bytes moved / 2039 GB/s over the modelled time).
 - FlashAttention-2 forward on an A100 (fp16, head dim 128, 16k tokens, 16 heads): TFLOPS.
+- FlashAttention-2 and FlashAttention-3 forward on an H100 (fp16, head dim 128, 16k tokens):
+  TFLOPS against the FlashAttention-3 paper's 35 % and 740 TFLOPS.
 - SageAttention2 (Q K^T int4, P V fp8) over FlashAttention-2 on an RTX 4090: the speed-up.
 
 GEMM kernels against measured cuBLAS timings are benchmarks/measure_gpu_gemm.py's. Runs in a
@@ -55,9 +57,11 @@ SAGE2 = {"qk_format": {"dtype": "int", "bits": 4}, "pv_format": {"dtype": "float
 
 def flash_attention_tflops(seq: int = 16384, head_dim: int = 128, causal: bool = False,
                            gpu: str = "a100", hidden: int = 2048,
-                           formats: dict[str, Any] | None = None) -> float:
+                           formats: dict[str, Any] | None = None,
+                           attention: str = "flash2") -> float:
     """FlashAttention-2's benchmark shape: 16k tokens in all (batch = 16k / seq), ``hidden``
-    / head_dim heads; ``formats`` the GEMMs' (SageAttention2's, SAGE2)."""
+    / head_dim heads; ``formats`` the GEMMs' (SageAttention2's, SAGE2); ``attention`` the
+    kernel ("flash3": FlashAttention-3, Hopper only)."""
     from pysim.workload import workload_from_dict
 
     batch, heads = 16384 // seq, hidden // head_dim
@@ -68,7 +72,7 @@ def flash_attention_tflops(seq: int = 16384, head_dim: int = 128, causal: bool =
         "ops": [{"name": "attention", "type": "attention", "inputs": ["q", "k", "v"],
                  "batch": batch, "heads": heads, "q_len": seq, "kv_len": seq,
                  "head_dim": head_dim, "causal": causal, **f16, **(formats or {})}]})
-    res = pysim.simulate(pysim.gpu.preset(gpu), wl)
+    res = pysim.simulate(pysim.gpu.preset(gpu).replace(attention=attention), wl)
     flops = 4 * batch * heads * seq * seq * head_dim / (2 if causal else 1)
     return flops / res.latency_s / 1e12
 
@@ -104,6 +108,15 @@ def report(fx: dict[str, Any]) -> str:
     causal = ", ".join(f"{n} {flash_attention_tflops(n, causal=True):.0f}"
                        for n in (512, 2048, 8192, 16384))
     lines.append(f"  pysim TFLOPS by tokens, A100 d128: {sweep} (no mask); causal {causal}")
+    h100 = pysim.gpu.preset("h100")
+    fa2 = fx["flash_attention2_h100"]["utilization"] * h100.peak_tflops("fp16")
+    tflops = flash_attention_tflops(gpu="h100")
+    lines.append(f"{'FlashAttention-2 fwd H100 d128 16k, TFLOPS':<44} {fa2:>14.0f} "
+                 f"{tflops:>9.0f} {tflops / fa2:>6.2f}")
+    fa3 = fx["flash_attention3_h100"]["tflops"]
+    tflops = flash_attention_tflops(gpu="h100", attention="flash3")
+    lines.append(f"{'FlashAttention-3 fwd H100 d128 16k, TFLOPS':<44} {fa3:>14} {tflops:>9.0f} "
+                 f"{tflops / fa3:>6.2f}")
     lo, hi = fx["sageattention2_rtx4090"]["band"]
     speedup = sage2_speedup()
     lines.append(f"{'SageAttention2 over FA2, RTX 4090 d128 16k':<44} "
@@ -113,7 +126,7 @@ def report(fx: dict[str, Any]) -> str:
         + f"; FA2 {flash_attention_tflops(gpu='rtx4090', hidden=4096):.0f} TFLOPS (fp16, fp32 "
           "accumulation at half rate on GeForce)")
     for key in ("mlperf_resnet50_a100", "llama2_7b_decode_a100", "flash_attention2_a100",
-                "sageattention2_rtx4090"):
+                "flash_attention2_h100", "flash_attention3_h100", "sageattention2_rtx4090"):
         lines.append(f"  source ({key}): {' '.join(fx[key]['source'].split())}")
     return "\n".join(lines)
 

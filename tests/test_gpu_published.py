@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import pysim
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,3 +57,23 @@ def test_flash_attention_2_on_an_a100_within_a_fifth(script) -> None:
 def test_sageattention2_over_flash_attention_2_on_an_rtx_4090(script) -> None:
     lo, hi = script.load_fixture()["sageattention2_rtx4090"]["band"]
     assert lo <= script.sage2_speedup() <= hi
+
+
+def test_flash_attention_2_and_3_on_an_h100_within_a_fifth(script) -> None:
+    # FlashAttention-3 paper (abstract): FA2 at 35 % of an H100, FA3 up to 740 TFLOPS in fp16
+    fx = script.load_fixture()
+    fa2 = fx["flash_attention2_h100"]["utilization"] * pysim.gpu.preset("h100").peak_tflops("fp16")
+    assert 0.8 * fa2 <= script.flash_attention_tflops(gpu="h100") <= 1.2 * fa2
+    fa3 = fx["flash_attention3_h100"]["tflops"]
+    got = script.flash_attention_tflops(gpu="h100", attention="flash3")
+    assert 0.8 * fa3 <= got <= 1.2 * fa3
+    # the paper's 1.5-2.0x over FA2: mma.sync at 2/3 of wgmma, the softmax under the GEMMs
+    assert 1.5 <= got / script.flash_attention_tflops(gpu="h100") <= 2.1
+
+
+@pytest.mark.parametrize("name", ["a100", "b200", "rtx4090"])
+def test_flash_attention_3_is_hopper_only(name: str) -> None:
+    with pytest.raises(pysim.ConfigError, match="'flash3' .* runs on hopper .* only"):
+        pysim.gpu.preset(name).replace(attention="flash3")
+    with pytest.raises(pysim.ConfigError, match="attention must be one of"):
+        pysim.gpu.preset("h100").replace(attention="flash4")

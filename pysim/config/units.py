@@ -725,6 +725,8 @@ class TensorCoreUnit(_MacUnit):
     # the SM clock of tensor-core-bound kernels under the board's power limit (0: the clock)
     mma_clock_mhz: Float = Field(default=0.0, ge=0, le=1e5)
     fusion: Literal["epilogue", "none"] = "epilogue"
+    # the fused-attention kernel: FlashAttention-2, or FlashAttention-3 (hopper only)
+    attention: Literal["flash2", "flash3"] = "flash2"
     fp32_acc_half_rate: bool = False
 
     # The MMA reads its operands from registers the kernel model prices with the shared

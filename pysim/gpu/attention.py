@@ -34,6 +34,12 @@ block (FlashAttention-2's ``mha_fwd``, csrc/flash_attn/flash_api.cpp: seqlen_q 1
 than KV heads swap the group into the query length), so a group of g heads is one CTA of g rows
 per KV head, not g CTAs of one row each.
 
+FlashAttention-3 (Shah et al., 2024; Hopper only, the GPU's ``attention = "flash3"``): wgmma at
+the full tensor-core rate, and the softmax of one warp group overlapped with the other's GEMMs
+(its ping-pong scheduling, Sec. 3.1), so a key block takes max(matmuls, softmax), not their
+sum; block sizes and the split-KV rule are FlashAttention-2's here. The paper reaches 740
+TFLOP/s in fp16 (75 % of an H100, abstract).
+
 Split-KV (Flash-Decoding; FlashAttention-2's ``num_splits_heuristic``, csrc/flash_attn/
 flash_api.cpp): when the (batch, head, 64-row query block) CTAs fill less than 80 % of twice
 the SMs, the key range is cut into splits so that more CTAs run at once: the fewest splits
@@ -157,15 +163,19 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     # in fp32: half rate on GeForce parts; a format may say otherwise)
     qk_acc = op.qk_format.acc if op.qk_format is not None else None
     pv_acc = op.pv_format.acc if op.pv_format is not None else None
+    fa3 = gpu.attention == "flash3"  # wgmma at the full rate; FA2's mma.sync below it
     mma = (d / gpu.macs_per_clk_per_sm(qk, acc=qk_acc)
-           + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc)) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
+           + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc)) / (
+        1.0 if fa3 else MMA_SYNC_FRACTION.get(gpu.arch, 1.0))
     fp32_ops = SOFTMAX_FP32_OPS + d / bc
     if op.qk_format is not None and op.qk_format.dtype == "int":
         fp32_ops += 2  # S to float, times the Q and K block scales
     if op.pv_format is not None and op.pv_format.bits < 16:
         fp32_ops += 1  # P to the narrow format
     softmax = max(1 / SFU_PER_SM[gpu.arch], fp32_ops / FP32_LANES_PER_SM[gpu.arch])
-    per_block = br * bc * (mma + softmax) / clock  # seconds one key block takes a CTA's SM
+    # seconds one key block takes a CTA's SM: FA2 runs the block's softmax between its two
+    # GEMMs; FA3's ping-pong warp groups run one's softmax under the other's GEMMs
+    per_block = br * bc * (max(mma, softmax) if fa3 else mma + softmax) / clock
     work = heads * sum(per_cta) * per_block
     splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
                         math.ceil(nk / splitkv_block_n(d)))

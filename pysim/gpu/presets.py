@@ -124,6 +124,9 @@ _HBM_EFFICIENCY = (
 
 
 FUSION = ("epilogue", "none")
+# The fused-attention kernel (pysim/gpu/attention.py): FlashAttention-2 everywhere, or
+# FlashAttention-3 on Hopper (sm90 only: its wgmma / TMA kernels).
+ATTENTION = ("flash2", "flash3")
 
 # The process node each architecture is built in (energies are scaled to it) and the DRAM preset
 # that prices its off-chip bytes: TSMC 12FFN, N7, 4N; GA10x Samsung 8N (GDDR6X), GA10B Samsung
@@ -196,6 +199,9 @@ class GpuPreset:
     # activation, residual add, (de)quantization), as cuBLASLt, TensorRT and torch.compile
     # fuse them; "none": each is its own kernel.
     fusion: str = "epilogue"
+    # the fused-attention kernel: "flash2" (FlashAttention-2) or "flash3" (FlashAttention-3,
+    # Hopper only)
+    attention: str = "flash2"
     # GeForce parts: float inputs accumulating in fp32 run at half the tensor-core rate.
     fp32_acc_half_rate: bool = False
     # NVLink, as the datasheet quotes it: bidirectional aggregate per GPU (GB/s); None: none
@@ -226,6 +232,11 @@ class GpuPreset:
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
         if self.fusion not in FUSION:
             raise ConfigError(f"fusion must be one of {FUSION}, got {self.fusion!r}")
+        if self.attention not in ATTENTION:
+            raise ConfigError(f"attention must be one of {ATTENTION}, got {self.attention!r}")
+        if self.attention == "flash3" and self.arch != "hopper":
+            raise ConfigError(f"attention 'flash3' (FlashAttention-3) runs on hopper (sm90) "
+                              f"only; {self.name} is {self.arch}: use 'flash2'")
         if not isinstance(self.fp32_acc_half_rate, (bool, np.bool_)):
             raise ConfigError(
                 f"fp32_acc_half_rate must be True or False, got {self.fp32_acc_half_rate!r}")
@@ -315,6 +326,7 @@ class GpuPreset:
                 "pipeline_latency_us": self.pipeline_latency_us,
                 "stream_latency_us": self.stream_latency_us,
                 "mma_clock_mhz": self.mma_clock_mhz, "fusion": self.fusion,
+                "attention": self.attention,
                 "fp32_acc_half_rate": self.fp32_acc_half_rate,
             }],
             "vector": {"name": "cuda_cores", "lanes": self.sms * FP32_LANES_PER_SM[self.arch],
@@ -600,7 +612,7 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         launch_overhead_us=unit.launch_overhead_us, kernel_latency_us=unit.kernel_latency_us,
         pipeline_latency_us=unit.pipeline_latency_us, stream_latency_us=unit.stream_latency_us,
         mma_clock_mhz=unit.mma_clock_mhz,
-        fusion=unit.fusion,
+        fusion=unit.fusion, attention=unit.attention,
         fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
 
