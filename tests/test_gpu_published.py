@@ -77,3 +77,17 @@ def test_flash_attention_3_is_hopper_only(name: str) -> None:
         pysim.gpu.preset(name).replace(attention="flash3")
     with pytest.raises(pysim.ConfigError, match="attention must be one of"):
         pysim.gpu.preset("h100").replace(attention="flash4")
+
+
+def test_flash_attention_3_in_a_hardware_file_needs_hopper(tmp_path: Path) -> None:
+    text = (ROOT / "configs" / "gpu" / "a100.yaml").read_text()
+    assert "attention: flash2" in text
+    bad = tmp_path / "a100_fa3.yaml"
+    bad.write_text(text.replace("attention: flash2", "attention: flash3"))
+    with pytest.raises(pysim.ConfigError, match=r"a100_fa3.yaml: units\[0\].attention") as err:
+        pysim.load_hardware(bad)
+    assert "runs on hopper (sm90) only" in str(err.value) and "\n" not in str(err.value)
+    good = tmp_path / "h100_fa3.yaml"
+    good.write_text((ROOT / "configs" / "gpu" / "h100.yaml").read_text().replace(
+        "attention: flash2", "attention: flash3"))
+    assert pysim.gpu.GpuPreset.of(pysim.load_hardware(good)).attention == "flash3"

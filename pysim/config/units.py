@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -742,6 +743,14 @@ class TensorCoreUnit(_MacUnit):
         if key not in archs:
             raise ValueError(f"must be one of {list(archs)}")
         return key
+
+    @field_validator("attention")
+    @classmethod
+    def _flash3_on_hopper(cls, value: str, info: ValidationInfo) -> str:
+        if value == "flash3" and info.data.get("arch") != "hopper":
+            raise ValueError(f"'flash3' (FlashAttention-3) runs on hopper (sm90) only, not "
+                             f"{info.data.get('arch')!r}: use 'flash2'")
+        return value
 
     @property
     def pes(self) -> int:
