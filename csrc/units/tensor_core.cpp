@@ -646,7 +646,7 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
     return fail("cluster_m x cluster_n must be 1..8 CTAs (the portable cluster size)");
   }
   if (cluster > 1 && !tma_arch(karch)) {
-    return fail(cluster > 1 && tma_arch(spec.arch)
+    return fail(tma_arch(spec.arch)
                     ? std::string("no thread-block clusters: cuBLAS runs ") +
                           to_string(gemm.dtype) + " on " + to_string(spec.arch) +
                           " through sm80 (mma.sync) kernels"
