@@ -55,7 +55,7 @@ import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,19 @@ def _try(fn: Callable[[], float]) -> tuple[float | None, str]:
     return value, ""
 
 
+def _fwd_s(gpu: Any, op: Attention) -> float:
+    """The fused-attention forward kernel's seconds."""
+    return fused_attention_cost(gpu, op, "fp16").time_s
+
+
+def _llama_s(batch: int) -> float:
+    return _llama_result(batch).latency_s
+
+
+def _eltwise_s(gpu: Any, op: str, n: int) -> float:
+    return pysim.simulate(gpu, eltwise_workload(op, n)).latency_s
+
+
 # -- SDPA prefill -------------------------------------------------------------------------------
 
 def _attention_fwd_bwd_s(op: Attention) -> float:
@@ -160,7 +173,7 @@ def sdpa_rows() -> list[Row]:
         backend, direction = r["backend"], r["direction"]
         case = f"b{b} h{h} s{s} d{d}{' causal' if causal else ''}"
         if direction == "fwd":
-            model, note = _try(lambda op=op: fused_attention_cost(gpu, op, "fp16").time_s)
+            model, note = _try(partial(_fwd_s, gpu, op))
             flops = 4 * b * h * s * s * d * (0.5 if causal else 1.0)
             if model is not None:
                 note = (f"{float(r['tflops']):.0f} vs {flops / model / 1e12:.0f} TFLOP/s "
@@ -168,7 +181,7 @@ def sdpa_rows() -> list[Row]:
             compared = backend == "flash"
             group = "flash fwd" if compared else f"{backend} fwd (context)"
         else:
-            model, note = _try(lambda op=op: _attention_fwd_bwd_s(op))
+            model, note = _try(partial(_attention_fwd_bwd_s, op))
             note = note or "eager; model fwd + AttentionBackward, launches included"
             compared, group = False, f"{backend} {direction} (context)"
         rows.append(Row("sdpa", group, f"{backend} {direction} {case}", float(r["time_s"]),
@@ -186,7 +199,7 @@ def decode_rows() -> list[Row]:
                              ("batch", "q_heads", "kv_heads", "kv_len", "head_dim"))
         op = attention_op(b, hq, hkv, 1, kv, d, False)
         backend = "cudnn" if r["backend"] == "default" else r["backend"]
-        model, note = _try(lambda op=op: fused_attention_cost(gpu, op, "fp16").time_s)
+        model, note = _try(partial(_fwd_s, gpu, op))
         kv_bytes = int(r["kv_bytes"])
         if model is not None:
             c = fused_attention_cost(gpu, op, "fp16")
@@ -216,7 +229,7 @@ def llama_rows() -> list[Row]:
     for r in read_csv("llama_decode.csv"):
         b, kv = int(r["batch"]), int(r["kv_len"])
         measured = float(r["time_s"])
-        model, note = _try(lambda b=b: _llama_result(b).latency_s)
+        model, note = _try(partial(_llama_s, b))
         if model is not None:
             res = _llama_result(b)
             moved = int(r["weight_bytes"]) + int(r["kv_bytes"])
@@ -244,7 +257,7 @@ def fp16_workload(wl: Workload) -> Workload:
         d = t.model_dump()
         d.update(dtype="float", bits=16)
         inputs.append(d)
-    return Workload(name=f"{wl.name}_fp16", ops=ops, inputs=inputs)
+    return workload_from_dict({"name": f"{wl.name}_fp16", "ops": ops, "inputs": inputs})
 
 
 # measured rows set beside the model as context only, with the reason
@@ -267,7 +280,7 @@ def cnn_rows() -> list[Row]:
     for r in read_csv("cnn.csv"):
         name, b = r["model"], int(r["batch"])
         measured = float(r["time_s"])
-        model, note = _try(lambda name=name, b=b: cnn_model_s(name, b))
+        model, note = _try(partial(cnn_model_s, name, b))
         if model is not None:
             note = (f"{float(r['images_per_s']):,.0f} vs {b / model:,.0f} images/s; "
                     f"{r['kernels']} kernels measured")
@@ -289,6 +302,7 @@ COLS = 4096  # measure_gpu_kernels.py's rows
 
 def eltwise_workload(op: str, elements: int) -> Workload:
     """One measured eltwise call as a workload on (elements / 4096, 4096) fp16 tensors."""
+    ops: list[dict[str, Any]]
     rows = elements // COLS
     shape = [rows, COLS]
 
@@ -328,7 +342,7 @@ def eltwise_rows() -> list[Row]:
         op, n = r["op"], int(r["elements"])
         measured = float(r["time_s"])
         model, note = _try(
-            lambda op=op, n=n: pysim.simulate(gpu, eltwise_workload(op, n)).latency_s)
+            partial(_eltwise_s, gpu, op, n))
         if model is not None:
             moved = int(r["bytes"])
             note = f"{float(r['tb_s']):.2f} vs {moved / model / 1e12:.2f} TB/s"

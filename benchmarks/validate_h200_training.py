@@ -253,6 +253,7 @@ def breakdown(s: training.TrainingStep) -> dict[str, float]:
     out = dict.fromkeys(CATEGORIES, 0.0)
     for name, cycles in zip(layers["op"], layers["cycles"], strict=True):
         o = info[name]
+        key: str
         if o.phase in ("loss", "optimizer"):
             key = o.phase
         elif fwd_type.get(o.layer) == "attention":
