@@ -172,13 +172,7 @@ constexpr CtaTile kAmpereTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 12
                                     {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
                                     {16, 128, 0, 1},  {16, 256, 0, 1},  {128, 32, 0, 1},
                                     {128, 16, 0, 1},  {256, 16, 0, 1}};
-constexpr CtaTile kBlackwellTiles[] = {{256, 128, 0, 1}, {128, 256, 0, 1}, {128, 128, 0, 1},
-                                       {128, 64, 0, 1},  {64, 128, 0, 1},  {64, 64, 0, 1},
-                                       {256, 64, 0, 1},  {64, 256, 0, 1},  {32, 128, 0, 1},
-                                       {32, 64, 0, 1},   {16, 128, 0, 1},  {16, 64, 0, 1},
-                                       {128, 32, 0, 1},  {64, 32, 0, 1},   {128, 16, 0, 1},
-                                       {64, 16, 0, 1}};
-// Hopper adds the tiles cuBLAS 12.x's nvjet kernels run on an H200 beyond that list
+// Hopper adds, after those 16 (kCutlassTiles), the tiles cuBLAS 12.x's nvjet kernels run on an H200
 // (benchmarks/data/h200_kernels/gemm.csv, the `kernels` column: nvjet_sm90_<types>_<tile>_
 // <BK>x<stages>_<cluster>): wgmma m64 x N multiples, 3-5 warp groups high. Their names are
 // in cuBLAS's column-major orientation (its M is this model's N), so both orientations are
@@ -208,7 +202,8 @@ TileList tile_list(GpuArch arch) {
     case GpuArch::Ga10b:
     case GpuArch::Ada: return {std::begin(kAmpereTiles), std::end(kAmpereTiles)};
     case GpuArch::Hopper: return {std::begin(kHopperTiles), std::end(kHopperTiles)};
-    case GpuArch::Blackwell: return {std::begin(kBlackwellTiles), std::end(kBlackwellTiles)};
+    case GpuArch::Blackwell:
+      return {std::begin(kHopperTiles), std::begin(kHopperTiles) + kCutlassTiles};
   }
   return {};
 }
@@ -460,9 +455,7 @@ GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
 
 double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
   const double rate = static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
-  return spec.arch == GpuArch::Hopper && tc_kernel_arch(spec, gemm) == GpuArch::Ampere
-             ? rate * kMmaSyncOnHopper
-             : rate;
+  return tc_kernel_arch(spec, gemm) != spec.arch ? rate * kMmaSyncOnHopper : rate;
 }
 
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
@@ -715,7 +708,6 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
       __builtin_mul_overflow(issued, g.k_blocks_per_split * 64, &issued)) {
     return fail("whole-tile counts overflow 64-bit integers");
   }
-  g.c_bytes_per_cta = t.split_k > 1 ? t.bm * t.bn * g.acc_bytes : tc_c_bytes(gemm, t.bm * t.bn);
   g.mma_per_block = (t.bm / mma.m) * (t.bn / mma.n) * (t.bk / mma.k);
   g.mma_cycles_per_instruction =
       static_cast<double>(mma.m * mma.n * mma.k) / tc_issue_macs_per_clk_per_sm(spec, gemm);

@@ -220,8 +220,6 @@ struct TileGeometry {
   double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
   int64_t smem_bytes_per_cta = 0;
   int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
-  int64_t c_bytes_per_cta = 0;  // a whole C tile (accumulator-width partials when split-K);
-                                // the stores are predicated to the tile's in-bounds part
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
   double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
   int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block
