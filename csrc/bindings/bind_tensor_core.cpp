@@ -226,6 +226,9 @@ void bind_tensor_core(py::module_& m) {
                ", waves=" + std::to_string(c.waves) + ", bound='" + c.bound + "')";
       });
 
+  // Ampere's mma.sync on Hopper over its wgmma rate (tensor_core.hpp): cuBLAS's int8 kernels
+  // and FlashAttention-2 (pysim/gpu/attention.py) run at it
+  m.attr("tc_mma_sync_on_hopper") = kMmaSyncOnHopper;
   m.def("tc_archs", [] {
     std::vector<std::string> out;
     for (GpuArch a : kAllArchs) out.emplace_back(to_string(a));

@@ -56,6 +56,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pysim import _core
 from pysim.errors import WorkloadError
 from pysim.gpu.dtypes import for_operands
 
@@ -75,8 +76,8 @@ SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16,
 # "FlashAttention-3", 2024, Sec. 2, after Luo et al.'s Hopper microbenchmarks), which is why
 # FA2 runs at about 35 % of an H100's peak (its abstract); on the H200 PyTorch's FA2 forward
 # measured 290-343 TFLOP/s (benchmarks/data/h200_kernels/sdpa.csv). Blackwell: not measured,
-# taken at the full rate.
-MMA_SYNC_FRACTION = {"hopper": 2 / 3}
+# taken at the full rate. The fraction is the GEMM model's (csrc/units/tensor_core.hpp).
+MMA_SYNC_FRACTION = {"hopper": _core.tc_mma_sync_on_hopper}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
