@@ -341,16 +341,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
         if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
             seconds, name, kind, launches = 0.0, "epilogue", "vector", 0
             tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
-        elif is_depthwise(op):  # a direct convolution on the CUDA cores (is_depthwise)
-            reads = sum(wl.tensors[t].bytes for t in op.inputs) + op.weight_bytes
-            writes = op.output_bytes
-            vector_ops = op.macs
-            seconds = launch + latency + stream + max(
-                (reads + writes) / hbm, op.macs / (lanes * cuda_core_macs_per_lane(op) * clock))
-            name, kind = hw.vector.name, "vector"
-            tiling = (f"depthwise direct convolution on the CUDA cores, "
-                      f"{cuda_core_macs_per_lane(op)} MACs per lane per clock")
-        elif op.type == "attention" or op.gemm_view() is not None:
+        elif op.type == "attention" or (op.gemm_view() is not None and not is_depthwise(op)):
             k = mac_kernel(gpu, op, [wl.ops[j] for j in chains.get(i, [])], wl, fp16_as)
             seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
                                               k.tiling)
@@ -360,13 +351,19 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             vector_ops = vector_ops if op.type == "attention" else 0  # the online softmax
             name, kind = unit.name, unit.kind
         else:  # a CUDA-core kernel: its bytes through HBM or its work over the lanes
-            # (a slice reads only its part of the input, as on an accelerator)
+            # (a slice reads only its part of the input, as on an accelerator); a depthwise
+            # convolution's work is its MACs, several per lane per clock (is_depthwise)
+            per_lane = 1
+            if is_depthwise(op):
+                vector_ops, per_lane = op.macs, cuda_core_macs_per_lane(op)
+                tiling = (f"depthwise direct convolution on the CUDA cores, {per_lane} MACs "
+                          "per lane per clock")
             frac = op.read_fraction()
             reads = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs) \
                 + op.weight_bytes
             writes = op.output_bytes
             seconds = launch + latency + stream + max((reads + writes) / hbm,
-                                                      vector_ops / (lanes * clock))
+                                                      vector_ops / (lanes * per_lane * clock))
             name, kind = hw.vector.name, "vector"
         # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
         # each once it is issued and the previous one has finished: launches hide behind
