@@ -15,18 +15,9 @@ from hypothesis import strategies as st
 from pysim import _core, gpu
 from pysim.errors import ConfigError
 from pysim.gpu.presets import MMA_CLOCK_MHZ
+from tests.test_gpu_gemm_model import assert_same
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "h200_kernels"
-
-
-def assert_same(a: _core.GemmCost, b: _core.GemmCost, what: object = "") -> None:
-    da, db = a.to_dict(), b.to_dict()
-    assert da.keys() == db.keys()
-    for key, value in da.items():
-        if isinstance(value, float):
-            assert value == pytest.approx(db[key], rel=1e-12), (what, key)
-        else:
-            assert value == db[key], (what, key)
 
 
 def test_multicast_reads_each_shared_operand_once_per_cluster() -> None:
@@ -72,7 +63,7 @@ def test_the_cta_reference_equals_the_closed_form_with_clusters(
     for tile in clustered[:12]:
         closed = p.gemm_cost(m, n, k, dtype, sparse, tile=tile)
         stepped = p.simulate_gemm(m, n, k, dtype, sparse, tile=tile)
-        assert_same(closed, stepped, tile)
+        assert_same(closed, stepped)
 
 
 def test_few_sms_leave_the_slots_past_the_last_whole_cluster_idle() -> None:

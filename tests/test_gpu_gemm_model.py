@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from pysim import _core, gpu
 
 INT_FIELDS = (
-    "tile_m", "tile_n", "tile_k", "split_k", "stages", "batch", "ctas", "ctas_per_sm", "waves",
-    "last_wave_ctas", "macs", "issued_macs", "mma_instructions", "smem_read_bytes",
-    "l2_read_bytes", "hbm_read_bytes", "hbm_write_bytes", "metadata_bytes", "bound",
+    "tile_m", "tile_n", "tile_k", "split_k", "cluster_m", "cluster_n", "stages", "batch", "ctas",
+    "ctas_per_sm", "waves", "last_wave_ctas", "macs", "issued_macs", "mma_instructions",
+    "smem_read_bytes", "l2_read_bytes", "hbm_read_bytes", "hbm_write_bytes", "metadata_bytes",
+    "bound",
 )
 FLOAT_FIELDS = (
     "wave_efficiency", "compute_s", "dequant_s", "smem_s", "l2_s", "hbm_s", "mainloop_s",
