@@ -23,7 +23,7 @@ def check_capacity(hw: Any, wl: Any) -> None:
     weights = sum(held.values())
     inputs = sum(t.bytes for t in declared if t.role != "weight")
     live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
-                + op.output_bytes for op in wl.ops), default=0)
+                + op.output_memory_bytes for op in wl.ops), default=0)
     need, gib = weights + inputs + live, 2**30
     if need > capacity * gib:
         raise WorkloadError(

@@ -20,6 +20,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                    help=f"set one role's format (repeatable); roles: {', '.join(ROLES)}, "
                         "e.g. --format dW=bf16 --format state=bf16")
     p.add_argument("--checkpoint", action="store_true", help="activation checkpointing")
+    p.add_argument("--per-tensor-optimizer", action="store_true",
+                   help="one optimizer update per parameter tensor (default: one multi-tensor "
+                        "update per format group, as PyTorch's foreach / fused optimizers)")
     p.add_argument("--memory-gib", type=float, default=None,
                    help="memory to check the peak against (default: a GPU's HBM)")
     p.add_argument("--data-parallel", type=int, default=1, metavar="N",
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(ROLES)}")
         formats[role] = int(fmt) if fmt.isdigit() else fmt
     s = training.step(hw, args.workload, args.optimizer, args.recipe, formats=formats or None,
-                      checkpoint=args.checkpoint, memory_gib=args.memory_gib,
+                      checkpoint=args.checkpoint,
+                      fused_optimizer=not args.per_tensor_optimizer, memory_gib=args.memory_gib,
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib)
     summary = s.summary()
     w = max(20, *(len(k) + 1 for k in summary))

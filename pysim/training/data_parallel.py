@@ -77,24 +77,21 @@ class Bucket:
     producers: tuple[str, ...]
 
 
-def _grad_producers(graph: TrainingGraph) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """For each layer with an optimizer update: the update op and the ops that produce its
-    gradients (through any cast back to the gradients' format)."""
+def _grad_producers(graph: TrainingGraph) -> dict[str, tuple[str, ...]]:
+    """For each layer with an optimizer update: the ops that produce the gradients its update
+    reads (through any cast back to the gradients' format)."""
     wl = graph.workload
     role = {o.name: o.role for o in graph.ops}
     out = {}
-    for info in graph.ops:
-        if info.role != "optimizer":
-            continue
-        update = wl.op(info.name)
+    for layer, grads in graph.update_grads.items():
         made = []
-        for t in update.inputs:
+        for t in grads:
             src = wl.producers.get(t)
             while src is not None and role[src] == "cast":
                 src = wl.producers.get(wl.op(src).inputs[0])
             if src is not None:
                 made.append(src)
-        out[info.layer] = (info.name, tuple(dict.fromkeys(made)))
+        out[layer] = tuple(dict.fromkeys(made))
     return out
 
 
@@ -118,9 +115,8 @@ def make_buckets(graph: TrainingGraph, grad_bytes: dict[str, int],
     return buckets
 
 
-def _bucket(layers: list[str], size: int,
-            producers: dict[str, tuple[str, tuple[str, ...]]]) -> Bucket:
-    ops = tuple(dict.fromkeys(p for layer in layers for p in producers[layer][1]))
+def _bucket(layers: list[str], size: int, producers: dict[str, tuple[str, ...]]) -> Bucket:
+    ops = tuple(dict.fromkeys(p for layer in layers for p in producers[layer]))
     return Bucket(tuple(layers), size, ops)
 
 

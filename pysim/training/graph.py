@@ -33,6 +33,7 @@ from pysim.training.ops import AttentionBackward, VectorWork, WeightGrad
 from pysim.training.optim import LOSS_SCALE_OPS_PER_PARAM, Optimizer
 from pysim.workload import Conv2d, Gemm, Matmul, Op, Tensor, Workload
 from pysim.workload.attention import Attention
+from pysim.workload.tensors import MAX_DIM
 
 Phase = Literal["forward", "recompute", "loss", "backward", "optimizer"]
 Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector",
@@ -68,7 +69,8 @@ class TrainOp:
 class TrainingGraph:
     """The derived graph and its bookkeeping: ``saved`` (tensor -> bytes kept from the forward
     for the backward), ``params`` (layer -> parameter count), ``segments`` (checkpointed
-    segment -> bytes it saves) and ``boundary_bytes`` (tensors kept at segment boundaries)."""
+    segment -> bytes it saves), ``boundary_bytes`` (tensors kept at segment boundaries) and
+    ``update_grads`` (layer -> the gradient tensors the optimizer update reads for it)."""
 
     workload: Workload
     ops: tuple[TrainOp, ...]
@@ -77,6 +79,7 @@ class TrainingGraph:
     segment_saved: Mapping[str, int] = field(default_factory=dict)
     boundary_bytes: int = 0
     weight_copy_bytes: int = 0
+    update_grads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def macs(self, role: str | None = None, phase: str | None = None) -> int:
         """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
@@ -110,6 +113,7 @@ class _Builder:
         self.grads: dict[str, list[str]] = {}
         self.q: dict[str, str] = {}  # forward tensor -> its forward-format copy (for dW)
         self.param_grads: dict[str, list[str]] = {}  # parameter -> its gradient tensors
+        self.update_grads: dict[str, tuple[str, ...]] = {}  # ... as its update reads them
         self.weight_copy = 0
 
     # -- plumbing ------------------------------------------------------------------------
@@ -199,10 +203,12 @@ def _gemm_dtype(*fmts: Format) -> Format:
 
 def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recipe],
                          optimizer: Optimizer, input_grads: bool = False,
-                         checkpoint: bool = False) -> TrainingGraph:
+                         checkpoint: bool = False,
+                         fused_optimizer: bool = True) -> TrainingGraph:
     """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
     per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
-    keeps only each block's inputs and recomputes the block's forward before its backward.
+    keeps only each block's inputs and recomputes the block's forward before its backward;
+    ``fused_optimizer`` updates the parameters in multi-tensor groups (see `_optimizer`).
 
     Raises WorkloadError if an op has no backward rule."""
     for op in wl.ops:
@@ -241,10 +247,10 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
             for fwd in by_segment[seg]:
                 _forward(b, fwd, "recompute")
         _backward(b, op)
-    _optimizer(b)
+    _optimizer(b, fused_optimizer)
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
-                         boundary, b.weight_copy)
+                         boundary, b.weight_copy, dict(b.update_grads))
 
 
 def _batchnorm_forward(b: _Builder, op: Op, x: str, name: str, out: str, phase: Phase) -> None:
@@ -642,29 +648,67 @@ def _batchnorm_backward(b: _Builder, op: Op, dy: str) -> None:
         b.give(x, g)
 
 
-def _optimizer(b: _Builder) -> None:
-    """One update op per parameter tensor: it reads the gradients, the master weights and the
-    optimizer states (declared as one ``<layer>.optimizer_in`` tensor of their bytes) and
-    writes the weights and states (one output of their bytes)."""
+def _optimizer(b: _Builder, fused: bool) -> None:
+    """The optimizer update. ``fused``: one multi-tensor update per group of parameters
+    sharing their master, state and gradient formats, as PyTorch's ``foreach`` (the default
+    on CUDA since 2.0) and ``fused`` optimizers, Apex's ``multi_tensor_apply`` and XLA's fused
+    step run it: one kernel reading every gradient, master weight and state of the group and
+    writing the weights and states back in place. Otherwise one update per parameter tensor
+    (a per-tensor ``for`` loop of kernels). Either reads its gradients, the master weights
+    (the ``<layer>.master`` tensors of mixed precision) and the optimizer states (declared as
+    one ``<prefix>.optimizer_in`` tensor of their bytes, the master weights with them where
+    the forward reads the master itself) and writes the weights and states over them
+    (``VectorWork.in_place``): the same bytes and vector work, fused or not."""
     opt = b.opt
     per = opt.ops_per_param + LOSS_SCALE_OPS_PER_PARAM * int(b.base.loss_scale)
+    groups: dict[tuple[Any, ...], list[tuple[str, int, list[str]]]] = {}
     for layer, count in b.params.items():
         grads = b.param_grads.get(layer)
         if not grads:
             continue
         r = b.recipe(layer)
-        bits = b.fmt[grads[0]].bits
-        grads = [g if b.fmt[g].bits == bits else b.cast(g, b.fmt[grads[0]], layer, "backward")
+        to = b.fmt[grads[0]]
+        grads = [g if b.fmt[g].bits == to.bits else b.cast(g, to, layer, "backward")
                  for g in grads]
-        state_bits = count * (r.master.bits + opt.states * r.state.bits)
-        held = f"{layer}.optimizer_in"
-        elements = max(1, math.ceil(state_bits / bits))
-        b.inputs.append(Tensor(name=held, shape=(elements,), bits=bits,
-                               dtype=b.fmt[grads[0]].dtype, role="weight"))
-        b.shape[held], b.fmt[held] = (elements,), b.fmt[grads[0]]
-        ins = (*grads, held)
-        op = VectorWork(name=f"{layer}.update", inputs=ins, shapes=tuple(b.shape[t] for t in ins),
-                        out_shape=(elements,), ops_per_element=0, ops_per_row=per, rows=count,
-                        act_bits=bits, out_bits=bits, dtype=b.fmt[grads[0]].dtype,
-                        what=f"{opt.name} update of {count} parameters")
-        b.add(op, layer, "optimizer", "optimizer", r.master)
+        b.update_grads[layer] = tuple(grads)
+        key = (r.master, r.state, to.bits, to.dtype) if fused else (layer,)
+        groups.setdefault(key, []).append((layer, count, grads))
+    for i, members in enumerate(groups.values()):
+        prefix = members[0][0] if not fused else "params" if len(groups) == 1 else f"params{i}"
+        r = b.recipe(members[0][0])
+        grads = [g for _, _, gs in members for g in gs]
+        fmt = b.fmt[grads[0]]
+        # the master weights: a layer's own tensor where the graph holds one apart from its
+        # forward-format copy (mixed precision), else part of the states tensor
+        masters = [f"{layer}.master" for layer, _, _ in members if f"{layer}.master" in b.shape]
+        state_bits = sum(c * (opt.states * r.state.bits
+                              + r.master.bits * (f"{layer}.master" not in b.shape))
+                         for layer, c, _ in members)
+        held: tuple[str, ...] = ()
+        if state_bits:
+            held = (f"{prefix}.optimizer_in",)
+            shape = _flat_shape(math.ceil(state_bits / fmt.bits))
+            b.inputs.append(Tensor(name=held[0], shape=shape, bits=fmt.bits, dtype=fmt.dtype,
+                                   role="weight"))
+            b.shape[held[0]], b.fmt[held[0]] = shape, fmt
+        ins = (*grads, *masters, *held)
+        count = sum(c for _, c, _ in members)
+        written = count * (r.master.bits + opt.states * r.state.bits)
+        tensors = f"{len(members)} tensors, " if fused else ""
+        op = VectorWork(name=f"{prefix}.update", inputs=ins, shapes=tuple(b.shape[t] for t in ins),
+                        out_shape=_flat_shape(math.ceil(written / fmt.bits)), ops_per_element=0,
+                        ops_per_row=per, rows=count, act_bits=fmt.bits, out_bits=fmt.bits,
+                        dtype=fmt.dtype, in_place=True,
+                        what=f"{opt.name} update of {tensors}{count} parameters")
+        b.add(op, prefix, "optimizer", "optimizer", r.master)
+
+
+def _flat_shape(elements: int) -> tuple[int, ...]:
+    """A shape of ``elements`` elements whose dimensions are each at most MAX_DIM: the vector
+    itself, else (rows, width) with the narrowest exact width; where none up to 2^16 divides
+    it, the last row is padded (fewer than 2^16 elements of billions)."""
+    if elements <= MAX_DIM:
+        return (elements,)
+    least = -(-elements // MAX_DIM)
+    width = next((w for w in range(least, 1 << 16) if elements % w == 0), least)
+    return (-(-elements // width), width)

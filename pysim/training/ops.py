@@ -44,6 +44,9 @@ class VectorWork(Op):
     ops_per_input: int = Field(default=0, ge=0)
     ops_per_row: int = Field(default=0, ge=0)
     rows: int = Field(default=0, ge=0)
+    # The output overwrites the inputs in memory (an optimizer update writing back the weights
+    # and states it read): it moves its bytes but needs no memory of its own.
+    in_place: bool = False
     what: str = ""  # the backward rule or step it models, for reports
 
     def arity(self) -> int:
@@ -55,6 +58,10 @@ class VectorWork(Op):
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.out_shape
+
+    @property
+    def output_memory_bytes(self) -> int:
+        return 0 if self.in_place else self.output_bytes
 
     def vector_work(self) -> int:
         inputs = sum(math.prod(s) for s in self.shapes)

@@ -10,7 +10,8 @@ alike. Its memory is accounted here, from the graph's bookkeeping:
                  format; with checkpointing: the blocks' boundary tensors + the largest block's
                  saved activations, recomputed one block at a time, Chen et al., "Training Deep
                  Nets with Sublinear Memory Cost", 2016)
-    working    = the largest op's inputs + output (the live tensors while it runs)
+    working    = the largest op's inputs + output beyond the persistent ones (the live
+                 tensors while it runs; the optimizer update writes in place)
     peak       = persistent + saved + working
 
 and checked against the hardware's memory: a GPU preset's HBM, else ``memory_gib``. With
@@ -181,20 +182,28 @@ class _Same:
 
 @lru_cache(maxsize=16)
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
-                    opt: Optimizer, input_grads: bool, checkpoint: bool) -> TrainingGraph:
+                    opt: Optimizer, input_grads: bool, checkpoint: bool,
+                    fused_optimizer: bool) -> TrainingGraph:
     """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
     the same recipe again and again, and the graph (immutable) depends on neither."""
     return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
-                                checkpoint=checkpoint)
+                                checkpoint=checkpoint, fused_optimizer=fused_optimizer)
 
 
 @lru_cache(maxsize=16)
 def _working_bytes(graph: _Same) -> int:
-    """The largest op's inputs + output: the live tensors while it runs."""
+    """The largest op's live tensors beyond the persistent memory: its inputs and output other
+    than the weights, their low-precision copies, optimizer states and weight gradients (each
+    counted once in
+    ``persistent``); an output written over its inputs (the optimizer update) needs none."""
     g = graph.obj
-    tensors = g.workload.tensors
-    return max(sum(tensors[t].bytes for t in set(op.inputs)) + op.output_bytes
-               for op in g.workload.ops)
+    wl = g.workload
+    tensors = wl.tensors
+    held = {t for t, x in tensors.items() if x.role == "weight" and t not in wl.producers}
+    held.update(t for grads in g.update_grads.values() for t in grads)
+    held.update(wl.op(o.name).output for o in g.ops if o.role == "weight_cast")  # the copies
+    return max(sum(tensors[t].bytes for t in set(op.inputs) if t not in held)
+               + (0 if op.output in held else op.output_memory_bytes) for op in wl.ops)
 
 
 def _layer_recipes(wl: Workload, base: Recipe,
@@ -221,6 +230,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          layer_formats: Mapping[str, str | int | Format] | None = None,
          formats: Mapping[str, str | int | Format] | None = None,
          checkpoint: bool = False, input_grads: bool = False,
+         fused_optimizer: bool = True,
          memory_gib: float | None = None, data_parallel: int = 1,
          bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
@@ -233,6 +243,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     ``dW`` set the gradient operand of one GEMM alone). ``checkpoint`` keeps only each block's
     inputs and recomputes its forward in the backward pass; ``input_grads`` also computes the
     gradient of the graph's inputs (off: no dX for the first layer, as frameworks skip it).
+    ``fused_optimizer`` (default) updates the parameters in one multi-tensor op per format
+    group, as PyTorch's foreach / fused optimizers do; False: one update per parameter tensor.
     ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
     ``data_parallel`` devices (1..65536) each run the step on their own batch (``wl``'s batch
     is the per-device batch), the gradients all-reduced in ``bucket_mib``-MiB buckets over the
@@ -262,7 +274,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         base = base.with_formats(formats)
     recipes = _layer_recipes(wl, base, layer_formats)
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
-                            bool(input_grads), bool(checkpoint))
+                            bool(input_grads), bool(checkpoint), bool(fused_optimizer))
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),

@@ -305,6 +305,12 @@ names the parameters that set each input's shape, for error messages.
             return -(-storage_bits(self.output_shape, self.output_format) // 8)
         return self.output_value_bytes
 
+    @property
+    def output_memory_bytes(self) -> int:
+        """Memory the output needs of its own while the op runs: its bytes, or none for an op
+        that writes over its inputs (pysim.training's optimizer update)."""
+        return self.output_bytes
+
     # -- work --------------------------------------------------------------------------------
     @property
     def macs(self) -> int:
