@@ -37,6 +37,9 @@ How each row is simulated (assumptions):
   (env.csv, 10.4 us) changes no row by more than 0.1 %, the launches hiding behind kernels of
   tens of microseconds. The preset's tensor-core clock is the measured power-limited 1430 MHz
   (datasheet 1830, max 1980), the HBM its sustained 0.86 x 4.8 TB/s.
+- Every row: the optimizer is one multi-tensor update (``fused_optimizer``, the default:
+  ``AdamW(fused=True)``, and SGD's ``foreach`` default on CUDA), and autocast's weight casts
+  run before each forward GEMM (``weight_copy="forward"``).
 - Decoders: ``training.step(hw, wl, "adamw", "mixed_bf16", input_grads=True)``; ``wl`` is built
   here with pysim.zoo's GPT-2 block (``pysim.zoo.prenorm.prenorm_block``, as ``zoo.load("gpt2")``
   builds GPT-2 small; the zoo has no GPT-2 medium or 1.3B) from the measurement script's own
@@ -50,8 +53,7 @@ How each row is simulated (assumptions):
   residual stream and layer norms included, is bf16 (under autocast the embedding output, the
   residual stream and LayerNorm stay fp32, each Linear casting its input); the loss is pysim's
   softmax cross-entropy over the bf16 logits (measured: a fp32 copy of the 8192 x 50257 logits,
-  log-softmax and its backward in fp32); AdamW is one update per parameter tensor (measured:
-  one multi-tensor fused kernel; the same bytes).
+  log-softmax and its backward in fp32).
 - ResNet-50: ``zoo.load("resnet50", batch=256, batchnorm=True)`` (the training form: batch
   norms as ops), optimizer ``momentum``, ``input_grads=False`` (the image needs no gradient).
   ``tf32`` -> recipe ``fp32`` (pysim runs fp32 GEMMs as tf32 MMAs: pysim.gpu.dtypes);
@@ -281,14 +283,15 @@ def sdpa_reference_s(seq: int, head_dim: int, batch_heads: int) -> float | None:
 def _gpt_step(name: str) -> training.TrainingStep:
     layers, d, heads, seq, batch = GPT_SHAPES[name]
     wl = gpt_workload(name, layers, d, heads, seq, batch)
-    return training.step(gpu(), wl, "adamw", "mixed_bf16", input_grads=True)
+    return training.step(gpu(), wl, "adamw", "mixed_bf16", input_grads=True,
+                         weight_copy="forward")
 
 
 @cache
 def _resnet_step(recipe: str, proxy: bool) -> training.TrainingStep:
     wl = pysim.zoo.load("resnet50", batch=256, batchnorm=True)
     hw = ffma_proxy_gpu() if proxy else gpu()
-    return training.step(hw, wl, "momentum", recipe)
+    return training.step(hw, wl, "momentum", recipe, weight_copy="forward")
 
 
 def _not_modelled(base: dict[str, Any], why: str) -> Row:

@@ -197,7 +197,10 @@ def test_fp8_recipe_formats_per_role():
     assert by["fc1"].format == "fp8_e4m3" and by["fc2.dX"].format == "fp8_e5m2xfp8_e4m3"
     assert op(g, "fc2.dX").act_bits == 8 and op(g, "fc2").dtype == "float"
     assert "x.to_fp8_e4m3" in by and by["x.to_fp8_e4m3"].role == "cast"
-    assert by["fc1.weight_cast"].role == "weight_cast"
+    # the fp8 weight copy: written by the update (default), or cast before the forward GEMM
+    assert "fc1.weight_cast" not in by and "low-precision weights" in op(g, "params.update").what
+    autocast = {o.name: o for o in graph(mlp(), "fp8", weight_copy="forward").ops}
+    assert autocast["fc1.weight_cast"].role == "weight_cast"
 
 
 def test_fp4_recipe_has_stochastic_rounding_and_hadamard():

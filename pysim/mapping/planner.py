@@ -103,20 +103,23 @@ def _roles(hw: Any) -> dict[str, Any]:
     return {role: hw.for_operand(role) for role in ("input", "weight", "output")}
 
 
-def _capacity(hw: Any, reserved: int) -> tuple[Capacity, dict[str, Any]]:
+def _capacity(hw: Any) -> Callable[[int], tuple[Capacity, dict[str, Any]]]:
     """Room per scratchpad (in ``hw.scratchpads`` order) for the tiles of the operands it
-    holds innermost, and the levels behind each operand's innermost one; ``reserved`` bytes of
-    the input scratchpad hold tensors kept on chip for later ops."""
+    holds innermost, and the levels behind each operand's innermost one, as a function of the
+    ``reserved`` bytes of the input scratchpad that hold tensors kept on chip for later ops
+    (the layout is read once; each reserved size gives its own Capacity)."""
     spads = _roles(hw)
     names = [s.name for s in hw.scratchpads]
-    groups = tuple(
-        (tuple(r for r in ROLES if spads[r].name == s.name),
-         max(0, s.size_bytes - (reserved if s.name == spads["input"].name else 0)),
-         s.double_buffered)
-        for s in hw.scratchpads
-    )
+    layout = [(tuple(r for r in ROLES if spads[r].name == s.name), s.size_bytes,
+               s.name == spads["input"].name, s.double_buffered) for s in hw.scratchpads]
     outer = tuple((r, names.index(o.name)) for r in ROLES for o in hw.chain(r)[1:])
-    return Capacity(groups=groups, outer=outer), spads
+
+    def at(reserved: int) -> tuple[Capacity, dict[str, Any]]:
+        groups = tuple((roles, max(0, size - (reserved if holds_input else 0)), db)
+                       for roles, size, holds_input, db in layout)
+        return Capacity(groups=groups, outer=outer), spads
+
+    return at
 
 
 def _capability(unit: Any) -> str:
@@ -638,13 +641,14 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
     capacities: dict[int, tuple[Capacity, dict[str, Any]]] = {}  # by bytes kept on chip
+    capacity_at = _capacity(hw)
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
         on_chip = res.resident_inputs[i]
         reserved = res.resident_bytes_during[i]
         if reserved not in capacities:
-            capacities[reserved] = _capacity(hw, reserved)
+            capacities[reserved] = capacity_at(reserved)
         cap, spads = capacities[reserved]
         deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))
         m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}

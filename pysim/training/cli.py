@@ -23,6 +23,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-tensor-optimizer", action="store_true",
                    help="one optimizer update per parameter tensor (default: one multi-tensor "
                         "update per format group, as PyTorch's foreach / fused optimizers)")
+    p.add_argument("--weight-copy", choices=("optimizer", "forward"), default="optimizer",
+                   help="where mixed precision makes the low-precision weight copy: written "
+                        "by the optimizer update (default, as Apex O2 / Megatron-LM) or cast "
+                        "before each forward GEMM (as PyTorch autocast)")
     p.add_argument("--memory-gib", type=float, default=None,
                    help="memory to check the peak against (default: a GPU's HBM)")
     p.add_argument("--data-parallel", type=int, default=1, metavar="N",
@@ -49,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         formats[role] = int(fmt) if fmt.isdigit() else fmt
     s = training.step(hw, args.workload, args.optimizer, args.recipe, formats=formats or None,
                       checkpoint=args.checkpoint,
-                      fused_optimizer=not args.per_tensor_optimizer, memory_gib=args.memory_gib,
+                      fused_optimizer=not args.per_tensor_optimizer,
+                      weight_copy=args.weight_copy, memory_gib=args.memory_gib,
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib)
     summary = s.summary()
     w = max(20, *(len(k) + 1 for k in summary))

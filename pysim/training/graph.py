@@ -36,6 +36,7 @@ from pysim.workload.attention import Attention
 from pysim.workload.tensors import MAX_DIM
 
 Phase = Literal["forward", "recompute", "loss", "backward", "optimizer"]
+CopyAt = Literal["optimizer", "forward"]
 Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector",
                "vector_backward", "grad_sum", "bias_grad", "loss", "optimizer"]
 
@@ -115,6 +116,9 @@ class _Builder:
         self.param_grads: dict[str, list[str]] = {}  # parameter -> its gradient tensors
         self.update_grads: dict[str, tuple[str, ...]] = {}  # ... as its update reads them
         self.weight_copy = 0
+        self.copy_at: CopyAt = "optimizer"
+        # layer -> (elements, bits) of the low-precision weight copy its update writes
+        self.copies: dict[str, tuple[int, int]] = {}
 
     # -- plumbing ------------------------------------------------------------------------
     def add(self, op: Op, layer: str, phase: Phase, role: Role, fmt: Format) -> str:
@@ -203,19 +207,28 @@ def _gemm_dtype(*fmts: Format) -> Format:
 
 def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recipe],
                          optimizer: Optimizer, input_grads: bool = False,
-                         checkpoint: bool = False,
-                         fused_optimizer: bool = True) -> TrainingGraph:
+                         checkpoint: bool = False, fused_optimizer: bool = True,
+                         weight_copy: CopyAt = "optimizer") -> TrainingGraph:
     """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
     per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
     keeps only each block's inputs and recomputes the block's forward before its backward;
-    ``fused_optimizer`` updates the parameters in multi-tensor groups (see `_optimizer`).
+    ``fused_optimizer`` updates the parameters in multi-tensor groups (see `_optimizer`);
+    ``weight_copy`` says where a mixed-precision recipe's low-precision weight copy is made:
+    ``"optimizer"``, written by the update from the new master weights (Apex's O2 and
+    Megatron-LM's mixed-precision optimizer: the copy is made once per step, after the
+    step), or ``"forward"``, a cast of the master weights before their forward GEMM each
+    step (PyTorch autocast, fake-quantized training).
 
     Raises WorkloadError if an op has no backward rule."""
     for op in wl.ops:
         if op.type not in BACKWARD_RULES:
             raise WorkloadError(f"op {op.name!r}: type {op.type!r} has no backward rule; "
                                 f"rules exist for: {', '.join(BACKWARD_RULES)}")
+    if weight_copy not in ("optimizer", "forward"):
+        raise WorkloadError(f"weight_copy: {weight_copy!r} is not a place; allowed: "
+                            "'optimizer' (the update writes it), 'forward' (a cast before use)")
     b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint)
+    b.copy_at = weight_copy
     act = base.activation
     for t in wl.inputs:
         fmt = base.master if t.role == "weight" else act
@@ -335,11 +348,14 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
                     b.inputs.append(Tensor(name=master, shape=w.shape, bits=r.master.bits,
                                            dtype=r.master.dtype, role="weight"))
                     b.shape[master], b.fmt[master] = w.shape, r.master
-                    cast = VectorWork(name=f"{op.name}.weight_cast", inputs=(master,),
-                                      shapes=(w.shape,), out_shape=w.shape,
-                                      ops_per_element=CAST_OPS, act_bits=r.master.bits,
-                                      out_bits=f.bits, dtype=f.dtype, what="weight cast")
-                    b.add(cast, op.name, phase, "weight_cast", f)
+                    if b.copy_at == "forward":
+                        cast = VectorWork(name=f"{op.name}.weight_cast", inputs=(master,),
+                                          shapes=(w.shape,), out_shape=w.shape,
+                                          ops_per_element=CAST_OPS, act_bits=r.master.bits,
+                                          out_bits=f.bits, dtype=f.dtype, what="weight cast")
+                        b.add(cast, op.name, phase, "weight_cast", f)
+                    else:  # the optimizer update writes it
+                        b.copies[op.name] = (w.elements, f.bits)
                     b.weight_copy += (w.elements * f.bits + 7) // 8
         return
     ins = tuple(b.cast(_src(b, t, seg, re), act, op.name, phase) for t in op.inputs)
@@ -658,7 +674,9 @@ def _optimizer(b: _Builder, fused: bool) -> None:
     (the ``<layer>.master`` tensors of mixed precision) and the optimizer states (declared as
     one ``<prefix>.optimizer_in`` tensor of their bytes, the master weights with them where
     the forward reads the master itself) and writes the weights and states over them
-    (``VectorWork.in_place``): the same bytes and vector work, fused or not."""
+    (``VectorWork.in_place``): the same bytes and vector work, fused or not. With
+    ``weight_copy="optimizer"`` it also writes each layer's low-precision weight copy (a
+    cast, CAST_OPS per element)."""
     opt = b.opt
     per = opt.ops_per_param + LOSS_SCALE_OPS_PER_PARAM * int(b.base.loss_scale)
     groups: dict[tuple[Any, ...], list[tuple[str, int, list[str]]]] = {}
@@ -693,13 +711,17 @@ def _optimizer(b: _Builder, fused: bool) -> None:
             b.shape[held[0]], b.fmt[held[0]] = shape, fmt
         ins = (*grads, *masters, *held)
         count = sum(c for _, c, _ in members)
-        written = count * (r.master.bits + opt.states * r.state.bits)
+        copies = [b.copies[layer] for layer, _, _ in members if layer in b.copies]
+        written = count * (r.master.bits + opt.states * r.state.bits) + sum(
+            e * bits for e, bits in copies)
+        copied = sum(e for e, _ in copies)
         tensors = f"{len(members)} tensors, " if fused else ""
+        wrote = f", writing {copied} low-precision weights" if copied else ""
         op = VectorWork(name=f"{prefix}.update", inputs=ins, shapes=tuple(b.shape[t] for t in ins),
                         out_shape=_flat_shape(math.ceil(written / fmt.bits)), ops_per_element=0,
-                        ops_per_row=per, rows=count, act_bits=fmt.bits, out_bits=fmt.bits,
-                        dtype=fmt.dtype, in_place=True,
-                        what=f"{opt.name} update of {tensors}{count} parameters")
+                        ops_per_row=per, rows=count, ops_extra=CAST_OPS * copied,
+                        act_bits=fmt.bits, out_bits=fmt.bits, dtype=fmt.dtype, in_place=True,
+                        what=f"{opt.name} update of {tensors}{count} parameters{wrote}")
         b.add(op, prefix, "optimizer", "optimizer", r.master)
 
 

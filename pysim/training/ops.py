@@ -33,7 +33,8 @@ from pysim.workload.tensors import PosInt, Shape
 
 class VectorWork(Op):
     """Vector work over tensors of ``shapes`` writing ``out_shape``: ``ops_per_element`` x
-    output elements + ``ops_per_input`` x input elements + ``ops_per_row`` x ``rows``."""
+    output elements + ``ops_per_input`` x input elements + ``ops_per_row`` x ``rows`` +
+    ``ops_extra``."""
 
     input_match: ClassVar[Literal["shape", "elements"]] = "elements"
 
@@ -44,6 +45,7 @@ class VectorWork(Op):
     ops_per_input: int = Field(default=0, ge=0)
     ops_per_row: int = Field(default=0, ge=0)
     rows: int = Field(default=0, ge=0)
+    ops_extra: int = Field(default=0, ge=0)  # beyond those (an update's weight-copy casts)
     # The output overwrites the inputs in memory (an optimizer update writing back the weights
     # and states it read): it moves its bytes but needs no memory of its own.
     in_place: bool = False
@@ -66,7 +68,7 @@ class VectorWork(Op):
     def vector_work(self) -> int:
         inputs = sum(math.prod(s) for s in self.shapes)
         return (self.ops_per_element * math.prod(self.out_shape) + self.ops_per_input * inputs
-                + self.ops_per_row * self.rows)
+                + self.ops_per_row * self.rows + self.ops_extra)
 
 
 class WeightGrad(Matmul):

@@ -32,7 +32,7 @@ from pysim.errors import ConfigError, WorkloadError
 from pysim.result import Result
 from pysim.training import data_parallel as dp
 from pysim.training.formats import Format, Recipe, get_format, get_recipe
-from pysim.training.graph import TrainingGraph, build_training_graph
+from pysim.training.graph import CopyAt, TrainingGraph, build_training_graph
 from pysim.training.optim import Optimizer, get_optimizer
 from pysim.workload import Workload
 
@@ -183,11 +183,12 @@ class _Same:
 @lru_cache(maxsize=16)
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
                     opt: Optimizer, input_grads: bool, checkpoint: bool,
-                    fused_optimizer: bool) -> TrainingGraph:
+                    fused_optimizer: bool, weight_copy: CopyAt) -> TrainingGraph:
     """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
     the same recipe again and again, and the graph (immutable) depends on neither."""
     return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
-                                checkpoint=checkpoint, fused_optimizer=fused_optimizer)
+                                checkpoint=checkpoint, fused_optimizer=fused_optimizer,
+                                weight_copy=weight_copy)
 
 
 @lru_cache(maxsize=16)
@@ -230,7 +231,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          layer_formats: Mapping[str, str | int | Format] | None = None,
          formats: Mapping[str, str | int | Format] | None = None,
          checkpoint: bool = False, input_grads: bool = False,
-         fused_optimizer: bool = True,
+         fused_optimizer: bool = True, weight_copy: CopyAt = "optimizer",
          memory_gib: float | None = None, data_parallel: int = 1,
          bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
@@ -245,6 +246,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     gradient of the graph's inputs (off: no dX for the first layer, as frameworks skip it).
     ``fused_optimizer`` (default) updates the parameters in one multi-tensor op per format
     group, as PyTorch's foreach / fused optimizers do; False: one update per parameter tensor.
+    ``weight_copy``: where mixed precision makes its low-precision weight copy, "optimizer"
+    (default: the update writes it, as Apex O2 and Megatron-LM do) or "forward" (a cast
+    before each forward GEMM, as PyTorch autocast does).
     ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
     ``data_parallel`` devices (1..65536) each run the step on their own batch (``wl``'s batch
     is the per-device batch), the gradients all-reduced in ``bucket_mib``-MiB buckets over the
@@ -274,7 +278,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         base = base.with_formats(formats)
     recipes = _layer_recipes(wl, base, layer_formats)
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
-                            bool(input_grads), bool(checkpoint), bool(fused_optimizer))
+                            bool(input_grads), bool(checkpoint), bool(fused_optimizer),
+                            weight_copy)
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
