@@ -16,6 +16,7 @@ Run: python examples/seeds/ddp_resnet50.py
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,12 @@ def compute(devices: int = 8) -> dict[str, Any]:
     hw = pysim.gpu.preset(ref["gpu"])
     batch = ref["batch_per_gpu"]
     wl = zoo.load("resnet50", batch=batch, batchnorm=True)
-    one = training.step(hw, wl, ref["optimizer"], "mixed_fp16")
-    many = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices)
-    lump = training.step(hw, wl, ref["optimizer"], "mixed_fp16", data_parallel=devices,
-                         bucket_mib=1e6)
+    # torch.cuda.amp: autocast casts the weights before each forward GEMM
+    amp = functools.partial(training.step, hw, wl, ref["optimizer"], "mixed_fp16",
+                            weight_copy="forward")
+    one = amp()
+    many = amp(data_parallel=devices)
+    lump = amp(data_parallel=devices, bucket_mib=1e6)
     tf32 = training.step(hw, wl, ref["optimizer"], "fp32")  # fp32 GEMMs run as TF32 MMAs
     d, d1 = many.data_parallel, lump.data_parallel
     assert d is not None and d1 is not None
