@@ -18,13 +18,16 @@ from typing_extensions import Self
 
 
 def clear_caches() -> int:
-    """Clear every ``functools`` cache defined at module level in a loaded ``pysim`` module;
-    returns how many were cleared."""
+    """Clear every ``functools`` cache (or other object with a ``cache_clear`` method, such as
+    pysim/mapping/mac_memo.py's) defined at module level in a loaded ``pysim`` module; returns
+    how many were cleared."""
     cleared = 0
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "pysim" or name.startswith("pysim.")):
             continue
         for obj in list(vars(module).values()):
+            if isinstance(obj, type):  # a memo's class, not a memo
+                continue
             clear = getattr(obj, "cache_clear", None)
             if callable(clear) and getattr(obj, "__module__", None) == name:
                 clear()

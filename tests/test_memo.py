@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 import pysim
 from pysim import training
+from pysim.mapping.mac_memo import MAPPED
 from pysim.mapping.tiling import _candidates, plan_gemm
 from pysim.memo import clear_caches
 
@@ -32,3 +36,55 @@ def test_a_training_step_reuses_its_graph_until_the_caches_clear() -> None:
     fresh = training.step(hw, wl, "sgd", "int8")
     assert fresh.graph is not first.graph
     assert fresh.latency_s == first.latency_s  # the same graph, rebuilt
+
+
+def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network's repeated layers and a sweep's repeated runs hit the MAC-op memo
+    (pysim/mapping/mac_memo.py); the figures are those of mapping every op, to the last bit."""
+    from pysim.mapping.mac_memo import MacMemo
+
+    for config, name in (("tpu_v1", "resnet50"), ("eyeriss", "resnet18"),
+                         ("edge_npu", "mobilenet_v2"), ("tpu_v1", "bert_base")):
+        hw = pysim.load_hardware(ROOT / "configs" / f"{config}.yaml")
+        wl = pysim.zoo.load(name)
+        clear_caches()
+        assert not MAPPED.of(hw)
+        first = pysim.simulate(hw, wl)
+        mac_ops = sum(op.runs_on == "mac" for op in wl.ops)
+        assert 0 < len(MAPPED.of(hw)) < mac_ops  # repeated layers share an entry
+        warm = pysim.simulate(hw, wl)
+        with monkeypatch.context() as patch:
+            patch.setattr(MacMemo, "get", staticmethod(lambda entries, key: None))
+            every = pysim.simulate(hw, wl)
+        for other in (warm, every):
+            pd.testing.assert_frame_equal(first.layers, other.layers)
+            assert (first.latency_cycles, first.energy_j, first.level_bytes) == \
+                (other.latency_cycles, other.energy_j, other.level_bytes)
+    clear_caches()
+    assert not MAPPED.of(hw)
+
+
+def test_mac_memo_keys_ops_by_their_fields_not_their_names() -> None:
+    from pysim.mapping.mac_memo import op_signature
+    from pysim.workload import Gemm
+
+    a = Gemm(name="a", inputs=("x",), m=64, n=32, k=16)
+    assert op_signature(a) == op_signature(Gemm(name="b", inputs=("y",), m=64, n=32, k=16))
+    assert op_signature(a) != op_signature(Gemm(name="a", inputs=("x",), m=64, n=32, k=16,
+                                                act_bits=4))
+    assert op_signature(a) != op_signature(Gemm(name="a", inputs=("x",), m=64, n=32, k=16,
+                                                bias=True))
+
+
+def test_mac_memo_keeps_a_bounded_number_of_hardware_objects() -> None:
+    from pysim.mapping import mac_memo
+
+    base = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
+    wl = pysim.zoo.load("gemm", m=32, n=32, k=32)
+    clear_caches()
+    kept = [base.with_overrides({"clock_ghz": 1.0 + i / 10}) for i in range(mac_memo.HARDWARE + 3)]
+    for hw in kept:
+        pysim.simulate(hw, wl)
+    # the least recently used go first; each kept object is held, so its id stays its own
+    assert [id(held) for held, _ in MAPPED._by_hw.values()] == \
+        [id(hw) for hw in kept[-mac_memo.HARDWARE:]]

@@ -24,6 +24,7 @@ from pysim.mapping.counts import add_bits, add_tile_traffic, flow, transfer
 from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.level_flows import add_compulsory, behind, chains
 from pysim.mapping.loop_nest import GemmMapping
+from pysim.mapping.mac_memo import MAPPED, op_signature
 from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
@@ -617,11 +618,11 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     from pysim.gpu.kernels import is_gpu, map_kernels
 
     if is_gpu(hw):
-        out = map_kernels(hw, wl)
+        kernels = map_kernels(hw, wl)
         if tick is not None:
-            for _ in out:
+            for _ in kernels:
                 tick()
-        return out
+        return kernels
     check_capacity(hw, wl)
     ops = list(wl.ops)
     index = {op.name: i for i, op in enumerate(ops)}
@@ -642,6 +643,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     base = hardware_objective(hw, spads)
     capacities: dict[int, tuple[Capacity, dict[str, Any]]] = {}  # by bytes kept on chip
     capacity_at = _capacity(hw)
+    mapped = MAPPED.of(hw)  # MAC ops mapped before on this hardware (pysim/mapping/mac_memo.py)
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
@@ -697,15 +699,25 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
                 comp_by_role["weight"] += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
-                m["weight_ratio"] = w_ratio
-            _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
-                        hw.vector.ops_per_cycle, objective_for(
-                            hw, op, unit, base, not res.writes_output[i]),
-                        hw.scratchpads, act_ratio, hw.source)
+            # the same op (but for names) mapped before on this hardware in the same setting
+            key = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
+                   len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
+                   not res.writes_output[i])
+            known = MAPPED.get(mapped, key)
+            if known is not None:
+                m = known
+            else:
+                if w_ratio < 1.0:
+                    m["weight_ratio"] = w_ratio
+                _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
+                            hw.vector.ops_per_cycle, objective_for(
+                                hw, op, unit, base, not res.writes_output[i]),
+                            hw.scratchpads, act_ratio, hw.source)
+                m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
+                if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
+                    m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
+                MAPPED.put(mapped, key, m)
             unit_name, unit_kind = unit.name, unit.kind
-            m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
-            if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
-                m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
         else:
             vec = hw.vector
             work = op.vector_work()

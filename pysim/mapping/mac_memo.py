@@ -1,0 +1,87 @@
+"""The mapped figures of MAC ops, remembered per hardware by what the mapping reads of an op.
+
+A network repeats its layers (ResNet's bottlenecks, a transformer's blocks, a training graph's
+dX and dW GEMMs of identical layers), and a sweep maps the same workload again and again: the
+tiling search is memoised per GEMM (``plan_gemm``), but the per-op analysis around it (tile
+shapes priced by the unit's tile model, bank conflicts, scratchpad and register-file counts)
+ran again for every op. Its result depends on the hardware and on the op's fields but not on
+its name or its tensors' names, only on whether its A and B operands are kept on chip, the
+bytes the kept area holds while it runs (the room left for tiles) and whether its output stays
+on chip; ``MacMemo`` keys it so.
+
+Hardware objects are immutable but not cheaply hashable (pydantic models of many fields), so
+the memo keeps, per hardware object, a strong reference beside its entries: an ``id`` is
+unique while the object lives, and the memo keeps it alive. At most ``HARDWARE`` of them are
+kept (least recently used first out); ``pysim.memo.clear_caches`` clears it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+HARDWARE = 8  # hardware objects remembered at once
+PER_HARDWARE = 4096  # mapped ops remembered per hardware
+NAMES = frozenset({"name", "inputs", "output"})
+
+
+def op_signature(op: Any) -> tuple[Any, ...]:
+    """What the mapping reads of ``op``: its type and every field but its own and its
+    tensors' names (hashable: the fields of a frozen op are)."""
+    fields = type(op).model_fields
+    return (type(op), *(getattr(op, f) for f in fields if f not in NAMES))
+
+
+def snapshot(m: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a mapping dict the mapper may go on adding to: its dicts and their lists
+    copied, every other value immutable."""
+    out: dict[str, Any] = {}
+    for key, value in m.items():
+        if isinstance(value, dict):
+            value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+        out[key] = value
+    return out
+
+
+class MacMemo:
+    """Per hardware object, the mapping dict of each MAC op key (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._by_hw: OrderedDict[int, tuple[Any, OrderedDict[tuple[Any, ...], dict]]] = \
+            OrderedDict()
+
+    def of(self, hw: Any) -> OrderedDict[tuple[Any, ...], dict]:
+        """The entries of ``hw`` (made empty the first time)."""
+        key = id(hw)
+        held = self._by_hw.get(key)
+        if held is None or held[0] is not hw:
+            held = (hw, OrderedDict())
+            self._by_hw[key] = held
+            while len(self._by_hw) > HARDWARE:
+                self._by_hw.popitem(last=False)
+        self._by_hw.move_to_end(key)
+        return held[1]
+
+    @staticmethod
+    def get(entries: OrderedDict[tuple[Any, ...], dict], key: tuple[Any, ...]) -> dict | None:
+        """A copy of the mapping remembered for ``key``, or None."""
+        found = entries.get(key)
+        if found is None:
+            return None
+        entries.move_to_end(key)
+        return snapshot(found)
+
+    @staticmethod
+    def put(entries: OrderedDict[tuple[Any, ...], dict], key: tuple[Any, ...],
+            m: dict[str, Any]) -> None:
+        """Remember a copy of ``m`` for ``key``."""
+        entries[key] = snapshot(m)
+        while len(entries) > PER_HARDWARE:
+            entries.popitem(last=False)
+
+    def cache_clear(self) -> None:
+        """Forget everything (``pysim.memo.clear_caches`` calls it)."""
+        self._by_hw.clear()
+
+
+MAPPED = MacMemo()
