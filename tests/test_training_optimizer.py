@@ -8,11 +8,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pysim
 from pysim import training
 from pysim.training.graph import CAST_OPS, build_training_graph
 from pysim.training.ops import VectorWork
+from pysim.workload import Gemm
 from tests.one_line import one_line
 
 A100 = pysim.gpu.preset("a100")
@@ -127,3 +130,26 @@ def test_a_large_group_shapes_its_state_tensor_within_the_dimension_limit() -> N
 def test_unknown_weight_copy_place_is_one_line() -> None:
     one_line(lambda: training.step(A100, "resnet18", weight_copy="backward"),  # type: ignore[arg-type]
              "weight_copy", "'backward'", "'optimizer'", "'forward'", error=pysim.WorkloadError)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(1, 48), min_size=1, max_size=4), st.integers(1, 16),
+       st.sampled_from(["sgd", "momentum", "adam", "adamw"]),
+       st.sampled_from(["fp32", "mixed_bf16", "mixed_fp16", "int8"]),
+       st.sampled_from(["optimizer", "forward"]))
+def test_fusing_the_update_changes_no_memory_and_no_work(widths: list[int], batch: int,
+                                                         optimizer: str, recipe: str,
+                                                         copy: str) -> None:
+    """Energy and memory are sums of their parts: one multi-tensor update or one per tensor,
+    the step holds the same bytes and does the same vector work."""
+    dims = [8, *widths]
+    ops = [Gemm(name=f"fc{i}", inputs=(f"fc{i - 1}" if i else "x",), m=batch, k=k, n=n,
+                bias=bool(i % 2)) for i, (k, n) in enumerate(zip(dims, dims[1:], strict=False))]
+    wl = pysim.Workload("mlp", ops, [{"name": "x", "shape": (batch, 8)}])
+    steps = [training.step(A100, wl, optimizer, recipe, fused_optimizer=fused,
+                           weight_copy=copy)  # type: ignore[arg-type]
+             for fused in (True, False)]
+    assert steps[0].memory == steps[1].memory
+    work = [sum(op.vector_work() for op in s.graph.workload.ops) for s in steps]
+    assert work[0] == work[1]
+    assert steps[0].macs == steps[1].macs
