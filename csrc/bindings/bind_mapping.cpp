@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
@@ -196,6 +197,82 @@ void bind_mapping(py::module_& m) {
       py::arg("port_cycles") = py::none(),
       "The mapping search's winner over every (slice, candidate): (slice x n + candidate or "
       "-1, latency cycles, energy pJ). Internal to pysim.mapping.tiling.plan_gemm.");
+
+  m.def(
+      "port_cycles_table",
+      [](F64 rates, std::tuple<int64_t, int64_t, int64_t> home, I64 rows, bool a_on_chip,
+         I64 trips_m, I64 trips_n, I64 trips_k, F64 a_bits, F64 b_bits, F64 psum_r,
+         F64 psum_w, F64 a_pass, F64 b_pass, F64 c_pass, F64 p_pass, F64 drain,
+         F64 accumulate) {
+        if (rates.ndim() != 2 || rates.shape(1) != 3 || rates.shape(0) < 1) {
+          throw std::invalid_argument("rates must have shape (levels, 3)");
+        }
+        const int64_t groups = rates.shape(0);
+        const double* rt = rates.data();
+        for (int64_t j = 0; j < 3 * groups; ++j) {
+          if (!(rt[j] > 0)) throw std::invalid_argument("rates must be > 0 bits per cycle");
+        }
+        const auto [home_in, home_w, home_out] = home;
+        for (int64_t g : {home_in, home_w, home_out}) {
+          if (g < 0 || g >= groups) throw std::invalid_argument("home levels out of range");
+        }
+        if (rows.ndim() != 2 || rows.shape(1) != 7) {
+          throw std::invalid_argument("rows must have shape (slices, 7)");
+        }
+        const int64_t count = rows.shape(0);
+        const int64_t* rw = rows.data();
+        for (int64_t s = 0; s < count; ++s) {
+          for (int j = 0; j < 4; ++j) {  // C's level and the serving levels: -1 or a level
+            if (rw[7 * s + j] < -1 || rw[7 * s + j] >= groups) {
+              throw std::invalid_argument("rows' levels must be -1 or a level index");
+            }
+          }
+          for (int j = 4; j < 7; ++j) {
+            if (rw[7 * s + j] < 0 || rw[7 * s + j] > 3) {
+              throw std::invalid_argument("rows' refetch loops must be 0..3");
+            }
+          }
+        }
+        const py::ssize_t n = trips_m.ndim() == 1 ? trips_m.shape(0) : -1;
+        if (n < 0) throw std::invalid_argument("trips_m must be 1-D");
+        require_shape(trips_n, "trips_n", n, -1);
+        require_shape(trips_k, "trips_k", n, -1);
+        PortCandidates c;
+        c.n = n;
+        c.trips_m = trips_m.data();
+        c.trips_n = trips_n.data();
+        c.trips_k = trips_k.data();
+        const std::pair<F64*, const double**> arrays[] = {
+            {&a_bits, &c.a_bits}, {&b_bits, &c.b_bits}, {&psum_r, &c.psum_r},
+            {&psum_w, &c.psum_w}, {&a_pass, &c.a_pass}, {&b_pass, &c.b_pass},
+            {&c_pass, &c.c_pass}, {&p_pass, &c.p_pass}, {&drain, &c.drain},
+            {&accumulate, &c.accumulate}};
+        for (const auto& [array, field] : arrays) {
+          require_shape(*array, "a candidate array", n, -1);
+          *field = array->data();
+        }
+        // the table and the per-level sums it is built from, before any is allocated
+        require_output_bytes("port_cycles_table's slices x candidates",
+                             static_cast<double>(count) * static_cast<double>(n), 8);
+        require_output_bytes("port_cycles_table's levels x candidates x 2",
+                             2.0 * static_cast<double>(groups) * static_cast<double>(n), 8);
+        py::array_t<double> out({static_cast<py::ssize_t>(count), n});
+        double* dst = out.mutable_data();
+        {
+          GilRelease release;
+          port_cycles_table(groups, rt, home_in, home_w, home_out, count, rw, a_on_chip, c,
+                            dst);
+        }
+        return out;
+      },
+      py::arg("rates"), py::arg("home"), py::arg("rows"), py::arg("a_on_chip"),
+      py::arg("trips_m"), py::arg("trips_n"), py::arg("trips_k"), py::arg("a_bits"),
+      py::arg("b_bits"), py::arg("psum_r"), py::arg("psum_w"), py::arg("a_pass"),
+      py::arg("b_pass"), py::arg("c_pass"), py::arg("p_pass"), py::arg("drain"),
+      py::arg("accumulate"),
+      "The scratchpads' port cycles of every (slice, candidate) of a GEMM's tiling search "
+      "(slices x candidates). Internal to pysim.mapping.tiling.plan_gemm; "
+      "pysim.mapping.tiling.slice_port_cycles_reference computes the same in NumPy.");
 }
 
 }  // namespace pysim::bindings

@@ -208,4 +208,99 @@ PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const Plan
   return out;
 }
 
+void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, int64_t home_w,
+                       int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
+                       const PortCandidates& c, double* out) {
+  const int64_t n = c.n;
+  const size_t cells = static_cast<size_t>(n_groups * n);
+  // Per level, the bits read and written by every candidate, each term added over all
+  // candidates in the reference's order (the same doubles, in loops the compiler vectorises);
+  // a level no term touches is skipped, as the reference skips its untouched `zero`.
+  std::vector<double> r(cells), w(cells);
+  std::vector<char> touched(static_cast<size_t>(n_groups));
+  std::vector<int64_t> done;  // slices computed so far (equal rows share their figures)
+  auto add = [&](std::vector<double>& to, int64_t g, auto term) {
+    double* x = to.data() + g * n;
+    for (int64_t i = 0; i < n; ++i) x[i] = x[i] + term(i);
+    touched[g] = 1;
+  };
+  auto fill = [&](int64_t code, const double* pass) {  // one pass x the trips of loop `code`
+    return [=](int64_t i) {
+      const double trip = code == 0   ? 1.0
+                          : code == 1 ? static_cast<double>(c.trips_m[i])
+                          : code == 2 ? static_cast<double>(c.trips_n[i])
+                                      : static_cast<double>(c.trips_k[i]);
+      return 8.0 * pass[i] * trip;
+    };
+  };
+  for (int64_t s = 0; s < n_rows; ++s) {
+    const int64_t* row = rows + 7 * s;
+    double* dst = out + s * n;
+    const auto same = std::find_if(done.begin(), done.end(), [&](int64_t t) {
+      return std::equal(row, row + 7, rows + 7 * t);
+    });
+    if (same != done.end()) {
+      std::copy(out + *same * n, out + (*same + 1) * n, dst);
+      continue;
+    }
+    done.push_back(s);
+    const int64_t c_at = row[0], ga = row[1], gb = row[2], gc = row[3], ra = row[4],
+                  rb = row[5];
+    const int64_t cg = c_at < 0 ? home_out : c_at;
+    std::fill(r.begin(), r.end(), 0.0);
+    std::fill(w.begin(), w.end(), 0.0);
+    std::fill(touched.begin(), touched.end(), 0);
+    add(r, home_in, [&](int64_t i) { return c.a_bits[i]; });
+    add(r, home_w, [&](int64_t i) { return c.b_bits[i]; });
+    add(r, cg, [&](int64_t i) { return 8.0 * c.c_pass[i]; });  // the drain to DRAM
+    if (c_at < 0) {  // partial sums at C's inner level
+      add(r, cg, [&](int64_t i) { return c.psum_r[i]; });
+      add(w, cg, [&](int64_t i) { return c.psum_w[i]; });
+    } else {  // in sub-tiles at the inner level, each leaving to C's level once per K tile
+      add(r, home_out, [&](int64_t i) { return (c.psum_r[i] - c.accumulate[i]) + c.drain[i]; });
+      add(w, home_out, [&](int64_t i) { return c.psum_w[i]; });
+      add(w, cg, [&](int64_t i) { return c.drain[i]; });
+      add(r, cg, [&](int64_t i) { return c.accumulate[i]; });
+    }
+    if (!a_on_chip) add(w, home_in, fill(ra, c.a_pass));
+    add(w, home_w, fill(rb, c.b_pass));
+    if (ga >= 0 && !a_on_chip) {  // A's re-reads across N served by an outer level
+      auto served = [&](int64_t i) {
+        return 8.0 * c.a_pass[i] * static_cast<double>(c.trips_n[i] - 1);
+      };
+      add(r, ga, served);
+      add(w, home_in, served);
+    }
+    if (gb >= 0) {  // B's across M
+      auto served = [&](int64_t i) {
+        return 8.0 * c.b_pass[i] * static_cast<double>(c.trips_m[i] - 1);
+      };
+      add(r, gb, served);
+      add(w, home_w, served);
+    }
+    if (gc >= 0) {  // C's partial sums between K tiles: out of C's level and back
+      auto spill = [&](int64_t i) {
+        return 8.0 * c.p_pass[i] * static_cast<double>(c.trips_k[i] - 1);
+      };
+      for (int64_t g : {gc, cg}) {
+        add(r, g, spill);
+        add(w, g, spill);
+      }
+    }
+    std::fill(dst, dst + n, 0.0);
+    for (int64_t g = 0; g < n_groups; ++g) {
+      if (!touched[g]) continue;
+      // ScratchpadPorts' fewest cycles (pysim/config/memory.py, port_cycles): reads on the
+      // read-capable ports, writes on the write-capable ones, both on all of them
+      const double rr = rates[3 * g], wr = rates[3 * g + 1], ar = rates[3 * g + 2];
+      const double* rg = r.data() + g * n;
+      const double* wg = w.data() + g * n;
+      for (int64_t i = 0; i < n; ++i) {
+        const double t = std::max(std::max(rg[i] / rr, wg[i] / wr), (rg[i] + wg[i]) / ar);
+        dst[i] = std::max(dst[i], t);
+      }
+    }
+  }
+}
+
 }  // namespace pysim

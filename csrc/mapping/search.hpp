@@ -77,4 +77,24 @@ struct PlanChoice {
 PlanChoice search_plans(const PlanPrices& prices, const PlanCandidates& cand,
                         const PlanSlices& slices);
 
+// The scratchpads' port cycles of every (slice, candidate) for plan_gemm (the reference is
+// pysim/mapping/tiling.py's slice_port_cycles_reference; tests hold the two equal to the bit).
+// Levels (capacity groups) g < n_groups move (read, write, any) = rates[3g..3g+2] bits per
+// cycle; A, B and C live innermost at home_in, home_w, home_out. Per slice s, rows[7s..7s+6]
+// = (C's level or -1, the outer level serving A / B / C's re-reads or -1, the loop A / B / C
+// is re-read across: 0 none, 1 m, 2 n, 3 k). Per candidate i (n of them): the m, n, k trips,
+// A's and B's array reads in bits, partial-sum bits read / written at C's inner level, one
+// pass over A / B / C / partial sums in bytes, and, for C kept at an outer level, the bits its
+// sub-tiles drain there and read back. out[s * n + i]: the most cycles any level's ports take.
+struct PortCandidates {
+  int64_t n = 0;
+  const int64_t *trips_m, *trips_n, *trips_k;
+  const double *a_bits, *b_bits, *psum_r, *psum_w, *a_pass, *b_pass, *c_pass, *p_pass;
+  const double *drain, *accumulate;
+};
+
+void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, int64_t home_w,
+                       int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
+                       const PortCandidates& c, double* out);
+
 }  // namespace pysim

@@ -817,6 +817,18 @@ def _c_search_plans(rng: random.Random, w: list[bool]) -> Call:
         harray(rng, np.uint8, (slices, cands), "bits")))
 
 
+def _c_port_cycles_table(rng: random.Random, w: list[bool]) -> Call:
+    groups, slices, cands = rng.randint(0, 4), rng.randint(0, 5), rng.randint(0, 6)
+    rates = np.abs(harray(rng, np.float64, (groups, 3 if rng.random() < 0.9 else 2)))
+    home = tuple(hint(rng, -1, max(0, groups), w) for _ in range(3))
+    rows = harray(rng, np.int64, (slices, 7 if rng.random() < 0.9 else 6))
+    trips = [harray(rng, np.int64, (cands,)) for _ in range(3)]
+    floats = [np.abs(harray(rng, np.float64, (cands if rng.random() < 0.95 else cands + 1,)))
+              for _ in range(10)]
+    return Call("port_cycles_table", _core.port_cycles_table,
+                (rates, home, rows, hbool(rng), *trips, *floats))
+
+
 CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("specs", _c_spec, 3), ("systolic", _c_systolic_cost, 3), ("systolic_gemm",
                                                                _c_systolic_gemm, 2),
@@ -824,7 +836,8 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("gpu", _c_gpu, 2), ("tensor_core", _c_tc, 1), ("bit_serial", _c_bit_serial, 3),
     ("xnor", _c_xnor, 3), ("row_stationary", _c_row_stationary, 2), ("int_gemm", _c_int_gemm, 1),
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
-    ("search_plans", _c_search_plans, 1), ("encode", _c_encode, 2),
+    ("search_plans", _c_search_plans, 1), ("port_cycles_table", _c_port_cycles_table, 1),
+    ("encode", _c_encode, 2),
     ("fused", _c_fused, 2),
 ]
 _WEIGHTED = [c for c in CASES for _ in range(c[2])]
