@@ -406,14 +406,16 @@ def plan_gemm(
     """
     cm, cn, ck = candidate_tiles((m, n, k), (grain_m, grain_n, grain_k), more_grains)
     # every (mt, nt, kt) combination, mt slowest (np.meshgrid's "ij" order, without its cost)
-    mt = np.repeat(cm, len(cn) * len(ck))
+    per_m = len(cn) * len(ck)
+    mt = np.repeat(cm, per_m)
     nt = np.tile(np.repeat(cn, len(ck)), len(cm))
     kt = np.tile(ck, len(cm) * len(cn))
+    mi = np.repeat(np.arange(len(cm)), per_m)  # each candidate's index into cm
     a_tile = np.zeros_like(mt) if a_on_chip else _nbytes(mt * kt, a_bits)
     if a_map is not None and not a_on_chip:
         # A convolution's tile holds the input rows it touches, not the im2col patches.
         per_k = dict(a_map.tile_bytes_per_k)
-        on_chip = np.ceil(kt * np.array([per_k[x] for x in mt.tolist()])).astype(np.int64)
+        on_chip = np.ceil(kt * np.array([per_k[x] for x in cm.tolist()])[mi]).astype(np.int64)
         a_tile = np.minimum(a_tile, on_chip)
     if a_scales != 1.0:
         a_tile = np.ceil(a_tile * a_scales).astype(np.int64)
@@ -448,14 +450,14 @@ def plan_gemm(
     at = np.full(len(mt), -1, dtype=np.int64)
     at[fits] = np.arange(int(fits.sum()))
     wider = [np.where(w >= 0, at[w], -1)[fits] for w in wider]
-    mt, nt, kt = mt[fits], nt[fits], kt[fits]
+    mt, nt, kt, mi = mt[fits], nt[fits], kt[fits], mi[fits]
     a_tile, b_tile, c_tile = (np.asarray(x)[fits] for x in (a_tile, b_tile, c_tile))
     trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
     tiles = trips["m"] * trips["n"] * trips["k"]
     a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
     if a_map is not None:
         passes = dict(a_map.pass_bytes)
-        a_pass = np.array([passes[x] for x in mt.tolist()], dtype=np.int64)
+        a_pass = np.array([passes[x] for x in cm.tolist()], dtype=np.int64)[mi]
     if a_ratio != 1.0:
         a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
     b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
