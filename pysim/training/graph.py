@@ -99,9 +99,10 @@ class _Builder:
     """Accumulates the ops of a training graph (see `build_training_graph`)."""
 
     def __init__(self, wl: Workload, recipes: Mapping[str, Recipe], base: Recipe,
-                 optimizer: Optimizer, input_grads: bool, checkpoint: bool) -> None:
+                 optimizer: Optimizer, input_grads: bool, checkpoint: bool,
+                 copy_at: CopyAt) -> None:
         self.wl, self.recipes, self.base, self.opt = wl, recipes, base, optimizer
-        self.input_grads, self.checkpoint = input_grads, checkpoint
+        self.input_grads, self.checkpoint, self.copy_at = input_grads, checkpoint, copy_at
         self.ops: list[Op] = []
         self.info: list[TrainOp] = []
         self.inputs: list[Tensor] = []
@@ -116,7 +117,6 @@ class _Builder:
         self.param_grads: dict[str, list[str]] = {}  # parameter -> its gradient tensors
         self.update_grads: dict[str, tuple[str, ...]] = {}  # ... as its update reads them
         self.weight_copy = 0
-        self.copy_at: CopyAt = "optimizer"
         # layer -> (elements, bits) of the low-precision weight copy its update writes
         self.copies: dict[str, tuple[int, int]] = {}
 
@@ -227,8 +227,7 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     if weight_copy not in ("optimizer", "forward"):
         raise WorkloadError(f"weight_copy: {weight_copy!r} is not a place; allowed: "
                             "'optimizer' (the update writes it), 'forward' (a cast before use)")
-    b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint)
-    b.copy_at = weight_copy
+    b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint, weight_copy)
     act = base.activation
     for t in wl.inputs:
         fmt = base.master if t.role == "weight" else act
