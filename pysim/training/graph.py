@@ -241,8 +241,8 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     seg_saved: dict[str, int] = {}
     boundary = 0
     if checkpoint:
-        for t, n in b.saved.items():
-            seg_saved[b.saved_by[t]] = seg_saved.get(b.saved_by[t], 0) + n
+        for kept, n in b.saved.items():
+            seg_saved[b.saved_by[kept]] = seg_saved.get(b.saved_by[kept], 0) + n
         boundary = _boundary_bytes(b)
     for out in wl.outputs:
         scale = int(base.loss_scale)
@@ -470,7 +470,7 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
         dyq = b.cast(dy, g, op.name, "backward", stochastic=sr)  # dY for the dX GEMM
         b.give(x, _dx(b, op, dyq, f, _label(g, f), act))
     # dW = X^T dY (per group), the operands Hadamard-transformed first where the recipe says
-    ops = (xq, b.cast(dy, gw, op.name, "backward", stochastic=sr))
+    ops: tuple[str, ...] = (xq, b.cast(dy, gw, op.name, "backward", stochastic=sr))
     if r.hadamard:
         ops = tuple(_hadamard(b, t, r, op.name) for t in ops)
     xw, dyw = _same_width(b, ops, op.name)

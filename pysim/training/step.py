@@ -284,7 +284,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
                if link is not None else [])
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
                             sum(b.nbytes for b in buckets))
-    name = getattr(hw, "full_name", None) or getattr(hw, "name", str(hw))
+    name = str(getattr(hw, "full_name", None) or getattr(hw, "name", hw))
     if memory.capacity is not None and memory.peak > memory.capacity:
         raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
                             f"{name} has {memory.capacity / GIB:.2f} GiB; try checkpoint=True, "
@@ -307,12 +307,12 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
 
 def _hardware(hw: Any) -> Any:
     """``hw`` loaded where it is a path (a GPU preset or a Hardware as it is)."""
-    from os import PathLike
+    from os import PathLike, fspath
 
     if isinstance(hw, (str, PathLike)):
         from pysim.config import load_hardware
 
-        return load_hardware(hw)
+        return load_hardware(fspath(hw))
     return hw
 
 
