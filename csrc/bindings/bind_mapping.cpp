@@ -36,6 +36,18 @@ void require_shape(const py::array& x, const char* name, py::ssize_t rows, py::s
   }
 }
 
+// A real numeric array as T (a complex, string or object one is refused by name before NumPy
+// would cast it with a warning).
+template <class T>
+CArray<T> real_array(const py::array& x, const char* name) {
+  const char kind = x.dtype().kind();
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f') {
+    throw std::invalid_argument(std::string(name) + " must be a real numeric array, got dtype " +
+                                dtype_name(x));
+  }
+  return as_c_array<T>(x, name);
+}
+
 // The pipeline's arguments: a step count the engine uses and finite, non-negative cycles.
 void check_pipeline_args(int64_t steps, double compute, double read, double write) {
   if (steps < 1 || steps > 4096) {
@@ -200,10 +212,28 @@ void bind_mapping(py::module_& m) {
 
   m.def(
       "port_cycles_table",
-      [](F64 rates, std::tuple<int64_t, int64_t, int64_t> home, I64 rows, bool a_on_chip,
-         I64 trips_m, I64 trips_n, I64 trips_k, F64 a_bits, F64 b_bits, F64 psum_r,
-         F64 psum_w, F64 a_pass, F64 b_pass, F64 c_pass, F64 p_pass, F64 drain,
-         F64 accumulate) {
+      [](const py::array& rates_in, std::tuple<int64_t, int64_t, int64_t> home,
+         const py::array& rows_in, bool a_on_chip, const py::array& trips_m_in,
+         const py::array& trips_n_in, const py::array& trips_k_in, const py::array& a_bits_in,
+         const py::array& b_bits_in, const py::array& psum_r_in, const py::array& psum_w_in,
+         const py::array& a_pass_in, const py::array& b_pass_in, const py::array& c_pass_in,
+         const py::array& p_pass_in, const py::array& drain_in,
+         const py::array& accumulate_in) {
+        F64 rates = real_array<double>(rates_in, "rates");
+        I64 rows = real_array<int64_t>(rows_in, "rows");
+        I64 trips_m = real_array<int64_t>(trips_m_in, "trips_m");
+        I64 trips_n = real_array<int64_t>(trips_n_in, "trips_n");
+        I64 trips_k = real_array<int64_t>(trips_k_in, "trips_k");
+        F64 a_bits = real_array<double>(a_bits_in, "a_bits");
+        F64 b_bits = real_array<double>(b_bits_in, "b_bits");
+        F64 psum_r = real_array<double>(psum_r_in, "psum_r");
+        F64 psum_w = real_array<double>(psum_w_in, "psum_w");
+        F64 a_pass = real_array<double>(a_pass_in, "a_pass");
+        F64 b_pass = real_array<double>(b_pass_in, "b_pass");
+        F64 c_pass = real_array<double>(c_pass_in, "c_pass");
+        F64 p_pass = real_array<double>(p_pass_in, "p_pass");
+        F64 drain = real_array<double>(drain_in, "drain");
+        F64 accumulate = real_array<double>(accumulate_in, "accumulate");
         if (rates.ndim() != 2 || rates.shape(1) != 3 || rates.shape(0) < 1) {
           throw std::invalid_argument("rates must have shape (levels, 3)");
         }
@@ -273,6 +303,69 @@ void bind_mapping(py::module_& m) {
       "The scratchpads' port cycles of every (slice, candidate) of a GEMM's tiling search "
       "(slices x candidates). Internal to pysim.mapping.tiling.plan_gemm; "
       "pysim.mapping.tiling.slice_port_cycles_reference computes the same in NumPy.");
+
+  m.def(
+      "systolic_tile_sums",
+      [](int64_t rows, int64_t cols, std::tuple<int, int, int> spatial, bool scalesim,
+         int64_t pe_weights, int64_t arrays, int64_t m, int64_t n, int64_t k,
+         const py::array& mt_in, const py::array& nt_in, const py::array& kt_in) {
+        I64 mt = real_array<int64_t>(mt_in, "mt");
+        I64 nt = real_array<int64_t>(nt_in, "nt");
+        I64 kt = real_array<int64_t>(kt_in, "kt");
+        const auto [on_rows, on_cols, split] = spatial;
+        for (int d : {on_rows, on_cols, split}) {
+          if (d < 0 || d > 2) throw std::invalid_argument("spatial dimensions must be 0..2");
+        }
+        if (on_rows == on_cols) {
+          throw std::invalid_argument("spatial: the rows and columns need two dimensions");
+        }
+        for (const auto& [value, name] : {std::pair{rows, "rows"}, std::pair{cols, "cols"},
+                                          std::pair{pe_weights, "pe_weights"},
+                                          std::pair{arrays, "arrays"}, std::pair{m, "m"},
+                                          std::pair{n, "n"}, std::pair{k, "k"}}) {
+          if (value < 1 || value > (int64_t{1} << 31)) {
+            throw std::invalid_argument(std::string(name) + " must be in 1..2^31, got " +
+                                        std::to_string(value));
+          }
+        }
+        const py::ssize_t count = mt.ndim() == 1 ? mt.shape(0) : -1;
+        if (count < 0) throw std::invalid_argument("mt must be 1-D");
+        require_shape(nt, "nt", count, -1);
+        require_shape(kt, "kt", count, -1);
+        const int64_t* tiles[3] = {mt.data(), nt.data(), kt.data()};
+        for (int d = 0; d < 3; ++d) {
+          for (py::ssize_t i = 0; i < count; ++i) {
+            if (tiles[d][i] < 1 || tiles[d][i] > (int64_t{1} << 31)) {
+              throw std::invalid_argument("tiles must be in 1..2^31");
+            }
+          }
+        }
+        require_output_bytes("systolic_tile_sums' output", 5.0 * static_cast<double>(count),
+                             8);
+        SystolicSpec2 spec;
+        spec.rows = rows;
+        spec.cols = cols;
+        spec.on_rows = on_rows;
+        spec.on_cols = on_cols;
+        spec.split = split;
+        spec.scalesim = scalesim;
+        spec.pe_weights = pe_weights;
+        spec.arrays = arrays;
+        py::array_t<int64_t> out({py::ssize_t{5}, count});
+        int64_t* dst = out.mutable_data();
+        {
+          GilRelease release;
+          systolic_tile_sums(spec, m, n, k, count, tiles[0], tiles[1], tiles[2], dst);
+        }
+        return out;
+      },
+      py::arg("rows"), py::arg("cols"), py::arg("spatial"), py::arg("scalesim"),
+      py::arg("pe_weights"), py::arg("arrays"), py::arg("m"), py::arg("n"), py::arg("k"),
+      py::arg("mt"), py::arg("nt"), py::arg("kt"),
+      "A systolic array's tile model summed over an M x N x K GEMM per candidate tiling: (5, "
+      "candidates) int64 rows of cycles, A reads, B reads, partial sums written and read back. "
+      "Internal to pysim.mapping.tiling.plan_gemm; pysim.mapping.tiling.tile_sums_reference "
+      "computes the same in NumPy.");
 }
 
 }  // namespace pysim::bindings

@@ -303,4 +303,121 @@ void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, i
   }
 }
 
+namespace {
+
+// NumPy's int64 arithmetic: two's complement, wrapping (signed overflow is undefined in C++).
+inline int64_t mul(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+}
+inline int64_t add(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+inline int64_t sub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }  // a >= 0, b > 0
+
+struct TileFigures {
+  int64_t steady, fill, a_reads, b_reads, c_writes, c_reads;
+};
+
+// SystolicTiles.evaluate for one tile shape (dims[0..2] = m, n, k of the tile).
+TileFigures tile_figures(const SystolicSpec2& s, const int64_t dims[3]) {
+  const int64_t r = s.rows, c = s.cols;
+  const int streamed = 3 - s.on_rows - s.on_cols;
+  int64_t each[3] = {dims[0], dims[1], dims[2]};
+  int64_t used = s.arrays;
+  if (s.split == 2 && streamed != 2) {  // K fills one array's lanes before the next
+    const int64_t lanes = s.on_rows == 2 ? r : c;
+    used = std::min(s.arrays, cdiv(dims[2], lanes));
+  }
+  each[s.split] = cdiv(dims[s.split], used);
+  const int64_t sr = each[s.on_rows], sc = each[s.on_cols], t = each[streamed];
+  const int64_t row_folds = cdiv(sr, r), col_folds = cdiv(sc, c);
+  const int64_t folds = mul(row_folds, col_folds);
+  // the operand indexed by both spatial dimensions stays: A (m, k), B (k, n), C (m, n)
+  const int pair = (1 << s.on_rows) | (1 << s.on_cols);
+  const char still = pair == 0b101 ? 'a' : pair == 0b110 ? 'b' : 'c';
+  const int64_t preload = still == 'c' ? 0 : r;
+  const int64_t last = t + r + c - 2;
+  TileFigures f{};
+  if (s.scalesim) {
+    f.steady = mul(folds, preload + last);
+    f.fill = 0;
+  } else {
+    const int64_t interval = std::max(t, r);
+    f.steady = mul(folds, interval);
+    f.fill = preload + last - interval;
+  }
+  const int64_t m = dims[0], n = dims[1], k = dims[2];
+  const int64_t size_a = mul(m, k), size_b = mul(k, n), size_c = mul(m, n);
+  // re-reads: once when stationary, once per column fold when it enters along the rows, else
+  // once per row fold
+  auto times = [&](char x, int d0, int d1) -> int64_t {
+    if (x == still) return 1;
+    return (s.on_rows == d0 || s.on_rows == d1) ? col_folds : row_folds;
+  };
+  const int64_t ta = times('a', 0, 2), tb = times('b', 2, 1), tc = times('c', 0, 1);
+  int64_t cw = mul(tc, size_c);
+  int64_t cr = still != 'c' ? sub(cw, size_c) : 0;
+  if (s.pe_weights > 1 && still != 'c') {
+    const int64_t k_lanes = s.on_rows == 2 ? r : c;
+    const int64_t psum_folds = cdiv(each[2], mul(k_lanes, s.pe_weights));
+    cw = mul(psum_folds, size_c);
+    cr = mul(psum_folds - 1, size_c);
+  }
+  if (s.split == 2 && s.arrays > 1) {
+    cw = mul(std::min(used, k), cw);
+    cr = sub(cw, size_c);
+  }
+  f.a_reads = mul(ta, size_a);
+  f.b_reads = mul(tb, size_b);
+  f.c_writes = cw;
+  f.c_reads = cr;
+  return f;
+}
+
+}  // namespace
+
+void systolic_tile_sums(const SystolicSpec2& spec, int64_t m, int64_t n, int64_t k,
+                        int64_t count, const int64_t* mt, const int64_t* nt, const int64_t* kt,
+                        int64_t* out) {
+  for (int64_t i = 0; i < count; ++i) {
+    // per dimension: (how many full tiles, their size), (0 or 1 ragged tile, its size)
+    const int64_t dim[3] = {m, n, k}, tile[3] = {mt[i], nt[i], kt[i]};
+    int64_t cnt[3][2], size[3][2];
+    for (int d = 0; d < 3; ++d) {
+      const int64_t rest = dim[d] % tile[d];
+      cnt[d][0] = dim[d] / tile[d];
+      size[d][0] = tile[d];
+      cnt[d][1] = rest > 0 ? 1 : 0;
+      size[d][1] = rest ? rest : tile[d];
+    }
+    int64_t cycles = 0, fill = 0, a = 0, b = 0, cw = 0, cr = 0;
+    bool first = true;
+    for (int x = 0; x < 2; ++x) {  // itertools.product order: m slowest
+      for (int y = 0; y < 2; ++y) {
+        for (int z = 0; z < 2; ++z) {
+          const int64_t times = mul(mul(cnt[0][x], cnt[1][y]), cnt[2][z]);
+          const int64_t shape[3] = {size[0][x], size[1][y], size[2][z]};
+          const TileFigures f = tile_figures(spec, shape);
+          cycles = add(cycles, mul(times, f.steady));
+          const int64_t shown = times > 0 ? f.fill : 0;
+          fill = first ? shown : std::max(fill, shown);
+          first = false;
+          a = add(a, mul(times, f.a_reads));
+          b = add(b, mul(times, f.b_reads));
+          cw = add(cw, mul(times, f.c_writes));
+          cr = add(cr, mul(times, f.c_reads));
+        }
+      }
+    }
+    out[i] = add(cycles, fill);
+    out[count + i] = a;
+    out[2 * count + i] = b;
+    out[3 * count + i] = cw;
+    out[4 * count + i] = cr;
+  }
+}
+
 }  // namespace pysim

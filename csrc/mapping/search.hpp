@@ -97,4 +97,22 @@ void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, i
                        int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
                        const PortCandidates& c, double* out);
 
+// A systolic array's tile model (pysim/mapping/tile_model.py, SystolicTiles: SCALE-Sim's fold
+// model for any spatial unrolling, several arrays, PEs holding several weights) summed over a
+// whole M x N x K GEMM per candidate tiling (mt, nt, kt), as plan_gemm's op_cycles and its
+// sums do (the reference; tests hold the two equal): its full and ragged tile shapes, each
+// times its count. Dimensions are 0 m, 1 n, 2 k. out is 5 x n, row-major: cycles (the tiles'
+// steady cycles plus the largest fill of a shape that occurs), then A reads, B reads, partial
+// sums written and read back, in elements. Integer arithmetic wraps as NumPy's int64 does.
+struct SystolicSpec2 {
+  int64_t rows = 1, cols = 1;
+  int on_rows = 0, on_cols = 1, split = 1;  // dimensions
+  bool scalesim = false;                    // every fold pays its own fill and drain
+  int64_t pe_weights = 1, arrays = 1;
+};
+
+void systolic_tile_sums(const SystolicSpec2& spec, int64_t m, int64_t n, int64_t k,
+                        int64_t count, const int64_t* mt, const int64_t* nt, const int64_t* kt,
+                        int64_t* out);
+
 }  // namespace pysim

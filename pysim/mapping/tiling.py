@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from pysim import _core
-from pysim.mapping.tile_model import TileArrays, TileModel
+from pysim.mapping.tile_model import SPATIAL, SystolicTiles, TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
 ROLES = ("input", "weight", "output")
@@ -280,6 +280,33 @@ def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.n
     return cycles, count, cost
 
 
+def tile_sums(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.ndarray,
+              kt: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``tile_sums_reference``'s figures; a systolic array's in C++
+    (``_core.systolic_tile_sums``: its tile model per full and ragged tile shape, summed per
+    candidate, in place of NumPy passes over eight shapes x candidates)."""
+    if not isinstance(model, SystolicTiles):
+        return tile_sums_reference(model, m, n, k, mt, nt, kt)
+    on_rows, on_cols = model.spatial[:2] or SPATIAL[model.dataflow][:2]
+    split = model.spatial[2] if len(model.spatial) > 2 else on_cols
+    dim = {"m": 0, "n": 1, "k": 2}
+    i64 = np.int64
+    return tuple(_core.systolic_tile_sums(
+        model.rows, model.cols, (dim[on_rows], dim[on_cols], dim[split]),
+        model.timing == "scalesim", model.pe_weights, model.arrays, m, n, k,
+        *(np.ascontiguousarray(x, dtype=i64) for x in (mt, nt, kt))))
+
+
+def tile_sums_reference(model: TileModel, m: int, n: int, k: int, mt: np.ndarray,
+                        nt: np.ndarray, kt: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per candidate tiling of an M x N x K GEMM: its cycles (``op_cycles``) and, summed over
+    its tiles, the elements of A and B the unit reads and of the partial sums it writes and
+    reads back."""
+    cycles, count, cost = op_cycles(model, m, n, k, mt, nt, kt)
+    return (cycles, *((count * x).sum(axis=0) for x in (cost.a_reads, cost.b_reads,
+                                                        cost.c_writes, cost.c_reads)))
+
+
 def accumulate_reads(m: int, n: int, k: int, kt: np.ndarray | int) -> np.ndarray | int:
     """Partial sums read back from the output level when a K tile adds into the sums the
     previous K tiles of the same C tile left there (the tile-level twin of the array's
@@ -474,14 +501,12 @@ def plan_gemm(
     if objective.kind != "traffic":
         if model is None:
             raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
-        compute, count, cost = op_cycles(model, m, n, k, mt, nt, kt)
+        compute, a_elems, b_elems, cw_elems, cr_elems = tile_sums(model, m, n, k, mt, nt, kt)
         ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
         # ... and every K tile after a C tile's first adds into its partial sums: one read each
-        sram_pj = ((count * cost.a_reads).sum(axis=0) * a_bits * a_scales * ri
-                   + (count * cost.b_reads).sum(axis=0) * b_bits * b_scales * rw)
-        psum_w_bits = (count * cost.c_writes).sum(axis=0) * psum_bits
-        psum_r_bits = ((count * cost.c_reads).sum(axis=0) + accumulate_reads(m, n, k, kt)) \
-            * psum_bits
+        sram_pj = (a_elems * a_bits * a_scales * ri + b_elems * b_bits * b_scales * rw)
+        psum_w_bits = cw_elems * psum_bits
+        psum_r_bits = (cr_elems + accumulate_reads(m, n, k, kt)) * psum_bits
     # Engine steps: a tile streams its rows of A through the unit, so its load, compute and
     # store pipeline in row chunks, not only tile by tile (one tile is not load-then-compute).
     steps = np.minimum(tiles * mt, objective.max_steps)
@@ -599,8 +624,8 @@ def plan_gemm(
     if objective.kind != "traffic" and len(objective.level_port_bits) == len(groups):
         port = slice_port_cycles(objective.level_port_bits, home, c_level, outer_g, refetch,
                                  trips, a_on_chip,
-                                 (count * cost.a_reads).sum(axis=0) * a_bits * a_scales,
-                                 (count * cost.b_reads).sum(axis=0) * b_bits * b_scales,
+                                 a_elems * a_bits * a_scales,
+                                 b_elems * b_bits * b_scales,
                                  psum_r_bits, psum_w_bits, a_pass, b_pass, c_pass, p_pass,
                                  (float(m * n * psum_bits) * trips["k"],
                                   accumulate_reads(m, n, k, kt) * float(psum_bits)))

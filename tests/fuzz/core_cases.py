@@ -829,6 +829,16 @@ def _c_port_cycles_table(rng: random.Random, w: list[bool]) -> Call:
                 (rates, home, rows, hbool(rng), *trips, *floats))
 
 
+def _c_systolic_tile_sums(rng: random.Random, w: list[bool]) -> Call:
+    cands = rng.randint(0, 6)
+    spatial = tuple(hint(rng, 0, 2, w) for _ in range(3))
+    return Call("systolic_tile_sums", _core.systolic_tile_sums, (
+        hint(rng, 1, 64, w), hint(rng, 1, 64, w), spatial, hbool(rng), hint(rng, 1, 8, w),
+        hint(rng, 1, 4, w), *(hint(rng, 1, 4096, w) for _ in range(3)),
+        *(harray(rng, np.int64, (cands if rng.random() < 0.95 else cands + 1,))
+          for _ in range(3))))
+
+
 CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("specs", _c_spec, 3), ("systolic", _c_systolic_cost, 3), ("systolic_gemm",
                                                                _c_systolic_gemm, 2),
@@ -837,6 +847,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("xnor", _c_xnor, 3), ("row_stationary", _c_row_stationary, 2), ("int_gemm", _c_int_gemm, 1),
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
     ("search_plans", _c_search_plans, 1), ("port_cycles_table", _c_port_cycles_table, 1),
+    ("systolic_tile_sums", _c_systolic_tile_sums, 1),
     ("encode", _c_encode, 2),
     ("fused", _c_fused, 2),
 ]
