@@ -20,8 +20,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-HARDWARE = 8  # hardware objects remembered at once
-PER_HARDWARE = 4096  # mapped ops remembered per hardware
+# Bounds: a sweep revisits the point it just ran (warm runs, schedules) or moves on, so a few
+# hardware objects suffice; a network has tens of distinct MAC ops (a training graph a few
+# hundred). A snapshot is a few KB, so the memo stays under ~30 MB.
+HARDWARE = 4  # hardware objects remembered at once
+PER_HARDWARE = 2048  # mapped ops remembered per hardware
 NAMES = frozenset({"name", "inputs", "output"})
 
 
