@@ -44,9 +44,10 @@ class PlannedResidency:
 # The solve stops once the kept bytes are proven within this fraction of the optimum, or after
 # this many branch-and-bound nodes, so the stop does not depend on the machine's speed. Every
 # shipped config's zoo graph, forward or training, is proven at the root node (ResNet-50's
-# ~700-op int8 training graph on tpu_v1: 0.4 s); LLaMA-2-7B's ~2,100-op bf16 training graph
-# on tpu_v1 is not (5 s at the root, whose plan 1,398 more nodes in 60 s do not improve: an
-# 11 % gap on the kept bytes, 0.8 % of the bytes moved), so the search ends with the root.
+# ~520-op int8 training graph on tpu_v1: 0.3 s); LLaMA-2-7B's bf16 training graph on tpu_v1
+# is not (its ~2,100-op per-tensor-update form: 5 s at the root, whose plan 1,398 more nodes in
+# 60 s do not improve, an 11 % gap on the kept bytes, 0.8 % of the bytes moved; its ~1,600-op
+# form stops at the root with a 17 % gap and the same 73.66 GB), so the search ends there.
 MIP_REL_GAP = 1e-3
 MIP_NODE_LIMIT = 1
 
