@@ -41,7 +41,7 @@ def test_a_training_step_reuses_its_graph_until_the_caches_clear() -> None:
 def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.MonkeyPatch) -> None:
     """A network's repeated layers and a sweep's repeated runs hit the MAC-op memo
     (pysim/mapping/mac_memo.py); the figures are those of mapping every op, to the last bit."""
-    from pysim.mapping.mac_memo import MacMemo
+    from pysim.mapping.mac_memo import MappedOps
 
     for config, name in (("tpu_v1", "resnet50"), ("eyeriss", "resnet18"),
                          ("edge_npu", "mobilenet_v2"), ("tpu_v1", "bert_base")):
@@ -54,7 +54,7 @@ def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.Monk
         assert 0 < len(MAPPED.of(hw)) < mac_ops  # repeated layers share an entry
         warm = pysim.simulate(hw, wl)
         with monkeypatch.context() as patch:
-            patch.setattr(MacMemo, "get", staticmethod(lambda entries, key: None))
+            patch.setattr(MappedOps, "recall", lambda self, key: None)
             every = pysim.simulate(hw, wl)
         for other in (warm, every):
             pd.testing.assert_frame_equal(first.layers, other.layers)

@@ -46,41 +46,41 @@ def snapshot(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
+    """One hardware object's mapped MAC ops by key, least recently used first."""
+
+    def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        """A copy of the mapping remembered for ``key``, or None."""
+        found = self.get(key)
+        if found is None:
+            return None
+        self.move_to_end(key)
+        return snapshot(found)
+
+    def remember(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
+        """Keep a copy of ``m`` for ``key``."""
+        self[key] = snapshot(m)
+        while len(self) > PER_HARDWARE:
+            self.popitem(last=False)
+
+
 class MacMemo:
-    """Per hardware object, the mapping dict of each MAC op key (see the module docstring)."""
+    """Per hardware object, its ``MappedOps`` (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._by_hw: OrderedDict[int, tuple[Any, OrderedDict[tuple[Any, ...], dict]]] = \
-            OrderedDict()
+        self._by_hw: OrderedDict[int, tuple[Any, MappedOps]] = OrderedDict()
 
-    def of(self, hw: Any) -> OrderedDict[tuple[Any, ...], dict]:
-        """The entries of ``hw`` (made empty the first time)."""
+    def of(self, hw: Any) -> MappedOps:
+        """The mapped ops of ``hw`` (none the first time)."""
         key = id(hw)
         held = self._by_hw.get(key)
         if held is None or held[0] is not hw:
-            held = (hw, OrderedDict())
+            held = (hw, MappedOps())
             self._by_hw[key] = held
             while len(self._by_hw) > HARDWARE:
                 self._by_hw.popitem(last=False)
         self._by_hw.move_to_end(key)
         return held[1]
-
-    @staticmethod
-    def get(entries: OrderedDict[tuple[Any, ...], dict], key: tuple[Any, ...]) -> dict | None:
-        """A copy of the mapping remembered for ``key``, or None."""
-        found = entries.get(key)
-        if found is None:
-            return None
-        entries.move_to_end(key)
-        return snapshot(found)
-
-    @staticmethod
-    def put(entries: OrderedDict[tuple[Any, ...], dict], key: tuple[Any, ...],
-            m: dict[str, Any]) -> None:
-        """Remember a copy of ``m`` for ``key``."""
-        entries[key] = snapshot(m)
-        while len(entries) > PER_HARDWARE:
-            entries.popitem(last=False)
 
     def cache_clear(self) -> None:
         """Forget everything (``pysim.memo.clear_caches`` calls it)."""

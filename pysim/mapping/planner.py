@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -108,13 +108,14 @@ def _capacity(hw: Any) -> Callable[[int], tuple[Capacity, dict[str, Any]]]:
     """Room per scratchpad (in ``hw.scratchpads`` order) for the tiles of the operands it
     holds innermost, and the levels behind each operand's innermost one, as a function of the
     ``reserved`` bytes of the input scratchpad that hold tensors kept on chip for later ops
-    (the layout is read once; each reserved size gives its own Capacity)."""
+    (the layout is read once; each reserved size's Capacity is made once)."""
     spads = _roles(hw)
     names = [s.name for s in hw.scratchpads]
     layout = [(tuple(r for r in ROLES if spads[r].name == s.name), s.size_bytes,
                s.name == spads["input"].name, s.double_buffered) for s in hw.scratchpads]
     outer = tuple((r, names.index(o.name)) for r in ROLES for o in hw.chain(r)[1:])
 
+    @cache
     def at(reserved: int) -> tuple[Capacity, dict[str, Any]]:
         groups = tuple((roles, max(0, size - (reserved if holds_input else 0)), db)
                        for roles, size, holds_input, db in layout)
@@ -641,17 +642,14 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     chain_of = chains(hw)
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
-    capacities: dict[int, tuple[Capacity, dict[str, Any]]] = {}  # by bytes kept on chip
-    capacity_at = _capacity(hw)
+    capacity_at = _capacity(hw)  # by bytes kept on chip
     mapped = MAPPED.of(hw)  # MAC ops mapped before on this hardware (pysim/mapping/mac_memo.py)
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
         on_chip = res.resident_inputs[i]
         reserved = res.resident_bytes_during[i]
-        if reserved not in capacities:
-            capacities[reserved] = capacity_at(reserved)
-        cap, spads = capacities[reserved]
+        cap, spads = capacity_at(reserved)
         deps = tuple(sorted({producers[t] for t in op.inputs if t in producers}))
         m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
         # Activations crossing DRAM compressed (dram.compress_activations): read, written.
@@ -703,7 +701,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             key = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
                    len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
                    not res.writes_output[i])
-            known = MAPPED.get(mapped, key)
+            known = mapped.recall(key)
             if known is not None:
                 m = known
             else:
@@ -716,7 +714,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
                 if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
                     m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
-                MAPPED.put(mapped, key, m)
+                mapped.remember(key, m)
             unit_name, unit_kind = unit.name, unit.kind
         else:
             vec = hw.vector
