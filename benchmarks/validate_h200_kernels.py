@@ -33,14 +33,18 @@ whole model the stream without launches, as a graph runs it.
 Systematic gaps (2026-12, mma clock 1430 MHz): FlashAttention-2 issues Ampere's mma.sync on
 Hopper, which the model prices at 2/3 of the wgmma rate (pysim/gpu/attention.py): its forward
 rows come out 0.61-0.97x the measured time (290-343 TFLOP/s measured); cuDNN's sm90 wgmma kernel
-runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x). Decode
-through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA 1.03-1.12x,
-GQA, a KV head's query group packed into one block as FlashAttention-2 packs it, 0.77-1.12x);
-FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run 0.68-0.85x
-(cuDNN's convolutions below the model's GEMMs; depthwise ones on the CUDA cores on both
-sides). LayerNorm / softmax are priced as streaming kernels; PyTorch's run at 1.2-2.7 TB/s.
-Streaming kernels of 0.1-4 MiB take 2-3 us, the model's kernel and stream latencies (1.2 + 1.0
-us, both measured on this machine) plus the bytes.
+runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x).
+Decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA
+1.03-1.12x, GQA, a KV head's query group packed into one block as FlashAttention-2 packs it,
+0.77-1.12x); FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run
+0.68-0.85x (cuDNN's convolutions below the model's GEMMs; depthwise ones on the CUDA cores on
+both sides). LayerNorm and the block softmax (rows over 2048 values) run a CTA per row: their
+time is the first row's latency, then each SM's rows at a per-SM bandwidth (PyTorch's run at
+1.2-2.7 TB/s, not the HBM's 4.1), both fitted to the eltwise rows and printed at the end beside
+the preset's (``RowKernel``, within 2.5 % of every timing); an RMS norm, run as a layer norm,
+comes out 1.26-1.37x slow (PyTorch's rms_norm kernel does one reduction, not two). Streaming
+kernels of 0.1-4 MiB take 2-3 us, the model's kernel and stream latencies (1.2 + 1.0 us, both
+measured on this machine) plus the bytes.
 
 Nothing here asserts (tests/test_h200_kernels_validation.py pins the bands). Every case is
 simulated (none is skipped or subsampled); the whole run takes a few seconds.
@@ -60,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import pysim
+from pysim.config.units import RowKernel
 from pysim.gpu.attention import fused_attention_cost
 from pysim.workload import Workload, workload_from_dict
 from pysim.workload.attention import Attention
@@ -356,6 +361,44 @@ def eltwise_rows() -> list[Row]:
     return rows
 
 
+# measured kernels whose rows run one CTA each (pysim/gpu/kernels.py, ``row_kernel``)
+ROW_KERNELS = {"softmax": "softmax_rows", "layernorm": "norm_rows"}
+
+
+def fit_row_kernel(op: str) -> tuple[RowKernel, float]:
+    """The ``RowKernel`` that fits ``op``'s rows of eltwise.csv best (least squares of the
+    relative error of kernel latency + first row + (ceil(rows / SMs) - 1) x row bytes /
+    per-SM bandwidth), and its worst relative error over the measured times. The h200
+    preset's figures are this fit, rounded."""
+    import numpy as np
+
+    gpu = pysim.gpu.preset(PRESET)
+    points = [(int(r["elements"]) // COLS, int(r["bytes"]), float(r["time_s"]))
+              for r in read_csv("eltwise.csv") if r["op"] == op]
+    after = np.array([t - gpu.kernel_latency_us * 1e-6 for _, _, t in points])
+    design = np.array([[1.0, (math.ceil(rows / gpu.sms) - 1) * moved / rows]
+                       for rows, moved, _ in points])
+    weight = 1 / np.array([t for _, _, t in points])
+    (first, per_byte), *_ = np.linalg.lstsq(design * weight[:, None], after * weight,
+                                           rcond=None)
+    fitted = RowKernel(latency_us=first * 1e6, sm_gb_per_s=1e-9 / per_byte)
+    measured = np.array([t for _, _, t in points])
+    model = design @ np.array([first, per_byte]) + gpu.kernel_latency_us * 1e-6
+    return fitted, float(np.max(np.abs(model / measured - 1)))
+
+
+def row_kernel_report() -> str:
+    gpu = pysim.gpu.preset(PRESET)
+    lines = ["", "one-CTA-per-row kernels: the fit to eltwise.csv beside the preset",
+             f"{'op':<10} {'fit first us':>12} {'fit GB/s/SM':>12} {'worst':>6}   preset"]
+    for op, field in ROW_KERNELS.items():
+        fit, worst = fit_row_kernel(op)
+        have = getattr(gpu, field)
+        lines.append(f"{op:<10} {fit.latency_us:>12.2f} {fit.sm_gb_per_s:>12.1f} "
+                     f"{worst:>6.1%}   {field}: {have.latency_us} us, {have.sm_gb_per_s} GB/s")
+    return "\n".join(lines)
+
+
 SECTION_ROWS: dict[str, Callable[[], list[Row]]] = {
     "sdpa": sdpa_rows, "decode": decode_rows, "llama": llama_rows, "cnn": cnn_rows,
     "eltwise": eltwise_rows}
@@ -427,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sections = tuple(dict.fromkeys(args.section)) if args.section else SECTIONS
     print(report(all_rows(sections)))
+    if "eltwise" in sections:
+        print(row_kernel_report())
     return 0
 
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim import _core
+from pysim.config.units import RowKernel
 from pysim.errors import WorkloadError
 from pysim.gpu import bitplane
 from pysim.gpu.attention import fused_attention_cost
@@ -303,6 +304,33 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     return Kernel(seconds, reads, writes, smem, l2, tiling, launches)
 
 
+# PyTorch runs a softmax over rows of at most 2048 values and 8 KiB as a warp per row
+# (dispatch_softmax_forward, aten/src/ATen/native/cuda/SoftMax.cu, host_softmax), longer rows
+# as a CTA per row (cunn_SoftMaxForward*)
+WARP_SOFTMAX_MAX_COLS = 2048
+WARP_SOFTMAX_MAX_ROW_BYTES = 8192
+
+
+def row_kernel(gpu: GpuPreset, op: Any) -> RowKernel | None:
+    """The one-CTA-per-row timing ``op``'s kernel runs with on ``gpu``, or None (streamed):
+    a layer norm, or a softmax over rows too long for a warp."""
+    if op.type == "layernorm":
+        return gpu.norm_rows
+    if op.type == "softmax" and (op.cols > WARP_SOFTMAX_MAX_COLS
+                                 or op.cols * op.act_bits > 8 * WARP_SOFTMAX_MAX_ROW_BYTES):
+        return gpu.softmax_rows
+    return None
+
+
+def row_kernel_s(gpu: GpuPreset, rows: int, row_bytes: float, timing: RowKernel) -> float:
+    """Seconds of a one-CTA-per-row kernel after its kernel latency: the first row's latency,
+    then each SM's rows after its first at the SM's bandwidth (rows spread evenly; Little's
+    law: a few resident CTAs per SM keep a row's loads in flight at a time)."""
+    per_sm = -(-rows // gpu.sms)
+    return (timing.latency_us * 1e-6
+            + (per_sm - 1) * row_bytes / (timing.sm_gb_per_s * 1e9))
+
+
 def smem_pj_per_byte(hw: Any, gpu: GpuPreset) -> float:
     """One byte of one SM's shared memory, as a 64-bit SRAM access of its size."""
     return hw.energy_table.sram_access_pj(gpu.shared_memory_kb_per_sm * 1024, 64) / 8
@@ -362,8 +390,15 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             reads = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs) \
                 + op.weight_bytes
             writes = op.output_bytes
-            seconds = launch + latency + stream + max((reads + writes) / hbm,
-                                                      vector_ops / (lanes * per_lane * clock))
+            seconds = stream + max((reads + writes) / hbm, vector_ops / (lanes * per_lane * clock))
+            timing = row_kernel(gpu, op)
+            if timing is not None:
+                by_rows = row_kernel_s(gpu, op.rows, (reads + writes) / op.rows, timing)
+                tiling = (f"a CTA per row: {op.rows} rows over {gpu.sms} SMs, "
+                          f"{by_rows * 1e6:.2f} us"
+                          + (" (row-latency bound)" if by_rows > seconds else ""))
+                seconds = max(seconds, by_rows)
+            seconds += launch + latency
             name, kind = hw.vector.name, "vector"
         # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
         # each once it is issued and the previous one has finished: launches hide behind
