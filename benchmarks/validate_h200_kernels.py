@@ -27,8 +27,8 @@ whole model the stream without launches, as a graph runs it.
   the zoo's CNNs in fp16, BatchNorm as separate kernels and no epilogue fusion (as eager
   PyTorch runs them; ``resnet50_bnfolded`` against the zoo's folded form).
 - ``eltwise``: memory-bound kernels (rows of 4096) against one-op workloads; ``silu_mul`` is two
-  kernels (SiLU, then the product) on both sides, ``rmsnorm`` runs as a layernorm (pysim has no
-  RMS norm op), ``copy`` as a copy op.
+  kernels (SiLU, then the product) on both sides, ``rmsnorm`` as a layernorm op with
+  ``rms: true``, ``copy`` as a copy op.
 
 Systematic gaps (2026-12, mma clock 1430 MHz): FlashAttention-2 issues Ampere's mma.sync on
 Hopper, which the model prices at 2/3 of the wgmma rate (pysim/gpu/attention.py): its forward
@@ -41,10 +41,9 @@ Decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 T
 both sides). LayerNorm and the block softmax (rows over 2048 values) run a CTA per row: their
 time is the first row's latency, then each SM's rows at a per-SM bandwidth (PyTorch's run at
 1.2-2.7 TB/s, not the HBM's 4.1), both fitted to the eltwise rows and printed at the end beside
-the preset's (``RowKernel``, within 2.5 % of every timing); an RMS norm, run as a layer norm,
-comes out 1.26-1.37x slow (PyTorch's rms_norm kernel does one reduction, not two). Streaming
-kernels of 0.1-4 MiB take 2-3 us, the model's kernel and stream latencies (1.2 + 1.0 us, both
-measured on this machine) plus the bytes.
+the preset's (``RowKernel``, within 2.5 % of every timing; the RMS norm, one reduction where the
+layer norm has two, its own pair). Streaming kernels of 0.1-4 MiB take 2-3 us, the model's
+kernel and stream latencies (1.2 + 1.0 us, both measured on this machine) plus the bytes.
 
 Nothing here asserts (tests/test_h200_kernels_validation.py pins the bands). Every case is
 simulated (none is skipped or subsampled); the whole run takes a few seconds.
@@ -329,7 +328,7 @@ def eltwise_workload(op: str, elements: int) -> Workload:
         ops = [elementwise("silu", "silu", ["x"]), elementwise("out", "mul", ["silu", "y"])]
     elif op in ("layernorm", "rmsnorm"):
         ops = [{"name": "out", "type": "layernorm", "inputs": ["x"], "rows": rows,
-                "cols": COLS, **F16}]
+                "cols": COLS, "rms": op == "rmsnorm", **F16}]
     elif op == "softmax":
         ops = [{"name": "out", "type": "softmax", "inputs": ["x"], "rows": rows, "cols": COLS,
                 **F16}]
@@ -351,8 +350,6 @@ def eltwise_rows() -> list[Row]:
         if model is not None:
             moved = int(r["bytes"])
             note = f"{float(r['tb_s']):.2f} vs {moved / model / 1e12:.2f} TB/s"
-            if op == "rmsnorm":
-                note += "; as a layernorm"
             if moved < L2_RESIDENT_BYTES:
                 note = f"L2? ({moved / 2**20:.1f} MiB) " + note
         group = "streaming" if op in STREAMING else "norm/softmax"
@@ -362,7 +359,7 @@ def eltwise_rows() -> list[Row]:
 
 
 # measured kernels whose rows run one CTA each (pysim/gpu/kernels.py, ``row_kernel``)
-ROW_KERNELS = {"softmax": "softmax_rows", "layernorm": "norm_rows"}
+ROW_KERNELS = {"softmax": "softmax_rows", "layernorm": "norm_rows", "rmsnorm": "rms_norm_rows"}
 
 
 def fit_row_kernel(op: str) -> tuple[RowKernel, float]:

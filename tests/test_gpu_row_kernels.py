@@ -17,14 +17,15 @@ from pysim import gpu
 from pysim.config.units import RowKernel, TensorCoreUnit
 from pysim.errors import ConfigError
 from pysim.gpu.kernels import row_kernel, row_kernel_s
-from pysim.gpu.presets import NORM_ROWS, SOFTMAX_ROWS
+from pysim.gpu.presets import NORM_ROWS, RMS_NORM_ROWS, SOFTMAX_ROWS
 from pysim.workload import workload_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _one_op(op_type: str, rows: int, cols: int, bits: int = 16) -> pysim.Workload:
-    dtype = {"dtype": "float", "weight_bits": bits, "act_bits": bits}
+def _one_op(op_type: str, rows: int, cols: int, bits: int = 16, **fields: object
+            ) -> pysim.Workload:
+    dtype = {"dtype": "float", "weight_bits": bits, "act_bits": bits, **fields}
     return workload_from_dict({
         "name": op_type, "inputs": [{"name": "x", "shape": [rows, cols], "bits": bits,
                                      "dtype": "float"}],
@@ -48,7 +49,8 @@ def test_the_h200_figures_are_the_fit_to_its_measured_kernels() -> None:
         assert have.latency_us == round(fit.latency_us, 2)
         assert have.sm_gb_per_s == round(fit.sm_gb_per_s, 1)
         assert worst < 0.03  # two figures fit all four sizes, 16 to 32768 rows
-    assert (h200.softmax_rows, h200.norm_rows) == (SOFTMAX_ROWS, NORM_ROWS)
+    assert (h200.softmax_rows, h200.norm_rows, h200.rms_norm_rows) == (
+        SOFTMAX_ROWS, NORM_ROWS, RMS_NORM_ROWS)
     # nowhere else measured: streamed at the HBM bandwidth there
     assert gpu.preset("a100").norm_rows is None and gpu.preset("h100").softmax_rows is None
 
@@ -62,7 +64,10 @@ def test_softmax_runs_a_cta_per_row_only_where_pytorch_does(cols: int, bits: int
     # and 8 KiB per row, a CTA per row beyond
     op = _one_op("softmax", 8, cols, bits).ops[0]
     assert (row_kernel(gpu.preset("h200"), op) is not None) == block
-    assert row_kernel(gpu.preset("h200"), _one_op("layernorm", 8, cols, bits).ops[0]) == NORM_ROWS
+    h200 = gpu.preset("h200")
+    assert row_kernel(h200, _one_op("layernorm", 8, cols, bits).ops[0]) == NORM_ROWS
+    rms = _one_op("layernorm", 8, cols, bits, rms=True).ops[0]
+    assert row_kernel(h200, rms) == RMS_NORM_ROWS
 
 
 def test_rows_fill_the_sms_one_wave_at_a_time() -> None:

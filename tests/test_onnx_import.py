@@ -495,3 +495,19 @@ def test_cli_passes_onnx_options(tmp_path, capsys) -> None:
     import json
 
     assert json.loads(capsys.readouterr().out)["macs"] == 2 * 16 * 16 * 8 * 27
+
+
+@pytest.mark.parametrize(("op_type", "domain", "rms"), [
+    ("LayerNormalization", "", False), ("RMSNormalization", "", True),
+    ("SimplifiedLayerNormalization", "com.microsoft", True)])
+def test_rms_norms_import_as_rms_layernorms(tmp_path, op_type, domain, rms):
+    x = h.make_tensor_value_info("x", T.FLOAT, [4, 32])
+    node = h.make_node(op_type, ["x", "g"], ["y"], name="norm", axis=-1, domain=domain)
+    path = save(tmp_path, [node], [x], [const("g", np.ones(32))], op_type,
+                opset=23 if op_type == "RMSNormalization" else 17,
+                domains=(domain,) if domain else ())
+    (norm,) = pysim.load_workload(path).ops
+    assert (norm.type, norm.rows, norm.cols, norm.rms) == ("layernorm", 4, 32, rms)
+    # an RMS norm: 4 vector ops per element and 2 per row, gamma only
+    assert norm.vector_work() == (4 * 128 + 2 * 4 if rms else 7 * 128 + 3 * 4)
+    assert norm.weight_tensors()[0].shape == ((1 if rms else 2), 32)

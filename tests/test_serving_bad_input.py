@@ -157,3 +157,15 @@ def test_orca_reservation_larger_than_the_largest_buddy_chunk() -> None:
     with pytest.raises(WorkloadError, match=r"reserves 256 KV blocks .* the cache holds 18\d"):
         sv.serve(A100, spec, [sv.Request(0, 0.0, 8, 8)], memory_gb=mem, scheduler="orca",
                  buddy=False)
+
+
+def test_a_norm_form_outside_rms_and_layer_is_refused() -> None:
+    import dataclasses
+
+    llama = sv.model("llama2_7b")
+    with pytest.raises(WorkloadError, match=r"norm must be one of \['rms', 'layer'\], got 'batch'"):
+        dataclasses.replace(llama, norm="batch")
+    # LLaMA's norms are RMS norms, OPT's LayerNorms
+    norms = {name: [op.rms for op in sv.model(name).block_workload(4).ops
+                    if op.type == "layernorm"] for name in ("llama2_7b", "opt_13b")}
+    assert norms == {"llama2_7b": [True, True], "opt_13b": [False, False]}

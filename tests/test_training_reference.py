@@ -240,6 +240,47 @@ def test_layernorm_backward():
     assert set(g.saved) == {"x", "ln.stats"} and g.saved["ln.stats"] == 2 * rows * 4
 
 
+def rmsnorm_ref(x, gamma, dy):
+    """RMS norm y = x r gamma, r = (mean(x^2) + eps)^-1/2; forward keeps X and r. Counts per
+    element: dX 7 (xhat 1, g = dY gamma 1, g xhat and its row sum 2, xhat m 1, subtract 1,
+    scale by r 1) and 1 per row (the mean); dgamma 3 (xhat, dY xhat, the column sum)."""
+    n = x.shape[1]
+    r = 1 / np.sqrt((x ** 2).mean(1, keepdims=True) + 1e-5)
+    xhat = x * r
+    g = dy * gamma
+    m = (g * xhat).sum(1, keepdims=True) / n
+    dx = r * (g - xhat * m)
+    return dx, (dy * xhat).sum(0), {"dx_per_element": 7, "dx_per_row": 1,
+                                    "dgamma_per_element": 3}
+
+
+def test_rmsnorm_backward():
+    rows, cols = 3, 6
+    x, r = RNG.normal(size=(rows, cols)), RNG.normal(size=(rows, cols))
+    gamma = RNG.normal(size=cols)
+
+    def fwd(x_, g_):
+        return x_ / np.sqrt((x_ ** 2).mean(1, keepdims=True) + 1e-5) * g_
+
+    loss = lambda x_, g_: float((fwd(x_, g_) * r).sum())  # noqa: E731
+    dx, dgamma, count = rmsnorm_ref(x, gamma, r)
+    close(dx, numeric_grad(lambda v: loss(v, gamma), x))
+    close(dgamma, numeric_grad(lambda v: loss(x, v), gamma))
+    norm = LayerNorm(name="ln", inputs=("x",), rows=rows, cols=cols, rms=True)
+    assert norm.vector_work() == 4 * x.size + 2 * rows  # square, sum, scale, gamma; mean, rsqrt
+    assert norm.weight_tensors()[0].shape == (1, cols)  # gamma only
+    wl = Workload("rms", [norm], [{"name": "x", "shape": (rows, cols), "bits": 8}])
+    g = graph(wl)
+    o = ops(g)
+    assert o["ln.d0"].vector_work() == count["dx_per_element"] * x.size + \
+        count["dx_per_row"] * rows
+    assert o["ln.dgamma"].vector_work() == count["dgamma_per_element"] * x.size
+    assert o["ln.dgamma"].output_shape == (1, cols)  # dgamma alone
+    assert g.params["ln"] == cols
+    # saved: X and the per-row r in fp32
+    assert set(g.saved) == {"x", "ln.stats"} and g.saved["ln.stats"] == rows * 4
+
+
 def softmax_ce_ref(z, labels):
     """Softmax cross-entropy: forward max (compare), subtract, exp, sum, divide (5 per
     element), backward p - onehot (1): 6 per element; dL/dz = p - onehot."""

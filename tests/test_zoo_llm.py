@@ -94,7 +94,7 @@ def test_llama_linear_matches_parameter_count():
 def test_llama_prefill_macs(seq_len):
     wl = zoo.load("llama2_7b", seq_len=seq_len)
     assert wl.macs == seq_len * LLAMA_LINEAR + 32 * 2 * seq_len**2 * 4096
-    assert wl.weight_bytes == LLAMA_LINEAR + 65 * 2 * 4096  # int8; norms as gamma + beta
+    assert wl.weight_bytes == LLAMA_LINEAR + 65 * 4096  # int8; RMS norms: gamma only
 
 
 def test_llama_decode_macs_and_kv_cache():
@@ -109,7 +109,7 @@ def test_llama_decode_macs_and_kv_cache():
     assert wl.tensors["t2.layer5.k_cache"].shape == (1, 32, c + 3, 128)
     assert sum(t.bytes for t in caches) == sum(2 * 32 * n * 4096 for n in keys)
     # Weight matrices are shared by the steps (declared once); each step owns its norm gains.
-    assert wl.weight_bytes == LLAMA_LINEAR + tokens * 65 * 2 * 4096
+    assert wl.weight_bytes == LLAMA_LINEAR + tokens * 65 * 4096
     # The new K and V rows are written out (graph outputs): the cache append.
     assert {"t0.layer0.k_rope", "t0.layer0.v_proj"} <= set(wl.outputs)
     assert wl.op("t1.layer0.scores").gemm_view() == (32, 1, c + 2, 128)

@@ -690,11 +690,11 @@ class XnorUnit(_MacUnit):
 
 
 class RowKernel(BaseModel):
-    """A GPU kernel that runs one CTA per row (PyTorch's layer norm; its block softmax, over
-    rows of more than 2048 values or 8 KiB): the first row finishes ``latency_us`` after the
-    kernel starts (its loads, block reductions and stores: dependent memory round trips), and
-    each SM then moves the rows that follow at ``sm_gb_per_s`` (bytes in flight per SM over
-    the memory latency, Little's law), rows spread over the SMs a row at a time
+    """A GPU kernel that runs one CTA per row (PyTorch's layer norm; its block softmax, over rows
+    of more than 2048 values or 8 KiB; its RMS norm): the first row finishes ``latency_us``
+    after the kernel starts (its loads, block reductions and stores: dependent memory round
+    trips), and each SM then moves the rows that follow at ``sm_gb_per_s`` (bytes in flight
+    per SM over the memory latency, Little's law), rows spread over the SMs a row at a time
     (pysim/gpu/kernels.py, ``row_kernel_s``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -715,8 +715,8 @@ class TensorCoreUnit(_MacUnit):
     (host side; hidden behind longer kernels), ``kernel_latency_us`` between back-to-back
     kernels and ``pipeline_latency_us`` once per GEMM kernel on the device (docs/tensor_cores.md),
     ``stream_latency_us`` once per CUDA-core kernel (its memory round trip);
-    ``softmax_rows`` and ``norm_rows`` (``RowKernel``; none: streamed like the rest) time the
-    block softmax and layer norm kernels per row;
+    ``softmax_rows``, ``norm_rows`` and ``rms_norm_rows`` (``RowKernel``; none: streamed like
+    the rest) time the block softmax, layer norm and RMS norm kernels per row;
     ``mma_clock_mhz`` (0: the hardware's clock) the SM clock of tensor-core-bound kernels under
     the board's power limit;
     ``fusion: epilogue`` runs the elementwise ops after a GEMM in its epilogue, as cuBLASLt,
@@ -744,6 +744,7 @@ class TensorCoreUnit(_MacUnit):
     # one-CTA-per-row kernels (configs/gpu/h200.yaml has them measured on an H200)
     softmax_rows: RowKernel | None = None
     norm_rows: RowKernel | None = None
+    rms_norm_rows: RowKernel | None = None
     fusion: Literal["epilogue", "none"] = "epilogue"
     # the fused-attention kernel: FlashAttention-2, or FlashAttention-3 (hopper only)
     attention: Literal["flash2", "flash3"] = "flash2"

@@ -313,9 +313,9 @@ WARP_SOFTMAX_MAX_ROW_BYTES = 8192
 
 def row_kernel(gpu: GpuPreset, op: Any) -> RowKernel | None:
     """The one-CTA-per-row timing ``op``'s kernel runs with on ``gpu``, or None (streamed):
-    a layer norm, or a softmax over rows too long for a warp."""
+    a layer or RMS norm, or a softmax over rows too long for a warp."""
     if op.type == "layernorm":
-        return gpu.norm_rows
+        return gpu.rms_norm_rows if op.rms else gpu.norm_rows
     if op.type == "softmax" and (op.cols > WARP_SOFTMAX_MAX_COLS
                                  or op.cols * op.act_bits > 8 * WARP_SOFTMAX_MAX_ROW_BYTES):
         return gpu.softmax_rows

@@ -95,14 +95,16 @@ STREAM_LATENCY_US = 1.0
 # fp16 rows of 4096 values, 16 to 32768 rows; the least-squares fit of
 # latency + first + (ceil(rows / SMs) - 1) x row bytes / per-SM bandwidth that
 # benchmarks/validate_h200_kernels.py prints, within 2.5 % of each of the eight timings):
-# cunn_SoftMaxForwardReg and vectorized_layer_norm_kernel.
+# cunn_SoftMaxForwardReg and vectorized_layer_norm_kernel (<..., false> and, for rms_norm,
+# <..., true>).
 SOFTMAX_ROWS = RowKernel(latency_us=2.57, sm_gb_per_s=9.8)
 NORM_ROWS = RowKernel(latency_us=5.78, sm_gb_per_s=21.1)
+RMS_NORM_ROWS = RowKernel(latency_us=3.94, sm_gb_per_s=26.7)
 _ROWS = ("measured on an H200 (benchmarks/data/h200_kernels/eltwise.csv): PyTorch's block "
-         "softmax (cunn_SoftMaxForwardReg) and layer norm (vectorized_layer_norm_kernel) over "
-         "16-32768 fp16 rows of 4096 values, fitted by benchmarks/validate_h200_kernels.py "
-         "(first row 2.57 / 5.78 us after the kernel latency, then 9.8 / 21.1 GB/s per SM; "
-         "every timing within 2.5 %)")
+         "softmax (cunn_SoftMaxForwardReg), layer norm and RMS norm "
+         "(vectorized_layer_norm_kernel) over 16-32768 fp16 rows of 4096 values, fitted by "
+         "benchmarks/validate_h200_kernels.py (first row 2.57 / 5.78 / 3.94 us after the "
+         "kernel latency, then 9.8 / 21.1 / 26.7 GB/s per SM; every timing within 2.5 %)")
 _MMA_CLOCK = (
     "measured on an H200 (benchmarks/data/h200_kernels/sustained.csv): the median SM clock of "
     "back-to-back random-operand GEMMs at the 700 W power limit (1320-1500 MHz, median 1430); "
@@ -207,11 +209,12 @@ class GpuPreset:
     # fused attention's compute terms run at it, their memory terms at the boost clock.
     mma_clock_mhz: float = 0.0
     # Kernels that run one CTA per row: PyTorch's block softmax (rows over 2048 values or
-    # 8 KiB) and its layer norm (``RowKernel``: the first row's latency, then each SM's
+    # 8 KiB), its layer norm and RMS norm (``RowKernel``: the first row's latency, then each SM's
     # bandwidth; pysim/gpu/kernels.py). Measured on the h200; None elsewhere: streamed at the
     # HBM bandwidth like every CUDA-core kernel.
     softmax_rows: RowKernel | None = None
     norm_rows: RowKernel | None = None
+    rms_norm_rows: RowKernel | None = None
     # Sustained over datasheet HBM bandwidth: what a streaming kernel achieves.
     hbm_efficiency: float = HBM_EFFICIENCY
     # "epilogue": elementwise ops after a GEMM / convolution run in its epilogue (bias,
@@ -276,7 +279,7 @@ class GpuPreset:
         if (isinstance(lat, bool) or not isinstance(lat, (int, float))
                 or not (0 <= lat <= 1e6)):
             raise ConfigError(f"stream_latency_us must be a number in 0..1e6, got {lat!r}")
-        for name in ("softmax_rows", "norm_rows"):
+        for name in ("softmax_rows", "norm_rows", "rms_norm_rows"):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 try:
@@ -360,7 +363,8 @@ class GpuPreset:
                 "stream_latency_us": self.stream_latency_us,
                 "mma_clock_mhz": self.mma_clock_mhz,
                 **{name: rows.model_dump() for name, rows in
-                   (("softmax_rows", self.softmax_rows), ("norm_rows", self.norm_rows))
+                   (("softmax_rows", self.softmax_rows), ("norm_rows", self.norm_rows),
+                    ("rms_norm_rows", self.rms_norm_rows))
                    if rows is not None},
                 "fusion": self.fusion,
                 "attention": self.attention,
@@ -650,6 +654,7 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         pipeline_latency_us=unit.pipeline_latency_us, stream_latency_us=unit.stream_latency_us,
         mma_clock_mhz=unit.mma_clock_mhz,
         softmax_rows=unit.softmax_rows, norm_rows=unit.norm_rows,
+        rms_norm_rows=unit.rms_norm_rows,
         fusion=unit.fusion, attention=unit.attention,
         fp32_acc_half_rate=unit.fp32_acc_half_rate)
 
@@ -823,6 +828,7 @@ PRESETS: dict[str, GpuPreset] = {
         mma_clock_mhz=MMA_CLOCK_MHZ,
         softmax_rows=SOFTMAX_ROWS,
         norm_rows=NORM_ROWS,
+        rms_norm_rows=RMS_NORM_ROWS,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm": _H200_DS + ": its tensor-core "
             "figures equal the H100 SXM's (the same GH100, 132 SMs at the 1830 MHz tensor "
@@ -846,7 +852,7 @@ PRESETS: dict[str, GpuPreset] = {
             "add, ReLU and GELU kernels of 65,536 and 1,048,576 fp16 elements take a median 2.19 "
             "us beyond their bytes, 1.0 us more than the kernel latency",
             "mma_clock_mhz": _MMA_CLOCK,
-            "softmax_rows, norm_rows": _ROWS,
+            "softmax_rows, norm_rows, rms_norm_rows": _ROWS,
             "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),

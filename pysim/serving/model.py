@@ -22,6 +22,8 @@ from pysim.zoo._builder import GraphBuilder
 
 PRECISIONS = {"fp16": (16, "float"), "int8": (8, "int")}
 ATTENTION_FORMS = ("flash", "naive")
+# normalisations: LLaMA's RMSNorm, or the GPT / OPT LayerNorm (mean and beta too)
+NORM_FORMS = ("rms", "layer")
 # feed-forward forms: LLaMA's SwiGLU (gate, up, down: three matrices) or the GPT / OPT MLP
 # (fc1, ReLU, fc2: two matrices)
 FFN_FORMS = ("swiglu", "relu")
@@ -29,14 +31,15 @@ FFN_FORMS = ("swiglu", "relu")
 
 @dataclass(frozen=True)
 class LLMSpec:
-    """A LLaMA-style decoder: RMSNorm (priced as a layernorm), rotary embeddings, grouped-query
-    attention with ``kv_heads`` K/V heads of ``head_dim``, a SwiGLU feed-forward of ``ffn``
-    hidden units, or ``experts`` of them with ``top_k`` routed per token (a fractional top_k is
-    an average over tokens: pysim/serving/dynamic.py). ``max_context`` is the longest prompt +
-    output the model accepts; ``precision`` "fp16" or "int8" sets weight, activation and
-    KV-cache width; ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul);
-    ``ffn_form`` "swiglu" (three matrices) or "relu" (OPT's fc1 / ReLU / fc2, two);
-    ``tied_embeddings``: the LM head reuses the token embedding (OPT), so it is stored once.
+    """A LLaMA-style decoder: RMSNorm (``norm`` "rms"; "layer": OPT's LayerNorm), rotary
+    embeddings, grouped-query attention with ``kv_heads`` K/V heads of ``head_dim``, a
+    SwiGLU feed-forward of ``ffn`` hidden units, or ``experts`` of them with ``top_k``
+    routed per token (a fractional top_k is an average over tokens:
+    pysim/serving/dynamic.py). ``max_context`` is the longest prompt + output the model
+    accepts; ``precision`` "fp16" or "int8" sets weight, activation and KV-cache width;
+    ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul); ``ffn_form``
+    "swiglu" (three matrices) or "relu" (OPT's fc1 / ReLU / fc2, two); ``tied_embeddings``:
+    the LM head reuses the token embedding (OPT), so it is stored once.
     """
 
     name: str
@@ -54,6 +57,7 @@ class LLMSpec:
     top_k: float = 1.0
     ffn_form: str = "swiglu"
     tied_embeddings: bool = False
+    norm: str = "rms"
 
     def __post_init__(self) -> None:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "ffn", "vocab",
@@ -71,6 +75,9 @@ class LLMSpec:
         if self.attention not in ATTENTION_FORMS:
             raise WorkloadError(f"model {self.name!r}: attention must be one of "
                                 f"{list(ATTENTION_FORMS)}, got {self.attention!r}")
+        if self.norm not in NORM_FORMS:
+            raise WorkloadError(f"model {self.name!r}: norm must be one of "
+                                f"{list(NORM_FORMS)}, got {self.norm!r}")
         if self.ffn_form not in FFN_FORMS:
             raise WorkloadError(f"model {self.name!r}: ffn_form must be one of "
                                 f"{list(FFN_FORMS)}, got {self.ffn_form!r}")
@@ -128,6 +135,11 @@ class LLMSpec:
 
     # --- one-layer workloads (token counts >= 1) -------------------------------------------
 
+    @property
+    def rms(self) -> bool:
+        """Whether the norms are RMS norms (LLaMA) rather than LayerNorms (OPT)."""
+        return self.norm == "rms"
+
     def _builder(self, name: str) -> GraphBuilder:
         bits, dtype = PRECISIONS[self.precision]
         return GraphBuilder(f"{self.name}.{name}", bits, bits, dtype)
@@ -138,13 +150,13 @@ class LLMSpec:
         g = self._builder(f"block_t{tokens}")
         q_dim = self.heads * self.head_dim
         x = g.input("x", (tokens, self.hidden))
-        h = g.layernorm(x, "attn_norm", tokens, self.hidden)
+        h = g.layernorm(x, "attn_norm", tokens, self.hidden, rms=self.rms)
         g.elementwise("rope", (g.gemm(h, "q_proj", q_dim, bias=False),), "q_rope")
         g.elementwise("rope", (g.gemm(h, "k_proj", self.kv_dim, bias=False),), "k_rope")
         g.gemm(h, "v_proj", self.kv_dim, bias=False)
         c = g.input("context", (tokens, q_dim))
         a = g.elementwise("add", (g.gemm(c, "o_proj", self.hidden, bias=False), x), "attn_add")
-        g.layernorm(a, "ffn_norm", tokens, self.hidden)
+        g.layernorm(a, "ffn_norm", tokens, self.hidden, rms=self.rms)
         f = g.input("ffn_out", (tokens, self.hidden))
         g.elementwise("add", (f, a), "ffn_add")
         return g.build()
@@ -204,7 +216,8 @@ class LLMSpec:
         token)."""
         g = self._builder(f"head_r{rows}")
         x = g.input("x", (rows, self.hidden))
-        g.gemm(g.layernorm(x, "norm", rows, self.hidden), "lm_head", self.vocab, bias=False)
+        g.gemm(g.layernorm(x, "norm", rows, self.hidden, rms=self.rms), "lm_head", self.vocab,
+               bias=False)
         return g.build()
 
 
@@ -224,7 +237,7 @@ MODELS: dict[str, LLMSpec] = {
     # the 12.85B with biases and position table).
     "opt_13b": LLMSpec("opt_13b", layers=40, hidden=5120, heads=40, kv_heads=40, head_dim=128,
                        ffn=20480, vocab=50272, max_context=2048, ffn_form="relu",
-                       tied_embeddings=True),
+                       tied_embeddings=True, norm="layer"),
     # Llama 2 70B (Touvron et al. 2023, Table 1; config.json): grouped-query attention with
     # 8 K/V heads; 138 GB of fp16 weights, more than one 80 GB GPU holds.
     "llama2_70b": LLMSpec("llama2_70b", layers=80, hidden=8192, heads=64, kv_heads=8,

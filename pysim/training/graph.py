@@ -48,6 +48,10 @@ STATS_BYTES = 4  # fp32 per saved statistic (layernorm mean / rstd, attention lo
 # a NumPy reference written from the math in tests/test_training_reference.py.
 LN_DX_OPS = 10  # xhat (2), g = dY gamma (1), sums of g and g xhat (3), rstd (g - m1 - xhat m2) (4)
 NORM_DGAMMA_OPS = 5  # xhat again (2), dY xhat (1), accumulate dgamma and dbeta (2)
+# RMS norm (no mean, no beta): dX r (g - xhat mean(g xhat)): xhat (1), g = dY gamma (1),
+# g xhat and its sum (2), xhat m (1), subtract (1), scale by r (1); 1 per row (the mean)
+RMS_DX_OPS = 7
+RMS_DGAMMA_OPS = 3  # xhat again (1), dY xhat (1), accumulate dgamma (1)
 BN_STATS_OPS = 3  # sum, square, sum of squares
 BN_DX_OPS = 6  # xhat (2), dY - mean(dY) (1), xhat mean(dY xhat) (1), subtract (1), scale (1)
 BACKWARD_RULES = ("conv2d", "gemm", "matmul", "attention", "elementwise", "softmax",
@@ -371,8 +375,9 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
         b.params[op.name] = sum(t.elements for t in op.weight_tensors())
     for t in _saved_by_vector_op(op):
         b.save(t, seg)
-    if op.type == "layernorm":
-        b.save(f"{op.name}.stats", seg, 2 * op.rows * STATS_BYTES)  # type: ignore[attr-defined]
+    if op.type == "layernorm":  # mean and rstd per row (an RMS norm: rstd)
+        stats = 1 if op.rms else 2  # type: ignore[attr-defined]
+        b.save(f"{op.name}.stats", seg, stats * op.rows * STATS_BYTES)  # type: ignore[attr-defined]
 
 
 SAVES_OUTPUT = ("relu", "relu6", "sigmoid", "tanh", "exp")
@@ -560,7 +565,8 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
     - layernorm: dX = rstd (g dY - mean(g dY) - xhat mean(g dY xhat)), g = gamma dY: 10 per
       element (xhat formed again: 2), 2 per row (X, mean and rstd saved); dgamma, dbeta: 5 per
       element (xhat again, dY xhat, two column sums: PyTorch's separate column-reduction
-      kernel);
+      kernel); an RMS norm: dX = r (g - xhat mean(g xhat)): 7 per element, 1 per row (X and
+      r saved), dgamma 3 per element;
     - pool: per (window, tap) pair, max: compare X with the window's saved max Y and select dY
       (2: the argmax mask formed again from the saved X and Y, as cuDNN's pooling backward
       takes them), avg: dY / window accumulated (1); for non-overlapping windows 2 and 1 per
@@ -612,14 +618,17 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
         give(op.inputs[0], 4, op.output, what="Y (dY - rowsum(dY Y))")
         return
     if op.type == "layernorm":
-        rows, cols = op.rows, op.cols  # type: ignore[attr-defined]
-        give(op.inputs[0], LN_DX_OPS, op.inputs[0], what="layernorm dX", per_row=2,
+        rows, cols, rms = op.rows, op.cols, op.rms  # type: ignore[attr-defined]
+        give(op.inputs[0], RMS_DX_OPS if rms else LN_DX_OPS, op.inputs[0],
+             what="rms norm dX" if rms else "layernorm dX", per_row=1 if rms else 2,
              rows=rows)
         if op.weight_tensors():
             b.param_grads[n] = [b.vector(
-                f"{n}.dgamma", (dy, op.inputs[0]), (2, cols), n, "backward", "bias_grad",
-                b.recipe(n).weight_grad, rows=rows, per_row=NORM_DGAMMA_OPS * cols,
-                what="dgamma, dbeta: column sums of dY xhat and dY")]
+                f"{n}.dgamma", (dy, op.inputs[0]), (op.weight_rows, cols), n,  # type: ignore[attr-defined]
+                "backward", "bias_grad", b.recipe(n).weight_grad, rows=rows,
+                per_row=(RMS_DGAMMA_OPS if rms else NORM_DGAMMA_OPS) * cols,
+                what="dgamma: column sums of dY xhat" if rms
+                else "dgamma, dbeta: column sums of dY xhat and dY")]
         return
     if op.type == "pool":
         taps = math.prod(op.window) * math.prod(op.output_shape)  # type: ignore[attr-defined]

@@ -299,12 +299,14 @@ def _softmax(imp: Importer, node: NodeProto, name: str) -> None:
 
 
 def _layernorm(imp: Importer, node: NodeProto, name: str) -> None:
-    """LayerNormalization (and RMS norms, counted the same) over the axes from `axis` on."""
+    """LayerNormalization, and the RMS norms (RMSNormalization, onnxruntime's
+    SimplifiedLayerNormalization: no mean, no bias), over the axes from `axis` on."""
     x, shape = _act(imp, node, 0), imp.need_shape(node.input[0])
     scale = _const(imp, node, 1, "scale")
     axis = attrs(node).get("axis", -1) % max(1, len(shape))
     cols = math.prod(shape[axis:])
-    imp.emit(LayerNorm(inputs=(x.tensor,), rows=math.prod(shape) // cols, cols=cols,
+    rms = node.op_type in ("RMSNormalization", "SimplifiedLayerNormalization")
+    imp.emit(LayerNorm(inputs=(x.tensor,), rows=math.prod(shape) // cols, cols=cols, rms=rms,
                        weight_bits=scale.bits, **imp.out_fields(node, name, x.bits)),
              node.output[0])
 

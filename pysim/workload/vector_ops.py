@@ -163,7 +163,12 @@ class LayerNorm(Op):
     """Layer normalisation of `rows` rows of `cols` values, with gamma and beta (a (2, cols)
     weight tensor) when `affine`. vector_work = 7 per element (sum for the mean, subtract mean,
     square, sum for the variance, multiply by 1/sigma, multiply by gamma, add beta; 5 without
-    affine) + 3 per row (divide the sum, divide the sum of squares, reciprocal square root)."""
+    affine) + 3 per row (divide the sum, divide the sum of squares, reciprocal square root).
+
+    `rms: true` is an RMS norm (Zhang & Sennrich, NeurIPS 2019; LLaMA's, ONNX's
+    RMSNormalization): no mean and no beta, gamma a (1, cols) tensor; 4 per element (square,
+    sum, multiply by 1/rms, multiply by gamma; 3 without affine) + 2 per row (divide the sum,
+    reciprocal square root)."""
 
     shape_doc: ClassVar[tuple[str, ...]] = ("(rows, cols)",)
 
@@ -171,6 +176,7 @@ class LayerNorm(Op):
     rows: PosInt
     cols: PosInt
     affine: StrictBool = True
+    rms: StrictBool = False
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return ((self.rows, self.cols),)
@@ -179,10 +185,19 @@ class LayerNorm(Op):
     def output_shape(self) -> tuple[int, ...]:
         return (self.rows, self.cols)
 
+    @property
+    def weight_rows(self) -> int:
+        """Rows of the weight tensor: gamma (an RMS norm), or gamma and beta."""
+        return 1 if self.rms else 2
+
     def weight_tensors(self) -> tuple[Tensor, ...]:
-        return (self._weight("weight", (2, self.cols), self.weight_bits),) if self.affine else ()
+        if not self.affine:
+            return ()
+        return (self._weight("weight", (self.weight_rows, self.cols), self.weight_bits),)
 
     def vector_work(self) -> int:
+        if self.rms:
+            return (4 if self.affine else 3) * self.rows * self.cols + 2 * self.rows
         per_element = 7 if self.affine else 5
         return per_element * self.rows * self.cols + 3 * self.rows
 

@@ -114,9 +114,11 @@ class GraphBuilder:
         """Softmax over `rows` rows of `cols`."""
         return self._add(Softmax(name=name, inputs=(x,), rows=rows, cols=cols, **self.bits))
 
-    def layernorm(self, x: str, name: str, rows: int, cols: int) -> str:
-        """LayerNorm with gamma and beta over `rows` rows of `cols`."""
-        return self._add(LayerNorm(name=name, inputs=(x,), rows=rows, cols=cols, **self.bits))
+    def layernorm(self, x: str, name: str, rows: int, cols: int, rms: bool = False) -> str:
+        """LayerNorm with gamma and beta over `rows` rows of `cols` (an RMS norm with gamma
+        only when `rms`)."""
+        return self._add(LayerNorm(name=name, inputs=(x,), rows=rows, cols=cols, rms=rms,
+                                   **self.bits))
 
     def build(self) -> Workload:
         """The validated Workload."""

@@ -2,8 +2,7 @@
 KV cache, optionally with grouped-query attention.
 
 32 layers, hidden 4096, 32 heads of 128, SwiGLU feed-forward 11008, vocabulary 32000, no
-biases. Per layer: RMSNorm (counted as a layernorm: pysim has no RMS norm op; the layernorm's
-extra mean and beta make it 7 instead of 4 vector ops per element and 2 x 4096 instead of 4096
+biases. Per layer: RMSNorm (a layernorm op with `rms: true`: 4 vector ops per element, 4096
 weights), Q/K/V projections, rotary embeddings on Q and K (elementwise `rope`), Q K^T, softmax,
 P V, output projection, residual add; RMSNorm, gate and up projections, SiLU(gate) * up, down
 projection, residual add. Then the final norm and the LM head. Token embeddings are lookups,
@@ -42,7 +41,7 @@ KV = Callable[[str, str, str], tuple[str, str]]  # (layer prefix, k, v) -> tenso
 def _layer(g: GraphBuilder, x: str, p: str, batch: int, q_len: int, kv_len: int,
            kv_heads: int, linear: Linear, kv: KV, attention: str = "naive") -> str:
     rows, group, kv_dim = batch * q_len, HEADS // kv_heads, kv_heads * HEAD_DIM
-    h = g.layernorm(x, f"{p}.attn_norm", rows, HIDDEN)
+    h = g.layernorm(x, f"{p}.attn_norm", rows, HIDDEN, rms=True)
     q = g.elementwise("rope", (linear(h, f"{p}.q_proj", HIDDEN, HIDDEN),), f"{p}.q_rope")
     k = g.elementwise("rope", (linear(h, f"{p}.k_proj", kv_dim, HIDDEN),), f"{p}.k_rope")
     v = linear(h, f"{p}.v_proj", kv_dim, HIDDEN)
@@ -55,7 +54,7 @@ def _layer(g: GraphBuilder, x: str, p: str, batch: int, q_len: int, kv_len: int,
         s = g.softmax(s, f"{p}.softmax", batch * HEADS * q_len, kv_len)
         c = g.matmul(s, v, f"{p}.context", (batch, kv_heads), group * q_len, HEAD_DIM, kv_len)
     x = g.elementwise("add", (linear(c, f"{p}.o_proj", HIDDEN, HIDDEN), x), f"{p}.attn_add")
-    h = g.layernorm(x, f"{p}.ffn_norm", rows, HIDDEN)
+    h = g.layernorm(x, f"{p}.ffn_norm", rows, HIDDEN, rms=True)
     gate = g.elementwise("silu", (linear(h, f"{p}.gate_proj", FFN, HIDDEN),), f"{p}.silu")
     f = g.elementwise("mul", (gate, linear(h, f"{p}.up_proj", FFN, HIDDEN)), f"{p}.swiglu")
     return g.elementwise("add", (linear(f, f"{p}.down_proj", HIDDEN, FFN), x), f"{p}.ffn_add")
@@ -70,7 +69,7 @@ def _prefill(g: GraphBuilder, batch: int, seq_len: int, kv_heads: int,
     for layer in range(LAYERS):
         x = _layer(g, x, f"layer{layer}", batch, seq_len, seq_len, kv_heads, linear,
                    lambda p, k, v: (k, v), attention)
-    x = g.layernorm(x, "norm", batch * seq_len, HIDDEN)
+    x = g.layernorm(x, "norm", batch * seq_len, HIDDEN, rms=True)
     linear(x, "lm_head", VOCAB, HIDDEN)
 
 
@@ -93,7 +92,7 @@ def _decode(g: GraphBuilder, batch: int, context_len: int, tokens: int, kv_heads
         for layer in range(LAYERS):
             x = _layer(g, x, f"t{step}.layer{layer}", batch, 1, kv_len, kv_heads, linear, cache,
                        attention)
-        x = g.layernorm(x, f"t{step}.norm", batch, HIDDEN)
+        x = g.layernorm(x, f"t{step}.norm", batch, HIDDEN, rms=True)
         linear(x, f"t{step}.lm_head", VOCAB, HIDDEN)
 
 
