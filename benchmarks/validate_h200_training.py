@@ -39,8 +39,8 @@ How each row is simulated (assumptions):
   (datasheet 1830, max 1980), the HBM its sustained 0.86 x 4.8 TB/s.
 - Every row: the optimizer is one multi-tensor update (``fused_optimizer``, the default:
   ``AdamW(fused=True)``, and SGD's ``foreach`` default on CUDA), and autocast's weight casts
-  run before each forward GEMM (``weight_copy="forward"``).
-- Decoders: ``training.step(hw, wl, "adamw", "mixed_bf16", input_grads=True)``; ``wl`` is built
+  run before each forward GEMM (``weight_copy="forward"``, the ``amp_*`` recipes' default).
+- Decoders: ``training.step(hw, wl, "adamw", "amp_bf16", input_grads=True)``; ``wl`` is built
   here with pysim.zoo's GPT-2 block (``pysim.zoo.prenorm.prenorm_block``, as ``zoo.load("gpt2")``
   builds GPT-2 small; the zoo has no GPT-2 medium or 1.3B) from the measurement script's own
   ``GPT_TRAIN`` / ``GPT_VOCAB`` (layers, d, heads, seq, batch), FFN 4d, fused causal attention
@@ -49,21 +49,23 @@ How each row is simulated (assumptions):
   1,311,528,960; the LM head's weight stands for the tied embedding). ``input_grads=True``:
   the first block's input gradient is computed, as the embedding needs it. Differences the
   graph keeps: Q, K and V are three d x d GEMMs, not one d x 3d; the embedding lookup and its
-  backward scatter-add are not modelled (pysim has no gather op); every activation, the
-  residual stream and layer norms included, is bf16 (under autocast the embedding output, the
-  residual stream and LayerNorm stay fp32, each Linear casting its input); the loss is pysim's
-  softmax cross-entropy over the bf16 logits (measured: a fp32 copy of the 8192 x 50257 logits,
-  log-softmax and its backward in fp32).
-- ResNet-50: ``zoo.load("resnet50", batch=256, batchnorm=True)`` (the training form: batch
-  norms as ops), optimizer ``momentum``, ``input_grads=False`` (the image needs no gradient).
+  backward scatter-add are not modelled (pysim has no gather op). The ``amp_bf16`` recipe
+  runs autocast's formats (pysim/training/graph.py): the embedding output, the residual stream
+  and LayerNorm stay fp32, each Linear casts its input to bf16 first, gradients are cast back to
+  their tensor's format, and the loss casts the bf16 logits to fp32 for its cross-entropy (as
+  measured: a fp32 copy of the 8192 x 50257 logits, log-softmax and its backward in fp32).
+  Under ``mixed_bf16`` (every activation bf16, Megatron-LM's form) the rows were 0.57 / 0.71.
+- ResNet-50: ``zoo.load("resnet50", batch=256, batchnorm=True)`` (the training form: batch norms
+  as ops), optimizer ``momentum``, ``input_grads=False`` (the image needs no gradient).
   ``tf32`` -> recipe ``fp32`` (pysim runs fp32 GEMMs as tf32 MMAs: pysim.gpu.dtypes);
-  ``amp_fp16`` -> ``mixed_fp16`` (fp16 GEMMs and activations, fp32 master weights, loss
-  scaling). ``fp32`` (TF32 off) has no pysim equivalent: every fp32 GEMM and convolution is a
-  tf32 tensor-core kernel in pysim, and only depthwise convolutions have a CUDA-core path. The
-  row is a PROXY, marked so: the ``fp32`` recipe on the preset with ``mma_clock_mhz`` scaled
-  by the CUDA cores' FFMA rate over the tf32 MMA rate (128 FP32 lanes x 2 FLOP against 2048
-  tf32 FLOP per SM per clock: 1/8, 1430 -> 178.75 MHz), so the convolutions' compute term runs
-  at the FFMA peak while their memory terms and every vector kernel stay as they are. The tiles
+  ``amp_fp16`` -> ``amp_fp16`` (autocast: fp16 GEMMs and convolutions, fp32 master weights,
+  loss scaling; batch norm, not on autocast's fp32 list, runs in fp16 as cuDNN's does).
+  ``fp32`` (TF32 off) has no pysim equivalent: every fp32 GEMM and convolution is a tf32
+  tensor-core kernel in pysim, and only depthwise convolutions have a CUDA-core path. The row
+  is a PROXY, marked so: the ``fp32`` recipe on the preset with ``mma_clock_mhz`` scaled by
+  the CUDA cores' FFMA rate over the tf32 MMA rate (128 FP32 lanes x 2 FLOP against 2048 tf32
+  FLOP per SM per clock: 1/8, 1430 -> 178.75 MHz), so the convolutions' compute term runs at
+  the FFMA peak while their memory terms and every vector kernel stay as they are. The tiles
   and traffic are still those of a tensor-core kernel; the note gives the plain ``fp32``
   recipe's figure (= the tf32 row) too.
 - TFLOP/s and MFU: decoders use the measurement's own count, 6 N T + 6 L B S^2 d (Kaplan et
@@ -120,7 +122,7 @@ GPT_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
     name: (layers, d, heads, seq, batch) for name, layers, d, heads, seq, batch in GPT_TRAIN}
 # ResNet-50's measured precision -> (pysim recipe, proxy: FFMA emulated by the MMA clock)
 RESNET_RECIPES: dict[str, tuple[str, bool]] = {
-    "fp32": ("fp32", True), "tf32": ("fp32", False), "amp_fp16": ("mixed_fp16", False)}
+    "fp32": ("fp32", True), "tf32": ("fp32", False), "amp_fp16": ("amp_fp16", False)}
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ def sdpa_reference_s(seq: int, head_dim: int, batch_heads: int) -> float | None:
 def _gpt_step(name: str) -> training.TrainingStep:
     layers, d, heads, seq, batch = GPT_SHAPES[name]
     wl = gpt_workload(name, layers, d, heads, seq, batch)
-    return training.step(gpu(), wl, "adamw", "mixed_bf16", input_grads=True,
+    return training.step(gpu(), wl, "adamw", "amp_bf16", input_grads=True,
                          weight_copy="forward")
 
 
@@ -323,7 +325,7 @@ def gpt_row(r: dict[str, str]) -> Row:
         note += (f"; attention fwd+bwd: model {parts['attention'] * 1e3:.1f} ms vs FA2 "
                  f"measured {layers * ref * 1e3:.1f} ms (sdpa.csv, scaled)")
     return Row(**base, model_s=s.latency_s,
-               setup="zoo GPT-2 blocks, mixed_bf16, adamw, flash causal, input_grads",
+               setup="zoo GPT-2 blocks, amp_bf16, adamw, flash causal, input_grads",
                model_params=sum(s.graph.params.values()),
                flops=gpt_flops(layers, d, seq, batch, params),
                peak_tflops=gpu().peak_tflops("bf16"), breakdown=parts, note=note)

@@ -23,10 +23,11 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-tensor-optimizer", action="store_true",
                    help="one optimizer update per parameter tensor (default: one multi-tensor "
                         "update per format group, as PyTorch's foreach / fused optimizers)")
-    p.add_argument("--weight-copy", choices=("optimizer", "forward"), default="optimizer",
+    p.add_argument("--weight-copy", choices=("optimizer", "forward"), default=None,
                    help="where mixed precision makes the low-precision weight copy: written "
-                        "by the optimizer update (default, as Apex O2 / Megatron-LM) or cast "
-                        "before each forward GEMM (as PyTorch autocast)")
+                        "by the optimizer update (as Apex O2 / Megatron-LM; the default) or "
+                        "cast before each forward GEMM (as PyTorch autocast; the default of "
+                        "the amp_* recipes)")
     p.add_argument("--memory-gib", type=float, default=None,
                    help="memory to check the peak against (default: a GPU's HBM)")
     p.add_argument("--data-parallel", type=int, default=1, metavar="N",

@@ -12,7 +12,14 @@ Recipes (``RECIPES``):
 - ``fp32``: everything fp32 (GPUs run it as tf32 tensor-core MMAs, pysim.gpu.dtypes).
 - ``mixed_fp16`` / ``mixed_bf16``: GEMMs and activations in 16 bits, fp32 master weights,
   gradients and Adam states; fp16 with dynamic loss scaling (Micikevicius et al., "Mixed
-  Precision Training", ICLR 2018).
+  Precision Training", ICLR 2018). Every activation is 16 bits, as Megatron-LM and Apex O2
+  keep them.
+- ``amp_fp16`` / ``amp_bf16``: PyTorch's automatic mixed precision (``torch.autocast``, the
+  default mixed precision of PyTorch training scripts): the model and its activations stay
+  fp32, GEMMs and convolutions run in 16 bits on cast copies of their inputs and weights, and
+  the ops on autocast's fp32 list (softmax, layer and RMS norms, the loss, exp / log / pow,
+  sums) run in fp32, the rest in the widest of their inputs (``autocast``;
+  pysim/training/graph.py). fp16 with dynamic loss scaling (``torch.cuda.amp.GradScaler``).
 - ``fp8``: forward GEMM operands E4M3, gradient operands E5M2, activations bf16, each GEMM
   input cast to fp8 before it runs (Micikevicius et al., "FP8 Formats for Deep Learning",
   2022; NVIDIA Transformer Engine's hybrid recipe).
@@ -90,6 +97,10 @@ class Recipe:
     weight gradients for inf/NaN). ``stochastic_rounding``: gradient casts round
     stochastically (one random number and an add per element more). ``hadamard``: block size
     of the random Hadamard transform applied to the dW GEMM's inputs (0: none).
+    ``autocast``: PyTorch autocast's per-op formats instead of ``activation`` everywhere (the
+    model fp32, MAC ops in ``forward`` on cast copies, autocast's fp32 ops in fp32, the rest
+    in the widest of their inputs; pysim/training/graph.py); its weight copies are cast before
+    each forward GEMM (``weight_copy="forward"``).
     """
 
     name: str
@@ -104,6 +115,7 @@ class Recipe:
     hadamard: int = 0
     grad_dx: Format | None = None
     grad_dw: Format | None = None
+    autocast: bool = False
 
     @property
     def dx_grad(self) -> Format:
@@ -150,15 +162,17 @@ ROLES: dict[str, str] = {
 _F = FORMATS
 
 
-def _mixed(name: str, half: str, loss_scale: bool) -> Recipe:
+def _mixed(name: str, half: str, loss_scale: bool, autocast: bool = False) -> Recipe:
     return Recipe(name, _F[half], _F[half], _F[half], _F["fp32"], _F["fp32"], _F["fp32"],
-                  loss_scale=loss_scale)
+                  loss_scale=loss_scale, autocast=autocast)
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("fp32", _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"], _F["fp32"]),
     _mixed("mixed_fp16", "fp16", True),
     _mixed("mixed_bf16", "bf16", False),
+    _mixed("amp_fp16", "fp16", True, autocast=True),
+    _mixed("amp_bf16", "bf16", False, autocast=True),
     Recipe("fp8", _F["fp8_e4m3"], _F["fp8_e5m2"], _F["bf16"], _F["fp32"], _F["fp32"],
            _F["fp32"]),
     Recipe("fp4", _F["fp4_e2m1"], _F["fp4_e2m1"], _F["bf16"], _F["fp32"], _F["fp32"],

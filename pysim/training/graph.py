@@ -17,6 +17,16 @@ optimizer update. Each GEMM operand not already in its role's format is cast fir
 dW operands of a recipe with a Hadamard transform are transformed (log2(block) adds per
 element, a fast Walsh-Hadamard transform) and cast again.
 
+Under an autocast recipe (``Recipe.autocast``: PyTorch's ``torch.autocast``, the ``amp_*``
+recipes) the model stays fp32 and only MAC ops run in the half format: each vector op on
+autocast's fp32 list (`autocasts_to_fp32`: softmax, layer and RMS norms, exp, log, pow,
+reciprocal, sums, the loss) casts its 16-bit inputs to fp32 and writes fp32, every other one
+computes in the widest of its inputs' formats (type promotion: a residual add of an fp32
+stream and a bf16 GEMM output is fp32; mixed inputs are priced at the widest), and every GEMM
+input not in the half format is cast first. A gradient has its tensor's format: one computed
+in another (a bf16 dX for an fp32 tensor, the fp32 loss gradient for bf16 logits) is cast, as
+autograd runs a cast's backward.
+
 The graph is an ordinary `pysim.Workload`; `pysim.training.step` simulates it.
 """
 
@@ -41,6 +51,14 @@ Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector
                "vector_backward", "grad_sum", "bias_grad", "loss", "optimizer"]
 
 CAST_OPS = 3  # scale, round, clamp (ELEMENTWISE_OPS["quantize"])
+FP32 = Format("fp32", "float", 32)
+# PyTorch's "CUDA Ops that can autocast to float32" (torch.amp docs) as pysim ops: op types,
+# elementwise kinds and reduce modes (layer_norm, softmax, log_softmax / cross_entropy: the
+# loss; exp, log, pow, reciprocal; sum). An RMS norm counts as a layer norm (the common
+# implementations, LLaMA's and F.rms_norm, compute it in fp32).
+AUTOCAST_FP32_TYPES = ("softmax", "layernorm")
+AUTOCAST_FP32_ELEMENTWISE = ("exp", "log", "pow", "reciprocal")
+AUTOCAST_FP32_REDUCE = ("sum",)
 LOSS_OPS = 6  # softmax cross-entropy: max, sub, exp, sum, log, and p - onehot
 STATS_BYTES = 4  # fp32 per saved statistic (layernorm mean / rstd, attention log-sum-exp)
 # Vector-op counts of the normalisations, each add, subtract, multiply, compare or select one
@@ -121,6 +139,9 @@ class _Builder:
         self.param_grads: dict[str, list[str]] = {}  # parameter -> its gradient tensors
         self.update_grads: dict[str, tuple[str, ...]] = {}  # ... as its update reads them
         self.weight_copy = 0
+        self.autocast = base.autocast
+        self.fwd_fmt: dict[str, Format] = {}  # autocast: a forward tensor's (and its grad's)
+        self.op_fmt: dict[str, Format] = {}  # autocast: the format a vector op computes in
         # layer -> (elements, bits) of the low-precision weight copy its update writes
         self.copies: dict[str, tuple[int, int]] = {}
 
@@ -155,8 +176,11 @@ class _Builder:
 
     def vector(self, name: str, inputs: tuple[str, ...], out_shape: tuple[int, ...],
                layer: str, phase: Phase, role: Role, fmt: Format, per_out: int = 0,
-               per_in: int = 0, rows: int = 0, per_row: int = 0, what: str = "") -> str:
-        act = self.base.activation
+               per_in: int = 0, rows: int = 0, per_row: int = 0, what: str = "",
+               at: Format | None = None) -> str:
+        """A VectorWork op writing ``fmt``, its inputs cast to ``at`` (the activation
+        format unless given) first."""
+        act = at or self.base.activation
         ins = tuple(self.cast(t, act, layer, phase) for t in inputs)
         op = VectorWork(name=name, inputs=ins, shapes=tuple(self.shape[t] for t in ins),
                         out_shape=out_shape, ops_per_element=per_out, ops_per_input=per_in,
@@ -176,14 +200,34 @@ class _Builder:
         parts = self.grads.get(tensor, [])
         if len(parts) <= 1:
             return parts[0] if parts else None
-        act = self.base.activation
+        act = self.grad_format(tensor)
         return self.vector(f"grad.{tensor}", tuple(parts), self.shape[tensor], layer,
                            "backward", "grad_sum", act, per_out=len(parts) - 1,
-                           what="sum of gradient contributions")
+                           what="sum of gradient contributions", at=act)
+
+    def grad_format(self, tensor: str) -> Format:
+        """The format of ``tensor``'s gradient: the activation format, or under autocast the
+        tensor's own."""
+        if self.autocast:
+            return self.fwd_fmt.get(tensor, self.base.activation)
+        return self.base.activation
 
     def give(self, tensor: str, grad: str) -> None:
         if self.needs_grad(tensor):
+            if self.autocast:  # autograd's cast backward: the gradient in the tensor's format
+                grad = self.cast(grad, self.grad_format(tensor),
+                                 self.wl.producers.get(tensor, tensor), "backward")
             self.grads.setdefault(tensor, []).append(grad)
+
+    def vector_format(self, op: Op, inputs: tuple[str, ...]) -> Format:
+        """The format vector op ``op`` computes in: the activation format, or under autocast
+        fp32 for autocast's fp32 list and the widest of ``inputs``' formats otherwise."""
+        if not self.autocast:
+            return self.base.activation
+        if autocasts_to_fp32(op):
+            return FP32
+        fmts = [self.fmt[t] for t in inputs] or [self.base.activation]
+        return max(fmts, key=lambda f: (f.dtype == "float", f.bits))
 
     def save(self, tensor: str, segment: str, nbytes: int | None = None) -> None:
         if tensor not in self.saved:
@@ -194,6 +238,15 @@ class _Builder:
 
     def recipe(self, layer: str) -> Recipe:
         return self.recipes.get(layer, self.base)
+
+
+def autocasts_to_fp32(op: Op) -> bool:
+    """Whether PyTorch's autocast runs ``op`` in fp32 (AUTOCAST_FP32_*)."""
+    if op.type in AUTOCAST_FP32_TYPES:
+        return True
+    if op.type == "elementwise":
+        return op.op in AUTOCAST_FP32_ELEMENTWISE  # type: ignore[attr-defined]
+    return op.type == "reduce" and op.mode in AUTOCAST_FP32_REDUCE  # type: ignore[attr-defined]
 
 
 def _copy_op(op: Op, **update: Any) -> Op:
@@ -233,8 +286,9 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
                             "'optimizer' (the update writes it), 'forward' (a cast before use)")
     b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint, weight_copy)
     act = base.activation
-    for t in wl.inputs:
-        fmt = base.master if t.role == "weight" else act
+    for t in wl.inputs:  # under autocast the model, and so its input activations, is fp32
+        fmt = base.master if t.role == "weight" else (FP32 if base.autocast else act)
+        b.fwd_fmt[t.name] = fmt
         b.inputs.append(Tensor(name=t.name, shape=t.shape, bits=fmt.bits, dtype=fmt.dtype,
                                role=t.role))
         b.shape[t.name], b.fmt[t.name] = t.shape, fmt
@@ -250,8 +304,12 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
         boundary = _boundary_bytes(b)
     for out in wl.outputs:
         scale = int(base.loss_scale)
-        b.grads[out] = [b.vector(f"loss.{out}", (out,), b.shape[out], out, "loss", "loss", act,
-                                 per_out=LOSS_OPS + scale, what="softmax cross-entropy")]
+        at = FP32 if base.autocast else act  # autocast: cross_entropy in fp32
+        loss = b.vector(f"loss.{out}", (out,), b.shape[out], out, "loss", "loss", at,
+                        per_out=LOSS_OPS + scale, what="softmax cross-entropy", at=at)
+        # ... and the gradient cast back to the logits' format (autograd's cast backward)
+        b.grads[out] = [b.cast(loss, b.grad_format(out), out, "backward")
+                        if base.autocast else loss]
     by_segment: dict[str, list[Op]] = {}
     for op in wl.ops:
         by_segment.setdefault(segment_of(op.name), []).append(op)
@@ -329,9 +387,9 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
                                   "out_bits": act.bits, "dtype": f.dtype}
         if isinstance(op, Attention):
             update["qk_format"] = update["pv_format"] = None
-        new = _copy_op(op, **update)
-        b.add(new, op.name, phase, "forward", f)
-        b.fmt[out] = act
+        mac = _copy_op(op, **update)
+        b.add(mac, op.name, phase, "forward", f)
+        b.fmt[out] = b.fwd_fmt[out] = act
         if not re:
             for t, q in zip(op.inputs, ins, strict=True):
                 b.q[t] = q
@@ -361,20 +419,35 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
                         b.copies[op.name] = (w.elements, f.bits)
                     b.weight_copy += (w.elements * f.bits + 7) // 8
         return
-    ins = tuple(b.cast(_src(b, t, seg, re), act, op.name, phase) for t in op.inputs)
+    srcs = tuple(_src(b, t, seg, re) for t in op.inputs)
+    at = b.vector_format(op, srcs)
+    if b.autocast and not autocasts_to_fp32(op):
+        ins = srcs  # type promotion: no casts, the op reads and writes the widest format
+    else:
+        ins = tuple(b.cast(t, at, op.name, phase) for t in srcs)
     if op.type == "elementwise" and op.op == "batchnorm":  # type: ignore[attr-defined]
         _batchnorm_forward(b, op, ins[0], name, out, phase)
+        b.fwd_fmt[out] = b.fmt[out]
         return
-    new = _copy_op(op, name=name, output=out, inputs=ins, act_bits=act.bits, out_bits=act.bits,
-                   weight_bits=act.bits, dtype=act.dtype)
-    b.add(new, op.name, phase, "vector", act)
-    b.fmt[out] = act
+    widths = tuple(b.fmt[t].bits for t in ins)
+    if len(set(widths)) > 1:  # autocast's type promotion: one kernel reads each at its width
+        new: Op = VectorWork(name=name, output=out, inputs=ins,
+                             shapes=tuple(b.shape[t] for t in ins), out_shape=op.output_shape,
+                             ops_per_element=op.vector_work() // math.prod(op.output_shape),
+                             act_bits=at.bits, out_bits=at.bits, dtype=at.dtype,
+                             in_bits=widths, what=f"{op.name} ({op.type}, mixed widths)")
+    else:
+        new = _copy_op(op, name=name, output=out, inputs=ins, act_bits=at.bits,
+                       out_bits=at.bits, weight_bits=at.bits, dtype=at.dtype)
+    b.add(new, op.name, phase, "vector", at)
+    b.fmt[out] = b.fwd_fmt[out] = b.op_fmt[op.name] = at
     if re:
         return
     if op.weight_tensors():
         b.params[op.name] = sum(t.elements for t in op.weight_tensors())
+    read = dict(zip(op.inputs, ins, strict=True))  # autocast: what the op read (a cast copy)
     for t in _saved_by_vector_op(op):
-        b.save(t, seg)
+        b.save(read.get(t, t) if b.autocast else t, seg)
     if op.type == "layernorm":  # mean and rstd per row (an RMS norm: rstd)
         stats = 1 if op.rms else 2  # type: ignore[attr-defined]
         b.save(f"{op.name}.stats", seg, stats * op.rows * STATS_BYTES)  # type: ignore[attr-defined]
@@ -574,7 +647,8 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
     - reduce: sum / mean broadcast (1 per input element), others 2 per input element;
     - copy: the adjoint data movement, 1 per element moved (resize: 2 taps - 1).
     """
-    act = b.base.activation
+    # the op's backward computes in its forward's format (autocast: fp32 or the widest input)
+    act = b.op_fmt.get(op.name, b.base.activation) if b.autocast else b.base.activation
     n = op.name
 
     def give(t: str, per_out: int, *extra: str, what: str, per_row: int = 0,
@@ -582,7 +656,7 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
         if b.needs_grad(t):
             g = b.vector(f"{n}.d{j}", (dy, *extra), b.shape[t], n, "backward",
                          "vector_backward", act, per_out=per_out, per_row=per_row, rows=rows,
-                         what=what)
+                         what=what, at=act)
             b.give(t, g)
 
     if op.type == "elementwise":
@@ -628,7 +702,7 @@ def _vector_backward(b: _Builder, op: Op, dy: str) -> None:
                 "backward", "bias_grad", b.recipe(n).weight_grad, rows=rows,
                 per_row=(RMS_DGAMMA_OPS if rms else NORM_DGAMMA_OPS) * cols,
                 what="dgamma: column sums of dY xhat" if rms
-                else "dgamma, dbeta: column sums of dY xhat and dY")]
+                else "dgamma, dbeta: column sums of dY xhat and dY", at=act)]
         return
     if op.type == "pool":
         taps = math.prod(op.window) * math.prod(op.output_shape)  # type: ignore[attr-defined]

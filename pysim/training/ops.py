@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pysim.workload.attention import Attention
 from pysim.workload.ops import GemmView, Matmul, Op
@@ -49,10 +49,24 @@ class VectorWork(Op):
     # The output overwrites the inputs in memory (an optimizer update writing back the weights
     # and states it read): it moves its bytes but needs no memory of its own.
     in_place: bool = False
+    # Bits of each input where they differ (an op reading tensors of several widths, as
+    # autocast's type promotion does: an fp32 residual plus a bf16 GEMM output); () means
+    # ``act_bits`` for every input.
+    in_bits: tuple[PosInt, ...] = ()
     what: str = ""  # the backward rule or step it models, for reports
+
+    @model_validator(mode="after")
+    def _one_width_per_input(self) -> VectorWork:
+        if self.in_bits and len(self.in_bits) != len(self.shapes):
+            raise ValueError(f"in_bits has {len(self.in_bits)} entries for "
+                             f"{len(self.shapes)} inputs")
+        return self
 
     def arity(self) -> int:
         return len(self.shapes)
+
+    def input_bits(self) -> tuple[int, ...]:
+        return self.in_bits or super().input_bits()
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return self.shapes

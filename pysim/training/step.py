@@ -231,7 +231,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          layer_formats: Mapping[str, str | int | Format] | None = None,
          formats: Mapping[str, str | int | Format] | None = None,
          checkpoint: bool = False, input_grads: bool = False,
-         fused_optimizer: bool = True, weight_copy: CopyAt = "optimizer",
+         fused_optimizer: bool = True, weight_copy: CopyAt | None = None,
          memory_gib: float | None = None, data_parallel: int = 1,
          bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
@@ -247,8 +247,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     ``fused_optimizer`` (default) updates the parameters in one multi-tensor op per format
     group, as PyTorch's foreach / fused optimizers do; False: one update per parameter tensor.
     ``weight_copy``: where mixed precision makes its low-precision weight copy, "optimizer"
-    (default: the update writes it, as Apex O2 and Megatron-LM do) or "forward" (a cast
-    before each forward GEMM, as PyTorch autocast does).
+    (the update writes it, as Apex O2 and Megatron-LM do; the default) or "forward" (a cast
+    before each forward GEMM, as PyTorch autocast does; the default of the ``amp_*``
+    recipes).
     ``memory_gib`` sets the memory the peak is checked against (default: a GPU's HBM).
     ``data_parallel`` devices (1..65536) each run the step on their own batch (``wl``'s batch
     is the per-device batch), the gradients all-reduced in ``bucket_mib``-MiB buckets over the
@@ -277,6 +278,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     if formats is not None:
         base = base.with_formats(formats)
     recipes = _layer_recipes(wl, base, layer_formats)
+    if weight_copy is None:
+        weight_copy = "forward" if base.autocast else "optimizer"
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
                             bool(input_grads), bool(checkpoint), bool(fused_optimizer),
                             weight_copy)
