@@ -14,7 +14,19 @@ double op_pipeline_cycles(int64_t steps, double compute, double read, double wri
   const double c = compute / static_cast<double>(steps);
   const double r = read / static_cast<double>(steps);
   const double w = write / static_cast<double>(steps);
-  std::vector<double> load_end(steps, 0.0), comp_end(steps, 0.0), store_end(steps, 0.0);
+  // The search schedules many ops of a few steps: their times live on the stack.
+  constexpr int64_t kOnStack = 64;
+  double on_stack[3 * kOnStack];
+  std::vector<double> on_heap;
+  double* times = on_stack;
+  if (steps > kOnStack) {
+    on_heap.resize(static_cast<size_t>(3 * steps));
+    times = on_heap.data();
+  }
+  std::fill(times, times + 3 * steps, 0.0);
+  double* const load_end = times;
+  double* const comp_end = times + steps;
+  double* const store_end = times + 2 * steps;
   double bus = 0.0;
   int64_t loads = 0, comps = 0, stores = 0;
   while (stores < steps) {
@@ -135,48 +147,70 @@ Figures figures(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& 
 
 PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const PlanSlices& sl) {
   const int64_t n = c.n, total_count = sl.count * c.n;
-  std::vector<Figures> fig(static_cast<size_t>(total_count));
-  std::vector<int64_t> order;
-  order.reserve(static_cast<size_t>(total_count));
+  // The fitting (slice, candidate) pairs only, flat = slice x n + candidate ascending, each
+  // referred to by its position here (a table of every pair is mostly empty and, at some
+  // hundred kB, costs more to map and clear than to fill).
+  int64_t fitting = 0;
+  for (int64_t flat = 0; flat < total_count; ++flat) fitting += sl.fits[flat] ? 1 : 0;
+  std::vector<Figures> fig;
+  std::vector<int64_t> flat_of;
+  fig.reserve(static_cast<size_t>(fitting));
+  flat_of.reserve(static_cast<size_t>(fitting));
   for (int64_t s = 0; s < sl.count; ++s) {
     for (int64_t i = 0; i < n; ++i) {
       const int64_t flat = s * n + i;
       if (!sl.fits[flat]) continue;
-      fig[flat] = figures(p, c, sl, s, i);
-      order.push_back(flat);
+      fig.push_back(figures(p, c, sl, s, i));
+      flat_of.push_back(flat);
     }
   }
   PlanChoice out;
-  if (order.empty()) return out;
+  if (flat_of.empty()) return out;
   // Lexicographic: the objective's bound, DRAM bytes, tiles, long K per tile, less kept.
-  auto key = [&](int64_t flat, double primary) {
-    const int64_t i = flat % n;
-    return std::make_tuple(primary, fig[flat].total, c.tiles[i], -c.kt[i], sl.kept[flat / n]);
+  auto key = [&](int64_t at, double primary) {
+    const int64_t flat = flat_of[at], i = flat % n;
+    return std::make_tuple(primary, fig[at].total, c.tiles[i], -c.kt[i], sl.kept[flat / n]);
   };
-  std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-    return key(x, fig[x].bound) < key(y, fig[y].bound);
+  // Positions sorted by key(at, bound), each key worked out once.
+  struct Keyed {
+    double bound, total, tiles, neg_kt;
+    int64_t kept, at;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(fig.size());
+  for (size_t at = 0; at < fig.size(); ++at) {
+    const int64_t flat = flat_of[at], i = flat % n;
+    keyed.push_back({fig[at].bound, fig[at].total, c.tiles[i], -c.kt[i], sl.kept[flat / n],
+                     static_cast<int64_t>(at)});
+  }
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& x, const Keyed& y) {
+    return std::tie(x.bound, x.total, x.tiles, x.neg_kt, x.kept) <
+           std::tie(y.bound, y.total, y.tiles, y.neg_kt, y.kept);
   });
-  auto schedule = [&](int64_t flat) {
-    const int64_t i = flat % n;
+  std::vector<int64_t> order(keyed.size());
+  for (size_t j = 0; j < keyed.size(); ++j) order[j] = keyed[j].at;
+  auto schedule = [&](int64_t at) {
+    const int64_t flat = flat_of[at], i = flat % n;
     return op_pipeline_cycles(static_cast<int64_t>(c.steps[i]), compute_of(c, sl, flat / n, i),
-                              fig[flat].bus_read, fig[flat].bus_write, p.halves);
+                              fig[at].bus_read, fig[at].bus_write, p.halves);
   };
   if (p.kind == PlanObjective::Traffic || p.kind == PlanObjective::Energy) {
-    out.flat = order.front();  // the bound is exact
-    out.latency = p.kind == PlanObjective::Traffic ? fig[out.flat].bound : schedule(out.flat);
-    out.energy = fig[out.flat].energy;
+    const int64_t first = order.front();  // the bound is exact
+    out.flat = flat_of[first];
+    out.latency = p.kind == PlanObjective::Traffic ? fig[first].bound : schedule(first);
+    out.energy = fig[first].energy;
     return out;
   }
   // Branch and bound: walk by bound until it passes the best exact value found.
   const double inf = std::numeric_limits<double>::infinity();
   double best_value = inf, best_latency = 0.0;
   int64_t best = -1;
-  for (int64_t flat : order) {
-    if (fig[flat].bound > best_value) break;
-    const double latency = schedule(flat);
-    const double value = p.kind == PlanObjective::Latency ? latency : latency * fig[flat].energy;
-    if (best < 0 || key(flat, value) < key(best, best_value)) {
-      best = flat;
+  for (int64_t at : order) {
+    if (fig[at].bound > best_value) break;
+    const double latency = schedule(at);
+    const double value = p.kind == PlanObjective::Latency ? latency : latency * fig[at].energy;
+    if (best < 0 || key(at, value) < key(best, best_value)) {
+      best = at;
       best_value = value;
       best_latency = latency;
     }
@@ -185,24 +219,24 @@ PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const Plan
     // Latencies within latency_tie of the fastest tie: the least energy among them wins.
     const double limit = best_latency * (1.0 + p.latency_tie);
     std::vector<int64_t> near;
-    for (int64_t flat : order) {
-      if (fig[flat].bound > limit) break;
-      if (fig[flat].energy < fig[best].energy) near.push_back(flat);
+    for (int64_t at : order) {
+      if (fig[at].bound > limit) break;
+      if (fig[at].energy < fig[best].energy) near.push_back(at);
     }
     std::sort(near.begin(), near.end(), [&](int64_t x, int64_t y) {
       return std::make_tuple(fig[x].energy, fig[x].total) <
              std::make_tuple(fig[y].energy, fig[y].total);
     });
-    for (int64_t flat : near) {
-      const double latency = schedule(flat);
+    for (int64_t at : near) {
+      const double latency = schedule(at);
       if (latency <= limit) {
-        best = flat;
+        best = at;
         best_latency = latency;
         break;
       }
     }
   }
-  out.flat = best;
+  out.flat = flat_of[best];
   out.latency = best_latency;
   out.energy = fig[best].energy;
   return out;

@@ -50,9 +50,16 @@ def _efficiency(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[floa
     much longer, and where in it a refresh deadline happens to fall is an accident of the
     sample's length (simulated in the sample, a faster tRP could land a refresh mid-row and
     lower the figure by 0.1 %: not monotone in the timings)."""
-    spec, timings = _sampler(dram_key)
     if run_bytes >= pitch_bytes or run_bytes >= MAX_RUN:  # contiguous
         run_bytes = pitch_bytes = min(run_bytes, MAX_RUN)
+    return _sampled(dram_key, run_bytes, pitch_bytes)
+
+
+@lru_cache(maxsize=1024)
+def _sampled(dram_key: tuple, run_bytes: int, pitch_bytes: int) -> tuple[float, float]:
+    """``_efficiency`` of a shape already folded to the stream it samples (every run of
+    ``MAX_RUN`` bytes or more is one stream: a sixth of a cold ResNet-50's samples)."""
+    spec, timings = _sampler(dram_key)
     n = max(2, min(STREAM_RUNS, STREAM_BYTES // run_bytes))
     addresses = _RUNS[:n] * pitch_bytes
     stats = _core.dram_simulate_stream(spec, addresses, np.full(n, run_bytes, dtype=np.int64),
@@ -84,10 +91,14 @@ def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
     configured one is narrower (``Dram.headroom``). The mapping search prices candidate
     tilings with it."""
     runs = np.maximum(1, np.asarray(run_bytes, np.int64))
-    uniq, inverse = np.unique(runs, return_inverse=True)
+    # a few distinct runs (from a few tile sizes): a set is cheaper than np.unique here
+    uniq = sorted(set(runs.ravel().tolist()))
     pitch = max(1, int(pitch_bytes))
-    eff = np.array([_efficiency(key, r, max(r, pitch))[0] for r in uniq.tolist()])
-    return np.minimum(1.0, headroom * eff)[inverse.reshape(runs.shape)]
+    eff = np.minimum(1.0, headroom * np.array([_efficiency(key, r, max(r, pitch))[0]
+                                               for r in uniq]))
+    if len(uniq) == 1:
+        return np.full(runs.shape, eff[0])
+    return eff[np.searchsorted(np.array(uniq, dtype=np.int64), runs)]
 
 
 def dram_key(dram: Any) -> tuple:

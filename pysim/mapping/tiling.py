@@ -165,32 +165,44 @@ def candidate_tiles(dims: tuple[int, int, int], grains: tuple[int, int, int],
     return out[0], out[1], out[2]
 
 
-def _grain_versions(cm: np.ndarray, cn: np.ndarray, ck: np.ndarray,
-                    grains: tuple[int, int, int], dims: tuple[int, int, int]) -> list[np.ndarray]:
-    """Per dimension, for each (mt, nt, kt) of the candidate product (mt slowest), the index
-    of the same tile with that dimension widened to its grain (``min(dim, grain)``) when it is
-    narrower, else -1."""
-    sizes = (len(cm), len(cn), len(ck))
-    idx = np.indices(sizes).reshape(3, -1)
+@lru_cache(maxsize=256)
+def _grid(nm: int, nn: int, nk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (mt, nt, kt) of the product of nm x nn x nk candidate sizes (mt slowest), the
+    index of each of its sizes into its dimension's candidates."""
+    flat = np.arange(nm * nn * nk, dtype=np.int64)
+    out = (flat // (nn * nk), flat // nk % nn, flat % nk)
+    for x in out:
+        x.flags.writeable = False  # cached: shared by every caller
+    return out
+
+
+def _grain_pairs(pos: np.ndarray, index: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 cands: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 grains: tuple[int, int, int], dims: tuple[int, int, int],
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per dimension with candidates narrower than its grain (``min(dim, grain)``): the
+    (narrow, wide) pairs of a fitting tile narrower than the grain there and the same tile
+    widened to it, where that one fits too, as positions into ``pos`` (the fitting
+    candidates' ascending indices into the product of ``cands``, mt slowest; ``index``: each
+    product member's index into ``cands``), narrow ascending."""
+    at = np.full(len(index[0]), -1, dtype=np.int64)  # product index -> position in pos
+    at[pos] = np.arange(len(pos))
+    strides = (len(cands[1]) * len(cands[2]), len(cands[2]), 1)
     out = []
-    for d, cands in enumerate((cm, cn, ck)):
+    for d, c in enumerate(cands):
         full = min(dims[d], grains[d])
-        at = int(np.searchsorted(cands, full))
-        widened = idx.copy()
-        widened[d] = at
-        flat = np.ravel_multi_index(tuple(widened), sizes)
-        out.append(np.where(cands[idx[d]] < full, flat, -1))
+        if c[0] >= full:  # sorted: none narrower
+            continue
+        idx = index[d][pos]
+        narrow = np.flatnonzero(c[idx] < full)
+        wide = at[pos[narrow] + (int(np.searchsorted(c, full)) - idx[narrow]) * strides[d]]
+        ok = wide >= 0
+        out.append((narrow[ok], wide[ok]))
     return out
 
 
 def _nbytes(elements: np.ndarray | int, bits: int) -> np.ndarray | int:
     return (elements * bits + 7) // 8
-
-
-def _pass_runs(rows: int, cols: int, tile_rows: np.ndarray, tile_cols: np.ndarray) -> np.ndarray:
-    """Discontiguous runs in one pass: a tile per run when tiles span whole rows, else one run
-    per tile row."""
-    return np.where(tile_cols >= cols, -(-rows // tile_rows), rows * -(-cols // tile_cols))
 
 
 def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: int) -> np.ndarray:
@@ -203,6 +215,25 @@ def _pass_bytes(rows: int, cols: int, tile_cols: np.ndarray, bits: int, burst: i
     rest_bytes = np.where(rest > 0, -(-_nbytes(rest, bits) // burst) * burst, 0)
     split = rows * (full * row_bytes + rest_bytes)
     return np.where(tile_cols >= cols, whole, split)
+
+
+def _pass_bytes_of(rows: int, cols: int, tile_cols: np.ndarray, bits: int,
+                   burst: int) -> np.ndarray:
+    """``_pass_bytes`` of a dimension's few candidate widths, in Python ints (NumPy's cost
+    per call dwarfs the arithmetic); by ``_pass_bytes`` where its int64 might wrap."""
+    if rows * cols * (bits + 8 * burst) >= 1 << 62:
+        return _pass_bytes(rows, cols, tile_cols, bits, burst)
+    whole = -(-((rows * cols * bits + 7) // 8) // burst) * burst
+    out = []
+    for t in tile_cols.tolist():
+        if t >= cols:
+            out.append(whole)
+            continue
+        full, rest = divmod(cols, t)
+        row_bytes = -(-((t * bits + 7) // 8) // burst) * burst
+        rest_bytes = -(-((rest * bits + 7) // 8) // burst) * burst if rest > 0 else 0
+        out.append(rows * (full * row_bytes + rest_bytes))
+    return np.array(out, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -383,6 +414,38 @@ def _slice_table(outer: tuple[tuple[str, int], ...], a_on_chip: bool) -> _SliceT
     )
 
 
+@lru_cache(maxsize=256)
+def _held_sums(outer: tuple[tuple[str, int], ...], a_on_chip: bool,
+               roles: tuple[tuple[str, ...], ...]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """What each capacity group (its ``roles``) holds in each slice of ``_slice_table``, as
+    the sum of rows of plan_gemm's held rows (4j + row: operand j's tile or footprint; 12:
+    none): per group, the distinct sums (a (sums, terms) array of row indices, padded with
+    12) and each slice's sum. An operand's tile lives at its innermost level (C's at the
+    outer level the slice puts it at), its footprint at the outer level keeping it."""
+    table = _slice_table(outer, a_on_chip)
+    home = {r: g for g, rs in enumerate(roles) for r in rs}
+    terms: list[list[list[int]]] = [[[] for _ in table.orders] for _ in roles]
+    c_level, inner_row, outer_g, foot_row = (x.tolist() for x in (
+        table.c_level, table.inner_row, table.outer_g, table.foot_row))
+    for s in range(len(table.orders)):
+        for j, name in enumerate("abc"):
+            g = c_level[s] if name == "c" and c_level[s] >= 0 else home.get(ROLE[name], -1)
+            if g >= 0:
+                terms[g][s].append(4 * j + inner_row[j][s])
+            if outer_g[j][s] >= 0:
+                terms[outer_g[j][s]][s].append(4 * j + foot_row[j][s])
+    out = []
+    for per_slice in terms:
+        index: dict[tuple[int, ...], int] = {}
+        which = np.array([index.setdefault(tuple(sorted(t)), len(index)) for t in per_slice],
+                         dtype=np.int64)
+        width = max([1, *(len(t) for t in index)])
+        rows = np.array([list(t) + [12] * (width - len(t)) for t in index], dtype=np.int64)
+        rows.flags.writeable = which.flags.writeable = False  # cached: shared by every caller
+        out.append((rows, which))
+    return tuple(out)
+
+
 @lru_cache(maxsize=4096)
 def plan_gemm(
     m: int,
@@ -433,11 +496,8 @@ def plan_gemm(
     """
     cm, cn, ck = candidate_tiles((m, n, k), (grain_m, grain_n, grain_k), more_grains)
     # every (mt, nt, kt) combination, mt slowest (np.meshgrid's "ij" order, without its cost)
-    per_m = len(cn) * len(ck)
-    mt = np.repeat(cm, per_m)
-    nt = np.tile(np.repeat(cn, len(ck)), len(cm))
-    kt = np.tile(ck, len(cm) * len(cn))
-    mi = np.repeat(np.arange(len(cm)), per_m)  # each candidate's index into cm
+    mi, ni, ki = _grid(len(cm), len(cn), len(ck))  # each candidate's index into cm, cn, ck
+    mt, nt, kt = cm[mi], cn[ni], ck[ki]
     a_tile = np.zeros_like(mt) if a_on_chip else _nbytes(mt * kt, a_bits)
     if a_map is not None and not a_on_chip:
         # A convolution's tile holds the input rows it touches, not the im2col patches.
@@ -473,30 +533,34 @@ def plan_gemm(
                       for roles, _, db in groups)
         raise NoTileFits(f"no tile of GEMM M={m} N={n} K={k} fits the scratchpads ({sizes})",
                          least)
-    wider = _grain_versions(cm, cn, ck, (grain_m, grain_n, grain_k), (m, n, k))
-    at = np.full(len(mt), -1, dtype=np.int64)
-    at[fits] = np.arange(int(fits.sum()))
-    wider = [np.where(w >= 0, at[w], -1)[fits] for w in wider]
-    mt, nt, kt, mi = mt[fits], nt[fits], kt[fits], mi[fits]
-    a_tile, b_tile, c_tile = (np.asarray(x)[fits] for x in (a_tile, b_tile, c_tile))
-    trips = {"m": -(-m // mt), "n": -(-n // nt), "k": -(-k // kt)}
+    pos = np.flatnonzero(fits)  # the fitting candidates' indices into the product
+    wider = _grain_pairs(pos, (mi, ni, ki), (cm, cn, ck), (grain_m, grain_n, grain_k),
+                         (m, n, k))
+    mt, nt, kt, mi, ni, ki = mt[pos], nt[pos], kt[pos], mi[pos], ni[pos], ki[pos]
+    a_tile, b_tile, c_tile = (np.asarray(x)[pos] for x in (a_tile, b_tile, c_tile))
+    # Figures of one dimension's tile size are worked out per candidate size, then gathered.
+    trips = {"m": (-(-m // cm))[mi], "n": (-(-n // cn))[ni], "k": (-(-k // ck))[ki]}
     tiles = trips["m"] * trips["n"] * trips["k"]
-    a_pass = _pass_bytes(m, k, kt, a_bits, burst_bytes)
     if a_map is not None:
         passes = dict(a_map.pass_bytes)
         a_pass = np.array([passes[x] for x in cm.tolist()], dtype=np.int64)[mi]
+    else:
+        a_pass = _pass_bytes_of(m, k, ck, a_bits, burst_bytes)[ki]
     if a_ratio != 1.0:
         a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
-    b_pass = _pass_bytes(k, n, nt, b_bits, burst_bytes)
     if b_pass_bytes is not None:
         b_pass = np.full_like(mt, b_pass_bytes)
-    c_pass = _pass_bytes(m, n, nt, c_bits, burst_bytes)
+    else:
+        b_pass = _pass_bytes_of(k, n, cn, b_bits, burst_bytes)[ni]
+    c_pass = _pass_bytes_of(m, n, cn, c_bits, burst_bytes)[ni]
     if c_ratio != 1.0:
         c_pass = np.ceil(c_pass * c_ratio).astype(np.int64)
-    p_pass = _pass_bytes(m, n, nt, psum_bits, burst_bytes)
-    a_runs = _pass_runs(m, k, mt, kt)
-    b_runs = _pass_runs(k, n, kt, nt)
-    c_runs = _pass_runs(m, n, mt, nt)
+    p_pass = _pass_bytes_of(m, n, cn, psum_bits, burst_bytes)[ni]
+    # discontiguous runs in one pass: a tile per run when tiles span whole rows, else a run
+    # per tile row
+    a_runs = np.where(kt >= k, trips["m"], m * trips["k"])
+    b_runs = np.where(nt >= n, trips["k"], k * trips["n"])
+    c_runs = np.where(nt >= n, trips["m"], m * trips["n"])
     compute = sram_pj = psum_w_bits = psum_r_bits = np.zeros(len(mt))
     if objective.kind != "traffic":
         if model is None:
@@ -534,36 +598,27 @@ def plan_gemm(
     tile_of = {"a": a_tile, "b": b_tile, "c": c_tile}
     bits_of = {"a": a_bits, "b": b_bits, "c": psum_bits}
     extent = {"m": (mt, m), "n": (nt, n), "k": (kt, k)}
-    # per operand: row 0 its tile; rows 1-3 its footprint with the first, second or both of
-    # its dimensions spanning the whole tensor
-    held_rows = {}
-    for name, (d0, d1, _) in _DIMS_OF.items():
-        held = np.empty((4, len(mt)), dtype=np.int64)
-        held[0] = tile_of[name]
+    # per operand j, rows 4j + 0-3: row 0 its tile; rows 1-3 its footprint with the first,
+    # second or both of its dimensions spanning the whole tensor; row 12 nothing
+    held_rows = np.empty((13, len(mt)), dtype=np.int64)
+    held_rows[12] = 0
+    for j, (name, (d0, d1, _)) in enumerate(_DIMS_OF.items()):
+        held_rows[4 * j] = tile_of[name]
         for v in (1, 2, 3):
-            held[v] = _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
-                              * (extent[d1][1] if v & 2 else extent[d1][0]), bits_of[name])
-        held_rows[name] = held
+            held_rows[4 * j + v] = _nbytes((extent[d0][1] if v & 1 else extent[d0][0])
+                                           * (extent[d1][1] if v & 2 else extent[d1][0]),
+                                           bits_of[name])
     table = _slice_table(tuple(capacity.outer), a_on_chip)
-    n_slices = len(table.orders)
-    fits2 = np.ones((n_slices, len(mt)), dtype=bool)
-    held_at = [np.zeros((n_slices, len(mt)), dtype=np.int64) for _ in groups]
     c_level = table.c_level
-    for j, name in enumerate("abc"):
-        inner = held_rows[name][table.inner_row[j]]
-        if name == "c" and (c_level >= 0).any():  # C's tile at an outer level
-            for g in set(c_level[c_level >= 0].tolist()):
-                held_at[g] += np.where((c_level == g)[:, None], inner, 0)
-            inner = np.where((c_level < 0)[:, None], inner, 0)
-        if ROLE[name] in home:
-            held_at[home[ROLE[name]]] += inner
-        outer_g = table.outer_g[j]
-        if (outer_g >= 0).any():
-            foot = held_rows[name][table.foot_row[j]]
-            for g in set(outer_g[outer_g >= 0].tolist()):
-                held_at[g] += np.where((outer_g == g)[:, None], foot, 0)
-    for g, (_, size, double_buffered) in enumerate(groups):
-        fits2 &= held_at[g] * (2 if double_buffered else 1) <= size
+    fits2: np.ndarray | None = None
+    for (_, size, double_buffered), (terms, which) in zip(
+            groups, _held_sums(tuple(capacity.outer), a_on_chip,
+                               tuple(tuple(roles) for roles, _, _ in groups)), strict=True):
+        held = held_rows[terms[:, 0]] if terms.shape[1] == 1 else held_rows[terms].sum(axis=1)
+        level_fits = (held * (2 if double_buffered else 1) <= size)[which]
+        fits2 = level_fits if fits2 is None else fits2 & level_fits
+    if fits2 is None:  # no capacity groups
+        fits2 = np.ones((len(table.orders), len(mt)), dtype=bool)
     # A tile narrower than the unit's grain in one dimension is dominated in every slice
     # where its grain-wide version fits: as many folds per tile, more tiles, and no fewer DRAM
     # bytes, unless its runs fill fewer bursts (a 32-wide K tile reads 64 B per row where the
@@ -573,9 +628,7 @@ def plan_gemm(
     # 32-row runs fill whole bursts): then both stay. Only a scratchpad too tight for the
     # wider tile (or its kept footprints) keeps it otherwise.
     timed = objective.kind != "traffic"
-    for w in wider:
-        narrow = np.nonzero(w >= 0)[0]
-        wide = w[narrow]
+    for narrow, wide in wider:
         no_more = ((a_pass[wide] <= a_pass[narrow]) & (b_pass[wide] <= b_pass[narrow])
                    & (c_pass[wide] <= c_pass[narrow]) & (p_pass[wide] <= p_pass[narrow]))
         if timed:  # ... nor fewer steps to overlap in, nor slower DRAM streams
