@@ -140,7 +140,6 @@ class _Builder:
         self.update_grads: dict[str, tuple[str, ...]] = {}  # ... as its update reads them
         self.weight_copy = 0
         self.autocast = base.autocast
-        self.fwd_fmt: dict[str, Format] = {}  # autocast: a forward tensor's (and its grad's)
         self.op_fmt: dict[str, Format] = {}  # autocast: the format a vector op computes in
         # layer -> (elements, bits) of the low-precision weight copy its update writes
         self.copies: dict[str, tuple[int, int]] = {}
@@ -207,9 +206,9 @@ class _Builder:
 
     def grad_format(self, tensor: str) -> Format:
         """The format of ``tensor``'s gradient: the activation format, or under autocast the
-        tensor's own."""
+        (forward) tensor's own."""
         if self.autocast:
-            return self.fwd_fmt.get(tensor, self.base.activation)
+            return self.fmt.get(tensor, self.base.activation)
         return self.base.activation
 
     def give(self, tensor: str, grad: str) -> None:
@@ -288,7 +287,6 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     act = base.activation
     for t in wl.inputs:  # under autocast the model, and so its input activations, is fp32
         fmt = base.master if t.role == "weight" else (FP32 if base.autocast else act)
-        b.fwd_fmt[t.name] = fmt
         b.inputs.append(Tensor(name=t.name, shape=t.shape, bits=fmt.bits, dtype=fmt.dtype,
                                role=t.role))
         b.shape[t.name], b.fmt[t.name] = t.shape, fmt
@@ -389,7 +387,7 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
             update["qk_format"] = update["pv_format"] = None
         mac = _copy_op(op, **update)
         b.add(mac, op.name, phase, "forward", f)
-        b.fmt[out] = b.fwd_fmt[out] = act
+        b.fmt[out] = act
         if not re:
             for t, q in zip(op.inputs, ins, strict=True):
                 b.q[t] = q
@@ -427,7 +425,6 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
         ins = tuple(b.cast(t, at, op.name, phase) for t in srcs)
     if op.type == "elementwise" and op.op == "batchnorm":  # type: ignore[attr-defined]
         _batchnorm_forward(b, op, ins[0], name, out, phase)
-        b.fwd_fmt[out] = b.fmt[out]
         return
     widths = tuple(b.fmt[t].bits for t in ins)
     if len(set(widths)) > 1:  # autocast's type promotion: one kernel reads each at its width
@@ -440,7 +437,7 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
         new = _copy_op(op, name=name, output=out, inputs=ins, act_bits=at.bits,
                        out_bits=at.bits, weight_bits=at.bits, dtype=at.dtype)
     b.add(new, op.name, phase, "vector", at)
-    b.fmt[out] = b.fwd_fmt[out] = b.op_fmt[op.name] = at
+    b.fmt[out] = b.op_fmt[op.name] = at
     if re:
         return
     if op.weight_tensors():
