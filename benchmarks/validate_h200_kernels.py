@@ -157,14 +157,28 @@ def _eltwise_s(gpu: Any, op: str, n: int) -> float:
 
 # -- SDPA prefill -------------------------------------------------------------------------------
 
+def _stream_s(gpu: Any, nbytes: float) -> float:
+    """One streaming CUDA-core kernel moving ``nbytes``, launch included (pysim/gpu/kernels.py's
+    time for a kernel the host issues eagerly after the previous one)."""
+    return ((gpu.launch_overhead_us + gpu.kernel_latency_us + gpu.stream_latency_us) * 1e-6
+            + nbytes / (gpu.hbm_sustained_gb_per_s * 1e9))
+
+
 def _attention_fwd_bwd_s(op: Attention) -> float:
-    """Forward + FlashAttention backward, one kernel each, launches included (eager rows)."""
+    """One eager ``o.backward(do)`` after SDPA's forward, as the measured rows' kernels run:
+    the forward, two copies (q/k/v-sized), FlashAttention-2's D = rowsum(dO * O) pre-pass, its
+    backward (with the fp32 dQ conversion, pysim/gpu/attention.py) and the three adds that
+    accumulate q.grad, k.grad and v.grad (the timing loop never zeroes them), launches
+    included."""
     from pysim.training.ops import AttentionBackward
 
     gpu = pysim.gpu.preset(PRESET)
     bwd = AttentionBackward.of(op, "attention.bwd", ("q", "k", "v"), 16, "float", 16)
+    t = op.batch * op.heads * op.q_len * op.head_dim * 2  # one q/k/v/o-sized fp16 tensor
+    d_pass = 2 * t + op.batch * op.heads * op.q_len * 4  # dO and O read, D written (fp32)
     return (fused_attention_cost(gpu, op, "fp16").time_s
-            + fused_attention_cost(gpu, bwd, "fp16").time_s)
+            + fused_attention_cost(gpu, bwd, "fp16").time_s
+            + 2 * _stream_s(gpu, 2 * t) + _stream_s(gpu, d_pass) + 3 * _stream_s(gpu, 3 * t))
 
 
 def sdpa_rows() -> list[Row]:
@@ -186,8 +200,10 @@ def sdpa_rows() -> list[Row]:
             group = "flash fwd" if compared else f"{backend} fwd (context)"
         else:
             model, note = _try(partial(_attention_fwd_bwd_s, op))
-            note = note or "eager; model fwd + AttentionBackward, launches included"
-            compared, group = False, f"{backend} {direction} (context)"
+            note = note or ("eager; the model's forward, backward and the call's copies, D "
+                            "pass and grad adds, launches included")
+            compared = backend == "flash"
+            group = "flash fwd+bwd" if compared else f"{backend} {direction} (context)"
         rows.append(Row("sdpa", group, f"{backend} {direction} {case}", float(r["time_s"]),
                         model, compared, note))
     return rows

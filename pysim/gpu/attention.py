@@ -40,6 +40,29 @@ the full tensor-core rate, and the softmax of one warp group overlapped with the
 sum; block sizes and the split-KV rule are FlashAttention-2's here. The paper reaches 740
 TFLOP/s in fp16 (75 % of an H100, abstract).
 
+The backward (``AttentionBackward``, FlashAttention-2's ``flash_bwd_dq_dk_dv_loop_seqk_parallel``
+kernel, Dao 2023 Algorithm 2; csrc/flash_attn/src/flash_bwd_kernel.h): a CTA per key block of
+``Bc`` rows walks the query blocks of ``Br`` rows (those at or past the diagonal when causal):
+S = Q K^T again, P = exp(S - LSE), dV += P^T dO, dP = dO V^T, dS = P (dP - D), dK += dS^T Q,
+and dQ += dS K added atomically into an fp32 dQ buffer that a second kernel converts to fp16.
+Five MMAs per block pair where the forward has two, and P and dS go through shared memory
+(written, then read transposed as MMA operands), with every operand read by each warp that
+needs it (``TiledMma`` warp layouts: A once per warp column, B once per warp row). Per block
+pair:
+
+    max(5 Br Bc d / MMA rate, shared-memory bytes / (bytes per clock per SM))
+  + Br Bc max(1 / SFU, 4 / FP32 lanes)      (P = exp2(S scale - LSE), dS = P (dP - D), converts)
+
+``FA2_BWD_TRAITS`` holds (Br, Bc, warps, and the three warp layouts) per head dim, as
+``run_mha_bwd_hdim*`` picks them (csrc/flash_attn/src/flash_bwd_launch_template.h, commit
+073afd5). At head dim 64 or 128 the shared-memory term is the larger (about 650 KB a block pair
+against 128 B per clock per SM: 5,000-5,250 cycles against the MMAs' 3,840 on an H200), while
+the forward's own loads (Q once, K and V per warp: 144-160 KB a block) stay below its two MMAs:
+so the backward takes about 2.7x the forward where its MMAs alone would give 2.5x
+(benchmarks/validate_h200_kernels.py sets the sum beside PyTorch's FA2 forward + backward).
+FlashAttention-3's backward is not this kernel: under ``attention = "flash3"`` the backward is
+priced as a forward of 2.5x the head dim (five GEMMs), unvalidated.
+
 Split-KV (Flash-Decoding; FlashAttention-2's ``num_splits_heuristic``, csrc/flash_attn/
 flash_api.cpp): when the (batch, head, 64-row query block) CTAs fill less than 80 % of twice
 the SMs, the key range is cut into splits so that more CTAs run at once: the fewest splits
@@ -79,6 +102,22 @@ SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16,
 # taken at the full rate. The fraction is the GEMM model's (csrc/units/tensor_core.hpp).
 MMA_SYNC_FRACTION = {"hopper": _core.tc_mma_sync_on_hopper}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
+# per score in the backward: P = exp2(S scale - LSE) (FFMA), dS = P (dP - D) (2), two converts
+BWD_FP32_OPS = 4
+# FlashAttention-2's backward kernel per head dim (run_mha_bwd_hdim*, GPUs with >= 144 KB of
+# shared memory per block, A100 / H100 / H200; ``FA2_BWD_TRAITS_SMALL`` below it, sm86 / sm89):
+# (Br, Bc, warps, AtomLayoutMSdP, AtomLayoutNdKV, AtomLayoutMdQ) of Flash_bwd_kernel_traits.
+# The H200's PyTorch FA2 ran <64, 128, 128, 8, 4, 4, 4> and <128, 64, 128, 8, 2, 4, 2>
+# (benchmarks/data/h200_kernels/sdpa.csv).
+FA2_BWD_TRAITS = {32: (128, 128, 8, 4, 4, 4), 64: (128, 128, 8, 4, 4, 4),
+                  96: (64, 128, 8, 2, 4, 4), 128: (64, 128, 8, 2, 4, 2),
+                  160: (64, 64, 8, 4, 4, 4), 192: (64, 64, 8, 4, 2, 2),
+                  256: (64, 64, 8, 4, 2, 2)}
+FA2_BWD_TRAITS_SMALL = {32: (128, 128, 8, 4, 4, 4), 64: (64, 128, 8, 2, 4, 4),
+                        96: (64, 128, 8, 2, 4, 4), 128: (64, 64, 8, 4, 2, 2),
+                        160: (64, 64, 8, 4, 4, 4), 192: (64, 64, 8, 4, 2, 2),
+                        256: (64, 32, 8, 4, 1, 2)}
+FA2_BWD_BIG_SMEM_KIB = 144  # the launch template's threshold for the first table
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
 
@@ -139,9 +178,81 @@ def block_sizes(head_dim: int, q_len: int) -> tuple[int, int]:
     return (128 if q_len >= 128 else SPLITKV_BLOCK_M), bc
 
 
+def bwd_traits(gpu: Any, head_dim: int) -> tuple[int, int, int, int, int, int]:
+    """FlashAttention-2's backward kernel traits for ``head_dim`` on ``gpu`` (the smallest
+    tabled head dim at or above it)."""
+    table = (FA2_BWD_TRAITS if gpu.shared_memory_kb_per_sm >= FA2_BWD_BIG_SMEM_KIB
+             else FA2_BWD_TRAITS_SMALL)
+    return table[next((h for h in sorted(table) if h >= head_dim), max(table))]
+
+
+def bwd_smem_bytes(br: int, bc: int, d: int, warps: int, msdp: int, ndkv: int, mdq: int,
+                   elem_bytes: int) -> int:
+    """Shared-memory bytes one block pair of FlashAttention-2's backward moves: each MMA's A
+    read once per warp column and B once per warp row (the TiledMma warp layouts), P and dS
+    written for their transposed MMAs, and the Q and dO blocks stored from global memory."""
+    def gemm(m: int, n: int, k: int, warps_m: int) -> int:  # C (m x n) += A (m x k) B (k x n)
+        return (m * k * (warps // warps_m) + k * n * warps_m) * elem_bytes
+
+    s_dp = 2 * gemm(br, bc, d, msdp)  # S = Q K^T and dP = dO V^T
+    dk_dv = 2 * gemm(bc, d, br, ndkv)  # dV = P^T dO and dK = dS^T Q
+    dq = gemm(br, d, bc, mdq)  # dQ = dS K
+    return s_dp + dk_dv + dq + 2 * br * bc * elem_bytes + 2 * br * d * elem_bytes
+
+
+def flash_backward_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
+    """FlashAttention-2's backward of the forward that ``op`` (an AttentionBackward) belongs
+    to, on ``gpu`` with tensor-core ``dtype`` (module docstring): its dQ / dK / dV kernel,
+    then the kernel converting the fp32 dQ accumulator."""
+    d, nq, nk = op.fwd_head_dim, op.q_len, op.kv_len
+    br, bc, warps, msdp, ndkv, mdq = bwd_traits(gpu, d)
+    heads = op.batch * op.heads
+    q_blocks, k_blocks = math.ceil(nq / br), math.ceil(nk / bc)
+    if op.causal:  # key block j meets the query blocks from its diagonal on
+        offset = nk - nq
+        per_cta = [q_blocks - min(q_blocks, max(0, (j * bc - offset) // br))
+                   for j in range(k_blocks)]
+    else:
+        per_cta = [q_blocks] * k_blocks
+    clock = gpu.tensor_clock_mhz * 1e6
+    elem = max(1, op.act_bits // 8)  # operand bytes in shared memory
+    mma = 5 * d / gpu.macs_per_clk_per_sm(dtype) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
+    smem = (bwd_smem_bytes(br, bc, d, warps, msdp, ndkv, mdq, elem)
+            / gpu.smem_bandwidth_bytes_per_clk)
+    cuda = max(1 / SFU_PER_SM[gpu.arch], BWD_FP32_OPS / FP32_LANES_PER_SM[gpu.arch])
+    per_pair = (max(br * bc * mma, smem) + br * bc * cuda) / clock
+    longest = max(per_cta, default=0) * per_pair
+    compute = max(heads * sum(per_cta) * per_pair / gpu.sms, longest)
+    q_elems = op.batch * nq * op.heads * d
+    kv_elems = op.batch * nk * op.groups_kv_heads * d
+    bits = op.act_bits
+    # Q, dO, K, V read (O, LSE and D by the D pre-pass, an op of its own); dK, dV written;
+    # dQ's fp32 accumulator zeroed, accumulated in the L2, written back
+    reads = (2 * q_elems + 2 * kv_elems) * bits // 8 + 2 * op.batch * op.heads * nq * 4
+    writes = 2 * kv_elems * op.output_bits // 8 + q_elems * 4
+    bandwidth = gpu.hbm_sustained_gb_per_s * 1e9
+    hbm = (reads + writes) / bandwidth
+    launch = gpu.launch_overhead_us * 1e-6
+    latency = gpu.kernel_latency_us * 1e-6
+    stream = gpu.stream_latency_us * 1e-6
+    # flash_bwd_convert_dq_kernel: the fp32 accumulator read, dQ written
+    convert = launch + latency + stream + (q_elems * 4 + q_elems * op.output_bits // 8) / bandwidth
+    return AttentionCost(
+        time_s=launch + latency + gpu.pipeline_latency_us * 1e-6 + max(compute, hbm) + convert,
+        compute_s=compute, hbm_s=hbm, hbm_read_bytes=reads + q_elems * 4,
+        hbm_write_bytes=writes + q_elems * op.output_bits // 8,
+        issued_macs=heads * sum(per_cta) * 5 * br * bc * d, blocks=(br, bc),
+        ctas=heads * k_blocks, bound="compute" if compute >= hbm else "hbm",
+        dtypes=(dtype, dtype), combine_s=convert)
+
+
 def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     """Time and HBM traffic of attention op ``op`` as one FlashAttention-2 kernel on ``gpu``
-    with tensor-core ``dtype`` (both GEMMs)."""
+    with tensor-core ``dtype`` (both GEMMs); an AttentionBackward (``fwd_head_dim``) as
+    FlashAttention-2's backward, `flash_backward_cost` (FlashAttention-3's: see the module
+    docstring)."""
+    if getattr(op, "fwd_head_dim", None) and gpu.attention != "flash3":
+        return flash_backward_cost(gpu, op, dtype)
     d, nq, nk = op.head_dim, op.q_len, op.kv_len
     heads = op.batch * op.heads
     group = op.heads // op.groups_kv_heads
