@@ -90,3 +90,16 @@ def test_flash3_keeps_its_own_backward() -> None:
     as_forward = Attention.model_validate(op.model_dump(exclude={"fwd_head_dim"}))
     assert fused_attention_cost(fa3, op, "fp16") == fused_attention_cost(fa3, as_forward, "fp16")
     assert fused_attention_cost(fa3, op, "fp16") != flash_backward_cost(fa3, op, "fp16")
+
+
+def test_the_forward_is_bound_by_its_mmas_unless_shared_memory_is_slow() -> None:
+    """FA2's forward reads Q once and K_j, V_j once per warp: 20 B per score at head dim 128
+    (Br 128, Bc 64, 4 warps), 0.16 of a clock at 128 B per clock against its MMAs' 0.19 on an
+    H200, so the forward stays MMA-bound; at a quarter of that bandwidth the reads bind."""
+    h200 = pysim.gpu.preset("h200")
+    op = attention(1, 16, 16384, 128)
+    fast = fused_attention_cost(h200, op, "fp16")
+    assert fast.compute_s == fused_attention_cost(
+        h200.replace(smem_bandwidth_bytes_per_clk=110.0), op, "fp16").compute_s
+    assert fused_attention_cost(h200.replace(smem_bandwidth_bytes_per_clk=32.0), op,
+                                "fp16").compute_s > 1.3 * fast.compute_s

@@ -11,12 +11,16 @@ Grouped-query heads read their group's K and V.
 Time per score element of a CTA, the three steps one after the other (FlashAttention-2 on
 Ampere issues a block's softmax after its Q K^T and before its P V; FlashAttention-3, Sec. 3.1):
 
-    2 d / (tensor-core MACs per clock per SM)                          (Q K^T and P V)
+    max(2 d / (tensor-core MACs per clock per SM),                     (Q K^T and P V)
+        (d e / Bc + 2 d e warps / Br) / (shared-memory bytes per clock per SM))
   + max(1 / SFU ops per clock per SM,                                    (exp2)
         (4 + d / Bc) / FP32 lanes per SM)          (max, scale-subtract, sum, convert; O rescale)
 
 so at head dim 128 on an A100 the matmuls are 0.25 / (0.25 + 0.094) = 73 % of the time, the
-paper's "up to 73 % of the theoretical maximum". The MMAs are FA2's mma.sync, which on Hopper
+paper's "up to 73 % of the theoretical maximum". The shared-memory term (``e`` bytes an
+operand, each of the 4 warps reading all of K_j and V_j, Q once) is below the MMAs' on the
+A100, H100 and H200 at every FA2 prefill block size, and binds only for the decode blocks'
+64 rows, where HBM binds first. The MMAs are FA2's mma.sync, which on Hopper
 reach about 2/3 of the wgmma rate (``MMA_SYNC_FRACTION``). The kernel takes the larger of its
 SMs' share of the CTA work (and its longest CTA) and the HBM time of Q, K, V and O, plus one
 launch.
@@ -102,6 +106,7 @@ SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16,
 # taken at the full rate. The fraction is the GEMM model's (csrc/units/tensor_core.hpp).
 MMA_SYNC_FRACTION = {"hopper": _core.tc_mma_sync_on_hopper}
 SOFTMAX_FP32_OPS = 4  # per score: row max, scale-and-subtract (FFMA), row sum, convert to fp16
+FA2_FWD_WARPS = 4  # FlashAttention-2's forward kernels up to head dim 128 (8 above)
 # per score in the backward: P = exp2(S scale - LSE) (FFMA), dS = P (dP - D) (2), two converts
 BWD_FP32_OPS = 4
 # FlashAttention-2's backward kernel per head dim (run_mha_bwd_hdim*, GPUs with >= 144 KB of
@@ -286,8 +291,16 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         fp32_ops += 1  # P to the narrow format
     softmax = max(1 / SFU_PER_SM[gpu.arch], fp32_ops / FP32_LANES_PER_SM[gpu.arch])
     # seconds one key block takes a CTA's SM: FA2 runs the block's softmax between its two
-    # GEMMs; FA3's ping-pong warp groups run one's softmax under the other's GEMMs
-    per_block = br * bc * (max(mma, softmax) if fa3 else mma + softmax) / clock
+    # GEMMs; FA3's ping-pong warp groups run one's softmax under the other's GEMMs. FA2's
+    # MMAs read their operands through shared memory, each of its warps (split over the
+    # query rows) all of K_j and V_j and Q once: per score d e / Bc + 2 d e warps / Br bytes.
+    if fa3:
+        per_block = br * bc * max(mma, softmax) / clock
+    else:
+        warps = FA2_FWD_WARPS if d <= 128 else 2 * FA2_FWD_WARPS
+        elem = max(1, op.act_bits // 8)
+        smem = (d * elem / bc + 2 * d * elem * warps / br) / gpu.smem_bandwidth_bytes_per_clk
+        per_block = br * bc * (max(mma, smem) + softmax) / clock
     work = heads * sum(per_cta) * per_block
     splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
                         math.ceil(nk / splitkv_block_n(d)))
