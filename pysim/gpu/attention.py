@@ -293,13 +293,16 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     # seconds one key block takes a CTA's SM: FA2 runs the block's softmax between its two
     # GEMMs; FA3's ping-pong warp groups run one's softmax under the other's GEMMs. FA2's
     # MMAs read their operands through shared memory, each of its warps (split over the
-    # query rows) all of K_j and V_j and Q once: per score d e / Bc + 2 d e warps / Br bytes.
+    # query rows) all of K_j and V_j and Q once: per score d e / Bc + 2 d e warps / Br bytes
+    # (e: each GEMM's operand width).
     if fa3:
         per_block = br * bc * max(mma, softmax) / clock
     else:
         warps = FA2_FWD_WARPS if d <= 128 else 2 * FA2_FWD_WARPS
-        elem = max(1, op.act_bits // 8)
-        smem = (d * elem / bc + 2 * d * elem * warps / br) / gpu.smem_bandwidth_bytes_per_clk
+        qk_e = (op.qk_format.bits if op.qk_format is not None else op.act_bits) / 8
+        v_e = (op.pv_format.bits if op.pv_format is not None else op.act_bits) / 8
+        smem = ((d * qk_e / bc + d * (qk_e + v_e) * warps / br)
+                / gpu.smem_bandwidth_bytes_per_clk)
         per_block = br * bc * (max(mma, smem) + softmax) / clock
     work = heads * sum(per_cta) * per_block
     splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
