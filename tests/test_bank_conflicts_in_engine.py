@@ -50,3 +50,29 @@ def test_row_hit_rate_is_reported(edge: pysim.Hardware) -> None:
     assert 0.0 < res.dram_row_hit_rate <= 1.0
     assert res.layers["dram_row_hit_rate"].between(0.0, 1.0).all()
     assert "dram_row_hit_rate" in res.summary()
+
+
+@pytest.mark.parametrize("spad", [(1 << 20, 16, 1, 32), (4096, 4, 2, 8), (1008, 3, 1, 7)])
+@pytest.mark.parametrize("lanes", [1, 3, 14, 64, 147, 256])
+def test_fetch_words_are_each_steps_run_of_words(spad: tuple[int, int, int, int],
+                                                 lanes: int) -> None:
+    # _stalls lays every step's words out at once (np.repeat); the same stalls as a step at
+    # a time, word by word
+    import math
+
+    import numpy as np
+
+    from pysim import _core
+    from pysim.mapping.bank_conflicts import SAMPLE, _stalls
+
+    size, banks, ports, word = spad
+    for elements, elem_bytes in ((1, 1), (49, 2), (200, 1), (3136, 4)):
+        steps, step_bytes = min(elements, SAMPLE), lanes * elem_bytes
+        runs = [range(s * step_bytes // word, (s * step_bytes + step_bytes - 1) // word + 1)
+                for s in range(steps)]
+        offsets = np.cumsum([0] + [len(r) for r in runs], dtype=np.int64)
+        words = np.array([w for r in runs for w in r], dtype=np.int64)
+        stats = _core.count_bank_conflicts(_core.ScratchpadSpec(size, banks, ports, word),
+                                           (words * word) % size, offsets)
+        want = math.ceil(stats.conflict_stall_cycles * elements / steps)
+        assert _stalls.__wrapped__(spad, lanes, elements, elem_bytes) == want

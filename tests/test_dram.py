@@ -268,6 +268,26 @@ def test_bad_streams_raise_value_error(addresses, sizes, is_write, match):
         _core.dram_simulate_stream(ddr4(), addresses, sizes, is_write)
 
 
+
+@pytest.mark.parametrize("preset", ["tpu_v1", "eyeriss"])
+def test_the_search_prices_streams_per_size_pair_as_stream_efficiency_does(preset) -> None:
+    # plan_gemm takes 1 / stream_efficiency per pair of candidate tile sizes
+    # (tiling._inverse_efficiency), not per candidate: the same figure for every run shape
+    from pysim.engine.dram import stream_efficiency
+    from pysim.mapping.tiling import _inverse_efficiency
+
+    hw = pysim.load_hardware(Path(__file__).resolve().parent.parent / "configs"
+                             / f"{preset}.yaml")
+    key, headroom = hw.dram.model_key(), hw.dram.headroom
+    rows, cols = np.array([1, 3, 7, 32, 147, 1000]), np.array([1, 5, 8, 64, 100, 147, 300])
+    for width, bits in ((147, 8), (300, 4), (64, 32), (1, 16)):
+        grid = _inverse_efficiency(key, headroom, tuple(rows.tolist()), tuple(cols.tolist()),
+                                   width, bits)
+        r, c = np.meshgrid(rows, cols, indexing="ij")
+        pitch = (width * bits + 7) // 8
+        run = np.where(c >= width, pitch * r, (c * bits + 7) // 8)
+        assert (grid == 1.0 / stream_efficiency(key, run, pitch, headroom)).all()
+
 def test_a_narrow_link_runs_at_its_own_rate_unless_the_dram_falls_below_it() -> None:
     from pysim.engine.dram import stream_efficiency, transfer_timing
 

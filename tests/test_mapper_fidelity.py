@@ -186,6 +186,47 @@ def test_tile_counts_equal_a_walk_of_the_taps(size, kernel, stride, dilation, pa
     assert _tile_counts(size, out, kernel, stride, pad, dilation, rows).tolist() == expected
 
 
+
+@SETTINGS
+@given(size=st.integers(1, 300), kernel=st.integers(1, 11), stride=st.integers(1, 12),
+       dilation=st.sampled_from([1, 1, 2]), pad=st.integers(0, 6), extra=st.integers(-1, 3),
+       data=st.data())
+def test_tile_stats_are_the_sum_and_max_of_tile_counts(size, kernel, stride, dilation, pad,
+                                                       extra, data):
+    # _tile_stats counts the range case (dilation 1, stride <= kernel) in closed form; the
+    # others, and every case here, must equal _tile_counts' sum and max to the index
+    from pysim.mapping.planner import _tile_counts, _tile_stats
+
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1 + extra
+    if out < 1:
+        return
+    rows = data.draw(st.sampled_from([1, 2, 3, out, 2 * out, max(1, out // 3)])
+                     | st.integers(1, out))
+    counts = _tile_counts(size, out, kernel, stride, pad, dilation, rows)
+    assert _tile_stats.__wrapped__(size, out, kernel, stride, pad, dilation, rows) == (
+        int(counts.sum()), int(counts.max()))
+
+
+@pytest.mark.parametrize(("config", "workload"), [("tpu_v1", "resnet50"),
+                                                  ("edge_npu", "mobilenet_v2")])
+def test_a_search_reused_for_the_same_fitting_tilings_is_the_search(config, workload,
+                                                                   monkeypatch):
+    # plan_gemm reuses a search (tiling._searched) for a GEMM whose scratchpad room differs
+    # but fits the same tilings (ResNet-50 on tpu_v1: 5 of 29 searches); every figure is as
+    # when each op searches on its own
+    import pysim.mapping.tiling as tiling
+
+    hw = pysim.load_hardware(ROOT / "configs" / f"{config}.yaml")
+    wl = pysim.zoo.load(workload)
+    clear_caches()
+    shared = pysim.simulate(hw, wl)
+    assert tiling._searched.cache_info().hits > 0
+    clear_caches()
+    monkeypatch.setattr(tiling, "_searched", lambda key: [])
+    alone = pysim.simulate(hw, wl)
+    assert alone.to_json() == shared.to_json()
+    assert [str(m) for m in alone.layers["mapping"]] == [str(m) for m in shared.layers["mapping"]]
+
 def test_pe_registers_priced_per_access():
     regs = {"input": {"read_pj": 1.0, "write_pj": 1.5}, "weight": {"read_pj": 1.0, "write_pj": 0.0},
             "output": {"read_pj": 1.5, "write_pj": 2.0}}

@@ -101,6 +101,12 @@ def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
     return eff[np.searchsorted(np.array(uniq, dtype=np.int64), runs)]
 
 
+def run_efficiency(key: tuple, run_bytes: int, pitch_bytes: int, headroom: float = 1.0) -> float:
+    """``stream_efficiency`` of one run shape, as a float (the same figure)."""
+    run = max(1, run_bytes)
+    return min(1.0, headroom * _efficiency(key, run, max(run, pitch_bytes, 1))[0])
+
+
 def dram_key(dram: Any) -> tuple:
     """The DRAM model's parameters from a config ``dram`` section, hashable for caching."""
     return dram.model_key()

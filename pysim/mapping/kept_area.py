@@ -58,8 +58,14 @@ def best_fit(placed: list[KeptBlock], first: int, last: int, nbytes: int,
     """The offset of the smallest free gap that holds ``nbytes`` during steps first..last,
     between the ``placed`` blocks that overlap them in time (the top of the area included);
     None if no gap does."""
-    busy = sorted((b.offset, b.offset + b.nbytes) for b in placed
-                  if b.first_step <= last and first <= b.last_step)
+    return _best_fit([(b.first_step, b.last_step, b.offset, b.offset + b.nbytes)
+                      for b in placed], first, last, nbytes, budget)
+
+
+def _best_fit(spans: list[tuple[int, int, int, int]], first: int, last: int, nbytes: int,
+              budget: int) -> int | None:
+    """``best_fit`` over the placed blocks' (first step, last step, offset, end offset)."""
+    busy = sorted([(lo, hi) for f, la, lo, hi in spans if f <= last and first <= la])
     best, best_gap, top = None, budget + 1, 0
     for start, end in busy:
         if start - top >= nbytes and start - top < best_gap:
@@ -109,14 +115,17 @@ def _place_in(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Sta
     """Best fit of ``stays`` in the order given, each cut to the longest prefix of its gaps
     that finds room."""
     placed: list[KeptBlock] = []
+    spans: list[tuple[int, int, int, int]] = []  # best_fit's view of the placed blocks
     kept: dict[Stay, int] = {}
     for stay in stays:
         kept[stay] = 0
         for count in range(len(stay.ends), 0, -1):  # the whole run, then shorter ones
-            offset = best_fit(placed, stay.first, stay.ends[count - 1], stay.nbytes, budget)
+            last = stay.ends[count - 1]
+            offset = _best_fit(spans, stay.first, last, stay.nbytes, budget)
             if offset is not None:
-                placed.append(KeptBlock(stay.tensor, offset, stay.nbytes, stay.first,
-                                        stay.ends[count - 1], reloaded=stay.gap > 0))
+                placed.append(KeptBlock(stay.tensor, offset, stay.nbytes, stay.first, last,
+                                        reloaded=stay.gap > 0))
+                spans.append((stay.first, last, offset, offset + stay.nbytes))
                 kept[stay] = count
                 break
     placed.sort(key=lambda b: (b.first_step, b.offset))

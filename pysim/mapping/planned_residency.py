@@ -22,7 +22,7 @@ mapper runs the best of them where the solver stops with a worse plan or none
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -176,12 +176,14 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
         if not kept_gap[k]:
             continue
         if stays and stays[-1].tensor == t and stays[-1].gap + len(stays[-1].ends) == j:
-            stays[-1] = replace(stays[-1], ends=(*stays[-1].ends, hi))
+            last = stays[-1]
+            stays[-1] = Stay(t, last.nbytes, last.first, (*last.ends, hi), last.gap)
         else:
             stays.append(Stay(t, int(size[k]), lo, (hi,), j))
     placed, kept_count = place(stays, budget_bytes)
     keep = {(st.tensor, st.gap + c) for st, count in kept_count.items() for c in range(count)}
-    blocks = [replace(b, spilled=b.last_step != readers[b.tensor][-1]) for b in placed]
+    blocks = [KeptBlock(b.tensor, b.offset, b.nbytes, b.first_step, b.last_step,
+                        b.last_step != readers[b.tensor][-1], b.reloaded) for b in placed]
     res = _residency(steps, outputs, readers, read_at, keep, n, tuple(blocks))
     moved = _traffic(steps, outputs, res)
     frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
@@ -262,10 +264,10 @@ def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[in
         held[b.first_step] += b.nbytes
         held[b.last_step + 1] -= b.nbytes
     resident_inputs, writes, kept = [], [], set()
+    gap_at = {(x, r): j for x, rs in readers.items() for j, r in enumerate(rs)}  # a reader's
     for i, (t, ins, _) in enumerate(steps):
         resident_inputs.append(frozenset(
-            x for x in set(ins) if x in readers and i in readers[x]
-            and (x, readers[x].index(i)) in keep))
+            x for x in set(ins) if (x, gap_at.get((x, i))) in keep))
         if (t, 0) in keep:
             kept.add(t)
         all_kept = t in readers and all((t, j) in keep for j in range(len(readers[t])))

@@ -231,18 +231,51 @@ def _tile_counts(size: int, out: int, kernel: int, stride: int, pad: int, dilati
     return np.array(counts)
 
 
+def _range_stats(size: int, out: int, kernel: int, stride: int, pad: int,
+                 rows_per_tile: int) -> tuple[int, int]:
+    """``_tile_counts``' sum and max where it counts a range per tile (dilation 1, stride <=
+    kernel), in Python: tiles that no edge clips touch ``(rows - 1) x stride + kernel``
+    indices each, the few others are counted one by one."""
+    def count(t: int) -> int:
+        first = t * rows_per_tile
+        last = min(first + rows_per_tile, out) - 1
+        return max(0, min(size - 1, last * stride - pad + kernel - 1)
+                   - max(0, first * stride - pad) + 1)
+
+    tiles = -(-out // rows_per_tile)
+    step = rows_per_tile * stride
+    # unclipped: starts at index >= 0, holds rows_per_tile outputs, ends at index <= size - 1
+    lo = -(-pad // step)
+    hi = min(out // rows_per_tile,
+             (size - kernel + pad - (rows_per_tile - 1) * stride) // step + 1)
+    if hi <= lo:
+        edges = [count(t) for t in range(tiles)]
+        return sum(edges), max(edges)
+    whole = (rows_per_tile - 1) * stride + kernel
+    edges = [count(t) for t in range(min(lo, tiles))] + [count(t) for t in range(hi, tiles)]
+    return (hi - lo) * whole + sum(edges), max([whole, *edges])
+
+
 @lru_cache(maxsize=4096)
+def _tile_stats(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
+                rows_per_tile: int) -> tuple[int, int]:
+    """(sum, max) of ``_tile_counts``."""
+    if dilation == 1 and stride <= kernel:
+        return _range_stats(size, out, kernel, stride, pad, rows_per_tile)
+    counts = _tile_counts(size, out, kernel, stride, pad, dilation, rows_per_tile)
+    return int(counts.sum()), int(counts.max())
+
+
 def _touched(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
              rows_per_tile: int) -> int:
     """Input indices the tiles covering ``out`` outputs touch, summed over the tiles."""
-    return int(_tile_counts(size, out, kernel, stride, pad, dilation, rows_per_tile).sum())
+    return _tile_stats(size, out, kernel, stride, pad, dilation, rows_per_tile)[0]
 
 
-@lru_cache(maxsize=4096)
 def _touched_most(size: int, out: int, kernel: int, stride: int, pad: int, dilation: int,
                   rows_per_tile: int) -> int:
     """The most input indices any tile of ``rows_per_tile`` consecutive outputs touches."""
-    return int(_tile_counts(size, out, kernel, stride, pad, dilation, rows_per_tile).max())
+    return _tile_stats(size, out, kernel, stride, pad, dilation, rows_per_tile)[1]
 
 
 class ConvGeometry(NamedTuple):
@@ -401,8 +434,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
     fewer = more_grains(unit, op)
-    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, tuple(map(int, candidate_tiles(
-        (gm, gn, gk), (grain_m, grain_n, grain_k), fewer)[0])), burst)
+    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, tuple(candidate_tiles(
+        (gm, gn, gk), (grain_m, grain_n, grain_k), fewer)[0].tolist()), burst)
              if op.type == "conv2d" else None)
     model = unit.tile_model(op)
     # A number format's scales ride with the values through DRAM (a convolution's feature-map

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from pysim import _core
+from pysim.engine.dram import run_efficiency
 from pysim.mapping.tile_model import SPATIAL, SystolicTiles, TileArrays, TileModel
 
 ORDERS: tuple[str, ...] = tuple("".join(p) for p in permutations("mnk"))
@@ -234,6 +235,26 @@ def _pass_bytes_of(rows: int, cols: int, tile_cols: np.ndarray, bits: int,
         rest_bytes = -(-((rest * bits + 7) // 8) // burst) * burst if rest > 0 else 0
         out.append(rows * (full * row_bytes + rest_bytes))
     return np.array(out, dtype=np.int64)
+
+
+@lru_cache(maxsize=1024)
+def _inverse_efficiency(key: tuple, headroom: float, tile_rows: tuple[int, ...],
+                        tile_cols: tuple[int, ...], cols: int, bits: int) -> np.ndarray:
+    """Per (i, j): 1 / ``stream_efficiency`` (engine/dram.py) of the DRAM runs of a row-major
+    tensor ``cols`` wide read in tiles of ``tile_rows[i]`` rows and ``tile_cols[j]`` columns
+    (a tile spanning whole rows is one run, else each of its rows is). Worked out per pair of
+    candidate sizes, a few dozen, then gathered per candidate tiling: the same figures."""
+    pitch = (cols * bits + 7) // 8
+    out = np.empty((len(tile_rows), len(tile_cols)))
+    # a narrow tile's run is one of its rows, whatever its height; a whole-row tile's is all
+    out[:] = [1.0 / run_efficiency(key, (c * bits + 7) // 8, pitch, headroom) if c < cols
+              else 0.0 for c in tile_cols]
+    for j, c in enumerate(tile_cols):
+        if c >= cols:
+            out[:, j] = [1.0 / run_efficiency(key, pitch * r, pitch, headroom)
+                         for r in tile_rows]
+    out.flags.writeable = False  # cached: shared by every caller
+    return out
 
 
 @dataclass(frozen=True)
@@ -578,19 +599,15 @@ def plan_gemm(
     # (row buffers, banks) serves below the configured bandwidth.
     slow: dict[str, Any] = {"a": 1.0, "b": 1.0, "c": 1.0}
     if objective.kind != "traffic" and objective.dram_key is not None:
-        from pysim.engine.dram import stream_efficiency
-
-        def run_shape(rows: int, cols: int, tile_rows: np.ndarray, tile_cols: np.ndarray,
-                      bits: int) -> tuple[np.ndarray, int]:
-            pitch = int(_nbytes(cols, bits))
-            return np.where(tile_cols >= cols, pitch * tile_rows, _nbytes(tile_cols, bits)), pitch
-
-        a_run = ((np.full_like(mt, a_map.run_bytes), a_map.pitch_bytes) if a_map is not None
-                 else run_shape(m, k, mt, kt, a_bits))
-        for name, (run, pitch) in (("a", a_run), ("b", run_shape(k, n, kt, nt, b_bits)),
-                                   ("c", run_shape(m, n, mt, nt, psum_bits))):
-            slow[name] = 1.0 / stream_efficiency(objective.dram_key, run, pitch,
-                                                 objective.dram_headroom)
+        key, headroom = objective.dram_key, objective.dram_headroom
+        sm, sn, sk = (tuple(c.tolist()) for c in (cm, cn, ck))
+        if a_map is not None:  # whole or gathered input rows: one run shape
+            slow["a"] = np.full(len(mt), 1.0 / run_efficiency(key, a_map.run_bytes,
+                                                               a_map.pitch_bytes, headroom))
+        else:
+            slow["a"] = _inverse_efficiency(key, headroom, sm, sk, k, a_bits)[mi, ki]
+        slow["b"] = _inverse_efficiency(key, headroom, sk, sn, n, b_bits)[ki, ni]
+        slow["c"] = _inverse_efficiency(key, headroom, sm, sn, n, psum_bits)[mi, ni]
     # Each operand is re-read once per trip of the loop it ignores when that loop sits outside
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
@@ -637,6 +654,16 @@ def plan_gemm(
                 if isinstance(slow[x], np.ndarray):
                     no_more &= slow[x][wide] <= slow[x][narrow]
         fits2[:, narrow[no_more]] &= ~fits2[:, wide[no_more]]
+    # What follows reads the scratchpads' sizes only through what fits: an op of the same
+    # GEMM that finds less room (more tensors kept on chip) but the same tilings fitting
+    # searches the same space, so it gets the same tiling without the search.
+    searched = _searched((m, n, k, a_bits, b_bits, c_bits, psum_bits, grain_m, grain_n,
+                          grain_k, a_on_chip, burst_bytes, run_overhead_bytes, model, objective,
+                          a_map, b_pass_bytes, a_ratio, c_ratio, b_scales, more_grains, a_scales,
+                          tuple(capacity.outer), tuple((r, db) for r, _, db in groups),
+                          pos.tobytes(), fits2.shape, fits2.tobytes()))
+    if searched:
+        return searched[0]
     keep = np.nonzero(fits2.any(axis=1))[0]
     feasible_rows = fits2[keep]
     c_level = c_level[keep]
@@ -716,7 +743,7 @@ def plan_gemm(
     served_bytes = {"A": int(a_pass[i]) * (trip_of[2] - 1) * int(served[0, s]),
                     "B": int(b_pass[i]) * (trip_of[1] - 1) * int(served[1, s]),
                     "C": int(p_pass[i]) * (trip_of[3] - 1) * int(served[2, s])}
-    return GemmTiling(
+    searched.append(GemmTiling(
         mt=int(mt[i]),
         nt=int(nt[i]),
         kt=int(kt[i]),
@@ -737,7 +764,15 @@ def plan_gemm(
         c_level=int(c_level[s]),
         refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
         c_final_bytes=int(c_pass[i]),
-    )
+    ))
+    return searched[0]
+
+
+@lru_cache(maxsize=512)  # an op's twin runs close by; the keys hold the fit masks (~10 kB)
+def _searched(key: tuple) -> list[GemmTiling]:
+    """plan_gemm's tiling for a search ``key`` once found (empty before): its arguments but
+    the scratchpads' sizes, and which candidates and slices fit them."""
+    return []
 
 
 def slice_port_cycles(rates: tuple[tuple[float, float, float], ...], home: dict[str, int],
