@@ -3,12 +3,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
@@ -65,6 +67,40 @@ double finite_cycles(double cycles) {
     throw std::invalid_argument("compute, read and write overflow a double when added");
   }
   return cycles;
+}
+
+// An array of integers (signed or unsigned dtypes) as int64, refused by name otherwise.
+I64 int_array(const py::array& x, const char* name) {
+  const char kind = x.dtype().kind();
+  if (kind != 'i' && kind != 'u') {
+    throw std::invalid_argument(std::string(name) + " must be an integer array, got dtype " +
+                                dtype_name(x));
+  }
+  return as_c_array<int64_t>(x, name);
+}
+
+// An array of floats (or integers) as float64, refused by name otherwise.
+F64 float_array(const py::array& x, const char* name) {
+  const char kind = x.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u') {
+    throw std::invalid_argument(std::string(name) + " must be a float array, got dtype " +
+                                dtype_name(x));
+  }
+  return as_c_array<double>(x, name);
+}
+
+// Rows of (role mask 0..7, bytes, multiplier).
+I64 capacity_rows(const py::array& x, const char* name) {
+  I64 out = int_array(x, name);
+  if (out.ndim() != 2 || out.shape(1) != 3) {
+    throw std::invalid_argument(std::string(name) + " must have shape (rows, 3)");
+  }
+  for (py::ssize_t r = 0; r < out.shape(0); ++r) {
+    if (out.data()[3 * r] < 0 || out.data()[3 * r] > 7) {
+      throw std::invalid_argument(std::string(name) + "' role masks must be 0..7");
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -366,6 +402,164 @@ void bind_mapping(py::module_& m) {
       "candidates) int64 rows of cycles, A reads, B reads, partial sums written and read back. "
       "Internal to pysim.mapping.tiling.plan_gemm; pysim.mapping.tiling.tile_sums_reference "
       "computes the same in NumPy.");
+  m.def(
+      "plan_candidates",
+      [](std::tuple<int64_t, int64_t, int64_t> dims,
+         std::tuple<py::array, py::array, py::array> cands_in,
+         std::tuple<int64_t, int64_t, int64_t> grains,
+         std::tuple<int64_t, int64_t, int64_t> bits, bool a_on_chip,
+         std::optional<py::array> a_per_k_in, std::tuple<double, double> scales,
+         const py::array& fit_in, const py::array& anywhere_in,
+         std::tuple<py::array, py::array, py::array, py::array> passes_in, int a_pass_dim,
+         std::optional<std::tuple<py::array, py::array, py::array>> slow_in, bool timed,
+         int64_t max_steps, const py::array& held_terms_in, const py::array& held_which_in) {
+        CandidateSetup in;
+        std::tie(in.dims[0], in.dims[1], in.dims[2]) = dims;
+        for (int d = 0; d < 3; ++d) {
+          if (in.dims[d] < 1) {
+            throw std::invalid_argument("dims must be >= 1, got " + std::to_string(in.dims[d]));
+          }
+        }
+        I64 cands[3] = {int_array(std::get<0>(cands_in), "cands[0]"),
+                        int_array(std::get<1>(cands_in), "cands[1]"),
+                        int_array(std::get<2>(cands_in), "cands[2]")};
+        double product = 1.0;
+        for (int d = 0; d < 3; ++d) {
+          const I64& c = cands[d];
+          if (c.ndim() != 1 || c.shape(0) < 1) {
+            throw std::invalid_argument("cands must be three non-empty 1-D arrays");
+          }
+          for (py::ssize_t i = 0; i < c.shape(0); ++i) {
+            if (c.data()[i] < 1 || (i > 0 && c.data()[i] < c.data()[i - 1])) {
+              throw std::invalid_argument("cands must be ascending and >= 1");
+            }
+          }
+          in.cands[d] = c.data();
+          in.count[d] = c.shape(0);
+          product *= static_cast<double>(c.shape(0));
+        }
+        // the product's tilings, and what is allocated per tiling (its tile bytes, a position,
+        // 31 figures and a fit flag per slice), before any is
+        require_within("plan_candidates' candidate tilings", product, int64_t{1} << 24);
+        std::tie(in.grains[0], in.grains[1], in.grains[2]) = grains;
+        for (int d = 0; d < 3; ++d) {  // a tile narrower than the grain has a grain-wide one
+          if (in.cands[d][in.count[d] - 1] < std::min(in.dims[d], in.grains[d])) {
+            throw std::invalid_argument("cands must reach min(dims, grains) in each dimension");
+          }
+        }
+        std::tie(in.a_bits, in.b_bits, in.psum_bits) = bits;
+        in.a_on_chip = a_on_chip;
+        std::optional<F64> a_per_k;
+        if (a_per_k_in) {
+          a_per_k = float_array(*a_per_k_in, "a_per_k");
+          require_shape(*a_per_k, "a_per_k", in.count[0], -1);
+          in.a_per_k = a_per_k->data();
+        }
+        std::tie(in.a_scales, in.b_scales) = scales;
+        I64 fit = capacity_rows(fit_in, "fit");
+        I64 anywhere = capacity_rows(anywhere_in, "anywhere");
+        in.n_fit = fit.shape(0);
+        in.fit = fit.data();
+        in.n_anywhere = anywhere.shape(0);
+        in.anywhere = anywhere.data();
+        if (a_pass_dim != 0 && a_pass_dim != 2) {
+          throw std::invalid_argument("a_pass_dim must be 0 or 2, got " +
+                                      std::to_string(a_pass_dim));
+        }
+        in.a_pass_dim = a_pass_dim;
+        I64 pass[4] = {int_array(std::get<0>(passes_in), "passes[0]"),
+                       int_array(std::get<1>(passes_in), "passes[1]"),
+                       int_array(std::get<2>(passes_in), "passes[2]"),
+                       int_array(std::get<3>(passes_in), "passes[3]")};
+        require_shape(pass[0], "passes[0]", in.count[a_pass_dim], -1);
+        for (int r = 1; r < 4; ++r) require_shape(pass[r], "passes[1..3]", in.count[1], -1);
+        in.a_pass = pass[0].data();
+        in.b_pass = pass[1].data();
+        in.c_pass = pass[2].data();
+        in.p_pass = pass[3].data();
+        std::optional<F64> slow[3];
+        if (slow_in) {
+          slow[0] = float_array(std::get<0>(*slow_in), "slow[0]");
+          slow[1] = float_array(std::get<1>(*slow_in), "slow[1]");
+          slow[2] = float_array(std::get<2>(*slow_in), "slow[2]");
+          require_shape(*slow[0], "slow[0]", in.count[0], in.count[2]);
+          require_shape(*slow[1], "slow[1]", in.count[2], in.count[1]);
+          require_shape(*slow[2], "slow[2]", in.count[0], in.count[1]);
+          in.slow_a = slow[0]->data();
+          in.slow_b = slow[1]->data();
+          in.slow_c = slow[2]->data();
+        }
+        in.timed = timed;
+        in.max_steps = max_steps;
+        I64 terms = int_array(held_terms_in, "held_terms");
+        I64 which = int_array(held_which_in, "held_which");
+        if (terms.ndim() != 2 || (terms.shape(0) > 0 && terms.shape(1) < 1)) {
+          throw std::invalid_argument("held_terms must have shape (sums, width >= 1)");
+        }
+        for (py::ssize_t j = 0; j < terms.size(); ++j) {
+          if (terms.data()[j] < 0 || terms.data()[j] > 12) {
+            throw std::invalid_argument("held_terms must be held-row indices 0..12");
+          }
+        }
+        if (which.ndim() != 2) throw std::invalid_argument("held_which must be 2-D");
+        in.held_groups = which.shape(0);
+        in.slices = which.shape(1);
+        in.held_sums = terms.shape(0);
+        in.held_width = terms.shape(1);
+        if (in.held_groups != in.n_fit) {
+          throw std::invalid_argument("held_which must have a row per capacity group (fit row)");
+        }
+        std::vector<int64_t> group_of(static_cast<size_t>(in.held_sums), -1);
+        for (py::ssize_t j = 0; j < which.size(); ++j) {
+          const int64_t r = which.data()[j], g = j / std::max<int64_t>(in.slices, 1);
+          if (r < 0 || r >= in.held_sums) {
+            throw std::invalid_argument("held_which must index held_terms' rows");
+          }
+          if (group_of[static_cast<size_t>(r)] >= 0 && group_of[static_cast<size_t>(r)] != g) {
+            throw std::invalid_argument("held_which's groups must index distinct held_terms rows");
+          }
+          group_of[static_cast<size_t>(r)] = g;
+        }
+        in.held_terms = terms.data();
+        in.held_which = which.data();
+        require_output_bytes("plan_candidates' slices x candidate tilings",
+                             static_cast<double>(in.slices) * product, 1);
+        require_output_bytes("plan_candidates' held sums x candidate tilings",
+                             static_cast<double>(in.held_sums) * product, 1);
+        require_output_bytes("plan_candidates' figures x candidate tilings", 46.0 * product, 8);
+        // ~3 ns a unit: each tiling's figures, and per slice its fit in each group and its
+        // grain-narrow pruning
+        require_within("plan_candidates' work (tilings x (46 + slices x (groups + 3)))",
+                       product * (46.0 + static_cast<double>(in.slices) *
+                                             static_cast<double>(in.held_groups + 3)),
+                       int64_t{1} << 30);
+        const std::vector<int64_t> pos =
+            without_gil([&](const Poll& poll) { return candidate_fits(in, poll); });
+        const auto count = static_cast<py::ssize_t>(pos.size());
+        py::array_t<int64_t> pos_out(count);
+        std::copy(pos.begin(), pos.end(), pos_out.mutable_data());
+        py::array_t<int64_t> ints({py::ssize_t{11}, count});
+        py::array_t<double> rows({py::ssize_t{20}, count});
+        py::array_t<bool> fits({static_cast<py::ssize_t>(in.slices), count});
+        if (count > 0) {
+          int64_t* ints_p = ints.mutable_data();
+          double* rows_p = rows.mutable_data();
+          auto* fits_p = reinterpret_cast<uint8_t*>(fits.mutable_data());
+          without_gil([&](const Poll& poll) {
+            candidate_setup(in, pos, ints_p, rows_p, fits_p, poll);
+            return 0;
+          });
+        }
+        return std::make_tuple(pos_out, ints, rows, fits);
+      },
+      py::arg("dims"), py::arg("cands"), py::arg("grains"), py::arg("bits"),
+      py::arg("a_on_chip"), py::arg("a_per_k"), py::arg("scales"), py::arg("fit"),
+      py::arg("anywhere"), py::arg("passes"), py::arg("a_pass_dim"), py::arg("slow"),
+      py::arg("timed"), py::arg("max_steps"), py::arg("held_terms"), py::arg("held_which"),
+      "A GEMM's tiling candidates for the search: (the fitting tilings' indices into the "
+      "product of the candidate sizes, (11, n) int64 figures, (20, n) search_plans rows, "
+      "(slices, n) fits). Internal to pysim.mapping.tiling.plan_gemm; "
+      "pysim.mapping.tiling._setup_reference computes the same in NumPy.");
 }
 
 }  // namespace pysim::bindings

@@ -455,3 +455,241 @@ void systolic_tile_sums(const SystolicSpec2& spec, int64_t m, int64_t n, int64_t
 }
 
 }  // namespace pysim
+
+namespace pysim {
+
+namespace {
+
+// NumPy's floor division of int64 by a positive divisor.
+inline int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+// plan_gemm's _nbytes: (elements x bits + 7) // 8 in wrapping int64.
+inline int64_t nbytes(int64_t elements, int64_t bits) {
+  return floor_div(add(mul(elements, bits), 7), 8);
+}
+
+// NumPy's astype(int64) of a float64 on x86-64: truncation, INT64_MIN when NaN or out of range.
+inline int64_t to_int64(double x) {
+  if (x >= -9223372036854775808.0 && x < 9223372036854775808.0) return static_cast<int64_t>(x);
+  return std::numeric_limits<int64_t>::min();
+}
+
+// The candidates' tile bytes per pair of candidate sizes: A's per (m, k), B's per (k, n), C's
+// per (m, n), row-major.
+struct TileBytes {
+  std::vector<int64_t> a, b, c;
+};
+
+TileBytes tile_bytes(const CandidateSetup& in) {
+  const int64_t nm = in.count[0], nn = in.count[1], nk = in.count[2];
+  const int64_t *cm = in.cands[0], *cn = in.cands[1], *ck = in.cands[2];
+  TileBytes t;
+  t.a.resize(static_cast<size_t>(nm * nk));
+  t.b.resize(static_cast<size_t>(nk * nn));
+  t.c.resize(static_cast<size_t>(nm * nn));
+  for (int64_t i = 0; i < nm; ++i) {
+    for (int64_t j = 0; j < nk; ++j) {
+      int64_t a = in.a_on_chip ? 0 : nbytes(mul(cm[i], ck[j]), in.a_bits);
+      if (in.a_per_k != nullptr && !in.a_on_chip) {
+        a = std::min(a, to_int64(std::ceil(static_cast<double>(ck[j]) * in.a_per_k[i])));
+      }
+      if (in.a_scales != 1.0) a = to_int64(std::ceil(static_cast<double>(a) * in.a_scales));
+      t.a[static_cast<size_t>(i * nk + j)] = a;
+    }
+  }
+  for (int64_t j = 0; j < nk; ++j) {
+    for (int64_t l = 0; l < nn; ++l) {
+      int64_t b = nbytes(mul(ck[j], cn[l]), in.b_bits);
+      if (in.b_scales != 1.0) b = to_int64(std::ceil(static_cast<double>(b) * in.b_scales));
+      t.b[static_cast<size_t>(j * nn + l)] = b;
+    }
+  }
+  for (int64_t i = 0; i < nm; ++i) {
+    for (int64_t l = 0; l < nn; ++l) {
+      t.c[static_cast<size_t>(i * nn + l)] = nbytes(mul(cm[i], cn[l]), in.psum_bits);
+    }
+  }
+  return t;
+}
+
+// Whether tiles of (a, b, c) bytes pass the capacity rows (mask, bytes, multiplier).
+inline bool passes(const int64_t* rows, int64_t count, int64_t a, int64_t b, int64_t c,
+                   bool all) {
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t mask = rows[3 * r];
+    int64_t need = 0;
+    if (mask & 1) need = add(need, a);
+    if (mask & 2) need = add(need, b);
+    if (mask & 4) need = add(need, c);
+    const bool ok = mul(need, rows[3 * r + 2]) <= rows[3 * r + 1];
+    if (all && !ok) return false;
+    if (!all && ok) return true;
+  }
+  return all;
+}
+
+}  // namespace
+
+std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll) {
+  const int64_t nm = in.count[0], nn = in.count[1], nk = in.count[2];
+  const TileBytes t = tile_bytes(in);
+  Ticker ticker(poll);
+  std::vector<int64_t> pos;
+  int64_t index = 0;
+  for (int64_t i = 0; i < nm; ++i) {
+    for (int64_t l = 0; l < nn; ++l) {
+      ticker.tick(nk * (in.n_fit + in.n_anywhere + 1));
+      for (int64_t j = 0; j < nk; ++j, ++index) {
+        const int64_t a = t.a[static_cast<size_t>(i * nk + j)];
+        const int64_t b = t.b[static_cast<size_t>(j * nn + l)];
+        const int64_t c = t.c[static_cast<size_t>(i * nn + l)];
+        if (!passes(in.fit, in.n_fit, a, b, c, true)) continue;
+        if (in.n_anywhere > 0 && !passes(in.anywhere, in.n_anywhere, a, b, c, false)) continue;
+        pos.push_back(index);
+      }
+    }
+  }
+  return pos;
+}
+
+void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, int64_t* ints,
+                     double* rows, uint8_t* fits, const Poll& poll) {
+  Ticker ticker(poll);
+  const int64_t nm = in.count[0], nn = in.count[1], nk = in.count[2];
+  const int64_t *cm = in.cands[0], *cn = in.cands[1], *ck = in.cands[2];
+  const int64_t m = in.dims[0], n = in.dims[1], k = in.dims[2];
+  const int64_t count = static_cast<int64_t>(pos.size());
+  const TileBytes t = tile_bytes(in);
+  // each dimension's trips per candidate size: -(-dim // size)
+  std::vector<int64_t> trips[3];
+  for (int d = 0; d < 3; ++d) {
+    trips[d].resize(static_cast<size_t>(in.count[d]));
+    for (int64_t i = 0; i < in.count[d]; ++i) {
+      trips[d][static_cast<size_t>(i)] = -floor_div(-in.dims[d], in.cands[d][i]);
+    }
+  }
+  const int64_t full3[3] = {nbytes(mul(m, k), in.a_bits), nbytes(mul(k, n), in.b_bits),
+                            nbytes(mul(m, n), in.psum_bits)};
+  const int64_t slices = in.slices, groups = in.held_groups;
+  std::fill(fits, fits + slices * count, uint8_t{1});
+  std::vector<int64_t> held(static_cast<size_t>(13 * count));
+  std::vector<int64_t> steps_of(static_cast<size_t>(count));
+  int64_t* row[11];
+  for (int r = 0; r < 11; ++r) row[r] = ints + r * count;
+  double* out[20];
+  for (int r = 0; r < 20; ++r) out[r] = rows + r * count;
+  for (int64_t p = 0; p < count; ++p) {
+    ticker.tick(46);
+    const int64_t x = pos[static_cast<size_t>(p)];
+    const int64_t i = x / (nn * nk), l = x / nk % nn, j = x % nk;
+    const int64_t mt = cm[i], nt = cn[l], kt = ck[j];
+    const int64_t tm = trips[0][static_cast<size_t>(i)], tn = trips[1][static_cast<size_t>(l)],
+                  tk = trips[2][static_cast<size_t>(j)];
+    const int64_t tiles = mul(mul(tm, tn), tk);
+    const int64_t a_pass = in.a_pass[in.a_pass_dim == 0 ? i : j];
+    const int64_t b_pass = in.b_pass[l], c_pass = in.c_pass[l], p_pass = in.p_pass[l];
+    const int64_t vals[11] = {mt, nt, kt, tm, tn, tk, tiles, a_pass, b_pass, c_pass, p_pass};
+    for (int r = 0; r < 11; ++r) row[r][p] = vals[r];
+    const int64_t steps = std::min(mul(tiles, mt), in.max_steps);
+    steps_of[static_cast<size_t>(p)] = steps;
+    const int64_t a_runs = kt >= k ? tm : mul(m, tk);
+    const int64_t b_runs = nt >= n ? tk : mul(k, tn);
+    const int64_t c_runs = nt >= n ? tm : mul(m, tn);
+    const bool slow = in.slow_a != nullptr;
+    const double rv[20] = {
+        static_cast<double>(steps), 0.0, static_cast<double>(tiles), static_cast<double>(kt),
+        static_cast<double>(a_pass), static_cast<double>(b_pass), static_cast<double>(c_pass),
+        static_cast<double>(p_pass), slow ? in.slow_a[i * nk + j] : 1.0,
+        slow ? in.slow_b[j * nn + l] : 1.0, slow ? in.slow_c[i * nn + l] : 1.0, 0.0, 0.0, 0.0,
+        static_cast<double>(a_runs), static_cast<double>(b_runs), static_cast<double>(c_runs),
+        static_cast<double>(tm), static_cast<double>(tn), static_cast<double>(tk)};
+    for (int r = 0; r < 20; ++r) out[r][p] = rv[r];
+    // the held rows: per operand its tile, its footprint with its first, second or both
+    // dimensions whole; row 12 nothing
+    const int64_t h[13] = {
+        t.a[static_cast<size_t>(i * nk + j)], nbytes(mul(m, kt), in.a_bits),
+        nbytes(mul(mt, k), in.a_bits),        full3[0],
+        t.b[static_cast<size_t>(j * nn + l)], nbytes(mul(k, nt), in.b_bits),
+        nbytes(mul(kt, n), in.b_bits),        full3[1],
+        t.c[static_cast<size_t>(i * nn + l)], nbytes(mul(m, nt), in.psum_bits),
+        nbytes(mul(mt, n), in.psum_bits),     full3[2],
+        0};
+    for (int r = 0; r < 13; ++r) held[static_cast<size_t>(r * count + p)] = h[r];
+  }
+  // Per distinct sum of held rows (each belongs to one group): whether it fits the group; then
+  // per slice, whether every group's sum fits.
+  std::vector<int64_t> group_of(static_cast<size_t>(in.held_sums), -1);
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t s = 0; s < slices; ++s) {
+      group_of[static_cast<size_t>(in.held_which[g * slices + s])] = g;
+    }
+  }
+  std::vector<uint8_t> ok(static_cast<size_t>(in.held_sums * count));
+  std::vector<int64_t> sum(static_cast<size_t>(count));
+  for (int64_t r = 0; r < in.held_sums; ++r) {
+    const int64_t g = group_of[static_cast<size_t>(r)];
+    if (g < 0) continue;
+    ticker.tick(count * (in.held_width + 1));
+    const int64_t size = in.fit[3 * g + 1], times = in.fit[3 * g + 2];
+    std::fill(sum.begin(), sum.end(), 0);
+    for (int64_t w = 0; w < in.held_width; ++w) {
+      const int64_t* src = held.data() + in.held_terms[r * in.held_width + w] * count;
+      int64_t* acc = sum.data();
+      for (int64_t p = 0; p < count; ++p) acc[p] = add(acc[p], src[p]);
+    }
+    uint8_t* dst = ok.data() + r * count;
+    for (int64_t p = 0; p < count; ++p) dst[p] = mul(sum.data()[p], times) <= size;
+  }
+  for (int64_t s = 0; s < slices; ++s) {
+    ticker.tick(count * groups);
+    uint8_t* dst = fits + s * count;
+    for (int64_t g = 0; g < groups; ++g) {
+      const uint8_t* src = ok.data() + in.held_which[g * slices + s] * count;
+      for (int64_t p = 0; p < count; ++p) dst[p] &= src[p];
+    }
+  }
+  // A tile narrower than its grain is dropped in every slice where its grain-wide version
+  // fits, unless that one moves more DRAM bytes (or, timed, takes fewer steps or streams more
+  // slowly).
+  const int64_t product = nm * nn * nk;
+  std::vector<int64_t> at(static_cast<size_t>(product), -1);
+  for (int64_t p = 0; p < count; ++p) at[static_cast<size_t>(pos[static_cast<size_t>(p)])] = p;
+  const int64_t strides[3] = {nn * nk, nk, 1};
+  const int64_t* steps = steps_of.data();
+  const int64_t* a_pass_row = ints + 7 * count;
+  const int64_t* b_pass_row = ints + 8 * count;
+  const int64_t* c_pass_row = ints + 9 * count;
+  const int64_t* p_pass_row = ints + 10 * count;
+  const double* slow_rows[3] = {rows + 8 * count, rows + 9 * count, rows + 10 * count};
+  for (int d = 0; d < 3; ++d) {
+    const int64_t* c = in.cands[d];
+    const int64_t full = std::min(in.dims[d], in.grains[d]);
+    if (c[0] >= full) continue;
+    const int64_t wide_index = std::lower_bound(c, c + in.count[d], full) - c;
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t x = pos[static_cast<size_t>(p)];
+      const int64_t idx = d == 0 ? x / (nn * nk) : d == 1 ? x / nk % nn : x % nk;
+      if (c[idx] >= full) continue;
+      const int64_t q = at[static_cast<size_t>(x + (wide_index - idx) * strides[d])];
+      if (q < 0) continue;
+      bool no_more = a_pass_row[q] <= a_pass_row[p] && b_pass_row[q] <= b_pass_row[p] &&
+                     c_pass_row[q] <= c_pass_row[p] && p_pass_row[q] <= p_pass_row[p];
+      if (in.timed) {
+        no_more = no_more && steps[q] >= steps[p];
+        if (in.slow_a != nullptr) {
+          for (const double* sr : slow_rows) no_more = no_more && sr[q] <= sr[p];
+        }
+      }
+      if (!no_more) continue;
+      ticker.tick(slices);
+      for (int64_t s = 0; s < slices; ++s) {
+        fits[s * count + p] &= static_cast<uint8_t>(!fits[s * count + q]);
+      }
+    }
+  }
+}
+
+}  // namespace pysim

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
+
+#include "common/budget.hpp"
 
 namespace pysim {
 
@@ -114,5 +117,52 @@ struct SystolicSpec2 {
 void systolic_tile_sums(const SystolicSpec2& spec, int64_t m, int64_t n, int64_t k,
                         int64_t count, const int64_t* mt, const int64_t* nt, const int64_t* kt,
                         int64_t* out);
+
+// plan_gemm's candidate set-up (the reference is pysim/mapping/tiling.py's _setup_reference;
+// tests hold the two equal to the bit): every (mt, nt, kt) of the product of the dimensions'
+// candidate sizes (mt slowest), its operands' tile bytes, which fit the scratchpads, and for
+// the fitting ones their trips, passes, runs, DRAM slowdowns and, per slice, whether what
+// each level holds fits it, a tile narrower than its grain dropped where its grain-wide
+// version fits and is no worse. Integer arithmetic wraps as NumPy's int64 does; a float
+// converted to int64 out of range gives INT64_MIN, as NumPy's astype does on x86-64.
+struct CandidateSetup {
+  int64_t dims[3] = {1, 1, 1};        // m, n, k
+  const int64_t* cands[3] = {};       // each dimension's candidate sizes, ascending, >= 1
+  int64_t count[3] = {0, 0, 0};
+  int64_t grains[3] = {1, 1, 1};
+  int64_t a_bits = 8, b_bits = 8, psum_bits = 32;
+  bool a_on_chip = false;
+  const double* a_per_k = nullptr;    // per m candidate: a feature map's on-chip bytes per kt
+  double a_scales = 1.0, b_scales = 1.0;
+  // capacity checks, rows of (role mask: 1 A, 2 B, 4 C; bytes; multiplier): every `fit` row
+  // must hold, and one of the `anywhere` rows when there are any
+  int64_t n_fit = 0, n_anywhere = 0;
+  const int64_t *fit = nullptr, *anywhere = nullptr;
+  // one pass in bytes: A's per m (a_pass_dim 0) or k (2) candidate; B's, C's, the partial
+  // sums' per n candidate
+  const int64_t *a_pass = nullptr, *b_pass = nullptr, *c_pass = nullptr, *p_pass = nullptr;
+  int a_pass_dim = 2;
+  // DRAM slowdown per pair of candidate sizes: A (m x k), B (k x n), C (m x n); null: none
+  const double *slow_a = nullptr, *slow_b = nullptr, *slow_c = nullptr;
+  bool timed = false;
+  int64_t max_steps = 16;
+  // per capacity group g < held_groups (= n_fit, its bytes and multiplier fit's): the distinct
+  // sums of held rows it holds (rows of held_terms, held_sums x held_width indices 0..12 into
+  // a candidate's held rows: 4j + 0 operand j's tile, 4j + 1..3 its footprint with its first,
+  // second or both dimensions whole, 12 nothing; no row shared by two groups), and each
+  // slice's sum (held_which[g * slices + s])
+  int64_t held_groups = 0, held_sums = 0, held_width = 0, slices = 0;
+  const int64_t *held_terms = nullptr, *held_which = nullptr;
+};
+
+// The fitting candidates' indices into the product. `poll` (if any) is called every few
+// million steps of work (common/budget.hpp).
+std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll = {});
+
+// For the fitting candidates `pos` (n of them): ints (11 x n: mt, nt, kt, the m / n / k trips,
+// tiles, one pass over A / B / C / partial sums), rows (20 x n, search_plans' candidates;
+// compute, scratchpad energy and partial-sum bits left 0) and fits (slices x n).
+void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, int64_t* ints,
+                     double* rows, uint8_t* fits, const Poll& poll = {});
 
 }  // namespace pysim

@@ -17,16 +17,18 @@ DRAM stream's achieved bandwidth and the transfer latency, found by branch and b
 exact lower bound, ties within ``LATENCY_TIE`` broken by energy; ``energy`` and ``edp`` price
 DRAM, scratchpad and DMA traffic per action; ``traffic`` is DRAM bytes plus a row-open penalty
 (the objective before issue 11). The search is exhaustive over a small candidate set per
-dimension, vectorised with NumPy over candidates and slices.
+dimension; its per-candidate set-up (NumPy reference ``_setup_reference``, tests hold the two
+equal to the bit) and its walk over candidates and slices run in C++ (csrc/mapping/search.cpp).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations, product
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -467,54 +469,37 @@ def _held_sums(outer: tuple[tuple[str, int], ...], a_on_chip: bool,
     return tuple(out)
 
 
-@lru_cache(maxsize=4096)
-def plan_gemm(
-    m: int,
-    n: int,
-    k: int,
-    a_bits: int,
-    b_bits: int,
-    c_bits: int,
-    psum_bits: int,
-    capacity: Capacity,
-    grain_m: int = 1,
-    grain_n: int = 1,
-    grain_k: int = 1,
-    a_on_chip: bool = False,
-    burst_bytes: int = 1,
-    run_overhead_bytes: int = 0,
-    model: TileModel | None = None,
-    objective: Objective = TRAFFIC,
-    a_map: FeatureMapA | None = None,
-    b_pass_bytes: int | None = None,
-    a_ratio: float = 1.0,
-    c_ratio: float = 1.0,
-    b_scales: float = 1.0,
-    more_grains: tuple[tuple[int, int, int], ...] = (),
-    a_scales: float = 1.0,
-) -> GemmTiling:
-    """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
 
-    ``burst_bytes`` is the DRAM access granularity; ``run_overhead_bytes`` prices each
-    discontiguous run in the traffic objective only (reported bytes are real bytes).
-    ``a_on_chip`` says A is already resident (produced by the previous op and kept): it costs
-    no DRAM reads and no scratchpad room beyond what the caller reserved. Grains align tiles to
-    the unit's spatial unrolling (e.g. K on the rows and N on the columns of a weight-stationary
-    array) so tiles do not waste folds. ``model`` (the unit's tile model) prices compute and
-    scratchpad accesses; the latency, energy and EDP objectives need it. ``a_map`` describes
-    a convolution's A as the DMA reads it (its feature map, not the im2col matrix);
-    ``b_pass_bytes`` the bytes of one pass over B (compressed weights); ``a_ratio`` and
-    ``c_ratio`` scale A's reads and C's final writes when activations cross DRAM compressed
-    or carry a number format's scales
-    (on chip they stay dense). ``b_scales`` (>= 1) is B's stored bits over its values' bits
-    when a number format keeps block scales beside them (MXFP4 over a long K: 4.25 / 4): B's
-    tiles and scratchpad reads carry them; ``a_scales`` the same for A when an activation
-    format keeps block scales along K (MXFP8 activations). ``more_grains``: further (m, n, k)
-    grains whose tile candidates join the search's (a unit's grains with fewer arrays side by
-    side).
+class _Setup(NamedTuple):
+    """plan_gemm's candidates before the search: the fitting tilings' indices into the product
+    of the candidate sizes (mt slowest), their sizes, trips, tiles and one pass over A / B / C
+    / the partial sums in bytes; search_plans' candidate rows (compute cycles, scratchpad
+    energy and partial-sum bits, rows 1 and 11-13, left 0: the unit's tile model fills them);
+    and per slice which candidates fit (grain-narrow tiles dominated by their grain-wide
+    versions dropped)."""
 
-    Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
-    """
+    pos: np.ndarray
+    mt: np.ndarray
+    nt: np.ndarray
+    kt: np.ndarray
+    trips: dict[str, np.ndarray]
+    tiles: np.ndarray
+    a_pass: np.ndarray
+    b_pass: np.ndarray
+    c_pass: np.ndarray
+    p_pass: np.ndarray
+    candidates: np.ndarray
+    fits2: np.ndarray
+
+
+def _setup_reference(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int,
+                     psum_bits: int, capacity: Capacity, grain_m: int, grain_n: int,
+                     grain_k: int, a_on_chip: bool, burst_bytes: int, objective: Objective,
+                     a_map: FeatureMapA | None, b_pass_bytes: int | None, a_ratio: float,
+                     c_ratio: float, b_scales: float,
+                     more_grains: tuple[tuple[int, int, int], ...], a_scales: float) -> _Setup:
+    """plan_gemm's candidate set-up in NumPy (``_setup`` is the same in C++). Raises
+    NoTileFits when no tile fits."""
     cm, cn, ck = candidate_tiles((m, n, k), (grain_m, grain_n, grain_k), more_grains)
     # every (mt, nt, kt) combination, mt slowest (np.meshgrid's "ij" order, without its cost)
     mi, ni, ki = _grid(len(cm), len(cn), len(ck))  # each candidate's index into cm, cn, ck
@@ -582,16 +567,6 @@ def plan_gemm(
     a_runs = np.where(kt >= k, trips["m"], m * trips["k"])
     b_runs = np.where(nt >= n, trips["k"], k * trips["n"])
     c_runs = np.where(nt >= n, trips["m"], m * trips["n"])
-    compute = sram_pj = psum_w_bits = psum_r_bits = np.zeros(len(mt))
-    if objective.kind != "traffic":
-        if model is None:
-            raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
-        compute, a_elems, b_elems, cw_elems, cr_elems = tile_sums(model, m, n, k, mt, nt, kt)
-        ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
-        # ... and every K tile after a C tile's first adds into its partial sums: one read each
-        sram_pj = (a_elems * a_bits * a_scales * ri + b_elems * b_bits * b_scales * rw)
-        psum_w_bits = cw_elems * psum_bits
-        psum_r_bits = (cr_elems + accumulate_reads(m, n, k, kt)) * psum_bits
     # Engine steps: a tile streams its rows of A through the unit, so its load, compute and
     # store pipeline in row chunks, not only tile by tile (one tile is not load-then-compute).
     steps = np.minimum(tiles * mt, objective.max_steps)
@@ -626,7 +601,6 @@ def plan_gemm(
                                            * (extent[d1][1] if v & 2 else extent[d1][0]),
                                            bits_of[name])
     table = _slice_table(tuple(capacity.outer), a_on_chip)
-    c_level = table.c_level
     fits2: np.ndarray | None = None
     for (_, size, double_buffered), (terms, which) in zip(
             groups, _held_sums(tuple(capacity.outer), a_on_chip,
@@ -654,6 +628,233 @@ def plan_gemm(
                 if isinstance(slow[x], np.ndarray):
                     no_more &= slow[x][wide] <= slow[x][narrow]
         fits2[:, narrow[no_more]] &= ~fits2[:, wide[no_more]]
+    rows = [steps, 0.0, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
+            slow["c"], 0.0, 0.0, 0.0, a_runs, b_runs, c_runs, trips["m"], trips["n"],
+            trips["k"]]
+    candidates = np.empty((len(rows), len(mt)))
+    for j, r in enumerate(rows):
+        candidates[j] = r
+    return _Setup(pos, mt, nt, kt, trips, tiles, a_pass, b_pass, c_pass, p_pass, candidates,
+                  fits2)
+
+
+_INT64 = 1 << 62  # the fast set-up's integers stay below it: no int64 figure of theirs wraps
+
+
+@lru_cache(maxsize=1024)
+def _capacity_rows(capacity: Capacity) -> tuple[np.ndarray, np.ndarray]:
+    """A capacity's checks for ``_core.plan_candidates``: the rows (role mask: 1 A, 2 B, 4 C;
+    bytes; multiplier) every tile must pass, one per group, and those one of which it must
+    pass (C's tile at some level of its chain)."""
+    bit = {"input": 1, "weight": 2, "output": 4}
+    movable = any(role == "output" for role, _ in capacity.outer)
+    groups = capacity.resolved_groups()
+    if any(len(set(roles)) != len(roles) for roles, _, _ in groups):
+        raise ValueError("a role twice in one group: the reference counts it twice")
+    fit = [(sum(bit[r] for r in set(roles) if not (movable and r == "output")), size,
+            2 if db else 1) for roles, size, db in groups]
+    anywhere = []
+    if movable:
+        home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
+        for g in [home["output"]] + [g for role, g in capacity.outer if role == "output"]:
+            roles, size, db = groups[g]
+            anywhere.append((sum(bit[r] for r in set(roles)) | 4, size, 2 if db else 1))
+    out = (np.array(fit, dtype=np.int64).reshape(-1, 3),
+           np.array(anywhere, dtype=np.int64).reshape(-1, 3))
+    for x in out:
+        x.flags.writeable = False  # cached: shared by every caller
+    return out
+
+
+@lru_cache(maxsize=256)
+def _held_pack(outer: tuple[tuple[str, int], ...], a_on_chip: bool,
+               roles: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``_held_sums`` for ``_core.plan_candidates``: the groups' distinct sums padded to one
+    width with row 12, and each slice's sum per group as an index into them."""
+    sums = _held_sums(outer, a_on_chip, roles)
+    width = max([1, *(t.shape[1] for t, _ in sums)])
+    terms, which, base = [], [], 0
+    for t, w in sums:
+        terms.append(np.pad(t, ((0, 0), (0, width - t.shape[1])), constant_values=12))
+        which.append(w + base)
+        base += len(t)
+    slices = len(_slice_table(outer, a_on_chip).orders)
+    out = (np.concatenate(terms) if terms else np.zeros((0, 1), dtype=np.int64),
+           np.array(which, dtype=np.int64).reshape(len(sums), slices))
+    for x in out:
+        x.flags.writeable = False  # cached: shared by every caller
+    return out
+
+
+def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
+             capacity: Capacity, a_on_chip: bool, burst_bytes: int, objective: Objective,
+             a_map: FeatureMapA | None, b_pass_bytes: int | None, a_ratio: float,
+             c_ratio: float, cm: np.ndarray, cn: np.ndarray, ck: np.ndarray) -> tuple | None:
+    """``_setup``'s arguments for ``_core.plan_candidates`` beyond the candidates: the capacity
+    rows, the held sums, A's on-chip bytes per kt of a feature map, each dimension's passes
+    and the DRAM slowdown tables; None where the C++ would not reproduce NumPy's figures."""
+    fit, anywhere = _capacity_rows(capacity)
+    terms, which = _held_pack(tuple(capacity.outer), a_on_chip,
+                              tuple(tuple(roles) for roles, _, _ in capacity.resolved_groups()))
+    if len(cm) * len(cn) * len(ck) * (46 + which.shape[1] * (which.shape[0] + 3)) > 1 << 30:
+        return None  # past plan_candidates' work budget
+    a_per_k = None
+    if a_map is not None:
+        if not a_on_chip:
+            per_k = dict(a_map.tile_bytes_per_k)
+            a_per_k = np.array([per_k[x] for x in cm.tolist()])
+            if a_per_k.dtype != np.float64:
+                return None
+        passes = dict(a_map.pass_bytes)
+        a_pass = np.array([passes[x] for x in cm.tolist()], dtype=np.int64)
+    else:
+        a_pass = _pass_bytes_of(m, k, ck, a_bits, burst_bytes)
+    if a_ratio != 1.0:
+        a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
+    if b_pass_bytes is not None:
+        b_pass = np.full_like(cn, b_pass_bytes)
+    else:
+        b_pass = _pass_bytes_of(k, n, cn, b_bits, burst_bytes)
+    c_pass = _pass_bytes_of(m, n, cn, c_bits, burst_bytes)
+    if c_ratio != 1.0:
+        c_pass = np.ceil(c_pass * c_ratio).astype(np.int64)
+    p_pass = _pass_bytes_of(m, n, cn, psum_bits, burst_bytes)
+    slow = None
+    if objective.kind != "traffic" and objective.dram_key is not None:
+        key, headroom = objective.dram_key, objective.dram_headroom
+        sm, sn, sk = (tuple(c.tolist()) for c in (cm, cn, ck))
+        if a_map is not None:  # whole or gathered input rows: one run shape
+            slow_a = np.full((len(cm), len(ck)), 1.0 / run_efficiency(
+                key, a_map.run_bytes, a_map.pitch_bytes, headroom))
+        else:
+            slow_a = _inverse_efficiency(key, headroom, sm, sk, k, a_bits)
+        slow = (slow_a, _inverse_efficiency(key, headroom, sk, sn, n, b_bits),
+                _inverse_efficiency(key, headroom, sm, sn, n, psum_bits))
+    return fit, anywhere, terms, which, a_per_k, (a_pass, b_pass, c_pass, p_pass), slow
+
+
+def _setup(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
+           capacity: Capacity, grain_m: int, grain_n: int, grain_k: int, a_on_chip: bool,
+           burst_bytes: int, objective: Objective, a_map: FeatureMapA | None,
+           b_pass_bytes: int | None, a_ratio: float, c_ratio: float, b_scales: float,
+           more_grains: tuple[tuple[int, int, int], ...], a_scales: float) -> _Setup:
+    """``_setup_reference``'s figures to the bit, its per-candidate arithmetic in C++
+    (``_core.plan_candidates``: tile bytes, the capacity fit, trips, passes, runs, DRAM
+    slowdowns, what each level holds in each slice and the grain-narrow tiles' pruning, in
+    place of some 150 NumPy passes, a quarter of a cold ResNet-50 point on tpu_v1); the
+    per-dimension figures (passes, DRAM slowdown tables) stay here. Arguments the C++ would
+    not take as NumPy does (integers whose products could wrap, non-float scales, more work
+    than its budget), any the preparation refuses and a search where no tile fits go to the
+    reference, which raises what NumPy's path raises."""
+    args = (m, n, k, a_bits, b_bits, c_bits, psum_bits, capacity, grain_m, grain_n, grain_k,
+            a_on_chip, burst_bytes, objective, a_map, b_pass_bytes, a_ratio, c_ratio, b_scales,
+            more_grains, a_scales)
+    cm, cn, ck = candidate_tiles((m, n, k), (grain_m, grain_n, grain_k), more_grains)
+    ints = (m, n, k, a_bits, b_bits, psum_bits, grain_m, grain_n, grain_k, objective.max_steps)
+    if (not all(type(x) is int and -_INT64 < x < _INT64 for x in ints)
+            or min(m, n, k) < 1 or min(cm[0], cn[0], ck[0]) < 1
+            or max(abs(m * k * a_bits), abs(k * n * b_bits), abs(m * n * psum_bits)) >= _INT64
+            or len(cm) * len(cn) * len(ck) > 1 << 21
+            or not all(type(x) is float or x == 1.0 for x in (a_scales, b_scales))):
+        return _setup_reference(*args)
+    try:
+        prepared = _prepare(m, n, k, a_bits, b_bits, c_bits, psum_bits, capacity, a_on_chip,
+                            burst_bytes, objective, a_map, b_pass_bytes, a_ratio, c_ratio, cm,
+                            cn, ck)
+    except Exception:  # noqa: BLE001 - the reference raises it where NumPy's path does
+        return _setup_reference(*args)
+    if prepared is None:
+        return _setup_reference(*args)
+    fit, anywhere, terms, which, a_per_k, passes, slow = prepared
+    pos, figures, candidates, fits2 = _core.plan_candidates(
+        (m, n, k), (cm, cn, ck), (grain_m, grain_n, grain_k), (a_bits, b_bits, psum_bits),
+        a_on_chip, a_per_k, (float(a_scales), float(b_scales)), fit, anywhere, passes,
+        0 if a_map is not None else 2, slow, objective.kind != "traffic", objective.max_steps,
+        terms, which)
+    if not len(pos):
+        return _setup_reference(*args)  # raises NoTileFits, with the least bytes each needs
+    mt, nt, kt, tm, tn, tk, tiles, a_pass, b_pass, c_pass, p_pass = figures
+    return _Setup(pos, mt, nt, kt, {"m": tm, "n": tn, "k": tk}, tiles, a_pass, b_pass, c_pass,
+                  p_pass, candidates, fits2)
+
+
+@lru_cache(maxsize=4096)
+def plan_gemm(
+    m: int,
+    n: int,
+    k: int,
+    a_bits: int,
+    b_bits: int,
+    c_bits: int,
+    psum_bits: int,
+    capacity: Capacity,
+    grain_m: int = 1,
+    grain_n: int = 1,
+    grain_k: int = 1,
+    a_on_chip: bool = False,
+    burst_bytes: int = 1,
+    run_overhead_bytes: int = 0,
+    model: TileModel | None = None,
+    objective: Objective = TRAFFIC,
+    a_map: FeatureMapA | None = None,
+    b_pass_bytes: int | None = None,
+    a_ratio: float = 1.0,
+    c_ratio: float = 1.0,
+    b_scales: float = 1.0,
+    more_grains: tuple[tuple[int, int, int], ...] = (),
+    a_scales: float = 1.0,
+) -> GemmTiling:
+    """Pick the tiling of a GEMM that minimises ``objective`` (by default DRAM traffic).
+
+    ``burst_bytes`` is the DRAM access granularity; ``run_overhead_bytes`` prices each
+    discontiguous run in the traffic objective only (reported bytes are real bytes).
+    ``a_on_chip`` says A is already resident (produced by the previous op and kept): it costs
+    no DRAM reads and no scratchpad room beyond what the caller reserved. Grains align tiles to
+    the unit's spatial unrolling (e.g. K on the rows and N on the columns of a weight-stationary
+    array) so tiles do not waste folds. ``model`` (the unit's tile model) prices compute and
+    scratchpad accesses; the latency, energy and EDP objectives need it. ``a_map`` describes
+    a convolution's A as the DMA reads it (its feature map, not the im2col matrix);
+    ``b_pass_bytes`` the bytes of one pass over B (compressed weights); ``a_ratio`` and
+    ``c_ratio`` scale A's reads and C's final writes when activations cross DRAM compressed
+    or carry a number format's scales
+    (on chip they stay dense). ``b_scales`` (>= 1) is B's stored bits over its values' bits
+    when a number format keeps block scales beside them (MXFP4 over a long K: 4.25 / 4): B's
+    tiles and scratchpad reads carry them; ``a_scales`` the same for A when an activation
+    format keeps block scales along K (MXFP8 activations). ``more_grains``: further (m, n, k)
+    grains whose tile candidates join the search's (a unit's grains with fewer arrays side by
+    side).
+
+    Raises NoTileFits (a ValueError) if not even the smallest tiles fit.
+    """
+    return _plan(_setup, m, n, k, a_bits, b_bits, c_bits, psum_bits, capacity, grain_m, grain_n,
+                 grain_k, a_on_chip, burst_bytes, run_overhead_bytes, model, objective, a_map,
+                 b_pass_bytes, a_ratio, c_ratio, b_scales, more_grains, a_scales)
+
+
+def plan_gemm_reference(*args: Any, **kwargs: Any) -> GemmTiling:
+    """``plan_gemm`` (uncached, the same arguments) with its candidate set-up in NumPy
+    (``_setup_reference``): the same tiling to the bit."""
+    bound = inspect.signature(plan_gemm).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return _plan(_setup_reference, *bound.arguments.values())
+
+
+def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int,
+          psum_bits: int, capacity: Capacity, grain_m: int, grain_n: int, grain_k: int,
+          a_on_chip: bool, burst_bytes: int, run_overhead_bytes: int, model: TileModel | None,
+          objective: Objective, a_map: FeatureMapA | None, b_pass_bytes: int | None,
+          a_ratio: float, c_ratio: float, b_scales: float,
+          more_grains: tuple[tuple[int, int, int], ...], a_scales: float) -> GemmTiling:
+    """plan_gemm's search over the candidates ``setup`` (``_setup`` or ``_setup_reference``)
+    finds."""
+    groups = capacity.resolved_groups()
+    home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}  # innermost level
+    pos, mt, nt, kt, trips, tiles, a_pass, b_pass, c_pass, p_pass, candidates, fits2 = setup(
+        m, n, k, a_bits, b_bits, c_bits, psum_bits, capacity, grain_m, grain_n, grain_k,
+        a_on_chip, burst_bytes, objective, a_map, b_pass_bytes, a_ratio, c_ratio, b_scales,
+        more_grains, a_scales)
+    if objective.kind != "traffic" and model is None:
+        raise ValueError(f"objective {objective.kind!r} needs the unit's tile model")
     # What follows reads the scratchpads' sizes only through what fits: an op of the same
     # GEMM that finds less room (more tensors kept on chip) but the same tilings fitting
     # searches the same space, so it gets the same tiling without the search.
@@ -664,6 +865,21 @@ def plan_gemm(
                           pos.tobytes(), fits2.shape, fits2.tobytes()))
     if searched:
         return searched[0]
+    compute: np.ndarray = np.zeros(len(mt))
+    psum_w_bits = psum_r_bits = compute
+    if objective.kind != "traffic":
+        assert model is not None
+        compute, a_elems, b_elems, cw_elems, cr_elems = tile_sums(model, m, n, k, mt, nt, kt)
+        ri, wi, rw, ww, ro, wo = objective.sram_pj_per_bit
+        psum_w_bits = cw_elems * psum_bits
+        # ... and every K tile after a C tile's first adds into its partial sums: one read each
+        psum_r_bits = (cr_elems + accumulate_reads(m, n, k, kt)) * psum_bits
+        candidates[1] = compute
+        candidates[11] = a_elems * a_bits * a_scales * ri + b_elems * b_bits * b_scales * rw
+        candidates[12] = psum_w_bits
+        candidates[13] = psum_r_bits
+    table = _slice_table(tuple(capacity.outer), a_on_chip)
+    c_level = table.c_level
     keep = np.nonzero(fits2.any(axis=1))[0]
     feasible_rows = fits2[keep]
     c_level = c_level[keep]
@@ -709,12 +925,6 @@ def plan_gemm(
                                  psum_r_bits, psum_w_bits, a_pass, b_pass, c_pass, p_pass,
                                  (float(m * n * psum_bits) * trips["k"],
                                   accumulate_reads(m, n, k, kt) * float(psum_bits)))
-    rows = [steps, compute, tiles, kt, a_pass, b_pass, c_pass, p_pass, slow["a"], slow["b"],
-            slow["c"], sram_pj, psum_w_bits, psum_r_bits, a_runs, b_runs, c_runs, trips["m"],
-            trips["n"], trips["k"]]
-    candidates = np.empty((len(rows), len(mt)))
-    for j, r in enumerate(rows):
-        candidates[j] = r
     prices = {
         "bytes_per_cycle": min(objective.bytes_per_cycle, 1e300),
         "transfer_latency": objective.transfer_latency,

@@ -839,6 +839,52 @@ def _c_systolic_tile_sums(rng: random.Random, w: list[bool]) -> Call:
           for _ in range(3))))
 
 
+def _c_plan_candidates(rng: random.Random, w: list[bool]) -> Call:
+    dims = tuple(hint(rng, 1, 300, w) for _ in range(3))
+    sizes = [rng.randint(1, 5) for _ in range(3)]
+    cands = tuple(np.array(sorted(rng.sample(range(1, 400), c)), dtype=np.int64)
+                  if rng.random() < 0.95 else harray(rng, np.int64, (c,)) for c in sizes)
+    groups, slices, sums = rng.randint(0, 3), rng.randint(0, 6), rng.randint(1, 4)
+    fit = np.array([(rng.randint(0, 7), rng.choice([0, 64, 4096, 2**40, 2**62]),
+                     rng.randint(1, 2)) for _ in range(groups)], dtype=np.int64).reshape(-1, 3)
+    anywhere = np.array([(rng.randint(0, 7), rng.choice([0, 4096, 2**40]), 1)
+                         for _ in range(rng.randint(0, 2))], dtype=np.int64).reshape(-1, 3)
+    if rng.random() < 0.1:
+        fit = harray(rng, np.int64, (groups, 3))
+    terms = np.array([[rng.randint(0, 12) for _ in range(2)]
+                      for _ in range(groups * sums)], dtype=np.int64).reshape(-1, 2)
+    which = np.array([[g * sums + rng.randint(0, sums - 1) for _ in range(slices)]
+                      for g in range(groups)], dtype=np.int64).reshape(groups, slices)
+    if rng.random() < 0.1:
+        which = harray(rng, np.int64, (groups, slices))
+    a_dim = rng.choice([0, 2] * 8 + [1])
+    passes = tuple(harray(rng, np.int64, (sizes[a_dim if j == 0 and a_dim != 1 else 1]
+                                          if rng.random() < 0.97 else 7,), p_hostile=0.05)
+                   for j in range(4))
+    slow = None
+    if rng.random() < 0.5:
+        slow = tuple(np.abs(harray(rng, np.float64, shape)) for shape in (
+            (sizes[0], sizes[2]), (sizes[2], sizes[1]), (sizes[0], sizes[1])))
+    a_per_k = np.abs(harray(rng, np.float64, (sizes[0],))) if rng.random() < 0.3 else None
+    bits = tuple(rng.choice([1, 4, 8, 32, 2**40]) for _ in range(3))
+    scales = (rng.choice([1.0, 1.0625, float("nan"), 1e300]), rng.choice([1.0, 4.25 / 4]))
+
+    def check(got: Any) -> str | None:
+        pos, ints, rows, fits = got
+        n = len(pos)
+        if ints.shape != (11, n) or rows.shape != (20, n) or fits.shape != (which.shape[1], n):
+            return f"shapes {ints.shape}, {rows.shape}, {fits.shape} for {n} candidates"
+        product = len(cands[0]) * len(cands[1]) * len(cands[2])
+        if n and (np.any(np.diff(pos) <= 0) or pos[0] < 0 or pos[-1] >= product):
+            return "positions not ascending within the product"
+        return None
+
+    return Call("plan_candidates", _core.plan_candidates, (
+        dims, cands, tuple(hint(rng, 1, 64, w) for _ in range(3)), bits, hbool(rng), a_per_k,
+        scales, fit, anywhere, passes, a_dim, slow, hbool(rng), hint(rng, 1, 16, w), terms,
+        which), check=check)
+
+
 CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("specs", _c_spec, 3), ("systolic", _c_systolic_cost, 3), ("systolic_gemm",
                                                                _c_systolic_gemm, 2),
@@ -847,7 +893,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("xnor", _c_xnor, 3), ("row_stationary", _c_row_stationary, 2), ("int_gemm", _c_int_gemm, 1),
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
     ("search_plans", _c_search_plans, 1), ("port_cycles_table", _c_port_cycles_table, 1),
-    ("systolic_tile_sums", _c_systolic_tile_sums, 1),
+    ("systolic_tile_sums", _c_systolic_tile_sums, 1), ("plan_candidates", _c_plan_candidates, 1),
     ("encode", _c_encode, 2),
     ("fused", _c_fused, 2),
 ]
