@@ -137,3 +137,29 @@ def test_bad_stream_latency_is_a_one_line_error(value: object) -> None:
 def test_bad_latency_is_a_one_line_error_naming_the_field(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         gpu.preset("h200").replace(**{field: value})
+
+
+def test_eager_batch_norm_pays_its_two_set_up_kernels() -> None:
+    """Eager PyTorch's inference batch norm runs 1 / sqrt(var + eps) and a dtype copy of the
+    statistics before its transform (the H200's CNN traces, h200_kernels/cnn.csv); a stack that
+    fuses (``fusion: epilogue``: TensorRT, torch.compile) runs none."""
+    from pysim.gpu.kernels import BN_EAGER_PREP_KERNELS
+
+    names = next(r["kernel_names"] for r in _rows("cnn.csv")
+                 if (r["model"], r["batch"]) == ("resnet50", "1"))
+    assert "batch_norm_calc_invstd" in names and "direct_copy_kernel_cuda" in names
+    wl = workload_from_dict({
+        "name": "bn", "inputs": [{"name": "x", "shape": [1, 8, 8, 64]}],
+        "ops": [{"name": "norm", "type": "elementwise", "op": "batchnorm", "inputs": ["x"],
+                 "shape": [1, 8, 8, 64]}]})
+    h200 = gpu.preset("h200").replace(fusion="none", launch_overhead_us=0.0)
+    eager = pysim.simulate(h200, wl).latency_s
+    add = workload_from_dict({
+        "name": "add", "inputs": [{"name": "x", "shape": [1, 8, 8, 64]}],
+        "ops": [{"name": "norm", "type": "elementwise", "op": "add_const", "inputs": ["x"],
+                 "shape": [1, 8, 8, 64]}]})
+    plain = pysim.simulate(h200, add).latency_s
+    per_kernel = (KERNEL_LATENCY_US + STREAM_LATENCY_US) * 1e-6
+    assert eager - plain == pytest.approx(BN_EAGER_PREP_KERNELS * per_kernel, rel=0.02)
+    assert pysim.simulate(h200.replace(fusion="epilogue"), wl).latency_s == pytest.approx(plain,
+                                                                                          rel=0.02)

@@ -55,6 +55,7 @@ from pysim.mapping.planner import OpMapping
 from pysim.mapping.tensor_traffic import attribute
 
 STREAM = "stream"  # the engine queue every kernel of a GPU runs on, in order
+BN_EAGER_PREP_KERNELS = 2  # eager inference batch norm's kernels before its transform
 
 
 def _formats(op: Any) -> str:
@@ -399,6 +400,14 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
                           + (" (row-latency bound)" if by_rows > seconds else ""))
                 seconds = max(seconds, by_rows)
             seconds += launch + latency
+            if gpu.fusion == "none" and op.type == "elementwise" and op.op == "batchnorm":
+                # eager PyTorch's inference batch norm runs two small kernels before it:
+                # 1 / sqrt(running var + eps) and the fp32 statistics cast to the input's
+                # dtype (the H200's channels-last CNN traces, h200_kernels/cnn.csv: a
+                # batch_norm_calc_invstd and a direct_copy per batch norm)
+                launches += BN_EAGER_PREP_KERNELS
+                seconds += BN_EAGER_PREP_KERNELS * (launch + latency + stream)
+                tiling = f"{BN_EAGER_PREP_KERNELS} eager set-up kernels, then the transform"
             name, kind = hw.vector.name, "vector"
         # The host issues kernels asynchronously, one per launch overhead, and the GPU runs
         # each once it is issued and the previous one has finished: launches hide behind
