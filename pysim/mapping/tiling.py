@@ -469,7 +469,6 @@ def _held_sums(outer: tuple[tuple[str, int], ...], a_on_chip: bool,
     return tuple(out)
 
 
-
 class _Setup(NamedTuple):
     """plan_gemm's candidates before the search: the fitting tilings' indices into the product
     of the candidate sizes (mt slowest), their sizes, trips, tiles and one pass over A / B / C
@@ -547,21 +546,11 @@ def _setup_reference(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: i
     # Figures of one dimension's tile size are worked out per candidate size, then gathered.
     trips = {"m": (-(-m // cm))[mi], "n": (-(-n // cn))[ni], "k": (-(-k // ck))[ki]}
     tiles = trips["m"] * trips["n"] * trips["k"]
-    if a_map is not None:
-        passes = dict(a_map.pass_bytes)
-        a_pass = np.array([passes[x] for x in cm.tolist()], dtype=np.int64)[mi]
-    else:
-        a_pass = _pass_bytes_of(m, k, ck, a_bits, burst_bytes)[ki]
-    if a_ratio != 1.0:
-        a_pass = np.ceil(a_pass * a_ratio).astype(np.int64)
-    if b_pass_bytes is not None:
-        b_pass = np.full_like(mt, b_pass_bytes)
-    else:
-        b_pass = _pass_bytes_of(k, n, cn, b_bits, burst_bytes)[ni]
-    c_pass = _pass_bytes_of(m, n, cn, c_bits, burst_bytes)[ni]
-    if c_ratio != 1.0:
-        c_pass = np.ceil(c_pass * c_ratio).astype(np.int64)
-    p_pass = _pass_bytes_of(m, n, cn, psum_bits, burst_bytes)[ni]
+    (a_dim, b_dim, c_dim, p_dim), slow_dim = _dimension_figures(
+        m, n, k, a_bits, b_bits, c_bits, psum_bits, burst_bytes, objective, a_map,
+        b_pass_bytes, a_ratio, c_ratio, cm, cn, ck)
+    a_pass = a_dim[mi if a_map is not None else ki]
+    b_pass, c_pass, p_pass = b_dim[ni], c_dim[ni], p_dim[ni]
     # discontiguous runs in one pass: a tile per run when tiles span whole rows, else a run
     # per tile row
     a_runs = np.where(kt >= k, trips["m"], m * trips["k"])
@@ -573,16 +562,8 @@ def _setup_reference(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: i
     # DRAM time per byte of each operand: a narrow tile reads short runs that the DRAM model
     # (row buffers, banks) serves below the configured bandwidth.
     slow: dict[str, Any] = {"a": 1.0, "b": 1.0, "c": 1.0}
-    if objective.kind != "traffic" and objective.dram_key is not None:
-        key, headroom = objective.dram_key, objective.dram_headroom
-        sm, sn, sk = (tuple(c.tolist()) for c in (cm, cn, ck))
-        if a_map is not None:  # whole or gathered input rows: one run shape
-            slow["a"] = np.full(len(mt), 1.0 / run_efficiency(key, a_map.run_bytes,
-                                                               a_map.pitch_bytes, headroom))
-        else:
-            slow["a"] = _inverse_efficiency(key, headroom, sm, sk, k, a_bits)[mi, ki]
-        slow["b"] = _inverse_efficiency(key, headroom, sk, sn, n, b_bits)[ki, ni]
-        slow["c"] = _inverse_efficiency(key, headroom, sm, sn, n, psum_bits)[mi, ni]
+    if slow_dim is not None:
+        slow = {"a": slow_dim[0][mi, ki], "b": slow_dim[1][ki, ni], "c": slow_dim[2][mi, ni]}
     # Each operand is re-read once per trip of the loop it ignores when that loop sits outside
     # its innermost relevant loop - unless a level of its chain keeps its footprint over the
     # loops inside that one (Timeloop's / ZigZag's reuse at a level): then once. The slices
@@ -686,25 +667,17 @@ def _held_pack(outer: tuple[tuple[str, int], ...], a_on_chip: bool,
     return out
 
 
-def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
-             capacity: Capacity, a_on_chip: bool, burst_bytes: int, objective: Objective,
-             a_map: FeatureMapA | None, b_pass_bytes: int | None, a_ratio: float,
-             c_ratio: float, cm: np.ndarray, cn: np.ndarray, ck: np.ndarray) -> tuple | None:
-    """``_setup``'s arguments for ``_core.plan_candidates`` beyond the candidates: the capacity
-    rows, the held sums, A's on-chip bytes per kt of a feature map, each dimension's passes
-    and the DRAM slowdown tables; None where the C++ would not reproduce NumPy's figures."""
-    fit, anywhere = _capacity_rows(capacity)
-    terms, which = _held_pack(tuple(capacity.outer), a_on_chip,
-                              tuple(tuple(roles) for roles, _, _ in capacity.resolved_groups()))
-    if len(cm) * len(cn) * len(ck) * (46 + which.shape[1] * (which.shape[0] + 3)) > 1 << 30:
-        return None  # past plan_candidates' work budget
-    a_per_k = None
+def _dimension_figures(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int,
+                       psum_bits: int, burst_bytes: int, objective: Objective,
+                       a_map: FeatureMapA | None, b_pass_bytes: int | None, a_ratio: float,
+                       c_ratio: float, cm: np.ndarray, cn: np.ndarray, ck: np.ndarray,
+                       ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...] | None]:
+    """The figures that depend on one or two dimensions' tile sizes, per candidate size: the
+    bytes of one pass over A (per ``cm`` with a feature map, else per ``ck``), over B, C and
+    the partial sums (per ``cn``); and 1 / the DRAM efficiency of A's (``cm`` x ``ck``), B's
+    (``ck`` x ``cn``) and C's (``cm`` x ``cn``) streams, or None where the objective prices
+    no DRAM timing. Both set-ups gather them per candidate tiling."""
     if a_map is not None:
-        if not a_on_chip:
-            per_k = dict(a_map.tile_bytes_per_k)
-            a_per_k = np.array([per_k[x] for x in cm.tolist()])
-            if a_per_k.dtype != np.float64:
-                return None
         passes = dict(a_map.pass_bytes)
         a_pass = np.array([passes[x] for x in cm.tolist()], dtype=np.int64)
     else:
@@ -730,7 +703,31 @@ def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum
             slow_a = _inverse_efficiency(key, headroom, sm, sk, k, a_bits)
         slow = (slow_a, _inverse_efficiency(key, headroom, sk, sn, n, b_bits),
                 _inverse_efficiency(key, headroom, sm, sn, n, psum_bits))
-    return fit, anywhere, terms, which, a_per_k, (a_pass, b_pass, c_pass, p_pass), slow
+    return (a_pass, b_pass, c_pass, p_pass), slow
+
+
+def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
+             capacity: Capacity, a_on_chip: bool, burst_bytes: int, objective: Objective,
+             a_map: FeatureMapA | None, b_pass_bytes: int | None, a_ratio: float,
+             c_ratio: float, cm: np.ndarray, cn: np.ndarray, ck: np.ndarray) -> tuple | None:
+    """``_setup``'s arguments for ``_core.plan_candidates`` beyond the candidates: the capacity
+    rows, the held sums, A's on-chip bytes per kt of a feature map, each dimension's passes
+    and the DRAM slowdown tables; None where the C++ would not reproduce NumPy's figures."""
+    fit, anywhere = _capacity_rows(capacity)
+    terms, which = _held_pack(tuple(capacity.outer), a_on_chip,
+                              tuple(tuple(roles) for roles, _, _ in capacity.resolved_groups()))
+    if len(cm) * len(cn) * len(ck) * (46 + which.shape[1] * (which.shape[0] + 3)) > 1 << 30:
+        return None  # past plan_candidates' work budget
+    a_per_k = None
+    if a_map is not None and not a_on_chip:
+        per_k = dict(a_map.tile_bytes_per_k)
+        a_per_k = np.array([per_k[x] for x in cm.tolist()])
+        if a_per_k.dtype != np.float64:
+            return None
+    passes, slow = _dimension_figures(m, n, k, a_bits, b_bits, c_bits, psum_bits, burst_bytes,
+                                      objective, a_map, b_pass_bytes, a_ratio, c_ratio, cm,
+                                      cn, ck)
+    return fit, anywhere, terms, which, a_per_k, passes, slow
 
 
 def _setup(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
