@@ -83,28 +83,22 @@ def refresh_availability(timings: dict[str, Any], row_hit_rate: float) -> float:
     return 1.0 - lost / refi
 
 
-def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
-                      headroom: float = 1.0) -> np.ndarray:
-    """Achieved / configured bandwidth of streams of ``run_bytes`` runs (an array) at
-    ``pitch_bytes``, as ``transfer_timing`` applies it: one DRAM-model run per distinct
-    shape, cached. ``headroom`` is the DRAM's pin bandwidth over the configured one when the
-    configured one is narrower (``Dram.headroom``). The mapping search prices candidate
-    tilings with it."""
-    runs = np.maximum(1, np.asarray(run_bytes, np.int64))
-    # a few distinct runs (from a few tile sizes): a set is cheaper than np.unique here
-    uniq = sorted(set(runs.ravel().tolist()))
-    pitch = max(1, int(pitch_bytes))
-    eff = np.minimum(1.0, headroom * np.array([_efficiency(key, r, max(r, pitch))[0]
-                                               for r in uniq]))
-    if len(uniq) == 1:
-        return np.full(runs.shape, eff[0])
-    return eff[np.searchsorted(np.array(uniq, dtype=np.int64), runs)]
-
-
 def run_efficiency(key: tuple, run_bytes: int, pitch_bytes: int, headroom: float = 1.0) -> float:
-    """``stream_efficiency`` of one run shape, as a float (the same figure)."""
+    """Achieved / configured bandwidth of a stream of ``run_bytes`` runs at ``pitch_bytes``,
+    as ``transfer_timing`` applies it: one DRAM-model run per distinct shape, cached.
+    ``headroom`` is the DRAM's pin bandwidth over the configured one when the configured one is
+    narrower (``Dram.headroom``). The mapping search prices candidate tilings with it."""
     run = max(1, run_bytes)
     return min(1.0, headroom * _efficiency(key, run, max(run, pitch_bytes, 1))[0])
+
+
+def stream_efficiency(key: tuple, run_bytes: np.ndarray, pitch_bytes: int,
+                      headroom: float = 1.0) -> np.ndarray:
+    """``run_efficiency`` of each of an array of run lengths."""
+    runs = np.asarray(run_bytes, np.int64)
+    eff = {r: run_efficiency(key, r, int(pitch_bytes), headroom)
+           for r in set(runs.ravel().tolist())}
+    return np.array([eff[r] for r in runs.ravel().tolist()], dtype=float).reshape(runs.shape)
 
 
 def dram_key(dram: Any) -> tuple:
