@@ -43,11 +43,9 @@ class PlannedResidency:
 
 # The solve stops once the kept bytes are proven within this fraction of the optimum, or after
 # this many branch-and-bound nodes, so the stop does not depend on the machine's speed. Every
-# shipped config's zoo graph, forward or training, is proven at the root node (ResNet-50's
-# ~520-op int8 training graph on tpu_v1: 0.3 s); LLaMA-2-7B's bf16 training graph on tpu_v1
-# is not (its ~2,100-op per-tensor-update form: 5 s at the root, whose plan 1,398 more nodes in
-# 60 s do not improve, an 11 % gap on the kept bytes, 0.8 % of the bytes moved; its ~1,600-op
-# form stops at the root with a 17 % gap and the same 73.66 GB), so the search ends there.
+# shipped config's zoo graph, forward or training, and LLaMA-2-7B's ~1,600-op bf16 training
+# graph on tpu_v1 (4 s) are proven at the root node, but for edge_npu's MobileNetV2 training
+# graph (node limit, 0.2 % gap), so the search ends there.
 MIP_REL_GAP = 1e-3
 MIP_NODE_LIMIT = 1
 
@@ -226,8 +224,12 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
         c_rows + lo_of, c_rows + hi_of[hi_of + 1 < n] + 1])  # starts, ends
     cols = np.concatenate([np.stack([w_col, of_whole], axis=1).ravel(), u, u[:-1],
                            ar, ar[hi_of + 1 < n]])
+    # Bytes in units of the largest gap's, so every coefficient is in (0, 1] (HiGHS works to
+    # absolute tolerances; in bytes its root cuts took 1.5-25x longer on the zoo's training
+    # graphs, and LLaMA-2-7B's stopped at the root 17 % from its bound).
+    unit = float(size.max())
     vals = np.concatenate([np.tile([1.0, -1.0], c_rows), np.ones(n), -np.ones(n - 1),
-                           -size, size[hi_of + 1 < n]])
+                           -size / unit, size[hi_of + 1 < n] / unit])
     a = coo_matrix((vals, (rows, cols)), shape=(c_rows + n, g_count + n + w_count)).tocsr()
     upper = np.zeros(c_rows + n)
     lower = np.concatenate([np.full(c_rows, -np.inf), np.zeros(n)])
@@ -235,9 +237,9 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     # the same on any machine; the time limit only caps a solve too slow to get there
     # (reported).
     sol = milp(np.concatenate([-save, np.zeros(n), -np.array([nbytes[t] for t in whole],
-                                                              dtype=float)]),
+                                                              dtype=float)]) / unit,
                integrality=np.concatenate([np.ones(g_count), np.zeros(n), np.ones(w_count)]),
-               bounds=Bounds(0, np.concatenate([np.ones(g_count), np.full(n, budget_bytes),
+               bounds=Bounds(0, np.concatenate([np.ones(g_count), np.full(n, budget_bytes / unit),
                                                 np.ones(w_count)])),
                constraints=[LinearConstraint(a, lower, upper)],
                options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP,
