@@ -85,6 +85,49 @@ def test_mac_energy_is_monotone_in_width(bits: int, other: int, kind: str) -> No
     assert T.add_pj(bits + 1, kind) > T.add_pj(bits, kind)
 
 
+FP16, FP32, BF16, TF32 = (5, 10), (8, 23), (8, 7), (8, 10)
+E4M3, E5M2, E2M1 = (4, 3), (5, 2), (2, 1)
+
+
+def test_float_multiply_by_fields_passes_through_horowitz_and_prices_the_mantissa() -> None:
+    """The gate-count multiplier is Horowitz's at fp16 and fp32; between and below them a
+    narrow mantissa costs less than its width suggests (bf16 below fp16, E5M2 below E4M3)."""
+    assert T.float_mult_pj(FP16, FP16) == pytest.approx(1.1, rel=1e-12)
+    assert T.float_mult_pj(FP32, FP32) == pytest.approx(3.7, rel=1e-12)
+    bf16 = T.float_mult_pj(BF16, BF16)
+    assert bf16 == pytest.approx(0.844, abs=1e-3)  # the docstring's figure
+    assert bf16 < T.float_mult_pj(FP16, FP16) < T.float_mult_pj(TF32, TF32)
+    e4m3, e5m2 = T.float_mult_pj(E4M3, E4M3), T.float_mult_pj(E5M2, E5M2)
+    assert e5m2 < e4m3 < bf16
+    assert e4m3 == pytest.approx(0.350, abs=1e-3)
+    # an fp8 multiplier costs more than an int8 one (exponent add, normalisation), fp4 less
+    assert T.value("int8_mult_pj") < e5m2
+    assert T.float_mult_pj(E2M1, E2M1) < T.value("int8_mult_pj")
+    # mixed operands: between the two formats' own products
+    assert e4m3 < T.float_mult_pj(E4M3, BF16) < bf16
+
+
+@given(st.integers(0, 8), st.integers(0, 16), st.integers(0, 8), st.integers(0, 16))
+def test_float_multiply_is_monotone_in_exponent_and_mantissa(e: int, m: int, de: int,
+                                                             dm: int) -> None:
+    if e + m < 1:
+        return
+    small = T.float_mult_pj((e, m), (e, m))
+    assert small <= T.float_mult_pj((e + de, m + dm), (e + de, m + dm))
+    assert small <= T.float_mult_pj((e, m), (e + de, m + dm))
+
+
+def test_float_multiply_scales_with_the_table() -> None:
+    """Fit to the table's own fp16 / fp32 entries: a scaled table scales it by the same
+    factor, and an override of either anchor moves it."""
+    scaled = T.scaled_to(7)
+    factor = scaled.value("fp16_mult_pj") / T.value("fp16_mult_pj")
+    assert scaled.float_mult_pj(BF16, BF16) == pytest.approx(
+        factor * T.float_mult_pj(BF16, BF16), rel=1e-12)
+    bumped = T.with_overrides({"fp16_mult_pj": 2.2, "fp32_mult_pj": 7.4})
+    assert bumped.float_mult_pj(E4M3, E4M3) == pytest.approx(2 * T.float_mult_pj(E4M3, E4M3))
+
+
 def test_register_file_vector_dram_and_leakage() -> None:
     assert T.rf_access_pj(16) == T.mac_pj(16, 16)  # Eyeriss: RF ~ 1x a 16-bit MAC
     assert T.rf_access_pj(8) == pytest.approx(T.rf_access_pj(16) / 2)
@@ -151,6 +194,8 @@ def test_hardware_binds_scaled_table_overrides_and_dram() -> None:
     (lambda: T.with_overrides({"int9_add_pj": 1.0}), "int9_add_pj"),
     (lambda: T.with_overrides({"int8_add_pj": -1.0}), "int8_add_pj"),
     (lambda: T.scaled_to(1), "3..180"),
+    (lambda: T.float_mult_pj((0, 0), (5, 10)), "w must be"),
+    (lambda: T.float_mult_pj((5, 10), (17, 2)), "a must be"),
 ])
 def test_bad_arguments_raise_value_error(call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):

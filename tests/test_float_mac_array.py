@@ -59,6 +59,34 @@ def test_fp8_is_cheaper_than_fp16_and_a_float_only_array_is_allowed() -> None:
         pysim.simulate(hw, gemm(8, "int"))
 
 
+def named(fmt: str, m: int = 512) -> pysim.Workload:
+    return workload_from_dict({
+        "name": fmt, "inputs": [{"name": "x", "shape": [m, 512], "format": fmt}],
+        "ops": [{"name": "fc", "type": "gemm", "inputs": ["x"], "m": m, "n": 512, "k": 512,
+                 "weight_format": fmt, "act_format": fmt}]})
+
+
+def test_a_named_float_format_prices_its_mantissa_not_only_its_width() -> None:
+    """bf16 and fp16 are both 16 bits; bf16's 7-bit mantissa multiplier costs less than
+    fp16's 10-bit one at the same cycles (Wang & Kanwar 2019: a multiplier's size goes with
+    the square of the mantissa width). A float op that names no format is IEEE's fp16 at 16
+    bits, as before. An MX format's elements multiply as their element format."""
+    hw = npu(float_precisions=[4, 6, 8, 16])
+    table = hw.energy_table
+    bf16, fp16, bare = (pysim.simulate(hw, w) for w in (named("bf16"), named("fp16"),
+                                                          gemm(16, "float")))
+    assert bf16.latency_cycles == fp16.latency_cycles
+    acc = table.add_pj(hw.units[0].float_acc_bits, "fp")
+    assert bf16.energy_breakdown_j["mac"] == pytest.approx(
+        bf16.macs * (table.float_mult_pj((8, 7), (8, 7)) + acc) * 1e-12, rel=1e-9)
+    assert bf16.energy_breakdown_j["mac"] < 0.9 * fp16.energy_breakdown_j["mac"]
+    assert fp16.energy_breakdown_j["mac"] == pytest.approx(bare.energy_breakdown_j["mac"])
+    e4m3, mx = pysim.simulate(hw, named("fp8_e4m3")), pysim.simulate(hw, named("mxfp8_e4m3"))
+    assert mx.energy_breakdown_j["mac"] == pytest.approx(e4m3.energy_breakdown_j["mac"])
+    e5m2 = pysim.simulate(hw, named("fp8_e5m2"))
+    assert e5m2.energy_breakdown_j["mac"] < e4m3.energy_breakdown_j["mac"]
+
+
 def test_partial_sums_are_float_acc_bits_wide() -> None:
     narrow = pysim.simulate(npu(float_precisions=[16], float_acc_bits=16), gemm(16, "float"))
     wide = pysim.simulate(npu(float_precisions=[16], float_acc_bits=32), gemm(16, "float"))

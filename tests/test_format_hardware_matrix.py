@@ -233,10 +233,13 @@ def test_nf4_weights_run_as_a_weight_only_gemm_on_bf16_mmas(target: str) -> None
     assert res.dram_read_bytes - int4.dram_read_bytes == pytest.approx(4096 // 64 * 4096 * 4,
                                                                         rel=0.01)
     assert int4.latency_s < res.latency_s < 1.1 * int4.latency_s
-    # the MMA multiplies bf16 values: priced as a 16 x 16-bit float MAC, not a 4-bit one
+    # the MMA multiplies bf16 values: priced as a bf16 x bf16 MAC (8-bit exponents, 7-bit
+    # mantissas), not a 4-bit one
     hw = h.hardware
     table = hw.energy_table
-    assert hw.units[0].mac_pj(table, op) == table.mac_pj(16, 16, "fp")
+    bf16 = (8, 7)
+    assert hw.units[0].mac_pj(table, op) == pytest.approx(
+        table.float_mult_pj(bf16, bf16) + table.add_pj(32, "fp"))
     assert hw.units[0].mac_pj(table, int4_op := int4_gemm().ops[0]) == table.mac_pj(
         int4_op.weight_bits, 16, "fp")
 

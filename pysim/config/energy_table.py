@@ -89,6 +89,22 @@ def loglog(x: float, points: list[tuple[float, float]]) -> float:
     return y0 * (x / x0) ** slope
 
 
+# (exponent bits, significand bits with the hidden one) of the table's two float anchors
+_FP16_FIELDS, _FP32_FIELDS = (5, 11), (8, 24)
+
+
+@functools.lru_cache(maxsize=64)
+def _float_mult_fit(fp16_pj: float, fp32_pj: float) -> tuple[float, float]:
+    """(k, c) of ``EnergyTable.float_mult_pj`` through the fp16 and fp32 multiplies: gate
+    counts g = p^2 + c (e + p); c from their ratio (clamped at 0 where the ratio is above the
+    significand arrays' own, (24 / 11)^2), then k = fp16_pj / g(fp16)."""
+    (e16, p16), (e32, p32) = _FP16_FIELDS, _FP32_FIELDS
+    ratio = fp32_pj / fp16_pj
+    denom = ratio * (e16 + p16) - (e32 + p32)
+    c = max(0.0, (p32 * p32 - ratio * p16 * p16) / denom) if denom > 0 else 0.0
+    return fp16_pj / (p16 * p16 + c * (e16 + p16)), c
+
+
 def _check_bits(name: str, bits: int) -> int:
     if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 64:
         raise ValueError(f"{name} must be an integer in 1..64, got {bits!r}")
@@ -147,6 +163,27 @@ class EnergyTable(BaseModel):
             pts = [(16.0, self.value("fp16_mult_pj")), (32.0, self.value("fp32_mult_pj"))]
             return loglog(float(max(weight_bits, act_bits)), pts)
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    def float_mult_pj(self, w: tuple[int, int], a: tuple[int, int]) -> float:
+        """One float multiply of operands with (exponent bits, mantissa bits) ``w`` and ``a``
+        (fp16: (5, 10), bf16: (8, 7), fp8 E4M3: (4, 3)), by gate count: the significand
+        array p_w x p_a (p = mantissa bits + the hidden one; "the physical size of a hardware
+        multiplier scales with the square of the mantissa width", Wang & Kanwar, "BFloat16:
+        the secret to high performance on Cloud TPUs", Google Cloud blog, 2019) plus ``c`` per
+        exponent-adder and normalisation bit (e + p, the wider operand's), scaled by ``k``.
+        ``k`` and ``c`` are solved so that fp16 x fp16 and fp32 x fp32 are the table's
+        ``fp16_mult_pj`` and ``fp32_mult_pj`` (Horowitz: c = 7.7, k = 0.0045 pJ), so
+        ``mult_pj``'s anchors hold; between them a narrow mantissa costs less than a width
+        suggests: bf16 0.84 pJ against fp16's 1.1, fp8 E4M3 0.35, E5M2 0.32, fp4 E2M1 0.16
+        (1.75x / 0.8x Horowitz's int8 multiply). ASSUMPTION: the form is a first-order gate
+        count; the two anchors fix it."""
+        for name, (e, m) in (("w", w), ("a", a)):
+            if not (0 <= e <= 16 and 0 <= m <= 32) or e + m < 1:
+                raise ValueError(f"{name} must be (exponent bits 0..16, mantissa bits 0..32), "
+                                 f"got {(e, m)!r}")
+        k, c = _float_mult_fit(self.value("fp16_mult_pj"), self.value("fp32_mult_pj"))
+        p_w, p_a = w[1] + 1, a[1] + 1
+        return k * (p_w * p_a + c * (max(w[0], a[0]) + max(p_w, p_a)))
 
     def add_pj(self, bits: int, kind: str = "int") -> float:
         """One add of ``bits``-wide operands: power law through the table's two widths

@@ -424,7 +424,8 @@ class SystolicArrayUnit(_MacUnit):
             return table.sign_select_pj(op.act_bits) + gated * table.add_pj(self.mac_bits)
         a_bits, b_bits = operand_bits(op)
         if op.dtype == "float":  # a float multiply and a float_acc_bits float add
-            return table.mac_pj(b_bits, a_bits, "fp", self.float_acc_bits)
+            return float_mult_pj(table, op, a_bits, b_bits) + table.add_pj(
+                self.float_acc_bits, "fp")
         if 1 in (a_bits, b_bits) and 1 in self.precisions:  # a binary code selects: no multiply
             return table.sign_select_pj(max(a_bits, b_bits)) + table.add_pj(self.mac_bits)
         return table.mac_pj(b_bits, a_bits, acc_bits=self.mac_bits)
@@ -470,6 +471,47 @@ def operand_bits(op: Any) -> tuple[int, int]:
         return op.input_bits()
     b_bits = op.act_bits if op.type == "attention" else op.weight_bits
     return op.act_bits, b_bits
+
+
+# (exponent, mantissa) bits of a float operand that names no format: IEEE's at 16 and 32 bits
+IEEE_FIELDS = {16: (5, 10), 32: (8, 23)}
+
+
+def operand_fields(op: Any, b_as_a: bool = False) -> tuple[tuple[int, int] | None,
+                                                           tuple[int, int] | None]:
+    """(exponent bits, mantissa bits) of a float op's A and B operands (``operand_bits``'
+    order): the named format's (``act_format``; B: ``weight_format``, or A's for an attention
+    op, a matmul whose B is not narrower or wider, and ``b_as_a``), else IEEE's for 16 or 32
+    bits, else None."""
+    from pysim.workload.number_formats import element_format
+
+    a_bits, b_bits = operand_bits(op)
+    a_fmt = getattr(op, "act_format", None)
+    if b_as_a or op.type == "attention" or (op.type == "matmul" and b_bits == a_bits):
+        b_fmt = a_fmt
+    elif op.type == "matmul":
+        b_fmt = None
+    else:
+        b_fmt = getattr(op, "weight_format", None)
+    if b_as_a:
+        b_bits = a_bits
+
+    def fields(fmt: str | None, bits: int) -> tuple[int, int] | None:
+        if fmt is not None:
+            return element_format(fmt).fields
+        return IEEE_FIELDS.get(bits)
+
+    return fields(a_fmt, a_bits), fields(b_fmt, b_bits)
+
+
+def float_mult_pj(table: Any, op: Any, a_bits: int, b_bits: int, b_as_a: bool = False) -> float:
+    """One float multiply of the op's operands: by their (exponent, mantissa) fields
+    (``EnergyTable.float_mult_pj``) where both are known, else the width power law through
+    fp16 and fp32 (``mult_pj``; the two agree there)."""
+    a, b = operand_fields(op, b_as_a)
+    if a is not None and b is not None:
+        return float(table.float_mult_pj(b, a))
+    return float(table.mult_pj(b_bits, a_bits, "fp"))
 
 
 # The unit models, built once per distinct config (a model is immutable and cheap to keep).
@@ -803,8 +845,11 @@ class TensorCoreUnit(_MacUnit):
     def mac_pj(self, table: Any, op: Any) -> float:
         """The energy table's MAC at the op's widths and number format; an NF4 weight is
         multiplied as what it is dequantized to, the activations' width (a bf16 MMA)."""
-        wbits = op.act_bits if getattr(op, "weight_format", None) == "nf4" else op.weight_bits
-        return table.mac_pj(wbits, op.act_bits, "fp" if op.dtype == "float" else "int")
+        nf4 = getattr(op, "weight_format", None) == "nf4"
+        wbits = op.act_bits if nf4 else op.weight_bits
+        if op.dtype != "float":
+            return table.mac_pj(wbits, op.act_bits)
+        return float_mult_pj(table, op, op.act_bits, wbits, b_as_a=nf4) + table.add_pj(32, "fp")
 
 
 # The one registry of unit kinds: kind -> model.

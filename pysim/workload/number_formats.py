@@ -29,7 +29,9 @@ class ElementFormat:
     ("int" for integers, ternary, MXINT8 and power-of-two ``pow2``; "float" for floats, NF4
     and the MX float formats), and one ``scale_bits``-wide scale per ``group`` elements along
     the last axis (0: none); ``pow2_scales`` when those scales are powers of two (MX's E8M0:
-    applying one is an exponent add, no multiply)."""
+    applying one is an exponent add, no multiply); ``fields``: (exponent bits, mantissa bits)
+    of a binary float element (an MX float's element's), the multiplier's energy
+    (``EnergyTable.float_mult_pj``); None for integers and code books (NF4)."""
 
     name: str
     bits: int
@@ -37,6 +39,7 @@ class ElementFormat:
     group: int = 0
     scale_bits: int = 0
     pow2_scales: bool = False
+    fields: tuple[int, int] | None = None
 
 
 @cache
@@ -53,9 +56,12 @@ def element_format(name: str) -> ElementFormat:
     # activations (DeepShift, ShiftAddNet); beside float activations the op is still float.
     is_int = is_int or (isinstance(f, FloatFormat) and f.is_pow2)
     group = gran.size if gran is not None else 0
+    element = f.element if isinstance(f, MXFormat) else f
+    fields = ((element.ebits, element.mbits)
+              if isinstance(element, FloatFormat) and not is_int else None)
     return ElementFormat(f.name, f.bits, "int" if is_int else "float", group or 0,
                          SCALE_BITS[scale_dtype] if scale_dtype else 0,
-                         scale_dtype == "e8m0")
+                         scale_dtype == "e8m0", fields)
 
 
 def _known(name: str) -> str:
