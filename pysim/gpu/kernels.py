@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pysim import _core
 from pysim.config.units import RowKernel
@@ -305,6 +305,43 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     return Kernel(seconds, reads, writes, smem, l2, tiling, launches)
 
 
+class EagerKernel(NamedTuple):
+    """One kernel of an op that eager PyTorch runs as several: its HBM bytes."""
+
+    name: str
+    reads: int
+    writes: int
+
+
+def eager_kernels(op: Any) -> tuple[EagerKernel, ...]:
+    """The kernels eager PyTorch runs for ``op`` where it runs more than one (), the op's
+    ``torch_op``: ``cross_entropy`` over logits of C classes in the last dimension, as
+    ``F.cross_entropy`` and its backward run them (aten: ``log_softmax``, ``nll_loss``;
+    ``nll_loss_backward`` fills a zeroed gradient and scatters -1 / N into it, then
+    ``log_softmax_backward`` reads that and the saved log-probabilities): the logits read and
+    the log-probabilities written, a gather of each row's target (the int64 targets and one
+    value per row), a zeroed gradient written, a scatter per row, the gradient and the
+    log-probabilities read and the input's gradient written: 6 values per logit where the
+    fused loss moves 2 (the input cast to the loss's format is an op of its own). The
+    log-softmax kernels run a CTA per row of C values; over rows as long as a language
+    model's vocabulary they are priced as HBM streams (ASSUMPTION: the row-kernel figures of
+    ``softmax_rows`` were fitted to 4,096-value rows, where a row's latency dominates)."""
+    if getattr(op, "torch_op", "") != "cross_entropy":
+        return ()
+    shape = op.output_shape
+    logits = math.prod(shape)
+    rows = logits // shape[-1]
+    e = op.act_bits / 8  # the loss's format: log-probabilities and gradients
+    value = math.ceil(logits * e)
+    per_row = math.ceil(rows * e)
+    target = 8 * rows  # int64 class indices
+    return (EagerKernel("log_softmax", value, value),
+            EagerKernel("nll_loss", target + per_row, 4),
+            EagerKernel("zeros", 0, value),
+            EagerKernel("nll_loss_backward", target, per_row),
+            EagerKernel("log_softmax_backward", 2 * value, value))
+
+
 # PyTorch runs a softmax over rows of at most 2048 values and 8 KiB as a warp per row
 # (dispatch_softmax_forward, aten/src/ATen/native/cuda/SoftMax.cu, host_softmax), longer rows
 # as a CTA per row (cunn_SoftMaxForward*)
@@ -400,6 +437,14 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
                           + (" (row-latency bound)" if by_rows > seconds else ""))
                 seconds = max(seconds, by_rows)
             seconds += launch + latency
+            eager = eager_kernels(op) if gpu.fusion == "none" else ()
+            if eager:  # one PyTorch op, several eager kernels
+                reads = sum(k.reads for k in eager)
+                writes = sum(k.writes for k in eager)
+                launches = len(eager)
+                seconds = max(sum(stream + (k.reads + k.writes) / hbm for k in eager),
+                              vector_ops / (lanes * clock)) + launches * (launch + latency)
+                tiling = "eager kernels: " + ", ".join(k.name for k in eager)
             if gpu.fusion == "none" and op.type == "elementwise" and op.op == "batchnorm":
                 # eager PyTorch's inference batch norm runs two small kernels before it:
                 # 1 / sqrt(running var + eps) and the fp32 statistics cast to the input's

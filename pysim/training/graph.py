@@ -176,7 +176,8 @@ class _Builder:
     def vector(self, name: str, inputs: tuple[str, ...], out_shape: tuple[int, ...],
                layer: str, phase: Phase, role: Role, fmt: Format, per_out: int = 0,
                per_in: int = 0, rows: int = 0, per_row: int = 0, what: str = "",
-               at: Format | None = None) -> str:
+               at: Format | None = None,
+               torch_op: Literal["", "cross_entropy"] = "") -> str:
         """A VectorWork op writing ``fmt``, its inputs cast to ``at`` (the activation
         format unless given) first."""
         act = at or self.base.activation
@@ -184,7 +185,7 @@ class _Builder:
         op = VectorWork(name=name, inputs=ins, shapes=tuple(self.shape[t] for t in ins),
                         out_shape=out_shape, ops_per_element=per_out, ops_per_input=per_in,
                         rows=rows, ops_per_row=per_row, act_bits=act.bits, out_bits=fmt.bits,
-                        dtype=fmt.dtype, what=what)
+                        dtype=fmt.dtype, what=what, torch_op=torch_op)
         out = self.add(op, layer, phase, role, fmt)
         self.fmt[out] = fmt
         return out
@@ -304,7 +305,8 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
         scale = int(base.loss_scale)
         at = FP32 if base.autocast else act  # autocast: cross_entropy in fp32
         loss = b.vector(f"loss.{out}", (out,), b.shape[out], out, "loss", "loss", at,
-                        per_out=LOSS_OPS + scale, what="softmax cross-entropy", at=at)
+                        per_out=LOSS_OPS + scale, what="softmax cross-entropy", at=at,
+                        torch_op="cross_entropy")
         # ... and the gradient cast back to the logits' format (autograd's cast backward)
         b.grads[out] = [b.cast(loss, b.grad_format(out), out, "backward")
                         if base.autocast else loss]

@@ -54,6 +54,10 @@ class VectorWork(Op):
     # ``act_bits`` for every input.
     in_bits: tuple[PosInt, ...] = ()
     what: str = ""  # the backward rule or step it models, for reports
+    # The PyTorch op it stands for where a GPU without fusion runs it as several eager kernels
+    # (pysim/gpu/kernels.py ``eager_kernels``): "cross_entropy" (log_softmax, nll_loss and
+    # their backward over logits in the last dimension); "" for one kernel.
+    torch_op: Literal["", "cross_entropy"] = ""
 
     @model_validator(mode="after")
     def _one_width_per_input(self) -> VectorWork:
