@@ -314,8 +314,8 @@ class EagerKernel(NamedTuple):
 
 
 def eager_kernels(op: Any) -> tuple[EagerKernel, ...]:
-    """The kernels eager PyTorch runs for ``op`` where it runs more than one (), the op's
-    ``torch_op``: ``cross_entropy`` over logits of C classes in the last dimension, as
+    """The kernels eager PyTorch runs for ``op`` where it runs several (else none), by the
+    op's ``torch_op``: ``cross_entropy`` over logits of C classes in the last dimension, as
     ``F.cross_entropy`` and its backward run them (aten: ``log_softmax``, ``nll_loss``;
     ``nll_loss_backward`` fills a zeroed gradient and scatters -1 / N into it, then
     ``log_softmax_backward`` reads that and the saved log-probabilities): the logits read and
