@@ -223,3 +223,18 @@ def test_with_overrides_replaces_values_and_marks_them() -> None:
     assert table.mac_pj(8, 8) == 0.5 + 0.1
     assert table.entries["int8_mult_pj"].source == "user override"
     assert T.value("int8_mult_pj") == 0.2  # the original is untouched
+
+
+def test_the_float_mac_validation_script_prints_its_published_figures() -> None:
+    """benchmarks/validate_float_mac_energy.py: the anchors at 1.00, the significand arrays
+    within 15 % of Google's "half" and "eight times", and an fp8 MAC below the DHFP-PE's
+    whole PE (its registers are booked elsewhere in pysim) but within 0.6-1.0 of it."""
+    from tests.example_scripts import load_benchmark
+
+    got = {case: ours / published for case, ours, published, _ in
+           load_benchmark("validate_float_mac_energy").rows()}
+    assert got["fp16 multiply, pJ (45 nm)"] == pytest.approx(1.0)
+    assert got["fp32 multiply, pJ (45 nm)"] == pytest.approx(1.0)
+    assert 0.85 < got["bf16 / fp16 significand array"] < 1.15
+    assert 0.85 < got["fp32 / bf16 significand array"] < 1.15
+    assert 0.6 < got["fp8 E4M3 MAC + fp32 add, pJ (28 nm)"] < 1.0
