@@ -241,6 +241,31 @@ def test_int8_on_hopper_runs_cublas_sm80_kernels() -> None:
     assert (2, 1) in {t[4:] for t in h200.gemm_candidates(4096, 4096, 4096, "fp8")}
 
 
+@pytest.mark.parametrize(("m", "n", "k", "sm80"), [
+    (512, 512, 512, True), (640, 640, 640, True), (512, 512, 4096, True),
+    (16, 8192, 8192, True), (12544, 64, 576, True), (64, 22016, 4096, True),
+    (128, 128, 65536, True),
+    (768, 768, 768, False), (784, 512, 2304, False), (196, 2048, 4608, False),
+    (512, 512, 16384, False), (4096, 4096, 4096, False),
+])
+def test_tf32_on_hopper_runs_sm80_kernels_where_cublas_does(m: int, n: int, k: int,
+                                                            sm80: bool) -> None:
+    """h200_kernels/gemm.csv's tf32 kernel names: cutlass_80_tensorop_s1688gemm (mma.sync, with
+    split-K: a splitKreduce kernel follows) where min(M, N) <= 128 or the output is at most
+    640 square with K <= 4096, sm90_xmma (wgmma, no clusters) elsewhere. Ampere's tile list has
+    a 16 x 256 tile Hopper's lacks; Hopper's first 16 have a 32 x 64 one Ampere's lacks."""
+    h200 = gpu.preset("h200")
+    tiles = {t[:2] for t in h200.gemm_candidates(m, n, k, "tf32")}
+    if sm80:
+        assert (32, 64) not in tiles and tiles <= {t[:2] for t in gpu.preset(
+            "a100").gemm_candidates(4096, 4096, 4096, "tf32")}
+    else:
+        assert (16, 256) not in tiles
+    # the sm80 kernels split K where the grid leaves a wave's slots empty (int8's never do)
+    if (m, n, k) == (16, 8192, 8192):
+        assert max(t[3] for t in h200.gemm_candidates(m, n, k, "tf32")) > 1
+
+
 @settings(max_examples=60, deadline=None)
 @given(m=st.integers(1, 6000), n=st.integers(1, 6000), k=st.integers(1, 8192),
        dtype=st.sampled_from(["fp16", "bf16", "fp8", "int8", "tf32"]),

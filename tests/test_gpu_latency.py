@@ -72,9 +72,10 @@ def test_no_latency_where_none_was_measured() -> None:
 
 
 def test_512_cubed_within_25_percent_of_cublas_on_the_h200() -> None:
-    """The shape the model had 72-90 % too fast before it had a kernel latency. tf32 stays
-    -28 %: cuBLAS runs it as an sm80 mma.sync kernel (cutlass_80_tensorop_s1688gemm_64x64, 6
-    stages, in h200_kernels/gemm.csv), slower to fill than the wgmma kernels the latency was
+    """The shape the model had 72-90 % too fast before it had a kernel latency. tf32 is -22 %
+    (-28 % while it was priced as a wgmma kernel): cuBLAS runs it as an sm80 mma.sync kernel
+    (cutlass_80_tensorop_s1688gemm_64x64, 6 stages, in h200_kernels/gemm.csv), and so does the
+    model now, but that kernel is slower to fill than the wgmma kernels the latency was
     measured on."""
     h200 = gpu.preset("h200")
     with (DATA / "gemm_h200_cublas.csv").open() as f:
@@ -83,8 +84,7 @@ def test_512_cubed_within_25_percent_of_cublas_on_the_h200() -> None:
     for r in rows:
         c = h200.gemm_cost(512, 512, 512, r["dtype"])
         model = c.time_s - c.launch_s * (2 if c.split_k > 1 else 1)
-        bound = 0.30 if r["dtype"] == "tf32" else 0.25
-        assert abs(model / float(r["time_s"]) - 1) < bound, r["dtype"]
+        assert abs(model / float(r["time_s"]) - 1) < 0.25, r["dtype"]
 
 
 def test_a_vector_kernel_pays_the_kernel_latency() -> None:

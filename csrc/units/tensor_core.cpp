@@ -448,9 +448,23 @@ int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse, TcAcc a
   return halved ? full / 2 : full;
 }
 
+static bool tf32_sm80_on_hopper(const TcGemm& gemm) {
+  // cuBLAS 12 on an H200 runs tf32 through sm80 CUTLASS kernels (cutlass_80_tensorop_s1688gemm,
+  // mma.sync) where the output is thin or small, and through sm90_xmma (wgmma) kernels
+  // otherwise: of h200_kernels/gemm.csv's 38 tf32 GEMM-kernel shapes, the 13 sm80 ones are
+  // those with min(M, N) <= 128 (8, 16, 32, 64, 128 x up to 22016; 12544 x 64) or
+  // max(M, N) <= 640 with K <= 4096 (64^3 .. 640^3, 512 x 512 x 4096), against 768^3,
+  // 784 x 512 x 2304, 196 x 2048 x 4608 and 512 x 512 x 16384 on sm90 (M = 1 ran a GEMV,
+  // 4095^3 an align-1 kernel: neither modelled).
+  const int64_t lo = std::min(gemm.m, gemm.n), hi = std::max(gemm.m, gemm.n);
+  return lo <= 128 || (hi <= 640 && gemm.k <= 4096);
+}
+
 GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
-  return spec.arch == GpuArch::Hopper && gemm.dtype == TcDtype::INT8 ? GpuArch::Ampere
-                                                                     : spec.arch;
+  if (spec.arch != GpuArch::Hopper) return spec.arch;
+  const bool sm80 = gemm.dtype == TcDtype::INT8 ||
+                    (gemm.dtype == TcDtype::TF32 && tf32_sm80_on_hopper(gemm));
+  return sm80 ? GpuArch::Ampere : spec.arch;
 }
 
 double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
@@ -930,8 +944,9 @@ std::vector<CtaTile> gemm_candidates(const GpuSpec& spec, const TcGemm& gemm) {
     // offer a batched kernel could cost more than its entries run as separate split-K kernels.
     if (g.tiles_m * g.tiles_n >= g.wave_ctas || g.ctas % g.wave_ctas == 0) continue;
     // ... and not for cuBLAS's sm80 int8 kernels on Hopper, none of which split K on the H200
-    // (36 shapes in h200_kernels/gemm.csv, 128 x 128 x 65536 included)
-    if (karch != spec.arch) continue;
+    // (36 shapes in h200_kernels/gemm.csv, 128 x 128 x 65536 included); its sm80 tf32 kernels
+    // do (a splitKreduce kernel after them: 16 x 8192 x 8192, 128 x 128 x 65536)
+    if (karch != spec.arch && gemm.dtype == TcDtype::INT8) continue;
     for (int64_t s : kSplits) {
       if (s == 1) continue;
       const CtaTile t{base.bm, base.bn, bk, s};
