@@ -30,9 +30,10 @@ whole model the stream without launches, as a graph runs it.
   kernels (SiLU, then the product) on both sides, ``rmsnorm`` as a layernorm op with
   ``rms: true``, ``copy`` as a copy op.
 
-Systematic gaps (2026-12, mma clock 1430 MHz): FlashAttention-2 issues Ampere's mma.sync on
-Hopper, which the model prices at 2/3 of the wgmma rate (pysim/gpu/attention.py): its forward
-rows come out 0.61-0.97x the measured time (290-343 TFLOP/s measured); cuDNN's sm90 wgmma kernel
+Systematic gaps (2026-12, mma clock 1430 MHz, the main loop at 0.87 of the MMA peak):
+FlashAttention-2 issues Ampere's mma.sync on Hopper, which the model prices at 2/3 of the wgmma
+rate (pysim/gpu/attention.py): its forward rows come out 0.68-1.06x the measured time (290-343
+TFLOP/s measured; 0.61-0.97x before ``mma_efficiency``); cuDNN's sm90 wgmma kernel
 runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x).
 Decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA
 1.03-1.12x, GQA, a KV head's query group packed into one block as FlashAttention-2 packs it,

@@ -341,7 +341,7 @@ class GpuSpec:
     """
     A GPU for the tensor-core GEMM model (docs/tensor_cores.md).
     """
-    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex, fp32_acc_half_rate: bool = False, kernel_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, pipeline_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, mma_clock_mhz: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
+    def __init__(self, *, arch: str, sms: typing.SupportsInt | typing.SupportsIndex, clock_mhz: typing.SupportsFloat | typing.SupportsIndex, register_file_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, smem_bytes_per_sm: typing.SupportsInt | typing.SupportsIndex, l2_bytes: typing.SupportsInt | typing.SupportsIndex, hbm_bandwidth_gb_per_s: typing.SupportsFloat | typing.SupportsIndex, l2_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, smem_bandwidth_bytes_per_clk: typing.SupportsFloat | typing.SupportsIndex, launch_overhead_us: typing.SupportsFloat | typing.SupportsIndex, fp32_acc_half_rate: bool = False, kernel_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, pipeline_latency_us: typing.SupportsFloat | typing.SupportsIndex = 0.0, mma_clock_mhz: typing.SupportsFloat | typing.SupportsIndex = 0.0, mma_efficiency: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> None:
         ...
     def __repr__(self) -> str:
         ...
@@ -371,6 +371,9 @@ class GpuSpec:
         ...
     @property
     def mma_clock_mhz(self) -> float:
+        ...
+    @property
+    def mma_efficiency(self) -> float:
         ...
     @property
     def pipeline_latency_us(self) -> float:

@@ -130,7 +130,7 @@ void bind_tensor_core(py::module_& m) {
                        double l2_bandwidth_bytes_per_clk, double smem_bandwidth_bytes_per_clk,
                        double launch_overhead_us, bool fp32_acc_half_rate,
                        double kernel_latency_us, double pipeline_latency_us,
-                       double mma_clock_mhz) {
+                       double mma_clock_mhz, double mma_efficiency) {
              GpuSpec s;
              s.arch = parse_gpu_arch(arch);
              s.sms = sms;
@@ -145,6 +145,7 @@ void bind_tensor_core(py::module_& m) {
              s.kernel_latency_us = kernel_latency_us;
              s.pipeline_latency_us = pipeline_latency_us;
              s.mma_clock_mhz = mma_clock_mhz;
+             s.mma_efficiency = mma_efficiency;
              s.fp32_acc_half_rate = fp32_acc_half_rate;
              validate(s);
              return s;
@@ -155,7 +156,7 @@ void bind_tensor_core(py::module_& m) {
            py::arg("l2_bandwidth_bytes_per_clk"), py::arg("smem_bandwidth_bytes_per_clk"),
            py::arg("launch_overhead_us"), py::arg("fp32_acc_half_rate") = false,
            py::arg("kernel_latency_us") = 0.0, py::arg("pipeline_latency_us") = 0.0,
-           py::arg("mma_clock_mhz") = 0.0)
+           py::arg("mma_clock_mhz") = 0.0, py::arg("mma_efficiency") = 1.0)
       .def_property_readonly("arch", [](const GpuSpec& s) { return to_string(s.arch); })
       .def_readonly("sms", &GpuSpec::sms)
       .def_readonly("clock_mhz", &GpuSpec::clock_mhz)
@@ -169,6 +170,7 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("kernel_latency_us", &GpuSpec::kernel_latency_us)
       .def_readonly("pipeline_latency_us", &GpuSpec::pipeline_latency_us)
       .def_readonly("mma_clock_mhz", &GpuSpec::mma_clock_mhz)
+      .def_readonly("mma_efficiency", &GpuSpec::mma_efficiency)
       .def_readonly("fp32_acc_half_rate", &GpuSpec::fp32_acc_half_rate)
       .def("__repr__", [](const GpuSpec& s) {
         return "GpuSpec(arch='" + std::string(to_string(s.arch)) +

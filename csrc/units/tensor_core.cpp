@@ -492,6 +492,10 @@ void validate(const GpuSpec& s) {
     throw std::invalid_argument("clock_mhz must be in 1..100000, got " +
                                 std::to_string(s.clock_mhz));
   }
+  if (!(s.mma_efficiency > 0 && s.mma_efficiency <= 1)) {
+    throw std::invalid_argument("mma_efficiency must be in (0, 1], got " +
+                                std::to_string(s.mma_efficiency));
+  }
   if (!(s.mma_clock_mhz == 0 || (s.mma_clock_mhz >= 1 && s.mma_clock_mhz <= 1e5))) {
     throw std::invalid_argument("mma_clock_mhz must be 0 (the boost clock) or in 1..100000, got " +
                                 std::to_string(s.mma_clock_mhz));
@@ -761,7 +765,9 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
       (spec.mma_clock_mhz > 0 ? std::min(spec.mma_clock_mhz, spec.clock_mhz) : spec.clock_mhz) *
       1e6;
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / mma_hz, w.smem_cycles / hz,
+  const double terms[4] = {w.mma_cycles / (mma_hz * spec.mma_efficiency) +
+                               w.dequant_cycles / mma_hz,
+                           w.smem_cycles / hz,
                            static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
                            static_cast<double>(w.hbm_bytes) / hbm};
   int best = 0;

@@ -150,6 +150,11 @@ struct GpuSpec {
   // boost clock; capped at clock_mhz): the compute term runs at it, the memory terms at
   // clock_mhz. Measured.
   double mma_clock_mhz = 0.0;
+  // The fraction of the MMA peak at that clock a long cuBLAS GEMM's main loop sustains beyond
+  // what the model's waves, padding, epilogue and latencies take (wgmma issue gaps, producer /
+  // consumer synchronisation): the MMA term runs at mma_clock_mhz x mma_efficiency. 1: none.
+  // Measured.
+  double mma_efficiency = 1.0;
   // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
   bool fp32_acc_half_rate = false;
 };

@@ -760,7 +760,8 @@ class TensorCoreUnit(_MacUnit):
     ``softmax_rows``, ``norm_rows`` and ``rms_norm_rows`` (``RowKernel``; none: streamed like
     the rest) time the block softmax, layer norm and RMS norm kernels per row;
     ``mma_clock_mhz`` (0: the hardware's clock) the SM clock of tensor-core-bound kernels under
-    the board's power limit;
+    the board's power limit, ``mma_efficiency`` (1: none) the fraction of the MMA peak at that
+    clock a long GEMM's main loop sustains (both measured on the h200);
     ``fusion: epilogue`` runs the elementwise ops after a GEMM in its epilogue, as cuBLASLt,
     TensorRT and torch.compile do; ``fp32_acc_half_rate`` halves the rate of float inputs
     accumulating in fp32 (GeForce parts). ``description`` names the part.
@@ -783,6 +784,8 @@ class TensorCoreUnit(_MacUnit):
     stream_latency_us: Float = Field(default=0.0, ge=0, le=1e6)
     # the SM clock of tensor-core-bound kernels under the board's power limit (0: the clock)
     mma_clock_mhz: Float = Field(default=0.0, ge=0, le=1e5)
+    # the fraction of the MMA peak at that clock a long GEMM's main loop sustains (1: none)
+    mma_efficiency: Float = Field(default=1.0, gt=0, le=1)
     # one-CTA-per-row kernels (configs/gpu/h200.yaml has them measured on an H200)
     softmax_rows: RowKernel | None = None
     norm_rows: RowKernel | None = None

@@ -221,7 +221,8 @@ def flash_backward_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         per_cta = [q_blocks] * k_blocks
     clock = gpu.tensor_clock_mhz * 1e6
     elem = max(1, op.act_bits // 8)  # operand bytes in shared memory
-    mma = 5 * d / gpu.macs_per_clk_per_sm(dtype) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
+    mma = (5 * d / gpu.macs_per_clk_per_sm(dtype) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
+           / gpu.mma_efficiency)  # the main loop's sustained fraction of the MMA peak
     smem = (bwd_smem_bytes(br, bc, d, warps, msdp, ndkv, mdq, elem)
             / gpu.smem_bandwidth_bytes_per_clk)
     cuda = max(1 / SFU_PER_SM[gpu.arch], BWD_FP32_OPS / FP32_LANES_PER_SM[gpu.arch])
@@ -283,7 +284,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     fa3 = gpu.attention == "flash3"  # wgmma at the full rate; FA2's mma.sync below it
     mma = (d / gpu.macs_per_clk_per_sm(qk, acc=qk_acc)
            + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc)) / (
-        1.0 if fa3 else MMA_SYNC_FRACTION.get(gpu.arch, 1.0))
+        1.0 if fa3 else MMA_SYNC_FRACTION.get(gpu.arch, 1.0)) / gpu.mma_efficiency
     fp32_ops = SOFTMAX_FP32_OPS + d / bc
     if op.qk_format is not None and op.qk_format.dtype == "int":
         fp32_ops += 2  # S to float, times the Q and K block scales

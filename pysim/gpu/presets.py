@@ -85,6 +85,14 @@ PIPELINE_LATENCY_US = 2.5
 # as tests/test_gpu_clusters.py recomputes it). The datasheet's 1830 MHz holds only while the
 # board is under its limit (all-zero operands: 413 W at 1725 MHz).
 MMA_CLOCK_MHZ = 1430.0
+# The fraction of the MMA peak at the clock it runs that a long GEMM's main loop sustains,
+# beyond what the model's waves, padding, epilogue and latencies take: each sustained.csv row's
+# modelled main loop at its own median clock over its measured time less the model's other
+# terms: 0.864 (bf16 8192^3), 0.867 (bf16 zeros, at a steady 1725 MHz below the limit), 0.883
+# (bf16 4096^3), 0.868 (fp16), 0.879 (fp8); their median, rounded to 0.01, as
+# tests/test_gpu_clusters.py recomputes it. cuBLAS's 8192^3 reaches 83 % of the peak at its
+# clock (776 TFLOPS at 1725 MHz with zeros); the model's waves and latencies took 4 points.
+MMA_EFFICIENCY = 0.87
 # A CUDA-core (streaming) kernel's memory round trip beyond the kernel latency: its first loads'
 # latency and its last stores' drain, which a GEMM's pipeline latency already holds. Measured on
 # the H200 (benchmarks/data/h200_kernels/eltwise.csv; tests/test_gpu_latency.py recomputes it):
@@ -109,6 +117,11 @@ _MMA_CLOCK = (
     "measured on an H200 (benchmarks/data/h200_kernels/sustained.csv): the median SM clock of "
     "back-to-back random-operand GEMMs at the 700 W power limit (1320-1500 MHz, median 1430); "
     "the compute term of tensor-core-bound kernels runs at it"
+)
+_MMA_EFFICIENCY = (
+    "measured on an H200 (benchmarks/data/h200_kernels/sustained.csv): a long GEMM's main loop "
+    "sustains 0.86-0.88 (median 0.87) of the MMA peak at its measured clock beyond the model's "
+    "waves, padding and latencies; GEMMs' and fused attention's MMA terms run at it"
 )
 _LATENCY = (
     "measured on an H200 (benchmarks/data/h200_kernels, CUDA graph of back-to-back kernels): "
@@ -208,6 +221,10 @@ class GpuPreset:
     # (measured; 0: the boost clock, where unmeasured; capped at the boost clock): GEMMs' and
     # fused attention's compute terms run at it, their memory terms at the boost clock.
     mma_clock_mhz: float = 0.0
+    # The fraction of the MMA peak at that clock a long GEMM's main loop sustains beyond what
+    # the model's waves, padding, epilogue and latencies take (measured; 1: none, where
+    # unmeasured): GEMMs' and fused attention's MMA terms run at mma_clock_mhz x it.
+    mma_efficiency: float = 1.0
     # Kernels that run one CTA per row: PyTorch's block softmax (rows over 2048 values or
     # 8 KiB), its layer norm and RMS norm (``RowKernel``: the first row's latency, then each SM's
     # bandwidth; pysim/gpu/kernels.py). Measured on the h200; None elsewhere: streamed at the
@@ -298,6 +315,10 @@ class GpuPreset:
                 or not (mclk == 0 or 1 <= mclk <= 1e5)):
             raise ConfigError(f"mma_clock_mhz must be 0 (the boost clock) or in 1..100000 MHz, "
                               f"got {mclk!r}")
+        eff = self.mma_efficiency
+        if (isinstance(eff, bool) or not isinstance(eff, (int, float))
+                or not 0 < eff <= 1):
+            raise ConfigError(f"mma_efficiency must be in (0, 1], got {eff!r}")
         value = self.launch_overhead_us
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
             raise ConfigError(
@@ -362,6 +383,7 @@ class GpuPreset:
                 "pipeline_latency_us": self.pipeline_latency_us,
                 "stream_latency_us": self.stream_latency_us,
                 "mma_clock_mhz": self.mma_clock_mhz,
+                "mma_efficiency": self.mma_efficiency,
                 **{name: rows.model_dump() for name, rows in
                    (("softmax_rows", self.softmax_rows), ("norm_rows", self.norm_rows),
                     ("rms_norm_rows", self.rms_norm_rows))
@@ -433,6 +455,7 @@ class GpuPreset:
                 kernel_latency_us=float(self.kernel_latency_us),
                 pipeline_latency_us=float(self.pipeline_latency_us),
                 mma_clock_mhz=float(self.mma_clock_mhz),
+                mma_efficiency=float(self.mma_efficiency),
             )
         except ValueError as err:
             raise ConfigError(f"GPU preset {self.name!r}: {err}") from None
@@ -652,7 +675,7 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
         smem_bandwidth_bytes_per_clk=unit.smem_bandwidth_bytes_per_clk,
         launch_overhead_us=unit.launch_overhead_us, kernel_latency_us=unit.kernel_latency_us,
         pipeline_latency_us=unit.pipeline_latency_us, stream_latency_us=unit.stream_latency_us,
-        mma_clock_mhz=unit.mma_clock_mhz,
+        mma_clock_mhz=unit.mma_clock_mhz, mma_efficiency=unit.mma_efficiency,
         softmax_rows=unit.softmax_rows, norm_rows=unit.norm_rows,
         rms_norm_rows=unit.rms_norm_rows,
         fusion=unit.fusion, attention=unit.attention,
@@ -744,6 +767,7 @@ _H100 = GpuPreset(
     l2_bandwidth_bytes_per_clk=5120.0,
     nvlink_gb_per_s=900.0,
     mma_clock_mhz=MMA_CLOCK_MHZ,
+    mma_efficiency=MMA_EFFICIENCY,
     sources={
         "sms, tensor_cores_per_sm": _H100_WP + ", Table 3 (H100 SXM5)",
         "boost_clock_mhz": "1830 MHz: the clock of the datasheet's tensor-core figures "
@@ -761,6 +785,8 @@ _H100 = GpuPreset(
         "hbm_efficiency": _HBM_EFFICIENCY,
         "mma_clock_mhz": "the H200's (the same GH100 at the same 700 W board limit; an "
         "ESTIMATE for the H100, measured on the H200): " + _MMA_CLOCK,
+        "mma_efficiency": "the H200's (the same GH100 and cuBLAS; an ESTIMATE for the H100): "
+        + _MMA_EFFICIENCY,
     },
 )
 
@@ -826,6 +852,7 @@ PRESETS: dict[str, GpuPreset] = {
         pipeline_latency_us=PIPELINE_LATENCY_US,
         stream_latency_us=STREAM_LATENCY_US,
         mma_clock_mhz=MMA_CLOCK_MHZ,
+        mma_efficiency=MMA_EFFICIENCY,
         softmax_rows=SOFTMAX_ROWS,
         norm_rows=NORM_ROWS,
         rms_norm_rows=RMS_NORM_ROWS,
@@ -852,6 +879,7 @@ PRESETS: dict[str, GpuPreset] = {
             "add, ReLU and GELU kernels of 65,536 and 1,048,576 fp16 elements take a median 2.19 "
             "us beyond their bytes, 1.0 us more than the kernel latency",
             "mma_clock_mhz": _MMA_CLOCK,
+            "mma_efficiency": _MMA_EFFICIENCY,
             "softmax_rows, norm_rows, rms_norm_rows": _ROWS,
             "hbm_efficiency": _HBM_EFFICIENCY,
         },
