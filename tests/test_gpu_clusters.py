@@ -242,19 +242,23 @@ def test_only_the_mma_term_runs_at_the_efficiency() -> None:
             assert abs((c.time_s - c.launch_s) / float(r["time_s"]) - 1) < 0.06, r
 
 
+def hopper_spec(**fields: float) -> _core.GpuSpec:
+    """The C++ GPU spec of an H200-like part with ``fields`` set (validated by the C++ side)."""
+    spec = gpu.preset("h200").spec
+    return _core.GpuSpec(arch="hopper", sms=132, clock_mhz=1830.0,
+                         register_file_bytes_per_sm=spec.register_file_bytes_per_sm,
+                         smem_bytes_per_sm=spec.smem_bytes_per_sm, l2_bytes=spec.l2_bytes,
+                         hbm_bandwidth_gb_per_s=4000.0, l2_bandwidth_bytes_per_clk=5120.0,
+                         smem_bandwidth_bytes_per_clk=128.0, launch_overhead_us=4.0, **fields)
+
+
 @pytest.mark.parametrize("value", [0.0, -0.5, 1.5, float("nan"), True])
 def test_bad_mma_efficiency_is_a_one_line_error(value: object) -> None:
     with pytest.raises(ConfigError, match=r"mma_efficiency must be in \(0, 1\]"):
         gpu.preset("h200").replace(mma_efficiency=value)
     if not isinstance(value, bool):
-        spec = gpu.preset("h200").spec
         with pytest.raises(ValueError, match=r"mma_efficiency must be in \(0, 1\]"):
-            _core.GpuSpec(arch="hopper", sms=132, clock_mhz=1830.0,
-                          register_file_bytes_per_sm=spec.register_file_bytes_per_sm,
-                          smem_bytes_per_sm=spec.smem_bytes_per_sm, l2_bytes=spec.l2_bytes,
-                          hbm_bandwidth_gb_per_s=4000.0, l2_bandwidth_bytes_per_clk=5120.0,
-                          smem_bandwidth_bytes_per_clk=128.0, launch_overhead_us=4.0,
-                          mma_efficiency=float(value))  # type: ignore[arg-type]
+            hopper_spec(mma_efficiency=float(value))  # type: ignore[arg-type]
     data = gpu.preset("h200").hardware_dict()
     data["units"][0]["mma_efficiency"] = value  # type: ignore[index]
     with pytest.raises(ConfigError, match="mma_efficiency"):
@@ -273,15 +277,9 @@ def test_the_mma_clock_never_exceeds_the_boost_clock() -> None:
 def test_bad_mma_clock_is_a_one_line_error(value: object) -> None:
     with pytest.raises(ConfigError, match=r"mma_clock_mhz must be 0 .* or in 1\.\.100000"):
         gpu.preset("h200").replace(mma_clock_mhz=value)
-    spec = gpu.preset("h200").spec
     if not isinstance(value, bool):
         with pytest.raises(ValueError, match="mma_clock_mhz must be 0"):
-            _core.GpuSpec(arch="hopper", sms=132, clock_mhz=1830.0,
-                          register_file_bytes_per_sm=spec.register_file_bytes_per_sm,
-                          smem_bytes_per_sm=spec.smem_bytes_per_sm, l2_bytes=spec.l2_bytes,
-                          hbm_bandwidth_gb_per_s=4000.0, l2_bandwidth_bytes_per_clk=5120.0,
-                          smem_bandwidth_bytes_per_clk=128.0, launch_overhead_us=4.0,
-                          mma_clock_mhz=float(value))  # type: ignore[arg-type]
+            hopper_spec(mma_clock_mhz=float(value))  # type: ignore[arg-type]
 
 
 def test_int8_on_hopper_runs_cublas_sm80_kernels() -> None:
