@@ -6,8 +6,8 @@ when the bands were set (2026-12, h200 preset with fusion "none", mma clock 1430
 
     gpt2_medium amp_bf16 b8x1024    0.74   (amp_bf16, adamw; 59.1 vs 79.6 ms)
     gpt_1.3b amp_bf16 b4x2048       0.87   (amp_bf16, adamw; 168.8 vs 193.9 ms)
-    resnet50 fp32 b256              0.98   (PROXY: fp32 recipe, MMA clock scaled to FFMA rate)
-    resnet50 tf32 b256              0.96   (fp32 recipe = tf32 MMAs, momentum)
+    resnet50 fp32 b256              0.94   (PROXY: fp32 recipe, MMA clock scaled to FFMA rate)
+    resnet50 tf32 b256              0.94   (fp32 recipe = tf32 MMAs, momentum)
     resnet50 amp_fp16 b256          0.89   (amp_fp16, momentum)
 
 The decoders' gaps are known and pinned so that a fix shows up here as a band to move: pysim's
@@ -38,8 +38,8 @@ TRAIN_CSV = ROOT / "benchmarks" / "data" / "h200_kernels" / "train.csv"
 OBSERVED = {
     "gpt2_medium amp_bf16 b8x1024": 0.74,
     "gpt_1.3b amp_bf16 b4x2048": 0.87,
-    "resnet50 fp32 b256": 0.98,
-    "resnet50 tf32 b256": 0.96,
+    "resnet50 fp32 b256": 0.94,
+    "resnet50 tf32 b256": 0.94,
     "resnet50 amp_fp16 b256": 0.89,
 }
 BAND = 0.20

@@ -469,7 +469,10 @@ GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
 
 double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
   const double rate = static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
-  return tc_kernel_arch(spec, gemm) != spec.arch ? rate * kMmaSyncOnHopper : rate;
+  // sm80 kernels on Hopper: mma.sync's share of the wgmma rate (cuBLAS's sm80 int8 8192^3 on
+  // the H200 within 1 % at it); the GPU's own kernels: the main loop's measured efficiency
+  return rate * (tc_kernel_arch(spec, gemm) != spec.arch ? kMmaSyncOnHopper
+                                                          : spec.mma_efficiency);
 }
 
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
@@ -765,9 +768,7 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
       (spec.mma_clock_mhz > 0 ? std::min(spec.mma_clock_mhz, spec.clock_mhz) : spec.clock_mhz) *
       1e6;
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const double terms[4] = {w.mma_cycles / (mma_hz * spec.mma_efficiency) +
-                               w.dequant_cycles / mma_hz,
-                           w.smem_cycles / hz,
+  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / mma_hz, w.smem_cycles / hz,
                            static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
                            static_cast<double>(w.hbm_bytes) / hbm};
   int best = 0;
@@ -977,7 +978,7 @@ GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm) {
   std::string error;
   for (const CtaTile& t : tiles) {
     GemmCost c = cost_with(spec, gemm, t, geometry(spec, gemm, t, &error));
-    if (first || c.time_s < best.time_s) best = c;
+    if (first || tc_faster(c.time_s, best.time_s)) best = c;
     first = false;
   }
   best.candidates = static_cast<int64_t>(tiles.size());

@@ -129,6 +129,15 @@ int64_t tc_macs_per_clk_per_sm(GpuArch arch, TcDtype dtype, bool sparse = false,
 // Hopper reaches about 2/3 of the wgmma rate (Shah et al., "FlashAttention-3", 2024, Sec. 2).
 constexpr double kMmaSyncOnHopper = 2.0 / 3.0;
 
+// A configuration replaces the best so far only if it is faster by more than this fraction:
+// the closed form (a count times a per-instruction time) and the stepped reference (a sum of
+// them) round differently where that time is no binary fraction (kMmaSyncOnHopper,
+// GpuSpec::mma_efficiency), and ties must go to the same, first, candidate in both.
+constexpr double kFasterBy = 1e-9;
+inline bool tc_faster(double candidate_s, double best_s) {
+  return candidate_s < best_s * (1.0 - kFasterBy);
+}
+
 struct GpuSpec {
   GpuArch arch = GpuArch::Ampere;
   int64_t sms = 1;
@@ -152,8 +161,9 @@ struct GpuSpec {
   double mma_clock_mhz = 0.0;
   // The fraction of the MMA peak at that clock a long cuBLAS GEMM's main loop sustains beyond
   // what the model's waves, padding, epilogue and latencies take (wgmma issue gaps, producer /
-  // consumer synchronisation): the MMA term runs at mma_clock_mhz x mma_efficiency. 1: none.
-  // Measured.
+  // consumer synchronisation): the GPU's own kernels issue MMAs at that fraction of the rate
+  // (tc_issue_macs_per_clk_per_sm; sm80 kernels on Hopper at kMmaSyncOnHopper instead).
+  // 1: none. Measured.
   double mma_efficiency = 1.0;
   // GeForce parts: float MMAs accumulating in fp32 run at half the architecture's rate.
   bool fp32_acc_half_rate = false;
@@ -199,7 +209,8 @@ int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 // the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper).
 GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm);
 // MACs per SM per clock those kernels issue: the rate, x kMmaSyncOnHopper for an sm80 kernel on
-// Hopper. The peak (utilization) stays the datasheet rate.
+// Hopper, x GpuSpec::mma_efficiency for the GPU's own. The peak (utilization) stays the
+// datasheet rate.
 double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 
 // One kernel configuration; pipeline stages and warp tile follow from the architecture.

@@ -160,7 +160,7 @@ GemmCost gemm_simulate(const GpuSpec& spec, const TcGemm& gemm, const Poll& poll
   bool first = true;
   for (const CtaTile& t : tiles) {
     GemmCost c = gemm_simulate_tile(spec, gemm, t, poll);
-    if (first || c.time_s < best.time_s) best = c;
+    if (first || tc_faster(c.time_s, best.time_s)) best = c;
     first = false;
   }
   best.candidates = static_cast<int64_t>(tiles.size());
