@@ -24,8 +24,17 @@ one, its source and the ratio:
 from __future__ import annotations
 
 from pysim.config import load_energy_table
+from pysim.workload.number_formats import element_format
 
-FP16, FP32, BF16, E4M3 = (5, 10), (8, 23), (8, 7), (4, 3)
+
+def _fields(name: str) -> tuple[int, int]:
+    """(exponent bits, mantissa bits) of a pysim.formats float format."""
+    fields = element_format(name).fields
+    assert fields is not None, name
+    return fields
+
+
+FP16, FP32, BF16, E4M3 = (_fields(f) for f in ("fp16", "fp32", "bf16", "fp8_e4m3"))
 DHFP_PE_MW, DHFP_PE_GHZ, DHFP_PE_NM = 2.13, 1.94, 28  # arXiv:2604.04507, abstract
 
 

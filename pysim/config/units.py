@@ -477,38 +477,24 @@ def operand_bits(op: Any) -> tuple[int, int]:
 IEEE_FIELDS = {16: (5, 10), 32: (8, 23)}
 
 
-def operand_fields(op: Any, b_as_a: bool = False) -> tuple[tuple[int, int] | None,
-                                                           tuple[int, int] | None]:
-    """(exponent bits, mantissa bits) of a float op's A and B operands (``operand_bits``'
-    order): the named format's (``act_format``; B: ``weight_format``, or A's for an attention
-    op, a matmul whose B is not narrower or wider, and ``b_as_a``), else IEEE's for 16 or 32
-    bits, else None."""
+def float_mult_pj(table: Any, op: Any, a_bits: int, b_bits: int, b_as_a: bool = False) -> float:
+    """One float multiply of the op's A and B operands (``a_bits`` / ``b_bits`` wide): by their
+    (exponent, mantissa) fields (``EnergyTable.float_mult_pj``) where both are known, else the
+    width power law through fp16 and fp32 (``mult_pj``; the two agree there). A's format is
+    ``act_format``; B's ``weight_format``, or A's for an attention op, a matmul whose B is not
+    narrower or wider, and ``b_as_a`` (a weight multiplied as what it is dequantized to); a
+    float that names no format is IEEE's at 16 and 32 bits."""
     from pysim.workload.number_formats import element_format
 
-    a_bits, b_bits = operand_bits(op)
+    def fields(fmt: str | None, bits: int) -> tuple[int, int] | None:
+        return element_format(fmt).fields if fmt is not None else IEEE_FIELDS.get(bits)
+
     a_fmt = getattr(op, "act_format", None)
     if b_as_a or op.type == "attention" or (op.type == "matmul" and b_bits == a_bits):
         b_fmt = a_fmt
-    elif op.type == "matmul":
-        b_fmt = None
     else:
-        b_fmt = getattr(op, "weight_format", None)
-    if b_as_a:
-        b_bits = a_bits
-
-    def fields(fmt: str | None, bits: int) -> tuple[int, int] | None:
-        if fmt is not None:
-            return element_format(fmt).fields
-        return IEEE_FIELDS.get(bits)
-
-    return fields(a_fmt, a_bits), fields(b_fmt, b_bits)
-
-
-def float_mult_pj(table: Any, op: Any, a_bits: int, b_bits: int, b_as_a: bool = False) -> float:
-    """One float multiply of the op's operands: by their (exponent, mantissa) fields
-    (``EnergyTable.float_mult_pj``) where both are known, else the width power law through
-    fp16 and fp32 (``mult_pj``; the two agree there)."""
-    a, b = operand_fields(op, b_as_a)
+        b_fmt = None if op.type == "matmul" else getattr(op, "weight_format", None)
+    a, b = fields(a_fmt, a_bits), fields(b_fmt, b_bits)
     if a is not None and b is not None:
         return float(table.float_mult_pj(b, a))
     return float(table.mult_pj(b_bits, a_bits, "fp"))
