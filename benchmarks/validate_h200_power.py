@@ -9,10 +9,11 @@ power meets the cap, so power alone says little; energy per FLOP is what pysim's
 predicts). pysim: ``simulate(h200, one GEMM)``'s energy over its FLOPs, split by part.
 
 What it shows (2026-12): the formats' energies relative to bf16's match the board's: fp16 1.04
-against 1.05, fp8 E4M3 0.56 against 0.56 (the mantissa-aware float multiply,
+against 1.05, fp8 E4M3 0.55 against 0.56 (the mantissa-aware float multiply,
 ``EnergyTable.float_mult_pj``; the width power law it replaced gave 1.00 and 0.53), taking
 the parts pysim leaves out to scale as the parts it has. In absolute terms pysim's GPU energy
-is 6x below the board's (0.16). Its parts are
+is 5-7x below the board's (0.18 at 8192^3, 0.14 at 4096^3; which of several configurations of
+equal time the GEMM search picks moves its L2 traffic, so the SRAM part). Its parts are
 Horowitz's 45 nm arithmetic and SRAM energies moved to TSMC 4N by the constant-field rule
 (pysim/config/energy_table.py says this is optimistic below ~22 nm), HBM at its pJ / bit, and
 leakage from the accelerator table's per-KiB and per-PE figures (0.2 W for an H200); a GPU

@@ -1,9 +1,9 @@
 """benchmarks/validate_h200_power.py: pysim's GPU energy per FLOP beside the H200's measured
 board power (h200_kernels/sustained.csv). Pinned as it stands (2026-12): every random-operand
-row at 0.16 of the board's energy per FLOP (no static board power, clock network, instruction
-issue or operand delivery in a GPU preset; Horowitz's 45 nm energies moved to 4 nm by the
-constant-field rule), and the formats relative to bf16 within 3 % of the board's (fp16 1.04
-against 1.05, fp8 E4M3 0.56 against 0.56). A GPU power model moves the first band; a change to
+row at 0.14-0.18 of the board's energy per FLOP (no static board power, clock network,
+instruction issue or operand delivery in a GPU preset; Horowitz's 45 nm energies moved to 4 nm
+by the constant-field rule), and the formats relative to bf16 within 3 % of the board's (fp16
+1.04 against 1.05, fp8 E4M3 0.55 against 0.56). A GPU power model moves the first band; a change to
 the per-format energies that breaks the second is a regression."""
 
 from __future__ import annotations
