@@ -32,8 +32,10 @@ whole model the stream without launches, as a graph runs it.
 
 Systematic gaps (2026-12, mma clock 1430 MHz, the main loop at 0.87 of the MMA peak):
 FlashAttention-2 issues Ampere's mma.sync on Hopper, which the model prices at 2/3 of the wgmma
-rate (pysim/gpu/attention.py): its forward rows come out 0.68-1.06x the measured time (290-343
-TFLOP/s measured; 0.61-0.97x before ``mma_efficiency``); cuDNN's sm90 wgmma kernel
+rate (pysim/gpu/attention.py): its forward rows come out 0.91-1.10x the measured time (290-343
+TFLOP/s measured; 0.68-1.06x before each CTA's causal masking blocks were priced, 0.61-0.97x
+before ``mma_efficiency``), forward + backward 0.96-1.03x (three figures fitted on these rows:
+pysim/gpu/attention.py); cuDNN's sm90 wgmma kernel
 runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x).
 Decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA
 1.03-1.12x, GQA, a KV head's query group packed into one block as FlashAttention-2 packs it,

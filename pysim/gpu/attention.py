@@ -5,8 +5,9 @@ One kernel; a CTA per query block of ``Br`` rows of one (batch, head) walks the 
 blocks of ``Bc`` rows: S = Q K_j^T on the tensor cores, the online softmax of S on the CUDA
 cores (running max, exp, running sum, O rescaled), O += P V_j on the tensor cores. S and P never
 leave the SM: HBM sees Q, K, V once and O once (the CTAs of a head share K and V in the L2).
-Causal attention skips the key blocks past the diagonal (it computes the diagonal blocks whole).
-Grouped-query heads read their group's K and V.
+Causal attention skips the key blocks past the diagonal (it computes the diagonal blocks whole,
+in a masking loop whose blocks cost about 1.9x an unmasked one on the H200:
+``FA2_MASKED_BLOCK_EXTRA``, fitted). Grouped-query heads read their group's K and V.
 
 Time per score element of a CTA, the three steps one after the other (FlashAttention-2 on
 Ampere issues a block's softmax after its Q K^T and before its P V; FlashAttention-3, Sec. 3.1):
@@ -54,16 +55,21 @@ Five MMAs per block pair where the forward has two, and P and dS go through shar
 needs it (``TiledMma`` warp layouts: A once per warp column, B once per warp row). Per block
 pair:
 
-    max(5 Br Bc d / MMA rate, shared-memory bytes / (bytes per clock per SM))
+    max(5 Br Bc d / MMA rate, shared-memory bytes / (0.9 x bytes per clock per SM))
   + Br Bc max(1 / SFU, 4 / FP32 lanes)      (P = exp2(S scale - LSE), dS = P (dP - D), converts)
+
+and per CTA (one per SM: nothing hides it) its prologue and epilogue, K and V loaded and dK and dV
+stored, 4 Bc d operands at about 6 bytes per clock. The 0.9 (``FA2_BWD_SMEM_EFFICIENCY``) and the
+6 (``FA2_BWD_CTA_IO_BYTES_PER_CLK``) are fitted to the H200's measured backward.
 
 ``FA2_BWD_TRAITS`` holds (Br, Bc, warps, and the three warp layouts) per head dim, as
 ``run_mha_bwd_hdim*`` picks them (csrc/flash_attn/src/flash_bwd_launch_template.h, commit
 073afd5). At head dim 64 or 128 the shared-memory term is the larger (about 650 KB a block pair
-against 128 B per clock per SM: 5,000-5,250 cycles against the MMAs' 3,840 on an H200), while
-the forward's own loads (Q once, K and V per warp: 144-160 KB a block) stay below its two MMAs:
-so the backward takes about 2.7x the forward where its MMAs alone would give 2.5x
-(benchmarks/validate_h200_kernels.py sets the sum beside PyTorch's FA2 forward + backward).
+against 128 B per clock per SM: 5,000-5,250 cycles, 5,600-5,800 at the fitted 90 %, against
+the MMAs' 3,840 on an H200), while the forward's own loads (Q once, K and V per warp: 144-160 KB
+a block) stay below its two MMAs: so the backward takes 2.5-2.8x the forward (as measured)
+where its MMAs alone would give 2.5x (benchmarks/validate_h200_kernels.py sets the sum beside
+PyTorch's FA2 forward + backward).
 FlashAttention-3's backward is not this kernel: under ``attention = "flash3"`` the backward is
 priced as a forward of 2.5x the head dim (five GEMMs), unvalidated.
 
@@ -123,6 +129,27 @@ FA2_BWD_TRAITS_SMALL = {32: (128, 128, 8, 4, 4, 4), 64: (64, 128, 8, 2, 4, 4),
                         160: (64, 64, 8, 4, 4, 4), 192: (64, 64, 8, 4, 2, 2),
                         256: (64, 32, 8, 4, 1, 2)}
 FA2_BWD_BIG_SMEM_KIB = 144  # the launch template's threshold for the first table
+# FlashAttention-2's forward runs a CTA's first ceil(Br / Bc) key blocks (the diagonal ones,
+# one more when the lengths are not block multiples: ``n_masking_steps`` in
+# csrc/flash_attn/src/flash_fwd_kernel.h) in a loop of their own that applies the causal mask
+# and checks the online softmax for -inf rows. On the H200 each such block cost about 1.9x an
+# unmasked one: sdpa.csv's causal forwards run 0.85-0.86x of their non-causal twins at 512
+# tokens, where the visible blocks alone give 0.625, and the fitted extra per masked block is
+# 0.74x (head dim 64, Br = Bc = 128) and 0.95x (128, Bc = 64) of a block; least squares over
+# the 24 forward rows with the model's own block time gives 0.9. Fitted, not derived.
+FA2_MASKED_BLOCK_EXTRA = 0.9
+# FlashAttention-2's backward holds one CTA per SM (8 warps, 100+ KB of shared memory), so
+# nothing hides a CTA's prologue and epilogue: K and V of its key block loaded, dK and dV
+# converted from the fp32 accumulators and stored (4 Bc d operands). sdpa.csv's fwd_bwd rows
+# put them at 11.6k (head dim 64) and 20.9k (128) SM clocks a CTA, 177 and 160 clocks per unit
+# of head dim, a latency-bound ~6 bytes per clock of those operands (least squares over the 24
+# rows, with a per-pair term free: 1.69 and 3.3 block pairs' time). Fitted, not derived.
+FA2_BWD_CTA_IO_BYTES_PER_CLK = 6.0
+# The backward's shared-memory traffic (``bwd_smem_bytes``: P and dS stored and read back
+# transposed, every MMA operand through ldmatrix) moves at about 90 % of the 128 bytes per clock:
+# the same fit gives a block pair 6,880 (head dim 64) and 6,300 (128) clocks where the full
+# rate gives 6,400 and 5,630, 117 and 113 bytes per clock of its traffic. Fitted, not derived.
+FA2_BWD_SMEM_EFFICIENCY = 0.9
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
 
@@ -224,11 +251,13 @@ def flash_backward_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     mma = (5 * d / gpu.macs_per_clk_per_sm(dtype) / MMA_SYNC_FRACTION.get(gpu.arch, 1.0)
            / gpu.mma_efficiency)  # the main loop's sustained fraction of the MMA peak
     smem = (bwd_smem_bytes(br, bc, d, warps, msdp, ndkv, mdq, elem)
-            / gpu.smem_bandwidth_bytes_per_clk)
+            / (gpu.smem_bandwidth_bytes_per_clk * FA2_BWD_SMEM_EFFICIENCY))
     cuda = max(1 / SFU_PER_SM[gpu.arch], BWD_FP32_OPS / FP32_LANES_PER_SM[gpu.arch])
     per_pair = (max(br * bc * mma, smem) + br * bc * cuda) / clock
-    longest = max(per_cta, default=0) * per_pair
-    compute = max(heads * sum(per_cta) * per_pair / gpu.sms, longest)
+    # each CTA's exposed prologue and epilogue: K, V in, dK, dV out (FA2_BWD_CTA_IO_BYTES_PER_CLK)
+    io = 4 * bc * d * elem / FA2_BWD_CTA_IO_BYTES_PER_CLK / clock
+    longest = max(per_cta, default=0) * per_pair + io
+    compute = max(heads * (sum(per_cta) * per_pair + len(per_cta) * io) / gpu.sms, longest)
     q_elems = op.batch * nq * op.heads * d
     kv_elems = op.batch * nk * op.groups_kv_heads * d
     bits = op.act_bits
@@ -274,14 +303,18 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
                    for i in range(q_blocks)]
     else:
         per_cta = [k_blocks] * q_blocks
-    clock = gpu.tensor_clock_mhz * 1e6  # tensor-core-bound: the power-limited clock
+    fa3 = gpu.attention == "flash3"  # wgmma at the full rate; FA2's mma.sync below it
+    masked = [0] * q_blocks  # FA2's causal masking blocks of each CTA (FA2_MASKED_BLOCK_EXTRA)
+    if op.causal and not packed and not fa3:
+        steps = math.ceil(br / bc) + (1 if nq % br or nk % bc else 0)
+        masked = [min(n, steps) for n in per_cta]
     qk = _gemm_dtype(gpu, op, op.qk_format, dtype, "Q K^T")
     pv = _gemm_dtype(gpu, op, op.pv_format, dtype, "P V")
     # each GEMM at its tensor-core rate for its accumulator (FlashAttention-2 accumulates
     # in fp32: half rate on GeForce parts; a format may say otherwise)
     qk_acc = op.qk_format.acc if op.qk_format is not None else None
     pv_acc = op.pv_format.acc if op.pv_format is not None else None
-    fa3 = gpu.attention == "flash3"  # wgmma at the full rate; FA2's mma.sync below it
+    clock = gpu.tensor_clock_mhz * 1e6  # tensor-core-bound: the power-limited clock
     mma = (d / gpu.macs_per_clk_per_sm(qk, acc=qk_acc)
            + d / gpu.macs_per_clk_per_sm(pv, acc=pv_acc)) / (
         1.0 if fa3 else MMA_SYNC_FRACTION.get(gpu.arch, 1.0)) / gpu.mma_efficiency
@@ -305,10 +338,12 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         smem = ((d * qk_e / bc + d * (qk_e + v_e) * warps / br)
                 / gpu.smem_bandwidth_bytes_per_clk)
         per_block = br * bc * (max(mma, smem) + softmax) / clock
-    work = heads * sum(per_cta) * per_block
+    cost = [n + FA2_MASKED_BLOCK_EXTRA * m for n, m in zip(per_cta, masked, strict=True)]
+    work = heads * sum(cost) * per_block
     splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
                         math.ceil(nk / splitkv_block_n(d)))
-    longest = max(math.ceil(n / splits) for n in per_cta)  # key blocks of the longest CTA
+    longest = max(c - n + math.ceil(n / splits)  # blocks of the longest CTA (split's share)
+                  for n, c in zip(per_cta, cost, strict=True))
     compute = max(work / gpu.sms, longest * per_block)
     q_elems = op.batch * op.q_len * op.heads * d
     kv_elems = op.batch * nk * op.groups_kv_heads * d
