@@ -35,18 +35,19 @@ FlashAttention-2 issues Ampere's mma.sync on Hopper, which the model prices at 2
 rate (pysim/gpu/attention.py): its forward rows come out 0.91-1.10x the measured time (290-343
 TFLOP/s measured; 0.68-1.06x before each CTA's causal masking blocks were priced, 0.61-0.97x
 before ``mma_efficiency``), forward + backward 0.96-1.03x (three figures fitted on these rows:
-pysim/gpu/attention.py); cuDNN's sm90 wgmma kernel
-runs faster than the FA2 model (1.10-1.68x), the memory-efficient one slower (0.40-0.45x).
-Decode through cuDNN streams at 4.4-4.6 TB/s, above the model's sustained 4.13 TB/s (MHA
-1.03-1.12x, GQA, a KV head's query group packed into one block as FlashAttention-2 packs it,
-0.77-1.12x); FA2's non-split decode kernel at 2.4-2.7 TB/s (0.5-0.67x). CNNs at batch >= 32 run
-0.68-0.85x (cuDNN's convolutions below the model's GEMMs; depthwise ones on the CUDA cores on
-both sides). LayerNorm and the block softmax (rows over 2048 values) run a CTA per row: their
-time is the first row's latency, then each SM's rows at a per-SM bandwidth (PyTorch's run at
-1.2-2.7 TB/s, not the HBM's 4.1), both fitted to the eltwise rows and printed at the end beside
-the preset's (``RowKernel``, within 2.5 % of every timing; the RMS norm, one reduction where the
-layer norm has two, its own pair). Streaming kernels of 0.1-4 MiB take 2-3 us, the model's
-kernel and stream latencies (1.2 + 1.0 us, both measured on this machine) plus the bytes.
+pysim/gpu/attention.py); cuDNN's sm90 wgmma kernel runs faster than the FA2 model (1.10-1.68x),
+the memory-efficient one slower (0.40-0.45x). Decode through cuDNN streams at 4.4-4.6 TB/s,
+above the model's sustained 4.13 TB/s (MHA 1.03-1.12x, GQA, a KV head's query group packed into
+one block as FlashAttention-2 packs it, 0.77-1.12x); SDPA's FA2 decode runs its forward kernel
+(a 128-row query block for one row) where it does not split: priced so, 0.88-1.01x (0.58-0.67x
+as the split-KV kernel). CNNs at batch >= 32 run 0.68-0.85x (cuDNN's convolutions below the
+model's GEMMs; depthwise ones on the CUDA cores on both sides). LayerNorm and the block softmax
+(rows over 2048 values) run a CTA per row: their time is the first row's latency, then each SM's
+rows at a per-SM bandwidth (PyTorch's run at 1.2-2.7 TB/s, not the HBM's 4.1), both fitted to
+the eltwise rows and printed at the end beside the preset's (``RowKernel``, within 2.5 % of
+every timing; the RMS norm, one reduction where the layer norm has two, its own pair). Streaming
+kernels of 0.1-4 MiB take 2-3 us, the model's kernel and stream latencies (1.2 + 1.0 us, both
+measured on this machine) plus the bytes.
 
 Nothing here asserts (tests/test_h200_kernels_validation.py pins the bands). Every case is
 simulated (none is skipped or subsampled); the whole run takes a few seconds.
@@ -145,9 +146,9 @@ def _try(fn: Callable[[], float]) -> tuple[float | None, str]:
     return value, ""
 
 
-def _fwd_s(gpu: Any, op: Attention) -> float:
+def _fwd_s(gpu: Any, op: Attention, short_query_kernel: str = "splitkv") -> float:
     """The fused-attention forward kernel's seconds."""
-    return fused_attention_cost(gpu, op, "fp16").time_s
+    return fused_attention_cost(gpu, op, "fp16", short_query_kernel).time_s  # type: ignore[arg-type]
 
 
 def _llama_s(batch: int) -> float:
@@ -222,12 +223,16 @@ def decode_rows() -> list[Row]:
                              ("batch", "q_heads", "kv_heads", "kv_len", "head_dim"))
         op = attention_op(b, hq, hkv, 1, kv, d, False)
         backend = "cudnn" if r["backend"] == "default" else r["backend"]
-        model, note = _try(partial(_fwd_s, gpu, op))
+        # SDPA's flash back end calls FA2's mha_fwd: one split runs its forward kernel, the
+        # query's 128-row block computed whole; the model's decode is the serving stacks'
+        # split-KV kernel, which cuDNN's times follow
+        kernel = "forward" if backend == "flash" else "splitkv"
+        model, note = _try(partial(_fwd_s, gpu, op, kernel))
         kv_bytes = int(r["kv_bytes"])
         if model is not None:
-            c = fused_attention_cost(gpu, op, "fp16")
+            c = fused_attention_cost(gpu, op, "fp16", kernel)  # type: ignore[arg-type]
             note = (f"{float(r['tb_s']):.2f} vs {kv_bytes / model / 1e12:.2f} TB/s of KV; "
-                    f"model {c.bound}-bound, {c.splits} split(s)")
+                    f"model {c.bound}-bound, {c.splits} split(s) of {c.blocks[0]}x{c.blocks[1]}")
         if kv_bytes < L2_RESIDENT_BYTES:
             note = f"L2? ({kv_bytes / 2**20:.0f} MiB KV) " + note
         attn = "MHA" if hkv == hq else "GQA"

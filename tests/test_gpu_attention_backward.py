@@ -134,3 +134,19 @@ def test_the_forward_is_bound_by_its_mmas_unless_shared_memory_is_slow() -> None
         h200.replace(smem_bandwidth_bytes_per_clk=110.0), op, "fp16").compute_s
     assert fused_attention_cost(h200.replace(smem_bandwidth_bytes_per_clk=32.0), op,
                                 "fp16").compute_s > 1.3 * fast.compute_s
+
+
+def test_a_one_row_causal_query_runs_unmasked() -> None:
+    """FA2's mha_fwd drops ``is_causal`` for a one-token query (every cached key is visible),
+    so decode pays no masking blocks; two query rows over the cache do."""
+    gpu = pysim.gpu.preset("h200")
+
+    def op(q_len: int, causal: bool) -> Attention:
+        return Attention.model_validate({
+            "name": "a", "inputs": ["q", "k", "v"], "batch": 64, "heads": 32, "q_len": q_len,
+            "kv_len": 1024, "head_dim": 128, "causal": causal})
+
+    assert (fused_attention_cost(gpu, op(1, True), "fp16")
+            == fused_attention_cost(gpu, op(1, False), "fp16"))
+    assert (fused_attention_cost(gpu, op(2, True), "fp16").compute_s
+            > fused_attention_cost(gpu, op(2, False), "fp16").compute_s)

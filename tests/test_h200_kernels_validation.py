@@ -43,11 +43,11 @@ DATA = ROOT / "benchmarks" / "data" / "h200_kernels"
 # (section, group): the median ratio observed when the bands were set
 OBSERVED = {
     ("sdpa", "flash fwd"): 0.97,
-    ("sdpa", "flash fwd+bwd"): 0.87,
+    ("sdpa", "flash fwd+bwd"): 1.00,
     ("decode", "cudnn MHA"): 1.10,
-    ("decode", "flash MHA"): 0.65,
+    ("decode", "flash MHA"): 0.91,
     ("decode", "cudnn GQA"): 1.06,
-    ("decode", "flash GQA"): 0.66,
+    ("decode", "flash GQA"): 0.89,
     ("llama", "decode step"): 1.00,
     ("cnn", "resnet"): 0.88,
     ("cnn", "mobilenet_v2"): 0.72,
@@ -105,6 +105,28 @@ def test_median_ratio_in_its_band(script: ModuleType, rows: list[Any], section: 
     (s,) = [s for s in script.summarize(rows) if (s.section, s.group) == (section, group)]
     want = OBSERVED[(section, group)]
     assert (1 - BAND) * want <= s.median_ratio <= (1 + BAND) * want, s
+
+
+@pytest.mark.parametrize(("group", "worst"), [("flash fwd", 0.12), ("flash fwd+bwd", 0.06)])
+def test_flash_attention_rows_each_within_the_fit(rows: list[Any], group: str,
+                                                  worst: float) -> None:
+    """FlashAttention-2's causal masking blocks and its backward's per-CTA prologue and
+    shared-memory rate are fitted on these rows (pysim/gpu/attention.py): every row, short and
+    causal included, stays near the measured time (before the fit: 32 % and 29 % off)."""
+    ratios = [r.ratio for r in rows if r.compared and r.group == group]
+    assert len(ratios) == 24
+    assert max(abs(x - 1) for x in ratios) <= worst
+
+
+def test_sdpa_decode_runs_fa2s_forward_kernel_when_it_does_not_split(rows: list[Any]) -> None:
+    """SDPA's flash back end runs FA2's forward kernel (a 128-row query block, one row real)
+    where the split heuristic gives one split, the split-KV kernel where it splits (the
+    ``kernels`` column names which): the model follows, so the one-split rows come out near
+    their measured 2.4-2.7 TB/s instead of the split kernel's HBM-bound 4.1 (0.59-0.67)."""
+    one_split = [r for r in rows if r.section == "decode" and r.case.startswith("flash ")
+                 and " 1 split(s) of 128x" in r.note]
+    assert len(one_split) == 15  # batch 8 MHA, batch 32 and 64
+    assert all(0.85 <= r.ratio <= 1.05 for r in one_split), [(r.case, r.ratio) for r in one_split]
 
 
 def test_streaming_kernels_at_scale_near_the_sustained_bandwidth(rows: list[Any]) -> None:

@@ -32,8 +32,15 @@ conversion of P (1); a quantizing pre-pass reads Q, K (and V) at the op's width 
 at the GEMMs' (a memory-bound kernel of its own, with its launch), and the attention kernel
 reads the narrow copies.
 Block sizes are FlashAttention-2's for sm80 (csrc/flash_attn/src/flash_fwd_launch_template.h):
-Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; a query shorter than a block (decode)
-runs the split-KV kernel's 64-row blocks (its rows past the query are computed and dropped).
+Br x Bc = 128 x 128 up to head dim 64, 128 x 64 above; where the split heuristic (below) splits
+the keys, the split-KV kernel's 64 x 256 / 128 / 64 (head dim up to 64 / 128 / above), and a
+query shorter than a block (decode) runs that kernel unsplit too, as ``flash_attn_with_kvcache``
+does over a paged or appended cache (serving stacks); rows past the query are computed and
+dropped. PyTorch SDPA (FA2's ``mha_fwd``) instead runs the forward kernel when it does not split:
+a 128-row block for one real row, compute-bound at 2.4-2.7 TB/s of KV on the H200 where the
+split kernel streams at 4.1 (``short_query_kernel="forward"``; benchmarks/
+validate_h200_kernels.py's flash decode rows, whose ``kernels`` column names which ran). A
+one-row causal query runs unmasked (``mha_fwd`` drops ``is_causal`` for it).
 One-token decode with grouped-query heads packs a KV head's query group into the rows of one
 block (FlashAttention-2's ``mha_fwd``, csrc/flash_attn/flash_api.cpp: seqlen_q 1 and more query
 than KV heads swap the group into the query length), so a group of g heads is one CTA of g rows
@@ -87,7 +94,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pysim import _core
 from pysim.errors import WorkloadError
@@ -204,10 +211,13 @@ class AttentionCost:
     combine_s: float = 0.0  # the kernel combining the splits' partial outputs, launch included
 
 
-def block_sizes(head_dim: int, q_len: int) -> tuple[int, int]:
-    """(Br, Bc): FlashAttention-2's sm80 choice for this head dim (module docstring)."""
-    bc = 128 if head_dim <= 64 else 64
-    return (128 if q_len >= 128 else SPLITKV_BLOCK_M), bc
+def block_sizes(head_dim: int, split_kernel: bool = False) -> tuple[int, int]:
+    """(Br, Bc): FlashAttention-2's sm80 choice for this head dim (module docstring): the
+    forward kernel's 128 x 128 up to head dim 64, 128 x 64 above; the split-KV kernel's 64 x
+    ``splitkv_block_n``."""
+    if split_kernel:
+        return SPLITKV_BLOCK_M, splitkv_block_n(head_dim)
+    return 128, (128 if head_dim <= 64 else 64)
 
 
 def bwd_traits(gpu: Any, head_dim: int) -> tuple[int, int, int, int, int, int]:
@@ -281,11 +291,17 @@ def flash_backward_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         dtypes=(dtype, dtype), combine_s=convert)
 
 
-def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
+def fused_attention_cost(gpu: Any, op: Any, dtype: str,
+                         short_query_kernel: Literal["splitkv", "forward"] = "splitkv",
+                         ) -> AttentionCost:
     """Time and HBM traffic of attention op ``op`` as one FlashAttention-2 kernel on ``gpu``
     with tensor-core ``dtype`` (both GEMMs); an AttentionBackward (``fwd_head_dim``) as
     FlashAttention-2's backward, `flash_backward_cost` (FlashAttention-3's: see the module
-    docstring)."""
+    docstring). ``short_query_kernel``: the kernel a query shorter than a block (decode) runs
+    when the split heuristic gives one split: "splitkv", as ``flash_attn_with_kvcache`` runs
+    it over a paged or appended KV cache (serving stacks: the model's decode), or "forward",
+    FA2's ``mha_fwd`` (PyTorch SDPA, ``flash_attn_func``), whose forward kernel computes the
+    query's 128-row block whole."""
     if getattr(op, "fwd_head_dim", None) and gpu.attention != "flash3":
         return flash_backward_cost(gpu, op, dtype)
     d, nq, nk = op.head_dim, op.q_len, op.kv_len
@@ -294,7 +310,12 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
     packed = nq == 1 and group > 1
     if packed:  # one-token GQA decode: a KV head's query group as the rows of one block
         nq, heads = group, op.batch * op.groups_kv_heads
-    br, bc = block_sizes(d, nq)
+    # FA2's mha_fwd runs the split-KV kernel when its heuristic splits the keys (counting
+    # 64-row query blocks), and a short query over a cache runs it unsplit too
+    splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
+                        math.ceil(nk / splitkv_block_n(d)))
+    split_kernel = splits > 1 or (nq < 128 and short_query_kernel == "splitkv")
+    br, bc = block_sizes(d, split_kernel)
     q_blocks, k_blocks = math.ceil(nq / br), math.ceil(nk / bc)
     if op.causal and not packed:
         # query block i sees keys up to its last row (the diagonal block whole)
@@ -305,7 +326,7 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         per_cta = [k_blocks] * q_blocks
     fa3 = gpu.attention == "flash3"  # wgmma at the full rate; FA2's mma.sync below it
     masked = [0] * q_blocks  # FA2's causal masking blocks of each CTA (FA2_MASKED_BLOCK_EXTRA)
-    if op.causal and not packed and not fa3:
+    if op.causal and op.q_len > 1 and not fa3:  # FA2 runs a one-row causal query as non-causal
         steps = math.ceil(br / bc) + (1 if nq % br or nk % bc else 0)
         masked = [min(n, steps) for n in per_cta]
     qk = _gemm_dtype(gpu, op, op.qk_format, dtype, "Q K^T")
@@ -340,8 +361,6 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
         per_block = br * bc * (max(mma, smem) + softmax) / clock
     cost = [n + FA2_MASKED_BLOCK_EXTRA * m for n, m in zip(per_cta, masked, strict=True)]
     work = heads * sum(cost) * per_block
-    splits = num_splits(heads * math.ceil(nq / SPLITKV_BLOCK_M), 2 * gpu.sms,
-                        math.ceil(nk / splitkv_block_n(d)))
     longest = max(c - n + math.ceil(n / splits)  # blocks of the longest CTA (split's share)
                   for n, c in zip(per_cta, cost, strict=True))
     compute = max(work / gpu.sms, longest * per_block)
