@@ -137,6 +137,15 @@ def test_bad_clusters_are_one_line_errors(preset: str, tile: tuple[int, ...],
         assert "\n" not in str(err.value)
 
 
+def test_unaligned_rows_run_sm80_kernels_without_clusters() -> None:
+    # K = 4095 bf16 values a row: 2-byte aligned, no TMA (h200_kernels/gemm.csv: cuBLAS ran
+    # cutlass_75_tensorop_bf16_s1688gemm_bf16_256x128_nn_align1)
+    p = gpu.preset("h200")
+    with pytest.raises(ValueError, match="2-byte aligned, TMA needs 16"):
+        p.gemm_cost(4096, 4096, 4095, "bf16", tile=(128, 128, 32, 1, 1, 2))
+    assert p.gemm_cost(4096, 4096, 4095, "bf16").cluster_n == 1
+
+
 def test_a_cluster_larger_than_the_gpu_is_refused() -> None:
     p = gpu.preset("h100").replace(sms=1)
     with pytest.raises(ValueError, match="a cluster of more CTAs than the GPU has SMs"):
@@ -144,10 +153,12 @@ def test_a_cluster_larger_than_the_gpu_is_refused() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(m=st.integers(1, 3000), n=st.integers(1, 3000), k=st.integers(1, 4096),
+@given(m=st.integers(1, 3000), n=st.integers(1, 375).map(lambda x: 8 * x),
+       k=st.integers(1, 512).map(lambda x: 8 * x),
        cm=st.sampled_from([1, 2]), cn=st.sampled_from([1, 2]))
 def test_multicast_never_reads_more_from_the_l2(m: int, n: int, k: int, cm: int,
                                                 cn: int) -> None:
+    # rows 16-byte aligned (K and N multiples of 8 bf16 values): TMA, so clusters
     p = gpu.preset("h200")
     tile = (128, 128, 64, 1)
     solo = p.gemm_cost(m, n, k, "bf16", tile=tile)

@@ -95,7 +95,9 @@ def _linear(m: int = M, bias: bool = True) -> pysim.Workload:
 
 def test_decompose_writes_the_papers_kernels_with_their_bytes():
     wl = llm_int8.decompose(_linear(), outlier_fraction=0.01)
-    k_out = math.ceil(0.01 * K)  # 11 of 1024 columns
+    # 11 of 1024 columns, rounded up to 16 so the int8 part's rows stay 16-byte aligned
+    k_out = 16
+    assert math.ceil(0.01 * K) == 11
     ops = {op.name: op for op in wl.ops}
     assert [op.name for op in wl.ops] == ["fc.absmax", "fc.xq", "fc.int8", "fc.x_outliers",
                                           "fc.w_outliers", "fc.fp16", "fc", "act"]
@@ -122,6 +124,16 @@ def test_no_outliers_or_no_int8_part(frac, names):
     wl = llm_int8.decompose(_linear(bias=False), outlier_fraction=frac)
     assert [op.name for op in wl.ops][:-1] == names
     assert sum(op.macs for op in wl.ops) == M * N * K
+
+
+@pytest.mark.parametrize(("k", "frac", "k_out"), [
+    (14336, 0.001, 16), (1000, 0.001, 8), (1024, 0.0, 0), (1024, 1.0, 1024), (12, 0.1, 2),
+    (4096, 0.004, 32)])
+def test_outlier_columns_leave_the_int8_rows_aligned(k, frac, k_out):
+    # BLOOM-176B's 14336: ceil(14.3) = 15 -> 16, 14320 int8 columns; below 16 columns, as is
+    assert llm_int8._outlier_columns(k, frac) == k_out
+    assert k_out >= math.ceil(round(frac * k, 9))
+    assert k_out in (0, k) or (k - k_out) % 16 == 0 or k - k_out < 16
 
 
 def test_a_shared_matmul_weight_is_stored_once_and_other_ops_stay():
@@ -156,7 +168,7 @@ def test_decomposed_layer_runs_on_gpu_presets_and_rows_sum(preset):
     rows = res.layers.set_index("op")
     assert rows.loc["fc.int8", "tiling"].startswith("int8")
     assert rows.loc["fc.fp16", "tiling"].startswith("fp16")
-    k_out = math.ceil(0.01 * K)
+    k_out = 16  # ceil(0.01 x 1024) = 11, rounded up to keep the int8 rows 16-byte aligned
     assert rows.loc["fc.x_outliers", "dram_read_bytes"] == 8 * k_out * 2  # only its columns
     t = res.tensors
     assert t["dram_read_bytes"].sum() == res.dram_read_bytes

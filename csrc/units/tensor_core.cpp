@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iterator>
+#include <numeric>
 #include <stdexcept>
 #include <utility>
 
@@ -460,7 +461,29 @@ static bool tf32_sm80_on_hopper(const TcGemm& gemm) {
   return lo <= 128 || (hi <= 640 && gemm.k <= 4096);
 }
 
+int64_t tc_alignment_bytes(const TcGemm& gemm) {
+  const int64_t a_bits = tc_input_bits(gemm.dtype);
+  int64_t bits = 128;  // 16 bytes: TMA's stride alignment, cp.async's widest vector
+  // A's rows (K values) and C's (N), both row-major as activations are; B's layout is not
+  // known (a weight or a K cache is N x K, rows of K; V is K x N) and not counted. One row,
+  // or one value a row, is a contiguous vector: no stride to align.
+  const int64_t row = gemm.a_row > 0 ? gemm.a_row : gemm.k;
+  if (gemm.m > 1 && row > 1) bits = std::gcd(bits, row * a_bits);
+  if (gemm.m > 1 && gemm.n > 1) bits = std::gcd(bits, gemm.n * tc_out_bits(gemm));
+  return bits / 8;
+}
+
+int64_t tc_alignment_elements(const TcGemm& gemm) {
+  return std::max<int64_t>(1, tc_alignment_bytes(gemm) * 8 / tc_input_bits(gemm.dtype));
+}
+
 GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
+  // unaligned rows: no TMA, so CUTLASS's Ampere-style kernels, for the dtypes they have
+  const bool ampere_dtype = gemm.dtype == TcDtype::FP16 || gemm.dtype == TcDtype::BF16 ||
+                            gemm.dtype == TcDtype::TF32 || gemm.dtype == TcDtype::INT8;
+  if (tma_arch(spec.arch) && ampere_dtype && tc_alignment_bytes(gemm) < 16) {
+    return GpuArch::Ampere;
+  }
   if (spec.arch != GpuArch::Hopper) return spec.arch;
   const bool sm80 = gemm.dtype == TcDtype::INT8 ||
                     (gemm.dtype == TcDtype::TF32 && tf32_sm80_on_hopper(gemm));
@@ -469,8 +492,9 @@ GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
 
 double tc_issue_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm) {
   const double rate = static_cast<double>(tc_macs_per_clk_per_sm(spec, gemm));
-  // sm80 kernels on Hopper: mma.sync's share of the wgmma rate (cuBLAS's sm80 int8 8192^3 on
-  // the H200 within 1 % at it); the GPU's own kernels: the main loop's measured efficiency
+  // sm80 kernels on Hopper (and Blackwell): mma.sync's share of the wgmma rate (cuBLAS's sm80
+  // int8 8192^3 on the H200 within 1 % at it); the GPU's own kernels: the main loop's measured
+  // efficiency
   return rate * (tc_kernel_arch(spec, gemm) != spec.arch ? kMmaSyncOnHopper
                                                           : spec.mma_efficiency);
 }
@@ -660,6 +684,12 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
     return fail("cluster_m x cluster_n must be 1..8 CTAs (the portable cluster size)");
   }
   if (cluster > 1 && !tma_arch(karch)) {
+    if (tma_arch(spec.arch) && tc_alignment_bytes(gemm) < 16) {
+      return fail("no thread-block clusters: rows of K=" + std::to_string(gemm.k) + ", N=" +
+                  std::to_string(gemm.n) + " " + to_string(gemm.dtype) + " elements are " +
+                  std::to_string(tc_alignment_bytes(gemm)) +
+                  "-byte aligned, TMA needs 16 (cuBLAS runs CUTLASS's sm80 kernels)");
+    }
     return fail(tma_arch(spec.arch)
                     ? std::string("no thread-block clusters: cuBLAS runs ") +
                           to_string(gemm.dtype) + " on " + to_string(spec.arch) +
@@ -687,6 +717,10 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.dequant_cycles_per_block =
       static_cast<double>(tc_dequant_elements(gemm, t.bm, t.bn, t.bk) * kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
+  g.load_cycles_per_block =
+      tc_alignment_elements(gemm) == 1
+          ? static_cast<double>((t.bm + t.bn) * t.bk) / kAlign1ElementsPerClk
+          : 0.0;
   // sm90 / sm100 kernels size their pipeline to the shared memory (CUTLASS's
   // StageCountAutoCarveout): up to the default depth, fewer (at least 2) for a tile too large.
   const int64_t stage_bytes = g.a_block_bytes + g.b_block_bytes;
@@ -870,8 +904,11 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
                    g.mma_cycles_per_instruction;
     t.dequant_cycles = static_cast<double>(busiest * kbs) * g.dequant_cycles_per_block;
     t.smem_bytes = n * kbs * g.smem_read_bytes_per_block;
-    t.smem_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
-                    spec.smem_bandwidth_bytes_per_clk;
+    // the SM's load / store pipe: the warps' shared-memory reads, or an align1 kernel's
+    // element-wise global loads into shared memory, whichever is longer
+    t.smem_cycles = std::max(static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
+                                 spec.smem_bandwidth_bytes_per_clk,
+                             static_cast<double>(busiest * kbs) * g.load_cycles_per_block);
     t.l2_bytes = n * kbs * g.l2_read_bytes_per_block;
     // A "slice" is a (batch entry, K slice) pair, index t / S = b * split_k + ks: entries share
     // no panels, so a panel is (slice, tm) for A and (slice, tn) for B. Distinct A panels =

@@ -183,6 +183,10 @@ struct TcGemm {
   // Bits of one stored C element when not whole bytes (0: 8 x out_bytes): an fp4 / int4 C packs
   // two elements a byte, fp6 four in three bytes.
   int64_t out_bits = 0;
+  // Values of A that lie contiguous in memory, a row's worth for tc_alignment_bytes (0: K). An
+  // implicit-GEMM convolution gathers A's rows from NHWC pixels: its rows of C input channels
+  // (cuDNN and TensorRT pad an odd count: a first layer's 3 to 4).
+  int64_t a_row = 0;
 };
 // Bits of one stored C element: out_bits, else 8 x (out_bytes or the dtype's default).
 int64_t tc_out_bits(const TcGemm& gemm);
@@ -205,8 +209,24 @@ void validate(const TcGemm& gemm);
 // The GEMM's tensor-core rate on this GPU: tc_macs_per_clk_per_sm for its dtype, sparsity and
 // accumulator, with the GPU's fp32_acc_half_rate.
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
+// Bytes (a power of two, at most 16) every operand row starts on: the largest that divides the
+// leading dimensions of row-major A (K elements) and C (N elements) at their widths, where they
+// have more than one row and value (B's layout is not known: a weight is N x K, rows of K). TMA
+// (Hopper, Blackwell) needs 16-byte strides; a CUTLASS kernel loads an operand in vectors of
+// its alignment (cp.async takes 4, 8 or 16 bytes).
+int64_t tc_alignment_bytes(const TcGemm& gemm);
+// Elements of the MMA input per aligned vector (tc_alignment_bytes over the input width, at
+// least 1): 1 is an "align1" kernel (cuBLAS's cutlass_*_align1 fallback for 4095^3).
+int64_t tc_alignment_elements(const TcGemm& gemm);
+// align1 kernels move A and B element by element through registers (no cp.async, no TMA): on
+// the H200 cuBLAS's cutlass_75 / cutlass_80 align1 kernels ran 4095^3 at 150 TFLOP/s in fp16 and
+// bf16 and 135 in tf32 (h200_kernels/gemm.csv), the same element rate at either width, fitted
+// here as elements per SM clock; a k-block's (BM + BN) x BK elements take at least that long.
+constexpr double kAlign1ElementsPerClk = 3.6;
 // The architecture whose kernels run the GEMM (its tiles, pipeline, warp layout, clusters):
-// the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper).
+// the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper), for cuBLAS's small tf32 GEMMs
+// there, and for an fp16 / bf16 / tf32 / int8 GEMM whose rows are not 16-byte aligned on a TMA
+// architecture (cuBLAS falls back to CUTLASS's sm75 / sm80 kernels).
 GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm);
 // MACs per SM per clock those kernels issue: the rate, x kMmaSyncOnHopper for an sm80 kernel on
 // Hopper, x GpuSpec::mma_efficiency for the GPU's own. The peak (utilization) stays the
@@ -234,6 +254,7 @@ struct TileGeometry {
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
   int64_t b_block_bytes = 0;  // one k-block of the B tile (values at b_bits + its scales)
   double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
+  double load_cycles_per_block = 0;  // an align1 kernel's element-wise loads of one k-block
   int64_t smem_bytes_per_cta = 0;
   int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block

@@ -68,7 +68,13 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   c.cluster_m = tile.cluster_m;
   c.cluster_n = tile.cluster_n;
   int64_t bound_counts[4] = {0, 0, 0, 0};
-  std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms), sm_deq(spec.sms);
+  std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms), sm_deq(spec.sms),
+      sm_load(spec.sms);
+  // an align1 kernel loads A and B element by element (kAlign1ElementsPerClk)
+  const double load_per_block =
+      tc_alignment_elements(gemm) == 1
+          ? static_cast<double>((tile.bm + tile.bn) * tile.bk) / kAlign1ElementsPerClk
+          : 0.0;
   std::vector<int64_t> sm_ctas(spec.sms);
   // Whole clusters fill a wave: the SMs past the last whole cluster stay idle.
   const int64_t wave_slots =
@@ -80,6 +86,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     std::fill(sm_smem.begin(), sm_smem.end(), 0.0);
     std::fill(sm_epi.begin(), sm_epi.end(), 0.0);
     std::fill(sm_deq.begin(), sm_deq.end(), 0.0);
+    std::fill(sm_load.begin(), sm_load.end(), 0.0);
     std::fill(sm_ctas.begin(), sm_ctas.end(), 0);
     // Panels are per batch entry: (entry, K slice, tile row) of A, (entry, K slice, tile column)
     // of B; entries share nothing.
@@ -110,6 +117,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                                tile.cluster_n) +
             tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
+        sm_load[sm] += load_per_block;
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
             const int64_t fetch =
@@ -136,8 +144,9 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     w.c_bytes = tile.split_k > 1 ? c_elements * acc_bytes : tc_c_bytes(gemm, c_elements);
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
     w.dequant_cycles = *std::max_element(sm_deq.begin(), sm_deq.end());
-    w.smem_cycles = *std::max_element(sm_smem.begin(), sm_smem.end()) /
-                    spec.smem_bandwidth_bytes_per_clk;
+    w.smem_cycles = std::max(*std::max_element(sm_smem.begin(), sm_smem.end()) /
+                                 spec.smem_bandwidth_bytes_per_clk,
+                             *std::max_element(sm_load.begin(), sm_load.end()));
     w.epilogue_cycles = *std::max_element(sm_epi.begin(), sm_epi.end()) /
                         spec.smem_bandwidth_bytes_per_clk;
     // One k-block of every distinct panel, then the whole K slice and the blocks in flight.

@@ -7,7 +7,10 @@ i.e. 163 TFLOP/s per GPU, 52 % of the A100's 312 TFLOP/s dense bf16 peak.
 
 pysim: GPT-2 small, batch 8 x 1024 tokens, FlashAttention (zoo ``attention="flash"``), bf16
 mixed precision (``mixed_bf16``), Adam, one A100 (the ``a100`` preset); MFU = the model's
-FLOPs (2 x the forward, dX and dW MACs, no recomputation) / step time / bf16 peak.
+FLOPs (2 x the forward, dX and dW MACs, no recomputation) / step time / bf16 peak. The
+vocabulary is padded as Megatron-LM pads it (``--make-vocab-size-divisible-by``, default 128:
+50257 -> 50304); unpadded, the LM head's GEMMs have rows of 50257 bf16 values, not 16-byte
+aligned, and run cuBLAS's align-1 fallback (docs/tensor_cores.md): MFU 0.40.
 
 Assumptions, and why the figures differ: Megatron's figure includes pipeline bubbles and
 tensor / data-parallel communication, which a single simulated device does not have (they
@@ -32,12 +35,13 @@ PAPER = {"paper": "Narayanan et al., Megatron-LM, SC 2021 (abstract)",
          "pflops": 502.0, "gpus": 3072, "peak_tflops": 312.0}
 MFU = PAPER["pflops"] * 1e15 / PAPER["gpus"] / (PAPER["peak_tflops"] * 1e12)
 BAND = (0.9, 1.25)  # pysim / published
+VOCAB = 50304  # GPT-2's 50257 padded to a multiple of 128, as Megatron-LM does
 
 
-def compute(batch: int = 8, seq_len: int = 1024) -> dict[str, Any]:
+def compute(batch: int = 8, seq_len: int = 1024, vocab: int = VOCAB) -> dict[str, Any]:
     """pysim's MFU of a GPT-2 bf16 training step on the A100 preset, and its parts."""
     hw = pysim.gpu.preset("a100")
-    wl = zoo.load("gpt2", batch=batch, seq_len=seq_len, attention="flash")
+    wl = zoo.load("gpt2", batch=batch, seq_len=seq_len, attention="flash", vocab=vocab)
     s = training.step(hw, wl, "adam", "mixed_bf16")
     flops = 2 * (s.macs - s.macs_by_role()["recompute"])
     peak = hw.peak_tflops("bf16") * 1e12

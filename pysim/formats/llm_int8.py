@@ -187,6 +187,23 @@ def _targets(wl: Workload, weights: dict[str, Tensor], ops: Iterable[str] | None
     return set(ops)
 
 
+INT8_ROW_ALIGN = 16  # int8 values a row of the int8 part spans: 16-byte rows
+
+
+def _outlier_columns(k: int, frac: float) -> int:
+    """k_out: ceil(frac x K) outlier columns, rounded up so that the int8 part keeps a whole
+    number of 16-byte rows (cuBLAS's int8 GEMMs need aligned leading dimensions, its fast
+    kernels 16-byte ones; an odd row sends a GEMM to an align-1 kernel, docs/tensor_cores.md):
+    the extra columns run in fp16. bitsandbytes keeps K whole instead, the outlier columns
+    zeroed in the int8 copy."""
+    k_out = min(k, math.ceil(round(frac * k, 9)))
+    if 0 < k_out < k:
+        k_in = (k - k_out) // INT8_ROW_ALIGN * INT8_ROW_ALIGN
+        if k_in > 0:
+            k_out = k - k_in
+    return k_out
+
+
 def _split(op: Op, k_out: int, threshold: float, wname: str) -> list[Op]:
     """The kernels of one linear layer: [absmax, row_quantize, int8 matmul] if any K column is
     an inlier, [slice of X, W rows to fp16, fp16 matmul] if any is an outlier, dequant_add."""
@@ -239,7 +256,8 @@ def decompose(wl: Workload, outlier_fraction: float = 0.001, threshold: float = 
               ops: Iterable[str] | None = None) -> Workload:
     """``wl`` with each 16-bit float linear layer (or the ones named in ``ops``) rewritten as
     LLM.int8() runs it, with k_out = ceil(outlier_fraction x K) of its K input columns as
-    outliers (default 0.001: the paper's ">99.9 % of values in 8-bit"; ``threshold`` is the
+    outliers, rounded up to leave the int8 part whole 16-byte rows (`_outlier_columns`)
+    (default 0.001: the paper's ">99.9 % of values in 8-bit"; ``threshold`` is the
     outlier magnitude the `row_quantize` op records, 6.0 in the paper):
 
     - ``<op>.absmax`` (reduce): each row's absmax of X; ``<op>.xq`` (row_quantize): the K -
@@ -266,7 +284,7 @@ def decompose(wl: Workload, outlier_fraction: float = 0.001, threshold: float = 
             continue
         view = op.gemm_view()
         assert view is not None
-        k_out = min(view.k, math.ceil(round(frac * view.k, 9)))
+        k_out = _outlier_columns(view.k, frac)
         wname = op.inputs[1] if op.type == "matmul" else f"{op.name}.weight"
         stored.setdefault(wname, _stored(wname, view.k, view.n, k_out))
         new_ops += _split(op, k_out, thr, wname)

@@ -249,6 +249,9 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     tiling = ""
     launches = 1
     fp16_scales = 0  # bytes of the weight-only kernels' fp16 group scales gemm_cost counts
+    # an implicit-GEMM convolution gathers A's rows from NHWC pixels of in_c / groups channels,
+    # cuDNN padding an odd count to 4 (its first-layer kernels: c4r7s7 on the H200)
+    a_row = -(-op.in_c // op.groups // 4) * 4 if op.type == "conv2d" else None
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
         # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
@@ -269,10 +272,10 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
             continue
         if sparse:  # C^T = W^T X^T: the weight is the sparse A operand
             c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
-                              a_bits=wbits, out_bits=packed)
+                              a_bits=wbits, out_bits=packed, a_row=a_row)
         else:
             c = gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
-                              b_group=group, out_bits=packed)
+                              b_group=group, out_bits=packed, a_row=a_row)
         seconds += c.time_s - c.launch_s
         launches += c.split_k > 1  # the reduction kernel (its launch is in c.reduction_s)
         reads += c.hbm_read_bytes

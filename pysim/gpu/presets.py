@@ -513,6 +513,7 @@ class GpuPreset:
         b_bits: int | None = None,
         b_group: int | None = None,
         out_bits: int | None = None,
+        a_row: int | None = None,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -536,17 +537,27 @@ class GpuPreset:
         the scales add to B's traffic. ``out_bits``: bits per stored C element when C is
         packed below a byte (4: fp4 / int4, two a byte; 6: fp6; None: 8 x ``out_bytes``); the
         CTAs store (and split-K's reduction writes) ceil(elements x out_bits / 8) bytes.
+
+        Alignment: A's rows (K values) and C's (N values) are taken row-major and contiguous;
+        rows that are not 16-byte aligned rule out TMA, so on Hopper and Blackwell fp16 / bf16 /
+        tf32 / int8 run CUTLASS's sm80 kernels, and rows aligned to one element only (an odd K
+        or N in fp16) run its align-1 kernels, which load element by element (cuBLAS ran
+        4095^3 so on an H200, at a fifth of 4096^3's speed). ``a_row``: the values of A
+        contiguous in memory where not K (an implicit-GEMM convolution gathers its rows from
+        NHWC pixels of ``a_row`` channels). Only A's and C's rows with more than one row and
+        value count: B's layout is not known (a weight is N x K, a V cache K x N).
         Raises ValueError on bad dims, batch, dtype, (dtype, acc) pair, widths or group
         (naming the field).
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
+        row = _a_row(a_row)
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q)
+            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q, a_row=row)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                        cluster_m=cm, cluster_n=cn)
+                                        cluster_m=cm, cluster_n=cn, a_row=row)
 
     def gemm_time(
         self,
@@ -585,32 +596,36 @@ class GpuPreset:
         b_bits: int | None = None,
         b_group: int | None = None,
         out_bits: int | None = None,
+        a_row: int | None = None,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits`` as in
+        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits``, ``a_row`` as in
         ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small studies:
         raises ValueError past 2^27 stepped MMA instructions.
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
+        row = _a_row(a_row)
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q)
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, a_row=row)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_simulate_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                            cluster_m=cm, cluster_n=cn)
+                                            cluster_m=cm, cluster_n=cn, a_row=row)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
-        batch: int = 1, acc: str | None = None,
+        batch: int = 1, acc: str | None = None, a_row: int | None = None,
     ) -> list[Tile]:
         """(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the
         search evaluates (split-K only where the output tiles of all ``batch`` entries do not fill
-        one wave; 2 x 1 and 1 x 2 clusters on Hopper and Blackwell)."""
+        one wave; 2 x 1 and 1 x 2 clusters on Hopper and Blackwell where the rows are 16-byte
+        aligned)."""
         args, a = self._gemm_args(M, N, K, dtype, sparse, None, acc)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
-                                                            batch=_batch(batch), acc=a)]
+                                                            batch=_batch(batch), acc=a,
+                                                            a_row=_a_row(a_row))]
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -699,6 +714,15 @@ def _widths(a_bits: object, b_bits: object, b_group: object,
             raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
         out[name] = min(int(value), _INT64_MAX)
     return out
+
+
+def _a_row(value: object) -> int:
+    """``a_row`` for the C++ GEMM model: a positive int, or 0 for None (A's rows are K)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"a_row must be a positive integer or None, got {value!r}")
+    return min(int(value), _INT64_MAX)
 
 
 def _batch(batch: object) -> int:

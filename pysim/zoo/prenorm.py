@@ -38,9 +38,12 @@ def prenorm_block(g: GraphBuilder, x: str, p: str, batch: int, seq: int, hidden:
     return g.elementwise("add", (f, x), f"{p}.ffn_add")
 
 
-def gpt2(batch: int = 1, seq_len: int = 1024, attention: str = "naive") -> Workload:
+def gpt2(batch: int = 1, seq_len: int = 1024, attention: str = "naive",
+         vocab: int = 50257) -> Workload:
     """GPT-2 small (124M) prefill of `seq_len` tokens: 12 layers, hidden 768, 12 heads,
-    feed-forward 3072, final LayerNorm and the (tied) 50257-way LM head on every position.
+    feed-forward 3072, final LayerNorm and the (tied) ``vocab``-way LM head on every position
+    (GPT-2's 50257; Megatron-LM and nanoGPT pad it to 50304, a multiple of 64 and 128, which
+    keeps the logits' rows 16-byte aligned for the GPU's fast GEMM kernels).
     ``attention="flash"`` fuses attention into one causal op (masked scores skipped)."""
     check_attention("gpt2", attention)
     g = GraphBuilder("gpt2")
@@ -49,7 +52,7 @@ def gpt2(batch: int = 1, seq_len: int = 1024, attention: str = "naive") -> Workl
         x = prenorm_block(g, x, f"h{i}", batch, seq_len, 768, 12, 3072, attention,
                           causal=True)
     x = g.layernorm(x, "ln_f", batch * seq_len, 768)
-    g.gemm(x, "lm_head", 50257, bias=False)
+    g.gemm(x, "lm_head", vocab, bias=False)
     return g.build()
 
 
