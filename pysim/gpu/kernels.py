@@ -377,6 +377,15 @@ def smem_pj_per_byte(hw: Any, gpu: GpuPreset) -> float:
     return hw.energy_table.sram_access_pj(gpu.shared_memory_kb_per_sm * 1024, 64) / 8
 
 
+# FP32 instructions a CUDA-core kernel spends an element on where the function is lowered to
+# many (the op's vector_work counts it as a vector unit computes it): PyTorch's F.gelu, the erf
+# form in fp32 (libdevice's erff polynomials, both branches of a warp), took 23.9 us for 16.8M
+# fp16 values and 169 us for 134M on the H200, compute-bound where a copy streams at 3.6-4.2
+# TB/s (benchmarks/data/h200_kernels/eltwise.csv): 38.5-40.0 instructions an element over its
+# 16,896 lanes at 1830 MHz (the tanh form's 9 gave 0.77-0.78 of the measured time).
+CUDA_CORE_OPS_PER_ELEMENT = {"gelu": 39}
+
+
 def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     """Map every op of ``wl`` onto GPU ``hw`` as one kernel (see the module docstring), in
     execution order. Raises WorkloadError for an op the tensor cores cannot run or a workload
@@ -406,6 +415,8 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
         reads = writes = smem = l2_bytes = 0
         mac_pj = 0.0
         vector_ops = op.vector_work()
+        if op.type == "elementwise" and op.op in CUDA_CORE_OPS_PER_ELEMENT:
+            vector_ops = CUDA_CORE_OPS_PER_ELEMENT[op.op] * math.prod(op.shape)
         tiling = ""
         if i in fused_into:  # ran in its producer's epilogue: no kernel, no traffic of its own
             seconds, name, kind, launches = 0.0, "epilogue", "vector", 0
