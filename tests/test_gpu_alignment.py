@@ -93,3 +93,37 @@ def test_a_convolution_aligns_on_its_padded_channels() -> None:
 def test_a_bad_a_row_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="a_row must be a positive integer or None"):
         gpu.preset("h200").gemm_cost(64, 64, 64, "fp16", a_row=bad)  # type: ignore[arg-type]
+
+
+def test_a_weight_gradient_aligns_on_dys_rows_too() -> None:
+    """dW = X^T dY reads dY in rows of N: the LM head's 50257-wide dY runs the align-1 kernel
+    (``b_row``), as cuBLAS must for an operand of 2-byte rows; the fp32 dW alone would not."""
+    p = gpu.preset("h200")
+    m, n, k = 1024, 50257, 8192
+    fp32_out = p.gemm_cost(m, n, k, "bf16", out_bytes=4)
+    assert fp32_out.bound != "smem"  # C's rows of 4-byte values: 4-byte aligned, sm80 kernel
+    dw = p.gemm_cost(m, n, k, "bf16", out_bytes=4, b_row=n)
+    assert dw.bound == "smem" and dw.time_s > 2 * fp32_out.time_s
+    # the CTA-level reference takes b_row alike
+    small = p.gemm_cost(64, 257, 64, "bf16", out_bytes=4, b_row=257)
+    assert small.bound == "smem"
+    assert p.simulate_gemm(64, 257, 64, "bf16", out_bytes=4, b_row=257).time_s == \
+        pytest.approx(small.time_s, rel=1e-12)
+    with pytest.raises(ValueError, match="b_row must be a positive integer or None"):
+        p.gemm_cost(64, 64, 64, "fp16", b_row=0)
+
+
+def test_matmul_and_weight_gradient_operands_are_not_weight_only_quantized() -> None:
+    """A matmul multiplies two activations: its B is read at ``b_bits`` (or ``act_bits``),
+    never at the ``weight_bits`` default of 8 (a 16-bit dW was priced as W8A16 before)."""
+    import pysim
+    from pysim.training.ops import WeightGrad
+
+    dw = WeightGrad(name="dw", inputs=("x", "dy"), m=1024, n=4096, k=8192, x_shape=(8192, 1024),
+                    dy_shape=(8192, 4096), act_bits=16, out_bits=32, dtype="float")
+    assert dw.weight_bits == 8  # the unused default
+    wl = pysim.Workload(name="w", ops=(dw,), inputs=(
+        pysim.Tensor(name="x", shape=(8192, 1024), bits=16, dtype="float"),
+        pysim.Tensor(name="dy", shape=(8192, 4096), bits=16, dtype="float")))
+    tiling = pysim.simulate(gpu.preset("h200"), wl).layers["tiling"].iloc[0]
+    assert tiling.startswith("fp16 CTA"), tiling

@@ -464,12 +464,13 @@ static bool tf32_sm80_on_hopper(const TcGemm& gemm) {
 int64_t tc_alignment_bytes(const TcGemm& gemm) {
   const int64_t a_bits = tc_input_bits(gemm.dtype);
   int64_t bits = 128;  // 16 bytes: TMA's stride alignment, cp.async's widest vector
-  // A's rows (K values) and C's (N), both row-major as activations are; B's layout is not
-  // known (a weight or a K cache is N x K, rows of K; V is K x N) and not counted. One row,
-  // or one value a row, is a contiguous vector: no stride to align.
+  // A's rows (K values) and C's (N), both row-major as activations are; B's where b_row says
+  // (its layout is not known otherwise: a weight or a K cache is N x K, rows of K; V is
+  // K x N). One row, or one value a row, is a contiguous vector: no stride to align.
   const int64_t row = gemm.a_row > 0 ? gemm.a_row : gemm.k;
   if (gemm.m > 1 && row > 1) bits = std::gcd(bits, row * a_bits);
   if (gemm.m > 1 && gemm.n > 1) bits = std::gcd(bits, gemm.n * tc_out_bits(gemm));
+  if (gemm.k > 1 && gemm.b_row > 1) bits = std::gcd(bits, gemm.b_row * a_bits);
   return bits / 8;
 }
 

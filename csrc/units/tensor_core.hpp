@@ -187,6 +187,9 @@ struct TcGemm {
   // implicit-GEMM convolution gathers A's rows from NHWC pixels: its rows of C input channels
   // (cuDNN and TensorRT pad an odd count: a first layer's 3 to 4).
   int64_t a_row = 0;
+  // Values of B contiguous in memory, a row's worth, where B's layout is known (0: not known,
+  // not counted): a weight gradient's dY, rows of N.
+  int64_t b_row = 0;
 };
 // Bits of one stored C element: out_bits, else 8 x (out_bytes or the dtype's default).
 int64_t tc_out_bits(const TcGemm& gemm);
@@ -211,7 +214,7 @@ void validate(const TcGemm& gemm);
 int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 // Bytes (a power of two, at most 16) every operand row starts on: the largest that divides the
 // leading dimensions of row-major A (K elements) and C (N elements) at their widths, where they
-// have more than one row and value (B's layout is not known: a weight is N x K, rows of K). TMA
+// have more than one row and value, and of B's rows where TcGemm::b_row gives them. TMA
 // (Hopper, Blackwell) needs 16-byte strides; a CUTLASS kernel loads an operand in vectors of
 // its alignment (cp.async takes 4, 8 or 16 bytes).
 int64_t tc_alignment_bytes(const TcGemm& gemm);

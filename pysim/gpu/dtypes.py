@@ -6,6 +6,7 @@ import difflib
 from typing import Any
 
 from pysim import _core
+from pysim.config.units import operand_bits
 
 DTYPES: tuple[str, ...] = tuple(_core.tc_dtypes())
 
@@ -90,5 +91,5 @@ def for_op(op: Any, supported: tuple[str, ...], fp16_as: str = "fp16") -> str | 
         return None
     if getattr(op, "weight_format", None) == "nf4":
         return nf4_compute_dtype(op, supported)
-    dtype = for_operands(op.dtype, max(op.weight_bits, op.act_bits), fp16_as)
+    dtype = for_operands(op.dtype, max(operand_bits(op)), fp16_as)  # a matmul's B: b_bits
     return dtype if dtype in supported else None

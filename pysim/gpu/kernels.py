@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pysim import _core
-from pysim.config.units import RowKernel
+from pysim.config.units import RowKernel, operand_bits
 from pysim.errors import WorkloadError
 from pysim.gpu import bitplane
 from pysim.gpu.attention import fused_attention_cost
@@ -85,7 +85,7 @@ def tensor_dtype(op: Any, gpu: Any, fp16_as: str = "fp16") -> str:
             f"op {op.name!r}: weight_format nf4 is dequantized to bf16 / fp16 (16-bit float "
             f"activations) or tf32 (32-bit) for the MMA, but the activations are "
             f"{op.act_bits}-bit {op.act_format or op.dtype}; {gpu.full_name} supports {allowed}")
-    bits = max(op.weight_bits, op.act_bits)
+    bits = max(operand_bits(op))
     raise WorkloadError(
         f"op {op.name!r}: {bits}-bit {op.dtype} operands have no tensor-core dtype on "
         f"{gpu.full_name}{_formats(op)}; it supports {allowed}")
@@ -99,7 +99,9 @@ def weight_storage(op: Any, dtype: str, k: int) -> tuple[int | None, int | None]
     16..65536, else the nearest one below, at least 16), K for per-channel scales, None for a
     per-tensor scale or no ``quant``."""
     width = _core.tc_input_bits(dtype)
-    bits = next(b for b in (1, 2, 4, 8, 16, 32) if b >= op.weight_bits)
+    # the B operand's width: a weight's, or a matmul's second activation (``operand_bits``;
+    # a matmul's own weight_bits is the unused default)
+    bits = next(b for b in (1, 2, 4, 8, 16, 32) if b >= operand_bits(op)[1])
     if bits >= width:
         return None, None
     quant = getattr(op, "quant", None)
@@ -166,7 +168,7 @@ def is_depthwise(op: Any) -> bool:
 def cuda_core_macs_per_lane(op: Any) -> int:
     """Multiply-accumulates one CUDA-core lane issues per clock at the op's widths: an FP32
     FMA; two fp16 / bf16 ones (HFMA2); four 8-bit ones (DP4A, along kh x kw)."""
-    bits = max(op.act_bits, op.weight_bits)
+    bits = max(operand_bits(op))
     if op.dtype == "float":
         return 2 if bits <= 16 else 1
     return 4 if bits <= 8 else 1
@@ -250,8 +252,11 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     launches = 1
     fp16_scales = 0  # bytes of the weight-only kernels' fp16 group scales gemm_cost counts
     # an implicit-GEMM convolution gathers A's rows from NHWC pixels of in_c / groups channels,
-    # cuDNN padding an odd count to 4 (its first-layer kernels: c4r7s7 on the H200)
+    # cuDNN padding an odd count to 4 (its first-layer kernels: c4r7s7 on the H200); a sparse
+    # op runs transposed (the weight is A: rows of K)
     a_row = -(-op.in_c // op.groups // 4) * 4 if op.type == "conv2d" else None
+    # a weight gradient's B is dY, rows of N (pysim.training.ops.WeightGrad)
+    b_row = op.n if hasattr(op, "dy_shape") else None
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
         # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
@@ -272,10 +277,11 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
             continue
         if sparse:  # C^T = W^T X^T: the weight is the sparse A operand
             c = gpu.gemm_cost(n, m, k, dtype, sparse=True, batch=count, out_bytes=out_bytes,
-                              a_bits=wbits, out_bits=packed, a_row=a_row)
+                              a_bits=wbits, out_bits=packed)
         else:
             c = gpu.gemm_cost(m, n, k, dtype, batch=count, out_bytes=out_bytes, b_bits=wbits,
-                              b_group=group, out_bits=packed, a_row=a_row)
+                              b_group=group, out_bits=packed, a_row=a_row,
+                              b_row=b_row)
         seconds += c.time_s - c.launch_s
         launches += c.split_k > 1  # the reduction kernel (its launch is in c.reduction_s)
         reads += c.hbm_read_bytes

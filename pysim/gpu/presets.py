@@ -514,6 +514,7 @@ class GpuPreset:
         b_group: int | None = None,
         out_bits: int | None = None,
         a_row: int | None = None,
+        b_row: int | None = None,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -544,20 +545,21 @@ class GpuPreset:
         or N in fp16) run its align-1 kernels, which load element by element (cuBLAS ran
         4095^3 so on an H200, at a fifth of 4096^3's speed). ``a_row``: the values of A
         contiguous in memory where not K (an implicit-GEMM convolution gathers its rows from
-        NHWC pixels of ``a_row`` channels). Only A's and C's rows with more than one row and
-        value count: B's layout is not known (a weight is N x K, a V cache K x N).
+        NHWC pixels of ``a_row`` channels). ``b_row``: B's row, where its layout is known (a
+        weight gradient's dY: rows of N); otherwise only A's and C's rows count (a weight is
+        N x K, a V cache K x N). Rows need more than one row and value to count.
         Raises ValueError on bad dims, batch, dtype, (dtype, acc) pair, widths or group
         (naming the field).
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
-        row = _a_row(a_row)
+        rows = {"a_row": _row("a_row", a_row), "b_row": _row("b_row", b_row)}
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q, a_row=row)
+            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q, **rows)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                        cluster_m=cm, cluster_n=cn, a_row=row)
+                                        cluster_m=cm, cluster_n=cn, **rows)
 
     def gemm_time(
         self,
@@ -597,26 +599,29 @@ class GpuPreset:
         b_group: int | None = None,
         out_bits: int | None = None,
         a_row: int | None = None,
+        b_row: int | None = None,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
-        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits``, ``a_row`` as in
+        ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits``, ``a_row``,
+        ``b_row`` as in
         ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small studies:
         raises ValueError past 2^27 stepped MMA instructions.
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
-        row = _a_row(a_row)
+        rows = {"a_row": _row("a_row", a_row), "b_row": _row("b_row", b_row)}
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, a_row=row)
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, **rows)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_simulate_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                            cluster_m=cm, cluster_n=cn, a_row=row)
+                                            cluster_m=cm, cluster_n=cn, **rows)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
         batch: int = 1, acc: str | None = None, a_row: int | None = None,
+        b_row: int | None = None,
     ) -> list[Tile]:
         """(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the
         search evaluates (split-K only where the output tiles of all ``batch`` entries do not fill
@@ -625,7 +630,8 @@ class GpuPreset:
         args, a = self._gemm_args(M, N, K, dtype, sparse, None, acc)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
                                                             batch=_batch(batch), acc=a,
-                                                            a_row=_a_row(a_row))]
+                                                            a_row=_row("a_row", a_row),
+                                                            b_row=_row("b_row", b_row))]
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -716,12 +722,13 @@ def _widths(a_bits: object, b_bits: object, b_group: object,
     return out
 
 
-def _a_row(value: object) -> int:
-    """``a_row`` for the C++ GEMM model: a positive int, or 0 for None (A's rows are K)."""
+def _row(name: str, value: object) -> int:
+    """``a_row`` / ``b_row`` for the C++ GEMM model: a positive int, or 0 for None (A's rows
+    are K; B's layout not known)."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"a_row must be a positive integer or None, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
     return min(int(value), _INT64_MAX)
 
 
