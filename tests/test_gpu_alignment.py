@@ -127,3 +127,17 @@ def test_matmul_and_weight_gradient_operands_are_not_weight_only_quantized() -> 
         pysim.Tensor(name="dy", shape=(8192, 4096), bits=16, dtype="float")))
     tiling = pysim.simulate(gpu.preset("h200"), wl).layers["tiling"].iloc[0]
     assert tiling.startswith("fp16 CTA"), tiling
+
+
+def test_a_narrow_matmul_b_takes_the_bit_plane_path() -> None:
+    """An int8 x int6 matmul (B at ``b_bits`` 6) unpacks its B (pysim/gpu/bitplane.py), as a
+    6-bit weight would; the weight_bits default of 8 sent it to plain int8 MMAs before."""
+    import pysim
+    from pysim.workload import Matmul, Tensor, Workload
+
+    op = Matmul(name="mm", inputs=("a", "b"), m=64, n=4096, k=4096, act_bits=8, b_bits=6,
+                dtype="int")
+    wl = Workload(name="w", ops=(op,), inputs=(
+        Tensor(name="a", shape=(64, 4096), bits=8), Tensor(name="b", shape=(4096, 4096), bits=6)))
+    tiling = pysim.simulate(gpu.preset("a100"), wl).layers["tiling"].iloc[0]
+    assert tiling.startswith("w6a8"), tiling

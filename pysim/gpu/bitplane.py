@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pysim.config.units import operand_bits
 from pysim.errors import WorkloadError
 from pysim.gpu.attention import FP32_LANES_PER_SM
 from pysim.gpu.presets import GpuPreset
@@ -50,7 +51,7 @@ SCALE_K = 128  # FlexQ's MMA_K and group size: one scale step per 128 K
 def applies(op: Any) -> bool:
     """Whether ``op`` is an integer MAC op with a 5- to 7-bit operand (and none wider than 8):
     it runs through ``bitplane_gemm``, not a tensor-core dtype of its own."""
-    bits = (op.weight_bits, op.act_bits)
+    bits = operand_bits(op)  # a matmul's B at its own width, not the weight_bits default
     return (op.dtype == "int" and op.type != "attention" and max(bits) <= 8
             and any(b in PLANE_BITS for b in bits))
 
@@ -79,7 +80,7 @@ def check_supported(op: Any, gpu: GpuPreset) -> None:
     have = gpu.supported_dtypes()
     if "b1" not in have and "int8" not in have:
         raise WorkloadError(
-            f"op {op.name!r}: int{max(op.weight_bits, op.act_bits)} operands (w{op.weight_bits}"
+            f"op {op.name!r}: int{max(operand_bits(op))} operands (w{operand_bits(op)[1]}"
             f"a{op.act_bits}{_formats(op)}) need b1 (bit-plane passes) or int8 tensor cores; "
             f"{gpu.full_name} supports {', '.join(have)}")
 
@@ -93,9 +94,9 @@ def _formats(op: Any) -> str:
 def bitplane_gemm(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int,
                   out_bytes: int, out_bits: int | None) -> PlaneGemm:
     """The faster of the b1 bit-plane and the int8 unpacking kernel for ``count`` GEMMs
-    C[m, n] = A[m, k] (``op.act_bits``) x B[k, n] (``op.weight_bits``) on ``gpu``; C stored at
-    ``out_bytes`` (``out_bits`` when packed below a byte). Raises WorkloadError if the GPU has
-    neither b1 nor int8 tensor cores."""
+    C[m, n] = A[m, k] (``op.act_bits``) x B[k, n] (the weights', or a matmul's B width) on
+    ``gpu``; C stored at ``out_bytes`` (``out_bits`` when packed below a byte). Raises
+    WorkloadError if the GPU has neither b1 nor int8 tensor cores."""
     check_supported(op, gpu)
     have = gpu.supported_dtypes()
     c_bytes = count * math.ceil(m * n * (out_bits or 8 * out_bytes) / 8)
@@ -110,7 +111,7 @@ def bitplane_gemm(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int,
 
 def _b1(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int, c_bytes: int,
         scales: int) -> PlaneGemm:
-    a, w = op.act_bits, op.weight_bits
+    a, w = operand_bits(op)
     sm, sn = a * m, w * n  # the stacked binary GEMM: every (activation, weight) plane pair
     best = None
     for tile in gpu.gemm_candidates(sm, sn, k, "b1", batch=count):
@@ -135,7 +136,7 @@ def _b1(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int, c_bytes: in
 
 def _int8(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int, out_bytes: int,
           out_bits: int | None, scales: int) -> PlaneGemm:
-    a, w = op.act_bits, op.weight_bits
+    a, w = operand_bits(op)
     c = gpu.gemm_cost(m, n, k, "int8", batch=count, out_bytes=out_bytes,
                       out_bits=out_bits if out_bits and out_bits < 8 * out_bytes else None)
     hbm = gpu.hbm_sustained_gb_per_s * 1e9
