@@ -10,7 +10,7 @@ mixed precision (``mixed_bf16``), Adam, one A100 (the ``a100`` preset); MFU = th
 FLOPs (2 x the forward, dX and dW MACs, no recomputation) / step time / bf16 peak. The
 vocabulary is padded as Megatron-LM pads it (``--make-vocab-size-divisible-by``, default 128:
 50257 -> 50304); unpadded, the LM head's GEMMs have rows of 50257 bf16 values, not 16-byte
-aligned, and run cuBLAS's align-1 fallback (docs/tensor_cores.md): MFU 0.40.
+aligned, and run cuBLAS's align-1 fallback (docs/tensor_cores.md): MFU 0.44.
 
 Assumptions, and why the figures differ: Megatron's figure includes pipeline bubbles and
 tensor / data-parallel communication, which a single simulated device does not have (they
