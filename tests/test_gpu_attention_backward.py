@@ -150,3 +150,9 @@ def test_a_one_row_causal_query_runs_unmasked() -> None:
             == fused_attention_cost(gpu, op(1, False), "fp16"))
     assert (fused_attention_cost(gpu, op(2, True), "fp16").compute_s
             > fused_attention_cost(gpu, op(2, False), "fp16").compute_s)
+
+
+def test_an_unknown_short_query_kernel_is_refused() -> None:
+    with pytest.raises(ValueError, match="short_query_kernel must be one of"):
+        fused_attention_cost(pysim.gpu.preset("h200"), attention(1, 32, 1, 128), "fp16",
+                             "sdpa")  # type: ignore[arg-type]

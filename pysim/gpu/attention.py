@@ -158,6 +158,7 @@ FA2_BWD_CTA_IO_BYTES_PER_CLK = 6.0
 # rate gives 6,400 and 5,630, 117 and 113 bytes per clock of its traffic. Fitted, not derived.
 FA2_BWD_SMEM_EFFICIENCY = 0.9
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
+SHORT_QUERY_KERNELS = ("splitkv", "forward")  # fused_attention_cost's short_query_kernel
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
 
 
@@ -302,6 +303,9 @@ def fused_attention_cost(gpu: Any, op: Any, dtype: str,
     it over a paged or appended KV cache (serving stacks: the model's decode), or "forward",
     FA2's ``mha_fwd`` (PyTorch SDPA, ``flash_attn_func``), whose forward kernel computes the
     query's 128-row block whole."""
+    if short_query_kernel not in SHORT_QUERY_KERNELS:
+        raise ValueError(f"short_query_kernel must be one of {SHORT_QUERY_KERNELS}, got "
+                         f"{short_query_kernel!r}")
     if getattr(op, "fwd_head_dim", None) and gpu.attention != "flash3":
         return flash_backward_cost(gpu, op, dtype)
     d, nq, nk = op.head_dim, op.q_len, op.kv_len
