@@ -255,8 +255,12 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     # cuDNN padding an odd count to 4 (its first-layer kernels: c4r7s7 on the H200); a sparse
     # op runs transposed (the weight is A: rows of K)
     a_row = -(-op.in_c // op.groups // 4) * 4 if op.type == "conv2d" else None
-    # a weight gradient's B is dY, rows of N (pysim.training.ops.WeightGrad)
-    b_row = op.n if hasattr(op, "dy_shape") else None
+    b_row = None
+    if hasattr(op, "dy_shape"):  # a weight gradient X^T dY (pysim.training.ops.WeightGrad):
+        # A is X read transposed, rows of X's last dimension (a linear layer's K, a
+        # convolution's NHWC channels, padded to 4 as above); B is dY, rows of its channels
+        a_row = op.x_shape[-1] if len(op.x_shape) == 2 else -(-op.x_shape[-1] // 4) * 4
+        b_row = op.dy_shape[-1]
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
         # narrower than the MMA input stay narrow in memory (W4A16 / W8A16)
