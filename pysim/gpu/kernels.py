@@ -165,6 +165,16 @@ def is_depthwise(op: Any) -> bool:
     return op.type == "conv2d" and op.groups > 1 and op.in_c == op.groups
 
 
+CUDNN_CHANNEL_PAD = 4  # cuDNN's first-layer kernels run a 3-channel image as 4 (..._c4r7s7_...)
+
+
+def cudnn_channels(channels: int) -> int:
+    """The channels of an NHWC row as cuDNN lays them out for a convolution: an odd count padded
+    to a multiple of ``CUDNN_CHANNEL_PAD`` (the H200's first-layer kernel for ResNet-50 names
+    ``k64c4r7s7``)."""
+    return -(-channels // CUDNN_CHANNEL_PAD) * CUDNN_CHANNEL_PAD
+
+
 def cuda_core_macs_per_lane(op: Any) -> int:
     """Multiply-accumulates one CUDA-core lane issues per clock at the op's widths: an FP32
     FMA; two fp16 / bf16 ones (HFMA2); four 8-bit ones (DP4A, along kh x kw)."""
@@ -251,15 +261,14 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     tiling = ""
     launches = 1
     fp16_scales = 0  # bytes of the weight-only kernels' fp16 group scales gemm_cost counts
-    # an implicit-GEMM convolution gathers A's rows from NHWC pixels of in_c / groups channels,
-    # cuDNN padding an odd count to 4 (its first-layer kernels: c4r7s7 on the H200); a sparse
-    # op runs transposed (the weight is A: rows of K)
-    a_row = -(-op.in_c // op.groups // 4) * 4 if op.type == "conv2d" else None
+    # an implicit-GEMM convolution gathers A's rows from NHWC pixels of in_c / groups channels
+    # (cudnn_channels); a sparse op runs transposed (the weight is A: rows of K)
+    a_row = cudnn_channels(op.in_c // op.groups) if op.type == "conv2d" else None
     b_row = None
     if hasattr(op, "dy_shape"):  # a weight gradient X^T dY (pysim.training.ops.WeightGrad):
         # A is X read transposed, rows of X's last dimension (a linear layer's K, a
-        # convolution's NHWC channels, padded to 4 as above); B is dY, rows of its channels
-        a_row = op.x_shape[-1] if len(op.x_shape) == 2 else -(-op.x_shape[-1] // 4) * 4
+        # convolution's NHWC channels); B is dY, rows of its channels
+        a_row = op.x_shape[-1] if len(op.x_shape) == 2 else cudnn_channels(op.x_shape[-1])
         b_row = op.dy_shape[-1]
     for count, m, n, k in _gemms(op):
         # count equal GEMMs: one strided-batched kernel (its CTAs share the waves); weights
