@@ -19,11 +19,24 @@ one, its source and the ratio:
    45 nm table scaled to 28 nm by its own rule (pysim/config/energy_table.py): 0.78 pJ (0.71);
    with an fp16 accumulator 0.47 pJ. The PE's pipeline and operand registers, which pysim
    books to its register files rather than to the MAC, are the likely rest.
+4. MX-native MACs (``block_scales: datapath``: a block's products summed in a fixed-point word,
+   ``pysim.config.units.BlockAccumulator``), MXFP8 (E4M3) over MXFP4 energy per MAC, against
+   whole published MX systems' energy per operation (only their ratio is compared; they add
+   operand delivery, registers and control, and run MXFP4 at twice MXFP8's rate on shared
+   multipliers): Wipfli et al., "Vmxdotp" (arXiv:2603.04979, abstract; 12 nm): 843 and 1632
+   GFLOPS/W, 1.94x; Cuyckens et al. (arXiv:2511.06313, abstract): 1438-1675 and 4065 GOPS/W,
+   2.43-2.83x (2.61 at the middle). With an fp32 add per product instead the ratio is 1.18.
 """
 
 from __future__ import annotations
 
-from pysim.config import load_energy_table
+from pathlib import Path
+from typing import cast
+
+import pysim
+from pysim.config import SystolicArrayUnit, load_energy_table
+from pysim.config.units import mx_block_accumulator
+from pysim.workload import Gemm
 from pysim.workload.number_formats import element_format
 
 
@@ -36,6 +49,22 @@ def _fields(name: str) -> tuple[int, int]:
 
 FP16, FP32, BF16, E4M3 = (_fields(f) for f in ("fp16", "fp32", "bf16", "fp8_e4m3"))
 DHFP_PE_MW, DHFP_PE_GHZ, DHFP_PE_NM = 2.13, 1.94, 28  # arXiv:2604.04507, abstract
+VMXDOTP_GFLOPS_PER_W = {"mxfp8": 843.0, "mxfp4": 1632.0}  # arXiv:2603.04979, abstract
+CUYCKENS_GOPS_PER_W = {"mxfp8": (1438.0, 1675.0), "mxfp4": (4065.0, 4065.0)}  # 2511.06313
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mx_mac_pj(fmt: str, block_scales: str) -> float:
+    """One MAC of ``fmt`` x ``fmt`` (an MX format) on configs/edge_npu.yaml's systolic array
+    with fp4 / fp8 PEs and its block scales applied in the datapath or on the vector unit,
+    the datapath's per-block scale shift included."""
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(
+        {"units.0.float_precisions": [4, 8], "units.0.block_scales": block_scales})
+    unit, table = cast(SystolicArrayUnit, hw.units[0]), hw.energy_table
+    op = Gemm(name="g", inputs=("x",), m=64, n=64, k=1024, weight_format=fmt, act_format=fmt)
+    block = mx_block_accumulator(op, unit)
+    shift = table.shift_pj(unit.float_acc_bits) / block.group if block is not None else 0.0
+    return unit.mac_pj(table, op) + shift
 
 
 def rows() -> list[tuple[str, float, float, str]]:
@@ -47,6 +76,10 @@ def rows() -> list[tuple[str, float, float, str]]:
 
     t28 = t.scaled_to(DHFP_PE_NM)
     fp8_mac = t28.float_mult_pj(E4M3, E4M3) + t28.add_pj(32, "fp")
+    mx_ratio = mx_mac_pj("mxfp8_e4m3", "datapath") / mx_mac_pj("mxfp4", "datapath")
+    mx_fp32_ratio = mx_mac_pj("mxfp8_e4m3", "vector") / mx_mac_pj("mxfp4", "vector")
+    lo, hi = (CUYCKENS_GOPS_PER_W["mxfp4"][0] / CUYCKENS_GOPS_PER_W["mxfp8"][i] for i in (1, 0))
+    cuyckens = (lo + hi) / 2
     return [
         ("fp16 multiply, pJ (45 nm)", t.float_mult_pj(FP16, FP16), 1.1,
          "Horowitz ISSCC 2014 (anchor)"),
@@ -60,6 +93,13 @@ def rows() -> list[tuple[str, float, float, str]]:
          0.5, "the same sentence, against the whole multiply (exponent add, normalisation)"),
         ("fp8 E4M3 MAC + fp32 add, pJ (28 nm)", fp8_mac, DHFP_PE_MW / DHFP_PE_GHZ,
          "Kumar et al. arXiv:2604.04507: 2.13 mW at 1.94 GHz, a whole PE"),
+        ("MXFP8 / MXFP4 MAC (Vmxdotp)", mx_ratio,
+         VMXDOTP_GFLOPS_PER_W["mxfp4"] / VMXDOTP_GFLOPS_PER_W["mxfp8"],
+         "Vmxdotp arXiv:2603.04979: 843 vs 1632 GFLOPS/W, a whole system"),
+        ("MXFP8 / MXFP4 MAC (Cuyckens)", mx_ratio, cuyckens,
+         "Cuyckens et al. arXiv:2511.06313: 1438-1675 vs 4065 GOPS/W, a whole system"),
+        ("MXFP8 / MXFP4, an fp32 add each", mx_fp32_ratio, cuyckens,
+         "the same, pysim's MAC without MX-native blocks"),
     ]
 
 

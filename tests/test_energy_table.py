@@ -238,3 +238,8 @@ def test_the_float_mac_validation_script_prints_its_published_figures() -> None:
     assert 0.85 < got["bf16 / fp16 significand array"] < 1.15
     assert 0.85 < got["fp32 / bf16 significand array"] < 1.15
     assert 0.6 < got["fp8 E4M3 MAC + fp32 add, pJ (28 nm)"] < 1.0
+    # MX-native fixed-point blocks: MXFP8 / MXFP4 between the two published MX systems'
+    # ratios (1.94 and 2.43-2.83); an fp32 add per product would give under half of the latter
+    assert 0.85 < got["MXFP8 / MXFP4 MAC (Cuyckens)"] < 1.15
+    assert 1.0 < got["MXFP8 / MXFP4 MAC (Vmxdotp)"] < 1.45
+    assert got["MXFP8 / MXFP4, an fp32 add each"] < 0.6

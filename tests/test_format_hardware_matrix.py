@@ -139,7 +139,12 @@ def test_the_float_formats_run_pinned_on_the_lmul_array_at_the_same_speed() -> N
         lmul = pysim.simulate(hw, gemm(fmt, unit="lmul_array"))
         assert set(lmul.layers["unit"]) == {"lmul_array"}
         assert lmul.latency_s == exact.latency_s, fmt
-        # the multiplier goes, the fp32 accumulate stays: -52 % at 16 bits, less at 8
+        # the multiplier goes, the fp32 accumulate stays: -52 % at 16 bits, less at 8; the
+        # mx_array adds an MX block's products in fixed point (block_scales: datapath), which
+        # L-Mul's fp32 add per product does not beat
+        if fmt.startswith("mx"):
+            assert lmul.energy_breakdown_j["mac"] > exact.energy_breakdown_j["mac"], fmt
+            continue
         assert lmul.energy_breakdown_j["mac"] < exact.energy_breakdown_j["mac"], fmt
         if formats.get(fmt).bits == 16:
             assert lmul.energy_breakdown_j["mac"] < 0.6 * exact.energy_breakdown_j["mac"], fmt
