@@ -41,7 +41,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                             const Poll& poll) {
   validate(spec);
   validate(gemm);
-  const TileGeometry g = tile_geometry(spec, gemm, tile);  // shapes and occupancy only
+  const TileGeometry g = tile_geometry(spec, gemm, tile);  // shapes, occupancy, align-1 load time
   require_steps(g);
   Ticker ticker(poll);
   const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
@@ -70,11 +70,6 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   int64_t bound_counts[4] = {0, 0, 0, 0};
   std::vector<double> sm_mma(spec.sms), sm_smem(spec.sms), sm_epi(spec.sms), sm_deq(spec.sms),
       sm_load(spec.sms);
-  // an align1 kernel loads A and B element by element (kAlign1ElementsPerClk)
-  const double load_per_block =
-      tc_alignment_elements(gemm) == 1
-          ? static_cast<double>((tile.bm + tile.bn) * tile.bk) / kAlign1ElementsPerClk
-          : 0.0;
   std::vector<int64_t> sm_ctas(spec.sms);
   // Whole clusters fill a wave: the SMs past the last whole cluster stay idle.
   const int64_t wave_slots =
@@ -117,7 +112,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                                tile.cluster_n) +
             tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
-        sm_load[sm] += load_per_block;
+        sm_load[sm] += g.load_cycles_per_block;  // an align1 kernel's element-wise loads
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
             const int64_t fetch =
