@@ -68,7 +68,7 @@ from typing import Any
 
 import pysim
 from pysim.config.units import RowKernel
-from pysim.gpu.attention import fused_attention_cost
+from pysim.gpu.attention import ShortQueryKernel, fused_attention_cost
 from pysim.workload import Workload, workload_from_dict
 from pysim.workload.attention import Attention
 
@@ -146,9 +146,9 @@ def _try(fn: Callable[[], float]) -> tuple[float | None, str]:
     return value, ""
 
 
-def _fwd_s(gpu: Any, op: Attention, short_query_kernel: str = "splitkv") -> float:
+def _fwd_s(gpu: Any, op: Attention, short_query_kernel: ShortQueryKernel = "splitkv") -> float:
     """The fused-attention forward kernel's seconds."""
-    return fused_attention_cost(gpu, op, "fp16", short_query_kernel).time_s  # type: ignore[arg-type]
+    return fused_attention_cost(gpu, op, "fp16", short_query_kernel).time_s
 
 
 def _llama_s(batch: int) -> float:
@@ -226,11 +226,11 @@ def decode_rows() -> list[Row]:
         # SDPA's flash back end calls FA2's mha_fwd: one split runs its forward kernel, the
         # query's 128-row block computed whole; the model's decode is the serving stacks'
         # split-KV kernel, which cuDNN's times follow
-        kernel = "forward" if backend == "flash" else "splitkv"
+        kernel: ShortQueryKernel = "forward" if backend == "flash" else "splitkv"
         model, note = _try(partial(_fwd_s, gpu, op, kernel))
         kv_bytes = int(r["kv_bytes"])
         if model is not None:
-            c = fused_attention_cost(gpu, op, "fp16", kernel)  # type: ignore[arg-type]
+            c = fused_attention_cost(gpu, op, "fp16", kernel)
             note = (f"{float(r['tb_s']):.2f} vs {kv_bytes / model / 1e12:.2f} TB/s of KV; "
                     f"model {c.bound}-bound, {c.splits} split(s) of {c.blocks[0]}x{c.blocks[1]}")
         if kv_bytes < L2_RESIDENT_BYTES:

@@ -482,14 +482,13 @@ def operand_bits(op: Any) -> tuple[int, int]:
 class BlockAccumulator:
     """An MX-native MAC's fixed-point accumulator for one block of ``group`` products (OCP MX
     v1.0, Sec. 6.3: a block's dot product is computed "in a precision of the implementation's
-    choosing"; here exactly): each product, ``product_bits`` of significand over an exponent
-    ``span`` of positions, is aligned into a ``word_bits`` fixed-point word and added there; the
-    block's sum meets the float accumulator once per block. This is the integer accumulation
-    Cuyckens et al. (arXiv:2511.06313) set against an fp32 add per product: cheap for fp4 and
-    fp6 elements, wide (42 bits for E4M3, 70 for E5M2) for fp8."""
+    choosing"; here exactly): each product, over an exponent ``span`` of positions, is aligned
+    into a ``word_bits`` fixed-point word and added there; the block's sum meets the float
+    accumulator once per block. This is the integer accumulation Cuyckens et al.
+    (arXiv:2511.06313) set against an fp32 add per product: cheap for fp4 and fp6 elements,
+    wide (42 bits for E4M3, 70 kept to 64 for E5M2) for fp8."""
 
     word_bits: int
-    product_bits: int
     span: int
     group: int
 
@@ -531,8 +530,8 @@ def mx_block_accumulator(op: Any, unit: Any) -> BlockAccumulator | None:
     top = a.emax + w.emax + 2
     bottom = (a.emin - a.mbits) + (w.emin - w.mbits)
     word = top - bottom + math.ceil(math.log2(group)) + 1
-    return BlockAccumulator(min(word, MAX_BLOCK_WORD_BITS), a.mbits + w.mbits + 2,
-                            a.emax + w.emax - a.emin - w.emin, group)
+    return BlockAccumulator(min(word, MAX_BLOCK_WORD_BITS), a.emax + w.emax - a.emin - w.emin,
+                            group)
 
 
 # (exponent, mantissa) bits of a float operand that names no format: IEEE's at 16 and 32 bits

@@ -94,7 +94,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pysim import _core
 from pysim.errors import WorkloadError
@@ -158,7 +158,9 @@ FA2_BWD_CTA_IO_BYTES_PER_CLK = 6.0
 # rate gives 6,400 and 5,630, 117 and 113 bytes per clock of its traffic. Fitted, not derived.
 FA2_BWD_SMEM_EFFICIENCY = 0.9
 SPLITKV_BLOCK_M = 64  # FlashAttention-2's split-KV (decode) kernel's query block
-SHORT_QUERY_KERNELS = ("splitkv", "forward")  # fused_attention_cost's short_query_kernel
+# fused_attention_cost's short_query_kernel: FA2's split-KV kernel or its forward kernel
+ShortQueryKernel = Literal["splitkv", "forward"]
+SHORT_QUERY_KERNELS: tuple[str, ...] = get_args(ShortQueryKernel)
 MAX_SPLITS = 128  # FlashAttention-2's limit on num_splits
 
 
@@ -293,7 +295,7 @@ def flash_backward_cost(gpu: Any, op: Any, dtype: str) -> AttentionCost:
 
 
 def fused_attention_cost(gpu: Any, op: Any, dtype: str,
-                         short_query_kernel: Literal["splitkv", "forward"] = "splitkv",
+                         short_query_kernel: ShortQueryKernel = "splitkv",
                          ) -> AttentionCost:
     """Time and HBM traffic of attention op ``op`` as one FlashAttention-2 kernel on ``gpu``
     with tensor-core ``dtype`` (both GEMMs); an AttentionBackward (``fwd_head_dim``) as
