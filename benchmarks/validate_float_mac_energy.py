@@ -31,12 +31,10 @@ one, its source and the ratio:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import pysim
-from pysim.config import SystolicArrayUnit, load_energy_table
-from pysim.config.units import mx_block_accumulator
-from pysim.workload import Gemm
+from pysim.config import load_energy_table
+from pysim.workload import Gemm, Tensor, Workload
 from pysim.workload.number_formats import element_format
 
 
@@ -55,16 +53,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def mx_mac_pj(fmt: str, block_scales: str) -> float:
-    """One MAC of ``fmt`` x ``fmt`` (an MX format) on configs/edge_npu.yaml's systolic array
-    with fp4 / fp8 PEs and its block scales applied in the datapath or on the vector unit,
-    the datapath's per-block scale shift included."""
+    """One MAC of ``fmt`` x ``fmt`` (an MX format) as ``pysim.simulate`` prices it: the MAC
+    energy of a GEMM on configs/edge_npu.yaml's systolic array with fp4 / fp8 PEs, its block
+    scales applied in the datapath or on the vector unit, over its MACs."""
     hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml").with_overrides(
         {"units.0.float_precisions": [4, 8], "units.0.block_scales": block_scales})
-    unit, table = cast(SystolicArrayUnit, hw.units[0]), hw.energy_table
-    op = Gemm(name="g", inputs=("x",), m=64, n=64, k=1024, weight_format=fmt, act_format=fmt)
-    block = mx_block_accumulator(op, unit)
-    shift = table.shift_pj(unit.float_acc_bits) / block.group if block is not None else 0.0
-    return unit.mac_pj(table, op) + shift
+    m, n, k = 64, 64, 1024
+    wl = Workload(name="g", ops=(Gemm(name="g", inputs=("x",), m=m, n=n, k=k,
+                                      weight_format=fmt, act_format=fmt),),
+                  inputs=(Tensor(name="x", shape=(m, k), format=fmt),))
+    return pysim.simulate(hw, wl).energy_breakdown_j["mac"] * 1e12 / (m * n * k)
 
 
 def rows() -> list[tuple[str, float, float, str]]:
