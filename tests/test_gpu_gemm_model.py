@@ -88,7 +88,7 @@ def check_every_candidate(case: Case, widths: dict[str, int | None] | None = Non
     out_bits."""
     p, m, n, k, dtype, sparse, batch, acc = case
     q = widths or {}
-    tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc)
+    tiles = p.gemm_candidates(m, n, k, dtype, sparse, batch=batch, acc=acc, **q)
     assert tiles
     for tile in tiles:
         # the candidates are the dtype-width ones: with B's scales a tile may no longer fit

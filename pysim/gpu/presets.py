@@ -619,16 +619,19 @@ class GpuPreset:
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
-        batch: int = 1, acc: str | None = None, a_row: int | None = None,
-        b_row: int | None = None,
+        batch: int = 1, acc: str | None = None, a_bits: int | None = None,
+        b_bits: int | None = None, b_group: int | None = None, out_bits: int | None = None,
+        a_row: int | None = None, b_row: int | None = None,
     ) -> list[Tile]:
         """(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the
         search evaluates (split-K only where the output tiles of all ``batch`` entries do not fill
         one wave; 2 x 1 and 1 x 2 clusters on Hopper and Blackwell where the rows are 16-byte
-        aligned)."""
+        aligned). The widths and rows as in ``gemm_cost``: a packed C (``out_bits``) or a row
+        can change the rows' alignment, and so the kernels searched."""
         args, a = self._gemm_args(M, N, K, dtype, sparse, None, acc)
+        q = _widths(a_bits, b_bits, b_group, out_bits)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
-                                                            batch=_batch(batch), acc=a,
+                                                            batch=_batch(batch), acc=a, **q,
                                                             a_row=_row("a_row", a_row),
                                                             b_row=_row("b_row", b_row))]
 
