@@ -469,13 +469,27 @@ int64_t tc_alignment_bytes(const TcGemm& gemm) {
   // K x N). One row, or one value a row, is a contiguous vector: no stride to align.
   const int64_t row = gemm.a_row > 0 ? gemm.a_row : gemm.k;
   if (gemm.m > 1 && row > 1) bits = std::gcd(bits, row * a_bits);
-  if (gemm.m > 1 && gemm.n > 1) bits = std::gcd(bits, gemm.n * tc_out_bits(gemm));
+  // C's rows in bytes (TMA's stores), and in elements at the input width: cuBLAS's kernels
+  // take one alignment, in elements, for A, B and C (h200_kernels/gemm.csv: int8 at N = 1000
+  // and 5000 ran ..._tn_align4, their int32 rows 16-byte aligned; M = 196 ran _align16)
+  if (gemm.m > 1 && gemm.n > 1) {
+    bits = std::gcd(bits, gemm.n * tc_out_bits(gemm));
+    bits = std::gcd(bits, gemm.n * a_bits);
+  }
   if (gemm.k > 1 && gemm.b_row > 1) bits = std::gcd(bits, gemm.b_row * a_bits);
   return bits / 8;
 }
 
 int64_t tc_alignment_elements(const TcGemm& gemm) {
   return std::max<int64_t>(1, tc_alignment_bytes(gemm) * 8 / tc_input_bits(gemm.dtype));
+}
+
+int64_t tc_load_vector_bytes(const TcGemm& gemm) {
+  const int64_t aligned = tc_alignment_bytes(gemm);
+  if (aligned >= 16) return 16;
+  const int64_t element = std::max<int64_t>(1, tc_input_bits(gemm.dtype) / 8);
+  if (element == 1 && aligned >= 4) return 4;
+  return std::max(aligned, element);
 }
 
 GpuArch tc_kernel_arch(const GpuSpec& spec, const TcGemm& gemm) {
@@ -718,10 +732,12 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.dequant_cycles_per_block =
       static_cast<double>(tc_dequant_elements(gemm, t.bm, t.bn, t.bk) * kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
+  // (a TMA kernel moves whole boxes: its rows are 16-byte aligned or it could not run)
+  const int64_t vector = tma_arch(karch) ? 16 : tc_load_vector_bytes(gemm);
   g.load_cycles_per_block =
-      tc_alignment_elements(gemm) == 1
-          ? static_cast<double>((t.bm + t.bn) * t.bk) / kAlign1ElementsPerClk
-          : 0.0;
+      vector < 16 ? static_cast<double>((t.bm + t.bn) * t.bk * tc_input_bits(gemm.dtype)) /
+                        static_cast<double>(8 * vector) / kNarrowLoadsPerClk
+                  : 0.0;
   // sm90 / sm100 kernels size their pipeline to the shared memory (CUTLASS's
   // StageCountAutoCarveout): up to the default depth, fewer (at least 2) for a tile too large.
   const int64_t stage_bytes = g.a_block_bytes + g.b_block_bytes;
@@ -905,8 +921,8 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
                    g.mma_cycles_per_instruction;
     t.dequant_cycles = static_cast<double>(busiest * kbs) * g.dequant_cycles_per_block;
     t.smem_bytes = n * kbs * g.smem_read_bytes_per_block;
-    // the SM's load / store pipe: the warps' shared-memory reads, or an align1 kernel's
-    // element-wise global loads into shared memory, whichever is longer
+    // the SM's load / store pipe: the warps' shared-memory reads, or a narrow-vector
+    // kernel's global loads into shared memory, whichever is longer
     t.smem_cycles = std::max(static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
                                  spec.smem_bandwidth_bytes_per_clk,
                              static_cast<double>(busiest * kbs) * g.load_cycles_per_block);

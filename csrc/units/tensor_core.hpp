@@ -221,11 +221,19 @@ int64_t tc_alignment_bytes(const TcGemm& gemm);
 // Elements of the MMA input per aligned vector (tc_alignment_bytes over the input width, at
 // least 1): 1 is an "align1" kernel (cuBLAS's cutlass_*_align1 fallback for 4095^3).
 int64_t tc_alignment_elements(const TcGemm& gemm);
-// align1 kernels move A and B element by element through registers (no cp.async, no TMA): on
-// the H200 cuBLAS's cutlass_75 / cutlass_80 align1 kernels ran 4095^3 at 150 TFLOP/s in fp16 and
-// bf16 and 135 in tf32 (h200_kernels/gemm.csv), the same element rate at either width, fitted
-// here as elements per SM clock; a k-block's (BM + BN) x BK elements take at least that long.
-constexpr double kAlign1ElementsPerClk = 3.6;
+// Bytes of one global load of A or B by the kernel cuBLAS picks: 16 for aligned rows; else the
+// widest vector the rows allow, but 4 for 1-byte inputs whose rows are 4- or 8-byte aligned
+// (cuBLAS's sm80 int8 kernels come as _align16 and _align4: h200_kernels/gemm.csv ran 1000^3,
+// rows 8-byte aligned, as ..._s8_128x128_128x5_tn_align4), and never under one element.
+int64_t tc_load_vector_bytes(const TcGemm& gemm);
+// Kernels with narrow vectors issue one load per vector, and an SM issues about
+// kNarrowLoadsPerClk of them a clock: a k-block's (BM + BN) x BK elements take at least
+// (their bytes / vector bytes) / kNarrowLoadsPerClk clocks. Fitted on the align1 kernels (one
+// element a load, through registers): on the H200 cuBLAS's cutlass_75 / cutlass_80 align1
+// kernels ran 4095^3 at 150 TFLOP/s in fp16 and bf16 and 135 in tf32 (h200_kernels/gemm.csv),
+// the same element rate at either width. Not fitted on the align4 int8 kernels (4-byte
+// cp.async), which ran at 2.0-2.6 loads a clock: docs/tensor_cores.md.
+constexpr double kNarrowLoadsPerClk = 3.6;
 // The architecture whose kernels run the GEMM (its tiles, pipeline, warp layout, clusters):
 // the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper), for cuBLAS's small tf32 GEMMs
 // there, and for an fp16 / bf16 / tf32 / int8 GEMM whose rows are not 16-byte aligned on a TMA
@@ -257,7 +265,7 @@ struct TileGeometry {
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
   int64_t b_block_bytes = 0;  // one k-block of the B tile (values at b_bits + its scales)
   double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
-  double load_cycles_per_block = 0;  // an align1 kernel's element-wise loads of one k-block
+  double load_cycles_per_block = 0;  // a narrow-vector kernel's loads of one k-block
   int64_t smem_bytes_per_cta = 0;
   int64_t acc_bytes = 4;                 // one accumulator element (fp16 accumulate: 2)
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block

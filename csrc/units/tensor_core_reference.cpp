@@ -112,7 +112,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                                tile.cluster_n) +
             tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
-        sm_load[sm] += g.load_cycles_per_block;  // an align1 kernel's element-wise loads
+        sm_load[sm] += g.load_cycles_per_block;  // a narrow-vector kernel's loads
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
             const int64_t fetch =
