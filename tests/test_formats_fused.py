@@ -183,3 +183,29 @@ def test_the_portable_loops_give_the_vector_loops_results(tmp_path):
             np.testing.assert_array_equal(portable[f"{i}_{j}"], q.codes, err_msg=name)
             np.testing.assert_array_equal(portable[f"{i}_{j}_v"],
                                           formats.dequantize(q).view(np.uint32), err_msg=name)
+
+
+@pytest.mark.parametrize("absmax", [1.0, 0.75])
+def test_nf4_rounds_at_the_divisions_ties_to_the_last_ulp(absmax, monkeypatch):
+    """The fused NF4 encoder counts precomputed thresholds (the least double that rounds up
+    past each code-book value) instead of dividing by the gap: the codes of every midpoint
+    between neighbours and of the 8 doubles either side of it, of the book's values and of
+    +-0 equal NumPy's division, in blocks whose scale is 1 (t = x) and 0.75 (t = x / 0.75)."""
+    v = np.asarray(formats.registry.get("nf4").values, dtype=np.float64)
+    t = list(v) + [0.0, -0.0]
+    for m in (v[:-1] + v[1:]) / 2:
+        below = above = m
+        for _ in range(8):
+            below, above = np.nextafter(below, -2.0), np.nextafter(above, 2.0)
+            t += [below, above]
+        t.append(m)
+    x = np.asarray(t) * absmax
+    if absmax != 1.0:  # the doubles either side of x's own quotient's tie, too
+        x = np.concatenate([x, np.nextafter(x, -2.0), np.nextafter(x, 2.0)])
+    pad = -len(x) % 63
+    x = np.concatenate([x, np.zeros(pad)]).reshape(-1, 63)
+    x = np.concatenate([np.full((len(x), 1), absmax), x], axis=1).ravel()  # each block's max
+    x = np.tile(x, -(-elements.NATIVE_MIN // len(x)))  # enough for the C++ kernel to run
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, "nf4"))
+    _same(got, ref)
+    assert np.all(ref.scales == np.float32(absmax))

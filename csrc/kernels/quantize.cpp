@@ -439,6 +439,29 @@ struct IntEnc {
   }
 };
 
+// The ordered integer key of a double (-0.0 and 0.0 both 0) and back: consecutive doubles have
+// consecutive keys.
+PYSIM_INLINE int64_t order_key(double d) {
+  int64_t b = 0;
+  std::memcpy(&b, &d, sizeof b);
+  return b >= 0 ? b : -(b & std::numeric_limits<int64_t>::max());
+}
+PYSIM_INLINE double from_order_key(int64_t k) {
+  const uint64_t b = k >= 0 ? static_cast<uint64_t>(k)
+                            : (static_cast<uint64_t>(-k) | (uint64_t{1} << 63));
+  double d = 0.0;
+  std::memcpy(&d, &b, sizeof d);
+  return d;
+}
+
+// Whether nearest-even rounding takes t up from values[k] to values[k + 1] (encode_codebook's
+// rule and elements.encode_codebook's: the interpolation weight above one half, or one half
+// with k odd).
+PYSIM_INLINE bool book_rounds_up(const double* v, int64_t k, double t) {
+  const double frac = (t - v[k]) / (v[k + 1] - v[k]);
+  return frac > 0.5 || (frac == 0.5 && (k % 2) == 1);
+}
+
 // A code book of N values (0: any size, read through the pointer; 16: a 4-bit book such as
 // NF4, held by value so the count below unrolls and the element loop vectorises).
 template <int N>
@@ -446,11 +469,31 @@ struct BookEnc {
   const double* values;
   int64_t n_values;
   double book[N > 0 ? N : 1];
-  BookEnc(const double* v, int64_t n) : values(v), n_values(n), book{} {
+  // 4-bit books: the least double that rounds up past values[k], for each k. Rounding up is
+  // monotone in t (the subtraction and the division by a positive gap both are), so t's
+  // nearest-even code is the count of these at or below it: the same code as the division,
+  // for every double (NaN: none, so 0, as the clamp-and-divide path gives), found once by
+  // bisecting the doubles between values[k] and values[k + 1].
+  double first_up[N > 1 ? N - 1 : 1];
+  BookEnc(const double* v, int64_t n) : values(v), n_values(n), book{}, first_up{} {
     for (int j = 0; j < N; ++j) book[j] = v[j];
+    for (int k = 0; k + 1 < N; ++k) {
+      int64_t lo = order_key(v[k]), hi = order_key(v[k + 1]);  // rounds down at lo, up at hi
+      while (static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) > 1) {
+        const int64_t mid =
+            lo + static_cast<int64_t>((static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo)) / 2);
+        (book_rounds_up(v, k, from_order_key(mid)) ? hi : lo) = mid;
+      }
+      first_up[k] = from_order_key(hi);
+    }
   }
   template <bool kStochastic>
   PYSIM_INLINE int64_t code(double x, double u) const {
+    if constexpr (N > 0 && !kStochastic) {
+      int64_t c = 0;
+      for (int j = 0; j + 1 < N; ++j) c += first_up[j] <= x ? 1 : 0;
+      return c;
+    }
     const double* v = N > 0 ? book : values;
     const int64_t n = N > 0 ? N : n_values;
     const double t = std::min(std::max(x, v[0]), v[n - 1]);
@@ -459,9 +502,11 @@ struct BookEnc {
     // data-dependent branches of a binary search.
     int64_t k = 0;
     for (int64_t j = 1; j + 1 < n; ++j) k += v[j] <= t ? 1 : 0;
-    const double frac = (t - v[k]) / (v[k + 1] - v[k]);
-    const bool up = kStochastic ? u < frac : frac > 0.5 || (frac == 0.5 && (k % 2) == 1);
-    return k + (up ? 1 : 0);
+    if constexpr (kStochastic) {
+      return k + (u < (t - v[k]) / (v[k + 1] - v[k]) ? 1 : 0);
+    } else {
+      return k + (book_rounds_up(v, k, t) ? 1 : 0);
+    }
   }
 };
 
@@ -538,9 +583,12 @@ PYSIM_INLINE FusedStatus block_scale(typename In::Bits m, const ScaleSpec& sp,
   const int64_t code = senc.code<false>(raw, 0.0);  // raw > 0: no sign bit
   if (code > sp.fmt.max_code) return FusedStatus::ScaleOutOfRange;  // inf or NaN
   const int64_t e = code >> sp.fmt.mbits, man = code & ((int64_t{1} << sp.fmt.mbits) - 1);
-  const double s = e == 0 ? std::ldexp(static_cast<double>(man), sp.fmt.emin - sp.fmt.mbits)
-                          : std::ldexp(static_cast<double>(man + (int64_t{1} << sp.fmt.mbits)),
-                                       static_cast<int>(e) - 1 + sp.fmt.emin - sp.fmt.mbits);
+  // the code's value, significand x 2^p: exact as a product with 2^p built from its bits (no
+  // libm call per block) for p in the normal range, which every scale format's codes are in
+  const int64_t p = (e == 0 ? 0 : e - 1) + sp.fmt.emin - sp.fmt.mbits;
+  const double sig = static_cast<double>(e == 0 ? man : man + (int64_t{1} << sp.fmt.mbits));
+  const double s = p >= -1022 && p <= 1023 ? sig * pow2(p)
+                                            : std::ldexp(sig, static_cast<int>(p));
   if (s == 0.0) return FusedStatus::ScaleOutOfRange;
   out->s = s;
   uint64_t sb = 0;
