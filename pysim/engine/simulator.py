@@ -85,21 +85,26 @@ class _Slots:
     engine, with a bare ``Event`` per wait and none per hand-back: those classes build two
     event objects per hand-over and schedule both, which was half the engine's time."""
 
-    __slots__ = ("env", "count", "waiting")
+    __slots__ = ("env", "count", "waiting", "granted")
 
     def __init__(self, env: simpy.Environment, count: int) -> None:
         self.env = env
         self.count = count
         self.waiting: deque[Event] = deque()
+        # an event already processed: a process that yields it goes on at once (simpy's
+        # Process._resume), with no trip through the event queue
+        self.granted = Event(env)
+        self.granted._ok = True
+        self.granted._value = None
+        self.granted.callbacks = None  # type: ignore[assignment]
 
     def get(self) -> Event:
-        """An event that fires once a slot is this caller's."""
-        event = Event(self.env)
+        """An event that fires once a slot is this caller's: ``granted`` when one is free."""
         if self.count > 0 and not self.waiting:
             self.count -= 1
-            event.succeed()
-        else:
-            self.waiting.append(event)
+            return self.granted
+        event = Event(self.env)
+        self.waiting.append(event)
         return event
 
     def put(self) -> None:
@@ -125,37 +130,58 @@ class _Bus:
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self.busy = False
-        self.demand: deque[Event] = deque()
+        self.demand: deque[tuple[Event, float]] = deque()  # (ends, cycles) of each waiter
         self.prefetch: deque[Event] = deque()
         self.preempt: Event | None = None  # fires to preempt the prefetch holding the bus
 
-    def get(self, prefetch: bool = False) -> Event:
-        """An event that fires once the bus is this caller's; a prefetch's fires with the
+    def transfer(self, cycles: float) -> Event:
+        """A demand transfer: an event that fires once this caller has held the bus for
+        ``cycles``, its value the cycle the bus was granted. One event a transfer, not a
+        grant and a timeout: the bus schedules the end itself and hands over when it fires."""
+        ends = Event(self.env)
+        ends.callbacks.append(self._release)  # before the waiting process's own
+        if not self.busy:
+            self.busy = True
+            self._start(ends, cycles)
+        else:
+            self.demand.append((ends, cycles))
+            if self.preempt is not None and not self.preempt.triggered:
+                self.preempt.succeed(False)
+        return ends
+
+    def get(self) -> Event:
+        """A prefetch's turn: an event that fires once the bus is this caller's, with the
         event that ends its turn (``_prefetch``: False when a demand preempts it)."""
         event = Event(self.env)
         if not self.busy:
             self.busy = True
-            self._grant(event, prefetch)
-        elif prefetch:
-            self.prefetch.append(event)
+            self._grant(event)
         else:
-            self.demand.append(event)
-            if self.preempt is not None and not self.preempt.triggered:
-                self.preempt.succeed(False)
+            self.prefetch.append(event)
         return event
 
     def put(self) -> None:
         """Hand the bus over: to the longest-waiting demand, else prefetch, if any."""
         if self.demand:
-            self._grant(self.demand.popleft(), False)
+            self.preempt = None
+            self._start(*self.demand.popleft())
         elif self.prefetch:
-            self._grant(self.prefetch.popleft(), True)
+            self._grant(self.prefetch.popleft())
         else:
             self.busy = False
             self.preempt = None
 
-    def _grant(self, event: Event, prefetch: bool) -> None:
-        self.preempt = Event(self.env) if prefetch else None
+    def _release(self, _: Event) -> None:
+        self.put()
+
+    def _start(self, ends: Event, cycles: float) -> None:
+        # what Event.succeed does, ``cycles`` later (as simpy's Timeout schedules itself)
+        ends._ok = True
+        ends._value = self.env.now
+        self.env.schedule(ends, delay=cycles)
+
+    def _grant(self, event: Event) -> None:
+        self.preempt = Event(self.env)
         event.succeed(self.preempt)
 
 
@@ -218,12 +244,10 @@ class _Op:
 
 def _transfer(env, nbytes, bus, bytes_per_cycle, latency, op, step=0, kind="read"):
     asked = env.now
-    yield op.count(bus.get())
-    granted = env.now
     duration = latency + nbytes / bytes_per_cycle
     op.busy += duration
-    yield op.count(env.timeout(duration))
-    bus.put()
+    op.events += 1  # the grant: an event of the model, though the bus schedules none for it
+    granted = yield op.count(bus.transfer(duration))
     if op.log is not None:
         op.log.append((step, kind, asked, granted, env.now, nbytes))
 
@@ -236,7 +260,7 @@ def _prefetch(env, nbytes, bus, bytes_per_cycle, latency, op, step=0):
     left = whole
     while left > 0:
         asked = env.now
-        stop = yield op.count(bus.get(prefetch=True))  # fires False when a demand preempts
+        stop = yield op.count(bus.get())  # fires False when a demand preempts
         granted = env.now
         timer = op.count(env.timeout(left))  # ... or True when the transfer is done
         timer.callbacks.append(lambda _, stop=stop: stop.triggered or stop.succeed(True))
