@@ -209,3 +209,49 @@ def test_nf4_rounds_at_the_divisions_ties_to_the_last_ulp(absmax, monkeypatch):
     got, ref = _both(monkeypatch, lambda: formats.quantize(x, "nf4"))
     _same(got, ref)
     assert np.all(ref.scales == np.float32(absmax))
+
+
+FLOATS = ["bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "tf32",
+          "fp32"]
+
+
+def _every_float32(step: int) -> np.ndarray:
+    """Finite float32 values over the whole bit range (every ``step``-th pattern, both signs,
+    zeros and subnormals among them), a multiple of 64 long."""
+    bits = np.arange(0, 1 << 32, step, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    x = x[np.isfinite(x)]
+    return x[: x.size // 64 * 64]
+
+
+@pytest.mark.parametrize("name", FLOATS)
+@pytest.mark.parametrize("saturate", [False, True])
+def test_float_codes_from_float32_bits_equal_numpy_over_the_bit_range(name, saturate,
+                                                                      monkeypatch):
+    """The fused float encoders equal NumPy's double arithmetic on ~260k float32 patterns
+    spread over every exponent (zeros, subnormals, the largest finite values) and on their
+    float16 / bfloat16 roundings, saturating or not."""
+    x = _every_float32(16411)
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, name, saturate=saturate))
+    _same(got, ref)
+    for dtype in (np.float16, ml_dtypes.bfloat16):
+        with np.errstate(over="ignore"):
+            xd = x.astype(dtype)
+        xd = xd[np.isfinite(xd.astype(np.float32))]
+        got, ref = _both(monkeypatch, lambda xd=xd: formats.quantize(xd, name, saturate=saturate))
+        _same(got, ref)
+
+
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2",
+                                  "mxfp4"])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_mx_codes_of_every_exponent_equal_numpy(name, shuffled, monkeypatch):
+    """MX blocks scale by a power of two that can lift float32 subnormals into the element
+    format's normal range (blocks of zeros and subnormals: E8M0 2^-127; an encoder working
+    from the float32 bits that took a subnormal's exponent as -126 gave them codes of 1.0).
+    In order (blocks of like magnitude) and shuffled (tiny elements beside large ones)."""
+    x = _every_float32(16411)
+    if shuffled:
+        x = x[np.random.default_rng(0).permutation(x.size)]
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, name))
+    _same(got, ref)
