@@ -189,6 +189,23 @@ def test_overflow_is_one_line_naming_the_parts():
     assert "\n" not in text and "saved activations" in text and "GiB" in text
 
 
+def test_capacity_comes_from_the_dram_of_any_hardware():
+    """A GPU's YAML (configs/gpu/*.yaml) holds its HBM as ``dram.capacity_gib``, as
+    ``simulate``'s capacity check reads it: its training step is checked against the same 80
+    GiB as the preset's (it was unchecked), and so is an accelerator config that states one."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    yaml = training.step(str(root / "configs" / "gpu" / "h100.yaml"), mlp())
+    preset = training.step(pysim.gpu.preset("h100"), mlp())
+    assert yaml.memory.capacity == preset.memory.capacity == 80 * 2**30
+    tpu = pysim.load_hardware(root / "configs" / "tpu_v1.yaml")
+    assert training.step(tpu, mlp(), recipe="int8").memory.capacity is None
+    small = tpu.with_overrides({"dram.capacity_gib": 1e-6})
+    with pytest.raises(pysim.WorkloadError, match="tpu_v1 has 0.00 GiB"):
+        training.step(small, mlp(), recipe="int8")
+
+
 # -- formats -----------------------------------------------------------------------------------
 
 def test_fp8_recipe_formats_per_role():

@@ -124,15 +124,19 @@ def clear_caches() -> None:
 
 def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
     """The hardware's memory: ``memory_gib`` if given, else a GPU preset's HBM (GiB as
-    pysim.gpu's capacity check counts it); None when neither is known (accelerator configs
-    describe DRAM timing, not capacity)."""
+    pysim.gpu's capacity check counts it), else the hardware's ``dram.capacity_gib`` (a GPU's
+    YAML, configs/gpu/*.yaml, or an accelerator config that states it, as ``simulate``'s
+    capacity check reads it); None when none is known."""
     if memory_gib is not None:
         if isinstance(memory_gib, bool) or not isinstance(memory_gib, (int, float)) \
                 or not memory_gib > 0:
             raise ConfigError(f"memory_gib must be a number > 0, got {memory_gib!r}")
         return int(memory_gib * GIB)
     hbm = getattr(hw, "hbm_gb", None)
-    return int(hbm * GIB) if hbm else None
+    if hbm:
+        return int(hbm * GIB)
+    dram = getattr(getattr(hw, "dram", None), "capacity_gib", None)
+    return int(dram * GIB) if dram else None
 
 
 def _nbytes(count: int, fmt: Format) -> int:
@@ -264,7 +268,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     """
     devices = dp.check_devices(data_parallel)
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
-    link = dp.require_link(_hardware(hw), devices) if devices > 1 else None
+    hw = _hardware(hw)
+    link = dp.require_link(hw, devices) if devices > 1 else None
     if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
         from pysim import zoo
         # a CNN's training form: its batch norms as ops, not folded into the convolutions
