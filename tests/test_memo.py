@@ -88,3 +88,27 @@ def test_mac_memo_keeps_a_bounded_number_of_hardware_objects() -> None:
     # the least recently used go first; each kept object is held, so its id stays its own
     assert [id(held) for held, _ in MAPPED._by_hw.values()] == \
         [id(hw) for hw in kept[-mac_memo.HARDWARE:]]
+
+
+def test_gpu_gemm_searches_are_remembered_per_gpu_and_shape() -> None:
+    """A GPU's GEMM tile search runs once per (GPU, GEMM): BERT-base's twelve layers search
+    each shape once; the figures equal a fresh search, and clear_caches forgets them."""
+    from pysim.gpu import presets
+
+    clear_caches()
+    gpu = pysim.gpu.preset("a100")
+    first = pysim.simulate(gpu, pysim.zoo.load("bert_base"))
+    info = presets._searched_cost.cache_info()
+    assert 0 < info.currsize < 20 and info.hits > info.currsize  # 96 GEMMs, few shapes
+    again = pysim.simulate(gpu, pysim.zoo.load("bert_base"))
+    assert again.latency_cycles == first.latency_cycles
+    a, b = gpu.gemm_cost(512, 768, 768, "fp16"), gpu.gemm_cost(512, 768, 768, "fp16")
+    assert a is b  # read-only, shared
+    clear_caches()
+    assert presets._searched_cost.cache_info().currsize == 0
+    fresh = gpu.gemm_cost(512, 768, 768, "fp16")
+    assert (fresh.time_s, fresh.tile_m, fresh.tile_n, fresh.split_k) == \
+        (a.time_s, a.tile_m, a.tile_n, a.split_k)
+    # another GPU object (a changed field) searches anew
+    other = gpu.replace(sms=54)
+    assert other.gemm_cost(512, 768, 768, "fp16").time_s != a.time_s

@@ -21,7 +21,7 @@ import math
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -556,7 +556,7 @@ class GpuPreset:
         q = _widths(a_bits, b_bits, b_group, out_bits)
         rows = {"a_row": _row("a_row", a_row), "b_row": _row("b_row", b_row)}
         if tile is None:
-            return _core.gpu_gemm_cost(self.spec, *args, batch=b, acc=a, **q, **rows)
+            return _searched_cost(self.spec, args, b, a, tuple(q.items()), tuple(rows.items()))
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
                                         cluster_m=cm, cluster_n=cn, **rows)
@@ -681,6 +681,16 @@ class GpuPreset:
         a = self._acc(name, acc)
         self.macs_per_clk_per_sm(name, bool(sparse), a)  # ValueError: unsupported on this GPU
         return (*dims, name, bool(sparse), int(out_bytes or 0)), a
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _searched_cost(spec: _core.GpuSpec, args: tuple, batch: int, acc: str,
+                   widths: tuple[tuple[str, Any], ...],
+                   rows: tuple[tuple[str, Any], ...]) -> _core.GemmCost:
+    """``gemm_cost``'s tile search, once per GPU and GEMM: a network's repeated layers and a
+    sweep's repeated points search a shape once (``spec``, one per preset object, is kept
+    alive by the key; the result is read-only; ``pysim.memo.clear_caches`` clears it)."""
+    return _core.gpu_gemm_cost(spec, *args, batch=batch, acc=acc, **dict(widths), **dict(rows))
 
 
 @functools.lru_cache(maxsize=64)
