@@ -10,6 +10,8 @@ L = lat + R/S/bpc, a compute c = C/S, a store T = lat + W/S/bpc.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pysim.engine import OpTiming, StepPlan, run_plans
 
@@ -250,3 +252,26 @@ def test_the_cpp_schedule_refuses_bad_input(args, message):
 
     with pytest.raises(ValueError, match=message):
         _core.op_pipeline_cycles(*args)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 500), st.integers(0, 3)),
+                min_size=1, max_size=12), st.booleans())
+def test_a_run_of_kernels_times_as_the_reader_computer_writer_chain(ops, db):
+    """A run whose ops move no bytes (a GPU's kernels) takes one process an op; its times equal
+    those of the three-channel chain, which the run takes once any op moves bytes (here an op
+    on a unit of its own, which no kernel waits for: only the bus could tie them, and kernels
+    do not use it)."""
+    plans = [plan(f"k{i}", f"s{q}", deps=tuple(sorted({i - 1 - b for b in range(back)
+                                                       if i - 1 - b >= 0})), compute=c,
+                  db=db)
+             for i, (q, c, back) in enumerate(ops)]
+    fast = run_plans(plans, 4.0, 10.0, record=True)
+    chain = run_plans(plans + [plan("dma", "other", read=4000, write=400, steps=3,
+                                     compute=50.0)], 4.0, 10.0, record=True)[:-1]
+    for f, c in zip(fast, chain, strict=True):
+        assert (f.start_cycle, f.end_cycle, f.compute_cycles) == \
+            (c.start_cycle, c.end_cycle, c.compute_cycles)
+        assert [i[1:5] for i in f.intervals] == \
+            [i[1:5] for i in c.intervals if i.kind == "compute"]
+        assert f.events <= c.events

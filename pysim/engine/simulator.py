@@ -9,6 +9,9 @@ channel goes on to the next op on the unit, fetching its first step's weights (a
 no producer writes) while the current op still computes; bytes produced by earlier ops wait for
 their producers. When DRAM cannot keep up the unit waits (stall cycles). Ops on different units
 run concurrently and share the DRAM bus. Time is in clock cycles; nothing is stepped per cycle.
+A run in which no op moves bytes through the engine (a GPU's kernels, whose times hold their
+memory traffic) takes one process per op instead (``kernel``: the stream's turn, then its
+time), which gives the chain's times.
 
 A device-to-device link (``LinkPlan``: a data-parallel gradient bucket's all-reduce) is one
 more resource: each collective asks for it once the ops it follows have ended and the
@@ -325,6 +328,23 @@ def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
     op.end = env.now
 
 
+def kernel(env, plan, after, deps, op):
+    """An op that moves no bytes through the engine (a GPU kernel, whose time holds its
+    memory traffic) in a run of such ops only: it starts once the op before it on its queue
+    has ended and its producers have, and computes. The reader / computer / writer chain gives
+    the same times for such a run (no transfer, so every buffer half is free when asked for)
+    at a quarter of the events."""
+    yield op.count(after)
+    op.became_ready(env.now)
+    if deps is not None and not deps.triggered:
+        yield op.count(deps)
+    began = env.now
+    yield op.count(env.timeout(plan.compute_cycles))
+    if op.log is not None:
+        op.log.append((0, "compute", began, began, env.now, 0.0))
+    op.end = env.now
+
+
 def allreduce(env, link, plan, asked_before, deps, asked, finished, times, j):
     """One collective: wait for its ops, ask for the link after the previous collective
     asked (FIFO, so in launch order), hold it, record (ready, start, end)."""
@@ -379,12 +399,19 @@ def run_with_link(
     for j, lp in enumerate(links):
         for i in lp.before:
             waits.setdefault(i, []).append(j)
+    streams = all(p.steps == 1 and p.read_bytes == 0 and p.write_bytes == 0 for p in plans)
     for i, plan in enumerate(plans):
         if plan.steps < 1:
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
         unit, op = units[plan.queue or plan.unit], _Op(record)
         events = [done[d] for d in plan.deps] + [link_done[j] for j in waits.get(i, ())]
         deps = simpy.AllOf(env, events) if events else None
+        if streams:  # kernels on streams: one process an op
+            run = env.process(kernel(env, plan, unit.computer, deps, op))
+            unit.reader = unit.computer = unit.writer = run
+            done.append(run)
+            ops.append(op)
+            continue
         read = env.process(reader(env, plan, unit, unit.reader, deps, bus, bpc[i], lat[i], op))
         comp = env.process(computer(env, plan, unit, unit.computer, op))
         write = env.process(writer(env, plan, unit, unit.writer, bus, bpc[i], lat[i], op))
