@@ -229,7 +229,11 @@ names the parameters that set each input's shape, for error messages.
         return self.act_format if self.out_bits is None else None
 
     def output_tensor(self) -> Tensor:
-        """The activation tensor this op writes."""
+        """The activation tensor this op writes (built once: the op is immutable)."""
+        return self._output_tensor
+
+    @cached_property
+    def _output_tensor(self) -> Tensor:
         fmt = self.output_format
         if fmt is not None:
             return Tensor(name=self.output, shape=self.output_shape, format=fmt,
