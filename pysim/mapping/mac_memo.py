@@ -30,9 +30,15 @@ NAMES = frozenset({"name", "inputs", "output"})
 
 def op_signature(op: Any) -> tuple[Any, ...]:
     """What the mapping reads of ``op``: its type and every field but its own and its
-    tensors' names (hashable: the fields of a frozen op are)."""
-    fields = type(op).model_fields
-    return (type(op), *(getattr(op, f) for f in fields if f not in NAMES))
+    tensors' names (hashable: the fields of a frozen op are). Built once per op and kept in
+    its ``__dict__``, as ``functools.cached_property`` keeps an op's figures (CachedFigures:
+    a copy with changed fields drops it)."""
+    found = op.__dict__.get("_op_signature")
+    if found is None:
+        fields = type(op).model_fields
+        found = (type(op), *(getattr(op, f) for f in fields if f not in NAMES))
+        op.__dict__["_op_signature"] = found
+    return found
 
 
 def snapshot(m: dict[str, Any]) -> dict[str, Any]:
