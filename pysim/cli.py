@@ -49,14 +49,16 @@ def _number(text: str) -> str | float | int:
 
 
 def _load_workload_arg(text: str, args: argparse.Namespace | None = None):  # noqa: ANN202
-    """A workload from a path (YAML or ONNX) or ``zoo:NAME[:key=value,...]``."""
+    """A workload from a path (YAML or ONNX) or ``[zoo:]NAME[:key=value,...]`` (a bare zoo name
+    where no such file exists, as ``pysim train`` takes one)."""
     from pysim import zoo
     from pysim.workload import load_workload
 
-    if text.startswith("zoo:"):
-        name, _, params = text[4:].partition(":")
-        kwargs = _parse_sets([p for p in params.split(",") if p]) if params else {}
-        return zoo.load(name, **kwargs)
+    path = Path(text)
+    # zoo:NAME[:key=value,...], a bare zoo name, or a name that is neither a file nor has a
+    # file's suffix (the zoo's error then suggests the nearest model)
+    if zoo.is_spec(text) or (len(path.parts) == 1 and not path.suffix and not path.exists()):
+        return zoo.from_spec(text)
     if text.endswith(".onnx") and args is not None:
         dims = _parse_sets(getattr(args, "dim", []) or [])
         return load_workload(text, batch=args.batch, quantize_bits=args.quantize_bits,
@@ -168,7 +170,7 @@ def add_target_args(p: argparse.ArgumentParser) -> None:
     zoo:NAME[:key=value,...]; read them with ``_load_hardware_arg`` / ``_load_workload_arg``."""
     p.add_argument("hardware", help="hardware YAML (e.g. configs/edge_npu.yaml) or gpu:NAME "
                                     "(configs/gpu/NAME.yaml)")
-    p.add_argument("workload", help="workload YAML or ONNX file, or zoo:NAME[:key=value,...]")
+    p.add_argument("workload", help="workload YAML or ONNX file, or [zoo:]NAME[:key=value,...]")
     p.add_argument("--batch", type=int, help="ONNX: value of a dynamic batch dimension")
     p.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
                    help="ONNX: value of a named dynamic dimension (repeatable)")

@@ -132,6 +132,28 @@ def test_run_zoo_workload_with_parameters(capsys):
     assert json.loads(out)["macs"] == 64 * 32 * 16
 
 
+def test_a_bare_zoo_name_runs_as_train_takes_it(capsys, tmp_path, monkeypatch):
+    """``pysim run HW bert_base`` (as ``pysim train HW bert_base``) runs the zoo's model where
+    no file of that name exists; ``zoo:`` specs with parameters work without the prefix too,
+    and in ``pysim train``; a file of the name wins."""
+    code, out, err = _run(capsys, "run", EDGE, "gemm:m=64,n=32,k=16", "--json")
+    assert code == 0, err
+    assert json.loads(out)["macs"] == 64 * 32 * 16
+    code, out, err = _run(capsys, "run", EDGE, "bert_base", "--json")
+    assert code == 0, err
+    assert json.loads(out)["macs"] == zoo.load("bert_base").macs
+    code, out, err = _run(capsys, "train", EDGE, "zoo:gemm:m=64,n=32,k=16", "--recipe", "int8")
+    assert code == 0, err
+    code, out, err = _run(capsys, "train", EDGE, "zoo:gemm:m", "--recipe", "int8")
+    assert code == 2 and err.strip().splitlines() == [
+        "pysim train: error: zoo spec 'zoo:gemm:m': 'm' is not key=value "
+        "(zoo:gemm:key=value,...)"]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gemm").write_text("not: a workload\n")
+    code, out, err = _run(capsys, "run", EDGE, "gemm")
+    assert code == 2 and "gemm" in err  # the file, read and refused
+
+
 def test_zoo_list(capsys):
     code, out, err = _run(capsys, "zoo", "list")
     assert code == 0, err
@@ -164,9 +186,11 @@ def test_help_lists_subcommands(capsys):
         (["run", EDGE, "zoo:resnet99"], "resnet99"),
         (["run", EDGE, "zoo:bert_base:seq_len=0"], "seq_len"),
         (["run", EDGE, "zoo:bert_base:heads=4"], "heads"),
+        (["run", EDGE, "bert_bse"], "did you mean 'bert_base'"),
+        (["run", EDGE, "zoo:bert_base:seq_len"], "'seq_len' is not key=value"),
     ],
     ids=["missing-hw", "missing-wl", "set-no-equals", "set-unknown-key", "set-bad-value",
-         "zoo-unknown", "zoo-bad-param", "zoo-unknown-param"],
+         "zoo-unknown", "zoo-bad-param", "zoo-unknown-param", "zoo-typo", "zoo-bad-item"],
 )
 def test_errors_exit_2_with_one_line(capsys, argv, needle):
     code, out, err = _run(capsys, *argv)

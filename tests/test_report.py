@@ -227,4 +227,4 @@ def test_help_lists_report(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["report", "--help"])
     out = capsys.readouterr().out
-    assert "-o FILE" in out and "--trace" in out and "zoo:NAME" in out
+    assert "-o FILE" in out and "--trace" in out and "[zoo:]NAME" in out

@@ -270,11 +270,12 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
-    if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
-        from pysim import zoo
-        # a CNN's training form: its batch norms as ops, not folded into the convolutions
-        params = next((p for name, p, _ in zoo.describe() if name == wl), {})
-        wl = zoo.load(wl, **({"batchnorm": True} if "batchnorm" in params else {}))
+    from pysim import zoo
+
+    if isinstance(wl, str) and (zoo.is_spec(wl) or not wl.endswith((".yaml", ".yml", ".onnx"))):
+        # [zoo:]NAME[:key=value,...]; a CNN in its training form: its batch norms as ops, not
+        # folded into the convolutions (unless the spec says batchnorm=...)
+        wl = zoo.from_spec(wl, batchnorm=True)
     elif not isinstance(wl, Workload):
         from pysim.workload import load_workload
         wl = load_workload(wl)

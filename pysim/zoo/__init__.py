@@ -146,6 +146,43 @@ def load(name: str, **params: Any) -> Workload:
     return sparsify(wl, weights=weights, activations=activations)
 
 
+def is_spec(text: str) -> bool:
+    """Whether ``text`` names a zoo model (``from_spec``) rather than a file: ``zoo:...``, or a
+    bare model name (``bert_base``) that is not an existing path."""
+    if text.startswith("zoo:"):
+        return True
+    return text.partition(":")[0] in _MODELS and not Path(text).exists()
+
+
+def from_spec(text: str, **defaults: Any) -> Workload:
+    """A zoo model from ``[zoo:]NAME[:key=value,...]`` (``zoo:bert_base:batch=8``), values
+    read as int, float or text; ``defaults`` apply where the spec sets nothing (a training
+    step's ``batchnorm=True``) and the model takes them. Raises WorkloadError naming a bad
+    ``key=value`` item, an unknown model or parameter (``load``)."""
+    name, _, items = text.removeprefix("zoo:").partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, items.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise WorkloadError(f"zoo spec {text!r}: {item!r} is not key=value "
+                                f"(zoo:{name}:key=value,...)")
+        params[key.strip()] = _number(value.strip())
+    taken = _MODELS[name].params() if name in _MODELS else {}
+    for key, value in defaults.items():
+        if key in taken:
+            params.setdefault(key, value)
+    return load(name, **params)
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def write_yaml(directory: str | Path, models: tuple[str, ...] = YAML_MODELS) -> list[Path]:
     """Write each of `models` (default parameters) to `directory`/<name>.yaml; returns paths."""
     paths = []
