@@ -202,7 +202,7 @@ class _LazySubcommands(argparse._SubParsersAction):
                  values: Any, option_string: str | None = None) -> None:
         name = values[0] if values else None
         loader = self._loaders.pop(name, None) if isinstance(name, str) else None
-        if loader is not None:
+        if loader is not None and isinstance(name, str):
             listed = list(self._choices_actions)
             del self._name_parser_map[name]
             loader(_OnlyNamed(self, name))
@@ -329,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"pysim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_LazySubcommands)
+    assert isinstance(sub, _LazySubcommands)
     for name, loader in _LOADERS.items():
         sub.add_lazy(name, _HELP[name], loader)
     return parser

@@ -48,7 +48,7 @@ class OpFieldError(ValueError):
 class GemmView(NamedTuple):
     """An op lowered to `count` independent GEMMs of (m x k) @ (k x n)."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, read as view.count
     m: int
     n: int
     k: int
