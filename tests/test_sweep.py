@@ -95,6 +95,12 @@ def test_space_from_yaml(tmp_path):
         Space.from_yaml(path)
     with pytest.raises(pysim.ConfigError, match="cannot read"):
         Space.from_yaml(tmp_path / "missing.yaml")
+    # a section wrapped around the paths (as other tools' space files have) is named, with
+    # what a space file holds
+    path.write_text("grid:\n  units.0.rows: [16, 32]\n")
+    with pytest.raises(pysim.ConfigError, match=r"grid: expected a list of values or a range "
+                       r"\{low: L, high: H\}.*dotted hardware paths.*units.0.rows: \[16, 32\]"):
+        Space.from_yaml(path)
 
 
 # -- the frame ------------------------------------------------------------------------------------

@@ -105,8 +105,10 @@ class Space:
         for key, value in data.items():
             if isinstance(value, dict):
                 if set(value) != {"low", "high"}:
-                    raise ConfigError(f"{path}: {key}: a range is {{low: L, high: H}}, "
-                                      f"got {value!r}")
+                    raise ConfigError(f"{path}: {key}: expected a list of values or a range "
+                                      f"{{low: L, high: H}}, got {value!r} (a space file maps "
+                                      "dotted hardware paths to them, e.g. units.0.rows: "
+                                      "[16, 32])")
                 value = (value["low"], value["high"])
             params[key] = value
         try:
