@@ -21,7 +21,7 @@ import math
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -427,8 +427,10 @@ class GpuPreset:
         """The GEMM / attention kernel model of a hardware description's ``tensor_core`` unit
         (``unit``, else its first): its SMs, the hardware's clock, its outermost scratchpad as
         the L2 and its DRAM as the HBM. Raises ConfigError if the hardware has none."""
+        from pysim.config.units import TensorCoreUnit
+
         if unit is None:
-            unit = next((u for u in hw.units if u.kind == "tensor_core"), None)
+            unit = next((u for u in hw.units if isinstance(u, TensorCoreUnit)), None)
         if unit is None:
             raise ConfigError(f"hardware {hw.name!r} has no tensor_core unit")
         l2 = hw.chain("input")[-1]
@@ -473,7 +475,8 @@ class GpuPreset:
 
     def mma_shape(self, dtype: str, sparse: bool = False) -> tuple[int, int, int]:
         """(m, n, k) of the warp-level MMA instruction for ``dtype``. ValueError if unsupported."""
-        return tuple(_core.tc_mma_shape(self.arch, self._dtype(dtype), bool(sparse)))
+        m, n, k = _core.tc_mma_shape(self.arch, self._dtype(dtype), bool(sparse))
+        return m, n, k
 
     def macs_per_clk_per_sm(self, dtype: str, sparse: bool = False, acc: str | None = None) -> int:
         """Tensor-core MACs per SM per clock for input ``dtype`` accumulating in ``acc`` (None:
@@ -554,9 +557,10 @@ class GpuPreset:
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
-        rows = {"a_row": _row("a_row", a_row), "b_row": _row("b_row", b_row)}
+        rows = _rows(a_row, b_row)
         if tile is None:
-            return _searched_cost(self.spec, args, b, a, tuple(q.items()), tuple(rows.items()))
+            return _searched_cost(self.spec, args, b, a, tuple(q.values()),
+                                  (rows["a_row"], rows["b_row"]))
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
                                         cluster_m=cm, cluster_n=cn, **rows)
@@ -610,7 +614,7 @@ class GpuPreset:
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
-        rows = {"a_row": _row("a_row", a_row), "b_row": _row("b_row", b_row)}
+        rows = _rows(a_row, b_row)
         if tile is None:
             return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, **rows)
         shape, (cm, cn) = _tile(tile)
@@ -632,8 +636,7 @@ class GpuPreset:
         q = _widths(a_bits, b_bits, b_group, out_bits)
         return [tuple(t) for t in _core.gpu_gemm_candidates(self.spec, *args,
                                                             batch=_batch(batch), acc=a, **q,
-                                                            a_row=_row("a_row", a_row),
-                                                            b_row=_row("b_row", b_row))]
+                                                            **_rows(a_row, b_row))]
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -680,17 +683,21 @@ class GpuPreset:
         name = self._dtype(dtype)
         a = self._acc(name, acc)
         self.macs_per_clk_per_sm(name, bool(sparse), a)  # ValueError: unsupported on this GPU
-        return (*dims, name, bool(sparse), int(out_bytes or 0)), a
+        m, n, k = dims
+        return (m, n, k, name, bool(sparse), int(out_bytes or 0)), a
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _searched_cost(spec: _core.GpuSpec, args: tuple, batch: int, acc: str,
-                   widths: tuple[tuple[str, Any], ...],
-                   rows: tuple[tuple[str, Any], ...]) -> _core.GemmCost:
+def _searched_cost(spec: _core.GpuSpec, args: tuple[int, int, int, str, bool, int], batch: int,
+                   acc: str | None, widths: tuple[int, ...],
+                   rows: tuple[int, int]) -> _core.GemmCost:
     """``gemm_cost``'s tile search, once per GPU and GEMM: a network's repeated layers and a
     sweep's repeated points search a shape once (``spec``, one per preset object, is kept
     alive by the key; the result is read-only; ``pysim.memo.clear_caches`` clears it)."""
-    return _core.gpu_gemm_cost(spec, *args, batch=batch, acc=acc, **dict(widths), **dict(rows))
+    a_bits, b_bits, b_group, out_bits = widths
+    return _core.gpu_gemm_cost(spec, *args, batch=batch, acc=acc, a_bits=a_bits, b_bits=b_bits,
+                               b_group=b_group, out_bits=out_bits, a_row=rows[0],
+                               b_row=rows[1])
 
 
 @functools.lru_cache(maxsize=64)
@@ -718,20 +725,40 @@ def _kernel_model(name: str, unit: TensorCoreUnit, clock_mhz: float, l2_bytes: i
 _INT64_MAX = 2**63 - 1
 
 
+class _Widths(TypedDict):
+    """The storage-width keywords of the C++ GEMM model."""
+
+    a_bits: int
+    b_bits: int
+    b_group: int
+    out_bits: int
+
+
+class _Rows(TypedDict):
+    """The row keywords of the C++ GEMM model."""
+
+    a_row: int
+    b_row: int
+
+
+def _width(name: str, value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    return min(int(value), _INT64_MAX)
+
+
 def _widths(a_bits: object, b_bits: object, b_group: object,
-            out_bits: object = None) -> dict[str, int]:
+            out_bits: object = None) -> _Widths:
     """The storage-width keywords of the C++ GEMM model (None -> 0: the dtype's width / no
     scales / whole-byte C); the C++ side checks the values against the dtype and K."""
-    out = {}
-    for name, value in (("a_bits", a_bits), ("b_bits", b_bits), ("b_group", b_group),
-                        ("out_bits", out_bits)):
-        if value is None:
-            out[name] = 0
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-        out[name] = min(int(value), _INT64_MAX)
-    return out
+    return _Widths(a_bits=_width("a_bits", a_bits), b_bits=_width("b_bits", b_bits),
+                   b_group=_width("b_group", b_group), out_bits=_width("out_bits", out_bits))
+
+
+def _rows(a_row: object, b_row: object) -> _Rows:
+    return _Rows(a_row=_row("a_row", a_row), b_row=_row("b_row", b_row))
 
 
 def _row(name: str, value: object) -> int:
