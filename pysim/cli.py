@@ -29,23 +29,16 @@ def _cmd_gemm(args: argparse.Namespace) -> int:
 
 
 def _parse_sets(items: list[str]) -> dict[str, str | float | int]:
+    from pysim.zoo import parse_value
+
     out: dict[str, str | float | int] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE (e.g. dram.bandwidth_gb_per_s=12.8), "
                               f"got {item!r}")
-        out[key.strip()] = _number(value.strip())
+        out[key.strip()] = parse_value(value.strip())
     return out
-
-
-def _number(text: str) -> str | float | int:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _load_workload_arg(text: str, args: argparse.Namespace | None = None):  # noqa: ANN202

@@ -166,7 +166,7 @@ def from_spec(text: str, **defaults: Any) -> Workload:
         if not sep or not key.strip():
             raise WorkloadError(f"zoo spec {text!r}: {item!r} is not key=value "
                                 f"(zoo:{name}:key=value,...)")
-        params[key.strip()] = _number(value.strip())
+        params[key.strip()] = parse_value(value.strip())
     taken = _MODELS[name].params() if name in _MODELS else {}
     for key, value in defaults.items():
         if key in taken:
@@ -174,7 +174,9 @@ def from_spec(text: str, **defaults: Any) -> Workload:
     return load(name, **params)
 
 
-def _number(text: str) -> int | float | str:
+def parse_value(text: str) -> int | float | str:
+    """A ``key=value`` item's value as given on a command line: an int, else a float, else
+    the text (``zoo:`` specs, ``pysim run --set``)."""
     for kind in (int, float):
         try:
             return kind(text)
