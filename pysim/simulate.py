@@ -155,7 +155,7 @@ def _tensor_traffic(wl: Workload, mappings: list) -> tuple[tuple[str, str, int, 
             row[0] += read
             row[1] += write
             row[2] += compulsory
-    return tuple((name, wl.tensors[name].role, wl.tensors[name].bytes, *row)
+    return tuple((name, wl.tensors[name].role, wl.tensors[name].bytes, row[0], row[1], row[2])
                  for name, row in sums.items() if any(row))
 
 

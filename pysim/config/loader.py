@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pysim.config.yaml_io import format_validation_error, read_yaml_mapping
 from pysim.errors import ConfigError
 
 
-def load_hardware(path: str | Path) -> Hardware:
+def load_hardware(path: str | PathLike[str]) -> Hardware:
     """The hardware described by the YAML file ``path`` (schema: docs/hardware_config.md).
 
     A relative ``energy.table`` path resolves against the YAML file's folder.

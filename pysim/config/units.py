@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -910,7 +910,10 @@ UNIT_KINDS: dict[str, type[_MacUnit]] = {
     "tensor_core": TensorCoreUnit,
 }
 
-Unit = Annotated[Union[tuple(UNIT_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+if TYPE_CHECKING:  # the same union, spelled out for type checkers (keep with UNIT_KINDS)
+    Unit = SystolicArrayUnit | BitSerialUnit | XnorUnit | TensorCoreUnit
+else:
+    Unit = Annotated[Union[tuple(UNIT_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
 
 class VectorUnit(_Model):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Collection, Sequence
+from os import PathLike
 from pathlib import Path
 from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from pysim.errors import ConfigError
 from pysim.yamlfile import excerpt, read_yaml
@@ -24,7 +26,7 @@ class FieldError(ValueError):
         self.field, self.value = field, value
 
 
-def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+def read_yaml_mapping(path: str | PathLike[str]) -> dict[str, Any]:
     """The top-level mapping of the YAML file ``path``. Raises ConfigError naming the file
     (and line) if it is missing, unreadable, not a regular file, too large, not valid YAML or
     not a mapping (pysim/yamlfile.py)."""
@@ -100,14 +102,14 @@ def _num(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _spurious(err: dict[str, Any]) -> bool:
+def _spurious(err: ErrorDetails) -> bool:
     """pydantic also reports ``too_short`` for a tuple whose items failed; drop that one."""
     items, ctx = err.get("input"), err.get("ctx") or {}
     return (err["type"] == "too_short" and isinstance(items, (list, tuple))
             and len(items) >= ctx.get("min_length", 0))
 
 
-def _describe(err: dict[str, Any], model: type[BaseModel], data: Any,
+def _describe(err: ErrorDetails, model: type[BaseModel], data: Any,
               loc: tuple[str | int, ...]) -> tuple[str, bool]:
     """(what is wrong and what is allowed, whether to append 'got <value>')."""
     kind, ctx = err["type"], err.get("ctx") or {}
