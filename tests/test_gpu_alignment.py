@@ -69,7 +69,8 @@ def test_alignment_counts_a_and_c_rows_of_more_than_one_value() -> None:
     for m, n, k in ((4096, 4096, 4095), (4096, 4095, 4096)):
         assert p.gemm_cost(m, n, k, "fp16").bound == "smem"
     assert p.gemm_cost(1, 4095, 4096, "fp16").bound != "smem"
-    # K = 4092 (8-byte rows): no TMA, so sm80 (mma.sync) kernels, but no element-wise loads
+    # K = 4092 (8-byte rows): no TMA, so sm80 (mma.sync) kernels, whose 8-byte loads do not
+    # bind here
     c = p.gemm_cost(4096, 4096, 4092, "fp16")
     assert c.bound == "compute" and c.cluster_m == c.cluster_n == 1
     assert p.gemm_time(4096, 4096, 4092, "fp16") > 1.2 * p.gemm_time(4096, 4096, 4096, "fp16")

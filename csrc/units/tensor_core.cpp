@@ -480,10 +480,6 @@ int64_t tc_alignment_bytes(const TcGemm& gemm) {
   return bits / 8;
 }
 
-int64_t tc_alignment_elements(const TcGemm& gemm) {
-  return std::max<int64_t>(1, tc_alignment_bytes(gemm) * 8 / tc_input_bits(gemm.dtype));
-}
-
 int64_t tc_load_vector_bytes(const TcGemm& gemm) {
   const int64_t aligned = tc_alignment_bytes(gemm);
   if (aligned >= 16) return 16;

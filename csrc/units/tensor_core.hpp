@@ -218,9 +218,6 @@ int64_t tc_macs_per_clk_per_sm(const GpuSpec& spec, const TcGemm& gemm);
 // (Hopper, Blackwell) needs 16-byte strides; a CUTLASS kernel loads an operand in vectors of
 // its alignment (cp.async takes 4, 8 or 16 bytes).
 int64_t tc_alignment_bytes(const TcGemm& gemm);
-// Elements of the MMA input per aligned vector (tc_alignment_bytes over the input width, at
-// least 1): 1 is an "align1" kernel (cuBLAS's cutlass_*_align1 fallback for 4095^3).
-int64_t tc_alignment_elements(const TcGemm& gemm);
 // Bytes of one global load of A or B by the kernel cuBLAS picks: 16 for aligned rows; else the
 // widest vector the rows allow, but 4 for 1-byte inputs whose rows are 4- or 8-byte aligned
 // (cuBLAS's sm80 int8 kernels come as _align16 and _align4: h200_kernels/gemm.csv ran 1000^3,

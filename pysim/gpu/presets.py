@@ -542,15 +542,17 @@ class GpuPreset:
         packed below a byte (4: fp4 / int4, two a byte; 6: fp6; None: 8 x ``out_bytes``); the
         CTAs store (and split-K's reduction writes) ceil(elements x out_bits / 8) bytes.
 
-        Alignment: A's rows (K values) and C's (N values) are taken row-major and contiguous;
-        rows that are not 16-byte aligned rule out TMA, so on Hopper and Blackwell fp16 / bf16 /
-        tf32 / int8 run CUTLASS's sm80 kernels, and rows aligned to one element only (an odd K
-        or N in fp16) run its align-1 kernels, which load element by element (cuBLAS ran 4095^3
-        so on an H200, 5.2x (fp16) and 2.9x (tf32) slower than 4096^3). ``a_row``: the values of
-        A contiguous in memory where not K (an implicit-GEMM convolution gathers its rows from
-        NHWC pixels of ``a_row`` channels). ``b_row``: B's row, where its layout is known (a
-        weight gradient's dY: rows of N); otherwise only A's and C's rows count (a weight is N x
-        K, a V cache K x N). Rows need more than one row and value to count.
+        Alignment: A's rows (K values) and C's (N values) are taken row-major and contiguous,
+        C's counted in elements too (cuBLAS's one kernel alignment); rows that are not 16-byte
+        aligned rule out TMA, so on Hopper and Blackwell fp16 / bf16 / tf32 / int8 run CUTLASS's
+        sm80 kernels, which load in vectors of the rows' alignment (8 or 4 bytes, 4 for int8;
+        one element for an odd K or N in fp16: the align-1 kernels cuBLAS ran 4095^3 with on an
+        H200, 5.2x (fp16) and 2.9x (tf32) slower than 4096^3), about 3.6 loads a clock per SM.
+        ``a_row``: the values of A contiguous in memory where not K (an implicit-GEMM
+        convolution gathers its rows from NHWC pixels of ``a_row`` channels). ``b_row``: B's
+        row, where its layout is known (a weight gradient's dY: rows of N); otherwise only A's
+        and C's rows count (a weight is N x K, a V cache K x N). Rows need more than one row and
+        value to count.
         Raises ValueError on bad dims, batch, dtype, (dtype, acc) pair, widths or group
         (naming the field).
         """
@@ -741,29 +743,24 @@ class _Rows(TypedDict):
     b_row: int
 
 
-def _width(name: str, value: object) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    return min(int(value), _INT64_MAX)
-
-
 def _widths(a_bits: object, b_bits: object, b_group: object,
             out_bits: object = None) -> _Widths:
     """The storage-width keywords of the C++ GEMM model (None -> 0: the dtype's width / no
     scales / whole-byte C); the C++ side checks the values against the dtype and K."""
-    return _Widths(a_bits=_width("a_bits", a_bits), b_bits=_width("b_bits", b_bits),
-                   b_group=_width("b_group", b_group), out_bits=_width("out_bits", out_bits))
+    return _Widths(a_bits=_positive("a_bits", a_bits), b_bits=_positive("b_bits", b_bits),
+                   b_group=_positive("b_group", b_group),
+                   out_bits=_positive("out_bits", out_bits))
 
 
 def _rows(a_row: object, b_row: object) -> _Rows:
-    return _Rows(a_row=_row("a_row", a_row), b_row=_row("b_row", b_row))
+    """``a_row`` / ``b_row`` for the C++ GEMM model (None -> 0: A's rows are K; B's layout not
+    known)."""
+    return _Rows(a_row=_positive("a_row", a_row), b_row=_positive("b_row", b_row))
 
 
-def _row(name: str, value: object) -> int:
-    """``a_row`` / ``b_row`` for the C++ GEMM model: a positive int, or 0 for None (A's rows
-    are K; B's layout not known)."""
+def _positive(name: str, value: object) -> int:
+    """A width or row keyword of the C++ GEMM model: a positive int (at most int64's), or 0
+    for None."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
