@@ -270,9 +270,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
-    from pysim import zoo
+    if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
+        from pysim import zoo
 
-    if isinstance(wl, str) and (zoo.is_spec(wl) or not wl.endswith((".yaml", ".yml", ".onnx"))):
         # [zoo:]NAME[:key=value,...]; a CNN in its training form: its batch norms as ops, not
         # folded into the convolutions (unless the spec says batchnorm=...)
         wl = zoo.from_spec(wl, batchnorm=True)
