@@ -456,6 +456,11 @@ class GemmCost:
     def launch_s(self) -> float:
         ...
     @property
+    def load_s(self) -> float:
+        """
+        smem_s's global -> shared loads alone (narrow vectors; an sm80 kernel's cp.async on Hopper / Blackwell), summed over waves
+        """
+    @property
     def macs(self) -> int:
         ...
     @property
@@ -473,6 +478,11 @@ class GemmCost:
     @property
     def smem_read_bytes(self) -> int:
         ...
+    @property
+    def smem_read_s(self) -> float:
+        """
+        smem_s's shared-memory reads by the warps alone, summed over waves
+        """
     @property
     def smem_s(self) -> float:
         ...

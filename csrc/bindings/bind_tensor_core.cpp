@@ -66,6 +66,8 @@ py::dict cost_dict(const GemmCost& c) {
   d["compute_s"] = c.compute_s;
   d["dequant_s"] = c.dequant_s;
   d["smem_s"] = c.smem_s;
+  d["smem_read_s"] = c.smem_read_s;
+  d["load_s"] = c.load_s;
   d["l2_s"] = c.l2_s;
   d["hbm_s"] = c.hbm_s;
   d["mainloop_s"] = c.mainloop_s;
@@ -205,6 +207,11 @@ void bind_tensor_core(py::module_& m) {
       .def_readonly("compute_s", &GemmCost::compute_s)
       .def_readonly("dequant_s", &GemmCost::dequant_s)
       .def_readonly("smem_s", &GemmCost::smem_s)
+      .def_readonly("smem_read_s", &GemmCost::smem_read_s,
+                    "smem_s's shared-memory reads by the warps alone, summed over waves")
+      .def_readonly("load_s", &GemmCost::load_s,
+                    "smem_s's global -> shared loads alone (narrow vectors; an sm80 kernel's "
+                    "cp.async on Hopper / Blackwell), summed over waves")
       .def_readonly("l2_s", &GemmCost::l2_s)
       .def_readonly("hbm_s", &GemmCost::hbm_s)
       .def_readonly("mainloop_s", &GemmCost::mainloop_s)

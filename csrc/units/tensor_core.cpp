@@ -208,7 +208,10 @@ TileList tile_list(GpuArch arch) {
   }
   return {};
 }
-const int64_t kSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};  // split-K factors for skinny shapes
+// split-K factors for skinny shapes: up to 64, as cuBLAS's sm80 tf32 kernel split 128 x 128 x
+// 65536 on the H200 (two 64x128 tiles streaming 50 MB each ran in 26.6 us: at
+// kAsyncCopyBytesPerClk, 40 or more CTAs per tile)
+const int64_t kSplits[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
 
 const char* const kBoundNames[4] = {"compute", "smem", "l2", "hbm"};
 
@@ -730,10 +733,17 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
   // (a TMA kernel moves whole boxes: its rows are 16-byte aligned or it could not run)
   const int64_t vector = tma_arch(karch) ? 16 : tc_load_vector_bytes(gemm);
-  g.load_cycles_per_block =
+  const double narrow =
       vector < 16 ? static_cast<double>((t.bm + t.bn) * t.bk * tc_input_bits(gemm.dtype)) /
                         static_cast<double>(8 * vector) / kNarrowLoadsPerClk
                   : 0.0;
+  // an sm80 kernel on a TMA architecture brings its k-blocks (A, B and B's scales) in through
+  // cp.async at kAsyncCopyBytesPerClk per SM at most
+  const double copy = !tma_arch(karch) && tma_arch(spec.arch)
+                          ? static_cast<double>(g.a_block_bytes + g.b_block_bytes) /
+                                kAsyncCopyBytesPerClk
+                          : 0.0;
+  g.load_cycles_per_block = std::max(narrow, copy);
   // sm90 / sm100 kernels size their pipeline to the shared memory (CUTLASS's
   // StageCountAutoCarveout): up to the default depth, fewer (at least 2) for a tile too large.
   const int64_t stage_bytes = g.a_block_bytes + g.b_block_bytes;
@@ -815,7 +825,8 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
       (spec.mma_clock_mhz > 0 ? std::min(spec.mma_clock_mhz, spec.clock_mhz) : spec.clock_mhz) *
       1e6;
   const double hbm = spec.hbm_bandwidth_gb_per_s * 1e9;
-  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / mma_hz, w.smem_cycles / hz,
+  const double smem_cycles = std::max(w.smem_read_cycles, w.load_cycles);
+  const double terms[4] = {(w.mma_cycles + w.dequant_cycles) / mma_hz, smem_cycles / hz,
                            static_cast<double>(w.l2_bytes) / (spec.l2_bandwidth_bytes_per_clk * hz),
                            static_cast<double>(w.hbm_bytes) / hbm};
   int best = 0;
@@ -826,6 +837,8 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
   c.compute_s += terms[0];
   c.dequant_s += w.dequant_cycles / mma_hz;
   c.smem_s += terms[1];
+  c.smem_read_s += w.smem_read_cycles / hz;
+  c.load_s += w.load_cycles / hz;
   c.l2_s += terms[2];
   c.hbm_s += terms[3];
   c.mainloop_s += terms[best];
@@ -917,11 +930,11 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
                    g.mma_cycles_per_instruction;
     t.dequant_cycles = static_cast<double>(busiest * kbs) * g.dequant_cycles_per_block;
     t.smem_bytes = n * kbs * g.smem_read_bytes_per_block;
-    // the SM's load / store pipe: the warps' shared-memory reads, or a narrow-vector
-    // kernel's global loads into shared memory, whichever is longer
-    t.smem_cycles = std::max(static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
-                                 spec.smem_bandwidth_bytes_per_clk,
-                             static_cast<double>(busiest * kbs) * g.load_cycles_per_block);
+    // the SM's load / store pipe: the warps' shared-memory reads, or the global loads into
+    // shared memory (narrow vectors, an sm80 kernel's cp.async), whichever is longer
+    t.smem_read_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
+                         spec.smem_bandwidth_bytes_per_clk;
+    t.load_cycles = static_cast<double>(busiest * kbs) * g.load_cycles_per_block;
     t.l2_bytes = n * kbs * g.l2_read_bytes_per_block;
     // A "slice" is a (batch entry, K slice) pair, index t / S = b * split_k + ks: entries share
     // no panels, so a panel is (slice, tm) for A and (slice, tn) for B. Distinct A panels =

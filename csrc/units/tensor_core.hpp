@@ -231,6 +231,14 @@ int64_t tc_load_vector_bytes(const TcGemm& gemm);
 // the same element rate at either width. Not fitted on the align4 int8 kernels (4-byte
 // cp.async), which ran at 2.0-2.6 loads a clock: docs/tensor_cores.md.
 constexpr double kNarrowLoadsPerClk = 3.6;
+// cuBLAS's sm80 kernels on Hopper (mma.sync, cp.async: int8, small or skinny tf32, unaligned
+// rows) stream their k-blocks into shared memory at about kAsyncCopyBytesPerClk bytes per SM a
+// clock, however few CTAs share the L2 (a k-block's A and B bytes take at least their bytes /
+// kAsyncCopyBytesPerClk clocks; TMA kernels are not held to it). Fitted on the H200's int8
+// kernels (h200_kernels/gemm.csv: the 64x64 and 128x64 kernels of 13 shapes ran at 31-35 B/clk
+// at 1830 MHz: 128 x 128 x 65536 on 4 CTAs, 512 x 512 x 16384 on 64, 3072^3 on 1152); cuBLAS's
+// 128x256 kernels, MMA-bound, ran at 21-23 B/clk. docs/tensor_cores.md.
+constexpr double kAsyncCopyBytesPerClk = 34.0;
 // The architecture whose kernels run the GEMM (its tiles, pipeline, warp layout, clusters):
 // the GPU's, but Ampere for int8 on Hopper (kMmaSyncOnHopper), for cuBLAS's small tf32 GEMMs
 // there, and for an fp16 / bf16 / tf32 / int8 GEMM whose rows are not 16-byte aligned on a TMA
@@ -291,6 +299,10 @@ struct GemmCost {
   // the SM's MMA + dequant term; dequant_s its dequant part alone (0 without narrow operands).
   double dequant_s = 0;
   double compute_s = 0, smem_s = 0, l2_s = 0, hbm_s = 0;
+  // smem_s's two parts, each summed over waves alone (smem_s sums their per-wave maximum): the
+  // warps' shared-memory reads, and the SM's global -> shared loads (narrow vectors, or an sm80
+  // kernel's cp.async on a TMA architecture; 0 for the others)
+  double smem_read_s = 0, load_s = 0;
   double mainloop_s = 0, epilogue_s = 0, reduction_s = 0, launch_s = 0, time_s = 0;
   // Device-side fixed time: kernel latency per kernel (2 with a split-K reduction) + pipeline
   // latency once. reduction_s holds the reduction's launch and bytes, not its latency.
@@ -328,7 +340,10 @@ GemmCost gemm_cost(const GpuSpec& spec, const TcGemm& gemm);
 // Shared by the closed form and the reference: the kernel's totals from per-wave terms.
 struct WaveTerms {
   int64_t ctas = 0;
-  double mma_cycles = 0, smem_cycles = 0, epilogue_cycles = 0;  // of the busiest SM
+  double mma_cycles = 0, epilogue_cycles = 0;  // of the busiest SM
+  // the busiest SM's load / store pipe: its warps' shared-memory reads, its global -> shared
+  // loads (load_cycles_per_block each k-block); the term is the longer
+  double smem_read_cycles = 0, load_cycles = 0;
   double dequant_cycles = 0;  // of the busiest SM; adds to mma_cycles (compute term)
   int64_t l2_bytes = 0, hbm_bytes = 0, c_bytes = 0;             // of the whole wave
   int64_t smem_bytes = 0, mma_instructions = 0, issued_macs = 0;  // of the whole wave

@@ -112,7 +112,7 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
                                tile.cluster_n) +
             tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
-        sm_load[sm] += g.load_cycles_per_block;  // a narrow-vector kernel's loads
+        sm_load[sm] += g.load_cycles_per_block;  // global -> shared (narrow vectors, cp.async)
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
             const int64_t fetch =
@@ -139,9 +139,9 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     w.c_bytes = tile.split_k > 1 ? c_elements * acc_bytes : tc_c_bytes(gemm, c_elements);
     w.mma_cycles = *std::max_element(sm_mma.begin(), sm_mma.end());
     w.dequant_cycles = *std::max_element(sm_deq.begin(), sm_deq.end());
-    w.smem_cycles = std::max(*std::max_element(sm_smem.begin(), sm_smem.end()) /
-                                 spec.smem_bandwidth_bytes_per_clk,
-                             *std::max_element(sm_load.begin(), sm_load.end()));
+    w.smem_read_cycles =
+        *std::max_element(sm_smem.begin(), sm_smem.end()) / spec.smem_bandwidth_bytes_per_clk;
+    w.load_cycles = *std::max_element(sm_load.begin(), sm_load.end());
     w.epilogue_cycles = *std::max_element(sm_epi.begin(), sm_epi.end()) /
                         spec.smem_bandwidth_bytes_per_clk;
     // One k-block of every distinct panel, then the whole K slice and the blocks in flight.

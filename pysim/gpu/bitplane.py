@@ -149,7 +149,11 @@ def _int8(gpu: GpuPreset, op: Any, m: int, n: int, k: int, count: int, out_bytes
     at_8 = count * (m * k + k * n)
     at_width = count * (math.ceil(m * k * a / 8) + math.ceil(k * n * w / 8))
     reads = c.hbm_read_bytes - at_8 + at_width + scales
-    main = max(c.compute_s + unpack_s, c.smem_s, c.l2_s, reads / hbm)
+    # its global -> shared loads move the packed k-blocks (an sm80 kernel on Hopper is held to
+    # its cp.async rate: csrc/units/tensor_core.hpp, kAsyncCopyBytesPerClk)
+    packed = (c.tile_m * a + c.tile_n * w) / (8 * (c.tile_m + c.tile_n))
+    main = max(c.compute_s + unpack_s, max(c.smem_read_s, c.load_s * packed), c.l2_s,
+               reads / hbm)
     time = c.time_s - c.mainloop_s + main  # its launch, latency, epilogue, reduction kept
     tiling = (f"w{w}a{a} unpacked to int8 CTA {c.tile_m}x{c.tile_n}x{c.tile_k} "
               f"split-k {c.split_k}{f', batch {count}' if count > 1 else ''}, "
