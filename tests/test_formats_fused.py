@@ -255,3 +255,23 @@ def test_mx_codes_of_every_exponent_equal_numpy(name, shuffled, monkeypatch):
         x = x[np.random.default_rng(0).permutation(x.size)]
     got, ref = _both(monkeypatch, lambda: formats.quantize(x, name))
     _same(got, ref)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # NumPy, on sNaN
+@pytest.mark.parametrize("name", ["bf16", "fp16"])
+def test_half_codes_of_specials_and_overflow_equal_numpy(name, monkeypatch):
+    """float32 to bfloat16 / binary16 unscaled takes a fast path (integer rounding, F16C's
+    conversion): NaNs of any payload and sign become the format's quiet NaN with that sign,
+    +-inf stay infinite, values past the largest finite one round to inf or stay finite as
+    nearest-even says, subnormals round into the format's, in a tail shorter than a vector."""
+    bits = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFFBFFFFF, 0x7FA12345,  # NaNs
+                     0x7F800000, 0xFF800000, 0x7F7FFFFF, 0xFF7FFFFF,  # inf, float32 max
+                     0x477FEFFF, 0x477FF000, 0x477FF001, 0x387FC000, 0x33800000, 0x33000000,
+                     0x33000001, 0x00000001, 0x80000001, 0x007FFFFF, 0x7F7F7FFF, 0x7F7F8000,
+                     0x00000000, 0x80000000, 0x3F808000, 0x3F818000], dtype=np.uint32)
+    x = np.tile(bits.view(np.float32), -(-elements.NATIVE_MIN // bits.size) + 1)[:-3]
+    got, ref = _both(monkeypatch, lambda: formats.quantize(x, name))
+    _same(got, ref)
+    nan = np.isnan(x)
+    assert np.all(got.codes[nan] & 0x7FFF == (0x7FC0 if name == "bf16" else 0x7E00))
+    assert np.array_equal(got.codes[nan] >> 15, x[nan].view(np.uint32) >> 31)
