@@ -214,22 +214,26 @@ def _split(op: Op, k_out: int, threshold: float, wname: str) -> list[Op]:
     out: list[Op] = []
     final_inputs: list[str] = []
     if k_in:
-        out += [Reduce(name=f"{name}.absmax", inputs=(x,), mode="absmax", rows=m, cols=k,
-                       act_bits=16, out_bits=32, dtype="float"),
-                RowQuantize(name=f"{name}.xq", inputs=(x, f"{name}.absmax"), rows=m, cols=k,
-                            outlier_cols=k_out, threshold=threshold, act_bits=16, out_bits=8,
-                            dtype="float"),
-                Matmul(name=f"{name}.int8", inputs=(f"{name}.xq", f"{wname}.int8"), m=m, n=n,
+        out += [Reduce(name=f"{name}.absmax", output=f"{name}.absmax", inputs=(x,),
+                       mode="absmax", rows=m, cols=k, act_bits=16, out_bits=32, dtype="float"),
+                RowQuantize(name=f"{name}.xq", output=f"{name}.xq",
+                            inputs=(x, f"{name}.absmax"), rows=m, cols=k, outlier_cols=k_out,
+                            threshold=threshold, act_bits=16, out_bits=8, dtype="float"),
+                Matmul(name=f"{name}.int8", output=f"{name}.int8",
+                       inputs=(f"{name}.xq", f"{wname}.int8"), m=m, n=n,
                        k=k_in, weight_bits=8, act_bits=8, out_bits=32, dtype="int",
                        unit=op.unit)]
         final_inputs += [f"{name}.int8", f"{name}.absmax"]
     if k_out:
-        out += [Copy(name=f"{name}.x_outliers", inputs=(x,), mode="slice", shapes=((m, k),),
-                     out_shape=(m, k_out), act_bits=16, dtype="float"),
-                Elementwise(name=f"{name}.w_outliers", inputs=(f"{wname}.outliers",),
+        out += [Copy(name=f"{name}.x_outliers", output=f"{name}.x_outliers", inputs=(x,),
+                     mode="slice", shapes=((m, k),), out_shape=(m, k_out), act_bits=16,
+                     dtype="float"),
+                Elementwise(name=f"{name}.w_outliers", output=f"{name}.w_outliers",
+                            inputs=(f"{wname}.outliers",),
                             op="dequantize", shape=(k_out, n), act_bits=8, out_bits=16,
                             dtype="float"),
-                Matmul(name=f"{name}.fp16", inputs=(f"{name}.x_outliers", f"{name}.w_outliers"),
+                Matmul(name=f"{name}.fp16", output=f"{name}.fp16",
+                       inputs=(f"{name}.x_outliers", f"{name}.w_outliers"),
                        m=m, n=n, k=k_out, weight_bits=16, act_bits=16, dtype="float",
                        unit=op.unit)]
         final_inputs.append(f"{name}.fp16")

@@ -71,7 +71,7 @@ def replay(timeline: Timeline, pieces: Iterable[Piece], budget_bytes: int) -> Tr
         if not ps:
             raise PlanInvalid(f"tensor {t!r} has no piece but is needed at step {req[0]}")
         in_dram = not node.dirty
-        covered = set()
+        covered: set[int] = set()
         for j, p in enumerate(ps):
             if p.start not in req:
                 raise PlanInvalid(f"tensor {t!r}: a piece starts at step {p.start}, which "

@@ -167,7 +167,7 @@ class _Builder:
             return self.casts[key]
         name = f"{tensor}.to_{to.name}" + (".re" if phase == "recompute" else "")
         shape = self.shape[tensor]
-        op = VectorWork(name=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
+        op = VectorWork(name=name, output=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
                         ops_per_element=CAST_OPS + int(stochastic), act_bits=have.bits,
                         out_bits=to.bits, dtype=to.dtype, what="cast")
         self.casts[key] = self.add(op, layer, phase, "cast", to)
@@ -182,7 +182,8 @@ class _Builder:
         format unless given) first."""
         act = at or self.base.activation
         ins = tuple(self.cast(t, act, layer, phase) for t in inputs)
-        op = VectorWork(name=name, inputs=ins, shapes=tuple(self.shape[t] for t in ins),
+        op = VectorWork(name=name, output=name, inputs=ins,
+                        shapes=tuple(self.shape[t] for t in ins),
                         out_shape=out_shape, ops_per_element=per_out, ops_per_input=per_in,
                         rows=rows, ops_per_row=per_row, act_bits=act.bits, out_bits=fmt.bits,
                         dtype=fmt.dtype, what=what, torch_op=torch_op)
@@ -410,7 +411,8 @@ def _forward(b: _Builder, op: Op, phase: Phase) -> None:
                                            dtype=r.master.dtype, role="weight"))
                     b.shape[master], b.fmt[master] = w.shape, r.master
                     if b.copy_at == "forward":
-                        cast = VectorWork(name=f"{op.name}.weight_cast", inputs=(master,),
+                        cast_name = f"{op.name}.weight_cast"
+                        cast = VectorWork(name=cast_name, output=cast_name, inputs=(master,),
                                           shapes=(w.shape,), out_shape=w.shape,
                                           ops_per_element=CAST_OPS, act_bits=r.master.bits,
                                           out_bits=f.bits, dtype=f.dtype, what="weight cast")
@@ -518,7 +520,8 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
         aq, bq = b.q[a], b.q[bb]
         if b.needs_grad(a):  # dA = dY B^T
             x, y = _same_width(b, (dyq, bq), op.name)
-            da = Matmul(name=f"{op.name}.dA", inputs=(x, y), batch=op.batch, m=op.m, n=op.k,
+            da = Matmul(name=f"{op.name}.dA", output=f"{op.name}.dA", inputs=(x, y),
+                        batch=op.batch, m=op.m, n=op.k,
                         k=op.n, act_bits=b.fmt[x].bits, out_bits=act.bits,
                         dtype=gemm_fmt.dtype)
             b.give(a, _as_act(b, b.add(da, op.name, "backward", "dX", _label(g, f))))
@@ -529,7 +532,8 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
             x, y = _same_width(b, (aq, dyb), op.name)
             role: Role = "dW" if is_param else "dX"
             out_fmt = r.weight_grad if is_param else act
-            db = Matmul(name=f"{op.name}.dB", inputs=(x, y), batch=op.batch, m=op.k, n=op.n,
+            db = Matmul(name=f"{op.name}.dB", output=f"{op.name}.dB", inputs=(x, y),
+                        batch=op.batch, m=op.k, n=op.n,
                         k=op.m, act_bits=b.fmt[x].bits, out_bits=out_fmt.bits,
                         dtype=_gemm_dtype(f, gb).dtype)
             out = b.add(db, op.name, "backward", role, _label(f, gb))
@@ -551,7 +555,8 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     if r.hadamard:
         ops = tuple(_hadamard(b, t, r, op.name) for t in ops)
     xw, dyw = _same_width(b, ops, op.name)
-    dw = WeightGrad(name=f"{op.name}.dW", inputs=(xw, dyw), m=view.k, n=view.n, k=view.m,
+    dw = WeightGrad(name=f"{op.name}.dW", output=f"{op.name}.dW", inputs=(xw, dyw),
+                    m=view.k, n=view.n, k=view.m,
                     count=view.count, x_shape=b.shape[xw], dy_shape=b.shape[dyw],
                     act_bits=b.fmt[xw].bits, out_bits=r.weight_grad.bits,
                     dtype=_gemm_dtype(f, gw).dtype)
@@ -590,7 +595,7 @@ def _hadamard(b: _Builder, tensor: str, r: Recipe, layer: str) -> str:
     name = f"{tensor}.rht"
     if name not in b.shape:
         per = int(math.log2(r.hadamard)) + 1 + CAST_OPS + int(r.stochastic_rounding)
-        op = VectorWork(name=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
+        op = VectorWork(name=name, output=name, inputs=(tensor,), shapes=(shape,), out_shape=shape,
                         ops_per_element=per, act_bits=b.fmt[tensor].bits,
                         out_bits=b.fmt[tensor].bits, dtype=b.fmt[tensor].dtype,
                         what=f"random Hadamard transform (block {r.hadamard}) and re-cast")
@@ -798,7 +803,8 @@ def _optimizer(b: _Builder, fused: bool) -> None:
         copied = sum(e for e, _ in copies)
         tensors = f"{len(members)} tensors, " if fused else ""
         wrote = f", writing {copied} low-precision weights" if copied else ""
-        op = VectorWork(name=f"{prefix}.update", inputs=ins, shapes=tuple(b.shape[t] for t in ins),
+        op = VectorWork(name=f"{prefix}.update", output=f"{prefix}.update", inputs=ins,
+                        shapes=tuple(b.shape[t] for t in ins),
                         out_shape=_flat_shape(math.ceil(written / fmt.bits)), ops_per_element=0,
                         ops_per_row=per, rows=count, ops_extra=CAST_OPS * copied,
                         act_bits=fmt.bits, out_bits=fmt.bits, dtype=fmt.dtype, in_place=True,

@@ -133,7 +133,8 @@ class AttentionBackward(Attention):
         head_dim = fwd.head_dim * BACKWARD_GEMMS // 2
         if head_dim * 2 != fwd.head_dim * BACKWARD_GEMMS:
             head_dim += 1  # odd head_dim: one MAC column more per GEMM
-        return cls(name=name, inputs=inputs, batch=fwd.batch, heads=fwd.heads,
+        return cls(name=name, output=name, inputs=inputs, batch=fwd.batch,
+                   heads=fwd.heads,
                    kv_heads=fwd.kv_heads, q_len=fwd.q_len, kv_len=fwd.kv_len,
                    head_dim=head_dim, causal=fwd.causal, fwd_head_dim=fwd.head_dim,
                    act_bits=bits, weight_bits=bits, out_bits=out_bits, dtype=dtype)  # type: ignore[arg-type]
