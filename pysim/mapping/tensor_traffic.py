@@ -17,6 +17,8 @@ def split(total: int, shares: Sequence[tuple[str, int]]) -> dict[str, int]:
     out: dict[str, int] = {}
     if total <= 0 or not shares:
         return {name: 0 for name, _ in shares}
+    if len(shares) == 1:  # (most calls: one tensor fetched)
+        return {shares[0][0]: total}
     weights = [max(0, size) for _, size in shares]
     if not any(weights):
         weights = [1] * len(shares)
