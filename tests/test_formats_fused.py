@@ -275,3 +275,17 @@ def test_half_codes_of_specials_and_overflow_equal_numpy(name, monkeypatch):
     nan = np.isnan(x)
     assert np.all(got.codes[nan] & 0x7FFF == (0x7FC0 if name == "bf16" else 0x7E00))
     assert np.array_equal(got.codes[nan] >> 15, x[nan].view(np.uint32) >> 31)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # NumPy, on sNaN
+@pytest.mark.parametrize("name", ["fp8_e4m3", "fp8_e5m2"])
+@pytest.mark.parametrize("saturate", [False, True])
+def test_fp8_codes_of_random_float32_words_equal_numpy(name, saturate, monkeypatch):
+    """float32 to fp8, unscaled, reads its code from a table of every float32 class (top 16
+    bits, any low bit set): uniformly random words (NaNs of every payload, infinities,
+    subnormals, every exponent) get NumPy's codes."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 1 << 32, size=1 << 18, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    with np.errstate(all="ignore"):
+        got, ref = _both(monkeypatch, lambda: formats.quantize(x, name, saturate=saturate))
+    _same(got, ref)

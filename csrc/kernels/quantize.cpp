@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -927,6 +930,70 @@ bool half_codes(const void* x, int64_t n, HalfKind kind, void* codes, const Poll
 #endif
 }
 
+// float32 to a float format of at most 6 mantissa bits (fp8, fp6, fp4), unscaled, to nearest
+// even, through a table of the code of every float32 class: a code is fixed by the word's top
+// 16 bits (sign, exponent, 7 mantissa bits) and whether any of its low 16 bits is set. Rounding
+// to m <= 6 mantissa bits puts every tie (and every rounding boundary) at a float32 whose low 16
+// bits are 0, so no class straddles one, and float32 subnormals (below 2^-126) are 0 in each of
+// those formats. The 2 x 65536 codes come from FloatEnc itself (the class's least member), once
+// per format; the codes are FloatEnc's for every float32.
+struct NarrowKey {
+  int ebits, mbits, emin;
+  int64_t max_code;
+  FloatSpecials specials;
+  bool saturate;
+  bool operator<(const NarrowKey& o) const {
+    return std::tie(ebits, mbits, emin, max_code, specials, saturate) <
+           std::tie(o.ebits, o.mbits, o.emin, o.max_code, o.specials, o.saturate);
+  }
+};
+
+const std::vector<uint8_t>* narrow_table(const FloatCodeFormat& f, bool saturate) {
+  static std::mutex lock;
+  static std::map<NarrowKey, std::vector<uint8_t>> tables;
+  const NarrowKey key{f.ebits, f.mbits, f.emin, f.max_code, f.specials, saturate};
+  const std::lock_guard<std::mutex> guard(lock);
+  auto it = tables.find(key);
+  if (it == tables.end()) {
+    const FloatEnc enc = float_enc(f, saturate);
+    std::vector<uint8_t> t(size_t{1} << 17);
+    for (uint32_t idx = 0; idx < (uint32_t{1} << 17); ++idx) {
+      const uint32_t bits = ((idx >> 1) << 16) | (idx & 1u);
+      float v = 0.0f;
+      std::memcpy(&v, &bits, sizeof v);
+      t[idx] = static_cast<uint8_t>(enc.code<false>(static_cast<double>(v), 0.0));
+    }
+    it = tables.emplace(key, std::move(t)).first;
+  }
+  return &it->second;
+}
+
+PYSIM_INLINE void narrow_codes(const float* __restrict x, int64_t lo, int64_t hi,
+                               const uint8_t* __restrict table, uint8_t* __restrict codes) {
+  for (int64_t i = lo; i < hi; ++i) {
+    uint32_t b = 0;
+    std::memcpy(&b, &x[i], sizeof b);
+    codes[i] = table[((b >> 16) << 1) | ((b & 0xFFFFu) != 0 ? 1u : 0u)];
+  }
+}
+
+// The codes through the table when it applies (false: it does not): formats that hold every
+// float32 (NaN and inf included, so nothing to reject: the fp8s; fp6 and fp4 reject NaN, and a
+// check of each span's maxima before the table ran them slower than the double loop).
+bool narrow_float_codes(const void* x, int64_t n, const ElementSpec& e, const ScaleSpec& sp,
+                        Reject reject, const double* u, int code_bytes, void* codes,
+                        const Poll& poll) {
+  if (e.kind != ElementKind::Float || sp.kind != ScaleKind::None || u != nullptr ||
+      reject != Reject::None || code_bytes != 1 || e.fmt.mbits > 6 || e.fmt.ebits > 8) {
+    return false;
+  }
+  const uint8_t* table = narrow_table(e.fmt, e.saturate)->data();
+  const auto* in = static_cast<const float*>(x);
+  auto* out = static_cast<uint8_t*>(codes);
+  for_blocks(n, poll, [&](int64_t lo, int64_t hi) { narrow_codes(in, lo, hi, table, out); });
+  return true;
+}
+
 template <class In>
 FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec& e,
                      const ScaleSpec& sp, Reject reject, const double* u, void* codes,
@@ -954,6 +1021,9 @@ FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec&
   }
   if constexpr (std::is_same_v<In, InF32>) {
     if (half_codes(x, n, half_kind(e, sp, reject, u, code_bytes), codes, poll)) {
+      return FusedStatus::Ok;
+    }
+    if (narrow_float_codes(x, n, e, sp, reject, u, code_bytes, codes, poll)) {
       return FusedStatus::Ok;
     }
   }
