@@ -278,14 +278,24 @@ def test_half_codes_of_specials_and_overflow_equal_numpy(name, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # NumPy, on sNaN
-@pytest.mark.parametrize("name", ["fp8_e4m3", "fp8_e5m2"])
+@pytest.mark.parametrize("name", ["fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1"])
 @pytest.mark.parametrize("saturate", [False, True])
-def test_fp8_codes_of_random_float32_words_equal_numpy(name, saturate, monkeypatch):
-    """float32 to fp8, unscaled, reads its code from a table of every float32 class (top 16
-    bits, any low bit set): uniformly random words (NaNs of every payload, infinities,
-    subnormals, every exponent) get NumPy's codes."""
+def test_narrow_codes_of_random_float32_words_equal_numpy(name, saturate, monkeypatch):
+    """float32 to fp8 / fp6 / fp4, unscaled, reads its code from a table of every float32 class
+    (top 16 bits, any low bit set): uniformly random words (NaNs of every payload where the
+    format holds NaN, infinities, subnormals, every exponent) get NumPy's codes; a NaN the
+    format cannot hold, anywhere, raises NumPy's error."""
     rng = np.random.default_rng(11)
     x = rng.integers(0, 1 << 32, size=1 << 18, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    holds_nan = name.startswith("fp8")
+    if not holds_nan:
+        x = x[~np.isnan(x)][: (1 << 17)]
     with np.errstate(all="ignore"):
         got, ref = _both(monkeypatch, lambda: formats.quantize(x, name, saturate=saturate))
     _same(got, ref)
+    if not holds_nan:
+        for at in (0, 4095, 4096, x.size - 1):  # a span's first and last, the tail
+            y = x.copy()
+            y[at] = np.nan
+            with pytest.raises(ValueError, match=rf"x\[{at}\] = nan"):
+                formats.quantize(y, name, saturate=saturate)

@@ -941,17 +941,22 @@ struct NarrowKey {
   int ebits, mbits, emin;
   int64_t max_code;
   FloatSpecials specials;
-  bool saturate;
+  bool saturate, nan_mark;
   bool operator<(const NarrowKey& o) const {
-    return std::tie(ebits, mbits, emin, max_code, specials, saturate) <
-           std::tie(o.ebits, o.mbits, o.emin, o.max_code, o.specials, o.saturate);
+    return std::tie(ebits, mbits, emin, max_code, specials, saturate, nan_mark) <
+           std::tie(o.ebits, o.mbits, o.emin, o.max_code, o.specials, o.saturate, o.nan_mark);
   }
 };
 
-const std::vector<uint8_t>* narrow_table(const FloatCodeFormat& f, bool saturate) {
+// With nan_mark a NaN's class holds kNanMark, no code of a format of at most 7 bits (fp6, fp4:
+// they hold no NaN, and quantize rejects one): a span's codes are checked for it afterwards.
+constexpr uint8_t kNanMark = 0xFF;
+
+const std::vector<uint8_t>* narrow_table(const FloatCodeFormat& f, bool saturate,
+                                         bool nan_mark) {
   static std::mutex lock;
   static std::map<NarrowKey, std::vector<uint8_t>> tables;
-  const NarrowKey key{f.ebits, f.mbits, f.emin, f.max_code, f.specials, saturate};
+  const NarrowKey key{f.ebits, f.mbits, f.emin, f.max_code, f.specials, saturate, nan_mark};
   const std::lock_guard<std::mutex> guard(lock);
   auto it = tables.find(key);
   if (it == tables.end()) {
@@ -961,7 +966,9 @@ const std::vector<uint8_t>* narrow_table(const FloatCodeFormat& f, bool saturate
       const uint32_t bits = ((idx >> 1) << 16) | (idx & 1u);
       float v = 0.0f;
       std::memcpy(&v, &bits, sizeof v);
-      t[idx] = static_cast<uint8_t>(enc.code<false>(static_cast<double>(v), 0.0));
+      t[idx] = nan_mark && std::isnan(v)
+                   ? kNanMark
+                   : static_cast<uint8_t>(enc.code<false>(static_cast<double>(v), 0.0));
     }
     it = tables.emplace(key, std::move(t)).first;
   }
@@ -977,20 +984,40 @@ PYSIM_INLINE void narrow_codes(const float* __restrict x, int64_t lo, int64_t hi
   }
 }
 
-// The codes through the table when it applies (false: it does not): formats that hold every
-// float32 (NaN and inf included, so nothing to reject: the fp8s; fp6 and fp4 reject NaN, and a
-// check of each span's maxima before the table ran them slower than the double loop).
+// The largest code of codes[lo, hi).
+PYSIM_INLINE uint8_t max_code8(const uint8_t* __restrict c, int64_t lo, int64_t hi) {
+  uint8_t m = 0;
+  for (int64_t i = lo; i < hi; ++i) m = c[i] > m ? c[i] : m;
+  return m;
+}
+
+// The codes through the table when it applies (false: it does not); Rejected for a NaN where
+// the format holds none (fp6, fp4: the table marks it, each span's codes are checked for the
+// mark while in L1; checking the input's maxima first ran them slower than the double loop).
 bool narrow_float_codes(const void* x, int64_t n, const ElementSpec& e, const ScaleSpec& sp,
                         Reject reject, const double* u, int code_bytes, void* codes,
-                        const Poll& poll) {
+                        const Poll& poll, FusedStatus* status) {
+  const bool nan_mark = reject == Reject::NaN;
   if (e.kind != ElementKind::Float || sp.kind != ScaleKind::None || u != nullptr ||
-      reject != Reject::None || code_bytes != 1 || e.fmt.mbits > 6 || e.fmt.ebits > 8) {
+      code_bytes != 1 || e.fmt.mbits > 6 || e.fmt.ebits > 8 ||
+      (reject != Reject::None && !nan_mark) || (nan_mark && e.fmt.ebits + e.fmt.mbits > 6)) {
     return false;
   }
-  const uint8_t* table = narrow_table(e.fmt, e.saturate)->data();
+  const uint8_t* table = narrow_table(e.fmt, e.saturate, nan_mark)->data();
   const auto* in = static_cast<const float*>(x);
   auto* out = static_cast<uint8_t*>(codes);
-  for_blocks(n, poll, [&](int64_t lo, int64_t hi) { narrow_codes(in, lo, hi, table, out); });
+  std::atomic<bool> bad{false};
+  for_claims(n, kBlock, poll, [&](int64_t lo, int64_t hi) {
+    for (int64_t a = lo; a < hi; a += int64_t{1} << 12) {
+      const int64_t b = std::min(hi, a + (int64_t{1} << 12));
+      narrow_codes(in, a, b, table, out);
+      if (nan_mark && max_code8(out, a, b) == kNanMark) {
+        bad.store(true);
+        return;
+      }
+    }
+  }, [&] { return bad.load(std::memory_order_relaxed); });
+  *status = bad.load() ? FusedStatus::Rejected : FusedStatus::Ok;
   return true;
 }
 
@@ -1023,8 +1050,9 @@ FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec&
     if (half_codes(x, n, half_kind(e, sp, reject, u, code_bytes), codes, poll)) {
       return FusedStatus::Ok;
     }
-    if (narrow_float_codes(x, n, e, sp, reject, u, code_bytes, codes, poll)) {
-      return FusedStatus::Ok;
+    FusedStatus status = FusedStatus::Ok;
+    if (narrow_float_codes(x, n, e, sp, reject, u, code_bytes, codes, poll, &status)) {
+      return status;
     }
   }
   const FloatEnc enc = float_enc(e.fmt, scaled || e.saturate);
