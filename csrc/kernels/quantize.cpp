@@ -984,9 +984,10 @@ PYSIM_INLINE void narrow_codes(const float* __restrict x, int64_t lo, int64_t hi
   }
 }
 
-// The largest code of codes[lo, hi).
-PYSIM_INLINE uint8_t max_code8(const uint8_t* __restrict c, int64_t lo, int64_t hi) {
-  uint8_t m = 0;
+// The largest code of c[lo, hi).
+template <class Code>
+PYSIM_INLINE Code max_code_of(const Code* __restrict c, int64_t lo, int64_t hi) {
+  Code m = 0;
   for (int64_t i = lo; i < hi; ++i) m = c[i] > m ? c[i] : m;
   return m;
 }
@@ -1011,7 +1012,7 @@ bool narrow_float_codes(const void* x, int64_t n, const ElementSpec& e, const Sc
     for (int64_t a = lo; a < hi; a += int64_t{1} << 12) {
       const int64_t b = std::min(hi, a + (int64_t{1} << 12));
       narrow_codes(in, a, b, table, out);
-      if (nan_mark && max_code8(out, a, b) == kNanMark) {
+      if (nan_mark && max_code_of(out, a, b) == kNanMark) {
         bad.store(true);
         return;
       }
@@ -1079,13 +1080,6 @@ PYSIM_INLINE void dequant_body(const Code* __restrict c, const float* __restrict
     for (int64_t k = i; k < end; ++k) out[k] = table[c[k]] * s;
     i = end;
   }
-}
-
-template <class Code>
-PYSIM_INLINE Code max_code_of(const Code* __restrict c, int64_t lo, int64_t hi) {
-  Code m = 0;
-  for (int64_t i = lo; i < hi; ++i) m = c[i] > m ? c[i] : m;
-  return m;
 }
 
 template <class Code>
