@@ -307,7 +307,12 @@ void bind_formats(py::module_& m) {
   m.def(
       "dequantize_fused",
       [](const py::array& codes_any, const py::array& table_any,
-         const std::optional<py::array>& scales_any, int64_t block) -> py::object {
+         const std::optional<py::array>& scales_any, int64_t block,
+         const std::string& half) -> py::object {
+        if (!half.empty() && half != "bf16" && half != "fp16") {
+          throw std::invalid_argument("half must be '', 'bf16' or 'fp16', got '" + half + "'");
+        }
+        const char half_kind = half.empty() ? 0 : (half == "bf16" ? 'b' : 'h');
         const char kind = codes_any.dtype().kind();
         const int64_t width = static_cast<int64_t>(codes_any.dtype().itemsize());
         if ((kind != 'u' && kind != 'i') || (width != 1 && width != 2)) {
@@ -342,16 +347,19 @@ void bind_formats(py::module_& m) {
         const float* spp = scales ? scales->data() : nullptr;
         float* op = out.mutable_data();
         const bool ok = without_gil([&](const Poll& poll) {
-          return dequantize_fused(cp, static_cast<int>(width), n, tp, tn, spp, block, op, poll);
+          return dequantize_fused(cp, static_cast<int>(width), n, tp, tn, spp, block, op, poll,
+                                  half_kind);
         });
         if (!ok) return py::none();
         return out;
       },
       py::arg("codes"), py::kw_only(), py::arg("table"), py::arg("scales") = py::none(),
-      py::arg("block") = 1,
+      py::arg("block") = 1, py::arg("half") = "",
       "float32 values (flattened) table[codes] * scales[i // block] (a float32 product, as "
       "NumPy's), codes 8- or 16-bit read as unsigned; scales None: table[codes]. None if a "
-      "code is not below len(table) (the NumPy path raises IndexError there).");
+      "code is not below len(table) (the NumPy path raises IndexError there). half 'bf16' / "
+      "'fp16': the codes are unscaled bfloat16 / binary16 words and table their decode table "
+      "(NaN canonical), converted rather than looked up.");
 }
 
 }  // namespace pysim::bindings

@@ -1100,6 +1100,41 @@ PYSIM_AVX512 bool dequant_avx512(const Code* c, const float* table, int64_t tabl
 }
 #endif
 
+#ifdef PYSIM_X86
+// bfloat16 / binary16 words to float32 (a shift; F16C's VCVTPH2PS), NaN as the decode table
+// holds it: float32's canonical quiet NaN with the word's sign, whatever its payload.
+PYSIM_AVX512 void bf16_values_avx512(const uint16_t* __restrict c, int64_t lo, int64_t hi,
+                                     float* __restrict out) {
+  const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000));
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
+  for (int64_t i = lo; i < hi; i += 16) {
+    const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                        : static_cast<__mmask16>((1u << (hi - i)) - 1u);
+    const __m256i h = _mm256_maskz_loadu_epi16(live, c + i);
+    __m512 v = _mm512_castsi512_ps(
+        _mm512_maskz_slli_epi32(live, _mm512_maskz_cvtepu16_epi32(live, h), 16));
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                           _mm512_or_ps(_mm512_and_ps(v, sign), qnan));
+    _mm512_mask_storeu_ps(out + i, live, v);
+  }
+}
+
+PYSIM_AVX512 void f16_values_avx512(const uint16_t* __restrict c, int64_t lo, int64_t hi,
+                                    float* __restrict out) {
+  const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000));
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
+  for (int64_t i = lo; i < hi; i += 16) {
+    const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                        : static_cast<__mmask16>((1u << (hi - i)) - 1u);
+    const __m256i h = _mm256_maskz_loadu_epi16(live, c + i);
+    __m512 v = _mm512_maskz_cvtph_ps(live, h);
+    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                           _mm512_or_ps(_mm512_and_ps(v, sign), qnan));
+    _mm512_mask_storeu_ps(out + i, live, v);
+  }
+}
+#endif
+
 template <class Code>
 bool dequant_run(const Code* c, int64_t n, const float* table, int64_t table_size,
                  const float* scales, int64_t block, float* out, const Poll& poll) {
@@ -1207,12 +1242,26 @@ FusedStatus quantize_fused(const void* x, InputType in, int64_t n, int64_t block
 
 bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float* table,
                       int64_t table_size, const float* scales, int64_t block, float* out,
-                      const Poll& poll) {
+                      const Poll& poll, char half) {
   if (block < 1 || (n > 0 && n % block != 0)) {
     throw std::invalid_argument("block must be >= 1 and divide the " + std::to_string(n) +
                                 " codes, got " + std::to_string(block));
   }
   if (n == 0) return true;
+#ifdef PYSIM_X86
+  if ((half == 'b' || half == 'h') && code_bytes == 2 && scales == nullptr &&
+      table_size == 65536 && cpu_has_avx512_dq()) {
+    const auto* c = static_cast<const uint16_t*>(codes);
+    for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
+      if (half == 'b') {
+        bf16_values_avx512(c, lo, hi, out);
+      } else {
+        f16_values_avx512(c, lo, hi, out);
+      }
+    });
+    return true;
+  }
+#endif
   if (code_bytes == 1) {
     return dequant_run(static_cast<const uint8_t*>(codes), n, table, table_size, scales, block,
                        out, poll);

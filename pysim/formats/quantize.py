@@ -277,6 +277,14 @@ def _decode_table(elem: IntFormat | FloatFormat | CodebookFormat, code_dtype: st
     return table
 
 
+def _half_words(elem: IntFormat | FloatFormat | CodebookFormat, codes: np.ndarray) -> str:
+    """'bf16' / 'fp16' where the codes are bfloat16 / binary16 words (IEEE specials, 16-bit
+    codes), so dequantize converts them instead of looking them up; '' otherwise."""
+    if not isinstance(elem, FloatFormat) or codes.dtype.itemsize != 2 or elem.specials != "ieee":
+        return ""
+    return {(8, 7): "bf16", (5, 10): "fp16"}.get((elem.ebits, elem.mbits), "")
+
+
 def _dequantize_fused(q: QuantizedTensor) -> np.ndarray | None:
     """dequantize to float32 in one C++ pass (``_core.dequantize_fused``: the code's value from
     a table times its block's scale, a float32 product as NumPy's, written straight into the
@@ -293,7 +301,7 @@ def _dequantize_fused(q: QuantizedTensor) -> np.ndarray | None:
         return None
     table = _decode_table(elem, codes.dtype.str)
     if q.scales is None or q.granularity is None:
-        out = _core.dequantize_fused(codes, table=table)
+        out = _core.dequantize_fused(codes, table=table, half=_half_words(elem, codes))
         return None if out is None else out.reshape(q.shape)
     to_blocks, from_blocks, grid = gr.layout(q.shape, q.granularity, "q")
     cb = np.ascontiguousarray(to_blocks(codes))
