@@ -1101,9 +1101,10 @@ PYSIM_AVX512 bool dequant_avx512(const Code* c, const float* table, int64_t tabl
 #endif
 
 #ifdef PYSIM_X86
-// bfloat16 / binary16 words to float32 (a shift; F16C's VCVTPH2PS), NaN as the decode table
-// holds it: float32's canonical quiet NaN with the word's sign, whatever its payload.
-PYSIM_AVX512 void bf16_values_avx512(const uint16_t* __restrict c, int64_t lo, int64_t hi,
+// bfloat16 (kBf16) / binary16 words to float32 (a shift; F16C's VCVTPH2PS), NaN as the decode
+// table holds it: float32's canonical quiet NaN with the word's sign, whatever its payload.
+template <bool kBf16>
+PYSIM_AVX512 void half_values_avx512(const uint16_t* __restrict c, int64_t lo, int64_t hi,
                                      float* __restrict out) {
   const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000));
   const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
@@ -1111,23 +1112,13 @@ PYSIM_AVX512 void bf16_values_avx512(const uint16_t* __restrict c, int64_t lo, i
     const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
                                         : static_cast<__mmask16>((1u << (hi - i)) - 1u);
     const __m256i h = _mm256_maskz_loadu_epi16(live, c + i);
-    __m512 v = _mm512_castsi512_ps(
-        _mm512_maskz_slli_epi32(live, _mm512_maskz_cvtepu16_epi32(live, h), 16));
-    v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
-                           _mm512_or_ps(_mm512_and_ps(v, sign), qnan));
-    _mm512_mask_storeu_ps(out + i, live, v);
-  }
-}
-
-PYSIM_AVX512 void f16_values_avx512(const uint16_t* __restrict c, int64_t lo, int64_t hi,
-                                    float* __restrict out) {
-  const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000));
-  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
-  for (int64_t i = lo; i < hi; i += 16) {
-    const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                        : static_cast<__mmask16>((1u << (hi - i)) - 1u);
-    const __m256i h = _mm256_maskz_loadu_epi16(live, c + i);
-    __m512 v = _mm512_maskz_cvtph_ps(live, h);
+    __m512 v;
+    if constexpr (kBf16) {
+      v = _mm512_castsi512_ps(
+          _mm512_maskz_slli_epi32(live, _mm512_maskz_cvtepu16_epi32(live, h), 16));
+    } else {
+      v = _mm512_maskz_cvtph_ps(live, h);
+    }
     v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
                            _mm512_or_ps(_mm512_and_ps(v, sign), qnan));
     _mm512_mask_storeu_ps(out + i, live, v);
@@ -1254,9 +1245,9 @@ bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float*
     const auto* c = static_cast<const uint16_t*>(codes);
     for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
       if (half == 'b') {
-        bf16_values_avx512(c, lo, hi, out);
+        half_values_avx512<true>(c, lo, hi, out);
       } else {
-        f16_values_avx512(c, lo, hi, out);
+        half_values_avx512<false>(c, lo, hi, out);
       }
     });
     return true;
