@@ -312,7 +312,9 @@ void bind_formats(py::module_& m) {
         if (!half.empty() && half != "bf16" && half != "fp16") {
           throw std::invalid_argument("half must be '', 'bf16' or 'fp16', got '" + half + "'");
         }
-        const char half_kind = half.empty() ? 0 : (half == "bf16" ? 'b' : 'h');
+        const HalfKind half_kind = half.empty()      ? HalfKind::None
+                                   : half == "bf16" ? HalfKind::BF16
+                                                    : HalfKind::F16;
         const char kind = codes_any.dtype().kind();
         const int64_t width = static_cast<int64_t>(codes_any.dtype().itemsize());
         if ((kind != 'u' && kind != 'i') || (width != 1 && width != 2)) {

@@ -546,6 +546,13 @@ PYSIM_INLINE typename In::Bits max_bits(const typename In::T* __restrict x, int6
 }
 
 #ifdef PYSIM_X86
+// The first min(left, lanes) lanes of a vector: the whole vector, or the loop's tail.
+template <class Mask, int kLanes>
+PYSIM_INLINE Mask first_lanes(int64_t left) {
+  return left >= kLanes ? static_cast<Mask>((1u << kLanes) - 1u)
+                        : static_cast<Mask>((1u << left) - 1u);
+}
+
 // A 16-value book's nearest-even codes of x[lo, hi) / s (kDiv) or x * s, 8 doubles at a time:
 // BookEnc::code's count of the 15 ascending thresholds at or below t, as a 4-step binary search
 // over them held in two registers (VPERMT2PD picks each lane's threshold), 12 operations a vector
@@ -560,8 +567,7 @@ __attribute__((noinline)) PYSIM_AVX512 void book16_span_avx512(
   const __m512d low = _mm512_load_pd(table), high = _mm512_load_pd(table + 8);
   const __m512d sv = _mm512_set1_pd(s);
   for (int64_t i = lo; i < hi; i += 8) {
-    const __mmask8 live = hi - i >= 8 ? static_cast<__mmask8>(0xFF)
-                                      : static_cast<__mmask8>((1u << (hi - i)) - 1u);
+    const __mmask8 live = first_lanes<__mmask8, 8>(hi - i);
     __m512d v;
     if constexpr (std::is_same_v<T, float>) {
       v = _mm512_maskz_cvtps_pd(live, _mm256_maskz_loadu_ps(live, x + i));
@@ -869,8 +875,6 @@ FusedStatus fused_with(const void* x, int64_t n, int64_t block, const Enc& enc,
 // subnormals and overflow to inf included). A NaN becomes the format's quiet NaN with x's sign,
 // as the general encoder (and pysim.formats' NumPy path) stores it. The same codes as
 // FloatEnc for every float32 (tests/test_formats_fused.py, over the bit range).
-enum class HalfKind { None, BF16, F16 };
-
 HalfKind half_kind(const ElementSpec& e, const ScaleSpec& sp, Reject reject, const double* u,
                    int code_bytes) {
   if (e.kind != ElementKind::Float || sp.kind != ScaleKind::None || reject != Reject::None ||
@@ -899,8 +903,7 @@ PYSIM_AVX512 void f16_codes_avx512(const float* __restrict x, int64_t lo, int64_
   const __m256i sign = _mm256_set1_epi16(static_cast<short>(0x8000));
   const __m256i qnan = _mm256_set1_epi16(0x7E00);
   for (int64_t i = lo; i < hi; i += 16) {
-    const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                        : static_cast<__mmask16>((1u << (hi - i)) - 1u);
+    const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
     const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
     __m256i h = _mm512_maskz_cvtps_ph(live, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -1109,8 +1112,7 @@ PYSIM_AVX512 void half_values_avx512(const uint16_t* __restrict c, int64_t lo, i
   const __m512 qnan = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FC00000));
   const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u)));
   for (int64_t i = lo; i < hi; i += 16) {
-    const __mmask16 live = hi - i >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                        : static_cast<__mmask16>((1u << (hi - i)) - 1u);
+    const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
     const __m256i h = _mm256_maskz_loadu_epi16(live, c + i);
     __m512 v;
     if constexpr (kBf16) {
@@ -1233,18 +1235,18 @@ FusedStatus quantize_fused(const void* x, InputType in, int64_t n, int64_t block
 
 bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float* table,
                       int64_t table_size, const float* scales, int64_t block, float* out,
-                      const Poll& poll, char half) {
+                      const Poll& poll, HalfKind half) {
   if (block < 1 || (n > 0 && n % block != 0)) {
     throw std::invalid_argument("block must be >= 1 and divide the " + std::to_string(n) +
                                 " codes, got " + std::to_string(block));
   }
   if (n == 0) return true;
 #ifdef PYSIM_X86
-  if ((half == 'b' || half == 'h') && code_bytes == 2 && scales == nullptr &&
+  if (half != HalfKind::None && code_bytes == 2 && scales == nullptr &&
       table_size == 65536 && cpu_has_avx512_dq()) {
     const auto* c = static_cast<const uint16_t*>(codes);
     for_blocks(n, poll, [&](int64_t lo, int64_t hi) {
-      if (half == 'b') {
+      if (half == HalfKind::BF16) {
         half_values_avx512<true>(c, lo, hi, out);
       } else {
         half_values_avx512<false>(c, lo, hi, out);

@@ -114,11 +114,15 @@ FusedStatus quantize_fused(const void* x, InputType in, int64_t n, int64_t block
 // out[i] = table[codes[i]] * scales[i / block] in float32 (scales nullptr: table[codes[i]]);
 // codes of code_bytes 1 or 2, read as unsigned. False (out partly written) if a code is not
 // below table_size.
-// `half` 'b' / 'h': the codes are unscaled bfloat16 / binary16 words and table their values
-// (NaN as float32's canonical quiet NaN): converted by a shift / F16C instead of looked up,
-// the same values.
+// bfloat16 / binary16 words: the formats quantize and dequantize convert (a rounding shift or
+// F16C) rather than encode or look up, where the codes are unscaled 16-bit words.
+enum class HalfKind { None, BF16, F16 };
+
+// `half` BF16 / F16: the codes are unscaled bfloat16 / binary16 words and table their values
+// (NaN as float32's quiet NaN with the word's sign): converted instead of looked up, the same
+// values.
 bool dequantize_fused(const void* codes, int code_bytes, int64_t n, const float* table,
                       int64_t table_size, const float* scales, int64_t block, float* out,
-                      const Poll& poll = nullptr, char half = 0);
+                      const Poll& poll = nullptr, HalfKind half = HalfKind::None);
 
 }  // namespace pysim
