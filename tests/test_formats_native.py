@@ -232,3 +232,61 @@ def test_float32_dequantize_is_the_float64_product_rounded_once(name, gran, sdt)
     q = quantize(x, name, **kw)
     exact = dequantize(q, np.float64)
     np.testing.assert_array_equal(dequantize(q, np.float32), exact.astype(np.float32))
+
+def _nf4_thresholds() -> np.ndarray:
+    """The least double each NF4 code rounds up past (BookEnc's first_up), by bisection over
+    the doubles between neighbouring values, the rule elements.encode_codebook applies."""
+    v = np.asarray(registry.get("nf4").values, dtype=np.float64)
+
+    def key(d: float) -> int:
+        b = int(np.array(d, np.float64).view(np.int64))
+        return b if b >= 0 else -(b & 0x7FFFFFFFFFFFFFFF)
+
+    def unkey(k: int) -> float:
+        return float(np.array(k if k >= 0 else (-k) | (1 << 63), np.uint64).view(np.float64))
+
+    out = []
+    for k in range(len(v) - 1):
+        lo, hi = key(v[k]), key(v[k + 1])
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            frac = (unkey(mid) - v[k]) / (v[k + 1] - v[k])
+            lo, hi = (lo, mid) if frac > 0.5 or (frac == 0.5 and k % 2 == 1) else (mid, hi)
+        out.append(unkey(hi))
+    return np.array(out)
+
+
+def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
+    """float32 NF4 blocks are coded against per-block float32 thresholds (no division per
+    element); a threshold x scale within a few double ulps of a float32 is settled by the exact
+    division. Scales chosen so some are (0.9140625, 0.6171875: found by search; NF4's values are
+    float32s, so round scales put a threshold's product next to a float32), others not, powers
+    of two (the x * 2^-k path); every element a threshold's float32 or a neighbour: the codes
+    NumPy's x / s gives."""
+    from pysim.formats import quantize
+
+    first_up = _nf4_thresholds()
+    scales = np.array([0.9140625, 0.6171875, 0.890625, 0.8227046132087708,
+                       0.9120245575904846, 0.3141592, 1.0, 2.0 ** -20, 2.0 ** 30, 1e-38],
+                      np.float32)
+    fs = first_up[:, None] * scales.astype(np.float64)[None, :]
+    c = fs.astype(np.float32).astype(np.float64)
+    near = np.abs(c - fs) <= np.abs(fs) * 2.0 ** -49
+    # both paths exercised: a float32 next to a threshold's product that codes one below it
+    # (its x / s rounds under first_up: the threshold is the float32 above it), and none
+    c_fails = first_up[:, None] > c / scales.astype(np.float64)[None, :]
+    assert (near & c_fails)[:, :2].any(axis=0).all() and not near[:, 5].any()
+    rows = []
+    for j, s in enumerate(scales):
+        c = fs[:, j].astype(np.float32)
+        down, up = np.nextafter(c, np.float32(-np.inf)), np.nextafter(c, np.float32(np.inf))
+        rows.append(np.concatenate([[s, -s], c, down, up, np.nextafter(up, np.float32(np.inf)),
+                                    np.zeros(64 - 2 - 4 * len(c), np.float32)]))
+    x = np.stack(rows).astype(np.float32)
+    assert (np.abs(x).max(axis=1) == scales).all()  # each block's scale is its absmax
+    monkeypatch.setattr(elements, "NATIVE_MIN", 1)  # C++ for these few blocks too
+    native = quantize(x, "nf4")
+    monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
+    numpy_ = quantize(x, "nf4")
+    np.testing.assert_array_equal(native.scales, numpy_.scales)
+    np.testing.assert_array_equal(native.codes, numpy_.codes)

@@ -585,6 +585,107 @@ __attribute__((noinline)) PYSIM_AVX512 void book16_span_avx512(
     _mm512_mask_cvtepi64_storeu_epi8(codes + i, live, c);
   }
 }
+
+// float32 keys in value order (-0.0 just below 0.0) and back: a float's neighbours are key +- 1.
+PYSIM_INLINE int32_t f32_key(float x) {
+  int32_t b = 0;
+  std::memcpy(&b, &x, sizeof b);
+  return b ^ ((b >> 31) & 0x7FFFFFFF);
+}
+PYSIM_INLINE float f32_of_key(int32_t k) {
+  const int32_t b = k ^ ((k >> 31) & 0x7FFFFFFF);
+  float x = 0.0f;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+// f32_key over 8 lanes (the map is its own inverse: f32_of_key too).
+PYSIM_AVX512 inline __m256i f32_keys(__m256i b) {
+  return _mm256_xor_si256(b, _mm256_and_si256(_mm256_srai_epi32(b, 31),
+                                              _mm256_set1_epi32(0x7FFFFFFF)));
+}
+// The lanes where a - b is at least margin.
+PYSIM_AVX512 inline __mmask8 at_least(__m512d a, __m512d b, __m512d margin) {
+  return _mm512_cmp_pd_mask(_mm512_sub_pd(a, b), margin, _CMP_GE_OQ);
+}
+
+// Whether t = x / s (kDiv) or x * s reaches the threshold f: BookEnc::code's comparison.
+template <bool kDiv>
+PYSIM_INLINE bool book_passes(float x, double s, double f) {
+  const double t = kDiv ? static_cast<double>(x) / s : static_cast<double>(x) * s;
+  return f <= t;
+}
+
+// A 16-value book's thresholds over float32 inputs of one scale: lane k = the least float32 x
+// whose t = x / s (kDiv) or x * s reaches first_up[k], so that x's code is the count of lanes
+// at or below x (t is monotone in x) and the elements need no division. The candidate c is
+// fs = first_up[k] x s' (s' = s, or 1 / s, exact, for the power of two of the x * s path)
+// rounded to float32. c passes for certain where c - fs >= 2^-49 |fs| (fs's rounding and half
+// a step of t's spacing are at most 2^-52 of it each), and then its float32 predecessor, at
+// least half a float32 step below fs, fails: the threshold is c; c fails for certain where
+// fs - c is that large, and then its successor passes: the threshold is next(c). Otherwise (a
+// float32 within a few double ulps of the product: NF4's values are float32s, so a round
+// scale can put one there) the exact test steps from c.
+template <bool kDiv>
+PYSIM_AVX512 inline __m512 book16_thresholds_f32(const double* first_up, double s) {
+  const __m512d sv = _mm512_set1_pd(kDiv ? s : 1.0 / s);
+  const __m512d rel = _mm512_set1_pd(0x1p-49), tiny = _mm512_set1_pd(0x1p-1060);
+  const __m512d abs_mask = _mm512_castsi512_pd(_mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll));
+  __m256 half[2];
+  unsigned undecided = 0;
+  for (int h = 0; h < 2; ++h) {  // 15 thresholds: 8 and 7 lanes
+    const __mmask8 live = h == 0 ? 0xFF : 0x7F;
+    const __m512d fs = _mm512_mul_pd(_mm512_maskz_loadu_pd(live, first_up + 8 * h), sv);
+    const __m512d margin = _mm512_fmadd_pd(_mm512_and_pd(fs, abs_mask), rel, tiny);
+    const __m256 c = _mm512_cvtpd_ps(fs);
+    const __m512d cd = _mm512_cvtps_pd(c);
+    const __mmask8 pass = at_least(cd, fs, margin), fail = at_least(fs, cd, margin);
+    const __m256i next = f32_keys(_mm256_add_epi32(f32_keys(_mm256_castps_si256(c)),
+                                                   _mm256_set1_epi32(1)));
+    half[h] = _mm256_mask_blend_ps(fail, c, _mm256_castsi256_ps(next));
+    undecided |= static_cast<unsigned>(live & ~(pass | fail)) << (8 * h);
+  }
+  // lane 15: never indexed (c + step - 1 <= 14)
+  __m512 t = _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1);
+  t = _mm512_mask_mov_ps(t, 0x8000, _mm512_set1_ps(std::numeric_limits<float>::infinity()));
+  if (undecided != 0) [[unlikely]] {
+    alignas(64) float out[16];
+    _mm512_store_ps(out, t);
+    for (int k = 0; k < 15; ++k) {
+      if (((undecided >> k) & 1u) == 0) continue;
+      int32_t kx = f32_key(out[k]);
+      if (book_passes<kDiv>(f32_of_key(kx), s, first_up[k])) {
+        while (book_passes<kDiv>(f32_of_key(kx - 1), s, first_up[k])) --kx;
+      } else {
+        while (!book_passes<kDiv>(f32_of_key(kx), s, first_up[k])) ++kx;
+      }
+      out[k] = f32_of_key(kx);
+    }
+    t = _mm512_load_ps(out);
+  }
+  return t;
+}
+
+// book16_span_avx512 for float32 input, 16 elements a vector: each x's code is the count of the
+// span's float32 thresholds (book16_thresholds_f32) at or below it, by the same 4-step search
+// (VPERMPS from one register), with no conversion to double and no division.
+template <bool kDiv>
+__attribute__((noinline)) PYSIM_AVX512 void book16_span_f32_avx512(
+    const float* __restrict x, int64_t lo, int64_t hi, double s, const double* first_up,
+    uint8_t* __restrict codes) {
+  const __m512 thresholds = book16_thresholds_f32<kDiv>(first_up, s);
+  for (int64_t i = lo; i < hi; i += 16) {
+    const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
+    const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
+    __m512i c = _mm512_setzero_si512();
+    for (const int step : {8, 4, 2, 1}) {
+      const __m512i at = _mm512_add_epi32(c, _mm512_set1_epi32(step - 1));
+      const __m512 thr = _mm512_permutexvar_ps(at, thresholds);
+      const __mmask16 up = _mm512_cmp_ps_mask(thr, v, _CMP_LE_OQ);
+      c = _mm512_mask_add_epi32(c, up, c, _mm512_set1_epi32(step));
+    }
+    _mm512_mask_cvtepi32_storeu_epi8(codes + i, live, c);
+  }
+}
 #endif
 
 // codes[lo, hi) of x / s (kDiv) or x * s.
@@ -597,7 +698,11 @@ PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* 
                 std::is_same_v<Code, uint8_t> &&
                 (std::is_same_v<In, InF32> || std::is_same_v<In, InF64>)) {
     if (enc.wide) {
-      book16_span_avx512<typename In::T, kDiv>(x, lo, hi, s, enc.first_up, codes);
+      if constexpr (std::is_same_v<In, InF32>) {
+        book16_span_f32_avx512<kDiv>(x, lo, hi, s, enc.first_up, codes);
+      } else {
+        book16_span_avx512<typename In::T, kDiv>(x, lo, hi, s, enc.first_up, codes);
+      }
       return;
     }
   }
