@@ -290,3 +290,51 @@ def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
     numpy_ = quantize(x, "nf4")
     np.testing.assert_array_equal(native.scales, numpy_.scales)
     np.testing.assert_array_equal(native.codes, numpy_.codes)
+
+
+MX_FLOATS = [n for n in registry.names()
+             if isinstance(registry.get(n), registry.MXFormat)
+             and isinstance(registry.get(n).element, registry.FloatFormat)]
+
+
+def _grid(fmt: registry.FloatFormat) -> np.ndarray:
+    """Every non-negative finite value of a float element format, ascending."""
+    subs = np.arange(1, 2 ** fmt.mbits) * 2.0 ** (1 - fmt.bias - fmt.mbits)
+    top = 2 ** fmt.ebits - (1 if fmt.specials == "ieee" else 0)
+    normals = [(1 + m / 2 ** fmt.mbits) * 2.0 ** (e - fmt.bias)
+               for e in range(1, top) for m in range(2 ** fmt.mbits)]
+    grid = np.concatenate([[0.0], subs, normals])
+    return grid[grid <= fmt.max_abs]
+
+
+@pytest.mark.parametrize("name", MX_FLOATS)
+def test_mx_float32_blocks_at_every_rounding_boundary_equal_numpy(name, monkeypatch):
+    """MX float elements of float32 input are coded in float32 lanes on the bits (x * 2^-scale
+    exact, nearest-even by integer rounding or a float add): every value of the element format
+    at the block's scale, every tie between neighbours and the float32s either side of it,
+    values past the largest (the block maximum's own), scaled results under float32's normal
+    range, both signs, scales from 2^-100 to 2^100: the codes NumPy's x / s gives."""
+    from pysim.formats import quantize
+
+    fmt = registry.get(name)
+    grid = _grid(fmt.element)
+    mids = (grid[:-1] + grid[1:]) / 2
+    cand = np.concatenate([grid, mids, np.nextafter(mids.astype(np.float32), np.float32(0)),
+                           np.nextafter(mids.astype(np.float32), np.float32(np.inf)),
+                           [grid[-1] * 1.03, 2.0 ** -140, 2.0 ** -149]]).astype(np.float64)
+    emax = int(np.floor(np.log2(grid[-1])))
+    rng = np.random.default_rng(17)
+    rows = []
+    for k in range(-100, 101, 5):
+        picks = rng.permutation(np.resize(cand, 31 * 16))
+        for block in picks.reshape(16, 31):
+            signs = rng.choice([-1.0, 1.0], 31)
+            # the block's largest magnitude sets its scale to 2^k (below 2^(emax + 1))
+            rows.append(np.concatenate([[2.0 ** (emax + k) * 1.5], block * signs * 2.0 ** k]))
+    x = np.stack(rows).astype(np.float32)
+    monkeypatch.setattr(elements, "NATIVE_MIN", 1)
+    native = quantize(x, name)
+    monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
+    numpy_ = quantize(x, name)
+    np.testing.assert_array_equal(native.scales, numpy_.scales)
+    np.testing.assert_array_equal(native.codes, numpy_.codes)

@@ -419,6 +419,7 @@ PYSIM_INLINE double round_u(double t, double u) {
 // The element encoders, one value at a time (float_codes / int_codes / encode_codebook's body).
 struct FloatEnc {
   int64_t emin, mbits, width, max_code, past, qnan;
+  bool wide = false;  // nearest-even byte codes of float32 through float_span_f32_avx512
   template <bool kStochastic>
   PYSIM_INLINE int64_t code(double t, double u) const {
     constexpr uint64_t kAbs = 0x7FFFFFFFFFFFFFFFull, kInf = 0x7FF0000000000000ull;
@@ -686,6 +687,48 @@ __attribute__((noinline)) PYSIM_AVX512 void book16_span_f32_avx512(
     _mm512_mask_cvtepi32_storeu_epi8(codes + i, live, c);
   }
 }
+
+// FloatEnc's nearest-even byte codes of x[lo, hi) * s (s a power of two: MX's 2^-scale, or 1)
+// in float32 lanes, 16 a vector, on the bits instead of through double logarithms. t = x * s
+// is exact in float32 but where it falls under 2^-126, which every element format codes as
+// zero however it rounds. Normal in the format (|t| >= 2^emin): the float32 bits rounded to
+// mbits mantissa bits, nearest-even, in integer lanes (a carry moves the exponent up, as it
+// should), rebiased; subnormal: |t| + 2^(emin - mbits + 23) in float32, whose unit in the last
+// place is the format's subnormal step, rounds |t| to a multiple of it, nearest-even (the
+// default rounding mode), and its bits less that constant's are the code. Past max_code (inf
+// too): past; NaN: qnan; the sign bit above.
+__attribute__((noinline)) PYSIM_AVX512 void float_span_f32_avx512(
+    const float* __restrict x, int64_t lo, int64_t hi, double s, const FloatEnc& enc,
+    uint8_t* __restrict codes) {
+  const int shift = static_cast<int>(23 - enc.mbits);
+  const __m512 sv = _mm512_set1_ps(static_cast<float>(s));
+  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+  const __m512i half = _mm512_set1_epi32((1 << (shift - 1)) - 1), one = _mm512_set1_epi32(1);
+  const __m512i rebias = _mm512_set1_epi32(static_cast<int32_t>((127 + enc.emin - 1) << enc.mbits));
+  const __m512i least_normal = _mm512_set1_epi32(static_cast<int32_t>((127 + enc.emin) << 23));
+  const __m512 magic = _mm512_castsi512_ps(
+      _mm512_set1_epi32(static_cast<int32_t>((127 + enc.emin - enc.mbits + 23) << 23)));
+  const __m512i max_code = _mm512_set1_epi32(static_cast<int32_t>(enc.max_code));
+  const __m512i past = _mm512_set1_epi32(static_cast<int32_t>(enc.past));
+  const __m512i qnan = _mm512_set1_epi32(static_cast<int32_t>(enc.qnan));
+  for (int64_t i = lo; i < hi; i += 16) {
+    const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
+    const __m512i b = _mm512_castps_si512(_mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + i), sv));
+    const __m512i a = _mm512_and_si512(b, abs_mask);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(a, shift), one);
+    const __m512i normal = _mm512_sub_epi32(
+        _mm512_srli_epi32(_mm512_add_epi32(a, _mm512_add_epi32(half, odd)), shift), rebias);
+    const __m512i sub = _mm512_sub_epi32(
+        _mm512_castps_si512(_mm512_add_ps(_mm512_castsi512_ps(a), magic)),
+        _mm512_castps_si512(magic));
+    __m512i mag = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(a, least_normal), normal, sub);
+    mag = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epu32_mask(mag, max_code), past);
+    mag = _mm512_mask_mov_epi32(mag, _mm512_cmpgt_epu32_mask(a, inf), qnan);
+    const __m512i sign = _mm512_sll_epi32(_mm512_srli_epi32(b, 31),
+                                          _mm_cvtsi64_si128(enc.width));
+    _mm512_mask_cvtepi32_storeu_epi8(codes + i, live, _mm512_or_si512(mag, sign));
+  }
+}
 #endif
 
 // codes[lo, hi) of x / s (kDiv) or x * s.
@@ -703,6 +746,13 @@ PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* 
       } else {
         book16_span_avx512<typename In::T, kDiv>(x, lo, hi, s, enc.first_up, codes);
       }
+      return;
+    }
+  }
+  if constexpr (std::is_same_v<Enc, FloatEnc> && !kStochastic && !kDiv &&
+                std::is_same_v<Code, uint8_t> && std::is_same_v<In, InF32>) {
+    if (enc.wide) {
+      float_span_f32_avx512(x, lo, hi, s, enc, codes);
       return;
     }
   }
@@ -1164,7 +1214,10 @@ FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec&
       return status;
     }
   }
-  const FloatEnc enc = float_enc(e.fmt, scaled || e.saturate);
+  FloatEnc enc = float_enc(e.fmt, scaled || e.saturate);
+#ifdef PYSIM_X86
+  enc.wide = cpu_has_avx512_dq() && e.fmt.mbits <= 10 && code_bytes == 1;
+#endif
   if (code_bytes == 1) {
     return fused_with<In, uint8_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
   }
