@@ -1153,9 +1153,15 @@ PYSIM_INLINE Code max_code_of(const Code* __restrict c, int64_t lo, int64_t hi) 
 // The codes through the table when it applies (false: it does not); Rejected for a NaN where
 // the format holds none (fp6, fp4: the table marks it, each span's codes are checked for the
 // mark while in L1; checking the input's maxima first ran them slower than the double loop).
+// For CPUs without AVX-512: float_span_f32_avx512 computes the same codes from the bits faster
+// than the table gives them (fp8 E4M3 12.5 -> 19 GB/s on this machine, codes into pages
+// already mapped).
 bool narrow_float_codes(const void* x, int64_t n, const ElementSpec& e, const ScaleSpec& sp,
                         Reject reject, const double* u, int code_bytes, void* codes,
                         const Poll& poll, FusedStatus* status) {
+#ifdef PYSIM_X86
+  if (cpu_has_avx512_dq()) return false;
+#endif
   const bool nan_mark = reject == Reject::NaN;
   if (e.kind != ElementKind::Float || sp.kind != ScaleKind::None || u != nullptr ||
       code_bytes != 1 || e.fmt.mbits > 6 || e.fmt.ebits > 8 ||
