@@ -284,6 +284,7 @@ def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
                                     np.zeros(64 - 2 - 4 * len(c), np.float32)]))
     x = np.stack(rows).astype(np.float32)
     assert (np.abs(x).max(axis=1) == scales).all()  # each block's scale is its absmax
+    x = np.concatenate([x, np.zeros((1, 64), np.float32), np.full((1, 64), -0.0, np.float32)])
     monkeypatch.setattr(elements, "NATIVE_MIN", 1)  # C++ for these few blocks too
     native = quantize(x, "nf4")
     monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's

@@ -669,22 +669,31 @@ PYSIM_AVX512 inline __m512 book16_thresholds_f32(const double* first_up, double 
 // book16_span_avx512 for float32 input, 16 elements a vector: each x's code is the count of the
 // span's float32 thresholds (book16_thresholds_f32) at or below it, by the same 4-step search
 // (VPERMPS from one register), with no conversion to double and no division.
+PYSIM_AVX512 inline __m128i book16_codes_f32(__m512 v, __m512 thresholds) {
+  __m512i c = _mm512_setzero_si512();
+  for (const int step : {8, 4, 2, 1}) {
+    const __m512i at = _mm512_add_epi32(c, _mm512_set1_epi32(step - 1));
+    const __mmask16 up = _mm512_cmp_ps_mask(_mm512_permutexvar_ps(at, thresholds), v,
+                                            _CMP_LE_OQ);
+    c = _mm512_mask_add_epi32(c, up, c, _mm512_set1_epi32(step));
+  }
+  return _mm512_cvtepi32_epi8(c);
+}
+
 template <bool kDiv>
-__attribute__((noinline)) PYSIM_AVX512 void book16_span_f32_avx512(
-    const float* __restrict x, int64_t lo, int64_t hi, double s, const double* first_up,
-    uint8_t* __restrict codes) {
+PYSIM_AVX512 inline void book16_span_f32_avx512(const float* __restrict x, int64_t lo, int64_t hi,
+                                                double s, const double* first_up,
+                                                uint8_t* __restrict codes) {
   const __m512 thresholds = book16_thresholds_f32<kDiv>(first_up, s);
-  for (int64_t i = lo; i < hi; i += 16) {
+  int64_t i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i),
+                     book16_codes_f32(_mm512_loadu_ps(x + i), thresholds));
+  }
+  if (i < hi) {
     const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
-    const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
-    __m512i c = _mm512_setzero_si512();
-    for (const int step : {8, 4, 2, 1}) {
-      const __m512i at = _mm512_add_epi32(c, _mm512_set1_epi32(step - 1));
-      const __m512 thr = _mm512_permutexvar_ps(at, thresholds);
-      const __mmask16 up = _mm512_cmp_ps_mask(thr, v, _CMP_LE_OQ);
-      c = _mm512_mask_add_epi32(c, up, c, _mm512_set1_epi32(step));
-    }
-    _mm512_mask_cvtepi32_storeu_epi8(codes + i, live, c);
+    _mm_mask_storeu_epi8(codes + i, live,
+                         book16_codes_f32(_mm512_maskz_loadu_ps(live, x + i), thresholds));
   }
 }
 
@@ -794,6 +803,17 @@ PYSIM_INLINE FusedStatus block_scale(typename In::Bits m, const ScaleSpec& sp,
   }
   if (!finite) return FusedStatus::Rejected;
   const double amax = In::from_bits(m);
+  if (sp.max_abs == 1.0 && sp.fmt.ebits == 8 && sp.fmt.mbits == 23 && sp.fmt.emin == -126 &&
+      sizeof(typename In::T) <= 4) {
+    // a float32 scale of a float32 (or narrower) input's absmax over 1 (NF4's): the absmax
+    // itself, which rounds to itself (0: 1)
+    out->s = amax == 0.0 ? 1.0 : amax;
+    uint64_t sb = 0;
+    std::memcpy(&sb, &out->s, sizeof sb);
+    out->div = (sb & 0x000FFFFFFFFFFFFFull) != 0;
+    out->mul = out->div ? 1.0 : 1.0 / out->s;
+    return FusedStatus::Ok;
+  }
   const double raw = amax == 0.0 ? 1.0 : amax / sp.max_abs;
   const int64_t code = senc.code<false>(raw, 0.0);  // raw > 0: no sign bit
   if (code > sp.fmt.max_code) return FusedStatus::ScaleOutOfRange;  // inf or NaN
