@@ -2,7 +2,9 @@
 
 GB/s counts the float32 input read (quantize) or float32 output written (dequantize): 4 bytes
 per element. "quantize" runs the element encoding in C++ (csrc/kernels/quantize.cpp, from
-``elements.NATIVE_MIN`` elements), "numpy" the NumPy reference it matches bit for bit.
+``elements.NATIVE_MIN`` elements), "numpy" the NumPy reference it matches bit for bit;
+"dequantize" returns a new array, "into" writes into an existing one (``out=``: no page of
+the output to fault in; "/into" is over the copy into an existing array).
 ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no ml_dtypes
 equivalent and show "-" there. The machine's memory bandwidth is measured first: a float32
 copy into a new array (NumPy's ``x.copy()``: read, write and the new pages' faults, what a
@@ -59,7 +61,9 @@ def main() -> None:
     print(f"memory: copy to a new array {copy:.2f} GB/s, into an existing one {into:.2f}, "
           f"read-only max {read:.2f} (GB/s of float32 read)")
     print(f"{'format':<12} {'granularity':<20} {'quantize':>9} {'/copy':>6} {'numpy':>7} "
-          f"{'dequantize':>11} {'/copy':>6} {'ml astype':>10} {'ml back':>8}   (GB/s of float32)")
+          f"{'dequantize':>11} {'/copy':>6} {'into':>6} {'/into':>6} {'ml astype':>10} "
+          f"{'ml back':>8}   (GB/s of float32)")
+    buf = np.empty_like(x)
     for name, gran in CASES:
         q = formats.quantize(x, name, gran)
         gq = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
@@ -67,6 +71,7 @@ def main() -> None:
         gn = gb / best_seconds(lambda n=name, g=gran: formats.quantize(x, n, g), args.repeat)
         elements.NATIVE_MIN = native_min
         gd = gb / best_seconds(lambda q=q: formats.dequantize(q), args.repeat)
+        gi = gb / best_seconds(lambda q=q: formats.dequantize(q, out=buf), args.repeat)
         ml, back = "-", "-"
         if name in ML:
             y = x.astype(ML[name])
@@ -74,7 +79,7 @@ def main() -> None:
             back = f"{gb / best_seconds(lambda y=y: y.astype(np.float32), args.repeat):.2f}"
         label = str(q.granularity) if q.granularity else "none"
         print(f"{name:<12} {label:<20} {gq:>9.2f} {gq / copy:>6.2f} {gn:>7.2f} {gd:>11.2f} "
-              f"{gd / copy:>6.2f} {ml:>10} {back:>8}")
+              f"{gd / copy:>6.2f} {gi:>6.2f} {gi / into:>6.2f} {ml:>10} {back:>8}")
 
 
 if __name__ == "__main__":

@@ -777,9 +777,9 @@ def csr_matmul(indptr: numpy.ndarray, indices: numpy.ndarray, values: numpy.ndar
     """
     CSR (rows x cols) x dense b -> dense; int8 accumulates in int32.
     """
-def dequantize_fused(codes: numpy.ndarray, *, table: numpy.ndarray, scales: numpy.ndarray | None = None, block: typing.SupportsInt | typing.SupportsIndex = 1, half: str = '') -> typing.Any:
+def dequantize_fused(codes: numpy.ndarray, *, table: numpy.ndarray, scales: numpy.ndarray | None = None, block: typing.SupportsInt | typing.SupportsIndex = 1, half: str = '', out: numpy.ndarray | None = None) -> typing.Any:
     """
-    float32 values (flattened) table[codes] * scales[i // block] (a float32 product, as NumPy's), codes 8- or 16-bit read as unsigned; scales None: table[codes]. None if a code is not below len(table) (the NumPy path raises IndexError there). half 'bf16' / 'fp16': the codes are unscaled bfloat16 / binary16 words and table their decode table (NaN canonical), converted rather than looked up.
+    float32 values (flattened) table[codes] * scales[i // block] (a float32 product, as NumPy's), codes 8- or 16-bit read as unsigned; scales None: table[codes]. None if a code is not below len(table) (the NumPy path raises IndexError there). half 'bf16' / 'fp16': the codes are unscaled bfloat16 / binary16 words and table their decode table (NaN canonical), converted rather than looked up. out: a writeable C-contiguous float32 array of len(codes) values to write them into (returned), else a new one.
     """
 def double_buffer_occupancy(spec: ScratchpadSpec, tile_bytes: typing.Any, fill_start: typing.Any = None, fill_end: typing.Any = None, drain_start: typing.Any = None, drain_end: typing.Any = None) -> DoubleBufferReport:
     """

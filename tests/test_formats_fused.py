@@ -307,3 +307,48 @@ def test_narrow_codes_of_random_float32_words_equal_numpy(name, saturate, monkey
             y[at] = np.nan
             with pytest.raises(ValueError, match=rf"x\[{at}\] = nan"):
                 formats.quantize(y, name, saturate=saturate)
+
+
+@pytest.mark.parametrize(("name", "gran", "sdt"), CASES)
+def test_dequantize_into_out_writes_the_values_it_returns(name, gran, sdt):
+    """dequantize(q, out=buf) writes into buf (the C++ kernel straight into it where the blocks
+    are the array's own order, else the NumPy path's values copied in) and returns it: the
+    values a new array gets, bit for bit; float64 out too."""
+    kw = {"granularity": gran} if gran is not None else {}
+    if sdt is not None:
+        kw["scale_dtype"] = sdt
+    q = formats.quantize(_x(np.float32), name, **kw)
+    want = formats.dequantize(q)
+    buf = np.full(q.shape, np.nan, np.float32)
+    got = formats.dequantize(q, out=buf)
+    assert got is buf
+    np.testing.assert_array_equal(buf.view(np.uint32), want.view(np.uint32))
+    buf64 = np.empty(q.shape)
+    assert formats.dequantize(q, np.float64, out=buf64) is buf64
+    np.testing.assert_array_equal(buf64, formats.dequantize(q, np.float64))
+
+
+def test_dequantize_refuses_an_out_it_cannot_fill():
+    q = formats.quantize(_x(np.float32), "mxfp8_e4m3")
+    for bad, what in [(np.empty((64, 255), np.float32), r"shape \(64, 255\)"),
+                      (np.empty((64, 256), np.float16), "float16 array"),
+                      ([0.0], "list")]:
+        with pytest.raises(ValueError, match=r"out must be a writeable float32 array of "
+                                             r"shape \(64, 256\), got .*" + what):
+            formats.dequantize(q, out=bad)  # type: ignore[arg-type]
+    from pysim.formats.quantize import _dequantize_fused
+
+    direct = np.empty((64, 256), np.float32)  # MX blocks along the last axis: written in place
+    assert np.shares_memory(_dequantize_fused(q, direct), direct)
+    frozen = np.empty((64, 256), np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        formats.dequantize(q, out=frozen)
+    strided = np.empty((64, 512), np.float32)[:, ::2]  # not C-contiguous: the NumPy copy
+    formats.dequantize(q, out=strided)
+    np.testing.assert_array_equal(strided, formats.dequantize(q))
+    from pysim import _core
+    with pytest.raises(ValueError, match="out must be a writeable C-contiguous float32 array "
+                                         "of 4096 values, got dtype float64 of 4096"):
+        _core.dequantize_fused(np.zeros(4096, np.uint8), table=np.zeros(256, np.float32),
+                               out=np.zeros(4096))

@@ -307,8 +307,8 @@ void bind_formats(py::module_& m) {
   m.def(
       "dequantize_fused",
       [](const py::array& codes_any, const py::array& table_any,
-         const std::optional<py::array>& scales_any, int64_t block,
-         const std::string& half) -> py::object {
+         const std::optional<py::array>& scales_any, int64_t block, const std::string& half,
+         const std::optional<py::array>& out_any) -> py::object {
         if (!half.empty() && half != "bf16" && half != "fp16") {
           throw std::invalid_argument("half must be '', 'bf16' or 'fp16', got '" + half + "'");
         }
@@ -341,13 +341,28 @@ void bind_formats(py::module_& m) {
         } else {
           block = std::max<int64_t>(n, 1);
         }
-        require_output_bytes("values", static_cast<double>(n), 4);
-        py::array_t<float> out(n);
+        py::array out;
+        if (out_any) {  // the caller's buffer: float32, C-contiguous, writeable, n values
+          const py::array& o = *out_any;
+          if (o.dtype().kind() != 'f' || o.dtype().itemsize() != 4 ||
+              !(o.flags() & py::array::c_style) || !o.writeable() ||
+              static_cast<int64_t>(o.size()) != n) {
+            throw std::invalid_argument(
+                "out must be a writeable C-contiguous float32 array of " + std::to_string(n) +
+                " values, got dtype " + dtype_name(o) + " of " + std::to_string(o.size()) +
+                (o.writeable() ? "" : ", read-only") +
+                ((o.flags() & py::array::c_style) ? "" : ", not C-contiguous"));
+          }
+          out = o;
+        } else {
+          require_output_bytes("values", static_cast<double>(n), 4);
+          out = py::array_t<float>(n);
+        }
         const void* cp = codes.data();
         const float* tp = table.data();
         const int64_t tn = static_cast<int64_t>(table.size());
         const float* spp = scales ? scales->data() : nullptr;
-        float* op = out.mutable_data();
+        float* op = static_cast<float*>(out.mutable_data());
         const bool ok = without_gil([&](const Poll& poll) {
           return dequantize_fused(cp, static_cast<int>(width), n, tp, tn, spp, block, op, poll,
                                   half_kind);
@@ -356,12 +371,13 @@ void bind_formats(py::module_& m) {
         return out;
       },
       py::arg("codes"), py::kw_only(), py::arg("table"), py::arg("scales") = py::none(),
-      py::arg("block") = 1, py::arg("half") = "",
+      py::arg("block") = 1, py::arg("half") = "", py::arg("out") = py::none(),
       "float32 values (flattened) table[codes] * scales[i // block] (a float32 product, as "
       "NumPy's), codes 8- or 16-bit read as unsigned; scales None: table[codes]. None if a "
       "code is not below len(table) (the NumPy path raises IndexError there). half 'bf16' / "
       "'fp16': the codes are unscaled bfloat16 / binary16 words and table their decode table "
-      "(NaN canonical), converted rather than looked up.");
+      "(NaN canonical), converted rather than looked up. out: a writeable C-contiguous "
+      "float32 array of len(codes) values to write them into (returned), else a new one.");
 }
 
 }  // namespace pysim::bindings

@@ -236,9 +236,25 @@ def _quantize_numpy(xa: np.ndarray, f: Format, gran: gr.Granularity | None, sdt:
                            x64.shape, rounding)
 
 
-def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32) -> np.ndarray:
+def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32,
+               out: np.ndarray | None = None) -> np.ndarray:
     """The values ``q`` holds, of ``q.shape``: element x scale, rounded once to ``dtype``
-    (float32; float64 gives them exactly)."""
+    (float32; float64 gives them exactly). ``out`` (as NumPy's ufuncs take it): an array of
+    ``q.shape`` and ``dtype`` to write them into and return, so a loop that dequantizes into
+    one buffer does not fault in a new output's pages each time."""
+    if out is not None:
+        if (not isinstance(out, np.ndarray) or out.dtype != np.dtype(dtype)
+                or out.shape != tuple(q.shape) or not out.flags.writeable):
+            got = (f"{out.dtype} array of shape {out.shape}"
+                   + ("" if out.flags.writeable else ", read-only")
+                   if isinstance(out, np.ndarray) else type(out).__name__)
+            raise ValueError(f"dequantize: out must be a writeable {np.dtype(dtype)} array of "
+                             f"shape {tuple(q.shape)}, got {got}")
+        if (np.dtype(dtype) == np.float32 and out.flags.c_contiguous
+                and _dequantize_fused(q, out) is not None):
+            return out
+        np.copyto(out, dequantize(q, dtype))
+        return out
     if np.dtype(dtype) == np.float32:
         fused = _dequantize_fused(q)
         if fused is not None:
@@ -285,11 +301,13 @@ def _half_words(elem: IntFormat | FloatFormat | CodebookFormat, codes: np.ndarra
     return {(8, 7): "bf16", (5, 10): "fp16"}.get((elem.ebits, elem.mbits), "")
 
 
-def _dequantize_fused(q: QuantizedTensor) -> np.ndarray | None:
+def _dequantize_fused(q: QuantizedTensor, out: np.ndarray | None = None) -> np.ndarray | None:
     """dequantize to float32 in one C++ pass (``_core.dequantize_fused``: the code's value from
     a table times its block's scale, a float32 product as NumPy's, written straight into the
-    output), or None where it does not apply (fewer than ``elements.NATIVE_MIN`` codes, codes
-    wider than 16 bits, a code past the table): the NumPy path then runs."""
+    output: ``out``, C-contiguous float32 of ``q.shape``, if given), or None where it does not
+    apply (fewer than ``elements.NATIVE_MIN`` codes, codes wider than 16 bits, a code past the
+    table, a block layout that is not the array's own order while ``out`` is given): the
+    NumPy path then runs."""
     from pysim import _core
 
     codes = q.codes
@@ -300,18 +318,23 @@ def _dequantize_fused(q: QuantizedTensor) -> np.ndarray | None:
     if isinstance(elem, FloatFormat) and elem.encoding_bits > 16:
         return None
     table = _decode_table(elem, codes.dtype.str)
+    flat = None if out is None else out.reshape(-1)  # a view: out is C-contiguous
     if q.scales is None or q.granularity is None:
-        out = _core.dequantize_fused(codes, table=table, half=_half_words(elem, codes))
-        return None if out is None else out.reshape(q.shape)
+        got = _core.dequantize_fused(codes, table=table, half=_half_words(elem, codes),
+                                     out=flat)
+        return None if got is None else got.reshape(q.shape)
     to_blocks, from_blocks, grid = gr.layout(q.shape, q.granularity, "q")
-    cb = np.ascontiguousarray(to_blocks(codes))
+    blocks = to_blocks(codes)
+    if flat is not None and not (blocks.flags.c_contiguous and np.shares_memory(blocks, codes)):
+        return None  # blocks not in the array's own order: their values are not out's
+    cb = np.ascontiguousarray(blocks)
     scales = np.ascontiguousarray(q.scales, dtype=np.float32).reshape(-1)
     if scales.size != grid[0] * grid[1]:
         return None
-    out = _core.dequantize_fused(cb, table=table, scales=scales, block=cb.shape[2])
-    if out is None:
+    got = _core.dequantize_fused(cb, table=table, scales=scales, block=cb.shape[2], out=flat)
+    if got is None:
         return None
-    return np.ascontiguousarray(from_blocks(out.reshape(cb.shape)))
+    return np.ascontiguousarray(from_blocks(got.reshape(cb.shape)))
 
 
 def _k_scales(q: QuantizedTensor, k_axis: int, k: int) -> tuple[np.ndarray, int] | None:
