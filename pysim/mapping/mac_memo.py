@@ -53,7 +53,13 @@ def snapshot(m: dict[str, Any]) -> dict[str, Any]:
 
 
 class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
-    """One hardware object's mapped MAC ops by key, least recently used first."""
+    """One hardware object's mapped MAC ops by key, least recently used first; ``capacity``
+    its scratchpads' room as a function of the bytes kept on chip (``planner._capacity``, made
+    once per hardware: a training graph's planned residency asks for hundreds of sizes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.capacity: Any = None
 
     def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
         """A copy of the mapping remembered for ``key``, or None."""

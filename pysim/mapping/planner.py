@@ -675,8 +675,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     chain_of = chains(hw)
     out: list[OpMapping] = []
     base = hardware_objective(hw, spads)
-    capacity_at = _capacity(hw)  # by bytes kept on chip
     mapped = MAPPED.of(hw)  # MAC ops mapped before on this hardware (pysim/mapping/mac_memo.py)
+    if mapped.capacity is None:
+        mapped.capacity = _capacity(hw)
+    capacity_at = mapped.capacity  # by bytes kept on chip
     for i, op in enumerate(ops):
         if tick is not None:
             tick()

@@ -22,6 +22,7 @@ in memory by `pysim.training.step`, not loaded from a file.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -84,6 +85,10 @@ class VectorWork(Op):
         return 0 if self.in_place else self.output_bytes
 
     def vector_work(self) -> int:
+        return self._work
+
+    @cached_property
+    def _work(self) -> int:  # asked for by every run that maps the op (CachedFigures)
         inputs = sum(math.prod(s) for s in self.shapes)
         return (self.ops_per_element * math.prod(self.out_shape) + self.ops_per_input * inputs
                 + self.ops_per_row * self.rows + self.ops_extra)
