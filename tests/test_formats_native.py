@@ -5,6 +5,7 @@ subnormals, overflow, signed zeros, inf and NaN; and its bad input."""
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -258,12 +259,13 @@ def _nf4_thresholds() -> np.ndarray:
 
 def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
     """float32 NF4 blocks are coded against per-block float32 thresholds (no division per
-    element); a threshold x scale within a few double ulps of a float32 is settled by the exact
-    division. Scales chosen so some are (0.9140625, 0.6171875: found by search; NF4's values are
-    float32s, so round scales put a threshold's product next to a float32), others not, powers
-    of two (the x * 2^-k path); every element a threshold's float32 or a neighbour: the codes
-    NumPy's x / s gives."""
-    from pysim.formats import quantize
+    element): each is the float32 nearest the boundary x scale or the next one, as one exact
+    division says. Scales chosen so that float32 lies a double ulp or so from the product and
+    still codes below it (0.9140625, 0.6171875: found by search; NF4's values are float32s, so
+    round scales put a product next to a float32: a test on the product alone would err),
+    others not, powers of two (the x * 2^-k path); every element a threshold's float32 or a
+    neighbour: the codes NumPy's x / s gives; and the same blocks rounded to bfloat16 and
+    float16."""
 
     first_up = _nf4_thresholds()
     scales = np.array([0.9140625, 0.6171875, 0.890625, 0.8227046132087708,
@@ -272,8 +274,8 @@ def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
     fs = first_up[:, None] * scales.astype(np.float64)[None, :]
     c = fs.astype(np.float32).astype(np.float64)
     near = np.abs(c - fs) <= np.abs(fs) * 2.0 ** -49
-    # both paths exercised: a float32 next to a threshold's product that codes one below it
-    # (its x / s rounds under first_up: the threshold is the float32 above it), and none
+    # a float32 next to a threshold's product that codes one below it (its x / s rounds under
+    # first_up: the threshold is the float32 above it), and a scale with none near
     c_fails = first_up[:, None] > c / scales.astype(np.float64)[None, :]
     assert (near & c_fails)[:, :2].any(axis=0).all() and not near[:, 5].any()
     rows = []
@@ -285,12 +287,23 @@ def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
     x = np.stack(rows).astype(np.float32)
     assert (np.abs(x).max(axis=1) == scales).all()  # each block's scale is its absmax
     x = np.concatenate([x, np.zeros((1, 64), np.float32), np.full((1, 64), -0.0, np.float32)])
-    monkeypatch.setattr(elements, "NATIVE_MIN", 1)  # C++ for these few blocks too
-    native = quantize(x, "nf4")
-    monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
-    numpy_ = quantize(x, "nf4")
-    np.testing.assert_array_equal(native.scales, numpy_.scales)
-    np.testing.assert_array_equal(native.codes, numpy_.codes)
+    with np.errstate(over="ignore"):  # float16 rows past its range: inf, dropped
+        inputs = [x, x.astype(ml_dtypes.bfloat16), x.astype(np.float16)]
+    for xi in inputs:  # 16-bit input widened to float32 lanes exactly
+        xi = xi[np.isfinite(xi.astype(np.float32)).all(axis=1)]
+        _same_native_and_numpy(monkeypatch, xi, "nf4")
+
+
+def _same_native_and_numpy(monkeypatch, x: np.ndarray, name: str) -> None:
+    from pysim.formats import quantize
+
+    with monkeypatch.context() as m:
+        m.setattr(elements, "NATIVE_MIN", 1)  # C++ for a few blocks too
+        native = quantize(x, name)
+        m.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
+        numpy_ = quantize(x, name)
+    np.testing.assert_array_equal(native.scales, numpy_.scales, err_msg=f"{name} {x.dtype}")
+    np.testing.assert_array_equal(native.codes, numpy_.codes, err_msg=f"{name} {x.dtype}")
 
 
 MX_FLOATS = [n for n in registry.names()
@@ -308,15 +321,15 @@ def _grid(fmt: registry.FloatFormat) -> np.ndarray:
     return grid[grid <= fmt.max_abs]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16, np.float16])
 @pytest.mark.parametrize("name", MX_FLOATS)
-def test_mx_float32_blocks_at_every_rounding_boundary_equal_numpy(name, monkeypatch):
+def test_mx_float32_blocks_at_every_rounding_boundary_equal_numpy(name, dtype, monkeypatch):
     """MX float elements of float32 input are coded in float32 lanes on the bits (x * 2^-scale
     exact, nearest-even by integer rounding or a float add): every value of the element format
     at the block's scale, every tie between neighbours and the float32s either side of it,
     values past the largest (the block maximum's own), scaled results under float32's normal
-    range, both signs, scales from 2^-100 to 2^100: the codes NumPy's x / s gives."""
-    from pysim.formats import quantize
-
+    range, both signs, scales from 2^-100 to 2^100 (float16: its range): the codes NumPy's
+    x / s gives; bfloat16 and float16 input rounded from them, widened to float32 lanes."""
     fmt = registry.get(name)
     grid = _grid(fmt.element)
     mids = (grid[:-1] + grid[1:]) / 2
@@ -326,16 +339,10 @@ def test_mx_float32_blocks_at_every_rounding_boundary_equal_numpy(name, monkeypa
     emax = int(np.floor(np.log2(grid[-1])))
     rng = np.random.default_rng(17)
     rows = []
-    for k in range(-100, 101, 5):
+    for k in range(-100, 101, 5) if dtype != np.float16 else range(-14, 15 - emax):
         picks = rng.permutation(np.resize(cand, 31 * 16))
         for block in picks.reshape(16, 31):
             signs = rng.choice([-1.0, 1.0], 31)
             # the block's largest magnitude sets its scale to 2^k (below 2^(emax + 1))
             rows.append(np.concatenate([[2.0 ** (emax + k) * 1.5], block * signs * 2.0 ** k]))
-    x = np.stack(rows).astype(np.float32)
-    monkeypatch.setattr(elements, "NATIVE_MIN", 1)
-    native = quantize(x, name)
-    monkeypatch.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
-    numpy_ = quantize(x, name)
-    np.testing.assert_array_equal(native.scales, numpy_.scales)
-    np.testing.assert_array_equal(native.codes, numpy_.codes)
+    _same_native_and_numpy(monkeypatch, np.stack(rows).astype(np.float32).astype(dtype), name)

@@ -587,88 +587,60 @@ __attribute__((noinline)) PYSIM_AVX512 void book16_span_avx512(
   }
 }
 
-// float32 keys in value order (-0.0 just below 0.0) and back: a float's neighbours are key +- 1.
-PYSIM_INLINE int32_t f32_key(float x) {
-  int32_t b = 0;
-  std::memcpy(&b, &x, sizeof b);
-  return b ^ ((b >> 31) & 0x7FFFFFFF);
-}
-PYSIM_INLINE float f32_of_key(int32_t k) {
-  const int32_t b = k ^ ((k >> 31) & 0x7FFFFFFF);
-  float x = 0.0f;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-}
-// f32_key over 8 lanes (the map is its own inverse: f32_of_key too).
+// f32 keys in value order (-0.0 just below 0.0), 8 lanes: a float's successor is key + 1; the
+// map is its own inverse.
 PYSIM_AVX512 inline __m256i f32_keys(__m256i b) {
   return _mm256_xor_si256(b, _mm256_and_si256(_mm256_srai_epi32(b, 31),
                                               _mm256_set1_epi32(0x7FFFFFFF)));
 }
-// The lanes where a - b is at least margin.
-PYSIM_AVX512 inline __mmask8 at_least(__m512d a, __m512d b, __m512d margin) {
-  return _mm512_cmp_pd_mask(_mm512_sub_pd(a, b), margin, _CMP_GE_OQ);
-}
-
-// Whether t = x / s (kDiv) or x * s reaches the threshold f: BookEnc::code's comparison.
-template <bool kDiv>
-PYSIM_INLINE bool book_passes(float x, double s, double f) {
-  const double t = kDiv ? static_cast<double>(x) / s : static_cast<double>(x) * s;
-  return f <= t;
-}
 
 // A 16-value book's thresholds over float32 inputs of one scale: lane k = the least float32 x
-// whose t = x / s (kDiv) or x * s reaches first_up[k], so that x's code is the count of lanes
-// at or below x (t is monotone in x) and the elements need no division. The candidate c is
-// fs = first_up[k] x s' (s' = s, or 1 / s, exact, for the power of two of the x * s path)
-// rounded to float32. c passes for certain where c - fs >= 2^-49 |fs| (fs's rounding and half
-// a step of t's spacing are at most 2^-52 of it each), and then its float32 predecessor, at
-// least half a float32 step below fs, fails: the threshold is c; c fails for certain where
-// fs - c is that large, and then its successor passes: the threshold is next(c). Otherwise (a
-// float32 within a few double ulps of the product: NF4's values are float32s, so a round
-// scale can put one there) the exact test steps from c.
+// whose t = x / s (kDiv) or x * s reaches first_up[k] (BookEnc::code's test), so that x's code
+// is the count of lanes at or below x (t is monotone in x) and the elements need no division.
+// With fs = first_up[k] x s' (s' = s, or 1 / s, exact, for the power of two of the x * s path)
+// and c = fs rounded to float32, the threshold is c or its successor: the predecessor of c lies
+// at least half a float32 step below fs, far outside the 2^-52 of it that fs's rounding and
+// t's rounding to first_up can span, so it fails; the successor lies as far above, so it
+// passes. One exact test of c per lane (8 divisions, or products, a vector) decides which.
 template <bool kDiv>
 PYSIM_AVX512 inline __m512 book16_thresholds_f32(const double* first_up, double s) {
-  const __m512d sv = _mm512_set1_pd(kDiv ? s : 1.0 / s);
-  const __m512d rel = _mm512_set1_pd(0x1p-49), tiny = _mm512_set1_pd(0x1p-1060);
-  const __m512d abs_mask = _mm512_castsi512_pd(_mm512_set1_epi64(0x7FFFFFFFFFFFFFFFll));
+  const __m512d product = _mm512_set1_pd(kDiv ? s : 1.0 / s), sv = _mm512_set1_pd(s);
   __m256 half[2];
-  unsigned undecided = 0;
   for (int h = 0; h < 2; ++h) {  // 15 thresholds: 8 and 7 lanes
-    const __mmask8 live = h == 0 ? 0xFF : 0x7F;
-    const __m512d fs = _mm512_mul_pd(_mm512_maskz_loadu_pd(live, first_up + 8 * h), sv);
-    const __m512d margin = _mm512_fmadd_pd(_mm512_and_pd(fs, abs_mask), rel, tiny);
-    const __m256 c = _mm512_cvtpd_ps(fs);
+    const __m512d f = _mm512_maskz_loadu_pd(h == 0 ? 0xFF : 0x7F, first_up + 8 * h);
+    const __m256 c = _mm512_cvtpd_ps(_mm512_mul_pd(f, product));
     const __m512d cd = _mm512_cvtps_pd(c);
-    const __mmask8 pass = at_least(cd, fs, margin), fail = at_least(fs, cd, margin);
+    const __m512d t = kDiv ? _mm512_div_pd(cd, sv) : _mm512_mul_pd(cd, sv);
+    const __mmask8 pass = _mm512_cmp_pd_mask(f, t, _CMP_LE_OQ);
     const __m256i next = f32_keys(_mm256_add_epi32(f32_keys(_mm256_castps_si256(c)),
                                                    _mm256_set1_epi32(1)));
-    half[h] = _mm256_mask_blend_ps(fail, c, _mm256_castsi256_ps(next));
-    undecided |= static_cast<unsigned>(live & ~(pass | fail)) << (8 * h);
+    half[h] = _mm256_mask_blend_ps(pass, _mm256_castsi256_ps(next), c);
   }
   // lane 15: never indexed (c + step - 1 <= 14)
-  __m512 t = _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1);
-  t = _mm512_mask_mov_ps(t, 0x8000, _mm512_set1_ps(std::numeric_limits<float>::infinity()));
-  if (undecided != 0) [[unlikely]] {
-    alignas(64) float out[16];
-    _mm512_store_ps(out, t);
-    for (int k = 0; k < 15; ++k) {
-      if (((undecided >> k) & 1u) == 0) continue;
-      int32_t kx = f32_key(out[k]);
-      if (book_passes<kDiv>(f32_of_key(kx), s, first_up[k])) {
-        while (book_passes<kDiv>(f32_of_key(kx - 1), s, first_up[k])) --kx;
-      } else {
-        while (!book_passes<kDiv>(f32_of_key(kx), s, first_up[k])) ++kx;
-      }
-      out[k] = f32_of_key(kx);
-    }
-    t = _mm512_load_ps(out);
-  }
-  return t;
+  const __m512 t = _mm512_insertf32x8(_mm512_castps256_ps512(half[0]), half[1], 1);
+  return _mm512_mask_mov_ps(t, 0x8000, _mm512_set1_ps(std::numeric_limits<float>::infinity()));
 }
 
-// book16_span_avx512 for float32 input, 16 elements a vector: each x's code is the count of the
-// span's float32 thresholds (book16_thresholds_f32) at or below it, by the same 4-step search
-// (VPERMPS from one register), with no conversion to double and no division.
+// 16 inputs as float32 lanes, exactly: float32 itself, bfloat16 shifted into the top half,
+// binary16 through VCVTPH2PS (subnormals, inf and NaN's sign kept); lanes off `live` are 0.
+template <class In>
+PYSIM_AVX512 inline __m512 load_f32(const typename In::T* p, __mmask16 live) {
+  if constexpr (std::is_same_v<In, InF32>) {
+    return _mm512_maskz_loadu_ps(live, p);
+  } else if constexpr (std::is_same_v<In, InBF16>) {
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(live, p)), 16));
+  } else {
+    static_assert(std::is_same_v<In, InF16>);
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(live, p));
+  }
+}
+
+// The inputs the float32-lane kernels below take.
+template <class In>
+constexpr bool kF32Lanes =
+    std::is_same_v<In, InF32> || std::is_same_v<In, InBF16> || std::is_same_v<In, InF16>;
+
 PYSIM_AVX512 inline __m128i book16_codes_f32(__m512 v, __m512 thresholds) {
   __m512i c = _mm512_setzero_si512();
   for (const int step : {8, 4, 2, 1}) {
@@ -680,20 +652,20 @@ PYSIM_AVX512 inline __m128i book16_codes_f32(__m512 v, __m512 thresholds) {
   return _mm512_cvtepi32_epi8(c);
 }
 
-template <bool kDiv>
-PYSIM_AVX512 inline void book16_span_f32_avx512(const float* __restrict x, int64_t lo, int64_t hi,
-                                                double s, const double* first_up,
+template <class In, bool kDiv>
+PYSIM_AVX512 inline void book16_span_f32_avx512(const typename In::T* __restrict x, int64_t lo,
+                                                int64_t hi, double s, const double* first_up,
                                                 uint8_t* __restrict codes) {
   const __m512 thresholds = book16_thresholds_f32<kDiv>(first_up, s);
   int64_t i = lo;
   for (; i + 16 <= hi; i += 16) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i),
-                     book16_codes_f32(_mm512_loadu_ps(x + i), thresholds));
+                     book16_codes_f32(load_f32<In>(x + i, 0xFFFF), thresholds));
   }
   if (i < hi) {
     const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
     _mm_mask_storeu_epi8(codes + i, live,
-                         book16_codes_f32(_mm512_maskz_loadu_ps(live, x + i), thresholds));
+                         book16_codes_f32(load_f32<In>(x + i, live), thresholds));
   }
 }
 
@@ -706,8 +678,9 @@ PYSIM_AVX512 inline void book16_span_f32_avx512(const float* __restrict x, int64
 // place is the format's subnormal step, rounds |t| to a multiple of it, nearest-even (the
 // default rounding mode), and its bits less that constant's are the code. Past max_code (inf
 // too): past; NaN: qnan; the sign bit above.
+template <class In>
 __attribute__((noinline)) PYSIM_AVX512 void float_span_f32_avx512(
-    const float* __restrict x, int64_t lo, int64_t hi, double s, const FloatEnc& enc,
+    const typename In::T* __restrict x, int64_t lo, int64_t hi, double s, const FloatEnc& enc,
     uint8_t* __restrict codes) {
   const int shift = static_cast<int>(23 - enc.mbits);
   const __m512 sv = _mm512_set1_ps(static_cast<float>(s));
@@ -722,7 +695,7 @@ __attribute__((noinline)) PYSIM_AVX512 void float_span_f32_avx512(
   const __m512i qnan = _mm512_set1_epi32(static_cast<int32_t>(enc.qnan));
   for (int64_t i = lo; i < hi; i += 16) {
     const __mmask16 live = first_lanes<__mmask16, 16>(hi - i);
-    const __m512i b = _mm512_castps_si512(_mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + i), sv));
+    const __m512i b = _mm512_castps_si512(_mm512_mul_ps(load_f32<In>(x + i, live), sv));
     const __m512i a = _mm512_and_si512(b, abs_mask);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(a, shift), one);
     const __m512i normal = _mm512_sub_epi32(
@@ -747,11 +720,10 @@ PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* 
                               Code* __restrict codes) {
 #ifdef PYSIM_X86
   if constexpr (std::is_same_v<Enc, BookEnc<16>> && !kStochastic &&
-                std::is_same_v<Code, uint8_t> &&
-                (std::is_same_v<In, InF32> || std::is_same_v<In, InF64>)) {
+                std::is_same_v<Code, uint8_t> && (kF32Lanes<In> || std::is_same_v<In, InF64>)) {
     if (enc.wide) {
-      if constexpr (std::is_same_v<In, InF32>) {
-        book16_span_f32_avx512<kDiv>(x, lo, hi, s, enc.first_up, codes);
+      if constexpr (kF32Lanes<In>) {
+        book16_span_f32_avx512<In, kDiv>(x, lo, hi, s, enc.first_up, codes);
       } else {
         book16_span_avx512<typename In::T, kDiv>(x, lo, hi, s, enc.first_up, codes);
       }
@@ -759,9 +731,9 @@ PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* 
     }
   }
   if constexpr (std::is_same_v<Enc, FloatEnc> && !kStochastic && !kDiv &&
-                std::is_same_v<Code, uint8_t> && std::is_same_v<In, InF32>) {
+                std::is_same_v<Code, uint8_t> && kF32Lanes<In>) {
     if (enc.wide) {
-      float_span_f32_avx512(x, lo, hi, s, enc, codes);
+      float_span_f32_avx512<In>(x, lo, hi, s, enc, codes);
       return;
     }
   }
