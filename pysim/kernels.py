@@ -23,9 +23,9 @@ __all__ = ["bitserial_gemm", "gemm", "isa", "pack_pm1", "xnor_gemm", "xnor_gemm_
 
 
 def _threads(threads: object) -> int:
-    if not is_int(threads) or threads < 0:  # type: ignore[operator]
+    if not is_int(threads) or threads < 0:
         raise ValueError(f"threads must be an integer >= 0 (0: all cores), got {threads!r}")
-    return int(threads)  # type: ignore[arg-type]
+    return int(threads)
 
 
 def _isa(isa: object) -> str:

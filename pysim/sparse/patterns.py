@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from pysim.units._args import is_int
+
 
 def _as_2d(x: object, name: str = "x") -> np.ndarray:
     arr = np.asarray(x)
@@ -46,14 +48,15 @@ def _density(density: object) -> float:
 
 
 def _check_nm_args(n: object, m: object) -> tuple[int, int]:
-    for name, v in (("n", n), ("m", m)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer, got {v!r}")
-    if not 1 <= m <= 255:  # type: ignore[operator]
+    if not is_int(n):
+        raise ValueError(f"n must be an integer, got {n!r}")
+    if not is_int(m):
+        raise ValueError(f"m must be an integer, got {m!r}")
+    if not 1 <= m <= 255:
         raise ValueError(f"m must be in 1..255, got {m}")
-    if not 1 <= n <= m:  # type: ignore[operator]
+    if not 1 <= n <= m:
         raise ValueError(f"n must be in 1..m ({m}), got {n}")
-    return int(n), int(m)  # type: ignore[arg-type]
+    return int(n), int(m)
 
 
 def check_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray:

@@ -3,6 +3,8 @@ quote the argument and the value; ConfigError for unit fields)."""
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 
 from pysim.errors import ConfigError
@@ -10,7 +12,8 @@ from pysim.errors import ConfigError
 MAX_BITS = 32
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int | np.integer]:
+    """An integer, Python's or NumPy's, not a bool."""
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
 
 
@@ -18,9 +21,9 @@ def check_field(field: str, value: object, lo: int, hi: int) -> int:
     """A unit's integer field in lo..hi, else ConfigError naming it."""
     if not is_int(value):
         raise ConfigError(f"{field} must be an integer in {lo}..{hi}, got {value!r}")
-    if not lo <= value <= hi:  # type: ignore[operator]
+    if not lo <= value <= hi:
         raise ConfigError(f"{field} must be in {lo}..{hi}, got {value}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
 def check_bits(name: str, value: object) -> int:
@@ -29,9 +32,9 @@ def check_bits(name: str, value: object) -> int:
         return value
     if not is_int(value):
         raise ValueError(f"{name} must be an integer in 1..{MAX_BITS}, got {value!r}")
-    if not 1 <= value <= MAX_BITS:  # type: ignore[operator]
+    if not 1 <= value <= MAX_BITS:
         raise ValueError(f"{name} must be in 1..{MAX_BITS}, got {value}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
 def signed_pair(signed: object) -> tuple[bool, bool]:
