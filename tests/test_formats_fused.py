@@ -344,6 +344,15 @@ def test_dequantize_refuses_an_out_it_cannot_fill():
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         formats.dequantize(q, out=frozen)
+    # an out over the codes' own bytes (one buffer, the codes its first quarter): the values
+    # the codes held, through a new array (the kernel would read codes it is overwriting)
+    q4 = formats.quantize(_x(np.float32), "nf4")
+    want = formats.dequantize(q4)
+    buf = np.zeros(4 * q4.codes.size, np.uint8)
+    buf[: q4.codes.size] = q4.codes.reshape(-1)
+    shared = dataclasses.replace(q4, codes=buf[: q4.codes.size].reshape(q4.codes.shape))
+    over = buf.view(np.float32).reshape(q4.shape)
+    np.testing.assert_array_equal(formats.dequantize(shared, out=over), want)
     strided = np.empty((64, 512), np.float32)[:, ::2]  # not C-contiguous: the NumPy copy
     formats.dequantize(q, out=strided)
     np.testing.assert_array_equal(strided, formats.dequantize(q))

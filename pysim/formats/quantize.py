@@ -250,7 +250,11 @@ def dequantize(q: QuantizedTensor, dtype: type[np.floating] = np.float32,
                    if isinstance(out, np.ndarray) else type(out).__name__)
             raise ValueError(f"dequantize: out must be a writeable {np.dtype(dtype)} array of "
                              f"shape {tuple(q.shape)}, got {got}")
-        if (np.dtype(dtype) == np.float32 and out.flags.c_contiguous
+        # the kernel reads codes it has checked against its table while writing out: an out
+        # over q's own arrays gets the values through a new array instead
+        overlaps = any(np.may_share_memory(out, a) for a in (q.codes, q.scales)
+                       if a is not None)
+        if (np.dtype(dtype) == np.float32 and out.flags.c_contiguous and not overlaps
                 and _dequantize_fused(q, out) is not None):
             return out
         np.copyto(out, dequantize(q, dtype))
