@@ -361,3 +361,6 @@ def test_dequantize_refuses_an_out_it_cannot_fill():
                                          "of 4096 values, got dtype float64 of 4096"):
         _core.dequantize_fused(np.zeros(4096, np.uint8), table=np.zeros(256, np.float32),
                                out=np.zeros(4096))
+    with pytest.raises(ValueError, match="out must not overlap codes"):
+        _core.dequantize_fused(buf[:4096], table=np.zeros(256, np.float32),
+                               out=buf[: 4 * 4096].view(np.float32))

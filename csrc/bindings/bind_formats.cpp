@@ -353,6 +353,12 @@ void bind_formats(py::module_& m) {
                 (o.writeable() ? "" : ", read-only") +
                 ((o.flags() & py::array::c_style) ? "" : ", not C-contiguous"));
           }
+          const auto* ob = static_cast<const char*>(o.data());
+          const auto* cb = static_cast<const char*>(codes.data());
+          if (n > 0 && ob < cb + n * width && cb < ob + n * 4) {
+            // the kernel checks each claim's codes against the table, then reads them again
+            throw std::invalid_argument("out must not overlap codes");
+          }
           out = o;
         } else {
           require_output_bytes("values", static_cast<double>(n), 4);
