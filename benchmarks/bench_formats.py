@@ -4,7 +4,8 @@ GB/s counts the float32 input read (quantize) or float32 output written (dequant
 per element. "quantize" runs the element encoding in C++ (csrc/kernels/quantize.cpp, from
 ``elements.NATIVE_MIN`` elements), "numpy" the NumPy reference it matches bit for bit;
 "dequantize" returns a new array, "into" writes into an existing one (``out=``: no page of
-the output to fault in; "/into" is over the copy into an existing array).
+the output to fault in; "/into" is over the copy into an existing array). A second table gives
+quantize's elements per second from float32, bfloat16 and float16 input.
 ml_dtypes' astype is the C++ cast with no scales; MX and NF4 rows have no ml_dtypes
 equivalent and show "-" there. The machine's memory bandwidth is measured first: a float32
 copy into a new array (NumPy's ``x.copy()``: read, write and the new pages' faults, what a
@@ -33,6 +34,8 @@ CASES: list[tuple[str, object]] = [("bf16", None), ("fp16", None), ("fp8_e4m3", 
                                    ("fp8_e5m2", None), ("fp6_e2m3", None), ("fp4_e2m1", None),
                                    ("int8", "tensor"), ("int4", "group:128"), ("nf4", None),
                                    ("mxfp8_e4m3", None), ("mxfp4", None), ("mxint8", None)]
+INPUT_CASES: list[tuple[str, str | None]] = [("fp8_e4m3", None), ("int4", "group:128"),
+                                             ("nf4", None), ("mxfp8_e4m3", None), ("mxfp4", None)]
 
 
 def best_seconds(fn: Callable[[], object], repeat: int) -> float:
@@ -80,6 +83,17 @@ def main() -> None:
         label = str(q.granularity) if q.granularity else "none"
         print(f"{name:<12} {label:<20} {gq:>9.2f} {gq / copy:>6.2f} {gn:>7.2f} {gd:>11.2f} "
               f"{gd / copy:>6.2f} {gi:>6.2f} {gi / into:>6.2f} {ml:>10} {back:>8}")
+    # Weights usually arrive in 16 bits (QLoRA quantizes bf16 checkpoints): quantize per
+    # element from each input dtype, read in its own width.
+    inputs = {"float32": x, "bfloat16": x.astype(ml_dtypes.bfloat16),
+              "float16": x.astype(np.float16)}
+    print(f"\nquantize by input dtype (G elements/s): {'':<11}"
+          + " ".join(f"{d:>9}" for d in inputs))
+    for name, gran in INPUT_CASES:
+        rates = [x.size / 1e9 / best_seconds(lambda xi=xi, n=name, g=gran:
+                                             formats.quantize(xi, n, g), args.repeat)
+                 for xi in inputs.values()]
+        print(f"{name:<12} {gran or 'none':<38}" + " ".join(f"{r:>9.2f}" for r in rates))
 
 
 if __name__ == "__main__":
