@@ -294,14 +294,15 @@ def test_nf4_float32_blocks_at_their_thresholds_equal_numpy(monkeypatch):
         _same_native_and_numpy(monkeypatch, xi, "nf4")
 
 
-def _same_native_and_numpy(monkeypatch, x: np.ndarray, name: str) -> None:
+def _same_native_and_numpy(monkeypatch, x: np.ndarray, name: str, gran: str | None = None
+                           ) -> None:
     from pysim.formats import quantize
 
     with monkeypatch.context() as m:
         m.setattr(elements, "NATIVE_MIN", 1)  # C++ for a few blocks too
-        native = quantize(x, name)
+        native = quantize(x, name, gran)
         m.setattr(elements, "NATIVE_MIN", 1 << 62)  # every path NumPy's
-        numpy_ = quantize(x, name)
+        numpy_ = quantize(x, name, gran)
     np.testing.assert_array_equal(native.scales, numpy_.scales, err_msg=f"{name} {x.dtype}")
     np.testing.assert_array_equal(native.codes, numpy_.codes, err_msg=f"{name} {x.dtype}")
 
@@ -346,3 +347,17 @@ def test_mx_float32_blocks_at_every_rounding_boundary_equal_numpy(name, dtype, m
             # the block's largest magnitude sets its scale to 2^k (below 2^(emax + 1))
             rows.append(np.concatenate([[2.0 ** (emax + k) * 1.5], block * signs * 2.0 ** k]))
     _same_native_and_numpy(monkeypatch, np.stack(rows).astype(np.float32).astype(dtype), name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16])
+@pytest.mark.parametrize(("name", "gran"), [("fp8_e4m3", "tensor"), ("fp8_e4m3", "group:64"),
+                                            ("fp4_e2m1", "tensor")])
+def test_float_codes_of_subnormal_tensors_with_float32_scales_equal_numpy(name, gran, dtype,
+                                                                          monkeypatch):
+    """A tensor of float32 (bfloat16) subnormals gets a float32 scale near 2^-149, a power of
+    two whose reciprocal (2^149) is no float32: its elements are coded in double, as NumPy
+    codes them (the float32 lanes took 2^149 as inf, and 0 x inf as NaN)."""
+    x = np.full(8192, 2.0 ** -140)
+    x[::3] = 0.0
+    x[1::5] = -(2.0 ** -141)
+    _same_native_and_numpy(monkeypatch, x.astype(np.float32).astype(dtype), name, gran)

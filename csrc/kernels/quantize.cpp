@@ -732,7 +732,9 @@ PYSIM_INLINE void encode_span(const typename In::T* __restrict x, const double* 
   }
   if constexpr (std::is_same_v<Enc, FloatEnc> && !kStochastic && !kDiv &&
                 std::is_same_v<Code, uint8_t> && kF32Lanes<In>) {
-    if (enc.wide) {
+    // s a float32 too: MX's 2^-scale always; 1 / a float32 scale under 2^-127 (a tensor of
+    // float32 subnormals) only in double
+    if (enc.wide && s <= 0x1p127) {
       float_span_f32_avx512<In>(x, lo, hi, s, enc, codes);
       return;
     }
@@ -1145,9 +1147,9 @@ PYSIM_INLINE Code max_code_of(const Code* __restrict c, int64_t lo, int64_t hi) 
 // The codes through the table when it applies (false: it does not); Rejected for a NaN where
 // the format holds none (fp6, fp4: the table marks it, each span's codes are checked for the
 // mark while in L1; checking the input's maxima first ran them slower than the double loop).
-// For CPUs without AVX-512: float_span_f32_avx512 computes the same codes from the bits faster
-// than the table gives them (fp8 E4M3 12.5 -> 19 GB/s on this machine, codes into pages
-// already mapped).
+// Only on CPUs without AVX-512: with it, float_span_f32_avx512 computes the same codes from the
+// bits faster than the table gives them (fp8 E4M3 12.5 -> 19 GB/s on this machine, codes into
+// pages already mapped).
 bool narrow_float_codes(const void* x, int64_t n, const ElementSpec& e, const ScaleSpec& sp,
                         Reject reject, const double* u, int code_bytes, void* codes,
                         const Poll& poll, FusedStatus* status) {
