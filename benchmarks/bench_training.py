@@ -18,7 +18,10 @@ config has float PEs) in ``mixed_bf16``; the a100 preset in ``mixed_bf16``.
     python benchmarks/bench_training.py [--repeat 5] [--profile CASE]
 
 ``--profile tpu_v1:resnet50`` (a row's hardware:workload) prints the cProfile of one warm
-training step instead of the table.
+training step instead of the table. ``--parts`` prints, per row, the warm forward's and
+step's time in the mapper (``map_workload``), the SimPy engine (``run_with_link``) and the
+rest (DRAM timing, energy, the result's frames), each part's step / forward ratio and that
+ratio per op (1: the step's ops cost what the forward's do).
 """
 
 from __future__ import annotations
@@ -70,12 +73,68 @@ def best_s(runs: tuple[Callable[[], object], ...], repeat: int,
     return [min(s) for s in samples]
 
 
+def parts(cases: dict[str, tuple[Any, str]], repeat: int) -> None:
+    """The ``--parts`` table: where a warm forward's and step's time goes."""
+    import importlib
+
+    sim = importlib.import_module("pysim.simulate")  # the module (pysim.simulate the function)
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*a: Any, **k: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+        return run
+
+    originals = {name: getattr(sim, name) for name in ("map_workload", "run_with_link")}
+    for name, fn in originals.items():
+        setattr(sim, name, timed(name, fn))
+    print(f"{'hardware':<12} {'workload':<9} {'ops x':>5}  {'part':<7} {'fwd ms':>7} "
+          f"{'step ms':>8} {'x':>5} {'per op':>6}")
+    try:
+        for hw_name, (hw, recipe) in cases.items():
+            for wl_name in WORKLOADS:
+                wl = workload(wl_name)
+                runs = (lambda hw=hw, wl=wl: pysim.simulate(hw, wl),
+                        lambda hw=hw, wl=wl, r=recipe: training.step(hw, wl, "adam", r))
+                n_step = len(runs[1]().graph.workload.ops)  # warm-up (and the op count)
+                runs[0]()
+                best: list[dict[str, float]] = []
+                for run in runs:  # the fastest run's split
+                    fastest: dict[str, float] = {}
+                    for _ in range(repeat):
+                        spent.clear()
+                        start = time.perf_counter()
+                        run()
+                        total = time.perf_counter() - start
+                        if not fastest or total < fastest["total"]:
+                            fastest = {"map": spent["map_workload"],
+                                       "engine": spent["run_with_link"], "total": total}
+                    fastest["rest"] = fastest["total"] - fastest["map"] - fastest["engine"]
+                    best.append(fastest)
+                ops = n_step / len(wl.ops)
+                for part in ("map", "engine", "rest", "total"):
+                    f, st = best[0][part], best[1][part]
+                    print(f"{hw_name:<12} {wl_name:<9} {ops:>5.2f}  {part:<7} {f * 1e3:>7.1f} "
+                          f"{st * 1e3:>8.1f} {st / f:>5.2f} {st / f / ops:>6.2f}")
+    finally:
+        for name, fn in originals.items():
+            setattr(sim, name, fn)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", metavar="HW:WORKLOAD", default=None)
+    parser.add_argument("--parts", action="store_true")
     args = parser.parse_args()
     cases = hardware()
+    if args.parts:
+        parts(cases, args.repeat)
+        return
     if args.profile:
         hw_name, wl_name = args.profile.rsplit(":", 1)
         hw, recipe = cases[hw_name]
