@@ -278,12 +278,17 @@ def _prefetch(env, nbytes, bus, bytes_per_cycle, latency, op, step=0):
 def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
     """Load each step into a free input half. The first step's prefetchable bytes move as
     soon as the previous op's reads are done and a half is free; the rest waits for the
-    op's producers."""
-    yield op.count(after)
+    op's producers. (The hot loops count their events inline and take ``_transfer``'s body
+    in place: the same events in the same order, a third less Python per step.)"""
+    op.events += 1
+    yield after
     per_step = plan.read_bytes / plan.steps
     early = min(per_step, plan.prefetch_read_bytes / plan.steps)
+    duration = latency + per_step / bytes_per_cycle
+    free, full, log = unit.free, unit.full, op.log
     for step in range(plan.steps):
-        yield op.count(unit.free.get())
+        op.events += 1
+        yield free.get()
         pending = deps is not None and not deps.triggered
         if step == 0 and pending and early > 0:
             yield from _prefetch(env, early, bus, bytes_per_cycle, latency, op, step)
@@ -294,37 +299,57 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
         else:
             if step == 0 and pending:
                 yield op.count(deps)
-            if per_step > 0:
-                yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step)
-        op.hand_over(unit.full)  # never blocks: a half taken is a half given back
+            if per_step > 0:  # _transfer, in place
+                asked = env.now
+                op.busy += duration
+                op.events += 2  # the grant and the end
+                granted = yield bus.transfer(duration)
+                if log is not None:
+                    log.append((step, "read", asked, granted, env.now, per_step))
+        op.events += 1  # never blocks: a half taken is a half given back
+        full.put()
 
 
 def computer(env, plan, unit, after, op):
     """Process each loaded step into a free output half, after the previous op's compute."""
-    yield op.count(after)
+    op.events += 1
+    yield after
     op.became_ready(env.now)
     per_step = plan.compute_cycles / plan.steps
+    full, out_free, free, out_full, log = (unit.full, unit.out_free, unit.free, unit.out_full,
+                                           op.log)
     for step in range(plan.steps):
-        yield op.count(unit.full.get())
-        yield op.count(unit.out_free.get())
+        op.events += 3
+        yield full.get()
+        yield out_free.get()
         began = env.now
-        yield op.count(env.timeout(per_step))
-        if op.log is not None:
-            op.log.append((step, "compute", began, began, env.now, 0.0))
-        op.hand_over(unit.free)
-        op.hand_over(unit.out_full)
+        yield env.timeout(per_step)
+        if log is not None:
+            log.append((step, "compute", began, began, env.now, 0.0))
+        op.events += 2
+        free.put()
+        out_full.put()
 
 
 def writer(env, plan, unit, after, bus, bytes_per_cycle, latency, op):
     """Store each computed step and free its output half, after the previous op's stores."""
-    yield op.count(after)
+    op.events += 1
+    yield after
     per_step = plan.write_bytes / plan.steps
+    duration = latency + per_step / bytes_per_cycle
+    out_full, out_free, log = unit.out_full, unit.out_free, op.log
     for step in range(plan.steps):
-        yield op.count(unit.out_full.get())
-        if per_step > 0:
-            yield from _transfer(env, per_step, bus, bytes_per_cycle, latency, op, step,
-                                 "write")
-        op.hand_over(unit.out_free)
+        op.events += 1
+        yield out_full.get()
+        if per_step > 0:  # _transfer, in place
+            asked = env.now
+            op.busy += duration
+            op.events += 2
+            granted = yield bus.transfer(duration)
+            if log is not None:
+                log.append((step, "write", asked, granted, env.now, per_step))
+        op.events += 1
+        out_free.put()
     op.end = env.now
 
 
