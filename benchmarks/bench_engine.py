@@ -5,8 +5,9 @@ Prints, per hardware config and workload: milliseconds per design point (the fas
 caches cleared, as for a new hardware point), SimPy events per op, and microseconds per op.
 Targets (issue 11): ResNet-50 on tpu_v1 at <= 25 ms per design point warm and <= 60 ms cold,
 on one core. GPU presets ("gpu:a100": BERT-base, LLaMA-2-7B decode) take the same path (issue
-12: no dearer than an accelerator config): their kernels' closed forms keep no memo, so warm
-and cold are alike.
+12: no dearer than an accelerator config): their MAC ops' kernels are remembered per hardware
+by what the kernel model reads of them (``pysim.gpu.kernels.kernel_key``), so a warm run
+prices a repeated layer once.
 
     python benchmarks/bench_engine.py [--repeat 7]
 """

@@ -92,16 +92,22 @@ def test_mac_memo_keeps_a_bounded_number_of_hardware_objects() -> None:
 
 def test_gpu_gemm_searches_are_remembered_per_gpu_and_shape() -> None:
     """A GPU's GEMM tile search runs once per (GPU, GEMM): BERT-base's twelve layers search
-    each shape once; the figures equal a fresh search, and clear_caches forgets them."""
+    each shape once, and their kernels are made once per distinct layer (the per-hardware
+    kernel memo, pysim/gpu/kernels.py's ``kernel_key``); the figures equal a fresh search,
+    and clear_caches forgets them."""
     from pysim.gpu import presets
+    from pysim.mapping.mac_memo import MAPPED
 
     clear_caches()
     gpu = pysim.gpu.preset("a100")
     first = pysim.simulate(gpu, pysim.zoo.load("bert_base"))
     info = presets._searched_cost.cache_info()
-    assert 0 < info.currsize < 20 and info.hits > info.currsize  # 96 GEMMs, few shapes
+    assert 0 < info.currsize < 20 and info.misses == info.currsize  # 96 GEMMs, few shapes
+    kernels = sum(len(m.kernels) for _, m in MAPPED._by_hw.values())
+    assert 0 < kernels < 20  # 96 MAC ops (12 x 8 per layer), a few distinct kernels
     again = pysim.simulate(gpu, pysim.zoo.load("bert_base"))
     assert again.latency_cycles == first.latency_cycles
+    assert presets._searched_cost.cache_info().misses == info.misses  # nothing searched anew
     a, b = gpu.gemm_cost(512, 768, 768, "fp16"), gpu.gemm_cost(512, 768, 768, "fp16")
     assert a is b  # read-only, shared
     clear_caches()
@@ -112,3 +118,20 @@ def test_gpu_gemm_searches_are_remembered_per_gpu_and_shape() -> None:
     # another GPU object (a changed field) searches anew
     other = gpu.replace(sms=54)
     assert other.gemm_cost(512, 768, 768, "fp16").time_s != a.time_s
+
+
+def test_gpu_kernels_are_remembered_by_their_epilogue_too() -> None:
+    """BERT's query and attention-output projections are the same 768 x 768 GEMM, but the
+    second absorbs the residual add in its epilogue: two kernels in the per-hardware memo; a
+    run whose kernels all come from the memo gives the first run's figures, op for op."""
+    clear_caches()
+    gpu = pysim.gpu.preset("a100")
+    wl = pysim.zoo.load("bert_base")
+    layers = pysim.simulate(gpu, wl).layers.set_index("op")
+    q, o = layers.loc["layer0.query"], layers.loc["layer0.attn_out"]
+    assert "epilogue add" in o.tiling and "epilogue" not in q.tiling
+    assert o.dram_read_bytes > q.dram_read_bytes  # the residual, read once
+    for name in ("layer5.query", "layer5.attn_out"):  # remembered, not mixed up
+        assert layers.loc[name].tiling == layers.loc[name.replace("5", "0")].tiling
+    again = pysim.simulate(gpu, wl).layers.set_index("op")  # every kernel remembered
+    assert again.equals(layers)

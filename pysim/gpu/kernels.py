@@ -51,6 +51,7 @@ from pysim.gpu.attention import fused_attention_cost
 from pysim.gpu.dtypes import for_op
 from pysim.gpu.presets import GpuPreset
 from pysim.mapping.capacity import check_capacity
+from pysim.mapping.mac_memo import MAPPED, op_signature
 from pysim.mapping.planner import OpMapping
 from pysim.mapping.tensor_traffic import attribute
 
@@ -327,6 +328,16 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     return Kernel(seconds, reads, writes, smem, l2, tiling, launches)
 
 
+def kernel_key(op: Any, chain: list[Any], wl: Any, fp16_as: str) -> tuple[Any, ...]:
+    """What ``mac_kernel`` reads of an op beside the GPU: the op's fields but its names (its
+    bias is a field), and per op its epilogue absorbs, that op's fields and, per input, whether
+    the chain itself makes it and its bytes (a residual read from HBM)."""
+    inside = {op.output, *(e.output for e in chain)}
+    return (op_signature(op), fp16_as,
+            tuple((op_signature(e), tuple((t in inside, wl.tensors[t].bytes) for t in e.inputs))
+                  for e in chain))
+
+
 class EagerKernel(NamedTuple):
     """One kernel of an op that eager PyTorch runs as several: its HBM bytes."""
 
@@ -421,6 +432,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     stream = gpu.stream_latency_us * 1e-6  # a CUDA-core kernel's first loads and last stores
     lanes = hw.vector.ops_per_cycle
     check_capacity(hw, wl)
+    mapped = MAPPED.of(hw)  # kernels of MAC ops made before on this hardware
     index = {op.name: i for i, op in enumerate(wl.ops)}
     producer = {t: index[name] for t, name in wl.producers.items()}
     graph_outputs = set(wl.outputs)
@@ -441,7 +453,9 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             seconds, name, kind, launches = 0.0, "epilogue", "vector", 0
             tiling = f"fused into {wl.ops[fused_into[i]].name}'s epilogue"
         elif op.type == "attention" or (op.gemm_view() is not None and not is_depthwise(op)):
-            k = mac_kernel(gpu, op, [wl.ops[j] for j in chains.get(i, [])], wl, fp16_as)
+            chain = [wl.ops[j] for j in chains.get(i, [])]
+            k = mapped.kernel(kernel_key(op, chain, wl, fp16_as),
+                              lambda op=op, chain=chain: mac_kernel(gpu, op, chain, wl, fp16_as))
             seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
                                               k.tiling)
             launches = k.launches

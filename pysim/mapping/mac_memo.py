@@ -55,11 +55,25 @@ def snapshot(m: dict[str, Any]) -> dict[str, Any]:
 class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
     """One hardware object's mapped MAC ops by key, least recently used first; ``capacity``
     its scratchpads' room as a function of the bytes kept on chip (``planner._capacity``, made
-    once per hardware: a training graph's planned residency asks for hundreds of sizes)."""
+    once per hardware: a training graph's planned residency asks for hundreds of sizes); on a
+    GPU, ``kernels`` its MAC ops' kernels (``pysim.gpu.kernels.mac_kernel``, immutable) by
+    ``kernel_key``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.capacity: Any = None
+        self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def kernel(self, key: tuple[Any, ...], make: Any) -> Any:
+        """The kernel remembered for ``key``, else ``make()``'s, remembered."""
+        found = self.kernels.get(key)
+        if found is None:
+            found = self.kernels[key] = make()
+            while len(self.kernels) > PER_HARDWARE:
+                self.kernels.popitem(last=False)
+        else:
+            self.kernels.move_to_end(key)
+        return found
 
     def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
         """A copy of the mapping remembered for ``key``, or None."""
