@@ -679,7 +679,7 @@ PYSIM_AVX512 inline void book16_span_f32_avx512(const typename In::T* __restrict
 // default rounding mode), and its bits less that constant's are the code. Past max_code (inf
 // too): past; NaN: qnan; the sign bit above.
 template <class In>
-__attribute__((noinline)) PYSIM_AVX512 void float_span_f32_avx512(
+PYSIM_AVX512 inline void float_span_f32_avx512(
     const typename In::T* __restrict x, int64_t lo, int64_t hi, double s, const FloatEnc& enc,
     uint8_t* __restrict codes) {
   const int shift = static_cast<int>(23 - enc.mbits);
@@ -755,6 +755,14 @@ struct BlockScale {
   double mul = 1.0;
   bool div = false;
   bool nan = false;
+  // scale s: x * (1 / s) (exact for a power of two) where it is one, else x / s
+  void set(double scale) {
+    s = scale;
+    uint64_t sb = 0;
+    std::memcpy(&sb, &s, sizeof sb);
+    div = (sb & 0x000FFFFFFFFFFFFFull) != 0;  // not a power of two: divide
+    mul = div ? 1.0 : 1.0 / s;
+  }
 };
 
 template <class In>
@@ -781,11 +789,7 @@ PYSIM_INLINE FusedStatus block_scale(typename In::Bits m, const ScaleSpec& sp,
       sizeof(typename In::T) <= 4) {
     // a float32 scale of a float32 (or narrower) input's absmax over 1 (NF4's): the absmax
     // itself, which rounds to itself (0: 1)
-    out->s = amax == 0.0 ? 1.0 : amax;
-    uint64_t sb = 0;
-    std::memcpy(&sb, &out->s, sizeof sb);
-    out->div = (sb & 0x000FFFFFFFFFFFFFull) != 0;
-    out->mul = out->div ? 1.0 : 1.0 / out->s;
+    out->set(amax == 0.0 ? 1.0 : amax);
     return FusedStatus::Ok;
   }
   const double raw = amax == 0.0 ? 1.0 : amax / sp.max_abs;
@@ -799,11 +803,7 @@ PYSIM_INLINE FusedStatus block_scale(typename In::Bits m, const ScaleSpec& sp,
   const double s = p >= -1022 && p <= 1023 ? sig * pow2(p)
                                             : std::ldexp(sig, static_cast<int>(p));
   if (s == 0.0) return FusedStatus::ScaleOutOfRange;
-  out->s = s;
-  uint64_t sb = 0;
-  std::memcpy(&sb, &s, sizeof sb);
-  out->div = (sb & 0x000FFFFFFFFFFFFFull) != 0;  // not a power of two: divide
-  out->mul = out->div ? 1.0 : 1.0 / s;           // exact for a power of two
+  out->set(s);
   return FusedStatus::Ok;
 }
 
@@ -1216,7 +1216,7 @@ FusedStatus fused_in(const void* x, int64_t n, int64_t block, const ElementSpec&
   }
   FloatEnc enc = float_enc(e.fmt, scaled || e.saturate);
 #ifdef PYSIM_X86
-  enc.wide = cpu_has_avx512_dq() && e.fmt.mbits <= 10 && code_bytes == 1;
+  enc.wide = cpu_has_avx512_dq() && code_bytes == 1;  // byte codes: at most 7 bits and a sign
 #endif
   if (code_bytes == 1) {
     return fused_with<In, uint8_t>(x, n, block, enc, sp, reject, u, codes, scales, poll);
