@@ -15,6 +15,8 @@ from pysim.training.ops import AttentionBackward, WeightGrad
 from pysim.workload import Conv2d, Elementwise, Gemm, Matmul, Workload
 from pysim.workload.attention import Attention
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
 
 def mlp(m: int = 4, k: int = 8, h: int = 16, n: int = 2) -> Workload:
     return Workload("mlp", [
@@ -41,7 +43,8 @@ def test_gemm_backward_shapes_match_numpy():
     x, w, dy = rng.normal(size=(4, 8)), rng.normal(size=(8, 16)), rng.normal(size=(4, 16))
     dx, dw = dy @ w.T, x.T @ dy  # the chain rule for Y = X W
     assert op(g, "fc1.dX").output_shape == dx.shape
-    assert op(g, "fc1.dW").output_shape == dw.shape
+    # dW and, after it, the bias gradient (the column sums of dY) in one tensor
+    assert op(g, "fc1.dW").output_shape == np.vstack([dw, dy.sum(0)]).shape
     assert op(g, "fc1.dX").gemm_view() == (1, 4, 8, 16)
     assert op(g, "fc1.dW").gemm_view() == (1, 8, 16, 4)
 
@@ -324,3 +327,49 @@ def test_batchnorm_training_form_costs_more_than_folded_and_the_zoo_name_loads_i
     assert kept.latency_s > folded.latency_s  # ... and the batch norms' memory-bound passes
     assert kept.memory.saved_activations > folded.memory.saved_activations
     assert any(o.name.endswith(".stats") for o in by_name.graph.workload.ops)
+
+
+def _linear_step(hw, recipe: str, bias: bool):  # noqa: ANN001, ANN202
+    wl = Workload("lin", [Gemm(name="fc", inputs=("x",), m=512, k=256, n=1024, bias=bias,
+                               act_bits=16, weight_bits=16)],
+                  [{"name": "x", "shape": (512, 256), "bits": 16}])
+    return training.step(hw, wl, "adam", recipe)
+
+
+def test_a_fused_bias_gradient_runs_beside_the_dw_gemm_on_the_vector_unit():
+    """tpu_v1 (int8): the dW GEMM reads dY as it is, so the bias gradient is its op's vector
+    work (one add per dY element) and not an op of its own."""
+    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
+    with_bias, without = (_linear_step(hw, "int8", b) for b in (True, False))
+    fused, plain = (s.result.layers.set_index("op") for s in (with_bias, without))
+    dw = next(o for o in with_bias.graph.workload.ops if o.name == "fc.dW")
+    assert dw.bias and "fc.dbias" not in fused.index
+    assert len(with_bias.graph.workload.ops) == len(without.graph.workload.ops)
+    assert fused.loc["fc.dW", "vector_ops"] == 512 * 1024
+    assert plain.loc["fc.dW", "vector_ops"] == 0
+    assert (fused.loc["fc.dW", "compute_cycles"]
+            >= 512 * 1024 / hw.vector.ops_per_cycle)
+
+
+def test_a_bias_gradient_is_an_epilogue_on_a_gpu_and_an_eager_kernel_without_fusion():
+    """a100: cuBLASLt's BGRADB epilogue writes the n sums and costs no kernel of its own;
+    under ``fusion: none`` (eager PyTorch) grad_output.sum(0) reads dY again in a kernel of
+    its own (a launch, its latency and the bytes)."""
+    from pysim.gpu.kernels import mac_kernel
+
+    dw = next(o for o in _linear_step(pysim.gpu.preset("a100"), "mixed_bf16", True)
+              .graph.workload.ops if o.name == "fc.dW")
+    plain = dw.model_copy(update={"bias": False})
+    for fusion in ("epilogue", "none"):
+        gpu = pysim.gpu.preset("a100").replace(fusion=fusion)
+        fused, alone = mac_kernel(gpu, dw), mac_kernel(gpu, plain)
+        assert fused.hbm_write_bytes - alone.hbm_write_bytes == dw.bias_grad_bytes() == 1024 * 4
+        if fusion == "epilogue":
+            assert fused.launches == alone.launches and fused.hbm_read_bytes == alone.hbm_read_bytes
+            assert fused.seconds - alone.seconds < 1e-8
+        else:
+            dy = 512 * 1024 * 2  # bf16
+            assert fused.launches == alone.launches + 1
+            assert fused.hbm_read_bytes - alone.hbm_read_bytes == dy
+            assert fused.seconds - alone.seconds >= (gpu.launch_overhead_us
+                                                     + gpu.kernel_latency_us) * 1e-6

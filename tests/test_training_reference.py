@@ -89,11 +89,21 @@ def test_linear_backward_matches_finite_differences_and_the_graph():
     o = ops(g)
     # dX = dY (M x N) @ W^T (N x K); dW = X^T (K x M) @ dY (M x N): NumPy's shapes and MACs
     assert o["fc.dX"].gemm_view() == (1, m, k, n) and o["fc.dX"].output_shape == dx.shape
-    assert o["fc.dW"].gemm_view() == (1, k, n, m) and o["fc.dW"].output_shape == dw.shape
+    assert o["fc.dW"].gemm_view() == (1, k, n, m)
     assert o["fc.dX"].macs == o["fc.dW"].macs == dx.size * n == dw.size * m == m * k * n
-    assert o["fc.dbias"].vector_work() == r.size  # one add per dY element
-    assert o["fc.dbias"].output_shape == db.shape
+    # the bias gradient rides on the dW GEMM, which reads dY as it is: written after dW
+    assert o["fc.dW"].output_shape == np.vstack([dw, db]).shape
+    assert o["fc.dW"].bias_grad_work() == r.size  # one add per dY element
+    assert o["fc.dW"].bias_grad_bytes() == db.size * 4  # fp32 weight gradients
+    assert "fc.dbias" not in o
     assert set(g.saved) == {"x"}  # dW needs X; dX needs W (a parameter, not an activation)
+    # where the dW GEMM reads dY cast (fp8: E5M2 gradients), the bias gradient is a reduction
+    # of its own over the unrounded dY
+    o8 = ops(graph(Workload("lin", [Gemm(name="fc", inputs=("x",), m=m, k=k, n=n, bias=True)],
+                            [{"name": "x", "shape": (m, k), "bits": 8}]), "fp8"))
+    assert not o8["fc.dW"].bias and o8["fc.dW"].output_shape == dw.shape
+    assert o8["fc.dbias"].vector_work() == r.size and o8["fc.dbias"].output_shape == db.shape
+    assert o8["fc.dbias"].inputs == (o8["fc.dX"].inputs[0].split(".to_")[0],)
 
 
 def test_batched_matmul_backward_against_numpy():

@@ -309,6 +309,19 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     bias = sum(t.bytes for t in op.weight_tensors() if t.name.endswith(".bias"))
     reads += bias
     seconds += bias / (gpu.hbm_sustained_gb_per_s * 1e9)
+    if bias_grad := op.bias_grad_bytes():  # a weight gradient's bias gradient: dY's column sums
+        writes += bias_grad
+        hbm = gpu.hbm_sustained_gb_per_s * 1e9
+        if gpu.fusion == "epilogue":  # cuBLASLt's BGRADB: summed from the B tiles in the kernel
+            seconds += bias_grad / hbm
+            tiling += "; bias gradient in the epilogue (BGRADB)"
+        else:  # eager PyTorch: grad_output.sum(0), a reduction kernel reading dY again
+            dy = -(-math.prod(op.dy_shape) * op.input_bits()[1] // 8)
+            reads += dy
+            launches += 1
+            seconds += (gpu.launch_overhead_us + gpu.kernel_latency_us
+                        + gpu.stream_latency_us) * 1e-6 + (dy + bias_grad) / hbm
+            tiling += "; bias gradient: a reduction kernel"
     scale_reads, scale_writes = _format_scale_bytes(op, fp16_scales)
     if scale_reads or scale_writes:
         reads += scale_reads
@@ -461,7 +474,8 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             launches = k.launches
             smem, l2_bytes = k.smem_bytes, k.l2_bytes
             mac_pj = unit.mac_pj(table, op)
-            vector_ops = vector_ops if op.type == "attention" else 0  # the online softmax
+            # the online softmax; a weight gradient's bias gradient (its adds)
+            vector_ops = vector_ops if op.type == "attention" else op.bias_grad_work()
             name, kind = unit.name, unit.kind
         else:  # a CUDA-core kernel: its bytes through HBM or its work over the lanes
             # (a slice reads only its part of the input, as on an accelerator); a depthwise

@@ -519,16 +519,20 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     # Dequantizing the accumulators (per tensor / channel / group scales) runs on the vector
     # unit alongside the array: the op takes the longer of the two; MX block scales applied in
     # the datapath cost no vector work (their shifts are in the MAC energy, map_workload).
-    dequant = 0 if datapath_scale_group(op, unit) else op.dequant_work()
+    # A weight gradient's bias gradient (pysim.training.ops.WeightGrad) is summed there too,
+    # from the dY tiles the array reads, and written after dW.
+    dequant = (0 if datapath_scale_group(op, unit) else op.dequant_work()) + op.bias_grad_work()
     if dequant:
         cycles = max(cycles, math.ceil(dequant / vector_ops_per_cycle))
+    bias_grad = op.bias_grad_bytes()
     m.update(
         compute_cycles=cycles + bank_stalls,
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
-        dram_write_bytes=count * t.c_write_bytes,
+        dram_write_bytes=count * t.c_write_bytes + bias_grad,
         # what a kept output saves: C's final write as the tiling writes it (whole bursts)
-        kept_write_bytes=count * (t.c_final_bytes if t.c_final_bytes >= 0 else t.c_write_bytes),
+        kept_write_bytes=count * (t.c_final_bytes if t.c_final_bytes >= 0 else t.c_write_bytes)
+        + bias_grad,
         fills={"input": count * a_reads, "weight": count * b_reads,
                "output": count * t.c_read_bytes},
         rf_accesses=rf,

@@ -555,15 +555,18 @@ def _mac_backward(b: _Builder, op: Op, dy: str) -> None:
     if r.hadamard:
         ops = tuple(_hadamard(b, t, r, op.name) for t in ops)
     xw, dyw = _same_width(b, ops, op.name)
+    # The bias gradient rides on the dW GEMM where that reads dY as it is (WeightGrad.bias);
+    # from a cast or transformed dY it is a reduction of its own over the unrounded dY.
+    fused_bias = bool(getattr(op, "bias", False)) and dyw == dy
     dw = WeightGrad(name=f"{op.name}.dW", output=f"{op.name}.dW", inputs=(xw, dyw),
                     m=view.k, n=view.n, k=view.m,
                     count=view.count, x_shape=b.shape[xw], dy_shape=b.shape[dyw],
                     act_bits=b.fmt[xw].bits, out_bits=r.weight_grad.bits,
-                    dtype=_gemm_dtype(f, gw).dtype)
+                    dtype=_gemm_dtype(f, gw).dtype, bias=fused_bias)
     b.add(dw, op.name, "backward", "dW", _label(f, gw))
     b.fmt[dw.output] = r.weight_grad
     b.param_grads[op.name] = [dw.output]
-    if getattr(op, "bias", False):
+    if getattr(op, "bias", False) and not fused_bias:
         n = op.output_shape[-1]
         b.param_grads[op.name].append(
             b.vector(f"{op.name}.dbias", (dy,), (n,), op.name, "backward", "bias_grad",

@@ -25,7 +25,7 @@ import math
 from functools import cached_property
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from pysim.workload.attention import Attention
 from pysim.workload.ops import GemmView, Matmul, Op
@@ -96,18 +96,32 @@ class VectorWork(Op):
 
 class WeightGrad(Matmul):
     """dW = X^T dY as ``count`` GEMMs (m = K, n = N, k = M of the forward's GEMM view),
-    reading X (``x_shape``) and dY (``dy_shape``) as they are laid out."""
+    reading X (``x_shape``) and dY (``dy_shape``) as they are laid out.
+
+    ``bias``: the layer's bias gradient (the column sums of dY, n values per GEMM) is computed
+    alongside from the dY the GEMM streams and written after dW, as the output's last
+    ``count`` rows: on an accelerator's vector unit beside the array (as it dequantizes
+    accumulators), on a GPU in the GEMM's epilogue (cuBLASLt's ``CUBLASLT_EPILOGUE_BGRADB``,
+    which TransformerEngine's and Apex's fused linear layers use), or under ``fusion: none``
+    as eager PyTorch runs it, a reduction kernel of its own (pysim/gpu/kernels.py)."""
 
     x_shape: Shape
     dy_shape: Shape
     count: PosInt = 1
+    bias: StrictBool = False
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return (self.x_shape, self.dy_shape)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return (self.count * self.m, self.n)
+        return (self.count * (self.m + self.bias), self.n)
+
+    def bias_grad_work(self) -> int:
+        return self.count * self.k * self.n if self.bias else 0  # one add per dY element
+
+    def bias_grad_bytes(self) -> int:
+        return -(-self.count * self.n * self.output_bits // 8) if self.bias else 0
 
     def gemm_view(self) -> GemmView:
         return GemmView(count=self.count, m=self.m, n=self.n, k=self.k)

@@ -266,6 +266,15 @@ names the parameters that set each input's shape, for error messages.
             return 0
         return view.count * self.quant.dequant_ops(view.m * view.n, view.k)
 
+    def bias_grad_work(self) -> int:
+        """Vector adds of a bias gradient the op computes beside its GEMM
+        (pysim.training.ops.WeightGrad); 0 for every other op."""
+        return 0
+
+    def bias_grad_bytes(self) -> int:
+        """Bytes of that bias gradient, written after the GEMM's output (0 without one)."""
+        return 0
+
     @cached_property
     def weight_bytes(self) -> int:
         """Bytes of all weight tensors of the op (computed once: the op is immutable)."""
