@@ -57,6 +57,28 @@ def test_a_small_area_drops_the_cheapest_gaps_and_beats_fifo(tensors: int, moved
     assert planned.bytes_between_ops <= reuse_traffic(wl, fifo)
 
 
+def random_graph(rng, trial: int, widths: tuple[int, ...] = (8,)) -> pysim.Workload:  # noqa: ANN001
+    """A chain of 3-6 relu / add ops over 16 x 64 tensors reading one or two earlier outputs
+    (every third trial a tensor read far apart: room for a reload), each output ``widths``
+    bits wide at random (an add of two widths reads the first alone)."""
+    n = int(rng.integers(3, 7))
+    bits = {"x": 8}
+    ops = []
+    for i in range(n):
+        srcs = ["x"] if i == 0 else [f"o{j}" for j in rng.choice(i, size=min(i, 2),
+                                                                   replace=False)]
+        if i >= 3 and trial % 3 == 0:
+            srcs = ["o0", f"o{i - 1}"]
+        if len(srcs) == 2 and bits[srcs[0]] != bits[srcs[1]]:
+            srcs = srcs[:1]
+        bits[f"o{i}"] = int(rng.choice(widths))
+        ops.append({"name": f"o{i}", "type": "elementwise",
+                    "op": "add" if len(srcs) == 2 else "relu", "inputs": srcs,
+                    "shape": [16, 64], "act_bits": bits[srcs[0]], "out_bits": bits[f"o{i}"]})
+    return workload_from_dict({"name": f"r{trial}", "inputs": [{"name": "x", "shape": [16, 64],
+                                                              "bits": 8}], "ops": ops})
+
+
 def test_the_plan_is_exact_against_every_keep_set_on_random_graphs() -> None:
     """On random small graphs the ILP equals an exhaustive search over every keep / drop
     choice of every gap (reloads included) under the same capacity rule."""
@@ -66,19 +88,7 @@ def test_the_plan_is_exact_against_every_keep_set_on_random_graphs() -> None:
 
     rng = np.random.default_rng(0)
     for trial in range(25):
-        n = int(rng.integers(3, 7))
-        ops = []
-        for i in range(n):
-            srcs = ["x"] if i == 0 else [f"o{j}" for j in rng.choice(i, size=min(i, 2),
-                                                                       replace=False)]
-            if i >= 3 and trial % 3 == 0:  # a tensor read far apart: room for a reload
-                srcs = ["o0", f"o{i - 1}"]
-            kind = "add" if len(srcs) == 2 else "relu"
-            ops.append({"name": f"o{i}", "type": "elementwise", "op": kind,
-                        "inputs": [str(s) for s in srcs], "shape": [16, 64]})
-        wl = workload_from_dict({"name": f"r{trial}", "inputs": [{"name": "x",
-                                                                "shape": [16, 64]}],
-                                 "ops": ops})
+        wl = random_graph(rng, trial)
         budget = int(rng.integers(1, 4)) * 16 * 64
         planned = plan_residency_optimal(wl, budget, 5.0)
         best = brute_force(wl, budget, itertools)
@@ -89,39 +99,20 @@ def test_the_plan_is_exact_against_every_keep_set_on_random_graphs() -> None:
 
 
 def test_the_plan_is_exact_on_random_graphs_of_unequal_tensors() -> None:
-    """Tensors of 1-4 sizes and areas between them (the LP relaxation's cover rows and its
-    rounding meet items that do not tile the area): the plan still equals the exhaustive
-    search."""
+    """Outputs of 1, 2 and 4 bytes an element in areas that no size tiles (the LP
+    relaxation's cover rows and its rounding meet items of several sizes): the plan still
+    equals the exhaustive search."""
     import itertools
 
     import numpy as np
 
     rng = np.random.default_rng(1)
-    for trial in range(25):
-        n = int(rng.integers(3, 7))
-        ops = []
-        for i in range(n):
-            srcs = ["x"] if i == 0 else [f"o{j}" for j in rng.choice(i, size=min(i, 2),
-                                                                       replace=False)]
-            kind = "add" if len(srcs) == 2 else "relu"
-            # an add reads two tensors of its own shape: only a relu changes the width
-            width = 64 * int(rng.integers(1, 5)) if kind == "relu" else None
-            ops.append((f"o{i}", kind, [str(s) for s in srcs], width))
-        shape = {"x": 64}
-        spec = []
-        for name, kind, srcs, width in ops:
-            if kind == "add" and shape[srcs[0]] != shape[srcs[1]]:
-                kind, srcs = "relu", srcs[:1]
-            shape[name] = width if width is not None else shape[srcs[0]]
-            spec.append({"name": name, "type": "elementwise", "op": kind, "inputs": srcs,
-                         "shape": [16, shape[name] if kind == "add" else shape[srcs[0]]]})
-            shape[name] = spec[-1]["shape"][1]
-        wl = workload_from_dict({"name": f"u{trial}", "inputs": [{"name": "x",
-                                                                "shape": [16, 64]}],
-                                 "ops": spec})
+    for trial in range(40):
+        wl = random_graph(rng, trial, widths=(8, 16, 32))
+        sizes = {wl.tensors[op.output].bytes for op in wl.ops}
         budget = int(rng.integers(1, 9)) * 16 * 64 // 2 + int(rng.integers(0, 512))
         planned = plan_residency_optimal(wl, budget, 5.0)
-        assert planned.aggregate_bytes == brute_force(wl, budget, itertools), trial
+        assert planned.aggregate_bytes == brute_force(wl, budget, itertools), (trial, sizes)
 
 
 def brute_force(wl: pysim.Workload, budget: int, itertools) -> int:  # noqa: ANN001
