@@ -7,7 +7,9 @@ shapes priced by the unit's tile model, bank conflicts, scratchpad and register-
 ran again for every op. Its result depends on the hardware and on the op's fields but not on
 its name or its tensors' names, only on whether its A and B operands are kept on chip, the
 bytes the kept area holds while it runs (the room left for tiles) and whether its output stays
-on chip; ``MacMemo`` keys it so.
+on chip; ``MacMemo`` keys it so. Past the tiling search it reads the room only through the
+tiling found, so that part is also kept by the tiling (``MappedOps.tiled``): a training
+graph's GEMM runs beside a hundred kept-area sizes, and most of them give it the same tiling.
 
 Hardware objects are immutable but not cheaply hashable (pydantic models of many fields), so
 the memo keeps, per hardware object, a strong reference beside its entries: an ``id`` is
@@ -53,14 +55,17 @@ def snapshot(m: dict[str, Any]) -> dict[str, Any]:
 
 
 class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
-    """One hardware object's mapped MAC ops by key, least recently used first; ``capacity``
-    its scratchpads' room as a function of the bytes kept on chip (``planner._capacity``, made
-    once per hardware: a training graph's planned residency asks for hundreds of sizes); on a
-    GPU, ``kernels`` its MAC ops' kernels (``pysim.gpu.kernels.mac_kernel``, immutable) by
-    ``kernel_key``."""
+    """One hardware object's mapped MAC ops by key, least recently used first; ``tiled`` the
+    same past the tiling search, by what the op's key holds but the room left for tiles and by
+    the tiling found (``planner._map_mac_op``: past the search the mapping reads the room only
+    through the tiling); ``capacity`` its scratchpads' room as a function of the bytes kept on
+    chip (``planner._capacity``, made once per hardware: a training graph's planned residency
+    asks for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
+    (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.tiled: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self.capacity: Any = None
         self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
@@ -77,17 +82,35 @@ class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
 
     def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
         """A copy of the mapping remembered for ``key``, or None."""
-        found = self.get(key)
-        if found is None:
-            return None
-        self.move_to_end(key)
-        return snapshot(found)
+        return _recall(self, key)
 
     def remember(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
         """Keep a copy of ``m`` for ``key``."""
-        self[key] = snapshot(m)
-        while len(self) > PER_HARDWARE:
-            self.popitem(last=False)
+        _remember(self, key, m)
+
+    def recall_tiled(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        """A copy of the mapping remembered in ``tiled`` for ``key``, or None."""
+        return _recall(self.tiled, key)
+
+    def remember_tiled(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
+        """Keep a copy of ``m`` in ``tiled`` for ``key``."""
+        _remember(self.tiled, key, m)
+
+
+def _recall(table: OrderedDict[tuple[Any, ...], dict[str, Any]],
+            key: tuple[Any, ...]) -> dict[str, Any] | None:
+    found = table.get(key)
+    if found is None:
+        return None
+    table.move_to_end(key)
+    return snapshot(found)
+
+
+def _remember(table: OrderedDict[tuple[Any, ...], dict[str, Any]], key: tuple[Any, ...],
+              m: dict[str, Any]) -> None:
+    table[key] = snapshot(m)
+    while len(table) > PER_HARDWARE:
+        table.popitem(last=False)
 
 
 class MacMemo:

@@ -24,7 +24,7 @@ from pysim.mapping.counts import add_bits, add_tile_traffic, flow, transfer
 from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.level_flows import add_compulsory, behind, chains
 from pysim.mapping.loop_nest import GemmMapping
-from pysim.mapping.mac_memo import MAPPED, op_signature
+from pysim.mapping.mac_memo import MAPPED, MappedOps, op_signature
 from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
@@ -421,7 +421,14 @@ def datapath_scale_group(op: Any, unit: Any) -> int:
 def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: int,
                 vector_ops_per_cycle: int, objective: Objective,
                 hw_spads: tuple[Any, ...] = (), act_ratio: tuple[float, float] = (1.0, 1.0),
-                source: str = "<dict>") -> None:
+                source: str = "<dict>", memo: MappedOps | None = None,
+                memo_key: tuple[Any, ...] = ()) -> None:
+    """Map MAC op ``op`` on ``unit`` into ``m``. With a ``memo`` (the hardware's mapped ops),
+    everything after the tiling search is remembered by ``memo_key`` (what the caller's own
+    key holds but the room left for tiles) and the tiling found: past the search the mapping
+    reads the scratchpads' room only through the tiling, so an op that finds another room
+    but the same tiling (a training graph's GEMM beside hundreds of kept-area sizes) reuses
+    it."""
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -453,6 +460,11 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                       fewer, a_scales)
     except NoTileFits as exc:
         raise ConfigError(_too_small(op, view, cap, hw_spads, exc, source)) from None
+    if memo is not None:
+        known = memo.recall_tiled((*memo_key, t))
+        if known is not None:
+            m.update(known)
+            return
     a_reads = 0 if a_on_chip else (
         t.a_refetch * math.ceil(act_ratio[0] * _a_fetch_bytes(op, t.mt, gm, gk, burst))
         if op.type == "conv2d" else t.a_read_bytes)
@@ -550,6 +562,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
                               burst),
     )
+    if memo is not None:
+        memo.remember_tiled((*memo_key, t), m)
 
 
 def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads, hw_spads,
@@ -749,7 +763,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
                             hw.vector.ops_per_cycle, objective_for(
                                 hw, op, unit, base, not res.writes_output[i]),
-                            hw.scratchpads, act_ratio, hw.source)
+                            hw.scratchpads, act_ratio, hw.source, mapped,
+                            (*key[:3], key[4]))
                 m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
                 if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
                     m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
