@@ -41,7 +41,7 @@ def test_a_training_step_reuses_its_graph_until_the_caches_clear() -> None:
 def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.MonkeyPatch) -> None:
     """A network's repeated layers and a sweep's repeated runs hit the MAC-op memo
     (pysim/mapping/mac_memo.py); the figures are those of mapping every op, to the last bit."""
-    from pysim.mapping.mac_memo import MappedOps
+    from pysim.mapping.mac_memo import Remembered
 
     for config, name in (("tpu_v1", "resnet50"), ("eyeriss", "resnet18"),
                          ("edge_npu", "mobilenet_v2"), ("tpu_v1", "bert_base")):
@@ -54,8 +54,7 @@ def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.Monk
         assert 0 < len(MAPPED.of(hw)) < mac_ops  # repeated layers share an entry
         warm = pysim.simulate(hw, wl)
         with monkeypatch.context() as patch:
-            patch.setattr(MappedOps, "recall", lambda self, key: None)
-            patch.setattr(MappedOps, "recall_tiled", lambda self, key: None)
+            patch.setattr(Remembered, "recall", lambda self, key: None)
             every = pysim.simulate(hw, wl)
         for other in (warm, every):
             pd.testing.assert_frame_equal(first.layers, other.layers)
@@ -71,7 +70,7 @@ def test_a_training_graph_reuses_mappings_by_tiling_across_kept_area_sizes(
     which the MAC-op memo keys apart; past the tiling search the mapping is kept by the tiling
     found (``MappedOps.tiled``), far fewer entries than the ops mapped, and the figures are
     those of mapping every op."""
-    from pysim.mapping.mac_memo import MappedOps
+    from pysim.mapping.mac_memo import Remembered
 
     hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
     clear_caches()
@@ -79,8 +78,7 @@ def test_a_training_graph_reuses_mappings_by_tiling_across_kept_area_sizes(
     memo = MAPPED.of(hw)
     assert 0 < len(memo.tiled) < len(memo) / 4
     with monkeypatch.context() as patch:
-        patch.setattr(MappedOps, "recall", lambda self, key: None)
-        patch.setattr(MappedOps, "recall_tiled", lambda self, key: None)
+        patch.setattr(Remembered, "recall", lambda self, key: None)
         every = training.step(hw, "bert_base", "adam", "int8").result
     pd.testing.assert_frame_equal(first.layers, every.layers)
     assert (first.latency_cycles, first.energy_j, first.level_bytes, first.tensor_traffic) == \

@@ -54,18 +54,36 @@ def snapshot(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
-    """One hardware object's mapped MAC ops by key, least recently used first; ``tiled`` the
-    same past the tiling search, by what the op's key holds but the room left for tiles and by
-    the tiling found (``planner._map_mac_op``: past the search the mapping reads the room only
-    through the tiling); ``capacity`` its scratchpads' room as a function of the bytes kept on
-    chip (``planner._capacity``, made once per hardware: a training graph's planned residency
-    asks for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
+class Remembered(OrderedDict[tuple[Any, ...], dict[str, Any]]):
+    """Mapping dicts by key, least recently used first, at most PER_HARDWARE of them."""
+
+    def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        """A copy of the mapping remembered for ``key``, or None."""
+        found = self.get(key)
+        if found is None:
+            return None
+        self.move_to_end(key)
+        return snapshot(found)
+
+    def remember(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
+        """Keep a copy of ``m`` for ``key``."""
+        self[key] = snapshot(m)
+        while len(self) > PER_HARDWARE:
+            self.popitem(last=False)
+
+
+class MappedOps(Remembered):
+    """One hardware object's mapped MAC ops by key; ``tiled`` the same past the tiling search,
+    by what the op's key holds but the room left for tiles and by the tiling found
+    (``planner._map_mac_op``: past the search the mapping reads the room only through the
+    tiling); ``capacity`` its scratchpads' room as a function of the bytes kept on chip
+    (``planner._capacity``, made once per hardware: a training graph's planned residency asks
+    for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
     (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.tiled: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self.tiled = Remembered()
         self.capacity: Any = None
         self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
@@ -79,38 +97,6 @@ class MappedOps(OrderedDict[tuple[Any, ...], dict[str, Any]]):
         else:
             self.kernels.move_to_end(key)
         return found
-
-    def recall(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        """A copy of the mapping remembered for ``key``, or None."""
-        return _recall(self, key)
-
-    def remember(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
-        """Keep a copy of ``m`` for ``key``."""
-        _remember(self, key, m)
-
-    def recall_tiled(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        """A copy of the mapping remembered in ``tiled`` for ``key``, or None."""
-        return _recall(self.tiled, key)
-
-    def remember_tiled(self, key: tuple[Any, ...], m: dict[str, Any]) -> None:
-        """Keep a copy of ``m`` in ``tiled`` for ``key``."""
-        _remember(self.tiled, key, m)
-
-
-def _recall(table: OrderedDict[tuple[Any, ...], dict[str, Any]],
-            key: tuple[Any, ...]) -> dict[str, Any] | None:
-    found = table.get(key)
-    if found is None:
-        return None
-    table.move_to_end(key)
-    return snapshot(found)
-
-
-def _remember(table: OrderedDict[tuple[Any, ...], dict[str, Any]], key: tuple[Any, ...],
-              m: dict[str, Any]) -> None:
-    table[key] = snapshot(m)
-    while len(table) > PER_HARDWARE:
-        table.popitem(last=False)
 
 
 class MacMemo:

@@ -461,7 +461,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     except NoTileFits as exc:
         raise ConfigError(_too_small(op, view, cap, hw_spads, exc, source)) from None
     if memo is not None:
-        known = memo.recall_tiled((*memo_key, t))
+        known = memo.tiled.recall((*memo_key, t))
         if known is not None:
             m.update(known)
             return
@@ -563,7 +563,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                               burst),
     )
     if memo is not None:
-        memo.remember_tiled((*memo_key, t), m)
+        memo.tiled.remember((*memo_key, t), m)
 
 
 def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads, hw_spads,
