@@ -316,11 +316,12 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
             seconds += bias_grad / hbm
             tiling += "; bias gradient in the epilogue (BGRADB)"
         else:  # eager PyTorch: grad_output.sum(0), a reduction kernel reading dY again
-            dy = -(-math.prod(op.dy_shape) * op.input_bits()[1] // 8)
-            reads += dy
+            col_sums = EagerKernel(
+                "sum", -(-math.prod(op.dy_shape) * op.input_bits()[1] // 8), bias_grad)
+            reads += col_sums.reads
             launches += 1
-            seconds += (gpu.launch_overhead_us + gpu.kernel_latency_us
-                        + gpu.stream_latency_us) * 1e-6 + (dy + bias_grad) / hbm
+            seconds += eager_kernel_s(gpu, col_sums) + (gpu.launch_overhead_us
+                                                        + gpu.kernel_latency_us) * 1e-6
             tiling += "; bias gradient: a reduction kernel"
     scale_reads, scale_writes = _format_scale_bytes(op, fp16_scales)
     if scale_reads or scale_writes:
@@ -357,6 +358,13 @@ class EagerKernel(NamedTuple):
     name: str
     reads: int
     writes: int
+
+
+def eager_kernel_s(gpu: GpuPreset, k: EagerKernel) -> float:
+    """Device seconds of eager kernel ``k`` (its launch and the gap after it apart): its
+    first loads and last stores, then its bytes at the sustained HBM bandwidth."""
+    return gpu.stream_latency_us * 1e-6 + (k.reads + k.writes) / (gpu.hbm_sustained_gb_per_s
+                                                                    * 1e9)
 
 
 def eager_kernels(op: Any) -> tuple[EagerKernel, ...]:
@@ -503,7 +511,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
                 reads = sum(k.reads for k in eager)
                 writes = sum(k.writes for k in eager)
                 launches = len(eager)
-                seconds = max(sum(stream + (k.reads + k.writes) / hbm for k in eager),
+                seconds = max(sum(eager_kernel_s(gpu, k) for k in eager),
                               vector_ops / (lanes * clock)) + launches * (launch + latency)
                 tiling = "eager kernels: " + ", ".join(k.name for k in eager)
             if gpu.fusion == "none" and op.type == "elementwise" and op.op == "batchnorm":
