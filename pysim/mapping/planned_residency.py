@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -218,11 +218,20 @@ def _running_sum(row0: int, col0: int, gap_cols: np.ndarray, lo: np.ndarray, hi:
     return rows, cols, vals
 
 
+class _Program(NamedTuple):
+    """The keep / drop program as ``milp``'s arguments, and the bytes its values count in."""
+
+    c: np.ndarray
+    integrality: np.ndarray
+    bounds: Any  # scipy.optimize.Bounds
+    constraints: list[Any]  # [scipy.optimize.LinearConstraint]
+    unit: float
+
+
 def _program(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.ndarray,
              whole: list[str], nbytes: dict[str, int], lo_of: np.ndarray, hi_of: np.ndarray,
-             n: int, budget_bytes: int, covers: int) -> dict[str, Any]:
-    """The keep / drop program as ``milp``'s arguments (see ``_solve``), with cover rows for
-    k = 1..``covers``."""
+             n: int, budget_bytes: int, covers: int) -> _Program:
+    """The keep / drop program (see ``_solve``), with cover rows for k = 1..``covers``."""
     from scipy.optimize import Bounds, LinearConstraint
     from scipy.sparse import coo_matrix
 
@@ -260,9 +269,8 @@ def _program(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.n
     integrality = np.zeros(n_cols)
     integrality[:g_count] = 1
     integrality[g_count + n:g_count + n + w_count] = 1
-    return {"c": cost, "integrality": integrality, "unit": unit,
-            "bounds": Bounds(0, np.concatenate(upper)),
-            "constraints": [LinearConstraint(a, np.concatenate(lower), 0.0)]}
+    return _Program(cost, integrality, Bounds(0, np.concatenate(upper)),
+                    [LinearConstraint(a, np.concatenate(lower), 0.0)], unit)
 
 
 def _kept_bytes(keep: np.ndarray, gaps: list[tuple[str, int, int, int]], save: np.ndarray,
@@ -308,12 +316,12 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     g_count = len(gaps)
     args = (gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget_bytes)
     relaxed = _program(*args, covers=COVER_CLASSES)
-    lp = milp(relaxed["c"], integrality=np.zeros_like(relaxed["integrality"]),
-              bounds=relaxed["bounds"], constraints=relaxed["constraints"],
+    lp = milp(relaxed.c, integrality=np.zeros_like(relaxed.integrality),
+              bounds=relaxed.bounds, constraints=relaxed.constraints,
               options={"time_limit": time_limit_s, "presolve": False})
     if lp.x is not None and lp.status == 0:
         keep = _round(lp.x[:g_count], size, save, lo_of, hi_of, n, budget_bytes)
-        bound = -lp.fun * relaxed["unit"]
+        bound = -lp.fun * relaxed.unit
         kept = _kept_bytes(keep, gaps, save, whole, nbytes)
         if bound - kept <= MIP_REL_GAP * kept:
             return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's bound, "
@@ -334,8 +342,8 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     # Stops at a proven gap (MIP_REL_GAP) or the node limit, not a wall clock, so the plan is
     # the same on any machine; the time limit only caps a solve too slow to get there
     # (reported).
-    sol = milp(program["c"], integrality=program["integrality"], bounds=program["bounds"],
-               constraints=program["constraints"],
+    sol = milp(program.c, integrality=program.integrality, bounds=program.bounds,
+               constraints=program.constraints,
                options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP,
                         "node_limit": MIP_NODE_LIMIT, "presolve": False})
     if sol.x is None:
