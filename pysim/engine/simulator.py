@@ -281,6 +281,26 @@ def _prefetch(env, nbytes, bus, bytes_per_cycle, latency, op, step=0):
             op.log.append((step, "read", asked, granted, env.now, nbytes * moved / whole))
 
 
+def _pending(deps: list[Event] | None) -> bool:
+    """Whether any of ``deps`` (an op's producers' ends and the collectives it waits for) has
+    not yet been processed (an event's ``callbacks`` is None once it has)."""
+    return deps is not None and any(e.callbacks is not None for e in deps)
+
+
+def _wait_all(deps, op):
+    """Wait until every one of ``deps`` has been processed: one event of the op's (as a
+    condition over them would be), yielding each still pending in turn. Cheaper than
+    ``simpy.AllOf``, which builds a condition with a callback on each event and schedules one
+    more event once they have all fired; the process resumes at the same cycle either way."""
+    if deps is None:
+        return
+    if op is not None:
+        op.events += 1
+    for event in deps:
+        if event.callbacks is not None:
+            yield event
+
+
 def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
     """Load each step into a free input half. The first step's prefetchable bytes move as
     soon as the previous op's reads are done and a half is free; the rest waits for the
@@ -296,16 +316,16 @@ def reader(env, plan, unit, after, deps, bus, bytes_per_cycle, latency, op):
     for step in range(plan.steps):
         op.events += 1
         yield free.get()
-        pending = deps is not None and not deps.triggered
-        if step == 0 and pending and early > 0:
+        pending = step == 0 and _pending(deps)
+        if pending and early > 0:
             yield from _prefetch(env, early, bus, bytes_per_cycle, latency, op, step)
-            yield op.count(deps)
+            yield from _wait_all(deps, op)
             if per_step - early > 0:
                 yield from _transfer(env, per_step - early, bus, bytes_per_cycle, latency, op,
                                      step)
         else:
-            if step == 0 and pending:
-                yield op.count(deps)
+            if pending:
+                yield from _wait_all(deps, op)
             if per_step > 0:  # _transfer, without its generator
                 asked = env.now
                 granted = yield _demand(bus, duration, op)
@@ -364,8 +384,8 @@ def kernel(env, plan, after, deps, op):
     at a quarter of the events."""
     yield op.count(after)
     op.became_ready(env.now)
-    if deps is not None and not deps.triggered:
-        yield op.count(deps)
+    if _pending(deps):
+        yield from _wait_all(deps, op)
     began = env.now
     yield op.count(env.timeout(plan.compute_cycles))
     if op.log is not None:
@@ -376,8 +396,7 @@ def kernel(env, plan, after, deps, op):
 def allreduce(env, link, plan, asked_before, deps, asked, finished, times, j):
     """One collective: wait for its ops, ask for the link after the previous collective
     asked (FIFO, so in launch order), hold it, record (ready, start, end)."""
-    if deps is not None:
-        yield deps
+    yield from _wait_all(deps, None)
     ready = env.now
     yield asked_before
     req = link.get()
@@ -433,7 +452,7 @@ def run_with_link(
             raise ValueError(f"op {plan.name}: steps must be >= 1, got {plan.steps}")
         unit, op = units[plan.queue or plan.unit], _Op(record)
         events = [done[d] for d in plan.deps] + [link_done[j] for j in waits.get(i, ())]
-        deps = simpy.AllOf(env, events) if events else None
+        deps = events or None
         if streams:  # kernels on streams: one process an op
             run = env.process(kernel(env, plan, unit.computer, deps, op))
             unit.reader = unit.computer = unit.writer = run
@@ -452,7 +471,7 @@ def run_with_link(
         asked_before = env.event()
         asked_before.succeed()
     for j, lp in enumerate(links):
-        deps = simpy.AllOf(env, [done[d] for d in lp.after]) if lp.after else None
+        deps = [done[d] for d in lp.after] or None
         asked = env.event()
         env.process(allreduce(env, link, lp, asked_before, deps, asked, link_done[j], timed, j))
         asked_before = asked
