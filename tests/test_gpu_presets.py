@@ -159,6 +159,9 @@ def test_every_preset_dtype_and_accumulator_is_the_exact_product() -> None:
 
 def test_pinned_identities_exact_products() -> None:
     assert gpu.preset("v100").peak_tflops("fp16") == pytest.approx(80 * 512 * 2 * 1.53e-3)
+    # the T4 datasheet's 65 TFLOPS fp16, 130 int8 and 260 int4 TOPS
+    t4 = gpu.preset("t4")
+    assert [round(t4.peak_tflops(d)) for d in ("fp16", "int8", "int4")] == [65, 130, 261]
     assert gpu.preset("a100").peak_tflops("fp16") == pytest.approx(108 * 1024 * 2 * 1.41e-3)
     assert gpu.preset("h100").peak_tflops("fp16") == pytest.approx(132 * 2048 * 2 * 1.83e-3)
     assert gpu.preset("h100").peak_tflops("fp8") == pytest.approx(132 * 4096 * 2 * 1.83e-3)
@@ -183,14 +186,16 @@ def test_sparse_doubles_the_rate_where_supported() -> None:
             for acc in (None, *p.supported_accs(dtype)):
                 assert (p.macs_per_clk_per_sm(dtype, True, acc)
                         == 2 * p.macs_per_clk_per_sm(dtype, False, acc))
-        if p.arch not in ("volta", "ampere"):  # every dtype but Ampere's b1 has 2:4 sparsity
+        if p.arch not in ("volta", "turing", "ampere"):  # all but Ampere's b1 have 2:4
             assert p.supported_dtypes(sparse=True) == p.supported_dtypes()
     assert gpu.preset("v100").supported_dtypes(sparse=True) == ()
+    assert gpu.preset("t4").supported_dtypes(sparse=True) == ()
     assert "b1" not in gpu.preset("a100").supported_dtypes(sparse=True)
 
 
 def test_supported_dtypes_per_architecture() -> None:
     assert gpu.preset("v100").supported_dtypes() == ("fp16",)
+    assert gpu.preset("t4").supported_dtypes() == ("fp16", "int8", "int4")
     assert gpu.preset("a100").supported_dtypes() == ("fp16", "bf16", "tf32", "int8", "int4", "b1")
     assert gpu.preset("h100").supported_dtypes() == (
         "fp16", "bf16", "tf32", "fp8_e4m3", "fp8_e5m2", "int8"
@@ -335,14 +340,18 @@ def test_mma_instruction_shapes() -> None:
     assert gpu.preset("b200").mma_shape("tf32") == (16, 8, 8)
     for dtype, shape in gpu.MMA_SHAPES.items():
         for p in gpu.PRESETS.values():
-            if dtype in p.supported_dtypes() and p.arch != "volta":
+            if dtype in p.supported_dtypes() and p.arch not in ("volta", "turing"):
                 assert p.mma_shape(dtype) == shape
+    t4 = gpu.preset("t4")  # sm_75's mma.sync shapes
+    assert (t4.mma_shape("fp16"), t4.mma_shape("int8"), t4.mma_shape("int4")) == (
+        (16, 8, 8), (8, 8, 16), (8, 8, 32))
 
 
 @pytest.mark.parametrize(
     ("name", "sms", "clock", "smem_kb", "l2_kb", "hbm"),
     [
         ("v100", 80, 1530, 96, 6144, 900),
+        ("t4", 40, 1590, 64, 4096, 320),
         ("a100", 108, 1410, 164, 40960, 2039),
         ("h100", 132, 1830, 228, 51200, 3350),
         ("a100_40gb", 108, 1410, 164, 40960, 1555),
@@ -376,8 +385,8 @@ def test_preset_fields(
 
 def test_preset_memory_sizes() -> None:
     gb = {n: p.hbm_gb for n, p in gpu.PRESETS.items()}
-    assert gb == {"v100": 32, "a100": 80, "h100": 80, "a100_40gb": 40, "h200": 141, "b200": 180,
-                  "l40s": 48, "rtx4090": 24, "rtx3090": 24, "jetson_agx_orin": 64}
+    assert gb == {"v100": 32, "t4": 16, "a100": 80, "h100": 80, "a100_40gb": 40, "h200": 141,
+                  "b200": 180, "l40s": 48, "rtx4090": 24, "rtx3090": 24, "jetson_agx_orin": 64}
 
 
 def test_every_architecture_has_attention_and_energy_entries() -> None:

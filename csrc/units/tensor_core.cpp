@@ -23,6 +23,10 @@ struct Rate {
 // Dense tensor-core MACs per SM per clock at the full rate (data-centre parts; fp16 accumulate
 // on GeForce ones). Sources (docs/tensor_cores.md has the table):
 //   Volta  V100 whitepaper (2017): 8 tensor cores/SM x 64 fp16 FMA/clk; fp16 only.
+//   Turing Turing architecture whitepaper (2018) and T4 datasheet (2019): 8 tensor cores/SM x
+//          64 fp16 FMA/clk = 512/SM (T4: 40 SMs x 512 x 2 x 1.59 GHz = 65 TFLOPS fp16, int8
+//          130, int4 260 TOPS); no bf16, tf32, fp8 or sparsity. The binary (b1) MMA exists
+//          on sm_75 (PTX mma.m8n8k128.b1) but no rate is published, so it is refused.
 //   Ampere A100 whitepaper (2020), Table 3: 4 TCs/SM x 256 fp16 FMA/clk = 1024/SM; tf32 half,
 //          int8 2x, int4 4x, binary 16x the fp16 rate; 2:4 sparsity 2x except binary.
 //   GA10x  GA102 whitepaper (2020), RTX 3090 column: 4 TCs/SM x 128 fp16 FMA/clk = 512/SM
@@ -45,6 +49,13 @@ Rate rate(GpuArch arch, TcDtype dtype) {
   switch (arch) {
     case GpuArch::Volta:
       return dtype == TcDtype::FP16 ? Rate{512, false} : Rate{};
+    case GpuArch::Turing:
+      switch (dtype) {
+        case TcDtype::FP16: return {512, false};
+        case TcDtype::INT8: return {1024, false};
+        case TcDtype::INT4: return {2048, false};
+        default: return {};
+      }
     case GpuArch::Ampere:
       switch (dtype) {
         case TcDtype::FP16:
@@ -120,21 +131,23 @@ std::string quoted_list(const std::vector<std::string>& names) {
   return out;
 }
 
-// Kernel shape per architecture, after CUTLASS's defaults: sm70 kernels double-buffer through
-// registers (2 stages), sm80 use cp.async with 3+ stages (and so do sm86 / sm87 / sm89, which
+// Kernel shape per architecture, after CUTLASS's defaults: sm70 and sm75 kernels double-buffer
+// through registers (2 stages: GenerateSM70_TensorOp_884 and GenerateSM75_TensorOp_1688 list
+// stages 2), sm80 use cp.async with 3+ stages (and so do sm86 / sm87 / sm89, which
 // run the sm80 kernels: CUTLASS's GenerateSM80_* list min_cc 80, max_cc 1024, and
 // GenerateSM89_TensorOp_16832_fp8 keeps their 3-6 stage cp.async pipelines), sm90 TMA with 4+
 // and sm100 too; a k-block is 64 B of K (128 B with TMA, its swizzle width).
 bool tma_arch(GpuArch arch) { return arch == GpuArch::Hopper || arch == GpuArch::Blackwell; }
 int64_t pipeline_stages(GpuArch arch) {
-  return arch == GpuArch::Volta ? 2 : tma_arch(arch) ? 4 : 3;
+  return arch == GpuArch::Volta || arch == GpuArch::Turing ? 2 : tma_arch(arch) ? 4 : 3;
 }
 int64_t k_block_bytes(GpuArch arch) { return tma_arch(arch) ? 128 : 64; }
 
 // Resident thread blocks per SM (CUDA C++ Programming Guide, technical specifications per
-// compute capability): 32 on 7.0, 8.0, 9.0 and 10.0; 16 on 8.6 and 8.7; 24 on 8.9.
+// compute capability): 32 on 7.0, 8.0, 9.0 and 10.0; 16 on 7.5, 8.6 and 8.7; 24 on 8.9.
 int64_t max_ctas_per_sm(GpuArch arch) {
   switch (arch) {
+    case GpuArch::Turing:
     case GpuArch::Ga10x:
     case GpuArch::Ga10b: return 16;
     case GpuArch::Ada: return 24;
@@ -161,6 +174,7 @@ constexpr int64_t kMetadataBits = 2;  // per kept value of a 2:4 (1:2) sparse A
 //   rule in geometry(), not CUTLASS's warp counts (docs/tensor_cores.md).
 // Volta: sm70 CUTLASS has no tile narrower than 64 (cuBLAS runs 1..16-row shapes as GEMV-like
 // kernels off the tensor cores, which the model does not cover), so its list ends at 64x64.
+// Turing takes the same list: GenerateSM75_TensorOp_1688 lists the same eight BM x BN shapes.
 // GA10x, GA10b and Ada run the sm80 kernels (max_cc 1024 in the generators above; sm89's fp8
 // generator lists the same shapes): Ampere's list. Blackwell takes Hopper's first 16: each tile
 // is a tcgen05 1-SM MMA shape (sm100_shapes.py, SM100_MMA_SHAPES_16b_DENSE_1SM: M 64 or 128 x N
@@ -197,7 +211,8 @@ struct TileList {
 
 TileList tile_list(GpuArch arch) {
   switch (arch) {
-    case GpuArch::Volta: return {std::begin(kVoltaTiles), std::end(kVoltaTiles)};
+    case GpuArch::Volta:
+    case GpuArch::Turing: return {std::begin(kVoltaTiles), std::end(kVoltaTiles)};
     case GpuArch::Ampere:
     case GpuArch::Ga10x:
     case GpuArch::Ga10b:
@@ -222,9 +237,9 @@ std::string tile_error(const CtaTile& t, const std::string& why) {
 
 }  // namespace
 
-const GpuArch kAllArchs[7] = {GpuArch::Volta, GpuArch::Ampere, GpuArch::Hopper,
+const GpuArch kAllArchs[8] = {GpuArch::Volta, GpuArch::Ampere, GpuArch::Hopper,
                               GpuArch::Ga10x, GpuArch::Ga10b,  GpuArch::Ada,
-                              GpuArch::Blackwell};
+                              GpuArch::Blackwell, GpuArch::Turing};
 
 const TcDtype kAllDtypes[11] = {TcDtype::FP16,     TcDtype::BF16,     TcDtype::TF32,
                                 TcDtype::FP8_E4M3, TcDtype::FP8_E5M2, TcDtype::FP6_E2M3,
@@ -234,6 +249,7 @@ const TcDtype kAllDtypes[11] = {TcDtype::FP16,     TcDtype::BF16,     TcDtype::T
 const char* to_string(GpuArch arch) {
   switch (arch) {
     case GpuArch::Volta: return "volta";
+    case GpuArch::Turing: return "turing";
     case GpuArch::Ampere: return "ampere";
     case GpuArch::Hopper: return "hopper";
     case GpuArch::Ga10x: return "ga10x";
@@ -424,6 +440,10 @@ MmaShape mma_shape(GpuArch arch, TcDtype dtype, bool sparse) {
   MmaShape s{16, 8, 0};
   if (arch == GpuArch::Volta) {
     s = {8, 8, 4};  // HMMA.884 (PTX mma.sync.m8n8k4)
+  } else if (arch == GpuArch::Turing) {
+    // sm_75's shapes (PTX ISA, mma.sync): m16n8k8 for fp16, m8n8k16 for s8, m8n8k32 for s4
+    s = dtype == TcDtype::FP16 ? MmaShape{16, 8, 8}
+        : dtype == TcDtype::INT8 ? MmaShape{8, 8, 16} : MmaShape{8, 8, 32};
   } else {
     switch (dtype) {
       case TcDtype::FP16:
@@ -576,6 +596,7 @@ void validate(const GpuSpec& s) {
 int64_t tc_fp32_lanes_per_sm(GpuArch arch) {
   switch (arch) {
     case GpuArch::Volta:
+    case GpuArch::Turing:
     case GpuArch::Ampere: return 64;
     case GpuArch::Ga10x:
     case GpuArch::Ga10b:

@@ -58,16 +58,16 @@
 
 namespace pysim {
 
-// Ampere is GA100 (sm_80), Ga10x the GA102..GA107 parts (sm_86: GeForce RTX 30, A40, A10),
+// Turing is TU10x (sm_75: T4, GeForce RTX 20, Titan RTX), Ampere GA100 (sm_80), Ga10x the GA102..GA107 parts (sm_86: GeForce RTX 30, A40, A10),
 // Ga10b Jetson Orin's GPU (sm_87), Ada AD10x (sm_89), Blackwell B200's GB100 (sm_100).
-enum class GpuArch { Volta, Ampere, Hopper, Ga10x, Ga10b, Ada, Blackwell };
+enum class GpuArch { Volta, Turing, Ampere, Hopper, Ga10x, Ga10b, Ada, Blackwell };
 enum class TcDtype {
   FP16, BF16, TF32, FP8_E4M3, FP8_E5M2, FP6_E2M3, FP6_E3M2, FP4_E2M1, INT8, INT4, B1
 };
 // Accumulator (C / D) type. Default: the input dtype's usual one (tc_default_acc).
 enum class TcAcc { Default, FP32, FP16, INT32 };
 
-// FP32 lanes (CUDA cores) per SM: 64 on Volta and Ampere GA100, 128 on GA10x, GA10B, Ada,
+// FP32 lanes (CUDA cores) per SM: 64 on Volta, Turing and Ampere GA100, 128 on GA10x, GA10B, Ada,
 // Hopper and Blackwell (the architecture whitepapers).
 int64_t tc_fp32_lanes_per_sm(GpuArch arch);
 // CUDA-core operations to dequantize one stored operand element in the main loop: unpack /
@@ -85,7 +85,7 @@ GpuArch parse_gpu_arch(const std::string& name);  // "volta" ... "blackwell" (se
 TcDtype parse_tc_dtype(const std::string& name);  // "fp16" ... "b1" (see kAllDtypes)
 TcAcc parse_tc_acc(const std::string& name);      // "fp32" | "fp16" | "int32" | "default"
 
-extern const GpuArch kAllArchs[7];
+extern const GpuArch kAllArchs[8];
 extern const TcDtype kAllDtypes[11];
 
 // Bits of one input element in memory (tf32 is stored as fp32).

@@ -100,17 +100,18 @@ from pysim import _core
 from pysim.errors import WorkloadError
 from pysim.gpu.dtypes import for_operands
 
-# Per SM (NVIDIA Volta / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes, special-function
-# (MUFU: exp2) results per clock. GA10x: GA102 whitepaper (128 FP32 lanes, half of them shared
+# Per SM (NVIDIA Volta / Turing / Ampere GA100 / Hopper GH100 whitepapers): FP32 lanes,
+# special-function (MUFU: exp2) results per clock (Turing's SM: 64 FP32 lanes, 4 SFUs per
+# partition). GA10x: GA102 whitepaper (128 FP32 lanes, half of them shared
 # with INT32; 4 SFUs per SM partition); GA10B: Jetson AGX Orin technical brief (2048 CUDA cores
 # in 16 SMs), its SM taken as GA10x's for the SFUs; Ada: Ada whitepaper (AD102 SM: 128 CUDA
 # cores, 4 SFUs per partition); Blackwell: 128 / 16 ASSUMED (NVIDIA publishes no B200 SM
 # diagram; the B200 datasheet's 75 TFLOPS FP32 is 148 SMs x 128 lanes x 2 x 1.98 GHz, and the
 # RTX Blackwell whitepaper's GB202 SM has 128 lanes and 4 SFUs per partition).
-FP32_LANES_PER_SM = {"volta": 64, "ampere": 64, "hopper": 128, "ga10x": 128, "ga10b": 128,
-                     "ada": 128, "blackwell": 128}
-SFU_PER_SM = {"volta": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16, "ada": 16,
-              "blackwell": 16}
+FP32_LANES_PER_SM = {"volta": 64, "turing": 64, "ampere": 64, "hopper": 128, "ga10x": 128,
+                     "ga10b": 128, "ada": 128, "blackwell": 128}
+SFU_PER_SM = {"volta": 16, "turing": 16, "ampere": 16, "hopper": 16, "ga10x": 16, "ga10b": 16,
+              "ada": 16, "blackwell": 16}
 # FlashAttention-2 issues Ampere's warp-level mma.sync on every architecture after it. On Hopper
 # that instruction reaches about 2/3 of the tensor cores' wgmma peak (Shah et al.,
 # "FlashAttention-3", 2024, Sec. 2, after Luo et al.'s Hopper microbenchmarks), which is why

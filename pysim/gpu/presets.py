@@ -54,6 +54,8 @@ _GA102_WP = ("NVIDIA Ampere GA102 GPU Architecture whitepaper (v2.0, 2020), Appe
 _ADA_WP = ("NVIDIA Ada GPU Architecture whitepaper (v2.1, 2023), Appendix A, GeForce RTX 4090 "
            "column")
 _L40S_DS = "NVIDIA L40S datasheet (2023)"
+_T4_DS = "NVIDIA T4 Tensor Core GPU datasheet (2019)"
+_TURING_WP = "NVIDIA Turing GPU Architecture whitepaper (WP-09183-001_v01, 2018), Appendix A"
 _ORIN_TB = "NVIDIA Jetson AGX Orin Series Technical Brief (v1.2, 2022), Jetson AGX Orin 64GB"
 _B200_DS = ("NVIDIA HGX B200 specifications (GB200 NVL72 / HGX B200 datasheet, 2024/2025), "
             "per-GPU HGX B200 column")
@@ -157,14 +159,14 @@ FUSION = ("epilogue", "none")
 ATTENTION = ("flash2", "flash3")
 
 # The process node each architecture is built in (energies are scaled to it) and the DRAM preset
-# that prices its off-chip bytes: TSMC 12FFN, N7, 4N; GA10x Samsung 8N (GDDR6X), GA10B Samsung
-# 8 nm (LPDDR5), Ada TSMC 4N (GDDR6 / GDDR6X), Blackwell TSMC 4NP (HBM3e). pysim.config has no
-# GDDR6 / GDDR6X / LPDDR5 / HBM3e preset: the nearest one stands in for the energy per bit
-# (lpddr4_3200, 5 pJ/bit; hbm3), an estimate.
-NODE_NM = {"volta": 12, "ampere": 7, "hopper": 4, "ga10x": 8, "ga10b": 8, "ada": 4,
+# that prices its off-chip bytes: TSMC 12FFN (Volta, Turing: GDDR6), N7, 4N; GA10x Samsung 8N
+# (GDDR6X), GA10B Samsung 8 nm (LPDDR5), Ada TSMC 4N (GDDR6 / GDDR6X), Blackwell TSMC 4NP
+# (HBM3e). pysim.config has no GDDR6 / GDDR6X / LPDDR5 / HBM3e preset: the nearest one stands in
+# for the energy per bit (lpddr4_3200, 5 pJ/bit; hbm3), an estimate.
+NODE_NM = {"volta": 12, "turing": 12, "ampere": 7, "hopper": 4, "ga10x": 8, "ga10b": 8, "ada": 4,
            "blackwell": 4}
-HBM = {"volta": "hbm2", "ampere": "hbm2", "hopper": "hbm3", "ga10x": "lpddr4_3200",
-       "ga10b": "lpddr4_3200", "ada": "lpddr4_3200", "blackwell": "hbm3"}
+HBM = {"volta": "hbm2", "turing": "lpddr4_3200", "ampere": "hbm2", "hopper": "hbm3",
+       "ga10x": "lpddr4_3200", "ga10b": "lpddr4_3200", "ada": "lpddr4_3200", "blackwell": "hbm3"}
 L2_WORD_BITS = 64  # the L2 is priced per 64-bit access, as the shared memory
 
 
@@ -883,6 +885,37 @@ PRESETS: dict[str, GpuPreset] = {
         "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
+    "t4": GpuPreset(
+        name="t4",
+        full_name="NVIDIA T4 (16 GB, PCIe)",
+        arch="turing",
+        sms=40,
+        boost_clock_mhz=1590.0,
+        tensor_cores_per_sm=8,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=64,
+        l2_kb=4096,
+        hbm_gb=16,
+        hbm_bandwidth_gb_per_s=320.0,
+        l2_bandwidth_bytes_per_clk=1024.0,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _TURING_WP + ", Tesla T4 "
+            "(TU104: 40 SMs, 2560 CUDA cores, 320 tensor cores, 1590 MHz boost, 4096 KB L2)",
+            "tensor-core rate": _T4_DS + ": fp16 mixed precision (fp16 / fp32 accumulate) 65 "
+            "TFLOPS, int8 130 TOPS, int4 260 TOPS = 40 x 512 / 1024 / 2048 MACs x 2 x 1.59 "
+            "GHz; no bf16, tf32 or sparsity",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 7.5: 256 KB, "
+            "64 KB",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _T4_DS + " (16 GB GDDR6, 320 GB/s)",
+            "l2_bandwidth_bytes_per_clk": "not published; half of V100's 2048 B/clk assumed "
+            "(an ESTIMATE: TU104 has half GV100's memory partitions)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+            "hbm_efficiency": _HBM_EFFICIENCY,
+            "clock": "the boost clock: the T4's 70 W limit lowers it under sustained tensor "
+            "work, by an amount not measured here (mma_clock_mhz 0)",
+        },
+    ),
     "a100": _A100,
     "h100": _H100,
     # the 80 GB part's chip with the 40 GB part's memory
@@ -1131,7 +1164,7 @@ _PRESET_ALIASES = {"a100_80gb": "a100", "h100_sxm": "h100", "h200_sxm": "h200",
 
 
 def preset(name: str) -> GpuPreset:
-    """The preset called ``name`` (any case; "-" or " " for "_"): v100, a100, h100, a100_40gb,
+    """The preset called ``name`` (any case; "-" or " " for "_"): v100, t4, a100, h100, a100_40gb,
     h200, b200, l40s, rtx4090, rtx3090, jetson_agx_orin (``PRESETS``).
 
     Raises ValueError naming the known presets (and the closest match) for an unknown name.
