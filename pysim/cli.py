@@ -127,7 +127,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"workload        {res.workload}  ({res.macs:,} MACs)")
     print(f"latency         {fmt.seconds(res.latency_s)}  ({res.latency_cycles:,} cycles)")
     print(f"energy          {fmt.joules(res.energy_j)}  " + ", ".join(
-        f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()))
+        f"{k} {v / res.energy_j:.1%}" for k, v in res.energy_breakdown_j.items()
+        if k != "host" or v))
     print(f"DRAM            read {fmt.nbytes(res.dram_read_bytes)}, write "
           f"{fmt.nbytes(res.dram_write_bytes)}, compulsory {fmt.nbytes(res.compulsory_dram_bytes)}"
           ", row-hit rate " + ("n/a" if res.dram_row_hit_rate != res.dram_row_hit_rate
@@ -138,6 +139,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f" (transfers {fmt.nbytes(v['in'] + v['out'])}, compulsory "
             f"{fmt.nbytes(v['compulsory'])})"
             for name, v in res.level_bytes.items() if name != "dram"))
+    if res.host_read_bytes:
+        print(f"host memory     {fmt.nbytes(res.host_read_bytes)} of weights copied in by "
+              f"{len(res.host_transfers)} ops (host.offload)")
     print(f"utilization     {res.utilization:.1%}")
     return 0
 

@@ -22,7 +22,8 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
               energy_pj: dict[str, float], bank_stall_cycles: int = 0,
               port_stall_cycles: int = 0, steps: int = 1,
               sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
-              dram_row_hit_rate: float = float("nan"), mapping: Any = None) -> dict[str, Any]:
+              dram_row_hit_rate: float = float("nan"), mapping: Any = None,
+              host_read_bytes: int = 0) -> dict[str, Any]:
     """One row of ``Result.layers``, every simulator path with the same columns; the derived
     ones (cycles, bit operations, energy in J per component and in total) computed here."""
     row: dict[str, Any] = {
@@ -34,6 +35,7 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
         "act_bits": act_bits, "dtype": dtype, "bops": macs * weight_bits * act_bits,
         "vector_ops": vector_ops, "dram_read_bytes": dram_read_bytes,
         "dram_write_bytes": dram_write_bytes, "compulsory_bytes": compulsory_bytes,
+        "host_read_bytes": host_read_bytes,
         "energy_j": sum(energy_pj.values()) * 1e-12,
     }
     row.update({f"{c}_j": pj * 1e-12 for c, pj in energy_pj.items()})
@@ -48,8 +50,8 @@ class Result:
     """Totals of one simulated workload on one hardware description.
 
     Latency in cycles and seconds; energy in joules, with ``energy_breakdown_j`` mapping each
-    component (mac, register_file, sram, dram, vector; leakage, clock, control per run) to its
-    share, which sum to ``energy_j``; off-chip traffic in bytes, with the compulsory part
+    component (mac, register_file, sram, dram, vector, host; leakage, clock, control per run)
+    to its share, which sum to ``energy_j``; off-chip traffic in bytes, with the compulsory part
     (first touch of each graph input and weight, last write of each graph output) split out;
     ``level_bytes`` the
     bytes read and written at each memory level (every scratchpad, and DRAM), and per level
@@ -81,6 +83,11 @@ class Result:
     collectives: tuple[CollectiveTiming, ...] = field(default=(), repr=False, compare=False)
     # the op outputs kept on chip between ops, at their addresses: see ``kept_area``
     kept_blocks: tuple[KeptBlock, ...] = field(default=(), repr=False, compare=False)
+    # weights copied in from host memory (hardware ``host.offload``): bytes, and each copy
+    # (named "<op>.weights", its bytes, when it was ready, took the host link, left it)
+    host_read_bytes: int = 0
+    host_transfers: tuple[CollectiveTiming, ...] = field(default=(), repr=False,
+                                                         compare=False)
 
     @property
     def tensors(self) -> pd.DataFrame:
@@ -195,6 +202,7 @@ class Result:
             "dram_read_bytes": self.dram_read_bytes,
             "dram_write_bytes": self.dram_write_bytes,
             "compulsory_dram_bytes": self.compulsory_dram_bytes,
+            "host_read_bytes": self.host_read_bytes,
             "dram_row_hit_rate": self.dram_row_hit_rate,
             "energy_breakdown_j": dict(self.energy_breakdown_j),
             "sim_events": self.sim_events,

@@ -11,10 +11,11 @@ from pysim.config import Hardware, load_hardware
 from pysim.energy import COMPONENTS, ON_CHIP, overhead_pj, price_op
 from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.engine.dram import transfer_timing
-from pysim.errors import WorkloadError
+from pysim.errors import ConfigError, WorkloadError
 from pysim.gpu.presets import GpuPreset
 from pysim.interconnect import Collective, CollectiveTiming
 from pysim.mapping import map_workload
+from pysim.mapping.capacity import OffloadPlan, plan_offload
 from pysim.mapping.kept_area import KeptBlock
 from pysim.report.timeline import Timeline
 from pysim.result import Result, layer_row
@@ -29,7 +30,8 @@ PJ = 1e-12
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
              trace: bool = False, memory_plan: str | None = None,
              progress: bool | None = False,
-             collectives: Sequence[Collective] = ()) -> Result:
+             collectives: Sequence[Collective] = (),
+             offload: str | None = None) -> Result:
     """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
@@ -44,6 +46,10 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     (pysim.interconnect.Collective; data-parallel training's gradient all-reduces), timed in
     ``Result.collectives``; the latency is the later of the last op's and the last
     collective's end.
+    ``offload`` ("none", "on_demand" or "prefetch") overrides the hardware's
+    ``host.offload``: whether weights that do not fit the DRAM run from host memory, copied
+    in over ``host.link`` (pysim/config/host.py; the copies are ``Result.host_transfers``,
+    their bytes ``Result.host_read_bytes`` and the layers' ``host_read_bytes``).
 
     Raises ConfigError / WorkloadError (ValueError) on bad input, e.g. an op whose precision
     no unit supports, a tile that fits no scratchpad or a collective naming an unknown op.
@@ -57,6 +63,8 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         hw = load_hardware(hw)
     if memory_plan is not None:
         hw = hw.with_overrides({"mapper.residency": memory_plan})
+    if offload is not None:
+        hw = _with_offload(hw, offload)
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     notes: dict[str, str] = {}
     placement: list[KeptBlock] = []
@@ -67,6 +75,10 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
 
         with bar(len(wl.ops), f"mapping {wl.name}", "op", progress) as b:
             mappings = map_workload(hw, wl, notes, tick=b.update, placement=placement)
+    # Weights in host memory (host.offload): what each op copies in before it runs.
+    offloaded = plan_offload(hw, wl) if hw.host is not None and hw.host.offload != "none" \
+        else None
+    fetch = offloaded.fetch_bytes if offloaded is not None else (0,) * len(mappings)
     # Run: DRAM timing per op from the DRAM model, then the SimPy engine over tile steps.
     timing = [transfer_timing(hw, m.dram_streams) for m in mappings]
     plans = [
@@ -80,24 +92,27 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
             read_bytes=0 if m.in_kernel_traffic else m.dram_read_bytes,
             write_bytes=0 if m.in_kernel_traffic else m.dram_write_bytes,
             double_buffered=all(s.double_buffered for s in hw.scratchpads),
-            prefetch_read_bytes=0 if m.in_kernel_traffic else m.prefetch_read_bytes,
+            # weights copied in from host memory: none of its reads start before the copy
+            prefetch_read_bytes=0 if m.in_kernel_traffic or f else m.prefetch_read_bytes,
             queue=m.queue,
         )
-        for m in mappings
+        for m, f in zip(mappings, fetch, strict=True)
     ]
     links = _link_plans(collectives, plans, hw.clock_hz)
-    timings, link_timings = run_with_link(plans, links, [t.bytes_per_cycle for t in timing],
+    copies = _host_plans(hw, offloaded, plans) if offloaded is not None else []
+    timings, link_timings = run_with_link(plans, links + copies,
+                                          [t.bytes_per_cycle for t in timing],
                                           [t.latency_cycles for t in timing], record=trace)
     latency = math.ceil(max([t.end_cycle for t in timings]
                             + [t.end_cycle for t in link_timings], default=0.0))
     # Price: counts x energy-table entries; leakage, clock and control over the whole run.
-    energies = [price_op(hw, m) for m in mappings]
+    energies = [price_op(hw, m, f) for m, f in zip(mappings, fetch, strict=True)]
     dynamic = {c: sum(e.pj[c] for e in energies) for c in COMPONENTS}
     run = overhead_pj(hw, latency, sum(dynamic[c] for c in ON_CHIP))
     breakdown = {c: pj * PJ for c, pj in (dynamic | run).items()}
     # Result: totals and one row per op.
     levels = _level_bytes(hw, mappings)
-    layers = _layers_frame(mappings, timings, energies, timing)
+    layers = _layers_frame(mappings, timings, energies, timing, fetch)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
     layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
     layers.attrs["residency"] = notes.get("residency", "kernels: none kept between ops")
@@ -117,9 +132,51 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
         timeline=Timeline.from_engine(hw.clock_hz, plans, timings) if trace else None,
         tensor_traffic=_tensor_traffic(wl, mappings),
         collectives=tuple(CollectiveTiming(c.name, c.nbytes, *t)
-                          for c, t in zip(collectives, link_timings, strict=True)),
+                          for c, t in zip(collectives, link_timings[:len(links)], strict=True)),
         kept_blocks=tuple(placement),
+        host_read_bytes=sum(fetch),
+        host_transfers=tuple(
+            CollectiveTiming(c.name, fetch[c.before[0]], *t)
+            for c, t in zip(copies, link_timings[len(links):], strict=True)),
     )
+
+
+def _with_offload(hw: Hardware, offload: str) -> Hardware:
+    """``hw`` with ``host.offload`` set. Raises ConfigError for an unknown mode or a hardware
+    without a ``host`` link to offload over."""
+    from pysim.config.host import OFFLOAD_MODES
+
+    if offload not in OFFLOAD_MODES:
+        raise ConfigError(f"offload must be one of {list(OFFLOAD_MODES)}, got {offload!r}")
+    if hw.host is None:
+        if offload == "none":
+            return hw
+        raise ConfigError(f"offload={offload!r}: hardware {hw.name!r} has no link to host "
+                          "memory; add one (host: {link: pcie4_x16}; links: pcie3_x16, "
+                          "pcie4_x16, pcie5_x16, nvlink_c2c)")
+    return hw.with_overrides({"host.offload": offload})
+
+
+def _host_plans(hw: Hardware, plan: OffloadPlan, plans: list[StepPlan]) -> list[LinkPlan]:
+    """The copies from host memory as transfers on the engine's "host" port, one per op that
+    reads offloaded weights, in op order. On demand, a copy starts once the op before it has
+    ended. Prefetched, it starts once the staging buffers (``plan.staging_bytes``) have room
+    for it: the ops of the earlier copies it would not fit beside have ended."""
+    assert hw.host is not None
+    fetching = [i for i, nbytes in enumerate(plan.fetch_bytes) if nbytes]
+    out = []
+    for k, i in enumerate(fetching):
+        if plan.mode == "on_demand":
+            after: tuple[int, ...] = (i - 1,) if i > 0 else ()
+        else:
+            held, j = plan.fetch_bytes[i], k - 1
+            while j >= 0 and held + plan.fetch_bytes[fetching[j]] <= plan.staging_bytes:
+                held += plan.fetch_bytes[fetching[j]]
+                j -= 1
+            after = (fetching[j],) if j >= 0 else ()
+        cycles = hw.host.copy_seconds(plan.fetch_bytes[i]) * hw.clock_hz
+        out.append(LinkPlan(f"{plans[i].name}.weights", after, (i,), cycles, port="host"))
+    return out
 
 
 def _link_plans(collectives: Sequence[Collective], plans: list[StepPlan],
@@ -190,7 +247,7 @@ def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:
 
 
 def _layers_frame(mappings: list, timings: list, energies: list,
-                  transfers: list) -> pd.DataFrame:
+                  transfers: list, fetch: Sequence[int]) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([
@@ -205,6 +262,6 @@ def _layers_frame(mappings: list, timings: list, energies: list,
                   energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
                   resident_inputs=",".join(m.resident_inputs),
                   dram_row_hit_rate=math.nan if m.in_kernel_traffic else x.row_hit_rate,
-                  mapping=m.mapping)
-        for m, t, e, x in zip(mappings, timings, energies, transfers, strict=True)
+                  mapping=m.mapping, host_read_bytes=f)
+        for m, t, e, x, f in zip(mappings, timings, energies, transfers, fetch, strict=True)
     ])

@@ -106,8 +106,9 @@ def test_slower_clock_never_faster(case, factor):
 def test_energy_breakdown_and_per_op_energy_add_up(case):
     res = _run(*case)
     breakdown = res.energy_breakdown_j
-    assert set(breakdown) == {"mac", "register_file", "sram", "dram", "vector", "leakage",
-                              "clock", "control"}
+    assert set(breakdown) == {"mac", "register_file", "sram", "dram", "vector", "host",
+                              "leakage", "clock", "control"}
+    assert breakdown["host"] == 0  # no weights copied in from host memory
     assert all(v >= 0 for v in breakdown.values()), breakdown
     assert res.energy_j > 0
     assert res.energy_j == pytest.approx(sum(breakdown.values()), rel=1e-12)

@@ -4,6 +4,7 @@ presets and the per-action energy table. Schema and sources: docs/hardware_confi
 from pysim.config.dram_presets import DRAM_PRESETS, DramPreset
 from pysim.config.energy_table import BUILTIN_TABLES, EnergyTable, load_energy_table, vdd_at
 from pysim.config.hardware import EnergyConfig, Hardware, Interconnect
+from pysim.config.host import LINKS, HostLink
 from pysim.config.loader import hardware_from_dict, load_hardware
 from pysim.config.memory import OPERANDS, Dram, Scratchpad
 from pysim.config.units import UNIT_KINDS, SystolicArrayUnit, Unit, VectorUnit
@@ -18,7 +19,9 @@ __all__ = [
     "EnergyConfig",
     "EnergyTable",
     "Hardware",
+    "HostLink",
     "Interconnect",
+    "LINKS",
     "Scratchpad",
     "SystolicArrayUnit",
     "Unit",

@@ -19,6 +19,7 @@ from pysim.config.energy_table import (
     EnergyTable,
     load_energy_table,
 )
+from pysim.config.host import HostLink
 from pysim.config.memory import OPERANDS, Dram, Scratchpad
 from pysim.config.quantities import BandwidthGBps, Float
 from pysim.config.units import Unit, VectorUnit
@@ -144,6 +145,9 @@ class Hardware(BaseModel):
     mapper: MapperConfig = Field(default_factory=MapperConfig)
     # Optional: the device-to-device link (multi-device serving); None: a single device.
     interconnect: Interconnect | None = None
+    # Optional: the link to host memory, and whether weights that do not fit the DRAM run
+    # from there (pysim/config/host.py); None: no host memory is modelled.
+    host: HostLink | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Hardware:
@@ -249,9 +253,9 @@ class Hardware(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, resolved (DRAM preset values filled in), as plain YAML-able data
-        (``interconnect`` only where the hardware has one)."""
-        return self.model_dump(mode="json",
-                               exclude={"interconnect"} if self.interconnect is None else None)
+        (``interconnect`` and ``host`` only where the hardware has them)."""
+        absent = {name for name in ("interconnect", "host") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=absent or None)
 
     def flat_params(self) -> dict[str, Any]:
         """``to_dict()`` flattened to dotted paths (``units.0.rows``, ``dram.channels``);

@@ -36,6 +36,10 @@ def _check_path(model: BaseModel, path: str) -> list[str | int]:
         elif isinstance(obj, dict) and i == len(path.split(".")) - 1:
             parts.append(part)  # a free-form mapping (energy.overrides): the value validates
             obj = None
+        elif obj is None:  # an optional section the hardware leaves out (interconnect, host)
+            raise ConfigError(f"override path {path!r}: this hardware has no {where}; add a "
+                              f"{where!r} section to its file, or override {where!r} whole "
+                              "with a mapping")
         else:
             raise ConfigError(f"unknown override path {path!r}: {where} is a value "
                               f"({obj!r}), it has no keys")

@@ -14,6 +14,8 @@ Components (all in pJ here, J in results):
 - ``dram``: bytes read x 8 x ``dram.read_pj_per_bit`` plus bytes written x 8 x
   ``dram.write_pj_per_bit``;
 - ``vector``: vector-unit operations x ``vector_op_pj(bits)``;
+- ``host``: bytes copied in from host memory (weights offloaded over ``host.link``) x
+  ``HostLink.pj_per_byte``: the host memory's read, the link and the DRAM's write;
 - ``leakage``: the chip's static power (``hw.leakage_mw()``) x the run's latency, priced once
   for the whole run by ``leakage_pj`` (ops overlap, so per-op durations would double count).
 - ``clock``: the clock network's ``energy.clock_pj_per_cycle`` x the run's latency, and
@@ -30,12 +32,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the sweep worker imports the component names without the mapper
     from pysim.mapping.planner import OpMapping
 
-COMPONENTS = ("mac", "register_file", "sram", "dram", "vector")
+COMPONENTS = ("mac", "register_file", "sram", "dram", "vector", "host")
 """Per-op dynamic components, priced by ``price_op``."""
 RUN_COMPONENTS = ("leakage", "clock", "control")
 """Run-level components, priced once from the run's latency and its dynamic energy."""
 ON_CHIP = ("mac", "register_file", "sram", "vector")
-"""The dynamic components spent on the chip (all but DRAM): the base of ``control``."""
+"""The dynamic components spent on the chip (all but DRAM and the host link): the base of
+``control``."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ class OpEnergy:
         return sum(self.pj.values())
 
 
-def price_op(hw: Any, op: OpMapping) -> OpEnergy:
-    """Dynamic energy of one op from its counts (leakage is priced per run)."""
+def price_op(hw: Any, op: OpMapping, host_read_bytes: int = 0) -> OpEnergy:
+    """Dynamic energy of one op from its counts (leakage is priced per run), with
+    ``host_read_bytes`` of its weights copied in from host memory."""
     table = hw.energy_table
     per_bit = hw.scratchpad_pj_per_bit
     pj = dict.fromkeys(COMPONENTS, 0.0)
@@ -65,6 +69,8 @@ def price_op(hw: Any, op: OpMapping) -> OpEnergy:
                       + op.dram_write_bytes * hw.dram.write_pj_per_bit)
     if op.vector_ops:
         pj["vector"] = op.vector_ops * table.vector_op_pj(hw.vector.bits)
+    if host_read_bytes:
+        pj["host"] = host_read_bytes * hw.host.pj_per_byte(hw.dram.write_pj_per_bit)
     return OpEnergy(pj)
 
 

@@ -17,6 +17,8 @@ A device-to-device link (``LinkPlan``: a data-parallel gradient bucket's all-red
 more resource: each collective asks for it once the ops it follows have ended and the
 collective before it has asked (launched in order), holds it for its cycles while the units
 go on computing, and the ops that wait for it (the optimizer update) start after it ends.
+The link to host memory is another such port (``LinkPlan.port`` "host": weights copied in
+for the ops that read them, pysim/config/host.py); each port serves its transfers in order.
 """
 
 from __future__ import annotations
@@ -190,14 +192,16 @@ class _Bus:
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """A collective on the device-to-device link: it asks for the link once the ops
-    ``after`` (indices into the plans) have ended and the collective before it has asked,
-    then holds it ``cycles``; the ops ``before`` wait for it to end."""
+    """A transfer on a link: it asks for its ``port`` ("link": the device-to-device link a
+    collective runs on; "host": the link to host memory) once the ops ``after`` (indices
+    into the plans) have ended and the transfer before it on that port has asked, then holds
+    it ``cycles``; the ops ``before`` wait for it to end."""
 
     name: str
     after: tuple[int, ...]
     before: tuple[int, ...]
     cycles: float
+    port: str = "link"
 
 
 class LinkTiming(NamedTuple):
@@ -393,9 +397,10 @@ def kernel(env, plan, after, deps, op):
     op.end = env.now
 
 
-def allreduce(env, link, plan, asked_before, deps, asked, finished, times, j):
-    """One collective: wait for its ops, ask for the link after the previous collective
-    asked (FIFO, so in launch order), hold it, record (ready, start, end)."""
+def transfer(env, link, plan, asked_before, deps, asked, finished, times, j):
+    """One transfer on a port (a collective, a copy from host memory): wait for its ops, ask
+    for the port after the previous transfer on it asked (FIFO, so in launch order), hold
+    it, record (ready, start, end)."""
     yield from _wait_all(deps, None)
     ready = env.now
     yield asked_before
@@ -429,8 +434,8 @@ def run_with_link(
     latency_cycles: list[float] | float,
     record: bool = False,
 ) -> tuple[list[OpTiming], list[LinkTiming]]:
-    """``run_plans`` with collectives ``links`` on one device-to-device link (a one-slot
-    ``_Slots``, first come first served): returns the ops' timings and the collectives'."""
+    """``run_plans`` with transfers ``links`` on their ports (each a one-slot ``_Slots``,
+    first come first served): returns the ops' timings and the transfers', in order."""
     n = len(plans)
     bpc = bytes_per_cycle if isinstance(bytes_per_cycle, list) else [bytes_per_cycle] * n
     lat = latency_cycles if isinstance(latency_cycles, list) else [latency_cycles] * n
@@ -466,15 +471,17 @@ def run_with_link(
         done.append(write)
         ops.append(op)
     timed: list[LinkTiming | None] = [None] * len(links)
-    if links:
-        link = _Slots(env, 1)  # the device's port on the ring
-        asked_before = env.event()
-        asked_before.succeed()
+    ports: dict[str, tuple[_Slots, Event]] = {}  # the port, and its last transfer's ask
     for j, lp in enumerate(links):
+        if lp.port not in ports:
+            first = env.event()
+            first.succeed()
+            ports[lp.port] = (_Slots(env, 1), first)
+        port, asked_before = ports[lp.port]
         deps = [done[d] for d in lp.after] or None
         asked = env.event()
-        env.process(allreduce(env, link, lp, asked_before, deps, asked, link_done[j], timed, j))
-        asked_before = asked
+        env.process(transfer(env, port, lp, asked_before, deps, asked, link_done[j], timed, j))
+        ports[lp.port] = (port, asked)
     env.run()
     stuck = [lp.name for lp, t in zip(links, timed, strict=True) if t is None]
     if stuck:

@@ -256,6 +256,9 @@ class GpuPreset:
     # own cost model, the fastest of its protocols per call (pysim/interconnect.py); "ring",
     # one protocol with ``nvlink_latency_us`` per step and ``call_overhead_us`` per call.
     collectives: str = "nccl"
+    # The link to host memory (pysim/config/host.py, ``LINKS``): "pcie3_x16", "pcie4_x16",
+    # "pcie5_x16" or "nvlink_c2c"; None: none (the Jetson's GPU shares the CPU's memory).
+    host_link: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -286,6 +289,11 @@ class GpuPreset:
         if nvl is not None and (isinstance(nvl, bool) or not isinstance(nvl, (int, float))
                                 or not nvl > 0):
             raise ConfigError(f"nvlink_gb_per_s must be a number > 0 or None, got {nvl!r}")
+        from pysim.config.host import LINKS
+
+        if self.host_link is not None and self.host_link not in LINKS:
+            raise ConfigError(f"host_link must be one of {list(LINKS)} or None, got "
+                              f"{self.host_link!r}")
         if self.collectives not in ("nccl", "ring"):
             raise ConfigError(f"collectives must be 'nccl' or 'ring', got {self.collectives!r}")
         for name in ("nvlink_latency_us", "nccl_call_overhead_us"):
@@ -415,6 +423,8 @@ class GpuPreset:
                 link["latency_us"] = self.nvlink_latency_us
             link["call_overhead_us"] = self.call_overhead_us
             out["interconnect"] = link
+        if self.host_link is not None:
+            out["host"] = {"link": self.host_link}
         return out
 
     @functools.cached_property
@@ -806,6 +816,7 @@ _A100 = GpuPreset(
     hbm_bandwidth_gb_per_s=2039.0,
     l2_bandwidth_bytes_per_clk=5120.0,
     nvlink_gb_per_s=600.0,
+    host_link="pcie4_x16",
     sources={
         "sms, boost_clock_mhz, tensor_cores_per_sm": _A100_WP + ", Table 1 (A100 SXM4)",
         "tensor-core rate": _A100_WP + ": 256 fp16 FMA/clk per tensor core, 4 per SM; "
@@ -813,6 +824,7 @@ _A100 = GpuPreset(
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _A100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _A100_DS + " (HBM2e, 2039 GB/s SXM)",
         "nvlink_gb_per_s": _A100_DS + ": NVLink 600 GB/s (SXM)" + _NVLINK_DIRECTION,
+        "host_link": _A100_DS + ": PCIe Gen4 64 GB/s (bidirectional)",
         "collectives": _NCCL_MODEL,
         "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
         "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -835,6 +847,7 @@ _H100 = GpuPreset(
     hbm_bandwidth_gb_per_s=3350.0,
     l2_bandwidth_bytes_per_clk=5120.0,
     nvlink_gb_per_s=900.0,
+    host_link="pcie5_x16",
     mma_clock_mhz=MMA_CLOCK_MHZ,
     mma_efficiency=MMA_EFFICIENCY,
     sources={
@@ -846,6 +859,7 @@ _H100 = GpuPreset(
         "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3",
         "hbm_gb, hbm_bandwidth_gb_per_s": _H100_DS + " (HBM3, 3.35 TB/s)",
         "nvlink_gb_per_s": _H100_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
+        "host_link": _H100_DS + ": PCIe Gen5 128 GB/s (bidirectional)",
         "collectives": _NCCL_MODEL,
         "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
         "(an ESTIMATE)",
@@ -872,8 +886,10 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=6144,
         hbm_gb=32,
         hbm_bandwidth_gb_per_s=900.0,
+        host_link="pcie3_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         sources={
+            "host_link": _V100_WP + ": PCIe Gen3 x16 to the host (32 GB/s bidirectional)",
             "sms, boost_clock_mhz, tensor_cores_per_sm": _V100_WP + ", Table 1 (Tesla V100 SXM2)",
             "tensor-core rate": _V100_WP + ": 64 fp16 FMA/clk per tensor core, 8 per SM; "
             "125 TFLOPS",
@@ -897,8 +913,10 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=4096,
         hbm_gb=16,
         hbm_bandwidth_gb_per_s=320.0,
+        host_link="pcie3_x16",
         l2_bandwidth_bytes_per_clk=1024.0,
         sources={
+            "host_link": _T4_DS + ": PCIe Gen3 x16 (32 GB/s bidirectional)",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _TURING_WP + ", Tesla T4 "
             "(TU104: 40 SMs, 2560 CUDA cores, 320 tensor cores, 1590 MHz boost, 4096 KB L2)",
             "tensor-core rate": _T4_DS + ": fp16 mixed precision (fp16 / fp32 accumulate) 65 "
@@ -933,6 +951,7 @@ PRESETS: dict[str, GpuPreset] = {
             "hbm_gb, hbm_bandwidth_gb_per_s": _A100_40_DS + " (40 GB HBM2, 1555 GB/s); "
             + _A100_WP + ", Table 1 (1555 GB/s)",
             "nvlink_gb_per_s": _A100_40_DS + ": NVLink 600 GB/s" + _NVLINK_DIRECTION,
+            "host_link": _A100_40_DS + ": PCIe Gen4 64 GB/s (bidirectional)",
             "collectives": _NCCL_MODEL,
             "l2_bandwidth_bytes_per_clk": _A100_WP + ": L2 read bandwidth 5120 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -969,6 +988,7 @@ PRESETS: dict[str, GpuPreset] = {
             "lists none, H100 SXM5 enables 50 MB of GH100's 60",
             "hbm_gb, hbm_bandwidth_gb_per_s": _H200_DS + " (141 GB HBM3e, 4.8 TB/s)",
             "nvlink_gb_per_s": _H200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
+            "host_link": _H200_DS + ": PCIe Gen5 128 GB/s (bidirectional)",
             "collectives": _NCCL_MODEL,
             "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
             "(an ESTIMATE, as h100)",
@@ -996,9 +1016,12 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=129024,
         hbm_gb=180,
         hbm_bandwidth_gb_per_s=7700.0,
+        host_link="pcie5_x16",
         l2_bandwidth_bytes_per_clk=10240.0,
         nvlink_gb_per_s=1800.0,
         sources={
+            "host_link": "PCIe Gen5 x16 to the host CPUs (DGX B200's Xeon Platinum 8570 are "
+            "PCIe Gen5 parts); an ESTIMATE: the B200 documents list NVLink only",
             "sms": "148 SMs (two dies of 74 enabled SMs): not in NVIDIA's datasheets; "
             "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (2025), "
             "consistent with " + _B200_DS + " FP32 75 TFLOPS = 148 x 128 x 2 x 1.98 GHz",
@@ -1040,8 +1063,10 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=98304,
         hbm_gb=48,
         hbm_bandwidth_gb_per_s=864.0,
+        host_link="pcie4_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         sources={
+            "host_link": _L40S_DS + ": PCIe Gen4 x16 (64 GB/s bidirectional)",
             "sms, tensor_cores_per_sm": _L40S_DS + ": 18,176 CUDA cores (142 SMs x 128), 568 "
             "tensor cores (4 per SM)",
             "boost_clock_mhz": "2520 MHz: " + _L40S_DS + " FP32 91.6 TFLOPS = 18,176 x 2 x "
@@ -1076,9 +1101,11 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=73728,
         hbm_gb=24,
         hbm_bandwidth_gb_per_s=1008.0,
+        host_link="pcie4_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         fp32_acc_half_rate=True,
         sources={
+            "host_link": _ADA_WP + ": PCI Express 4.0 x16",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _ADA_WP + " (128 SMs, 2520 "
             "MHz, 512 tensor cores, 72 MB L2)",
             "tensor-core rate": _ADA_WP + ": fp16 330.3 (660.6 sparse) with fp16 accumulate, "
@@ -1108,9 +1135,11 @@ PRESETS: dict[str, GpuPreset] = {
         l2_kb=6144,
         hbm_gb=24,
         hbm_bandwidth_gb_per_s=936.0,
+        host_link="pcie4_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         fp32_acc_half_rate=True,
         sources={
+            "host_link": _GA102_WP + ": PCI Express 4.0 x16",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _GA102_WP + " (82 SMs, 1695 "
             "MHz, 328 tensor cores, 6144 KB L2)",
             "tensor-core rate": _GA102_WP + ": fp16 142 (284 sparse) with fp16 accumulate, 71 "

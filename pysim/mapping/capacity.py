@@ -1,36 +1,136 @@
 """Whether a workload fits the hardware's DRAM (``dram.capacity_gib``, a GPU's HBM): checked
-before any op is mapped, on every hardware."""
+before any op is mapped, on every hardware. Where it does not and the hardware's ``host``
+link offloads weights (pysim/config/host.py), ``plan_offload`` says which weights live in
+host memory and what each op copies in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import WorkloadError
 
+GIB = 2**30
 
-def check_capacity(hw: Any, wl: Any) -> None:
-    """Raise WorkloadError if the workload cannot live in the hardware's DRAM
-    (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
-    cache is one) and the largest op's activations (its inputs and output) held at once."""
-    capacity = hw.dram.capacity_gib
-    if capacity is None:
-        return
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a workload holds in memory: each weight once (in the order ops first read it),
+    the graph inputs that are not weights (a KV cache is one), and the largest op's
+    activations (its inputs and output) at once."""
+
+    weights: dict[str, int]
+    inputs: int
+    live: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(self.weights.values())
+
+
+@dataclass(frozen=True)
+class OffloadPlan:
+    """Where the weights live under ``host.offload``: ``host_weights`` in host memory (the
+    rest on the device), ``fetch_bytes`` per op (what it copies in before it runs) and the
+    device bytes set aside for the copies (``staging_bytes``)."""
+
+    mode: str
+    host_weights: frozenset[str]
+    fetch_bytes: tuple[int, ...]
+    device_weight_bytes: int
+    host_weight_bytes: int
+    staging_bytes: int
+
+
+def footprint(wl: Any) -> Footprint:
     declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
     # each weight once, however many ops read it (a training graph's forward and dX GEMMs
-    # both declare the layer's weight)
-    held = {t.name: t.bytes for op in wl.ops for t in op.weight_tensors()}
-    held.update({t.name: t.bytes for t in declared if t.role == "weight"})
-    weights = sum(held.values())
+    # both declare the layer's weight), in the order ops first read them
+    weights = {name: nbytes for op in wl.ops for name, nbytes in _weights_read(wl, op).items()}
+    for t in declared:
+        if t.role == "weight":
+            weights.setdefault(t.name, t.bytes)
     inputs = sum(t.bytes for t in declared if t.role != "weight")
     live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
                 + op.output_memory_bytes for op in wl.ops), default=0)
-    need, gib = weights + inputs + live, 2**30
-    if need > capacity * gib:
+    return Footprint(weights, inputs, live)
+
+
+def check_capacity(hw: Any, wl: Any) -> OffloadPlan | None:
+    """Raise WorkloadError if the workload cannot live in the hardware's DRAM
+    (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
+    cache is one) and the largest op's activations (its inputs and output) held at once.
+    Where the hardware offloads weights to host memory (``host.offload``), what must fit is
+    what stays on the device (``plan_offload``), whose plan is returned (None otherwise)."""
+    host = getattr(hw, "host", None)
+    if host is not None and host.offload != "none":
+        return plan_offload(hw, wl)
+    capacity = hw.dram.capacity_gib
+    if capacity is None:
+        return None
+    fp = footprint(wl)
+    need = fp.weight_bytes + fp.inputs + fp.live
+    if need > capacity * GIB:
         raise WorkloadError(
-            f"workload {wl.name!r} needs {need / gib:.4g} GiB of DRAM on {_label(hw)} "
-            f"(weights {weights / gib:.4g} GiB, graph inputs {inputs / gib:.4g} GiB, the "
-            f"largest op's activations {live / gib:.4g} GiB); it has {capacity:g} GiB "
-            "(dram.capacity_gib)")
+            f"workload {wl.name!r} needs {need / GIB:.4g} GiB of DRAM on {_label(hw)} "
+            f"(weights {fp.weight_bytes / GIB:.4g} GiB, graph inputs {fp.inputs / GIB:.4g} "
+            f"GiB, the largest op's activations {fp.live / GIB:.4g} GiB); it has "
+            f"{capacity:g} GiB (dram.capacity_gib; or let weights run from host memory: "
+            "host.offload on_demand or prefetch)")
+    return None
+
+
+def plan_offload(hw: Any, wl: Any) -> OffloadPlan:
+    """Which weights stay on the device and which live in host memory under
+    ``hw.host.offload`` (pysim/config/host.py): in op order, weights stay on the device
+    while they fit its memory less the graph inputs, the largest op's activations and the
+    staging buffers (the largest op's weights, once on demand, twice prefetched), and at most
+    ``host.device_weights_gib``; from the first that does not, they live in host memory.
+    Raises WorkloadError if the device cannot hold even the rest, or the host memory
+    (``host.capacity_gib``) the offloaded weights."""
+    host = hw.host
+    fp = footprint(wl)
+    per_op = [_weights_read(wl, op) for op in wl.ops]
+    largest = max((sum(w.values()) for w in per_op), default=0)
+    staging = largest * (2 if host.offload == "prefetch" else 1)
+    capacity = hw.dram.capacity_gib
+    fits = capacity is None or fp.weight_bytes + fp.inputs + fp.live <= capacity * GIB
+    room = float("inf") if fits else capacity * GIB - fp.inputs - fp.live - staging
+    if room < 0:
+        raise WorkloadError(
+            f"workload {wl.name!r} does not fit {_label(hw)} even with its weights in host "
+            f"memory: graph inputs {fp.inputs / GIB:.4g} GiB, the largest op's activations "
+            f"{fp.live / GIB:.4g} GiB and {host.offload} staging for the largest op's weights "
+            f"{staging / GIB:.4g} GiB need {(fp.inputs + fp.live + staging) / GIB:.4g} GiB; "
+            f"it has {capacity:g} GiB (dram.capacity_gib)")
+    if host.device_weights_gib is not None:
+        room = min(room, host.device_weights_gib * GIB)
+    on_device, host_weights = 0, set[str]()
+    for name, nbytes in fp.weights.items():
+        if host_weights or on_device + nbytes > room:
+            host_weights.add(name)
+        else:
+            on_device += nbytes
+    in_host = sum(fp.weights[n] for n in host_weights)
+    if host.capacity_gib is not None and in_host > host.capacity_gib * GIB:
+        raise WorkloadError(
+            f"workload {wl.name!r}: the {in_host / GIB:.4g} GiB of weights offloaded from "
+            f"{_label(hw)} do not fit its host memory of {host.capacity_gib:g} GiB "
+            "(host.capacity_gib)")
+    fetch = tuple(sum(b for n, b in w.items() if n in host_weights) for w in per_op)
+    return OffloadPlan(host.offload, frozenset(host_weights), fetch, on_device, in_host,
+                       staging if host_weights else 0)
+
+
+def _weights_read(wl: Any, op: Any) -> dict[str, int]:
+    """The weights ``op`` reads, by name: its own parameters, and graph inputs declared as
+    weights (a matmul's weight operand: pysim.zoo's decode graphs)."""
+    out = {t.name: t.bytes for t in op.weight_tensors()}
+    for name in op.inputs:
+        t = wl.tensors[name]
+        if t.role == "weight" and name not in wl.producers:
+            out[name] = t.bytes
+    return out
 
 
 def _label(hw: Any) -> str:

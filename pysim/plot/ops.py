@@ -13,7 +13,7 @@ from pysim.energy.model import COMPONENTS, RUN_COMPONENTS
 from pysim.plot._style import new_axes
 
 COMPONENT_COLORS = {"mac": "#4C72B0", "register_file": "#8172B2", "sram": "#55A868",
-                    "dram": "#C44E52", "vector": "#CCB974"}
+                    "dram": "#C44E52", "vector": "#CCB974", "host": "#64B5CD"}
 
 
 def _layers(res: Any) -> tuple[pd.DataFrame, str]:
@@ -39,11 +39,15 @@ def _op_ticks(ax: Axes, names: list[str], max_labels: int = 60) -> None:
 
 def energy_breakdown(res: Any, *, top: int | None = None, ax: Axes | None = None) -> Axes:
     """Stacked bars of each op's dynamic energy by component (mac, register_file, sram, dram,
-    vector; the columns ``<component>_j`` of ``res.layers``), ops in execution order.
+    vector, and host where weights were copied in from host memory; the columns
+    ``<component>_j`` of ``res.layers``), ops in execution order.
     ``top``: only the ``top`` ops with the most energy. Leakage is priced for the whole run,
     not per op, and is given in the title. Returns the Axes."""
     layers, suffix = _layers(res)
-    missing = [f"{c}_j" for c in COMPONENTS if f"{c}_j" not in layers.columns]
+    # the host link's bar only where a run copied weights in
+    shown_parts = [c for c in COMPONENTS
+                   if c != "host" or ("host_j" in layers and layers["host_j"].any())]
+    missing = [f"{c}_j" for c in shown_parts if f"{c}_j" not in layers.columns]
     if missing:
         raise ValueError(f"layers frame lacks energy columns {missing}")
     if top is not None:
@@ -52,7 +56,7 @@ def energy_breakdown(res: Any, *, top: int | None = None, ax: Axes | None = None
     ax = new_axes(ax, (max(8.0, min(0.14 * n + 3.5, 16.0)), 5.0))
     x = np.arange(n)
     bottom = np.zeros(n)
-    for c in COMPONENTS:
+    for c in shown_parts:
         values = layers[f"{c}_j"].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, width=0.8, color=COMPONENT_COLORS[c],
                label=c.replace("_", " "), linewidth=0)
