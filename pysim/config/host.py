@@ -105,7 +105,7 @@ class HostLink(BaseModel):
         assert self.bandwidth_gb_per_s is not None  # filled by the validator
         return self.bandwidth_gb_per_s * 1e9
 
-    def copy_seconds(self, nbytes: int) -> float:
+    def copy_seconds(self, nbytes: float) -> float:
         """One copy of ``nbytes`` from host memory: its latency, then the bytes at the link's
         achieved bandwidth."""
         return self.latency_us * 1e-6 + nbytes / self.bytes_per_s

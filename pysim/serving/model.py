@@ -211,6 +211,73 @@ class LLMSpec:
                      kv_len)
         return g.build()
 
+    def forward_workload(self, batch: int, q_len: int, kv_len: int | None = None) -> Workload:
+        """One forward pass of the whole model over ``batch`` sequences of ``q_len`` new
+        tokens each, attending over ``kv_len`` keys (default ``q_len``: a prefill, its K and
+        V the projections' own; more: a decode or chunk step that reads the cache of
+        ``kv_len`` rows, the new ones included, as graph inputs ``layer<l>.k_cache`` /
+        ``v_cache``, as pysim.zoo's LLaMA decode does), then the final norm and the LM head
+        for each sequence's last token. Every layer's weights are their own tensors, in the
+        order a framework runs them (what host-memory offload streams, pysim/config/host.py).
+        Token embeddings are lookups, read as the graph input ``embeddings``. Dense models
+        only: raises WorkloadError for a mixture of experts or bad lengths."""
+        kv_len = q_len if kv_len is None else kv_len
+        for name, value in (("batch", batch), ("q_len", q_len), ("kv_len", kv_len)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WorkloadError(f"model {self.name!r}: {name} must be an int >= 1, got "
+                                    f"{value!r}")
+        if q_len > kv_len or kv_len > self.max_context:
+            raise WorkloadError(f"model {self.name!r}: need q_len <= kv_len <= max_context "
+                                f"({self.max_context}), got q_len {q_len}, kv_len {kv_len}")
+        if self.experts > 1:
+            raise WorkloadError(f"model {self.name!r}: forward_workload builds dense models; "
+                                f"this one has {self.experts} experts")
+        g = self._builder(f"forward_b{batch}_q{q_len}_kv{kv_len}")
+        rows, q_dim = batch * q_len, self.heads * self.head_dim
+        group = self.heads // self.kv_heads
+        x = g.input("embeddings", (rows, self.hidden))
+        for layer in range(self.layers):
+            p = f"layer{layer}"
+            h = g.layernorm(x, f"{p}.attn_norm", rows, self.hidden, rms=self.rms)
+            q = g.elementwise("rope", (g.gemm(h, f"{p}.q_proj", q_dim, bias=False),),
+                              f"{p}.q_rope")
+            k = g.elementwise("rope", (g.gemm(h, f"{p}.k_proj", self.kv_dim, bias=False),),
+                              f"{p}.k_rope")
+            v = g.gemm(h, f"{p}.v_proj", self.kv_dim, bias=False)
+            if kv_len > q_len:  # the new rows go to the cache; attention reads all of it
+                k = g.input(f"{p}.k_cache", (batch, kv_len, self.kv_dim))
+                v = g.input(f"{p}.v_cache", (batch, kv_len, self.kv_dim))
+            if self.attention == "flash":
+                c = g.attention(q, k, v, f"{p}.attention", batch, self.heads, q_len, kv_len,
+                                self.head_dim, kv_heads=self.kv_heads, causal=q_len > 1)
+            else:
+                s = g.matmul(q, k, f"{p}.scores", (batch, self.kv_heads), group * q_len,
+                             kv_len, self.head_dim)
+                s = g.softmax(s, f"{p}.softmax", batch * self.heads * q_len, kv_len)
+                c = g.matmul(s, v, f"{p}.context", (batch, self.kv_heads), group * q_len,
+                             self.head_dim, kv_len)
+            o = g.gemm(c, f"{p}.o_proj", self.hidden, k=q_dim, bias=False)
+            x = g.elementwise("add", (o, x), f"{p}.attn_add")
+            h = g.layernorm(x, f"{p}.ffn_norm", rows, self.hidden, rms=self.rms)
+            if self.ffn_form == "relu":
+                a = g.elementwise("relu", (g.gemm(h, f"{p}.fc1", self.ffn, bias=False),),
+                                  f"{p}.relu")
+                f = g.gemm(a, f"{p}.fc2", self.hidden, bias=False)
+            else:
+                gate = g.elementwise("silu", (g.gemm(h, f"{p}.gate_proj", self.ffn,
+                                                     bias=False),), f"{p}.silu")
+                up = g.gemm(h, f"{p}.up_proj", self.ffn, bias=False)
+                f = g.gemm(g.elementwise("mul", (gate, up), f"{p}.swiglu"), f"{p}.down_proj",
+                           self.hidden, bias=False)
+            x = g.elementwise("add", (f, x), f"{p}.ffn_add")
+        if q_len > 1:  # the LM head reads each sequence's last row
+            x = g._add(Copy(name="last_rows", inputs=(x,), mode="slice",
+                            shapes=((rows, self.hidden),), out_shape=(batch, self.hidden),
+                            **g.bits))
+        h = g.layernorm(x, "norm", batch, self.hidden, rms=self.rms)
+        g.gemm(h, "lm_head", self.vocab, bias=False)
+        return g.build()
+
     def head_workload(self, rows: int) -> Workload:
         """The final norm and LM head over ``rows`` rows (one per sequence emitting a
         token)."""
@@ -237,6 +304,12 @@ MODELS: dict[str, LLMSpec] = {
     # the 12.85B with biases and position table).
     "opt_13b": LLMSpec("opt_13b", layers=40, hidden=5120, heads=40, kv_heads=40, head_dim=128,
                        ffn=20480, vocab=50272, max_context=2048, ffn_form="relu",
+                       tied_embeddings=True, norm="layer"),
+    # OPT-30B (Zhang et al., "OPT", 2022, Table 1; facebook/opt-30b config.json: 48 layers,
+    # hidden 7168, 56 heads, ffn_dim 28672 with ReLU, vocab 50272, 2048 positions, tied LM
+    # head): FlexGen's offloading model (Sheng et al., ICML 2023, Table 2); 59.9 GB in fp16.
+    "opt_30b": LLMSpec("opt_30b", layers=48, hidden=7168, heads=56, kv_heads=56, head_dim=128,
+                       ffn=28672, vocab=50272, max_context=2048, ffn_form="relu",
                        tied_embeddings=True, norm="layer"),
     # Llama 2 70B (Touvron et al. 2023, Table 1; config.json): grouped-query attention with
     # 8 K/V heads; 138 GB of fp16 weights, more than one 80 GB GPU holds.
