@@ -30,6 +30,7 @@ METRICS: tuple[str, ...] = (
     "utilization",
     "macs",
     "dram_row_hit_rate",
+    "host_read_bytes",
     *(f"energy_{c}_j" for c in ENERGY_COMPONENTS),
 )
 """Metric columns of a sweep frame, in order; all float64 (NaN on a row with an error)."""
@@ -82,6 +83,7 @@ def evaluate(hw: Any, wl: Any, point: dict[str, Any]) -> dict[str, Any]:
         "utilization": res.utilization,
         "macs": res.macs,
         "dram_row_hit_rate": res.dram_row_hit_rate,
+        "host_read_bytes": res.host_read_bytes,  # weights copied in (host.offload)
     }
     for component in ENERGY_COMPONENTS:
         row[f"energy_{component}_j"] = res.energy_breakdown_j.get(component, 0.0)
