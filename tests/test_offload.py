@@ -239,3 +239,17 @@ def test_flexgen_baselines_stay_where_docs_validation_puts_them() -> None:
     r = bench["run"](bench["CASES"][1])
     assert r["host_bytes"] == pytest.approx(59.9e9, rel=2e-3)
     assert r["decode_step_s"] == pytest.approx(r["link_s"], rel=0.01)  # prefetch: link-bound
+
+
+def test_the_trace_shows_the_copies_on_a_host_link_track(tmp_path) -> None:
+    import json
+
+    res = pysim.simulate(t4(offload="prefetch"), decode(), trace=True)
+    path = tmp_path / "offload.json"
+    res.to_chrome_trace(path)
+    events = json.loads(path.read_text())["traceEvents"]
+    tid = next(e["tid"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"
+               and e["args"]["name"] == "host link")
+    copies = [e for e in events if e["ph"] == "X" and e["tid"] == tid]
+    assert [e["name"] for e in copies] == [t.name for t in res.host_transfers]
+    assert sum(e["args"]["bytes"] for e in copies) == res.host_read_bytes

@@ -8,7 +8,10 @@ previous op's compute) to the end of its last compute step, its steps nested ins
 cycles in between when the unit waited are nested slices named ``stall``; the op's stores end
 later on its DMA write track (``end_cycle`` in ``Result.layers``). On a DMA track each op is a
 slice over its transfers with its steps nested inside (a step's slice includes the wait for
-the bus); on the DRAM bus each transfer is a slice while it holds the bus. Tracks with no
+the bus); on the DRAM bus each transfer is a slice while it holds the bus. Transfers on a
+link follow on tracks of their own: collectives on the device link, weights copied in from host
+memory on the host link (``Result.collectives``, ``Result.host_transfers``), each a slice
+while it holds the link. Tracks with no
 events (a GPU's kernels move their bytes inside their time: no DMA) are left out. Timestamps
 and durations are in microseconds (cycles / clock), rounded to the picosecond.
 """
@@ -135,6 +138,17 @@ def chrome_trace(res: Any) -> dict[str, Any]:
     names = {tid: (q if kind == "compute" else f"{q} DMA {kind}")
              for (q, kind), tid in tids.items()}
     names[bus_tid] = "DRAM bus"
+    links = (("device link", getattr(res, "collectives", ())),
+             ("host link", getattr(res, "host_transfers", ())))
+    for name, transfers in links:
+        if not transfers:
+            continue
+        tid = max(names) + 1
+        names[tid] = name
+        used.add(tid)
+        for t in transfers:
+            w.slice(tid, t.name, "link", t.start_cycle, t.end_cycle,
+                    {"bytes": t.nbytes, "waited_cycles": t.start_cycle - t.ready_cycle})
     meta: list[dict[str, Any]] = [{
         "ph": "M", "name": "process_name", "pid": PID, "tid": 0, "ts": 0,
         "args": {"name": f"pysim: {res.workload} on {res.hardware}"}}]
