@@ -253,3 +253,12 @@ def test_the_trace_shows_the_copies_on_a_host_link_track(tmp_path) -> None:
     copies = [e for e in events if e["ph"] == "X" and e["tid"] == tid]
     assert [e["name"] for e in copies] == [t.name for t in res.host_transfers]
     assert sum(e["args"]["bytes"] for e in copies) == res.host_read_bytes
+
+
+def test_serving_swaps_over_the_hardwares_host_link() -> None:
+    from pysim.serving.simulator import SWAP_GB_PER_S, host_gb_per_s
+
+    a100 = pysim.gpu.preset("a100")
+    assert host_gb_per_s(a100) == pytest.approx(31.5 * PINNED_EFFICIENCY, rel=1e-3)
+    assert host_gb_per_s(pysim.gpu.preset("h100")) == pytest.approx(2 * host_gb_per_s(a100))
+    assert host_gb_per_s(pysim.load_hardware("configs/tpu_v1.yaml")) == SWAP_GB_PER_S

@@ -57,8 +57,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--kv-sink", type=int, default=4, help="window: first tokens kept (4)")
     p.add_argument("--preemption", default="recompute", metavar="MODE",
                    help="when the cache is full: recompute or swap (to host memory)")
-    p.add_argument("--host-bandwidth", type=float, default=32.0, metavar="GB_PER_S",
-                   help="swap link bandwidth (PCIe 4.0 x16: 32)")
+    p.add_argument("--host-bandwidth", type=float, default=None, metavar="GB_PER_S",
+                   help="swap link bandwidth (default: the hardware's host link; 32 without)")
     p.add_argument("--reservation", default="max", metavar="WHAT",
                    help="orca scheduler's reservation per request: max, pow2 or oracle")
     p.add_argument("--routing", default="uniform", metavar="ROUTING",
@@ -210,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
 
     preemption = _choice("--preemption", args.preemption, PREEMPTION)
     reservation = _choice("--reservation", args.reservation, RESERVATIONS)
-    if not args.host_bandwidth > 0 or args.host_bandwidth == float("inf"):
+    if args.host_bandwidth is not None and (not args.host_bandwidth > 0
+                                            or args.host_bandwidth == float("inf")):
         raise _bad("--host-bandwidth", args.host_bandwidth, "must be a finite number > 0")
     policy = kv_policy(args)
     if not args.trace:

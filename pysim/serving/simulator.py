@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,11 @@ PREEMPTION = ("recompute", "swap")
 RESERVATIONS = ("max", "pow2", "oracle")
 
 
+# The swap link of a hardware without a ``host`` link: PCIe 4.0 x16's 31.5 GB/s per direction,
+# rounded (PCI-SIG PCI Express Base Specification 4.0).
+SWAP_GB_PER_S = 32.0
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """Scheduler and memory settings (see the module docstring). ``max_batch``: sequences
@@ -66,7 +71,8 @@ class ServeConfig:
     per iteration (chunked); ``block_size``: tokens per KV block (vLLM's 16);
     ``memory_gb``: device memory (default: the hardware's, e.g. a GPU preset's HBM);
     ``memory_fraction``: share usable (vLLM's gpu_memory_utilization, 0.9);
-    ``host_bandwidth_gb_per_s``: swap link (PCIe 4.0 x16 is 32 GB/s per direction);
+    ``host_bandwidth_gb_per_s``: swap link (default: the hardware's ``host`` link at its
+    achieved rate, pysim/config/host.py; 32 GB/s, PCIe 4.0 x16, where it has none);
     ``watermark``: share of blocks a prefill admission must leave free (vLLM's 0.01), to
     keep running sequences room to grow; ``reservation``: what the ``orca`` scheduler
     (iteration-level batching, Yu et al., OSDI 2022, over a contiguous per-request KV cache)
@@ -85,7 +91,7 @@ class ServeConfig:
     memory_fraction: float = 0.9
     kv_policy: KVPolicy = field(default_factory=FullCache)
     preemption: str = "recompute"
-    host_bandwidth_gb_per_s: float = 32.0
+    host_bandwidth_gb_per_s: float | None = None
     watermark: float = 0.01
     reservation: str = "max"
     buddy: bool = True
@@ -95,6 +101,13 @@ class ServeConfig:
     seed: int = 0
     speculative: SpeculativeConfig | None = None
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
+
+    @property
+    def swap_bytes_per_s(self) -> float:
+        """The swap link in B/s: ``host_bandwidth_gb_per_s`` (``serve`` fills it from the
+        hardware where it is None), else ``SWAP_GB_PER_S``."""
+        bw = self.host_bandwidth_gb_per_s
+        return (SWAP_GB_PER_S if bw is None else bw) * 1e9
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -113,9 +126,10 @@ class ServeConfig:
             raise ConfigError(f"memory_gb must be > 0, got {self.memory_gb!r}")
         if not 0 <= self.watermark < 1:
             raise ConfigError(f"watermark must be in [0, 1), got {self.watermark!r}")
-        if not self.host_bandwidth_gb_per_s > 0:
-            raise ConfigError(f"host_bandwidth_gb_per_s must be > 0, got "
-                              f"{self.host_bandwidth_gb_per_s!r}")
+        bw = self.host_bandwidth_gb_per_s
+        if bw is not None and not (isinstance(bw, (int, float)) and 0 < bw < float("inf")):
+            raise ConfigError(f"host_bandwidth_gb_per_s must be a finite number > 0 or None, "
+                              f"got {bw!r}")
         if not isinstance(self.routing, Routing):
             raise ConfigError(f"routing must be a Routing, got {self.routing!r}")
         if self.exit_profile is not None and not isinstance(self.exit_profile, ExitProfile):
@@ -198,7 +212,7 @@ class _State:
         held = self.pool.release(seq.req.id)
         if self.cfg.preemption == "swap" and seq.prefilled >= seq.prompt_len:
             seq.swapped_blocks = held
-            self.swap_s += held * self.block_bytes / (self.cfg.host_bandwidth_gb_per_s * 1e9)
+            self.swap_s += held * self.block_bytes / self.cfg.swap_bytes_per_s
             self.swapped.append(seq)
         else:  # recompute: everything so far becomes the prompt of a new prefill
             seq.prompt_len = seq.req.prompt_tokens + seq.generated
@@ -248,7 +262,7 @@ def _schedule_continuous(st: _State, now: float) -> _Plan | None:
             and st.swapped[0].swapped_blocks <= st.pool.free + 1e-9:
         seq = st.swapped.popleft()
         st.pool.resize(seq.req.id, seq.swapped_blocks)
-        plan.swap_s += seq.swapped_blocks * st.block_bytes / (cfg.host_bandwidth_gb_per_s * 1e9)
+        plan.swap_s += seq.swapped_blocks * st.block_bytes / cfg.swap_bytes_per_s
         st.running.append(seq)
     if not st.swapped:
         tokens = 0
@@ -508,6 +522,15 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
             progress(len(st.finished) - done_before)
 
 
+def host_gb_per_s(hw: Any) -> float:
+    """The swap link's bandwidth (GB/s): the hardware's ``host`` link at its achieved rate
+    (a GPU preset's PCIe, configs/gpu/*.yaml), else ``SWAP_GB_PER_S``."""
+    if isinstance(hw, GpuPreset):
+        hw = hw.hardware
+    host = getattr(hw, "host", None)
+    return float(host.bandwidth_gb_per_s) if host is not None else SWAP_GB_PER_S
+
+
 def memory_bytes(hw: Any, memory_gb: float | None) -> float:
     """Device memory in bytes: ``memory_gb`` (1e9 bytes) if given, else the hardware's DRAM
     capacity (``dram.capacity_gib``; a GPU preset's is its HBM, configs/gpu/*.yaml). Raises
@@ -573,6 +596,8 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     cfg = config if config is not None else ServeConfig(**settings)
     if config is not None and settings:
         raise ConfigError("give a ServeConfig or keyword settings, not both")
+    if cfg.host_bandwidth_gb_per_s is None:
+        cfg = replace(cfg, host_bandwidth_gb_per_s=host_gb_per_s(hw))
     spec = model(llm)
     par = cfg.parallel
     par.check(spec)
