@@ -889,12 +889,12 @@ PRESETS: dict[str, GpuPreset] = {
         host_link="pcie3_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         sources={
-            "host_link": _V100_WP + ": PCIe Gen3 x16 to the host (32 GB/s bidirectional)",
             "sms, boost_clock_mhz, tensor_cores_per_sm": _V100_WP + ", Table 1 (Tesla V100 SXM2)",
             "tensor-core rate": _V100_WP + ": 64 fp16 FMA/clk per tensor core, 8 per SM; "
             "125 TFLOPS",
             "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _V100_WP + ", Table 1",
             "hbm_gb, hbm_bandwidth_gb_per_s": _V100_WP + " (HBM2, 900 GB/s)",
+            "host_link": _V100_WP + ": PCIe Gen3 x16 to the host (32 GB/s bidirectional)",
             "l2_bandwidth_bytes_per_clk": _A100_WP + ", V100 vs A100 table: 2048 B/clk",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
@@ -916,7 +916,6 @@ PRESETS: dict[str, GpuPreset] = {
         host_link="pcie3_x16",
         l2_bandwidth_bytes_per_clk=1024.0,
         sources={
-            "host_link": _T4_DS + ": PCIe Gen3 x16 (32 GB/s bidirectional)",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _TURING_WP + ", Tesla T4 "
             "(TU104: 40 SMs, 2560 CUDA cores, 320 tensor cores, 1590 MHz boost, 4096 KB L2)",
             "tensor-core rate": _T4_DS + ": fp16 mixed precision (fp16 / fp32 accumulate) 65 "
@@ -925,6 +924,7 @@ PRESETS: dict[str, GpuPreset] = {
             "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 7.5: 256 KB, "
             "64 KB",
             "hbm_gb, hbm_bandwidth_gb_per_s": _T4_DS + " (16 GB GDDR6, 320 GB/s)",
+            "host_link": _T4_DS + ": PCIe Gen3 x16 (32 GB/s bidirectional)",
             "l2_bandwidth_bytes_per_clk": "not published; half of V100's 2048 B/clk assumed "
             "(an ESTIMATE: TU104 has half GV100's memory partitions)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -1020,8 +1020,6 @@ PRESETS: dict[str, GpuPreset] = {
         l2_bandwidth_bytes_per_clk=10240.0,
         nvlink_gb_per_s=1800.0,
         sources={
-            "host_link": "PCIe Gen5 x16 to the host CPUs (DGX B200's Xeon Platinum 8570 are "
-            "PCIe Gen5 parts); an ESTIMATE: the B200 documents list NVLink only",
             "sms": "148 SMs (two dies of 74 enabled SMs): not in NVIDIA's datasheets; "
             "Chips and Cheese, 'Nvidia's B200: Keeping the CUDA Juggernaut Rolling' (2025), "
             "consistent with " + _B200_DS + " FP32 75 TFLOPS = 148 x 128 x 2 x 1.98 GHz",
@@ -1041,6 +1039,8 @@ PRESETS: dict[str, GpuPreset] = {
             "as above",
             "hbm_gb, hbm_bandwidth_gb_per_s": _B200_DS + " (180 GB HBM3e, 7.7 TB/s per GPU; "
             "the first B200 announcement said 192 GB, 8 TB/s)",
+            "host_link": "PCIe Gen5 x16 to the host CPUs (DGX B200's Xeon Platinum 8570 are "
+            "PCIe Gen5 parts); an ESTIMATE: the B200 documents list NVLink only",
             "nvlink_gb_per_s": _B200_DS + ": fifth-generation NVLink 1.8 TB/s per GPU"
             + _NVLINK_DIRECTION,
             "collectives": _NCCL_MODEL + "; NCCL 2.19's NVLink figures assumed for NVLink 5",
@@ -1066,7 +1066,6 @@ PRESETS: dict[str, GpuPreset] = {
         host_link="pcie4_x16",
         l2_bandwidth_bytes_per_clk=2048.0,
         sources={
-            "host_link": _L40S_DS + ": PCIe Gen4 x16 (64 GB/s bidirectional)",
             "sms, tensor_cores_per_sm": _L40S_DS + ": 18,176 CUDA cores (142 SMs x 128), 568 "
             "tensor cores (4 per SM)",
             "boost_clock_mhz": "2520 MHz: " + _L40S_DS + " FP32 91.6 TFLOPS = 18,176 x 2 x "
@@ -1082,6 +1081,7 @@ PRESETS: dict[str, GpuPreset] = {
             "measured on the L40 (same board, 142 SMs: Basaran & Alpay, arXiv 2606.22588); "
             "TechPowerUp's database says 48 MB (an ESTIMATE)",
             "hbm_gb, hbm_bandwidth_gb_per_s": _L40S_DS + " (48 GB GDDR6, 864 GB/s)",
+            "host_link": _L40S_DS + ": PCIe Gen4 x16 (64 GB/s bidirectional)",
             "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -1105,7 +1105,6 @@ PRESETS: dict[str, GpuPreset] = {
         l2_bandwidth_bytes_per_clk=2048.0,
         fp32_acc_half_rate=True,
         sources={
-            "host_link": _ADA_WP + ": PCI Express 4.0 x16",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _ADA_WP + " (128 SMs, 2520 "
             "MHz, 512 tensor cores, 72 MB L2)",
             "tensor-core rate": _ADA_WP + ": fp16 330.3 (660.6 sparse) with fp16 accumulate, "
@@ -1116,6 +1115,7 @@ PRESETS: dict[str, GpuPreset] = {
             "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.9: 256 KB, "
             "100 KB",
             "hbm_gb, hbm_bandwidth_gb_per_s": _ADA_WP + " (24 GB GDDR6X, 1008 GB/s)",
+            "host_link": _ADA_WP + ": PCI Express 4.0 x16",
             "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
@@ -1139,7 +1139,6 @@ PRESETS: dict[str, GpuPreset] = {
         l2_bandwidth_bytes_per_clk=2048.0,
         fp32_acc_half_rate=True,
         sources={
-            "host_link": _GA102_WP + ": PCI Express 4.0 x16",
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _GA102_WP + " (82 SMs, 1695 "
             "MHz, 328 tensor cores, 6144 KB L2)",
             "tensor-core rate": _GA102_WP + ": fp16 142 (284 sparse) with fp16 accumulate, 71 "
@@ -1148,6 +1147,7 @@ PRESETS: dict[str, GpuPreset] = {
             "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.6: 256 KB, "
             "100 KB",
             "hbm_gb, hbm_bandwidth_gb_per_s": _GA102_WP + " (24 GB GDDR6X, 936 GB/s)",
+            "host_link": _GA102_WP + ": PCI Express 4.0 x16",
             "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
             "ESTIMATE)",
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
