@@ -165,15 +165,16 @@ def _host_plans(hw: Hardware, plan: OffloadPlan, plans: list[StepPlan]) -> list[
     assert hw.host is not None
     fetching = [i for i, nbytes in enumerate(plan.fetch_bytes) if nbytes]
     out = []
+    first, held = 0, 0  # prefetched: copies first..k share the staging buffers
     for k, i in enumerate(fetching):
         if plan.mode == "on_demand":
             after: tuple[int, ...] = (i - 1,) if i > 0 else ()
         else:
-            held, j = plan.fetch_bytes[i], k - 1
-            while j >= 0 and held + plan.fetch_bytes[fetching[j]] <= plan.staging_bytes:
-                held += plan.fetch_bytes[fetching[j]]
-                j -= 1
-            after = (fetching[j],) if j >= 0 else ()
+            held += plan.fetch_bytes[i]
+            while held > plan.staging_bytes and first < k:
+                held -= plan.fetch_bytes[fetching[first]]
+                first += 1
+            after = (fetching[first - 1],) if first > 0 else ()
         cycles = hw.host.copy_seconds(plan.fetch_bytes[i]) * hw.clock_hz
         out.append(LinkPlan(f"{plans[i].name}.weights", after, (i,), cycles, port="host"))
     return out
