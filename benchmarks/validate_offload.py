@@ -63,12 +63,13 @@ def run(case: Case) -> dict[str, float]:
     decode = steps * (first.latency_s + last.latency_s) / 2
     total = prefill.latency_s + decode
     link = first.host_read_bytes / host.bytes_per_s
-    # the copy rate at which pysim's schedule takes the published time: the kernels' time
-    # (beside the copies on demand, under them prefetched) and the copies at that rate
+    # the copy rate at which pysim's schedule takes the published time: the time the copies
+    # do not cover (the kernels on demand; prefetched, the prefill's compute beyond its
+    # copies) and the copies at that rate
     measured = case.batch * GENERATED / case.published_tokens_per_s
     passes = GENERATED  # the prefill and 31 decode steps each copy every weight in
-    kernels = 0.0 if case.offload == "prefetch" else total - passes * link
-    implied = passes * first.host_read_bytes / (measured - kernels)
+    uncovered = total - passes * link
+    implied = passes * first.host_read_bytes / (measured - uncovered)
     return {"tokens_per_s": case.batch * GENERATED / total, "prefill_s": prefill.latency_s,
             "decode_step_s": first.latency_s, "host_bytes": first.host_read_bytes,
             "link_s": link, "implied_gb_per_s": implied / 1e9,

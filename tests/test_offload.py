@@ -233,8 +233,8 @@ def test_flexgen_baselines_stay_where_docs_validation_puts_them() -> None:
                                / "validate_offload.py"), run_name="validate_offload")
     ratios = {c.offload: bench["run"](c)["tokens_per_s"] / c.published_tokens_per_s
               for c in bench["CASES"]}
-    assert ratios == {"on_demand": pytest.approx(2.76, abs=0.02),
-                      "prefetch": pytest.approx(1.54, abs=0.02)}
+    assert ratios == {"on_demand": pytest.approx(2.64, abs=0.02),
+                      "prefetch": pytest.approx(1.53, abs=0.02)}
     # every weight crosses the link once per pass: 59.9 GB of OPT-30B in fp16
     r = bench["run"](bench["CASES"][1])
     assert r["host_bytes"] == pytest.approx(59.9e9, rel=2e-3)

@@ -915,6 +915,7 @@ PRESETS: dict[str, GpuPreset] = {
         hbm_bandwidth_gb_per_s=320.0,
         host_link="pcie3_x16",
         l2_bandwidth_bytes_per_clk=1024.0,
+        mma_clock_mhz=585.0,
         sources={
             "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _TURING_WP + ", Tesla T4 "
             "(TU104: 40 SMs, 2560 CUDA cores, 320 tensor cores, 1590 MHz boost, 4096 KB L2)",
@@ -930,8 +931,10 @@ PRESETS: dict[str, GpuPreset] = {
             "smem_bandwidth_bytes_per_clk": _SMEM_BW,
             "launch_overhead_us": _LAUNCH,
             "hbm_efficiency": _HBM_EFFICIENCY,
-            "clock": "the boost clock: the T4's 70 W limit lowers it under sustained tensor "
-            "work, by an amount not measured here (mma_clock_mhz 0)",
+            "mma_clock_mhz": _T4_DS + ": 585 MHz base clock, which the 70 W board limit holds "
+            "sustained tensor work near: FlexGen's fit of a GCP T4's fp16 prefill GEMMs, 21.24 "
+            "TFLOPS (FMInference/FlexGen, flexgen/cost_model.py, mm_flops_p), is 0.90 of this "
+            "model's 23.6 TFLOPS at 585 MHz (4096 x 7168 x 7168; 61 at the boost clock)",
         },
     ),
     "a100": _A100,
