@@ -40,6 +40,7 @@ BASE = ["serve", "gpu:a100", "llama2_7b", "--rate", "2", "--duration", "5", "--n
     (["--rate", "1e6", "--duration", "1e12"],
      "--rate 1e+06 x --duration 1e+12 = 1e+18 expected requests; at most 2,000,000"),
     (["--rate", "nan"], "--rate nan: must be a finite number > 0"),
+    (["--offload", "eager"], "--offload eager: must be one of none, on_demand, prefetch"),
 ])
 def test_bad_flags_are_one_line_errors(capsys: pytest.CaptureFixture[str], extra: list[str],
                                        message: str) -> None:
@@ -92,3 +93,14 @@ def test_the_flags_reach_the_simulation(capsys: pytest.CaptureFixture[str],
     swap = run(*tight, "--preemption", "swap", "--host-bandwidth", "1")
     assert rec["preemptions"].sum() > 0 and swap["preemptions"].sum() > 0
     assert not rec["e2e_s"].equals(swap["e2e_s"])
+
+
+def test_offload_serves_a_model_larger_than_the_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["serve", "gpu:a100", "llama2_70b", "--rate", "0.5", "--duration", "4",
+            "--no-progress", "--prompt-tokens", "64", "128", "--output-tokens", "4", "8"]
+    assert main(args) == 2  # 138 GB of weights on 80 GB
+    assert "model does not fit (llama2_70b on a100)" in capsys.readouterr().err
+    assert main([*args, "--offload", "prefetch"]) == 0
+    assert "GB of weights in host memory (prefetch)" in capsys.readouterr().out
+    assert main(["serve", "gpu:jetson_agx_orin", *args[2:], "--offload", "on_demand"]) == 2
+    assert "has no link to host memory" in capsys.readouterr().err

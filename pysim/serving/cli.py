@@ -18,6 +18,7 @@ from pysim.progress import add_progress_arg, bar
 from pysim.serving.simulator import PREEMPTION, RESERVATIONS, SCHEDULERS
 
 KV_POLICIES = ("full", "window", "h2o", "cake")
+OFFLOAD_MODES = ("none", "on_demand", "prefetch")
 
 
 def add_parser(sub: Any) -> None:
@@ -38,6 +39,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--token-budget", type=int, default=512, help="chunked: tokens/iteration")
     p.add_argument("--block-size", type=int, default=16)
     p.add_argument("--memory-gb", type=float, help="device memory (default: the hardware's)")
+    p.add_argument("--offload", metavar="MODE",
+                   help="weights that do not fit: on_demand or prefetch from host memory over "
+                        "the hardware's host link (default: its host.offload)")
     p.add_argument("--precision", default="fp16", choices=["fp16", "int8"])
     p.add_argument("--ttft-slo", type=float, help="goodput target for TTFT (s)")
     p.add_argument("--tpot-slo", type=float, help="goodput target for TPOT (s)")
@@ -90,6 +94,15 @@ def _hardware(text: str) -> Any:
     if text.startswith("gpu:"):
         return pysim.gpu.preset(text[4:])
     return pysim.load_hardware(text)
+
+
+def _with_offload(hw: Any, mode: str) -> Any:
+    """``hw`` (a GPU preset or hardware) with ``host.offload`` set to ``mode``."""
+    hardware = hw.hardware if hasattr(hw, "hardware") else hw
+    if hardware.host is None:
+        raise _bad("--offload", mode, f"hardware {hardware.name!r} has no link to host memory "
+                   "(a 'host' section: docs/hardware_config.md)")
+    return hardware.with_overrides({"host.offload": mode})
 
 
 def _bad(flag: str, value: object, allowed: str) -> ConfigError:
@@ -223,6 +236,8 @@ def run(args: argparse.Namespace) -> int:
                               f"{args.rate * args.duration:.3g} expected requests; at most "
                               f"{MAX_REQUESTS:,}")
     hw = _hardware(args.hardware)
+    if args.offload is not None:
+        hw = _with_offload(hw, _choice("--offload", args.offload, OFFLOAD_MODES))
     spec = sv.model(args.model, precision=args.precision)
     route = routing(args, spec)
     exit_profile, skip = depth_profile(args, spec)
@@ -252,6 +267,9 @@ def run(args: argparse.Namespace) -> int:
     if speculative is not None:
         extra += (f", draft {args.draft} gamma {args.gamma} alpha {args.alpha:g} "
                   f"({speculative.expected_tokens:.2f} tokens/step expected)")
+    if res.cost.offload is not None:
+        extra += (f", {res.cost.offload.bytes / 1e9:.1f} GB of weights in host memory "
+                  f"({res.cost.offload.mode})")
     print(f"{spec.name} on {getattr(hw, 'name', args.hardware)}, {args.scheduler}{extra}: "
           f"{s.requests} requests, KV cache {res.kv_blocks} blocks of {res.block_size} tokens")
     rows = [("makespan", f"{s.makespan_s:.2f} s"),

@@ -31,11 +31,14 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pysim.serving.model import LLMSpec
 from pysim.serving.parallel import Link, ParallelConfig, require_link, shard, stage_layers
 from pysim.workload import Workload
+
+if TYPE_CHECKING:
+    from pysim.serving.offload import ServingOffload
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class CostModel:
     _launch: float = field(default=0.0, repr=False)
     _piece: LLMSpec = field(init=False, repr=False)
     link: Link | None = field(default=None, repr=False)
+    # weights in host memory, copied in every iteration (pysim/serving/offload.py; ``serve``
+    # sets it from the hardware's host.offload); None: all on the device
+    offload: ServingOffload | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (f"CostModel({getattr(self.hw, 'name', self.hw)!r}, {self.spec.name!r}, "
@@ -205,7 +211,10 @@ class CostModel:
         head = self.head(shape.emitting * f)
         layers = spec.layers if shape.layers is None else shape.layers
         if self.link is None:  # one device
-            return layer.scale(layers) + head + Cost(self._launch, 0.0)
+            total = layer.scale(layers) + head + Cost(self._launch, 0.0)
+            if self.offload is not None:
+                total = total + self.offload.cost(layer, head, layers, spec.layers)
+            return total
         act = tokens * spec.hidden * spec.bytes_per_element  # one micro-batch's activations
         # Megatron: an all-reduce after attention and one after the FFN, in every layer
         layer = layer + Cost(2 * self.link.allreduce_s(act, par.tp), 0.0)

@@ -164,7 +164,8 @@ def capacity_blocks(memory_bytes: float, weight_bytes: int, kv_bytes_per_token: 
             f"model does not fit{where}: weights {weight_bytes / 1e9:.2f} GB + reserve "
             f"{reserve_bytes / 1e9:.2f} GB vs {memory_fraction:g} x {memory_bytes / 1e9:.2f} GB "
             f"of memory leaves {max(free, 0) / 1e9:.3f} GB, less than one KV block of "
-            f"{block_size * kv_bytes_per_token / 1e6:.2f} MB")
+            f"{block_size * kv_bytes_per_token / 1e6:.2f} MB (or run weights from host "
+            "memory: the hardware's host.offload)")
     return blocks
 
 

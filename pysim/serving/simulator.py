@@ -43,6 +43,8 @@ from pysim.serving.dynamic import ExitProfile, LayerSkip, Routing
 from pysim.serving.kvcache import BlockPool, BuddyAllocator, FullCache, KVPolicy, capacity_blocks
 from pysim.serving.metrics import ServingResult
 from pysim.serving.model import LLMSpec, model
+from pysim.serving.offload import kv_min_bytes
+from pysim.serving.offload import plan as plan_offload
 from pysim.serving.parallel import ParallelConfig, kv_bytes_per_token
 from pysim.serving.requests import Request
 from pysim.serving.speculative import SpeculativeConfig
@@ -609,10 +611,16 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     where = f" ({spec.name} on {getattr(hw, 'name', 'the hardware')}"
     if par.devices > 1:
         where += f", tp {par.tp} x pp {par.pp} = {par.devices} devices"
-    total = capacity_blocks(memory_bytes(hw, cfg.memory_gb) * par.devices, weights,
-                            kv_token, cfg.block_size, cfg.memory_fraction, where=where + ")")
+    memory = memory_bytes(hw, cfg.memory_gb) * par.devices
+    # weights that do not fit run from host memory where the hardware offloads them
+    offload = plan_offload(hw, spec, weights, memory, cfg.memory_fraction,
+                           kv_min_bytes(spec, cfg.block_size, block_bytes), par.devices)
+    on_device = weights - (offload.bytes if offload is not None else 0)
+    total = capacity_blocks(memory, round(on_device), kv_token, cfg.block_size,
+                            cfg.memory_fraction, where=where + ")")
     _check_requests(requests, spec, cfg, total)
     cost = cost_model if cost_model is not None else CostModel(hw, spec, parallel=par)
+    cost.offload = offload
     if cost.spec != spec:
         raise ConfigError(f"cost_model prices {cost.spec.name}, not {spec.name}")
     if cost.parallel != par:
