@@ -224,7 +224,7 @@ def test_bad_offload_requests_name_what_is_allowed() -> None:
         pysim.simulate(tiny, decode())
 
 
-def test_flexgen_baselines_stay_where_docs_validation_puts_them() -> None:
+def test_offload_anchors_stay_where_docs_validation_puts_them() -> None:
     # benchmarks/validate_offload.py: OPT-30B on a T4, FlexGen's Table 2 (docs/validation.md)
     import runpy
     from pathlib import Path
@@ -235,6 +235,11 @@ def test_flexgen_baselines_stay_where_docs_validation_puts_them() -> None:
               for c in bench["CASES"]}
     assert ratios == {"on_demand": pytest.approx(2.64, abs=0.02),
                       "prefetch": pytest.approx(1.53, abs=0.02)}
+    # serving: LLaMA-2-13B on the RTX 4090 with 5 GiB in host memory, over PCIe 4.0 and 3.0
+    assert bench["serving_decode"]()["tokens_per_s"] / 2.4 == pytest.approx(1.86, abs=0.02)
+    slow = bench["serving_decode"]("pcie3_x16")
+    assert slow["tokens_per_s"] / 2.4 == pytest.approx(1.0, abs=0.02)
+    assert slow["offloaded_gib"] == pytest.approx(5.0, rel=1e-9)
     # every weight crosses the link once per pass: 59.9 GB of OPT-30B in fp16
     r = bench["run"](bench["CASES"][1])
     assert r["host_bytes"] == pytest.approx(59.9e9, rel=2e-3)
