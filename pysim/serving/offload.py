@@ -66,7 +66,7 @@ class ServingOffload:
         return Cost(seconds, nbytes * self.pj_per_byte * 1e-12)
 
 
-def _hardware(hw: Any) -> Any:
+def hardware_of(hw: Any) -> Any:
     """``hw`` as a Hardware (a GPU preset's description, a loaded YAML), else None."""
     from pysim.config import Hardware, load_hardware
     from pysim.gpu.presets import GpuPreset
@@ -88,7 +88,7 @@ def plan(hw: Any, spec: LLMSpec, weights: float, memory: float, fraction: float,
     bytes of KV cache kept for one whole-context sequence; None where the hardware does not
     offload or everything fits. Raises ConfigError with tensor / pipeline parallelism, or
     where even the target model's layers and head in host memory leave too little."""
-    hardware = _hardware(hw)
+    hardware = hardware_of(hw)
     host = getattr(hardware, "host", None)
     if host is None or host.offload == "none":
         return None

@@ -43,7 +43,7 @@ from pysim.serving.dynamic import ExitProfile, LayerSkip, Routing
 from pysim.serving.kvcache import BlockPool, BuddyAllocator, FullCache, KVPolicy, capacity_blocks
 from pysim.serving.metrics import ServingResult
 from pysim.serving.model import LLMSpec, model
-from pysim.serving.offload import kv_min_bytes
+from pysim.serving.offload import hardware_of, kv_min_bytes
 from pysim.serving.offload import plan as plan_offload
 from pysim.serving.parallel import ParallelConfig, kv_bytes_per_token
 from pysim.serving.requests import Request
@@ -527,9 +527,7 @@ def engine_iterations(env: simpy.Environment, st: _State, cost: CostModel, total
 def host_gb_per_s(hw: Any) -> float:
     """The swap link's bandwidth (GB/s): the hardware's ``host`` link at its achieved rate
     (a GPU preset's PCIe, configs/gpu/*.yaml), else ``SWAP_GB_PER_S``."""
-    if isinstance(hw, GpuPreset):
-        hw = hw.hardware
-    host = getattr(hw, "host", None)
+    host = getattr(hardware_of(hw), "host", None)
     return float(host.bandwidth_gb_per_s) if host is not None else SWAP_GB_PER_S
 
 
