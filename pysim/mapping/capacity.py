@@ -46,7 +46,7 @@ def footprint(wl: Any) -> Footprint:
     declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
     # each weight once, however many ops read it (a training graph's forward and dX GEMMs
     # both declare the layer's weight), in the order ops first read them
-    weights = {name: nbytes for op in wl.ops for name, nbytes in _weights_read(wl, op).items()}
+    weights = {name: nbytes for read in wl.weights_read for name, nbytes in read.items()}
     for t in declared:
         if t.role == "weight":
             weights.setdefault(t.name, t.bytes)
@@ -90,7 +90,7 @@ def plan_offload(hw: Any, wl: Any) -> OffloadPlan:
     (``host.capacity_gib``) the offloaded weights."""
     host = hw.host
     fp = footprint(wl)
-    per_op = [_weights_read(wl, op) for op in wl.ops]
+    per_op = wl.weights_read
     largest = max((sum(w.values()) for w in per_op), default=0)
     staging = largest * (2 if host.offload == "prefetch" else 1)
     capacity = hw.dram.capacity_gib
@@ -120,17 +120,6 @@ def plan_offload(hw: Any, wl: Any) -> OffloadPlan:
     fetch = tuple(sum(b for n, b in w.items() if n in host_weights) for w in per_op)
     return OffloadPlan(host.offload, frozenset(host_weights), fetch, on_device, in_host,
                        staging if host_weights else 0)
-
-
-def _weights_read(wl: Any, op: Any) -> dict[str, int]:
-    """The weights ``op`` reads, by name: its own parameters, and graph inputs declared as
-    weights (a matmul's weight operand: pysim.zoo's decode graphs)."""
-    out = {t.name: t.bytes for t in op.weight_tensors()}
-    for name in op.inputs:
-        t = wl.tensors[name]
-        if t.role == "weight" and name not in wl.producers:
-            out[name] = t.bytes
-    return out
 
 
 def _label(hw: Any) -> str:

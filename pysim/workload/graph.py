@@ -12,6 +12,7 @@ given order when it already is one).
 from __future__ import annotations
 
 import difflib
+import functools
 import heapq
 import math
 from collections.abc import Iterable, Mapping
@@ -208,6 +209,23 @@ class Workload:
         """Input or activation tensor name -> names of the ops that read it (topological
         order; empty for graph outputs)."""
         return self._consumers  # type: ignore[attr-defined,no-any-return]
+
+    @functools.cached_property
+    def weights_read(self) -> tuple[Mapping[str, int], ...]:
+        """Per op, in order, the weights it reads, by name with their bytes: its own
+        parameters (``weight_tensors``) and declared weight inputs (a matmul's weight operand:
+        pysim.zoo's decode graphs). Computed once per workload (memory capacity and
+        host-memory offload read it on every simulation)."""
+        tensors, producers = self.tensors, self.producers
+        out = []
+        for op in self.ops:
+            weights = {t.name: t.bytes for t in op.weight_tensors()}
+            for name in op.inputs:
+                t = tensors[name]
+                if t.role == "weight" and name not in producers:
+                    weights[name] = t.bytes
+            out.append(MappingProxyType(weights))
+        return tuple(out)
 
     @property
     def outputs(self) -> tuple[str, ...]:
