@@ -43,6 +43,7 @@ class OffloadPlan:
 
 
 def footprint(wl: Any) -> Footprint:
+    """What ``wl`` holds in memory (``Footprint``)."""
     declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
     # each weight once, however many ops read it (a training graph's forward and dX GEMMs
     # both declare the layer's weight), in the order ops first read them
@@ -56,18 +57,19 @@ def footprint(wl: Any) -> Footprint:
     return Footprint(weights, inputs, live)
 
 
-def check_capacity(hw: Any, wl: Any) -> OffloadPlan | None:
+def check_capacity(hw: Any, wl: Any) -> None:
     """Raise WorkloadError if the workload cannot live in the hardware's DRAM
     (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
     cache is one) and the largest op's activations (its inputs and output) held at once.
     Where the hardware offloads weights to host memory (``host.offload``), what must fit is
-    what stays on the device (``plan_offload``), whose plan is returned (None otherwise)."""
+    what stays on the device (``plan_offload`` raises where it does not)."""
     host = getattr(hw, "host", None)
     if host is not None and host.offload != "none":
-        return plan_offload(hw, wl)
+        plan_offload(hw, wl)
+        return
     capacity = hw.dram.capacity_gib
     if capacity is None:
-        return None
+        return
     fp = footprint(wl)
     need = fp.weight_bytes + fp.inputs + fp.live
     if need > capacity * GIB:
@@ -77,7 +79,6 @@ def check_capacity(hw: Any, wl: Any) -> OffloadPlan | None:
             f"GiB, the largest op's activations {fp.live / GIB:.4g} GiB); it has "
             f"{capacity:g} GiB (dram.capacity_gib; or let weights run from host memory: "
             "host.offload on_demand or prefetch)")
-    return None
 
 
 def plan_offload(hw: Any, wl: Any) -> OffloadPlan:
