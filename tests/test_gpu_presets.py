@@ -356,6 +356,7 @@ def test_mma_instruction_shapes() -> None:
         ("h100", 132, 1830, 228, 51200, 3350),
         ("a100_40gb", 108, 1410, 164, 40960, 1555),
         ("h200", 132, 1830, 228, 61440, 4800),
+        ("gh200", 132, 1830, 228, 51200, 4000),
         ("b200", 148, 1856, 228, 129024, 7700),
         ("l40s", 142, 2520, 100, 98304, 864),
         ("rtx4090", 128, 2520, 100, 73728, 1008),
@@ -386,7 +387,8 @@ def test_preset_fields(
 def test_preset_memory_sizes() -> None:
     gb = {n: p.hbm_gb for n, p in gpu.PRESETS.items()}
     assert gb == {"v100": 32, "t4": 16, "a100": 80, "h100": 80, "a100_40gb": 40, "h200": 141,
-                  "b200": 180, "l40s": 48, "rtx4090": 24, "rtx3090": 24, "jetson_agx_orin": 64}
+                  "gh200": 96, "b200": 180, "l40s": 48, "rtx4090": 24, "rtx3090": 24,
+                  "jetson_agx_orin": 64}
 
 
 def test_every_architecture_has_attention_and_energy_entries() -> None:

@@ -40,7 +40,11 @@ def test_gpu_presets_name_their_host_link() -> None:
     assert links["t4"] == links["v100"] == "pcie3_x16"
     assert links["a100"] == links["rtx4090"] == "pcie4_x16"
     assert links["h100"] == links["h200"] == "pcie5_x16"
+    assert links["gh200"] == "nvlink_c2c"
     assert links["jetson_agx_orin"] is None  # its GPU shares the CPU's memory
+    # the superchip's Grace memory: 480 GB of LPDDR5X at 0.88 of 450 GB/s a direction
+    gh = link(pysim.gpu.preset("gh200").hardware)
+    assert (gh.capacity_gib, gh.memory, gh.bandwidth_gb_per_s) == (480, "lpddr4_3200", 396.0)
     host = link(pysim.gpu.preset("t4").hardware)
     # the default achieved rate: 0.88 of PCIe 3.0 x16's 15.75 GB/s, FlexGen's T4 fit
     assert host.bandwidth_gb_per_s == pytest.approx(8 * 16 * 128 / 130 / 8 * 0.88, rel=1e-6)
@@ -267,3 +271,17 @@ def test_serving_swaps_over_the_hardwares_host_link() -> None:
     assert host_gb_per_s(a100) == pytest.approx(31.5 * PINNED_EFFICIENCY, rel=1e-3)
     assert host_gb_per_s(pysim.gpu.preset("h100")) == pytest.approx(2 * host_gb_per_s(a100))
     assert host_gb_per_s(pysim.load_hardware("configs/tpu_v1.yaml")) == SWAP_GB_PER_S
+
+
+def test_nvlink_c2c_streams_weights_far_faster_than_pcie() -> None:
+    # LLaMA-2-7B fp16 decode with every weight in host memory: Grace Hopper's NVLink-C2C
+    # against the H100 SXM's PCIe 5.0 x16 (396 against 55.4 GB/s achieved)
+    wl = pysim.zoo.load("llama2_7b", phase="decode", precision="fp16", tokens=1)
+    lat = {}
+    for name in ("gh200", "h100"):
+        hw = pysim.gpu.preset(name).hardware.with_overrides(
+            {"host.offload": "prefetch", "host.device_weights_gib": 0})
+        res = pysim.simulate(hw, wl)
+        lat[name] = res.latency_s
+        assert res.latency_s >= res.host_read_bytes / link(hw).bytes_per_s
+    assert lat["h100"] / lat["gh200"] == pytest.approx(396 / 55.4, rel=0.1)

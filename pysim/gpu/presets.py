@@ -48,6 +48,9 @@ _A100_DS = "NVIDIA A100 80GB PCIe/SXM datasheet (2021)"
 _H100_WP = "NVIDIA H100 Tensor Core GPU Architecture whitepaper (v1.0x, 2022)"
 _H100_DS = "NVIDIA H100 Tensor Core GPU datasheet (2022/2023), SXM5 column"
 _H200_DS = "NVIDIA H200 Tensor Core GPU datasheet (2024), H200 SXM column"
+_GH200_DS = ("NVIDIA GH200 Grace Hopper Superchip datasheet (2023), GH200 480GB column (96 GB "
+             "HBM3)")
+_GH_WP = "NVIDIA Grace Hopper Superchip Architecture whitepaper (v1.2, 2023)"
 _A100_40_DS = "NVIDIA A100 Tensor Core GPU datasheet (2020, 40 GB), SXM column"
 _GA102_WP = ("NVIDIA Ampere GA102 GPU Architecture whitepaper (v2.0, 2020), Appendix A, "
              "GeForce RTX 3090 column")
@@ -258,7 +261,11 @@ class GpuPreset:
     collectives: str = "nccl"
     # The link to host memory (pysim/config/host.py, ``LINKS``): "pcie3_x16", "pcie4_x16",
     # "pcie5_x16" or "nvlink_c2c"; None: none (the Jetson's GPU shares the CPU's memory).
+    # ``host_memory_gb``: the host memory where the part fixes it (a superchip's), else None;
+    # ``host_memory``: the DRAM preset that prices its reads.
     host_link: str | None = None
+    host_memory_gb: int | None = None
+    host_memory: str = "ddr4_2400"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -294,6 +301,15 @@ class GpuPreset:
         if self.host_link is not None and self.host_link not in LINKS:
             raise ConfigError(f"host_link must be one of {list(LINKS)} or None, got "
                               f"{self.host_link!r}")
+        from pysim.config import DRAM_PRESETS
+
+        if self.host_memory not in DRAM_PRESETS:
+            raise ConfigError(f"host_memory must be a DRAM preset, one of "
+                              f"{sorted(DRAM_PRESETS)}, got {self.host_memory!r}")
+        gb = self.host_memory_gb
+        if gb is not None and (isinstance(gb, bool) or not isinstance(gb, (int, np.integer))
+                               or gb <= 0):
+            raise ConfigError(f"host_memory_gb must be an integer > 0 or None, got {gb!r}")
         if self.collectives not in ("nccl", "ring"):
             raise ConfigError(f"collectives must be 'nccl' or 'ring', got {self.collectives!r}")
         for name in ("nvlink_latency_us", "nccl_call_overhead_us"):
@@ -424,7 +440,12 @@ class GpuPreset:
             link["call_overhead_us"] = self.call_overhead_us
             out["interconnect"] = link
         if self.host_link is not None:
-            out["host"] = {"link": self.host_link}
+            host: dict[str, object] = {"link": self.host_link}
+            if self.host_memory != "ddr4_2400":
+                host["memory"] = self.host_memory
+            if self.host_memory_gb is not None:
+                host["capacity_gib"] = self.host_memory_gb
+            out["host"] = host
         return out
 
     @functools.cached_property
@@ -1007,6 +1028,42 @@ PRESETS: dict[str, GpuPreset] = {
             "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
+    # H100's GH100 with Grace on NVLink-C2C: host memory at 450 GB/s a direction
+    "gh200": dataclasses.replace(
+        _H100,
+        name="gh200",
+        full_name="NVIDIA GH200 Grace Hopper Superchip, 96 GB HBM3 (GPU)",
+        hbm_gb=96,
+        hbm_bandwidth_gb_per_s=4000.0,
+        host_link="nvlink_c2c",
+        host_memory_gb=480,
+        host_memory="lpddr4_3200",
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm": _GH200_DS + ": fp16 989.5 TFLOPS "
+            "dense, the H100 SXM5's (132 SMs of GH100 at the 1830 MHz tensor clock); "
+            + _H100_WP + ", Table 3",
+            "tensor-core rate": _GH200_DS + ": fp16 / bf16 990, tf32 495, fp8 / int8 1979 "
+            "TOPS dense, 2x sparse: as H100 SXM5",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm, l2_kb": _H100_WP + ", Table 3 "
+            "(GH100 as in H100 SXM5)",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _GH200_DS + " (96 GB HBM3, 4 TB/s)",
+            "host_link, host_memory_gb": _GH_WP + ": NVLink-C2C 900 GB/s (450 each way) to "
+            "Grace's up to 480 GB of LPDDR5X; " + _GH200_DS,
+            "host_memory": "LPDDR5X priced as the lpddr4_3200 preset (pysim.config has no "
+            "LPDDR5X; an ESTIMATE of its energy per bit)",
+            "nvlink_gb_per_s": _GH200_DS + ": NVLink 900 GB/s" + _NVLINK_DIRECTION,
+            "collectives": _NCCL_MODEL,
+            "l2_bandwidth_bytes_per_clk": "not published; A100's 5120 B/clk assumed "
+            "(an ESTIMATE, as h100)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+            "hbm_efficiency": _HBM_EFFICIENCY,
+            "mma_clock_mhz": "the H200's (the same GH100; an ESTIMATE for the GH200, whose "
+            "module power is configurable 450-1000 W): " + _MMA_CLOCK,
+            "mma_efficiency": "the H200's (the same GH100 and cuBLAS; an ESTIMATE): "
+            + _MMA_EFFICIENCY,
+        },
+    ),
     "b200": GpuPreset(
         name="b200",
         full_name="NVIDIA B200 (HGX B200, 1000 W)",
@@ -1197,7 +1254,7 @@ _PRESET_ALIASES = {"a100_80gb": "a100", "h100_sxm": "h100", "h200_sxm": "h200",
 
 def preset(name: str) -> GpuPreset:
     """The preset called ``name`` (any case; "-" or " " for "_"): v100, t4, a100, h100, a100_40gb,
-    h200, b200, l40s, rtx4090, rtx3090, jetson_agx_orin (``PRESETS``).
+    h200, gh200, b200, l40s, rtx4090, rtx3090, jetson_agx_orin (``PRESETS``).
 
     Raises ValueError naming the known presets (and the closest match) for an unknown name.
     """
