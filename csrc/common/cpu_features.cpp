@@ -34,4 +34,9 @@ bool cpu_has_avx512_dq() {
   return yes;
 }
 
+namespace {
+// Built when the library loads, while one thread runs (see binary_gemm.cpp's g_statics_built).
+[[maybe_unused]] const bool g_statics_built = (cpu_feature_disabled(""), cpu_has_avx512_dq(), true);
+}  // namespace
+
 }  // namespace pysim

@@ -184,12 +184,15 @@ void after_fork_in_child() {
 
 void mark_exiting() { g_exiting.store(true, std::memory_order_relaxed); }
 
-// Registered when the library is loaded, before any thread can start a pool.
+// Registered when the library is loaded, before any thread can start a pool; and the thread
+// count read then too: a function-local static first built by one thread while another forks
+// leaves the child waiting on its guard forever (the fork handlers guard g_pool_mu alone).
 const bool g_handlers_registered = [] {
 #ifndef _WIN32
   pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 #endif
   std::atexit(mark_exiting);
+  (void)hardware_threads();
   return true;
 }();
 

@@ -652,6 +652,11 @@ std::pair<int64_t, int64_t> row_share(int64_t m, int64_t id, int64_t t) {
   return {r0, std::min(m, r0 + chunk)};
 }
 
+// The function-local statics above are built when the library loads, while one thread runs: a
+// thread first building one holds its guard, and a fork() landing then leaves the child waiting
+// on that guard forever (common/worker_pool.hpp, "fork").
+[[maybe_unused]] const bool g_statics_built = (cpu(), gfni_tables(), true);
+
 }  // namespace
 
 void pack_pm1(const int8_t* x, int64_t rows, int64_t k, int64_t row_stride, int64_t col_stride,
