@@ -33,11 +33,22 @@ from pysim.config.quantities import BandwidthGBps, Float
 
 class LinkSpec(NamedTuple):
     """One link standard: its data rate per direction as the specification gives it (GB/s,
-    1e9 B/s, after line coding) and its energy per bit moved."""
+    1e9 B/s, after line coding), its energy per bit moved, and the share of the rate copies
+    from pinned host memory achieve (measured)."""
 
     gb_per_s: float
     pj_per_bit: float
+    efficiency: float
 
+
+# What pinned copies achieve over PCIe: FlexGen's cost model fits 12.89 GiB/s CPU-to-GPU on a
+# GCP T4 (PCIe 3.0 x16, 15.75 GB/s): 13.84 / 15.75 = 0.88 (FMInference/FlexGen,
+# flexgen/cost_model.py, ctog_bdw); taken for PCIe 4.0 and 5.0 too (an ESTIMATE there).
+PINNED_EFFICIENCY = 0.88
+# Over NVLink-C2C: 375 GB/s host to device measured on a GH200 480GB (Schieffer et al., "Harnessing
+# Integrated CPU-GPU System Memory for HPC: a first look into Grace Hopper", arXiv 2407.07850,
+# 2024, as HPCwire reported it), of 450.
+C2C_EFFICIENCY = 375 / 450
 
 # Per direction, x16: PCIe 3.0 8 GT/s, 4.0 16 GT/s and 5.0 32 GT/s per lane with 128b/130b
 # coding (PCI-SIG PCI Express Base Specifications 3.0, 4.0, 5.0); NVLink-C2C 900 GB/s in total,
@@ -45,18 +56,13 @@ class LinkSpec(NamedTuple):
 # 1.3 pJ/bit, "5x more energy efficient than PCIe Gen 5" (the same whitepaper), so 6.5 pJ/bit
 # for PCIe 5.0, taken for 3.0 and 4.0 too (an ESTIMATE).
 LINKS: dict[str, LinkSpec] = {
-    "pcie3_x16": LinkSpec(8 * 16 * 128 / 130 / 8, 6.5),
-    "pcie4_x16": LinkSpec(16 * 16 * 128 / 130 / 8, 6.5),
-    "pcie5_x16": LinkSpec(32 * 16 * 128 / 130 / 8, 6.5),
-    "nvlink_c2c": LinkSpec(450.0, 1.3),
+    "pcie3_x16": LinkSpec(8 * 16 * 128 / 130 / 8, 6.5, PINNED_EFFICIENCY),
+    "pcie4_x16": LinkSpec(16 * 16 * 128 / 130 / 8, 6.5, PINNED_EFFICIENCY),
+    "pcie5_x16": LinkSpec(32 * 16 * 128 / 130 / 8, 6.5, PINNED_EFFICIENCY),
+    "nvlink_c2c": LinkSpec(450.0, 1.3, C2C_EFFICIENCY),
 }
 LinkName = Literal["pcie3_x16", "pcie4_x16", "pcie5_x16", "nvlink_c2c"]
 
-# What copies from pinned host memory achieve of the link's data rate: FlexGen's cost model
-# fits 12.89 GiB/s CPU-to-GPU on a GCP T4 (PCIe 3.0 x16, 15.75 GB/s): 13.84 / 15.75 = 0.88
-# (FMInference/FlexGen, flexgen/cost_model.py, ctog_bdw). Taken for every link (an ESTIMATE
-# beyond PCIe 3.0).
-PINNED_EFFICIENCY = 0.88
 # The fixed cost of one copy: a cudaMemcpyAsync call, taken as one kernel launch's ~4 us
 # (NVIDIA Technical Blog, A. Gray, "Getting Started with CUDA Graphs", 2019; an ESTIMATE).
 COPY_LATENCY_US = 4.0
@@ -66,8 +72,8 @@ OFFLOAD_MODES = ("none", "on_demand", "prefetch")
 
 class HostLink(BaseModel):
     """The link to host memory. ``link`` names its standard (``LINKS``); ``bandwidth_gb_per_s``
-    is what one copy achieves per direction (GB/s; default the standard's rate x
-    ``PINNED_EFFICIENCY``); ``latency_us`` the fixed cost of one copy; ``energy_pj_per_bit``
+    is what one copy achieves per direction (GB/s; default the standard's rate x its measured
+    ``efficiency``); ``latency_us`` the fixed cost of one copy; ``energy_pj_per_bit``
     the link's energy per bit (default the standard's), to which the host memory's read
     (``memory``, a DRAM preset) and the device memory's write are added; ``capacity_gib`` the
     host memory (None: not checked); ``offload`` and ``device_weights_gib`` as the module
@@ -95,7 +101,7 @@ class HostLink(BaseModel):
         spec = LINKS[self.link]
         if self.bandwidth_gb_per_s is None:  # frozen model: fill before anyone sees it
             object.__setattr__(self, "bandwidth_gb_per_s",
-                               round(spec.gb_per_s * PINNED_EFFICIENCY, 6))
+                               round(spec.gb_per_s * spec.efficiency, 6))
         if self.energy_pj_per_bit is None:
             object.__setattr__(self, "energy_pj_per_bit", spec.pj_per_bit)
         return self
