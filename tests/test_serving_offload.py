@@ -94,3 +94,30 @@ def test_offload_errors_name_what_is_allowed() -> None:
     with pytest.raises(ConfigError, match=r"llama2_70b does not fit a100 even with its layers "
                                           r"and LM head in host memory"):
         sv.serve(a100("on_demand"), "llama2_70b", requests(), memory_gb=1.0)
+
+
+def test_w4a16_stores_linear_weights_at_four_bits_with_group_scales() -> None:
+    from pysim.mapping.capacity import footprint
+
+    fp16, w4 = sv.model("llama2_7b"), sv.model("llama2_7b", precision="w4a16")
+    linear = w4.linear_params
+    assert linear == 32 * (4 * 4096**2 + 3 * 4096 * 11008)
+    # 4 bits and, per group of 128 along K, an fp16 scale and zero point: 0.53125 B a weight
+    assert w4.weight_bytes == linear * 17 // 32 + (w4.params - linear) * 2
+    assert w4.kv_bytes_per_token == fp16.kv_bytes_per_token  # the cache stays fp16
+    wl = w4.forward_workload(1, 1, 64)
+    q = next(op for op in wl.ops if op.name == "layer0.q_proj")
+    head = next(op for op in wl.ops if op.name == "lm_head")
+    assert (q.weight_bits, q.act_bits, q.quant.group_size, q.quant.zero_point) == (4, 16, 128,
+                                                                                 True)
+    assert head.weight_bits == 16 and head.quant is None  # AWQ keeps the LM head fp16
+    # what the graph holds is the spec's bytes less the token embedding (a lookup's input)
+    assert footprint(wl).weight_bytes == w4.weight_bytes - 32000 * 4096 * 2
+    # a decode step streams its weights: about 3x faster than fp16 on an A100
+    a100 = pysim.gpu.preset("a100")
+    fast = pysim.simulate(a100, wl).latency_s
+    slow = pysim.simulate(a100, fp16.forward_workload(1, 1, 64)).latency_s
+    assert 2.5 < slow / fast < 3.5
+    # LLaMA-2-70B in w4a16 fits one A100 without offloading
+    res = sv.serve(a100, sv.model("llama2_70b", precision="w4a16"), requests())
+    assert res.cost.offload is None and res.kv_blocks > 1000

@@ -42,7 +42,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--offload", metavar="MODE",
                    help="weights that do not fit: on_demand or prefetch from host memory over "
                         "the hardware's host link (default: its host.offload)")
-    p.add_argument("--precision", default="fp16", choices=["fp16", "int8"])
+    p.add_argument("--precision", default="fp16", choices=["fp16", "int8", "w4a16"],
+                   help="fp16, int8, or w4a16 (4-bit weights in groups of 128, AWQ / GPTQ)")
     p.add_argument("--ttft-slo", type=float, help="goodput target for TTFT (s)")
     p.add_argument("--tpot-slo", type=float, help="goodput target for TPOT (s)")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel devices (Megatron)")

@@ -17,10 +17,16 @@ import math
 from dataclasses import dataclass, replace
 
 from pysim.errors import WorkloadError
-from pysim.workload import Copy, Workload
+from pysim.workload import Copy, Quant, Workload
 from pysim.zoo._builder import GraphBuilder
 
-PRECISIONS = {"fp16": (16, "float"), "int8": (8, "int")}
+# bits and number format of activations, the KV cache and unquantized weights
+PRECISIONS = {"fp16": (16, "float"), "int8": (8, "int"), "w4a16": (16, "float")}
+# Weight-only quantization of the linear layers (Q / K / V / O, FFN): 4-bit weights in groups of
+# 128 along K with an fp16 scale and zero point each, as AWQ (Lin et al., MLSys 2024) and GPTQ
+# store them; fp16 activations, KV cache, norms, embeddings and LM head (AWQ keeps the head).
+WEIGHT_ONLY = {"w4a16": (4, Quant(granularity="group", group_size=128, scale_bits=16,
+                                   zero_point=True))}
 ATTENTION_FORMS = ("flash", "naive")
 # normalisations: LLaMA's RMSNorm, or the GPT / OPT LayerNorm (mean and beta too)
 NORM_FORMS = ("rms", "layer")
@@ -36,7 +42,8 @@ class LLMSpec:
     SwiGLU feed-forward of ``ffn`` hidden units, or ``experts`` of them with ``top_k``
     routed per token (a fractional top_k is an average over tokens:
     pysim/serving/dynamic.py). ``max_context`` is the longest prompt + output the model
-    accepts; ``precision`` "fp16" or "int8" sets weight, activation and KV-cache width;
+    accepts; ``precision`` "fp16" or "int8" sets weight, activation and KV-cache width
+    ("w4a16": 4-bit linear-layer weights with group scales, the rest fp16: ``WEIGHT_ONLY``);
     ``attention`` "flash" (one fused op) or "naive" (matmul, softmax, matmul); ``ffn_form``
     "swiglu" (three matrices) or "relu" (OPT's fc1 / ReLU / fc2, two); ``tied_embeddings``:
     the LM head reuses the token embedding (OPT), so it is stored once.
@@ -125,8 +132,24 @@ class LLMSpec:
         return round(self.params - idle)
 
     @property
+    def linear_params(self) -> int:
+        """Parameters of the linear layers (Q / K / V / O and the expert FFNs): what weight-only
+        quantization stores narrow."""
+        q_dim = self.heads * self.head_dim
+        attn = self.hidden * (2 * q_dim + 2 * self.kv_dim)
+        return self.layers * (attn + self.experts * self.ffn_matrices * self.hidden * self.ffn)
+
+    @property
     def weight_bytes(self) -> int:
-        return self.params * self.bytes_per_element
+        """Bytes of every weight: ``params`` at the element width, or under weight-only
+        quantization the linear layers at its width plus their scales and zero points."""
+        if self.precision not in WEIGHT_ONLY:
+            return self.params * self.bytes_per_element
+        bits, quant = WEIGHT_ONLY[self.precision]
+        # per K x N matrix: K x N weights and ceil(K / group) x N scales (and zero points)
+        per_scale = quant.scale_bits // 8 * (2 if quant.zero_point else 1) / quant.group_size
+        linear = math.ceil(self.linear_params * (bits / 8 + per_scale))
+        return linear + (self.params - self.linear_params) * self.bytes_per_element
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -144,6 +167,11 @@ class LLMSpec:
         bits, dtype = PRECISIONS[self.precision]
         return GraphBuilder(f"{self.name}.{name}", bits, bits, dtype)
 
+    def _linear(self, g: GraphBuilder, x: str, name: str, n: int, k: int | None = None) -> str:
+        """A linear layer's GEMM (no bias), its weights at ``WEIGHT_ONLY``'s width if any."""
+        bits, quant = WEIGHT_ONLY.get(self.precision, (None, None))
+        return g.gemm(x, name, n, k=k, bias=False, weight_bits=bits, quant=quant)
+
     def block_workload(self, tokens: int) -> Workload:
         """One layer's token-parallel ops over ``tokens`` rows: norms, Q/K/V/O projections,
         rotary embeddings and residual adds (attention and the FFN are priced apart)."""
@@ -151,11 +179,11 @@ class LLMSpec:
         q_dim = self.heads * self.head_dim
         x = g.input("x", (tokens, self.hidden))
         h = g.layernorm(x, "attn_norm", tokens, self.hidden, rms=self.rms)
-        g.elementwise("rope", (g.gemm(h, "q_proj", q_dim, bias=False),), "q_rope")
-        g.elementwise("rope", (g.gemm(h, "k_proj", self.kv_dim, bias=False),), "k_rope")
-        g.gemm(h, "v_proj", self.kv_dim, bias=False)
+        g.elementwise("rope", (self._linear(g, h, "q_proj", q_dim),), "q_rope")
+        g.elementwise("rope", (self._linear(g, h, "k_proj", self.kv_dim),), "k_rope")
+        self._linear(g, h, "v_proj", self.kv_dim)
         c = g.input("context", (tokens, q_dim))
-        a = g.elementwise("add", (g.gemm(c, "o_proj", self.hidden, bias=False), x), "attn_add")
+        a = g.elementwise("add", (self._linear(g, c, "o_proj", self.hidden), x), "attn_add")
         g.layernorm(a, "ffn_norm", tokens, self.hidden, rms=self.rms)
         f = g.input("ffn_out", (tokens, self.hidden))
         g.elementwise("add", (f, a), "ffn_add")
@@ -166,12 +194,12 @@ class LLMSpec:
         g = self._builder(f"ffn_t{tokens}")
         h = g.input("h", (tokens, self.hidden))
         if self.ffn_form == "relu":
-            a = g.elementwise("relu", (g.gemm(h, "fc1", self.ffn, bias=False),), "relu")
-            g.gemm(a, "fc2", self.hidden, bias=False)
+            a = g.elementwise("relu", (self._linear(g, h, "fc1", self.ffn),), "relu")
+            self._linear(g, a, "fc2", self.hidden)
             return g.build()
-        gate = g.elementwise("silu", (g.gemm(h, "gate_proj", self.ffn, bias=False),), "silu")
-        f = g.elementwise("mul", (gate, g.gemm(h, "up_proj", self.ffn, bias=False)), "swiglu")
-        g.gemm(f, "down_proj", self.hidden, bias=False)
+        gate = g.elementwise("silu", (self._linear(g, h, "gate_proj", self.ffn),), "silu")
+        f = g.elementwise("mul", (gate, self._linear(g, h, "up_proj", self.ffn)), "swiglu")
+        self._linear(g, f, "down_proj", self.hidden)
         return g.build()
 
     def router_workload(self, tokens: int, assignments: int) -> Workload:
@@ -239,11 +267,11 @@ class LLMSpec:
         for layer in range(self.layers):
             p = f"layer{layer}"
             h = g.layernorm(x, f"{p}.attn_norm", rows, self.hidden, rms=self.rms)
-            q = g.elementwise("rope", (g.gemm(h, f"{p}.q_proj", q_dim, bias=False),),
+            q = g.elementwise("rope", (self._linear(g, h, f"{p}.q_proj", q_dim),),
                               f"{p}.q_rope")
-            k = g.elementwise("rope", (g.gemm(h, f"{p}.k_proj", self.kv_dim, bias=False),),
+            k = g.elementwise("rope", (self._linear(g, h, f"{p}.k_proj", self.kv_dim),),
                               f"{p}.k_rope")
-            v = g.gemm(h, f"{p}.v_proj", self.kv_dim, bias=False)
+            v = self._linear(g, h, f"{p}.v_proj", self.kv_dim)
             if kv_len > q_len:  # the new rows go to the cache; attention reads all of it
                 k = g.input(f"{p}.k_cache", (batch, kv_len, self.kv_dim))
                 v = g.input(f"{p}.v_cache", (batch, kv_len, self.kv_dim))
@@ -256,19 +284,19 @@ class LLMSpec:
                 s = g.softmax(s, f"{p}.softmax", batch * self.heads * q_len, kv_len)
                 c = g.matmul(s, v, f"{p}.context", (batch, self.kv_heads), group * q_len,
                              self.head_dim, kv_len)
-            o = g.gemm(c, f"{p}.o_proj", self.hidden, k=q_dim, bias=False)
+            o = self._linear(g, c, f"{p}.o_proj", self.hidden, k=q_dim)
             x = g.elementwise("add", (o, x), f"{p}.attn_add")
             h = g.layernorm(x, f"{p}.ffn_norm", rows, self.hidden, rms=self.rms)
             if self.ffn_form == "relu":
-                a = g.elementwise("relu", (g.gemm(h, f"{p}.fc1", self.ffn, bias=False),),
+                a = g.elementwise("relu", (self._linear(g, h, f"{p}.fc1", self.ffn),),
                                   f"{p}.relu")
-                f = g.gemm(a, f"{p}.fc2", self.hidden, bias=False)
+                f = self._linear(g, a, f"{p}.fc2", self.hidden)
             else:
-                gate = g.elementwise("silu", (g.gemm(h, f"{p}.gate_proj", self.ffn,
-                                                     bias=False),), f"{p}.silu")
-                up = g.gemm(h, f"{p}.up_proj", self.ffn, bias=False)
-                f = g.gemm(g.elementwise("mul", (gate, up), f"{p}.swiglu"), f"{p}.down_proj",
-                           self.hidden, bias=False)
+                gate = g.elementwise("silu", (self._linear(g, h, f"{p}.gate_proj", self.ffn),),
+                                     f"{p}.silu")
+                up = self._linear(g, h, f"{p}.up_proj", self.ffn)
+                f = self._linear(g, g.elementwise("mul", (gate, up), f"{p}.swiglu"),
+                                 f"{p}.down_proj", self.hidden)
             x = g.elementwise("add", (f, x), f"{p}.ffn_add")
         if q_len > 1:  # the LM head reads each sequence's last row
             x = g._add(Copy(name="last_rows", inputs=(x,), mode="slice",

@@ -18,6 +18,7 @@ from pysim.workload import (
     Matmul,
     Op,
     Pool,
+    Quant,
     Softmax,
     Tensor,
     Workload,
@@ -87,12 +88,16 @@ class GraphBuilder:
             channels=channels, global_pool=kernel is None, **window, **self.bits,
         ))
 
-    def gemm(self, x: str, name: str, n: int, k: int | None = None, bias: bool = True) -> str:
+    def gemm(self, x: str, name: str, n: int, k: int | None = None, bias: bool = True,
+             weight_bits: int | None = None, quant: Quant | None = None) -> str:
         """Fully connected layer over `x` viewed as (elements / k, k); k defaults to the last
-        dimension of `x`."""
+        dimension of `x`. ``weight_bits`` / ``quant``: weights narrower than the builder's
+        (weight-only quantization, W4A16) with their scale groups."""
         k = k or self.shapes[x][-1]
         m = math.prod(self.shapes[x]) // k
-        return self._add(Gemm(name=name, inputs=(x,), m=m, n=n, k=k, bias=bias, **self.bits))
+        bits = self.bits if weight_bits is None else {**self.bits, "weight_bits": weight_bits}
+        return self._add(Gemm(name=name, inputs=(x,), m=m, n=n, k=k, bias=bias, quant=quant,
+                              **bits))
 
     def matmul(self, a: str, b: str, name: str, batch: tuple[int, ...], m: int, n: int,
                k: int) -> str:
