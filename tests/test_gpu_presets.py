@@ -361,6 +361,7 @@ def test_mma_instruction_shapes() -> None:
         ("l40s", 142, 2520, 100, 98304, 864),
         ("rtx4090", 128, 2520, 100, 73728, 1008),
         ("rtx3090", 82, 1695, 100, 6144, 936),
+        ("a6000", 84, 1800, 100, 6144, 768),
         ("jetson_agx_orin", 16, 1300, 164, 4096, 204.8),
     ],
 )
@@ -387,8 +388,8 @@ def test_preset_fields(
 def test_preset_memory_sizes() -> None:
     gb = {n: p.hbm_gb for n, p in gpu.PRESETS.items()}
     assert gb == {"v100": 32, "t4": 16, "a100": 80, "h100": 80, "a100_40gb": 40, "h200": 141,
-                  "gh200": 96, "b200": 180, "l40s": 48, "rtx4090": 24, "rtx3090": 24,
-                  "jetson_agx_orin": 64}
+                  "gh200": 96, "b200": 180, "l40s": 48, "rtx4090": 24, "a6000": 48,
+                  "rtx3090": 24, "jetson_agx_orin": 64}
 
 
 def test_every_architecture_has_attention_and_energy_entries() -> None:

@@ -13,8 +13,8 @@ A100 = gpu.preset("a100")
 
 def test_unknown_gpu_suggests_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown GPU 'a10'; known: v100, t4, a100, h100, "
-                                         r"a100_40gb, h200, gh200, b200, l40s, rtx4090, rtx3090, "
-                                         r"jetson_agx_orin \(did you mean 'a100'\?\)"):
+                                         r"a100_40gb, h200, gh200, b200, l40s, rtx4090, a6000, "
+                                         r"rtx3090, jetson_agx_orin \(did you mean 'a100'\?\)"):
         gpu.preset("a10")
     with pytest.raises(ValueError, match="unknown GPU"):
         gpu.preset(None)  # type: ignore[arg-type]

@@ -57,6 +57,7 @@ _GA102_WP = ("NVIDIA Ampere GA102 GPU Architecture whitepaper (v2.0, 2020), Appe
 _ADA_WP = ("NVIDIA Ada GPU Architecture whitepaper (v2.1, 2023), Appendix A, GeForce RTX 4090 "
            "column")
 _L40S_DS = "NVIDIA L40S datasheet (2023)"
+_A6000_DS = "NVIDIA RTX A6000 datasheet (2021)"
 _T4_DS = "NVIDIA T4 Tensor Core GPU datasheet (2019)"
 _TURING_WP = "NVIDIA Turing GPU Architecture whitepaper (WP-09183-001_v01, 2018), Appendix A"
 _ORIN_TB = "NVIDIA Jetson AGX Orin Series Technical Brief (v1.2, 2022), Jetson AGX Orin 64GB"
@@ -1183,6 +1184,43 @@ PRESETS: dict[str, GpuPreset] = {
         "hbm_efficiency": _HBM_EFFICIENCY,
         },
     ),
+    "a6000": GpuPreset(
+        name="a6000",
+        full_name="NVIDIA RTX A6000",
+        arch="ga10x",
+        sms=84,
+        boost_clock_mhz=1800.0,
+        tensor_cores_per_sm=4,
+        register_file_kb_per_sm=256,
+        shared_memory_kb_per_sm=100,
+        l2_kb=6144,
+        hbm_gb=48,
+        hbm_bandwidth_gb_per_s=768.0,
+        host_link="pcie4_x16",
+        l2_bandwidth_bytes_per_clk=2048.0,
+        nvlink_gb_per_s=112.5,
+        sources={
+            "sms, boost_clock_mhz, tensor_cores_per_sm, l2_kb": _A6000_DS + ": 10752 CUDA "
+            "cores and 336 tensor cores (84 GA102 SMs), 38.7 TFLOPS FP32 = 84 x 128 x 2 x 1.8 "
+            "GHz; " + _GA102_WP + " (GA102: 6144 KB L2)",
+            "tensor-core rate": _A6000_DS + ": 309.7 TFLOPS tensor with sparsity, 154.8 dense "
+            "= 84 x 512 fp16 MACs x 2 x 1.8 GHz, GA102's rate; a professional part, so fp32 "
+            "accumulation at the full rate, as the A40 (docs/tensor_cores.md)",
+            "register_file_kb_per_sm, shared_memory_kb_per_sm": _CUDA_CC + ", 8.6: 256 KB, "
+            "100 KB",
+            "hbm_gb, hbm_bandwidth_gb_per_s": _A6000_DS + " (48 GB GDDR6 with ECC, 384-bit, "
+            "768 GB/s)",
+            "host_link": _A6000_DS + ": PCI Express Gen 4 x16",
+            "nvlink_gb_per_s": _A6000_DS + ": NVLink 112.5 GB/s (bidirectional, a 2-way "
+            "bridge)" + _NVLINK_DIRECTION,
+            "collectives": _NCCL_MODEL,
+            "l2_bandwidth_bytes_per_clk": "not published; V100's 2048 B/clk assumed (an "
+            "ESTIMATE, as rtx3090)",
+            "smem_bandwidth_bytes_per_clk": _SMEM_BW,
+            "launch_overhead_us": _LAUNCH,
+            "hbm_efficiency": _HBM_EFFICIENCY,
+        },
+    ),
     "rtx3090": GpuPreset(
         name="rtx3090",
         full_name="NVIDIA GeForce RTX 3090",
@@ -1254,7 +1292,7 @@ _PRESET_ALIASES = {"a100_80gb": "a100", "h100_sxm": "h100", "h200_sxm": "h200",
 
 def preset(name: str) -> GpuPreset:
     """The preset called ``name`` (any case; "-" or " " for "_"): v100, t4, a100, h100, a100_40gb,
-    h200, gh200, b200, l40s, rtx4090, rtx3090, jetson_agx_orin (``PRESETS``).
+    h200, gh200, b200, l40s, rtx4090, a6000, rtx3090, jetson_agx_orin (``PRESETS``).
 
     Raises ValueError naming the known presets (and the closest match) for an unknown name.
     """
