@@ -235,17 +235,18 @@ def test_offload_anchors_stay_where_docs_validation_puts_them() -> None:
 
     bench = runpy.run_path(str(Path(__file__).resolve().parent.parent / "benchmarks"
                                / "validate_offload.py"), run_name="validate_offload")
-    ratios = {c.offload: bench["run"](c)["tokens_per_s"] / c.published_tokens_per_s
-              for c in bench["CASES"]}
-    assert ratios == {"on_demand": pytest.approx(2.64, abs=0.02),
-                      "prefetch": pytest.approx(1.53, abs=0.02)}
+    ratios = [bench["run"](c)["tokens_per_s"] / c.published_tokens_per_s
+              for c in bench["CASES"]]
+    # Accelerate and ZeRO-Inference on a T4 (FlexGen's Table 2); ZeRO-Inference with 4-bit
+    # weights on an RTX A6000, OPT-30B and LLaMA-2-70B (its README)
+    assert ratios == pytest.approx([2.64, 1.53, 1.49, 1.48], abs=0.02)
     # serving: LLaMA-2-13B on the RTX 4090 with 5 GiB in host memory, over PCIe 4.0 and 3.0
     assert bench["serving_decode"]()["tokens_per_s"] / 2.4 == pytest.approx(1.86, abs=0.02)
     slow = bench["serving_decode"]("pcie3_x16")
     assert slow["tokens_per_s"] / 2.4 == pytest.approx(1.0, abs=0.02)
     assert slow["offloaded_gib"] == pytest.approx(5.0, rel=1e-9)
     # every weight crosses the link once per pass: 59.9 GB of OPT-30B in fp16
-    r = bench["run"](bench["CASES"][1])
+    r = bench["run"](bench["CASES"][1])  # ZeRO-Inference, fp16 OPT-30B on the T4
     assert r["host_bytes"] == pytest.approx(59.9e9, rel=2e-3)
     assert r["decode_step_s"] == pytest.approx(r["link_s"], rel=0.01)  # prefetch: link-bound
 
