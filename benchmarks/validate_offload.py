@@ -18,9 +18,9 @@ decode steps interpolated between the first (a 513-row cache) and the last (543)
 2. ZeRO-Inference with 4-bit weights (microsoft/DeepSpeedExamples,
    inference/huggingface/zero_inference/README.md, "Comparison with SOTA Throughput-Oriented
    Inference Framework", the rows with weight quantization and no KV-cache offload): one RTX
-   A6000 (48 GB, PCIe 4.0 x16) with 252 GB of host memory, every weight offloaded to pinned
-   memory (its run_model.sh: --cpu-offload --pin-memory 1 --quant_bit 4): OPT-30B at batch 24,
-   21.84 token/s; LLaMA-2-70B at batch 96, 23.44. pysim runs ``precision="w4a16"`` (4-bit
+   A6000 (48 GB, PCIe 4.0 x16) with 252 GB of host memory, every weight offloaded (its
+   run_model.sh runs OPT-30B's with --cpu-offload --pin-memory 1 --quant_bit 4): OPT-30B at
+   batch 24, 21.84 token/s; LLaMA-2-70B at batch 96, 23.44. pysim runs ``precision="w4a16"`` (4-bit
    linear weights in groups of 128 with fp16 scales and zero points; ZeRO-Inference's default
    groups are 64 and it quantizes the embeddings too: about 3 % more bytes) on the a6000 preset,
    prefetched.
