@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pysim
 import pysim.serving as sv
@@ -121,3 +123,17 @@ def test_w4a16_stores_linear_weights_at_four_bits_with_group_scales() -> None:
     # LLaMA-2-70B in w4a16 fits one A100 without offloading
     res = sv.serve(a100, sv.model("llama2_70b", precision="w4a16"), requests())
     assert res.cost.offload is None and res.kv_blocks > 1000
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@given(st.sampled_from(["on_demand", "prefetch"]), st.floats(5, 100), st.floats(1.1, 4),
+       st.floats(30, 60))
+def test_more_host_bandwidth_or_device_weights_is_never_slower(mode, gbps, faster,
+                                                              keep) -> None:
+    def seconds(bandwidth: float, kept: float) -> float:
+        hw = a100(mode, bandwidth_gb_per_s=bandwidth, device_weights_gib=kept)
+        return float(sv.serve(hw, "llama2_70b", requests(2)).iterations["seconds"].sum())
+
+    base = seconds(gbps, keep)
+    assert seconds(gbps * faster, keep) <= base * (1 + 1e-12)
+    assert seconds(gbps, keep + 5) <= base * (1 + 1e-12)
