@@ -137,3 +137,20 @@ def test_more_host_bandwidth_or_device_weights_is_never_slower(mode, gbps, faste
     base = seconds(gbps, keep)
     assert seconds(gbps * faster, keep) <= base * (1 + 1e-12)
     assert seconds(gbps, keep + 5) <= base * (1 + 1e-12)
+
+
+def test_the_offload_example_ranks_the_host_links() -> None:
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "serving" / \
+        "offload_llama70b.py"
+    rows = runpy.run_path(str(script), run_name="offload_example")["rows"]()
+    fp16 = {(r.gpu, r.mode): r for r in rows if r.precision == "fp16"}
+    for mode in ("on_demand", "prefetch"):  # PCIe 4.0 > PCIe 5.0 > NVLink-C2C
+        assert fp16["a100", mode].tpot_s > fp16["h100", mode].tpot_s > fp16["gh200",
+                                                                            mode].tpot_s
+    assert all(fp16[g, "prefetch"].tpot_s <= fp16[g, "on_demand"].tpot_s for g in
+               ("a100", "h100", "gh200"))
+    # 4-bit weights (37 GB) fit each of them: nothing in host memory
+    assert all(r.host_gb == 0 for r in rows if r.precision == "w4a16")
