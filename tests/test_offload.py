@@ -13,7 +13,7 @@ import pysim
 from pysim.config.host import LINKS, PINNED_EFFICIENCY, HostLink
 from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.errors import ConfigError, WorkloadError
-from pysim.mapping.capacity import GIB, footprint, plan_offload
+from pysim.mapping.capacity import GIB, plan_offload
 from pysim.serving.model import model
 
 
@@ -73,7 +73,7 @@ def test_weights_stay_on_the_device_in_op_order_until_it_is_full() -> None:
     wl = decode()
     hw = t4(offload="on_demand")
     plan = plan_offload(hw, wl)
-    fp = footprint(wl)
+    fp = wl.footprint
     names = list(fp.weights)
     first = min(names.index(n) for n in plan.host_weights)
     # a prefix stays, the rest is offloaded
@@ -176,7 +176,7 @@ def test_the_host_port_and_the_device_link_run_apart() -> None:
 def test_forward_workload_is_the_whole_model() -> None:
     spec = model("opt_30b")
     wl = spec.forward_workload(2, 1, 100)
-    weights = footprint(wl).weight_bytes
+    weights = wl.footprint.weight_bytes
     assert weights == pytest.approx(spec.weight_bytes, rel=1e-3)  # norms' betas aside
     dense = spec.layers * (4 * spec.hidden ** 2 + 2 * spec.hidden * spec.ffn)
     attention = spec.layers * 2 * spec.heads * spec.head_dim * 100

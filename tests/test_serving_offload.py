@@ -99,8 +99,6 @@ def test_offload_errors_name_what_is_allowed() -> None:
 
 
 def test_w4a16_stores_linear_weights_at_four_bits_with_group_scales() -> None:
-    from pysim.mapping.capacity import footprint
-
     fp16, w4 = sv.model("llama2_7b"), sv.model("llama2_7b", precision="w4a16")
     linear = w4.linear_params
     assert linear == 32 * (4 * 4096**2 + 3 * 4096 * 11008)
@@ -114,7 +112,7 @@ def test_w4a16_stores_linear_weights_at_four_bits_with_group_scales() -> None:
                                                                                  True)
     assert head.weight_bits == 16 and head.quant is None  # AWQ keeps the LM head fp16
     # what the graph holds is the spec's bytes less the token embedding (a lookup's input)
-    assert footprint(wl).weight_bytes == w4.weight_bytes - 32000 * 4096 * 2
+    assert wl.footprint.weight_bytes == w4.weight_bytes - 32000 * 4096 * 2
     # a decode step streams its weights: about 3x faster than fp16 on an A100
     a100 = pysim.gpu.preset("a100")
     fast = pysim.simulate(a100, wl).latency_s

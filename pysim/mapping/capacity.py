@@ -9,23 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import WorkloadError
+from pysim.workload.graph import Footprint
 
 GIB = 2**30
-
-
-@dataclass(frozen=True)
-class Footprint:
-    """What a workload holds in memory: each weight once (in the order ops first read it),
-    the graph inputs that are not weights (a KV cache is one), and the largest op's
-    activations (its inputs and output) at once."""
-
-    weights: dict[str, int]
-    inputs: int
-    live: int
-
-    @property
-    def weight_bytes(self) -> int:
-        return sum(self.weights.values())
 
 
 @dataclass(frozen=True)
@@ -42,21 +28,6 @@ class OffloadPlan:
     staging_bytes: int
 
 
-def footprint(wl: Any) -> Footprint:
-    """What ``wl`` holds in memory (``Footprint``)."""
-    declared = [t for name, t in wl.tensors.items() if name not in wl.producers]
-    # each weight once, however many ops read it (a training graph's forward and dX GEMMs
-    # both declare the layer's weight), in the order ops first read them
-    weights = {name: nbytes for read in wl.weights_read for name, nbytes in read.items()}
-    for t in declared:
-        if t.role == "weight":
-            weights.setdefault(t.name, t.bytes)
-    inputs = sum(t.bytes for t in declared if t.role != "weight")
-    live = max((sum(wl.tensors[t].bytes for t in set(op.inputs) if t in wl.producers)
-                + op.output_memory_bytes for op in wl.ops), default=0)
-    return Footprint(weights, inputs, live)
-
-
 def check_capacity(hw: Any, wl: Any) -> None:
     """Raise WorkloadError if the workload cannot live in the hardware's DRAM
     (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
@@ -70,7 +41,7 @@ def check_capacity(hw: Any, wl: Any) -> None:
     capacity = hw.dram.capacity_gib
     if capacity is None:
         return
-    fp = footprint(wl)
+    fp: Footprint = wl.footprint
     need = fp.weight_bytes + fp.inputs + fp.live
     if need > capacity * GIB:
         raise WorkloadError(
@@ -90,7 +61,7 @@ def plan_offload(hw: Any, wl: Any) -> OffloadPlan:
     Raises WorkloadError if the device cannot hold even the rest, or the host memory
     (``host.capacity_gib``) the offloaded weights."""
     host = hw.host
-    fp = footprint(wl)
+    fp: Footprint = wl.footprint
     per_op = wl.weights_read
     largest = max((sum(w.values()) for w in per_op), default=0)
     staging = largest * (2 if host.offload == "prefetch" else 1)

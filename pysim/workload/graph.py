@@ -90,6 +90,21 @@ def _check_chain(i: int, op: Op, j: int, tensor: Tensor, wrote: str, source: str
         )
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What a workload holds in memory: each weight once (by name, in the order ops first read
+    it), the bytes of the graph inputs that are not weights (a KV cache is one), and the largest
+    op's activations (its inputs and output) at once (``Workload.footprint``)."""
+
+    weights: Mapping[str, int]
+    inputs: int
+    live: int
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(self.weights.values())
+
+
 @dataclass(frozen=True, repr=False)
 class Workload:
     """A named DAG of `ops` (Op instances or dicts with a `type`) reading declared graph
@@ -226,6 +241,22 @@ class Workload:
                     weights[name] = t.bytes
             out.append(MappingProxyType(weights))
         return tuple(out)
+
+    @functools.cached_property
+    def footprint(self) -> Footprint:
+        """What the workload holds in memory (``Footprint``): computed once (the capacity check
+        of every simulation reads it)."""
+        declared = [t for name, t in self.tensors.items() if name not in self.producers]
+        # each weight once, however many ops read it (a training graph's forward and dX GEMMs
+        # both declare the layer's weight), in the order ops first read them
+        weights = {name: nbytes for read in self.weights_read for name, nbytes in read.items()}
+        for t in declared:
+            if t.role == "weight":
+                weights.setdefault(t.name, t.bytes)
+        inputs = sum(t.bytes for t in declared if t.role != "weight")
+        live = max((sum(self.tensors[t].bytes for t in set(op.inputs) if t in self.producers)
+                    + op.output_memory_bytes for op in self.ops), default=0)
+        return Footprint(MappingProxyType(weights), inputs, live)
 
     @property
     def outputs(self) -> tuple[str, ...]:
