@@ -8,10 +8,11 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from pysim.config import Hardware, load_hardware
+from pysim.config.host import with_offload
 from pysim.energy import COMPONENTS, ON_CHIP, overhead_pj, price_op
 from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.engine.dram import transfer_timing
-from pysim.errors import ConfigError, WorkloadError
+from pysim.errors import WorkloadError
 from pysim.gpu.presets import GpuPreset
 from pysim.interconnect import Collective, CollectiveTiming
 from pysim.mapping import map_workload
@@ -64,7 +65,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     if memory_plan is not None:
         hw = hw.with_overrides({"mapper.residency": memory_plan})
     if offload is not None:
-        hw = _with_offload(hw, offload)
+        hw = with_offload(hw, offload)
     # Map: unit, tiling, DRAM traffic and action counts of every op.
     notes: dict[str, str] = {}
     placement: list[KeptBlock] = []
@@ -139,22 +140,6 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
             CollectiveTiming(c.name, fetch[c.before[0]], *t)
             for c, t in zip(copies, link_timings[len(links):], strict=True)),
     )
-
-
-def _with_offload(hw: Hardware, offload: str) -> Hardware:
-    """``hw`` with ``host.offload`` set. Raises ConfigError for an unknown mode or a hardware
-    without a ``host`` link to offload over."""
-    from pysim.config.host import OFFLOAD_MODES
-
-    if offload not in OFFLOAD_MODES:
-        raise ConfigError(f"offload must be one of {list(OFFLOAD_MODES)}, got {offload!r}")
-    if hw.host is None:
-        if offload == "none":
-            return hw
-        raise ConfigError(f"offload={offload!r}: hardware {hw.name!r} has no link to host "
-                          "memory; add one (host: {link: pcie4_x16}; links: pcie3_x16, "
-                          "pcie4_x16, pcie5_x16, nvlink_c2c)")
-    return hw.with_overrides({"host.offload": offload})
 
 
 def _host_plans(hw: Hardware, plan: OffloadPlan, plans: list[StepPlan]) -> list[LinkPlan]:

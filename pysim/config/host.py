@@ -24,11 +24,14 @@ weight that does not fit and every weight after it live in host memory (Accelera
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pysim.config.quantities import BandwidthGBps, Float
+
+if TYPE_CHECKING:
+    from pysim.config.hardware import Hardware
 
 
 class LinkSpec(NamedTuple):
@@ -124,3 +127,19 @@ class HostLink(BaseModel):
         host_read = DRAM_PRESETS[self.memory].energy_pj_per_bit
         assert self.energy_pj_per_bit is not None  # filled by the validator
         return 8 * (host_read + self.energy_pj_per_bit + device_write_pj_per_bit)
+
+
+def with_offload(hw: Hardware, mode: str) -> Hardware:
+    """``hw`` with ``host.offload`` set to ``mode`` (``OFFLOAD_MODES``). Raises ConfigError for
+    an unknown mode, or a mode other than "none" on a hardware without a ``host`` link."""
+    from pysim.errors import ConfigError
+
+    if mode not in OFFLOAD_MODES:
+        raise ConfigError(f"offload must be one of {list(OFFLOAD_MODES)}, got {mode!r}")
+    if hw.host is None:
+        if mode == "none":
+            return hw
+        raise ConfigError(f"offload={mode!r}: hardware {hw.name!r} has no link to host "
+                          "memory; add one (host: {link: pcie4_x16}; links: pcie3_x16, "
+                          "pcie4_x16, pcie5_x16, nvlink_c2c)")
+    return hw.with_overrides({"host.offload": mode})

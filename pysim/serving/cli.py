@@ -18,7 +18,6 @@ from pysim.progress import add_progress_arg, bar
 from pysim.serving.simulator import PREEMPTION, RESERVATIONS, SCHEDULERS
 
 KV_POLICIES = ("full", "window", "h2o", "cake")
-OFFLOAD_MODES = ("none", "on_demand", "prefetch")
 
 
 def add_parser(sub: Any) -> None:
@@ -95,15 +94,6 @@ def _hardware(text: str) -> Any:
     if text.startswith("gpu:"):
         return pysim.gpu.preset(text[4:])
     return pysim.load_hardware(text)
-
-
-def _with_offload(hw: Any, mode: str) -> Any:
-    """``hw`` (a GPU preset or hardware) with ``host.offload`` set to ``mode``."""
-    hardware = hw.hardware if hasattr(hw, "hardware") else hw
-    if hardware.host is None:
-        raise _bad("--offload", mode, f"hardware {hardware.name!r} has no link to host memory "
-                   "(a 'host' section: docs/hardware_config.md)")
-    return hardware.with_overrides({"host.offload": mode})
 
 
 def _bad(flag: str, value: object, allowed: str) -> ConfigError:
@@ -238,7 +228,10 @@ def run(args: argparse.Namespace) -> int:
                               f"{MAX_REQUESTS:,}")
     hw = _hardware(args.hardware)
     if args.offload is not None:
-        hw = _with_offload(hw, _choice("--offload", args.offload, OFFLOAD_MODES))
+        from pysim.config.host import OFFLOAD_MODES, with_offload
+        from pysim.serving.offload import hardware_of
+
+        hw = with_offload(hardware_of(hw), _choice("--offload", args.offload, OFFLOAD_MODES))
     spec = sv.model(args.model, precision=args.precision)
     route = routing(args, spec)
     exit_profile, skip = depth_profile(args, spec)
