@@ -106,10 +106,10 @@ class ServeConfig:
 
     @property
     def swap_bytes_per_s(self) -> float:
-        """The swap link in B/s: ``host_bandwidth_gb_per_s`` (``serve`` fills it from the
-        hardware where it is None), else ``SWAP_GB_PER_S``."""
-        bw = self.host_bandwidth_gb_per_s
-        return (SWAP_GB_PER_S if bw is None else bw) * 1e9
+        """The swap link in B/s (``serve`` fills ``host_bandwidth_gb_per_s`` from the hardware
+        where it is None, before any sequence swaps)."""
+        assert self.host_bandwidth_gb_per_s is not None
+        return self.host_bandwidth_gb_per_s * 1e9
 
     def __post_init__(self) -> None:
         if self.scheduler not in SCHEDULERS:
@@ -596,8 +596,9 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     cfg = config if config is not None else ServeConfig(**settings)
     if config is not None and settings:
         raise ConfigError("give a ServeConfig or keyword settings, not both")
+    hardware = hardware_of(hw) or hw  # a path loaded once, for the host link and memory
     if cfg.host_bandwidth_gb_per_s is None:
-        cfg = replace(cfg, host_bandwidth_gb_per_s=host_gb_per_s(hw))
+        cfg = replace(cfg, host_bandwidth_gb_per_s=host_gb_per_s(hardware))
     spec = model(llm)
     par = cfg.parallel
     par.check(spec)
@@ -609,9 +610,9 @@ def serve(hw: Any, llm: str | LLMSpec, requests: Sequence[Request],
     where = f" ({spec.name} on {getattr(hw, 'name', 'the hardware')}"
     if par.devices > 1:
         where += f", tp {par.tp} x pp {par.pp} = {par.devices} devices"
-    memory = memory_bytes(hw, cfg.memory_gb) * par.devices
+    memory = memory_bytes(hardware, cfg.memory_gb) * par.devices
     # weights that do not fit run from host memory where the hardware offloads them
-    offload = plan_offload(hw, spec, weights, memory, cfg.memory_fraction,
+    offload = plan_offload(hardware, spec, weights, memory, cfg.memory_fraction,
                            kv_min_bytes(spec, cfg.block_size, block_bytes), par.devices)
     on_device = weights - (offload.bytes if offload is not None else 0)
     total = capacity_blocks(memory, round(on_device), kv_token, cfg.block_size,
