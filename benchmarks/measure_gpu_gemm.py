@@ -13,16 +13,21 @@ of 10 back-to-back calls and divides (kernel time alone). It needs PyTorch with 
 pysim's build or tests does. ``compare`` reads such a CSV and prints, per row, the model's time
 (``GpuPreset.gemm_cost``; for ``graph`` rows less the model's host launches, kept its device-side
 kernel and pipeline latency) and its relative error, then the median and mean absolute error per
-dtype and method.
+dtype and method. A row that carries the SM clock it ran at (``sm_mhz``: measure_gpu_kernels.py
+records it through NVML) is modelled at that clock, its tensor cores, shared memory and L2 alike
+(``--preset-clock``: at the preset's power-limited one): the model's kernel time against the
+kernel's, whatever the power controller did during the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 SHAPES = [
     (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096),
@@ -123,26 +128,66 @@ def gemm_kernel(torch: object, dtype: str, m: int, n: int, k: int, device: str =
     return lambda: t.matmul(a, b)
 
 
-def compare(path: Path, preset_name: str) -> list[dict[str, float | str]]:
-    """Rows of the CSV with the model's time and relative error ((model - measured) / measured)."""
+def at_clock(preset: Any, sm_mhz: str) -> Any:
+    """``preset`` with every SM-clocked term at ``sm_mhz`` (a row's measured clock: the tensor
+    cores', shared memory's and the L2's), or ``preset`` itself where the row has none."""
+    if not sm_mhz:
+        return preset
+    mhz = float(sm_mhz)
+    return dataclasses.replace(preset, boost_clock_mhz=mhz, mma_clock_mhz=mhz)
+
+
+def model_s(p: Any, row: dict[str, str]) -> float:
+    """The model's time of a CSV row on ``p``: one kernel (``bmm.csv`` rows carry a batch: one
+    strided-batched kernel); a graph row's without its host launches (two for a split-K GEMM:
+    its reduction is a kernel too), keeping the device-side kernel and pipeline latency."""
+    c = p.gemm_cost(int(row["m"]), int(row["n"]), int(row["k"]), row["dtype"],
+                    batch=int(row.get("batch") or 1))
+    if row.get("method", "graph") == "graph":
+        return c.time_s - c.launch_s * (2 if c.split_k > 1 else 1)
+    return c.time_s
+
+
+def implied_clock(preset: Any, row: dict[str, str], lo: float,
+                  hi: float) -> tuple[float, float]:
+    """The SM clock in ``lo``..``hi`` MHz at which the model's time of ``row`` equals the
+    measured one (bisection: the model's time never grows with the clock), and the relative
+    error left there: 0 inside the range; at the bound the row needs beyond it, what no clock
+    the GPU can run at explains (a model error, not the power controller's)."""
+    measured = float(row["time_s"])
+
+    def err(mhz: float) -> float:
+        return (model_s(at_clock(preset, f"{mhz:.3f}"), row) - measured) / measured
+
+    if err(hi) > 0:
+        return hi, err(hi)
+    if err(lo) < 0:
+        return lo, err(lo)
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if err(mid) > 0 else (lo, mid)
+    return (lo + hi) / 2, 0.0
+
+
+def compare(path: Path, preset_name: str,
+            clocks: bool = True) -> list[dict[str, float | str]]:
+    """Rows of the CSV with the model's time and relative error ((model - measured) / measured);
+    with ``clocks``, a row that carries the SM clock it ran at (``sm_mhz``) is modelled at that
+    clock instead of the preset's (sustained) one."""
     from pysim import gpu
 
-    p = gpu.preset(preset_name)
+    preset = gpu.preset(preset_name)
     out = []
     with path.open() as f:
         for row in csv.DictReader(f):
             if "m" not in row:  # h200_kernels/sustained.csv: n^3 GEMMs back to back for 2 s
                 row.update(m=row["n"], k=row["n"])
-            m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
             measured = float(row["time_s"])
-            # bmm.csv rows carry a batch: one strided-batched kernel
-            c = p.gemm_cost(m, n, k, row["dtype"], batch=int(row.get("batch") or 1))
-            model = c.time_s
+            p = at_clock(preset, row.get("sm_mhz") or "") if clocks else preset
             # graph rows (and measure_gpu_kernels.py's files, which have no method column):
             # kernels back to back, no host launch in between (a split-K GEMM is two kernels)
             row.setdefault("method", "graph")
-            if row["method"] == "graph":
-                model -= c.launch_s * (2 if c.split_k > 1 else 1)
+            model = model_s(p, row)
             out.append({**row, "model_s": model, "error": (model - measured) / measured})
     return out
 
@@ -156,11 +201,20 @@ def main() -> None:
     c = sub.add_parser("compare")
     c.add_argument("csv", type=Path)
     c.add_argument("--preset", required=True)
+    c.add_argument("--preset-clock", action="store_true",
+                   help="model every row at the preset's clock, not at the row's sm_mhz")
+    c.add_argument("--implied-clock", metavar="LO:HI", default=None,
+                   help="print, per graph row, the SM clock in LO..HI MHz at which the model "
+                   "matches it and the error left at the bound where none does (H200: "
+                   "1080:1980, its lowest sustained and its highest clock)")
     args = parser.parse_args()
     if args.mode == "measure":
         measure(args.out, args.repeat)
         return
-    rows = compare(args.csv, args.preset)
+    rows = compare(args.csv, args.preset, clocks=not args.preset_clock)
+    if args.implied_clock:
+        print_implied(rows, args.preset, *(float(x) for x in args.implied_clock.split(":")))
+        return
     for r in rows:
         fill = f" {r['fill']}" if "fill" in r else ""  # sustained.csv: the operands' values
         print(f"{r.get('method', 'eager'):6} {r['dtype']:9} {r.get('batch', 1)!s:>5} x "
@@ -175,6 +229,30 @@ def main() -> None:
                 print(f"{method:6} {dtype:9}: median |error| {statistics.median(errs) * 100:.1f}"
                       f" %, mean {statistics.mean(errs) * 100:.1f} %, max {max(errs) * 100:.1f}"
                       f" % over {len(errs)} shapes")
+
+
+def print_implied(rows: list[dict[str, Any]], preset_name: str, lo: float, hi: float) -> None:
+    """The ``--implied-clock`` table: each graph row's implied clock, and per dtype the median
+    and largest error no clock in lo..hi removes."""
+    from pysim import gpu
+
+    preset = gpu.preset(preset_name)
+    left: dict[str, list[float]] = {}
+    clocks: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("method", "graph") != "graph":
+            continue
+        mhz, err = implied_clock(preset, r, lo, hi)
+        left.setdefault(str(r["dtype"]), []).append(abs(err))
+        clocks.setdefault(str(r["dtype"]), []).append(mhz)
+        print(f"{r['dtype']:9} {r.get('batch', 1)!s:>5} x {r['m']:>6}x{r['n']:>6}x{r['k']:>6} "
+              f"error {float(r['error']) * 100:+6.1f} % at the preset's clock, implied "
+              f"{mhz:6.0f} MHz, left {err * 100:+6.1f} %")
+    for dtype, errs in left.items():
+        print(f"{dtype:9}: implied clock median {statistics.median(clocks[dtype]):.0f} MHz; "
+              f"error no clock in {lo:g}..{hi:g} MHz removes: median "
+              f"{statistics.median(errs) * 100:.1f} %, max {max(errs) * 100:.1f} % over "
+              f"{len(errs)} shapes")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ time, so a run cut short keeps what it measured. Kernel times are CUDA-graph rep
 gaps excluded, as in ``measure_gpu_gemm.py``'s ``graph`` rows. ``kernels`` columns hold the CUDA
 kernel names one call ran (``torch.profiler``), so the tile shape cuBLAS chose is on record.
 ``env.csv`` records the GPU, the software and the SM clock read by ``nvidia-smi`` while a large
-GEMM runs (the clock under the power limit). Sections run in priority order inside ``--budget-s``
+GEMM runs (the clock under the power limit). ``gemm.csv`` and ``bmm.csv`` rows also carry the SM
+clock NVML read while their timed replays ran (``sm_mhz``: the median of samples every 2 ms and
+at both ends; ``sm_mhz_min``) and the board power (``power_w``), where ``nvidia-ml-py`` is
+installed: a short run of mid-size GEMMs ends before the 700 W power cap pulls an H200's clock
+down, so its time says as much about the clock as about the kernel, and ``compare`` models
+each such row at the clock it ran at. Sections run in priority order inside ``--budget-s``
 of wall time; those left out are named in the log. ``compare_gpu_kernels.py`` sets pysim's model
 beside these files.
 """
@@ -102,6 +107,43 @@ class Run:
     def left(self) -> float:
         return self.deadline - time.monotonic()
 
+    @contextmanager
+    def clock(self) -> Iterator[dict[str, object]]:
+        """The SM clock and board power while the block runs, sampled through NVML every 2 ms
+        and at both ends: ``sm_mhz`` (median), ``sm_mhz_min``, ``power_w`` (median); empty
+        where there is no NVML (no GPU, or ``nvidia-ml-py`` missing)."""
+        import threading
+
+        out: dict[str, object] = {}
+        nvml = _nvml() if self.cuda else None
+        if nvml is None:
+            yield out
+            return
+        handle = nvml.nvmlDeviceGetHandleByIndex(0)
+        samples: list[tuple[int, float]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            samples.append((nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+                            nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0))
+
+        def loop() -> None:
+            while not stop.wait(0.002):
+                sample()
+
+        sample()
+        th = threading.Thread(target=loop)
+        th.start()
+        try:
+            yield out
+        finally:
+            stop.set()
+            th.join()
+            sample()
+            out.update(sm_mhz=statistics.median(c for c, _ in samples),
+                       sm_mhz_min=min(c for c, _ in samples),
+                       power_w=statistics.median(w for _, w in samples))
+
     def write(self, section: str, row: dict[str, object]) -> None:
         if section not in self._files:
             f = (self.out / f"{section}.csv").open("w", newline="")
@@ -185,6 +227,17 @@ def _guard(run: Run, label: str, fn: Callable[[], None]) -> None:
         run.torch.cuda.empty_cache()
 
 
+def _nvml() -> Any:
+    """pynvml (``nvidia-ml-py``), initialised; None where it is not installed or fails."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - the clock is optional evidence
+        return None
+    return pynvml
+
+
 def _smi(fields: str) -> list[str]:
     try:
         out = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
@@ -250,11 +303,8 @@ def measure_sustained(run: Run) -> None:
              ("fp16", 8192, "randn"), ("fp8_e4m3", 8192, "randn")]
     if run.quick:
         cases = [("fp16", 128, "randn")]
-    nvml: Any = None
-    if run.cuda:
-        import pynvml as nvml  # nvidia-ml-py
-
-        nvml.nvmlInit()
+    nvml = _nvml() if run.cuda else None
+    if nvml is not None:
         handle = nvml.nvmlDeviceGetHandleByIndex(0)
         reasons_of = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
             nvml.nvmlDeviceGetCurrentClocksThrottleReasons
@@ -315,9 +365,11 @@ def measure_gemm(run: Run) -> None:
 
             def case(dtype: str = dtype, m: int = m, n: int = n, k: int = k) -> None:
                 fn = _gemm_fn(run, dtype, m, n, k)
-                s = run.time(fn)
+                with run.clock() as clock:
+                    s = run.time(fn)
                 run.write("gemm", {"dtype": dtype, "m": m, "n": n, "k": k, "time_s": s,
-                                   "tflops": 2 * m * n * k / s / 1e12, "kernels": run.kernels(fn)})
+                                   "tflops": 2 * m * n * k / s / 1e12, **clock,
+                                   "kernels": run.kernels(fn)})
             _guard(run, f"gemm {dtype} {m}x{n}x{k}", case)
 
 
@@ -330,10 +382,11 @@ def measure_bmm(run: Run) -> None:
             def case(dtype: str = dtype, batch: int = batch, m: int = m, n: int = n,
                      k: int = k) -> None:
                 fn = _gemm_fn(run, dtype, m, n, k, batch=batch)
-                s = run.time(fn)
+                with run.clock() as clock:
+                    s = run.time(fn)
                 run.write("bmm", {"dtype": dtype, "batch": batch, "m": m, "n": n, "k": k,
                                   "time_s": s, "tflops": 2 * batch * m * n * k / s / 1e12,
-                                  "kernels": run.kernels(fn)})
+                                  **clock, "kernels": run.kernels(fn)})
             _guard(run, f"bmm {dtype} {batch}x{m}x{n}x{k}", case)
 
 

@@ -51,3 +51,28 @@ def test_rows_without_a_method_are_kernel_times_less_every_host_launch(tmp_path:
         assert row["model_s"] == pytest.approx(c.time_s - launches * c.launch_s)
         assert row["model_s"] > c.latency_s > 0
     assert p.gemm_cost(128, 128, 65536, "fp16").split_k > 1  # the second row is split-K
+
+
+def test_a_row_with_its_measured_clock_is_modelled_at_that_clock(tmp_path: Path) -> None:
+    """measure_gpu_kernels.py records the SM clock of each GEMM's timed replays (sm_mhz):
+    compare models such a row at that clock (tensor cores, shared memory and L2), a row
+    without one at the preset's, and --preset-clock ignores it. A compute-bound GEMM at a
+    higher clock is faster, in proportion at most."""
+    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    p = gpu.preset("h200")
+    csv_path = tmp_path / "k.csv"
+    csv_path.write_text("gpu,dtype,m,n,k,time_s,tflops,sm_mhz\n"
+                        "NVIDIA H200,fp16,4096,4096,4096,1e-4,0,1830\n"
+                        "NVIDIA H200,fp16,4096,4096,4096,1e-4,0,\n")
+    at, preset = mod.compare(csv_path, "h200")
+    fast = mod.at_clock(p, "1830").gemm_cost(4096, 4096, 4096, "fp16")
+    assert at["model_s"] == pytest.approx(fast.time_s - fast.launch_s)
+    slow = p.gemm_cost(4096, 4096, 4096, "fp16")
+    assert preset["model_s"] == pytest.approx(slow.time_s - slow.launch_s)
+    assert 1430 / 1830 < at["model_s"] / preset["model_s"] < 1  # compute-bound at 1430 MHz
+    ignored = mod.compare(csv_path, "h200", clocks=False)
+    assert ignored[0]["model_s"] == preset["model_s"]
+    assert mod.at_clock(p, "") is p
