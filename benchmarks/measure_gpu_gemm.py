@@ -137,19 +137,39 @@ def at_clock(preset: Any, sm_mhz: str) -> Any:
     return dataclasses.replace(preset, boost_clock_mhz=mhz, mma_clock_mhz=mhz)
 
 
-def model_s(p: Any, row: dict[str, str]) -> float:
+# Bytes per element of the measured tensors: A and B as torch holds them (tf32 runs on fp32
+# tensors), C as the call returns it (``_scaled_mm``: bf16; ``_int_mm``: int32).
+IN_BYTES = {"fp16": 2, "bf16": 2, "tf32": 4, "fp8_e4m3": 1, "int8": 1}
+OUT_BYTES = {"fp16": 2, "bf16": 2, "tf32": 4, "fp8_e4m3": 2, "int8": 4}
+
+
+def footprint_bytes(row: dict[str, str]) -> int:
+    """A, B and C of a row's GEMM (every batch entry) in memory."""
+    m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
+    dtype = row["dtype"]
+    return int(row.get("batch") or 1) * ((m * k + k * n) * IN_BYTES[dtype]
+                                         + m * n * OUT_BYTES[dtype])
+
+
+def model_s(p: Any, row: dict[str, str], hot: bool = True) -> float:
     """The model's time of a CSV row on ``p``: one kernel (``bmm.csv`` rows carry a batch: one
     strided-batched kernel); a graph row's without its host launches (two for a split-K GEMM:
-    its reduction is a kernel too), keeping the device-side kernel and pipeline latency."""
+    its reduction is a kernel too), keeping the device-side kernel and pipeline latency. The
+    timing loops replay each kernel on the same buffers, so a GEMM whose A, B and C fit half
+    the L2 runs on a hot L2 (``l2_resident``; ``hot`` False: every row cold). Half: Ampere's
+    and Hopper's L2 is two partitions, each caching the lines its own GPCs' SMs read (A100
+    whitepaper, "L2 cache"), so a line read from both halves is held twice; on the H200 GEMMs
+    of 16 MiB or less ran as if from the L2, 32 MiB GEMVs at the HBM's rate."""
     c = p.gemm_cost(int(row["m"]), int(row["n"]), int(row["k"]), row["dtype"],
-                    batch=int(row.get("batch") or 1))
+                    batch=int(row.get("batch") or 1),
+                    l2_resident=hot and footprint_bytes(row) <= p.l2_kb * 1024 // 2)
     if row.get("method", "graph") == "graph":
         return c.time_s - c.launch_s * (2 if c.split_k > 1 else 1)
     return c.time_s
 
 
-def implied_clock(preset: Any, row: dict[str, str], lo: float,
-                  hi: float) -> tuple[float, float]:
+def implied_clock(preset: Any, row: dict[str, str], lo: float, hi: float,
+                  hot: bool = True) -> tuple[float, float]:
     """The SM clock in ``lo``..``hi`` MHz at which the model's time of ``row`` equals the
     measured one (bisection: the model's time never grows with the clock), and the relative
     error left there: 0 inside the range; at the bound the row needs beyond it, what no clock
@@ -157,7 +177,7 @@ def implied_clock(preset: Any, row: dict[str, str], lo: float,
     measured = float(row["time_s"])
 
     def err(mhz: float) -> float:
-        return (model_s(at_clock(preset, f"{mhz:.3f}"), row) - measured) / measured
+        return (model_s(at_clock(preset, f"{mhz:.3f}"), row, hot) - measured) / measured
 
     if err(hi) > 0:
         return hi, err(hi)
@@ -169,8 +189,8 @@ def implied_clock(preset: Any, row: dict[str, str], lo: float,
     return (lo + hi) / 2, 0.0
 
 
-def compare(path: Path, preset_name: str,
-            clocks: bool = True) -> list[dict[str, float | str]]:
+def compare(path: Path, preset_name: str, clocks: bool = True,
+            hot: bool = True) -> list[dict[str, float | str]]:
     """Rows of the CSV with the model's time and relative error ((model - measured) / measured);
     with ``clocks``, a row that carries the SM clock it ran at (``sm_mhz``) is modelled at that
     clock instead of the preset's (sustained) one."""
@@ -187,7 +207,7 @@ def compare(path: Path, preset_name: str,
             # graph rows (and measure_gpu_kernels.py's files, which have no method column):
             # kernels back to back, no host launch in between (a split-K GEMM is two kernels)
             row.setdefault("method", "graph")
-            model = model_s(p, row)
+            model = model_s(p, row, hot)
             out.append({**row, "model_s": model, "error": (model - measured) / measured})
     return out
 
@@ -203,6 +223,8 @@ def main() -> None:
     c.add_argument("--preset", required=True)
     c.add_argument("--preset-clock", action="store_true",
                    help="model every row at the preset's clock, not at the row's sm_mhz")
+    c.add_argument("--cold-l2", action="store_true",
+                   help="model every row from the HBM, none on a hot L2")
     c.add_argument("--implied-clock", metavar="LO:HI", default=None,
                    help="print, per graph row, the SM clock in LO..HI MHz at which the model "
                    "matches it and the error left at the bound where none does (H200: "
@@ -211,9 +233,10 @@ def main() -> None:
     if args.mode == "measure":
         measure(args.out, args.repeat)
         return
-    rows = compare(args.csv, args.preset, clocks=not args.preset_clock)
+    rows = compare(args.csv, args.preset, clocks=not args.preset_clock, hot=not args.cold_l2)
     if args.implied_clock:
-        print_implied(rows, args.preset, *(float(x) for x in args.implied_clock.split(":")))
+        lo, hi = (float(x) for x in args.implied_clock.split(":"))
+        print_implied(rows, args.preset, lo, hi, hot=not args.cold_l2)
         return
     for r in rows:
         fill = f" {r['fill']}" if "fill" in r else ""  # sustained.csv: the operands' values
@@ -231,7 +254,8 @@ def main() -> None:
                       f" % over {len(errs)} shapes")
 
 
-def print_implied(rows: list[dict[str, Any]], preset_name: str, lo: float, hi: float) -> None:
+def print_implied(rows: list[dict[str, Any]], preset_name: str, lo: float, hi: float,
+                  hot: bool = True) -> None:
     """The ``--implied-clock`` table: each graph row's implied clock, and per dtype the median
     and largest error no clock in lo..hi removes."""
     from pysim import gpu
@@ -242,7 +266,7 @@ def print_implied(rows: list[dict[str, Any]], preset_name: str, lo: float, hi: f
     for r in rows:
         if r.get("method", "graph") != "graph":
             continue
-        mhz, err = implied_clock(preset, r, lo, hi)
+        mhz, err = implied_clock(preset, r, lo, hi, hot)
         left.setdefault(str(r["dtype"]), []).append(abs(err))
         clocks.setdefault(str(r["dtype"]), []).append(mhz)
         print(f"{r['dtype']:9} {r.get('batch', 1)!s:>5} x {r['m']:>6}x{r['n']:>6}x{r['k']:>6} "

@@ -27,9 +27,10 @@ TcAcc acc_of(const std::optional<std::string>& acc) {
 TcGemm make_gemm(int64_t m, int64_t n, int64_t k, const std::string& dtype, bool sparse,
                  int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
                  int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits,
-                 int64_t a_row, int64_t b_row) {
+                 int64_t a_row, int64_t b_row, bool l2_resident) {
   TcGemm g{m,           n,      k,      parse_tc_dtype(dtype), sparse,   out_bytes, batch,
-           acc_of(acc), a_bits, b_bits, b_group,              out_bits, a_row, b_row};
+           acc_of(acc), a_bits, b_bits, b_group,              out_bits, a_row, b_row,
+           l2_resident};
   validate(g);
   return g;
 }
@@ -308,14 +309,15 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits,
-         int64_t a_row, int64_t b_row) {
+         int64_t a_row, int64_t b_row, bool l2_resident) {
         return gemm_cost(spec, make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                           b_bits, b_group, out_bits, a_row, b_row));
+                                           b_bits, b_group, out_bits, a_row, b_row, l2_resident));
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("a_row") = 0, py::arg("b_row") = 0,
+      py::arg("l2_resident") = false,
       "Closed-form time of the fastest candidate configuration; batch: independent GEMMs of "
       "this shape in one kernel (strided batched); acc: accumulator dtype (None: the dtype's "
       "default).");
@@ -325,10 +327,10 @@ void bind_tensor_core(py::module_& m) {
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits, int64_t cluster_m,
-         int64_t cluster_n, int64_t a_row, int64_t b_row) {
+         int64_t cluster_n, int64_t a_row, int64_t b_row, bool l2_resident) {
         return gemm_cost_tile(spec,
                               make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                        b_bits, b_group, out_bits, a_row, b_row),
+                                        b_bits, b_group, out_bits, a_row, b_row, l2_resident),
                               CtaTile{tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n});
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype"),
@@ -337,21 +339,23 @@ void bind_tensor_core(py::module_& m) {
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("cluster_m") = 1,
       py::arg("cluster_n") = 1, py::arg("a_row") = 0, py::arg("b_row") = 0,
+      py::arg("l2_resident") = false,
       "Closed-form time of one configuration.");
   m.def(
       "gpu_gemm_simulate",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits,
-         int64_t a_row, int64_t b_row) {
+         int64_t a_row, int64_t b_row, bool l2_resident) {
         const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                      b_bits, b_group, out_bits, a_row, b_row);
+                                      b_bits, b_group, out_bits, a_row, b_row, l2_resident);
         return without_gil([&](const Poll& poll) { return gemm_simulate(spec, gemm, poll); });
       },
       py::arg("spec"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("dtype") = "fp16",
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("a_row") = 0, py::arg("b_row") = 0,
+      py::arg("l2_resident") = false,
       "Step-level reference (CTA by CTA, k-block by k-block) over the same candidates.");
   m.def(
       "gpu_gemm_simulate_tile",
@@ -359,9 +363,9 @@ void bind_tensor_core(py::module_& m) {
          bool sparse, int64_t out_bytes, int64_t tile_m, int64_t tile_n, int64_t tile_k,
          int64_t split_k, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits, int64_t cluster_m,
-         int64_t cluster_n, int64_t a_row, int64_t b_row) {
+         int64_t cluster_n, int64_t a_row, int64_t b_row, bool l2_resident) {
         const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                      b_bits, b_group, out_bits, a_row, b_row);
+                                      b_bits, b_group, out_bits, a_row, b_row, l2_resident);
         const CtaTile tile{tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n};
         return without_gil(
             [&](const Poll& poll) { return gemm_simulate_tile(spec, gemm, tile, poll); });
@@ -371,16 +375,17 @@ void bind_tensor_core(py::module_& m) {
       py::arg("tile_k"), py::arg("split_k") = 1, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("cluster_m") = 1,
-      py::arg("cluster_n") = 1, py::arg("a_row") = 0, py::arg("b_row") = 0);
+      py::arg("cluster_n") = 1, py::arg("a_row") = 0, py::arg("b_row") = 0,
+      py::arg("l2_resident") = false);
   m.def(
       "gpu_gemm_candidates",
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits,
-         int64_t a_row, int64_t b_row) {
+         int64_t a_row, int64_t b_row, bool l2_resident) {
         std::vector<py::tuple> out;
         const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                      b_bits, b_group, out_bits, a_row, b_row);
+                                      b_bits, b_group, out_bits, a_row, b_row, l2_resident);
         for (const CtaTile& t : gemm_candidates(spec, gemm)) {
           out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k, t.cluster_m, t.cluster_n));
         }
@@ -390,6 +395,7 @@ void bind_tensor_core(py::module_& m) {
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("a_row") = 0, py::arg("b_row") = 0,
+      py::arg("l2_resident") = false,
       "(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the "
       "search evaluates.");
 

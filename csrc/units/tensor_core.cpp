@@ -839,7 +839,8 @@ int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2
   return footprint + static_cast<int64_t>(static_cast<long double>(loads - footprint) * miss);
 }
 
-void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t bound_counts[4]) {
+void add_wave(const GpuSpec& spec, const TcGemm& gemm, const WaveTerms& w, GemmCost& c,
+              int64_t bound_counts[4]) {
   const double hz = spec.clock_mhz * 1e6;
   // tensor-core-bound work: the power-limited clock, never above the boost clock
   const double mma_hz =
@@ -863,10 +864,12 @@ void add_wave(const GpuSpec& spec, const WaveTerms& w, GemmCost& c, int64_t boun
   c.l2_s += terms[2];
   c.hbm_s += terms[3];
   c.mainloop_s += terms[best];
-  c.epilogue_s += std::max(w.epilogue_cycles / hz, static_cast<double>(w.c_bytes) / hbm);
+  // C's stores go to the HBM, or stay in the L2 where the operands live there
+  const double store = gemm.l2_resident ? spec.l2_bandwidth_bytes_per_clk * hz : hbm;
+  c.epilogue_s += std::max(w.epilogue_cycles / hz, static_cast<double>(w.c_bytes) / store);
   c.l2_read_bytes += w.l2_bytes;
   c.hbm_read_bytes += w.hbm_bytes;
-  c.hbm_write_bytes += w.c_bytes;
+  if (!gemm.l2_resident) c.hbm_write_bytes += w.c_bytes;
   c.smem_read_bytes += w.smem_bytes;
   c.mma_instructions += w.mma_instructions;
   c.issued_macs += w.issued_macs;
@@ -889,9 +892,15 @@ void finish_cost(const GpuSpec& spec, const TcGemm& gemm, const TileGeometry& g,
   if (c.split_k > 1) {  // a second kernel sums the partials and writes C (every entry)
     const int64_t partials = gemm.batch * c.split_k * gemm.m * gemm.n * g.acc_bytes;
     const int64_t out = tc_c_bytes(gemm, gemm.batch * gemm.m * gemm.n);
-    c.hbm_read_bytes += partials;
-    c.hbm_write_bytes += out;
-    c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;
+    if (gemm.l2_resident) {  // the partials and C stay in the L2
+      c.reduction_s = static_cast<double>(partials + out) /
+                          (spec.l2_bandwidth_bytes_per_clk * spec.clock_mhz * 1e6) +
+                      c.launch_s;
+    } else {
+      c.hbm_read_bytes += partials;
+      c.hbm_write_bytes += out;
+      c.reduction_s = static_cast<double>(partials + out) / hbm + c.launch_s;
+    }
   }
   // Once per kernel: persistent kernels (CUTLASS's sm90 tile schedulers, cuBLAS) load a
   // tile's first k-blocks while the previous tile's epilogue runs, so only the first fill and
@@ -971,14 +980,14 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     }
     const int64_t footprint = a_panels * a_panel + b_panels * b_panel;
     const int64_t live = (a_panels * g.a_block_bytes + b_panels * g.b_block_bytes) * g.stages;
-    t.hbm_bytes = l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
+    t.hbm_bytes = gemm.l2_resident ? 0 : l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
     // C stores are predicated: a CTA writes its tile's in-bounds elements only (none for the
     // padding CTAs of a cluster-padded grid).
     const int64_t elements =
         c_elements_before(gemm, tile, g, b) - c_elements_before(gemm, tile, g, a);
     t.c_bytes = tile.split_k > 1 ? elements * g.acc_bytes : tc_c_bytes(gemm, elements);
     t.epilogue_cycles = static_cast<double>(busiest) * g.epilogue_cycles_per_cta;
-    add_wave(spec, t, c, bound_counts);
+    add_wave(spec, gemm, t, c, bound_counts);
   }
   finish_cost(spec, gemm, g, bound_counts, c);
   return c;

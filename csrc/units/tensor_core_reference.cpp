@@ -149,8 +149,10 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
         static_cast<int64_t>(a_panels.size()) *
             block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) +
         static_cast<int64_t>(b_panels.size()) * b_bytes(tile.bn);
-    w.hbm_bytes = l2_miss_bytes(per_block * kbs, w.l2_bytes, per_block * g.stages, spec.l2_bytes);
-    add_wave(spec, w, c, bound_counts);
+    w.hbm_bytes = gemm.l2_resident ? 0
+                                   : l2_miss_bytes(per_block * kbs, w.l2_bytes,
+                                                   per_block * g.stages, spec.l2_bytes);
+    add_wave(spec, gemm, w, c, bound_counts);
   }
   finish_cost(spec, gemm, g, bound_counts, c);
   return c;

@@ -552,6 +552,7 @@ class GpuPreset:
         out_bits: int | None = None,
         a_row: int | None = None,
         b_row: int | None = None,
+        l2_resident: bool = False,
     ) -> _core.GemmCost:
         """Closed-form time and traffic of C[M, N] = A[M, K] x B[K, N] as one kernel.
 
@@ -587,6 +588,10 @@ class GpuPreset:
         row, where its layout is known (a weight gradient's dY: rows of N); otherwise only A's
         and C's rows count (a weight is N x K, a V cache K x N). Rows need more than one row and
         value to count.
+        ``l2_resident``: A, B, C (and split-K's partials) are already in the L2 and stay there,
+        as when a timing loop replays the kernel on buffers that fit the L2 (a "hot" L2): the
+        k-blocks and stores move between the L2 and the SMs only, no HBM bytes (default: cold,
+        every operand from the HBM).
         Raises ValueError on bad dims, batch, dtype, (dtype, acc) pair, widths or group
         (naming the field).
         """
@@ -594,12 +599,13 @@ class GpuPreset:
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
         rows = _rows(a_row, b_row)
+        hot = _flag("l2_resident", l2_resident)
         if tile is None:
             return _searched_cost(self.spec, args, b, a, tuple(q.values()),
-                                  (rows["a_row"], rows["b_row"]))
+                                  (rows["a_row"], rows["b_row"]), hot)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_cost_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                        cluster_m=cm, cluster_n=cn, **rows)
+                                        cluster_m=cm, cluster_n=cn, **rows, l2_resident=hot)
 
     def gemm_time(
         self,
@@ -640,22 +646,25 @@ class GpuPreset:
         out_bits: int | None = None,
         a_row: int | None = None,
         b_row: int | None = None,
+        l2_resident: bool = False,
     ) -> _core.GemmCost:
         """Step-level reference (CTA by CTA, k-block by k-block); equals ``gemm_cost``.
 
         ``batch``, ``acc``, ``a_bits``, ``b_bits``, ``b_group``, ``out_bits``, ``a_row``,
-        ``b_row`` as in ``gemm_cost`` (the CTAs of every entry are stepped). For tests and small
-        studies: raises ValueError past 2^27 stepped MMA instructions.
+        ``b_row``, ``l2_resident`` as in ``gemm_cost`` (the CTAs of every entry are stepped).
+        For tests and small studies: raises ValueError past 2^27 stepped MMA instructions.
         """
         args, a = self._gemm_args(M, N, K, dtype, sparse, out_bytes, acc)
         b = _batch(batch)
         q = _widths(a_bits, b_bits, b_group, out_bits)
         rows = _rows(a_row, b_row)
+        hot = _flag("l2_resident", l2_resident)
         if tile is None:
-            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, **rows)
+            return _core.gpu_gemm_simulate(self.spec, *args, batch=b, acc=a, **q, **rows,
+                                           l2_resident=hot)
         shape, (cm, cn) = _tile(tile)
         return _core.gpu_gemm_simulate_tile(self.spec, *args, *shape, batch=b, acc=a, **q,
-                                            cluster_m=cm, cluster_n=cn, **rows)
+                                            cluster_m=cm, cluster_n=cn, **rows, l2_resident=hot)
 
     def gemm_candidates(
         self, M: int, N: int, K: int, dtype: str = "fp16", sparse: bool = False, *,
@@ -726,14 +735,14 @@ class GpuPreset:
 @functools.lru_cache(maxsize=1 << 14)
 def _searched_cost(spec: _core.GpuSpec, args: tuple[int, int, int, str, bool, int], batch: int,
                    acc: str | None, widths: tuple[int, ...],
-                   rows: tuple[int, int]) -> _core.GemmCost:
+                   rows: tuple[int, int], l2_resident: bool = False) -> _core.GemmCost:
     """``gemm_cost``'s tile search, once per GPU and GEMM: a network's repeated layers and a
     sweep's repeated points search a shape once (``spec``, one per preset object, is kept
     alive by the key; the result is read-only; ``pysim.memo.clear_caches`` clears it)."""
     a_bits, b_bits, b_group, out_bits = widths
     return _core.gpu_gemm_cost(spec, *args, batch=batch, acc=acc, a_bits=a_bits, b_bits=b_bits,
                                b_group=b_group, out_bits=out_bits, a_row=rows[0],
-                               b_row=rows[1])
+                               b_row=rows[1], l2_resident=l2_resident)
 
 
 @functools.lru_cache(maxsize=64)
@@ -784,6 +793,13 @@ def _widths(a_bits: object, b_bits: object, b_group: object,
     return _Widths(a_bits=_positive("a_bits", a_bits), b_bits=_positive("b_bits", b_bits),
                    b_group=_positive("b_group", b_group),
                    out_bits=_positive("out_bits", out_bits))
+
+
+def _flag(name: str, value: object) -> bool:
+    """A yes / no argument: True or False (not 0, 1 or a string, which would pass silently)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _rows(a_row: object, b_row: object) -> _Rows:
