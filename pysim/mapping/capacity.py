@@ -1,10 +1,15 @@
 """Whether a workload fits the hardware's DRAM (``dram.capacity_gib``, a GPU's HBM): checked
 before any op is mapped, on every hardware. Where it does not and the hardware's ``host``
 link offloads weights (pysim/config/host.py), ``plan_offload`` says which weights live in
-host memory and what each op copies in."""
+host memory and what each op copies in. A caller that accounts a workload's memory itself,
+more exactly than the generic footprint can (a training step: master weights, optimizer
+states, gradients, saved activations), runs the simulation inside ``accounted(wl)``."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,18 +33,39 @@ class OffloadPlan:
     staging_bytes: int
 
 
+# ids of the workloads whose memory the running caller has checked itself (``accounted``)
+_ACCOUNTED: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "pysim_capacity_accounted", default=frozenset())
+
+
+@contextlib.contextmanager
+def accounted(wl: Any) -> Iterator[None]:
+    """Inside the block, ``check_capacity`` leaves ``wl`` (this very object) to its caller,
+    which has checked its memory against the hardware's by a model of its own. A training
+    graph is the case: its generic footprint counts each layer's weight again for the input
+    gradient GEMM that reads it transposed, and the optimizer's master weights beside the
+    forward weights they are in fp32, while it misses the activations saved for the backward
+    pass (pysim.training.step's ``Memory`` counts each once)."""
+    token = _ACCOUNTED.set(_ACCOUNTED.get() | {id(wl)})
+    try:
+        yield
+    finally:
+        _ACCOUNTED.reset(token)
+
+
 def check_capacity(hw: Any, wl: Any) -> None:
     """Raise WorkloadError if the workload cannot live in the hardware's DRAM
     (``dram.capacity_gib``; unchecked if it has none): every weight, every graph input (a KV
     cache is one) and the largest op's activations (its inputs and output) held at once.
     Where the hardware offloads weights to host memory (``host.offload``), what must fit is
-    what stays on the device (``plan_offload`` raises where it does not)."""
+    what stays on the device (``plan_offload`` raises where it does not). Unchecked inside
+    ``accounted(wl)``."""
     host = getattr(hw, "host", None)
     if host is not None and host.offload != "none":
         plan_offload(hw, wl)
         return
     capacity = hw.dram.capacity_gib
-    if capacity is None:
+    if capacity is None or id(wl) in _ACCOUNTED.get():
         return
     fp: Footprint = wl.footprint
     need = fp.weight_bytes + fp.inputs + fp.live

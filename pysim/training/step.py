@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from pysim.errors import ConfigError, WorkloadError
+from pysim.mapping.capacity import accounted
 from pysim.result import Result
 from pysim.training import data_parallel as dp
 from pysim.training.formats import Format, Recipe, get_format, get_recipe
@@ -302,7 +303,10 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
 
     comms = dp.collectives(graph, buckets, link, devices) if link is not None else []
     try:
-        result = simulate(hw, graph.workload, collectives=comms)
+        # the memory is checked above, each part once (the generic footprint of a training
+        # graph counts a layer's weight again for its dX GEMM and misses saved activations)
+        with accounted(graph.workload):
+            result = simulate(hw, graph.workload, collectives=comms)
     except (WorkloadError, ConfigError) as err:
         raise type(err)(_explain(err, graph, name)) from None
     par = None
