@@ -76,3 +76,36 @@ def test_a_row_with_its_measured_clock_is_modelled_at_that_clock(tmp_path: Path)
     ignored = mod.compare(csv_path, "h200", clocks=False)
     assert ignored[0]["model_s"] == preset["model_s"]
     assert mod.at_clock(p, "") is p
+
+
+def test_the_kernel_harness_samples_the_clock_through_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """measure_gpu_kernels.py's ``Run.clock``: NVML's SM clock and power sampled while the block
+    runs (a stand-in NVML here), their median and minimum in the row; nothing without NVML."""
+    import sys
+    import time
+    import types
+
+    bench = str(SCRIPT.parent)
+    monkeypatch.syspath_prepend(bench)
+    spec = importlib.util.spec_from_file_location("measure_gpu_kernels",
+                                                  SCRIPT.parent / "measure_gpu_kernels.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "measure_gpu_kernels", mod)
+    spec.loader.exec_module(mod)
+    clocks = iter([1980, 1755, 1500] + [1430] * 10_000)
+    fake = types.SimpleNamespace(
+        NVML_CLOCK_SM=0, nvmlDeviceGetHandleByIndex=lambda i: "gpu0",
+        nvmlDeviceGetClockInfo=lambda h, kind: next(clocks),
+        nvmlDeviceGetPowerUsage=lambda h: 690_000)
+    monkeypatch.setattr(mod, "_nvml", lambda: fake)
+    run = object.__new__(mod.Run)
+    run.cuda = True
+    with run.clock() as out:
+        time.sleep(0.02)
+    assert out["sm_mhz_min"] == 1430 and 1430 <= out["sm_mhz"] <= 1980
+    assert out["power_w"] == 690.0
+    monkeypatch.setattr(mod, "_nvml", lambda: None)
+    with run.clock() as out:
+        pass
+    assert out == {}
