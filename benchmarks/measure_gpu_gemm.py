@@ -212,6 +212,18 @@ def compare(path: Path, preset_name: str, clocks: bool = True,
     return out
 
 
+def clock_range(text: str) -> tuple[float, float]:
+    """``--implied-clock``'s LO:HI, two clocks in MHz with 0 < LO < HI."""
+    try:
+        lo, hi = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LO:HI in MHz (e.g. 1080:1980), got {text!r}") from None
+    if not 0 < lo < hi < 1e5:
+        raise argparse.ArgumentTypeError(f"expected 0 < LO < HI MHz, got {text!r}")
+    return lo, hi
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -225,7 +237,7 @@ def main() -> None:
                    help="model every row at the preset's clock, not at the row's sm_mhz")
     c.add_argument("--cold-l2", action="store_true",
                    help="model every row from the HBM, none on a hot L2")
-    c.add_argument("--implied-clock", metavar="LO:HI", default=None,
+    c.add_argument("--implied-clock", metavar="LO:HI", default=None, type=clock_range,
                    help="print, per graph row, the SM clock in LO..HI MHz at which the model "
                    "matches it and the error left at the bound where none does (H200: "
                    "1080:1980, its lowest sustained and its highest clock)")
@@ -235,8 +247,7 @@ def main() -> None:
         return
     rows = compare(args.csv, args.preset, clocks=not args.preset_clock, hot=not args.cold_l2)
     if args.implied_clock:
-        lo, hi = (float(x) for x in args.implied_clock.split(":"))
-        print_implied(rows, args.preset, lo, hi, hot=not args.cold_l2)
+        print_implied(rows, args.preset, *args.implied_clock, hot=not args.cold_l2)
         return
     for r in rows:
         fill = f" {r['fill']}" if "fill" in r else ""  # sustained.csv: the operands' values
