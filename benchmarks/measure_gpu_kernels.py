@@ -9,15 +9,17 @@ Each section writes one CSV under DIR (``env.csv``, ``gemm.csv``, ``bmm.csv``, `
 time, so a run cut short keeps what it measured. Kernel times are CUDA-graph replays of
 ``GRAPH_CALLS`` back-to-back calls divided by the count (median of ``--repeat`` replays): launch
 gaps excluded, as in ``measure_gpu_gemm.py``'s ``graph`` rows. ``kernels`` columns hold the CUDA
-kernel names one call ran (``torch.profiler``), so the tile shape cuBLAS chose is on record.
-``env.csv`` records the GPU, the software and the SM clock read by ``nvidia-smi`` while a large
-GEMM runs (the clock under the power limit). ``gemm.csv`` and ``bmm.csv`` rows also carry the SM
-clock NVML read while their timed replays ran (``sm_mhz``: the median of samples every 2 ms and
-at both ends; ``sm_mhz_min``) and the board power (``power_w``), where ``nvidia-ml-py`` is
-installed: a short run of mid-size GEMMs ends before the 700 W power cap pulls an H200's clock
-down, so its time says as much about the clock as about the kernel, and ``compare`` models
-each such row at the clock it ran at. Sections run in priority order inside ``--budget-s``
-of wall time; those left out are named in the log. ``compare_gpu_kernels.py`` sets pysim's model
+kernel names one call ran (``torch.profiler``), so the tile shape cuBLAS chose is on record;
+``cnn_kernels.csv`` has each kernel of one CNN call with its own device time (the profiler's,
+in launch order). ``env.csv`` records the GPU, the software and the SM clock read by
+``nvidia-smi`` while a large GEMM runs (the clock under the power limit). ``gemm.csv`` and
+``bmm.csv`` rows also carry the SM clock NVML read while their timed replays ran (``sm_mhz``:
+the median of samples every 2 ms and at both ends; ``sm_mhz_min``) and the board power
+(``power_w``), where ``nvidia-ml-py`` is installed: a short run of mid-size GEMMs ends before
+the 700 W power cap pulls an H200's clock down, so its time says as much about the clock as
+about the kernel, and ``measure_gpu_gemm.py compare`` models each such row at the clock it ran
+at. Sections run in priority order inside ``--budget-s`` of wall time; those left out are named
+in the log. ``measure_gpu_gemm.py compare`` and ``validate_h200_kernels.py`` set pysim's model
 beside these files.
 """
 
@@ -189,18 +191,30 @@ class Run:
 
     def kernels(self, fn: Callable[[], object]) -> str:
         """The CUDA kernels one call of ``fn`` launches, in order, ';'-joined."""
-        if not self.cuda:
-            return ""
-        from torch.profiler import ProfilerActivity, profile
-
         try:
-            with profile(activities=[ProfilerActivity.CUDA]) as prof:
-                fn()
-                self.sync()
-            names = [e.name for e in prof.events() if e.device_type.name == "CUDA"]
-            return ";".join(n.replace(",", " ") for n in names)
+            return ";".join(name for name, _ in self.kernel_profile(fn))
         except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
             return f"profiler failed: {err}"[:200]
+
+    def kernel_profile(self, fn: Callable[[], object]) -> list[tuple[str, float]]:
+        """(name, device microseconds) of each CUDA kernel one call of ``fn`` launches, in
+        order (``torch.profiler``: CUPTI's kernel durations, launch gaps excluded); empty off
+        the GPU. Raises what the profiler raises."""
+        if not self.cuda:
+            return []
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            self.sync()
+        out = []
+        for e in prof.events():
+            if e.device_type.name != "CUDA":
+                continue
+            us = getattr(e, "device_time", None)  # cuda_time before PyTorch 2.4
+            out.append((e.name.replace(",", " "),
+                        float(us if us is not None else getattr(e, "cuda_time", 0.0))))
+        return out
 
 
 @contextmanager
@@ -582,10 +596,19 @@ def measure_cnn(run: Run) -> None:
                 with t.no_grad():
                     return model(x)
             s = run.time(fn, calls=1)
-            names = run.kernels(fn).split(";")
+            try:
+                profiled = run.kernel_profile(fn)
+            except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
+                profiled = [(f"profiler failed: {err}"[:200], 0.0)]
+            names = [n for n, _ in profiled]
             run.write("cnn", {"model": name, "dtype": "fp16", "batch": batch, "time_s": s,
                               "images_per_s": batch / s, "kernels": len(names),
                               "kernel_names": ";".join(sorted(set(names)))[:4000]})
+            # each kernel's own time, in launch order: what the model's per-op times are set
+            # beside (an eager call under the profiler; the kernels' durations, not the gaps)
+            for i, (kernel, us) in enumerate(profiled):
+                run.write("cnn_kernels", {"model": name, "batch": batch, "index": i,
+                                          "device_us": us, "kernel": kernel[:300]})
         _guard(run, f"cnn {name} b{batch}", case)
 
 

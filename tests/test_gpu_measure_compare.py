@@ -109,3 +109,49 @@ def test_the_kernel_harness_samples_the_clock_through_nvml(monkeypatch: pytest.M
     with run.clock() as out:
         pass
     assert out == {}
+
+
+def test_the_kernel_harness_records_each_kernels_device_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Run.kernel_profile``: (name, device us) of each CUDA kernel of one call, in order, from
+    the profiler's events (CPU events left out; ``cuda_time`` where an older PyTorch has no
+    ``device_time``); ``Run.kernels`` their names. A stand-in profiler here."""
+    import contextlib
+    import sys
+    import types
+
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("measure_gpu_kernels",
+                                                  SCRIPT.parent / "measure_gpu_kernels.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "measure_gpu_kernels", mod)
+    spec.loader.exec_module(mod)
+
+    def event(name: str, kind: str, **times: float) -> types.SimpleNamespace:
+        return types.SimpleNamespace(name=name, device_type=types.SimpleNamespace(name=kind),
+                                     **times)
+
+    events = [event("aten::conv2d", "CPU", device_time=0.0),
+              event("sm90_xmma_fprop, tile 128x64", "CUDA", device_time=12.5),
+              event("vectorized_elementwise_kernel", "CUDA", device_time=None, cuda_time=3.0)]
+
+    @contextlib.contextmanager
+    def profile(activities: object) -> object:
+        yield types.SimpleNamespace(events=lambda: events)
+
+    fake = types.ModuleType("torch.profiler")
+    fake.profile = profile  # type: ignore[attr-defined]
+    fake.ProfilerActivity = types.SimpleNamespace(CUDA="cuda")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch.profiler", fake)
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    run = object.__new__(mod.Run)
+    run.cuda = True
+    run.sync = lambda: None  # type: ignore[method-assign]
+    calls = []
+    got = run.kernel_profile(lambda: calls.append(1))
+    assert calls == [1]
+    assert got == [("sm90_xmma_fprop  tile 128x64", 12.5), ("vectorized_elementwise_kernel", 3.0)]
+    assert run.kernels(lambda: None) == "sm90_xmma_fprop  tile 128x64;vectorized_elementwise_kernel"
+    run.cuda = False
+    assert run.kernel_profile(lambda: None) == [] and run.kernels(lambda: None) == ""
