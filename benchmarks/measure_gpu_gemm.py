@@ -201,6 +201,8 @@ def compare(path: Path, preset_name: str, clocks: bool = True,
     with path.open() as f:
         for row in csv.DictReader(f):
             if "m" not in row:  # h200_kernels/sustained.csv: n^3 GEMMs back to back for 2 s
+                if row["dtype"] == "copy":  # its HBM-bound copy: no GEMM to compare
+                    continue
                 row.update(m=row["n"], k=row["n"])
             measured = float(row["time_s"])
             p = at_clock(preset, row.get("sm_mhz") or "") if clocks else preset

@@ -308,15 +308,21 @@ def measure_env(run: Run) -> None:
 
 
 def measure_sustained(run: Run) -> None:
-    """GEMMs replayed back to back for ~2 s while a thread samples the SM clock, the power and
+    """Kernels replayed back to back for ~2 s while a thread samples the SM clock, the power and
     the clock-event (throttle) reasons through NVML every 20 ms: the clock under the power limit,
-    on random and on all-zero operands (toggling bits cost power) and at two sizes."""
+    GEMMs on random and on all-zero operands (toggling bits cost power) and at two sizes, and
+    an HBM-bound copy. Each case starts after 1.5 s idle, sampled too: the board's idle power
+    (``idle_power_w``) and, in ``sustained_trace.csv``, every sample from the idle through the
+    load (``t_s`` from the first kernel: the power controller's settling, which the short timing
+    loops of ``gemm.csv`` end inside). For the copy, ``tflops`` is TB/s moved (read + write)."""
     import threading
 
-    cases = [("bf16", 8192, "randn"), ("bf16", 8192, "zeros"), ("bf16", 4096, "randn"),
-             ("fp16", 8192, "randn"), ("fp8_e4m3", 8192, "randn")]
+    cases: list[tuple[str, int, str]] = [
+        ("bf16", 8192, "randn"), ("bf16", 8192, "zeros"), ("bf16", 4096, "randn"),
+        ("fp16", 8192, "randn"), ("fp8_e4m3", 8192, "randn"), ("copy", 1 << 30, "randn")]
+    idle_s = 1.5
     if run.quick:
-        cases = [("fp16", 128, "randn")]
+        cases, idle_s = [("fp16", 128, "randn"), ("copy", 1 << 16, "randn")], 0.05
     nvml = _nvml() if run.cuda else None
     if nvml is not None:
         handle = nvml.nvmlDeviceGetHandleByIndex(0)
@@ -324,19 +330,30 @@ def measure_sustained(run: Run) -> None:
             nvml.nvmlDeviceGetCurrentClocksThrottleReasons
     for dtype, n, fill in cases:
         def case(dtype: str = dtype, n: int = n, fill: str = fill) -> None:
-            fn = _gemm_fn(run, dtype, n, n, n)
+            t = run.torch
+            if dtype == "copy":  # n bytes of fp16 read and written per call: HBM-bound
+                x = t.empty(n // 2, device=run.device, dtype=t.float16).normal_()
+                y = t.empty_like(x)
+
+                def fn() -> object:
+                    return y.copy_(x)
+                work = 2 * n  # bytes moved per call
+            else:
+                fn = _gemm_fn(run, dtype, n, n, n)
+                work = 2 * n**3  # FLOPs per call
             if fill == "zeros":
                 for v in fn.__closure__ or ():  # the captured operands
                     if isinstance(v.cell_contents, run.torch.Tensor):
                         v.cell_contents.zero_()
             per = run.time(fn)
-            samples: list[tuple[float, float, int]] = []
+            samples: list[tuple[float, float, float, int]] = []  # (t, MHz, W, reasons)
             stop = threading.Event()
 
             def sample() -> None:
                 while not stop.is_set():
                     if nvml is not None:
                         samples.append((
+                            time.perf_counter(),
                             nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
                             nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
                             reasons_of(handle)))
@@ -344,24 +361,33 @@ def measure_sustained(run: Run) -> None:
             calls = max(1, int(2.0 / per))
             th = threading.Thread(target=sample)
             th.start()
-            start = time.perf_counter()
+            time.sleep(idle_s)  # idle: the board's floor, and a cool start for the trace
+            start = time.perf_counter()  # the first kernel of the load queued
             for _ in range(calls):
                 fn()
             run.sync()
             wall = time.perf_counter() - start
             stop.set()
             th.join()
-            busy = samples[len(samples) // 4:] or samples  # past the ramp
+            idle = [w for ts, _, w, _ in samples if ts < start]
+            load = [x for x in samples if x[0] >= start]
+            busy = load[len(load) // 4:] or load  # past the ramp
             reasons = 0
-            for _, _, r in busy:
+            for *_, r in busy:
                 reasons |= r
+            label = "copy" if dtype == "copy" else fill
             run.write("sustained", {
-                "dtype": dtype, "n": n, "fill": fill, "time_s": wall / calls,
-                "tflops": 2 * n**3 / (wall / calls) / 1e12, "short_run_time_s": per,
-                "sm_mhz_median": statistics.median(c for c, _, _ in busy) if busy else "",
-                "sm_mhz_min": min((c for c, _, _ in busy), default=""),
-                "power_w_median": statistics.median(p for _, p, _ in busy) if busy else "",
-                "clock_event_reasons": hex(reasons), "samples": len(busy)})
+                "dtype": dtype, "n": n, "fill": label, "time_s": wall / calls,
+                "tflops": work / (wall / calls) / 1e12, "short_run_time_s": per,
+                "sm_mhz_median": statistics.median(c for _, c, _, _ in busy) if busy else "",
+                "sm_mhz_min": min((c for _, c, _, _ in busy), default=""),
+                "power_w_median": statistics.median(w for _, _, w, _ in busy) if busy else "",
+                "clock_event_reasons": hex(reasons), "samples": len(busy),
+                "idle_power_w": statistics.median(idle) if idle else ""})
+            for ts, mhz, w, r in samples:
+                run.write("sustained_trace", {"dtype": dtype, "n": n, "fill": label,
+                                              "t_s": round(ts - start, 4), "sm_mhz": mhz,
+                                              "power_w": w, "reasons": hex(r)})
         _guard(run, f"sustained {dtype} {n} {fill}", case)
 
 

@@ -155,3 +155,18 @@ def test_the_kernel_harness_records_each_kernels_device_time(
     assert run.kernels(lambda: None) == "sm90_xmma_fprop  tile 128x64;vectorized_elementwise_kernel"
     run.cuda = False
     assert run.kernel_profile(lambda: None) == [] and run.kernels(lambda: None) == ""
+
+
+def test_compare_skips_the_sustained_runs_copy(tmp_path: Path) -> None:
+    """Later sustained.csv files hold an HBM-bound copy beside the GEMMs: not a GEMM, so compare
+    leaves it out rather than asking the GEMM model for a dtype "copy"."""
+    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    csv_path = tmp_path / "sustained.csv"
+    csv_path.write_text("gpu,dtype,n,fill,time_s,tflops\n"
+                        "NVIDIA H200,bf16,8192,randn,0.00166,661\n"
+                        "NVIDIA H200,copy,1073741824,copy,0.00052,4.1\n")
+    rows = mod.compare(csv_path, "h200")
+    assert [r["dtype"] for r in rows] == ["bf16"]
