@@ -6,16 +6,14 @@ compute-bound GEMM's main loop alone."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 
 from pysim import gpu
+from tests.example_scripts import load_benchmark
 from tests.test_gpu_gemm_model import Case, assert_same, batched_gemms, small_gemms
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "measure_gpu_gemm.py"
 
 
 def check_hot(case: Case) -> None:
@@ -79,10 +77,7 @@ def test_compare_models_a_replayed_gemm_that_fits_half_the_l2_hot(tmp_path: Path
     """benchmarks/measure_gpu_gemm.py: a timing loop replays each kernel on the same buffers,
     so a row whose A, B and C fit half the L2 (one partition) is modelled hot, a larger one
     cold."""
-    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("measure_gpu_gemm")
     p = gpu.preset("h200")
     csv_path = tmp_path / "k.csv"
     csv_path.write_text("gpu,dtype,m,n,k,time_s,tflops\n"

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from pysim import gpu
+from tests.example_scripts import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "measure_gpu_gemm.py"
+
+def kernel_harness() -> ModuleType:
+    """benchmarks/measure_gpu_kernels.py (it imports measure_gpu_gemm's timers by name)."""
+    load_benchmark("measure_gpu_gemm")
+    return load_benchmark("measure_gpu_kernels")
 
 
 def test_compare_reports_relative_error(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("measure_gpu_gemm")
     p = gpu.preset("a100")
     model = p.gemm_time(4096, 4096, 4096, "fp16")
     csv_path = tmp_path / "m.csv"
@@ -34,10 +36,7 @@ def test_rows_without_a_method_are_kernel_times_less_every_host_launch(tmp_path:
     """measure_gpu_kernels.py's gemm.csv has no method column: CUDA-graph kernel times. The
     model drops its host launches (two for a split-K GEMM: the reduction is a kernel too) and
     keeps the device-side kernel and pipeline latency."""
-    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("measure_gpu_gemm")
     p = gpu.preset("h200")
     shapes = [(4096, 4096, 4096), (128, 128, 65536)]
     csv_path = tmp_path / "k.csv"
@@ -58,10 +57,7 @@ def test_a_row_with_its_measured_clock_is_modelled_at_that_clock(tmp_path: Path)
     compare models such a row at that clock (tensor cores, shared memory and L2), a row
     without one at the preset's, and --preset-clock ignores it. A compute-bound GEMM at a
     higher clock is faster, in proportion at most."""
-    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("measure_gpu_gemm")
     p = gpu.preset("h200")
     csv_path = tmp_path / "k.csv"
     csv_path.write_text("gpu,dtype,m,n,k,time_s,tflops,sm_mhz\n"
@@ -81,18 +77,10 @@ def test_a_row_with_its_measured_clock_is_modelled_at_that_clock(tmp_path: Path)
 def test_the_kernel_harness_samples_the_clock_through_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
     """measure_gpu_kernels.py's ``Run.clock``: NVML's SM clock and power sampled while the block
     runs (a stand-in NVML here), their median and minimum in the row; nothing without NVML."""
-    import sys
     import time
     import types
 
-    bench = str(SCRIPT.parent)
-    monkeypatch.syspath_prepend(bench)
-    spec = importlib.util.spec_from_file_location("measure_gpu_kernels",
-                                                  SCRIPT.parent / "measure_gpu_kernels.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "measure_gpu_kernels", mod)
-    spec.loader.exec_module(mod)
+    mod = kernel_harness()
     clocks = iter([1980, 1755, 1500] + [1430] * 10_000)
     fake = types.SimpleNamespace(
         NVML_CLOCK_SM=0, nvmlDeviceGetHandleByIndex=lambda i: "gpu0",
@@ -120,13 +108,7 @@ def test_the_kernel_harness_records_each_kernels_device_time(
     import sys
     import types
 
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("measure_gpu_kernels",
-                                                  SCRIPT.parent / "measure_gpu_kernels.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "measure_gpu_kernels", mod)
-    spec.loader.exec_module(mod)
+    mod = kernel_harness()
 
     def event(name: str, kind: str, **times: float) -> types.SimpleNamespace:
         return types.SimpleNamespace(name=name, device_type=types.SimpleNamespace(name=kind),
@@ -160,10 +142,7 @@ def test_the_kernel_harness_records_each_kernels_device_time(
 def test_compare_skips_the_sustained_runs_copy(tmp_path: Path) -> None:
     """Later sustained.csv files hold an HBM-bound copy beside the GEMMs: not a GEMM, so compare
     leaves it out rather than asking the GEMM model for a dtype "copy"."""
-    spec = importlib.util.spec_from_file_location("measure_gpu_gemm", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("measure_gpu_gemm")
     csv_path = tmp_path / "sustained.csv"
     csv_path.write_text("gpu,dtype,n,fill,time_s,tflops\n"
                         "NVIDIA H200,bf16,8192,randn,0.00166,661\n"
