@@ -40,7 +40,8 @@ def test_w4a16_decode_figures() -> None:
         f = A100.gemm_cost(1, n, k, "fp16")
         w = A100.gemm_cost(1, n, k, "fp16", b_bits=4, b_group=128)
         got.append((round(f.time_s * 1e6, 1), round(w.time_s * 1e6, 1)))
-    assert got == [(23.3, 14.0), (55.6, 21.5), (55.7, 23.6)]
+    # (fp16 23.3, 55.6, 55.7 before loads fetched only A's in-bounds row of its 16-row tile)
+    assert got == [(23.2, 14.0), (55.5, 21.5), (55.5, 23.6)]
 
 
 @pytest.mark.parametrize("m", [2048, 4096, 8192])

@@ -742,13 +742,15 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
     return fail("split_k leaves a K slice empty (K has " + std::to_string(g.k_blocks) +
                 " k-blocks)");
   }
-  if (gemm.sparse) {  // kept values + 2-bit metadata per kept value
-    g.a_block_bytes = t.bm * (t.bk / 2) * (a_bits + kMetadataBits) / 8;
-  } else {
-    g.a_block_bytes = t.bm * t.bk * a_bits / 8;
-  }
+  g.a_block_bytes = tc_a_block_bytes(gemm, t.bm, t.bk);
   const int64_t b_values = t.bn * t.bk * b_bits / 8;
-  g.b_block_bytes = b_values + tc_b_scale_bytes(gemm, t.bn, t.bk);
+  g.b_block_bytes = tc_b_block_bytes(gemm, t.bn, t.bk);
+  g.full_m = gemm.m / t.bm;
+  g.real_m = ceil_div(gemm.m, t.bm);
+  g.full_n = gemm.n / t.bn;
+  g.real_n = ceil_div(gemm.n, t.bn);
+  g.a_last_bytes = tc_a_block_bytes(gemm, gemm.m - g.full_m * t.bm, t.bk);
+  g.b_last_bytes = tc_b_block_bytes(gemm, gemm.n - g.full_n * t.bn, t.bk);
   g.dequant_cycles_per_block =
       static_cast<double>(tc_dequant_elements(gemm, t.bm, t.bn, t.bk) * kDequantOpsPerElement) /
       static_cast<double>(tc_fp32_lanes_per_sm(spec.arch));
@@ -814,8 +816,6 @@ TileGeometry geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& t,
   g.smem_read_bytes_per_block =
       (t.bn / g.warp_n) * g.a_block_bytes +
       (t.bm / g.warp_m) * (b_values + (t.bn / g.warp_n) * tc_b_scale_bytes(gemm, g.warp_n, t.bk));
-  g.l2_read_bytes_per_block = tc_multicast_bytes(g.a_block_bytes, t.cluster_n) +
-                              tc_multicast_bytes(g.b_block_bytes, t.cluster_m);
   // Accumulators staged through shared memory (written, then read back for coalesced stores).
   g.epilogue_cycles_per_cta = static_cast<double>(2 * t.bm * t.bn * g.acc_bytes) /
                               spec.smem_bandwidth_bytes_per_clk;
@@ -832,6 +832,23 @@ TileGeometry tile_geometry(const GpuSpec& spec, const TcGemm& gemm, const CtaTil
 }
 
 int64_t tc_multicast_bytes(int64_t bytes, int64_t sharers) { return ceil_div(bytes, sharers); }
+
+int64_t tc_a_block_bytes(const TcGemm& gemm, int64_t rows, int64_t bk) {
+  const int64_t a_bits = tc_a_bits(gemm);
+  // sparse: the kept half of the values, each with a 2-bit position index
+  return gemm.sparse ? rows * (bk / 2) * (a_bits + kMetadataBits) / 8 : rows * bk * a_bits / 8;
+}
+
+int64_t tc_b_block_bytes(const TcGemm& gemm, int64_t cols, int64_t bk) {
+  return cols * bk * tc_b_bits(gemm) / 8 + tc_b_scale_bytes(gemm, cols, bk);
+}
+
+int64_t tc_count_mod(int64_t a, int64_t b, int64_t period, int64_t lo, int64_t hi) {
+  const auto upto = [&](int64_t x) {
+    return (x / period) * (hi - lo) + std::clamp<int64_t>(x % period - lo, 0, hi - lo);
+  };
+  return upto(b) - upto(a);
+}
 
 int64_t l2_miss_bytes(int64_t footprint, int64_t loads, int64_t live, int64_t l2_bytes) {
   if (live <= l2_bytes || live == 0) return footprint;
@@ -946,7 +963,24 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
   int64_t bound_counts[4] = {0, 0, 0, 0};
   const int64_t kbs = g.k_blocks_per_split;
   const int64_t W = g.tiles_n, S = g.tiles_m * g.tiles_n;
-  const int64_t a_panel = kbs * g.a_block_bytes, b_panel = kbs * g.b_block_bytes;
+  // In-bounds operand bytes (TileGeometry::full_m ...): a tile row's k-block of A by its row
+  // index tm (full, the ragged last, or cluster padding: none), a tile column's of B by tn.
+  const int64_t a_share = tc_multicast_bytes(g.a_block_bytes, tile.cluster_n);
+  const int64_t a_last_share = tc_multicast_bytes(g.a_last_bytes, tile.cluster_n);
+  const int64_t b_share = tc_multicast_bytes(g.b_block_bytes, tile.cluster_m);
+  const int64_t b_last_share = tc_multicast_bytes(g.b_last_bytes, tile.cluster_m);
+  // k-block bytes of the tile rows r0 <= r < r1 (t / W: each tile row of each slice once)
+  const auto a_rows = [&](int64_t r0, int64_t r1) {
+    return tc_count_mod(r0, r1, g.tiles_m, 0, g.full_m) * g.a_block_bytes +
+           tc_count_mod(r0, r1, g.tiles_m, g.full_m, g.real_m) * g.a_last_bytes;
+  };
+  // k-block bytes of the tile columns of the CTAs lo <= t < hi of one slice (fewer than W
+  // CTAs cover distinct columns; W or more, every column)
+  const auto b_cols = [&](int64_t lo, int64_t hi) {
+    if (hi - lo >= W) lo = 0, hi = W;
+    return tc_count_mod(lo, hi, W, 0, g.full_n) * g.b_block_bytes +
+           tc_count_mod(lo, hi, W, g.full_n, g.real_n) * g.b_last_bytes;
+  };
   for (int64_t w = 0; w < g.waves; ++w) {
     const int64_t a = w * g.wave_ctas;
     const int64_t n = std::min(g.wave_ctas, g.ctas - a);
@@ -965,21 +999,25 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     t.smem_read_cycles = static_cast<double>(busiest * kbs * g.smem_read_bytes_per_block) /
                          spec.smem_bandwidth_bytes_per_clk;
     t.load_cycles = static_cast<double>(busiest * kbs) * g.load_cycles_per_block;
-    t.l2_bytes = n * kbs * g.l2_read_bytes_per_block;
+    // global -> shared, each CTA its in-bounds share of the cluster's multicast k-blocks: CTA
+    // t has tile row (t / W) mod tiles_m, i.e. t mod S in [tm W, (tm + 1) W), column t mod W
+    t.l2_bytes = kbs * (tc_count_mod(a, b, S, 0, g.full_m * W) * a_share +
+                        tc_count_mod(a, b, S, g.full_m * W, g.real_m * W) * a_last_share +
+                        tc_count_mod(a, b, W, 0, g.full_n) * b_share +
+                        tc_count_mod(a, b, W, g.full_n, g.real_n) * b_last_share);
     // A "slice" is a (batch entry, K slice) pair, index t / S = b * split_k + ks: entries share
     // no panels, so a panel is (slice, tm) for A and (slice, tn) for B. Distinct A panels =
     // distinct t / W; distinct B panels per slice, summed over the slices the wave spans.
-    const int64_t a_panels = (b - 1) / W - a / W + 1;
+    const int64_t a_bytes = a_rows(a / W, (b - 1) / W + 1);
     const int64_t ks0 = a / S, ks1 = (b - 1) / S;
-    int64_t b_panels = 0;
+    int64_t b_bytes = 0;
     if (ks0 == ks1) {
-      b_panels = std::min(n, W);
+      b_bytes = b_cols(a, b);
     } else {
-      b_panels = std::min((ks0 + 1) * S - a, W) + std::min(b - ks1 * S, W) +
-                 (ks1 - ks0 - 1) * W;
+      b_bytes = b_cols(a, (ks0 + 1) * S) + b_cols(ks1 * S, b) + (ks1 - ks0 - 1) * b_cols(0, W);
     }
-    const int64_t footprint = a_panels * a_panel + b_panels * b_panel;
-    const int64_t live = (a_panels * g.a_block_bytes + b_panels * g.b_block_bytes) * g.stages;
+    const int64_t footprint = kbs * (a_bytes + b_bytes);
+    const int64_t live = (a_bytes + b_bytes) * g.stages;
     t.hbm_bytes = gemm.l2_resident ? 0 : l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
     // C stores are predicated: a CTA writes its tile's in-bounds elements only (none for the
     // padding CTAs of a cluster-padded grid).

@@ -274,6 +274,12 @@ struct TileGeometry {
   int64_t ctas = 0, ctas_per_sm = 0, wave_ctas = 0, waves = 0;
   int64_t a_block_bytes = 0;  // one k-block of the A tile in memory (values + sparse metadata)
   int64_t b_block_bytes = 0;  // one k-block of the B tile (values at b_bits + its scales)
+  // Loads fetch only a tile's in-bounds rows of A and columns of B (TMA and predicated
+  // cp.async fill the rest of shared memory with zeros, reading nothing): full_m tile rows of
+  // BM rows, then (real_m > full_m) one of M mod BM rows (a_last_bytes a k-block), then the
+  // cluster padding, none; B likewise by columns.
+  int64_t full_m = 0, real_m = 0, full_n = 0, real_n = 0;
+  int64_t a_last_bytes = 0, b_last_bytes = 0;
   double dequant_cycles_per_block = 0;  // CUDA-core cycles to dequantize one CTA k-block
   double load_cycles_per_block = 0;  // a narrow-vector kernel's loads of one k-block
   int64_t smem_bytes_per_cta = 0;
@@ -281,8 +287,6 @@ struct TileGeometry {
   int64_t mma_per_block = 0;             // MMA instructions per CTA per k-block
   double mma_cycles_per_instruction = 0; // SM cycles one instruction occupies the tensor cores
   int64_t smem_read_bytes_per_block = 0; // operand fetches by the warps of one CTA, one k-block
-  int64_t l2_read_bytes_per_block = 0;   // L2 -> SM bytes of one CTA, one k-block (its share
-                                         // of the cluster's multicast loads)
   double epilogue_cycles_per_cta = 0;
 };
 
@@ -323,6 +327,12 @@ constexpr int64_t kMaxCluster = 8;
 // L2 bytes one CTA reads of a k-block that `sharers` CTAs of its cluster receive by multicast:
 // its share, ceil(bytes / sharers).
 int64_t tc_multicast_bytes(int64_t bytes, int64_t sharers);
+// Bytes of one k-block (bk elements of K) of `rows` rows of A (values at tc_a_bits, sparse: the
+// kept half with 2-bit metadata) and of `cols` columns of B (values at tc_b_bits + scales).
+int64_t tc_a_block_bytes(const TcGemm& gemm, int64_t rows, int64_t bk);
+int64_t tc_b_block_bytes(const TcGemm& gemm, int64_t cols, int64_t bk);
+// How many t in [a, b) have t mod period in [lo, hi) (0 <= lo <= hi <= period): O(1).
+int64_t tc_count_mod(int64_t a, int64_t b, int64_t period, int64_t lo, int64_t hi);
 
 // Library-heuristic candidates: every tile of the architecture's list (tensor_core.cpp, after
 // CUTLASS's tile shapes) that fits, and split-K factors for a tile whose output tiles do not

@@ -50,6 +50,14 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   const auto b_bytes = [&](int64_t cols) {
     return block_bytes(cols, tile.bk, b_bits, false) + tc_b_scale_bytes(gemm, cols, tile.bk);
   };
+  // one k-block of tile row tm of A / tile column tn of B, in bounds (padding tiles: none)
+  const auto a_in = [&](int64_t tm) {
+    return block_bytes(std::clamp<int64_t>(gemm.m - tm * tile.bm, 0, tile.bm), tile.bk, a_bits,
+                       gemm.sparse);
+  };
+  const auto b_in = [&](int64_t tn) {
+    return b_bytes(std::clamp<int64_t>(gemm.n - tn * tile.bn, 0, tile.bn));
+  };
   const double dequant_per_block =
       static_cast<double>(tc_dequant_elements(gemm, tile.bm, tile.bn, tile.bk) *
                           kDequantOpsPerElement) /
@@ -106,11 +114,10 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
       for (int64_t kb = 0; kb < kbs; ++kb) {
         ticker.tick(g.mma_per_block);
         // Global -> shared: the CTA's A and B k-blocks come through the L2, its share of each
-        // when the CTAs of its cluster row (A) or column (B) multicast them.
-        w.l2_bytes +=
-            tc_multicast_bytes(block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse),
-                               tile.cluster_n) +
-            tc_multicast_bytes(b_bytes(tile.bn), tile.cluster_m);
+        // when the CTAs of its cluster row (A) or column (B) multicast them; only their
+        // in-bounds rows and columns (TMA and predicated cp.async zero-fill the rest).
+        w.l2_bytes += tc_multicast_bytes(a_in(tm), tile.cluster_n) +
+                      tc_multicast_bytes(b_in(tn), tile.cluster_m);
         sm_deq[sm] += dequant_per_block;
         sm_load[sm] += g.load_cycles_per_block;  // global -> shared (narrow vectors, cp.async)
         for (int64_t wm = 0; wm < warps_m; ++wm) {
@@ -144,11 +151,11 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
     w.load_cycles = *std::max_element(sm_load.begin(), sm_load.end());
     w.epilogue_cycles = *std::max_element(sm_epi.begin(), sm_epi.end()) /
                         spec.smem_bandwidth_bytes_per_clk;
-    // One k-block of every distinct panel, then the whole K slice and the blocks in flight.
-    const int64_t per_block =
-        static_cast<int64_t>(a_panels.size()) *
-            block_bytes(tile.bm, tile.bk, a_bits, gemm.sparse) +
-        static_cast<int64_t>(b_panels.size()) * b_bytes(tile.bn);
+    // One k-block of every distinct panel (its in-bounds part), then the whole K slice and the
+    // blocks in flight.
+    int64_t per_block = 0;
+    for (const auto& [entry, ks, tm] : a_panels) per_block += a_in(tm);
+    for (const auto& [entry, ks, tn] : b_panels) per_block += b_in(tn);
     w.hbm_bytes = gemm.l2_resident ? 0
                                    : l2_miss_bytes(per_block * kbs, w.l2_bytes,
                                                    per_block * g.stages, spec.l2_bytes);
