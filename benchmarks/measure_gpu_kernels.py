@@ -9,7 +9,9 @@ Each section writes one CSV under DIR (``env.csv``, ``gemm.csv``, ``bmm.csv``, `
 time, so a run cut short keeps what it measured. Kernel times are CUDA-graph replays of
 ``GRAPH_CALLS`` back-to-back calls divided by the count (median of ``--repeat`` replays): launch
 gaps excluded, as in ``measure_gpu_gemm.py``'s ``graph`` rows. ``kernels`` columns hold the CUDA
-kernel names one call ran (``torch.profiler``), so the tile shape cuBLAS chose is on record;
+kernel names one call ran (``torch.profiler``), so the tile shape cuBLAS chose is on record, and
+``kernel_us`` each one's device time (a split-K GEMM's main and reduction kernels, a decode's
+split-KV and combine kernels);
 ``cnn_kernels.csv`` has each kernel of one CNN call with its own device time (the profiler's,
 in launch order). ``env.csv`` records the GPU, the software and the SM clock read by
 ``nvidia-smi`` while a large GEMM runs (the clock under the power limit). ``gemm.csv`` and
@@ -195,6 +197,17 @@ class Run:
             return ";".join(name for name, _ in self.kernel_profile(fn))
         except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
             return f"profiler failed: {err}"[:200]
+
+    def kernel_columns(self, fn: Callable[[], object]) -> dict[str, str]:
+        """A row's ``kernels`` (names, ';'-joined, in launch order) and ``kernel_us`` (each one's
+        device microseconds under the profiler, an eager call: which of a split-K GEMM's or a
+        split-KV decode's kernels takes the time)."""
+        try:
+            profiled = self.kernel_profile(fn)
+        except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
+            return {"kernels": f"profiler failed: {err}"[:200], "kernel_us": ""}
+        return {"kernels": ";".join(n for n, _ in profiled),
+                "kernel_us": ";".join(f"{us:.2f}" for _, us in profiled)}
 
     def kernel_profile(self, fn: Callable[[], object]) -> list[tuple[str, float]]:
         """(name, device microseconds) of each CUDA kernel one call of ``fn`` launches, in
@@ -409,7 +422,7 @@ def measure_gemm(run: Run) -> None:
                     s = run.time(fn)
                 run.write("gemm", {"dtype": dtype, "m": m, "n": n, "k": k, "time_s": s,
                                    "tflops": 2 * m * n * k / s / 1e12, **clock,
-                                   "kernels": run.kernels(fn)})
+                                   **run.kernel_columns(fn)})
             _guard(run, f"gemm {dtype} {m}x{n}x{k}", case)
 
 
@@ -426,7 +439,7 @@ def measure_bmm(run: Run) -> None:
                     s = run.time(fn)
                 run.write("bmm", {"dtype": dtype, "batch": batch, "m": m, "n": n, "k": k,
                                   "time_s": s, "tflops": 2 * batch * m * n * k / s / 1e12,
-                                  **clock, "kernels": run.kernels(fn)})
+                                  **clock, **run.kernel_columns(fn)})
             _guard(run, f"bmm {dtype} {batch}x{m}x{n}x{k}", case)
 
 
@@ -482,7 +495,7 @@ def measure_sdpa(run: Run) -> None:
                                                "direction": direction, "batch": b, "heads": h,
                                                "seq": seq, "head_dim": d, "causal": causal,
                                                "time_s": s, "tflops": flops / s / 1e12,
-                                               "kernels": run.kernels(fn)})
+                                               **run.kernel_columns(fn)})
                         _guard(run, f"sdpa {backend} {direction} d{d} s{seq} c{causal}", case)
 
 
@@ -508,7 +521,7 @@ def measure_decode_attn(run: Run) -> None:
                                           "q_heads": hq, "kv_heads": hkv, "kv_len": kv,
                                           "head_dim": d, "time_s": s, "kv_bytes": kv_bytes,
                                           "tb_s": kv_bytes / s / 1e12,
-                                          "kernels": run.kernels(fn)})
+                                          **run.kernel_columns(fn)})
             _guard(run, f"decode_attn {backend} b{b} hkv{hkv} kv{kv}", case)
 
 
@@ -539,7 +552,7 @@ def measure_eltwise(run: Run) -> None:
                 moved = tensors * n * (2 if run.cuda else 4)
                 run.write("eltwise", {"op": name, "dtype": str(dtype).split(".")[-1],
                                       "elements": n, "time_s": s, "bytes": moved,
-                                      "tb_s": moved / s / 1e12, "kernels": run.kernels(fn)})
+                                      "tb_s": moved / s / 1e12, **run.kernel_columns(fn)})
             _guard(run, f"eltwise {name} {n}", case)
 
 

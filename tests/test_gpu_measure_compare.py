@@ -135,8 +135,12 @@ def test_the_kernel_harness_records_each_kernels_device_time(
     assert calls == [1]
     assert got == [("sm90_xmma_fprop  tile 128x64", 12.5), ("vectorized_elementwise_kernel", 3.0)]
     assert run.kernels(lambda: None) == "sm90_xmma_fprop  tile 128x64;vectorized_elementwise_kernel"
+    assert run.kernel_columns(lambda: None) == {
+        "kernels": "sm90_xmma_fprop  tile 128x64;vectorized_elementwise_kernel",
+        "kernel_us": "12.50;3.00"}
     run.cuda = False
     assert run.kernel_profile(lambda: None) == [] and run.kernels(lambda: None) == ""
+    assert run.kernel_columns(lambda: None) == {"kernels": "", "kernel_us": ""}
 
 
 def test_compare_skips_the_sustained_runs_copy(tmp_path: Path) -> None:
