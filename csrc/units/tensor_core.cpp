@@ -977,7 +977,10 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
   // k-block bytes of the tile columns of the CTAs lo <= t < hi of one slice (fewer than W
   // CTAs cover distinct columns; W or more, every column)
   const auto b_cols = [&](int64_t lo, int64_t hi) {
-    if (hi - lo >= W) lo = 0, hi = W;
+    if (hi - lo >= W) {
+      lo = 0;
+      hi = W;
+    }
     return tc_count_mod(lo, hi, W, 0, g.full_n) * g.b_block_bytes +
            tc_count_mod(lo, hi, W, g.full_n, g.real_n) * g.b_last_bytes;
   };
@@ -1018,7 +1021,8 @@ GemmCost cost_with(const GpuSpec& spec, const TcGemm& gemm, const CtaTile& tile,
     }
     const int64_t footprint = kbs * (a_bytes + b_bytes);
     const int64_t live = (a_bytes + b_bytes) * g.stages;
-    t.hbm_bytes = gemm.l2_resident ? 0 : l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
+    t.hbm_bytes =
+        gemm.l2_resident ? 0 : l2_miss_bytes(footprint, t.l2_bytes, live, spec.l2_bytes);
     // C stores are predicated: a CTA writes its tile's in-bounds elements only (none for the
     // padding CTAs of a cluster-padded grid).
     const int64_t elements =
