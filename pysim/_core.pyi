@@ -813,7 +813,7 @@ def encode_isa() -> str:
     """
     The loops encode_float / encode_int run: 'avx512' (vectorised) or 'portable' (PYSIM_DISABLE_CPU_FEATURES=avx512 forces it).
     """
-def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0, a_row: typing.SupportsInt | typing.SupportsIndex = 0, b_row: typing.SupportsInt | typing.SupportsIndex = 0, l2_resident: bool = False) -> list[tuple]:
+def gpu_gemm_candidates(spec: GpuSpec, m: typing.SupportsInt | typing.SupportsIndex, n: typing.SupportsInt | typing.SupportsIndex, k: typing.SupportsInt | typing.SupportsIndex, dtype: str = 'fp16', sparse: bool = False, out_bytes: typing.SupportsInt | typing.SupportsIndex = 0, *, batch: typing.SupportsInt | typing.SupportsIndex = 1, acc: str | None = None, a_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_bits: typing.SupportsInt | typing.SupportsIndex = 0, b_group: typing.SupportsInt | typing.SupportsIndex = 0, out_bits: typing.SupportsInt | typing.SupportsIndex = 0, a_row: typing.SupportsInt | typing.SupportsIndex = 0, b_row: typing.SupportsInt | typing.SupportsIndex = 0) -> list[tuple]:
     """
     (tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the search evaluates.
     """

@@ -382,10 +382,11 @@ void bind_tensor_core(py::module_& m) {
       [](const GpuSpec& spec, int64_t m_, int64_t n, int64_t k, const std::string& dtype,
          bool sparse, int64_t out_bytes, int64_t batch, const std::optional<std::string>& acc,
          int64_t a_bits, int64_t b_bits, int64_t b_group, int64_t out_bits,
-         int64_t a_row, int64_t b_row, bool l2_resident) {
+         int64_t a_row, int64_t b_row) {
         std::vector<py::tuple> out;
+        // the candidates do not depend on where the operands live (hot or cold L2)
         const TcGemm gemm = make_gemm(m_, n, k, dtype, sparse, out_bytes, batch, acc, a_bits,
-                                      b_bits, b_group, out_bits, a_row, b_row, l2_resident);
+                                      b_bits, b_group, out_bits, a_row, b_row, false);
         for (const CtaTile& t : gemm_candidates(spec, gemm)) {
           out.push_back(py::make_tuple(t.bm, t.bn, t.bk, t.split_k, t.cluster_m, t.cluster_n));
         }
@@ -395,7 +396,6 @@ void bind_tensor_core(py::module_& m) {
       py::arg("sparse") = false, py::arg("out_bytes") = 0, py::kw_only(), py::arg("batch") = 1,
       py::arg("acc") = py::none(), py::arg("a_bits") = 0, py::arg("b_bits") = 0,
       py::arg("b_group") = 0, py::arg("out_bits") = 0, py::arg("a_row") = 0, py::arg("b_row") = 0,
-      py::arg("l2_resident") = false,
       "(tile_m, tile_n, tile_k, split_k, cluster_m, cluster_n) of every configuration the "
       "search evaluates.");
 

@@ -14,15 +14,6 @@ namespace {
 
 constexpr int64_t kMaxSteps = int64_t{1} << 27;
 
-// Bytes of `rows` rows of a k-block of `bk` elements (sparse: half the values kept, each with
-// a 2-bit position index).
-int64_t block_bytes(int64_t rows, int64_t bk, int64_t bits, bool sparse) {
-  return sparse ? rows * (bk / 2) * (bits + 2) / 8 : rows * bk * bits / 8;
-}
-
-}  // namespace
-
-namespace {
 
 // MMA instructions the reference steps for one configuration, against its budget.
 void require_steps(const TileGeometry& g) {
@@ -45,18 +36,15 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
   require_steps(g);
   Ticker ticker(poll);
   const MmaShape mma = mma_shape(spec.arch, gemm.dtype, gemm.sparse);
-  const int64_t a_bits = tc_a_bits(gemm), b_bits = tc_b_bits(gemm);
-  // B's k-blocks carry their columns' scales; narrow operands are dequantized per CTA k-block.
-  const auto b_bytes = [&](int64_t cols) {
-    return block_bytes(cols, tile.bk, b_bits, false) + tc_b_scale_bytes(gemm, cols, tile.bk);
-  };
-  // one k-block of tile row tm of A / tile column tn of B, in bounds (padding tiles: none)
+  // One k-block of tile row tm of A / tile column tn of B (B's with its columns' scales), in
+  // bounds (padding tiles: none); narrow operands are dequantized per CTA k-block.
   const auto a_in = [&](int64_t tm) {
-    return block_bytes(std::clamp<int64_t>(gemm.m - tm * tile.bm, 0, tile.bm), tile.bk, a_bits,
-                       gemm.sparse);
+    return tc_a_block_bytes(gemm, std::clamp<int64_t>(gemm.m - tm * tile.bm, 0, tile.bm),
+                            tile.bk);
   };
   const auto b_in = [&](int64_t tn) {
-    return b_bytes(std::clamp<int64_t>(gemm.n - tn * tile.bn, 0, tile.bn));
+    return tc_b_block_bytes(gemm, std::clamp<int64_t>(gemm.n - tn * tile.bn, 0, tile.bn),
+                            tile.bk);
   };
   const double dequant_per_block =
       static_cast<double>(tc_dequant_elements(gemm, tile.bm, tile.bn, tile.bk) *
@@ -122,8 +110,8 @@ GemmCost gemm_simulate_tile(const GpuSpec& spec, const TcGemm& gemm, const CtaTi
         sm_load[sm] += g.load_cycles_per_block;  // global -> shared (narrow vectors, cp.async)
         for (int64_t wm = 0; wm < warps_m; ++wm) {
           for (int64_t wn = 0; wn < warps_n; ++wn) {
-            const int64_t fetch =
-                block_bytes(g.warp_m, tile.bk, a_bits, gemm.sparse) + b_bytes(g.warp_n);
+            const int64_t fetch = tc_a_block_bytes(gemm, g.warp_m, tile.bk) +
+                                  tc_b_block_bytes(gemm, g.warp_n, tile.bk);
             w.smem_bytes += fetch;
             sm_smem[sm] += static_cast<double>(fetch);
             for (int64_t i = 0; i < g.warp_m; i += mma.m) {
