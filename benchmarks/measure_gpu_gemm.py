@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import statistics
 import sys
 from pathlib import Path
@@ -134,20 +133,21 @@ def at_clock(preset: Any, sm_mhz: str) -> Any:
     if not sm_mhz:
         return preset
     mhz = float(sm_mhz)
-    return dataclasses.replace(preset, boost_clock_mhz=mhz, mma_clock_mhz=mhz)
+    return preset.replace(boost_clock_mhz=mhz, mma_clock_mhz=mhz)
 
 
-# Bytes per element of the measured tensors: A and B as torch holds them (tf32 runs on fp32
-# tensors), C as the call returns it (``_scaled_mm``: bf16; ``_int_mm``: int32).
-IN_BYTES = {"fp16": 2, "bf16": 2, "tf32": 4, "fp8_e4m3": 1, "int8": 1}
+# Bytes per element of C as the measured call returns it (``_scaled_mm``: bf16; ``_int_mm``:
+# int32); A and B are held at the model's input width (tf32 runs on fp32 tensors).
 OUT_BYTES = {"fp16": 2, "bf16": 2, "tf32": 4, "fp8_e4m3": 2, "int8": 4}
 
 
 def footprint_bytes(row: dict[str, str]) -> int:
     """A, B and C of a row's GEMM (every batch entry) in memory."""
+    from pysim import _core
+
     m, n, k = int(row["m"]), int(row["n"]), int(row["k"])
     dtype = row["dtype"]
-    return int(row.get("batch") or 1) * ((m * k + k * n) * IN_BYTES[dtype]
+    return int(row.get("batch") or 1) * ((m * k + k * n) * _core.tc_input_bits(dtype) // 8
                                          + m * n * OUT_BYTES[dtype])
 
 
