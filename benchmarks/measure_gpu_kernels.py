@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # the sibling script's CUDA timers and GEMM calls (benchmarks/ is this script's sys.path[0])
 from measure_gpu_gemm import GRAPH_CALLS, event_time, gemm_kernel, graph_time
@@ -92,6 +92,16 @@ CNN_CASES = [("resnet50", 1), ("resnet50", 32), ("resnet50", 256), ("resnet18", 
              ("mobilenet_v2", 256), ("resnet50_bnfolded", 256)]
 
 
+class Sample(NamedTuple):
+    """One NVML reading: when (``time.perf_counter``), the SM clock, the board power and the
+    clock-event (throttle) reasons bit mask."""
+
+    t: float
+    sm_mhz: float
+    power_w: float
+    reasons: int
+
+
 class Run:
     """The measuring context: device, timers, budget, and one CSV writer per section."""
 
@@ -112,41 +122,53 @@ class Run:
         return self.deadline - time.monotonic()
 
     @contextmanager
-    def clock(self) -> Iterator[dict[str, object]]:
-        """The SM clock and board power while the block runs, sampled through NVML every 2 ms
-        and at both ends: ``sm_mhz`` (median), ``sm_mhz_min``, ``power_w`` (median); empty
-        where there is no NVML (no GPU, or ``nvidia-ml-py`` missing)."""
+    def nvml_samples(self, period_s: float) -> Iterator[list[Sample]]:
+        """NVML's SM clock, board power and clock-event reasons while the block runs, sampled
+        at its start, every ``period_s`` and at its end; the list stays empty where there is no
+        NVML (no GPU, or ``nvidia-ml-py`` missing)."""
         import threading
 
-        out: dict[str, object] = {}
+        samples: list[Sample] = []
         nvml = _nvml() if self.cuda else None
         if nvml is None:
-            yield out
+            yield samples
             return
         handle = nvml.nvmlDeviceGetHandleByIndex(0)
-        samples: list[tuple[int, float]] = []
+        reasons_of = (getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
+                      or getattr(nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None))
         stop = threading.Event()
 
         def sample() -> None:
-            samples.append((nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
-                            nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0))
+            samples.append(Sample(time.perf_counter(),
+                                  nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
+                                  nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
+                                  reasons_of(handle) if reasons_of else 0))
 
         def loop() -> None:
-            while not stop.wait(0.002):
+            while not stop.wait(period_s):
                 sample()
 
         sample()
         th = threading.Thread(target=loop)
         th.start()
         try:
-            yield out
+            yield samples
         finally:
             stop.set()
             th.join()
             sample()
-            out.update(sm_mhz=statistics.median(c for c, _ in samples),
-                       sm_mhz_min=min(c for c, _ in samples),
-                       power_w=statistics.median(w for _, w in samples))
+
+    @contextmanager
+    def clock(self) -> Iterator[dict[str, object]]:
+        """The SM clock and board power while the block runs (``nvml_samples`` every 2 ms):
+        ``sm_mhz`` (median), ``sm_mhz_min``, ``power_w`` (median); empty without NVML."""
+        out: dict[str, object] = {}
+        with self.nvml_samples(0.002) as samples:
+            yield out
+        if samples:
+            out.update(sm_mhz=statistics.median(x.sm_mhz for x in samples),
+                       sm_mhz_min=min(x.sm_mhz for x in samples),
+                       power_w=statistics.median(x.power_w for x in samples))
 
     def write(self, section: str, row: dict[str, object]) -> None:
         if section not in self._files:
@@ -193,21 +215,24 @@ class Run:
 
     def kernels(self, fn: Callable[[], object]) -> str:
         """The CUDA kernels one call of ``fn`` launches, in order, ';'-joined."""
-        try:
-            return ";".join(name for name, _ in self.kernel_profile(fn))
-        except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
-            return f"profiler failed: {err}"[:200]
+        return self.kernel_columns(fn)["kernels"]
 
     def kernel_columns(self, fn: Callable[[], object]) -> dict[str, str]:
         """A row's ``kernels`` (names, ';'-joined, in launch order) and ``kernel_us`` (each one's
         device microseconds under the profiler, an eager call: which of a split-K GEMM's or a
         split-KV decode's kernels takes the time)."""
-        try:
-            profiled = self.kernel_profile(fn)
-        except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
-            return {"kernels": f"profiler failed: {err}"[:200], "kernel_us": ""}
+        profiled = self.profiled(fn)
+        if isinstance(profiled, str):
+            return {"kernels": profiled, "kernel_us": ""}
         return {"kernels": ";".join(n for n, _ in profiled),
                 "kernel_us": ";".join(f"{us:.2f}" for _, us in profiled)}
+
+    def profiled(self, fn: Callable[[], object]) -> list[tuple[str, float]] | str:
+        """``kernel_profile``, or the profiler's failure in a line (it is optional evidence)."""
+        try:
+            return self.kernel_profile(fn)
+        except Exception as err:  # noqa: BLE001 - one failed profile must not lose the row
+            return f"profiler failed: {err}"[:200]
 
     def kernel_profile(self, fn: Callable[[], object]) -> list[tuple[str, float]]:
         """(name, device microseconds) of each CUDA kernel one call of ``fn`` launches, in
@@ -328,7 +353,6 @@ def measure_sustained(run: Run) -> None:
     (``idle_power_w``) and, in ``sustained_trace.csv``, every sample from the idle through the
     load (``t_s`` from the first kernel: the power controller's settling, which the short timing
     loops of ``gemm.csv`` end inside). For the copy, ``tflops`` is TB/s moved (read + write)."""
-    import threading
 
     cases: list[tuple[str, int, str]] = [
         ("bf16", 8192, "randn"), ("bf16", 8192, "zeros"), ("bf16", 4096, "randn"),
@@ -336,20 +360,15 @@ def measure_sustained(run: Run) -> None:
     idle_s = 1.5
     if run.quick:
         cases, idle_s = [("fp16", 128, "randn"), ("copy", 1 << 16, "randn")], 0.05
-    nvml = _nvml() if run.cuda else None
-    if nvml is not None:
-        handle = nvml.nvmlDeviceGetHandleByIndex(0)
-        reasons_of = getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
-            nvml.nvmlDeviceGetCurrentClocksThrottleReasons
     for dtype, n, fill in cases:
         def case(dtype: str = dtype, n: int = n, fill: str = fill) -> None:
             t = run.torch
             if dtype == "copy":  # n bytes of fp16 read and written per call: HBM-bound
-                x = t.empty(n // 2, device=run.device, dtype=t.float16).normal_()
-                y = t.empty_like(x)
+                src = t.empty(n // 2, device=run.device, dtype=t.float16).normal_()
+                dst = t.empty_like(src)
 
                 def fn() -> object:
-                    return y.copy_(x)
+                    return dst.copy_(src)
                 work = 2 * n  # bytes moved per call
             else:
                 fn = _gemm_fn(run, dtype, n, n, n)
@@ -359,48 +378,33 @@ def measure_sustained(run: Run) -> None:
                     if isinstance(v.cell_contents, run.torch.Tensor):
                         v.cell_contents.zero_()
             per = run.time(fn)
-            samples: list[tuple[float, float, float, int]] = []  # (t, MHz, W, reasons)
-            stop = threading.Event()
-
-            def sample() -> None:
-                while not stop.is_set():
-                    if nvml is not None:
-                        samples.append((
-                            time.perf_counter(),
-                            nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM),
-                            nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0,
-                            reasons_of(handle)))
-                    time.sleep(0.02)
             calls = max(1, int(2.0 / per))
-            th = threading.Thread(target=sample)
-            th.start()
-            time.sleep(idle_s)  # idle: the board's floor, and a cool start for the trace
-            start = time.perf_counter()  # the first kernel of the load queued
-            for _ in range(calls):
-                fn()
-            run.sync()
-            wall = time.perf_counter() - start
-            stop.set()
-            th.join()
-            idle = [w for ts, _, w, _ in samples if ts < start]
-            load = [x for x in samples if x[0] >= start]
+            with run.nvml_samples(0.02) as samples:
+                time.sleep(idle_s)  # idle: the board's floor, and a cool start for the trace
+                start = time.perf_counter()  # the first kernel of the load queued
+                for _ in range(calls):
+                    fn()
+                run.sync()
+                wall = time.perf_counter() - start
+            idle = [x.power_w for x in samples if x.t < start]
+            load = [x for x in samples if x.t >= start]
             busy = load[len(load) // 4:] or load  # past the ramp
             reasons = 0
-            for *_, r in busy:
-                reasons |= r
+            for x in busy:
+                reasons |= x.reasons
             label = "copy" if dtype == "copy" else fill
             run.write("sustained", {
                 "dtype": dtype, "n": n, "fill": label, "time_s": wall / calls,
                 "tflops": work / (wall / calls) / 1e12, "short_run_time_s": per,
-                "sm_mhz_median": statistics.median(c for _, c, _, _ in busy) if busy else "",
-                "sm_mhz_min": min((c for _, c, _, _ in busy), default=""),
-                "power_w_median": statistics.median(w for _, _, w, _ in busy) if busy else "",
+                "sm_mhz_median": statistics.median(x.sm_mhz for x in busy) if busy else "",
+                "sm_mhz_min": min((x.sm_mhz for x in busy), default=""),
+                "power_w_median": statistics.median(x.power_w for x in busy) if busy else "",
                 "clock_event_reasons": hex(reasons), "samples": len(busy),
                 "idle_power_w": statistics.median(idle) if idle else ""})
-            for ts, mhz, w, r in samples:
+            for x in samples:
                 run.write("sustained_trace", {"dtype": dtype, "n": n, "fill": label,
-                                              "t_s": round(ts - start, 4), "sm_mhz": mhz,
-                                              "power_w": w, "reasons": hex(r)})
+                                              "t_s": round(x.t - start, 4), "sm_mhz": x.sm_mhz,
+                                              "power_w": x.power_w, "reasons": hex(x.reasons)})
         _guard(run, f"sustained {dtype} {n} {fill}", case)
 
 
@@ -635,10 +639,8 @@ def measure_cnn(run: Run) -> None:
                 with t.no_grad():
                     return model(x)
             s = run.time(fn, calls=1)
-            try:
-                profiled = run.kernel_profile(fn)
-            except Exception as err:  # noqa: BLE001 - the profiler is optional evidence
-                profiled = [(f"profiler failed: {err}"[:200], 0.0)]
+            got = run.profiled(fn)
+            profiled = [(got, 0.0)] if isinstance(got, str) else got
             names = [n for n, _ in profiled]
             run.write("cnn", {"model": name, "dtype": "fp16", "batch": batch, "time_s": s,
                               "images_per_s": batch / s, "kernels": len(names),
