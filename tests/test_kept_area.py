@@ -13,8 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pysim
+from pysim import _core
 from pysim.errors import ConfigError
-from pysim.mapping.kept_area import ORDERS, KeptBlock, Stay, _place_in, best_fit, place
+from pysim.mapping.kept_area import (
+    ORDERS,
+    KeptBlock,
+    Stay,
+    _place_in,
+    _place_in_reference,
+    best_fit,
+    place,
+)
 from pysim.mapping.planned_residency import plan_residency_optimal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +107,24 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
         else:
             assert t not in by_tensor
     assert place(stays_of(stays), budget) == (blocks, kept_stays)  # deterministic
+    for order in ORDERS:  # the C++ placer is the Python reference's, block for block
+        ordered = sorted(stays_of(stays), key=order)
+        assert _place_in(ordered, budget) == _place_in_reference(ordered, budget)
+
+
+def test_the_cpp_placer_refuses_bad_arguments_by_name() -> None:
+    one = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="start must run from 0"):
+        _core.place_stays(one, one, np.array([0, 2]), one, 10)
+    with pytest.raises(ValueError, match="budget must be in 0..2\\^62"):
+        _core.place_stays(one, one, np.array([0, 1]), one, -1)
+    with pytest.raises(ValueError, match="nbytes must be in 0..2\\^62"):
+        _core.place_stays(one, np.array([-5]), np.array([0, 1]), one, 10)
+    with pytest.raises(ValueError, match="must be an integer array"):
+        _core.place_stays(one, np.array([1.5]), np.array([0, 1]), one, 10)
+    big = np.zeros(40_000, dtype=np.int64)
+    with pytest.raises(ValueError, match="place_stays' work .* exceeds the limit of 2\\^30"):
+        _core.place_stays(big, big, np.arange(40_001, dtype=np.int64), big, 10)
 
 
 def test_greedy_by_size_misses_an_address_plan_that_another_order_finds() -> None:

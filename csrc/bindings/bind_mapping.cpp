@@ -15,6 +15,7 @@
 #include "bindings/array_args.hpp"
 #include "bindings/bindings.hpp"
 #include "bindings/gil.hpp"
+#include "mapping/best_fit.hpp"
 #include "mapping/search.hpp"
 
 namespace pysim::bindings {
@@ -560,6 +561,50 @@ void bind_mapping(py::module_& m) {
       "product of the candidate sizes, (11, n) int64 figures, (20, n) search_plans rows, "
       "(slices, n) fits). Internal to pysim.mapping.tiling.plan_gemm; "
       "pysim.mapping.tiling._setup_reference computes the same in NumPy.");
+  m.def(
+      "place_stays",
+      [](const py::array& first_in, const py::array& nbytes_in, const py::array& start_in,
+         const py::array& ends_in, int64_t budget) {
+        const I64 first = int_array(first_in, "first"), nbytes = int_array(nbytes_in, "nbytes");
+        const I64 start = int_array(start_in, "start"), ends = int_array(ends_in, "ends");
+        for (const auto* x : {&first, &nbytes, &start, &ends}) {
+          if (x->ndim() != 1) throw std::invalid_argument("first, nbytes, start, ends: 1-D");
+        }
+        const py::ssize_t n = first.shape(0);
+        require_shape(nbytes, "nbytes", n, -1);
+        require_shape(start, "start", n + 1, -1);
+        constexpr int64_t kBig = int64_t{1} << 62;  // offsets + bytes stay far from wrapping
+        if (budget < 0 || budget >= kBig) {
+          throw std::invalid_argument("budget must be in 0..2^62, got " +
+                                      std::to_string(budget));
+        }
+        const int64_t* st = start.data();
+        if (st[0] != 0 || st[n] != ends.shape(0)) {
+          throw std::invalid_argument("start must run from 0 to len(ends)");
+        }
+        for (py::ssize_t i = 0; i < n; ++i) {
+          if (st[i + 1] < st[i]) throw std::invalid_argument("start must be non-decreasing");
+          if (nbytes.data()[i] < 0 || nbytes.data()[i] >= kBig) {
+            throw std::invalid_argument("nbytes must be in 0..2^62, got " +
+                                        std::to_string(nbytes.data()[i]));
+          }
+        }
+        // each of a stay's tries scans (and sorts) the blocks placed before it: ~3 ns a unit
+        require_within("place_stays' work (stays x gaps)",
+                       static_cast<double>(n) * static_cast<double>(ends.shape(0)),
+                       int64_t{1} << 30);
+        StayList in{static_cast<int64_t>(n), first.data(), nbytes.data(), st, ends.data()};
+        const StayPlacement placed =
+            without_gil([&](const Poll& poll) { return place_stays(in, budget, poll); });
+        py::array_t<int64_t> offset(n), kept(n);
+        std::copy(placed.offset.begin(), placed.offset.end(), offset.mutable_data());
+        std::copy(placed.kept.begin(), placed.kept.end(), kept.mutable_data());
+        return std::make_tuple(offset, kept);
+      },
+      py::arg("first"), py::arg("nbytes"), py::arg("start"), py::arg("ends"), py::arg("budget"),
+      "Best fit of kept stays in the order given: (offset per stay, -1 if dropped; gaps kept "
+      "per stay). Internal to pysim.mapping.kept_area.place; kept_area._place_in_reference "
+      "computes the same in Python.");
 }
 
 }  // namespace pysim::bindings

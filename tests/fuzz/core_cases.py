@@ -885,6 +885,41 @@ def _c_plan_candidates(rng: random.Random, w: list[bool]) -> Call:
         which), check=check)
 
 
+def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
+    n = rng.randint(0, 12)
+    gaps = [rng.randint(0, 3) for _ in range(n)]
+    start = np.concatenate([[0], np.cumsum(gaps)]).astype(np.int64)
+    first = np.array([rng.randint(0, 30) for _ in range(n)], dtype=np.int64)
+    ends = np.array([f + rng.randint(0, 8) + 2 * g for f, c in zip(first.tolist(), gaps,
+                                                                   strict=True)
+                     for g in range(c)], dtype=np.int64)
+    nbytes = harray(rng, np.int64, (n,), p_hostile=0.1)
+    if rng.random() < 0.9:
+        nbytes = np.array([rng.choice([0, 1, 7, 64, 2**40, 2**62]) for _ in range(n)],
+                          dtype=np.int64)
+    if rng.random() < 0.1:
+        start = harray(rng, np.int64, (n + 1,))
+    budget = hint(rng, 0, 256, w)
+
+    def check(got: Any) -> str | None:
+        from pysim.mapping.kept_area import Stay, _place_in_reference
+
+        offsets, kept = got
+        stays = [Stay(f"t{i}", int(nbytes[i]), int(first[i]),
+                      tuple(int(e) for e in ends[start[i]:start[i + 1]]))
+                 for i in range(n)]
+        _, ref = _place_in_reference(stays, int(budget))
+        if [ref[s] for s in stays] != kept.tolist():
+            return f"kept {kept.tolist()} != the reference's {[ref[s] for s in stays]}"
+        if any((o < 0) != (c == 0) for o, c in zip(offsets.tolist(), kept.tolist(),
+                                                    strict=True)):
+            return "an offset without a kept gap, or the reverse"
+        return None
+
+    return Call("place_stays", _core.place_stays, (first, nbytes, start, ends, budget),
+                check=check)
+
+
 CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("specs", _c_spec, 3), ("systolic", _c_systolic_cost, 3), ("systolic_gemm",
                                                                _c_systolic_gemm, 2),
@@ -894,7 +929,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("sparse", _c_sparse, 3), ("mma", _c_mma, 2), ("pipeline", _c_pipeline, 2),
     ("search_plans", _c_search_plans, 1), ("port_cycles_table", _c_port_cycles_table, 1),
     ("systolic_tile_sums", _c_systolic_tile_sums, 1), ("plan_candidates", _c_plan_candidates, 1),
-    ("encode", _c_encode, 2),
+    ("encode", _c_encode, 2), ("place_stays", _c_place_stays, 1),
     ("fused", _c_fused, 2),
 ]
 _WEIGHTED = [c for c in CASES for _ in range(c[2])]

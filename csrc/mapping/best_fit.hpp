@@ -1,0 +1,38 @@
+// Addresses in the simulator's kept area (pysim/mapping/kept_area.py, ``_place_in``): best fit
+// of kept tensors' stays in a given order (TFLite's greedy-by-size offset planner, Pisarchyk &
+// Lee, arXiv 2001.03288, Sec. 4.2), each stay cut to the longest prefix of its gaps that finds
+// room. The Python placer is the reference; tests hold the two equal.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/budget.hpp"
+
+namespace pysim {
+
+// The stays in placement order: stay i is in the area from first[i] through ends[start[i] +
+// c - 1] when c of its gaps are kept (its gaps' last steps ascending in ends[start[i] ..
+// start[i + 1] - 1]), nbytes[i] wide.
+struct StayList {
+  int64_t n = 0;
+  const int64_t* first = nullptr;
+  const int64_t* nbytes = nullptr;
+  const int64_t* start = nullptr;  // n + 1 offsets into ends
+  const int64_t* ends = nullptr;
+};
+
+// Per stay, its offset (-1: dropped) and how many of its gaps stay kept (0: dropped).
+struct StayPlacement {
+  std::vector<int64_t> offset;
+  std::vector<int64_t> kept;
+};
+
+// The best-fit offset of nbytes during steps first..last among spans (first, last, lo, hi)
+// already placed, the top of an area of `budget` bytes included; -1 if no gap holds it.
+int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_t last,
+                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch);
+
+StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll);
+
+}  // namespace pysim
