@@ -41,7 +41,7 @@ def test_a_training_step_reuses_its_graph_until_the_caches_clear() -> None:
 def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.MonkeyPatch) -> None:
     """A network's repeated layers and a sweep's repeated runs hit the MAC-op memo
     (pysim/mapping/mac_memo.py); the figures are those of mapping every op, to the last bit."""
-    from pysim.mapping.mac_memo import Remembered
+    from pysim.mapping.mac_memo import ByRoom, Remembered
 
     for config, name in (("tpu_v1", "resnet50"), ("eyeriss", "resnet18"),
                          ("edge_npu", "mobilenet_v2"), ("tpu_v1", "bert_base")):
@@ -55,6 +55,7 @@ def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.Monk
         warm = pysim.simulate(hw, wl)
         with monkeypatch.context() as patch:
             patch.setattr(Remembered, "recall", lambda self, key: None)
+            patch.setattr(ByRoom, "recall_at", lambda self, key, room: None)
             every = pysim.simulate(hw, wl)
         for other in (warm, every):
             pd.testing.assert_frame_equal(first.layers, other.layers)
@@ -62,28 +63,6 @@ def test_mac_memo_gives_the_figures_of_mapping_every_op(monkeypatch: pytest.Monk
                 (other.latency_cycles, other.energy_j, other.level_bytes)
     clear_caches()
     assert not MAPPED.of(hw)
-
-
-def test_a_training_graph_reuses_mappings_by_tiling_across_kept_area_sizes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """BERT-base's int8 training step on tpu_v1: its GEMMs run beside ~120 kept-area sizes,
-    which the MAC-op memo keys apart; past the tiling search the mapping is kept by the tiling
-    found (``MappedOps.tiled``), far fewer entries than the ops mapped, and the figures are
-    those of mapping every op."""
-    from pysim.mapping.mac_memo import Remembered
-
-    hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
-    clear_caches()
-    first = training.step(hw, "bert_base", "adam", "int8").result
-    memo = MAPPED.of(hw)
-    assert 0 < len(memo.tiled) < len(memo) / 4
-    with monkeypatch.context() as patch:
-        patch.setattr(Remembered, "recall", lambda self, key: None)
-        every = training.step(hw, "bert_base", "adam", "int8").result
-    pd.testing.assert_frame_equal(first.layers, every.layers)
-    assert (first.latency_cycles, first.energy_j, first.level_bytes, first.tensor_traffic) == \
-        (every.latency_cycles, every.energy_j, every.level_bytes, every.tensor_traffic)
-    clear_caches()
 
 
 def test_mac_memo_keys_ops_by_their_fields_not_their_names() -> None:

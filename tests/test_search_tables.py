@@ -159,7 +159,10 @@ def _same_setup(args: tuple[Any, ...]) -> None:
         return
     assert isinstance(got, tiling._Setup), (got, args)
     fields: list[tuple[str, Any, Any]] = list(zip(tiling._Setup._fields, got, want, strict=True))
+    assert want.room is None  # the room is the C++ set-up's (tests/test_tiling_room.py)
     for name, g, w in fields:
+        if name == "room":
+            continue
         for key in (sorted(w) if isinstance(w, dict) else [None]):
             gv, wv = (g[key], w[key]) if key is not None else (g, w)
             assert gv.shape == wv.shape and gv.dtype == wv.dtype, (name, key, args)
@@ -330,7 +333,7 @@ def test_plan_candidates_refuses_bad_arguments_in_one_line() -> None:
         out.update(change)
         return out
 
-    pos, ints, rows, fits = _core.plan_candidates(**args())
+    pos, ints, rows, fits, _ = _core.plan_candidates(**args())
     assert pos.tolist() == list(range(27)) and ints.shape == (11, 27)
     assert rows.shape == (20, 27) and fits.shape == (3, 27) and fits.dtype == np.bool_
     one = np.ones(3, dtype=np.int64)

@@ -413,7 +413,8 @@ void bind_mapping(py::module_& m) {
          const py::array& fit_in, const py::array& anywhere_in,
          std::tuple<py::array, py::array, py::array, py::array> passes_in, int a_pass_dim,
          std::optional<std::tuple<py::array, py::array, py::array>> slow_in, bool timed,
-         int64_t max_steps, const py::array& held_terms_in, const py::array& held_which_in) {
+         int64_t max_steps, const py::array& held_terms_in, const py::array& held_which_in,
+         int64_t vary, std::optional<py::array> vary_anywhere_in) {
         CandidateSetup in;
         std::tie(in.dims[0], in.dims[1], in.dims[2]) = dims;
         for (int d = 0; d < 3; ++d) {
@@ -523,6 +524,20 @@ void bind_mapping(py::module_& m) {
         }
         in.held_terms = terms.data();
         in.held_which = which.data();
+        if (vary < -1 || vary >= in.n_fit) {
+          throw std::invalid_argument("vary must be a fit row (0.." + std::to_string(in.n_fit - 1) +
+                                      ") or -1, got " + std::to_string(vary));
+        }
+        in.vary = vary;
+        std::vector<uint8_t> vary_anywhere(static_cast<size_t>(in.n_anywhere), 0);
+        if (vary_anywhere_in) {
+          const I64 flags = int_array(*vary_anywhere_in, "vary_anywhere");
+          require_shape(flags, "vary_anywhere", in.n_anywhere, -1);
+          for (int64_t r = 0; r < in.n_anywhere; ++r) {
+            vary_anywhere[static_cast<size_t>(r)] = flags.data()[r] != 0 ? 1 : 0;
+          }
+        }
+        in.vary_anywhere = vary_anywhere.data();
         require_output_bytes("plan_candidates' slices x candidate tilings",
                              static_cast<double>(in.slices) * product, 1);
         require_output_bytes("plan_candidates' held sums x candidate tilings",
@@ -534,8 +549,10 @@ void bind_mapping(py::module_& m) {
                        product * (46.0 + static_cast<double>(in.slices) *
                                              static_cast<double>(in.held_groups + 3)),
                        int64_t{1} << 30);
+        Room room;
+        Room* asked = vary >= 0 ? &room : nullptr;
         const std::vector<int64_t> pos =
-            without_gil([&](const Poll& poll) { return candidate_fits(in, poll); });
+            without_gil([&](const Poll& poll) { return candidate_fits(in, poll, asked); });
         const auto count = static_cast<py::ssize_t>(pos.size());
         py::array_t<int64_t> pos_out(count);
         std::copy(pos.begin(), pos.end(), pos_out.mutable_data());
@@ -547,19 +564,25 @@ void bind_mapping(py::module_& m) {
           double* rows_p = rows.mutable_data();
           auto* fits_p = reinterpret_cast<uint8_t*>(fits.mutable_data());
           without_gil([&](const Poll& poll) {
-            candidate_setup(in, pos, ints_p, rows_p, fits_p, poll);
+            candidate_setup(in, pos, ints_p, rows_p, fits_p, poll, asked);
             return 0;
           });
         }
-        return std::make_tuple(pos_out, ints, rows, fits);
+        py::object room_out = py::none();
+        if (asked != nullptr) room_out = py::make_tuple(room.lo, room.hi);
+        return std::make_tuple(pos_out, ints, rows, fits, room_out);
       },
       py::arg("dims"), py::arg("cands"), py::arg("grains"), py::arg("bits"),
       py::arg("a_on_chip"), py::arg("a_per_k"), py::arg("scales"), py::arg("fit"),
       py::arg("anywhere"), py::arg("passes"), py::arg("a_pass_dim"), py::arg("slow"),
       py::arg("timed"), py::arg("max_steps"), py::arg("held_terms"), py::arg("held_which"),
+      py::arg("vary") = -1, py::arg("vary_anywhere") = py::none(),
       "A GEMM's tiling candidates for the search: (the fitting tilings' indices into the "
       "product of the candidate sizes, (11, n) int64 figures, (20, n) search_plans rows, "
-      "(slices, n) fits). Internal to pysim.mapping.tiling.plan_gemm; "
+      "(slices, n) fits, and where `vary` names a fit row (a group whose bytes change from call "
+      "to call; `vary_anywhere` flags its anywhere rows) the (lo, hi) bytes of that group, "
+      "inclusive, over which all of them stay the same, else None). Internal to "
+      "pysim.mapping.tiling.plan_gemm; "
       "pysim.mapping.tiling._setup_reference computes the same in NumPy.");
   m.def(
       "place_stays",

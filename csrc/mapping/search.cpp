@@ -531,9 +531,32 @@ inline bool passes(const int64_t* rows, int64_t count, int64_t a, int64_t b, int
   return all;
 }
 
+// Narrows `room` by the checks of tiles of (a, b, c) bytes against the varying group that
+// decide whether the tiles pass: its fit row unless another fit row fails anyway, and its
+// anywhere rows unless another anywhere row passes anyway.
+void narrow_room(const CandidateSetup& in, int64_t a, int64_t b, int64_t c, Room& room) {
+  auto need_of = [&](const int64_t* row) {
+    int64_t need = 0;
+    if (row[0] & 1) need = add(need, a);
+    if (row[0] & 2) need = add(need, b);
+    if (row[0] & 4) need = add(need, c);
+    return mul(need, row[2]);
+  };
+  for (int64_t r = 0; r < in.n_fit; ++r) {
+    if (r != in.vary && need_of(in.fit + 3 * r) > in.fit[3 * r + 1]) return;
+  }
+  if (in.vary >= 0) room.check(need_of(in.fit + 3 * in.vary), in.fit[3 * in.vary + 1]);
+  for (int64_t r = 0; r < in.n_anywhere; ++r) {
+    if (!in.vary_anywhere[r] && need_of(in.anywhere + 3 * r) <= in.anywhere[3 * r + 1]) return;
+  }
+  for (int64_t r = 0; r < in.n_anywhere; ++r) {
+    if (in.vary_anywhere[r]) room.check(need_of(in.anywhere + 3 * r), in.anywhere[3 * r + 1]);
+  }
+}
+
 }  // namespace
 
-std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll) {
+std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll, Room* room) {
   const int64_t nm = in.count[0], nn = in.count[1], nk = in.count[2];
   const TileBytes t = tile_bytes(in);
   Ticker ticker(poll);
@@ -546,6 +569,7 @@ std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll) 
         const int64_t a = t.a[static_cast<size_t>(i * nk + j)];
         const int64_t b = t.b[static_cast<size_t>(j * nn + l)];
         const int64_t c = t.c[static_cast<size_t>(i * nn + l)];
+        if (room != nullptr) narrow_room(in, a, b, c, *room);
         if (!passes(in.fit, in.n_fit, a, b, c, true)) continue;
         if (in.n_anywhere > 0 && !passes(in.anywhere, in.n_anywhere, a, b, c, false)) continue;
         pos.push_back(index);
@@ -556,7 +580,7 @@ std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll) 
 }
 
 void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, int64_t* ints,
-                     double* rows, uint8_t* fits, const Poll& poll) {
+                     double* rows, uint8_t* fits, const Poll& poll, Room* room) {
   Ticker ticker(poll);
   const int64_t nm = in.count[0], nn = in.count[1], nk = in.count[2];
   const int64_t *cm = in.cands[0], *cn = in.cands[1], *ck = in.cands[2];
@@ -628,6 +652,7 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
     }
   }
   std::vector<uint8_t> ok(static_cast<size_t>(in.held_sums * count));
+  std::vector<int64_t> needs;  // the varying group's sums x multiplier, where room is asked
   std::vector<int64_t> sum(static_cast<size_t>(count));
   for (int64_t r = 0; r < in.held_sums; ++r) {
     const int64_t g = group_of[static_cast<size_t>(r)];
@@ -642,6 +667,25 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
     }
     uint8_t* dst = ok.data() + r * count;
     for (int64_t p = 0; p < count; ++p) dst[p] = mul(sum.data()[p], times) <= size;
+    if (room != nullptr && g == in.vary) {  // kept for the narrowing below
+      needs.resize(static_cast<size_t>(in.held_sums * count));
+      for (int64_t p = 0; p < count; ++p) needs[static_cast<size_t>(r * count + p)] = mul(sum.data()[p], times);
+    }
+  }
+  // A slice's fit depends on the varying group's sum where every other group's holds.
+  if (room != nullptr && in.vary >= 0 && !needs.empty()) {
+    const int64_t size = in.fit[3 * in.vary + 1];
+    for (int64_t s = 0; s < slices; ++s) {
+      ticker.tick(count * groups);
+      const int64_t rv = in.held_which[in.vary * slices + s];
+      for (int64_t p = 0; p < count; ++p) {
+        bool others = true;
+        for (int64_t g = 0; g < groups && others; ++g) {
+          if (g != in.vary) others = ok[static_cast<size_t>(in.held_which[g * slices + s] * count + p)] != 0;
+        }
+        if (others) room->check(needs[static_cast<size_t>(rv * count + p)], size);
+      }
+    }
   }
   for (int64_t s = 0; s < slices; ++s) {
     ticker.tick(count * groups);

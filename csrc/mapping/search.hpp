@@ -4,7 +4,9 @@
 // the per-candidate and per-slice figures; this walks them without NumPy's per-call overhead.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "common/budget.hpp"
@@ -153,16 +155,38 @@ struct CandidateSetup {
   // slice's sum (held_which[g * slices + s])
   int64_t held_groups = 0, held_sums = 0, held_width = 0, slices = 0;
   const int64_t *held_terms = nullptr, *held_which = nullptr;
+  // the capacity group (fit row) whose bytes vary from call to call (the input scratchpad,
+  // less what the kept area holds), -1 none; per anywhere row, whether it is that group's
+  int64_t vary = -1;
+  const uint8_t* vary_anywhere = nullptr;
+};
+
+// The bytes of the varying group (CandidateSetup::vary) over which every fit the set-up
+// depends on keeps its outcome, lo..hi inclusive: a call with any bytes in it finds the same
+// candidates, figures and fits. Each check of a tiling against the group narrows it.
+struct Room {
+  int64_t lo = std::numeric_limits<int64_t>::min();
+  int64_t hi = std::numeric_limits<int64_t>::max();
+  void check(int64_t need, int64_t size) {
+    if (need <= size) {
+      lo = std::max(lo, need);
+    } else {
+      hi = std::min(hi, need - 1);
+    }
+  }
 };
 
 // The fitting candidates' indices into the product. `poll` (if any) is called every few
-// million steps of work (common/budget.hpp).
-std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll = {});
+// million steps of work (common/budget.hpp). `room` (if any) is narrowed by every check of the
+// varying group that decides whether a tiling fits.
+std::vector<int64_t> candidate_fits(const CandidateSetup& in, const Poll& poll = {},
+                                    Room* room = nullptr);
 
 // For the fitting candidates `pos` (n of them): ints (11 x n: mt, nt, kt, the m / n / k trips,
 // tiles, one pass over A / B / C / partial sums), rows (20 x n, search_plans' candidates;
-// compute, scratchpad energy and partial-sum bits left 0) and fits (slices x n).
+// compute, scratchpad energy and partial-sum bits left 0) and fits (slices x n). `room` (if
+// any) is narrowed by every check of the varying group a slice's fit depends on.
 void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, int64_t* ints,
-                     double* rows, uint8_t* fits, const Poll& poll = {});
+                     double* rows, uint8_t* fits, const Poll& poll = {}, Room* room = nullptr);
 
 }  // namespace pysim

@@ -27,6 +27,7 @@ from typing import Any
 # hundred). A snapshot is a few KB, so the memo stays under ~30 MB.
 HARDWARE = 4  # hardware objects remembered at once
 PER_HARDWARE = 2048  # mapped ops remembered per hardware
+ROOMS = 8  # ranges of room remembered per op (the kept area's sizes an op meets fall in few)
 NAMES = frozenset({"name", "inputs", "output"})
 
 
@@ -72,6 +73,30 @@ class Remembered(OrderedDict[tuple[Any, ...], dict[str, Any]]):
             self.popitem(last=False)
 
 
+class ByRoom(OrderedDict[tuple[Any, ...], list[tuple[int, int, dict[str, Any]]]]):
+    """Mapping dicts by key and a range of the room left for tiles (the bytes of the
+    capacity's varying group, lo..hi inclusive, over which the tiling search finds the same
+    candidates fitting: ``GemmTiling.room``), least recently used key first."""
+
+    def recall_at(self, key: tuple[Any, ...], room: int) -> dict[str, Any] | None:
+        """A copy of the mapping remembered for ``key`` at a range holding ``room``, or None."""
+        for lo, hi, m in self.get(key, ()):
+            if lo <= room <= hi:
+                self.move_to_end(key)
+                return snapshot(m)
+        return None
+
+    def remember_at(self, key: tuple[Any, ...], room: tuple[int, int],
+                    m: dict[str, Any]) -> None:
+        """Keep a copy of ``m`` for ``key`` over ``room`` (at most ROOMS ranges a key)."""
+        ranges = self.setdefault(key, [])
+        ranges.insert(0, (room[0], room[1], snapshot(m)))
+        del ranges[ROOMS:]
+        self.move_to_end(key)
+        while len(self) > PER_HARDWARE:
+            self.popitem(last=False)
+
+
 class MappedOps(Remembered):
     """One hardware object's mapped MAC ops by key; ``tiled`` the same past the tiling search,
     by what the op's key holds but the room left for tiles and by the tiling found
@@ -79,11 +104,14 @@ class MappedOps(Remembered):
     tiling); ``capacity`` its scratchpads' room as a function of the bytes kept on chip
     (``planner._capacity``, made once per hardware: a training graph's planned residency asks
     for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
-    (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``."""
+    (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``; ``rooms`` the mapped
+    ops by what the op's key holds but the room, over the range of room that finds the same
+    tiling (a training graph's op at a new kept-area size maps as at one seen before)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tiled = Remembered()
+        self.rooms = ByRoom()
         self.capacity: Any = None
         self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 

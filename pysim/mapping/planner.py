@@ -115,11 +115,13 @@ def _capacity(hw: Any) -> Callable[[int], tuple[Capacity, dict[str, Any]]]:
                s.name == spads["input"].name, s.double_buffered) for s in hw.scratchpads]
     outer = tuple((r, names.index(o.name)) for r in ROLES for o in hw.chain(r)[1:])
 
+    varying = next((g for g, (_, _, holds_input, _) in enumerate(layout) if holds_input), -1)
+
     @cache
     def at(reserved: int) -> tuple[Capacity, dict[str, Any]]:
         groups = tuple((roles, max(0, size - (reserved if holds_input else 0)), db)
                        for roles, size, holds_input, db in layout)
-        return Capacity(groups=groups, outer=outer), spads
+        return Capacity(groups=groups, outer=outer, varying=varying), spads
 
     return at
 
@@ -422,13 +424,15 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                 vector_ops_per_cycle: int, objective: Objective,
                 hw_spads: tuple[Any, ...] = (), act_ratio: tuple[float, float] = (1.0, 1.0),
                 source: str = "<dict>", memo: MappedOps | None = None,
-                memo_key: tuple[Any, ...] = ()) -> None:
+                memo_key: tuple[Any, ...] = ()) -> tuple[int, int] | None:
     """Map MAC op ``op`` on ``unit`` into ``m``. With a ``memo`` (the hardware's mapped ops),
     everything after the tiling search is remembered by ``memo_key`` (what the caller's own
     key holds but the room left for tiles) and the tiling found: past the search the mapping
     reads the scratchpads' room only through the tiling, so an op that finds another room
     but the same tiling (a training graph's GEMM beside hundreds of kept-area sizes) reuses
-    it."""
+    it. Returns the bytes of ``cap``'s varying group over which the tiling search finds the
+    same tiling (``GemmTiling.room``; None: not known), so the caller can reuse the whole
+    mapping there."""
     view = op.gemm_view()
     count, gm, gn, gk = view.count, view.m, view.n, view.k
     a_on_chip = bool(op.inputs) and op.inputs[0] in on_chip
@@ -464,7 +468,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         known = memo.tiled.recall((*memo_key, t))
         if known is not None:
             m.update(known)
-            return
+            return t.room
     a_reads = 0 if a_on_chip else (
         t.a_refetch * math.ceil(act_ratio[0] * _a_fetch_bytes(op, t.mt, gm, gk, burst))
         if op.type == "conv2d" else t.a_read_bytes)
@@ -564,6 +568,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     )
     if memo is not None:
         memo.tiled.remember((*memo_key, t), m)
+    return t.room
 
 
 def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads, hw_spads,
@@ -754,21 +759,27 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             key = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
                    len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
                    not res.writes_output[i])
+            # ... or at another kept-area size that leaves the tiling search the same fits
+            room = cap.groups[cap.varying][1] if cap.varying >= 0 else None
             known = mapped.recall(key)
+            if known is None and room is not None:
+                known = mapped.rooms.recall_at((*key[:3], key[4]), room)
             if known is not None:
                 m = known
             else:
                 if w_ratio < 1.0:
                     m["weight_ratio"] = w_ratio
-                _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
-                            hw.vector.ops_per_cycle, objective_for(
-                                hw, op, unit, base, not res.writes_output[i]),
-                            hw.scratchpads, act_ratio, hw.source, mapped,
-                            (*key[:3], key[4]))
+                found = _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
+                                    hw.vector.ops_per_cycle, objective_for(
+                                        hw, op, unit, base, not res.writes_output[i]),
+                                    hw.scratchpads, act_ratio, hw.source, mapped,
+                                    (*key[:3], key[4]))
                 m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
                 if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
                     m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
                 mapped.remember(key, m)
+                if found is not None:
+                    mapped.rooms.remember_at((*key[:3], key[4]), found, m)
             unit_name, unit_kind = unit.name, unit.kind
         else:
             vec = hw.vector

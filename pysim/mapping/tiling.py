@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import permutations, product
 from typing import Any, NamedTuple
@@ -65,7 +65,10 @@ class Capacity:
     ``(role, group index)`` for every level behind a role's innermost one (its memory
     hierarchy, innermost first): a kept footprint may live there instead. Without ``groups``,
     the three byte fields describe either one scratchpad holding all three (``unified``, sized
-    ``input_bytes``) or three separate ones.
+    ``input_bytes``) or three separate ones. ``varying``: the group whose bytes change from op
+    to op (the input scratchpad, less the kept area's tensors: pysim/mapping/planner.py), -1
+    none; ``plan_gemm`` reports the range of its bytes that finds the same tiling
+    (``GemmTiling.room``).
     """
 
     input_bytes: int = 0
@@ -75,6 +78,7 @@ class Capacity:
     double_buffered: bool = True
     groups: tuple[tuple[tuple[str, ...], int, bool], ...] = ()
     outer: tuple[tuple[str, int], ...] = ()
+    varying: int = -1
 
     def resolved_groups(self) -> tuple[tuple[tuple[str, ...], int, bool], ...]:
         if self.groups:
@@ -112,6 +116,9 @@ class GemmTiling:
     refill_bytes: tuple[tuple[str, int], ...] = ()
     c_level: int = -1  # capacity group holding C's tile when not its innermost level
     c_final_bytes: int = -1  # C's final write (of c_write_bytes; -1: not given, all of it)
+    # the bytes of the capacity's varying group (lo, hi inclusive) that find this tiling: the
+    # same candidates fit there (None: not known, the set-up in NumPy or no varying group)
+    room: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def read_bytes(self) -> int:
@@ -489,6 +496,7 @@ class _Setup(NamedTuple):
     p_pass: np.ndarray
     candidates: np.ndarray
     fits2: np.ndarray
+    room: tuple[int, int] | None = None  # the varying group's bytes with the same fits
 
 
 def _setup_reference(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int,
@@ -623,10 +631,10 @@ _INT64 = 1 << 62  # the fast set-up's integers stay below it: no int64 figure of
 
 
 @lru_cache(maxsize=1024)
-def _capacity_rows(capacity: Capacity) -> tuple[np.ndarray, np.ndarray]:
+def _capacity_rows(capacity: Capacity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A capacity's checks for ``_core.plan_candidates``: the rows (role mask: 1 A, 2 B, 4 C;
-    bytes; multiplier) every tile must pass, one per group, and those one of which it must
-    pass (C's tile at some level of its chain)."""
+    bytes; multiplier) every tile must pass, one per group, those one of which it must pass
+    (C's tile at some level of its chain), and which of the latter are the varying group's."""
     bit = {"input": 1, "weight": 2, "output": 4}
     movable = any(role == "output" for role, _ in capacity.outer)
     groups = capacity.resolved_groups()
@@ -634,14 +642,16 @@ def _capacity_rows(capacity: Capacity) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("a role twice in one group: the reference counts it twice")
     fit = [(sum(bit[r] for r in set(roles) if not (movable and r == "output")), size,
             2 if db else 1) for roles, size, db in groups]
-    anywhere = []
+    anywhere, varying = [], []
     if movable:
         home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}
         for g in [home["output"]] + [g for role, g in capacity.outer if role == "output"]:
             roles, size, db = groups[g]
             anywhere.append((sum(bit[r] for r in set(roles)) | 4, size, 2 if db else 1))
+            varying.append(g == capacity.varying)
     out = (np.array(fit, dtype=np.int64).reshape(-1, 3),
-           np.array(anywhere, dtype=np.int64).reshape(-1, 3))
+           np.array(anywhere, dtype=np.int64).reshape(-1, 3),
+           np.array(varying, dtype=np.int64))
     for x in out:
         x.flags.writeable = False  # cached: shared by every caller
     return out
@@ -713,7 +723,7 @@ def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum
     """``_setup``'s arguments for ``_core.plan_candidates`` beyond the candidates: the capacity
     rows, the held sums, A's on-chip bytes per kt of a feature map, each dimension's passes
     and the DRAM slowdown tables; None where the C++ would not reproduce NumPy's figures."""
-    fit, anywhere = _capacity_rows(capacity)
+    fit, anywhere, varying = _capacity_rows(capacity)
     terms, which = _held_pack(tuple(capacity.outer), a_on_chip,
                               tuple(tuple(roles) for roles, _, _ in capacity.resolved_groups()))
     if len(cm) * len(cn) * len(ck) * (46 + which.shape[1] * (which.shape[0] + 3)) > 1 << 30:
@@ -727,7 +737,7 @@ def _prepare(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum
     passes, slow = _dimension_figures(m, n, k, a_bits, b_bits, c_bits, psum_bits, burst_bytes,
                                       objective, a_map, b_pass_bytes, a_ratio, c_ratio, cm,
                                       cn, ck)
-    return fit, anywhere, terms, which, a_per_k, passes, slow
+    return fit, anywhere, varying, terms, which, a_per_k, passes, slow
 
 
 def _setup(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_bits: int,
@@ -762,17 +772,17 @@ def _setup(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: int, psum_b
         return _setup_reference(*args)
     if prepared is None:
         return _setup_reference(*args)
-    fit, anywhere, terms, which, a_per_k, passes, slow = prepared
-    pos, figures, candidates, fits2 = _core.plan_candidates(
+    fit, anywhere, varying, terms, which, a_per_k, passes, slow = prepared
+    pos, figures, candidates, fits2, room = _core.plan_candidates(
         (m, n, k), (cm, cn, ck), (grain_m, grain_n, grain_k), (a_bits, b_bits, psum_bits),
         a_on_chip, a_per_k, (float(a_scales), float(b_scales)), fit, anywhere, passes,
         0 if a_map is not None else 2, slow, objective.kind != "traffic", objective.max_steps,
-        terms, which)
+        terms, which, capacity.varying, varying)
     if not len(pos):
         return _setup_reference(*args)  # raises NoTileFits, with the least bytes each needs
     mt, nt, kt, tm, tn, tk, tiles, a_pass, b_pass, c_pass, p_pass = figures
     return _Setup(pos, mt, nt, kt, {"m": tm, "n": tn, "k": tk}, tiles, a_pass, b_pass, c_pass,
-                  p_pass, candidates, fits2)
+                  p_pass, candidates, fits2, room)
 
 
 @lru_cache(maxsize=4096)
@@ -846,7 +856,7 @@ def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: 
     finds."""
     groups = capacity.resolved_groups()
     home = {r: g for g, (roles, _, _) in enumerate(groups) for r in roles}  # innermost level
-    pos, mt, nt, kt, trips, tiles, a_pass, b_pass, c_pass, p_pass, candidates, fits2 = setup(
+    pos, mt, nt, kt, trips, tiles, a_pass, b_pass, c_pass, p_pass, candidates, fits2, room = setup(
         m, n, k, a_bits, b_bits, c_bits, psum_bits, capacity, grain_m, grain_n, grain_k,
         a_on_chip, burst_bytes, objective, a_map, b_pass_bytes, a_ratio, c_ratio, b_scales,
         more_grains, a_scales)
@@ -860,8 +870,8 @@ def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: 
                           a_map, b_pass_bytes, a_ratio, c_ratio, b_scales, more_grains, a_scales,
                           tuple(capacity.outer), tuple((r, db) for r, _, db in groups),
                           pos.tobytes(), fits2.shape, fits2.tobytes()))
-    if searched:
-        return searched[0]
+    if searched:  # found for another size of the same fits: this size's room
+        return searched[0] if room is None else replace(searched[0], room=room)
     compute: np.ndarray = np.zeros(len(mt))
     psum_w_bits = psum_r_bits = compute
     if objective.kind != "traffic":
@@ -972,7 +982,7 @@ def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: 
         refill_bytes=tuple((x, b) for x, b in served_bytes.items() if b > 0),
         c_final_bytes=int(c_pass[i]),
     ))
-    return searched[0]
+    return searched[0] if room is None else replace(searched[0], room=room)
 
 
 @lru_cache(maxsize=512)  # an op's twin runs close by; the keys hold the fit masks (~10 kB)

@@ -870,7 +870,9 @@ def _c_plan_candidates(rng: random.Random, w: list[bool]) -> Call:
     scales = (rng.choice([1.0, 1.0625, float("nan"), 1e300]), rng.choice([1.0, 4.25 / 4]))
 
     def check(got: Any) -> str | None:
-        pos, ints, rows, fits = got
+        pos, ints, rows, fits, room = got
+        if room is not None:
+            return f"a room {room} where no group varies"
         n = len(pos)
         if ints.shape != (11, n) or rows.shape != (20, n) or fits.shape != (which.shape[1], n):
             return f"shapes {ints.shape}, {rows.shape}, {fits.shape} for {n} candidates"
