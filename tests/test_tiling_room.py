@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import pysim
 from pysim import training
 from pysim.mapping.mac_memo import MAPPED, ByRoom, Remembered
-from pysim.mapping.tiling import Capacity, _setup, plan_gemm
+from pysim.mapping.tiling import TRAFFIC, Capacity, _Setup, _setup, plan_gemm
 from pysim.memo import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,9 @@ def _capacity(layout: str, sizes: tuple[int, int, int], varying: int) -> Capacit
         groups = ((("input",), sizes[0], True), (("weight",), sizes[1], True),
                   (("output",), sizes[2], False))
         return Capacity(groups=groups, outer=(("output", 0),), varying=varying)
-    groups = tuple(((r,), s, True) for r, s in zip(("input", "weight", "output"), sizes,
-                                                    strict=True))
-    return Capacity(groups=groups, varying=varying)
+    separate: tuple[tuple[tuple[str, ...], int, bool], ...] = tuple(
+        ((r,), s, True) for r, s in zip(("input", "weight", "output"), sizes, strict=True))
+    return Capacity(groups=separate, varying=varying)
 
 
 def _at(cap: Capacity, size: int) -> Capacity:
@@ -62,22 +62,21 @@ def test_the_same_tiling_anywhere_in_the_room(m, n, k, bits, sizes, layout, grai
     lo, hi = t.room
     size = cap.groups[0][1]
     assert lo <= size <= hi
-    setup = _setup(*args, cap, *grains, a_on_chip, 1, *_defaults())
+    setup = _setup_at(m, n, k, bits, cap, grains, a_on_chip)
     for other in {max(lo, 0), min(hi, 1 << 40), max(lo, 0) + int(where * (min(hi, 1 << 40)
                                                                          - max(lo, 0)))}:
         moved = _at(cap, other)
         assert plan_gemm(*args, moved, *grains, a_on_chip) == t  # room not compared
-        again = _setup(*args, moved, *grains, a_on_chip, 1, *_defaults())
+        again = _setup_at(m, n, k, bits, moved, grains, a_on_chip)
         assert np.array_equal(again.pos, setup.pos)
         assert np.array_equal(again.fits2, setup.fits2)
 
 
-def _defaults() -> tuple:
-    """_setup's arguments after burst_bytes: objective, a_map, b_pass_bytes, a_ratio, c_ratio,
-    b_scales, more_grains, a_scales (plan_gemm's defaults)."""
-    from pysim.mapping.tiling import TRAFFIC
-
-    return (TRAFFIC, None, None, 1.0, 1.0, 1.0, (), 1.0)
+def _setup_at(m: int, n: int, k: int, bits: tuple[int, int, int, int], cap: Capacity,
+              grains: tuple[int, int, int], a_on_chip: bool) -> _Setup:
+    """plan_gemm's candidate set-up at its defaults (traffic objective, burst 1)."""
+    return _setup(m, n, k, *bits, cap, *grains, a_on_chip, 1, TRAFFIC, None, None, 1.0, 1.0,
+                  1.0, (), 1.0)
 
 
 def test_no_varying_group_no_room() -> None:
