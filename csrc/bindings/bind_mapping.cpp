@@ -535,6 +535,13 @@ void bind_mapping(py::module_& m) {
           require_shape(flags, "vary_anywhere", in.n_anywhere, -1);
           for (int64_t r = 0; r < in.n_anywhere; ++r) {
             vary_anywhere[static_cast<size_t>(r)] = flags.data()[r] != 0 ? 1 : 0;
+            // a row of the varying group holds its bytes: one room for both
+            const bool other_bytes = vary < 0 || in.anywhere[3 * r + 1] != in.fit[3 * vary + 1];
+            if (flags.data()[r] != 0 && other_bytes) {
+              throw std::invalid_argument(
+                  "vary_anywhere flags anywhere row " + std::to_string(r) +
+                  " whose bytes are not the varying fit row's (or no fit row varies)");
+            }
           }
         }
         in.vary_anywhere = vary_anywhere.data();

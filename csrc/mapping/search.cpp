@@ -669,7 +669,9 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
     for (int64_t p = 0; p < count; ++p) dst[p] = mul(sum.data()[p], times) <= size;
     if (room != nullptr && g == in.vary) {  // kept for the narrowing below
       needs.resize(static_cast<size_t>(in.held_sums * count));
-      for (int64_t p = 0; p < count; ++p) needs[static_cast<size_t>(r * count + p)] = mul(sum.data()[p], times);
+      for (int64_t p = 0; p < count; ++p) {
+        needs[static_cast<size_t>(r * count + p)] = mul(sum.data()[p], times);
+      }
     }
   }
   // A slice's fit depends on the varying group's sum where every other group's holds.
@@ -681,7 +683,8 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
       for (int64_t p = 0; p < count; ++p) {
         bool others = true;
         for (int64_t g = 0; g < groups && others; ++g) {
-          if (g != in.vary) others = ok[static_cast<size_t>(in.held_which[g * slices + s] * count + p)] != 0;
+          const int64_t r = in.held_which[g * slices + s];
+          if (g != in.vary) others = ok[static_cast<size_t>(r * count + p)] != 0;
         }
         if (others) room->check(needs[static_cast<size_t>(rv * count + p)], size);
       }

@@ -869,10 +869,16 @@ def _c_plan_candidates(rng: random.Random, w: list[bool]) -> Call:
     bits = tuple(rng.choice([1, 4, 8, 32, 2**40]) for _ in range(3))
     scales = (rng.choice([1.0, 1.0625, float("nan"), 1e300]), rng.choice([1.0, 4.25 / 4]))
 
+    vary = rng.choice([-1, -1, 0, groups - 1, groups, -2])
+    vary_anywhere = (np.array([rng.randint(0, 1) for _ in range(len(anywhere))], dtype=np.int64)
+                     if rng.random() < 0.9 else harray(rng, np.int64, (len(anywhere),)))
+
     def check(got: Any) -> str | None:
         pos, ints, rows, fits, room = got
-        if room is not None:
-            return f"a room {room} where no group varies"
+        if (room is None) != (vary < 0):
+            return f"room {room} for vary={vary}"
+        if room is not None and not room[0] <= fit[vary][1] <= room[1]:
+            return f"room {room} does not hold the group's {fit[vary][1]} bytes"
         n = len(pos)
         if ints.shape != (11, n) or rows.shape != (20, n) or fits.shape != (which.shape[1], n):
             return f"shapes {ints.shape}, {rows.shape}, {fits.shape} for {n} candidates"
@@ -884,7 +890,7 @@ def _c_plan_candidates(rng: random.Random, w: list[bool]) -> Call:
     return Call("plan_candidates", _core.plan_candidates, (
         dims, cands, tuple(hint(rng, 1, 64, w) for _ in range(3)), bits, hbool(rng), a_per_k,
         scales, fit, anywhere, passes, a_dim, slow, hbool(rng), hint(rng, 1, 16, w), terms,
-        which), check=check)
+        which, vary, vary_anywhere), check=check)
 
 
 def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
