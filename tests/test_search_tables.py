@@ -333,8 +333,11 @@ def test_plan_candidates_refuses_bad_arguments_in_one_line() -> None:
         out.update(change)
         return out
 
-    pos, ints, rows, fits, _ = _core.plan_candidates(**args())
-    assert pos.tolist() == list(range(27)) and ints.shape == (11, 27)
+    pos, ints, rows, fits, room = _core.plan_candidates(**args())
+    assert pos.tolist() == list(range(27)) and ints.shape == (11, 27) and room is None
+    # every tiling's A + B + C fits twice over in 1 MiB: the largest (4 x 4 x 4 at 8, 8, 32
+    # bits: 16 + 16 + 64 B, doubled 192 B) bounds the room from below, nothing from above
+    assert _core.plan_candidates(**args(vary=0))[4] == (192, (1 << 63) - 1)
     assert rows.shape == (20, 27) and fits.shape == (3, 27) and fits.dtype == np.bool_
     one = np.ones(3, dtype=np.int64)
     bad: list[tuple[dict[str, Any], str]] = [
@@ -358,7 +361,12 @@ def test_plan_candidates_refuses_bad_arguments_in_one_line() -> None:
         ({"held_which": np.zeros((2, 3), np.int64)}, "a row per capacity group"),
         ({"held_which": np.array([["a", "b", "c"]])}, "held_which must be an integer array"),
         ({"cands": tuple(np.arange(1, 300, dtype=np.int64) for _ in range(3)),
-          "dims": (299, 299, 299)}, "candidate tilings = 26730899 exceeds the limit of 2^24")]
+          "dims": (299, 299, 299)}, "candidate tilings = 26730899 exceeds the limit of 2^24"),
+        ({"vary": 1}, "vary must be a fit row (0..0) or -1, got 1"),
+        ({"vary": 0, "anywhere": np.array([[4, 4096, 1]]), "vary_anywhere": np.array([1])},
+         "vary_anywhere flags anywhere row 0 whose bytes are not the varying fit row's"),
+        ({"vary": 0, "anywhere": np.array([[4, 4096, 1]]), "vary_anywhere": np.array([1, 0])},
+         "vary_anywhere must have shape (1,)")]
     for change, words in bad:
         with pytest.raises(ValueError) as err:
             _core.plan_candidates(**args(**change))
