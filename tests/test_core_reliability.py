@@ -319,6 +319,10 @@ def cases():
     from pysim import gpu  # 14 candidate tiles of 6144^3, each within the budget: ~2 s
     a100 = gpu.preset("a100").spec
     yield "gpu_gemm_simulate", lambda: _core.gpu_gemm_simulate(a100, 6144, 6144, 6144, "fp16")
+    n = 32768  # stays all alive at once: each scans and sorts the ones placed before (~3 s)
+    z, one = np.zeros(n, np.int64), np.ones(n, np.int64)
+    yield "place_stays", lambda: _core.place_stays(z, one, np.arange(n + 1, dtype=np.int64),
+                                                   z + 5, 2**40)
 
 
 out = {}
@@ -345,7 +349,7 @@ print(json.dumps(out))
 CTRL_C_CASES = ["scalesim_fold_averages", "systolic_simulate_cycles", "systolic_simulate_gemm",
                 "bit_serial_simulate_cycles", "xnor_simulate_cycles", "row_stationary_reference",
                 "dram_simulate_stream", "int_gemm", "xnor_gemm", "bitserial_gemm", "csr_matmul",
-                "systolic_fetch_pattern", "gpu_gemm_simulate"]
+                "systolic_fetch_pattern", "gpu_gemm_simulate", "place_stays"]
 
 
 @pytest.fixture(scope="module")
