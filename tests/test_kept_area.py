@@ -19,6 +19,7 @@ from pysim.mapping.kept_area import (
     ORDERS,
     KeptBlock,
     Stay,
+    _best_of_reference,
     _place_in,
     _place_in_reference,
     best_fit,
@@ -63,10 +64,15 @@ def test_fragmentation_cuts_a_stay_short_then_drops_it() -> None:
     # a (60 B) and b (40 B) fill a 100 B area during steps 0..3; c (50 B) arrives at 2 and
     # wants to stay through 6: b leaves at 3, a at 5, but never both together before 6 ...
     stays = stays_of({"a": (60, 0, (5,)), "b": (40, 0, (3,)), "c": (50, 2, (4, 6))})
-    blocks, kept = place(stays, 100)
+    blocks, kept = _place_in(sorted(stays, key=ORDERS[0]), 100)
     _check(blocks, 100)
     # largest first: a at 0, c (50 B) overlaps a and b in time: the only gap above a is 40 B
     assert kept_by_name(kept) == {"a": 1, "c": 0, "b": 1}
+    # the right-edge order places c first (its stay ends last) at 0, then b above it, and a
+    # (60 B, alive with both) finds no room: 50 B x 2 gaps + 40 B kept beat 60 + 40
+    blocks, kept = place(stays, 100)
+    _check(blocks, 100)
+    assert kept_by_name(kept) == {"a": 0, "b": 1, "c": 2}
     # with room to spare the whole stay is kept
     blocks, kept = place(stays, 150)
     _check(blocks, 150)
@@ -110,6 +116,7 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
     for order in ORDERS:  # the C++ placer is the Python reference's, block for block
         ordered = sorted(stays_of(stays), key=order)
         assert _place_in(ordered, budget) == _place_in_reference(ordered, budget)
+    assert (blocks, kept_stays) == _best_of_reference(stays_of(stays), budget)
 
 
 def test_the_cpp_placer_refuses_bad_arguments_by_name() -> None:
