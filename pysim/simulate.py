@@ -13,6 +13,7 @@ from pysim.energy import COMPONENTS, ON_CHIP, overhead_pj, price_op
 from pysim.engine import LinkPlan, StepPlan, run_with_link
 from pysim.engine.dram import transfer_timing
 from pysim.errors import WorkloadError
+from pysim.gcpause import gc_paused
 from pysim.gpu.presets import GpuPreset
 from pysim.interconnect import Collective, CollectiveTiming
 from pysim.mapping import map_workload
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 PJ = 1e-12
 
 
+@gc_paused()  # a run makes almost no reference cycles (pysim/gcpause.py)
 def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike, *,
              trace: bool = False, memory_plan: str | None = None,
              progress: bool | None = False,

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from pysim.errors import ConfigError, WorkloadError
+from pysim.gcpause import gc_paused
 from pysim.mapping.capacity import accounted
 from pysim.result import Result
 from pysim.training import data_parallel as dp
@@ -231,6 +232,7 @@ def _layer_recipes(wl: Workload, base: Recipe,
     return out
 
 
+@gc_paused()  # the graph and the run make almost no reference cycles (pysim/gcpause.py)
 def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          recipe: str | Recipe = "mixed_bf16", *,
          layer_formats: Mapping[str, str | int | Format] | None = None,
