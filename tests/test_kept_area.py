@@ -115,7 +115,9 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
     assert place(stays_of(stays), budget) == (blocks, kept_stays)  # deterministic
     for order in ORDERS:  # the C++ placer is the Python reference's, block for block
         ordered = sorted(stays_of(stays), key=order)
-        assert _place_in(ordered, budget) == _place_in_reference(ordered, budget)
+        for lowest in (False, True):  # best fit, first fit
+            assert _place_in(ordered, budget, lowest) == \
+                _place_in_reference(ordered, budget, lowest)
     assert (blocks, kept_stays) == _best_of_reference(stays_of(stays), budget)
 
 

@@ -6,7 +6,8 @@
 namespace pysim {
 
 int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_t last,
-                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch) {
+                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch,
+                        bool lowest) {
   // the placed blocks live during first..last, as (lo, hi) pairs sorted as Python sorts tuples
   scratch.clear();
   for (size_t s = 0; s + 3 < spans.size(); s += 4) {
@@ -22,6 +23,7 @@ int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_
   int64_t best = -1, best_gap = budget + 1, top = 0;
   for (size_t b = 0; b < count; ++b) {
     const int64_t gap = pairs[b].first - top;
+    if (lowest && gap >= nbytes) return top;
     if (gap >= nbytes && gap < best_gap) {
       best = top;
       best_gap = gap;
@@ -32,7 +34,8 @@ int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_
   return best;
 }
 
-StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll) {
+StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll,
+                          bool lowest) {
   Ticker ticker(poll);
   StayPlacement out;
   out.offset.assign(static_cast<size_t>(stays.n), -1);
@@ -45,7 +48,8 @@ StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& pol
     for (int64_t count = stays.start[i + 1] - stays.start[i]; count > 0; --count) {
       ticker.tick(static_cast<int64_t>(spans.size() / 4) + 1);
       const int64_t last = stays.ends[stays.start[i] + count - 1];
-      const int64_t offset = best_fit_offset(spans, first, last, nbytes, budget, scratch);
+      const int64_t offset =
+          best_fit_offset(spans, first, last, nbytes, budget, scratch, lowest);
       if (offset >= 0) {
         spans.insert(spans.end(), {first, last, offset, offset + nbytes});
         out.offset[static_cast<size_t>(i)] = offset;

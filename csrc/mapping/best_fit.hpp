@@ -28,11 +28,14 @@ struct StayPlacement {
   std::vector<int64_t> kept;
 };
 
-// The best-fit offset of nbytes during steps first..last among spans (first, last, lo, hi)
-// already placed, the top of an area of `budget` bytes included; -1 if no gap holds it.
+// The offset of nbytes during steps first..last among spans (first, last, lo, hi) already
+// placed, the top of an area of `budget` bytes included: the smallest gap that holds it (best
+// fit), or with `lowest` the lowest (first fit); -1 if no gap holds it.
 int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_t last,
-                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch);
+                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch,
+                        bool lowest = false);
 
-StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll);
+StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll,
+                          bool lowest = false);
 
 }  // namespace pysim

@@ -190,7 +190,7 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     frag = (f", {moved - aggregate:,} B more for fragmentation" if moved > aggregate else "")
     reloads = sum(b.reloaded for b in blocks)
     reloaded = f", {reloads} reloads" if reloads else ""
-    return PlannedResidency(res, f"planned ({how}; addresses by best "
+    return PlannedResidency(res, f"planned ({how}; addresses by best or first "
                                  f"fit{frag}{reloaded}): {moved:,} B between ops through a "
                                  f"{budget_bytes:,} B kept area", moved, aggregate)
 

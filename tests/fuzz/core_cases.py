@@ -908,6 +908,7 @@ def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
     if rng.random() < 0.1:
         start = harray(rng, np.int64, (n + 1,))
     budget = hint(rng, 0, 256, w)
+    lowest = hbool(rng)
 
     def check(got: Any) -> str | None:
         from pysim.mapping.kept_area import Stay, _place_in_reference
@@ -916,7 +917,7 @@ def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
         stays = [Stay(f"t{i}", int(nbytes[i]), int(first[i]),
                       tuple(int(e) for e in ends[start[i]:start[i + 1]]))
                  for i in range(n)]
-        _, ref = _place_in_reference(stays, int(budget))
+        _, ref = _place_in_reference(stays, int(budget), lowest)
         if [ref[s] for s in stays] != kept.tolist():
             return f"kept {kept.tolist()} != the reference's {[ref[s] for s in stays]}"
         if any((o < 0) != (c == 0) for o, c in zip(offsets.tolist(), kept.tolist(),
@@ -924,7 +925,7 @@ def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
             return "an offset without a kept gap, or the reverse"
         return None
 
-    return Call("place_stays", _core.place_stays, (first, nbytes, start, ends, budget),
+    return Call("place_stays", _core.place_stays, (first, nbytes, start, ends, budget, lowest),
                 check=check)
 
 
