@@ -98,9 +98,10 @@ PLACEMENT_ORDERS: tuple[Callable[[int, int, int, Any], tuple], ...] = (
 # ... over stays (their name: tensor, then the index of their first gap), and four more that
 # read a stay's own shape: its last step first (right edge), the most bytes x gaps first (the
 # reads it saves), the longest first gap first, the largest then the longest. With the C++
-# placer each order costs ~1 ms on a training graph; on tpu_v1's int8 / bf16 ResNet-50, int8
-# MobileNetV2 and ResNet-18 training graphs at five area sizes the four cut what fragmentation
-# costs from 31.9 to 18.6 MB (the bytes its readers then read from DRAM).
+# placer a placement costs ~0.5 ms on a training graph; on tpu_v1's int8 / bf16 ResNet-50,
+# int8 MobileNetV2 and ResNet-18 training graphs at five area sizes the four cut what
+# fragmentation costs from 31.9 to 18.6 MB (the bytes its readers then read from DRAM;
+# benchmarks/bench_kept_area.py).
 ORDERS = tuple(
     (lambda s, key=key: key(s.nbytes, s.first, s.ends[-1], (s.tensor, s.gap)))
     for key in PLACEMENT_ORDERS) + (
@@ -110,8 +111,8 @@ ORDERS = tuple(
     lambda s: (-s.nbytes, s.first - s.ends[-1], (s.tensor, s.gap)),
 )
 # Each order with best fit (TFLite's), then with first fit (the lowest gap that holds a stay):
-# on tpu_v1's training graphs first fit often fragments less (MobileNetV2 int8: 0.14 MB of
-# bytes x gaps lost at the best of the eight orders, against 0.80 with best fit).
+# on tpu_v1's training graphs first fit often fragments less (the same twenty plans: 18.6 ->
+# 7.3 MB; MobileNetV2's 1.4-2.1 -> 0.1-0.3 MB).
 PLACEMENTS: tuple[tuple[Callable[[Stay], tuple], bool], ...] = tuple(
     (order, lowest) for order in ORDERS for lowest in (False, True))
 
@@ -146,7 +147,7 @@ def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, i
 
 def _best_of_reference(stays: list[Stay],
                        budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
-    """``place`` with ``_place_in_reference`` for each order."""
+    """``place`` with ``_place_in_reference`` for each of ``PLACEMENTS``."""
     best: tuple[list[KeptBlock], dict[Stay, int]] | None = None
     best_kept = -1
     for order, lowest in PLACEMENTS:
