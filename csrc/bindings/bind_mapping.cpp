@@ -549,6 +549,11 @@ void bind_mapping(py::module_& m) {
                              static_cast<double>(in.slices) * product, 1);
         require_output_bytes("plan_candidates' held sums x candidate tilings",
                              static_cast<double>(in.held_sums) * product, 1);
+        if (vary >= 0) {  // the room keeps each of the varying group's sums per tiling
+          const auto sums = std::count(group_of.begin(), group_of.end(), vary);
+          require_output_bytes("plan_candidates' varying group's sums x candidate tilings",
+                               static_cast<double>(sums) * product, 8);
+        }
         require_output_bytes("plan_candidates' figures x candidate tilings", 46.0 * product, 8);
         // ~3 ns a unit: each tiling's figures, and per slice its fit in each group and its
         // grain-narrow pruning

@@ -515,16 +515,20 @@ TileBytes tile_bytes(const CandidateSetup& in) {
   return t;
 }
 
+// The bytes tiles of (a, b, c) bytes need of a capacity row (mask, bytes, multiplier).
+inline int64_t row_need(const int64_t* row, int64_t a, int64_t b, int64_t c) {
+  int64_t need = 0;
+  if (row[0] & 1) need = add(need, a);
+  if (row[0] & 2) need = add(need, b);
+  if (row[0] & 4) need = add(need, c);
+  return mul(need, row[2]);
+}
+
 // Whether tiles of (a, b, c) bytes pass the capacity rows (mask, bytes, multiplier).
 inline bool passes(const int64_t* rows, int64_t count, int64_t a, int64_t b, int64_t c,
                    bool all) {
   for (int64_t r = 0; r < count; ++r) {
-    const int64_t mask = rows[3 * r];
-    int64_t need = 0;
-    if (mask & 1) need = add(need, a);
-    if (mask & 2) need = add(need, b);
-    if (mask & 4) need = add(need, c);
-    const bool ok = mul(need, rows[3 * r + 2]) <= rows[3 * r + 1];
+    const bool ok = row_need(rows + 3 * r, a, b, c) <= rows[3 * r + 1];
     if (all && !ok) return false;
     if (!all && ok) return true;
   }
@@ -535,13 +539,7 @@ inline bool passes(const int64_t* rows, int64_t count, int64_t a, int64_t b, int
 // decide whether the tiles pass: its fit row unless another fit row fails anyway, and its
 // anywhere rows unless another anywhere row passes anyway.
 void narrow_room(const CandidateSetup& in, int64_t a, int64_t b, int64_t c, Room& room) {
-  auto need_of = [&](const int64_t* row) {
-    int64_t need = 0;
-    if (row[0] & 1) need = add(need, a);
-    if (row[0] & 2) need = add(need, b);
-    if (row[0] & 4) need = add(need, c);
-    return mul(need, row[2]);
-  };
+  auto need_of = [&](const int64_t* row) { return row_need(row, a, b, c); };
   for (int64_t r = 0; r < in.n_fit; ++r) {
     if (r != in.vary && need_of(in.fit + 3 * r) > in.fit[3 * r + 1]) return;
   }
@@ -652,7 +650,16 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
     }
   }
   std::vector<uint8_t> ok(static_cast<size_t>(in.held_sums * count));
-  std::vector<int64_t> needs;  // the varying group's sums x multiplier, where room is asked
+  // where room is asked: each of the varying group's sums x multiplier, by its slot
+  std::vector<int64_t> slot_of(static_cast<size_t>(in.held_sums), -1);
+  int64_t slots = 0;
+  if (room != nullptr && in.vary >= 0) {
+    for (int64_t s = 0; s < slices; ++s) {
+      int64_t& slot = slot_of[static_cast<size_t>(in.held_which[in.vary * slices + s])];
+      if (slot < 0) slot = slots++;
+    }
+  }
+  std::vector<int64_t> needs(static_cast<size_t>(slots * count));
   std::vector<int64_t> sum(static_cast<size_t>(count));
   for (int64_t r = 0; r < in.held_sums; ++r) {
     const int64_t g = group_of[static_cast<size_t>(r)];
@@ -667,19 +674,18 @@ void candidate_setup(const CandidateSetup& in, const std::vector<int64_t>& pos, 
     }
     uint8_t* dst = ok.data() + r * count;
     for (int64_t p = 0; p < count; ++p) dst[p] = mul(sum.data()[p], times) <= size;
-    if (room != nullptr && g == in.vary) {  // kept for the narrowing below
-      needs.resize(static_cast<size_t>(in.held_sums * count));
+    if (const int64_t slot = slot_of[static_cast<size_t>(r)]; slot >= 0) {  // kept below
       for (int64_t p = 0; p < count; ++p) {
-        needs[static_cast<size_t>(r * count + p)] = mul(sum.data()[p], times);
+        needs[static_cast<size_t>(slot * count + p)] = mul(sum.data()[p], times);
       }
     }
   }
   // A slice's fit depends on the varying group's sum where every other group's holds.
-  if (room != nullptr && in.vary >= 0 && !needs.empty()) {
+  if (slots > 0) {
     const int64_t size = in.fit[3 * in.vary + 1];
     for (int64_t s = 0; s < slices; ++s) {
       ticker.tick(count * groups);
-      const int64_t rv = in.held_which[in.vary * slices + s];
+      const int64_t rv = slot_of[static_cast<size_t>(in.held_which[in.vary * slices + s])];
       for (int64_t p = 0; p < count; ++p) {
         bool others = true;
         for (int64_t g = 0; g < groups && others; ++g) {
