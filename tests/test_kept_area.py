@@ -17,9 +17,9 @@ from pysim import _core
 from pysim.errors import ConfigError
 from pysim.mapping.kept_area import (
     ORDERS,
+    PLACEMENTS,
     KeptBlock,
     Stay,
-    _best_of_reference,
     _place_in,
     _place_in_reference,
     best_fit,
@@ -119,6 +119,13 @@ def test_placements_never_overlap_and_keep_a_prefix(raw, budget) -> None:
             assert _place_in(ordered, budget, lowest) == \
                 _place_in_reference(ordered, budget, lowest)
     assert (blocks, kept_stays) == _best_of_reference(stays_of(stays), budget)
+
+
+def _best_of_reference(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
+    """``place`` by the Python placer: the first of PLACEMENTS that keeps the most."""
+    placed = [_place_in_reference(sorted(stays, key=order), budget, lowest)
+              for order, lowest in PLACEMENTS]
+    return max(placed, key=lambda p: sum(s.nbytes * count for s, count in p[1].items()))
 
 
 def test_the_cpp_placer_refuses_bad_arguments_by_name() -> None:
@@ -234,3 +241,16 @@ def test_a_reload_is_a_stay_of_its_own_in_the_result_and_the_engine_reads_it_onc
     assert layers.loc["f", "dram_read_bytes"] == t  # a, from DRAM (e is kept)
     assert layers.loc["g", "dram_read_bytes"] == 0  # a reloaded, f kept
     assert layers.loc["a", "dram_write_bytes"] == t  # its one write-back
+
+
+def test_past_the_cpp_budget_the_python_placer_places_alike(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stays = stays_of({"a": (60, 0, (5,)), "b": (40, 0, (3,)), "c": (50, 2, (4, 6))})
+    fast = place(stays, 100)
+
+    def refuse(*args: object) -> None:
+        raise ValueError("place_stays' work (stays x gaps) = ... exceeds the limit of 2^30")
+
+    monkeypatch.setattr(_core, "place_stays", refuse)
+    assert place(stays, 100) == fast
+    assert _place_in(stays, 100) == _place_in_reference(stays, 100)

@@ -133,8 +133,8 @@ def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, i
             keys = [order(s) for s in stays]
             index = sorted(range(len(stays)), key=keys.__getitem__)
         found = arrays.place(index, budget, lowest)
-        if found is None:  # past the C++'s work budget: the reference, every placement
-            return _best_of_reference(stays, budget)
+        if found is None:  # past the C++'s work budget: the Python placer
+            found = _reference_offsets([stays[i] for i in index], budget, lowest)
         offsets, counts = found
         saved = int((arrays.nbytes[index] * counts).sum()) if index else 0
         if saved > best_kept:
@@ -143,20 +143,6 @@ def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, i
             break
     assert best is not None  # PLACEMENTS is not empty
     return _blocks([stays[i] for i in best[0]], best[1], best[2])
-
-
-def _best_of_reference(stays: list[Stay],
-                       budget: int) -> tuple[list[KeptBlock], dict[Stay, int]]:
-    """``place`` with ``_place_in_reference`` for each of ``PLACEMENTS``."""
-    best: tuple[list[KeptBlock], dict[Stay, int]] | None = None
-    best_kept = -1
-    for order, lowest in PLACEMENTS:
-        placed, kept = _place_in_reference(sorted(stays, key=order), budget, lowest)
-        saved = sum(s.nbytes * count for s, count in kept.items())
-        if saved > best_kept:
-            best, best_kept = (placed, kept), saved
-    assert best is not None
-    return best
 
 
 class _StayArrays:
@@ -217,7 +203,7 @@ def _place_in(stays: list[Stay], budget: int,
     training step on tpu_v1), the reference past the C++'s work budget."""
     found = _StayArrays.of(stays).place(list(range(len(stays))), budget, lowest)
     if found is None:
-        return _place_in_reference(stays, budget, lowest)
+        found = _reference_offsets(stays, budget, lowest)
     return _blocks(stays, *found)
 
 
@@ -225,19 +211,22 @@ def _place_in_reference(stays: list[Stay], budget: int,
                         lowest: bool = False) -> tuple[list[KeptBlock], dict[Stay, int]]:
     """``_place_in`` in Python: best (or first) fit of each stay in turn, the whole run, then
     shorter."""
-    placed: list[KeptBlock] = []
+    return _blocks(stays, *_reference_offsets(stays, budget, lowest))
+
+
+def _reference_offsets(stays: list[Stay], budget: int,
+                       lowest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``_core.place_stays``'s figures in Python: per stay its offset (-1: dropped) and how
+    many of its gaps stay kept."""
+    offsets = np.full(len(stays), -1, dtype=np.int64)
+    counts = np.zeros(len(stays), dtype=np.int64)
     spans: list[tuple[int, int, int, int]] = []  # best_fit's view of the placed blocks
-    kept: dict[Stay, int] = {}
-    for stay in stays:
-        kept[stay] = 0
+    for i, stay in enumerate(stays):
         for count in range(len(stay.ends), 0, -1):  # the whole run, then shorter ones
             last = stay.ends[count - 1]
             offset = _best_fit(spans, stay.first, last, stay.nbytes, budget, lowest)
             if offset is not None:
-                placed.append(KeptBlock(stay.tensor, offset, stay.nbytes, stay.first, last,
-                                        reloaded=stay.gap > 0))
                 spans.append((stay.first, last, offset, offset + stay.nbytes))
-                kept[stay] = count
+                offsets[i], counts[i] = offset, count
                 break
-    placed.sort(key=lambda b: (b.first_step, b.offset))
-    return placed, kept
+    return offsets, counts
