@@ -759,11 +759,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             key = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
                    len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
                    not res.writes_output[i])
-            # ... or at another kept-area size that leaves the tiling search the same fits
-            room = cap.groups[cap.varying][1] if cap.varying >= 0 else None
             known = mapped.recall(key)
-            if known is None and room is not None:
-                known = mapped.rooms.recall_at((*key[:3], key[4]), room)
+            if known is None and cap.varying >= 0:  # ... or at another kept-area size that
+                # leaves the tiling search the same fits
+                known = mapped.rooms.recall_at((*key[:3], key[4]), cap.groups[cap.varying][1])
             if known is not None:
                 m = known
             else:
