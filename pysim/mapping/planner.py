@@ -326,6 +326,60 @@ def _feature_map(op: ConvGeometry, gm: int, gk: int, mts: tuple[int, ...],
     return FeatureMapA(tuple(passes), tuple(per_k), run, pitch)
 
 
+class PatchesGeometry(NamedTuple):
+    """A convolution's weight-gradient GEMM (pysim.training.ops.WeightGrad: dW = X^T dY, M =
+    the kernel's taps x a group's channels, K = the output positions) as its A's reads see it
+    (hashable: a cache key)."""
+
+    channels: int  # a group's input channels
+    taps: int  # the kernel's taps (kh x kw)
+    pixels_per_position: float  # input pixels per output position (stride^2 for a 'same' one)
+    image_bytes: int  # one group's feature map, in bytes
+    row_bytes: int  # one group's input row (width x channels)
+    act_bits: int
+
+    @classmethod
+    def of(cls, op: Any) -> PatchesGeometry | None:
+        """The geometry of ``op`` if it is a convolution's weight gradient (a 4-D X), else
+        None."""
+        x_shape = getattr(op, "x_shape", None)
+        if x_shape is None or len(x_shape) != 4:
+            return None
+        count, gm, gk = op.count, op.m, op.k
+        channels = x_shape[-1] // count
+        if channels < 1 or x_shape[-1] % count or gm % channels or gm <= channels:
+            return None  # a 1x1 kernel's patches are X itself (strided: a gather of it)
+        pixels = math.prod(x_shape[:3])
+        return cls(channels, gm // channels, pixels / gk,
+                   -(-pixels * channels * op.act_bits // 8), -(-x_shape[2] * channels
+                                                            * op.act_bits // 8), op.act_bits)
+
+
+@lru_cache(maxsize=4096)
+def _patches_map(op: PatchesGeometry, gm: int, gk: int, mts: tuple[int, ...]) -> FeatureMapA:
+    """A weight gradient's A (X's patches, ``gm`` = taps x channels rows by ``gk`` output
+    positions) as the DMA reads it: the feature map, the patch matrix built on chip as a
+    convolution's forward builds its own (``_feature_map``; a TPU runs the weight gradient as
+    a convolution, cuDNN's wgrad as an implicit GEMM). A row tile ``mt`` of whole channel sets
+    (rows ordered tap-major, channels fastest, as HWIO filters are) reads the feature map once
+    per tile, however many of the taps it holds; a narrower one reads its channels' slice of
+    one tap's shifted window, the patch matrix's own bytes. Each pass is no more than the
+    patch matrix's bytes (a strided kernel's patches skip pixels). On chip a tile holds, per
+    output position, its taps' channels or the input pixels the position's window advances
+    by, whichever is fewer. Not counted: the halo rows neighbouring K tiles both read (a few
+    rows per tile of whole output rows)."""
+    patches = -(-gm * gk * op.act_bits // 8)
+    passes, per_k = [], []
+    for mt in mts:
+        if mt >= op.channels:
+            passes.append((mt, min(patches, -(-gm // mt) * op.image_bytes)))
+            per_k.append((mt, min(mt, op.channels * op.pixels_per_position) * op.act_bits / 8))
+        else:
+            passes.append((mt, patches))
+            per_k.append((mt, mt * op.act_bits / 8))
+    return FeatureMapA(tuple(passes), tuple(per_k), op.row_bytes, op.row_bytes)
+
+
 def _conv_gathers_columns(op: Any, burst: int) -> bool:
     """Whether the DMA reads only the input columns the kernel touches: the kernel skips
     columns (stride > its span) and each touched group of pixels is at least a burst."""
@@ -445,13 +499,16 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     ratio = weight_storage_ratio(op, unit)
     b_pass = math.ceil(ratio * (op.weight_bytes // count)) if op.weight_bytes else None
     fewer = more_grains(unit, op)
-    a_map = (_feature_map(ConvGeometry.of(op), gm, gk, tuple(candidate_tiles(
-        (gm, gn, gk), (grain_m, grain_n, grain_k), fewer)[0].tolist()), burst)
-             if op.type == "conv2d" else None)
+    a_map = None
+    if op.type == "conv2d" or (patches := PatchesGeometry.of(op)) is not None:
+        mts = tuple(candidate_tiles((gm, gn, gk), (grain_m, grain_n, grain_k),
+                                    fewer)[0].tolist())
+        a_map = (_feature_map(ConvGeometry.of(op), gm, gk, mts, burst)
+                 if op.type == "conv2d" else _patches_map(patches, gm, gk, mts))
     model = unit.tile_model(op)
     # A number format's scales ride with the values through DRAM (a convolution's feature-map
     # passes count them already: op.input_bytes).
-    fmt_in = 1.0 if a_map is not None else op.input_bytes / max(1, op.input_value_bytes)
+    fmt_in = 1.0 if op.type == "conv2d" else op.input_bytes / max(1, op.input_value_bytes)
     fmt_out = op.output_bytes / max(1, op.output_value_bytes)
     # ... and a format's scales (along K) ride in the tiles and scratchpad reads of B (the
     # weight format) and of A (the activation format: MXFP8 activations).
