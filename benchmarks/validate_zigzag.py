@@ -44,6 +44,7 @@ ACCELERATORS = {
     "eyeriss_like": ("hardware/eyeriss_like.yaml", "mapping/default.yaml"),
 }
 PRECISION = {"W": 8, "I": 8, "O": 16, "O_final": 8}  # ZigZag's ONNX defaults
+WEIGHT_GRAD = "conv3x3_dW_56x56_c64_k64"
 SINGLE_LAYERS: dict[str, list[dict[str, Any]]] = {
     "gemm_256x256x256": [{
         "id": 0, "name": "gemm_256x256x256", "operator_type": "Gemm",
@@ -56,6 +57,17 @@ SINGLE_LAYERS: dict[str, list[dict[str, Any]]] = {
         "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
         "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
         "loop_sizes": [1, 128, 1, 56, 56, 64, 3, 3], "operand_precision": PRECISION,
+        "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [56, 56], "padding": [[1, 1], [1, 1]],
+    }],
+    # a 3x3 convolution's weight gradient (dW = X^T dY, as pysim.training derives it): ZigZag
+    # reads X (its I) through the sliding-window relations, pysim's GEMM (M = taps x C, K =
+    # positions) its feature map (pysim/mapping/planner.py, _patches_map)
+    WEIGHT_GRAD: [{
+        "id": 0, "name": WEIGHT_GRAD, "operator_type": "Conv",
+        "equation": "O[k][c][fy][fx]+=W[b][k][oy][ox]*I[b][c][iy][ix]",
+        "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
+        "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
+        "loop_sizes": [1, 64, 64, 56, 56, 3, 3], "operand_precision": PRECISION,
         "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [56, 56], "padding": [[1, 1], [1, 1]],
     }],
 }
@@ -164,6 +176,13 @@ def _stride(relations: list[str], dim: str) -> int:
 def pysim_op(layer: dict[str, Any]) -> dict[str, Any]:
     """One pysim op with the ZigZag layer's shape (no bias: ZigZag has none)."""
     d, name = layer["loop_dims"], layer["name"]
+    if name == WEIGHT_GRAD:  # dW[k, c, fy, fx] = sum over b, oy, ox of X[b, c, iy, ix] dY
+        ih, iw = layer["pr_loop_sizes"]["IY"], layer["pr_loop_sizes"]["IX"]
+        return {"name": name, "type": "weight_grad", "inputs": ["in", "dy"],
+                "m": d["FY"] * d["FX"] * d["C"], "n": d["K"],
+                "k": d["B"] * d["OY"] * d["OX"], "x_shape": [d["B"], ih, iw, d["C"]],
+                "dy_shape": [d["B"], d["OY"], d["OX"], d["K"]],
+                "out_bits": layer["precision"].get("O_final", 8)}
     if "OX" not in d:  # Gemm: O[d][k] += I[d][c] W[c][k]
         return {"name": name, "type": "gemm", "inputs": ["in"], "m": d.get("D", 1) * d.get("B", 1),
                 "n": d["K"], "k": d["C"]}
@@ -177,6 +196,16 @@ def pysim_op(layer: dict[str, Any]) -> dict[str, Any]:
 
 
 def one_op_workload(op: dict[str, Any]) -> Workload:
+    if op["type"] == "weight_grad":  # a training op: not in the YAML registry
+        from pysim.training.ops import WeightGrad
+        from pysim.workload import Tensor
+
+        fields = {k: v for k, v in op.items() if k not in ("type", "inputs")}
+        dw = WeightGrad(output=op["name"], inputs=tuple(op["inputs"]), act_bits=8, dtype="int",
+                        **fields)
+        return Workload(name=op["name"], ops=(dw,), inputs=tuple(
+            Tensor(name=t, shape=tuple(shape), bits=8)
+            for t, shape in zip(op["inputs"], (op["x_shape"], op["dy_shape"]), strict=True)))
     if op["type"] == "gemm":
         shape = [op["m"], op["k"]]
     else:

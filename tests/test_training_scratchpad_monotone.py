@@ -12,6 +12,7 @@ is not held to it: the program minimises bytes, which a compute-bound reader doe
 from __future__ import annotations
 
 import functools
+import itertools
 
 import pytest
 
@@ -29,7 +30,7 @@ def _dram_bytes(size_kib: int) -> int:
     return training.step(hw, "resnet18", "adam", "int8").result.dram_bytes
 
 
-@pytest.mark.parametrize(("smaller", "larger"), list(zip(SIZES_KIB, SIZES_KIB[1:])))
+@pytest.mark.parametrize(("smaller", "larger"), list(itertools.pairwise(SIZES_KIB)))
 def test_a_larger_unified_buffer_moves_no_more_dram_bytes(smaller: int, larger: int) -> None:
     before, after = _dram_bytes(smaller), _dram_bytes(larger)
     assert after <= before * (1 + MIP_REL_GAP), (smaller, larger, before, after)

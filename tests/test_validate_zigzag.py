@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import pysim
+from pysim.config.units import SystolicArrayUnit
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "validate_zigzag.py"
@@ -28,6 +29,7 @@ def _module():
 def test_configs_carry_zigzag_energies(accel: str, mac: float, rf_per_mac: float) -> None:
     hw = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml")
     unit = hw.units[0]
+    assert isinstance(unit, SystolicArrayUnit) and unit.registers is not None
     assert unit.mac_energy_pj == pytest.approx(mac)
     # One MAC's register energy, no weight loaded: ZigZag's per-MAC register accesses.
     assert unit.registers.pj(1, 0) == pytest.approx(rf_per_mac)
@@ -68,3 +70,18 @@ def test_resnet18_agrees_with_zigzag(accel: str) -> None:
     assert abs(a["cycles_without_degenerate"] - 1) <= 0.10, a
     assert abs(a["energy"] - 1) <= 0.15, a
     assert abs(a["median_layer_cycles"] - 1) <= 0.10, a
+
+
+@pytest.mark.parametrize("accel", ["tpu_like", "eyeriss_like"])
+def test_a_weight_gradient_reads_what_zigzag_reads(accel: str) -> None:
+    # A 3x3 convolution's dW (X^T dY) as ZigZag's sliding-window relations read X: its DRAM
+    # bytes equal ZigZag's (X and dY once, dW written once). pysim read the kh x kw times
+    # larger patch matrix before (2,044 KB against 438 KB).
+    mod = _module()
+    rec = json.loads((ROOT / "tests" / "data" / "zigzag" /
+                      f"{accel}__{mod.WEIGHT_GRAD}.json").read_text())
+    layer = rec["layers"][0]
+    hw = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml")
+    res, _ = mod.run_pysim(hw, layer, 1)
+    zigzag = layer["dram_read_bytes"] + layer["dram_write_bytes"]
+    assert res.dram_read_bytes + res.dram_write_bytes == pytest.approx(zigzag, rel=1e-3)
