@@ -93,3 +93,12 @@ def test_a_pass_reads_no_more_than_the_patches_and_a_tile_holds_no_more(
             assert pass_bytes == min(patches, -(-gm // mt) * geo.image_bytes)
         else:
             assert pass_bytes == patches
+
+
+def test_shapes_that_are_no_convolutions_read_the_patch_matrix() -> None:
+    """A WeightGrad built by hand whose K is not dY's positions (or whose batches differ) has
+    no convolution's geometry: its A is read as the matrix it declares."""
+    dw, _ = _weight_grad(56, 64, 3, 1)
+    assert PatchesGeometry.of(dw) is not None
+    assert PatchesGeometry.of(dw.model_copy(update={"k": dw.k // 2})) is None
+    assert PatchesGeometry.of(dw.model_copy(update={"dy_shape": (2, 28, 56, 64)})) is None

@@ -342,13 +342,15 @@ class PatchesGeometry(NamedTuple):
     def of(cls, op: Any) -> PatchesGeometry | None:
         """The geometry of ``op`` if it is a convolution's weight gradient (a 4-D X), else
         None."""
-        x_shape = getattr(op, "x_shape", None)
-        if x_shape is None or len(x_shape) != 4:
+        x_shape, dy_shape = getattr(op, "x_shape", None), getattr(op, "dy_shape", None)
+        if x_shape is None or dy_shape is None or len(x_shape) != 4 or len(dy_shape) != 4:
             return None
         count, gm, gk = op.count, op.m, op.k
         channels = x_shape[-1] // count
         if channels < 1 or x_shape[-1] % count or gm % channels or gm <= channels:
             return None  # a 1x1 kernel's patches are X itself (strided: a gather of it)
+        if math.prod(dy_shape[:3]) != gk or dy_shape[0] != x_shape[0]:
+            return None  # K is not dY's positions: no convolution's geometry to read
         pixels = math.prod(x_shape[:3])
         return cls(channels, gm // channels, pixels / gk,
                    -(-pixels * channels * op.act_bits // 8), -(-x_shape[2] * channels
