@@ -45,6 +45,8 @@ ACCELERATORS = {
 }
 PRECISION = {"W": 8, "I": 8, "O": 16, "O_final": 8}  # ZigZag's ONNX defaults
 WEIGHT_GRAD = "conv3x3_dW_56x56_c64_k64"
+DEPTHWISE_GRAD = "dwconv3x3_dW_56x56_g96"
+WEIGHT_GRADS = (WEIGHT_GRAD, DEPTHWISE_GRAD)
 SINGLE_LAYERS: dict[str, list[dict[str, Any]]] = {
     "gemm_256x256x256": [{
         "id": 0, "name": "gemm_256x256x256", "operator_type": "Gemm",
@@ -68,6 +70,15 @@ SINGLE_LAYERS: dict[str, list[dict[str, Any]]] = {
         "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
         "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
         "loop_sizes": [1, 64, 64, 56, 56, 3, 3], "operand_precision": PRECISION,
+        "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [56, 56], "padding": [[1, 1], [1, 1]],
+    }],
+    # ... and a depthwise one's (MobileNetV2's 96-channel 3x3: a GEMM per channel group)
+    DEPTHWISE_GRAD: [{
+        "id": 0, "name": DEPTHWISE_GRAD, "operator_type": "Conv",
+        "equation": "O[g][fy][fx]+=W[b][g][oy][ox]*I[b][g][iy][ix]",
+        "dimension_relations": ["ix=1*ox+1*fx", "iy=1*oy+1*fy"],
+        "loop_dims": ["B", "G", "OY", "OX", "FY", "FX"],
+        "loop_sizes": [1, 96, 56, 56, 3, 3], "operand_precision": PRECISION,
         "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [56, 56], "padding": [[1, 1], [1, 1]],
     }],
 }
@@ -176,12 +187,13 @@ def _stride(relations: list[str], dim: str) -> int:
 def pysim_op(layer: dict[str, Any]) -> dict[str, Any]:
     """One pysim op with the ZigZag layer's shape (no bias: ZigZag has none)."""
     d, name = layer["loop_dims"], layer["name"]
-    if name == WEIGHT_GRAD:  # dW[k, c, fy, fx] = sum over b, oy, ox of X[b, c, iy, ix] dY
+    if name in WEIGHT_GRADS:  # dW[(g,) k, c, fy, fx] = sum over b, oy, ox of X dY, per group
         ih, iw = layer["pr_loop_sizes"]["IY"], layer["pr_loop_sizes"]["IX"]
+        g, c, k = d.get("G", 1), d.get("C", 1), d.get("K", 1)
         return {"name": name, "type": "weight_grad", "inputs": ["in", "dy"],
-                "m": d["FY"] * d["FX"] * d["C"], "n": d["K"],
-                "k": d["B"] * d["OY"] * d["OX"], "x_shape": [d["B"], ih, iw, d["C"]],
-                "dy_shape": [d["B"], d["OY"], d["OX"], d["K"]],
+                "m": d["FY"] * d["FX"] * c, "n": k, "k": d["B"] * d["OY"] * d["OX"],
+                "count": g, "x_shape": [d["B"], ih, iw, g * c],
+                "dy_shape": [d["B"], d["OY"], d["OX"], g * k],
                 "out_bits": layer["precision"].get("O_final", 8)}
     if "OX" not in d:  # Gemm: O[d][k] += I[d][c] W[c][k]
         return {"name": name, "type": "gemm", "inputs": ["in"], "m": d.get("D", 1) * d.get("B", 1),

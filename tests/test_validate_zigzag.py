@@ -72,16 +72,23 @@ def test_resnet18_agrees_with_zigzag(accel: str) -> None:
     assert abs(a["median_layer_cycles"] - 1) <= 0.10, a
 
 
-@pytest.mark.parametrize("accel", ["tpu_like", "eyeriss_like"])
-def test_a_weight_gradient_reads_what_zigzag_reads(accel: str) -> None:
+@pytest.mark.parametrize(("accel", "layer", "rel"), [
+    ("tpu_like", "conv3x3_dW_56x56_c64_k64", 1e-3),
+    ("eyeriss_like", "conv3x3_dW_56x56_c64_k64", 1e-3),
+    # pysim writes each of the 96 per-channel dW GEMMs' 9 bytes as a whole 64-byte burst
+    # (6,144 B against ZigZag's 864); on tpu_like ZigZag's K x C spatial mapping leaves a
+    # depthwise layer one PE and re-reads dY 9 times (docs/validation.md): not compared
+    ("eyeriss_like", "dwconv3x3_dW_56x56_g96", 0.01),
+])
+def test_a_weight_gradient_reads_what_zigzag_reads(accel: str, layer: str, rel: float) -> None:
     # A 3x3 convolution's dW (X^T dY) as ZigZag's sliding-window relations read X: its DRAM
     # bytes equal ZigZag's (X and dY once, dW written once). pysim read the kh x kw times
-    # larger patch matrix before (2,044 KB against 438 KB).
+    # larger patch matrix before (2,044 KB against 438 KB for the dense layer).
     mod = _module()
-    rec = json.loads((ROOT / "tests" / "data" / "zigzag" /
-                      f"{accel}__{mod.WEIGHT_GRAD}.json").read_text())
-    layer = rec["layers"][0]
+    rec = json.loads((ROOT / "tests" / "data" / "zigzag" / f"{accel}__{layer}.json").read_text())
+    zz = rec["layers"][0]
     hw = pysim.load_hardware(ROOT / "configs" / "validation" / f"zigzag_{accel}.yaml")
-    res, _ = mod.run_pysim(hw, layer, 1)
-    zigzag = layer["dram_read_bytes"] + layer["dram_write_bytes"]
-    assert res.dram_read_bytes + res.dram_write_bytes == pytest.approx(zigzag, rel=1e-3)
+    res, _ = mod.run_pysim(hw, zz, 1)
+    zigzag = zz["dram_read_bytes"] + zz["dram_write_bytes"]
+    assert res.dram_read_bytes + res.dram_write_bytes == pytest.approx(zigzag, rel=rel)
+    assert res.dram_read_bytes == pytest.approx(zz["dram_read_bytes"], rel=1e-3)
