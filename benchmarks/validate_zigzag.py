@@ -2,8 +2,9 @@
 
 ZigZag (KU Leuven, pip package zigzag-dse) runs in its own interpreter: the shipped TPU-like and
 Eyeriss-like accelerators (zigzag/inputs/hardware/*.yaml; mappings tpu_like.yaml and
-default.yaml), the shipped ResNet-18 (zigzag/inputs/workload/resnet18.onnx) and two single
-layers (a GEMM and a 3x3 conv), through ``zigzag.api.get_hardware_performance_zigzag``
+default.yaml), the shipped ResNet-18 (zigzag/inputs/workload/resnet18.onnx) and single layers
+(a GEMM, a 3x3 conv, and the weight gradients of a 3x3 and a depthwise 3x3 conv as
+``pysim.training`` derives them), through ``zigzag.api.get_hardware_performance_zigzag``
 (LOMA search, opt=latency, lpf_limit=6). pysim runs each ZigZag layer as a one-op workload
 (no inter-layer reuse, as ZigZag's per-layer evaluation) on configs/validation/zigzag_*.yaml,
 which describe the same hardware in pysim's format (their headers list every approximation).
