@@ -178,9 +178,11 @@ def _same_plan(call: dict[str, Any]) -> None:
 
 
 def _recorded_calls(monkeypatch: pytest.MonkeyPatch, config: str,
-                    name: str) -> list[dict[str, Any]]:
-    """Every plan_gemm call of a cold simulation, as {parameter: value} in order; each set-up
-    it makes checked against the reference on the way."""
+                    name: str, train: bool = False) -> list[dict[str, Any]]:
+    """Every plan_gemm call of a cold simulation (``train``: of the network's int8 training
+    step, whose convolutions' weight gradients read feature maps: planner._patches_map), as
+    {parameter: value} in order; each set-up it makes checked against the reference on the
+    way."""
     from pysim.mapping import planner
 
     calls: list[dict[str, Any]] = []
@@ -201,7 +203,13 @@ def _recorded_calls(monkeypatch: pytest.MonkeyPatch, config: str,
     monkeypatch.setattr(tiling, "_setup", both_setups)
     monkeypatch.setattr(planner, "plan_gemm", record)
     clear_caches()
-    pysim.simulate(pysim.load_hardware(ROOT / "configs" / f"{config}.yaml"), pysim.zoo.load(name))
+    hw = pysim.load_hardware(ROOT / "configs" / f"{config}.yaml")
+    if train:
+        from pysim import training
+
+        training.step(hw, name, "sgd", "int8")
+    else:
+        pysim.simulate(hw, pysim.zoo.load(name))
     clear_caches()
     monkeypatch.setattr(tiling, "_setup", _FAST_SETUP)
     monkeypatch.setattr(planner, "plan_gemm", cached)
@@ -214,6 +222,30 @@ def _recorded_calls(monkeypatch: pytest.MonkeyPatch, config: str,
 def test_candidate_setup_and_plans_equal_the_reference_on_every_search(
         monkeypatch: pytest.MonkeyPatch, config: str, name: str) -> None:
     calls = _recorded_calls(monkeypatch, config, name)
+    seen = set()
+    for call in calls:
+        key = repr(call)
+        if key not in seen:
+            seen.add(key)
+            _same_plan(call)
+    clear_caches()
+
+
+@pytest.mark.parametrize("config", ["tpu_v1", "edge_npu"])
+def test_setup_and_plans_of_a_training_step_equal_the_reference(
+        monkeypatch: pytest.MonkeyPatch, config: str) -> None:
+    from pysim.mapping import planner
+
+    patches = []
+    made = planner._patches_map
+
+    def counted(*args: Any) -> Any:
+        patches.append(made(*args))
+        return patches[-1]
+
+    monkeypatch.setattr(planner, "_patches_map", counted)
+    calls = _recorded_calls(monkeypatch, config, "resnet18", train=True)
+    assert patches and any(c["a_map"] in patches for c in calls)  # weight gradients' maps
     seen = set()
     for call in calls:
         key = repr(call)
