@@ -53,11 +53,11 @@ def test_no_writing_through_a_symlink_and_stale_temporaries_go(tmp_path: Path) -
     assert not stale.exists() and out.exists()
 
 
-def _dies_on_32(hw_blob: bytes, wl_blob: bytes, point: dict) -> dict:
+def _dies_on_32(hw_blob: bytes, wl_blob: bytes, point: dict, training: dict | None) -> dict:
     """A worker that is killed while running rows = 32 (the others run normally)."""
     if point.get("units.0.rows") == 32:
         os.kill(os.getpid(), signal.SIGKILL)
-    return evaluate_blobs(hw_blob, wl_blob, point)
+    return evaluate_blobs(hw_blob, wl_blob, point, training)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="forked workers inherit the patch")

@@ -52,20 +52,29 @@ def _unpickle(blob: bytes) -> Any:
     return pickle.loads(blob)
 
 
-def evaluate_blobs(hw_blob: bytes, wl_blob: bytes, point: dict[str, Any]) -> dict[str, Any]:
+def evaluate_blobs(hw_blob: bytes, wl_blob: bytes, point: dict[str, Any],
+                   training: dict[str, Any] | None = None) -> dict[str, Any]:
     """``evaluate`` with the hardware and workload given pickled (cached per process)."""
-    return evaluate(_unpickle(hw_blob), _unpickle(wl_blob), point)
+    return evaluate(_unpickle(hw_blob), _unpickle(wl_blob), point, training)
 
 
-def evaluate(hw: Any, wl: Any, point: dict[str, Any]) -> dict[str, Any]:
-    """Metrics of ``wl`` on ``hw.with_overrides(point)``, plus ``error``: None, or the message
-    of the ValueError (ConfigError, WorkloadError) that made the point invalid."""
+def evaluate(hw: Any, wl: Any, point: dict[str, Any],
+             training: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Metrics of ``wl`` on ``hw.with_overrides(point)`` (with ``training``, ``step``'s
+    keyword arguments: of one training step of ``wl``, ``pysim.training.step``), plus
+    ``error``: None, or the message of the ValueError (ConfigError, WorkloadError) that made
+    the point invalid."""
     from pysim.area import area_mm2
     from pysim.simulate import simulate
 
     try:
         design = hw.with_overrides(point)
-        res = simulate(design, wl)
+        if training is None:
+            res = simulate(design, wl)
+        else:
+            from pysim.training import step
+
+            res = step(design, wl, **training).result
         area = area_mm2(design)["total"]
     except ValueError as exc:  # ConfigError / WorkloadError: an invalid point, not a crash
         row: dict[str, Any] = dict.fromkeys(METRICS, math.nan)

@@ -2,6 +2,7 @@
 
     pysim sweep SPACE.yaml HW.yaml WL.yaml [WL ...] -o runs.parquet [--jobs N]
                 [--scheduler tcp://host:8786] [--random N --seed S]
+                [--train [--optimizer adam] [--recipe int8]]
     pysim plot pareto runs.parquet --x latency_s --y energy_j -o pareto.png [--sweep ID]
     pysim plot {energy,roofline,utilization} HW.yaml WL.yaml -o out.png
 
@@ -42,6 +43,14 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument("--random", type=int, metavar="N",
                        help="N random points of the space instead of the whole grid")
     sweep.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    sweep.add_argument("--train", action="store_true",
+                       help="each point simulates one training step of each workload "
+                            "(pysim.training.step; a zoo CNN in its training form), not a "
+                            "forward pass")
+    sweep.add_argument("--optimizer", default=None,
+                       help="with --train: the optimizer (default adam)")
+    sweep.add_argument("--recipe", default=None,
+                       help="with --train: the training recipe (default mixed_bf16)")
     add_progress_arg(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -82,7 +91,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         space.check(hw)
     except ConfigError as exc:
         raise ConfigError(f"{args.space}: {exc}") from None
-    wls = [_load_workload_arg(w) for w in args.workloads]
+    training = None
+    if args.train:
+        from pysim.training.step import training_form
+
+        training = {k: v for k, v in (("optimizer", args.optimizer), ("recipe", args.recipe))
+                    if v is not None}
+        wls = [training_form(w) for w in args.workloads]
+    elif args.optimizer is not None or args.recipe is not None:
+        raise ConfigError("--optimizer and --recipe set a training step: add --train")
+    else:
+        wls = [_load_workload_arg(w) for w in args.workloads]
     import signal
 
     def _terminated(signum: int, frame: object) -> None:  # SIGTERM: stop as Ctrl-C does
@@ -90,7 +109,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _terminated)
     df = sweep(hw, wls, space, jobs=args.jobs, scheduler=args.scheduler, out=args.out,
-               progress=args.progress)
+               progress=args.progress, training=training)
     errors = int(df["error"].notna().sum())
     print(f"wrote {args.out}: {len(df)} rows ({df.attrs['computed']} computed, "
           f"{df.attrs['reused']} reused), {errors} invalid point{'' if errors == 1 else 's'}")

@@ -154,10 +154,11 @@ def _mp_context() -> Any:
 
 def load_inputs(hw: Hardware | str | PathLike,
                 wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
-                ) -> tuple[Hardware, list[Workload]]:
+                training: bool = False) -> tuple[Hardware, list[Workload]]:
     """The hardware (a GPU preset as its hardware description) and the list of workloads
-    (loading paths). Raises ValueError for two workloads with one name (the ``workload``
-    column must tell rows apart)."""
+    (loading paths; for ``training`` a zoo name in its training form, as
+    ``pysim.training.step`` loads it). Raises ValueError for two workloads with one name
+    (the ``workload`` column must tell rows apart)."""
     from pysim.gpu.presets import GpuPreset
 
     if isinstance(hw, GpuPreset):
@@ -167,7 +168,12 @@ def load_inputs(hw: Hardware | str | PathLike,
     items = [wl] if isinstance(wl, (Workload, str, PathLike)) else list(wl)
     if not items:
         raise ValueError("no workload given")
-    wls = [w if isinstance(w, Workload) else load_workload(w) for w in items]
+    if training:
+        from pysim.training.step import training_form
+
+        wls = [training_form(w) for w in items]
+    else:
+        wls = [w if isinstance(w, Workload) else load_workload(w) for w in items]
     names = [w.name for w in wls]
     if len(set(names)) != len(names):
         raise ValueError(f"workloads must have distinct names, got {names}")
@@ -211,7 +217,8 @@ class Evaluator:
                  jobs: int | None = None, executor: Executor | None = None,
                  scheduler: str | None = None, out: str | PathLike | None = None,
                  progress: bool | None = None, desc: str = "sweep",
-                 retries: int = RETRIES, settings: Mapping[str, Any] | None = None) -> None:
+                 retries: int = RETRIES, settings: Mapping[str, Any] | None = None,
+                 training: Mapping[str, Any] | None = None) -> None:
         if sum(x is not None for x in (jobs, executor, scheduler)) > 1:
             raise ValueError("pass at most one of jobs=, executor= and scheduler=")
         if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int)
@@ -222,6 +229,13 @@ class Evaluator:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an int >= 0, got {retries!r}")
         self.hw, self.workloads, self.space = hw, workloads, space
+        # a training step of each workload (pysim.training.step's options) instead of a pass
+        self.training: dict[str, Any] | None = None
+        if training is not None:
+            from pysim.training.step import check_options
+
+            for w in workloads:
+                self.training = check_options(w, training)
         self.retries = retries
         self.jobs = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                      else os.cpu_count() or 1) if jobs == -1 else (jobs or 1)
@@ -244,7 +258,11 @@ class Evaluator:
         self.cache: dict[str, dict[str, Any]] = {k[1]: r for k, r in self.stored.items()}
         self._own_pool: ProcessPoolExecutor | None = None
         self._hw_fp = fingerprint(hw.to_dict())
-        self._wl_fps = [fingerprint(w.to_dict()) for w in workloads]
+        self._wl_fps = [fingerprint(w.to_dict() if self.training is None else
+                                    {"workload": w.to_dict(), "training": self.training})
+                        for w in workloads]
+        if self.training is not None:
+            settings = {**(settings or {}), "training": self.training}
         self.sweep_id, self.sweep_space = describe_sweep(hw, workloads, space, settings,
                                                          (self._hw_fp, self._wl_fps))
         self._blobs: tuple[bytes, list[bytes]] | None = None
@@ -318,13 +336,14 @@ class Evaluator:
     def _compute(self, todo: list[Task], executor: Executor | None, bar: tqdm) -> None:
         if executor is None:
             for t in todo:
-                self._done(t, evaluate(self.hw, self.workloads[t.workload], t.point), bar)
+                self._done(t, evaluate(self.hw, self.workloads[t.workload], t.point,
+                                       self.training), bar)
             return
         if self._blobs is None:
             self._blobs = (pickle.dumps(self.hw), [pickle.dumps(w) for w in self.workloads])
         hw_blob, wl_blobs = self._blobs
-        futures = {executor.submit(evaluate_blobs, hw_blob, wl_blobs[t.workload], t.point): t
-                   for t in todo}
+        futures = {executor.submit(evaluate_blobs, hw_blob, wl_blobs[t.workload], t.point,
+                                   self.training): t for t in todo}
         orphans: list[Task] = []  # their worker died (or shared the pool of one that did)
         try:
             for future in as_completed(futures):
@@ -352,7 +371,8 @@ class Evaluator:
         for _ in range(self.retries + 1):
             pool = self._pool(1)
             try:
-                return pool.submit(evaluate_blobs, hw_blob, wl_blob, task.point).result()
+                return pool.submit(evaluate_blobs, hw_blob, wl_blob, task.point,
+                                   self.training).result()
             except BrokenProcessPool:
                 continue
             finally:
@@ -436,7 +456,8 @@ def sweep(hw: Hardware | str | PathLike,
           wl: Workload | str | PathLike | Sequence[Workload | str | PathLike],
           space: Space | dict, *, jobs: int | None = None, executor: Executor | None = None,
           scheduler: str | None = None, out: str | PathLike | None = None,
-          progress: bool | None = None, retries: int = RETRIES) -> pd.DataFrame:
+          progress: bool | None = None, retries: int = RETRIES,
+          training: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Simulate every point of ``space`` (a ``Space`` or its dict) on ``hw`` for each workload
     in ``wl`` (one, or a list); one row per (point, workload), points outermost.
 
@@ -455,17 +476,22 @@ def sweep(hw: Hardware | str | PathLike,
     written to it, each with its ``sweep_id`` and space; one sweep at a time per path (a second
     is refused). ``progress``: a tqdm bar (default: when stderr is a terminal). ``retries``: how
     often a point whose local worker process died (killed, crashed) is run again alone before
-    its row records the failure (default 2).
+    its row records the failure (default 2). ``training``: each row is one training step of
+    its workload (``pysim.training.step`` with these keyword arguments, e.g. ``{"optimizer":
+    "adam", "recipe": "int8"}``; ``{}`` for its defaults) instead of a forward pass; a zoo
+    name then loads the model in its training form (a CNN's batch norms as ops), as ``step``
+    does, and the options are part of the rows' ``point_id`` and the ``sweep_id``.
 
     Raises ConfigError for a space key that is not a parameter of ``hw``, ValueError for an
-    empty space, a bad ``jobs`` or an unreachable scheduler: all before any point runs.
+    empty space, a bad ``jobs`` or an unreachable scheduler, WorkloadError for a training
+    option ``step`` refuses whatever the hardware: all before any point runs.
     """
-    hw, wls = load_inputs(hw, wl)
+    hw, wls = load_inputs(hw, wl, training is not None)
     space = as_space(space)
     space.check(hw)
     points = space.points()
     with Evaluator(hw, wls, space, jobs=jobs, executor=executor, scheduler=scheduler, out=out,
-                   progress=progress, retries=retries) as ev:
+                   progress=progress, retries=retries, training=training) as ev:
         tasks = ev.tasks(points)
         df = ev.frame(ev.run(tasks))
         ev.close(df)

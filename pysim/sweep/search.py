@@ -58,14 +58,16 @@ def search(hw: Hardware | str | PathLike, wl: Workload | str | PathLike, space: 
                                                                               "energy_j"),
            seed: int | None = 0, population_size: int = 20, jobs: int | None = None,
            executor: Executor | None = None, scheduler: str | None = None,
-           out: str | PathLike | None = None, progress: bool | None = None) -> pd.DataFrame:
+           out: str | PathLike | None = None, progress: bool | None = None,
+           training: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run ``n_trials`` NSGA-II trials over ``space`` for one workload; a frame like
     ``sweep``'s with a leading ``trial`` column, one row per trial in trial order.
 
     ``objectives``: metric names to minimise, or a mapping name -> "minimize" / "maximize".
     ``seed`` makes the run deterministic; ``population_size`` trials form a generation (and
-    run in parallel). ``jobs``, ``executor``, ``scheduler``, ``out`` and ``progress`` are as
-    for ``sweep``. ``pysim.pareto(df, ...)`` then gives the front of the trials.
+    run in parallel). ``jobs``, ``executor``, ``scheduler``, ``out``, ``progress`` and
+    ``training`` (trials of one training step) are as for ``sweep``. ``pysim.pareto(df,
+    ...)`` then gives the front of the trials.
 
     Raises ValueError for unknown objectives, ``n_trials`` < 1, ``population_size`` < 2 or
     a list of workloads; ConfigError for a space key that is not a parameter of ``hw``.
@@ -79,7 +81,7 @@ def search(hw: Hardware | str | PathLike, wl: Workload | str | PathLike, space: 
         raise ValueError(f"population_size must be an int >= 2, got {population_size!r}")
     if not isinstance(wl, (Workload, str, PathLike)):
         raise ValueError("search optimises one workload; run one search per workload")
-    hw, wls = load_inputs(hw, wl)
+    hw, wls = load_inputs(hw, wl, training is not None)
     space = as_space(space)
     space.check(hw)
 
@@ -93,7 +95,8 @@ def search(hw: Hardware | str | PathLike, wl: Workload | str | PathLike, space: 
         settings = {"search": {"n_trials": n_trials, "seed": seed, "objectives": goals,
                                "population_size": population_size}}
         with Evaluator(hw, wls, space, jobs=jobs, executor=executor, scheduler=scheduler,
-                       out=out, progress=progress, desc="search", settings=settings) as ev:
+                       out=out, progress=progress, desc="search", settings=settings,
+                       training=training) as ev:
             while len(rows) < n_trials:
                 batch = [study.ask() for _ in range(min(population_size, n_trials - len(rows)))]
                 points = [{k: _suggest(t, k, axis) for k, axis in space.params.items()}

@@ -22,6 +22,7 @@ persistent memory then also holds the all-reduce buckets (``comm_buffers``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,8 +132,8 @@ def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
     capacity check reads it); None when none is known."""
     if memory_gib is not None:
         if isinstance(memory_gib, bool) or not isinstance(memory_gib, (int, float)) \
-                or not memory_gib > 0:
-            raise ConfigError(f"memory_gib must be a number > 0, got {memory_gib!r}")
+                or not 0 < memory_gib < math.inf:
+            raise ConfigError(f"memory_gib must be a finite number > 0, got {memory_gib!r}")
         return int(memory_gib * GIB)
     hbm = getattr(hw, "hbm_gb", None)
     if hbm:
@@ -273,25 +274,9 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
-    if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
-        from pysim import zoo
-
-        # [zoo:]NAME[:key=value,...]; a CNN in its training form: its batch norms as ops, not
-        # folded into the convolutions (unless the spec says batchnorm=...)
-        wl = zoo.from_spec(wl, batchnorm=True)
-    elif not isinstance(wl, Workload):
-        from pysim.workload import load_workload
-        wl = load_workload(wl)
-    opt = get_optimizer(optimizer)
-    base = get_recipe(recipe)
-    if formats is not None:
-        base = base.with_formats(formats)
-    recipes = _layer_recipes(wl, base, layer_formats)
-    if weight_copy is None:
-        weight_copy = "forward" if base.autocast else "optimizer"
-    graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
-                            bool(input_grads), bool(checkpoint), bool(fused_optimizer),
-                            weight_copy)
+    wl = training_form(wl)
+    graph, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
+                                         checkpoint, input_grads, fused_optimizer, weight_copy)
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
@@ -318,6 +303,70 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         par = dp.DataParallel(devices, bucket_bytes / dp.MIB, link, tuple(buckets),
                               result.collectives, result.clock_hz, exposed)
     return TrainingStep(graph, result, memory, base, opt, par)
+
+
+def training_form(wl: Workload | str | Any) -> Workload:
+    """The workload ``step`` trains: a Workload as given, a YAML / ONNX path loaded, or a zoo
+    spec ``[zoo:]NAME[:key=value,...]`` in its training form (a CNN's batch norms as ops, not
+    folded into the convolutions, unless the spec says ``batchnorm=...``)."""
+    if isinstance(wl, str) and not wl.endswith((".yaml", ".yml", ".onnx")):
+        from pysim import zoo
+
+        return zoo.from_spec(wl, batchnorm=True)
+    if not isinstance(wl, Workload):
+        from pysim.workload import load_workload
+        return load_workload(wl)
+    return wl
+
+
+def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
+             layer_formats: Mapping[str, str | int | Format] | None,
+             formats: Mapping[str, str | int | Format] | None, checkpoint: bool,
+             input_grads: bool, fused_optimizer: bool, weight_copy: CopyAt | None,
+             ) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
+    """What a step of ``wl`` is, whatever the hardware: its training graph (memoised), the
+    optimizer, the base recipe and the per-layer ones. Raises WorkloadError as ``step``."""
+    opt = get_optimizer(optimizer)
+    base = get_recipe(recipe)
+    if formats is not None:
+        base = base.with_formats(formats)
+    recipes = _layer_recipes(wl, base, layer_formats)
+    if weight_copy is None:
+        weight_copy = "forward" if base.autocast else "optimizer"
+    graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
+                            bool(input_grads), bool(checkpoint), bool(fused_optimizer),
+                            weight_copy)
+    return graph, opt, base, recipes
+
+
+STEP_OPTIONS = ("optimizer", "recipe", "layer_formats", "formats", "checkpoint", "input_grads",
+                "fused_optimizer", "weight_copy", "memory_gib", "data_parallel", "bucket_mib")
+"""The keyword arguments of ``step`` beside the hardware and the workload: what a sweep of
+training steps (``pysim.sweep(..., training={...})``) fixes for every point."""
+
+
+def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` (``step``'s keyword arguments, ``STEP_OPTIONS``) as a plain dict, checked
+    for ``wl`` as far as no hardware is needed: its names, the optimizer, recipe, formats,
+    layers and the data-parallel figures, and the training graph built (memoised, so the
+    steps that follow reuse it). Raises WorkloadError or ConfigError in one line."""
+    if not isinstance(options, Mapping):
+        raise WorkloadError(f"training options must be a mapping of step's keyword arguments "
+                            f"({', '.join(STEP_OPTIONS)}), got {options!r}")
+    unknown = [k for k in options if k not in STEP_OPTIONS]
+    if unknown:
+        raise WorkloadError(f"training option {unknown[0]!r} is not one of step's: "
+                            f"{', '.join(STEP_OPTIONS)}")
+    opts = dict(options)
+    dp.check_devices(opts.get("data_parallel", 1))
+    dp.check_bucket_mib(opts.get("bucket_mib", dp.DEFAULT_BUCKET_MIB))
+    if opts.get("memory_gib") is not None:
+        capacity_bytes(None, opts["memory_gib"])
+    _prepare(wl, opts.get("optimizer", "adam"), opts.get("recipe", "mixed_bf16"),
+             opts.get("layer_formats"), opts.get("formats"), bool(opts.get("checkpoint")),
+             bool(opts.get("input_grads")), bool(opts.get("fused_optimizer", True)),
+             opts.get("weight_copy"))
+    return opts
 
 
 def _hardware(hw: Any) -> Any:
