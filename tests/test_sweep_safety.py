@@ -134,6 +134,7 @@ def test_jobs_2_stops_on_a_signal_to_its_group_and_keeps_every_finished_row(
         [sys.executable, "-m", "pysim.cli", "sweep", str(space), str(EDGE), "zoo:bert_base",
          "-o", str(out), "--jobs", "2", "--no-progress"], cwd=ROOT, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
     try:
         deadline = time.monotonic() + 60
         while not journal.exists() or journal.read_text().count("\n") < 3:
