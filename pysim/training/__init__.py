@@ -9,7 +9,7 @@ from pysim.training.graph import TrainingGraph, TrainOp, build_training_graph
 from pysim.training.monarch import monarchize
 from pysim.training.optim import OPTIMIZERS, Optimizer, get_optimizer
 from pysim.training.schedule import RunReport, Schedule, run
-from pysim.training.step import Memory, TrainingStep, step
+from pysim.training.step import Memory, TrainingStep, step, training_form
 
 __all__ = [
     "FORMATS",
@@ -33,4 +33,5 @@ __all__ = [
     "monarchize",
     "run",
     "step",
+    "training_form",
 ]
