@@ -234,8 +234,7 @@ class Evaluator:
         if training is not None:
             from pysim.training.step import check_options
 
-            for w in workloads:
-                self.training = check_options(w, training)
+            self.training = [check_options(w, training) for w in workloads][0]
         self.retries = retries
         self.jobs = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                      else os.cpu_count() or 1) if jobs == -1 else (jobs or 1)

@@ -22,6 +22,7 @@ persistent memory then also holds the all-reduce buckets (``comm_buffers``).
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Mapping
@@ -339,34 +340,30 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
     return graph, opt, base, recipes
 
 
-STEP_OPTIONS = ("optimizer", "recipe", "layer_formats", "formats", "checkpoint", "input_grads",
-                "fused_optimizer", "weight_copy", "memory_gib", "data_parallel", "bucket_mib")
-"""The keyword arguments of ``step`` beside the hardware and the workload: what a sweep of
-training steps (``pysim.sweep(..., training={...})``) fixes for every point."""
-
-
 def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` (``step``'s keyword arguments, ``STEP_OPTIONS``) as a plain dict, checked
-    for ``wl`` as far as no hardware is needed: its names, the optimizer, recipe, formats,
-    layers and the data-parallel figures, and the training graph built (memoised, so the
-    steps that follow reuse it). Raises WorkloadError or ConfigError in one line."""
+    """``options`` (``step``'s keyword arguments beside the hardware and the workload) as a
+    plain dict, checked for ``wl`` as far as no hardware is needed: their names, the
+    optimizer, recipe, formats, layers, memory and data-parallel figures, and the training
+    graph built (memoised, so the steps that follow reuse it). What a sweep of training steps
+    (``pysim.sweep(..., training={...})``) checks before any point runs. Raises WorkloadError
+    or ConfigError in one line."""
+    params = inspect.signature(step).parameters
+    names = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or k in (
+        "optimizer", "recipe")]
     if not isinstance(options, Mapping):
         raise WorkloadError(f"training options must be a mapping of step's keyword arguments "
-                            f"({', '.join(STEP_OPTIONS)}), got {options!r}")
-    unknown = [k for k in options if k not in STEP_OPTIONS]
+                            f"({', '.join(names)}), got {options!r}")
+    unknown = [k for k in options if k not in names]
     if unknown:
         raise WorkloadError(f"training option {unknown[0]!r} is not one of step's: "
-                            f"{', '.join(STEP_OPTIONS)}")
-    opts = dict(options)
-    dp.check_devices(opts.get("data_parallel", 1))
-    dp.check_bucket_mib(opts.get("bucket_mib", dp.DEFAULT_BUCKET_MIB))
-    if opts.get("memory_gib") is not None:
-        capacity_bytes(None, opts["memory_gib"])
-    _prepare(wl, opts.get("optimizer", "adam"), opts.get("recipe", "mixed_bf16"),
-             opts.get("layer_formats"), opts.get("formats"), bool(opts.get("checkpoint")),
-             bool(opts.get("input_grads")), bool(opts.get("fused_optimizer", True)),
-             opts.get("weight_copy"))
-    return opts
+                            f"{', '.join(names)}")
+    a = {**{k: params[k].default for k in names}, **options}
+    dp.check_devices(a["data_parallel"])
+    dp.check_bucket_mib(a["bucket_mib"])
+    capacity_bytes(None, a["memory_gib"])
+    _prepare(wl, a["optimizer"], a["recipe"], a["layer_formats"], a["formats"], a["checkpoint"],
+             a["input_grads"], a["fused_optimizer"], a["weight_copy"])
+    return dict(options)
 
 
 def _hardware(hw: Any) -> Any:
