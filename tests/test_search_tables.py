@@ -217,18 +217,19 @@ def _recorded_calls(monkeypatch: pytest.MonkeyPatch, config: str,
     return calls
 
 
+def _same_plans(calls: list[dict[str, Any]]) -> None:
+    """``_same_plan`` on each distinct call."""
+    for call in {repr(call): call for call in calls}.values():
+        _same_plan(call)
+    clear_caches()
+
+
 @pytest.mark.parametrize("config", SETUP_CONFIGS)
 @pytest.mark.parametrize("name", SETUP_NETWORKS)
 def test_candidate_setup_and_plans_equal_the_reference_on_every_search(
         monkeypatch: pytest.MonkeyPatch, config: str, name: str) -> None:
     calls = _recorded_calls(monkeypatch, config, name)
-    seen = set()
-    for call in calls:
-        key = repr(call)
-        if key not in seen:
-            seen.add(key)
-            _same_plan(call)
-    clear_caches()
+    _same_plans(calls)
 
 
 @pytest.mark.parametrize("config", ["tpu_v1", "edge_npu"])
@@ -246,13 +247,7 @@ def test_setup_and_plans_of_a_training_step_equal_the_reference(
     monkeypatch.setattr(planner, "_patches_map", counted)
     calls = _recorded_calls(monkeypatch, config, "resnet18", train=True)
     assert patches and any(c["a_map"] in patches for c in calls)  # weight gradients' maps
-    seen = set()
-    for call in calls:
-        key = repr(call)
-        if key not in seen:
-            seen.add(key)
-            _same_plan(call)
-    clear_caches()
+    _same_plans(calls)
 
 
 def _perturbed(call: dict[str, Any], rng: random.Random) -> dict[str, Any]:
