@@ -280,6 +280,10 @@ def test_cli_train_prints_the_step(capsys):
     assert main(["train", "gpu:a100", "gemm", "--optimizer", "sgd"]) == 0
     out = capsys.readouterr().out
     assert "macs_dW" in out and "memory" in out
+    step = training.step(pysim.gpu.preset("a100"), "gemm", "sgd")
+    for field in ("dram_read_bytes", "dram_write_bytes"):  # the step's traffic, as its result's
+        assert step.summary()[field] == getattr(step.result, field) > 0
+        assert f"{field:<20} {getattr(step.result, field)}" in out
     assert main(["train", "gpu:a100", "gemm", "--recipe", "fp8"]) == 2
     assert "fp8_e4m3" in capsys.readouterr().err
 

@@ -113,7 +113,9 @@ class TrainingStep:
     def summary(self) -> dict[str, Any]:
         return {"workload": self.graph.workload.name, "hardware": self.result.hardware,
                 "recipe": self.recipe.name, "optimizer": self.optimizer.name,
-                "latency_s": self.latency_s, "energy_j": self.energy_j, "macs": self.macs,
+                "latency_s": self.latency_s, "energy_j": self.energy_j,
+                "dram_read_bytes": self.result.dram_read_bytes,
+                "dram_write_bytes": self.result.dram_write_bytes, "macs": self.macs,
                 **{f"macs_{k}": v for k, v in self.macs_by_role().items()},
                 "peak_memory_bytes": self.memory.peak,
                 "capacity_bytes": self.memory.capacity,
