@@ -350,8 +350,7 @@ def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
     (``pysim.sweep(..., training={...})``) checks before any point runs. Raises WorkloadError
     or ConfigError in one line."""
     params = inspect.signature(step).parameters
-    names = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or k in (
-        "optimizer", "recipe")]
+    names = [k for k in params if k not in ("hw", "wl")]
     if not isinstance(options, Mapping):
         raise WorkloadError(f"training options must be a mapping of step's keyword arguments "
                             f"({', '.join(names)}), got {options!r}")
