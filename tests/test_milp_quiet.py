@@ -1,13 +1,15 @@
 """pysim.milp: HiGHS's console output (printf from C) never reaches stdout; Python's own output
-before and after the solve does, in order."""
+before and after the solve does, in order; HiGHS's own options pass through silently."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
+import pytest
 from scipy.optimize import Bounds
 
 from pysim.milp import milp
@@ -40,4 +42,20 @@ def test_milp_solves_as_scipy_does():
 
     res = milp(np.array([-1.0, -2.0]), integrality=np.ones(2), bounds=Bounds(0, 1),
                constraints=[LinearConstraint(np.array([[1.0, 1.0]]), -np.inf, 1.0)])
+    assert res.status == 0 and list(np.round(res.x)) == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("options", [{"mip_heuristic_run_feasibility_jump": False},
+                                     {"no_such_highs_option": 1}])
+def test_highs_options_pass_through_without_a_warning(options: dict[str, object]) -> None:
+    """Options scipy's milp does not list go to HiGHS as they are (scipy warns that it passes
+    them verbatim, or that HiGHS lacks one, which it then ignores): no warning escapes, and the
+    solve is as without them."""
+    from scipy.optimize import LinearConstraint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = milp(np.array([-1.0, -2.0]), integrality=np.ones(2), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(np.array([[1.0, 1.0]]), -np.inf, 1.0)],
+                   options={"node_limit": 10}, highs_options=options)
     assert res.status == 0 and list(np.round(res.x)) == [0.0, 1.0]
