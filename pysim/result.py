@@ -23,7 +23,7 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
               port_stall_cycles: int = 0, steps: int = 1,
               sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
               dram_row_hit_rate: float = float("nan"), mapping: Any = None,
-              host_read_bytes: int = 0) -> dict[str, Any]:
+              host_read_bytes: int = 0, peak_macs_per_cycle: float = 0.0) -> dict[str, Any]:
     """One row of ``Result.layers``, every simulator path with the same columns; the derived
     ones (cycles, bit operations, energy in J per component and in total) computed here."""
     row: dict[str, Any] = {
@@ -31,7 +31,8 @@ def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: floa
         "start_cycle": start_cycle, "end_cycle": end_cycle, "cycles": end_cycle - start_cycle,
         "compute_cycles": compute_cycles, "bank_stall_cycles": bank_stall_cycles,
         "port_stall_cycles": port_stall_cycles,
-        "stall_cycles": stall_cycles, "macs": macs, "weight_bits": weight_bits,
+        "stall_cycles": stall_cycles, "macs": macs,
+        "peak_macs_per_cycle": peak_macs_per_cycle, "weight_bits": weight_bits,
         "act_bits": act_bits, "dtype": dtype, "bops": macs * weight_bits * act_bits,
         "vector_ops": vector_ops, "dram_read_bytes": dram_read_bytes,
         "dram_write_bytes": dram_write_bytes, "compulsory_bytes": compulsory_bytes,
@@ -182,9 +183,32 @@ class Result:
 
     @property
     def utilization(self) -> float:
-        """MACs done over MACs the MAC units could have done in the run's latency."""
-        peak = self.layers.attrs.get("peak_macs_per_cycle", 0)
+        """MACs done over MACs the MAC units could have done in the run's latency, each op's
+        MACs at its unit's peak in the op's formats (the ``peak_macs_per_cycle`` column: an
+        A100 does twice its fp16 MACs per clock in int8, a BISMO array four times its w8a8
+        ones at w4a4): the units' ``unit_utilization`` weighted by their nominal peaks
+        (``peak_macs_per_cycle`` of each unit config), so never above 1; where every op runs
+        at its unit's nominal peak, MACs / (latency x the units' summed peaks)."""
+        peaks = self.layers.attrs.get("unit_peaks")
+        if peaks and "peak_macs_per_cycle" in self.layers:
+            busy = self.unit_utilization
+            total = sum(peaks.values())
+            return sum(peaks[u] * busy[u] for u in peaks) / total if total else 0.0
+        peak = self.layers.attrs.get("peak_macs_per_cycle", 0)  # a frame from before them
         return self.macs / (self.latency_cycles * peak) if peak and self.latency_cycles else 0.0
+
+    @property
+    def unit_utilization(self) -> dict[str, float]:
+        """Per MAC unit: the share of the run's latency it would take at its peak to do the
+        MACs of the ops it ran, each at the peak for the op's formats (SCALE-Sim's and
+        Timeloop's MACs / (PEs x cycles), per format); {} for a frame without per-op peaks."""
+        peaks = self.layers.attrs.get("unit_peaks")
+        layers = self.layers
+        if not peaks or "peak_macs_per_cycle" not in layers or not self.latency_cycles:
+            return {}
+        on = layers[(layers["peak_macs_per_cycle"] > 0) & (layers["macs"] > 0)]
+        busy = (on["macs"] / on["peak_macs_per_cycle"]).groupby(on["unit"]).sum()
+        return {u: float(busy.get(u, 0.0)) / self.latency_cycles for u in peaks}
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -117,6 +117,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     levels = _level_bytes(hw, mappings)
     layers = _layers_frame(mappings, timings, energies, timing, fetch)
     layers.attrs["peak_macs_per_cycle"] = sum(u.peak_macs_per_cycle for u in hw.units)
+    layers.attrs["unit_peaks"] = {u.name: float(u.peak_macs_per_cycle) for u in hw.units}
     layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
     layers.attrs["residency"] = notes.get("residency", "kernels: none kept between ops")
     return Result(
@@ -250,6 +251,7 @@ def _layers_frame(mappings: list, timings: list, energies: list,
                   energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
                   resident_inputs=",".join(m.resident_inputs),
                   dram_row_hit_rate=math.nan if m.in_kernel_traffic else x.row_hit_rate,
-                  mapping=m.mapping, host_read_bytes=f)
+                  mapping=m.mapping, host_read_bytes=f,
+                  peak_macs_per_cycle=m.peak_macs_per_cycle)
         for m, t, e, x, f in zip(mappings, timings, energies, transfers, fetch, strict=True)
     ])

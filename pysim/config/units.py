@@ -89,6 +89,12 @@ class _MacUnit(_Model):
         its accumulator, ``mac_bits``."""
         return self.mac_bits  # type: ignore[attr-defined, no-any-return]
 
+    def peak_macs_per_cycle_for(self, op: Any) -> float:
+        """MACs per cycle the unit does at its peak in ``op``'s formats (what the op's
+        utilisation is against): ``peak_macs_per_cycle``, the same for every format the unit
+        runs, unless the kind says otherwise."""
+        return float(self.peak_macs_per_cycle)  # type: ignore[attr-defined]
+
 
 class RegisterFile(_Model):
     """One PE register (file) of an operand: energy per read and per write, pJ."""
@@ -621,6 +627,12 @@ class BitSerialUnit(_MacUnit):
         ``precisions`` holds: bismo dm dn dk / 64, stripes dm dn dk / 8, bitfusion dm dn dk."""
         return self._array.peak_macs_per_cycle(8, 8)
 
+    def peak_macs_per_cycle_for(self, op: Any) -> float:
+        """The peak at the op's operand widths: a w4a4 op on a BISMO array does four times
+        the w8a8 MACs per cycle (``BitSerialArray.peak_macs_per_cycle``)."""
+        a_bits, b_bits = operand_bits(op)
+        return self._array.peak_macs_per_cycle(a_bits, b_bits)
+
     @property
     def capability(self) -> str:
         return f"int operands of {list(self.precisions)} bits (both operands)"
@@ -879,6 +891,13 @@ class TensorCoreUnit(_MacUnit):
         dtype = "fp16" if "fp16" in self.dtypes() else self.dtypes()[0]
         return self.sms * _core.tc_macs_per_clk_per_sm(self.arch, dtype, False, None,
                                                        self.fp32_acc_half_rate)
+
+    def peak_macs_per_cycle_for(self, op: Any) -> float:
+        """The peak of the MMA dtype the op runs on (``pysim.gpu.kernels.peak_macs_per_cycle``:
+        an A100's int8 MMAs do twice its fp16 MACs per clock, 2:4 sparse weights twice again)."""
+        from pysim.gpu.kernels import peak_macs_per_cycle
+
+        return peak_macs_per_cycle(self, op)
 
     @property
     def capability(self) -> str:

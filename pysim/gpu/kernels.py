@@ -128,6 +128,27 @@ def _format_scale_bytes(op: Any, counted: int) -> tuple[int, int]:
     return reads, op.output_bytes - op.output_value_bytes
 
 
+def _mma_macs_per_cycle(tc: Any, dtype: str, sparse: bool) -> float:
+    """MACs per clock of ``tc``'s tensor cores (a GpuPreset or a TensorCoreUnit: all its SMs)
+    in MMA ``dtype``, its default accumulator."""
+    return float(tc.sms * _core.tc_macs_per_clk_per_sm(tc.arch, dtype, sparse, None,
+                                                       tc.fp32_acc_half_rate))
+
+
+def peak_macs_per_cycle(unit: Any, op: Any, fp16_as: str = "fp16") -> float:
+    """MACs per clock of tensor-core ``unit`` (all its SMs) at the MMA dtype ``op`` runs on,
+    as ``mac_kernel`` picks it (``Kernel.peak_macs_per_cycle``): int8 for bit-plane operands,
+    2:4 sparse weights on the sparse MMAs where the dtype has them (an A100 does twice its
+    fp16 MACs per clock in int8, four times in int4); the unit's fp16 peak where no dtype
+    fits."""
+    planes = bitplane.applies(op)
+    dtype = "int8" if planes else for_op(op, unit.dtypes(), fp16_as)
+    if dtype is None:
+        return float(unit.peak_macs_per_cycle)
+    sparse = not planes and _sparse(op) and dtype in unit.dtypes(sparse=True)
+    return _mma_macs_per_cycle(unit, dtype, sparse)
+
+
 def _sparse(op: Any) -> bool:
     sp = op.weight_sparsity
     return sp is not None and sp.pattern == "nm" and (sp.n, sp.m) in ((2, 4), (1, 2))
@@ -227,6 +248,7 @@ class Kernel:
     l2_bytes: int
     tiling: str
     launches: int = 1  # kernels the host issues (a split-K reduction, a quantizing pre-pass)
+    peak_macs_per_cycle: float = 0.0  # the tensor cores' MACs per clock in the MMA's dtype
 
 
 def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any = None,
@@ -250,7 +272,8 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
                   + (f", split-KV {a.splits} ways (combine {a.combine_s * 1e6:.1f} us)"
                      if a.splits > 1 else ""))
         return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
-                      tiling, 1 + (a.prepass_s > 0) + (a.splits > 1))
+                      tiling, 1 + (a.prepass_s > 0) + (a.splits > 1),
+                      _mma_macs_per_cycle(gpu, dtype, False))
     sparse = not planes and _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
     seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
     reads = writes = smem = l2 = 0
@@ -339,7 +362,8 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         saved = unfused - (chain[-1].output_bytes + extra)
         names = " + ".join(str(getattr(e, "op", e.type)) for e in chain)
         tiling += f"; epilogue {names} saves {saved:,} B"
-    return Kernel(seconds, reads, writes, smem, l2, tiling, launches)
+    return Kernel(seconds, reads, writes, smem, l2, tiling, launches,
+                  _mma_macs_per_cycle(gpu, dtype, sparse))
 
 
 def kernel_key(op: Any, chain: list[Any], wl: Any, fp16_as: str) -> tuple[Any, ...]:
@@ -464,6 +488,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     issued = ended = 0.0  # when the host has issued the kernels so far; when the GPU ran them
     for i, op in enumerate(wl.ops):
         launches = 1
+        peak = 0.0  # a MAC kernel's tensor-core MACs per clock in its dtype
         reads = writes = smem = l2_bytes = 0
         mac_pj = 0.0
         vector_ops = op.vector_work()
@@ -479,7 +504,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
                               lambda op=op, chain=chain: mac_kernel(gpu, op, chain, wl, fp16_as))
             seconds, reads, writes, tiling = (k.seconds, k.hbm_read_bytes, k.hbm_write_bytes,
                                               k.tiling)
-            launches = k.launches
+            launches, peak = k.launches, k.peak_macs_per_cycle
             smem, l2_bytes = k.smem_bytes, k.l2_bytes
             mac_pj = unit.mac_pj(table, op)
             # the online softmax; a weight gradient's bias gradient (its adds)
@@ -543,6 +568,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
             dram_write_bytes=writes, compulsory_read_bytes=comp, prefetch_read_bytes=0,
             compulsory_write_bytes=comp_write,
             sram_read_bits={l2.name: 8 * l2_bytes} if l2_bytes else {}, mac_pj=mac_pj,
+            peak_macs_per_cycle=peak,
             # HBM traffic passes the L2 (pysim/mapping/level_flows.py)
             level_flows={l2.name: (8 * int(reads), 8 * int(writes), 8 * comp, 8 * comp_write)},
             vector_ops=vector_ops, tiling=tiling, queue=STREAM, local_sram_pj=smem * smem_pj,

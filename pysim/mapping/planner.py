@@ -80,6 +80,9 @@ class OpMapping:
     rf_accesses: int = 0
     rf_pj: float | None = None  # register energy when the unit prices its PE registers
     mac_pj: float = 0.0  # energy of one MAC on the op's unit
+    # MACs per cycle of the op's MAC unit at its peak in the op's formats (0: a vector op);
+    # the op's utilisation is macs / (cycles x this) (``_MacUnit.peak_macs_per_cycle_for``)
+    peak_macs_per_cycle: float = 0.0
     vector_ops: int = 0
     bank_stall_cycles: int = 0
     port_stall_cycles: int = 0  # cycles the op's scratchpad traffic outlasts its compute
@@ -809,6 +812,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 raise ConfigError(str(exc)) from None
             unit_name, unit_kind = unit.name, unit.kind
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
+            m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
         elif unit is not None:
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
@@ -833,6 +837,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                                     hw.scratchpads, act_ratio, hw.source, mapped,
                                     (*key[:3], key[4]))
                 m["mac_pj"] = unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
+                m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
                 if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
                     m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
                 mapped.remember(key, m)
@@ -923,6 +928,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 rf_accesses=int(m.get("rf_accesses", 0)),
                 rf_pj=m.get("rf_pj"),
                 mac_pj=float(m.get("mac_pj", 0.0)),
+                peak_macs_per_cycle=float(m.get("peak_macs_per_cycle", 0.0)),
                 vector_ops=int(m.get("vector_ops", 0)),
                 bank_stall_cycles=int(m.get("bank_stall_cycles", 0)),
                 port_stall_cycles=int(m.get("port_stall_cycles", 0)),
@@ -957,6 +963,7 @@ def _map_on_tensor_cores(hw: Any, unit: Any, op: Any, m: dict) -> None:
              dram_read_bytes=k.hbm_read_bytes, dram_write_bytes=k.hbm_write_bytes,
              fills={"input": k.hbm_read_bytes}, tiling=k.tiling, in_kernel_traffic=True,
              local_sram_pj=k.smem_bytes * smem_pj_per_byte(hw, gpu),
+             peak_macs_per_cycle=k.peak_macs_per_cycle,
              vector_ops=op.vector_work() if op.type == "attention" else 0,
              dram_streams=((k.hbm_read_bytes + k.hbm_write_bytes, hw.dram.row_bytes,
                             hw.dram.row_bytes),))

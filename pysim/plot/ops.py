@@ -141,13 +141,21 @@ def roofline(res: Any, hw: Any, *, annotate: int = 5, ax: Axes | None = None) ->
 
 def utilization(res: Any, hw: Any | None = None, *, ax: Axes | None = None) -> Axes:
     """Bars of each op's utilisation of the unit it ran on: MACs over (cycles x the unit's
-    MACs per cycle) for MAC ops, vector operations over (cycles x the vector unit's ops per
-    cycle) for the others when ``hw`` is given (without ``hw``: MAC ops only, against all MAC
-    units' peak). The dashed line is the whole run's MAC utilisation. Returns the Axes."""
+    MACs per cycle in the op's formats, the frame's ``peak_macs_per_cycle``) for MAC ops,
+    vector operations over (cycles x the vector unit's ops per cycle) for the others when
+    ``hw`` is given (without ``hw``: MAC ops only). The dashed line is the whole run's MAC
+    utilisation. Returns the Axes."""
     layers, suffix = _layers(res)
     cycles = layers["cycles"].to_numpy(dtype=float)
     macs = layers["macs"].to_numpy(dtype=float)
-    if hw is not None:
+    op_peak = (layers["peak_macs_per_cycle"].to_numpy(dtype=float)
+               if "peak_macs_per_cycle" in layers else np.zeros(len(layers)))
+    if "peak_macs_per_cycle" in layers:  # each MAC op against its unit's peak in its formats
+        vector = hw.vector.ops_per_cycle if hw is not None else 0.0
+        per_cycle = np.where(op_peak > 0, op_peak, vector)
+        work = np.where(op_peak > 0, macs, layers["vector_ops"].to_numpy(dtype=float))
+        keep = (op_peak > 0) | (hw is not None)
+    elif hw is not None:
         peaks = {u.name: u.peak_macs_per_cycle for u in hw.units}
         per_cycle = np.array([peaks.get(u, hw.vector.ops_per_cycle) for u in layers["unit"]],
                              dtype=float)
@@ -161,7 +169,8 @@ def utilization(res: Any, hw: Any | None = None, *, ax: Axes | None = None) -> A
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(cycles > 0, work / (cycles * per_cycle), 0.0)[keep]
     sub = layers[keep]
-    is_mac = (sub["macs"] > 0).to_numpy()
+    is_mac = op_peak[keep] > 0 if "peak_macs_per_cycle" in layers else \
+        (sub["macs"] > 0).to_numpy()
     n = len(sub)
     ax = new_axes(ax, (max(8.0, min(0.14 * n + 3.5, 16.0)), 5.0))
     x = np.arange(n)
