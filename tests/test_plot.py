@@ -127,6 +127,35 @@ def test_roofline_places_each_mac_op(res, hw, tmp_path):
     _save(ax, tmp_path / "roofline.png")
 
 
+def test_roofline_of_two_precisions_on_a_gpu_has_a_ceiling_per_precision(tmp_path):
+    """An A100 running an int8 and an fp16 GEMM: the roof at the int8 peak (its MMAs do twice
+    the fp16 MACs per clock), a dashed ceiling at the fp16 one, each op under its own."""
+    gpu = pysim.gpu.preset("a100").hardware
+    wl = pysim.workload.workload_from_dict({
+        "name": "two_precisions",
+        "inputs": [{"name": "a", "shape": [4096, 4096], "bits": 16, "dtype": "float"},
+                   {"name": "q", "shape": [4096, 4096], "bits": 8}],
+        "ops": [{"name": "half", "type": "linear", "inputs": ["a"], "m": 4096, "n": 4096,
+                 "k": 4096, "act_bits": 16, "weight_bits": 16, "out_bits": 16,
+                 "dtype": "float"},
+                {"name": "int8", "type": "linear", "inputs": ["q"], "m": 4096, "n": 4096,
+                 "k": 4096}]})
+    res = pysim.simulate(gpu, wl)
+    ax = pysim.plot.roofline(res, gpu)
+    unit = gpu.units[0]
+    fp16 = 2 * unit.peak_macs_per_cycle * gpu.clock_hz
+    roof, ceiling = ax.lines[0], ax.lines[1]
+    assert max(roof.get_ydata()) == pytest.approx(2 * fp16)
+    assert max(ceiling.get_ydata()) == pytest.approx(fp16)
+    assert ceiling.get_linestyle() == "--" and "float16" in ceiling.get_label()
+    assert "int8" in roof.get_label()
+    layers = res.layers.set_index("op")
+    for name, peak in (("half", fp16), ("int8", 2 * fp16)):
+        perf = 2 * layers.loc[name, "macs"] / (layers.loc[name, "cycles"] / gpu.clock_hz)
+        assert 0.5 * peak < perf <= peak
+    _save(ax, tmp_path / "roofline_two.png")
+
+
 def test_utilization_per_op(res, hw, tmp_path):
     ax = pysim.plot.utilization(res, hw)
     layers = res.layers

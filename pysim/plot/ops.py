@@ -81,14 +81,27 @@ def roofline(res: Any, hw: Any, *, annotate: int = 5, ax: Axes | None = None) ->
     """Roofline of ``hw`` with each MAC op of ``res`` placed at its operational intensity
     (2 x MACs per DRAM byte read or written) and achieved performance (2 x MACs over the
     op's cycles). The roof is min(peak, bandwidth x intensity), with peak = 2 x the MAC
-    units' MACs per cycle x the clock and bandwidth = ``dram.bandwidth_gb_per_s``. Ops with
-    no DRAM traffic sit at the right edge (open markers); vector ops have no MACs and are
-    not placed. The ``annotate`` slowest ops are named. Returns the Axes."""
+    units' MACs per cycle x the clock and bandwidth = ``dram.bandwidth_gb_per_s``. On
+    hardware of one MAC unit whose ops ran at different peaks (a GPU's int8 and fp16 MMAs:
+    the frame's ``peak_macs_per_cycle``), the roof is the highest and each lower one a
+    dashed ceiling, as profilers draw one per precision. Ops with no DRAM traffic sit at the
+    right edge (open markers); vector ops have no MACs and are not placed. The ``annotate``
+    slowest ops are named. Returns the Axes."""
     layers, suffix = _layers(res)
     clock = hw.clock_hz
     peak = 2 * sum(u.peak_macs_per_cycle for u in hw.units) * clock
     bw = hw.dram.bandwidth_bytes_per_s
     ops = layers[layers["macs"] > 0]
+    ceilings: dict[float, str] = {}  # lower peaks (ops/s) -> the ops' formats at each
+    top = ""  # the formats of the ops at the roof's peak, where the frame says
+    if len(layers.attrs.get("unit_peaks", ())) == 1 and "peak_macs_per_cycle" in ops:
+        at = ops[ops["peak_macs_per_cycle"] > 0]
+        for p, group in at.groupby("peak_macs_per_cycle"):
+            ceilings[2 * float(p) * clock] = ", ".join(sorted(
+                {f"{d}{b}" for d, b in zip(group["dtype"], group["act_bits"], strict=True)}))
+        if ceilings:
+            peak = max(ceilings)
+            top = ceilings.pop(peak)
     moved = (ops["dram_read_bytes"] + ops["dram_write_bytes"]).to_numpy(dtype=float)
     flops = 2 * ops["macs"].to_numpy(dtype=float)
     perf = flops / (ops["cycles"].to_numpy(dtype=float) / clock)
@@ -101,8 +114,12 @@ def roofline(res: Any, hw: Any, *, annotate: int = 5, ax: Axes | None = None) ->
     ax = new_axes(ax, (7.5, 5.5))
     xs = np.geomspace(lo, hi, 200)
     ax.plot(xs, np.minimum(peak, bw * xs), color="black", linewidth=1.5,
-            label=f"roof: {EngFormatter(unit='OP/s')(peak)} peak, "
-                  f"{hw.dram.bandwidth_gb_per_s:g} GB/s")
+            label=f"roof: {EngFormatter(unit='OP/s')(peak)} peak"
+                  + (f" ({top} ops)" if top else "")
+                  + f", {hw.dram.bandwidth_gb_per_s:g} GB/s")
+    for p, formats in sorted(ceilings.items(), reverse=True):
+        ax.plot(xs, np.minimum(p, bw * xs), color="black", linewidth=1, linestyle="--",
+                label=f"ceiling: {EngFormatter(unit='OP/s')(p)} peak ({formats} ops)")
     ax.axvline(ridge, color="grey", linestyle=":", linewidth=1)
     ax.text(ridge, 0.02, f" ridge: {ridge:.3g} ops/B", transform=ax.get_xaxis_transform(),
             fontsize=7, color="grey")
