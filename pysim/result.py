@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -15,35 +17,46 @@ if TYPE_CHECKING:
     from pysim.report.timeline import Timeline
 
 
-def layer_row(*, op: str, type: str, unit: str, dataflow: str, start_cycle: float,
-              end_cycle: float, compute_cycles: float, stall_cycles: float, macs: int,
-              weight_bits: int, act_bits: int, dtype: str, vector_ops: int,
-              dram_read_bytes: int, dram_write_bytes: int, compulsory_bytes: int,
-              energy_pj: dict[str, float], bank_stall_cycles: int = 0,
-              port_stall_cycles: int = 0, steps: int = 1,
-              sim_events: int = 0, tiling: str = "", resident_inputs: str = "",
-              dram_row_hit_rate: float = float("nan"), mapping: Any = None,
-              host_read_bytes: int = 0, peak_macs_per_cycle: float = 0.0) -> dict[str, Any]:
-    """One row of ``Result.layers``, every simulator path with the same columns; the derived
-    ones (cycles, bit operations, energy in J per component and in total) computed here."""
-    row: dict[str, Any] = {
-        "op": op, "type": type, "unit": unit, "dataflow": dataflow,
-        "start_cycle": start_cycle, "end_cycle": end_cycle, "cycles": end_cycle - start_cycle,
-        "compute_cycles": compute_cycles, "bank_stall_cycles": bank_stall_cycles,
-        "port_stall_cycles": port_stall_cycles,
-        "stall_cycles": stall_cycles, "macs": macs,
-        "peak_macs_per_cycle": peak_macs_per_cycle, "weight_bits": weight_bits,
-        "act_bits": act_bits, "dtype": dtype, "bops": macs * weight_bits * act_bits,
-        "vector_ops": vector_ops, "dram_read_bytes": dram_read_bytes,
-        "dram_write_bytes": dram_write_bytes, "compulsory_bytes": compulsory_bytes,
-        "host_read_bytes": host_read_bytes,
-        "energy_j": sum(energy_pj.values()) * 1e-12,
+def layers_frame(*, op: Sequence[str], type: Sequence[str], unit: Sequence[str],
+                 dataflow: Sequence[str], start_cycle: Sequence[float],
+                 end_cycle: Sequence[float], compute_cycles: Sequence[float],
+                 stall_cycles: Sequence[float], macs: Sequence[int],
+                 weight_bits: Sequence[int], act_bits: Sequence[int], dtype: Sequence[str],
+                 vector_ops: Sequence[int], dram_read_bytes: Sequence[int],
+                 dram_write_bytes: Sequence[int], compulsory_bytes: Sequence[int],
+                 energy_pj: Sequence[Mapping[str, float]], bank_stall_cycles: Sequence[int],
+                 port_stall_cycles: Sequence[int], steps: Sequence[int],
+                 sim_events: Sequence[int], tiling: Sequence[str],
+                 resident_inputs: Sequence[str], dram_row_hit_rate: Sequence[float],
+                 mapping: Sequence[Any], host_read_bytes: Sequence[int],
+                 peak_macs_per_cycle: Sequence[float]) -> pd.DataFrame:
+    """``Result.layers``: one row per op (each argument one value per op, in op order), the
+    derived columns (cycles, bit operations, energy in J per component and in total) computed
+    here. Built column by column (a frame from a list of row dicts took 3 ms for a training
+    step's 516 ops, a sixth of an A100 step's simulator time)."""
+    import pandas as pd
+
+    components = list(dict.fromkeys(c for e in energy_pj for c in e))
+    cols: dict[str, Any] = {
+        "op": list(op), "type": list(type), "unit": list(unit), "dataflow": list(dataflow),
+        "start_cycle": list(start_cycle), "end_cycle": list(end_cycle),
+        "cycles": [e - s for s, e in zip(start_cycle, end_cycle, strict=True)],
+        "compute_cycles": list(compute_cycles), "bank_stall_cycles": list(bank_stall_cycles),
+        "port_stall_cycles": list(port_stall_cycles), "stall_cycles": list(stall_cycles),
+        "macs": list(macs), "peak_macs_per_cycle": list(peak_macs_per_cycle),
+        "weight_bits": list(weight_bits), "act_bits": list(act_bits), "dtype": list(dtype),
+        "bops": [m * w * a for m, w, a in zip(macs, weight_bits, act_bits, strict=True)],
+        "vector_ops": list(vector_ops), "dram_read_bytes": list(dram_read_bytes),
+        "dram_write_bytes": list(dram_write_bytes), "compulsory_bytes": list(compulsory_bytes),
+        "host_read_bytes": list(host_read_bytes),
+        "energy_j": [sum(e.values()) * 1e-12 for e in energy_pj],
     }
-    row.update({f"{c}_j": pj * 1e-12 for c, pj in energy_pj.items()})
-    row.update({"steps": steps, "sim_events": sim_events, "tiling": tiling,
-                "resident_inputs": resident_inputs, "dram_row_hit_rate": dram_row_hit_rate,
-                "mapping": mapping})
-    return row
+    for c in components:
+        cols[f"{c}_j"] = [e[c] * 1e-12 if c in e else math.nan for e in energy_pj]
+    cols.update({"steps": list(steps), "sim_events": list(sim_events), "tiling": list(tiling),
+                 "resident_inputs": list(resident_inputs),
+                 "dram_row_hit_rate": list(dram_row_hit_rate), "mapping": list(mapping)})
+    return pd.DataFrame(cols)
 
 
 @dataclass(frozen=True)

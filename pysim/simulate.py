@@ -20,7 +20,7 @@ from pysim.mapping import map_workload
 from pysim.mapping.capacity import OffloadPlan, plan_offload
 from pysim.mapping.kept_area import KeptBlock
 from pysim.report.timeline import Timeline
-from pysim.result import Result, layer_row
+from pysim.result import Result, layers_frame
 from pysim.workload import Workload, load_workload
 
 if TYPE_CHECKING:
@@ -237,21 +237,24 @@ def _level_bytes(hw: Hardware, mappings: list) -> dict[str, dict[str, int]]:
 
 def _layers_frame(mappings: list, timings: list, energies: list,
                   transfers: list, fetch: Sequence[int]) -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame([
-        layer_row(op=m.name, type=m.op_type, unit=m.unit, dataflow=m.dataflow,
-                  start_cycle=t.start_cycle, end_cycle=t.end_cycle,
-                  compute_cycles=m.compute_cycles, bank_stall_cycles=m.bank_stall_cycles,
-                  port_stall_cycles=m.port_stall_cycles,
-                  stall_cycles=t.stall_cycles, macs=m.macs, weight_bits=m.weight_bits,
-                  act_bits=m.act_bits, dtype=m.dtype, vector_ops=m.vector_ops,
-                  dram_read_bytes=m.dram_read_bytes, dram_write_bytes=m.dram_write_bytes,
-                  compulsory_bytes=m.compulsory_read_bytes + m.compulsory_write_bytes,
-                  energy_pj=e.pj, steps=m.steps, sim_events=t.events, tiling=m.tiling,
-                  resident_inputs=",".join(m.resident_inputs),
-                  dram_row_hit_rate=math.nan if m.in_kernel_traffic else x.row_hit_rate,
-                  mapping=m.mapping, host_read_bytes=f,
-                  peak_macs_per_cycle=m.peak_macs_per_cycle)
-        for m, t, e, x, f in zip(mappings, timings, energies, transfers, fetch, strict=True)
-    ])
+    return layers_frame(
+        op=[m.name for m in mappings], type=[m.op_type for m in mappings],
+        unit=[m.unit for m in mappings], dataflow=[m.dataflow for m in mappings],
+        start_cycle=[t.start_cycle for t in timings], end_cycle=[t.end_cycle for t in timings],
+        compute_cycles=[m.compute_cycles for m in mappings],
+        bank_stall_cycles=[m.bank_stall_cycles for m in mappings],
+        port_stall_cycles=[m.port_stall_cycles for m in mappings],
+        stall_cycles=[t.stall_cycles for t in timings], macs=[m.macs for m in mappings],
+        peak_macs_per_cycle=[m.peak_macs_per_cycle for m in mappings],
+        weight_bits=[m.weight_bits for m in mappings], act_bits=[m.act_bits for m in mappings],
+        dtype=[m.dtype for m in mappings], vector_ops=[m.vector_ops for m in mappings],
+        dram_read_bytes=[m.dram_read_bytes for m in mappings],
+        dram_write_bytes=[m.dram_write_bytes for m in mappings],
+        compulsory_bytes=[m.compulsory_read_bytes + m.compulsory_write_bytes
+                          for m in mappings],
+        energy_pj=[e.pj for e in energies], steps=[m.steps for m in mappings],
+        sim_events=[t.events for t in timings], tiling=[m.tiling for m in mappings],
+        resident_inputs=[",".join(m.resident_inputs) for m in mappings],
+        dram_row_hit_rate=[math.nan if m.in_kernel_traffic else x.row_hit_rate
+                           for m, x in zip(mappings, transfers, strict=True)],
+        mapping=[m.mapping for m in mappings], host_read_bytes=list(fetch))
