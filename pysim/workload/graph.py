@@ -56,21 +56,31 @@ def _cycle(ops: tuple[Op, ...], remaining: set[int], writer: dict[str, int | Non
         path.append(nxt)
 
 
-def _check_chain(i: int, op: Op, j: int, tensor: Tensor, wrote: str, source: str | None) -> None:
+def _check_chain(i: int, op: Op, j: int, tensor: Tensor, writer: int | None,
+                 ops: tuple[Op, ...], source: str | None) -> None:
+    """``op`` (ops[i]) reads ``tensor`` as its input ``j`` in the shape, format and width it
+    expects; ``writer`` is the index of the op writing it (None: a graph input). The error
+    messages are built only for an error (every input of every op is checked)."""
     expected = op.input_shapes()[j]
-    doc = op.shape_doc[min(j, len(op.shape_doc) - 1)] if op.shape_doc else "its parameters"
-    where = _where(source, i, op, f".inputs[{j}]")
-    if op.input_match == "shape" and tensor.shape != expected:
-        raise WorkloadError(
-            f"{where}: tensor {tensor.name!r} has shape {tensor.shape} (written by {wrote}), "
-            f"but {op.type} {op.name!r} expects shape {expected} = {doc}"
-        )
-    if op.input_match == "elements" and tensor.elements != math.prod(expected):
+    if (op.input_match == "shape" and tensor.shape != expected) or (
+            op.input_match == "elements" and tensor.elements != math.prod(expected)):
+        doc = op.shape_doc[min(j, len(op.shape_doc) - 1)] if op.shape_doc else \
+            "its parameters"
+        where = _where(source, i, op, f".inputs[{j}]")
+        wrote = _writer(writer, ops)
+        if op.input_match == "shape":
+            raise WorkloadError(
+                f"{where}: tensor {tensor.name!r} has shape {tensor.shape} (written by "
+                f"{wrote}), but {op.type} {op.name!r} expects shape {expected} = {doc}"
+            )
         raise WorkloadError(
             f"{where}: tensor {tensor.name!r} has shape {tensor.shape} = {tensor.elements} "
             f"elements (written by {wrote}), but {op.type} {op.name!r} expects shape "
             f"{expected} = {doc} = {math.prod(expected)} elements"
         )
+    if tensor.format == op.act_format and tensor.bits == op.input_bits()[j]:
+        return
+    wrote = _writer(writer, ops)
     if tensor.format != op.act_format:
         fix = (f"set act_format: {tensor.format}" if tensor.format is not None
                else f"give the tensor format {op.act_format!r}")
@@ -168,7 +178,7 @@ class Workload:
         order = self._topological(ops, writer)
         for i, op in enumerate(ops):
             for j, name in enumerate(op.inputs):
-                _check_chain(i, op, j, tensors[name], _writer(writer[name], ops), src)
+                _check_chain(i, op, j, tensors[name], writer[name], ops, src)
         consumers: dict[str, list[str]] = {n: [] for n in writer}
         for i in order:
             for name in dict.fromkeys(ops[i].inputs):
