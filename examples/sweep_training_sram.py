@@ -5,7 +5,7 @@ latency, DRAM traffic and energy per size.
 
 Shows ``pysim.sweep(..., training={...})`` next to the same sweep of forward passes. Both gain
 in steps, as whole tensors start to fit the kept area (a quarter of the buffer) between the
-ops that write and read them: 4 -> 32 MiB takes the forward pass from 40.1 to 21.6 ms and the
+ops that write and read them: 4 -> 32 MiB takes the forward pass from 39.9 to 21.6 ms and the
 step from 151 to 106 ms, which gains less in proportion: its optimizer update streams every
 weight, gradient and Adam state through DRAM whatever the buffer. Energy rises with the buffer
 where latency stops falling (a larger SRAM's accesses and leakage). The step at 24 MiB is

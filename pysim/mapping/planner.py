@@ -35,6 +35,7 @@ from pysim.mapping.sparsity import (
 from pysim.mapping.subtile import SubTilePrices, choose_c_subtile
 from pysim.mapping.tensor_traffic import attribute
 from pysim.mapping.tiling import (
+    LATENCY_TIE,
     ROLES,
     Capacity,
     FeatureMapA,
@@ -554,6 +555,23 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         m["output_level"] = spads["output"].name
         sub = _c_subtile(unit, model, c, times, ms, ns, ks, (grain_m, grain_n), cap, c_inner,
                          spads, hw_spads, objective, (op.act_bits, b_bits, psum_bits), ratio)
+        if sub is None and objective.level_port_bits:
+            # The search priced this tiling's port time with the array's partial sums in
+            # sub-tiles at C's inner level; walking the whole tile sends them through the
+            # outer level's ports instead, which cheaper energy must not make a bottleneck
+            # (tpu_v1's unified buffer once took VGG-16's conv4 at twice its compute).
+            alt = _c_subtile(unit, model, c, times, ms, ns, ks, (grain_m, grain_n), cap,
+                             c_inner, spads, hw_spads, objective,
+                             (op.act_bits, b_bits, psum_bits), ratio, must_pay=False)
+            if alt is not None:
+                dma = _dma_bits(spads, count, a_reads, b_reads, t)
+                bound = [max(cycles, _port_bound(
+                    hw_spads, _sub_bits(spads, c_inner, way, c, times, gm, gn, gk, t, count,
+                                        (op.act_bits, b_bits, psum_bits),
+                                        (ratio * b_scales, a_scales)), dma))
+                         for way in (None, alt)]
+                if bound[1] < bound[0] * (1 - LATENCY_TIE):
+                    sub = alt
     if sub is None:
         add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits,
                          b_ratio=ratio * b_scales, a_ratio=a_scales)
@@ -633,10 +651,57 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     return t.room
 
 
+def _sub_bits(spads: dict[str, Any], inner: Any, sub: Any, whole: Any, times: np.ndarray,
+              gm: int, gn: int, gk: int, t: Any, count: int, bits: tuple[int, int, int],
+              ratios: tuple[float, float]) -> dict[str, dict[str, int]]:
+    """The scratchpad bits the array's reads and partial sums move for a C tile kept at an
+    outer level (``spads["output"]``), walked in ``sub``-tiles at ``inner`` or whole (None):
+    what ``_map_mac_op`` then counts."""
+    a_bits, b_bits, psum_bits = bits
+    b_ratio, a_ratio = ratios
+    m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
+    if sub is None:
+        add_tile_traffic(m, spads, whole, times, a_bits, b_bits, psum_bits, b_ratio=b_ratio,
+                         a_ratio=a_ratio)
+    else:
+        add_tile_traffic(m, {**spads, "output": inner}, sub.cost, times, a_bits, b_bits,
+                         psum_bits, b_ratio=b_ratio, a_ratio=a_ratio)
+        ms, ns = (np.array([s[i] for s in tile_shapes(gm, gn, gk, t)]) for i in (1, 2))
+        transfer(m, inner.name, spads["output"].name,
+                 int((times * ms * ns).sum()) * psum_bits)
+    add_bits(m["sram_read_bits"], spads["output"].name,
+             count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
+    return m
+
+
+def _dma_bits(spads: dict[str, Any], count: int, a_reads: int, b_reads: int,
+              t: Any) -> dict[str, dict[str, int]]:
+    """The bits DMA moves into the op's scratchpads (fills of A, B and C's read-back) and out
+    of C's level (its writes to DRAM), as ``map_workload`` counts them."""
+    m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
+    for role, nbytes in (("input", count * a_reads), ("weight", count * b_reads),
+                         ("output", count * t.c_read_bytes)):
+        add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
+    add_bits(m["sram_read_bits"], spads["output"].name, 8 * count * t.c_write_bytes)
+    return m
+
+
+def _port_bound(hw_spads: tuple[Any, ...], *parts: dict[str, dict[str, int]]) -> float:
+    """The cycles the scratchpads' ports need for the bits of ``parts`` together
+    (``Scratchpad.port_cycles``; ``port_stalls`` charges what exceeds the compute)."""
+    def total(key: str, name: str) -> int:
+        return sum(p[key].get(name, 0) for p in parts)
+
+    return max((s.port_cycles(total("sram_read_bits", s.name), total("sram_write_bits", s.name))
+                for s in hw_spads), default=0.0)
+
+
 def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads, hw_spads,
-               objective: Objective, bits: tuple[int, int, int], b_ratio: float):
+               objective: Objective, bits: tuple[int, int, int], b_ratio: float,
+               must_pay: bool = True):
     """C's sub-tile in its innermost output level (pysim/mapping/subtile.py), when that level
-    holds partial sums only; None when it holds other operands too or no sub-tile pays."""
+    holds partial sums only; None when it holds other operands too or no sub-tile pays
+    (``must_pay``: else the cheapest sub-tile whatever it saves)."""
     groups = cap.resolved_groups()
     home = next((g for g, (roles, _, _) in enumerate(groups) if "output" in roles), None)
     if home is None or groups[home][0] != ("output",) or not objective.level_pj_per_bit:
@@ -653,7 +718,7 @@ def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads,
         outer_read=price[index[spads["output"].name]][0],
         outer_write=price[index[spads["output"].name]][1], weight_fill=fill * b_ratio)
     return choose_c_subtile(model, whole, times, ms, ns, ks, grains,
-                            size // (2 if double_buffered else 1), bits, prices)
+                            size // (2 if double_buffered else 1), bits, prices, must_pay)
 
 
 def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,

@@ -52,9 +52,11 @@ def _split(dims: np.ndarray, sub: np.ndarray) -> list[tuple[np.ndarray, np.ndarr
 def choose_c_subtile(model: TileModel, whole: TileArrays, times: np.ndarray, ms: np.ndarray,
                      ns: np.ndarray, ks: np.ndarray, grains: tuple[int, int],
                      capacity_bytes: int, bits: tuple[int, int, int],
-                     prices: SubTilePrices) -> SubTile | None:
+                     prices: SubTilePrices, must_pay: bool = True) -> SubTile | None:
     """The cheapest sub-tile of C for tiles ``(ms, ns, ks)`` (each occurring ``times``), or
-    None. ``whole`` is the model's cost of the whole tiles; ``bits`` = (A, B, partial sum)."""
+    None. ``whole`` is the model's cost of the whole tiles; ``bits`` = (A, B, partial sum).
+    ``must_pay``: None where walking the whole tile costs less energy (else the cheapest
+    sub-tile all the same: the caller weighs what the outer level's ports make of it)."""
     a_bits, b_bits, p_bits = bits
     cm = _candidates(int(ms.max()), grains[0], below_grain=False)
     cn = _candidates(int(ns.max()), grains[1], below_grain=False)
@@ -102,7 +104,7 @@ def choose_c_subtile(model: TileModel, whole: TileArrays, times: np.ndarray, ms:
                                        + whole.c_reads * prices.outer_read))).sum())
     pj = np.where(ok, pj, np.inf)
     best = int(np.argmin(pj))
-    if not pj[best] < base:
+    if must_pay and not pj[best] < base:
         return None
     cost = TileArrays(whole.steady, whole.fill, whole.folds, whole.macs, a[best], b[best],
                       cw[best], cr[best])
