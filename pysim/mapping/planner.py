@@ -670,7 +670,7 @@ def _sub_bits(spads: dict[str, Any], inner: Any, sub: Any, whole: Any, times: np
         transfer(m, inner.name, spads["output"].name,
                  int((times * ms * ns).sum()) * psum_bits)
     add_bits(m["sram_read_bits"], spads["output"].name,
-             count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits)
+             count * int(accumulate_reads(gm, gn, gk, t.kt)) * psum_bits)
     return m
 
 
