@@ -564,11 +564,11 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                              c_inner, spads, hw_spads, objective,
                              (op.act_bits, b_bits, psum_bits), ratio, must_pay=False)
             if alt is not None:
-                dma = _dma_bits(spads, count, a_reads, b_reads, t)
+                fixed = _fixed_bits(spads, hw_spads, count, a_reads, b_reads, t)
                 bound = [max(cycles, _port_bound(
                     hw_spads, _sub_bits(spads, c_inner, way, c, times, gm, gn, gk, t, count,
                                         (op.act_bits, b_bits, psum_bits),
-                                        (ratio * b_scales, a_scales)), dma))
+                                        (ratio * b_scales, a_scales)), fixed))
                          for way in (None, alt)]
                 if bound[1] < bound[0] * (1 - LATENCY_TIE):
                     sub = alt
@@ -585,14 +585,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     add_bits(m["sram_read_bits"], spads["output"].name, accumulated)
     if sub is not None:  # partial sums read back out of C's outer level
         flow(m, spads["output"].name, out=accumulated)
-    # An operand kept at an outer level is served from there in place of DRAM.
-    refills = dict(t.refill_bytes)
-    for name, g in t.kept_outer:
-        role = {"A": "input", "B": "weight", "C": "output"}[name]
-        outer, inner, nbytes = hw_spads[g].name, spads[role].name, 8 * count * refills.get(name, 0)
-        transfer(m, outer, inner, nbytes)
-        if name == "C":  # spilled out of the inner level, written there, then read back
-            transfer(m, inner, outer, nbytes)
+    _served_from_outer(m, spads, hw_spads, count, t)
     macs = int((times * c.macs).sum())
     factor = mac_energy_factor(op, unit)  # gated / skipped zero operands
     weight_fills = math.ceil(ratio * (times * c.b_reads).sum())  # weights loaded = read out
@@ -674,16 +667,32 @@ def _sub_bits(spads: dict[str, Any], inner: Any, sub: Any, whole: Any, times: np
     return m
 
 
-def _dma_bits(spads: dict[str, Any], count: int, a_reads: int, b_reads: int,
-              t: Any) -> dict[str, dict[str, int]]:
-    """The bits DMA moves into the op's scratchpads (fills of A, B and C's read-back) and out
-    of C's level (its writes to DRAM), as ``map_workload`` counts them."""
+def _fixed_bits(spads: dict[str, Any], hw_spads: tuple[Any, ...], count: int, a_reads: int,
+                b_reads: int, t: Any) -> dict[str, dict[str, int]]:
+    """The scratchpad bits of an op that do not depend on how C's tile is walked: DMA fills
+    of A, B and C's read-back, C's writes to DRAM out of its level, and the operands an outer
+    level serves (``GemmTiling.kept_outer``), as ``_map_mac_op`` and ``map_workload`` count
+    them."""
     m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
     for role, nbytes in (("input", count * a_reads), ("weight", count * b_reads),
                          ("output", count * t.c_read_bytes)):
         add_bits(m["sram_write_bits"], spads[role].name, 8 * nbytes)
     add_bits(m["sram_read_bits"], spads["output"].name, 8 * count * t.c_write_bytes)
+    _served_from_outer(m, spads, hw_spads, count, t)
     return m
+
+
+def _served_from_outer(m: dict[str, Any], spads: dict[str, Any], hw_spads: tuple[Any, ...],
+                       count: int, t: Any) -> None:
+    """An operand kept at an outer level is served from there in place of DRAM
+    (``GemmTiling.kept_outer``): its re-reads move from that level into the operand's own."""
+    refills = dict(t.refill_bytes)
+    for name, g in t.kept_outer:
+        role = {"A": "input", "B": "weight", "C": "output"}[name]
+        outer, inner, nbytes = hw_spads[g].name, spads[role].name, 8 * count * refills.get(name, 0)
+        transfer(m, outer, inner, nbytes)
+        if name == "C":  # spilled out of the inner level, written there, then read back
+            transfer(m, inner, outer, nbytes)
 
 
 def _port_bound(hw_spads: tuple[Any, ...], *parts: dict[str, dict[str, int]]) -> float:
