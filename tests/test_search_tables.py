@@ -107,7 +107,10 @@ def test_bad_arguments_are_refused_in_one_line() -> None:
            ({"trips_n": np.ones(2, dtype=np.int64)}, "trips_n must have shape"),
            ({"drain": np.ones(4)}, "must have shape"),
            ({"psum_r": np.ones(3) * 1j}, "psum_r must be a real numeric array"),
-           ({"rows": np.array([["a"] * 7])}, "rows must be a real numeric array")]
+           ({"rows": np.array([["a"] * 7])}, "rows must be a real numeric array"),
+           ({"chains": np.zeros((2, 2), dtype=np.int64)}, "chains must have shape (3, levels)"),
+           ({"chains": np.array([[5], [-1], [-1]])}, "chains' levels must be -1 or a level"),
+           ({"chains": "x"}, "chains must be a real numeric array")]
     for change, words in bad:
         with pytest.raises(ValueError) as err:
             _core.port_cycles_table(**_args(**change))

@@ -255,7 +255,7 @@ void bind_mapping(py::module_& m) {
          const py::array& b_bits_in, const py::array& psum_r_in, const py::array& psum_w_in,
          const py::array& a_pass_in, const py::array& b_pass_in, const py::array& c_pass_in,
          const py::array& p_pass_in, const py::array& drain_in,
-         const py::array& accumulate_in) {
+         const py::array& accumulate_in, const py::object& chains_in) {
         F64 rates = real_array<double>(rates_in, "rates");
         I64 rows = real_array<int64_t>(rows_in, "rows");
         I64 trips_m = real_array<int64_t>(trips_m_in, "trips_m");
@@ -300,6 +300,25 @@ void bind_mapping(py::module_& m) {
             }
           }
         }
+        // per role (A, B, C) the levels behind its home, innermost first, -1 padded
+        std::optional<I64> chains;
+        const int64_t* ch = nullptr;
+        int64_t chain_width = 0;
+        if (!chains_in.is_none()) {
+          const py::array given = py::array::ensure(chains_in);
+          if (!given) throw std::invalid_argument("chains must be an array");
+          chains.emplace(real_array<int64_t>(given, "chains"));
+          if (chains->ndim() != 2 || chains->shape(0) != 3) {
+            throw std::invalid_argument("chains must have shape (3, levels)");
+          }
+          chain_width = chains->shape(1);
+          ch = chains->data();
+          for (int64_t j = 0; j < 3 * chain_width; ++j) {
+            if (ch[j] < -1 || ch[j] >= groups) {
+              throw std::invalid_argument("chains' levels must be -1 or a level index");
+            }
+          }
+        }
         const py::ssize_t n = trips_m.ndim() == 1 ? trips_m.shape(0) : -1;
         if (n < 0) throw std::invalid_argument("trips_m must be 1-D");
         require_shape(trips_n, "trips_n", n, -1);
@@ -328,7 +347,7 @@ void bind_mapping(py::module_& m) {
         {
           GilRelease release;
           port_cycles_table(groups, rt, home_in, home_w, home_out, count, rw, a_on_chip, c,
-                            dst);
+                            dst, ch, chain_width);
         }
         return out;
       },
@@ -336,7 +355,7 @@ void bind_mapping(py::module_& m) {
       py::arg("trips_m"), py::arg("trips_n"), py::arg("trips_k"), py::arg("a_bits"),
       py::arg("b_bits"), py::arg("psum_r"), py::arg("psum_w"), py::arg("a_pass"),
       py::arg("b_pass"), py::arg("c_pass"), py::arg("p_pass"), py::arg("drain"),
-      py::arg("accumulate"),
+      py::arg("accumulate"), py::arg("chains") = py::none(),
       "The scratchpads' port cycles of every (slice, candidate) of a GEMM's tiling search "
       "(slices x candidates). Internal to pysim.mapping.tiling.plan_gemm; "
       "pysim.mapping.tiling.slice_port_cycles_reference computes the same in NumPy.");

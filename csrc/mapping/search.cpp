@@ -244,7 +244,8 @@ PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const Plan
 
 void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, int64_t home_w,
                        int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
-                       const PortCandidates& c, double* out) {
+                       const PortCandidates& c, double* out, const int64_t* chains,
+                       int64_t chain_width) {
   const int64_t n = c.n;
   const size_t cells = static_cast<size_t>(n_groups * n);
   // Per level, the bits read and written by every candidate, each term added over all
@@ -279,7 +280,7 @@ void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, i
     }
     done.push_back(s);
     const int64_t c_at = row[0], ga = row[1], gb = row[2], gc = row[3], ra = row[4],
-                  rb = row[5];
+                  rb = row[5], rc = row[6];
     const int64_t cg = c_at < 0 ? home_out : c_at;
     std::fill(r.begin(), r.end(), 0.0);
     std::fill(w.begin(), w.end(), 0.0);
@@ -320,6 +321,36 @@ void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, i
         add(r, g, spill);
         add(w, g, spill);
       }
+    }
+    if (chains != nullptr) {
+      auto trip = [&](int64_t code, int64_t i) {
+        return code == 0   ? 1.0
+               : code == 1 ? static_cast<double>(c.trips_m[i])
+               : code == 2 ? static_cast<double>(c.trips_n[i])
+                           : static_cast<double>(c.trips_k[i]);
+      };
+      // C's partial sums re-read from DRAM across loop rc: out of C's level and back in
+      auto dram_spill = [&](int64_t i) { return 8.0 * c.p_pass[i] * (trip(rc, i) - 1.0); };
+      if (rc != 0) {
+        add(r, cg, dram_spill);
+        add(w, cg, dram_spill);
+      }
+      // every DRAM byte of an operand passes the levels behind the one it lives at (written
+      // and read there): A's and B's behind their homes, C's behind the level holding it
+      const auto pass = [&](const int64_t* chain, int64_t from, auto bits) {
+        bool behind = from < 0;
+        for (int64_t j = 0; j < chain_width && chain[j] >= 0; ++j) {
+          if (behind) {
+            add(r, chain[j], bits);
+            add(w, chain[j], bits);
+          }
+          behind = behind || chain[j] == from;
+        }
+      };
+      if (!a_on_chip) pass(chains, -1, fill(ra, c.a_pass));
+      pass(chains + chain_width, -1, fill(rb, c.b_pass));
+      pass(chains + 2 * chain_width, c_at,
+           [&](int64_t i) { return 8.0 * c.c_pass[i] + 2.0 * dram_spill(i); });
     }
     std::fill(dst, dst + n, 0.0);
     for (int64_t g = 0; g < n_groups; ++g) {

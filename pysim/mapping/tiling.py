@@ -931,7 +931,9 @@ def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: 
                                  b_elems * b_bits * b_scales,
                                  psum_r_bits, psum_w_bits, a_pass, b_pass, c_pass, p_pass,
                                  (float(m * n * psum_bits) * trips["k"],
-                                  accumulate_reads(m, n, k, kt) * float(psum_bits)))
+                                  accumulate_reads(m, n, k, kt) * float(psum_bits)),
+                                 tuple(tuple(g for r, g in capacity.outer if r == role)
+                                       for role in ROLES))
     prices = {
         "bytes_per_cycle": min(objective.bytes_per_cycle, 1e300),
         "transfer_latency": objective.transfer_latency,
@@ -997,20 +999,24 @@ def slice_port_cycles(rates: tuple[tuple[float, float, float], ...], home: dict[
                       trips: dict[str, np.ndarray], a_on_chip: bool, a_bits: np.ndarray,
                       b_bits: np.ndarray, psum_r: np.ndarray, psum_w: np.ndarray,
                       a_pass: np.ndarray, b_pass: np.ndarray, c_pass: np.ndarray,
-                      p_pass: np.ndarray, c_sub: tuple[Any, Any]) -> np.ndarray:
+                      p_pass: np.ndarray, c_sub: tuple[Any, Any],
+                      chains: tuple[tuple[int, ...], ...] = ((), (), ())) -> np.ndarray:
     """``slice_port_cycles_reference`` (its arguments, its figures to the bit) in C++
     (``_core.port_cycles_table``): a loop over slices and candidates in place of some ten
     NumPy passes per distinct slice, a tenth of a cold ResNet-50 point on tpu_v1."""
     f64 = np.float64
     rows = np.ascontiguousarray(np.vstack([c_level, outer_g, refetch]).T, dtype=np.int64)
     drain, accumulate = c_sub
+    width = max(1, *(len(c) for c in chains))
+    chain_rows = np.array([list(c) + [-1] * (width - len(c)) for c in chains], dtype=np.int64)
     return _core.port_cycles_table(
         np.array(rates, dtype=f64).reshape(-1, 3), (home["input"], home["weight"],
                                                      home["output"]),
         rows, a_on_chip, *(np.ascontiguousarray(trips[d], dtype=np.int64) for d in "mnk"),
         *(np.ascontiguousarray(x, dtype=f64) for x in (a_bits, b_bits, psum_r, psum_w, a_pass,
                                                         b_pass, c_pass, p_pass, drain,
-                                                        accumulate)))
+                                                        accumulate)),
+        chain_rows)
 
 
 def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
@@ -1020,7 +1026,9 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
                                 a_bits: np.ndarray, b_bits: np.ndarray, psum_r: np.ndarray,
                                 psum_w: np.ndarray, a_pass: np.ndarray, b_pass: np.ndarray,
                                 c_pass: np.ndarray, p_pass: np.ndarray,
-                                c_sub: tuple[Any, Any]) -> np.ndarray:
+                                c_sub: tuple[Any, Any],
+                                chains: tuple[tuple[int, ...], ...] = ((), (), ())
+                                ) -> np.ndarray:
     """Per (slice, candidate): the fewest cycles the levels' ports move what the op reads and
     writes at each, as the planner counts it (pysim/mapping/counts.py, planner.py): the
     array's operand reads and partial sums (C at its inner level or where the slice keeps
@@ -1029,7 +1037,11 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
     kept at an outer level is walked in sub-tiles its inner level holds (mapping/subtile.py):
     ``c_sub`` = (bits each K tile's sub-tiles drain to it, bits its accumulation reads back).
     ``rates``: (read, write, any) bits per cycle of each capacity group
-    (``Scratchpad.port_bits_per_cycle``)."""
+    (``Scratchpad.port_bits_per_cycle``). ``chains``: per role (A, B, C) the levels behind
+    its home, innermost first (``Capacity.outer``): every DRAM byte of an operand passes them,
+    written and read there (A's and B's fills behind their homes, C's drain and its partial
+    sums re-read from DRAM behind the level holding C), and C's DRAM re-reads cross its level
+    too, as the planner counts them."""
     from pysim.config.memory import port_cycles  # pysim.config imports the mapping's units
 
     trip_of = {0: np.ones_like(a_pass), 1: trips["m"], 2: trips["n"], 3: trips["k"]}
@@ -1044,7 +1056,7 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
     index: dict[tuple[int, ...], int] = {}
     which = [index.setdefault(tuple(row), len(index)) for row in rows]
     table = np.empty((len(index), len(a_pass)))
-    for j, (c_at, ga, gb, gc, ra, rb, _) in enumerate(index):
+    for j, (c_at, ga, gb, gc, ra, rb, rc) in enumerate(index):
         cg = ho if c_at < 0 else c_at
         r: list[Any] = [zero] * n_groups  # per group; arrays added, never changed in place
         w: list[Any] = [zero] * n_groups
@@ -1072,6 +1084,19 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
             for g in (gc, cg):
                 r[g] = r[g] + spill
                 w[g] = w[g] + spill
+        # C's partial sums re-read from DRAM across loop rc: out of C's level and back in
+        dram_spill = 8.0 * p_pass * (trip_of[rc] - 1.0)
+        if rc != 0:
+            r[cg] = r[cg] + dram_spill
+            w[cg] = w[cg] + dram_spill
+        # every DRAM byte of an operand passes the levels behind the one it lives at
+        c_chain = chains[2] if c_at < 0 else chains[2][chains[2].index(c_at) + 1:]
+        for chain, bits in ((chains[0] if not a_on_chip else (), fill_a[ra]),
+                            (chains[1], fill_b[rb]),
+                            (c_chain, 8.0 * c_pass + 2.0 * dram_spill)):
+            for g in chain:
+                r[g] = r[g] + bits
+                w[g] = w[g] + bits
         worst = zero
         for g in range(n_groups):
             if r[g] is zero and w[g] is zero:
