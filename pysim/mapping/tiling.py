@@ -1009,14 +1009,17 @@ def slice_port_cycles(rates: tuple[tuple[float, float, float], ...], home: dict[
     drain, accumulate = c_sub
     width = max(1, *(len(c) for c in chains))
     chain_rows = np.array([list(c) + [-1] * (width - len(c)) for c in chains], dtype=np.int64)
+    i64 = np.int64
+    floats = {name: np.ascontiguousarray(x, dtype=f64) for name, x in (
+        ("a_bits", a_bits), ("b_bits", b_bits), ("psum_r", psum_r), ("psum_w", psum_w),
+        ("a_pass", a_pass), ("b_pass", b_pass), ("c_pass", c_pass), ("p_pass", p_pass),
+        ("drain", drain), ("accumulate", accumulate))}
     return _core.port_cycles_table(
-        np.array(rates, dtype=f64).reshape(-1, 3), (home["input"], home["weight"],
-                                                     home["output"]),
-        rows, a_on_chip, *(np.ascontiguousarray(trips[d], dtype=np.int64) for d in "mnk"),
-        *(np.ascontiguousarray(x, dtype=f64) for x in (a_bits, b_bits, psum_r, psum_w, a_pass,
-                                                        b_pass, c_pass, p_pass, drain,
-                                                        accumulate)),
-        chain_rows)
+        rates=np.array(rates, dtype=f64).reshape(-1, 3),
+        home=(home["input"], home["weight"], home["output"]), rows=rows, a_on_chip=a_on_chip,
+        trips_m=np.ascontiguousarray(trips["m"], dtype=i64),
+        trips_n=np.ascontiguousarray(trips["n"], dtype=i64),
+        trips_k=np.ascontiguousarray(trips["k"], dtype=i64), **floats, chains=chain_rows)
 
 
 def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
