@@ -401,3 +401,33 @@ def test_plan_candidates_refuses_bad_arguments_in_one_line() -> None:
         with pytest.raises(ValueError) as err:
             _core.plan_candidates(**args(**change))
         assert "\n" not in str(err.value) and words in str(err.value), (change, err.value)
+
+
+def test_dram_bytes_pass_the_levels_behind_an_operand_and_a_kept_output_moves_to_a() -> None:
+    """Hand-derived: A at level 0, C at level 1 backed by level 0 (tpu_v1's accumulators behind
+    the unified buffer). C's 1-byte pass drained to DRAM crosses level 0 (8 bits written, 8
+    read); kept for its consumers it is only written there (moved into A's home); a pass
+    re-read from DRAM across K (4 trips) crosses C's level and level 0 three times each way."""
+    zero, one = np.zeros(1), np.ones(1)
+    rates = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+
+    def cycles(rc: int, c_kept: bool) -> tuple[float, float]:
+        # levels 0 and 1 separately: each alone as the rate-limited one (the other unbounded)
+        out = []
+        for slow in (0, 1):
+            r = np.full((2, 3), 1e12)
+            r[slow] = rates[slow]
+            out.append(float(_core.port_cycles_table(
+                rates=r, home=(0, 0, 1), rows=np.array([[-1, -1, -1, -1, 0, 0, rc]]),
+                a_on_chip=True, trips_m=np.ones(1, dtype=np.int64),
+                trips_n=np.ones(1, dtype=np.int64), trips_k=np.array([4]), a_bits=zero,
+                b_bits=zero, psum_r=zero, psum_w=zero, a_pass=zero, b_pass=zero, c_pass=one,
+                p_pass=one, drain=zero, accumulate=zero,
+                chains=np.array([[-1], [-1], [0]]), c_kept=c_kept)[0, 0]))
+        return out[0], out[1]
+
+    # any-port rate 1 bit / cycle: a level's cycles = its bits read + written
+    assert cycles(0, False) == (16.0, 8.0)  # level 0: the drain passes; level 1: it leaves
+    assert cycles(0, True) == (8.0, 8.0)  # moved into level 0: written there only
+    spill = 8.0 * 3  # 3 re-reads of a 1-byte pass
+    assert cycles(3, False) == (16.0 + 4 * spill, 8.0 + 2 * spill)

@@ -255,7 +255,7 @@ void bind_mapping(py::module_& m) {
          const py::array& b_bits_in, const py::array& psum_r_in, const py::array& psum_w_in,
          const py::array& a_pass_in, const py::array& b_pass_in, const py::array& c_pass_in,
          const py::array& p_pass_in, const py::array& drain_in,
-         const py::array& accumulate_in, const py::object& chains_in) {
+         const py::array& accumulate_in, const py::object& chains_in, bool c_kept) {
         F64 rates = real_array<double>(rates_in, "rates");
         I64 rows = real_array<int64_t>(rows_in, "rows");
         I64 trips_m = real_array<int64_t>(trips_m_in, "trips_m");
@@ -347,7 +347,7 @@ void bind_mapping(py::module_& m) {
         {
           GilRelease release;
           port_cycles_table(groups, rt, home_in, home_w, home_out, count, rw, a_on_chip, c,
-                            dst, ch, chain_width);
+                            dst, ch, chain_width, c_kept);
         }
         return out;
       },
@@ -355,7 +355,7 @@ void bind_mapping(py::module_& m) {
       py::arg("trips_m"), py::arg("trips_n"), py::arg("trips_k"), py::arg("a_bits"),
       py::arg("b_bits"), py::arg("psum_r"), py::arg("psum_w"), py::arg("a_pass"),
       py::arg("b_pass"), py::arg("c_pass"), py::arg("p_pass"), py::arg("drain"),
-      py::arg("accumulate"), py::arg("chains") = py::none(),
+      py::arg("accumulate"), py::arg("chains") = py::none(), py::arg("c_kept") = false,
       "The scratchpads' port cycles of every (slice, candidate) of a GEMM's tiling search "
       "(slices x candidates). Internal to pysim.mapping.tiling.plan_gemm; "
       "pysim.mapping.tiling.slice_port_cycles_reference computes the same in NumPy.");

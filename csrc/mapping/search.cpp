@@ -245,7 +245,7 @@ PlanChoice search_plans(const PlanPrices& p, const PlanCandidates& c, const Plan
 void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, int64_t home_w,
                        int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
                        const PortCandidates& c, double* out, const int64_t* chains,
-                       int64_t chain_width) {
+                       int64_t chain_width, bool c_kept) {
   const int64_t n = c.n;
   const size_t cells = static_cast<size_t>(n_groups * n);
   // Per level, the bits read and written by every candidate, each term added over all
@@ -349,8 +349,12 @@ void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, i
       };
       if (!a_on_chip) pass(chains, -1, fill(ra, c.a_pass));
       pass(chains + chain_width, -1, fill(rb, c.b_pass));
+      const double drained = c_kept ? 0.0 : 8.0;  // bits per byte of C's final pass to DRAM
       pass(chains + 2 * chain_width, c_at,
-           [&](int64_t i) { return 8.0 * c.c_pass[i] + 2.0 * dram_spill(i); });
+           [&](int64_t i) { return drained * c.c_pass[i] + 2.0 * dram_spill(i); });
+      if (c_kept && cg != home_in) {  // kept for its consumers: moved into A's home level
+        add(w, home_in, [&](int64_t i) { return 8.0 * c.c_pass[i]; });
+      }
     }
     std::fill(dst, dst + n, 0.0);
     for (int64_t g = 0; g < n_groups; ++g) {

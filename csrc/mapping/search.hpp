@@ -93,7 +93,8 @@ PlanChoice search_plans(const PlanPrices& prices, const PlanCandidates& cand,
 // sub-tiles drain there and read back. chains (or null) is 3 x chain_width, row-major: per
 // role (A, B, C) the levels behind its home, innermost first, padded with -1; every DRAM byte
 // of an operand passes them (written and read there), C's from the level that holds it, and
-// C's partial sums re-read across a loop (rows' last field) cross its level too.
+// C's partial sums re-read across a loop (rows' last field) cross its level too; with c_kept
+// C stays on chip for its consumers (moved into A's home, not to DRAM).
 // out[s * n + i]: the most cycles any level's ports take.
 struct PortCandidates {
   int64_t n = 0;
@@ -105,7 +106,7 @@ struct PortCandidates {
 void port_cycles_table(int64_t n_groups, const double* rates, int64_t home_in, int64_t home_w,
                        int64_t home_out, int64_t n_rows, const int64_t* rows, bool a_on_chip,
                        const PortCandidates& c, double* out, const int64_t* chains = nullptr,
-                       int64_t chain_width = 0);
+                       int64_t chain_width = 0, bool c_kept = false);
 
 // A systolic array's tile model (pysim/mapping/tile_model.py, SystolicTiles: SCALE-Sim's fold
 // model for any spatial unrolling, several arrays, PEs holding several weights) summed over a

@@ -933,7 +933,7 @@ def _plan(setup: Any, m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits: 
                                  (float(m * n * psum_bits) * trips["k"],
                                   accumulate_reads(m, n, k, kt) * float(psum_bits)),
                                  tuple(tuple(g for r, g in capacity.outer if r == role)
-                                       for role in ROLES))
+                                       for role in ROLES), objective.c_kept)
     prices = {
         "bytes_per_cycle": min(objective.bytes_per_cycle, 1e300),
         "transfer_latency": objective.transfer_latency,
@@ -1000,7 +1000,8 @@ def slice_port_cycles(rates: tuple[tuple[float, float, float], ...], home: dict[
                       b_bits: np.ndarray, psum_r: np.ndarray, psum_w: np.ndarray,
                       a_pass: np.ndarray, b_pass: np.ndarray, c_pass: np.ndarray,
                       p_pass: np.ndarray, c_sub: tuple[Any, Any],
-                      chains: tuple[tuple[int, ...], ...] = ((), (), ())) -> np.ndarray:
+                      chains: tuple[tuple[int, ...], ...] = ((), (), ()),
+                      c_kept: bool = False) -> np.ndarray:
     """``slice_port_cycles_reference`` (its arguments, its figures to the bit) in C++
     (``_core.port_cycles_table``): a loop over slices and candidates in place of some ten
     NumPy passes per distinct slice, a tenth of a cold ResNet-50 point on tpu_v1."""
@@ -1019,7 +1020,8 @@ def slice_port_cycles(rates: tuple[tuple[float, float, float], ...], home: dict[
         home=(home["input"], home["weight"], home["output"]), rows=rows, a_on_chip=a_on_chip,
         trips_m=np.ascontiguousarray(trips["m"], dtype=i64),
         trips_n=np.ascontiguousarray(trips["n"], dtype=i64),
-        trips_k=np.ascontiguousarray(trips["k"], dtype=i64), **floats, chains=chain_rows)
+        trips_k=np.ascontiguousarray(trips["k"], dtype=i64), **floats, chains=chain_rows,
+        c_kept=c_kept)
 
 
 def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
@@ -1030,8 +1032,8 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
                                 psum_w: np.ndarray, a_pass: np.ndarray, b_pass: np.ndarray,
                                 c_pass: np.ndarray, p_pass: np.ndarray,
                                 c_sub: tuple[Any, Any],
-                                chains: tuple[tuple[int, ...], ...] = ((), (), ())
-                                ) -> np.ndarray:
+                                chains: tuple[tuple[int, ...], ...] = ((), (), ()),
+                                c_kept: bool = False) -> np.ndarray:
     """Per (slice, candidate): the fewest cycles the levels' ports move what the op reads and
     writes at each, as the planner counts it (pysim/mapping/counts.py, planner.py): the
     array's operand reads and partial sums (C at its inner level or where the slice keeps
@@ -1044,7 +1046,8 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
     its home, innermost first (``Capacity.outer``): every DRAM byte of an operand passes them,
     written and read there (A's and B's fills behind their homes, C's drain and its partial
     sums re-read from DRAM behind the level holding C), and C's DRAM re-reads cross its level
-    too, as the planner counts them."""
+    too, as the planner counts them; ``c_kept``: C stays on chip for its consumers, moved into
+    A's home level rather than drained to DRAM."""
     from pysim.config.memory import port_cycles  # pysim.config imports the mapping's units
 
     trip_of = {0: np.ones_like(a_pass), 1: trips["m"], 2: trips["n"], 3: trips["k"]}
@@ -1094,12 +1097,15 @@ def slice_port_cycles_reference(rates: tuple[tuple[float, float, float], ...],
             w[cg] = w[cg] + dram_spill
         # every DRAM byte of an operand passes the levels behind the one it lives at
         c_chain = chains[2] if c_at < 0 else chains[2][chains[2].index(c_at) + 1:]
+        drained = 0.0 if c_kept else 8.0  # bits per byte of C's final pass to DRAM
         for chain, bits in ((chains[0] if not a_on_chip else (), fill_a[ra]),
                             (chains[1], fill_b[rb]),
-                            (c_chain, 8.0 * c_pass + 2.0 * dram_spill)):
+                            (c_chain, drained * c_pass + 2.0 * dram_spill)):
             for g in chain:
                 r[g] = r[g] + bits
                 w[g] = w[g] + bits
+        if c_kept and cg != hi:  # kept for its consumers: moved into A's home level
+            w[hi] = w[hi] + 8.0 * c_pass
         worst = zero
         for g in range(n_groups):
             if r[g] is zero and w[g] is zero:
