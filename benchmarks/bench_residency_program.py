@@ -20,6 +20,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -30,7 +31,6 @@ import pysim
 from pysim import training
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping import planned_residency as pr
-from pysim.milp import milp
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ("edge_npu", "eyeriss", "lowp_edge", "tpu_v1")
@@ -77,14 +77,10 @@ def fastest(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return best, out
 
 
-def integer_program(args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget, time_limit_s = args
-    program = pr._program(gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget, covers=0)
-    sol = milp(program.c, integrality=program.integrality, bounds=program.bounds,
-               constraints=program.constraints,
-               options={"time_limit": time_limit_s, "mip_rel_gap": pr.MIP_REL_GAP,
-                        "node_limit": pr.MIP_NODE_LIMIT, "presolve": False},
-               highs_options=options)
+def integer_program(args: tuple[Any, ...], options: dict[str, Any]) -> tuple[int, float]:
+    """(status, bytes kept) of HiGHS's integer program alone with ``options``."""
+    gaps, _, save, whole, nbytes = args[:5]
+    sol = pr.integer_program(args[:9], args[9], options)
     kept = pr._kept_bytes(sol.x[:len(gaps)] > 0.5, gaps, save, whole, nbytes) \
         if sol.x is not None else 0.0
     return sol.status, kept
@@ -112,12 +108,12 @@ def main() -> None:
             for prog in found:
                 if len(prog[0]) < args.min_gaps:
                     continue
-                t_ship, (_, note) = fastest(lambda p=prog: pr._solve(*p), args.repeat)
+                t_ship, (_, note) = fastest(partial(pr._solve, *prog), args.repeat)
                 how = "LP" if "relaxation" in note else "HiGHS"
-                t_on, (st_on, kept_on) = fastest(lambda p=prog: integer_program(p, {}),
+                t_on, (st_on, kept_on) = fastest(partial(integer_program, prog, {}),
                                                  args.repeat)
                 t_off, (st_off, kept_off) = fastest(
-                    lambda p=prog: integer_program(p, pr.HIGHS_OPTIONS), args.repeat)
+                    partial(integer_program, prog, pr.HIGHS_OPTIONS), args.repeat)
                 ratios.append(t_on / t_off)
                 changes.append(kept_off / kept_on - 1 if kept_on else 0.0)
                 print(f"{label:<25} {name:<18} {len(prog[0]):>5} {how:<8} "

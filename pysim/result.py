@@ -202,13 +202,10 @@ class Result:
         ones at w4a4): the units' ``unit_utilization`` weighted by their nominal peaks
         (``peak_macs_per_cycle`` of each unit config), so never above 1; where every op runs
         at its unit's nominal peak, MACs / (latency x the units' summed peaks)."""
-        peaks = self.layers.attrs.get("unit_peaks")
-        if peaks and "peak_macs_per_cycle" in self.layers:
-            busy = self.unit_utilization
-            total = sum(peaks.values())
-            return sum(peaks[u] * busy[u] for u in peaks) / total if total else 0.0
-        peak = self.layers.attrs.get("peak_macs_per_cycle", 0)  # a frame from before them
-        return self.macs / (self.latency_cycles * peak) if peak and self.latency_cycles else 0.0
+        peaks = self.layers.attrs.get("unit_peaks", {})
+        busy = self.unit_utilization
+        total = sum(peaks.values())
+        return sum(peaks[u] * busy[u] for u in busy) / total if busy and total else 0.0
 
     @property
     def unit_utilization(self) -> dict[str, float]:

@@ -16,6 +16,17 @@ from pysim.workload import workload_from_dict
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _bytes_kept(graph: pysim.Workload, moved: int) -> int:
+    """The bytes between ops a plan that moves ``moved`` saves against keeping nothing."""
+    from pysim.mapping.residency import Residency
+
+    read = {t for op in graph.ops for t in op.inputs}
+    nothing = Residency(tuple(frozenset() for _ in graph.ops),
+                        tuple(op.output in read or op.output in graph.outputs
+                              for op in graph.ops), (0,) * len(graph.ops), frozenset())
+    return reuse_traffic(graph, nothing) - moved
+
+
 def chain() -> pysim.Workload:
     """x -> a -> b -> c, and c + a: a is read again three ops later."""
     def ew(name: str, op: str, inputs: list[str]) -> dict:
@@ -228,7 +239,6 @@ def test_the_relaxation_proves_a_training_plan_within_the_gap_of_the_integer_pro
     from pysim import training
     from pysim.mapping import planned_residency as pr
     from pysim.mapping.planner import _roles
-    from pysim.mapping.residency import Residency
 
     hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
     graph = training.step(hw, "bert_base", "adam", "int8").graph.workload
@@ -242,11 +252,7 @@ def test_the_relaxation_proves_a_training_plan_within_the_gap_of_the_integer_pro
     exact = plan_residency_optimal(graph, budget, 10.0)
     pr._plan.cache_clear()
     assert "LP relaxation" not in exact.note and "within 0.1% of optimal" in exact.note
-    read = {t for op in graph.ops for t in op.inputs}
-    nothing = Residency(tuple(frozenset() for _ in graph.ops),
-                        tuple(op.output in read or op.output in graph.outputs
-                              for op in graph.ops), (0,) * len(graph.ops), frozenset())
-    kept = reuse_traffic(graph, nothing) - exact.aggregate_bytes  # what the optimum saves
+    kept = _bytes_kept(graph, exact.aggregate_bytes)  # what the optimum saves
     assert kept > 0
     assert abs(relaxed.aggregate_bytes - exact.aggregate_bytes) <= pr.MIP_REL_GAP * kept
 
@@ -308,7 +314,6 @@ def test_the_integer_program_keeps_within_the_gap_without_feasibility_jump(
     from pysim import training
     from pysim.mapping import planned_residency as pr
     from pysim.mapping.planner import _roles
-    from pysim.mapping.residency import Residency
 
     assert pr.HIGHS_OPTIONS == {"mip_heuristic_run_feasibility_jump": False}
     hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml")
@@ -323,10 +328,6 @@ def test_the_integer_program_keeps_within_the_gap_without_feasibility_jump(
     pr._plan.cache_clear()
     for p in plans:
         assert "keep / drop ILP, within 0.1% of optimal" in p.note, p.note
-    read = {t for op in graph.ops for t in op.inputs}
-    nothing = Residency(tuple(frozenset() for _ in graph.ops),
-                        tuple(op.output in read or op.output in graph.outputs
-                              for op in graph.ops), (0,) * len(graph.ops), frozenset())
-    kept_on = reuse_traffic(graph, nothing) - plans[1].aggregate_bytes  # what the plan saves
+    kept_on = _bytes_kept(graph, plans[1].aggregate_bytes)  # what the plan saves
     assert kept_on > 0
     assert abs(plans[0].aggregate_bytes - plans[1].aggregate_bytes) <= pr.MIP_REL_GAP * kept_on

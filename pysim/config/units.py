@@ -889,15 +889,22 @@ class TensorCoreUnit(_MacUnit):
     def peak_macs_per_cycle(self) -> int:
         """Dense fp16 MACs per clock over all SMs (int8 on a part without fp16)."""
         dtype = "fp16" if "fp16" in self.dtypes() else self.dtypes()[0]
-        return self.sms * _core.tc_macs_per_clk_per_sm(self.arch, dtype, False, None,
+        return self.macs_per_cycle(dtype)
+
+    def macs_per_cycle(self, dtype: str, sparse: bool = False) -> int:
+        """MACs per clock over all SMs in MMA ``dtype`` (its default accumulator)."""
+        return self.sms * _core.tc_macs_per_clk_per_sm(self.arch, dtype, sparse, None,
                                                        self.fp32_acc_half_rate)
 
     def peak_macs_per_cycle_for(self, op: Any) -> float:
-        """The peak of the MMA dtype the op runs on (``pysim.gpu.kernels.peak_macs_per_cycle``:
-        an A100's int8 MMAs do twice its fp16 MACs per clock, 2:4 sparse weights twice again)."""
-        from pysim.gpu.kernels import peak_macs_per_cycle
+        """The peak of the MMA the op runs on (``pysim.gpu.kernels.mma_of``: an A100's int8
+        MMAs do twice its fp16 MACs per clock, 2:4 sparse weights twice again); the fp16 peak
+        where no dtype fits."""
+        from pysim.gpu.kernels import mma_of
 
-        return peak_macs_per_cycle(self, op)
+        dtype, sparse = mma_of(op, self.dtypes)
+        return float(self.macs_per_cycle(dtype, sparse) if dtype is not None
+                     else self.peak_macs_per_cycle)
 
     @property
     def capability(self) -> str:

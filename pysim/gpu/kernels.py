@@ -40,6 +40,7 @@ over the run.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -128,25 +129,16 @@ def _format_scale_bytes(op: Any, counted: int) -> tuple[int, int]:
     return reads, op.output_bytes - op.output_value_bytes
 
 
-def _mma_macs_per_cycle(tc: Any, dtype: str, sparse: bool) -> float:
-    """MACs per clock of ``tc``'s tensor cores (a GpuPreset or a TensorCoreUnit: all its SMs)
-    in MMA ``dtype``, its default accumulator."""
-    return float(tc.sms * _core.tc_macs_per_clk_per_sm(tc.arch, dtype, sparse, None,
-                                                       tc.fp32_acc_half_rate))
-
-
-def peak_macs_per_cycle(unit: Any, op: Any, fp16_as: str = "fp16") -> float:
-    """MACs per clock of tensor-core ``unit`` (all its SMs) at the MMA dtype ``op`` runs on,
-    as ``mac_kernel`` picks it (``Kernel.peak_macs_per_cycle``): int8 for bit-plane operands,
-    2:4 sparse weights on the sparse MMAs where the dtype has them (an A100 does twice its
-    fp16 MACs per clock in int8, four times in int4); the unit's fp16 peak where no dtype
-    fits."""
+def mma_of(op: Any, dtypes: Callable[[bool], tuple[str, ...]],
+           fp16_as: str = "fp16") -> tuple[str | None, bool]:
+    """The tensor-core MMA ``op`` runs on, as (dtype or None where none fits, 2:4 sparse):
+    int8 for bit-plane operands (pysim/gpu/bitplane.py), else ``for_op``'s dtype; sparse for
+    2:4 (1:2) weights where the dtype has sparse MMAs. ``dtypes(sparse)`` lists the tensor
+    cores' dtypes (``GpuPreset.supported_dtypes``, ``TensorCoreUnit.dtypes``)."""
     planes = bitplane.applies(op)
-    dtype = "int8" if planes else for_op(op, unit.dtypes(), fp16_as)
-    if dtype is None:
-        return float(unit.peak_macs_per_cycle)
-    sparse = not planes and _sparse(op) and dtype in unit.dtypes(sparse=True)
-    return _mma_macs_per_cycle(unit, dtype, sparse)
+    dtype = "int8" if planes else for_op(op, dtypes(False), fp16_as)
+    return dtype, bool(dtype is not None and not planes and _sparse(op)
+                       and dtype in dtypes(True))
 
 
 def _sparse(op: Any) -> bool:
@@ -259,7 +251,9 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
     planes = bitplane.applies(op)  # int5-7 operands: b1 bit-plane passes or int8 unpacking
     if planes:
         bitplane.check_supported(op, gpu)
-    dtype = "int8" if planes else tensor_dtype(op, gpu, fp16_as)
+    dtype, sparse = mma_of(op, gpu.supported_dtypes, fp16_as)
+    if dtype is None:
+        dtype = tensor_dtype(op, gpu, fp16_as)  # raises, naming the formats and the dtypes
     if op.type == "attention":  # one FlashAttention-2 kernel (pysim/gpu/attention.py)
         a = fused_attention_cost(gpu, op, dtype)
         # K and V blocks stream L2 -> shared memory -> warps once per query block
@@ -273,8 +267,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
                      if a.splits > 1 else ""))
         return Kernel(a.time_s, a.hbm_read_bytes, a.hbm_write_bytes, streamed, streamed,
                       tiling, 1 + (a.prepass_s > 0) + (a.splits > 1),
-                      _mma_macs_per_cycle(gpu, dtype, False))
-    sparse = not planes and _sparse(op) and dtype in gpu.supported_dtypes(sparse=True)
+                      float(gpu.sms * gpu.macs_per_clk_per_sm(dtype)))
     seconds = gpu.launch_overhead_us * 1e-6  # one kernel per op
     reads = writes = smem = l2 = 0
     chain = chain or []
@@ -363,7 +356,7 @@ def mac_kernel(gpu: GpuPreset, op: Any, chain: list[Any] | None = None, wl: Any 
         names = " + ".join(str(getattr(e, "op", e.type)) for e in chain)
         tiling += f"; epilogue {names} saves {saved:,} B"
     return Kernel(seconds, reads, writes, smem, l2, tiling, launches,
-                  _mma_macs_per_cycle(gpu, dtype, sparse))
+                  float(gpu.sms * gpu.macs_per_clk_per_sm(dtype, sparse)))
 
 
 def kernel_key(op: Any, chain: list[Any], wl: Any, fp16_as: str) -> tuple[Any, ...]:

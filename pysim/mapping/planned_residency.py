@@ -345,15 +345,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     # the machine's speed) where without it the root node proves the optimum in 2 s; on the
     # other zoo graphs the plans are the same or within the 0.1 % gap, at similar times. No
     # cover rows: HiGHS finds its own cuts, and with them its root took 1.1-1.4x longer.
-    program = _program(*args, covers=0)
-    # Stops at a proven gap (MIP_REL_GAP) or the node limit, not a wall clock, so the plan is
-    # the same on any machine; the time limit only caps a solve too slow to get there
-    # (reported).
-    sol = milp(program.c, integrality=program.integrality, bounds=program.bounds,
-               constraints=program.constraints,
-               options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP,
-                        "node_limit": MIP_NODE_LIMIT, "presolve": False},
-               highs_options=HIGHS_OPTIONS)
+    sol = integer_program(args, time_limit_s, HIGHS_OPTIONS)
     if sol.x is None:
         return None, str(sol.message)
     gap = f"gap {sol.mip_gap or 0:.2%}"
@@ -364,6 +356,25 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     else:
         proven = f"node limit {MIP_NODE_LIMIT}, {gap}"
     return sol.x[:g_count] > 0.5, proven
+
+
+def integer_program(args: tuple[Any, ...], time_limit_s: float,
+                    highs_options: dict[str, Any]) -> Any:
+    """HiGHS's keep / drop integer program (``_solve``) for ``args`` = ``_program``'s
+    arguments but ``covers``, with ``highs_options`` set (``HIGHS_OPTIONS`` in the mapper):
+    scipy's OptimizeResult. It stops at a proven gap (MIP_REL_GAP) or the node limit, not a
+    wall clock, so the plan is the same on any machine; the time limit only caps a solve too
+    slow to get there (reported)."""
+    from pysim.milp import milp
+
+    gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget_bytes = args
+    program = _program(gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget_bytes,
+                       covers=0)
+    return milp(program.c, integrality=program.integrality, bounds=program.bounds,
+                constraints=program.constraints,
+                options={"time_limit": time_limit_s, "mip_rel_gap": MIP_REL_GAP,
+                         "node_limit": MIP_NODE_LIMIT, "presolve": False},
+                highs_options=highs_options)
 
 
 def _residency(steps: Steps, outputs: frozenset[str], readers: dict[str, list[int]],

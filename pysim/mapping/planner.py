@@ -550,6 +550,9 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     bank_stalls = sum(int(times[j] * c.folds[j]) * _fetch_stalls(
         unit, spads, int(ms[j]), int(ns[j]), int(ks[j]), op, b_bits) for j in range(len(ms)))
     c_inner, sub = spads["output"], None
+    bits = (op.act_bits, b_bits, psum_bits)
+    ratios = (ratio * b_scales, a_scales)
+    accumulated = count * int(accumulate_reads(gm, gn, gk, t.kt)) * psum_bits
     if t.c_level >= 0:  # C's tile lives at an outer level of its chain
         spads = {**spads, "output": hw_spads[t.c_level]}
         m["output_level"] = spads["output"].name
@@ -565,26 +568,17 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                              (op.act_bits, b_bits, psum_bits), ratio, must_pay=False)
             if alt is not None:
                 fixed = _fixed_bits(spads, hw_spads, count, a_reads, b_reads, t)
-                bound = [max(cycles, _port_bound(
-                    hw_spads, _sub_bits(spads, c_inner, way, c, times, gm, gn, gk, t, count,
-                                        (op.act_bits, b_bits, psum_bits),
-                                        (ratio * b_scales, a_scales)), fixed))
-                         for way in (None, alt)]
+                bound = []
+                for way in (None, alt):
+                    walked: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
+                    _walk_c(walked, spads, c_inner, way, c, times, ms, ns, bits, ratios,
+                            accumulated)
+                    bound.append(max(cycles, _port_bound(hw_spads, walked, fixed)))
                 if bound[1] < bound[0] * (1 - LATENCY_TIE):
                     sub = alt
-    if sub is None:
-        add_tile_traffic(m, spads, c, times, op.act_bits, b_bits, psum_bits,
-                         b_ratio=ratio * b_scales, a_ratio=a_scales)
-    else:  # the array walks the tile in sub-tiles its innermost output level holds
+    _walk_c(m, spads, c_inner, sub, c, times, ms, ns, bits, ratios, accumulated)
+    if sub is not None:
         c = sub.cost
-        add_tile_traffic(m, {**spads, "output": c_inner}, c, times, op.act_bits, b_bits,
-                         psum_bits, b_ratio=ratio * b_scales, a_ratio=a_scales)
-        drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
-        transfer(m, c_inner.name, spads["output"].name, drained)
-    accumulated = count * accumulate_reads(gm, gn, gk, t.kt) * psum_bits
-    add_bits(m["sram_read_bits"], spads["output"].name, accumulated)
-    if sub is not None:  # partial sums read back out of C's outer level
-        flow(m, spads["output"].name, out=accumulated)
     _served_from_outer(m, spads, hw_spads, count, t)
     macs = int((times * c.macs).sum())
     factor = mac_energy_factor(op, unit)  # gated / skipped zero operands
@@ -644,27 +638,27 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     return t.room
 
 
-def _sub_bits(spads: dict[str, Any], inner: Any, sub: Any, whole: Any, times: np.ndarray,
-              gm: int, gn: int, gk: int, t: Any, count: int, bits: tuple[int, int, int],
-              ratios: tuple[float, float]) -> dict[str, dict[str, int]]:
-    """The scratchpad bits the array's reads and partial sums move for a C tile kept at an
-    outer level (``spads["output"]``), walked in ``sub``-tiles at ``inner`` or whole (None):
-    what ``_map_mac_op`` then counts."""
+def _walk_c(m: dict[str, Any], spads: dict[str, Any], inner: Any, sub: Any, whole: Any,
+            times: np.ndarray, ms: np.ndarray, ns: np.ndarray, bits: tuple[int, int, int],
+            ratios: tuple[float, float], accumulated: int) -> None:
+    """Count into ``m`` the array's reads and partial sums for C's tile at
+    ``spads["output"]``: walked whole (``sub`` None) or in ``sub``-tiles at ``inner``, each
+    leaving into C's level once; every K tile after a C tile's first reads back the
+    ``accumulated`` bits earlier ones left there. ``bits`` = (A, B, partial sum), ``ratios``
+    = (B's, A's storage ratio)."""
     a_bits, b_bits, psum_bits = bits
     b_ratio, a_ratio = ratios
-    m: dict[str, Any] = {"sram_read_bits": {}, "sram_write_bits": {}}
     if sub is None:
         add_tile_traffic(m, spads, whole, times, a_bits, b_bits, psum_bits, b_ratio=b_ratio,
                          a_ratio=a_ratio)
-    else:
+    else:  # the array walks the tile in sub-tiles its innermost output level holds
         add_tile_traffic(m, {**spads, "output": inner}, sub.cost, times, a_bits, b_bits,
                          psum_bits, b_ratio=b_ratio, a_ratio=a_ratio)
-        ms, ns = (np.array([s[i] for s in tile_shapes(gm, gn, gk, t)]) for i in (1, 2))
-        transfer(m, inner.name, spads["output"].name,
-                 int((times * ms * ns).sum()) * psum_bits)
-    add_bits(m["sram_read_bits"], spads["output"].name,
-             count * int(accumulate_reads(gm, gn, gk, t.kt)) * psum_bits)
-    return m
+        drained = int((times * ms * ns).sum()) * psum_bits  # each sub-tile leaves once
+        transfer(m, inner.name, spads["output"].name, drained)
+    add_bits(m["sram_read_bits"], spads["output"].name, accumulated)
+    if sub is not None:  # partial sums read back out of C's outer level
+        flow(m, spads["output"].name, out=accumulated)
 
 
 def _fixed_bits(spads: dict[str, Any], hw_spads: tuple[Any, ...], count: int, a_reads: int,
