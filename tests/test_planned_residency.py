@@ -246,8 +246,9 @@ def test_the_relaxation_proves_a_training_plan_within_the_gap_of_the_integer_pro
     pr._plan.cache_clear()
     relaxed = plan_residency_optimal(graph, budget, 10.0)
     assert "LP relaxation's bound" in relaxed.note, relaxed.note
-    # the integer program alone: the rounding never good enough
+    # the integer program alone: the rounding never good enough, nor repaired
     monkeypatch.setattr(pr, "_round", lambda x, *a: np.zeros(len(x), dtype=bool))
+    monkeypatch.setattr(pr, "_improve", lambda keep, *a, **k: keep)
     pr._plan.cache_clear()
     exact = plan_residency_optimal(graph, budget, 10.0)
     pr._plan.cache_clear()
@@ -320,6 +321,7 @@ def test_the_integer_program_keeps_within_the_gap_without_feasibility_jump(
     graph = training.step(hw, "bert_base", "adam", "int8").graph.workload
     budget = _roles(hw)["input"].size_bytes // 4
     monkeypatch.setattr(pr, "_round", lambda x, *a: np.zeros(len(x), dtype=bool))
+    monkeypatch.setattr(pr, "_improve", lambda keep, *a, **k: keep)
     plans = []
     for options in (pr.HIGHS_OPTIONS, {}):
         monkeypatch.setattr(pr, "HIGHS_OPTIONS", options)
