@@ -428,10 +428,14 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     args = (gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget_bytes)
     relaxed = _program(*args, covers=COVER_CLASSES)
 
-    def relax(lower: np.ndarray,
-              upper: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float] | None:
-        """The relaxation's bound (bytes), its values of the gaps, its plan rounded and
-        repaired and what that plan keeps; None: unsolved."""
+    def proven(bound: float, kept: float) -> bool:
+        return bound - kept <= MIP_REL_GAP * kept
+
+    def relax(lower: np.ndarray, upper: np.ndarray,
+              repair: bool) -> tuple[float, np.ndarray, np.ndarray, float] | None:
+        """The relaxation's bound (bytes), its values of the gaps, its plan rounded (and
+        with ``repair``, repaired where that is not proven) and what that plan keeps; None:
+        unsolved."""
         from scipy.optimize import Bounds
 
         lp = milp(relaxed.c, integrality=np.zeros_like(relaxed.integrality),
@@ -442,19 +446,19 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
         x, bound = lp.x[:g_count], -lp.fun * relaxed.unit
         keep = _round(x, size, save, lo_of, hi_of, n, budget_bytes)
         kept = _kept_bytes(keep, gaps, save, whole, nbytes)
-        if bound - kept > MIP_REL_GAP * kept:  # the rounding is not proven: repair it
+        if repair and not proven(bound, kept):
             keep = _improve(keep, x, *args)
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
         return bound, x, keep, kept
 
     lower = np.zeros(len(relaxed.c))
     upper = np.broadcast_to(relaxed.bounds.ub, lower.shape).astype(float)
-    root = relax(lower, upper)
+    root = relax(lower, upper, repair=True)
     found: tuple[np.ndarray, float] | None = None  # the best plan the relaxations gave
     if root is not None:
         bound, x, keep, kept = root
         found = keep, kept
-        if bound - kept <= MIP_REL_GAP * kept:
+        if proven(bound, kept):
             return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's bound, "
                           "rounded and repaired)")
         part = np.flatnonzero((x > 1e-6) & (x < 1 - 1e-6))
@@ -465,22 +469,26 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
             for value in (1.0, 0.0):
                 lo_b, up_b = lower.copy(), upper.copy()
                 lo_b[f] = up_b[f] = value
-                branches.append(relax(lo_b, up_b))
-            if all(b is not None for b in branches):
-                solved = [b for b in branches if b is not None]
+                branches.append(relax(lo_b, up_b, repair=False))
+            solved = [b for b in branches if b is not None]
+            if len(solved) == len(branches):
                 bound = max(b[0] for b in solved)
-                best = max([root, *solved], key=lambda b: b[3])
-                keep, kept = best[2], best[3]
-                found = keep, kept
-                if bound - kept <= MIP_REL_GAP * kept:
-                    return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's "
-                                  "bound branched on one gap, rounded and repaired)")
+                # the branches' plans repaired only where the root's does not prove the bound
+                for b in ([] if proven(bound, found[1]) else solved):
+                    keep = _improve(b[2], b[1], *args)
+                    kept = _kept_bytes(keep, gaps, save, whole, nbytes)
+                    if kept > found[1]:
+                        found = keep, kept
+                if proven(bound, found[1]):
+                    return found[0], (f"within {MIP_REL_GAP:.1%} of optimal (the LP "
+                                      "relaxation's bound branched on one gap, rounded and "
+                                      "repaired)")
         if near:  # last, the repair that also forces in gaps the relaxation drops
             keep = _improve(found[0], x, *args, extra=EXTRA_REPAIRS)
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
             if kept > found[1]:
                 found = keep, kept
-            if bound - kept <= MIP_REL_GAP * kept:
+            if proven(bound, kept):
                 return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's "
                               "bound, rounded and repaired)")
     # Variables: keep[g] per gap (binary), the kept bytes u[s] in the area during each step
