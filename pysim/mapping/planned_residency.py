@@ -428,7 +428,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     args = (gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget_bytes)
     relaxed = _program(*args, covers=COVER_CLASSES)
 
-    def proven(bound: float, kept: float) -> bool:
+    def is_proven(bound: float, kept: float) -> bool:
         return bound - kept <= MIP_REL_GAP * kept
 
     def relax(lower: np.ndarray, upper: np.ndarray,
@@ -446,7 +446,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
         x, bound = lp.x[:g_count], -lp.fun * relaxed.unit
         keep = _round(x, size, save, lo_of, hi_of, n, budget_bytes)
         kept = _kept_bytes(keep, gaps, save, whole, nbytes)
-        if repair and not proven(bound, kept):
+        if repair and not is_proven(bound, kept):
             keep = _improve(keep, x, *args)
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
         return bound, x, keep, kept
@@ -458,7 +458,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     if root is not None:
         bound, x, keep, kept = root
         found = keep, kept
-        if proven(bound, kept):
+        if is_proven(bound, kept):
             return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's bound, "
                           "rounded and repaired)")
         part = np.flatnonzero((x > 1e-6) & (x < 1 - 1e-6))
@@ -474,12 +474,12 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
             if len(solved) == len(branches):
                 bound = max(b[0] for b in solved)
                 # the branches' plans repaired only where the root's does not prove the bound
-                for b in ([] if proven(bound, found[1]) else solved):
+                for b in ([] if is_proven(bound, found[1]) else solved):
                     keep = _improve(b[2], b[1], *args)
                     kept = _kept_bytes(keep, gaps, save, whole, nbytes)
                     if kept > found[1]:
                         found = keep, kept
-                if proven(bound, found[1]):
+                if is_proven(bound, found[1]):
                     return found[0], (f"within {MIP_REL_GAP:.1%} of optimal (the LP "
                                       "relaxation's bound branched on one gap, rounded and "
                                       "repaired)")
@@ -488,7 +488,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
             if kept > found[1]:
                 found = keep, kept
-            if proven(bound, kept):
+            if is_proven(bound, kept):
                 return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's "
                               "bound, rounded and repaired)")
     # Variables: keep[g] per gap (binary), the kept bytes u[s] in the area during each step
