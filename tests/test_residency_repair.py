@@ -136,3 +136,20 @@ def test_training_graphs_settled_without_the_integer_program(model: str, how: st
     assert sol.status == 0
     exact = kept(sol.x[:len(args[0])] > 0.5, args)
     assert abs(kept(keep, args) - exact) <= pr.MIP_REL_GAP * exact
+
+
+@settings(max_examples=120, deadline=None)
+@given(graphs())
+def test_the_lifted_cover_rows_cut_off_no_plan(graph: Any) -> None:
+    """The program with its cover rows (lifted: a gap larger than k / (k + 1) of the area counts
+    k) solved exactly keeps what brute force's optimum keeps: the rows hold for every plan."""
+    from pysim.milp import milp
+
+    args = program(*graph)
+    if args is None or len(args[0]) > 12:
+        return
+    p = pr._program(*args[:9], covers=4)
+    sol = milp(p.c, integrality=p.integrality, bounds=p.bounds, constraints=p.constraints,
+               options={"mip_rel_gap": 0.0, "presolve": False})
+    assert sol.status == 0
+    assert -sol.fun * p.unit == pytest.approx(optimum(args), rel=1e-9, abs=1e-6)
