@@ -148,7 +148,8 @@ def test_the_lifted_cover_rows_cut_off_no_plan(graph: Any) -> None:
     args = program(*graph)
     if args is None or len(args[0]) > 12:
         return
-    p = pr._program(*args[:9], covers=4)
+    gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget = args[:9]
+    p = pr._program(gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget, covers=4)
     sol = milp(p.c, integrality=p.integrality, bounds=p.bounds, constraints=p.constraints,
                options={"mip_rel_gap": 0.0, "presolve": False})
     assert sol.status == 0
