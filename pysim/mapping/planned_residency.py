@@ -46,10 +46,9 @@ class PlannedResidency:
 # The solve stops once the kept bytes are proven within this fraction of the optimum, or after
 # this many branch-and-bound nodes, so the stop does not depend on the machine's speed. Every
 # shipped config's zoo graph, forward or training, and LLaMA-2-7B's ~1,600-op int8 training
-# graph on tpu_v1 (2 s) are proven at the root node, but for edge_npu's MobileNetV2 and
-# tpu_v1's VGG-16 training graphs (node limit, 0.3-0.4 % gap) and LLaMA-2-7B's bf16 one on
-# tpu_v1 with bf16 PEs (node limit, 15 % gap; the same bytes between ops as the plan proven
-# with presolve), so the search ends there.
+# graph on tpu_v1 (1.5 s) are proven at the root node or by the relaxation (_solve), but for
+# tpu_v1's int8 training graph of resnet18_precision (node limit, 0.12 % gap), so the search
+# ends there (benchmarks/bench_residency_program.py).
 MIP_REL_GAP = 1e-3
 MIP_NODE_LIMIT = 1
 # HiGHS's feasibility-jump heuristic (Luteberget & Sartor, Math. Prog. Comp. 2023) looks for
