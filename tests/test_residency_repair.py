@@ -154,3 +154,24 @@ def test_the_lifted_cover_rows_cut_off_no_plan(graph: Any) -> None:
                options={"mip_rel_gap": 0.0, "presolve": False})
     assert sol.status == 0
     assert -sol.fun * p.unit == pytest.approx(optimum(args), rel=1e-9, abs=1e-6)
+
+
+def test_the_time_limit_caps_the_solves_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``time_limit_s`` caps the relaxations and the integer program together: where the
+    repairs spend it all, the repaired plan stands (it fits the area) and the note says so."""
+    import time
+
+    hw = pysim.load_hardware(ROOT / "configs" / "edge_npu.yaml")
+    args = _program_of(hw, "resnet18", "int8")  # the relaxation alone proves no plan
+    improve = pr._improve
+
+    def slow(*a: Any, **k: Any) -> Any:
+        time.sleep(0.3)
+        return improve(*a, **k)
+
+    monkeypatch.setattr(pr, "_improve", slow)
+    start = time.perf_counter()
+    keep, note = pr._solve(*args[:9], 0.2)
+    assert note.startswith("time limit; the LP relaxation's plan"), note
+    assert keep is not None and fits(keep, args)
+    assert time.perf_counter() - start < 2.0  # no integer program after the cap
