@@ -171,7 +171,8 @@ def test_the_time_limit_caps_the_solves_together(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(pr, "_improve", slow)
     start = time.perf_counter()
-    keep, note = pr._solve(*args[:9], 0.2)
+    gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget = args[:9]
+    keep, note = pr._solve(gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget, 0.2)
     assert note.startswith("time limit; the LP relaxation's plan"), note
     assert keep is not None and fits(keep, args)
     assert time.perf_counter() - start < 2.0  # no integer program after the cap
