@@ -24,7 +24,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 
@@ -55,18 +54,7 @@ def models(llama: bool) -> list[str]:
 
 def programs(hw: Any, wl: pysim.Workload, recipe: str) -> list[tuple[Any, ...]]:
     """The arguments of each ``_solve`` call of one training step (the plans' cache cleared)."""
-    seen: list[tuple[Any, ...]] = []
-    solve = pr._solve
-
-    def capture(*args: Any) -> Any:
-        seen.append(args)
-        return solve(*args)
-
-    pr._plan.cache_clear()
-    with mock.patch.object(pr, "_solve", capture):
-        training.step(hw, wl, "adam", recipe)
-    pr._plan.cache_clear()
-    return seen
+    return pr.captured_programs(lambda: training.step(hw, wl, "adam", recipe))
 
 
 def fastest(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:

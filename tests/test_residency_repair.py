@@ -103,18 +103,8 @@ def test_a_plan_solve_calls_proven_is_within_the_gap_of_the_optimum(graph: Any) 
 
 
 def _program_of(hw: Any, model: str, recipe: str) -> tuple[Any, ...]:
-    """The program of ``model``'s training step on ``hw`` (the plans' cache cleared)."""
-    seen: list[tuple[Any, ...]] = []
-    solve = pr._solve
-
-    def capture(*args: Any) -> Any:
-        seen.append(args)
-        return solve(*args)
-
-    pr._plan.cache_clear()
-    with mock.patch.object(pr, "_solve", capture):
-        pysim.training.step(hw, model, "adam", recipe)
-    pr._plan.cache_clear()
+    """The program of ``model``'s training step on ``hw``."""
+    seen = pr.captured_programs(lambda: pysim.training.step(hw, model, "adam", recipe))
     assert len(seen) == 1
     return seen[0]
 

@@ -24,6 +24,7 @@ none (``choose_residency``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -117,6 +118,27 @@ def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> P
     """The kept area of ``budget_bytes`` planned for ``wl`` in its own order (see the module
     docstring). Plans are cached by the graph's shape (a sweep revisits it at every point)."""
     return _plan(_steps(wl), frozenset(wl.outputs), int(budget_bytes), float(time_limit_s))
+
+
+def captured_programs(run: Callable[[], object]) -> list[tuple[Any, ...]]:
+    """The arguments of every keep / drop program ``run`` hands the solver (``_solve``), each
+    solved as usual; the plans' cache is cleared before and after, so none is skipped. What
+    benchmarks/bench_residency_program.py and the tests study the solve on."""
+    seen: list[tuple[Any, ...]] = []
+    solve = _solve
+
+    def capture(*args: Any) -> tuple[np.ndarray | None, str]:
+        seen.append(args)
+        return solve(*args)
+
+    _plan.cache_clear()
+    globals()["_solve"] = capture  # _plan calls it by its module-level name
+    try:
+        run()
+    finally:
+        globals()["_solve"] = solve
+        _plan.cache_clear()
+    return seen
 
 
 @functools.lru_cache(maxsize=256)
