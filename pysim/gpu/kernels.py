@@ -478,6 +478,7 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
     chains = epilogue_chains(wl) if gpu.fusion == "epilogue" else {}
     fused_into = {j: i for i, chain in chains.items() for j in chain}
     out = []
+    pj_of: dict[tuple[Any, ...], float] = {}
     issued = ended = 0.0  # when the host has issued the kernels so far; when the GPU ran them
     for i, op in enumerate(wl.ops):
         launches = 1
@@ -499,7 +500,12 @@ def map_kernels(hw: Any, wl: Any, fp16_as: str = "fp16") -> list[OpMapping]:
                                               k.tiling)
             launches, peak = k.launches, k.peak_macs_per_cycle
             smem, l2_bytes = k.smem_bytes, k.l2_bytes
-            mac_pj = unit.mac_pj(table, op)
+            # one MAC's energy per operand formats (a training graph's GEMMs share a few)
+            key = (op.type, op.dtype, op.act_bits, op.weight_bits, op.act_format,
+                   op.weight_format)
+            if key not in pj_of:
+                pj_of[key] = unit.mac_pj(table, op)
+            mac_pj = pj_of[key]
             # the online softmax; a weight gradient's bias gradient (its adds)
             vector_ops = vector_ops if op.type == "attention" else op.bias_grad_work()
             name, kind = unit.name, unit.kind
