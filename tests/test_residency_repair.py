@@ -86,6 +86,10 @@ def test_a_repair_keeps_the_area_and_never_keeps_less(graph: Any, data: st.DataO
                                budget, extra=extra)
         assert fits(repaired, args)
         assert kept(repaired, args) >= kept(rounded, args)
+    # past its deadline a repair makes no move
+    late = pr._improve(rounded, x, gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget,
+                       extra=64, deadline=0.0)
+    assert (late == rounded).all()
 
 
 @settings(max_examples=120, deadline=None)

@@ -24,6 +24,8 @@ none (``choose_residency``).
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -351,7 +353,7 @@ def _round(x: np.ndarray, size: np.ndarray, save: np.ndarray, lo_of: np.ndarray,
 def _improve(keep: np.ndarray, x: np.ndarray, gaps: list[tuple[str, int, int, int]],
              size: np.ndarray, save: np.ndarray, whole: list[str], nbytes: dict[str, int],
              lo_of: np.ndarray, hi_of: np.ndarray, n: int, budget_bytes: int,
-             extra: int = 0) -> np.ndarray:
+             extra: int = 0, deadline: float = math.inf) -> np.ndarray:
     """The rounded plan ``keep`` repaired where the relaxation ``x`` keeps a gap in part that
     the rounding dropped, and for the ``extra`` dropped gaps of largest saving the relaxation
     drops: that gap forced in, the kept gaps that leave it no room dropped greedily (the most
@@ -359,7 +361,8 @@ def _improve(keep: np.ndarray, x: np.ndarray, gaps: list[tuple[str, int, int, in
     Oper. Res. 1979, picks; the move given up once they lose more than the gap saves), then
     every dropped gap that fits again re-kept in the rounding's order; a move stands where the
     program's objective (``_kept_bytes``) grows. Passes repeat while one does (at most
-    REPAIR_PASSES). Exact in bytes, as ``_round``."""
+    REPAIR_PASSES), and no move starts after ``deadline`` (``time.perf_counter``). Exact in
+    bytes, as ``_round``."""
     nb = size.astype(np.int64)
     g_count = len(gaps)
     order = np.lexsort((np.arange(g_count), -save, -np.round(x, 6)))
@@ -386,6 +389,8 @@ def _improve(keep: np.ndarray, x: np.ndarray, gaps: list[tuple[str, int, int, in
         unkept = np.flatnonzero(~keep & (x <= 1e-6))
         for f in [*(k for k in order.tolist() if x[k] > 1e-6 and not keep[k]),
                   *unkept[np.argsort(-save[unkept], kind="stable")][:extra].tolist()]:
+            if time.perf_counter() > deadline:
+                return keep
             lo, hi = int(lo_of[f]), int(hi_of[f]) + 1
             trial, th = keep.copy(), held.copy()
             span = np.flatnonzero(trial & (lo_of < hi) & (hi_of >= lo))
@@ -453,8 +458,6 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     on its largest fractional gap (kept; dropped): the larger of the two bounds is the
     program's, and each branch's plan, rounded and repaired, is a candidate. Else the integer
     program itself."""
-    import time
-
     from pysim.milp import milp
 
     g_count = len(gaps)
@@ -484,7 +487,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
         keep = _round(x, size, save, lo_of, hi_of, n, budget_bytes)
         kept = _kept_bytes(keep, gaps, save, whole, nbytes)
         if repair and not is_proven(bound, kept):
-            keep = _improve(keep, x, *args)
+            keep = _improve(keep, x, *args, deadline=deadline)
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
         return bound, x, keep, kept
 
@@ -512,7 +515,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
                 bound = max(b[0] for b in solved)
                 # the branches' plans repaired only where the root's does not prove the bound
                 for b in ([] if is_proven(bound, found[1]) else solved):
-                    keep = _improve(b[2], b[1], *args)
+                    keep = _improve(b[2], b[1], *args, deadline=deadline)
                     kept = _kept_bytes(keep, gaps, save, whole, nbytes)
                     if kept > found[1]:
                         found = keep, kept
@@ -521,7 +524,7 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
                                       "relaxation's bound branched on one gap, rounded and "
                                       "repaired)")
         if near:  # last, the repair that also forces in gaps the relaxation drops
-            keep = _improve(found[0], x, *args, extra=EXTRA_REPAIRS)
+            keep = _improve(found[0], x, *args, extra=EXTRA_REPAIRS, deadline=deadline)
             kept = _kept_bytes(keep, gaps, save, whole, nbytes)
             if kept > found[1]:
                 found = keep, kept
