@@ -74,25 +74,57 @@ def test_a_grouped_convolutions_geometry_is_per_group() -> None:
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(channels=st.integers(1, 512), taps=st.sampled_from([4, 9, 25, 49]),
        stride=st.integers(1, 3), out=st.integers(1, 64), bits=st.sampled_from([4, 8, 16]),
-       mts=st.lists(st.integers(1, 4096), min_size=1, max_size=8, unique=True))
+       mts=st.lists(st.integers(1, 4096), min_size=1, max_size=8, unique=True),
+       burst=st.sampled_from([1, 32, 64]), whole_channels=st.booleans())
 def test_a_pass_reads_no_more_than_the_patches_and_a_tile_holds_no_more(
-        channels: int, taps: int, stride: int, out: int, bits: int, mts: list[int]) -> None:
-    """Each pass reads no more than the patch matrix (and the whole feature map at least once
-    per row tile, unless the patches are fewer); a tile holds no more than its patches."""
+        channels: int, taps: int, stride: int, out: int, bits: int, mts: list[int],
+        burst: int, whole_channels: bool) -> None:
+    """Each pass reads no more than the patch matrix, and the cheaper of its two row orders:
+    tap-major (the whole feature map once per row tile of whole channel sets, else the
+    patches) and channel-major (a tile of c whole channels reads every pixel's c channels,
+    rounded up to bursts, once per tile); a tile holds no more than its patches."""
     side = out * stride
     gm, gk = taps * channels, out * out
     geo = PatchesGeometry(channels, taps, side * side / gk, -(-side * side * channels * bits // 8),
                           -(-side * channels * bits // 8), bits)
-    mts = [min(mt, gm) for mt in mts]
-    fmap = _patches_map(geo, gm, gk, tuple(dict.fromkeys(mts)))
+    if whole_channels:  # row tiles of whole channels' taps, as the searched grains give
+        mts = [taps * max(1, mt % channels) for mt in mts]
+    mts = list(dict.fromkeys(min(mt, gm) for mt in mts))
+    fmap = _patches_map(geo, gm, gk, tuple(mts), burst)
     patches = -(-gm * gk * bits // 8)
+    pixel = -(-channels * bits // 8)
     for (mt, pass_bytes), (_, per_k) in zip(fmap.pass_bytes, fmap.tile_bytes_per_k, strict=True):
         assert pass_bytes <= patches
         assert per_k <= mt * bits / 8
-        if mt >= channels:
-            assert pass_bytes == min(patches, -(-gm // mt) * geo.image_bytes)
-        else:
-            assert pass_bytes == patches
+        tap_major = min(patches, -(-gm // mt) * geo.image_bytes) if mt >= channels else patches
+        expected = tap_major
+        c = mt // taps
+        if mt % taps == 0 and 0 < c < channels:
+            fetch = min(pixel, -(-(-(-c * bits // 8)) // burst) * burst)
+            expected = min(tap_major, -(-channels // c) * (side * side) * fetch)
+            run, pitch = fmap.run_of(mt)
+            assert (run, pitch) == ((fetch, pixel) if expected < tap_major
+                                    else (geo.row_bytes, geo.row_bytes))
+        assert pass_bytes == expected
+    if burst == 1 and bits >= 8:  # no burst to round up: X about once for every such tile
+        for mt, pass_bytes in fmap.pass_bytes:
+            c = mt // taps
+            if mt % taps == 0 and c < channels:
+                assert pass_bytes <= (channels + c) * side * side * bits // 8, (mt, pass_bytes)
+
+
+def test_a_narrow_row_tile_of_whole_channels_reads_x_once_on_a_small_buffer() -> None:
+    """lowp_edge's buffers hold C's tile only for a few hundred rows of the dW GEMM of a
+    28 x 28 x 128 3x3 convolution: tap-major, its 144-row tile read X's patches (8x X, 290 K
+    cycles); channel-major, a tile of 32 channels' taps reads those channels of each pixel, a
+    32-byte run per pixel, and X is read once (140 K cycles)."""
+    hw = pysim.load_hardware("configs/lowp_edge.yaml")
+    dw, wl = _weight_grad(28, 128, 3, 1, n=128)
+    row = pysim.simulate(hw, wl).layers.iloc[0]
+    x_bytes, dy_bytes = 28 * 28 * 128, math.prod(dw.dy_shape)
+    mt = int(row.tiling.split("tile ")[1].split("x")[0])
+    assert mt < dw.m and mt % 9 == 0, row.tiling  # a row tile of whole channels' taps
+    assert row.dram_read_bytes == x_bytes + dy_bytes
 
 
 def test_shapes_that_are_no_convolutions_read_the_patch_matrix() -> None:

@@ -362,28 +362,51 @@ class PatchesGeometry(NamedTuple):
 
 
 @lru_cache(maxsize=4096)
-def _patches_map(op: PatchesGeometry, gm: int, gk: int, mts: tuple[int, ...]) -> FeatureMapA:
+def _patches_map(op: PatchesGeometry, gm: int, gk: int, mts: tuple[int, ...],
+                 burst: int = 1) -> FeatureMapA:
     """A weight gradient's A (X's patches, ``gm`` = taps x channels rows by ``gk`` output
     positions) as the DMA reads it: the feature map, the patch matrix built on chip as a
     convolution's forward builds its own (``_feature_map``; a TPU runs the weight gradient as
-    a convolution, cuDNN's wgrad as an implicit GEMM). A row tile ``mt`` of whole channel sets
-    (rows ordered tap-major, channels fastest, as HWIO filters are) reads the feature map once
-    per tile, however many of the taps it holds; a narrower one reads its channels' slice of
-    one tap's shifted window, the patch matrix's own bytes. Each pass is no more than the
-    patch matrix's bytes (a strided kernel's patches skip pixels). On chip a tile holds, per
-    output position, its taps' channels or the input pixels the position's window advances
-    by, whichever is fewer. Not counted: the halo rows neighbouring K tiles both read (a few
-    rows per tile of whole output rows)."""
+    a convolution, cuDNN's wgrad as an implicit GEMM). Each row tile takes the cheaper of two
+    row orders:
+
+    - tap-major, channels fastest (HWIO filters): a tile of whole channel sets reads the
+      feature map once per tile, however many of the taps it holds, in whole input rows; a
+      narrower one reads its channels' slice of one tap's shifted window, the patch matrix's
+      own bytes;
+    - channel-major, taps fastest (OIHW filters, PyTorch's): a tile of c = mt / taps whole
+      channels reads those channels of every pixel once, each pixel's slice a run of its c
+      channels rounded up to ``burst`` bytes at the pixel's pitch (NHWC), so the passes of all
+      tiles read X about once where a burst holds no more than c channels' bytes.
+
+    Each pass is no more than the patch matrix's bytes (a strided kernel's patches skip
+    pixels). On chip a tile holds, per output position, its taps' channels or the input
+    pixels the position's window advances by, whichever is fewer. Not counted: the halo rows
+    neighbouring K tiles both read (a few rows per tile of whole output rows)."""
     patches = -(-gm * gk * op.act_bits // 8)
-    passes, per_k = [], []
+    pixel = -(-op.channels * op.act_bits // 8)  # one pixel's channels: the pitch of a slice
+    pixels = round(gk * op.pixels_per_position)  # the feature map's pixels
+    passes, per_k, runs = [], [], []
     for mt in mts:
         if mt >= op.channels:
-            passes.append((mt, min(patches, -(-gm // mt) * op.image_bytes)))
-            per_k.append((mt, min(mt, op.channels * op.pixels_per_position) * op.act_bits / 8))
+            tap_major = min(patches, -(-gm // mt) * op.image_bytes)
+            held = min(mt, op.channels * op.pixels_per_position)
         else:
-            passes.append((mt, patches))
-            per_k.append((mt, mt * op.act_bits / 8))
-    return FeatureMapA(tuple(passes), tuple(per_k), op.row_bytes, op.row_bytes)
+            tap_major, held = patches, mt
+        best, run = tap_major, (op.row_bytes, op.row_bytes)
+        c = mt // op.taps
+        if mt % op.taps == 0 and 0 < c < op.channels:
+            c_bytes = -(-c * op.act_bits // 8)
+            fetch = -(-c_bytes // burst) * burst  # a pixel's c channels, in whole bursts
+            channel_major = -(-op.channels // c) * pixels * min(fetch, pixel)
+            if channel_major < best:
+                best, run = channel_major, (min(fetch, pixel), pixel)
+                held = min(mt, c * op.pixels_per_position)
+        passes.append((mt, best))
+        per_k.append((mt, held * op.act_bits / 8))
+        if run != (op.row_bytes, op.row_bytes):
+            runs.append((mt, *run))
+    return FeatureMapA(tuple(passes), tuple(per_k), op.row_bytes, op.row_bytes, tuple(runs))
 
 
 def _conv_gathers_columns(op: Any, burst: int) -> bool:
@@ -510,7 +533,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         mts = tuple(candidate_tiles((gm, gn, gk), (grain_m, grain_n, grain_k),
                                     fewer)[0].tolist())
         a_map = (_feature_map(ConvGeometry.of(op), gm, gk, mts, burst)
-                 if op.type == "conv2d" else _patches_map(patches, gm, gk, mts))
+                 if op.type == "conv2d" else _patches_map(patches, gm, gk, mts, burst))
     model = unit.tile_model(op)
     # A number format's scales ride with the values through DRAM (a convolution's feature-map
     # passes count them already: op.input_bytes).
@@ -631,7 +654,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
         dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
-                              burst),
+                              burst, a_map.run_of(t.mt) if a_map is not None
+                              and op.type != "conv2d" else None),
     )
     if memo is not None:
         memo.tiled.remember((*memo_key, t), m)
@@ -725,16 +749,20 @@ def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads,
 
 
 def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,
-             b_bits: int, psum_bits: int, burst: int) -> tuple[tuple[int, int, int], ...]:
+             b_bits: int, psum_bits: int, burst: int,
+             a_run: tuple[int, int] | None = None) -> tuple[tuple[int, int, int], ...]:
     """Row-major tensors: a tile spanning whole rows is one run, else each tile row is one.
-    A convolution's input is read as whole NHWC rows (in_w x in_c)."""
+    A convolution's input is read as whole NHWC rows (in_w x in_c); a weight gradient's X as
+    its feature map's reads (``a_run``: run, pitch; ``_patches_map``)."""
     def run(rows_in_tile: int, tile_cols: int, cols: int, bits: int) -> tuple[int, int]:
         pitch = (cols * bits + 7) // 8
         if tile_cols >= cols:
             return pitch * rows_in_tile, pitch * rows_in_tile
         return (tile_cols * bits + 7) // 8, pitch
 
-    a_run = _conv_a_run(op, burst) if op.type == "conv2d" else run(t.mt, t.kt, gk, op.act_bits)
+    if a_run is None:
+        a_run = (_conv_a_run(op, burst) if op.type == "conv2d"
+                 else run(t.mt, t.kt, gk, op.act_bits))
     c_run = run(t.mt, t.nt, gn, psum_bits)
     return (
         (count * a_reads, *a_run),

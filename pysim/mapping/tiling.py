@@ -312,12 +312,22 @@ class FeatureMapA:
     """A convolution's A operand as its DMA reads it: per candidate row tile ``mt``, the
     bytes of one pass over the feature map (the rows the kernel touches, halos re-read by
     neighbouring tiles) and the on-chip bytes of a tile per unit of ``kt`` (the input rows its
-    output rows touch); reads come in ``run_bytes`` runs ``pitch_bytes`` apart."""
+    output rows touch); reads come in ``run_bytes`` runs ``pitch_bytes`` apart, or, per row
+    tile, as ``runs`` gives them ((mt, run bytes, pitch bytes); a tile not in it: the
+    former)."""
 
     pass_bytes: tuple[tuple[int, int], ...]
     tile_bytes_per_k: tuple[tuple[int, float], ...]
     run_bytes: int
     pitch_bytes: int
+    runs: tuple[tuple[int, int, int], ...] = ()
+
+    def run_of(self, mt: int) -> tuple[int, int]:
+        """(run, pitch) bytes of the reads of row tile ``mt``."""
+        for tile, run, pitch in self.runs:
+            if tile == mt:
+                return run, pitch
+        return self.run_bytes, self.pitch_bytes
 
 
 def op_cycles(model: TileModel, m: int, n: int, k: int, mt: np.ndarray, nt: np.ndarray,
@@ -706,9 +716,10 @@ def _dimension_figures(m: int, n: int, k: int, a_bits: int, b_bits: int, c_bits:
     if objective.kind != "traffic" and objective.dram_key is not None:
         key, headroom = objective.dram_key, objective.dram_headroom
         sm, sn, sk = (tuple(c.tolist()) for c in (cm, cn, ck))
-        if a_map is not None:  # whole or gathered input rows: one run shape
-            slow_a = np.full((len(cm), len(ck)), 1.0 / run_efficiency(
-                key, a_map.run_bytes, a_map.pitch_bytes, headroom))
+        if a_map is not None:  # whole or gathered input rows: a run shape per row tile
+            per_m = np.array([1.0 / run_efficiency(key, *a_map.run_of(mt), headroom)
+                              for mt in cm.tolist()])
+            slow_a = np.repeat(per_m[:, None], len(ck), axis=1)
         else:
             slow_a = _inverse_efficiency(key, headroom, sm, sk, k, a_bits)
         slow = (slow_a, _inverse_efficiency(key, headroom, sk, sn, n, b_bits),
