@@ -100,7 +100,8 @@ def test_a_pass_reads_no_more_than_the_patches_and_a_tile_holds_no_more(
         expected = tap_major
         c = mt // taps
         if mt % taps == 0 and 0 < c < channels:
-            fetch = min(pixel, -(-(-(-c * bits // 8)) // burst) * burst)
+            c_bytes = -(-c * bits // 8)
+            fetch = min(pixel, -(-c_bytes // burst) * burst)
             expected = min(tap_major, -(-channels // c) * (side * side) * fetch)
             run, pitch = fmap.run_of(mt)
             assert (run, pitch) == ((fetch, pixel) if expected < tap_major
