@@ -376,7 +376,7 @@ def _improve(keep: np.ndarray, x: np.ndarray, gaps: list[tuple[str, int, int, in
     w_gaps[none] = -1  # never complete
 
     def objective(kp: np.ndarray) -> float:
-        kept_of = np.bincount(owner[kp], minlength=len(whole) + 1)
+        kept_of = np.bincount(owner[kp], minlength=none + 1)
         return float(save[kp].sum() + w_bytes[kept_of == w_gaps].sum())
 
     delta = np.zeros(n + 1, dtype=np.int64)
@@ -408,7 +408,7 @@ def _improve(keep: np.ndarray, x: np.ndarray, gaps: list[tuple[str, int, int, in
                 steps = np.concatenate(([0], np.cumsum(over > 0)))
                 relief = np.minimum(excess[last] - excess[first],
                                     nb[span] * (steps[last] - steps[first]))
-                kept_of = np.bincount(owner[trial], minlength=len(whole) + 1)
+                kept_of = np.bincount(owner[trial], minlength=none + 1)
                 loss = save[span] + np.where(kept_of[owner[span]] == w_gaps[owner[span]],
                                              w_bytes[owner[span]], 0.0)
                 score = relief / np.maximum(loss, 1.0)
@@ -456,8 +456,10 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     bound, it is proven so (10-30 ms on the zoo's training graphs, where HiGHS's root node
     took 0.05-0.6 s: its cuts and sub-MIP heuristics). Else the relaxation is branched once,
     on its largest fractional gap (kept; dropped): the larger of the two bounds is the
-    program's, and each branch's plan, rounded and repaired, is a candidate. Else the integer
-    program itself."""
+    program's, and each branch's plan, rounded (and repaired where the root's plan does not
+    prove that bound), a candidate; last, near the bound, the best plan is repaired with gaps
+    the relaxation drops forced in too (``EXTRA_REPAIRS``). Else the integer program itself,
+    whose plan stands unless one of those keeps more."""
     from pysim.milp import milp
 
     g_count = len(gaps)
@@ -525,10 +527,8 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
                                       "repaired)")
         if near:  # last, the repair that also forces in gaps the relaxation drops
             keep = _improve(found[0], x, *args, extra=EXTRA_REPAIRS, deadline=deadline)
-            kept = _kept_bytes(keep, gaps, save, whole, nbytes)
-            if kept > found[1]:
-                found = keep, kept
-            if is_proven(bound, kept):
+            found = keep, _kept_bytes(keep, gaps, save, whole, nbytes)  # never keeps less
+            if is_proven(bound, found[1]):
                 return keep, (f"within {MIP_REL_GAP:.1%} of optimal (the LP relaxation's "
                               "bound, rounded and repaired)")
     # Variables: keep[g] per gap (binary), the kept bytes u[s] in the area during each step
