@@ -373,7 +373,7 @@ def _patches_map(op: PatchesGeometry, gm: int, gk: int, mts: tuple[int, ...],
     - tap-major, channels fastest (HWIO filters): a tile of whole channel sets reads the
       feature map once per tile, however many of the taps it holds, in whole input rows; a
       narrower one reads its channels' slice of one tap's shifted window, the patch matrix's
-      own bytes;
+      own bytes, a run of its channels at each pixel's pitch;
     - channel-major, taps fastest (OIHW filters, PyTorch's): a tile of c = mt / taps whole
       channels reads those channels of every pixel once, each pixel's slice a run of its c
       channels rounded up to ``burst`` bytes at the pixel's pitch (NHWC), so the passes of all
@@ -391,9 +391,11 @@ def _patches_map(op: PatchesGeometry, gm: int, gk: int, mts: tuple[int, ...],
         if mt >= op.channels:
             tap_major = min(patches, -(-gm // mt) * op.image_bytes)
             held = min(mt, op.channels * op.pixels_per_position)
-        else:
+            run = (op.row_bytes, op.row_bytes)
+        else:  # each tap's window: its mt channels of every pixel, at the pixel's pitch
             tap_major, held = patches, mt
-        best, run = tap_major, (op.row_bytes, op.row_bytes)
+            run = (min(pixel, -(-mt * op.act_bits // 8)), pixel)
+        best = tap_major
         c = mt // op.taps
         if mt % op.taps == 0 and 0 < c < op.channels:
             c_bytes = -(-c * op.act_bits // 8)
