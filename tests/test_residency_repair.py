@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -38,14 +37,7 @@ def graphs(draw: st.DrawFn) -> tuple[pr.Steps, frozenset[str], int]:
 
 def program(steps: pr.Steps, outputs: frozenset[str], budget: int) -> tuple[Any, ...] | None:
     """The arguments ``_plan`` hands ``_solve`` for this graph (None: it needs no program)."""
-    seen: list[tuple[Any, ...]] = []
-
-    def capture(*args: Any) -> Any:
-        seen.append(args)
-        return np.zeros(len(args[0]), dtype=bool), "captured"
-
-    with mock.patch.object(pr, "_solve", capture):
-        pr._plan.__wrapped__(steps, outputs, budget, 10.0)
+    seen = pr.captured_programs(lambda: pr._plan(steps, outputs, budget, 10.0))
     return seen[0] if seen else None
 
 

@@ -460,6 +460,8 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
     prove that bound), a candidate; last, near the bound, the best plan is repaired with gaps
     the relaxation drops forced in too (``EXTRA_REPAIRS``). Else the integer program itself,
     whose plan stands unless one of those keeps more."""
+    from scipy.optimize import Bounds
+
     from pysim.milp import milp
 
     g_count = len(gaps)
@@ -478,8 +480,6 @@ def _solve(gaps: list[tuple[str, int, int, int]], size: np.ndarray, save: np.nda
         """The relaxation's bound (bytes), its values of the gaps, its plan rounded (and
         with ``repair``, repaired where that is not proven) and what that plan keeps; None:
         unsolved."""
-        from scipy.optimize import Bounds
-
         lp = milp(relaxed.c, integrality=np.zeros_like(relaxed.integrality),
                   bounds=Bounds(lower, upper), constraints=relaxed.constraints,
                   options={"time_limit": max(left(), 1e-6), "presolve": False})

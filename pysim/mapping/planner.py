@@ -655,9 +655,8 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
                             folds),
         dataflow=getattr(unit, "dataflow", ""),
         steps_hint=_steps(count * t.tiles * t.mt),  # row chunks of each tile (tiling.py)
-        dram_streams=_streams(op, t, gm, gn, gk, count, a_reads, b_reads, b_bits, psum_bits,
-                              burst, a_map.run_of(t.mt) if a_map is not None
-                              and op.type != "conv2d" else None),
+        dram_streams=_streams(t, gn, gk, count, a_reads, b_reads, op.act_bits, b_bits,
+                              psum_bits, a_map.run_of(t.mt) if a_map is not None else None),
     )
     if memo is not None:
         memo.tiled.remember((*memo_key, t), m)
@@ -750,12 +749,13 @@ def _c_subtile(unit, model, whole, times, ms, ns, ks, grains, cap, inner, spads,
                             size // (2 if double_buffered else 1), bits, prices, must_pay)
 
 
-def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads: int,
-             b_bits: int, psum_bits: int, burst: int,
-             a_run: tuple[int, int] | None = None) -> tuple[tuple[int, int, int], ...]:
+def _streams(t, gn: int, gk: int, count: int, a_reads: int, b_reads: int, a_bits: int,
+             b_bits: int, psum_bits: int,
+             a_run: tuple[int, int] | None) -> tuple[tuple[int, int, int], ...]:
     """Row-major tensors: a tile spanning whole rows is one run, else each tile row is one.
-    A convolution's input is read as whole NHWC rows (in_w x in_c); a weight gradient's X as
-    its feature map's reads (``a_run``: run, pitch; ``_patches_map``)."""
+    A feature map's A (a convolution's input, a weight gradient's X) is read as its
+    ``FeatureMapA`` says for the tile (``a_run``: run, pitch; ``_feature_map``,
+    ``_patches_map``)."""
     def run(rows_in_tile: int, tile_cols: int, cols: int, bits: int) -> tuple[int, int]:
         pitch = (cols * bits + 7) // 8
         if tile_cols >= cols:
@@ -763,8 +763,7 @@ def _streams(op, t, gm: int, gn: int, gk: int, count: int, a_reads: int, b_reads
         return (tile_cols * bits + 7) // 8, pitch
 
     if a_run is None:
-        a_run = (_conv_a_run(op, burst) if op.type == "conv2d"
-                 else run(t.mt, t.kt, gk, op.act_bits))
+        a_run = run(t.mt, t.kt, gk, a_bits)
     c_run = run(t.mt, t.nt, gn, psum_bits)
     return (
         (count * a_reads, *a_run),
