@@ -136,8 +136,7 @@ def test_the_lifted_cover_rows_cut_off_no_plan(graph: Any) -> None:
         return
     gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget = args[:9]
     p = pr._program(gaps, size, save, whole, nbytes, lo_of, hi_of, n, budget, covers=4)
-    sol = milp(p.c, integrality=p.integrality, bounds=p.bounds, constraints=p.constraints,
-               options={"mip_rel_gap": 0.0, "presolve": False})
+    sol = milp(**p.milp_arguments(), options={"mip_rel_gap": 0.0, "presolve": False})
     assert sol.status == 0
     assert -sol.fun * p.unit == pytest.approx(optimum(args), rel=1e-9, abs=1e-6)
 
