@@ -323,6 +323,12 @@ def cases():
     z, one = np.zeros(n, np.int64), np.ones(n, np.int64)
     yield "place_stays", lambda: _core.place_stays(z, one, np.arange(n + 1, dtype=np.int64),
                                                    z + 5, 2**40)
+    g = 30000  # gaps all at one step, half kept: each try drops one and refits the rest (~s)
+    z, one = np.zeros(g, np.int64), np.ones(g, np.int64)
+    keep = np.arange(g) < g // 2
+    yield "repair_plan", lambda: _core.repair_plan(
+        one, z, z, one.astype(float), z, np.zeros(1), np.array([-1]), 1, keep, np.arange(g),
+        np.ones(g, bool), g // 2, 0, 3, 1e9)
 
 
 out = {}
@@ -349,7 +355,7 @@ print(json.dumps(out))
 CTRL_C_CASES = ["scalesim_fold_averages", "systolic_simulate_cycles", "systolic_simulate_gemm",
                 "bit_serial_simulate_cycles", "xnor_simulate_cycles", "row_stationary_reference",
                 "dram_simulate_stream", "int_gemm", "xnor_gemm", "bitserial_gemm", "csr_matmul",
-                "systolic_fetch_pattern", "gpu_gemm_simulate", "place_stays"]
+                "systolic_fetch_pattern", "gpu_gemm_simulate", "place_stays", "repair_plan"]
 
 
 @pytest.fixture(scope="module")

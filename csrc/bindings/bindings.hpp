@@ -13,6 +13,7 @@ void bind_sparse(pybind11::module_& m);
 void bind_bit_serial(pybind11::module_& m);
 void bind_xnor(pybind11::module_& m);
 void bind_mapping(pybind11::module_& m);
+void bind_residency(pybind11::module_& m);
 void bind_lowp_kernels(pybind11::module_& m);
 void bind_row_stationary(pybind11::module_& m);
 void bind_formats(pybind11::module_& m);

@@ -14,6 +14,7 @@ PYBIND11_MODULE(_core, m) {
   pysim::bindings::bind_xnor(m);
   pysim::bindings::bind_lowp_kernels(m);
   pysim::bindings::bind_mapping(m);
+  pysim::bindings::bind_residency(m);
   pysim::bindings::bind_row_stationary(m);
   pysim::bindings::bind_formats(m);
 }

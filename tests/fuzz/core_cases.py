@@ -929,6 +929,62 @@ def _c_place_stays(rng: random.Random, w: list[bool]) -> Call:
                 check=check)
 
 
+def _c_residency_plan(rng: random.Random, w: list[bool]) -> Call:
+    """``round_plan`` or ``repair_plan`` on a random keep / drop program, checked against
+    planned_residency's NumPy references."""
+    from pysim.mapping import planned_residency as pr
+
+    steps = rng.randint(1, 12)
+    g = rng.randint(0, 10)
+    lo = np.array([rng.randint(0, steps - 1) for _ in range(g)], dtype=np.int64)
+    hi = np.array([lo_k + rng.randint(0, steps - 1 - lo_k) for lo_k in lo.tolist()],
+                  dtype=np.int64)
+    nbytes = np.array([rng.choice([0, 1, 3, 8, 64, 2**40]) for _ in range(g)], dtype=np.int64)
+    owners = rng.randint(0, 3)
+    owner = np.array([rng.randint(0, owners) for _ in range(g)], dtype=np.int64)
+    w_bytes = np.array([float(rng.choice([0, 5, 64])) for _ in range(owners)] + [0.0])
+    w_gaps = np.bincount(owner, minlength=owners + 1).astype(np.int64)
+    w_gaps[owners] = -1
+    save = nbytes.astype(float) * np.array([rng.choice([1.0, 2.0]) for _ in range(g)])
+    x = np.array([rng.choice([0.0, 0.5, 1.0, rng.random()]) for _ in range(g)])
+    order = pr._rounding_order(x, save)
+    budget = hint(rng, 0, 256, w)
+    if rng.random() < 0.15:
+        which = rng.randrange(4)
+        if which == 0:
+            lo = harray(rng, np.int64, (g,), p_hostile=0.5)
+        elif which == 1:
+            order = harray(rng, np.int64, (g,), p_hostile=0.5)
+        elif which == 2:
+            nbytes = harray(rng, np.int64, (g,), p_hostile=0.5)
+        else:
+            owner = harray(rng, np.int64, (g,), p_hostile=0.5)
+    size = nbytes.astype(float)
+    gaps = [(f"w{o}" if o < owners else f"g{k}", 0, 0, 0)
+            for k, o in enumerate(np.asarray(owner).ravel().tolist()[:g])]
+    whole = [f"w{i}" for i in range(owners)]
+    by_name = {f"w{i}": int(w_bytes[i]) for i in range(owners)}
+    common = (nbytes, lo, hi, save, owner, w_bytes, w_gaps, steps)
+    if rng.random() < 0.5:
+        def check_round(got: Any) -> str | None:
+            ref = pr._round_reference(x, size, save, lo, hi, steps, int(budget))
+            return None if np.array_equal(got, ref) else f"{got} != the reference's {ref}"
+
+        return Call("round_plan", _core.round_plan, (*common, order, budget),
+                    check=check_round)
+    keep = np.array([rng.random() < 0.5 for _ in range(g)], dtype=bool)
+    extra = rng.choice([0, 1, 3, 64])
+
+    def check_repair(got: Any) -> str | None:
+        ref = pr._improve_reference(keep, x, gaps, size, save, whole, by_name, lo, hi, steps,
+                                    int(budget), extra=extra)
+        return None if np.array_equal(got, ref) else f"{got} != the reference's {ref}"
+
+    return Call("repair_plan", _core.repair_plan,
+                (*common, keep, order, x > 1e-6, budget, extra, pr.REPAIR_PASSES, 1e9),
+                check=check_repair)
+
+
 CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("specs", _c_spec, 3), ("systolic", _c_systolic_cost, 3), ("systolic_gemm",
                                                                _c_systolic_gemm, 2),
@@ -939,7 +995,7 @@ CASES: list[tuple[str, Callable[[random.Random, list[bool]], Call], int]] = [
     ("search_plans", _c_search_plans, 1), ("port_cycles_table", _c_port_cycles_table, 1),
     ("systolic_tile_sums", _c_systolic_tile_sums, 1), ("plan_candidates", _c_plan_candidates, 1),
     ("encode", _c_encode, 2), ("place_stays", _c_place_stays, 1),
-    ("fused", _c_fused, 2),
+    ("fused", _c_fused, 2), ("residency_plan", _c_residency_plan, 2),
 ]
 _WEIGHTED = [c for c in CASES for _ in range(c[2])]
 
