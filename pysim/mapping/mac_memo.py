@@ -106,10 +106,7 @@ class MappedOps(Remembered):
     for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
     (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``; ``rooms`` the mapped
     ops by what the op's key holds but the room, over the range of room that finds the same
-    tiling (a training graph's op at a new kept-area size maps as at one seen before);
-    ``vector_steps`` a vector op's steps by its traffic, work and least steps
-    (``planner._vector_steps``: up to eight DRAM timings each, and a training graph has
-    hundreds of vector ops of a few dozen shapes)."""
+    tiling (a training graph's op at a new kept-area size maps as at one seen before)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,27 +114,17 @@ class MappedOps(Remembered):
         self.rooms = ByRoom()
         self.capacity: Any = None
         self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self.vector_steps: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def kernel(self, key: tuple[Any, ...], make: Any) -> Any:
         """The kernel remembered for ``key``, else ``make()``'s, remembered."""
-        return _recalled(self.kernels, key, make)
-
-    def steps(self, key: tuple[Any, ...], make: Any) -> Any:
-        """The vector op's steps remembered for ``key``, else ``make()``'s, remembered."""
-        return _recalled(self.vector_steps, key, make)
-
-
-def _recalled(store: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], make: Any) -> Any:
-    """``store[key]``, else ``make()``'s, kept (at most PER_HARDWARE, least recent out)."""
-    found = store.get(key)
-    if found is None:
-        found = store[key] = make()
-        while len(store) > PER_HARDWARE:
-            store.popitem(last=False)
-    else:
-        store.move_to_end(key)
-    return found
+        found = self.kernels.get(key)
+        if found is None:
+            found = self.kernels[key] = make()
+            while len(self.kernels) > PER_HARDWARE:
+                self.kernels.popitem(last=False)
+        else:
+            self.kernels.move_to_end(key)
+        return found
 
 
 class MacMemo:

@@ -994,9 +994,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             add_bits(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
             data = all_in + wl.tensors[op.output].bytes  # through the scratchpads
             half = max(1, spads["input"].size_bytes // 2)
-            streamed = (m["dram_read_bytes"], m["dram_write_bytes"] if res.writes_output[i]
-                        else 0, m["compute_cycles"], data, _steps(math.ceil(data / half)))
-            m["steps_hint"] = mapped.steps(streamed, lambda s=streamed: _vector_steps(hw, *s))
+            m["steps_hint"] = _vector_steps(
+                hw, m["dram_read_bytes"], m["dram_write_bytes"] if res.writes_output[i] else 0,
+                m["compute_cycles"], data, _steps(math.ceil(data / half)))
             chunk = max(1, data // m["steps_hint"])
             m["dram_streams"] = ((m["dram_read_bytes"] + m["dram_write_bytes"], chunk, chunk),)
             unit_name, unit_kind = vec.name, "vector"
