@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pysim.engine.dram import dram_key, transfer_timing
+from pysim.engine.dram import dram_key
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
 from pysim.mapping.bank_conflicts import fold_fetch_stalls
@@ -822,41 +822,6 @@ def _steps(tiles: int) -> int:
     return max(1, min(MAX_STEPS, tiles))
 
 
-def _vector_steps(hw: Any, read_bytes: int, write_bytes: int, compute_cycles: int,
-                  data_bytes: int, least: int) -> int:
-    """The steps a vector op streams its ``data_bytes`` in: at least ``least`` (each step's
-    data within half the input scratchpad), else as many, up to MAX_STEPS, as pipeline it
-    fastest (a DMA program chunks a stream as finely as pays, not as coarsely as its buffer
-    allows): a step reads (after the DRAM's first-access latency), computes and writes;
-    double-buffered, the steps overlap at the slower of the bus (reads and writes share it)
-    and the unit, so more steps hide more of the first read and the last write but pay the
-    latency each (Kung's "memory-bound" pipelining, IEEE Computer 1986). A larger scratchpad
-    only widens the choice: never slower by its steps (the least steps of a smaller one
-    remain open). Ties keep fewer steps."""
-    if read_bytes + write_bytes <= 0:
-        return least
-    double = all(s.double_buffered for s in hw.scratchpads)
-    best, chosen = math.inf, least
-    for steps in range(least, MAX_STEPS + 1):
-        chunk = max(1, data_bytes // steps)
-        t = transfer_timing(hw, ((read_bytes + write_bytes, chunk, chunk),))
-        read = (read_bytes / steps / t.bytes_per_cycle + t.latency_cycles) if read_bytes else 0.0
-        write = (write_bytes / steps / t.bytes_per_cycle + t.latency_cycles) if write_bytes \
-            else 0.0
-        compute = compute_cycles / steps
-        if steps > 1 and double:
-            # the bus carries every transfer, idle only while the first compute outlasts the
-            # second read and the last outlasts the write before it; the unit every step,
-            # after the first read and before the last write: the longer of the two
-            total = max(steps * (read + write) + max(0.0, compute - read)
-                        + max(0.0, compute - write), read + steps * compute + write)
-        else:
-            total = steps * (read + compute + write)
-        if total < best * (1 - 1e-9):
-            best, chosen = total, steps
-    return chosen
-
-
 def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                  tick: Callable[[], Any] | None = None,
                  placement: list[KeptBlock] | None = None) -> list[OpMapping]:
@@ -992,12 +957,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             all_in = sum(math.ceil(wl.tensors[t].bytes * frac) for t in op.inputs)
             add_bits(m["sram_read_bits"], spads["input"].name, 8 * all_in)
             add_bits(m["sram_write_bits"], spads["output"].name, 8 * wl.tensors[op.output].bytes)
-            data = all_in + wl.tensors[op.output].bytes  # through the scratchpads
             half = max(1, spads["input"].size_bytes // 2)
-            m["steps_hint"] = _vector_steps(
-                hw, m["dram_read_bytes"], m["dram_write_bytes"] if res.writes_output[i] else 0,
-                m["compute_cycles"], data, _steps(math.ceil(data / half)))
-            chunk = max(1, data // m["steps_hint"])
+            m["steps_hint"] = _steps(math.ceil((all_in + wl.tensors[op.output].bytes) / half))
+            chunk = max(1, (all_in + wl.tensors[op.output].bytes) // m["steps_hint"])
             m["dram_streams"] = ((m["dram_read_bytes"] + m["dram_write_bytes"], chunk, chunk),)
             unit_name, unit_kind = vec.name, "vector"
         if not res.writes_output[i]:
