@@ -35,8 +35,10 @@ def assert_same(closed: object, stepped: object) -> None:
     c, s = closed.to_dict(), stepped.to_dict()  # type: ignore[attr-defined]
     for f in INT_FIELDS:
         assert c[f] == s[f], f
+    # the reference sums its steps' times one by one where the closed form multiplies: the
+    # same figure to rounding (1.06e-12 apart on an sm=1 h100 case hypothesis found)
     for f in FLOAT_FIELDS:
-        assert c[f] == pytest.approx(s[f], rel=1e-12, abs=0), f
+        assert c[f] == pytest.approx(s[f], rel=1e-10, abs=0), f
 
 
 Case = tuple[gpu.GpuPreset, int, int, int, str, bool, int, "str | None"]
