@@ -105,7 +105,7 @@ wl = wl if isinstance(wl, list) else os.path.join(inputs, wl)
 t0 = time.perf_counter()
 _, _, out = get_hardware_performance_zigzag(
     wl, os.path.join(inputs, spec["hardware"]), os.path.join(inputs, spec["mapping"]),
-    opt="latency", dump_folder=spec["dump"], loma_show_progress_bar=False)
+    opt=spec.get("opt", "latency"), dump_folder=spec["dump"], loma_show_progress_bar=False)
 total = time.perf_counter() - t0
 layers = []
 cmes = [c for c, _ in out[0][1]]
@@ -148,12 +148,18 @@ print("@@RESULT@@" + json.dumps({"total_s": total, "layers": layers}))
 """
 
 
-def zigzag_live(python: str, accel: str, workload: str) -> dict[str, Any]:
-    """Run ZigZag in its own interpreter; returns the fixture record."""
+def zigzag_live(python: str, accel: str, workload: str, opt: str = "latency",
+                global_buffer_kib: int | None = None) -> dict[str, Any]:
+    """Run ZigZag in its own interpreter; returns the fixture record. ``global_buffer_kib``:
+    the Eyeriss-like accelerator with its sram_1M (input and output) that size."""
     hw, mapping = ACCELERATORS[accel]
     wl: Any = SINGLE_LAYERS.get(workload, "workload/resnet18.onnx")
     with tempfile.TemporaryDirectory(prefix="zigzag_") as tmp:
-        spec = {"hardware": hw, "mapping": mapping, "workload": wl, "dump": tmp}
+        spec = {"hardware": hw, "mapping": mapping, "workload": wl, "dump": tmp, "opt": opt}
+        if global_buffer_kib is not None:
+            spec["hardware"] = str(Path(tmp) / "eyeriss_like_small.yaml")
+            Path(spec["hardware"]).write_text(
+                small_buffer_yaml(python, hw, global_buffer_kib))
         proc = subprocess.run([python, "-c", CHILD, json.dumps(spec)], capture_output=True,
                               text=True, cwd=tmp, check=False)
     for line in proc.stdout.splitlines():
@@ -163,11 +169,12 @@ def zigzag_live(python: str, accel: str, workload: str) -> dict[str, Any]:
     else:
         raise RuntimeError(f"ZigZag failed on {accel}/{workload}: {proc.stderr[-3000:]}")
     return {
-        "zigzag_version": ZIGZAG_VERSION, "accelerator": f"zigzag/inputs/{hw}",
-        "mapping": f"zigzag/inputs/{mapping}",
+        "zigzag_version": ZIGZAG_VERSION, "accelerator": f"zigzag/inputs/{hw}" + (
+            f" with sram_1M.size {global_buffer_kib} KiB" if global_buffer_kib else ""),
+        "mapping": f"zigzag/inputs/{mapping}", "opt": opt,
         "workload": wl if isinstance(wl, str) else f"inline, SINGLE_LAYERS[{workload!r}]",
         "command": "get_hardware_performance_zigzag(workload, accelerator, mapping, "
-                   "opt='latency', loma_show_progress_bar=False) [lpf_limit=6, loma, uneven]; "
+                   f"opt={opt!r}, loma_show_progress_bar=False) [lpf_limit=6, loma, uneven]; "
                    "via: python benchmarks/validate_zigzag.py --zigzag-python PY --record",
         **out,
     }
@@ -359,6 +366,81 @@ def _row(name: str, v: tuple[float, ...], zl: dict[str, float], pl: dict[str, fl
           f"{_ratio(pd_, zd):>5} {zs:>7.2f}{tag[1:2] or ' '} {ps * 1e3:>8.1f}")
 
 
+# The 3x3 convolution's weight gradient on the Eyeriss-like accelerator with its global buffer
+# (sram_1M: input and output) shrunk until pysim's dW row tile is narrower than M = taps x C,
+# the channel-major rows (pysim/mapping/planner.py, _patches_map). Both tools minimise energy
+# (DRAM dominates it), so each one's DRAM bytes are its least-energy mapping's. ZigZag counts
+# DRAM in its 64-bit port's words, with no data layout; pysim reads NHWC tensors in DRAM
+# bursts (64 B on the config's DDR4: a slice of an int8 pixel's 64 channels costs the whole
+# pixel), so it runs twice: layout-free (8-byte bursts, the port's words) and as configured.
+SMALL_BUFFERS_KIB = (128, 64, 32)
+
+
+def small_buffer_yaml(python: str, hw: str, kib: int) -> str:
+    """ZigZag's shipped ``hw`` (its inputs folder, found by ``python``) with sram_1M's size
+    set to ``kib`` KiB (ZigZag sizes are bits)."""
+    import yaml
+
+    where = subprocess.run([python, "-c", "import zigzag, os; print(os.path.dirname("
+                            "zigzag.__file__))"], capture_output=True, text=True, check=True)
+    spec = yaml.safe_load((Path(where.stdout.strip()) / "inputs" / hw).read_text())
+    spec["memories"]["sram_1M"]["size"] = kib * 1024 * 8
+    spec["name"] = f"{spec['name']}_gb{kib}k"
+    return str(yaml.safe_dump(spec, sort_keys=False))
+
+
+def small_buffer_fixture(kib: int) -> Path:
+    return FIXTURES / f"eyeriss_like__{WEIGHT_GRAD}_gb{kib}k_energy.json"
+
+
+def small_buffer_pysim(kib: int, burst_bytes: int | None) -> Any:
+    """pysim's run of the weight gradient on zigzag_eyeriss_like with sram_1M ``kib`` KiB (in
+    whole 48-byte words), least energy, DRAM bursts of ``burst_bytes`` (None: the config's)."""
+    layer = json.loads(fixture_path("eyeriss_like", WEIGHT_GRAD).read_text())["layers"][0]
+    hw = pysim.load_hardware(CONFIGS / "zigzag_eyeriss_like.yaml").with_overrides({
+        "scratchpads.0.size_kib": f"{kib * 1024 // 48 * 48} B", "mapper.objective": "energy",
+        **({"dram.burst_bytes": burst_bytes} if burst_bytes else {})})
+    return pysim.simulate(hw, one_op_workload(pysim_op(layer)))
+
+
+def zigzag_dram(layer: dict[str, Any]) -> tuple[float, float, float, float]:
+    """ZigZag's DRAM bytes: X read (its I), dY read (its W), dW's partial sums read back, and
+    everything read and written."""
+    acc = layer["word_accesses"]
+    x, dy, dw = (acc[op]["dram"]["RD_OUT_TO_LOW"] * 8 for op in ("I", "W", "O"))
+    return x, dy, dw, layer["dram_read_bytes"] + layer["dram_write_bytes"]
+
+
+def pysim_dram(res: Any, name: str) -> tuple[float, float, float, float]:
+    """pysim's, the same four."""
+    reads = res.tensors.set_index("tensor")["dram_read_bytes"]
+    return (float(reads.get("in", 0)), float(reads.get("dy", 0)), float(reads.get(name, 0)),
+            float(res.dram_read_bytes + res.dram_write_bytes))
+
+
+def small_buffer_report(records: dict[int, tuple[dict[str, Any], str]]) -> None:
+    print(f"\n== eyeriss_like / {WEIGHT_GRAD}, sram_1M shrunk (both: least energy): DRAM KB "
+          "read and written (X / dY / dW partial sums read); ratios pysim / ZigZag")
+    cols = (f"{'sram_1M':>8} {'ZigZag':>22} {'pysim, 8-B words':>22} {'r':>5} "
+            f"{'pysim, 64-B bursts':>22} {'r':>5}  {'pysim tile (64-B)':<21} ZZ uJ  "
+            "pysim uJ (8-B)")
+    print(cols)
+    print("-" * len(cols))
+
+    def cell(x: float, dy: float, dw: float, total: float) -> str:
+        return f"{total / 1e3:>6.0f} ({x / 1e3:.0f}/{dy / 1e3:.0f}/{dw / 1e3:.0f})"
+
+    for kib, (rec, tag) in records.items():
+        z = zigzag_dram(rec["layers"][0])
+        runs = {b: small_buffer_pysim(kib, b) for b in (8, None)}
+        p8, p64 = (pysim_dram(runs[b], WEIGHT_GRAD) for b in (8, None))
+        tile = runs[None].layers.iloc[0].tiling.split(" tile ")[1]
+        print(f"{kib:>6}Ki {cell(*z):>22} {cell(*p8):>22} {_ratio(p8[3], z[3]):>5} "
+              f"{cell(*p64):>22} {_ratio(p64[3], z[3]):>5}  {tile:<21} "
+              f"{rec['layers'][0]['energy_pj'] / 1e6:>6.1f}{tag[1:2] or ' '} "
+              f"{runs[8].energy_j * 1e6:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zigzag-python", help="interpreter of a virtualenv with zigzag-dse")
@@ -388,6 +470,18 @@ def main() -> None:
                     continue
                 rec, tag = json.loads(path.read_text()), " rec"
             report(accel, workload, rec, tag, args.repeat)
+    if "eyeriss_like" in args.accelerators and WEIGHT_GRAD in args.workloads:
+        small: dict[int, tuple[dict[str, Any], str]] = {}
+        for kib in SMALL_BUFFERS_KIB:
+            if args.zigzag_python:
+                rec = zigzag_live(args.zigzag_python, "eyeriss_like", WEIGHT_GRAD, "energy", kib)
+                small[kib] = (rec, "")
+                if args.record:
+                    small_buffer_fixture(kib).write_text(json.dumps(rec, indent=1) + "\n")
+            elif small_buffer_fixture(kib).exists():
+                small[kib] = (json.loads(small_buffer_fixture(kib).read_text()), " rec")
+        if small:
+            small_buffer_report(small)
 
 
 if __name__ == "__main__":
