@@ -12,9 +12,9 @@ write-back). The choice minimises the bytes moved between ops (each reader's DRA
 write-back) subject to the area at every step, by an integer program in the COSMA line (Li et
 al., arXiv 2311.18246: keep / drop per tensor and gap, capacity per step: a kept gap fills
 the area from the end of its producer, or reloading reader, through its reader) solved with
-``scipy.optimize.milp`` (HiGHS), its LP relaxation first: rounded and repaired (and branched
-once), that plan stands where it keeps within MIP_REL_GAP of the relaxation's bound
-(``_solve``). The online rules' choices
+HiGHS, its LP relaxation first (through ``highspy``): rounded and repaired (and branched once),
+that plan stands where it keeps within MIP_REL_GAP of the relaxation's bound (``_solve``);
+else the integer program (``scipy.optimize.milp``). The online rules' choices
 (FIFO, LRU, Belady: pysim/mapping/residency.py) are points of this space, so the plan never
 moves more; the mapper runs the best of them where the solver stops with a worse plan or
 none (``choose_residency``).
