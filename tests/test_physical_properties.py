@@ -342,6 +342,12 @@ def _pipeline_allowance(res: pysim.Result, unit: str, d_rows: int, d_cols: int) 
     "367 -> 459: the 42-deep K tile that just fits 5.25 KiB is no candidate of a 43-row array "
     "(its K tiles are 43's halvings and 32's), and the 43-deep one does not fit; a candidate "
     "set holding every smaller array's would be unbounded (found at 3000 draws)"))
+@example(case=Case("lowp_edge", (("units.0.rows", 1),), ("gemm", 30, 130, 36)),
+         dim="cols", grow=1, pinned=False).xfail(raises=AssertionError, reason=(
+    "4544 -> 4547: dispatch (fastest) scores each unit by the closed-form cycles of the whole "
+    "GEMM; a 33rd column makes the 1-row int8 array score below the bit-serial array, but its "
+    "tiled mapping computes 3 cycles longer (4363 against 4360): a unit chosen by a figure the "
+    "engine does not run (found at 1500 draws)"))
 @example(case=PINNED_GRAIN, dim="rows", grow=1, pinned=True).xfail(raises=AssertionError, reason=(
     "3114 -> 3205 (allowance 86): the same class: 12 rows tile K = 80 as 48 (4 x 12), whose "
     "48 x 42 weight tile just fits the 1.97 KiB filter memory; 13 rows offer 52 (4 x 13) and "
