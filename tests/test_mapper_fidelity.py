@@ -555,12 +555,16 @@ def test_a_kept_output_is_neither_priced_nor_written():
 
 def test_more_arrays_search_the_tiles_of_fewer():
     # N = 300 on a weight-stationary array: one array (grain 256) tiles it 256 + 44; two
-    # (grain 512, wider than N) would not offer 256 without the one-array candidates. (Every
-    # grain at least as wide as a dimension offers the same tiles of it: N = 33's halvings
-    # down to an eighth of 33.)
+    # (grain 512, wider than N) offer 256 too, from the one-array candidates and from the
+    # power-of-two tiles below N. Every grain at least as wide as a dimension offers the same
+    # tiles of it: N = 33's halvings down to an eighth of 33 and the power-of-two tiles of
+    # the 32 below it (a 64-column array lacked 47 columns' 8-wide tiles of N = 35, and at
+    # 2 KiB ran 16 % slower: tests/test_physical_properties.py).
     hw = pysim.load_hardware(ROOT / "configs" / "tpu_v1.yaml").with_overrides(
         {"units.0.arrays": 2})
     unit = hw.units[0]
     assert unit.fewer_array_grains() == ((1, 256, 256),)
-    assert 256 not in _candidates(300, 512) and 256 in _candidates(300, 256)
-    assert list(_candidates(33, 512)) == list(_candidates(33, 256)) == [3, 5, 9, 17, 33]
+    assert 256 in _candidates(300, 512) and 256 in _candidates(300, 256)
+    assert list(_candidates(33, 512)) == list(_candidates(33, 256)) == \
+        list(_candidates(33, 47)) == [3, 4, 5, 8, 9, 16, 17, 32, 33]
+    assert list(_candidates(35, 64)) == list(_candidates(35, 47))
