@@ -8,6 +8,8 @@ default.yaml), the shipped ResNet-18 (zigzag/inputs/workload/resnet18.onnx) and 
 (LOMA search, opt=latency, lpf_limit=6). pysim runs each ZigZag layer as a one-op workload
 (no inter-layer reuse, as ZigZag's per-layer evaluation) on configs/validation/zigzag_*.yaml,
 which describe the same hardware in pysim's format (their headers list every approximation).
+Last, the 3x3 weight gradient on the Eyeriss-like accelerator with its global buffer shrunk
+(``SMALL_BUFFERS_KIB``), both tools at least energy: DRAM bytes side by side.
 
     python -m venv /tmp/zzvenv && /tmp/zzvenv/bin/pip install zigzag-dse==3.9.1 six
     python benchmarks/validate_zigzag.py --zigzag-python /tmp/zzvenv/bin/python [--record]
