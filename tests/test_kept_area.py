@@ -22,6 +22,7 @@ from pysim.mapping.kept_area import (
     Stay,
     _place_in,
     _place_in_reference,
+    _StayArrays,
     best_fit,
     place,
 )
@@ -254,3 +255,26 @@ def test_past_the_cpp_budget_the_python_placer_places_alike(
     monkeypatch.setattr(_core, "place_stays", refuse)
     assert place(stays, 100) == fast
     assert _place_in(stays, 100) == _place_in_reference(stays, 100)
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.sampled_from([1, 2, 8, 9]),
+                          st.integers(0, 12), st.lists(st.integers(0, 9), min_size=1,
+                                                       max_size=4)),
+                max_size=16, unique_by=lambda r: r[:2]))
+def test_the_placement_orders_in_numpy_are_the_keys_sorts(raw) -> None:
+    # ties everywhere: few sizes and steps, several gaps of one tensor (reloads)
+    stays = [Stay(f"t{t}", size, first, tuple(sorted({first + d for d in ends})), gap)
+             for t, gap, size, first, ends in raw]
+    arrays = _StayArrays.of(stays)
+    for k, order in enumerate(ORDERS):
+        assert arrays.sorted_by(k) == sorted(range(len(stays)), key=lambda i: order(stays[i]))
+    assert arrays.sorted_by(-1) is None  # an order of its own: its key's sort
+
+
+def test_the_placement_orders_fall_back_to_the_keys_past_int64() -> None:
+    huge = 1 << 61  # bytes x steps past int64: the keys' own sort, the same placement
+    stays = [Stay("a", huge, 0, (9,)), Stay("b", huge // 2, 1, (4,)), Stay("c", 3, 2, (8,))]
+    assert _StayArrays.of(stays).sorted_by(3) is None
+    blocks, kept = place(stays, huge)
+    assert (blocks, kept) == _best_of_reference(stays, huge)

@@ -4,6 +4,10 @@ outputs, FIFO eviction, and a zero budget."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pysim.mapping import residency
 from pysim.mapping.residency import plan_residency
 
 
@@ -138,3 +142,17 @@ def test_an_unknown_policy_is_refused():
 
     with pytest.raises(ValueError, match="policy must be one of fifo, lru, belady, got 'mru'"):
         plan_residency(*_graph(CHAIN), budget_bytes=100, policy="mru")  # type: ignore[arg-type]
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=300)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 10**6), max_size=3),
+                          st.sampled_from([0, 5, 10, 20, 40])), min_size=1, max_size=30),
+       st.integers(0, 100))
+def test_belady_by_heap_evicts_what_sorting_at_each_eviction_does(raw, budget) -> None:
+    # sizes from few values: ties in next reads and sizes everywhere
+    ops = [(f"t{i}", tuple(f"t{j % i}" for j in ins) if i else (), size)
+           for i, (ins, size) in enumerate(raw)]
+    graph = _graph(ops)
+    heap = residency._plan(*graph, budget, "belady", belady_heap=True)
+    assert heap == residency._plan(*graph, budget, "belady", belady_heap=False)
+    assert heap == plan_residency(*graph, budget_bytes=budget, policy="belady")

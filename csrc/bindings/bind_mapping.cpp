@@ -643,7 +643,7 @@ void bind_mapping(py::module_& m) {
                                         std::to_string(nbytes.data()[i]));
           }
         }
-        // each of a stay's tries scans (and sorts) the blocks placed before it: ~3 ns a unit
+        // each of a stay's tries scans the blocks placed before it: ~3 ns a unit
         require_within("place_stays' work (stays x gaps)",
                        static_cast<double>(n) * static_cast<double>(ends.shape(0)),
                        int64_t{1} << 30);

@@ -28,12 +28,16 @@ struct StayPlacement {
   std::vector<int64_t> kept;
 };
 
-// The offset of nbytes during steps first..last among spans (first, last, lo, hi) already
-// placed, the top of an area of `budget` bytes included: the smallest gap that holds it (best
-// fit), or with `lowest` the lowest (first fit); -1 if no gap holds it.
-int64_t best_fit_offset(const std::vector<int64_t>& spans, int64_t first, int64_t last,
-                        int64_t nbytes, int64_t budget, std::vector<int64_t>& scratch,
-                        bool lowest = false);
+// A block placed: bytes lo..hi - 1 of the area during steps first..last.
+struct PlacedSpan {
+  int64_t lo, hi, first, last;
+};
+
+// The offset of nbytes during steps first..last among the spans already placed (ascending by
+// (lo, hi)), the top of an area of `budget` bytes included: the smallest gap that holds it
+// (best fit), or with `lowest` the lowest (first fit); -1 if no gap holds it.
+int64_t best_fit_offset(const std::vector<PlacedSpan>& spans, int64_t first, int64_t last,
+                        int64_t nbytes, int64_t budget, bool lowest = false);
 
 StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll,
                           bool lowest = false);
