@@ -130,10 +130,11 @@ def place(stays: list[Stay], budget: int) -> tuple[list[KeptBlock], dict[Stay, i
     index: list[int] = []
     for order, lowest in PLACEMENTS:
         if not lowest:  # a new order (each comes first with best fit)
-            index = arrays.sorted_by(ORDERS.index(order) if order in ORDERS else -1)
-            if index is None:  # an order of its own (or products past int64): by its key
+            fast = arrays.sorted_by(ORDERS.index(order) if order in ORDERS else -1)
+            if fast is None:  # an order of its own (or products past int64): by its key
                 keys = [order(s) for s in stays]
-                index = sorted(range(len(stays)), key=keys.__getitem__)
+                fast = sorted(range(len(stays)), key=keys.__getitem__)
+            index = fast
         found = arrays.place(index, budget, lowest)
         if found is None:  # past the C++'s work budget: the Python placer
             found = _reference_offsets([stays[i] for i in index], budget, lowest)
