@@ -278,3 +278,15 @@ def test_the_placement_orders_fall_back_to_the_keys_past_int64() -> None:
     assert _StayArrays.of(stays).sorted_by(3) is None
     blocks, kept = place(stays, huge)
     assert (blocks, kept) == _best_of_reference(stays, huge)
+
+
+def test_the_cpp_placer_gives_up_once_it_has_lost_what_it_was_told() -> None:
+    # a: 60 B over 2 gaps, b: 50 B over 1, in a 100 B area: b keeps only where a left room
+    first, nbytes = np.array([0, 1], dtype=np.int64), np.array([60, 50], dtype=np.int64)
+    start, ends = np.array([0, 2, 3], dtype=np.int64), np.array([4, 8, 6], dtype=np.int64)
+    whole = _core.place_stays(first, nbytes, start, ends, 100)
+    assert whole is not None
+    assert whole[1].tolist() == [2, 0]  # b dropped: lost 50 B x 1 gap
+    assert _core.place_stays(first, nbytes, start, ends, 100, give_up_at=50) is None
+    again = _core.place_stays(first, nbytes, start, ends, 100, give_up_at=51)
+    assert again is not None and [x.tolist() for x in again] == [x.tolist() for x in whole]

@@ -618,7 +618,7 @@ void bind_mapping(py::module_& m) {
   m.def(
       "place_stays",
       [](const py::array& first_in, const py::array& nbytes_in, const py::array& start_in,
-         const py::array& ends_in, int64_t budget, bool lowest) {
+         const py::array& ends_in, int64_t budget, bool lowest, int64_t give_up_at) {
         const I64 first = int_array(first_in, "first"), nbytes = int_array(nbytes_in, "nbytes");
         const I64 start = int_array(start_in, "start"), ends = int_array(ends_in, "ends");
         for (const auto* x : {&first, &nbytes, &start, &ends}) {
@@ -649,16 +649,21 @@ void bind_mapping(py::module_& m) {
                        int64_t{1} << 30);
         StayList in{static_cast<int64_t>(n), first.data(), nbytes.data(), st, ends.data()};
         const StayPlacement placed =
-            without_gil([&](const Poll& poll) { return place_stays(in, budget, poll, lowest); });
+            without_gil([&](const Poll& poll) {
+              return place_stays(in, budget, poll, lowest, give_up_at);
+            });
+        using Arrays = std::tuple<py::array_t<int64_t>, py::array_t<int64_t>>;
+        if (placed.abandoned) return std::optional<Arrays>();
         py::array_t<int64_t> offset(n), kept(n);
         std::copy(placed.offset.begin(), placed.offset.end(), offset.mutable_data());
         std::copy(placed.kept.begin(), placed.kept.end(), kept.mutable_data());
-        return std::make_tuple(offset, kept);
+        return std::optional<Arrays>(Arrays(offset, kept));
       },
       py::arg("first"), py::arg("nbytes"), py::arg("start"), py::arg("ends"), py::arg("budget"),
-      py::arg("lowest") = false,
+      py::arg("lowest") = false, py::arg("give_up_at") = -1,
       "Best fit (or with `lowest` first fit) of kept stays in the order given: (offset per "
-      "stay, -1 if dropped; gaps kept per stay). Internal to pysim.mapping.kept_area.place; "
+      "stay, -1 if dropped; gaps kept per stay); None once the stays placed have lost "
+      "`give_up_at` bytes x gaps (>= 0; -1: never). Internal to pysim.mapping.kept_area.place; "
       "kept_area._place_in_reference computes the same in Python.");
 }
 

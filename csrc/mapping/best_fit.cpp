@@ -1,6 +1,7 @@
 #include "mapping/best_fit.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <tuple>
 
 namespace pysim {
@@ -25,8 +26,9 @@ int64_t best_fit_offset(const std::vector<PlacedSpan>& spans, int64_t first, int
 }
 
 StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll,
-                          bool lowest) {
+                          bool lowest, int64_t give_up_at) {
   Ticker ticker(poll);
+  int64_t lost = 0;  // bytes x gaps of the stays placed so far that are not kept (saturating)
   StayPlacement out;
   out.offset.assign(static_cast<size_t>(stays.n), -1);
   out.kept.assign(static_cast<size_t>(stays.n), 0);
@@ -47,6 +49,17 @@ StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& pol
                      placed);
         out.offset[static_cast<size_t>(i)] = offset;
         out.kept[static_cast<size_t>(i)] = count;
+        break;
+      }
+    }
+    if (give_up_at >= 0) {
+      const int64_t dropped =
+          stays.start[i + 1] - stays.start[i] - out.kept[static_cast<size_t>(i)];
+      if (dropped > 0) {
+        lost = nbytes > (INT64_MAX - lost) / dropped ? INT64_MAX : lost + nbytes * dropped;
+      }
+      if (lost >= give_up_at) {
+        out.abandoned = true;
         break;
       }
     }

@@ -22,10 +22,13 @@ struct StayList {
   const int64_t* ends = nullptr;
 };
 
-// Per stay, its offset (-1: dropped) and how many of its gaps stay kept (0: dropped).
+// Per stay, its offset (-1: dropped) and how many of its gaps stay kept (0: dropped);
+// `abandoned`: the placement stopped once it had lost `give_up_at` (the stays after that one
+// are left dropped).
 struct StayPlacement {
   std::vector<int64_t> offset;
   std::vector<int64_t> kept;
+  bool abandoned = false;
 };
 
 // A block placed: bytes lo..hi - 1 of the area during steps first..last.
@@ -39,7 +42,10 @@ struct PlacedSpan {
 int64_t best_fit_offset(const std::vector<PlacedSpan>& spans, int64_t first, int64_t last,
                         int64_t nbytes, int64_t budget, bool lowest = false);
 
+// With `give_up_at` >= 0 it stops once the stays placed have lost that many bytes x gaps
+// (their bytes times the gaps not kept): a placement that can keep no more than the best one
+// tried already (kept_area.place keeps the first of the best) need not finish.
 StayPlacement place_stays(const StayList& stays, int64_t budget, const Poll& poll,
-                          bool lowest = false);
+                          bool lowest = false, int64_t give_up_at = -1);
 
 }  // namespace pysim
