@@ -93,6 +93,78 @@ def test_lowest_energy_sends_int4_to_the_bit_serial_array() -> None:
         "w8a8": "int8_array"}
 
 
+def _fastest_by_mapping_every_unit(hw: Any, op: Any, units: list[Any],
+                                   map_on: Any) -> tuple[Any, dict[str, Any]]:
+    """``planner._fastest_mapped`` without its pruning: every unit mapped, in listed order."""
+    best: tuple[float, Any, dict[str, Any]] | None = None
+    for u in units:
+        m = map_on(u)
+        if best is None or m["latency_estimate"] < best[0] * (1 - 1e-9):
+            best = (m["latency_estimate"], u, m)
+    assert best is not None
+    return best[1], best[2]
+
+
+# BiBERT's FFN1 (examples/seeds/bibert.py): binary, 786 KB of 16-bit sums, DRAM-bound on the
+# XNOR and the bit-serial array alike; the bit-serial array's mapping finishes it first
+BINARY_FFN1 = {"name": "ffn1", "inputs": [{"name": "x", "shape": [128, 768], "bits": 1}],
+               "ops": [{"name": "ffn1", "type": "gemm", "inputs": ["x"], "m": 128, "n": 3072,
+                        "k": 768, "weight_bits": 1, "act_bits": 1, "out_bits": 16}]}
+
+
+@pytest.mark.parametrize("spec", ["resnet18", "binary_resnet18", "finn_cnv",
+                                  "resnet18_precision:bits=4", "mobilenet_v2",
+                                  "llama2_7b_linear:seq_len=4", "binary_ffn1"])
+def test_fastest_maps_only_the_units_that_could_win(spec: str, monkeypatch) -> None:
+    """A unit whose compute alone at its peak rate exceeds the best mapped estimate is not
+    mapped; the dispatch is the one that maps every unit."""
+    from pysim.mapping import planner
+    from pysim.memo import clear_caches
+
+    hw = lowp("fastest")
+    wl = workload_from_dict(BINARY_FFN1) if spec == "binary_ffn1" else zoo.from_spec(spec)
+    clear_caches()
+    pruned = units_of(hw, wl)
+    clear_caches()
+    monkeypatch.setattr(planner, "_fastest_mapped", _fastest_by_mapping_every_unit)
+    assert units_of(hw, wl) == pruned
+    clear_caches()
+    if spec == "binary_ffn1":
+        assert pruned == {"ffn1": "bitserial_array"}
+
+
+def test_fastest_takes_the_unit_whose_mapping_finishes_first() -> None:
+    """A 30 x 130 x 36 int8 GEMM on lowp_edge with a 1 x 33 int8 array: the closed form of the
+    whole GEMM scores the int8 array below the bit-serial array (33 columns cover N = 130 in 4
+    folds of a 1-row array), but its tiled mapping computes longer; dispatch maps both and
+    runs the op where the mapping finishes first, so 33 columns are no slower than 32 (the
+    physical property's counterexample, tests/test_physical_properties.py)."""
+    from pysim.mapping.planner import _dispatch_score
+
+    spec: dict[str, Any] = {
+        "name": "g", "inputs": [{"name": "x", "shape": [30, 36], "bits": 8}],
+        "ops": [{"name": "g", "type": "gemm", "inputs": ["x"], "m": 30, "n": 130, "k": 36,
+                 "weight_bits": 8, "act_bits": 8}]}
+    wl = workload_from_dict(spec)
+    latency = {}
+    for cols in (32, 33):
+        hw = lowp("fastest").with_overrides({"units.0.rows": 1, "units.0.cols": cols})
+        op = wl.ops[0]
+        closed = {u.name: _dispatch_score(hw, u, op, "fastest") for u in hw.units
+                  if u.supports(op)}
+        (mapped,) = map_workload(hw, wl)
+        estimates = {}
+        for name in closed:  # each unit's own mapping, pinned
+            pinned = workload_from_dict({**spec, "ops": [{**spec["ops"][0], "unit": name}]})
+            estimates[name] = pysim.simulate(hw, pinned).latency_cycles
+        assert mapped.unit == min(estimates, key=estimates.__getitem__)
+        latency[cols] = pysim.simulate(hw, wl).latency_cycles
+        if cols == 33:  # the closed form prefers the int8 array, the mapping does not
+            assert closed["int8_array"] < closed["bitserial_array"]
+            assert mapped.unit == "bitserial_array"
+    assert latency[33] <= latency[32]
+
+
 def test_first_takes_the_first_unit_that_supports_the_op() -> None:
     # the int8 array runs every int op up to 8 bits (narrower operands sign-extended)
     assert set(units_of(lowp("first"), gemms()).values()) == {"int8_array"}

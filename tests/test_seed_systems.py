@@ -61,7 +61,10 @@ def test_bibert_flops_saving_in_band() -> None:
 
 def test_bibert_binary_model_runs_on_the_xnor_array_faster_and_cheaper() -> None:
     sim = _run("bibert")["sim"]
-    assert sim["binary"]["units"] == ["xnor_array"]
+    # dispatch by mapped time: the GEMMs on the XNOR array but the DRAM-bound FFN1s, on the
+    # bit-serial array; none on the int8 array
+    assert "xnor_array" in sim["binary"]["units"]
+    assert set(sim["binary"]["units"]) <= {"xnor_array", "bitserial_array"}
     assert sim["int8"]["units"] == ["int8_array"]
     assert sim["binary"]["latency_ms"] < 0.75 * sim["int8"]["latency_ms"]
     assert sim["binary"]["energy_mj"] < 0.6 * sim["int8"]["energy_mj"]

@@ -24,7 +24,7 @@ from pysim.mapping.counts import add_bits, add_tile_traffic, flow, transfer
 from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.level_flows import add_compulsory, behind, chains
 from pysim.mapping.loop_nest import GemmMapping
-from pysim.mapping.mac_memo import MAPPED, MappedOps, op_signature
+from pysim.mapping.mac_memo import MAPPED, MappedOps, op_signature, snapshot
 from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
@@ -144,11 +144,13 @@ def _widths(op: Any) -> str:
 
 
 def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
-    """The figure ``policy`` minimises for ``op`` on ``unit``. fastest: the unit's closed-form
-    cycles for the op's whole GEMM view (count x tile_cost(m, n, k).cycles; an attention op
-    as its two GEMMs per head, Q K^T and P V, causal mask ignored); lowest_energy: MACs x the
-    unit's energy per MAC (x its sparsity factor). SRAM, DRAM and register traffic are left
-    out of both: they depend on the tiling, which depends on the unit."""
+    """The figure ``policy`` minimises for ``op`` on ``unit`` before any mapping
+    (``_pick_unit``; under fastest ``map_workload`` then maps a GEMM on each unit,
+    ``_mapped_dispatch``). fastest: the unit's closed-form cycles for the op's whole GEMM
+    view (count x tile_cost(m, n, k).cycles; an attention op as its two GEMMs per head, Q K^T
+    and P V, causal mask ignored); lowest_energy: MACs x the unit's energy per MAC (x its
+    sparsity factor). SRAM, DRAM and register traffic are left out of both: they depend on
+    the tiling, which depends on the unit."""
     if policy == "lowest_energy":
         return op.macs * unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
     if unit.kind == "tensor_core":  # the kernel's time (pysim/gpu/kernels.py)
@@ -166,6 +168,51 @@ def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
     else:  # no GEMM shape: MACs at the unit's peak rate
         return op.macs / max(1e-9, float(unit.peak_macs_per_cycle))
     return float(sum(count * unit.tile_cost(m, n, k, op).cycles for count, m, n, k in views))
+
+
+def _mapped_dispatch(hw: Any, op: Any, objective: Objective) -> list[Any] | None:
+    """The units ``map_workload`` maps a GEMM op on to dispatch it by their mapped time, in
+    the order listed: under ``dispatch: fastest``, an op no ``unit`` pins, with a GEMM view,
+    that several units support, none a tensor core (a kernel's time, ``_dispatch_score``)
+    and the tiling search estimating time (not the ``traffic`` objective). The op then runs
+    on the unit whose tiling the search expects to finish first (its DRAM, ports and
+    compute as the engine times them, ``Objective``), not the fewest closed-form cycles of
+    the whole GEMM: a unit's tiles and its memory traffic are what the run pays, as a
+    cost-model allocation of layers to cores (Stream, Symons et al., arXiv 2212.10612)
+    evaluates each core's mapping. None: ``_pick_unit``'s unit as it is."""
+    if (getattr(hw, "dispatch", "first") != "fastest" or getattr(op, "unit", None) is not None
+            or op.type == "attention" or op.gemm_view() is None
+            or objective.kind == "traffic"):
+        return None
+    units = [u for u in hw.units if u.supports(op)]
+    if len(units) < 2 or any(u.kind == "tensor_core" for u in units):
+        return None
+    return units
+
+
+def _fastest_mapped(hw: Any, op: Any, units: list[Any],
+                    map_on: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """The unit of ``units`` whose mapping (``map_on``) has the smallest
+    ``latency_estimate``, and that mapping; estimates within a relative 1e-9 tie and go to the
+    unit listed first. The units are mapped in the order of their closed-form cycles (the
+    likely fastest first), and one whose compute alone at its peak rate (the op's MACs over
+    ``peak_macs_per_cycle_for``: no mapping computes faster; a zero-skipping unit excepted)
+    exceeds the best estimate so far is not mapped: on lowp_edge an int8 convolution is not
+    mapped on the bit-serial array, 16x slower at w8a8 (ResNet-50 cold 184 -> 35 ms)."""
+    best: tuple[float, int, Any, dict[str, Any]] | None = None
+    closed = [_dispatch_score(hw, u, op, "fastest") for u in units]
+    for j in sorted(range(len(units)), key=closed.__getitem__):
+        u = units[j]
+        if (best is not None and getattr(u, "sparsity", "none") != "skipping"
+                and op.macs / max(1e-9, u.peak_macs_per_cycle_for(op)) > best[0] * (1 + 1e-9)):
+            continue
+        m_u = map_on(u)
+        estimate = float(m_u["latency_estimate"])
+        if (best is None or estimate < best[0] * (1 - 1e-9)
+                or (estimate <= best[0] * (1 + 1e-9) and j < best[1])):
+            best = (estimate, j, u, m_u)
+    assert best is not None  # units is not empty
+    return best[2], best[3]
 
 
 def _pick_unit(hw: Any, op: Any) -> Any:
@@ -635,6 +682,10 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
     bias_grad = op.bias_grad_bytes()
     m.update(
         compute_cycles=cycles + bank_stalls,
+        # the op's time as the search expects the engine to run it, its ``count`` GEMMs
+        # back to back (dispatch: fastest compares units by it, _mapped_dispatch), never
+        # below the compute found here
+        latency_estimate=max(count * float(t.latency_cycles), float(cycles + bank_stalls)),
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes + bias_grad,
@@ -911,21 +962,25 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
             m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
         elif unit is not None:
-            # weights a sparse unit reads compressed are stored so: their first read is that
-            w_ratio = weight_storage_ratio(op, unit)
-            if w_ratio < 1.0:
-                comp_by_role["weight"] += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
-            # the same op (but for names) mapped before on this hardware in the same setting
-            key = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
-                   len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
-                   not res.writes_output[i])
-            known = mapped.recall(key)
-            if known is None and cap.varying >= 0:  # ... or at another kept-area size that
-                # leaves the tiling search the same fits
-                known = mapped.rooms.recall_at((*key[:3], key[4]), cap.groups[cap.varying][1])
-            if known is not None:
-                m = known
-            else:
+            def map_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m, i: int = i,
+                       on_chip: frozenset[str] = on_chip, reserved: int = reserved,
+                       cap: Any = cap, spads: dict[str, Any] = spads,
+                       act_ratio: tuple[float, float] = act_ratio) -> dict[str, Any]:
+                """The op's mapping on ``unit``: the same op (but for names) mapped before
+                on this hardware and unit in the same setting, or at another kept-area size
+                that leaves the tiling search the same fits, else mapped now."""
+                key = ((op_signature(op), unit.name),
+                       bool(op.inputs) and op.inputs[0] in on_chip,
+                       len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
+                       not res.writes_output[i])
+                known = mapped.recall(key)
+                if known is None and cap.varying >= 0:
+                    known = mapped.rooms.recall_at((*key[:3], key[4]),
+                                                   cap.groups[cap.varying][1])
+                if known is not None:
+                    return known
+                m = snapshot(base_m)
+                w_ratio = weight_storage_ratio(op, unit)
                 if w_ratio < 1.0:
                     m["weight_ratio"] = w_ratio
                 found = _map_mac_op(op, unit, cap, spads, on_chip, m, hw.dram.burst_bytes,
@@ -940,6 +995,17 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 mapped.remember(key, m)
                 if found is not None:
                     mapped.rooms.remember_at((*key[:3], key[4]), found, m)
+                return m
+
+            units = _mapped_dispatch(hw, op, base)
+            if units is None:
+                m = map_on(unit)
+            else:  # dispatch by each unit's mapped time (``_mapped_dispatch``)
+                unit, m = _fastest_mapped(hw, op, units, map_on)
+            # weights a sparse unit reads compressed are stored so: their first read is that
+            w_ratio = weight_storage_ratio(op, unit)
+            if w_ratio < 1.0:
+                comp_by_role["weight"] += math.ceil(w_ratio * op.weight_bytes) - op.weight_bytes
             unit_name, unit_kind = unit.name, unit.kind
         else:
             vec = hw.vector
