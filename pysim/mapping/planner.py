@@ -171,18 +171,19 @@ def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
 
 
 def _mapped_dispatch(hw: Any, op: Any, objective: Objective) -> list[Any] | None:
-    """The units ``map_workload`` maps a GEMM op on to dispatch it by their mapped time, in
-    the order listed: under ``dispatch: fastest``, an op no ``unit`` pins, with a GEMM view,
-    that several units support, none a tensor core (a kernel's time, ``_dispatch_score``)
-    and the tiling search estimating time (not the ``traffic`` objective). The op then runs
-    on the unit whose tiling the search expects to finish first (its DRAM, ports and
-    compute as the engine times them, ``Objective``), not the fewest closed-form cycles of
-    the whole GEMM: a unit's tiles and its memory traffic are what the run pays, as a
-    cost-model allocation of layers to cores (Stream, Symons et al., arXiv 2212.10612)
-    evaluates each core's mapping. None: ``_pick_unit``'s unit as it is."""
-    if (getattr(hw, "dispatch", "first") != "fastest" or getattr(op, "unit", None) is not None
-            or op.type == "attention" or op.gemm_view() is None
-            or objective.kind == "traffic"):
+    """The units ``map_workload`` maps a GEMM op on to dispatch it by their mappings, in the
+    order listed: under ``dispatch: fastest`` or ``lowest_energy``, an op no ``unit`` pins,
+    with a GEMM view, that several units support, none a tensor core (a kernel's time,
+    ``_dispatch_score``) and the tiling search pricing time and energy (not the ``traffic``
+    objective). The op then runs on the unit whose mapping the search expects to finish first
+    (its DRAM, ports and compute as the engine times them, ``Objective``) or to spend the
+    least energy (``_energy_estimate``), not on the closed form of the whole GEMM or the MAC
+    energy alone: a unit's tiles and its memory traffic are what the run pays, as a cost-model
+    allocation of layers to cores (Stream, Symons et al., arXiv 2212.10612) evaluates each
+    core's mapping. None: ``_pick_unit``'s unit as it is."""
+    if (getattr(hw, "dispatch", "first") not in ("fastest", "lowest_energy")
+            or getattr(op, "unit", None) is not None or op.type == "attention"
+            or op.gemm_view() is None or objective.kind == "traffic"):
         return None
     units = [u for u in hw.units if u.supports(op)]
     if len(units) < 2 or any(u.kind == "tensor_core" for u in units):
@@ -190,27 +191,53 @@ def _mapped_dispatch(hw: Any, op: Any, objective: Objective) -> list[Any] | None
     return units
 
 
-def _fastest_mapped(hw: Any, op: Any, units: list[Any],
-                    map_on: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+def _energy_estimate(hw: Any, op: Any, m: dict[str, Any]) -> float:
+    """The op's energy (pJ) in mapping ``m`` as ``lowest_energy`` compares units: the tiling
+    search's DRAM, scratchpad and fill energy (``search_energy_pj``), the MACs, the PE
+    registers, the vector unit's dequantization, and the chip's static and clock energy over
+    the op's ``latency_estimate`` (a unit that takes longer leaks longer; pysim/energy/model.py
+    prices the same components per op and per run)."""
+    table = hw.energy_table
+    rf = m.get("rf_pj")
+    if rf is None:
+        rf = m.get("rf_accesses", 0) * table.rf_access_pj(max(op.weight_bits, op.act_bits))
+    per_cycle = (hw.leakage_mw() * 1e-3 / hw.clock_hz * 1e12
+                 + hw.energy.clock_pj_per_cycle)
+    return (float(m.get("search_energy_pj", 0.0)) + op.macs * float(m.get("mac_pj", 0.0))
+            + float(rf) + m.get("vector_ops", 0) * table.vector_op_pj(hw.vector.bits)
+            + per_cycle * float(m["latency_estimate"]))
+
+
+def _best_mapped(hw: Any, op: Any, units: list[Any],
+                 map_on: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     """The unit of ``units`` whose mapping (``map_on``) has the smallest
-    ``latency_estimate``, and that mapping; estimates within a relative 1e-9 tie and go to the
-    unit listed first. The units are mapped in the order of their closed-form cycles (the
-    likely fastest first), and one whose compute alone at its peak rate (the op's MACs over
-    ``peak_macs_per_cycle_for``: no mapping computes faster; a zero-skipping unit excepted)
-    exceeds the best estimate so far is not mapped: on lowp_edge an int8 convolution is not
-    mapped on the bit-serial array, 16x slower at w8a8 (ResNet-50 cold 184 -> 35 ms)."""
+    ``latency_estimate`` (``dispatch: fastest``) or ``energy_estimate`` (``lowest_energy``),
+    and that mapping; figures within a relative 1e-9 tie and go to the unit listed first. The
+    units are mapped in the order of their closed-form score (``_dispatch_score``: the likely
+    best first), and one whose floor exceeds the best figure so far is not mapped: under
+    fastest its compute alone at its peak rate (the op's MACs over
+    ``peak_macs_per_cycle_for``: no mapping computes faster; a zero-skipping unit excepted),
+    under lowest_energy its MAC energy (on lowp_edge an int8 convolution is not mapped on the
+    bit-serial array, 16x slower at w8a8: ResNet-50 cold 184 -> 35 ms)."""
+    policy = hw.dispatch
+    field = "latency_estimate" if policy == "fastest" else "energy_estimate"
     best: tuple[float, int, Any, dict[str, Any]] | None = None
-    closed = [_dispatch_score(hw, u, op, "fastest") for u in units]
+    closed = [_dispatch_score(hw, u, op, policy) for u in units]
     for j in sorted(range(len(units)), key=closed.__getitem__):
         u = units[j]
-        if (best is not None and getattr(u, "sparsity", "none") != "skipping"
-                and op.macs / max(1e-9, u.peak_macs_per_cycle_for(op)) > best[0] * (1 + 1e-9)):
-            continue
+        if best is not None:
+            if policy == "fastest":
+                floor = (0.0 if getattr(u, "sparsity", "none") == "skipping"
+                         else op.macs / max(1e-9, u.peak_macs_per_cycle_for(op)))
+            else:
+                floor = closed[j]  # MACs x the unit's pJ per MAC (x its sparsity factor)
+            if floor > best[0] * (1 + 1e-9):
+                continue
         m_u = map_on(u)
-        estimate = float(m_u["latency_estimate"])
-        if (best is None or estimate < best[0] * (1 - 1e-9)
-                or (estimate <= best[0] * (1 + 1e-9) and j < best[1])):
-            best = (estimate, j, u, m_u)
+        figure = float(m_u[field])
+        if (best is None or figure < best[0] * (1 - 1e-9)
+                or (figure <= best[0] * (1 + 1e-9) and j < best[1])):
+            best = (figure, j, u, m_u)
     assert best is not None  # units is not empty
     return best[2], best[3]
 
@@ -686,6 +713,7 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         # back to back (dispatch: fastest compares units by it, _mapped_dispatch), never
         # below the compute found here
         latency_estimate=max(count * float(t.latency_cycles), float(cycles + bank_stalls)),
+        search_energy_pj=count * float(t.energy_pj),  # DRAM, scratchpads, fills (Objective)
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes + bias_grad,
@@ -992,6 +1020,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
                 if group := datapath_scale_group(op, unit):  # a partial-sum shift per block
                     m["mac_pj"] += hw.energy_table.shift_pj(unit.psum_bits(op)) / group
+                m["energy_estimate"] = _energy_estimate(hw, op, m)
                 mapped.remember(key, m)
                 if found is not None:
                     mapped.rooms.remember_at((*key[:3], key[4]), found, m)
@@ -1000,8 +1029,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             units = _mapped_dispatch(hw, op, base)
             if units is None:
                 m = map_on(unit)
-            else:  # dispatch by each unit's mapped time (``_mapped_dispatch``)
-                unit, m = _fastest_mapped(hw, op, units, map_on)
+            else:  # dispatch by each unit's mapping (``_mapped_dispatch``)
+                unit, m = _best_mapped(hw, op, units, map_on)
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
