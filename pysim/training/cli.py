@@ -35,6 +35,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                         "(default 1)")
     p.add_argument("--bucket-mib", type=float, default=25.0,
                    help="gradient bucket size for the all-reduce, MiB (default 25, as DDP)")
+    p.add_argument("--save-graph", metavar="FILE.yaml", default=None,
+                   help="also write the step's training graph as a workload YAML (forward, "
+                        "backward and optimizer ops), which `pysim run` and load_workload "
+                        "read back as the same graph")
     p.set_defaults(func=run)
 
 
@@ -43,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from pysim import training
     from pysim.errors import WorkloadError
 
+    if args.save_graph:  # refused before the step runs, not after
+        from pathlib import Path
+
+        folder = Path(args.save_graph).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise WorkloadError(f"--save-graph {args.save_graph}: no directory {folder} to "
+                                f"write it in")
     hw = (pysim.gpu.preset(args.hardware[4:]) if args.hardware.startswith("gpu:")
           else args.hardware)
     formats = {}
@@ -64,4 +75,12 @@ def run(args: argparse.Namespace) -> int:
     for phase, secs in s.time_by_phase_s().items():
         print(f"{'time_' + phase + '_s':<{w}} {secs:.6g}")
     print(f"{'memory':<{w}} {s.memory.describe()}")
+    if args.save_graph:
+        from pysim.workload import dump_workload
+
+        graph = s.graph.workload
+        dump_workload(graph, args.save_graph, header=(
+            f"The training graph of {args.workload} ({args.recipe}, {args.optimizer}): one "
+            f"step's {len(graph.ops)} ops, written by `pysim train` (docs/training.md)."))
+        print(f"wrote {args.save_graph}: {len(graph.ops)} ops")
     return 0

@@ -15,8 +15,10 @@
   kernel whose head dimension is 5/2 the forward's (so its MACs are exactly 5 x pairs x
   head_dim) and writes dQ, dK and dV side by side.
 
-These ops are not in the YAML registry (pysim.workload.registry): a training graph is built
-in memory by `pysim.training.step`, not loaded from a file.
+Each has a YAML `type` of its own (`vector_work`, `weight_grad`, `attention_backward`;
+pysim.workload.registry), so a training graph written by `Workload.to_yaml` loads back as the
+same graph; `weight_grad` and `attention_backward` ops keep their base class's `type`
+(``matmul``, ``attention``) in memory, as the mapper reads them so.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class WeightGrad(Matmul):
     which TransformerEngine's and Apex's fused linear layers use), or under ``fusion: none``
     as eager PyTorch runs it, a reduction kernel of its own (pysim/gpu/kernels.py)."""
 
+    yaml_type: ClassVar[str | None] = "weight_grad"
+
     x_shape: Shape
     dy_shape: Shape
     count: PosInt = 1
@@ -133,6 +137,8 @@ BACKWARD_GEMMS = 5  # GEMMs of FlashAttention's backward per forward's 2
 class AttentionBackward(Attention):
     """FlashAttention backward of ``forward`` (an Attention op): reads Q, K, V (and dO, O and
     the saved statistics, counted in ``extra_bytes`` of the step's memory), writes dQ|dK|dV."""
+
+    yaml_type: ClassVar[str | None] = "attention_backward"
 
     fwd_head_dim: PosInt
 

@@ -337,10 +337,20 @@ _BITS_LAST = ("weight_bits", "act_bits", "out_bits", "bias_bits", "dtype")
 
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
-        if len(value) == 2 and value[0] == value[1]:
+        if len(value) == 2 and value[0] == value[1] and isinstance(value[0], int):
             return value[0]  # an (h, w) pair written as one int
-        return list(value)
+        return [_listed(v) for v in value]
     return value
+
+
+def _listed(value: Any) -> Any:
+    """``value`` with every tuple in it a list (YAML's safe dumper writes no tuples)."""
+    return [_listed(v) for v in value] if isinstance(value, tuple) else value
+
+
+# fields that are shapes, written as lists whatever their values (``_plain`` would write an
+# (h, w) pair of equal values as one int)
+_SHAPES = ("shape", "batch", "out_shape", "x_shape", "dy_shape", "shapes")
 
 
 def _tensor_dict(t: Tensor) -> dict[str, Any]:
@@ -355,13 +365,14 @@ def _tensor_dict(t: Tensor) -> dict[str, Any]:
 
 
 def _op_dict(op: Op) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": op.name, "type": op.type, "inputs": list(op.inputs)}
+    d: dict[str, Any] = {"name": op.name, "type": type(op).yaml_type or op.type,
+                         "inputs": list(op.inputs)}
     if op.output != op.name:
         d["output"] = op.output
     rest = op.model_dump(exclude_defaults=True, exclude={"name", "type", "inputs", "output"})
     for key in [k for k in rest if k not in _BITS_LAST] + [k for k in _BITS_LAST if k in rest]:
         value = rest[key]
         # shapes and a matmul's leading batch dimensions are tuples; other ops' batch an int
-        d[key] = list(value) if isinstance(value, tuple) and key in ("shape", "batch") \
+        d[key] = _listed(value) if isinstance(value, tuple) and key in _SHAPES \
             else _plain(value)
     return d

@@ -110,6 +110,9 @@ names the parameters that set each input's shape, for error messages.
     runs_on: ClassVar[Literal["mac", "vector"]] = "vector"
     input_match: ClassVar[Literal["shape", "elements"]] = "elements"
     shape_doc: ClassVar[tuple[str, ...]] = ()
+    # The YAML `type` where it differs from `type` (an op that behaves as its base class's
+    # type everywhere but in the registry: a training graph's weight-gradient matmul)
+    yaml_type: ClassVar[str | None] = None
 
     name: Name
     type: str

@@ -34,7 +34,24 @@ OP_TYPES: dict[str, type[Op]] = {
     "dequant_add": DequantAdd,
     "row_divide": RowDivide,
 }
-"""YAML op `type` -> op class; `linear` is an alias of `gemm`."""
+"""YAML op `type` -> op class; `linear` is an alias of `gemm`. A training graph's own ops
+(`TRAINING_OP_TYPES`) are looked up as well."""
+
+TRAINING_OP_TYPES = ("vector_work", "weight_grad", "attention_backward")
+"""The YAML types of pysim.training.ops' classes, imported when a workload names one (the
+training package imports the simulator, which imports this module)."""
+
+
+def op_class(op_type: str) -> type[Op] | None:
+    """The op class of YAML type ``op_type`` (None: no such type)."""
+    found = OP_TYPES.get(op_type)
+    if found is None and op_type in TRAINING_OP_TYPES:
+        from pysim.training.ops import AttentionBackward, VectorWork, WeightGrad
+
+        classes: dict[str, type[Op]] = {"vector_work": VectorWork, "weight_grad": WeightGrad,
+                                        "attention_backward": AttentionBackward}
+        found = classes[op_type]
+    return found
 
 
 def located(source: str | None, path: str) -> str:
@@ -83,7 +100,7 @@ def parse_op(data: Any, index: int, source: str | None = None) -> Op:
     if isinstance(data, Op):
         return data
     path = f"ops[{index}]"
-    known = ", ".join(OP_TYPES)
+    known = ", ".join((*OP_TYPES, *TRAINING_OP_TYPES))
     if not isinstance(data, dict):
         raise WorkloadError(
             f"{located(source, path)}: an op must be a mapping of fields, got {data!r}"
@@ -91,7 +108,7 @@ def parse_op(data: Any, index: int, source: str | None = None) -> Op:
     op_type = data.get("type")
     if op_type is None:
         raise WorkloadError(f"{located(source, path + '.type')}: is required; known: {known}")
-    cls = OP_TYPES.get(op_type) if isinstance(op_type, str) else None
+    cls = op_class(op_type) if isinstance(op_type, str) else None
     if cls is None:
         raise WorkloadError(
             f"{located(source, path + '.type')}: unknown op type {op_type!r}; known: {known}"
