@@ -713,7 +713,9 @@ def _map_mac_op(op, unit, cap, spads, on_chip: frozenset[str], m: dict, burst: i
         # back to back (dispatch: fastest compares units by it, _mapped_dispatch), never
         # below the compute found here
         latency_estimate=max(count * float(t.latency_cycles), float(cycles + bank_stalls)),
-        search_energy_pj=count * float(t.energy_pj),  # DRAM, scratchpads, fills (Objective)
+        # DRAM, scratchpads and fills as the search prices them (Objective; under EDP it adds
+        # the MACs and registers, fixed_pj, which _energy_estimate counts itself)
+        search_energy_pj=count * (float(t.energy_pj) - objective.fixed_pj),
         bank_stall_cycles=bank_stalls,
         dram_read_bytes=count * (a_reads + b_reads + t.c_read_bytes),
         dram_write_bytes=count * t.c_write_bytes + bias_grad,
