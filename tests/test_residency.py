@@ -156,3 +156,18 @@ def test_belady_by_heap_evicts_what_sorting_at_each_eviction_does(raw, budget) -
     heap = residency._plan(*graph, budget, "belady", belady_heap=True)
     assert heap == residency._plan(*graph, budget, "belady", belady_heap=False)
     assert heap == plan_residency(*graph, budget_bytes=budget, policy="belady")
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=200)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 10**6), max_size=3),
+                          st.sampled_from([0, 5, 10, 20, 40])), min_size=1, max_size=30),
+       st.integers(0, 100), st.sampled_from(residency.POLICIES))
+def test_online_traffic_is_the_plans_traffic(raw, budget, policy) -> None:
+    from pysim.mapping.planned_residency import _traffic
+
+    ops = [(f"t{i}", tuple(f"t{j % i}" for j in ins) if i else (), size)
+           for i, (ins, size) in enumerate(raw)]
+    order, consumers, outputs = _graph(ops)
+    plan = plan_residency(order, consumers, outputs, budget_bytes=budget, policy=policy)
+    assert residency.online_traffic(order, consumers, outputs, budget, policy) == \
+        _traffic(tuple(order), frozenset(outputs), plan)

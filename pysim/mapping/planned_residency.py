@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from pysim.mapping.kept_area import KeptBlock, Stay, place
-from pysim.mapping.residency import POLICIES, Residency, plan_residency
+from pysim.mapping.residency import POLICIES, Residency, online_traffic, plan_residency
 
 
 @dataclass(frozen=True)
@@ -106,14 +106,14 @@ def _choose(steps: Steps, outputs: frozenset[str], budget_bytes: int, rule: str,
     if rule != "planned":
         policy = next(p for p in POLICIES if p == rule)  # mapper.residency's online rules
         return plan_residency(order, consumers, set(outputs), budget_bytes, policy), rule
-    online = {p: plan_residency(order, consumers, set(outputs), budget_bytes, p)
-              for p in POLICIES}
-    moved = {p: _traffic(steps, outputs, r) for p, r in online.items()}
+    moved = {p: online_traffic(order, consumers, set(outputs), budget_bytes, p)
+             for p in POLICIES}
     best = min(POLICIES, key=lambda p: moved[p])
     planned = _plan(steps, outputs, budget_bytes, time_limit_s)
     if planned.residency is not None and planned.bytes_between_ops <= moved[best]:
         return planned.residency, f"{planned.note}; best online rule ({best}): {moved[best]:,} B"
-    return online[best], f"{best}: {moved[best]:,} B between ops [{planned.note}]"
+    online = plan_residency(order, consumers, set(outputs), budget_bytes, best)
+    return online, f"{best}: {moved[best]:,} B between ops [{planned.note}]"
 
 
 def plan_residency_optimal(wl: Any, budget_bytes: int, time_limit_s: float) -> PlannedResidency:
