@@ -180,14 +180,12 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     # tensor with a dropped gap. Minimising it maximises the bytes kept: every kept gap's
     # size, plus the write-back of a tensor with every gap kept (a one-gap tensor's is its
     # gap's; a longer one's rides on a variable of its own, see _solve).
-    save = size.copy()
     whole = [t for t in readers if t not in outputs and len(readers[t]) > 1]
-    for k, (t, *_) in enumerate(gaps):
-        if t not in outputs and len(readers[t]) == 1:
-            save[k] += size[k]
+    alone = [t not in outputs and len(readers[t]) == 1 for t, *_ in gaps]
+    save = size * (1.0 + np.array(alone, dtype=float))
     g_count = len(gaps)
-    lo_of = np.array([lo for _, _, lo, _ in gaps], dtype=np.int64)
-    hi_of = np.array([hi for *_, hi in gaps], dtype=np.int64)
+    spans = np.array([(lo, hi) for _, _, lo, hi in gaps], dtype=np.int64)
+    lo_of, hi_of = spans[:, 0].copy(), spans[:, 1].copy()
     load = np.zeros(n + 1)
     np.add.at(load, lo_of, size)
     np.add.at(load, hi_of + 1, -size)
@@ -208,15 +206,15 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     # Addresses (pysim/mapping/kept_area.py): each run of consecutive kept gaps is one stay,
     # from its first gap's start through its last gap's end; a stay that fragmentation leaves
     # no room for keeps a shorter run.
-    stays: list[Stay] = []
-    for k, (t, j, lo, hi) in enumerate(gaps):
-        if not kept_gap[k]:
-            continue
-        if stays and stays[-1].tensor == t and stays[-1].gap + len(stays[-1].ends) == j:
-            last = stays[-1]
-            stays[-1] = Stay(t, last.nbytes, last.first, (*last.ends, hi), last.gap)
+    runs: list[tuple[str, int, int, list[int], int]] = []  # (tensor, bytes, first, ends, gap)
+    for k in np.flatnonzero(kept_gap).tolist():
+        t, j, lo, hi = gaps[k]
+        last = runs[-1] if runs else None
+        if last is not None and last[0] == t and last[4] + len(last[3]) == j:
+            last[3].append(hi)
         else:
-            stays.append(Stay(t, int(size[k]), lo, (hi,), j))
+            runs.append((t, nbytes[t], lo, [hi], j))
+    stays = [Stay(t, b, first, tuple(ends), j) for t, b, first, ends, j in runs]
     placed, kept_count = place(stays, budget_bytes)
     keep = {(st.tensor, st.gap + c) for st, count in kept_count.items() for c in range(count)}
     blocks = [KeptBlock(b.tensor, b.offset, b.nbytes, b.first_step, b.last_step,
