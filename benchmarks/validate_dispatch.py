@@ -14,6 +14,14 @@ mapping, ``planner._best_mapped``: pysim's now). The run, not a peer tool, is th
 both rules are judged by the engine that times and prices every op (Stream, Symons et al.,
 arXiv 2212.10612, allocates layers to cores by the same kind of per-core mapped cost).
 
+Second, ``dispatch: earliest_finish`` against ``fastest`` on random graphs of independent
+and dependent GEMMs (2-10 ops, each reading the graph input or an earlier op's output) on
+hardware with two identical arrays (edge_npu and tpu_v1, each with a copy of its array) and
+on lowp_edge: how many run faster, how many slower, and the extremes. fastest sends every op
+to the unit whose mapping finishes it first on its own, so a second identical array idles;
+earliest_finish spreads independent ops over units by the schedule the estimates give
+(``planner.Timeline``).
+
 ``--objective`` sets the mapper's tiling objective (lowp_edge's is ``latency``; under
 ``energy`` and ``edp`` the tilings, and so the units' figures, differ).
 
@@ -94,11 +102,56 @@ def tally(policy: str, cases: int, seed: int,
             for rule, r in ratios.items()}
 
 
+def twin(config: str, policy: str) -> Any:
+    """``config`` with a second copy of its first MAC unit, dispatching by ``policy``."""
+    from pysim.config import hardware_from_dict
+
+    data = pysim.load_hardware(ROOT / "configs" / f"{config}.yaml").to_dict()
+    data["units"].append({**data["units"][0], "name": data["units"][0]["name"] + "_twin"})
+    data["dispatch"] = policy
+    return hardware_from_dict(data)
+
+
+def random_graph(rng: random.Random, bits: int) -> Any:
+    """2-10 GEMMs, each reading the input or an earlier output (branches and chains)."""
+    shapes = {"x": (rng.randint(8, 256), rng.randint(8, 512))}
+    ops = []
+    for i in range(rng.randint(2, 10)):
+        src = rng.choice(list(shapes))
+        m, k = shapes[src]
+        n = rng.randint(8, 512)
+        ops.append({"name": f"g{i}", "type": "gemm", "inputs": [src], "m": m, "n": n, "k": k,
+                    "weight_bits": bits, "act_bits": bits, "out_bits": bits})
+        shapes[f"g{i}"] = (m, n)
+    return workload_from_dict({"name": "graph", "ops": ops, "inputs": [
+        {"name": "x", "shape": list(shapes["x"]), "bits": bits}]})
+
+
+def balance(graphs: int, seed: int) -> dict[str, list[float]]:
+    """Per hardware, earliest_finish's latency over fastest's on ``graphs`` random graphs."""
+    lowp = pysim.load_hardware(ROOT / "configs" / "lowp_edge.yaml")
+    hardware = {name: {p: twin(name, p) for p in ("fastest", "earliest_finish")}
+                for name in ("edge_npu", "tpu_v1")}
+    hardware["lowp_edge"] = {p: lowp.with_overrides({"dispatch": p})
+                             for p in ("fastest", "earliest_finish")}
+    rng = random.Random(seed)
+    ratios: dict[str, list[float]] = {name: [] for name in hardware}
+    for _ in range(graphs):
+        name = rng.choice(sorted(hardware))
+        wl = random_graph(rng, rng.choice([8, 8, 4, 1]) if name == "lowp_edge" else 8)
+        fast, spread = (pysim.simulate(hardware[name][p], wl).latency_cycles
+                        for p in ("fastest", "earliest_finish"))
+        ratios[name].append(spread / fast)
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
+    parser.add_argument("--graphs", type=int, default=200,
+                        help="random graphs for earliest_finish against fastest")
     args = parser.parse_args()
     print(f"{args.cases} random GEMMs on lowp_edge (seed {args.seed}, the {args.objective} "
           "objective): the dispatched unit against the op pinned to each unit that runs it, "
@@ -109,6 +162,14 @@ def main() -> None:
         for rule, t in tally(policy, args.cases, args.seed, args.objective).items():
             print(f"{policy:<14} {rule:<12} {t.cases:>5} {t.beaten:>6} {t.worst:>6.3f} "
                   f"{t.mean:>6.4f}")
+    print(f"\nearliest_finish over fastest, latency, {args.graphs} random graphs (seed "
+          f"{args.seed}; edge_npu and tpu_v1 with a second copy of their array)")
+    print(f"{'hardware':<10} {'graphs':>6} {'faster':>6} {'slower':>6} {'best':>6} "
+          f"{'worst':>6} {'mean':>6}")
+    for name, r in balance(args.graphs, args.seed).items():
+        print(f"{name:<10} {len(r):>6} {sum(x < 1 - 1e-9 for x in r):>6} "
+              f"{sum(x > 1 + 1e-9 for x in r):>6} {min(r, default=1):>6.3f} "
+              f"{max(r, default=1):>6.3f} {sum(r) / max(1, len(r)):>6.4f}")
 
 
 if __name__ == "__main__":

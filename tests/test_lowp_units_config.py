@@ -119,11 +119,13 @@ def test_missing_fields_and_bad_dispatch() -> None:
         hardware_from_dict(data)
     data = copy.deepcopy(BASE)
     data["dispatch"] = "cheapest"
-    with pytest.raises(ConfigError, match=r"dispatch must be one of 'first', 'fastest' or "
-                                          r"'lowest_energy', got 'cheapest'"):
+    with pytest.raises(ConfigError, match=r"dispatch must be one of 'first', 'fastest', "
+                                          r"'lowest_energy' or 'earliest_finish', got "
+                                          r"'cheapest'"):
         hardware_from_dict(data)
-    data["dispatch"] = "lowest_energy"
-    assert hardware_from_dict(data).dispatch == "lowest_energy"
+    for policy in ("lowest_energy", "earliest_finish"):
+        data["dispatch"] = policy
+        assert hardware_from_dict(data).dispatch == policy
     del data["dispatch"]
     assert hardware_from_dict(data).dispatch == "first"  # the default: the previous behaviour
 

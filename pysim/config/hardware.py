@@ -140,8 +140,9 @@ class Hardware(BaseModel):
     dram: Dram
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
     # Which unit a MAC op runs on when several support it (pysim/mapping/planner.py,
-    # `_pick_unit`): the first listed, the fewest cycles, or the least MAC energy.
-    dispatch: Literal["first", "fastest", "lowest_energy"] = "first"
+    # `_pick_unit`, `_best_mapped`): the first listed, the one whose mapping finishes the op
+    # first or spends the least, or where it ends first given when each unit is free.
+    dispatch: Literal["first", "fastest", "lowest_energy", "earliest_finish"] = "first"
     mapper: MapperConfig = Field(default_factory=MapperConfig)
     # Optional: the device-to-device link (multi-device serving); None: a single device.
     interconnect: Interconnect | None = None

@@ -143,6 +143,12 @@ def _widths(op: Any) -> str:
             f"activations" + (f" ({named})" if named else ""))
 
 
+# The dispatch policies that map an op on every unit that runs it (_mapped_dispatch), and the
+# closed-form score each orders the units by (_dispatch_score).
+MAPPED_POLICIES = {"fastest": "fastest", "lowest_energy": "lowest_energy",
+                   "earliest_finish": "fastest"}
+
+
 def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
     """The figure ``policy`` minimises for ``op`` on ``unit`` before any mapping
     (``_pick_unit``; under fastest ``map_workload`` then maps a GEMM on each unit,
@@ -151,6 +157,7 @@ def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
     and P V, causal mask ignored); lowest_energy: MACs x the unit's energy per MAC (x its
     sparsity factor). SRAM, DRAM and register traffic are left out of both: they depend on
     the tiling, which depends on the unit."""
+    policy = MAPPED_POLICIES.get(policy, policy)
     if policy == "lowest_energy":
         return op.macs * unit.mac_pj(hw.energy_table, op) * mac_energy_factor(op, unit)
     if unit.kind == "tensor_core":  # the kernel's time (pysim/gpu/kernels.py)
@@ -181,7 +188,7 @@ def _mapped_dispatch(hw: Any, op: Any, objective: Objective) -> list[Any] | None
     energy alone: a unit's tiles and its memory traffic are what the run pays, as a cost-model
     allocation of layers to cores (Stream, Symons et al., arXiv 2212.10612) evaluates each
     core's mapping. None: ``_pick_unit``'s unit as it is."""
-    if (getattr(hw, "dispatch", "first") not in ("fastest", "lowest_energy")
+    if (getattr(hw, "dispatch", "first") not in MAPPED_POLICIES
             or getattr(op, "unit", None) is not None or op.type == "attention"
             or op.gemm_view() is None or objective.kind == "traffic"):
         return None
@@ -208,6 +215,57 @@ def _energy_estimate(hw: Any, op: Any, m: dict[str, Any]) -> float:
             + per_cycle * float(m["latency_estimate"]))
 
 
+# earliest_finish weighs the units whose own mapped time is within this fraction of the
+# fastest's: a unit free sooner but much slower at the op waits on DRAM the estimates do not
+# see (the engine's read channel serves ops in order): with every unit weighed a random
+# graph on lowp_edge ran 18 % longer than under fastest; at 10 % none ran more than 1.5 %
+# longer (benchmarks/validate_dispatch.py, "earliest_finish").
+EFT_SPAN = 0.1
+
+
+class Timeline:
+    """The schedule ``dispatch: earliest_finish`` estimates while it maps, in program order:
+    when each op is estimated to end, when each unit is free, and when the DRAM channel is
+    (its transfers at the configured bandwidth, one after another: the engine's read channel
+    serves ops in order). An op starts once its inputs' producers have ended and its unit is
+    free; it ends after its mapped time (``latency_estimate``; a vector op's compute or
+    transfers, whichever is longer) and after its transfers have had the channel."""
+
+    def __init__(self, bytes_per_cycle: float) -> None:
+        self.bytes_per_cycle = max(1e-9, bytes_per_cycle)
+        self.end: list[float] = []
+        self.free: dict[str, float] = {}
+        self.channel = 0.0
+
+    def ready(self, deps: tuple[int, ...]) -> float:
+        return max((self.end[d] for d in deps), default=0.0)
+
+    def start(self, unit: str, ready: float) -> float:
+        return max(ready, self.free.get(unit, 0.0))
+
+    def finish(self, unit: str, ready: float, cycles: float, dram_bytes: float) -> float:
+        """When an op of ``cycles`` moving ``dram_bytes`` would end on ``unit``."""
+        start = self.start(unit, ready)
+        return max(start + cycles,
+                   max(start, self.channel) + dram_bytes / self.bytes_per_cycle)
+
+    def commit(self, unit: str, ready: float, cycles: float, dram_bytes: float) -> None:
+        """The next op (program order) placed on ``unit``."""
+        end = self.finish(unit, ready, cycles, dram_bytes)
+        self.channel = max(self.start(unit, ready), self.channel) + (
+            dram_bytes / self.bytes_per_cycle)
+        self.end.append(end)
+        self.free[unit] = end
+
+
+def _compute_floor(op: Any, unit: Any) -> float:
+    """Cycles no mapping of ``op`` on ``unit`` undercuts: its MACs at the unit's peak rate (0
+    for a zero-skipping unit, whose cycles follow the nonzeros)."""
+    if getattr(unit, "sparsity", "none") == "skipping":
+        return 0.0
+    return float(op.macs / max(1e-9, unit.peak_macs_per_cycle_for(op)))
+
+
 def _best_mapped(hw: Any, op: Any, units: list[Any],
                  map_on: Callable[[Any], dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
     """The unit of ``units`` whose mapping (``map_on``) has the smallest
@@ -215,22 +273,18 @@ def _best_mapped(hw: Any, op: Any, units: list[Any],
     and that mapping; figures within a relative 1e-9 tie and go to the unit listed first. The
     units are mapped in the order of their closed-form score (``_dispatch_score``: the likely
     best first), and one whose floor exceeds the best figure so far is not mapped: under
-    fastest its compute alone at its peak rate (the op's MACs over
-    ``peak_macs_per_cycle_for``: no mapping computes faster; a zero-skipping unit excepted),
-    under lowest_energy its MAC energy (on lowp_edge an int8 convolution is not mapped on the
-    bit-serial array, 16x slower at w8a8: ResNet-50 cold 184 -> 35 ms)."""
+    fastest its compute alone at its peak rate (``_compute_floor``: no mapping computes
+    faster), under lowest_energy its MAC energy (on lowp_edge an int8 convolution is not
+    mapped on the bit-serial array, 16x slower at w8a8: ResNet-50 cold 184 -> 35 ms)."""
     policy = hw.dispatch
-    field = "latency_estimate" if policy == "fastest" else "energy_estimate"
+    field = "energy_estimate" if policy == "lowest_energy" else "latency_estimate"
     best: tuple[float, int, Any, dict[str, Any]] | None = None
     closed = [_dispatch_score(hw, u, op, policy) for u in units]
     for j in sorted(range(len(units)), key=closed.__getitem__):
         u = units[j]
         if best is not None:
-            if policy == "fastest":
-                floor = (0.0 if getattr(u, "sparsity", "none") == "skipping"
-                         else op.macs / max(1e-9, u.peak_macs_per_cycle_for(op)))
-            else:
-                floor = closed[j]  # MACs x the unit's pJ per MAC (x its sparsity factor)
+            # MACs x the unit's pJ per MAC (x its sparsity factor), or its compute floor
+            floor = closed[j] if policy == "lowest_energy" else _compute_floor(op, u)
             if floor > best[0] * (1 + 1e-9):
                 continue
         m_u = map_on(u)
@@ -240,6 +294,36 @@ def _best_mapped(hw: Any, op: Any, units: list[Any],
             best = (figure, j, u, m_u)
     assert best is not None  # units is not empty
     return best[2], best[3]
+
+
+def _earliest_finish(hw: Any, op: Any, units: list[Any],
+                     map_on: Callable[[Any], dict[str, Any]], timeline: Timeline,
+                     ready: float) -> tuple[Any, dict[str, Any]]:
+    """``dispatch: earliest_finish``: among the units whose mapped time
+    (``latency_estimate``) is within EFT_SPAN of the fastest's, the one on which the op, its
+    inputs ``ready`` then, ends first on the ``timeline`` (HEFT's earliest-finish-time rule,
+    Topcuoglu, Hariri and Wu, IEEE TPDS 2002, over the ops in program order): independent ops
+    spread over identical or near-identical units, where fastest sends them all to the one
+    listed first. Ends within a relative 1e-9 tie and go to the unit listed first; a unit
+    whose compute floor exceeds the span is not mapped."""
+    closed = [_dispatch_score(hw, u, op, "fastest") for u in units]
+    mapped: dict[int, dict[str, Any]] = {}
+    fastest = math.inf
+    for j in sorted(range(len(units)), key=closed.__getitem__):
+        if _compute_floor(op, units[j]) > fastest * (1 + EFT_SPAN) * (1 + 1e-9):
+            continue
+        mapped[j] = map_on(units[j])
+        fastest = min(fastest, float(mapped[j]["latency_estimate"]))
+    best: tuple[float, int] | None = None
+    for j, m_u in sorted(mapped.items()):
+        if float(m_u["latency_estimate"]) > fastest * (1 + EFT_SPAN) * (1 + 1e-9):
+            continue
+        end = timeline.finish(units[j].name, ready, float(m_u["latency_estimate"]),
+                              m_u["dram_read_bytes"] + m_u["dram_write_bytes"])
+        if best is None or end < best[0] * (1 - 1e-9):
+            best = (end, j)
+    assert best is not None  # the fastest unit is within the span
+    return units[best[1]], mapped[best[1]]
 
 
 def _pick_unit(hw: Any, op: Any) -> Any:
@@ -942,6 +1026,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
     if mapped.capacity is None:
         mapped.capacity = _capacity(hw)
     capacity_at = mapped.capacity  # by bytes kept on chip
+    timeline = Timeline(base.bytes_per_cycle) if hw.dispatch == "earliest_finish" else None
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
@@ -1031,6 +1116,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             units = _mapped_dispatch(hw, op, base)
             if units is None:
                 m = map_on(unit)
+            elif timeline is not None:  # earliest_finish
+                unit, m = _earliest_finish(hw, op, units, map_on, timeline,
+                                           timeline.ready(deps))
             else:  # dispatch by each unit's mapping (``_mapped_dispatch``)
                 unit, m = _best_mapped(hw, op, units, map_on)
             # weights a sparse unit reads compressed are stored so: their first read is that
@@ -1097,6 +1185,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         if not m.get("in_kernel_traffic") and not getattr(unit, "private_operand_buffers",
                                                           False):
             port_stalls(m, hw.scratchpads)
+        if timeline is not None:
+            moved = m["dram_read_bytes"] + m["dram_write_bytes"]
+            timeline.commit(unit_name, timeline.ready(deps),
+                            float(m.get("latency_estimate", m["compute_cycles"])), moved)
         out.append(
             OpMapping(
                 index=i,
