@@ -44,19 +44,13 @@ def _parse_sets(items: list[str]) -> dict[str, str | float | int]:
 def _load_workload_arg(text: str, args: argparse.Namespace | None = None):  # noqa: ANN202
     """A workload from a path (YAML or ONNX) or ``[zoo:]NAME[:key=value,...]`` (a bare zoo name
     where no such file exists, as ``pysim train`` takes one)."""
-    from pysim import zoo
-    from pysim.workload import load_workload
+    from pysim.workload import as_workload, load_workload
 
-    path = Path(text)
-    # zoo:NAME[:key=value,...], a bare zoo name, or a name that is neither a file nor has a
-    # file's suffix (the zoo's error then suggests the nearest model)
-    if zoo.is_spec(text) or (len(path.parts) == 1 and not path.suffix and not path.exists()):
-        return zoo.from_spec(text)
     if text.endswith(".onnx") and args is not None:
         dims = _parse_sets(getattr(args, "dim", []) or [])
         return load_workload(text, batch=args.batch, quantize_bits=args.quantize_bits,
                              allow_unsupported=args.allow_unsupported, **dims)
-    return load_workload(text)
+    return as_workload(text)
 
 
 def _load_hardware_arg(text: str, sets: list[str]):  # noqa: ANN202 - a Hardware

@@ -21,7 +21,7 @@ from pysim.mapping.capacity import OffloadPlan, plan_offload
 from pysim.mapping.kept_area import KeptBlock
 from pysim.report.timeline import Timeline
 from pysim.result import Result, layers_frame
-from pysim.workload import Workload, load_workload
+from pysim.workload import Workload, as_workload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,8 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
              progress: bool | None = False,
              collectives: Sequence[Collective] = (),
              offload: str | None = None) -> Result:
-    """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files; a
+    """Simulate workload ``wl`` on hardware ``hw`` (objects or paths to their YAML files, ``wl``
+    also a zoo model, ``"resnet50"`` or ``"zoo:bert_base:seq_len=128"``: ``as_workload``; a
     GPU preset, ``pysim.gpu.preset("a100")``, is its hardware description
     ``GpuPreset.hardware``, configs/gpu/a100.yaml). One path for every hardware: map (a GPU's
     ops as kernels, pysim/gpu/kernels.py), run on the engine, price, Result. With ``trace``
@@ -59,7 +60,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     """
     # Load: validated, immutable descriptions.
     if not isinstance(wl, Workload):
-        wl = load_workload(wl)
+        wl = as_workload(wl)
     if isinstance(hw, GpuPreset):
         hw = hw.hardware
     if not isinstance(hw, Hardware):

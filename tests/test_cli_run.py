@@ -220,3 +220,23 @@ def test_cli_gemm_times_as_the_readme_python_line(capsys):
                         "--dataflow", "ws")
     want = pysim.SystolicArray(rows=32, cols=32, dataflow="ws", timing="pipelined")
     assert code == 0 and f"cycles  {want.cost(m=256, n=128, k=256).cycles}" in out
+
+
+def test_simulate_and_sweep_take_zoo_names_as_the_cli_does() -> None:
+    """``pysim.simulate`` and ``pysim.sweep`` read a workload string as ``pysim run`` does
+    (``pysim.workload.as_workload``): a zoo spec, a bare zoo name, else a file."""
+    hw = pysim.load_hardware(EDGE)
+    by_name = pysim.simulate(hw, "resnet18")
+    assert by_name.latency_cycles == pysim.simulate(hw, zoo.load("resnet18")).latency_cycles
+    spec = pysim.simulate(hw, "zoo:gemm:m=64,n=32,k=16")
+    assert spec.latency_cycles == pysim.simulate(hw, zoo.load("gemm", m=64, n=32,
+                                                              k=16)).latency_cycles
+    assert pysim.simulate(hw, TINY).workload == "tiny_cnn"
+    with pytest.raises(pysim.WorkloadError, match="no zoo model 'resnet5'; did you mean "
+                                                  "'resnet50'"):
+        pysim.simulate(hw, "resnet5")
+    with pytest.raises(pysim.WorkloadError, match="nope.yaml: cannot read workload file: "
+                                                  "not found"):
+        pysim.simulate(hw, "nope.yaml")
+    swept = pysim.sweep(hw, "resnet18", {"units.0.rows": [32]})
+    assert swept["latency_s"].iloc[0] == by_name.latency_s

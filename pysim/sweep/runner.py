@@ -31,7 +31,7 @@ from pysim.progress import bar as progress_bar
 from pysim.sweep._worker import METRICS, evaluate, evaluate_blobs, fingerprint, point_id
 from pysim.sweep.checkpoint import Checkpoint, RowKey, row_key
 from pysim.sweep.space import Space
-from pysim.workload import Workload, load_workload
+from pysim.workload import Workload, as_workload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,7 +173,7 @@ def load_inputs(hw: Hardware | str | PathLike,
 
         wls = [training_form(w) for w in items]
     else:
-        wls = [w if isinstance(w, Workload) else load_workload(w) for w in items]
+        wls = [as_workload(w) for w in items]
     names = [w.name for w in wls]
     if len(set(names)) != len(names):
         raise ValueError(f"workloads must have distinct names, got {names}")
@@ -458,7 +458,8 @@ def sweep(hw: Hardware | str | PathLike,
           progress: bool | None = None, retries: int = RETRIES,
           training: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Simulate every point of ``space`` (a ``Space`` or its dict) on ``hw`` for each workload
-    in ``wl`` (one, or a list); one row per (point, workload), points outermost.
+    in ``wl`` (one, or a list; each a Workload, a path or a zoo model, ``as_workload``); one
+    row per (point, workload), points outermost.
 
     Columns: one per space key (named by its dotted path), ``workload``, the metrics
     (``pysim.sweep.METRICS``: latency_s, energy_j, edp, area_mm2, dram_bytes, utilization,

@@ -6,7 +6,12 @@ counted.
 
 from pysim.workload.data_ops import REDUCE_OPS, Copy, Reduce
 from pysim.workload.graph import Workload
-from pysim.workload.loader import dump_workload, load_workload, workload_from_dict
+from pysim.workload.loader import (
+    as_workload,
+    dump_workload,
+    load_workload,
+    workload_from_dict,
+)
 from pysim.workload.ops import Conv2d, Gemm, GemmView, Matmul, Op, Quant, conv_out
 from pysim.workload.quant_ops import DequantAdd, RowQuantize
 from pysim.workload.registry import OP_TYPES
@@ -45,6 +50,7 @@ __all__ = [
     "Workload",
     "conv_out",
     "dump_workload",
+    "as_workload",
     "load_workload",
     "packed_bytes",
     "workload_from_dict",

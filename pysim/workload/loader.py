@@ -67,6 +67,22 @@ def load_workload(path: str | PathLike[str], **onnx_options: Any) -> Workload:
     return workload_from_dict(data, source)
 
 
+def as_workload(wl: Workload | str | PathLike[str]) -> Workload:
+    """``wl`` as a Workload: as given; a zoo model for ``[zoo:]NAME[:key=value,...]``, or for a
+    bare name that is neither a file nor has a file's suffix (the zoo's error then suggests
+    the nearest model); else the YAML / ONNX file at that path (``load_workload``). What
+    ``pysim.simulate``, ``pysim.sweep`` and the CLI take."""
+    if isinstance(wl, Workload):
+        return wl
+    if isinstance(wl, str):
+        from pysim import zoo
+
+        path = Path(wl)
+        if zoo.is_spec(wl) or (len(path.parts) == 1 and not path.suffix and not path.exists()):
+            return zoo.from_spec(wl)
+    return load_workload(wl)
+
+
 def dump_workload(workload: Workload, path: str | PathLike[str], header: str | None = None) -> None:
     """Write `workload` as YAML to `path` (see `Workload.to_yaml`); `header` becomes comments."""
     Path(path).write_text(workload.to_yaml(header), encoding="utf-8")
