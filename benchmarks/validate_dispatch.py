@@ -14,6 +14,9 @@ mapping, ``planner._best_mapped``: pysim's now). The run, not a peer tool, is th
 both rules are judged by the engine that times and prices every op (Stream, Symons et al.,
 arXiv 2212.10612, allocates layers to cores by the same kind of per-core mapped cost).
 
+The same for fused attention ops (``--attention``): each unit's blocks mapped
+(pysim/mapping/attention.py).
+
 Second, ``dispatch: earliest_finish`` against ``fastest`` on random graphs of independent
 and dependent GEMMs (2-10 ops, each reading the graph input or an earlier op's output) on
 hardware with two identical arrays (edge_npu and tpu_v1, each with a copy of its array) and
@@ -41,6 +44,20 @@ from pysim.workload import workload_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = ((1, 1), (8, 8), (4, 8), (4, 4), (1, 8), (2, 2))
+
+
+def attention_case(rng: random.Random, base: Any) -> tuple[Any, dict[str, Any]]:
+    """A one-op fused attention workload spec (1-8 heads, 16-256 queries, 16-512 keys, head
+    dimension 32-128, operands 8, 4 or 2 bits) on ``base``."""
+    bits = rng.choice([8, 4, 2])
+    heads, q, kv = rng.choice([1, 4, 8]), rng.randint(16, 256), rng.randint(16, 512)
+    d = rng.choice([32, 64, 128])
+    inputs = [{"name": t, "shape": [1, n, heads * d], "bits": bits}
+              for t, n in (("q", q), ("k", kv), ("v", kv))]
+    return base, {"name": "a", "inputs": inputs, "ops": [
+        {"name": "att", "type": "attention", "inputs": ["q", "k", "v"], "batch": 1,
+         "heads": heads, "q_len": q, "kv_len": kv, "head_dim": d, "weight_bits": bits,
+         "act_bits": bits, "out_bits": bits}]}
 
 
 def case(rng: random.Random, base: Any) -> tuple[Any, dict[str, Any]]:
@@ -77,17 +94,17 @@ class Tally(NamedTuple):
     mean: float
 
 
-def tally(policy: str, cases: int, seed: int,
-          objective: str = "latency") -> dict[str, Tally]:
+def tally(policy: str, cases: int, seed: int, objective: str = "latency",
+          attention: bool = False) -> dict[str, Tally]:
     """Per rule ("closed form", "mapped"), how its choices fare against pinning, over
-    ``cases`` random GEMMs (those at least two units run), the mapper minimising
-    ``objective``."""
+    ``cases`` random GEMMs (or, with ``attention``, fused attention ops; those at least two
+    units run), the mapper minimising ``objective``."""
     base = pysim.load_hardware(ROOT / "configs" / "lowp_edge.yaml").with_overrides(
         {"dispatch": policy, "mapper.objective": objective})
     rng = random.Random(seed)
     ratios: dict[str, list[float]] = {"closed form": [], "mapped": []}
     for _ in range(cases):
-        hw, spec = case(rng, base)
+        hw, spec = (attention_case if attention else case)(rng, base)
         wl = workload_from_dict(spec)
         op = wl.ops[0]
         units = [u.name for u in hw.units if u.supports(op)]
@@ -150,6 +167,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--objective", default="latency", choices=("latency", "energy", "edp"))
+    parser.add_argument("--attention", type=int, default=100,
+                        help="random fused attention ops (a second table)")
     parser.add_argument("--graphs", type=int, default=200,
                         help="random graphs for earliest_finish against fastest")
     args = parser.parse_args()
@@ -160,6 +179,12 @@ def main() -> None:
           f"{'mean':>6}   (beaten: a pinned unit finishes first / spends less)")
     for policy in ("fastest", "lowest_energy"):
         for rule, t in tally(policy, args.cases, args.seed, args.objective).items():
+            print(f"{policy:<14} {rule:<12} {t.cases:>5} {t.beaten:>6} {t.worst:>6.3f} "
+                  f"{t.mean:>6.4f}")
+    print(f"\n{args.attention} random fused attention ops on lowp_edge, the same way")
+    for policy in ("fastest", "lowest_energy"):
+        for rule, t in tally(policy, args.attention, args.seed, args.objective,
+                             attention=True).items():
             print(f"{policy:<14} {rule:<12} {t.cases:>5} {t.beaten:>6} {t.worst:>6.3f} "
                   f"{t.mean:>6.4f}")
     print(f"\nearliest_finish over fastest, latency, {args.graphs} random graphs (seed "

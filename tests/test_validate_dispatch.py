@@ -37,6 +37,14 @@ def test_the_mapped_dispatch_is_never_beaten_by_pinning(policy: str, objective: 
         assert got["closed form"].beaten > 0.2 * got["closed form"].cases
 
 
+@pytest.mark.parametrize("policy", ["fastest", "lowest_energy"])
+def test_fused_attention_is_dispatched_by_its_mapping_too(policy: str) -> None:
+    got = _module().tally(policy, cases=50, seed=5, attention=True)
+    assert got["mapped"].cases >= 40
+    assert got["mapped"].beaten == 0
+    assert got["closed form"].beaten > 0  # the whole-GEMM closed form / MAC energy were not
+
+
 def test_earliest_finish_spreads_independent_ops_over_twin_arrays() -> None:
     """Two independent GEMMs on edge_npu with a second copy of its array: fastest runs both on
     the first array, earliest_finish one on each, 19 % sooner (they share the DRAM channel:

@@ -178,24 +178,43 @@ def _dispatch_score(hw: Any, unit: Any, op: Any, policy: str) -> float:
 
 
 def _mapped_dispatch(hw: Any, op: Any, objective: Objective) -> list[Any] | None:
-    """The units ``map_workload`` maps a GEMM op on to dispatch it by their mappings, in the
-    order listed: under ``dispatch: fastest`` or ``lowest_energy``, an op no ``unit`` pins,
-    with a GEMM view, that several units support, none a tensor core (a kernel's time,
-    ``_dispatch_score``) and the tiling search pricing time and energy (not the ``traffic``
-    objective). The op then runs on the unit whose mapping the search expects to finish first
-    (its DRAM, ports and compute as the engine times them, ``Objective``) or to spend the
-    least energy (``_energy_estimate``), not on the closed form of the whole GEMM or the MAC
-    energy alone: a unit's tiles and its memory traffic are what the run pays, as a cost-model
-    allocation of layers to cores (Stream, Symons et al., arXiv 2212.10612) evaluates each
-    core's mapping. None: ``_pick_unit``'s unit as it is."""
+    """The units ``map_workload`` maps an op on to dispatch it by their mappings, in the
+    order listed: under ``dispatch: fastest``, ``lowest_energy`` or ``earliest_finish``, an op
+    no ``unit`` pins, with a GEMM view or a fused attention, that several units support, none
+    a tensor core (a kernel's time, ``_dispatch_score``) and the tiling search pricing time
+    and energy (not the ``traffic`` objective). The op then runs on the unit whose mapping the
+    search expects to finish first (its DRAM, ports and compute as the engine times them,
+    ``Objective``) or to spend the least energy (``_energy_estimate``), not on the closed form
+    of the whole GEMM or the MAC energy alone: a unit's tiles and its memory traffic are what
+    the run pays, as a cost-model allocation of layers to cores (Stream, Symons et al., arXiv
+    2212.10612) evaluates each core's mapping. None: ``_pick_unit``'s unit as it is."""
     if (getattr(hw, "dispatch", "first") not in MAPPED_POLICIES
-            or getattr(op, "unit", None) is not None or op.type == "attention"
-            or op.gemm_view() is None or objective.kind == "traffic"):
+            or getattr(op, "unit", None) is not None
+            or (op.type != "attention" and op.gemm_view() is None)
+            or objective.kind == "traffic"):
         return None
     units = [u for u in hw.units if u.supports(op)]
     if len(units) < 2 or any(u.kind == "tensor_core" for u in units):
         return None
     return units
+
+
+def _attention_estimates(hw: Any, op: Any, m: dict[str, Any], objective: Objective) -> None:
+    """A fused attention's ``latency_estimate`` and ``energy_estimate`` in its mapping ``m``
+    (pysim/mapping/attention.py): its compute against its DRAM transfers at the configured
+    bandwidth, whichever is longer (the blocks' traffic is the same on every unit; their
+    compute is what differs), and its scratchpad and DRAM bits priced as the energy model
+    prices them."""
+    moved = m["dram_read_bytes"] + m["dram_write_bytes"]
+    m["latency_estimate"] = max(float(m["compute_cycles"]),
+                                moved / max(1e-9, objective.bytes_per_cycle))
+    per_bit = hw.scratchpad_pj_per_bit
+    m["search_energy_pj"] = (
+        sum(bits * per_bit[name][0] for name, bits in m["sram_read_bits"].items())
+        + sum(bits * per_bit[name][1] for name, bits in m["sram_write_bits"].items())
+        + 8 * (m["dram_read_bytes"] * hw.dram.read_pj_per_bit
+               + m["dram_write_bytes"] * hw.dram.write_pj_per_bit))
+    m["energy_estimate"] = _energy_estimate(hw, op, m)
 
 
 def _energy_estimate(hw: Any, op: Any, m: dict[str, Any]) -> float:
@@ -1072,13 +1091,31 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
             m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
         elif unit is not None and op.type == "attention":  # fused (pysim/mapping/attention.py)
             room = next(size for roles, size, _ in cap.resolved_groups() if "input" in roles)
-            try:
-                map_attention(op, unit, hw, spads, room, on_chip, m)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+
+            def attend_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m,
+                          room: int = room, spads: dict[str, Any] = spads,
+                          on_chip: frozenset[str] = on_chip) -> dict[str, Any]:
+                """The fused attention's mapping on ``unit``, with the figures dispatch
+                compares (``_attention_estimates``)."""
+                m = snapshot(base_m)
+                try:
+                    map_attention(op, unit, hw, spads, room, on_chip, m)
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
+                m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
+                m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
+                _attention_estimates(hw, op, m, base)
+                return m
+
+            units = _mapped_dispatch(hw, op, base)
+            if units is None:
+                m = attend_on(unit)
+            elif timeline is not None:  # earliest_finish
+                unit, m = _earliest_finish(hw, op, units, attend_on, timeline,
+                                           timeline.ready(deps))
+            else:
+                unit, m = _best_mapped(hw, op, units, attend_on)
             unit_name, unit_kind = unit.name, unit.kind
-            m["mac_pj"] = unit.mac_pj(hw.energy_table, op)
-            m["peak_macs_per_cycle"] = unit.peak_macs_per_cycle_for(op)
         elif unit is not None:
             def map_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m, i: int = i,
                        on_chip: frozenset[str] = on_chip, reserved: int = reserved,
