@@ -106,7 +106,8 @@ class MappedOps(Remembered):
     for hundreds of sizes); on a GPU, ``kernels`` its MAC ops' kernels
     (``pysim.gpu.kernels.mac_kernel``, immutable) by ``kernel_key``; ``rooms`` the mapped
     ops by what the op's key holds but the room, over the range of room that finds the same
-    tiling (a training graph's op at a new kept-area size maps as at one seen before)."""
+    tiling (a training graph's op at a new kept-area size maps as at one seen before);
+    ``dispatched`` the unit a dispatch by mapping chose for an op's key."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -114,6 +115,8 @@ class MappedOps(Remembered):
         self.rooms = ByRoom()
         self.capacity: Any = None
         self.kernels: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        # the unit dispatch by mapping chose, by the op's key (planner._remembered_best)
+        self.dispatched: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
     def kernel(self, key: tuple[Any, ...], make: Any) -> Any:
         """The kernel remembered for ``key``, else ``make()``'s, remembered."""

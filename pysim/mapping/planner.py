@@ -24,7 +24,7 @@ from pysim.mapping.counts import add_bits, add_tile_traffic, flow, transfer
 from pysim.mapping.kept_area import KeptBlock
 from pysim.mapping.level_flows import add_compulsory, behind, chains
 from pysim.mapping.loop_nest import GemmMapping
-from pysim.mapping.mac_memo import MAPPED, MappedOps, op_signature, snapshot
+from pysim.mapping.mac_memo import MAPPED, PER_HARDWARE, MappedOps, op_signature, snapshot
 from pysim.mapping.planned_residency import choose_residency
 from pysim.mapping.sparsity import (
     activation_storage_ratio,
@@ -316,6 +316,23 @@ def _best_mapped(hw: Any, op: Any, units: list[Any],
             best = (figure, j, u, m_u)
     assert best is not None  # units is not empty
     return best[2], best[3]
+
+
+def _remembered_best(hw: Any, op: Any, units: list[Any],
+                     map_on: Callable[[Any], dict[str, Any]], mapped: MappedOps,
+                     key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+    """``_best_mapped``'s unit, remembered per hardware by what the op's mapping reads
+    (``key``): the same op in the same setting is dispatched alike, so a warm run maps it on
+    the chosen unit alone (its mapping remembered too)."""
+    name = mapped.dispatched.get(key)
+    if name is not None:
+        unit = next(u for u in units if u.name == name)
+        return unit, map_on(unit)
+    unit, m = _best_mapped(hw, op, units, map_on)
+    mapped.dispatched[key] = unit.name
+    while len(mapped.dispatched) > PER_HARDWARE:
+        mapped.dispatched.popitem(last=False)
+    return unit, m
 
 
 def _earliest_finish(hw: Any, op: Any, units: list[Any],
@@ -1083,8 +1100,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 first_touch.append(t)
                 comp_by_role["input" if j == 0 else "weight"] += first
         comp_write = out_stored if op.output in graph_outputs else 0
-        unit = _pick_unit(hw, op) if op.type == "attention" or op.gemm_view() is not None \
-            else None
+        mac_op = op.type == "attention" or op.gemm_view() is not None
+        # several units to map it on (_mapped_dispatch), else the one _pick_unit scores best
+        units = _mapped_dispatch(hw, op, base) if mac_op else None
+        unit = units[0] if units else (_pick_unit(hw, op) if mac_op else None)
         if unit is not None and unit.kind == "tensor_core":
             _map_on_tensor_cores(hw, unit, op, m)
             unit_name, unit_kind = unit.name, unit.kind
@@ -1107,14 +1126,15 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 _attention_estimates(hw, op, m, base)
                 return m
 
-            units = _mapped_dispatch(hw, op, base)
             if units is None:
                 m = attend_on(unit)
             elif timeline is not None:  # earliest_finish
                 unit, m = _earliest_finish(hw, op, units, attend_on, timeline,
                                            timeline.ready(deps))
             else:
-                unit, m = _best_mapped(hw, op, units, attend_on)
+                unit, m = _remembered_best(hw, op, units, attend_on, mapped,
+                                           (op_signature(op), reserved,
+                                            *(t in on_chip for t in op.inputs)))
             unit_name, unit_kind = unit.name, unit.kind
         elif unit is not None:
             def map_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m, i: int = i,
@@ -1153,14 +1173,17 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                     mapped.rooms.remember_at((*key[:3], key[4]), found, m)
                 return m
 
-            units = _mapped_dispatch(hw, op, base)
             if units is None:
                 m = map_on(unit)
             elif timeline is not None:  # earliest_finish
                 unit, m = _earliest_finish(hw, op, units, map_on, timeline,
                                            timeline.ready(deps))
             else:  # dispatch by each unit's mapping (``_mapped_dispatch``)
-                unit, m = _best_mapped(hw, op, units, map_on)
+                unit, m = _remembered_best(hw, op, units, map_on, mapped,
+                                           (op_signature(op), bool(op.inputs)
+                                            and op.inputs[0] in on_chip,
+                                            len(op.inputs) > 1 and op.inputs[1] in on_chip,
+                                            reserved, not res.writes_output[i]))
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
