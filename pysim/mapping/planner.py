@@ -318,6 +318,20 @@ def _best_mapped(hw: Any, op: Any, units: list[Any],
     return best[2], best[3]
 
 
+def _dispatched(hw: Any, op: Any, unit: Any, units: list[Any] | None,
+                map_on: Callable[[Any], dict[str, Any]], timeline: Timeline | None,
+                deps: tuple[int, ...], mapped: MappedOps,
+                key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+    """The unit a MAC op runs on and its mapping (``map_on``): ``unit`` (``_pick_unit``'s)
+    where ``units`` is None, else the one of ``units`` the dispatch picks by their mappings
+    (earliest_finish on the ``timeline``; fastest and lowest_energy remembered by ``key``)."""
+    if units is None:
+        return unit, map_on(unit)
+    if timeline is not None:
+        return _earliest_finish(hw, op, units, map_on, timeline, timeline.ready(deps))
+    return _remembered_best(hw, op, units, map_on, mapped, key)
+
+
 def _remembered_best(hw: Any, op: Any, units: list[Any],
                      map_on: Callable[[Any], dict[str, Any]], mapped: MappedOps,
                      key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
@@ -1126,15 +1140,9 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                 _attention_estimates(hw, op, m, base)
                 return m
 
-            if units is None:
-                m = attend_on(unit)
-            elif timeline is not None:  # earliest_finish
-                unit, m = _earliest_finish(hw, op, units, attend_on, timeline,
-                                           timeline.ready(deps))
-            else:
-                unit, m = _remembered_best(hw, op, units, attend_on, mapped,
-                                           (op_signature(op), reserved,
-                                            *(t in on_chip for t in op.inputs)))
+            unit, m = _dispatched(hw, op, unit, units, attend_on, timeline, deps, mapped,
+                                  (op_signature(op), reserved,
+                                   *(t in on_chip for t in op.inputs)))
             unit_name, unit_kind = unit.name, unit.kind
         elif unit is not None:
             def map_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m, i: int = i,
@@ -1173,17 +1181,10 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                     mapped.rooms.remember_at((*key[:3], key[4]), found, m)
                 return m
 
-            if units is None:
-                m = map_on(unit)
-            elif timeline is not None:  # earliest_finish
-                unit, m = _earliest_finish(hw, op, units, map_on, timeline,
-                                           timeline.ready(deps))
-            else:  # dispatch by each unit's mapping (``_mapped_dispatch``)
-                unit, m = _remembered_best(hw, op, units, map_on, mapped,
-                                           (op_signature(op), bool(op.inputs)
-                                            and op.inputs[0] in on_chip,
-                                            len(op.inputs) > 1 and op.inputs[1] in on_chip,
-                                            reserved, not res.writes_output[i]))
+            unit, m = _dispatched(hw, op, unit, units, map_on, timeline, deps, mapped,
+                                  (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
+                                   len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
+                                   not res.writes_output[i]))
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
