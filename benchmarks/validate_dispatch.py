@@ -28,7 +28,8 @@ earliest_finish spreads independent ops over units by the schedule the estimates
 ``--objective`` sets the mapper's tiling objective (lowp_edge's is ``latency``; under
 ``energy`` and ``edp`` the tilings, and so the units' figures, differ).
 
-    python benchmarks/validate_dispatch.py [--cases 300] [--seed 5] [--objective latency]
+    python benchmarks/validate_dispatch.py [--cases 300] [--attention 100] [--graphs 200]
+                                           [--seed 5] [--objective latency]
 """
 
 from __future__ import annotations
