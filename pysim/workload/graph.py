@@ -152,12 +152,14 @@ class Workload:
                                     f"is declared twice")
             tensors[t.name], writer[t.name], declared_at[t.name] = t, None, f"inputs[{i}]"
         op_index: dict[str, int] = {}
+        written: list[tuple[Tensor, ...]] = []  # per op, its weights and output (built once)
         for i, op in enumerate(ops):
             if op.name in op_index:
                 raise WorkloadError(f"{_where(src, i, op, '.name')}: op name {op.name!r} is "
                                     f"already used by ops[{op_index[op.name]}]")
             op_index[op.name] = i
-            for t in (*op.weight_tensors(), op.output_tensor()):
+            written.append((*op.weight_tensors(), op.output_tensor()))
+            for t in written[-1]:
                 if t.name in tensors:
                     what = "output" if t.role == "activation" else "name"
                     raise WorkloadError(
@@ -188,8 +190,7 @@ class Workload:
         object.__setattr__(self, "unsupported", tuple(self.unsupported))
         object.__setattr__(self, "_tensors", MappingProxyType(
             {n: tensors[n] for n in [t.name for t in inputs] + [
-                t.name for i in order for t in (*ops[i].weight_tensors(), ops[i].output_tensor())
-            ]}))
+                t.name for i in order for t in written[i]]}))
         object.__setattr__(self, "_producers", MappingProxyType(
             {ops[i].output: ops[i].name for i in order}))
         object.__setattr__(self, "_consumers", MappingProxyType(
