@@ -44,7 +44,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     ``Result.to_chrome_trace``); the figures are the same either way. ``memory_plan``
     ("planned", "fifo", "lru" or "belady") overrides the hardware's ``mapper.residency``:
     which op outputs stay on chip between their uses (``layers.attrs["residency"]`` says how
-    it was chosen).
+    it was chosen; ``layers.attrs["dispatch"]`` how the MAC ops found their units).
     ``progress``: a bar over the ops as they are mapped (None: when stderr is a terminal).
     ``collectives``: transfers on the device-to-device link that run beside the ops
     (pysim.interconnect.Collective; data-parallel training's gradient all-reduces), timed in
@@ -121,6 +121,7 @@ def simulate(hw: Hardware | str | PathLike | Any, wl: Workload | str | PathLike,
     layers.attrs["unit_peaks"] = {u.name: float(u.peak_macs_per_cycle) for u in hw.units}
     layers.attrs["dram_bytes_per_s"] = hw.dram.bandwidth_bytes_per_s
     layers.attrs["residency"] = notes.get("residency", "kernels: none kept between ops")
+    layers.attrs["dispatch"] = notes.get("dispatch", "kernels: one per op")
     return Result(
         hardware=hw.name,
         workload=wl.name,

@@ -388,3 +388,17 @@ def test_llama2_7b_linear_on_lowp_edge() -> None:
     # layers pinned there): lowest_energy keeps them on the int8 array too
     assert by_unit["frugal"] == by_unit["fast"]
     assert frugal.energy_j == pytest.approx(fast.energy_j, rel=1e-12)
+
+
+def test_the_result_says_how_the_ops_found_their_units() -> None:
+    hw = lowp("fastest")
+    res = run("binary_resnet18")
+    ops = {op.name: op for op in zoo.load("binary_resnet18").ops}
+    several = [name for name, op in ops.items()
+               if op.runs_on == "mac" and sum(u.supports(op) for u in hw.units) > 1]
+    chosen = res.layers.set_index("op").loc[several, "unit"].value_counts().sort_index()
+    counts = ", ".join(f"{unit} {n}" for unit, n in chosen.items())
+    assert res.layers.attrs["dispatch"] == (
+        f"fastest: {len(several)} ops compared several units' mappings, run on {counts}")
+    assert run("binary_resnet18", "first").layers.attrs["dispatch"] == \
+        "first: no op compared several units' mappings"

@@ -1080,6 +1080,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         mapped.capacity = _capacity(hw)
     capacity_at = mapped.capacity  # by bytes kept on chip
     timeline = Timeline(base.bytes_per_cycle) if hw.dispatch == "earliest_finish" else None
+    dispatched: dict[str, int] = {}  # ops dispatched by their mappings, by the unit chosen
     for i, op in enumerate(ops):
         if tick is not None:
             tick()
@@ -1249,6 +1250,8 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
         if not m.get("in_kernel_traffic") and not getattr(unit, "private_operand_buffers",
                                                           False):
             port_stalls(m, hw.scratchpads)
+        if units is not None:
+            dispatched[unit_name] = dispatched.get(unit_name, 0) + 1
         if timeline is not None:
             moved = m["dram_read_bytes"] + m["dram_write_bytes"]
             timeline.commit(unit_name, timeline.ready(deps),
@@ -1295,7 +1298,20 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                                          m.get("weight_ratio", 1.0)),
             )
         )
+    if notes is not None:
+        notes["dispatch"] = dispatch_note(hw, dispatched)
     return out
+
+
+def dispatch_note(hw: Any, dispatched: dict[str, int]) -> str:
+    """How the MAC ops found their units (``Result.layers.attrs["dispatch"]``): the policy, and
+    where it compared several units' mappings, how many ops went to each."""
+    policy = getattr(hw, "dispatch", "first")
+    if not dispatched:
+        return f"{policy}: no op compared several units' mappings"
+    counts = ", ".join(f"{name} {n}" for name, n in sorted(dispatched.items()))
+    return (f"{policy}: {sum(dispatched.values())} ops compared several units' mappings, "
+            f"run on {counts}")
 
 
 def _map_on_tensor_cores(hw: Any, unit: Any, op: Any, m: dict) -> None:
