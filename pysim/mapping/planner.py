@@ -297,7 +297,7 @@ def _best_mapped(hw: Any, op: Any, units: list[Any],
     best first), and one whose floor exceeds the best figure so far is not mapped: under
     fastest its compute alone at its peak rate (``_compute_floor``: no mapping computes
     faster), under lowest_energy its MAC energy (on lowp_edge an int8 convolution is not
-    mapped on the bit-serial array, 16x slower at w8a8: ResNet-50 cold 184 -> 35 ms)."""
+    mapped on the bit-serial array, 16x slower at w8a8: ResNet-50 cold 184 -> 33 ms)."""
     policy = hw.dispatch
     field = "energy_estimate" if policy == "lowest_energy" else "latency_estimate"
     best: tuple[float, int, Any, dict[str, Any]] | None = None
