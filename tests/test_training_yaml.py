@@ -97,3 +97,12 @@ def test_pysim_train_refuses_a_graph_file_it_cannot_write_before_the_step(capsys
     assert code == 2 and out == ""
     assert err.strip() == ("pysim train: error: --save-graph /no/such/dir/g.yaml: no directory "
                            "/no/such/dir to write it in")
+
+
+def test_pysim_train_refuses_a_directory_as_the_graph_file(tmp_path: Path, capsys) -> None:
+    code = main(["train", str(TPU), "resnet18", "--recipe", "int8", "--save-graph",
+                 str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.strip() == (f"pysim train: error: --save-graph {tmp_path}: a directory; give "
+                           f"the file to write, e.g. {tmp_path / 'step.yaml'}")

@@ -50,10 +50,13 @@ def run(args: argparse.Namespace) -> int:
     if args.save_graph:  # refused before the step runs, not after
         from pathlib import Path
 
-        folder = Path(args.save_graph).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise WorkloadError(f"--save-graph {args.save_graph}: no directory {folder} to "
-                                f"write it in")
+        target = Path(args.save_graph).expanduser().resolve()
+        if target.is_dir():
+            raise WorkloadError(f"--save-graph {args.save_graph}: a directory; give the "
+                                f"file to write, e.g. {Path(args.save_graph) / 'step.yaml'}")
+        if not target.parent.is_dir():
+            raise WorkloadError(f"--save-graph {args.save_graph}: no directory "
+                                f"{target.parent} to write it in")
     hw = (pysim.gpu.preset(args.hardware[4:]) if args.hardware.startswith("gpu:")
           else args.hardware)
     formats = {}
