@@ -240,3 +240,7 @@ def test_simulate_and_sweep_take_zoo_names_as_the_cli_does() -> None:
         pysim.simulate(hw, "nope.yaml")
     swept = pysim.sweep(hw, "resnet18", {"units.0.rows": [32]})
     assert swept["latency_s"].iloc[0] == by_name.latency_s
+    for bad in (123, None):  # not read as a file descriptor, nor a TypeError
+        with pytest.raises(pysim.WorkloadError, match=r"workload must be a Workload, a YAML "
+                                                      r"/ ONNX path or a zoo model name, got"):
+            pysim.simulate(hw, bad)  # type: ignore[arg-type]

@@ -74,6 +74,9 @@ def as_workload(wl: Workload | str | PathLike[str]) -> Workload:
     ``pysim.simulate``, ``pysim.sweep`` and the CLI take."""
     if isinstance(wl, Workload):
         return wl
+    if not isinstance(wl, (str, PathLike)):
+        raise WorkloadError(f"workload must be a Workload, a YAML / ONNX path or a zoo model "
+                            f"name, got {wl!r} ({type(wl).__name__})")
     if isinstance(wl, str):
         from pysim import zoo
 
