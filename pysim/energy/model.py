@@ -54,24 +54,45 @@ def price_op(hw: Any, op: OpMapping, host_read_bytes: int = 0) -> OpEnergy:
     """Dynamic energy of one op from its counts (leakage is priced per run), with
     ``host_read_bytes`` of its weights copied in from host memory."""
     table = hw.energy_table
-    per_bit = hw.scratchpad_pj_per_bit
     pj = dict.fromkeys(COMPONENTS, 0.0)
     if op.macs:
         pj["mac"] = op.macs * op.mac_pj
-        pj["register_file"] = op.rf_pj if op.rf_pj is not None else (
-            op.rf_accesses * table.rf_access_pj(max(op.weight_bits, op.act_bits)))
-    pj["sram"] = op.local_sram_pj
-    for name, bits in op.sram_read_bits.items():
-        pj["sram"] += bits * per_bit[name][0]
-    for name, bits in op.sram_write_bits.items():
-        pj["sram"] += bits * per_bit[name][1]
-    pj["dram"] = 8 * (op.dram_read_bytes * hw.dram.read_pj_per_bit
-                      + op.dram_write_bytes * hw.dram.write_pj_per_bit)
+        pj["register_file"] = register_pj(table, op.rf_pj, op.rf_accesses, op.weight_bits,
+                                          op.act_bits)
+    pj["sram"] = sram_pj(hw, op.sram_read_bits, op.sram_write_bits, op.local_sram_pj)
+    pj["dram"] = dram_pj(hw, op.dram_read_bytes, op.dram_write_bytes)
     if op.vector_ops:
         pj["vector"] = op.vector_ops * table.vector_op_pj(hw.vector.bits)
     if host_read_bytes:
         pj["host"] = host_read_bytes * hw.host.pj_per_byte(hw.dram.write_pj_per_bit)
     return OpEnergy(pj)
+
+
+def register_pj(table: Any, rf_pj: float | None, rf_accesses: int, weight_bits: int,
+                act_bits: int) -> float:
+    """PE register energy: the unit's own registers' figure (``rf_pj``), else its accesses at
+    the table's register-file energy for the wider operand."""
+    if rf_pj is not None:
+        return rf_pj
+    return rf_accesses * table.rf_access_pj(max(weight_bits, act_bits))
+
+
+def sram_pj(hw: Any, read_bits: dict[str, int], write_bits: dict[str, int],
+            start: float = 0.0) -> float:
+    """Scratchpad bits read and written, by scratchpad, at their per-bit energies, added to
+    ``start`` (SRAM inside a unit)."""
+    per_bit = hw.scratchpad_pj_per_bit
+    total = start
+    for name, bits in read_bits.items():
+        total += bits * per_bit[name][0]
+    for name, bits in write_bits.items():
+        total += bits * per_bit[name][1]
+    return total
+
+
+def dram_pj(hw: Any, read_bytes: float, write_bytes: float) -> float:
+    """DRAM bytes read and written at the DRAM's energy per bit."""
+    return 8 * (read_bytes * hw.dram.read_pj_per_bit + write_bytes * hw.dram.write_pj_per_bit)
 
 
 def leakage_pj(hw: Any, latency_cycles: float) -> float:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from pysim.energy.model import dram_pj, leakage_pj, register_pj, sram_pj
 from pysim.engine.dram import dram_key
 from pysim.errors import ConfigError, WorkloadError
 from pysim.mapping.attention import map_attention
@@ -208,12 +209,8 @@ def _attention_estimates(hw: Any, op: Any, m: dict[str, Any], objective: Objecti
     moved = m["dram_read_bytes"] + m["dram_write_bytes"]
     m["latency_estimate"] = max(float(m["compute_cycles"]),
                                 moved / max(1e-9, objective.bytes_per_cycle))
-    per_bit = hw.scratchpad_pj_per_bit
-    m["search_energy_pj"] = (
-        sum(bits * per_bit[name][0] for name, bits in m["sram_read_bits"].items())
-        + sum(bits * per_bit[name][1] for name, bits in m["sram_write_bits"].items())
-        + 8 * (m["dram_read_bytes"] * hw.dram.read_pj_per_bit
-               + m["dram_write_bytes"] * hw.dram.write_pj_per_bit))
+    m["search_energy_pj"] = (sram_pj(hw, m["sram_read_bits"], m["sram_write_bits"])
+                             + dram_pj(hw, m["dram_read_bytes"], m["dram_write_bytes"]))
     m["energy_estimate"] = _energy_estimate(hw, op, m)
 
 
@@ -224,21 +221,19 @@ def _energy_estimate(hw: Any, op: Any, m: dict[str, Any]) -> float:
     the op's ``latency_estimate`` (a unit that takes longer leaks longer; pysim/energy/model.py
     prices the same components per op and per run)."""
     table = hw.energy_table
-    rf = m.get("rf_pj")
-    if rf is None:
-        rf = m.get("rf_accesses", 0) * table.rf_access_pj(max(op.weight_bits, op.act_bits))
-    per_cycle = (hw.leakage_mw() * 1e-3 / hw.clock_hz * 1e12
-                 + hw.energy.clock_pj_per_cycle)
+    cycles = float(m["latency_estimate"])
     return (float(m.get("search_energy_pj", 0.0)) + op.macs * float(m.get("mac_pj", 0.0))
-            + float(rf) + m.get("vector_ops", 0) * table.vector_op_pj(hw.vector.bits)
-            + per_cycle * float(m["latency_estimate"]))
+            + register_pj(table, m.get("rf_pj"), m.get("rf_accesses", 0), op.weight_bits,
+                          op.act_bits)
+            + m.get("vector_ops", 0) * table.vector_op_pj(hw.vector.bits)
+            + leakage_pj(hw, cycles) + hw.energy.clock_pj_per_cycle * cycles)
 
 
 # earliest_finish weighs the units whose own mapped time is within this fraction of the
-# fastest's: a unit free sooner but much slower at the op waits on DRAM the estimates do not
-# see (the engine's read channel serves ops in order): with every unit weighed a random
-# graph on lowp_edge ran 18 % longer than under fastest; at 10 % none ran more than 1.5 %
-# longer (benchmarks/validate_dispatch.py, "earliest_finish").
+# fastest's: a unit free sooner but much slower at the op shares the DRAM channel longer than
+# the estimates see (Timeline): with every unit weighed a random graph on lowp_edge ran 18 %
+# longer than under fastest; at 10 % none ran more than 1.5 % longer
+# (benchmarks/validate_dispatch.py, "earliest_finish").
 EFT_SPAN = 0.1
 
 
@@ -1146,17 +1141,20 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                                    *(t in on_chip for t in op.inputs)))
             unit_name, unit_kind = unit.name, unit.kind
         elif unit is not None:
+            # what the mapping reads of the op besides its unit: its fields, whether A and B
+            # are kept on chip, the bytes kept beside it, whether its output stays on chip
+            setting = (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
+                       len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
+                       not res.writes_output[i])
+
             def map_on(unit: Any, op: Any = op, base_m: dict[str, Any] = m, i: int = i,
-                       on_chip: frozenset[str] = on_chip, reserved: int = reserved,
-                       cap: Any = cap, spads: dict[str, Any] = spads,
-                       act_ratio: tuple[float, float] = act_ratio) -> dict[str, Any]:
+                       on_chip: frozenset[str] = on_chip, cap: Any = cap,
+                       spads: dict[str, Any] = spads, act_ratio: tuple[float, float] = act_ratio,
+                       setting: tuple[Any, ...] = setting) -> dict[str, Any]:
                 """The op's mapping on ``unit``: the same op (but for names) mapped before
                 on this hardware and unit in the same setting, or at another kept-area size
                 that leaves the tiling search the same fits, else mapped now."""
-                key = ((op_signature(op), unit.name),
-                       bool(op.inputs) and op.inputs[0] in on_chip,
-                       len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
-                       not res.writes_output[i])
+                key = ((setting[0], unit.name), *setting[1:])
                 known = mapped.recall(key)
                 if known is None and cap.varying >= 0:
                     known = mapped.rooms.recall_at((*key[:3], key[4]),
@@ -1182,10 +1180,7 @@ def map_workload(hw: Any, wl: Any, notes: dict[str, str] | None = None,
                     mapped.rooms.remember_at((*key[:3], key[4]), found, m)
                 return m
 
-            unit, m = _dispatched(hw, op, unit, units, map_on, timeline, deps, mapped,
-                                  (op_signature(op), bool(op.inputs) and op.inputs[0] in on_chip,
-                                   len(op.inputs) > 1 and op.inputs[1] in on_chip, reserved,
-                                   not res.writes_output[i]))
+            unit, m = _dispatched(hw, op, unit, units, map_on, timeline, deps, mapped, setting)
             # weights a sparse unit reads compressed are stored so: their first read is that
             w_ratio = weight_storage_ratio(op, unit)
             if w_ratio < 1.0:
