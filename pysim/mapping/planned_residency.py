@@ -202,7 +202,8 @@ def _plan(steps: Steps, outputs: frozenset[str], budget_bytes: int,
     # the traffic before addresses: every read and write-back less what the kept gaps save
     # (``_traffic`` of the keep set's Residency, which took 1 ms of tpu_v1's ResNet-50 step)
     every = sum(nbytes[t] * (len(rs) + (t not in outputs)) for t, rs in read_at.items())
-    aggregate = every - _saved_bytes(kept_gap, size, gaps, readers, outputs, nbytes)
+    # (the program's objective: sums of whole bytes, exact in float below 2^53)
+    aggregate = every - round(_kept_bytes(kept_gap, gaps, save, whole, nbytes))
     # Addresses (pysim/mapping/kept_area.py): each run of consecutive kept gaps is one stay,
     # from its first gap's start through its last gap's end; a stay that fragmentation leaves
     # no room for keeps a shorter run.
@@ -398,20 +399,6 @@ class _Relaxation:
             if fixed is not None:
                 k = fixed[0]
                 h.changeColBounds(k, float(self._lower[k]), float(self._upper[k]))
-
-
-def _saved_bytes(kept_gap: np.ndarray, size: np.ndarray, gaps: list[tuple[str, int, int, int]],
-                 readers: dict[str, list[int]], outputs: frozenset[str],
-                 nbytes: dict[str, int]) -> int:
-    """The DRAM bytes a keep set saves, exact: each kept gap's read, and the write-back of a
-    non-output tensor whose every gap is kept."""
-    kept_of: dict[str, int] = {}
-    for k in np.flatnonzero(kept_gap).tolist():
-        t = gaps[k][0]
-        kept_of[t] = kept_of.get(t, 0) + 1
-    return int(size[kept_gap].astype(np.int64).sum()) + sum(
-        nbytes[t] for t, count in kept_of.items()
-        if t not in outputs and count == len(readers[t]))
 
 
 def _kept_bytes(keep: np.ndarray, gaps: list[tuple[str, int, int, int]], save: np.ndarray,
