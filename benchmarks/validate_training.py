@@ -11,6 +11,8 @@ explains the gaps):
    Megatron-LM's 52 % per A100 (examples/seeds/megatron_mfu.py; band 0.9-1.25x).
 3. AdaPT's 1.27x training speed-up over float32 under an assumed schedule
    (examples/seeds/adapt_training.py; band 0.85-1.25x).
+4. ZeRO's per-device model states and traffic at each stage against the ZeRO paper's
+   Figure 1 and section 7 (examples/seeds/zero_memory.py: to the paper's rounding).
 """
 
 from __future__ import annotations
@@ -44,3 +46,10 @@ if __name__ == "__main__":
     g = a.compute()
     row("AdaPT-style schedule speed-up, ResNet-18 A100", g["speedup"], g["published"],
         f"Kummer et al. 2021; fixed8 x8 epochs then fp32 x2; band {a.BAND[0]}-{a.BAND[1]}x")
+    z = _script("zero_memory").compute()
+    for r in z["rows"]:
+        row(f"ZeRO {r['name']}: GB/device, 7.5B on 64", r["gb"], r["paper_gb"],
+            "Rajbhandari et al. SC'20, Figure 1 (mixed-precision Adam)")
+    r = z["rows"][3]
+    row("ZeRO P_os+g+p: elements sent / Psi", r["psi_sent"], r["paper_psi_sent"],
+        "ZeRO section 7: 3 Psi (DDP, P_os, P_os+g: 2 Psi)")

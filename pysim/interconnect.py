@@ -9,7 +9,8 @@ doc/PERFORMANCE.md relates its bus bandwidth to the algorithm's by the same 2 (n
 
     t = call + 2 (n - 1) / n x B / bandwidth + 2 (n - 1) x latency
 
-and each device sends (and receives) 2 (n - 1) / n x B bytes. An all-gather is half of it.
+and each device sends (and receives) 2 (n - 1) / n x B bytes. An all-gather (or a
+reduce-scatter) is half of it.
 ``call`` is paid once per collective whatever the ring length: NCCL's launch and protocol
 set-up, the base latency its cost model adds before the per-step ones (src/graph/tuning.cc:
 latency = baseLat[algo][proto] + nsteps x hwLat[link][algo][proto]).
@@ -116,6 +117,13 @@ class Link:
             return 0.0
         return self._ring(nbytes, devices, devices - 1, gather=True)[0]
 
+    def reduce_scatter_s(self, nbytes: float, devices: int) -> float:
+        """Ring reduce-scatter of ``nbytes`` (each device ends with its reduced 1 / n): the
+        first half of an all-reduce, priced as an all-gather (NCCL's tuning.cc gives
+        ReduceScatter and AllGather the same n - 1 steps and the same LL bandwidth share);
+        0 on one device."""
+        return self.allgather_s(nbytes, devices)
+
     def p2p_s(self, nbytes: float) -> float:
         """One point-to-point transfer of ``nbytes``: call + bytes / bandwidth + latency;
         with ``protocols`` one step of LL up to 16 KiB, else of Simple."""
@@ -129,6 +137,12 @@ class Link:
 def allreduce_bytes_per_device(nbytes: float, devices: int) -> float:
     """Bytes each device sends in a ring all-reduce of ``nbytes``: 2 (n-1)/n x bytes."""
     return 2 * (devices - 1) / devices * nbytes if devices > 1 else 0.0
+
+
+def gather_bytes_per_device(nbytes: float, devices: int) -> float:
+    """Bytes each device sends in a ring all-gather or reduce-scatter of ``nbytes``:
+    (n-1)/n x bytes."""
+    return (devices - 1) / devices * nbytes if devices > 1 else 0.0
 
 
 def link_of(hw: Any) -> Link | None:
@@ -178,4 +192,4 @@ class CollectiveTiming:
 
 
 __all__ = ["NCCL_PROTOCOLS", "Collective", "CollectiveTiming", "Link", "Protocol",
-           "allreduce_bytes_per_device", "link_of"]
+           "allreduce_bytes_per_device", "gather_bytes_per_device", "link_of"]

@@ -35,6 +35,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                         "(default 1)")
     p.add_argument("--bucket-mib", type=float, default=25.0,
                    help="gradient bucket size for the all-reduce, MiB (default 25, as DDP)")
+    p.add_argument("--zero-stage", type=int, default=0, choices=(0, 1, 2, 3),
+                   help="with --data-parallel: partition the optimizer states (1), and the "
+                        "gradients (2), and the parameters (3) over the devices as ZeRO / "
+                        "FSDP do (default 0: DDP, every device holds them all)")
     p.add_argument("--save-graph", metavar="FILE.yaml", default=None,
                    help="also write the step's training graph as a workload YAML (forward, "
                         "backward and optimizer ops), which `pysim run` and load_workload "
@@ -70,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                       checkpoint=args.checkpoint,
                       fused_optimizer=not args.per_tensor_optimizer,
                       weight_copy=args.weight_copy, memory_gib=args.memory_gib,
-                      data_parallel=args.data_parallel, bucket_mib=args.bucket_mib)
+                      data_parallel=args.data_parallel, bucket_mib=args.bucket_mib,
+                      zero_stage=args.zero_stage)
     summary = s.summary()
     w = max(20, *(len(k) + 1 for k in summary))
     for key, value in summary.items():

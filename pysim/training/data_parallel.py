@@ -18,9 +18,39 @@ Experiences on Accelerating Data Parallel Training", VLDB 2020, section 3.2).
 - Memory: DDP's default (``gradient_as_bucket_view=False``) keeps the buckets as a second copy
   of the gradients; that copy is the only memory data parallelism adds (``comm_buffers``).
 
+ZeRO (Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion Parameter
+Models", SC 2020; ``zero_stage``) partitions what every device otherwise holds whole:
+
+- stage 1 (P_os) the optimizer states, and the master weights where the forward reads a
+  low-precision copy the update writes: each device updates its 1 / n of the parameters
+  (the update op reads and writes 1 / n: pysim/training/graph.py ``shards``). The gradients
+  are reduce-scattered per bucket (each device receives its partition, reduced) while the
+  backward pass computes, and after the update the new parameters (as the forward reads
+  them: the low-precision copy, else the master weights) are all-gathered per bucket, the
+  step's last transfers (DeepSpeed's ``all_gather_dp_groups`` after ``step()``);
+- stage 2 (P_os+g) the weight gradients too: a device keeps only its partition once a
+  bucket is reduce-scattered; the same transfers as stage 1;
+- stage 3 (P_os+g+p, PyTorch FSDP's FULL_SHARD) the parameters too. The buckets are the
+  sharded units: each unit's parameters are all-gathered before its forward ops and again
+  before its backward ops (dX needs W; a recomputed forward too), and its gradients
+  reduce-scattered after them. As FSDP's rate limiter (``limit_all_gathers``) allows, at
+  most two units are gathered at once: a unit's all-gather waits for the ops of the unit two
+  before it (forward), or two after it (backward, the reverse order) to end, so the next
+  unit's gather overlaps the current unit's compute (FSDP's forward / backward prefetch).
+  Transfers take the link one at a time in the order they become ready (FSDP runs its
+  gathers and reduce-scatters on two streams, which share the link's bandwidth).
+
+Each device sends 2 (n-1)/n x the gradient bytes under DDP and stages 1-2 alike (when the
+gradients and the gathered parameters have the same width), and 3 (n-1)/n under stage 3:
+the paper's 2 Psi and 3 Psi (section 7). Memory per device (``pysim.training.step``): the
+partitioned parts / n, plus the buckets in flight: one reduce-scatter bucket (DeepSpeed's
+``reduce_bucket_size`` staging, here ``bucket_mib``) and, under stage 3, two units' gathered
+parameters. With one device a stage changes nothing.
+
 Not modelled: the link's energy, NCCL kernels' use of SMs and HBM bandwidth (they slow the
-compute they overlap on a real GPU), the 1 MiB first bucket, and a hierarchical (tree /
-NVSwitch SHARP) all-reduce.
+compute they overlap on a real GPU), the HBM traffic of the collectives' own reads and
+writes, the 1 MiB first bucket, a hierarchical (tree / NVSwitch SHARP) all-reduce, and
+ZeRO's CPU / NVMe offload.
 """
 
 from __future__ import annotations
@@ -31,13 +61,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import ConfigError
-from pysim.interconnect import Collective, CollectiveTiming, Link, allreduce_bytes_per_device
+from pysim.interconnect import (
+    Collective,
+    CollectiveTiming,
+    Link,
+    allreduce_bytes_per_device,
+    gather_bytes_per_device,
+)
 from pysim.interconnect import link_of as _link_of
 from pysim.training.graph import TrainingGraph
 
 MIB = 2**20
 MAX_DEVICES = 65536
 DEFAULT_BUCKET_MIB = 25.0  # torch.nn.parallel.DistributedDataParallel(bucket_cap_mb=25)
+ZERO_STAGES = (0, 1, 2, 3)  # 0: plain data parallelism (DDP)
 
 
 def check_devices(value: object) -> int:
@@ -55,6 +92,15 @@ def check_bucket_mib(value: object) -> float:
         raise ConfigError(f"bucket_mib must be a finite number > 0 (MiB per gradient bucket), "
                           f"got {value!r}")
     return float(value)
+
+
+def check_zero_stage(value: object) -> int:
+    """``zero_stage`` as an int in ZERO_STAGES. Raises ConfigError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value not in ZERO_STAGES:
+        raise ConfigError(f"zero_stage must be one of {', '.join(map(str, ZERO_STAGES))} (0: "
+                          f"none, 1: optimizer states, 2: and gradients, 3: and parameters "
+                          f"partitioned), got {value!r}")
+    return value
 
 
 def require_link(hw: Any, devices: int) -> Link:
@@ -130,6 +176,68 @@ def collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link,
             for i, b in enumerate(buckets)]
 
 
+def zero_collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link,
+                     devices: int, stage: int, param_bytes: dict[str, int]) -> list[Collective]:
+    """The transfers of ZeRO ``stage`` (1-3; 0: ``collectives``'s all-reduces) in the order
+    they are launched (see the module docstring). ``param_bytes``: each layer's parameters as
+    the forward reads them."""
+    if stage == 0:
+        return collectives(graph, buckets, link, devices)
+    updates = tuple(o.name for o in graph.ops if o.role == "optimizer")
+
+    def scatter(i: int, b: Bucket) -> Collective:
+        return Collective(f"reduce_scatter.bucket{i}", b.producers, updates,
+                          link.reduce_scatter_s(b.nbytes, devices),
+                          gather_bytes_per_device(b.nbytes, devices))
+
+    def gather(name: str, b: Bucket, after: tuple[str, ...],
+               before: tuple[str, ...]) -> Collective:
+        nbytes = sum(param_bytes[layer] for layer in b.layers)
+        return Collective(name, after, before, link.allgather_s(nbytes, devices),
+                          gather_bytes_per_device(nbytes, devices))
+
+    if stage < 3:
+        return ([scatter(i, b) for i, b in enumerate(buckets)]
+                + [gather(f"all_gather.bucket{i}", b, updates, ())
+                   for i, b in enumerate(buckets)])
+    # stage 3: the buckets are the units; forward in layer order, backward in the buckets'
+    index = {o.name: i for i, o in enumerate(graph.ops)}
+    unit_of = {layer: u for u, b in enumerate(buckets) for layer in b.layers}
+    fwd: list[list[str]] = [[] for _ in buckets]
+    bwd: list[list[str]] = [[] for _ in buckets]
+    for o in graph.ops:
+        u = unit_of.get(o.layer)
+        if u is None:
+            continue
+        if o.phase == "forward":
+            fwd[u].append(o.name)
+        elif o.phase in ("backward", "recompute") and o.role != "dW":
+            bwd[u].append(o.name)
+
+    def before_all(ops: list[str], users: list[str]) -> tuple[str, ...]:
+        """``ops`` that come before every op of ``users`` in the graph's order (a gather
+        waiting for a later op would deadlock the units' in-order queues)."""
+        first = min((index[n] for n in users), default=len(index))
+        return tuple(n for n in ops if index[n] < first)
+
+    order = list(reversed(range(len(buckets))))  # forward: the last bucket's layers first
+    out = [gather(f"all_gather.forward.unit{u}", buckets[u],
+                  before_all(fwd[order[k - 2]], fwd[u]) if k >= 2 else (), tuple(fwd[u]))
+           for k, u in enumerate(order)]
+    for j, b in enumerate(buckets):  # backward: bucket 0 (the last layers) first
+        after = bwd[j - 2] if j >= 2 else fwd[0]
+        out.append(gather(f"all_gather.backward.unit{j}", b, before_all(after, bwd[j]),
+                          tuple(bwd[j])))
+        if j >= 1:
+            out.append(scatter(j - 1, buckets[j - 1]))
+    if buckets:
+        out.append(scatter(len(buckets) - 1, buckets[-1]))
+    # launched as they become ready: a transfer listed before another never waits for an op
+    # that waits for the later one (a recomputed block's forward runs before the backward of
+    # units its segment does not hold)
+    return sorted(out, key=lambda c: max((index[n] for n in c.after), default=-1))
+
+
 def exposed_cycles(link: Sequence[CollectiveTiming], ops: Sequence[tuple[float, float]]) -> float:
     """Cycles the link is busy while no op runs: the communication the step waits for (the
     "exposed" communication of Meta's Holistic Trace Analysis, comm time not overlapped by
@@ -173,6 +281,7 @@ class DataParallel:
     timings: tuple[CollectiveTiming, ...]
     clock_hz: float
     exposed_comm_s: float
+    zero_stage: int = 0
 
     @property
     def grad_bytes(self) -> int:
@@ -181,7 +290,8 @@ class DataParallel:
 
     @property
     def comm_bytes_per_device(self) -> float:
-        """Bytes each device sends over the step: 2 (n-1)/n x gradient bytes."""
+        """Bytes each device sends over the step: 2 (n-1)/n x gradient bytes under DDP (see
+        the module docstring for ZeRO's)."""
         return sum(c.nbytes for c in self.timings)
 
     @property
@@ -190,11 +300,13 @@ class DataParallel:
         return sum(c.cycles for c in self.timings) / self.clock_hz
 
     def summary(self) -> dict[str, Any]:
-        return {"data_parallel": self.devices, "bucket_mib": self.bucket_mib,
+        return {"data_parallel": self.devices, "zero_stage": self.zero_stage,
+                "bucket_mib": self.bucket_mib,
                 "buckets": len(self.buckets), "grad_bytes": self.grad_bytes,
                 "comm_bytes_per_device": self.comm_bytes_per_device, "comm_s": self.comm_s,
                 "exposed_comm_s": self.exposed_comm_s}
 
 
-__all__ = ["Bucket", "DataParallel", "check_bucket_mib", "check_devices", "collectives",
-           "exposed_cycles", "make_buckets", "require_link"]
+__all__ = ["ZERO_STAGES", "Bucket", "DataParallel", "check_bucket_mib", "check_devices",
+           "check_zero_stage", "collectives", "exposed_cycles", "make_buckets", "require_link",
+           "zero_collectives"]

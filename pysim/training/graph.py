@@ -103,6 +103,10 @@ class TrainingGraph:
     boundary_bytes: int = 0
     weight_copy_bytes: int = 0
     update_grads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # layers whose low-precision weight copy the optimizer update writes (their master
+    # weights are the optimizer's alone: the forward reads the copy)
+    copied: frozenset[str] = frozenset()
+    shards: int = 1  # the optimizer updates 1 / shards of the parameters (ZeRO)
 
     def macs(self, role: str | None = None, phase: str | None = None) -> int:
         """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
@@ -266,7 +270,7 @@ def _gemm_dtype(*fmts: Format) -> Format:
 def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recipe],
                          optimizer: Optimizer, input_grads: bool = False,
                          checkpoint: bool = False, fused_optimizer: bool = True,
-                         weight_copy: CopyAt = "optimizer") -> TrainingGraph:
+                         weight_copy: CopyAt = "optimizer", shards: int = 1) -> TrainingGraph:
     """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
     per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
     keeps only each block's inputs and recomputes the block's forward before its backward;
@@ -275,7 +279,9 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     ``"optimizer"``, written by the update from the new master weights (Apex's O2 and
     Megatron-LM's mixed-precision optimizer: the copy is made once per step, after the
     step), or ``"forward"``, a cast of the master weights before their forward GEMM each
-    step (PyTorch autocast, fake-quantized training).
+    step (PyTorch autocast, fake-quantized training). ``shards`` > 1: the optimizer update
+    runs on 1 / ``shards`` of every parameter, as on one of ``shards`` devices whose ZeRO
+    stage partitions the optimizer (pysim/training/data_parallel.py).
 
     Raises WorkloadError if an op has no backward rule."""
     for op in wl.ops:
@@ -322,10 +328,11 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
             for fwd in by_segment[seg]:
                 _forward(b, fwd, "recompute")
         _backward(b, op)
-    _optimizer(b, fused_optimizer)
+    _optimizer(b, fused_optimizer, shards)
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
-                         boundary, b.weight_copy, dict(b.update_grads))
+                         boundary, b.weight_copy, dict(b.update_grads), frozenset(b.copies),
+                         shards)
 
 
 def _batchnorm_forward(b: _Builder, op: Op, x: str, name: str, out: str, phase: Phase) -> None:
@@ -753,7 +760,7 @@ def _batchnorm_backward(b: _Builder, op: Op, dy: str) -> None:
         b.give(x, g)
 
 
-def _optimizer(b: _Builder, fused: bool) -> None:
+def _optimizer(b: _Builder, fused: bool, shards: int = 1) -> None:
     """The optimizer update. ``fused``: one multi-tensor update per group of parameters
     sharing their master, state and gradient formats, as PyTorch's ``foreach`` (the default
     on CUDA since 2.0) and ``fused`` optimizers, Apex's ``multi_tensor_apply`` and XLA's fused
@@ -765,7 +772,9 @@ def _optimizer(b: _Builder, fused: bool) -> None:
     the forward reads the master itself) and writes the weights and states over them
     (``VectorWork.in_place``): the same bytes and vector work, fused or not. With
     ``weight_copy="optimizer"`` it also writes each layer's low-precision weight copy (a
-    cast, CAST_OPS per element)."""
+    cast, CAST_OPS per element). With ``shards`` > 1 each update reads, computes and writes
+    its 1 / ``shards`` partition (ZeRO stage 1 onwards: Rajbhandari et al., SC 2020,
+    section 5.1)."""
     opt = b.opt
     per = opt.ops_per_param + LOSS_SCALE_OPS_PER_PARAM * int(b.base.loss_scale)
     groups: dict[tuple[Any, ...], list[tuple[str, int, list[str]]]] = {}
@@ -806,12 +815,17 @@ def _optimizer(b: _Builder, fused: bool) -> None:
         copied = sum(e for e, _ in copies)
         tensors = f"{len(members)} tensors, " if fused else ""
         wrote = f", writing {copied} low-precision weights" if copied else ""
+        part = f" (1/{shards} of them)" if shards > 1 else ""
+        widths = tuple(b.fmt[t].bits for t in ins)  # fp32 masters beside 16-bit gradients
         op = VectorWork(name=f"{prefix}.update", output=f"{prefix}.update", inputs=ins,
                         shapes=tuple(b.shape[t] for t in ins),
-                        out_shape=_flat_shape(math.ceil(written / fmt.bits)), ops_per_element=0,
-                        ops_per_row=per, rows=count, ops_extra=CAST_OPS * copied,
-                        act_bits=fmt.bits, out_bits=fmt.bits, dtype=fmt.dtype, in_place=True,
-                        what=f"{opt.name} update of {tensors}{count} parameters{wrote}")
+                        out_shape=_flat_shape(math.ceil(written / fmt.bits / shards)),
+                        ops_per_element=0, ops_per_row=per, rows=math.ceil(count / shards),
+                        ops_extra=math.ceil(CAST_OPS * copied / shards), act_bits=fmt.bits,
+                        out_bits=fmt.bits, dtype=fmt.dtype, in_place=True,
+                        read_share=1.0 / shards,
+                        in_bits=widths if len(set(widths)) > 1 else (),
+                        what=f"{opt.name} update of {tensors}{count} parameters{wrote}{part}")
         b.add(op, prefix, "optimizer", "optimizer", r.master)
 
 

@@ -61,6 +61,10 @@ class VectorWork(Op):
     # (pysim/gpu/kernels.py ``eager_kernels``): "cross_entropy" (log_softmax, nll_loss and
     # their backward over logits in the last dimension); "" for one kernel.
     torch_op: Literal["", "cross_entropy"] = ""
+    # The share of each input it reads: an optimizer update on the 1 / N partition of the
+    # gradients, master weights and states a ZeRO stage leaves each of N devices
+    # (pysim/training/data_parallel.py); 1: all of them.
+    read_share: float = Field(default=1.0, gt=0.0, le=1.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_width_per_input(self) -> VectorWork:
@@ -74,6 +78,9 @@ class VectorWork(Op):
 
     def input_bits(self) -> tuple[int, ...]:
         return self.in_bits or super().input_bits()
+
+    def read_fraction(self) -> float:
+        return self.read_share
 
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:
         return self.shapes

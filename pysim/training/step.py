@@ -17,7 +17,17 @@ alike. Its memory is accounted here, from the graph's bookkeeping:
 and checked against the hardware's memory: a GPU preset's HBM, else ``memory_gib``. With
 ``data_parallel`` > 1 the step runs on that many devices, its gradients all-reduced over the
 hardware's interconnect while the backward pass computes (pysim/training/data_parallel.py);
-persistent memory then also holds the all-reduce buckets (``comm_buffers``).
+persistent memory then also holds the all-reduce buckets (``comm_buffers``). A ZeRO stage
+(``zero_stage``) partitions parts of the persistent memory over the devices (each part / n,
+rounded up):
+
+    stage 1: optimizer states, and master weights the forward does not read (it reads a
+             low-precision copy the update writes)
+    stage 2: ... and weight gradients
+    stage 3: ... and the parameters (the copies, or the master weights the forward reads)
+
+and ``comm_buffers`` holds the buckets in flight instead of DDP's second copy of the
+gradients: one reduce-scatter bucket, and under stage 3 two units' gathered parameters.
 """
 
 from __future__ import annotations
@@ -156,23 +166,56 @@ def grad_bytes(graph: TrainingGraph, base: Recipe,
             for layer, count in graph.params.items()}
 
 
+def param_bytes(graph: TrainingGraph, base: Recipe,
+                recipes: Mapping[str, Recipe]) -> dict[str, int]:
+    """Bytes of each layer's parameters as the forward reads them: the low-precision copy
+    the optimizer update writes, else the master weights (what ZeRO stage 1-2 all-gathers
+    after the update and stage 3 before each use)."""
+    out = {}
+    for layer, count in graph.params.items():
+        r = recipes.get(layer, base)
+        out[layer] = _nbytes(count, r.forward if layer in graph.copied else r.master)
+    return out
+
+
 def account_memory(graph: TrainingGraph, optimizer: Optimizer, base: Recipe,
                    recipes: Mapping[str, Recipe], capacity: int | None,
-                   comm_buffers: int = 0) -> Memory:
-    """The step's memory from its graph (see the module docstring)."""
+                   comm_buffers: int = 0, zero_stage: int = 0, devices: int = 1) -> Memory:
+    """The step's memory from its graph, on one of ``devices`` under ``zero_stage`` (see
+    the module docstring)."""
+
+    def part(nbytes: int, stage: int) -> int:
+        """``nbytes`` on one device: partitioned from ZeRO ``stage`` on."""
+        return -(-nbytes // devices) if zero_stage >= stage else nbytes
+
     master = states = 0
     for layer, count in graph.params.items():
         r = recipes.get(layer, base)
-        master += _nbytes(count, r.master)
-        states += optimizer.states * _nbytes(count, r.state)
-    grads = sum(grad_bytes(graph, base, recipes).values())
+        # the optimizer's own master weights go with its states; the forward's, with the
+        # parameters
+        master += part(_nbytes(count, r.master), 1 if layer in graph.copied else 3)
+        states += part(optimizer.states * _nbytes(count, r.state), 1)
+    grads = part(sum(grad_bytes(graph, base, recipes).values()), 2)
     if graph.segment_saved:
         saved = graph.boundary_bytes + max(graph.segment_saved.values())
     else:
         saved = sum(graph.saved.values())
     working = _working_bytes(_Same(graph))
-    return Memory(master, graph.weight_copy_bytes, grads, states, saved, working, capacity,
-                  comm_buffers)
+    return Memory(master, part(graph.weight_copy_bytes, 3), grads, states, saved, working,
+                  capacity, comm_buffers)
+
+
+def comm_buffer_bytes(buckets: list[dp.Bucket], params: Mapping[str, int],
+                      zero_stage: int) -> int:
+    """The memory the collectives hold (see the module docstring): DDP's bucket copy of
+    every gradient; under ZeRO the largest reduce-scatter bucket, and under stage 3 two
+    units' gathered parameters."""
+    if not buckets:
+        return 0
+    if zero_stage == 0:
+        return sum(b.nbytes for b in buckets)
+    gathered = sorted(sum(params[layer] for layer in b.layers) for b in buckets)[-2:]
+    return max(b.nbytes for b in buckets) + (sum(gathered) if zero_stage == 3 else 0)
 
 
 class _Same:
@@ -193,12 +236,12 @@ class _Same:
 @lru_cache(maxsize=16)
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
                     opt: Optimizer, input_grads: bool, checkpoint: bool,
-                    fused_optimizer: bool, weight_copy: CopyAt) -> TrainingGraph:
+                    fused_optimizer: bool, weight_copy: CopyAt, shards: int) -> TrainingGraph:
     """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
     the same recipe again and again, and the graph (immutable) depends on neither."""
     return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
                                 checkpoint=checkpoint, fused_optimizer=fused_optimizer,
-                                weight_copy=weight_copy)
+                                weight_copy=weight_copy, shards=shards)
 
 
 @lru_cache(maxsize=16)
@@ -244,7 +287,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          checkpoint: bool = False, input_grads: bool = False,
          fused_optimizer: bool = True, weight_copy: CopyAt | None = None,
          memory_gib: float | None = None, data_parallel: int = 1,
-         bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> TrainingStep:
+         bucket_mib: float = dp.DEFAULT_BUCKET_MIB, zero_stage: int = 0) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
     (anything ``pysim.simulate`` takes): forward, loss, backward, ``optimizer`` update
     ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
@@ -266,32 +309,43 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     is the per-device batch), the gradients all-reduced in ``bucket_mib``-MiB buckets over the
     hardware's ``interconnect`` while the backward pass computes (PyTorch DDP's default 25
     MiB); ``TrainingStep.data_parallel`` reports the communication. One device is exactly the
-    single-device step.
+    single-device step. ``zero_stage`` (0-3) partitions the optimizer states (1), the
+    gradients (2) and the parameters (3) over the devices as ZeRO / FSDP do: each device
+    updates its partition, gradients are reduce-scattered and parameters all-gathered
+    (pysim/training/data_parallel.py); 0, the default, is DDP.
 
     Raises WorkloadError (one line) for an op with no backward rule, an unknown optimizer,
     recipe, format or layer, a format the hardware lacks for a role, or a step that does not
-    fit the memory; ConfigError for a bad ``data_parallel`` or ``bucket_mib``, or
-    ``data_parallel`` > 1 on hardware that states no interconnect.
+    fit the memory; ConfigError for a bad ``data_parallel``, ``bucket_mib`` or
+    ``zero_stage``, or ``data_parallel`` > 1 on hardware that states no interconnect.
     """
     devices = dp.check_devices(data_parallel)
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
+    stage = dp.check_zero_stage(zero_stage)
+    if devices == 1:
+        stage = 0  # one device: nothing to partition, the single-device step
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
     wl = training_form(wl)
     graph, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
-                                         checkpoint, input_grads, fused_optimizer, weight_copy)
+                                         checkpoint, input_grads, fused_optimizer, weight_copy,
+                                         devices if stage else 1)
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
+    params = param_bytes(graph, base, recipes)
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
-                            sum(b.nbytes for b in buckets))
+                            comm_buffer_bytes(buckets, params, stage), stage, devices)
     name = str(getattr(hw, "full_name", None) or getattr(hw, "name", hw))
     if memory.capacity is not None and memory.peak > memory.capacity:
         raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
                             f"{name} has {memory.capacity / GIB:.2f} GiB; try checkpoint=True, "
-                            f"a narrower recipe or a smaller batch")
+                            f"a narrower recipe, a smaller batch"
+                            + (" or zero_stage=1..3 with data_parallel=N (the model's state "
+                               "partitioned over N devices)" if stage < 3 else ""))
     from pysim.simulate import simulate
 
-    comms = dp.collectives(graph, buckets, link, devices) if link is not None else []
+    comms = (dp.zero_collectives(graph, buckets, link, devices, stage, params)
+             if link is not None else [])
     try:
         # the memory is checked above, each part once (the generic footprint of a training
         # graph counts a layer's weight again for its dX GEMM and misses saved activations)
@@ -304,7 +358,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         spans = zip(result.layers["start_cycle"], result.layers["end_cycle"], strict=True)
         exposed = dp.exposed_cycles(result.collectives, list(spans)) / result.clock_hz
         par = dp.DataParallel(devices, bucket_bytes / dp.MIB, link, tuple(buckets),
-                              result.collectives, result.clock_hz, exposed)
+                              result.collectives, result.clock_hz, exposed, stage)
     return TrainingStep(graph, result, memory, base, opt, par)
 
 
@@ -326,7 +380,7 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
              layer_formats: Mapping[str, str | int | Format] | None,
              formats: Mapping[str, str | int | Format] | None, checkpoint: bool,
              input_grads: bool, fused_optimizer: bool, weight_copy: CopyAt | None,
-             ) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
+             shards: int = 1) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
     """What a step of ``wl`` is, whatever the hardware: its training graph (memoised), the
     optimizer, the base recipe and the per-layer ones. Raises WorkloadError as ``step``."""
     opt = get_optimizer(optimizer)
@@ -338,7 +392,7 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
         weight_copy = "forward" if base.autocast else "optimizer"
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
                             bool(input_grads), bool(checkpoint), bool(fused_optimizer),
-                            weight_copy)
+                            weight_copy, shards)
     return graph, opt, base, recipes
 
 
@@ -361,9 +415,11 @@ def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
     a = {**{k: params[k].default for k in names}, **options}
     dp.check_devices(a["data_parallel"])
     dp.check_bucket_mib(a["bucket_mib"])
+    stage = dp.check_zero_stage(a["zero_stage"])
     capacity_bytes(None, a["memory_gib"])
     _prepare(wl, a["optimizer"], a["recipe"], a["layer_formats"], a["formats"], a["checkpoint"],
-             a["input_grads"], a["fused_optimizer"], a["weight_copy"])
+             a["input_grads"], a["fused_optimizer"], a["weight_copy"],
+             a["data_parallel"] if stage else 1)
     return dict(options)
 
 
