@@ -70,32 +70,49 @@ def evaluate(hw: Any, wl: Any, point: dict[str, Any],
     try:
         design = hw.with_overrides(point)
         if training is None:
-            res = simulate(design, wl)
+            runs: tuple[tuple[Any, int], ...] = ((simulate(design, wl), 1),)
         else:
             from pysim.training import step
 
-            res = step(design, wl, **training).result
+            runs = step(design, wl, **training).runs()  # its micro batches, each x its count
         area = area_mm2(design)["total"]
     except ValueError as exc:  # ConfigError / WorkloadError: an invalid point, not a crash
         row: dict[str, Any] = dict.fromkeys(METRICS, math.nan)
         row["error"] = f"{type(exc).__name__}: {exc}"
         return row
-    row = {
-        "latency_s": res.latency_s,
-        "latency_cycles": res.latency_cycles,
-        "energy_j": res.energy_j,
-        "edp": res.edp,
-        "area_mm2": area,
-        "dram_bytes": res.dram_bytes,
-        "dram_read_bytes": res.dram_read_bytes,
-        "dram_write_bytes": res.dram_write_bytes,
-        "utilization": res.utilization,
-        "macs": res.macs,
-        "dram_row_hit_rate": res.dram_row_hit_rate,
-        "host_read_bytes": res.host_read_bytes,  # weights copied in (host.offload)
-    }
+    row = _metrics(runs)
+    row["area_mm2"] = area
     for component in ENERGY_COMPONENTS:
-        row[f"energy_{component}_j"] = res.energy_breakdown_j.get(component, 0.0)
-    row = {k: float(v) for k, v in row.items()}
+        row[f"energy_{component}_j"] = sum(n * res.energy_breakdown_j.get(component, 0.0)
+                                            for res, n in runs)
+    row = {k: float(row[k]) for k in METRICS if k != "error"}
     row["error"] = None
     return row
+
+
+def _metrics(runs: tuple[tuple[Any, int], ...]) -> dict[str, Any]:
+    """A row's figures of one simulation, or summed over a training step's micro batches
+    (each simulation times how many micro batches it stands for)."""
+    if len(runs) == 1 and runs[0][1] == 1:
+        res = runs[0][0]
+        return {"latency_s": res.latency_s, "latency_cycles": res.latency_cycles,
+                "energy_j": res.energy_j, "edp": res.edp, "dram_bytes": res.dram_bytes,
+                "dram_read_bytes": res.dram_read_bytes,
+                "dram_write_bytes": res.dram_write_bytes, "utilization": res.utilization,
+                "macs": res.macs, "dram_row_hit_rate": res.dram_row_hit_rate,
+                "host_read_bytes": res.host_read_bytes}  # weights copied in (host.offload)
+
+    def total(field: str) -> float:
+        return sum(n * float(getattr(res, field)) for res, n in runs)
+
+    out = {f: total(f) for f in ("latency_s", "latency_cycles", "energy_j", "dram_bytes",
+                                 "dram_read_bytes", "dram_write_bytes", "macs",
+                                 "host_read_bytes")}
+    out["edp"] = out["energy_j"] * out["latency_s"]
+    # each run's MACs over its peak cycles, pooled; the row-hit rate weighted by the bytes
+    busy = sum(n * res.macs / res.utilization for res, n in runs if res.utilization > 0)
+    out["utilization"] = out["macs"] / busy if busy else 0.0
+    out["dram_row_hit_rate"] = (sum(n * res.dram_row_hit_rate * res.dram_bytes
+                                    for res, n in runs) / out["dram_bytes"]
+                                if out["dram_bytes"] else 0.0)
+    return out

@@ -39,6 +39,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
                    help="with --data-parallel: partition the optimizer states (1), and the "
                         "gradients (2), and the parameters (3) over the devices as ZeRO / "
                         "FSDP do (default 0: DDP, every device holds them all)")
+    p.add_argument("--grad-accum", type=int, default=1, metavar="K",
+                   help="micro batches of the workload's batch per step, their gradients "
+                        "accumulated and the update after the last (default 1)")
     p.add_argument("--save-graph", metavar="FILE.yaml", default=None,
                    help="also write the step's training graph as a workload YAML (forward, "
                         "backward and optimizer ops), which `pysim run` and load_workload "
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                       fused_optimizer=not args.per_tensor_optimizer,
                       weight_copy=args.weight_copy, memory_gib=args.memory_gib,
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib,
-                      zero_stage=args.zero_stage)
+                      zero_stage=args.zero_stage, grad_accum=args.grad_accum)
     summary = s.summary()
     w = max(20, *(len(k) + 1 for k in summary))
     for key, value in summary.items():

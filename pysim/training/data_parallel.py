@@ -177,13 +177,25 @@ def collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link,
 
 
 def zero_collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link,
-                     devices: int, stage: int, param_bytes: dict[str, int]) -> list[Collective]:
+                     devices: int, stage: int, param_bytes: dict[str, int],
+                     micro: str = "only") -> list[Collective]:
     """The transfers of ZeRO ``stage`` (1-3; 0: ``collectives``'s all-reduces) in the order
-    they are launched (see the module docstring). ``param_bytes``: each layer's parameters as
-    the forward reads them."""
+    they are launched (see the module docstring), on ``graph``'s micro batch (``micro``,
+    pysim/training/graph.py): before the last one of a step that accumulates gradients,
+    nothing under DDP and stage 1 (they reduce the accumulated gradients once), the
+    reduce-scatters under stage 2, every transfer but the update's gather under stage 3.
+    ``param_bytes``: each layer's parameters as the forward reads them."""
+    updates = tuple(o.name for o in graph.ops if o.role == "optimizer")
+    if micro in ("first", "middle"):  # no update in this micro batch
+        if stage < 2:
+            return []
+        if stage == 2:
+            return [Collective(f"reduce_scatter.bucket{i}", b.producers, (),
+                               link.reduce_scatter_s(b.nbytes, devices),
+                               gather_bytes_per_device(b.nbytes, devices))
+                    for i, b in enumerate(buckets)]
     if stage == 0:
         return collectives(graph, buckets, link, devices)
-    updates = tuple(o.name for o in graph.ops if o.role == "optimizer")
 
     def scatter(i: int, b: Bucket) -> Collective:
         return Collective(f"reduce_scatter.bucket{i}", b.producers, updates,
@@ -280,8 +292,11 @@ class DataParallel:
     buckets: tuple[Bucket, ...]
     timings: tuple[CollectiveTiming, ...]
     clock_hz: float
-    exposed_comm_s: float
+    exposed_comm_s: float  # over every micro batch of the step
     zero_stage: int = 0
+    # the transfers of the micro batches before the last (gradient accumulation), each with
+    # how many micro batches it stands for
+    earlier: tuple[tuple[tuple[CollectiveTiming, ...], int], ...] = ()
 
     @property
     def grad_bytes(self) -> int:
@@ -292,12 +307,14 @@ class DataParallel:
     def comm_bytes_per_device(self) -> float:
         """Bytes each device sends over the step: 2 (n-1)/n x gradient bytes under DDP (see
         the module docstring for ZeRO's)."""
-        return sum(c.nbytes for c in self.timings)
+        return sum(c.nbytes for c in self.timings) + sum(
+            n * sum(c.nbytes for c in t) for t, n in self.earlier)
 
     @property
     def comm_s(self) -> float:
         """Seconds the link is busy (every bucket's all-reduce)."""
-        return sum(c.cycles for c in self.timings) / self.clock_hz
+        return (sum(c.cycles for c in self.timings) + sum(
+            n * sum(c.cycles for c in t) for t, n in self.earlier)) / self.clock_hz
 
     def summary(self) -> dict[str, Any]:
         return {"data_parallel": self.devices, "zero_stage": self.zero_stage,

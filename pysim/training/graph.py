@@ -48,7 +48,12 @@ from pysim.workload.tensors import MAX_DIM
 Phase = Literal["forward", "recompute", "loss", "backward", "optimizer"]
 CopyAt = Literal["optimizer", "forward"]
 Role = Literal["forward", "dX", "dW", "cast", "weight_cast", "hadamard", "vector",
-               "vector_backward", "grad_sum", "bias_grad", "loss", "optimizer"]
+               "vector_backward", "grad_sum", "bias_grad", "grad_accum", "loss", "optimizer"]
+# Which micro batch of a step under gradient accumulation a graph is: the only one (no
+# accumulation), the first (its gradients written), a middle one (added to the accumulated
+# gradients, no update) or the last (added, then the update)
+Micro = Literal["only", "first", "middle", "last"]
+MICRO_BATCHES = ("only", "first", "middle", "last")
 
 CAST_OPS = 3  # scale, round, clamp (ELEMENTWISE_OPS["quantize"])
 FP32 = Format("fp32", "float", 32)
@@ -107,6 +112,8 @@ class TrainingGraph:
     # weights are the optimizer's alone: the forward reads the copy)
     copied: frozenset[str] = frozenset()
     shards: int = 1  # the optimizer updates 1 / shards of the parameters (ZeRO)
+    micro: Micro = "only"  # the micro batch of a step with gradient accumulation
+    grad_shards: int = 1  # gradients are accumulated on 1 / grad_shards of them (ZeRO 2-3)
 
     def macs(self, role: str | None = None, phase: str | None = None) -> int:
         """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
@@ -270,7 +277,8 @@ def _gemm_dtype(*fmts: Format) -> Format:
 def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recipe],
                          optimizer: Optimizer, input_grads: bool = False,
                          checkpoint: bool = False, fused_optimizer: bool = True,
-                         weight_copy: CopyAt = "optimizer", shards: int = 1) -> TrainingGraph:
+                         weight_copy: CopyAt = "optimizer", shards: int = 1,
+                         micro: Micro = "only", grad_shards: int = 1) -> TrainingGraph:
     """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
     per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
     keeps only each block's inputs and recomputes the block's forward before its backward;
@@ -281,7 +289,13 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     step), or ``"forward"``, a cast of the master weights before their forward GEMM each
     step (PyTorch autocast, fake-quantized training). ``shards`` > 1: the optimizer update
     runs on 1 / ``shards`` of every parameter, as on one of ``shards`` devices whose ZeRO
-    stage partitions the optimizer (pysim/training/data_parallel.py).
+    stage partitions the optimizer (pysim/training/data_parallel.py). ``micro``: the graph of
+    one micro batch of a step that accumulates gradients over several (``MICRO_BATCHES``):
+    the first writes its weight gradients, a middle one and the last add theirs to the
+    accumulated ones (a ``grad_accum`` op after each, reading both and writing in place, as
+    PyTorch's AccumulateGrad adds into ``.grad``), and only the last (or the only one) runs
+    the optimizer update. ``grad_shards`` > 1: each device accumulates its 1 / grad_shards
+    partition of the gradients (ZeRO stages 2 and 3 keep no more).
 
     Raises WorkloadError if an op has no backward rule."""
     for op in wl.ops:
@@ -321,18 +335,49 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     for op in wl.ops:
         by_segment.setdefault(segment_of(op.name), []).append(op)
     done: set[str] = set()
+    accumulates = micro in ("middle", "last")
     for op in reversed(wl.ops):
         seg = segment_of(op.name)
         if checkpoint and seg not in done:
             done.add(seg)
             for fwd in by_segment[seg]:
                 _forward(b, fwd, "recompute")
+        had = {layer: len(g) for layer, g in b.param_grads.items()} if accumulates else {}
         _backward(b, op)
-    _optimizer(b, fused_optimizer, shards)
+        if accumulates:  # each gradient added to the accumulated one as soon as it is made
+            for layer, grads in b.param_grads.items():
+                for j in range(had.get(layer, 0), len(grads)):
+                    grads[j] = _accumulate(b, layer, grads[j], grad_shards)
+    if micro in ("only", "last"):
+        _optimizer(b, fused_optimizer, shards)
+    else:  # no update: the gradients the next micro batches add to, as they are
+        b.update_grads = {layer: tuple(g) for layer, g in b.param_grads.items() if g}
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
                          boundary, b.weight_copy, dict(b.update_grads), frozenset(b.copies),
-                         shards)
+                         shards, micro, grad_shards)
+
+
+def _accumulate(b: _Builder, layer: str, grad: str, shards: int = 1) -> str:
+    """``grad`` added to its accumulated value, held between micro batches as a tensor of
+    its own (a graph input in the gradient's format, written over in place); with ``shards``
+    > 1 only this device's 1 / shards of both (the reduce-scattered partition: the order of
+    the add and the reduce-scatter is not modelled, their bytes are)."""
+    fmt, shape = b.fmt[grad], b.shape[grad]
+    held = f"{grad}.accumulated"
+    b.inputs.append(Tensor(name=held, shape=shape, bits=fmt.bits, dtype=fmt.dtype,
+                           role="weight"))
+    b.shape[held], b.fmt[held] = shape, fmt
+    part = shape if shards == 1 else _flat_shape(math.ceil(math.prod(shape) / shards))
+    op = VectorWork(name=f"{grad}.accum", output=f"{grad}.accum", inputs=(grad, held),
+                    shapes=(shape, shape), out_shape=part, ops_per_element=1,
+                    act_bits=fmt.bits, out_bits=fmt.bits, dtype=fmt.dtype, in_place=True,
+                    read_share=1.0 / shards,
+                    what="gradient accumulation: the micro batch's gradient added in place"
+                    + (f" (1/{shards} of it)" if shards > 1 else ""))
+    out = b.add(op, layer, "backward", "grad_accum", fmt)
+    b.fmt[out] = fmt
+    return out
 
 
 def _batchnorm_forward(b: _Builder, op: Op, x: str, name: str, out: str, phase: Phase) -> None:

@@ -28,6 +28,16 @@ rounded up):
 
 and ``comm_buffers`` holds the buckets in flight instead of DDP's second copy of the
 gradients: one reduce-scatter bucket, and under stage 3 two units' gathered parameters.
+
+With ``grad_accum`` = k > 1 a step runs k micro batches of the workload's batch (its global
+batch is k times it, times the devices) and updates once: the first micro batch writes its
+weight gradients, each later one adds its own to them (PyTorch's AccumulateGrad, an add
+kernel per gradient), the last updates. The micro batches are simulated one after another
+(first, one middle one standing for the k - 2 alike, last) and their figures summed; the
+saved activations are one micro batch's. Gradients cross the link on the last micro batch
+only under DDP and ZeRO stage 1 (``no_sync`` before it; DeepSpeed reduces at the boundary),
+on every micro batch under stages 2 and 3 (each micro batch's gradients reduce-scattered
+into the partition; stage 3 gathers the parameters for each micro batch's passes).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import inspect
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -46,11 +56,28 @@ from pysim.mapping.capacity import accounted
 from pysim.result import Result
 from pysim.training import data_parallel as dp
 from pysim.training.formats import Format, Recipe, get_format, get_recipe
-from pysim.training.graph import CopyAt, TrainingGraph, build_training_graph
+from pysim.training.graph import CopyAt, Micro, TrainingGraph, build_training_graph
 from pysim.training.optim import Optimizer, get_optimizer
 from pysim.workload import Workload
 
 GIB = 2**30
+MAX_MICRO_BATCHES = 65536
+
+
+def check_grad_accum(value: object) -> int:
+    """``grad_accum`` as an int in 1..MAX_MICRO_BATCHES. Raises ConfigError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not 1 <= value <= MAX_MICRO_BATCHES:
+        raise ConfigError(f"grad_accum must be an int in 1..{MAX_MICRO_BATCHES} (micro batches "
+                          f"per step, the update after the last), got {value!r}")
+    return value
+
+
+def micro_plan(k: int) -> tuple[tuple[Micro, int], ...]:
+    """The micro batches a step of ``k`` simulates and how many of the k each stands for."""
+    if k == 1:
+        return (("only", 1),)
+    return (("first", 1),) + ((("middle", k - 2),) if k > 2 else ()) + (("last", 1),)
 
 
 @dataclass(frozen=True)
@@ -85,9 +112,21 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class MicroBatch:
+    """A micro batch of a step with gradient accumulation: its graph, its simulation and how
+    many of the step's micro batches it stands for."""
+
+    graph: TrainingGraph
+    result: Result
+    count: int
+
+
+@dataclass(frozen=True)
 class TrainingStep:
     """One simulated training step: the ``graph`` (with each op's phase, role and format),
-    the simulator's ``result`` over it, and the ``memory`` it needs."""
+    the simulator's ``result`` over it, and the ``memory`` it needs. With gradient
+    accumulation ``graph`` and ``result`` are the last micro batch's (the one that updates)
+    and ``earlier`` the micro batches before it; the step's figures sum them all."""
 
     graph: TrainingGraph
     result: Result
@@ -95,37 +134,62 @@ class TrainingStep:
     recipe: Recipe
     optimizer: Optimizer
     data_parallel: dp.DataParallel | None = None  # None: one device
+    earlier: tuple[MicroBatch, ...] = ()
+
+    def micro_batches(self) -> tuple[MicroBatch, ...]:
+        """Every micro batch simulated, the last (``graph``, ``result``) included."""
+        return (*self.earlier, MicroBatch(self.graph, self.result, 1))
+
+    def runs(self) -> tuple[tuple[Result, int], ...]:
+        """Each simulation and how many of the step's micro batches it stands for."""
+        return tuple((m.result, m.count) for m in self.micro_batches())
+
+    @property
+    def grad_accum(self) -> int:
+        return sum(m.count for m in self.micro_batches())
 
     @property
     def latency_s(self) -> float:
-        return self.result.latency_s
+        return sum(m.count * m.result.latency_s for m in self.micro_batches())
 
     @property
     def energy_j(self) -> float:
-        return self.result.energy_j
+        return sum(m.count * m.result.energy_j for m in self.micro_batches())
 
     @property
     def macs(self) -> int:
-        return self.graph.workload.macs
+        return sum(m.count * m.graph.workload.macs for m in self.micro_batches())
 
     def macs_by_role(self) -> dict[str, int]:
         """MACs of the forward, dX, dW GEMMs and of recomputation."""
-        return {"forward": self.graph.macs("forward", "forward"), "dX": self.graph.macs("dX"),
-                "dW": self.graph.macs("dW"), "recompute": self.graph.macs(phase="recompute")}
+        out = dict.fromkeys(("forward", "dX", "dW", "recompute"), 0)
+        for m in self.micro_batches():
+            g = m.graph
+            for role, n in (("forward", g.macs("forward", "forward")), ("dX", g.macs("dX")),
+                            ("dW", g.macs("dW")), ("recompute", g.macs(phase="recompute"))):
+                out[role] += m.count * n
+        return out
 
     def time_by_phase_s(self) -> dict[str, float]:
         """Seconds of op time in each phase (ops may overlap, so these can exceed latency)."""
-        phase = {o.name: o.phase for o in self.graph.ops}
-        layers = self.result.layers
-        sums = layers.groupby(layers["op"].map(phase))["cycles"].sum()
-        return {str(k): float(v) / self.result.clock_hz for k, v in sums.items()}
+        out: dict[str, float] = {}
+        for m in self.micro_batches():
+            phase = {o.name: o.phase for o in m.graph.ops}
+            layers = m.result.layers
+            sums = layers.groupby(layers["op"].map(phase))["cycles"].sum()
+            for k, v in sums.items():
+                out[str(k)] = out.get(str(k), 0.0) + m.count * float(v) / m.result.clock_hz
+        return out
 
     def summary(self) -> dict[str, Any]:
+        runs = self.runs()
         return {"workload": self.graph.workload.name, "hardware": self.result.hardware,
                 "recipe": self.recipe.name, "optimizer": self.optimizer.name,
+                **({"grad_accum": self.grad_accum} if self.earlier else {}),
                 "latency_s": self.latency_s, "energy_j": self.energy_j,
-                "dram_read_bytes": self.result.dram_read_bytes,
-                "dram_write_bytes": self.result.dram_write_bytes, "macs": self.macs,
+                "dram_read_bytes": sum(c * r.dram_read_bytes for r, c in runs),
+                "dram_write_bytes": sum(c * r.dram_write_bytes for r, c in runs),
+                "macs": self.macs,
                 **{f"macs_{k}": v for k, v in self.macs_by_role().items()},
                 "peak_memory_bytes": self.memory.peak,
                 "capacity_bytes": self.memory.capacity,
@@ -236,12 +300,14 @@ class _Same:
 @lru_cache(maxsize=16)
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
                     opt: Optimizer, input_grads: bool, checkpoint: bool,
-                    fused_optimizer: bool, weight_copy: CopyAt, shards: int) -> TrainingGraph:
+                    fused_optimizer: bool, weight_copy: CopyAt, shards: int,
+                    micro: Micro = "only", grad_shards: int = 1) -> TrainingGraph:
     """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
     the same recipe again and again, and the graph (immutable) depends on neither."""
     return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
                                 checkpoint=checkpoint, fused_optimizer=fused_optimizer,
-                                weight_copy=weight_copy, shards=shards)
+                                weight_copy=weight_copy, shards=shards, micro=micro,
+                                grad_shards=grad_shards)
 
 
 @lru_cache(maxsize=16)
@@ -287,7 +353,8 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          checkpoint: bool = False, input_grads: bool = False,
          fused_optimizer: bool = True, weight_copy: CopyAt | None = None,
          memory_gib: float | None = None, data_parallel: int = 1,
-         bucket_mib: float = dp.DEFAULT_BUCKET_MIB, zero_stage: int = 0) -> TrainingStep:
+         bucket_mib: float = dp.DEFAULT_BUCKET_MIB, zero_stage: int = 0,
+         grad_accum: int = 1) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
     (anything ``pysim.simulate`` takes): forward, loss, backward, ``optimizer`` update
     ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
@@ -312,29 +379,37 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     single-device step. ``zero_stage`` (0-3) partitions the optimizer states (1), the
     gradients (2) and the parameters (3) over the devices as ZeRO / FSDP do: each device
     updates its partition, gradients are reduce-scattered and parameters all-gathered
-    (pysim/training/data_parallel.py); 0, the default, is DDP.
+    (pysim/training/data_parallel.py); 0, the default, is DDP. ``grad_accum`` (1..65536)
+    micro batches of ``wl``'s batch make the step, their gradients accumulated and the
+    update after the last (see the module docstring).
 
     Raises WorkloadError (one line) for an op with no backward rule, an unknown optimizer,
     recipe, format or layer, a format the hardware lacks for a role, or a step that does not
-    fit the memory; ConfigError for a bad ``data_parallel``, ``bucket_mib`` or
-    ``zero_stage``, or ``data_parallel`` > 1 on hardware that states no interconnect.
+    fit the memory; ConfigError for a bad ``data_parallel``, ``bucket_mib``, ``zero_stage``
+    or ``grad_accum``, or ``data_parallel`` > 1 on hardware that states no interconnect.
     """
     devices = dp.check_devices(data_parallel)
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
     stage = dp.check_zero_stage(zero_stage)
+    plan = micro_plan(check_grad_accum(grad_accum))
     if devices == 1:
         stage = 0  # one device: nothing to partition, the single-device step
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
     wl = training_form(wl)
+    shards = (devices if stage else 1, devices if stage >= 2 else 1)
+    graphs = [_prepare(wl, optimizer, recipe, layer_formats, formats, checkpoint, input_grads,
+                       fused_optimizer, weight_copy, *shards, micro)[0] for micro, _ in plan]
     graph, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
                                          checkpoint, input_grads, fused_optimizer, weight_copy,
-                                         devices if stage else 1)
+                                         *shards, plan[-1][0])
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     params = param_bytes(graph, base, recipes)
     memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
                             comm_buffer_bytes(buckets, params, stage), stage, devices)
+    if len(graphs) > 1:  # the largest op of any micro batch (the same memory otherwise)
+        memory = replace(memory, working=max(_working_bytes(_Same(g)) for g in graphs))
     name = str(getattr(hw, "full_name", None) or getattr(hw, "name", hw))
     if memory.capacity is not None and memory.peak > memory.capacity:
         raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
@@ -344,22 +419,29 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
                                "partitioned over N devices)" if stage < 3 else ""))
     from pysim.simulate import simulate
 
-    comms = (dp.zero_collectives(graph, buckets, link, devices, stage, params)
-             if link is not None else [])
-    try:
-        # the memory is checked above, each part once (the generic footprint of a training
-        # graph counts a layer's weight again for its dX GEMM and misses saved activations)
-        with accounted(graph.workload):
-            result = simulate(hw, graph.workload, collectives=comms)
-    except (WorkloadError, ConfigError) as err:
-        raise type(err)(_explain(err, graph, name)) from None
+    runs = []
+    for g, (micro, count) in zip(graphs, plan, strict=True):
+        comms = (dp.zero_collectives(g, dp.make_buckets(g, grad_bytes(g, base, recipes),
+                                                         bucket_bytes),
+                                     link, devices, stage, params, micro)
+                 if link is not None else [])
+        try:
+            # the memory is checked above, each part once (the generic footprint of a training
+            # graph counts a layer's weight again for its dX GEMM and misses saved activations)
+            with accounted(g.workload):
+                runs.append(MicroBatch(g, simulate(hw, g.workload, collectives=comms), count))
+        except (WorkloadError, ConfigError) as err:
+            raise type(err)(_explain(err, g, name)) from None
+    result = runs[-1].result
     par = None
     if link is not None:
-        spans = zip(result.layers["start_cycle"], result.layers["end_cycle"], strict=True)
-        exposed = dp.exposed_cycles(result.collectives, list(spans)) / result.clock_hz
+        exposed = sum(m.count * dp.exposed_cycles(m.result.collectives, list(zip(
+            m.result.layers["start_cycle"], m.result.layers["end_cycle"], strict=True)))
+            / m.result.clock_hz for m in runs)
+        earlier = tuple((m.result.collectives, m.count) for m in runs[:-1])
         par = dp.DataParallel(devices, bucket_bytes / dp.MIB, link, tuple(buckets),
-                              result.collectives, result.clock_hz, exposed, stage)
-    return TrainingStep(graph, result, memory, base, opt, par)
+                              result.collectives, result.clock_hz, exposed, stage, earlier)
+    return TrainingStep(graph, result, memory, base, opt, par, tuple(runs[:-1]))
 
 
 def training_form(wl: Workload | str | Any) -> Workload:
@@ -380,7 +462,8 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
              layer_formats: Mapping[str, str | int | Format] | None,
              formats: Mapping[str, str | int | Format] | None, checkpoint: bool,
              input_grads: bool, fused_optimizer: bool, weight_copy: CopyAt | None,
-             shards: int = 1) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
+             shards: int = 1, grad_shards: int = 1, micro: Micro = "only",
+             ) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
     """What a step of ``wl`` is, whatever the hardware: its training graph (memoised), the
     optimizer, the base recipe and the per-layer ones. Raises WorkloadError as ``step``."""
     opt = get_optimizer(optimizer)
@@ -392,7 +475,7 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
         weight_copy = "forward" if base.autocast else "optimizer"
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
                             bool(input_grads), bool(checkpoint), bool(fused_optimizer),
-                            weight_copy, shards)
+                            weight_copy, shards, micro, grad_shards)
     return graph, opt, base, recipes
 
 
@@ -416,10 +499,13 @@ def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
     dp.check_devices(a["data_parallel"])
     dp.check_bucket_mib(a["bucket_mib"])
     stage = dp.check_zero_stage(a["zero_stage"])
+    k = check_grad_accum(a["grad_accum"])
     capacity_bytes(None, a["memory_gib"])
-    _prepare(wl, a["optimizer"], a["recipe"], a["layer_formats"], a["formats"], a["checkpoint"],
-             a["input_grads"], a["fused_optimizer"], a["weight_copy"],
-             a["data_parallel"] if stage else 1)
+    n = a["data_parallel"]
+    for micro, _ in micro_plan(k):  # the graphs the points will step (memoised)
+        _prepare(wl, a["optimizer"], a["recipe"], a["layer_formats"], a["formats"],
+                 a["checkpoint"], a["input_grads"], a["fused_optimizer"], a["weight_copy"],
+                 n if stage else 1, n if stage >= 2 else 1, micro)
     return dict(options)
 
 
