@@ -57,5 +57,5 @@ if __name__ == "__main__":
         "ZeRO section 7: 3 Psi (DDP, P_os, P_os+g: 2 Psi)")
     f = _script("fsdp_7b")
     g = f.compute()
-    row("7B FSDP MFU, 8 A100s, batch 6x2048", g["mfu"], g["published_mfu"],
+    row("7B FSDP MFU, 8 A100s, batch 2x6x2048", g["mfu"], g["published_mfu"],
         f"MosaicML llm-foundry, MPT-7B FULL_SHARD; band {f.BAND[0]}-{f.BAND[1]}x")

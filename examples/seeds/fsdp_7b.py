@@ -17,11 +17,9 @@ two 4096 x 16384 GELU ones); RoPE and RMS norms for MPT's ALiBi and LayerNorm. B
 flash attention, ``amp_bf16`` (autocast, fp32 parameters) with bf16 weight gradients, AdamW,
 ``fusion="none"`` (eager kernels), 8 of the a100 preset with ``zero_stage=3`` over its
 NVLink, 380 MiB buckets (each unit one block: 202M parameters, 386 MiB of bf16 gradients;
-llm-foundry wraps each MPT block). One micro batch per step: the second accumulation step
-only repeats the forward and backward (FSDP reduce-scatters each micro batch), so it is
-left out; the update (1/8 of AdamW over 6.6B parameters, 12 ms) is counted once per micro
-batch, 0.3 % of the step. pysim's MFU: MosaicML's formula with its own parameter count and
-tokens per second.
+llm-foundry wraps each MPT block), ``grad_accum=2`` as the row ran (FSDP gathers and
+reduce-scatters for each micro batch; the update, 1/8 of AdamW over 6.6B parameters, once).
+pysim's MFU: MosaicML's formula with its own parameter count and tokens per second.
 
 Memory: llm-foundry ran micro batch 6 without activation checkpointing; in pysim 6 fits the
 80 GiB (79.8 GiB: 62.6 of saved activations) and 7 does not (90.7 GiB).
@@ -29,7 +27,7 @@ Memory: llm-foundry ran micro batch 6 without activation checkpointing; in pysim
 Band (tests/test_training_anchors.py): pysim's MFU within [1.0, 1.3] x the published. pysim
 leaves out what only lowers the measured figure: NCCL's kernels taking SMs and HBM bandwidth
 from the GEMMs they overlap (FSDP gathers 2 x 26 GB of fp32 parameters and scatters 13 GB
-of gradients per step on this node), the Python and kernel launches of eager PyTorch between
+of gradients per micro batch), the Python and kernel launches of eager PyTorch between
 kernels beyond the model's launch overhead, the data loader; and the a100 preset's
 tensor cores run at the datasheet's rate (its sustained clock and main-loop efficiency are
 unmeasured: its long GEMMs reach 92 % of the 312 TFLOPS peak, where the fastest A100 matmul
@@ -51,7 +49,7 @@ PUBLISHED = {"source": "mosaicml/llm-foundry scripts/train/benchmarking/README.m
                        "table: MPT-7B, seq 2048, 8 GPUs, FULL_SHARD",
              "mfu": 0.6423, "tokens_per_gpu_s": 4641.0, "params": 6_658_859_008}
 BAND = (1.0, 1.3)  # pysim MFU / published MFU
-BATCH, SEQ, DEVICES = 6, 2048, 8
+BATCH, SEQ, DEVICES, ACCUM = 6, 2048, 8, 2
 LAYERS, D_MODEL = 32, 4096
 UNIT_MIB = 380.0  # a bucket closes at one block's bf16 gradients (386 MiB)
 PEAK_TFLOPS = 312.0  # A100 dense bf16, as MosaicML divides by
@@ -67,16 +65,17 @@ def compute() -> dict[str, Any]:
     hw = pysim.gpu.preset("a100").replace(fusion="none")
     wl = zoo.load("llama2_7b", batch=BATCH, seq_len=SEQ, attention="flash", precision="fp16")
     s = training.step(hw, wl, "adamw", "amp_bf16", formats={"weight_grad": "bf16"},
-                      data_parallel=DEVICES, zero_stage=3, bucket_mib=UNIT_MIB)
+                      data_parallel=DEVICES, zero_stage=3, bucket_mib=UNIT_MIB,
+                      grad_accum=ACCUM)
     params = sum(s.graph.params.values())
-    tokens = BATCH * SEQ / s.latency_s
+    tokens = ACCUM * BATCH * SEQ / s.latency_s
     mfu = flops_per_token(params) * tokens / (PEAK_TFLOPS * 1e12)
     d = s.data_parallel
     try:  # llm-foundry ran the largest micro batch it found to fit: does one more?
         training.step(hw, zoo.load("llama2_7b", batch=BATCH + 1, seq_len=SEQ, attention="flash",
                                    precision="fp16"), "adamw", "amp_bf16",
                       formats={"weight_grad": "bf16"}, data_parallel=DEVICES, zero_stage=3,
-                      bucket_mib=UNIT_MIB)
+                      bucket_mib=UNIT_MIB, grad_accum=ACCUM)
         one_more_fits = True
     except pysim.errors.WorkloadError:
         one_more_fits = False
@@ -93,8 +92,8 @@ def compute() -> dict[str, Any]:
 
 def main() -> None:
     g = compute()
-    print(f"7B decoder (llama2_7b for MPT-7B), batch {BATCH} x {SEQ}, FSDP FULL_SHARD "
-          f"(zero_stage=3) over {DEVICES} A100s, {g['units']} units, amp_bf16")
+    print(f"7B decoder (llama2_7b for MPT-7B), {ACCUM} micro batches of {BATCH} x {SEQ}, FSDP "
+          f"FULL_SHARD (zero_stage=3) over {DEVICES} A100s, {g['units']} units, amp_bf16")
     print(f"  micro batch {BATCH + 1} fits the 80 GiB: {g['one_more_fits']} (llm-foundry ran "
           f"{BATCH})")
     print(f"  step {g['step_s'] * 1e3:.0f} ms, peak memory {g['peak_gib']:.1f} GiB of 80, "
