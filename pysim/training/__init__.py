@@ -1,6 +1,8 @@
 """Training on the simulated hardware (issue 15): `step` derives and simulates one training
 step of a workload (on one device or, ``data_parallel=N``, on N with gradient all-reduces
-overlapped with the backward pass), `run` a sequence of epochs under a precision schedule.
+overlapped with the backward pass, ZeRO's partitions and gradient accumulation),
+`pipeline_step` one over a pipeline of devices, `run` a sequence of epochs under a precision
+schedule.
 docs/training.md has the model, its formulas and their sources."""
 
 from pysim.training.data_parallel import Bucket, DataParallel
@@ -8,6 +10,7 @@ from pysim.training.formats import FORMATS, RECIPES, Format, Recipe, get_format,
 from pysim.training.graph import TrainingGraph, TrainOp, build_training_graph
 from pysim.training.monarch import monarchize
 from pysim.training.optim import OPTIMIZERS, Optimizer, get_optimizer
+from pysim.training.pipeline import PipelineStep, pipeline_step
 from pysim.training.schedule import RunReport, Schedule, run
 from pysim.training.step import Memory, TrainingStep, step, training_form
 
@@ -20,6 +23,7 @@ __all__ = [
     "Format",
     "Memory",
     "Optimizer",
+    "PipelineStep",
     "Recipe",
     "RunReport",
     "Schedule",
@@ -31,6 +35,7 @@ __all__ = [
     "get_optimizer",
     "get_recipe",
     "monarchize",
+    "pipeline_step",
     "run",
     "step",
     "training_form",

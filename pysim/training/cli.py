@@ -42,6 +42,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grad-accum", type=int, default=1, metavar="K",
                    help="micro batches of the workload's batch per step, their gradients "
                         "accumulated and the update after the last (default 1)")
+    p.add_argument("--pipeline-stages", type=int, default=1, metavar="P",
+                   help="split the model into P pipeline stages over P devices (1F1B "
+                        "schedule, --grad-accum micro batches; default 1: no pipeline)")
     p.add_argument("--save-graph", metavar="FILE.yaml", default=None,
                    help="also write the step's training graph as a workload YAML (forward, "
                         "backward and optimizer ops), which `pysim run` and load_workload "
@@ -73,6 +76,21 @@ def run(args: argparse.Namespace) -> int:
             raise WorkloadError(f"--format {item!r}: write ROLE=FORMAT, e.g. dW=bf16; roles: "
                                 f"{', '.join(ROLES)}")
         formats[role] = int(fmt) if fmt.isdigit() else fmt
+    if args.pipeline_stages != 1:
+        if args.data_parallel != 1 or args.zero_stage or args.save_graph:
+            raise WorkloadError("--pipeline-stages: no --data-parallel, --zero-stage or "
+                                "--save-graph beside it (a pipeline step has its own)")
+        ps = training.pipeline_step(hw, args.workload, args.pipeline_stages, args.grad_accum,
+                                    args.optimizer, args.recipe, formats=formats or None,
+                                    checkpoint=args.checkpoint,
+                                    fused_optimizer=not args.per_tensor_optimizer,
+                                    weight_copy=args.weight_copy, memory_gib=args.memory_gib)
+        summary = ps.summary()
+        w = max(20, *(len(k) + 1 for k in summary))
+        for key, value in summary.items():
+            print(f"{key:<{w}} {value}")
+        print(f"{'memory':<{w}} {ps.memory.describe()} (the fullest stage)")
+        return 0
     s = training.step(hw, args.workload, args.optimizer, args.recipe, formats=formats or None,
                       checkpoint=args.checkpoint,
                       fused_optimizer=not args.per_tensor_optimizer,

@@ -114,6 +114,10 @@ class TrainingGraph:
     shards: int = 1  # the optimizer updates 1 / shards of the parameters (ZeRO)
     micro: Micro = "only"  # the micro batch of a step with gradient accumulation
     grad_shards: int = 1  # gradients are accumulated on 1 / grad_shards of them (ZeRO 2-3)
+    # a pipeline stage's boundary: the graph input each tensor sent on gets its gradient from
+    # (tensor -> input), and the gradient computed for each tensor received (tensor -> grad)
+    grads_in: Mapping[str, str] = field(default_factory=dict)
+    grads_out: Mapping[str, str] = field(default_factory=dict)
 
     def macs(self, role: str | None = None, phase: str | None = None) -> int:
         """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
@@ -133,9 +137,10 @@ class _Builder:
 
     def __init__(self, wl: Workload, recipes: Mapping[str, Recipe], base: Recipe,
                  optimizer: Optimizer, input_grads: bool, checkpoint: bool,
-                 copy_at: CopyAt) -> None:
+                 copy_at: CopyAt, grad_inputs: frozenset[str] = frozenset()) -> None:
         self.wl, self.recipes, self.base, self.opt = wl, recipes, base, optimizer
         self.input_grads, self.checkpoint, self.copy_at = input_grads, checkpoint, copy_at
+        self.grad_inputs = grad_inputs  # inputs whose gradient is wanted (a stage's received)
         self.ops: list[Op] = []
         self.info: list[TrainOp] = []
         self.inputs: list[Tensor] = []
@@ -203,7 +208,7 @@ class _Builder:
         return out
 
     def needs_grad(self, tensor: str) -> bool:
-        if tensor in self.wl.producers:
+        if tensor in self.wl.producers or tensor in self.grad_inputs:
             return True
         return self.input_grads or self.wl.tensors[tensor].role == "weight"
 
@@ -278,7 +283,9 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
                          optimizer: Optimizer, input_grads: bool = False,
                          checkpoint: bool = False, fused_optimizer: bool = True,
                          weight_copy: CopyAt = "optimizer", shards: int = 1,
-                         micro: Micro = "only", grad_shards: int = 1) -> TrainingGraph:
+                         micro: Micro = "only", grad_shards: int = 1,
+                         sends: frozenset[str] = frozenset(),
+                         receives: frozenset[str] = frozenset()) -> TrainingGraph:
     """The training graph of ``wl``: see the module docstring. ``recipes`` overrides ``base``
     per MAC layer; ``input_grads`` also computes the gradients of graph inputs; ``checkpoint``
     keeps only each block's inputs and recomputes the block's forward before its backward;
@@ -295,7 +302,11 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     accumulated ones (a ``grad_accum`` op after each, reading both and writing in place, as
     PyTorch's AccumulateGrad adds into ``.grad``), and only the last (or the only one) runs
     the optimizer update. ``grad_shards`` > 1: each device accumulates its 1 / grad_shards
-    partition of the gradients (ZeRO stages 2 and 3 keep no more).
+    partition of the gradients (ZeRO stages 2 and 3 keep no more). ``sends`` and
+    ``receives``: ``wl`` is a pipeline stage (pysim/training/pipeline.py) whose tensors
+    ``sends`` later stages read, their gradients arriving as graph inputs (no loss on them),
+    and whose inputs ``receives`` come from earlier stages, their gradients computed to be
+    sent back (``TrainingGraph.grads_in`` / ``grads_out``).
 
     Raises WorkloadError if an op has no backward rule."""
     for op in wl.ops:
@@ -305,7 +316,8 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     if weight_copy not in ("optimizer", "forward"):
         raise WorkloadError(f"weight_copy: {weight_copy!r} is not a place; allowed: "
                             "'optimizer' (the update writes it), 'forward' (a cast before use)")
-    b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint, weight_copy)
+    b = _Builder(wl, recipes, base, optimizer, input_grads, checkpoint, weight_copy,
+                 frozenset(receives))
     act = base.activation
     for t in wl.inputs:  # under autocast the model, and so its input activations, is fp32
         fmt = base.master if t.role == "weight" else (FP32 if base.autocast else act)
@@ -322,7 +334,17 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
         for kept, n in b.saved.items():
             seg_saved[b.saved_by[kept]] = seg_saved.get(b.saved_by[kept], 0) + n
         boundary = _boundary_bytes(b)
+    grads_in: dict[str, str] = {}
+    for sent in sorted(sends):  # a later stage's gradient of what this one sent it
+        fmt = b.grad_format(sent)
+        grads_in[sent] = f"{sent}.grad_in"
+        b.inputs.append(Tensor(name=grads_in[sent], shape=b.shape[sent], bits=fmt.bits,
+                               dtype=fmt.dtype, role="input"))
+        b.shape[grads_in[sent]], b.fmt[grads_in[sent]] = b.shape[sent], fmt
+        b.grads.setdefault(sent, []).append(grads_in[sent])
     for out in wl.outputs:
+        if out in sends:
+            continue
         scale = int(base.loss_scale)
         at = FP32 if base.autocast else act  # autocast: cross_entropy in fp32
         loss = b.vector(f"loss.{out}", (out,), b.shape[out], out, "loss", "loss", at,
@@ -348,6 +370,11 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
             for layer, grads in b.param_grads.items():
                 for j in range(had.get(layer, 0), len(grads)):
                     grads[j] = _accumulate(b, layer, grads[j], grad_shards)
+    grads_out: dict[str, str] = {}
+    for got in sorted(receives):  # the gradients this stage sends back
+        g = b.grad(got, got)
+        if g is not None:
+            grads_out[got] = g
     if micro in ("only", "last"):
         _optimizer(b, fused_optimizer, shards)
     else:  # no update: the gradients the next micro batches add to, as they are
@@ -355,7 +382,7 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
                          boundary, b.weight_copy, dict(b.update_grads), frozenset(b.copies),
-                         shards, micro, grad_shards)
+                         shards, micro, grad_shards, grads_in, grads_out)
 
 
 def _accumulate(b: _Builder, layer: str, grad: str, shards: int = 1) -> str:

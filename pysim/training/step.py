@@ -301,13 +301,15 @@ class _Same:
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
                     opt: Optimizer, input_grads: bool, checkpoint: bool,
                     fused_optimizer: bool, weight_copy: CopyAt, shards: int,
-                    micro: Micro = "only", grad_shards: int = 1) -> TrainingGraph:
+                    micro: Micro = "only", grad_shards: int = 1,
+                    sends: frozenset[str] = frozenset(),
+                    receives: frozenset[str] = frozenset()) -> TrainingGraph:
     """``build_training_graph``, memoised: a sweep over hardware steps the same workload in
     the same recipe again and again, and the graph (immutable) depends on neither."""
     return build_training_graph(wl.obj, base, dict(recipes), opt, input_grads=input_grads,
                                 checkpoint=checkpoint, fused_optimizer=fused_optimizer,
                                 weight_copy=weight_copy, shards=shards, micro=micro,
-                                grad_shards=grad_shards)
+                                grad_shards=grad_shards, sends=sends, receives=receives)
 
 
 @lru_cache(maxsize=16)
@@ -400,19 +402,35 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     shards = (devices if stage else 1, devices if stage >= 2 else 1)
     graphs = [_prepare(wl, optimizer, recipe, layer_formats, formats, checkpoint, input_grads,
                        fused_optimizer, weight_copy, *shards, micro)[0] for micro, _ in plan]
-    graph, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
-                                         checkpoint, input_grads, fused_optimizer, weight_copy,
-                                         *shards, plan[-1][0])
+    _, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
+                                     checkpoint, input_grads, fused_optimizer, weight_copy,
+                                     *shards, plan[-1][0])
+    return simulate_micro_batches(hw, wl.name, graphs, plan, opt, base, recipes,
+                                  capacity_bytes(hw, memory_gib), link, devices, stage,
+                                  bucket_bytes)
+
+
+def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
+                           plan: tuple[tuple[Micro, int], ...], opt: Optimizer, base: Recipe,
+                           recipes: Mapping[str, Recipe], capacity: int | None,
+                           link: Any = None, devices: int = 1, stage: int = 0,
+                           bucket_bytes: float = dp.DEFAULT_BUCKET_MIB * dp.MIB,
+                           check_memory: bool = True) -> TrainingStep:
+    """``step``'s simulation of its micro batches' ``graphs`` (``plan``: each one's kind and
+    count) on ``hw``, its memory checked against ``capacity`` (unless ``check_memory`` is
+    False: a pipeline stage's is checked with its micro batches in flight), on one of
+    ``devices`` joined by ``link`` under ZeRO ``stage``."""
+    graph = graphs[-1]
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
     params = param_bytes(graph, base, recipes)
-    memory = account_memory(graph, opt, base, recipes, capacity_bytes(hw, memory_gib),
+    memory = account_memory(graph, opt, base, recipes, capacity,
                             comm_buffer_bytes(buckets, params, stage), stage, devices)
     if len(graphs) > 1:  # the largest op of any micro batch (the same memory otherwise)
         memory = replace(memory, working=max(_working_bytes(_Same(g)) for g in graphs))
     name = str(getattr(hw, "full_name", None) or getattr(hw, "name", hw))
-    if memory.capacity is not None and memory.peak > memory.capacity:
-        raise WorkloadError(f"training step of {wl.name!r} needs {memory.describe()} but "
+    if check_memory and memory.capacity is not None and memory.peak > memory.capacity:
+        raise WorkloadError(f"training step of {wl_name!r} needs {memory.describe()} but "
                             f"{name} has {memory.capacity / GIB:.2f} GiB; try checkpoint=True, "
                             f"a narrower recipe, a smaller batch"
                             + (" or zero_stage=1..3 with data_parallel=N (the model's state "
@@ -463,6 +481,7 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
              formats: Mapping[str, str | int | Format] | None, checkpoint: bool,
              input_grads: bool, fused_optimizer: bool, weight_copy: CopyAt | None,
              shards: int = 1, grad_shards: int = 1, micro: Micro = "only",
+             sends: frozenset[str] = frozenset(), receives: frozenset[str] = frozenset(),
              ) -> tuple[TrainingGraph, Optimizer, Recipe, dict[str, Recipe]]:
     """What a step of ``wl`` is, whatever the hardware: its training graph (memoised), the
     optimizer, the base recipe and the per-layer ones. Raises WorkloadError as ``step``."""
@@ -475,7 +494,7 @@ def _prepare(wl: Workload, optimizer: str | Optimizer, recipe: str | Recipe,
         weight_copy = "forward" if base.autocast else "optimizer"
     graph = _training_graph(_Same(wl), base, tuple(sorted(recipes.items())), opt,
                             bool(input_grads), bool(checkpoint), bool(fused_optimizer),
-                            weight_copy, shards, micro, grad_shards)
+                            weight_copy, shards, micro, grad_shards, sends, receives)
     return graph, opt, base, recipes
 
 
