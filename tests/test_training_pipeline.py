@@ -130,6 +130,18 @@ def test_memory_holds_the_micro_batches_in_flight():
     peaks = [r.step.memory.peak + r.step.memory.saved_activations * (r.in_flight - 1)
              for r in ps.stages]
     assert ps.memory.peak == max(peaks)
+    assert ps.memory.peak < training.step(A100, GPT2, grad_accum=8).memory.peak
+
+
+def test_checkpointed_stages_hold_boundaries_per_micro_batch_and_one_block():
+    ps = training.pipeline_step(A100, GPT2, 2, 4, checkpoint=True)
+    r = ps.stages[0]
+    g = r.step.graph
+    assert g.segment_saved and r.in_flight == 2
+    held = g.boundary_bytes * 2 + max(g.segment_saved.values())
+    assert held < 2 * r.step.memory.saved_activations
+    mem = r.step.memory
+    assert ps.memory.peak >= mem.peak - mem.saved_activations + held
 
 
 @pytest.mark.parametrize("gb", [1.0, 10.0, 100.0])

@@ -21,7 +21,8 @@ section 2.2.1) and updating once, after each stage's last backward.
   is (m + stages - 1) (t_f + t_b) + t_update: the bubble (stages - 1) / (m + stages - 1).
 - Memory per device: its stage's parameters, gradients, optimizer states and working set, and
   the saved activations of the micro batches in flight: stage s holds min(stages - s, m)
-  (1F1B's bound; GPipe's all-forwards-first schedule would hold m). The step's peak is the
+  (1F1B's bound; GPipe's all-forwards-first schedule would hold m); with checkpointing each
+  holds its blocks' boundaries and one block is recomputed at a time. The step's peak is the
   largest stage's, checked against the hardware's memory.
 
 Not modelled: the interleaved (virtual-stage) schedule, data or tensor parallelism beside the
@@ -321,9 +322,7 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     slots, latency = schedule([list(r.forward_s) for r in runs],
                               [list(r.backward_s) for r in runs], send, send,
                               [r.update_s for r in runs])
-    mems = [replace(r.step.memory,
-                    saved_activations=r.step.memory.saved_activations * r.in_flight)
-            for r in runs]
+    mems = [replace(r.step.memory, saved_activations=_in_flight_bytes(r)) for r in runs]
     k = max(range(p), key=lambda i: mems[i].peak)
     worst = mems[k]
     if worst.capacity is not None and worst.peak > worst.capacity:
@@ -333,6 +332,15 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                             f"{worst.capacity / GIB:.2f} GiB; try more stages, a smaller "
                             "micro batch or checkpoint=True")
     return PipelineStep(tuple(runs), m, tuple(slots), latency, link, worst)
+
+
+def _in_flight_bytes(r: StageStep) -> int:
+    """The saved activations of a stage's micro batches in flight: each one's, or with
+    checkpointing each one's block boundaries and the one block being recomputed."""
+    g = r.step.graph
+    if g.segment_saved:
+        return g.boundary_bytes * r.in_flight + max(g.segment_saved.values())
+    return r.step.memory.saved_activations * r.in_flight
 
 
 def training_form_recipe(recipe: Any) -> Any:
