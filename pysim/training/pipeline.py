@@ -4,14 +4,15 @@ backward schedule (PipeDream-Flush: Narayanan et al., "Memory-Efficient Pipeline
 Training", ICML 2021; Megatron-LM's non-interleaved schedule, Narayanan et al., SC 2021,
 section 2.2.1) and updating once, after each stage's last backward.
 
-- Stages: the ops in their order, cut where the running forward MACs cross k / stages of the
-  total (each stage at least one op); a tensor a later stage reads is sent to it, and its
-  gradient sent back (pysim/training/graph.py ``sends`` / ``receives``: the later stage's
-  gradient arrives as a graph input, the earlier stage computes the gradient of what it
-  received). Each stage's training graph is simulated once per kind of micro batch
-  (pysim/training/step.py: the first writes its weight gradients, a middle one stands for
-  the others and adds its own, the last adds and updates), which gives each stage's forward
-  time (its forward and loss ops) and backward time (the rest, the update apart).
+- Stages: the ops in their order, cut so the largest stage's forward MACs are as few as can
+  be (the linear partition problem, solved exactly; each stage at least one op); a tensor a
+  later stage reads is sent to it, and its gradient sent back (pysim/training/graph.py
+  ``sends`` / ``receives``: the later stage's gradient arrives as a graph input, the earlier
+  stage computes the gradient of what it received). Each stage's training graph is
+  simulated once per kind of micro batch (pysim/training/step.py: the first writes its
+  weight gradients, a middle one stands for the others and adds its own, the last adds and
+  updates), which gives each stage's forward time (its forward and loss ops) and backward
+  time (the rest, the update apart).
 - Schedule: stage s runs min(stages - s - 1, m) forwards, then alternately one forward and one
   backward, then the remaining backwards. A forward of micro batch i waits for stage s - 1's
   forward of i and the transfer of what it sends (``Link.p2p_s`` over the hardware's
@@ -34,13 +35,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pysim.errors import ConfigError, WorkloadError
 from pysim.interconnect import Link, link_of
 from pysim.result import Result
 from pysim.training.graph import CopyAt, TrainingGraph
 from pysim.workload import Tensor, Workload
+
+if TYPE_CHECKING:
+    from pysim.training.step import Memory, TrainingStep
 
 MAX_STAGES = 4096
 
@@ -204,7 +208,7 @@ class StageStep:
     each micro batch's time into forward and backward (seconds), and its update's."""
 
     stage: Stage
-    step: Any  # pysim.training.step.TrainingStep
+    step: TrainingStep
     forward_s: tuple[float, ...]
     backward_s: tuple[float, ...]
     update_s: float
@@ -222,7 +226,7 @@ class PipelineStep:
     slots: tuple[Slot, ...]
     latency_s: float
     link: Link | None
-    memory: Any  # pysim.training.step.Memory
+    memory: Memory
 
     @property
     def energy_j(self) -> float:
