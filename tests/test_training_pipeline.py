@@ -109,6 +109,25 @@ def test_one_stage_is_the_accumulating_step():
     assert one.memory == acc.memory
 
 
+@pytest.mark.parametrize("d,zero", [(2, 0), (4, 1), (2, 3)])
+def test_one_stage_on_several_devices_is_the_data_parallel_step(d, zero):
+    one = training.pipeline_step(A100, GPT2, 1, 3, data_parallel=d, zero_stage=zero)
+    acc = training.step(A100, GPT2, "adam", "mixed_bf16", grad_accum=3, data_parallel=d,
+                        zero_stage=zero)
+    assert one.latency_s == pytest.approx(acc.latency_s, rel=1e-12)
+    assert one.memory == acc.memory
+    assert one.summary()["devices"] == d
+
+
+def test_stages_on_several_devices_reduce_their_own_gradients():
+    ps = training.pipeline_step(A100, GPT2, 2, 4, data_parallel=4, zero_stage=1)
+    sent = [r.step.data_parallel.grad_bytes for r in ps.stages]
+    whole = training.step(A100, GPT2, data_parallel=4, zero_stage=1).data_parallel.grad_bytes
+    assert sum(sent) == whole and all(sent)  # each stage's gradients, every one once
+    alone = training.pipeline_step(A100, GPT2, 2, 4)
+    assert ps.memory.peak < alone.memory.peak  # ZeRO 1 partitions each stage's states
+
+
 def test_stage_graphs_receive_gradients_and_send_theirs_back():
     ps = training.pipeline_step(A100, GPT2, 3, 2)
     for r in ps.stages:
@@ -153,6 +172,15 @@ def test_a_faster_link_is_never_slower(gb):
     assert fast.latency_s <= slow.latency_s
 
 
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_few_micro_batches_run(m):
+    ps = training.pipeline_step(A100, GPT2, 3, m)
+    assert len(ps.slots) == 2 * 3 * m and all(len(r.forward_s) == m for r in ps.stages)
+    # one micro batch crosses every stage and back: no overlap at all
+    if m == 1:
+        assert ps.latency_s >= sum(r.forward_s[0] + r.backward_s[0] for r in ps.stages)
+
+
 def test_more_micro_batches_shrink_the_bubble_to_the_stages_imbalance():
     runs = [training.pipeline_step(A100, GPT2, 4, m) for m in (2, 8, 32)]
     bubbles = [r.bubble for r in runs]
@@ -187,5 +215,8 @@ def test_cli_train_pipeline(capsys):
                  "4"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "pipeline_stages 2" in out and "bubble" in out
-    assert main(["train", "gpu:a100", "gpt2", "--pipeline-stages", "2",
-                 "--data-parallel", "2"]) == 2
+    assert main(["train", "gpu:a100", "gpt2", "--pipeline-stages", "2", "--data-parallel",
+                 "2", "--zero-stage", "1"]) == 0
+    assert "devices 4" in " ".join(capsys.readouterr().out.split())
+    assert main(["train", "gpu:a100", "gpt2", "--pipeline-stages", "2", "--save-graph",
+                 "g.yaml"]) == 2

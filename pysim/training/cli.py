@@ -77,14 +77,16 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(ROLES)}")
         formats[role] = int(fmt) if fmt.isdigit() else fmt
     if args.pipeline_stages != 1:
-        if args.data_parallel != 1 or args.zero_stage or args.save_graph:
-            raise WorkloadError("--pipeline-stages: no --data-parallel, --zero-stage or "
-                                "--save-graph beside it (a pipeline step has its own)")
+        if args.save_graph:
+            raise WorkloadError("--pipeline-stages: no --save-graph beside it (a pipeline has "
+                                "a graph per stage)")
         ps = training.pipeline_step(hw, args.workload, args.pipeline_stages, args.grad_accum,
                                     args.optimizer, args.recipe, formats=formats or None,
                                     checkpoint=args.checkpoint,
                                     fused_optimizer=not args.per_tensor_optimizer,
-                                    weight_copy=args.weight_copy, memory_gib=args.memory_gib)
+                                    weight_copy=args.weight_copy, memory_gib=args.memory_gib,
+                                    data_parallel=args.data_parallel,
+                                    zero_stage=args.zero_stage, bucket_mib=args.bucket_mib)
         summary = ps.summary()
         w = max(20, *(len(k) + 1 for k in summary))
         for key, value in summary.items():

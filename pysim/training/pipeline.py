@@ -26,8 +26,13 @@ section 2.2.1) and updating once, after each stage's last backward.
   holds its blocks' boundaries and one block is recomputed at a time. The step's peak is the
   largest stage's, checked against the hardware's memory.
 
-Not modelled: the interleaved (virtual-stage) schedule, data or tensor parallelism beside the
-pipeline, the transfers' HBM traffic and energy, and the devices' energy while idle in the
+With ``data_parallel`` each stage is replicated on that many devices and its gradients reduced
+among them (DDP, or a ZeRO stage) as a whole model's are, on its last micro batch's backward
+(or each micro batch's under ZeRO 2-3), before its update.
+
+Not modelled: the interleaved (virtual-stage) schedule, tensor parallelism, the pipeline's
+and the data-parallel transfers sharing a link (each pair of devices has its own here), the
+transfers' HBM traffic and energy, and the devices' energy while idle in the
 bubble (``energy_j`` sums what each stage's ops spend).
 """
 
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pysim.errors import ConfigError, WorkloadError
 from pysim.interconnect import Link, link_of
 from pysim.result import Result
+from pysim.training import data_parallel as dp
 from pysim.training.graph import CopyAt, TrainingGraph
 from pysim.workload import Tensor, Workload
 
@@ -217,9 +223,10 @@ class StageStep:
 
 @dataclass(frozen=True)
 class PipelineStep:
-    """A training step over ``len(stages)`` devices in a pipeline: each stage's simulation,
-    the schedule's slots, the step's time, the energy of every stage's ops and the memory of
-    the device that needs the most."""
+    """A training step over ``len(stages)`` devices in a pipeline (each stage on
+    ``data_parallel`` devices): each stage's simulation, the schedule's slots, the step's
+    time, the energy of every stage's ops (on one of its devices) and the memory of the device
+    that needs the most."""
 
     stages: tuple[StageStep, ...]
     micro_batches: int
@@ -227,6 +234,8 @@ class PipelineStep:
     latency_s: float
     link: Link | None
     memory: Memory
+    data_parallel: int = 1  # devices per stage
+    zero_stage: int = 0
 
     @property
     def energy_j(self) -> float:
@@ -248,7 +257,10 @@ class PipelineStep:
         return {"workload": first.graph.workload.name.rsplit(".stage", 1)[0],
                 "hardware": first.result.hardware, "recipe": first.recipe.name,
                 "optimizer": first.optimizer.name, "pipeline_stages": len(self.stages),
-                "micro_batches": self.micro_batches, "latency_s": self.latency_s,
+                "micro_batches": self.micro_batches, "data_parallel": self.data_parallel,
+                "zero_stage": self.zero_stage,
+                "devices": len(self.stages) * self.data_parallel,
+                "latency_s": self.latency_s,
                 "energy_j": self.energy_j, "macs": self.macs, "bubble": self.bubble,
                 "peak_memory_bytes": self.memory.peak, "capacity_bytes": self.memory.capacity}
 
@@ -275,11 +287,16 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                   formats: Mapping[str, Any] | None = None, checkpoint: bool = False,
                   input_grads: bool = False, fused_optimizer: bool = True,
                   weight_copy: CopyAt | None = None,
-                  memory_gib: float | None = None) -> PipelineStep:
+                  memory_gib: float | None = None, data_parallel: int = 1,
+                  zero_stage: int = 0,
+                  bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> PipelineStep:
     """One training step of ``wl`` split into ``stages`` pipeline stages over as many
     devices of ``hw`` (its ``interconnect`` carrying the activations and gradients between
     them), ``micro_batches`` micro batches of ``wl``'s batch each (see the module docstring);
-    the other options are `pysim.training.step`'s. Raises ConfigError for bad ``stages`` /
+    with ``data_parallel`` = d each stage runs on d devices, its gradients reduced among them
+    as `pysim.training.step` reduces a whole model's (``zero_stage``, ``bucket_mib``: the
+    stage's micro batches simulated as ``step``'s with ``grad_accum``), stages x d devices in
+    all. The other options are ``step``'s. Raises ConfigError for bad ``stages`` /
     ``micro_batches`` or a missing link; WorkloadError as ``step`` (a stage that does not fit
     names itself and its micro batches in flight)."""
     from pysim.training.step import (
@@ -297,12 +314,19 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     wl = training_form(wl)
     p = check_stages(stages, wl)
     m = check_grad_accum(micro_batches)
+    d = dp.check_devices(data_parallel)
+    bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
+    zs = dp.check_zero_stage(zero_stage)
+    if d == 1:
+        zs = 0  # one device per stage: nothing to partition
     hw = _hardware(hw)
-    link = link_of(hw) if p > 1 else None
-    if p > 1 and link is None:
+    link = link_of(hw) if p * d > 1 else None
+    if p * d > 1 and link is None:
         name = getattr(hw, "name", type(hw).__name__)
-        raise ConfigError(f"pipeline stages {p} need interconnect: hardware {name!r} states "
-                          "none (add interconnect: {bandwidth_gb_per_s, latency_us})")
+        raise ConfigError(f"pipeline stages {p} x data_parallel {d} need interconnect: "
+                          f"hardware {name!r} states none (add interconnect: "
+                          "{bandwidth_gb_per_s, latency_us})")
+    shards = (d if zs else 1, d if zs >= 2 else 1)
     _layer_recipes(wl, training_form_recipe(recipe), layer_formats)  # every layer named exists
     capacity = capacity_bytes(hw, memory_gib)
     plan = micro_plan(m)
@@ -311,13 +335,14 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
         mine = {k: v for k, v in (layer_formats or {}).items()
                 if k in {op.name for op in st.workload.ops}} or None
         built = [_prepare(st.workload, optimizer, recipe, mine, formats, checkpoint, input_grads,
-                          fused_optimizer, weight_copy, 1, 1, micro, frozenset(st.sends),
+                          fused_optimizer, weight_copy, *shards, micro, frozenset(st.sends),
                           frozenset(st.receives)) for micro, _ in plan]
         _, opt, base, recipes = built[-1]
         s = simulate_micro_batches(hw, st.workload.name, [b[0] for b in built], plan, opt,
-                                   base, recipes, capacity, check_memory=False)
+                                   base, recipes, capacity, link if d > 1 else None, d, zs,
+                                   bucket_bytes, check_memory=False)
         times = [_split_time(mb.graph, mb.result) for mb in s.micro_batches()]
-        per = [times[0]] + [times[1]] * (m - 2) + ([times[-1]] if m > 1 else [])
+        per = [times[0]] if m == 1 else [times[0], *[times[1]] * (m - 2), times[-1]]
         runs.append(StageStep(st, s, tuple(t[0] for t in per), tuple(t[1] for t in per),
                               times[-1][2], min(p - st.index, m)))
     tensors = wl.tensors
@@ -335,7 +360,7 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                             f"({runs[k].in_flight} micro batches in flight) but {name} has "
                             f"{worst.capacity / GIB:.2f} GiB; try more stages, a smaller "
                             "micro batch or checkpoint=True")
-    return PipelineStep(tuple(runs), m, tuple(slots), latency, link, worst)
+    return PipelineStep(tuple(runs), m, tuple(slots), latency, link, worst, d, zs)
 
 
 def _in_flight_bytes(r: StageStep) -> int:
