@@ -82,15 +82,14 @@ def test_zero_memory_and_traffic_match_the_paper():
     assert bpp[3] == pytest.approx(16 / 64, rel=1e-3)
 
 
-def test_fsdp_7b_mfu_in_band_and_its_micro_batch_the_largest_that_fits():
-    g = _run("fsdp_7b")
-    mod = _script("fsdp_7b")
+@pytest.mark.parametrize("gpu", ["a100", "h100"])
+def test_fsdp_7b_mfu_in_band_and_its_micro_batch_the_largest_that_fits(gpu):
+    g = _script("fsdp_7b").compute(gpu)
     # the published MFU is MosaicML's formula over its own throughput and parameters
-    assert g["published_check"] == pytest.approx(g["published_mfu"], abs=5e-4)
-    # band [1.0, 1.3] (the script's docstring gives the reasons): one node of kernels with
-    # no NCCL contention or eager overheads is not slower than the measured run, and not so
-    # fast that the memory-bound passes and the gathers are free
-    lo, hi = mod.BAND
+    assert g["published_check"] == pytest.approx(g["published_mfu"], abs=1e-3)
+    # bands [1.0, 1.3] (A100: datasheet tensor-core rate) and [1.0, 1.2] (H100: the H200's
+    # measured sustained rate); the script's docstring gives the reasons
+    lo, hi = g["band"]
     assert lo <= g["ratio"] <= hi
     assert g["exposed_comm_s"] < 0.01 * g["step_s"] < g["comm_s"]  # FSDP's prefetch hides it
     assert g["peak_gib"] <= 80 and not g["one_more_fits"]
