@@ -185,15 +185,10 @@ def zero_collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link
     nothing under DDP and stage 1 (they reduce the accumulated gradients once), the
     reduce-scatters under stage 2, every transfer but the update's gather under stage 3.
     ``param_bytes``: each layer's parameters as the forward reads them."""
-    updates = tuple(o.name for o in graph.ops if o.role == "optimizer")
-    if micro in ("first", "middle"):  # no update in this micro batch
-        if stage < 2:
-            return []
-        if stage == 2:
-            return [Collective(f"reduce_scatter.bucket{i}", b.producers, (),
-                               link.reduce_scatter_s(b.nbytes, devices),
-                               gather_bytes_per_device(b.nbytes, devices))
-                    for i, b in enumerate(buckets)]
+    updates = tuple(o.name for o in graph.ops if o.role == "optimizer")  # none but the last's
+    last = micro in ("only", "last")
+    if stage < 2 and not last:
+        return []
     if stage == 0:
         return collectives(graph, buckets, link, devices)
 
@@ -208,10 +203,10 @@ def zero_collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link
         return Collective(name, after, before, link.allgather_s(nbytes, devices),
                           gather_bytes_per_device(nbytes, devices))
 
-    if stage < 3:
+    if stage < 3:  # the parameters gathered after the update
         return ([scatter(i, b) for i, b in enumerate(buckets)]
                 + [gather(f"all_gather.bucket{i}", b, updates, ())
-                   for i, b in enumerate(buckets)])
+                   for i, b in enumerate(buckets) if last])
     # stage 3: the buckets are the units; forward in layer order, backward in the buckets'
     index = {o.name: i for i, o in enumerate(graph.ops)}
     unit_of = {layer: u for u, b in enumerate(buckets) for layer in b.layers}

@@ -297,7 +297,7 @@ class _Same:
         return isinstance(other, _Same) and other.obj is self.obj
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=48)  # a pipeline's stages x its three kinds of micro batch
 def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], ...],
                     opt: Optimizer, input_grads: bool, checkpoint: bool,
                     fused_optimizer: bool, weight_copy: CopyAt, shards: int,
@@ -312,7 +312,7 @@ def _training_graph(wl: _Same, base: Recipe, recipes: tuple[tuple[str, Recipe], 
                                 grad_shards=grad_shards, sends=sends, receives=receives)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=48)
 def _working_bytes(graph: _Same) -> int:
     """The largest op's live tensors beyond the persistent memory: its inputs and output other
     than the weights, their low-precision copies, optimizer states and weight gradients (each
