@@ -149,6 +149,12 @@ def test_sweeps_and_schedules_see_the_whole_step():
     assert report.epochs["time_s"].iloc[0] == pytest.approx(5 * s.latency_s)
 
 
+def test_an_unknown_micro_batch_kind_is_named():
+    one_line(lambda: build_training_graph(GPT2, training.get_recipe("fp32"), {},
+                                          training.get_optimizer("sgd"), micro="second"),
+             "micro", "'second'", "first", error=pysim.errors.WorkloadError)
+
+
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None, 70000])
 def test_bad_grad_accum_is_one_line_naming_it(bad):
     one_line(lambda: training.step(A100, "resnet18", grad_accum=bad), "grad_accum",

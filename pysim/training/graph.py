@@ -313,6 +313,9 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
         if op.type not in BACKWARD_RULES:
             raise WorkloadError(f"op {op.name!r}: type {op.type!r} has no backward rule; "
                                 f"rules exist for: {', '.join(BACKWARD_RULES)}")
+    if micro not in MICRO_BATCHES:
+        raise WorkloadError(f"micro: {micro!r} is not a micro batch; allowed: "
+                            f"{', '.join(MICRO_BATCHES)}")
     if weight_copy not in ("optimizer", "forward"):
         raise WorkloadError(f"weight_copy: {weight_copy!r} is not a place; allowed: "
                             "'optimizer' (the update writes it), 'forward' (a cast before use)")
