@@ -1,6 +1,7 @@
 """Training on the simulated hardware (issue 15): `step` derives and simulates one training
 step of a workload (on one device or, ``data_parallel=N``, on N with gradient all-reduces
-overlapped with the backward pass, ZeRO's partitions and gradient accumulation),
+overlapped with the backward pass, ZeRO's partitions, gradient accumulation and Megatron-LM's
+tensor parallelism),
 `pipeline_step` one over a pipeline of devices, `run` a sequence of epochs under a precision
 schedule.
 docs/training.md has the model, its formulas and their sources."""

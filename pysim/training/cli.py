@@ -42,6 +42,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grad-accum", type=int, default=1, metavar="K",
                    help="micro batches of the workload's batch per step, their gradients "
                         "accumulated and the update after the last (default 1)")
+    p.add_argument("--tensor-parallel", type=int, default=1, metavar="T",
+                   help="split each attention and MLP block over T devices (Megatron-LM; "
+                        "default 1)")
     p.add_argument("--pipeline-stages", type=int, default=1, metavar="P",
                    help="split the model into P pipeline stages over P devices (1F1B "
                         "schedule, --grad-accum micro batches; default 1: no pipeline)")
@@ -77,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(ROLES)}")
         formats[role] = int(fmt) if fmt.isdigit() else fmt
     if args.pipeline_stages != 1:
-        if args.save_graph:
-            raise WorkloadError("--pipeline-stages: no --save-graph beside it (a pipeline has "
-                                "a graph per stage)")
+        if args.save_graph or args.tensor_parallel != 1:
+            raise WorkloadError("--pipeline-stages: no --save-graph (a pipeline has a graph "
+                                "per stage) or --tensor-parallel beside it")
         ps = training.pipeline_step(hw, args.workload, args.pipeline_stages, args.grad_accum,
                                     args.optimizer, args.recipe, formats=formats or None,
                                     checkpoint=args.checkpoint,
@@ -98,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                       fused_optimizer=not args.per_tensor_optimizer,
                       weight_copy=args.weight_copy, memory_gib=args.memory_gib,
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib,
-                      zero_stage=args.zero_stage, grad_accum=args.grad_accum)
+                      zero_stage=args.zero_stage, grad_accum=args.grad_accum,
+                      tensor_parallel=args.tensor_parallel)
     summary = s.summary()
     w = max(20, *(len(k) + 1 for k in summary))
     for key, value in summary.items():

@@ -245,6 +245,21 @@ def zero_collectives(graph: TrainingGraph, buckets: Sequence[Bucket], link: Link
     return sorted(out, key=lambda c: max((index[n] for n in c.after), default=-1))
 
 
+Runs = tuple[tuple[tuple[CollectiveTiming, ...], int], ...]  # transfers, micro batches
+
+
+def sent_bytes(last: Sequence[CollectiveTiming], earlier: Runs = ()) -> float:
+    """Bytes each device sends in the transfers of a step's last micro batch and, each
+    times its count, of the earlier ones."""
+    return sum(c.nbytes for c in last) + sum(n * sum(c.nbytes for c in t) for t, n in earlier)
+
+
+def busy_s(last: Sequence[CollectiveTiming], earlier: Runs, clock_hz: float) -> float:
+    """Seconds the link is busy with those transfers."""
+    return (sum(c.cycles for c in last) + sum(
+        n * sum(c.cycles for c in t) for t, n in earlier)) / clock_hz
+
+
 def exposed_cycles(link: Sequence[CollectiveTiming], ops: Sequence[tuple[float, float]]) -> float:
     """Cycles the link is busy while no op runs: the communication the step waits for (the
     "exposed" communication of Meta's Holistic Trace Analysis, comm time not overlapped by
@@ -291,7 +306,7 @@ class DataParallel:
     zero_stage: int = 0
     # the transfers of the micro batches before the last (gradient accumulation), each with
     # how many micro batches it stands for
-    earlier: tuple[tuple[tuple[CollectiveTiming, ...], int], ...] = ()
+    earlier: Runs = ()
 
     @property
     def grad_bytes(self) -> int:
@@ -302,14 +317,12 @@ class DataParallel:
     def comm_bytes_per_device(self) -> float:
         """Bytes each device sends over the step: 2 (n-1)/n x gradient bytes under DDP (see
         the module docstring for ZeRO's)."""
-        return sum(c.nbytes for c in self.timings) + sum(
-            n * sum(c.nbytes for c in t) for t, n in self.earlier)
+        return sent_bytes(self.timings, self.earlier)
 
     @property
     def comm_s(self) -> float:
         """Seconds the link is busy (every bucket's all-reduce)."""
-        return (sum(c.cycles for c in self.timings) + sum(
-            n * sum(c.cycles for c in t) for t, n in self.earlier)) / self.clock_hz
+        return busy_s(self.timings, self.earlier, self.clock_hz)
 
     def summary(self) -> dict[str, Any]:
         return {"data_parallel": self.devices, "zero_stage": self.zero_stage,
@@ -319,6 +332,6 @@ class DataParallel:
                 "exposed_comm_s": self.exposed_comm_s}
 
 
-__all__ = ["ZERO_STAGES", "Bucket", "DataParallel", "check_bucket_mib", "check_devices",
-           "check_zero_stage", "collectives", "exposed_cycles", "make_buckets", "require_link",
-           "zero_collectives"]
+__all__ = ["ZERO_STAGES", "Bucket", "DataParallel", "busy_s", "check_bucket_mib",
+           "check_devices", "check_zero_stage", "collectives", "exposed_cycles", "make_buckets",
+           "require_link", "sent_bytes", "zero_collectives"]

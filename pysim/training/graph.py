@@ -118,6 +118,8 @@ class TrainingGraph:
     # (tensor -> input), and the gradient computed for each tensor received (tensor -> grad)
     grads_in: Mapping[str, str] = field(default_factory=dict)
     grads_out: Mapping[str, str] = field(default_factory=dict)
+    # each forward tensor's gradient as the backward pass uses it (the sum of its parts)
+    grad_of: Mapping[str, str] = field(default_factory=dict)
 
     def macs(self, role: str | None = None, phase: str | None = None) -> int:
         """MACs of the ops of ``role`` and / or ``phase`` (all if None)."""
@@ -141,6 +143,7 @@ class _Builder:
         self.wl, self.recipes, self.base, self.opt = wl, recipes, base, optimizer
         self.input_grads, self.checkpoint, self.copy_at = input_grads, checkpoint, copy_at
         self.grad_inputs = grad_inputs  # inputs whose gradient is wanted (a stage's received)
+        self.grad_of: dict[str, str] = {}  # tensor -> its gradient, once formed
         self.ops: list[Op] = []
         self.info: list[TrainOp] = []
         self.inputs: list[Tensor] = []
@@ -216,11 +219,14 @@ class _Builder:
         """The gradient of ``tensor``: its one contribution, or their sum."""
         parts = self.grads.get(tensor, [])
         if len(parts) <= 1:
+            if parts:
+                self.grad_of[tensor] = parts[0]
             return parts[0] if parts else None
         act = self.grad_format(tensor)
-        return self.vector(f"grad.{tensor}", tuple(parts), self.shape[tensor], layer,
-                           "backward", "grad_sum", act, per_out=len(parts) - 1,
-                           what="sum of gradient contributions", at=act)
+        self.grad_of[tensor] = self.vector(
+            f"grad.{tensor}", tuple(parts), self.shape[tensor], layer, "backward", "grad_sum",
+            act, per_out=len(parts) - 1, what="sum of gradient contributions", at=act)
+        return self.grad_of[tensor]
 
     def grad_format(self, tensor: str) -> Format:
         """The format of ``tensor``'s gradient: the activation format, or under autocast the
@@ -385,7 +391,7 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
                          boundary, b.weight_copy, dict(b.update_grads), frozenset(b.copies),
-                         shards, micro, grad_shards, grads_in, grads_out)
+                         shards, micro, grad_shards, grads_in, grads_out, dict(b.grad_of))
 
 
 def _accumulate(b: _Builder, layer: str, grad: str, shards: int = 1) -> str:

@@ -55,6 +55,7 @@ from pysim.gcpause import gc_paused
 from pysim.mapping.capacity import accounted
 from pysim.result import Result
 from pysim.training import data_parallel as dp
+from pysim.training import tensor_parallel as tpar
 from pysim.training.formats import Format, Recipe, get_format, get_recipe
 from pysim.training.graph import CopyAt, Micro, TrainingGraph, build_training_graph
 from pysim.training.optim import Optimizer, get_optimizer
@@ -135,6 +136,7 @@ class TrainingStep:
     optimizer: Optimizer
     data_parallel: dp.DataParallel | None = None  # None: one device
     earlier: tuple[MicroBatch, ...] = ()
+    tensor_parallel: tpar.TensorParallel | None = None  # None: layers whole on each device
 
     def micro_batches(self) -> tuple[MicroBatch, ...]:
         """Every micro batch simulated, the last (``graph``, ``result``) included."""
@@ -193,13 +195,15 @@ class TrainingStep:
                 **{f"macs_{k}": v for k, v in self.macs_by_role().items()},
                 "peak_memory_bytes": self.memory.peak,
                 "capacity_bytes": self.memory.capacity,
-                **(self.data_parallel.summary() if self.data_parallel else {})}
+                **(self.data_parallel.summary() if self.data_parallel else {}),
+                **(self.tensor_parallel.summary() if self.tensor_parallel else {})}
 
 
 def clear_caches() -> None:
     """Forget the memoised training graphs (benchmarks time a cold step with this)."""
     _training_graph.cache_clear()
     _working_bytes.cache_clear()
+    _sharded.cache_clear()
 
 
 def capacity_bytes(hw: Any, memory_gib: float | None) -> int | None:
@@ -282,6 +286,12 @@ def comm_buffer_bytes(buckets: list[dp.Bucket], params: Mapping[str, int],
     return max(b.nbytes for b in buckets) + (sum(gathered) if zero_stage == 3 else 0)
 
 
+@lru_cache(maxsize=16)
+def _sharded(wl: _Same, tp: int) -> tpar.Sharding:
+    """``tpar.shard``, memoised as the training graph is."""
+    return tpar.shard(wl.obj, tp)
+
+
 class _Same:
     """A key that matches only the very same object (a workload's own hash walks every op)."""
 
@@ -356,7 +366,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
          fused_optimizer: bool = True, weight_copy: CopyAt | None = None,
          memory_gib: float | None = None, data_parallel: int = 1,
          bucket_mib: float = dp.DEFAULT_BUCKET_MIB, zero_stage: int = 0,
-         grad_accum: int = 1) -> TrainingStep:
+         grad_accum: int = 1, tensor_parallel: int = 1) -> TrainingStep:
     """Simulate one training step of ``wl`` (a Workload, a path, or a zoo name) on ``hw``
     (anything ``pysim.simulate`` takes): forward, loss, backward, ``optimizer`` update
     ("sgd", "momentum", "adam", "adamw"; default Adam, the common choice for transformers),
@@ -383,22 +393,31 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     updates its partition, gradients are reduce-scattered and parameters all-gathered
     (pysim/training/data_parallel.py); 0, the default, is DDP. ``grad_accum`` (1..65536)
     micro batches of ``wl``'s batch make the step, their gradients accumulated and the
-    update after the last (see the module docstring).
+    update after the last (see the module docstring). ``tensor_parallel`` (1..1024) splits
+    each attention and MLP block over that many devices as Megatron-LM does
+    (pysim/training/tensor_parallel.py: one device's share simulated, its all-reduces on the
+    link); with ``data_parallel`` the devices number their product.
 
     Raises WorkloadError (one line) for an op with no backward rule, an unknown optimizer,
     recipe, format or layer, a format the hardware lacks for a role, or a step that does not
     fit the memory; ConfigError for a bad ``data_parallel``, ``bucket_mib``, ``zero_stage``
-    or ``grad_accum``, or ``data_parallel`` > 1 on hardware that states no interconnect.
+    or ``grad_accum`` or ``tensor_parallel``, or ``data_parallel`` or ``tensor_parallel`` >
+    1 on hardware that states no interconnect.
     """
     devices = dp.check_devices(data_parallel)
     bucket_bytes = dp.check_bucket_mib(bucket_mib) * dp.MIB
     stage = dp.check_zero_stage(zero_stage)
     plan = micro_plan(check_grad_accum(grad_accum))
+    tp = tpar.check_tp(tensor_parallel)
     if devices == 1:
         stage = 0  # one device: nothing to partition, the single-device step
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
+    tp_link = dp.require_link(hw, tp) if tp > 1 else None
     wl = training_form(wl)
+    sharding = _sharded(_Same(wl), tp) if tp > 1 else None
+    if sharding is not None:
+        wl = sharding.workload
     shards = (devices if stage else 1, devices if stage >= 2 else 1)
     graphs = [_prepare(wl, optimizer, recipe, layer_formats, formats, checkpoint, input_grads,
                        fused_optimizer, weight_copy, *shards, micro)[0] for micro, _ in plan]
@@ -407,7 +426,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
                                      *shards, plan[-1][0])
     return simulate_micro_batches(hw, wl.name, graphs, plan, opt, base, recipes,
                                   capacity_bytes(hw, memory_gib), link, devices, stage,
-                                  bucket_bytes)
+                                  bucket_bytes, sharding=sharding, tp_link=tp_link)
 
 
 def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
@@ -415,11 +434,13 @@ def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
                            recipes: Mapping[str, Recipe], capacity: int | None,
                            link: Any = None, devices: int = 1, stage: int = 0,
                            bucket_bytes: float = dp.DEFAULT_BUCKET_MIB * dp.MIB,
-                           check_memory: bool = True) -> TrainingStep:
+                           check_memory: bool = True, sharding: tpar.Sharding | None = None,
+                           tp_link: Any = None) -> TrainingStep:
     """``step``'s simulation of its micro batches' ``graphs`` (``plan``: each one's kind and
     count) on ``hw``, its memory checked against ``capacity`` (unless ``check_memory`` is
     False: a pipeline stage's is checked with its micro batches in flight), on one of
-    ``devices`` joined by ``link`` under ZeRO ``stage``."""
+    ``devices`` joined by ``link`` under ZeRO ``stage``, the layers split as ``sharding``
+    says over ``tp_link``."""
     graph = graphs[-1]
     buckets = (dp.make_buckets(graph, grad_bytes(graph, base, recipes), bucket_bytes)
                if link is not None else [])
@@ -443,6 +464,10 @@ def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
                                                          bucket_bytes),
                                      link, devices, stage, params, micro)
                  if link is not None else [])
+        if sharding is not None:  # both on the link, launched as they become ready
+            index = {o.name: i for i, o in enumerate(g.workload.ops)}
+            comms = sorted(comms + tpar.collectives(g, sharding, tp_link),
+                           key=lambda c: max((index[n] for n in c.after), default=-1))
         try:
             # the memory is checked above, each part once (the generic footprint of a training
             # graph counts a layer's weight again for its dX GEMM and misses saved activations)
@@ -451,15 +476,28 @@ def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
         except (WorkloadError, ConfigError) as err:
             raise type(err)(_explain(err, g, name)) from None
     result = runs[-1].result
-    par = None
-    if link is not None:
-        exposed = sum(m.count * dp.exposed_cycles(m.result.collectives, list(zip(
+
+    def mine(m: MicroBatch, tp_own: bool) -> tuple[Any, ...]:
+        """The micro batch's transfers of data (``tp_own`` False) or tensor parallelism."""
+        return tuple(c for c in m.result.collectives if c.name.startswith("tp.") == tp_own)
+
+    def exposed_s(tp_own: bool) -> float:
+        return sum(m.count * dp.exposed_cycles(mine(m, tp_own), list(zip(
             m.result.layers["start_cycle"], m.result.layers["end_cycle"], strict=True)))
             / m.result.clock_hz for m in runs)
-        earlier = tuple((m.result.collectives, m.count) for m in runs[:-1])
+
+    par = tp_par = None
+    if link is not None:
+        earlier = tuple((mine(m, False), m.count) for m in runs[:-1])
         par = dp.DataParallel(devices, bucket_bytes / dp.MIB, link, tuple(buckets),
-                              result.collectives, result.clock_hz, exposed, stage, earlier)
-    return TrainingStep(graph, result, memory, base, opt, par, tuple(runs[:-1]))
+                              mine(runs[-1], False), result.clock_hz, exposed_s(False), stage,
+                              earlier)
+    if sharding is not None:
+        tp_par = tpar.TensorParallel(sharding.tp, tp_link, len(sharding.row),
+                                     len(sharding.column), mine(runs[-1], True),
+                                     result.clock_hz, exposed_s(True),
+                                     tuple((mine(m, True), m.count) for m in runs[:-1]))
+    return TrainingStep(graph, result, memory, base, opt, par, tuple(runs[:-1]), tp_par)
 
 
 def training_form(wl: Workload | str | Any) -> Workload:
@@ -519,8 +557,11 @@ def check_options(wl: Workload, options: Mapping[str, Any]) -> dict[str, Any]:
     dp.check_bucket_mib(a["bucket_mib"])
     stage = dp.check_zero_stage(a["zero_stage"])
     k = check_grad_accum(a["grad_accum"])
+    tp = tpar.check_tp(a["tensor_parallel"])
     capacity_bytes(None, a["memory_gib"])
     n = a["data_parallel"]
+    if tp > 1:
+        wl = _sharded(_Same(wl), tp).workload
     for micro, _ in micro_plan(k):  # the graphs the points will step (memoised)
         _prepare(wl, a["optimizer"], a["recipe"], a["layer_formats"], a["formats"],
                  a["checkpoint"], a["input_grads"], a["fused_optimizer"], a["weight_copy"],
