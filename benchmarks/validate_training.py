@@ -15,6 +15,8 @@ explains the gaps):
    Figure 1 and section 7 (examples/seeds/zero_memory.py: to the paper's rounding).
 5. A 7B decoder's MFU under FSDP (zero_stage=3) on 8 A100s and 8 H100s against MosaicML's
    llm-foundry benchmarks of MPT-7B (examples/seeds/fsdp_7b.py; bands 1.0-1.3x, 1.0-1.2x).
+6. Tensor-parallel weak scaling of GPT on V100s against Megatron-LM's 77 % at 8-way
+   (examples/seeds/megatron_tp.py; band 0.85-1.1x).
 """
 
 from __future__ import annotations
@@ -61,3 +63,8 @@ if __name__ == "__main__":
         row(f"7B FSDP MFU, 8 {gpu.upper()}s, {g['accum']}x6x2048", g["mfu"],
             g["published_mfu"],
             f"MosaicML llm-foundry, MPT-7B FULL_SHARD; band {g['band'][0]}-{g['band'][1]}x")
+    t = _script("megatron_tp")
+    g = t.compute()
+    row("GPT 8.3B 8-way TP weak scaling, V100", g["weak_scaling_8"],
+        t.PUBLISHED["weak_scaling_8"],
+        f"Shoeybi et al. 2019 (Megatron-LM); band {t.BAND[0]}-{t.BAND[1]}x")

@@ -29,6 +29,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "vit_b16": {"image_size": 64},
     "bert_large": {"seq_len": 32},
     "gpt2": {"seq_len": 64, "attention": "flash"},  # the fused attention op and its backward
+    "gpt": {"seq_len": 64, "layers": 2, "hidden": 256, "heads": 4},
     "llama2_7b": {"seq_len": 32, "context_len": 32},
     "moe_ffn": {"seq_len": 32, "hidden": 256, "ffn_hidden": 512},
     "finn_cnv": {},

@@ -25,7 +25,7 @@ from pysim.zoo.llama import llama2_7b
 from pysim.zoo.lowp import binary_resnet18, finn_cnv, llama2_7b_linear, resnet18_precision
 from pysim.zoo.micro import gemm
 from pysim.zoo.moe import moe_ffn
-from pysim.zoo.prenorm import gpt2, vit_b16
+from pysim.zoo.prenorm import gpt, gpt2, vit_b16
 from pysim.zoo.transformer import bert_base, bert_large
 from pysim.zoo.vgg import vgg16
 
@@ -62,6 +62,8 @@ _MODELS: dict[str, ZooModel] = {
         ZooModel("bert_large", bert_large,
                  "BERT-large encoder: 24 layers, hidden 1024, 16 heads, FFN 4096"),
         ZooModel("gpt2", gpt2, "GPT-2 small (124M) prefill: 12 layers, hidden 768, LM head"),
+        ZooModel("gpt", gpt, "a GPT decoder of `layers` x `hidden` (`heads`, `ffn` 4 x hidden), "
+                 "`vocab`-way LM head: Megatron-LM's scaling configurations"),
         ZooModel("llama2_7b", llama2_7b,
                  "LLaMA-2-7B, phase 'prefill' (seq_len) or 'decode' (context_len, tokens, "
                  "KV cache); kv_heads < 32 for grouped-query attention"),

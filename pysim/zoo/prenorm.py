@@ -1,4 +1,4 @@
-"""Pre-norm transformers: GPT-2 small (prefill) and ViT-B/16.
+"""Pre-norm transformers: GPT-2 small (prefill), a GPT decoder of any size and ViT-B/16.
 
 A pre-norm block is LayerNorm, Q/K/V projections (gemm + bias), Q K^T (matmul over (batch,
 heads)), softmax, P V, output projection, residual add; LayerNorm, feed-forward gemm, GELU,
@@ -10,6 +10,7 @@ not modelled: the model reads the summed embeddings.
 
 from __future__ import annotations
 
+from pysim.errors import WorkloadError
 from pysim.workload import Workload
 from pysim.zoo._builder import GraphBuilder, check_attention
 
@@ -52,6 +53,33 @@ def gpt2(batch: int = 1, seq_len: int = 1024, attention: str = "naive",
         x = prenorm_block(g, x, f"h{i}", batch, seq_len, 768, 12, 3072, attention,
                           causal=True)
     x = g.layernorm(x, "ln_f", batch * seq_len, 768)
+    g.gemm(x, "lm_head", vocab, bias=False)
+    return g.build()
+
+
+def gpt(batch: int = 1, seq_len: int = 1024, layers: int = 12, hidden: int = 768,
+        heads: int = 12, ffn: int = 0, vocab: int = 51200, attention: str = "flash") -> Workload:
+    """A GPT decoder of any size: ``layers`` pre-norm blocks of width ``hidden`` with ``heads``
+    heads and a ``ffn``-wide feed-forward (0: 4 x hidden), a final LayerNorm and the
+    ``vocab``-way LM head (default 51200, Megatron-LM's padded GPT-2 vocabulary); the
+    configurations of Megatron-LM's scaling tables (Narayanan et al., SC 2021, Table 1) are
+    this model. ``attention`` as ``gpt2``'s (default fused, causal)."""
+    check_attention("gpt", attention)
+    for field, value in (("batch", batch), ("seq_len", seq_len), ("layers", layers),
+                         ("hidden", hidden), ("heads", heads), ("vocab", vocab)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise WorkloadError(f"zoo model 'gpt': {field} must be an int >= 1, got {value!r}")
+    if isinstance(ffn, bool) or not isinstance(ffn, int) or ffn < 0:
+        raise WorkloadError(f"zoo model 'gpt': ffn must be an int >= 0 (0: 4 x hidden), got "
+                            f"{ffn!r}")
+    if hidden % heads:
+        raise WorkloadError(f"zoo model 'gpt': heads ({heads}) must divide hidden ({hidden})")
+    g = GraphBuilder("gpt")
+    x = g.input("embeddings", (batch * seq_len, hidden))
+    for i in range(layers):
+        x = prenorm_block(g, x, f"h{i}", batch, seq_len, hidden, heads, ffn or 4 * hidden,
+                          attention, causal=True)
+    x = g.layernorm(x, "ln_f", batch * seq_len, hidden)
     g.gemm(x, "lm_head", vocab, bias=False)
     return g.build()
 
