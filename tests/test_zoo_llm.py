@@ -79,6 +79,32 @@ def test_gpt2_prefill():
         8 * (12 * (4 * 768**2 + 2 * 768 * 3072) + 768 * 50257) + 12 * 2 * 64 * 768)
 
 
+@pytest.mark.parametrize("layers,hidden,heads", [(40, 1536, 16), (72, 3072, 32), (2, 64, 4)])
+def test_gpt_of_any_size(layers, hidden, heads):
+    """Megatron-LM's GPT: per token layers x 12 h^2 linear MACs (Q, K, V, output, 4h MLP) +
+    the h x vocab LM head; the fused causal attention's computed blocks (flash) beside the
+    naive form's full T^2 (2 T^2 h per layer)."""
+    t, vocab = 128, 51200
+    naive = zoo.load("gpt", seq_len=t, layers=layers, hidden=hidden, heads=heads,
+                     attention="naive")
+    linear = t * (layers * 12 * hidden**2 + hidden * vocab)
+    assert naive.macs == linear + layers * 2 * t * t * hidden
+    flash = zoo.load("gpt", seq_len=t, layers=layers, hidden=hidden, heads=heads)
+    assert linear < flash.macs < naive.macs
+    assert weight_values(naive) == layers * (12 * hidden**2 + 13 * hidden) + 2 * hidden \
+        + hidden * vocab  # biases and norms beside, the tied LM head once
+    # GPT-2 small's dimensions: gpt2 but for the padded vocabulary
+    assert zoo.load("gpt", seq_len=t, vocab=50257, attention="naive").macs == \
+        zoo.load("gpt2", seq_len=t).macs
+
+
+@pytest.mark.parametrize("field,value", [("layers", 0), ("hidden", -1), ("heads", 5),
+                                         ("ffn", -2), ("vocab", 1.5)])
+def test_gpt_refuses_bad_sizes_by_name(field, value):
+    with pytest.raises(pysim.WorkloadError, match=field):
+        zoo.load("gpt", **{field: value})
+
+
 # LLaMA-2-7B linear MACs per token: 32 x (4 * 4096^2 + 3 * 4096 * 11008) + LM head
 # 4096 * 32000 = 6,607,077,376 = its 6,738,415,616 parameters less the embedding table
 # (32000 * 4096) and the 65 RMSNorm gains (65 * 4096). Attention: 2 * 32 layers * n * 4096 per
