@@ -119,6 +119,20 @@ def test_one_stage_on_several_devices_is_the_data_parallel_step(d, zero):
     assert one.summary()["devices"] == d
 
 
+def test_stages_of_a_split_model():
+    wl = pysim.zoo.load("gpt", batch=2, seq_len=256, layers=4, hidden=512, heads=8)
+    one = training.pipeline_step(A100, wl, 1, 3, tensor_parallel=4)
+    acc = training.step(A100, wl, grad_accum=3, tensor_parallel=4)
+    assert one.latency_s == pytest.approx(acc.latency_s, rel=1e-12)
+    three_d = training.pipeline_step(A100, wl, 2, 4, tensor_parallel=2, data_parallel=2,
+                                     zero_stage=1)
+    assert three_d.summary()["devices"] == 8
+    # the split model's all-reduces, each on the stage that holds its op
+    per_stage = [r.step.tensor_parallel.summary()["tp_allreduces"] for r in three_d.stages]
+    whole = training.step(A100, wl, tensor_parallel=2).tensor_parallel
+    assert sum(per_stage) == whole.summary()["tp_allreduces"]
+
+
 def test_stages_on_several_devices_reduce_their_own_gradients():
     ps = training.pipeline_step(A100, GPT2, 2, 4, data_parallel=4, zero_stage=1)
     sent = [r.step.data_parallel.grad_bytes for r in ps.stages]

@@ -80,16 +80,17 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(ROLES)}")
         formats[role] = int(fmt) if fmt.isdigit() else fmt
     if args.pipeline_stages != 1:
-        if args.save_graph or args.tensor_parallel != 1:
-            raise WorkloadError("--pipeline-stages: no --save-graph (a pipeline has a graph "
-                                "per stage) or --tensor-parallel beside it")
+        if args.save_graph:
+            raise WorkloadError("--pipeline-stages: no --save-graph beside it (a pipeline has "
+                                "a graph per stage)")
         ps = training.pipeline_step(hw, args.workload, args.pipeline_stages, args.grad_accum,
                                     args.optimizer, args.recipe, formats=formats or None,
                                     checkpoint=args.checkpoint,
                                     fused_optimizer=not args.per_tensor_optimizer,
                                     weight_copy=args.weight_copy, memory_gib=args.memory_gib,
                                     data_parallel=args.data_parallel,
-                                    zero_stage=args.zero_stage, bucket_mib=args.bucket_mib)
+                                    zero_stage=args.zero_stage, bucket_mib=args.bucket_mib,
+                                    tensor_parallel=args.tensor_parallel)
         summary = ps.summary()
         w = max(20, *(len(k) + 1 for k in summary))
         for key, value in summary.items():

@@ -30,8 +30,11 @@ With ``data_parallel`` each stage is replicated on that many devices and its gra
 among them (DDP, or a ZeRO stage) as a whole model's are, on its last micro batch's backward
 (or each micro batch's under ZeRO 2-3), before its update.
 
-Not modelled: the interleaved (virtual-stage) schedule, tensor parallelism, the pipeline's
-and the data-parallel transfers sharing a link (each pair of devices has its own here), the
+With ``tensor_parallel`` the model is split first (pysim/training/tensor_parallel.py) and the
+split model cut into stages, each stage's all-reduces on its devices' link.
+
+Not modelled: the interleaved (virtual-stage) schedule, the pipeline's, the data-parallel
+and the tensor-parallel transfers sharing a link (each pair of devices has its own here), the
 transfers' HBM traffic and energy, and the devices' energy while idle in the
 bubble (``energy_j`` sums what each stage's ops spend).
 """
@@ -234,8 +237,9 @@ class PipelineStep:
     latency_s: float
     link: Link | None
     memory: Memory
-    data_parallel: int = 1  # devices per stage
+    data_parallel: int = 1  # replicas of each stage
     zero_stage: int = 0
+    tensor_parallel: int = 1  # devices each stage's layers are split over
 
     @property
     def energy_j(self) -> float:
@@ -258,8 +262,8 @@ class PipelineStep:
                 "hardware": first.result.hardware, "recipe": first.recipe.name,
                 "optimizer": first.optimizer.name, "pipeline_stages": len(self.stages),
                 "micro_batches": self.micro_batches, "data_parallel": self.data_parallel,
-                "zero_stage": self.zero_stage,
-                "devices": len(self.stages) * self.data_parallel,
+                "zero_stage": self.zero_stage, "tensor_parallel": self.tensor_parallel,
+                "devices": len(self.stages) * self.data_parallel * self.tensor_parallel,
                 "latency_s": self.latency_s,
                 "energy_j": self.energy_j, "macs": self.macs, "bubble": self.bubble,
                 "peak_memory_bytes": self.memory.peak, "capacity_bytes": self.memory.capacity}
@@ -288,17 +292,19 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                   input_grads: bool = False, fused_optimizer: bool = True,
                   weight_copy: CopyAt | None = None,
                   memory_gib: float | None = None, data_parallel: int = 1,
-                  zero_stage: int = 0,
-                  bucket_mib: float = dp.DEFAULT_BUCKET_MIB) -> PipelineStep:
+                  zero_stage: int = 0, bucket_mib: float = dp.DEFAULT_BUCKET_MIB,
+                  tensor_parallel: int = 1) -> PipelineStep:
     """One training step of ``wl`` split into ``stages`` pipeline stages over as many
     devices of ``hw`` (its ``interconnect`` carrying the activations and gradients between
     them), ``micro_batches`` micro batches of ``wl``'s batch each (see the module docstring);
     with ``data_parallel`` = d each stage runs on d devices, its gradients reduced among them
     as `pysim.training.step` reduces a whole model's (``zero_stage``, ``bucket_mib``: the
-    stage's micro batches simulated as ``step``'s with ``grad_accum``), stages x d devices in
-    all. The other options are ``step``'s. Raises ConfigError for bad ``stages`` /
-    ``micro_batches`` or a missing link; WorkloadError as ``step`` (a stage that does not fit
-    names itself and its micro batches in flight)."""
+    stage's micro batches simulated as ``step``'s with ``grad_accum``), and with
+    ``tensor_parallel`` = t its layers split over t devices (the model split first, then cut
+    into stages), stages x d x t devices in all. The other options are ``step``'s. Raises
+    ConfigError for bad ``stages`` / ``micro_batches`` or a missing link; WorkloadError as
+    ``step`` (a stage that does not fit names itself and its micro batches in flight)."""
+    from pysim.training import tensor_parallel as tpar
     from pysim.training.step import (
         GIB,
         _hardware,
@@ -312,6 +318,10 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     )
 
     wl = training_form(wl)
+    tp = tpar.check_tp(tensor_parallel)
+    sharding = tpar.shard(wl, tp) if tp > 1 else None
+    if sharding is not None:
+        wl = sharding.workload
     p = check_stages(stages, wl)
     m = check_grad_accum(micro_batches)
     d = dp.check_devices(data_parallel)
@@ -320,10 +330,11 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     if d == 1:
         zs = 0  # one device per stage: nothing to partition
     hw = _hardware(hw)
-    link = link_of(hw) if p * d > 1 else None
-    if p * d > 1 and link is None:
+    link = link_of(hw) if p * d * tp > 1 else None
+    if p * d * tp > 1 and link is None:
         name = getattr(hw, "name", type(hw).__name__)
-        raise ConfigError(f"pipeline stages {p} x data_parallel {d} need interconnect: "
+        raise ConfigError(f"pipeline stages {p} x data_parallel {d} x tensor_parallel {tp} "
+                          f"need interconnect: "
                           f"hardware {name!r} states none (add interconnect: "
                           "{bandwidth_gb_per_s, latency_us})")
     shards = (d if zs else 1, d if zs >= 2 else 1)
@@ -340,7 +351,8 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
         _, opt, base, recipes = built[-1]
         s = simulate_micro_batches(hw, st.workload.name, [b[0] for b in built], plan, opt,
                                    base, recipes, capacity, link if d > 1 else None, d, zs,
-                                   bucket_bytes, check_memory=False)
+                                   bucket_bytes, check_memory=False, sharding=sharding,
+                                   tp_link=link if sharding is not None else None)
         times = [_split_time(mb.graph, mb.result) for mb in s.micro_batches()]
         per = [times[0]] if m == 1 else [times[0], *[times[1]] * (m - 2), times[-1]]
         runs.append(StageStep(st, s, tuple(t[0] for t in per), tuple(t[1] for t in per),
@@ -360,7 +372,7 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                             f"({runs[k].in_flight} micro batches in flight) but {name} has "
                             f"{worst.capacity / GIB:.2f} GiB; try more stages, a smaller "
                             "micro batch or checkpoint=True")
-    return PipelineStep(tuple(runs), m, tuple(slots), latency, link, worst, d, zs)
+    return PipelineStep(tuple(runs), m, tuple(slots), latency, link, worst, d, zs, tp)
 
 
 def _in_flight_bytes(r: StageStep) -> int:
