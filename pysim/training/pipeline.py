@@ -49,6 +49,7 @@ from pysim.errors import ConfigError, WorkloadError
 from pysim.interconnect import Link, link_of
 from pysim.result import Result
 from pysim.training import data_parallel as dp
+from pysim.training.formats import get_recipe
 from pysim.training.graph import CopyAt, TrainingGraph
 from pysim.workload import Tensor, Workload
 
@@ -338,7 +339,7 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
                           f"hardware {name!r} states none (add interconnect: "
                           "{bandwidth_gb_per_s, latency_us})")
     shards = (d if zs else 1, d if zs >= 2 else 1)
-    _layer_recipes(wl, training_form_recipe(recipe), layer_formats)  # every layer named exists
+    _layer_recipes(wl, get_recipe(recipe), layer_formats)  # every layer named exists
     capacity = capacity_bytes(hw, memory_gib)
     plan = micro_plan(m)
     runs: list[StageStep] = []
@@ -382,13 +383,6 @@ def _in_flight_bytes(r: StageStep) -> int:
     if g.segment_saved:
         return g.boundary_bytes * r.in_flight + max(g.segment_saved.values())
     return r.step.memory.saved_activations * r.in_flight
-
-
-def training_form_recipe(recipe: Any) -> Any:
-    """The recipe ``recipe`` names (the layer check needs one)."""
-    from pysim.training.formats import get_recipe
-
-    return get_recipe(recipe)
 
 
 __all__ = ["PipelineStep", "Slot", "Stage", "StageStep", "check_stages", "order",
