@@ -91,11 +91,7 @@ def run(args: argparse.Namespace) -> int:
                                     data_parallel=args.data_parallel,
                                     zero_stage=args.zero_stage, bucket_mib=args.bucket_mib,
                                     tensor_parallel=args.tensor_parallel)
-        summary = ps.summary()
-        w = max(20, *(len(k) + 1 for k in summary))
-        for key, value in summary.items():
-            print(f"{key:<{w}} {value}")
-        print(f"{'memory':<{w}} {ps.memory.describe()} (the fullest stage)")
+        _table({**ps.summary(), "memory": f"{ps.memory.describe()} (the fullest stage)"})
         return 0
     s = training.step(hw, args.workload, args.optimizer, args.recipe, formats=formats or None,
                       checkpoint=args.checkpoint,
@@ -104,13 +100,9 @@ def run(args: argparse.Namespace) -> int:
                       data_parallel=args.data_parallel, bucket_mib=args.bucket_mib,
                       zero_stage=args.zero_stage, grad_accum=args.grad_accum,
                       tensor_parallel=args.tensor_parallel)
-    summary = s.summary()
-    w = max(20, *(len(k) + 1 for k in summary))
-    for key, value in summary.items():
-        print(f"{key:<{w}} {value}")
-    for phase, secs in s.time_by_phase_s().items():
-        print(f"{'time_' + phase + '_s':<{w}} {secs:.6g}")
-    print(f"{'memory':<{w}} {s.memory.describe()}")
+    _table({**s.summary(),
+            **{f"time_{phase}_s": f"{secs:.6g}" for phase, secs in s.time_by_phase_s().items()},
+            "memory": s.memory.describe()})
     if args.save_graph:
         from pysim.workload import dump_workload
 
@@ -120,3 +112,10 @@ def run(args: argparse.Namespace) -> int:
             f"step's {len(graph.ops)} ops, written by `pysim train` (docs/training.md)."))
         print(f"wrote {args.save_graph}: {len(graph.ops)} ops")
     return 0
+
+
+def _table(rows: dict[str, object]) -> None:
+    """``key value`` lines, the values in one column."""
+    w = max(20, *(len(k) + 1 for k in rows))
+    for key, value in rows.items():
+        print(f"{key:<{w}} {value}")
