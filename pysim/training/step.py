@@ -419,11 +419,10 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
     if sharding is not None:
         wl = sharding.workload
     shards = (devices if stage else 1, devices if stage >= 2 else 1)
-    graphs = [_prepare(wl, optimizer, recipe, layer_formats, formats, checkpoint, input_grads,
-                       fused_optimizer, weight_copy, *shards, micro)[0] for micro, _ in plan]
-    _, opt, base, recipes = _prepare(wl, optimizer, recipe, layer_formats, formats,
-                                     checkpoint, input_grads, fused_optimizer, weight_copy,
-                                     *shards, plan[-1][0])
+    built = [_prepare(wl, optimizer, recipe, layer_formats, formats, checkpoint, input_grads,
+                      fused_optimizer, weight_copy, *shards, micro) for micro, _ in plan]
+    graphs = [b[0] for b in built]
+    _, opt, base, recipes = built[-1]
     return simulate_micro_batches(hw, wl.name, graphs, plan, opt, base, recipes,
                                   capacity_bytes(hw, memory_gib), link, devices, stage,
                                   bucket_bytes, sharding=sharding, tp_link=tp_link)
@@ -460,10 +459,10 @@ def simulate_micro_batches(hw: Any, wl_name: str, graphs: list[TrainingGraph],
 
     runs = []
     for g, (micro, count) in zip(graphs, plan, strict=True):
-        comms = (dp.zero_collectives(g, dp.make_buckets(g, grad_bytes(g, base, recipes),
-                                                         bucket_bytes),
-                                     link, devices, stage, params, micro)
-                 if link is not None else [])
+        comms = (dp.zero_collectives(
+            g, buckets if g is graph else dp.make_buckets(g, grad_bytes(g, base, recipes),
+                                                          bucket_bytes),
+            link, devices, stage, params, micro) if link is not None else [])
         if sharding is not None:  # both on the link, launched as they become ready
             index = {o.name: i for i, o in enumerate(g.workload.ops)}
             comms = sorted(comms + tpar.collectives(g, sharding, tp_link),
