@@ -103,12 +103,13 @@ def check_zero_stage(value: object) -> int:
     return value
 
 
-def require_link(hw: Any, devices: int) -> Link:
-    """The hardware's link. Raises ConfigError when it states none."""
+def require_link(hw: Any, devices: int, asked_by: str = "data_parallel") -> Link:
+    """The hardware's link, which ``asked_by`` (an option, ``devices`` its value) needs.
+    Raises ConfigError naming both when the hardware states none."""
     link = _link_of(hw)
     if link is None:
         name = getattr(hw, "name", type(hw).__name__)
-        raise ConfigError(f"data_parallel {devices} needs interconnect: hardware {name!r} "
+        raise ConfigError(f"{asked_by} {devices} needs interconnect: hardware {name!r} "
                           "states none (add interconnect: {bandwidth_gb_per_s, latency_us})")
     return link
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pysim.errors import ConfigError, WorkloadError
-from pysim.interconnect import Link, link_of
+from pysim.interconnect import Link
 from pysim.result import Result
 from pysim.training import data_parallel as dp
 from pysim.training.formats import get_recipe
@@ -331,13 +331,9 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     if d == 1:
         zs = 0  # one device per stage: nothing to partition
     hw = _hardware(hw)
-    link = link_of(hw) if p * d * tp > 1 else None
-    if p * d * tp > 1 and link is None:
-        name = getattr(hw, "name", type(hw).__name__)
-        raise ConfigError(f"pipeline stages {p} x data_parallel {d} x tensor_parallel {tp} "
-                          f"need interconnect: "
-                          f"hardware {name!r} states none (add interconnect: "
-                          "{bandwidth_gb_per_s, latency_us})")
+    devices = p * d * tp
+    link = dp.require_link(hw, devices, f"pipeline stages {p} x data_parallel {d} x "
+                           f"tensor_parallel {tp} =") if devices > 1 else None
     shards = (d if zs else 1, d if zs >= 2 else 1)
     _layer_recipes(wl, get_recipe(recipe), layer_formats)  # every layer named exists
     capacity = capacity_bytes(hw, memory_gib)

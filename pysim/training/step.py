@@ -413,7 +413,7 @@ def step(hw: Any, wl: Workload | str, optimizer: str | Optimizer = "adam",
         stage = 0  # one device: nothing to partition, the single-device step
     hw = _hardware(hw)
     link = dp.require_link(hw, devices) if devices > 1 else None
-    tp_link = dp.require_link(hw, tp) if tp > 1 else None
+    tp_link = dp.require_link(hw, tp, "tensor_parallel") if tp > 1 else None
     wl = training_form(wl)
     sharding = _sharded(_Same(wl), tp) if tp > 1 else None
     if sharding is not None:
