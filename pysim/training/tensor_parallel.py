@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysim.errors import ConfigError, WorkloadError
+from pysim.interconnect import Collective, CollectiveTiming, Link, allreduce_bytes_per_device
+from pysim.training.data_parallel import Runs, busy_s, sent_bytes
+from pysim.training.graph import TrainingGraph, _copy_op
 from pysim.workload import Workload
 from pysim.workload.ops import Op
 
@@ -61,24 +64,20 @@ class TensorParallel:
     them no op overlapped (``exposed_comm_s``)."""
 
     tp: int
-    link: Any
+    link: Link
     row: int
     column: int
-    timings: tuple[Any, ...]
+    timings: tuple[CollectiveTiming, ...]
     clock_hz: float
     exposed_comm_s: float
-    earlier: tuple[tuple[tuple[Any, ...], int], ...] = ()
+    earlier: Runs = ()
 
     @property
     def comm_bytes_per_device(self) -> float:
-        from pysim.training.data_parallel import sent_bytes
-
         return sent_bytes(self.timings, self.earlier)
 
     @property
     def comm_s(self) -> float:
-        from pysim.training.data_parallel import busy_s
-
         return busy_s(self.timings, self.earlier, self.clock_hz)
 
     def summary(self) -> dict[str, Any]:
@@ -104,11 +103,7 @@ def shard(wl: Workload, tp: int) -> Sharding:
     op whose dimension ``tp`` does not divide, or when no op can be split."""
     ops = list(wl.ops)
     by_name = {op.name: op for op in ops}
-    producer = wl.producers
-    consumers: dict[str, list[str]] = {}
-    for op in ops:
-        for t in op.inputs:
-            consumers.setdefault(t, []).append(op.name)
+    producer, consumers = wl.producers, wl.consumers
     # connected regions of non-GEMM ops
     region: dict[str, int] = {}
     members: list[list[str]] = []
@@ -126,22 +121,22 @@ def shard(wl: Workload, tp: int) -> Sharding:
             members[k].append(n)
             o = by_name[n]
             todo += [producer[t] for t in o.inputs if t in producer]
-            todo += consumers.get(o.output, [])
+            todo += consumers.get(o.output, ())
     row: set[str] = set()
     column: set[str] = set()
     split_ops: set[str] = set()
     for names in members:
         mine = set(names)
+        made = {by_name[n].output for n in names}
         feeds = {producer[t] for n in names for t in by_name[n].inputs if t in producer} - mine
-        reads = {c for n in names for c in consumers.get(by_name[n].output, [])} - mine
+        reads = {c for t in made for c in consumers.get(t, ())} - mine
         ok = (feeds and reads and all(_is_gemm(by_name[f]) for f in feeds)
               and all(_is_gemm(by_name[r]) for r in reads)
               and all(by_name[n].type in SPLIT_TYPES for n in names)
               and all(t in producer for n in names for t in by_name[n].inputs
                       if wl.tensors[t].role != "weight")
-              and all(by_name[r].inputs[0] in {by_name[n].output for n in names}
-                      for r in reads)
-              and not any(by_name[n].output in wl.outputs for n in names)
+              and all(by_name[r].inputs[0] in made for r in reads)
+              and not any(t in wl.outputs for t in made)
               # a column-parallel GEMM's split output read only inside the region
               and all(c in mine for f in feeds for c in consumers.get(by_name[f].output, ())))
         if ok:
@@ -162,10 +157,10 @@ def shard(wl: Workload, tp: int) -> Sharding:
     for op in ops:
         if op.name in column:
             n = op.n  # type: ignore[attr-defined]  # a GEMM's (or weighted matmul's) columns
-            new.append(_with(op, tp, n=n // _divides(tp, n, op, "n")))
+            new.append(_copy_op(op, n=n // _divides(tp, n, op, "n")))
         elif op.name in row:
             k = op.k  # type: ignore[attr-defined]
-            new.append(_with(op, tp, k=k // _divides(tp, k, op, "k")))
+            new.append(_copy_op(op, k=k // _divides(tp, k, op, "k")))
         elif op.name in split_ops:
             new.append(_split(op, tp))
         else:
@@ -184,39 +179,28 @@ def _divides(tp: int, dim: int, op: Op, field: str) -> int:
     return tp
 
 
-def _with(op: Op, tp: int, **update: Any) -> Op:
-    data = {**op.model_dump(), **update}
-    data.pop("quant", None)
-    return type(op).model_validate(data)
-
-
 def _split(op: Op, tp: int) -> Op:
     """A split region's op on one device's 1 / tp."""
     if op.type == "attention":
         kv = op.kv_heads or op.heads  # type: ignore[attr-defined]
-        return _with(op, tp, heads=op.heads // _divides(tp, op.heads, op, "heads"),  # type: ignore[attr-defined]
-                     kv_heads=kv // _divides(tp, kv, op, "kv_heads"))
+        return _copy_op(op, heads=op.heads // _divides(tp, op.heads, op, "heads"),  # type: ignore[attr-defined]
+                        kv_heads=kv // _divides(tp, kv, op, "kv_heads"))
     if op.type == "matmul":  # attention's batched matmuls: heads in the last batch dimension
         batch = tuple(op.batch) if isinstance(op.batch, tuple) else (op.batch,)  # type: ignore[attr-defined]
         heads = batch[-1]
-        return _with(op, tp, batch=(*batch[:-1], heads // _divides(tp, heads, op, "batch")))
+        return _copy_op(op, batch=(*batch[:-1], heads // _divides(tp, heads, op, "batch")))
     if op.type == "softmax":
-        return _with(op, tp, rows=op.rows // _divides(tp, op.rows, op, "rows"))  # type: ignore[attr-defined]
+        return _copy_op(op, rows=op.rows // _divides(tp, op.rows, op, "rows"))  # type: ignore[attr-defined]
     shape = tuple(op.shape)  # type: ignore[attr-defined]
-    return _with(op, tp, shape=(*shape[:-1], shape[-1] // _divides(tp, shape[-1], op, "shape")))
+    return _copy_op(op, shape=(*shape[:-1], shape[-1] // _divides(tp, shape[-1], op, "shape")))
 
 
-def collectives(graph: Any, sharding: Sharding, link: Any) -> list[Any]:
-    """The step's tensor-parallel all-reduces on ``graph`` (a TrainingGraph of the sharded
+def collectives(graph: TrainingGraph, sharding: Sharding, link: Link) -> list[Collective]:
+    """The step's tensor-parallel all-reduces on ``graph`` (the training graph of the sharded
     workload): after each row-parallel GEMM (and its recomputation), before what reads its
     output; and of each column-parallel GEMM input's gradient, before what reads it."""
-    from pysim.interconnect import Collective, allreduce_bytes_per_device
-
     wl = graph.workload
-    consumers: dict[str, list[str]] = {}
-    for op in wl.ops:
-        for t in op.inputs:
-            consumers.setdefault(t, []).append(op.name)
+    consumers = wl.consumers
     tp = sharding.tp
     out = []
     base = {op.name: op.name.removesuffix(".re") for op in wl.ops}
