@@ -86,10 +86,6 @@ def split(wl: Workload, stages: int) -> tuple[Stage, ...]:
     cuts = _cuts([op.macs for op in ops], stages)
     spans = list(zip(cuts[:-1], cuts[1:], strict=True))
     stage_of = {op.name: k for k, (lo, hi) in enumerate(spans) for op in ops[lo:hi]}
-    readers: dict[str, set[int]] = {}
-    for op in ops:
-        for t in op.inputs:
-            readers.setdefault(t, set()).add(stage_of[op.name])
     given = {t.name: t for t in wl.inputs}
     out = []
     for k, (lo, hi) in enumerate(spans):
@@ -101,7 +97,7 @@ def split(wl: Workload, stages: int) -> tuple[Stage, ...]:
             Tensor(name=t, shape=wl.tensors[t].shape, bits=wl.tensors[t].bits,
                    dtype=wl.tensors[t].dtype, role="input") for t in receives]
         sends = tuple(op.output for op in mine
-                      if any(r > k for r in readers.get(op.output, ())))
+                      if any(stage_of[r] > k for r in wl.consumers.get(op.output, ())))
         out.append(Stage(k, Workload(name=f"{wl.name}.stage{k}", ops=tuple(mine),
                                      inputs=tuple(inputs)), receives, sends))
     return tuple(out)
@@ -311,6 +307,8 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
         _hardware,
         _layer_recipes,
         _prepare,
+        _Same,
+        _sharded,
         capacity_bytes,
         check_grad_accum,
         micro_plan,
@@ -320,7 +318,7 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
 
     wl = training_form(wl)
     tp = tpar.check_tp(tensor_parallel)
-    sharding = tpar.shard(wl, tp) if tp > 1 else None
+    sharding = _sharded(_Same(wl), tp) if tp > 1 else None  # memoised, as step's
     if sharding is not None:
         wl = sharding.workload
     p = check_stages(stages, wl)
@@ -340,8 +338,8 @@ def pipeline_step(hw: Any, wl: Workload | str, stages: int, micro_batches: int,
     plan = micro_plan(m)
     runs: list[StageStep] = []
     for st in split(wl, p):
-        mine = {k: v for k, v in (layer_formats or {}).items()
-                if k in {op.name for op in st.workload.ops}} or None
+        names = {op.name for op in st.workload.ops}
+        mine = {k: v for k, v in (layer_formats or {}).items() if k in names} or None
         built = [_prepare(st.workload, optimizer, recipe, mine, formats, checkpoint, input_grads,
                           fused_optimizer, weight_copy, *shards, micro, frozenset(st.sends),
                           frozenset(st.receives)) for micro, _ in plan]
