@@ -111,9 +111,6 @@ class TrainingGraph:
     # layers whose low-precision weight copy the optimizer update writes (their master
     # weights are the optimizer's alone: the forward reads the copy)
     copied: frozenset[str] = frozenset()
-    shards: int = 1  # the optimizer updates 1 / shards of the parameters (ZeRO)
-    micro: Micro = "only"  # the micro batch of a step with gradient accumulation
-    grad_shards: int = 1  # gradients are accumulated on 1 / grad_shards of them (ZeRO 2-3)
     # a pipeline stage's boundary: the graph input each tensor sent on gets its gradient from
     # (tensor -> input), and the gradient computed for each tensor received (tensor -> grad)
     grads_in: Mapping[str, str] = field(default_factory=dict)
@@ -391,7 +388,7 @@ def build_training_graph(wl: Workload, base: Recipe, recipes: Mapping[str, Recip
     graph = Workload(name=f"{wl.name}.train", ops=tuple(b.ops), inputs=tuple(b.inputs))
     return TrainingGraph(graph, tuple(b.info), dict(b.saved), dict(b.params), seg_saved,
                          boundary, b.weight_copy, dict(b.update_grads), frozenset(b.copies),
-                         shards, micro, grad_shards, grads_in, grads_out, dict(b.grad_of))
+                         grads_in, grads_out, dict(b.grad_of))
 
 
 def _accumulate(b: _Builder, layer: str, grad: str, shards: int = 1) -> str:
